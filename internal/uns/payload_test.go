@@ -1,0 +1,188 @@
+package uns
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+const now = int64(1_700_000_000_000_000_000)
+
+func fp(series string, ts int64, v Value, q Quality) Point {
+	return Point{Series: series, TS: ts, Value: v, Quality: q}
+}
+
+func TestDecode(t *testing.T) {
+	const topic = "s/a/l/m/temp"
+	ms := int64(1_700_000_000_123)
+	tests := []struct {
+		name    string
+		topic   string
+		payload string
+		want    []Point
+	}{
+		{"bare float", topic, "21.5", []Point{fp(topic, now, Float(21.5), Good)}},
+		{"bare int", topic, "42", []Point{fp(topic, now, Int(42), Good)}},
+		{"big int exact", topic, "9007199254740993", []Point{fp(topic, now, Int(9007199254740993), Good)}},
+		{"int beyond int64 is float", topic, "18446744073709551616", []Point{fp(topic, now, Float(18446744073709551616), Good)}},
+		{"exponent is float", topic, "1e3", []Point{fp(topic, now, Float(1000), Good)}},
+		{"negative", topic, "-3", []Point{fp(topic, now, Int(-3), Good)}},
+		{"bool", topic, "true", []Point{fp(topic, now, Bool(true), Good)}},
+		{"string", topic, `"running"`, []Point{fp(topic, now, String("running"), Good)}},
+		{"whitespace", topic, " 1 \n", []Point{fp(topic, now, Int(1), Good)}},
+		{"value object", topic, `{"value": 1.5}`, []Point{fp(topic, now, Float(1.5), Good)}},
+		{"value ts q", topic, fmt.Sprintf(`{"value": 2, "ts": %d, "q": "bad"}`, ms), []Point{fp(topic, ms*1e6, Int(2), Bad)}},
+		{"fractional ms", topic, `{"value": 2, "ts": 1700000000000.5}`, []Point{fp(topic, 1_700_000_000_000_500_000, Int(2), Good)}},
+		{"rfc3339 ts", topic, `{"value": 2, "ts": "2023-11-14T22:13:20Z"}`, []Point{fp(topic, now, Int(2), Good)}},
+		{"flatten", "s/a/l/m", `{"temp": 1.5, "motor": {"rpm": 1200, "on": true}, "mode": "auto"}`, []Point{
+			fp("s/a/l/m/mode", now, String("auto"), Good),
+			fp("s/a/l/m/motor/on", now, Bool(true), Good),
+			fp("s/a/l/m/motor/rpm", now, Int(1200), Good),
+			fp("s/a/l/m/temp", now, Float(1.5), Good),
+		}},
+		{"flatten with ts", "m", fmt.Sprintf(`{"ts": %d, "a": 1, "b": {"value": 2, "q": "uncertain"}}`, ms), []Point{
+			fp("m/a", ms*1e6, Int(1), Good),
+			fp("m/b", ms*1e6, Int(2), Uncertain),
+		}},
+		{"value plus other keys flattens", "m", `{"value": 1, "unit": "C"}`, []Point{
+			fp("m/unit", now, String("C"), Good),
+			fp("m/value", now, Int(1), Good),
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := Decode(nil, tt.topic, []byte(tt.payload), now)
+			if err != nil {
+				t.Fatalf("Decode(%q, %q) error: %v", tt.topic, tt.payload, err)
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("Decode(%q, %q)\n got  %v\n want %v", tt.topic, tt.payload, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestDecodeRejects(t *testing.T) {
+	const topic = "s/a/l/m/temp"
+	tests := []struct {
+		name    string
+		topic   string
+		payload string
+		reason  string
+	}{
+		{"not json", topic, "hello", ReasonNotJSON},
+		{"empty", topic, "", ReasonNotJSON},
+		{"truncated", topic, `{"value": 1`, ReasonNotJSON},
+		{"trailing", topic, `1 2`, ReasonNotJSON},
+		{"nan", topic, "NaN", ReasonNonFinite},
+		{"inf", topic, "-Infinity", ReasonNonFinite},
+		{"overflow", topic, "1e400", ReasonNonFinite},
+		{"overflow in object", topic, `{"value": -1e999}`, ReasonNonFinite},
+		{"null", topic, "null", ReasonWrongType},
+		{"array", topic, "[1,2]", ReasonWrongType},
+		{"value array", topic, `{"value": [1]}`, ReasonWrongType},
+		{"value object in value", topic, `{"value": {"x": 1}}`, ReasonWrongType},
+		{"empty object", topic, `{}`, ReasonWrongType},
+		{"only ts", topic, `{"ts": 1}`, ReasonWrongType},
+		{"ts string garbage", topic, `{"value": 1, "ts": "yesterday"}`, ReasonBadTS},
+		{"ts bool", topic, `{"value": 1, "ts": true}`, ReasonBadTS},
+		{"ts negative", topic, `{"value": 1, "ts": -5}`, ReasonBadTS},
+		{"ts in ns", topic, `{"value": 1, "ts": 1700000000000000000}`, ReasonBadTS},
+		{"bad quality", topic, `{"value": 1, "q": "excellent"}`, ReasonBadQuality},
+		{"quality number", topic, `{"value": 1, "q": 192}`, ReasonBadQuality},
+		{"wildcard topic", "s/+/m", "1", ReasonInvalidPath},
+		{"one segment topic", "temp", "1", ReasonInvalidPath},
+		{"empty topic", "", "1", ReasonInvalidPath},
+		{"sys topic", "$SYS/x", "1", ReasonInvalidPath},
+		{"trailing slash topic", "a/b/", "1", ReasonInvalidPath},
+		{"bad key", "m", `{"a b": 1}`, ReasonInvalidPath},
+		{"oversized", topic, `"` + strings.Repeat("x", MaxPayload) + `"`, ReasonOversized},
+		{"too many values", "m", manyKeys(MaxPointsPerPayload + 1), ReasonOversized},
+		{"half bad object", "m", `{"a": 1, "b": null}`, ReasonWrongType},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dst := []Point{fp("keep/me", 1, Int(1), Good)}
+			got, err := Decode(dst, tt.topic, []byte(tt.payload), now)
+			if err == nil {
+				t.Fatalf("Decode(%q, %.40q) = %v, want rejection %s", tt.topic, tt.payload, got, tt.reason)
+			}
+			if r := ReasonOf(err); r != tt.reason {
+				t.Errorf("Decode(%q, %.40q) reason %q (%v), want %q", tt.topic, tt.payload, r, err, tt.reason)
+			}
+			if len(got) != 1 || got[0].Series != "keep/me" {
+				t.Errorf("rejected payload changed dst: %v", got)
+			}
+		})
+	}
+}
+
+func manyKeys(n int) string {
+	var b strings.Builder
+	b.WriteByte('{')
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `"k%d":1`, i)
+	}
+	b.WriteByte('}')
+	return b.String()
+}
+
+func TestValueAccessors(t *testing.T) {
+	if f, ok := Int(3).AsFloat(); !ok || f != 3 {
+		t.Errorf("Int(3).AsFloat() = %v, %v", f, ok)
+	}
+	if f, ok := Bool(true).AsFloat(); !ok || f != 1 {
+		t.Errorf("Bool(true).AsFloat() = %v, %v", f, ok)
+	}
+	if _, ok := String("x").AsFloat(); ok {
+		t.Error("String.AsFloat() ok, want not ok")
+	}
+	if got := Float(math.Pi).Float64(); got != math.Pi {
+		t.Errorf("Float64() = %v", got)
+	}
+	if (Value{}).Kind() != KindInvalid {
+		t.Error("zero Value is not invalid")
+	}
+}
+
+// FuzzDecode feeds arbitrary topics and payloads to the decoder: it must
+// never panic, and what it accepts must be valid points.
+func FuzzDecode(f *testing.F) {
+	for _, s := range []string{"1", "2.5", "true", `"x"`, `{"value":1,"ts":1700000000000,"q":"bad"}`,
+		`{"a":{"b":1},"ts":1}`, "NaN", "[1]", "null", `{"value":{"value":1}}`, "1e999", `{"":1}`} {
+		f.Add("s/a/m/t", []byte(s))
+	}
+	f.Add("a/+/#", []byte("1"))
+	f.Fuzz(func(t *testing.T, topic string, payload []byte) {
+		pts, err := Decode(nil, topic, payload, time.Now().UnixNano())
+		if err != nil {
+			if ReasonOf(err) == "" {
+				t.Fatalf("error without reason: %v", err)
+			}
+			if len(pts) != 0 {
+				t.Fatalf("rejected payload returned %d points", len(pts))
+			}
+			return
+		}
+		if len(pts) == 0 {
+			t.Fatal("accepted payload with no points")
+		}
+		for _, p := range pts {
+			if err := ValidatePath(p.Series); err != nil {
+				t.Fatalf("accepted invalid series %q: %v", p.Series, err)
+			}
+			if p.Value.Kind() == KindInvalid {
+				t.Fatalf("accepted invalid value for %q", p.Series)
+			}
+			if f, ok := p.Value.AsFloat(); ok && (math.IsNaN(f) || math.IsInf(f, 0)) {
+				t.Fatalf("accepted non-finite value %v", f)
+			}
+		}
+	})
+}
