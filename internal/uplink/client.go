@@ -1,0 +1,141 @@
+package uplink
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+// ContentType is the media type of an encoded Batch.
+const ContentType = "application/vnd.molen.batch"
+
+// ErrUnauthorized means the hub refused the edge's credential (HTTP 401):
+// it is wrong, or the edge was revoked. Retrying does not help until an
+// operator acts; the edge keeps its buffer meanwhile.
+var ErrUnauthorized = errors.New("hub refused the edge credential (401)")
+
+// StatusError is a non-2xx answer from the hub other than 401.
+type StatusError struct {
+	Code int
+	Msg  string
+}
+
+func (e *StatusError) Error() string { return fmt.Sprintf("hub answered %d: %s", e.Code, e.Msg) }
+
+// Ack is the hub's answer to a stored batch.
+type Ack struct {
+	Stored    int    `json:"stored"`    // records stored now (the rest were duplicates)
+	Watermark uint64 `json:"watermark"` // highest sequence stored for the stream
+}
+
+// Enrollment is what an edge receives for a one-time enrollment token.
+type Enrollment struct {
+	EdgeID     string `json:"edge_id"`
+	Org        string `json:"org"`
+	Name       string `json:"name"`
+	Credential string `json:"credential"`
+}
+
+// Client sends batches to a hub. The zero HTTP uses http.DefaultClient.
+type Client struct {
+	URL        string // hub base URL, e.g. http://hub:8080
+	Credential string
+	HTTP       *http.Client
+
+	enc *zstd.Encoder
+	buf []byte
+}
+
+func (c *Client) http() *http.Client {
+	if c.HTTP != nil {
+		return c.HTTP
+	}
+	return http.DefaultClient
+}
+
+// Send posts b and returns the hub's acknowledgement. A nil error means the
+// hub stored every record of b (or had them already). Not safe for
+// concurrent use.
+func (c *Client) Send(ctx context.Context, b Batch) (Ack, error) {
+	if c.enc == nil {
+		enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
+		if err != nil {
+			return Ack{}, fmt.Errorf("zstd encoder: %w", err)
+		}
+		c.enc = enc
+	}
+	c.buf = EncodeBatch(c.buf[:0], b)
+	body := c.enc.EncodeAll(c.buf, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(c.URL, "/")+"/api/v1/uplink", bytes.NewReader(body))
+	if err != nil {
+		return Ack{}, fmt.Errorf("uplink request: %w", err)
+	}
+	req.Header.Set("Authorization", "Bearer "+c.Credential)
+	req.Header.Set("Content-Type", ContentType)
+	req.Header.Set("Content-Encoding", "zstd")
+	var ack Ack
+	if err := c.do(req, &ack); err != nil {
+		return Ack{}, fmt.Errorf("send %d records of %s: %w", len(b.Records), b.Stream, err)
+	}
+	return ack, nil
+}
+
+func (c *Client) do(req *http.Request, out any) error {
+	resp, err := c.http().Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return fmt.Errorf("read answer: %w", err)
+	}
+	if resp.StatusCode == http.StatusUnauthorized {
+		return fmt.Errorf("%w: %s", ErrUnauthorized, errorText(data))
+	}
+	if resp.StatusCode/100 != 2 {
+		return &StatusError{Code: resp.StatusCode, Msg: errorText(data)}
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return fmt.Errorf("decode answer: %w", err)
+	}
+	return nil
+}
+
+func errorText(body []byte) string {
+	var e struct {
+		Error string `json:"error"`
+	}
+	if json.Unmarshal(body, &e) == nil && e.Error != "" {
+		return e.Error
+	}
+	if len(body) > 200 {
+		body = body[:200]
+	}
+	return strings.TrimSpace(string(body))
+}
+
+// Enroll exchanges a one-time enrollment token for the edge's credential.
+func (c *Client) Enroll(ctx context.Context, token string) (Enrollment, error) {
+	body, _ := json.Marshal(map[string]string{"token": token})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(c.URL, "/")+"/api/v1/enroll", bytes.NewReader(body))
+	if err != nil {
+		return Enrollment{}, fmt.Errorf("enroll request: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	var e Enrollment
+	if err := c.do(req, &e); err != nil {
+		return Enrollment{}, fmt.Errorf("enroll at %s: %w", c.URL, err)
+	}
+	if e.Credential == "" || e.EdgeID == "" {
+		return Enrollment{}, fmt.Errorf("enroll at %s: answer without credential", c.URL)
+	}
+	return e, nil
+}

@@ -1,0 +1,97 @@
+package uplink
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/molen-io/molen/internal/store"
+	"github.com/molen-io/molen/internal/uns"
+)
+
+// ErrTooLarge means a batch body exceeds MaxBatchBytes.
+var ErrTooLarge = errors.New("uplink batch too large")
+
+// Ingester is the storage a Receiver writes to.
+type Ingester interface {
+	Ingest(ctx context.Context, org string, src store.Source, recs []store.Record) (int, error)
+}
+
+// Receiver decodes batches and stores them exactly once.
+type Receiver struct {
+	Store Ingester
+	dec   *zstd.Decoder
+}
+
+// NewReceiver returns a Receiver storing into s.
+func NewReceiver(s Ingester) (*Receiver, error) {
+	dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(MaxBatchBytes))
+	if err != nil {
+		return nil, fmt.Errorf("zstd decoder: %w", err)
+	}
+	return &Receiver{Store: s, dec: dec}, nil
+}
+
+// Close releases the decoder.
+func (r *Receiver) Close() { r.dec.Close() }
+
+// Received describes one accepted batch, for the caller's metrics.
+type Received struct {
+	Ack
+	Records, Points int // in the batch, including duplicates
+	StoredPoints    int
+}
+
+// Receive reads one batch body (encoding "" or "zstd") sent by the edge
+// edgeID of org and stores its new records. It returns only once they are
+// stored; errors wrapping ErrMalformed or ErrTooLarge are the sender's fault.
+func (r *Receiver) Receive(ctx context.Context, org, edgeID, encoding string, body io.Reader) (Received, error) {
+	raw, err := io.ReadAll(io.LimitReader(body, MaxBatchBytes+1))
+	if err != nil {
+		return Received{}, fmt.Errorf("read batch: %w", err)
+	}
+	if len(raw) > MaxBatchBytes {
+		return Received{}, fmt.Errorf("%w: body over %d bytes", ErrTooLarge, MaxBatchBytes)
+	}
+	switch encoding {
+	case "":
+	case "zstd":
+		if raw, err = r.dec.DecodeAll(raw, nil); err != nil {
+			return Received{}, fmt.Errorf("%w: zstd: %v", ErrMalformed, err)
+		}
+	default:
+		return Received{}, fmt.Errorf("%w: content encoding %q, want zstd or none", ErrMalformed, encoding)
+	}
+	b, err := DecodeBatch(raw)
+	if err != nil {
+		return Received{}, err
+	}
+	src := store.Source{Edge: edgeID, Stream: b.Stream}
+	recs := make([]store.Record, len(b.Records))
+	var res Received
+	res.Records = len(b.Records)
+	var pts []uns.Point
+	for i, rr := range b.Records {
+		n0 := len(pts)
+		if pts, err = DecodePoints(pts, rr.Data); err != nil {
+			return Received{}, fmt.Errorf("record %d: %w", rr.Seq, err)
+		}
+		recs[i] = store.Record{Seq: rr.Seq, Points: pts[n0:len(pts):len(pts)]}
+	}
+	res.Points = len(pts)
+	stored, err := r.Store.Ingest(ctx, org, src, recs)
+	if err != nil {
+		return Received{}, fmt.Errorf("store batch of %s/%s: %w", edgeID, b.Stream, err)
+	}
+	res.Stored = stored
+	for _, rec := range recs[len(recs)-stored:] {
+		res.StoredPoints += len(rec.Points)
+	}
+	if len(recs) > 0 {
+		res.Watermark = recs[len(recs)-1].Seq
+	}
+	return res, nil
+}

@@ -1,0 +1,153 @@
+package uplink
+
+import (
+	"errors"
+	"math"
+	"slices"
+	"testing"
+
+	"github.com/molen-io/molen/internal/uns"
+)
+
+func samplePoints() []uns.Point {
+	return []uns.Point{
+		{Series: "s/a/l/m/temp", TS: 1_700_000_000_000_000_000, Value: uns.Float(21.5)},
+		{Series: "s/a/l/m/count", TS: 1_700_000_000_000_000_001, Value: uns.Int(math.MaxInt64), Quality: uns.Uncertain},
+		{Series: "s/a/l/m/temp", TS: 1_699_999_999_000_000_000, Value: uns.Float(-0.0)},
+		{Series: "s/a/l/m/on", TS: 5, Value: uns.Bool(true), Quality: uns.Bad},
+		{Series: "s/a/l/m/on", TS: 6, Value: uns.Bool(false)},
+		{Series: "s/a/l/m/state", TS: 7, Value: uns.String("running")},
+		{Series: "s/a/l/m/state", TS: 8, Value: uns.String("")},
+		{Series: "s/a/l/m/count", TS: 9, Value: uns.Int(math.MinInt64)},
+	}
+}
+
+func TestPointsRoundTrip(t *testing.T) {
+	for _, pts := range [][]uns.Point{nil, samplePoints(), samplePoints()[:1]} {
+		b := EncodePoints(nil, pts)
+		got, err := DecodePoints(nil, b)
+		if err != nil {
+			t.Fatalf("DecodePoints: %v", err)
+		}
+		if !slices.Equal(got, pts) && !(len(got) == 0 && len(pts) == 0) {
+			t.Errorf("round trip\n got  %v\n want %v", got, pts)
+		}
+	}
+}
+
+func TestBatchRoundTrip(t *testing.T) {
+	in := Batch{Stream: "points/abc", Records: []RawRecord{
+		{Seq: 7, Data: EncodePoints(nil, samplePoints())},
+		{Seq: 8, Data: EncodePoints(nil, samplePoints()[:2])},
+		{Seq: 20, Data: EncodePoints(nil, nil)},
+	}}
+	got, err := DecodeBatch(EncodeBatch(nil, in))
+	if err != nil {
+		t.Fatalf("DecodeBatch: %v", err)
+	}
+	if got.Stream != in.Stream || len(got.Records) != len(in.Records) {
+		t.Fatalf("got %+v, want %+v", got, in)
+	}
+	for i := range in.Records {
+		if got.Records[i].Seq != in.Records[i].Seq || string(got.Records[i].Data) != string(in.Records[i].Data) {
+			t.Errorf("record %d: got seq %d, want %d", i, got.Records[i].Seq, in.Records[i].Seq)
+		}
+	}
+}
+
+func TestDecodePointsRejects(t *testing.T) {
+	valid := EncodePoints(nil, samplePoints())
+	nan := EncodePoints(nil, []uns.Point{{Series: "a/b", TS: 1, Value: uns.Float(1)}})
+	// Overwrite the float bits (the last 8 bytes) with NaN.
+	nan = append(nan[:len(nan)-8], 0, 0, 0, 0, 0, 0, 0xf8, 0x7f)
+	badPath := EncodePoints(nil, []uns.Point{{Series: "a/+", TS: 1, Value: uns.Int(1)}})
+	tests := []struct {
+		name string
+		b    []byte
+	}{
+		{"empty", nil},
+		{"bad version", []byte{9}},
+		{"truncated", valid[:len(valid)-3]},
+		{"trailing", append(slices.Clone(valid), 0)},
+		{"nan", nan},
+		{"wildcard series", badPath},
+		{"huge string count", []byte{1, 0xff, 0xff, 0xff, 0xff, 0x0f}},
+		{"huge point count", []byte{1, 0, 0xff, 0xff, 0xff, 0xff, 0x0f}},
+		{"series index out of range", []byte{1, 0, 1, 3, 2, 0x20, 2}},
+		{"bad kind", []byte{1, 1, 3, 'a', '/', 'b', 1, 0, 2, 0x90}},
+		{"bad quality", []byte{1, 1, 3, 'a', '/', 'b', 1, 0, 2, 0x29, 2}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			keep := []uns.Point{{Series: "keep/me"}}
+			got, err := DecodePoints(keep, tt.b)
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("DecodePoints(%x) error = %v, want ErrMalformed", tt.b, err)
+			}
+			if len(got) != 1 {
+				t.Errorf("dst changed on error: %v", got)
+			}
+		})
+	}
+}
+
+func TestDecodeBatchRejects(t *testing.T) {
+	valid := EncodeBatch(nil, Batch{Stream: "s", Records: []RawRecord{{Seq: 1, Data: []byte{1, 0, 0}}}})
+	tests := []struct {
+		name string
+		b    []byte
+	}{
+		{"empty", nil},
+		{"bad magic", []byte("XXXX\x01")},
+		{"bad version", []byte("MLNB\x02")},
+		{"truncated", valid[:len(valid)-1]},
+		{"trailing", append(slices.Clone(valid), 0)},
+		{"empty stream", EncodeBatch(nil, Batch{})},
+		{"zero seq delta", EncodeBatch(nil, Batch{Stream: "s", Records: []RawRecord{{Seq: 0}}})},
+		{"non increasing", EncodeBatch(nil, Batch{Stream: "s", Records: []RawRecord{{Seq: 2}, {Seq: 2}}})},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := DecodeBatch(tt.b); !errors.Is(err, ErrMalformed) {
+				t.Fatalf("DecodeBatch(%x) error = %v, want ErrMalformed", tt.b, err)
+			}
+		})
+	}
+}
+
+// FuzzDecodePoints: the hub decodes record bytes from the network; no input
+// may panic, and what decodes must re-encode to an equivalent decoding.
+func FuzzDecodePoints(f *testing.F) {
+	f.Add(EncodePoints(nil, samplePoints()))
+	f.Add(EncodePoints(nil, nil))
+	f.Add([]byte{1, 1, 3, 'a', '/', 'b', 1, 0, 2, 0x20, 2})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		pts, err := DecodePoints(nil, b)
+		if err != nil {
+			return
+		}
+		again, err := DecodePoints(nil, EncodePoints(nil, pts))
+		if err != nil || !slices.Equal(again, pts) {
+			t.Fatalf("re-encoding changed points: %v", err)
+		}
+	})
+}
+
+// FuzzDecodeBatch: batches arrive from the network before anything else.
+func FuzzDecodeBatch(f *testing.F) {
+	f.Add(EncodeBatch(nil, Batch{Stream: "points/x", Records: []RawRecord{{Seq: 1, Data: EncodePoints(nil, samplePoints())}}}))
+	f.Add([]byte("MLNB\x01"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		bt, err := DecodeBatch(b)
+		if err != nil {
+			return
+		}
+		var prev uint64
+		for _, r := range bt.Records {
+			if r.Seq <= prev {
+				t.Fatalf("decoded non-increasing seq %d after %d", r.Seq, prev)
+			}
+			prev = r.Seq
+		}
+	})
+}
