@@ -1,0 +1,150 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestHelpForEveryCommand(t *testing.T) {
+	for _, cmd := range []string{"", "demo", "hub", "edge", "sim", "version"} {
+		var out, errOut bytes.Buffer
+		args := []string{"--help"}
+		if cmd != "" {
+			args = []string{cmd, "--help"}
+		}
+		if code := Main(args, &out, &errOut); code != 0 {
+			t.Errorf("molen %s --help: exit %d, stderr %s", cmd, code, errOut.String())
+		}
+		if !strings.Contains(out.String(), "Usage:") {
+			t.Errorf("molen %s --help printed no usage:\n%s", cmd, out.String())
+		}
+	}
+}
+
+func TestVersion(t *testing.T) {
+	var out bytes.Buffer
+	if code := Main([]string{"version"}, &out, io.Discard); code != 0 || !strings.HasPrefix(out.String(), "molen ") {
+		t.Errorf("molen version: exit %d, output %q", code, out.String())
+	}
+}
+
+func TestBadFlagValues(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"edge", "--buffer-full", "sometimes"}, "--buffer-full"},
+		{[]string{"sim", "--rate", "-1"}, "rate"},
+		{[]string{"hub", "--log-level", "loud"}, "--log-level"},
+		{[]string{"demo", "--nonsense"}, "unknown flag"},
+	}
+	for _, tt := range tests {
+		var errOut bytes.Buffer
+		if code := Main(tt.args, io.Discard, &errOut); code == 0 || !strings.Contains(errOut.String(), tt.want) {
+			t.Errorf("molen %v: exit %d, stderr %q, want an error mentioning %q", tt.args, code, errOut.String(), tt.want)
+		}
+	}
+}
+
+func testGlobals(out io.Writer) *globals {
+	return &globals{logLevel: "warn", logFormat: "text", stdout: out, stderr: io.Discard}
+}
+
+func TestDemoPortTakenSaysSo(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	_, err = StartDemo(t.Context(), DemoConfig{DataDir: t.TempDir(), Listen: ln.Addr().String(), Seed: 1, Rate: 1}, testGlobals(io.Discard))
+	if err == nil || !strings.Contains(err.Error(), "already in use") || !strings.Contains(err.Error(), "--listen") {
+		t.Fatalf("StartDemo on a taken port: %v, want a message about the port and --listen", err)
+	}
+}
+
+// latestCount returns how many series the demo's hub has latest values for.
+func latestCount(t *testing.T, d *Demo) int {
+	t.Helper()
+	token, err := d.Hub.AdminToken()
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("GET", d.Hub.URL()+"/api/v1/latest", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Points []json.RawMessage `json:"points"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		t.Fatal(err)
+	}
+	return len(out.Points)
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func TestDemoRunsAgainOnTheSameData(t *testing.T) {
+	dir := t.TempDir()
+	var out bytes.Buffer
+	cfg := DemoConfig{DataDir: dir, Listen: "127.0.0.1:0", Seed: 1, Rate: 5}
+	d, err := StartDemo(t.Context(), cfg, testGlobals(&out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), d.Hub.URL()+"/#token=mlt_") {
+		t.Errorf("demo output lacks the UI URL with token:\n%s", out.String())
+	}
+	waitFor(t, "data from the first run", func() bool { return latestCount(t, d) > 20 })
+	token1, _ := d.Hub.AdminToken()
+	if err := d.Close(); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+
+	out.Reset()
+	d, err = StartDemo(context.Background(), cfg, testGlobals(&out))
+	if err != nil {
+		t.Fatalf("second start: %v", err)
+	}
+	defer d.Close()
+	if strings.Contains(out.String(), "created admin token") {
+		t.Error("second run created a new admin token")
+	}
+	token2, _ := d.Hub.AdminToken()
+	if token1 != token2 {
+		t.Error("admin token changed between runs")
+	}
+	if n := latestCount(t, d); n <= 20 {
+		t.Errorf("second run sees %d series, want the first run's data", n)
+	}
+	// The edge reuses its credential (no new enrollment) and data flows.
+	if _, err := os.Stat(filepath.Join(dir, "edge", "credential.json")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the edge forwarding in the second run", func() bool { return d.Edge.Status().Forward.Points > 0 })
+	edges, err := d.Hub.Store().Edges(t.Context(), "default")
+	if err != nil || len(edges) != 1 {
+		t.Errorf("hub has %d edges (%v), want the one from the first run", len(edges), err)
+	}
+}

@@ -1,0 +1,89 @@
+package cli
+
+import (
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/molen-io/molen/internal/edge"
+	"github.com/molen-io/molen/internal/outbox"
+)
+
+// outboxFlags are the buffer settings shared by edge and demo.
+type outboxFlags struct {
+	maxBytes     int64
+	maxAge       time.Duration
+	full         string
+	syncInterval time.Duration
+}
+
+func (o *outboxFlags) add(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.Int64Var(&o.maxBytes, "buffer-max-bytes", 1<<30, "bound on the local buffer (outbox) on disk, in bytes")
+	f.DurationVar(&o.maxAge, "buffer-max-age", 0, "drop buffered data older than this (0: no limit)")
+	f.StringVar(&o.full, "buffer-full", "drop-oldest", "when the buffer is full: drop-oldest (counted) or reject-new (devices are not acknowledged and retry)")
+	f.DurationVar(&o.syncInterval, "buffer-sync-interval", 0, "0: fsync before acknowledging devices (no loss on power failure); >0: fsync this often (loss window on power failure)")
+}
+
+func (o *outboxFlags) options() (outbox.Options, error) {
+	opts := outbox.Options{MaxBytes: o.maxBytes, MaxAge: o.maxAge, SyncInterval: o.syncInterval}
+	switch o.full {
+	case "drop-oldest":
+		opts.Full = outbox.DropOldest
+	case "reject-new":
+		opts.Full = outbox.RejectNew
+	default:
+		return opts, fmt.Errorf("--buffer-full %q: want drop-oldest or reject-new", o.full)
+	}
+	if o.maxBytes <= 0 {
+		return opts, fmt.Errorf("--buffer-max-bytes: must be > 0")
+	}
+	return opts, nil
+}
+
+func newEdge(g *globals) *cobra.Command {
+	var cfg edge.Config
+	var ob outboxFlags
+	cmd := &cobra.Command{
+		Use:   "edge",
+		Short: "Run a molen edge: MQTT listener for devices, local buffer, forwarding to a hub",
+		Long: `Run a molen edge next to the machines.
+
+Devices publish to its MQTT listener (--mqtt-listen) on UNS topics
+site/area/line/machine/tag with JSON payloads. The edge acknowledges a QoS 1
+publish only once its points are on disk, then forwards them to the hub and
+deletes them locally only after the hub has stored them.
+
+First start: pass --hub and a one-time --enroll-token created on the hub; the
+edge stores its own credential in <data>/credential.json and needs no token
+afterwards. Status: http://<status-listen>/api/v1/status and /metrics.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			log, err := g.logger()
+			if err != nil {
+				return err
+			}
+			if cfg.Outbox, err = ob.options(); err != nil {
+				return err
+			}
+			cfg.Log = log
+			e, err := edge.Start(cmd.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			<-cmd.Context().Done()
+			log.Info("stopping edge")
+			return e.Close()
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.DataDir, "data", filepath.Join("molen-data", "edge"), "data directory (buffer, credential)")
+	f.StringVar(&cfg.MQTTListen, "mqtt-listen", "0.0.0.0:1883", "MQTT listener for devices")
+	f.StringVar(&cfg.StatusListen, "status-listen", edge.DefaultStatusListen, "status API and /metrics")
+	f.StringVar(&cfg.HubURL, "hub", "", "hub base URL, e.g. http://hub.example:8080")
+	f.StringVar(&cfg.EnrollToken, "enroll-token", "", "one-time enrollment token from the hub (first start, or to enroll again)")
+	ob.add(cmd)
+	return cmd
+}

@@ -1,0 +1,181 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/molen-io/molen/internal/edge"
+	"github.com/molen-io/molen/internal/hub"
+	"github.com/molen-io/molen/internal/sim"
+)
+
+// TestSimEdgeHubExactlyOnce runs the whole spine, restarts the hub in the
+// middle, and checks that every sequence number each simulated machine had
+// acknowledged is stored exactly once.
+func TestSimEdgeHubExactlyOnce(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end run takes ~10 s")
+	}
+	ctx := t.Context()
+	hubDir, edgeDir := t.TempDir(), t.TempDir()
+	h, err := hub.Start(ctx, hub.Config{DataDir: hubDir, Listen: "127.0.0.1:0", Out: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hubAddr := h.Addr()
+	_, token, err := h.CreateEdge(ctx, "e2e")
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin, err := h.AdminToken()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := edge.Start(ctx, edge.Config{
+		DataDir: edgeDir, MQTTListen: "127.0.0.1:0", StatusListen: "127.0.0.1:0",
+		HubURL: h.URL(), EnrollToken: token,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+
+	s, err := sim.New(sim.Config{Broker: e.MQTTAddr(), Seed: 7, Rate: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	simCtx, stopSim := context.WithCancel(ctx)
+	simDone := make(chan error, 1)
+	go func() { simDone <- s.Run(simCtx) }()
+
+	time.Sleep(2 * time.Second)
+	if err := h.Close(); err != nil {
+		t.Fatalf("close hub: %v", err)
+	}
+	time.Sleep(time.Second) // the edge buffers meanwhile
+	if h, err = hub.Start(ctx, hub.Config{DataDir: hubDir, Listen: hubAddr, Out: io.Discard}); err != nil {
+		t.Fatalf("restart hub on %s: %v", hubAddr, err)
+	}
+	defer h.Close()
+	time.Sleep(2 * time.Second)
+	stopSim()
+	if err := <-simDone; err != nil {
+		t.Fatalf("sim: %v", err)
+	}
+	acked := s.Acked()
+
+	// Wait for the edge to forward everything it holds.
+	deadline := time.Now().Add(30 * time.Second)
+	for e.Status().Outbox.PendingRecords > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("edge still has %d records pending", e.Status().Outbox.PendingRecords)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	c := client{t: t, base: h.URL(), token: admin}
+	for _, m := range s.Machines() {
+		if acked[m] < 20 {
+			t.Errorf("%s: only %d ticks acknowledged; the run did not get going", m, acked[m])
+		}
+		var res struct {
+			Points []struct {
+				Value int64 `json:"value"`
+			} `json:"points"`
+			Truncated bool `json:"truncated"`
+		}
+		c.get("/api/v1/query?agg=raw&from=0&to=now&limit=100000&series="+url.QueryEscape(m+"/seq"), &res)
+		if res.Truncated {
+			t.Fatalf("%s: raw query truncated", m)
+		}
+		seen := map[int64]int{}
+		for _, p := range res.Points {
+			seen[p.Value]++
+		}
+		var missing, dup []int64
+		for seq := int64(1); seq <= int64(acked[m]); seq++ {
+			switch seen[seq] {
+			case 0:
+				missing = append(missing, seq)
+			case 1:
+			default:
+				dup = append(dup, seq)
+			}
+		}
+		if len(missing) > 0 || len(dup) > 0 {
+			t.Errorf("%s: %d acked ticks, %d stored: missing %v, duplicated %v", m, acked[m], len(res.Points), head(missing), head(dup))
+		}
+		if len(res.Points) != int(acked[m]) {
+			t.Errorf("%s: stored %d seq points, want exactly %d", m, len(res.Points), acked[m])
+		}
+	}
+
+	// The API lists the simulated series and their latest values.
+	var series struct {
+		Series []struct {
+			Path string `json:"path"`
+		} `json:"series"`
+	}
+	c.get("/api/v1/series?prefix="+url.QueryEscape(sim.DefaultSite), &series)
+	var paths []string
+	for _, s := range series.Series {
+		paths = append(paths, s.Path)
+	}
+	for _, m := range s.Machines() {
+		for _, tag := range []string{"state", "seq", "good_count", "scrap_count", "energy_kwh"} {
+			if !slices.Contains(paths, m+"/"+tag) {
+				t.Errorf("series list lacks %s/%s", m, tag)
+			}
+		}
+	}
+	var latest struct {
+		Points []struct {
+			Series string `json:"series"`
+			Value  any    `json:"value"`
+		} `json:"points"`
+	}
+	c.get("/api/v1/latest?prefix="+url.QueryEscape(sim.DefaultSite), &latest)
+	states := map[string]any{}
+	for _, p := range latest.Points {
+		states[p.Series] = p.Value
+	}
+	for _, m := range s.Machines() {
+		st, ok := states[m+"/state"].(string)
+		if !ok || !slices.Contains([]string{"running", "idle", "setup", "down"}, st) {
+			t.Errorf("%s: latest state %v, want one of running/idle/setup/down", m, states[m+"/state"])
+		}
+	}
+}
+
+func head(s []int64) []int64 { return s[:min(len(s), 10)] }
+
+type client struct {
+	t     *testing.T
+	base  string
+	token string
+}
+
+func (c client) get(path string, out any) {
+	c.t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, c.base+path, nil)
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatalf("GET %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		c.t.Fatalf("GET %s: %d %s", path, resp.StatusCode, body)
+	}
+	if err := json.Unmarshal(body, out); err != nil {
+		c.t.Fatalf("GET %s: %v in %s", path, err, fmt.Sprintf("%.200s", body))
+	}
+}

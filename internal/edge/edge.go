@@ -1,0 +1,199 @@
+package edge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	mqttauth "github.com/mochi-mqtt/server/v2/hooks/auth"
+	"github.com/mochi-mqtt/server/v2/listeners"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/molen-io/molen/internal/outbox"
+	"github.com/molen-io/molen/internal/pipeline"
+)
+
+// Config configures an edge. The zero value of each field has a usable default
+// except DataDir.
+type Config struct {
+	DataDir      string         // holds the outbox and the credential; required
+	MQTTListen   string         // device-facing MQTT listener; default 127.0.0.1:1883
+	StatusListen string         // status API and /metrics; default 127.0.0.1:9880
+	HubURL       string         // hub base URL; required to enroll
+	EnrollToken  string         // one-time token, used when no credential is stored (or it was refused)
+	Outbox       outbox.Options // buffer bounds and sync policy
+	Stage        pipeline.Stage // default pipeline.Passthrough
+	Log          *slog.Logger
+}
+
+// Defaults for Config.
+const (
+	DefaultMQTTListen   = "127.0.0.1:1883"
+	DefaultStatusListen = "127.0.0.1:9880"
+)
+
+// Validate checks the config, naming the field at fault.
+func (c Config) Validate() error {
+	if c.DataDir == "" {
+		return errors.New("edge.data: required")
+	}
+	if c.HubURL == "" && c.EnrollToken != "" {
+		return errors.New("edge.hub: required with an enrollment token")
+	}
+	return nil
+}
+
+// Edge is a running edge.
+type Edge struct {
+	cfg     Config
+	log     *slog.Logger
+	outbox  *outbox.Log
+	stage   pipeline.Stage
+	mqtt    *mqtt.Server
+	mqttL   *listeners.TCP
+	status  *http.Server
+	statusL net.Listener
+	http    *http.Client
+	metrics *metrics
+	rejects rejectLog
+	fwd     forwardState
+	started time.Time
+
+	tokenTried bool // owned by the forward goroutine
+
+	cancel    context.CancelFunc
+	group     *errgroup.Group
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Start opens the outbox, starts the MQTT listener, the status API and the
+// forwarder, and returns once devices can connect. Close stops it.
+func Start(ctx context.Context, cfg Config) (*Edge, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.MQTTListen == "" {
+		cfg.MQTTListen = DefaultMQTTListen
+	}
+	if cfg.StatusListen == "" {
+		cfg.StatusListen = DefaultStatusListen
+	}
+	if cfg.Stage == nil {
+		cfg.Stage = pipeline.Passthrough{}
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	e := &Edge{
+		cfg:     cfg,
+		log:     cfg.Log,
+		stage:   cfg.Stage,
+		http:    &http.Client{Timeout: 30 * time.Second},
+		started: time.Now(),
+	}
+	oo := cfg.Outbox
+	if oo.Log == nil {
+		oo.Log = cfg.Log.With("component", "outbox")
+	}
+	ob, err := outbox.Open(filepath.Join(cfg.DataDir, "outbox"), oo)
+	if err != nil {
+		return nil, fmt.Errorf("open outbox: %w", err)
+	}
+	e.outbox = ob
+	e.metrics = newMetrics(e)
+
+	if err := e.startMQTT(); err != nil {
+		ob.Close()
+		return nil, err
+	}
+	if err := e.startStatus(); err != nil {
+		e.mqtt.Close()
+		ob.Close()
+		return nil, err
+	}
+	ctx, e.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	e.group, ctx = errgroup.WithContext(ctx)
+	e.group.Go(func() error { return e.forward(ctx) })
+	e.group.Go(func() error {
+		if err := e.status.Serve(e.statusL); !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("status API: %w", err)
+		}
+		return nil
+	})
+	e.log.Info("edge started", "mqtt", e.MQTTAddr(), "status", e.StatusAddr(), "outbox", ob.ID())
+	return e, nil
+}
+
+func (e *Edge) startMQTT() error {
+	caps := mqtt.NewDefaultServerCapabilities()
+	// mochi disconnects a client whose packet exceeds this; payloads between
+	// uns.MaxPayload and this size are rejected and counted by the ingest
+	// hook instead, so a device sees a clear reason.
+	caps.MaximumPacketSize = 1 << 20
+	s := mqtt.New(&mqtt.Options{
+		Capabilities: caps,
+		Logger:       e.log.With("component", "mqtt"),
+	})
+	if err := s.AddHook(new(mqttauth.AllowHook), nil); err != nil {
+		return fmt.Errorf("mqtt auth hook: %w", err)
+	}
+	if err := s.AddHook(&ingestHook{e: e}, nil); err != nil {
+		return fmt.Errorf("mqtt ingest hook: %w", err)
+	}
+	l := listeners.NewTCP(listeners.Config{ID: "devices", Address: e.cfg.MQTTListen})
+	if err := s.AddListener(l); err != nil {
+		return fmt.Errorf("mqtt listen on %s: %w", e.cfg.MQTTListen, err)
+	}
+	if err := s.Serve(); err != nil {
+		return fmt.Errorf("mqtt serve: %w", err)
+	}
+	e.mqtt, e.mqttL = s, l
+	return nil
+}
+
+func (e *Edge) startStatus() error {
+	l, err := net.Listen("tcp", e.cfg.StatusListen)
+	if err != nil {
+		return fmt.Errorf("status API listen on %s: %w", e.cfg.StatusListen, err)
+	}
+	e.statusL = l
+	e.status = &http.Server{Handler: e.statusHandler(), ReadHeaderTimeout: 10 * time.Second}
+	return nil
+}
+
+// MQTTAddr is the bound address of the device listener.
+func (e *Edge) MQTTAddr() string { return e.mqttL.Address() }
+
+// StatusAddr is the bound address of the status API.
+func (e *Edge) StatusAddr() string { return e.statusL.Addr().String() }
+
+// Close stops accepting device data, stops forwarding and closes the outbox
+// (flushed and fsynced). Everything acknowledged to a device is on disk and
+// will be forwarded after the next start.
+// Close may be called more than once.
+func (e *Edge) Close() error {
+	e.closeOnce.Do(func() {
+		// Devices first: once the listener is gone no new PUBACK can be owed.
+		mqttErr := e.mqtt.Close()
+		e.cancel()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		statusErr := e.status.Shutdown(sctx)
+		runErr := e.group.Wait()
+		obErr := e.outbox.Close()
+		e.closeErr = errors.Join(mqttErr, statusErr, runErr, obErr)
+	})
+	return e.closeErr
+}

@@ -1,0 +1,291 @@
+package edge_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/molen-io/molen/internal/edge"
+	"github.com/molen-io/molen/internal/hub"
+	"github.com/molen-io/molen/internal/uns"
+)
+
+// env is a hub and an edge enrolled at it, on ephemeral ports.
+type env struct {
+	t     *testing.T
+	hub   *hub.Hub
+	edge  *edge.Edge
+	admin string
+	logs  *syncBuffer
+	cfg   edge.Config
+}
+
+func start(t *testing.T) *env {
+	t.Helper()
+	ctx := t.Context()
+	h, err := hub.Start(ctx, hub.Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0", Out: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	_, token, err := h.CreateEdge(ctx, "test-edge")
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin, err := h.AdminToken()
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	cfg := edge.Config{
+		DataDir: t.TempDir(), MQTTListen: "127.0.0.1:0", StatusListen: "127.0.0.1:0",
+		HubURL: h.URL(), EnrollToken: token,
+		Log: slog.New(slog.NewTextHandler(logs, nil)),
+	}
+	v := &env{t: t, hub: h, admin: admin, logs: logs, cfg: cfg}
+	v.startEdge()
+	return v
+}
+
+// startEdge starts (or restarts) the edge with v.cfg.
+func (v *env) startEdge() {
+	v.t.Helper()
+	e, err := edge.Start(v.t.Context(), v.cfg)
+	if err != nil {
+		v.t.Fatal(err)
+	}
+	v.t.Cleanup(func() { e.Close() })
+	v.edge = e
+}
+
+// device connects a real MQTT client to the edge.
+func (v *env) device(version uint) paho.Client {
+	v.t.Helper()
+	opts := paho.NewClientOptions().AddBroker("tcp://" + v.edge.MQTTAddr()).
+		SetClientID(fmt.Sprintf("dev-%d-%d", version, time.Now().UnixNano())).SetProtocolVersion(version)
+	c := paho.NewClient(opts)
+	if tok := c.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		v.t.Fatalf("connect device: %v", tok.Error())
+	}
+	v.t.Cleanup(func() { c.Disconnect(100) })
+	return c
+}
+
+func publish(t *testing.T, c paho.Client, topic string, payload []byte) {
+	t.Helper()
+	tok := c.Publish(topic, 1, false, payload)
+	if !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatalf("publish %s: %v", topic, tok.Error())
+	}
+}
+
+// latest returns the hub's latest values under prefix, by series.
+func (v *env) latest(prefix string) map[string]any {
+	v.t.Helper()
+	req, _ := http.NewRequest("GET", v.hub.URL()+"/api/v1/latest?prefix="+url.QueryEscape(prefix), nil)
+	req.Header.Set("Authorization", "Bearer "+v.admin)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		v.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Points []struct {
+			Series string `json:"series"`
+			Value  any    `json:"value"`
+		} `json:"points"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		v.t.Fatal(err)
+	}
+	m := map[string]any{}
+	for _, p := range out.Points {
+		m[p.Series] = p.Value
+	}
+	return m
+}
+
+// count returns how many points of series the hub stored.
+func (v *env) count(series string) int {
+	v.t.Helper()
+	req, _ := http.NewRequest("GET", v.hub.URL()+"/api/v1/query?agg=raw&from=0&to=now&series="+url.QueryEscape(series), nil)
+	req.Header.Set("Authorization", "Bearer "+v.admin)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		v.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Points []json.RawMessage `json:"points"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		v.t.Fatal(err)
+	}
+	return len(out.Points)
+}
+
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestBadInputIsRejectedCountedAndIngestContinues(t *testing.T) {
+	v := start(t)
+	dev3 := v.device(4) // MQTT 3.1.1
+	bad := []struct {
+		topic, payload, reason string
+	}{
+		{"f/m/temp", "not json", uns.ReasonNotJSON},
+		{"f/m/temp", "NaN", uns.ReasonNonFinite},
+		{"f/m/temp", "1e999", uns.ReasonNonFinite},
+		{"f/m/temp", "[1,2]", uns.ReasonWrongType},
+		{"f/m/temp", `{"value": null}`, uns.ReasonWrongType},
+		{"f/m/temp", `"` + strings.Repeat("x", uns.MaxPayload) + `"`, uns.ReasonOversized},
+		{"temp", "1", uns.ReasonInvalidPath},
+		{"f/m /temp", "1", uns.ReasonInvalidPath},
+		{"f/m/temp", `{"value": 1, "ts": "yesterday"}`, uns.ReasonBadTS},
+		{"f/m/temp", `{"value": 1, "q": "great"}`, uns.ReasonBadQuality},
+	}
+	for i, b := range bad {
+		publish(t, dev3, b.topic, []byte(b.payload))
+		// A good message after each bad one must still be stored.
+		publish(t, dev3, "f/m/good", []byte(fmt.Sprint(i)))
+	}
+	want := map[string]int64{}
+	for _, b := range bad {
+		want[b.reason]++
+	}
+	st := v.edge.Status()
+	for reason, n := range want {
+		if got := st.Ingest.Rejected[reason]; got != n {
+			t.Errorf("status rejected[%s] = %d, want %d", reason, got, n)
+		}
+	}
+	if st.Ingest.Points != int64(len(bad)) {
+		t.Errorf("accepted %d points, want %d", st.Ingest.Points, len(bad))
+	}
+	if len(st.Ingest.LastRejects) != len(bad) || st.Ingest.LastRejects[0].Reason != uns.ReasonBadQuality {
+		t.Errorf("last rejects = %+v, want %d, newest bad_quality", st.Ingest.LastRejects, len(bad))
+	}
+	// The same counts on /metrics.
+	resp, err := http.Get("http://" + v.edge.StatusAddr() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for reason, n := range want {
+		line := fmt.Sprintf("molen_edge_messages_rejected_total{reason=%q} %d", reason, n)
+		if !bytes.Contains(body, []byte(line)) {
+			t.Errorf("/metrics lacks %q", line)
+		}
+	}
+	// MQTT 5 devices get a negative PUBACK with a reason code.
+	dev5 := v.device(5)
+	tok := dev5.Publish("f/m/temp", 1, false, []byte("garbage"))
+	tok.WaitTimeout(5 * time.Second)
+	if st := v.edge.Status(); st.Ingest.Rejected[uns.ReasonNotJSON] != want[uns.ReasonNotJSON]+1 {
+		t.Errorf("MQTT 5 rejection not counted: %d", st.Ingest.Rejected[uns.ReasonNotJSON])
+	}
+	publish(t, dev5, "f/m/good", []byte("99"))
+	eventually(t, "the last good value at the hub", func() bool {
+		return v.latest("f/m")["f/m/good"] == float64(99)
+	})
+}
+
+func TestRevokedEdgeGets401AndLosesNothing(t *testing.T) {
+	v := start(t)
+	dev := v.device(4)
+	publish(t, dev, "f/m/n", []byte("1"))
+	eventually(t, "first value at the hub", func() bool { return v.latest("f/m")["f/m/n"] == float64(1) })
+
+	// Revoke the edge through the API.
+	id := v.edge.Status().Edge.ID
+	req, _ := http.NewRequest("POST", v.hub.URL()+"/api/v1/edges/"+id+"/revoke", nil)
+	req.Header.Set("Authorization", "Bearer "+v.admin)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("revoke: %v %v", err, resp.Status)
+	}
+	resp.Body.Close()
+
+	for i := 2; i <= 50; i++ {
+		publish(t, dev, "f/m/n", []byte(fmt.Sprint(i)))
+	}
+	eventually(t, "the edge to report the 401", func() bool { return v.edge.Status().Hub.Unauthorized })
+	st := v.edge.Status()
+	if !strings.Contains(st.Hub.LastError, "401") {
+		t.Errorf("status last error %q does not mention 401", st.Hub.LastError)
+	}
+	if !strings.Contains(v.logs.String(), "hub refuses this edge's credential") {
+		t.Errorf("edge log does not say it was refused:\n%s", v.logs.String())
+	}
+	if st.Outbox.PendingPoints < 49 {
+		t.Errorf("pending points %d, want the 49 sent after revocation kept", st.Outbox.PendingPoints)
+	}
+	if got := v.latest("f/m")["f/m/n"]; got != float64(1) {
+		t.Errorf("revoked edge's data reached storage: latest %v", got)
+	}
+
+	// The operator enrolls the edge again with a new token: everything it
+	// buffered while refused arrives.
+	if err := v.edge.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_, token, err := v.hub.CreateEdge(t.Context(), "test-edge-again")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.cfg.EnrollToken = token
+	v.startEdge()
+	eventually(t, "the buffered values at the hub", func() bool { return v.latest("f/m")["f/m/n"] == float64(50) })
+	if n := v.count("f/m/n"); n != 50 {
+		t.Errorf("hub stored %d values of f/m/n, want 50", n)
+	}
+
+	// A wrong credential gets a 401 too.
+	req, _ = http.NewRequest("POST", v.hub.URL()+"/api/v1/uplink", strings.NewReader("x"))
+	req.Header.Set("Authorization", "Bearer mlc_wrong")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("wrong credential: %d, want 401", resp.StatusCode)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger and a test to share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}

@@ -1,0 +1,237 @@
+package edge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/molen-io/molen/internal/outbox"
+	"github.com/molen-io/molen/internal/uplink"
+)
+
+// Forwarding limits: a batch holds at most this much of the outbox.
+const (
+	batchRecords = 2000
+	batchBytes   = 1 << 20
+)
+
+// Retry delays. The cap is short on purpose: after an outage the edge must
+// be back within seconds, not after minutes of exponential back-off.
+const (
+	retryMin          = 200 * time.Millisecond
+	retryMax          = 5 * time.Second
+	unauthorizedRetry = 30 * time.Second
+)
+
+// forwardState is what the status API shows about the link to the hub.
+type forwardState struct {
+	mu           sync.Mutex // guards every field
+	lastContact  time.Time
+	lastError    string
+	lastErrorAt  time.Time
+	unauthorized bool
+	enrolled     bool
+	identity     credential // Credential field blanked
+}
+
+func (s *forwardState) ok(now time.Time) {
+	s.mu.Lock()
+	s.lastContact, s.lastError, s.unauthorized = now, "", false
+	s.mu.Unlock()
+}
+
+func (s *forwardState) fail(now time.Time, err error) {
+	s.mu.Lock()
+	s.lastError, s.lastErrorAt = err.Error(), now
+	s.unauthorized = errors.Is(err, uplink.ErrUnauthorized)
+	s.mu.Unlock()
+}
+
+// forward runs until ctx ends: enroll if needed, then send the outbox to the
+// hub in order, acknowledging records in the outbox only after the hub
+// stored them.
+func (e *Edge) forward(ctx context.Context) error {
+	cred, err := e.ensureEnrolled(ctx)
+	if err != nil {
+		return err // only ctx ends it
+	}
+	client := &uplink.Client{URL: cred.Hub, Credential: cred.Credential, HTTP: e.http}
+	stream := "points/" + e.outbox.ID()
+	next := e.outbox.Acked() + 1
+	delay := retryMin
+	for {
+		entries, err := e.outbox.Read(next, batchRecords, batchBytes)
+		if errors.Is(err, outbox.ErrClosed) {
+			return nil
+		}
+		if err != nil {
+			// A damaged record found while running: keep ingesting, keep
+			// trying (the next start quarantines it), and say so.
+			e.fwd.fail(time.Now(), err)
+			e.metrics.forwardErrors.WithLabelValues("outbox").Inc()
+			e.log.Error("cannot read the outbox; forwarding paused (restarting the edge quarantines damaged data)", "err", err)
+			if !sleep(ctx, retryMax) {
+				return nil
+			}
+			continue
+		}
+		if len(entries) == 0 {
+			if err := e.outbox.Wait(ctx, next-1); err != nil {
+				return nil
+			}
+			continue
+		}
+		b := uplink.Batch{Stream: stream, Records: make([]uplink.RawRecord, len(entries))}
+		points := 0
+		for i, en := range entries {
+			b.Records[i] = uplink.RawRecord{Seq: en.Seq, Data: en.Data}
+			points += en.Weight
+		}
+		start := time.Now()
+		_, err = client.Send(ctx, b)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			e.fwd.fail(time.Now(), err)
+			wait := jitter(delay)
+			if errors.Is(err, uplink.ErrUnauthorized) {
+				e.metrics.forwardErrors.WithLabelValues("unauthorized").Inc()
+				if c, ok := e.reenroll(ctx, cred); ok {
+					cred, client.Credential = c, c.Credential
+					continue
+				}
+				e.log.Error("hub refuses this edge's credential; data stays buffered until the edge is enrolled again",
+					"hub", cred.Hub, "edge_id", cred.EdgeID, "err", err, "retry_in", unauthorizedRetry)
+				wait = unauthorizedRetry
+			} else {
+				e.metrics.forwardErrors.WithLabelValues("send").Inc()
+				e.log.Warn("forward to hub failed; retrying", "err", err, "retry_in", wait.Round(time.Millisecond))
+				delay = min(2*delay, retryMax)
+			}
+			if !sleep(ctx, wait) {
+				return nil
+			}
+			continue
+		}
+		last := entries[len(entries)-1].Seq
+		if err := e.outbox.Ack(last); err != nil {
+			return fmt.Errorf("ack outbox through %d: %w", last, err)
+		}
+		next = last + 1
+		if delay > retryMin {
+			e.log.Info("forwarding to hub resumed")
+		}
+		delay = retryMin
+		e.fwd.ok(time.Now())
+		e.metrics.forwardedRecords.Add(float64(len(entries)))
+		e.metrics.forwardedPoints.Add(float64(points))
+		e.metrics.forwardSeconds.Observe(time.Since(start).Seconds())
+	}
+}
+
+// ensureEnrolled returns the stored credential, or enrolls with the token
+// from the config, retrying until the hub answers.
+func (e *Edge) ensureEnrolled(ctx context.Context) (credential, error) {
+	if c, ok, err := loadCredential(e.cfg.DataDir); err != nil {
+		return credential{}, err
+	} else if ok {
+		if e.cfg.HubURL != "" {
+			c.Hub = e.cfg.HubURL // the hub may have moved; the flag wins
+		}
+		e.setIdentity(c)
+		return c, nil
+	}
+	e.tokenTried = true
+	if e.cfg.EnrollToken == "" {
+		err := errors.New("edge is not enrolled: start it once with --enroll-token (create one on the hub with POST /api/v1/edges)")
+		e.fwd.fail(time.Now(), err)
+		e.log.Error("not enrolled; buffering device data locally until enrolled", "err", err)
+		<-ctx.Done()
+		return credential{}, ctx.Err()
+	}
+	client := &uplink.Client{URL: e.cfg.HubURL, HTTP: e.http}
+	delay := retryMin
+	for {
+		en, err := client.Enroll(ctx, e.cfg.EnrollToken)
+		if err == nil {
+			c := credential{Hub: e.cfg.HubURL, EdgeID: en.EdgeID, Org: en.Org, Name: en.Name, Credential: en.Credential}
+			if err := saveCredential(e.cfg.DataDir, c); err != nil {
+				return credential{}, err
+			}
+			e.log.Info("enrolled at hub", "hub", c.Hub, "edge_id", c.EdgeID, "org", c.Org)
+			e.setIdentity(c)
+			return c, nil
+		}
+		if ctx.Err() != nil {
+			return credential{}, ctx.Err()
+		}
+		e.fwd.fail(time.Now(), err)
+		wait := jitter(delay)
+		if errors.Is(err, uplink.ErrUnauthorized) {
+			e.log.Error("hub refused the enrollment token (used, expired or wrong); create a new one", "err", err)
+			wait = unauthorizedRetry
+		} else {
+			e.log.Warn("enrollment failed; retrying", "err", err, "retry_in", wait.Round(time.Millisecond))
+			delay = min(2*delay, retryMax)
+		}
+		if !sleep(ctx, wait) {
+			return credential{}, ctx.Err()
+		}
+	}
+}
+
+func (e *Edge) setIdentity(c credential) {
+	c.Credential = ""
+	e.fwd.mu.Lock()
+	e.fwd.identity, e.fwd.enrolled = c, true
+	e.fwd.mu.Unlock()
+}
+
+// jitter spreads retries of many edges: d ± 20 %.
+func jitter(d time.Duration) time.Duration {
+	return d + time.Duration((rand.Float64()-0.5)*0.4*float64(d))
+}
+
+// sleep waits d or until ctx ends; it reports whether the full d passed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// reenroll handles a refused credential when the edge was started with an
+// enrollment token: the operator revoked or re-created this edge and gave it
+// a new token, so enroll with it (once) and keep forwarding the buffered
+// data under the new identity.
+func (e *Edge) reenroll(ctx context.Context, old credential) (credential, bool) {
+	if e.cfg.EnrollToken == "" || e.tokenTried {
+		return credential{}, false
+	}
+	e.tokenTried = true
+	hub := e.cfg.HubURL
+	if hub == "" {
+		hub = old.Hub
+	}
+	en, err := (&uplink.Client{URL: hub, HTTP: e.http}).Enroll(ctx, e.cfg.EnrollToken)
+	if err != nil {
+		e.log.Error("re-enrollment with the given token failed", "err", err)
+		return credential{}, false
+	}
+	c := credential{Hub: hub, EdgeID: en.EdgeID, Org: en.Org, Name: en.Name, Credential: en.Credential}
+	if err := saveCredential(e.cfg.DataDir, c); err != nil {
+		e.log.Error("store new credential", "err", err)
+		return credential{}, false
+	}
+	e.log.Info("enrolled again with the given token", "hub", hub, "edge_id", c.EdgeID, "org", c.Org)
+	e.setIdentity(c)
+	return c, true
+}

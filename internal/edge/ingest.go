@@ -1,0 +1,137 @@
+package edge
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
+
+	"github.com/molen-io/molen/internal/outbox"
+	"github.com/molen-io/molen/internal/uns"
+	"github.com/molen-io/molen/internal/uplink"
+)
+
+// ingestHook receives every PUBLISH from devices. mochi sends the PUBACK
+// only after OnPublish returns, so returning after the outbox append makes
+// the acknowledgement mean "on disk".
+type ingestHook struct {
+	mqtt.HookBase
+	e *Edge
+}
+
+func (h *ingestHook) ID() string { return "molen-ingest" }
+
+func (h *ingestHook) Provides(b byte) bool { return b == mqtt.OnPublish }
+
+func (h *ingestHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+	err := h.e.ingest(context.Background(), pk.TopicName, pk.Payload)
+	if err == nil {
+		return pk, nil
+	}
+	if reason := uns.ReasonOf(err); reason != "" {
+		// Bad input: counted and kept for inspection. MQTT 5 clients get the
+		// reason code; 3.1.1 has no negative PUBACK, so they get a PUBACK and
+		// the message is not passed to local subscribers.
+		if cl.Properties.ProtocolVersion == 5 {
+			if reason == uns.ReasonInvalidPath {
+				return pk, packets.ErrTopicNameInvalid
+			}
+			return pk, packets.ErrPayloadFormatInvalid
+		}
+		return pk, packets.CodeSuccessIgnore
+	}
+	// The outbox could not take the data (disk full, bound with reject-new,
+	// closing). Do not acknowledge: drop the connection so the device keeps
+	// the message and sends it again after reconnecting.
+	h.e.log.Warn("closing device connection: data not stored", "client", cl.ID, "err", err)
+	cl.Stop(err)
+	return pk, packets.ErrRejectPacket
+}
+
+// ingest decodes one device message, runs the pipeline stage and appends
+// the result to the outbox. It returns a *uns.RejectError for bad input and
+// another error if the data could not be stored.
+func (e *Edge) ingest(ctx context.Context, topic string, payload []byte) error {
+	e.metrics.messages.Inc()
+	pts, err := uns.Decode(nil, topic, payload, time.Now().UnixNano())
+	if err != nil {
+		reason := uns.ReasonOf(err)
+		e.metrics.rejected.WithLabelValues(reason).Inc()
+		e.rejects.add(topic, payload, reason, err)
+		return err
+	}
+	pts = e.stage.Process(pts)
+	if len(pts) == 0 {
+		return nil
+	}
+	data := uplink.EncodePoints(nil, pts)
+	if _, err := e.outbox.Append(ctx, data, len(pts)); err != nil {
+		if errors.Is(err, outbox.ErrFull) {
+			e.metrics.refused.WithLabelValues("full").Inc()
+		} else {
+			e.metrics.refused.WithLabelValues("write_error").Inc()
+		}
+		return fmt.Errorf("append to outbox: %w", err)
+	}
+	e.metrics.points.Add(float64(len(pts)))
+	return nil
+}
+
+// Reject is one rejected device message, kept for an operator to inspect.
+type Reject struct {
+	Time    time.Time `json:"time"`
+	Topic   string    `json:"topic"`
+	Reason  string    `json:"reason"`
+	Error   string    `json:"error"`
+	Payload string    `json:"payload"` // the first bytes, as text
+}
+
+// rejectLog keeps the most recent rejections in a ring.
+type rejectLog struct {
+	mu   sync.Mutex // guards ring and next
+	ring []Reject
+	next int
+}
+
+const (
+	keptRejects       = 100
+	keptPayloadPrefix = 256
+)
+
+func (l *rejectLog) add(topic string, payload []byte, reason string, err error) {
+	p := payload
+	if len(p) > keptPayloadPrefix {
+		p = p[:keptPayloadPrefix]
+	}
+	p = bytes.ToValidUTF8(p, []byte(string(utf8.RuneError)))
+	if len(topic) > 2*uns.MaxPathLen {
+		topic = topic[:2*uns.MaxPathLen]
+	}
+	r := Reject{Time: time.Now().UTC(), Topic: topic, Reason: reason, Error: err.Error(), Payload: string(p)}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.ring) < keptRejects {
+		l.ring = append(l.ring, r)
+		return
+	}
+	l.ring[l.next] = r
+	l.next = (l.next + 1) % keptRejects
+}
+
+// recent returns the kept rejections, newest first.
+func (l *rejectLog) recent() []Reject {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make([]Reject, 0, len(l.ring))
+	for i := range l.ring {
+		j := (l.next - 1 - i + 2*len(l.ring)) % len(l.ring)
+		out = append(out, l.ring[j])
+	}
+	return out
+}

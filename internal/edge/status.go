@@ -1,0 +1,234 @@
+package edge
+
+import (
+	"encoding/json"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/molen-io/molen/internal/uns"
+)
+
+// metrics are the edge's Prometheus metrics, on a registry of its own so
+// several edges can live in one process (tests, the demo).
+type metrics struct {
+	reg              *prometheus.Registry
+	messages         prometheus.Counter
+	points           prometheus.Counter
+	rejected         *prometheus.CounterVec
+	refused          *prometheus.CounterVec
+	forwardedRecords prometheus.Counter
+	forwardedPoints  prometheus.Counter
+	forwardErrors    *prometheus.CounterVec
+	forwardSeconds   prometheus.Histogram
+}
+
+func newMetrics(e *Edge) *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		messages: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "molen_edge_messages_received_total", Help: "Device messages received."}),
+		points: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "molen_edge_points_accepted_total", Help: "Points accepted into the outbox."}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "molen_edge_messages_rejected_total", Help: "Device messages rejected as bad input, by reason."}, []string{"reason"}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "molen_edge_messages_refused_total", Help: "Valid device messages not acknowledged because the outbox could not store them (full with reject-new, write error), by reason."}, []string{"reason"}),
+		forwardedRecords: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "molen_edge_forwarded_records_total", Help: "Outbox records the hub acknowledged."}),
+		forwardedPoints: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "molen_edge_forwarded_points_total", Help: "Points the hub acknowledged."}),
+		forwardErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "molen_edge_forward_errors_total", Help: "Failed sends to the hub, by kind."}, []string{"kind"}),
+		forwardSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "molen_edge_forward_seconds", Help: "Time for the hub to store one batch.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 4, 8)}),
+	}
+	for _, r := range uns.Reasons {
+		m.rejected.WithLabelValues(r)
+	}
+	for _, r := range []string{"unauthorized", "send", "outbox"} {
+		m.forwardErrors.WithLabelValues(r)
+	}
+	ob := e.outbox
+	gauge := func(name, help string, f func() float64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f)
+	}
+	m.reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		m.messages, m.points, m.rejected, m.refused,
+		m.forwardedRecords, m.forwardedPoints, m.forwardErrors, m.forwardSeconds,
+		gauge("molen_edge_outbox_pending_points", "Points stored locally and not yet acknowledged by the hub.",
+			func() float64 { return float64(ob.Stats().PendingPoints) }),
+		gauge("molen_edge_outbox_pending_bytes", "Bytes of records not yet acknowledged by the hub.",
+			func() float64 { return float64(ob.Stats().PendingBytes) }),
+		gauge("molen_edge_outbox_disk_bytes", "Bytes the outbox holds on disk.",
+			func() float64 { return float64(ob.Stats().DiskBytes) }),
+		gauge("molen_edge_outbox_oldest_pending_seconds", "Age of the oldest point not yet acknowledged by the hub (0 if none).",
+			func() float64 { return oldestAge(ob.Stats().OldestPending).Seconds() }),
+		gauge("molen_edge_hub_last_contact_timestamp_seconds", "Unix time of the last batch the hub acknowledged (0 if none).",
+			func() float64 {
+				e.fwd.mu.Lock()
+				defer e.fwd.mu.Unlock()
+				if e.fwd.lastContact.IsZero() {
+					return 0
+				}
+				return float64(e.fwd.lastContact.UnixNano()) / 1e9
+			}),
+		newDropCollector(e),
+	)
+	return m
+}
+
+// dropCollector exposes the outbox's drop counts, which the outbox keeps
+// itself (they survive in its state, not in ours).
+type dropCollector struct {
+	e    *Edge
+	desc *prometheus.Desc
+}
+
+func newDropCollector(e *Edge) *dropCollector {
+	return &dropCollector{e: e, desc: prometheus.NewDesc("molen_edge_dropped_points_total",
+		"Points dropped from the outbox by a bound (full: drop-oldest, age: max age) or found corrupt.", []string{"reason"}, nil)}
+}
+
+func (c *dropCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *dropCollector) Collect(ch chan<- prometheus.Metric) {
+	st := c.e.outbox.Stats()
+	for _, r := range []string{"full", "age", "corrupt"} {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.CounterValue, float64(st.Dropped[r].Points), r)
+	}
+}
+
+func oldestAge(t time.Time) time.Duration {
+	if t.IsZero() {
+		return 0
+	}
+	return time.Since(t)
+}
+
+// Status is the edge's state as the status API shows it.
+type Status struct {
+	Edge struct {
+		ID       string    `json:"id,omitempty"`
+		Org      string    `json:"org,omitempty"`
+		Name     string    `json:"name,omitempty"`
+		Enrolled bool      `json:"enrolled"`
+		Started  time.Time `json:"started"`
+	} `json:"edge"`
+	Hub struct {
+		URL          string     `json:"url,omitempty"`
+		LastContact  *time.Time `json:"last_contact,omitempty"`
+		LastError    string     `json:"last_error,omitempty"`
+		LastErrorAt  *time.Time `json:"last_error_at,omitempty"`
+		Unauthorized bool       `json:"unauthorized"`
+	} `json:"hub"`
+	MQTT struct {
+		Address string `json:"address"`
+		Clients int64  `json:"clients"`
+	} `json:"mqtt"`
+	Ingest struct {
+		Messages    int64            `json:"messages"`
+		Points      int64            `json:"points"`
+		Rejected    map[string]int64 `json:"rejected"`
+		Refused     map[string]int64 `json:"refused"`
+		LastRejects []Reject         `json:"last_rejects"`
+	} `json:"ingest"`
+	Outbox struct {
+		ID                   string           `json:"id"`
+		PendingRecords       int64            `json:"pending_records"`
+		PendingPoints        int64            `json:"pending_points"`
+		PendingBytes         int64            `json:"pending_bytes"`
+		OldestPendingSeconds float64          `json:"oldest_pending_seconds"`
+		DiskBytes            int64            `json:"disk_bytes"`
+		DroppedPoints        map[string]int64 `json:"dropped_points"`
+		Rejected             int64            `json:"rejected_appends"`
+	} `json:"outbox"`
+	Forward struct {
+		Records int64 `json:"records"`
+		Points  int64 `json:"points"`
+	} `json:"forward"`
+}
+
+// Status returns the edge's current state.
+func (e *Edge) Status() Status {
+	var s Status
+	e.fwd.mu.Lock()
+	s.Edge.ID, s.Edge.Org, s.Edge.Name = e.fwd.identity.EdgeID, e.fwd.identity.Org, e.fwd.identity.Name
+	s.Edge.Enrolled = e.fwd.enrolled
+	s.Hub.URL = e.fwd.identity.Hub
+	if s.Hub.URL == "" {
+		s.Hub.URL = e.cfg.HubURL
+	}
+	if !e.fwd.lastContact.IsZero() {
+		t := e.fwd.lastContact.UTC()
+		s.Hub.LastContact = &t
+	}
+	if e.fwd.lastError != "" {
+		t := e.fwd.lastErrorAt.UTC()
+		s.Hub.LastError, s.Hub.LastErrorAt = e.fwd.lastError, &t
+	}
+	s.Hub.Unauthorized = e.fwd.unauthorized
+	e.fwd.mu.Unlock()
+	s.Edge.Started = e.started.UTC()
+
+	s.MQTT.Address = e.MQTTAddr()
+	s.MQTT.Clients = atomic.LoadInt64(&e.mqtt.Info.ClientsConnected)
+	s.Ingest.Messages = int64(counterValue(e.metrics.messages))
+	s.Ingest.Points = int64(counterValue(e.metrics.points))
+	s.Ingest.Rejected = vecValues(e.metrics.rejected, uns.Reasons)
+	s.Ingest.Refused = vecValues(e.metrics.refused, []string{"full", "write_error"})
+	s.Ingest.LastRejects = e.rejects.recent()
+
+	st := e.outbox.Stats()
+	o := &s.Outbox
+	o.ID, o.PendingRecords, o.PendingPoints, o.PendingBytes = st.ID, st.PendingRecords, st.PendingPoints, st.PendingBytes
+	o.OldestPendingSeconds = oldestAge(st.OldestPending).Seconds()
+	o.DiskBytes, o.Rejected = st.DiskBytes, st.Rejected
+	o.DroppedPoints = map[string]int64{}
+	for _, r := range []string{"full", "age", "corrupt"} {
+		o.DroppedPoints[r] = st.Dropped[r].Points
+	}
+	s.Forward.Records = int64(counterValue(e.metrics.forwardedRecords))
+	s.Forward.Points = int64(counterValue(e.metrics.forwardedPoints))
+	return s
+}
+
+func counterValue(c prometheus.Counter) float64 {
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		return 0
+	}
+	return m.GetCounter().GetValue()
+}
+
+func vecValues(v *prometheus.CounterVec, labels []string) map[string]int64 {
+	out := make(map[string]int64, len(labels))
+	for _, l := range labels {
+		out[l] = int64(counterValue(v.WithLabelValues(l)))
+	}
+	return out
+}
+
+func (e *Edge) statusHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api/v1/status", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(e.Status())
+	})
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(e.metrics.reg, promhttp.HandlerOpts{}))
+	return mux
+}

@@ -1,0 +1,169 @@
+package sqlite
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/molen-io/molen/internal/store"
+	"github.com/molen-io/molen/internal/uns"
+)
+
+const benchOrg = "acme"
+
+var benchT0 = time.Date(2025, 3, 14, 0, 0, 0, 0, time.UTC).UnixNano()
+
+// benchPaths returns n series paths shaped like a factory's UNS.
+func benchPaths(n int) []string {
+	tags := []string{"temperature", "pressure", "speed", "current", "vibration"}
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("plant-nl/hall-%d/line-%d/machine-%02d/%s", i/100, i/20%5, i/5%4, tags[i%len(tags)])
+	}
+	return out
+}
+
+// sensor is a plausible process value: a slow cycle, drift and noise, at
+// the resolution of a typical PLC register scaled to engineering units.
+func sensor(rng *rand.Rand, series, step int) float64 {
+	base := 20 + float64(series%7)*10
+	v := base + 5*math.Sin(float64(step)/300) + rng.NormFloat64()*0.3
+	return math.Round(v*100) / 100
+}
+
+// ingestSeconds ingests secs seconds of 1 Hz samples of every path, 1000
+// points a record, one record per call, from seq.
+func ingestSeconds(tb testing.TB, s *Store, paths []string, from, secs int, seq *uint64) {
+	tb.Helper()
+	rng := rand.New(rand.NewPCG(1, 2))
+	src := store.Source{Edge: "edge-1", Stream: "points"}
+	pts := make([]uns.Point, 0, 1000)
+	flush := func() {
+		*seq++
+		if _, err := s.Ingest(tb.Context(), benchOrg, src, []store.Record{{Seq: *seq, Points: pts}}); err != nil {
+			tb.Fatal(err)
+		}
+		pts = pts[:0]
+	}
+	for sec := from; sec < from+secs; sec++ {
+		ts := benchT0 + int64(sec)*int64(time.Second)
+		for i, p := range paths {
+			pts = append(pts, uns.Point{Series: p, TS: ts, Value: uns.Float(sensor(rng, i, sec))})
+			if len(pts) == cap(pts) {
+				flush()
+			}
+		}
+	}
+	if len(pts) > 0 {
+		flush()
+	}
+}
+
+// BenchmarkIngest ingests batches of 1000 points (10 s of 100 series at
+// 1 Hz), each its own uplink record and transaction with an fsync. It
+// reports points/s and the database's bytes per point after a checkpoint;
+// run it with -benchtime=1000x for the size of 1M points.
+func BenchmarkIngest(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "hub.db")
+	s := openAt(b, path)
+	defer s.Close()
+	paths := benchPaths(100)
+	var seq uint64
+	n := 0
+	for b.Loop() {
+		ingestSeconds(b, s, paths, n*10, 10, &seq)
+		n++
+	}
+	points := float64(n * 1000)
+	b.ReportMetric(points/b.Elapsed().Seconds(), "points/s")
+	b.ReportMetric(0, "ns/op")
+	if _, err := s.w.ExecContext(b.Context(), `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+		b.Fatal(err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(fi.Size())/points, "disk-B/point")
+}
+
+// BenchmarkAggregate aggregates one series of 24 h at 1 Hz (86400 points)
+// into 1-minute buckets.
+func BenchmarkAggregate(b *testing.B) {
+	s := openAt(b, filepath.Join(b.TempDir(), "hub.db"))
+	defer s.Close()
+	paths := benchPaths(1)
+	var seq uint64
+	ingestSeconds(b, s, paths, 0, 86400, &seq)
+	from, to := benchT0, benchT0+24*int64(time.Hour)
+	for _, agg := range []store.Agg{store.Avg, store.Max, store.Count, store.Last} {
+		for _, p := range []struct {
+			name string
+			plan aggPlan
+		}{{"auto", planAuto}, {"grouped", planGrouped}, {"dense", planDense}} {
+			b.Run(string(agg)+"/"+p.name, func(b *testing.B) {
+				for b.Loop() {
+					got, err := s.aggregate(b.Context(), benchOrg, paths[0], from, to, int64(time.Minute), agg, p.plan)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if len(got) != 1440 {
+						b.Fatalf("%d buckets, want 1440", len(got))
+					}
+				}
+			})
+		}
+	}
+	// Sparse for the step: one point per bucket, so GROUP BY is chosen.
+	b.Run("avg-1s/auto", func(b *testing.B) {
+		for b.Loop() {
+			got, err := s.Aggregate(b.Context(), benchOrg, paths[0], from, from+int64(time.Hour), int64(time.Second), store.Avg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if len(got) != 3600 {
+				b.Fatalf("%d buckets, want 3600", len(got))
+			}
+		}
+	})
+}
+
+// BenchmarkLatest reads the latest value of 1000 series.
+func BenchmarkLatest(b *testing.B) {
+	s := openAt(b, filepath.Join(b.TempDir(), "hub.db"))
+	defer s.Close()
+	paths := benchPaths(1000)
+	var seq uint64
+	ingestSeconds(b, s, paths, 0, 10, &seq)
+	for b.Loop() {
+		got, err := s.Latest(b.Context(), benchOrg, "", 0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(got) != 1000 {
+			b.Fatalf("%d series, want 1000", len(got))
+		}
+	}
+}
+
+// BenchmarkRaw reads one hour of one series at 1 Hz.
+func BenchmarkRaw(b *testing.B) {
+	s := openAt(b, filepath.Join(b.TempDir(), "hub.db"))
+	defer s.Close()
+	paths := benchPaths(1)
+	var seq uint64
+	ingestSeconds(b, s, paths, 0, 7200, &seq)
+	for b.Loop() {
+		got, err := s.Raw(b.Context(), benchOrg, paths[0], benchT0, benchT0+int64(time.Hour), 0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(got) != 3600 {
+			b.Fatalf("%d points, want 3600", len(got))
+		}
+	}
+}

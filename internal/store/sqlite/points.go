@@ -1,0 +1,429 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+
+	"github.com/molen-io/molen/internal/store"
+	"github.com/molen-io/molen/internal/uns"
+)
+
+type seriesKey struct{ org, path string }
+
+type seriesEntry struct {
+	id    int64
+	first int64 // first_ts as committed
+}
+
+// maxCachedSeries bounds the series cache (about 100 B an entry); past it
+// the cache starts over, which costs one lookup per series.
+const maxCachedSeries = 1 << 20
+
+type insKey struct {
+	table string // "points" or "latest"
+	rows  int
+}
+
+// rowsPerInsert is the row count of a full multi-row INSERT: 5 parameters
+// a row, well under SQLite's limit of 32766.
+const rowsPerInsert = 200
+
+// batchSeries is what one Ingest call does to one series.
+type batchSeries struct {
+	id     int64
+	first  int64     // lowest ts in the call
+	newest uns.Point // highest ts in the call; on a tie the later one
+	cached bool
+}
+
+// Ingest implements store.Points. It validates the whole call first, so bad
+// input stores nothing; then, in one IMMEDIATE transaction, it reads the
+// watermark, stores the records above it, updates latest values, series and
+// the watermark, and commits with an fsync.
+//
+// Two points of one series with the same timestamp are one point: the later
+// one (in Seq, then record order) replaces the earlier.
+func (s *Store) Ingest(ctx context.Context, org string, src store.Source, recs []store.Record) (int, error) {
+	if err := validateIngest(org, src, recs); err != nil {
+		return 0, fmt.Errorf("ingest %s/%s: %w", src.Edge, src.Stream, err)
+	}
+	if len(recs) == 0 {
+		return 0, nil
+	}
+	if err := s.lockWriter(ctx); err != nil {
+		return 0, fmt.Errorf("ingest %s/%s: %w", src.Edge, src.Stream, err)
+	}
+	defer s.unlockWriter()
+
+	var n int
+	newSeries := make(map[seriesKey]seriesEntry)
+	err := s.inTx(ctx, func() (err error) {
+		n, err = s.ingest(ctx, org, src, recs, newSeries)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("ingest %s/%s: %w", src.Edge, src.Stream, err)
+	}
+	if len(s.series)+len(newSeries) > maxCachedSeries {
+		clear(s.series)
+	}
+	for k, e := range newSeries {
+		s.series[k] = e
+	}
+	return n, nil
+}
+
+// ingest is the transaction of Ingest. It adds to updated the series cache
+// entries that its commit will make true.
+func (s *Store) ingest(ctx context.Context, org string, src store.Source, recs []store.Record, updated map[seriesKey]seriesEntry) (int, error) {
+	// The watermark is read under the write lock, so a concurrent or
+	// retried delivery of the same records cannot also pass this check.
+	var wm int64
+	err := s.getWatermark.QueryRowContext(ctx, src.Edge, src.Stream).Scan(&wm)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("read watermark: %w", err)
+	}
+	i := 0
+	for i < len(recs) && recs[i].Seq <= uint64(wm) {
+		i++
+	}
+	recs = recs[i:]
+	if len(recs) == 0 {
+		return 0, nil
+	}
+
+	batch := make(map[string]*batchSeries)
+	var npoints int
+	for _, r := range recs {
+		for _, p := range r.Points {
+			npoints++
+			b := batch[p.Series]
+			if b == nil {
+				b = &batchSeries{first: p.TS, newest: p}
+				batch[p.Series] = b
+				continue
+			}
+			b.first = min(b.first, p.TS)
+			if p.TS >= b.newest.TS {
+				b.newest = p
+			}
+		}
+	}
+
+	for path, b := range batch {
+		k := seriesKey{org, path}
+		if e, ok := s.series[k]; ok {
+			b.id, b.cached = e.id, true
+			if b.first < e.first {
+				if _, err := s.lowerFirst.ExecContext(ctx, b.first, e.id, b.first); err != nil {
+					return 0, fmt.Errorf("series %s: %w", path, err)
+				}
+				updated[k] = seriesEntry{id: e.id, first: b.first}
+			}
+			continue
+		}
+		var e seriesEntry
+		if err := s.upsertSeries.QueryRowContext(ctx, org, path, b.first).Scan(&e.id, &e.first); err != nil {
+			return 0, fmt.Errorf("series %s: %w", path, err)
+		}
+		b.id = e.id
+		updated[k] = e
+	}
+
+	args := make([]any, 0, 5*min(npoints, rowsPerInsert))
+	rows := 0
+	for _, r := range recs {
+		for _, p := range r.Points {
+			args = appendRow(args, batch[p.Series].id, p)
+			if rows++; rows == rowsPerInsert {
+				if err := s.insert(ctx, "points", rows, args); err != nil {
+					return 0, err
+				}
+				args, rows = args[:0], 0
+			}
+		}
+	}
+	if rows > 0 {
+		if err := s.insert(ctx, "points", rows, args); err != nil {
+			return 0, err
+		}
+	}
+
+	args, rows = args[:0], 0
+	for _, b := range batch {
+		args = appendRow(args, b.id, b.newest)
+		if rows++; rows == rowsPerInsert {
+			if err := s.insert(ctx, "latest", rows, args); err != nil {
+				return 0, err
+			}
+			args, rows = args[:0], 0
+		}
+	}
+	if rows > 0 {
+		if err := s.insert(ctx, "latest", rows, args); err != nil {
+			return 0, err
+		}
+	}
+
+	last := recs[len(recs)-1].Seq
+	if _, err := s.setWatermark.ExecContext(ctx, src.Edge, src.Stream, int64(last)); err != nil {
+		return 0, fmt.Errorf("write watermark %d: %w", last, err)
+	}
+	return len(recs), nil
+}
+
+func appendRow(args []any, id int64, p uns.Point) []any {
+	return append(args, id, p.TS, int64(p.Value.Kind()), int64(p.Quality), dbValue(p.Value))
+}
+
+// dbValue is the value as bound to the v column.
+func dbValue(v uns.Value) any {
+	switch v.Kind() {
+	case uns.KindFloat:
+		return v.Float64()
+	case uns.KindInt:
+		return v.Int()
+	case uns.KindBool:
+		if v.Bool() {
+			return int64(1)
+		}
+		return int64(0)
+	}
+	return v.Str()
+}
+
+// value turns a stored kind and v column back into a Value.
+func value(kind int64, v any) (uns.Value, error) {
+	switch uns.Kind(kind) {
+	case uns.KindFloat:
+		if f, ok := v.(float64); ok {
+			return uns.Float(f), nil
+		}
+	case uns.KindInt:
+		if i, ok := v.(int64); ok {
+			return uns.Int(i), nil
+		}
+	case uns.KindBool:
+		if i, ok := v.(int64); ok {
+			return uns.Bool(i != 0), nil
+		}
+	case uns.KindString:
+		if s, ok := v.(string); ok {
+			return uns.String(s), nil
+		}
+	}
+	return uns.Value{}, fmt.Errorf("stored value %T of kind %d is corrupt", v, kind)
+}
+
+// insertSQL holds the statement heads; the row placeholders are appended.
+var insertSQL = map[string][2]string{
+	"points": {`INSERT INTO points (series_id, ts, kind, q, v) VALUES `,
+		` ON CONFLICT (series_id, ts) DO UPDATE SET kind = excluded.kind, q = excluded.q, v = excluded.v`},
+	"latest": {`INSERT INTO latest (series_id, ts, kind, q, v) VALUES `,
+		` ON CONFLICT (series_id) DO UPDATE SET ts = excluded.ts, kind = excluded.kind, q = excluded.q, v = excluded.v
+		WHERE excluded.ts >= latest.ts`},
+}
+
+// insert runs a multi-row insert into table of rows rows (5 args each),
+// with a statement prepared on w once per table and row count. The caller
+// holds wsem.
+func (s *Store) insert(ctx context.Context, table string, rows int, args []any) error {
+	k := insKey{table, rows}
+	st := s.insStmts[k]
+	if st == nil {
+		var b strings.Builder
+		b.WriteString(insertSQL[table][0])
+		for i := range rows {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString("(?,?,?,?,?)")
+		}
+		b.WriteString(insertSQL[table][1])
+		var err error
+		if st, err = s.w.PrepareContext(ctx, b.String()); err != nil {
+			return fmt.Errorf("prepare insert into %s: %w", table, err)
+		}
+		s.insStmts[k] = st
+	}
+	if _, err := st.ExecContext(ctx, args...); err != nil {
+		return fmt.Errorf("insert into %s: %w", table, err)
+	}
+	return nil
+}
+
+// validateIngest rejects a call that could not be stored whole.
+func validateIngest(org string, src store.Source, recs []store.Record) error {
+	if org == "" {
+		return errors.New("empty organisation")
+	}
+	if src.Edge == "" {
+		return errors.New("empty edge in source")
+	}
+	paths := make(map[string]struct{})
+	for i, r := range recs {
+		if i > 0 && r.Seq <= recs[i-1].Seq {
+			return fmt.Errorf("record %d: seq %d after %d: records must be in increasing seq order", i, r.Seq, recs[i-1].Seq)
+		}
+		for j, p := range r.Points {
+			if _, ok := paths[p.Series]; !ok {
+				if err := uns.ValidatePath(p.Series); err != nil {
+					return fmt.Errorf("record seq %d point %d: %w", r.Seq, j, err)
+				}
+				paths[p.Series] = struct{}{}
+			}
+			if err := validatePoint(p); err != nil {
+				return fmt.Errorf("record seq %d point %d (%s): %w", r.Seq, j, p.Series, err)
+			}
+		}
+	}
+	return nil
+}
+
+func validatePoint(p uns.Point) error {
+	if p.TS < 0 {
+		return fmt.Errorf("timestamp %d is before 1970", p.TS)
+	}
+	switch p.Value.Kind() {
+	case uns.KindFloat:
+		if f := p.Value.Float64(); math.IsNaN(f) || math.IsInf(f, 0) {
+			return fmt.Errorf("value %v is not finite", f)
+		}
+	case uns.KindInt, uns.KindBool, uns.KindString:
+	default:
+		return errors.New("value has no kind")
+	}
+	if p.Quality > uns.Bad {
+		return fmt.Errorf("unknown quality %d", p.Quality)
+	}
+	return nil
+}
+
+// Watermark implements store.Points.
+func (s *Store) Watermark(ctx context.Context, src store.Source) (uint64, error) {
+	var wm int64
+	err := s.r.QueryRowContext(ctx, `SELECT seq FROM watermarks WHERE edge = ? AND stream = ?`, src.Edge, src.Stream).Scan(&wm)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("watermark %s/%s: %w", src.Edge, src.Stream, err)
+	}
+	return uint64(wm), nil
+}
+
+// prefixRange gives the bounds of a prefix query: paths in [lo, hi) whose
+// byte after the prefix is '/' (or that equal it). hi works because stored
+// paths are validated: '0' follows '/', and '~' follows every allowed byte.
+func prefixRange(prefix string) (p, hi string) {
+	p = strings.TrimSuffix(prefix, "/")
+	if p == "" {
+		return "", "~"
+	}
+	return p, p + "0"
+}
+
+// noLimit turns a limit of 0 or less into SQLite's "no limit".
+func noLimit(limit int) int {
+	if limit <= 0 {
+		return -1
+	}
+	return limit
+}
+
+// Series implements store.Points. A limit of 0 or less means no limit.
+func (s *Store) Series(ctx context.Context, org, prefix string, limit int) ([]store.SeriesInfo, error) {
+	p, hi := prefixRange(prefix)
+	rows, err := s.r.QueryContext(ctx, `
+		SELECT s.path, l.kind, s.first_ts, l.ts
+		FROM series s JOIN latest l ON l.series_id = s.id
+		WHERE s.org = ?1 AND s.path >= ?2 AND s.path < ?3
+			AND (?2 = '' OR s.path = ?2 OR substr(s.path, length(?2) + 1, 1) = '/')
+		ORDER BY s.path
+		LIMIT ?4`, org, p, hi, noLimit(limit))
+	if err != nil {
+		return nil, fmt.Errorf("series %q: %w", prefix, err)
+	}
+	defer rows.Close()
+	var out []store.SeriesInfo
+	for rows.Next() {
+		var si store.SeriesInfo
+		var kind int64
+		if err := rows.Scan(&si.Path, &kind, &si.First, &si.Last); err != nil {
+			return nil, fmt.Errorf("series %q: %w", prefix, err)
+		}
+		si.Kind = uns.Kind(kind)
+		out = append(out, si)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("series %q: %w", prefix, err)
+	}
+	return out, nil
+}
+
+// Latest implements store.Points. A limit of 0 or less means no limit.
+func (s *Store) Latest(ctx context.Context, org, prefix string, limit int) ([]uns.Point, error) {
+	p, hi := prefixRange(prefix)
+	rows, err := s.r.QueryContext(ctx, `
+		SELECT s.path, l.ts, l.kind, l.q, l.v
+		FROM series s JOIN latest l ON l.series_id = s.id
+		WHERE s.org = ?1 AND s.path >= ?2 AND s.path < ?3
+			AND (?2 = '' OR s.path = ?2 OR substr(s.path, length(?2) + 1, 1) = '/')
+		ORDER BY s.path
+		LIMIT ?4`, org, p, hi, noLimit(limit))
+	if err != nil {
+		return nil, fmt.Errorf("latest %q: %w", prefix, err)
+	}
+	defer rows.Close()
+	var out []uns.Point
+	for rows.Next() {
+		var pt uns.Point
+		var kind, q int64
+		var v any
+		if err := rows.Scan(&pt.Series, &pt.TS, &kind, &q, &v); err != nil {
+			return nil, fmt.Errorf("latest %q: %w", prefix, err)
+		}
+		if pt.Value, err = value(kind, v); err != nil {
+			return nil, fmt.Errorf("latest %q: %s: %w", prefix, pt.Series, err)
+		}
+		pt.Quality = uns.Quality(q)
+		out = append(out, pt)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("latest %q: %w", prefix, err)
+	}
+	return out, nil
+}
+
+// Raw implements store.Points. A limit of 0 or less means no limit.
+func (s *Store) Raw(ctx context.Context, org, series string, from, to int64, limit int) ([]uns.Point, error) {
+	rows, err := s.r.QueryContext(ctx, `
+		SELECT ts, kind, q, v FROM points
+		WHERE series_id = (SELECT id FROM series WHERE org = ?1 AND path = ?2)
+			AND ts >= ?3 AND ts < ?4
+		ORDER BY ts
+		LIMIT ?5`, org, series, from, to, noLimit(limit))
+	if err != nil {
+		return nil, fmt.Errorf("raw %s: %w", series, err)
+	}
+	defer rows.Close()
+	var out []uns.Point
+	for rows.Next() {
+		pt := uns.Point{Series: series}
+		var kind, q int64
+		var v any
+		if err := rows.Scan(&pt.TS, &kind, &q, &v); err != nil {
+			return nil, fmt.Errorf("raw %s: %w", series, err)
+		}
+		if pt.Value, err = value(kind, v); err != nil {
+			return nil, fmt.Errorf("raw %s at %d: %w", series, pt.TS, err)
+		}
+		pt.Quality = uns.Quality(q)
+		out = append(out, pt)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("raw %s: %w", series, err)
+	}
+	return out, nil
+}

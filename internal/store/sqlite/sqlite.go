@@ -1,0 +1,355 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"time"
+
+	sqlitedrv "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// Options tune a Store. The zero value is usable.
+type Options struct {
+	// Readers is the size of the read connection pool; 0 means
+	// max(2, GOMAXPROCS). Reads never wait for the writer (WAL mode).
+	Readers int
+	// BusyTimeout is how long a statement waits for a lock held by another
+	// process before failing; 0 means 5 s.
+	BusyTimeout time.Duration
+}
+
+// Validate checks the options.
+func (o Options) Validate() error {
+	if o.Readers < 0 {
+		return fmt.Errorf("readers: %d must not be negative", o.Readers)
+	}
+	if o.BusyTimeout < 0 {
+		return fmt.Errorf("busy_timeout: %v must not be negative", o.BusyTimeout)
+	}
+	return nil
+}
+
+func (o Options) withDefaults() Options {
+	if o.Readers == 0 {
+		o.Readers = max(2, runtime.GOMAXPROCS(0))
+	}
+	if o.BusyTimeout == 0 {
+		o.BusyTimeout = 5 * time.Second
+	}
+	return o
+}
+
+// Store is the embedded SQLite backend. It implements store.Store and is
+// safe for concurrent use.
+type Store struct {
+	wdb *sql.DB   // pool of one connection, the owner of w
+	w   *sql.Conn // the only connection that writes; used while holding wsem
+	r   *sql.DB   // read pool; query_only connections
+
+	// wsem holds one token. Every write takes it (waiting in a
+	// context-aware way) and gives it back after its commit or rollback;
+	// holding it grants use of w, series and insStmts. Transactions are
+	// plain BEGIN IMMEDIATE/COMMIT statements on w, so that statements
+	// prepared once on w serve every transaction.
+	wsem chan struct{}
+	// series caches the ids and first timestamps of committed series, so
+	// that ingest of known series does no series lookups. Series are never
+	// deleted, so an entry stays true until first_ts moves, which only
+	// Ingest does.
+	series map[seriesKey]seriesEntry
+	// insStmts holds the multi-row insert statements prepared on w, by
+	// table and row count.
+	insStmts map[insKey]*sql.Stmt
+
+	getWatermark *sql.Stmt // on w
+	setWatermark *sql.Stmt // on w
+	upsertSeries *sql.Stmt // on w
+	lowerFirst   *sql.Stmt // on w
+}
+
+// Open opens (creating if needed, with its parent directories) the database
+// file at path and brings its schema up to date.
+func Open(ctx context.Context, path string, opts Options) (*Store, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, fmt.Errorf("open sqlite store: options: %w", err)
+	}
+	opts = opts.withDefaults()
+	if path == "" {
+		return nil, errors.New("open sqlite store: empty path")
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
+	}
+	if err := os.MkdirAll(filepath.Dir(abs), 0o750); err != nil {
+		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
+	}
+
+	s := &Store{
+		wsem:     make(chan struct{}, 1),
+		series:   make(map[seriesKey]seriesEntry),
+		insStmts: make(map[insKey]*sql.Stmt),
+	}
+	// The writer opens first, so that WAL mode and the schema exist before
+	// any reader connects.
+	if s.wdb, err = sql.Open("sqlite", dsn(abs, opts, false)); err != nil {
+		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
+	}
+	s.wdb.SetMaxOpenConns(1)
+	if s.w, err = s.wdb.Conn(ctx); err != nil {
+		s.wdb.Close()
+		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
+	}
+	if err := s.migrate(ctx); err != nil {
+		s.w.Close()
+		s.wdb.Close()
+		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
+	}
+	if s.r, err = sql.Open("sqlite", dsn(abs, opts, true)); err != nil {
+		s.w.Close()
+		s.wdb.Close()
+		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
+	}
+	s.r.SetMaxOpenConns(opts.Readers)
+	s.r.SetMaxIdleConns(opts.Readers)
+	if err := s.r.PingContext(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("open sqlite store %s: readers: %w", path, err)
+	}
+	if err := s.prepare(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// dsn builds the connection string. The path goes into a file: URI so that
+// any character in it ('?', '#', '%') is escaped rather than parsed.
+//
+// Every connection runs in WAL mode with synchronous=FULL: a commit returns
+// only after its WAL frames are fsynced, so a committed Ingest survives kill
+// -9 and power loss. The writer begins its transactions IMMEDIATE, taking
+// the write lock before it reads anything (see inTx).
+func dsn(abs string, opts Options, readOnly bool) string {
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout("+strconv.FormatInt(opts.BusyTimeout.Milliseconds(), 10)+")")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(FULL)")
+	q.Add("_pragma", "foreign_keys(OFF)"); q.Add("_pragma", "page_size(8192)")
+	if readOnly {
+		q.Add("_pragma", "query_only(1)")
+	} else {
+		q.Add("_pragma", "cache_size(-65536)") // 64 MiB: the hot tails of many series
+	}
+	u := url.URL{Scheme: "file", Path: abs, RawQuery: q.Encode()}
+	return u.String()
+}
+
+// Close closes the database. It waits for running statements to finish.
+func (s *Store) Close() error {
+	var errs []error
+	if s.r != nil {
+		errs = append(errs, s.r.Close())
+	}
+	errs = append(errs, s.w.Close(), s.wdb.Close())
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("close sqlite store: %w", err)
+	}
+	return nil
+}
+
+// lockWriter takes wsem, or fails when ctx ends first.
+func (s *Store) lockWriter(ctx context.Context) error {
+	select {
+	case s.wsem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (s *Store) unlockWriter() { <-s.wsem }
+
+// inTx runs fn in a transaction on w and commits if fn succeeds. The
+// caller holds wsem. BEGIN IMMEDIATE takes the database's write lock
+// before fn reads anything, so what fn reads (a watermark, an enrollment
+// token) cannot change before it commits, even from another process.
+// Commit and rollback run to completion whatever ctx does, so w is never
+// left inside a transaction.
+func (s *Store) inTx(ctx context.Context, fn func() error) error {
+	if _, err := s.w.ExecContext(ctx, `BEGIN IMMEDIATE`); err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	if err := fn(); err != nil {
+		if _, rerr := s.w.ExecContext(context.WithoutCancel(ctx), `ROLLBACK`); rerr != nil {
+			return errors.Join(err, fmt.Errorf("rollback: %w", rerr))
+		}
+		return err
+	}
+	if _, err := s.w.ExecContext(context.WithoutCancel(ctx), `COMMIT`); err != nil {
+		// A failed COMMIT can leave the transaction open; end it.
+		s.w.ExecContext(context.WithoutCancel(ctx), `ROLLBACK`)
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// migrations are the schema versions in order: migrations[i] takes the
+// schema from version i to i+1. Append; never edit a released entry.
+var migrations = []string{
+	// 1: series, points, latest values, uplink watermarks and metadata.
+	`
+CREATE TABLE series (
+	id       INTEGER PRIMARY KEY,
+	org      TEXT    NOT NULL,
+	path     TEXT    NOT NULL,
+	first_ts INTEGER NOT NULL,
+	UNIQUE (org, path)
+) STRICT;
+
+-- kind is a uns.Kind, q a uns.Quality. v keeps its storage class (ANY in
+-- a STRICT table converts nothing): INTEGER for ints and bools, REAL for
+-- floats, TEXT for strings, so int64 and strings are exact.
+CREATE TABLE points (
+	series_id INTEGER NOT NULL,
+	ts        INTEGER NOT NULL,
+	kind      INTEGER NOT NULL,
+	q         INTEGER NOT NULL,
+	v         ANY     NOT NULL,
+	PRIMARY KEY (series_id, ts)
+) STRICT, WITHOUT ROWID;
+
+-- The newest point (by ts) of each series, kept by Ingest.
+CREATE TABLE latest (
+	series_id INTEGER PRIMARY KEY,
+	ts        INTEGER NOT NULL,
+	kind      INTEGER NOT NULL,
+	q         INTEGER NOT NULL,
+	v         ANY     NOT NULL
+) STRICT;
+
+-- The highest uplink sequence stored per (edge, stream), as int64 bits of
+-- the uint64; written in the transaction of the points it covers.
+CREATE TABLE watermarks (
+	edge   TEXT    NOT NULL,
+	stream TEXT    NOT NULL,
+	seq    INTEGER NOT NULL,
+	PRIMARY KEY (edge, stream)
+) STRICT, WITHOUT ROWID;
+
+-- Times are unix ns; 0 stands for the zero time.
+CREATE TABLE orgs (
+	id      TEXT    PRIMARY KEY,
+	name    TEXT    NOT NULL,
+	kind    TEXT    NOT NULL,
+	created INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE tokens (
+	hash    TEXT    PRIMARY KEY,
+	org     TEXT    NOT NULL,
+	role    TEXT    NOT NULL,
+	name    TEXT    NOT NULL,
+	created INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE edges (
+	id             TEXT    PRIMARY KEY,
+	org            TEXT    NOT NULL,
+	name           TEXT    NOT NULL,
+	enroll_hash    TEXT    NOT NULL,
+	enroll_expires INTEGER NOT NULL,
+	cred_hash      TEXT    NOT NULL,
+	revoked        INTEGER NOT NULL,
+	created        INTEGER NOT NULL,
+	enrolled       INTEGER NOT NULL
+) STRICT;
+CREATE INDEX edges_by_org ON edges (org, id);
+CREATE UNIQUE INDEX edges_by_enroll ON edges (enroll_hash) WHERE enroll_hash <> '';
+CREATE UNIQUE INDEX edges_by_cred ON edges (cred_hash) WHERE cred_hash <> '';
+`,
+}
+
+// migrate brings the schema to len(migrations) in one transaction, and
+// refuses a database written by a newer molen.
+func (s *Store) migrate(ctx context.Context) error {
+	err := s.inTx(ctx, func() error {
+		if _, err := s.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL) STRICT`); err != nil {
+			return err
+		}
+		var v int
+		switch err := s.w.QueryRowContext(ctx, `SELECT version FROM schema_version`).Scan(&v); {
+		case errors.Is(err, sql.ErrNoRows):
+			if _, err := s.w.ExecContext(ctx, `INSERT INTO schema_version (version) VALUES (0)`); err != nil {
+				return err
+			}
+		case err != nil:
+			return fmt.Errorf("read schema version: %w", err)
+		}
+		if v > len(migrations) {
+			return fmt.Errorf("schema version %d is newer than this program knows (%d): upgrade molen", v, len(migrations))
+		}
+		for ; v < len(migrations); v++ {
+			if _, err := s.w.ExecContext(ctx, migrations[v]); err != nil {
+				return fmt.Errorf("to schema version %d: %w", v+1, err)
+			}
+		}
+		_, err := s.w.ExecContext(ctx, `UPDATE schema_version SET version = ?`, v)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) prepare(ctx context.Context) error {
+	for _, p := range []struct {
+		stmt **sql.Stmt
+		sql  string
+	}{
+		{&s.getWatermark, `SELECT seq FROM watermarks WHERE edge = ? AND stream = ?`},
+		{&s.setWatermark, `INSERT INTO watermarks (edge, stream, seq) VALUES (?, ?, ?)
+			ON CONFLICT (edge, stream) DO UPDATE SET seq = excluded.seq`},
+		{&s.upsertSeries, `INSERT INTO series (org, path, first_ts) VALUES (?, ?, ?)
+			ON CONFLICT (org, path) DO UPDATE SET first_ts = min(first_ts, excluded.first_ts)
+			RETURNING id, first_ts`},
+		{&s.lowerFirst, `UPDATE series SET first_ts = ? WHERE id = ? AND first_ts > ?`},
+	} {
+		st, err := s.w.PrepareContext(ctx, p.sql)
+		if err != nil {
+			return fmt.Errorf("prepare %q: %w", p.sql, err)
+		}
+		*p.stmt = st
+	}
+	return nil
+}
+
+// nanos and fromNanos store times as unix ns, the zero time as 0.
+func nanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func fromNanos(ns int64) time.Time {
+	if ns == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, ns).UTC()
+}
+
+// isConstraint reports whether err is SQLite's constraint violation.
+func isConstraint(err error) bool {
+	e, ok := errors.AsType[*sqlitedrv.Error](err)
+	return ok && e.Code()&0xff == sqlite3.SQLITE_CONSTRAINT
+}

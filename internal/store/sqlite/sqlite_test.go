@@ -1,0 +1,266 @@
+package sqlite
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/molen-io/molen/internal/store"
+	"github.com/molen-io/molen/internal/store/storetest"
+	"github.com/molen-io/molen/internal/uns"
+)
+
+func openAt(t testing.TB, path string) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), path, Options{})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, dir string) store.Store {
+		return openAt(t, filepath.Join(dir, "hub.db"))
+	})
+}
+
+// TestDurabilitySettings checks what the acknowledgement guarantee rests
+// on: every connection in WAL mode with synchronous=FULL (2), so a commit
+// returns after its fsync.
+func TestDurabilitySettings(t *testing.T) {
+	s := openAt(t, filepath.Join(t.TempDir(), "hub.db"))
+	defer s.Close()
+	check := func(who string, q func(string) (string, error)) {
+		for pragma, want := range map[string]string{"journal_mode": "wal", "synchronous": "2"} {
+			got, err := q("PRAGMA " + pragma)
+			if err != nil {
+				t.Fatalf("%s: PRAGMA %s: %v", who, pragma, err)
+			}
+			if got != want {
+				t.Errorf("%s: %s = %s, want %s", who, pragma, got, want)
+			}
+		}
+	}
+	check("writer", func(q string) (v string, err error) { return v, s.w.QueryRowContext(t.Context(), q).Scan(&v) })
+	check("reader", func(q string) (v string, err error) { return v, s.r.QueryRowContext(t.Context(), q).Scan(&v) })
+	if _, err := s.r.ExecContext(t.Context(), `DELETE FROM points`); err == nil {
+		t.Error("a reader connection could write")
+	}
+}
+
+// TestKill9 acknowledges ingests in a child process, kills it with SIGKILL
+// mid-stream and checks that every acknowledged record is stored.
+func TestKill9(t *testing.T) {
+	if dir := os.Getenv("MOLEN_SQLITE_KILL9_DIR"); dir != "" {
+		kill9Child(dir)
+		return
+	}
+	if testing.Short() {
+		t.Skip("starts a child process")
+	}
+	dir := t.TempDir()
+	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestKill9$")
+	cmd.Env = append(os.Environ(), "MOLEN_SQLITE_KILL9_DIR="+dir)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var acked uint64
+	sc := bufio.NewScanner(out)
+	for acked < 30 && sc.Scan() {
+		if n, ok := strings.CutPrefix(sc.Text(), "acked "); ok {
+			if acked, err = strconv.ParseUint(n, 10, 64); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := cmd.Process.Kill(); err != nil { // SIGKILL
+		t.Fatal(err)
+	}
+	cmd.Wait()
+	if acked < 30 {
+		t.Fatalf("child acknowledged only %d records", acked)
+	}
+
+	s := openAt(t, filepath.Join(dir, "hub.db"))
+	defer s.Close()
+	wm, err := s.Watermark(t.Context(), kill9Source)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wm < acked {
+		t.Errorf("watermark %d after kill -9, but %d was acknowledged", wm, acked)
+	}
+	pts, err := s.Raw(t.Context(), "org", "m/temp", 0, 1<<62, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if uint64(len(pts)) != wm*kill9Points {
+		t.Errorf("%d points stored for watermark %d, want %d", len(pts), wm, wm*kill9Points)
+	}
+}
+
+var kill9Source = store.Source{Edge: "edge", Stream: "points"}
+
+const kill9Points = 50
+
+func kill9Child(dir string) {
+	s, err := Open(context.Background(), filepath.Join(dir, "hub.db"), Options{})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	for seq := uint64(1); ; seq++ {
+		r := store.Record{Seq: seq}
+		for i := range kill9Points {
+			ts := int64(seq)*int64(time.Second) + int64(i)
+			r.Points = append(r.Points, uns.Point{Series: "m/temp", TS: ts, Value: uns.Float(float64(i))})
+		}
+		if _, err := s.Ingest(context.Background(), "org", kill9Source, []store.Record{r}); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+		fmt.Printf("acked %d\n", seq)
+	}
+}
+
+func TestSchemaVersion(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "hub.db")
+	s := openAt(t, path)
+	var v int
+	if err := s.w.QueryRowContext(t.Context(), `SELECT version FROM schema_version`).Scan(&v); err != nil {
+		t.Fatal(err)
+	}
+	if v != len(migrations) {
+		t.Errorf("schema version = %d, want %d", v, len(migrations))
+	}
+	if _, err := s.w.ExecContext(t.Context(), `UPDATE schema_version SET version = ?`, len(migrations)+1); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if s, err := Open(t.Context(), path, Options{}); err == nil {
+		s.Close()
+		t.Fatal("Open of a database with a newer schema succeeded")
+	} else if !strings.Contains(err.Error(), "newer") {
+		t.Errorf("Open of a newer schema: %v, want it to say so", err)
+	}
+}
+
+// TestOpenPath checks that Open creates parent directories and takes the
+// path literally, even with characters that mean something in a URI.
+func TestOpenPath(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "new dir", "a?b#c%20d", "hub.db")
+	s := openAt(t, path)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Errorf("database file not at the given path: %v", err)
+	}
+}
+
+func TestOptionsValidate(t *testing.T) {
+	for _, o := range []Options{{Readers: -1}, {BusyTimeout: -time.Second}} {
+		if err := o.Validate(); err == nil {
+			t.Errorf("%+v: Validate succeeded", o)
+		}
+		if _, err := Open(t.Context(), filepath.Join(t.TempDir(), "hub.db"), o); err == nil {
+			t.Errorf("%+v: Open succeeded", o)
+		}
+	}
+}
+
+// TestAggregatePlansAgree checks the dense plan against GROUP BY on
+// irregular data of every kind, for every aggregate, several steps and
+// ranges that cut buckets.
+func TestAggregatePlansAgree(t *testing.T) {
+	s := openAt(t, filepath.Join(t.TempDir(), "hub.db"))
+	defer s.Close()
+	rng := rand.New(rand.NewPCG(7, 8))
+	const path = "m/mixed"
+	var pts []uns.Point
+	ts := int64(1_700_000_000) * int64(time.Second)
+	start := ts
+	for i := range 3000 {
+		// Bursts and pauses: mostly 100 ms apart, sometimes a minute.
+		ts += int64(time.Duration(rng.IntN(200)) * time.Millisecond)
+		if rng.IntN(100) == 0 {
+			ts += int64(time.Minute)
+		}
+		var v uns.Value
+		switch i % 7 {
+		case 0:
+			v = uns.String(strconv.Itoa(i))
+		case 1:
+			v = uns.Bool(i%2 == 0)
+		case 2, 3:
+			v = uns.Int(rng.Int64N(1000) - 500)
+		default:
+			v = uns.Float(rng.NormFloat64() * 100)
+		}
+		pts = append(pts, uns.Point{Series: path, TS: ts, Value: v})
+	}
+	if _, err := s.Ingest(t.Context(), "org", store.Source{Edge: "e"}, []store.Record{{Seq: 1, Points: pts}}); err != nil {
+		t.Fatal(err)
+	}
+	end := ts + 1
+	ranges := [][2]int64{{0, 1 << 62}, {start + 12345678, end - 98765432}, {start + int64(time.Minute), start + 2*int64(time.Minute)}}
+	steps := []time.Duration{time.Second, 7 * time.Second, time.Minute, time.Hour}
+	for _, agg := range []store.Agg{store.Avg, store.Min, store.Max, store.Sum, store.Count, store.First, store.Last} {
+		for _, step := range steps {
+			for _, r := range ranges {
+				grouped, err := s.aggregate(t.Context(), "org", path, r[0], r[1], int64(step), agg, planGrouped)
+				if err != nil {
+					t.Fatal(err)
+				}
+				dense, err := s.aggregate(t.Context(), "org", path, r[0], r[1], int64(step), agg, planDense)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(grouped) == 0 {
+					t.Fatalf("%s by %v in %v: no buckets", agg, step, r)
+				}
+				if !bucketsClose(grouped, dense) {
+					t.Errorf("%s by %v in %v:\ngrouped %v\n  dense %v", agg, step, r, grouped, dense)
+				}
+			}
+		}
+	}
+}
+
+// bucketsClose compares buckets, floats to a relative 1e-12: the plans may
+// add a bucket's values in different orders.
+func bucketsClose(a, b []store.Bucket) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		x, y := a[i], b[i]
+		if x.Start != y.Start || x.Count != y.Count || x.Value.Kind() != y.Value.Kind() {
+			return false
+		}
+		if x.Value.Kind() == uns.KindFloat {
+			fx, fy := x.Value.Float64(), y.Value.Float64()
+			if math.Abs(fx-fy) > 1e-12*math.Max(math.Abs(fx), math.Abs(fy)) {
+				return false
+			}
+		} else if x.Value != y.Value {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,186 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/molen-io/molen/internal/uns"
+)
+
+// Sentinel errors that callers act on.
+var (
+	ErrNotFound = errors.New("not found")
+	ErrExists   = errors.New("already exists")
+)
+
+// Source identifies one ordered stream of uplink records: an edge and one
+// of its streams. Records of a source carry strictly increasing sequence
+// numbers.
+type Source struct {
+	Edge   string
+	Stream string
+}
+
+// Record is one uplink record: the points an edge committed together under
+// one sequence number.
+type Record struct {
+	Seq    uint64
+	Points []uns.Point
+}
+
+// SeriesInfo describes one stored series.
+type SeriesInfo struct {
+	Path  string
+	Kind  uns.Kind // kind of the latest value
+	First int64    // unix ns of the oldest stored point
+	Last  int64    // unix ns of the newest stored point
+}
+
+// Agg is a bucket aggregate.
+type Agg string
+
+// The aggregates. Avg, Min, Max and Sum use numeric values (bools as 0/1)
+// and skip strings; Count counts every point; First and Last return the
+// earliest and latest value of any kind.
+const (
+	Avg   Agg = "avg"
+	Min   Agg = "min"
+	Max   Agg = "max"
+	Sum   Agg = "sum"
+	Count Agg = "count"
+	First Agg = "first"
+	Last  Agg = "last"
+)
+
+// ParseAgg checks the name of an aggregate.
+func ParseAgg(s string) (Agg, error) {
+	switch a := Agg(s); a {
+	case Avg, Min, Max, Sum, Count, First, Last:
+		return a, nil
+	}
+	return "", fmt.Errorf("unknown aggregate %q: want avg, min, max, sum, count, first or last", s)
+}
+
+// Bucket is the aggregate of the points in [Start, Start+step).
+type Bucket struct {
+	Start int64     // unix ns, a multiple of the step
+	Value uns.Value // the aggregate; Float for avg/min/max/sum, Int for count
+	Count int64     // points that went into Value
+}
+
+// Points stores and queries series. Time ranges are [from, to) in unix ns.
+type Points interface {
+	// Ingest stores, in one transaction, the records of src that are newer
+	// than its watermark and advances the watermark to the last record's
+	// Seq. Records at or below the watermark are duplicates of records
+	// already stored and are skipped. It returns how many records it stored.
+	// recs must be in increasing Seq order. Gaps are allowed (an edge may
+	// have dropped records by policy).
+	Ingest(ctx context.Context, org string, src Source, recs []Record) (stored int, err error)
+	// Watermark returns the highest Seq stored for src, 0 if none.
+	Watermark(ctx context.Context, src Source) (uint64, error)
+
+	// Series lists the series of org at or under prefix ("" for all), by
+	// path, at most limit of them.
+	Series(ctx context.Context, org, prefix string, limit int) ([]SeriesInfo, error)
+	// Latest returns the newest point of each series at or under prefix,
+	// by path, at most limit of them.
+	Latest(ctx context.Context, org, prefix string, limit int) ([]uns.Point, error)
+	// Raw returns the points of one series in [from, to) in time order, at
+	// most limit of them. An unknown series (or one of another org) gives
+	// an empty result, not an error.
+	Raw(ctx context.Context, org, series string, from, to int64, limit int) ([]uns.Point, error)
+	// Aggregate returns the non-empty buckets of width step (ns, > 0) of one
+	// series in [from, to), in time order.
+	Aggregate(ctx context.Context, org, series string, from, to, step int64, agg Agg) ([]Bucket, error)
+}
+
+// OrgKind is the kind of an organisation.
+type OrgKind string
+
+// The organisation kinds.
+const (
+	Company  OrgKind = "company"
+	Hub      OrgKind = "hub"
+	Fieldlab OrgKind = "fieldlab"
+	Provider OrgKind = "provider"
+	Platform OrgKind = "platform"
+)
+
+// Org is an organisation: every edge, series and token belongs to exactly one.
+type Org struct {
+	ID      string
+	Name    string
+	Kind    OrgKind
+	Created time.Time
+}
+
+// Role says what a token may do within its organisation.
+type Role string
+
+// The roles.
+const (
+	Admin  Role = "admin"  // everything in its organisation, including managing edges
+	Viewer Role = "viewer" // read data
+)
+
+// Token is an API bearer token. Only the SHA-256 of its secret is stored.
+type Token struct {
+	Hash    string // hex SHA-256 of the secret
+	Org     string
+	Role    Role
+	Name    string
+	Created time.Time
+}
+
+// Edge is an enrolled (or enrollable) edge.
+type Edge struct {
+	ID            string
+	Org           string
+	Name          string
+	EnrollHash    string    // hex SHA-256 of the one-time enrollment token; "" once used
+	EnrollExpires time.Time // when the enrollment token stops working
+	CredHash      string    // hex SHA-256 of the edge's credential; "" until enrolled
+	Revoked       bool
+	Created       time.Time
+	Enrolled      time.Time // zero until enrolled
+}
+
+// Meta stores organisations, tokens and edges.
+type Meta interface {
+	// CreateOrg stores a new organisation; ErrExists if its ID is taken.
+	CreateOrg(ctx context.Context, o Org) error
+	// Org returns one organisation or ErrNotFound.
+	Org(ctx context.Context, id string) (Org, error)
+
+	// CreateToken stores a token; ErrExists if its hash is taken.
+	CreateToken(ctx context.Context, t Token) error
+	// TokenByHash returns the token with that hash or ErrNotFound.
+	TokenByHash(ctx context.Context, hash string) (Token, error)
+
+	// CreateEdge stores a new edge; ErrExists if its ID is taken.
+	CreateEdge(ctx context.Context, e Edge) error
+	// Edge returns an edge of org, or ErrNotFound (also for another org's edge).
+	Edge(ctx context.Context, org, id string) (Edge, error)
+	// Edges lists the edges of org by ID.
+	Edges(ctx context.Context, org string) ([]Edge, error)
+	// Enroll consumes a one-time enrollment token: the edge whose EnrollHash
+	// is enrollHash, not revoked and not expired at now, gets credHash as
+	// its credential, its EnrollHash cleared and Enrolled set to now, all
+	// atomically, so a token works once. ErrNotFound otherwise.
+	Enroll(ctx context.Context, enrollHash, credHash string, now time.Time) (Edge, error)
+	// EdgeByCredential returns the enrolled edge with that credential hash,
+	// revoked or not (the caller decides), or ErrNotFound.
+	EdgeByCredential(ctx context.Context, credHash string) (Edge, error)
+	// RevokeEdge marks an edge of org revoked; ErrNotFound if org has no such edge.
+	RevokeEdge(ctx context.Context, org, id string) error
+}
+
+// Store is a whole backend.
+type Store interface {
+	Points
+	Meta
+	Close() error
+}

@@ -1,0 +1,33 @@
+// Package storetest is the conformance suite for storage backends: every
+// implementation of store.Store runs Run from its own tests, with an Opener
+// that opens it on a directory:
+//
+//	func TestConformance(t *testing.T) {
+//		storetest.Run(t, func(t *testing.T, dir string) store.Store {
+//			s, err := sqlite.Open(t.Context(), filepath.Join(dir, "hub.db"), sqlite.Options{})
+//			if err != nil {
+//				t.Fatal(err)
+//			}
+//			return s
+//		})
+//	}
+//
+// The suite pins down what the store interfaces leave to interpretation,
+// so that backends agree:
+//
+//   - A limit of 0 or less means no limit.
+//   - Ingest validates the whole call first and stores nothing of it if any
+//     record is out of Seq order or any point has an invalid path (see
+//     uns.ValidatePath), no kind, a non-finite float, an unknown quality or
+//     a negative timestamp, or if org or the source's edge is empty.
+//   - Two points of one series with the same timestamp are one point: the
+//     one stored later replaces the other (in Raw and Latest).
+//   - In Aggregate, Bucket.Count is the number of points the aggregate
+//     considered: numeric ones (bools as 0/1, no strings) for avg, min, max
+//     and sum; all of them for count, first and last. A bucket holding only
+//     strings is omitted by the numeric aggregates.
+//   - Prefixes are literal: '%', '_', '*' and '?' are no wildcards.
+//
+// Stores are reopened on the same directory to check durability across
+// Close; a backend without files maps dir to a database or schema name.
+package storetest
