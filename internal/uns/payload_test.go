@@ -186,3 +186,28 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkDecode(b *testing.B) {
+	cases := []struct {
+		name, topic, payload string
+		points               int
+	}{
+		{"bare", "s/a/l/m/temp", "21.5", 1},
+		{"value_ts_q", "s/a/l/m/temp", `{"value": 21.5, "ts": 1763700000000, "q": "good"}`, 1},
+		{"object_8", "s/a/l/m", `{"ts": 1763700000000, "a": 1.5, "b": 2, "c": true, "d": "run", "e": 5.25, "f": 6, "g": 7.75, "h": 8}`, 8},
+	}
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
+			dst := make([]Point, 0, 16)
+			p := []byte(c.payload)
+			b.ReportAllocs()
+			for b.Loop() {
+				var err error
+				if dst, err = Decode(dst[:0], c.topic, p, now); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N*c.points)/b.Elapsed().Seconds(), "points/s")
+		})
+	}
+}

@@ -2,6 +2,7 @@ package uplink
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"slices"
 	"testing"
@@ -150,4 +151,39 @@ func FuzzDecodeBatch(f *testing.F) {
 			prev = r.Seq
 		}
 	})
+}
+
+// benchPoints is a record as the edge writes them: a handful of series of
+// one machine.
+func benchPoints(n int) []uns.Point {
+	pts := make([]uns.Point, n)
+	for i := range pts {
+		pts[i] = uns.Point{Series: fmt.Sprintf("demo-factory/hall-a/line-1/cnc-mill/tag%d", i%12), TS: 1_763_700_000_000_000_000 + int64(i)*1e6, Value: uns.Float(float64(i) * 0.25)}
+	}
+	return pts
+}
+
+func BenchmarkEncodePoints(b *testing.B) {
+	pts := benchPoints(1000)
+	var buf []byte
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = EncodePoints(buf[:0], pts)
+	}
+	b.ReportMetric(float64(b.N*len(pts))/b.Elapsed().Seconds(), "points/s")
+	b.ReportMetric(float64(len(buf))/float64(len(pts)), "bytes/point")
+}
+
+func BenchmarkDecodePoints(b *testing.B) {
+	pts := benchPoints(1000)
+	buf := EncodePoints(nil, pts)
+	dst := make([]uns.Point, 0, len(pts))
+	b.ReportAllocs()
+	for b.Loop() {
+		var err error
+		if dst, err = DecodePoints(dst[:0], buf); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*len(pts))/b.Elapsed().Seconds(), "points/s")
 }

@@ -27,17 +27,29 @@
   // An XML namespace name, not a resource: nothing is fetched from it.
   const SVG_NS = 'http://www.w3.org/2000/svg';
 
-  // Display order of well-known tags; unknown tags follow alphabetically,
-  // then the bookkeeping ones.
-  const PREFERRED = ['temperature', 'pressure', 'vibration', 'power_kw', 'cycle_time',
-    'good_count', 'scrap_count', 'energy_kwh'];
+  // Display order: process values first (by the word they contain), then
+  // counters and energy, then the rest alphabetically, bookkeeping last.
+  const PREFERRED = ['temp', 'pressure', 'vibration', 'speed', 'power', 'cycle_time',
+    'good_count', 'scrap_count', 'energy'];
   const LAST = ['seq'];
-  // Tags preferred for the chart when the user has not picked one.
-  const CHART_DEFAULT = ['temperature', 'pressure', 'power_kw', 'vibration', 'cycle_time'];
-  const UNITS = {
+  // Tags preferred for the chart when the user has not picked one: the
+  // first tag containing one of these words.
+  const CHART_DEFAULT = ['temp', 'pressure', 'vibration', 'power', 'cycle_time'];
+  // Units from common tag suffixes (temperature_c, vibration_mm_s, power_kw…)
+  // and a few bare names.
+  const UNIT_SUFFIXES = [
+    ['_mm_s', 'mm/s'], ['_kwh', 'kWh'], ['_kw', 'kW'], ['_bar', 'bar'], ['_rpm', 'rpm'],
+    ['_c', '°C'], ['_pct', '%'], ['_s', 's'], ['_hz', 'Hz'], ['_a', 'A'], ['_v', 'V'],
+  ];
+  const UNIT_NAMES = {
     temperature: '°C', vibration: 'mm/s', pressure: 'bar', power_kw: 'kW',
     energy_kwh: 'kWh', cycle_time: 's',
   };
+  function unitOf(tag) {
+    if (UNIT_NAMES[tag]) return UNIT_NAMES[tag];
+    const hit = UNIT_SUFFIXES.find(([suffix]) => tag.endsWith(suffix));
+    return hit ? hit[1] : '';
+  }
   // Colour class per state value; anything else is shown grey with its own name.
   const STATE_CLASS = {
     running: 'running', run: 'running', producing: 'running', execute: 'running', auto: 'running',
@@ -276,9 +288,9 @@
 
   function tagOrder(a, b) {
     const rank = (t) => {
-      const i = PREFERRED.indexOf(t);
-      if (i >= 0) return i;
-      return LAST.includes(t) ? 2000 : 1000;
+      if (LAST.includes(t)) return 2000;
+      const i = PREFERRED.findIndex((w) => t.includes(w));
+      return i >= 0 ? i : 1000;
     };
     return rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0);
   }
@@ -441,7 +453,7 @@
         const val = el('span', 'val');
         val.dataset.tag = tag;
         dd.appendChild(val);
-        if (UNITS[tag]) dd.appendChild(el('span', 'unit', UNITS[tag]));
+        if (unitOf(tag)) dd.appendChild(el('span', 'unit', unitOf(tag)));
         box.append(dt, dd);
         m.metrics.appendChild(box);
         m.values.set(tag, { box, val });
@@ -456,7 +468,7 @@
       v.val.textContent = text;
       v.val.dataset.value = String(p.value);
       // Long numbers and quality notes get two columns rather than an ellipsis.
-      const wide = text.length + (UNITS[tag] || '').length > 9 || quality(p) !== 'good';
+      const wide = text.length + unitOf(tag).length > 9 || quality(p) !== 'good';
       v.box.className = 'metric q-' + quality(p) + (wide ? ' wide' : '');
       v.box.title = m.asset + '/' + tag + ' = ' + p.value + ' at ' + clock(p.ts) + ' (' + quality(p) + ')';
     }
@@ -469,11 +481,11 @@
   function updateSelect(m) {
     const tags = m.numeric;
     if (!tags.includes(m.chartTag)) {
-      m.chartTag = CHART_DEFAULT.find((t) => tags.includes(t)) || tags[0] || '';
+      m.chartTag = CHART_DEFAULT.map((w) => tags.find((t) => t.includes(w))).find(Boolean) || tags[0] || '';
       m.chartData = null;
     }
     m.select.replaceChildren(...tags.map((t) => {
-      const o = el('option', '', UNITS[t] ? t + ' (' + UNITS[t] + ')' : t);
+      const o = el('option', '', unitOf(t) ? t + ' (' + unitOf(t) + ')' : t);
       o.value = t;
       return o;
     }));
@@ -555,7 +567,7 @@
     svg.dataset.points = String(pts.length);
     svg.setAttribute('aria-label', (m.chartTag || 'no tag') + ', last 10 minutes, ' + pts.length + ' points');
 
-    const unit = UNITS[m.chartTag] || '';
+    const unit = unitOf(m.chartTag);
     if (m.chartError) m.note.textContent = m.chartError;
     else if (pts.length) {
       const [lt, lv] = pts[pts.length - 1];
