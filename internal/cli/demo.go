@@ -53,7 +53,7 @@ running the demo again continues with the same data. Stop it with Ctrl-C.`,
 	f.StringVar(&cfg.Listen, "listen", hub.DefaultListen, "address of the web UI and API")
 	f.StringVar(&cfg.DataDir, "data", "molen-data", "data directory (hub/ and edge/ inside)")
 	f.Int64Var(&cfg.Seed, "seed", 1, "seed of the simulated factory")
-	f.Float64Var(&cfg.Rate, "rate", sim.DefaultRate, "ticks per second per simulated machine")
+	f.Float64Var(&cfg.Rate, "rate", 5, "ticks per second per simulated machine (each tick is one simulated second)")
 	return cmd
 }
 

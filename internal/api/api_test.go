@@ -1,0 +1,352 @@
+package api
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/molen-io/molen/internal/auth"
+	"github.com/molen-io/molen/internal/store"
+	"github.com/molen-io/molen/internal/store/sqlite"
+	"github.com/molen-io/molen/internal/uns"
+	"github.com/molen-io/molen/internal/uplink"
+)
+
+var now = time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
+
+func TestParseTime(t *testing.T) {
+	tests := []struct {
+		in   string
+		want time.Time
+		ok   bool
+	}{
+		{"now", now, true},
+		{"-15m", now.Add(-15 * time.Minute), true},
+		{"-1h30m", now.Add(-90 * time.Minute), true},
+		{"1763726400000", time.UnixMilli(1763726400000), true},
+		{"2026-11-21T11:00:00Z", now.Add(-time.Hour), true},
+		{"0", time.Unix(0, 0), true},
+		{"", time.Time{}, false},
+		{"yesterday", time.Time{}, false},
+		{"-5", time.Time{}, false},
+		{"--5m", time.Time{}, false},
+		{"99999999999999999999", time.Time{}, false},
+		{"1900-01-01T00:00:00Z", time.Time{}, false},
+		{"1' OR '1'='1", time.Time{}, false},
+	}
+	for _, tt := range tests {
+		got, err := parseTime("from", tt.in, now)
+		if (err == nil) != tt.ok {
+			t.Errorf("parseTime(%q) error = %v, want ok=%v", tt.in, err, tt.ok)
+			continue
+		}
+		if tt.ok && got != tt.want.UnixNano() {
+			t.Errorf("parseTime(%q) = %v, want %v", tt.in, time.Unix(0, got).UTC(), tt.want)
+		}
+	}
+}
+
+func TestParseStep(t *testing.T) {
+	tests := []struct {
+		in   string
+		want time.Duration
+		ok   bool
+	}{
+		{"10s", 10 * time.Second, true},
+		{"1m", time.Minute, true},
+		{"5000", 5 * time.Second, true},
+		{"1ms", time.Millisecond, true},
+		{"0", 0, false},
+		{"-1s", 0, false},
+		{"500us", 0, false},
+		{"fast", 0, false},
+	}
+	for _, tt := range tests {
+		got, err := parseStep(tt.in)
+		if (err == nil) != tt.ok || tt.ok && got != int64(tt.want) {
+			t.Errorf("parseStep(%q) = %v, %v; want %v ok=%v", tt.in, time.Duration(got), err, tt.want, tt.ok)
+		}
+	}
+}
+
+func TestAutoStep(t *testing.T) {
+	tests := []struct {
+		span time.Duration
+		n    int
+		want time.Duration
+	}{
+		{10 * time.Minute, 300, 2 * time.Second},
+		{time.Hour, 60, time.Minute},
+		{time.Hour, 300, 15 * time.Second},
+		{24 * time.Hour, 1440, time.Minute},
+		{365 * 24 * time.Hour, 10, 37 * 24 * time.Hour},
+		{time.Millisecond, 300, time.Millisecond},
+	}
+	for _, tt := range tests {
+		if got := autoStep(int64(tt.span), tt.n); got != int64(tt.want) {
+			t.Errorf("autoStep(%v, %d) = %v, want %v", tt.span, tt.n, time.Duration(got), tt.want)
+		}
+	}
+}
+
+// fixture is an API server on a real SQLite store with two organisations.
+type fixture struct {
+	t      *testing.T
+	srv    *httptest.Server
+	st     store.Store
+	tokenA string // admin of org a
+	tokenB string // admin of org b
+	viewA  string // viewer of org a
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	ctx := t.Context()
+	st, err := sqlite.Open(ctx, t.TempDir()+"/molen.db", sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	f := &fixture{t: t, st: st}
+	for _, o := range []string{"a", "b"} {
+		if err := st.CreateOrg(ctx, store.Org{ID: o, Name: o, Kind: store.Company, Created: now}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mk := func(org string, role store.Role) string {
+		tok := auth.NewSecret(auth.PrefixToken)
+		if err := st.CreateToken(ctx, store.Token{Hash: auth.Hash(tok), Org: org, Role: role, Name: org + string(role), Created: now}); err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	f.tokenA, f.tokenB, f.viewA = mk("a", store.Admin), mk("b", store.Admin), mk("a", store.Viewer)
+	rcv, err := uplink.NewReceiver(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(rcv.Close)
+	s := &Server{Store: st, Auth: &auth.Authenticator{Meta: st}, Receiver: rcv, Log: slog.New(slog.DiscardHandler), Now: func() time.Time { return now }}
+	f.srv = httptest.NewServer(s.Handler())
+	t.Cleanup(f.srv.Close)
+
+	// Org a has a temperature series with one point a minute for an hour;
+	// org b has the same path with other values.
+	for _, org := range []string{"a", "b"} {
+		var pts []uns.Point
+		for i := range 60 {
+			v := float64(i)
+			if org == "b" {
+				v = 1000
+			}
+			pts = append(pts, uns.Point{Series: "s/a/l/m/temp", TS: now.Add(-time.Hour + time.Duration(i)*time.Minute).UnixNano(), Value: uns.Float(v)})
+		}
+		pts = append(pts, uns.Point{Series: "s/a/l/m/state", TS: now.Add(-time.Minute).UnixNano(), Value: uns.String("running")})
+		if _, err := st.Ingest(ctx, org, store.Source{Edge: "e-" + org, Stream: "s"}, []store.Record{{Seq: 1, Points: pts}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return f
+}
+
+func (f *fixture) do(method, path, token string, body io.Reader) (int, map[string]any) {
+	f.t.Helper()
+	req, _ := http.NewRequest(method, f.srv.URL+path, body)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, out
+}
+
+func TestQueryBadInput(t *testing.T) {
+	f := newFixture(t)
+	q := func(params string) string { return "/api/v1/query?series=s/a/l/m/temp&" + params }
+	tests := []struct {
+		name, path string
+		code       int
+		msg        string
+	}{
+		{"inverted range", q("from=-1m&to=-2m"), 400, "from must be before to"},
+		{"empty range", q("from=1000&to=1000"), 400, "from must be before to"},
+		{"bad from", q("from=tomorrow"), 400, "from="},
+		{"bucket explosion", q("from=0&to=now&step=1ms"), 400, "limit is 10000"},
+		{"too many points", q("points=1000000"), 400, "points="},
+		{"step and points", q("step=1s&points=10"), 400, "not both"},
+		{"unknown agg", q("agg=median"), 400, "unknown aggregate"},
+		{"wildcard series", "/api/v1/query?series=s/%2B/l/m/temp", 400, "series"},
+		{"hash wildcard", "/api/v1/query?series=s/a/%23", 400, "series"},
+		{"no series", "/api/v1/query", 400, "series"},
+		{"sql injection in series", "/api/v1/query?series=" + url.QueryEscape("s/a'; DROP TABLE points;--/x"), 400, "series"},
+		{"sql injection in agg", q("agg=" + url.QueryEscape("avg); DROP TABLE points;--")), 400, "unknown aggregate"},
+		{"injection in prefix", "/api/v1/latest?prefix=" + url.QueryEscape("s' OR '1'='1"), 400, "prefix"},
+		{"wildcard prefix", "/api/v1/series?prefix=s/%2B", 400, "prefix"},
+		{"raw limit too high", q("agg=raw&limit=1000001"), 400, "limit"},
+		{"negative limit", "/api/v1/series?limit=-1", 400, "limit"},
+		{"unknown endpoint", "/api/v1/nothing", 404, "no such API endpoint"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, body := f.do("GET", tt.path, f.tokenA, nil)
+			msg, _ := body["error"].(string)
+			if code != tt.code || !strings.Contains(msg, tt.msg) {
+				t.Errorf("GET %s = %d %q, want %d with %q", tt.path, code, msg, tt.code, tt.msg)
+			}
+		})
+	}
+	// The injection attempts did nothing: the data is still there.
+	code, body := f.do("GET", q("from=-2h&to=now&agg=count&step=2h"), f.tokenA, nil)
+	if code != 200 || len(body["buckets"].([]any)) == 0 {
+		t.Fatalf("data gone after injection attempts: %d %v", code, body)
+	}
+}
+
+func TestQueryAggregates(t *testing.T) {
+	f := newFixture(t)
+	code, body := f.do("GET", "/api/v1/query?series=s/a/l/m/temp&from=-1h&to=now&agg=max&step=30m", f.tokenA, nil)
+	if code != 200 {
+		t.Fatalf("%d %v", code, body)
+	}
+	buckets := body["buckets"].([]any)
+	if len(buckets) != 2 {
+		t.Fatalf("got %d buckets, want 2: %v", len(buckets), buckets)
+	}
+	if got := buckets[1].(map[string]any)["value"]; got != float64(59) {
+		t.Errorf("max of the second half hour = %v, want 59", got)
+	}
+	if body["step_ms"] != float64(30*60*1000) {
+		t.Errorf("step_ms = %v", body["step_ms"])
+	}
+	// Automatic step for a chart of 60 points over an hour: one minute.
+	_, body = f.do("GET", "/api/v1/query?series=s/a/l/m/temp&from=-1h&to=now&points=60", f.tokenA, nil)
+	if body["step_ms"] != float64(60_000) || len(body["buckets"].([]any)) != 60 {
+		t.Errorf("points=60: step %v, %d buckets; want 60000 ms and 60", body["step_ms"], len(body["buckets"].([]any)))
+	}
+	_, body = f.do("GET", "/api/v1/query?series=s/a/l/m/temp&from=-1h&to=now&agg=raw&limit=5", f.tokenA, nil)
+	if pts := body["points"].([]any); len(pts) != 5 || body["truncated"] != true {
+		t.Errorf("raw limit 5: %d points, truncated %v", len(pts), body["truncated"])
+	}
+}
+
+func TestOrganisationsAreIsolated(t *testing.T) {
+	f := newFixture(t)
+	for _, path := range []string{
+		"/api/v1/latest?prefix=s",
+		"/api/v1/query?series=s/a/l/m/temp&from=-2h&to=now&agg=max&step=2h",
+		"/api/v1/query?series=s/a/l/m/temp&from=-2h&to=now&agg=raw",
+	} {
+		_, a := f.do("GET", path, f.tokenA, nil)
+		_, b := f.do("GET", path, f.tokenB, nil)
+		if fmt.Sprint(a) == fmt.Sprint(b) {
+			t.Errorf("%s: orgs a and b see the same answer %v", path, a)
+		}
+		if strings.Contains(fmt.Sprint(a), "1000") {
+			t.Errorf("%s: org a sees org b's values: %v", path, a)
+		}
+	}
+	// An edge of org b is invisible to org a, and cannot be revoked by it.
+	_, created := f.do("POST", "/api/v1/edges", f.tokenB, strings.NewReader(`{"name":"b-edge"}`))
+	id := created["id"].(string)
+	if code, _ := f.do("POST", "/api/v1/edges/"+id+"/revoke", f.tokenA, nil); code != 404 {
+		t.Errorf("org a revoking org b's edge: %d, want 404", code)
+	}
+	_, list := f.do("GET", "/api/v1/edges", f.tokenA, nil)
+	if strings.Contains(fmt.Sprint(list), id) {
+		t.Errorf("org a lists org b's edge: %v", list)
+	}
+}
+
+func TestAuth(t *testing.T) {
+	f := newFixture(t)
+	tests := []struct {
+		name, method, path, token string
+		code                      int
+	}{
+		{"no token", "GET", "/api/v1/latest", "", 401},
+		{"unknown token", "GET", "/api/v1/latest", "mlt_nope", 401},
+		{"edge credential as API token", "GET", "/api/v1/latest", "mlc_nope", 401},
+		{"viewer reads", "GET", "/api/v1/latest", f.viewA, 200},
+		{"viewer cannot create edges", "POST", "/api/v1/edges", f.viewA, 403},
+		{"viewer cannot list edges", "GET", "/api/v1/edges", f.viewA, 403},
+		{"uplink without credential", "POST", "/api/v1/uplink", "", 401},
+		{"uplink with an API token", "POST", "/api/v1/uplink", f.tokenA, 401},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, body := f.do(tt.method, tt.path, tt.token, strings.NewReader(`{"name":"x"}`))
+			if code != tt.code {
+				t.Errorf("%s %s = %d %v, want %d", tt.method, tt.path, code, body, tt.code)
+			}
+		})
+	}
+}
+
+func TestEnrollOnceAndRevoke(t *testing.T) {
+	f := newFixture(t)
+	code, created := f.do("POST", "/api/v1/edges", f.tokenA, strings.NewReader(`{"name":"line-1"}`))
+	if code != 201 {
+		t.Fatalf("create edge: %d %v", code, created)
+	}
+	token := created["enroll_token"].(string)
+	code, en := f.do("POST", "/api/v1/enroll", "", strings.NewReader(`{"token":"`+token+`"}`))
+	if code != 200 || !strings.HasPrefix(en["credential"].(string), auth.PrefixCredential) || en["org"] != "a" {
+		t.Fatalf("enroll: %d %v", code, en)
+	}
+	if code, _ := f.do("POST", "/api/v1/enroll", "", strings.NewReader(`{"token":"`+token+`"}`)); code != 401 {
+		t.Errorf("second enrollment with the same token: %d, want 401", code)
+	}
+	cred := en["credential"].(string)
+	c := &uplink.Client{URL: f.srv.URL, Credential: cred}
+	batch := uplink.Batch{Stream: "points/x", Records: []uplink.RawRecord{{Seq: 1, Data: uplink.EncodePoints(nil, []uns.Point{{Series: "x/y", TS: 1, Value: uns.Int(1)}})}}}
+	if _, err := c.Send(t.Context(), batch); err != nil {
+		t.Fatalf("send with fresh credential: %v", err)
+	}
+	if code, _ := f.do("POST", "/api/v1/edges/"+en["edge_id"].(string)+"/revoke", f.tokenA, nil); code != 200 {
+		t.Fatalf("revoke: %d", code)
+	}
+	batch.Records[0].Seq = 2
+	if _, err := c.Send(t.Context(), batch); err == nil || !strings.Contains(err.Error(), "revoked") {
+		t.Errorf("send after revocation: %v, want a 401 saying revoked", err)
+	}
+	if code, _ := f.do("POST", "/api/v1/enroll", "", strings.NewReader(`{}`)); code != 400 {
+		t.Errorf("enroll without token: %d, want 400", code)
+	}
+}
+
+func TestUplinkMalformed(t *testing.T) {
+	f := newFixture(t)
+	_, created := f.do("POST", "/api/v1/edges", f.tokenA, strings.NewReader(`{"name":"e"}`))
+	_, en := f.do("POST", "/api/v1/enroll", "", strings.NewReader(`{"token":"`+created["enroll_token"].(string)+`"}`))
+	for _, tt := range []struct{ name, enc, body string }{
+		{"garbage", "", "not a batch"},
+		{"bad zstd", "zstd", "not zstd"},
+		{"unknown encoding", "gzip", "x"},
+	} {
+		req, _ := http.NewRequest("POST", f.srv.URL+"/api/v1/uplink", strings.NewReader(tt.body))
+		req.Header.Set("Authorization", "Bearer "+en["credential"].(string))
+		if tt.enc != "" {
+			req.Header.Set("Content-Encoding", tt.enc)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 400 {
+			t.Errorf("%s: %d, want 400", tt.name, resp.StatusCode)
+		}
+	}
+}

@@ -1,0 +1,45 @@
+package auth
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+)
+
+func TestNewSecret(t *testing.T) {
+	a, b := NewSecret(PrefixToken), NewSecret(PrefixToken)
+	if a == b {
+		t.Fatal("two secrets are equal")
+	}
+	if !strings.HasPrefix(a, PrefixToken) || len(a) != len(PrefixToken)+43 {
+		t.Errorf("secret %q: want prefix %q and 43 base64url characters", a, PrefixToken)
+	}
+	if Hash(a) == Hash(b) || len(Hash(a)) != 64 || Hash(a) != Hash(a) {
+		t.Error("Hash is not a stable 64-hex-digit digest that tells secrets apart")
+	}
+}
+
+func TestBearer(t *testing.T) {
+	tests := []struct {
+		header, want string
+		ok           bool
+	}{
+		{"Bearer mlt_abc", "mlt_abc", true},
+		{"bearer mlt_abc", "mlt_abc", true},
+		{"Bearer  mlt_abc ", "mlt_abc", true},
+		{"Basic dXNlcjpwYXNz", "", false},
+		{"Bearer", "", false},
+		{"Bearer ", "", false},
+		{"", "", false},
+	}
+	for _, tt := range tests {
+		r, _ := http.NewRequest("GET", "/", nil)
+		if tt.header != "" {
+			r.Header.Set("Authorization", tt.header)
+		}
+		got, ok := Bearer(r)
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("Bearer(%q) = %q, %v; want %q, %v", tt.header, got, ok, tt.want, tt.ok)
+		}
+	}
+}
