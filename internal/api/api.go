@@ -125,14 +125,19 @@ func toJSON(p uns.Point) pointJSON {
 	return pointJSON{Series: p.Series, TS: p.TS / 1e6, Value: p.Value.Any(), Q: p.Quality.String()}
 }
 
-func (s *Server) series(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+// prefixQuery reads the prefix and limit parameters of the listing endpoints.
+func prefixQuery(r *http.Request) (prefix string, limit int, err error) {
 	q := r.URL.Query()
-	prefix := q.Get("prefix")
+	prefix = q.Get("prefix")
 	if err := uns.ValidatePrefix(prefix); err != nil {
-		writeError(w, s.Log, r, badRequest("prefix: %v", err))
-		return
+		return "", 0, badRequest("prefix: %v", err)
 	}
-	limit, err := parseLimit("limit", q.Get("limit"), DefaultLimit, MaxLimit)
+	limit, err = parseLimit("limit", q.Get("limit"), DefaultLimit, MaxLimit)
+	return prefix, limit, err
+}
+
+func (s *Server) series(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	prefix, limit, err := prefixQuery(r)
 	if err != nil {
 		writeError(w, s.Log, r, err)
 		return
@@ -156,13 +161,7 @@ func (s *Server) series(w http.ResponseWriter, r *http.Request, p auth.Principal
 }
 
 func (s *Server) latest(w http.ResponseWriter, r *http.Request, p auth.Principal) {
-	q := r.URL.Query()
-	prefix := q.Get("prefix")
-	if err := uns.ValidatePrefix(prefix); err != nil {
-		writeError(w, s.Log, r, badRequest("prefix: %v", err))
-		return
-	}
-	limit, err := parseLimit("limit", q.Get("limit"), DefaultLimit, MaxLimit)
+	prefix, limit, err := prefixQuery(r)
 	if err != nil {
 		writeError(w, s.Log, r, err)
 		return
@@ -172,11 +171,15 @@ func (s *Server) latest(w http.ResponseWriter, r *http.Request, p auth.Principal
 		writeError(w, s.Log, r, err)
 		return
 	}
+	writeJSON(w, http.StatusOK, map[string]any{"points": pointsJSON(pts)})
+}
+
+func pointsJSON(pts []uns.Point) []pointJSON {
 	out := make([]pointJSON, len(pts))
 	for i, pt := range pts {
 		out[i] = toJSON(pt)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"points": out})
+	return out
 }
 
 func (s *Server) query(w http.ResponseWriter, r *http.Request, p auth.Principal) {
@@ -257,12 +260,8 @@ func (s *Server) raw(w http.ResponseWriter, r *http.Request, p auth.Principal, s
 		writeError(w, s.Log, r, err)
 		return
 	}
-	out := make([]pointJSON, len(pts))
-	for i, pt := range pts {
-		out[i] = toJSON(pt)
-	}
 	writeJSON(w, http.StatusOK, map[string]any{
-		"series": series, "agg": "raw", "from": from / 1e6, "to": to / 1e6, "points": out, "truncated": len(pts) == limit,
+		"series": series, "agg": "raw", "from": from / 1e6, "to": to / 1e6, "points": pointsJSON(pts), "truncated": len(pts) == limit,
 	})
 }
 

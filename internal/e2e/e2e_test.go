@@ -3,11 +3,18 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"log"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
 	"net/url"
 	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -38,9 +45,13 @@ func TestSimEdgeHubExactlyOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The edge talks to the hub through a proxy that loses some of the
+	// hub's answers after the hub has stored the batch, so the edge must
+	// resend batches the hub already has.
+	proxy := newLossyProxy(t, hubAddr, 5)
 	e, err := edge.Start(ctx, edge.Config{
 		DataDir: edgeDir, MQTTListen: "127.0.0.1:0", StatusListen: "127.0.0.1:0",
-		HubURL: h.URL(), EnrollToken: token,
+		HubURL: proxy.URL, EnrollToken: token,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -81,6 +92,13 @@ func TestSimEdgeHubExactlyOnce(t *testing.T) {
 	}
 
 	c := client{t: t, base: h.URL(), token: admin}
+	if lost := proxy.lost.Load(); lost == 0 {
+		t.Error("the proxy lost no answers; the resend path was not exercised")
+	}
+	// The restarted hub counted the resent records as duplicates.
+	if dup := c.metric("molen_hub_uplink_records_total{outcome=\"duplicate\"}"); dup == 0 {
+		t.Error("hub counted no duplicate records although answers were lost")
+	}
 	for _, m := range s.Machines() {
 		if acked[m] < 20 {
 			t.Errorf("%s: only %d ticks acknowledged; the run did not get going", m, acked[m])
@@ -154,12 +172,57 @@ func TestSimEdgeHubExactlyOnce(t *testing.T) {
 	}
 }
 
+// lossyProxy forwards HTTP to the hub but, for every nth uplink, throws
+// away the hub's answer after the hub has handled it and answers 502.
+type lossyProxy struct {
+	*httptest.Server
+	n, lost atomic.Int64
+}
+
+func newLossyProxy(t *testing.T, hubAddr string, every int64) *lossyProxy {
+	p := &lossyProxy{}
+	rp := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: "http", Host: hubAddr})
+	rp.ErrorLog = log.New(io.Discard, "", 0)
+	rp.ModifyResponse = func(resp *http.Response) error {
+		if resp.Request.URL.Path != "/api/v1/uplink" || resp.StatusCode != http.StatusOK {
+			return nil
+		}
+		if p.n.Add(1)%every == 0 {
+			p.lost.Add(1)
+			return errors.New("answer lost on purpose")
+		}
+		return nil
+	}
+	p.Server = httptest.NewServer(rp)
+	t.Cleanup(p.Close)
+	return p
+}
+
 func head(s []int64) []int64 { return s[:min(len(s), 10)] }
 
 type client struct {
 	t     *testing.T
 	base  string
 	token string
+}
+
+// metric returns the value of one sample on the hub's /metrics.
+func (c client) metric(sample string) float64 {
+	c.t.Helper()
+	resp, err := http.Get(c.base + "/metrics")
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, sample+" "); ok {
+			f, _ := strconv.ParseFloat(v, 64)
+			return f
+		}
+	}
+	c.t.Fatalf("no %s on /metrics", sample)
+	return 0
 }
 
 func (c client) get(path string, out any) {

@@ -89,25 +89,31 @@ func publish(t *testing.T, c paho.Client, topic string, payload []byte) {
 	}
 }
 
-// latest returns the hub's latest values under prefix, by series.
-func (v *env) latest(prefix string) map[string]any {
+// getJSON GETs a hub API path with the admin token and decodes the answer.
+func (v *env) getJSON(path string, out any) {
 	v.t.Helper()
-	req, _ := http.NewRequest("GET", v.hub.URL()+"/api/v1/latest?prefix="+url.QueryEscape(prefix), nil)
+	req, _ := http.NewRequest("GET", v.hub.URL()+path, nil)
 	req.Header.Set("Authorization", "Bearer "+v.admin)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		v.t.Fatal(err)
 	}
 	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		v.t.Fatal(err)
+	}
+}
+
+// latest returns the hub's latest values under prefix, by series.
+func (v *env) latest(prefix string) map[string]any {
+	v.t.Helper()
 	var out struct {
 		Points []struct {
 			Series string `json:"series"`
 			Value  any    `json:"value"`
 		} `json:"points"`
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
-		v.t.Fatal(err)
-	}
+	v.getJSON("/api/v1/latest?prefix="+url.QueryEscape(prefix), &out)
 	m := map[string]any{}
 	for _, p := range out.Points {
 		m[p.Series] = p.Value
@@ -118,19 +124,10 @@ func (v *env) latest(prefix string) map[string]any {
 // count returns how many points of series the hub stored.
 func (v *env) count(series string) int {
 	v.t.Helper()
-	req, _ := http.NewRequest("GET", v.hub.URL()+"/api/v1/query?agg=raw&from=0&to=now&series="+url.QueryEscape(series), nil)
-	req.Header.Set("Authorization", "Bearer "+v.admin)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		v.t.Fatal(err)
-	}
-	defer resp.Body.Close()
 	var out struct {
 		Points []json.RawMessage `json:"points"`
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
-		v.t.Fatal(err)
-	}
+	v.getJSON("/api/v1/query?agg=raw&from=0&to=now&series="+url.QueryEscape(series), &out)
 	return len(out.Points)
 }
 
