@@ -13,6 +13,9 @@ import (
 var (
 	ErrNotFound = errors.New("not found")
 	ErrExists   = errors.New("already exists")
+	// ErrInvalid marks input a store refuses because of what it is, not
+	// because storing failed: retrying the same call fails the same way.
+	ErrInvalid = errors.New("invalid input")
 )
 
 // Source identifies one ordered stream of uplink records: an edge and one
@@ -43,7 +46,8 @@ type Agg string
 
 // The aggregates. Avg, Min, Max and Sum use numeric values (bools as 0/1)
 // and skip strings; Count counts every point; First and Last return the
-// earliest and latest value of any kind.
+// earliest and latest value of any kind (among points with the same
+// timestamp, the one ingested first and last respectively, as in Raw).
 const (
 	Avg   Agg = "avg"
 	Min   Agg = "min"
@@ -67,10 +71,20 @@ func ParseAgg(s string) (Agg, error) {
 type Bucket struct {
 	Start int64     // unix ns, a multiple of the step
 	Value uns.Value // the aggregate; Float for avg/min/max/sum, Int for count
-	Count int64     // points that went into Value
+	// Count is the number of points the aggregate used: the numeric ones
+	// (no strings) for avg, min, max and sum; all of them for count, first
+	// and last.
+	Count int64
 }
 
-// Points stores and queries series. Time ranges are [from, to) in unix ns.
+// Points stores and queries series. Time ranges are [from, to) in unix ns;
+// a limit of 0 or less means no limit.
+//
+// Storage is append-only: it never merges, replaces or deduplicates points.
+// Two points of one series with the same timestamp are two points, whether
+// they come from one record or two: Raw returns both, Aggregate counts
+// both. Deduplication is the watermark's job alone (see Ingest), so a
+// duplicate that gets past it, or one a device sent twice, stays visible.
 type Points interface {
 	// Ingest stores, in one transaction, the records of src that are newer
 	// than its watermark and advances the watermark to the last record's
@@ -78,6 +92,14 @@ type Points interface {
 	// already stored and are skipped. It returns how many records it stored.
 	// recs must be in increasing Seq order. Gaps are allowed (an edge may
 	// have dropped records by policy).
+	//
+	// Ingest checks the whole call before it stores anything. If org or
+	// src.Edge is empty, the records are not in strictly increasing Seq
+	// order, or any point has an invalid path (see uns.ValidatePath), a
+	// negative timestamp, no kind, a non-finite float or an unknown quality,
+	// it stores nothing of the call, not even its valid records, and returns
+	// an error wrapping ErrInvalid. Other errors mean storing failed; the
+	// call may be retried.
 	Ingest(ctx context.Context, org string, src Source, recs []Record) (stored int, err error)
 	// Watermark returns the highest Seq stored for src, 0 if none.
 	Watermark(ctx context.Context, src Source) (uint64, error)
@@ -86,14 +108,21 @@ type Points interface {
 	// path, at most limit of them.
 	Series(ctx context.Context, org, prefix string, limit int) ([]SeriesInfo, error)
 	// Latest returns the newest point of each series at or under prefix,
-	// by path, at most limit of them.
+	// by path, at most limit of them. The newest point has the highest
+	// timestamp; among points with that timestamp, it is the one ingested
+	// last.
 	Latest(ctx context.Context, org, prefix string, limit int) ([]uns.Point, error)
-	// Raw returns the points of one series in [from, to) in time order, at
-	// most limit of them. An unknown series (or one of another org) gives
-	// an empty result, not an error.
+	// Raw returns the points of one series in [from, to) in time order,
+	// points with the same timestamp in the order they were ingested, at
+	// most limit of them (the oldest). An unknown series (or one of another
+	// org) gives an empty result, not an error.
 	Raw(ctx context.Context, org, series string, from, to int64, limit int) ([]uns.Point, error)
 	// Aggregate returns the non-empty buckets of width step (ns, > 0) of one
-	// series in [from, to), in time order.
+	// series in [from, to), in time order. Buckets start at multiples of
+	// step, not at from. A bucket is non-empty when the aggregate used at
+	// least one of its points (Bucket.Count > 0), so a bucket holding only
+	// strings is left out of avg, min, max and sum. A step <= 0 or an
+	// unknown agg gives an error wrapping ErrInvalid.
 	Aggregate(ctx context.Context, org, series string, from, to, step int64, agg Agg) ([]Bucket, error)
 }
 

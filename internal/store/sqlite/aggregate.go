@@ -19,10 +19,10 @@ import (
 // see denseFactor.
 func (s *Store) Aggregate(ctx context.Context, org, series string, from, to, step int64, agg store.Agg) ([]store.Bucket, error) {
 	if step <= 0 {
-		return nil, fmt.Errorf("aggregate %s: step %d must be positive", series, step)
+		return nil, fmt.Errorf("aggregate %s: %w: step %d must be positive", series, store.ErrInvalid, step)
 	}
 	if _, err := store.ParseAgg(string(agg)); err != nil {
-		return nil, fmt.Errorf("aggregate %s: %w", series, err)
+		return nil, fmt.Errorf("aggregate %s: %w: %w", series, store.ErrInvalid, err)
 	}
 	out, err := s.aggregate(ctx, org, series, from, to, step, agg, planAuto)
 	if err != nil {
@@ -156,10 +156,20 @@ func scanBucket(rows *sql.Rows, agg store.Agg) (store.Bucket, error) {
 	return b, nil
 }
 
+// edgeSQL finishes first (f "min") and last (f "max"): from e, with
+// columns s (bucket start), t (the bucket's first or last ts) and c (its
+// count), it joins the point at t that was ingested first or last (by n),
+// one index seek each.
+func edgeSQL(f, e string) string {
+	return `SELECT e.s, p.kind, p.v, e.c, e.t FROM (` + e + `) AS e
+		JOIN points p ON p.series_id = ?1 AND p.ts = e.t
+			AND p.n = (SELECT ` + f + `(n) FROM points WHERE series_id = ?1 AND ts = e.t)
+		ORDER BY e.s`
+}
+
 // groupedSQL holds the GROUP BY plan of each aggregate. Parameters: ?1
 // series id, ?2 step, ?3 from, ?4 to. ts >= 0, so ts - ts % step is the
-// bucket start. In first and last, kind and v are bare columns: SQLite
-// takes them from the row that gives the query's single min() or max().
+// bucket start.
 var groupedSQL = func() map[store.Agg]string {
 	const (
 		head    = `SELECT ts - ts % ?2 AS b, `
@@ -167,14 +177,17 @@ var groupedSQL = func() map[store.Agg]string {
 		numeric = ` AND kind <> 4` // uns.KindString
 		group   = ` GROUP BY b ORDER BY b`
 	)
+	edge := func(f string) string {
+		return edgeSQL(f, `SELECT ts - ts % ?2 AS s, `+f+`(ts) AS t, count(*) AS c`+where+` GROUP BY s`)
+	}
 	return map[store.Agg]string{
 		store.Avg:   head + `avg(v), count(*)` + where + numeric + group,
 		store.Min:   head + `min(v), count(*)` + where + numeric + group,
 		store.Max:   head + `max(v), count(*)` + where + numeric + group,
 		store.Sum:   head + `total(v), count(*)` + where + numeric + group,
 		store.Count: head + `count(*)` + where + group,
-		store.First: head + `kind, v, count(*), min(ts)` + where + group,
-		store.Last:  head + `kind, v, count(*), max(ts)` + where + group,
+		store.First: edge("min"),
+		store.Last:  edge("max"),
 	}
 }()
 
@@ -195,10 +208,7 @@ var denseSQL = func() map[store.Agg]string {
 	// first and last find the bucket's first (last) ts by an index seek,
 	// then its row by primary key.
 	edge := func(f string) string {
-		return walk + `SELECT e.s, p.kind, p.v, e.n, e.t
-			FROM (SELECT b.s AS s, (SELECT ` + f + `(ts)` + rng + `) AS t, (SELECT count(*)` + rng + `) AS n FROM b) AS e
-			JOIN points p ON p.series_id = ?1 AND p.ts = e.t
-			ORDER BY e.s`
+		return walk + edgeSQL(f, `SELECT b.s AS s, (SELECT `+f+`(ts)`+rng+`) AS t, (SELECT count(*)`+rng+`) AS c FROM b`)
 	}
 	return map[store.Agg]string{
 		store.Avg:   numeric("avg"),

@@ -91,6 +91,24 @@ func BenchmarkIngest(b *testing.B) {
 	b.ReportMetric(float64(fi.Size())/points, "disk-B/point")
 }
 
+// BenchmarkIngestTied is BenchmarkIngest where every batch is ingested
+// twice under two seqs, as after a broken watermark: the second copy ties
+// with the first at every point and takes the point-by-point path.
+func BenchmarkIngestTied(b *testing.B) {
+	s := openAt(b, filepath.Join(b.TempDir(), "hub.db"))
+	defer s.Close()
+	paths := benchPaths(100)
+	var seq uint64
+	n := 0
+	for b.Loop() {
+		ingestSeconds(b, s, paths, n*10, 10, &seq)
+		ingestSeconds(b, s, paths, n*10, 10, &seq)
+		n++
+	}
+	b.ReportMetric(float64(n*2000)/b.Elapsed().Seconds(), "points/s")
+	b.ReportMetric(0, "ns/op")
+}
+
 // BenchmarkAggregate aggregates one series of 24 h at 1 Hz (86400 points)
 // into 1-minute buckets.
 func BenchmarkAggregate(b *testing.B) {

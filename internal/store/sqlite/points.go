@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/bits"
 	"strings"
 
 	"github.com/molen-io/molen/internal/store"
@@ -29,27 +30,37 @@ type insKey struct {
 }
 
 // rowsPerInsert is the row count of a full multi-row INSERT: 5 parameters
-// a row, well under SQLite's limit of 32766.
-const rowsPerInsert = 200
+// a row, well under SQLite's limit of 32766. Shorter inserts have a
+// multiple of 64 rows, or below 64 a power of two, so that whatever the
+// batch sizes at most 22 statements per table are prepared and kept, and
+// a batch of 1000 points takes 3 of them (as fast as one of 1000 rows).
+const rowsPerInsert = 1024
 
 // batchSeries is what one Ingest call does to one series.
 type batchSeries struct {
 	id     int64
 	first  int64     // lowest ts in the call
 	newest uns.Point // highest ts in the call; on a tie the later one
-	cached bool
 }
+
+// errTied reports that a multi-row insert into points skipped a row whose
+// (series_id, ts, 0) was taken: by a point stored before or by another
+// point of the same call. Ingest then runs again, point by point.
+var errTied = errors.New("points share a series and timestamp")
 
 // Ingest implements store.Points. It validates the whole call first, so bad
 // input stores nothing; then, in one IMMEDIATE transaction, it reads the
 // watermark, stores the records above it, updates latest values, series and
 // the watermark, and commits with an fsync.
 //
-// Two points of one series with the same timestamp are one point: the later
-// one (in Seq, then record order) replaces the earlier.
+// Points are appended, never replaced. The fast path inserts every point
+// with n = 0 in multi-row INSERTs that skip taken keys; if a key was taken
+// (a point with the same series and timestamp, which is rare), the
+// transaction rolls back and runs again inserting each point after those
+// of its series and ts.
 func (s *Store) Ingest(ctx context.Context, org string, src store.Source, recs []store.Record) (int, error) {
 	if err := validateIngest(org, src, recs); err != nil {
-		return 0, fmt.Errorf("ingest %s/%s: %w", src.Edge, src.Stream, err)
+		return 0, fmt.Errorf("ingest %s/%s: %w: %w", src.Edge, src.Stream, store.ErrInvalid, err)
 	}
 	if len(recs) == 0 {
 		return 0, nil
@@ -62,9 +73,16 @@ func (s *Store) Ingest(ctx context.Context, org string, src store.Source, recs [
 	var n int
 	newSeries := make(map[seriesKey]seriesEntry)
 	err := s.inTx(ctx, func() (err error) {
-		n, err = s.ingest(ctx, org, src, recs, newSeries)
+		n, err = s.ingest(ctx, org, src, recs, newSeries, false)
 		return err
 	})
+	if errors.Is(err, errTied) {
+		clear(newSeries)
+		err = s.inTx(ctx, func() (err error) {
+			n, err = s.ingest(ctx, org, src, recs, newSeries, true)
+			return err
+		})
+	}
 	if err != nil {
 		return 0, fmt.Errorf("ingest %s/%s: %w", src.Edge, src.Stream, err)
 	}
@@ -78,8 +96,10 @@ func (s *Store) Ingest(ctx context.Context, org string, src store.Source, recs [
 }
 
 // ingest is the transaction of Ingest. It adds to updated the series cache
-// entries that its commit will make true.
-func (s *Store) ingest(ctx context.Context, org string, src store.Source, recs []store.Record, updated map[seriesKey]seriesEntry) (int, error) {
+// entries that its commit will make true. Unless tied, it fails with
+// errTied when a point's (series_id, ts, 0) is taken; tied, it inserts each
+// point after those of its series and ts, one statement a point.
+func (s *Store) ingest(ctx context.Context, org string, src store.Source, recs []store.Record, updated map[seriesKey]seriesEntry, tied bool) (int, error) {
 	// The watermark is read under the write lock, so a concurrent or
 	// retried delivery of the same records cannot also pass this check.
 	var wm int64
@@ -117,7 +137,7 @@ func (s *Store) ingest(ctx context.Context, org string, src store.Source, recs [
 	for path, b := range batch {
 		k := seriesKey{org, path}
 		if e, ok := s.series[k]; ok {
-			b.id, b.cached = e.id, true
+			b.id = e.id
 			if b.first < e.first {
 				if _, err := s.lowerFirst.ExecContext(ctx, b.first, e.id, b.first); err != nil {
 					return 0, fmt.Errorf("series %s: %w", path, err)
@@ -134,39 +154,32 @@ func (s *Store) ingest(ctx context.Context, org string, src store.Source, recs [
 		updated[k] = e
 	}
 
-	args := make([]any, 0, 5*min(npoints, rowsPerInsert))
-	rows := 0
+	pw := inserter{s: s, table: "points", args: make([]any, 0, 5*min(npoints, rowsPerInsert))}
 	for _, r := range recs {
 		for _, p := range r.Points {
-			args = appendRow(args, batch[p.Series].id, p)
-			if rows++; rows == rowsPerInsert {
-				if err := s.insert(ctx, "points", rows, args); err != nil {
-					return 0, err
+			id := batch[p.Series].id
+			if tied {
+				if _, err := s.insertTied.ExecContext(ctx, id, p.TS, int64(p.Value.Kind()), int64(p.Quality), dbValue(p.Value)); err != nil {
+					return 0, fmt.Errorf("insert into points: %w", err)
 				}
-				args, rows = args[:0], 0
+				continue
 			}
-		}
-	}
-	if rows > 0 {
-		if err := s.insert(ctx, "points", rows, args); err != nil {
-			return 0, err
-		}
-	}
-
-	args, rows = args[:0], 0
-	for _, b := range batch {
-		args = appendRow(args, b.id, b.newest)
-		if rows++; rows == rowsPerInsert {
-			if err := s.insert(ctx, "latest", rows, args); err != nil {
+			if err := pw.add(ctx, id, p); err != nil {
 				return 0, err
 			}
-			args, rows = args[:0], 0
 		}
 	}
-	if rows > 0 {
-		if err := s.insert(ctx, "latest", rows, args); err != nil {
+	if err := pw.flush(ctx); err != nil {
+		return 0, err
+	}
+	lw := inserter{s: s, table: "latest", args: pw.args[:0]}
+	for _, b := range batch {
+		if err := lw.add(ctx, b.id, b.newest); err != nil {
 			return 0, err
 		}
+	}
+	if err := lw.flush(ctx); err != nil {
+		return 0, err
 	}
 
 	last := recs[len(recs)-1].Seq
@@ -176,8 +189,38 @@ func (s *Store) ingest(ctx context.Context, org string, src store.Source, recs [
 	return len(recs), nil
 }
 
-func appendRow(args []any, id int64, p uns.Point) []any {
-	return append(args, id, p.TS, int64(p.Value.Kind()), int64(p.Quality), dbValue(p.Value))
+// inserter buffers rows for one table and writes them in multi-row
+// INSERTs of up to rowsPerInsert rows.
+type inserter struct {
+	s     *Store
+	table string
+	args  []any // 5 a row
+}
+
+func (w *inserter) add(ctx context.Context, id int64, p uns.Point) error {
+	w.args = append(w.args, id, p.TS, int64(p.Value.Kind()), int64(p.Quality), dbValue(p.Value))
+	if len(w.args) == 5*rowsPerInsert {
+		return w.flush(ctx)
+	}
+	return nil
+}
+
+func (w *inserter) flush(ctx context.Context) error {
+	args := w.args
+	w.args = w.args[:0]
+	for len(args) > 0 {
+		rows := min(len(args)/5, rowsPerInsert)
+		if rows >= 64 {
+			rows &^= 63
+		} else {
+			rows = 1 << (bits.Len(uint(rows)) - 1) // the largest power of two that fits
+		}
+		if err := w.s.insert(ctx, w.table, rows, args[:5*rows]); err != nil {
+			return err
+		}
+		args = args[5*rows:]
+	}
+	return nil
 }
 
 // dbValue is the value as bound to the v column.
@@ -219,18 +262,21 @@ func value(kind int64, v any) (uns.Value, error) {
 	return uns.Value{}, fmt.Errorf("stored value %T of kind %d is corrupt", v, kind)
 }
 
-// insertSQL holds the statement heads; the row placeholders are appended.
-var insertSQL = map[string][2]string{
-	"points": {`INSERT INTO points (series_id, ts, kind, q, v) VALUES `,
-		` ON CONFLICT (series_id, ts) DO UPDATE SET kind = excluded.kind, q = excluded.q, v = excluded.v`},
-	"latest": {`INSERT INTO latest (series_id, ts, kind, q, v) VALUES `,
+// insertSQL holds the statement head, the placeholders of a row, and the
+// tail of each table's multi-row insert. A point goes in with n = 0 or not
+// at all (see errTied); a latest value replaces one with a lower or equal
+// ts, so among equal timestamps the one ingested last is the latest.
+var insertSQL = map[string][3]string{
+	"points": {`INSERT INTO points (series_id, ts, n, kind, q, v) VALUES `, `(?,?,0,?,?,?)`,
+		` ON CONFLICT DO NOTHING`},
+	"latest": {`INSERT INTO latest (series_id, ts, kind, q, v) VALUES `, `(?,?,?,?,?)`,
 		` ON CONFLICT (series_id) DO UPDATE SET ts = excluded.ts, kind = excluded.kind, q = excluded.q, v = excluded.v
 		WHERE excluded.ts >= latest.ts`},
 }
 
 // insert runs a multi-row insert into table of rows rows (5 args each),
 // with a statement prepared on w once per table and row count. The caller
-// holds wsem.
+// holds wsem. It fails with errTied if a points row was skipped.
 func (s *Store) insert(ctx context.Context, table string, rows int, args []any) error {
 	k := insKey{table, rows}
 	st := s.insStmts[k]
@@ -241,22 +287,33 @@ func (s *Store) insert(ctx context.Context, table string, rows int, args []any) 
 			if i > 0 {
 				b.WriteByte(',')
 			}
-			b.WriteString("(?,?,?,?,?)")
+			b.WriteString(insertSQL[table][1])
 		}
-		b.WriteString(insertSQL[table][1])
+		b.WriteString(insertSQL[table][2])
 		var err error
 		if st, err = s.w.PrepareContext(ctx, b.String()); err != nil {
 			return fmt.Errorf("prepare insert into %s: %w", table, err)
 		}
 		s.insStmts[k] = st
 	}
-	if _, err := st.ExecContext(ctx, args...); err != nil {
+	res, err := st.ExecContext(ctx, args...)
+	if err != nil {
 		return fmt.Errorf("insert into %s: %w", table, err)
+	}
+	if table == "points" {
+		n, err := res.RowsAffected()
+		if err != nil {
+			return fmt.Errorf("insert into %s: %w", table, err)
+		}
+		if n != int64(rows) {
+			return errTied
+		}
 	}
 	return nil
 }
 
-// validateIngest rejects a call that could not be stored whole.
+// validateIngest rejects a call that could not be stored whole. Ingest
+// wraps its errors in store.ErrInvalid.
 func validateIngest(org string, src store.Source, recs []store.Record) error {
 	if org == "" {
 		return errors.New("empty organisation")
@@ -402,7 +459,7 @@ func (s *Store) Raw(ctx context.Context, org, series string, from, to int64, lim
 		SELECT ts, kind, q, v FROM points
 		WHERE series_id = (SELECT id FROM series WHERE org = ?1 AND path = ?2)
 			AND ts >= ?3 AND ts < ?4
-		ORDER BY ts
+		ORDER BY ts, n
 		LIMIT ?5`, org, series, from, to, noLimit(limit))
 	if err != nil {
 		return nil, fmt.Errorf("raw %s: %w", series, err)

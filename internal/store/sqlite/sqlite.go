@@ -56,10 +56,11 @@ type Store struct {
 
 	// wsem holds one token. Every write takes it (waiting in a
 	// context-aware way) and gives it back after its commit or rollback;
-	// holding it grants use of w, series and insStmts. Transactions are
-	// plain BEGIN IMMEDIATE/COMMIT statements on w, so that statements
-	// prepared once on w serve every transaction.
-	wsem chan struct{}
+	// holding it grants use of w, closed, series and insStmts.
+	// Transactions are plain BEGIN IMMEDIATE/COMMIT statements on w, so
+	// that statements prepared once on w serve every transaction.
+	wsem   chan struct{}
+	closed bool // set by Close; guarded by wsem
 	// series caches the ids and first timestamps of committed series, so
 	// that ingest of known series does no series lookups. Series are never
 	// deleted, so an entry stays true until first_ts moves, which only
@@ -73,6 +74,7 @@ type Store struct {
 	setWatermark *sql.Stmt // on w
 	upsertSeries *sql.Stmt // on w
 	lowerFirst   *sql.Stmt // on w
+	insertTied   *sql.Stmt // on w; one point after those of its series and ts
 }
 
 // Open opens (creating if needed, with its parent directories) the database
@@ -143,7 +145,7 @@ func dsn(abs string, opts Options, readOnly bool) string {
 	q.Add("_pragma", "busy_timeout("+strconv.FormatInt(opts.BusyTimeout.Milliseconds(), 10)+")")
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(FULL)")
-	q.Add("_pragma", "foreign_keys(OFF)"); q.Add("_pragma", "page_size(8192)")
+	q.Add("_pragma", "foreign_keys(OFF)")
 	if readOnly {
 		q.Add("_pragma", "query_only(1)")
 	} else {
@@ -153,8 +155,16 @@ func dsn(abs string, opts Options, readOnly bool) string {
 	return u.String()
 }
 
-// Close closes the database. It waits for running statements to finish.
+// Close waits for a running write to commit, then closes the database,
+// waiting for running reads. Writes after Close fail with ErrClosed.
 func (s *Store) Close() error {
+	s.wsem <- struct{}{}
+	if s.closed {
+		<-s.wsem
+		return nil
+	}
+	s.closed = true
+	<-s.wsem
 	var errs []error
 	if s.r != nil {
 		errs = append(errs, s.r.Close())
@@ -166,14 +176,21 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// lockWriter takes wsem, or fails when ctx ends first.
+// ErrClosed is returned by writes to a closed Store.
+var ErrClosed = errors.New("sqlite store closed")
+
+// lockWriter takes wsem, or fails when ctx ends first or s is closed.
 func (s *Store) lockWriter(ctx context.Context) error {
 	select {
 	case s.wsem <- struct{}{}:
-		return nil
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+	if s.closed {
+		<-s.wsem
+		return ErrClosed
+	}
+	return nil
 }
 
 func (s *Store) unlockWriter() { <-s.wsem }
@@ -276,6 +293,25 @@ CREATE INDEX edges_by_org ON edges (org, id);
 CREATE UNIQUE INDEX edges_by_enroll ON edges (enroll_hash) WHERE enroll_hash <> '';
 CREATE UNIQUE INDEX edges_by_cred ON edges (cred_hash) WHERE cred_hash <> '';
 `,
+	// 2: points become append-only. n numbers the points of one series and
+	// ts from 0 in the order they were ingested, so two points with the
+	// same timestamp are both kept; almost every point has n = 0, which
+	// SQLite stores in no bytes at all. Points of version 1 were unique by
+	// (series_id, ts), so they all get n = 0.
+	`
+CREATE TABLE points_v2 (
+	series_id INTEGER NOT NULL,
+	ts        INTEGER NOT NULL,
+	n         INTEGER NOT NULL,
+	kind      INTEGER NOT NULL,
+	q         INTEGER NOT NULL,
+	v         ANY     NOT NULL,
+	PRIMARY KEY (series_id, ts, n)
+) STRICT, WITHOUT ROWID;
+INSERT INTO points_v2 (series_id, ts, n, kind, q, v) SELECT series_id, ts, 0, kind, q, v FROM points ORDER BY series_id, ts;
+DROP TABLE points;
+ALTER TABLE points_v2 RENAME TO points;
+`,
 }
 
 // migrate brings the schema to len(migrations) in one transaction, and
@@ -323,6 +359,8 @@ func (s *Store) prepare(ctx context.Context) error {
 			ON CONFLICT (org, path) DO UPDATE SET first_ts = min(first_ts, excluded.first_ts)
 			RETURNING id, first_ts`},
 		{&s.lowerFirst, `UPDATE series SET first_ts = ? WHERE id = ? AND first_ts > ?`},
+		{&s.insertTied, `INSERT INTO points (series_id, ts, n, kind, q, v) VALUES (?1, ?2,
+			(SELECT coalesce(max(n) + 1, 0) FROM points WHERE series_id = ?1 AND ts = ?2), ?3, ?4, ?5)`},
 	} {
 		st, err := s.w.PrepareContext(ctx, p.sql)
 		if err != nil {

@@ -3,12 +3,15 @@ package sqlite
 import (
 	"bufio"
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -160,6 +163,120 @@ func TestSchemaVersion(t *testing.T) {
 	}
 }
 
+// TestMigrateFromV1 opens a database of schema version 1, whose points
+// were unique by (series_id, ts), and checks that its points survive the
+// migration and that points with their timestamps can then be added.
+func TestMigrateFromV1(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "hub.db")
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`CREATE TABLE schema_version (version INTEGER NOT NULL) STRICT`,
+		`INSERT INTO schema_version (version) VALUES (1)`,
+		migrations[0],
+		`INSERT INTO series (id, org, path, first_ts) VALUES (1, 'org', 'm/temp', 10), (2, 'org', 'm/state', 10)`,
+		`INSERT INTO points (series_id, ts, kind, q, v) VALUES
+			(1, 20, 1, 0, 2.5), (1, 10, 1, 0, 1.5), (2, 10, 4, 2, 'idle'), (1, 30, 2, 1, 7)`,
+		`INSERT INTO latest (series_id, ts, kind, q, v) VALUES (1, 30, 2, 1, 7), (2, 10, 4, 2, 'idle')`,
+		`INSERT INTO watermarks (edge, stream, seq) VALUES ('e', 'points', 3)`,
+	} {
+		if _, err := db.ExecContext(t.Context(), q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s := openAt(t, path)
+	defer s.Close()
+	var v int
+	if err := s.w.QueryRowContext(t.Context(), `SELECT version FROM schema_version`).Scan(&v); err != nil {
+		t.Fatal(err)
+	}
+	if v != len(migrations) {
+		t.Errorf("schema version after migration = %d, want %d", v, len(migrations))
+	}
+	temp := []uns.Point{
+		{Series: "m/temp", TS: 10, Value: uns.Float(1.5)},
+		{Series: "m/temp", TS: 20, Value: uns.Float(2.5)},
+		{Series: "m/temp", TS: 30, Value: uns.Int(7), Quality: uns.Uncertain},
+	}
+	got, err := s.Raw(t.Context(), "org", "m/temp", 0, 1<<62, 0)
+	if err != nil || !slices.Equal(got, temp) {
+		t.Errorf("Raw after migration = %v, %v; want %v", got, err, temp)
+	}
+	src := store.Source{Edge: "e", Stream: "points"}
+	if wm, err := s.Watermark(t.Context(), src); err != nil || wm != 3 {
+		t.Errorf("Watermark after migration = %d, %v; want 3", wm, err)
+	}
+	tie := uns.Point{Series: "m/temp", TS: 20, Value: uns.Float(9)}
+	if _, err := s.Ingest(t.Context(), "org", src, []store.Record{{Seq: 4, Points: []uns.Point{tie}}}); err != nil {
+		t.Fatal(err)
+	}
+	want := []uns.Point{temp[0], temp[1], tie, temp[2]}
+	if got, err := s.Raw(t.Context(), "org", "m/temp", 0, 1<<62, 0); err != nil || !slices.Equal(got, want) {
+		t.Errorf("Raw after a tie with a migrated point = %v, %v; want %v", got, err, want)
+	}
+}
+
+// TestTiedIngestIsWhole checks the slow path of Ingest: a call whose
+// points tie with stored ones (which sends it down the point-by-point path
+// after a rollback) stores every point of the call exactly once, with the
+// series cache and watermark of one successful transaction.
+func TestTiedIngestIsWhole(t *testing.T) {
+	s := openAt(t, filepath.Join(t.TempDir(), "hub.db"))
+	defer s.Close()
+	src := store.Source{Edge: "e", Stream: "points"}
+	batch := func(seq uint64, from int64) store.Record {
+		r := store.Record{Seq: seq}
+		// 1500 points over 3 series: more than one multi-row insert, and
+		// rows of the call are inserted before the tie is noticed.
+		for i := range int64(1500) {
+			r.Points = append(r.Points, uns.Point{Series: fmt.Sprintf("m/s%d", i%3), TS: from + i/3, Value: uns.Int(i)})
+		}
+		return r
+	}
+	if _, err := s.Ingest(t.Context(), "org", src, []store.Record{batch(1, 1000)}); err != nil {
+		t.Fatal(err)
+	}
+	// The last 100 timestamps of each series tie with the first call; an
+	// older point moves First.
+	second := batch(2, 1000+400)
+	second.Points = append(second.Points, uns.Point{Series: "m/s0", TS: 5, Value: uns.Int(-1)})
+	if n, err := s.Ingest(t.Context(), "org", src, []store.Record{second}); err != nil || n != 1 {
+		t.Fatalf("tied Ingest = %d, %v; want 1 record", n, err)
+	}
+	for k := range 3 {
+		path := fmt.Sprintf("m/s%d", k)
+		got, err := s.Raw(t.Context(), "org", path, 0, 1<<62, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := 1000 // 500 of each call
+		if k == 0 {
+			want++
+		}
+		if len(got) != want {
+			t.Errorf("%s: %d points, want %d", path, len(got), want)
+		}
+		for i := 1; i < len(got); i++ {
+			if got[i].TS < got[i-1].TS {
+				t.Fatalf("%s: Raw out of order at %d", path, i)
+			}
+		}
+	}
+	series, err := s.Series(t.Context(), "org", "m/s0", 0)
+	if err != nil || len(series) != 1 || series[0].First != 5 {
+		t.Errorf("Series(m/s0) = %+v, %v; want First 5", series, err)
+	}
+	if wm, err := s.Watermark(t.Context(), src); err != nil || wm != 2 {
+		t.Errorf("Watermark = %d, %v; want 2", wm, err)
+	}
+}
+
 // TestOpenPath checks that Open creates parent directories and takes the
 // path literally, even with characters that mean something in a URI.
 func TestOpenPath(t *testing.T) {
@@ -195,11 +312,14 @@ func TestAggregatePlansAgree(t *testing.T) {
 	var pts []uns.Point
 	ts := int64(1_700_000_000) * int64(time.Second)
 	start := ts
-	for i := range 3000 {
-		// Bursts and pauses: mostly 100 ms apart, sometimes a minute.
-		ts += int64(time.Duration(rng.IntN(200)) * time.Millisecond)
-		if rng.IntN(100) == 0 {
+	for i := range 1500 {
+		// Bursts and pauses: mostly 100 ms apart, sometimes a minute, and
+		// one in ten at the timestamp of the point before.
+		switch {
+		case rng.IntN(100) == 0:
 			ts += int64(time.Minute)
+		case rng.IntN(10) != 0:
+			ts += int64(time.Duration(rng.IntN(200)) * time.Millisecond)
 		}
 		var v uns.Value
 		switch i % 7 {
@@ -219,7 +339,7 @@ func TestAggregatePlansAgree(t *testing.T) {
 	}
 	end := ts + 1
 	ranges := [][2]int64{{0, 1 << 62}, {start + 12345678, end - 98765432}, {start + int64(time.Minute), start + 2*int64(time.Minute)}}
-	steps := []time.Duration{time.Second, 7 * time.Second, time.Minute, time.Hour}
+	steps := []time.Duration{3 * time.Second, 7 * time.Second, time.Minute, time.Hour}
 	for _, agg := range []store.Agg{store.Avg, store.Min, store.Max, store.Sum, store.Count, store.First, store.Last} {
 		for _, step := range steps {
 			for _, r := range ranges {
@@ -263,4 +383,73 @@ func bucketsClose(a, b []store.Bucket) bool {
 		}
 	}
 	return true
+}
+
+func TestClose(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "hub.db")
+	s := openAt(t, path)
+	src := store.Source{Edge: "e"}
+	rec := func(seq uint64) []store.Record {
+		return []store.Record{{Seq: seq, Points: []uns.Point{{Series: "m/x", TS: int64(seq), Value: uns.Int(1)}}}}
+	}
+	// A write racing Close either commits whole or fails: never half.
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.Ingest(context.Background(), "org", src, rec(1))
+		done <- err
+	}()
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	raced := <-done
+	if raced != nil && !errors.Is(raced, ErrClosed) {
+		t.Errorf("Ingest racing Close: %v, want success or ErrClosed", raced)
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	if _, err := s.Ingest(t.Context(), "org", src, rec(2)); !errors.Is(err, ErrClosed) {
+		t.Errorf("Ingest after Close: %v, want ErrClosed", err)
+	}
+	if err := s.CreateOrg(t.Context(), store.Org{ID: "o"}); !errors.Is(err, ErrClosed) {
+		t.Errorf("CreateOrg after Close: %v, want ErrClosed", err)
+	}
+
+	s = openAt(t, path)
+	defer s.Close()
+	wm, err := s.Watermark(t.Context(), src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := map[bool]uint64{true: 1, false: 0}[raced == nil]; wm != want {
+		t.Errorf("watermark after reopen = %d, want %d (racing Ingest returned %v)", wm, want, raced)
+	}
+}
+
+// TestInsertStatementsBounded checks that batches of every size share a
+// few prepared statements.
+func TestInsertStatementsBounded(t *testing.T) {
+	s := openAt(t, filepath.Join(t.TempDir(), "hub.db"))
+	defer s.Close()
+	seq := uint64(0)
+	sizes := []int{1100, 2100}
+	for n := 1; n <= 130; n++ {
+		sizes = append(sizes, n)
+	}
+	for _, n := range sizes {
+		seq++
+		r := store.Record{Seq: seq}
+		for i := range n {
+			r.Points = append(r.Points, uns.Point{Series: "m/x", TS: int64(seq)<<32 + int64(i), Value: uns.Int(int64(i))})
+		}
+		if _, err := s.Ingest(t.Context(), "org", store.Source{Edge: "e"}, []store.Record{r}); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.Raw(t.Context(), "org", "m/x", int64(seq)<<32, int64(seq+1)<<32, 0); err != nil || len(got) != n {
+			t.Fatalf("batch of %d: Raw gave %d points, %v", n, len(got), err)
+		}
+	}
+	if got := len(s.insStmts); got > 2*22 {
+		t.Errorf("%d insert statements prepared, want at most 44", got)
+	}
 }

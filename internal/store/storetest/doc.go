@@ -19,9 +19,14 @@
 //   - Ingest validates the whole call first and stores nothing of it if any
 //     record is out of Seq order or any point has an invalid path (see
 //     uns.ValidatePath), no kind, a non-finite float, an unknown quality or
-//     a negative timestamp, or if org or the source's edge is empty.
-//   - Two points of one series with the same timestamp are one point: the
-//     one stored later replaces the other (in Raw and Latest).
+//     a negative timestamp, or if org or the source's edge is empty; its
+//     error wraps store.ErrInvalid, as does Aggregate's for a bad step or
+//     aggregate.
+//   - Storage is append-only and the watermark its only deduplication: two
+//     points of one series with the same timestamp are both kept, whether
+//     from one record, two records or two sources. Raw returns them in
+//     ingest order; Latest returns the one ingested last; Aggregate counts
+//     both, and First and Last pick the one ingested first and last.
 //   - In Aggregate, Bucket.Count is the number of points the aggregate
 //     considered: numeric ones (bools as 0/1, no strings) for avg, min, max
 //     and sum; all of them for count, first and last. A bucket holding only

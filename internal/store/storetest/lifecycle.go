@@ -118,8 +118,13 @@ func testReopen(t *testing.T, open Opener) {
 	}
 	// An older point after reopen must still move the series' First.
 	ingest(t, s, orgA, srcA, []store.Record{rec(8, pt("m/temp", t0, uns.Float(0)))})
-	if got := raw(t, s, orgA, "m/temp"); len(got) != 8 {
-		t.Errorf("Raw after reopen has %d points, want 8: %s", len(got), fmtPoints(got))
+	// A point with the timestamp of one stored before Close goes after it.
+	ingest(t, s, orgA, srcA, []store.Record{rec(9, pt("m/temp", t0+7*sec, uns.Float(70)))})
+	got := raw(t, s, orgA, "m/temp")
+	if len(got) != 9 {
+		t.Errorf("Raw after reopen has %d points, want 9: %s", len(got), fmtPoints(got))
+	} else {
+		checkPoints(t, "Raw of the tie after reopen", got[7:], []uns.Point{pt("m/temp", t0+7*sec, uns.Float(7)), pt("m/temp", t0+7*sec, uns.Float(70))})
 	}
 	series, err := s.Series(t.Context(), orgA, "", 0)
 	if err != nil {
@@ -135,9 +140,9 @@ func testReopen(t *testing.T, open Opener) {
 	if _, err := s.TokenByHash(t.Context(), "tok"); err != nil {
 		t.Errorf("TokenByHash after reopen: %v", err)
 	}
-	got, err := s.Edge(t.Context(), orgA, "edge-1")
+	e, err := s.Edge(t.Context(), orgA, "edge-1")
 	if err != nil {
 		t.Fatalf("Edge after reopen: %v", err)
 	}
-	checkEdge(t, "Edge after reopen", got, edge)
+	checkEdge(t, "Edge after reopen", e, edge)
 }

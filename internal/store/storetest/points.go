@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"errors"
 	"math"
 	"slices"
 	"testing"
@@ -170,31 +171,103 @@ func testIngest(t *testing.T, open Opener) {
 		}
 	})
 
-	t.Run("SameSeriesAndTimestampLastWins", func(t *testing.T) {
+	// Storage is append-only: points with the same series and timestamp
+	// are all kept, in one record, across records and across calls. Raw
+	// gives them in the order they were ingested; Latest gives the one
+	// ingested last.
+	t.Run("SameSeriesAndTimestampAllKept", func(t *testing.T) {
 		s := newStore(t, open)
-		ingest(t, s, orgA, srcA, []store.Record{
-			rec(1, pt("m/state", t0, uns.String("idle"))),
-			rec(2, pt("m/state", t0, uns.String("running"))),
-		})
-		running := []uns.Point{pt("m/state", t0, uns.String("running"))}
-		checkPoints(t, "Raw after one call", raw(t, s, orgA, "m/state"), running)
+		idle := pt("m/state", t0, uns.String("idle"))
+		running := pt("m/state", t0, uns.String("running"))
+		again := pt("m/state", t0, uns.String("running"))
+		stopped := uns.Point{Series: "m/state", TS: t0, Value: uns.String("stopped"), Quality: uns.Bad}
+		ingest(t, s, orgA, srcA, []store.Record{rec(1, idle, running), rec(2, again)})
+		checkPoints(t, "Raw after one call", raw(t, s, orgA, "m/state"), []uns.Point{idle, running, again})
 		latest, err := s.Latest(t.Context(), orgA, "", 0)
 		if err != nil {
 			t.Fatal(err)
 		}
-		checkPoints(t, "Latest after one call", latest, running)
-		ingest(t, s, orgA, srcA, []store.Record{rec(3, uns.Point{Series: "m/state", TS: t0, Value: uns.String("stopped"), Quality: uns.Bad})})
-		want := []uns.Point{{Series: "m/state", TS: t0, Value: uns.String("stopped"), Quality: uns.Bad}}
-		checkPoints(t, "Raw", raw(t, s, orgA, "m/state"), want)
+		checkPoints(t, "Latest after one call", latest, []uns.Point{again})
+
+		ingest(t, s, orgA, srcA, []store.Record{rec(3, stopped)})
+		checkPoints(t, "Raw", raw(t, s, orgA, "m/state"), []uns.Point{idle, running, again, stopped})
 		latest, err = s.Latest(t.Context(), orgA, "", 0)
 		if err != nil {
 			t.Fatal(err)
 		}
-		checkPoints(t, "Latest", latest, want)
+		checkPoints(t, "Latest", latest, []uns.Point{stopped})
+		got, err := s.Raw(t.Context(), orgA, "m/state", 0, 1<<62, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkPoints(t, "Raw with a limit inside a tie", got, []uns.Point{idle, running})
+
+		// An older point ingested later changes neither Latest nor the
+		// order of the tie.
+		older := pt("m/state", t0-sec, uns.String("setup"))
+		ingest(t, s, orgA, srcA, []store.Record{rec(4, older)})
+		checkPoints(t, "Raw after an older point", raw(t, s, orgA, "m/state"), []uns.Point{older, idle, running, again, stopped})
+		latest, err = s.Latest(t.Context(), orgA, "", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkPoints(t, "Latest after an older point", latest, []uns.Point{stopped})
 	})
 
-	// Bad input never half-stores: the call fails and leaves no trace, not
-	// even of its valid records.
+	// The watermark is the only deduplication. The same points under a new
+	// Seq, or from another source, are new points and are stored again, so
+	// a hub whose watermark broke would show duplicates rather than hide
+	// them; the same Seq again stores nothing.
+	t.Run("SamePointsUnderNewSeqStoredTwice", func(t *testing.T) {
+		s := newStore(t, open)
+		t1, t2 := pt("m/temp", t0, uns.Float(1)), pt("m/temp", t0+sec, uns.Float(2))
+		state := pt("m/state", t0, uns.String("run"))
+		if got := ingest(t, s, orgA, srcA, []store.Record{rec(1, t1, t2, state)}); got != 1 {
+			t.Errorf("first Ingest stored %d, want 1", got)
+		}
+		if got := ingest(t, s, orgA, srcA, []store.Record{rec(1, t1, t2, state)}); got != 0 {
+			t.Errorf("Ingest of the same seq again stored %d, want 0", got)
+		}
+		checkPoints(t, "Raw after the same seq again", raw(t, s, orgA, "m/temp"), []uns.Point{t1, t2})
+
+		if got := ingest(t, s, orgA, srcA, []store.Record{rec(2, t1, t2, state)}); got != 1 {
+			t.Errorf("Ingest of the same points under seq 2 stored %d, want 1", got)
+		}
+		checkPoints(t, "Raw after a new seq", raw(t, s, orgA, "m/temp"), []uns.Point{t1, t1, t2, t2})
+		checkPoints(t, "Raw of m/state after a new seq", raw(t, s, orgA, "m/state"), []uns.Point{state, state})
+		ingest(t, s, orgA, srcB, []store.Record{rec(1, t1)})
+		checkPoints(t, "Raw after another source", raw(t, s, orgA, "m/temp"), []uns.Point{t1, t1, t1, t2, t2})
+
+		got, err := s.Aggregate(t.Context(), orgA, "m/temp", 0, 1<<62, 10*sec, store.Count)
+		want := []store.Bucket{{Start: t0, Value: uns.Int(5), Count: 5}}
+		if err != nil || !slices.Equal(got, want) {
+			t.Errorf("Aggregate(count) = %v, %v; want %v", got, err, want)
+		}
+		got, err = s.Aggregate(t.Context(), orgA, "m/temp", 0, 1<<62, 10*sec, store.Sum)
+		want = []store.Bucket{{Start: t0, Value: uns.Float(7), Count: 5}}
+		if err != nil || !slices.Equal(got, want) {
+			t.Errorf("Aggregate(sum) = %v, %v; want %v", got, err, want)
+		}
+		series, err := s.Series(t.Context(), orgA, "", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantSeries := []store.SeriesInfo{
+			{Path: "m/state", Kind: uns.KindString, First: t0, Last: t0},
+			{Path: "m/temp", Kind: uns.KindFloat, First: t0, Last: t0 + sec},
+		}
+		if !slices.Equal(series, wantSeries) {
+			t.Errorf("Series = %+v, want %+v", series, wantSeries)
+		}
+		latest, err := s.Latest(t.Context(), orgA, "", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkPoints(t, "Latest", latest, []uns.Point{state, t2})
+	})
+
+	// Bad input never half-stores: the call fails with ErrInvalid and
+	// leaves no trace, not even of its valid records.
 	t.Run("RejectsBadInputWhole", func(t *testing.T) {
 		good := rec(1, pt("m/temp", t0, uns.Float(1)))
 		tests := []struct {
@@ -222,6 +295,9 @@ func testIngest(t *testing.T, open Opener) {
 				n, err := s.Ingest(t.Context(), tt.org, tt.src, tt.recs)
 				if err == nil {
 					t.Fatalf("Ingest succeeded (stored %d), want an error", n)
+				}
+				if !errors.Is(err, store.ErrInvalid) {
+					t.Errorf("Ingest: %v, want an error wrapping store.ErrInvalid", err)
 				}
 				if n != 0 {
 					t.Errorf("Ingest failed but reported %d stored", n)
@@ -576,6 +652,53 @@ func testAggregate(t *testing.T, open Opener) {
 		}
 	})
 
+	// Points with the same timestamp all count. First is the one of the
+	// bucket's first ts ingested first, Last the one of its last ts
+	// ingested last, as in Raw. Sparse and dense data, as a backend may
+	// plan them differently.
+	t.Run("Ties", func(t *testing.T) {
+		const ties = "m/ties"
+		// Raw order: t0+1s: 1.0, 2.0, 6.0; t0+5s: "a", 4.
+		ingest(t, s, orgA, store.Source{Edge: "edge-ties", Stream: "points"}, []store.Record{
+			rec(1, pt(ties, t0+1*sec, f(1)), pt(ties, t0+1*sec, f(2))),
+			rec(2, pt(ties, t0+5*sec, uns.String("a")), pt(ties, t0+1*sec, f(6)), pt(ties, t0+5*sec, i(4))),
+		})
+		// Points i/4 s after t0+20s, i in 0..39: each ts twice, Int(i)
+		// and then, in a later record, Int(100+i). One bucket of 80.
+		var first, second []uns.Point
+		for n := range int64(40) {
+			first = append(first, pt(ties, t0+20*sec+n*sec/4, i(n)))
+			second = append(second, pt(ties, t0+20*sec+n*sec/4, i(100+n)))
+		}
+		ingest(t, s, orgA, store.Source{Edge: "edge-ties", Stream: "dense"}, []store.Record{{Seq: 1, Points: first}, {Seq: 2, Points: second}})
+		tests := []struct {
+			agg      store.Agg
+			from, to int64
+			want     []store.Bucket
+		}{
+			{store.Count, 0, all, []store.Bucket{b(0, i(5), 5), b(20, i(80), 80)}},
+			{store.Avg, 0, all, []store.Bucket{b(0, f(3.25), 4), b(20, f(69.5), 80)}},
+			{store.Min, 0, all, []store.Bucket{b(0, f(1), 4), b(20, f(0), 80)}},
+			{store.Max, 0, all, []store.Bucket{b(0, f(6), 4), b(20, f(139), 80)}},
+			{store.Sum, 0, all, []store.Bucket{b(0, f(13), 4), b(20, f(5560), 80)}},
+			{store.First, 0, all, []store.Bucket{b(0, f(1), 5), b(20, i(0), 80)}},
+			{store.Last, 0, all, []store.Bucket{b(0, i(4), 5), b(20, i(139), 80)}},
+			{store.First, 0, t0 + 10*sec, []store.Bucket{b(0, f(1), 5)}},
+			{store.Last, 0, t0 + 10*sec, []store.Bucket{b(0, i(4), 5)}},
+			{store.First, t0 + 20*sec, all, []store.Bucket{b(20, i(0), 80)}},
+			{store.Last, t0 + 20*sec, all, []store.Bucket{b(20, i(139), 80)}},
+		}
+		for _, tt := range tests {
+			got, err := s.Aggregate(t.Context(), orgA, ties, tt.from, tt.to, 10*sec, tt.agg)
+			if err != nil {
+				t.Fatalf("Aggregate(%s): %v", tt.agg, err)
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("Aggregate(%s, %d..%d):\n got %v\nwant %v", tt.agg, tt.from-t0, tt.to-t0, got, tt.want)
+			}
+		}
+	})
+
 	// Sums of integers beyond int64 are floats, not an overflow error.
 	t.Run("SumBeyondInt64", func(t *testing.T) {
 		const big = "m/big"
@@ -600,8 +723,8 @@ func testAggregate(t *testing.T, open Opener) {
 			step int64
 			agg  store.Agg
 		}{{0, store.Avg}, {-sec, store.Avg}, {sec, "median"}, {sec, ""}} {
-			if got, err := s.Aggregate(t.Context(), orgA, path, 0, all, tt.step, tt.agg); err == nil {
-				t.Errorf("Aggregate(step %d, %q) = %v, want an error", tt.step, tt.agg, got)
+			if got, err := s.Aggregate(t.Context(), orgA, path, 0, all, tt.step, tt.agg); !errors.Is(err, store.ErrInvalid) {
+				t.Errorf("Aggregate(step %d, %q) = %v, %v; want an error wrapping store.ErrInvalid", tt.step, tt.agg, got, err)
 			}
 		}
 	})
