@@ -282,7 +282,7 @@ func (s *Server) uplink(w http.ResponseWriter, r *http.Request) {
 	}
 	res, err := s.Receiver.Receive(r.Context(), e.Org, e.ID, r.Header.Get("Content-Encoding"), r.Body)
 	if err != nil {
-		if errors.Is(err, uplink.ErrMalformed) || errors.Is(err, uplink.ErrTooLarge) {
+		if errors.Is(err, uplink.ErrMalformed) || errors.Is(err, uplink.ErrTooLarge) || errors.Is(err, store.ErrInvalid) {
 			s.metrics.batches.WithLabelValues("malformed").Inc()
 			s.Log.Warn("malformed uplink batch", "edge", e.ID, "err", err)
 		} else {

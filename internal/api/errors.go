@@ -28,7 +28,7 @@ func status(err error) (int, string) {
 		return http.StatusUnauthorized, "missing, unknown or expired bearer token"
 	case errors.Is(err, auth.ErrForbidden):
 		return http.StatusForbidden, err.Error()
-	case errors.Is(err, errBadRequest), errors.Is(err, uplink.ErrMalformed):
+	case errors.Is(err, errBadRequest), errors.Is(err, uplink.ErrMalformed), errors.Is(err, store.ErrInvalid):
 		return http.StatusBadRequest, err.Error()
 	case errors.Is(err, uplink.ErrTooLarge):
 		return http.StatusRequestEntityTooLarge, err.Error()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -144,7 +145,7 @@ func (e *Edge) startMQTT() error {
 	caps.MaximumPacketSize = 1 << 20
 	s := mqtt.New(&mqtt.Options{
 		Capabilities: caps,
-		Logger:       e.log.With("component", "mqtt"),
+		Logger:       slog.New(mqttLog{e.log.Handler()}).With("component", "mqtt"),
 	})
 	if err := s.AddHook(new(mqttauth.AllowHook), nil); err != nil {
 		return fmt.Errorf("mqtt auth hook: %w", err)
@@ -196,4 +197,38 @@ func (e *Edge) Close() error {
 		e.closeErr = errors.Join(mqttErr, statusErr, runErr, obErr)
 	})
 	return e.closeErr
+}
+
+// mqttLog filters mochi's logging: mochi logs every start, stop and hook
+// at info, and a device that disconnects as a warning with the network
+// error; keep real warnings only.
+type mqttLog struct {
+	slog.Handler
+}
+
+func (h mqttLog) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= slog.LevelWarn && h.Handler.Enabled(ctx, l)
+}
+
+func (h mqttLog) Handle(ctx context.Context, r slog.Record) error {
+	normal := false
+	r.Attrs(func(a slog.Attr) bool {
+		if err, ok := a.Value.Any().(error); ok && (errors.Is(err, net.ErrClosed) || errors.Is(err, io.EOF)) {
+			normal = true
+			return false
+		}
+		return true
+	})
+	if normal {
+		return nil
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h mqttLog) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return mqttLog{h.Handler.WithAttrs(attrs)}
+}
+
+func (h mqttLog) WithGroup(name string) slog.Handler {
+	return mqttLog{h.Handler.WithGroup(name)}
 }

@@ -7,17 +7,23 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/klauspost/compress/zstd"
 
 	"github.com/molen-io/molen/internal/edge"
 	"github.com/molen-io/molen/internal/hub"
 	"github.com/molen-io/molen/internal/uns"
+	"github.com/molen-io/molen/internal/uplink"
 )
 
 // env is a hub and an edge enrolled at it, on ephemeral ports.
@@ -285,4 +291,85 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// refusingHub stands in front of a real hub and answers 400 to any uplink
+// batch holding a point of the poison series, as a hub would for data it
+// cannot accept; everything else goes through.
+func refusingHub(t *testing.T, hubURL, poison string) string {
+	t.Helper()
+	target, _ := url.Parse(hubURL)
+	rp := httputil.NewSingleHostReverseProxy(target)
+	dec, err := zstd.NewReader(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(dec.Close)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/api/v1/uplink" {
+			body, _ := io.ReadAll(r.Body)
+			raw, err := dec.DecodeAll(body, nil)
+			if err != nil {
+				t.Errorf("proxy: %v", err)
+			}
+			b, err := uplink.DecodeBatch(raw)
+			if err != nil {
+				t.Errorf("proxy: %v", err)
+			}
+			for _, rec := range b.Records {
+				pts, _ := uplink.DecodePoints(nil, rec.Data)
+				for _, p := range pts {
+					if p.Series == poison {
+						w.WriteHeader(http.StatusBadRequest)
+						fmt.Fprintf(w, `{"error": "%s is refused"}`, poison)
+						return
+					}
+				}
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+func TestRecordsTheHubRefusesAreDeadLetteredAndTheRestFlows(t *testing.T) {
+	v := start(t)
+	if err := v.edge.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Buffer the messages while the edge cannot reach any hub, so that good
+	// and poisoned records travel in one batch.
+	v.cfg.HubURL = "http://127.0.0.1:1" // nothing listens there
+	v.startEdge()
+	dev := v.device(4)
+	for i := 1; i <= 20; i++ {
+		publish(t, dev, "f/m/good", []byte(fmt.Sprint(i)))
+		if i%5 == 0 {
+			publish(t, dev, "f/m/poison", []byte(fmt.Sprint(i)))
+		}
+	}
+	if err := v.edge.Close(); err != nil {
+		t.Fatal(err)
+	}
+	v.cfg.HubURL = refusingHub(t, v.hub.URL(), "f/m/poison")
+	v.startEdge()
+	eventually(t, "the good values at the hub", func() bool { return v.count("f/m/good") == 20 })
+	eventually(t, "the outbox to drain", func() bool { return v.edge.Status().Outbox.PendingRecords == 0 })
+	st := v.edge.Status()
+	if st.Forward.DeadLetterRecords != 4 || st.Forward.DeadLetterPoints != 4 {
+		t.Errorf("dead-lettered %d records, %d points; want 4, 4", st.Forward.DeadLetterRecords, st.Forward.DeadLetterPoints)
+	}
+	files, _ := filepath.Glob(filepath.Join(v.cfg.DataDir, "deadletter", "*.json"))
+	if len(files) != 4 {
+		t.Fatalf("dead-letter files: %v, want 4", files)
+	}
+	b, _ := os.ReadFile(files[0])
+	if !strings.Contains(string(b), `"series": "f/m/poison"`) || !strings.Contains(string(b), "is refused") {
+		t.Errorf("dead-letter file lacks the point or the hub's reason:\n%s", b)
+	}
+	if n := v.count("f/m/poison"); n != 0 {
+		t.Errorf("hub stored %d poison points", n)
+	}
 }

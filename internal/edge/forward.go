@@ -2,9 +2,14 @@ package edge
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -55,8 +60,11 @@ func (s *forwardState) fail(now time.Time, err error) {
 // stored them.
 func (e *Edge) forward(ctx context.Context) error {
 	cred, err := e.ensureEnrolled(ctx)
+	if ctx.Err() != nil {
+		return nil // stopped while enrolling
+	}
 	if err != nil {
-		return err // only ctx ends it
+		return err
 	}
 	client := &uplink.Client{URL: cred.Hub, Credential: cred.Credential, HTTP: e.http}
 	stream := "points/" + e.outbox.ID()
@@ -94,6 +102,12 @@ func (e *Edge) forward(ctx context.Context) error {
 		_, err = client.Send(ctx, b)
 		if ctx.Err() != nil {
 			return nil
+		}
+		if refused(err) {
+			// The hub refuses the data itself: resending the batch would
+			// block everything behind it. Find the refused records, keep
+			// them in the dead-letter directory, and go on.
+			err = e.isolate(ctx, client, b)
 		}
 		if err != nil {
 			e.fwd.fail(time.Now(), err)
@@ -234,4 +248,74 @@ func (e *Edge) reenroll(ctx context.Context, old credential) (credential, bool) 
 	e.log.Info("enrolled again with the given token", "hub", hub, "edge_id", c.EdgeID, "org", c.Org)
 	e.setIdentity(c)
 	return c, true
+}
+
+// refused reports whether the hub answered that the data itself is bad
+// (400, 413): sending it again cannot succeed.
+func refused(err error) bool {
+	se, ok := errors.AsType[*uplink.StatusError](err)
+	return ok && (se.Code == http.StatusBadRequest || se.Code == http.StatusRequestEntityTooLarge)
+}
+
+// isolate sends the records of a refused batch one by one. Records the hub
+// refuses go to the dead-letter directory and are counted; the others are
+// stored as usual. It returns nil once every record is either stored or
+// dead-lettered, so the caller can acknowledge the whole batch.
+func (e *Edge) isolate(ctx context.Context, client *uplink.Client, b uplink.Batch) error {
+	for _, r := range b.Records {
+		_, err := client.Send(ctx, uplink.Batch{Stream: b.Stream, Records: []uplink.RawRecord{r}})
+		if err == nil {
+			continue
+		}
+		if !refused(err) {
+			return err
+		}
+		if err := e.deadLetter(b.Stream, r, err); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// deadLetter writes a refused record to <data>/deadletter/ as JSON, with the
+// hub's reason and the points it held, for an operator to inspect.
+func (e *Edge) deadLetter(stream string, r uplink.RawRecord, reason error) error {
+	dir := filepath.Join(e.cfg.DataDir, "deadletter")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("dead-letter record %d: %w", r.Seq, err)
+	}
+	doc := struct {
+		Stream string          `json:"stream"`
+		Seq    uint64          `json:"seq"`
+		Time   time.Time       `json:"time"`
+		Reason string          `json:"reason"`
+		Points []deadPointJSON `json:"points,omitempty"`
+		Data   []byte          `json:"data,omitempty"` // the raw record, when it does not decode
+	}{Stream: stream, Seq: r.Seq, Time: time.Now().UTC(), Reason: reason.Error()}
+	pts, err := uplink.DecodePoints(nil, r.Data)
+	if err != nil {
+		doc.Data = r.Data
+	}
+	for _, p := range pts {
+		doc.Points = append(doc.Points, deadPointJSON{Series: p.Series, TS: p.TS, Value: p.Value.Any(), Q: p.Quality.String()})
+	}
+	b, err := json.MarshalIndent(doc, "", "  ")
+	if err != nil {
+		return fmt.Errorf("dead-letter record %d: %w", r.Seq, err)
+	}
+	name := filepath.Join(dir, fmt.Sprintf("%s-%020d.json", strings.ReplaceAll(stream, "/", "_"), r.Seq))
+	if err := os.WriteFile(name, b, 0o600); err != nil {
+		return fmt.Errorf("dead-letter record %d: %w", r.Seq, err)
+	}
+	e.metrics.deadRecords.Inc()
+	e.metrics.deadPoints.Add(float64(len(pts)))
+	e.log.Error("hub refused a record; kept in the dead-letter directory", "seq", r.Seq, "file", name, "reason", reason)
+	return nil
+}
+
+type deadPointJSON struct {
+	Series string `json:"series"`
+	TS     int64  `json:"ts_ns"`
+	Value  any    `json:"value"`
+	Q      string `json:"q"`
 }

@@ -26,6 +26,8 @@ type metrics struct {
 	forwardedPoints  prometheus.Counter
 	forwardErrors    *prometheus.CounterVec
 	forwardSeconds   prometheus.Histogram
+	deadRecords      prometheus.Counter
+	deadPoints       prometheus.Counter
 }
 
 func newMetrics(e *Edge) *metrics {
@@ -45,6 +47,10 @@ func newMetrics(e *Edge) *metrics {
 			Name: "molen_edge_forwarded_points_total", Help: "Points the hub acknowledged."}),
 		forwardErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "molen_edge_forward_errors_total", Help: "Failed sends to the hub, by kind."}, []string{"kind"}),
+		deadRecords: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "molen_edge_dead_letter_records_total", Help: "Records the hub refused as bad data, kept in <data>/deadletter/."}),
+		deadPoints: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "molen_edge_dead_letter_points_total", Help: "Points in records the hub refused."}),
 		forwardSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "molen_edge_forward_seconds", Help: "Time for the hub to store one batch.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 4, 8)}),
@@ -63,7 +69,7 @@ func newMetrics(e *Edge) *metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.messages, m.points, m.rejected, m.refused,
-		m.forwardedRecords, m.forwardedPoints, m.forwardErrors, m.forwardSeconds,
+		m.forwardedRecords, m.forwardedPoints, m.forwardErrors, m.forwardSeconds, m.deadRecords, m.deadPoints,
 		gauge("molen_edge_outbox_pending_points", "Points stored locally and not yet acknowledged by the hub.",
 			func() float64 { return float64(ob.Stats().PendingPoints) }),
 		gauge("molen_edge_outbox_pending_bytes", "Bytes of records not yet acknowledged by the hub.",
@@ -152,8 +158,10 @@ type Status struct {
 		Rejected             int64            `json:"rejected_appends"`
 	} `json:"outbox"`
 	Forward struct {
-		Records int64 `json:"records"`
-		Points  int64 `json:"points"`
+		Records           int64 `json:"records"`
+		Points            int64 `json:"points"`
+		DeadLetterRecords int64 `json:"dead_letter_records"`
+		DeadLetterPoints  int64 `json:"dead_letter_points"`
 	} `json:"forward"`
 }
 
@@ -198,6 +206,8 @@ func (e *Edge) Status() Status {
 	}
 	s.Forward.Records = int64(counterValue(e.metrics.forwardedRecords))
 	s.Forward.Points = int64(counterValue(e.metrics.forwardedPoints))
+	s.Forward.DeadLetterRecords = int64(counterValue(e.metrics.deadRecords))
+	s.Forward.DeadLetterPoints = int64(counterValue(e.metrics.deadPoints))
 	return s
 }
 

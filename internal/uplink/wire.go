@@ -174,6 +174,10 @@ func DecodePoints(dst []uns.Point, b []byte) ([]uns.Point, error) {
 			r.err = malformed("point %d: series index %d of %d", i, si, len(series))
 			break
 		}
+		if ts < 0 {
+			r.err = malformed("point %d: timestamp before 1970", i)
+			break
+		}
 		q := uns.Quality(kq & 0x0f)
 		if q > uns.Bad {
 			r.err = malformed("point %d: quality %d", i, q)

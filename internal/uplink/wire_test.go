@@ -16,6 +16,7 @@ func samplePoints() []uns.Point {
 		{Series: "s/a/l/m/count", TS: 1_700_000_000_000_000_001, Value: uns.Int(math.MaxInt64), Quality: uns.Uncertain},
 		{Series: "s/a/l/m/temp", TS: 1_699_999_999_000_000_000, Value: uns.Float(-0.0)},
 		{Series: "s/a/l/m/on", TS: 5, Value: uns.Bool(true), Quality: uns.Bad},
+		{Series: "s/a/l/m/on", TS: 0, Value: uns.Bool(true)},
 		{Series: "s/a/l/m/on", TS: 6, Value: uns.Bool(false)},
 		{Series: "s/a/l/m/state", TS: 7, Value: uns.String("running")},
 		{Series: "s/a/l/m/state", TS: 8, Value: uns.String("")},
@@ -77,6 +78,7 @@ func TestDecodePointsRejects(t *testing.T) {
 		{"series index out of range", []byte{1, 0, 1, 3, 2, 0x20, 2}},
 		{"bad kind", []byte{1, 1, 3, 'a', '/', 'b', 1, 0, 2, 0x90}},
 		{"bad quality", []byte{1, 1, 3, 'a', '/', 'b', 1, 0, 2, 0x29, 2}},
+		{"negative timestamp", EncodePoints(nil, []uns.Point{{Series: "a/b", TS: -1, Value: uns.Int(1)}})},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
