@@ -117,6 +117,14 @@ func TestDemoRunsAgainOnTheSameData(t *testing.T) {
 		t.Errorf("demo output lacks the UI URL with token:\n%s", out.String())
 	}
 	waitFor(t, "data from the first run", func() bool { return latestCount(t, d) > 20 })
+	for _, path := range []string{"/healthz", "/metrics"} {
+		resp, err := http.Get(d.Hub.URL() + path)
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Errorf("GET %s: %v %v", path, err, resp)
+		} else {
+			resp.Body.Close()
+		}
+	}
 	token1, _ := d.Hub.AdminToken()
 	if err := d.Close(); err != nil {
 		t.Fatalf("close: %v", err)

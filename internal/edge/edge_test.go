@@ -262,6 +262,23 @@ func TestRevokedEdgeGets401AndLosesNothing(t *testing.T) {
 		t.Errorf("hub stored %d values of f/m/n, want 50", n)
 	}
 
+	// Secrets never reach the log.
+	cred, err := os.ReadFile(filepath.Join(v.cfg.DataDir, "credential.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c struct {
+		Credential string `json:"credential"`
+	}
+	if err := json.Unmarshal(cred, &c); err != nil || c.Credential == "" {
+		t.Fatalf("credential file: %v", err)
+	}
+	for _, secret := range []string{c.Credential, token, v.admin} {
+		if strings.Contains(v.logs.String(), secret) {
+			t.Errorf("a secret (%.8s…) appears in the edge's log", secret)
+		}
+	}
+
 	// A wrong credential gets a 401 too.
 	req, _ = http.NewRequest("POST", v.hub.URL()+"/api/v1/uplink", strings.NewReader("x"))
 	req.Header.Set("Authorization", "Bearer mlc_wrong")
