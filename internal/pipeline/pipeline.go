@@ -1,6 +1,12 @@
 package pipeline
 
-import "github.com/molen-io/molen/internal/uns"
+import (
+	"fmt"
+	"sort"
+	"sync"
+
+	"github.com/molen-io/molen/internal/uns"
+)
 
 // Stage transforms a batch of points. It may reuse pts' backing array for its
 // result and must not keep pts after returning. Process is called from many
@@ -14,3 +20,96 @@ type Passthrough struct{}
 
 // Process returns pts.
 func (Passthrough) Process(pts []uns.Point) []uns.Point { return pts }
+
+// Event is something that happened to an asset over an interval: a machine
+// state, a downtime, an alarm, an anomaly. End is 0 while it lasts.
+type Event struct {
+	Asset string            // UNS asset path, e.g. site/area/line/machine
+	Kind  string            // state, downtime, alarm, anomaly, …
+	Start int64             // unix ns
+	End   int64             // unix ns; 0 while open
+	Attrs map[string]string // reason, value, score, … (small; operators reuse keys)
+}
+
+// Output collects what an operator emits. Operators append; the runner owns
+// and resets the slices between batches, so appending does not allocate in
+// steady state.
+type Output struct {
+	Points []uns.Point
+	Events []Event
+}
+
+// Reset empties o, keeping its capacity.
+func (o *Output) Reset() {
+	o.Points = o.Points[:0]
+	o.Events = o.Events[:0]
+}
+
+// Operator is one step of a pipeline. Operators are not safe for concurrent
+// use: the runner calls one operator from one goroutine at a time.
+//
+// Process receives points in arrival order (per series in time order unless
+// a device sends late data, which operators must handle) and appends what
+// passes or results to out. Tick is called with the current time (unix ns)
+// at least once a second, and at the end of input with the last event time
+// plus the operator's largest wait, so windows close, heartbeats fire and
+// timeouts expire without new input.
+type Operator interface {
+	Process(in []uns.Point, out *Output)
+	Tick(now int64, out *Output)
+}
+
+// Config is an operator's typed configuration. Validate returns errors whose
+// text names the field ("size: must be > 0"); the loader prefixes the path
+// of the operator in the spec.
+type Config interface {
+	Validate() error
+}
+
+// Spec registers an operator kind.
+type Spec struct {
+	Name string        // the key in a pipeline stage, e.g. "deadband"
+	Doc  string        // one line for --help and error messages
+	New  func() Config // a pointer to a config holding the defaults; the loader decodes into it (unknown fields are errors)
+	// Build makes an operator from a validated config (the value New returned).
+	Build func(cfg Config) (Operator, error)
+}
+
+var (
+	regMu    sync.RWMutex // guards registry
+	registry = map[string]Spec{}
+)
+
+// Register adds an operator kind; it panics on a duplicate or incomplete
+// spec, as registration happens in init.
+func Register(s Spec) {
+	if s.Name == "" || s.New == nil || s.Build == nil {
+		panic(fmt.Sprintf("pipeline: incomplete operator spec %q", s.Name))
+	}
+	regMu.Lock()
+	defer regMu.Unlock()
+	if _, dup := registry[s.Name]; dup {
+		panic(fmt.Sprintf("pipeline: operator %q registered twice", s.Name))
+	}
+	registry[s.Name] = s
+}
+
+// Lookup returns the spec of an operator kind.
+func Lookup(name string) (Spec, bool) {
+	regMu.RLock()
+	defer regMu.RUnlock()
+	s, ok := registry[name]
+	return s, ok
+}
+
+// Operators lists the registered operator kinds by name.
+func Operators() []string {
+	regMu.RLock()
+	defer regMu.RUnlock()
+	names := make([]string, 0, len(registry))
+	for n := range registry {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}

@@ -1,0 +1,108 @@
+package connector
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/molen-io/molen/internal/uns"
+)
+
+// Sink receives what an input reads. Write returns once the points are
+// durable (in the edge's outbox) or with an error; an input acknowledges its
+// peer (where the protocol has acknowledgements) only after Write returned
+// nil. Write is safe for concurrent use.
+type Sink interface {
+	Write(ctx context.Context, pts []uns.Point) error
+}
+
+// Input reads from one peer (a server, a PLC, a broker).
+type Input interface {
+	// Run connects and reads until ctx ends, delivering batches to sink. It
+	// reconnects by itself, with back-off and a probe, when the peer goes
+	// away; it returns only when ctx ends (nil) or on a configuration error
+	// that retrying cannot fix. Run is called once.
+	Run(ctx context.Context, sink Sink) error
+	// Status reports the input's health; safe to call at any time.
+	Status() Status
+}
+
+// State is an input's connection state.
+type State string
+
+// The states.
+const (
+	Connecting   State = "connecting"
+	Connected    State = "connected"
+	Disconnected State = "disconnected" // lost, retrying
+	Stopped      State = "stopped"
+)
+
+// Status is what the edge's status API shows per input.
+type Status struct {
+	State       State            `json:"state"`
+	Peer        string           `json:"peer"`                    // address or URL of the peer
+	LastError   string           `json:"last_error,omitempty"`    // why it is not connected, or the last bad frame
+	LastErrorAt time.Time        `json:"last_error_at,omitempty"` //
+	Connects    int64            `json:"connects"`                // successful connections, the first included
+	Points      int64            `json:"points"`                  // points written to the sink
+	Rejected    map[string]int64 `json:"rejected,omitempty"`      // bad frames/values by reason
+	Dropped     int64            `json:"dropped,omitempty"`       // values the peer or protocol lost that the input could measure
+}
+
+// Config is an input's typed configuration. Validate returns errors whose
+// text names the field ("unit_id: must be 1..247"); the loader prefixes the
+// input's path in the edge config (inputs[2].modbus.).
+type Config interface {
+	Validate() error
+}
+
+// Spec registers an input kind.
+type Spec struct {
+	Name  string        // the key in the edge config, e.g. "modbus"
+	Doc   string        // one line for --help and error messages
+	New   func() Config // a pointer to a config holding the defaults; the loader decodes into it (unknown fields are errors)
+	Build func(cfg Config, log *slog.Logger) (Input, error)
+}
+
+var (
+	regMu    sync.RWMutex // guards registry
+	registry = map[string]Spec{}
+)
+
+// Register adds an input kind; it panics on a duplicate or incomplete spec,
+// as registration happens in init.
+func Register(s Spec) {
+	if s.Name == "" || s.New == nil || s.Build == nil {
+		panic(fmt.Sprintf("connector: incomplete spec %q", s.Name))
+	}
+	regMu.Lock()
+	defer regMu.Unlock()
+	if _, dup := registry[s.Name]; dup {
+		panic(fmt.Sprintf("connector: %q registered twice", s.Name))
+	}
+	registry[s.Name] = s
+}
+
+// Lookup returns the spec of an input kind.
+func Lookup(name string) (Spec, bool) {
+	regMu.RLock()
+	defer regMu.RUnlock()
+	s, ok := registry[name]
+	return s, ok
+}
+
+// Kinds lists the registered input kinds by name.
+func Kinds() []string {
+	regMu.RLock()
+	defer regMu.RUnlock()
+	names := make([]string, 0, len(registry))
+	for n := range registry {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
