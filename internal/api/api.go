@@ -27,9 +27,17 @@ type Server struct {
 	Receiver *uplink.Receiver
 	Log      *slog.Logger
 	Now      func() time.Time // default time.Now
+	// MaxUplinks bounds the uplink batches stored at once; more get 503 and
+	// the edge retries. Default DefaultMaxUplinks.
+	MaxUplinks int
 
 	metrics *metrics
+	uplinks chan struct{} // semaphore of MaxUplinks
 }
+
+// DefaultMaxUplinks is the default bound on concurrent uplink batches: each
+// holds up to uplink.MaxBatchBytes decoded, and storage serialises writes.
+const DefaultMaxUplinks = 8
 
 type metrics struct {
 	batches  *prometheus.CounterVec
@@ -42,7 +50,7 @@ type metrics struct {
 func (s *Server) Register(reg prometheus.Registerer) {
 	s.metrics = &metrics{
 		batches: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "molen_hub_uplink_batches_total", Help: "Uplink batches by result (stored, unauthorized, malformed, error)."}, []string{"result"}),
+			Name: "molen_hub_uplink_batches_total", Help: "Uplink batches by result (stored, unauthorized, malformed, busy, error)."}, []string{"result"}),
 		records: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "molen_hub_uplink_records_total", Help: "Uplink records received, by outcome (stored, duplicate)."}, []string{"outcome"}),
 		points: prometheus.NewCounter(prometheus.CounterOpts{
@@ -50,7 +58,7 @@ func (s *Server) Register(reg prometheus.Registerer) {
 		enrolled: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "molen_hub_edges_enrolled_total", Help: "Successful edge enrollments."}),
 	}
-	for _, r := range []string{"stored", "unauthorized", "malformed", "error"} {
+	for _, r := range []string{"stored", "unauthorized", "malformed", "busy", "error"} {
 		s.metrics.batches.WithLabelValues(r)
 	}
 	reg.MustRegister(s.metrics.batches, s.metrics.records, s.metrics.points, s.metrics.enrolled)
@@ -68,6 +76,10 @@ func (s *Server) Handler() http.Handler {
 	if s.metrics == nil {
 		s.Register(prometheus.NewRegistry())
 	}
+	if s.MaxUplinks <= 0 {
+		s.MaxUplinks = DefaultMaxUplinks
+	}
+	s.uplinks = make(chan struct{}, s.MaxUplinks)
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /api/v1/enroll", s.enroll)
 	mux.HandleFunc("POST /api/v1/uplink", s.uplink)
@@ -225,7 +237,12 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request, p auth.Principal)
 		}
 		step = autoStep(to-from, n)
 	}
-	if n := (to - from + step - 1) / step; n > MaxBuckets {
+	// to > from >= 0, so this cannot overflow (to - from + step - 1 could).
+	n := (to - from) / step
+	if (to-from)%step != 0 {
+		n++
+	}
+	if n > MaxBuckets {
 		writeError(w, s.Log, r, badRequest("%d buckets of %s over this range; the limit is %d: use a larger step or a shorter range",
 			n, time.Duration(step), MaxBuckets))
 		return
@@ -276,13 +293,25 @@ func (s *Server) uplink(w http.ResponseWriter, r *http.Request) {
 	}
 	e, err := s.Auth.Edge(r.Context(), secret)
 	if err != nil {
-		s.metrics.batches.WithLabelValues("unauthorized").Inc()
+		if errors.Is(err, auth.ErrUnauthenticated) || errors.Is(err, auth.ErrRevoked) {
+			s.metrics.batches.WithLabelValues("unauthorized").Inc()
+		} else {
+			s.metrics.batches.WithLabelValues("error").Inc()
+		}
 		writeError(w, s.Log, r, err)
+		return
+	}
+	select {
+	case s.uplinks <- struct{}{}:
+		defer func() { <-s.uplinks }()
+	default:
+		s.metrics.batches.WithLabelValues("busy").Inc()
+		writeError(w, s.Log, r, errBusy)
 		return
 	}
 	res, err := s.Receiver.Receive(r.Context(), e.Org, e.ID, r.Header.Get("Content-Encoding"), r.Body)
 	if err != nil {
-		if errors.Is(err, uplink.ErrMalformed) || errors.Is(err, uplink.ErrTooLarge) || errors.Is(err, store.ErrInvalid) {
+		if errors.Is(err, uplink.ErrMalformed) || errors.Is(err, uplink.ErrTooLarge) || errors.Is(err, uplink.ErrInvalidRecord) {
 			s.metrics.batches.WithLabelValues("malformed").Inc()
 			s.Log.Warn("malformed uplink batch", "edge", e.ID, "err", err)
 		} else {
@@ -299,16 +328,36 @@ func (s *Server) uplink(w http.ResponseWriter, r *http.Request) {
 }
 
 // enroll exchanges a one-time enrollment token for an edge credential.
+//
+// The edge should propose its own credential (generated and stored before
+// it asks): then a lost answer costs nothing, because asking again with the
+// same credential is answered with the same enrollment, even though the
+// token is used up. Possession of an enrolled, unrevoked credential is the
+// proof. Without a proposal the hub generates the credential (for scripts).
 func (s *Server) enroll(w http.ResponseWriter, r *http.Request) {
 	var req struct {
-		Token string `json:"token"`
+		Token      string `json:"token"`
+		Credential string `json:"credential"`
 	}
 	if err := json.NewDecoder(io.LimitReader(r.Body, 4096)).Decode(&req); err != nil || req.Token == "" {
-		writeError(w, s.Log, r, badRequest(`body must be {"token": "<enrollment token>"}`))
+		writeError(w, s.Log, r, badRequest(`body must be {"token": "<enrollment token>", "credential": "<optional proposed credential>"}`))
 		return
 	}
-	cred := auth.NewSecret(auth.PrefixCredential)
+	cred := req.Credential
+	if cred == "" {
+		cred = auth.NewSecret(auth.PrefixCredential)
+	} else if !auth.WellFormed(cred, auth.PrefixCredential) {
+		writeError(w, s.Log, r, badRequest("credential: must be %s followed by 43 base64url characters (256 random bits)", auth.PrefixCredential))
+		return
+	}
 	e, err := s.Store.Enroll(r.Context(), auth.Hash(req.Token), auth.Hash(cred), s.now())
+	if errors.Is(err, store.ErrNotFound) && req.Credential != "" {
+		// Asked again after a lost answer?
+		if prev, perr := s.Auth.Edge(r.Context(), cred); perr == nil {
+			writeJSON(w, http.StatusOK, uplink.Enrollment{EdgeID: prev.ID, Org: prev.Org, Name: prev.Name, Credential: cred})
+			return
+		}
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		writeError(w, s.Log, r, auth.ErrUnauthenticated)
 		return

@@ -184,6 +184,8 @@ func TestQueryBadInput(t *testing.T) {
 		{"empty range", q("from=1000&to=1000"), 400, "from must be before to"},
 		{"bad from", q("from=tomorrow"), 400, "from="},
 		{"bucket explosion", q("from=0&to=now&step=1ms"), 400, "limit is 10000"},
+		{"bucket count overflow", q("from=0&to=9223372036854&step=1"), 400, "limit is 10000"},
+		{"relative before 1970", q("from=-1000000h"), 400, "before 1970"},
 		{"too many points", q("points=1000000"), 400, "points="},
 		{"step and points", q("step=1s&points=10"), 400, "not both"},
 		{"unknown agg", q("agg=median"), 400, "unknown aggregate"},
@@ -348,5 +350,30 @@ func TestUplinkMalformed(t *testing.T) {
 		if resp.StatusCode != 400 {
 			t.Errorf("%s: %d, want 400", tt.name, resp.StatusCode)
 		}
+	}
+}
+
+func TestEnrollAgainAfterALostAnswer(t *testing.T) {
+	f := newFixture(t)
+	_, created := f.do("POST", "/api/v1/edges", f.tokenA, strings.NewReader(`{"name":"line-2"}`))
+	token := created["enroll_token"].(string)
+	cred := auth.NewSecret(auth.PrefixCredential)
+	body := `{"token":"` + token + `","credential":"` + cred + `"}`
+	code, first := f.do("POST", "/api/v1/enroll", "", strings.NewReader(body))
+	if code != 200 || first["credential"] != cred {
+		t.Fatalf("enroll with a proposed credential: %d %v", code, first)
+	}
+	// The answer was lost; the edge asks again with the same token and credential.
+	code, again := f.do("POST", "/api/v1/enroll", "", strings.NewReader(body))
+	if code != 200 || again["edge_id"] != first["edge_id"] {
+		t.Fatalf("asking again: %d %v, want the same enrollment %v", code, again, first)
+	}
+	// Someone else with the used token but another credential gets nothing.
+	other := `{"token":"` + token + `","credential":"` + auth.NewSecret(auth.PrefixCredential) + `"}`
+	if code, _ := f.do("POST", "/api/v1/enroll", "", strings.NewReader(other)); code != 401 {
+		t.Errorf("used token with another credential: %d, want 401", code)
+	}
+	if code, _ := f.do("POST", "/api/v1/enroll", "", strings.NewReader(`{"token":"`+token+`","credential":"mlc_weak"}`)); code != 400 {
+		t.Errorf("malformed proposed credential: %d, want 400", code)
 	}
 }

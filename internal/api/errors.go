@@ -15,6 +15,10 @@ import (
 // errBadRequest marks errors in what the client sent.
 var errBadRequest = errors.New("bad request")
 
+// errBusy means the hub is at its limit of concurrent uplinks; the edge
+// retries shortly.
+var errBusy = errors.New("hub busy: too many uplinks at once, retry shortly")
+
 func badRequest(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", errBadRequest, fmt.Sprintf(format, args...))
 }
@@ -24,10 +28,14 @@ func status(err error) (int, string) {
 	switch {
 	case errors.Is(err, auth.ErrRevoked):
 		return http.StatusUnauthorized, "edge credential revoked: enroll the edge again with a new token"
-	case errors.Is(err, auth.ErrUnauthenticated), errors.Is(err, uplink.ErrUnauthorized):
+	case errors.Is(err, auth.ErrUnauthenticated):
 		return http.StatusUnauthorized, "missing, unknown or expired bearer token"
 	case errors.Is(err, auth.ErrForbidden):
 		return http.StatusForbidden, err.Error()
+	case errors.Is(err, uplink.ErrInvalidRecord):
+		return http.StatusUnprocessableEntity, err.Error()
+	case errors.Is(err, errBusy):
+		return http.StatusServiceUnavailable, err.Error()
 	case errors.Is(err, errBadRequest), errors.Is(err, uplink.ErrMalformed), errors.Is(err, store.ErrInvalid):
 		return http.StatusBadRequest, err.Error()
 	case errors.Is(err, uplink.ErrTooLarge):
@@ -45,8 +53,11 @@ func writeError(w http.ResponseWriter, log *slog.Logger, r *http.Request, err er
 	if code == http.StatusInternalServerError {
 		log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
-	if code == http.StatusUnauthorized {
+	switch code {
+	case http.StatusUnauthorized:
 		w.Header().Set("WWW-Authenticate", `Bearer realm="molen"`)
+	case http.StatusServiceUnavailable:
+		w.Header().Set("Retry-After", "1")
 	}
 	writeJSON(w, code, map[string]string{"error": msg})
 }

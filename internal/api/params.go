@@ -29,7 +29,11 @@ func parseTime(name, s string, now time.Time) (int64, error) {
 		if err != nil || d < 0 {
 			return 0, badRequest("%s=%q: want now, -<duration> like -15m, unix milliseconds or RFC 3339", name, s)
 		}
-		return now.Add(-d).UnixNano(), nil
+		t := now.Add(-d)
+		if t.Before(time.Unix(0, 0)) {
+			return 0, badRequest("%s=%q: before 1970", name, s)
+		}
+		return t.UnixNano(), nil
 	}
 	if ms, err := strconv.ParseInt(s, 10, 64); err == nil {
 		if ms < 0 || ms > math.MaxInt64/int64(time.Millisecond) {

@@ -36,6 +36,17 @@ func NewSecret(prefix string) string {
 	return prefix + base64.RawURLEncoding.EncodeToString(b[:])
 }
 
+// WellFormed reports whether secret looks like one NewSecret(prefix) makes:
+// the prefix and 256 bits in base64url.
+func WellFormed(secret, prefix string) bool {
+	rest, ok := strings.CutPrefix(secret, prefix)
+	if !ok || len(rest) != 43 {
+		return false
+	}
+	_, err := base64.RawURLEncoding.DecodeString(rest)
+	return err == nil
+}
+
 // Hash returns the hex SHA-256 of a secret: what the store keeps. Secrets
 // carry 256 random bits, so a fast hash is enough (nothing to brute-force).
 func Hash(secret string) string {

@@ -19,6 +19,25 @@ func TestNewSecret(t *testing.T) {
 	}
 }
 
+func TestWellFormed(t *testing.T) {
+	good := NewSecret(PrefixCredential)
+	tests := []struct {
+		s    string
+		want bool
+	}{
+		{good, true},
+		{NewSecret(PrefixToken), false},
+		{PrefixCredential + "short", false},
+		{good[:len(good)-1] + "!", false},
+		{"", false},
+	}
+	for _, tt := range tests {
+		if got := WellFormed(tt.s, PrefixCredential); got != tt.want {
+			t.Errorf("WellFormed(%q) = %v, want %v", tt.s, got, tt.want)
+		}
+	}
+}
+
 func TestBearer(t *testing.T) {
 	tests := []struct {
 		header, want string

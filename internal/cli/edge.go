@@ -80,7 +80,8 @@ afterwards. Status: http://<status-listen>/api/v1/status and /metrics.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&cfg.DataDir, "data", filepath.Join("molen-data", "edge"), "data directory (buffer, credential)")
-	f.StringVar(&cfg.MQTTListen, "mqtt-listen", "0.0.0.0:1883", "MQTT listener for devices")
+	f.StringVar(&cfg.MQTTListen, "mqtt-listen", edge.DefaultMQTTListen, "MQTT listener for devices (no device authentication: keep it on the machine network)")
+	f.BoolVar(&cfg.MQTTAllowSubscribe, "mqtt-allow-subscribe", false, "let MQTT clients subscribe to device data (off: anyone reaching the listener could read everything)")
 	f.StringVar(&cfg.StatusListen, "status-listen", edge.DefaultStatusListen, "status API and /metrics")
 	f.StringVar(&cfg.HubURL, "hub", "", "hub base URL, e.g. http://hub.example:8080")
 	f.StringVar(&cfg.EnrollToken, "enroll-token", "", "one-time enrollment token from the hub (first start, or to enroll again)")

@@ -16,6 +16,10 @@ type credential struct {
 	Org        string `json:"org"`
 	Name       string `json:"name"`
 	Credential string `json:"credential"`
+	// Pending marks a credential proposed to the hub and not yet
+	// confirmed; TokenHash is the hash of the token it was proposed with.
+	Pending   bool   `json:"pending,omitempty"`
+	TokenHash string `json:"token_hash,omitempty"`
 }
 
 const credentialFile = "credential.json"

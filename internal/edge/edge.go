@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
@@ -25,19 +26,23 @@ import (
 // Config configures an edge. The zero value of each field has a usable default
 // except DataDir.
 type Config struct {
-	DataDir      string         // holds the outbox and the credential; required
-	MQTTListen   string         // device-facing MQTT listener; default 127.0.0.1:1883
-	StatusListen string         // status API and /metrics; default 127.0.0.1:9880
-	HubURL       string         // hub base URL; required to enroll
-	EnrollToken  string         // one-time token, used when no credential is stored (or it was refused)
-	Outbox       outbox.Options // buffer bounds and sync policy
-	Stage        pipeline.Stage // default pipeline.Passthrough
-	Log          *slog.Logger
+	DataDir      string // holds the outbox and the credential; required
+	MQTTListen   string // device-facing MQTT listener; default 127.0.0.1:1883
+	StatusListen string // status API and /metrics; default 127.0.0.1:9880
+	HubURL       string // hub base URL; required to enroll
+	EnrollToken  string // one-time token, used when no credential is stored (or it was refused)
+	// MQTTAllowSubscribe lets MQTT clients subscribe to the device data
+	// (local dashboards). Off by default: the listener has no device
+	// authentication, so anyone who can reach it could read everything.
+	MQTTAllowSubscribe bool
+	Outbox             outbox.Options // buffer bounds and sync policy
+	Stage              pipeline.Stage // default pipeline.Passthrough
+	Log                *slog.Logger
 }
 
 // Defaults for Config.
 const (
-	DefaultMQTTListen   = "127.0.0.1:1883"
+	DefaultMQTTListen   = "0.0.0.0:1883"
 	DefaultStatusListen = "127.0.0.1:9880"
 )
 
@@ -68,7 +73,8 @@ type Edge struct {
 	fwd     forwardState
 	started time.Time
 
-	tokenTried bool // owned by the forward goroutine
+	tokenTried bool        // owned by the forward goroutine
+	refusing   atomic.Bool // the outbox is refusing data; for logging the change only
 
 	cancel    context.CancelFunc
 	group     *errgroup.Group
@@ -114,6 +120,11 @@ func Start(ctx context.Context, cfg Config) (*Edge, error) {
 	}
 	e.outbox = ob
 	e.metrics = newMetrics(e)
+	// A damaged credential is a start-up error, not a silent forwarder stop.
+	if _, _, err := loadCredential(cfg.DataDir); err != nil {
+		ob.Close()
+		return nil, err
+	}
 
 	if err := e.startMQTT(); err != nil {
 		ob.Close()
@@ -143,6 +154,9 @@ func (e *Edge) startMQTT() error {
 	// uns.MaxPayload and this size are rejected and counted by the ingest
 	// hook instead, so a device sees a clear reason.
 	caps.MaximumPacketSize = 1 << 20
+	// Retained messages would be kept per topic without bound; the edge's
+	// job is to forward, not to serve late subscribers.
+	caps.RetainAvailable = 0
 	s := mqtt.New(&mqtt.Options{
 		Capabilities: caps,
 		Logger:       slog.New(mqttLog{e.log.Handler()}).With("component", "mqtt"),

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -17,11 +18,13 @@ import (
 	"testing"
 	"time"
 
+	paho5 "github.com/eclipse/paho.golang/paho"
 	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/molen-io/molen/internal/edge"
 	"github.com/molen-io/molen/internal/hub"
+	"github.com/molen-io/molen/internal/outbox"
 	"github.com/molen-io/molen/internal/uns"
 	"github.com/molen-io/molen/internal/uplink"
 )
@@ -200,16 +203,100 @@ func TestBadInputIsRejectedCountedAndIngestContinues(t *testing.T) {
 		}
 	}
 	// MQTT 5 devices get a negative PUBACK with a reason code.
-	dev5 := v.device(5)
-	tok := dev5.Publish("f/m/temp", 1, false, []byte("garbage"))
-	tok.WaitTimeout(5 * time.Second)
+	ctx := t.Context()
+	conn, err := net.Dial("tcp", v.edge.MQTTAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev5 := paho5.NewClient(paho5.ClientConfig{ClientID: "dev5", Conn: conn})
+	if _, err := dev5.Connect(ctx, &paho5.Connect{ClientID: "dev5", CleanStart: true, KeepAlive: 30}); err != nil {
+		t.Fatalf("MQTT 5 connect: %v", err)
+	}
+	defer dev5.Disconnect(&paho5.Disconnect{})
+	for _, tt := range []struct {
+		topic, payload string
+		code           byte
+	}{
+		{"f/m/temp", "garbage", 0x99}, // payload format invalid
+		{"f/m/temp", "NaN", 0x99},
+		{"f/m /temp", "1", 0x90}, // topic name invalid
+	} {
+		pr, err := dev5.Publish(ctx, &paho5.Publish{Topic: tt.topic, QoS: 1, Payload: []byte(tt.payload)})
+		if err == nil || pr == nil || pr.ReasonCode != tt.code {
+			t.Errorf("MQTT 5 publish %q on %q: %v, %+v; want reason code %#x", tt.payload, tt.topic, err, pr, tt.code)
+		}
+	}
 	if st := v.edge.Status(); st.Ingest.Rejected[uns.ReasonNotJSON] != want[uns.ReasonNotJSON]+1 {
 		t.Errorf("MQTT 5 rejection not counted: %d", st.Ingest.Rejected[uns.ReasonNotJSON])
 	}
-	publish(t, dev5, "f/m/good", []byte("99"))
+	if pr, err := dev5.Publish(ctx, &paho5.Publish{Topic: "f/m/good", QoS: 1, Payload: []byte("99")}); err != nil || pr.ReasonCode != 0 {
+		t.Fatalf("MQTT 5 good publish: %v %+v", err, pr)
+	}
 	eventually(t, "the last good value at the hub", func() bool {
 		return v.latest("f/m")["f/m/good"] == float64(99)
 	})
+}
+
+// TestNoAcknowledgementWithoutStorage fills a small outbox with the hub out
+// of reach and the reject-new policy: a device then gets no PUBACK, every
+// acknowledged message is in the outbox, and once the hub is reachable the
+// device's resend is stored too.
+func TestNoAcknowledgementWithoutStorage(t *testing.T) {
+	v := start(t)
+	if err := v.edge.Close(); err != nil {
+		t.Fatal(err)
+	}
+	hubURL := v.cfg.HubURL
+	v.cfg.HubURL = "http://127.0.0.1:1" // nothing listens there
+	v.cfg.Outbox = outbox.Options{MaxBytes: 16 << 10, SegmentBytes: 4 << 10, Full: outbox.RejectNew}
+	v.startEdge()
+	addr := v.edge.MQTTAddr()
+	v.cfg.MQTTListen = addr // the device reconnects to the same address later
+
+	// A plain client without auto-reconnect: paho completes the tokens of
+	// messages it re-queues on reconnect before any PUBACK, which would
+	// blur what the edge acknowledged.
+	dev := paho.NewClient(paho.NewClientOptions().AddBroker("tcp://" + addr).SetClientID("filler").SetAutoReconnect(false))
+	if tok := dev.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatalf("connect: %v", tok.Error())
+	}
+	acked, owed := 0, -1
+	for i := range 2000 {
+		tok := dev.Publish("f/m/fill", 1, false, []byte(fmt.Sprint(i)))
+		if !tok.WaitTimeout(2*time.Second) || tok.Error() != nil {
+			owed = i // no PUBACK: the edge refused it and dropped the connection
+			break
+		}
+		acked++
+	}
+	dev.Disconnect(0)
+	if owed < 0 {
+		t.Fatalf("all %d publishes were acknowledged; the outbox never filled", acked)
+	}
+	st := v.edge.Status()
+	if st.Ingest.Refused["full"] == 0 {
+		t.Errorf("refused[full] = 0, want the refusal counted")
+	}
+	if st.Outbox.PendingPoints != int64(acked) {
+		t.Errorf("outbox holds %d points, but %d publishes were acknowledged", st.Outbox.PendingPoints, acked)
+	}
+
+	// The hub comes into reach: the buffer drains, and the device's resend
+	// of the refused message is stored as well.
+	if err := v.edge.Close(); err != nil {
+		t.Fatal(err)
+	}
+	v.cfg.HubURL = hubURL
+	v.startEdge()
+	publish(t, v.device(4), "f/m/fill", []byte(fmt.Sprint(owed)))
+	sent := acked + 1
+	deadline := time.Now().Add(15 * time.Second)
+	for v.count("f/m/fill") != sent {
+		if time.Now().After(deadline) {
+			t.Fatalf("hub has %d of %d messages; edge status %+v\nlog:\n%s", v.count("f/m/fill"), sent, v.edge.Status(), v.logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 func TestRevokedEdgeGets401AndLosesNothing(t *testing.T) {
@@ -310,7 +397,7 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// refusingHub stands in front of a real hub and answers 400 to any uplink
+// refusingHub stands in front of a real hub and answers 422 to any uplink
 // batch holding a point of the poison series, as a hub would for data it
 // cannot accept; everything else goes through.
 func refusingHub(t *testing.T, hubURL, poison string) string {
@@ -337,7 +424,7 @@ func refusingHub(t *testing.T, hubURL, poison string) string {
 				pts, _ := uplink.DecodePoints(nil, rec.Data)
 				for _, p := range pts {
 					if p.Series == poison {
-						w.WriteHeader(http.StatusBadRequest)
+						w.WriteHeader(http.StatusUnprocessableEntity)
 						fmt.Fprintf(w, `{"error": "%s is refused"}`, poison)
 						return
 					}

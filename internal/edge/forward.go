@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/molen-io/molen/internal/auth"
 	"github.com/molen-io/molen/internal/outbox"
 	"github.com/molen-io/molen/internal/uplink"
 )
@@ -64,6 +65,8 @@ func (e *Edge) forward(ctx context.Context) error {
 		return nil // stopped while enrolling
 	}
 	if err != nil {
+		e.fwd.fail(time.Now(), err)
+		e.log.Error("forwarding stopped; device data stays buffered", "err", err)
 		return err
 	}
 	client := &uplink.Client{URL: cred.Hub, Credential: cred.Credential, HTTP: e.http}
@@ -121,6 +124,11 @@ func (e *Edge) forward(ctx context.Context) error {
 				e.log.Error("hub refuses this edge's credential; data stays buffered until the edge is enrolled again",
 					"hub", cred.Hub, "edge_id", cred.EdgeID, "err", err, "retry_in", unauthorizedRetry)
 				wait = unauthorizedRetry
+			} else if misconfigured(err) {
+				e.metrics.forwardErrors.WithLabelValues("refused_batch").Inc()
+				e.log.Error("hub (or a proxy before it) refuses the batch as a whole; data stays buffered: check versions and proxy body limits",
+					"hub", cred.Hub, "err", err, "retry_in", unauthorizedRetry)
+				wait = unauthorizedRetry
 			} else {
 				e.metrics.forwardErrors.WithLabelValues("send").Inc()
 				e.log.Warn("forward to hub failed; retrying", "err", err, "retry_in", wait.Round(time.Millisecond))
@@ -133,7 +141,14 @@ func (e *Edge) forward(ctx context.Context) error {
 		}
 		last := entries[len(entries)-1].Seq
 		if err := e.outbox.Ack(last); err != nil {
-			return fmt.Errorf("ack outbox through %d: %w", last, err)
+			// The hub has the records; failing to note it only means they
+			// are sent again (and skipped by the hub) later.
+			e.fwd.fail(time.Now(), err)
+			e.log.Error("cannot record the hub's acknowledgement in the outbox; retrying", "seq", last, "err", err)
+			if !sleep(ctx, retryMax) {
+				return nil
+			}
+			continue
 		}
 		next = last + 1
 		if delay > retryMin {
@@ -150,31 +165,61 @@ func (e *Edge) forward(ctx context.Context) error {
 // ensureEnrolled returns the stored credential, or enrolls with the token
 // from the config, retrying until the hub answers.
 func (e *Edge) ensureEnrolled(ctx context.Context) (credential, error) {
-	if c, ok, err := loadCredential(e.cfg.DataDir); err != nil {
-		return credential{}, err
-	} else if ok {
-		if e.cfg.HubURL != "" {
-			c.Hub = e.cfg.HubURL // the hub may have moved; the flag wins
+	c, ok, err := loadCredential(e.cfg.DataDir)
+	if err != nil {
+		return credential{}, err // Start checked the file; it changed under us
+	}
+	if ok && !c.Pending {
+		if e.cfg.HubURL != "" && e.cfg.HubURL != c.Hub {
+			// The hub may have moved; the flag wins. Say so: the credential
+			// goes to the new address.
+			e.log.Warn("hub address differs from the one this edge enrolled at; using the new one", "enrolled_at", c.Hub, "hub", e.cfg.HubURL)
+			c.Hub = e.cfg.HubURL
 		}
 		e.setIdentity(c)
 		return c, nil
 	}
-	e.tokenTried = true
 	if e.cfg.EnrollToken == "" {
 		err := errors.New("edge is not enrolled: start it once with --enroll-token (create one on the hub with POST /api/v1/edges)")
+		if ok {
+			err = errors.New("enrollment was interrupted: start the edge again with the same --enroll-token")
+		}
 		e.fwd.fail(time.Now(), err)
 		e.log.Error("not enrolled; buffering device data locally until enrolled", "err", err)
 		<-ctx.Done()
 		return credential{}, ctx.Err()
 	}
-	client := &uplink.Client{URL: e.cfg.HubURL, HTTP: e.http}
+	e.tokenTried = true
+	return e.enroll(ctx, e.cfg.HubURL, c, true)
+}
+
+// enroll exchanges the configured token for a credential the edge proposes.
+// The credential is stored (marked pending) before the hub is asked, so an
+// answer lost on the way costs nothing: the next attempt, even after a
+// restart, proposes the same credential with the same token, and the hub
+// answers with the same enrollment. With retry it keeps trying until ctx
+// ends; otherwise one failure is returned.
+func (e *Edge) enroll(ctx context.Context, hub string, c credential, retry bool) (credential, error) {
+	tokenHash := auth.Hash(e.cfg.EnrollToken)
+	if !c.Pending || c.TokenHash != tokenHash || c.Credential == "" {
+		// A credential is proposed with one token only: reusing it with
+		// another could register it twice.
+		c = credential{Hub: hub, Credential: auth.NewSecret(auth.PrefixCredential), Pending: true, TokenHash: tokenHash}
+		if err := saveCredential(e.cfg.DataDir, c); err != nil {
+			return credential{}, fmt.Errorf("store the proposed credential before enrolling: %w", err)
+		}
+	}
+	client := &uplink.Client{URL: hub, HTTP: e.http}
 	delay := retryMin
 	for {
-		en, err := client.Enroll(ctx, e.cfg.EnrollToken)
+		en, err := client.Enroll(ctx, e.cfg.EnrollToken, c.Credential)
 		if err == nil {
-			c := credential{Hub: e.cfg.HubURL, EdgeID: en.EdgeID, Org: en.Org, Name: en.Name, Credential: en.Credential}
+			c = credential{Hub: hub, EdgeID: en.EdgeID, Org: en.Org, Name: en.Name, Credential: c.Credential}
 			if err := saveCredential(e.cfg.DataDir, c); err != nil {
-				return credential{}, err
+				// The pending file holds the same credential: the next
+				// start completes the enrollment again with the same token.
+				e.fwd.fail(time.Now(), err)
+				e.log.Error("enrolled, but cannot mark the stored credential complete", "err", err)
 			}
 			e.log.Info("enrolled at hub", "hub", c.Hub, "edge_id", c.EdgeID, "org", c.Org)
 			e.setIdentity(c)
@@ -184,6 +229,9 @@ func (e *Edge) ensureEnrolled(ctx context.Context) (credential, error) {
 			return credential{}, ctx.Err()
 		}
 		e.fwd.fail(time.Now(), err)
+		if !retry {
+			return credential{}, err
+		}
 		wait := jitter(delay)
 		if errors.Is(err, uplink.ErrUnauthorized) {
 			e.log.Error("hub refused the enrollment token (used, expired or wrong); create a new one", "err", err)
@@ -235,24 +283,26 @@ func (e *Edge) reenroll(ctx context.Context, old credential) (credential, bool) 
 	if hub == "" {
 		hub = old.Hub
 	}
-	en, err := (&uplink.Client{URL: hub, HTTP: e.http}).Enroll(ctx, e.cfg.EnrollToken)
+	c, err := e.enroll(ctx, hub, old, false)
 	if err != nil {
 		e.log.Error("re-enrollment with the given token failed", "err", err)
 		return credential{}, false
 	}
-	c := credential{Hub: hub, EdgeID: en.EdgeID, Org: en.Org, Name: en.Name, Credential: en.Credential}
-	if err := saveCredential(e.cfg.DataDir, c); err != nil {
-		e.log.Error("store new credential", "err", err)
-		return credential{}, false
-	}
-	e.log.Info("enrolled again with the given token", "hub", hub, "edge_id", c.EdgeID, "org", c.Org)
-	e.setIdentity(c)
 	return c, true
 }
 
-// refused reports whether the hub answered that the data itself is bad
-// (400, 413): sending it again cannot succeed.
+// refused reports whether the hub refused the records themselves (422):
+// sending them again cannot succeed. Other refusals (400 for a batch it
+// cannot read, 413 from the hub or a proxy) say nothing about the records;
+// they are retried like any failure, and the data stays in the outbox.
 func refused(err error) bool {
+	se, ok := errors.AsType[*uplink.StatusError](err)
+	return ok && se.Code == http.StatusUnprocessableEntity
+}
+
+// misconfigured reports whether the hub or a proxy refused the batch as a
+// whole (400, 413): a version or proxy problem an operator must fix.
+func misconfigured(err error) bool {
 	se, ok := errors.AsType[*uplink.StatusError](err)
 	return ok && (se.Code == http.StatusBadRequest || se.Code == http.StatusRequestEntityTooLarge)
 }

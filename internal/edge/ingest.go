@@ -27,7 +27,12 @@ type ingestHook struct {
 
 func (h *ingestHook) ID() string { return "molen-ingest" }
 
-func (h *ingestHook) Provides(b byte) bool { return b == mqtt.OnPublish }
+func (h *ingestHook) Provides(b byte) bool { return b == mqtt.OnPublish || b == mqtt.OnACLCheck }
+
+// OnACLCheck allows every publish and subscriptions only when configured.
+func (h *ingestHook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
+	return write || h.e.cfg.MQTTAllowSubscribe
+}
 
 func (h *ingestHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
 	err := h.e.ingest(context.Background(), pk.TopicName, pk.Payload)
@@ -38,7 +43,7 @@ func (h *ingestHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Pack
 		// Bad input: counted and kept for inspection. MQTT 5 clients get the
 		// reason code; 3.1.1 has no negative PUBACK, so they get a PUBACK and
 		// the message is not passed to local subscribers.
-		if cl.Properties.ProtocolVersion == 5 {
+		if cl.Properties.ProtocolVersion == 5 && pk.FixedHeader.Qos > 0 {
 			if reason == uns.ReasonInvalidPath {
 				return pk, packets.ErrTopicNameInvalid
 			}
@@ -48,8 +53,11 @@ func (h *ingestHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Pack
 	}
 	// The outbox could not take the data (disk full, bound with reject-new,
 	// closing). Do not acknowledge: drop the connection so the device keeps
-	// the message and sends it again after reconnecting.
-	h.e.log.Warn("closing device connection: data not stored", "client", cl.ID, "err", err)
+	// the message and sends it again after reconnecting. Counted per
+	// message; logged when refusing starts, not for every message.
+	if h.e.refusing.CompareAndSwap(false, true) {
+		h.e.log.Warn("refusing device data: the outbox cannot store it; devices are disconnected and resend later", "client", cl.ID, "err", err)
+	}
 	cl.Stop(err)
 	return pk, packets.ErrRejectPacket
 }
@@ -72,6 +80,13 @@ func (e *Edge) ingest(ctx context.Context, topic string, payload []byte) error {
 	}
 	data := uplink.EncodePoints(nil, pts)
 	if _, err := e.outbox.Append(ctx, data, len(pts)); err != nil {
+		if errors.Is(err, outbox.ErrTooLarge) {
+			// Larger than the whole buffer may hold: no retry can help.
+			err = &uns.RejectError{Reason: uns.ReasonOversized, Msg: err.Error()}
+			e.metrics.rejected.WithLabelValues(uns.ReasonOversized).Inc()
+			e.rejects.add(topic, payload, uns.ReasonOversized, err)
+			return err
+		}
 		if errors.Is(err, outbox.ErrFull) {
 			e.metrics.refused.WithLabelValues("full").Inc()
 		} else {
@@ -80,6 +95,9 @@ func (e *Edge) ingest(ctx context.Context, topic string, payload []byte) error {
 		return fmt.Errorf("append to outbox: %w", err)
 	}
 	e.metrics.points.Add(float64(len(pts)))
+	if e.refusing.Load() && e.refusing.CompareAndSwap(true, false) {
+		e.log.Info("accepting device data again")
+	}
 	return nil
 }
 

@@ -58,7 +58,7 @@ func newMetrics(e *Edge) *metrics {
 	for _, r := range uns.Reasons {
 		m.rejected.WithLabelValues(r)
 	}
-	for _, r := range []string{"unauthorized", "send", "outbox"} {
+	for _, r := range []string{"unauthorized", "refused_batch", "send", "outbox"} {
 		m.forwardErrors.WithLabelValues(r)
 	}
 	ob := e.outbox

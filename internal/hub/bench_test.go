@@ -28,7 +28,7 @@ func BenchmarkUplink(b *testing.B) {
 				b.Fatal(err)
 			}
 			c := &uplink.Client{URL: h.URL()}
-			en, err := c.Enroll(ctx, token)
+			en, err := c.Enroll(ctx, token, "")
 			if err != nil {
 				b.Fatal(err)
 			}

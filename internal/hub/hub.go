@@ -105,7 +105,12 @@ func Start(ctx context.Context, cfg Config) (*Hub, error) {
 		ln.Close()
 		return nil, err
 	}
-	h.srv = &http.Server{Handler: h.handler(), ReadHeaderTimeout: 10 * time.Second}
+	h.srv = &http.Server{
+		Handler:           h.handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       2 * time.Minute, // an uplink body of uplink.MaxBatchBytes on a slow link
+		IdleTimeout:       2 * time.Minute,
+	}
 	go func() {
 		err := h.srv.Serve(ln)
 		if errors.Is(err, http.ErrServerClosed) {
@@ -134,7 +139,8 @@ func (h *Hub) handler() http.Handler {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
 		if _, err := h.store.Org(ctx, DefaultOrg); err != nil && !errors.Is(err, store.ErrNotFound) {
-			http.Error(w, "storage: "+err.Error(), http.StatusServiceUnavailable)
+			h.log.Error("health check: storage does not answer", "err", err)
+			http.Error(w, "storage unavailable", http.StatusServiceUnavailable)
 			return
 		}
 		w.Header().Set("Content-Type", "text/plain")

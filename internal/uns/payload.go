@@ -173,6 +173,11 @@ func (d *decoder) object(prefix string, obj map[string]any, ts int64, top bool) 
 	slices.Sort(keys) // deterministic output order
 	for _, k := range keys {
 		path := prefix + "/" + k
+		// Check before descending: a deeply nested object must cost no more
+		// than a path's worth of work.
+		if len(path) > MaxPathLen || strings.Count(path, "/") >= MaxPathSegments {
+			return reject(ReasonInvalidPath, "%.64s…: nested deeper than a UNS path allows (%d segments, %d bytes)", path, MaxPathSegments, MaxPathLen)
+		}
 		switch c := obj[k].(type) {
 		case map[string]any:
 			if isValueObject(c) {
@@ -295,6 +300,9 @@ func parseTS(raw any) (int64, error) {
 // for integers and decimal fractions (to the nanosecond), and within float
 // precision for exponent forms. ok is false outside 1970..2200.
 func msToNS(s string) (ns int64, ok bool) {
+	if strings.HasPrefix(s, "-") {
+		return 0, false // before 1970, including -0.5
+	}
 	intPart, frac, hasFrac := strings.Cut(s, ".")
 	if !strings.ContainsAny(s, "eE") {
 		ms, err := strconv.ParseInt(intPart, 10, 64)

@@ -123,8 +123,11 @@ func errorText(body []byte) string {
 }
 
 // Enroll exchanges a one-time enrollment token for the edge's credential.
-func (c *Client) Enroll(ctx context.Context, token string) (Enrollment, error) {
-	body, _ := json.Marshal(map[string]string{"token": token})
+// credential is the credential the edge proposes (made with
+// auth.NewSecret(auth.PrefixCredential) and stored before asking, so that
+// asking again after a lost answer succeeds); "" lets the hub make one.
+func (c *Client) Enroll(ctx context.Context, token, credential string) (Enrollment, error) {
+	body, _ := json.Marshal(map[string]string{"token": token, "credential": credential})
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(c.URL, "/")+"/api/v1/enroll", bytes.NewReader(body))
 	if err != nil {
 		return Enrollment{}, fmt.Errorf("enroll request: %w", err)

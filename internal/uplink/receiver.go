@@ -12,8 +12,15 @@ import (
 	"github.com/molen-io/molen/internal/uns"
 )
 
-// ErrTooLarge means a batch body exceeds MaxBatchBytes.
-var ErrTooLarge = errors.New("uplink batch too large")
+// Errors of the sender's making.
+var (
+	// ErrTooLarge means a batch exceeds MaxBatchBytes or MaxBatchPoints.
+	ErrTooLarge = errors.New("uplink batch too large")
+	// ErrInvalidRecord means a record's content is refused (it decodes to
+	// points the hub cannot store); the rest of the batch is not stored
+	// either. An edge that sends records one by one learns which.
+	ErrInvalidRecord = errors.New("invalid record")
+)
 
 // Ingester is the storage a Receiver writes to.
 type Ingester interface {
@@ -77,12 +84,18 @@ func (r *Receiver) Receive(ctx context.Context, org, edgeID, encoding string, bo
 	for i, rr := range b.Records {
 		n0 := len(pts)
 		if pts, err = DecodePoints(pts, rr.Data); err != nil {
-			return Received{}, fmt.Errorf("record %d: %w", rr.Seq, err)
+			return Received{}, fmt.Errorf("%w: record %d: %w", ErrInvalidRecord, rr.Seq, err)
+		}
+		if len(pts) > MaxBatchPoints {
+			return Received{}, fmt.Errorf("%w: more than %d points", ErrTooLarge, MaxBatchPoints)
 		}
 		recs[i] = store.Record{Seq: rr.Seq, Points: pts[n0:len(pts):len(pts)]}
 	}
 	res.Points = len(pts)
 	stored, err := r.Store.Ingest(ctx, org, src, recs)
+	if errors.Is(err, store.ErrInvalid) {
+		return Received{}, fmt.Errorf("%w: store batch of %s/%s: %w", ErrInvalidRecord, edgeID, b.Stream, err)
+	}
 	if err != nil {
 		return Received{}, fmt.Errorf("store batch of %s/%s: %w", edgeID, b.Stream, err)
 	}

@@ -13,7 +13,8 @@ import (
 const (
 	MaxRecordPoints  = 1 << 20
 	MaxBatchRecords  = 1 << 16
-	MaxBatchBytes    = 64 << 20 // decompressed body
+	MaxBatchBytes    = 8 << 20 // decompressed body; the edge sends at most 1 MiB
+	MaxBatchPoints   = 256 << 10
 	maxStreamLen     = 128
 	pointsVersion    = 1
 	batchVersion     = 1

@@ -1,0 +1,71 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/molen-io/molen/internal/pipeline"
+
+	_ "github.com/molen-io/molen/internal/operator" // registers the operators
+)
+
+func newPipeline(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "pipeline",
+		Short: "Develop edge pipelines: test them offline on recorded points",
+		Args:  cobra.NoArgs,
+	}
+	var config, input string
+	var explain bool
+	test := &cobra.Command{
+		Use:   "test --config P.yaml --input points.jsonl",
+		Short: "Run a pipeline on recorded points and print its output",
+		Long: `Run the pipelines of a specification offline on recorded points and write
+their output points and events to stdout as JSON lines, deterministically:
+time is the points' event time, and at the end of input every window closes.
+
+Input, one point per line ('-' reads stdin):
+
+  {"series":"acme/hall1/line1/press/temp","ts":1700000000000,"value":21.5,"q":"good"}
+
+ts is unix milliseconds; value a number, true/false or a string; q is
+optional (good, uncertain or bad). Output points have the same form, with
+"to":"local" for pipelines whose output is local; events are lines like
+{"event":"downtime","asset":…,"start":…,"end":…,"attrs":{…}}.
+
+--explain prints, to stderr, per pipeline and stage the points in and out,
+events and skipped points by reason. See docs/pipelines.md.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			def, err := pipeline.Load(config)
+			if err != nil {
+				return err
+			}
+			in := os.Stdin
+			if input != "-" {
+				f, err := os.Open(input)
+				if err != nil {
+					return fmt.Errorf("open input: %w", err)
+				}
+				defer f.Close()
+				in = f
+			}
+			stats, err := pipeline.Replay(def, in, g.stdout)
+			if explain {
+				if werr := pipeline.WriteExplain(g.stderr, stats); werr != nil && err == nil {
+					err = werr
+				}
+			}
+			return err
+		},
+	}
+	f := test.Flags()
+	f.StringVar(&config, "config", "", "pipeline specification (YAML)")
+	f.StringVar(&input, "input", "-", "recorded points (JSON lines); - for stdin")
+	f.BoolVar(&explain, "explain", false, "print per-stage points in and out to stderr")
+	_ = test.MarkFlagRequired("config")
+	cmd.AddCommand(test)
+	return cmd
+}
