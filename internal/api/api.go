@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -12,13 +11,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/molen-io/molen/internal/auth"
+	"github.com/molen-io/molen/internal/fleet"
 	"github.com/molen-io/molen/internal/store"
 	"github.com/molen-io/molen/internal/uns"
 	"github.com/molen-io/molen/internal/uplink"
 )
-
-// EnrollTTL is how long a one-time enrollment token stays valid.
-const EnrollTTL = 24 * time.Hour
 
 // Server serves /api/v1/.
 type Server struct {
@@ -422,7 +419,7 @@ func (s *Server) createEdge(w http.ResponseWriter, r *http.Request, p auth.Princ
 		writeError(w, s.Log, r, badRequest("name: must be 1..100 characters"))
 		return
 	}
-	e, token, err := CreateEdge(r.Context(), s.Store, p.Org, req.Name, s.now())
+	e, token, err := fleet.CreateEdge(r.Context(), s.Store, p.Org, req.Name, s.now())
 	if err != nil {
 		writeError(w, s.Log, r, err)
 		return
@@ -430,24 +427,6 @@ func (s *Server) createEdge(w http.ResponseWriter, r *http.Request, p auth.Princ
 	out := edgeToJSON(e)
 	out.EnrollToken = token
 	writeJSON(w, http.StatusCreated, out)
-}
-
-// CreateEdge registers a new edge of org and returns it with its one-time
-// enrollment token (valid for EnrollTTL).
-func CreateEdge(ctx context.Context, m store.Meta, org, name string, now time.Time) (store.Edge, string, error) {
-	token := auth.NewSecret(auth.PrefixEnroll)
-	e := store.Edge{
-		ID:            "edge-" + auth.NewSecret("")[:12],
-		Org:           org,
-		Name:          name,
-		EnrollHash:    auth.Hash(token),
-		EnrollExpires: now.Add(EnrollTTL),
-		Created:       now,
-	}
-	if err := m.CreateEdge(ctx, e); err != nil {
-		return store.Edge{}, "", err
-	}
-	return e, token, nil
 }
 
 func (s *Server) revokeEdge(w http.ResponseWriter, r *http.Request, p auth.Principal) {

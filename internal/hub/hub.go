@@ -21,6 +21,7 @@ import (
 
 	"github.com/molen-io/molen/internal/api"
 	"github.com/molen-io/molen/internal/auth"
+	"github.com/molen-io/molen/internal/fleet"
 	"github.com/molen-io/molen/internal/store"
 	"github.com/molen-io/molen/internal/store/sqlite"
 	"github.com/molen-io/molen/internal/uplink"
@@ -45,6 +46,14 @@ type Config struct {
 	Out     io.Writer    // where the first-start admin token is printed; default os.Stdout
 }
 
+// Validate checks the config, naming the field at fault.
+func (c Config) Validate() error {
+	if c.DataDir == "" {
+		return errors.New("hub.data: required")
+	}
+	return nil
+}
+
 // Hub is a running hub.
 type Hub struct {
 	cfg      Config
@@ -65,8 +74,8 @@ var ErrAddrInUse = errors.New("address already in use")
 // Start opens storage, ensures the first admin token exists and starts
 // serving. It returns once the listener is bound.
 func Start(ctx context.Context, cfg Config) (*Hub, error) {
-	if cfg.DataDir == "" {
-		return nil, errors.New("hub.data: required")
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
 	if cfg.Listen == "" {
 		cfg.Listen = DefaultListen
@@ -191,7 +200,7 @@ func (h *Hub) AdminToken() (string, error) {
 // CreateEdge registers an edge in the default organisation and returns its
 // id and one-time enrollment token.
 func (h *Hub) CreateEdge(ctx context.Context, name string) (id, token string, err error) {
-	e, token, err := api.CreateEdge(ctx, h.store, DefaultOrg, name, time.Now())
+	e, token, err := fleet.CreateEdge(ctx, h.store, DefaultOrg, name, time.Now())
 	if err != nil {
 		return "", "", fmt.Errorf("create edge %q: %w", name, err)
 	}
