@@ -3,7 +3,9 @@ package pipeline
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"sync"
+	"time"
 
 	"github.com/molen-io/molen/internal/uns"
 )
@@ -22,7 +24,9 @@ type Passthrough struct{}
 func (Passthrough) Process(pts []uns.Point) []uns.Point { return pts }
 
 // Event is something that happened to an asset over an interval: a machine
-// state, a downtime, an alarm, an anomaly. End is 0 while it lasts.
+// state, a downtime, an alarm, an anomaly. End is 0 while it lasts. Once an
+// operator has appended an Event to an Output, the Event and its Attrs map
+// belong to the runner: the operator must not change them afterwards.
 type Event struct {
 	Asset string            // UNS asset path, e.g. site/area/line/machine
 	Kind  string            // state, downtime, alarm, anomaly, …
@@ -37,12 +41,58 @@ type Event struct {
 type Output struct {
 	Points []uns.Point
 	Events []Event
+	// Skipped counts the input points the operator could not use, by
+	// reason. Operators count with Skip; the runner adds the counts to the
+	// stage's statistics.
+	Skipped [NumReasons]uint64
 }
 
 // Reset empties o, keeping its capacity.
 func (o *Output) Reset() {
 	o.Points = o.Points[:0]
 	o.Events = o.Events[:0]
+	o.Skipped = [NumReasons]uint64{}
+}
+
+// Skip counts one input point that the operator dropped (or passed on
+// unprocessed) for reason r.
+func (o *Output) Skip(r Reason) { o.Skipped[r]++ }
+
+// Reason says why an operator skipped a point. Bad values never stop a
+// pipeline: they are counted per stage and shown by 'molen pipeline test
+// --explain' and the edge's statistics.
+type Reason uint8
+
+// The reasons an operator skips a point.
+const (
+	NonFinite  Reason = iota // a NaN or ±Inf value (in or computed)
+	WrongType                // a value of a kind the operator cannot use, e.g. a string for a numeric operator
+	Late                     // older than the operator accepts (behind a closed window, out of order)
+	EvalError                // an expression or name template failed at run time
+	NumReasons               // the number of reasons; not a reason
+)
+
+func (r Reason) String() string {
+	switch r {
+	case NonFinite:
+		return "non_finite"
+	case WrongType:
+		return "wrong_type"
+	case Late:
+		return "late"
+	case EvalError:
+		return "eval_error"
+	}
+	return "reason(" + strconv.Itoa(int(r)) + ")"
+}
+
+// Waiter is implemented by operators that hold data for a while before
+// emitting what it causes: windows until they close, delays, timeouts.
+// MaxWait is the longest such time after the last input; at the end of
+// input the runner ticks at the last event time plus the sum of its
+// stages' waits, so everything held comes out.
+type Waiter interface {
+	MaxWait() time.Duration
 }
 
 // Operator is one step of a pipeline. Operators are not safe for concurrent
