@@ -20,6 +20,9 @@ type DemoConfig struct {
 	Listen  string
 	Seed    int64
 	Rate    float64
+	// PipelineFile replaces the demo's own pipeline (written to
+	// <data>/edge/pipeline.yaml at every start).
+	PipelineFile string
 }
 
 func newDemo(g *globals) *cobra.Command {
@@ -54,6 +57,7 @@ running the demo again continues with the same data. Stop it with Ctrl-C.`,
 	f.StringVar(&cfg.DataDir, "data", "molen-data", "data directory (hub/ and edge/ inside)")
 	f.Int64Var(&cfg.Seed, "seed", 1, "seed of the simulated factory")
 	f.Float64Var(&cfg.Rate, "rate", 5, "ticks per second per simulated machine (each tick is one simulated second)")
+	f.StringVar(&cfg.PipelineFile, "pipeline", "", "edge pipeline to run instead of the demo's own (written to <data>/edge/pipeline.yaml)")
 	return cmd
 }
 
@@ -90,7 +94,15 @@ func StartDemo(ctx context.Context, cfg DemoConfig, g *globals) (*Demo, error) {
 			return nil, err
 		}
 	}
+	pipelineFile := cfg.PipelineFile
+	if pipelineFile == "" {
+		if pipelineFile, err = writeDemoPipeline(edgeDir, cfg.Rate); err != nil {
+			h.Close()
+			return nil, err
+		}
+	}
 	d.Edge, err = edge.Start(ctx, edge.Config{
+		PipelineFile: pipelineFile,
 		DataDir:      edgeDir,
 		MQTTListen:   "127.0.0.1:0",
 		StatusListen: "127.0.0.1:0",
@@ -122,11 +134,12 @@ func StartDemo(ctx context.Context, cfg DemoConfig, g *globals) (*Demo, error) {
   web UI     %s/#token=%s
   API        %s/api/v1/   (Authorization: Bearer <token in %s>)
   edge       MQTT %s, status http://%s/api/v1/status
+  pipeline   %s (edit it while the demo runs: the edge reloads it)
   data       %s
 
 Press Ctrl-C to stop.
 `, h.URL(), admin, h.URL(), filepath.Join(cfg.DataDir, "hub", hub.AdminTokenFile),
-		d.Edge.MQTTAddr(), d.Edge.StatusAddr(), cfg.DataDir)
+		d.Edge.MQTTAddr(), d.Edge.StatusAddr(), pipelineFile, cfg.DataDir)
 	return d, nil
 }
 

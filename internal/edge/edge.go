@@ -36,8 +36,11 @@ type Config struct {
 	// authentication, so anyone who can reach it could read everything.
 	MQTTAllowSubscribe bool
 	Outbox             outbox.Options // buffer bounds and sync policy
-	Stage              pipeline.Stage // default pipeline.Passthrough
-	Log                *slog.Logger
+	Stage              pipeline.Stage // default pipeline.Passthrough; replaced by the runner of PipelineFile
+	// PipelineFile is a pipeline specification (docs/pipelines.md). The
+	// edge reloads it when it changes, without losing buffered data.
+	PipelineFile string
+	Log          *slog.Logger
 }
 
 // Defaults for Config.
@@ -71,6 +74,7 @@ type Edge struct {
 	metrics *metrics
 	rejects rejectLog
 	fwd     forwardState
+	pipe    *pipelineState // nil without PipelineFile
 	started time.Time
 
 	tokenTried bool        // owned by the forward goroutine
@@ -125,6 +129,12 @@ func Start(ctx context.Context, cfg Config) (*Edge, error) {
 		ob.Close()
 		return nil, err
 	}
+	if cfg.PipelineFile != "" {
+		if err := e.loadPipeline(); err != nil {
+			ob.Close()
+			return nil, err
+		}
+	}
 
 	if err := e.startMQTT(); err != nil {
 		ob.Close()
@@ -138,6 +148,9 @@ func Start(ctx context.Context, cfg Config) (*Edge, error) {
 	ctx, e.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	e.group, ctx = errgroup.WithContext(ctx)
 	e.group.Go(func() error { return e.forward(ctx) })
+	if e.pipe != nil {
+		e.group.Go(func() error { return e.runPipeline(ctx) })
+	}
 	e.group.Go(func() error {
 		if err := e.status.Serve(e.statusL); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("status API: %w", err)

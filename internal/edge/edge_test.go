@@ -477,3 +477,51 @@ func TestRecordsTheHubRefusesAreDeadLetteredAndTheRestFlows(t *testing.T) {
 		t.Errorf("hub stored %d poison points", n)
 	}
 }
+
+func TestPipelineRunsAndReloads(t *testing.T) {
+	v := start(t)
+	if err := v.edge.Close(); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "pipeline.yaml")
+	write := func(spec string) {
+		t.Helper()
+		if err := os.WriteFile(file, []byte(spec), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(`pipelines:
+  - name: rbe
+    match: "f/m/temp"
+    stages:
+      - deadband: {absolute: 10}
+`)
+	v.cfg.PipelineFile = file
+	v.startEdge()
+	dev := v.device(4)
+	for _, x := range []string{"1", "2", "50", "51"} {
+		publish(t, dev, "f/m/temp", []byte(x))
+	}
+	publish(t, dev, "f/m/other", []byte("7")) // no pipeline takes it: passes unchanged
+	eventually(t, "the reported values at the hub", func() bool {
+		return v.count("f/m/temp") == 2 && v.count("f/m/other") == 1
+	})
+
+	// A file that does not load leaves the running pipeline in place.
+	write("pipelines:\n  - match: f/m/temp\n    stages:\n      - deadband: {absolute: -1}\n")
+	eventually(t, "the load error in the status", func() bool {
+		st := v.edge.Status()
+		return st.Pipeline != nil && strings.Contains(st.Pipeline.LoadError, "absolute")
+	})
+	publish(t, dev, "f/m/temp", []byte("52")) // still within the deadband of 50
+	// A valid change takes effect without a restart.
+	loaded := v.edge.Status().Pipeline.LoadedAt
+	write("pipelines:\n  - name: all\n    match: f/m/temp\n    stages: []\n")
+	eventually(t, "the reload", func() bool { return v.edge.Status().Pipeline.LoadedAt.After(loaded) })
+	publish(t, dev, "f/m/temp", []byte("53"))
+	publish(t, dev, "f/m/temp", []byte("54"))
+	eventually(t, "the values after the reload", func() bool { return v.count("f/m/temp") == 4 })
+	if st := v.edge.Status(); st.Pipeline.LoadError != "" || st.Outbox.PendingRecords != 0 {
+		t.Errorf("after reload: load error %q, %d records pending", st.Pipeline.LoadError, st.Outbox.PendingRecords)
+	}
+}

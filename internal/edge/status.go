@@ -28,6 +28,7 @@ type metrics struct {
 	forwardSeconds   prometheus.Histogram
 	deadRecords      prometheus.Counter
 	deadPoints       prometheus.Counter
+	derivedLost      prometheus.Counter
 }
 
 func newMetrics(e *Edge) *metrics {
@@ -51,6 +52,8 @@ func newMetrics(e *Edge) *metrics {
 			Name: "molen_edge_dead_letter_records_total", Help: "Records the hub refused as bad data, kept in <data>/deadletter/."}),
 		deadPoints: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "molen_edge_dead_letter_points_total", Help: "Points in records the hub refused."}),
+		derivedLost: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "molen_edge_pipeline_points_lost_total", Help: "Points the pipeline derived on a tick that the outbox refused (full with reject-new, write error)."}),
 		forwardSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "molen_edge_forward_seconds", Help: "Time for the hub to store one batch.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 4, 8)}),
@@ -69,7 +72,7 @@ func newMetrics(e *Edge) *metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.messages, m.points, m.rejected, m.refused,
-		m.forwardedRecords, m.forwardedPoints, m.forwardErrors, m.forwardSeconds, m.deadRecords, m.deadPoints,
+		m.forwardedRecords, m.forwardedPoints, m.forwardErrors, m.forwardSeconds, m.deadRecords, m.deadPoints, m.derivedLost,
 		gauge("molen_edge_outbox_pending_points", "Points stored locally and not yet acknowledged by the hub.",
 			func() float64 { return float64(ob.Stats().PendingPoints) }),
 		gauge("molen_edge_outbox_pending_bytes", "Bytes of records not yet acknowledged by the hub.",
@@ -163,6 +166,7 @@ type Status struct {
 		DeadLetterRecords int64 `json:"dead_letter_records"`
 		DeadLetterPoints  int64 `json:"dead_letter_points"`
 	} `json:"forward"`
+	Pipeline *PipelineStatus `json:"pipeline,omitempty"`
 }
 
 // Status returns the edge's current state.
@@ -208,6 +212,9 @@ func (e *Edge) Status() Status {
 	s.Forward.Points = int64(counterValue(e.metrics.forwardedPoints))
 	s.Forward.DeadLetterRecords = int64(counterValue(e.metrics.deadRecords))
 	s.Forward.DeadLetterPoints = int64(counterValue(e.metrics.deadPoints))
+	if e.pipe != nil {
+		s.Pipeline = e.pipe.status()
+	}
 	return s
 }
 
@@ -234,6 +241,14 @@ func (e *Edge) statusHandler() http.Handler {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		_ = enc.Encode(e.Status())
+	})
+	mux.HandleFunc("GET /api/v1/events", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		events := []EventJSON{}
+		if e.pipe != nil {
+			events = e.pipe.recentEvents()
+		}
+		_ = json.NewEncoder(w).Encode(map[string]any{"events": events})
 	})
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")

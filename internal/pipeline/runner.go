@@ -352,28 +352,28 @@ func (r *Runner) DrainEvents(dst []Event) []Event {
 // Stats are a Runner's counters since it started (a pipeline kept by
 // Reload keeps its counters).
 type Stats struct {
-	Passed        uint64 // points no pipeline took, passed on unchanged
-	EventsDropped uint64 // events dropped because DrainEvents was not called in time
-	Pipelines     []PipelineStats
+	Passed        uint64          `json:"passed"`         // points no pipeline took, passed on unchanged
+	EventsDropped uint64          `json:"events_dropped"` // events dropped because DrainEvents was not called in time
+	Pipelines     []PipelineStats `json:"pipelines"`
 }
 
 // PipelineStats counts what went through one pipeline.
 type PipelineStats struct {
-	Name   string
-	Output Destination
-	In     uint64 // points the pipeline took
-	Out    uint64 // points its last stage emitted (sent to Output)
-	Events uint64
-	Stages []StageStats
+	Name   string       `json:"name"`
+	Output Destination  `json:"output"`
+	In     uint64       `json:"in"`  // points the pipeline took
+	Out    uint64       `json:"out"` // points its last stage emitted (sent to Output)
+	Events uint64       `json:"events"`
+	Stages []StageStats `json:"stages"`
 }
 
 // StageStats counts what went through one stage.
 type StageStats struct {
-	Operator string
-	In       uint64
-	Out      uint64
-	Events   uint64
-	Skipped  [NumReasons]uint64 // by Reason
+	Operator string             `json:"operator"`
+	In       uint64             `json:"in"`
+	Out      uint64             `json:"out"`
+	Events   uint64             `json:"events"`
+	Skipped  [NumReasons]uint64 `json:"skipped"` // by Reason, in the order of the Reason constants
 }
 
 // SkippedTotal is the number of points the stage skipped for any reason.

@@ -1,0 +1,99 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// demoCycleTimes are the simulated machines' nominal cycle times in
+// simulated seconds (docs/sim.md); OEE needs them as ideal cycle times.
+var demoCycleTimes = []struct {
+	machine string
+	seconds float64
+}{
+	{"cnc-mill", 48}, {"injection-press", 28}, {"packaging", 6}, {"compressor", 30},
+}
+
+// demoProcessTags are the simulator's process values, which the demo
+// pipeline checks for anomalies and sends to the hub as 10-second means.
+var demoProcessTags = []string{
+	"spindle_speed_rpm", "spindle_temp_c", "coolant_pressure_bar", "mould_temp_c",
+	"injection_pressure_bar", "oil_temp_c", "motor_temp_c", "air_pressure_bar",
+	"pressure_bar", "temperature_c", "vibration_mm_s",
+}
+
+// demoPipeline returns the demo edge's pipeline for a simulator running at
+// rate ticks (simulated seconds) per wall-clock second. Timestamps are wall
+// clock, so ideal cycle times are scaled by the rate.
+func demoPipeline(rate float64) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, `# The pipeline of molen demo's edge, written by 'molen demo --rate %g' at every start.
+# To experiment, edit this file while the demo runs: the edge reloads it within
+# two seconds (the next start of the demo writes it anew). See docs/pipelines.md.
+pipelines:
+  # States, downtime events and OEE per machine. State, good and scrap counts
+  # go to the hub when they change; OEE every minute.
+  - name: production
+    match:
+      - "demo-factory/+/+/+/state"
+      - "demo-factory/+/+/+/good_count"
+      - "demo-factory/+/+/+/scrap_count"
+    stages:
+      - state: {code_tag: state_code, max_gap: 30s}
+      - oee:
+          window: 1m
+          lateness: 2s
+          state_tag: state_code
+          max_gap: 30s
+          ideal_cycle_times:
+`, rate)
+	for _, m := range demoCycleTimes {
+		ideal := time.Duration(m.seconds / rate * float64(time.Second)).Round(time.Millisecond)
+		fmt.Fprintf(&b, "            - {asset: \"+/+/+/%s\", time: %s}\n", m.machine, ideal)
+	}
+	b.WriteString(`      - deadband: {max_silence: 1m}
+    output: forward
+
+  # Process values: anomalies on the raw signal (events), then a 10-second
+  # mean under the same name, which is what the hub stores and charts.
+  - name: process
+    match:
+`)
+	for _, tag := range demoProcessTags {
+		fmt.Fprintf(&b, "      - \"demo-factory/+/+/+/%s\"\n", tag)
+	}
+	b.WriteString(`    stages:
+      - anomaly: {method: mad, window: 120, warmup: 60, threshold: 6, clear_threshold: 3, raise_count: 3, clear_count: 10, min_std: 0.05}
+      - window: {size: 10s, aggregates: [mean], series: "{series}", allowed_lateness: 1s}
+    output: forward
+
+  # Meters: only changes beyond 5 %, and at least one value a minute.
+  - name: meters
+    match:
+      - "demo-factory/+/+/+/power_kw"
+      - "demo-factory/+/+/+/energy_kwh"
+      - "demo-factory/+/+/+/cycle_time_s"
+    stages:
+      - deadband: {percent: 5, max_silence: 1m}
+    output: forward
+
+# Everything else (the per-machine seq counter) goes to the hub unchanged.
+`)
+	return b.String()
+}
+
+// writeDemoPipeline writes the demo pipeline into the edge's data directory
+// and returns its path.
+func writeDemoPipeline(edgeDir string, rate float64) (string, error) {
+	if err := os.MkdirAll(edgeDir, 0o700); err != nil {
+		return "", err
+	}
+	path := filepath.Join(edgeDir, "pipeline.yaml")
+	if err := os.WriteFile(path, []byte(demoPipeline(rate)), 0o600); err != nil {
+		return "", fmt.Errorf("write demo pipeline: %w", err)
+	}
+	return path, nil
+}

@@ -1,0 +1,214 @@
+package edge
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/molen-io/molen/internal/pipeline"
+	"github.com/molen-io/molen/internal/uns"
+	"github.com/molen-io/molen/internal/uplink"
+
+	_ "github.com/molen-io/molen/internal/operator" // registers the operators
+)
+
+// reloadEvery is how often the edge looks at the pipeline file for changes.
+const reloadEvery = 2 * time.Second
+
+// keptEvents is how many recent events the status API shows.
+const keptEvents = 500
+
+// pipelineState is the edge's running pipeline: the runner, the file it
+// came from, and what it produced that does not go to the outbox.
+type pipelineState struct {
+	runner *pipeline.Runner
+	file   string
+
+	mu         sync.Mutex // guards everything below
+	modTime    time.Time
+	loadedAt   time.Time
+	loadError  string // the last failed reload; the previous pipeline keeps running
+	events     []pipeline.Event
+	nextEvent  int
+	eventCount map[string]int64 // by kind
+	local      map[string]uns.Point
+}
+
+// loadPipeline builds the runner for cfg.PipelineFile.
+func (e *Edge) loadPipeline() error {
+	st, err := os.Stat(e.cfg.PipelineFile)
+	if err != nil {
+		return fmt.Errorf("pipeline file: %w", err)
+	}
+	def, err := pipeline.Load(e.cfg.PipelineFile)
+	if err != nil {
+		return err
+	}
+	ps := &pipelineState{file: e.cfg.PipelineFile, modTime: st.ModTime(), loadedAt: time.Now(),
+		eventCount: map[string]int64{}, local: map[string]uns.Point{}}
+	r, err := pipeline.NewRunner(def, pipeline.Options{Events: ps.addEvents, Local: ps.addLocal})
+	if err != nil {
+		return fmt.Errorf("pipeline %s: %w", e.cfg.PipelineFile, err)
+	}
+	ps.runner = r
+	e.pipe = ps
+	e.stage = r
+	return nil
+}
+
+// addEvents keeps the newest events for the status API and counts them.
+// Events are not yet forwarded to the hub.
+func (ps *pipelineState) addEvents(evs []pipeline.Event) {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	for _, ev := range evs {
+		ps.eventCount[ev.Kind]++
+		if len(ps.events) < keptEvents {
+			ps.events = append(ps.events, ev)
+			continue
+		}
+		ps.events[ps.nextEvent] = ev
+		ps.nextEvent = (ps.nextEvent + 1) % keptEvents
+	}
+}
+
+// addLocal keeps the latest value of each series of `output: local`
+// pipelines, bounded like the events.
+func (ps *pipelineState) addLocal(pts []uns.Point) {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	for _, p := range pts {
+		if _, ok := ps.local[p.Series]; !ok && len(ps.local) >= 10_000 {
+			continue
+		}
+		ps.local[p.Series] = p
+	}
+}
+
+// runPipeline ticks the runner and appends what ticks emit (closed
+// windows, heartbeats, OEE figures) to the outbox, and reloads the pipeline
+// when its file changes. It returns when ctx ends.
+func (e *Edge) runPipeline(ctx context.Context) error {
+	ps := e.pipe
+	go func() {
+		// The runner's ticks: points derived without new input.
+		_ = ps.runner.Run(ctx, func(pts []uns.Point) { e.appendDerived(ctx, pts) })
+	}()
+	t := time.NewTicker(reloadEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			e.maybeReload()
+		}
+	}
+}
+
+// appendDerived stores points the pipeline emitted on a tick. Nobody waits
+// for an acknowledgement of these, so a refusal is counted and logged.
+func (e *Edge) appendDerived(ctx context.Context, pts []uns.Point) {
+	if len(pts) == 0 {
+		return
+	}
+	if _, err := e.outbox.Append(ctx, uplink.EncodePoints(nil, pts), len(pts)); err != nil {
+		if ctx.Err() == nil {
+			e.metrics.derivedLost.Add(float64(len(pts)))
+			e.log.Warn("pipeline output not stored", "points", len(pts), "err", err)
+		}
+		return
+	}
+	e.metrics.points.Add(float64(len(pts)))
+}
+
+// maybeReload applies the pipeline file if it changed. A file that does not
+// load leaves the running pipeline in place and is reported in the status.
+func (e *Edge) maybeReload() {
+	ps := e.pipe
+	st, err := os.Stat(ps.file)
+	if err != nil {
+		ps.setLoadError(fmt.Errorf("pipeline file: %w", err))
+		return
+	}
+	ps.mu.Lock()
+	unchanged := st.ModTime().Equal(ps.modTime)
+	ps.mu.Unlock()
+	if unchanged {
+		return
+	}
+	def, err := pipeline.Load(ps.file)
+	if err == nil {
+		err = ps.runner.Reload(def)
+	}
+	ps.mu.Lock()
+	ps.modTime = st.ModTime()
+	ps.mu.Unlock()
+	if err != nil {
+		ps.setLoadError(err)
+		e.log.Error("pipeline file changed but does not load; the previous pipeline keeps running", "file", ps.file, "err", err)
+		return
+	}
+	ps.mu.Lock()
+	ps.loadError, ps.loadedAt = "", time.Now()
+	ps.mu.Unlock()
+	e.log.Info("pipeline reloaded", "file", ps.file)
+}
+
+func (ps *pipelineState) setLoadError(err error) {
+	ps.mu.Lock()
+	ps.loadError = err.Error()
+	ps.mu.Unlock()
+}
+
+// PipelineStatus is what the status API shows about the pipeline.
+type PipelineStatus struct {
+	File      string           `json:"file"`
+	LoadedAt  time.Time        `json:"loaded_at"`
+	LoadError string           `json:"load_error,omitempty"`
+	Stats     pipeline.Stats   `json:"stats"`
+	Events    map[string]int64 `json:"events"`          // by kind, since start
+	Local     map[string]any   `json:"local,omitempty"` // latest value of each series of local pipelines
+}
+
+func (ps *pipelineState) status() *PipelineStatus {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	s := &PipelineStatus{File: ps.file, LoadedAt: ps.loadedAt.UTC(), LoadError: ps.loadError,
+		Events: make(map[string]int64, len(ps.eventCount))}
+	for k, n := range ps.eventCount {
+		s.Events[k] = n
+	}
+	if len(ps.local) > 0 {
+		s.Local = make(map[string]any, len(ps.local))
+		for k, p := range ps.local {
+			s.Local[k] = p.Value.Any()
+		}
+	}
+	s.Stats = ps.runner.Stats()
+	return s
+}
+
+// EventJSON is an event on the status API; times in unix ms.
+type EventJSON struct {
+	Asset string            `json:"asset"`
+	Kind  string            `json:"kind"`
+	Start int64             `json:"start"`
+	End   int64             `json:"end,omitempty"`
+	Attrs map[string]string `json:"attrs,omitempty"`
+}
+
+// recentEvents returns the kept events, newest first.
+func (ps *pipelineState) recentEvents() []EventJSON {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	out := make([]EventJSON, 0, len(ps.events))
+	for i := range ps.events {
+		j := (ps.nextEvent - 1 - i + 2*len(ps.events)) % len(ps.events)
+		ev := ps.events[j]
+		out = append(out, EventJSON{Asset: ev.Asset, Kind: ev.Kind, Start: ev.Start / 1e6, End: ev.End / 1e6, Attrs: ev.Attrs})
+	}
+	return out
+}

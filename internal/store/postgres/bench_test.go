@@ -1,0 +1,177 @@
+package postgres
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/molen-io/molen/internal/store"
+	"github.com/molen-io/molen/internal/uns"
+)
+
+const benchOrg = "acme"
+
+var benchT0 = time.Date(2025, 3, 14, 0, 0, 0, 0, time.UTC).UnixNano()
+
+// benchPaths returns n series paths shaped like a factory's UNS.
+func benchPaths(n int) []string {
+	tags := []string{"temperature", "pressure", "speed", "current", "vibration"}
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("plant-nl/hall-%d/line-%d/machine-%02d/%s", i/100, i/20%5, i/5%4, tags[i%len(tags)])
+	}
+	return out
+}
+
+// sensor is a plausible process value: a slow cycle, drift and noise, at
+// the resolution of a typical PLC register scaled to engineering units.
+func sensor(rng *rand.Rand, series, step int) float64 {
+	base := 20 + float64(series%7)*10
+	v := base + 5*math.Sin(float64(step)/300) + rng.NormFloat64()*0.3
+	return math.Round(v*100) / 100
+}
+
+// ingester feeds 1 Hz samples of every path to a store, per points a
+// call, each call one uplink record.
+type ingester struct {
+	s     *Store
+	paths []string
+	per   int
+	rng   *rand.Rand
+	src   store.Source
+	seq   uint64
+	sec   int // next second to sample
+	pts   []uns.Point
+}
+
+func newIngester(s *Store, paths []string, per int) *ingester {
+	return &ingester{s: s, paths: paths, per: per, rng: rand.New(rand.NewPCG(1, 2)),
+		src: store.Source{Edge: "edge-1", Stream: "points"}, pts: make([]uns.Point, 0, per)}
+}
+
+// call ingests the next per points.
+func (g *ingester) call(tb testing.TB) {
+	for len(g.pts) < g.per {
+		ts := benchT0 + int64(g.sec)*int64(time.Second)
+		for i, p := range g.paths {
+			g.pts = append(g.pts, uns.Point{Series: p, TS: ts, Value: uns.Float(sensor(g.rng, i, g.sec))})
+		}
+		g.sec++
+	}
+	g.seq++
+	if _, err := g.s.Ingest(tb.Context(), benchOrg, g.src, []store.Record{{Seq: g.seq, Points: g.pts[:g.per]}}); err != nil {
+		tb.Fatal(err)
+	}
+	g.pts = append(g.pts[:0], g.pts[g.per:]...)
+}
+
+// pointsBytes is the disk size of points (every partition, with its
+// indexes, TOAST, free space and visibility maps) after a VACUUM, which
+// autovacuum would also run on an insert-only table.
+func pointsBytes(tb testing.TB, s *Store) int64 {
+	tb.Helper()
+	ctx := tb.Context()
+	if _, err := s.pool.Exec(ctx, `VACUUM `+pgx.Identifier{s.schema, "points"}.Sanitize()); err != nil {
+		tb.Fatal(err)
+	}
+	var n int64
+	err := s.pool.QueryRow(ctx, `SELECT sum(pg_total_relation_size(relid))::bigint FROM pg_partition_tree($1::regclass)`,
+		pgx.Identifier{s.schema, "points"}.Sanitize()).Scan(&n)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return n
+}
+
+// BenchmarkIngest ingests calls of 1000 and 10000 points over 100 series
+// at 1 Hz, each call one record and one transaction (COPY). It reports
+// points/s and the bytes on disk per point; run with -benchtime=1000x
+// (1000-point calls) and 100x (10000-point calls) for 1M points.
+func BenchmarkIngest(b *testing.B) {
+	for _, per := range []int{1000, 10000} {
+		b.Run(fmt.Sprintf("batch=%d", per), func(b *testing.B) {
+			s := openTest(b, Options{})
+			g := newIngester(s, benchPaths(100), per)
+			n := 0
+			for b.Loop() {
+				g.call(b)
+				n++
+			}
+			points := float64(n * per)
+			b.ReportMetric(points/b.Elapsed().Seconds(), "points/s")
+			b.ReportMetric(0, "ns/op")
+			b.ReportMetric(float64(pointsBytes(b, s))/points, "disk-B/point")
+		})
+	}
+}
+
+// BenchmarkAggregate aggregates one series of 24 h at 1 Hz (86400 points)
+// into 1-minute buckets.
+func BenchmarkAggregate(b *testing.B) {
+	s := openTest(b, Options{})
+	paths := benchPaths(1)
+	g := newIngester(s, paths, 10000)
+	for range 86400 / 10000 {
+		g.call(b)
+	}
+	g.per = 86400 % 10000
+	g.call(b)
+	if _, err := s.pool.Exec(b.Context(), `VACUUM ANALYZE `+pgx.Identifier{s.schema, "points"}.Sanitize()); err != nil {
+		b.Fatal(err)
+	}
+	from, to := benchT0, benchT0+24*int64(time.Hour)
+	for _, agg := range []store.Agg{store.Avg, store.Max, store.Count, store.Last} {
+		b.Run(string(agg), func(b *testing.B) {
+			for b.Loop() {
+				got, err := s.Aggregate(b.Context(), benchOrg, paths[0], from, to, int64(time.Minute), agg)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(got) != 1440 {
+					b.Fatalf("%d buckets, want 1440", len(got))
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkLatest reads the latest value of 1000 series.
+func BenchmarkLatest(b *testing.B) {
+	s := openTest(b, Options{})
+	paths := benchPaths(1000)
+	g := newIngester(s, paths, 10000)
+	g.call(b)
+	if _, err := s.pool.Exec(b.Context(), `ANALYZE `+pgx.Identifier{s.schema, "series"}.Sanitize()+`, `+pgx.Identifier{s.schema, "latest"}.Sanitize()); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		got, err := s.Latest(b.Context(), benchOrg, "", 0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(got) != 1000 {
+			b.Fatalf("%d series, want 1000", len(got))
+		}
+	}
+}
+
+// BenchmarkRaw reads one hour of one series at 1 Hz.
+func BenchmarkRaw(b *testing.B) {
+	s := openTest(b, Options{})
+	paths := benchPaths(1)
+	g := newIngester(s, paths, 7200)
+	g.call(b)
+	for b.Loop() {
+		got, err := s.Raw(b.Context(), benchOrg, paths[0], benchT0, benchT0+int64(time.Hour), 0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(got) != 3600 {
+			b.Fatalf("%d points, want 3600", len(got))
+		}
+	}
+}

@@ -1,0 +1,129 @@
+// Package postgres is the hub's scale-out storage backend: series,
+// points, latest values, uplink watermarks, organisations, tokens and
+// edges in one PostgreSQL schema (github.com/jackc/pgx/v5, pgxpool). It
+// implements store.Store, passes storetest, and is meant for deployments
+// that outgrow the embedded sqlite backend: several hubs may share one
+// schema.
+//
+//	s, err := postgres.Open(ctx, "postgres://molen@db.example:5432/molen?sslmode=verify-full", postgres.Options{})
+//
+// # Pointing the hub at it
+//
+// The DSN is anything pgx parses: a postgres:// URL or a key=value
+// string, with pgx's and libpq's parameters (sslmode, sslrootcert,
+// connect_timeout, pool_max_conns, application_name, ...). The password
+// is best left out of it and given by PGPASSWORD or a ~/.pgpass file,
+// which pgx reads. The role needs CREATE on the database the first time
+// (for the schema), then only the schema's own privileges; Options.Schema
+// (default "molen") keeps the tables apart from anything else in the
+// database. Behind PgBouncer in transaction mode, add
+// default_query_exec_mode=exec to the DSN (no server-side prepared
+// statements); the store sets no session state.
+//
+// # Durability
+//
+// Every write is a transaction that sets synchronous_commit for itself
+// (set_config(..., true)), to on unless the session already asks for a
+// level that also flushes the commit record (local, remote_write,
+// remote_apply): a DSN, role or server that turns it off cannot weaken
+// an acknowledgement. So an Ingest that returned nil has its WAL flushed
+// to disk and survives kill -9 of the server and power loss, given fsync
+// and full_page_writes. Open reads both and fails with ErrNotDurable when
+// either is off, unless Options.AllowNotDurable, in which case
+// Store.Durability says why acknowledged data may be lost. With
+// synchronous standbys (synchronous_standby_names), on also waits for
+// their flush.
+//
+// # Exactly once
+//
+// Ingest validates the whole call first (bad input stores nothing; its
+// error wraps store.ErrInvalid, as it does for an organisation, edge or
+// stream with a NUL byte or invalid UTF-8, which PostgreSQL text cannot
+// hold). Then one read-committed transaction inserts the source's
+// watermark row if missing and reads it FOR UPDATE: a concurrent or
+// retried delivery of the same source, from this hub or another, waits for
+// that row lock and then sees the new watermark, so each record is stored
+// once. The transaction stores the records above the watermark, updates
+// series and latest values and writes the watermark, all or nothing.
+// Deadlocks between writers (which lock series and latest rows in id
+// order, so should not happen) are retried.
+//
+// # Schema
+//
+// schema_version holds the version; Open applies the missing migrations
+// in one transaction under an advisory lock, so hubs starting together
+// migrate once, and refuses a schema of a newer molen. settings records
+// the partitioning mode and interval, fixed at creation.
+//
+// Points are append-only. A value is in vf (floats; bools as 0/1), vi
+// (int64, exact) or vs (strings as bytea: exact, NUL included), the other
+// two NULL, with kind and quality as smallints. id, from a sequence that
+// hands out blocks of 1024 so Ingest knows every point's id before COPY,
+// orders points with equal timestamps: Raw returns them by (ts, id), and
+// latest keeps the point with the highest (ts, id), so Raw and Latest
+// agree on "ingested last" even under concurrent writers. There is no
+// per-(series, ts) counter and no key: duplicates are rows. The only
+// index is (series_id, ts) (see pointsV1 for why not (series_id, ts, id)).
+// Text keys are COLLATE "C", so prefix ranges and orders are bytewise
+// whatever the database collation.
+//
+// Every SQL value is a bound parameter. The schema name is the only
+// identifier spliced into SQL, quoted with pgx.Identifier.Sanitize; the
+// partition DDL, which takes no parameters, adds partition names built
+// from dates and bounds formatted from int64s.
+//
+// # Partitioning
+//
+// Natively, points is partitioned by range of ts (unix ns), one partition
+// per Options.PartitionInterval (default 24 h, UTC days; a week suits a
+// small plant), named points_YYYYMMDD_HH after its UTC start. Ingest
+// creates missing partitions on demand, before its transaction and each in
+// its own: CREATE TABLE ... PARTITION OF takes an ACCESS EXCLUSIVE lock on
+// points, which inside the ingest transaction would block every reader
+// until commit and could deadlock with other writers. Creation waits at
+// most 10 s for that lock; two hubs creating the same partition is
+// harmless (the loser's duplicate error counts as success). A partition
+// dropped behind the store's back (a retention job: DROP TABLE of an old
+// partition is the cheap way to expire data) is recreated when an insert
+// finds no partition for a row. Timestamps are not bounded: a device
+// clock that jumps years ahead creates a partition per interval it
+// touches, so watch the partition count.
+//
+// Where the timescaledb extension is available (pg_available_extensions),
+// loads and may be created, a new schema makes points a hypertable on ts
+// with the same chunk interval instead, and TimescaleDB manages the chunks
+// (its compression and retention policies then apply). It is never
+// required: if CREATE EXTENSION or create_hypertable fails, the schema is
+// created natively; Options.NoTimescale forces native partitioning. The
+// TimescaleDB path is not exercised by the tests (not installable here).
+//
+// # Queries
+//
+// Series and Latest join series and latest: one index range by
+// (org, path). Raw is one index range of (series_id, ts), ties sorted by
+// id. Aggregate groups by ts - ts % step through a subquery fenced with
+// OFFSET 0, so that the planner expects few groups and hash-aggregates
+// instead of sorting every point; first and last then fetch each bucket's
+// edge point by one index probe. Aggregates run as unnamed statements,
+// planned for their arguments each time: a cached generic plan guesses the
+// range small and was 10x slower.
+//
+// # Measured
+//
+// PostgreSQL 15.20 on the same 2-core machine as the hub (Xeon 2.8 GHz,
+// ext4 on virtio, default server settings: shared_buffers 128 MB,
+// work_mem 4 MB, synchronous_commit on, fsync on), over TCP loopback, a
+// shared and noisy machine (load 3 to 10 during the runs), go test -bench:
+//
+//	Ingest, 100 series at 1 Hz, one record a call    1000 points: 90–106k points/s
+//	  (each call a COPY and a commit with WAL flush)  10000 points: 188–249k points/s
+//	disk per point after 1M points (heap 60 B, index 33 B; VACUUMed)  93 B
+//	Aggregate 24 h of one series at 1 Hz by 1 min    avg 34–42 ms, max 36–41 ms,
+//	                                                 count 24–36 ms, last 32–37 ms
+//	Latest of 1000 series                            3.3–3.4 ms
+//	Raw of 1 h of one series at 1 Hz (3600 points)   4.5–5.3 ms
+//
+// A point costs about three times its sqlite size: a 24-byte tuple
+// header, 8-byte id and alignment, and an uncompressed B-tree; TimescaleDB
+// compression is the way down.
+package postgres
