@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"os"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
@@ -43,5 +44,7 @@ and start the edge with the enroll_token from the answer.`,
 	f := cmd.Flags()
 	f.StringVar(&cfg.DataDir, "data", filepath.Join("molen-data", "hub"), "data directory (database, admin token)")
 	f.StringVar(&cfg.Listen, "listen", hub.DefaultListen, "HTTP address for the API, web UI and /metrics")
+	f.StringVar(&cfg.StoreSchema, "store-schema", "molen", "PostgreSQL schema, with --store")
+	f.StringVar(&cfg.Store, "store", os.Getenv("MOLEN_STORE"), "storage: empty for the embedded database in --data, or a PostgreSQL URL postgres://user@host:5432/db (also $MOLEN_STORE, which keeps the password out of the process list)")
 	return cmd
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/molen-io/molen/internal/auth"
 	"github.com/molen-io/molen/internal/fleet"
 	"github.com/molen-io/molen/internal/store"
+	"github.com/molen-io/molen/internal/store/postgres"
 	"github.com/molen-io/molen/internal/store/sqlite"
 	"github.com/molen-io/molen/internal/uplink"
 	"github.com/molen-io/molen/internal/web"
@@ -40,10 +41,16 @@ const AdminTokenFile = "admin-token"
 
 // Config configures a hub.
 type Config struct {
-	DataDir string       // required: database and admin token
-	Listen  string       // HTTP address for API, UI and metrics; default DefaultListen
-	Log     *slog.Logger // default: discard
-	Out     io.Writer    // where the first-start admin token is printed; default os.Stdout
+	DataDir string // required: embedded database and admin token
+	// Store is where points and metadata live: "" for the embedded
+	// database in DataDir, or a PostgreSQL URL (postgres://…).
+	Store string
+	// StoreSchema is the PostgreSQL schema (default "molen"), so several
+	// hubs can share one database.
+	StoreSchema string
+	Listen      string       // HTTP address for API, UI and metrics; default DefaultListen
+	Log         *slog.Logger // default: discard
+	Out         io.Writer    // where the first-start admin token is printed; default os.Stdout
 }
 
 // Validate checks the config, naming the field at fault.
@@ -51,7 +58,18 @@ func (c Config) Validate() error {
 	if c.DataDir == "" {
 		return errors.New("hub.data: required")
 	}
+	if c.Store != "" && !strings.HasPrefix(c.Store, "postgres://") && !strings.HasPrefix(c.Store, "postgresql://") {
+		return errors.New("hub.store: want empty (embedded) or a postgres:// URL")
+	}
 	return nil
+}
+
+// openStore opens the configured backend.
+func openStore(ctx context.Context, cfg Config) (store.Store, error) {
+	if cfg.Store != "" {
+		return postgres.Open(ctx, cfg.Store, postgres.Options{Schema: cfg.StoreSchema})
+	}
+	return sqlite.Open(ctx, filepath.Join(cfg.DataDir, "molen.db"), sqlite.Options{})
 }
 
 // Hub is a running hub.
@@ -98,7 +116,7 @@ func Start(ctx context.Context, cfg Config) (*Hub, error) {
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
 	h.ln = ln
-	st, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "molen.db"), sqlite.Options{})
+	st, err := openStore(ctx, cfg)
 	if err != nil {
 		ln.Close()
 		return nil, fmt.Errorf("open storage: %w", err)
@@ -127,7 +145,11 @@ func Start(ctx context.Context, cfg Config) (*Hub, error) {
 		}
 		h.done <- err
 	}()
-	h.log.Info("hub started", "url", h.URL(), "data", cfg.DataDir)
+	backend := "embedded"
+	if cfg.Store != "" {
+		backend = "postgres"
+	}
+	h.log.Info("hub started", "url", h.URL(), "data", cfg.DataDir, "store", backend)
 	return h, nil
 }
 
