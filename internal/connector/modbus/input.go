@@ -1,0 +1,415 @@
+package modbus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"log/slog"
+	"maps"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	mb "github.com/simonvetter/modbus"
+
+	"github.com/molen-io/molen/internal/connector"
+	"github.com/molen-io/molen/internal/uns"
+)
+
+func init() {
+	connector.Register(connector.Spec{
+		Name: "modbus",
+		Doc:  "poll registers, coils and discrete inputs of a Modbus TCP or RTU-over-TCP device",
+		New:  func() connector.Config { return NewConfig() },
+		Build: func(cfg connector.Config, log *slog.Logger) (connector.Input, error) {
+			c, ok := cfg.(*Config)
+			if !ok {
+				return nil, fmt.Errorf("modbus: config is %T, want *modbus.Config", cfg)
+			}
+			return New(c, log)
+		},
+	})
+}
+
+// maxStrikes is the number of requests in a row that may fail with a bad
+// frame or a timeout before the connection is dropped and made anew: a
+// stream that keeps failing may be out of step with the device.
+const maxStrikes = 3
+
+// Reasons under which Status.Rejected counts failed requests and values.
+const (
+	ReasonBadFrame  = "bad_frame"  // a response that does not parse (length, CRC, unit id, transaction id)
+	ReasonTimeout   = "timeout"    // no response within the timeout
+	ReasonNotFinite = "not_finite" // a float register holding NaN or ±Inf
+	// Modbus exceptions count under their name: illegal_function,
+	// illegal_data_address, illegal_data_value, server_device_failure,
+	// acknowledge, server_device_busy, memory_parity_error,
+	// gateway_path_unavailable, gateway_target_failed, unknown_exception.
+)
+
+// Input polls one Modbus device.
+type Input struct {
+	cfg    Config
+	log    *slog.Logger
+	libLog *log.Logger // the client library's log, at debug level
+	fields []field
+	ran    atomic.Bool
+
+	// blocks and strikes are owned by Run's goroutine. blocks starts as
+	// the batched plan; a block the device refuses is split for good.
+	blocks  []block
+	strikes int
+
+	mu     sync.Mutex // guards status
+	status connector.Status
+}
+
+// New returns an Input for the device cfg describes; cfg is validated.
+func New(cfg *Config, log *slog.Logger) (*Input, error) {
+	fields, err := compile(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	log = log.With("input", "modbus", "peer", cfg.URL, "unit_id", cfg.UnitID)
+	return &Input{
+		cfg:    *cfg,
+		log:    log,
+		libLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+		fields: fields,
+		blocks: plan(fields, cfg.MaxRegisters, cfg.MaxGap),
+		status: connector.Status{State: connector.Connecting, Peer: cfg.URL},
+	}, nil
+}
+
+// Status reports the input's health.
+func (in *Input) Status() connector.Status {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	st := in.status
+	st.Rejected = cloneCounts(in.status.Rejected)
+	return st
+}
+
+func cloneCounts(m map[string]int64) map[string]int64 {
+	if m == nil {
+		return nil
+	}
+	return maps.Clone(m)
+}
+
+// Run polls the device until ctx ends. Each poll reads all blocks and hands
+// their points to sink in one Write; a refused Write is retried with the
+// same points (the same timestamps) with back-off, and no new poll is made
+// until it succeeds, so nothing that was read is lost. A lost connection is
+// made anew with back-off; a new connection counts only once the device
+// has answered a probe request (one entry of the first register; a Modbus
+// exception counts as an answer). Run returns nil when ctx ends, within
+// one request timeout, or up to 5 s while a dial to a host that does not
+// answer is pending: the library's dial timeout is fixed and takes no
+// context.
+func (in *Input) Run(ctx context.Context, sink connector.Sink) error {
+	if !in.ran.CompareAndSwap(false, true) {
+		return errors.New("modbus: Run called twice")
+	}
+	defer in.setState(connector.Stopped)
+	backoff := in.cfg.BackoffMin
+	wasUp := false
+	for {
+		connected, err := in.session(ctx, sink)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if connected {
+			backoff = in.cfg.BackoffMin
+			wasUp = true
+		}
+		in.disconnected(err)
+		if wasUp {
+			in.log.Warn("device lost; reconnecting", "err", err)
+			wasUp = false
+		} else {
+			in.log.Debug("connect failed", "err", err, "retry_in", backoff)
+		}
+		if !sleep(ctx, jitter(backoff)) {
+			return nil
+		}
+		backoff = min(2*backoff, in.cfg.BackoffMax)
+	}
+}
+
+// session connects, probes and polls until the connection fails or ctx
+// ends. connected reports whether the probe succeeded.
+func (in *Input) session(ctx context.Context, sink connector.Sink) (connected bool, err error) {
+	cl, err := in.open()
+	if err != nil {
+		return false, err
+	}
+	defer cl.Close()
+	if err := in.probe(cl); err != nil {
+		return false, err
+	}
+	in.connected()
+	in.log.Info("connected")
+	next := time.Now()
+	for {
+		pts, err := in.poll(cl, make([]uns.Point, 0, len(in.fields)))
+		if err != nil {
+			return true, err
+		}
+		if len(pts) > 0 {
+			if err := in.deliver(ctx, sink, pts); err != nil {
+				return true, err
+			}
+		}
+		// Missed polls are not made up: a slow poll delays the next one.
+		next = next.Add(in.cfg.PollInterval)
+		if now := time.Now(); next.Before(now) {
+			next = now
+		}
+		if !sleep(ctx, time.Until(next)) {
+			return true, ctx.Err()
+		}
+	}
+}
+
+func (in *Input) open() (*mb.ModbusClient, error) {
+	cl, err := mb.NewClient(&mb.ClientConfiguration{
+		URL:     in.cfg.URL,
+		Timeout: in.cfg.Timeout,
+		Speed:   uint(in.cfg.BaudRate),
+		Logger:  in.libLog,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("client for %s: %w", in.cfg.URL, err)
+	}
+	if err := cl.Open(); err != nil {
+		return nil, fmt.Errorf("connect: %w", err)
+	}
+	if err := cl.SetUnitId(uint8(in.cfg.UnitID)); err != nil {
+		cl.Close()
+		return nil, fmt.Errorf("unit id %d: %w", in.cfg.UnitID, err)
+	}
+	in.strikes = 0
+	return cl, nil
+}
+
+// probe reads one entry of the first register: any Modbus answer, an
+// exception included, shows the device is there.
+func (in *Input) probe(cl *mb.ModbusClient) error {
+	f := in.fields[0]
+	_, _, err := read(cl, block{table: f.table, addr: f.addr, count: 1})
+	if err == nil {
+		return nil
+	}
+	if _, k := classify(err); k == answered {
+		return nil
+	}
+	return fmt.Errorf("probe %v %d: %w", f.table, f.addr, err)
+}
+
+// poll reads every block once and appends the points to pts. It returns an
+// error only when the connection must be made anew; exceptions, bad frames,
+// timeouts and bad values are counted and the other blocks still read.
+func (in *Input) poll(cl *mb.ModbusClient, pts []uns.Point) ([]uns.Point, error) {
+	for i := 0; i < len(in.blocks); i++ {
+		b := in.blocks[i]
+		words, bits, err := read(cl, b)
+		ts := time.Now().UnixNano()
+		if err != nil {
+			what := fmt.Sprintf("read %v %d-%d", b.table, b.addr, int(b.addr)+int(b.count)-1)
+			reason, k := classify(err)
+			switch k {
+			case lost:
+				return pts, fmt.Errorf("%s: %w", what, err)
+			case answered:
+				in.strikes = 0
+				in.reject(reason, fmt.Sprintf("%s: %v", what, err))
+				if errors.Is(err, mb.ErrIllegalDataAddress) && len(b.fields) > 1 {
+					// Read the registers one by one from now on, so
+					// that one bad address does not hide the others.
+					in.blocks = slices.Replace(in.blocks, i, i+1, split(b)...)
+					i--
+				}
+			case flaky:
+				in.reject(reason, fmt.Sprintf("%s: %v", what, err))
+				if in.strikes++; in.strikes >= maxStrikes {
+					return pts, fmt.Errorf("%d requests in a row failed, the last: %s: %w", in.strikes, what, err)
+				}
+			}
+			continue
+		}
+		in.strikes = 0
+		for j := range b.fields {
+			f := &b.fields[j]
+			off := int(f.addr - b.addr)
+			var v uns.Value
+			if bits != nil {
+				v = uns.Bool(bits[off])
+			} else if v, err = f.value(words[off:]); err != nil {
+				in.reject(ReasonNotFinite, fmt.Sprintf("%s (%v %d): %v", f.series, f.table, f.addr, err))
+				continue
+			}
+			pts = append(pts, uns.Point{Series: f.series, TS: ts, Value: v})
+		}
+	}
+	return pts, nil
+}
+
+// value decodes f from the words of its block starting at f.addr and
+// applies scale and offset.
+func (f *field) value(words []uint16) (uns.Value, error) {
+	v, err := Decode(words, f.typ, f.order)
+	if err != nil {
+		return v, err
+	}
+	if !f.scaled && v.Kind() == uns.KindInt {
+		return v, nil
+	}
+	x, _ := v.AsFloat()
+	x = x*f.scale + f.offset
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		return uns.Value{}, fmt.Errorf("%w: %v", ErrNotFinite, x)
+	}
+	return uns.Float(x), nil
+}
+
+func read(cl *mb.ModbusClient, b block) (words []uint16, bits []bool, err error) {
+	switch b.table {
+	case holding:
+		words, err = cl.ReadRegisters(b.addr, b.count, mb.HOLDING_REGISTER)
+	case input:
+		words, err = cl.ReadRegisters(b.addr, b.count, mb.INPUT_REGISTER)
+	case coil:
+		bits, err = cl.ReadCoils(b.addr, b.count)
+	default:
+		bits, err = cl.ReadDiscreteInputs(b.addr, b.count)
+	}
+	return words, bits, err
+}
+
+// failure is what a failed request says about the connection.
+type failure uint8
+
+const (
+	answered failure = iota // the device answered with an exception: the link is fine
+	flaky                   // bad frame or timeout: the link may be out of step
+	lost                    // an I/O error: the connection is gone
+)
+
+func classify(err error) (reason string, k failure) {
+	var e mb.Error
+	if !errors.As(err, &e) {
+		if strings.HasPrefix(err.Error(), "unknown exception code") {
+			return "unknown_exception", answered
+		}
+		return "", lost
+	}
+	switch e {
+	case mb.ErrRequestTimedOut:
+		return ReasonTimeout, flaky
+	case mb.ErrProtocolError, mb.ErrBadCRC, mb.ErrShortFrame, mb.ErrBadUnitId,
+		mb.ErrBadTransactionId, mb.ErrUnknownProtocolId:
+		return ReasonBadFrame, flaky
+	case mb.ErrIllegalFunction, mb.ErrIllegalDataAddress, mb.ErrIllegalDataValue,
+		mb.ErrServerDeviceFailure, mb.ErrAcknowledge, mb.ErrServerDeviceBusy,
+		mb.ErrMemoryParityError, mb.ErrGWPathUnavailable:
+		return strings.ReplaceAll(string(e), " ", "_"), answered
+	case mb.ErrGWTargetFailedToRespond:
+		return "gateway_target_failed", answered
+	}
+	return "", lost
+}
+
+// deliver writes pts to sink, retrying the same points with back-off until
+// the sink accepts them or ctx ends.
+func (in *Input) deliver(ctx context.Context, sink connector.Sink, pts []uns.Point) error {
+	wait := in.cfg.BackoffMin
+	for attempt := 0; ; attempt++ {
+		err := sink.Write(ctx, pts)
+		if err == nil {
+			in.mu.Lock()
+			in.status.Points += int64(len(pts))
+			in.mu.Unlock()
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		in.setError(fmt.Sprintf("deliver %d points: %v", len(pts), err))
+		if attempt == 0 {
+			in.log.Warn("sink refused points; retrying", "points", len(pts), "err", err)
+		}
+		if !sleep(ctx, jitter(wait)) {
+			return ctx.Err()
+		}
+		wait = min(2*wait, in.cfg.BackoffMax)
+	}
+}
+
+func (in *Input) setState(s connector.State) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.status.State = s
+}
+
+func (in *Input) connected() {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.status.State = connector.Connected
+	in.status.Connects++
+}
+
+func (in *Input) disconnected(err error) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.status.State = connector.Disconnected
+	in.status.LastError = err.Error()
+	in.status.LastErrorAt = time.Now()
+}
+
+func (in *Input) setError(msg string) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.status.LastError = msg
+	in.status.LastErrorAt = time.Now()
+}
+
+func (in *Input) reject(reason, msg string) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.status.Rejected == nil {
+		in.status.Rejected = make(map[string]int64)
+	}
+	in.status.Rejected[reason]++
+	in.status.LastError = msg
+	in.status.LastErrorAt = time.Now()
+}
+
+// jitter spreads d by ±20%, so that inputs that lost the same device do not
+// come back in lock-step.
+func jitter(d time.Duration) time.Duration {
+	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+}
+
+// sleep waits for d or until ctx ends; it reports whether d passed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
