@@ -84,6 +84,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/series", s.viewer(s.series))
 	mux.HandleFunc("GET /api/v1/latest", s.viewer(s.latest))
 	mux.HandleFunc("GET /api/v1/query", s.viewer(s.query))
+	mux.HandleFunc("GET /api/v1/events", s.viewer(s.events))
 	mux.HandleFunc("GET /api/v1/edges", s.admin(s.listEdges))
 	mux.HandleFunc("POST /api/v1/edges", s.admin(s.createEdge))
 	mux.HandleFunc("POST /api/v1/edges/{id}/revoke", s.admin(s.revokeEdge))
@@ -261,6 +262,54 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request, p auth.Principal)
 	writeJSON(w, http.StatusOK, map[string]any{
 		"series": series, "agg": agg, "from": from / 1e6, "to": to / 1e6, "step_ms": step / 1e6, "buckets": out,
 	})
+}
+
+// MaxEventsLimit bounds one events query.
+const MaxEventsLimit = 10_000
+
+func (s *Server) events(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	q := r.URL.Query()
+	eq := store.EventQuery{AssetPrefix: q.Get("asset"), Kind: q.Get("kind")}
+	if err := uns.ValidatePrefix(eq.AssetPrefix); err != nil {
+		writeError(w, s.Log, r, badRequest("asset: %v", err))
+		return
+	}
+	if eq.Kind != "" {
+		if err := uns.ValidateEvent(uns.Event{Asset: "x", Kind: eq.Kind}); err != nil {
+			writeError(w, s.Log, r, badRequest("kind: %v", err))
+			return
+		}
+	}
+	var err error
+	if eq.From, eq.To, err = parseRange(q, s.now()); err != nil {
+		writeError(w, s.Log, r, err)
+		return
+	}
+	if eq.Limit, err = parseLimit("limit", q.Get("limit"), 1000, MaxEventsLimit); err != nil {
+		writeError(w, s.Log, r, err)
+		return
+	}
+	evs, err := s.Store.Events(r.Context(), p.Org, eq)
+	if err != nil {
+		writeError(w, s.Log, r, err)
+		return
+	}
+	type eventJSON struct {
+		Asset string            `json:"asset"`
+		Kind  string            `json:"kind"`
+		Start int64             `json:"start"`
+		End   *int64            `json:"end,omitempty"`
+		Attrs map[string]string `json:"attrs,omitempty"`
+	}
+	out := make([]eventJSON, len(evs))
+	for i, e := range evs {
+		out[i] = eventJSON{Asset: e.Asset, Kind: e.Kind, Start: e.Start / 1e6, Attrs: e.Attrs}
+		if e.End != 0 {
+			end := e.End / 1e6
+			out[i].End = &end
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"events": out, "truncated": len(evs) == eq.Limit})
 }
 
 func (s *Server) raw(w http.ResponseWriter, r *http.Request, p auth.Principal, series string, from, to int64) {

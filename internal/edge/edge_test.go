@@ -528,3 +528,43 @@ func TestPipelineRunsAndReloads(t *testing.T) {
 		t.Errorf("after reload: load error %q", st.Pipeline.LoadError)
 	}
 }
+
+func TestPipelineEventsReachTheHub(t *testing.T) {
+	v := start(t)
+	if err := v.edge.Close(); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "pipeline.yaml")
+	spec := "pipelines:\n  - name: states\n    match: \"f/+/state\"\n    stages:\n      - state: {}\n"
+	if err := os.WriteFile(file, []byte(spec), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	v.cfg.PipelineFile = file
+	v.startEdge()
+	dev := v.device(4)
+	t0 := time.Now().Add(-time.Hour).UnixMilli()
+	for i, st := range []string{"running", "down", "running"} {
+		publish(t, dev, "f/m/state", fmt.Appendf(nil, `{"value": %q, "ts": %d}`, st, t0+int64(i)*60_000))
+	}
+	var out struct {
+		Events []struct {
+			Asset string            `json:"asset"`
+			Kind  string            `json:"kind"`
+			Start int64             `json:"start"`
+			End   int64             `json:"end"`
+			Attrs map[string]string `json:"attrs"`
+		} `json:"events"`
+	}
+	eventually(t, "the downtime event at the hub", func() bool {
+		v.getJSON("/api/v1/events?asset=f/m&kind=downtime&from=-2h", &out)
+		return len(out.Events) == 1
+	})
+	e := out.Events[0]
+	if e.Asset != "f/m" || e.Start != t0+60_000 || e.End != t0+120_000 {
+		t.Errorf("downtime event %+v, want f/m from %d to %d", e, t0+60_000, t0+120_000)
+	}
+	v.getJSON("/api/v1/events?asset=f/m&kind=state&from=-2h", &out)
+	if len(out.Events) != 2 {
+		t.Errorf("state events %+v, want the two closed intervals", out.Events)
+	}
+}

@@ -340,11 +340,15 @@ func (e *Edge) deadLetter(stream string, r uplink.RawRecord, reason error) error
 		Time   time.Time       `json:"time"`
 		Reason string          `json:"reason"`
 		Points []deadPointJSON `json:"points,omitempty"`
+		Events []EventJSON     `json:"events,omitempty"`
 		Data   []byte          `json:"data,omitempty"` // the raw record, when it does not decode
 	}{Stream: stream, Seq: r.Seq, Time: time.Now().UTC(), Reason: reason.Error()}
-	pts, err := uplink.DecodePoints(nil, r.Data)
+	pts, evs, err := uplink.DecodeRecord(nil, nil, r.Data)
 	if err != nil {
 		doc.Data = r.Data
+	}
+	for _, ev := range evs {
+		doc.Events = append(doc.Events, EventJSON{Asset: ev.Asset, Kind: ev.Kind, Start: ev.Start / 1e6, End: ev.End / 1e6, Attrs: ev.Attrs})
 	}
 	for _, p := range pts {
 		doc.Points = append(doc.Points, deadPointJSON{Series: p.Series, TS: p.TS, Value: p.Value.Any(), Q: p.Quality.String()})

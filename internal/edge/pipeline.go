@@ -26,14 +26,16 @@ type pipelineState struct {
 	runner *pipeline.Runner
 	file   string
 
-	mu         sync.Mutex // guards everything below
-	modTime    time.Time
-	loadedAt   time.Time
-	loadError  string // the last failed reload; the previous pipeline keeps running
-	events     []pipeline.Event
-	nextEvent  int
-	eventCount map[string]int64 // by kind
-	local      map[string]uns.Point
+	mu              sync.Mutex // guards everything below
+	modTime         time.Time
+	loadedAt        time.Time
+	loadError       string           // the last failed reload; the previous pipeline keeps running
+	events          []pipeline.Event // the newest keptEvents, a ring
+	nextEvent       int
+	outgoing        []pipeline.Event // for the outbox at the next tick
+	outgoingDropped int64
+	eventCount      map[string]int64 // by kind
+	local           map[string]uns.Point
 }
 
 // loadPipeline builds the runner for cfg.PipelineFile.
@@ -58,13 +60,23 @@ func (e *Edge) loadPipeline() error {
 	return nil
 }
 
-// addEvents keeps the newest events for the status API and counts them.
-// Events are not yet forwarded to the hub.
+// maxOutgoingEvents bounds the events waiting for the next second's
+// append; beyond it events are dropped and counted (a pipeline emitting
+// that many events a second is misconfigured).
+const maxOutgoingEvents = 10_000
+
+// addEvents queues events for the outbox, keeps the newest for the status
+// API and counts them. It runs under a pipeline's lock: it must not block.
 func (ps *pipelineState) addEvents(evs []pipeline.Event) {
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
 	for _, ev := range evs {
 		ps.eventCount[ev.Kind]++
+		if len(ps.outgoing) < maxOutgoingEvents {
+			ps.outgoing = append(ps.outgoing, ev)
+		} else {
+			ps.outgoingDropped++
+		}
 		if len(ps.events) < keptEvents {
 			ps.events = append(ps.events, ev)
 			continue
@@ -72,6 +84,16 @@ func (ps *pipelineState) addEvents(evs []pipeline.Event) {
 		ps.events[ps.nextEvent] = ev
 		ps.nextEvent = (ps.nextEvent + 1) % keptEvents
 	}
+}
+
+// drainOutgoing appends the queued events to dst and empties the queue.
+func (ps *pipelineState) drainOutgoing(dst []pipeline.Event) []pipeline.Event {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	dst = append(dst, ps.outgoing...)
+	clear(ps.outgoing)
+	ps.outgoing = ps.outgoing[:0]
+	return dst
 }
 
 // addLocal keeps the latest value of each series of `output: local`
@@ -87,41 +109,47 @@ func (ps *pipelineState) addLocal(pts []uns.Point) {
 	}
 }
 
-// runPipeline ticks the runner and appends what ticks emit (closed
-// windows, heartbeats, OEE figures) to the outbox, and reloads the pipeline
-// when its file changes. It returns when ctx ends.
+// runPipeline ticks the runner every second and appends what ticks emit
+// (closed windows, heartbeats, OEE figures) together with the events of the
+// last second to the outbox, and reloads the pipeline when its file
+// changes. It returns when ctx ends.
 func (e *Edge) runPipeline(ctx context.Context) error {
 	ps := e.pipe
-	go func() {
-		// The runner's ticks: points derived without new input.
-		_ = ps.runner.Run(ctx, func(pts []uns.Point) { e.appendDerived(ctx, pts) })
-	}()
-	t := time.NewTicker(reloadEvery)
+	t := time.NewTicker(time.Second)
 	defer t.Stop()
-	for {
+	var pts []uns.Point
+	var evs []pipeline.Event
+	for n := 0; ; n++ {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-t.C:
-			e.maybeReload()
+		case now := <-t.C:
+			pts = ps.runner.Tick(now.UnixNano(), pts[:0])
+			evs = ps.drainOutgoing(evs[:0])
+			e.appendDerived(ctx, pts, evs)
+			if n%int(reloadEvery/time.Second) == 0 {
+				e.maybeReload()
+			}
 		}
 	}
 }
 
-// appendDerived stores points the pipeline emitted on a tick. Nobody waits
+// appendDerived stores what the pipeline derived without a device waiting
+// for it: points from ticks and the events of the last second. Nobody waits
 // for an acknowledgement of these, so a refusal is counted and logged.
-func (e *Edge) appendDerived(ctx context.Context, pts []uns.Point) {
-	if len(pts) == 0 {
+func (e *Edge) appendDerived(ctx context.Context, pts []uns.Point, evs []pipeline.Event) {
+	if len(pts)+len(evs) == 0 {
 		return
 	}
-	if _, err := e.outbox.Append(ctx, uplink.EncodePoints(nil, pts), len(pts)); err != nil {
+	if _, err := e.outbox.Append(ctx, uplink.EncodeRecord(nil, pts, evs), len(pts)+len(evs)); err != nil {
 		if ctx.Err() == nil {
-			e.metrics.derivedLost.Add(float64(len(pts)))
-			e.log.Warn("pipeline output not stored", "points", len(pts), "err", err)
+			e.metrics.derivedLost.Add(float64(len(pts) + len(evs)))
+			e.log.Warn("pipeline output not stored", "points", len(pts), "events", len(evs), "err", err)
 		}
 		return
 	}
 	e.metrics.points.Add(float64(len(pts)))
+	e.metrics.events.Add(float64(len(evs)))
 }
 
 // maybeReload applies the pipeline file if it changed. A file that does not
@@ -169,15 +197,18 @@ type PipelineStatus struct {
 	LoadedAt  time.Time        `json:"loaded_at"`
 	LoadError string           `json:"load_error,omitempty"`
 	Stats     pipeline.Stats   `json:"stats"`
-	Events    map[string]int64 `json:"events"`          // by kind, since start
-	Local     map[string]any   `json:"local,omitempty"` // latest value of each series of local pipelines
+	Events    map[string]int64 `json:"events"` // by kind, since start
+	// EventsDropped counts events dropped because more than 10,000 waited
+	// for one second's append.
+	EventsDropped int64          `json:"events_dropped"`
+	Local         map[string]any `json:"local,omitempty"` // latest value of each series of local pipelines
 }
 
 func (ps *pipelineState) status() *PipelineStatus {
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
 	s := &PipelineStatus{File: ps.file, LoadedAt: ps.loadedAt.UTC(), LoadError: ps.loadError,
-		Events: make(map[string]int64, len(ps.eventCount))}
+		Events: make(map[string]int64, len(ps.eventCount)), EventsDropped: ps.outgoingDropped}
 	for k, n := range ps.eventCount {
 		s.Events[k] = n
 	}

@@ -29,6 +29,7 @@ type metrics struct {
 	deadRecords      prometheus.Counter
 	deadPoints       prometheus.Counter
 	derivedLost      prometheus.Counter
+	events           prometheus.Counter
 }
 
 func newMetrics(e *Edge) *metrics {
@@ -52,6 +53,8 @@ func newMetrics(e *Edge) *metrics {
 			Name: "molen_edge_dead_letter_records_total", Help: "Records the hub refused as bad data, kept in <data>/deadletter/."}),
 		deadPoints: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "molen_edge_dead_letter_points_total", Help: "Points in records the hub refused."}),
+		events: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "molen_edge_events_total", Help: "Events the pipeline emitted and the outbox stored."}),
 		derivedLost: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "molen_edge_pipeline_points_lost_total", Help: "Points the pipeline derived on a tick that the outbox refused (full with reject-new, write error)."}),
 		forwardSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
@@ -72,7 +75,7 @@ func newMetrics(e *Edge) *metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.messages, m.points, m.rejected, m.refused,
-		m.forwardedRecords, m.forwardedPoints, m.forwardErrors, m.forwardSeconds, m.deadRecords, m.deadPoints, m.derivedLost,
+		m.forwardedRecords, m.forwardedPoints, m.forwardErrors, m.forwardSeconds, m.deadRecords, m.deadPoints, m.derivedLost, m.events,
 		gauge("molen_edge_outbox_pending_points", "Points stored locally and not yet acknowledged by the hub.",
 			func() float64 { return float64(ob.Stats().PendingPoints) }),
 		gauge("molen_edge_outbox_pending_bytes", "Bytes of records not yet acknowledged by the hub.",

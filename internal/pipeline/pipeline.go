@@ -27,13 +27,7 @@ func (Passthrough) Process(pts []uns.Point) []uns.Point { return pts }
 // state, a downtime, an alarm, an anomaly. End is 0 while it lasts. Once an
 // operator has appended an Event to an Output, the Event and its Attrs map
 // belong to the runner: the operator must not change them afterwards.
-type Event struct {
-	Asset string            // UNS asset path, e.g. site/area/line/machine
-	Kind  string            // state, downtime, alarm, anomaly, …
-	Start int64             // unix ns
-	End   int64             // unix ns; 0 while open
-	Attrs map[string]string // reason, value, score, … (small; operators reuse keys)
-}
+type Event = uns.Event
 
 // Output collects what an operator emits. Operators append; the runner owns
 // and resets the slices between batches, so appending does not allocate in

@@ -31,6 +31,27 @@ type Source struct {
 type Record struct {
 	Seq    uint64
 	Points []uns.Point
+	Events []uns.Event // stored (or updated) in the same transaction as the points
+}
+
+// EventQuery selects events.
+type EventQuery struct {
+	AssetPrefix string // "" for all; segment-wise like Series
+	Kind        string // "" for all kinds
+	From, To    int64  // unix ns: events overlapping [From, To); an open event lasts until now
+	Limit       int    // <= 0: no limit
+}
+
+// Events stores nothing itself (events arrive with Ingest) and answers
+// queries. An event is identified by (org, asset, kind, start) and the
+// values of its key attributes (uns.EventKeyAttrs): a later version with
+// the same identity replaces End and Attrs (an open event closing), so the
+// store holds the latest version of each event. Ingest validates events
+// with uns.ValidateEvent and refuses the call with ErrInvalid otherwise.
+type Events interface {
+	// Events returns the events of org matching q, newest start first (ties
+	// by asset, kind).
+	Events(ctx context.Context, org string, q EventQuery) ([]uns.Event, error)
 }
 
 // SeriesInfo describes one stored series.
@@ -210,6 +231,7 @@ type Meta interface {
 // Store is a whole backend.
 type Store interface {
 	Points
+	Events
 	Meta
 	Close() error
 }

@@ -9,14 +9,17 @@
 // only then answers 200, which is what makes forwarding at-least-once on the
 // wire and exactly-once in storage. See docs/adr/0001-edge-hub-transport.md.
 //
-// Point encoding (all integers varint/uvarint as in encoding/binary):
+// Record encoding (all integers varint/uvarint as in encoding/binary):
 //
-//	uvarint  version (1)
+//	uvarint  version: 1 (points only) or 2 (points, then events)
 //	uvarint  n strings; n × (uvarint len, bytes)   series paths
 //	uvarint  n points;  n × point
 //	point:   uvarint series index, varint ts delta (from previous point, first from 0),
 //	         byte kind<<4 | quality, value:
 //	         float 8 bytes little-endian | int varint | bool none (kind byte low/high) | string uvarint len, bytes
+//	version 2 only:
+//	uvarint  n events; n × (asset, kind as uvarint len + bytes; varint start, varint end (0: open);
+//	         uvarint n attributes; n × (key, value as uvarint len + bytes), keys sorted)
 //
 // Batch encoding:
 //

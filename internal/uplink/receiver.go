@@ -48,8 +48,8 @@ func (r *Receiver) Close() { r.dec.Close() }
 // Received describes one accepted batch, for the caller's metrics.
 type Received struct {
 	Ack
-	Records, Points int // in the batch, including duplicates
-	StoredPoints    int
+	Records, Points, Events    int // in the batch, including duplicates
+	StoredPoints, StoredEvents int
 }
 
 // Receive reads one batch body (encoding "" or "zstd") sent by the edge
@@ -81,17 +81,18 @@ func (r *Receiver) Receive(ctx context.Context, org, edgeID, encoding string, bo
 	var res Received
 	res.Records = len(b.Records)
 	var pts []uns.Point
+	var evs []uns.Event
 	for i, rr := range b.Records {
-		n0 := len(pts)
-		if pts, err = DecodePoints(pts, rr.Data); err != nil {
+		n0, e0 := len(pts), len(evs)
+		if pts, evs, err = DecodeRecord(pts, evs, rr.Data); err != nil {
 			return Received{}, fmt.Errorf("%w: record %d: %w", ErrInvalidRecord, rr.Seq, err)
 		}
-		if len(pts) > MaxBatchPoints {
-			return Received{}, fmt.Errorf("%w: more than %d points", ErrTooLarge, MaxBatchPoints)
+		if len(pts)+len(evs) > MaxBatchPoints {
+			return Received{}, fmt.Errorf("%w: more than %d points and events", ErrTooLarge, MaxBatchPoints)
 		}
-		recs[i] = store.Record{Seq: rr.Seq, Points: pts[n0:len(pts):len(pts)]}
+		recs[i] = store.Record{Seq: rr.Seq, Points: pts[n0:len(pts):len(pts)], Events: evs[e0:len(evs):len(evs)]}
 	}
-	res.Points = len(pts)
+	res.Points, res.Events = len(pts), len(evs)
 	stored, err := r.Store.Ingest(ctx, org, src, recs)
 	if errors.Is(err, store.ErrInvalid) {
 		return Received{}, fmt.Errorf("%w: store batch of %s/%s: %w", ErrInvalidRecord, edgeID, b.Stream, err)
@@ -102,6 +103,7 @@ func (r *Receiver) Receive(ctx context.Context, org, edgeID, encoding string, bo
 	res.Stored = stored
 	for _, rec := range recs[len(recs)-stored:] {
 		res.StoredPoints += len(rec.Points)
+		res.StoredEvents += len(rec.Events)
 	}
 	if len(recs) > 0 {
 		res.Watermark = recs[len(recs)-1].Seq

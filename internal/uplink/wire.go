@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/molen-io/molen/internal/uns"
 )
@@ -16,7 +17,8 @@ const (
 	MaxBatchBytes    = 8 << 20 // decompressed body; the edge sends at most 1 MiB
 	MaxBatchPoints   = 256 << 10
 	maxStreamLen     = 128
-	pointsVersion    = 1
+	pointsVersion    = 1 // a record of points
+	recordVersion    = 2 // a record of points and events
 	batchVersion     = 1
 	batchMagic       = "MLNB"
 	kindBoolTrue     = 0x0f // kind nibble for bool true; bool false uses uns.KindBool
@@ -31,9 +33,19 @@ func malformed(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrMalformed, fmt.Sprintf(format, args...))
 }
 
-// EncodePoints appends the encoding of pts to dst.
+// EncodePoints appends the encoding of pts to dst (a record without events).
 func EncodePoints(dst []byte, pts []uns.Point) []byte {
-	dst = binary.AppendUvarint(dst, pointsVersion)
+	return EncodeRecord(dst, pts, nil)
+}
+
+// EncodeRecord appends the encoding of a record of points and events to
+// dst: version 1 without events, version 2 with.
+func EncodeRecord(dst []byte, pts []uns.Point, evs []uns.Event) []byte {
+	if len(evs) == 0 {
+		dst = binary.AppendUvarint(dst, pointsVersion)
+	} else {
+		dst = binary.AppendUvarint(dst, recordVersion)
+	}
 	// String table of series paths, in order of first use. Small batches
 	// dominate, so a map is only worth it past a handful of points.
 	index := make(map[string]uint64, 16)
@@ -70,7 +82,31 @@ func EncodePoints(dst []byte, pts []uns.Point) []byte {
 			dst = append(dst, p.Value.Str()...)
 		}
 	}
+	if len(evs) > 0 {
+		dst = binary.AppendUvarint(dst, uint64(len(evs)))
+		for _, e := range evs {
+			dst = appendString(dst, e.Asset)
+			dst = appendString(dst, e.Kind)
+			dst = binary.AppendVarint(dst, e.Start)
+			dst = binary.AppendVarint(dst, e.End)
+			dst = binary.AppendUvarint(dst, uint64(len(e.Attrs)))
+			keys := make([]string, 0, len(e.Attrs))
+			for k := range e.Attrs {
+				keys = append(keys, k)
+			}
+			slices.Sort(keys) // deterministic encoding
+			for _, k := range keys {
+				dst = appendString(dst, k)
+				dst = appendString(dst, e.Attrs[k])
+			}
+		}
+	}
 	return dst
+}
+
+func appendString(dst []byte, s string) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(s)))
+	return append(dst, s...)
 }
 
 // reader decodes varints from untrusted bytes, remembering the first error.
@@ -136,31 +172,40 @@ func (r *reader) byte(what string) byte {
 // series path, kind, quality and float, so what it returns is safe to store.
 // On error dst is returned unchanged.
 func DecodePoints(dst []uns.Point, b []byte) ([]uns.Point, error) {
+	pts, _, err := DecodeRecord(dst, nil, b)
+	return pts, err
+}
+
+// DecodeRecord appends the points and events encoded in b to dst and evs.
+// It validates everything (paths, kinds, qualities, floats, events), so what
+// it returns is safe to store. On error dst and evs are returned unchanged.
+func DecodeRecord(dst []uns.Point, evs []uns.Event, b []byte) ([]uns.Point, []uns.Event, error) {
 	r := reader{b: b}
-	if v := r.uvarint("version"); r.err == nil && v != pointsVersion {
-		return dst, malformed("points version %d, want %d", v, pointsVersion)
+	version := r.uvarint("version")
+	if r.err == nil && version != pointsVersion && version != recordVersion {
+		return dst, evs, malformed("record version %d, want %d or %d", version, pointsVersion, recordVersion)
 	}
 	ns := r.uvarint("string count")
 	if r.err == nil && ns > uint64(len(r.b)) { // each string takes at least one byte
-		return dst, malformed("string count %d exceeds remaining %d bytes", ns, len(r.b))
+		return dst, evs, malformed("string count %d exceeds remaining %d bytes", ns, len(r.b))
 	}
 	if r.err != nil {
-		return dst, r.err
+		return dst, evs, r.err
 	}
 	series := make([]string, ns)
 	for i := range series {
 		s := string(r.bytes("series", uns.MaxPathLen))
 		if r.err != nil {
-			return dst, r.err
+			return dst, evs, r.err
 		}
 		if err := uns.ValidatePath(s); err != nil {
-			return dst, malformed("series %d: %v", i, err)
+			return dst, evs, malformed("series %d: %v", i, err)
 		}
 		series[i] = s
 	}
 	np := r.uvarint("point count")
 	if r.err == nil && (np > MaxRecordPoints || np > uint64(len(r.b))/3) { // a point takes at least 3 bytes
-		return dst, malformed("point count %d too large for %d bytes", np, len(r.b))
+		return dst, evs, malformed("point count %d too large for %d bytes", np, len(r.b))
 	}
 	n0 := len(dst)
 	var ts int64
@@ -214,13 +259,53 @@ func DecodePoints(dst []uns.Point, b []byte) ([]uns.Point, error) {
 		}
 		dst = append(dst, uns.Point{Series: series[si], TS: ts, Value: v, Quality: q})
 	}
+	e0 := len(evs)
+	if r.err == nil && version == recordVersion {
+		evs = r.events(evs)
+	}
 	if r.err == nil && len(r.b) != 0 {
 		r.err = malformed("%d trailing bytes", len(r.b))
 	}
 	if r.err != nil {
-		return dst[:n0], r.err
+		return dst[:n0], evs[:e0], r.err
 	}
-	return dst, nil
+	return dst, evs, nil
+}
+
+// events reads the events section of a version 2 record.
+func (r *reader) events(evs []uns.Event) []uns.Event {
+	n := r.uvarint("event count")
+	if r.err == nil && n > uint64(len(r.b))/4 { // an event takes at least 4 bytes
+		r.err = malformed("event count %d too large for %d bytes", n, len(r.b))
+	}
+	for i := uint64(0); i < n && r.err == nil; i++ {
+		var e uns.Event
+		e.Asset = string(r.bytes("event asset", uns.MaxPathLen))
+		e.Kind = string(r.bytes("event kind", uns.MaxEventKind))
+		e.Start = r.varint("event start")
+		e.End = r.varint("event end")
+		na := r.uvarint("attribute count")
+		if r.err == nil && na > uns.MaxEventAttrs {
+			r.err = malformed("event %d: %d attributes, limit %d", i, na, uns.MaxEventAttrs)
+		}
+		for j := uint64(0); j < na && r.err == nil; j++ {
+			k := string(r.bytes("attribute key", uns.MaxAttrLen))
+			v := string(r.bytes("attribute value", uns.MaxAttrLen))
+			if e.Attrs == nil {
+				e.Attrs = make(map[string]string, na)
+			}
+			e.Attrs[k] = v
+		}
+		if r.err != nil {
+			break
+		}
+		if err := uns.ValidateEvent(e); err != nil {
+			r.err = malformed("event %d: %v", i, err)
+			break
+		}
+		evs = append(evs, e)
+	}
+	return evs
 }
 
 // RawRecord is a record as it travels: its sequence number and its point

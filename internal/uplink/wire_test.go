@@ -189,3 +189,69 @@ func BenchmarkDecodePoints(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N*len(pts))/b.Elapsed().Seconds(), "points/s")
 }
+
+func sampleEvents() []uns.Event {
+	return []uns.Event{
+		{Asset: "s/a/l/m", Kind: "downtime", Start: 1_700_000_000_000_000_000, End: 1_700_000_060_000_000_000, Attrs: map[string]string{"reason": "jam", "duration_s": "60"}},
+		{Asset: "s/a/l/m", Kind: "alarm", Start: 1_700_000_000_000_000_000, Attrs: map[string]string{"series": "s/a/l/m/temp", "limit": "hi"}},
+		{Asset: "s/a", Kind: "state", Start: 5},
+	}
+}
+
+func TestRecordWithEventsRoundTrip(t *testing.T) {
+	b := EncodeRecord(nil, samplePoints(), sampleEvents())
+	pts, evs, err := DecodeRecord(nil, nil, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(pts, samplePoints()) {
+		t.Errorf("points changed: %v", pts)
+	}
+	if len(evs) != 3 || evs[0].Attrs["reason"] != "jam" || evs[1].End != 0 || evs[2].Attrs != nil || evs[0].End != sampleEvents()[0].End {
+		t.Errorf("events changed: %+v", evs)
+	}
+	// Without events the encoding stays version 1, readable by DecodePoints.
+	if v1 := EncodeRecord(nil, samplePoints(), nil); v1[0] != pointsVersion {
+		t.Errorf("a record without events is version %d", v1[0])
+	}
+	if got, err := DecodePoints(nil, b); err != nil || len(got) != len(samplePoints()) {
+		t.Errorf("DecodePoints of a version 2 record: %d points, %v", len(got), err)
+	}
+}
+
+func TestDecodeRecordRejectsBadEvents(t *testing.T) {
+	for _, e := range []uns.Event{
+		{Asset: "", Kind: "x", Start: 1},
+		{Asset: "a/+", Kind: "x", Start: 1},
+		{Asset: "a", Kind: "Bad Kind", Start: 1},
+		{Asset: "a", Kind: "x", Start: 10, End: 5},
+		{Asset: "a", Kind: "x", Start: -1},
+	} {
+		b := EncodeRecord(nil, nil, []uns.Event{e})
+		keep := []uns.Event{{Asset: "keep"}}
+		if _, evs, err := DecodeRecord(nil, keep, b); !errors.Is(err, ErrMalformed) || len(evs) != 1 {
+			t.Errorf("event %+v: error %v, %d events; want ErrMalformed and dst unchanged", e, err, len(evs))
+		}
+	}
+}
+
+// FuzzDecodeRecord: records with events come from the network too.
+func FuzzDecodeRecord(f *testing.F) {
+	f.Add(EncodeRecord(nil, samplePoints(), sampleEvents()))
+	f.Add(EncodeRecord(nil, nil, sampleEvents()[:1]))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		pts, evs, err := DecodeRecord(nil, nil, b)
+		if err != nil {
+			return
+		}
+		for _, e := range evs {
+			if err := uns.ValidateEvent(e); err != nil {
+				t.Fatalf("decoded an invalid event: %v", err)
+			}
+		}
+		pts2, evs2, err := DecodeRecord(nil, nil, EncodeRecord(nil, pts, evs))
+		if err != nil || !slices.Equal(pts2, pts) || len(evs2) != len(evs) {
+			t.Fatalf("re-encoding changed the record: %v", err)
+		}
+	})
+}

@@ -175,3 +175,106 @@ func BenchmarkRaw(b *testing.B) {
 		}
 	}
 }
+
+// benchEvents returns n events shaped like a factory's: 200 machines (10
+// lines of 20), each with states, downtimes and alarms of 3 minutes spread
+// evenly over 30 days from benchT0; the newest event of each machine is
+// still open.
+func benchEvents(n int) []uns.Event {
+	const machines = 200
+	kinds := []string{"state", "downtime", "state", "alarm"}
+	per := n / machines
+	out := make([]uns.Event, 0, n)
+	for i := range per {
+		for m := range machines {
+			start := benchT0 + int64(i)*int64(30*24*time.Hour)/int64(per) + int64(m)*int64(time.Second)
+			e := uns.Event{
+				Asset: fmt.Sprintf("plant-nl/hall-%d/line-%d/machine-%02d", m/100, m/20%5, m%20),
+				Kind:  kinds[i%len(kinds)],
+				Start: start,
+				End:   start + int64(3*time.Minute),
+				Attrs: map[string]string{"reason": "material shortage", "shift": "B"},
+			}
+			if e.Kind == "alarm" {
+				e.Attrs = map[string]string{"series": e.Asset + "/temperature", "limit": "high", "value": "81.5"}
+			}
+			if i == per-1 {
+				e.End = 0
+			}
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// BenchmarkIngestEvents ingests 1000 events a call (one record and one
+// transaction each), 100k in all, then closes them again
+// (upserts of stored events). It reports events/s.
+func BenchmarkIngestEvents(b *testing.B) {
+	evs := benchEvents(100_000)
+	for _, mode := range []string{"new", "update"} {
+		b.Run(mode, func(b *testing.B) {
+			s := openTest(b, Options{})
+			src := store.Source{Edge: "edge-1", Stream: "events"}
+			var seq uint64
+			call := func(evs []uns.Event) {
+				seq++
+				if _, err := s.Ingest(b.Context(), benchOrg, src, []store.Record{{Seq: seq, Events: evs}}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if mode == "update" {
+				for i := 0; i < len(evs); i += 1000 {
+					call(evs[i : i+1000])
+				}
+			}
+			n := 0
+			for b.Loop() {
+				i := n * 1000 % len(evs)
+				call(evs[i : i+1000])
+				n++
+			}
+			b.ReportMetric(float64(n*1000)/b.Elapsed().Seconds(), "events/s")
+		})
+	}
+}
+
+// BenchmarkEvents queries the last day's downtime events of one line (20
+// machines) out of 100k events over 30 days.
+func BenchmarkEvents(b *testing.B) {
+	s := openTest(b, Options{})
+	evs := benchEvents(100_000)
+	src := store.Source{Edge: "edge-1", Stream: "events"}
+	for i := 0; i < len(evs); i += 1000 {
+		if _, err := s.Ingest(b.Context(), benchOrg, src, []store.Record{{Seq: uint64(i/1000 + 1), Events: evs[i : i+1000]}}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if _, err := s.pool.Exec(b.Context(), `ANALYZE `+pgx.Identifier{s.schema, "events"}.Sanitize()); err != nil {
+		b.Fatal(err)
+	}
+	to := benchT0 + int64(30*24*time.Hour)
+	for _, q := range []struct {
+		name string
+		q    store.EventQuery
+	}{
+		{"line-downtime-last-day", store.EventQuery{AssetPrefix: "plant-nl/hall-0/line-2", Kind: "downtime", From: to - int64(24*time.Hour), To: to}},
+		{"machine-all-kinds-last-day", store.EventQuery{AssetPrefix: "plant-nl/hall-0/line-2/machine-07", From: to - int64(24*time.Hour), To: to}},
+		{"machine-latest-50-ever", store.EventQuery{AssetPrefix: "plant-nl/hall-0/line-2/machine-07", To: to, Limit: 50}},
+	} {
+		b.Run(q.name, func(b *testing.B) {
+			var n int
+			for b.Loop() {
+				got, err := s.Events(b.Context(), benchOrg, q.q)
+				if err != nil {
+					b.Fatal(err)
+				}
+				n = len(got)
+			}
+			if n == 0 {
+				b.Fatal("no events found")
+			}
+			b.ReportMetric(float64(n), "events")
+		})
+	}
+}

@@ -194,6 +194,10 @@ func (s *Store) ingest(ctx context.Context, tx pgx.Tx, org string, src store.Sou
 		}
 	}
 
+	if err := s.storeEvents(ctx, tx, org, recs); err != nil {
+		return 0, err
+	}
+
 	last := recs[len(recs)-1].Seq
 	if _, err := tx.Exec(ctx, s.sql(sqlSetWatermark), src.Edge, src.Stream, int64(last)); err != nil {
 		return 0, fmt.Errorf("write watermark %d: %w", last, err)
@@ -418,6 +422,11 @@ func validateIngest(org string, src store.Source, recs []store.Record) error {
 			}
 			if err := validatePoint(p); err != nil {
 				return fmt.Errorf("record seq %d point %d (%s): %w", r.Seq, j, p.Series, err)
+			}
+		}
+		for j, e := range r.Events {
+			if err := validateEvent(e); err != nil {
+				return fmt.Errorf("record seq %d event %d: %w", r.Seq, j, err)
 			}
 		}
 	}

@@ -81,6 +81,10 @@ var migrations = []migration{
 			('partitioning', $1), ('partition_interval_ns', $2)`), mode, strconv.FormatInt(int64(interval), 10))
 		return err
 	},
+	// 2: events.
+	func(ctx context.Context, tx pgx.Tx, m *migrator) error {
+		return m.exec(ctx, tx, schemaV2)
+	},
 }
 
 // schemaV1 is the first schema, except points (see createPoints).
@@ -158,6 +162,31 @@ CREATE TABLE {s}.edges (
 CREATE INDEX edges_by_org ON {s}.edges (org, id);
 CREATE UNIQUE INDEX edges_by_enroll ON {s}.edges (enroll_hash) WHERE enroll_hash <> '';
 CREATE UNIQUE INDEX edges_by_cred ON {s}.edges (cred_hash) WHERE cred_hash <> '';
+`
+
+// schemaV2 adds events. An event is identified by org, asset, kind, start
+// and its key attributes (uns.EventKeyAttrs; empty when absent); Ingest
+// upserts it, so the table holds the latest version. end_ts is the
+// event's End (0 while open); until_ts is what queries compare: End, or
+// max int64 while open, or Start+1 for an instant event. Events are far
+// fewer than points, so the table is not partitioned.
+//
+// events_by_until serves the usual query, a recent window: until_ts >
+// from is a short range, and kind and asset are index conditions on it.
+const schemaV2 = `
+CREATE TABLE {s}.events (
+	org        text COLLATE "C" NOT NULL,
+	asset      text COLLATE "C" NOT NULL,
+	kind       text COLLATE "C" NOT NULL,
+	start_ts   bigint NOT NULL,
+	key_series text COLLATE "C" NOT NULL,
+	key_limit  text COLLATE "C" NOT NULL,
+	end_ts     bigint NOT NULL,
+	until_ts   bigint NOT NULL,
+	attrs      jsonb NOT NULL,
+	PRIMARY KEY (org, asset, kind, start_ts, key_series, key_limit)
+);
+CREATE INDEX events_by_until ON {s}.events (org, until_ts, kind, asset, start_ts);
 `
 
 // pointsV1 is the points table. A value is in vf (floats; bools as 0 or

@@ -1,6 +1,6 @@
 // Package sqlite is the hub's embedded storage backend: one SQLite file
 // (modernc.org/sqlite, pure Go, so the hub builds with CGO_ENABLED=0) that
-// holds series, points, latest values, uplink watermarks, organisations,
+// holds series, points, latest values, events, uplink watermarks, organisations,
 // tokens and edges. It implements store.Store and passes storetest.
 //
 //	s, err := sqlite.Open(ctx, "/var/lib/molen/hub.db", sqlite.Options{})

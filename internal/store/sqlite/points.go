@@ -181,6 +181,9 @@ func (s *Store) ingest(ctx context.Context, org string, src store.Source, recs [
 	if err := lw.flush(ctx); err != nil {
 		return 0, err
 	}
+	if err := s.storeEvents(ctx, org, recs); err != nil {
+		return 0, err
+	}
 
 	last := recs[len(recs)-1].Seq
 	if _, err := s.setWatermark.ExecContext(ctx, src.Edge, src.Stream, int64(last)); err != nil {
@@ -335,6 +338,11 @@ func validateIngest(org string, src store.Source, recs []store.Record) error {
 			}
 			if err := validatePoint(p); err != nil {
 				return fmt.Errorf("record seq %d point %d (%s): %w", r.Seq, j, p.Series, err)
+			}
+		}
+		for j, e := range r.Events {
+			if err := validateEvent(e); err != nil {
+				return fmt.Errorf("record seq %d event %d: %w", r.Seq, j, err)
 			}
 		}
 	}

@@ -75,6 +75,7 @@ type Store struct {
 	upsertSeries *sql.Stmt // on w
 	lowerFirst   *sql.Stmt // on w
 	insertTied   *sql.Stmt // on w; one point after those of its series and ts
+	upsertEvent  *sql.Stmt // on w
 }
 
 // Open opens (creating if needed, with its parent directories) the database
@@ -312,6 +313,31 @@ INSERT INTO points_v2 (series_id, ts, n, kind, q, v) SELECT series_id, ts, 0, ki
 DROP TABLE points;
 ALTER TABLE points_v2 RENAME TO points;
 `,
+	// 3: events. An event is identified by org, asset, kind, start and its
+	// key attributes (uns.EventKeyAttrs, "" when absent); Ingest upserts
+	// it, so the table holds the latest version. end_ts is the event's
+	// End (0 while open); until_ts is what queries compare: End, or
+	// max int64 while open, or Start+1 for an instant event. attrs is a
+	// JSON object with sorted keys.
+	`
+CREATE TABLE events (
+	id         INTEGER PRIMARY KEY,
+	org        TEXT    NOT NULL,
+	asset      TEXT    NOT NULL,
+	kind       TEXT    NOT NULL,
+	start_ts   INTEGER NOT NULL,
+	key_series TEXT    NOT NULL,
+	key_limit  TEXT    NOT NULL,
+	end_ts     INTEGER NOT NULL,
+	until_ts   INTEGER NOT NULL,
+	attrs      TEXT    NOT NULL
+) STRICT;
+CREATE UNIQUE INDEX events_by_identity ON events (org, asset, kind, start_ts, key_series, key_limit);
+-- Events overlapping [from, to) are those with until_ts > from and
+-- start_ts < to; kind, asset and start_ts are in the index so that the
+-- filters run on it.
+CREATE INDEX events_by_until ON events (org, until_ts, kind, asset, start_ts);
+`,
 }
 
 // migrate brings the schema to len(migrations) in one transaction, and
@@ -361,6 +387,7 @@ func (s *Store) prepare(ctx context.Context) error {
 		{&s.lowerFirst, `UPDATE series SET first_ts = ? WHERE id = ? AND first_ts > ?`},
 		{&s.insertTied, `INSERT INTO points (series_id, ts, n, kind, q, v) VALUES (?1, ?2,
 			(SELECT coalesce(max(n) + 1, 0) FROM points WHERE series_id = ?1 AND ts = ?2), ?3, ?4, ?5)`},
+		{&s.upsertEvent, upsertEventSQL},
 	} {
 		st, err := s.w.PrepareContext(ctx, p.sql)
 		if err != nil {

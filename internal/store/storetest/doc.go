@@ -32,6 +32,18 @@
 //     and sum; all of them for count, first and last. A bucket holding only
 //     strings is omitted by the numeric aggregates.
 //   - Prefixes are literal: '%', '_', '*' and '?' are no wildcards.
+//   - Events arrive in records and follow the watermark like points: a
+//     record at or below it is skipped with its events. An event is
+//     identified by org, asset (a trailing '/' dropped), kind, start and
+//     the values of uns.EventKeyAttrs (absent counts as ""); the version
+//     ingested last replaces End and Attrs, also within one call. Besides
+//     uns.ValidateEvent, an attribute key or value that is not valid UTF-8
+//     or holds a NUL byte refuses the call with store.ErrInvalid.
+//   - An event covers [Start, End), an open one (End 0) [Start, ∞), and an
+//     instant one (End == Start) the instant Start. Events returns those
+//     that cover part of [From, To), newest Start first, then by asset and
+//     kind; the order of events equal in all three is unspecified. Nil and
+//     empty Attrs are the same.
 //
 // Stores are reopened on the same directory to check durability across
 // Close; a backend without files maps dir to a database or schema name.

@@ -28,6 +28,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("Raw", func(t *testing.T) { testRaw(t, open) })
 	t.Run("Aggregate", func(t *testing.T) { testAggregate(t, open) })
 	t.Run("OrgIsolation", func(t *testing.T) { testIsolation(t, open) })
+	t.Run("Events", func(t *testing.T) { testEvents(t, open) })
 	t.Run("Meta", func(t *testing.T) { testMeta(t, open) })
 	t.Run("Concurrency", func(t *testing.T) { testConcurrency(t, open) })
 	t.Run("Reopen", func(t *testing.T) { testReopen(t, open) })

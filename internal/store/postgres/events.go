@@ -1,0 +1,159 @@
+package postgres
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"math"
+	"slices"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/molen-io/molen/internal/store"
+	"github.com/molen-io/molen/internal/uns"
+)
+
+// openUntil is until_ts of an open event: it overlaps every range after
+// its start.
+const openUntil = math.MaxInt64
+
+// eventKey is the identity of an event within an org.
+type eventKey struct {
+	asset, kind   string
+	start         int64
+	series, limit string // the key attributes (uns.EventKeyAttrs); "" if absent
+}
+
+func compareEventKeys(a, b eventKey) int {
+	return cmp.Or(cmp.Compare(a.asset, b.asset), cmp.Compare(a.kind, b.kind), cmp.Compare(a.start, b.start),
+		cmp.Compare(a.series, b.series), cmp.Compare(a.limit, b.limit))
+}
+
+// newEventKey is the identity of a validated event. A trailing '/' of the
+// asset (which uns.ValidateEvent allows) is dropped: "m/press/" and
+// "m/press" are one asset.
+func newEventKey(e uns.Event) eventKey {
+	return eventKey{asset: strings.TrimSuffix(e.Asset, "/"), kind: e.Kind, start: e.Start,
+		series: e.Attrs[uns.EventKeyAttrs[0]], limit: e.Attrs[uns.EventKeyAttrs[1]]}
+}
+
+// eventUntil is the exclusive end of the range an event covers for
+// queries: open events never end, and an instant event (End == Start)
+// covers its start, so that it is found by a range that holds it.
+func eventUntil(start, end int64) int64 {
+	switch {
+	case end == 0:
+		return openUntil
+	case end == start:
+		return start + 1
+	}
+	return end
+}
+
+// validateEvent checks an event beyond uns.ValidateEvent: PostgreSQL text
+// and jsonb hold neither NUL nor invalid UTF-8; both backends refuse them
+// alike rather than store something else than they were given.
+func validateEvent(e uns.Event) error {
+	if err := uns.ValidateEvent(e); err != nil {
+		return err
+	}
+	for k, v := range e.Attrs {
+		if !storable(k) || !storable(v) {
+			return fmt.Errorf("%w: attribute %.32q: holds a NUL byte or invalid UTF-8", uns.ErrInvalidEvent, k)
+		}
+	}
+	return nil
+}
+
+// sqlUpsertEvents stores events or replaces End and Attrs of the stored
+// versions with the same identity. ON CONFLICT DO UPDATE may touch a row
+// once per statement, so the caller passes each identity once, in key
+// order, which is also the order concurrent writers lock rows in.
+var sqlUpsertEvents = sqlText(`INSERT INTO {s}.events AS e (org, asset, kind, start_ts, key_series, key_limit, end_ts, until_ts, attrs)
+	SELECT $1, u.asset, u.kind, u.start_ts, u.key_series, u.key_limit, u.end_ts, u.until_ts, u.attrs::jsonb
+	FROM unnest($2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::bigint[], $8::bigint[], $9::text[])
+		AS u(asset, kind, start_ts, key_series, key_limit, end_ts, until_ts, attrs)
+	ORDER BY u.asset, u.kind, u.start_ts, u.key_series, u.key_limit
+	ON CONFLICT (org, asset, kind, start_ts, key_series, key_limit)
+	DO UPDATE SET end_ts = excluded.end_ts, until_ts = excluded.until_ts, attrs = excluded.attrs`)
+
+// storeEvents upserts the events of recs inside the Ingest transaction.
+// Of several versions of one event in the call, the last one is stored.
+func (s *Store) storeEvents(ctx context.Context, tx pgx.Tx, org string, recs []store.Record) error {
+	latest := make(map[eventKey]uns.Event)
+	for _, r := range recs {
+		for _, e := range r.Events {
+			latest[newEventKey(e)] = e
+		}
+	}
+	if len(latest) == 0 {
+		return nil
+	}
+	keys := slices.SortedFunc(maps.Keys(latest), compareEventKeys)
+	n := len(keys)
+	assets, kinds, series, limits, attrs := make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
+	starts, ends, untils := make([]int64, 0, n), make([]int64, 0, n), make([]int64, 0, n)
+	for _, k := range keys {
+		e := latest[k]
+		a := "{}"
+		if len(e.Attrs) > 0 {
+			b, err := json.Marshal(e.Attrs)
+			if err != nil {
+				return fmt.Errorf("event %s %s@%d: encode attributes: %w", k.asset, k.kind, k.start, err)
+			}
+			a = string(b)
+		}
+		assets, kinds, series, limits, attrs = append(assets, k.asset), append(kinds, k.kind), append(series, k.series), append(limits, k.limit), append(attrs, a)
+		starts, ends, untils = append(starts, k.start), append(ends, e.End), append(untils, eventUntil(e.Start, e.End))
+	}
+	if _, err := tx.Exec(ctx, s.sql(sqlUpsertEvents), org, assets, kinds, starts, series, limits, ends, untils, attrs); err != nil {
+		return fmt.Errorf("store events: %w", err)
+	}
+	return nil
+}
+
+// sqlEvents selects events overlapping [$2, $3): until_ts > from and
+// start_ts < to. The planner picks events_by_until for a recent window or
+// the identity index for a narrow prefix, by its statistics.
+var sqlEvents = sqlText(`SELECT asset, kind, start_ts, end_ts, attrs FROM {s}.events
+	WHERE org = $1 AND until_ts > $2 AND start_ts < $3
+		AND ($4 = '' OR kind = $4)
+		AND asset >= $5 AND asset < $6
+		AND ($5 = '' OR asset = $5 OR substr(asset, length($5) + 1, 1) = '/')
+	ORDER BY start_ts DESC, asset, kind, key_series, key_limit
+	LIMIT $7`)
+
+// Events implements store.Events.
+func (s *Store) Events(ctx context.Context, org string, q store.EventQuery) ([]uns.Event, error) {
+	if err := s.checkOpen(); err != nil {
+		return nil, fmt.Errorf("events %q: %w", q.AssetPrefix, err)
+	}
+	if !storable(org) || !storable(q.AssetPrefix) || !storable(q.Kind) || q.From >= q.To {
+		return nil, nil
+	}
+	p, hi := prefixRange(q.AssetPrefix)
+	rows, err := s.pool.Query(ctx, s.sql(sqlEvents), org, q.From, q.To, q.Kind, p, hi, limitArg(q.Limit))
+	if err != nil {
+		return nil, fmt.Errorf("events %q: %w", q.AssetPrefix, err)
+	}
+	var out []uns.Event
+	var e uns.Event
+	var attrs []byte
+	_, err = pgx.ForEachRow(rows, []any{&e.Asset, &e.Kind, &e.Start, &e.End, &attrs}, func() error {
+		ev := uns.Event{Asset: e.Asset, Kind: e.Kind, Start: e.Start, End: e.End}
+		if string(attrs) != "{}" {
+			if err := json.Unmarshal(attrs, &ev.Attrs); err != nil {
+				return fmt.Errorf("%s %s@%d: decode attributes: %w", e.Asset, e.Kind, e.Start, err)
+			}
+		}
+		out = append(out, ev)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("events %q: %w", q.AssetPrefix, err)
+	}
+	return out, nil
+}
