@@ -40,7 +40,10 @@ type Config struct {
 	// PipelineFile is a pipeline specification (docs/pipelines.md). The
 	// edge reloads it when it changes, without losing buffered data.
 	PipelineFile string
-	Log          *slog.Logger
+	// InputsFile lists connector inputs (docs/connectors.md) the edge reads
+	// besides its MQTT listener.
+	InputsFile string
+	Log        *slog.Logger
 }
 
 // Defaults for Config.
@@ -75,6 +78,7 @@ type Edge struct {
 	rejects rejectLog
 	fwd     forwardState
 	pipe    *pipelineState // nil without PipelineFile
+	inputs  []input
 	started time.Time
 
 	tokenTried bool        // owned by the forward goroutine
@@ -135,6 +139,12 @@ func Start(ctx context.Context, cfg Config) (*Edge, error) {
 			return nil, err
 		}
 	}
+	if cfg.InputsFile != "" {
+		if err := e.buildInputs(); err != nil {
+			ob.Close()
+			return nil, err
+		}
+	}
 
 	if err := e.startMQTT(); err != nil {
 		ob.Close()
@@ -150,6 +160,16 @@ func Start(ctx context.Context, cfg Config) (*Edge, error) {
 	e.group.Go(func() error { return e.forward(ctx) })
 	if e.pipe != nil {
 		e.group.Go(func() error { return e.runPipeline(ctx) })
+	}
+	for _, in := range e.inputs {
+		e.group.Go(func() error {
+			// An input returns an error only for what retrying cannot fix;
+			// the others keep running, and its status says what is wrong.
+			if err := in.in.Run(ctx, sink{e}); err != nil && ctx.Err() == nil {
+				e.log.Error("input stopped", "input", in.path, "kind", in.kind, "err", err)
+			}
+			return nil
+		})
 	}
 	e.group.Go(func() error {
 		if err := e.status.Serve(e.statusL); !errors.Is(err, http.ErrServerClosed) {

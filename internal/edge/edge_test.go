@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,6 +23,7 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/klauspost/compress/zstd"
 
+	"github.com/molen-io/molen/internal/connector/modbus/modbustest"
 	"github.com/molen-io/molen/internal/edge"
 	"github.com/molen-io/molen/internal/hub"
 	"github.com/molen-io/molen/internal/outbox"
@@ -566,5 +568,53 @@ func TestPipelineEventsReachTheHub(t *testing.T) {
 	v.getJSON("/api/v1/events?asset=f/m&kind=state&from=-2h", &out)
 	if len(out.Events) != 2 {
 		t.Errorf("state events %+v, want the two closed intervals", out.Events)
+	}
+}
+
+func TestModbusInputReachesTheHub(t *testing.T) {
+	v := start(t)
+	if err := v.edge.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var n atomic.Uint32
+	addr, err := modbustest.ServeFactory(t.Context(), "127.0.0.1:0", func() map[uint16]uint16 {
+		c := uint16(n.Add(1))
+		return map[uint16]uint16{0: 215, 1: c} // temperature ×10, a counter
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "inputs.yaml")
+	spec := fmt.Sprintf(`inputs:
+  - modbus:
+      url: tcp://%s
+      poll_interval: 100ms
+      registers:
+        - {path: f/plc/temp_c, address: 0, type: int16, scale: 0.1}
+        - {path: f/plc/count, address: 1, type: uint16}
+`, addr)
+	if err := os.WriteFile(file, []byte(spec), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	v.cfg.InputsFile = file
+	v.startEdge()
+	eventually(t, "the PLC's values at the hub", func() bool {
+		l := v.latest("f/plc")
+		return l["f/plc/temp_c"] == 21.5 && l["f/plc/count"] != nil
+	})
+	st := v.edge.Status()
+	if len(st.Inputs) != 1 || st.Inputs[0].State != "connected" || st.Inputs[0].Points == 0 || st.Inputs[0].Kind != "modbus" {
+		t.Errorf("input status %+v, want one connected modbus input with points", st.Inputs)
+	}
+
+	// A bad inputs file is a start-up error naming the place.
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	if err := os.WriteFile(bad, []byte("inputs:\n  - modbus: {url: tcp://x:1, unit_id: 300, registers: [{path: a/b, address: 0}]}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := v.cfg
+	cfg.InputsFile, cfg.DataDir = bad, t.TempDir()
+	if _, err := edge.Start(t.Context(), cfg); err == nil || !strings.Contains(err.Error(), "inputs[0].modbus.unit_id") {
+		t.Errorf("bad inputs file: %v, want an error naming inputs[0].modbus.unit_id", err)
 	}
 }

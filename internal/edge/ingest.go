@@ -74,22 +74,32 @@ func (e *Edge) ingest(ctx context.Context, topic string, payload []byte) error {
 		e.rejects.add(topic, payload, reason, err)
 		return err
 	}
-	pts = e.stage.Process(pts)
-	if len(pts) == 0 {
-		return nil
-	}
-	data := uplink.EncodePoints(nil, pts)
-	if _, err := e.outbox.Append(ctx, data, len(pts)); err != nil {
+	if err := e.accept(ctx, pts); err != nil {
 		if errors.Is(err, outbox.ErrTooLarge) {
 			// Larger than the whole buffer may hold: no retry can help.
 			err = &uns.RejectError{Reason: uns.ReasonOversized, Msg: err.Error()}
 			e.metrics.rejected.WithLabelValues(uns.ReasonOversized).Inc()
 			e.rejects.add(topic, payload, uns.ReasonOversized, err)
-			return err
 		}
-		if errors.Is(err, outbox.ErrFull) {
+		return err
+	}
+	return nil
+}
+
+// accept runs points through the pipeline stage and appends the result to
+// the outbox: the one way in for device messages and connector inputs. It
+// returns once the points are durable, or an error (outbox full or failing).
+func (e *Edge) accept(ctx context.Context, pts []uns.Point) error {
+	pts = e.stage.Process(pts)
+	if len(pts) == 0 {
+		return nil
+	}
+	if _, err := e.outbox.Append(ctx, uplink.EncodePoints(nil, pts), len(pts)); err != nil {
+		switch {
+		case errors.Is(err, outbox.ErrTooLarge):
+		case errors.Is(err, outbox.ErrFull):
 			e.metrics.refused.WithLabelValues("full").Inc()
-		} else {
+		default:
 			e.metrics.refused.WithLabelValues("write_error").Inc()
 		}
 		return fmt.Errorf("append to outbox: %w", err)

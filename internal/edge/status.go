@@ -94,6 +94,7 @@ func newMetrics(e *Edge) *metrics {
 				return float64(e.fwd.lastContact.UnixNano()) / 1e9
 			}),
 		newDropCollector(e),
+		newInputCollector(e),
 	)
 	return m
 }
@@ -116,6 +117,46 @@ func (c *dropCollector) Collect(ch chan<- prometheus.Metric) {
 	st := c.e.outbox.Stats()
 	for _, r := range []string{"full", "age", "corrupt"} {
 		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.CounterValue, float64(st.Dropped[r].Points), r)
+	}
+}
+
+// inputCollector exposes the connector inputs' status counters.
+type inputCollector struct {
+	e                                   *Edge
+	points, connects, rejected, dropped *prometheus.Desc
+	connected                           *prometheus.Desc
+}
+
+func newInputCollector(e *Edge) *inputCollector {
+	l := []string{"input", "kind"}
+	return &inputCollector{e: e,
+		points:    prometheus.NewDesc("molen_edge_input_points_total", "Points an input wrote to the outbox.", l, nil),
+		connects:  prometheus.NewDesc("molen_edge_input_connects_total", "Successful connections of an input, the first included.", l, nil),
+		rejected:  prometheus.NewDesc("molen_edge_input_rejected_total", "Bad frames or values an input skipped, by reason.", append(l, "reason"), nil),
+		dropped:   prometheus.NewDesc("molen_edge_input_dropped_total", "Values the peer or protocol lost that an input could measure.", l, nil),
+		connected: prometheus.NewDesc("molen_edge_input_connected", "1 while an input is connected to its peer.", l, nil),
+	}
+}
+
+func (c *inputCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.points, c.connects, c.rejected, c.dropped, c.connected} {
+		ch <- d
+	}
+}
+
+func (c *inputCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, in := range c.e.inputStatus() {
+		ch <- prometheus.MustNewConstMetric(c.points, prometheus.CounterValue, float64(in.Points), in.Input, in.Kind)
+		ch <- prometheus.MustNewConstMetric(c.connects, prometheus.CounterValue, float64(in.Connects), in.Input, in.Kind)
+		ch <- prometheus.MustNewConstMetric(c.dropped, prometheus.CounterValue, float64(in.Dropped), in.Input, in.Kind)
+		up := 0.0
+		if in.State == "connected" {
+			up = 1
+		}
+		ch <- prometheus.MustNewConstMetric(c.connected, prometheus.GaugeValue, up, in.Input, in.Kind)
+		for reason, n := range in.Rejected {
+			ch <- prometheus.MustNewConstMetric(c.rejected, prometheus.CounterValue, float64(n), in.Input, in.Kind, reason)
+		}
 	}
 }
 
@@ -170,6 +211,7 @@ type Status struct {
 		DeadLetterPoints  int64 `json:"dead_letter_points"`
 	} `json:"forward"`
 	Pipeline *PipelineStatus `json:"pipeline,omitempty"`
+	Inputs   []InputStatus   `json:"inputs,omitempty"`
 }
 
 // Status returns the edge's current state.
@@ -218,6 +260,7 @@ func (e *Edge) Status() Status {
 	if e.pipe != nil {
 		s.Pipeline = e.pipe.status()
 	}
+	s.Inputs = e.inputStatus()
 	return s
 }
 
