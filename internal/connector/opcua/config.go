@@ -1,0 +1,422 @@
+package opcua
+
+import (
+	"bytes"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gopcua/opcua/ua"
+
+	"github.com/molen-io/molen/internal/uns"
+)
+
+// The reading modes.
+const (
+	ModeSubscribe = "subscribe"
+	ModePoll      = "poll"
+)
+
+// Config is one OPC UA server and the variables read from it.
+type Config struct {
+	// Endpoint is the server's opc.tcp://host:port[/path] URL. The input
+	// always connects to this address, whatever endpoint URL the server
+	// advertises (servers often advertise a host name the edge cannot
+	// resolve).
+	Endpoint string `yaml:"endpoint"`
+	// SecurityMode is None, Sign or SignAndEncrypt. It has no default: an
+	// unencrypted connection must be asked for.
+	SecurityMode string `yaml:"security_mode"`
+	// SecurityPolicy is None with SecurityMode None (the default there),
+	// and one of Basic256Sha256 (the default), Aes128Sha256RsaOaep,
+	// Aes256Sha256RsaPss, Basic256 or Basic128Rsa15 otherwise.
+	SecurityPolicy string `yaml:"security_policy"`
+	// Certificate and PrivateKey are the edge's application instance
+	// certificate (PEM or DER) and RSA key (PEM, PKCS #1 or #8) for Sign
+	// and SignAndEncrypt; the server must trust the certificate.
+	Certificate string `yaml:"certificate"`
+	PrivateKey  string `yaml:"private_key"`
+	// TrustedServerCertificates lists certificate files (PEM, possibly
+	// several per file, or DER): the server's certificate must be one of
+	// them or be signed by one of them. Required for Sign and
+	// SignAndEncrypt.
+	TrustedServerCertificates []string `yaml:"trusted_server_certificates"`
+	// Username and Password authenticate the session; without a username
+	// the session is anonymous.
+	Username string `yaml:"username"`
+	Password Secret `yaml:"password"`
+	// Mode is subscribe (monitored items; the default) or poll (a Read of
+	// every node each PollInterval).
+	Mode string `yaml:"mode"`
+	// PublishingInterval is how often the server sends the changes it
+	// collected (subscribe).
+	PublishingInterval time.Duration `yaml:"publishing_interval"`
+	// SamplingInterval is how often the server samples each node
+	// (subscribe); 0 asks for the fastest rate the server supports.
+	SamplingInterval time.Duration `yaml:"sampling_interval"`
+	// QueueSize is how many samples per node the server keeps between two
+	// publishes (subscribe); when it overflows the oldest are dropped and
+	// the input counts them in Status.Dropped.
+	QueueSize int `yaml:"queue_size"`
+	// PollInterval is the time between two reads in poll mode, and of the
+	// nodes a server refused to monitor in subscribe mode.
+	PollInterval time.Duration `yaml:"poll_interval"`
+	// Timeout bounds connecting, one request, and closing.
+	Timeout time.Duration `yaml:"timeout"`
+	// MaxNodesPerRequest caps the nodes of one Read or
+	// CreateMonitoredItems request; lower it for servers with small
+	// operation limits.
+	MaxNodesPerRequest int `yaml:"max_nodes_per_request"`
+	// BackoffMin and BackoffMax bound the wait between reconnection
+	// attempts, which doubles from min to max while the server is away. The
+	// same back-off applies to retries of a write the sink refused.
+	BackoffMin time.Duration `yaml:"backoff_min"`
+	BackoffMax time.Duration `yaml:"backoff_max"`
+	// Nodes maps server variables onto UNS series.
+	Nodes []Node `yaml:"nodes"`
+}
+
+// Node maps one variable of the server onto a UNS series.
+type Node struct {
+	// ID is the variable's NodeID, e.g. ns=2;s=Machine1.Temp or ns=3;i=1042.
+	ID string `yaml:"id"`
+	// Path is the UNS series path, e.g. site/area/line/machine/temp.
+	Path string `yaml:"path"`
+}
+
+// Secret is a string that does not show itself when printed or logged.
+type Secret string
+
+// String hides the secret.
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return "[redacted]"
+}
+
+// GoString hides the secret from %#v.
+func (s Secret) GoString() string { return `"` + s.String() + `"` }
+
+// NewConfig returns a Config holding the defaults.
+func NewConfig() *Config {
+	return &Config{
+		Mode:               ModeSubscribe,
+		PublishingInterval: time.Second,
+		SamplingInterval:   500 * time.Millisecond,
+		QueueSize:          10,
+		PollInterval:       time.Second,
+		Timeout:            5 * time.Second,
+		MaxNodesPerRequest: 1000,
+		BackoffMin:         500 * time.Millisecond,
+		BackoffMax:         30 * time.Second,
+	}
+}
+
+// Validate checks c, reading the certificate and key files it names; its
+// errors name the field, e.g. `nodes[2].id: "Temp" is not a NodeID (want
+// e.g. "ns=2;s=Temp")`.
+func (c *Config) Validate() error {
+	_, err := compile(c)
+	return err
+}
+
+// node is a compiled Node.
+type node struct {
+	id     *ua.NodeID
+	series string
+}
+
+// plan is a compiled Config: what connecting and reading need.
+type plan struct {
+	nodes     []node
+	mode      ua.MessageSecurityMode
+	policy    string // security policy URI
+	cert      []byte // DER; nil with None
+	key       *rsa.PrivateKey
+	trusted   []*x509.Certificate
+	subscribe bool
+}
+
+// policies are the security policies the client library implements, by the
+// names the config uses.
+var policies = []string{"Basic256Sha256", "Aes128Sha256RsaOaep", "Aes256Sha256RsaPss", "Basic256", "Basic128Rsa15"}
+
+// compile checks c and turns it into a plan. It is the single place that
+// interprets a Config, so that Validate and New agree.
+func compile(c *Config) (*plan, error) {
+	var errs []error
+	bad := func(path, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", path, fmt.Sprintf(format, args...)))
+	}
+	p := &plan{}
+	switch rest, ok := strings.CutPrefix(c.Endpoint, "opc.tcp://"); {
+	case c.Endpoint == "":
+		bad("endpoint", "required (opc.tcp://host:port)")
+	case !ok:
+		bad("endpoint", "%q: want opc.tcp://host:port", c.Endpoint)
+	default:
+		hostport, _, _ := strings.Cut(rest, "/")
+		if host, port, err := net.SplitHostPort(hostport); err != nil || host == "" || port == "" {
+			bad("endpoint", "%q: want host:port after opc.tcp://", c.Endpoint)
+		}
+	}
+
+	secure := false
+	switch c.SecurityMode {
+	case "":
+		bad("security_mode", "required: None, Sign or SignAndEncrypt (None must be chosen explicitly)")
+	case "None":
+		p.mode = ua.MessageSecurityModeNone
+		p.policy = ua.SecurityPolicyURINone
+		if c.SecurityPolicy != "" && c.SecurityPolicy != "None" {
+			bad("security_policy", "%q needs security_mode Sign or SignAndEncrypt; with None it is None", c.SecurityPolicy)
+		}
+		for _, f := range []struct {
+			name string
+			set  bool
+		}{
+			{"certificate", c.Certificate != ""},
+			{"private_key", c.PrivateKey != ""},
+			{"trusted_server_certificates", len(c.TrustedServerCertificates) > 0},
+		} {
+			if f.set {
+				bad(f.name, "only used with security_mode Sign or SignAndEncrypt")
+			}
+		}
+	case "Sign", "SignAndEncrypt":
+		secure = true
+		p.mode = ua.MessageSecurityModeFromString(c.SecurityMode)
+		switch pol := c.SecurityPolicy; {
+		case pol == "":
+			p.policy = ua.SecurityPolicyURIBasic256Sha256
+		case slices.Contains(policies, pol):
+			p.policy = ua.FormatSecurityPolicyURI(pol)
+		case pol == "None":
+			bad("security_policy", "None cannot sign; use security_mode None or a policy: %s", strings.Join(policies, ", "))
+		default:
+			bad("security_policy", "%q: want one of %s", pol, strings.Join(policies, ", "))
+		}
+	default:
+		bad("security_mode", "%q: want None, Sign or SignAndEncrypt", c.SecurityMode)
+	}
+	if secure {
+		loadCredentials(c, p, bad)
+	}
+	if c.Password != "" && c.Username == "" {
+		bad("password", "set without username")
+	}
+
+	switch c.Mode {
+	case ModeSubscribe:
+		p.subscribe = true
+	case ModePoll:
+	default:
+		bad("mode", "%q: want subscribe or poll", c.Mode)
+	}
+	if c.PublishingInterval < time.Millisecond {
+		bad("publishing_interval", "must be >= 1ms")
+	}
+	if c.SamplingInterval < 0 {
+		bad("sampling_interval", "must be >= 0")
+	}
+	if c.QueueSize < 1 || c.QueueSize > 10000 {
+		bad("queue_size", "must be 1..10000")
+	}
+	if c.PollInterval <= 0 {
+		bad("poll_interval", "must be > 0")
+	}
+	if c.Timeout <= 0 {
+		bad("timeout", "must be > 0")
+	}
+	if c.MaxNodesPerRequest < 1 {
+		bad("max_nodes_per_request", "must be >= 1")
+	}
+	if c.BackoffMin <= 0 {
+		bad("backoff_min", "must be > 0")
+	}
+	if c.BackoffMax < c.BackoffMin {
+		bad("backoff_max", "must be >= backoff_min")
+	}
+
+	if len(c.Nodes) == 0 {
+		bad("nodes", "at least one node is required")
+	}
+	paths := make(map[string]int, len(c.Nodes))
+	ids := make(map[string]int, len(c.Nodes))
+	for i, n := range c.Nodes {
+		at := fmt.Sprintf("nodes[%d]", i)
+		ok := true
+		id, err := ua.ParseNodeID(n.ID)
+		switch {
+		case n.ID == "":
+			bad(at+".id", "required (e.g. \"ns=2;s=Machine1.Temp\")")
+			ok = false
+		case err != nil || !strings.Contains(n.ID, "="):
+			// ParseNodeID takes a bare word as a string id in namespace
+			// 0, which is never what a config means.
+			bad(at+".id", "%q is not a NodeID (want e.g. \"ns=2;s=Temp\" or \"ns=3;i=1042\")", n.ID)
+			ok = false
+		default:
+			key := id.String()
+			if j, dup := ids[key]; dup {
+				bad(at+".id", "%q is already nodes[%d].id", n.ID, j)
+				ok = false
+			} else {
+				ids[key] = i
+			}
+		}
+		if err := uns.ValidatePath(n.Path); err != nil {
+			bad(at+".path", "%v", err)
+			ok = false
+		} else if j, dup := paths[n.Path]; dup {
+			bad(at+".path", "%q is already nodes[%d].path", n.Path, j)
+			ok = false
+		} else {
+			paths[n.Path] = i
+		}
+		if ok {
+			p.nodes = append(p.nodes, node{id: id, series: n.Path})
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return p, nil
+}
+
+// loadCredentials reads the certificate, key and trust list of a Sign or
+// SignAndEncrypt config into p.
+func loadCredentials(c *Config, p *plan, bad func(path, format string, args ...any)) {
+	var leaf *x509.Certificate
+	if c.Certificate == "" {
+		bad("certificate", "required with security_mode %s", c.SecurityMode)
+	} else if certs, err := readCertificates(c.Certificate); err != nil {
+		bad("certificate", "%v", err)
+	} else {
+		leaf = certs[0]
+		p.cert = leaf.Raw
+	}
+	if c.PrivateKey == "" {
+		bad("private_key", "required with security_mode %s", c.SecurityMode)
+	} else if key, err := readKey(c.PrivateKey); err != nil {
+		bad("private_key", "%v", err)
+	} else if pub, ok := leafKey(leaf); leaf != nil && (!ok || !pub.Equal(&key.PublicKey)) {
+		bad("private_key", "%s does not belong to certificate %s", c.PrivateKey, c.Certificate)
+	} else {
+		p.key = key
+	}
+	if len(c.TrustedServerCertificates) == 0 {
+		bad("trusted_server_certificates", "at least one is required with security_mode %s", c.SecurityMode)
+	}
+	for i, f := range c.TrustedServerCertificates {
+		certs, err := readCertificates(f)
+		if err != nil {
+			bad(fmt.Sprintf("trusted_server_certificates[%d]", i), "%v", err)
+			continue
+		}
+		p.trusted = append(p.trusted, certs...)
+	}
+}
+
+func leafKey(c *x509.Certificate) (*rsa.PublicKey, bool) {
+	if c == nil {
+		return nil, false
+	}
+	k, ok := c.PublicKey.(*rsa.PublicKey)
+	return k, ok
+}
+
+// readCertificates reads the certificates of a PEM file (one or more
+// CERTIFICATE blocks) or a DER file (one certificate or a chain).
+func readCertificates(file string) ([]*x509.Certificate, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	if !bytes.Contains(b, []byte("-----BEGIN")) {
+		certs, err := x509.ParseCertificates(b)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", file, err)
+		}
+		if len(certs) == 0 {
+			return nil, fmt.Errorf("%s: no certificate", file)
+		}
+		return certs, nil
+	}
+	var certs []*x509.Certificate
+	for {
+		var blk *pem.Block
+		blk, b = pem.Decode(b)
+		if blk == nil {
+			break
+		}
+		if blk.Type != "CERTIFICATE" {
+			continue
+		}
+		c, err := x509.ParseCertificate(blk.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", file, err)
+		}
+		certs = append(certs, c)
+	}
+	if len(certs) == 0 {
+		return nil, fmt.Errorf("%s: no CERTIFICATE block", file)
+	}
+	return certs, nil
+}
+
+// readKey reads an RSA private key from a PEM file (PKCS #1 or #8).
+func readKey(file string) (*rsa.PrivateKey, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	blk, _ := pem.Decode(b)
+	if blk == nil {
+		return nil, fmt.Errorf("%s: not PEM", file)
+	}
+	if k, err := x509.ParsePKCS1PrivateKey(blk.Bytes); err == nil {
+		return k, nil
+	}
+	k, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("%s: not a PKCS #1 or #8 private key", file)
+	}
+	rk, ok := k.(*rsa.PrivateKey)
+	if !ok {
+		return nil, fmt.Errorf("%s: a %T key; OPC UA security policies need RSA", file, k)
+	}
+	return rk, nil
+}
+
+// trust checks the certificate a server presents in its endpoint (DER,
+// possibly followed by its chain) against the trust list: its leaf must be
+// one of the trusted certificates or be signed by one of them, and be
+// within its validity period.
+func trust(trusted []*x509.Certificate, presented []byte, now time.Time) error {
+	if len(presented) == 0 {
+		return errors.New("the server presents no certificate")
+	}
+	certs, err := x509.ParseCertificates(presented)
+	if err != nil || len(certs) == 0 {
+		return fmt.Errorf("the server's certificate does not parse: %v", err)
+	}
+	leaf := certs[0]
+	if now.Before(leaf.NotBefore) || now.After(leaf.NotAfter) {
+		return fmt.Errorf("the server's certificate %q is valid from %v to %v only", leaf.Subject.CommonName, leaf.NotBefore, leaf.NotAfter)
+	}
+	for _, t := range trusted {
+		if bytes.Equal(t.Raw, leaf.Raw) || leaf.CheckSignatureFrom(t) == nil {
+			return nil
+		}
+	}
+	return fmt.Errorf("the server's certificate %q (issuer %q) is not in trusted_server_certificates", leaf.Subject.CommonName, leaf.Issuer.CommonName)
+}

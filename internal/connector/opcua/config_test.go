@@ -1,0 +1,212 @@
+package opcua_test
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"math"
+	"math/big"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/molen-io/molen/internal/connector"
+	"github.com/molen-io/molen/internal/connector/opcua"
+)
+
+func nan() float64 { return math.NaN() }
+
+// credentials are files of a self-signed application certificate and its
+// key.
+type credentials struct{ cert, key, otherKey, certDER string }
+
+func writeCredentials(t testing.TB) credentials {
+	t.Helper()
+	dir := t.TempDir()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	uri, _ := url.Parse("urn:molen:edge:test")
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "molen edge test"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(24 * time.Hour),
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment | x509.KeyUsageDataEncipherment | x509.KeyUsageContentCommitment,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth, x509.ExtKeyUsageServerAuth},
+		URIs:                  []*url.URL{uri},
+		BasicConstraintsValid: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := credentials{
+		cert:     filepath.Join(dir, "cert.pem"),
+		key:      filepath.Join(dir, "key.pem"),
+		otherKey: filepath.Join(dir, "other.pem"),
+		certDER:  filepath.Join(dir, "cert.der"),
+	}
+	write := func(name string, b []byte) {
+		if err := os.WriteFile(name, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(c.cert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+	write(c.certDER, der)
+	write(c.key, pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}))
+	p8, err := x509.MarshalPKCS8PrivateKey(other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(c.otherKey, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: p8}))
+	return c
+}
+
+func validConfig() *opcua.Config {
+	c := opcua.NewConfig()
+	c.Endpoint = "opc.tcp://192.168.10.30:4840"
+	c.SecurityMode = "None"
+	c.Nodes = []opcua.Node{
+		{ID: "ns=2;s=Machine1.Temp", Path: "s/a/l/m/temp"},
+		{ID: "ns=3;i=1042", Path: "s/a/l/m/count"},
+		{ID: "ns=2;s=Machine1.Speed", Path: "s/a/l/m/speed"},
+	}
+	return c
+}
+
+func TestValidate(t *testing.T) {
+	creds := writeCredentials(t)
+	secure := func(mode string) func(*opcua.Config) {
+		return func(c *opcua.Config) {
+			c.SecurityMode = mode
+			c.Certificate, c.PrivateKey = creds.cert, creds.key
+			c.TrustedServerCertificates = []string{creds.certDER}
+		}
+	}
+	then := func(fs ...func(*opcua.Config)) func(*opcua.Config) {
+		return func(c *opcua.Config) {
+			for _, f := range fs {
+				f(c)
+			}
+		}
+	}
+	tests := []struct {
+		name string
+		edit func(*opcua.Config)
+		want string // substring of the error; "" for none
+	}{
+		{"valid", func(*opcua.Config) {}, ""},
+		{"poll", func(c *opcua.Config) { c.Mode = "poll" }, ""},
+		{"endpoint path", func(c *opcua.Config) { c.Endpoint = "opc.tcp://plc:4840/UA/Server" }, ""},
+		{"username", func(c *opcua.Config) { c.Username, c.Password = "edge", "s3cret" }, ""},
+		{"sign", secure("Sign"), ""},
+		{"sign and encrypt", then(secure("SignAndEncrypt"), func(c *opcua.Config) { c.SecurityPolicy = "Aes256Sha256RsaPss" }), ""},
+		{"no endpoint", func(c *opcua.Config) { c.Endpoint = "" }, "endpoint: required"},
+		{"http endpoint", func(c *opcua.Config) { c.Endpoint = "http://plc:4840" }, `endpoint: "http://plc:4840": want opc.tcp://host:port`},
+		{"no port", func(c *opcua.Config) { c.Endpoint = "opc.tcp://plc" }, "endpoint: "},
+		{"no security mode", func(c *opcua.Config) { c.SecurityMode = "" }, "security_mode: required: None, Sign or SignAndEncrypt (None must be chosen explicitly)"},
+		{"bad security mode", func(c *opcua.Config) { c.SecurityMode = "none" }, `security_mode: "none": want None, Sign or SignAndEncrypt`},
+		{"policy with None", func(c *opcua.Config) { c.SecurityPolicy = "Basic256Sha256" }, `security_policy: "Basic256Sha256" needs security_mode Sign or SignAndEncrypt`},
+		{"certificate with None", func(c *opcua.Config) { c.Certificate = creds.cert }, "certificate: only used with security_mode Sign or SignAndEncrypt"},
+		{"policy None with Sign", then(secure("Sign"), func(c *opcua.Config) { c.SecurityPolicy = "None" }), "security_policy: None cannot sign"},
+		{"unknown policy", then(secure("Sign"), func(c *opcua.Config) { c.SecurityPolicy = "Basic512" }), `security_policy: "Basic512": want one of Basic256Sha256`},
+		{"sign without files", func(c *opcua.Config) { c.SecurityMode = "Sign" }, "certificate: required with security_mode Sign\nprivate_key: required with security_mode Sign\ntrusted_server_certificates: at least one is required"},
+		{"missing certificate file", then(secure("Sign"), func(c *opcua.Config) { c.Certificate = "/nonexistent/cert.pem" }), "certificate: open /nonexistent/cert.pem"},
+		{"key is not a certificate", then(secure("Sign"), func(c *opcua.Config) { c.Certificate = creds.key }), "certificate: " + creds.key + ": no CERTIFICATE block"},
+		{"key of another certificate", then(secure("Sign"), func(c *opcua.Config) { c.PrivateKey = creds.otherKey }), "private_key: " + creds.otherKey + " does not belong to certificate"},
+		{"bad trusted file", then(secure("Sign"), func(c *opcua.Config) { c.TrustedServerCertificates = []string{creds.cert, "/nonexistent.der"} }), "trusted_server_certificates[1]: open /nonexistent.der"},
+		{"password without username", func(c *opcua.Config) { c.Password = "x" }, "password: set without username"},
+		{"mode", func(c *opcua.Config) { c.Mode = "push" }, `mode: "push": want subscribe or poll`},
+		{"publishing interval", func(c *opcua.Config) { c.PublishingInterval = time.Microsecond }, "publishing_interval: must be >= 1ms"},
+		{"sampling interval", func(c *opcua.Config) { c.SamplingInterval = -1 }, "sampling_interval: must be >= 0"},
+		{"queue size", func(c *opcua.Config) { c.QueueSize = 0 }, "queue_size: must be 1..10000"},
+		{"poll interval", func(c *opcua.Config) { c.PollInterval = 0 }, "poll_interval: must be > 0"},
+		{"timeout", func(c *opcua.Config) { c.Timeout = 0 }, "timeout: must be > 0"},
+		{"max nodes", func(c *opcua.Config) { c.MaxNodesPerRequest = 0 }, "max_nodes_per_request: must be >= 1"},
+		{"backoff", func(c *opcua.Config) { c.BackoffMax = time.Millisecond }, "backoff_max: must be >= backoff_min"},
+		{"no nodes", func(c *opcua.Config) { c.Nodes = nil }, "nodes: at least one node is required"},
+		{"node id missing", func(c *opcua.Config) { c.Nodes[1].ID = "" }, `nodes[1].id: required (e.g. "ns=2;s=Machine1.Temp")`},
+		{"bare word id", func(c *opcua.Config) { c.Nodes[2].ID = "Temp" }, `nodes[2].id: "Temp" is not a NodeID (want e.g. "ns=2;s=Temp" or "ns=3;i=1042")`},
+		{"bad numeric id", func(c *opcua.Config) { c.Nodes[2].ID = "ns=2;i=x" }, `nodes[2].id: "ns=2;i=x" is not a NodeID`},
+		{"duplicate id", func(c *opcua.Config) { c.Nodes[2].ID = "ns=2;s=Machine1.Temp" }, `nodes[2].id: "ns=2;s=Machine1.Temp" is already nodes[0].id`},
+		{"path", func(c *opcua.Config) { c.Nodes[0].Path = "s/+/temp" }, "nodes[0].path: invalid UNS path"},
+		{"one segment", func(c *opcua.Config) { c.Nodes[0].Path = "temp" }, "nodes[0].path: "},
+		{"duplicate path", func(c *opcua.Config) { c.Nodes[1].Path = "s/a/l/m/temp" }, `nodes[1].path: "s/a/l/m/temp" is already nodes[0].path`},
+		{"several errors", func(c *opcua.Config) { c.Mode = ""; c.Nodes[1].Path = "" }, "mode: \"\": want subscribe or poll\nnodes[1].path: "},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := validConfig()
+			tt.edit(c)
+			err := c.Validate()
+			switch {
+			case tt.want == "" && err != nil:
+				t.Errorf("Validate = %v, want nil", err)
+			case tt.want != "" && err == nil:
+				t.Errorf("Validate = nil, want %q", tt.want)
+			case tt.want != "" && !strings.Contains(err.Error(), tt.want):
+				t.Errorf("Validate = %q, want it to contain %q", err, tt.want)
+			}
+			if _, berr := opcua.New(c, nil); (berr == nil) != (err == nil) {
+				t.Errorf("New = %v, Validate = %v: they must agree", berr, err)
+			}
+		})
+	}
+}
+
+// TestPasswordHidden: the password does not show when a config is printed
+// or logged.
+func TestPasswordHidden(t *testing.T) {
+	c := validConfig()
+	c.Username, c.Password = "edge", "hunter2"
+	for _, format := range []string{"%v", "%+v", "%#v", "%s"} {
+		if got := fmt.Sprintf(format, c); strings.Contains(got, "hunter2") {
+			t.Errorf("%s shows the password: %s", format, got)
+		}
+	}
+	if got := fmt.Sprint(c.Password); got != "[redacted]" {
+		t.Errorf("Password prints as %q", got)
+	}
+}
+
+// TestDocExample decodes the example of docs/connectors.md the way the edge
+// loads an input (defaults first, unknown fields are errors) and validates
+// it.
+func TestDocExample(t *testing.T) {
+	b, err := os.ReadFile("testdata/example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec, ok := connector.Lookup("opcua")
+	if !ok {
+		t.Fatal("opcua is not registered")
+	}
+	cfg := spec.New()
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	c := cfg.(*opcua.Config)
+	if c.SecurityMode != "None" || c.Mode != "subscribe" || len(c.Nodes) != 4 || c.SamplingInterval != 250*time.Millisecond {
+		t.Errorf("decoded %+v", c)
+	}
+}

@@ -1,0 +1,181 @@
+// Package opcuatest runs an OPC UA server in-process for tests and the
+// simulated factory: the gopcua server (security None, anonymous only) on an
+// ephemeral port of 127.0.0.1, with variables in namespace 1 whose values a
+// test sets, and which it can stop and start again on the same address as a
+// machine that is switched off and on.
+package opcuatest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/gopcua/opcua/id"
+	"github.com/gopcua/opcua/server"
+	"github.com/gopcua/opcua/ua"
+	"github.com/gopcua/opcua/uasc"
+)
+
+// Options change how the server behaves.
+type Options struct {
+	// NoSubscriptions makes the server refuse CreateSubscription with
+	// BadServiceUnsupported, as servers without the subscription service
+	// set (some embedded ones) do.
+	NoSubscriptions bool
+}
+
+// Server is an OPC UA server on 127.0.0.1. Its variables keep their values
+// across Stop and Start, but a restart is a new server process as far as
+// a client can tell: sessions and subscriptions are gone.
+type Server struct {
+	opts Options
+	host string
+	port int
+
+	mu     sync.Mutex // guards the fields below
+	srv    *server.Server
+	ns     *server.NodeNameSpace
+	cancel context.CancelFunc
+	names  []string                 // variables in the order they were added
+	values map[string]*ua.DataValue // by name; never mutated once stored
+}
+
+// NewServer starts a server on an ephemeral port of 127.0.0.1.
+func NewServer(opts Options) (*Server, error) {
+	// The gopcua server needs its port up front to advertise its endpoint
+	// URL and does not report the port it bound to, so take a free one
+	// from the kernel and hand it over; the window in which another
+	// process could take it is a few microseconds.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("find a free port: %w", err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	s := &Server{opts: opts, host: "127.0.0.1", port: port, values: make(map[string]*ua.DataValue)}
+	if err := s.Start(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// URL is the server's endpoint, opc.tcp://127.0.0.1:port.
+func (s *Server) URL() string { return fmt.Sprintf("opc.tcp://%s:%d", s.host, s.port) }
+
+// NodeID is the NodeID of variable name, "ns=1;s=name".
+func (s *Server) NodeID(name string) string { return nodeID(name).String() }
+
+func nodeID(name string) *ua.NodeID { return ua.NewStringNodeID(1, name) }
+
+// Set gives variable name (added if new) the value v with status Good and
+// a source timestamp of now. v is a Go value of an OPC UA built-in type:
+// bool, int8…int64, uint8…uint64, float32, float64, string, []byte,
+// time.Time, ….
+func (s *Server) Set(name string, v any) {
+	s.SetDataValue(name, &ua.DataValue{
+		EncodingMask:    ua.DataValueValue | ua.DataValueSourceTimestamp | ua.DataValueServerTimestamp,
+		Value:           ua.MustVariant(v),
+		SourceTimestamp: time.Now(),
+		ServerTimestamp: time.Now(),
+	})
+}
+
+// SetStatus gives variable name (added if new) the value v with status sc;
+// v may be nil for a status without a value, as servers send for Bad.
+func (s *Server) SetStatus(name string, v any, sc ua.StatusCode) {
+	dv := &ua.DataValue{
+		EncodingMask:    ua.DataValueStatusCode | ua.DataValueServerTimestamp,
+		Status:          sc,
+		ServerTimestamp: time.Now(),
+	}
+	if v != nil {
+		dv.EncodingMask |= ua.DataValueValue
+		dv.Value = ua.MustVariant(v)
+	}
+	s.SetDataValue(name, dv)
+}
+
+// SetDataValue gives variable name (added if new) the data value dv and
+// notifies the monitored items of the node. dv must not be changed later.
+func (s *Server) SetDataValue(name string, dv *ua.DataValue) {
+	s.mu.Lock()
+	_, known := s.values[name]
+	s.values[name] = dv
+	if !known {
+		s.names = append(s.names, name)
+		if s.ns != nil {
+			s.addNode(name)
+		}
+	}
+	srv := s.srv
+	s.mu.Unlock()
+	if srv != nil && srv.MonitoredItemService != nil {
+		srv.ChangeNotification(nodeID(name))
+	}
+}
+
+// addNode adds variable name to the running server; s.mu is held. The value
+// is read through s.values at every read, so that setting it is safe while
+// the server serves clients.
+func (s *Server) addNode(name string) {
+	s.ns.AddNode(server.NewVariableNode(nodeID(name), name, func() *ua.DataValue {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.values[name]
+	}))
+}
+
+// Start starts a stopped server on its address, with its variables.
+func (s *Server) Start() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.srv != nil {
+		return errors.New("opcuatest: server already running")
+	}
+	srv := server.New(
+		server.EndPoint(s.host, s.port),
+		server.EnableSecurity("None", ua.MessageSecurityModeNone),
+		server.EnableAuthMode(ua.UserTokenTypeAnonymous),
+		server.SetLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),
+	)
+	if s.opts.NoSubscriptions {
+		// Handlers registered before Start take precedence.
+		srv.RegisterHandler(id.CreateSubscriptionRequest_Encoding_DefaultBinary,
+			func(*uasc.SecureChannel, ua.Request, uint32) (ua.Response, error) {
+				return nil, ua.StatusBadServiceUnsupported
+			})
+	}
+	ns := server.NewNodeNameSpace(srv, "urn:molen:opcuatest")
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := srv.Start(ctx); err != nil {
+		cancel()
+		return fmt.Errorf("start OPC UA server on %s: %w", s.URL(), err)
+	}
+	s.srv, s.ns, s.cancel = srv, ns, cancel
+	for _, name := range s.names {
+		s.addNode(name)
+	}
+	return nil
+}
+
+// Stop closes the listener and every connection, as a machine switched
+// off; the variables keep their values for Start.
+func (s *Server) Stop() error {
+	s.mu.Lock()
+	srv, cancel := s.srv, s.cancel
+	s.srv, s.ns, s.cancel = nil, nil, nil
+	s.mu.Unlock()
+	if srv == nil {
+		return nil
+	}
+	cancel()
+	return srv.Close()
+}
+
+// Close stops the server for good.
+func (s *Server) Close() error { return s.Stop() }
