@@ -7,6 +7,7 @@ import (
 	"github.com/molen-io/molen/internal/uns"
 
 	_ "github.com/molen-io/molen/internal/connector/modbus" // registers the input kinds
+	_ "github.com/molen-io/molen/internal/connector/mqtt"
 	_ "github.com/molen-io/molen/internal/connector/opcua"
 )
 

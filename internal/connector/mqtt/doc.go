@@ -1,0 +1,30 @@
+// Package mqtt is the edge's input from an existing MQTT broker: it
+// subscribes to topic filters (MQTT 3.1.1, with eclipse/paho.mqtt.golang),
+// maps each message's topic onto a UNS path and decodes its payload with
+// uns.Decode (a bare JSON value, {"value","ts","q"}, or an object that
+// flattens into tags). It registers itself as the "mqtt" connector kind.
+//
+// Acknowledgement is durability: the client's automatic acknowledgement is
+// off, and a QoS 1 or 2 message is acknowledged (PUBACK, PUBREC) only after
+// the sink accepted its points, in the order the messages arrived. A refused
+// write is retried with the same points and back-off; messages never
+// acknowledged are delivered again by the broker to the next session of the
+// same client id (clean_session is false by default), so a restart of the
+// edge loses nothing that the broker kept.
+//
+// In-flight messages are bounded by max_inflight: the client's message
+// handler runs on its receive goroutine and, once the bound is reached,
+// waits (QoS 1 and 2: the socket stops being read and the broker holds the
+// messages) or drops (QoS 0, which nothing can hold back; counted in
+// Status.Dropped). Drops inside the broker (its queue limits for a slow or
+// absent client) are not visible to an MQTT 3.1.1 client and are not
+// counted.
+//
+// A message that cannot be used is counted in Status.Rejected under the
+// uns reason (not_json, invalid_path, wrong_type, …) or unmatched_topic,
+// acknowledged, and not written.
+//
+// Path templates (topic.go) parse topics, which any client of the broker
+// may publish, and have a fuzz target (FuzzTopicPath). MQTT 5 and Sparkplug
+// B payloads are not available yet and refused by Validate.
+package mqtt

@@ -1,0 +1,441 @@
+package mqtt
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"math/rand/v2"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/molen-io/molen/internal/connector"
+	"github.com/molen-io/molen/internal/uns"
+)
+
+func init() {
+	connector.Register(connector.Spec{
+		Name: "mqtt",
+		Doc:  "subscribe to topics of an existing MQTT 3.1.1 broker and map them onto UNS paths",
+		New:  func() connector.Config { return NewConfig() },
+		Build: func(cfg connector.Config, log *slog.Logger) (connector.Input, error) {
+			c, ok := cfg.(*Config)
+			if !ok {
+				return nil, fmt.Errorf("mqtt: config is %T, want *mqtt.Config", cfg)
+			}
+			return New(c, log)
+		},
+	})
+}
+
+// Reasons under which Status.Rejected counts messages, besides the payload
+// reasons of uns (not_json, invalid_path, wrong_type, …).
+const (
+	// ReasonUnmatched: a message on a topic that no subscription of the
+	// config matches (left in a persistent session by an older config).
+	ReasonUnmatched = "unmatched_topic"
+)
+
+// disconnectQuiesce is how long closing waits for the DISCONNECT packet
+// to be written.
+const disconnectQuiesce = 250 // ms
+
+// Input subscribes to topics of one broker.
+type Input struct {
+	cfg      Config
+	subs     []sub
+	tls      *tls.Config
+	clientID string
+	peer     string
+	log      *slog.Logger
+	ran      atomic.Bool
+
+	mu     sync.Mutex // guards status
+	status connector.Status
+}
+
+// New returns an Input for the broker cfg describes; cfg is validated and
+// its TLS files are loaded.
+func New(cfg *Config, log *slog.Logger) (*Input, error) {
+	subs, err := compile(cfg)
+	if err != nil {
+		return nil, err
+	}
+	tc, err := tlsConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	id := cfg.ClientID
+	if id == "" {
+		id = DefaultClientID(cfg)
+	}
+	peer := cfg.URL
+	if u, err := url.Parse(cfg.URL); err == nil {
+		peer = u.Redacted()
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	log = log.With("input", "mqtt", "peer", peer, "client_id", id)
+	return &Input{
+		cfg:      *cfg,
+		subs:     subs,
+		tls:      tc,
+		clientID: id,
+		peer:     peer,
+		log:      log,
+		status:   connector.Status{State: connector.Connecting, Peer: peer},
+	}, nil
+}
+
+// ClientID is the client id the input connects with.
+func (in *Input) ClientID() string { return in.clientID }
+
+// Status reports the input's health.
+func (in *Input) Status() connector.Status {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	st := in.status
+	if st.Rejected != nil {
+		st.Rejected = maps.Clone(st.Rejected)
+	}
+	return st
+}
+
+// delivery is a message received and not yet acknowledged.
+type delivery struct {
+	msg  paho.Message
+	recv int64 // unix ns; stamps values that carry no ts
+}
+
+// Run subscribes and delivers until ctx ends.
+//
+// Messages go from the client's receive goroutine to one writer goroutine
+// through a queue bounded by max_inflight. The writer decodes what the queue
+// holds, writes it to sink in one batch and only then acknowledges the
+// messages to the broker, in the order received (as MQTT 3.1.1 requires): a
+// QoS 1 or 2 message is acknowledged once it is durable at the edge. A
+// refused write is retried with the same points with back-off, without
+// acknowledging; if Run ends meanwhile, the broker redelivers the messages
+// to the next session. A payload that does not decode is counted, not
+// written, and acknowledged, as it never will decode.
+//
+// While max_inflight messages are unacknowledged the receive goroutine
+// waits for a QoS 1 or 2 message (the broker holds the rest) and drops a
+// QoS 0 message, counted in Status.Dropped.
+//
+// A lost connection is made anew with back-off; a connection counts once the
+// broker has accepted the CONNECT and every SUBSCRIBE (the probe).
+func (in *Input) Run(ctx context.Context, sink connector.Sink) error {
+	if !in.ran.CompareAndSwap(false, true) {
+		return errors.New("mqtt: Run called twice")
+	}
+	defer in.setState(connector.Stopped)
+
+	q := &queue{
+		ch:    make(chan delivery, in.cfg.MaxInflight),
+		slots: make(chan struct{}, in.cfg.MaxInflight),
+		done:  ctx.Done(),
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() { in.write(wctx, sink, q) })
+	defer wg.Wait()
+	defer cancel()
+
+	backoff := in.cfg.BackoffMin
+	for {
+		connected, err := in.session(ctx, q)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if connected {
+			backoff = in.cfg.BackoffMin
+			in.log.Warn("broker lost; reconnecting", "err", err)
+		} else {
+			in.log.Debug("connect failed", "err", err, "retry_in", backoff)
+		}
+		in.disconnected(err)
+		if !sleep(ctx, jitter(backoff)) {
+			return nil
+		}
+		backoff = min(2*backoff, in.cfg.BackoffMax)
+	}
+}
+
+// queue carries messages from the client to the writer. slots holds one
+// token per message received and not yet acknowledged (or dropped as
+// undeliverable), so ch never holds more than its capacity.
+type queue struct {
+	ch    chan delivery
+	slots chan struct{}
+	done  <-chan struct{} // Run's context
+}
+
+// session connects, subscribes and waits until the connection is lost or
+// ctx ends. connected reports whether the subscriptions were accepted.
+func (in *Input) session(ctx context.Context, q *queue) (connected bool, err error) {
+	lost := make(chan error, 1)
+	opts := paho.NewClientOptions().
+		AddBroker(in.cfg.URL).
+		SetClientID(in.clientID).
+		SetUsername(in.cfg.Username).
+		SetPassword(in.cfg.Password).
+		SetCleanSession(in.cfg.CleanSession).
+		SetKeepAlive(in.cfg.KeepAlive).
+		SetPingTimeout(min(in.cfg.KeepAlive, 10*time.Second)).
+		SetConnectTimeout(in.cfg.ConnectTimeout).
+		SetWriteTimeout(in.cfg.ConnectTimeout).
+		// This loop reconnects, with its own back-off and status.
+		SetAutoReconnect(false).
+		SetConnectRetry(false).
+		SetResumeSubs(false).
+		// Acknowledge only once the sink has the points.
+		SetAutoAckDisabled(true).
+		// The handler runs on the client's receive goroutine, one message
+		// after the other, so it blocks the socket (and so the broker) when
+		// the input is full, and keeps the order.
+		SetOrderMatters(true).
+		// All messages go to the default handler, including those a
+		// persistent session delivers before SUBSCRIBE is sent again.
+		SetDefaultPublishHandler(func(_ paho.Client, m paho.Message) { in.receive(q, m) }).
+		SetConnectionLostHandler(func(_ paho.Client, err error) {
+			select {
+			case lost <- err:
+			default:
+			}
+		})
+	if in.tls != nil {
+		opts.SetTLSConfig(in.tls)
+	}
+	cl := paho.NewClient(opts)
+	defer cl.Disconnect(disconnectQuiesce)
+
+	tok := cl.Connect()
+	if err := wait(ctx, tok, 2*in.cfg.ConnectTimeout); err != nil {
+		return false, fmt.Errorf("connect: %w", err)
+	}
+	filters := make(map[string]byte, len(in.subs))
+	for _, s := range in.subs {
+		filters[s.filter] = s.qos
+	}
+	st := cl.SubscribeMultiple(filters, nil)
+	if err := wait(ctx, st, in.cfg.ConnectTimeout); err != nil {
+		return false, fmt.Errorf("subscribe: %w", err)
+	}
+	for f, granted := range st.(*paho.SubscribeToken).Result() {
+		if granted == 0x80 {
+			return false, fmt.Errorf("subscribe %q: the broker refused it (not authorised?)", f)
+		}
+	}
+	in.connected()
+	in.log.Info("connected", "subscriptions", len(filters))
+	select {
+	case err := <-lost:
+		if err == nil {
+			err = errors.New("connection closed")
+		}
+		return true, fmt.Errorf("connection lost: %w", err)
+	case <-ctx.Done():
+		return true, ctx.Err()
+	}
+}
+
+// wait waits up to limit for tok and returns its error. If ctx ends first
+// it still lets the attempt finish (within limit), so that none outlives Run.
+func wait(ctx context.Context, tok paho.Token, limit time.Duration) error {
+	t := time.NewTimer(limit)
+	defer t.Stop()
+	select {
+	case <-tok.Done():
+		return tok.Error()
+	case <-ctx.Done():
+		select {
+		case <-tok.Done():
+		case <-t.C:
+		}
+		return ctx.Err()
+	case <-t.C:
+		return fmt.Errorf("no answer within %v", limit)
+	}
+}
+
+// receive is the client's message handler: it takes an in-flight slot and
+// queues m for the writer.
+func (in *Input) receive(q *queue, m paho.Message) {
+	recv := time.Now().UnixNano()
+	if m.Qos() == 0 {
+		select {
+		case q.slots <- struct{}{}:
+		default:
+			// QoS 0 has no acknowledgement to hold the broker back with.
+			in.mu.Lock()
+			in.status.Dropped++
+			in.mu.Unlock()
+			return
+		}
+	} else {
+		select {
+		case q.slots <- struct{}{}:
+		case <-q.done:
+			return // not acknowledged: the broker redelivers it next session
+		}
+	}
+	q.ch <- delivery{msg: m, recv: recv}
+}
+
+// write is the writer goroutine: it takes what the queue holds, decodes
+// it, writes it to sink and acknowledges it, until ctx ends.
+func (in *Input) write(ctx context.Context, sink connector.Sink, q *queue) {
+	batch := make([]delivery, 0, cap(q.ch))
+	var pts []uns.Point
+	for {
+		select {
+		case d := <-q.ch:
+			batch = append(batch[:0], d)
+		case <-ctx.Done():
+			return
+		}
+	more:
+		for len(batch) < cap(batch) {
+			select {
+			case d := <-q.ch:
+				batch = append(batch, d)
+			default:
+				break more
+			}
+		}
+		pts = pts[:0]
+		for _, d := range batch {
+			pts = in.decode(pts, d)
+		}
+		if len(pts) > 0 && !in.deliver(ctx, sink, pts) {
+			return
+		}
+		for i := range batch {
+			batch[i].msg.Ack()
+			batch[i] = delivery{}
+			<-q.slots
+		}
+	}
+}
+
+// decode appends the points of d to pts, or counts why it has none.
+func (in *Input) decode(pts []uns.Point, d delivery) []uns.Point {
+	topic := d.msg.Topic()
+	for i := range in.subs {
+		s := &in.subs[i]
+		if !matchTopic(s.match, topic) {
+			continue
+		}
+		path, err := s.path.apply(topic)
+		if err != nil {
+			in.reject(uns.ReasonInvalidPath, err.Error())
+			return pts
+		}
+		out, err := uns.Decode(pts, path, d.msg.Payload(), d.recv)
+		if err != nil {
+			reason := uns.ReasonOf(err)
+			if reason == "" {
+				reason = uns.ReasonNotJSON
+			}
+			in.reject(reason, fmt.Sprintf("topic %.128q: %v", topic, err))
+			return pts
+		}
+		return out
+	}
+	in.reject(ReasonUnmatched, fmt.Sprintf("topic %.128q matches no subscription", topic))
+	return pts
+}
+
+// deliver writes pts to sink, retrying the same points with back-off until
+// the sink accepts them (true) or ctx ends (false).
+func (in *Input) deliver(ctx context.Context, sink connector.Sink, pts []uns.Point) bool {
+	wait := in.cfg.BackoffMin
+	for attempt := 0; ; attempt++ {
+		err := sink.Write(ctx, pts)
+		if err == nil {
+			in.mu.Lock()
+			in.status.Points += int64(len(pts))
+			in.mu.Unlock()
+			return true
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		in.setError(fmt.Sprintf("deliver %d points: %v", len(pts), err))
+		if attempt == 0 {
+			in.log.Warn("sink refused points; retrying", "points", len(pts), "err", err)
+		}
+		if !sleep(ctx, jitter(wait)) {
+			return false
+		}
+		wait = min(2*wait, in.cfg.BackoffMax)
+	}
+}
+
+func (in *Input) setState(s connector.State) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.status.State = s
+}
+
+func (in *Input) connected() {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.status.State = connector.Connected
+	in.status.Connects++
+}
+
+func (in *Input) disconnected(err error) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.status.State = connector.Disconnected
+	in.status.LastError = err.Error()
+	in.status.LastErrorAt = time.Now()
+}
+
+func (in *Input) setError(msg string) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.status.LastError = msg
+	in.status.LastErrorAt = time.Now()
+}
+
+func (in *Input) reject(reason, msg string) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.status.Rejected == nil {
+		in.status.Rejected = make(map[string]int64)
+	}
+	in.status.Rejected[reason]++
+	in.status.LastError = msg
+	in.status.LastErrorAt = time.Now()
+}
+
+// jitter spreads d by ±20%, so that inputs that lost the same broker do not
+// come back in lock-step.
+func jitter(d time.Duration) time.Duration {
+	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+}
+
+// sleep waits for d or until ctx ends; it reports whether d passed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
