@@ -48,6 +48,7 @@ pipelines:
           lateness: 2s
           state_tag: state_code
           max_gap: 30s
+          details: true
           ideal_cycle_times:
 `, rate)
 	for _, m := range demoCycleTimes {

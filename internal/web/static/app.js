@@ -383,6 +383,9 @@
     head.append(title, badge);
 
     const age = el('div', 'age');
+    // OEE of the last window, when an edge pipeline computes it.
+    const oee = el('div', 'oee');
+    oee.hidden = true;
     const metrics = el('dl', 'metrics');
 
     const box = el('div', 'chart-box');
@@ -402,11 +405,11 @@
     svg.dataset.points = '0';
     box.append(chartHead, svg);
 
-    card.append(head, age, metrics, box);
+    card.append(head, age, oee, metrics, box);
     resized.observe(svg);
 
     const m = {
-      asset, el: card, badge, age, metrics, select, note, svg,
+      asset, el: card, badge, age, oee, metrics, select, note, svg,
       newest: 0, tagKey: '', values: new Map(), numeric: [],
       chartTag: storageGet(CHART_TAG_KEY + asset) || '', chartData: null, chartBusy: false,
     };
@@ -418,6 +421,26 @@
       refreshChart(m, generation);
     });
     return m;
+  }
+
+  // updateOEE shows the last OEE window's figures, from the series
+  // <machine>/oee/{oee,availability,performance,quality}.
+  function updateOEE(m, tags) {
+    const pct = (t) => {
+      const p = tags.get('oee/' + t);
+      return p && typeof p.value === 'number' ? Math.round(p.value * 100) + ' %' : '–';
+    };
+    const o = tags.get('oee/oee');
+    if (!o || typeof o.value !== 'number') {
+      m.oee.hidden = true;
+      return;
+    }
+    m.oee.hidden = false;
+    m.oee.dataset.oee = String(o.value);
+    m.oee.replaceChildren(
+      el('strong', '', 'OEE ' + pct('oee')),
+      el('span', '', ' · availability ' + pct('availability') + ' · performance ' + pct('performance') + ' · quality ' + pct('quality')));
+    m.oee.title = 'OEE of the last window computed at the edge (' + new Date(Number(o.ts)).toLocaleTimeString() + ')';
   }
 
   function updateMachine(m, data) {
@@ -434,8 +457,11 @@
     const shown = [];
     for (const [tag, p] of data.tags) {
       newest = Math.max(newest, Number(p.ts) || 0);
+      // OEE figures get their own line; state codes repeat the badge.
+      if (tag.startsWith('oee/') || tag === 'state_code') continue;
       if (typeof p.value === 'number' || typeof p.value === 'boolean') shown.push(tag);
     }
+    updateOEE(m, data.tags);
     shown.sort(tagOrder);
     m.newest = newest;
     updateAge(m);
