@@ -58,7 +58,7 @@ pipelines:
 	b.WriteString(`      - deadband: {max_silence: 1m}
     output: forward
 
-  # Process values: anomalies on the raw signal (events), then a 10-second
+  # Process values: anomalies of the raw vibration (events), then a 10-second
   # mean under the same name, which is what the hub stores and charts.
   - name: process
     match:
@@ -67,7 +67,7 @@ pipelines:
 		fmt.Fprintf(&b, "      - \"demo-factory/+/+/+/%s\"\n", tag)
 	}
 	b.WriteString(`    stages:
-      - anomaly: {method: mad, window: 120, warmup: 60, threshold: 6, clear_threshold: 3, raise_count: 3, clear_count: 10, min_std: 0.05}
+      - anomaly: {method: mad, tags: [vibration_mm_s], window: 120, warmup: 60, threshold: 6, clear_threshold: 3, raise_count: 3, clear_count: 10, min_std: 0.05}
       - window: {size: 10s, aggregates: [mean], series: "{series}", allowed_lateness: 1s}
     output: forward
 
