@@ -56,9 +56,14 @@ site/area/line/machine/tag with JSON payloads. The edge acknowledges a QoS 1
 publish only once its points are on disk, then forwards them to the hub and
 deletes them locally only after the hub has stored them.
 
+It can also read PLCs, OPC UA servers and other brokers (--inputs, see
+docs/connectors.md) and process data before it leaves (--pipeline, see
+docs/pipelines.md; the file is reloaded when it changes).
+
 First start: pass --hub and a one-time --enroll-token created on the hub; the
 edge stores its own credential in <data>/credential.json and needs no token
-afterwards. Status: http://<status-listen>/api/v1/status and /metrics.`,
+afterwards. Status: http://<status-listen>/api/v1/status, /api/v1/events and
+/metrics.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			log, err := g.logger()
