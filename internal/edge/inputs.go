@@ -2,13 +2,16 @@ package edge
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/molen-io/molen/internal/connector"
 	"github.com/molen-io/molen/internal/uns"
+	"github.com/molen-io/molen/internal/uplink"
 
 	_ "github.com/molen-io/molen/internal/connector/modbus" // registers the input kinds
 	_ "github.com/molen-io/molen/internal/connector/mqtt"
 	_ "github.com/molen-io/molen/internal/connector/opcua"
+	_ "github.com/molen-io/molen/internal/connector/vda5050"
 )
 
 // input is a running connector input.
@@ -23,6 +26,25 @@ type sink struct{ e *Edge }
 
 func (s sink) Write(ctx context.Context, pts []uns.Point) error {
 	return s.e.accept(ctx, pts)
+}
+
+// WriteEvents stores events an input derives itself (a VDA 5050 vehicle's
+// errors, a broken connection); they go to the outbox as they are, not
+// through the pipeline, which works on points.
+func (s sink) WriteEvents(ctx context.Context, evs []uns.Event) error {
+	if len(evs) == 0 {
+		return nil
+	}
+	for _, ev := range evs {
+		if err := uns.ValidateEvent(ev); err != nil {
+			return fmt.Errorf("event of %s: %w", ev.Asset, err)
+		}
+	}
+	if _, err := s.e.outbox.Append(ctx, uplink.EncodeRecord(nil, nil, evs), len(evs)); err != nil {
+		return fmt.Errorf("append events to outbox: %w", err)
+	}
+	s.e.metrics.events.Add(float64(len(evs)))
+	return nil
 }
 
 // buildInputs makes the inputs of cfg.InputsFile.

@@ -1,0 +1,429 @@
+package vda5050
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"math/rand/v2"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/molen-io/molen/internal/connector"
+	"github.com/molen-io/molen/internal/uns"
+)
+
+func init() {
+	connector.Register(connector.Spec{
+		Name: "vda5050",
+		Doc:  "read AGV state, connection and visualization messages (VDA 5050 v2) from an MQTT broker",
+		New:  func() connector.Config { return NewConfig() },
+		Build: func(cfg connector.Config, log *slog.Logger) (connector.Input, error) {
+			c, ok := cfg.(*Config)
+			if !ok {
+				return nil, fmt.Errorf("vda5050: config is %T, want *vda5050.Config", cfg)
+			}
+			return New(c, log)
+		},
+	})
+}
+
+// disconnectQuiesce is how long closing waits for the DISCONNECT packet
+// to be written.
+const disconnectQuiesce = 250 // ms
+
+// Input reads the VDA 5050 topics of one broker.
+type Input struct {
+	cfg      Config
+	filters  map[string]byte // topic filter → QoS
+	dec      *decoder        // used by the writer goroutine only
+	tls      *tls.Config
+	clientID string
+	peer     string
+	log      *slog.Logger
+	ran      atomic.Bool
+
+	mu     sync.Mutex // guards status
+	status connector.Status
+}
+
+// New returns an Input for the broker cfg describes; cfg is validated and
+// its TLS files are loaded.
+func New(cfg *Config, log *slog.Logger) (*Input, error) {
+	cc, err := compile(cfg)
+	if err != nil {
+		return nil, err
+	}
+	tc, err := tlsConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	id := cfg.ClientID
+	if id == "" {
+		id = DefaultClientID(cfg)
+	}
+	peer := cfg.URL
+	if u, err := url.Parse(cfg.URL); err == nil {
+		peer = u.Redacted()
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	log = log.With("input", "vda5050", "peer", peer, "client_id", id)
+	return &Input{
+		cfg:      *cfg,
+		filters:  cc.filters,
+		dec:      newDecoder(cfg, cc),
+		tls:      tc,
+		clientID: id,
+		peer:     peer,
+		log:      log,
+		status:   connector.Status{State: connector.Connecting, Peer: peer},
+	}, nil
+}
+
+// ClientID is the client id the input connects with.
+func (in *Input) ClientID() string { return in.clientID }
+
+// Status reports the input's health.
+func (in *Input) Status() connector.Status {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	st := in.status
+	if st.Rejected != nil {
+		st.Rejected = maps.Clone(st.Rejected)
+	}
+	return st
+}
+
+// delivery is a message received and not yet acknowledged.
+type delivery struct {
+	msg  paho.Message
+	recv int64 // unix ns; stamps messages without a timestamp
+}
+
+// Run subscribes and delivers until ctx ends.
+//
+// Messages go from the client's receive goroutine to one writer goroutine
+// through a queue bounded by max_inflight. The writer decodes what the queue
+// holds, writes it to sink in one batch and only then acknowledges the
+// messages to the broker, in the order received (as MQTT 3.1.1 requires): a
+// QoS 1 message is acknowledged once it is durable at the edge. If sink is
+// also an EventSink, the batch's events are written after its points and
+// before the acknowledgement. A refused write is retried with the same
+// points (or events) with back-off, without
+// acknowledging; if Run ends meanwhile, the broker redelivers the messages
+// to the next session. A payload that does not decode is counted, not
+// written, and acknowledged, as it never will decode.
+//
+// While max_inflight messages are unacknowledged the receive goroutine
+// waits for a QoS 1 message (the broker holds the rest) and drops a
+// QoS 0 message, counted in Status.Dropped.
+//
+// A lost connection is made anew with back-off; a connection counts once the
+// broker has accepted the CONNECT and every SUBSCRIBE (the probe).
+func (in *Input) Run(ctx context.Context, sink connector.Sink) error {
+	if !in.ran.CompareAndSwap(false, true) {
+		return errors.New("vda5050: Run called twice")
+	}
+	defer in.setState(connector.Stopped)
+
+	q := &queue{
+		ch:    make(chan delivery, in.cfg.MaxInflight),
+		slots: make(chan struct{}, in.cfg.MaxInflight),
+		done:  ctx.Done(),
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() { in.write(wctx, sink, q) })
+	defer wg.Wait()
+	defer cancel()
+
+	backoff := in.cfg.BackoffMin
+	for {
+		connected, err := in.session(ctx, q)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if connected {
+			backoff = in.cfg.BackoffMin
+			in.log.Warn("broker lost; reconnecting", "err", err)
+		} else {
+			in.log.Debug("connect failed", "err", err, "retry_in", backoff)
+		}
+		in.disconnected(err)
+		if !sleep(ctx, jitter(backoff)) {
+			return nil
+		}
+		backoff = min(2*backoff, in.cfg.BackoffMax)
+	}
+}
+
+// queue carries messages from the client to the writer. slots holds one
+// token per message received and not yet acknowledged (or dropped as
+// undeliverable), so ch never holds more than its capacity.
+type queue struct {
+	ch    chan delivery
+	slots chan struct{}
+	done  <-chan struct{} // Run's context
+}
+
+// session connects, subscribes and waits until the connection is lost or
+// ctx ends. connected reports whether the subscriptions were accepted.
+func (in *Input) session(ctx context.Context, q *queue) (connected bool, err error) {
+	lost := make(chan error, 1)
+	opts := paho.NewClientOptions().
+		AddBroker(in.cfg.URL).
+		SetClientID(in.clientID).
+		SetUsername(in.cfg.Username).
+		SetPassword(in.cfg.Password).
+		SetCleanSession(in.cfg.CleanSession).
+		SetKeepAlive(in.cfg.KeepAlive).
+		SetPingTimeout(min(in.cfg.KeepAlive, 10*time.Second)).
+		SetConnectTimeout(in.cfg.ConnectTimeout).
+		SetWriteTimeout(in.cfg.ConnectTimeout).
+		// This loop reconnects, with its own back-off and status.
+		SetAutoReconnect(false).
+		SetConnectRetry(false).
+		SetResumeSubs(false).
+		// Acknowledge only once the sink has the points.
+		SetAutoAckDisabled(true).
+		// The handler runs on the client's receive goroutine, one message
+		// after the other, so it blocks the socket (and so the broker) when
+		// the input is full, and keeps the order.
+		SetOrderMatters(true).
+		// All messages go to the default handler, including those a
+		// persistent session delivers before SUBSCRIBE is sent again.
+		SetDefaultPublishHandler(func(_ paho.Client, m paho.Message) { in.receive(q, m) }).
+		SetConnectionLostHandler(func(_ paho.Client, err error) {
+			select {
+			case lost <- err:
+			default:
+			}
+		})
+	if in.tls != nil {
+		opts.SetTLSConfig(in.tls)
+	}
+	cl := paho.NewClient(opts)
+	defer cl.Disconnect(disconnectQuiesce)
+
+	tok := cl.Connect()
+	if err := wait(ctx, tok, 2*in.cfg.ConnectTimeout); err != nil {
+		return false, fmt.Errorf("connect: %w", err)
+	}
+	st := cl.SubscribeMultiple(in.filters, nil)
+	if err := wait(ctx, st, in.cfg.ConnectTimeout); err != nil {
+		return false, fmt.Errorf("subscribe: %w", err)
+	}
+	for f, granted := range st.(*paho.SubscribeToken).Result() {
+		if granted == 0x80 {
+			return false, fmt.Errorf("subscribe %q: the broker refused it (not authorised?)", f)
+		}
+	}
+	in.connected()
+	in.log.Info("connected", "subscriptions", len(in.filters))
+	select {
+	case err := <-lost:
+		if err == nil {
+			err = errors.New("connection closed")
+		}
+		return true, fmt.Errorf("connection lost: %w", err)
+	case <-ctx.Done():
+		return true, ctx.Err()
+	}
+}
+
+// wait waits up to limit for tok and returns its error. If ctx ends first
+// it still lets the attempt finish (within limit), so that none outlives Run.
+func wait(ctx context.Context, tok paho.Token, limit time.Duration) error {
+	t := time.NewTimer(limit)
+	defer t.Stop()
+	select {
+	case <-tok.Done():
+		return tok.Error()
+	case <-ctx.Done():
+		select {
+		case <-tok.Done():
+		case <-t.C:
+		}
+		return ctx.Err()
+	case <-t.C:
+		return fmt.Errorf("no answer within %v", limit)
+	}
+}
+
+// receive is the client's message handler: it takes an in-flight slot and
+// queues m for the writer.
+func (in *Input) receive(q *queue, m paho.Message) {
+	recv := time.Now().UnixNano()
+	if m.Qos() == 0 {
+		select {
+		case q.slots <- struct{}{}:
+		default:
+			// QoS 0 has no acknowledgement to hold the broker back with.
+			in.mu.Lock()
+			in.status.Dropped++
+			in.mu.Unlock()
+			return
+		}
+	} else {
+		select {
+		case q.slots <- struct{}{}:
+		case <-q.done:
+			return // not acknowledged: the broker redelivers it next session
+		}
+	}
+	q.ch <- delivery{msg: m, recv: recv}
+}
+
+// write is the writer goroutine: it takes what the queue holds, decodes
+// it, writes it to sink and acknowledges it, until ctx ends.
+func (in *Input) write(ctx context.Context, sink connector.Sink, q *queue) {
+	es, _ := sink.(EventSink)
+	in.dec.events = es != nil
+	batch := make([]delivery, 0, cap(q.ch))
+	var (
+		pts []uns.Point
+		evs []uns.Event
+	)
+	for {
+		select {
+		case d := <-q.ch:
+			batch = append(batch[:0], d)
+		case <-ctx.Done():
+			return
+		}
+	more:
+		for len(batch) < cap(batch) {
+			select {
+			case d := <-q.ch:
+				batch = append(batch, d)
+			default:
+				break more
+			}
+		}
+		pts, evs = pts[:0], evs[:0]
+		for _, d := range batch {
+			pts, evs = in.decode(pts, evs, d)
+		}
+		if len(pts) > 0 && !in.deliver(ctx, "points", len(pts), func() error { return sink.Write(ctx, pts) }) {
+			return
+		}
+		in.mu.Lock()
+		in.status.Points += int64(len(pts))
+		in.mu.Unlock()
+		// Events after their points: a refused event write is retried
+		// alone, without writing the points again.
+		if len(evs) > 0 && !in.deliver(ctx, "events", len(evs), func() error { return es.WriteEvents(ctx, evs) }) {
+			return
+		}
+		for i := range batch {
+			batch[i].msg.Ack()
+			batch[i] = delivery{}
+			<-q.slots
+		}
+		clear(evs) // their attribute maps
+	}
+}
+
+// decode appends the points and events of d, or counts why it has none.
+func (in *Input) decode(pts []uns.Point, evs []uns.Event, d delivery) ([]uns.Point, []uns.Event) {
+	pts, evs, err := in.dec.decode(pts, evs, d.msg.Topic(), d.msg.Payload(), d.recv)
+	if err != nil {
+		reason := uns.ReasonOf(err)
+		if reason == "" {
+			reason = uns.ReasonNotJSON
+		}
+		in.reject(reason, fmt.Sprintf("topic %.128q: %v", d.msg.Topic(), err))
+	}
+	return pts, evs
+}
+
+// deliver calls write (of n points or events) until it succeeds (true) or
+// ctx ends (false), with back-off. The retries write the same values.
+func (in *Input) deliver(ctx context.Context, what string, n int, write func() error) bool {
+	wait := in.cfg.BackoffMin
+	for attempt := 0; ; attempt++ {
+		err := write()
+		if err == nil {
+			return true
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		in.setError(fmt.Sprintf("deliver %d %s: %v", n, what, err))
+		if attempt == 0 {
+			in.log.Warn("sink refused "+what+"; retrying", what, n, "err", err)
+		}
+		if !sleep(ctx, jitter(wait)) {
+			return false
+		}
+		wait = min(2*wait, in.cfg.BackoffMax)
+	}
+}
+
+func (in *Input) setState(s connector.State) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.status.State = s
+}
+
+func (in *Input) connected() {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.status.State = connector.Connected
+	in.status.Connects++
+}
+
+func (in *Input) disconnected(err error) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.status.State = connector.Disconnected
+	in.status.LastError = err.Error()
+	in.status.LastErrorAt = time.Now()
+}
+
+func (in *Input) setError(msg string) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.status.LastError = msg
+	in.status.LastErrorAt = time.Now()
+}
+
+func (in *Input) reject(reason, msg string) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.status.Rejected == nil {
+		in.status.Rejected = make(map[string]int64)
+	}
+	in.status.Rejected[reason]++
+	in.status.LastError = msg
+	in.status.LastErrorAt = time.Now()
+}
+
+// jitter spreads d by ±20%, so that inputs that lost the same broker do not
+// come back in lock-step.
+func jitter(d time.Duration) time.Duration {
+	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+}
+
+// sleep waits for d or until ctx ends; it reports whether d passed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
