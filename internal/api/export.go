@@ -1,0 +1,414 @@
+package api
+
+import (
+	"bufio"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/molen-io/molen/internal/auth"
+	"github.com/molen-io/molen/internal/store"
+	"github.com/molen-io/molen/internal/uns"
+)
+
+// Export limits.
+const (
+	// MaxExportRows bounds one export (points or events). An export that
+	// reaches it ends with a marker row saying where to continue.
+	MaxExportRows = 10_000_000
+	// exportPage is how many points or events an export holds at once.
+	exportPage = 10_000
+)
+
+// timeMS formats unix ns as RFC 3339 UTC with milliseconds.
+func timeMS(ns int64) string {
+	return time.Unix(0, ns).UTC().Format("2006-01-02T15:04:05.000Z07:00")
+}
+
+// csvSafe defuses spreadsheet formula injection: a text cell starting with
+// = + - @ (or tab or carriage return, which some spreadsheets skip) gets a
+// leading single quote, so it is shown as text and never evaluated.
+func csvSafe(s string) string {
+	if s != "" && strings.IndexByte("=+-@\t\r", s[0]) >= 0 {
+		return "'" + s
+	}
+	return s
+}
+
+// pointPager reads the points of one series in [from, to) page by page in
+// time order. Raw has no cursor, so the next page starts at the last
+// timestamp seen and skips the points at that timestamp already returned:
+// Raw orders points with equal timestamps by ingestion, and a point
+// ingested meanwhile sorts after them, so the skip stays correct.
+type pointPager struct {
+	st       store.Points
+	org      string
+	series   string
+	from, to int64
+	size     int
+	skip     int // points at from already returned
+	done     bool
+}
+
+func (p *pointPager) next(ctx context.Context) ([]uns.Point, error) {
+	if p.done {
+		return nil, nil
+	}
+	limit := p.size + p.skip
+	pts, err := p.st.Raw(ctx, p.org, p.series, p.from, p.to, limit)
+	if err != nil {
+		return nil, err
+	}
+	p.done = len(pts) < limit
+	pts = pts[min(p.skip, len(pts)):]
+	if len(pts) > 0 {
+		last := pts[len(pts)-1].TS
+		n := 0
+		for i := len(pts) - 1; i >= 0 && pts[i].TS == last; i-- {
+			n++
+		}
+		if last == p.from {
+			p.skip += n
+		} else {
+			p.from, p.skip = last, n
+		}
+	}
+	return pts, nil
+}
+
+// eventPager reads events page by page, newest start first as the store
+// orders them. The next page asks for events starting at or before the
+// last start seen and skips those already returned: the store's order of
+// events with equal starts is total (asset, kind, key attributes).
+type eventPager struct {
+	st   store.Events
+	org  string
+	q    store.EventQuery // q.To moves back; q.Limit is set per page
+	size int
+	skip int // events starting at q.To-1 already returned
+	done bool
+}
+
+func (p *eventPager) next(ctx context.Context) ([]uns.Event, error) {
+	if p.done {
+		return nil, nil
+	}
+	q := p.q
+	q.Limit = p.size + p.skip
+	evs, err := p.st.Events(ctx, p.org, q)
+	if err != nil {
+		return nil, err
+	}
+	p.done = len(evs) < q.Limit
+	evs = evs[min(p.skip, len(evs)):]
+	if len(evs) > 0 {
+		last := evs[len(evs)-1].Start
+		n := 0
+		for i := len(evs) - 1; i >= 0 && evs[i].Start == last; i-- {
+			n++
+		}
+		if last+1 == p.q.To {
+			p.skip += n
+		} else {
+			p.q.To, p.skip = last+1, n
+		}
+	}
+	return evs, nil
+}
+
+// exportEventJSON is an event in a JSON lines export, as /events shows it.
+type exportEventJSON struct {
+	Asset string            `json:"asset"`
+	Kind  string            `json:"kind"`
+	Start int64             `json:"start"`
+	End   *int64            `json:"end,omitempty"`
+	Attrs map[string]string `json:"attrs,omitempty"`
+}
+
+// exportWriter writes rows of one export format.
+type exportWriter struct {
+	csv  *csv.Writer
+	buf  *bufio.Writer // JSON lines
+	json *json.Encoder
+}
+
+func newExportWriter(w io.Writer, format string) *exportWriter {
+	if format == "csv" {
+		return &exportWriter{csv: csv.NewWriter(w)}
+	}
+	buf := bufio.NewWriterSize(w, 64<<10)
+	enc := json.NewEncoder(buf)
+	enc.SetEscapeHTML(false) // a file, not HTML: keep < > & readable
+	return &exportWriter{buf: buf, json: enc}
+}
+
+// row writes a CSV record or, in JSON lines, v.
+func (e *exportWriter) row(record []string, v any) error {
+	if e.csv != nil {
+		return e.csv.Write(record)
+	}
+	return e.json.Encode(v)
+}
+
+func (e *exportWriter) flush() error {
+	if e.csv != nil {
+		e.csv.Flush()
+		return e.csv.Error()
+	}
+	return e.buf.Flush()
+}
+
+// exportMarker is the last line of a JSON lines export cut by its limit.
+type exportMarker struct {
+	Truncated bool   `json:"truncated"`
+	Limit     int    `json:"limit"`
+	Next      string `json:"next"` // the parameter that continues the export, e.g. "from=1763726400000"
+}
+
+func (s *Server) export(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	q := r.URL.Query()
+	format := q.Get("format")
+	switch format {
+	case "":
+		format = "csv"
+	case "csv", "jsonl":
+	default:
+		writeError(w, s.Log, r, badRequest("format=%q: want csv or jsonl", format))
+		return
+	}
+	events := false
+	switch v := q.Get("events"); v {
+	case "":
+	case "1", "true":
+		events = true
+	default:
+		writeError(w, s.Log, r, badRequest("events=%q: want 1 to export events", v))
+		return
+	}
+	from, to, err := parseRange(q, s.now())
+	if err != nil {
+		writeError(w, s.Log, r, err)
+		return
+	}
+	limit, err := parseLimit("limit", q.Get("limit"), MaxExportRows, MaxExportRows)
+	if err != nil {
+		writeError(w, s.Log, r, err)
+		return
+	}
+	if events {
+		if q.Has("series") {
+			writeError(w, s.Log, r, badRequest("series: give series or events=1, not both"))
+			return
+		}
+		eq := store.EventQuery{AssetPrefix: q.Get("asset"), Kind: q.Get("kind"), From: from, To: to}
+		if err := uns.ValidatePrefix(eq.AssetPrefix); err != nil {
+			writeError(w, s.Log, r, badRequest("asset: %v", err))
+			return
+		}
+		if eq.Kind != "" {
+			if err := uns.ValidateEvent(uns.Event{Asset: "x", Kind: eq.Kind}); err != nil {
+				writeError(w, s.Log, r, badRequest("kind: %v", err))
+				return
+			}
+		}
+		s.exportEvents(w, r, p, eq, format, limit)
+		return
+	}
+	for _, name := range []string{"asset", "kind"} {
+		if q.Has(name) {
+			writeError(w, s.Log, r, badRequest("%s: only with events=1", name))
+			return
+		}
+	}
+	series := q.Get("series")
+	if err := uns.ValidatePath(series); err != nil {
+		writeError(w, s.Log, r, badRequest("series: %v (or events=1 to export events)", err))
+		return
+	}
+	s.exportPoints(w, r, p, series, from, to, format, limit)
+}
+
+// startExport writes the headers of a download.
+func startExport(w http.ResponseWriter, format, name string) {
+	h := w.Header()
+	if format == "csv" {
+		h.Set("Content-Type", "text/csv; charset=utf-8")
+	} else {
+		h.Set("Content-Type", "application/jsonl")
+	}
+	// name holds only UNS path characters and '_', so it needs no escaping.
+	h.Set("Content-Disposition", `attachment; filename="`+name+"."+format+`"`)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+}
+
+// exportName is a download's file name: what, and the range in UTC.
+func exportName(what string, from, to int64) string {
+	const compact = "20060102T150405Z"
+	return strings.ReplaceAll(what, "/", "_") + "_" +
+		time.Unix(0, from).UTC().Format(compact) + "_" + time.Unix(0, to).UTC().Format(compact)
+}
+
+// failExport ends a download that already sent its status. The client
+// must not take a cut stream for a whole file, so the connection is
+// aborted rather than ended cleanly.
+func (s *Server) failExport(r *http.Request, err error) {
+	if r.Context().Err() == nil {
+		s.Log.Error("export failed", "path", r.URL.Path, "query", r.URL.RawQuery, "err", err)
+	}
+	panic(http.ErrAbortHandler)
+}
+
+func (s *Server) exportPoints(w http.ResponseWriter, r *http.Request, p auth.Principal, series string, from, to int64, format string, limit int) {
+	ctx := r.Context()
+	pg := &pointPager{st: s.Store, org: p.Org, series: series, from: from, to: to, size: min(exportPage, limit)}
+	// The first page is read before the status is sent, so that a failing
+	// store still gets an error answer.
+	pts, err := pg.next(ctx)
+	if err != nil {
+		writeError(w, s.Log, r, err)
+		return
+	}
+	startExport(w, format, exportName(series, from, to))
+	ew := newExportWriter(w, format)
+	rc := http.NewResponseController(w)
+	if format == "csv" {
+		if err := ew.row([]string{"time", "value", "quality"}, nil); err != nil {
+			s.failExport(r, err)
+		}
+	}
+	written := 0
+	for len(pts) > 0 {
+		for _, pt := range pts {
+			if written == limit {
+				next := "from=" + strconv.FormatInt(pt.TS/1e6, 10)
+				msg := fmt.Sprintf("# truncated at the limit of %d rows; continue with %s", limit, next)
+				if err := ew.row([]string{msg, "", ""}, exportMarker{Truncated: true, Limit: limit, Next: next}); err != nil {
+					s.failExport(r, err)
+				}
+				pts = nil
+				break
+			}
+			var rec []string
+			if format == "csv" {
+				v := pt.Value.String()
+				if pt.Value.Kind() == uns.KindString {
+					v = csvSafe(pt.Value.Str())
+				}
+				rec = []string{timeMS(pt.TS), v, pt.Quality.String()}
+			}
+			if err := ew.row(rec, toJSON(pt)); err != nil {
+				s.failExport(r, err)
+			}
+			written++
+		}
+		if err := ew.flush(); err != nil {
+			s.failExport(r, err)
+		}
+		if err := rc.Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
+			s.failExport(r, err)
+		}
+		if pts == nil {
+			break
+		}
+		if pts, err = pg.next(ctx); err != nil {
+			s.failExport(r, err)
+		}
+	}
+	if err := ew.flush(); err != nil {
+		s.failExport(r, err)
+	}
+}
+
+func (s *Server) exportEvents(w http.ResponseWriter, r *http.Request, p auth.Principal, eq store.EventQuery, format string, limit int) {
+	ctx := r.Context()
+	pg := &eventPager{st: s.Store, org: p.Org, q: eq, size: min(exportPage, limit)}
+	evs, err := pg.next(ctx)
+	if err != nil {
+		writeError(w, s.Log, r, err)
+		return
+	}
+	what := "events"
+	if eq.AssetPrefix != "" {
+		what += "_" + strings.TrimSuffix(eq.AssetPrefix, "/")
+	}
+	if eq.Kind != "" {
+		what += "_" + eq.Kind
+	}
+	startExport(w, format, exportName(what, eq.From, eq.To))
+	ew := newExportWriter(w, format)
+	rc := http.NewResponseController(w)
+	if format == "csv" {
+		if err := ew.row([]string{"asset", "kind", "start", "end", "attrs"}, nil); err != nil {
+			s.failExport(r, err)
+		}
+	}
+	written := 0
+	for len(evs) > 0 {
+		for _, e := range evs {
+			if written == limit {
+				// Events come newest first: continue below this one's start
+				// (rounded up to the next millisecond, so events in that
+				// millisecond may repeat).
+				next := "to=" + strconv.FormatInt(e.Start/1e6+1, 10)
+				msg := fmt.Sprintf("# truncated at the limit of %d rows; continue with %s", limit, next)
+				if err := ew.row([]string{msg, "", "", "", ""}, exportMarker{Truncated: true, Limit: limit, Next: next}); err != nil {
+					s.failExport(r, err)
+				}
+				evs = nil
+				break
+			}
+			var rec []string
+			var js exportEventJSON
+			if format == "csv" {
+				end, attrs := "", ""
+				if e.End != 0 {
+					end = timeMS(e.End)
+				}
+				if len(e.Attrs) > 0 {
+					var b strings.Builder
+					enc := json.NewEncoder(&b) // keys sorted
+					enc.SetEscapeHTML(false)
+					if err := enc.Encode(e.Attrs); err != nil {
+						s.failExport(r, err)
+					}
+					attrs = strings.TrimSuffix(b.String(), "\n")
+				}
+				rec = []string{csvSafe(e.Asset), csvSafe(e.Kind), timeMS(e.Start), end, csvSafe(attrs)}
+			} else {
+				js = exportEventJSON{Asset: e.Asset, Kind: e.Kind, Start: e.Start / 1e6, Attrs: e.Attrs}
+				if e.End != 0 {
+					end := e.End / 1e6
+					js.End = &end
+				}
+			}
+			if err := ew.row(rec, js); err != nil {
+				s.failExport(r, err)
+			}
+			written++
+		}
+		if err := ew.flush(); err != nil {
+			s.failExport(r, err)
+		}
+		if err := rc.Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
+			s.failExport(r, err)
+		}
+		if evs == nil {
+			break
+		}
+		if evs, err = pg.next(ctx); err != nil {
+			s.failExport(r, err)
+		}
+	}
+	if err := ew.flush(); err != nil {
+		s.failExport(r, err)
+	}
+}
