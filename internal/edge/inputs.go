@@ -11,6 +11,7 @@ import (
 	_ "github.com/molen-io/molen/internal/connector/modbus" // registers the input kinds
 	_ "github.com/molen-io/molen/internal/connector/mqtt"
 	_ "github.com/molen-io/molen/internal/connector/opcua"
+	_ "github.com/molen-io/molen/internal/connector/sparkplug"
 	_ "github.com/molen-io/molen/internal/connector/vda5050"
 )
 
