@@ -81,6 +81,13 @@ type Config struct {
 	BackoffMax time.Duration `yaml:"backoff_max"`
 	// Nodes maps server variables onto UNS series.
 	Nodes []Node `yaml:"nodes"`
+	// Browse maps the variables found by browsing the server's address
+	// space onto UNS series, by browse-name patterns; every connection
+	// browses anew.
+	Browse []Browse `yaml:"browse"`
+	// MaxBrowseNodes caps the variables all browse rules together add to
+	// a connection; matches beyond it are left out and counted.
+	MaxBrowseNodes int `yaml:"max_browse_nodes"`
 }
 
 // Node maps one variable of the server onto a UNS series.
@@ -117,6 +124,7 @@ func NewConfig() *Config {
 		MaxNodesPerRequest: 1000,
 		BackoffMin:         500 * time.Millisecond,
 		BackoffMax:         30 * time.Second,
+		MaxBrowseNodes:     10000,
 	}
 }
 
@@ -137,6 +145,7 @@ type node struct {
 // plan is a compiled Config: what connecting and reading need.
 type plan struct {
 	nodes     []node
+	browse    []rule
 	mode      ua.MessageSecurityMode
 	policy    string // security policy URI
 	cert      []byte // DER; nil with None
@@ -246,8 +255,12 @@ func compile(c *Config) (*plan, error) {
 		bad("backoff_max", "must be >= backoff_min")
 	}
 
-	if len(c.Nodes) == 0 {
-		bad("nodes", "at least one node is required")
+	if c.MaxBrowseNodes < 1 {
+		bad("max_browse_nodes", "must be >= 1")
+	}
+
+	if len(c.Nodes) == 0 && len(c.Browse) == 0 {
+		bad("nodes", "at least one node (or a browse rule) is required")
 	}
 	paths := make(map[string]int, len(c.Nodes))
 	ids := make(map[string]int, len(c.Nodes))
@@ -284,6 +297,11 @@ func compile(c *Config) (*plan, error) {
 		}
 		if ok {
 			p.nodes = append(p.nodes, node{id: id, series: n.Path})
+		}
+	}
+	for i, b := range c.Browse {
+		if r, ok := compileRule(fmt.Sprintf("browse[%d]", i), b, bad); ok {
+			p.browse = append(p.browse, r)
 		}
 	}
 	if len(errs) > 0 {

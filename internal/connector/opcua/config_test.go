@@ -89,6 +89,19 @@ func validConfig() *opcua.Config {
 	return c
 }
 
+func rule() opcua.Browse {
+	return opcua.Browse{Root: "ns=2;s=Line1", Pattern: "+/Temperature", Path: "s/a/l/{1}/temp_c", MaxDepth: 5}
+}
+
+// browse edits a config's only browse rule.
+func browse(edit func(*opcua.Browse)) func(*opcua.Config) {
+	return func(c *opcua.Config) {
+		b := rule()
+		edit(&b)
+		c.Browse = []opcua.Browse{b}
+	}
+}
+
 func TestValidate(t *testing.T) {
 	creds := writeCredentials(t)
 	secure := func(mode string) func(*opcua.Config) {
@@ -139,7 +152,22 @@ func TestValidate(t *testing.T) {
 		{"timeout", func(c *opcua.Config) { c.Timeout = 0 }, "timeout: must be > 0"},
 		{"max nodes", func(c *opcua.Config) { c.MaxNodesPerRequest = 0 }, "max_nodes_per_request: must be >= 1"},
 		{"backoff", func(c *opcua.Config) { c.BackoffMax = time.Millisecond }, "backoff_max: must be >= backoff_min"},
-		{"no nodes", func(c *opcua.Config) { c.Nodes = nil }, "nodes: at least one node is required"},
+		{"no nodes", func(c *opcua.Config) { c.Nodes = nil }, "nodes: at least one node (or a browse rule) is required"},
+		{"browse only", func(c *opcua.Config) { c.Nodes, c.Browse = nil, []opcua.Browse{rule()} }, ""},
+		{"browse default root, #", browse(func(b *opcua.Browse) { b.Root, b.Pattern, b.Path = "", "Objects/#", "s/a/{2+}" }), ""},
+		{"browse root", browse(func(b *opcua.Browse) { b.Root = "Line1" }), `browse[0].root: "Line1" is not a NodeID`},
+		{"browse no pattern", browse(func(b *opcua.Browse) { b.Pattern = "" }), "browse[0].pattern: required"},
+		{"browse # not last", browse(func(b *opcua.Browse) { b.Pattern = "#/Temperature" }), `browse[0].pattern: "#/Temperature": # must be the last level`},
+		{"browse + in a name", browse(func(b *opcua.Browse) { b.Pattern = "Mill+/Temperature" }), "browse[0].pattern: \"Mill+/Temperature\": + and # must stand alone"},
+		{"browse empty level", browse(func(b *opcua.Browse) { b.Pattern = "+//T" }), "browse[0].pattern: \"+//T\": empty level"},
+		{"browse no path", browse(func(b *opcua.Browse) { b.Path = "" }), "browse[0].path: required"},
+		{"browse level beyond pattern", browse(func(b *opcua.Browse) { b.Path = "s/a/{3}" }), `browse[0].path: "s/a/{3}": {3}: matches of "+/Temperature" have 2 names`},
+		{"browse bad placeholder", browse(func(b *opcua.Browse) { b.Path = "s/a/{x}" }), "browse[0].path: \"s/a/{x}\": {x}: want {n} or {n+}"},
+		{"browse unclosed", browse(func(b *opcua.Browse) { b.Path = "s/a/{1" }), "browse[0].path: \"s/a/{1\": { without }"},
+		{"browse bad literal", browse(func(b *opcua.Browse) { b.Path = "s a/{1}" }), "browse[0].path: \"s a/{1}\": "},
+		{"browse max depth", browse(func(b *opcua.Browse) { b.MaxDepth = 65 }), "browse[0].max_depth: must be 1..64"},
+		{"browse depth below pattern", browse(func(b *opcua.Browse) { b.MaxDepth = 1 }), `browse[0].max_depth: 1, but pattern "+/Temperature" needs 2 levels`},
+		{"max browse nodes", func(c *opcua.Config) { c.MaxBrowseNodes = 0 }, "max_browse_nodes: must be >= 1"},
 		{"node id missing", func(c *opcua.Config) { c.Nodes[1].ID = "" }, `nodes[1].id: required (e.g. "ns=2;s=Machine1.Temp")`},
 		{"bare word id", func(c *opcua.Config) { c.Nodes[2].ID = "Temp" }, `nodes[2].id: "Temp" is not a NodeID (want e.g. "ns=2;s=Temp" or "ns=3;i=1042")`},
 		{"bad numeric id", func(c *opcua.Config) { c.Nodes[2].ID = "ns=2;i=x" }, `nodes[2].id: "ns=2;i=x" is not a NodeID`},
@@ -206,7 +234,7 @@ func TestDocExample(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := cfg.(*opcua.Config)
-	if c.SecurityMode != "None" || c.Mode != "subscribe" || len(c.Nodes) != 4 || c.SamplingInterval != 250*time.Millisecond {
+	if c.SecurityMode != "None" || c.Mode != "subscribe" || len(c.Nodes) != 4 || len(c.Browse) != 1 || c.Browse[0].MaxDepth != 5 || c.SamplingInterval != 250*time.Millisecond {
 		t.Errorf("decoded %+v", c)
 	}
 }

@@ -3,7 +3,13 @@
 // registers itself as the "opcua" connector kind. The protocol stack is
 // github.com/gopcua/opcua.
 //
-// Nodes are listed explicitly (NodeID → UNS path). In subscribe mode (the
+// Nodes are listed explicitly (NodeID → UNS path), or found by browse
+// rules: on every connection the input browses from each rule's root along
+// hierarchical references and maps the variables whose browse-name paths
+// match the rule's pattern ('+' one name, '#' any depth) through a path
+// template ({n}, {n+}); explicit nodes win over matches, and invalid,
+// duplicate and excess (max_browse_nodes) matches are counted, not read.
+// In subscribe mode (the
 // default) the input creates one subscription with a monitored item per
 // node, with the configured sampling interval and queue size; a server that
 // refuses subscriptions (BadServiceUnsupported, BadTooManySubscriptions, …)

@@ -70,6 +70,11 @@ type Input struct {
 	log  *slog.Logger
 	ran  atomic.Bool
 
+	// nodes are the current connection's nodes, by client handle: the
+	// explicit ones, then the browse matches. Only Run's goroutine uses
+	// them.
+	nodes []node
+
 	mu     sync.Mutex // guards status
 	status connector.Status
 }
@@ -166,9 +171,17 @@ func (in *Input) session(ctx context.Context, sink connector.Sink) (connected bo
 	defer func() { in.close(ctx, c, sub) }()
 	in.connected()
 	in.log.Info("connected", "security_mode", in.cfg.SecurityMode, "security_policy", strings.TrimPrefix(in.plan.policy, ua.SecurityPolicyURIPrefix))
+	// The address space may have changed while the input was away, so
+	// every connection browses anew.
+	if in.nodes, err = in.browse(ctx, c); err != nil {
+		return true, err
+	}
+	if len(in.nodes) == 0 {
+		in.setError("no variable matches the browse rules; nothing to read")
+	}
 
 	notifs := make(chan *gopcua.PublishNotificationData, 16)
-	polled := make([]int, len(in.plan.nodes))
+	polled := make([]int, len(in.nodes))
 	for i := range polled {
 		polled[i] = i
 	}
@@ -245,7 +258,7 @@ func (in *Input) options(ep *ua.EndpointDescription) ([]gopcua.Option, error) {
 // returns the nodes to poll instead: all of them if the server refuses
 // subscriptions, else those it refused to monitor.
 func (in *Input) subscribe(ctx context.Context, c *gopcua.Client, notifs chan *gopcua.PublishNotificationData) (*gopcua.Subscription, []int, error) {
-	all := make([]int, len(in.plan.nodes))
+	all := make([]int, len(in.nodes))
 	for i := range all {
 		all[i] = i
 	}
@@ -266,7 +279,7 @@ func (in *Input) subscribe(ctx context.Context, c *gopcua.Client, notifs chan *g
 	for chunk := range slices.Chunk(all, in.cfg.MaxNodesPerRequest) {
 		reqs := make([]*ua.MonitoredItemCreateRequest, len(chunk))
 		for j, i := range chunk {
-			r := gopcua.NewMonitoredItemCreateRequestWithDefaults(in.plan.nodes[i].id, ua.AttributeIDValue, uint32(i))
+			r := gopcua.NewMonitoredItemCreateRequestWithDefaults(in.nodes[i].id, ua.AttributeIDValue, uint32(i))
 			r.RequestedParameters.SamplingInterval = float64(in.cfg.SamplingInterval) / float64(time.Millisecond)
 			r.RequestedParameters.QueueSize = uint32(in.cfg.QueueSize)
 			r.RequestedParameters.DiscardOldest = true
@@ -286,7 +299,7 @@ func (in *Input) subscribe(ctx context.Context, c *gopcua.Client, notifs chan *g
 		}
 		for j, r := range res.Results {
 			if quality(r.StatusCode) != uns.Good {
-				n := in.plan.nodes[chunk[j]]
+				n := in.nodes[chunk[j]]
 				in.reject(ReasonMonitorRefused, fmt.Sprintf("monitor %s (%s): %s; polling it every %v", n.id, n.series, statusName(r.StatusCode), in.cfg.PollInterval))
 				polled = append(polled, chunk[j])
 			}
@@ -389,10 +402,10 @@ func (in *Input) notification(n *gopcua.PublishNotificationData) ([]uns.Point, e
 		now := time.Now()
 		pts := make([]uns.Point, 0, len(v.MonitoredItems))
 		for _, item := range v.MonitoredItems {
-			if item == nil || int(item.ClientHandle) >= len(in.plan.nodes) {
+			if item == nil || int(item.ClientHandle) >= len(in.nodes) {
 				continue // not an item of ours; cannot happen with a sane server
 			}
-			n := in.plan.nodes[item.ClientHandle]
+			n := in.nodes[item.ClientHandle]
 			if item.Value != nil && overflow(status(item.Value)) {
 				in.dropped(1)
 			}
@@ -423,7 +436,7 @@ func (in *Input) poll(ctx context.Context, c *gopcua.Client, sink connector.Sink
 	for chunk := range slices.Chunk(nodes, in.cfg.MaxNodesPerRequest) {
 		req := &ua.ReadRequest{TimestampsToReturn: ua.TimestampsToReturnBoth, NodesToRead: make([]*ua.ReadValueID, len(chunk))}
 		for j, i := range chunk {
-			req.NodesToRead[j] = &ua.ReadValueID{NodeID: in.plan.nodes[i].id, AttributeID: ua.AttributeIDValue}
+			req.NodesToRead[j] = &ua.ReadValueID{NodeID: in.nodes[i].id, AttributeID: ua.AttributeIDValue}
 		}
 		res, err := c.Read(ctx, req)
 		if err == nil && len(res.Results) != len(chunk) {
@@ -434,7 +447,7 @@ func (in *Input) poll(ctx context.Context, c *gopcua.Client, sink connector.Sink
 		}
 		now := time.Now()
 		for j, dv := range res.Results {
-			pts = in.point(pts, in.plan.nodes[chunk[j]], dv, now)
+			pts = in.point(pts, in.nodes[chunk[j]], dv, now)
 		}
 	}
 	if len(pts) == 0 {

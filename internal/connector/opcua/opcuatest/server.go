@@ -3,6 +3,13 @@
 // ephemeral port of 127.0.0.1, with variables in namespace 1 whose values a
 // test sets, and which it can stop and start again on the same address as a
 // machine that is switched off and on.
+//
+// The variables can be browsed: a name with '/' places the variable in
+// folders. "Line1/Mill2/Temp" is the variable ns=1;s=Line1/Mill2/Temp,
+// browse name Temp, a component of the folder ns=1;s=Line1/Mill2 (browse
+// name Mill2), which the folder ns=1;s=Line1 organizes, which the Plant
+// folder (ns=1;i=85) organizes, which the server's Objects folder (i=85)
+// organizes. Variables without '/' are components of Plant.
 package opcuatest
 
 import (
@@ -12,11 +19,13 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/gopcua/opcua/id"
 	"github.com/gopcua/opcua/server"
+	"github.com/gopcua/opcua/server/attrs"
 	"github.com/gopcua/opcua/ua"
 	"github.com/gopcua/opcua/uasc"
 )
@@ -37,12 +46,13 @@ type Server struct {
 	host string
 	port int
 
-	mu     sync.Mutex // guards the fields below
-	srv    *server.Server
-	ns     *server.NodeNameSpace
-	cancel context.CancelFunc
-	names  []string                 // variables in the order they were added
-	values map[string]*ua.DataValue // by name; never mutated once stored
+	mu      sync.Mutex // guards the fields below
+	srv     *server.Server
+	ns      *server.NodeNameSpace
+	folders map[string]*server.Node // of ns, by path; "" is Plant
+	cancel  context.CancelFunc
+	names   []string                 // variables in the order they were added
+	values  map[string]*ua.DataValue // by name; never mutated once stored
 }
 
 // NewServer starts a server on an ephemeral port of 127.0.0.1.
@@ -119,15 +129,49 @@ func (s *Server) SetDataValue(name string, dv *ua.DataValue) {
 	}
 }
 
-// addNode adds variable name to the running server; s.mu is held. The value
-// is read through s.values at every read, so that setting it is safe while
-// the server serves clients.
+// addNode adds variable name, and the folders its name puts it in, to the
+// running server; s.mu is held. The value is read through s.values at
+// every read, so that setting it is safe while the server serves clients.
+//
+// The gopcua server does not lock a node's references against a
+// concurrent Browse: a variable added while a client browses may race, so
+// tests add the variables they browse before the client connects (or
+// while the server is stopped).
 func (s *Server) addNode(name string) {
-	s.ns.AddNode(server.NewVariableNode(nodeID(name), name, func() *ua.DataValue {
+	dir, base := "", name
+	if i := strings.LastIndexByte(name, '/'); i >= 0 {
+		dir, base = name[:i], name[i+1:]
+	}
+	v := server.NewVariableNode(nodeID(name), base, func() *ua.DataValue {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		return s.values[name]
-	}))
+	})
+	// Link before AddNode: its lock orders the link before later browses.
+	s.folder(dir).AddRef(v, id.HasComponent, true)
+	s.ns.AddNode(v)
+}
+
+// folder returns the folder at path, made (with its parents) if new; s.mu
+// is held.
+func (s *Server) folder(path string) *server.Node {
+	if f, ok := s.folders[path]; ok {
+		return f
+	}
+	parent, base := "", path
+	if i := strings.LastIndexByte(path, '/'); i >= 0 {
+		parent, base = path[:i], path[i+1:]
+	}
+	f := server.NewNode(nodeID(path), map[ua.AttributeID]*ua.DataValue{
+		ua.AttributeIDNodeClass:     server.DataValueFromValue(uint32(ua.NodeClassObject)),
+		ua.AttributeIDBrowseName:    server.DataValueFromValue(attrs.BrowseName(base)),
+		ua.AttributeIDDisplayName:   server.DataValueFromValue(attrs.DisplayName(base, base)),
+		ua.AttributeIDEventNotifier: server.DataValueFromValue(int16(0)),
+	}, nil, nil)
+	s.folder(parent).AddRef(f, id.Organizes, true)
+	s.ns.AddNode(f)
+	s.folders[path] = f
+	return f
 }
 
 // Start starts a stopped server on its address, with its variables.
@@ -151,12 +195,21 @@ func (s *Server) Start() error {
 			})
 	}
 	ns := server.NewNodeNameSpace(srv, "urn:molen:opcuatest")
+	plant := ns.Objects()
+	plant.SetBrowseName("Plant")
+	plant.SetDisplayName("Plant", "")
+	ns0, err := srv.Namespace(0)
+	if err != nil {
+		return fmt.Errorf("opcuatest: %w", err)
+	}
+	ns0.Objects().AddRef(plant, id.Organizes, true)
 	ctx, cancel := context.WithCancel(context.Background())
 	if err := srv.Start(ctx); err != nil {
 		cancel()
 		return fmt.Errorf("start OPC UA server on %s: %w", s.URL(), err)
 	}
 	s.srv, s.ns, s.cancel = srv, ns, cancel
+	s.folders = map[string]*server.Node{"": plant}
 	for _, name := range s.names {
 		s.addNode(name)
 	}
@@ -168,7 +221,7 @@ func (s *Server) Start() error {
 func (s *Server) Stop() error {
 	s.mu.Lock()
 	srv, cancel := s.srv, s.cancel
-	s.srv, s.ns, s.cancel = nil, nil, nil
+	s.srv, s.ns, s.folders, s.cancel = nil, nil, nil, nil
 	s.mu.Unlock()
 	if srv == nil {
 		return nil
