@@ -84,7 +84,10 @@ func TestDemoInABrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	machines := d.Sim.Machines()
+	machines := d.Machines()
+	if len(machines) != 5 {
+		t.Fatalf("demo has machines %v, want five (two over MQTT, three over other protocols)", machines)
+	}
 	waitFor(t, "every machine's data at the hub", func() bool { return latestCount(t, d) >= 10*len(machines) })
 	token, err := d.Hub.AdminToken()
 	if err != nil {

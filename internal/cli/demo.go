@@ -31,8 +31,14 @@ func newDemo(g *globals) *cobra.Command {
 		Use:   "demo",
 		Short: "Run hub, edge and a simulated factory together, with zero configuration",
 		Long: `Run a complete molen in one process: a hub (API and web UI on --listen), an
-edge enrolled at it, and a simulated factory publishing to the edge. Open the
-printed URL to watch live data.
+edge enrolled at it, and a simulated factory. Open the printed URL to watch
+live data.
+
+Each simulated machine reaches the edge over one protocol: two publish MQTT to
+the edge's listener, and the edge reads the others with its connector inputs
+(written to <data>/edge/inputs.yaml): the packaging machine over Modbus TCP,
+the compressor over OPC UA, a robot cell over Sparkplug B and an AGV over
+VDA 5050 (docs/sim.md).
 
 The edge's MQTT and status listeners use free ports on 127.0.0.1, so the demo
 does not collide with services already running. All data lives under --data;
@@ -63,11 +69,21 @@ running the demo again continues with the same data. Stop it with Ctrl-C.`,
 
 // Demo is a running demo.
 type Demo struct {
-	Hub     *hub.Hub
-	Edge    *edge.Edge
-	Sim     *sim.Sim
-	cancel  context.CancelFunc
-	simDone chan error
+	Hub  *hub.Hub
+	Edge *edge.Edge
+	Sim  *sim.Sim // the machines publishing over MQTT to the edge
+	// Served are the machines the edge reads with its connector inputs:
+	// Modbus TCP, OPC UA, Sparkplug B and VDA 5050.
+	Served *sim.Server
+
+	stopSim, stopServed context.CancelFunc
+	simDone, servedDone chan error
+}
+
+// Machines returns the asset paths of every simulated machine, whatever
+// protocol it speaks (the AGV is a vehicle: Served.AGV).
+func (d *Demo) Machines() []string {
+	return append(d.Sim.Machines(), d.Served.Machines()...)
 }
 
 // StartDemo starts hub, edge and simulator and prints where to look.
@@ -85,20 +101,37 @@ func StartDemo(ctx context.Context, cfg DemoConfig, g *globals) (*Demo, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Demo{Hub: h, simDone: make(chan error, 1)}
+	d := &Demo{Hub: h, simDone: make(chan error, 1), servedDone: make(chan error, 1)}
 	edgeDir := filepath.Join(cfg.DataDir, "edge")
+	// The machines that speak industrial protocols listen first, so that
+	// the edge's inputs file can name their addresses.
+	serveCfg := sim.ServeConfig{
+		Seed: cfg.Seed, Rate: cfg.Rate, Log: log.With("component", "sim"),
+		Modbus: "127.0.0.1:0", OPCUA: "127.0.0.1:0", Sparkplug: "127.0.0.1:0", VDA5050: "127.0.0.1:0",
+	}
+	if d.Served, err = sim.Serve(serveCfg); err != nil {
+		h.Close()
+		return nil, err
+	}
+	fail := func(err error) (*Demo, error) {
+		d.Served.Close()
+		h.Close()
+		return nil, err
+	}
+	inputsFile, err := writeDemoFile(edgeDir, "inputs.yaml", d.Served.Inputs())
+	if err != nil {
+		return fail(err)
+	}
 	var token string
 	if _, err := os.Stat(filepath.Join(edgeDir, "credential.json")); errors.Is(err, os.ErrNotExist) {
 		if _, token, err = h.CreateEdge(ctx, "demo-edge"); err != nil {
-			h.Close()
-			return nil, err
+			return fail(err)
 		}
 	}
 	pipelineFile := cfg.PipelineFile
 	if pipelineFile == "" {
-		if pipelineFile, err = writeDemoPipeline(edgeDir, cfg.Rate); err != nil {
-			h.Close()
-			return nil, err
+		if pipelineFile, err = writeDemoFile(edgeDir, "pipeline.yaml", []byte(demoPipeline(cfg.Rate))); err != nil {
+			return fail(err)
 		}
 	}
 	d.Edge, err = edge.Start(ctx, edge.Config{
@@ -106,24 +139,29 @@ func StartDemo(ctx context.Context, cfg DemoConfig, g *globals) (*Demo, error) {
 		DataDir:      edgeDir,
 		MQTTListen:   "127.0.0.1:0",
 		StatusListen: "127.0.0.1:0",
+		InputsFile:   inputsFile,
 		HubURL:       h.URL(),
 		EnrollToken:  token,
 		Log:          log.With("component", "edge"),
 	})
 	if err != nil {
-		h.Close()
-		return nil, err
+		return fail(err)
 	}
-	d.Sim, err = sim.New(sim.Config{Broker: d.Edge.MQTTAddr(), Seed: cfg.Seed, Rate: cfg.Rate, Log: log.With("component", "sim")})
+	d.Sim, err = sim.New(sim.Config{
+		Broker: d.Edge.MQTTAddr(), Seed: cfg.Seed, Rate: cfg.Rate,
+		Machines: serveCfg.MQTTMachines(), Log: log.With("component", "sim"),
+	})
 	if err != nil {
 		d.Edge.Close()
-		h.Close()
-		return nil, err
+		return fail(err)
 	}
-	simCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	d.cancel = cancel
+	simCtx, stopSim := context.WithCancel(context.WithoutCancel(ctx))
+	servedCtx, stopServed := context.WithCancel(context.WithoutCancel(ctx))
+	d.stopSim, d.stopServed = stopSim, stopServed
 	go func() { d.simDone <- d.Sim.Run(simCtx) }()
+	go func() { d.servedDone <- d.Served.Run(servedCtx) }()
 
+	a := d.Served.Addrs()
 	admin, err := h.AdminToken()
 	if err != nil {
 		d.Close()
@@ -135,18 +173,44 @@ func StartDemo(ctx context.Context, cfg DemoConfig, g *globals) (*Demo, error) {
   API        %s/api/v1/   (Authorization: Bearer <token in %s>)
   edge       MQTT %s, status http://%s/api/v1/status
   pipeline   %s (edit it while the demo runs: the edge reloads it)
+  inputs     %s
   data       %s
+
+The simulated factory, each machine over one protocol (docs/sim.md):
+  MQTT         cnc-mill, injection-press  to the edge's MQTT listener
+  Modbus TCP   packaging                  tcp://%s
+  OPC UA       compressor                 opc.tcp://%s
+  Sparkplug B  robot-cell                 tcp://%s (the simulator's broker)
+  VDA 5050     AGV %-22s tcp://%s (no machine card: no state)
 
 Press Ctrl-C to stop.
 `, h.URL(), admin, h.URL(), filepath.Join(cfg.DataDir, "hub", hub.AdminTokenFile),
-		d.Edge.MQTTAddr(), d.Edge.StatusAddr(), pipelineFile, cfg.DataDir)
+		d.Edge.MQTTAddr(), d.Edge.StatusAddr(), pipelineFile, inputsFile, cfg.DataDir,
+		a.Modbus, a.OPCUA, a.Sparkplug, sim.AGVManufacturer+"-"+sim.AGVSerial, a.VDA5050)
 	return d, nil
 }
 
-// Close stops the simulator (waiting for its messages to be acknowledged),
-// then the edge, then the hub.
+// Close stops the MQTT machines (waiting for their messages to be
+// acknowledged), then the edge, then the machines it read with its inputs
+// (devices outlive the edge: its inputs close their sessions with peers that
+// still answer), then the hub.
 func (d *Demo) Close() error {
-	d.cancel()
+	d.stopSim()
 	simErr := <-d.simDone
-	return errors.Join(simErr, d.Edge.Close(), d.Hub.Close())
+	edgeErr := d.Edge.Close()
+	d.stopServed()
+	return errors.Join(simErr, edgeErr, <-d.servedDone, d.Hub.Close())
+}
+
+// writeDemoFile writes one of the edge's demo files into its data directory
+// and returns its path.
+func writeDemoFile(edgeDir, name string, data []byte) (string, error) {
+	if err := os.MkdirAll(edgeDir, 0o700); err != nil {
+		return "", err
+	}
+	path := filepath.Join(edgeDir, name)
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		return "", fmt.Errorf("write demo %s: %w", name, err)
+	}
+	return path, nil
 }

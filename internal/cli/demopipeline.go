@@ -2,10 +2,10 @@ package cli
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/molen-io/molen/internal/sim"
 )
 
 // demoCycleTimes are the simulated machines' nominal cycle times in
@@ -14,7 +14,7 @@ var demoCycleTimes = []struct {
 	machine string
 	seconds float64
 }{
-	{"cnc-mill", 48}, {"injection-press", 28}, {"packaging", 6}, {"compressor", 30},
+	{"cnc-mill", 48}, {"injection-press", 28}, {"packaging", 6}, {"compressor", 30}, {"robot-cell", 18},
 }
 
 // demoProcessTags are the simulator's process values, which the demo
@@ -22,7 +22,7 @@ var demoCycleTimes = []struct {
 var demoProcessTags = []string{
 	"spindle_speed_rpm", "spindle_temp_c", "coolant_pressure_bar", "mould_temp_c",
 	"injection_pressure_bar", "oil_temp_c", "motor_temp_c", "air_pressure_bar",
-	"pressure_bar", "temperature_c", "vibration_mm_s",
+	"pressure_bar", "temperature_c", "joint_temp_c", "gripper_pressure_bar", "vibration_mm_s",
 }
 
 // demoPipeline returns the demo edge's pipeline for a simulator running at
@@ -35,13 +35,21 @@ func demoPipeline(rate float64) string {
 # two seconds (the next start of the demo writes it anew). See docs/pipelines.md.
 pipelines:
   # States, downtime events and OEE per machine. State, good and scrap counts
-  # go to the hub when they change; OEE every minute.
+  # go to the hub when they change; OEE every minute. The packaging machine
+  # comes over Modbus, which has no strings: its state register (%[2]s,
+  # 1 running, 2 idle, 3 setup, 4 down) becomes its state first.
   - name: production
     match:
       - "demo-factory/+/+/+/state"
+      - "demo-factory/+/+/+/%[2]s"
       - "demo-factory/+/+/+/good_count"
       - "demo-factory/+/+/+/scrap_count"
     stages:
+      - map:
+          inputs: {n: %[2]s}
+          value: "n == 1 ? 'running' : n == 2 ? 'idle' : n == 3 ? 'setup' : n == 4 ? 'down' : 'unknown'"
+          series: "{asset}/state"
+          keep_inputs: false
       - state: {code_tag: state_code, max_gap: 30s}
       - oee:
           window: 1m
@@ -50,7 +58,7 @@ pipelines:
           max_gap: 30s
           details: true
           ideal_cycle_times:
-`, rate)
+`, rate, sim.TagStateNumber)
 	for _, m := range demoCycleTimes {
 		ideal := time.Duration(m.seconds / rate * float64(time.Second)).Round(time.Millisecond)
 		fmt.Fprintf(&b, "            - {asset: \"+/+/+/%s\", time: %s}\n", m.machine, ideal)
@@ -81,20 +89,16 @@ pipelines:
       - deadband: {percent: 5, max_silence: 1m}
     output: forward
 
+  # The AGV (VDA 5050): positions, battery and the rest when they change by
+  # more than 0.5 (m, %, V, rad), states and flags when they change, and
+  # every value at least once a minute.
+  - name: agv
+    match: "demo-factory/+/agv/#"
+    stages:
+      - deadband: {absolute: 0.5, max_silence: 1m}
+    output: forward
+
 # Everything else (the per-machine seq counter) goes to the hub unchanged.
 `)
 	return b.String()
-}
-
-// writeDemoPipeline writes the demo pipeline into the edge's data directory
-// and returns its path.
-func writeDemoPipeline(edgeDir string, rate float64) (string, error) {
-	if err := os.MkdirAll(edgeDir, 0o700); err != nil {
-		return "", err
-	}
-	path := filepath.Join(edgeDir, "pipeline.yaml")
-	if err := os.WriteFile(path, []byte(demoPipeline(rate)), 0o600); err != nil {
-		return "", fmt.Errorf("write demo pipeline: %w", err)
-	}
-	return path, nil
 }

@@ -3,6 +3,14 @@
 // `molen demo` run it, and end-to-end tests use its per-machine sequence
 // numbers to check that every message arrives.
 //
+// Serve (a Server) speaks industrial protocols instead: the packaging
+// machine as a Modbus TCP device, the compressor as an OPC UA server, a
+// robot cell as a Sparkplug B device and an AGV over VDA 5050, the last two
+// on an MQTT broker of its own; each machine reaches the edge over exactly
+// one protocol (ServeConfig.MQTTMachines), and Server.Inputs writes the
+// edge inputs file that reads them. docs/sim.md has the register map, the
+// node ids, the Sparkplug names and the VDA 5050 topics.
+//
 // # The factory
 //
 // One site ("demo-factory" unless configured otherwise) with one line of four

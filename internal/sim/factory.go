@@ -67,3 +67,13 @@ func (f *Factory) Tick(now time.Time) []Message {
 	}
 	return out
 }
+
+// lineMachines returns the names of the line's machines, in publishing
+// order.
+func lineMachines() []string {
+	out := make([]string, len(kinds))
+	for i := range kinds {
+		out[i] = kinds[i].name
+	}
+	return out
+}

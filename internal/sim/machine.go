@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"time"
+
+	"github.com/molen-io/molen/internal/uns"
 )
 
 // TickSeconds is the simulated time one tick advances every machine by.
@@ -130,6 +132,37 @@ var kinds = []kind{
 			{tag: "vibration_mm_s", run: 3.2, rest: 0.4, wear: 3.0, noise: 0.2, tau: 5, decimals: 2},
 		},
 	},
+}
+
+// robotCell is the line's robot cell: a robot tending a machine tool, with
+// a gripper on compressed air. It has no plain MQTT form: it is a device of
+// a Sparkplug B edge node (see Serve), as robot cells behind a gateway are.
+// A "part" is one handled part, and scrap a part the cell rejected.
+var robotCell = kind{
+	name: "robot-cell", cycle: 18,
+	mtbf: 4 * 3600, mttr: 12 * 60,
+	setupEvery: 6 * 3600, setupMean: 20 * 60,
+	idleEvery: 30 * 60, idleMean: 3 * 60,
+	scrapBase: 0.004, scrapWear: 0.03,
+	power: [4]float64{running: 7.5, idle: 2.0, setup: 1.0, down: 0.4},
+	process: []process{
+		{tag: "joint_temp_c", run: 48, rest: 27, wear: 15, noise: 0.3, tau: 400, decimals: 1},
+		{tag: "gripper_pressure_bar", run: 5.8, rest: 6.0, wear: -0.7, noise: 0.05, tau: 5, decimals: 2},
+	},
+}
+
+// kindNamed returns the kind called name: a machine of the line or the
+// robot cell.
+func kindNamed(name string) *kind {
+	for i := range kinds {
+		if kinds[i].name == name {
+			return &kinds[i]
+		}
+	}
+	if name == robotCell.name {
+		return &robotCell
+	}
+	return nil
 }
 
 // Tags every machine publishes, in publishing order, around its kind's
@@ -283,12 +316,17 @@ func (m *machine) step() {
 	m.energy += m.power * dt / 3600
 }
 
+// advance advances the machine by one tick: one step and the next seq.
+func (m *machine) advance() {
+	m.step()
+	m.seq++
+}
+
 // tick advances the machine by one tick and appends its messages to dst:
 // one per tag, seq last. The payloads of one tick share one allocation but
 // never overlap.
 func (m *machine) tick(dst []Message, now time.Time) []Message {
-	m.step()
-	m.seq++
+	m.advance()
 	ms := now.UnixMilli()
 	buf := make([]byte, 0, 64*len(m.topics))
 	t := 0
@@ -340,4 +378,48 @@ func closeValue(b []byte, ms int64, uncertain bool) []byte {
 		b = append(b, `,"q":"uncertain"`...)
 	}
 	return append(b, '}')
+}
+
+// tagValue is one tag of a machine after its last tick, for the protocols
+// that serve or publish values rather than MQTT payloads.
+type tagValue struct {
+	tag       string
+	value     uns.Value // String (state), Int (counters, seq) or Float
+	uncertain bool      // a sensor glitch
+}
+
+// values appends the machine's tags after its last tick to dst, in
+// publishing order (seq last), with the values its MQTT payloads carry:
+// floats rounded to the same decimals.
+func (m *machine) tagValues(dst []tagValue) []tagValue {
+	dst = append(dst,
+		tagValue{tag: tagState, value: uns.String(m.state.String())},
+		tagValue{tag: tagGood, value: uns.Int(m.good)},
+		tagValue{tag: tagScrap, value: uns.Int(m.scrap)},
+		tagValue{tag: tagCycle, value: uns.Float(round(m.lastCycle, 2))},
+	)
+	for i, p := range m.kind.process {
+		dst = append(dst, tagValue{tag: p.tag, value: uns.Float(round(m.values[i], p.decimals)), uncertain: m.glitched[i]})
+	}
+	return append(dst,
+		tagValue{tag: tagPower, value: uns.Float(round(m.power, 2))},
+		tagValue{tag: tagEnergy, value: uns.Float(round(m.energy, 3))},
+		tagValue{tag: tagSeq, value: uns.Int(int64(m.seq))},
+	)
+}
+
+// round rounds v to decimals places, as strconv.AppendFloat(…, 'f',
+// decimals, 64) prints it.
+func round(v float64, decimals int) float64 {
+	f, _ := strconv.ParseFloat(strconv.FormatFloat(v, 'f', decimals, 64), 64)
+	return f
+}
+
+// tags returns the machine's tags in publishing order.
+func (k *kind) tags() []string {
+	out := []string{tagState, tagGood, tagScrap, tagCycle}
+	for _, p := range k.process {
+		out = append(out, p.tag)
+	}
+	return append(out, tagPower, tagEnergy, tagSeq)
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -45,7 +46,11 @@ type Config struct {
 	Site        string  // site segment of the UNS paths; default DefaultSite
 	ClientID    string  // prefix of the MQTT client ids ("<prefix>-<machine>"); default DefaultClientID
 	MaxInflight int     // unacknowledged messages per machine before its ticks wait; default DefaultMaxInflight
-	Log         *slog.Logger
+	// Machines names the line's machines to publish ("cnc-mill", …); empty
+	// means all of them. Leave out those a Server serves over another
+	// protocol (ServeConfig.MQTTMachines).
+	Machines []string
+	Log      *slog.Logger
 }
 
 func (c Config) withDefaults() Config {
@@ -82,6 +87,11 @@ func (c Config) Validate() error {
 	if strings.ContainsAny(c.ClientID, "#+/ ") || len(c.ClientID) > 64 {
 		errs = append(errs, fmt.Errorf("client_id: %q must be at most 64 characters without '#', '+', '/' or spaces", c.ClientID))
 	}
+	for i, name := range c.Machines {
+		if k := kindNamed(name); k == nil || k == &robotCell {
+			errs = append(errs, fmt.Errorf("machines[%d]: %q is not a machine of the line (%s)", i, name, strings.Join(lineMachines(), ", ")))
+		}
+	}
 	// Paho has 65535 message ids per client; keep clear of them.
 	if c.MaxInflight < 1 || c.MaxInflight > 60000 {
 		errs = append(errs, fmt.Errorf("max_inflight: must be 1..60000, got %d", c.MaxInflight))
@@ -108,7 +118,9 @@ func New(cfg Config) (*Sim, error) {
 	}
 	s := &Sim{cfg: cfg, interval: interval(cfg.Rate), drainTimeout: DrainTimeout}
 	for _, m := range newFactory(cfg.Seed, cfg.Site).machines {
-		s.links = append(s.links, newLink(m, cfg.MaxInflight))
+		if len(cfg.Machines) == 0 || slices.Contains(cfg.Machines, m.kind.name) {
+			s.links = append(s.links, newLink(m, cfg.MaxInflight))
+		}
 	}
 	return s, nil
 }

@@ -1,0 +1,231 @@
+package sim
+
+import (
+	"context"
+	"slices"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/molen-io/molen/internal/connector"
+	"github.com/molen-io/molen/internal/connector/connectortest"
+	"github.com/molen-io/molen/internal/uns"
+
+	_ "github.com/molen-io/molen/internal/connector/modbus" // the inputs that read the counterparts
+	_ "github.com/molen-io/molen/internal/connector/opcua"
+	_ "github.com/molen-io/molen/internal/connector/sparkplug"
+	_ "github.com/molen-io/molen/internal/connector/vda5050"
+)
+
+// TestServeReadByConnectors serves every counterpart (Sparkplug B and
+// VDA 5050 on one broker) and reads them with molen's own inputs, configured
+// by Server.Inputs as the demo's edge is: each machine's values, as one
+// reading, are those of the model after as many ticks as its seq says.
+func TestServeReadByConnectors(t *testing.T) {
+	const seed = 5
+	s, err := Serve(ServeConfig{
+		Seed: seed, Rate: 20, Log: newLog(t),
+		Modbus: "127.0.0.1:0", OPCUA: "127.0.0.1:0", Sparkplug: "127.0.0.1:0", VDA5050: "127.0.0.1:0",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := s.Addrs()
+	if a.Sparkplug != a.VDA5050 {
+		t.Errorf("sparkplug on %s, vda5050 on %s: want one shared broker for one address", a.Sparkplug, a.VDA5050)
+	}
+	// The inputs stop first, as an edge stops while its devices stay.
+	srvCtx, stopServer := context.WithCancel(t.Context())
+	var srvWG sync.WaitGroup
+	defer srvWG.Wait()
+	defer stopServer()
+	srvWG.Go(func() {
+		if err := s.Run(srvCtx); err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+	ctx, cancel := context.WithCancel(t.Context())
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+
+	conf, err := connector.ParseInputs(s.Inputs())
+	if err != nil {
+		t.Fatalf("inputs do not load: %v\n%s", err, s.Inputs())
+	}
+	sinks := map[string]*connectortest.Sink{}
+	for _, c := range conf {
+		in, err := c.Build(newLog(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sink := connectortest.NewSink()
+		sinks[c.Kind] = sink
+		wg.Go(func() {
+			if err := in.Run(ctx, sink); err != nil {
+				t.Errorf("%s: %v", c.Kind, err)
+			}
+		})
+	}
+	if got, want := len(sinks), 4; got != want {
+		t.Fatalf("%d inputs, want %d", got, want)
+	}
+
+	machine := func(name string) string { return DefaultSite + "/" + Area + "/" + Line + "/" + name }
+	t.Run("modbus", func(t *testing.T) {
+		k := kindNamed(ModbusMachine)
+		got := waitReading(t, sinks["modbus"], machine(k.name), len(k.tags()))
+		want := modelAfter(k, seed, got[tagSeq].Int())
+		for tag, w := range want {
+			if tag == tagState {
+				tag, w = TagStateNumber, uns.Int(int64(stateNumbers[w.Str()]))
+			}
+			g := got[tag]
+			if w.Kind() == uns.KindFloat {
+				// float32 registers
+				if float32(g.Float64()) != float32(w.Float64()) {
+					t.Errorf("%s: %v, want %v", tag, g, w)
+				}
+				continue
+			}
+			if g.Int() != w.Int() {
+				t.Errorf("%s: %v, want %v", tag, g, w)
+			}
+		}
+	})
+	t.Run("opcua", func(t *testing.T) {
+		k := kindNamed(OPCUAMachine)
+		got := waitReading(t, sinks["opcua"], machine(k.name), len(k.tags()))
+		checkReading(t, got, modelAfter(k, seed, got[tagSeq].Int()))
+	})
+	t.Run("sparkplug", func(t *testing.T) {
+		got := waitReading(t, sinks["sparkplug"], machine(SparkplugMachine), len(robotCell.tags()))
+		checkReading(t, got, modelAfter(&robotCell, seed, got[tagSeq].Int()))
+	})
+	t.Run("vda5050", func(t *testing.T) {
+		agv := s.AGV()
+		if agv != "demo-factory/hall-a/agv/molen-agv-1" {
+			t.Errorf("AGV() = %q", agv)
+		}
+		got := waitReading(t, sinks["vda5050"], agv, 24) // the tags of a state message
+		for tag, want := range map[string]uns.Value{
+			"map_id": uns.String(Area), "operating_mode": uns.String("AUTOMATIC"), "e_stop": uns.String("NONE"),
+		} {
+			if got[tag] != want {
+				t.Errorf("%s: %v, want %v", tag, got[tag], want)
+			}
+		}
+		if b := got["battery_charge"].Float64(); !(b > 0 && b <= 100) {
+			t.Errorf("battery_charge %v", b)
+		}
+		// The retained connection message arrives on its own.
+		waitFor(t, "connection_state ONLINE", func() bool {
+			return slices.ContainsFunc(sinks["vda5050"].Points(), func(p uns.Point) bool {
+				return p.Series == agv+"/connection_state" && p.Value == uns.String("ONLINE")
+			})
+		})
+	})
+}
+
+// waitReading waits until sink has n or more tags of asset stamped with one
+// timestamp (one poll, one tick, one message) and returns them by tag.
+func waitReading(t *testing.T, sink *connectortest.Sink, asset string, n int) map[string]uns.Value {
+	t.Helper()
+	var got map[string]uns.Value
+	waitFor(t, "a whole reading of "+asset, func() bool {
+		byTS := map[int64]map[string]uns.Value{}
+		for _, p := range sink.Points() {
+			if uns.Asset(p.Series) != asset {
+				continue
+			}
+			if byTS[p.TS] == nil {
+				byTS[p.TS] = map[string]uns.Value{}
+			}
+			byTS[p.TS][uns.Tag(p.Series)] = p.Value
+		}
+		for _, r := range byTS {
+			if len(r) >= n {
+				got = r
+				return true
+			}
+		}
+		return false
+	})
+	return got
+}
+
+// modelAfter returns the tags of a machine of kind k after n ticks.
+func modelAfter(k *kind, seed int64, n int64) map[string]uns.Value {
+	m := newMachine(k, seed, "x")
+	for range n {
+		m.advance()
+	}
+	out := map[string]uns.Value{}
+	for _, tv := range m.tagValues(nil) {
+		out[tv.tag] = tv.value
+	}
+	return out
+}
+
+func checkReading(t *testing.T, got, want map[string]uns.Value) {
+	t.Helper()
+	if got[tagSeq].Int() < 1 {
+		t.Errorf("seq %v, want a tick", got[tagSeq])
+	}
+	for tag, w := range want {
+		if g := got[tag]; g != w {
+			t.Errorf("%s: %v, want %v", tag, g, w)
+		}
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestRegisters pins the packaging machine's Modbus register map of
+// docs/sim.md.
+func TestRegisters(t *testing.T) {
+	var got []string
+	for _, r := range registers(kindNamed(ModbusMachine)) {
+		got = append(got, r.tag+"@"+strconv.Itoa(int(r.addr))+":"+r.typ)
+	}
+	want := []string{
+		"state_number@0:uint16", "good_count@1:uint32", "scrap_count@3:uint32", "cycle_time_s@5:float32",
+		"motor_temp_c@7:float32", "vibration_mm_s@9:float32", "air_pressure_bar@11:float32",
+		"power_kw@13:float32", "energy_kwh@15:float32", "seq@17:uint32",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("registers:\n got %v\nwant %v", got, want)
+	}
+}
+
+func TestServeConfig(t *testing.T) {
+	if got, want := (ServeConfig{Modbus: ":502", OPCUA: ":4840"}).MQTTMachines(), []string{"cnc-mill", "injection-press"}; !slices.Equal(got, want) {
+		t.Errorf("MQTTMachines() = %v, want %v", got, want)
+	}
+	if got := (ServeConfig{Sparkplug: ":1884"}).MQTTMachines(); len(got) != 4 {
+		t.Errorf("MQTTMachines() = %v, want the four machines of the line", got)
+	}
+	if _, err := Serve(ServeConfig{Modbus: "nowhere"}); err == nil {
+		t.Error("Serve with modbus \"nowhere\": no error")
+	}
+	if _, err := New(Config{Broker: "127.0.0.1:1883", Machines: []string{"robot-cell"}}); err == nil {
+		t.Error("New with machines [robot-cell]: no error (the robot cell speaks Sparkplug B only)")
+	}
+	s, err := New(Config{Broker: "127.0.0.1:1883", Machines: []string{"cnc-mill"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Machines(); len(got) != 1 || got[0] != "demo-factory/hall-a/line-1/cnc-mill" {
+		t.Errorf("Machines() = %v", got)
+	}
+}
