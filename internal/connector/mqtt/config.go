@@ -27,8 +27,7 @@ type Config struct {
 	// (also mqtts://, tls://). Credentials go in Username and Password,
 	// never in the URL.
 	URL string `yaml:"url"`
-	// Version is the MQTT protocol version: 3 (3.1.1). 5 is not available
-	// yet and refused.
+	// Version is the MQTT protocol version: 3 (3.1.1, the default) or 5.
 	Version int `yaml:"version"`
 	// ClientID identifies this input's session on the broker. It must be
 	// stable across restarts (so that the broker keeps the session and the
@@ -42,7 +41,8 @@ type Config struct {
 	Password string `yaml:"password"`
 	// CleanSession makes the broker forget this input's session on every
 	// connection: messages published while the edge was away are lost.
-	// Default false.
+	// Default false; with MQTT 5 that is Clean Start false and a session
+	// that never expires.
 	CleanSession bool `yaml:"clean_session"`
 	// KeepAlive is the MQTT keep-alive: the broker drops the connection
 	// after 1.5 times this without a packet, and the input does the same
@@ -67,7 +67,8 @@ type Config struct {
 	// MaxInflight bounds the messages received and not yet acknowledged
 	// (being decoded or written to the edge's log). While it is reached,
 	// QoS 1 and 2 messages wait in the broker and QoS 0 messages are
-	// dropped and counted.
+	// dropped and counted. With MQTT 5 it is also the receive maximum the
+	// broker is told.
 	MaxInflight int `yaml:"max_inflight"`
 	// BackoffMin and BackoffMax bound the wait between reconnection
 	// attempts, which doubles from min to max while the broker is away. The
@@ -154,16 +155,14 @@ func compile(c *Config) ([]sub, error) {
 		}
 	}
 	switch c.Version {
-	case 3:
-	case 5:
-		bad("version", "MQTT 5 is not yet available; use 3 (MQTT 3.1.1, which MQTT 5 brokers also speak)")
+	case 3, 5:
 	default:
-		bad("version", "%d: want 3 (MQTT 3.1.1)", c.Version)
+		bad("version", "%d: want 3 (MQTT 3.1.1) or 5 (MQTT 5)", c.Version)
 	}
 	if len(c.ClientID) > maxClientIDLen || strings.ContainsRune(c.ClientID, 0) {
 		bad("client_id", "must be at most %d bytes without NUL", maxClientIDLen)
 	}
-	if c.Password != "" && c.Username == "" {
+	if c.Version == 3 && c.Password != "" && c.Username == "" {
 		bad("password", "needs a username (MQTT 3.1.1 sends no password without one)")
 	}
 	if c.KeepAlive < time.Second || c.KeepAlive > 18*time.Hour {

@@ -45,33 +45,47 @@ func produce(t *testing.T, b *broker, round int) map[string]uns.Value {
 	}
 }
 
+// versions are the MQTT versions the input speaks; tests that hold for
+// both run once for each.
+var versions = []int{3, 5}
+
+// eachVersion runs f as a subtest per MQTT version.
+func eachVersion(t *testing.T, f func(t *testing.T, version int)) {
+	for _, v := range versions {
+		t.Run(fmt.Sprintf("v%d", v), func(t *testing.T) { f(t, v) })
+	}
+}
+
 func TestConformance(t *testing.T) {
-	connectortest.Run(t, connectortest.Harness{
-		NewPeer: func(t *testing.T) connectortest.Peer { return newBroker(t, nil) },
-		NewInput: func(t *testing.T, p connectortest.Peer, slow bool) connector.Input {
-			spec, ok := connector.Lookup("mqtt")
-			if !ok {
-				t.Fatal(`connector "mqtt" is not registered`)
-			}
-			cfg := conformanceConfig(p.(*broker).URL())
-			if slow {
-				cfg.BackoffMin, cfg.BackoffMax = time.Hour, time.Hour
-			}
-			in, err := spec.Build(cfg, slog.New(slog.DiscardHandler))
-			if err != nil {
-				t.Fatal(err)
-			}
-			return in
-		},
-		Produce: func(t *testing.T, p connectortest.Peer, round int) map[string]uns.Value {
-			return produce(t, p.(*broker), round)
-		},
-		Bad: func(t *testing.T, p connectortest.Peer) string {
-			p.(*broker).Publish(t, "factory/hall-a/line1/press/temp", []byte("21,5 °C"), false, 1)
-			return uns.ReasonNotJSON
-		},
-		// A refused write is retried with the same points; the messages
-		// are acknowledged only after it succeeded.
-		Redelivery: connectortest.Retry,
+	eachVersion(t, func(t *testing.T, version int) {
+		connectortest.Run(t, connectortest.Harness{
+			NewPeer: func(t *testing.T) connectortest.Peer { return newBroker(t, nil) },
+			NewInput: func(t *testing.T, p connectortest.Peer, slow bool) connector.Input {
+				spec, ok := connector.Lookup("mqtt")
+				if !ok {
+					t.Fatal(`connector "mqtt" is not registered`)
+				}
+				cfg := conformanceConfig(p.(*broker).URL())
+				cfg.Version = version
+				if slow {
+					cfg.BackoffMin, cfg.BackoffMax = time.Hour, time.Hour
+				}
+				in, err := spec.Build(cfg, slog.New(slog.DiscardHandler))
+				if err != nil {
+					t.Fatal(err)
+				}
+				return in
+			},
+			Produce: func(t *testing.T, p connectortest.Peer, round int) map[string]uns.Value {
+				return produce(t, p.(*broker), round)
+			},
+			Bad: func(t *testing.T, p connectortest.Peer) string {
+				p.(*broker).Publish(t, "factory/hall-a/line1/press/temp", []byte("21,5 °C"), false, 1)
+				return uns.ReasonNotJSON
+			},
+			// A refused write is retried with the same points; the messages
+			// are acknowledged only after it succeeded.
+			Redelivery: connectortest.Retry,
+		})
 	})
 }

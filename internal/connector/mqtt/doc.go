@@ -1,5 +1,7 @@
 // Package mqtt is the edge's input from an existing MQTT broker: it
-// subscribes to topic filters (MQTT 3.1.1, with eclipse/paho.mqtt.golang),
+// subscribes to topic filters (MQTT 3.1.1 with eclipse/paho.mqtt.golang, or
+// MQTT 5 with eclipse/paho.golang: only the client differs, client3.go and
+// client5.go; decoding, mapping, status and writing are shared),
 // maps each message's topic onto a UNS path and decodes its payload with
 // uns.Decode (a bare JSON value, {"value","ts","q"}, or an object that
 // flattens into tags). It registers itself as the "mqtt" connector kind.
@@ -16,8 +18,10 @@
 // handler runs on its receive goroutine and, once the bound is reached,
 // waits (QoS 1 and 2: the socket stops being read and the broker holds the
 // messages) or drops (QoS 0, which nothing can hold back; counted in
-// Status.Dropped). Drops inside the broker (its queue limits for a slow or
-// absent client) are not visible to an MQTT 3.1.1 client and are not
+// Status.Dropped). With MQTT 5 the CONNECT also carries max_inflight as the
+// receive maximum, so the broker itself holds back QoS 1 and 2 messages
+// beyond it. Drops inside the broker (its queue limits for a slow or
+// absent client) are not visible to the client and are not
 // counted.
 //
 // A message that cannot be used is counted in Status.Rejected under the
@@ -25,6 +29,6 @@
 // acknowledged, and not written.
 //
 // Path templates (topic.go) parse topics, which any client of the broker
-// may publish, and have a fuzz target (FuzzTopicPath). MQTT 5 and Sparkplug
-// B payloads are not available yet and refused by Validate.
+// may publish, and have a fuzz target (FuzzTopicPath). Sparkplug B payloads
+// are not available yet and refused by Validate.
 package mqtt

@@ -13,8 +13,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	paho "github.com/eclipse/paho.mqtt.golang"
-
 	"github.com/molen-io/molen/internal/connector"
 	"github.com/molen-io/molen/internal/uns"
 )
@@ -22,7 +20,7 @@ import (
 func init() {
 	connector.Register(connector.Spec{
 		Name: "mqtt",
-		Doc:  "subscribe to topics of an existing MQTT 3.1.1 broker and map them onto UNS paths",
+		Doc:  "subscribe to topics of an existing MQTT 3.1.1 or 5 broker and map them onto UNS paths",
 		New:  func() connector.Config { return NewConfig() },
 		Build: func(cfg connector.Config, log *slog.Logger) (connector.Input, error) {
 			c, ok := cfg.(*Config)
@@ -44,7 +42,7 @@ const (
 
 // disconnectQuiesce is how long closing waits for the DISCONNECT packet
 // to be written.
-const disconnectQuiesce = 250 // ms
+const disconnectQuiesce = 250 * time.Millisecond
 
 // Input subscribes to topics of one broker.
 type Input struct {
@@ -108,9 +106,23 @@ func (in *Input) Status() connector.Status {
 	return st
 }
 
+// message is a received message, whichever client (MQTT 3.1.1 or 5)
+// received it. paho.mqtt.golang's Message is one.
+type message interface {
+	Topic() string
+	Payload() []byte
+	Qos() byte
+	// Ack acknowledges the message to the broker, in the order received
+	// (the client holds back an acknowledgement until those of the
+	// messages before it are made). It does nothing for QoS 0, nor once
+	// the connection that received the message is gone: the broker then
+	// delivers the message again to the next session.
+	Ack()
+}
+
 // delivery is a message received and not yet acknowledged.
 type delivery struct {
-	msg  paho.Message
+	msg  message
 	recv int64 // unix ns; stamps values that carry no ts
 }
 
@@ -149,9 +161,15 @@ func (in *Input) Run(ctx context.Context, sink connector.Sink) error {
 	defer wg.Wait()
 	defer cancel()
 
+	// Only the client differs between the versions: both sessions hand
+	// their messages to receive and the same writer.
+	session := in.session3
+	if in.cfg.Version == 5 {
+		session = in.session5
+	}
 	backoff := in.cfg.BackoffMin
 	for {
-		connected, err := in.session(ctx, q)
+		connected, err := session(ctx, q)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -178,97 +196,10 @@ type queue struct {
 	done  <-chan struct{} // Run's context
 }
 
-// session connects, subscribes and waits until the connection is lost or
-// ctx ends. connected reports whether the subscriptions were accepted.
-func (in *Input) session(ctx context.Context, q *queue) (connected bool, err error) {
-	lost := make(chan error, 1)
-	opts := paho.NewClientOptions().
-		AddBroker(in.cfg.URL).
-		SetClientID(in.clientID).
-		SetUsername(in.cfg.Username).
-		SetPassword(in.cfg.Password).
-		SetCleanSession(in.cfg.CleanSession).
-		SetKeepAlive(in.cfg.KeepAlive).
-		SetPingTimeout(min(in.cfg.KeepAlive, 10*time.Second)).
-		SetConnectTimeout(in.cfg.ConnectTimeout).
-		SetWriteTimeout(in.cfg.ConnectTimeout).
-		// This loop reconnects, with its own back-off and status.
-		SetAutoReconnect(false).
-		SetConnectRetry(false).
-		SetResumeSubs(false).
-		// Acknowledge only once the sink has the points.
-		SetAutoAckDisabled(true).
-		// The handler runs on the client's receive goroutine, one message
-		// after the other, so it blocks the socket (and so the broker) when
-		// the input is full, and keeps the order.
-		SetOrderMatters(true).
-		// All messages go to the default handler, including those a
-		// persistent session delivers before SUBSCRIBE is sent again.
-		SetDefaultPublishHandler(func(_ paho.Client, m paho.Message) { in.receive(q, m) }).
-		SetConnectionLostHandler(func(_ paho.Client, err error) {
-			select {
-			case lost <- err:
-			default:
-			}
-		})
-	if in.tls != nil {
-		opts.SetTLSConfig(in.tls)
-	}
-	cl := paho.NewClient(opts)
-	defer cl.Disconnect(disconnectQuiesce)
-
-	tok := cl.Connect()
-	if err := wait(ctx, tok, 2*in.cfg.ConnectTimeout); err != nil {
-		return false, fmt.Errorf("connect: %w", err)
-	}
-	filters := make(map[string]byte, len(in.subs))
-	for _, s := range in.subs {
-		filters[s.filter] = s.qos
-	}
-	st := cl.SubscribeMultiple(filters, nil)
-	if err := wait(ctx, st, in.cfg.ConnectTimeout); err != nil {
-		return false, fmt.Errorf("subscribe: %w", err)
-	}
-	for f, granted := range st.(*paho.SubscribeToken).Result() {
-		if granted == 0x80 {
-			return false, fmt.Errorf("subscribe %q: the broker refused it (not authorised?)", f)
-		}
-	}
-	in.connected()
-	in.log.Info("connected", "subscriptions", len(filters))
-	select {
-	case err := <-lost:
-		if err == nil {
-			err = errors.New("connection closed")
-		}
-		return true, fmt.Errorf("connection lost: %w", err)
-	case <-ctx.Done():
-		return true, ctx.Err()
-	}
-}
-
-// wait waits up to limit for tok and returns its error. If ctx ends first
-// it still lets the attempt finish (within limit), so that none outlives Run.
-func wait(ctx context.Context, tok paho.Token, limit time.Duration) error {
-	t := time.NewTimer(limit)
-	defer t.Stop()
-	select {
-	case <-tok.Done():
-		return tok.Error()
-	case <-ctx.Done():
-		select {
-		case <-tok.Done():
-		case <-t.C:
-		}
-		return ctx.Err()
-	case <-t.C:
-		return fmt.Errorf("no answer within %v", limit)
-	}
-}
-
 // receive is the client's message handler: it takes an in-flight slot and
-// queues m for the writer.
-func (in *Input) receive(q *queue, m paho.Message) {
+// queues m for the writer. gone is closed when the session that received m
+// ends, so that a handler waiting for a slot does not hold up its end.
+func (in *Input) receive(q *queue, gone <-chan struct{}, m message) {
 	recv := time.Now().UnixNano()
 	if m.Qos() == 0 {
 		select {
@@ -285,6 +216,8 @@ func (in *Input) receive(q *queue, m paho.Message) {
 		case q.slots <- struct{}{}:
 		case <-q.done:
 			return // not acknowledged: the broker redelivers it next session
+		case <-gone:
+			return // likewise
 		}
 	}
 	q.ch <- delivery{msg: m, recv: recv}

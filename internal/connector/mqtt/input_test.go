@@ -62,8 +62,9 @@ func has(sink *connectortest.Sink, series string, v uns.Value) bool {
 	return false
 }
 
-func oneSub(b *broker, topic string) *mqtt.Config {
+func oneSub(b *broker, topic string, version int) *mqtt.Config {
 	cfg := conformanceConfig(b.URL())
+	cfg.Version = version
 	cfg.Subscriptions = []mqtt.Subscription{{Topic: topic}}
 	return cfg
 }
@@ -72,77 +73,85 @@ func oneSub(b *broker, topic string) *mqtt.Config {
 // acknowledged, so the broker delivers it again to the next session of the
 // same client id, even after the input was stopped.
 func TestNoAckBeforeWrite(t *testing.T) {
-	b := newBroker(t, nil)
-	cfg := oneSub(b, "m/#")
-	refusing := connectortest.NewSink()
-	refusing.FailNext(1 << 30)
-	r := runInput(t, cfg, refusing)
-	waitFor(t, "connected", func() bool { return r.in.Status().State == connector.Connected })
-	b.Publish(t, "m/a/v", []byte("7"), false, 1)
-	waitFor(t, "a refused write", func() bool { return len(refusing.Refused()) > 0 })
-	r.stop()
+	eachVersion(t, func(t *testing.T, version int) {
+		b := newBroker(t, nil)
+		cfg := oneSub(b, "m/#", version)
+		refusing := connectortest.NewSink()
+		refusing.FailNext(1 << 30)
+		r := runInput(t, cfg, refusing)
+		waitFor(t, "connected", func() bool { return r.in.Status().State == connector.Connected })
+		b.Publish(t, "m/a/v", []byte("7"), false, 1)
+		waitFor(t, "a refused write", func() bool { return len(refusing.Refused()) > 0 })
+		r.stop()
 
-	sink := connectortest.NewSink()
-	runInput(t, cfg, sink)
-	waitFor(t, "the redelivered message", func() bool { return has(sink, "m/a/v", uns.Int(7)) })
+		sink := connectortest.NewSink()
+		runInput(t, cfg, sink)
+		waitFor(t, "the redelivered message", func() bool { return has(sink, "m/a/v", uns.Int(7)) })
+	})
 }
 
 // TestPersistentSession: QoS 1 messages published while the input was
 // stopped are delivered when it comes back with the same client id.
 func TestPersistentSession(t *testing.T) {
-	b := newBroker(t, nil)
-	cfg := oneSub(b, "p/#")
-	r := runInput(t, cfg, connectortest.NewSink())
-	waitFor(t, "connected", func() bool { return r.in.Status().State == connector.Connected })
-	r.stop()
-	b.Publish(t, "p/a/v", []byte("1"), false, 1)
-	b.Publish(t, "p/a/v", []byte("2"), false, 1)
+	eachVersion(t, func(t *testing.T, version int) {
+		b := newBroker(t, nil)
+		cfg := oneSub(b, "p/#", version)
+		r := runInput(t, cfg, connectortest.NewSink())
+		waitFor(t, "connected", func() bool { return r.in.Status().State == connector.Connected })
+		r.stop()
+		b.Publish(t, "p/a/v", []byte("1"), false, 1)
+		b.Publish(t, "p/a/v", []byte("2"), false, 1)
 
-	sink := connectortest.NewSink()
-	runInput(t, cfg, sink)
-	waitFor(t, "both queued messages", func() bool {
-		return has(sink, "p/a/v", uns.Int(1)) && has(sink, "p/a/v", uns.Int(2))
+		sink := connectortest.NewSink()
+		runInput(t, cfg, sink)
+		waitFor(t, "both queued messages", func() bool {
+			return has(sink, "p/a/v", uns.Int(1)) && has(sink, "p/a/v", uns.Int(2))
+		})
 	})
 }
 
 // TestQoS0Dropped: QoS 0 messages that arrive while max_inflight messages
 // wait for the sink are dropped and counted; QoS 1 messages are not.
 func TestQoS0Dropped(t *testing.T) {
-	b := newBroker(t, nil)
-	cfg := oneSub(b, "d/#")
-	zero := 0
-	cfg.Subscriptions[0].QoS = &zero
-	cfg.MaxInflight = 2
-	sink := connectortest.NewSink()
-	blocked := sink.Block()
-	r := runInput(t, cfg, sink)
-	waitFor(t, "connected", func() bool { return r.in.Status().State == connector.Connected })
-	const n = 20
-	for i := range n {
-		b.Publish(t, "d/a/v", []byte{'0' + byte(i%10)}, false, 0)
-	}
-	<-blocked
-	waitFor(t, "drops", func() bool { return r.in.Status().Dropped >= n-2*2 })
-	sink.Unblock()
-	waitFor(t, "the messages in flight", func() bool { return sink.Len() > 0 })
-	st := r.in.Status()
-	if got := st.Dropped + int64(sink.Len()); got != n {
-		t.Errorf("dropped %d + delivered %d = %d, want %d", st.Dropped, sink.Len(), got, n)
-	}
+	eachVersion(t, func(t *testing.T, version int) {
+		b := newBroker(t, nil)
+		cfg := oneSub(b, "d/#", version)
+		zero := 0
+		cfg.Subscriptions[0].QoS = &zero
+		cfg.MaxInflight = 2
+		sink := connectortest.NewSink()
+		blocked := sink.Block()
+		r := runInput(t, cfg, sink)
+		waitFor(t, "connected", func() bool { return r.in.Status().State == connector.Connected })
+		const n = 20
+		for i := range n {
+			b.Publish(t, "d/a/v", []byte{'0' + byte(i%10)}, false, 0)
+		}
+		<-blocked
+		waitFor(t, "drops", func() bool { return r.in.Status().Dropped >= n-2*2 })
+		sink.Unblock()
+		waitFor(t, "the messages in flight", func() bool { return sink.Len() > 0 })
+		st := r.in.Status()
+		if got := st.Dropped + int64(sink.Len()); got != n {
+			t.Errorf("dropped %d + delivered %d = %d, want %d", st.Dropped, sink.Len(), got, n)
+		}
+	})
 }
 
 // TestUnmatchedAndBadPath: a topic no subscription matches (a leftover of
 // a persistent session) and a topic that is no valid path are counted.
 func TestUnmatchedAndBadPath(t *testing.T) {
-	b := newBroker(t, nil)
-	cfg := oneSub(b, "u/#")
-	sink := connectortest.NewSink()
-	r := runInput(t, cfg, sink)
-	waitFor(t, "connected", func() bool { return r.in.Status().State == connector.Connected })
-	b.Publish(t, "u/a b/v", []byte("1"), false, 1)
-	b.Publish(t, "u/a/v", []byte("2"), false, 1)
-	waitFor(t, "the good value", func() bool { return has(sink, "u/a/v", uns.Int(2)) })
-	if got := r.in.Status().Rejected[uns.ReasonInvalidPath]; got != 1 {
-		t.Errorf("rejected[invalid_path] = %d, want 1", got)
-	}
+	eachVersion(t, func(t *testing.T, version int) {
+		b := newBroker(t, nil)
+		cfg := oneSub(b, "u/#", version)
+		sink := connectortest.NewSink()
+		r := runInput(t, cfg, sink)
+		waitFor(t, "connected", func() bool { return r.in.Status().State == connector.Connected })
+		b.Publish(t, "u/a b/v", []byte("1"), false, 1)
+		b.Publish(t, "u/a/v", []byte("2"), false, 1)
+		waitFor(t, "the good value", func() bool { return has(sink, "u/a/v", uns.Int(2)) })
+		if got := r.in.Status().Rejected[uns.ReasonInvalidPath]; got != 1 {
+			t.Errorf("rejected[invalid_path] = %d, want 1", got)
+		}
+	})
 }

@@ -65,38 +65,40 @@ func writePEM(t *testing.T, path, typ string, der []byte) string {
 // TestTLSClientCertificate: the input connects over TLS to a broker that
 // requires a client certificate, and does not without one.
 func TestTLSClientCertificate(t *testing.T) {
-	ca := issue(t, "test ca", nil, true)
-	server := issue(t, "broker", &ca, false)
-	client := issue(t, "edge", &ca, false)
-	pool := x509.NewCertPool()
-	pool.AddCert(ca.Leaf)
-	b := newBroker(t, &tls.Config{
-		Certificates: []tls.Certificate{server},
-		ClientCAs:    pool,
-		ClientAuth:   tls.RequireAndVerifyClientCert,
-		MinVersion:   tls.VersionTLS12,
+	eachVersion(t, func(t *testing.T, version int) {
+		ca := issue(t, "test ca", nil, true)
+		server := issue(t, "broker", &ca, false)
+		client := issue(t, "edge", &ca, false)
+		pool := x509.NewCertPool()
+		pool.AddCert(ca.Leaf)
+		b := newBroker(t, &tls.Config{
+			Certificates: []tls.Certificate{server},
+			ClientCAs:    pool,
+			ClientAuth:   tls.RequireAndVerifyClientCert,
+			MinVersion:   tls.VersionTLS12,
+		})
+		dir := t.TempDir()
+		keyDER, err := x509.MarshalPKCS8PrivateKey(client.PrivateKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+
+		cfg := oneSub(b, "tls/#", version)
+		cfg.CAFile = writePEM(t, filepath.Join(dir, "ca.pem"), "CERTIFICATE", ca.Leaf.Raw)
+		cfg.CertFile = writePEM(t, filepath.Join(dir, "edge.pem"), "CERTIFICATE", client.Leaf.Raw)
+		cfg.KeyFile = writePEM(t, filepath.Join(dir, "edge.key"), "PRIVATE KEY", keyDER)
+		sink := connectortest.NewSink()
+		r := runInput(t, cfg, sink)
+		waitFor(t, "connected", func() bool { return r.in.Status().State == connector.Connected })
+		b.Publish(t, "tls/a/v", []byte("1"), false, 1)
+		waitFor(t, "the value", func() bool { return has(sink, "tls/a/v", uns.Int(1)) })
+		r.stop()
+
+		cfg.CertFile, cfg.KeyFile = "", ""
+		r = runInput(t, cfg, connectortest.NewSink())
+		waitFor(t, "refused", func() bool { return r.in.Status().State == connector.Disconnected })
+		if st := r.in.Status(); st.Connects != 0 || st.LastError == "" {
+			t.Errorf("without a client certificate: status %+v", st)
+		}
 	})
-	dir := t.TempDir()
-	keyDER, err := x509.MarshalPKCS8PrivateKey(client.PrivateKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	cfg := oneSub(b, "tls/#")
-	cfg.CAFile = writePEM(t, filepath.Join(dir, "ca.pem"), "CERTIFICATE", ca.Leaf.Raw)
-	cfg.CertFile = writePEM(t, filepath.Join(dir, "edge.pem"), "CERTIFICATE", client.Leaf.Raw)
-	cfg.KeyFile = writePEM(t, filepath.Join(dir, "edge.key"), "PRIVATE KEY", keyDER)
-	sink := connectortest.NewSink()
-	r := runInput(t, cfg, sink)
-	waitFor(t, "connected", func() bool { return r.in.Status().State == connector.Connected })
-	b.Publish(t, "tls/a/v", []byte("1"), false, 1)
-	waitFor(t, "the value", func() bool { return has(sink, "tls/a/v", uns.Int(1)) })
-	r.stop()
-
-	cfg.CertFile, cfg.KeyFile = "", ""
-	r = runInput(t, cfg, connectortest.NewSink())
-	waitFor(t, "refused", func() bool { return r.in.Status().State == connector.Disconnected })
-	if st := r.in.Status(); st.Connects != 0 || st.LastError == "" {
-		t.Errorf("without a client certificate: status %+v", st)
-	}
 }

@@ -1,0 +1,101 @@
+package mqtt
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+)
+
+// session3 is one MQTT 3.1.1 connection (eclipse/paho.mqtt.golang): it
+// connects, subscribes and waits until the connection is lost or
+// ctx ends. connected reports whether the subscriptions were accepted.
+func (in *Input) session3(ctx context.Context, q *queue) (connected bool, err error) {
+	lost := make(chan error, 1)
+	gone := make(chan struct{})
+	opts := paho.NewClientOptions().
+		AddBroker(in.cfg.URL).
+		SetClientID(in.clientID).
+		SetUsername(in.cfg.Username).
+		SetPassword(in.cfg.Password).
+		SetCleanSession(in.cfg.CleanSession).
+		SetKeepAlive(in.cfg.KeepAlive).
+		SetPingTimeout(min(in.cfg.KeepAlive, 10*time.Second)).
+		SetConnectTimeout(in.cfg.ConnectTimeout).
+		SetWriteTimeout(in.cfg.ConnectTimeout).
+		// This loop reconnects, with its own back-off and status.
+		SetAutoReconnect(false).
+		SetConnectRetry(false).
+		SetResumeSubs(false).
+		// Acknowledge only once the sink has the points.
+		SetAutoAckDisabled(true).
+		// The handler runs on the client's receive goroutine, one message
+		// after the other, so it blocks the socket (and so the broker) when
+		// the input is full, and keeps the order.
+		SetOrderMatters(true).
+		// All messages go to the default handler, including those a
+		// persistent session delivers before SUBSCRIBE is sent again.
+		SetDefaultPublishHandler(func(_ paho.Client, m paho.Message) { in.receive(q, gone, m) }).
+		SetConnectionLostHandler(func(_ paho.Client, err error) {
+			select {
+			case lost <- err:
+			default:
+			}
+		})
+	if in.tls != nil {
+		opts.SetTLSConfig(in.tls)
+	}
+	cl := paho.NewClient(opts)
+	defer cl.Disconnect(uint(disconnectQuiesce / time.Millisecond))
+	defer close(gone)
+
+	tok := cl.Connect()
+	if err := wait(ctx, tok, 2*in.cfg.ConnectTimeout); err != nil {
+		return false, fmt.Errorf("connect: %w", err)
+	}
+	filters := make(map[string]byte, len(in.subs))
+	for _, s := range in.subs {
+		filters[s.filter] = s.qos
+	}
+	st := cl.SubscribeMultiple(filters, nil)
+	if err := wait(ctx, st, in.cfg.ConnectTimeout); err != nil {
+		return false, fmt.Errorf("subscribe: %w", err)
+	}
+	for f, granted := range st.(*paho.SubscribeToken).Result() {
+		if granted == 0x80 {
+			return false, fmt.Errorf("subscribe %q: the broker refused it (not authorised?)", f)
+		}
+	}
+	in.connected()
+	in.log.Info("connected", "subscriptions", len(filters))
+	select {
+	case err := <-lost:
+		if err == nil {
+			err = errors.New("connection closed")
+		}
+		return true, fmt.Errorf("connection lost: %w", err)
+	case <-ctx.Done():
+		return true, ctx.Err()
+	}
+}
+
+// wait waits up to limit for tok and returns its error. If ctx ends first
+// it still lets the attempt finish (within limit), so that none outlives Run.
+func wait(ctx context.Context, tok paho.Token, limit time.Duration) error {
+	t := time.NewTimer(limit)
+	defer t.Stop()
+	select {
+	case <-tok.Done():
+		return tok.Error()
+	case <-ctx.Done():
+		select {
+		case <-tok.Done():
+		case <-t.C:
+		}
+		return ctx.Err()
+	case <-t.C:
+		return fmt.Errorf("no answer within %v", limit)
+	}
+}
