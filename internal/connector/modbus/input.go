@@ -6,12 +6,9 @@ import (
 	"fmt"
 	"log"
 	"log/slog"
-	"maps"
 	"math"
-	"math/rand/v2"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -65,8 +62,7 @@ type Input struct {
 	blocks  []block
 	strikes int
 
-	mu     sync.Mutex // guards status
-	status connector.Status
+	status *connector.Tracker
 }
 
 // New returns an Input for the device cfg describes; cfg is validated.
@@ -85,24 +81,13 @@ func New(cfg *Config, log *slog.Logger) (*Input, error) {
 		libLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 		fields: fields,
 		blocks: plan(fields, cfg.MaxRegisters, cfg.MaxGap),
-		status: connector.Status{State: connector.Connecting, Peer: cfg.URL},
+		status: connector.NewTracker(cfg.URL),
 	}, nil
 }
 
 // Status reports the input's health.
 func (in *Input) Status() connector.Status {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	st := in.status
-	st.Rejected = cloneCounts(in.status.Rejected)
-	return st
-}
-
-func cloneCounts(m map[string]int64) map[string]int64 {
-	if m == nil {
-		return nil
-	}
-	return maps.Clone(m)
+	return in.status.Status()
 }
 
 // Run polls the device until ctx ends. Each poll reads all blocks and hands
@@ -119,7 +104,7 @@ func (in *Input) Run(ctx context.Context, sink connector.Sink) error {
 	if !in.ran.CompareAndSwap(false, true) {
 		return errors.New("modbus: Run called twice")
 	}
-	defer in.setState(connector.Stopped)
+	defer in.status.SetState(connector.Stopped)
 	backoff := in.cfg.BackoffMin
 	wasUp := false
 	for {
@@ -131,14 +116,14 @@ func (in *Input) Run(ctx context.Context, sink connector.Sink) error {
 			backoff = in.cfg.BackoffMin
 			wasUp = true
 		}
-		in.disconnected(err)
+		in.status.Disconnected(err)
 		if wasUp {
 			in.log.Warn("device lost; reconnecting", "err", err)
 			wasUp = false
 		} else {
 			in.log.Debug("connect failed", "err", err, "retry_in", backoff)
 		}
-		if !sleep(ctx, jitter(backoff)) {
+		if !connector.Sleep(ctx, connector.Jitter(backoff)) {
 			return nil
 		}
 		backoff = min(2*backoff, in.cfg.BackoffMax)
@@ -156,7 +141,7 @@ func (in *Input) session(ctx context.Context, sink connector.Sink) (connected bo
 	if err := in.probe(cl); err != nil {
 		return false, err
 	}
-	in.connected()
+	in.status.Connected()
 	in.log.Info("connected")
 	next := time.Now()
 	for {
@@ -174,7 +159,7 @@ func (in *Input) session(ctx context.Context, sink connector.Sink) (connected bo
 		if now := time.Now(); next.Before(now) {
 			next = now
 		}
-		if !sleep(ctx, time.Until(next)) {
+		if !connector.Sleep(ctx, time.Until(next)) {
 			return true, ctx.Err()
 		}
 	}
@@ -231,7 +216,7 @@ func (in *Input) poll(cl *mb.ModbusClient, pts []uns.Point) ([]uns.Point, error)
 				return pts, fmt.Errorf("%s: %w", what, err)
 			case answered:
 				in.strikes = 0
-				in.reject(reason, fmt.Sprintf("%s: %v", what, err))
+				in.status.Reject(reason, fmt.Sprintf("%s: %v", what, err))
 				if errors.Is(err, mb.ErrIllegalDataAddress) && len(b.fields) > 1 {
 					// Read the registers one by one from now on, so
 					// that one bad address does not hide the others.
@@ -239,7 +224,7 @@ func (in *Input) poll(cl *mb.ModbusClient, pts []uns.Point) ([]uns.Point, error)
 					i--
 				}
 			case flaky:
-				in.reject(reason, fmt.Sprintf("%s: %v", what, err))
+				in.status.Reject(reason, fmt.Sprintf("%s: %v", what, err))
 				if in.strikes++; in.strikes >= maxStrikes {
 					return pts, fmt.Errorf("%d requests in a row failed, the last: %s: %w", in.strikes, what, err)
 				}
@@ -254,7 +239,7 @@ func (in *Input) poll(cl *mb.ModbusClient, pts []uns.Point) ([]uns.Point, error)
 			if bits != nil {
 				v = uns.Bool(bits[off])
 			} else if v, err = f.value(words[off:]); err != nil {
-				in.reject(ReasonNotFinite, fmt.Sprintf("%s (%v %d): %v", f.series, f.table, f.addr, err))
+				in.status.Reject(ReasonNotFinite, fmt.Sprintf("%s (%v %d): %v", f.series, f.table, f.addr, err))
 				continue
 			}
 			pts = append(pts, uns.Point{Series: f.series, TS: ts, Value: v})
@@ -335,81 +320,19 @@ func (in *Input) deliver(ctx context.Context, sink connector.Sink, pts []uns.Poi
 	for attempt := 0; ; attempt++ {
 		err := sink.Write(ctx, pts)
 		if err == nil {
-			in.mu.Lock()
-			in.status.Points += int64(len(pts))
-			in.mu.Unlock()
+			in.status.AddPoints(int64(len(pts)))
 			return nil
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		in.setError(fmt.Sprintf("deliver %d points: %v", len(pts), err))
+		in.status.SetError(fmt.Sprintf("deliver %d points: %v", len(pts), err))
 		if attempt == 0 {
 			in.log.Warn("sink refused points; retrying", "points", len(pts), "err", err)
 		}
-		if !sleep(ctx, jitter(wait)) {
+		if !connector.Sleep(ctx, connector.Jitter(wait)) {
 			return ctx.Err()
 		}
 		wait = min(2*wait, in.cfg.BackoffMax)
-	}
-}
-
-func (in *Input) setState(s connector.State) {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	in.status.State = s
-}
-
-func (in *Input) connected() {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	in.status.State = connector.Connected
-	in.status.Connects++
-}
-
-func (in *Input) disconnected(err error) {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	in.status.State = connector.Disconnected
-	in.status.LastError = err.Error()
-	in.status.LastErrorAt = time.Now()
-}
-
-func (in *Input) setError(msg string) {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	in.status.LastError = msg
-	in.status.LastErrorAt = time.Now()
-}
-
-func (in *Input) reject(reason, msg string) {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	if in.status.Rejected == nil {
-		in.status.Rejected = make(map[string]int64)
-	}
-	in.status.Rejected[reason]++
-	in.status.LastError = msg
-	in.status.LastErrorAt = time.Now()
-}
-
-// jitter spreads d by ±20%, so that inputs that lost the same device do not
-// come back in lock-step.
-func jitter(d time.Duration) time.Duration {
-	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
-}
-
-// sleep waits for d or until ctx ends; it reports whether d passed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
 	}
 }

@@ -68,7 +68,7 @@ func (in *Input) session3(ctx context.Context, q *queue) (connected bool, err er
 			return false, fmt.Errorf("subscribe %q: the broker refused it (not authorised?)", f)
 		}
 	}
-	in.connected()
+	in.status.Connected()
 	in.log.Info("connected", "subscriptions", len(filters))
 	select {
 	case err := <-lost:

@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
-	"math/rand/v2"
 	"net/url"
 	"sync"
 	"sync/atomic"
@@ -54,8 +52,7 @@ type Input struct {
 	log      *slog.Logger
 	ran      atomic.Bool
 
-	mu     sync.Mutex // guards status
-	status connector.Status
+	status *connector.Tracker
 }
 
 // New returns an Input for the broker cfg describes; cfg is validated and
@@ -88,7 +85,7 @@ func New(cfg *Config, log *slog.Logger) (*Input, error) {
 		clientID: id,
 		peer:     peer,
 		log:      log,
-		status:   connector.Status{State: connector.Connecting, Peer: peer},
+		status:   connector.NewTracker(peer),
 	}, nil
 }
 
@@ -97,13 +94,7 @@ func (in *Input) ClientID() string { return in.clientID }
 
 // Status reports the input's health.
 func (in *Input) Status() connector.Status {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	st := in.status
-	if st.Rejected != nil {
-		st.Rejected = maps.Clone(st.Rejected)
-	}
-	return st
+	return in.status.Status()
 }
 
 // message is a received message, whichever client (MQTT 3.1.1 or 5)
@@ -148,7 +139,7 @@ func (in *Input) Run(ctx context.Context, sink connector.Sink) error {
 	if !in.ran.CompareAndSwap(false, true) {
 		return errors.New("mqtt: Run called twice")
 	}
-	defer in.setState(connector.Stopped)
+	defer in.status.SetState(connector.Stopped)
 
 	q := &queue{
 		ch:    make(chan delivery, in.cfg.MaxInflight),
@@ -179,8 +170,8 @@ func (in *Input) Run(ctx context.Context, sink connector.Sink) error {
 		} else {
 			in.log.Debug("connect failed", "err", err, "retry_in", backoff)
 		}
-		in.disconnected(err)
-		if !sleep(ctx, jitter(backoff)) {
+		in.status.Disconnected(err)
+		if !connector.Sleep(ctx, connector.Jitter(backoff)) {
 			return nil
 		}
 		backoff = min(2*backoff, in.cfg.BackoffMax)
@@ -206,9 +197,7 @@ func (in *Input) receive(q *queue, gone <-chan struct{}, m message) {
 		case q.slots <- struct{}{}:
 		default:
 			// QoS 0 has no acknowledgement to hold the broker back with.
-			in.mu.Lock()
-			in.status.Dropped++
-			in.mu.Unlock()
+			in.status.AddDropped(1)
 			return
 		}
 	} else {
@@ -269,7 +258,7 @@ func (in *Input) decode(pts []uns.Point, d delivery) []uns.Point {
 		}
 		path, err := s.path.apply(topic)
 		if err != nil {
-			in.reject(uns.ReasonInvalidPath, err.Error())
+			in.status.Reject(uns.ReasonInvalidPath, err.Error())
 			return pts
 		}
 		out, err := uns.Decode(pts, path, d.msg.Payload(), d.recv)
@@ -278,12 +267,12 @@ func (in *Input) decode(pts []uns.Point, d delivery) []uns.Point {
 			if reason == "" {
 				reason = uns.ReasonNotJSON
 			}
-			in.reject(reason, fmt.Sprintf("topic %.128q: %v", topic, err))
+			in.status.Reject(reason, fmt.Sprintf("topic %.128q: %v", topic, err))
 			return pts
 		}
 		return out
 	}
-	in.reject(ReasonUnmatched, fmt.Sprintf("topic %.128q matches no subscription", topic))
+	in.status.Reject(ReasonUnmatched, fmt.Sprintf("topic %.128q matches no subscription", topic))
 	return pts
 }
 
@@ -294,81 +283,19 @@ func (in *Input) deliver(ctx context.Context, sink connector.Sink, pts []uns.Poi
 	for attempt := 0; ; attempt++ {
 		err := sink.Write(ctx, pts)
 		if err == nil {
-			in.mu.Lock()
-			in.status.Points += int64(len(pts))
-			in.mu.Unlock()
+			in.status.AddPoints(int64(len(pts)))
 			return true
 		}
 		if ctx.Err() != nil {
 			return false
 		}
-		in.setError(fmt.Sprintf("deliver %d points: %v", len(pts), err))
+		in.status.SetError(fmt.Sprintf("deliver %d points: %v", len(pts), err))
 		if attempt == 0 {
 			in.log.Warn("sink refused points; retrying", "points", len(pts), "err", err)
 		}
-		if !sleep(ctx, jitter(wait)) {
+		if !connector.Sleep(ctx, connector.Jitter(wait)) {
 			return false
 		}
 		wait = min(2*wait, in.cfg.BackoffMax)
-	}
-}
-
-func (in *Input) setState(s connector.State) {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	in.status.State = s
-}
-
-func (in *Input) connected() {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	in.status.State = connector.Connected
-	in.status.Connects++
-}
-
-func (in *Input) disconnected(err error) {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	in.status.State = connector.Disconnected
-	in.status.LastError = err.Error()
-	in.status.LastErrorAt = time.Now()
-}
-
-func (in *Input) setError(msg string) {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	in.status.LastError = msg
-	in.status.LastErrorAt = time.Now()
-}
-
-func (in *Input) reject(reason, msg string) {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	if in.status.Rejected == nil {
-		in.status.Rejected = make(map[string]int64)
-	}
-	in.status.Rejected[reason]++
-	in.status.LastError = msg
-	in.status.LastErrorAt = time.Now()
-}
-
-// jitter spreads d by ±20%, so that inputs that lost the same broker do not
-// come back in lock-step.
-func jitter(d time.Duration) time.Duration {
-	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
-}
-
-// sleep waits for d or until ctx ends; it reports whether d passed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
 	}
 }

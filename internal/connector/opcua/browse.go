@@ -274,16 +274,16 @@ func (in *Input) browse(ctx context.Context, c *gopcua.Client) ([]node, error) {
 			series, err := r.series(names)
 			switch {
 			case err != nil:
-				in.reject(ReasonBrowseInvalidPath, fmt.Sprintf("%s: %v", where, err))
+				in.status.Reject(ReasonBrowseInvalidPath, fmt.Sprintf("%s: %v", where, err))
 				return nil
 			case paths[series]:
-				in.reject(ReasonBrowseDuplicate, fmt.Sprintf("%s: %s is already mapped", where, series))
+				in.status.Reject(ReasonBrowseDuplicate, fmt.Sprintf("%s: %s is already mapped", where, series))
 				return nil
 			case ids[nid.String()]:
-				in.reject(ReasonBrowseDuplicate, fmt.Sprintf("%s: the node is already mapped", where))
+				in.status.Reject(ReasonBrowseDuplicate, fmt.Sprintf("%s: the node is already mapped", where))
 				return nil
 			case added == in.cfg.MaxBrowseNodes:
-				in.reject(ReasonBrowseLimit, fmt.Sprintf("%s: more than max_browse_nodes (%d) variables match; reading the first %d",
+				in.status.Reject(ReasonBrowseLimit, fmt.Sprintf("%s: more than max_browse_nodes (%d) variables match; reading the first %d",
 					r.at, in.cfg.MaxBrowseNodes, in.cfg.MaxBrowseNodes))
 				return errBrowseLimit
 			}
@@ -384,7 +384,7 @@ func (in *Input) children(ctx context.Context, c *gopcua.Client, r rule, chunk [
 	for j, br := range res.Results {
 		for br != nil {
 			if quality(br.StatusCode) == uns.Bad {
-				in.reject(ReasonBrowseFailed, fmt.Sprintf("%s: browse %s: %s", r.at, chunk[j].id, statusName(br.StatusCode)))
+				in.status.Reject(ReasonBrowseFailed, fmt.Sprintf("%s: browse %s: %s", r.at, chunk[j].id, statusName(br.StatusCode)))
 				break
 			}
 			out[j] = append(out[j], br.References...)
@@ -400,6 +400,18 @@ func (in *Input) children(ctx context.Context, c *gopcua.Client, r rule, chunk [
 			}
 			br = next.Results[0]
 		}
+		// Servers list references in no particular order; sort them by
+		// browse name so which nodes a match limit keeps is repeatable.
+		slices.SortStableFunc(out[j], func(a, b *ua.ReferenceDescription) int {
+			return strings.Compare(browseName(a), browseName(b))
+		})
 	}
 	return out, nil
+}
+
+func browseName(r *ua.ReferenceDescription) string {
+	if r == nil || r.BrowseName == nil {
+		return ""
+	}
+	return r.BrowseName.Name
 }

@@ -5,11 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
-	"math/rand/v2"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -75,8 +72,7 @@ type Input struct {
 	// them.
 	nodes []node
 
-	mu     sync.Mutex // guards status
-	status connector.Status
+	status *connector.Tracker
 }
 
 // New returns an Input for the server cfg describes; cfg is validated and
@@ -93,19 +89,13 @@ func New(cfg *Config, log *slog.Logger) (*Input, error) {
 		cfg:    *cfg,
 		plan:   p,
 		log:    log.With("input", "opcua", "peer", cfg.Endpoint),
-		status: connector.Status{State: connector.Connecting, Peer: cfg.Endpoint},
+		status: connector.NewTracker(cfg.Endpoint),
 	}, nil
 }
 
 // Status reports the input's health.
 func (in *Input) Status() connector.Status {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	st := in.status
-	if st.Rejected != nil {
-		st.Rejected = maps.Clone(st.Rejected)
-	}
-	return st
+	return in.status.Status()
 }
 
 // Run reads from the server until ctx ends. Each session asks the server
@@ -119,7 +109,7 @@ func (in *Input) Run(ctx context.Context, sink connector.Sink) error {
 	if !in.ran.CompareAndSwap(false, true) {
 		return errors.New("opcua: Run called twice")
 	}
-	defer in.setState(connector.Stopped)
+	defer in.status.SetState(connector.Stopped)
 	backoff := in.cfg.BackoffMin
 	wasUp := false
 	for {
@@ -131,14 +121,14 @@ func (in *Input) Run(ctx context.Context, sink connector.Sink) error {
 			backoff = in.cfg.BackoffMin
 			wasUp = true
 		}
-		in.disconnected(err)
+		in.status.Disconnected(err)
 		if wasUp {
 			in.log.Warn("server lost; reconnecting", "err", err)
 			wasUp = false
 		} else {
 			in.log.Debug("connect failed", "err", err, "retry_in", backoff)
 		}
-		if !sleep(ctx, jitter(backoff)) {
+		if !connector.Sleep(ctx, connector.Jitter(backoff)) {
 			return nil
 		}
 		backoff = min(2*backoff, in.cfg.BackoffMax)
@@ -169,7 +159,7 @@ func (in *Input) session(ctx context.Context, sink connector.Sink) (connected bo
 	}
 	var sub *gopcua.Subscription
 	defer func() { in.close(ctx, c, sub) }()
-	in.connected()
+	in.status.Connected()
 	in.log.Info("connected", "security_mode", in.cfg.SecurityMode, "security_policy", strings.TrimPrefix(in.plan.policy, ua.SecurityPolicyURIPrefix))
 	// The address space may have changed while the input was away, so
 	// every connection browses anew.
@@ -177,7 +167,7 @@ func (in *Input) session(ctx context.Context, sink connector.Sink) (connected bo
 		return true, err
 	}
 	if len(in.nodes) == 0 {
-		in.setError("no variable matches the browse rules; nothing to read")
+		in.status.SetError("no variable matches the browse rules; nothing to read")
 	}
 
 	notifs := make(chan *gopcua.PublishNotificationData, 16)
@@ -300,7 +290,7 @@ func (in *Input) subscribe(ctx context.Context, c *gopcua.Client, notifs chan *g
 		for j, r := range res.Results {
 			if quality(r.StatusCode) != uns.Good {
 				n := in.nodes[chunk[j]]
-				in.reject(ReasonMonitorRefused, fmt.Sprintf("monitor %s (%s): %s; polling it every %v", n.id, n.series, statusName(r.StatusCode), in.cfg.PollInterval))
+				in.status.Reject(ReasonMonitorRefused, fmt.Sprintf("monitor %s (%s): %s; polling it every %v", n.id, n.series, statusName(r.StatusCode), in.cfg.PollInterval))
 				polled = append(polled, chunk[j])
 			}
 		}
@@ -318,7 +308,7 @@ func refused(err error) (ua.StatusCode, bool) {
 
 func (in *Input) fallback(sc ua.StatusCode) {
 	msg := fmt.Sprintf("the server refused subscriptions (%s); polling every %v", statusName(sc), in.cfg.PollInterval)
-	in.reject(ReasonSubscribeRefused, msg)
+	in.status.Reject(ReasonSubscribeRefused, msg)
 	in.log.Warn(msg)
 }
 
@@ -407,7 +397,7 @@ func (in *Input) notification(n *gopcua.PublishNotificationData) ([]uns.Point, e
 			}
 			n := in.nodes[item.ClientHandle]
 			if item.Value != nil && overflow(status(item.Value)) {
-				in.dropped(1)
+				in.status.AddDropped(1)
 			}
 			pts = in.point(pts, n, item.Value, now)
 		}
@@ -423,7 +413,7 @@ func (in *Input) notification(n *gopcua.PublishNotificationData) ([]uns.Point, e
 func (in *Input) point(pts []uns.Point, n node, dv *ua.DataValue, now time.Time) []uns.Point {
 	pt, reason, msg := convert(n.series, dv, now)
 	if reason != "" {
-		in.reject(reason, fmt.Sprintf("%s (%s): %s", n.id, n.series, msg))
+		in.status.Reject(reason, fmt.Sprintf("%s (%s): %s", n.id, n.series, msg))
 		return pts
 	}
 	return append(pts, pt)
@@ -497,87 +487,19 @@ func (in *Input) deliver(ctx context.Context, sink connector.Sink, pts []uns.Poi
 	for attempt := 0; ; attempt++ {
 		err := sink.Write(ctx, pts)
 		if err == nil {
-			in.mu.Lock()
-			in.status.Points += int64(len(pts))
-			in.mu.Unlock()
+			in.status.AddPoints(int64(len(pts)))
 			return time.Since(start), nil
 		}
 		if ctx.Err() != nil {
 			return time.Since(start), ctx.Err()
 		}
-		in.setError(fmt.Sprintf("deliver %d points: %v", len(pts), err))
+		in.status.SetError(fmt.Sprintf("deliver %d points: %v", len(pts), err))
 		if attempt == 0 {
 			in.log.Warn("sink refused points; retrying", "points", len(pts), "err", err)
 		}
-		if !sleep(ctx, jitter(wait)) {
+		if !connector.Sleep(ctx, connector.Jitter(wait)) {
 			return time.Since(start), ctx.Err()
 		}
 		wait = min(2*wait, in.cfg.BackoffMax)
-	}
-}
-
-func (in *Input) setState(s connector.State) {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	in.status.State = s
-}
-
-func (in *Input) connected() {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	in.status.State = connector.Connected
-	in.status.Connects++
-}
-
-func (in *Input) disconnected(err error) {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	in.status.State = connector.Disconnected
-	in.status.LastError = err.Error()
-	in.status.LastErrorAt = time.Now()
-}
-
-func (in *Input) setError(msg string) {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	in.status.LastError = msg
-	in.status.LastErrorAt = time.Now()
-}
-
-func (in *Input) reject(reason, msg string) {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	if in.status.Rejected == nil {
-		in.status.Rejected = make(map[string]int64)
-	}
-	in.status.Rejected[reason]++
-	in.status.LastError = msg
-	in.status.LastErrorAt = time.Now()
-}
-
-func (in *Input) dropped(n int64) {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	in.status.Dropped += n
-}
-
-// jitter spreads d by ±20%, so that inputs that lost the same server do not
-// come back in lock-step.
-func jitter(d time.Duration) time.Duration {
-	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
-}
-
-// sleep waits for d or until ctx ends; it reports whether d passed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
 	}
 }

@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
-	"math/rand/v2"
 	"net/url"
 	"sync"
 	"sync/atomic"
@@ -51,9 +49,10 @@ type Input struct {
 	clMu sync.Mutex  // guards cl
 	cl   paho.Client // the connected client; nil between sessions
 
-	mu     sync.Mutex // guards status and stats
-	status connector.Status
-	stats  Stats
+	status *connector.Tracker
+
+	mu    sync.Mutex // guards stats
+	stats Stats
 }
 
 // Stats are the host's Sparkplug counters, beyond connector.Status.
@@ -93,7 +92,7 @@ func New(cfg *Config, log *slog.Logger) (*Input, error) {
 		clientID: id,
 		peer:     peer,
 		log:      log.With("input", "sparkplug", "peer", peer, "client_id", id),
-		status:   connector.Status{State: connector.Connecting, Peer: peer},
+		status:   connector.NewTracker(peer),
 	}, nil
 }
 
@@ -102,13 +101,7 @@ func (in *Input) ClientID() string { return in.clientID }
 
 // Status reports the input's health.
 func (in *Input) Status() connector.Status {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	st := in.status
-	if st.Rejected != nil {
-		st.Rejected = maps.Clone(st.Rejected)
-	}
-	return st
+	return in.status.Status()
 }
 
 // Stats reports the Sparkplug counters.
@@ -142,7 +135,7 @@ func (in *Input) Run(ctx context.Context, sink connector.Sink) error {
 	if !in.ran.CompareAndSwap(false, true) {
 		return errors.New("sparkplug: Run called twice")
 	}
-	defer in.setState(connector.Stopped)
+	defer in.status.SetState(connector.Stopped)
 
 	q := &queue{
 		ch:    make(chan delivery, in.cfg.MaxInflight),
@@ -172,8 +165,8 @@ func (in *Input) Run(ctx context.Context, sink connector.Sink) error {
 		} else {
 			in.log.Debug("connect failed", "err", err, "retry_in", backoff)
 		}
-		in.disconnected(err)
-		if !sleep(ctx, jitter(backoff)) {
+		in.status.Disconnected(err)
+		if !connector.Sleep(ctx, connector.Jitter(backoff)) {
 			return nil
 		}
 		backoff = min(2*backoff, in.cfg.BackoffMax)
@@ -249,7 +242,7 @@ func (in *Input) session(ctx context.Context, q *queue) (connected bool, err err
 	}
 	in.setClient(cl)
 	defer in.setClient(nil)
-	in.connected()
+	in.status.Connected()
 	in.log.Info("connected", "groups", len(filters))
 	select {
 	case err := <-lost:
@@ -300,9 +293,7 @@ func (in *Input) receive(q *queue, m paho.Message) {
 		select {
 		case q.slots <- struct{}{}:
 		default:
-			in.mu.Lock()
-			in.status.Dropped++
-			in.mu.Unlock()
+			in.status.AddDropped(1)
 			return
 		}
 	} else {
@@ -324,14 +315,13 @@ func (in *Input) tick() time.Duration {
 // the queue holds, writes it to sink and acknowledges it, until ctx ends.
 func (in *Input) write(ctx context.Context, sink connector.Sink, q *queue) {
 	h := newHost(in.groups, in.cfg.ReorderTimeout, in.rebirth)
-	h.reject = in.reject
+	h.reject = in.status.Reject
 	h.lost = func(n int, msg string) {
+		in.status.AddDropped(int64(n))
+		in.status.SetError(msg)
 		in.mu.Lock()
-		defer in.mu.Unlock()
-		in.status.Dropped += int64(n)
 		in.stats.SeqGaps++
-		in.status.LastError = msg
-		in.status.LastErrorAt = time.Now()
+		in.mu.Unlock()
 	}
 	ticker := time.NewTicker(in.tick())
 	defer ticker.Stop()
@@ -416,80 +406,19 @@ func (in *Input) deliver(ctx context.Context, sink connector.Sink, pts []uns.Poi
 	for attempt := 0; ; attempt++ {
 		err := sink.Write(ctx, pts)
 		if err == nil {
-			in.mu.Lock()
-			in.status.Points += int64(len(pts))
-			in.mu.Unlock()
+			in.status.AddPoints(int64(len(pts)))
 			return true
 		}
 		if ctx.Err() != nil {
 			return false
 		}
-		in.setError(fmt.Sprintf("deliver %d points: %v", len(pts), err))
+		in.status.SetError(fmt.Sprintf("deliver %d points: %v", len(pts), err))
 		if attempt == 0 {
 			in.log.Warn("sink refused points; retrying", "points", len(pts), "err", err)
 		}
-		if !sleep(ctx, jitter(wait)) {
+		if !connector.Sleep(ctx, connector.Jitter(wait)) {
 			return false
 		}
 		wait = min(2*wait, in.cfg.BackoffMax)
-	}
-}
-
-func (in *Input) setState(s connector.State) {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	in.status.State = s
-}
-
-func (in *Input) connected() {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	in.status.State = connector.Connected
-	in.status.Connects++
-}
-
-func (in *Input) disconnected(err error) {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	in.status.State = connector.Disconnected
-	in.status.LastError = err.Error()
-	in.status.LastErrorAt = time.Now()
-}
-
-func (in *Input) setError(msg string) {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	in.status.LastError = msg
-	in.status.LastErrorAt = time.Now()
-}
-
-func (in *Input) reject(reason, msg string) {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	if in.status.Rejected == nil {
-		in.status.Rejected = make(map[string]int64)
-	}
-	in.status.Rejected[reason]++
-	in.status.LastError = msg
-	in.status.LastErrorAt = time.Now()
-}
-
-// jitter spreads d by ±20%.
-func jitter(d time.Duration) time.Duration {
-	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
-}
-
-// sleep waits for d or until ctx ends; it reports whether d passed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
 	}
 }

@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
-	"math/rand/v2"
 	"net/url"
 	"sync"
 	"sync/atomic"
@@ -49,8 +47,7 @@ type Input struct {
 	log      *slog.Logger
 	ran      atomic.Bool
 
-	mu     sync.Mutex // guards status
-	status connector.Status
+	status *connector.Tracker
 }
 
 // New returns an Input for the broker cfg describes; cfg is validated and
@@ -84,7 +81,7 @@ func New(cfg *Config, log *slog.Logger) (*Input, error) {
 		clientID: id,
 		peer:     peer,
 		log:      log,
-		status:   connector.Status{State: connector.Connecting, Peer: peer},
+		status:   connector.NewTracker(peer),
 	}, nil
 }
 
@@ -93,13 +90,7 @@ func (in *Input) ClientID() string { return in.clientID }
 
 // Status reports the input's health.
 func (in *Input) Status() connector.Status {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	st := in.status
-	if st.Rejected != nil {
-		st.Rejected = maps.Clone(st.Rejected)
-	}
-	return st
+	return in.status.Status()
 }
 
 // delivery is a message received and not yet acknowledged.
@@ -132,7 +123,7 @@ func (in *Input) Run(ctx context.Context, sink connector.Sink) error {
 	if !in.ran.CompareAndSwap(false, true) {
 		return errors.New("vda5050: Run called twice")
 	}
-	defer in.setState(connector.Stopped)
+	defer in.status.SetState(connector.Stopped)
 
 	q := &queue{
 		ch:    make(chan delivery, in.cfg.MaxInflight),
@@ -157,8 +148,8 @@ func (in *Input) Run(ctx context.Context, sink connector.Sink) error {
 		} else {
 			in.log.Debug("connect failed", "err", err, "retry_in", backoff)
 		}
-		in.disconnected(err)
-		if !sleep(ctx, jitter(backoff)) {
+		in.status.Disconnected(err)
+		if !connector.Sleep(ctx, connector.Jitter(backoff)) {
 			return nil
 		}
 		backoff = min(2*backoff, in.cfg.BackoffMax)
@@ -226,7 +217,7 @@ func (in *Input) session(ctx context.Context, q *queue) (connected bool, err err
 			return false, fmt.Errorf("subscribe %q: the broker refused it (not authorised?)", f)
 		}
 	}
-	in.connected()
+	in.status.Connected()
 	in.log.Info("connected", "subscriptions", len(in.filters))
 	select {
 	case err := <-lost:
@@ -267,9 +258,7 @@ func (in *Input) receive(q *queue, m paho.Message) {
 		case q.slots <- struct{}{}:
 		default:
 			// QoS 0 has no acknowledgement to hold the broker back with.
-			in.mu.Lock()
-			in.status.Dropped++
-			in.mu.Unlock()
+			in.status.AddDropped(1)
 			return
 		}
 	} else {
@@ -315,9 +304,7 @@ func (in *Input) write(ctx context.Context, sink connector.Sink, q *queue) {
 		if len(pts) > 0 && !in.deliver(ctx, "points", len(pts), func() error { return sink.Write(ctx, pts) }) {
 			return
 		}
-		in.mu.Lock()
-		in.status.Points += int64(len(pts))
-		in.mu.Unlock()
+		in.status.AddPoints(int64(len(pts)))
 		// Events after their points: a refused event write is retried
 		// alone, without writing the points again.
 		if len(evs) > 0 && !in.deliver(ctx, "events", len(evs), func() error { return es.WriteEvents(ctx, evs) }) {
@@ -340,7 +327,7 @@ func (in *Input) decode(pts []uns.Point, evs []uns.Event, d delivery) ([]uns.Poi
 		if reason == "" {
 			reason = uns.ReasonNotJSON
 		}
-		in.reject(reason, fmt.Sprintf("topic %.128q: %v", d.msg.Topic(), err))
+		in.status.Reject(reason, fmt.Sprintf("topic %.128q: %v", d.msg.Topic(), err))
 	}
 	return pts, evs
 }
@@ -357,73 +344,13 @@ func (in *Input) deliver(ctx context.Context, what string, n int, write func() e
 		if ctx.Err() != nil {
 			return false
 		}
-		in.setError(fmt.Sprintf("deliver %d %s: %v", n, what, err))
+		in.status.SetError(fmt.Sprintf("deliver %d %s: %v", n, what, err))
 		if attempt == 0 {
 			in.log.Warn("sink refused "+what+"; retrying", what, n, "err", err)
 		}
-		if !sleep(ctx, jitter(wait)) {
+		if !connector.Sleep(ctx, connector.Jitter(wait)) {
 			return false
 		}
 		wait = min(2*wait, in.cfg.BackoffMax)
-	}
-}
-
-func (in *Input) setState(s connector.State) {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	in.status.State = s
-}
-
-func (in *Input) connected() {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	in.status.State = connector.Connected
-	in.status.Connects++
-}
-
-func (in *Input) disconnected(err error) {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	in.status.State = connector.Disconnected
-	in.status.LastError = err.Error()
-	in.status.LastErrorAt = time.Now()
-}
-
-func (in *Input) setError(msg string) {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	in.status.LastError = msg
-	in.status.LastErrorAt = time.Now()
-}
-
-func (in *Input) reject(reason, msg string) {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	if in.status.Rejected == nil {
-		in.status.Rejected = make(map[string]int64)
-	}
-	in.status.Rejected[reason]++
-	in.status.LastError = msg
-	in.status.LastErrorAt = time.Now()
-}
-
-// jitter spreads d by ±20%, so that inputs that lost the same broker do not
-// come back in lock-step.
-func jitter(d time.Duration) time.Duration {
-	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
-}
-
-// sleep waits for d or until ctx ends; it reports whether d passed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
 	}
 }
