@@ -52,7 +52,7 @@ func (in *Input) session3(ctx context.Context, q *queue) (connected bool, err er
 	defer close(gone)
 
 	tok := cl.Connect()
-	if err := wait(ctx, tok, 2*in.cfg.ConnectTimeout); err != nil {
+	if err := Wait(ctx, tok, 2*in.cfg.ConnectTimeout); err != nil {
 		return false, fmt.Errorf("connect: %w", err)
 	}
 	filters := make(map[string]byte, len(in.subs))
@@ -60,7 +60,7 @@ func (in *Input) session3(ctx context.Context, q *queue) (connected bool, err er
 		filters[s.filter] = s.qos
 	}
 	st := cl.SubscribeMultiple(filters, nil)
-	if err := wait(ctx, st, in.cfg.ConnectTimeout); err != nil {
+	if err := Wait(ctx, st, in.cfg.ConnectTimeout); err != nil {
 		return false, fmt.Errorf("subscribe: %w", err)
 	}
 	for f, granted := range st.(*paho.SubscribeToken).Result() {
@@ -81,9 +81,10 @@ func (in *Input) session3(ctx context.Context, q *queue) (connected bool, err er
 	}
 }
 
-// wait waits up to limit for tok and returns its error. If ctx ends first
-// it still lets the attempt finish (within limit), so that none outlives Run.
-func wait(ctx context.Context, tok paho.Token, limit time.Duration) error {
+// Wait waits up to limit for tok and returns its error. If ctx ends first
+// it still lets the attempt finish (within limit), so that none outlives
+// Run. The other MQTT-based inputs (sparkplug, vda5050) use it too.
+func Wait(ctx context.Context, tok paho.Token, limit time.Duration) error {
 	t := time.NewTimer(limit)
 	defer t.Stop()
 	select {

@@ -232,7 +232,15 @@ func compile(c *Config) ([]sub, error) {
 
 // tlsConfig loads the TLS files of c; nil for a plain URL.
 func tlsConfig(c *Config) (*tls.Config, error) {
-	u, err := url.Parse(c.URL)
+	return TLSConfig(c.URL, c.ServerName, c.CAFile, c.CertFile, c.KeyFile, c.InsecureSkipVerify)
+}
+
+// TLSConfig makes the TLS configuration of a broker URL: nil for a plain
+// tcp:// or mqtt:// URL; for ssl://, mqtts:// or tls:// TLS 1.2 or newer with
+// the CA file, client certificate and server name given. Every MQTT-based
+// input (mqtt, sparkplug, vda5050) uses it; errors name the config field.
+func TLSConfig(rawURL, serverName, caFile, certFile, keyFile string, insecureSkipVerify bool) (*tls.Config, error) {
+	u, err := url.Parse(rawURL)
 	if err != nil {
 		return nil, errors.New("url: does not parse")
 	}
@@ -243,24 +251,24 @@ func tlsConfig(c *Config) (*tls.Config, error) {
 	}
 	tc := &tls.Config{
 		MinVersion:         tls.VersionTLS12,
-		ServerName:         c.ServerName,
-		InsecureSkipVerify: c.InsecureSkipVerify,
+		ServerName:         serverName,
+		InsecureSkipVerify: insecureSkipVerify,
 	}
 	if tc.ServerName == "" {
 		tc.ServerName = u.Hostname()
 	}
-	if c.CAFile != "" {
-		pem, err := os.ReadFile(c.CAFile)
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
 		if err != nil {
 			return nil, fmt.Errorf("ca_file: %w", err)
 		}
 		tc.RootCAs = x509.NewCertPool()
 		if !tc.RootCAs.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("ca_file: %s holds no PEM certificate", c.CAFile)
+			return nil, fmt.Errorf("ca_file: %s holds no PEM certificate", caFile)
 		}
 	}
-	if c.CertFile != "" {
-		cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
+	if certFile != "" {
+		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
 		if err != nil {
 			return nil, fmt.Errorf("cert_file, key_file: %w", err)
 		}

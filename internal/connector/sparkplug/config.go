@@ -2,12 +2,10 @@ package sparkplug
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 
@@ -221,41 +219,7 @@ func validID(s string) bool {
 
 // tlsConfig loads the TLS files of c; nil for a plain URL.
 func tlsConfig(c *Config) (*tls.Config, error) {
-	u, err := url.Parse(c.URL)
-	if err != nil {
-		return nil, errors.New("url: does not parse")
-	}
-	switch u.Scheme {
-	case "ssl", "mqtts", "tls":
-	default:
-		return nil, nil
-	}
-	tc := &tls.Config{
-		MinVersion:         tls.VersionTLS12,
-		ServerName:         c.ServerName,
-		InsecureSkipVerify: c.InsecureSkipVerify,
-	}
-	if tc.ServerName == "" {
-		tc.ServerName = u.Hostname()
-	}
-	if c.CAFile != "" {
-		pem, err := os.ReadFile(c.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("ca_file: %w", err)
-		}
-		tc.RootCAs = x509.NewCertPool()
-		if !tc.RootCAs.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("ca_file: %s holds no PEM certificate", c.CAFile)
-		}
-	}
-	if c.CertFile != "" {
-		cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("cert_file, key_file: %w", err)
-		}
-		tc.Certificates = []tls.Certificate{cert}
-	}
-	return tc, nil
+	return mqtt.TLSConfig(c.URL, c.ServerName, c.CAFile, c.CertFile, c.KeyFile, c.InsecureSkipVerify)
 }
 
 // defaultClientID derives a stable client id, as mqtt.DefaultClientID

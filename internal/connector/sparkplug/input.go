@@ -14,6 +14,7 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/molen-io/molen/internal/connector"
+	"github.com/molen-io/molen/internal/connector/mqtt"
 	"github.com/molen-io/molen/internal/uns"
 )
 
@@ -216,7 +217,7 @@ func (in *Input) session(ctx context.Context, q *queue) (connected bool, err err
 	cl := paho.NewClient(opts)
 	defer cl.Disconnect(disconnectQuiesce)
 
-	if err := wait(ctx, cl.Connect(), 2*in.cfg.ConnectTimeout); err != nil {
+	if err := mqtt.Wait(ctx, cl.Connect(), 2*in.cfg.ConnectTimeout); err != nil {
 		return false, fmt.Errorf("connect: %w", err)
 	}
 	filters := make(map[string]byte, len(in.groups))
@@ -224,7 +225,7 @@ func (in *Input) session(ctx context.Context, q *queue) (connected bool, err err
 		filters[g.filter] = g.qos
 	}
 	st := cl.SubscribeMultiple(filters, nil)
-	if err := wait(ctx, st, in.cfg.ConnectTimeout); err != nil {
+	if err := mqtt.Wait(ctx, st, in.cfg.ConnectTimeout); err != nil {
 		return false, fmt.Errorf("subscribe: %w", err)
 	}
 	for f, granted := range st.(*paho.SubscribeToken).Result() {
@@ -236,7 +237,7 @@ func (in *Input) session(ctx context.Context, q *queue) (connected bool, err err
 		// The will's timestamp and this one are the same, as Sparkplug
 		// 3.0 wants of a host's STATE birth and death.
 		tok := cl.Publish(stateTopic(in.cfg.HostID), 1, true, statePayload(true, start))
-		if err := wait(ctx, tok, in.cfg.ConnectTimeout); err != nil {
+		if err := mqtt.Wait(ctx, tok, in.cfg.ConnectTimeout); err != nil {
 			return false, fmt.Errorf("publish STATE: %w", err)
 		}
 	}
@@ -264,25 +265,6 @@ func (in *Input) setClient(cl paho.Client) {
 	in.clMu.Lock()
 	defer in.clMu.Unlock()
 	in.cl = cl
-}
-
-// wait waits up to limit for tok and returns its error. If ctx ends first
-// it still lets the attempt finish (within limit), so that none outlives Run.
-func wait(ctx context.Context, tok paho.Token, limit time.Duration) error {
-	t := time.NewTimer(limit)
-	defer t.Stop()
-	select {
-	case <-tok.Done():
-		return tok.Error()
-	case <-ctx.Done():
-		select {
-		case <-tok.Done():
-		case <-t.C:
-		}
-		return ctx.Err()
-	case <-t.C:
-		return fmt.Errorf("no answer within %v", limit)
-	}
 }
 
 // receive is the client's message handler: it takes an in-flight slot and

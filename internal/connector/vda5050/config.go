@@ -3,7 +3,6 @@ package vda5050
 import (
 	"crypto/sha256"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -13,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/molen-io/molen/internal/connector/mqtt"
 	"github.com/molen-io/molen/internal/uns"
 )
 
@@ -272,41 +272,7 @@ func levelSet(list []string, field string, bad func(path, format string, args ..
 
 // tlsConfig loads the TLS files of c; nil for a plain URL.
 func tlsConfig(c *Config) (*tls.Config, error) {
-	u, err := url.Parse(c.URL)
-	if err != nil {
-		return nil, errors.New("url: does not parse")
-	}
-	switch u.Scheme {
-	case "ssl", "mqtts", "tls":
-	default:
-		return nil, nil
-	}
-	tc := &tls.Config{
-		MinVersion:         tls.VersionTLS12,
-		ServerName:         c.ServerName,
-		InsecureSkipVerify: c.InsecureSkipVerify,
-	}
-	if tc.ServerName == "" {
-		tc.ServerName = u.Hostname()
-	}
-	if c.CAFile != "" {
-		pem, err := os.ReadFile(c.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("ca_file: %w", err)
-		}
-		tc.RootCAs = x509.NewCertPool()
-		if !tc.RootCAs.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("ca_file: %s holds no PEM certificate", c.CAFile)
-		}
-	}
-	if c.CertFile != "" {
-		cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("cert_file, key_file: %w", err)
-		}
-		tc.Certificates = []tls.Certificate{cert}
-	}
-	return tc, nil
+	return mqtt.TLSConfig(c.URL, c.ServerName, c.CAFile, c.CertFile, c.KeyFile, c.InsecureSkipVerify)
 }
 
 // DefaultClientID is the client id of an input whose config sets none:

@@ -14,6 +14,7 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/molen-io/molen/internal/connector"
+	"github.com/molen-io/molen/internal/connector/mqtt"
 	"github.com/molen-io/molen/internal/uns"
 )
 
@@ -205,11 +206,11 @@ func (in *Input) session(ctx context.Context, q *queue) (connected bool, err err
 	defer cl.Disconnect(disconnectQuiesce)
 
 	tok := cl.Connect()
-	if err := wait(ctx, tok, 2*in.cfg.ConnectTimeout); err != nil {
+	if err := mqtt.Wait(ctx, tok, 2*in.cfg.ConnectTimeout); err != nil {
 		return false, fmt.Errorf("connect: %w", err)
 	}
 	st := cl.SubscribeMultiple(in.filters, nil)
-	if err := wait(ctx, st, in.cfg.ConnectTimeout); err != nil {
+	if err := mqtt.Wait(ctx, st, in.cfg.ConnectTimeout); err != nil {
 		return false, fmt.Errorf("subscribe: %w", err)
 	}
 	for f, granted := range st.(*paho.SubscribeToken).Result() {
@@ -227,25 +228,6 @@ func (in *Input) session(ctx context.Context, q *queue) (connected bool, err err
 		return true, fmt.Errorf("connection lost: %w", err)
 	case <-ctx.Done():
 		return true, ctx.Err()
-	}
-}
-
-// wait waits up to limit for tok and returns its error. If ctx ends first
-// it still lets the attempt finish (within limit), so that none outlives Run.
-func wait(ctx context.Context, tok paho.Token, limit time.Duration) error {
-	t := time.NewTimer(limit)
-	defer t.Stop()
-	select {
-	case <-tok.Done():
-		return tok.Error()
-	case <-ctx.Done():
-		select {
-		case <-tok.Done():
-		case <-t.C:
-		}
-		return ctx.Err()
-	case <-t.C:
-		return fmt.Errorf("no answer within %v", limit)
 	}
 }
 
