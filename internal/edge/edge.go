@@ -76,7 +76,9 @@ type Edge struct {
 	http    *http.Client
 	metrics *metrics
 	rejects rejectLog
+	resends *resendTable // device publishes stored recently, to recognise resends
 	fwd     forwardState
+	fwdRate rateMeter      // what the forwarder sent over the last seconds
 	pipe    *pipelineState // nil without PipelineFile
 	inputs  []input
 	started time.Time
@@ -115,7 +117,8 @@ func Start(ctx context.Context, cfg Config) (*Edge, error) {
 		cfg:     cfg,
 		log:     cfg.Log,
 		stage:   cfg.Stage,
-		http:    &http.Client{Timeout: 30 * time.Second},
+		resends: newResendTable(resendKeep),
+		http:    hubClient(),
 		started: time.Now(),
 	}
 	oo := cfg.Outbox
@@ -128,6 +131,13 @@ func Start(ctx context.Context, cfg Config) (*Edge, error) {
 	}
 	e.outbox = ob
 	e.metrics = newMetrics(e)
+	// Before devices connect (their resends come first) and before the
+	// forwarder runs (acknowledged segments are deleted).
+	if err := e.rebuildResends(); err != nil {
+		// Not fatal: resends of publishes stored before the restart are then
+		// stored again, which duplicates but never loses.
+		e.log.Warn("cannot read recent outbox records to recognise device resends", "err", err)
+	}
 	// A damaged credential is a start-up error, not a silent forwarder stop.
 	if _, _, err := loadCredential(cfg.DataDir); err != nil {
 		ob.Close()
@@ -177,7 +187,8 @@ func Start(ctx context.Context, cfg Config) (*Edge, error) {
 		}
 		return nil
 	})
-	e.log.Info("edge started", "mqtt", e.MQTTAddr(), "status", e.StatusAddr(), "outbox", ob.ID())
+	e.log.Info("edge started", "mqtt", e.MQTTAddr(), "status", e.StatusAddr(), "outbox", ob.ID(),
+		"recent_publishes", e.resends.len())
 	return e, nil
 }
 
@@ -278,4 +289,15 @@ func (h mqttLog) WithAttrs(attrs []slog.Attr) slog.Handler {
 
 func (h mqttLog) WithGroup(name string) slog.Handler {
 	return mqttLog{h.Handler.WithGroup(name)}
+}
+
+// hubClient is the HTTP client of the forwarder. A hub that accepted a
+// request but does not answer (hung, or a network path that lost the
+// answer) is given up on 10 s after the request was sent, so forwarding
+// resumes within seconds; sending a big batch over a slow link may take up
+// to two minutes.
+func hubClient() *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.ResponseHeaderTimeout = 10 * time.Second
+	return &http.Client{Transport: t, Timeout: 2 * time.Minute}
 }

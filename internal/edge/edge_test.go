@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -616,5 +617,125 @@ func TestModbusInputReachesTheHub(t *testing.T) {
 	cfg.InputsFile, cfg.DataDir = bad, t.TempDir()
 	if _, err := edge.Start(t.Context(), cfg); err == nil || !strings.Contains(err.Error(), "inputs[0].modbus.unit_id") {
 		t.Errorf("bad inputs file: %v, want an error naming inputs[0].modbus.unit_id", err)
+	}
+}
+
+// scrape reads the edge's /metrics into a map from series (name and
+// labels, as printed) to value.
+func (v *env) scrape() map[string]float64 {
+	v.t.Helper()
+	resp, err := http.Get("http://" + v.edge.StatusAddr() + "/metrics")
+	if err != nil {
+		v.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		v.t.Fatal(err)
+	}
+	m := map[string]float64{}
+	for line := range strings.Lines(string(body)) {
+		line = strings.TrimSpace(line)
+		i := strings.LastIndexByte(line, ' ')
+		if strings.HasPrefix(line, "#") || i < 0 {
+			continue
+		}
+		f, err := strconv.ParseFloat(line[i+1:], 64)
+		if err != nil {
+			v.t.Fatalf("/metrics line %q: %v", line, err)
+		}
+		m[line[:i]] = f
+	}
+	return m
+}
+
+// TestStatusWhileTheHubIsAway checks what the status and /metrics say
+// about data waiting for the hub: pending records, points and bytes, the
+// age of the oldest, drops by reason, and no contact.
+func TestStatusWhileTheHubIsAway(t *testing.T) {
+	v := start(t)
+	if err := v.edge.Close(); err != nil {
+		t.Fatal(err)
+	}
+	v.cfg.HubURL = "http://127.0.0.1:1" // nothing listens there
+	v.cfg.Outbox = outbox.Options{MaxBytes: 16 << 10, SegmentBytes: 4 << 10}
+	v.startEdge()
+	dev := v.device(4)
+	const sent = 400
+	for i := range sent {
+		publish(t, dev, "f/m/n", []byte(fmt.Sprint(i)))
+	}
+	st := v.edge.Status()
+	o := st.Outbox
+	if o.PendingRecords == 0 || o.PendingPoints != o.PendingRecords || o.PendingBytes <= o.PendingRecords || o.OldestPendingSeconds <= 0 {
+		t.Errorf("outbox status %+v: want records pending, one point each, their bytes and age", o)
+	}
+	if o.DroppedPoints["full"] == 0 || o.PendingPoints+o.DroppedPoints["full"] != sent {
+		t.Errorf("pending %d + dropped (full) %d points, want %d, some dropped", o.PendingPoints, o.DroppedPoints["full"], sent)
+	}
+	if st.Hub.LastContact != nil || st.Forward.PointsPerSecond != 0 {
+		t.Errorf("hub contact %v, %v points/s; want none", st.Hub.LastContact, st.Forward.PointsPerSecond)
+	}
+	m := v.scrape()
+	for name, want := range map[string]float64{
+		"molen_edge_outbox_pending_records":                        float64(o.PendingRecords),
+		"molen_edge_outbox_pending_points":                         float64(o.PendingPoints),
+		"molen_edge_outbox_pending_bytes":                          float64(o.PendingBytes),
+		`molen_edge_dropped_points_total{reason="full"}`:           float64(o.DroppedPoints["full"]),
+		`molen_edge_dropped_points_total{reason="age"}`:            0,
+		`molen_edge_dropped_points_total{reason="corrupt"}`:        0,
+		"molen_edge_outbox_rejected_appends_total":                 0,
+		"molen_edge_hub_last_contact_timestamp_seconds":            0,
+		"molen_edge_forward_points_per_second":                     0,
+		"molen_edge_forward_records_per_second":                    0,
+		"molen_edge_points_accepted_total":                         sent,
+		"molen_edge_mqtt_clients":                                  1,
+		`molen_edge_messages_refused_total{reason="full"}`:         0,
+		"molen_edge_resends_skipped_total":                         0,
+		`molen_edge_forward_errors_total{kind="unauthorized"}`:     0,
+		`molen_edge_messages_rejected_total{reason="not_json"}`:    0,
+		`molen_edge_messages_rejected_total{reason="oversized"}`:   0,
+		`molen_edge_messages_rejected_total{reason="bad_quality"}`: 0,
+	} {
+		if got, ok := m[name]; !ok || got != want {
+			t.Errorf("/metrics %s = %v (present %v), want %v", name, got, ok, want)
+		}
+	}
+	if age := m["molen_edge_outbox_oldest_pending_seconds"]; age < o.OldestPendingSeconds {
+		t.Errorf("/metrics oldest pending %vs, status said %vs before", age, o.OldestPendingSeconds)
+	}
+}
+
+// TestStatusShowsTheSendRate checks the forwarding rates and the last
+// contact with the hub, in the status and on /metrics.
+func TestStatusShowsTheSendRate(t *testing.T) {
+	v := start(t)
+	dev := v.device(4)
+	const sent = 50
+	for i := range sent {
+		publish(t, dev, "f/m/r", []byte(fmt.Sprint(i)))
+	}
+	eventually(t, "the points at the hub", func() bool {
+		return v.count("f/m/r") == sent && v.edge.Status().Outbox.PendingRecords == 0
+	})
+	// One record of one point per message, all within the last 10 s: 5/s
+	// each, once the second of the last send is complete.
+	eventually(t, "the rates", func() bool {
+		st := v.edge.Status()
+		m := v.scrape()
+		return st.Forward.PointsPerSecond == sent/10 && st.Forward.RecordsPerSecond == sent/10 &&
+			m["molen_edge_forward_points_per_second"] == sent/10 && m["molen_edge_forward_records_per_second"] == sent/10
+	})
+	st := v.edge.Status()
+	m := v.scrape()
+	if st.Forward.Points != sent || m["molen_edge_forwarded_points_total"] != sent || m["molen_edge_forwarded_records_total"] != sent {
+		t.Errorf("forwarded points: status %d, /metrics %v points and %v records; want %d",
+			st.Forward.Points, m["molen_edge_forwarded_points_total"], m["molen_edge_forwarded_records_total"], sent)
+	}
+	if st.Hub.LastContact == nil || time.Since(*st.Hub.LastContact) > 15*time.Second {
+		t.Fatalf("status last contact %v, want a recent one", st.Hub.LastContact)
+	}
+	if got, want := m["molen_edge_hub_last_contact_timestamp_seconds"], float64(st.Hub.LastContact.UnixNano())/1e9; got != want {
+		t.Errorf("/metrics last contact %v, status %v", got, want)
 	}
 }

@@ -98,11 +98,16 @@ func (e *Edge) forward(ctx context.Context) error {
 		b := uplink.Batch{Stream: stream, Records: make([]uplink.RawRecord, len(entries))}
 		points := 0
 		for i, en := range entries {
-			b.Records[i] = uplink.RawRecord{Seq: en.Seq, Data: en.Data}
+			// The identity of a device publish stays here: the hub gets the
+			// uplink record alone. A damaged envelope (which the checksum
+			// would have caught) goes as it is: the hub refuses it and it is
+			// kept in the dead-letter directory.
+			_, _, data, _ := openEnvelope(en.Data)
+			b.Records[i] = uplink.RawRecord{Seq: en.Seq, Data: data}
 			points += en.Weight
 		}
 		start := time.Now()
-		_, err = client.Send(ctx, b)
+		ack, err := client.Send(ctx, b)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -140,15 +145,18 @@ func (e *Edge) forward(ctx context.Context) error {
 			continue
 		}
 		last := entries[len(entries)-1].Seq
+		// Records a full buffer dropped while an earlier attempt of this
+		// batch was on its way: the hub's watermark before this batch says
+		// whether that attempt stored them, so the drop counter stays exact.
+		e.outbox.Delivered(ack.Previous, entries[0].Seq, last)
 		if err := e.outbox.Ack(last); err != nil {
 			// The hub has the records; failing to note it only means they
-			// are sent again (and skipped by the hub) later.
+			// are sent again (and skipped by the hub) after a restart. Go
+			// on with the next batch: its Ack frees the segments both
+			// batches leave behind, which on a full disk is what lets the
+			// acknowledgement be written at all.
 			e.fwd.fail(time.Now(), err)
-			e.log.Error("cannot record the hub's acknowledgement in the outbox; retrying", "seq", last, "err", err)
-			if !sleep(ctx, retryMax) {
-				return nil
-			}
-			continue
+			e.log.Error("cannot record the hub's acknowledgement in the outbox; going on, the next acknowledgement records it", "seq", last, "err", err)
 		}
 		next = last + 1
 		if delay > retryMin {
@@ -158,6 +166,7 @@ func (e *Edge) forward(ctx context.Context) error {
 		e.fwd.ok(time.Now())
 		e.metrics.forwardedRecords.Add(float64(len(entries)))
 		e.metrics.forwardedPoints.Add(float64(points))
+		e.fwdRate.add(time.Now(), len(entries), points)
 		e.metrics.forwardSeconds.Observe(time.Since(start).Seconds())
 	}
 }

@@ -35,9 +35,20 @@ func (h *ingestHook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool 
 }
 
 func (h *ingestHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
-	err := h.e.ingest(context.Background(), pk.TopicName, pk.Payload)
+	var id *resendID
+	if pk.FixedHeader.Qos > 0 {
+		// Only QoS 1 and 2 publishes carry a packet id and are resent.
+		rid := newResendID(cl.ID, pk.PacketID, pk.TopicName, pk.Payload)
+		id = &rid
+	}
+	err := h.e.ingest(context.Background(), pk.TopicName, pk.Payload, id)
 	if err == nil {
 		return pk, nil
+	}
+	if errors.Is(err, errResent) {
+		// Stored (and passed to local subscribers) the first time: the
+		// device gets its PUBACK, nothing else happens.
+		return pk, packets.CodeSuccessIgnore
 	}
 	if reason := uns.ReasonOf(err); reason != "" {
 		// Bad input: counted and kept for inspection. MQTT 5 clients get the
@@ -63,18 +74,25 @@ func (h *ingestHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Pack
 }
 
 // ingest decodes one device message, runs the pipeline stage and appends
-// the result to the outbox. It returns a *uns.RejectError for bad input and
-// another error if the data could not be stored.
-func (e *Edge) ingest(ctx context.Context, topic string, payload []byte) error {
+// the result to the outbox. id identifies a QoS 1 or 2 publish (nil for
+// QoS 0). It returns a *uns.RejectError for bad input, errResent for a
+// resend of a publish already stored, and another error if the data could
+// not be stored.
+func (e *Edge) ingest(ctx context.Context, topic string, payload []byte, id *resendID) error {
 	e.metrics.messages.Inc()
-	pts, err := uns.Decode(nil, topic, payload, time.Now().UnixNano())
+	now := time.Now().UnixNano()
+	pts, err := uns.Decode(nil, topic, payload, now)
 	if err != nil {
 		reason := uns.ReasonOf(err)
 		e.metrics.rejected.WithLabelValues(reason).Inc()
 		e.rejects.add(topic, payload, reason, err)
 		return err
 	}
-	if err := e.accept(ctx, pts); err != nil {
+	if id != nil && e.resends.has(*id) && deviceTimed(topic, payload, pts, now) {
+		e.metrics.resendsSkipped.Inc()
+		return errResent
+	}
+	if err := e.accept(ctx, pts, id); err != nil {
 		if errors.Is(err, outbox.ErrTooLarge) {
 			// Larger than the whole buffer may hold: no retry can help.
 			err = &uns.RejectError{Reason: uns.ReasonOversized, Msg: err.Error()}
@@ -89,12 +107,26 @@ func (e *Edge) ingest(ctx context.Context, topic string, payload []byte) error {
 // accept runs points through the pipeline stage and appends the result to
 // the outbox: the one way in for device messages and connector inputs. It
 // returns once the points are durable, or an error (outbox full or failing).
-func (e *Edge) accept(ctx context.Context, pts []uns.Point) error {
+// id, if not nil, identifies the device publish the points come from: the
+// record carries it (in the same write, so it is on disk exactly when the
+// points are) and the edge remembers it to recognise resends.
+func (e *Edge) accept(ctx context.Context, pts []uns.Point, id *resendID) error {
 	pts = e.stage.Process(pts)
 	if len(pts) == 0 {
+		// The pipeline kept nothing: nothing to store, but a resend would go
+		// through the pipeline's state (windows, counters) a second time.
+		// Remembered in memory only, so forgotten by a restart.
+		if id != nil {
+			e.resends.add(*id)
+		}
 		return nil
 	}
-	if _, err := e.outbox.Append(ctx, uplink.EncodePoints(nil, pts), len(pts)); err != nil {
+	var rec []byte
+	if id != nil {
+		rec = appendEnvelope(make([]byte, 0, 64), *id)
+	}
+	rec = uplink.EncodePoints(rec, pts)
+	if _, err := e.outbox.Append(ctx, rec, len(pts)); err != nil {
 		switch {
 		case errors.Is(err, outbox.ErrTooLarge):
 		case errors.Is(err, outbox.ErrFull):
@@ -103,6 +135,9 @@ func (e *Edge) accept(ctx context.Context, pts []uns.Point) error {
 			e.metrics.refused.WithLabelValues("write_error").Inc()
 		}
 		return fmt.Errorf("append to outbox: %w", err)
+	}
+	if id != nil {
+		e.resends.add(*id)
 	}
 	e.metrics.points.Add(float64(len(pts)))
 	if e.refusing.Load() && e.refusing.CompareAndSwap(true, false) {

@@ -26,7 +26,7 @@ type input struct {
 type sink struct{ e *Edge }
 
 func (s sink) Write(ctx context.Context, pts []uns.Point) error {
-	return s.e.accept(ctx, pts)
+	return s.e.accept(ctx, pts, nil)
 }
 
 // WriteEvents stores events an input derives itself (a VDA 5050 vehicle's

@@ -3,6 +3,7 @@ package edge
 import (
 	"encoding/json"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -20,6 +21,7 @@ type metrics struct {
 	reg              *prometheus.Registry
 	messages         prometheus.Counter
 	points           prometheus.Counter
+	resendsSkipped   prometheus.Counter
 	rejected         *prometheus.CounterVec
 	refused          *prometheus.CounterVec
 	forwardedRecords prometheus.Counter
@@ -39,6 +41,8 @@ func newMetrics(e *Edge) *metrics {
 			Name: "molen_edge_messages_received_total", Help: "Device messages received."}),
 		points: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "molen_edge_points_accepted_total", Help: "Points accepted into the outbox."}),
+		resendsSkipped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "molen_edge_resends_skipped_total", Help: "Device resends of publishes already stored: acknowledged, not stored again."}),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "molen_edge_messages_rejected_total", Help: "Device messages rejected as bad input, by reason."}, []string{"reason"}),
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -74,8 +78,12 @@ func newMetrics(e *Edge) *metrics {
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.messages, m.points, m.rejected, m.refused,
+		m.messages, m.points, m.resendsSkipped, m.rejected, m.refused,
 		m.forwardedRecords, m.forwardedPoints, m.forwardErrors, m.forwardSeconds, m.deadRecords, m.deadPoints, m.derivedLost, m.events,
+		gauge("molen_edge_mqtt_clients", "Devices connected to the MQTT listener.",
+			func() float64 { return float64(atomic.LoadInt64(&e.mqtt.Info.ClientsConnected)) }),
+		gauge("molen_edge_outbox_pending_records", "Outbox records not yet acknowledged by the hub.",
+			func() float64 { return float64(ob.Stats().PendingRecords) }),
 		gauge("molen_edge_outbox_pending_points", "Points stored locally and not yet acknowledged by the hub.",
 			func() float64 { return float64(ob.Stats().PendingPoints) }),
 		gauge("molen_edge_outbox_pending_bytes", "Bytes of records not yet acknowledged by the hub.",
@@ -84,6 +92,19 @@ func newMetrics(e *Edge) *metrics {
 			func() float64 { return float64(ob.Stats().DiskBytes) }),
 		gauge("molen_edge_outbox_oldest_pending_seconds", "Age of the oldest point not yet acknowledged by the hub (0 if none).",
 			func() float64 { return oldestAge(ob.Stats().OldestPending).Seconds() }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "molen_edge_outbox_rejected_appends_total", Help: "Appends the outbox refused because it was full with reject-new (device messages and pipeline output)."},
+			func() float64 { return float64(ob.Stats().Rejected) }),
+		gauge("molen_edge_forward_records_per_second", "Records the hub acknowledged per second, averaged over the last 10 complete seconds.",
+			func() float64 {
+				r, _ := e.fwdRate.rates(time.Now())
+				return r
+			}),
+		gauge("molen_edge_forward_points_per_second", "Points the hub acknowledged per second, averaged over the last 10 complete seconds.",
+			func() float64 {
+				_, p := e.fwdRate.rates(time.Now())
+				return p
+			}),
 		gauge("molen_edge_hub_last_contact_timestamp_seconds", "Unix time of the last batch the hub acknowledged (0 if none).",
 			func() float64 {
 				e.fwd.mu.Lock()
@@ -102,21 +123,26 @@ func newMetrics(e *Edge) *metrics {
 // dropCollector exposes the outbox's drop counts, which the outbox keeps
 // itself (they survive in its state, not in ours).
 type dropCollector struct {
-	e    *Edge
-	desc *prometheus.Desc
+	e            *Edge
+	points, recs *prometheus.Desc
 }
 
 func newDropCollector(e *Edge) *dropCollector {
-	return &dropCollector{e: e, desc: prometheus.NewDesc("molen_edge_dropped_points_total",
-		"Points dropped from the outbox by a bound (full: drop-oldest, age: max age) or found corrupt.", []string{"reason"}, nil)}
+	return &dropCollector{e: e,
+		points: prometheus.NewDesc("molen_edge_dropped_points_total",
+			"Points dropped from the outbox by a bound (full: drop-oldest, age: max age) or found corrupt.", []string{"reason"}, nil),
+		recs: prometheus.NewDesc("molen_edge_dropped_records_total",
+			"Outbox records dropped by a bound or found corrupt (exact even where a damaged record's points are unknown).", []string{"reason"}, nil),
+	}
 }
 
-func (c *dropCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+func (c *dropCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.points; ch <- c.recs }
 
 func (c *dropCollector) Collect(ch chan<- prometheus.Metric) {
 	st := c.e.outbox.Stats()
 	for _, r := range []string{"full", "age", "corrupt"} {
-		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.CounterValue, float64(st.Dropped[r].Points), r)
+		ch <- prometheus.MustNewConstMetric(c.points, prometheus.CounterValue, float64(st.Dropped[r].Points), r)
+		ch <- prometheus.MustNewConstMetric(c.recs, prometheus.CounterValue, float64(st.Dropped[r].Records), r)
 	}
 }
 
@@ -188,11 +214,12 @@ type Status struct {
 		Clients int64  `json:"clients"`
 	} `json:"mqtt"`
 	Ingest struct {
-		Messages    int64            `json:"messages"`
-		Points      int64            `json:"points"`
-		Rejected    map[string]int64 `json:"rejected"`
-		Refused     map[string]int64 `json:"refused"`
-		LastRejects []Reject         `json:"last_rejects"`
+		Messages       int64            `json:"messages"`
+		Points         int64            `json:"points"`
+		ResendsSkipped int64            `json:"resends_skipped"`
+		Rejected       map[string]int64 `json:"rejected"`
+		Refused        map[string]int64 `json:"refused"`
+		LastRejects    []Reject         `json:"last_rejects"`
 	} `json:"ingest"`
 	Outbox struct {
 		ID                   string           `json:"id"`
@@ -202,13 +229,16 @@ type Status struct {
 		OldestPendingSeconds float64          `json:"oldest_pending_seconds"`
 		DiskBytes            int64            `json:"disk_bytes"`
 		DroppedPoints        map[string]int64 `json:"dropped_points"`
+		DroppedRecords       map[string]int64 `json:"dropped_records"`
 		Rejected             int64            `json:"rejected_appends"`
 	} `json:"outbox"`
 	Forward struct {
-		Records           int64 `json:"records"`
-		Points            int64 `json:"points"`
-		DeadLetterRecords int64 `json:"dead_letter_records"`
-		DeadLetterPoints  int64 `json:"dead_letter_points"`
+		Records           int64   `json:"records"`
+		Points            int64   `json:"points"`
+		RecordsPerSecond  float64 `json:"records_per_second"`
+		PointsPerSecond   float64 `json:"points_per_second"`
+		DeadLetterRecords int64   `json:"dead_letter_records"`
+		DeadLetterPoints  int64   `json:"dead_letter_points"`
 	} `json:"forward"`
 	Pipeline *PipelineStatus `json:"pipeline,omitempty"`
 	Inputs   []InputStatus   `json:"inputs,omitempty"`
@@ -240,6 +270,7 @@ func (e *Edge) Status() Status {
 	s.MQTT.Clients = atomic.LoadInt64(&e.mqtt.Info.ClientsConnected)
 	s.Ingest.Messages = int64(counterValue(e.metrics.messages))
 	s.Ingest.Points = int64(counterValue(e.metrics.points))
+	s.Ingest.ResendsSkipped = int64(counterValue(e.metrics.resendsSkipped))
 	s.Ingest.Rejected = vecValues(e.metrics.rejected, uns.Reasons)
 	s.Ingest.Refused = vecValues(e.metrics.refused, []string{"full", "write_error"})
 	s.Ingest.LastRejects = e.rejects.recent()
@@ -249,12 +280,13 @@ func (e *Edge) Status() Status {
 	o.ID, o.PendingRecords, o.PendingPoints, o.PendingBytes = st.ID, st.PendingRecords, st.PendingPoints, st.PendingBytes
 	o.OldestPendingSeconds = oldestAge(st.OldestPending).Seconds()
 	o.DiskBytes, o.Rejected = st.DiskBytes, st.Rejected
-	o.DroppedPoints = map[string]int64{}
+	o.DroppedPoints, o.DroppedRecords = map[string]int64{}, map[string]int64{}
 	for _, r := range []string{"full", "age", "corrupt"} {
-		o.DroppedPoints[r] = st.Dropped[r].Points
+		o.DroppedPoints[r], o.DroppedRecords[r] = st.Dropped[r].Points, st.Dropped[r].Records
 	}
 	s.Forward.Records = int64(counterValue(e.metrics.forwardedRecords))
 	s.Forward.Points = int64(counterValue(e.metrics.forwardedPoints))
+	s.Forward.RecordsPerSecond, s.Forward.PointsPerSecond = e.fwdRate.rates(time.Now())
 	s.Forward.DeadLetterRecords = int64(counterValue(e.metrics.deadRecords))
 	s.Forward.DeadLetterPoints = int64(counterValue(e.metrics.deadPoints))
 	if e.pipe != nil {
@@ -262,6 +294,48 @@ func (e *Edge) Status() Status {
 	}
 	s.Inputs = e.inputStatus()
 	return s
+}
+
+// rateWindow is the span, in seconds, of the forwarding rates.
+const rateWindow = 10
+
+// rateMeter sums what the forwarder sent per second, so that the status can
+// show a rate without a Prometheus server to compute one.
+type rateMeter struct {
+	mu      sync.Mutex                 // guards buckets
+	buckets [rateWindow + 1]rateBucket // the bucket of unix second s is buckets[s % len]
+}
+
+type rateBucket struct{ sec, records, points int64 }
+
+// add counts records and points sent at now.
+func (m *rateMeter) add(now time.Time, records, points int) {
+	sec := now.Unix()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	b := &m.buckets[uint64(sec)%uint64(len(m.buckets))]
+	if b.sec != sec {
+		*b = rateBucket{sec: sec}
+	}
+	b.records += int64(records)
+	b.points += int64(points)
+}
+
+// rates returns records and points per second, averaged over the
+// rateWindow complete seconds before now: the second in progress is left
+// out, so a rate does not dip at the start of every second.
+func (m *rateMeter) rates(now time.Time) (records, points float64) {
+	sec := now.Unix()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var r, p int64
+	for _, b := range m.buckets {
+		if b.sec >= sec-rateWindow && b.sec < sec {
+			r += b.records
+			p += b.points
+		}
+	}
+	return float64(r) / rateWindow, float64(p) / rateWindow
 }
 
 func counterValue(c prometheus.Counter) float64 {

@@ -27,17 +27,29 @@ func (l *Log) Ack(seq uint64) error {
 		l.mu.Unlock()
 		return nil
 	}
+	// Records a bound dropped while they were on their way and that no
+	// Delivered settled: a reader that acknowledges past them sent them
+	// (in this batch or an earlier attempt).
+	l.settleInflight(func(r droppedRec) bool { return r.seq <= seq }, func(droppedRec) bool { return false })
 	c := l.cur
 	c.acked = seq
 	c.dropped = maps.Clone(c.dropped)
 	l.mu.Unlock()
-	// The cursor goes to disk before anything is deleted, and the in-memory
-	// cursor moves only once it is there, so that a failed Ack can be retried.
+	// The cursor goes to disk before anything is deleted, so that every
+	// record above the cursor on disk is still there, and the in-memory
+	// cursor moves only once it is there, so that a failed Ack can be
+	// retried. On a full disk, though, writing the cursor needs the space
+	// of the segments it acknowledges: then they go first.
 	if err := writeFileAtomic(l.dir, cursorFile, c.encode()); err != nil {
-		return fmt.Errorf("outbox: ack %d: write cursor: %w", seq, err)
+		if aerr := l.advance(target{seq: seq + 1}, ""); aerr != nil {
+			return fmt.Errorf("outbox: ack %d: %w", seq, aerr)
+		}
+		if err := writeFileAtomic(l.dir, cursorFile, c.encode()); err != nil {
+			return fmt.Errorf("outbox: ack %d: write cursor: %w", seq, err)
+		}
 	}
 	l.mu.Lock()
-	l.cur.acked = seq
+	l.cur.acked = max(l.cur.acked, seq)
 	l.mu.Unlock()
 	if err := l.advance(target{seq: seq + 1}, ""); err != nil {
 		return fmt.Errorf("outbox: ack %d: %w", seq, err)
@@ -88,11 +100,7 @@ func (l *Log) advance(t target, reason string) error {
 			// s is the active segment and every live record in it goes.
 			end := s.end()
 			if reason != "" {
-				l.addDrop(reason, DropCount{
-					Records: int64(end.seq - l.head.seq),
-					Points:  end.points - l.head.points,
-					Bytes:   end.off - l.head.off,
-				})
+				l.dropTo(reason, s, end)
 			}
 			l.head = end
 			l.mu.Unlock()
@@ -119,11 +127,7 @@ func (l *Log) advance(t target, reason string) error {
 		}
 		if p.seq > l.head.seq {
 			if reason != "" {
-				l.addDrop(reason, DropCount{
-					Records: int64(p.seq - l.head.seq),
-					Points:  p.points - l.head.points,
-					Bytes:   p.off - l.head.off,
-				})
+				l.dropTo(reason, s, p)
 			}
 			l.head = p
 			l.gc()

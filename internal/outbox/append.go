@@ -223,6 +223,7 @@ func (l *Log) writeBatch(batch []*request) (rest []*request) {
 			l.log.Error("outbox: cannot truncate failed write; retrying before the next one", "segment", s.name, "err", terr)
 		}
 		l.next = first
+		l.freeActive(s)
 	} else {
 		p := pos{seq: first, off: off, points: s.points}
 		for _, r := range take {
@@ -285,6 +286,26 @@ func (l *Log) makeRoom(need int64) error {
 		}
 	}
 	return nil
+}
+
+// freeActive gives back the space of the active segment s after a write
+// to it failed (a full disk, say), if every record in it is acknowledged
+// or dropped: otherwise it would only go once it reaches SegmentBytes and
+// rolls, which a full disk never lets it do. It empties the file, starts
+// a new segment and deletes s. l.mu must be held and the caller must be
+// the flusher.
+func (l *Log) freeActive(s *segment) {
+	if s.records == 0 || l.head.seq < s.next() || s.refs > 0 {
+		return
+	}
+	if err := s.f.Truncate(segHeaderLen); err != nil {
+		l.log.Error("outbox: cannot free the acknowledged active segment", "segment", s.name, "err", err)
+		return
+	}
+	l.dirtyTail = false
+	if err := l.roll(); err != nil {
+		l.log.Error("outbox: cannot free the acknowledged active segment", "segment", s.name, "err", err)
+	}
 }
 
 // roll closes the active segment for writing and starts a new one named

@@ -6,6 +6,12 @@
 // are deleted. The hub deduplicates by (ID, Seq), so delivery is
 // at-least-once from here and exactly-once in storage.
 //
+// Records are deleted a whole segment at a time, once none of the
+// segment's records is pending and it is not the active segment. Until
+// then Scan still returns them: a caller that keeps state in its records
+// (the edge keeps the identities of device publishes) rebuilds it from
+// there at start, from a given append time on.
+//
 // # Durability contract
 //
 // With Options.SyncInterval 0 (the default), Append returns only after the
@@ -42,14 +48,31 @@
 // ReasonAge; records in the active segment are dropped logically (Read skips
 // them) until their segment is deleted. A write error (ENOSPC, EFBIG, EIO)
 // fails the Appends of that batch, the partial write is truncated away, and
-// the log keeps working once the cause is gone.
+// the log keeps working once the cause is gone: an active segment whose
+// records are all acknowledged is then emptied and replaced (on a small disk
+// it would never reach SegmentBytes), and Ack deletes acknowledged segments
+// before it writes the cursor when the cursor cannot be written.
+//
+// Records a bound drops while a reader holds them (read, not acknowledged)
+// may still reach the receiver, so they are counted only once their fate is
+// known: Delivered (the receiver's watermark before the reader's next
+// delivered batch) settles them, records up to it and those of the batch
+// as delivered and the others as dropped; Ack settles those it covers as
+// delivered; Close counts those left as dropped. The count is exact unless
+// one attempt fails before the receiver stores it and a later one is stored
+// but its answer lost, both before the next answer (the receiver's
+// watermark then covers records it does not have); it is then high, never
+// low. Records lost to corruption are counted when Open finds them,
+// including records missing between two segments (a segment cut at a
+// record boundary), once (the cursor remembers up to where gaps were
+// counted); their points are unknown when their headers are gone.
 //
 // # On-disk format
 //
 // A log directory holds:
 //
 //	id                        the incarnation ID, one line of text
-//	cursor                    acknowledged seq, drop floor and drop counters (replaced via cursor.tmp + rename)
+//	cursor                    acknowledged seq, drop floor, drop counters and counted gaps (replaced via cursor.tmp + rename)
 //	lock                      flock(2)ed while a Log has the directory open
 //	00000000000000000001.seg  segments, named by the seq of their first record (20 digits)
 //	quarantine/               corrupt data moved aside for inspection: <segment>.<UTC time>.at<offset>

@@ -116,6 +116,7 @@ type Stats struct {
 	PendingPoints               int64  // sum of Weight of the pending records
 	PendingBytes                int64
 	OldestPending               time.Time // Append time of the oldest pending record; zero if none
+	LastAppend                  time.Time // Append time of the newest record on disk or written since Open; zero if none
 	DiskBytes                   int64
 	Dropped                     map[string]DropCount // by reason: ReasonFull, ReasonAge, ReasonCorrupt
 	Rejected                    int64                // Appends refused with ErrFull
@@ -160,16 +161,25 @@ type Log struct {
 	// segs[0] if there is none); segments other than segs[0] hold only such
 	// records, as dead segments are deleted at once. durable <= written <
 	// next; Read, Wait and Ack see records up to durable only.
-	mu        sync.Mutex
-	closed    bool
-	queue     []*request
-	segs      []*segment
-	next      uint64 // seq of the next record
-	lastTime  int64  // append time of the last record: times never decrease
-	written   uint64 // last seq written to its segment
-	durable   uint64 // last seq known fsynced
-	head      pos
-	hint      readHint      // where the last Read ended
+	mu       sync.Mutex
+	closed   bool
+	queue    []*request
+	segs     []*segment
+	next     uint64 // seq of the next record
+	lastTime int64  // append time of the last record: times never decrease
+	written  uint64 // last seq written to its segment
+	durable  uint64 // last seq known fsynced
+	head     pos
+	hint     readHint // where the last Read ended
+	// sent is where the last Read that returned records ended: its last
+	// seq + 1 and position (seg nil if not known). Records at or after the
+	// head and before sent.p.seq are in a reader's hands.
+	sent readHint
+	// inflight holds records a bound dropped while a reader had them
+	// (see dropTo): they count as dropped once it is clear they were not
+	// delivered, and not at all if Ack covers them.
+	inflight  []inflightDrop
+	reading   bool          // a Read is between its two locked sections
 	diskBytes int64         // sum of segs[i].size
 	dirtyTail bool          // the active segment may hold bytes of a failed write past its size
 	cur       cursor        // acked, floor and counters; cur.dropped is never nil
@@ -241,6 +251,10 @@ func open(dir string, opts Options) (l *Log, err error) {
 		l.cur.dropped[ReasonCorrupt] = l.cur.dropped[ReasonCorrupt].add(rec.corrupt)
 		l.curDirty = true
 	}
+	if rec.gaps > l.cur.gaps {
+		l.cur.gaps = rec.gaps
+		l.curDirty = true
+	}
 	if err := l.start(rec.seqFloor); err != nil {
 		return nil, err
 	}
@@ -275,6 +289,12 @@ func (l *Log) start(seqFloor uint64) error {
 		s, err := createSegment(l.dir, next)
 		if err != nil {
 			return err
+		}
+		if m := len(l.segs); m > 0 && next > l.segs[m-1].next() && next > l.cur.gaps {
+			// The seqs skipped here are those lost data could have held,
+			// already counted: the gap is not a loss of its own.
+			l.cur.gaps = next
+			l.curDirty = true
 		}
 		l.segs = append(l.segs, s)
 	}
@@ -329,6 +349,9 @@ func (l *Log) Stats() Stats {
 	if st.PendingRecords > 0 {
 		st.OldestPending = time.Unix(0, l.head.time)
 	}
+	if l.lastTime != 0 {
+		st.LastAppend = time.Unix(0, l.lastTime)
+	}
 	return st
 }
 
@@ -374,17 +397,112 @@ func (l *Log) addDrop(reason string, d DropCount) {
 	l.curDirty = true
 }
 
+// inflightDrop is records a bound dropped while a reader had them, or
+// may have been being given them (open: a Read was in progress; it settles
+// them when it ends). Each record's weight and size is kept, so that any
+// part of them can be counted exactly.
+type inflightDrop struct {
+	reason string
+	recs   []droppedRec
+	open   bool
+}
+
+type droppedRec struct {
+	seq           uint64
+	points, bytes int64
+}
+
+// dropTo counts the records from the head to end (in segment s) as
+// dropped for reason, except those a reader has been given, or is being
+// given, and not acknowledged: they may still reach the receiver, so they
+// wait in inflight until Delivered (what the receiver had stored before a
+// later batch), Ack or Close settles them. l.mu must be held.
+func (l *Log) dropTo(reason string, s *segment, end pos) {
+	from := l.head
+	if end.seq <= from.seq {
+		return
+	}
+	mid := from
+	switch {
+	case l.reading:
+		mid = end
+	case l.sent.p.seq > from.seq:
+		mid = end
+		if l.sent.p.seq < end.seq && l.sent.seg == s {
+			mid = l.sent.p
+		}
+	}
+	if mid.seq > from.seq {
+		recs, err := s.headers(from, mid)
+		if err == nil {
+			l.inflight = append(l.inflight, inflightDrop{reason: reason, recs: recs, open: l.reading})
+			from = mid
+		} else {
+			l.log.Error("outbox: cannot read records being dropped; counting them as dropped now", "segment", s.name, "err", err)
+		}
+	}
+	l.addDrop(reason, DropCount{Records: int64(end.seq - from.seq), Points: end.points - from.points, Bytes: end.off - from.off})
+}
+
+// settleRead ends the open in-flight drops when a Read ends: records no
+// read has given (at or after sent) never will be, and count as dropped
+// now; the others stay in flight. l.mu must be held.
+func (l *Log) settleRead() {
+	for i := range l.inflight {
+		l.inflight[i].open = false
+	}
+	l.settleInflight(func(droppedRec) bool { return false }, func(r droppedRec) bool { return r.seq >= l.sent.p.seq })
+}
+
+// Delivered settles the records a bound dropped while a reader had them,
+// once the receiver stored the batch first..last and said how far it had
+// stored before it (prev): the batch's own records and those up to prev
+// (sent by an earlier attempt whose answer was lost) reached it; the
+// others never will, and count as dropped now. A reader that knows prev
+// calls Delivered before Ack.
+func (l *Log) Delivered(prev, first, last uint64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.settleInflight(func(r droppedRec) bool { return r.seq <= prev || r.seq >= first && r.seq <= last },
+		func(droppedRec) bool { return true })
+}
+
+// settleInflight settles the closed in-flight records: those delivered
+// leave without a count, those undelivered are counted as dropped, the
+// rest stay. l.mu must be held.
+func (l *Log) settleInflight(delivered, undelivered func(droppedRec) bool) {
+	kept := l.inflight[:0]
+	for _, d := range l.inflight {
+		if d.open {
+			kept = append(kept, d)
+			continue
+		}
+		rest := d.recs[:0]
+		var gone DropCount
+		for _, r := range d.recs {
+			switch {
+			case delivered(r):
+			case undelivered(r):
+				gone = gone.add(DropCount{Records: 1, Points: r.points, Bytes: r.bytes})
+			default:
+				rest = append(rest, r)
+			}
+		}
+		l.addDrop(d.reason, gone)
+		if d.recs = rest; len(rest) > 0 {
+			kept = append(kept, d)
+		}
+	}
+	l.inflight = kept
+}
+
 // removeFirst deletes segs[0], which must not be the active segment,
 // counting its unacknowledged records under reason unless reason is "".
 // l.mu must be held.
 func (l *Log) removeFirst(reason string) {
 	s := l.segs[0]
 	if reason != "" && l.head.seq < s.next() {
-		l.addDrop(reason, DropCount{
-			Records: int64(s.next() - l.head.seq),
-			Points:  s.points - l.head.points,
-			Bytes:   s.size - l.head.off,
-		})
+		l.dropTo(reason, s, s.end())
 	}
 	// A segment that cannot be removed stays on disk; Open deletes it later
 	// or, if the records were not acknowledged, sends them again.
@@ -541,6 +659,12 @@ func (l *Log) Close() error {
 	if err := l.sync(); err != nil {
 		errs = append(errs, err)
 	}
+	// Dropped records still in a reader's hands were not acknowledged by
+	// now: count them as dropped (a batch the receiver stored but whose
+	// answer never came is counted too: the count may be one batch high).
+	l.mu.Lock()
+	l.settleInflight(func(droppedRec) bool { return false }, func(droppedRec) bool { return true })
+	l.mu.Unlock()
 	if err := l.persist(); err != nil {
 		errs = append(errs, err)
 	}

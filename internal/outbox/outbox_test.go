@@ -331,6 +331,83 @@ func TestCursorLostResends(t *testing.T) {
 	}
 }
 
+// TestDropInFlight drops, by DropOldest, a segment whose records a reader
+// holds: they count as dropped only if they turn out undelivered (the
+// reader asks for them again, or the log closes), not if an Ack covers
+// them.
+func TestDropInFlight(t *testing.T) {
+	for _, tt := range []struct {
+		name      string
+		settle    func(t *testing.T, l *Log, batch []Entry)
+		wantBatch bool // the batch's records count as dropped
+	}{
+		{"delivered", func(t *testing.T, l *Log, batch []Entry) {
+			if err := l.Ack(batch[len(batch)-1].Seq); err != nil {
+				t.Fatal(err)
+			}
+		}, false},
+		{"lost, then the next batch delivered", func(t *testing.T, l *Log, batch []Entry) {
+			es, err := l.Read(batch[0].Seq, 10, 1<<20)
+			if err != nil || len(es) == 0 {
+				t.Fatalf("Read again: %d records, %v", len(es), err)
+			}
+			l.Delivered(0, es[0].Seq, es[len(es)-1].Seq) // the receiver had nothing of the lost attempt
+			if err := l.Ack(es[len(es)-1].Seq); err != nil {
+				t.Fatal(err)
+			}
+		}, true},
+		{"stored, its answer lost, then the next batch delivered", func(t *testing.T, l *Log, batch []Entry) {
+			es, err := l.Read(batch[0].Seq, 10, 1<<20)
+			if err != nil || len(es) == 0 {
+				t.Fatalf("Read again: %d records, %v", len(es), err)
+			}
+			l.Delivered(batch[len(batch)-1].Seq, es[0].Seq, es[len(es)-1].Seq) // the receiver had stored the batch
+			if err := l.Ack(es[len(es)-1].Seq); err != nil {
+				t.Fatal(err)
+			}
+		}, false},
+		{"closed", func(t *testing.T, l *Log, batch []Entry) {
+			if err := l.Close(); err != nil {
+				t.Fatal(err)
+			}
+		}, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			rec := int64(recHeaderLen + 100)
+			opts := Options{SegmentBytes: 10 * rec, MaxBytes: 40 * rec} // 10 records a segment, 4 segments
+			l := openLog(t, dir, opts)
+			for i := range 30 {
+				mustAppend(t, l, payload(fmt.Sprint(i), 100), 2)
+			}
+			// A reader takes 5 records of the first segment; then the log
+			// fills and drops the first two segments.
+			batch, err := l.Read(1, 5, 1<<20)
+			if err != nil || len(batch) != 5 {
+				t.Fatalf("Read: %d records, %v", len(batch), err)
+			}
+			for i := range 25 {
+				mustAppend(t, l, payload(fmt.Sprint(i), 100), 2)
+			}
+			dropped := l.Stats().Dropped[ReasonFull]
+			if want := (DropCount{Records: 15, Points: 30, Bytes: 15 * rec}); dropped != want {
+				t.Fatalf("before settling: dropped %+v, want %+v (the 5 in flight left out)", dropped, want)
+			}
+			tt.settle(t, l, batch)
+			want := DropCount{Records: 15, Points: 30, Bytes: 15 * rec}
+			if tt.wantBatch {
+				want = DropCount{Records: 20, Points: 40, Bytes: 20 * rec}
+			}
+			if tt.name == "closed" {
+				l = openLog(t, dir, opts)
+			}
+			if got := l.Stats().Dropped[ReasonFull]; got != want {
+				t.Errorf("dropped %+v, want %+v", got, want)
+			}
+		})
+	}
+}
+
 // TestDropOldest checks that a full log deletes whole segments and counts
 // exactly what they held that was not acknowledged.
 func TestDropOldest(t *testing.T) {
@@ -522,11 +599,18 @@ func TestMaxAge(t *testing.T) {
 			if es := readAll(t, l, 1); len(es) != 10 || es[0].Seq != 21 {
 				t.Errorf("Read(1) after age drop: %d records", len(es))
 			}
-			// Append triggers the next age drop; the drop floor survives a reopen.
+			// Append triggers the next age drop; the drop floor survives a
+			// reopen. The reader above was given records 21..30 and never
+			// acknowledged them: the drop counts them once the reader says
+			// the receiver has none of them.
 			c.add(5 * time.Second)
 			mustAppend(t, l, make([]byte, 50), 3)
 			deadline := time.Now().Add(5 * time.Second)
-			for l.Stats().Dropped[ReasonAge].Records != wantRecs+5 {
+			for {
+				l.Delivered(0, 0, 0)
+				if l.Stats().Dropped[ReasonAge].Records == wantRecs+5 {
+					break
+				}
 				if time.Now().After(deadline) {
 					t.Fatalf("Append did not trigger an age drop: %+v", l.Stats().Dropped)
 				}
@@ -690,6 +774,207 @@ func TestConcurrent(t *testing.T) {
 			sg.Wait()
 			if st := l.Stats(); st.PendingRecords != 0 || st.AckedSeq != writers*each {
 				t.Errorf("final stats: %+v", st)
+			}
+		})
+	}
+}
+
+// TestScan checks that Scan sees the records still on disk from a time on,
+// acknowledged ones included, and only durable ones.
+func TestScan(t *testing.T) {
+	c := &clock{t: time.Unix(1_000_000, 0)}
+	// Five records of 50 bytes fill a segment: segments hold 1-5, 6-10, …
+	opts := Options{SegmentBytes: segHeaderLen + 5*(recHeaderLen+50), now: c.now}
+	l := openLog(t, t.TempDir(), opts)
+	timeOf := func(seq uint64) time.Time { return time.Unix(1_000_000+int64(seq), 0) }
+	for i := uint64(1); i <= 30; i++ {
+		c.add(time.Second) // record i is appended at timeOf(i)
+		mustAppend(t, l, payload(fmt.Sprint(i), 50), int(i))
+	}
+	if err := l.Ack(23); err != nil { // deletes the segments up to 16-20
+		t.Fatal(err)
+	}
+	scan := func(since time.Time) []uint64 {
+		t.Helper()
+		var seqs []uint64
+		err := l.Scan(since, func(e Entry) error {
+			if !bytes.Equal(e.Data, payload(fmt.Sprint(e.Seq), 50)) || e.Weight != int(e.Seq) || e.Time != timeOf(e.Seq).UnixNano() {
+				t.Errorf("record %d: wrong data, weight %d or time %d", e.Seq, e.Weight, e.Time)
+			}
+			seqs = append(seqs, e.Seq)
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("Scan: %v", err)
+		}
+		return seqs
+	}
+	seqRange := func(from, to uint64) (s []uint64) {
+		for i := from; i <= to; i++ {
+			s = append(s, i)
+		}
+		return s
+	}
+	tests := []struct {
+		name  string
+		since time.Time
+		want  []uint64
+	}{
+		{"everything on disk, acknowledged included", time.Time{}, seqRange(21, 30)},
+		{"from a deleted segment's time", timeOf(3), seqRange(21, 30)},
+		{"from an acknowledged record", timeOf(22), seqRange(22, 30)},
+		{"from a pending record", timeOf(27), seqRange(27, 30)},
+		{"after the last record", timeOf(31), nil},
+	}
+	for _, tt := range tests {
+		if got := scan(tt.since); fmt.Sprint(got) != fmt.Sprint(tt.want) {
+			t.Errorf("%s: Scan got %v, want %v", tt.name, got, tt.want)
+		}
+	}
+	if got, want := l.Stats().LastAppend, timeOf(30); !got.Equal(want) {
+		t.Errorf("LastAppend %v, want %v", got, want)
+	}
+
+	stop := errors.New("enough")
+	n := 0
+	err := l.Scan(time.Time{}, func(Entry) error {
+		if n++; n == 3 {
+			return stop
+		}
+		return nil
+	})
+	if !errors.Is(err, stop) || n != 3 {
+		t.Errorf("Scan with fn failing at the third record: %v after %d calls", err, n)
+	}
+}
+
+// TestScanIndex checks Scan's start from the index of a large segment, and
+// that it skips records that are not yet fsynced.
+func TestScanIndex(t *testing.T) {
+	c := &clock{t: time.Unix(1_000_000, 0)}
+	dir := t.TempDir()
+	l := openLog(t, dir, Options{SyncInterval: time.Hour, now: c.now})
+	const n = 300 // 1 KiB each: several index marks
+	for i := 1; i <= n; i++ {
+		c.add(time.Second) // record i is appended at second i
+		mustAppend(t, l, payload(fmt.Sprint(i), 1000), 1)
+	}
+	count := func(l *Log, since int64) (first uint64, n int) {
+		t.Helper()
+		err := l.Scan(time.Unix(1_000_000+since, 0), func(e Entry) error {
+			if n == 0 {
+				first = e.Seq
+			}
+			n++
+			if !bytes.Equal(e.Data, payload(fmt.Sprint(e.Seq), 1000)) {
+				t.Errorf("record %d: wrong data", e.Seq)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return first, n
+	}
+	if _, got := count(l, 0); got != 0 {
+		t.Errorf("Scan before fsync saw %d records", got)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l = openLog(t, dir, Options{})
+	for _, since := range []int64{0, 1, 64, 65, 200, 300} {
+		first, got := count(l, since)
+		want := n - int(max(since, 1)) + 1
+		if got != want || first != uint64(max(since, 1)) {
+			t.Errorf("Scan from time %d: %d records from %d, want %d from %d", since, got, first, want, max(since, 1))
+		}
+	}
+}
+
+// TestDropCountWithReader runs writers that overflow a DropOldest log
+// against a reader that sends batches to a model receiver: some attempts
+// fail before the receiver stores them (a refused connection), or, in the
+// other case, are stored but their answer is lost; the reader then reads
+// again from the same place. Every record is then stored by the receiver,
+// still pending, or counted as dropped, exactly once.
+//
+// Both kinds of failure around one drop are the case the count cannot
+// settle exactly (doc.go): an attempt that failed, then one whose answer
+// was lost, both before the next answer.
+func TestDropCountWithReader(t *testing.T) {
+	for _, tt := range []struct {
+		name            string
+		refused, answer int // one attempt in this many fails so
+	}{
+		{"refused connections", 5, 0},
+		{"lost answers", 0, 5},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := int64(recHeaderLen + 40)
+			l := openLog(t, t.TempDir(), Options{SegmentBytes: 8 * rec, MaxBytes: 64 * rec, SyncInterval: time.Millisecond})
+			const n = 20000
+			done := make(chan struct{})
+			stored := map[uint64]bool{}
+			var watermark uint64 // the receiver's
+			go func() {
+				defer close(done)
+				r := rand.New(rand.NewPCG(5, 6))
+				next := uint64(1)
+				for next <= n {
+					es, err := l.Read(next, 1+r.IntN(40), 1<<20)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if len(es) == 0 {
+						if err := l.Wait(t.Context(), next-1); err != nil {
+							t.Error(err)
+							return
+						}
+						continue
+					}
+					time.Sleep(time.Duration(r.IntN(300)) * time.Microsecond) // sending
+					if tt.refused > 0 && r.IntN(tt.refused) == 0 {
+						continue // not stored: read again from next
+					}
+					prev := watermark
+					for _, e := range es {
+						if e.Seq > watermark {
+							stored[e.Seq] = true
+						}
+					}
+					watermark = max(watermark, es[len(es)-1].Seq)
+					if tt.answer > 0 && r.IntN(tt.answer) == 0 {
+						continue // stored, but the answer was lost: read again from next
+					}
+					l.Delivered(prev, es[0].Seq, es[len(es)-1].Seq)
+					last := es[len(es)-1].Seq
+					if err := l.Ack(last); err != nil {
+						t.Error(err)
+						return
+					}
+					next = last + 1
+				}
+			}()
+			var wg sync.WaitGroup
+			for w := range 4 { // devices append concurrently
+				wg.Go(func() {
+					for i := w; i < n; i += 4 {
+						mustAppend(t, l, payload(fmt.Sprint(i), 40), 1)
+					}
+				})
+			}
+			wg.Wait()
+			<-done
+			st := l.Stats()
+			got := st.Dropped[ReasonFull].Records
+			want := n - int64(len(stored)) - st.PendingRecords
+			if got != want {
+				t.Errorf("dropped %d, want %d: %d stored, %d pending of %d", got, want, len(stored), st.PendingRecords, n)
+			}
+			if got == 0 {
+				t.Error("nothing dropped: the test did not overflow the log")
 			}
 		})
 	}

@@ -2,9 +2,11 @@ package outbox
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"sort"
+	"time"
 )
 
 // Read returns records with Seq >= from, in order, at most maxRecords
@@ -48,6 +50,7 @@ func (l *Log) Read(from uint64, maxRecords int, maxBytes int) ([]Entry, error) {
 		starts = append(starts, s.start())
 	}
 	starts[0] = l.startPos(segs[0], start)
+	l.reading = true
 	l.mu.Unlock()
 
 	out, end, endSeg, err := readSegments(segs, limits, starts, start, last, maxRecords, maxBytes)
@@ -59,6 +62,18 @@ func (l *Log) Read(from uint64, maxRecords int, maxBytes int) ([]Entry, error) {
 	if err == nil && endSeg != nil && !endSeg.retired {
 		l.hint = readHint{seg: endSeg, p: end}
 	}
+	l.reading = false
+	if err == nil && len(out) > 0 {
+		// An earlier read may have given more (a batch sent again is often
+		// shorter): sent is the furthest any read went.
+		if lastSeq := out[len(out)-1].Seq; lastSeq+1 > l.sent.p.seq {
+			l.sent = readHint{p: pos{seq: lastSeq + 1}}
+			if endSeg != nil && end.seq == lastSeq+1 {
+				l.sent = readHint{seg: endSeg, p: end}
+			}
+		}
+	}
+	l.settleRead()
 	l.mu.Unlock()
 	if err != nil {
 		return nil, fmt.Errorf("outbox: read from %d: %w", start, err)
@@ -158,3 +173,101 @@ func (l *Log) Wait(ctx context.Context, after uint64) error {
 		}
 	}
 }
+
+// Scan calls fn, in sequence order, for every durable record still on disk
+// that was appended at or after since: the pending records, and also the
+// acknowledged and dropped ones whose segment was not deleted yet (a
+// segment goes once none of its records is pending and it is not the
+// active one). It is for rebuilding, at start, state that lives in the
+// records themselves. e.Data is valid only until fn returns. Scan stops at
+// the first error of fn and returns it; a record that fails its checksum is
+// an error wrapping ErrCorrupt.
+func (l *Log) Scan(since time.Time, fn func(e Entry) error) error {
+	cutoff := since.UnixNano()
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return ErrClosed
+	}
+	last := l.durable
+	var segs []*segment
+	var limits []int64
+	var starts []pos
+	for _, s := range l.segs {
+		if s.records == 0 || s.maxTime < cutoff {
+			continue // append times never decrease: nothing in s is recent enough
+		}
+		// Start at the last index mark before the cutoff.
+		p := s.start()
+		for _, m := range s.marks {
+			if m.time >= cutoff {
+				break
+			}
+			p = m
+		}
+		s.refs++
+		segs = append(segs, s)
+		limits = append(limits, s.size)
+		starts = append(starts, p)
+	}
+	l.mu.Unlock()
+	defer func() {
+		l.mu.Lock()
+		for _, s := range segs {
+			l.release(s)
+		}
+		l.mu.Unlock()
+	}()
+
+	var buf []byte
+	for k, s := range segs {
+		p := starts[k]
+		rr := newRecordReader(s.f, p.off, limits[k])
+		err := func() error {
+			defer rr.release()
+			for {
+				h, err := rr.header()
+				if err == io.EOF {
+					return nil
+				}
+				if err == nil && h.seq != p.seq {
+					err = fmt.Errorf("%w: seq %d where %d belongs", ErrCorrupt, h.seq, p.seq)
+				}
+				if err != nil {
+					return fmt.Errorf("outbox: scan segment %s at %d: %w", s.name, p.off, err)
+				}
+				if h.seq > last {
+					return errStop
+				}
+				if h.time < cutoff {
+					err = rr.skip(h)
+				} else {
+					if cap(buf) < int(h.length) {
+						buf = make([]byte, h.length)
+					}
+					buf = buf[:h.length]
+					if err = rr.data(h, buf); err == nil {
+						if err := fn(Entry{Seq: h.seq, Time: h.time, Weight: int(h.weight), Data: buf}); err != nil {
+							return err
+						}
+					}
+				}
+				if err != nil {
+					return fmt.Errorf("outbox: scan segment %s at %d: %w", s.name, p.off, err)
+				}
+				p.seq++
+				p.off += h.size()
+			}
+		}()
+		if err == errStop {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// errStop ends a scan early without an error.
+var errStop = errors.New("stop")

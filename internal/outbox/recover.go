@@ -15,6 +15,7 @@ import (
 type recovered struct {
 	corrupt  DropCount // records lost to corruption
 	seqFloor uint64    // the next seq must be at least this, so that seqs of lost records are never reused
+	gaps     uint64    // the end of the last gap between segments that was counted
 }
 
 // recover loads the segments of l.dir into l.segs, repairing what a crash or
@@ -46,15 +47,35 @@ func (l *Log) recover() (recovered, error) {
 		}
 		firsts = append(firsts, first)
 	}
+	// counted is how many lost records this Open has counted since the
+	// last segment kept: they belong to the gap before the next one.
+	var counted int64
 	for i, first := range firsts {
 		isLast := i == len(firsts)-1
+		before := rec.corrupt.Records
 		s, err := l.loadSegment(first, isLast, &rec)
 		if err != nil {
 			return rec, err
 		}
+		own := rec.corrupt.Records - before // lost at the end of this segment
 		if s == nil {
+			counted += own
 			continue
 		}
+		if n := len(l.segs); n > 0 && s.first > l.segs[n-1].next() && s.first > l.cur.gaps {
+			// Records between two segments are gone: a segment that lost
+			// its tail (truncated at a record boundary looks whole) or
+			// was removed. Count what this Open has not counted yet; their
+			// points and bytes are unknown.
+			prev := l.segs[n-1]
+			if lost := int64(s.first-prev.next()) - counted; lost > 0 {
+				l.log.Error("outbox: records missing between segments (a segment lost its end or was removed)",
+					"after", prev.name, "before", s.name, "records_lost", lost)
+				rec.corrupt = rec.corrupt.add(DropCount{Records: lost})
+			}
+			rec.gaps = s.first
+		}
+		counted = own
 		if n := len(l.segs); n > 0 && s.first < l.segs[n-1].next() {
 			// Two segments claim the same seqs: keep the older one.
 			l.log.Error("outbox segment overlaps the previous one; moved to quarantine",

@@ -222,6 +222,29 @@ func TestCorruptMiddle(t *testing.T) {
 	}
 }
 
+// TestTruncatedMiddle cuts a segment that is not the last at a record
+// boundary, so that it looks whole: the records missing before the next
+// segment are counted (their points and bytes are unknown), once.
+func TestTruncatedMiddle(t *testing.T) {
+	const n, size = 40, 100
+	rec := recHeaderLen + size
+	opts := Options{SegmentBytes: 10 * int64(rec), MaxBytes: 1 << 20}
+	dir := t.TempDir()
+	segs := fill(t, dir, opts, n, size)
+	modify(t, segs[1], func(b []byte) []byte { return b[:segHeaderLen+4*rec] })
+	want := DropCount{Records: 6}
+	for i := range 2 {
+		l := openLog(t, dir, opts)
+		if got := l.Stats().Dropped[ReasonCorrupt]; got != want {
+			t.Errorf("open %d: corrupt %+v, want %+v", i+1, got, want)
+		}
+		if es := readAll(t, l, 0); len(es) != n-6 {
+			t.Errorf("open %d: %d records, want %d", i+1, len(es), n-6)
+		}
+		l.Close()
+	}
+}
+
 // TestGarbage opens directories with damaged or foreign files: Open must
 // succeed, and the log must work.
 func TestGarbage(t *testing.T) {

@@ -168,3 +168,25 @@ func syncDir(dir string) error {
 	}
 	return nil
 }
+
+// headers reads the headers of the records of s from p to end (positions
+// in s) and returns each one's seq, weight and size.
+func (s *segment) headers(p, end pos) ([]droppedRec, error) {
+	rr := newRecordReader(s.f, p.off, end.off)
+	defer rr.release()
+	out := make([]droppedRec, 0, end.seq-p.seq)
+	for seq := p.seq; seq < end.seq; seq++ {
+		h, err := rr.header()
+		if err == nil && h.seq != seq {
+			err = fmt.Errorf("%w: seq %d where %d belongs", ErrCorrupt, h.seq, seq)
+		}
+		if err == nil {
+			err = rr.skip(h)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("segment %s: %w", s.name, err)
+		}
+		out = append(out, droppedRec{seq: seq, points: int64(h.weight), bytes: h.size()})
+	}
+	return out, nil
+}

@@ -37,11 +37,22 @@ type cursor struct {
 	floor    uint64 // every record with seq < floor is acknowledged or dropped
 	dropped  map[string]DropCount
 	rejected int64
+	// gaps: every gap in the sequence numbers between segments below it
+	// has been counted as corrupt (see recover), so that a gap is counted
+	// once, not at every Open.
+	gaps uint64
 }
 
-var cursorMagic = [8]byte{'m', 'o', 'l', 'e', 'n', 'c', 'u', 1}
+// Cursor file versions: 1 without gaps, 2 with it at the end.
+var (
+	cursorMagicV1 = [8]byte{'m', 'o', 'l', 'e', 'n', 'c', 'u', 1}
+	cursorMagic   = [8]byte{'m', 'o', 'l', 'e', 'n', 'c', 'u', 2}
+)
 
-const cursorLen = 8 + 8 + 8 + len(reasons)*3*8 + 8 + 4
+const (
+	cursorLenV1 = 8 + 8 + 8 + len(reasons)*3*8 + 8 + 4
+	cursorLen   = cursorLenV1 + 8
+)
 
 func (c cursor) encode() []byte {
 	b := make([]byte, 0, cursorLen)
@@ -55,18 +66,27 @@ func (c cursor) encode() []byte {
 		b = binary.LittleEndian.AppendUint64(b, uint64(d.Bytes))
 	}
 	b = binary.LittleEndian.AppendUint64(b, uint64(c.rejected))
+	b = binary.LittleEndian.AppendUint64(b, c.gaps)
 	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
 }
 
 func decodeCursor(b []byte) (cursor, error) {
-	if len(b) != cursorLen {
-		return cursor{}, fmt.Errorf("%d bytes, want %d", len(b), cursorLen)
+	if len(b) < 8 {
+		return cursor{}, fmt.Errorf("%d bytes", len(b))
 	}
-	if [8]byte(b[:8]) != cursorMagic {
+	want := cursorLen
+	switch [8]byte(b[:8]) {
+	case cursorMagic:
+	case cursorMagicV1:
+		want = cursorLenV1
+	default:
 		return cursor{}, errors.New("bad magic")
 	}
-	body := b[:cursorLen-4]
-	if crc32.Checksum(body, castagnoli) != binary.LittleEndian.Uint32(b[cursorLen-4:]) {
+	if len(b) != want {
+		return cursor{}, fmt.Errorf("%d bytes, want %d", len(b), want)
+	}
+	body := b[:want-4]
+	if crc32.Checksum(body, castagnoli) != binary.LittleEndian.Uint32(b[want-4:]) {
 		return cursor{}, errors.New("checksum mismatch")
 	}
 	u := func(i int) uint64 { return binary.LittleEndian.Uint64(b[8+8*i:]) }
@@ -86,6 +106,9 @@ func decodeCursor(b []byte) (cursor, error) {
 	c.rejected = int64(u(2 + 3*len(reasons)))
 	if c.rejected < 0 {
 		return cursor{}, errors.New("negative counter")
+	}
+	if want == cursorLen {
+		c.gaps = u(3 + 3*len(reasons))
 	}
 	return c, nil
 }

@@ -29,10 +29,12 @@ type link struct {
 	// given, the store returns it on acknowledgement, and payloads never
 	// overlap (see machine.tick).
 	inflight  map[*byte]uint64
-	open      map[uint64]int // tick → its messages not yet acknowledged
-	published uint64         // last tick wholly handed to the client
-	acked     uint64         // every tick up to acked is wholly acknowledged; acked ≤ published
-	room      chan struct{}  // closed, and replaced, when inflight drops below max
+	open      map[uint64]int   // tick → its messages not yet acknowledged
+	published uint64           // last tick wholly handed to the client
+	acked     uint64           // every tick up to acked is wholly acknowledged; acked ≤ published
+	tickMS    map[uint64]int64 // unix ms of the handed-over ticks not yet acknowledged
+	ackedMS   int64            // unix ms of tick acked
+	room      chan struct{}    // closed, and replaced, when inflight drops below max
 }
 
 func newLink(m *machine, max int) *link {
@@ -41,6 +43,7 @@ func newLink(m *machine, max int) *link {
 		max:      max,
 		inflight: make(map[*byte]uint64),
 		open:     make(map[uint64]int),
+		tickMS:   make(map[uint64]int64),
 		room:     make(chan struct{}),
 	}
 }
@@ -101,11 +104,13 @@ func (l *link) remove(key *byte) {
 	l.advance()
 }
 
-// handedOver records that every message of tick seq is with the client.
-func (l *link) handedOver(seq uint64) {
+// handedOver records that every message of tick seq, stamped ms (unix
+// ms), is with the client.
+func (l *link) handedOver(seq uint64, ms int64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.published = seq
+	l.tickMS[seq] = ms
 	l.advance()
 }
 
@@ -114,6 +119,8 @@ func (l *link) handedOver(seq uint64) {
 func (l *link) advance() {
 	for l.acked < l.published && l.open[l.acked+1] == 0 {
 		l.acked++
+		l.ackedMS = l.tickMS[l.acked]
+		delete(l.tickMS, l.acked)
 	}
 }
 

@@ -164,6 +164,23 @@ func (s *Sim) Acked() map[string]uint64 {
 	return out
 }
 
+// AckedTime returns, per machine asset path, the time stamped on the last
+// tick that Acked counts (the zero time if none): a test that finds points
+// of a tick whose seq it cannot see at the hub tells by their time whether
+// they belong to an acknowledged tick or to one the simulator was still
+// publishing when it stopped.
+func (s *Sim) AckedTime() map[string]time.Time {
+	out := make(map[string]time.Time, len(s.links))
+	for _, l := range s.links {
+		l.mu.Lock()
+		if l.acked > 0 {
+			out[l.m.asset] = time.UnixMilli(l.ackedMS)
+		}
+		l.mu.Unlock()
+	}
+	return out
+}
+
 // Published returns, per machine asset path, the highest seq whose tick was
 // wholly handed to the MQTT client.
 func (s *Sim) Published() map[string]uint64 {
@@ -196,7 +213,7 @@ func (s *Sim) runMachine(ctx context.Context, l *link) error {
 					return s.stop(l, client, log) // ctx ended while the tick waited for room
 				}
 			}
-			l.handedOver(l.m.seq)
+			l.handedOver(l.m.seq, now.UnixMilli())
 		}
 	}
 }

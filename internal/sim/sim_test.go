@@ -358,7 +358,7 @@ func TestLinkAcked(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	l.handedOver(1)
+	l.handedOver(1, 0)
 	ack := func(msg Message) { l.acknowledged(&paho.PublishPacket{Payload: msg.Payload}) }
 
 	steps := []struct {
@@ -369,7 +369,7 @@ func TestLinkAcked(t *testing.T) {
 		{func() { ack(t1[0]); ack(t1[2]) }, 0, 1},
 		{func() { ack(t1[2]) }, 0, 1}, // a duplicate acknowledgement changes nothing
 		{func() { ack(t1[1]) }, 1, 0}, // tick 2 is acked but not yet handed over
-		{func() { l.handedOver(2) }, 2, 0},
+		{func() { l.handedOver(2, 0) }, 2, 0},
 	}
 	for i, st := range steps {
 		st.do()

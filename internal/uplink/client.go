@@ -33,6 +33,11 @@ func (e *StatusError) Error() string { return fmt.Sprintf("hub answered %d: %s",
 type Ack struct {
 	Stored    int    `json:"stored"`    // records stored now (the rest were duplicates)
 	Watermark uint64 `json:"watermark"` // highest sequence stored for the stream
+	// Previous is the highest sequence stored for the stream before this
+	// batch: it tells the edge whether records it no longer holds (a
+	// buffer bound dropped them while an earlier attempt was on its way)
+	// reached the hub. 0 from hubs that do not say.
+	Previous uint64 `json:"previous"`
 }
 
 // Enrollment is what an edge receives for a one-time enrollment token.

@@ -2,8 +2,10 @@
 // points and batches, the edge's Client, and the hub's Receiver.
 //
 // An edge commits points to its outbox as records; each record's bytes are
-// the point encoding of EncodePoints and are sent to the hub unchanged, so
-// the edge never re-encodes its backlog. A Batch carries consecutive records
+// the point encoding of EncodePoints, possibly behind an edge-local header
+// (the identity of the device publish it came from, see internal/edge)
+// that the forwarder cuts off, and are sent to the hub otherwise unchanged,
+// so the edge never re-encodes its backlog. A Batch carries consecutive records
 // of one stream with their sequence numbers; the hub stores every record
 // above the stream's watermark in one transaction with the new watermark and
 // only then answers 200, which is what makes forwarding at-least-once on the

@@ -25,6 +25,7 @@ var (
 // Ingester is the storage a Receiver writes to.
 type Ingester interface {
 	Ingest(ctx context.Context, org string, src store.Source, recs []store.Record) (int, error)
+	Watermark(ctx context.Context, src store.Source) (uint64, error)
 }
 
 // Receiver decodes batches and stores them exactly once.
@@ -93,6 +94,12 @@ func (r *Receiver) Receive(ctx context.Context, org, edgeID, encoding string, bo
 		recs[i] = store.Record{Seq: rr.Seq, Points: pts[n0:len(pts):len(pts)], Events: evs[e0:len(evs):len(evs)]}
 	}
 	res.Points, res.Events = len(pts), len(evs)
+	// Read before storing: batches of one stream come one at a time from
+	// its edge (a resend overlapping its own first attempt could see an
+	// older value, which only makes the edge count a drop too many).
+	if res.Previous, err = r.Store.Watermark(ctx, src); err != nil {
+		return Received{}, fmt.Errorf("watermark of %s/%s: %w", edgeID, b.Stream, err)
+	}
 	stored, err := r.Store.Ingest(ctx, org, src, recs)
 	if errors.Is(err, store.ErrInvalid) {
 		return Received{}, fmt.Errorf("%w: store batch of %s/%s: %w", ErrInvalidRecord, edgeID, b.Stream, err)
@@ -105,8 +112,9 @@ func (r *Receiver) Receive(ctx context.Context, org, edgeID, encoding string, bo
 		res.StoredPoints += len(rec.Points)
 		res.StoredEvents += len(rec.Events)
 	}
+	res.Watermark = res.Previous
 	if len(recs) > 0 {
-		res.Watermark = recs[len(recs)-1].Seq
+		res.Watermark = max(res.Previous, recs[len(recs)-1].Seq)
 	}
 	return res, nil
 }

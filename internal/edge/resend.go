@@ -1,0 +1,198 @@
+package edge
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash"
+	"sync"
+	"time"
+
+	"github.com/molen-io/molen/internal/outbox"
+	"github.com/molen-io/molen/internal/uns"
+)
+
+// Bounds of resend recognition (see doc.go).
+const (
+	// resendKeep is how many stored device publishes the edge remembers,
+	// across all clients, oldest forgotten first. A resend follows its
+	// original within the PUBACK round trip plus the device's reconnect
+	// (when the PUBACK was lost with the connection or the edge process),
+	// so the newest publishes are the ones that matter. About 4.5 MiB.
+	resendKeep = 1 << 16
+	// resendRebuild is how far back from the newest record Start reads the
+	// outbox to remember what was stored before the edge stopped. It is
+	// measured from the newest record, not from now, so a long downtime
+	// does not make the edge forget.
+	resendRebuild = 5 * time.Minute
+)
+
+// errResent is ingest's answer to a resend of a publish already stored:
+// acknowledge it, store nothing.
+var errResent = errors.New("resend of a stored message")
+
+// resendID identifies one device publish: the first 16 bytes of the SHA-256
+// of the client id, the packet id, the topic and the payload. A resend has
+// the same client id, packet id, topic and payload as its original; a new
+// message reusing the packet id differs in its payload or topic (or is the
+// same data again, see deviceTimed).
+type resendID [16]byte
+
+// resendDomain separates these hashes from any other SHA-256 use.
+const resendDomain = "molen edge resend v1\x00"
+
+func newResendID(client string, packet uint16, topic string, payload []byte) resendID {
+	hs := resendHashers.Get().(*resendHasher)
+	defer resendHashers.Put(hs)
+	b := append(hs.buf[:0], resendDomain...)
+	b = binary.AppendUvarint(b, uint64(len(client)))
+	b = append(b, client...)
+	b = binary.BigEndian.AppendUint16(b, packet)
+	b = binary.AppendUvarint(b, uint64(len(topic)))
+	b = append(b, topic...)
+	hs.h.Reset()
+	hs.h.Write(b)
+	hs.h.Write(payload)
+	b = hs.h.Sum(b[:0])
+	var id resendID
+	copy(id[:], b)
+	if cap(b) <= 4<<10 {
+		hs.buf = b
+	}
+	return id
+}
+
+// resendHasher is the state of one newResendID, pooled: a publish is
+// hashed on every device's connection, and the hash must not cost
+// allocations on that path.
+type resendHasher struct {
+	h   hash.Hash
+	buf []byte // client id, packet id and topic; then the sum
+}
+
+var resendHashers = sync.Pool{New: func() any {
+	return &resendHasher{h: sha256.New(), buf: make([]byte, 0, 512)}
+}}
+
+// deviceTimed reports whether every point of a message carries a time the
+// device sent, so that storing the message again would add nothing: pts is
+// the message decoded with receive time now, and decoding it with another
+// receive time must give the same timestamps. A message whose values take
+// the receive time is never taken for a resend: the same bytes under the
+// same packet id may be a new reading of an unchanged value (the client
+// had its PUBACK and reused the id), and skipping that would lose it.
+func deviceTimed(topic string, payload []byte, pts []uns.Point, now int64) bool {
+	again, err := uns.Decode(nil, topic, payload, now+1)
+	if err != nil || len(again) != len(pts) {
+		return false
+	}
+	for i := range pts {
+		if again[i].TS != pts[i].TS {
+			return false
+		}
+	}
+	return true
+}
+
+// The envelope of an outbox record that carries a device publish's
+// identity (format in doc.go).
+const (
+	envelopeMark    = 0x00 // an uplink record starts with its version, which is never 0
+	envelopeVersion = 1
+	envelopeHeader  = 1 + len(resendID{}) // version, identity
+)
+
+// appendEnvelope appends the envelope of a record of the publish id to dst;
+// the uplink record follows it.
+func appendEnvelope(dst []byte, id resendID) []byte {
+	dst = append(dst, envelopeMark)
+	dst = binary.AppendUvarint(dst, uint64(envelopeHeader))
+	dst = append(dst, envelopeVersion)
+	return append(dst, id[:]...)
+}
+
+// openEnvelope splits an outbox record into the identity it carries, if
+// any, and the uplink record to send to the hub. Records without an
+// envelope (all of them before this format, and those not from a device
+// publish) are the uplink record itself. An envelope of a later version is
+// skipped by its length, its identity ignored.
+func openEnvelope(data []byte) (id resendID, ok bool, rec []byte, err error) {
+	if len(data) == 0 || data[0] != envelopeMark {
+		return id, false, data, nil
+	}
+	n, k := binary.Uvarint(data[1:])
+	if k <= 0 || n > uint64(len(data)-1-k) {
+		return id, false, data, fmt.Errorf("record envelope: bad header length")
+	}
+	hdr, rec := data[1+k:1+k+int(n)], data[1+k+int(n):]
+	if len(hdr) >= envelopeHeader && hdr[0] == envelopeVersion {
+		copy(id[:], hdr[1:envelopeHeader])
+		ok = true
+	}
+	return id, ok, rec, nil
+}
+
+// resendTable remembers the identities of the last publishes stored, up to
+// a fixed number, oldest forgotten first.
+type resendTable struct {
+	mu    sync.Mutex          // guards everything below
+	ring  []resendID          // ring[n%len(ring)] is the n-th identity added
+	index map[resendID]uint64 // identity → n of its newest slot
+	n     uint64              // identities added
+}
+
+func newResendTable(size int) *resendTable {
+	return &resendTable{ring: make([]resendID, size), index: make(map[resendID]uint64, size)}
+}
+
+// add remembers id, forgetting the oldest identity if the table is full.
+func (t *resendTable) add(id resendID) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	size := uint64(len(t.ring))
+	slot := t.n % size
+	if t.n >= size {
+		// The slot's identity goes, unless it was added again since.
+		if old := t.ring[slot]; t.index[old] == t.n-size {
+			delete(t.index, old)
+		}
+	}
+	t.ring[slot] = id
+	t.index[id] = t.n
+	t.n++
+}
+
+// has reports whether id is remembered.
+func (t *resendTable) has(id resendID) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	_, ok := t.index[id]
+	return ok
+}
+
+// len is the number of identities remembered.
+func (t *resendTable) len() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.index)
+}
+
+// rebuildResends remembers the publishes stored in the records of the last
+// resendRebuild before the newest record in the outbox, acknowledged ones
+// included, so that a device's resend of a message whose PUBACK the
+// previous run never sent is recognised. It runs in Start before devices
+// can connect and before the forwarder runs (acknowledgements delete
+// segments).
+func (e *Edge) rebuildResends() error {
+	last := e.outbox.Stats().LastAppend
+	if last.IsZero() {
+		return nil
+	}
+	return e.outbox.Scan(last.Add(-resendRebuild), func(en outbox.Entry) error {
+		if id, ok, _, err := openEnvelope(en.Data); err == nil && ok {
+			e.resends.add(id)
+		}
+		return nil
+	})
+}
