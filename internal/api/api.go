@@ -27,6 +27,9 @@ type Server struct {
 	// MaxUplinks bounds the uplink batches stored at once; more get 503 and
 	// the edge retries. Default DefaultMaxUplinks.
 	MaxUplinks int
+	// DefaultRetention is the retention of an organisation that has set
+	// none (GET /api/v1/retention shows it as the default).
+	DefaultRetention store.Retention
 
 	metrics *metrics
 	uplinks chan struct{} // semaphore of MaxUplinks
@@ -88,6 +91,9 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/export", s.viewer(s.export))
 	mux.HandleFunc("GET /api/v1/oee", s.viewer(s.oee))
 	mux.HandleFunc("GET /api/v1/downtime/pareto", s.viewer(s.pareto))
+	mux.HandleFunc("GET /api/v1/retention", s.viewer(s.getRetention))
+	mux.HandleFunc("PUT /api/v1/retention", s.admin(s.putRetention))
+	mux.HandleFunc("DELETE /api/v1/retention", s.admin(s.deleteRetention))
 	mux.HandleFunc("GET /api/v1/edges", s.admin(s.listEdges))
 	mux.HandleFunc("POST /api/v1/edges", s.admin(s.createEdge))
 	mux.HandleFunc("POST /api/v1/edges/{id}/revoke", s.admin(s.revokeEdge))

@@ -133,7 +133,8 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(rcv.Close)
-	s := &Server{Store: st, Auth: &auth.Authenticator{Meta: st}, Receiver: rcv, Log: slog.New(slog.DiscardHandler), Now: func() time.Time { return now }}
+	s := &Server{Store: st, Auth: &auth.Authenticator{Meta: st}, Receiver: rcv, Log: slog.New(slog.DiscardHandler), Now: func() time.Time { return now },
+		DefaultRetention: store.Retention{Raw: 90 * store.Day, Minute: 730 * store.Day}}
 	f.srv = httptest.NewServer(s.Handler())
 	t.Cleanup(f.srv.Close)
 

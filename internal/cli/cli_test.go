@@ -45,6 +45,9 @@ func TestBadFlagValues(t *testing.T) {
 		{[]string{"edge", "--buffer-full", "sometimes"}, "--buffer-full"},
 		{[]string{"sim", "--rate", "-1"}, "rate"},
 		{[]string{"hub", "--log-level", "loud"}, "--log-level"},
+		{[]string{"hub", "--retention-raw", "a while"}, "--retention-raw"},
+		{[]string{"hub", "--retention-raw", "-3d"}, "negative"},
+		{[]string{"hub", "--retention-minute", "1d"}, "minute: 1d is shorter than raw (90d)"},
 		{[]string{"demo", "--nonsense"}, "unknown flag"},
 	}
 	for _, tt := range tests {

@@ -51,6 +51,45 @@ type Config struct {
 	Listen      string       // HTTP address for API, UI and metrics; default DefaultListen
 	Log         *slog.Logger // default: discard
 	Out         io.Writer    // where the first-start admin token is printed; default os.Stdout
+
+	// Retention of an organisation that has set none (see
+	// store.Retention): raw points, minute and hour rollups. Zero means
+	// the default (DefaultRetentionRaw, …); KeepForever keeps that kind
+	// forever.
+	RetentionRaw, RetentionMinute, RetentionHour time.Duration
+}
+
+// Default retention. Raw points are what a factory engineer looks at
+// closely, mostly within a few weeks; 90 days keep a quarter for
+// comparisons and audits. Minute rollups draw any chart of up to a few
+// weeks and are about 1/60 of the points: two years keep year-on-year
+// comparisons. Hour rollups cost a few MB per series and year: forever.
+const (
+	DefaultRetentionRaw    = 90 * store.Day
+	DefaultRetentionMinute = 730 * store.Day
+	DefaultRetentionHour   = KeepForever
+)
+
+// KeepForever is a retention period of Config that keeps data forever.
+const KeepForever time.Duration = -1
+
+// Retention returns the default retention the config gives, with zero
+// meaning forever as in store.Retention.
+func (c Config) Retention() store.Retention {
+	period := func(d, def time.Duration) time.Duration {
+		if d == 0 {
+			d = def
+		}
+		if d == KeepForever {
+			return 0
+		}
+		return d
+	}
+	return store.Retention{
+		Raw:    period(c.RetentionRaw, DefaultRetentionRaw),
+		Minute: period(c.RetentionMinute, DefaultRetentionMinute),
+		Hour:   period(c.RetentionHour, DefaultRetentionHour),
+	}
 }
 
 // Validate checks the config, naming the field at fault.
@@ -61,6 +100,17 @@ func (c Config) Validate() error {
 	if c.Store != "" && !strings.HasPrefix(c.Store, "postgres://") && !strings.HasPrefix(c.Store, "postgresql://") {
 		return errors.New("hub.store: want empty (embedded) or a postgres:// URL")
 	}
+	for _, p := range []struct {
+		name string
+		d    time.Duration
+	}{{"retention_raw", c.RetentionRaw}, {"retention_minute", c.RetentionMinute}, {"retention_hour", c.RetentionHour}} {
+		if p.d < 0 && p.d != KeepForever {
+			return fmt.Errorf("hub.%s: %v is negative (use KeepForever to keep data forever)", p.name, p.d)
+		}
+	}
+	if err := c.Retention().Validate(); err != nil {
+		return fmt.Errorf("hub.retention: %w", err)
+	}
 	return nil
 }
 
@@ -69,7 +119,7 @@ func openStore(ctx context.Context, cfg Config) (store.Store, error) {
 	if cfg.Store != "" {
 		return postgres.Open(ctx, cfg.Store, postgres.Options{Schema: cfg.StoreSchema})
 	}
-	return sqlite.Open(ctx, filepath.Join(cfg.DataDir, "molen.db"), sqlite.Options{})
+	return sqlite.Open(ctx, filepath.Join(cfg.DataDir, "molen.db"), sqlite.Options{Logger: cfg.Log})
 }
 
 // Hub is a running hub.
@@ -81,6 +131,9 @@ type Hub struct {
 	srv      *http.Server
 	ln       net.Listener
 	done     chan error
+
+	stopRetention context.CancelFunc
+	retentionDone chan struct{} // closed when the retention loop stopped
 
 	closeOnce sync.Once
 	closeErr  error
@@ -149,6 +202,9 @@ func Start(ctx context.Context, cfg Config) (*Hub, error) {
 	if cfg.Store != "" {
 		backend = "postgres"
 	}
+	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	h.stopRetention, h.retentionDone = cancel, make(chan struct{})
+	go h.retentionLoop(rctx)
 	h.log.Info("hub started", "url", h.URL(), "data", cfg.DataDir, "store", backend)
 	return h, nil
 }
@@ -161,6 +217,8 @@ func (h *Hub) handler() http.Handler {
 		Auth:     &auth.Authenticator{Meta: h.store},
 		Receiver: h.receiver,
 		Log:      h.log.With("component", "api"),
+
+		DefaultRetention: h.cfg.Retention(),
 	}
 	a.Register(reg)
 	mux := http.NewServeMux()
@@ -243,6 +301,8 @@ func (h *Hub) URL() string { return "http://" + h.Addr() }
 // Close may be called more than once.
 func (h *Hub) Close() error {
 	h.closeOnce.Do(func() {
+		h.stopRetention()
+		<-h.retentionDone
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		srvErr := h.srv.Shutdown(ctx)

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/molen-io/molen/internal/uns"
@@ -145,6 +148,103 @@ type Points interface {
 	// strings is left out of avg, min, max and sum. A step <= 0 or an
 	// unknown agg gives an error wrapping ErrInvalid.
 	Aggregate(ctx context.Context, org, series string, from, to, step int64, agg Agg) ([]Bucket, error)
+
+	// Expire removes old data of org, and of no other organisation: the
+	// points with a timestamp before now-r.Raw, the minute rollup buckets
+	// that start before now-r.Minute and the hour rollup buckets that start
+	// before now-r.Hour; a zero period removes nothing of its kind. The
+	// latest point of every series stays (Latest still returns it, even
+	// when Raw no longer does), and Series' First becomes the oldest point
+	// left, or the latest point's timestamp when none is. A backend
+	// without rollups ignores Minute and Hour. A negative period gives an
+	// error wrapping ErrInvalid.
+	Expire(ctx context.Context, org string, r Retention, now time.Time) (ExpireStats, error)
+}
+
+// Retention says how long an organisation's data is kept: raw points for
+// Raw, minute rollups for Minute, hour rollups for Hour. Zero keeps that
+// kind forever.
+type Retention struct {
+	Raw, Minute, Hour time.Duration
+}
+
+// Validate checks r: no period is negative, and each rollup is kept at
+// least as long as the data it summarises (Raw <= Minute <= Hour, zero
+// being forever), so an aggregate never misses data that is still stored
+// (see Points.Aggregate: whole minutes and hours come from rollups).
+// Errors wrap ErrInvalid.
+func (r Retention) Validate() error {
+	for _, p := range []struct {
+		name string
+		d    time.Duration
+	}{{"raw", r.Raw}, {"minute", r.Minute}, {"hour", r.Hour}} {
+		if p.d < 0 {
+			return fmt.Errorf("%w: %s: period %v is negative", ErrInvalid, p.name, p.d)
+		}
+	}
+	// longer reports whether a keeps at least as long as b.
+	longer := func(a, b time.Duration) bool { return a == 0 || b != 0 && a >= b }
+	if !longer(r.Minute, r.Raw) {
+		return fmt.Errorf("%w: minute: %s is shorter than raw (%s): rollups must be kept at least as long as raw points",
+			ErrInvalid, FormatPeriod(r.Minute), FormatPeriod(r.Raw))
+	}
+	if !longer(r.Hour, r.Minute) {
+		return fmt.Errorf("%w: hour: %s is shorter than minute (%s): hour rollups must be kept at least as long as minute rollups",
+			ErrInvalid, FormatPeriod(r.Hour), FormatPeriod(r.Minute))
+	}
+	return nil
+}
+
+// Day is 24 hours, the unit of ParsePeriod's d suffix.
+const Day = 24 * time.Hour
+
+// ParsePeriod reads a retention period: a Go duration ("36h"), a number
+// of days ("90d", "1.5d"), or "0" or "forever" for no limit (0).
+func ParsePeriod(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	switch s {
+	case "0", "forever":
+		return 0, nil
+	case "":
+		return 0, errors.New("empty period: want a duration like 90d or 36h, or forever")
+	}
+	var d time.Duration
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		f, err := strconv.ParseFloat(n, 64)
+		if err != nil || math.IsNaN(f) || math.Abs(f) > float64(math.MaxInt64/int64(Day)) {
+			return 0, fmt.Errorf("period %q: want a duration like 90d or 36h, or forever", s)
+		}
+		d = time.Duration(f * float64(Day))
+	} else {
+		var err error
+		if d, err = time.ParseDuration(s); err != nil {
+			return 0, fmt.Errorf("period %q: want a duration like 90d or 36h, or forever", s)
+		}
+	}
+	if d < 0 {
+		return 0, fmt.Errorf("period %q is negative", s)
+	}
+	return d, nil
+}
+
+// FormatPeriod writes a period as ParsePeriod reads it: "forever" for 0,
+// days when whole ("90d"), else a Go duration.
+func FormatPeriod(d time.Duration) string {
+	switch {
+	case d == 0:
+		return "forever"
+	case d%Day == 0:
+		return strconv.FormatInt(int64(d/Day), 10) + "d"
+	}
+	return d.String()
+}
+
+// ExpireStats counts what Expire removed.
+type ExpireStats struct {
+	Points int64 // raw points
+	// Minutes and Hours count rollup buckets; a backend that stores a
+	// bucket in pieces (the embedded one, until it merges them) counts each.
+	Minutes, Hours int64
 }
 
 // OrgKind is the kind of an organisation.
@@ -198,12 +298,25 @@ type Edge struct {
 	Enrolled      time.Time // zero until enrolled
 }
 
-// Meta stores organisations, tokens and edges.
+// Meta stores organisations, their retention, tokens and edges.
 type Meta interface {
 	// CreateOrg stores a new organisation; ErrExists if its ID is taken.
 	CreateOrg(ctx context.Context, o Org) error
 	// Org returns one organisation or ErrNotFound.
 	Org(ctx context.Context, id string) (Org, error)
+	// Orgs lists every organisation by ID.
+	Orgs(ctx context.Context) ([]Org, error)
+
+	// SetRetention stores the retention of an organisation, replacing the
+	// one it had; ErrNotFound if there is no such organisation, an error
+	// wrapping ErrInvalid if r.Validate fails.
+	SetRetention(ctx context.Context, org string, r Retention) error
+	// ClearRetention removes the retention stored for org, so the hub's
+	// default applies again; nothing happens if none is stored.
+	ClearRetention(ctx context.Context, org string) error
+	// Retention returns the retention stored for org, or ErrNotFound when
+	// none is (the caller then applies its default).
+	Retention(ctx context.Context, org string) (Retention, error)
 
 	// CreateToken stores a token; ErrExists if its hash is taken.
 	CreateToken(ctx context.Context, t Token) error

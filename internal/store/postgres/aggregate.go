@@ -67,7 +67,7 @@ func (s *Store) Aggregate(ctx context.Context, org, series string, from, to, ste
 	if err := s.checkOpen(); err != nil {
 		return nil, fmt.Errorf("aggregate %s: %w", series, err)
 	}
-	if !storable(org) || !storable(series) || from >= to {
+	if !store.Text(org) || !store.Text(series) || from >= to {
 		return nil, nil
 	}
 	out, err := s.aggregate(ctx, org, series, from, to, step, agg)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -139,22 +140,57 @@ func BenchmarkAggregate(b *testing.B) {
 	}
 }
 
-// BenchmarkLatest reads the latest value of 1000 series.
-func BenchmarkLatest(b *testing.B) {
+// BenchmarkLatestPrefix reads the latest values of the 10,000 series under
+// one prefix among 20,000.
+func BenchmarkLatestPrefix(b *testing.B) {
 	s := openTest(b, Options{})
-	paths := benchPaths(1000)
+	var paths []string
+	for _, site := range []string{"site-a", "site-b"} {
+		for _, p := range benchPaths(10000) {
+			paths = append(paths, site+strings.TrimPrefix(p, "plant-nl"))
+		}
+	}
 	g := newIngester(s, paths, 10000)
+	g.call(b)
 	g.call(b)
 	if _, err := s.pool.Exec(b.Context(), `ANALYZE `+pgx.Identifier{s.schema, "series"}.Sanitize()+`, `+pgx.Identifier{s.schema, "latest"}.Sanitize()); err != nil {
 		b.Fatal(err)
 	}
 	for b.Loop() {
-		got, err := s.Latest(b.Context(), benchOrg, "", 0)
+		got, err := s.Latest(b.Context(), benchOrg, "site-b", 0)
 		if err != nil {
 			b.Fatal(err)
 		}
-		if len(got) != 1000 {
-			b.Fatalf("%d series, want 1000", len(got))
+		if len(got) != 10000 {
+			b.Fatalf("%d series, want 10000", len(got))
+		}
+	}
+}
+
+// BenchmarkChart24h answers what a dashboard of 100 charts asks: 24 hours
+// of each of 100 series (1 Hz, 8.64M points) in 1-minute averages, one
+// Aggregate call per series. One op is all 100. Loading takes about a
+// minute.
+func BenchmarkChart24h(b *testing.B) {
+	s := openTest(b, Options{})
+	paths := benchPaths(100)
+	g := newIngester(s, paths, 86400) // 864 s of 100 series a call
+	for range 100 {
+		g.call(b)
+	}
+	if _, err := s.pool.Exec(b.Context(), `VACUUM ANALYZE `+pgx.Identifier{s.schema, "points"}.Sanitize()); err != nil {
+		b.Fatal(err)
+	}
+	from, to := benchT0, benchT0+24*int64(time.Hour)
+	for b.Loop() {
+		for _, p := range paths {
+			got, err := s.Aggregate(b.Context(), benchOrg, p, from, to, int64(time.Minute), store.Avg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if len(got) != 1440 {
+				b.Fatalf("%s: %d buckets, want 1440", p, len(got))
+			}
 		}
 	}
 }

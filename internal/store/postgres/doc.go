@@ -97,6 +97,18 @@
 // created natively; Options.NoTimescale forces native partitioning. The
 // TimescaleDB path is not exercised by the tests (not installable here).
 //
+// # Retention
+//
+// Expire (retention.go) deletes, in one transaction, an organisation's
+// points older than its raw period and raises the first_ts of its series
+// to the oldest point left (or the latest value's timestamp); latest rows
+// stay. This backend keeps no rollups, so the Minute and Hour periods of
+// store.Retention do not apply here: aggregates read points, and a range
+// whose points expired has no data at any step. The retention table holds
+// each organisation's setting (schema version 3). Deleting rows leaves
+// space for VACUUM to reuse; dropping whole partitions would be cheaper,
+// but a partition holds every organisation's points.
+//
 // # Queries
 //
 // Series and Latest join series and latest: one index range by

@@ -53,21 +53,6 @@ func eventUntil(start, end int64) int64 {
 	return end
 }
 
-// validateEvent checks an event beyond uns.ValidateEvent: PostgreSQL text
-// and jsonb hold neither NUL nor invalid UTF-8; both backends refuse them
-// alike rather than store something else than they were given.
-func validateEvent(e uns.Event) error {
-	if err := uns.ValidateEvent(e); err != nil {
-		return err
-	}
-	for k, v := range e.Attrs {
-		if !storable(k) || !storable(v) {
-			return fmt.Errorf("%w: attribute %.32q: holds a NUL byte or invalid UTF-8", uns.ErrInvalidEvent, k)
-		}
-	}
-	return nil
-}
-
 // sqlUpsertEvents stores events or replaces End and Attrs of the stored
 // versions with the same identity. ON CONFLICT DO UPDATE may touch a row
 // once per statement, so the caller passes each identity once, in key
@@ -131,7 +116,7 @@ func (s *Store) Events(ctx context.Context, org string, q store.EventQuery) ([]u
 	if err := s.checkOpen(); err != nil {
 		return nil, fmt.Errorf("events %q: %w", q.AssetPrefix, err)
 	}
-	if !storable(org) || !storable(q.AssetPrefix) || !storable(q.Kind) || q.From >= q.To {
+	if !store.Text(org) || !store.Text(q.AssetPrefix) || !store.Text(q.Kind) || q.From >= q.To {
 		return nil, nil
 	}
 	p, hi := prefixRange(q.AssetPrefix)

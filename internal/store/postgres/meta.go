@@ -27,7 +27,7 @@ func (s *Store) execWrite(ctx context.Context, query string, args ...any) (int64
 // cannot hold (see storable).
 func checkStorable(fields ...string) error {
 	for _, f := range fields {
-		if !storable(f) {
+		if !store.Text(f) {
 			return fmt.Errorf("%w: %q holds a NUL byte or invalid UTF-8", store.ErrInvalid, f)
 		}
 	}
@@ -85,7 +85,7 @@ func (s *Store) Org(ctx context.Context, id string) (store.Org, error) {
 	var kind string
 	var created int64
 	err := store.ErrNotFound
-	if storable(id) {
+	if store.Text(id) {
 		err = s.pool.QueryRow(ctx, s.sql(sqlOrg), id).Scan(&o.Name, &kind, &created)
 	}
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -96,6 +96,89 @@ func (s *Store) Org(ctx context.Context, id string) (store.Org, error) {
 	}
 	o.Kind, o.Created = store.OrgKind(kind), fromNanos(created)
 	return o, nil
+}
+
+var (
+	sqlOrgs         = sqlText(`SELECT id, name, kind, created FROM {s}.orgs ORDER BY id`)
+	sqlSetRetention = sqlText(`INSERT INTO {s}.retention (org, raw, minute, hour)
+		SELECT id, $2, $3, $4 FROM {s}.orgs WHERE id = $1
+		ON CONFLICT (org) DO UPDATE SET raw = excluded.raw, minute = excluded.minute, hour = excluded.hour`)
+	sqlRetention      = sqlText(`SELECT raw, minute, hour FROM {s}.retention WHERE org = $1`)
+	sqlClearRetention = sqlText(`DELETE FROM {s}.retention WHERE org = $1`)
+)
+
+// Orgs implements store.Meta.
+func (s *Store) Orgs(ctx context.Context) ([]store.Org, error) {
+	if err := s.checkOpen(); err != nil {
+		return nil, fmt.Errorf("organisations: %w", err)
+	}
+	rows, err := s.pool.Query(ctx, s.sql(sqlOrgs))
+	if err != nil {
+		return nil, fmt.Errorf("organisations: %w", err)
+	}
+	var out []store.Org
+	var o store.Org
+	var kind string
+	var created int64
+	_, err = pgx.ForEachRow(rows, []any{&o.ID, &o.Name, &kind, &created}, func() error {
+		o.Kind, o.Created = store.OrgKind(kind), fromNanos(created)
+		out = append(out, o)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("organisations: %w", err)
+	}
+	return out, nil
+}
+
+// SetRetention implements store.Meta. The upsert selects the organisation,
+// so an unknown one inserts nothing.
+func (s *Store) SetRetention(ctx context.Context, org string, r store.Retention) error {
+	err := r.Validate()
+	if err == nil && !store.Text(org) {
+		err = store.ErrNotFound
+	}
+	if err == nil {
+		var n int64
+		n, err = s.execWrite(ctx, s.sql(sqlSetRetention), org, int64(r.Raw), int64(r.Minute), int64(r.Hour))
+		if err == nil && n == 0 {
+			err = store.ErrNotFound
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("set retention of %s: %w", org, err)
+	}
+	return nil
+}
+
+// ClearRetention implements store.Meta.
+func (s *Store) ClearRetention(ctx context.Context, org string) error {
+	if !store.Text(org) {
+		return nil
+	}
+	if _, err := s.execWrite(ctx, s.sql(sqlClearRetention), org); err != nil {
+		return fmt.Errorf("clear retention of %s: %w", org, err)
+	}
+	return nil
+}
+
+// Retention implements store.Meta.
+func (s *Store) Retention(ctx context.Context, org string) (store.Retention, error) {
+	if err := s.checkOpen(); err != nil {
+		return store.Retention{}, fmt.Errorf("retention of %s: %w", org, err)
+	}
+	var raw, minute, hour int64
+	err := store.ErrNotFound
+	if store.Text(org) {
+		err = s.pool.QueryRow(ctx, s.sql(sqlRetention), org).Scan(&raw, &minute, &hour)
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		err = store.ErrNotFound
+	}
+	if err != nil {
+		return store.Retention{}, fmt.Errorf("retention of %s: %w", org, err)
+	}
+	return store.Retention{Raw: time.Duration(raw), Minute: time.Duration(minute), Hour: time.Duration(hour)}, nil
 }
 
 // CreateToken implements store.Meta.
@@ -122,7 +205,7 @@ func (s *Store) TokenByHash(ctx context.Context, hash string) (store.Token, erro
 	var role string
 	var created int64
 	err := store.ErrNotFound
-	if storable(hash) {
+	if store.Text(hash) {
 		err = s.pool.QueryRow(ctx, s.sql(sqlToken), hash).Scan(&t.Org, &role, &t.Name, &created)
 	}
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -174,7 +257,7 @@ func (s *Store) Edge(ctx context.Context, org, id string) (store.Edge, error) {
 	e, err := store.Edge{}, s.checkOpen()
 	if err == nil {
 		err = store.ErrNotFound
-		if storable(org) && storable(id) {
+		if store.Text(org) && store.Text(id) {
 			e, err = scanEdge(s.pool.QueryRow(ctx, s.sql(sqlEdge), org, id))
 		}
 	}
@@ -189,7 +272,7 @@ func (s *Store) Edges(ctx context.Context, org string) ([]store.Edge, error) {
 	if err := s.checkOpen(); err != nil {
 		return nil, fmt.Errorf("edges of %s: %w", org, err)
 	}
-	if !storable(org) {
+	if !store.Text(org) {
 		return nil, nil
 	}
 	rows, err := s.pool.Query(ctx, s.sql(sqlEdges), org)
@@ -208,7 +291,7 @@ func (s *Store) Edges(ctx context.Context, org string) ([]store.Edge, error) {
 // first's row lock, then re-checks the row, finds enroll_hash cleared and
 // updates nothing.
 func (s *Store) Enroll(ctx context.Context, enrollHash, credHash string, now time.Time) (store.Edge, error) {
-	if enrollHash == "" || credHash == "" || !storable(enrollHash) || !storable(credHash) {
+	if enrollHash == "" || credHash == "" || !store.Text(enrollHash) || !store.Text(credHash) {
 		return store.Edge{}, fmt.Errorf("enroll: %w", store.ErrNotFound)
 	}
 	var e store.Edge
@@ -230,7 +313,7 @@ func (s *Store) EdgeByCredential(ctx context.Context, credHash string) (store.Ed
 	e, err := store.Edge{}, s.checkOpen()
 	if err == nil {
 		err = store.ErrNotFound
-		if credHash != "" && storable(credHash) {
+		if credHash != "" && store.Text(credHash) {
 			e, err = scanEdge(s.pool.QueryRow(ctx, s.sql(sqlEdgeByCred), credHash))
 		}
 	}
@@ -243,7 +326,7 @@ func (s *Store) EdgeByCredential(ctx context.Context, credHash string) (store.Ed
 // RevokeEdge implements store.Meta.
 func (s *Store) RevokeEdge(ctx context.Context, org, id string) error {
 	n, err := int64(0), error(nil)
-	if storable(org) && storable(id) {
+	if store.Text(org) && store.Text(id) {
 		n, err = s.execWrite(ctx, s.sql(sqlRevokeEdge), org, id)
 	}
 	if err == nil && n == 0 {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"slices"
 	"strings"
 
@@ -404,7 +403,7 @@ func validateIngest(org string, src store.Source, recs []store.Record) error {
 	// PostgreSQL text holds no NUL and, in a UTF8 database, only UTF-8:
 	// such a key would fail the same way on every retry.
 	for _, k := range []struct{ what, v string }{{"organisation", org}, {"edge", src.Edge}, {"stream", src.Stream}} {
-		if !storable(k.v) {
+		if !store.Text(k.v) {
 			return fmt.Errorf("%s %q holds a NUL byte or invalid UTF-8", k.what, k.v)
 		}
 	}
@@ -420,34 +419,15 @@ func validateIngest(org string, src store.Source, recs []store.Record) error {
 				}
 				paths[p.Series] = struct{}{}
 			}
-			if err := validatePoint(p); err != nil {
+			if err := store.ValidatePoint(p); err != nil {
 				return fmt.Errorf("record seq %d point %d (%s): %w", r.Seq, j, p.Series, err)
 			}
 		}
 		for j, e := range r.Events {
-			if err := validateEvent(e); err != nil {
+			if err := store.ValidateEvent(e); err != nil {
 				return fmt.Errorf("record seq %d event %d: %w", r.Seq, j, err)
 			}
 		}
-	}
-	return nil
-}
-
-func validatePoint(p uns.Point) error {
-	if p.TS < 0 {
-		return fmt.Errorf("timestamp %d is before 1970", p.TS)
-	}
-	switch p.Value.Kind() {
-	case uns.KindFloat:
-		if f := p.Value.Float64(); math.IsNaN(f) || math.IsInf(f, 0) {
-			return fmt.Errorf("value %v is not finite", f)
-		}
-	case uns.KindInt, uns.KindBool, uns.KindString:
-	default:
-		return errors.New("value has no kind")
-	}
-	if p.Quality > uns.Bad {
-		return fmt.Errorf("unknown quality %d", p.Quality)
 	}
 	return nil
 }
@@ -459,7 +439,7 @@ func (s *Store) Watermark(ctx context.Context, src store.Source) (uint64, error)
 	if err := s.checkOpen(); err != nil {
 		return 0, fmt.Errorf("watermark %s/%s: %w", src.Edge, src.Stream, err)
 	}
-	if !storable(src.Edge) || !storable(src.Stream) {
+	if !store.Text(src.Edge) || !store.Text(src.Stream) {
 		return 0, nil
 	}
 	var wm int64
@@ -516,7 +496,7 @@ func (s *Store) Series(ctx context.Context, org, prefix string, limit int) ([]st
 	if err := s.checkOpen(); err != nil {
 		return nil, fmt.Errorf("series %q: %w", prefix, err)
 	}
-	if !storable(org) || !storable(prefix) {
+	if !store.Text(org) || !store.Text(prefix) {
 		return nil, nil
 	}
 	p, hi := prefixRange(prefix)
@@ -543,7 +523,7 @@ func (s *Store) Latest(ctx context.Context, org, prefix string, limit int) ([]un
 	if err := s.checkOpen(); err != nil {
 		return nil, fmt.Errorf("latest %q: %w", prefix, err)
 	}
-	if !storable(org) || !storable(prefix) {
+	if !store.Text(org) || !store.Text(prefix) {
 		return nil, nil
 	}
 	p, hi := prefixRange(prefix)
@@ -576,7 +556,7 @@ func (s *Store) Raw(ctx context.Context, org, series string, from, to int64, lim
 	if err := s.checkOpen(); err != nil {
 		return nil, fmt.Errorf("raw %s: %w", series, err)
 	}
-	if !storable(org) || !storable(series) || from >= to {
+	if !store.Text(org) || !store.Text(series) || from >= to {
 		return nil, nil
 	}
 	rows, err := s.pool.Query(ctx, s.sql(sqlRaw), org, series, from, to, limitArg(limit))

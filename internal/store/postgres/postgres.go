@@ -8,11 +8,12 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/molen-io/molen/internal/store"
 )
 
 // Options tune a Store. The zero value is usable.
@@ -47,7 +48,7 @@ func (o Options) Validate() error {
 		switch {
 		case len(o.Schema) > maxIdentLen:
 			return fmt.Errorf("schema: %q is %d bytes, limit %d", o.Schema, len(o.Schema), maxIdentLen)
-		case !storable(o.Schema):
+		case !store.Text(o.Schema):
 			return fmt.Errorf("schema: %q holds a NUL byte or invalid UTF-8", o.Schema)
 		case strings.HasPrefix(strings.ToLower(o.Schema), "pg_"):
 			return fmt.Errorf("schema: %q: names starting with pg_ are reserved", o.Schema)
@@ -96,9 +97,12 @@ type Store struct {
 	// added only after the commit that makes them true.
 	mu sync.Mutex
 	// series maps a series to its id and committed first_ts. Series are
-	// never deleted; first_ts only falls, and every write of it is
+	// never deleted; first_ts falls with ingest, and every such write is
 	// conditional in SQL, so a stale entry (another hub lowered first_ts)
-	// costs a no-op UPDATE at worst.
+	// costs a no-op UPDATE at worst. Expire raises first_ts and drops the
+	// organisation's entries; another hub sharing the schema keeps its
+	// lower entries until its cache starts over, and until then a late
+	// point between the two does not lower first_ts (Series' First).
 	series map[seriesKey]seriesEntry
 	// parts holds the start of every points partition known to exist. A
 	// partition dropped behind the store's back (retention) is noticed
@@ -231,13 +235,6 @@ func (s *Store) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 		}
 		return fn(tx)
 	})
-}
-
-// storable reports whether s can be a PostgreSQL text value: valid UTF-8
-// (the server encoding molen expects) without NUL bytes. A key that is not
-// storable cannot match a stored one.
-func storable(s string) bool {
-	return utf8.ValidString(s) && strings.IndexByte(s, 0) < 0
 }
 
 // pgCode returns the SQLSTATE of err, "" if it is not a server error.

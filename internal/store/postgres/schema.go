@@ -85,6 +85,10 @@ var migrations = []migration{
 	func(ctx context.Context, tx pgx.Tx, m *migrator) error {
 		return m.exec(ctx, tx, schemaV2)
 	},
+	// 3: retention per organisation.
+	func(ctx context.Context, tx pgx.Tx, m *migrator) error {
+		return m.exec(ctx, tx, schemaV3)
+	},
 }
 
 // schemaV1 is the first schema, except points (see createPoints).
@@ -187,6 +191,19 @@ CREATE TABLE {s}.events (
 	PRIMARY KEY (org, asset, kind, start_ts, key_series, key_limit)
 );
 CREATE INDEX events_by_until ON {s}.events (org, until_ts, kind, asset, start_ts);
+`
+
+// schemaV3 adds the retention of organisations, periods in ns (0:
+// forever). An organisation without a row gets the hub's default. minute
+// and hour are kept for the API and for other backends: this one has no
+// rollups to expire.
+const schemaV3 = `
+CREATE TABLE {s}.retention (
+	org    text COLLATE "C" PRIMARY KEY,
+	raw    bigint NOT NULL,
+	minute bigint NOT NULL,
+	hour   bigint NOT NULL
+);
 `
 
 // pointsV1 is the points table. A value is in vf (floats; bools as 0 or

@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -65,11 +65,12 @@ func ingestSeconds(tb testing.TB, s *Store, paths []string, from, secs int, seq 
 
 // BenchmarkIngest ingests batches of 1000 points (10 s of 100 series at
 // 1 Hz), each its own uplink record and transaction with an fsync. It
-// reports points/s and the database's bytes per point after a checkpoint;
-// run it with -benchtime=1000x for the size of 1M points.
+// reports points/s and, after compacting everything, the bytes per point
+// of the database's used pages; run it with -benchtime=1000x for 1M
+// points. BenchmarkIngestFactory measures bigger calls of the simulator's
+// data.
 func BenchmarkIngest(b *testing.B) {
-	path := filepath.Join(b.TempDir(), "hub.db")
-	s := openAt(b, path)
+	s := openAt(b, filepath.Join(b.TempDir(), "hub.db"))
 	defer s.Close()
 	paths := benchPaths(100)
 	var seq uint64
@@ -81,14 +82,13 @@ func BenchmarkIngest(b *testing.B) {
 	points := float64(n * 1000)
 	b.ReportMetric(points/b.Elapsed().Seconds(), "points/s")
 	b.ReportMetric(0, "ns/op")
-	if _, err := s.w.ExecContext(b.Context(), `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
-		b.Fatal(err)
+	for range 8 {
+		if err := s.compact(b.Context(), true); err != nil {
+			b.Fatal(err)
+		}
 	}
-	fi, err := os.Stat(path)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.ReportMetric(float64(fi.Size())/points, "disk-B/point")
+	used, _ := usedBytes(b, s)
+	b.ReportMetric(float64(used)/points, "disk-B/point")
 }
 
 // BenchmarkIngestTied is BenchmarkIngest where every batch is ingested
@@ -109,23 +109,32 @@ func BenchmarkIngestTied(b *testing.B) {
 	b.ReportMetric(0, "ns/op")
 }
 
-// BenchmarkAggregate aggregates one series of 24 h at 1 Hz (86400 points)
-// into 1-minute buckets.
+// BenchmarkAggregate aggregates one series of 24 h at 1 Hz (86400 points,
+// compacted) into 1-minute buckets, from the rollups and from the points.
 func BenchmarkAggregate(b *testing.B) {
 	s := openAt(b, filepath.Join(b.TempDir(), "hub.db"))
 	defer s.Close()
 	paths := benchPaths(1)
 	var seq uint64
 	ingestSeconds(b, s, paths, 0, 86400, &seq)
+	for range 4 {
+		if err := s.compact(b.Context(), true); err != nil {
+			b.Fatal(err)
+		}
+	}
 	from, to := benchT0, benchT0+24*int64(time.Hour)
 	for _, agg := range []store.Agg{store.Avg, store.Max, store.Count, store.Last} {
 		for _, p := range []struct {
-			name string
-			plan aggPlan
-		}{{"auto", planAuto}, {"grouped", planGrouped}, {"dense", planDense}} {
+			name    string
+			rollups bool
+		}{{"rollups", true}, {"points", false}} {
 			b.Run(string(agg)+"/"+p.name, func(b *testing.B) {
 				for b.Loop() {
-					got, err := s.aggregate(b.Context(), benchOrg, paths[0], from, to, int64(time.Minute), agg, p.plan)
+					var got []store.Bucket
+					err := s.read(b.Context(), benchOrg, paths[0], func(v *view) (err error) {
+						got, err = v.aggregate(b.Context(), from, to, int64(time.Minute), agg, p.rollups)
+						return err
+					})
 					if err != nil {
 						b.Fatal(err)
 					}
@@ -150,20 +159,76 @@ func BenchmarkAggregate(b *testing.B) {
 	})
 }
 
-// BenchmarkLatest reads the latest value of 1000 series.
+// BenchmarkLatest reads the latest values of all 20,000 series of an
+// organisation.
 func BenchmarkLatest(b *testing.B) {
 	s := openAt(b, filepath.Join(b.TempDir(), "hub.db"))
 	defer s.Close()
-	paths := benchPaths(1000)
+	paths := benchPaths(20000)
 	var seq uint64
-	ingestSeconds(b, s, paths, 0, 10, &seq)
+	ingestSeconds(b, s, paths, 0, 2, &seq)
+	if err := s.Compact(b.Context()); err != nil {
+		b.Fatal(err)
+	}
 	for b.Loop() {
-		got, err := s.Latest(b.Context(), benchOrg, "", 0)
+		got, err := s.Latest(b.Context(), benchOrg, "plant-nl", 0)
 		if err != nil {
 			b.Fatal(err)
 		}
-		if len(got) != 1000 {
-			b.Fatalf("%d series, want 1000", len(got))
+		if len(got) != 20000 {
+			b.Fatalf("%d series, want 20000", len(got))
+		}
+	}
+}
+
+// BenchmarkLatestPrefix reads the latest values of the 10,000 series under
+// one prefix among 20,000.
+func BenchmarkLatestPrefix(b *testing.B) {
+	s := openAt(b, filepath.Join(b.TempDir(), "hub.db"))
+	defer s.Close()
+	var paths []string
+	for _, site := range []string{"site-a", "site-b"} {
+		for _, p := range benchPaths(10000) {
+			paths = append(paths, site+strings.TrimPrefix(p, "plant-nl"))
+		}
+	}
+	var seq uint64
+	ingestSeconds(b, s, paths, 0, 2, &seq)
+	for b.Loop() {
+		got, err := s.Latest(b.Context(), benchOrg, "site-b", 0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(got) != 10000 {
+			b.Fatalf("%d series, want 10000", len(got))
+		}
+	}
+}
+
+// BenchmarkChart24h answers what a dashboard of 100 charts asks: 24 hours
+// of each of 100 series (1 Hz, 8.64M points, compacted) in 1-minute
+// averages, one Aggregate call per series. One op is all 100.
+func BenchmarkChart24h(b *testing.B) {
+	s := openAt(b, filepath.Join(b.TempDir(), "hub.db"))
+	defer s.Close()
+	paths := benchPaths(100)
+	var seq uint64
+	ingestSeconds(b, s, paths, 0, 86400, &seq)
+	for range 8 {
+		if err := s.compact(b.Context(), true); err != nil {
+			b.Fatal(err)
+		}
+	}
+	from, to := benchT0, benchT0+24*int64(time.Hour)
+	for b.Loop() {
+		for _, p := range paths {
+			got, err := s.Aggregate(b.Context(), benchOrg, p, from, to, int64(time.Minute), store.Avg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if len(got) != 1440 {
+				b.Fatalf("%d buckets, want 1440", len(got))
+			}
 		}
 	}
 }

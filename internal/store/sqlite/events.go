@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/molen-io/molen/internal/store"
 	"github.com/molen-io/molen/internal/uns"
@@ -80,26 +79,6 @@ func decodeAttrs(s string) (map[string]string, error) {
 		return nil, fmt.Errorf("decode attributes: %w", err)
 	}
 	return attrs, nil
-}
-
-// validateEvent checks an event beyond uns.ValidateEvent: attributes are
-// stored as JSON, which cannot hold invalid UTF-8 (encoding/json would
-// replace it), and PostgreSQL text cannot hold NUL; both backends refuse
-// them alike rather than store something else than they were given.
-func validateEvent(e uns.Event) error {
-	if err := uns.ValidateEvent(e); err != nil {
-		return err
-	}
-	for k, v := range e.Attrs {
-		if !textOK(k) || !textOK(v) {
-			return fmt.Errorf("%w: attribute %.32q: holds a NUL byte or invalid UTF-8", uns.ErrInvalidEvent, k)
-		}
-	}
-	return nil
-}
-
-func textOK(s string) bool {
-	return utf8.ValidString(s) && strings.IndexByte(s, 0) < 0
 }
 
 // storeEvents upserts the events of recs in order, so that a later version

@@ -63,6 +63,72 @@ func (s *Store) Org(ctx context.Context, id string) (store.Org, error) {
 	return o, nil
 }
 
+// Orgs implements store.Meta.
+func (s *Store) Orgs(ctx context.Context) ([]store.Org, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT id, name, kind, created FROM orgs ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("organisations: %w", err)
+	}
+	defer rows.Close()
+	var out []store.Org
+	for rows.Next() {
+		var o store.Org
+		var kind string
+		var created int64
+		if err := rows.Scan(&o.ID, &o.Name, &kind, &created); err != nil {
+			return nil, fmt.Errorf("organisations: %w", err)
+		}
+		o.Kind, o.Created = store.OrgKind(kind), fromNanos(created)
+		out = append(out, o)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("organisations: %w", err)
+	}
+	return out, nil
+}
+
+// SetRetention implements store.Meta. The upsert selects the organisation,
+// so an unknown one inserts nothing.
+func (s *Store) SetRetention(ctx context.Context, org string, r store.Retention) error {
+	if err := r.Validate(); err != nil {
+		return fmt.Errorf("set retention of %s: %w", org, err)
+	}
+	res, err := s.exec(ctx, `INSERT INTO retention (org, raw, minute, hour) SELECT id, ?, ?, ? FROM orgs WHERE id = ?
+		ON CONFLICT (org) DO UPDATE SET raw = excluded.raw, minute = excluded.minute, hour = excluded.hour`,
+		int64(r.Raw), int64(r.Minute), int64(r.Hour), org)
+	if err == nil {
+		var n int64
+		if n, err = res.RowsAffected(); err == nil && n == 0 {
+			err = store.ErrNotFound
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("set retention of %s: %w", org, err)
+	}
+	return nil
+}
+
+// ClearRetention implements store.Meta.
+func (s *Store) ClearRetention(ctx context.Context, org string) error {
+	if _, err := s.exec(ctx, `DELETE FROM retention WHERE org = ?`, org); err != nil {
+		return fmt.Errorf("clear retention of %s: %w", org, err)
+	}
+	return nil
+}
+
+// Retention implements store.Meta.
+func (s *Store) Retention(ctx context.Context, org string) (store.Retention, error) {
+	var raw, minute, hour int64
+	err := s.r.QueryRowContext(ctx, `SELECT raw, minute, hour FROM retention WHERE org = ?`, org).Scan(&raw, &minute, &hour)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = store.ErrNotFound
+	}
+	if err != nil {
+		return store.Retention{}, fmt.Errorf("retention of %s: %w", org, err)
+	}
+	return store.Retention{Raw: time.Duration(raw), Minute: time.Duration(minute), Hour: time.Duration(hour)}, nil
+}
+
 // CreateToken implements store.Meta.
 func (s *Store) CreateToken(ctx context.Context, t store.Token) error {
 	if t.Hash == "" || t.Org == "" {

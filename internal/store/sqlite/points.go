@@ -5,61 +5,22 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"math"
-	"math/bits"
 	"strings"
+	"time"
 
 	"github.com/molen-io/molen/internal/store"
 	"github.com/molen-io/molen/internal/uns"
 )
 
-type seriesKey struct{ org, path string }
-
-type seriesEntry struct {
-	id    int64
-	first int64 // first_ts as committed
-}
-
-// maxCachedSeries bounds the series cache (about 100 B an entry); past it
-// the cache starts over, which costs one lookup per series.
-const maxCachedSeries = 1 << 20
-
-type insKey struct {
-	table string // "points" or "latest"
-	rows  int
-}
-
-// rowsPerInsert is the row count of a full multi-row INSERT: 5 parameters
-// a row, well under SQLite's limit of 32766. Shorter inserts have a
-// multiple of 64 rows, or below 64 a power of two, so that whatever the
-// batch sizes at most 22 statements per table are prepared and kept, and
-// a batch of 1000 points takes 3 of them (as fast as one of 1000 rows).
-const rowsPerInsert = 1024
-
-// batchSeries is what one Ingest call does to one series.
-type batchSeries struct {
-	id     int64
-	first  int64     // lowest ts in the call
-	newest uns.Point // highest ts in the call; on a tie the later one
-}
-
-// errTied reports that a multi-row insert into points skipped a row whose
-// (series_id, ts, 0) was taken: by a point stored before or by another
-// point of the same call. Ingest then runs again, point by point.
-var errTied = errors.New("points share a series and timestamp")
-
-// Ingest implements store.Points. It validates the whole call first, so bad
-// input stores nothing; then, in one IMMEDIATE transaction, it reads the
-// watermark, stores the records above it, updates latest values, series and
-// the watermark, and commits with an fsync.
-//
-// Points are appended, never replaced. The fast path inserts every point
-// with n = 0 in multi-row INSERTs that skip taken keys; if a key was taken
-// (a point with the same series and timestamp, which is rare), the
-// transaction rolls back and runs again inserting each point after those
-// of its series and ts.
+// Ingest implements store.Points. It validates and encodes the whole call
+// first, without locks, so bad input stores nothing; then, in one IMMEDIATE
+// transaction, it reads the watermark, creates the call's new series,
+// stores the points of the records above the watermark as one chunk, the
+// events and the new watermark, and commits with an fsync. Only then does
+// it add the points to the head, where queries see them.
 func (s *Store) Ingest(ctx context.Context, org string, src store.Source, recs []store.Record) (int, error) {
-	if err := validateIngest(org, src, recs); err != nil {
+	c, err := prepareCall(org, src, recs)
+	if err != nil {
 		return 0, fmt.Errorf("ingest %s/%s: %w: %w", src.Edge, src.Stream, store.ErrInvalid, err)
 	}
 	if len(recs) == 0 {
@@ -70,160 +31,190 @@ func (s *Store) Ingest(ctx context.Context, org string, src store.Source, recs [
 	}
 	defer s.unlockWriter()
 
-	var n int
-	newSeries := make(map[seriesKey]seriesEntry)
-	err := s.inTx(ctx, func() (err error) {
-		n, err = s.ingest(ctx, org, src, recs, newSeries, false)
+	var (
+		skip    int   // records at or below the watermark
+		chunk   int64 // id of the chunk stored, 0 if none
+		created []*seriesState
+	)
+	err = s.inTx(ctx, func() (err error) {
+		skip, chunk, created, err = s.ingest(ctx, org, src, c)
 		return err
 	})
-	if errors.Is(err, errTied) {
-		clear(newSeries)
-		err = s.inTx(ctx, func() (err error) {
-			n, err = s.ingest(ctx, org, src, recs, newSeries, true)
-			return err
-		})
-	}
 	if err != nil {
 		return 0, fmt.Errorf("ingest %s/%s: %w", src.Edge, src.Stream, err)
 	}
-	if len(s.series)+len(newSeries) > maxCachedSeries {
-		clear(s.series)
-	}
-	for k, e := range newSeries {
-		s.series[k] = e
-	}
-	return n, nil
-}
-
-// ingest is the transaction of Ingest. It adds to updated the series cache
-// entries that its commit will make true. Unless tied, it fails with
-// errTied when a point's (series_id, ts, 0) is taken; tied, it inserts each
-// point after those of its series and ts, one statement a point.
-func (s *Store) ingest(ctx context.Context, org string, src store.Source, recs []store.Record, updated map[seriesKey]seriesEntry, tied bool) (int, error) {
-	// The watermark is read under the write lock, so a concurrent or
-	// retried delivery of the same records cannot also pass this check.
-	var wm int64
-	err := s.getWatermark.QueryRowContext(ctx, src.Edge, src.Stream).Scan(&wm)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return 0, fmt.Errorf("read watermark: %w", err)
-	}
-	i := 0
-	for i < len(recs) && recs[i].Seq <= uint64(wm) {
-		i++
-	}
-	recs = recs[i:]
-	if len(recs) == 0 {
+	if skip == len(recs) {
 		return 0, nil
 	}
 
-	batch := make(map[string]*batchSeries)
-	var npoints int
-	for _, r := range recs {
+	s.mu.Lock()
+	for _, st := range created {
+		s.idx.add(st)
+	}
+	h := s.active
+	if h.points == 0 {
+		h.since = time.Now()
+	}
+	states := make([]*seriesState, len(c.paths))
+	heads := make([]*headSeries, len(c.paths))
+	for i, path := range c.paths {
+		states[i] = s.idx.byKey[seriesKey{org, path}]
+		heads[i] = h.series[states[i].id]
+		if heads[i] == nil {
+			heads[i] = &headSeries{}
+			h.series[states[i].id] = heads[i]
+		}
+	}
+	k := c.recStart[skip]
+	for _, r := range recs[skip:] {
 		for _, p := range r.Points {
-			npoints++
-			b := batch[p.Series]
-			if b == nil {
-				b = &batchSeries{first: p.TS, newest: p}
-				batch[p.Series] = b
-				continue
-			}
-			b.first = min(b.first, p.TS)
-			if p.TS >= b.newest.TS {
-				b.newest = p
-			}
+			smp := sample{ts: p.TS, v: p.Value, q: p.Quality}
+			heads[c.local[k]].ss = append(heads[c.local[k]].ss, smp)
+			states[c.local[k]].observe(smp)
+			k++
 		}
 	}
-
-	for path, b := range batch {
-		k := seriesKey{org, path}
-		if e, ok := s.series[k]; ok {
-			b.id = e.id
-			if b.first < e.first {
-				if _, err := s.lowerFirst.ExecContext(ctx, b.first, e.id, b.first); err != nil {
-					return 0, fmt.Errorf("series %s: %w", path, err)
-				}
-				updated[k] = seriesEntry{id: e.id, first: b.first}
-			}
-			continue
-		}
-		var e seriesEntry
-		if err := s.upsertSeries.QueryRowContext(ctx, org, path, b.first).Scan(&e.id, &e.first); err != nil {
-			return 0, fmt.Errorf("series %s: %w", path, err)
-		}
-		b.id = e.id
-		updated[k] = e
+	h.points += len(c.local) - c.recStart[skip]
+	if chunk != 0 {
+		h.lastChunk = chunk
 	}
+	full := h.points >= s.opts.FlushPoints
+	s.mu.Unlock()
+	if full {
+		s.kickCompactor()
+	}
+	return len(recs) - skip, nil
+}
 
-	pw := inserter{s: s, table: "points", args: make([]any, 0, 5*min(npoints, rowsPerInsert))}
+// observe updates first and latest for a new point of the series. Among
+// points with the newest timestamp, the one ingested last is the latest.
+func (st *seriesState) observe(smp sample) {
+	if !st.has || smp.ts >= st.latest.ts {
+		st.latest = smp
+	}
+	if !st.has || smp.ts < st.first {
+		st.first = smp.ts
+	}
+	st.has = true
+}
+
+// call is an Ingest call checked and encoded: its series paths, the index
+// into them of every point, where each record's points start, and the
+// chunk: a header of paths and the points, each record's encoding
+// starting at body[recOff[i]] independently of the ones before (see
+// encodeChunk), so that the records above the watermark are a suffix.
+type call struct {
+	recs     []store.Record
+	paths    []string
+	local    []int32 // per point, in call order
+	recStart []int   // index into local of each record's first point; one more at the end
+	header   []byte
+	body     []byte
+	recOff   []int // offset into body of each record; one more at the end
+}
+
+// prepareCall checks a call and encodes its chunk. Its errors are what
+// Ingest wraps in store.ErrInvalid.
+func prepareCall(org string, src store.Source, recs []store.Record) (*call, error) {
+	if org == "" {
+		return nil, errors.New("empty organisation")
+	}
+	if src.Edge == "" {
+		return nil, errors.New("empty edge in source")
+	}
+	var n int
 	for _, r := range recs {
-		for _, p := range r.Points {
-			id := batch[p.Series].id
-			if tied {
-				if _, err := s.insertTied.ExecContext(ctx, id, p.TS, int64(p.Value.Kind()), int64(p.Quality), dbValue(p.Value)); err != nil {
-					return 0, fmt.Errorf("insert into points: %w", err)
+		n += len(r.Points)
+	}
+	c := &call{recs: recs, recStart: make([]int, 0, len(recs)+1), recOff: make([]int, 0, len(recs)+1),
+		local: make([]int32, 0, n), body: make([]byte, 0, 14*n)}
+	idx := make(map[string]int32)
+	for i, r := range recs {
+		if i > 0 && r.Seq <= recs[i-1].Seq {
+			return nil, fmt.Errorf("record %d: seq %d after %d: records must be in increasing seq order", i, r.Seq, recs[i-1].Seq)
+		}
+		c.recStart = append(c.recStart, len(c.local))
+		c.recOff = append(c.recOff, len(c.body))
+		var prev int64
+		for j, p := range r.Points {
+			l, ok := idx[p.Series]
+			if !ok {
+				if err := uns.ValidatePath(p.Series); err != nil {
+					return nil, fmt.Errorf("record seq %d point %d: %w", r.Seq, j, err)
 				}
-				continue
+				l = int32(len(c.paths))
+				idx[p.Series] = l
+				c.paths = append(c.paths, p.Series)
 			}
-			if err := pw.add(ctx, id, p); err != nil {
-				return 0, err
+			if err := store.ValidatePoint(p); err != nil {
+				return nil, fmt.Errorf("record seq %d point %d (%s): %w", r.Seq, j, p.Series, err)
+			}
+			c.local = append(c.local, l)
+			c.body = appendChunkPoint(c.body, j == 0, prev, int64(l), sample{ts: p.TS, v: p.Value, q: p.Quality})
+			prev = p.TS
+		}
+		for j, e := range r.Events {
+			if err := store.ValidateEvent(e); err != nil {
+				return nil, fmt.Errorf("record seq %d event %d: %w", r.Seq, j, err)
 			}
 		}
 	}
-	if err := pw.flush(ctx); err != nil {
-		return 0, err
-	}
-	lw := inserter{s: s, table: "latest", args: pw.args[:0]}
-	for _, b := range batch {
-		if err := lw.add(ctx, b.id, b.newest); err != nil {
-			return 0, err
-		}
-	}
-	if err := lw.flush(ctx); err != nil {
-		return 0, err
-	}
-	if err := s.storeEvents(ctx, org, recs); err != nil {
-		return 0, err
-	}
+	c.recStart = append(c.recStart, len(c.local))
+	c.recOff = append(c.recOff, len(c.body))
+	c.header = appendChunkHeader(nil, c.paths)
+	return c, nil
+}
 
-	last := recs[len(recs)-1].Seq
+// ingest is the transaction of Ingest: it returns how many records of the
+// call were at or below the watermark, the id of the chunk it stored (0 if
+// none) and the series it created.
+func (s *Store) ingest(ctx context.Context, org string, src store.Source, c *call) (skip int, chunk int64, created []*seriesState, err error) {
+	// The watermark is read under the write lock, so a concurrent or
+	// retried delivery of the same records cannot also pass this check.
+	var wm int64
+	err = s.getWatermark.QueryRowContext(ctx, src.Edge, src.Stream).Scan(&wm)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return 0, 0, nil, fmt.Errorf("read watermark: %w", err)
+	}
+	for skip < len(c.recs) && c.recs[skip].Seq <= uint64(wm) {
+		skip++
+	}
+	if skip == len(c.recs) {
+		return skip, 0, nil, nil
+	}
+	// The series of every path of the call: those of skipped records exist
+	// already, so creating them all creates only the new ones of the rest.
+	var missing []string
+	s.mu.RLock()
+	for _, path := range c.paths {
+		if s.idx.byKey[seriesKey{org, path}] == nil {
+			missing = append(missing, path)
+		}
+	}
+	s.mu.RUnlock()
+	for _, path := range missing {
+		var id int64
+		if err := s.insertSeries.QueryRowContext(ctx, org, path).Scan(&id); err != nil {
+			return 0, 0, nil, fmt.Errorf("series %s: %w", path, err)
+		}
+		created = append(created, &seriesState{id: id, org: org, path: path})
+	}
+	if body := c.body[c.recOff[skip]:]; len(body) > 0 {
+		buf := append(append(s.chunkBuf[:0], c.header...), body...)
+		s.chunkBuf = buf
+		if err := s.insertChunk.QueryRowContext(ctx, org, buf).Scan(&chunk); err != nil {
+			return 0, 0, nil, fmt.Errorf("store chunk: %w", err)
+		}
+	}
+	rest := c.recs[skip:]
+	if err := s.storeEvents(ctx, org, rest); err != nil {
+		return 0, 0, nil, err
+	}
+	last := rest[len(rest)-1].Seq
 	if _, err := s.setWatermark.ExecContext(ctx, src.Edge, src.Stream, int64(last)); err != nil {
-		return 0, fmt.Errorf("write watermark %d: %w", last, err)
+		return 0, 0, nil, fmt.Errorf("write watermark %d: %w", last, err)
 	}
-	return len(recs), nil
-}
-
-// inserter buffers rows for one table and writes them in multi-row
-// INSERTs of up to rowsPerInsert rows.
-type inserter struct {
-	s     *Store
-	table string
-	args  []any // 5 a row
-}
-
-func (w *inserter) add(ctx context.Context, id int64, p uns.Point) error {
-	w.args = append(w.args, id, p.TS, int64(p.Value.Kind()), int64(p.Quality), dbValue(p.Value))
-	if len(w.args) == 5*rowsPerInsert {
-		return w.flush(ctx)
-	}
-	return nil
-}
-
-func (w *inserter) flush(ctx context.Context) error {
-	args := w.args
-	w.args = w.args[:0]
-	for len(args) > 0 {
-		rows := min(len(args)/5, rowsPerInsert)
-		if rows >= 64 {
-			rows &^= 63
-		} else {
-			rows = 1 << (bits.Len(uint(rows)) - 1) // the largest power of two that fits
-		}
-		if err := w.s.insert(ctx, w.table, rows, args[:5*rows]); err != nil {
-			return err
-		}
-		args = args[5*rows:]
-	}
-	return nil
+	return skip, chunk, created, nil
 }
 
 // dbValue is the value as bound to the v column.
@@ -265,109 +256,6 @@ func value(kind int64, v any) (uns.Value, error) {
 	return uns.Value{}, fmt.Errorf("stored value %T of kind %d is corrupt", v, kind)
 }
 
-// insertSQL holds the statement head, the placeholders of a row, and the
-// tail of each table's multi-row insert. A point goes in with n = 0 or not
-// at all (see errTied); a latest value replaces one with a lower or equal
-// ts, so among equal timestamps the one ingested last is the latest.
-var insertSQL = map[string][3]string{
-	"points": {`INSERT INTO points (series_id, ts, n, kind, q, v) VALUES `, `(?,?,0,?,?,?)`,
-		` ON CONFLICT DO NOTHING`},
-	"latest": {`INSERT INTO latest (series_id, ts, kind, q, v) VALUES `, `(?,?,?,?,?)`,
-		` ON CONFLICT (series_id) DO UPDATE SET ts = excluded.ts, kind = excluded.kind, q = excluded.q, v = excluded.v
-		WHERE excluded.ts >= latest.ts`},
-}
-
-// insert runs a multi-row insert into table of rows rows (5 args each),
-// with a statement prepared on w once per table and row count. The caller
-// holds wsem. It fails with errTied if a points row was skipped.
-func (s *Store) insert(ctx context.Context, table string, rows int, args []any) error {
-	k := insKey{table, rows}
-	st := s.insStmts[k]
-	if st == nil {
-		var b strings.Builder
-		b.WriteString(insertSQL[table][0])
-		for i := range rows {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			b.WriteString(insertSQL[table][1])
-		}
-		b.WriteString(insertSQL[table][2])
-		var err error
-		if st, err = s.w.PrepareContext(ctx, b.String()); err != nil {
-			return fmt.Errorf("prepare insert into %s: %w", table, err)
-		}
-		s.insStmts[k] = st
-	}
-	res, err := st.ExecContext(ctx, args...)
-	if err != nil {
-		return fmt.Errorf("insert into %s: %w", table, err)
-	}
-	if table == "points" {
-		n, err := res.RowsAffected()
-		if err != nil {
-			return fmt.Errorf("insert into %s: %w", table, err)
-		}
-		if n != int64(rows) {
-			return errTied
-		}
-	}
-	return nil
-}
-
-// validateIngest rejects a call that could not be stored whole. Ingest
-// wraps its errors in store.ErrInvalid.
-func validateIngest(org string, src store.Source, recs []store.Record) error {
-	if org == "" {
-		return errors.New("empty organisation")
-	}
-	if src.Edge == "" {
-		return errors.New("empty edge in source")
-	}
-	paths := make(map[string]struct{})
-	for i, r := range recs {
-		if i > 0 && r.Seq <= recs[i-1].Seq {
-			return fmt.Errorf("record %d: seq %d after %d: records must be in increasing seq order", i, r.Seq, recs[i-1].Seq)
-		}
-		for j, p := range r.Points {
-			if _, ok := paths[p.Series]; !ok {
-				if err := uns.ValidatePath(p.Series); err != nil {
-					return fmt.Errorf("record seq %d point %d: %w", r.Seq, j, err)
-				}
-				paths[p.Series] = struct{}{}
-			}
-			if err := validatePoint(p); err != nil {
-				return fmt.Errorf("record seq %d point %d (%s): %w", r.Seq, j, p.Series, err)
-			}
-		}
-		for j, e := range r.Events {
-			if err := validateEvent(e); err != nil {
-				return fmt.Errorf("record seq %d event %d: %w", r.Seq, j, err)
-			}
-		}
-	}
-	return nil
-}
-
-func validatePoint(p uns.Point) error {
-	if p.TS < 0 {
-		return fmt.Errorf("timestamp %d is before 1970", p.TS)
-	}
-	switch p.Value.Kind() {
-	case uns.KindFloat:
-		if f := p.Value.Float64(); math.IsNaN(f) || math.IsInf(f, 0) {
-			return fmt.Errorf("value %v is not finite", f)
-		}
-	case uns.KindInt, uns.KindBool, uns.KindString:
-	default:
-		return errors.New("value has no kind")
-	}
-	if p.Quality > uns.Bad {
-		return fmt.Errorf("unknown quality %d", p.Quality)
-	}
-	return nil
-}
-
 // Watermark implements store.Points.
 func (s *Store) Watermark(ctx context.Context, src store.Source) (uint64, error) {
 	var wm int64
@@ -376,6 +264,61 @@ func (s *Store) Watermark(ctx context.Context, src store.Source) (uint64, error)
 		return 0, fmt.Errorf("watermark %s/%s: %w", src.Edge, src.Stream, err)
 	}
 	return uint64(wm), nil
+}
+
+// Series implements store.Points, from memory. A limit of 0 or less means
+// no limit.
+func (s *Store) Series(ctx context.Context, org, prefix string, limit int) ([]store.SeriesInfo, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var out []store.SeriesInfo
+	for _, st := range s.idx.under(org, prefix) {
+		if limit > 0 && len(out) == limit {
+			break
+		}
+		if st.has {
+			out = append(out, store.SeriesInfo{Path: st.path, Kind: st.latest.v.Kind(), First: st.first, Last: st.latest.ts})
+		}
+	}
+	return out, nil
+}
+
+// Latest implements store.Points, from memory. A limit of 0 or less means
+// no limit.
+func (s *Store) Latest(ctx context.Context, org, prefix string, limit int) ([]uns.Point, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var out []uns.Point
+	for _, st := range s.idx.under(org, prefix) {
+		if limit > 0 && len(out) == limit {
+			break
+		}
+		if st.has {
+			out = append(out, uns.Point{Series: st.path, TS: st.latest.ts, Value: st.latest.v, Quality: st.latest.q})
+		}
+	}
+	return out, nil
+}
+
+// Raw implements store.Points. A limit of 0 or less means no limit.
+func (s *Store) Raw(ctx context.Context, org, series string, from, to int64, limit int) ([]uns.Point, error) {
+	var ss []sample
+	err := s.read(ctx, org, series, func(v *view) error {
+		var err error
+		ss, err = v.samples(ctx, from, to)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("raw %s: %w", series, err)
+	}
+	if limit > 0 && len(ss) > limit {
+		ss = ss[:limit]
+	}
+	out := make([]uns.Point, len(ss))
+	for i, smp := range ss {
+		out[i] = uns.Point{Series: series, TS: smp.ts, Value: smp.v, Quality: smp.q}
+	}
+	return out, nil
 }
 
 // prefixRange gives the bounds of a prefix query: paths in [lo, hi) whose
@@ -395,100 +338,4 @@ func noLimit(limit int) int {
 		return -1
 	}
 	return limit
-}
-
-// Series implements store.Points. A limit of 0 or less means no limit.
-func (s *Store) Series(ctx context.Context, org, prefix string, limit int) ([]store.SeriesInfo, error) {
-	p, hi := prefixRange(prefix)
-	rows, err := s.r.QueryContext(ctx, `
-		SELECT s.path, l.kind, s.first_ts, l.ts
-		FROM series s JOIN latest l ON l.series_id = s.id
-		WHERE s.org = ?1 AND s.path >= ?2 AND s.path < ?3
-			AND (?2 = '' OR s.path = ?2 OR substr(s.path, length(?2) + 1, 1) = '/')
-		ORDER BY s.path
-		LIMIT ?4`, org, p, hi, noLimit(limit))
-	if err != nil {
-		return nil, fmt.Errorf("series %q: %w", prefix, err)
-	}
-	defer rows.Close()
-	var out []store.SeriesInfo
-	for rows.Next() {
-		var si store.SeriesInfo
-		var kind int64
-		if err := rows.Scan(&si.Path, &kind, &si.First, &si.Last); err != nil {
-			return nil, fmt.Errorf("series %q: %w", prefix, err)
-		}
-		si.Kind = uns.Kind(kind)
-		out = append(out, si)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("series %q: %w", prefix, err)
-	}
-	return out, nil
-}
-
-// Latest implements store.Points. A limit of 0 or less means no limit.
-func (s *Store) Latest(ctx context.Context, org, prefix string, limit int) ([]uns.Point, error) {
-	p, hi := prefixRange(prefix)
-	rows, err := s.r.QueryContext(ctx, `
-		SELECT s.path, l.ts, l.kind, l.q, l.v
-		FROM series s JOIN latest l ON l.series_id = s.id
-		WHERE s.org = ?1 AND s.path >= ?2 AND s.path < ?3
-			AND (?2 = '' OR s.path = ?2 OR substr(s.path, length(?2) + 1, 1) = '/')
-		ORDER BY s.path
-		LIMIT ?4`, org, p, hi, noLimit(limit))
-	if err != nil {
-		return nil, fmt.Errorf("latest %q: %w", prefix, err)
-	}
-	defer rows.Close()
-	var out []uns.Point
-	for rows.Next() {
-		var pt uns.Point
-		var kind, q int64
-		var v any
-		if err := rows.Scan(&pt.Series, &pt.TS, &kind, &q, &v); err != nil {
-			return nil, fmt.Errorf("latest %q: %w", prefix, err)
-		}
-		if pt.Value, err = value(kind, v); err != nil {
-			return nil, fmt.Errorf("latest %q: %s: %w", prefix, pt.Series, err)
-		}
-		pt.Quality = uns.Quality(q)
-		out = append(out, pt)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("latest %q: %w", prefix, err)
-	}
-	return out, nil
-}
-
-// Raw implements store.Points. A limit of 0 or less means no limit.
-func (s *Store) Raw(ctx context.Context, org, series string, from, to int64, limit int) ([]uns.Point, error) {
-	rows, err := s.r.QueryContext(ctx, `
-		SELECT ts, kind, q, v FROM points
-		WHERE series_id = (SELECT id FROM series WHERE org = ?1 AND path = ?2)
-			AND ts >= ?3 AND ts < ?4
-		ORDER BY ts, n
-		LIMIT ?5`, org, series, from, to, noLimit(limit))
-	if err != nil {
-		return nil, fmt.Errorf("raw %s: %w", series, err)
-	}
-	defer rows.Close()
-	var out []uns.Point
-	for rows.Next() {
-		pt := uns.Point{Series: series}
-		var kind, q int64
-		var v any
-		if err := rows.Scan(&pt.TS, &kind, &q, &v); err != nil {
-			return nil, fmt.Errorf("raw %s: %w", series, err)
-		}
-		if pt.Value, err = value(kind, v); err != nil {
-			return nil, fmt.Errorf("raw %s at %d: %w", series, pt.TS, err)
-		}
-		pt.Quality = uns.Quality(q)
-		out = append(out, pt)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("raw %s: %w", series, err)
-	}
-	return out, nil
 }

@@ -5,15 +5,19 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"sync"
 	"time"
 
 	sqlitedrv "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/molen-io/molen/internal/uns"
 )
 
 // Options tune a Store. The zero value is usable.
@@ -24,6 +28,14 @@ type Options struct {
 	// BusyTimeout is how long a statement waits for a lock held by another
 	// process before failing; 0 means 5 s.
 	BusyTimeout time.Duration
+	// FlushPoints is how many points the head holds before a compaction
+	// moves them into blocks; 0 means 1Mi (about 50 MB of memory).
+	FlushPoints int
+	// FlushInterval is the longest a point stays in the head; 0 means 5
+	// minutes.
+	FlushInterval time.Duration
+	// Logger receives compaction errors; nil discards them.
+	Logger *slog.Logger
 }
 
 // Validate checks the options.
@@ -33,6 +45,12 @@ func (o Options) Validate() error {
 	}
 	if o.BusyTimeout < 0 {
 		return fmt.Errorf("busy_timeout: %v must not be negative", o.BusyTimeout)
+	}
+	if o.FlushPoints < 0 {
+		return fmt.Errorf("flush_points: %d must not be negative", o.FlushPoints)
+	}
+	if o.FlushInterval < 0 {
+		return fmt.Errorf("flush_interval: %v must not be negative", o.FlushInterval)
 	}
 	return nil
 }
@@ -44,6 +62,15 @@ func (o Options) withDefaults() Options {
 	if o.BusyTimeout == 0 {
 		o.BusyTimeout = 5 * time.Second
 	}
+	if o.FlushPoints == 0 {
+		o.FlushPoints = 1 << 20
+	}
+	if o.FlushInterval == 0 {
+		o.FlushInterval = 5 * time.Minute
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
 	return o
 }
 
@@ -54,28 +81,47 @@ type Store struct {
 	w   *sql.Conn // the only connection that writes; used while holding wsem
 	r   *sql.DB   // read pool; query_only connections
 
+	opts Options
+
 	// wsem holds one token. Every write takes it (waiting in a
 	// context-aware way) and gives it back after its commit or rollback;
-	// holding it grants use of w, closed, series and insStmts.
-	// Transactions are plain BEGIN IMMEDIATE/COMMIT statements on w, so
-	// that statements prepared once on w serve every transaction.
-	wsem   chan struct{}
-	closed bool // set by Close; guarded by wsem
-	// series caches the ids and first timestamps of committed series, so
-	// that ingest of known series does no series lookups. Series are never
-	// deleted, so an entry stays true until first_ts moves, which only
-	// Ingest does.
-	series map[seriesKey]seriesEntry
-	// insStmts holds the multi-row insert statements prepared on w, by
-	// table and row count.
-	insStmts map[insKey]*sql.Stmt
+	// holding it grants use of w, closed and chunkBuf. Transactions are
+	// plain BEGIN IMMEDIATE/COMMIT statements on w, so that statements
+	// prepared once on w serve every transaction.
+	wsem     chan struct{}
+	closed   bool   // set by Close; guarded by wsem
+	chunkBuf []byte // reused by Ingest; guarded by wsem
+
+	// mu guards idx, active and frozen. Ingest adds to active (after its
+	// commit, holding wsem); compaction turns active into frozen (holding
+	// wsem too) and drops frozen once its blocks are committed.
+	mu     sync.RWMutex
+	idx    *index
+	active *head
+	frozen *head // being compacted; nil between compactions
+	// flushMu makes a compaction's commit and its dropping of frozen one
+	// step for readers: a commit of blocks holds it for writing, and reads
+	// of points hold it for reading from before they look at the database
+	// until after they looked at the heads.
+	flushMu sync.RWMutex
+	// compactMu serialises compactions, merges and retention.
+	compactMu sync.Mutex
+
+	kick    chan struct{} // wakes the compactor
+	done    chan struct{} // closed by Close: the compactor stops
+	stopped chan struct{} // closed by the compactor when it stopped
 
 	getWatermark *sql.Stmt // on w
 	setWatermark *sql.Stmt // on w
-	upsertSeries *sql.Stmt // on w
-	lowerFirst   *sql.Stmt // on w
-	insertTied   *sql.Stmt // on w; one point after those of its series and ts
+	insertSeries *sql.Stmt // on w
+	setFirst     *sql.Stmt // on w
+	insertChunk  *sql.Stmt // on w
+	insertBlock  *sql.Stmt // on w
+	upsertLatest *sql.Stmt // on w
 	upsertEvent  *sql.Stmt // on w
+	deleteBlock  *sql.Stmt // on w
+	blockData    *sql.Stmt // on r
+	bigBetween   *sql.Stmt // on r
 }
 
 // Open opens (creating if needed, with its parent directories) the database
@@ -97,9 +143,12 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	}
 
 	s := &Store{
-		wsem:     make(chan struct{}, 1),
-		series:   make(map[seriesKey]seriesEntry),
-		insStmts: make(map[insKey]*sql.Stmt),
+		opts:    opts,
+		wsem:    make(chan struct{}, 1),
+		idx:     newIndex(),
+		kick:    make(chan struct{}, 1),
+		done:    make(chan struct{}),
+		stopped: make(chan struct{}),
 	}
 	// The writer opens first, so that WAL mode and the schema exist before
 	// any reader connects.
@@ -124,13 +173,18 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	s.r.SetMaxOpenConns(opts.Readers)
 	s.r.SetMaxIdleConns(opts.Readers)
 	if err := s.r.PingContext(ctx); err != nil {
-		s.Close()
+		s.closeDB()
 		return nil, fmt.Errorf("open sqlite store %s: readers: %w", path, err)
 	}
 	if err := s.prepare(ctx); err != nil {
-		s.Close()
+		s.closeDB()
 		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
 	}
+	if err := s.load(ctx); err != nil {
+		s.closeDB()
+		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
+	}
+	go s.compactor()
 	return s, nil
 }
 
@@ -156,8 +210,11 @@ func dsn(abs string, opts Options, readOnly bool) string {
 	return u.String()
 }
 
-// Close waits for a running write to commit, then closes the database,
-// waiting for running reads. Writes after Close fail with ErrClosed.
+// Close stops the compactor (a running compaction finishes or, failing,
+// leaves its points in the ingest log), waits for a running write to
+// commit, then closes the database, waiting for running reads. Writes after
+// Close fail with ErrClosed. Points still in the head stay in the ingest
+// log and are read back by the next Open.
 func (s *Store) Close() error {
 	s.wsem <- struct{}{}
 	if s.closed {
@@ -166,6 +223,12 @@ func (s *Store) Close() error {
 	}
 	s.closed = true
 	<-s.wsem
+	close(s.done)
+	<-s.stopped
+	return s.closeDB()
+}
+
+func (s *Store) closeDB() error {
 	var errs []error
 	if s.r != nil {
 		errs = append(errs, s.r.Close())
@@ -203,6 +266,13 @@ func (s *Store) unlockWriter() { <-s.wsem }
 // Commit and rollback run to completion whatever ctx does, so w is never
 // left inside a transaction.
 func (s *Store) inTx(ctx context.Context, fn func() error) error {
+	return s.txCommit(ctx, fn, nil)
+}
+
+// txCommit is inTx that, if then is not nil, commits with flushMu held for
+// writing and calls then, still holding it, after a successful commit:
+// readers see the database and memory both before or both after.
+func (s *Store) txCommit(ctx context.Context, fn func() error, then func()) error {
 	if _, err := s.w.ExecContext(ctx, `BEGIN IMMEDIATE`); err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
@@ -212,10 +282,17 @@ func (s *Store) inTx(ctx context.Context, fn func() error) error {
 		}
 		return err
 	}
+	if then != nil {
+		s.flushMu.Lock()
+		defer s.flushMu.Unlock()
+	}
 	if _, err := s.w.ExecContext(context.WithoutCancel(ctx), `COMMIT`); err != nil {
 		// A failed COMMIT can leave the transaction open; end it.
 		s.w.ExecContext(context.WithoutCancel(ctx), `ROLLBACK`)
 		return fmt.Errorf("commit: %w", err)
+	}
+	if then != nil {
+		then()
 	}
 	return nil
 }
@@ -338,6 +415,111 @@ CREATE UNIQUE INDEX events_by_identity ON events (org, asset, kind, start_ts, ke
 -- filters run on it.
 CREATE INDEX events_by_until ON events (org, until_ts, kind, asset, start_ts);
 `,
+	// 4: points move into compressed blocks. chunks is the ingest log: the
+	// points of one Ingest each, until compaction moves them into blocks
+	// and deletes the chunk. blocks holds the points of one series (res
+	// 0) or its rollups by minute or hour (res in ns), compressed; gen
+	// orders them by ingest; min_ts and max_ts bound their timestamps
+	// (bucket starts for rollups); n counts points or buckets. The points
+	// of version 3 go into chunks (convertV3), so the first compaction
+	// turns them into blocks.
+	`
+CREATE TABLE chunks (
+	id   INTEGER PRIMARY KEY,
+	org  TEXT    NOT NULL,
+	data BLOB    NOT NULL
+) STRICT;
+CREATE TABLE blocks (
+	id        INTEGER PRIMARY KEY,
+	series_id INTEGER NOT NULL,
+	res       INTEGER NOT NULL,
+	gen       INTEGER NOT NULL,
+	min_ts    INTEGER NOT NULL,
+	max_ts    INTEGER NOT NULL,
+	n         INTEGER NOT NULL,
+	data      BLOB    NOT NULL
+) STRICT;
+CREATE INDEX blocks_by_series ON blocks (series_id, res, gen, id, min_ts, max_ts);
+ALTER TABLE points RENAME TO points_v3;
+`,
+	// 5: retention per organisation, periods in ns (0: forever). An
+	// organisation without a row gets the hub's default.
+	`
+CREATE TABLE retention (
+	org    TEXT    PRIMARY KEY,
+	raw    INTEGER NOT NULL,
+	minute INTEGER NOT NULL,
+	hour   INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+`,
+}
+
+// afterMigration runs Go code after the SQL of a schema version, in the
+// same transaction.
+var afterMigration = map[int]func(s *Store, ctx context.Context) error{
+	4: convertV3,
+}
+
+// convertV3 moves the points of schema version 3 into chunks of up to
+// 64Ki points, one record each, in (series, ts, n) order, which is ingest
+// order among equal timestamps.
+func convertV3(s *Store, ctx context.Context) error {
+	rows, err := s.w.QueryContext(ctx, `SELECT s.org, s.path, p.ts, p.kind, p.q, p.v
+		FROM points_v3 p JOIN series s ON s.id = p.series_id ORDER BY s.org, p.series_id, p.ts, p.n`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var (
+		org, path string
+		paths     []string
+		body      []byte
+		n         int
+		prev      int64
+	)
+	flush := func() error {
+		if n == 0 {
+			return nil
+		}
+		b := append(appendChunkHeader(nil, paths), body...)
+		_, err := s.w.ExecContext(ctx, `INSERT INTO chunks (org, data) VALUES (?, ?)`, org, b)
+		paths, body, n = paths[:0], body[:0], 0
+		return err
+	}
+	for rows.Next() {
+		var o, p string
+		var smp sample
+		var kind, q int64
+		var v any
+		if err := rows.Scan(&o, &p, &smp.ts, &kind, &q, &v); err != nil {
+			return err
+		}
+		if smp.v, err = value(kind, v); err != nil {
+			return err
+		}
+		smp.q = uns.Quality(q)
+		if o != org || n == 1<<16 {
+			if err := flush(); err != nil {
+				return err
+			}
+			org, path = o, ""
+		}
+		if p != path {
+			paths = append(paths, p)
+			path = p
+		}
+		body = appendChunkPoint(body, n == 0, prev, int64(len(paths)-1), smp)
+		prev = smp.ts
+		n++
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if err := flush(); err != nil {
+		return err
+	}
+	_, err = s.w.ExecContext(ctx, `DROP TABLE points_v3`)
+	return err
 }
 
 // migrate brings the schema to len(migrations) in one transaction, and
@@ -363,6 +545,11 @@ func (s *Store) migrate(ctx context.Context) error {
 			if _, err := s.w.ExecContext(ctx, migrations[v]); err != nil {
 				return fmt.Errorf("to schema version %d: %w", v+1, err)
 			}
+			if f := afterMigration[v+1]; f != nil {
+				if err := f(s, ctx); err != nil {
+					return fmt.Errorf("to schema version %d: %w", v+1, err)
+				}
+			}
 		}
 		_, err := s.w.ExecContext(ctx, `UPDATE schema_version SET version = ?`, v)
 		return err
@@ -381,15 +568,34 @@ func (s *Store) prepare(ctx context.Context) error {
 		{&s.getWatermark, `SELECT seq FROM watermarks WHERE edge = ? AND stream = ?`},
 		{&s.setWatermark, `INSERT INTO watermarks (edge, stream, seq) VALUES (?, ?, ?)
 			ON CONFLICT (edge, stream) DO UPDATE SET seq = excluded.seq`},
-		{&s.upsertSeries, `INSERT INTO series (org, path, first_ts) VALUES (?, ?, ?)
-			ON CONFLICT (org, path) DO UPDATE SET first_ts = min(first_ts, excluded.first_ts)
-			RETURNING id, first_ts`},
-		{&s.lowerFirst, `UPDATE series SET first_ts = ? WHERE id = ? AND first_ts > ?`},
-		{&s.insertTied, `INSERT INTO points (series_id, ts, n, kind, q, v) VALUES (?1, ?2,
-			(SELECT coalesce(max(n) + 1, 0) FROM points WHERE series_id = ?1 AND ts = ?2), ?3, ?4, ?5)`},
+		// first_ts is written by compaction, with the latest value; until
+		// then the ingest log is the truth (see load).
+		{&s.insertSeries, `INSERT INTO series (org, path, first_ts) VALUES (?, ?, 0) RETURNING id`},
+		{&s.setFirst, `UPDATE series SET first_ts = ? WHERE id = ?`},
+		{&s.insertChunk, `INSERT INTO chunks (org, data) VALUES (?, ?) RETURNING id`},
+		{&s.insertBlock, `INSERT INTO blocks (series_id, res, gen, min_ts, max_ts, n, data) VALUES (?, ?, ?, ?, ?, ?, ?)`},
+		{&s.upsertLatest, `INSERT INTO latest (series_id, ts, kind, q, v) VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT (series_id) DO UPDATE SET ts = excluded.ts, kind = excluded.kind, q = excluded.q, v = excluded.v`},
 		{&s.upsertEvent, upsertEventSQL},
+		{&s.deleteBlock, `DELETE FROM blocks WHERE id = ?`},
 	} {
 		st, err := s.w.PrepareContext(ctx, p.sql)
+		if err != nil {
+			return fmt.Errorf("prepare %q: %w", p.sql, err)
+		}
+		*p.stmt = st
+	}
+	for _, p := range []struct {
+		stmt **sql.Stmt
+		sql  string
+	}{
+		{&s.blockData, `SELECT data FROM blocks WHERE id = ?`},
+		// The big blocks of a series and resolution between two blocks in
+		// ingest order, which a merge must not skip over.
+		{&s.bigBetween, `SELECT count(*) FROM blocks WHERE series_id = ?1 AND res = ?2
+			AND (gen > ?3 OR gen = ?3 AND id > ?4) AND (gen < ?5 OR gen = ?5 AND id < ?6) AND n >= ?7`},
+	} {
+		st, err := s.r.PrepareContext(ctx, p.sql)
 		if err != nil {
 			return fmt.Errorf("prepare %q: %w", p.sql, err)
 		}

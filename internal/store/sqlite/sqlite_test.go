@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -301,65 +302,143 @@ func TestOptionsValidate(t *testing.T) {
 	}
 }
 
-// TestAggregatePlansAgree checks the dense plan against GROUP BY on
-// irregular data of every kind, for every aggregate, several steps and
-// ranges that cut buckets.
-func TestAggregatePlansAgree(t *testing.T) {
+// TestRollupsAgree checks aggregates answered from rollups against the
+// same aggregates computed here from Raw, on irregular data of every kind
+// ingested in several calls with compactions in between (blocks, merged
+// blocks, a head, and late points into minutes already rolled up), for
+// every aggregate, several steps and ranges that cut buckets.
+func TestRollupsAgree(t *testing.T) {
 	s := openAt(t, filepath.Join(t.TempDir(), "hub.db"))
 	defer s.Close()
 	rng := rand.New(rand.NewPCG(7, 8))
 	const path = "m/mixed"
-	var pts []uns.Point
 	ts := int64(1_700_000_000) * int64(time.Second)
 	start := ts
-	for i := range 1500 {
-		// Bursts and pauses: mostly 100 ms apart, sometimes a minute, and
-		// one in ten at the timestamp of the point before.
-		switch {
-		case rng.IntN(100) == 0:
-			ts += int64(time.Minute)
-		case rng.IntN(10) != 0:
-			ts += int64(time.Duration(rng.IntN(200)) * time.Millisecond)
+	for call := range 6 {
+		var pts []uns.Point
+		for i := range 1500 {
+			// Bursts and pauses: mostly 100 ms apart, sometimes a minute,
+			// one in ten at the timestamp of the point before, and a few
+			// late ones.
+			switch {
+			case rng.IntN(100) == 0:
+				ts += int64(time.Minute)
+			case rng.IntN(10) != 0:
+				ts += int64(time.Duration(rng.IntN(200)) * time.Millisecond)
+			}
+			at := ts
+			if rng.IntN(50) == 0 {
+				at = start + rng.Int64N(ts-start+1)
+			}
+			var v uns.Value
+			switch i % 7 {
+			case 0:
+				v = uns.String(strconv.Itoa(i))
+			case 1:
+				v = uns.Bool(i%2 == 0)
+			case 2, 3:
+				v = uns.Int(rng.Int64N(1000) - 500)
+			default:
+				v = uns.Float(rng.NormFloat64() * 100)
+			}
+			pts = append(pts, uns.Point{Series: path, TS: at, Value: v})
 		}
-		var v uns.Value
-		switch i % 7 {
-		case 0:
-			v = uns.String(strconv.Itoa(i))
-		case 1:
-			v = uns.Bool(i%2 == 0)
-		case 2, 3:
-			v = uns.Int(rng.Int64N(1000) - 500)
-		default:
-			v = uns.Float(rng.NormFloat64() * 100)
+		if _, err := s.Ingest(t.Context(), "org", store.Source{Edge: "e"}, []store.Record{{Seq: uint64(call + 1), Points: pts}}); err != nil {
+			t.Fatal(err)
 		}
-		pts = append(pts, uns.Point{Series: path, TS: ts, Value: v})
+		if call < 5 {
+			if err := s.Compact(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
-	if _, err := s.Ingest(t.Context(), "org", store.Source{Edge: "e"}, []store.Record{{Seq: 1, Points: pts}}); err != nil {
-		t.Fatal(err)
+	var rollups int
+	if err := s.r.QueryRowContext(t.Context(), `SELECT count(*) FROM blocks WHERE res > 0`).Scan(&rollups); err != nil || rollups == 0 {
+		t.Fatalf("%d rollup blocks after compactions, %v", rollups, err)
+	}
+	all, err := s.Raw(t.Context(), "org", path, 0, 1<<62, 0)
+	if err != nil || len(all) != 6*1500 {
+		t.Fatalf("Raw: %d points, %v", len(all), err)
 	}
 	end := ts + 1
 	ranges := [][2]int64{{0, 1 << 62}, {start + 12345678, end - 98765432}, {start + int64(time.Minute), start + 2*int64(time.Minute)}}
-	steps := []time.Duration{3 * time.Second, 7 * time.Second, time.Minute, time.Hour}
+	steps := []time.Duration{3 * time.Second, 7 * time.Second, time.Minute, 2 * time.Minute, time.Hour}
 	for _, agg := range []store.Agg{store.Avg, store.Min, store.Max, store.Sum, store.Count, store.First, store.Last} {
 		for _, step := range steps {
 			for _, r := range ranges {
-				grouped, err := s.aggregate(t.Context(), "org", path, r[0], r[1], int64(step), agg, planGrouped)
+				got, err := s.Aggregate(t.Context(), "org", path, r[0], r[1], int64(step), agg)
 				if err != nil {
 					t.Fatal(err)
 				}
-				dense, err := s.aggregate(t.Context(), "org", path, r[0], r[1], int64(step), agg, planDense)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if len(grouped) == 0 {
+				want := reference(all, r[0], r[1], int64(step), agg)
+				if len(want) == 0 {
 					t.Fatalf("%s by %v in %v: no buckets", agg, step, r)
 				}
-				if !bucketsClose(grouped, dense) {
-					t.Errorf("%s by %v in %v:\ngrouped %v\n  dense %v", agg, step, r, grouped, dense)
+				if !bucketsClose(got, want) {
+					t.Errorf("%s by %v in %v:\n got %v\nwant %v", agg, step, r, got, want)
 				}
 			}
 		}
 	}
+}
+
+// reference computes buckets from points in time order (ties in ingest
+// order), the plain way.
+func reference(pts []uns.Point, from, to, step int64, agg store.Agg) []store.Bucket {
+	var out []store.Bucket
+	for i := 0; i < len(pts); {
+		start := pts[i].TS - pts[i].TS%step
+		j := i
+		for j < len(pts) && pts[j].TS-pts[j].TS%step == start {
+			j++
+		}
+		var in []uns.Point
+		for _, p := range pts[i:j] {
+			if p.TS >= from && p.TS < to {
+				in = append(in, p)
+			}
+		}
+		i = j
+		if len(in) == 0 {
+			continue
+		}
+		b := store.Bucket{Start: start}
+		switch agg {
+		case store.Count:
+			b.Count, b.Value = int64(len(in)), uns.Int(int64(len(in)))
+		case store.First:
+			b.Count, b.Value = int64(len(in)), in[0].Value
+		case store.Last:
+			b.Count, b.Value = int64(len(in)), in[len(in)-1].Value
+		default:
+			var fs []float64
+			for _, p := range in {
+				if f, ok := p.Value.AsFloat(); ok {
+					fs = append(fs, f)
+				}
+			}
+			if len(fs) == 0 {
+				continue
+			}
+			b.Count = int64(len(fs))
+			var sum float64
+			for _, f := range fs {
+				sum += f
+			}
+			switch agg {
+			case store.Avg:
+				b.Value = uns.Float(sum / float64(len(fs)))
+			case store.Sum:
+				b.Value = uns.Float(sum)
+			case store.Min:
+				b.Value = uns.Float(slices.Min(fs))
+			case store.Max:
+				b.Value = uns.Float(slices.Max(fs))
+			}
+		}
+		out = append(out, b)
+	}
+	return out
 }
 
 // bucketsClose compares buckets, floats to a relative 1e-12: the plans may
@@ -427,29 +506,94 @@ func TestClose(t *testing.T) {
 }
 
 // TestInsertStatementsBounded checks that batches of every size share a
-// few prepared statements.
-func TestInsertStatementsBounded(t *testing.T) {
-	s := openAt(t, filepath.Join(t.TempDir(), "hub.db"))
-	defer s.Close()
-	seq := uint64(0)
-	sizes := []int{1100, 2100}
-	for n := 1; n <= 130; n++ {
-		sizes = append(sizes, n)
+
+// TestReadsDuringCompaction ingests a counting series while compactions
+// and merges run and readers check every answer: the points 1..k once
+// each, in order, k never shrinking. A read that saw a head and the blocks
+// made from it, or neither, fails it.
+func TestReadsDuringCompaction(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "hub.db")
+	s, err := Open(t.Context(), path, Options{FlushPoints: 50, FlushInterval: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, n := range sizes {
-		seq++
-		r := store.Record{Seq: seq}
-		for i := range n {
-			r.Points = append(r.Points, uns.Point{Series: "m/x", TS: int64(seq)<<32 + int64(i), Value: uns.Int(int64(i))})
+	defer s.Close()
+	const n = 3000
+	ctx, cancel := context.WithCancel(t.Context())
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Go(func() {
+			seen := 0
+			for ctx.Err() == nil {
+				got, err := s.Raw(ctx, "org", "m/count", 0, 1<<62, 0)
+				if err != nil {
+					if ctx.Err() == nil {
+						t.Error(err)
+					}
+					return
+				}
+				for i, p := range got {
+					if p.Value != uns.Int(int64(i+1)) {
+						t.Errorf("read %d points: point %d is %v", len(got), i, p.Value)
+						return
+					}
+				}
+				if len(got) < seen {
+					t.Errorf("read %d points after %d", len(got), seen)
+					return
+				}
+				seen = len(got)
+				buckets, err := s.Aggregate(ctx, "org", "m/count", 0, 1<<62, int64(time.Minute), store.Count)
+				if err != nil {
+					if ctx.Err() == nil {
+						t.Error(err)
+					}
+					return
+				}
+				var c int64
+				for _, b := range buckets {
+					c += b.Count
+				}
+				if c < int64(seen) {
+					t.Errorf("count %d after reading %d points", c, seen)
+					return
+				}
+			}
+		})
+	}
+	wg.Go(func() {
+		for ctx.Err() == nil {
+			if err := s.Compact(ctx); err != nil && ctx.Err() == nil {
+				t.Error(err)
+				return
+			}
 		}
-		if _, err := s.Ingest(t.Context(), "org", store.Source{Edge: "e"}, []store.Record{r}); err != nil {
+	})
+	for i := 1; i <= n; i++ {
+		p := uns.Point{Series: "m/count", TS: int64(i) * int64(time.Second), Value: uns.Int(int64(i))}
+		if _, err := s.Ingest(t.Context(), "org", store.Source{Edge: "e"}, []store.Record{{Seq: uint64(i), Points: []uns.Point{p}}}); err != nil {
 			t.Fatal(err)
 		}
-		if got, err := s.Raw(t.Context(), "org", "m/x", int64(seq)<<32, int64(seq+1)<<32, 0); err != nil || len(got) != n {
-			t.Fatalf("batch of %d: Raw gave %d points, %v", n, len(got), err)
-		}
 	}
-	if got := len(s.insStmts); got > 2*22 {
-		t.Errorf("%d insert statements prepared, want at most 44", got)
+	cancel()
+	wg.Wait()
+	var blocks int
+	if err := s.r.QueryRowContext(t.Context(), `SELECT count(*) FROM blocks WHERE res = 0`).Scan(&blocks); err != nil || blocks == 0 {
+		t.Fatalf("%d blocks, %v: no compaction ran", blocks, err)
+	}
+	got, err := s.Raw(t.Context(), "org", "m/count", 0, 1<<62, 0)
+	if err != nil || len(got) != n {
+		t.Fatalf("Raw = %d points, %v; want %d", len(got), err, n)
+	}
+	// Reopened, the store has each point once: compaction deleted the
+	// chunks it moved into blocks, and the rest are read back.
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openAt(t, path)
+	defer s.Close()
+	got, err = s.Raw(t.Context(), "org", "m/count", 0, 1<<62, 0)
+	if err != nil || len(got) != n {
+		t.Fatalf("Raw after reopening = %d points, %v; want %d", len(got), err, n)
 	}
 }

@@ -32,6 +32,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("Meta", func(t *testing.T) { testMeta(t, open) })
 	t.Run("Concurrency", func(t *testing.T) { testConcurrency(t, open) })
 	t.Run("Reopen", func(t *testing.T) { testReopen(t, open) })
+	t.Run("Retention", func(t *testing.T) { testRetention(t, open) })
 }
 
 // newStore opens an empty store that is closed when t ends.

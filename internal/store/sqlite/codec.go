@@ -1,0 +1,348 @@
+package sqlite
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/molen-io/molen/internal/uns"
+)
+
+// This file holds the column encodings of blocks, rollups and chunks. All
+// of them are sequences of varints and raw bytes; blocks and rollups are
+// then compressed with zstd as a whole (see compress).
+//
+// A column of values (valueCols) keeps each kind in a stream of its own:
+//
+//	kinds    runs of (uvarint length, kind byte)
+//	floats   one byte mode, then per float: with mode d+1, the zigzag varint
+//	         delta of k where the float is k/10^d exactly (the decimals a
+//	         sensor reports); with mode 0, the 8 bytes of its bits XOR the
+//	         previous float's
+//	ints     zigzag varint deltas (bools as ints 0 and 1)
+//	strings  uvarint length and bytes
+//
+// Decimal floats are what makes factory data small: 21.47 and 21.52 are
+// ints 2147 and 2152, a delta of one byte, where their float bits share
+// only a few leading bits.
+
+var errCorrupt = errors.New("stored block is corrupt")
+
+// maxDecimals is the most decimals a float column is scaled by; above it
+// floats are stored as XORed bits.
+const maxDecimals = 15
+
+var pow10 = func() (p [maxDecimals + 1]float64) {
+	for i := range p {
+		p[i] = math.Pow10(i)
+	}
+	return p
+}()
+
+func zigzag(v int64) uint64   { return uint64(v<<1) ^ uint64(v>>63) }
+func unzigzag(u uint64) int64 { return int64(u>>1) ^ -int64(u&1) }
+
+// decimals returns the fewest decimals d (up to maxDecimals) for which
+// every float of fs is k/10^d for an integer k below 2^53 in magnitude,
+// or -1 if there is none.
+func decimals(fs []float64) int {
+	d := 0
+	for _, f := range fs {
+		for !isDecimal(f, d) {
+			if d++; d > maxDecimals {
+				return -1
+			}
+		}
+	}
+	return d
+}
+
+func isDecimal(f float64, d int) bool {
+	k := math.Round(f * pow10[d])
+	return math.Abs(k) < 1<<53 && math.Float64bits(k/pow10[d]) == math.Float64bits(f)
+}
+
+// valueCols accumulates a column of values.
+type valueCols struct {
+	kinds   []byte
+	floats  []float64
+	ints    []byte
+	lastInt int64
+	strs    []byte
+}
+
+func (c *valueCols) reset() {
+	c.kinds, c.floats, c.ints, c.strs, c.lastInt = c.kinds[:0], c.floats[:0], c.ints[:0], c.strs[:0], 0
+}
+
+func (c *valueCols) add(v uns.Value) {
+	c.kinds = append(c.kinds, byte(v.Kind()))
+	switch v.Kind() {
+	case uns.KindFloat:
+		c.floats = append(c.floats, v.Float64())
+	case uns.KindInt, uns.KindBool:
+		i := v.Int()
+		if v.Kind() == uns.KindBool && v.Bool() {
+			i = 1
+		}
+		c.ints = binary.AppendUvarint(c.ints, zigzag(i-c.lastInt))
+		c.lastInt = i
+	case uns.KindString:
+		c.strs = binary.AppendUvarint(c.strs, uint64(len(v.Str())))
+		c.strs = append(c.strs, v.Str()...)
+	}
+}
+
+// appendTo writes the column: kinds as runs, then each stream with its
+// length in front.
+func (c *valueCols) appendTo(b []byte) []byte {
+	b = appendRuns(b, c.kinds)
+	var fb []byte
+	if d := decimals(c.floats); d >= 0 {
+		fb = append(fb, byte(d+1))
+		var prev int64
+		for _, f := range c.floats {
+			k := int64(math.Round(f * pow10[d]))
+			fb = binary.AppendUvarint(fb, zigzag(k-prev))
+			prev = k
+		}
+	} else {
+		fb = append(fb, 0)
+		var prev uint64
+		for _, f := range c.floats {
+			bits := math.Float64bits(f)
+			fb = binary.LittleEndian.AppendUint64(fb, bits^prev)
+			prev = bits
+		}
+	}
+	for _, s := range [][]byte{fb, c.ints, c.strs} {
+		b = binary.AppendUvarint(b, uint64(len(s)))
+		b = append(b, s...)
+	}
+	return b
+}
+
+// appendRuns writes bs as runs of (uvarint length, byte).
+func appendRuns(b, bs []byte) []byte {
+	for i := 0; i < len(bs); {
+		j := i + 1
+		for j < len(bs) && bs[j] == bs[i] {
+			j++
+		}
+		b = binary.AppendUvarint(b, uint64(j-i))
+		b = append(b, bs[i])
+		i = j
+	}
+	return b
+}
+
+// reader reads varints and bytes, remembering the first error.
+type reader struct {
+	b   []byte
+	err error
+}
+
+func (r *reader) uvarint() uint64 {
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 {
+		r.fail()
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *reader) byte() byte {
+	if len(r.b) == 0 {
+		r.fail()
+		return 0
+	}
+	c := r.b[0]
+	r.b = r.b[1:]
+	return c
+}
+
+func (r *reader) uint64() uint64 {
+	if b := r.bytes(8); b != nil {
+		return binary.LittleEndian.Uint64(b)
+	}
+	return 0
+}
+
+func (r *reader) bytes(n uint64) []byte {
+	if uint64(len(r.b)) < n {
+		r.fail()
+		return nil
+	}
+	s := r.b[:n]
+	r.b = r.b[n:]
+	return s
+}
+
+func (r *reader) fail() {
+	if r.err == nil {
+		r.err = errCorrupt
+	}
+	r.b = nil
+}
+
+// runs reads n bytes written by appendRuns.
+func (r *reader) runs(dst []byte, n int) []byte {
+	for len(dst) < n && r.err == nil {
+		l, c := r.uvarint(), r.byte()
+		if l == 0 || l > uint64(n-len(dst)) {
+			r.fail()
+			break
+		}
+		for range l {
+			dst = append(dst, c)
+		}
+	}
+	return dst
+}
+
+// readValues decodes a column of n values written by valueCols.appendTo,
+// calling set for each in order.
+func (r *reader) readValues(n int, kinds []byte, set func(i int, v uns.Value)) []byte {
+	kinds = r.runs(kinds[:0], n)
+	fs := &reader{b: r.bytes(r.uvarint())}
+	is := &reader{b: r.bytes(r.uvarint())}
+	ss := &reader{b: r.bytes(r.uvarint())}
+	if r.err != nil {
+		return kinds
+	}
+	mode := fs.byte()
+	var prevK int64
+	var prevBits uint64
+	var lastInt int64
+	for i := 0; i < n && r.err == nil; i++ {
+		var v uns.Value
+		switch uns.Kind(kinds[i]) {
+		case uns.KindFloat:
+			if mode > 0 {
+				if int(mode) > maxDecimals+1 {
+					fs.fail()
+					break
+				}
+				prevK += unzigzag(fs.uvarint())
+				v = uns.Float(float64(prevK) / pow10[mode-1])
+			} else {
+				prevBits ^= fs.uint64()
+				v = uns.Float(math.Float64frombits(prevBits))
+			}
+		case uns.KindInt:
+			lastInt += unzigzag(is.uvarint())
+			v = uns.Int(lastInt)
+		case uns.KindBool:
+			lastInt += unzigzag(is.uvarint())
+			v = uns.Bool(lastInt != 0)
+		case uns.KindString:
+			v = uns.String(string(ss.bytes(ss.uvarint())))
+		default:
+			r.fail()
+		}
+		if r.err == nil {
+			r.err = errors.Join(fs.err, is.err, ss.err)
+		}
+		set(i, v)
+	}
+	return kinds
+}
+
+// blockVersion is the first byte of an encoded block.
+const blockVersion = 1
+
+// sample is a stored point of a known series.
+type sample struct {
+	ts int64
+	v  uns.Value
+	q  uns.Quality
+}
+
+// encodeBlock encodes samples (of one series, in time order, ties in
+// ingest order) as a block: version, count, timestamps as the first one
+// and zigzag delta-of-deltas, qualities as runs, then the values.
+func encodeBlock(b []byte, ss []sample) []byte {
+	b = append(b, blockVersion)
+	b = binary.AppendUvarint(b, uint64(len(ss)))
+	var prev, delta int64
+	for i, s := range ss {
+		switch i {
+		case 0:
+			b = binary.AppendUvarint(b, uint64(s.ts))
+		default:
+			d := s.ts - prev
+			b = binary.AppendUvarint(b, zigzag(d-delta))
+			delta = d
+		}
+		prev = s.ts
+	}
+	qs := make([]byte, len(ss))
+	vc := valueCols{kinds: make([]byte, 0, len(ss)), floats: make([]float64, 0, len(ss))}
+	for i, s := range ss {
+		qs[i] = byte(s.q)
+		vc.add(s.v)
+	}
+	b = appendRuns(b, qs)
+	return vc.appendTo(b)
+}
+
+// maxBlockPoints bounds the samples of a block, and so what one decode
+// allocates.
+const maxBlockPoints = 1 << 16
+
+// decodeBlock appends the samples of an encoded block to dst.
+func decodeBlock(dst []sample, b []byte) ([]sample, error) {
+	r := &reader{b: b}
+	if r.byte() != blockVersion {
+		return dst, fmt.Errorf("%w: unknown block version", errCorrupt)
+	}
+	n64 := r.uvarint()
+	if n64 > maxBlockPoints {
+		return dst, fmt.Errorf("%w: %d points in a block", errCorrupt, n64)
+	}
+	n := int(n64)
+	base := len(dst)
+	var ts, delta int64
+	for i := 0; i < n && r.err == nil; i++ {
+		if i == 0 {
+			ts = int64(r.uvarint())
+		} else {
+			delta += unzigzag(r.uvarint())
+			ts += delta
+		}
+		dst = append(dst, sample{ts: ts})
+	}
+	qs := r.runs(make([]byte, 0, n), n)
+	for i, q := range qs {
+		dst[base+i].q = uns.Quality(q)
+	}
+	r.readValues(n, make([]byte, 0, n), func(i int, v uns.Value) { dst[base+i].v = v })
+	if r.err == nil && len(r.b) != 0 {
+		r.fail()
+	}
+	if r.err != nil {
+		return dst[:base], r.err
+	}
+	return dst, nil
+}
+
+// zstd encoder and decoder shared by every store; EncodeAll and DecodeAll
+// are safe for concurrent use.
+var (
+	zenc, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1))
+	zdec, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(64<<20))
+)
+
+func compress(b []byte) []byte { return zenc.EncodeAll(b, make([]byte, 0, len(b)/4+16)) }
+
+func decompress(b []byte) ([]byte, error) {
+	out, err := zdec.DecodeAll(b, nil)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errCorrupt, err)
+	}
+	return out, nil
+}

@@ -1,0 +1,106 @@
+package sqlite
+
+import (
+	"math"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/molen-io/molen/internal/uns"
+)
+
+// TestBlockRoundTrip encodes and decodes blocks of every kind of value,
+// including floats that are not short decimals, extremes and ties.
+func TestBlockRoundTrip(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	cases := map[string][]sample{
+		"decimals": {{ts: 1, v: uns.Float(21.47)}, {ts: 2, v: uns.Float(21.52)}, {ts: 2, v: uns.Float(-0.5), q: uns.Uncertain}},
+		"bits":     {{ts: 0, v: uns.Float(math.Pi)}, {ts: 5, v: uns.Float(math.Copysign(0, -1))}, {ts: 9, v: uns.Float(math.MaxFloat64)}, {ts: 10, v: uns.Float(math.SmallestNonzeroFloat64)}},
+		"ints":     {{ts: 1, v: uns.Int(math.MinInt64)}, {ts: 2, v: uns.Int(math.MaxInt64)}, {ts: 3, v: uns.Int(0)}},
+		"mixed":    {{ts: 1, v: uns.Bool(true)}, {ts: 1, v: uns.String("idle")}, {ts: 2, v: uns.Int(7), q: uns.Bad}, {ts: 3, v: uns.Float(1e300)}, {ts: 4, v: uns.String("")}, {ts: 1 << 62, v: uns.Bool(false)}},
+		"one":      {{ts: 42, v: uns.String("x")}},
+	}
+	var random []sample
+	ts := int64(1_700_000_000_000_000_000)
+	for range 5000 {
+		ts += rng.Int64N(2e9)
+		var v uns.Value
+		switch rng.IntN(5) {
+		case 0:
+			v = uns.Float(rng.NormFloat64())
+		case 1:
+			v = uns.Float(math.Round(rng.NormFloat64()*1000) / 100)
+		case 2:
+			v = uns.Int(rng.Int64())
+		case 3:
+			v = uns.Bool(rng.IntN(2) == 0)
+		default:
+			v = uns.String(string(rune('a' + rng.IntN(26))))
+		}
+		random = append(random, sample{ts: ts, v: v, q: uns.Quality(rng.IntN(3))})
+	}
+	cases["random"] = random
+	for name, ss := range cases {
+		got, err := decodeBlock(nil, encodeBlock(nil, ss))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if !slices.EqualFunc(got, ss, sameSample) {
+			t.Errorf("%s: round trip changed the samples:\n got %v\nwant %v", name, got, ss)
+		}
+	}
+}
+
+func sameSample(a, b sample) bool {
+	if a.ts != b.ts || a.q != b.q || a.v.Kind() != b.v.Kind() {
+		return false
+	}
+	if a.v.Kind() == uns.KindFloat {
+		return math.Float64bits(a.v.Float64()) == math.Float64bits(b.v.Float64())
+	}
+	return a.v == b.v
+}
+
+// TestDecodeCorrupt checks that every truncation of an encoded block,
+// rollup and chunk is refused, not misread or a panic.
+func TestDecodeCorrupt(t *testing.T) {
+	ss := []sample{{ts: 1, v: uns.Float(1.5)}, {ts: 2, v: uns.String("run")}, {ts: 3, v: uns.Int(-4)}, {ts: 4, v: uns.Bool(true)}}
+	block := encodeBlock(nil, ss)
+	rollup := encodeRollup(nil, minute, rollupOf(ss, minute))
+	chunk := appendChunkHeader(nil, []string{"m/a"})
+	for i, s := range ss {
+		chunk = appendChunkPoint(chunk, i == 0, max(s.ts-1, 0), 0, s)
+	}
+	for i := range len(block) {
+		if _, err := decodeBlock(nil, block[:i]); err == nil {
+			t.Errorf("block truncated to %d of %d bytes decoded", i, len(block))
+		}
+	}
+	for i := range len(rollup) {
+		if _, err := decodeRollup(nil, minute, rollup[:i]); err == nil {
+			t.Errorf("rollup truncated to %d of %d bytes decoded", i, len(rollup))
+		}
+	}
+	var n int
+	if err := decodeChunk(chunk, func(chunkPoint) { n++ }); err != nil || n != len(ss) {
+		t.Fatalf("chunk: %d points, %v", n, err)
+	}
+	for i := 1; i < len(chunk); i++ {
+		// A chunk may end between points; a cut inside one is an error.
+		n = 0
+		err := decodeChunk(chunk[:i], func(chunkPoint) { n++ })
+		if err == nil && n == len(ss) {
+			t.Errorf("chunk truncated to %d of %d bytes decoded whole", i, len(chunk))
+		}
+	}
+}
+
+func FuzzDecodeBlock(f *testing.F) {
+	f.Add(encodeBlock(nil, []sample{{ts: 1, v: uns.Float(1.5)}, {ts: 2, v: uns.String("x")}}))
+	f.Add(encodeRollup(nil, minute, []partial{{start: 0, count: 1, first: uns.Int(1), last: uns.Int(1)}}))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		decodeBlock(nil, b)
+		decodeRollup(nil, minute, b)
+		decodeChunk(b, func(chunkPoint) {})
+	})
+}

@@ -1,0 +1,198 @@
+package storetest
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/molen-io/molen/internal/store"
+	"github.com/molen-io/molen/internal/uns"
+)
+
+func testRetention(t *testing.T, open Opener) {
+	created := time.Date(2025, 3, 14, 9, 26, 53, 0, time.UTC)
+
+	t.Run("Settings", func(t *testing.T) {
+		s := newStore(t, open)
+		ctx := t.Context()
+		for _, id := range []string{orgB, orgA} {
+			if err := s.CreateOrg(ctx, store.Org{ID: id, Name: id, Kind: store.Company, Created: created}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		orgs, err := s.Orgs(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(orgs) != 2 || orgs[0].ID != orgA || orgs[1].ID != orgB || orgs[0].Kind != store.Company || !norm(orgs[0].Created).Equal(created) {
+			t.Errorf("Orgs = %+v, want %s and %s by ID", orgs, orgA, orgB)
+		}
+
+		_, err = s.Retention(ctx, orgA)
+		wantErr(t, "Retention before any is set", err, store.ErrNotFound)
+		want := store.Retention{Raw: 90 * store.Day, Minute: 730 * store.Day}
+		if err := s.SetRetention(ctx, orgA, want); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.Retention(ctx, orgA); err != nil || got != want {
+			t.Errorf("Retention = %+v, %v; want %+v", got, err, want)
+		}
+		want = store.Retention{Raw: 36 * time.Hour, Minute: 36 * time.Hour, Hour: 400 * store.Day}
+		if err := s.SetRetention(ctx, orgA, want); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.Retention(ctx, orgA); err != nil || got != want {
+			t.Errorf("Retention after a second SetRetention = %+v, %v; want %+v", got, err, want)
+		}
+		_, err = s.Retention(ctx, orgB)
+		wantErr(t, "Retention of the other organisation", err, store.ErrNotFound)
+
+		wantErr(t, "SetRetention of an unknown organisation", s.SetRetention(ctx, "nobody", want), store.ErrNotFound)
+		for _, bad := range []store.Retention{
+			{Raw: -time.Hour},
+			{Raw: 2 * store.Day, Minute: store.Day},
+			{Minute: store.Day}, // minute rollups gone, raw points kept
+			{Minute: 2 * store.Day, Hour: store.Day},
+		} {
+			wantErr(t, "SetRetention of an invalid retention", s.SetRetention(ctx, orgB, bad), store.ErrInvalid)
+		}
+		if got, err := s.Retention(ctx, orgA); err != nil || got != want {
+			t.Errorf("Retention after refused calls = %+v, %v; want %+v", got, err, want)
+		}
+		if _, err := s.Expire(ctx, orgA, store.Retention{Raw: -time.Second}, time.Now()); !errors.Is(err, store.ErrInvalid) {
+			t.Errorf("Expire with a negative period: error %v, want %v", err, store.ErrInvalid)
+		}
+
+		if err := s.SetRetention(ctx, orgB, want); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.ClearRetention(ctx, orgA); err != nil {
+			t.Fatal(err)
+		}
+		_, err = s.Retention(ctx, orgA)
+		wantErr(t, "Retention after ClearRetention", err, store.ErrNotFound)
+		if got, err := s.Retention(ctx, orgB); err != nil || got != want {
+			t.Errorf("Retention of the other organisation after ClearRetention = %+v, %v; want %+v", got, err, want)
+		}
+		for _, org := range []string{orgA, "nobody"} {
+			if err := s.ClearRetention(ctx, org); err != nil {
+				t.Errorf("ClearRetention(%s) with none stored: %v", org, err)
+			}
+		}
+	})
+
+	t.Run("Expire", func(t *testing.T) {
+		dir := t.TempDir()
+		s := open(t, dir)
+		closed := false
+		t.Cleanup(func() {
+			if !closed {
+				s.Close()
+			}
+		})
+		ctx := t.Context()
+		// org a: x has points at 1..10 s with a tie at 6 s; y has points at
+		// 1..3 s only. org b: x as org a's, without the tie.
+		x, y := "m/x", "m/y"
+		var ra []store.Record
+		for n := range int64(10) {
+			n++
+			ra = append(ra, rec(uint64(n), pt(x, t0+n*sec, uns.Float(float64(n)))))
+		}
+		ra[5].Points = append(ra[5].Points, pt(x, t0+6*sec, uns.Int(60)))
+		ra = append(ra, rec(11, pt(y, t0+sec, uns.Float(1)), pt(y, t0+2*sec, uns.Float(2))), rec(12, pt(y, t0+3*sec, uns.String("three"))))
+		ingest(t, s, orgA, srcA, ra[:4])
+		ingest(t, s, orgA, srcA, ra[4:])
+		ingest(t, s, orgB, srcB, recs(x, 1, 10))
+		allX := raw(t, s, orgA, x)
+		allB := raw(t, s, orgB, x)
+		latestA, err := s.Latest(ctx, orgA, "", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+
+		// Nothing of a zero retention, nor of a period longer than the data.
+		now := time.Unix(0, t0+5*sec).Add(time.Hour) // the raw cutoff is at 5 s
+		for _, r := range []store.Retention{{}, {Raw: 2 * time.Hour, Minute: 2 * time.Hour, Hour: 2 * time.Hour}} {
+			st, err := s.Expire(ctx, orgA, r, now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.Points != 0 {
+				t.Errorf("Expire(%+v) removed %d points, want none", r, st.Points)
+			}
+			checkPoints(t, "Raw after an Expire that removes nothing", raw(t, s, orgA, x), allX)
+		}
+
+		st, err := s.Expire(ctx, orgA, store.Retention{Raw: time.Hour}, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Points != 7 { // x at 1..4 s, y at 1..3 s
+			t.Errorf("Expire removed %d points, want 7", st.Points)
+		}
+		check := func(when string) {
+			t.Helper()
+			checkPoints(t, "Raw of org a's x "+when, raw(t, s, orgA, x), allX[4:]) // from 5 s: the cutoff itself stays
+			checkPoints(t, "Raw of org a's y "+when, raw(t, s, orgA, y), nil)
+			checkPoints(t, "Raw of org b's x "+when, raw(t, s, orgB, x), allB)
+			latest, err := s.Latest(ctx, orgA, "", 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkPoints(t, "Latest of org a "+when, latest, latestA)
+			series, err := s.Series(ctx, orgA, "", 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := []store.SeriesInfo{
+				{Path: x, Kind: uns.KindFloat, First: t0 + 5*sec, Last: t0 + 10*sec},
+				{Path: y, Kind: uns.KindString, First: t0 + 3*sec, Last: t0 + 3*sec}, // none left: the latest's
+			}
+			if len(series) != len(want) || series[0] != want[0] || series[1] != want[1] {
+				t.Errorf("Series of org a %s = %+v, want %+v", when, series, want)
+			}
+			series, err = s.Series(ctx, orgB, "", 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(series) != 1 || series[0].First != t0+sec {
+				t.Errorf("Series of org b %s = %+v, want First %d", when, series, t0+sec)
+			}
+			buckets, err := s.Aggregate(ctx, orgA, x, t0, t0+20*sec, 10*sec, store.Count)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantB := []store.Bucket{{Start: t0, Value: uns.Int(6), Count: 6}, {Start: t0 + 10*sec, Value: uns.Int(1), Count: 1}}
+			if len(buckets) != 2 || buckets[0] != wantB[0] || buckets[1] != wantB[1] {
+				t.Errorf("Aggregate count of org a's x %s = %+v, want %+v", when, buckets, wantB)
+			}
+		}
+		check("after Expire")
+
+		// Again: nothing more to remove.
+		if st, err := s.Expire(ctx, orgA, store.Retention{Raw: time.Hour}, now); err != nil || st.Points != 0 {
+			t.Errorf("second Expire removed %d points (%v), want none", st.Points, err)
+		}
+		check("after a second Expire")
+
+		if err := s.Close(); err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+		closed = true
+		s = open(t, dir)
+		t.Cleanup(func() {
+			if err := s.Close(); err != nil {
+				t.Errorf("Close: %v", err)
+			}
+		})
+		check("after reopen")
+
+		// A new point older than the oldest one left moves First back.
+		ingest(t, s, orgA, srcA, []store.Record{rec(20, pt(x, t0+4*sec+sec/2, uns.Float(4.5)))})
+		series, err := s.Series(ctx, orgA, x, 0)
+		if err != nil || len(series) != 1 || series[0].First != t0+4*sec+sec/2 {
+			t.Errorf("Series after a late point = %+v, %v; want First %d", series, err, t0+4*sec+sec/2)
+		}
+	})
+}
