@@ -2,13 +2,11 @@ package connector
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
-	"sort"
-	"sync"
 	"time"
 
 	"github.com/molen-io/molen/internal/uns"
+	"github.com/molen-io/molen/internal/yamlspec"
 )
 
 // Sink receives what an input reads. Write returns once the points are
@@ -68,41 +66,14 @@ type Spec struct {
 	Build func(cfg Config, log *slog.Logger) (Input, error)
 }
 
-var (
-	regMu    sync.RWMutex // guards registry
-	registry = map[string]Spec{}
-)
+var registry = yamlspec.NewRegistry[Spec]("connector")
 
 // Register adds an input kind; it panics on a duplicate or incomplete spec,
 // as registration happens in init.
-func Register(s Spec) {
-	if s.Name == "" || s.New == nil || s.Build == nil {
-		panic(fmt.Sprintf("connector: incomplete spec %q", s.Name))
-	}
-	regMu.Lock()
-	defer regMu.Unlock()
-	if _, dup := registry[s.Name]; dup {
-		panic(fmt.Sprintf("connector: %q registered twice", s.Name))
-	}
-	registry[s.Name] = s
-}
+func Register(s Spec) { registry.Register(s.Name, s, s.New != nil && s.Build != nil) }
 
 // Lookup returns the spec of an input kind.
-func Lookup(name string) (Spec, bool) {
-	regMu.RLock()
-	defer regMu.RUnlock()
-	s, ok := registry[name]
-	return s, ok
-}
+func Lookup(name string) (Spec, bool) { return registry.Lookup(name) }
 
 // Kinds lists the registered input kinds by name.
-func Kinds() []string {
-	regMu.RLock()
-	defer regMu.RUnlock()
-	names := make([]string, 0, len(registry))
-	for n := range registry {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
-}
+func Kinds() []string { return registry.Names() }

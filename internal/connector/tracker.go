@@ -2,6 +2,7 @@ package connector
 
 import (
 	"context"
+	"log/slog"
 	"maps"
 	"math/rand/v2"
 	"sync"
@@ -116,5 +117,33 @@ func Sleep(ctx context.Context, d time.Duration) bool {
 		return false
 	case <-t.C:
 		return true
+	}
+}
+
+// Reconnect runs session again and again until ctx ends: the retry loop
+// every input shares. Between sessions it waits with back-off, from
+// backoffMin doubling to backoffMax and starting over after a session
+// that connected, spread by Jitter; it marks t disconnected with the
+// session's error and logs it: "<peer> lost; reconnecting" at warn after a
+// session that connected, "connect failed" at debug otherwise.
+func Reconnect(ctx context.Context, t *Tracker, log *slog.Logger, peer string, backoffMin, backoffMax time.Duration,
+	session func(context.Context) (connected bool, err error)) {
+	backoff := backoffMin
+	for {
+		connected, err := session(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		if connected {
+			backoff = backoffMin
+			log.Warn(peer+" lost; reconnecting", "err", err)
+		} else {
+			log.Debug("connect failed", "err", err, "retry_in", backoff)
+		}
+		t.Disconnected(err)
+		if !Sleep(ctx, Jitter(backoff)) {
+			return
+		}
+		backoff = min(2*backoff, backoffMax)
 	}
 }

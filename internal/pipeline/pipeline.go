@@ -1,13 +1,11 @@
 package pipeline
 
 import (
-	"fmt"
-	"sort"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/molen-io/molen/internal/uns"
+	"github.com/molen-io/molen/internal/yamlspec"
 )
 
 // Stage transforms a batch of points. It may reuse pts' backing array for its
@@ -119,41 +117,14 @@ type Spec struct {
 	Build func(cfg Config) (Operator, error)
 }
 
-var (
-	regMu    sync.RWMutex // guards registry
-	registry = map[string]Spec{}
-)
+var registry = yamlspec.NewRegistry[Spec]("pipeline: operator")
 
 // Register adds an operator kind; it panics on a duplicate or incomplete
 // spec, as registration happens in init.
-func Register(s Spec) {
-	if s.Name == "" || s.New == nil || s.Build == nil {
-		panic(fmt.Sprintf("pipeline: incomplete operator spec %q", s.Name))
-	}
-	regMu.Lock()
-	defer regMu.Unlock()
-	if _, dup := registry[s.Name]; dup {
-		panic(fmt.Sprintf("pipeline: operator %q registered twice", s.Name))
-	}
-	registry[s.Name] = s
-}
+func Register(s Spec) { registry.Register(s.Name, s, s.New != nil && s.Build != nil) }
 
 // Lookup returns the spec of an operator kind.
-func Lookup(name string) (Spec, bool) {
-	regMu.RLock()
-	defer regMu.RUnlock()
-	s, ok := registry[name]
-	return s, ok
-}
+func Lookup(name string) (Spec, bool) { return registry.Lookup(name) }
 
 // Operators lists the registered operator kinds by name.
-func Operators() []string {
-	regMu.RLock()
-	defer regMu.RUnlock()
-	names := make([]string, 0, len(registry))
-	for n := range registry {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
-}
+func Operators() []string { return registry.Names() }

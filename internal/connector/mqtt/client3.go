@@ -15,38 +15,7 @@ import (
 func (in *Input) session3(ctx context.Context, q *queue) (connected bool, err error) {
 	lost := make(chan error, 1)
 	gone := make(chan struct{})
-	opts := paho.NewClientOptions().
-		AddBroker(in.cfg.URL).
-		SetClientID(in.clientID).
-		SetUsername(in.cfg.Username).
-		SetPassword(in.cfg.Password).
-		SetCleanSession(in.cfg.CleanSession).
-		SetKeepAlive(in.cfg.KeepAlive).
-		SetPingTimeout(min(in.cfg.KeepAlive, 10*time.Second)).
-		SetConnectTimeout(in.cfg.ConnectTimeout).
-		SetWriteTimeout(in.cfg.ConnectTimeout).
-		// This loop reconnects, with its own back-off and status.
-		SetAutoReconnect(false).
-		SetConnectRetry(false).
-		SetResumeSubs(false).
-		// Acknowledge only once the sink has the points.
-		SetAutoAckDisabled(true).
-		// The handler runs on the client's receive goroutine, one message
-		// after the other, so it blocks the socket (and so the broker) when
-		// the input is full, and keeps the order.
-		SetOrderMatters(true).
-		// All messages go to the default handler, including those a
-		// persistent session delivers before SUBSCRIBE is sent again.
-		SetDefaultPublishHandler(func(_ paho.Client, m paho.Message) { in.receive(q, gone, m) }).
-		SetConnectionLostHandler(func(_ paho.Client, err error) {
-			select {
-			case lost <- err:
-			default:
-			}
-		})
-	if in.tls != nil {
-		opts.SetTLSConfig(in.tls)
-	}
+	opts := in.cfg.ClientOptions(in.clientID, in.tls, func(m paho.Message) { in.receive(q, gone, m) }, lost)
 	cl := paho.NewClient(opts)
 	defer cl.Disconnect(uint(disconnectQuiesce / time.Millisecond))
 	defer close(gone)
@@ -59,14 +28,8 @@ func (in *Input) session3(ctx context.Context, q *queue) (connected bool, err er
 	for _, s := range in.subs {
 		filters[s.filter] = s.qos
 	}
-	st := cl.SubscribeMultiple(filters, nil)
-	if err := Wait(ctx, st, in.cfg.ConnectTimeout); err != nil {
-		return false, fmt.Errorf("subscribe: %w", err)
-	}
-	for f, granted := range st.(*paho.SubscribeToken).Result() {
-		if granted == 0x80 {
-			return false, fmt.Errorf("subscribe %q: the broker refused it (not authorised?)", f)
-		}
+	if err := in.cfg.Subscribe(ctx, cl, filters); err != nil {
+		return false, err
 	}
 	in.status.Connected()
 	in.log.Info("connected", "subscriptions", len(filters))

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -62,7 +61,7 @@ func New(cfg *Config, log *slog.Logger) (*Input, error) {
 	if err != nil {
 		return nil, err
 	}
-	tc, err := tlsConfig(cfg)
+	tc, err := cfg.TLS()
 	if err != nil {
 		return nil, err
 	}
@@ -70,10 +69,7 @@ func New(cfg *Config, log *slog.Logger) (*Input, error) {
 	if id == "" {
 		id = DefaultClientID(cfg)
 	}
-	peer := cfg.URL
-	if u, err := url.Parse(cfg.URL); err == nil {
-		peer = u.Redacted()
-	}
+	peer := cfg.Peer()
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -158,24 +154,9 @@ func (in *Input) Run(ctx context.Context, sink connector.Sink) error {
 	if in.cfg.Version == 5 {
 		session = in.session5
 	}
-	backoff := in.cfg.BackoffMin
-	for {
-		connected, err := session(ctx, q)
-		if ctx.Err() != nil {
-			return nil
-		}
-		if connected {
-			backoff = in.cfg.BackoffMin
-			in.log.Warn("broker lost; reconnecting", "err", err)
-		} else {
-			in.log.Debug("connect failed", "err", err, "retry_in", backoff)
-		}
-		in.status.Disconnected(err)
-		if !connector.Sleep(ctx, connector.Jitter(backoff)) {
-			return nil
-		}
-		backoff = min(2*backoff, in.cfg.BackoffMax)
-	}
+	connector.Reconnect(ctx, in.status, in.log, "broker", in.cfg.BackoffMin, in.cfg.BackoffMax,
+		func(ctx context.Context) (bool, error) { return session(ctx, q) })
+	return nil
 }
 
 // queue carries messages from the client to the writer. slots holds one

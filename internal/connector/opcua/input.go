@@ -110,29 +110,9 @@ func (in *Input) Run(ctx context.Context, sink connector.Sink) error {
 		return errors.New("opcua: Run called twice")
 	}
 	defer in.status.SetState(connector.Stopped)
-	backoff := in.cfg.BackoffMin
-	wasUp := false
-	for {
-		connected, err := in.session(ctx, sink)
-		if ctx.Err() != nil {
-			return nil
-		}
-		if connected {
-			backoff = in.cfg.BackoffMin
-			wasUp = true
-		}
-		in.status.Disconnected(err)
-		if wasUp {
-			in.log.Warn("server lost; reconnecting", "err", err)
-			wasUp = false
-		} else {
-			in.log.Debug("connect failed", "err", err, "retry_in", backoff)
-		}
-		if !connector.Sleep(ctx, connector.Jitter(backoff)) {
-			return nil
-		}
-		backoff = min(2*backoff, in.cfg.BackoffMax)
-	}
+	connector.Reconnect(ctx, in.status, in.log, "server", in.cfg.BackoffMin, in.cfg.BackoffMax,
+		func(ctx context.Context) (bool, error) { return in.session(ctx, sink) })
+	return nil
 }
 
 // session connects, subscribes or polls, and delivers until the connection

@@ -1,11 +1,8 @@
 package sparkplug
 
 import (
-	"crypto/tls"
 	"errors"
 	"fmt"
-	"net"
-	"net/url"
 	"strings"
 	"time"
 
@@ -18,35 +15,10 @@ const DefaultPath = "{group}/{edge_node}/{device}/{metric}"
 
 // Config is one Sparkplug B host application on one broker.
 type Config struct {
-	// URL is tcp://host:port (also mqtt://) or, with TLS, ssl://host:port
-	// (also mqtts://, tls://).
-	URL string `yaml:"url"`
-	// ClientID is this host's session on the broker: stable across
-	// restarts and unique on the broker. Empty means one derived from the
-	// host name, the URL and the groups.
-	ClientID string `yaml:"client_id"`
-	// Username and Password authenticate to the broker.
-	Username string `yaml:"username"`
-	Password string `yaml:"password"`
-	// CleanSession makes the broker forget this host's session on every
-	// connection. Default false.
-	CleanSession bool `yaml:"clean_session"`
-	// KeepAlive is the MQTT keep-alive.
-	KeepAlive time.Duration `yaml:"keep_alive"`
-	// ConnectTimeout bounds one connection attempt.
-	ConnectTimeout time.Duration `yaml:"connect_timeout"`
-	// TLS, as for the mqtt input.
-	CAFile             string `yaml:"ca_file"`
-	CertFile           string `yaml:"cert_file"`
-	KeyFile            string `yaml:"key_file"`
-	ServerName         string `yaml:"server_name"`
-	InsecureSkipVerify bool   `yaml:"insecure_skip_verify"`
-	// MaxInflight bounds the messages received and not yet acknowledged.
-	MaxInflight int `yaml:"max_inflight"`
-	// BackoffMin and BackoffMax bound the wait between reconnection
-	// attempts and between retries of a refused write.
-	BackoffMin time.Duration `yaml:"backoff_min"`
-	BackoffMax time.Duration `yaml:"backoff_max"`
+	// Broker is the connection, as for the mqtt input: url, client_id
+	// (empty: one derived from the host name, the URL and the groups),
+	// username, password, TLS and limits.
+	mqtt.Broker `yaml:",inline"`
 	// HostID, if set, makes this input a Sparkplug primary host
 	// application: it publishes spBv1.0/STATE/<host_id> (retained, QoS 1,
 	// {"online":true,…}) once connected and registers the offline state as
@@ -81,14 +53,7 @@ type Group struct {
 
 // NewConfig returns a Config holding the defaults.
 func NewConfig() *Config {
-	return &Config{
-		KeepAlive:      30 * time.Second,
-		ConnectTimeout: 10 * time.Second,
-		MaxInflight:    100,
-		BackoffMin:     500 * time.Millisecond,
-		BackoffMax:     30 * time.Second,
-		ReorderTimeout: 2 * time.Second,
-	}
+	return &Config{Broker: mqtt.DefaultBroker(), ReorderTimeout: 2 * time.Second}
 }
 
 // Validate checks c; its errors name the field ("groups[1].path: …").
@@ -112,53 +77,7 @@ func compile(c *Config) ([]group, error) {
 	bad := func(path, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s: %s", path, fmt.Sprintf(format, args...)))
 	}
-	secure := false
-	switch u, err := url.Parse(c.URL); {
-	case c.URL == "":
-		bad("url", "required (tcp://host:port, or ssl://host:port for TLS)")
-	case err != nil:
-		bad("url", "does not parse as host:port behind a scheme")
-	case u.User != nil:
-		bad("url", "put credentials in username and password, not in the URL")
-	default:
-		switch u.Scheme {
-		case "tcp", "mqtt":
-		case "ssl", "mqtts", "tls":
-			secure = true
-		default:
-			bad("url", "scheme %q: want tcp, mqtt, ssl, mqtts or tls", u.Scheme)
-		}
-		if _, port, err := net.SplitHostPort(u.Host); err != nil || port == "" || u.Path != "" && u.Path != "/" {
-			bad("url", "%q: want scheme://host:port", u.Redacted())
-		}
-	}
-	if len(c.ClientID) > 65535 || strings.ContainsRune(c.ClientID, 0) {
-		bad("client_id", "must be at most 65535 bytes without NUL")
-	}
-	if c.Password != "" && c.Username == "" {
-		bad("password", "needs a username")
-	}
-	if c.KeepAlive < time.Second || c.KeepAlive > 18*time.Hour {
-		bad("keep_alive", "must be 1s..18h")
-	}
-	if c.ConnectTimeout <= 0 {
-		bad("connect_timeout", "must be > 0")
-	}
-	if (c.CertFile == "") != (c.KeyFile == "") {
-		bad("cert_file", "cert_file and key_file go together")
-	}
-	if !secure && (c.CAFile != "" || c.CertFile != "" || c.KeyFile != "" || c.ServerName != "" || c.InsecureSkipVerify) {
-		bad("url", "TLS settings (ca_file, cert_file, key_file, server_name, insecure_skip_verify) need an ssl:// or mqtts:// URL")
-	}
-	if c.MaxInflight < 1 || c.MaxInflight > mqtt.MaxInflightLimit {
-		bad("max_inflight", "must be 1..%d", mqtt.MaxInflightLimit)
-	}
-	if c.BackoffMin <= 0 {
-		bad("backoff_min", "must be > 0")
-	}
-	if c.BackoffMax < c.BackoffMin {
-		bad("backoff_max", "must be >= backoff_min")
-	}
+	c.Broker.Check(bad, true)
 	if c.HostID != "" && !validID(c.HostID) {
 		bad("host_id", "%q: must not contain /, +, # or NUL", c.HostID)
 	}
@@ -215,11 +134,6 @@ func compile(c *Config) ([]group, error) {
 // validID reports whether s can be a topic level of its own.
 func validID(s string) bool {
 	return s != "" && len(s) <= 65535 && !strings.ContainsAny(s, "/+#\x00")
-}
-
-// tlsConfig loads the TLS files of c; nil for a plain URL.
-func tlsConfig(c *Config) (*tls.Config, error) {
-	return mqtt.TLSConfig(c.URL, c.ServerName, c.CAFile, c.CertFile, c.KeyFile, c.InsecureSkipVerify)
 }
 
 // defaultClientID derives a stable client id, as mqtt.DefaultClientID

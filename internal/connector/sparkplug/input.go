@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -70,7 +69,7 @@ func New(cfg *Config, log *slog.Logger) (*Input, error) {
 	if err != nil {
 		return nil, err
 	}
-	tc, err := tlsConfig(cfg)
+	tc, err := cfg.TLS()
 	if err != nil {
 		return nil, err
 	}
@@ -78,10 +77,7 @@ func New(cfg *Config, log *slog.Logger) (*Input, error) {
 	if id == "" {
 		id = defaultClientID(cfg)
 	}
-	peer := cfg.URL
-	if u, err := url.Parse(cfg.URL); err == nil {
-		peer = u.Redacted()
-	}
+	peer := cfg.Peer()
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -150,28 +146,18 @@ func (in *Input) Run(ctx context.Context, sink connector.Sink) error {
 	defer wg.Wait()
 	defer cancel()
 
-	backoff := in.cfg.BackoffMin
-	for {
-		connected, err := in.session(ctx, q)
-		if ctx.Err() != nil {
-			return nil
-		}
-		if connected {
-			backoff = in.cfg.BackoffMin
-			in.log.Warn("broker lost; reconnecting", "err", err)
-			select {
-			case q.lost <- time.Now().UnixNano():
-			default: // the writer has not yet taken the previous loss
+	connector.Reconnect(ctx, in.status, in.log, "broker", in.cfg.BackoffMin, in.cfg.BackoffMax,
+		func(ctx context.Context) (bool, error) {
+			connected, err := in.session(ctx, q)
+			if connected && ctx.Err() == nil {
+				select {
+				case q.lost <- time.Now().UnixNano():
+				default: // the writer has not yet taken the previous loss
+				}
 			}
-		} else {
-			in.log.Debug("connect failed", "err", err, "retry_in", backoff)
-		}
-		in.status.Disconnected(err)
-		if !connector.Sleep(ctx, connector.Jitter(backoff)) {
-			return nil
-		}
-		backoff = min(2*backoff, in.cfg.BackoffMax)
-	}
+			return connected, err
+		})
+	return nil
 }
 
 // stateTopic is the topic of a primary host's STATE (Sparkplug 3.0).
@@ -185,31 +171,7 @@ func statePayload(online bool, at time.Time) string {
 // ctx ends. connected reports whether the subscriptions were accepted.
 func (in *Input) session(ctx context.Context, q *queue) (connected bool, err error) {
 	lost := make(chan error, 1)
-	opts := paho.NewClientOptions().
-		AddBroker(in.cfg.URL).
-		SetClientID(in.clientID).
-		SetUsername(in.cfg.Username).
-		SetPassword(in.cfg.Password).
-		SetCleanSession(in.cfg.CleanSession).
-		SetKeepAlive(in.cfg.KeepAlive).
-		SetPingTimeout(min(in.cfg.KeepAlive, 10*time.Second)).
-		SetConnectTimeout(in.cfg.ConnectTimeout).
-		SetWriteTimeout(in.cfg.ConnectTimeout).
-		SetAutoReconnect(false).
-		SetConnectRetry(false).
-		SetResumeSubs(false).
-		SetAutoAckDisabled(true).
-		SetOrderMatters(true).
-		SetDefaultPublishHandler(func(_ paho.Client, m paho.Message) { in.receive(q, m) }).
-		SetConnectionLostHandler(func(_ paho.Client, err error) {
-			select {
-			case lost <- err:
-			default:
-			}
-		})
-	if in.tls != nil {
-		opts.SetTLSConfig(in.tls)
-	}
+	opts := in.cfg.ClientOptions(in.clientID, in.tls, func(m paho.Message) { in.receive(q, m) }, lost)
 	start := time.Now()
 	if in.cfg.HostID != "" {
 		opts.SetWill(stateTopic(in.cfg.HostID), statePayload(false, start), 1, true)
@@ -224,14 +186,8 @@ func (in *Input) session(ctx context.Context, q *queue) (connected bool, err err
 	for _, g := range in.groups {
 		filters[g.filter] = g.qos
 	}
-	st := cl.SubscribeMultiple(filters, nil)
-	if err := mqtt.Wait(ctx, st, in.cfg.ConnectTimeout); err != nil {
-		return false, fmt.Errorf("subscribe: %w", err)
-	}
-	for f, granted := range st.(*paho.SubscribeToken).Result() {
-		if granted == 0x80 {
-			return false, fmt.Errorf("subscribe %q: the broker refused it (not authorised?)", f)
-		}
+	if err := in.cfg.Subscribe(ctx, cl, filters); err != nil {
+		return false, err
 	}
 	if in.cfg.HostID != "" {
 		// The will's timestamp and this one are the same, as Sparkplug

@@ -2,15 +2,11 @@ package vda5050
 
 import (
 	"crypto/sha256"
-	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net"
-	"net/url"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/molen-io/molen/internal/connector/mqtt"
 	"github.com/molen-io/molen/internal/uns"
@@ -18,11 +14,9 @@ import (
 
 // Limits of the config.
 const (
-	MaxInflightLimit = 65535    // the MQTT packet identifier space
-	MaxPayloadLimit  = 16 << 20 // bytes; max_payload may not exceed it
-	MaxAGVsLimit     = 100000
-	maxFilterAGVs    = 1000 // manufacturers × serial_numbers subscribed one by one
-	maxClientIDLen   = 65535
+	MaxPayloadLimit = 16 << 20 // bytes; max_payload may not exceed it
+	MaxAGVsLimit    = 100000
+	maxFilterAGVs   = 1000 // manufacturers × serial_numbers subscribed one by one
 )
 
 // DefaultAsset is the asset template used when the config sets none.
@@ -31,37 +25,9 @@ const DefaultAsset = "{site}/{area}/agv/{manufacturer}-{serial_number}"
 // Config is one broker that AGVs (or their fleet manager) speak VDA 5050
 // on, and how their vehicles map onto UNS assets.
 type Config struct {
-	// URL is tcp://host:port (also mqtt://) or, with TLS, ssl://host:port
-	// (also mqtts://, tls://). Credentials go in Username and Password.
-	URL string `yaml:"url"`
-	// ClientID identifies this input's session on the broker; stable and
-	// unique. Empty means one derived from the host name, the URL and the
-	// interface (see DefaultClientID).
-	ClientID string `yaml:"client_id"`
-	// Username and Password authenticate to the broker; the password is
-	// never logged nor shown in the status.
-	Username string `yaml:"username"`
-	Password string `yaml:"password"`
-	// CleanSession makes the broker forget this input's session on every
-	// connection. Default false.
-	CleanSession bool `yaml:"clean_session"`
-	// KeepAlive is the MQTT keep-alive.
-	KeepAlive time.Duration `yaml:"keep_alive"`
-	// ConnectTimeout bounds one connection attempt and the SUBACK.
-	ConnectTimeout time.Duration `yaml:"connect_timeout"`
-	// CAFile, CertFile, KeyFile, ServerName and InsecureSkipVerify are the
-	// TLS settings, as for the mqtt input; they need a TLS URL.
-	CAFile             string `yaml:"ca_file"`
-	CertFile           string `yaml:"cert_file"`
-	KeyFile            string `yaml:"key_file"`
-	ServerName         string `yaml:"server_name"`
-	InsecureSkipVerify bool   `yaml:"insecure_skip_verify"`
-	// MaxInflight bounds the messages received and not yet acknowledged.
-	MaxInflight int `yaml:"max_inflight"`
-	// BackoffMin and BackoffMax bound the wait between reconnection
-	// attempts and between retries of a write the edge's log refused.
-	BackoffMin time.Duration `yaml:"backoff_min"`
-	BackoffMax time.Duration `yaml:"backoff_max"`
+	// Broker is the connection, as for the mqtt input: url, client_id
+	// (empty: see DefaultClientID), username, password, TLS and limits.
+	mqtt.Broker `yaml:",inline"`
 
 	// InterfaceName is the first topic level (VDA 5050: "uagv").
 	InterfaceName string `yaml:"interface_name"`
@@ -98,18 +64,14 @@ type Config struct {
 // NewConfig returns a Config holding the defaults.
 func NewConfig() *Config {
 	return &Config{
-		KeepAlive:      30 * time.Second,
-		ConnectTimeout: 10 * time.Second,
-		MaxInflight:    100,
-		BackoffMin:     500 * time.Millisecond,
-		BackoffMax:     30 * time.Second,
-		InterfaceName:  "uagv",
-		MajorVersion:   "v2",
-		Visualization:  true,
-		QoS:            1,
-		Asset:          DefaultAsset,
-		MaxPayload:     1 << 20,
-		MaxAGVs:        1000,
+		Broker:        mqtt.DefaultBroker(),
+		InterfaceName: "uagv",
+		MajorVersion:  "v2",
+		Visualization: true,
+		QoS:           1,
+		Asset:         DefaultAsset,
+		MaxPayload:    1 << 20,
+		MaxAGVs:       1000,
 	}
 }
 
@@ -135,53 +97,7 @@ func compile(c *Config) (*compiled, error) {
 	bad := func(path, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s: %s", path, fmt.Sprintf(format, args...)))
 	}
-	secure := false
-	switch u, err := url.Parse(c.URL); {
-	case c.URL == "":
-		bad("url", "required (tcp://host:port, or ssl://host:port or mqtts://host:port for TLS)")
-	case err != nil:
-		bad("url", "does not parse as host:port behind a scheme")
-	case u.User != nil:
-		bad("url", "put credentials in username and password, not in the URL")
-	default:
-		switch u.Scheme {
-		case "tcp", "mqtt":
-		case "ssl", "mqtts", "tls":
-			secure = true
-		default:
-			bad("url", "scheme %q: want tcp, mqtt, ssl, mqtts or tls", u.Scheme)
-		}
-		if _, port, err := net.SplitHostPort(u.Host); err != nil || port == "" || u.Path != "" && u.Path != "/" {
-			bad("url", "%q: want scheme://host:port", u.Redacted())
-		}
-	}
-	if len(c.ClientID) > maxClientIDLen || strings.ContainsRune(c.ClientID, 0) {
-		bad("client_id", "must be at most %d bytes without NUL", maxClientIDLen)
-	}
-	if c.Password != "" && c.Username == "" {
-		bad("password", "needs a username (MQTT 3.1.1 sends no password without one)")
-	}
-	if c.KeepAlive < time.Second || c.KeepAlive > 18*time.Hour {
-		bad("keep_alive", "must be 1s..18h")
-	}
-	if c.ConnectTimeout <= 0 {
-		bad("connect_timeout", "must be > 0")
-	}
-	if (c.CertFile == "") != (c.KeyFile == "") {
-		bad("cert_file", "cert_file and key_file go together")
-	}
-	if !secure && (c.CAFile != "" || c.CertFile != "" || c.KeyFile != "" || c.ServerName != "" || c.InsecureSkipVerify) {
-		bad("url", "TLS settings (ca_file, cert_file, key_file, server_name, insecure_skip_verify) need an ssl:// or mqtts:// URL")
-	}
-	if c.MaxInflight < 1 || c.MaxInflight > MaxInflightLimit {
-		bad("max_inflight", "must be 1..%d", MaxInflightLimit)
-	}
-	if c.BackoffMin <= 0 {
-		bad("backoff_min", "must be > 0")
-	}
-	if c.BackoffMax < c.BackoffMin {
-		bad("backoff_max", "must be >= backoff_min")
-	}
+	c.Broker.Check(bad, true)
 	if err := topicLevel(c.InterfaceName); err != nil {
 		bad("interface_name", "%v", err)
 	}
@@ -268,11 +184,6 @@ func levelSet(list []string, field string, bad func(path, format string, args ..
 		set[s] = true
 	}
 	return set
-}
-
-// tlsConfig loads the TLS files of c; nil for a plain URL.
-func tlsConfig(c *Config) (*tls.Config, error) {
-	return mqtt.TLSConfig(c.URL, c.ServerName, c.CAFile, c.CertFile, c.KeyFile, c.InsecureSkipVerify)
 }
 
 // DefaultClientID is the client id of an input whose config sets none:

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -58,7 +57,7 @@ func New(cfg *Config, log *slog.Logger) (*Input, error) {
 	if err != nil {
 		return nil, err
 	}
-	tc, err := tlsConfig(cfg)
+	tc, err := cfg.TLS()
 	if err != nil {
 		return nil, err
 	}
@@ -66,10 +65,7 @@ func New(cfg *Config, log *slog.Logger) (*Input, error) {
 	if id == "" {
 		id = DefaultClientID(cfg)
 	}
-	peer := cfg.URL
-	if u, err := url.Parse(cfg.URL); err == nil {
-		peer = u.Redacted()
-	}
+	peer := cfg.Peer()
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -137,24 +133,9 @@ func (in *Input) Run(ctx context.Context, sink connector.Sink) error {
 	defer wg.Wait()
 	defer cancel()
 
-	backoff := in.cfg.BackoffMin
-	for {
-		connected, err := in.session(ctx, q)
-		if ctx.Err() != nil {
-			return nil
-		}
-		if connected {
-			backoff = in.cfg.BackoffMin
-			in.log.Warn("broker lost; reconnecting", "err", err)
-		} else {
-			in.log.Debug("connect failed", "err", err, "retry_in", backoff)
-		}
-		in.status.Disconnected(err)
-		if !connector.Sleep(ctx, connector.Jitter(backoff)) {
-			return nil
-		}
-		backoff = min(2*backoff, in.cfg.BackoffMax)
-	}
+	connector.Reconnect(ctx, in.status, in.log, "broker", in.cfg.BackoffMin, in.cfg.BackoffMax,
+		func(ctx context.Context) (bool, error) { return in.session(ctx, q) })
+	return nil
 }
 
 // queue carries messages from the client to the writer. slots holds one
@@ -170,38 +151,7 @@ type queue struct {
 // ctx ends. connected reports whether the subscriptions were accepted.
 func (in *Input) session(ctx context.Context, q *queue) (connected bool, err error) {
 	lost := make(chan error, 1)
-	opts := paho.NewClientOptions().
-		AddBroker(in.cfg.URL).
-		SetClientID(in.clientID).
-		SetUsername(in.cfg.Username).
-		SetPassword(in.cfg.Password).
-		SetCleanSession(in.cfg.CleanSession).
-		SetKeepAlive(in.cfg.KeepAlive).
-		SetPingTimeout(min(in.cfg.KeepAlive, 10*time.Second)).
-		SetConnectTimeout(in.cfg.ConnectTimeout).
-		SetWriteTimeout(in.cfg.ConnectTimeout).
-		// This loop reconnects, with its own back-off and status.
-		SetAutoReconnect(false).
-		SetConnectRetry(false).
-		SetResumeSubs(false).
-		// Acknowledge only once the sink has the points.
-		SetAutoAckDisabled(true).
-		// The handler runs on the client's receive goroutine, one message
-		// after the other, so it blocks the socket (and so the broker) when
-		// the input is full, and keeps the order.
-		SetOrderMatters(true).
-		// All messages go to the default handler, including those a
-		// persistent session delivers before SUBSCRIBE is sent again.
-		SetDefaultPublishHandler(func(_ paho.Client, m paho.Message) { in.receive(q, m) }).
-		SetConnectionLostHandler(func(_ paho.Client, err error) {
-			select {
-			case lost <- err:
-			default:
-			}
-		})
-	if in.tls != nil {
-		opts.SetTLSConfig(in.tls)
-	}
+	opts := in.cfg.ClientOptions(in.clientID, in.tls, func(m paho.Message) { in.receive(q, m) }, lost)
 	cl := paho.NewClient(opts)
 	defer cl.Disconnect(disconnectQuiesce)
 
@@ -209,14 +159,8 @@ func (in *Input) session(ctx context.Context, q *queue) (connected bool, err err
 	if err := mqtt.Wait(ctx, tok, 2*in.cfg.ConnectTimeout); err != nil {
 		return false, fmt.Errorf("connect: %w", err)
 	}
-	st := cl.SubscribeMultiple(in.filters, nil)
-	if err := mqtt.Wait(ctx, st, in.cfg.ConnectTimeout); err != nil {
-		return false, fmt.Errorf("subscribe: %w", err)
-	}
-	for f, granted := range st.(*paho.SubscribeToken).Result() {
-		if granted == 0x80 {
-			return false, fmt.Errorf("subscribe %q: the broker refused it (not authorised?)", f)
-		}
+	if err := in.cfg.Subscribe(ctx, cl, in.filters); err != nil {
+		return false, err
 	}
 	in.status.Connected()
 	in.log.Info("connected", "subscriptions", len(in.filters))
