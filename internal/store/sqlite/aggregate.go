@@ -114,7 +114,7 @@ func (v *view) stored(ctx context.Context, dst []sample, from, to int64) ([]samp
 //
 // With a step that is a multiple of an hour (a minute), the whole hours
 // (minutes) of the range come from the hourly (minutely) rollups and only
-// the ragged ends and the heads from points; see rollupFor.
+// the ragged ends and the heads from points; see store.RollupFor.
 func (s *Store) Aggregate(ctx context.Context, org, series string, from, to, step int64, agg store.Agg) ([]store.Bucket, error) {
 	if step <= 0 {
 		return nil, fmt.Errorf("aggregate %s: %w: step %d must be positive", series, store.ErrInvalid, step)
@@ -134,76 +134,39 @@ func (s *Store) Aggregate(ctx context.Context, org, series string, from, to, ste
 	return out, nil
 }
 
-// rollupFor returns the rollup resolution that serves buckets of step: the
-// coarsest one that divides it, or 0 for none.
-func rollupFor(step int64) int64 {
-	for _, res := range []int64{hour, minute} {
-		if step%res == 0 {
-			return res
-		}
-	}
-	return 0
-}
-
 // aggregate computes the buckets; useRollups false reads points only
 // (BenchmarkAggregate compares both).
 func (v *view) aggregate(ctx context.Context, from, to, step int64, agg store.Agg, useRollups bool) ([]store.Bucket, error) {
 	if from >= to {
 		return nil, nil
 	}
-	// Buckets live in a slice by index when the range has few enough of
-	// them (a chart's), else in a map.
-	first := from - from%step
-	var dense []partial
-	var sparse map[int64]*partial
-	if n := (to-1)/step - first/step + 1; n <= 1<<16 {
-		dense = make([]partial, n)
-	} else {
-		sparse = make(map[int64]*partial)
-	}
-	get := func(ts int64) *partial {
-		start := ts - ts%step
-		if dense != nil {
-			p := &dense[(start-first)/step]
-			p.start = start
-			return p
-		}
-		p := sparse[start]
-		if p == nil {
-			p = &partial{start: start}
-			sparse[start] = p
-		}
-		return p
-	}
+	bs := store.NewBuckets(from, to, step)
 	addSamples := func(ss []sample) {
 		for _, smp := range ss {
-			get(smp.ts).add(smp.ts, smp.v)
+			bs.Get(smp.ts).Add(smp.ts, smp.v)
 		}
 	}
 
 	// [lo, hi) is the part the rollups answer: whole rollup buckets.
 	lo, hi := from, from
-	if res := rollupFor(step); useRollups && res > 0 {
-		lo = (from + res - 1) / res * res
-		hi = to - to%res
+	if res := store.RollupFor(step); useRollups {
+		lo, hi = store.RollupSpan(from, to, res)
 		if lo < hi {
-			bs, err := v.blobs(ctx, res, lo, hi)
+			blobs, err := v.blobs(ctx, res, lo, hi)
 			if err != nil {
 				return nil, err
 			}
-			var ps []partial
-			for _, b := range bs {
+			var ps []store.Partial
+			for _, b := range blobs {
 				if ps, err = decodeRollup(ps[:0], res, b); err != nil {
 					return nil, fmt.Errorf("rollup of series %d: %w", v.id, err)
 				}
 				for i := range ps {
-					if ps[i].start >= lo && ps[i].start < hi {
-						get(ps[i].start).merge(&ps[i])
+					if ps[i].Start >= lo && ps[i].Start < hi {
+						bs.Get(ps[i].Start).Merge(&ps[i])
 					}
 				}
 			}
-		} else {
-			lo, hi = from, from
 		}
 	}
 	for _, r := range [][2]int64{{from, lo}, {hi, to}} {
@@ -217,19 +180,5 @@ func (v *view) aggregate(ctx context.Context, from, to, step int64, agg store.Ag
 	// one, and no rollup holds them yet.
 	addSamples(v.heads(nil, from, to))
 
-	var out []store.Bucket
-	for i := range dense {
-		if b, ok := dense[i].bucket(agg); ok {
-			out = append(out, b)
-		}
-	}
-	for _, p := range sparse {
-		if b, ok := p.bucket(agg); ok {
-			out = append(out, b)
-		}
-	}
-	if sparse != nil {
-		slices.SortFunc(out, func(a, b store.Bucket) int { return cmp.Compare(a.Start, b.Start) })
-	}
-	return out, nil
+	return bs.Result(agg), nil
 }

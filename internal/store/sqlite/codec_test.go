@@ -6,6 +6,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/molen-io/molen/internal/store"
 	"github.com/molen-io/molen/internal/uns"
 )
 
@@ -97,7 +98,7 @@ func TestDecodeCorrupt(t *testing.T) {
 
 func FuzzDecodeBlock(f *testing.F) {
 	f.Add(encodeBlock(nil, []sample{{ts: 1, v: uns.Float(1.5)}, {ts: 2, v: uns.String("x")}}))
-	f.Add(encodeRollup(nil, minute, []partial{{start: 0, count: 1, first: uns.Int(1), last: uns.Int(1)}}))
+	f.Add(encodeRollup(nil, minute, []store.Partial{{Start: 0, Count: 1, First: uns.Int(1), Last: uns.Int(1)}}))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		decodeBlock(nil, b)
 		decodeRollup(nil, minute, b)

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/molen-io/molen/internal/store"
 	"github.com/molen-io/molen/internal/uns"
 )
 
@@ -137,7 +138,7 @@ func (s *Store) flush(ctx context.Context) error {
 		for _, res := range []int64{minute, hour} {
 			ps := rollupOf(ss, res)
 			for part := range slices.Chunk(ps, maxBlockPoints) {
-				blocks = append(blocks, newBlock{series: id, res: res, gen: f.gen, minTS: part[0].start, maxTS: part[len(part)-1].start,
+				blocks = append(blocks, newBlock{series: id, res: res, gen: f.gen, minTS: part[0].Start, maxTS: part[len(part)-1].Start,
 					n: len(part), data: compress(encodeRollup(nil, res, part))})
 			}
 		}
@@ -264,11 +265,11 @@ func (s *Store) merge(ctx context.Context, all bool) error {
 func (s *Store) mergeRun(ctx context.Context, ids []any, series, res, gen int64, n int) (newBlock, error) {
 	nb := newBlock{series: series, res: res, gen: gen}
 	var ss []sample
-	var ps []partial
+	var ps []store.Partial
 	if res == 0 {
 		ss = make([]sample, 0, n)
 	} else {
-		ps = make([]partial, 0, n)
+		ps = make([]store.Partial, 0, n)
 	}
 	for _, id := range ids { // in ingest order
 		var b []byte
@@ -291,7 +292,7 @@ func (s *Store) mergeRun(ctx context.Context, ids []any, series, res, gen int64,
 		nb.data = compress(encodeBlock(nil, ss))
 	} else {
 		ps = mergePartials(ps)
-		nb.n, nb.minTS, nb.maxTS = len(ps), ps[0].start, ps[len(ps)-1].start
+		nb.n, nb.minTS, nb.maxTS = len(ps), ps[0].Start, ps[len(ps)-1].Start
 		nb.data = compress(encodeRollup(nil, res, ps))
 	}
 	return nb, nil
@@ -299,12 +300,12 @@ func (s *Store) mergeRun(ctx context.Context, ids []any, series, res, gen int64,
 
 // mergePartials merges the partials of equal starts (given in ingest
 // order) and sorts them by start.
-func mergePartials(ps []partial) []partial {
-	slices.SortStableFunc(ps, func(a, b partial) int { return cmp.Compare(a.start, b.start) })
+func mergePartials(ps []store.Partial) []store.Partial {
+	slices.SortStableFunc(ps, func(a, b store.Partial) int { return cmp.Compare(a.Start, b.Start) })
 	out := ps[:0]
 	for i := range ps {
-		if len(out) > 0 && out[len(out)-1].start == ps[i].start {
-			out[len(out)-1].merge(&ps[i])
+		if len(out) > 0 && out[len(out)-1].Start == ps[i].Start {
+			out[len(out)-1].Merge(&ps[i])
 			continue
 		}
 		out = append(out, ps[i])

@@ -227,9 +227,9 @@ func (s *Store) trimBlock(ctx context.Context, b expiring, cut int64) (rewritten
 	if err != nil {
 		return rw, fmt.Errorf("rollup block %d: %w", b.id, err)
 	}
-	i, _ := slices.BinarySearchFunc(ps, cut, func(p partial, t int64) int { return cmp.Compare(p.start, t) })
+	i, _ := slices.BinarySearchFunc(ps, cut, func(p store.Partial, t int64) int { return cmp.Compare(p.Start, t) })
 	ps = ps[i:]
-	rw.n, rw.minTS, rw.maxTS = len(ps), ps[0].start, ps[len(ps)-1].start
+	rw.n, rw.minTS, rw.maxTS = len(ps), ps[0].Start, ps[len(ps)-1].Start
 	rw.data = compress(encodeRollup(nil, b.res, ps))
 	return rw, nil
 }
