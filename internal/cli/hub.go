@@ -32,8 +32,7 @@ Retention: every hour the hub deletes raw points older than --retention-raw,
 minute rollups older than --retention-minute and hour rollups older than
 --retention-hour (0 or forever: keep), for each organisation that has not
 set its own with PUT /api/v1/retention. Aggregates at 1-minute and 1-hour
-steps still cover the range whose raw points are gone. With PostgreSQL
-storage only --retention-raw applies (it keeps no rollups).`,
+steps still cover the range whose raw points are gone (on either storage).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			log, err := g.logger()

@@ -84,6 +84,11 @@ func (s *Store) aggregate(ctx context.Context, org, series string, from, to, ste
 	} else if err != nil {
 		return nil, fmt.Errorf("series id: %w", err)
 	}
+	if res := store.RollupFor(step); res > 0 {
+		if lo, hi := store.RollupSpan(from, to, res); lo < hi {
+			return s.aggregateRollups(ctx, id, from, to, step, res, lo, hi, agg)
+		}
+	}
 	// An unnamed statement, planned for these arguments each time: a
 	// cached generic plan cannot see how many points the range holds,
 	// guesses a few hundred and sorts them all instead of hashing (over

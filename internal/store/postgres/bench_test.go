@@ -71,17 +71,18 @@ func (g *ingester) call(tb testing.TB) {
 }
 
 // pointsBytes is the disk size of points (every partition, with its
-// indexes, TOAST, free space and visibility maps) after a VACUUM, which
-// autovacuum would also run on an insert-only table.
+// indexes, TOAST, free space and visibility maps) and rollups after a
+// VACUUM, which autovacuum would also run on an insert-only table.
 func pointsBytes(tb testing.TB, s *Store) int64 {
 	tb.Helper()
 	ctx := tb.Context()
-	if _, err := s.pool.Exec(ctx, `VACUUM `+pgx.Identifier{s.schema, "points"}.Sanitize()); err != nil {
+	points, rollups := pgx.Identifier{s.schema, "points"}.Sanitize(), pgx.Identifier{s.schema, "rollups"}.Sanitize()
+	if _, err := s.pool.Exec(ctx, `VACUUM `+points+`, `+rollups); err != nil {
 		tb.Fatal(err)
 	}
 	var n int64
-	err := s.pool.QueryRow(ctx, `SELECT sum(pg_total_relation_size(relid))::bigint FROM pg_partition_tree($1::regclass)`,
-		pgx.Identifier{s.schema, "points"}.Sanitize()).Scan(&n)
+	err := s.pool.QueryRow(ctx, `SELECT (SELECT sum(pg_total_relation_size(relid)) FROM pg_partition_tree($1::regclass))::bigint
+		+ pg_total_relation_size($2::regclass)`, points, rollups).Scan(&n)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -44,9 +44,9 @@
 // retried delivery of the same source, from this hub or another, waits for
 // that row lock and then sees the new watermark, so each record is stored
 // once. The transaction stores the records above the watermark, updates
-// series and latest values and writes the watermark, all or nothing.
-// Deadlocks between writers (which lock series and latest rows in id
-// order, so should not happen) are retried.
+// series, latest values and rollups and writes the watermark, all or
+// nothing. Deadlocks between writers (which lock series, latest and rollup
+// rows in key order, so should not happen) are retried.
 //
 // # Schema
 //
@@ -102,9 +102,9 @@
 // Expire (retention.go) deletes, in one transaction, an organisation's
 // points older than its raw period and raises the first_ts of its series
 // to the oldest point left (or the latest value's timestamp); latest rows
-// stay. This backend keeps no rollups, so the Minute and Hour periods of
-// store.Retention do not apply here: aggregates read points, and a range
-// whose points expired has no data at any step. The retention table holds
+// stay. It also deletes the organisation's minute and hour rollups that
+// start before the cutoffs of their own periods, so aggregates at minute
+// and hour steps outlive the raw points. The retention table holds
 // each organisation's setting (schema version 3). Deleting rows leaves
 // space for VACUUM to reuse; dropping whole partitions would be cheaper,
 // but a partition holds every organisation's points.
@@ -113,12 +113,24 @@
 //
 // Series and Latest join series and latest: one index range by
 // (org, path). Raw is one index range of (series_id, ts), ties sorted by
-// id. Aggregate groups by ts - ts % step through a subquery fenced with
-// OFFSET 0, so that the planner expects few groups and hash-aggregates
+// id.
+//
+// Aggregate at a step that a minute or an hour divides reads the whole
+// minutes (hours) of its range from the rollups (schema version 4,
+// rollup.go): a row per series and minute (hour) with the count, numeric
+// count, sum, min, max and the first and last point by (ts, id). Each
+// Ingest merges its points into them in its own transaction (an upsert in
+// key order), so rollups hold late points too and never lag the points.
+// The ragged ends of the range come from the points; store.Partial merges
+// the two. The migration to version 4 computes the rollups of the points
+// already stored.
+//
+// Other steps group points by ts - ts % step through a subquery fenced
+// with OFFSET 0, so that the planner expects few groups and hash-aggregates
 // instead of sorting every point; first and last then fetch each bucket's
-// edge point by one index probe. Aggregates run as unnamed statements,
-// planned for their arguments each time: a cached generic plan guesses the
-// range small and was 10x slower.
+// edge point by one index probe. These run as unnamed statements, planned
+// for their arguments each time: a cached generic plan guesses the range
+// small and was 10x slower.
 //
 // # Measured
 //

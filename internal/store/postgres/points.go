@@ -191,6 +191,9 @@ func (s *Store) ingest(ctx context.Context, tx pgx.Tx, org string, src store.Sou
 		if _, err := tx.Exec(ctx, s.sql(sqlUpsertLatest), sort.ids, sort.ts, sort.pid, sort.vf, sort.vi, sort.kind, sort.q, sort.vs); err != nil {
 			return 0, fmt.Errorf("update latest: %w", err)
 		}
+		if err := s.upsertRollups(ctx, tx, pts, batch, id); err != nil {
+			return 0, err
+		}
 	}
 
 	if err := s.storeEvents(ctx, tx, org, recs); err != nil {
@@ -358,20 +361,9 @@ func (l *latestRows) add(series int32, id int64, p *uns.Point) {
 	l.ids = append(l.ids, series)
 	l.ts = append(l.ts, p.TS)
 	l.pid = append(l.pid, id)
-	var f pgtype.Float8
-	var i pgtype.Int8
-	var b []byte
-	switch v := p.Value; v.Kind() {
-	case uns.KindFloat, uns.KindBool:
-		f.Float64, _ = v.AsFloat()
-		f.Valid = true
-	case uns.KindInt:
-		i = pgtype.Int8{Int64: v.Int(), Valid: true}
-	default:
-		b = []byte(v.Str())
-	}
+	kind, f, i, b := valueColumns(p.Value)
 	l.vf, l.vi, l.vs = append(l.vf, f), append(l.vi, i), append(l.vs, b)
-	l.kind = append(l.kind, int16(p.Value.Kind()))
+	l.kind = append(l.kind, kind)
 	l.q = append(l.q, int16(p.Quality))
 }
 

@@ -476,3 +476,78 @@ func TestUnstorableText(t *testing.T) {
 		t.Errorf("CreateOrg with a NUL: %v, want ErrInvalid", err)
 	}
 }
+
+// TestMigrateRollups opens a schema as version 3 left it (points, no
+// rollups): the migration computes the rollups from the stored points, so
+// that aggregates over whole minutes and hours answer what they answered
+// before, ties of first and last included, and ingest goes on into them.
+func TestMigrateRollups(t *testing.T) {
+	schema := schemaFor(t.TempDir())
+	s := openSchema(t, schema, Options{})
+	src := store.Source{Edge: "e", Stream: "points"}
+	var recs []store.Record
+	for i := range int64(600) {
+		var v uns.Value
+		switch i % 4 {
+		case 0:
+			v = uns.Float(float64(i) / 3)
+		case 1:
+			v = uns.Int(i * 7)
+		case 2:
+			v = uns.Bool(i%3 == 0)
+		default:
+			v = uns.String(fmt.Sprint(i))
+		}
+		ts := t0 + i/3*int64(time.Second)*7 // three points a timestamp, 7 s apart
+		recs = append(recs, store.Record{Seq: uint64(i + 1), Points: []uns.Point{{Series: "m/x", TS: ts, Value: v}}})
+	}
+	mustIngest(t, s, src, recs...)
+	type query struct {
+		step int64
+		agg  store.Agg
+	}
+	var queries []query
+	for _, step := range []int64{int64(time.Minute), int64(time.Hour)} {
+		for _, agg := range []store.Agg{store.Avg, store.Min, store.Max, store.Sum, store.Count, store.First, store.Last} {
+			queries = append(queries, query{step, agg})
+		}
+	}
+	answers := func(s *Store) [][]store.Bucket {
+		var out [][]store.Bucket
+		for _, q := range queries {
+			b, err := s.Aggregate(t.Context(), org, "m/x", 0, 1<<62, q.step, q.agg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, b)
+		}
+		return out
+	}
+	before := answers(s)
+	ident := func(name string) string { return pgx.Identifier{schema, name}.Sanitize() }
+	for _, q := range []string{`DROP TABLE ` + ident("rollups"), `UPDATE ` + ident("schema_version") + ` SET version = 3`} {
+		if _, err := s.pool.Exec(t.Context(), q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
+
+	s = openSchema(t, schema, Options{})
+	defer s.Close()
+	var rows int
+	if err := s.pool.QueryRow(t.Context(), `SELECT count(*) FROM `+ident("rollups")).Scan(&rows); err != nil || rows == 0 {
+		t.Fatalf("%d rollup rows after the migration, %v", rows, err)
+	}
+	after := answers(s)
+	for i, q := range queries {
+		if !slices.Equal(after[i], before[i]) {
+			t.Errorf("%s by %v after the migration:\n got %v\nwant %v", q.agg, time.Duration(q.step), after[i], before[i])
+		}
+	}
+	// Late points merge into the migrated rollups.
+	mustIngest(t, s, src, store.Record{Seq: 601, Points: []uns.Point{{Series: "m/x", TS: t0, Value: uns.Float(-1000)}}})
+	got, err := s.Aggregate(t.Context(), org, "m/x", 0, 1<<62, int64(time.Hour), store.Min)
+	if err != nil || len(got) == 0 || got[0].Value != uns.Float(-1000) {
+		t.Errorf("min by the hour after a late point = %v, %v; want -1000 first", got, err)
+	}
+}

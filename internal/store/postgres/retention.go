@@ -14,6 +14,8 @@ import (
 var (
 	sqlExpirePoints = sqlText(`DELETE FROM {s}.points
 		WHERE series_id IN (SELECT id FROM {s}.series WHERE org = $1) AND ts < $2`)
+	sqlExpireRollups = sqlText(`DELETE FROM {s}.rollups
+		WHERE series_id IN (SELECT id FROM {s}.series WHERE org = $1) AND res = $2 AND b < $3`)
 	// The first timestamp becomes the oldest point left, or the latest
 	// value's when none is (the latest row stays). Under read committed
 	// this statement sees points committed after the DELETE, too.
@@ -25,11 +27,10 @@ var (
 )
 
 // Expire implements store.Points: in one transaction it deletes org's
-// points older than now-r.Raw and raises the first timestamps of its
-// series. This backend keeps no rollups (Aggregate reads points), so
-// r.Minute and r.Hour do not apply. Deleted rows leave space that VACUUM
-// reuses; partitions are not dropped, since they hold every
-// organisation's points.
+// points older than now-r.Raw, raises the first timestamps of its series,
+// and deletes its minute (hour) rollups that start before now-r.Minute
+// (now-r.Hour). Deleted rows leave space that VACUUM reuses; partitions
+// are not dropped, since they hold every organisation's points.
 func (s *Store) Expire(ctx context.Context, org string, r store.Retention, now time.Time) (store.ExpireStats, error) {
 	var stats store.ExpireStats
 	for _, d := range []time.Duration{r.Raw, r.Minute, r.Hour} {
@@ -37,11 +38,28 @@ func (s *Store) Expire(ctx context.Context, org string, r store.Retention, now t
 			return stats, fmt.Errorf("expire %s: %w: period %v is negative", org, store.ErrInvalid, d)
 		}
 	}
-	if r.Raw == 0 || !store.Text(org) {
+	if !store.Text(org) {
 		return stats, nil
 	}
-	cut := now.Add(-r.Raw).UnixNano()
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		for _, roll := range []struct {
+			res int64
+			d   time.Duration
+			n   *int64
+		}{{store.RollupMinute, r.Minute, &stats.Minutes}, {store.RollupHour, r.Hour, &stats.Hours}} {
+			if roll.d == 0 {
+				continue
+			}
+			tag, err := tx.Exec(ctx, s.sql(sqlExpireRollups), org, roll.res, now.Add(-roll.d).UnixNano())
+			if err != nil {
+				return fmt.Errorf("delete rollups: %w", err)
+			}
+			*roll.n = tag.RowsAffected()
+		}
+		if r.Raw == 0 {
+			return nil
+		}
+		cut := now.Add(-r.Raw).UnixNano()
 		tag, err := tx.Exec(ctx, s.sql(sqlExpirePoints), org, cut)
 		if err != nil {
 			return fmt.Errorf("delete points: %w", err)

@@ -89,6 +89,8 @@ var migrations = []migration{
 	func(ctx context.Context, tx pgx.Tx, m *migrator) error {
 		return m.exec(ctx, tx, schemaV3)
 	},
+	// 4: rollups by minute and hour (rollup.go).
+	migrateV4,
 }
 
 // schemaV1 is the first schema, except points (see createPoints).

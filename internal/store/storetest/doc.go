@@ -31,6 +31,10 @@
 //     considered: numeric ones (bools as 0/1, no strings) for avg, min, max
 //     and sum; all of them for count, first and last. A bucket holding only
 //     strings is omitted by the numeric aggregates.
+//   - Aggregates at steps a minute or an hour divides agree with the same
+//     aggregates computed from Raw (sums within 1e-12 relative), late
+//     points included, and still answer over whole minutes and hours after
+//     Expire removed the raw points (rollups kept by their own periods).
 //   - Prefixes are literal: '%', '_', '*' and '?' are no wildcards.
 //   - Events arrive in records and follow the watermark like points: a
 //     record at or below it is skipped with its events. An event is

@@ -27,6 +27,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("Latest", func(t *testing.T) { testLatest(t, open) })
 	t.Run("Raw", func(t *testing.T) { testRaw(t, open) })
 	t.Run("Aggregate", func(t *testing.T) { testAggregate(t, open) })
+	t.Run("RollupsAgree", func(t *testing.T) { testRollupsAgree(t, open) })
 	t.Run("OrgIsolation", func(t *testing.T) { testIsolation(t, open) })
 	t.Run("Events", func(t *testing.T) { testEvents(t, open) })
 	t.Run("Meta", func(t *testing.T) { testMeta(t, open) })
