@@ -24,7 +24,11 @@ import (
 // their own retention, so that aggregates outlive raw points.
 //
 // A row is about 150 bytes: for a series at 1 Hz about 2.5 bytes a point
-// for minutes and 0.04 for hours.
+// for minutes and 0.04 for hours. Ingest updates a row as often as calls
+// bring points of its minute; half-empty pages (fillfactor 50) let those
+// updates stay on the page (HOT) instead of growing the table: 100.6
+// against 108.5 bytes a point (points and rollups) with calls of 1,000
+// points over 100 series, at the same ingest rate.
 const schemaV4 = `
 CREATE TABLE {s}.rollups (
 	series_id integer NOT NULL,
@@ -48,7 +52,7 @@ CREATE TABLE {s}.rollups (
 	l_vi      bigint,
 	l_vs      bytea,
 	PRIMARY KEY (series_id, res, b)
-);
+) WITH (fillfactor = 50);
 `
 
 // backfillRollups computes the rollups of the points stored before schema
