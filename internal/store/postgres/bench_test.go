@@ -2,8 +2,6 @@ package postgres
 
 import (
 	"fmt"
-	"math"
-	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -11,64 +9,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/molen-io/molen/internal/store"
-	"github.com/molen-io/molen/internal/uns"
+	"github.com/molen-io/molen/internal/store/storetest"
 )
-
-const benchOrg = "acme"
-
-var benchT0 = time.Date(2025, 3, 14, 0, 0, 0, 0, time.UTC).UnixNano()
-
-// benchPaths returns n series paths shaped like a factory's UNS.
-func benchPaths(n int) []string {
-	tags := []string{"temperature", "pressure", "speed", "current", "vibration"}
-	out := make([]string, n)
-	for i := range out {
-		out[i] = fmt.Sprintf("plant-nl/hall-%d/line-%d/machine-%02d/%s", i/100, i/20%5, i/5%4, tags[i%len(tags)])
-	}
-	return out
-}
-
-// sensor is a plausible process value: a slow cycle, drift and noise, at
-// the resolution of a typical PLC register scaled to engineering units.
-func sensor(rng *rand.Rand, series, step int) float64 {
-	base := 20 + float64(series%7)*10
-	v := base + 5*math.Sin(float64(step)/300) + rng.NormFloat64()*0.3
-	return math.Round(v*100) / 100
-}
-
-// ingester feeds 1 Hz samples of every path to a store, per points a
-// call, each call one uplink record.
-type ingester struct {
-	s     *Store
-	paths []string
-	per   int
-	rng   *rand.Rand
-	src   store.Source
-	seq   uint64
-	sec   int // next second to sample
-	pts   []uns.Point
-}
-
-func newIngester(s *Store, paths []string, per int) *ingester {
-	return &ingester{s: s, paths: paths, per: per, rng: rand.New(rand.NewPCG(1, 2)),
-		src: store.Source{Edge: "edge-1", Stream: "points"}, pts: make([]uns.Point, 0, per)}
-}
-
-// call ingests the next per points.
-func (g *ingester) call(tb testing.TB) {
-	for len(g.pts) < g.per {
-		ts := benchT0 + int64(g.sec)*int64(time.Second)
-		for i, p := range g.paths {
-			g.pts = append(g.pts, uns.Point{Series: p, TS: ts, Value: uns.Float(sensor(g.rng, i, g.sec))})
-		}
-		g.sec++
-	}
-	g.seq++
-	if _, err := g.s.Ingest(tb.Context(), benchOrg, g.src, []store.Record{{Seq: g.seq, Points: g.pts[:g.per]}}); err != nil {
-		tb.Fatal(err)
-	}
-	g.pts = append(g.pts[:0], g.pts[g.per:]...)
-}
 
 // pointsBytes is the disk size of points (every partition, with its
 // indexes, TOAST, free space and visibility maps) and rollups after a
@@ -97,10 +39,10 @@ func BenchmarkIngest(b *testing.B) {
 	for _, per := range []int{1000, 10000} {
 		b.Run(fmt.Sprintf("batch=%d", per), func(b *testing.B) {
 			s := openTest(b, Options{})
-			g := newIngester(s, benchPaths(100), per)
+			g := storetest.NewIngester(s, storetest.BenchPaths(100), per)
 			n := 0
 			for b.Loop() {
-				g.call(b)
+				g.Call(b)
 				n++
 			}
 			points := float64(n * per)
@@ -115,21 +57,17 @@ func BenchmarkIngest(b *testing.B) {
 // into 1-minute buckets.
 func BenchmarkAggregate(b *testing.B) {
 	s := openTest(b, Options{})
-	paths := benchPaths(1)
-	g := newIngester(s, paths, 10000)
-	for range 86400 / 10000 {
-		g.call(b)
-	}
-	g.per = 86400 % 10000
-	g.call(b)
+	paths := storetest.BenchPaths(1)
+	g := storetest.NewIngester(s, paths, 10000)
+	g.Feed(b, 86400)
 	if _, err := s.pool.Exec(b.Context(), `VACUUM ANALYZE `+pgx.Identifier{s.schema, "points"}.Sanitize()); err != nil {
 		b.Fatal(err)
 	}
-	from, to := benchT0, benchT0+24*int64(time.Hour)
+	from, to := storetest.BenchT0, storetest.BenchT0+24*int64(time.Hour)
 	for _, agg := range []store.Agg{store.Avg, store.Max, store.Count, store.Last} {
 		b.Run(string(agg), func(b *testing.B) {
 			for b.Loop() {
-				got, err := s.Aggregate(b.Context(), benchOrg, paths[0], from, to, int64(time.Minute), agg)
+				got, err := s.Aggregate(b.Context(), storetest.BenchOrg, paths[0], from, to, int64(time.Minute), agg)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -147,18 +85,18 @@ func BenchmarkLatestPrefix(b *testing.B) {
 	s := openTest(b, Options{})
 	var paths []string
 	for _, site := range []string{"site-a", "site-b"} {
-		for _, p := range benchPaths(10000) {
+		for _, p := range storetest.BenchPaths(10000) {
 			paths = append(paths, site+strings.TrimPrefix(p, "plant-nl"))
 		}
 	}
-	g := newIngester(s, paths, 10000)
-	g.call(b)
-	g.call(b)
+	g := storetest.NewIngester(s, paths, 10000)
+	g.Call(b)
+	g.Call(b)
 	if _, err := s.pool.Exec(b.Context(), `ANALYZE `+pgx.Identifier{s.schema, "series"}.Sanitize()+`, `+pgx.Identifier{s.schema, "latest"}.Sanitize()); err != nil {
 		b.Fatal(err)
 	}
 	for b.Loop() {
-		got, err := s.Latest(b.Context(), benchOrg, "site-b", 0)
+		got, err := s.Latest(b.Context(), storetest.BenchOrg, "site-b", 0)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -174,18 +112,18 @@ func BenchmarkLatestPrefix(b *testing.B) {
 // minute.
 func BenchmarkChart24h(b *testing.B) {
 	s := openTest(b, Options{})
-	paths := benchPaths(100)
-	g := newIngester(s, paths, 86400) // 864 s of 100 series a call
+	paths := storetest.BenchPaths(100)
+	g := storetest.NewIngester(s, paths, 86400) // 864 s of 100 series a call
 	for range 100 {
-		g.call(b)
+		g.Call(b)
 	}
 	if _, err := s.pool.Exec(b.Context(), `VACUUM ANALYZE `+pgx.Identifier{s.schema, "points"}.Sanitize()); err != nil {
 		b.Fatal(err)
 	}
-	from, to := benchT0, benchT0+24*int64(time.Hour)
+	from, to := storetest.BenchT0, storetest.BenchT0+24*int64(time.Hour)
 	for b.Loop() {
 		for _, p := range paths {
-			got, err := s.Aggregate(b.Context(), benchOrg, p, from, to, int64(time.Minute), store.Avg)
+			got, err := s.Aggregate(b.Context(), storetest.BenchOrg, p, from, to, int64(time.Minute), store.Avg)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -199,11 +137,11 @@ func BenchmarkChart24h(b *testing.B) {
 // BenchmarkRaw reads one hour of one series at 1 Hz.
 func BenchmarkRaw(b *testing.B) {
 	s := openTest(b, Options{})
-	paths := benchPaths(1)
-	g := newIngester(s, paths, 7200)
-	g.call(b)
+	paths := storetest.BenchPaths(1)
+	g := storetest.NewIngester(s, paths, 7200)
+	g.Call(b)
 	for b.Loop() {
-		got, err := s.Raw(b.Context(), benchOrg, paths[0], benchT0, benchT0+int64(time.Hour), 0)
+		got, err := s.Raw(b.Context(), storetest.BenchOrg, paths[0], storetest.BenchT0, storetest.BenchT0+int64(time.Hour), 0)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -213,105 +151,20 @@ func BenchmarkRaw(b *testing.B) {
 	}
 }
 
-// benchEvents returns n events shaped like a factory's: 200 machines (10
-// lines of 20), each with states, downtimes and alarms of 3 minutes spread
-// evenly over 30 days from benchT0; the newest event of each machine is
-// still open.
-func benchEvents(n int) []uns.Event {
-	const machines = 200
-	kinds := []string{"state", "downtime", "state", "alarm"}
-	per := n / machines
-	out := make([]uns.Event, 0, n)
-	for i := range per {
-		for m := range machines {
-			start := benchT0 + int64(i)*int64(30*24*time.Hour)/int64(per) + int64(m)*int64(time.Second)
-			e := uns.Event{
-				Asset: fmt.Sprintf("plant-nl/hall-%d/line-%d/machine-%02d", m/100, m/20%5, m%20),
-				Kind:  kinds[i%len(kinds)],
-				Start: start,
-				End:   start + int64(3*time.Minute),
-				Attrs: map[string]string{"reason": "material shortage", "shift": "B"},
-			}
-			if e.Kind == "alarm" {
-				e.Attrs = map[string]string{"series": e.Asset + "/temperature", "limit": "high", "value": "81.5"}
-			}
-			if i == per-1 {
-				e.End = 0
-			}
-			out = append(out, e)
-		}
-	}
-	return out
-}
-
 // BenchmarkIngestEvents ingests 1000 events a call (one record and one
 // transaction each), 100k in all, then closes them again
 // (upserts of stored events). It reports events/s.
 func BenchmarkIngestEvents(b *testing.B) {
-	evs := benchEvents(100_000)
-	for _, mode := range []string{"new", "update"} {
-		b.Run(mode, func(b *testing.B) {
-			s := openTest(b, Options{})
-			src := store.Source{Edge: "edge-1", Stream: "events"}
-			var seq uint64
-			call := func(evs []uns.Event) {
-				seq++
-				if _, err := s.Ingest(b.Context(), benchOrg, src, []store.Record{{Seq: seq, Events: evs}}); err != nil {
-					b.Fatal(err)
-				}
-			}
-			if mode == "update" {
-				for i := 0; i < len(evs); i += 1000 {
-					call(evs[i : i+1000])
-				}
-			}
-			n := 0
-			for b.Loop() {
-				i := n * 1000 % len(evs)
-				call(evs[i : i+1000])
-				n++
-			}
-			b.ReportMetric(float64(n*1000)/b.Elapsed().Seconds(), "events/s")
-		})
-	}
+	storetest.BenchIngestEvents(b, func(b *testing.B) store.Store { return openTest(b, Options{}) })
 }
 
 // BenchmarkEvents queries the last day's downtime events of one line (20
 // machines) out of 100k events over 30 days.
 func BenchmarkEvents(b *testing.B) {
 	s := openTest(b, Options{})
-	evs := benchEvents(100_000)
-	src := store.Source{Edge: "edge-1", Stream: "events"}
-	for i := 0; i < len(evs); i += 1000 {
-		if _, err := s.Ingest(b.Context(), benchOrg, src, []store.Record{{Seq: uint64(i/1000 + 1), Events: evs[i : i+1000]}}); err != nil {
-			b.Fatal(err)
-		}
-	}
+	storetest.LoadBenchEvents(b, s)
 	if _, err := s.pool.Exec(b.Context(), `ANALYZE `+pgx.Identifier{s.schema, "events"}.Sanitize()); err != nil {
 		b.Fatal(err)
 	}
-	to := benchT0 + int64(30*24*time.Hour)
-	for _, q := range []struct {
-		name string
-		q    store.EventQuery
-	}{
-		{"line-downtime-last-day", store.EventQuery{AssetPrefix: "plant-nl/hall-0/line-2", Kind: "downtime", From: to - int64(24*time.Hour), To: to}},
-		{"machine-all-kinds-last-day", store.EventQuery{AssetPrefix: "plant-nl/hall-0/line-2/machine-07", From: to - int64(24*time.Hour), To: to}},
-		{"machine-latest-50-ever", store.EventQuery{AssetPrefix: "plant-nl/hall-0/line-2/machine-07", To: to, Limit: 50}},
-	} {
-		b.Run(q.name, func(b *testing.B) {
-			var n int
-			for b.Loop() {
-				got, err := s.Events(b.Context(), benchOrg, q.q)
-				if err != nil {
-					b.Fatal(err)
-				}
-				n = len(got)
-			}
-			if n == 0 {
-				b.Fatal("no events found")
-			}
-			b.ReportMetric(float64(n), "events")
-		})
-	}
+	storetest.BenchQueryEvents(b, s)
 }

@@ -10,13 +10,14 @@ import (
 
 	"github.com/molen-io/molen/internal/sim"
 	"github.com/molen-io/molen/internal/store"
+	"github.com/molen-io/molen/internal/store/storetest"
 	"github.com/molen-io/molen/internal/uns"
 )
 
 // factoryPoints returns ticks seconds of the simulator's data of sites
 // factories (each a copy of the demo line under its own site, seeded
 // differently), in calls of perCall points, tick by tick at 1 Hz from
-// benchT0.
+// storetest.BenchT0.
 func factoryPoints(tb testing.TB, sites, ticks, perCall int) (calls [][]uns.Point, series int) {
 	tb.Helper()
 	fs := make([]*sim.Factory, sites)
@@ -26,7 +27,7 @@ func factoryPoints(tb testing.TB, sites, ticks, perCall int) (calls [][]uns.Poin
 	seen := make(map[string]bool)
 	var cur []uns.Point
 	for tick := range ticks {
-		now := time.Unix(0, benchT0+int64(tick)*int64(time.Second))
+		now := time.Unix(0, storetest.BenchT0+int64(tick)*int64(time.Second))
 		for i, f := range fs {
 			site := fmt.Sprintf("site-%03d", i)
 			for _, m := range f.Tick(now) {
@@ -97,7 +98,7 @@ func BenchmarkIngestFactory(b *testing.B) {
 									pts[i] = p
 								}
 								seq++
-								if _, err := s.Ingest(b.Context(), benchOrg, src, []store.Record{{Seq: seq, Points: pts}}); err != nil {
+								if _, err := s.Ingest(b.Context(), storetest.BenchOrg, src, []store.Record{{Seq: seq, Points: pts}}); err != nil {
 									b.Error(err)
 									return
 								}
