@@ -21,6 +21,8 @@
 //	TestFaultsDiskFull      the edge on a 4 MiB tmpfs (root; prlimit --fsize otherwise)
 //	TestFaultsCorruptOutbox a flipped bit, an impossible length or a truncation in the
 //	                        outbox of a killed edge: quarantined, counted, the rest forwarded
+//	TestFaultsCatchUp       a long outage the buffer holds whole, then the time to catch
+//	                        up with live data still arriving, and the forwarding rate
 //
 // Each test checks that its fault really happened (the proxy counts what it
 // did, the hub was killed with a batch in flight, the buffer overflowed),
@@ -42,10 +44,13 @@
 //	                        scenarios one after the other (about 15 minutes; the figures
 //	                        in docs/reliability.md)
 //	MOLEN_FAULTS_CYCLES=n   kills of the edge and of the hub (default 3, long 100 and 30)
+//	MOLEN_FAULTS_OUTAGE=d   the outage of TestFaultsCatchUp (default 5s, long 5m)
+//	MOLEN_FAULTS_RATE=r     its simulator ticks per second, 42 points each (default 100, long 240)
 //	MOLEN_FAULTS_REPORT=f   also write the table of figures (Markdown) to file f
 //	MOLEN_FAULTS_BIN=path   test this molen binary instead of building one
 //
 // For example:
 //
 //	MOLEN_FAULTS_LONG=1 go test -timeout 30m -v -run Faults ./internal/faults/
+//	MOLEN_FAULTS_OUTAGE=1h MOLEN_FAULTS_RATE=240 go test -timeout 3h -v -run CatchUp ./internal/faults/
 package faults
