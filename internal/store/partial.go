@@ -33,13 +33,26 @@ func RollupSpan(from, to, res int64) (lo, hi int64) {
 	if res <= 0 {
 		return from, from
 	}
-	lo = (from + res - 1) / res * res
+	lo = from - from%res
+	if lo < from {
+		if lo > math.MaxInt64-res { // the next bucket would start past int64
+			return from, from
+		}
+		lo += res
+	}
 	hi = to - to%res
 	if lo >= hi {
 		return from, from
 	}
 	return lo, hi
 }
+
+// RollupCutoff returns, for the cutoff cut of a rollup retention, the
+// start of the bucket of res that holds cut: buckets that start before it
+// end at or before cut and may be removed; the bucket holding cut stays,
+// since its later points may still be stored raw (a raw period as long as
+// the rollups' is valid).
+func RollupCutoff(cut, res int64) int64 { return cut - cut%res }
 
 // Partial is the aggregate state of the points of one bucket that one
 // source (a block, a rollup row, a range of points) holds. Partials of one

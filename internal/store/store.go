@@ -150,14 +150,15 @@ type Points interface {
 	Aggregate(ctx context.Context, org, series string, from, to, step int64, agg Agg) ([]Bucket, error)
 
 	// Expire removes old data of org, and of no other organisation: the
-	// points with a timestamp before now-r.Raw, the minute rollup buckets
-	// that start before now-r.Minute and the hour rollup buckets that start
-	// before now-r.Hour; a zero period removes nothing of its kind. The
+	// points with a timestamp before now-r.Raw, and the minute (hour)
+	// rollup buckets that end at or before now-r.Minute (now-r.Hour): the
+	// bucket holding the cutoff stays (see RollupCutoff), as its later
+	// points may still be stored raw. A zero period removes nothing of its
+	// kind. The
 	// latest point of every series stays (Latest still returns it, even
 	// when Raw no longer does), and Series' First becomes the oldest point
-	// left, or the latest point's timestamp when none is. A backend
-	// without rollups ignores Minute and Hour. A negative period gives an
-	// error wrapping ErrInvalid.
+	// left, or the latest point's timestamp when none is. A negative period
+	// gives an error wrapping ErrInvalid.
 	Expire(ctx context.Context, org string, r Retention, now time.Time) (ExpireStats, error)
 }
 

@@ -45,8 +45,10 @@
 // that row lock and then sees the new watermark, so each record is stored
 // once. The transaction stores the records above the watermark, updates
 // series, latest values and rollups and writes the watermark, all or
-// nothing. Deadlocks between writers (which lock series, latest and rollup
-// rows in key order, so should not happen) are retried.
+// nothing. Writers lock latest and rollup rows in key order and series
+// rows whose first timestamp goes down in id order; new series are created
+// in path order, so two writers creating some series and lowering others
+// at once can still deadlock: Ingest retries it (three attempts).
 //
 // # Schema
 //
@@ -54,6 +56,13 @@
 // in one transaction under an advisory lock, so hubs starting together
 // migrate once, and refuses a schema of a newer molen. settings records
 // the partitioning mode and interval, fixed at creation.
+//
+// Upgrading: stop every hub of the schema, then start the new version. A
+// hub of an older version still running would keep writing in the old
+// way (before version 4, points without their rollups). Version 4 computes
+// the rollups of every point already stored, in the migration's
+// transaction, while other hubs wait at Open: about a pass over the points
+// (group by series and minute, then hour) plus two index probes per bucket.
 //
 // Points are append-only. A value is in vf (floats; bools as 0/1), vi
 // (int64, exact) or vs (strings as bytea: exact, NUL included), the other

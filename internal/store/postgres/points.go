@@ -98,6 +98,9 @@ var (
 		SELECT $1, u.p, u.f FROM unnest($2::text[], $3::bigint[]) AS u(p, f) ORDER BY u.p
 		ON CONFLICT (org, path) DO UPDATE SET first_ts = least({s}.series.first_ts, excluded.first_ts)
 		RETURNING id, path, first_ts`)
+	// Series rows whose first_ts goes down are locked in id order first,
+	// for the lock order among writers.
+	sqlLockSeries = sqlText(`SELECT id FROM {s}.series WHERE id = ANY($1::integer[]) ORDER BY id FOR UPDATE`)
 	sqlLowerFirst = sqlText(`UPDATE {s}.series AS s SET first_ts = u.f
 		FROM unnest($1::integer[], $2::bigint[]) AS u(id, f)
 		WHERE s.id = u.id AND s.first_ts > u.f`)
@@ -272,6 +275,9 @@ func (s *Store) resolveSeries(ctx context.Context, tx pgx.Tx, org string, batch 
 		}
 	}
 	if len(lowerIDs) > 0 {
+		if _, err := tx.Exec(ctx, s.sql(sqlLockSeries), lowerIDs); err != nil {
+			return fmt.Errorf("lock series to lower first_ts: %w", err)
+		}
 		if _, err := tx.Exec(ctx, s.sql(sqlLowerFirst), lowerIDs, lowerTo); err != nil {
 			return fmt.Errorf("lower first_ts: %w", err)
 		}

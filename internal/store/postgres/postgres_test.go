@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"slices"
 	"strings"
@@ -501,7 +502,13 @@ func TestMigrateRollups(t *testing.T) {
 		ts := t0 + i/3*int64(time.Second)*7 // three points a timestamp, 7 s apart
 		recs = append(recs, store.Record{Seq: uint64(i + 1), Points: []uns.Point{{Series: "m/x", TS: ts, Value: v}}})
 	}
+	// Sums beyond float64 become +Inf, also when two calls add them up.
+	huge := func(seq uint64) store.Record {
+		return store.Record{Seq: seq, Points: []uns.Point{{Series: "m/huge", TS: t0, Value: uns.Float(math.MaxFloat64)}}}
+	}
+	recs = append(recs, huge(601))
 	mustIngest(t, s, src, recs...)
+	mustIngest(t, s, src, huge(602))
 	type query struct {
 		step int64
 		agg  store.Agg
@@ -544,8 +551,11 @@ func TestMigrateRollups(t *testing.T) {
 			t.Errorf("%s by %v after the migration:\n got %v\nwant %v", q.agg, time.Duration(q.step), after[i], before[i])
 		}
 	}
+	if got, err := s.Aggregate(t.Context(), org, "m/huge", 0, 1<<62, int64(time.Minute), store.Sum); err != nil || len(got) != 1 || got[0].Value != uns.Float(math.Inf(1)) || got[0].Count != 2 {
+		t.Errorf("sum of two MaxFloat64 by the minute after the migration = %v, %v; want +Inf of 2", got, err)
+	}
 	// Late points merge into the migrated rollups.
-	mustIngest(t, s, src, store.Record{Seq: 601, Points: []uns.Point{{Series: "m/x", TS: t0, Value: uns.Float(-1000)}}})
+	mustIngest(t, s, src, store.Record{Seq: 603, Points: []uns.Point{{Series: "m/x", TS: t0, Value: uns.Float(-1000)}}})
 	got, err := s.Aggregate(t.Context(), org, "m/x", 0, 1<<62, int64(time.Hour), store.Min)
 	if err != nil || len(got) == 0 || got[0].Value != uns.Float(-1000) {
 		t.Errorf("min by the hour after a late point = %v, %v; want -1000 first", got, err)

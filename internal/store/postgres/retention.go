@@ -27,10 +27,11 @@ var (
 )
 
 // Expire implements store.Points: in one transaction it deletes org's
-// points older than now-r.Raw, raises the first timestamps of its series,
-// and deletes its minute (hour) rollups that start before now-r.Minute
-// (now-r.Hour). Deleted rows leave space that VACUUM reuses; partitions
-// are not dropped, since they hold every organisation's points.
+// points older than now-r.Raw and raises the first timestamps of its
+// series; then it deletes its minute (hour) rollups that end at or before
+// now-r.Minute (now-r.Hour; store.RollupCutoff). Deleted rows leave space
+// that VACUUM reuses; partitions are not dropped, since they hold every
+// organisation's points.
 func (s *Store) Expire(ctx context.Context, org string, r store.Retention, now time.Time) (store.ExpireStats, error) {
 	var stats store.ExpireStats
 	for _, d := range []time.Duration{r.Raw, r.Minute, r.Hour} {
@@ -42,20 +43,6 @@ func (s *Store) Expire(ctx context.Context, org string, r store.Retention, now t
 		return stats, nil
 	}
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		for _, roll := range []struct {
-			res int64
-			d   time.Duration
-			n   *int64
-		}{{store.RollupMinute, r.Minute, &stats.Minutes}, {store.RollupHour, r.Hour, &stats.Hours}} {
-			if roll.d == 0 {
-				continue
-			}
-			tag, err := tx.Exec(ctx, s.sql(sqlExpireRollups), org, roll.res, now.Add(-roll.d).UnixNano())
-			if err != nil {
-				return fmt.Errorf("delete rollups: %w", err)
-			}
-			*roll.n = tag.RowsAffected()
-		}
 		if r.Raw == 0 {
 			return nil
 		}
@@ -70,15 +57,34 @@ func (s *Store) Expire(ctx context.Context, org string, r store.Retention, now t
 		}
 		return nil
 	})
-	if err != nil {
-		return store.ExpireStats{}, fmt.Errorf("expire %s: %w", org, err)
-	}
-	if stats.Points > 0 {
+	if err == nil && stats.Points > 0 {
 		// The cached first_ts of org's series may be below the committed
 		// one now; a lower cached value would keep Ingest from lowering it.
 		s.mu.Lock()
 		maps.DeleteFunc(s.series, func(k seriesKey, _ seriesEntry) bool { return k.org == org })
 		s.mu.Unlock()
+	}
+	// Rollups go in transactions of their own: holding series rows (above)
+	// while waiting for rollup rows would invert Ingest's lock order.
+	for _, roll := range []struct {
+		res int64
+		d   time.Duration
+		n   *int64
+	}{{store.RollupMinute, r.Minute, &stats.Minutes}, {store.RollupHour, r.Hour, &stats.Hours}} {
+		if err != nil || roll.d == 0 {
+			continue
+		}
+		err = s.inTx(ctx, func(tx pgx.Tx) error {
+			tag, err := tx.Exec(ctx, s.sql(sqlExpireRollups), org, roll.res, store.RollupCutoff(now.Add(-roll.d).UnixNano(), roll.res))
+			if err != nil {
+				return fmt.Errorf("delete rollups: %w", err)
+			}
+			*roll.n = tag.RowsAffected()
+			return nil
+		})
+	}
+	if err != nil {
+		return store.ExpireStats{}, fmt.Errorf("expire %s: %w", org, err)
 	}
 	return stats, nil
 }

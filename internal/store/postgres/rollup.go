@@ -58,12 +58,12 @@ CREATE TABLE {s}.rollups (
 // backfillRollups computes the rollups of the points stored before schema
 // version 4, one resolution at a time: a pass over the points to group
 // them, and an index probe for the first and last point of each bucket.
-const backfillRollups = `
+var backfillRollups = `
 INSERT INTO {s}.rollups
-SELECT g.series_id, $1::bigint, g.b, g.c, g.n, g.sum, g.mn, g.mx,
+SELECT g.series_id, $1::bigint, g.b, g.c, g.n, ` + clampF8("g.sum") + `, g.mn, g.mx,
 	f.ts, f.id, f.kind, f.vf, f.vi, f.vs, l.ts, l.id, l.kind, l.vf, l.vi, l.vs
 FROM (
-	SELECT series_id, b, count(*) AS c, count(x) AS n, coalesce(sum(x), 0) AS sum, min(x) AS mn, max(x) AS mx
+	SELECT series_id, b, count(*) AS c, count(x) AS n, coalesce(sum(x::numeric), 0) AS sum, min(x) AS mn, max(x) AS mx
 	FROM (SELECT series_id, ts - ts % $1::bigint AS b,
 			CASE WHEN kind <> 4 THEN coalesce(vf, vi::double precision) END AS x
 		FROM {s}.points) AS p
@@ -74,8 +74,23 @@ CROSS JOIN LATERAL (SELECT ts, id, kind, vf, vi, vs FROM {s}.points
 CROSS JOIN LATERAL (SELECT ts, id, kind, vf, vi, vs FROM {s}.points
 	WHERE series_id = g.series_id AND ts >= g.b AND ts < g.b + $1::bigint ORDER BY ts DESC, id DESC LIMIT 1) AS l`
 
-// migrateV4 creates the rollups and fills them from the points.
+// clampF8 converts a numeric SQL expression to float8, beyond its range
+// to ±Infinity as Go's float sums give: float8 arithmetic in PostgreSQL
+// raises an error on overflow instead, which would fail the ingest of a
+// batch (for ever, as resent) or a migration.
+func clampF8(expr string) string {
+	return `CASE WHEN abs(` + expr + `) > 1.7976931348623157e308 THEN sign(` + expr + `)::float8 * 'Infinity'::float8 ELSE (` + expr + `)::float8 END`
+}
+
+// migrateV4 creates the rollups and fills them from the points. It locks
+// points against writes first: a hub of the previous version still running
+// on the schema waits, and its points do not slip past the backfill (it
+// keeps no rollups afterwards: stop every hub before upgrading, see
+// doc.go).
 func migrateV4(ctx context.Context, tx pgx.Tx, m *migrator) error {
+	if err := m.exec(ctx, tx, `LOCK TABLE {s}.points IN SHARE MODE`); err != nil {
+		return err
+	}
 	if err := m.exec(ctx, tx, schemaV4); err != nil {
 		return err
 	}
@@ -106,7 +121,7 @@ var sqlUpsertRollups = sqlText(func() string {
 			$15::bigint[], $16::bigint[], $17::smallint[], $18::double precision[], $19::bigint[], $20::bytea[]) AS u
 		ORDER BY 1, 2, 3
 		ON CONFLICT (series_id, res, b) DO UPDATE SET c = r.c + excluded.c, n = r.n + excluded.n,
-			sum = r.sum + excluded.sum, mn = least(r.mn, excluded.mn), mx = greatest(r.mx, excluded.mx),
+			sum = ` + clampF8("r.sum::numeric + excluded.sum::numeric") + `, mn = least(r.mn, excluded.mn), mx = greatest(r.mx, excluded.mx),
 			` + strings.Join(set, ",\n\t\t\t")
 }())
 
@@ -211,7 +226,7 @@ func valueColumns(v uns.Value) (kind int16, vf pgtype.Float8, vi pgtype.Int8, vs
 // group the rollups into buckets of the step; first and last return each
 // rollup's first (last) point.
 var (
-	sqlRollupNumeric = sqlText(`SELECT b - b % $5, sum(c)::bigint, sum(n)::bigint, sum(sum), min(mn), max(mx)
+	sqlRollupNumeric = sqlText(`SELECT b - b % $5, sum(c)::bigint, sum(n)::bigint, ` + clampF8("sum(sum::numeric)") + `, min(mn), max(mx)
 		FROM {s}.rollups WHERE series_id = $1 AND res = $2 AND b >= $3 AND b < $4
 		GROUP BY 1`)
 	sqlRollupFirst = sqlText(`SELECT b, c, f_ts, f_kind, f_vf, f_vi, f_vs

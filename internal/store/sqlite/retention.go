@@ -50,6 +50,11 @@ func (s *Store) Expire(ctx context.Context, org string, r store.Retention, now t
 		return now.Add(-d).UnixNano()
 	}
 	cuts := map[int64]int64{0: cutoff(r.Raw), minute: cutoff(r.Minute), hour: cutoff(r.Hour)}
+	for _, res := range []int64{minute, hour} {
+		if cuts[res] != math.MinInt64 {
+			cuts[res] = store.RollupCutoff(cuts[res], res)
+		}
+	}
 	if r == (store.Retention{}) {
 		return stats, nil
 	}

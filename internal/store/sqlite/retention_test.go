@@ -85,19 +85,20 @@ func TestExpireKeepsRollups(t *testing.T) {
 		t.Errorf("first 10-second bucket after raw expiry = %+v, want the 3 points left of it", ten[0])
 	}
 
-	// Minute buckets before 1:00:30 and hour buckets before 1:30 go.
+	// Cutoffs at 1:00:30 (minutes) and 1:30 (hours): the buckets that end
+	// by then go, those holding them (1:00 and hour 1) stay.
 	minCut, hourCut := start+int64(time.Hour)+30*sec, start+int64(90*time.Minute)
 	r := store.Retention{Raw: now.Sub(time.Unix(0, rawCut)), Minute: now.Sub(time.Unix(0, minCut)), Hour: now.Sub(time.Unix(0, hourCut))}
 	if st, err = s.Expire(ctx, org, r, now); err != nil {
 		t.Fatal(err)
 	}
-	// Each compaction stored its part of hours 0 and 1 (calls end at
-	// 0:45 and 1:30), so 2 hours are 4 pieces; minutes are not split.
-	if st.Points != 0 || st.Minutes != 61 || st.Hours != 4 {
-		t.Errorf("Expire of rollups removed %+v, want 61 minute buckets and 4 pieces of 2 hour buckets", st)
+	// Each compaction stored its part of hour 0 (calls end at 0:45 and
+	// 1:30), so it is 2 pieces; minutes are not split.
+	if st.Points != 0 || st.Minutes != 60 || st.Hours != 2 {
+		t.Errorf("Expire of rollups removed %+v, want 60 minute buckets and 2 pieces of 1 hour bucket", st)
 	}
-	checkBuckets("1-minute avg after minute expiry", agg(int64(time.Minute), store.Avg), from(minAvg, minCut))
-	checkBuckets("1-hour sum after hour expiry", agg(int64(time.Hour), store.Sum), from(hourSum, hourCut))
+	checkBuckets("1-minute avg after minute expiry", agg(int64(time.Minute), store.Avg), from(minAvg, minCut-minCut%int64(time.Minute)))
+	checkBuckets("1-hour sum after hour expiry", agg(int64(time.Hour), store.Sum), from(hourSum, hourCut-hourCut%int64(time.Hour)))
 
 	// The series is still listed, First at the oldest point left.
 	series, err := s.Series(ctx, org, "", 0)

@@ -62,6 +62,7 @@ func testRollupsAgree(t *testing.T, open Opener) {
 			pts = append(pts, uns.Point{Series: path, TS: at, Value: v})
 		}
 		ingest(t, s, orgA, srcA, []store.Record{{Seq: uint64(call + 1), Points: pts}})
+		ingest(t, s, orgB, srcB, []store.Record{{Seq: uint64(call + 1), Points: pts}}) // for the cutoff below
 		if c, ok := s.(compacter); ok && call < 5 {
 			if err := c.Compact(t.Context()); err != nil {
 				t.Fatal(err)
@@ -113,6 +114,38 @@ func testRollupsAgree(t *testing.T, open Opener) {
 			}
 			if want := reference(all, lo, hi, int64(step), agg); !bucketsClose(got, want) {
 				t.Errorf("%s by %v in whole rollups [%d, %d) after the raw points expired:\n got %v\nwant %v", agg, step, lo, hi, got, want)
+			}
+		}
+	}
+
+	// Org b: raw points, minute and hour rollups all kept one hour, the
+	// cutoff in the middle of a minute. No aggregate may miss a point
+	// that is still stored: the buckets holding the cutoff keep their
+	// rollups (with the expired points they summarise), later ones agree
+	// with the points left.
+	cut := start + (end-start)/2 + 17*sec
+	if _, err := s.Expire(t.Context(), orgB, store.Retention{Raw: time.Hour, Minute: time.Hour, Hour: time.Hour}, time.Unix(0, cut).Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	left, err := s.Raw(t.Context(), orgB, path, 0, 1<<62, 0)
+	if err != nil || len(left) == 0 || left[0].TS < cut {
+		t.Fatalf("Raw after expiring before %d: %d points from %v, %v", cut, len(left), left[:min(len(left), 1)], err)
+	}
+	for _, step := range []time.Duration{time.Minute, time.Hour} {
+		got, err := s.Aggregate(t.Context(), orgB, path, 0, 1<<62, int64(step), store.Count)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held := cut - cut%int64(step)
+		for _, w := range reference(left, 0, 1<<62, int64(step), store.Count) {
+			i := slices.IndexFunc(got, func(b store.Bucket) bool { return b.Start == w.Start })
+			switch {
+			case i < 0:
+				t.Errorf("count by %v after the cutoff at %d: bucket %d with %d points still stored is missing", step, cut, w.Start, w.Count)
+			case w.Start == held && got[i].Count < w.Count:
+				t.Errorf("count by %v after the cutoff at %d: bucket %d holding the cutoff counts %d, fewer than the %d points still stored", step, cut, w.Start, got[i].Count, w.Count)
+			case w.Start > held && got[i] != w:
+				t.Errorf("count by %v after the cutoff at %d: %v, want %v", step, cut, got[i], w)
 			}
 		}
 	}
