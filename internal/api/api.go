@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"time"
 
@@ -267,6 +268,9 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request, p auth.Principal)
 	out := make([]bucketJSON, len(buckets))
 	for i, b := range buckets {
 		out[i] = bucketJSON{TS: b.Start / 1e6, Value: b.Value.Any(), Count: b.Count}
+		if f, ok := out[i].Value.(float64); ok && (math.IsInf(f, 0) || math.IsNaN(f)) {
+			out[i].Value = nil // a sum beyond float64; JSON has no number for it
+		}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{
 		"series": series, "agg": agg, "from": from / 1e6, "to": to / 1e6, "step_ms": step / 1e6, "buckets": out,

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -241,6 +242,27 @@ func TestQueryAggregates(t *testing.T) {
 	_, body = f.do("GET", "/api/v1/query?series=s/a/l/m/temp&from=-1h&to=now&agg=raw&limit=5", f.tokenA, nil)
 	if pts := body["points"].([]any); len(pts) != 5 || body["truncated"] != true {
 		t.Errorf("raw limit 5: %d points, truncated %v", len(pts), body["truncated"])
+	}
+}
+
+// TestQueryHugeSum: a sum beyond float64 is +Inf in the store, which JSON
+// cannot hold; the bucket says null and the answer stays whole.
+func TestQueryHugeSum(t *testing.T) {
+	f := newFixture(t)
+	ts := time.Now().Add(-time.Hour).Truncate(time.Hour).UnixNano()
+	for seq := range uint64(2) {
+		p := uns.Point{Series: "s/a/l/m/huge", TS: ts, Value: uns.Float(math.MaxFloat64)}
+		if _, err := f.st.Ingest(t.Context(), "a", store.Source{Edge: "e-a", Stream: "huge"}, []store.Record{{Seq: seq + 1, Points: []uns.Point{p}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	code, body := f.do("GET", "/api/v1/query?series=s/a/l/m/huge&from=-2h&to=now&agg=sum&step=1h", f.tokenA, nil)
+	buckets, _ := body["buckets"].([]any)
+	if code != 200 || len(buckets) != 1 {
+		t.Fatalf("sum of two MaxFloat64: %d %v", code, body)
+	}
+	if b := buckets[0].(map[string]any); b["value"] != nil || b["count"] != float64(2) {
+		t.Errorf("bucket %v, want value null and count 2", b)
 	}
 }
 

@@ -62,8 +62,15 @@ func writeError(w http.ResponseWriter, log *slog.Logger, r *http.Request, err er
 	writeJSON(w, code, map[string]string{"error": msg})
 }
 
+// writeJSON answers v as JSON with code. It encodes before it writes, so
+// that a value JSON cannot hold (a non-finite float) gives a whole 500
+// answer rather than a 200 with a cut-off body.
 func writeJSON(w http.ResponseWriter, code int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		code, b = http.StatusInternalServerError, []byte(`{"error":"internal error: the answer cannot be encoded as JSON"}`)
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v)
+	_, _ = w.Write(append(b, '\n'))
 }
