@@ -47,6 +47,41 @@ func RollupSpan(from, to, res int64) (lo, hi int64) {
 	return lo, hi
 }
 
+// Span is a part of an aggregate's range and where it is read from:
+// rollups of resolution Res, or the points when Res is 0.
+type Span struct {
+	Res, From, To int64
+}
+
+// RollupSpans splits [from, to) for buckets of step: the whole buckets of
+// the coarsest rollup resolution that divides step from its rollups, what
+// is left at either end from the whole buckets of the next finer one that
+// divides step, and the rest from the points. Every rollup bucket of a
+// span lies within one bucket of step. The spans are in time order.
+func RollupSpans(from, to, step int64) []Span {
+	var out []Span
+	var cover func(from, to int64, levels []int64)
+	cover = func(from, to int64, levels []int64) {
+		if from >= to {
+			return
+		}
+		for i, res := range levels {
+			if step%res != 0 {
+				continue
+			}
+			if lo, hi := RollupSpan(from, to, res); lo < hi {
+				cover(from, lo, levels[i+1:])
+				out = append(out, Span{res, lo, hi})
+				cover(hi, to, levels[i+1:])
+				return
+			}
+		}
+		out = append(out, Span{0, from, to})
+	}
+	cover(from, to, []int64{RollupHour, RollupMinute})
+	return out
+}
+
 // RollupCutoff returns, for the cutoff cut of a rollup retention, the
 // start of the bucket of res that holds cut: buckets that start before it
 // end at or before cut and may be removed; the bucket holding cut stays,

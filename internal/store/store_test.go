@@ -3,6 +3,7 @@ package store
 import (
 	"errors"
 	"math"
+	"slices"
 	"testing"
 	"time"
 )
@@ -80,6 +81,26 @@ func TestRollupSpan(t *testing.T) {
 		lo, hi := RollupSpan(tt.from, tt.to, tt.res)
 		if lo != tt.lo || hi != tt.hi {
 			t.Errorf("RollupSpan(%d, %d, %d) = %d, %d; want %d, %d", tt.from, tt.to, tt.res, lo, hi, tt.lo, tt.hi)
+		}
+	}
+}
+
+func TestRollupSpans(t *testing.T) {
+	const m, h = RollupMinute, RollupHour
+	t0 := 100 * h
+	for _, tt := range []struct {
+		from, to, step int64
+		want           []Span
+	}{
+		{t0, t0 + 3*h, h, []Span{{h, t0, t0 + 3*h}}},
+		{t0 + 90*m + 5, t0 + 3*h + 30*m + 7, h, []Span{{0, t0 + 90*m + 5, t0 + 91*m}, {m, t0 + 91*m, t0 + 2*h}, {h, t0 + 2*h, t0 + 3*h}, {m, t0 + 3*h, t0 + 3*h + 30*m}, {0, t0 + 3*h + 30*m, t0 + 3*h + 30*m + 7}}},
+		{t0 + 5, t0 + 3*m, 2 * m, []Span{{0, t0 + 5, t0 + m}, {m, t0 + m, t0 + 3*m}}},
+		{t0 + 5, t0 + 10, h, []Span{{0, t0 + 5, t0 + 10}}},
+		{t0, t0 + 3*h, 7 * 1e9, []Span{{0, t0, t0 + 3*h}}},
+		{t0 + 30*m, t0 + 150*m, 90 * m, []Span{{m, t0 + 30*m, t0 + 150*m}}},
+	} {
+		if got := RollupSpans(tt.from, tt.to, tt.step); !slices.Equal(got, tt.want) {
+			t.Errorf("RollupSpans(%d, %d, %d) = %v, want %v", tt.from-t0, tt.to-t0, tt.step, got, tt.want)
 		}
 	}
 }

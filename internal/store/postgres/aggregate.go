@@ -84,10 +84,8 @@ func (s *Store) aggregate(ctx context.Context, org, series string, from, to, ste
 	} else if err != nil {
 		return nil, fmt.Errorf("series id: %w", err)
 	}
-	if res := store.RollupFor(step); res > 0 {
-		if lo, hi := store.RollupSpan(from, to, res); lo < hi {
-			return s.aggregateRollups(ctx, id, from, to, step, res, lo, hi, agg)
-		}
+	if spans := store.RollupSpans(from, to, step); len(spans) > 1 || spans[0].Res > 0 {
+		return s.aggregateRollups(ctx, id, from, to, step, spans, agg)
 	}
 	// An unnamed statement, planned for these arguments each time: a
 	// cached generic plan cannot see how many points the range holds,

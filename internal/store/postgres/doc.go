@@ -130,8 +130,8 @@
 // count, sum, min, max and the first and last point by (ts, id). Each
 // Ingest merges its points into them in its own transaction (an upsert in
 // key order), so rollups hold late points too and never lag the points.
-// The ragged ends of the range come from the points; store.Partial merges
-// the two. The migration to version 4 computes the rollups of the points
+// The rest of an hour at either end comes from minute rollups, the rest of
+// a minute from the points (store.RollupSpans); store.Partial merges them. The migration to version 4 computes the rollups of the points
 // already stored.
 //
 // Other steps group points by ts - ts % step through a subquery fenced

@@ -237,20 +237,37 @@ var (
 		WHERE series_id = $1 AND ts >= $2 AND ts < $3 ORDER BY ts, id`)
 )
 
-// aggregateRollups answers Aggregate for a step that a rollup resolution
-// res divides: whole buckets of res in [lo, hi) from the rollups, the
-// ragged ends from points.
-func (s *Store) aggregateRollups(ctx context.Context, id int32, from, to, step, res, lo, hi int64, agg store.Agg) ([]store.Bucket, error) {
+// aggregateRollups answers Aggregate from spans (store.RollupSpans):
+// whole rollup buckets from the rollups, the ragged ends from points.
+func (s *Store) aggregateRollups(ctx context.Context, id int32, from, to, step int64, spans []store.Span, agg store.Agg) ([]store.Bucket, error) {
 	bs := store.NewBuckets(from, to, step)
+	for _, sp := range spans {
+		var err error
+		if sp.Res == 0 {
+			err = s.addPoints(ctx, bs, id, sp.From, sp.To)
+		} else {
+			err = s.addRollups(ctx, bs, id, step, sp, agg)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return bs.Result(agg), nil
+}
+
+// addRollups merges the rollups of span sp into bs: for the numeric
+// aggregates and count grouped by the step in the query, for first and
+// last each rollup's first (last) point.
+func (s *Store) addRollups(ctx context.Context, bs *store.Buckets, id int32, step int64, sp store.Span, agg store.Agg) error {
 	switch agg {
 	case store.First, store.Last:
 		q := sqlRollupFirst
 		if agg == store.Last {
 			q = sqlRollupLast
 		}
-		rows, err := s.pool.Query(ctx, s.sql(q), id, res, lo, hi)
+		rows, err := s.pool.Query(ctx, s.sql(q), id, sp.Res, sp.From, sp.To)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		var p store.Partial
 		var ts int64
@@ -267,49 +284,40 @@ func (s *Store) aggregateRollups(ctx context.Context, id int32, from, to, step, 
 			bs.Get(p.Start).Merge(&p)
 			return nil
 		})
-		if err != nil {
-			return nil, err
-		}
-	default:
-		rows, err := s.pool.Query(ctx, s.sql(sqlRollupNumeric), id, res, lo, hi, step)
-		if err != nil {
-			return nil, err
-		}
-		var p store.Partial
-		var mn, mx pgtype.Float8
-		_, err = pgx.ForEachRow(rows, []any{&p.Start, &p.Count, &p.NCount, &p.Sum, &mn, &mx}, func() error {
-			p.Min, p.Max = mn.Float64, mx.Float64
-			bs.Get(p.Start).Merge(&p)
-			return nil
-		})
-		if err != nil {
-			return nil, err
-		}
+		return err
 	}
-	for _, r := range [][2]int64{{from, lo}, {hi, to}} {
-		if r[0] >= r[1] {
-			continue
-		}
-		rows, err := s.pool.Query(ctx, s.sql(sqlRawByID), id, r[0], r[1])
-		if err != nil {
-			return nil, err
-		}
-		var ts int64
-		var kind int16
-		var vf pgtype.Float8
-		var vi pgtype.Int8
-		var vs []byte
-		_, err = pgx.ForEachRow(rows, []any{&ts, &kind, &vf, &vi, &vs}, func() error {
-			v, err := value(kind, vf, vi, vs)
-			if err != nil {
-				return fmt.Errorf("point at %d: %w", ts, err)
-			}
-			bs.Get(ts).Add(ts, v)
-			return nil
-		})
-		if err != nil {
-			return nil, err
-		}
+	rows, err := s.pool.Query(ctx, s.sql(sqlRollupNumeric), id, sp.Res, sp.From, sp.To, step)
+	if err != nil {
+		return err
 	}
-	return bs.Result(agg), nil
+	var p store.Partial
+	var mn, mx pgtype.Float8
+	_, err = pgx.ForEachRow(rows, []any{&p.Start, &p.Count, &p.NCount, &p.Sum, &mn, &mx}, func() error {
+		p.Min, p.Max = mn.Float64, mx.Float64
+		bs.Get(p.Start).Merge(&p)
+		return nil
+	})
+	return err
+}
+
+// addPoints adds the points of [from, to) to bs.
+func (s *Store) addPoints(ctx context.Context, bs *store.Buckets, id int32, from, to int64) error {
+	rows, err := s.pool.Query(ctx, s.sql(sqlRawByID), id, from, to)
+	if err != nil {
+		return err
+	}
+	var ts int64
+	var kind int16
+	var vf pgtype.Float8
+	var vi pgtype.Int8
+	var vs []byte
+	_, err = pgx.ForEachRow(rows, []any{&ts, &kind, &vf, &vi, &vs}, func() error {
+		v, err := value(kind, vf, vi, vs)
+		if err != nil {
+			return fmt.Errorf("point at %d: %w", ts, err)
+		}
+		bs.Get(ts).Add(ts, v)
+		return nil
+	})
+	return err
 }

@@ -114,7 +114,7 @@ func (v *view) stored(ctx context.Context, dst []sample, from, to int64) ([]samp
 //
 // With a step that is a multiple of an hour (a minute), the whole hours
 // (minutes) of the range come from the hourly (minutely) rollups and only
-// the ragged ends and the heads from points; see store.RollupFor.
+// the ragged ends and the heads from points; see store.RollupSpans.
 func (s *Store) Aggregate(ctx context.Context, org, series string, from, to, step int64, agg store.Agg) ([]store.Bucket, error) {
 	if step <= 0 {
 		return nil, fmt.Errorf("aggregate %s: %w: step %d must be positive", series, store.ErrInvalid, step)
@@ -147,34 +147,36 @@ func (v *view) aggregate(ctx context.Context, from, to, step int64, agg store.Ag
 		}
 	}
 
-	// [lo, hi) is the part the rollups answer: whole rollup buckets.
-	lo, hi := from, from
-	if res := store.RollupFor(step); useRollups {
-		lo, hi = store.RollupSpan(from, to, res)
-		if lo < hi {
-			blobs, err := v.blobs(ctx, res, lo, hi)
+	// Whole rollup buckets from the rollups, coarsest first; the rest
+	// from the stored points.
+	spans := []store.Span{{From: from, To: to}}
+	if useRollups {
+		spans = store.RollupSpans(from, to, step)
+	}
+	var ps []store.Partial
+	for _, sp := range spans {
+		if sp.Res == 0 {
+			ss, err := v.stored(ctx, nil, sp.From, sp.To)
 			if err != nil {
 				return nil, err
 			}
-			var ps []store.Partial
-			for _, b := range blobs {
-				if ps, err = decodeRollup(ps[:0], res, b); err != nil {
-					return nil, fmt.Errorf("rollup of series %d: %w", v.id, err)
-				}
-				for i := range ps {
-					if ps[i].Start >= lo && ps[i].Start < hi {
-						bs.Get(ps[i].Start).Merge(&ps[i])
-					}
-				}
-			}
+			addSamples(ss)
+			continue
 		}
-	}
-	for _, r := range [][2]int64{{from, lo}, {hi, to}} {
-		ss, err := v.stored(ctx, nil, r[0], r[1])
+		blobs, err := v.blobs(ctx, sp.Res, sp.From, sp.To)
 		if err != nil {
 			return nil, err
 		}
-		addSamples(ss)
+		for _, b := range blobs {
+			if ps, err = decodeRollup(ps[:0], sp.Res, b); err != nil {
+				return nil, fmt.Errorf("rollup of series %d: %w", v.id, err)
+			}
+			for i := range ps {
+				if ps[i].Start >= sp.From && ps[i].Start < sp.To {
+					bs.Get(ps[i].Start).Merge(&ps[i])
+				}
+			}
+		}
 	}
 	// The heads come last: their points were ingested after every stored
 	// one, and no rollup holds them yet.

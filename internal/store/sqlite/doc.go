@@ -54,9 +54,10 @@
 //
 // Aggregate serves buckets whose step is a multiple of an hour (a minute)
 // from the hourly (minutely) rollups for the whole hours (minutes) of the
-// range, and reads points only for the ragged ends and the head: a day of
-// a 1 Hz series at 1-minute buckets reads 1,440 rollup rows, not 86,400
-// points. Sums may then differ from a sum over the points in the last bits
+// range, the rest of an hour at either end from minute rollups
+// (store.RollupSpans), and reads points only for the ragged minutes at
+// the ends and the head: a day of a 1 Hz series at 1-minute buckets reads
+// 1,440 rollup rows, not 86,400 points. Sums may then differ from a sum over the points in the last bits
 // (floating-point addition in another order).
 //
 // # Retention

@@ -103,17 +103,25 @@ func testRollupsAgree(t *testing.T, open Opener) {
 	}
 	for _, agg := range []store.Agg{store.Avg, store.Min, store.Max, store.Sum, store.Count, store.First, store.Last} {
 		for _, step := range []time.Duration{time.Minute, 2 * time.Minute, time.Hour} {
-			res := store.RollupFor(int64(step))
-			lo, hi := (start+res-1)/res*res, end-end%res
-			if lo >= hi {
-				continue
-			}
-			got, err := s.Aggregate(t.Context(), orgA, path, lo, hi, int64(step), agg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if want := reference(all, lo, hi, int64(step), agg); !bucketsClose(got, want) {
-				t.Errorf("%s by %v in whole rollups [%d, %d) after the raw points expired:\n got %v\nwant %v", agg, step, lo, hi, got, want)
+			// Ranges on the step's rollup resolution, and one that
+			// starts on a minute inside an hour: an hour chart's ragged
+			// start is answered from minute rollups.
+			res, m, h := store.RollupFor(int64(step)), store.RollupMinute, store.RollupHour
+			for _, r := range [][2]int64{
+				{(start + res - 1) / res * res, end - end%res},
+				{(start + 7*m) / m * m, (end/h + 1) * h},
+			} {
+				lo, hi := r[0], r[1]
+				if lo >= hi {
+					continue
+				}
+				got, err := s.Aggregate(t.Context(), orgA, path, lo, hi, int64(step), agg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if want := reference(all, lo, hi, int64(step), agg); !bucketsClose(got, want) {
+					t.Errorf("%s by %v in whole rollups [%d, %d) after the raw points expired:\n got %v\nwant %v", agg, step, lo, hi, got, want)
+				}
 			}
 		}
 	}
