@@ -138,23 +138,28 @@ func TestServeReadByConnectors(t *testing.T) {
 	})
 }
 
+// readings groups sink's points of asset by timestamp, each a map by tag.
+func readings(sink *connectortest.Sink, asset string) map[int64]map[string]uns.Value {
+	byTS := map[int64]map[string]uns.Value{}
+	for _, p := range sink.Points() {
+		if uns.Asset(p.Series) != asset {
+			continue
+		}
+		if byTS[p.TS] == nil {
+			byTS[p.TS] = map[string]uns.Value{}
+		}
+		byTS[p.TS][uns.Tag(p.Series)] = p.Value
+	}
+	return byTS
+}
+
 // waitReading waits until sink has n or more tags of asset stamped with one
 // timestamp (one poll, one tick, one message) and returns them by tag.
 func waitReading(t *testing.T, sink *connectortest.Sink, asset string, n int) map[string]uns.Value {
 	t.Helper()
 	var got map[string]uns.Value
 	waitFor(t, "a whole reading of "+asset, func() bool {
-		byTS := map[int64]map[string]uns.Value{}
-		for _, p := range sink.Points() {
-			if uns.Asset(p.Series) != asset {
-				continue
-			}
-			if byTS[p.TS] == nil {
-				byTS[p.TS] = map[string]uns.Value{}
-			}
-			byTS[p.TS][uns.Tag(p.Series)] = p.Value
-		}
-		for _, r := range byTS {
+		for _, r := range readings(sink, asset) {
 			if len(r) >= n {
 				got = r
 				return true
@@ -178,17 +183,7 @@ func waitTags(t *testing.T, sink *connectortest.Sink, asset string, tags []strin
 	t.Helper()
 	got := map[string]seqValue{}
 	waitFor(t, "every tag of "+asset+" with its tick", func() bool {
-		byTS := map[int64]map[string]uns.Value{}
-		for _, p := range sink.Points() {
-			if uns.Asset(p.Series) != asset {
-				continue
-			}
-			if byTS[p.TS] == nil {
-				byTS[p.TS] = map[string]uns.Value{}
-			}
-			byTS[p.TS][uns.Tag(p.Series)] = p.Value
-		}
-		for _, r := range byTS {
+		for _, r := range readings(sink, asset) {
 			seq, ok := r[tagSeq]
 			if !ok {
 				continue

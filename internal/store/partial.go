@@ -16,23 +16,9 @@ const (
 	RollupHour   = 60 * RollupMinute
 )
 
-// RollupFor returns the rollup resolution that serves buckets of step: the
-// coarsest one that divides it, or 0 for none.
-func RollupFor(step int64) int64 {
-	for _, res := range []int64{RollupHour, RollupMinute} {
-		if step%res == 0 {
-			return res
-		}
-	}
-	return 0
-}
-
-// RollupSpan returns the part [lo, hi) of [from, to) that whole buckets of
-// res cover; lo == hi when there is none (or res is 0).
-func RollupSpan(from, to, res int64) (lo, hi int64) {
-	if res <= 0 {
-		return from, from
-	}
+// rollupSpan returns the part [lo, hi) of [from, to) that whole buckets of
+// res cover; lo == hi when there is none.
+func rollupSpan(from, to, res int64) (lo, hi int64) {
 	lo = from - from%res
 	if lo < from {
 		if lo > math.MaxInt64-res { // the next bucket would start past int64
@@ -69,7 +55,7 @@ func RollupSpans(from, to, step int64) []Span {
 			if step%res != 0 {
 				continue
 			}
-			if lo, hi := RollupSpan(from, to, res); lo < hi {
+			if lo, hi := rollupSpan(from, to, res); lo < hi {
 				cover(from, lo, levels[i+1:])
 				out = append(out, Span{res, lo, hi})
 				cover(hi, to, levels[i+1:])

@@ -66,21 +66,20 @@ func TestRetentionValidate(t *testing.T) {
 	}
 }
 
-func TestRollupSpan(t *testing.T) {
+func TestRollupSpanOne(t *testing.T) {
 	const m = RollupMinute
 	for _, tt := range []struct{ from, to, res, lo, hi int64 }{
 		{0, 3 * m, m, 0, 3 * m},
 		{1, 3*m + 1, m, m, 3 * m},
 		{1, 2 * m, m, m, 2 * m},
 		{1, m + 5, m, 1, 1}, // no whole minute
-		{5, 10, 0, 5, 5},
 		{math.MaxInt64 - m/2, math.MaxInt64, m, math.MaxInt64 - m/2, math.MaxInt64 - m/2},       // past int64: none
 		{9223372000000000000, 9223372036854000000, m, 9223372000000000000, 9223372000000000000}, // less than a whole minute
 		{9223371900000000001, math.MaxInt64, m, 9223371960000000000, 9223372020000000000},
 	} {
-		lo, hi := RollupSpan(tt.from, tt.to, tt.res)
+		lo, hi := rollupSpan(tt.from, tt.to, tt.res)
 		if lo != tt.lo || hi != tt.hi {
-			t.Errorf("RollupSpan(%d, %d, %d) = %d, %d; want %d, %d", tt.from, tt.to, tt.res, lo, hi, tt.lo, tt.hi)
+			t.Errorf("rollupSpan(%d, %d, %d) = %d, %d; want %d, %d", tt.from, tt.to, tt.res, lo, hi, tt.lo, tt.hi)
 		}
 	}
 }

@@ -120,18 +120,7 @@ func BenchmarkChart24h(b *testing.B) {
 	if _, err := s.pool.Exec(b.Context(), `VACUUM ANALYZE `+pgx.Identifier{s.schema, "points"}.Sanitize()); err != nil {
 		b.Fatal(err)
 	}
-	from, to := storetest.BenchT0, storetest.BenchT0+24*int64(time.Hour)
-	for b.Loop() {
-		for _, p := range paths {
-			got, err := s.Aggregate(b.Context(), storetest.BenchOrg, p, from, to, int64(time.Minute), store.Avg)
-			if err != nil {
-				b.Fatal(err)
-			}
-			if len(got) != 1440 {
-				b.Fatalf("%s: %d buckets, want 1440", p, len(got))
-			}
-		}
-	}
+	storetest.BenchDashboard(b, s, paths)
 }
 
 // BenchmarkRaw reads one hour of one series at 1 Hz.

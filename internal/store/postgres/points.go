@@ -317,26 +317,12 @@ func (r *pointRows) Next() bool {
 
 func (r *pointRows) Values() ([]any, error) {
 	p := r.pts[r.k]
-	vf, vi, vs := columns(p.Value)
-	r.row = [8]any{p.TS, r.id(r.k), vf, vi, r.batch[p.Series].id, int16(p.Value.Kind()), int16(p.Quality), vs}
+	kind, vf, vi, vs := valueColumns(p.Value)
+	r.row = [8]any{p.TS, r.id(r.k), vf, vi, r.batch[p.Series].id, kind, int16(p.Quality), vs}
 	return r.row[:], nil
 }
 
 func (r *pointRows) Err() error { return nil }
-
-// columns splits a value into the vf, vi and vs columns; nil is NULL.
-func columns(v uns.Value) (vf, vi, vs any) {
-	switch v.Kind() {
-	case uns.KindFloat:
-		return v.Float64(), nil, nil
-	case uns.KindInt:
-		return nil, v.Int(), nil
-	case uns.KindBool:
-		f, _ := v.AsFloat()
-		return f, nil, nil
-	}
-	return nil, nil, []byte(v.Str())
-}
 
 // value turns stored columns back into a Value.
 func value(kind int16, vf pgtype.Float8, vi pgtype.Int8, vs []byte) (uns.Value, error) {

@@ -207,7 +207,8 @@ func (s *Store) upsertRollups(ctx context.Context, tx pgx.Tx, pts []*uns.Point, 
 }
 
 // valueColumns splits a value into the kind, vf, vi and vs columns of
-// points.
+// points (and of latest and rollups); an invalid vf or vi, or a nil vs, is
+// NULL.
 func valueColumns(v uns.Value) (kind int16, vf pgtype.Float8, vi pgtype.Int8, vs []byte) {
 	switch v.Kind() {
 	case uns.KindFloat, uns.KindBool:

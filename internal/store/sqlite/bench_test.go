@@ -176,18 +176,7 @@ func BenchmarkChart24h(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	from, to := storetest.BenchT0, storetest.BenchT0+24*int64(time.Hour)
-	for b.Loop() {
-		for _, p := range paths {
-			got, err := s.Aggregate(b.Context(), storetest.BenchOrg, p, from, to, int64(time.Minute), store.Avg)
-			if err != nil {
-				b.Fatal(err)
-			}
-			if len(got) != 1440 {
-				b.Fatalf("%d buckets, want 1440", len(got))
-			}
-		}
-	}
+	storetest.BenchDashboard(b, s, paths)
 }
 
 // BenchmarkRaw reads one hour of one series at 1 Hz.

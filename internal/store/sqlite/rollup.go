@@ -9,7 +9,7 @@ import (
 	"github.com/molen-io/molen/internal/uns"
 )
 
-// Rollup resolutions (store.RollupFor): every compaction also stores, per
+// Rollup resolutions (store.RollupSpans): every compaction also stores, per
 // series, the partial aggregates of its points by minute and by hour.
 const (
 	minute = store.RollupMinute

@@ -210,3 +210,21 @@ func BenchQueryEvents(b *testing.B, s store.Events) {
 		})
 	}
 }
+
+// BenchDashboard is the loop of the backends' BenchmarkChart24h: each op
+// asks for 24 hours from BenchT0 of every path in 1-minute averages, one
+// Aggregate call a path, as a dashboard of charts does.
+func BenchDashboard(b *testing.B, s store.Points, paths []string) {
+	from, to := BenchT0, BenchT0+24*int64(time.Hour)
+	for b.Loop() {
+		for _, p := range paths {
+			got, err := s.Aggregate(b.Context(), BenchOrg, p, from, to, int64(time.Minute), store.Avg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if len(got) != 1440 {
+				b.Fatalf("%s: %d buckets, want 1440", p, len(got))
+			}
+		}
+	}
+}

@@ -103,10 +103,14 @@ func testRollupsAgree(t *testing.T, open Opener) {
 	}
 	for _, agg := range []store.Agg{store.Avg, store.Min, store.Max, store.Sum, store.Count, store.First, store.Last} {
 		for _, step := range []time.Duration{time.Minute, 2 * time.Minute, time.Hour} {
+			res := store.RollupMinute
+			if step == time.Hour {
+				res = store.RollupHour
+			}
 			// Ranges on the step's rollup resolution, and one that
 			// starts on a minute inside an hour: an hour chart's ragged
 			// start is answered from minute rollups.
-			res, m, h := store.RollupFor(int64(step)), store.RollupMinute, store.RollupHour
+			m, h := store.RollupMinute, store.RollupHour
 			for _, r := range [][2]int64{
 				{(start + res - 1) / res * res, end - end%res},
 				{(start + 7*m) / m * m, (end/h + 1) * h},
