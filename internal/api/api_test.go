@@ -249,7 +249,7 @@ func TestQueryAggregates(t *testing.T) {
 // cannot hold; the bucket says null and the answer stays whole.
 func TestQueryHugeSum(t *testing.T) {
 	f := newFixture(t)
-	ts := time.Now().Add(-time.Hour).Truncate(time.Hour).UnixNano()
+	ts := now.Add(-time.Hour).Truncate(time.Hour).UnixNano()
 	for seq := range uint64(2) {
 		p := uns.Point{Series: "s/a/l/m/huge", TS: ts, Value: uns.Float(math.MaxFloat64)}
 		if _, err := f.st.Ingest(t.Context(), "a", store.Source{Edge: "e-a", Stream: "huge"}, []store.Record{{Seq: seq + 1, Points: []uns.Point{p}}}); err != nil {

@@ -14,7 +14,7 @@ func samplePoints() []uns.Point {
 	return []uns.Point{
 		{Series: "s/a/l/m/temp", TS: 1_700_000_000_000_000_000, Value: uns.Float(21.5)},
 		{Series: "s/a/l/m/count", TS: 1_700_000_000_000_000_001, Value: uns.Int(math.MaxInt64), Quality: uns.Uncertain},
-		{Series: "s/a/l/m/temp", TS: 1_699_999_999_000_000_000, Value: uns.Float(-0.0)},
+		{Series: "s/a/l/m/temp", TS: 1_699_999_999_000_000_000, Value: uns.Float(math.Copysign(0, -1))},
 		{Series: "s/a/l/m/on", TS: 5, Value: uns.Bool(true), Quality: uns.Bad},
 		{Series: "s/a/l/m/on", TS: 0, Value: uns.Bool(true)},
 		{Series: "s/a/l/m/on", TS: 6, Value: uns.Bool(false)},

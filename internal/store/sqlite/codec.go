@@ -74,10 +74,6 @@ type valueCols struct {
 	strs    []byte
 }
 
-func (c *valueCols) reset() {
-	c.kinds, c.floats, c.ints, c.strs, c.lastInt = c.kinds[:0], c.floats[:0], c.ints[:0], c.strs[:0], 0
-}
-
 func (c *valueCols) add(v uns.Value) {
 	c.kinds = append(c.kinds, byte(v.Kind()))
 	switch v.Kind() {
