@@ -63,9 +63,11 @@ it validates and buffers their data durably and forwards it to a molen hub,
 which stores it and serves an API and a web UI.
 
 Start with 'molen demo': a hub, an edge and a simulated factory in one process.`,
+		Version:       Version(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	root.SetVersionTemplate("molen {{.Version}}\n")
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn or error")
@@ -74,13 +76,28 @@ Start with 'molen demo': a hub, an edge and a simulated factory in one process.`
 	return root
 }
 
-// Version returns molen's version from the build info.
+// version is molen's version as a release build stamps it:
+//
+//	go build -ldflags "-X github.com/molen-io/molen/internal/cli.version=v1.2.3" ./cmd/molen
+//
+// Left empty, Version falls back to what the Go toolchain recorded.
+var version string
+
+// Version returns molen's version: the stamped one; else the module version
+// the toolchain recorded (a tagged `go install …@v1.2.3`, or a
+// pseudo-version from the repository's tags); else "devel-" and the VCS
+// revision; else "devel" (a build with -buildvcs=false and no stamp).
 func Version() string {
+	if version != "" {
+		return version
+	}
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
-		return "unknown"
+		return "devel"
 	}
-	v := bi.Main.Version
+	if v := bi.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
 	var rev, dirty string
 	for _, s := range bi.Settings {
 		switch s.Key {
@@ -92,13 +109,10 @@ func Version() string {
 			}
 		}
 	}
-	if (v == "" || v == "(devel)") && rev != "" {
-		v = "devel-" + rev[:min(12, len(rev))] + dirty
+	if rev != "" {
+		return "devel-" + rev[:min(12, len(rev))] + dirty
 	}
-	if v == "" {
-		v = "devel"
-	}
-	return v
+	return "devel"
 }
 
 func newVersion(g *globals) *cobra.Command {

@@ -31,9 +31,13 @@ func TestHelpForEveryCommand(t *testing.T) {
 }
 
 func TestVersion(t *testing.T) {
-	var out bytes.Buffer
-	if code := Main([]string{"version"}, &out, io.Discard); code != 0 || !strings.HasPrefix(out.String(), "molen ") {
-		t.Errorf("molen version: exit %d, output %q", code, out.String())
+	defer func(v string) { version = v }(version)
+	version = "v1.2.3-test"
+	for _, args := range [][]string{{"version"}, {"--version"}} {
+		var out bytes.Buffer
+		if code := Main(args, &out, io.Discard); code != 0 || !strings.HasPrefix(out.String(), "molen v1.2.3-test") {
+			t.Errorf("molen %v: exit %d, output %q, want the stamped version", args, code, out.String())
+		}
 	}
 }
 
