@@ -41,9 +41,9 @@ func LoadInputs(file string) ([]Configured, error) {
 
 // ParseInputs is LoadInputs on the file's content.
 func ParseInputs(data []byte) ([]Configured, error) {
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, fmt.Errorf("%w: %v", yamlspec.ErrInvalid, err)
+	doc, err := yamlspec.Parse(data)
+	if err != nil {
+		return nil, err
 	}
 	var d yamlspec.Decoder
 	if doc.Kind == 0 || len(doc.Content) == 0 {

@@ -84,12 +84,12 @@ func Load(file string) (*Definition, error) {
 // "pipelines[0].stages[1].window.size: must be > 0". All errors found are
 // returned, joined, each wrapping ErrInvalidSpec.
 func Parse(data []byte) (*Definition, error) {
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalidSpec, err)
+	doc, err := yamlspec.Parse(data)
+	if err != nil {
+		return nil, err
 	}
 	d := &decoder{}
-	def := d.definition(&doc)
+	def := d.definition(doc)
 	if err := d.Err(); err != nil {
 		return nil, err
 	}

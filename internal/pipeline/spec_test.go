@@ -43,7 +43,7 @@ func TestParseErrors(t *testing.T) {
 	tests := []struct {
 		name, yaml, want string
 	}{
-		{"not yaml", "pipelines: [", "invalid specification: yaml: line 1: did not find expected node content"},
+		{"not yaml", "pipelines: [", "YAML syntax, line 1, column 12: sequence end token ']' not found\n>  1 | pipelines: [\n                  ^"},
 		{"empty", "", "empty specification: want a 'pipelines' list"},
 		{"unknown top field", "pipeline: []", "pipeline: unknown field (want pipelines)\npipelines: missing"},
 		{"no match", "pipelines: [{stages: []}]", `pipelines[0].match: missing: say which series the pipeline takes, e.g. "site/+/+/+/temp" or "#"`},
