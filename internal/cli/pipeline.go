@@ -36,12 +36,17 @@ optional (good, uncertain or bad). Output points have the same form, with
 {"event":"downtime","asset":…,"start":…,"end":…,"attrs":{…}}.
 
 --explain prints, to stderr, per pipeline and stage the points in and out,
-events and skipped points by reason. See docs/pipelines.md.`,
+events and skipped points by reason. Warnings about the specification (such
+as series that would reach the hub in no form) go to stderr as well. See
+docs/pipelines.md.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			def, err := pipeline.Load(config)
 			if err != nil {
 				return err
+			}
+			for _, w := range def.Warnings() {
+				fmt.Fprintln(g.stderr, "warning:", w)
 			}
 			in := os.Stdin
 			if input != "-" {

@@ -30,6 +30,7 @@ type pipelineState struct {
 	modTime         time.Time
 	loadedAt        time.Time
 	loadError       string           // the last failed reload; the previous pipeline keeps running
+	warnings        []string         // of the running definition (Definition.Warnings)
 	events          []pipeline.Event // the newest keptEvents, a ring
 	nextEvent       int
 	outgoing        []pipeline.Event // for the outbox at the next tick
@@ -49,7 +50,7 @@ func (e *Edge) loadPipeline() error {
 		return err
 	}
 	ps := &pipelineState{file: e.cfg.PipelineFile, modTime: st.ModTime(), loadedAt: time.Now(),
-		eventCount: map[string]int64{}, local: map[string]uns.Point{}}
+		warnings: def.Warnings(), eventCount: map[string]int64{}, local: map[string]uns.Point{}}
 	r, err := pipeline.NewRunner(def, pipeline.Options{Events: ps.addEvents, Local: ps.addLocal})
 	if err != nil {
 		return fmt.Errorf("pipeline %s: %w", e.cfg.PipelineFile, err)
@@ -57,7 +58,16 @@ func (e *Edge) loadPipeline() error {
 	ps.runner = r
 	e.pipe = ps
 	e.stage = r
+	e.logPipelineWarnings(ps.warnings)
 	return nil
+}
+
+// logPipelineWarnings says, once per load, what the pipeline file does that
+// is probably not meant (series that reach the hub in no form).
+func (e *Edge) logPipelineWarnings(ws []string) {
+	for _, w := range ws {
+		e.log.Warn("pipeline: "+w, "file", e.cfg.PipelineFile)
+	}
 }
 
 // maxOutgoingEvents bounds the events waiting for the next second's
@@ -180,9 +190,11 @@ func (e *Edge) maybeReload() {
 		return
 	}
 	ps.mu.Lock()
-	ps.loadError, ps.loadedAt = "", time.Now()
+	ps.loadError, ps.loadedAt, ps.warnings = "", time.Now(), def.Warnings()
+	ws := ps.warnings
 	ps.mu.Unlock()
 	e.log.Info("pipeline reloaded", "file", ps.file)
+	e.logPipelineWarnings(ws)
 }
 
 func (ps *pipelineState) setLoadError(err error) {
@@ -193,11 +205,14 @@ func (ps *pipelineState) setLoadError(err error) {
 
 // PipelineStatus is what the status API shows about the pipeline.
 type PipelineStatus struct {
-	File      string           `json:"file"`
-	LoadedAt  time.Time        `json:"loaded_at"`
-	LoadError string           `json:"load_error,omitempty"`
-	Stats     pipeline.Stats   `json:"stats"`
-	Events    map[string]int64 `json:"events"` // by kind, since start
+	File      string    `json:"file"`
+	LoadedAt  time.Time `json:"loaded_at"`
+	LoadError string    `json:"load_error,omitempty"`
+	// Warnings says what the running file does that is probably not meant,
+	// such as series that reach the hub in no form (docs/pipelines.md).
+	Warnings []string         `json:"warnings,omitempty"`
+	Stats    pipeline.Stats   `json:"stats"`
+	Events   map[string]int64 `json:"events"` // by kind, since start
 	// EventsDropped counts events dropped because more than 10,000 waited
 	// for one second's append.
 	EventsDropped int64          `json:"events_dropped"`
@@ -207,7 +222,7 @@ type PipelineStatus struct {
 func (ps *pipelineState) status() *PipelineStatus {
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
-	s := &PipelineStatus{File: ps.file, LoadedAt: ps.loadedAt.UTC(), LoadError: ps.loadError,
+	s := &PipelineStatus{File: ps.file, LoadedAt: ps.loadedAt.UTC(), LoadError: ps.loadError, Warnings: ps.warnings,
 		Events: make(map[string]int64, len(ps.eventCount)), EventsDropped: ps.outgoingDropped}
 	for k, n := range ps.eventCount {
 		s.Events[k] = n

@@ -48,6 +48,10 @@ func TestDocExamples(t *testing.T) {
 			t.Errorf("example %d does not load: %v\n%s", i+1, err, ex)
 			continue
 		}
+		// An example is something to copy: it must not lose data silently.
+		for _, w := range def.Warnings() {
+			t.Errorf("example %d warns: %s\n%s", i+1, w, ex)
+		}
 		var out bytes.Buffer
 		stats, err := pipeline.Replay(def, strings.NewReader(inputs[0]), &out)
 		if err != nil {

@@ -72,3 +72,22 @@ func (g Glob) Match(p string) bool {
 	}
 	return p == ""
 }
+
+// Covers reports whether every series h matches is matched by g too.
+func (g Glob) Covers(h Glob) bool {
+	for i, seg := range g.segs {
+		switch {
+		case seg == "#":
+			return true // the rest, including nothing
+		case i >= len(h.segs):
+			return false // h may stop where g wants another segment
+		case h.segs[i] == "#":
+			// h takes any number of segments from here; at the start that
+			// is at least one (a series has one), which "+/#" takes too.
+			return i == 0 && seg == "+" && len(g.segs) == 2 && g.segs[1] == "#"
+		case seg != "+" && seg != h.segs[i]:
+			return false // a literal covers only itself
+		}
+	}
+	return len(h.segs) == len(g.segs)
+}

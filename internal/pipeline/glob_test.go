@@ -44,3 +44,69 @@ func TestParseGlobRejects(t *testing.T) {
 		}
 	}
 }
+
+// TestGlobCovers checks Covers against its definition, every series h
+// matches is matched by g, on every glob of up to three segments over
+// {a, b, +, #} and every path of up to four segments over {a, b, c} (c is
+// named by no glob, so a witness of non-coverage is always among them).
+func TestGlobCovers(t *testing.T) {
+	var globs []Glob
+	var grow func(prefix string, n int)
+	grow = func(prefix string, n int) {
+		if prefix != "" {
+			if g, err := ParseGlob(prefix); err == nil {
+				globs = append(globs, g)
+			}
+		}
+		if n == 0 {
+			return
+		}
+		for _, s := range []string{"a", "b", "+", "#"} {
+			p := s
+			if prefix != "" {
+				p = prefix + "/" + s
+			}
+			grow(p, n-1)
+		}
+	}
+	grow("", 3)
+	var paths []string
+	var walk func(prefix string, n int)
+	walk = func(prefix string, n int) {
+		if prefix != "" {
+			paths = append(paths, prefix)
+		}
+		if n == 0 {
+			return
+		}
+		for _, s := range []string{"a", "b", "c"} {
+			p := s
+			if prefix != "" {
+				p = prefix + "/" + s
+			}
+			walk(p, n-1)
+		}
+	}
+	walk("", 4)
+	covered := 0
+	for _, g := range globs {
+		for _, h := range globs {
+			want := true
+			for _, p := range paths {
+				if h.Match(p) && !g.Match(p) {
+					want = false
+					break
+				}
+			}
+			if got := g.Covers(h); got != want {
+				t.Errorf("%q.Covers(%q) = %v, want %v", g, h, got, want)
+			}
+			if want {
+				covered++
+			}
+		}
+	}
+	if covered == len(globs) || covered == len(globs)*len(globs) {
+		t.Fatalf("%d of %d pairs covered: the test data proves nothing", covered, len(globs)*len(globs))
+	}
+}

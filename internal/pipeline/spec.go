@@ -3,6 +3,7 @@ package pipeline
 import (
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -237,4 +238,57 @@ func (d *decoder) stage(n *yaml.Node, path string) (StageDef, bool) {
 		return StageDef{}, false
 	}
 	return StageDef{Operator: name, Config: cfg.(Config)}, true
+}
+
+// Warnings lists what in def is valid but probably not meant: series whose
+// values reach the hub in no form, because every pipeline that takes them
+// keeps its results on the edge (output local) or discards them (output
+// drop, run for its events), and no pipeline with output forward matches
+// them. A point a pipeline takes does not pass on by itself, so such a
+// pipeline silently stops the raw values. A drop pipeline without stages
+// drops its series on purpose and is not reported.
+func (def *Definition) Warnings() []string {
+	var out []string
+	for i, p := range def.Pipelines {
+		if p.Output == Forward || (p.Output == Drop && len(p.Stages) == 0) {
+			continue
+		}
+		var lost []string
+		for _, g := range p.Match {
+			if !def.forwards(g) {
+				lost = append(lost, strconv.Quote(g.String()))
+			}
+		}
+		if len(lost) == 0 {
+			continue
+		}
+		where := fmt.Sprintf("pipelines[%d]", i)
+		if p.Name != where {
+			where += " (" + p.Name + ")"
+		}
+		kept := "keeps its results on the edge"
+		if p.Output == Drop {
+			kept = "discards its results"
+		}
+		out = append(out, fmt.Sprintf("%s: output %s %s, and no pipeline with output forward matches %s: "+
+			"those series reach the hub in no form, not even as raw values; to forward them too, add a pipeline "+
+			"{match: [%s], stages: []}", where, p.Output, kept, strings.Join(lost, ", "), strings.Join(lost, ", ")))
+	}
+	return out
+}
+
+// forwards reports whether a pipeline with output forward takes every
+// series g matches.
+func (def *Definition) forwards(g Glob) bool {
+	for _, p := range def.Pipelines {
+		if p.Output != Forward {
+			continue
+		}
+		for _, f := range p.Match {
+			if f.Covers(g) {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -81,3 +81,37 @@ func TestParseErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestWarningsRawValuesSwallowed(t *testing.T) {
+	tests := []struct {
+		name, yaml string
+		want       []string // substrings, one per warning
+	}{
+		{"local pipeline alone", `pipelines: [{name: as-number, match: "acme/+/+/+/state", output: local, stages: [{test_scale: {}}]}]`,
+			[]string{`pipelines[0] (as-number): output local keeps its results on the edge, and no pipeline with output forward matches "acme/+/+/+/state"`}},
+		{"drop pipeline for events", `pipelines: [{match: ["acme/#"], output: drop, stages: [{test_scale: {}}]}]`,
+			[]string{`pipelines[0]: output drop discards its results, and no pipeline with output forward matches "acme/#": those series reach the hub in no form, not even as raw values; to forward them too, add a pipeline {match: ["acme/#"], stages: []}`}},
+		{"forwarded by a broader pipeline", `pipelines: [{match: "acme/+/+/+/state", output: local, stages: [{test_scale: {}}]}, {match: "acme/#", stages: []}]`, nil},
+		{"only partly forwarded", `pipelines: [{match: ["a/+/state", "a/+/temp"], output: drop, stages: [{test_scale: {}}]}, {match: "a/x/state", stages: []}, {match: "+/+/temp", stages: []}]`,
+			[]string{`no pipeline with output forward matches "a/+/state"`}},
+		{"drop without stages is deliberate", `pipelines: [{match: "acme/+/+/+/seq", output: drop, stages: []}]`, nil},
+		{"forward pipelines", `pipelines: [{match: "#", stages: [{test_scale: {}}]}]`, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			def, err := Parse([]byte(tt.yaml))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := def.Warnings()
+			if len(got) != len(tt.want) {
+				t.Fatalf("warnings %q, want %d", got, len(tt.want))
+			}
+			for i, w := range tt.want {
+				if !strings.Contains(got[i], w) {
+					t.Errorf("warning %d\n got  %s\n want …%s…", i, got[i], w)
+				}
+			}
+		})
+	}
+}
