@@ -163,3 +163,28 @@ func TestDemoRunsAgainOnTheSameData(t *testing.T) {
 		t.Errorf("hub has %d edges (%v), want the one from the first run", len(edges), err)
 	}
 }
+
+func TestEdgeCheck(t *testing.T) {
+	dir := t.TempDir()
+	pipe := filepath.Join(dir, "pipeline.yaml")
+	if err := os.WriteFile(pipe, []byte("pipelines:\n  - name: alarms\n    match: \"f/#\"\n    output: drop\n    stages:\n      - alarm: {limits: [{high: 10}]}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	data := filepath.Join(dir, "edge")
+	var out, errOut bytes.Buffer
+	code := Main([]string{"edge", "--check", "--data", data, "--hub", "http://hub.example:8080", "--enroll-token", "mle_x", "--pipeline", pipe}, &out, &errOut)
+	want := "hub: http://hub.example:8080 (not enrolled yet)\npipelines from " + pipe + ": 1\n  alarms: 1 stage → drop\nok\n"
+	if code != 0 || out.String() != want || !strings.HasPrefix(errOut.String(), "warning: pipelines[0] (alarms): output drop") {
+		t.Errorf("molen edge --check: exit %d\nstdout:\n%s\nwant:\n%s\nstderr:\n%s", code, out.String(), want, errOut.String())
+	}
+	if _, err := os.Stat(data); !os.IsNotExist(err) {
+		t.Errorf("--check created the data directory (%v)", err)
+	}
+
+	out.Reset()
+	errOut.Reset()
+	code = Main([]string{"edge", "--check", "--data", data, "--hub", "hub.example:8080"}, &out, &errOut)
+	if code != 1 || !strings.Contains(errOut.String(), `molen: --hub "hub.example:8080": want an http:// or https:// URL`) {
+		t.Errorf("molen edge --check with a bad hub URL: exit %d, stderr %q", code, errOut.String())
+	}
+}

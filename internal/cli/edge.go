@@ -46,6 +46,7 @@ func (o *outboxFlags) options() (outbox.Options, error) {
 func newEdge(g *globals) *cobra.Command {
 	var cfg edge.Config
 	var ob outboxFlags
+	var check bool
 	cmd := &cobra.Command{
 		Use:   "edge",
 		Short: "Run a molen edge: MQTT listener for devices, local buffer, forwarding to a hub",
@@ -63,7 +64,11 @@ docs/pipelines.md; the file is reloaded when it changes).
 First start: pass --hub and a one-time --enroll-token created on the hub; the
 edge stores its own credential in <data>/credential.json and needs no token
 afterwards. Status: http://<status-listen>/api/v1/status, /api/v1/events and
-/metrics.`,
+/metrics.
+
+--check validates the settings, the inputs and pipeline files and the
+enrollment without starting: it prints what the edge would run, the
+pipeline file's warnings, and every problem found (exit status 1).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			log, err := g.logger()
@@ -73,7 +78,11 @@ afterwards. Status: http://<status-listen>/api/v1/status, /api/v1/events and
 			if cfg.Outbox, err = ob.options(); err != nil {
 				return err
 			}
+			if check {
+				return checkEdge(g, cfg)
+			}
 			cfg.Log = log
+			log.Info("molen edge", "version", Version())
 			e, err := edge.Start(cmd.Context(), cfg)
 			if err != nil {
 				return err
@@ -92,6 +101,40 @@ afterwards. Status: http://<status-listen>/api/v1/status, /api/v1/events and
 	f.StringVar(&cfg.EnrollToken, "enroll-token", "", "one-time enrollment token from the hub (first start, or to enroll again)")
 	f.StringVar(&cfg.InputsFile, "inputs", "", "connector inputs to read besides the MQTT listener (YAML, see docs/connectors.md)")
 	f.StringVar(&cfg.PipelineFile, "pipeline", "", "pipeline specification (YAML, see docs/pipelines.md); reloaded when the file changes")
+	f.BoolVar(&check, "check", false, "validate settings, inputs and pipeline files and enrollment, print the plan, and exit")
 	ob.add(cmd)
 	return cmd
+}
+
+// checkEdge prints what an edge with cfg would run and returns every
+// problem edge.Check found.
+func checkEdge(g *globals, cfg edge.Config) error {
+	p, err := edge.Check(cfg)
+	w := g.stdout
+	switch {
+	case p.EdgeID != "":
+		fmt.Fprintf(w, "hub: %s (enrolled as %s)\n", p.Hub, p.EdgeID)
+	case p.Hub != "":
+		fmt.Fprintf(w, "hub: %s (not enrolled yet)\n", p.Hub)
+	}
+	if cfg.InputsFile != "" {
+		fmt.Fprintf(w, "inputs from %s: %d\n", cfg.InputsFile, len(p.Inputs))
+		for _, in := range p.Inputs {
+			fmt.Fprintln(w, "  "+in)
+		}
+	}
+	if cfg.PipelineFile != "" {
+		fmt.Fprintf(w, "pipelines from %s: %d\n", cfg.PipelineFile, len(p.Pipelines))
+		for _, pl := range p.Pipelines {
+			fmt.Fprintln(w, "  "+pl)
+		}
+	}
+	for _, warn := range p.Warnings {
+		fmt.Fprintln(g.stderr, "warning:", warn)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(w, "ok")
+	return nil
 }

@@ -60,6 +60,9 @@ func (c Config) Validate() error {
 	if c.HubURL == "" && c.EnrollToken != "" {
 		return errors.New("edge.hub: required with an enrollment token")
 	}
+	if c.HubURL != "" {
+		return validateHubURL(c.HubURL)
+	}
 	return nil
 }
 
@@ -96,6 +99,11 @@ type Edge struct {
 // forwarder, and returns once devices can connect. Close stops it.
 func Start(ctx context.Context, cfg Config) (*Edge, error) {
 	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	// A damaged credential, or no way to enroll, is a start-up error, not a
+	// forwarder that waits for ever.
+	if _, err := cfg.enrollment(); err != nil {
 		return nil, err
 	}
 	if cfg.MQTTListen == "" {
@@ -137,11 +145,6 @@ func Start(ctx context.Context, cfg Config) (*Edge, error) {
 		// Not fatal: resends of publishes stored before the restart are then
 		// stored again, which duplicates but never loses.
 		e.log.Warn("cannot read recent outbox records to recognise device resends", "err", err)
-	}
-	// A damaged credential is a start-up error, not a silent forwarder stop.
-	if _, _, err := loadCredential(cfg.DataDir); err != nil {
-		ob.Close()
-		return nil, err
 	}
 	if cfg.PipelineFile != "" {
 		if err := e.loadPipeline(); err != nil {
