@@ -130,8 +130,17 @@ func TestDemoInABrowser(t *testing.T) {
 		t.Fatalf("page shows %d seq values, want %d", len(first), len(machines))
 	}
 
-	// Live: a second load a little later shows newer values for every machine.
-	time.Sleep(1500 * time.Millisecond)
+	// Live: once the hub has newer values of every machine, a second load
+	// shows them.
+	waitFor(t, "newer seq values of every machine at the hub", func() bool {
+		l := latest(t, d)
+		for i, m := range cards {
+			if n, _ := strconv.Atoi(string(l[m+"/seq"])); n <= first[i] {
+				return false
+			}
+		}
+		return true
+	})
 	second := seqs(t, renderDOM(t, browser, url))
 	if len(second) != len(first) {
 		t.Fatalf("second load shows %d seq values, first %d", len(second), len(first))

@@ -80,6 +80,11 @@ func TestDemoPortTakenSaysSo(t *testing.T) {
 
 // latestCount returns how many series the demo's hub has latest values for.
 func latestCount(t *testing.T, d *Demo) int {
+	return len(latest(t, d))
+}
+
+// latest returns the demo hub's latest value of every series.
+func latest(t *testing.T, d *Demo) map[string]json.RawMessage {
 	t.Helper()
 	token, err := d.Hub.AdminToken()
 	if err != nil {
@@ -93,12 +98,19 @@ func latestCount(t *testing.T, d *Demo) int {
 	}
 	defer resp.Body.Close()
 	var out struct {
-		Points []json.RawMessage `json:"points"`
+		Points []struct {
+			Series string          `json:"series"`
+			Value  json.RawMessage `json:"value"`
+		} `json:"points"`
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
 		t.Fatal(err)
 	}
-	return len(out.Points)
+	m := make(map[string]json.RawMessage, len(out.Points))
+	for _, p := range out.Points {
+		m[p.Series] = p.Value
+	}
+	return m
 }
 
 func waitFor(t *testing.T, what string, cond func() bool) {

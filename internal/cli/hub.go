@@ -40,6 +40,7 @@ steps still cover the range whose raw points are gone (on either storage).`,
 				return err
 			}
 			cfg.Log, cfg.Out = log, g.stdout
+			log.Info("molen hub", "version", Version())
 			h, err := hub.Start(cmd.Context(), cfg)
 			if err != nil {
 				return err
