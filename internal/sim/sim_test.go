@@ -130,9 +130,10 @@ func (r *recorder) check(t *testing.T, acked, published map[string]uint64) (dups
 
 // broker is an in-process mochi MQTT broker.
 type broker struct {
-	srv  *mqtt.Server
-	addr string
-	once sync.Once
+	srv      *mqtt.Server
+	listener *listeners.TCP
+	addr     string
+	once     sync.Once
 }
 
 // startBroker starts a broker on addr ("127.0.0.1:0" for any port) that
@@ -150,12 +151,25 @@ func startBroker(t *testing.T, addr string, rec *recorder) *broker {
 	if err := srv.Serve(); err != nil {
 		t.Fatal(err)
 	}
-	b := &broker{srv: srv, addr: l.Address()}
+	b := &broker{srv: srv, listener: l, addr: l.Address()}
 	t.Cleanup(b.close)
 	return b
 }
 
-func (b *broker) close() { b.once.Do(func() { _ = b.srv.Close() }) }
+// close stops the broker as a dying broker process goes: its listener and
+// its connections at once. (mochi's Close drops the connections before it
+// closes the listener, and leaves a connection it accepts in between
+// unanswered: a client that reconnects at once would wait for a CONNACK
+// until its connect timeout.)
+func (b *broker) close() {
+	b.once.Do(func() {
+		b.listener.Close(func(string) {})
+		for _, cl := range b.srv.Clients.GetAll() {
+			_ = b.srv.DisconnectClient(cl, packets.ErrServerShuttingDown)
+		}
+		_ = b.srv.Close()
+	})
+}
 
 // freeAddr returns a loopback address with a port nothing listens on.
 func freeAddr(t *testing.T) string {
