@@ -2,6 +2,7 @@ package sim
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strconv"
 	"sync"
@@ -86,6 +87,35 @@ func TestServeReadByConnectors(t *testing.T) {
 			})
 		})
 	})
+}
+
+// TestServeOPCUABrowse reads the compressor's OPC UA server with an opcua
+// input that finds the variables by browsing from the Objects folder, as
+// docs/sim.md shows, instead of listing their NodeIDs.
+func TestServeOPCUABrowse(t *testing.T) {
+	const seed = 6
+	s := runServer(t, ServeConfig{Seed: seed, Rate: 20, Log: newLog(t), OPCUA: "127.0.0.1:0"})
+	sink := runInputs(t, fmt.Appendf(nil, `inputs:
+  - opcua:
+      endpoint: opc.tcp://%s
+      security_mode: None
+      publishing_interval: 50ms
+      sampling_interval: 50ms
+      browse:
+        - pattern: %s/+
+          path: %s/%s/%s/{1}/{2}
+`, dialAddr(s.Addrs().OPCUA), OPCUAMachine, DefaultSite, Area, Line))["opcua"]
+	checkOPCUA(t, sink, seed)
+
+	// Every series is a tag of the compressor's, on the path MQTT would
+	// carry it: nothing else was found, nothing named otherwise.
+	k := kindNamed(OPCUAMachine)
+	asset := lineAsset(k.name)
+	for _, p := range sink.Points() {
+		if uns.Asset(p.Series) != asset || !slices.Contains(k.tags(), uns.Tag(p.Series)) {
+			t.Errorf("series %s: not a tag of %s", p.Series, asset)
+		}
+	}
 }
 
 // runServer serves cfg until the test ends. Inputs that the test runs
