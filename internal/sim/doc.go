@@ -9,7 +9,8 @@
 // on an MQTT broker of its own; each machine reaches the edge over exactly
 // one protocol (ServeConfig.MQTTMachines), and Server.Inputs writes the
 // edge inputs file that reads them. docs/sim.md has the register map, the
-// node ids, the Sparkplug names and the VDA 5050 topics.
+// node ids (and how to browse them), the Sparkplug names and the VDA 5050
+// topics.
 //
 // # The factory
 //

@@ -11,7 +11,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gopcua/opcua/id"
 	"github.com/gopcua/opcua/server"
+	"github.com/gopcua/opcua/server/attrs"
 	"github.com/gopcua/opcua/ua"
 
 	"github.com/molen-io/molen/internal/uns"
@@ -82,15 +84,33 @@ func startOPCUA(addr string, m *machine) (*opcuaServer, error) {
 		done:    make(chan struct{}),
 	}
 	ns := server.NewNodeNameSpace(srv, "urn:molen:sim")
+	ns0, err := srv.Namespace(0)
+	if err != nil {
+		return nil, err
+	}
+	// As on a real machine's server, the machine is an object in the
+	// Objects folder with a variable per tag, so that clients find the
+	// tags by browsing. Everything is linked before the server starts:
+	// gopcua does not lock a node's references against a concurrent Browse.
+	obj := server.NewNode(ua.NewStringNodeID(1, m.kind.name), map[ua.AttributeID]*ua.DataValue{
+		ua.AttributeIDNodeClass:     server.DataValueFromValue(uint32(ua.NodeClassObject)),
+		ua.AttributeIDBrowseName:    server.DataValueFromValue(attrs.BrowseName(m.kind.name)),
+		ua.AttributeIDDisplayName:   server.DataValueFromValue(attrs.DisplayName(m.kind.name, "")),
+		ua.AttributeIDEventNotifier: server.DataValueFromValue(int16(0)),
+	}, nil, nil)
+	ns.AddNode(obj)
 	for i, tag := range m.kind.tags() {
-		id := ua.NewStringNodeID(1, m.kind.name+"."+tag)
-		o.nodes = append(o.nodes, id)
-		ns.AddNode(server.NewVariableNode(id, tag, func() *ua.DataValue {
+		nid := ua.NewStringNodeID(1, m.kind.name+"."+tag)
+		o.nodes = append(o.nodes, nid)
+		v := server.NewVariableNode(nid, tag, func() *ua.DataValue { // browse and display name: the tag
 			o.mu.Lock()
 			defer o.mu.Unlock()
 			return o.values[i]
-		}))
+		})
+		obj.AddRef(v, id.HasComponent, true)
+		ns.AddNode(v)
 	}
+	ns0.Objects().AddRef(obj, id.Organizes, true)
 	o.set(m, time.Now())
 	ctx, cancel := context.WithCancel(context.Background())
 	if err := srv.Start(ctx); err != nil {

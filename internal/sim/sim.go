@@ -104,8 +104,11 @@ func (c Config) Validate() error {
 type Sim struct {
 	cfg      Config
 	interval time.Duration
-	// drainTimeout is DrainTimeout; tests shorten it.
+	// drainTimeout is DrainTimeout and retry is retryInterval; tests
+	// shorten them, so that a broker that never acknowledges, or one
+	// that comes back, costs them little time.
 	drainTimeout time.Duration
+	retry        time.Duration
 	links        []*link
 	started      atomic.Bool
 }
@@ -116,7 +119,7 @@ func New(cfg Config) (*Sim, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("sim config: %w", err)
 	}
-	s := &Sim{cfg: cfg, interval: interval(cfg.Rate), drainTimeout: DrainTimeout}
+	s := &Sim{cfg: cfg, interval: interval(cfg.Rate), drainTimeout: DrainTimeout, retry: retryInterval}
 	for _, m := range newFactory(cfg.Seed, cfg.Site).machines {
 		if len(cfg.Machines) == 0 || slices.Contains(cfg.Machines, m.kind.name) {
 			s.links = append(s.links, newLink(m, cfg.MaxInflight))
@@ -242,8 +245,8 @@ func (s *Sim) clientOptions(l *link, log *slog.Logger) *mqtt.ClientOptions {
 		SetStore(l.store()).
 		SetAutoReconnect(true).
 		SetConnectRetry(true).
-		SetConnectRetryInterval(retryInterval).
-		SetMaxReconnectInterval(retryInterval).
+		SetConnectRetryInterval(s.retry).
+		SetMaxReconnectInterval(s.retry).
 		SetConnectTimeout(5 * time.Second).
 		SetWriteTimeout(5 * time.Second).
 		SetKeepAlive(10 * time.Second).
@@ -258,7 +261,7 @@ func (s *Sim) clientOptions(l *link, log *slog.Logger) *mqtt.ClientOptions {
 				log.Warn("sim connection lost; reconnecting", "broker", s.cfg.Broker, "err", n.Reason)
 			case mqtt.ConnectionNotificationBrokerFailed:
 				if !failing.Swap(true) {
-					log.Warn("sim cannot connect; retrying", "broker", s.cfg.Broker, "every", retryInterval, "err", n.Reason)
+					log.Warn("sim cannot connect; retrying", "broker", s.cfg.Broker, "every", s.retry, "err", n.Reason)
 				}
 			}
 		})
