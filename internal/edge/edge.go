@@ -70,7 +70,7 @@ type Edge struct {
 	outbox  *outbox.Log
 	stage   pipeline.Stage
 	mqtt    *mqtt.Server
-	mqttL   *listeners.TCP
+	mqttL   net.Listener // the device listener's socket, see Close
 	status  *http.Server
 	statusL net.Listener
 	http    *http.Client
@@ -85,6 +85,7 @@ type Edge struct {
 
 	tokenTried bool        // owned by the forward goroutine
 	refusing   atomic.Bool // the outbox is refusing data; for logging the change only
+	closing    atomic.Bool // Close has begun: sessions that start now are ended
 
 	cancel    context.CancelFunc
 	group     *errgroup.Group
@@ -211,14 +212,19 @@ func (e *Edge) startMQTT() error {
 	if err := s.AddHook(&ingestHook{e: e}, nil); err != nil {
 		return fmt.Errorf("mqtt ingest hook: %w", err)
 	}
-	l := listeners.NewTCP(listeners.Config{ID: "devices", Address: e.cfg.MQTTListen})
-	if err := s.AddListener(l); err != nil {
+	ln, err := net.Listen("tcp", e.cfg.MQTTListen)
+	if err != nil {
 		return fmt.Errorf("mqtt listen on %s: %w", e.cfg.MQTTListen, err)
 	}
+	if err := s.AddListener(listeners.NewNet("devices", ln)); err != nil {
+		ln.Close()
+		return fmt.Errorf("mqtt listener: %w", err)
+	}
 	if err := s.Serve(); err != nil {
+		ln.Close()
 		return fmt.Errorf("mqtt serve: %w", err)
 	}
-	e.mqtt, e.mqttL = s, l
+	e.mqtt, e.mqttL = s, ln
 	return nil
 }
 
@@ -233,7 +239,7 @@ func (e *Edge) startStatus() error {
 }
 
 // MQTTAddr is the bound address of the device listener.
-func (e *Edge) MQTTAddr() string { return e.mqttL.Address() }
+func (e *Edge) MQTTAddr() string { return e.mqttL.Addr().String() }
 
 // StatusAddr is the bound address of the status API.
 func (e *Edge) StatusAddr() string { return e.statusL.Addr().String() }
@@ -245,7 +251,18 @@ func (e *Edge) StatusAddr() string { return e.statusL.Addr().String() }
 func (e *Edge) Close() error {
 	e.closeOnce.Do(func() {
 		// Devices first: once the listener is gone no new PUBACK can be owed.
-		mqttErr := e.mqtt.Close()
+		// The socket closes before mochi disconnects the clients it knows:
+		// in mochi's order (clients, then socket) a connection arriving in
+		// between is accepted and never served, and its device waits for a
+		// CONNACK until its own timeout. A connection accepted before may
+		// still become a session after mochi disconnected the others; the
+		// ingest hook ends it (closing).
+		e.closing.Store(true)
+		lnErr := e.mqttL.Close()
+		if errors.Is(lnErr, net.ErrClosed) {
+			lnErr = nil
+		}
+		mqttErr := errors.Join(lnErr, e.mqtt.Close())
 		e.cancel()
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

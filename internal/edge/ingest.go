@@ -27,7 +27,25 @@ type ingestHook struct {
 
 func (h *ingestHook) ID() string { return "molen-ingest" }
 
-func (h *ingestHook) Provides(b byte) bool { return b == mqtt.OnPublish || b == mqtt.OnACLCheck }
+func (h *ingestHook) Provides(b byte) bool {
+	return b == mqtt.OnPublish || b == mqtt.OnACLCheck || b == mqtt.OnSessionEstablished
+}
+
+// errClosing ends a session that started while the edge was closing.
+var errClosing = errors.New("the edge is shutting down")
+
+// OnSessionEstablished ends a session that started once Close had begun:
+// mochi disconnects the clients it knows when it closes, and a client whose
+// connection was accepted just before would otherwise stay connected to an
+// edge that is gone (and keep Close waiting for it). mochi adds a client to
+// the ones it knows before it calls this hook, and Close sets closing before
+// mochi looks at them, so every client is either disconnected by mochi or
+// ended here.
+func (h *ingestHook) OnSessionEstablished(cl *mqtt.Client, pk packets.Packet) {
+	if h.e.closing.Load() {
+		cl.Stop(errClosing)
+	}
+}
 
 // OnACLCheck allows every publish and subscriptions only when configured.
 func (h *ingestHook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
