@@ -17,10 +17,12 @@ import (
 	mqtt "github.com/mochi-mqtt/server/v2"
 	mqttauth "github.com/mochi-mqtt/server/v2/hooks/auth"
 	"github.com/mochi-mqtt/server/v2/listeners"
+	"github.com/mochi-mqtt/server/v2/packets"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/molen-io/molen/internal/outbox"
 	"github.com/molen-io/molen/internal/pipeline"
+	"github.com/molen-io/molen/internal/uns"
 )
 
 // Config configures an edge. The zero value of each field has a usable default
@@ -76,12 +78,15 @@ type Edge struct {
 	http    *http.Client
 	metrics *metrics
 	rejects rejectLog
-	resends *resendTable // device publishes stored recently, to recognise resends
-	fwd     forwardState
-	fwdRate rateMeter      // what the forwarder sent over the last seconds
-	pipe    *pipelineState // nil without PipelineFile
-	inputs  []input
-	started time.Time
+	// logLimit rate-limits the log lines of conditions that repeat at a
+	// device's rate: rejections, mochi's complaints about connections.
+	logLimit *logLimiter
+	resends  *resendTable // device publishes stored recently, to recognise resends
+	fwd      forwardState
+	fwdRate  rateMeter      // what the forwarder sent over the last seconds
+	pipe     *pipelineState // nil without PipelineFile
+	inputs   []input
+	started  time.Time
 
 	tokenTried bool        // owned by the forward goroutine
 	refusing   atomic.Bool // the outbox is refusing data; for logging the change only
@@ -115,12 +120,13 @@ func Start(ctx context.Context, cfg Config) (*Edge, error) {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
 	e := &Edge{
-		cfg:     cfg,
-		log:     cfg.Log,
-		stage:   cfg.Stage,
-		resends: newResendTable(resendKeep),
-		http:    hubClient(),
-		started: time.Now(),
+		cfg:      cfg,
+		log:      cfg.Log,
+		stage:    cfg.Stage,
+		resends:  newResendTable(resendKeep),
+		logLimit: newLogLimiter(),
+		http:     hubClient(),
+		started:  time.Now(),
 	}
 	oo := cfg.Outbox
 	if oo.Log == nil {
@@ -204,7 +210,7 @@ func (e *Edge) startMQTT() error {
 	caps.RetainAvailable = 0
 	s := mqtt.New(&mqtt.Options{
 		Capabilities: caps,
-		Logger:       slog.New(mqttLog{e.log.Handler()}).With("component", "mqtt"),
+		Logger:       slog.New(mqttLog{e.log.Handler(), e.logLimit}).With("component", "mqtt"),
 	})
 	if err := s.AddHook(new(mqttauth.AllowHook), nil); err != nil {
 		return fmt.Errorf("mqtt auth hook: %w", err)
@@ -276,9 +282,14 @@ func (e *Edge) Close() error {
 
 // mqttLog filters mochi's logging: mochi logs every start, stop and hook
 // at info, and a device that disconnects as a warning with the network
-// error; keep real warnings only.
+// error; keep real warnings only. Those come at the rate devices misbehave
+// (a line per bad packet or connection), so they go through the edge's log
+// limiter, one line per message every logEvery; and a packet in them
+// (mochi logs whole ones, up to 1 MiB of payload) is cut down to its type,
+// topic and size.
 type mqttLog struct {
 	slog.Handler
+	limit *logLimiter
 }
 
 func (h mqttLog) Enabled(ctx context.Context, l slog.Level) bool {
@@ -297,15 +308,31 @@ func (h mqttLog) Handle(ctx context.Context, r slog.Record) error {
 	if normal {
 		return nil
 	}
-	return h.Handler.Handle(ctx, r)
+	ok, held := h.limit.allow("mqtt:" + r.Message)
+	if !ok {
+		return nil
+	}
+	out := slog.NewRecord(r.Time, r.Level, r.Message, r.PC)
+	r.Attrs(func(a slog.Attr) bool {
+		if pk, ok := a.Value.Any().(packets.Packet); ok {
+			a.Value = slog.GroupValue(slog.String("type", packets.PacketNames[pk.FixedHeader.Type]),
+				slog.String("topic", keptText(pk.TopicName, 2*uns.MaxPathLen)), slog.Int("payload_bytes", len(pk.Payload)))
+		}
+		out.AddAttrs(a)
+		return true
+	})
+	if held > 0 {
+		out.AddAttrs(slog.Int("suppressed", held))
+	}
+	return h.Handler.Handle(ctx, out)
 }
 
 func (h mqttLog) WithAttrs(attrs []slog.Attr) slog.Handler {
-	return mqttLog{h.Handler.WithAttrs(attrs)}
+	return mqttLog{h.Handler.WithAttrs(attrs), h.limit}
 }
 
 func (h mqttLog) WithGroup(name string) slog.Handler {
-	return mqttLog{h.Handler.WithGroup(name)}
+	return mqttLog{h.Handler.WithGroup(name), h.limit}
 }
 
 // hubClient is the HTTP client of the forwarder. A hub that accepted a

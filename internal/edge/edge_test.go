@@ -95,6 +95,32 @@ func (v *env) device(version uint) paho.Client {
 	return c
 }
 
+// device5 connects a real MQTT 5 client to the edge.
+func (v *env) device5(id string) *paho5.Client {
+	v.t.Helper()
+	conn, err := net.Dial("tcp", v.edge.MQTTAddr())
+	if err != nil {
+		v.t.Fatal(err)
+	}
+	c := paho5.NewClient(paho5.ClientConfig{ClientID: id, Conn: conn})
+	if _, err := c.Connect(v.t.Context(), &paho5.Connect{ClientID: id, CleanStart: true, KeepAlive: 30}); err != nil {
+		v.t.Fatalf("MQTT 5 connect: %v", err)
+	}
+	v.t.Cleanup(func() { c.Disconnect(&paho5.Disconnect{}) })
+	return c
+}
+
+// publish5 publishes at QoS 1 from an MQTT 5 client and returns the
+// PUBACK's reason code.
+func publish5(t *testing.T, c *paho5.Client, topic string, payload []byte) byte {
+	t.Helper()
+	pr, err := c.Publish(t.Context(), &paho5.Publish{Topic: topic, QoS: 1, Payload: payload})
+	if pr == nil {
+		t.Fatalf("MQTT 5 publish on %s: no PUBACK: %v", topic, err)
+	}
+	return pr.ReasonCode
+}
+
 func publish(t *testing.T, c paho.Client, topic string, payload []byte) {
 	t.Helper()
 	tok := c.Publish(topic, 1, false, payload)
@@ -215,15 +241,7 @@ func TestBadInputIsRejectedCountedAndIngestContinues(t *testing.T) {
 	}
 	// MQTT 5 devices get a negative PUBACK with a reason code.
 	ctx := t.Context()
-	conn, err := net.Dial("tcp", v.edge.MQTTAddr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	dev5 := paho5.NewClient(paho5.ClientConfig{ClientID: "dev5", Conn: conn})
-	if _, err := dev5.Connect(ctx, &paho5.Connect{ClientID: "dev5", CleanStart: true, KeepAlive: 30}); err != nil {
-		t.Fatalf("MQTT 5 connect: %v", err)
-	}
-	defer dev5.Disconnect(&paho5.Disconnect{})
+	dev5 := v.device5("dev5")
 	for _, tt := range []struct {
 		topic, payload string
 		code           byte
@@ -823,5 +841,63 @@ func TestCloseLeavesNoDeviceHanging(t *testing.T) {
 		if t.Failed() {
 			return
 		}
+	}
+}
+
+// TestRejectionsAreLoggedRateLimited: bad messages coming at a device's
+// rate are each counted, but logged once per reason per interval, with the
+// number left out since, on MQTT 3.1.1 and 5 alike; no line holds the
+// payload.
+func TestRejectionsAreLoggedRateLimited(t *testing.T) {
+	v := start(t)
+	var mu sync.Mutex
+	now := time.Unix(1_800_000_000, 0)
+	edge.SetLogClock(v.edge, func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		return now
+	})
+	dev3, dev5 := v.device(4), v.device5("bad5")
+	junk := bytes.Repeat([]byte("junk "), 1000)
+	const n = 50
+	for range n {
+		publish(t, dev3, "f/m/temp", junk)
+		if code := publish5(t, dev5, "f/m/temp", junk); code != 0x99 {
+			t.Fatalf("MQTT 5 reason code %#x, want 0x99", code)
+		}
+		if code := publish5(t, dev5, "f/m/temp", []byte(`{"value": NaN}`)); code != 0x99 {
+			t.Fatalf("MQTT 5 reason code %#x, want 0x99", code)
+		}
+	}
+	st := v.edge.Status()
+	if st.Ingest.Rejected[uns.ReasonNotJSON] != 2*n || st.Ingest.Rejected[uns.ReasonNonFinite] != n {
+		t.Errorf("rejected %v, want %d not_json and %d non_finite", st.Ingest.Rejected, 2*n, n)
+	}
+	lines := func(reason string) []string {
+		var out []string
+		for line := range strings.Lines(v.logs.String()) {
+			if strings.Contains(line, `msg="device message rejected"`) && strings.Contains(line, "reason="+reason) {
+				out = append(out, line)
+			}
+		}
+		return out
+	}
+	if got := lines(uns.ReasonNotJSON); len(got) != 1 || !strings.Contains(got[0], "client=dev-4-") || !strings.Contains(got[0], "remote=127.0.0.1:") {
+		t.Errorf("not_json lines %q, want one naming the first device and its address", got)
+	}
+	if got := lines(uns.ReasonNonFinite); len(got) != 1 || !strings.Contains(got[0], "client=bad5") {
+		t.Errorf("non_finite lines %q, want one naming bad5", got)
+	}
+	if log := v.logs.String(); strings.Contains(log, "level=ERROR") || strings.Contains(log, strings.Repeat("junk ", 10)) {
+		t.Errorf("log has error lines or payloads:\n%.2000s", log)
+	}
+
+	// Later, the next rejection is logged again, with how many were not.
+	mu.Lock()
+	now = now.Add(time.Hour)
+	mu.Unlock()
+	publish(t, dev3, "f/m/temp", junk)
+	if got := lines(uns.ReasonNotJSON); len(got) != 2 || !strings.Contains(got[1], fmt.Sprintf("suppressed=%d", 2*n-1)) {
+		t.Errorf("not_json lines after an hour %q, want a second one with suppressed=%d", got, 2*n-1)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -59,7 +60,7 @@ func (h *ingestHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Pack
 		rid := newResendID(cl.ID, pk.PacketID, pk.TopicName, pk.Payload)
 		id = &rid
 	}
-	err := h.e.ingest(context.Background(), pk.TopicName, pk.Payload, id)
+	err := h.e.ingest(context.Background(), deviceOf(cl), pk.TopicName, pk.Payload, id)
 	if err == nil {
 		return pk, nil
 	}
@@ -69,14 +70,13 @@ func (h *ingestHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Pack
 		return pk, packets.CodeSuccessIgnore
 	}
 	if reason := uns.ReasonOf(err); reason != "" {
-		// Bad input: counted and kept for inspection. MQTT 5 clients get the
-		// reason code; 3.1.1 has no negative PUBACK, so they get a PUBACK and
-		// the message is not passed to local subscribers.
+		// Bad input: counted, logged and kept for inspection (ingest).
+		// MQTT 5 devices get the reason code; 3.1.1 has no negative
+		// PUBACK, so they get a PUBACK. Either way the message is not
+		// passed to local subscribers.
 		if cl.Properties.ProtocolVersion == 5 && pk.FixedHeader.Qos > 0 {
-			if reason == uns.ReasonInvalidPath {
-				return pk, packets.ErrTopicNameInvalid
-			}
-			return pk, packets.ErrPayloadFormatInvalid
+			refuse(cl, pk, refusalCode(reason))
+			return pk, packets.ErrRejectPacket
 		}
 		return pk, packets.CodeSuccessIgnore
 	}
@@ -91,19 +91,58 @@ func (h *ingestHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Pack
 	return pk, packets.ErrRejectPacket
 }
 
+// refusalCode is the MQTT 5 reason code that refuses a message rejected
+// for reason.
+func refusalCode(reason string) packets.Code {
+	if reason == uns.ReasonInvalidPath {
+		return packets.ErrTopicNameInvalid
+	}
+	return packets.ErrPayloadFormatInvalid
+}
+
+// refuse answers a QoS 1 or 2 publish the edge does not take: with code on
+// MQTT 5, with a plain acknowledgement on 3.1.1, which has no negative one.
+// The hook answers itself because mochi's answer to a code returned from
+// OnPublish comes with an error log line holding the whole packet, for
+// every message. If the answer cannot be written, the connection is gone
+// and the device sends the message again on its next one.
+func refuse(cl *mqtt.Client, pk packets.Packet, code packets.Code) {
+	if pk.FixedHeader.Qos == 0 {
+		return
+	}
+	ack := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Puback}, PacketID: pk.PacketID}
+	if pk.FixedHeader.Qos == 2 {
+		// A PUBREC with a reason code of 0x80 or more ends a QoS 2 flow on
+		// MQTT 5; on 3.1.1 the device's PUBREL gets mochi's PUBCOMP.
+		ack.FixedHeader.Type = packets.Pubrec
+	}
+	if cl.Properties.ProtocolVersion == 5 {
+		ack.ReasonCode, ack.Properties.ReasonString = code.Code, code.Reason
+	}
+	_ = cl.WritePacket(ack)
+}
+
+// device identifies the sender of a message in the log and in the kept
+// rejections.
+type device struct {
+	client, remote string
+}
+
+func deviceOf(cl *mqtt.Client) device {
+	return device{client: cl.ID, remote: cl.Net.Remote}
+}
+
 // ingest decodes one device message, runs the pipeline stage and appends
 // the result to the outbox. id identifies a QoS 1 or 2 publish (nil for
-// QoS 0). It returns a *uns.RejectError for bad input, errResent for a
-// resend of a publish already stored, and another error if the data could
-// not be stored.
-func (e *Edge) ingest(ctx context.Context, topic string, payload []byte, id *resendID) error {
+// QoS 0). It returns a *uns.RejectError for bad input (counted and logged
+// here), errResent for a resend of a publish already stored, and another
+// error if the data could not be stored.
+func (e *Edge) ingest(ctx context.Context, dev device, topic string, payload []byte, id *resendID) error {
 	e.metrics.messages.Inc()
 	now := time.Now().UnixNano()
 	pts, err := uns.Decode(nil, topic, payload, now)
 	if err != nil {
-		reason := uns.ReasonOf(err)
-		e.metrics.rejected.WithLabelValues(reason).Inc()
-		e.rejects.add(topic, payload, reason, err)
+		e.reject(dev, topic, payload, uns.ReasonOf(err), err)
 		return err
 	}
 	if id != nil && e.resends.has(*id) && deviceTimed(topic, payload, pts, now) {
@@ -114,12 +153,21 @@ func (e *Edge) ingest(ctx context.Context, topic string, payload []byte, id *res
 		if errors.Is(err, outbox.ErrTooLarge) {
 			// Larger than the whole buffer may hold: no retry can help.
 			err = &uns.RejectError{Reason: uns.ReasonOversized, Msg: err.Error()}
-			e.metrics.rejected.WithLabelValues(uns.ReasonOversized).Inc()
-			e.rejects.add(topic, payload, uns.ReasonOversized, err)
+			e.reject(dev, topic, payload, uns.ReasonOversized, err)
 		}
 		return err
 	}
 	return nil
+}
+
+// reject counts a rejected device message, keeps it for inspection and
+// logs it, at most one line per reason every logEvery (logLimiter): bad
+// data usually comes at the rate a device sends.
+func (e *Edge) reject(dev device, topic string, payload []byte, reason string, err error) {
+	e.metrics.rejected.WithLabelValues(reason).Inc()
+	r := e.rejects.add(dev, topic, payload, reason, err)
+	e.logLimit.log(e.log, slog.LevelWarn, "reject:"+reason, "device message rejected",
+		"reason", reason, "client", r.Client, "remote", r.Remote, "topic", r.Topic, "err", err)
 }
 
 // accept runs points through the pipeline stage and appends the result to
@@ -167,6 +215,8 @@ func (e *Edge) accept(ctx context.Context, pts []uns.Point, id *resendID) error 
 // Reject is one rejected device message, kept for an operator to inspect.
 type Reject struct {
 	Time    time.Time `json:"time"`
+	Client  string    `json:"client"` // the device's MQTT client id
+	Remote  string    `json:"remote"` // its address
 	Topic   string    `json:"topic"`
 	Reason  string    `json:"reason"`
 	Error   string    `json:"error"`
@@ -181,28 +231,32 @@ type rejectLog struct {
 }
 
 const (
-	keptRejects       = 100
-	keptPayloadPrefix = 256
+	keptRejects    = 100
+	keptTextPrefix = 256 // bytes kept of a payload or client id
 )
 
-func (l *rejectLog) add(topic string, payload []byte, reason string, err error) {
-	p := payload
-	if len(p) > keptPayloadPrefix {
-		p = p[:keptPayloadPrefix]
-	}
-	p = bytes.ToValidUTF8(p, []byte(string(utf8.RuneError)))
-	if len(topic) > 2*uns.MaxPathLen {
-		topic = topic[:2*uns.MaxPathLen]
-	}
-	r := Reject{Time: time.Now().UTC(), Topic: topic, Reason: reason, Error: err.Error(), Payload: string(p)}
+// add keeps a rejection and returns it as kept (topic and payload cut
+// short, as text).
+func (l *rejectLog) add(dev device, topic string, payload []byte, reason string, err error) Reject {
+	r := Reject{Time: time.Now().UTC(), Client: keptText(dev.client, keptTextPrefix), Remote: dev.remote,
+		Topic: keptText(topic, 2*uns.MaxPathLen), Reason: reason, Error: err.Error(), Payload: keptText(payload, keptTextPrefix)}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if len(l.ring) < keptRejects {
 		l.ring = append(l.ring, r)
-		return
+		return r
 	}
 	l.ring[l.next] = r
 	l.next = (l.next + 1) % keptRejects
+	return r
+}
+
+// keptText returns the first n bytes of s as valid UTF-8.
+func keptText[T string | []byte](s T, n int) string {
+	if len(s) > n {
+		s = s[:n]
+	}
+	return string(bytes.ToValidUTF8([]byte(s), []byte(string(utf8.RuneError))))
 }
 
 // recent returns the kept rejections, newest first.
