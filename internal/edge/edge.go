@@ -215,7 +215,7 @@ func (e *Edge) startMQTT() error {
 	if err := s.AddHook(new(mqttauth.AllowHook), nil); err != nil {
 		return fmt.Errorf("mqtt auth hook: %w", err)
 	}
-	if err := s.AddHook(&ingestHook{e: e}, nil); err != nil {
+	if err := s.AddHook(&ingestHook{e: e, aliasMax: caps.TopicAliasMaximum}, nil); err != nil {
 		return fmt.Errorf("mqtt ingest hook: %w", err)
 	}
 	ln, err := net.Listen("tcp", e.cfg.MQTTListen)

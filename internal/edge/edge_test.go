@@ -901,3 +901,37 @@ func TestRejectionsAreLoggedRateLimited(t *testing.T) {
 		t.Errorf("not_json lines after an hour %q, want a second one with suppressed=%d", got, 2*n-1)
 	}
 }
+
+// TestSysTopicIsRefused: mochi drops a publish to a $SYS topic before the
+// edge sees it; the edge answers it, so that the device does not wait for
+// an acknowledgement forever, and counts and logs it as a topic that is
+// not a UNS path.
+func TestSysTopicIsRefused(t *testing.T) {
+	v := start(t)
+	dev3, dev5 := v.device(4), v.device5("sys5")
+	for _, qos := range []byte{1, 2} {
+		tok := dev3.Publish("$SYS/broker/load", qos, false, []byte("1"))
+		if !tok.WaitTimeout(patience) || tok.Error() != nil {
+			t.Fatalf("MQTT 3.1.1 QoS %d publish to $SYS: %v (want an acknowledgement)", qos, tok.Error())
+		}
+	}
+	if code := publish5(t, dev5, "$SYS/broker/load", []byte("1")); code != 0x90 {
+		t.Errorf("MQTT 5 publish to $SYS: reason code %#x, want 0x90 (topic name invalid)", code)
+	}
+	// The devices go on as before.
+	publish(t, dev3, "f/m/ok", []byte("1"))
+	if code := publish5(t, dev5, "f/m/ok", []byte("2")); code != 0 {
+		t.Errorf("MQTT 5 good publish after $SYS: reason code %#x", code)
+	}
+	st := v.edge.Status()
+	if st.Ingest.Rejected[uns.ReasonInvalidPath] != 3 || st.Ingest.Messages != 5 || st.Ingest.Points != 2 {
+		t.Errorf("status: rejected %v, %d messages, %d points; want 3 invalid_path of 5 messages, 2 points",
+			st.Ingest.Rejected, st.Ingest.Messages, st.Ingest.Points)
+	}
+	if r := st.Ingest.LastRejects[0]; r.Topic != "$SYS/broker/load" || r.Client != "sys5" {
+		t.Errorf("last reject %+v, want the $SYS publish of sys5", r)
+	}
+	if log := v.logs.String(); !strings.Contains(log, `reason=invalid_path client=dev-4-`) || !strings.Contains(log, "topic=$SYS/broker/load") {
+		t.Errorf("log does not name the device and the topic:\n%s", log)
+	}
+}

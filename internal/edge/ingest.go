@@ -23,13 +23,42 @@ import (
 // the acknowledgement mean "on disk".
 type ingestHook struct {
 	mqtt.HookBase
-	e *Edge
+	e        *Edge
+	aliasMax uint16 // the listener's topic alias maximum
 }
 
 func (h *ingestHook) ID() string { return "molen-ingest" }
 
 func (h *ingestHook) Provides(b byte) bool {
-	return b == mqtt.OnPublish || b == mqtt.OnACLCheck || b == mqtt.OnSessionEstablished
+	switch b {
+	case mqtt.OnPublish, mqtt.OnACLCheck, mqtt.OnSessionEstablished, mqtt.OnPacketRead:
+		return true
+	}
+	return false
+}
+
+// OnPacketRead answers a publish to a topic that mochi drops without a
+// word (processPublish returns before hooks see it, and no acknowledgement
+// goes out, so a QoS 1 device waits forever): one starting with $SYS, or
+// another name mochi reserves. Such a topic is never a UNS path. Like any
+// message with a topic that is not one, it is rejected as invalid_path: an
+// MQTT 5 device gets reason code 0x90, a 3.1.1 device a plain
+// acknowledgement (closing the connection instead would make a device that
+// resends unacknowledged messages send it again after every reconnect).
+// The packet then goes on to mochi, which drops it. mochi validates a
+// publish (PublishValidate) before it looks at the topic this way, and
+// closes the connection if that fails; so does this hook.
+func (h *ingestHook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+	if pk.FixedHeader.Type != packets.Publish || cl.Net.Inline ||
+		pk.PublishValidate(h.aliasMax) != packets.CodeSuccess || mqtt.IsValidFilter(pk.TopicName, true) {
+		return pk, nil
+	}
+	err := &uns.RejectError{Reason: uns.ReasonInvalidPath,
+		Msg: fmt.Sprintf("topic %q: topics starting with $ are reserved for the broker", keptText(pk.TopicName, 2*uns.MaxPathLen))}
+	h.e.metrics.messages.Inc()
+	h.e.reject(deviceOf(cl), pk.TopicName, pk.Payload, err.Reason, err)
+	refuse(cl, pk, refusalCode(err.Reason))
+	return pk, nil
 }
 
 // errClosing ends a session that started while the edge was closing.
@@ -100,12 +129,14 @@ func refusalCode(reason string) packets.Code {
 	return packets.ErrPayloadFormatInvalid
 }
 
-// refuse answers a QoS 1 or 2 publish the edge does not take: with code on
-// MQTT 5, with a plain acknowledgement on 3.1.1, which has no negative one.
-// The hook answers itself because mochi's answer to a code returned from
-// OnPublish comes with an error log line holding the whole packet, for
-// every message. If the answer cannot be written, the connection is gone
-// and the device sends the message again on its next one.
+// refuse answers a QoS 1 or 2 publish the edge does not take, where mochi
+// would not answer it well: a publish mochi drops without a word (see
+// OnPacketRead), and a refusal on MQTT 5 (mochi's answer to a code
+// returned from OnPublish comes with an error log line holding the whole
+// packet, for every message). The answer carries code on MQTT 5; 3.1.1
+// has no negative acknowledgement, so its devices get a plain one. If the
+// answer cannot be written, the connection is gone and the device sends
+// the message again on its next one.
 func refuse(cl *mqtt.Client, pk packets.Packet, code packets.Code) {
 	if pk.FixedHeader.Qos == 0 {
 		return
