@@ -297,15 +297,17 @@ func (h mqttLog) Enabled(ctx context.Context, l slog.Level) bool {
 }
 
 func (h mqttLog) Handle(ctx context.Context, r slog.Record) error {
-	normal := false
+	// Connections that end normally are not news, and those closed over
+	// a topic the ingest hook counts and logs itself.
+	skip := false
 	r.Attrs(func(a slog.Attr) bool {
-		if err, ok := a.Value.Any().(error); ok && (errors.Is(err, net.ErrClosed) || errors.Is(err, io.EOF)) {
-			normal = true
+		if err, ok := a.Value.Any().(error); ok && (errors.Is(err, net.ErrClosed) || errors.Is(err, io.EOF) || topicError(err)) {
+			skip = true
 			return false
 		}
 		return true
 	})
-	if normal {
+	if skip {
 		return nil
 	}
 	ok, held := h.limit.allow("mqtt:" + r.Message)

@@ -95,15 +95,19 @@ func (v *env) device(version uint) paho.Client {
 	return c
 }
 
-// device5 connects a real MQTT 5 client to the edge.
-func (v *env) device5(id string) *paho5.Client {
+// device5 connects a real MQTT 5 client to the edge, configured by cfg
+// (its connection set here).
+func (v *env) device5(cfg paho5.ClientConfig) *paho5.Client {
 	v.t.Helper()
 	conn, err := net.Dial("tcp", v.edge.MQTTAddr())
 	if err != nil {
 		v.t.Fatal(err)
 	}
-	c := paho5.NewClient(paho5.ClientConfig{ClientID: id, Conn: conn})
-	if _, err := c.Connect(v.t.Context(), &paho5.Connect{ClientID: id, CleanStart: true, KeepAlive: 30}); err != nil {
+	cfg.Conn = conn
+	// paho's default of 10 s is short for a machine busy with other work.
+	cfg.PacketTimeout = patience
+	c := paho5.NewClient(cfg)
+	if _, err := c.Connect(v.t.Context(), &paho5.Connect{ClientID: cfg.ClientID, CleanStart: true, KeepAlive: 30}); err != nil {
 		v.t.Fatalf("MQTT 5 connect: %v", err)
 	}
 	v.t.Cleanup(func() { c.Disconnect(&paho5.Disconnect{}) })
@@ -241,7 +245,7 @@ func TestBadInputIsRejectedCountedAndIngestContinues(t *testing.T) {
 	}
 	// MQTT 5 devices get a negative PUBACK with a reason code.
 	ctx := t.Context()
-	dev5 := v.device5("dev5")
+	dev5 := v.device5(paho5.ClientConfig{ClientID: "dev5"})
 	for _, tt := range []struct {
 		topic, payload string
 		code           byte
@@ -857,7 +861,7 @@ func TestRejectionsAreLoggedRateLimited(t *testing.T) {
 		defer mu.Unlock()
 		return now
 	})
-	dev3, dev5 := v.device(4), v.device5("bad5")
+	dev3, dev5 := v.device(4), v.device5(paho5.ClientConfig{ClientID: "bad5"})
 	junk := bytes.Repeat([]byte("junk "), 1000)
 	const n = 50
 	for range n {
@@ -908,7 +912,7 @@ func TestRejectionsAreLoggedRateLimited(t *testing.T) {
 // not a UNS path.
 func TestSysTopicIsRefused(t *testing.T) {
 	v := start(t)
-	dev3, dev5 := v.device(4), v.device5("sys5")
+	dev3, dev5 := v.device(4), v.device5(paho5.ClientConfig{ClientID: "sys5"})
 	for _, qos := range []byte{1, 2} {
 		tok := dev3.Publish("$SYS/broker/load", qos, false, []byte("1"))
 		if !tok.WaitTimeout(patience) || tok.Error() != nil {
@@ -934,4 +938,74 @@ func TestSysTopicIsRefused(t *testing.T) {
 	if log := v.logs.String(); !strings.Contains(log, `reason=invalid_path client=dev-4-`) || !strings.Contains(log, "topic=$SYS/broker/load") {
 		t.Errorf("log does not name the device and the topic:\n%s", log)
 	}
+}
+
+// TestInvalidTopicsAreCounted: a topic MQTT does not allow in a publish
+// makes the listener close the connection, as MQTT requires; each is
+// counted and logged, naming the device, so that an operator can find it.
+func TestInvalidTopicsAreCounted(t *testing.T) {
+	v := start(t)
+	edge.SetLogClock(v.edge, func() time.Time { return time.Unix(1_800_000_000, 0) })
+	topics := []string{"f/+/temp", "f/m/#", "", "f/\xff/temp", "f/m\x00/temp"}
+	for i, topic := range topics {
+		// Clean session and no reconnect: paho fails the publish when the
+		// connection is lost.
+		c := paho.NewClient(paho.NewClientOptions().AddBroker("tcp://" + v.edge.MQTTAddr()).
+			SetClientID(fmt.Sprintf("bad-topic-%d", i)).SetAutoReconnect(false))
+		if tok := c.Connect(); !tok.WaitTimeout(patience) || tok.Error() != nil {
+			t.Fatalf("connect: %v", tok.Error())
+		}
+		tok := c.Publish(topic, 1, false, []byte("1"))
+		if !tok.WaitTimeout(patience) || tok.Error() == nil {
+			t.Errorf("publish to %q: %v; want the connection closed", topic, tok.Error())
+		}
+		c.Disconnect(0)
+	}
+	// An MQTT 5 device is told why: DISCONNECT with 0x82 (protocol error).
+	disconnected := make(chan *paho5.Disconnect, 1)
+	dev5 := v.device5(paho5.ClientConfig{ClientID: "bad-topic-5", OnServerDisconnect: func(d *paho5.Disconnect) { disconnected <- d }})
+	if _, err := dev5.PublishWithOptions(t.Context(), &paho5.Publish{Topic: "f/+/temp", QoS: 1, Payload: []byte("1")},
+		paho5.PublishOptions{Method: paho5.PublishMethod_AsyncSend}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case d := <-disconnected:
+		if d.ReasonCode != 0x82 {
+			t.Errorf("MQTT 5 publish to a wildcard: DISCONNECT %#x, want 0x82", d.ReasonCode)
+		}
+	case <-time.After(patience):
+		t.Fatalf("MQTT 5 publish to a wildcard: no DISCONNECT in %v", patience)
+	}
+	want := int64(len(topics) + 1)
+	// The listener counts a topic it cannot decode once it has closed the
+	// connection, which the device may notice first.
+	eventually(t, fmt.Sprintf("%d invalid topics counted", want), func() bool {
+		return v.edge.Status().Ingest.Rejected["invalid_topic"] == want
+	})
+	st := v.edge.Status()
+	if st.Ingest.Messages != want || st.Ingest.Points != 0 {
+		t.Errorf("%d messages, %d points; want %d, 0", st.Ingest.Messages, st.Ingest.Points, want)
+	}
+	clients := map[string]string{}
+	for _, r := range st.Ingest.LastRejects {
+		clients[r.Client] = r.Topic
+	}
+	if clients["bad-topic-0"] != "f/+/temp" || clients["bad-topic-5"] != "f/+/temp" || len(clients) != int(want) {
+		t.Errorf("kept rejections by client: %q, want the topic of each of the %d devices", clients, want)
+	}
+	m := v.scrape()
+	if got := m[`molen_edge_messages_rejected_total{reason="invalid_topic"}`]; got != float64(want) {
+		t.Errorf("/metrics invalid_topic = %v, want %d", got, want)
+	}
+	// One line for them all (the clock stands still), naming the first
+	// device; mochi's own lines about them are left out.
+	log := v.logs.String()
+	if n := strings.Count(log, "reason=invalid_topic"); n != 1 || !strings.Contains(log, "reason=invalid_topic client=bad-topic-0 remote=127.0.0.1:") {
+		t.Errorf("%d invalid_topic lines, want one naming bad-topic-0 and its address:\n%s", n, log)
+	}
+	if strings.Contains(log, "component=mqtt") {
+		t.Errorf("the listener's own lines are in the log:\n%s", log)
+	}
+	// Other devices go on as before.
+	publish(t, v.device(4), "f/m/ok", []byte("1"))
 }

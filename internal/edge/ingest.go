@@ -31,34 +31,75 @@ func (h *ingestHook) ID() string { return "molen-ingest" }
 
 func (h *ingestHook) Provides(b byte) bool {
 	switch b {
-	case mqtt.OnPublish, mqtt.OnACLCheck, mqtt.OnSessionEstablished, mqtt.OnPacketRead:
+	case mqtt.OnPublish, mqtt.OnACLCheck, mqtt.OnSessionEstablished, mqtt.OnPacketRead, mqtt.OnDisconnect:
 		return true
 	}
 	return false
 }
 
-// OnPacketRead answers a publish to a topic that mochi drops without a
-// word (processPublish returns before hooks see it, and no acknowledgement
-// goes out, so a QoS 1 device waits forever): one starting with $SYS, or
-// another name mochi reserves. Such a topic is never a UNS path. Like any
-// message with a topic that is not one, it is rejected as invalid_path: an
-// MQTT 5 device gets reason code 0x90, a 3.1.1 device a plain
-// acknowledgement (closing the connection instead would make a device that
-// resends unacknowledged messages send it again after every reconnect).
-// The packet then goes on to mochi, which drops it. mochi validates a
-// publish (PublishValidate) before it looks at the topic this way, and
-// closes the connection if that fails; so does this hook.
+// OnPacketRead looks at each publish as mochi will process it, for two
+// kinds of topic mochi handles without telling the edge:
+//
+//   - A topic MQTT does not allow in a publish (a wildcard, an empty one
+//     without a topic alias, an alias out of range; PublishValidate): mochi
+//     closes the connection, as MQTT requires. The hook counts and logs it
+//     (invalid_topic) so that an operator finds the device, which usually
+//     reconnects and does it again.
+//   - A topic that mochi drops without a word: one starting with $SYS, or
+//     another name it reserves (processPublish returns before hooks see
+//     it, and no acknowledgement goes out, so a QoS 1 device would wait
+//     forever). Such a topic is never a UNS path. Like any message with a
+//     topic that is not one, it is rejected as invalid_path: an MQTT 5
+//     device gets reason code 0x90, a 3.1.1 device a plain acknowledgement
+//     (closing the connection instead would make a device that resends
+//     unacknowledged messages send it again after every reconnect). The
+//     packet then goes on to mochi, which drops it.
 func (h *ingestHook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
-	if pk.FixedHeader.Type != packets.Publish || cl.Net.Inline ||
-		pk.PublishValidate(h.aliasMax) != packets.CodeSuccess || mqtt.IsValidFilter(pk.TopicName, true) {
+	if pk.FixedHeader.Type != packets.Publish || cl.Net.Inline {
 		return pk, nil
 	}
-	err := &uns.RejectError{Reason: uns.ReasonInvalidPath,
-		Msg: fmt.Sprintf("topic %q: topics starting with $ are reserved for the broker", keptText(pk.TopicName, 2*uns.MaxPathLen))}
-	h.e.metrics.messages.Inc()
-	h.e.reject(deviceOf(cl), pk.TopicName, pk.Payload, err.Reason, err)
-	refuse(cl, pk, refusalCode(err.Reason))
+	switch code := pk.PublishValidate(h.aliasMax); {
+	case topicError(code):
+		h.e.rejectTopic(deviceOf(cl), pk.TopicName, pk.Payload, code)
+	case code == packets.CodeSuccess && !mqtt.IsValidFilter(pk.TopicName, true):
+		err := &uns.RejectError{Reason: uns.ReasonInvalidPath,
+			Msg: fmt.Sprintf("topic %q: topics starting with $ are reserved for the broker", keptText(pk.TopicName, 2*uns.MaxPathLen))}
+		h.e.metrics.messages.Inc()
+		h.e.reject(deviceOf(cl), pk.TopicName, pk.Payload, err.Reason, err)
+		refuse(cl, pk, refusalCode(err.Reason))
+	}
 	return pk, nil
+}
+
+// OnDisconnect counts a connection mochi closed because it could not
+// decode a topic: invalid UTF-8 or U+0000, which MQTT forbids. Such a
+// packet never reaches OnPacketRead, so neither its topic nor its payload
+// is known. (A subscription filter that cannot be decoded looks the same
+// to the hook and is counted the same way.)
+func (h *ingestHook) OnDisconnect(cl *mqtt.Client, err error, expire bool) {
+	if errors.Is(err, packets.ErrMalformedTopic) {
+		h.e.rejectTopic(deviceOf(cl), "", nil, err)
+	}
+}
+
+// reasonInvalidTopic counts publishes with a topic MQTT does not allow;
+// the listener closes their connections. The decoder's reasons (uns) are
+// about what a topic or payload means, this one about MQTT.
+const reasonInvalidTopic = "invalid_topic"
+
+// topicError reports whether err is mochi's reason to close a connection
+// over a publish's topic (see OnPacketRead and OnDisconnect).
+func topicError(err error) bool {
+	return errors.Is(err, packets.ErrProtocolViolationSurplusWildcard) || errors.Is(err, packets.ErrProtocolViolationNoTopic) ||
+		errors.Is(err, packets.ErrTopicAliasInvalid) || errors.Is(err, packets.ErrMalformedTopic)
+}
+
+// rejectTopic counts and logs a publish whose topic MQTT does not allow
+// (topicError); mochi closes its connection.
+func (e *Edge) rejectTopic(dev device, topic string, payload []byte, err error) {
+	e.metrics.messages.Inc()
+	e.reject(dev, topic, payload, reasonInvalidTopic,
+		&uns.RejectError{Reason: reasonInvalidTopic, Msg: err.Error() + "; the connection is closed"})
 }
 
 // errClosing ends a session that started while the edge was closing.
