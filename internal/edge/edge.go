@@ -37,8 +37,14 @@ type Config struct {
 	// (local dashboards). Off by default: the listener has no device
 	// authentication, so anyone who can reach it could read everything.
 	MQTTAllowSubscribe bool
-	Outbox             outbox.Options // buffer bounds and sync policy
-	Stage              pipeline.Stage // default pipeline.Passthrough; replaced by the runner of PipelineFile
+	// MQTTTextTopics are topic filters (MQTT wildcards + and #) of the
+	// topics whose devices may send plain text (running, ON): there a
+	// payload that is not JSON is one string value (uns.DecodeText).
+	// Elsewhere it is rejected, so that a device sending broken JSON or
+	// the wrong kind of data is noticed, not stored as a string.
+	MQTTTextTopics []string
+	Outbox         outbox.Options // buffer bounds and sync policy
+	Stage          pipeline.Stage // default pipeline.Passthrough; replaced by the runner of PipelineFile
 	// PipelineFile is a pipeline specification (docs/pipelines.md). The
 	// edge reloads it when it changes, without losing buffered data.
 	PipelineFile string
@@ -62,7 +68,20 @@ func (c Config) Validate() error {
 	if c.HubURL == "" && c.EnrollToken != "" {
 		return errors.New("edge.hub: required with an enrollment token")
 	}
-	return nil
+	_, err := c.textTopics()
+	return err
+}
+
+// textTopics parses MQTTTextTopics.
+func (c Config) textTopics() ([]pipeline.Glob, error) {
+	gs := make([]pipeline.Glob, len(c.MQTTTextTopics))
+	for i, f := range c.MQTTTextTopics {
+		var err error
+		if gs[i], err = pipeline.ParseGlob(f); err != nil {
+			return nil, fmt.Errorf("edge.mqtt_text_topics[%d]: %w", i, err)
+		}
+	}
+	return gs, nil
 }
 
 // Edge is a running edge.
@@ -77,6 +96,7 @@ type Edge struct {
 	statusL net.Listener
 	http    *http.Client
 	metrics *metrics
+	text    []pipeline.Glob // Config.MQTTTextTopics
 	rejects rejectLog
 	// logLimit rate-limits the log lines of conditions that repeat at a
 	// device's rate: rejections, mochi's complaints about connections.
@@ -119,8 +139,10 @@ func Start(ctx context.Context, cfg Config) (*Edge, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
+	text, _ := cfg.textTopics() // checked by Validate
 	e := &Edge{
 		cfg:      cfg,
+		text:     text,
 		log:      cfg.Log,
 		stage:    cfg.Stage,
 		resends:  newResendTable(resendKeep),

@@ -1009,3 +1009,39 @@ func TestInvalidTopicsAreCounted(t *testing.T) {
 	// Other devices go on as before.
 	publish(t, v.device(4), "f/m/ok", []byte("1"))
 }
+
+// TestTextTopics: on topics configured for plain text, a payload that is
+// not JSON is a string value; elsewhere, and for what looks like broken
+// JSON, it is rejected.
+func TestTextTopics(t *testing.T) {
+	v := start(t)
+	if err := v.edge.Close(); err != nil {
+		t.Fatal(err)
+	}
+	v.cfg.MQTTTextTopics = []string{"f/+/state", "g/#"}
+	v.startEdge()
+	dev := v.device(4)
+	for topic, payload := range map[string]string{
+		"f/m/state":   "running\n",
+		"f/n/state":   "42",
+		"g/line/mode": "Auto 2",
+		"f/m/temp":    "warm",        // not a text topic
+		"f/o/state":   `{"value": 1`, // broken JSON stays broken
+	} {
+		publish(t, dev, topic, []byte(payload))
+	}
+	eventually(t, "the text values at the hub", func() bool {
+		f, g := v.latest("f"), v.latest("g")
+		return f["f/m/state"] == "running" && f["f/n/state"] == float64(42) && g["g/line/mode"] == "Auto 2"
+	})
+	st := v.edge.Status()
+	if st.Ingest.Points != 3 || st.Ingest.Rejected[uns.ReasonNotJSON] != 2 {
+		t.Errorf("%d points, rejected %v; want 3 points and 2 not_json", st.Ingest.Points, st.Ingest.Rejected)
+	}
+
+	cfg := v.cfg
+	cfg.DataDir, cfg.MQTTTextTopics = t.TempDir(), []string{"f/#/state"}
+	if _, err := edge.Start(t.Context(), cfg); err == nil || !strings.Contains(err.Error(), "edge.mqtt_text_topics[0]") {
+		t.Errorf("bad text topic filter: %v, want an error naming edge.mqtt_text_topics[0]", err)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -14,6 +15,7 @@ import (
 	"github.com/mochi-mqtt/server/v2/packets"
 
 	"github.com/molen-io/molen/internal/outbox"
+	"github.com/molen-io/molen/internal/pipeline"
 	"github.com/molen-io/molen/internal/uns"
 	"github.com/molen-io/molen/internal/uplink"
 )
@@ -212,7 +214,11 @@ func deviceOf(cl *mqtt.Client) device {
 func (e *Edge) ingest(ctx context.Context, dev device, topic string, payload []byte, id *resendID) error {
 	e.metrics.messages.Inc()
 	now := time.Now().UnixNano()
-	pts, err := uns.Decode(nil, topic, payload, now)
+	decode := uns.Decode
+	if slices.ContainsFunc(e.text, func(g pipeline.Glob) bool { return g.Match(topic) }) {
+		decode = uns.DecodeText
+	}
+	pts, err := decode(nil, topic, payload, now)
 	if err != nil {
 		e.reject(dev, topic, payload, uns.ReasonOf(err), err)
 		return err

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 // Limits on one device payload.
@@ -83,10 +84,20 @@ var (
 //
 // On error dst is returned unchanged and the error is a *RejectError.
 func Decode(dst []Point, topic string, payload []byte, now int64) ([]Point, error) {
-	return decode(dst, topic, payload, now)
+	return decode(dst, topic, payload, now, false)
 }
 
-func decode(dst []Point, topic string, payload []byte, now int64) ([]Point, error) {
+// DecodeText is Decode for topics whose devices may send plain text
+// (running, ON, 42 rpm): a payload that is not JSON becomes one string
+// value, white space around it removed, if it does not start like JSON
+// ({, [ or ") and is UTF-8 text without control characters other than tab,
+// CR and LF. JSON payloads decode as with Decode: 42 stays a number, and a
+// broken JSON object is still rejected.
+func DecodeText(dst []Point, topic string, payload []byte, now int64) ([]Point, error) {
+	return decode(dst, topic, payload, now, true)
+}
+
+func decode(dst []Point, topic string, payload []byte, now int64, text bool) ([]Point, error) {
 	if len(payload) > MaxPayload {
 		return dst, reject(ReasonOversized, "payload of %d bytes, limit %d", len(payload), MaxPayload)
 	}
@@ -102,11 +113,33 @@ func decode(dst []Point, topic string, payload []byte, now int64) ([]Point, erro
 	err := d.scan()
 	if err == nil {
 		err = d.top(topic)
+	} else if text && ReasonOf(err) == ReasonNotJSON {
+		if s, ok := plainText(payload); ok {
+			if err = d.topicPathErr(topic); err != nil {
+				err = reject(ReasonInvalidPath, "%v", err)
+			} else {
+				err = d.add(topic, String(s), now)
+			}
+		}
 	}
 	if err != nil {
 		return dst, err
 	}
 	return d.dst, nil
+}
+
+// plainText returns payload as text if DecodeText takes it for a string.
+func plainText(payload []byte) (string, bool) {
+	t := bytes.Trim(payload, " \t\r\n")
+	if len(t) == 0 || t[0] == '{' || t[0] == '[' || t[0] == '"' || !utf8.Valid(t) {
+		return "", false
+	}
+	for _, c := range t {
+		if c < 0x20 && c != '\t' && c != '\r' && c != '\n' || c == 0x7f {
+			return "", false
+		}
+	}
+	return string(t), true
 }
 
 // decoder turns the tokens of a payload into points.

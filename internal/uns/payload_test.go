@@ -1,6 +1,7 @@
 package uns
 
 import (
+	"bytes"
 	"fmt"
 	"math"
 	"slices"
@@ -155,6 +156,56 @@ func TestDecodeRejects(t *testing.T) {
 	}
 }
 
+func TestDecodeText(t *testing.T) {
+	const topic = "s/a/l/m/state"
+	tests := []struct {
+		name, payload string
+		want          Value  // when accepted
+		reason        string // when rejected
+	}{
+		{name: "word", payload: "running", want: String("running")},
+		{name: "switch", payload: "ON", want: String("ON")},
+		{name: "with a unit", payload: "42 rpm", want: String("42 rpm")},
+		{name: "line end trimmed", payload: " Störung Achse 2\r\n", want: String("Störung Achse 2")},
+		{name: "tab inside", payload: "a\tb", want: String("a\tb")},
+		{name: "JSON number stays a number", payload: "42", want: Int(42)},
+		{name: "JSON bool stays a bool", payload: "true", want: Bool(true)},
+		{name: "JSON string", payload: `"running"`, want: String("running")},
+		{name: "broken object", payload: `{"value": 1`, reason: ReasonNotJSON},
+		{name: "object without quotes", payload: `{value: 1}`, reason: ReasonNotJSON},
+		{name: "broken array", payload: `[1, 2`, reason: ReasonNotJSON},
+		{name: "unterminated string", payload: `"running`, reason: ReasonNotJSON},
+		{name: "empty", payload: " \n", reason: ReasonNotJSON},
+		{name: "invalid UTF-8", payload: "l\xe4uft", reason: ReasonNotJSON},
+		{name: "control character", payload: "ab\x00c", reason: ReasonNotJSON},
+		{name: "NaN", payload: "NaN", reason: ReasonNonFinite},
+		{name: "null", payload: "null", reason: ReasonWrongType},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := DecodeText(nil, topic, []byte(tt.payload), now)
+			if tt.reason != "" {
+				if r := ReasonOf(err); r != tt.reason {
+					t.Errorf("DecodeText(%q) = %v, %v; want rejection %s", tt.payload, got, err, tt.reason)
+				}
+				return
+			}
+			want := []Point{fp(topic, now, tt.want, Good)}
+			if err != nil || !slices.Equal(got, want) {
+				t.Errorf("DecodeText(%q) = %v, %v; want %v", tt.payload, got, err, want)
+			}
+		})
+	}
+	// Decode itself takes JSON only.
+	if _, err := Decode(nil, topic, []byte("running"), now); ReasonOf(err) != ReasonNotJSON {
+		t.Errorf("Decode(running): %v, want not_json", err)
+	}
+	// Text on a topic that is not a series path is rejected for the topic.
+	if _, err := DecodeText(nil, "state", []byte("running"), now); ReasonOf(err) != ReasonInvalidPath {
+		t.Errorf("DecodeText on a one-segment topic: %v, want invalid_path", err)
+	}
+}
+
 func manyKeys(n int) string {
 	var b strings.Builder
 	b.WriteByte('{')
@@ -190,7 +241,8 @@ func TestValueAccessors(t *testing.T) {
 // never panic, what it accepts must be valid points, and it must agree with
 // the decoder built on encoding/json (refDecode) except where it is stricter
 // on purpose: duplicate keys, invalid UTF-8 or lone surrogates in strings,
-// and keys holding a '/'.
+// and keys holding a '/'. DecodeText must agree with Decode on everything
+// Decode accepts.
 func FuzzDecode(f *testing.F) {
 	for _, s := range []string{"1", "2.5", "true", `"x"`, `{"value":1,"ts":1700000000000,"q":"bad"}`,
 		`{"a":{"b":1},"ts":1}`, "NaN", "[1]", "null", `{"value":{"value":1}}`, "1e999", `{"":1}`} {
@@ -210,6 +262,17 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("Decode rejects what refDecode accepts (%v): %v", ref, err)
 		}
 
+		tpts, terr := DecodeText(nil, topic, payload, now)
+		checkDecoded(t, tpts, terr)
+		switch {
+		case err == nil && (terr != nil || !slices.Equal(tpts, pts)):
+			t.Fatalf("DecodeText differs from Decode: %v, %v; want %v", tpts, terr, pts)
+		case err != nil && terr == nil:
+			text := string(bytes.Trim(payload, " \t\r\n"))
+			if ReasonOf(err) != ReasonNotJSON || len(tpts) != 1 || tpts[0].Value != String(text) {
+				t.Fatalf("DecodeText takes a payload Decode rejects (%v) for %v, want the string %q", err, tpts, text)
+			}
+		}
 	})
 }
 
