@@ -20,9 +20,12 @@ import (
 	"github.com/molen-io/molen/internal/uplink"
 )
 
-// ingestHook receives every PUBLISH from devices. mochi sends the PUBACK
-// only after OnPublish returns, so returning after the outbox append makes
-// the acknowledgement mean "on disk".
+// ingestHook is the edge's part in the MQTT listener: it receives every
+// PUBLISH from devices (OnPublish; mochi sends the PUBACK only after
+// OnPublish returns, so returning after the outbox append makes the
+// acknowledgement mean "on disk"), and it sees to what mochi would
+// otherwise do without a word (OnPacketRead, OnDisconnect,
+// OnSessionEstablished).
 type ingestHook struct {
 	mqtt.HookBase
 	e        *Edge
