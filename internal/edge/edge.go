@@ -286,11 +286,7 @@ func (e *Edge) Close() error {
 		// still become a session after mochi disconnected the others; the
 		// ingest hook ends it (closing).
 		e.closing.Store(true)
-		lnErr := e.mqttL.Close()
-		if errors.Is(lnErr, net.ErrClosed) {
-			lnErr = nil
-		}
-		mqttErr := errors.Join(lnErr, e.mqtt.Close())
+		mqttErr := errors.Join(e.mqttL.Close(), e.mqtt.Close())
 		e.cancel()
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

@@ -277,8 +277,9 @@ func (d *decoder) isValueObject(ms []member) bool {
 
 // object flattens the members ms of the object at prefix, whose path has
 // segs segments. pathErr, if not nil, is why prefix is not a valid path (a
-// key on the way is not a segment): reported when a value is reached, so
-// that an empty object under a bad key is ignored as before.
+// key on the way is not a segment); it rejects the payload once a value is
+// reached under that key, so an empty object under it adds nothing and is
+// not an error.
 func (d *decoder) object(prefix string, segs int, pathErr error, ms []member, ts int64, top bool) error {
 	for _, m := range ms {
 		if top && string(d.key(m)) == "ts" {
