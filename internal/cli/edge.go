@@ -96,6 +96,7 @@ pipeline file's warnings, and every problem found (exit status 1).`,
 	f.StringVar(&cfg.DataDir, "data", filepath.Join("molen-data", "edge"), "data directory (buffer, credential)")
 	f.StringVar(&cfg.MQTTListen, "mqtt-listen", edge.DefaultMQTTListen, "MQTT listener for devices (no device authentication: keep it on the machine network)")
 	f.BoolVar(&cfg.MQTTAllowSubscribe, "mqtt-allow-subscribe", false, "let MQTT clients subscribe to device data (off: anyone reaching the listener could read everything)")
+	f.StringSliceVar(&cfg.MQTTTextTopics, "mqtt-text-topics", nil, "topic filters (+, #) whose plain-text payloads (running, ON) are stored as strings; elsewhere payloads must be JSON")
 	f.StringVar(&cfg.StatusListen, "status-listen", edge.DefaultStatusListen, "status API and /metrics")
 	f.StringVar(&cfg.HubURL, "hub", "", "hub base URL, e.g. http://hub.example:8080")
 	f.StringVar(&cfg.EnrollToken, "enroll-token", "", "one-time enrollment token from the hub (first start, or to enroll again)")

@@ -17,10 +17,12 @@ import (
 	mqtt "github.com/mochi-mqtt/server/v2"
 	mqttauth "github.com/mochi-mqtt/server/v2/hooks/auth"
 	"github.com/mochi-mqtt/server/v2/listeners"
+	"github.com/mochi-mqtt/server/v2/packets"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/molen-io/molen/internal/outbox"
 	"github.com/molen-io/molen/internal/pipeline"
+	"github.com/molen-io/molen/internal/uns"
 )
 
 // Config configures an edge. The zero value of each field has a usable default
@@ -35,8 +37,14 @@ type Config struct {
 	// (local dashboards). Off by default: the listener has no device
 	// authentication, so anyone who can reach it could read everything.
 	MQTTAllowSubscribe bool
-	Outbox             outbox.Options // buffer bounds and sync policy
-	Stage              pipeline.Stage // default pipeline.Passthrough; replaced by the runner of PipelineFile
+	// MQTTTextTopics are topic filters (MQTT wildcards + and #) of the
+	// topics whose devices may send plain text (running, ON): there a
+	// payload that is not JSON is one string value (uns.DecodeText).
+	// Elsewhere it is rejected, so that a device sending broken JSON or
+	// the wrong kind of data is noticed, not stored as a string.
+	MQTTTextTopics []string
+	Outbox         outbox.Options // buffer bounds and sync policy
+	Stage          pipeline.Stage // default pipeline.Passthrough; replaced by the runner of PipelineFile
 	// PipelineFile is a pipeline specification (docs/pipelines.md). The
 	// edge reloads it when it changes, without losing buffered data.
 	PipelineFile string
@@ -61,9 +69,24 @@ func (c Config) Validate() error {
 		return errors.New("edge.hub: required with an enrollment token")
 	}
 	if c.HubURL != "" {
-		return validateHubURL(c.HubURL)
+		if err := validateHubURL(c.HubURL); err != nil {
+			return err
+		}
 	}
-	return nil
+	_, err := c.textTopics()
+	return err
+}
+
+// textTopics parses MQTTTextTopics.
+func (c Config) textTopics() ([]pipeline.Glob, error) {
+	gs := make([]pipeline.Glob, len(c.MQTTTextTopics))
+	for i, f := range c.MQTTTextTopics {
+		var err error
+		if gs[i], err = pipeline.ParseGlob(f); err != nil {
+			return nil, fmt.Errorf("edge.mqtt_text_topics[%d]: %w", i, err)
+		}
+	}
+	return gs, nil
 }
 
 // Edge is a running edge.
@@ -73,21 +96,26 @@ type Edge struct {
 	outbox  *outbox.Log
 	stage   pipeline.Stage
 	mqtt    *mqtt.Server
-	mqttL   *listeners.TCP
+	mqttL   net.Listener // the device listener's socket, see Close
 	status  *http.Server
 	statusL net.Listener
 	http    *http.Client
 	metrics *metrics
+	text    []pipeline.Glob // Config.MQTTTextTopics
 	rejects rejectLog
-	resends *resendTable // device publishes stored recently, to recognise resends
-	fwd     forwardState
-	fwdRate rateMeter      // what the forwarder sent over the last seconds
-	pipe    *pipelineState // nil without PipelineFile
-	inputs  []input
-	started time.Time
+	// logLimit rate-limits the log lines of conditions that repeat at a
+	// device's rate: rejections, mochi's complaints about connections.
+	logLimit *logLimiter
+	resends  *resendTable // device publishes stored recently, to recognise resends
+	fwd      forwardState
+	fwdRate  rateMeter      // what the forwarder sent over the last seconds
+	pipe     *pipelineState // nil without PipelineFile
+	inputs   []input
+	started  time.Time
 
 	tokenTried bool        // owned by the forward goroutine
 	refusing   atomic.Bool // the outbox is refusing data; for logging the change only
+	closing    atomic.Bool // Close has begun: sessions that start now are ended
 
 	cancel    context.CancelFunc
 	group     *errgroup.Group
@@ -121,13 +149,16 @@ func Start(ctx context.Context, cfg Config) (*Edge, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
+	text, _ := cfg.textTopics() // checked by Validate
 	e := &Edge{
-		cfg:     cfg,
-		log:     cfg.Log,
-		stage:   cfg.Stage,
-		resends: newResendTable(resendKeep),
-		http:    hubClient(),
-		started: time.Now(),
+		cfg:      cfg,
+		text:     text,
+		log:      cfg.Log,
+		stage:    cfg.Stage,
+		resends:  newResendTable(resendKeep),
+		logLimit: newLogLimiter(),
+		http:     hubClient(),
+		started:  time.Now(),
 	}
 	oo := cfg.Outbox
 	if oo.Log == nil {
@@ -206,22 +237,27 @@ func (e *Edge) startMQTT() error {
 	caps.RetainAvailable = 0
 	s := mqtt.New(&mqtt.Options{
 		Capabilities: caps,
-		Logger:       slog.New(mqttLog{e.log.Handler()}).With("component", "mqtt"),
+		Logger:       slog.New(mqttLog{e.log.Handler(), e.logLimit}).With("component", "mqtt"),
 	})
 	if err := s.AddHook(new(mqttauth.AllowHook), nil); err != nil {
 		return fmt.Errorf("mqtt auth hook: %w", err)
 	}
-	if err := s.AddHook(&ingestHook{e: e}, nil); err != nil {
+	if err := s.AddHook(&ingestHook{e: e, aliasMax: caps.TopicAliasMaximum}, nil); err != nil {
 		return fmt.Errorf("mqtt ingest hook: %w", err)
 	}
-	l := listeners.NewTCP(listeners.Config{ID: "devices", Address: e.cfg.MQTTListen})
-	if err := s.AddListener(l); err != nil {
+	ln, err := net.Listen("tcp", e.cfg.MQTTListen)
+	if err != nil {
 		return fmt.Errorf("mqtt listen on %s: %w", e.cfg.MQTTListen, err)
 	}
+	if err := s.AddListener(listeners.NewNet("devices", ln)); err != nil {
+		ln.Close()
+		return fmt.Errorf("mqtt listener: %w", err)
+	}
 	if err := s.Serve(); err != nil {
+		ln.Close()
 		return fmt.Errorf("mqtt serve: %w", err)
 	}
-	e.mqtt, e.mqttL = s, l
+	e.mqtt, e.mqttL = s, ln
 	return nil
 }
 
@@ -236,7 +272,7 @@ func (e *Edge) startStatus() error {
 }
 
 // MQTTAddr is the bound address of the device listener.
-func (e *Edge) MQTTAddr() string { return e.mqttL.Address() }
+func (e *Edge) MQTTAddr() string { return e.mqttL.Addr().String() }
 
 // StatusAddr is the bound address of the status API.
 func (e *Edge) StatusAddr() string { return e.statusL.Addr().String() }
@@ -248,7 +284,14 @@ func (e *Edge) StatusAddr() string { return e.statusL.Addr().String() }
 func (e *Edge) Close() error {
 	e.closeOnce.Do(func() {
 		// Devices first: once the listener is gone no new PUBACK can be owed.
-		mqttErr := e.mqtt.Close()
+		// The socket closes before mochi disconnects the clients it knows:
+		// in mochi's order (clients, then socket) a connection arriving in
+		// between is accepted and never served, and its device waits for a
+		// CONNACK until its own timeout. A connection accepted before may
+		// still become a session after mochi disconnected the others; the
+		// ingest hook ends it (closing).
+		e.closing.Store(true)
+		mqttErr := errors.Join(e.mqttL.Close(), e.mqtt.Close())
 		e.cancel()
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -262,9 +305,14 @@ func (e *Edge) Close() error {
 
 // mqttLog filters mochi's logging: mochi logs every start, stop and hook
 // at info, and a device that disconnects as a warning with the network
-// error; keep real warnings only.
+// error; keep real warnings only. Those come at the rate devices misbehave
+// (a line per bad packet or connection), so they go through the edge's log
+// limiter, one line per message every logEvery; and a packet in them
+// (mochi logs whole ones, up to 1 MiB of payload) is cut down to its type,
+// topic and size.
 type mqttLog struct {
 	slog.Handler
+	limit *logLimiter
 }
 
 func (h mqttLog) Enabled(ctx context.Context, l slog.Level) bool {
@@ -272,26 +320,44 @@ func (h mqttLog) Enabled(ctx context.Context, l slog.Level) bool {
 }
 
 func (h mqttLog) Handle(ctx context.Context, r slog.Record) error {
-	normal := false
+	// Connections that end normally are not news, and those closed over
+	// a topic the ingest hook counts and logs itself.
+	skip := false
 	r.Attrs(func(a slog.Attr) bool {
-		if err, ok := a.Value.Any().(error); ok && (errors.Is(err, net.ErrClosed) || errors.Is(err, io.EOF)) {
-			normal = true
+		if err, ok := a.Value.Any().(error); ok && (errors.Is(err, net.ErrClosed) || errors.Is(err, io.EOF) || topicError(err)) {
+			skip = true
 			return false
 		}
 		return true
 	})
-	if normal {
+	if skip {
 		return nil
 	}
-	return h.Handler.Handle(ctx, r)
+	ok, held := h.limit.allow("mqtt:" + r.Message)
+	if !ok {
+		return nil
+	}
+	out := slog.NewRecord(r.Time, r.Level, r.Message, r.PC)
+	r.Attrs(func(a slog.Attr) bool {
+		if pk, ok := a.Value.Any().(packets.Packet); ok {
+			a.Value = slog.GroupValue(slog.String("type", packets.PacketNames[pk.FixedHeader.Type]),
+				slog.String("topic", keptText(pk.TopicName, 2*uns.MaxPathLen)), slog.Int("payload_bytes", len(pk.Payload)))
+		}
+		out.AddAttrs(a)
+		return true
+	})
+	if held > 0 {
+		out.AddAttrs(slog.Int("suppressed", held))
+	}
+	return h.Handler.Handle(ctx, out)
 }
 
 func (h mqttLog) WithAttrs(attrs []slog.Attr) slog.Handler {
-	return mqttLog{h.Handler.WithAttrs(attrs)}
+	return mqttLog{h.Handler.WithAttrs(attrs), h.limit}
 }
 
 func (h mqttLog) WithGroup(name string) slog.Handler {
-	return mqttLog{h.Handler.WithGroup(name)}
+	return mqttLog{h.Handler.WithGroup(name), h.limit}
 }
 
 // hubClient is the HTTP client of the forwarder. A hub that accepted a

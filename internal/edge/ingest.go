@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"slices"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -13,21 +15,113 @@ import (
 	"github.com/mochi-mqtt/server/v2/packets"
 
 	"github.com/molen-io/molen/internal/outbox"
+	"github.com/molen-io/molen/internal/pipeline"
 	"github.com/molen-io/molen/internal/uns"
 	"github.com/molen-io/molen/internal/uplink"
 )
 
-// ingestHook receives every PUBLISH from devices. mochi sends the PUBACK
-// only after OnPublish returns, so returning after the outbox append makes
-// the acknowledgement mean "on disk".
+// ingestHook is the edge's part in the MQTT listener: it receives every
+// PUBLISH from devices (OnPublish; mochi sends the PUBACK only after
+// OnPublish returns, so returning after the outbox append makes the
+// acknowledgement mean "on disk"), and it sees to what mochi would
+// otherwise do without a word (OnPacketRead, OnDisconnect,
+// OnSessionEstablished).
 type ingestHook struct {
 	mqtt.HookBase
-	e *Edge
+	e        *Edge
+	aliasMax uint16 // the listener's topic alias maximum
 }
 
 func (h *ingestHook) ID() string { return "molen-ingest" }
 
-func (h *ingestHook) Provides(b byte) bool { return b == mqtt.OnPublish || b == mqtt.OnACLCheck }
+func (h *ingestHook) Provides(b byte) bool {
+	switch b {
+	case mqtt.OnPublish, mqtt.OnACLCheck, mqtt.OnSessionEstablished, mqtt.OnPacketRead, mqtt.OnDisconnect:
+		return true
+	}
+	return false
+}
+
+// OnPacketRead looks at each publish as mochi will process it, for two
+// kinds of topic mochi handles without telling the edge:
+//
+//   - A topic MQTT does not allow in a publish (a wildcard, an empty one
+//     without a topic alias, an alias out of range; PublishValidate): mochi
+//     closes the connection, as MQTT requires. The hook counts and logs it
+//     (invalid_topic) so that an operator finds the device, which usually
+//     reconnects and does it again.
+//   - A topic that mochi drops without a word: one starting with $SYS, or
+//     another name it reserves (processPublish returns before hooks see
+//     it, and no acknowledgement goes out, so a QoS 1 device would wait
+//     forever). Such a topic is never a UNS path. Like any message with a
+//     topic that is not one, it is rejected as invalid_path: an MQTT 5
+//     device gets reason code 0x90, a 3.1.1 device a plain acknowledgement
+//     (closing the connection instead would make a device that resends
+//     unacknowledged messages send it again after every reconnect). The
+//     packet then goes on to mochi, which drops it.
+func (h *ingestHook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+	if pk.FixedHeader.Type != packets.Publish || cl.Net.Inline {
+		return pk, nil
+	}
+	switch code := pk.PublishValidate(h.aliasMax); {
+	case topicError(code):
+		h.e.rejectTopic(deviceOf(cl), pk.TopicName, pk.Payload, code)
+	case code == packets.CodeSuccess && !mqtt.IsValidFilter(pk.TopicName, true):
+		err := &uns.RejectError{Reason: uns.ReasonInvalidPath,
+			Msg: fmt.Sprintf("topic %q: topics starting with $ are reserved for the broker", keptText(pk.TopicName, 2*uns.MaxPathLen))}
+		h.e.metrics.messages.Inc()
+		h.e.reject(deviceOf(cl), pk.TopicName, pk.Payload, err.Reason, err)
+		refuse(cl, pk, refusalCode(err.Reason))
+	}
+	return pk, nil
+}
+
+// OnDisconnect counts a connection mochi closed because it could not
+// decode a topic: invalid UTF-8 or U+0000, which MQTT forbids. Such a
+// packet never reaches OnPacketRead, so neither its topic nor its payload
+// is known. (A subscription filter that cannot be decoded looks the same
+// to the hook and is counted the same way.)
+func (h *ingestHook) OnDisconnect(cl *mqtt.Client, err error, expire bool) {
+	if errors.Is(err, packets.ErrMalformedTopic) {
+		h.e.rejectTopic(deviceOf(cl), "", nil, err)
+	}
+}
+
+// reasonInvalidTopic counts publishes with a topic MQTT does not allow;
+// the listener closes their connections. The decoder's reasons (uns) are
+// about what a topic or payload means, this one about MQTT.
+const reasonInvalidTopic = "invalid_topic"
+
+// topicError reports whether err is mochi's reason to close a connection
+// over a publish's topic (see OnPacketRead and OnDisconnect).
+func topicError(err error) bool {
+	return errors.Is(err, packets.ErrProtocolViolationSurplusWildcard) || errors.Is(err, packets.ErrProtocolViolationNoTopic) ||
+		errors.Is(err, packets.ErrTopicAliasInvalid) || errors.Is(err, packets.ErrMalformedTopic)
+}
+
+// rejectTopic counts and logs a publish whose topic MQTT does not allow
+// (topicError); mochi closes its connection.
+func (e *Edge) rejectTopic(dev device, topic string, payload []byte, err error) {
+	e.metrics.messages.Inc()
+	e.reject(dev, topic, payload, reasonInvalidTopic,
+		&uns.RejectError{Reason: reasonInvalidTopic, Msg: err.Error() + "; the connection is closed"})
+}
+
+// errClosing ends a session that started while the edge was closing.
+var errClosing = errors.New("the edge is shutting down")
+
+// OnSessionEstablished ends a session that started once Close had begun:
+// mochi disconnects the clients it knows when it closes, and a client whose
+// connection was accepted just before would otherwise stay connected to an
+// edge that is gone (and keep Close waiting for it). mochi adds a client to
+// the ones it knows before it calls this hook, and Close sets closing before
+// mochi looks at them, so every client is either disconnected by mochi or
+// ended here.
+func (h *ingestHook) OnSessionEstablished(cl *mqtt.Client, pk packets.Packet) {
+	if h.e.closing.Load() {
+		cl.Stop(errClosing)
+	}
+}
 
 // OnACLCheck allows every publish and subscriptions only when configured.
 func (h *ingestHook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
@@ -41,7 +135,7 @@ func (h *ingestHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Pack
 		rid := newResendID(cl.ID, pk.PacketID, pk.TopicName, pk.Payload)
 		id = &rid
 	}
-	err := h.e.ingest(context.Background(), pk.TopicName, pk.Payload, id)
+	err := h.e.ingest(context.Background(), deviceOf(cl), pk.TopicName, pk.Payload, id)
 	if err == nil {
 		return pk, nil
 	}
@@ -51,14 +145,13 @@ func (h *ingestHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Pack
 		return pk, packets.CodeSuccessIgnore
 	}
 	if reason := uns.ReasonOf(err); reason != "" {
-		// Bad input: counted and kept for inspection. MQTT 5 clients get the
-		// reason code; 3.1.1 has no negative PUBACK, so they get a PUBACK and
-		// the message is not passed to local subscribers.
+		// Bad input: counted, logged and kept for inspection (ingest).
+		// MQTT 5 devices get the reason code; 3.1.1 has no negative
+		// PUBACK, so they get a PUBACK. Either way the message is not
+		// passed to local subscribers.
 		if cl.Properties.ProtocolVersion == 5 && pk.FixedHeader.Qos > 0 {
-			if reason == uns.ReasonInvalidPath {
-				return pk, packets.ErrTopicNameInvalid
-			}
-			return pk, packets.ErrPayloadFormatInvalid
+			refuse(cl, pk, refusalCode(reason))
+			return pk, packets.ErrRejectPacket
 		}
 		return pk, packets.CodeSuccessIgnore
 	}
@@ -73,19 +166,64 @@ func (h *ingestHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Pack
 	return pk, packets.ErrRejectPacket
 }
 
+// refusalCode is the MQTT 5 reason code that refuses a message rejected
+// for reason.
+func refusalCode(reason string) packets.Code {
+	if reason == uns.ReasonInvalidPath {
+		return packets.ErrTopicNameInvalid
+	}
+	return packets.ErrPayloadFormatInvalid
+}
+
+// refuse answers a QoS 1 or 2 publish the edge does not take, where mochi
+// would not answer it well: a publish mochi drops without a word (see
+// OnPacketRead), and a refusal on MQTT 5 (mochi's answer to a code
+// returned from OnPublish comes with an error log line holding the whole
+// packet, for every message). The answer carries code on MQTT 5; 3.1.1
+// has no negative acknowledgement, so its devices get a plain one. If the
+// answer cannot be written, the connection is gone and the device sends
+// the message again on its next one.
+func refuse(cl *mqtt.Client, pk packets.Packet, code packets.Code) {
+	if pk.FixedHeader.Qos == 0 {
+		return
+	}
+	ack := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Puback}, PacketID: pk.PacketID}
+	if pk.FixedHeader.Qos == 2 {
+		// A PUBREC with a reason code of 0x80 or more ends a QoS 2 flow on
+		// MQTT 5; on 3.1.1 the device's PUBREL gets mochi's PUBCOMP.
+		ack.FixedHeader.Type = packets.Pubrec
+	}
+	if cl.Properties.ProtocolVersion == 5 {
+		ack.ReasonCode, ack.Properties.ReasonString = code.Code, code.Reason
+	}
+	_ = cl.WritePacket(ack)
+}
+
+// device identifies the sender of a message in the log and in the kept
+// rejections.
+type device struct {
+	client, remote string
+}
+
+func deviceOf(cl *mqtt.Client) device {
+	return device{client: cl.ID, remote: cl.Net.Remote}
+}
+
 // ingest decodes one device message, runs the pipeline stage and appends
 // the result to the outbox. id identifies a QoS 1 or 2 publish (nil for
-// QoS 0). It returns a *uns.RejectError for bad input, errResent for a
-// resend of a publish already stored, and another error if the data could
-// not be stored.
-func (e *Edge) ingest(ctx context.Context, topic string, payload []byte, id *resendID) error {
+// QoS 0). It returns a *uns.RejectError for bad input (counted and logged
+// here), errResent for a resend of a publish already stored, and another
+// error if the data could not be stored.
+func (e *Edge) ingest(ctx context.Context, dev device, topic string, payload []byte, id *resendID) error {
 	e.metrics.messages.Inc()
 	now := time.Now().UnixNano()
-	pts, err := uns.Decode(nil, topic, payload, now)
+	decode := uns.Decode
+	if slices.ContainsFunc(e.text, func(g pipeline.Glob) bool { return g.Match(topic) }) {
+		decode = uns.DecodeText
+	}
+	pts, err := decode(nil, topic, payload, now)
 	if err != nil {
-		reason := uns.ReasonOf(err)
-		e.metrics.rejected.WithLabelValues(reason).Inc()
-		e.rejects.add(topic, payload, reason, err)
+		e.reject(dev, topic, payload, uns.ReasonOf(err), err)
 		return err
 	}
 	if id != nil && e.resends.has(*id) && deviceTimed(topic, payload, pts, now) {
@@ -96,12 +234,21 @@ func (e *Edge) ingest(ctx context.Context, topic string, payload []byte, id *res
 		if errors.Is(err, outbox.ErrTooLarge) {
 			// Larger than the whole buffer may hold: no retry can help.
 			err = &uns.RejectError{Reason: uns.ReasonOversized, Msg: err.Error()}
-			e.metrics.rejected.WithLabelValues(uns.ReasonOversized).Inc()
-			e.rejects.add(topic, payload, uns.ReasonOversized, err)
+			e.reject(dev, topic, payload, uns.ReasonOversized, err)
 		}
 		return err
 	}
 	return nil
+}
+
+// reject counts a rejected device message, keeps it for inspection and
+// logs it, at most one line per reason every logEvery (logLimiter): bad
+// data usually comes at the rate a device sends.
+func (e *Edge) reject(dev device, topic string, payload []byte, reason string, err error) {
+	e.metrics.rejected.WithLabelValues(reason).Inc()
+	r := e.rejects.add(dev, topic, payload, reason, err)
+	e.logLimit.log(e.log, slog.LevelWarn, "reject:"+reason, "device message rejected",
+		"reason", reason, "client", r.Client, "remote", r.Remote, "topic", r.Topic, "err", err)
 }
 
 // accept runs points through the pipeline stage and appends the result to
@@ -149,6 +296,8 @@ func (e *Edge) accept(ctx context.Context, pts []uns.Point, id *resendID) error 
 // Reject is one rejected device message, kept for an operator to inspect.
 type Reject struct {
 	Time    time.Time `json:"time"`
+	Client  string    `json:"client"` // the device's MQTT client id
+	Remote  string    `json:"remote"` // its address
 	Topic   string    `json:"topic"`
 	Reason  string    `json:"reason"`
 	Error   string    `json:"error"`
@@ -163,28 +312,32 @@ type rejectLog struct {
 }
 
 const (
-	keptRejects       = 100
-	keptPayloadPrefix = 256
+	keptRejects    = 100
+	keptTextPrefix = 256 // bytes kept of a payload or client id
 )
 
-func (l *rejectLog) add(topic string, payload []byte, reason string, err error) {
-	p := payload
-	if len(p) > keptPayloadPrefix {
-		p = p[:keptPayloadPrefix]
-	}
-	p = bytes.ToValidUTF8(p, []byte(string(utf8.RuneError)))
-	if len(topic) > 2*uns.MaxPathLen {
-		topic = topic[:2*uns.MaxPathLen]
-	}
-	r := Reject{Time: time.Now().UTC(), Topic: topic, Reason: reason, Error: err.Error(), Payload: string(p)}
+// add keeps a rejection and returns it as kept (topic and payload cut
+// short, as text).
+func (l *rejectLog) add(dev device, topic string, payload []byte, reason string, err error) Reject {
+	r := Reject{Time: time.Now().UTC(), Client: keptText(dev.client, keptTextPrefix), Remote: dev.remote,
+		Topic: keptText(topic, 2*uns.MaxPathLen), Reason: reason, Error: err.Error(), Payload: keptText(payload, keptTextPrefix)}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if len(l.ring) < keptRejects {
 		l.ring = append(l.ring, r)
-		return
+		return r
 	}
 	l.ring[l.next] = r
 	l.next = (l.next + 1) % keptRejects
+	return r
+}
+
+// keptText returns the first n bytes of s as valid UTF-8.
+func keptText[T string | []byte](s T, n int) string {
+	if len(s) > n {
+		s = s[:n]
+	}
+	return string(bytes.ToValidUTF8([]byte(s), []byte(string(utf8.RuneError))))
 }
 
 // recent returns the kept rejections, newest first.

@@ -21,18 +21,23 @@ import (
 	"github.com/molen-io/molen/internal/uplink"
 )
 
-// lossyLink is a TCP proxy between devices and the edge. While muted it
-// swallows everything the edge sends, as a connection does when the edge
-// dies with a PUBACK not yet out. It counts the PUBLISH packets devices
-// send with the DUP flag.
+// lossyLink is a TCP proxy between devices and the edge. On a muted
+// connection it swallows everything the edge sends, as a connection does
+// when the edge dies with a PUBACK not yet out. It counts the PUBLISH
+// packets devices send with the DUP flag.
 type lossyLink struct {
 	l      net.Listener
 	target string
-	mute   atomic.Bool
 	dups   atomic.Int64
 
 	mu    sync.Mutex // guards conns
-	conns []net.Conn
+	conns []*linkConn
+}
+
+// linkConn is a device's connection through the link and its own to the edge.
+type linkConn struct {
+	dev, edge net.Conn
+	mute      atomic.Bool
 }
 
 func newLossyLink(t *testing.T, target string) *lossyLink {
@@ -47,7 +52,8 @@ func newLossyLink(t *testing.T, target string) *lossyLink {
 		l.Close()
 		k.mu.Lock()
 		for _, c := range k.conns {
-			c.Close()
+			c.dev.Close()
+			c.edge.Close()
 		}
 		k.mu.Unlock()
 		wg.Wait()
@@ -63,8 +69,9 @@ func newLossyLink(t *testing.T, target string) *lossyLink {
 				dev.Close()
 				continue
 			}
+			c := &linkConn{dev: dev, edge: edge}
 			k.mu.Lock()
-			k.conns = append(k.conns, dev, edge)
+			k.conns = append(k.conns, c)
 			k.mu.Unlock()
 			wg.Go(func() {
 				k.fromDevice(dev, edge)
@@ -72,7 +79,7 @@ func newLossyLink(t *testing.T, target string) *lossyLink {
 				dev.Close()
 			})
 			wg.Go(func() {
-				k.fromEdge(edge, dev)
+				c.fromEdge()
 				edge.Close()
 				dev.Close()
 			})
@@ -82,6 +89,17 @@ func newLossyLink(t *testing.T, target string) *lossyLink {
 }
 
 func (k *lossyLink) addr() string { return k.l.Addr().String() }
+
+// mute makes the connections open now swallow what the edge sends, for
+// the rest of their lives; later connections are not muted. Whatever the
+// edge sends on them after this call is lost, when ever it is read.
+func (k *lossyLink) mute() {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for _, c := range k.conns {
+		c.mute.Store(true)
+	}
+}
 
 // fromDevice copies packet by packet, noting publishes with DUP set.
 func (k *lossyLink) fromDevice(dev, edge net.Conn) {
@@ -100,12 +118,12 @@ func (k *lossyLink) fromDevice(dev, edge net.Conn) {
 	}
 }
 
-func (k *lossyLink) fromEdge(edge, dev net.Conn) {
+func (c *linkConn) fromEdge() {
 	buf := make([]byte, 4096)
 	for {
-		n, err := edge.Read(buf)
-		if n > 0 && !k.mute.Load() {
-			if _, err := dev.Write(buf[:n]); err != nil {
+		n, err := c.edge.Read(buf)
+		if n > 0 && !c.mute.Load() {
+			if _, err := c.dev.Write(buf[:n]); err != nil {
 				return
 			}
 		}
@@ -155,16 +173,19 @@ func TestResendAfterLostPubackIsStoredOnce(t *testing.T) {
 	v.cfg.MQTTListen = v.edge.MQTTAddr() // the restarted edge listens at the same address
 	link := newLossyLink(t, v.edge.MQTTAddr())
 
+	// No keepalive: on the muted connection a ping would go unanswered, and
+	// paho would reconnect (and resend) before the edge restarts if waiting
+	// for the hub took longer than its keepalive.
 	store := paho.NewMemoryStore()
 	dev := paho.NewClient(paho.NewClientOptions().AddBroker("tcp://" + link.addr()).
 		SetClientID("press-3").SetProtocolVersion(4).SetCleanSession(false).SetStore(store).
-		SetAutoReconnect(true).SetMaxReconnectInterval(50 * time.Millisecond))
-	if tok := dev.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		SetKeepAlive(0).SetAutoReconnect(true).SetMaxReconnectInterval(50 * time.Millisecond))
+	if tok := dev.Connect(); !tok.WaitTimeout(patience) || tok.Error() != nil {
 		t.Fatalf("connect: %v", tok.Error())
 	}
 	t.Cleanup(func() { dev.Disconnect(100) })
 
-	link.mute.Store(true)
+	link.mute()
 	payload := fmt.Appendf(nil, `{"value": 42, "ts": %d}`, time.Now().UnixMilli())
 	dev.Publish("f/m/once", 1, false, payload)
 	eventually(t, "the edge to store the message", func() bool { return v.edge.Status().Ingest.Points == 1 })
@@ -180,7 +201,6 @@ func TestResendAfterLostPubackIsStoredOnce(t *testing.T) {
 	if err := v.edge.Close(); err != nil {
 		t.Fatal(err)
 	}
-	link.mute.Store(false)
 	v.startEdge()
 
 	eventually(t, "the device's resend to be acknowledged", func() bool { return len(store.All()) == 0 })
@@ -231,7 +251,7 @@ func dialRaw(t *testing.T, addr, clientID string) *rawDevice {
 
 func (d *rawDevice) roundTrip(pk []byte) []byte {
 	d.t.Helper()
-	d.c.SetDeadline(time.Now().Add(5 * time.Second))
+	d.c.SetDeadline(time.Now().Add(patience))
 	if _, err := d.c.Write(pk); err != nil {
 		d.t.Fatal(err)
 	}

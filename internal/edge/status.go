@@ -3,6 +3,7 @@ package edge
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,6 +15,10 @@ import (
 
 	"github.com/molen-io/molen/internal/uns"
 )
+
+// rejectReasons are the reasons device messages are rejected for: the
+// decoder's and the listener's.
+var rejectReasons = append(slices.Clip(uns.Reasons), reasonInvalidTopic)
 
 // metrics are the edge's Prometheus metrics, on a registry of its own so
 // several edges can live in one process (tests, the demo).
@@ -65,7 +70,7 @@ func newMetrics(e *Edge) *metrics {
 			Name: "molen_edge_forward_seconds", Help: "Time for the hub to store one batch.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 4, 8)}),
 	}
-	for _, r := range uns.Reasons {
+	for _, r := range rejectReasons {
 		m.rejected.WithLabelValues(r)
 	}
 	for _, r := range []string{"unauthorized", "refused_batch", "send", "outbox"} {
@@ -271,7 +276,7 @@ func (e *Edge) Status() Status {
 	s.Ingest.Messages = int64(counterValue(e.metrics.messages))
 	s.Ingest.Points = int64(counterValue(e.metrics.points))
 	s.Ingest.ResendsSkipped = int64(counterValue(e.metrics.resendsSkipped))
-	s.Ingest.Rejected = vecValues(e.metrics.rejected, uns.Reasons)
+	s.Ingest.Rejected = vecValues(e.metrics.rejected, rejectReasons)
 	s.Ingest.Refused = vecValues(e.metrics.refused, []string{"full", "write_error"})
 	s.Ingest.LastRejects = e.rejects.recent()
 

@@ -2,15 +2,15 @@ package uns
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 // Limits on one device payload.
@@ -22,17 +22,18 @@ const (
 // Reasons a payload is rejected. They are the label values of the edge's
 // rejection counters, so they are few and stable.
 const (
-	ReasonInvalidPath = "invalid_path"
-	ReasonNotJSON     = "not_json"
-	ReasonNonFinite   = "non_finite"
-	ReasonWrongType   = "wrong_type"
-	ReasonOversized   = "oversized"
-	ReasonBadTS       = "bad_timestamp"
-	ReasonBadQuality  = "bad_quality"
+	ReasonInvalidPath  = "invalid_path"
+	ReasonNotJSON      = "not_json"
+	ReasonNonFinite    = "non_finite"
+	ReasonWrongType    = "wrong_type"
+	ReasonOversized    = "oversized"
+	ReasonBadTS        = "bad_timestamp"
+	ReasonBadQuality   = "bad_quality"
+	ReasonDuplicateKey = "duplicate_key"
 )
 
 // Reasons lists every rejection reason, for pre-registering metrics.
-var Reasons = []string{ReasonInvalidPath, ReasonNotJSON, ReasonNonFinite, ReasonWrongType, ReasonOversized, ReasonBadTS, ReasonBadQuality}
+var Reasons = []string{ReasonInvalidPath, ReasonNotJSON, ReasonNonFinite, ReasonWrongType, ReasonOversized, ReasonBadTS, ReasonBadQuality, ReasonDuplicateKey}
 
 // RejectError says why a payload was rejected. Nothing of a rejected payload
 // is accepted: decoding is all or nothing.
@@ -76,8 +77,27 @@ var (
 //	                                        numeric "ts" stamps them all, and
 //	                                        a leaf may itself be a {value,ts,q}
 //
+// Strings must be valid UTF-8 (RFC 8259), and an object must not hold a key
+// twice: either would otherwise lose data silently (a replaced character, an
+// overwritten value). Points come in a fixed order (each object's keys
+// sorted), so that a payload always decodes the same way.
+//
 // On error dst is returned unchanged and the error is a *RejectError.
 func Decode(dst []Point, topic string, payload []byte, now int64) ([]Point, error) {
+	return decode(dst, topic, payload, now, false)
+}
+
+// DecodeText is Decode for topics whose devices may send plain text
+// (running, ON, 42 rpm): a payload that is not JSON becomes one string
+// value, white space around it removed, if it does not start like JSON
+// ({, [ or ") and is UTF-8 text without control characters other than tab,
+// CR and LF. JSON payloads decode as with Decode: 42 stays a number, and a
+// broken JSON object is still rejected.
+func DecodeText(dst []Point, topic string, payload []byte, now int64) ([]Point, error) {
+	return decode(dst, topic, payload, now, true)
+}
+
+func decode(dst []Point, topic string, payload []byte, now int64, text bool) ([]Point, error) {
 	if len(payload) > MaxPayload {
 		return dst, reject(ReasonOversized, "payload of %d bytes, limit %d", len(payload), MaxPayload)
 	}
@@ -87,60 +107,109 @@ func Decode(dst []Point, topic string, payload []byte, now int64) ([]Point, erro
 		}
 		return dst, reject(ReasonInvalidPath, "%v", err)
 	}
-	dec := json.NewDecoder(bytes.NewReader(payload))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return dst, notJSON(payload, err)
+	sc := scratchPool.Get().(*scratch)
+	defer sc.put()
+	d := decoder{p: payload, scratch: sc, dst: dst, n0: len(dst), now: now, segs: strings.Count(topic, "/") + 1}
+	err := d.scan()
+	if err == nil {
+		err = d.top(topic)
+	} else if text && ReasonOf(err) == ReasonNotJSON {
+		if s, ok := plainText(payload); ok {
+			if err = d.topicPathErr(topic); err != nil {
+				err = reject(ReasonInvalidPath, "%v", err)
+			} else {
+				err = d.add(topic, String(s), now)
+			}
+		}
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		return dst, reject(ReasonNotJSON, "trailing data after the JSON value")
-	}
-	d := decoder{dst: dst, n0: len(dst), now: now}
-	if err := d.top(topic, v); err != nil {
+	if err != nil {
 		return dst, err
 	}
 	return d.dst, nil
 }
 
-func notJSON(payload []byte, err error) error {
-	t := string(bytes.TrimSpace(payload))
-	switch strings.ToLower(strings.TrimPrefix(strings.TrimPrefix(t, "-"), "+")) {
-	case "nan", "inf", "infinity":
-		return reject(ReasonNonFinite, "%s is not a finite number", t)
+// plainText returns payload as text if DecodeText takes it for a string.
+func plainText(payload []byte) (string, bool) {
+	t := bytes.Trim(payload, " \t\r\n")
+	if len(t) == 0 || t[0] == '{' || t[0] == '[' || t[0] == '"' || !utf8.Valid(t) {
+		return "", false
 	}
-	if len(t) > 32 {
-		t = t[:32] + "…"
+	for _, c := range t {
+		if c < 0x20 && c != '\t' && c != '\r' && c != '\n' || c == 0x7f {
+			return "", false
+		}
 	}
-	return reject(ReasonNotJSON, "payload %q is not JSON: %v", t, err)
+	return string(t), true
 }
 
+// decoder turns the tokens of a payload into points.
 type decoder struct {
-	dst []Point
-	n0  int
-	now int64
+	p []byte
+	*scratch
+	dst  []Point
+	n0   int
+	now  int64
+	segs int // segments of the topic
 }
 
-func (d *decoder) top(topic string, v any) error {
-	obj, ok := v.(map[string]any)
-	if !ok {
-		return d.leaf(topic, v, d.now)
+// scratch is the working memory of a decoder, reused: decoding allocates
+// only the points' paths and strings. It holds no pointers, so a pooled
+// scratch keeps no payload alive.
+type scratch struct {
+	toks []token  // the payload's values, see scan
+	mem  []member // members of the objects being walked, innermost last
+	buf  []byte   // strings with escapes, decoded
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
+
+// put returns s to the pool, unless a large payload made it large.
+func (s *scratch) put() {
+	if cap(s.toks) > 1<<10 || cap(s.buf) > 16<<10 {
+		return
 	}
-	if isValueObject(obj) {
-		return d.valueObject(topic, obj, d.now)
+	s.toks, s.mem, s.buf = s.toks[:0], s.mem[:0], s.buf[:0]
+	scratchPool.Put(s)
+}
+
+// member is a key of an object and its value's token. The key is
+// p[start:end], or buf[start:end] if it had escapes.
+type member struct {
+	start, end int
+	inBuf      bool
+	val        int
+}
+
+// key returns the key of m.
+func (d *decoder) key(m member) []byte {
+	if m.inBuf {
+		return d.buf[m.start:m.end]
 	}
-	if err := ValidatePath(topic + "/x"); err != nil {
-		return reject(ReasonInvalidPath, "%v", err)
+	return d.p[m.start:m.end]
+}
+
+func (d *decoder) top(topic string) error {
+	if d.toks[0].kind != tokObject {
+		return d.leaf(topic, d.topicPathErr(topic), 0, d.now)
+	}
+	ms, err := d.members(0, topic)
+	if err != nil {
+		return err
+	}
+	if d.isValueObject(ms) {
+		return d.valueObject(topic, d.topicPathErr(topic), ms, d.now)
+	}
+	// Like ValidatePath(topic + "/x"), the topic's segments being valid.
+	if len(topic)+2 > MaxPathLen || d.segs+1 > MaxPathSegments {
+		return reject(ReasonInvalidPath, "%v", ValidatePath(topic+"/x"))
 	}
 	ts := d.now
-	if raw, ok := obj["ts"]; ok {
-		t, err := parseTS(raw)
-		if err != nil {
+	if i, ok := d.find(ms, "ts"); ok {
+		if ts, err = d.parseTS(i); err != nil {
 			return err
 		}
-		ts = t
 	}
-	if err := d.object(topic, obj, ts, true); err != nil {
+	if err := d.object(topic, d.segs, nil, ms, ts, true); err != nil {
 		return err
 	}
 	if len(d.dst) == d.n0 {
@@ -149,89 +218,147 @@ func (d *decoder) top(topic string, v any) error {
 	return nil
 }
 
-// isValueObject reports whether obj is {"value":…} with optional ts and q.
-func isValueObject(obj map[string]any) bool {
-	if _, ok := obj["value"]; !ok {
-		return false
+// topicPathErr is ValidatePath(topic) for the topic decode checked: it is a
+// series path if it has enough segments and not too many.
+func (d *decoder) topicPathErr(topic string) error {
+	if d.segs < 2 || d.segs > MaxPathSegments {
+		return ValidatePath(topic)
 	}
-	for k := range obj {
-		if k != "value" && k != "ts" && k != "q" {
+	return nil
+}
+
+// members appends the members of the object at token obj to d.mem, sorted
+// by key, and returns them; the caller truncates d.mem when done with them.
+// A key that appears twice is an error: one of its values would be lost.
+func (d *decoder) members(obj int, path string) ([]member, error) {
+	base := len(d.mem)
+	for i := obj + 1; i < d.toks[obj].next; i = d.toks[i+1].next {
+		m := member{start: d.toks[i].start, end: d.toks[i].end, val: i + 1}
+		if d.toks[i].escaped {
+			m.start, m.inBuf = len(d.buf), true
+			d.buf = unescape(d.buf, d.p[d.toks[i].start:d.toks[i].end])
+			m.end = len(d.buf)
+		}
+		d.mem = append(d.mem, m)
+	}
+	ms := d.mem[base:]
+	slices.SortFunc(ms, func(a, b member) int { return bytes.Compare(d.key(a), d.key(b)) })
+	for k := 1; k < len(ms); k++ {
+		if bytes.Equal(d.key(ms[k-1]), d.key(ms[k])) {
+			return nil, reject(ReasonDuplicateKey, "%s: key %q appears twice in one object", path, d.key(ms[k]))
+		}
+	}
+	return ms, nil
+}
+
+func (d *decoder) find(ms []member, key string) (val int, ok bool) {
+	for _, m := range ms {
+		if string(d.key(m)) == key {
+			return m.val, true
+		}
+	}
+	return 0, false
+}
+
+// isValueObject reports whether ms are {"value":…} with optional ts and q.
+func (d *decoder) isValueObject(ms []member) bool {
+	hasValue := false
+	for _, m := range ms {
+		switch string(d.key(m)) {
+		case "value":
+			hasValue = true
+		case "ts", "q":
+		default:
 			return false
 		}
 	}
-	return true
+	return hasValue
 }
 
-func (d *decoder) object(prefix string, obj map[string]any, ts int64, top bool) error {
-	keys := make([]string, 0, len(obj))
-	for k := range obj {
-		if top && k == "ts" {
+// object flattens the members ms of the object at prefix, whose path has
+// segs segments. pathErr, if not nil, is why prefix is not a valid path (a
+// key on the way is not a segment); it rejects the payload once a value is
+// reached under that key, so an empty object under it adds nothing and is
+// not an error.
+func (d *decoder) object(prefix string, segs int, pathErr error, ms []member, ts int64, top bool) error {
+	for _, m := range ms {
+		if top && string(d.key(m)) == "ts" {
 			continue
 		}
-		keys = append(keys, k)
-	}
-	slices.Sort(keys) // deterministic output order
-	for _, k := range keys {
-		path := prefix + "/" + k
+		path := prefix + "/" + string(d.key(m))
 		// Check before descending: a deeply nested object must cost no more
 		// than a path's worth of work.
-		if len(path) > MaxPathLen || strings.Count(path, "/") >= MaxPathSegments {
+		if len(path) > MaxPathLen || segs >= MaxPathSegments {
 			return reject(ReasonInvalidPath, "%.64s…: nested deeper than a UNS path allows (%d segments, %d bytes)", path, MaxPathSegments, MaxPathLen)
 		}
-		switch c := obj[k].(type) {
-		case map[string]any:
-			if isValueObject(c) {
-				if err := d.valueObject(path, c, ts); err != nil {
-					return err
-				}
-				continue
+		keyErr := pathErr
+		if keyErr == nil {
+			if err := validateSegment(path[len(prefix)+1:]); err != nil {
+				keyErr = fmt.Errorf("%w: segment %d: %v", ErrInvalidPath, segs+1, err)
 			}
-			if err := d.object(path, c, ts, false); err != nil {
+		}
+		if d.toks[m.val].kind != tokObject {
+			if err := d.leaf(path, keyErr, m.val, ts); err != nil {
 				return err
 			}
-		default:
-			if err := d.leaf(path, c, ts); err != nil {
-				return err
+			continue
+		}
+		base := len(d.mem)
+		cms, err := d.members(m.val, path)
+		if err == nil {
+			if d.isValueObject(cms) {
+				err = d.valueObject(path, keyErr, cms, ts)
+			} else {
+				err = d.object(path, segs+1, keyErr, cms, ts, false)
 			}
+		}
+		d.mem = d.mem[:base]
+		if err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-func (d *decoder) valueObject(path string, obj map[string]any, ts int64) error {
-	if raw, ok := obj["ts"]; ok {
-		t, err := parseTS(raw)
-		if err != nil {
+func (d *decoder) valueObject(path string, pathErr error, ms []member, ts int64) error {
+	if i, ok := d.find(ms, "ts"); ok {
+		var err error
+		if ts, err = d.parseTS(i); err != nil {
 			return err
 		}
-		ts = t
 	}
 	q := Good
-	if raw, ok := obj["q"]; ok {
-		s, ok := raw.(string)
-		if !ok {
+	if i, ok := d.find(ms, "q"); ok {
+		if d.toks[i].kind != tokString {
 			return reject(ReasonBadQuality, "%s: q must be \"good\", \"uncertain\" or \"bad\"", path)
 		}
 		var err error
-		if q, err = ParseQuality(s); err != nil {
+		if q, err = ParseQuality(string(d.str(i))); err != nil {
 			return reject(ReasonBadQuality, "%s: %v", path, err)
 		}
 	}
-	if err := d.leaf(path, obj["value"], ts); err != nil {
+	i, _ := d.find(ms, "value")
+	if err := d.leaf(path, pathErr, i, ts); err != nil {
 		return err
 	}
 	d.dst[len(d.dst)-1].Quality = q
 	return nil
 }
 
-func (d *decoder) leaf(path string, v any, ts int64) error {
-	if err := ValidatePath(path); err != nil {
-		return reject(ReasonInvalidPath, "%v", err)
+// leaf appends the point of the value at token i, unless path is invalid
+// (pathErr) or the value is not a scalar.
+func (d *decoder) leaf(path string, pathErr error, i int, ts int64) error {
+	if pathErr != nil {
+		return reject(ReasonInvalidPath, "%v", pathErr)
 	}
-	val, err := scalar(path, v)
+	val, err := d.scalar(path, i)
 	if err != nil {
 		return err
 	}
+	return d.add(path, val, ts)
+}
+
+func (d *decoder) add(path string, val Value, ts int64) error {
 	if len(d.dst)-d.n0 >= MaxPointsPerPayload {
 		return reject(ReasonOversized, "more than %d values in one payload", MaxPointsPerPayload)
 	}
@@ -239,26 +366,43 @@ func (d *decoder) leaf(path string, v any, ts int64) error {
 	return nil
 }
 
-func scalar(path string, v any) (Value, error) {
-	switch x := v.(type) {
-	case json.Number:
-		return number(path, string(x))
-	case bool:
-		return Bool(x), nil
-	case string:
-		return String(x), nil
-	case nil:
+func (d *decoder) scalar(path string, i int) (Value, error) {
+	t := d.toks[i]
+	switch t.kind {
+	case tokNumber:
+		return number(path, string(d.p[t.start:t.end]))
+	case tokTrue:
+		return Bool(true), nil
+	case tokFalse:
+		return Bool(false), nil
+	case tokString:
+		return String(string(d.str(i))), nil
+	case tokNull:
 		return Value{}, reject(ReasonWrongType, "%s: null is not a value", path)
-	case []any:
+	case tokArray:
 		return Value{}, reject(ReasonWrongType, "%s: arrays are not values", path)
-	case map[string]any:
-		return Value{}, reject(ReasonWrongType, "%s: an object is not a value here", path)
 	}
-	return Value{}, reject(ReasonWrongType, "%s: unsupported JSON type %T", path, v)
+	return Value{}, reject(ReasonWrongType, "%s: an object is not a value here", path)
+}
+
+// str returns the contents of the string at token i, escapes decoded. It
+// is valid until the next call.
+func (d *decoder) str(i int) []byte {
+	t := d.toks[i]
+	s := d.p[t.start:t.end]
+	if !t.escaped {
+		return s
+	}
+	start := len(d.buf)
+	d.buf = unescape(d.buf, s)
+	s = d.buf[start:]
+	d.buf = d.buf[:start]
+	return s
 }
 
 // number keeps integers exact: a literal without fraction or exponent that
-// fits int64 is an Int, anything else a Float.
+// fits int64 is an Int, anything else a Float. s is not kept (the caller
+// may pass a view of the payload).
 func number(path, s string) (Value, error) {
 	if !strings.ContainsAny(s, ".eE") {
 		if i, err := strconv.ParseInt(s, 10, 64); err == nil {
@@ -267,33 +411,36 @@ func number(path, s string) (Value, error) {
 	}
 	f, err := strconv.ParseFloat(s, 64)
 	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
-		return Value{}, reject(ReasonNonFinite, "%s: %s is not a finite float64", path, s)
+		return Value{}, reject(ReasonNonFinite, "%s: %s is not a finite float64", path, strings.Clone(s))
 	}
 	return Float(f), nil
 }
 
-// parseTS reads a timestamp: a number of unix milliseconds or an RFC 3339 string.
-func parseTS(raw any) (int64, error) {
-	var ns int64
-	switch x := raw.(type) {
-	case json.Number:
-		var ok bool
-		if ns, ok = msToNS(string(x)); !ok {
+// parseTS reads the timestamp at token i: a number of unix milliseconds or
+// an RFC 3339 string.
+func (d *decoder) parseTS(i int) (int64, error) {
+	t := d.toks[i]
+	switch t.kind {
+	case tokNumber:
+		x := d.p[t.start:t.end]
+		ns, ok := msToNS(string(x))
+		if !ok {
 			return 0, reject(ReasonBadTS, "ts %s is not a number of unix milliseconds in 1970..2200", x)
 		}
-	case string:
-		t, err := time.Parse(time.RFC3339Nano, x)
+		return ns, nil
+	case tokString:
+		x := d.str(i)
+		ts, err := time.Parse(time.RFC3339Nano, string(x))
 		if err != nil {
 			return 0, reject(ReasonBadTS, "ts %q: want unix milliseconds or RFC 3339", x)
 		}
-		ns = t.UnixNano()
+		ns := ts.UnixNano()
 		if ns < minTS || ns > maxTS {
 			return 0, reject(ReasonBadTS, "ts %q is outside 1970..2200", x)
 		}
-	default:
-		return 0, reject(ReasonBadTS, "ts must be unix milliseconds or an RFC 3339 string")
+		return ns, nil
 	}
-	return ns, nil
+	return 0, reject(ReasonBadTS, "ts must be unix milliseconds or an RFC 3339 string")
 }
 
 // msToNS converts a JSON number of unix milliseconds to nanoseconds exactly

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 )
 
 // Kind is the type of a Value.
@@ -159,7 +160,8 @@ func ParseQuality(s string) (Quality, error) {
 	case "bad":
 		return Bad, nil
 	}
-	return 0, fmt.Errorf("quality %q: want good, uncertain or bad", s)
+	// A copy, so that s does not escape: decoders pass views of payloads.
+	return 0, fmt.Errorf("quality %q: want good, uncertain or bad", strings.Clone(s))
 }
 
 // Point is one value of one series at one time.
