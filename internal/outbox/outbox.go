@@ -151,7 +151,7 @@ type Log struct {
 	gatherTimer *time.Timer // bounds gather
 
 	// ackMu serialises the writers of the cursor file (Ack, drops, counter
-	// persistence) and their head moves. It is taken before mu.
+	// persistence, Close) and their head moves. It is taken before mu.
 	ackMu sync.Mutex
 
 	// mu guards everything below and the mutable fields of the segments.
@@ -707,18 +707,27 @@ func (l *Log) Close() error {
 	l.mu.Unlock()
 	close(l.stop)
 
-	done := make(chan struct{})
+	// Close writes the last cursor holding ackMu, so that no Ack, age drop
+	// or counter persistence that started before Close (they check closed
+	// only once they hold it) writes the cursor after it. Waiting for them
+	// and for the flusher is bounded: if they do not finish in time, ackMu
+	// is released once they do, and Close gives up.
+	locked := make(chan struct{})
 	go func() {
 		l.wg.Wait()
-		l.ackMu.Lock() // wait for a running Ack
-		l.ackMu.Unlock()
-		close(done)
+		l.ackMu.Lock()
+		close(locked)
 	}()
 	select {
-	case <-done:
+	case <-locked:
 	case <-time.After(closeTimeout):
+		go func() {
+			<-locked
+			l.ackMu.Unlock()
+		}()
 		return fmt.Errorf("close outbox %s: %w", l.dir, errors.New("timed out flushing to disk"))
 	}
+	defer l.ackMu.Unlock()
 	var errs []error
 	if err := l.sync(); err != nil {
 		errs = append(errs, err)
@@ -730,7 +739,7 @@ func (l *Log) Close() error {
 	l.mu.Lock()
 	l.settleInflight(func(droppedRec) bool { return false }, func(droppedRec) bool { return true })
 	l.mu.Unlock()
-	if err := l.persist(); err != nil {
+	if err := l.persistLocked(); err != nil {
 		errs = append(errs, err)
 	}
 	l.mu.Lock()
