@@ -277,14 +277,17 @@ func dropChild(dir string) {
 	}
 	r := rand.New(rand.NewPCG(uint64(os.Getpid()), 1))
 	for {
-		if _, err := l.Read(l.Acked()+1, 1+r.IntN(100), 1<<20); err != nil {
+		_, err := l.Read(l.Acked()+1, 1+r.IntN(100), 1<<20)
+		switch {
+		case errors.Is(err, ErrWatermarkNeeded):
+			if r.IntN(2) == 0 {
+				l.Delivered(0, 0, 0)
+			}
+		case err != nil:
 			fmt.Fprintln(os.Stderr, "read:", err)
 			os.Exit(2)
 		}
 		sending(1 + r.IntN(100))
-		if r.IntN(2) == 0 {
-			l.Delivered(0, 0, 0)
-		}
 	}
 }
 

@@ -62,17 +62,19 @@
 // Records a bound drops while a reader holds them (read, not acknowledged)
 // may still reach the receiver, so in memory they are counted only once
 // their fate is known: Delivered (the receiver's watermark before the
-// reader's next delivered batch) settles them, records up to it and those
-// of the batch as delivered and the others as dropped; Ack settles those
-// it covers as delivered; Close counts those left as dropped. On disk they
-// count as dropped from the moment they are dropped, as after a crash
-// nobody can tell whether the receiver got them: after a kill or a power
-// failure the count is high by those of them the receiver did store (at
-// most what the reader held: one batch). The count is exact unless one
-// attempt fails before the receiver stores it and a later one is stored
-// but its answer lost, both before the next answer (the receiver's
-// watermark then covers records it does not have); it is then high, never
-// low.
+// reader's next request, and the records that request delivered) settles
+// them, records up to the watermark and those of the request as delivered
+// and the others as dropped; Ack settles those it covers as delivered;
+// Close counts those left as dropped. Until Delivered has settled them,
+// Read returns ErrWatermarkNeeded: the reader asks the receiver for its
+// watermark without sending records, so no later request can move the
+// watermark past them, and the count is exact. On disk they count as
+// dropped from the moment they are dropped, as after a crash nobody can
+// tell whether the receiver got them. So the count is high, never low, in
+// two cases: the process ends (Close, kill, power failure) while such
+// records are unsettled, by those of them the receiver did store (at most
+// what the reader held: one batch); and the receiver answers with a
+// watermark from before an attempt it is still storing.
 //
 // Records lost to corruption are counted when Open finds them, including
 // records missing between two segments (a segment cut at a record

@@ -37,6 +37,11 @@ var (
 	ErrTooLarge = errors.New("outbox: record too large")
 	ErrCorrupt  = errors.New("outbox: corrupt record")
 	ErrLocked   = errors.New("outbox: locked")
+	// ErrWatermarkNeeded is Read's answer while records that a bound
+	// dropped from a reader's hands wait to be settled: the reader must ask
+	// the receiver how far it has stored (sending no records) and pass that
+	// to Delivered before it reads on (see Delivered).
+	ErrWatermarkNeeded = errors.New("outbox: dropped records in flight: the receiver's watermark is needed")
 )
 
 // Defaults of Options.
@@ -179,7 +184,8 @@ type Log struct {
 	sent readHint
 	// inflight holds records a bound dropped while a reader had them
 	// (see dropTo): they count as dropped once it is clear they were not
-	// delivered, and not at all if Ack covers them.
+	// delivered, and not at all if they were. While it is not empty, Read
+	// returns ErrWatermarkNeeded.
 	inflight  []inflightDrop
 	reading   bool          // a Read is between its two locked sections
 	diskBytes int64         // sum of segs[i].size
@@ -491,6 +497,7 @@ func (l *Log) dropTo(reason string, s *segment, end pos) error {
 	l.addDrop(reason, gone)
 	if held != nil {
 		l.inflight = append(l.inflight, *held)
+		l.wake() // a waiting reader must learn the receiver's watermark (Read)
 	}
 	l.cur.floor = c.floor
 	l.curDirty = false // the file has all of l.cur now
@@ -509,11 +516,20 @@ func (l *Log) settleRead() {
 }
 
 // Delivered settles the records a bound dropped while a reader had them,
-// once the receiver stored the batch first..last and said how far it had
-// stored before it (prev): the batch's own records and those up to prev
-// (sent by an earlier attempt whose answer was lost) reached it; the
-// others never will, and count as dropped now. A reader that knows prev
-// calls Delivered before Ack.
+// given the receiver's answer to the reader's next request: the receiver
+// had stored everything up to prev before it, and the request delivered
+// the records first..last (first > last, e.g. 0, 0, for a request that
+// carried none). Records up to prev and those of the request reached the
+// receiver; the others never will, and count as dropped now. A reader that
+// knows prev calls Delivered before Ack.
+//
+// The count is exact because the receiver's watermark can only have been
+// moved by requests that held the dropped records: once records a reader
+// had were dropped, Read returns ErrWatermarkNeeded until Delivered has
+// settled them, so no request goes past them before the receiver says what
+// it has. (A receiver that reads its watermark while an earlier attempt of
+// the same batch is still being stored answers too low; that makes the
+// count high, never low.)
 func (l *Log) Delivered(prev, first, last uint64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
