@@ -12,6 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -684,31 +685,45 @@ func TestSyncIntervalVisibility(t *testing.T) {
 	}
 }
 
+// TestWait checks that Wait blocks until a record is durable, the
+// context ends or the log closes. synctest.Wait returns once every
+// goroutine of the test is blocked, so a waiter that has not returned by
+// then is blocked in Wait.
 func TestWait(t *testing.T) {
-	l := openLog(t, t.TempDir(), Options{})
-	errc := make(chan error, 1)
-	go func() { errc <- l.Wait(t.Context(), 0) }()
-	select {
-	case err := <-errc:
-		t.Fatalf("Wait returned before any record: %v", err)
-	case <-time.After(20 * time.Millisecond):
-	}
-	mustAppend(t, l, []byte("a"), 1)
-	if err := <-errc; err != nil {
-		t.Fatalf("Wait: %v", err)
-	}
-	ctx, cancel := context.WithCancel(t.Context())
-	go func() { errc <- l.Wait(ctx, 1) }()
-	cancel()
-	if err := <-errc; !errors.Is(err, context.Canceled) {
-		t.Errorf("Wait after cancel: %v", err)
-	}
-	go func() { errc <- l.Wait(t.Context(), 1) }()
-	time.Sleep(10 * time.Millisecond)
-	l.Close()
-	if err := <-errc; !errors.Is(err, ErrClosed) {
-		t.Errorf("Wait across Close: %v", err)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		l := openLog(t, t.TempDir(), Options{})
+		errc := make(chan error, 1)
+		blocked := func(what string) {
+			t.Helper()
+			synctest.Wait()
+			select {
+			case err := <-errc:
+				t.Fatalf("Wait returned %v %s", err, what)
+			default:
+			}
+		}
+		go func() { errc <- l.Wait(t.Context(), 0) }()
+		blocked("before any record")
+		mustAppend(t, l, []byte("a"), 1)
+		if err := <-errc; err != nil {
+			t.Fatalf("Wait: %v", err)
+		}
+
+		ctx, cancel := context.WithCancel(t.Context())
+		go func() { errc <- l.Wait(ctx, 1) }()
+		blocked("before a second record or the cancel")
+		cancel()
+		if err := <-errc; !errors.Is(err, context.Canceled) {
+			t.Errorf("Wait after cancel: %v", err)
+		}
+
+		go func() { errc <- l.Wait(t.Context(), 1) }()
+		blocked("before a second record or Close")
+		l.Close()
+		if err := <-errc; !errors.Is(err, ErrClosed) {
+			t.Errorf("Wait across Close: %v", err)
+		}
+	})
 }
 
 // TestConcurrent runs appenders, a forwarder (Wait, Read, Ack) and a stats
