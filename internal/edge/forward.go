@@ -162,6 +162,12 @@ func (e *Edge) forward(ctx context.Context) error {
 			e.outbox.Delivered(ack.Previous, 0, 0)
 			continue
 		}
+		// Counted as forwarded before the outbox lets go of the records, so
+		// that the status never shows them neither pending nor forwarded.
+		e.metrics.forwardedRecords.Add(float64(len(entries)))
+		e.metrics.forwardedPoints.Add(float64(points))
+		e.fwdRate.add(time.Now(), len(entries), points)
+		e.metrics.forwardSeconds.Observe(time.Since(start).Seconds())
 		last := entries[len(entries)-1].Seq
 		// Records a full buffer dropped while this batch held them: the
 		// batch and the hub's watermark before it say which of them the
@@ -177,10 +183,6 @@ func (e *Edge) forward(ctx context.Context) error {
 			e.log.Error("cannot record the hub's acknowledgement in the outbox; going on, the next acknowledgement records it", "seq", last, "err", err)
 		}
 		next = last + 1
-		e.metrics.forwardedRecords.Add(float64(len(entries)))
-		e.metrics.forwardedPoints.Add(float64(points))
-		e.fwdRate.add(time.Now(), len(entries), points)
-		e.metrics.forwardSeconds.Observe(time.Since(start).Seconds())
 	}
 }
 
