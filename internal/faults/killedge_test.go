@@ -14,7 +14,7 @@ import (
 // the simulator stamps its values, so all its resends are recognisable).
 func TestFaultsKillEdge(t *testing.T) {
 	parallel(t)
-	n := cycles(t, 3, 100)
+	n := cycles(t, 3, 10, 100)
 	rate := pick(20.0, 50.0)
 	h := startHub(t)
 	e := startEdge(t, t.TempDir(), h.url, h.createEdge(t, "kill-edge"))
@@ -24,10 +24,14 @@ func TestFaultsKillEdge(t *testing.T) {
 	var restarts durations
 	var recognised int64 // device resends the edge recognised, over its lifetimes
 	for i := range n {
+		// Every lifetime of the edge takes data: the kill comes once the
+		// simulator has had more ticks acknowledged, after 0.5-1 s.
+		acked := s.ackedTicks()
 		time.Sleep(time.Duration(500+250*(i%3)) * time.Millisecond)
+		waitUntil(t, time.Minute, "the simulator's ticks to be acknowledged by the restarted edge", func() bool { return s.ackedTicks() > acked })
 		recognised += e.status(t).Ingest.ResendsSkipped
 		e.kill()
-		time.Sleep(time.Duration(100+100*(i%2)) * time.Millisecond)
+		time.Sleep(time.Duration(100+100*(i%2)) * time.Millisecond) // the edge is down for a moment
 		t0 := time.Now()
 		e.restart(t)
 		restarts = append(restarts, time.Since(t0))
@@ -35,9 +39,8 @@ func TestFaultsKillEdge(t *testing.T) {
 			t.Fatalf("edge exited after restart %d: %v", i+1, err)
 		}
 	}
-	time.Sleep(time.Second)
 	s.stop(t)
-	e.waitDrained(t, 60*time.Second)
+	e.waitDrained(t, time.Minute)
 	recognised += e.status(t).Ingest.ResendsSkipped
 	ta := h.verify(t, s)
 
@@ -54,8 +57,5 @@ func TestFaultsKillEdge(t *testing.T) {
 	checkNoLoss(t, ta, false)
 	if ta.dup != 0 {
 		t.Logf("%d points stored twice: device resends of messages the edge had stored but not yet acknowledged when it was killed", ta.dup)
-	}
-	if ta.ticks < int64(float64(len(s.acked))*rate*float64(n)*0.3) {
-		t.Errorf("only %d ticks acknowledged: the run did not get going", ta.ticks)
 	}
 }
