@@ -12,6 +12,8 @@
 // The scenarios, one test each:
 //
 //	TestFaultsKillEdge              kill -9 of the edge, many times, while it ingests and forwards
+//	TestFaultsKillEdgeWhileDropping kill -9 of the edge at random moments while a full buffer drops
+//	                                data (drop-oldest, the hub away): missing = counter after it all
 //	TestFaultsKillHub               kill -9 of the hub while a batch is on its way, restart in place
 //	TestFaultsNetwork               through a TCP proxy written in the test (proxy_test.go): hub
 //	                                unreachable, connections reset after the hub answered or in the
@@ -50,12 +52,12 @@
 //	                        network faults, reset mid-request, the slow catch-up after an
 //	                        outage, the disk-full variant with the default bound, every
 //	                        damage, the catch-up after an outage, and 10 kills of the edge
-//	                        and of the hub (about 1 minute)
+//	                        and of the hub and 20 kills while dropping (about 1 minute)
 //	MOLEN_FAULTS_LONG=1     the long variant (implies FULL): more cycles, longer outages,
 //	                        higher rates, scenarios one after the other (about 15 minutes;
 //	                        the figures in docs/reliability.md)
-//	MOLEN_FAULTS_CYCLES=n   kills of the edge and of the hub (default 3, full 10, long
-//	                        100 and 30)
+//	MOLEN_FAULTS_CYCLES=n   kills of the edge and of the hub (default 3, full 10 and 20,
+//	                        long 100 and 30)
 //	MOLEN_FAULTS_OUTAGE=d   the outage of TestFaultsCatchUp (full 5s, long 5m); setting it
 //	                        runs TestFaultsCatchUp outside the full suite too
 //	MOLEN_FAULTS_RATE=r     its simulator ticks per second, 42 points each (full 100, long 240)

@@ -185,6 +185,27 @@ func (p *proc) start() {
 	}()
 }
 
+// stop sends SIGTERM and waits until the process has shut down: a hub
+// answers the requests it has begun before it exits.
+func (p *proc) stop(t *testing.T) {
+	t.Helper()
+	p.mu.Lock()
+	cmd, done := p.cmd, p.done
+	p.cmd = nil
+	p.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-done:
+	case <-time.After(time.Minute):
+		_ = cmd.Process.Signal(syscall.SIGKILL)
+		<-done
+		t.Fatalf("%s did not shut down within a minute of SIGTERM", p.name)
+	}
+}
+
 // kill sends SIGKILL and waits until the process is gone.
 func (p *proc) kill() {
 	p.mu.Lock()
