@@ -618,7 +618,7 @@ func TestMaxAge(t *testing.T) {
 			// the receiver has none of them.
 			c.add(5 * time.Second)
 			mustAppend(t, l, make([]byte, 50), 3)
-			deadline := time.Now().Add(5 * time.Second)
+			deadline := time.Now().Add(time.Minute)
 			for {
 				l.Delivered(0, 0, 0)
 				if l.Stats().Dropped[ReasonAge].Records == wantRecs+5 {
@@ -644,7 +644,7 @@ func TestMaxAgeTicker(t *testing.T) {
 	for range 5 {
 		mustAppend(t, l, []byte("old"), 2)
 	}
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(time.Minute)
 	for l.Stats().Dropped[ReasonAge].Points != 10 {
 		if time.Now().After(deadline) {
 			t.Fatalf("no age drop: %+v", l.Stats())

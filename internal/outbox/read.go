@@ -15,9 +15,10 @@ import (
 // older than FirstSeq (records were dropped), it starts at FirstSeq.
 // Returns nil, nil if none yet, and ErrWatermarkNeeded while records a
 // bound dropped from the reader's hands wait for Delivered. Read returns
-// only durable records (see doc.go). Sequence numbers are contiguous except where corrupt data was
-// quarantined. A record that fails its checksum here (damage after Open)
-// is an error wrapping ErrCorrupt; the next Open quarantines it.
+// only durable records (see doc.go). Sequence numbers are contiguous
+// except where corrupt data was quarantined. A record that fails its
+// checksum here (damage after Open) is an error wrapping ErrCorrupt; the
+// next Open quarantines it.
 func (l *Log) Read(from uint64, maxRecords int, maxBytes int) ([]Entry, error) {
 	l.mu.Lock()
 	if l.closed {
