@@ -43,9 +43,11 @@
 //
 // # Running it
 //
-// go test ./internal/faults/ runs a representative short set: one or two
-// variants of each scenario, the scenarios in parallel, in about 25 s on
-// 2 vCPUs. go test -v prints a table of the figures at the end.
+// go test ./internal/faults/ runs a representative short set in parallel:
+// the kill scenarios with 3 kills each, the network faults drop and reset
+// after answer, both outage policies, one disk-full and one damage variant;
+// about 25 s on 2 vCPUs. go test -v prints a table of the figures at the
+// end.
 // Environment:
 //
 //	MOLEN_FAULTS_FULL=1     every scenario and variant (CI): also the hang and slow-link
@@ -54,10 +56,10 @@
 //	                        damage, the catch-up after an outage, and 10 kills of the edge
 //	                        and of the hub and 20 kills while dropping (about 1 minute)
 //	MOLEN_FAULTS_LONG=1     the long variant (implies FULL): more cycles, longer outages,
-//	                        higher rates, scenarios one after the other (about 15 minutes;
+//	                        higher rates, scenarios one after the other (about 16 minutes;
 //	                        the figures in docs/reliability.md)
-//	MOLEN_FAULTS_CYCLES=n   kills of the edge and of the hub (default 3, full 10 and 20,
-//	                        long 100 and 30)
+//	MOLEN_FAULTS_CYCLES=n   kills in each kill scenario (default 3; full 10, and 20 while
+//	                        dropping; long 100, and 30 of the hub)
 //	MOLEN_FAULTS_OUTAGE=d   the outage of TestFaultsCatchUp (full 5s, long 5m); setting it
 //	                        runs TestFaultsCatchUp outside the full suite too
 //	MOLEN_FAULTS_RATE=r     its simulator ticks per second, 42 points each (full 100, long 240)
