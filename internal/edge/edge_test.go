@@ -1047,3 +1047,143 @@ func TestTextTopics(t *testing.T) {
 		t.Errorf("bad text topic filter: %v, want an error naming edge.mqtt_text_topics[0]", err)
 	}
 }
+
+// switchHub stands in front of a real hub. Down, it closes every
+// connection without passing the request on (the hub stores nothing);
+// with loseAnswers > 0 it passes a request on and closes the connection
+// instead of answering (the hub stored it, the edge does not know). It
+// counts the uplink requests it refused and those without records (the
+// edge asking for the hub's watermark).
+type switchHub struct {
+	url         string
+	down        atomic.Bool
+	loseAnswers atomic.Int64
+	refused     atomic.Int64
+	probes      atomic.Int64
+}
+
+func newSwitchHub(t *testing.T, hubURL string) *switchHub {
+	t.Helper()
+	dec, err := zstd.NewReader(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(dec.Close)
+	sw := &switchHub{}
+	hangUp := func(w http.ResponseWriter) {
+		c, _, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			t.Errorf("switch hub: hijack: %v", err)
+			return
+		}
+		c.Close()
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if sw.down.Load() {
+			if r.URL.Path == "/api/v1/uplink" {
+				sw.refused.Add(1)
+			}
+			hangUp(w)
+			return
+		}
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			return
+		}
+		if r.URL.Path == "/api/v1/uplink" {
+			if raw, err := dec.DecodeAll(body, nil); err == nil {
+				if b, err := uplink.DecodeBatch(raw); err == nil && len(b.Records) == 0 {
+					sw.probes.Add(1)
+				}
+			}
+		}
+		req, err := http.NewRequestWithContext(r.Context(), r.Method, hubURL+r.URL.RequestURI(), bytes.NewReader(body))
+		if err != nil {
+			t.Errorf("switch hub: %v", err)
+			return
+		}
+		req.Header = r.Header.Clone()
+		resp, err := http.DefaultTransport.RoundTrip(req)
+		if err != nil {
+			hangUp(w)
+			return
+		}
+		defer resp.Body.Close()
+		if sw.loseAnswers.Load() > 0 && sw.loseAnswers.Add(-1) >= 0 {
+			hangUp(w)
+			return
+		}
+		for k, vs := range resp.Header {
+			w.Header()[k] = vs
+		}
+		w.WriteHeader(resp.StatusCode)
+		io.Copy(w, resp.Body)
+	}))
+	t.Cleanup(srv.Close)
+	sw.url = srv.URL
+	return sw
+}
+
+// TestDropsInFlightAreCountedExactly fills a small drop-oldest outbox
+// while the hub is out of reach, so that the outbox drops records the
+// forwarder holds in a batch that does not get through (and, in one
+// variant, that an earlier attempt did store although its answer was
+// lost). Once the hub is back, the forwarder asks it how far it has stored
+// before it sends anything else; the points missing at the hub are then
+// exactly the points the edge counts as dropped.
+func TestDropsInFlightAreCountedExactly(t *testing.T) {
+	for _, tt := range []struct {
+		name      string
+		firstLost bool // the hub stores the first batch, its answer is lost
+	}{
+		{"the batch never reached the hub", false},
+		{"the hub stored the batch, its answer was lost", true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			v := start(t)
+			eventually(t, "enrollment", func() bool { return v.edge.Status().Edge.Enrolled })
+			if err := v.edge.Close(); err != nil {
+				t.Fatal(err)
+			}
+			sw := newSwitchHub(t, v.hub.URL())
+			v.cfg.HubURL = sw.url
+			v.cfg.Outbox = outbox.Options{MaxBytes: 16 << 10, SegmentBytes: 4 << 10}
+			if tt.firstLost {
+				sw.loseAnswers.Store(1)
+			} else {
+				sw.down.Store(true)
+			}
+			v.startEdge()
+			dev := v.device(4)
+
+			// The forwarder takes the first message in a batch that does
+			// not come back; then the hub is out of reach while the rest
+			// overflows the outbox and drops the oldest records, the first
+			// one among them.
+			publish(t, dev, "f/m/n", []byte("0"))
+			if tt.firstLost {
+				eventually(t, "the hub to store the first batch", func() bool { return v.count("f/m/n") == 1 })
+				sw.down.Store(true)
+			} else {
+				eventually(t, "the forwarder to send the first batch", func() bool { return sw.refused.Load() > 0 })
+			}
+			const n = 1000
+			for i := 1; i < n; i++ {
+				publish(t, dev, "f/m/n", []byte(fmt.Sprint(i)))
+			}
+			if st := v.edge.Status(); st.Outbox.PendingPoints+st.Outbox.DroppedPoints["full"] >= n {
+				t.Fatalf("the outbox dropped nothing from the forwarder's hands: %d pending, %d counted as dropped of %d", st.Outbox.PendingPoints, st.Outbox.DroppedPoints["full"], n)
+			}
+
+			sw.down.Store(false)
+			eventually(t, "the outbox to drain", func() bool { return v.edge.Status().Outbox.PendingRecords == 0 })
+			stored, dropped := int64(v.count("f/m/n")), v.edge.Status().Outbox.DroppedPoints["full"]
+			if stored+dropped != n || dropped == 0 {
+				t.Errorf("%d points at the hub, %d counted as dropped: %d of %d not accounted for", stored, dropped, n-stored-dropped, n)
+			}
+			if sw.probes.Load() == 0 {
+				t.Errorf("the forwarder never asked the hub for its watermark")
+			}
+		})
+	}
+}

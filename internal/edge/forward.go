@@ -82,7 +82,12 @@ func (e *Edge) forward(ctx context.Context) error {
 		if errors.Is(err, outbox.ErrClosed) {
 			return nil
 		}
-		if err != nil {
+		// probe: a full buffer dropped records that a batch which did not
+		// get through held. Before anything else goes, a batch without
+		// records asks the hub how far it has stored: that says which of
+		// them it has, so the drop counter stays exact (outbox.Delivered).
+		probe := errors.Is(err, outbox.ErrWatermarkNeeded)
+		if err != nil && !probe {
 			// A damaged record found while running: keep ingesting, keep
 			// trying (the next start quarantines it), and say so.
 			e.fwd.fail(time.Now(), err)
@@ -93,7 +98,7 @@ func (e *Edge) forward(ctx context.Context) error {
 			}
 			continue
 		}
-		if len(entries) == 0 {
+		if len(entries) == 0 && !probe {
 			if err := e.outbox.Wait(ctx, next-1); err != nil {
 				return nil
 			}
@@ -115,7 +120,7 @@ func (e *Edge) forward(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		if refused(err) {
+		if refused(err) && !probe {
 			// The hub refuses the data itself: resending the batch would
 			// block everything behind it. Find the refused records, keep
 			// them in the dead-letter directory, and go on.
@@ -148,10 +153,25 @@ func (e *Edge) forward(ctx context.Context) error {
 			}
 			continue
 		}
+		if delay > retryMin {
+			e.log.Info("forwarding to hub resumed")
+		}
+		delay = retryMin
+		e.fwd.ok(time.Now())
+		if probe {
+			e.outbox.Delivered(ack.Previous, 0, 0)
+			continue
+		}
+		// Counted as forwarded before the outbox lets go of the records, so
+		// that the status never shows them neither pending nor forwarded.
+		e.metrics.forwardedRecords.Add(float64(len(entries)))
+		e.metrics.forwardedPoints.Add(float64(points))
+		e.fwdRate.add(time.Now(), len(entries), points)
+		e.metrics.forwardSeconds.Observe(time.Since(start).Seconds())
 		last := entries[len(entries)-1].Seq
-		// Records a full buffer dropped while an earlier attempt of this
-		// batch was on its way: the hub's watermark before this batch says
-		// whether that attempt stored them, so the drop counter stays exact.
+		// Records a full buffer dropped while this batch held them: the
+		// batch and the hub's watermark before it say which of them the
+		// hub has, so the drop counter stays exact.
 		e.outbox.Delivered(ack.Previous, entries[0].Seq, last)
 		if err := e.outbox.Ack(last); err != nil {
 			// The hub has the records; failing to note it only means they
@@ -163,15 +183,6 @@ func (e *Edge) forward(ctx context.Context) error {
 			e.log.Error("cannot record the hub's acknowledgement in the outbox; going on, the next acknowledgement records it", "seq", last, "err", err)
 		}
 		next = last + 1
-		if delay > retryMin {
-			e.log.Info("forwarding to hub resumed")
-		}
-		delay = retryMin
-		e.fwd.ok(time.Now())
-		e.metrics.forwardedRecords.Add(float64(len(entries)))
-		e.metrics.forwardedPoints.Add(float64(points))
-		e.fwdRate.add(time.Now(), len(entries), points)
-		e.metrics.forwardSeconds.Observe(time.Since(start).Seconds())
 	}
 }
 

@@ -33,6 +33,18 @@ var molenBin string
 // docs/reliability.md, scenarios one after the other.
 var long = os.Getenv("MOLEN_FAULTS_LONG") != ""
 
+// full is MOLEN_FAULTS_FULL (or MOLEN_FAULTS_LONG): every scenario and
+// variant. Without it go test runs a representative short set.
+var full = long || os.Getenv("MOLEN_FAULTS_FULL") != ""
+
+// fullOnly skips the test unless the full suite runs.
+func fullOnly(t *testing.T) {
+	t.Helper()
+	if !full {
+		t.Skip("in the full suite only (MOLEN_FAULTS_FULL=1)")
+	}
+}
+
 func TestMain(m *testing.M) {
 	code := run(m)
 	os.Exit(code)
@@ -74,9 +86,10 @@ func pick[T any](short, long_ T) T {
 	return short
 }
 
-// cycles is how many faults a scenario injects: short in CI, long with
-// MOLEN_FAULTS_LONG; MOLEN_FAULTS_CYCLES overrides both.
-func cycles(t *testing.T, short, long_ int) int {
+// cycles is how many faults a scenario injects: short by default, more in
+// the full suite, long with MOLEN_FAULTS_LONG; MOLEN_FAULTS_CYCLES
+// overrides them.
+func cycles(t *testing.T, short, full_, long_ int) int {
 	t.Helper()
 	if s := os.Getenv("MOLEN_FAULTS_CYCLES"); s != "" {
 		n, err := strconv.Atoi(s)
@@ -85,7 +98,13 @@ func cycles(t *testing.T, short, long_ int) int {
 		}
 		return n
 	}
-	return pick(short, long_)
+	switch {
+	case long:
+		return long_
+	case full:
+		return full_
+	}
+	return short
 }
 
 // parallel runs the test in parallel with the other scenarios in the short
@@ -166,6 +185,27 @@ func (p *proc) start() {
 	}()
 }
 
+// stop sends SIGTERM and waits until the process has shut down: a hub
+// answers the requests it has begun before it exits.
+func (p *proc) stop(t *testing.T) {
+	t.Helper()
+	p.mu.Lock()
+	cmd, done := p.cmd, p.done
+	p.cmd = nil
+	p.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-done:
+	case <-time.After(time.Minute):
+		_ = cmd.Process.Signal(syscall.SIGKILL)
+		<-done
+		t.Fatalf("%s did not shut down within a minute of SIGTERM", p.name)
+	}
+}
+
 // kill sends SIGKILL and waits until the process is gone.
 func (p *proc) kill() {
 	p.mu.Lock()
@@ -208,6 +248,19 @@ func tail(path string, n int) string {
 }
 
 var httpClient = &http.Client{Timeout: 10 * time.Second}
+
+// waitUntil polls cond every 10 ms until it holds, and fails the test if it
+// does not within limit, saying what it waited for.
+func waitUntil(t *testing.T, limit time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s", what, limit)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
 
 func waitHTTP(t *testing.T, url string) {
 	t.Helper()
@@ -477,9 +530,17 @@ type simRun struct {
 
 const simSeed = 11
 
+// simInflight bounds the messages each simulated machine has unacknowledged
+// (sim.Config.MaxInflight). With an fsync before every acknowledgement the
+// edge ingests the simulator's four connections not much faster than 50
+// ticks/s, and on a busy machine slower: then the devices hold this many
+// messages until the simulator stops, and the stop must see them
+// acknowledged within sim.DrainTimeout.
+const simInflight = 200
+
 func startSim(t *testing.T, broker string, rate float64) *simRun {
 	t.Helper()
-	s, err := sim.New(sim.Config{Broker: broker, Seed: simSeed, Rate: rate})
+	s, err := sim.New(sim.Config{Broker: broker, Seed: simSeed, Rate: rate, MaxInflight: simInflight})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -520,6 +581,15 @@ func (r *simRun) ackedTicks() int64 {
 	var n int64
 	for _, a := range r.s.Acked() {
 		n += int64(a)
+	}
+	return n
+}
+
+// ackedPoints is the number of points of the ticks acknowledged so far.
+func (r *simRun) ackedPoints() int64 {
+	var n int64
+	for m, a := range r.s.Acked() {
+		n += int64(a) * int64(len(machineTopics()[m]))
 	}
 	return n
 }

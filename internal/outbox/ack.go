@@ -1,9 +1,6 @@
 package outbox
 
-import (
-	"fmt"
-	"maps"
-)
+import "fmt"
 
 // Ack records that every record with Seq <= seq has been delivered: it
 // persists the cursor (atomically, tmp+rename) and deletes segments that
@@ -31,9 +28,8 @@ func (l *Log) Ack(seq uint64) error {
 	// Delivered settled: a reader that acknowledges past them sent them
 	// (in this batch or an earlier attempt).
 	l.settleInflight(func(r droppedRec) bool { return r.seq <= seq }, func(droppedRec) bool { return false })
-	c := l.cur
+	c := l.diskCursor()
 	c.acked = seq
-	c.dropped = maps.Clone(c.dropped)
 	l.mu.Unlock()
 	// The cursor goes to disk before anything is deleted, so that every
 	// record above the cursor on disk is still there, and the in-memory
@@ -58,7 +54,8 @@ func (l *Log) Ack(seq uint64) error {
 }
 
 // expire drops the pending records older than MaxAge, counting them under
-// ReasonAge, and persists the new floor.
+// ReasonAge (the count and the new floor are on disk before the records
+// go: see dropTo).
 func (l *Log) expire() error {
 	l.ackMu.Lock()
 	defer l.ackMu.Unlock()
@@ -73,23 +70,22 @@ func (l *Log) expire() error {
 	if err := l.advance(target{byTime: true, cutoff: cutoff}, ReasonAge); err != nil {
 		return fmt.Errorf("age drop: %w", err)
 	}
-	l.mu.Lock()
-	if l.head.seq > l.cur.floor {
-		l.cur.floor = l.head.seq
-		l.curDirty = true
-	}
-	l.mu.Unlock()
-	return l.persistLocked()
+	return nil
 }
 
 // advance moves the head forward to target t, deleting the segments left
-// behind and counting the records passed under reason (none if reason is
-// ""). The caller holds l.ackMu or is Open.
+// behind. With reason "" the records passed are acknowledged (the cursor on
+// disk says so already); otherwise they are dropped and counted under
+// reason (dropTo). The caller holds l.ackMu or is Open.
 func (l *Log) advance(t target, reason string) error {
 	for {
 		l.mu.Lock()
 		for len(l.segs) > 1 && (l.head.seq >= l.segs[0].next() || t.before(l.segs[0])) {
-			l.removeFirst(reason)
+			if err := l.pass(reason, l.segs[0], l.segs[0].end()); err != nil {
+				l.mu.Unlock()
+				return err
+			}
+			l.removeFirst()
 		}
 		s := l.segs[0]
 		if l.head.seq >= s.next() || t.reached(l.head.seq, l.head.time) {
@@ -98,13 +94,9 @@ func (l *Log) advance(t target, reason string) error {
 		}
 		if t.before(s) {
 			// s is the active segment and every live record in it goes.
-			end := s.end()
-			if reason != "" {
-				l.dropTo(reason, s, end)
-			}
-			l.head = end
+			err := l.pass(reason, s, s.end())
 			l.mu.Unlock()
-			return nil
+			return err
 		}
 		from := l.seekStart(s, t)
 		limit := s.size
@@ -126,15 +118,28 @@ func (l *Log) advance(t target, reason string) error {
 			continue
 		}
 		if p.seq > l.head.seq {
-			if reason != "" {
-				l.dropTo(reason, s, p)
+			if err := l.pass(reason, s, p); err != nil {
+				l.mu.Unlock()
+				return err
 			}
-			l.head = p
 			l.gc()
 		}
 		l.mu.Unlock()
 		return nil
 	}
+}
+
+// pass moves the head to end, a position in s (segs[0]): over acknowledged
+// records if reason is "", else dropping them under reason. l.mu must be
+// held, and l.ackMu too if reason is not "".
+func (l *Log) pass(reason string, s *segment, end pos) error {
+	if reason != "" {
+		return l.dropTo(reason, s, end)
+	}
+	if end.seq > l.head.seq {
+		l.head = end
+	}
+	return nil
 }
 
 // seekStart returns the furthest known position in s, at or after the head,

@@ -142,6 +142,12 @@ func (l *Log) gather(want int) {
 // one fsync if SyncInterval is 0) and completes their requests. It returns
 // the requests it left for another write.
 func (l *Log) writeBatch(batch []*request) (rest []*request) {
+	// Dropping records writes the cursor file, whose writers hold l.ackMu
+	// (taken before l.mu): take it if this batch may have to drop.
+	if l.mayDrop(batch) {
+		l.ackMu.Lock()
+		defer l.ackMu.Unlock()
+	}
 	l.mu.Lock()
 	now := l.opts.now()
 	if l.opts.MaxAge > 0 && l.head.seq <= l.written && l.head.time < now.Add(-l.opts.MaxAge).UnixNano() {
@@ -260,10 +266,29 @@ func complete(rs []*request, err error) {
 	}
 }
 
+// mayDrop reports whether writing batch may make makeRoom drop records:
+// with DropOldest, when the batch and the headers of the segments a roll
+// may start do not fit. As only the flusher adds bytes, a batch found not
+// to need room will not need it. The caller must be the flusher.
+func (l *Log) mayDrop(batch []*request) bool {
+	if l.opts.Full != DropOldest {
+		return false
+	}
+	need := int64(2 * segHeaderLen) // writeBatch and makeRoom may each roll once
+	for _, r := range batch {
+		need += r.size
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.diskBytes+need > l.opts.MaxBytes
+}
+
 // makeRoom makes sure need more bytes fit within MaxBytes, by deleting
 // segments and rolling as Options.Full allows. It returns ErrFull if the
-// policy refuses, and errNoRoom if only writing the records planned so far
-// (part of need) would allow it. l.mu must be held.
+// policy refuses, errNoRoom if only writing the records planned so far
+// (part of need) would allow it, and the error of a drop whose count could
+// not be written (nothing is dropped then). l.mu must be held, and l.ackMu
+// too where mayDrop says so.
 func (l *Log) makeRoom(need int64) error {
 	for l.diskBytes+need > l.opts.MaxBytes {
 		s0 := l.segs[0]
@@ -274,7 +299,9 @@ func (l *Log) makeRoom(need int64) error {
 			return ErrFull
 		}
 		if len(l.segs) > 1 {
-			l.removeFirst(ReasonFull)
+			if err := l.dropFirst(ReasonFull); err != nil {
+				return fmt.Errorf("outbox: append: make room: %w", err)
+			}
 			continue
 		}
 		if s0.records == 0 {

@@ -21,7 +21,7 @@ import (
 
 // Environment of the helper process that TestHelperProcess becomes.
 const (
-	helperEnv     = "OUTBOX_TEST_HELPER" // "kill" or "fsize"
+	helperEnv     = "OUTBOX_TEST_HELPER" // "kill", "drop" or "fsize"
 	helperDirEnv  = "OUTBOX_TEST_DIR"
 	helperSyncEnv = "OUTBOX_TEST_SYNC_INTERVAL"
 	helperTagEnv  = "OUTBOX_TEST_TAG"
@@ -37,7 +37,7 @@ func helper(t *testing.T, kind, dir string, syncInterval time.Duration, tag stri
 }
 
 // TestHelperProcess is not a test: it is the body of the child processes
-// of TestKill9 and TestWriteError.
+// of TestKill9, TestKill9WhileDropping and TestWriteError.
 func TestHelperProcess(t *testing.T) {
 	kind := os.Getenv(helperEnv)
 	if kind == "" {
@@ -52,6 +52,8 @@ func TestHelperProcess(t *testing.T) {
 	switch kind {
 	case "kill":
 		killChild(dir, si, tag)
+	case "drop":
+		dropChild(dir)
 	case "fsize":
 		if err := fsizeChild(dir); err != nil {
 			fmt.Println("FAIL", err)
@@ -226,6 +228,116 @@ func TestKill9(t *testing.T) {
 			}
 			t.Logf("%d appends reported, %d checked after acked %d", len(reported), checked, st.AckedSeq)
 		})
+	}
+}
+
+// dropOptions make a log that drop-oldest keeps dropping from: 4 segments
+// of 64 records of dropData bytes.
+var dropOptions = Options{SegmentBytes: 64 * (recHeaderLen + dropData), MaxBytes: 256 * (recHeaderLen + dropData)}
+
+// The records of dropChild: dropData bytes, dropWeight points.
+const (
+	dropData   = 100
+	dropWeight = 3
+)
+
+// dropChild appends records to a log that overflows (dropOptions) from
+// several goroutines until it is killed, while a reader holds records and
+// never gets them through: the receiver is away, and when it answers at
+// all, it has none of them. Every record it appended is therefore either
+// on disk or dropped. It prints "R" once the log has overflowed.
+func dropChild(dir string) {
+	l, err := Open(dir, dropOptions)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "open:", err)
+		os.Exit(2)
+	}
+	appended := make(chan struct{}, 64)
+	for g := range 4 {
+		go func() {
+			for i := 0; ; i++ {
+				if _, err := l.Append(context.Background(), payload(fmt.Sprint(g, "/", i), dropData), dropWeight); err != nil {
+					fmt.Fprintln(os.Stderr, "append:", err)
+					os.Exit(2)
+				}
+				appended <- struct{}{}
+			}
+		}()
+	}
+	// sending lets n more records be appended: the time a request takes.
+	// After twice what the log holds, it has been dropping for a while.
+	var n int
+	sending := func(k int) {
+		for range k {
+			<-appended
+			if n++; n == 2*256 {
+				fmt.Println("R")
+			}
+		}
+	}
+	r := rand.New(rand.NewPCG(uint64(os.Getpid()), 1))
+	for {
+		_, err := l.Read(l.Acked()+1, 1+r.IntN(100), 1<<20)
+		switch {
+		case errors.Is(err, ErrWatermarkNeeded):
+			if r.IntN(2) == 0 {
+				l.Delivered(0, 0, 0)
+			}
+		case err != nil:
+			fmt.Fprintln(os.Stderr, "read:", err)
+			os.Exit(2)
+		}
+		sending(1 + r.IntN(100))
+	}
+}
+
+// TestKill9WhileDropping kills a process at random moments while its log
+// drops records, some of them from a reader's hands, and checks after
+// each kill that every record it ever appended is on disk or counted as
+// dropped: a drop is on disk with its count, never before it.
+func TestKill9WhileDropping(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	dir := t.TempDir()
+	r := rand.New(rand.NewPCG(7, 8))
+	var before int64
+	for cycle := range 10 {
+		cmd := helper(t, "drop", dir, 0, "")
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		sc := bufio.NewScanner(stdout)
+		if !sc.Scan() || sc.Text() != "R" {
+			cmd.Process.Kill()
+			t.Fatalf("cycle %d: the child did not start dropping: %q %v", cycle, sc.Text(), cmd.Wait())
+		}
+		time.Sleep(time.Duration(r.IntN(50_000)) * time.Microsecond) // the moment of the kill: random
+		cmd.Process.Signal(syscall.SIGKILL)
+		err = cmd.Wait()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+			t.Fatalf("cycle %d: child did not die by SIGKILL: %v", cycle, err)
+		}
+
+		l := openLog(t, dir, dropOptions)
+		st := l.Stats()
+		gone := int64(st.LastSeq) - st.PendingRecords // nothing was ever acknowledged
+		want := DropCount{Records: gone, Points: dropWeight * gone, Bytes: (recHeaderLen + dropData) * gone}
+		if got := st.Dropped[ReasonFull]; got != want {
+			t.Fatalf("cycle %d: %d records appended, %d on disk: dropped %+v, want %+v", cycle, st.LastSeq, st.PendingRecords, got, want)
+		}
+		if gone <= before {
+			t.Fatalf("cycle %d: nothing dropped since the last cycle (%d records dropped)", cycle, gone)
+		}
+		before = gone
+		if err := l.Close(); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 

@@ -53,19 +53,33 @@
 // it would never reach SegmentBytes), and Ack deletes acknowledged segments
 // before it writes the cursor when the cursor cannot be written.
 //
+// A drop is on disk together with its count: the cursor file is written
+// with the new counters and a floor past the dropped records before they
+// are skipped and their segments deleted, so a crash never loses the count
+// of a drop (and never counts one that did not happen). If the cursor
+// cannot be written, nothing is dropped (DropOldest then fails the Append).
+//
 // Records a bound drops while a reader holds them (read, not acknowledged)
-// may still reach the receiver, so they are counted only once their fate is
-// known: Delivered (the receiver's watermark before the reader's next
-// delivered batch) settles them, records up to it and those of the batch
-// as delivered and the others as dropped; Ack settles those it covers as
-// delivered; Close counts those left as dropped. The count is exact unless
-// one attempt fails before the receiver stores it and a later one is stored
-// but its answer lost, both before the next answer (the receiver's
-// watermark then covers records it does not have); it is then high, never
-// low. Records lost to corruption are counted when Open finds them,
-// including records missing between two segments (a segment cut at a
-// record boundary), once (the cursor remembers up to where gaps were
-// counted); their points are unknown when their headers are gone.
+// may still reach the receiver, so in memory they are counted only once
+// their fate is known: Delivered (the receiver's watermark before the
+// reader's next request, and the records that request delivered) settles
+// them, records up to the watermark and those of the request as delivered
+// and the others as dropped; Ack settles those it covers as delivered;
+// Close counts those left as dropped. Until Delivered has settled them,
+// Read returns ErrWatermarkNeeded: the reader asks the receiver for its
+// watermark without sending records, so no later request can move the
+// watermark past them, and the count is exact. On disk they count as
+// dropped from the moment they are dropped, as after a crash nobody can
+// tell whether the receiver got them. So the count is high, never low, in
+// two cases: the process ends (Close, kill, power failure) while such
+// records are unsettled, by those of them the receiver did store (at most
+// what the reader held: one batch); and the receiver answers with a
+// watermark from before an attempt it is still storing.
+//
+// Records lost to corruption are counted when Open finds them, including
+// records missing between two segments (a segment cut at a record
+// boundary), once (the cursor remembers up to where gaps were counted);
+// their points are unknown when their headers are gone.
 //
 // # On-disk format
 //

@@ -37,6 +37,11 @@ var (
 	ErrTooLarge = errors.New("outbox: record too large")
 	ErrCorrupt  = errors.New("outbox: corrupt record")
 	ErrLocked   = errors.New("outbox: locked")
+	// ErrWatermarkNeeded is Read's answer while records that a bound
+	// dropped from a reader's hands wait to be settled: the reader must ask
+	// the receiver how far it has stored (sending no records) and pass that
+	// to Delivered before it reads on (see Delivered).
+	ErrWatermarkNeeded = errors.New("outbox: dropped records in flight: the receiver's watermark is needed")
 )
 
 // Defaults of Options.
@@ -107,8 +112,10 @@ type Entry struct {
 }
 
 // Stats is a snapshot of a Log. Bytes count whole records (header and data).
-// Dropped and Rejected count since the directory was initialised (they are
-// persisted with the cursor at least every second).
+// Dropped and Rejected count since the directory was initialised. A drop is
+// on disk together with its count (see dropTo); Dropped leaves out records
+// dropped from a reader's hands until Delivered, Ack or Close settles them.
+// Rejected is persisted with the cursor at least every second.
 type Stats struct {
 	ID                          string
 	FirstSeq, LastSeq, AckedSeq uint64 // FirstSeq: oldest record Read can still return; LastSeq: last appended
@@ -148,8 +155,8 @@ type Log struct {
 	batches     int         // batches written
 	gatherTimer *time.Timer // bounds gather
 
-	// ackMu serialises the writers of the cursor file (Ack, age drops,
-	// counter persistence) and their head moves.
+	// ackMu serialises the writers of the cursor file (Ack, drops, counter
+	// persistence, Close) and their head moves. It is taken before mu.
 	ackMu sync.Mutex
 
 	// mu guards everything below and the mutable fields of the segments.
@@ -177,7 +184,8 @@ type Log struct {
 	sent readHint
 	// inflight holds records a bound dropped while a reader had them
 	// (see dropTo): they count as dropped once it is clear they were not
-	// delivered, and not at all if Ack covers them.
+	// delivered, and not at all if they were. While it is not empty, Read
+	// returns ErrWatermarkNeeded.
 	inflight  []inflightDrop
 	reading   bool          // a Read is between its two locked sections
 	diskBytes int64         // sum of segs[i].size
@@ -407,20 +415,53 @@ type inflightDrop struct {
 	open   bool
 }
 
+func (d inflightDrop) count() (n DropCount) {
+	for _, r := range d.recs {
+		n = n.add(DropCount{Records: 1, Points: r.points, Bytes: r.bytes})
+	}
+	return n
+}
+
 type droppedRec struct {
 	seq           uint64
 	points, bytes int64
 }
 
-// dropTo counts the records from the head to end (in segment s) as
-// dropped for reason, except those a reader has been given, or is being
-// given, and not acknowledged: they may still reach the receiver, so they
-// wait in inflight until Delivered (what the receiver had stored before a
-// later batch), Ack or Close settles them. l.mu must be held.
-func (l *Log) dropTo(reason string, s *segment, end pos) {
+// diskCursor is the cursor as it must be on disk: the settled counters
+// plus the records in flight that a bound dropped, counted as dropped.
+// Whether the receiver got those is known only from its answer to this
+// process (Delivered); after a crash nobody can tell, so on disk they are
+// counted from the moment they are dropped: high, never low. l.mu must be
+// held.
+func (l *Log) diskCursor() cursor {
+	c := l.cur
+	c.dropped = maps.Clone(c.dropped)
+	for _, d := range l.inflight {
+		c.dropped[d.reason] = c.dropped[d.reason].add(d.count())
+	}
+	return c
+}
+
+// dropTo drops the records from the head up to end, a position in s
+// (segs[0]), under reason, and moves the head to end.
+//
+// A drop reaches the disk in one step with its count: the cursor file is
+// written with the new counters and a floor at end before the head moves,
+// and segments are deleted only once the head is past them. A crash
+// therefore never loses a drop's count, nor counts a drop that did not
+// happen (Open skips the records below the floor). If the cursor cannot
+// be written nothing is dropped and the error is returned.
+//
+// Records a reader has been given, or is being given, and has not had
+// acknowledged may still reach the receiver: in memory they wait in
+// inflight until Delivered (what the receiver had stored), Ack or Close
+// settles them; on disk they count as dropped (see diskCursor).
+//
+// l.ackMu (which orders the cursor's writers) and l.mu must be held.
+func (l *Log) dropTo(reason string, s *segment, end pos) error {
 	from := l.head
 	if end.seq <= from.seq {
-		return
+		return nil
 	}
 	mid := from
 	switch {
@@ -432,16 +473,36 @@ func (l *Log) dropTo(reason string, s *segment, end pos) {
 			mid = l.sent.p
 		}
 	}
+	var held *inflightDrop
 	if mid.seq > from.seq {
 		recs, err := s.headers(from, mid)
 		if err == nil {
-			l.inflight = append(l.inflight, inflightDrop{reason: reason, recs: recs, open: l.reading})
+			held = &inflightDrop{reason: reason, recs: recs, open: l.reading}
 			from = mid
 		} else {
 			l.log.Error("outbox: cannot read records being dropped; counting them as dropped now", "segment", s.name, "err", err)
 		}
 	}
-	l.addDrop(reason, DropCount{Records: int64(end.seq - from.seq), Points: end.points - from.points, Bytes: end.off - from.off})
+	gone := DropCount{Records: int64(end.seq - from.seq), Points: end.points - from.points, Bytes: end.off - from.off}
+	c := l.diskCursor()
+	all := gone
+	if held != nil {
+		all = all.add(held.count())
+	}
+	c.dropped[reason] = c.dropped[reason].add(all)
+	c.floor = max(c.floor, end.seq)
+	if err := writeFileAtomic(l.dir, cursorFile, c.encode()); err != nil {
+		return fmt.Errorf("count the drop of records %d-%d: write cursor: %w", l.head.seq, end.seq-1, err)
+	}
+	l.addDrop(reason, gone)
+	if held != nil {
+		l.inflight = append(l.inflight, *held)
+		l.wake() // a waiting reader must learn the receiver's watermark (Read)
+	}
+	l.cur.floor = c.floor
+	l.curDirty = false // the file has all of l.cur now
+	l.head = end
+	return nil
 }
 
 // settleRead ends the open in-flight drops when a Read ends: records no
@@ -455,11 +516,20 @@ func (l *Log) settleRead() {
 }
 
 // Delivered settles the records a bound dropped while a reader had them,
-// once the receiver stored the batch first..last and said how far it had
-// stored before it (prev): the batch's own records and those up to prev
-// (sent by an earlier attempt whose answer was lost) reached it; the
-// others never will, and count as dropped now. A reader that knows prev
-// calls Delivered before Ack.
+// given the receiver's answer to the reader's next request: the receiver
+// had stored everything up to prev before it, and the request delivered
+// the records first..last (first > last, e.g. 0, 0, for a request that
+// carried none). Records up to prev and those of the request reached the
+// receiver; the others never will, and count as dropped now. A reader that
+// knows prev calls Delivered before Ack.
+//
+// The count is exact because the receiver's watermark can only have been
+// moved by requests that held the dropped records: once records a reader
+// had were dropped, Read returns ErrWatermarkNeeded until Delivered has
+// settled them, so no request goes past them before the receiver says what
+// it has. (A receiver that reads its watermark while an earlier attempt of
+// the same batch is still being stored answers too low; that makes the
+// count high, never low.)
 func (l *Log) Delivered(prev, first, last uint64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -482,6 +552,9 @@ func (l *Log) settleInflight(delivered, undelivered func(droppedRec) bool) {
 		for _, r := range d.recs {
 			switch {
 			case delivered(r):
+				// Counted on disk as dropped (diskCursor): the next
+				// cursor write takes the count back.
+				l.curDirty = true
 			case undelivered(r):
 				gone = gone.add(DropCount{Records: 1, Points: r.points, Bytes: r.bytes})
 			default:
@@ -496,16 +569,12 @@ func (l *Log) settleInflight(delivered, undelivered func(droppedRec) bool) {
 	l.inflight = kept
 }
 
-// removeFirst deletes segs[0], which must not be the active segment,
-// counting its unacknowledged records under reason unless reason is "".
-// l.mu must be held.
-func (l *Log) removeFirst(reason string) {
+// removeFirst deletes segs[0], which must not be the active segment and
+// must hold no live record (the head is past it). l.mu must be held.
+func (l *Log) removeFirst() {
 	s := l.segs[0]
-	if reason != "" && l.head.seq < s.next() {
-		l.dropTo(reason, s, s.end())
-	}
 	// A segment that cannot be removed stays on disk; Open deletes it later
-	// or, if the records were not acknowledged, sends them again.
+	// (the cursor on disk is past its records).
 	if err := os.Remove(filepath.Join(l.dir, s.name)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		l.log.Error("remove outbox segment", "segment", s.name, "err", err)
 	} else if err := syncDir(l.dir); err != nil {
@@ -520,11 +589,23 @@ func (l *Log) removeFirst(reason string) {
 	l.head = l.segs[0].start()
 }
 
+// dropFirst drops the live records of segs[0], which must not be the
+// active segment, under reason (see dropTo), and deletes it. l.ackMu and
+// l.mu must be held.
+func (l *Log) dropFirst(reason string) error {
+	s := l.segs[0]
+	if err := l.dropTo(reason, s, s.end()); err != nil {
+		return err
+	}
+	l.removeFirst()
+	return nil
+}
+
 // gc deletes leading segments that hold only acknowledged or dropped
 // records. l.mu must be held.
 func (l *Log) gc() {
 	for len(l.segs) > 1 && l.head.seq >= l.segs[0].next() {
-		l.removeFirst("")
+		l.removeFirst()
 	}
 }
 
@@ -542,8 +623,7 @@ func (l *Log) persistLocked() error {
 		l.mu.Unlock()
 		return nil
 	}
-	c := l.cur
-	c.dropped = maps.Clone(c.dropped)
+	c := l.diskCursor()
 	l.curDirty = false
 	l.mu.Unlock()
 	if err := writeFileAtomic(l.dir, cursorFile, c.encode()); err != nil {
@@ -643,29 +723,39 @@ func (l *Log) Close() error {
 	l.mu.Unlock()
 	close(l.stop)
 
-	done := make(chan struct{})
+	// Close writes the last cursor holding ackMu, so that no Ack, age drop
+	// or counter persistence that started before Close (they check closed
+	// only once they hold it) writes the cursor after it. Waiting for them
+	// and for the flusher is bounded: if they do not finish in time, ackMu
+	// is released once they do, and Close gives up.
+	locked := make(chan struct{})
 	go func() {
 		l.wg.Wait()
-		l.ackMu.Lock() // wait for a running Ack
-		l.ackMu.Unlock()
-		close(done)
+		l.ackMu.Lock()
+		close(locked)
 	}()
 	select {
-	case <-done:
+	case <-locked:
 	case <-time.After(closeTimeout):
+		go func() {
+			<-locked
+			l.ackMu.Unlock()
+		}()
 		return fmt.Errorf("close outbox %s: %w", l.dir, errors.New("timed out flushing to disk"))
 	}
+	defer l.ackMu.Unlock()
 	var errs []error
 	if err := l.sync(); err != nil {
 		errs = append(errs, err)
 	}
 	// Dropped records still in a reader's hands were not acknowledged by
-	// now: count them as dropped (a batch the receiver stored but whose
-	// answer never came is counted too: the count may be one batch high).
+	// now: count them as dropped (the cursor on disk already does). A
+	// batch the receiver stored but whose answer never came is counted too:
+	// the count may be one batch high.
 	l.mu.Lock()
 	l.settleInflight(func(droppedRec) bool { return false }, func(droppedRec) bool { return true })
 	l.mu.Unlock()
-	if err := l.persist(); err != nil {
+	if err := l.persistLocked(); err != nil {
 		errs = append(errs, err)
 	}
 	l.mu.Lock()

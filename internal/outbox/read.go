@@ -13,15 +13,21 @@ import (
 // records and about maxBytes bytes of data (at least one record if any
 // exists); maxRecords or maxBytes <= 0 means no such limit. If from is
 // older than FirstSeq (records were dropped), it starts at FirstSeq.
-// Returns nil, nil if none yet. Read returns only durable records (see
-// doc.go). Sequence numbers are contiguous except where corrupt data was
-// quarantined. A record that fails its checksum here (damage after Open)
-// is an error wrapping ErrCorrupt; the next Open quarantines it.
+// Returns nil, nil if none yet, and ErrWatermarkNeeded while records a
+// bound dropped from the reader's hands wait for Delivered. Read returns
+// only durable records (see doc.go). Sequence numbers are contiguous
+// except where corrupt data was quarantined. A record that fails its
+// checksum here (damage after Open) is an error wrapping ErrCorrupt; the
+// next Open quarantines it.
 func (l *Log) Read(from uint64, maxRecords int, maxBytes int) ([]Entry, error) {
 	l.mu.Lock()
 	if l.closed {
 		l.mu.Unlock()
 		return nil, ErrClosed
+	}
+	if len(l.inflight) > 0 {
+		l.mu.Unlock()
+		return nil, ErrWatermarkNeeded
 	}
 	start := from
 	if f := l.firstSeq(); start < f {
@@ -150,9 +156,10 @@ func readSegments(segs []*segment, limits []int64, starts []pos, start, last uin
 	return out, p, segs[len(segs)-1], nil
 }
 
-// Wait blocks until Read(after+1, ...) would return a record, that is until
-// a durable record with Seq > after exists that was not dropped, or ctx
-// ends, or the log is closed (ErrClosed).
+// Wait blocks until Read(after+1, ...) would return a record or
+// ErrWatermarkNeeded, that is until a durable record with Seq > after
+// exists that was not dropped or records were dropped from a reader's
+// hands, or ctx ends, or the log is closed (ErrClosed).
 func (l *Log) Wait(ctx context.Context, after uint64) error {
 	for {
 		l.mu.Lock()
@@ -160,7 +167,7 @@ func (l *Log) Wait(ctx context.Context, after uint64) error {
 			l.mu.Unlock()
 			return ErrClosed
 		}
-		if l.durable >= max(after+1, l.firstSeq()) {
+		if l.durable >= max(after+1, l.firstSeq()) || len(l.inflight) > 0 {
 			l.mu.Unlock()
 			return nil
 		}
