@@ -1,18 +1,22 @@
 package hub_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/molen-io/molen/internal/hub"
+	"github.com/molen-io/molen/internal/meta/metatest"
 	"github.com/molen-io/molen/internal/uns"
 	"github.com/molen-io/molen/internal/uplink"
 )
@@ -79,5 +83,55 @@ func TestHubOnPostgres(t *testing.T) {
 	}
 	if len(out.Points) != 2 || out.Points[0].Value != 21.5 {
 		t.Errorf("points = %+v, want 21.5 and 22 once each", out.Points)
+	}
+}
+
+// TestTwoHubsStartAtOnce starts two hubs on one fresh PostgreSQL schema at
+// the same time: both start, there is one default organisation, and one
+// hub made (and printed) its admin token, which works on both.
+func TestTwoHubsStartAtOnce(t *testing.T) {
+	dsn := metatest.DSN(t)
+	schema := metatest.Schema(t, dsn)
+	var (
+		wg   sync.WaitGroup
+		hubs [2]*hub.Hub
+		errs [2]error
+		outs [2]bytes.Buffer
+	)
+	for i := range hubs {
+		wg.Go(func() {
+			hubs[i], errs[i] = hub.Start(t.Context(), hub.Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0", Store: dsn, StoreSchema: schema, Out: &outs[i]})
+		})
+	}
+	wg.Wait()
+	for i, h := range hubs {
+		if errs[i] != nil {
+			t.Fatalf("hub %d: %v", i, errs[i])
+		}
+		defer h.Close()
+	}
+	var tokens []string
+	for i, h := range hubs {
+		if outs[i].Len() == 0 {
+			continue
+		}
+		tok, err := h.AdminToken()
+		if err != nil || !strings.Contains(outs[i].String(), tok) {
+			t.Errorf("hub %d printed %q but its admin-token file says %q (%v)", i, outs[i].String(), tok, err)
+		}
+		tokens = append(tokens, tok)
+	}
+	if len(tokens) != 1 {
+		t.Fatalf("%d hubs made an admin token, want 1", len(tokens))
+	}
+	orgs, err := hubs[0].Auth().Orgs(t.Context())
+	if err != nil || len(orgs) != 1 || orgs[0].ID != hub.DefaultOrg {
+		t.Errorf("organisations = %+v, %v; want the default one", orgs, err)
+	}
+	for i, h := range hubs {
+		c := client{t: t, url: h.URL()}
+		if code, body := c.do("GET", "/api/v1/whoami", tokens[0], ""); code != 200 {
+			t.Errorf("hub %d: the admin token: %d %v", i, code, body)
+		}
 	}
 }
