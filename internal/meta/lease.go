@@ -11,7 +11,7 @@ import (
 var migrationsFS embed.FS
 
 // ownMigrations are the metadata layer's own tables.
-var ownMigrations = Migrations{Domain: "meta", FS: subFS(migrationsFS, "migrations")}
+var ownMigrations = Migrations{Domain: "meta", FS: Dir(migrationsFS, "migrations")}
 
 // Lease lets one holder at a time run a named job (retention, say) when
 // several hubs share a database. The holder takes it for a while and takes

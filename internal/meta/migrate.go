@@ -214,3 +214,13 @@ func adopt(ctx context.Context, tx *sql.Tx, names []string) error {
 	}
 	return nil
 }
+
+// Dir returns the files in dir of fsys, for Migrations.FS: a domain embeds
+// its migrations/ directory and passes meta.Dir(files, "migrations").
+func Dir(fsys fs.FS, dir string) fs.FS {
+	sub, err := fs.Sub(fsys, dir)
+	if err != nil {
+		panic(err) // a directory of the binary's own embedded files
+	}
+	return sub
+}
