@@ -1,57 +1,74 @@
 package api
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 
-	"github.com/molen-io/molen/internal/auth"
+	"github.com/molen-io/molen/internal/meta"
 	"github.com/molen-io/molen/internal/store"
 	"github.com/molen-io/molen/internal/uplink"
 )
 
-// errBadRequest marks errors in what the client sent.
-var errBadRequest = errors.New("bad request")
+// Sentinel errors of requests. Domains wrap them, or the sentinels of
+// the storage layers and the uplink protocol (meta.ErrNotFound,
+// store.ErrInvalid, uplink.ErrMalformed, …); Status maps them all.
+var (
+	// ErrBadRequest marks errors in what the client sent; see BadRequest.
+	ErrBadRequest = errors.New("bad request")
+	// ErrUnauthenticated: no credential, or one nobody knows.
+	ErrUnauthenticated = errors.New("missing or unknown bearer token")
+	// ErrRevoked: an edge credential that was revoked.
+	ErrRevoked = errors.New("edge credential revoked")
+	// ErrForbidden: a known caller whose role does not allow the call.
+	ErrForbidden = errors.New("not allowed for this token")
+	// ErrUnavailable: the hub cannot serve now (its storage does not
+	// answer).
+	ErrUnavailable = errors.New("unavailable")
+	// ErrNoRoute: no route has this path.
+	ErrNoRoute = errors.New("no such API endpoint")
+)
 
-// errBusy means the hub is at its limit of concurrent uplinks; the edge
-// retries shortly.
-var errBusy = errors.New("hub busy: too many uplinks at once, retry shortly")
-
-func badRequest(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", errBadRequest, fmt.Sprintf(format, args...))
+// BadRequest returns an error wrapping ErrBadRequest whose message, shown
+// to the client, names what was wrong.
+func BadRequest(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrBadRequest, fmt.Sprintf(format, args...))
 }
 
-// status maps an error to an HTTP status code and the message the client sees.
-func status(err error) (int, string) {
+// Status maps an error to an HTTP status code and the message the client
+// sees. It is the only place in molen that does.
+func Status(err error) (int, string) {
 	switch {
-	case errors.Is(err, auth.ErrRevoked):
+	case errors.Is(err, ErrRevoked):
 		return http.StatusUnauthorized, "edge credential revoked: enroll the edge again with a new token"
-	case errors.Is(err, auth.ErrUnauthenticated):
+	case errors.Is(err, ErrUnauthenticated):
 		return http.StatusUnauthorized, "missing, unknown or expired bearer token"
-	case errors.Is(err, auth.ErrForbidden):
+	case errors.Is(err, ErrForbidden):
 		return http.StatusForbidden, err.Error()
 	case errors.Is(err, uplink.ErrInvalidRecord):
 		return http.StatusUnprocessableEntity, err.Error()
-	case errors.Is(err, errBusy):
+	case errors.Is(err, uplink.ErrBusy), errors.Is(err, ErrUnavailable):
 		return http.StatusServiceUnavailable, err.Error()
-	case errors.Is(err, errBadRequest), errors.Is(err, uplink.ErrMalformed), errors.Is(err, store.ErrInvalid):
+	case errors.Is(err, ErrBadRequest), errors.Is(err, uplink.ErrMalformed), errors.Is(err, store.ErrInvalid), errors.Is(err, meta.ErrInvalid):
 		return http.StatusBadRequest, err.Error()
 	case errors.Is(err, uplink.ErrTooLarge):
 		return http.StatusRequestEntityTooLarge, err.Error()
-	case errors.Is(err, store.ErrNotFound):
+	case errors.As(err, new(*http.MaxBytesError)):
+		return http.StatusRequestEntityTooLarge, "request body too large"
+	case errors.Is(err, ErrNoRoute):
+		return http.StatusNotFound, err.Error()
+	case errors.Is(err, meta.ErrNotFound):
 		return http.StatusNotFound, "not found"
-	case errors.Is(err, store.ErrExists):
+	case errors.Is(err, meta.ErrExists):
 		return http.StatusConflict, "already exists"
 	}
 	return http.StatusInternalServerError, "internal error"
 }
 
-func writeError(w http.ResponseWriter, log *slog.Logger, r *http.Request, err error) {
-	code, msg := status(err)
-	if code == http.StatusInternalServerError {
-		log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+func (rt *Router) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	code, msg := Status(err)
+	if code == http.StatusInternalServerError || code == http.StatusServiceUnavailable && !errors.Is(err, uplink.ErrBusy) {
+		rt.log().Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	switch code {
 	case http.StatusUnauthorized:
@@ -60,17 +77,4 @@ func writeError(w http.ResponseWriter, log *slog.Logger, r *http.Request, err er
 		w.Header().Set("Retry-After", "1")
 	}
 	writeJSON(w, code, map[string]string{"error": msg})
-}
-
-// writeJSON answers v as JSON with code. It encodes before it writes, so
-// that a value JSON cannot hold (a non-finite float) gives a whole 500
-// answer rather than a 200 with a cut-off body.
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		code, b = http.StatusInternalServerError, []byte(`{"error":"internal error: the answer cannot be encoded as JSON"}`)
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_, _ = w.Write(append(b, '\n'))
 }

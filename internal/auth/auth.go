@@ -1,122 +1,241 @@
 package auth
 
 import (
+	"cmp"
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"crypto/subtle"
-	"encoding/base64"
-	"encoding/hex"
+	"database/sql"
+	"embed"
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
+	"time"
 
-	"github.com/molen-io/molen/internal/store"
+	"github.com/molen-io/molen/internal/api"
+	"github.com/molen-io/molen/internal/meta"
+	"github.com/molen-io/molen/internal/secret"
 )
 
-// Sentinel errors; the API maps them to 401 and 403.
-var (
-	ErrUnauthenticated = errors.New("missing or unknown bearer token")
-	ErrRevoked         = errors.New("edge credential revoked")
-	ErrForbidden       = errors.New("not allowed for this token")
-)
+//go:embed migrations/*.sql
+var migrations embed.FS
 
-// Prefixes make a leaked secret recognisable (and scannable) by its kind.
+// Migrations are the domain's tables: orgs and tokens.
+var Migrations = meta.Migrations{Domain: "auth", FS: meta.Dir(migrations, "migrations"), Adopt: []string{"orgs", "tokens"}}
+
+// OrgKind is the kind of an organisation.
+type OrgKind string
+
+// The organisation kinds.
 const (
-	PrefixToken      = "mlt_" // API token
-	PrefixEnroll     = "mle_" // one-time edge enrollment token
-	PrefixCredential = "mlc_" // edge credential
+	Company  OrgKind = "company"
+	Hub      OrgKind = "hub"
+	Fieldlab OrgKind = "fieldlab"
+	Provider OrgKind = "provider"
+	Platform OrgKind = "platform"
 )
 
-// NewSecret returns prefix followed by 256 random bits, base64url-encoded.
-func NewSecret(prefix string) string {
-	var b [32]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go ≥ 1.24)
-	return prefix + base64.RawURLEncoding.EncodeToString(b[:])
+// Org is an organisation: every edge, series and token belongs to exactly one.
+type Org struct {
+	ID      string
+	Name    string
+	Kind    OrgKind
+	Created time.Time
 }
 
-// WellFormed reports whether secret looks like one NewSecret(prefix) makes:
-// the prefix and 256 bits in base64url.
-func WellFormed(secret, prefix string) bool {
-	rest, ok := strings.CutPrefix(secret, prefix)
-	if !ok || len(rest) != 43 {
-		return false
+// Token is an API bearer token. Only the SHA-256 of its secret is stored.
+type Token struct {
+	Hash    string // hex SHA-256 of the secret
+	Org     string
+	Role    api.Role
+	Name    string
+	Created time.Time
+}
+
+// Service keeps organisations and API tokens, and authenticates tokens.
+type Service struct {
+	db  *meta.DB
+	now func() time.Time
+}
+
+// New returns the service on db, migrating its tables. now is the clock
+// (nil: time.Now).
+func New(ctx context.Context, db *meta.DB, now func() time.Time) (*Service, error) {
+	if err := db.Migrate(ctx, Migrations); err != nil {
+		return nil, err
 	}
-	_, err := base64.RawURLEncoding.DecodeString(rest)
-	return err == nil
-}
-
-// Hash returns the hex SHA-256 of a secret: what the store keeps. Secrets
-// carry 256 random bits, so a fast hash is enough (nothing to brute-force).
-func Hash(secret string) string {
-	h := sha256.Sum256([]byte(secret))
-	return hex.EncodeToString(h[:])
-}
-
-// Principal is an authenticated API caller.
-type Principal struct {
-	Org  string
-	Role store.Role
-	Name string
-}
-
-// Can reports whether p may act with role want (admin implies viewer).
-func (p Principal) Can(want store.Role) bool {
-	return p.Role == store.Admin || p.Role == want
-}
-
-// Bearer returns the token of an "Authorization: Bearer …" header.
-func Bearer(r *http.Request) (string, bool) {
-	h := r.Header.Get("Authorization")
-	scheme, tok, ok := strings.Cut(h, " ")
-	if !ok || !strings.EqualFold(scheme, "bearer") || tok == "" {
-		return "", false
+	if now == nil {
+		now = time.Now
 	}
-	return strings.TrimSpace(tok), true
+	return &Service{db: db, now: now}, nil
 }
 
-// Authenticator looks secrets up in the hub's metadata.
-type Authenticator struct {
-	Meta store.Meta
+// execer is what a statement runs on: the database or a transaction.
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 }
 
-// Token authenticates an API token.
-func (a *Authenticator) Token(ctx context.Context, secret string) (Principal, error) {
-	if !strings.HasPrefix(secret, PrefixToken) {
-		return Principal{}, ErrUnauthenticated
+// CreateOrg stores a new organisation; meta.ErrExists if its ID is taken.
+func (s *Service) CreateOrg(ctx context.Context, o Org) error {
+	if err := createOrg(ctx, s.db, o); err != nil {
+		return fmt.Errorf("create organisation %s: %w", o.ID, err)
 	}
-	t, err := a.Meta.TokenByHash(ctx, Hash(secret))
-	if errors.Is(err, store.ErrNotFound) {
-		return Principal{}, ErrUnauthenticated
+	return nil
+}
+
+func createOrg(ctx context.Context, db execer, o Org) error {
+	if o.ID == "" {
+		return fmt.Errorf("%w: empty id", meta.ErrInvalid)
+	}
+	if err := meta.CheckText(o.ID, o.Name, string(o.Kind)); err != nil {
+		return err
+	}
+	return meta.Inserted(db.ExecContext(ctx, `INSERT INTO orgs (id, name, kind, created) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`,
+		o.ID, o.Name, string(o.Kind), meta.Nanos(o.Created)))
+}
+
+// Org returns one organisation or meta.ErrNotFound.
+func (s *Service) Org(ctx context.Context, id string) (Org, error) {
+	o := Org{ID: id}
+	var kind string
+	var created int64
+	err := meta.ErrNotFound
+	if meta.Text(id) {
+		err = meta.Found(s.db.QueryRowContext(ctx, `SELECT name, kind, created FROM orgs WHERE id = $1`, id).Scan(&o.Name, &kind, &created))
 	}
 	if err != nil {
-		return Principal{}, fmt.Errorf("look up token: %w", err)
+		return Org{}, fmt.Errorf("organisation %s: %w", id, err)
 	}
-	return Principal{Org: t.Org, Role: t.Role, Name: t.Name}, nil
+	o.Kind, o.Created = OrgKind(kind), meta.Time(created)
+	return o, nil
 }
 
-// Edge authenticates an edge credential. A revoked edge gets ErrRevoked,
-// so its log can say why it is refused.
-func (a *Authenticator) Edge(ctx context.Context, secret string) (store.Edge, error) {
-	if !strings.HasPrefix(secret, PrefixCredential) {
-		return store.Edge{}, ErrUnauthenticated
+// Orgs lists every organisation by ID.
+func (s *Service) Orgs(ctx context.Context) ([]Org, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, name, kind, created FROM orgs`)
+	if err != nil {
+		return nil, fmt.Errorf("organisations: %w", err)
 	}
-	h := Hash(secret)
-	e, err := a.Meta.EdgeByCredential(ctx, h)
-	if errors.Is(err, store.ErrNotFound) {
-		return store.Edge{}, ErrUnauthenticated
+	defer rows.Close()
+	var out []Org
+	for rows.Next() {
+		var o Org
+		var kind string
+		var created int64
+		if err := rows.Scan(&o.ID, &o.Name, &kind, &created); err != nil {
+			return nil, fmt.Errorf("organisations: %w", err)
+		}
+		o.Kind, o.Created = OrgKind(kind), meta.Time(created)
+		out = append(out, o)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("organisations: %w", err)
+	}
+	// By ID in byte order, whatever the database's collation.
+	slices.SortFunc(out, func(a, b Org) int { return cmp.Compare(a.ID, b.ID) })
+	return out, nil
+}
+
+// CreateToken stores a token; meta.ErrExists if its hash is taken.
+func (s *Service) CreateToken(ctx context.Context, t Token) error {
+	if err := createToken(ctx, s.db, t); err != nil {
+		return fmt.Errorf("create token %q of %s: %w", t.Name, t.Org, err)
+	}
+	return nil
+}
+
+func createToken(ctx context.Context, db execer, t Token) error {
+	if t.Hash == "" || t.Org == "" {
+		return fmt.Errorf("%w: empty hash or organisation", meta.ErrInvalid)
+	}
+	if err := meta.CheckText(t.Hash, t.Org, string(t.Role), t.Name); err != nil {
+		return err
+	}
+	return meta.Inserted(db.ExecContext(ctx, `INSERT INTO tokens (hash, org, role, name, created) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`,
+		t.Hash, t.Org, string(t.Role), t.Name, meta.Nanos(t.Created)))
+}
+
+// NewToken makes a token of org with role and name, stores its hash and
+// returns its secret, shown to the caller once.
+func (s *Service) NewToken(ctx context.Context, org string, role api.Role, name string) (string, error) {
+	sec := secret.New(secret.PrefixToken)
+	if err := s.CreateToken(ctx, Token{Hash: secret.Hash(sec), Org: org, Role: role, Name: name, Created: s.now()}); err != nil {
+		return "", err
+	}
+	return sec, nil
+}
+
+// TokenByHash returns the token with that hash or meta.ErrNotFound.
+func (s *Service) TokenByHash(ctx context.Context, hash string) (Token, error) {
+	t := Token{Hash: hash}
+	var role string
+	var created int64
+	err := meta.ErrNotFound
+	if meta.Text(hash) {
+		err = meta.Found(s.db.QueryRowContext(ctx, `SELECT org, role, name, created FROM tokens WHERE hash = $1`, hash).
+			Scan(&t.Org, &role, &t.Name, &created))
 	}
 	if err != nil {
-		return store.Edge{}, fmt.Errorf("look up edge credential: %w", err)
+		// The hash stays out of the message: it identifies a credential.
+		return Token{}, fmt.Errorf("token by hash: %w", err)
 	}
-	// The lookup was by hash already; compare again in constant time so a
-	// backend that matched loosely (collation, prefix) cannot let one in.
-	if subtle.ConstantTimeCompare([]byte(e.CredHash), []byte(h)) != 1 {
-		return store.Edge{}, ErrUnauthenticated
+	t.Role, t.Created = api.Role(role), meta.Time(created)
+	return t, nil
+}
+
+// Authenticate implements api.Authenticator for API tokens: any other
+// secret, and an unknown token, is api.ErrUnauthenticated.
+func (s *Service) Authenticate(ctx context.Context, sec string) (api.Principal, error) {
+	if !strings.HasPrefix(sec, secret.PrefixToken) {
+		return api.Principal{}, api.ErrUnauthenticated
 	}
-	if e.Revoked {
-		return store.Edge{}, ErrRevoked
+	t, err := s.TokenByHash(ctx, secret.Hash(sec))
+	if errors.Is(err, meta.ErrNotFound) {
+		return api.Principal{}, api.ErrUnauthenticated
 	}
-	return e, nil
+	if err != nil {
+		return api.Principal{}, fmt.Errorf("look up token: %w", err)
+	}
+	return api.Principal{Org: t.Org, Role: t.Role, Name: t.Name}, nil
+}
+
+// Bootstrap creates org and an admin token of it named "admin", in one
+// transaction, unless org exists; it is what a hub does on first start.
+// keep is given the token's secret before the commit (to write it where
+// the operator finds it); if keep fails, nothing is created. Bootstrap
+// returns the secret, or "" when org existed already.
+//
+// Of hubs bootstrapping at once on one database, one creates the
+// organisation and its token; the others wait for its commit (the
+// organisation's row) and find it there, so there is one first admin
+// token, and only the hub that made it shows it.
+func (s *Service) Bootstrap(ctx context.Context, o Org, keep func(secret string) error) (string, error) {
+	var sec string
+	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+		err := createOrg(ctx, tx, o)
+		if errors.Is(err, meta.ErrExists) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		sec = secret.New(secret.PrefixToken)
+		if err := createToken(ctx, tx, Token{Hash: secret.Hash(sec), Org: o.ID, Role: api.RoleAdmin, Name: "admin", Created: o.Created}); err != nil {
+			return err
+		}
+		return keep(sec)
+	})
+	if err != nil {
+		return "", fmt.Errorf("bootstrap organisation %s: %w", o.ID, err)
+	}
+	return sec, nil
+}
+
+// Routes are the domain's: GET /api/v1/whoami.
+func (s *Service) Routes() []api.Route {
+	return []api.Route{{Method: "GET", Path: "/api/v1/whoami", Auth: api.Viewer, Handle: whoami}}
+}
+
+func whoami(_ *http.Request, p api.Principal) (any, error) {
+	return map[string]string{"org": p.Org, "role": string(p.Role), "name": p.Name}, nil
 }

@@ -170,7 +170,7 @@ func TestDemoRunsAgainOnTheSameData(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "the edge forwarding in the second run", func() bool { return d.Edge.Status().Forward.Points > 0 })
-	edges, err := d.Hub.Store().Edges(t.Context(), "default")
+	edges, err := d.Hub.Fleet().Edges(t.Context(), "default")
 	if err != nil || len(edges) != 1 {
 		t.Errorf("hub has %d edges (%v), want the one from the first run", len(edges), err)
 	}

@@ -13,8 +13,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/molen-io/molen/internal/auth"
 	"github.com/molen-io/molen/internal/outbox"
+	"github.com/molen-io/molen/internal/secret"
 	"github.com/molen-io/molen/internal/uplink"
 )
 
@@ -224,11 +224,11 @@ func (e *Edge) ensureEnrolled(ctx context.Context) (credential, error) {
 // answers with the same enrollment. With retry it keeps trying until ctx
 // ends; otherwise one failure is returned.
 func (e *Edge) enroll(ctx context.Context, hub string, c credential, retry bool) (credential, error) {
-	tokenHash := auth.Hash(e.cfg.EnrollToken)
+	tokenHash := secret.Hash(e.cfg.EnrollToken)
 	if !c.Pending || c.TokenHash != tokenHash || c.Credential == "" {
 		// A credential is proposed with one token only: reusing it with
 		// another could register it twice.
-		c = credential{Hub: hub, Credential: auth.NewSecret(auth.PrefixCredential), Pending: true, TokenHash: tokenHash}
+		c = credential{Hub: hub, Credential: secret.New(secret.PrefixCredential), Pending: true, TokenHash: tokenHash}
 		if err := saveCredential(e.cfg.DataDir, c); err != nil {
 			return credential{}, fmt.Errorf("store the proposed credential before enrolling: %w", err)
 		}

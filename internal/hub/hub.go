@@ -22,10 +22,14 @@ import (
 	"github.com/molen-io/molen/internal/api"
 	"github.com/molen-io/molen/internal/auth"
 	"github.com/molen-io/molen/internal/fleet"
+	"github.com/molen-io/molen/internal/ingest"
+	"github.com/molen-io/molen/internal/meta"
+	"github.com/molen-io/molen/internal/reports"
+	"github.com/molen-io/molen/internal/secret"
+	"github.com/molen-io/molen/internal/series"
 	"github.com/molen-io/molen/internal/store"
 	"github.com/molen-io/molen/internal/store/postgres"
 	"github.com/molen-io/molen/internal/store/sqlite"
-	"github.com/molen-io/molen/internal/uplink"
 	"github.com/molen-io/molen/internal/web"
 )
 
@@ -39,11 +43,18 @@ const DefaultListen = "127.0.0.1:8080"
 // the admin token created on first start.
 const AdminTokenFile = "admin-token"
 
+// Files of the embedded storage in the data directory: the time series,
+// and the metadata of the domains.
+const (
+	StoreFile = "molen.db"
+	MetaFile  = "meta.db"
+)
+
 // Config configures a hub.
 type Config struct {
-	DataDir string // required: embedded database and admin token
+	DataDir string // required: embedded databases and admin token
 	// Store is where points and metadata live: "" for the embedded
-	// database in DataDir, or a PostgreSQL URL (postgres://…).
+	// databases in DataDir, or a PostgreSQL URL (postgres://…).
 	Store string
 	// StoreSchema is the PostgreSQL schema (default "molen"), so several
 	// hubs can share one database.
@@ -51,6 +62,8 @@ type Config struct {
 	Listen      string       // HTTP address for API, UI and metrics; default DefaultListen
 	Log         *slog.Logger // default: discard
 	Out         io.Writer    // where the first-start admin token is printed; default os.Stdout
+	// Now is the hub's clock; default time.Now.
+	Now func() time.Time
 
 	// Retention of an organisation that has set none (see
 	// store.Retention): raw points, minute and hour rollups. Zero means
@@ -114,23 +127,23 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// openStore opens the configured backend.
-func openStore(ctx context.Context, cfg Config) (store.Store, error) {
-	if cfg.Store != "" {
-		return postgres.Open(ctx, cfg.Store, postgres.Options{Schema: cfg.StoreSchema})
-	}
-	return sqlite.Open(ctx, filepath.Join(cfg.DataDir, "molen.db"), sqlite.Options{Logger: cfg.Log})
-}
-
 // Hub is a running hub.
 type Hub struct {
-	cfg      Config
-	log      *slog.Logger
-	store    store.Store
-	receiver *uplink.Receiver
-	srv      *http.Server
-	ln       net.Listener
-	done     chan error
+	cfg   Config
+	log   *slog.Logger
+	meta  *meta.DB
+	store store.Store
+
+	auth    *auth.Service
+	fleet   *fleet.Service
+	series  *series.Service
+	ingest  *ingest.Service
+	router  *api.Router
+	lease   *meta.Lease // of the retention job
+	srv     *http.Server
+	ln      net.Listener
+	done    chan error
+	closers []func() error // in the order Close calls them
 
 	stopRetention context.CancelFunc
 	retentionDone chan struct{} // closed when the retention loop stopped
@@ -142,8 +155,9 @@ type Hub struct {
 // ErrAddrInUse is returned when the listen address is taken.
 var ErrAddrInUse = errors.New("address already in use")
 
-// Start opens storage, ensures the first admin token exists and starts
-// serving. It returns once the listener is bound.
+// Start opens storage, makes the domains, ensures the first organisation
+// and admin token exist and starts serving. It returns once the listener
+// is bound.
 func Start(ctx context.Context, cfg Config) (*Hub, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -157,6 +171,9 @@ func Start(ctx context.Context, cfg Config) (*Hub, error) {
 	if cfg.Out == nil {
 		cfg.Out = os.Stdout
 	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
@@ -169,24 +186,12 @@ func Start(ctx context.Context, cfg Config) (*Hub, error) {
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
 	h.ln = ln
-	st, err := openStore(ctx, cfg)
-	if err != nil {
+	if err := h.open(ctx); err != nil {
 		ln.Close()
-		return nil, fmt.Errorf("open storage: %w", err)
-	}
-	h.store = st
-	if err := h.ensureAdmin(ctx); err != nil {
-		st.Close()
-		ln.Close()
-		return nil, err
-	}
-	if h.receiver, err = uplink.NewReceiver(st); err != nil {
-		st.Close()
-		ln.Close()
-		return nil, err
+		return nil, errors.Join(err, h.closeAll())
 	}
 	h.srv = &http.Server{
-		Handler:           h.handler(),
+		Handler:           h.router,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       2 * time.Minute, // an uplink body of uplink.MaxBatchBytes on a slow link
 		IdleTimeout:       2 * time.Minute,
@@ -209,62 +214,113 @@ func Start(ctx context.Context, cfg Config) (*Hub, error) {
 	return h, nil
 }
 
-func (h *Hub) handler() http.Handler {
+// open opens storage and the domains, bootstraps the first organisation
+// and builds the router. What it opened, Close (or closeAll) closes.
+func (h *Hub) open(ctx context.Context) error {
+	cfg := h.cfg
+	var err error
+	if cfg.Store != "" {
+		h.meta, err = meta.OpenPostgres(ctx, cfg.Store, cfg.StoreSchema)
+	} else {
+		h.meta, err = meta.OpenSQLite(ctx, filepath.Join(cfg.DataDir, MetaFile), meta.Options{Legacy: filepath.Join(cfg.DataDir, StoreFile)})
+	}
+	if err != nil {
+		return fmt.Errorf("open metadata: %w", err)
+	}
+	h.closers = append(h.closers, h.meta.Close)
+	if cfg.Store != "" {
+		h.store, err = postgres.Open(ctx, cfg.Store, postgres.Options{Schema: cfg.StoreSchema})
+	} else {
+		h.store, err = sqlite.Open(ctx, filepath.Join(cfg.DataDir, StoreFile), sqlite.Options{Logger: cfg.Log})
+	}
+	if err != nil {
+		return fmt.Errorf("open storage: %w", err)
+	}
+	h.closers = append(h.closers, h.store.Close)
+
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	a := &api.Server{
-		Store:    h.store,
-		Auth:     &auth.Authenticator{Meta: h.store},
-		Receiver: h.receiver,
-		Log:      h.log.With("component", "api"),
-
-		DefaultRetention: h.cfg.Retention(),
+	if h.auth, err = auth.New(ctx, h.meta, cfg.Now); err != nil {
+		return err
 	}
-	a.Register(reg)
-	mux := http.NewServeMux()
-	mux.Handle("/api/", a.Handler())
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
-		if _, err := h.store.Org(ctx, DefaultOrg); err != nil && !errors.Is(err, store.ErrNotFound) {
-			h.log.Error("health check: storage does not answer", "err", err)
-			http.Error(w, "storage unavailable", http.StatusServiceUnavailable)
-			return
-		}
-		w.Header().Set("Content-Type", "text/plain")
-		_, _ = w.Write([]byte("ok\n"))
-	})
-	mux.Handle("/", web.Handler())
-	return mux
+	if h.fleet, err = fleet.New(ctx, h.meta, cfg.Log.With("component", "fleet"), cfg.Now, reg); err != nil {
+		return err
+	}
+	if h.series, err = series.New(ctx, series.Config{Store: h.store, Meta: h.meta, DefaultRetention: cfg.Retention(),
+		Log: cfg.Log, Now: cfg.Now}); err != nil {
+		return err
+	}
+	if h.ingest, err = ingest.New(h.store, 0, cfg.Log.With("component", "ingest"), reg); err != nil {
+		return err
+	}
+	h.closers = append(h.closers, func() error { h.ingest.Close(); return nil })
+	if err := h.bootstrap(ctx); err != nil {
+		return err
+	}
+	h.lease = &meta.Lease{DB: h.meta, Name: "retention", Holder: holder(), TTL: retentionLease}
+
+	h.router = &api.Router{Tokens: h.auth, Edges: h.fleet, Log: cfg.Log.With("component", "api")}
+	h.router.Handle(h.auth.Routes()...)
+	h.router.Handle(h.fleet.Routes()...)
+	h.router.Handle(h.series.Routes()...)
+	h.router.Handle(reports.New(h.store, cfg.Now).Routes()...)
+	h.router.Handle(h.ingest.Routes()...)
+	metrics := promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+	webUI := web.Handler()
+	h.router.Handle(
+		api.Route{Method: "GET", Path: "/healthz", Auth: api.Public, Stream: h.healthz},
+		api.Route{Method: "GET", Path: "/metrics", Auth: api.Public, Stream: serve(metrics)},
+		api.Route{Path: "/", Auth: api.Public, Stream: serve(webUI)},
+	)
+	return nil
 }
 
-// ensureAdmin creates the default organisation and its admin token on first
-// start. The token is written to the data directory and printed once; only
-// its hash is stored.
-func (h *Hub) ensureAdmin(ctx context.Context) error {
-	_, err := h.store.Org(ctx, DefaultOrg)
-	if err == nil {
+// serve adapts a plain handler to a Stream route.
+func serve(h http.Handler) func(http.ResponseWriter, *http.Request, api.Principal) error {
+	return func(w http.ResponseWriter, r *http.Request, _ api.Principal) error {
+		h.ServeHTTP(w, r)
 		return nil
 	}
-	if !errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("look up default organisation: %w", err)
+}
+
+// healthz answers "ok" while the metadata database answers.
+func (h *Hub) healthz(w http.ResponseWriter, r *http.Request, _ api.Principal) error {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := h.meta.PingContext(ctx); err != nil {
+		return fmt.Errorf("%w: storage does not answer: %v", api.ErrUnavailable, err)
 	}
-	now := time.Now()
-	token := auth.NewSecret(auth.PrefixToken)
-	// Write the file before storing the hash: if we crash in between, the
-	// next start makes a new token rather than leaving one nobody knows.
+	w.Header().Set("Content-Type", "text/plain")
+	_, err := w.Write([]byte("ok\n"))
+	return err
+}
+
+// holder names this hub process as a lease holder.
+func holder() string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s/%d/%s", host, os.Getpid(), secret.New("")[:8])
+}
+
+// bootstrap creates the default organisation and its admin token on first
+// start, in one transaction (auth.Service.Bootstrap). The token is written
+// to the data directory before the commit and printed after it; only its
+// hash is stored. Of hubs starting at once on one database, the one that
+// creates the organisation shows the token.
+func (h *Hub) bootstrap(ctx context.Context) error {
 	path := filepath.Join(h.cfg.DataDir, AdminTokenFile)
-	if err := os.WriteFile(path, []byte(token+"\n"), 0o600); err != nil {
-		return fmt.Errorf("write admin token: %w", err)
+	token, err := h.auth.Bootstrap(ctx, auth.Org{ID: DefaultOrg, Name: "Default organisation", Kind: auth.Company, Created: h.cfg.Now()},
+		func(token string) error {
+			if err := os.WriteFile(path, []byte(token+"\n"), 0o600); err != nil {
+				return fmt.Errorf("write admin token: %w", err)
+			}
+			return nil
+		})
+	if err != nil {
+		return err
 	}
-	if err := h.store.CreateToken(ctx, store.Token{Hash: auth.Hash(token), Org: DefaultOrg, Role: store.Admin, Name: "admin", Created: now}); err != nil {
-		return fmt.Errorf("store admin token: %w", err)
+	if token != "" {
+		fmt.Fprintf(h.cfg.Out, "molen hub: created admin token (also in %s):\n\n    %s\n\n", path, token)
 	}
-	if err := h.store.CreateOrg(ctx, store.Org{ID: DefaultOrg, Name: "Default organisation", Kind: store.Company, Created: now}); err != nil {
-		return fmt.Errorf("create default organisation: %w", err)
-	}
-	fmt.Fprintf(h.cfg.Out, "molen hub: created admin token (also in %s):\n\n    %s\n\n", path, token)
 	return nil
 }
 
@@ -280,15 +336,27 @@ func (h *Hub) AdminToken() (string, error) {
 // CreateEdge registers an edge in the default organisation and returns its
 // id and one-time enrollment token.
 func (h *Hub) CreateEdge(ctx context.Context, name string) (id, token string, err error) {
-	e, token, err := fleet.CreateEdge(ctx, h.store, DefaultOrg, name, time.Now())
+	e, token, err := h.fleet.CreateEdge(ctx, DefaultOrg, name)
 	if err != nil {
 		return "", "", fmt.Errorf("create edge %q: %w", name, err)
 	}
 	return e.ID, token, nil
 }
 
-// Store returns the hub's storage, for tests and the demo.
+// Store returns the hub's time-series storage, for tests and the demo.
 func (h *Hub) Store() store.Store { return h.store }
+
+// Auth, Fleet and Series return the hub's domains, for tests and the demo.
+func (h *Hub) Auth() *auth.Service { return h.auth }
+
+// Fleet returns the fleet domain.
+func (h *Hub) Fleet() *fleet.Service { return h.fleet }
+
+// Series returns the series domain.
+func (h *Hub) Series() *series.Service { return h.series }
+
+// Routes lists every route the hub serves, with who may call it.
+func (h *Hub) Routes() []api.Route { return h.router.Routes() }
 
 // Addr is the bound HTTP address.
 func (h *Hub) Addr() string { return h.ln.Addr().String() }
@@ -296,9 +364,19 @@ func (h *Hub) Addr() string { return h.ln.Addr().String() }
 // URL is the hub's base URL.
 func (h *Hub) URL() string { return "http://" + h.Addr() }
 
+// closeAll closes what open opened, the latest first.
+func (h *Hub) closeAll() error {
+	var errs []error
+	for i := len(h.closers) - 1; i >= 0; i-- {
+		errs = append(errs, h.closers[i]())
+	}
+	h.closers = nil
+	return errors.Join(errs...)
+}
+
 // Close stops serving (waiting up to 10 s for requests in flight, so
-// batches being stored finish and are acknowledged) and closes storage.
-// Close may be called more than once.
+// batches being stored finish and are acknowledged), gives up the
+// retention lease and closes storage. Close may be called more than once.
 func (h *Hub) Close() error {
 	h.closeOnce.Do(func() {
 		h.stopRetention()
@@ -307,8 +385,8 @@ func (h *Hub) Close() error {
 		defer cancel()
 		srvErr := h.srv.Shutdown(ctx)
 		runErr := <-h.done
-		h.receiver.Close()
-		h.closeErr = errors.Join(srvErr, runErr, h.store.Close())
+		leaseErr := h.lease.Release(ctx)
+		h.closeErr = errors.Join(srvErr, runErr, leaseErr, h.closeAll())
 	})
 	return h.closeErr
 }

@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/molen-io/molen/internal/auth"
 	"github.com/molen-io/molen/internal/hub"
+	"github.com/molen-io/molen/internal/meta"
 	"github.com/molen-io/molen/internal/store"
 	"github.com/molen-io/molen/internal/uns"
 )
@@ -47,10 +50,10 @@ func TestRetention(t *testing.T) {
 	}
 	defer h.Close()
 	st := h.Store()
-	if err := st.CreateOrg(ctx, store.Org{ID: "other", Name: "Other", Kind: store.Company, Created: time.Now()}); err != nil {
+	if err := h.Auth().CreateOrg(ctx, auth.Org{ID: "other", Name: "Other", Kind: auth.Company, Created: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.SetRetention(ctx, "other", store.Retention{Raw: time.Hour}); err != nil {
+	if err := h.Series().SetRetention(ctx, "other", store.Retention{Raw: time.Hour}); err != nil {
 		t.Fatal(err)
 	}
 	now := time.Now()
@@ -69,8 +72,8 @@ func TestRetention(t *testing.T) {
 		}
 	}
 
-	if err := h.ApplyRetention(ctx, now); err != nil {
-		t.Fatal(err)
+	if ran, err := h.RunRetention(ctx, now); err != nil || !ran {
+		t.Fatalf("RunRetention = %v, %v; want a run", ran, err)
 	}
 	for org, want := range map[string][]int64{
 		hub.DefaultOrg: {ago(2 * time.Hour), ago(time.Minute)}, // the default: 24 h
@@ -114,5 +117,52 @@ func TestRetentionConfig(t *testing.T) {
 		if tt.ok && tt.cfg.Retention() != tt.want {
 			t.Errorf("Retention of %+v = %+v, want %+v", tt.cfg, tt.cfg.Retention(), tt.want)
 		}
+	}
+}
+
+// TestRetentionLease runs retention on one hub at a time: while another
+// holder has the lease, this hub skips; once the lease expired, it runs.
+func TestRetentionLease(t *testing.T) {
+	ctx := t.Context()
+	t0 := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+	dir := t.TempDir()
+	h, err := hub.Start(ctx, hub.Config{DataDir: dir, Listen: "127.0.0.1:0", Out: io.Discard, Now: func() time.Time { return t0 }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	// The hub's first run (its loop runs one at start, too: both at t0)
+	// holds the lease until t0+70m.
+	if ran, err := h.RunRetention(ctx, t0); err != nil || !ran {
+		t.Fatalf("first RunRetention = %v, %v; want a run", ran, err)
+	}
+	db, err := meta.OpenSQLite(ctx, filepath.Join(dir, hub.MetaFile), meta.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	other := &meta.Lease{DB: db, Name: "retention", Holder: "another hub", TTL: time.Hour}
+	if held, err := other.Acquire(ctx, t0.Add(time.Hour)); err != nil || held {
+		t.Fatalf("another hub took the lease the hub holds: %v, %v", held, err)
+	}
+	if held, err := other.Acquire(ctx, t0.Add(80*time.Minute)); err != nil || !held {
+		t.Fatalf("another hub cannot take the expired lease: %v, %v", held, err)
+	}
+	for _, tt := range []struct {
+		at   time.Duration
+		want bool
+	}{
+		{90 * time.Minute, false},  // the other holds it until t0+140m
+		{139 * time.Minute, false}, // still
+		{140 * time.Minute, true},  // expired: this hub runs, and holds it
+		{141 * time.Minute, true},  // renewing its own lease
+	} {
+		ran, err := h.RunRetention(ctx, t0.Add(tt.at))
+		if err != nil || ran != tt.want {
+			t.Errorf("RunRetention at t0+%v = %v, %v; want %v", tt.at, ran, err, tt.want)
+		}
+	}
+	if held, _ := other.Acquire(ctx, t0.Add(142*time.Minute)); held {
+		t.Error("the other hub took the lease back while this hub holds it")
 	}
 }

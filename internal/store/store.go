@@ -14,8 +14,6 @@ import (
 
 // Sentinel errors that callers act on.
 var (
-	ErrNotFound = errors.New("not found")
-	ErrExists   = errors.New("already exists")
 	// ErrInvalid marks input a store refuses because of what it is, not
 	// because storing failed: retrying the same call fails the same way.
 	ErrInvalid = errors.New("invalid input")
@@ -248,104 +246,9 @@ type ExpireStats struct {
 	Minutes, Hours int64
 }
 
-// OrgKind is the kind of an organisation.
-type OrgKind string
-
-// The organisation kinds.
-const (
-	Company  OrgKind = "company"
-	Hub      OrgKind = "hub"
-	Fieldlab OrgKind = "fieldlab"
-	Provider OrgKind = "provider"
-	Platform OrgKind = "platform"
-)
-
-// Org is an organisation: every edge, series and token belongs to exactly one.
-type Org struct {
-	ID      string
-	Name    string
-	Kind    OrgKind
-	Created time.Time
-}
-
-// Role says what a token may do within its organisation.
-type Role string
-
-// The roles.
-const (
-	Admin  Role = "admin"  // everything in its organisation, including managing edges
-	Viewer Role = "viewer" // read data
-)
-
-// Token is an API bearer token. Only the SHA-256 of its secret is stored.
-type Token struct {
-	Hash    string // hex SHA-256 of the secret
-	Org     string
-	Role    Role
-	Name    string
-	Created time.Time
-}
-
-// Edge is an enrolled (or enrollable) edge.
-type Edge struct {
-	ID            string
-	Org           string
-	Name          string
-	EnrollHash    string    // hex SHA-256 of the one-time enrollment token; "" once used
-	EnrollExpires time.Time // when the enrollment token stops working
-	CredHash      string    // hex SHA-256 of the edge's credential; "" until enrolled
-	Revoked       bool
-	Created       time.Time
-	Enrolled      time.Time // zero until enrolled
-}
-
-// Meta stores organisations, their retention, tokens and edges.
-type Meta interface {
-	// CreateOrg stores a new organisation; ErrExists if its ID is taken.
-	CreateOrg(ctx context.Context, o Org) error
-	// Org returns one organisation or ErrNotFound.
-	Org(ctx context.Context, id string) (Org, error)
-	// Orgs lists every organisation by ID.
-	Orgs(ctx context.Context) ([]Org, error)
-
-	// SetRetention stores the retention of an organisation, replacing the
-	// one it had; ErrNotFound if there is no such organisation, an error
-	// wrapping ErrInvalid if r.Validate fails.
-	SetRetention(ctx context.Context, org string, r Retention) error
-	// ClearRetention removes the retention stored for org, so the hub's
-	// default applies again; nothing happens if none is stored.
-	ClearRetention(ctx context.Context, org string) error
-	// Retention returns the retention stored for org, or ErrNotFound when
-	// none is (the caller then applies its default).
-	Retention(ctx context.Context, org string) (Retention, error)
-
-	// CreateToken stores a token; ErrExists if its hash is taken.
-	CreateToken(ctx context.Context, t Token) error
-	// TokenByHash returns the token with that hash or ErrNotFound.
-	TokenByHash(ctx context.Context, hash string) (Token, error)
-
-	// CreateEdge stores a new edge; ErrExists if its ID is taken.
-	CreateEdge(ctx context.Context, e Edge) error
-	// Edge returns an edge of org, or ErrNotFound (also for another org's edge).
-	Edge(ctx context.Context, org, id string) (Edge, error)
-	// Edges lists the edges of org by ID.
-	Edges(ctx context.Context, org string) ([]Edge, error)
-	// Enroll consumes a one-time enrollment token: the edge whose EnrollHash
-	// is enrollHash, not revoked and not expired at now, gets credHash as
-	// its credential, its EnrollHash cleared and Enrolled set to now, all
-	// atomically, so a token works once. ErrNotFound otherwise.
-	Enroll(ctx context.Context, enrollHash, credHash string, now time.Time) (Edge, error)
-	// EdgeByCredential returns the enrolled edge with that credential hash,
-	// revoked or not (the caller decides), or ErrNotFound.
-	EdgeByCredential(ctx context.Context, credHash string) (Edge, error)
-	// RevokeEdge marks an edge of org revoked; ErrNotFound if org has no such edge.
-	RevokeEdge(ctx context.Context, org, id string) error
-}
-
 // Store is a whole backend.
 type Store interface {
 	Points
 	Events
-	Meta
 	Close() error
 }

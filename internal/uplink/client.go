@@ -16,18 +16,51 @@ import (
 // ContentType is the media type of an encoded Batch.
 const ContentType = "application/vnd.molen.batch"
 
-// ErrUnauthorized means the hub refused the edge's credential (HTTP 401):
-// it is wrong, or the edge was revoked. Retrying does not help until an
-// operator acts; the edge keeps its buffer meanwhile.
-var ErrUnauthorized = errors.New("hub refused the edge credential (401)")
+// The hub's refusals, as the protocol defines them (docs/api.md): the hub
+// answers a batch that fails with one of these with its status code, and
+// the Client turns the code back into the sentinel, so that the edge acts
+// on sentinels, never on status codes.
+var (
+	// ErrUnauthorized means the hub refused the edge's credential (401):
+	// it is wrong, or the edge was revoked. Retrying does not help until
+	// an operator acts; the edge keeps its buffer meanwhile.
+	ErrUnauthorized = errors.New("hub refused the edge credential (401)")
+	// ErrTooLarge means a batch exceeds MaxBatchBytes or MaxBatchPoints
+	// (413).
+	ErrTooLarge = errors.New("uplink batch too large")
+	// ErrInvalidRecord means a record's content is refused (it decodes to
+	// points the hub cannot store); the rest of the batch is not stored
+	// either (422). An edge that sends records one by one learns which.
+	ErrInvalidRecord = errors.New("invalid record")
+	// ErrBusy means the hub is storing its maximum of concurrent uplinks;
+	// retry shortly (503).
+	ErrBusy = errors.New("hub busy: too many uplinks at once, retry shortly")
+)
 
-// StatusError is a non-2xx answer from the hub other than 401.
+// StatusError is a non-2xx answer from the hub other than 401. It wraps
+// the sentinel of its code: ErrMalformed (400), ErrTooLarge (413),
+// ErrInvalidRecord (422), ErrBusy (503), or nothing for another code.
 type StatusError struct {
 	Code int
 	Msg  string
 }
 
 func (e *StatusError) Error() string { return fmt.Sprintf("hub answered %d: %s", e.Code, e.Msg) }
+
+// Unwrap returns the sentinel of e's code, or nil.
+func (e *StatusError) Unwrap() error {
+	switch e.Code {
+	case http.StatusBadRequest:
+		return ErrMalformed
+	case http.StatusRequestEntityTooLarge:
+		return ErrTooLarge
+	case http.StatusUnprocessableEntity:
+		return ErrInvalidRecord
+	case http.StatusServiceUnavailable:
+		return ErrBusy
+	}
+	return nil
+}
 
 // Ack is the hub's answer to a stored batch.
 type Ack struct {
@@ -129,7 +162,7 @@ func errorText(body []byte) string {
 
 // Enroll exchanges a one-time enrollment token for the edge's credential.
 // credential is the credential the edge proposes (made with
-// auth.NewSecret(auth.PrefixCredential) and stored before asking, so that
+// secret.New(secret.PrefixCredential) and stored before asking, so that
 // asking again after a lost answer succeeds); "" lets the hub make one.
 func (c *Client) Enroll(ctx context.Context, token, credential string) (Enrollment, error) {
 	body, _ := json.Marshal(map[string]string{"token": token, "credential": credential})

@@ -1,5 +1,7 @@
 // Package uplink is the edge↔hub wire protocol: the binary encoding of
-// points and batches, the edge's Client, and the hub's Receiver.
+// points and batches, the sentinels of the hub's answers, and the edge's
+// Client. The hub's side, which stores batches, is internal/ingest; this
+// package imports nothing of the hub, so the edge links none of it.
 //
 // An edge commits points to its outbox as records; each record's bytes are
 // the point encoding of EncodePoints, possibly behind an edge-local header

@@ -254,19 +254,3 @@ const (
 	codeSerialization   = "40001"
 	codeInvalidObjDef   = "42P17" // e.g. a partition that would overlap
 )
-
-// nanos and fromNanos store times as unix ns, the zero time as 0, so that
-// times keep their nanoseconds (timestamptz has microseconds).
-func nanos(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixNano()
-}
-
-func fromNanos(ns int64) time.Time {
-	if ns == 0 {
-		return time.Time{}
-	}
-	return time.Unix(0, ns).UTC()
-}

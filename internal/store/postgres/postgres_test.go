@@ -470,12 +470,6 @@ func TestUnstorableText(t *testing.T) {
 	if got, err := s.Latest(t.Context(), "a\x00b", "m\xff", 0); err != nil || len(got) != 0 {
 		t.Errorf("Latest = %v, %v", got, err)
 	}
-	if _, err := s.Org(t.Context(), "\x00"); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("Org: %v, want ErrNotFound", err)
-	}
-	if err := s.CreateOrg(t.Context(), store.Org{ID: "o", Name: "bad\x00name"}); !errors.Is(err, store.ErrInvalid) {
-		t.Errorf("CreateOrg with a NUL: %v, want ErrInvalid", err)
-	}
 }
 
 // TestMigrateRollups opens a schema as version 3 left it (points, no

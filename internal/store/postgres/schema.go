@@ -64,7 +64,9 @@ func (m *migrator) exec(ctx context.Context, tx pgx.Tx, t string) error {
 // migrations are the schema versions in order: migrations[i] takes the
 // schema from version i to i+1. Append; never edit a released entry.
 var migrations = []migration{
-	// 1: settings, series, points, latest values, watermarks, metadata.
+	// 1: settings, series, points, latest values, watermarks. Releases
+	// before the metadata layer (internal/meta) also made orgs, tokens and
+	// edges here; the metadata layer adopts them in the same schema.
 	func(ctx context.Context, tx pgx.Tx, m *migrator) error {
 		if err := m.exec(ctx, tx, schemaV1); err != nil {
 			return err
@@ -85,10 +87,9 @@ var migrations = []migration{
 	func(ctx context.Context, tx pgx.Tx, m *migrator) error {
 		return m.exec(ctx, tx, schemaV2)
 	},
-	// 3: retention per organisation.
-	func(ctx context.Context, tx pgx.Tx, m *migrator) error {
-		return m.exec(ctx, tx, schemaV3)
-	},
+	// 3: nothing. Releases before the metadata layer made the retention
+	// settings table here, which the metadata layer adopts (see 1).
+	func(ctx context.Context, tx pgx.Tx, m *migrator) error { return nil },
 	// 4: rollups by minute and hour (rollup.go).
 	migrateV4,
 }
@@ -96,7 +97,7 @@ var migrations = []migration{
 // schemaV1 is the first schema, except points (see createPoints).
 //
 // Text keys are COLLATE "C": byte order, as the prefix ranges and the
-// documented orders (series by path, edges by id) need, whatever the
+// documented orders (series by path) need, whatever the
 // database's collation.
 const schemaV1 = `
 CREATE TABLE {s}.settings (
@@ -137,37 +138,6 @@ CREATE TABLE {s}.watermarks (
 	seq    bigint NOT NULL,
 	PRIMARY KEY (edge, stream)
 );
-
--- Times are unix ns; 0 stands for the zero time.
-CREATE TABLE {s}.orgs (
-	id      text COLLATE "C" PRIMARY KEY,
-	name    text NOT NULL,
-	kind    text NOT NULL,
-	created bigint NOT NULL
-);
-
-CREATE TABLE {s}.tokens (
-	hash    text COLLATE "C" PRIMARY KEY,
-	org     text COLLATE "C" NOT NULL,
-	role    text NOT NULL,
-	name    text NOT NULL,
-	created bigint NOT NULL
-);
-
-CREATE TABLE {s}.edges (
-	id             text COLLATE "C" PRIMARY KEY,
-	org            text COLLATE "C" NOT NULL,
-	name           text NOT NULL,
-	enroll_hash    text COLLATE "C" NOT NULL,
-	enroll_expires bigint NOT NULL,
-	cred_hash      text COLLATE "C" NOT NULL,
-	revoked        boolean NOT NULL,
-	created        bigint NOT NULL,
-	enrolled       bigint NOT NULL
-);
-CREATE INDEX edges_by_org ON {s}.edges (org, id);
-CREATE UNIQUE INDEX edges_by_enroll ON {s}.edges (enroll_hash) WHERE enroll_hash <> '';
-CREATE UNIQUE INDEX edges_by_cred ON {s}.edges (cred_hash) WHERE cred_hash <> '';
 `
 
 // schemaV2 adds events. An event is identified by org, asset, kind, start
@@ -193,19 +163,6 @@ CREATE TABLE {s}.events (
 	PRIMARY KEY (org, asset, kind, start_ts, key_series, key_limit)
 );
 CREATE INDEX events_by_until ON {s}.events (org, until_ts, kind, asset, start_ts);
-`
-
-// schemaV3 adds the retention of organisations, periods in ns (0:
-// forever). An organisation without a row gets the hub's default. minute
-// and hour are kept for the API and for other backends: this one has no
-// rollups to expire.
-const schemaV3 = `
-CREATE TABLE {s}.retention (
-	org    text COLLATE "C" PRIMARY KEY,
-	raw    bigint NOT NULL,
-	minute bigint NOT NULL,
-	hour   bigint NOT NULL
-);
 `
 
 // pointsV1 is the points table. A value is in vf (floats; bools as 0 or

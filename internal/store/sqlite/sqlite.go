@@ -14,8 +14,7 @@ import (
 	"sync"
 	"time"
 
-	sqlitedrv "modernc.org/sqlite" // registers the "sqlite" database/sql driver
-	sqlite3 "modernc.org/sqlite/lib"
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 
 	"github.com/molen-io/molen/internal/uns"
 )
@@ -300,7 +299,10 @@ func (s *Store) txCommit(ctx context.Context, fn func() error, then func()) erro
 // migrations are the schema versions in order: migrations[i] takes the
 // schema from version i to i+1. Append; never edit a released entry.
 var migrations = []string{
-	// 1: series, points, latest values, uplink watermarks and metadata.
+	// 1: series, points, latest values and uplink watermarks. Releases
+	// before the metadata layer (internal/meta) also made orgs, tokens and
+	// edges here; meta.db adopts them from such a file, and they stay
+	// behind unread.
 	`
 CREATE TABLE series (
 	id       INTEGER PRIMARY KEY,
@@ -340,36 +342,6 @@ CREATE TABLE watermarks (
 	PRIMARY KEY (edge, stream)
 ) STRICT, WITHOUT ROWID;
 
--- Times are unix ns; 0 stands for the zero time.
-CREATE TABLE orgs (
-	id      TEXT    PRIMARY KEY,
-	name    TEXT    NOT NULL,
-	kind    TEXT    NOT NULL,
-	created INTEGER NOT NULL
-) STRICT, WITHOUT ROWID;
-
-CREATE TABLE tokens (
-	hash    TEXT    PRIMARY KEY,
-	org     TEXT    NOT NULL,
-	role    TEXT    NOT NULL,
-	name    TEXT    NOT NULL,
-	created INTEGER NOT NULL
-) STRICT, WITHOUT ROWID;
-
-CREATE TABLE edges (
-	id             TEXT    PRIMARY KEY,
-	org            TEXT    NOT NULL,
-	name           TEXT    NOT NULL,
-	enroll_hash    TEXT    NOT NULL,
-	enroll_expires INTEGER NOT NULL,
-	cred_hash      TEXT    NOT NULL,
-	revoked        INTEGER NOT NULL,
-	created        INTEGER NOT NULL,
-	enrolled       INTEGER NOT NULL
-) STRICT;
-CREATE INDEX edges_by_org ON edges (org, id);
-CREATE UNIQUE INDEX edges_by_enroll ON edges (enroll_hash) WHERE enroll_hash <> '';
-CREATE UNIQUE INDEX edges_by_cred ON edges (cred_hash) WHERE cred_hash <> '';
 `,
 	// 2: points become append-only. n numbers the points of one series and
 	// ts from 0 in the order they were ingested, so two points with the
@@ -442,16 +414,9 @@ CREATE TABLE blocks (
 CREATE INDEX blocks_by_series ON blocks (series_id, res, gen, id, min_ts, max_ts);
 ALTER TABLE points RENAME TO points_v3;
 `,
-	// 5: retention per organisation, periods in ns (0: forever). An
-	// organisation without a row gets the hub's default.
-	`
-CREATE TABLE retention (
-	org    TEXT    PRIMARY KEY,
-	raw    INTEGER NOT NULL,
-	minute INTEGER NOT NULL,
-	hour   INTEGER NOT NULL
-) STRICT, WITHOUT ROWID;
-`,
+	// 5: nothing. Releases before the metadata layer made the retention
+	// settings table here; it moved with orgs, tokens and edges (see 1).
+	`SELECT 1`,
 }
 
 // afterMigration runs Go code after the SQL of a schema version, in the
@@ -602,25 +567,4 @@ func (s *Store) prepare(ctx context.Context) error {
 		*p.stmt = st
 	}
 	return nil
-}
-
-// nanos and fromNanos store times as unix ns, the zero time as 0.
-func nanos(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixNano()
-}
-
-func fromNanos(ns int64) time.Time {
-	if ns == 0 {
-		return time.Time{}
-	}
-	return time.Unix(0, ns).UTC()
-}
-
-// isConstraint reports whether err is SQLite's constraint violation.
-func isConstraint(err error) bool {
-	e, ok := errors.AsType[*sqlitedrv.Error](err)
-	return ok && e.Code()&0xff == sqlite3.SQLITE_CONSTRAINT
 }

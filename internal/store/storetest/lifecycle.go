@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/molen-io/molen/internal/store"
 	"github.com/molen-io/molen/internal/uns"
@@ -101,19 +100,8 @@ func testConcurrency(t *testing.T, open Opener) {
 // same directory, and that the reopened store goes on where it stopped.
 func testReopen(t *testing.T, open Opener) {
 	dir := t.TempDir()
-	now := time.Date(2025, 3, 14, 9, 26, 53, 589793238, time.UTC)
 	s := open(t, dir)
 	ingest(t, s, orgA, srcA, recs("m/temp", 1, 5))
-	edge := store.Edge{ID: "edge-1", Org: orgA, Name: "press", EnrollHash: "enroll-1", EnrollExpires: now.Add(time.Hour), Created: now}
-	for _, err := range []error{
-		s.CreateOrg(t.Context(), store.Org{ID: orgA, Name: "A", Kind: store.Company, Created: now}),
-		s.CreateToken(t.Context(), store.Token{Hash: "tok", Org: orgA, Role: store.Admin, Name: "admin", Created: now}),
-		s.CreateEdge(t.Context(), edge),
-	} {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
 	if err := s.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
@@ -148,15 +136,4 @@ func testReopen(t *testing.T, open Opener) {
 	if len(series) != 1 || series[0] != want[0] {
 		t.Errorf("Series after reopen = %+v, want %+v", series, want)
 	}
-	if _, err := s.Org(t.Context(), orgA); err != nil {
-		t.Errorf("Org after reopen: %v", err)
-	}
-	if _, err := s.TokenByHash(t.Context(), "tok"); err != nil {
-		t.Errorf("TokenByHash after reopen: %v", err)
-	}
-	e, err := s.Edge(t.Context(), orgA, "edge-1")
-	if err != nil {
-		t.Fatalf("Edge after reopen: %v", err)
-	}
-	checkEdge(t, "Edge after reopen", e, edge)
 }

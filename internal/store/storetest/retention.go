@@ -10,74 +10,10 @@ import (
 )
 
 func testRetention(t *testing.T, open Opener) {
-	created := time.Date(2025, 3, 14, 9, 26, 53, 0, time.UTC)
-
-	t.Run("Settings", func(t *testing.T) {
+	t.Run("Invalid", func(t *testing.T) {
 		s := newStore(t, open)
-		ctx := t.Context()
-		for _, id := range []string{orgB, orgA} {
-			if err := s.CreateOrg(ctx, store.Org{ID: id, Name: id, Kind: store.Company, Created: created}); err != nil {
-				t.Fatal(err)
-			}
-		}
-		orgs, err := s.Orgs(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(orgs) != 2 || orgs[0].ID != orgA || orgs[1].ID != orgB || orgs[0].Kind != store.Company || !norm(orgs[0].Created).Equal(created) {
-			t.Errorf("Orgs = %+v, want %s and %s by ID", orgs, orgA, orgB)
-		}
-
-		_, err = s.Retention(ctx, orgA)
-		wantErr(t, "Retention before any is set", err, store.ErrNotFound)
-		want := store.Retention{Raw: 90 * store.Day, Minute: 730 * store.Day}
-		if err := s.SetRetention(ctx, orgA, want); err != nil {
-			t.Fatal(err)
-		}
-		if got, err := s.Retention(ctx, orgA); err != nil || got != want {
-			t.Errorf("Retention = %+v, %v; want %+v", got, err, want)
-		}
-		want = store.Retention{Raw: 36 * time.Hour, Minute: 36 * time.Hour, Hour: 400 * store.Day}
-		if err := s.SetRetention(ctx, orgA, want); err != nil {
-			t.Fatal(err)
-		}
-		if got, err := s.Retention(ctx, orgA); err != nil || got != want {
-			t.Errorf("Retention after a second SetRetention = %+v, %v; want %+v", got, err, want)
-		}
-		_, err = s.Retention(ctx, orgB)
-		wantErr(t, "Retention of the other organisation", err, store.ErrNotFound)
-
-		wantErr(t, "SetRetention of an unknown organisation", s.SetRetention(ctx, "nobody", want), store.ErrNotFound)
-		for _, bad := range []store.Retention{
-			{Raw: -time.Hour},
-			{Raw: 2 * store.Day, Minute: store.Day},
-			{Minute: store.Day}, // minute rollups gone, raw points kept
-			{Minute: 2 * store.Day, Hour: store.Day},
-		} {
-			wantErr(t, "SetRetention of an invalid retention", s.SetRetention(ctx, orgB, bad), store.ErrInvalid)
-		}
-		if got, err := s.Retention(ctx, orgA); err != nil || got != want {
-			t.Errorf("Retention after refused calls = %+v, %v; want %+v", got, err, want)
-		}
-		if _, err := s.Expire(ctx, orgA, store.Retention{Raw: -time.Second}, time.Now()); !errors.Is(err, store.ErrInvalid) {
+		if _, err := s.Expire(t.Context(), orgA, store.Retention{Raw: -time.Second}, time.Now()); !errors.Is(err, store.ErrInvalid) {
 			t.Errorf("Expire with a negative period: error %v, want %v", err, store.ErrInvalid)
-		}
-
-		if err := s.SetRetention(ctx, orgB, want); err != nil {
-			t.Fatal(err)
-		}
-		if err := s.ClearRetention(ctx, orgA); err != nil {
-			t.Fatal(err)
-		}
-		_, err = s.Retention(ctx, orgA)
-		wantErr(t, "Retention after ClearRetention", err, store.ErrNotFound)
-		if got, err := s.Retention(ctx, orgB); err != nil || got != want {
-			t.Errorf("Retention of the other organisation after ClearRetention = %+v, %v; want %+v", got, err, want)
-		}
-		for _, org := range []string{orgA, "nobody"} {
-			if err := s.ClearRetention(ctx, org); err != nil {
-				t.Errorf("ClearRetention(%s) with none stored: %v", org, err)
-			}
 		}
 	})
 

@@ -1,4 +1,4 @@
-package uplink
+package ingest
 
 import (
 	"context"
@@ -10,16 +10,7 @@ import (
 
 	"github.com/molen-io/molen/internal/store"
 	"github.com/molen-io/molen/internal/uns"
-)
-
-// Errors of the sender's making.
-var (
-	// ErrTooLarge means a batch exceeds MaxBatchBytes or MaxBatchPoints.
-	ErrTooLarge = errors.New("uplink batch too large")
-	// ErrInvalidRecord means a record's content is refused (it decodes to
-	// points the hub cannot store); the rest of the batch is not stored
-	// either. An edge that sends records one by one learns which.
-	ErrInvalidRecord = errors.New("invalid record")
+	"github.com/molen-io/molen/internal/uplink"
 )
 
 // Ingester is the storage a Receiver writes to.
@@ -30,17 +21,17 @@ type Ingester interface {
 
 // Receiver decodes batches and stores them exactly once.
 type Receiver struct {
-	Store Ingester
+	store Ingester
 	dec   *zstd.Decoder
 }
 
 // NewReceiver returns a Receiver storing into s.
 func NewReceiver(s Ingester) (*Receiver, error) {
-	dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(MaxBatchBytes))
+	dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(uplink.MaxBatchBytes))
 	if err != nil {
 		return nil, fmt.Errorf("zstd decoder: %w", err)
 	}
-	return &Receiver{Store: s, dec: dec}, nil
+	return &Receiver{store: s, dec: dec}, nil
 }
 
 // Close releases the decoder.
@@ -48,32 +39,33 @@ func (r *Receiver) Close() { r.dec.Close() }
 
 // Received describes one accepted batch, for the caller's metrics.
 type Received struct {
-	Ack
+	uplink.Ack
 	Records, Points, Events    int // in the batch, including duplicates
 	StoredPoints, StoredEvents int
 }
 
 // Receive reads one batch body (encoding "" or "zstd") sent by the edge
 // edgeID of org and stores its new records. It returns only once they are
-// stored; errors wrapping ErrMalformed or ErrTooLarge are the sender's fault.
+// stored; errors wrapping uplink.ErrMalformed, ErrTooLarge or
+// ErrInvalidRecord are the sender's fault.
 func (r *Receiver) Receive(ctx context.Context, org, edgeID, encoding string, body io.Reader) (Received, error) {
-	raw, err := io.ReadAll(io.LimitReader(body, MaxBatchBytes+1))
+	raw, err := io.ReadAll(io.LimitReader(body, uplink.MaxBatchBytes+1))
 	if err != nil {
 		return Received{}, fmt.Errorf("read batch: %w", err)
 	}
-	if len(raw) > MaxBatchBytes {
-		return Received{}, fmt.Errorf("%w: body over %d bytes", ErrTooLarge, MaxBatchBytes)
+	if len(raw) > uplink.MaxBatchBytes {
+		return Received{}, fmt.Errorf("%w: body over %d bytes", uplink.ErrTooLarge, uplink.MaxBatchBytes)
 	}
 	switch encoding {
 	case "":
 	case "zstd":
 		if raw, err = r.dec.DecodeAll(raw, nil); err != nil {
-			return Received{}, fmt.Errorf("%w: zstd: %v", ErrMalformed, err)
+			return Received{}, fmt.Errorf("%w: zstd: %v", uplink.ErrMalformed, err)
 		}
 	default:
-		return Received{}, fmt.Errorf("%w: content encoding %q, want zstd or none", ErrMalformed, encoding)
+		return Received{}, fmt.Errorf("%w: content encoding %q, want zstd or none", uplink.ErrMalformed, encoding)
 	}
-	b, err := DecodeBatch(raw)
+	b, err := uplink.DecodeBatch(raw)
 	if err != nil {
 		return Received{}, err
 	}
@@ -85,11 +77,11 @@ func (r *Receiver) Receive(ctx context.Context, org, edgeID, encoding string, bo
 	var evs []uns.Event
 	for i, rr := range b.Records {
 		n0, e0 := len(pts), len(evs)
-		if pts, evs, err = DecodeRecord(pts, evs, rr.Data); err != nil {
-			return Received{}, fmt.Errorf("%w: record %d: %w", ErrInvalidRecord, rr.Seq, err)
+		if pts, evs, err = uplink.DecodeRecord(pts, evs, rr.Data); err != nil {
+			return Received{}, fmt.Errorf("%w: record %d: %w", uplink.ErrInvalidRecord, rr.Seq, err)
 		}
-		if len(pts)+len(evs) > MaxBatchPoints {
-			return Received{}, fmt.Errorf("%w: more than %d points and events", ErrTooLarge, MaxBatchPoints)
+		if len(pts)+len(evs) > uplink.MaxBatchPoints {
+			return Received{}, fmt.Errorf("%w: more than %d points and events", uplink.ErrTooLarge, uplink.MaxBatchPoints)
 		}
 		recs[i] = store.Record{Seq: rr.Seq, Points: pts[n0:len(pts):len(pts)], Events: evs[e0:len(evs):len(evs)]}
 	}
@@ -97,12 +89,12 @@ func (r *Receiver) Receive(ctx context.Context, org, edgeID, encoding string, bo
 	// Read before storing: batches of one stream come one at a time from
 	// its edge (a resend overlapping its own first attempt could see an
 	// older value, which only makes the edge count a drop too many).
-	if res.Previous, err = r.Store.Watermark(ctx, src); err != nil {
+	if res.Previous, err = r.store.Watermark(ctx, src); err != nil {
 		return Received{}, fmt.Errorf("watermark of %s/%s: %w", edgeID, b.Stream, err)
 	}
-	stored, err := r.Store.Ingest(ctx, org, src, recs)
+	stored, err := r.store.Ingest(ctx, org, src, recs)
 	if errors.Is(err, store.ErrInvalid) {
-		return Received{}, fmt.Errorf("%w: store batch of %s/%s: %w", ErrInvalidRecord, edgeID, b.Stream, err)
+		return Received{}, fmt.Errorf("%w: store batch of %s/%s: %w", uplink.ErrInvalidRecord, edgeID, b.Stream, err)
 	}
 	if err != nil {
 		return Received{}, fmt.Errorf("store batch of %s/%s: %w", edgeID, b.Stream, err)

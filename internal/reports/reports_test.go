@@ -1,4 +1,4 @@
-package api
+package reports
 
 import (
 	"encoding/json"
@@ -11,9 +11,60 @@ import (
 	"testing"
 	"time"
 
+	"github.com/molen-io/molen/internal/api"
+	"github.com/molen-io/molen/internal/api/apitest"
 	"github.com/molen-io/molen/internal/store"
+	"github.com/molen-io/molen/internal/store/sqlite"
 	"github.com/molen-io/molen/internal/uns"
 )
+
+var now = time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
+
+// fixture is the domain's routes on a real SQLite store with two
+// organisations.
+type fixture struct {
+	t      *testing.T
+	srv    *apitest.Server
+	st     store.Store
+	tokenA string // admin of org a
+	tokenB string // admin of org b
+	viewA  string // viewer of org a
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	st, err := sqlite.Open(t.Context(), t.TempDir()+"/molen.db", sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	f := &fixture{t: t, st: st, tokenA: "token-a", tokenB: "token-b", viewA: "view-a"}
+	f.srv = apitest.Serve(t, apitest.Secrets{
+		f.tokenA: {Org: "a", Role: api.RoleAdmin, Name: "aadmin"},
+		f.tokenB: {Org: "b", Role: api.RoleAdmin, Name: "badmin"},
+		f.viewA:  {Org: "a", Role: api.RoleViewer, Name: "aviewer"},
+	}, nil, New(st, func() time.Time { return now }).Routes())
+
+	// Org a has a temperature series with one point a minute for an hour;
+	// org b has the same path with other values.
+	for _, org := range []string{"a", "b"} {
+		var pts []uns.Point
+		for i := range 60 {
+			v := float64(i)
+			if org == "b" {
+				v = 1000
+			}
+			pts = append(pts, uns.Point{Series: "s/a/l/m/temp", TS: now.Add(-time.Hour + time.Duration(i)*time.Minute).UnixNano(), Value: uns.Float(v)})
+		}
+		f.ingest(org, pts, nil)
+	}
+	return f
+}
+
+func (f *fixture) do(method, path, token string, body io.Reader) (int, map[string]any) {
+	f.t.Helper()
+	return f.srv.Do(method, path, token, body)
+}
 
 // ingested numbers the streams of ingest, so that every call stores.
 var ingested int
@@ -31,18 +82,7 @@ func (f *fixture) ingest(org string, pts []uns.Point, evs []uns.Event) {
 // get returns the status, headers and body of a GET.
 func (f *fixture) get(path, token string) (int, http.Header, string) {
 	f.t.Helper()
-	req, _ := http.NewRequest("GET", f.srv.URL+path, nil)
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	return resp.StatusCode, resp.Header, string(b)
+	return f.srv.Raw("GET", path, token, nil)
 }
 
 // window is one oee window of an asset as the oee operator emits it with

@@ -1,4 +1,4 @@
-package api
+package reports
 
 import (
 	"bufio"
@@ -13,7 +13,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/molen-io/molen/internal/auth"
+	"github.com/molen-io/molen/internal/api"
+	"github.com/molen-io/molen/internal/series"
 	"github.com/molen-io/molen/internal/store"
 	"github.com/molen-io/molen/internal/uns"
 )
@@ -42,13 +43,18 @@ func csvSafe(s string) string {
 	return s
 }
 
+// rawReader reads the points of a series (store.Points.Raw).
+type rawReader interface {
+	Raw(ctx context.Context, org, series string, from, to int64, limit int) ([]uns.Point, error)
+}
+
 // pointPager reads the points of one series in [from, to) page by page in
 // time order. Raw has no cursor, so the next page starts at the last
 // timestamp seen and skips the points at that timestamp already returned:
 // Raw orders points with equal timestamps by ingestion, and a point
 // ingested meanwhile sorts after them, so the skip stays correct.
 type pointPager struct {
-	st       store.Points
+	st       rawReader
 	org      string
 	series   string
 	from, to int64
@@ -123,15 +129,6 @@ func (p *eventPager) next(ctx context.Context) ([]uns.Event, error) {
 	return evs, nil
 }
 
-// exportEventJSON is an event in a JSON lines export, as /events shows it.
-type exportEventJSON struct {
-	Asset string            `json:"asset"`
-	Kind  string            `json:"kind"`
-	Start int64             `json:"start"`
-	End   *int64            `json:"end,omitempty"`
-	Attrs map[string]string `json:"attrs,omitempty"`
-}
-
 // exportWriter writes rows of one export format.
 type exportWriter struct {
 	csv  *csv.Writer
@@ -172,7 +169,7 @@ type exportMarker struct {
 	Next      string `json:"next"` // the parameter that continues the export, e.g. "from=1763726400000"
 }
 
-func (s *Server) export(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+func (s *Service) export(w http.ResponseWriter, r *http.Request, p api.Principal) error {
 	q := r.URL.Query()
 	format := q.Get("format")
 	switch format {
@@ -180,8 +177,7 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request, p auth.Principal
 		format = "csv"
 	case "csv", "jsonl":
 	default:
-		writeError(w, s.Log, r, badRequest("format=%q: want csv or jsonl", format))
-		return
+		return api.BadRequest("format=%q: want csv or jsonl", format)
 	}
 	events := false
 	switch v := q.Get("events"); v {
@@ -189,50 +185,37 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request, p auth.Principal
 	case "1", "true":
 		events = true
 	default:
-		writeError(w, s.Log, r, badRequest("events=%q: want 1 to export events", v))
-		return
+		return api.BadRequest("events=%q: want 1 to export events", v)
 	}
-	from, to, err := parseRange(q, s.now())
+	from, to, err := api.Range(q, s.now())
 	if err != nil {
-		writeError(w, s.Log, r, err)
-		return
+		return err
 	}
-	limit, err := parseLimit("limit", q.Get("limit"), MaxExportRows, MaxExportRows)
+	limit, err := api.Limit("limit", q.Get("limit"), MaxExportRows, MaxExportRows)
 	if err != nil {
-		writeError(w, s.Log, r, err)
-		return
+		return err
 	}
 	if events {
 		if q.Has("series") {
-			writeError(w, s.Log, r, badRequest("series: give series or events=1, not both"))
-			return
+			return api.BadRequest("series: give series or events=1, not both")
 		}
-		eq := store.EventQuery{AssetPrefix: q.Get("asset"), Kind: q.Get("kind"), From: from, To: to}
-		if err := uns.ValidatePrefix(eq.AssetPrefix); err != nil {
-			writeError(w, s.Log, r, badRequest("asset: %v", err))
-			return
+		eq, err := series.EventQuery(r)
+		if err != nil {
+			return err
 		}
-		if eq.Kind != "" {
-			if err := uns.ValidateEvent(uns.Event{Asset: "x", Kind: eq.Kind}); err != nil {
-				writeError(w, s.Log, r, badRequest("kind: %v", err))
-				return
-			}
-		}
-		s.exportEvents(w, r, p, eq, format, limit)
-		return
+		eq.From, eq.To = from, to
+		return s.exportEvents(w, r, p, eq, format, limit)
 	}
 	for _, name := range []string{"asset", "kind"} {
 		if q.Has(name) {
-			writeError(w, s.Log, r, badRequest("%s: only with events=1", name))
-			return
+			return api.BadRequest("%s: only with events=1", name)
 		}
 	}
-	series := q.Get("series")
-	if err := uns.ValidatePath(series); err != nil {
-		writeError(w, s.Log, r, badRequest("series: %v (or events=1 to export events)", err))
-		return
+	path := q.Get("series")
+	if err := uns.ValidatePath(path); err != nil {
+		return api.BadRequest("series: %v (or events=1 to export events)", err)
 	}
-	s.exportPoints(w, r, p, series, from, to, format, limit)
+	return s.exportPoints(w, r, p, path, from, to, format, limit)
 }
 
 // startExport writes the headers of a download.
@@ -257,32 +240,23 @@ func exportName(what string, from, to int64) string {
 		time.Unix(0, from).UTC().Format(compact) + "_" + time.Unix(0, to).UTC().Format(compact)
 }
 
-// failExport ends a download that already sent its status. The client
-// must not take a cut stream for a whole file, so the connection is
-// aborted rather than ended cleanly.
-func (s *Server) failExport(r *http.Request, err error) {
-	if r.Context().Err() == nil {
-		s.Log.Error("export failed", "path", r.URL.Path, "query", r.URL.RawQuery, "err", err)
-	}
-	panic(http.ErrAbortHandler)
-}
-
-func (s *Server) exportPoints(w http.ResponseWriter, r *http.Request, p auth.Principal, series string, from, to int64, format string, limit int) {
+// exportPoints streams the points of one series. An error after the
+// answer started aborts the connection (see api.Route.Stream).
+func (s *Service) exportPoints(w http.ResponseWriter, r *http.Request, p api.Principal, path string, from, to int64, format string, limit int) error {
 	ctx := r.Context()
-	pg := &pointPager{st: s.Store, org: p.Org, series: series, from: from, to: to, size: min(exportPage, limit)}
+	pg := &pointPager{st: s.st, org: p.Org, series: path, from: from, to: to, size: min(exportPage, limit)}
 	// The first page is read before the status is sent, so that a failing
 	// store still gets an error answer.
 	pts, err := pg.next(ctx)
 	if err != nil {
-		writeError(w, s.Log, r, err)
-		return
+		return err
 	}
-	startExport(w, format, exportName(series, from, to))
+	startExport(w, format, exportName(path, from, to))
 	ew := newExportWriter(w, format)
 	rc := http.NewResponseController(w)
 	if format == "csv" {
 		if err := ew.row([]string{"time", "value", "quality"}, nil); err != nil {
-			s.failExport(r, err)
+			return err
 		}
 	}
 	written := 0
@@ -292,7 +266,7 @@ func (s *Server) exportPoints(w http.ResponseWriter, r *http.Request, p auth.Pri
 				next := "from=" + strconv.FormatInt(pt.TS/1e6, 10)
 				msg := fmt.Sprintf("# truncated at the limit of %d rows; continue with %s", limit, next)
 				if err := ew.row([]string{msg, "", ""}, exportMarker{Truncated: true, Limit: limit, Next: next}); err != nil {
-					s.failExport(r, err)
+					return err
 				}
 				pts = nil
 				break
@@ -305,36 +279,33 @@ func (s *Server) exportPoints(w http.ResponseWriter, r *http.Request, p auth.Pri
 				}
 				rec = []string{timeMS(pt.TS), v, pt.Quality.String()}
 			}
-			if err := ew.row(rec, toJSON(pt)); err != nil {
-				s.failExport(r, err)
+			if err := ew.row(rec, series.Point(pt)); err != nil {
+				return err
 			}
 			written++
 		}
 		if err := ew.flush(); err != nil {
-			s.failExport(r, err)
+			return err
 		}
 		if err := rc.Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
-			s.failExport(r, err)
+			return err
 		}
 		if pts == nil {
 			break
 		}
 		if pts, err = pg.next(ctx); err != nil {
-			s.failExport(r, err)
+			return err
 		}
 	}
-	if err := ew.flush(); err != nil {
-		s.failExport(r, err)
-	}
+	return ew.flush()
 }
 
-func (s *Server) exportEvents(w http.ResponseWriter, r *http.Request, p auth.Principal, eq store.EventQuery, format string, limit int) {
+func (s *Service) exportEvents(w http.ResponseWriter, r *http.Request, p api.Principal, eq store.EventQuery, format string, limit int) error {
 	ctx := r.Context()
-	pg := &eventPager{st: s.Store, org: p.Org, q: eq, size: min(exportPage, limit)}
+	pg := &eventPager{st: s.st, org: p.Org, q: eq, size: min(exportPage, limit)}
 	evs, err := pg.next(ctx)
 	if err != nil {
-		writeError(w, s.Log, r, err)
-		return
+		return err
 	}
 	what := "events"
 	if eq.AssetPrefix != "" {
@@ -348,7 +319,7 @@ func (s *Server) exportEvents(w http.ResponseWriter, r *http.Request, p auth.Pri
 	rc := http.NewResponseController(w)
 	if format == "csv" {
 		if err := ew.row([]string{"asset", "kind", "start", "end", "attrs"}, nil); err != nil {
-			s.failExport(r, err)
+			return err
 		}
 	}
 	written := 0
@@ -361,13 +332,13 @@ func (s *Server) exportEvents(w http.ResponseWriter, r *http.Request, p auth.Pri
 				next := "to=" + strconv.FormatInt(e.Start/1e6+1, 10)
 				msg := fmt.Sprintf("# truncated at the limit of %d rows; continue with %s", limit, next)
 				if err := ew.row([]string{msg, "", "", "", ""}, exportMarker{Truncated: true, Limit: limit, Next: next}); err != nil {
-					s.failExport(r, err)
+					return err
 				}
 				evs = nil
 				break
 			}
 			var rec []string
-			var js exportEventJSON
+			var js series.EventJSON
 			if format == "csv" {
 				end, attrs := "", ""
 				if e.End != 0 {
@@ -378,37 +349,31 @@ func (s *Server) exportEvents(w http.ResponseWriter, r *http.Request, p auth.Pri
 					enc := json.NewEncoder(&b) // keys sorted
 					enc.SetEscapeHTML(false)
 					if err := enc.Encode(e.Attrs); err != nil {
-						s.failExport(r, err)
+						return err
 					}
 					attrs = strings.TrimSuffix(b.String(), "\n")
 				}
 				rec = []string{csvSafe(e.Asset), csvSafe(e.Kind), timeMS(e.Start), end, csvSafe(attrs)}
 			} else {
-				js = exportEventJSON{Asset: e.Asset, Kind: e.Kind, Start: e.Start / 1e6, Attrs: e.Attrs}
-				if e.End != 0 {
-					end := e.End / 1e6
-					js.End = &end
-				}
+				js = series.Event(e)
 			}
 			if err := ew.row(rec, js); err != nil {
-				s.failExport(r, err)
+				return err
 			}
 			written++
 		}
 		if err := ew.flush(); err != nil {
-			s.failExport(r, err)
+			return err
 		}
 		if err := rc.Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
-			s.failExport(r, err)
+			return err
 		}
 		if evs == nil {
 			break
 		}
 		if evs, err = pg.next(ctx); err != nil {
-			s.failExport(r, err)
+			return err
 		}
 	}
-	if err := ew.flush(); err != nil {
-		s.failExport(r, err)
-	}
+	return ew.flush()
 }

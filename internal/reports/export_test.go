@@ -1,4 +1,4 @@
-package api
+package reports
 
 import (
 	"bufio"
@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/molen-io/molen/internal/series"
 	"github.com/molen-io/molen/internal/store"
 	"github.com/molen-io/molen/internal/uns"
 )
@@ -86,14 +87,14 @@ func TestExportPointsJSONLines(t *testing.T) {
 		t.Fatalf("%d lines, want 11:\n%s", len(lines), body)
 	}
 	t0 := at(10, 0).UnixMilli()
-	for i, want := range []pointJSON{
-		{noteSeries, t0, -1.5, "good"},
-		{noteSeries, t0 + 1, float64(7), "uncertain"},
-		{noteSeries, t0 + 3, "=SUM(A1:A9)", "good"}, // JSON lines are for programs: no quote prefix
-		{noteSeries, t0 + 9, "line\nbreak", "good"},
+	for i, want := range []series.PointJSON{
+		{Series: noteSeries, TS: t0, Value: -1.5, Q: "good"},
+		{Series: noteSeries, TS: t0 + 1, Value: float64(7), Q: "uncertain"},
+		{Series: noteSeries, TS: t0 + 3, Value: "=SUM(A1:A9)", Q: "good"}, // JSON lines are for programs: no quote prefix
+		{Series: noteSeries, TS: t0 + 9, Value: "line\nbreak", Q: "good"},
 	} {
 		line := lines[[]int{0, 1, 3, 9}[i]]
-		var got pointJSON
+		var got series.PointJSON
 		if err := json.Unmarshal([]byte(line), &got); err != nil {
 			t.Fatalf("line %q: %v", line, err)
 		}
@@ -140,7 +141,7 @@ func TestExportPages(t *testing.T) {
 	sc := bufio.NewScanner(strings.NewReader(body))
 	i := 0
 	for ; sc.Scan(); i++ {
-		var got pointJSON
+		var got series.PointJSON
 		if err := json.Unmarshal(sc.Bytes(), &got); err != nil {
 			t.Fatalf("line %d %q: %v", i, sc.Text(), err)
 		}

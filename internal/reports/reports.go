@@ -1,4 +1,4 @@
-package api
+package reports
 
 import (
 	"cmp"
@@ -13,7 +13,8 @@ import (
 	"time"
 	_ "time/tzdata" // tz= must work on hosts without a zoneinfo database
 
-	"github.com/molen-io/molen/internal/auth"
+	"github.com/molen-io/molen/internal/api"
+	"github.com/molen-io/molen/internal/series"
 	"github.com/molen-io/molen/internal/store"
 	"github.com/molen-io/molen/internal/uns"
 )
@@ -89,9 +90,9 @@ func (c calendar) bounds(from, to int64) ([]int64, error) {
 	for b.UnixNano() < to {
 		b = c.next(b)
 		out = append(out, b.UnixNano())
-		if len(out)-1 > MaxBuckets {
-			return nil, badRequest("more than %d %s buckets over this range; the limit is %d: use a larger bucket or a shorter range",
-				MaxBuckets, c.unit, MaxBuckets)
+		if len(out)-1 > series.MaxBuckets {
+			return nil, api.BadRequest("more than %d %s buckets over this range; the limit is %d: use a larger bucket or a shorter range",
+				series.MaxBuckets, c.unit, series.MaxBuckets)
 		}
 	}
 	return out, nil
@@ -99,7 +100,7 @@ func (c calendar) bounds(from, to int64) ([]int64, error) {
 
 // parseShifts reads shift start times "HH:MM,HH:MM,…", increasing.
 func parseShifts(s string) ([]int, error) {
-	bad := badRequest("shifts=%q: want increasing local start times HH:MM separated by commas, like %s", s, DefaultShifts)
+	bad := api.BadRequest("shifts=%q: want increasing local start times HH:MM separated by commas, like %s", s, DefaultShifts)
 	var out []int
 	for part := range strings.SplitSeq(s, ",") {
 		if len(part) != 5 || part[2] != ':' {
@@ -116,7 +117,7 @@ func parseShifts(s string) ([]int, error) {
 		out = append(out, h*60+m)
 	}
 	if len(out) > 24 {
-		return nil, badRequest("shifts=%q: at most 24 shifts a day", s)
+		return nil, api.BadRequest("shifts=%q: at most 24 shifts a day", s)
 	}
 	return out, nil
 }
@@ -132,20 +133,20 @@ func parseCalendar(q url.Values) (calendar, error) {
 		c.unit = "hour"
 	case "hour", "day", "shift":
 	default:
-		return c, badRequest("bucket=%q: want hour, day or shift", c.unit)
+		return c, api.BadRequest("bucket=%q: want hour, day or shift", c.unit)
 	}
 	if tz := get("tz"); tz != "" {
 		// "Local" would depend on the hub's host; names are IANA zones.
 		loc, err := time.LoadLocation(tz)
 		if err != nil || tz == "Local" || len(tz) > 64 {
-			return c, badRequest("tz=%q: want an IANA time zone like Europe/Amsterdam, or UTC", tz)
+			return c, api.BadRequest("tz=%q: want an IANA time zone like Europe/Amsterdam, or UTC", tz)
 		}
 		c.loc = loc
 	}
 	shifts := get("shifts")
 	if c.unit != "shift" {
 		if shifts != "" {
-			return c, badRequest("shifts: only with bucket=shift")
+			return c, api.BadRequest("shifts: only with bucket=shift")
 		}
 		return c, nil
 	}
@@ -227,12 +228,11 @@ func oeeGroup(asset, by string) string {
 	return asset
 }
 
-func (s *Server) oee(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+func (s *Service) oee(r *http.Request, p api.Principal) (any, error) {
 	q := r.URL.Query()
 	prefix := q.Get("prefix")
 	if err := uns.ValidatePrefix(prefix); err != nil {
-		writeError(w, s.Log, r, badRequest("prefix: %v", err))
-		return
+		return nil, api.BadRequest("prefix: %v", err)
 	}
 	by := q.Get("by")
 	switch by {
@@ -240,32 +240,26 @@ func (s *Server) oee(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 		by = "machine"
 	case "machine", "line", "site":
 	default:
-		writeError(w, s.Log, r, badRequest("by=%q: want machine, line or site", by))
-		return
+		return nil, api.BadRequest("by=%q: want machine, line or site", by)
 	}
-	from, to, err := parseRange(q, s.now())
+	from, to, err := api.Range(q, s.now())
 	if err != nil {
-		writeError(w, s.Log, r, err)
-		return
+		return nil, err
 	}
 	cal, err := parseCalendar(q)
 	if err != nil {
-		writeError(w, s.Log, r, err)
-		return
+		return nil, err
 	}
 	bounds, err := cal.bounds(from, to)
 	if err != nil {
-		writeError(w, s.Log, r, err)
-		return
+		return nil, err
 	}
-	infos, err := s.Store.Series(r.Context(), p.Org, prefix, MaxLimit+1)
+	infos, err := s.st.Series(r.Context(), p.Org, prefix, series.MaxLimit+1)
 	if err != nil {
-		writeError(w, s.Log, r, err)
-		return
+		return nil, err
 	}
-	if len(infos) > MaxLimit {
-		writeError(w, s.Log, r, badRequest("prefix: more than %d series under %q; the limit is %d: use a longer prefix", MaxLimit, prefix, MaxLimit))
-		return
+	if len(infos) > series.MaxLimit {
+		return nil, api.BadRequest("prefix: more than %d series under %q; the limit is %d: use a longer prefix", series.MaxLimit, prefix, series.MaxLimit)
 	}
 	// assets maps an asset to the oee detail tags it has.
 	assets := map[string]map[string]bool{}
@@ -288,9 +282,8 @@ func (s *Server) oee(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 		groups[oeeGroup(a, by)] = true
 	}
 	if cells := len(groups) * (len(bounds) - 1); cells > MaxReportCells {
-		writeError(w, s.Log, r, badRequest("%d groups × %d buckets; the limit is %d: use a longer prefix, a larger by or bucket, or a shorter range",
-			len(groups), len(bounds)-1, MaxReportCells))
-		return
+		return nil, api.BadRequest("%d groups × %d buckets; the limit is %d: use a longer prefix, a larger by or bucket, or a shorter range",
+			len(groups), len(bounds)-1, MaxReportCells)
 	}
 	// sums[group][bucket index]; only buckets with data exist.
 	sums := map[string]map[int]*oeeSums{}
@@ -300,8 +293,7 @@ func (s *Server) oee(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 			sums[g] = map[int]*oeeSums{}
 		}
 		if err := s.sumOEE(r.Context(), p.Org, asset, tags, from, to, bounds, sums[g]); err != nil {
-			writeError(w, s.Log, r, err)
-			return
+			return nil, err
 		}
 	}
 	type groupJSON struct {
@@ -335,16 +327,16 @@ func (s *Server) oee(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 		}
 		out = append(out, gj)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
+	return map[string]any{
 		"by": by, "bucket": cal.unit, "tz": cal.loc.String(), "from": from / 1e6, "to": to / 1e6, "groups": out,
-	})
+	}, nil
 }
 
 // sumOEE adds the oee detail points of asset whose windows end in
 // (from, to] to the buckets. The operator stamps a window's points with the
 // window's end, so a point at t belongs to the bucket holding t-1ns: the
 // window [10:00, 11:00) counts in the 10:00 hour.
-func (s *Server) sumOEE(ctx context.Context, org, asset string, tags map[string]bool, from, to int64, bounds []int64, sums map[int]*oeeSums) error {
+func (s *Service) sumOEE(ctx context.Context, org, asset string, tags map[string]bool, from, to int64, bounds []int64, sums map[int]*oeeSums) error {
 	bucket := func(ts int64) *oeeSums {
 		i := sort.Search(len(bounds), func(i int) bool { return bounds[i] > ts-1 }) - 1
 		if sums[i] == nil {
@@ -353,7 +345,7 @@ func (s *Server) sumOEE(ctx context.Context, org, asset string, tags map[string]
 		return sums[i]
 	}
 	pager := func(tag string) *pointPager {
-		return &pointPager{st: s.Store, org: org, series: asset + "/oee/" + tag, from: from + 1, to: to + 1, size: reportPage, done: !tags[tag]}
+		return &pointPager{st: s.st, org: org, series: asset + "/oee/" + tag, from: from + 1, to: to + 1, size: reportPage, done: !tags[tag]}
 	}
 	for _, tag := range []string{oeePlanned, oeeGood, oeeTotal} {
 		pg := pager(tag)
@@ -448,12 +440,11 @@ type paretoItem struct {
 	ns         int64
 }
 
-func (s *Server) pareto(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+func (s *Service) pareto(r *http.Request, p api.Principal) (any, error) {
 	q := r.URL.Query()
 	prefix := q.Get("prefix")
 	if err := uns.ValidatePrefix(prefix); err != nil {
-		writeError(w, s.Log, r, badRequest("prefix: %v", err))
-		return
+		return nil, api.BadRequest("prefix: %v", err)
 	}
 	by := q.Get("by")
 	switch by {
@@ -461,31 +452,27 @@ func (s *Server) pareto(w http.ResponseWriter, r *http.Request, p auth.Principal
 		by = "reason"
 	case "reason", "asset":
 	default:
-		writeError(w, s.Log, r, badRequest("by=%q: want reason or asset", by))
-		return
+		return nil, api.BadRequest("by=%q: want reason or asset", by)
 	}
 	now := s.now()
-	from, to, err := parseRange(q, now)
+	from, to, err := api.Range(q, now)
 	if err != nil {
-		writeError(w, s.Log, r, err)
-		return
+		return nil, err
 	}
-	limit, err := parseLimit("limit", q.Get("limit"), 1000, MaxEventsLimit)
+	limit, err := api.Limit("limit", q.Get("limit"), 1000, series.MaxEventsLimit)
 	if err != nil {
-		writeError(w, s.Log, r, err)
-		return
+		return nil, err
 	}
 	// An open downtime lasts until to, or until now if to is later.
 	openEnd := min(to, now.UnixNano())
 	items := map[string]*paretoItem{}
 	var total int64
-	pg := &eventPager{st: s.Store, org: p.Org, size: reportPage,
+	pg := &eventPager{st: s.st, org: p.Org, size: reportPage,
 		q: store.EventQuery{AssetPrefix: prefix, Kind: "downtime", From: from, To: to}}
 	for {
 		evs, err := pg.next(r.Context())
 		if err != nil {
-			writeError(w, s.Log, r, fmt.Errorf("downtime pareto: %w", err))
-			return
+			return nil, fmt.Errorf("downtime pareto: %w", err)
 		}
 		if len(evs) == 0 {
 			break
@@ -533,7 +520,7 @@ func (s *Server) pareto(w http.ResponseWriter, r *http.Request, p auth.Principal
 	if truncated {
 		out = out[:limit]
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
+	return map[string]any{
 		"by": by, "from": from / 1e6, "to": to / 1e6, "items": out, "total_s": float64(total) / 1e9, "truncated": truncated,
-	})
+	}, nil
 }

@@ -1,8 +1,14 @@
-package api
+package series
 
 import (
+	"errors"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/molen-io/molen/internal/meta"
+	"github.com/molen-io/molen/internal/meta/metatest"
+	"github.com/molen-io/molen/internal/store"
 )
 
 func TestRetention(t *testing.T) {
@@ -95,4 +101,65 @@ func TestRetentionBadInput(t *testing.T) {
 	if code, body := f.do("GET", "/api/v1/retention", f.tokenA, nil); code != 200 || body["default"] != true {
 		t.Errorf("after refused PUTs: %d %v, want the default still", code, body)
 	}
+}
+
+// TestRetentionSettings keeps each organisation's retention apart, on
+// both databases.
+func TestRetentionSettings(t *testing.T) {
+	metatest.Each(t, func(t *testing.T, db *meta.DB) {
+		ctx := t.Context()
+		s, err := New(ctx, Config{Meta: db})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantErr := func(what string, err, want error) {
+			t.Helper()
+			if !errors.Is(err, want) {
+				t.Errorf("%s: error %v, want %v", what, err, want)
+			}
+		}
+		_, err = s.Retention(ctx, "a")
+		wantErr("Retention before any is set", err, meta.ErrNotFound)
+		want := store.Retention{Raw: 90 * store.Day, Minute: 730 * store.Day}
+		if err := s.SetRetention(ctx, "a", want); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.Retention(ctx, "a"); err != nil || got != want {
+			t.Errorf("Retention = %+v, %v; want %+v", got, err, want)
+		}
+		want = store.Retention{Raw: 36 * time.Hour, Minute: 36 * time.Hour, Hour: 400 * store.Day}
+		if err := s.SetRetention(ctx, "a", want); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.Retention(ctx, "a"); err != nil || got != want {
+			t.Errorf("Retention after a second SetRetention = %+v, %v; want %+v", got, err, want)
+		}
+		_, err = s.Retention(ctx, "b")
+		wantErr("Retention of the other organisation", err, meta.ErrNotFound)
+		for _, bad := range []store.Retention{
+			{Raw: -time.Hour},
+			{Raw: 2 * store.Day, Minute: store.Day},
+			{Minute: store.Day}, // minute rollups gone, raw points kept
+			{Minute: 2 * store.Day, Hour: store.Day},
+		} {
+			wantErr("SetRetention of an invalid retention", s.SetRetention(ctx, "b", bad), store.ErrInvalid)
+		}
+		wantErr("SetRetention of an organisation with a NUL", s.SetRetention(ctx, "b\x00", want), meta.ErrInvalid)
+		if err := s.SetRetention(ctx, "b", want); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.ClearRetention(ctx, "a"); err != nil {
+			t.Fatal(err)
+		}
+		_, err = s.Retention(ctx, "a")
+		wantErr("Retention after ClearRetention", err, meta.ErrNotFound)
+		if got, err := s.Retention(ctx, "b"); err != nil || got != want {
+			t.Errorf("Retention of the other organisation after ClearRetention = %+v, %v; want %+v", got, err, want)
+		}
+		for _, org := range []string{"a", "nobody", "\x00"} {
+			if err := s.ClearRetention(ctx, org); err != nil {
+				t.Errorf("ClearRetention(%q) with none stored: %v", org, err)
+			}
+		}
+	})
 }

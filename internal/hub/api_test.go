@@ -1,0 +1,202 @@
+package hub_test
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/molen-io/molen/internal/api"
+	"github.com/molen-io/molen/internal/auth"
+	"github.com/molen-io/molen/internal/hub"
+	"github.com/molen-io/molen/internal/uns"
+	"github.com/molen-io/molen/internal/uplink"
+)
+
+// client calls a hub's API.
+type client struct {
+	t   *testing.T
+	url string
+}
+
+func (c client) do(method, path, secret string, body string) (int, map[string]any) {
+	c.t.Helper()
+	req, err := http.NewRequest(method, c.url+path, strings.NewReader(body))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if secret != "" {
+		req.Header.Set("Authorization", "Bearer "+secret)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	b, _ := io.ReadAll(resp.Body)
+	_ = json.Unmarshal(b, &out)
+	return resp.StatusCode, out
+}
+
+// apiHub is a hub on SQLite with, besides the default organisation and
+// its admin, an organisation "b" with an admin token and a viewer of the
+// default one, and an enrolled edge of the default organisation.
+type apiHub struct {
+	*hub.Hub
+	client
+	admin, viewer, adminB, cred string
+}
+
+func startAPIHub(t *testing.T) *apiHub {
+	t.Helper()
+	ctx := t.Context()
+	h, err := hub.Start(ctx, hub.Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0", Out: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	a := &apiHub{Hub: h, client: client{t: t, url: h.URL()}}
+	if a.admin, err = h.AdminToken(); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Auth().CreateOrg(ctx, auth.Org{ID: "b", Name: "B", Kind: auth.Company}); err != nil {
+		t.Fatal(err)
+	}
+	if a.adminB, err = h.Auth().NewToken(ctx, "b", api.RoleAdmin, "b-admin"); err != nil {
+		t.Fatal(err)
+	}
+	if a.viewer, err = h.Auth().NewToken(ctx, hub.DefaultOrg, api.RoleViewer, "wall"); err != nil {
+		t.Fatal(err)
+	}
+	_, token, err := h.CreateEdge(ctx, "line-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	en, err := (&uplink.Client{URL: h.URL()}).Enroll(ctx, token, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.cred = en.Credential
+	return a
+}
+
+// TestAuth checks which secret opens which route across the domains.
+func TestAuth(t *testing.T) {
+	h := startAPIHub(t)
+	tests := []struct {
+		name, method, path, secret string
+		code                       int
+	}{
+		{"no token", "GET", "/api/v1/latest", "", 401},
+		{"unknown token", "GET", "/api/v1/latest", "mlt_nope", 401},
+		{"edge credential as API token", "GET", "/api/v1/latest", h.cred, 401},
+		{"viewer reads", "GET", "/api/v1/latest", h.viewer, 200},
+		{"viewer cannot create edges", "POST", "/api/v1/edges", h.viewer, 403},
+		{"viewer cannot list edges", "GET", "/api/v1/edges", h.viewer, 403},
+		{"uplink without credential", "POST", "/api/v1/uplink", "", 401},
+		{"uplink with an API token", "POST", "/api/v1/uplink", h.admin, 401},
+		{"healthz", "GET", "/healthz", "", 200},
+		{"web UI", "GET", "/", "", 200},
+		{"metrics", "GET", "/metrics", "", 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if code, body := h.do(tt.method, tt.path, tt.secret, `{"name":"x"}`); code != tt.code {
+				t.Errorf("%s %s = %d %v, want %d", tt.method, tt.path, code, body, tt.code)
+			}
+		})
+	}
+}
+
+// TestEveryRoute calls every route the hub serves as callers who may not:
+// without a credential, with an edge credential where a token is needed
+// and the other way round, with a viewer's token where an admin's is.
+// Only the routes that declare themselves public answer without one.
+func TestEveryRoute(t *testing.T) {
+	h := startAPIHub(t)
+	routes := h.Routes()
+	if len(routes) < 15 {
+		t.Fatalf("the hub serves %d routes, want all of them", len(routes))
+	}
+	for _, r := range routes {
+		method := r.Method
+		if method == "" {
+			method = "GET"
+		}
+		path := strings.ReplaceAll(r.Path, "{id}", "edge-x")
+		refusals := map[string]int{}
+		switch r.Auth {
+		case api.Public:
+			continue
+		case api.Edge:
+			refusals = map[string]int{"": 401, h.admin: 401, h.adminB: 401}
+		case api.Viewer:
+			refusals = map[string]int{"": 401, h.cred: 401}
+		case api.Admin:
+			refusals = map[string]int{"": 401, h.cred: 401, h.viewer: 403}
+		default:
+			t.Errorf("%s: access %v", r.Pattern(), r.Auth)
+		}
+		for secret, want := range refusals {
+			if code, body := h.do(method, path, secret, "{}"); code != want {
+				t.Errorf("%s %s (%s) with %.8s…: %d %v, want %d", method, path, r.Auth, secret, code, body, want)
+			}
+		}
+	}
+}
+
+// TestOrganisationsAreIsolated: an edge of another organisation is
+// invisible and cannot be revoked, and its data cannot be read.
+func TestOrganisationsAreIsolated(t *testing.T) {
+	h := startAPIHub(t)
+	_, created := h.do("POST", "/api/v1/edges", h.adminB, `{"name":"b-edge"}`)
+	id := created["id"].(string)
+	if code, _ := h.do("POST", "/api/v1/edges/"+id+"/revoke", h.admin, ""); code != 404 {
+		t.Errorf("the default organisation revoking b's edge: %d, want 404", code)
+	}
+	_, list := h.do("GET", "/api/v1/edges", h.admin, "")
+	if strings.Contains(strings.Join(edgeIDs(list), ","), id) {
+		t.Errorf("the default organisation lists b's edge: %v", list)
+	}
+	// What the default organisation's edge sends, b does not see.
+	c := &uplink.Client{URL: h.URL(), Credential: h.cred}
+	b := uplink.Batch{Stream: "points/x", Records: []uplink.RawRecord{{Seq: 1, Data: uplink.EncodePoints(nil, []uns.Point{{Series: "x/y", TS: 1, Value: uns.Int(1)}})}}}
+	if _, err := c.Send(t.Context(), b); err != nil {
+		t.Fatal(err)
+	}
+	for secret, want := range map[string]int{h.admin: 1, h.adminB: 0} {
+		_, body := h.do("GET", "/api/v1/latest", secret, "")
+		if pts, _ := body["points"].([]any); len(pts) != want {
+			t.Errorf("latest points seen: %d, want %d", len(pts), want)
+		}
+	}
+}
+
+func edgeIDs(list map[string]any) []string {
+	var ids []string
+	edges, _ := list["edges"].([]any)
+	for _, e := range edges {
+		ids = append(ids, e.(map[string]any)["id"].(string))
+	}
+	return ids
+}
+
+// TestRevokedEdge: a revoked edge's uplinks get a 401 that says why.
+func TestRevokedEdge(t *testing.T) {
+	h := startAPIHub(t)
+	c := &uplink.Client{URL: h.URL(), Credential: h.cred}
+	batch := uplink.Batch{Stream: "points/x", Records: []uplink.RawRecord{{Seq: 1, Data: uplink.EncodePoints(nil, []uns.Point{{Series: "x/y", TS: 1, Value: uns.Int(1)}})}}}
+	if _, err := c.Send(t.Context(), batch); err != nil {
+		t.Fatalf("send with fresh credential: %v", err)
+	}
+	_, list := h.do("GET", "/api/v1/edges", h.admin, "")
+	if code, _ := h.do("POST", "/api/v1/edges/"+edgeIDs(list)[0]+"/revoke", h.admin, ""); code != 200 {
+		t.Fatalf("revoke: %d", code)
+	}
+	batch.Records[0].Seq = 2
+	if _, err := c.Send(t.Context(), batch); err == nil || !strings.Contains(err.Error(), "revoked") {
+		t.Errorf("send after revocation: %v, want a 401 saying revoked", err)
+	}
+}
