@@ -60,9 +60,12 @@ type Config interface {
 
 // Spec registers an input kind.
 type Spec struct {
-	Name  string        // the key in the edge config, e.g. "modbus"
-	Doc   string        // one line for --help and error messages
-	New   func() Config // a pointer to a config holding the defaults; the loader decodes into it (unknown fields are errors)
+	Name string        // the key in the edge config, e.g. "modbus"
+	Doc  string        // one line for --help and error messages
+	New  func() Config // a pointer to a config holding the defaults; the loader decodes into it (unknown fields are errors)
+	// Build makes the input. log already carries the input's place in the
+	// inputs file (input) and its kind: an input adds only what is its own
+	// (peer, client id), so that every key appears once in a log line.
 	Build func(cfg Config, log *slog.Logger) (Input, error)
 }
 

@@ -74,7 +74,7 @@ func New(cfg *Config, log *slog.Logger) (*Input, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	log = log.With("input", "modbus", "peer", cfg.URL, "unit_id", cfg.UnitID)
+	log = log.With("peer", cfg.URL, "unit_id", cfg.UnitID)
 	return &Input{
 		cfg:    *cfg,
 		log:    log,

@@ -88,7 +88,7 @@ func New(cfg *Config, log *slog.Logger) (*Input, error) {
 	return &Input{
 		cfg:    *cfg,
 		plan:   p,
-		log:    log.With("input", "opcua", "peer", cfg.Endpoint),
+		log:    log.With("peer", cfg.Endpoint),
 		status: connector.NewTracker(cfg.Endpoint),
 	}, nil
 }

@@ -88,7 +88,7 @@ func New(cfg *Config, log *slog.Logger) (*Input, error) {
 		tls:      tc,
 		clientID: id,
 		peer:     peer,
-		log:      log.With("input", "sparkplug", "peer", peer, "client_id", id),
+		log:      log.With("peer", peer, "client_id", id),
 		status:   connector.NewTracker(peer),
 	}, nil
 }

@@ -69,7 +69,7 @@ func New(cfg *Config, log *slog.Logger) (*Input, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	log = log.With("input", "vda5050", "peer", peer, "client_id", id)
+	log = log.With("peer", peer, "client_id", id)
 	return &Input{
 		cfg:      *cfg,
 		filters:  cc.filters,
