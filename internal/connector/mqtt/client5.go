@@ -124,8 +124,7 @@ func (in *Input) session5(ctx context.Context, q *queue) (connected bool, err er
 	if err != nil {
 		return false, fmt.Errorf("subscribe: %w", err)
 	}
-	in.status.Connected()
-	in.log.Info("connected", "subscriptions", len(s.Subscriptions), "protocol", "MQTT 5")
+	in.status.Connected("subscriptions", len(s.Subscriptions), "protocol", "MQTT 5")
 	select {
 	case err := <-lost:
 		return true, fmt.Errorf("connection lost: %w", err)

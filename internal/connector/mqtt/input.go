@@ -81,7 +81,7 @@ func New(cfg *Config, log *slog.Logger) (*Input, error) {
 		clientID: id,
 		peer:     peer,
 		log:      log,
-		status:   connector.NewTracker(peer),
+		status:   connector.NewTracker(peer, log),
 	}, nil
 }
 
@@ -154,7 +154,7 @@ func (in *Input) Run(ctx context.Context, sink connector.Sink) error {
 	if in.cfg.Version == 5 {
 		session = in.session5
 	}
-	connector.Reconnect(ctx, in.status, in.log, "broker", in.cfg.BackoffMin, in.cfg.BackoffMax,
+	connector.Reconnect(ctx, in.status, "broker", in.cfg.BackoffMin, in.cfg.BackoffMax,
 		func(ctx context.Context) (bool, error) { return session(ctx, q) })
 	return nil
 }

@@ -85,11 +85,12 @@ func New(cfg *Config, log *slog.Logger) (*Input, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	log = log.With("peer", cfg.Endpoint)
 	return &Input{
 		cfg:    *cfg,
 		plan:   p,
-		log:    log.With("peer", cfg.Endpoint),
-		status: connector.NewTracker(cfg.Endpoint),
+		log:    log,
+		status: connector.NewTracker(cfg.Endpoint, log),
 	}, nil
 }
 
@@ -110,7 +111,7 @@ func (in *Input) Run(ctx context.Context, sink connector.Sink) error {
 		return errors.New("opcua: Run called twice")
 	}
 	defer in.status.SetState(connector.Stopped)
-	connector.Reconnect(ctx, in.status, in.log, "server", in.cfg.BackoffMin, in.cfg.BackoffMax,
+	connector.Reconnect(ctx, in.status, "server", in.cfg.BackoffMin, in.cfg.BackoffMax,
 		func(ctx context.Context) (bool, error) { return in.session(ctx, sink) })
 	return nil
 }
@@ -139,8 +140,7 @@ func (in *Input) session(ctx context.Context, sink connector.Sink) (connected bo
 	}
 	var sub *gopcua.Subscription
 	defer func() { in.close(ctx, c, sub) }()
-	in.status.Connected()
-	in.log.Info("connected", "security_mode", in.cfg.SecurityMode, "security_policy", strings.TrimPrefix(in.plan.policy, ua.SecurityPolicyURIPrefix))
+	in.status.Connected("security_mode", in.cfg.SecurityMode, "security_policy", strings.TrimPrefix(in.plan.policy, ua.SecurityPolicyURIPrefix))
 	// The address space may have changed while the input was away, so
 	// every connection browses anew.
 	if in.nodes, err = in.browse(ctx, c); err != nil {

@@ -81,6 +81,7 @@ func New(cfg *Config, log *slog.Logger) (*Input, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	log = log.With("peer", peer, "client_id", id)
 	return &Input{
 		cfg:      *cfg,
 		groups:   groups,
@@ -88,8 +89,8 @@ func New(cfg *Config, log *slog.Logger) (*Input, error) {
 		tls:      tc,
 		clientID: id,
 		peer:     peer,
-		log:      log.With("peer", peer, "client_id", id),
-		status:   connector.NewTracker(peer),
+		log:      log,
+		status:   connector.NewTracker(peer, log),
 	}, nil
 }
 
@@ -146,7 +147,7 @@ func (in *Input) Run(ctx context.Context, sink connector.Sink) error {
 	defer wg.Wait()
 	defer cancel()
 
-	connector.Reconnect(ctx, in.status, in.log, "broker", in.cfg.BackoffMin, in.cfg.BackoffMax,
+	connector.Reconnect(ctx, in.status, "broker", in.cfg.BackoffMin, in.cfg.BackoffMax,
 		func(ctx context.Context) (bool, error) {
 			connected, err := in.session(ctx, q)
 			if connected && ctx.Err() == nil {
@@ -199,8 +200,7 @@ func (in *Input) session(ctx context.Context, q *queue) (connected bool, err err
 	}
 	in.setClient(cl)
 	defer in.setClient(nil)
-	in.status.Connected()
-	in.log.Info("connected", "groups", len(filters))
+	in.status.Connected("groups", len(filters))
 	select {
 	case err := <-lost:
 		if err == nil {
