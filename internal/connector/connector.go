@@ -17,6 +17,39 @@ type Sink interface {
 	Write(ctx context.Context, pts []uns.Point) error
 }
 
+// Message is the points of one message from a peer that delivers again
+// what it has not seen acknowledged (an MQTT broker, to a persistent
+// session after a reconnection or its own restart), with what identifies
+// the message in such a redelivery.
+type Message struct {
+	// Session, Packet, Topic and Payload identify the message: a
+	// redelivery has the same. Session names the input's session at its
+	// peer, unique among the edge's inputs (e.g. the broker's URL and the
+	// client id) and never a device's MQTT client id (it holds a NUL);
+	// Packet is the peer's packet id. A message its peer does not deliver
+	// again (MQTT QoS 0) has Session "".
+	Session string
+	Packet  uint16
+	Topic   string
+	Payload []byte
+	// Received (unix ns) is when the message arrived: the time of the
+	// points whose message gave them none.
+	Received int64
+	Points   []uns.Point
+}
+
+// MessageSink is a Sink that recognises redelivered messages. An input
+// whose peer redelivers uses it when its sink has it.
+type MessageSink interface {
+	Sink
+	// WriteMessages writes the points of msgs in one durable write, as
+	// Write does, except those of a message it recognises as a redelivery
+	// of one it stored and whose points all have a time of their own (so
+	// the stored copy holds exactly them). It returns how many points it
+	// wrote.
+	WriteMessages(ctx context.Context, msgs []Message) (written int, err error)
+}
+
 // Input reads from one peer (a server, a PLC, a broker).
 type Input interface {
 	// Run connects and reads until ctx ends, delivering batches to sink. It

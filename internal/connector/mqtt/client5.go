@@ -169,9 +169,10 @@ type publish5 struct {
 	pb *paho5.Publish
 }
 
-func (m publish5) Topic() string   { return m.pb.Topic }
-func (m publish5) Payload() []byte { return m.pb.Payload }
-func (m publish5) Qos() byte       { return m.pb.QoS }
+func (m publish5) Topic() string     { return m.pb.Topic }
+func (m publish5) Payload() []byte   { return m.pb.Payload }
+func (m publish5) Qos() byte         { return m.pb.QoS }
+func (m publish5) MessageID() uint16 { return m.pb.PacketID }
 
 // Ack marks the message acknowledged; the client sends the PUBACK or
 // PUBREC within ackInterval, after those of the messages received before

@@ -21,6 +21,8 @@ type Proxy struct {
 	target  string
 	addr    string
 	latency atomic.Int64 // ns added to every byte, each way
+	discard atomic.Bool  // what clients send is thrown away
+	dropped atomic.Int64 // bytes thrown away
 
 	mu     sync.Mutex // guards the fields below
 	ln     net.Listener
@@ -55,6 +57,15 @@ func (p *Proxy) Addr() string {
 // direction, so a round trip through it takes 2d more. It applies to bytes
 // that arrive from now on.
 func (p *Proxy) SetLatency(d time.Duration) { p.latency.Store(int64(d)) }
+
+// DropToTarget makes the proxy read what clients send and throw it away
+// (on) or forward it again (off), as if the target never got it: a server
+// that died before it read a client's last packets (an acknowledgement).
+// What the target sends still reaches the clients.
+func (p *Proxy) DropToTarget(on bool) { p.discard.Store(on) }
+
+// Dropped is how many bytes DropToTarget threw away.
+func (p *Proxy) Dropped() int64 { return p.dropped.Load() }
 
 // Start accepts connections again on the proxy's address after Stop.
 func (p *Proxy) Start() error {
@@ -127,8 +138,8 @@ func (p *Proxy) accept(ln net.Listener) {
 		}
 		p.conns[client], p.conns[server] = struct{}{}, struct{}{}
 		p.mu.Unlock()
-		p.wg.Go(func() { p.forward(server, client) })
-		p.wg.Go(func() { p.forward(client, server) })
+		p.wg.Go(func() { p.forward(server, client, &p.discard) })
+		p.wg.Go(func() { p.forward(client, server, nil) })
 	}
 }
 
@@ -139,8 +150,9 @@ type chunk struct {
 }
 
 // forward copies from src to dst, each chunk after the latency, until
-// either side fails; it then closes both.
-func (p *Proxy) forward(dst, src net.Conn) {
+// either side fails; it then closes both. While drop is set (if not nil)
+// what src sends is read and not forwarded.
+func (p *Proxy) forward(dst, src net.Conn, drop *atomic.Bool) {
 	defer p.drop(dst, src)
 	chunks := make(chan chunk, 64)
 	var wg sync.WaitGroup
@@ -150,7 +162,10 @@ func (p *Proxy) forward(dst, src net.Conn) {
 		for {
 			buf := make([]byte, 32<<10)
 			n, err := src.Read(buf)
-			if n > 0 {
+			switch {
+			case n > 0 && drop != nil && drop.Load():
+				p.dropped.Add(int64(n))
+			case n > 0:
 				chunks <- chunk{buf[:n], time.Now()}
 			}
 			if err != nil {

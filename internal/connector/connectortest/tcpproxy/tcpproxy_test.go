@@ -67,6 +67,19 @@ func TestProxy(t *testing.T) {
 	}
 	p.SetLatency(0)
 
+	// Dropped on the way to the target: nothing comes back for it.
+	p.DropToTarget(true)
+	if _, err := io.WriteString(c, "lost\n"); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); p.Dropped() < 5; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d bytes dropped after 10s, want 5", p.Dropped())
+		}
+	}
+	p.DropToTarget(false)
+	roundTrip(t, c, r, "kept") // "lost" would come back first
+
 	// Stop cuts the connection and refuses new ones; Start serves again
 	// on the same address.
 	addr := p.Addr()
