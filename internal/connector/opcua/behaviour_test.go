@@ -15,6 +15,12 @@ import (
 	"github.com/molen-io/molen/internal/uns"
 )
 
+// wait bounds every wait of these tests: a limit for a hung input, not a
+// performance requirement. The gopcua server is slow to start (it parses
+// its address space from XML), the more so under the race detector on a
+// busy machine.
+const wait = 30 * time.Second
+
 // running is an input under Run until the test ends.
 type running struct {
 	in   connector.Input
@@ -31,8 +37,8 @@ func run(t *testing.T, cfg *opcua.Config) *running {
 		cancel()
 		select {
 		case <-done:
-		case <-time.After(10 * time.Second):
-			t.Error("Run did not return within 10s")
+		case <-time.After(wait):
+			t.Errorf("Run did not return within %v after its context ended", wait)
 		}
 	})
 	return r
@@ -40,14 +46,14 @@ func run(t *testing.T, cfg *opcua.Config) *running {
 
 func (r *running) waitFor(t *testing.T, what string, cond func(connector.Status) bool) connector.Status {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(wait)
 	for {
 		st := r.in.Status()
 		if cond(st) {
 			return st
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("waited 10s for %s; status %+v", what, st)
+			t.Fatalf("waited %v for %s; status %+v", wait, what, st)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}

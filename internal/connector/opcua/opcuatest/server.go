@@ -19,6 +19,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -28,6 +29,8 @@ import (
 	"github.com/gopcua/opcua/server/attrs"
 	"github.com/gopcua/opcua/ua"
 	"github.com/gopcua/opcua/uasc"
+
+	"github.com/molen-io/molen/internal/connector/connectortest/tcpproxy"
 )
 
 // Options change how the server behaves.
@@ -41,10 +44,17 @@ type Options struct {
 // Server is an OPC UA server on 127.0.0.1. Its variables keep their values
 // across Stop and Start, but a restart is a new server process as far as
 // a client can tell: sessions and subscriptions are gone.
+//
+// Clients reach the gopcua server through a proxy on the server's address:
+// the gopcua server's Close does not close its clients' connections (it
+// sends them a CloseSecureChannel request and waits up to 10 s for them to
+// hang up), while a machine that is switched off ends them at once. Stop
+// cuts them at the proxy.
 type Server struct {
-	opts Options
-	host string
-	port int
+	opts  Options
+	host  string
+	port  int
+	front *tcpproxy.Proxy // on host:port; nil while stopped
 
 	mu      sync.Mutex // guards the fields below
 	srv     *server.Server
@@ -57,21 +67,29 @@ type Server struct {
 
 // NewServer starts a server on an ephemeral port of 127.0.0.1.
 func NewServer(opts Options) (*Server, error) {
-	// The gopcua server needs its port up front to advertise its endpoint
-	// URL and does not report the port it bound to, so take a free one
-	// from the kernel and hand it over; the window in which another
-	// process could take it is a few microseconds.
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := freePort()
 	if err != nil {
-		return nil, fmt.Errorf("find a free port: %w", err)
+		return nil, err
 	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
 	s := &Server{opts: opts, host: "127.0.0.1", port: port, values: make(map[string]*ua.DataValue)}
 	if err := s.Start(); err != nil {
 		return nil, err
 	}
 	return s, nil
+}
+
+// freePort returns a port of 127.0.0.1 that is free now. The gopcua server
+// needs its port up front to advertise its endpoint URL and does not report
+// the port it bound to, so take a free one from the kernel and hand it
+// over; the window in which another process could take it is a few
+// microseconds.
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("find a free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // URL is the server's endpoint, opc.tcp://127.0.0.1:port.
@@ -181,7 +199,15 @@ func (s *Server) Start() error {
 	if s.srv != nil {
 		return errors.New("opcuatest: server already running")
 	}
+	// The gopcua server listens on a port of its own behind the proxy (the
+	// first endpoint) and advertises the proxy's too, which is the one its
+	// clients ask for the endpoints of.
+	back, err := freePort()
+	if err != nil {
+		return err
+	}
 	srv := server.New(
+		server.EndPoint(s.host, back),
 		server.EndPoint(s.host, s.port),
 		server.EnableSecurity("None", ua.MessageSecurityModeNone),
 		server.EnableAuthMode(ua.UserTokenTypeAnonymous),
@@ -208,7 +234,13 @@ func (s *Server) Start() error {
 		cancel()
 		return fmt.Errorf("start OPC UA server on %s: %w", s.URL(), err)
 	}
-	s.srv, s.ns, s.cancel = srv, ns, cancel
+	front, err := tcpproxy.ListenOn(net.JoinHostPort(s.host, strconv.Itoa(s.port)), net.JoinHostPort(s.host, strconv.Itoa(back)))
+	if err != nil {
+		cancel()
+		srv.Close()
+		return fmt.Errorf("start OPC UA server on %s: %w", s.URL(), err)
+	}
+	s.srv, s.ns, s.cancel, s.front = srv, ns, cancel, front
 	s.folders = map[string]*server.Node{"": plant}
 	for _, name := range s.names {
 		s.addNode(name)
@@ -220,14 +252,18 @@ func (s *Server) Start() error {
 // off; the variables keep their values for Start.
 func (s *Server) Stop() error {
 	s.mu.Lock()
-	srv, cancel := s.srv, s.cancel
-	s.srv, s.ns, s.folders, s.cancel = nil, nil, nil, nil
+	srv, cancel, front := s.srv, s.cancel, s.front
+	s.srv, s.ns, s.folders, s.cancel, s.front = nil, nil, nil, nil, nil
 	s.mu.Unlock()
 	if srv == nil {
 		return nil
 	}
+	// Connections first: the server's channels then end at once. Its
+	// message loop (ctx) runs until they did, so none waits on it.
+	front.Close()
+	err := srv.Close()
 	cancel()
-	return srv.Close()
+	return err
 }
 
 // Close stops the server for good.
