@@ -82,6 +82,23 @@ type Status struct {
 	Points      int64            `json:"points"`                  // points written to the sink
 	Rejected    map[string]int64 `json:"rejected,omitempty"`      // bad frames/values by reason
 	Dropped     int64            `json:"dropped,omitempty"`       // values the peer or protocol lost that the input could measure
+	// PeerCertificate is the certificate the peer presented on the last
+	// attempt to connect, for inputs that check it themselves (OPC UA with
+	// security).
+	PeerCertificate *Certificate `json:"peer_certificate,omitempty"`
+}
+
+// Certificate describes a certificate a peer presented.
+type Certificate struct {
+	Subject   string    `json:"subject"`
+	SHA1      string    `json:"sha1"`   // the thumbprint OPC UA tools show: SHA-1 of the DER, upper-case hex
+	SHA256    string    `json:"sha256"` // SHA-256 of the DER, upper-case hex
+	NotBefore time.Time `json:"not_before"`
+	NotAfter  time.Time `json:"not_after"`
+	Trusted   bool      `json:"trusted"`
+	// File is where the input saved a certificate it does not trust, for
+	// an operator to check and approve.
+	File string `json:"file,omitempty"`
 }
 
 // Config is an input's typed configuration. Validate returns errors whose

@@ -43,7 +43,19 @@ func (t *Tracker) Status() Status {
 	if st.Rejected != nil {
 		st.Rejected = maps.Clone(st.Rejected)
 	}
+	if st.PeerCertificate != nil {
+		c := *st.PeerCertificate
+		st.PeerCertificate = &c
+	}
 	return st
+}
+
+// SetPeerCertificate records the certificate the peer presented; t keeps
+// c, which the caller must not change.
+func (t *Tracker) SetPeerCertificate(c *Certificate) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.st.PeerCertificate = c
 }
 
 // SetState sets the state.

@@ -1,5 +1,6 @@
 // Package opcuatest runs an OPC UA server in-process for tests and the
-// simulated factory: the gopcua server (security None, anonymous only) on an
+// simulated factory: the gopcua server (anonymous only; security None, see
+// Options.Security) on an
 // ephemeral port of 127.0.0.1, with variables in namespace 1 whose values a
 // test sets, and which it can stop and start again on the same address as a
 // machine that is switched off and on.
@@ -14,6 +15,7 @@ package opcuatest
 
 import (
 	"context"
+	"crypto/rsa"
 	"errors"
 	"fmt"
 	"io"
@@ -31,6 +33,7 @@ import (
 	"github.com/gopcua/opcua/uasc"
 
 	"github.com/molen-io/molen/internal/connector/connectortest/tcpproxy"
+	"github.com/molen-io/molen/internal/connector/opcua"
 )
 
 // Options change how the server behaves.
@@ -39,7 +42,18 @@ type Options struct {
 	// BadServiceUnsupported, as servers without the subscription service
 	// set (some embedded ones) do.
 	NoSubscriptions bool
+	// Security makes the server offer Sign and SignAndEncrypt with
+	// Basic256Sha256 besides None, with a certificate of its own
+	// (Certificate) for application URI urn:molen:opcuatest, so that a
+	// client's endpoint selection and trust check can be tested. The gopcua
+	// server (v0.8.0) cannot open a secure channel (its channels stay in
+	// mode None and do not decrypt a client's OpenSecureChannel), so a
+	// secure connection then times out.
+	Security bool
 }
+
+// ApplicationURI is the test server's application URI.
+const ApplicationURI = "urn:molen:opcuatest"
 
 // Server is an OPC UA server on 127.0.0.1. Its variables keep their values
 // across Stop and Start, but a restart is a new server process as far as
@@ -55,6 +69,8 @@ type Server struct {
 	host  string
 	port  int
 	front *tcpproxy.Proxy // on host:port; nil while stopped
+	cert  []byte          // DER, with Options.Security
+	key   *rsa.PrivateKey
 
 	mu      sync.Mutex // guards the fields below
 	srv     *server.Server
@@ -72,11 +88,20 @@ func NewServer(opts Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{opts: opts, host: "127.0.0.1", port: port, values: make(map[string]*ua.DataValue)}
+	if opts.Security {
+		if s.cert, s.key, err = opcua.NewCertificate(ApplicationURI, []string{s.host}, 24*time.Hour, time.Now()); err != nil {
+			return nil, fmt.Errorf("opcuatest: %w", err)
+		}
+	}
 	if err := s.Start(); err != nil {
 		return nil, err
 	}
 	return s, nil
 }
+
+// Certificate is the server's certificate (DER) with Options.Security, the
+// same across Stop and Start; nil without.
+func (s *Server) Certificate() []byte { return s.cert }
 
 // freePort returns a port of 127.0.0.1 that is free now. The gopcua server
 // needs its port up front to advertise its endpoint URL and does not report
@@ -206,13 +231,21 @@ func (s *Server) Start() error {
 	if err != nil {
 		return err
 	}
-	srv := server.New(
+	opts := []server.Option{
 		server.EndPoint(s.host, back),
 		server.EndPoint(s.host, s.port),
 		server.EnableSecurity("None", ua.MessageSecurityModeNone),
 		server.EnableAuthMode(ua.UserTokenTypeAnonymous),
 		server.SetLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),
-	)
+	}
+	if s.cert != nil {
+		opts = append(opts,
+			server.Certificate(s.cert), server.PrivateKey(s.key),
+			server.EnableSecurity("Basic256Sha256", ua.MessageSecurityModeSign),
+			server.EnableSecurity("Basic256Sha256", ua.MessageSecurityModeSignAndEncrypt),
+		)
+	}
+	srv := server.New(opts...)
 	if s.opts.NoSubscriptions {
 		// Handlers registered before Start take precedence.
 		srv.RegisterHandler(id.CreateSubscriptionRequest_Encoding_DefaultBinary,
