@@ -58,10 +58,15 @@ func TestTracker(t *testing.T) {
 func TestTrackerStatusIsACopy(t *testing.T) {
 	tr := NewTracker("p", nil)
 	tr.Reject("a", "x")
+	tr.SetPeerCertificate(&Certificate{SHA1: "AB"})
 	got := tr.Status()
 	got.Rejected["a"] = 100
+	got.PeerCertificate.SHA1 = "CD"
 	if n := tr.Status().Rejected["a"]; n != 1 {
 		t.Errorf("Rejected[a] = %d after changing a copy, want 1", n)
+	}
+	if c := tr.Status().PeerCertificate.SHA1; c != "AB" {
+		t.Errorf("PeerCertificate.SHA1 = %q after changing a copy, want AB", c)
 	}
 }
 
