@@ -1,7 +1,9 @@
 package opcua_test
 
 import (
+	"bytes"
 	"context"
+	"runtime/pprof"
 	"strings"
 	"testing"
 	"time"
@@ -53,7 +55,11 @@ func (r *running) waitFor(t *testing.T, what string, cond func(connector.Status)
 			return st
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("waited %v for %s; status %+v", wait, what, st)
+			// The goroutines of client and server show where a hung
+			// connection stands.
+			var buf bytes.Buffer
+			pprof.Lookup("goroutine").WriteTo(&buf, 1)
+			t.Fatalf("waited %v for %s; status %+v\ngoroutines:\n%s", wait, what, st, &buf)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
