@@ -17,6 +17,39 @@ type Sink interface {
 	Write(ctx context.Context, pts []uns.Point) error
 }
 
+// Message is the points of one message from a peer that delivers again
+// what it has not seen acknowledged (an MQTT broker, to a persistent
+// session after a reconnection or its own restart), with what identifies
+// the message in such a redelivery.
+type Message struct {
+	// Session, Packet, Topic and Payload identify the message: a
+	// redelivery has the same. Session names the input's session at its
+	// peer, unique among the edge's inputs (e.g. the broker's URL and the
+	// client id) and never a device's MQTT client id (it holds a NUL);
+	// Packet is the peer's packet id. A message its peer does not deliver
+	// again (MQTT QoS 0) has Session "".
+	Session string
+	Packet  uint16
+	Topic   string
+	Payload []byte
+	// Received (unix ns) is when the message arrived: the time of the
+	// points whose message gave them none.
+	Received int64
+	Points   []uns.Point
+}
+
+// MessageSink is a Sink that recognises redelivered messages. An input
+// whose peer redelivers uses it when its sink has it.
+type MessageSink interface {
+	Sink
+	// WriteMessages writes the points of msgs in one durable write, as
+	// Write does, except those of a message it recognises as a redelivery
+	// of one it stored and whose points all have a time of their own (so
+	// the stored copy holds exactly them). It returns how many points it
+	// wrote.
+	WriteMessages(ctx context.Context, msgs []Message) (written int, err error)
+}
+
 // Input reads from one peer (a server, a PLC, a broker).
 type Input interface {
 	// Run connects and reads until ctx ends, delivering batches to sink. It
@@ -49,6 +82,23 @@ type Status struct {
 	Points      int64            `json:"points"`                  // points written to the sink
 	Rejected    map[string]int64 `json:"rejected,omitempty"`      // bad frames/values by reason
 	Dropped     int64            `json:"dropped,omitempty"`       // values the peer or protocol lost that the input could measure
+	// PeerCertificate is the certificate the peer presented on the last
+	// attempt to connect, for inputs that check it themselves (OPC UA with
+	// security).
+	PeerCertificate *Certificate `json:"peer_certificate,omitempty"`
+}
+
+// Certificate describes a certificate a peer presented.
+type Certificate struct {
+	Subject   string    `json:"subject"`
+	SHA1      string    `json:"sha1"`   // the thumbprint OPC UA tools show: SHA-1 of the DER, upper-case hex
+	SHA256    string    `json:"sha256"` // SHA-256 of the DER, upper-case hex
+	NotBefore time.Time `json:"not_before"`
+	NotAfter  time.Time `json:"not_after"`
+	Trusted   bool      `json:"trusted"`
+	// File is where the input saved a certificate it does not trust, for
+	// an operator to check and approve.
+	File string `json:"file,omitempty"`
 }
 
 // Config is an input's typed configuration. Validate returns errors whose
@@ -60,9 +110,12 @@ type Config interface {
 
 // Spec registers an input kind.
 type Spec struct {
-	Name  string        // the key in the edge config, e.g. "modbus"
-	Doc   string        // one line for --help and error messages
-	New   func() Config // a pointer to a config holding the defaults; the loader decodes into it (unknown fields are errors)
+	Name string        // the key in the edge config, e.g. "modbus"
+	Doc  string        // one line for --help and error messages
+	New  func() Config // a pointer to a config holding the defaults; the loader decodes into it (unknown fields are errors)
+	// Build makes the input. log already carries the input's place in the
+	// inputs file (input) and its kind: an input adds only what is its own
+	// (peer, client id), so that every key appears once in a log line.
 	Build func(cfg Config, log *slog.Logger) (Input, error)
 }
 

@@ -5,20 +5,34 @@ import (
 	"log/slog"
 	"maps"
 	"math/rand/v2"
+	"regexp"
 	"sync"
 	"time"
 )
 
-// Tracker keeps an input's Status; its methods are safe for concurrent
-// use, so the reading goroutines update it while the status API reads it.
+// Tracker keeps an input's Status and logs the changes of its connection;
+// its methods are safe for concurrent use, so the reading goroutines update
+// it while the status API reads it.
 type Tracker struct {
-	mu sync.Mutex // guards st
+	log *slog.Logger
+
+	mu sync.Mutex // guards the fields below
 	st Status
+	// failing is the error of the failed connection attempts since the
+	// input was last connected, as compared (see sameError); failures
+	// counts those attempts.
+	failing  string
+	failures int
 }
 
 // NewTracker returns a Tracker for an input of peer that is connecting.
-func NewTracker(peer string) *Tracker {
-	return &Tracker{st: Status{State: Connecting, Peer: peer}}
+// It logs the input's connections and failures to connect through log
+// (nil: nowhere).
+func NewTracker(peer string, log *slog.Logger) *Tracker {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Tracker{log: log, st: Status{State: Connecting, Peer: peer}}
 }
 
 // Status returns a copy of the status; it shares nothing with t.
@@ -29,7 +43,19 @@ func (t *Tracker) Status() Status {
 	if st.Rejected != nil {
 		st.Rejected = maps.Clone(st.Rejected)
 	}
+	if st.PeerCertificate != nil {
+		c := *st.PeerCertificate
+		st.PeerCertificate = &c
+	}
 	return st
+}
+
+// SetPeerCertificate records the certificate the peer presented; t keeps
+// c, which the caller must not change.
+func (t *Tracker) SetPeerCertificate(c *Certificate) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.st.PeerCertificate = c
 }
 
 // SetState sets the state.
@@ -46,12 +72,22 @@ func (t *Tracker) SetPeer(p string) {
 	t.st.Peer = p
 }
 
-// Connected records a successful connection.
-func (t *Tracker) Connected() {
+// Connected records a successful connection and logs it at info, with
+// attrs (what the connection is: subscriptions, security, …) and, after
+// failed attempts, how many there were. It clears the last error: it said
+// why the input was not connected, or what went wrong on a connection that
+// is gone.
+func (t *Tracker) Connected(attrs ...any) {
 	t.mu.Lock()
-	defer t.mu.Unlock()
 	t.st.State = Connected
 	t.st.Connects++
+	t.st.LastError, t.st.LastErrorAt = "", time.Time{}
+	if t.failures > 0 {
+		attrs = append(attrs, "failed_attempts", t.failures)
+	}
+	t.failing, t.failures = "", 0
+	t.mu.Unlock()
+	t.log.Info("connected", attrs...)
 }
 
 // Disconnected records a lost (or failed) connection and why.
@@ -61,6 +97,33 @@ func (t *Tracker) Disconnected(err error) {
 	t.st.State = Disconnected
 	t.st.LastError = err.Error()
 	t.st.LastErrorAt = time.Now()
+}
+
+// failed records a failed connection attempt and reports whether its error
+// differs from the previous attempt's (or it is the first since the input
+// was last connected): only those are worth a warning, so that an input
+// that cannot connect says why once, and again only when the reason
+// changes, not at every retry.
+func (t *Tracker) failed(err error) (changed bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.failures++
+	key := sameError(err)
+	changed = key != t.failing
+	t.failing = key
+	return changed
+}
+
+// variable matches the parts of an error message that differ between two
+// attempts failing for the same reason: the local address of a connection
+// ("tcp 10.0.0.2:53122->10.0.0.5:502") and times ("current time
+// 2026-03-01T12:00:00Z is after ...").
+var variable = regexp.MustCompile(`\S+->|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)`)
+
+// sameError is err's message without its variable parts: two attempts
+// whose errors give the same string failed for the same reason.
+func sameError(err error) string {
+	return variable.ReplaceAllString(err.Error(), "")
 }
 
 // SetError records msg as the last error without changing the state.
@@ -123,10 +186,14 @@ func Sleep(ctx context.Context, d time.Duration) bool {
 // Reconnect runs session again and again until ctx ends: the retry loop
 // every input shares. Between sessions it waits with back-off, from
 // backoffMin doubling to backoffMax and starting over after a session
-// that connected, spread by Jitter; it marks t disconnected with the
-// session's error and logs it: "<peer> lost; reconnecting" at warn after a
-// session that connected, "connect failed" at debug otherwise.
-func Reconnect(ctx context.Context, t *Tracker, log *slog.Logger, peer string, backoffMin, backoffMax time.Duration,
+// that connected, spread by Jitter. It marks t disconnected with the
+// session's error and logs it through t: "<peer> lost; reconnecting" at
+// warn after a session that connected; after a failed attempt "cannot
+// connect to <peer>; retrying" at warn if it is the first since the input
+// was connected or its error differs from the previous attempt's, at debug
+// otherwise. The session calls t.Connected once it is connected, which
+// logs the recovery at info.
+func Reconnect(ctx context.Context, t *Tracker, peer string, backoffMin, backoffMax time.Duration,
 	session func(context.Context) (connected bool, err error)) {
 	backoff := backoffMin
 	for {
@@ -134,11 +201,14 @@ func Reconnect(ctx context.Context, t *Tracker, log *slog.Logger, peer string, b
 		if ctx.Err() != nil {
 			return
 		}
-		if connected {
+		switch {
+		case connected:
 			backoff = backoffMin
-			log.Warn(peer+" lost; reconnecting", "err", err)
-		} else {
-			log.Debug("connect failed", "err", err, "retry_in", backoff)
+			t.log.Warn(peer+" lost; reconnecting", "err", err)
+		case t.failed(err):
+			t.log.Warn("cannot connect to "+peer+"; retrying", "err", err, "retry_in", backoff)
+		default:
+			t.log.Debug("cannot connect to "+peer+"; retrying", "err", err, "retry_in", backoff)
 		}
 		t.Disconnected(err)
 		if !Sleep(ctx, Jitter(backoff)) {

@@ -42,12 +42,18 @@
 // # Outbox records
 //
 // A record the edge appends is an uplink record (package uplink) or, for a
-// QoS 1 or 2 device publish, an envelope followed by one:
+// QoS 1 or 2 device publish or a batch of an input's messages that its
+// broker may deliver again (connector.MessageSink), an envelope followed by
+// one:
 //
 //	byte     0x00: an envelope (an uplink record starts with its version, never 0)
 //	uvarint  n: length of the header
-//	n bytes  header: byte version (1), the publish's 16-byte identity
+//	n bytes  header: byte version (1), the 16-byte identity of each publish
 //	...      the uplink record
+//
+// An input's message is identified as a device publish is, with the
+// input's session (broker URL and client id) for the client id, and
+// skipped on the same terms.
 //
 // The forwarder cuts the envelope off (no re-encoding) and sends the uplink
 // record, so the hub never sees it. A header of another version is skipped

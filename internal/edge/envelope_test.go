@@ -3,6 +3,7 @@ package edge
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -13,30 +14,32 @@ import (
 func TestEnvelope(t *testing.T) {
 	rec := uplink.EncodePoints(nil, []uns.Point{{Series: "f/m/t", TS: 1, Value: uns.Int(7)}})
 	id := newResendID("dev-1", 7, "f/m/t", []byte("7"))
+	id2 := newResendID("tcp://broker:1883\x00molen-1", 9, "plant/t", []byte("8"))
 	tests := []struct {
 		name    string
 		data    []byte
-		wantID  bool
+		wantIDs []resendID
 		wantRec []byte
 		wantErr bool
 	}{
-		{"record without envelope (the format before it)", rec, false, rec, false},
-		{"record with an identity", appendEnvelope(nil, id), true, nil, false},
-		{"identity and record", append(appendEnvelope(nil, id), rec...), true, rec, false},
-		{"later envelope version: skipped by its length", append([]byte{envelopeMark, 3, 9, 1, 2}, rec...), false, rec, false},
-		{"header shorter than an identity", append([]byte{envelopeMark, 2, envelopeVersion, 1}, rec...), false, rec, false},
-		{"header length past the end", []byte{envelopeMark, 40, envelopeVersion}, false, nil, true},
-		{"bad header length", []byte{envelopeMark, 0x80}, false, nil, true},
-		{"empty", nil, false, nil, false},
+		{"record without envelope (the format before it)", rec, nil, rec, false},
+		{"record with an identity", appendEnvelope(nil, id), []resendID{id}, nil, false},
+		{"identity and record", append(appendEnvelope(nil, id), rec...), []resendID{id}, rec, false},
+		{"identities of a batch and record", append(appendEnvelope(nil, id, id2), rec...), []resendID{id, id2}, rec, false},
+		{"later envelope version: skipped by its length", append([]byte{envelopeMark, 3, 9, 1, 2}, rec...), nil, rec, false},
+		{"header shorter than an identity", append([]byte{envelopeMark, 2, envelopeVersion, 1}, rec...), nil, rec, false},
+		{"header length past the end", []byte{envelopeMark, 40, envelopeVersion}, nil, nil, true},
+		{"bad header length", []byte{envelopeMark, 0x80}, nil, nil, true},
+		{"empty", nil, nil, nil, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, ok, r, err := openEnvelope(tt.data)
-			if (err != nil) != tt.wantErr || ok != tt.wantID {
-				t.Fatalf("openEnvelope: ok %v, err %v; want ok %v, error %v", ok, err, tt.wantID, tt.wantErr)
+			ids, ok, r, err := openEnvelope(tt.data)
+			if (err != nil) != tt.wantErr || ok != (tt.wantIDs != nil) {
+				t.Fatalf("openEnvelope: ok %v, err %v; want ok %v, error %v", ok, err, tt.wantIDs != nil, tt.wantErr)
 			}
-			if ok && got != id {
-				t.Errorf("identity %x, want %x", got, id)
+			if got := slices.Collect(ids.all()); !slices.Equal(got, tt.wantIDs) {
+				t.Errorf("identities %x, want %x", got, tt.wantIDs)
 			}
 			if err != nil {
 				if !bytes.Equal(r, tt.data) {
@@ -102,7 +105,7 @@ func TestResendIDTellsMessagesApart(t *testing.T) {
 	}
 }
 
-func TestDeviceTimed(t *testing.T) {
+func TestStamped(t *testing.T) {
 	tests := []struct {
 		payload string
 		want    bool
@@ -122,8 +125,8 @@ func TestDeviceTimed(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", tt.payload, err)
 		}
-		if got := deviceTimed("f/m", []byte(tt.payload), pts, now); got != tt.want {
-			t.Errorf("deviceTimed(%s) = %v, want %v", tt.payload, got, tt.want)
+		if got := stamped(pts, now); got != tt.want {
+			t.Errorf("stamped(%s) = %v, want %v", tt.payload, got, tt.want)
 		}
 	}
 }

@@ -226,11 +226,15 @@ func (e *Edge) ingest(ctx context.Context, dev device, topic string, payload []b
 		e.reject(dev, topic, payload, uns.ReasonOf(err), err)
 		return err
 	}
-	if id != nil && e.resends.has(*id) && deviceTimed(topic, payload, pts, now) {
+	if id != nil && e.resends.has(*id) && stamped(pts, now) {
 		e.metrics.resendsSkipped.Inc()
 		return errResent
 	}
-	if err := e.accept(ctx, pts, id); err != nil {
+	var ids []resendID
+	if id != nil {
+		ids = []resendID{*id}
+	}
+	if err := e.accept(ctx, pts, ids...); err != nil {
 		if errors.Is(err, outbox.ErrTooLarge) {
 			// Larger than the whole buffer may hold: no retry can help.
 			err = &uns.RejectError{Reason: uns.ReasonOversized, Msg: err.Error()}
@@ -254,23 +258,22 @@ func (e *Edge) reject(dev device, topic string, payload []byte, reason string, e
 // accept runs points through the pipeline stage and appends the result to
 // the outbox: the one way in for device messages and connector inputs. It
 // returns once the points are durable, or an error (outbox full or failing).
-// id, if not nil, identifies the device publish the points come from: the
-// record carries it (in the same write, so it is on disk exactly when the
-// points are) and the edge remembers it to recognise resends.
-func (e *Edge) accept(ctx context.Context, pts []uns.Point, id *resendID) error {
+// ids identify the device publishes (or an input's messages) the points
+// come from: the record carries them (in the same write, so they are on
+// disk exactly when the points are) and the edge remembers them to
+// recognise resends.
+func (e *Edge) accept(ctx context.Context, pts []uns.Point, ids ...resendID) error {
 	pts = e.stage.Process(pts)
 	if len(pts) == 0 {
 		// The pipeline kept nothing: nothing to store, but a resend would go
 		// through the pipeline's state (windows, counters) a second time.
 		// Remembered in memory only, so forgotten by a restart.
-		if id != nil {
-			e.resends.add(*id)
-		}
+		e.resends.add(ids...)
 		return nil
 	}
 	var rec []byte
-	if id != nil {
-		rec = appendEnvelope(make([]byte, 0, 64), *id)
+	if len(ids) > 0 {
+		rec = appendEnvelope(make([]byte, 0, 48+len(ids)*len(resendID{})), ids...)
 	}
 	rec = uplink.EncodePoints(rec, pts)
 	if _, err := e.outbox.Append(ctx, rec, len(pts)); err != nil {
@@ -283,9 +286,7 @@ func (e *Edge) accept(ctx context.Context, pts []uns.Point, id *resendID) error 
 		}
 		return fmt.Errorf("append to outbox: %w", err)
 	}
-	if id != nil {
-		e.resends.add(*id)
-	}
+	e.resends.add(ids...)
 	e.metrics.points.Add(float64(len(pts)))
 	if e.refusing.Load() && e.refusing.CompareAndSwap(true, false) {
 		e.log.Info("accepting device data again")

@@ -26,7 +26,37 @@ type input struct {
 type sink struct{ e *Edge }
 
 func (s sink) Write(ctx context.Context, pts []uns.Point) error {
-	return s.e.accept(ctx, pts, nil)
+	return s.e.accept(ctx, pts)
+}
+
+// WriteMessages is Write for an input whose peer redelivers (the mqtt
+// input): a message is recognised as a redelivery of one stored as a device
+// resend is (see resend.go), and its points are not stored again. The
+// others' points go into one record, which carries their identities.
+func (s sink) WriteMessages(ctx context.Context, msgs []connector.Message) (int, error) {
+	var (
+		pts     []uns.Point
+		ids     []resendID
+		skipped int
+	)
+	for _, m := range msgs {
+		if m.Session != "" {
+			id := newResendID(m.Session, m.Packet, m.Topic, m.Payload)
+			if s.e.resends.has(id) && stamped(m.Points, m.Received) {
+				skipped++
+				continue
+			}
+			ids = append(ids, id)
+		}
+		pts = append(pts, m.Points...)
+	}
+	if len(pts) > 0 {
+		if err := s.e.accept(ctx, pts, ids...); err != nil {
+			return 0, err
+		}
+	}
+	s.e.metrics.resendsSkipped.Add(float64(skipped))
+	return len(pts), nil
 }
 
 // WriteEvents stores events an input derives itself (a VDA 5050 vehicle's

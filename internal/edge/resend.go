@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"iter"
 	"sync"
 	"time"
 
@@ -75,62 +76,78 @@ var resendHashers = sync.Pool{New: func() any {
 	return &resendHasher{h: sha256.New(), buf: make([]byte, 0, 512)}
 }}
 
-// deviceTimed reports whether every point of a message carries a time the
-// device sent, so that storing the message again would add nothing: pts is
-// the message decoded with receive time now, and decoding it with another
-// receive time must give the same timestamps. A message whose values take
-// the receive time is never taken for a resend: the same bytes under the
-// same packet id may be a new reading of an unchanged value (the client
-// had its PUBACK and reused the id), and skipping that would lose it.
-func deviceTimed(topic string, payload []byte, pts []uns.Point, now int64) bool {
-	again, err := uns.Decode(nil, topic, payload, now+1)
-	if err != nil || len(again) != len(pts) {
-		return false
-	}
-	for i := range pts {
-		if again[i].TS != pts[i].TS {
+// stamped reports whether every point of a message carries a time the
+// device (or the peer of an input) sent, so that storing the message again
+// would add nothing: pts is the message decoded with receive time recv,
+// which stamps the values that carry no time of their own. A message whose
+// values take the receive time is never taken for a resend: the same bytes
+// under the same packet id may be a new reading of an unchanged value (the
+// client had its PUBACK and reused the id), and skipping that would lose
+// it. A value whose own time happens to be recv to the nanosecond counts as
+// unstamped: the message is stored again, a duplicate rather than a loss.
+func stamped(pts []uns.Point, recv int64) bool {
+	for _, p := range pts {
+		if p.TS == recv {
 			return false
 		}
 	}
 	return true
 }
 
-// The envelope of an outbox record that carries a device publish's
-// identity (format in doc.go).
+// The envelope of an outbox record that carries the identities of the
+// device publishes (or an input's messages) its points come from (format
+// in doc.go).
 const (
 	envelopeMark    = 0x00 // an uplink record starts with its version, which is never 0
 	envelopeVersion = 1
-	envelopeHeader  = 1 + len(resendID{}) // version, identity
 )
 
-// appendEnvelope appends the envelope of a record of the publish id to dst;
-// the uplink record follows it.
-func appendEnvelope(dst []byte, id resendID) []byte {
+// appendEnvelope appends the envelope of a record of the publishes ids to
+// dst; the uplink record follows it.
+func appendEnvelope(dst []byte, ids ...resendID) []byte {
 	dst = append(dst, envelopeMark)
-	dst = binary.AppendUvarint(dst, uint64(envelopeHeader))
+	dst = binary.AppendUvarint(dst, uint64(1+len(ids)*len(resendID{})))
 	dst = append(dst, envelopeVersion)
-	return append(dst, id[:]...)
+	for _, id := range ids {
+		dst = append(dst, id[:]...)
+	}
+	return dst
 }
 
-// openEnvelope splits an outbox record into the identity it carries, if
-// any, and the uplink record to send to the hub. Records without an
+// envelopeIDs are the identities of an envelope, 16 bytes each.
+type envelopeIDs []byte
+
+// all yields the identities.
+func (b envelopeIDs) all() iter.Seq[resendID] {
+	return func(yield func(resendID) bool) {
+		var id resendID
+		for ; len(b) >= len(id); b = b[len(id):] {
+			copy(id[:], b)
+			if !yield(id) {
+				return
+			}
+		}
+	}
+}
+
+// openEnvelope splits an outbox record into the identities it carries, if
+// any (ok), and the uplink record to send to the hub. Records without an
 // envelope (all of them before this format, and those not from a device
-// publish) are the uplink record itself. An envelope of a later version is
-// skipped by its length, its identity ignored.
-func openEnvelope(data []byte) (id resendID, ok bool, rec []byte, err error) {
+// publish or an input's message) are the uplink record itself. An envelope
+// of a later version is skipped by its length, its identities ignored.
+func openEnvelope(data []byte) (ids envelopeIDs, ok bool, rec []byte, err error) {
 	if len(data) == 0 || data[0] != envelopeMark {
-		return id, false, data, nil
+		return nil, false, data, nil
 	}
 	n, k := binary.Uvarint(data[1:])
 	if k <= 0 || n > uint64(len(data)-1-k) {
-		return id, false, data, fmt.Errorf("record envelope: bad header length")
+		return nil, false, data, fmt.Errorf("record envelope: bad header length")
 	}
 	hdr, rec := data[1+k:1+k+int(n)], data[1+k+int(n):]
-	if len(hdr) >= envelopeHeader && hdr[0] == envelopeVersion {
-		copy(id[:], hdr[1:envelopeHeader])
-		ok = true
+	if len(hdr) >= 1+len(resendID{}) && hdr[0] == envelopeVersion {
+		ids, ok = envelopeIDs(hdr[1:]), true
 	}
-	return id, ok, rec, nil
+	return ids, ok, rec, nil
 }
 
 // resendTable remembers the identities of the last publishes stored, up to
@@ -146,21 +163,23 @@ func newResendTable(size int) *resendTable {
 	return &resendTable{ring: make([]resendID, size), index: make(map[resendID]uint64, size)}
 }
 
-// add remembers id, forgetting the oldest identity if the table is full.
-func (t *resendTable) add(id resendID) {
+// add remembers ids, forgetting the oldest identities if the table is full.
+func (t *resendTable) add(ids ...resendID) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	size := uint64(len(t.ring))
-	slot := t.n % size
-	if t.n >= size {
-		// The slot's identity goes, unless it was added again since.
-		if old := t.ring[slot]; t.index[old] == t.n-size {
-			delete(t.index, old)
+	for _, id := range ids {
+		slot := t.n % size
+		if t.n >= size {
+			// The slot's identity goes, unless it was added again since.
+			if old := t.ring[slot]; t.index[old] == t.n-size {
+				delete(t.index, old)
+			}
 		}
+		t.ring[slot] = id
+		t.index[id] = t.n
+		t.n++
 	}
-	t.ring[slot] = id
-	t.index[id] = t.n
-	t.n++
 }
 
 // has reports whether id is remembered.
@@ -190,8 +209,10 @@ func (e *Edge) rebuildResends() error {
 		return nil
 	}
 	return e.outbox.Scan(last.Add(-resendRebuild), func(en outbox.Entry) error {
-		if id, ok, _, err := openEnvelope(en.Data); err == nil && ok {
-			e.resends.add(id)
+		if ids, ok, _, err := openEnvelope(en.Data); err == nil && ok {
+			for id := range ids.all() {
+				e.resends.add(id)
+			}
 		}
 		return nil
 	})

@@ -74,14 +74,14 @@ func New(cfg *Config, log *slog.Logger) (*Input, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	log = log.With("input", "modbus", "peer", cfg.URL, "unit_id", cfg.UnitID)
+	log = log.With("peer", cfg.URL, "unit_id", cfg.UnitID)
 	return &Input{
 		cfg:    *cfg,
 		log:    log,
 		libLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 		fields: fields,
 		blocks: plan(fields, cfg.MaxRegisters, cfg.MaxGap),
-		status: connector.NewTracker(cfg.URL),
+		status: connector.NewTracker(cfg.URL, log),
 	}, nil
 }
 
@@ -105,7 +105,7 @@ func (in *Input) Run(ctx context.Context, sink connector.Sink) error {
 		return errors.New("modbus: Run called twice")
 	}
 	defer in.status.SetState(connector.Stopped)
-	connector.Reconnect(ctx, in.status, in.log, "device", in.cfg.BackoffMin, in.cfg.BackoffMax,
+	connector.Reconnect(ctx, in.status, "device", in.cfg.BackoffMin, in.cfg.BackoffMax,
 		func(ctx context.Context) (bool, error) { return in.session(ctx, sink) })
 	return nil
 }
@@ -122,7 +122,6 @@ func (in *Input) session(ctx context.Context, sink connector.Sink) (connected bo
 		return false, err
 	}
 	in.status.Connected()
-	in.log.Info("connected")
 	next := time.Now()
 	for {
 		pts, err := in.poll(cl, make([]uns.Point, 0, len(in.fields)))

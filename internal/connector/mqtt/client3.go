@@ -31,8 +31,7 @@ func (in *Input) session3(ctx context.Context, q *queue) (connected bool, err er
 	if err := in.cfg.Subscribe(ctx, cl, filters); err != nil {
 		return false, err
 	}
-	in.status.Connected()
-	in.log.Info("connected", "subscriptions", len(filters))
+	in.status.Connected("subscriptions", len(filters))
 	select {
 	case err := <-lost:
 		if err == nil {

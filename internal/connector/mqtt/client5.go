@@ -124,8 +124,7 @@ func (in *Input) session5(ctx context.Context, q *queue) (connected bool, err er
 	if err != nil {
 		return false, fmt.Errorf("subscribe: %w", err)
 	}
-	in.status.Connected()
-	in.log.Info("connected", "subscriptions", len(s.Subscriptions), "protocol", "MQTT 5")
+	in.status.Connected("subscriptions", len(s.Subscriptions), "protocol", "MQTT 5")
 	select {
 	case err := <-lost:
 		return true, fmt.Errorf("connection lost: %w", err)
@@ -170,9 +169,10 @@ type publish5 struct {
 	pb *paho5.Publish
 }
 
-func (m publish5) Topic() string   { return m.pb.Topic }
-func (m publish5) Payload() []byte { return m.pb.Payload }
-func (m publish5) Qos() byte       { return m.pb.QoS }
+func (m publish5) Topic() string     { return m.pb.Topic }
+func (m publish5) Payload() []byte   { return m.pb.Payload }
+func (m publish5) Qos() byte         { return m.pb.QoS }
+func (m publish5) MessageID() uint16 { return m.pb.PacketID }
 
 // Ack marks the message acknowledged; the client sends the PUBACK or
 // PUBREC within ackInterval, after those of the messages received before

@@ -48,6 +48,7 @@ type Input struct {
 	tls      *tls.Config
 	clientID string
 	peer     string
+	session  string // connector.Message.Session of its messages
 	log      *slog.Logger
 	ran      atomic.Bool
 
@@ -73,15 +74,16 @@ func New(cfg *Config, log *slog.Logger) (*Input, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	log = log.With("input", "mqtt", "peer", peer, "client_id", id)
+	log = log.With("peer", peer, "client_id", id)
 	return &Input{
 		cfg:      *cfg,
 		subs:     subs,
 		tls:      tc,
 		clientID: id,
 		peer:     peer,
+		session:  peer + "\x00" + id,
 		log:      log,
-		status:   connector.NewTracker(peer),
+		status:   connector.NewTracker(peer, log),
 	}, nil
 }
 
@@ -99,6 +101,10 @@ type message interface {
 	Topic() string
 	Payload() []byte
 	Qos() byte
+	// MessageID is the packet id of a QoS 1 or 2 message: the broker
+	// delivers a message it has not seen acknowledged again, to the next
+	// connection of the same session, with the same one.
+	MessageID() uint16
 	// Ack acknowledges the message to the broker, in the order received
 	// (the client holds back an acknowledgement until those of the
 	// messages before it are made). It does nothing for QoS 0, nor once
@@ -122,8 +128,11 @@ type delivery struct {
 // QoS 1 or 2 message is acknowledged once it is durable at the edge. A
 // refused write is retried with the same points with back-off, without
 // acknowledging; if Run ends meanwhile, the broker redelivers the messages
-// to the next session. A payload that does not decode is counted, not
-// written, and acknowledged, as it never will decode.
+// to the next session. If sink is a connector.MessageSink, the writer
+// passes each message's identity with its points, so that the sink stores a
+// redelivery of a message it stored (its acknowledgement was lost with the
+// connection or the broker) only once. A payload that does not decode is
+// counted, not written, and acknowledged, as it never will decode.
 //
 // While max_inflight messages are unacknowledged the receive goroutine
 // waits for a QoS 1 or 2 message (the broker holds the rest) and drops a
@@ -154,7 +163,7 @@ func (in *Input) Run(ctx context.Context, sink connector.Sink) error {
 	if in.cfg.Version == 5 {
 		session = in.session5
 	}
-	connector.Reconnect(ctx, in.status, in.log, "broker", in.cfg.BackoffMin, in.cfg.BackoffMax,
+	connector.Reconnect(ctx, in.status, "broker", in.cfg.BackoffMin, in.cfg.BackoffMax,
 		func(ctx context.Context) (bool, error) { return session(ctx, q) })
 	return nil
 }
@@ -196,8 +205,13 @@ func (in *Input) receive(q *queue, gone <-chan struct{}, m message) {
 // write is the writer goroutine: it takes what the queue holds, decodes
 // it, writes it to sink and acknowledges it, until ctx ends.
 func (in *Input) write(ctx context.Context, sink connector.Sink, q *queue) {
+	ms, _ := sink.(connector.MessageSink)
 	batch := make([]delivery, 0, cap(q.ch))
-	var pts []uns.Point
+	var (
+		pts  []uns.Point
+		ends []int // ends[i]: the end in pts of batch[i]'s points
+		msgs []connector.Message
+	)
 	for {
 		select {
 		case d := <-q.ch:
@@ -214,13 +228,20 @@ func (in *Input) write(ctx context.Context, sink connector.Sink, q *queue) {
 				break more
 			}
 		}
-		pts = pts[:0]
+		pts, ends = pts[:0], ends[:0]
 		for _, d := range batch {
 			pts = in.decode(pts, d)
+			ends = append(ends, len(pts))
 		}
-		if len(pts) > 0 && !in.deliver(ctx, sink, pts) {
+		write := func() (int, error) { return len(pts), sink.Write(ctx, pts) }
+		if ms != nil {
+			msgs = in.messages(msgs[:0], batch, pts, ends)
+			write = func() (int, error) { return ms.WriteMessages(ctx, msgs) }
+		}
+		if len(pts) > 0 && !in.deliver(ctx, len(pts), write) {
 			return
 		}
+		clear(msgs) // their points and payloads
 		for i := range batch {
 			batch[i].msg.Ack()
 			batch[i] = delivery{}
@@ -257,22 +278,41 @@ func (in *Input) decode(pts []uns.Point, d delivery) []uns.Point {
 	return pts
 }
 
-// deliver writes pts to sink, retrying the same points with back-off until
-// the sink accepts them (true) or ctx ends (false).
-func (in *Input) deliver(ctx context.Context, sink connector.Sink, pts []uns.Point) bool {
+// messages appends to msgs the messages of batch that have points (pts,
+// batch[i]'s ending at ends[i]), with their identity if the broker may
+// deliver them again.
+func (in *Input) messages(msgs []connector.Message, batch []delivery, pts []uns.Point, ends []int) []connector.Message {
+	from := 0
+	for i, d := range batch {
+		if ends[i] == from {
+			continue
+		}
+		m := connector.Message{Received: d.recv, Points: pts[from:ends[i]:ends[i]]}
+		if d.msg.Qos() > 0 {
+			m.Session, m.Packet, m.Topic, m.Payload = in.session, d.msg.MessageID(), d.msg.Topic(), d.msg.Payload()
+		}
+		msgs = append(msgs, m)
+		from = ends[i]
+	}
+	return msgs
+}
+
+// deliver calls write (of n points) until it succeeds (true) or ctx ends
+// (false), with back-off; the retries write the same points.
+func (in *Input) deliver(ctx context.Context, n int, write func() (written int, err error)) bool {
 	wait := in.cfg.BackoffMin
 	for attempt := 0; ; attempt++ {
-		err := sink.Write(ctx, pts)
+		written, err := write()
 		if err == nil {
-			in.status.AddPoints(int64(len(pts)))
+			in.status.AddPoints(int64(written))
 			return true
 		}
 		if ctx.Err() != nil {
 			return false
 		}
-		in.status.SetError(fmt.Sprintf("deliver %d points: %v", len(pts), err))
+		in.status.SetError(fmt.Sprintf("deliver %d points: %v", n, err))
 		if attempt == 0 {
-			in.log.Warn("sink refused points; retrying", "points", len(pts), "err", err)
+			in.log.Warn("sink refused points; retrying", "points", n, "err", err)
 		}
 		if !connector.Sleep(ctx, connector.Jitter(wait)) {
 			return false

@@ -1,7 +1,9 @@
 package opcua_test
 
 import (
+	"bytes"
 	"context"
+	"runtime/pprof"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +16,12 @@ import (
 	"github.com/molen-io/molen/internal/connector/opcua/opcuatest"
 	"github.com/molen-io/molen/internal/uns"
 )
+
+// wait bounds every wait of these tests: a limit for a hung input, not a
+// performance requirement. The gopcua server is slow to start (it parses
+// its address space from XML), the more so under the race detector on a
+// busy machine.
+const wait = 30 * time.Second
 
 // running is an input under Run until the test ends.
 type running struct {
@@ -31,8 +39,8 @@ func run(t *testing.T, cfg *opcua.Config) *running {
 		cancel()
 		select {
 		case <-done:
-		case <-time.After(10 * time.Second):
-			t.Error("Run did not return within 10s")
+		case <-time.After(wait):
+			t.Errorf("Run did not return within %v after its context ended", wait)
 		}
 	})
 	return r
@@ -40,14 +48,18 @@ func run(t *testing.T, cfg *opcua.Config) *running {
 
 func (r *running) waitFor(t *testing.T, what string, cond func(connector.Status) bool) connector.Status {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(wait)
 	for {
 		st := r.in.Status()
 		if cond(st) {
 			return st
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("waited 10s for %s; status %+v", what, st)
+			// The goroutines of client and server show where a hung
+			// connection stands.
+			var buf bytes.Buffer
+			pprof.Lookup("goroutine").WriteTo(&buf, 1)
+			t.Fatalf("waited %v for %s; status %+v\ngoroutines:\n%s", wait, what, st, &buf)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}

@@ -5,7 +5,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/molen-io/molen/internal/connector"
 	"github.com/molen-io/molen/internal/connector/opcua"
@@ -47,8 +46,10 @@ func browseConfig(s *opcuatest.Server, mode string, rules ...opcua.Browse) *opcu
 	return cfg
 }
 
-// seriesSeen waits until every series of want has a point, waits a few
-// more polls, and returns the series with points and their last values.
+// seriesSeen waits until every series of want has a point and one more
+// poll wrote, and returns the series with points and their last values. A
+// poll writes every mapped node at once, so a series mapped by mistake
+// shows up by then.
 func (r *running) seriesSeen(t *testing.T, want ...string) map[string]uns.Value {
 	t.Helper()
 	seen := func() map[string]uns.Value {
@@ -67,7 +68,8 @@ func (r *running) seriesSeen(t *testing.T, want ...string) map[string]uns.Value 
 		}
 		return true
 	})
-	time.Sleep(100 * time.Millisecond)
+	n := r.sink.Len()
+	r.waitFor(t, "one more poll", func(connector.Status) bool { return r.sink.Len() > n })
 	return seen()
 }
 

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -39,15 +40,23 @@ type Config struct {
 	// Aes256Sha256RsaPss, Basic256 or Basic128Rsa15 otherwise.
 	SecurityPolicy string `yaml:"security_policy"`
 	// Certificate and PrivateKey are the edge's application instance
-	// certificate (PEM or DER) and RSA key (PEM, PKCS #1 or #8) for Sign
-	// and SignAndEncrypt; the server must trust the certificate.
+	// certificate (PEM or DER; its URI is the application URI) and RSA key
+	// (PEM, PKCS #1 or #8) for Sign and SignAndEncrypt; the server must
+	// trust the certificate. With PKIDir they default to its edge-cert.pem
+	// and edge-key.pem.
 	Certificate string `yaml:"certificate"`
 	PrivateKey  string `yaml:"private_key"`
 	// TrustedServerCertificates lists certificate files (PEM, possibly
 	// several per file, or DER): the server's certificate must be one of
-	// them or be signed by one of them. Required for Sign and
-	// SignAndEncrypt.
+	// them or be signed by one of them.
 	TrustedServerCertificates []string `yaml:"trusted_server_certificates"`
+	// PKIDir is a directory as `molen opcua cert` makes it: the edge's
+	// certificate and key, trusted/ (server certificates the edge trusts
+	// besides TrustedServerCertificates, read at every connection) and
+	// rejected/ (where the input saves a server certificate it does not
+	// trust, for an operator to check and move to trusted/). Sign and
+	// SignAndEncrypt need it or TrustedServerCertificates.
+	PKIDir string `yaml:"pki_dir"`
 	// Username and Password authenticate the session; without a username
 	// the session is anonymous.
 	Username string `yaml:"username"`
@@ -149,8 +158,10 @@ type plan struct {
 	mode      ua.MessageSecurityMode
 	policy    string // security policy URI
 	cert      []byte // DER; nil with None
+	certURI   string // its application URI
 	key       *rsa.PrivateKey
-	trusted   []*x509.Certificate
+	trusted   []*x509.Certificate // trusted_server_certificates
+	pki       string              // pki_dir; "" for none
 	subscribe bool
 }
 
@@ -195,6 +206,7 @@ func compile(c *Config) (*plan, error) {
 			{"certificate", c.Certificate != ""},
 			{"private_key", c.PrivateKey != ""},
 			{"trusted_server_certificates", len(c.TrustedServerCertificates) > 0},
+			{"pki_dir", c.PKIDir != ""},
 		} {
 			if f.set {
 				bad(f.name, "only used with security_mode Sign or SignAndEncrypt")
@@ -313,26 +325,42 @@ func compile(c *Config) (*plan, error) {
 // loadCredentials reads the certificate, key and trust list of a Sign or
 // SignAndEncrypt config into p.
 func loadCredentials(c *Config, p *plan, bad func(path, format string, args ...any)) {
-	var leaf *x509.Certificate
-	if c.Certificate == "" {
-		bad("certificate", "required with security_mode %s", c.SecurityMode)
-	} else if certs, err := readCertificates(c.Certificate); err != nil {
-		bad("certificate", "%v", err)
-	} else {
-		leaf = certs[0]
-		p.cert = leaf.Raw
+	certFile, keyFile := c.Certificate, c.PrivateKey
+	if c.PKIDir != "" {
+		if fi, err := os.Stat(c.PKIDir); err != nil {
+			bad("pki_dir", "%v (make it with: molen opcua cert --out %s)", err, c.PKIDir)
+		} else if !fi.IsDir() {
+			bad("pki_dir", "%s is not a directory", c.PKIDir)
+		}
+		p.pki = c.PKIDir
+		if certFile == "" {
+			certFile = filepath.Join(c.PKIDir, CertFile)
+		}
+		if keyFile == "" {
+			keyFile = filepath.Join(c.PKIDir, KeyFile)
+		}
 	}
-	if c.PrivateKey == "" {
-		bad("private_key", "required with security_mode %s", c.SecurityMode)
-	} else if key, err := readKey(c.PrivateKey); err != nil {
+	var leaf *x509.Certificate
+	if certFile == "" {
+		bad("certificate", "required with security_mode %s (or pki_dir)", c.SecurityMode)
+	} else if certs, err := readCertificates(certFile); err != nil {
+		bad("certificate", "%v", err)
+	} else if leaf = certs[0]; len(leaf.URIs) == 0 {
+		bad("certificate", "%s has no application URI (a URI subject alternative name), which OPC UA servers check; make one with: molen opcua cert", certFile)
+	} else {
+		p.cert, p.certURI = leaf.Raw, leaf.URIs[0].String()
+	}
+	if keyFile == "" {
+		bad("private_key", "required with security_mode %s (or pki_dir)", c.SecurityMode)
+	} else if key, err := readKey(keyFile); err != nil {
 		bad("private_key", "%v", err)
 	} else if pub, ok := leafKey(leaf); leaf != nil && (!ok || !pub.Equal(&key.PublicKey)) {
-		bad("private_key", "%s does not belong to certificate %s", c.PrivateKey, c.Certificate)
+		bad("private_key", "%s does not belong to certificate %s", keyFile, certFile)
 	} else {
 		p.key = key
 	}
-	if len(c.TrustedServerCertificates) == 0 {
-		bad("trusted_server_certificates", "at least one is required with security_mode %s", c.SecurityMode)
+	if len(c.TrustedServerCertificates) == 0 && c.PKIDir == "" {
+		bad("trusted_server_certificates", "at least one is required with security_mode %s, unless pki_dir is set", c.SecurityMode)
 	}
 	for i, f := range c.TrustedServerCertificates {
 		certs, err := readCertificates(f)
@@ -415,26 +443,36 @@ func readKey(file string) (*rsa.PrivateKey, error) {
 	return rk, nil
 }
 
-// trust checks the certificate a server presents in its endpoint (DER,
-// possibly followed by its chain) against the trust list: its leaf must be
-// one of the trusted certificates or be signed by one of them, and be
-// within its validity period.
-func trust(trusted []*x509.Certificate, presented []byte, now time.Time) error {
+// errUntrusted is trust's answer for a certificate that is neither in the
+// trust list nor signed by a certificate in it.
+var errUntrusted = errors.New("not trusted")
+
+// serverCertificate parses the certificate a server presents in its
+// endpoint (DER, possibly followed by its chain) and returns its leaf.
+func serverCertificate(presented []byte) (*x509.Certificate, error) {
 	if len(presented) == 0 {
-		return errors.New("the server presents no certificate")
+		return nil, errors.New("the server presents no certificate")
 	}
 	certs, err := x509.ParseCertificates(presented)
 	if err != nil || len(certs) == 0 {
-		return fmt.Errorf("the server's certificate does not parse: %v", err)
+		return nil, fmt.Errorf("the server's certificate does not parse: %v", err)
 	}
-	leaf := certs[0]
+	return certs[0], nil
+}
+
+// trust checks a server's certificate leaf against the trust list: it must
+// be one of the trusted certificates or be signed by one of them
+// (errUntrusted otherwise), and be within its validity period. Errors name
+// the certificate by its subject and SHA-1 thumbprint.
+func trust(trusted []*x509.Certificate, leaf *x509.Certificate, now time.Time) error {
+	name := fmt.Sprintf("the server's certificate %q (SHA-1 %s)", leaf.Subject.CommonName, Thumbprint(leaf.Raw))
 	if now.Before(leaf.NotBefore) || now.After(leaf.NotAfter) {
-		return fmt.Errorf("the server's certificate %q is valid from %v to %v only", leaf.Subject.CommonName, leaf.NotBefore, leaf.NotAfter)
+		return fmt.Errorf("%s is valid from %v to %v only (is the clock of the edge or the server wrong?)", name, leaf.NotBefore.UTC(), leaf.NotAfter.UTC())
 	}
 	for _, t := range trusted {
 		if bytes.Equal(t.Raw, leaf.Raw) || leaf.CheckSignatureFrom(t) == nil {
 			return nil
 		}
 	}
-	return fmt.Errorf("the server's certificate %q (issuer %q) is not in trusted_server_certificates", leaf.Subject.CommonName, leaf.Issuer.CommonName)
+	return fmt.Errorf("%s, issued by %q, is %w", name, leaf.Issuer.CommonName, errUntrusted)
 }

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"math"
 	"math/big"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -25,55 +24,54 @@ import (
 
 func nan() float64 { return math.NaN() }
 
-// credentials are files of a self-signed application certificate and its
-// key.
-type credentials struct{ cert, key, otherKey, certDER string }
+// credentials are a PKI directory as `molen opcua cert` makes it (dir:
+// cert, certDER, key), the key of another certificate, and a certificate
+// of key without an application URI.
+type credentials struct{ dir, cert, key, certDER, otherKey, noURI string }
 
 func writeCredentials(t testing.TB) credentials {
 	t.Helper()
 	dir := t.TempDir()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	der, key, err := opcua.NewCertificate("urn:molen:edge:test", []string{"localhost", "127.0.0.1"}, 24*time.Hour, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	uri, _ := url.Parse("urn:molen:edge:test")
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "molen edge test"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment | x509.KeyUsageDataEncipherment | x509.KeyUsageContentCommitment,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth, x509.ExtKeyUsageServerAuth},
-		URIs:                  []*url.URL{uri},
-		BasicConstraintsValid: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
+	if err := opcua.WriteCredentials(dir, der, key, false); err != nil {
 		t.Fatal(err)
 	}
 	other, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		t.Fatal(err)
 	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "no URI"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(24 * time.Hour),
+	}
+	noURI, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
 	c := credentials{
-		cert:     filepath.Join(dir, "cert.pem"),
-		key:      filepath.Join(dir, "key.pem"),
+		dir:      dir,
+		cert:     filepath.Join(dir, opcua.CertFile),
+		key:      filepath.Join(dir, opcua.KeyFile),
+		certDER:  filepath.Join(dir, opcua.CertDERFile),
 		otherKey: filepath.Join(dir, "other.pem"),
-		certDER:  filepath.Join(dir, "cert.der"),
+		noURI:    filepath.Join(dir, "no-uri.pem"),
 	}
 	write := func(name string, b []byte) {
 		if err := os.WriteFile(name, b, 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
-	write(c.cert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
-	write(c.certDER, der)
-	write(c.key, pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}))
 	p8, err := x509.MarshalPKCS8PrivateKey(other)
 	if err != nil {
 		t.Fatal(err)
 	}
 	write(c.otherKey, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: p8}))
+	write(c.noURI, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: noURI}))
 	return c
 }
 
@@ -138,7 +136,13 @@ func TestValidate(t *testing.T) {
 		{"certificate with None", func(c *opcua.Config) { c.Certificate = creds.cert }, "certificate: only used with security_mode Sign or SignAndEncrypt"},
 		{"policy None with Sign", then(secure("Sign"), func(c *opcua.Config) { c.SecurityPolicy = "None" }), "security_policy: None cannot sign"},
 		{"unknown policy", then(secure("Sign"), func(c *opcua.Config) { c.SecurityPolicy = "Basic512" }), `security_policy: "Basic512": want one of Basic256Sha256`},
-		{"sign without files", func(c *opcua.Config) { c.SecurityMode = "Sign" }, "certificate: required with security_mode Sign\nprivate_key: required with security_mode Sign\ntrusted_server_certificates: at least one is required"},
+		{"sign without files", func(c *opcua.Config) { c.SecurityMode = "Sign" }, "certificate: required with security_mode Sign (or pki_dir)\nprivate_key: required with security_mode Sign (or pki_dir)\ntrusted_server_certificates: at least one is required"},
+		{"pki_dir alone", func(c *opcua.Config) { c.SecurityMode, c.PKIDir = "SignAndEncrypt", creds.dir }, ""},
+		{"pki_dir and a trust list", then(secure("Sign"), func(c *opcua.Config) { c.PKIDir = creds.dir }), ""},
+		{"pki_dir with None", func(c *opcua.Config) { c.PKIDir = creds.dir }, "pki_dir: only used with security_mode Sign or SignAndEncrypt"},
+		{"pki_dir missing", func(c *opcua.Config) { c.SecurityMode, c.PKIDir = "Sign", "/nonexistent/pki" }, "pki_dir: stat /nonexistent/pki: no such file or directory (make it with: molen opcua cert --out /nonexistent/pki)"},
+		{"pki_dir is a file", func(c *opcua.Config) { c.SecurityMode, c.PKIDir = "Sign", creds.cert }, "pki_dir: " + creds.cert + " is not a directory"},
+		{"certificate without URI", then(secure("Sign"), func(c *opcua.Config) { c.Certificate = creds.noURI }), "certificate: " + creds.noURI + " has no application URI"},
 		{"missing certificate file", then(secure("Sign"), func(c *opcua.Config) { c.Certificate = "/nonexistent/cert.pem" }), "certificate: open /nonexistent/cert.pem"},
 		{"key is not a certificate", then(secure("Sign"), func(c *opcua.Config) { c.Certificate = creds.key }), "certificate: " + creds.key + ": no CERTIFICATE block"},
 		{"key of another certificate", then(secure("Sign"), func(c *opcua.Config) { c.PrivateKey = creds.otherKey }), "private_key: " + creds.otherKey + " does not belong to certificate"},

@@ -117,6 +117,7 @@ func harness(mode string, opts opcuatest.Options) connectortest.Harness {
 		},
 		// Refused writes are retried with the same points, in both modes.
 		Redelivery: connectortest.Retry,
+		Wait:       wait,
 	}
 }
 

@@ -20,9 +20,15 @@
 // Security: the mode (None, Sign, SignAndEncrypt) has no default, so an
 // unencrypted connection is always a choice written in the config. With
 // Sign and SignAndEncrypt the input presents its certificate and accepts
-// the server only if the server's certificate is in the trust list or
-// signed by a certificate in it. Sessions are anonymous or user name and
-// password; the password is never logged (Secret).
+// the server only if the server's certificate is in the trust list
+// (trusted_server_certificates, and pki_dir's trusted/ read at every
+// attempt) or signed by a certificate in it. With pki_dir, a server
+// certificate it does not trust is saved in rejected/ for an operator to
+// approve by moving it to trusted/ (pki.go; NewCertificate and
+// WriteCredentials make the edge's certificate for `molen opcua cert`).
+// The status shows the server's certificate and its thumbprints. Sessions
+// are anonymous or user name and password; the password is never logged
+// (Secret).
 //
 // Values: scalar Boolean, integers, Float, Double and String become UNS
 // values; the status code's severity becomes the quality (Good, Uncertain);

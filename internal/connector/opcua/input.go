@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -85,11 +86,12 @@ func New(cfg *Config, log *slog.Logger) (*Input, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	log = log.With("peer", cfg.Endpoint)
 	return &Input{
 		cfg:    *cfg,
 		plan:   p,
-		log:    log.With("input", "opcua", "peer", cfg.Endpoint),
-		status: connector.NewTracker(cfg.Endpoint),
+		log:    log,
+		status: connector.NewTracker(cfg.Endpoint, log),
 	}, nil
 }
 
@@ -110,7 +112,7 @@ func (in *Input) Run(ctx context.Context, sink connector.Sink) error {
 		return errors.New("opcua: Run called twice")
 	}
 	defer in.status.SetState(connector.Stopped)
-	connector.Reconnect(ctx, in.status, in.log, "server", in.cfg.BackoffMin, in.cfg.BackoffMax,
+	connector.Reconnect(ctx, in.status, "server", in.cfg.BackoffMin, in.cfg.BackoffMax,
 		func(ctx context.Context) (bool, error) { return in.session(ctx, sink) })
 	return nil
 }
@@ -135,12 +137,11 @@ func (in *Input) session(ctx context.Context, sink connector.Sink) (connected bo
 		return false, fmt.Errorf("client for %s: %w", in.cfg.Endpoint, err)
 	}
 	if err := c.Connect(ctx); err != nil {
-		return false, fmt.Errorf("connect: %w", err)
+		return false, in.connectError(err)
 	}
 	var sub *gopcua.Subscription
 	defer func() { in.close(ctx, c, sub) }()
-	in.status.Connected()
-	in.log.Info("connected", "security_mode", in.cfg.SecurityMode, "security_policy", strings.TrimPrefix(in.plan.policy, ua.SecurityPolicyURIPrefix))
+	in.status.Connected("security_mode", in.cfg.SecurityMode, "security_policy", strings.TrimPrefix(in.plan.policy, ua.SecurityPolicyURIPrefix))
 	// The address space may have changed while the input was away, so
 	// every connection browses anew.
 	if in.nodes, err = in.browse(ctx, c); err != nil {
@@ -175,7 +176,7 @@ func (in *Input) endpoint(ctx context.Context) (*ua.EndpointDescription, error) 
 	for _, ep := range eps {
 		if ep.SecurityMode == in.plan.mode && ep.SecurityPolicyURI == in.plan.policy {
 			if in.plan.mode != ua.MessageSecurityModeNone {
-				if err := trust(in.plan.trusted, ep.ServerCertificate, time.Now()); err != nil {
+				if err := in.trustServer(ep.ServerCertificate); err != nil {
 					return nil, err
 				}
 			}
@@ -186,6 +187,72 @@ func (in *Input) endpoint(ctx context.Context) (*ua.EndpointDescription, error) 
 	slices.Sort(offered)
 	return nil, fmt.Errorf("the server offers no endpoint with security %s/%s; it offers %s",
 		in.cfg.SecurityMode, strings.TrimPrefix(in.plan.policy, ua.SecurityPolicyURIPrefix), strings.Join(slices.Compact(offered), ", "))
+}
+
+// trustServer checks the certificate the server presents against
+// trusted_server_certificates and the certificates in pki_dir's trusted/
+// (read anew at every attempt, so that a certificate an operator moved
+// there counts at once), and shows it in the status. With pki_dir, a
+// certificate it does not trust is saved in rejected/ for the operator to
+// check and move to trusted/; until then the input does not connect.
+func (in *Input) trustServer(presented []byte) error {
+	leaf, err := serverCertificate(presented)
+	if err != nil {
+		in.status.SetPeerCertificate(nil)
+		return err
+	}
+	trusted := in.plan.trusted
+	if in.plan.pki != "" {
+		more, err := readTrusted(filepath.Join(in.plan.pki, TrustedDir))
+		if err != nil {
+			return fmt.Errorf("pki_dir: %w", err)
+		}
+		trusted = append(slices.Clip(trusted), more...)
+	}
+	info := describe(leaf)
+	err = trust(trusted, leaf, time.Now())
+	info.Trusted = err == nil
+	if errors.Is(err, errUntrusted) {
+		if in.plan.pki == "" {
+			err = fmt.Errorf("%w: add it (or the CA that issued it) to trusted_server_certificates", err)
+		} else if file, serr := reject(in.plan.pki, leaf); serr != nil {
+			err = fmt.Errorf("%w; %v", err, serr)
+		} else {
+			info.File = file
+			err = fmt.Errorf("%w; saved as %s: if its thumbprint is the server's, move it to %s to trust it",
+				err, file, filepath.Join(in.plan.pki, TrustedDir)+string(filepath.Separator))
+		}
+	}
+	in.status.SetPeerCertificate(info)
+	return err
+}
+
+// refusedCertificate are the status codes with which a server refuses a
+// secure channel or session because of the client's certificate, or
+// reports a failed security check without saying which.
+var refusedCertificate = []ua.StatusCode{
+	ua.StatusBadSecurityChecksFailed,
+	ua.StatusBadCertificateUntrusted,
+	ua.StatusBadCertificateInvalid,
+	ua.StatusBadCertificateURIInvalid,
+	ua.StatusBadCertificateTimeInvalid,
+	ua.StatusBadCertificateUseNotAllowed,
+	ua.StatusBadCertificateRevocationUnknown,
+	ua.StatusBadCertificateChainIncomplete,
+}
+
+// connectError is the error of a failed connection: if the server refused
+// the edge's certificate, with what the server must be told (the
+// certificate's thumbprint and URI) and the usual causes.
+func (in *Input) connectError(err error) error {
+	var sc ua.StatusCode
+	if in.plan.cert == nil || !errors.As(err, &sc) || !slices.Contains(refusedCertificate, sc) {
+		return fmt.Errorf("connect: %w", err)
+	}
+	return fmt.Errorf("connect: %w: the server does not accept the edge's certificate (SHA-1 %s, application URI %s): "+
+		"it must be in the server's trusted certificates (or be accepted in the server's UI), its URI must be the one the server expects, "+
+		"the clocks of edge and server must agree, and the server must offer security policy %s",
+		err, Thumbprint(in.plan.cert), in.plan.certURI, strings.TrimPrefix(in.plan.policy, ua.SecurityPolicyURIPrefix))
 }
 
 func modeName(m ua.MessageSecurityMode) string {

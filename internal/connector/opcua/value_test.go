@@ -5,6 +5,8 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"errors"
+	"fmt"
 	"math/big"
 	"strings"
 	"testing"
@@ -176,14 +178,20 @@ func TestTrust(t *testing.T) {
 		{"pinned", []*x509.Certificate{other, server}, server.Raw, ""},
 		{"pinned with chain", []*x509.Certificate{server}, append(server.Raw, ca.Raw...), ""},
 		{"issued by trusted CA", []*x509.Certificate{ca}, issued.Raw, ""},
-		{"not trusted", []*x509.Certificate{other}, server.Raw, `certificate "server" (issuer "server") is not in trusted_server_certificates`},
-		{"non-CA does not issue", []*x509.Certificate{server}, issued.Raw, "is not in trusted_server_certificates"},
+		{"not trusted", []*x509.Certificate{other}, server.Raw, fmt.Sprintf(`certificate "server" (SHA-1 %s), issued by "server", is not trusted`, Thumbprint(server.Raw))},
+		{"non-CA does not issue", []*x509.Certificate{server}, issued.Raw, "is not trusted"},
 		{"expired", []*x509.Certificate{expired}, expired.Raw, "valid from"},
 		{"none presented", []*x509.Certificate{server}, nil, "presents no certificate"},
 		{"garbage", []*x509.Certificate{server}, []byte{1, 2, 3}, "does not parse"},
 	}
 	for _, tt := range tests {
-		err := trust(tt.trusted, tt.presented, now)
+		leaf, err := serverCertificate(tt.presented)
+		if err == nil {
+			err = trust(tt.trusted, leaf, now)
+		}
+		if strings.Contains(tt.want, "is not trusted") && !errors.Is(err, errUntrusted) {
+			t.Errorf("%s: %v is not errUntrusted", tt.name, err)
+		}
 		switch {
 		case tt.want == "" && err != nil:
 			t.Errorf("%s: %v, want nil", tt.name, err)

@@ -23,7 +23,7 @@ func TestConformance(t *testing.T) {
 			if !ok {
 				t.Fatal(`connector "sparkplug" is not registered`)
 			}
-			cfg := testConfig(p.(*broker), "plant-1")
+			cfg := testConfig(p.(*broker).URL(), "plant-1")
 			if slow {
 				cfg.BackoffMin, cfg.BackoffMax = time.Hour, time.Hour
 			}

@@ -59,7 +59,8 @@ type node struct {
 	hasBd   bool
 	next    uint8           // expected seq of the next message
 	gaps    map[uint8]int64 // missing seqs and when they stop being awaited (unix ns)
-	asked   int64           // when a rebirth was last requested (unix ns)
+	asked   int64           // when a rebirth request was last sent (unix ns)
+	ask     bool            // a rebirth request is to be sent (n is in host.pending)
 	names   map[string]*metric
 	aliases map[uint64]*metric
 	devices map[string]*device
@@ -81,8 +82,9 @@ type host struct {
 	nodes   map[nodeKey]*node
 	gapped  map[*node]struct{} // nodes with open seq gaps
 
-	// pending are the edge nodes to send a rebirth request to.
-	pending []nodeKey
+	// pending are the edge nodes to send a rebirth request to, once the
+	// input can publish; a node is in it at most once (node.ask).
+	pending []*node
 
 	// Observers, called on the writer goroutine.
 	reject func(reason, msg string)
@@ -178,6 +180,7 @@ func (h *host) handle(pts []uns.Point, topic string, payload []byte, recv int64)
 // aliases. Its devices must be born again (DBIRTH follows an NBIRTH).
 func (h *host) nodeBirth(pts []uns.Point, n *node, p *Payload, recv int64) []uns.Point {
 	n.alive = true
+	n.ask = false // a request not yet sent would only bring this birth again
 	n.hasBd = false
 	n.next = uint8(p.Seq + 1)
 	n.names = make(map[string]*metric, len(p.Metrics))
@@ -440,14 +443,28 @@ func (h *host) closeGaps(n *node) {
 	delete(h.gapped, n)
 }
 
-// askRebirth queues a rebirth request for n, at most one per reorder
-// timeout, so that a burst of undecodable data asks once.
+// askRebirth queues a rebirth request for n, unless one is queued or one
+// was sent less than a reorder timeout ago, so that a burst of undecodable
+// data asks once.
 func (h *host) askRebirth(n *node, now int64) {
-	if !h.rebirth || n.asked != 0 && now-n.asked < h.reorder {
+	if !h.rebirth || n.ask || n.asked != 0 && now-n.asked < h.reorder {
 		return
 	}
-	n.asked = now
-	h.pending = append(h.pending, n.key)
+	n.ask = true
+	h.pending = append(h.pending, n)
+}
+
+// sendRebirths calls send for each queued rebirth request (unless a birth
+// made it moot) and records when it was sent.
+func (h *host) sendRebirths(now int64, send func(nodeKey)) {
+	for _, n := range h.pending {
+		if n.ask {
+			send(n.key)
+			n.ask, n.asked = false, now
+		}
+	}
+	clear(h.pending)
+	h.pending = h.pending[:0]
 }
 
 // RebirthRequest is the NCMD payload that asks an edge node to publish its

@@ -81,6 +81,7 @@ func New(cfg *Config, log *slog.Logger) (*Input, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	log = log.With("peer", peer, "client_id", id)
 	return &Input{
 		cfg:      *cfg,
 		groups:   groups,
@@ -88,8 +89,8 @@ func New(cfg *Config, log *slog.Logger) (*Input, error) {
 		tls:      tc,
 		clientID: id,
 		peer:     peer,
-		log:      log.With("input", "sparkplug", "peer", peer, "client_id", id),
-		status:   connector.NewTracker(peer),
+		log:      log,
+		status:   connector.NewTracker(peer, log),
 	}, nil
 }
 
@@ -116,11 +117,13 @@ type delivery struct {
 
 // queue carries messages from the client to the writer; slots holds one
 // token per message received and not yet acknowledged. lost carries the
-// time a session ended, for the writer to mark every series stale.
+// time a session ended, for the writer to mark every series stale; ready
+// tells it that the client can publish, for the rebirth requests it holds.
 type queue struct {
 	ch    chan delivery
 	slots chan struct{}
 	lost  chan int64
+	ready chan struct{}
 	done  <-chan struct{}
 }
 
@@ -138,6 +141,7 @@ func (in *Input) Run(ctx context.Context, sink connector.Sink) error {
 		ch:    make(chan delivery, in.cfg.MaxInflight),
 		slots: make(chan struct{}, in.cfg.MaxInflight),
 		lost:  make(chan int64, 1),
+		ready: make(chan struct{}, 1),
 		done:  ctx.Done(),
 	}
 	wctx, cancel := context.WithCancel(ctx)
@@ -146,7 +150,7 @@ func (in *Input) Run(ctx context.Context, sink connector.Sink) error {
 	defer wg.Wait()
 	defer cancel()
 
-	connector.Reconnect(ctx, in.status, in.log, "broker", in.cfg.BackoffMin, in.cfg.BackoffMax,
+	connector.Reconnect(ctx, in.status, "broker", in.cfg.BackoffMin, in.cfg.BackoffMax,
 		func(ctx context.Context) (bool, error) {
 			connected, err := in.session(ctx, q)
 			if connected && ctx.Err() == nil {
@@ -197,10 +201,16 @@ func (in *Input) session(ctx context.Context, q *queue) (connected bool, err err
 			return false, fmt.Errorf("publish STATE: %w", err)
 		}
 	}
+	// Only now can the input publish (rebirth requests), although a
+	// persistent session delivers what the broker queued right after the
+	// CONNACK: the writer holds the requests that data made until this.
 	in.setClient(cl)
 	defer in.setClient(nil)
-	in.status.Connected()
-	in.log.Info("connected", "groups", len(filters))
+	select {
+	case q.ready <- struct{}{}:
+	default: // the writer has not yet taken the previous signal
+	}
+	in.status.Connected("groups", len(filters))
 	select {
 	case err := <-lost:
 		if err == nil {
@@ -274,6 +284,7 @@ func (in *Input) write(ctx context.Context, sink connector.Sink, q *queue) {
 			pts = h.staleAll(pts, ts)
 		case now := <-ticker.C:
 			h.expire(now.UnixNano())
+		case <-q.ready:
 		case <-ctx.Done():
 			return
 		}
@@ -313,8 +324,9 @@ func (in *Input) write(ctx context.Context, sink connector.Sink, q *queue) {
 }
 
 // askRebirths publishes the rebirth requests h queued (QoS 0, as
-// Sparkplug sends commands). Without a connection they are dropped: the
-// gap or the undecodable data that caused them asks again.
+// Sparkplug sends commands). Without a connection that can publish (between
+// sessions, or before the session's subscriptions are confirmed, while a
+// persistent session already delivers) h keeps them until there is one.
 func (in *Input) askRebirths(h *host) {
 	if len(h.pending) == 0 {
 		return
@@ -322,19 +334,18 @@ func (in *Input) askRebirths(h *host) {
 	in.clMu.Lock()
 	cl := in.cl
 	in.clMu.Unlock()
+	if cl == nil {
+		return
+	}
 	now := time.Now()
-	for _, k := range h.pending {
-		if cl == nil {
-			break
-		}
+	h.sendRebirths(now.UnixNano(), func(k nodeKey) {
 		topic := Topic{Group: k.group, Type: NCMD, Node: k.node}.String()
 		cl.Publish(topic, 0, false, RebirthRequest(now))
 		in.mu.Lock()
 		in.stats.RebirthRequests++
 		in.mu.Unlock()
 		in.log.Info("requested rebirth", "group", k.group, "edge_node", k.node)
-	}
-	h.pending = h.pending[:0]
+	})
 }
 
 // deliver writes pts to sink, retrying the same points with back-off until

@@ -345,18 +345,18 @@ func (m *Metric) SetValue(v uns.Value) error {
 	case Float:
 		f, ok := v.AsFloat()
 		if !ok {
-			return fmt.Errorf("Float wants a number, got %v", v.Kind())
+			return fmt.Errorf("datatype %d (Float) wants a number, got %v", m.Datatype, v.Kind())
 		}
 		m.Field, m.Bits = FloatValue, uint64(math.Float32bits(float32(f)))
 	case Double:
 		f, ok := v.AsFloat()
 		if !ok {
-			return fmt.Errorf("Double wants a number, got %v", v.Kind())
+			return fmt.Errorf("datatype %d (Double) wants a number, got %v", m.Datatype, v.Kind())
 		}
 		m.Field, m.Bits = DoubleValue, math.Float64bits(f)
 	case Boolean:
 		if v.Kind() != uns.KindBool {
-			return fmt.Errorf("Boolean wants a bool, got %v", v.Kind())
+			return fmt.Errorf("datatype %d (Boolean) wants a bool, got %v", m.Datatype, v.Kind())
 		}
 		m.Field, m.Bits = BoolValue, 0
 		if v.Bool() {

@@ -25,6 +25,6 @@
 // Events derives agv_error and connection_broken events from two
 // consecutive Snapshots of a vehicle; the input writes them only to a sink
 // that also implements EventSink (checked with a type assertion when Run
-// starts). The edge's sink does not today, so there the pipeline derives
-// events from the points.
+// starts). The edge's sink does: it stores them in its outbox, from where
+// they reach the hub as events.
 package vda5050

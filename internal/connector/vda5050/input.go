@@ -69,7 +69,7 @@ func New(cfg *Config, log *slog.Logger) (*Input, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	log = log.With("input", "vda5050", "peer", peer, "client_id", id)
+	log = log.With("peer", peer, "client_id", id)
 	return &Input{
 		cfg:      *cfg,
 		filters:  cc.filters,
@@ -78,7 +78,7 @@ func New(cfg *Config, log *slog.Logger) (*Input, error) {
 		clientID: id,
 		peer:     peer,
 		log:      log,
-		status:   connector.NewTracker(peer),
+		status:   connector.NewTracker(peer, log),
 	}, nil
 }
 
@@ -133,7 +133,7 @@ func (in *Input) Run(ctx context.Context, sink connector.Sink) error {
 	defer wg.Wait()
 	defer cancel()
 
-	connector.Reconnect(ctx, in.status, in.log, "broker", in.cfg.BackoffMin, in.cfg.BackoffMax,
+	connector.Reconnect(ctx, in.status, "broker", in.cfg.BackoffMin, in.cfg.BackoffMax,
 		func(ctx context.Context) (bool, error) { return in.session(ctx, q) })
 	return nil
 }
@@ -162,8 +162,7 @@ func (in *Input) session(ctx context.Context, q *queue) (connected bool, err err
 	if err := in.cfg.Subscribe(ctx, cl, in.filters); err != nil {
 		return false, err
 	}
-	in.status.Connected()
-	in.log.Info("connected", "subscriptions", len(in.filters))
+	in.status.Connected("subscriptions", len(in.filters))
 	select {
 	case err := <-lost:
 		if err == nil {

@@ -1,5 +1,6 @@
 // Package opcuatest runs an OPC UA server in-process for tests and the
-// simulated factory: the gopcua server (security None, anonymous only) on an
+// simulated factory: the gopcua server (anonymous only; security None, see
+// Options.Security) on an
 // ephemeral port of 127.0.0.1, with variables in namespace 1 whose values a
 // test sets, and which it can stop and start again on the same address as a
 // machine that is switched off and on.
@@ -14,11 +15,13 @@ package opcuatest
 
 import (
 	"context"
+	"crypto/rsa"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -28,6 +31,9 @@ import (
 	"github.com/gopcua/opcua/server/attrs"
 	"github.com/gopcua/opcua/ua"
 	"github.com/gopcua/opcua/uasc"
+
+	"github.com/molen-io/molen/internal/connector/connectortest/tcpproxy"
+	"github.com/molen-io/molen/internal/connector/opcua"
 )
 
 // Options change how the server behaves.
@@ -36,15 +42,35 @@ type Options struct {
 	// BadServiceUnsupported, as servers without the subscription service
 	// set (some embedded ones) do.
 	NoSubscriptions bool
+	// Security makes the server offer Sign and SignAndEncrypt with
+	// Basic256Sha256 besides None, with a certificate of its own
+	// (Certificate) for application URI urn:molen:opcuatest, so that a
+	// client's endpoint selection and trust check can be tested. The gopcua
+	// server (v0.8.0) cannot open a secure channel (its channels stay in
+	// mode None and do not decrypt a client's OpenSecureChannel), so a
+	// secure connection then times out.
+	Security bool
 }
+
+// ApplicationURI is the test server's application URI.
+const ApplicationURI = "urn:molen:opcuatest"
 
 // Server is an OPC UA server on 127.0.0.1. Its variables keep their values
 // across Stop and Start, but a restart is a new server process as far as
 // a client can tell: sessions and subscriptions are gone.
+//
+// Clients reach the gopcua server through a proxy on the server's address:
+// the gopcua server's Close does not close its clients' connections (it
+// sends them a CloseSecureChannel request and waits up to 10 s for them to
+// hang up), while a machine that is switched off ends them at once. Stop
+// cuts them at the proxy.
 type Server struct {
-	opts Options
-	host string
-	port int
+	opts  Options
+	host  string
+	port  int
+	front *tcpproxy.Proxy // on host:port; nil while stopped
+	cert  []byte          // DER, with Options.Security
+	key   *rsa.PrivateKey
 
 	mu      sync.Mutex // guards the fields below
 	srv     *server.Server
@@ -57,21 +83,38 @@ type Server struct {
 
 // NewServer starts a server on an ephemeral port of 127.0.0.1.
 func NewServer(opts Options) (*Server, error) {
-	// The gopcua server needs its port up front to advertise its endpoint
-	// URL and does not report the port it bound to, so take a free one
-	// from the kernel and hand it over; the window in which another
-	// process could take it is a few microseconds.
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := freePort()
 	if err != nil {
-		return nil, fmt.Errorf("find a free port: %w", err)
+		return nil, err
 	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
 	s := &Server{opts: opts, host: "127.0.0.1", port: port, values: make(map[string]*ua.DataValue)}
+	if opts.Security {
+		if s.cert, s.key, err = opcua.NewCertificate(ApplicationURI, []string{s.host}, 24*time.Hour, time.Now()); err != nil {
+			return nil, fmt.Errorf("opcuatest: %w", err)
+		}
+	}
 	if err := s.Start(); err != nil {
 		return nil, err
 	}
 	return s, nil
+}
+
+// Certificate is the server's certificate (DER) with Options.Security, the
+// same across Stop and Start; nil without.
+func (s *Server) Certificate() []byte { return s.cert }
+
+// freePort returns a port of 127.0.0.1 that is free now. The gopcua server
+// needs its port up front to advertise its endpoint URL and does not report
+// the port it bound to, so take a free one from the kernel and hand it
+// over; the window in which another process could take it is a few
+// microseconds.
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("find a free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // URL is the server's endpoint, opc.tcp://127.0.0.1:port.
@@ -181,12 +224,28 @@ func (s *Server) Start() error {
 	if s.srv != nil {
 		return errors.New("opcuatest: server already running")
 	}
-	srv := server.New(
+	// The gopcua server listens on a port of its own behind the proxy (the
+	// first endpoint) and advertises the proxy's too, which is the one its
+	// clients ask for the endpoints of.
+	back, err := freePort()
+	if err != nil {
+		return err
+	}
+	opts := []server.Option{
+		server.EndPoint(s.host, back),
 		server.EndPoint(s.host, s.port),
 		server.EnableSecurity("None", ua.MessageSecurityModeNone),
 		server.EnableAuthMode(ua.UserTokenTypeAnonymous),
 		server.SetLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),
-	)
+	}
+	if s.cert != nil {
+		opts = append(opts,
+			server.Certificate(s.cert), server.PrivateKey(s.key),
+			server.EnableSecurity("Basic256Sha256", ua.MessageSecurityModeSign),
+			server.EnableSecurity("Basic256Sha256", ua.MessageSecurityModeSignAndEncrypt),
+		)
+	}
+	srv := server.New(opts...)
 	if s.opts.NoSubscriptions {
 		// Handlers registered before Start take precedence.
 		srv.RegisterHandler(id.CreateSubscriptionRequest_Encoding_DefaultBinary,
@@ -208,7 +267,13 @@ func (s *Server) Start() error {
 		cancel()
 		return fmt.Errorf("start OPC UA server on %s: %w", s.URL(), err)
 	}
-	s.srv, s.ns, s.cancel = srv, ns, cancel
+	front, err := tcpproxy.ListenOn(net.JoinHostPort(s.host, strconv.Itoa(s.port)), net.JoinHostPort(s.host, strconv.Itoa(back)))
+	if err != nil {
+		cancel()
+		srv.Close()
+		return fmt.Errorf("start OPC UA server on %s: %w", s.URL(), err)
+	}
+	s.srv, s.ns, s.cancel, s.front = srv, ns, cancel, front
 	s.folders = map[string]*server.Node{"": plant}
 	for _, name := range s.names {
 		s.addNode(name)
@@ -220,14 +285,18 @@ func (s *Server) Start() error {
 // off; the variables keep their values for Start.
 func (s *Server) Stop() error {
 	s.mu.Lock()
-	srv, cancel := s.srv, s.cancel
-	s.srv, s.ns, s.folders, s.cancel = nil, nil, nil, nil
+	srv, cancel, front := s.srv, s.cancel, s.front
+	s.srv, s.ns, s.folders, s.cancel, s.front = nil, nil, nil, nil, nil
 	s.mu.Unlock()
 	if srv == nil {
 		return nil
 	}
+	// Connections first: the server's channels then end at once. Its
+	// message loop (ctx) runs until they did, so none waits on it.
+	front.Close()
+	err := srv.Close()
 	cancel()
-	return srv.Close()
+	return err
 }
 
 // Close stops the server for good.
