@@ -147,6 +147,7 @@ type Hub struct {
 
 	stopRetention context.CancelFunc
 	retentionDone chan struct{} // closed when the retention loop stopped
+	retentionMu   sync.Mutex    // held by a retention run
 
 	closeOnce sync.Once
 	closeErr  error

@@ -38,6 +38,10 @@ func (h *Hub) retentionLoop(ctx context.Context) {
 // retention lease, taking or renewing it; it reports whether it ran. Of
 // several hubs on one database, one at a time runs it.
 func (h *Hub) RunRetention(ctx context.Context, now time.Time) (bool, error) {
+	// One run at a time in this process too: the loop's and a caller's
+	// would otherwise split the work and its figures between them.
+	h.retentionMu.Lock()
+	defer h.retentionMu.Unlock()
 	held, err := h.lease.Acquire(ctx, now)
 	if err != nil || !held {
 		return false, err

@@ -29,10 +29,14 @@ type Lease struct {
 // Acquire takes or renews the lease at now, until now+TTL, and reports
 // whether l.Holder holds it. One statement decides: an upsert that
 // replaces the row only when this holder has it or it expired, so two
-// holders asking at once cannot both win.
+// holders asking at once cannot both win. A renewal never moves the
+// expiry back: a call with an older now (a run that started earlier and
+// asks later) must not cut short what a later call took.
 func (l *Lease) Acquire(ctx context.Context, now time.Time) (bool, error) {
 	res, err := l.DB.ExecContext(ctx, `INSERT INTO leases (name, holder, expires) VALUES ($1, $2, $3)
-		ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires = excluded.expires
+		ON CONFLICT (name) DO UPDATE SET holder = excluded.holder,
+			expires = CASE WHEN leases.holder = excluded.holder AND leases.expires > excluded.expires
+				THEN leases.expires ELSE excluded.expires END
 		WHERE leases.holder = excluded.holder OR leases.expires <= $4`,
 		l.Name, l.Holder, now.Add(l.TTL).UnixNano(), now.UnixNano())
 	if err != nil {

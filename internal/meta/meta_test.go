@@ -154,7 +154,9 @@ func TestLease(t *testing.T) {
 			{b, 12 * time.Minute, false}, // would have expired without the renewal
 			{b, 15 * time.Minute, true},  // expired: b takes over
 			{a, 16 * time.Minute, false}, // a lost it
-			{b, 20 * time.Minute, true},  // b renews
+			{b, 20 * time.Minute, true},  // b renews: until 30 min
+			{b, 18 * time.Minute, true},  // an older call of b's does not cut that short
+			{a, 29 * time.Minute, false}, // so a still finds it held
 		}
 		for i, s := range steps {
 			got, err := s.l.Acquire(ctx, t0.Add(s.at))
@@ -168,7 +170,7 @@ func TestLease(t *testing.T) {
 		if err := a.Release(ctx); err != nil { // not a's: nothing happens
 			t.Fatal(err)
 		}
-		if got, _ := a.Acquire(ctx, t0.Add(21*time.Minute)); got {
+		if got, _ := a.Acquire(ctx, t0.Add(29*time.Minute)); got {
 			t.Error("a took the lease after releasing one it did not hold")
 		}
 		if err := b.Release(ctx); err != nil {
