@@ -96,7 +96,7 @@ type Edge struct {
 	outbox  *outbox.Log
 	stage   pipeline.Stage
 	mqtt    *mqtt.Server
-	mqttL   net.Listener // the device listener's socket, see Close
+	mqttL   *deviceListener // the device socket, see Close
 	status  *http.Server
 	statusL net.Listener
 	http    *http.Client
@@ -249,7 +249,8 @@ func (e *Edge) startMQTT() error {
 	if err != nil {
 		return fmt.Errorf("mqtt listen on %s: %w", e.cfg.MQTTListen, err)
 	}
-	if err := s.AddListener(listeners.NewNet("devices", ln)); err != nil {
+	dl := newDeviceListener(ln)
+	if err := s.AddListener(listeners.NewNet(mqttListenerID, dl)); err != nil {
 		ln.Close()
 		return fmt.Errorf("mqtt listener: %w", err)
 	}
@@ -257,7 +258,7 @@ func (e *Edge) startMQTT() error {
 		ln.Close()
 		return fmt.Errorf("mqtt serve: %w", err)
 	}
-	e.mqtt, e.mqttL = s, ln
+	e.mqtt, e.mqttL = s, dl
 	return nil
 }
 
@@ -270,6 +271,9 @@ func (e *Edge) startStatus() error {
 	e.status = &http.Server{Handler: e.statusHandler(), ReadHeaderTimeout: 10 * time.Second}
 	return nil
 }
+
+// mqttListenerID names the device listener in mochi.
+const mqttListenerID = "devices"
 
 // MQTTAddr is the bound address of the device listener.
 func (e *Edge) MQTTAddr() string { return e.mqttL.Addr().String() }
@@ -284,14 +288,27 @@ func (e *Edge) StatusAddr() string { return e.statusL.Addr().String() }
 func (e *Edge) Close() error {
 	e.closeOnce.Do(func() {
 		// Devices first: once the listener is gone no new PUBACK can be owed.
-		// The socket closes before mochi disconnects the clients it knows:
-		// in mochi's order (clients, then socket) a connection arriving in
-		// between is accepted and never served, and its device waits for a
-		// CONNACK until its own timeout. A connection accepted before may
-		// still become a session after mochi disconnected the others; the
-		// ingest hook ends it (closing).
+		// The device listener stops accepting and waits until mochi took up
+		// every connection it handed out (see deviceListener); then the
+		// clients mochi knows are told the server shuts down, and every
+		// connection is closed, handshakes in progress included. Sessions
+		// that started meanwhile are ended by the ingest hook (closing).
 		e.closing.Store(true)
-		mqttErr := errors.Join(e.mqttL.Close(), e.mqtt.Close())
+		mqttErr := e.mqttL.shut(func() {
+			// mochi's own way of disconnecting a listener's clients
+			// (Clients.GetByListener) read-locks the client map twice; a
+			// device disconnecting in between (Clients.Delete waits for the
+			// write lock) deadlocks both. Disconnect from one snapshot;
+			// mochi's Close then finds the listener ended.
+			e.mqtt.Listeners.Close(mqttListenerID, func(id string) {
+				for _, cl := range e.mqtt.Clients.GetAll() {
+					if cl.Net.Listener == id && !cl.Closed() {
+						_ = e.mqtt.DisconnectClient(cl, packets.ErrServerShuttingDown)
+					}
+				}
+			})
+		})
+		mqttErr = errors.Join(mqttErr, e.mqtt.Close())
 		e.cancel()
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

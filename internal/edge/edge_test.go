@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -796,7 +797,8 @@ func TestCloseLeavesNoDeviceHanging(t *testing.T) {
 	if err := pk.ConnectEncode(&connect); err != nil {
 		t.Fatal(err)
 	}
-	const rounds, devices = 20, 3
+	disconnect := []byte{0xe0, 0x00} // DISCONNECT
+	const rounds, devices, churners = 20, 3, 3
 	for round := range rounds {
 		// No hub listens there: this test is about the device listener.
 		e, err := edge.Start(t.Context(), edge.Config{DataDir: t.TempDir(), MQTTListen: "127.0.0.1:0", StatusListen: "127.0.0.1:0",
@@ -806,6 +808,29 @@ func TestCloseLeavesNoDeviceHanging(t *testing.T) {
 		}
 		addr := e.MQTTAddr()
 		var wg sync.WaitGroup
+		// Devices that connect and disconnect at once, over and over: the
+		// edge removes their sessions while it disconnects the others.
+		for range churners {
+			wg.Go(func() {
+				for {
+					c, err := net.Dial("tcp", addr)
+					if err != nil {
+						return
+					}
+					c.SetDeadline(time.Now().Add(patience))
+					if _, err = c.Write(connect.Bytes()); err == nil {
+						if _, err = c.Read(make([]byte, 4)); err == nil {
+							_, err = c.Write(disconnect)
+						}
+					}
+					c.Close()
+					if errors.Is(err, os.ErrDeadlineExceeded) {
+						t.Errorf("round %d: a connection made while the edge closed was neither served nor closed", round)
+						return
+					}
+				}
+			})
+		}
 		served := make(chan struct{}, devices)
 		for range devices {
 			wg.Go(func() {
@@ -840,8 +865,17 @@ func TestCloseLeavesNoDeviceHanging(t *testing.T) {
 		for range devices {
 			<-served
 		}
-		if err := e.Close(); err != nil {
-			t.Fatal(err)
+		closed := make(chan error, 1)
+		go func() { closed <- e.Close() }()
+		select {
+		case err := <-closed:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(patience):
+			var stacks bytes.Buffer
+			_ = pprof.Lookup("goroutine").WriteTo(&stacks, 1)
+			t.Fatalf("round %d: Close did not return in %v while devices came and went:\n%s", round, patience, stacks.String())
 		}
 		wg.Wait()
 		if t.Failed() {
