@@ -134,8 +134,10 @@ func TestEveryRoute(t *testing.T) {
 			refusals = map[string]int{"": 401, h.admin: 401, h.adminB: 401}
 		case api.Viewer:
 			refusals = map[string]int{"": 401, h.cred: 401}
-		case api.Admin:
+		case api.Admin, api.Owner, api.Engineer, api.PlatformAdmin:
 			refusals = map[string]int{"": 401, h.cred: 401, h.viewer: 403}
+		case api.Person:
+			refusals = map[string]int{"": 401, h.cred: 401, h.admin: 403}
 		default:
 			t.Errorf("%s: access %v", r.Pattern(), r.Auth)
 		}
