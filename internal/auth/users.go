@@ -565,3 +565,15 @@ func (s *Service) LoginLink(ctx context.Context, user string, ttl time.Duration)
 	l := Link{Kind: linkLogin, User: user, CreatedBy: "system", Expires: s.now().Add(ttl)}
 	return s.newLink(ctx, s.db, &l)
 }
+
+// OperatorInvite makes an invitation as the hub's operator (the audit log
+// names "operator"): for the first platform admin, and for organisations
+// left without anyone who may invite.
+func (s *Service) OperatorInvite(ctx context.Context, org, email string, role api.Role, ttl time.Duration) (string, error) {
+	email, err := normalEmail(email)
+	if err != nil {
+		return "", err
+	}
+	_, sec, err := s.inviteTo(ctx, api.Principal{Org: org, Name: "operator", Token: "operator"}, org, email, role, ttl, "")
+	return sec, err
+}
