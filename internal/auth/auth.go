@@ -476,3 +476,35 @@ func ensurePlatform(ctx context.Context, tx execer, created time.Time) error {
 		PlatformOrg, "Platform", string(Platform), meta.Nanos(created))
 	return err
 }
+
+// UpdateOrg renames an organisation and moves it below parent ("" keeps
+// its parent); a move that would make the tree a cycle is refused.
+func (s *Service) UpdateOrg(ctx context.Context, id, name, parent string) error {
+	o, err := s.Org(ctx, id)
+	if err != nil {
+		return err
+	}
+	if name == "" {
+		name = o.Name
+	}
+	if parent == "" {
+		parent = o.Parent
+	}
+	if parent != o.Parent {
+		below, err := s.Below(ctx, id)
+		if err != nil {
+			return err
+		}
+		if slices.ContainsFunc(below, func(b Org) bool { return b.ID == parent }) {
+			return fmt.Errorf("move %s below %s: %w: that is below it", id, parent, meta.ErrInvalid)
+		}
+		if _, err := s.Org(ctx, parent); err != nil {
+			return err
+		}
+	}
+	if err := meta.CheckText(name); err != nil {
+		return err
+	}
+	_, err = s.db.ExecContext(ctx, `UPDATE orgs SET name = $1, parent = $2 WHERE id = $3`, name, parent, id)
+	return err
+}

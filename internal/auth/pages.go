@@ -154,7 +154,7 @@ func (s *Service) resetPage(w http.ResponseWriter, r *http.Request, _ api.Princi
 }
 
 func (s *Service) loginPage(w http.ResponseWriter, r *http.Request, _ api.Principal) error {
-	p := page{Title: "Sign in to molen", Button: "Sign in"}
+	p := page{Title: "Sign in", Button: "Sign in"}
 	tok, err := formToken(r)
 	if err != nil {
 		return err
