@@ -43,6 +43,7 @@ type oidcProvider struct {
 	cfg OIDCProvider
 
 	mu       sync.Mutex // guards the fields below, set on first use
+	prov     *oidc.Provider
 	verifier *oidc.IDTokenVerifier
 	oauth    *oauth2.Config
 }
@@ -99,6 +100,7 @@ func (p *oidcProvider) setup(ctx context.Context, redirect string) (*oauth2.Conf
 	p.oauth = &oauth2.Config{ClientID: p.cfg.ClientID, ClientSecret: p.cfg.ClientSecret, Endpoint: prov.Endpoint(),
 		RedirectURL: redirect, Scopes: []string{oidc.ScopeOpenID, "email", "profile"}}
 	p.verifier = prov.Verifier(&oidc.Config{ClientID: p.cfg.ClientID})
+	p.prov = prov
 	return p.oauth, p.verifier, nil
 }
 
@@ -174,6 +176,22 @@ func (s *Service) oidcCallback(w http.ResponseWriter, r *http.Request, _ api.Pri
 	}
 	if err := idt.Claims(&claims); err != nil {
 		return errOIDC
+	}
+	if claims.Email == "" {
+		// Providers that keep the profile out of the ID token answer it at
+		// their userinfo endpoint, for the same subject.
+		info, err := p.prov.UserInfo(ctx, oauth2.StaticTokenSource(tok))
+		if err != nil || info.Subject != idt.Subject {
+			s.log.Warn("identity provider's userinfo refused", "provider", p.cfg.Name, "err", err)
+			return errOIDC
+		}
+		claims.Email, claims.EmailVerified = info.Email, info.EmailVerified
+		var extra struct {
+			Name string `json:"name"`
+		}
+		if info.Claims(&extra) == nil {
+			claims.Name = extra.Name
+		}
 	}
 	u, err := s.oidcUser(r.Context(), p.cfg, idt.Issuer, idt.Subject, claims.Email, claims.EmailVerified, claims.Name)
 	if err != nil {
