@@ -121,3 +121,16 @@ func (s *Service) eraseMe(r *http.Request, p api.Principal) (any, error) {
 	}
 	return map[string]any{"erased": p.User}, nil
 }
+
+// eraseUser erases a person at a platform admin's request (one who cannot
+// sign in any more, say); an unknown person is meta.ErrNotFound.
+func (s *Service) eraseUser(r *http.Request, p api.Principal) (any, error) {
+	id := r.PathValue("user")
+	if _, err := s.User(r.Context(), id); err != nil {
+		return nil, err
+	}
+	if err := s.Erase(r.Context(), id, actorOf(p), api.ClientAddr(r)); err != nil {
+		return nil, err
+	}
+	return map[string]any{"erased": id}, nil
+}

@@ -47,6 +47,8 @@ func (s *Service) Routes() []api.Route {
 		{Method: "GET", Path: "/api/v1/me/sessions", Auth: api.Person, Handle: s.sessions},
 		{Method: "DELETE", Path: "/api/v1/me/sessions/{session}", Auth: api.Person, Handle: s.endSession, SelfAudited: true},
 
+		{Method: "POST", Path: "/api/v1/users/{user}/erase", Auth: api.PlatformAdmin, Handle: s.eraseUser, SelfAudited: true},
+
 		{Method: "GET", Path: "/api/v1/orgs", Auth: api.Viewer, Handle: s.listOrgs},
 		{Method: "POST", Path: "/api/v1/orgs", Auth: api.Admin, Handle: s.createOrg, MaxBody: small, SelfAudited: true},
 		{Method: "GET", Path: "/api/v1/members", Auth: api.Viewer, Handle: s.members},
