@@ -2,6 +2,8 @@ package api
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"net"
 	"net/http"
@@ -24,9 +26,9 @@ type Limiter interface {
 	Take(ctx context.Context, key string, r Rate, now time.Time) (time.Duration, error)
 }
 
-// Limits are the router's rate limits: per client address before a
-// request is authenticated, then per organisation, per caller (token,
-// person) and per edge.
+// Limits are the router's rate limits: per client address and per caller
+// (by its credential: a token, a session) before a request is
+// authenticated, then per organisation and per edge.
 type Limits struct {
 	Limiter                      Limiter
 	Address, Org, Caller, EdgeID Rate
@@ -71,20 +73,34 @@ func (l *Limits) take(ctx context.Context, by, key string, r Rate) error {
 	return &LimitError{By: by, Wait: wait}
 }
 
-// beforeAuth applies the per-address limit.
-func (l *Limits) beforeAuth(r *http.Request) error {
-	return l.take(r.Context(), "address", ClientAddr(r), l.addressRate())
-}
-
-func (l *Limits) addressRate() Rate {
+// beforeAuth applies the per-address limit and the per-caller limit, by
+// a hash of the credential the request carries: a flood with one token is
+// refused before it costs a look-up (an unknown credential counts against
+// its address all the same).
+func (l *Limits) beforeAuth(r *http.Request, edge bool) error {
 	if l == nil {
-		return Rate{}
+		return nil
 	}
-	return l.Address
+	if !edge {
+		// Edges may share an address (a factory's NAT); each has its own
+		// limit once authenticated.
+		if err := l.take(r.Context(), "address", ClientAddr(r), l.Address); err != nil {
+			return err
+		}
+	}
+	secret, ok := Bearer(r)
+	if !ok {
+		secret, ok = SessionSecret(r)
+	}
+	if !ok || edge {
+		return nil
+	}
+	sum := sha256.Sum256([]byte(secret))
+	return l.take(r.Context(), "caller", hex.EncodeToString(sum[:12]), l.Caller)
 }
 
-// afterAuth applies the limits of the caller's organisation, of the caller
-// and of the edge.
+// afterAuth applies the limits of the caller's organisation and of the
+// edge.
 func (l *Limits) afterAuth(r *http.Request, p Principal) error {
 	if l == nil {
 		return nil
@@ -96,16 +112,7 @@ func (l *Limits) afterAuth(r *http.Request, p Principal) error {
 	if p.Org == "" {
 		return nil
 	}
-	if err := l.take(ctx, "org", p.Org, l.Org); err != nil {
-		return err
-	}
-	switch {
-	case p.Token != "":
-		return l.take(ctx, "caller", "token:"+p.Token, l.Caller)
-	case p.User != "":
-		return l.take(ctx, "caller", "user:"+p.User, l.Caller)
-	}
-	return nil
+	return l.take(ctx, "org", p.Org, l.Org)
 }
 
 // ClientAddr is the address of the request's client (without port): the

@@ -146,13 +146,14 @@ func (rt *Router) serve(route Route) http.Handler {
 		if strings.HasPrefix(r.URL.Path, "/api/") {
 			w.Header().Set("Cache-Control", "no-store")
 		}
-		// Edges may share an address (a factory's NAT); each has its own
-		// limit once authenticated.
-		if route.Auth != Edge {
-			if err := rt.Limits.beforeAuth(r); err != nil {
+		if route.Auth != Public {
+			if err := rt.Limits.beforeAuth(r, route.Auth == Edge); err != nil {
 				rt.writeError(w, r, err)
 				return
 			}
+		} else if err := rt.Limits.beforeAuth(r, false); err != nil {
+			rt.writeError(w, r, err)
+			return
 		}
 		p, err := rt.authenticate(r, route)
 		if err == nil {
