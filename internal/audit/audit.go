@@ -376,3 +376,9 @@ func (l *Log) VerifyAll(ctx context.Context) ([]Report, error) {
 	}
 	return out, nil
 }
+
+// Recorder is how other domains record audit entries: a *Log, or a fake
+// in their tests. Record appends the entry to its organisation's chain.
+type Recorder interface {
+	Record(ctx context.Context, e Entry) (Entry, error)
+}

@@ -276,9 +276,7 @@ type orgJSON struct {
 	Created time.Time `json:"created"`
 }
 
-func toOrgJSON(o Org) orgJSON {
-	return orgJSON{ID: o.ID, Name: o.Name, Kind: o.Kind, Parent: o.Parent, Created: o.Created}
-}
+func toOrgJSON(o Org) orgJSON { return orgJSON(o) }
 
 type membershipJSON struct {
 	Org      string   `json:"org"`

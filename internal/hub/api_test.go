@@ -162,4 +162,15 @@ func TestRevokedEdge(t *testing.T) {
 	if _, err := c.Send(t.Context(), batch); err == nil || !strings.Contains(err.Error(), "revoked") {
 		t.Errorf("send after revocation: %v, want a 401 saying revoked", err)
 	}
+	// The enrollment and the revocation are in the organisation's audit log.
+	_, log := h.do("GET", "/api/v1/audit", h.admin, "")
+	var actions []string
+	for _, e := range log["entries"].([]any) {
+		e := e.(map[string]any)
+		actions = append(actions, e["action"].(string)+" "+e["target"].(string))
+	}
+	got := strings.Join(actions, "; ")
+	if !strings.Contains(got, "edge.enrolled edge-") || !strings.Contains(got, "request /api/v1/edges/"+edgeIDs(list)[0]+"/revoke") {
+		t.Errorf("audit log: %s", got)
+	}
 }

@@ -328,6 +328,7 @@ func (h *Hub) open(ctx context.Context) error {
 	if h.fleet, err = fleet.New(ctx, h.meta, cfg.Log.With("component", "fleet"), cfg.Now, reg); err != nil {
 		return err
 	}
+	h.fleet.RecordTo(h.audit)
 	if h.series, err = series.New(ctx, series.Config{Store: h.store, Meta: h.meta, DefaultRetention: cfg.Retention(),
 		Log: cfg.Log, Now: cfg.Now}); err != nil {
 		return err
