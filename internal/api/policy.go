@@ -192,15 +192,24 @@ func Allow(p Principal, a Access, area string) error {
 		}
 		return nil
 	}
-	if p.Role == RoleEdge || p.Org == "" {
+	if p.Role == RoleEdge {
 		return ErrUnauthenticated
 	}
-	switch a.kind {
-	case kindPerson:
+	if a.kind == kindPerson {
+		// A person removed from every organisation still reaches their own
+		// account (to export or erase it).
 		if !p.Person() {
 			return fmt.Errorf("%w: only a signed-in person may call this, not an API token", ErrForbidden)
 		}
 		return nil
+	}
+	if p.Org == "" {
+		if p.Person() {
+			return fmt.Errorf("%w: you belong to no organisation now", ErrForbidden)
+		}
+		return ErrUnauthenticated
+	}
+	switch a.kind {
 	case kindMember:
 		if p.Role.Rank() < a.role.Rank() {
 			return fmt.Errorf("%w: needs the %s role", ErrForbidden, a.role)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strings"
 )
@@ -69,7 +70,10 @@ type Router struct {
 	// Audit records changes, delegated requests and reads under grants;
 	// nil: none.
 	Audit Auditor
-	Log   *slog.Logger // default: discard
+	// TrustedProxies are the addresses of reverse proxies whose
+	// X-Forwarded-For and X-Forwarded-Proto the router believes.
+	TrustedProxies []netip.Prefix
+	Log            *slog.Logger // default: discard
 
 	routes []Route
 	mux    *http.ServeMux
@@ -112,6 +116,7 @@ func (rt *Router) Routes() []Route {
 // ServeHTTP serves the registered routes, with the security headers on
 // every answer.
 func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	r = rt.fromProxy(r)
 	h := w.Header()
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
@@ -119,7 +124,7 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Answers of the API are data, never pages: nothing in them may run
 	// or be framed. The web application sets its own policy for its pages.
 	h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
-	if r.TLS != nil {
+	if Secure(r) {
 		h.Set("Strict-Transport-Security", "max-age=31536000")
 	}
 	if rt.mux == nil {

@@ -20,11 +20,11 @@ const (
 
 // SetSessionCookie sets the session cookie on w: HttpOnly (script cannot
 // read it), SameSite=Lax (not sent on cross-site subrequests or form
-// posts), Secure and __Host- when r came over TLS. maxAge 0 ends with the
+// posts), Secure and __Host- when r came over HTTPS (see Secure). maxAge 0 ends with the
 // browser; negative deletes it.
 func SetSessionCookie(w http.ResponseWriter, r *http.Request, value string, maxAge time.Duration) {
 	c := &http.Cookie{Name: SessionCookie, Value: value, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode}
-	if r.TLS != nil {
+	if Secure(r) {
 		c.Name, c.Secure = SecureSessionCookie, true
 	}
 	switch {

@@ -493,3 +493,23 @@ func TestResetAcrossOrganisations(t *testing.T) {
 		t.Errorf("reset of a person in two organisations: %d %s, want 403", a.code, a.raw)
 	}
 }
+
+// TestConfirmLocks: steps that ask for the password again (a new
+// password, removing the second factor, erasure, joining with an existing
+// account) are under the same lockout as sign-ins.
+func TestConfirmLocks(t *testing.T) {
+	sv := newServer(t, metatest.SQLite(t), auth.Config{LockAfter: 3})
+	sv.person(t, "p@acme.test", "acme", api.RoleAdmin)
+	s := sv.signIn(t, "p@acme.test")
+	for i := range 3 {
+		if a := sv.as(t, s, "POST", "/api/v1/me/password", `{"current":"guess number one two","new":"a brand new password"}`); a.code != 403 {
+			t.Fatalf("guess %d: %d %s", i+1, a.code, a.raw)
+		}
+	}
+	if a := sv.as(t, s, "DELETE", "/api/v1/me", `{"password":"`+pw+`"}`); a.code != 429 {
+		t.Errorf("erasure with the right password while locked: %d %s, want 429", a.code, a.raw)
+	}
+	if a := sv.login(t, "p@acme.test", pw); a.code != 429 {
+		t.Errorf("sign-in while locked: %d", a.code)
+	}
+}

@@ -131,7 +131,7 @@ func (s *Service) oidcStart(w http.ResponseWriter, r *http.Request, _ api.Princi
 	}
 	state, nonce, verifier := secret.New(""), secret.New(""), oauth2.GenerateVerifier()
 	http.SetCookie(w, &http.Cookie{Name: oidcCookie, Value: state + "." + nonce + "." + verifier,
-		Path: "/api/v1/auth/oidc/", MaxAge: 600, HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode})
+		Path: "/api/v1/auth/oidc/", MaxAge: 600, HttpOnly: true, Secure: api.Secure(r), SameSite: http.SameSiteLaxMode})
 	http.Redirect(w, r, oc.AuthCodeURL(state, oidc.Nonce(nonce), oauth2.S256ChallengeOption(verifier)), http.StatusFound)
 	return nil
 }
@@ -150,7 +150,7 @@ func (s *Service) oidcCallback(w http.ResponseWriter, r *http.Request, _ api.Pri
 	if err != nil {
 		return errOIDC
 	}
-	http.SetCookie(w, &http.Cookie{Name: oidcCookie, Path: "/api/v1/auth/oidc/", MaxAge: -1, HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode})
+	http.SetCookie(w, &http.Cookie{Name: oidcCookie, Path: "/api/v1/auth/oidc/", MaxAge: -1, HttpOnly: true, Secure: api.Secure(r), SameSite: http.SameSiteLaxMode})
 	parts := strings.Split(c.Value, ".")
 	q := r.URL.Query()
 	if len(parts) != 3 || subtle.ConstantTimeCompare([]byte(parts[0]), []byte(q.Get("state"))) != 1 || q.Get("code") == "" {

@@ -109,12 +109,8 @@ func (s *Service) eraseMe(r *http.Request, p api.Principal) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	ok, _, err := s.hash.Check(r.Context(), u.Password, truncate(req.Password, MaxPassword))
-	if err != nil {
+	if err := s.confirm(r.Context(), u, req.Password); err != nil {
 		return nil, err
-	}
-	if !ok {
-		return nil, fmt.Errorf("%w: the password is wrong", api.ErrForbidden)
 	}
 	if err := s.Erase(r.Context(), p.User, p.User, api.ClientAddr(r)); err != nil {
 		return nil, err

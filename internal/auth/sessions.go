@@ -107,6 +107,31 @@ func lockedError(wait time.Duration) error {
 	return &api.LimitError{By: "sign-in name, after repeated failures", Wait: wait}
 }
 
+// confirm checks the password of a known person for a step that needs it
+// besides a session (a new password, removing the second factor, erasure,
+// joining with an existing account): under the same lockout as sign-ins,
+// so none of them is a way to guess passwords.
+func (s *Service) confirm(ctx context.Context, u User, pw string) error {
+	now := s.now()
+	key := nameHash(u.Email)
+	if wait, err := s.locked(ctx, key, now); err != nil {
+		return err
+	} else if wait > 0 {
+		return lockedError(wait)
+	}
+	ok, _, err := s.hash.Check(ctx, u.Password, truncate(pw, MaxPassword))
+	if err != nil {
+		return err
+	}
+	if !ok {
+		if err := s.failed(ctx, key, now); err != nil {
+			return err
+		}
+		return fmt.Errorf("%w: the password is wrong", api.ErrForbidden)
+	}
+	return s.succeeded(ctx, key)
+}
+
 // Login checks a person's email and password. Every failure is
 // ErrLoginFailed and costs one password hash, whether or not anyone has
 // that email, so neither the answer nor its time tells; failures count
@@ -479,12 +504,8 @@ func (s *Service) ChangePassword(ctx context.Context, p api.Principal, current, 
 	if err != nil {
 		return err
 	}
-	ok, _, err := s.hash.Check(ctx, u.Password, truncate(current, MaxPassword))
-	if err != nil {
+	if err := s.confirm(ctx, u, current); err != nil {
 		return err
-	}
-	if !ok {
-		return fmt.Errorf("%w: the current password is wrong", api.ErrForbidden)
 	}
 	return s.setPassword(ctx, u, next, p.Session, addr, "password.changed", false)
 }
@@ -571,12 +592,8 @@ func (s *Service) RemoveTOTP(ctx context.Context, p api.Principal, pw, addr stri
 	if err != nil {
 		return err
 	}
-	ok, _, err := s.hash.Check(ctx, u.Password, truncate(pw, MaxPassword))
-	if err != nil {
+	if err := s.confirm(ctx, u, pw); err != nil {
 		return err
-	}
-	if !ok {
-		return fmt.Errorf("%w: the password is wrong", api.ErrForbidden)
 	}
 	return s.db.Tx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `UPDATE users SET totp_enabled = FALSE, totp_secret = '' WHERE id = $1`, u.ID); err != nil {
@@ -605,12 +622,10 @@ func (s *Service) AcceptInvitation(ctx context.Context, sec, name, pw string, si
 	switch {
 	case err == nil && signedIn != nil && signedIn.User == existing.ID:
 	case err == nil:
-		ok, _, cerr := s.hash.Check(ctx, existing.Password, truncate(pw, MaxPassword))
-		if cerr != nil {
-			return SignIn{}, cerr
-		}
-		if !ok {
+		if cerr := s.confirm(ctx, existing, pw); errors.Is(cerr, api.ErrForbidden) {
 			return SignIn{}, fmt.Errorf("%w: there is an account with this email: give its password, or sign in first", api.ErrForbidden)
+		} else if cerr != nil {
+			return SignIn{}, cerr
 		}
 	case errors.Is(err, meta.ErrNotFound):
 		if err := checkName(name); err != nil {

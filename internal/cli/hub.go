@@ -68,6 +68,7 @@ steps still cover the range whose raw points are gone (on either storage).`,
 	f.StringVar(&cfg.TLSCert, "tls-cert", "", "PEM file of the hub's certificate (and chain): serve HTTPS only; with --tls-key")
 	f.StringVar(&cfg.TLSKey, "tls-key", "", "PEM file of the certificate's private key")
 	f.StringVar(&cfg.PublicURL, "public-url", "", "the hub's address as people reach it (https://hub.example.org), for the links it makes; default: the listen address")
+	f.StringSliceVar(&cfg.TrustedProxies, "trusted-proxy", nil, "address or CIDR range of a reverse proxy in front of the hub whose X-Forwarded-For and X-Forwarded-Proto it believes (repeatable)")
 	f.DurationVar(&cfg.SessionIdle, "session-idle", time.Hour, "end a browser session after this long without a request")
 	f.DurationVar(&cfg.SessionMax, "session-max", 12*time.Hour, "end a browser session after this long in any case")
 	f.StringVar(&oidc.Name, "oidc-name", "sso", "name of the OpenID Connect provider in the hub's URLs")

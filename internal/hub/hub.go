@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -83,6 +84,11 @@ type Config struct {
 	// Rates are the rate limits; a zero Rate is the default, a negative
 	// PerSecond none.
 	Rates Rates
+	// TrustedProxies are the addresses or CIDR ranges of reverse proxies in
+	// front of the hub, whose X-Forwarded-For (the client's address, for
+	// limits and the audit log) and X-Forwarded-Proto (HTTPS: Secure
+	// cookies, HSTS) it believes.
+	TrustedProxies []string
 
 	// Retention of an organisation that has set none (see
 	// store.Retention): raw points, minute and hour rollups. Zero means
@@ -164,6 +170,9 @@ func (c Config) Validate() error {
 	if c.PublicURL != "" && !strings.HasPrefix(c.PublicURL, "http://") && !strings.HasPrefix(c.PublicURL, "https://") {
 		return errors.New("hub.public_url: want http:// or https://")
 	}
+	if _, err := c.proxies(); err != nil {
+		return err
+	}
 	if c.Store != "" && !strings.HasPrefix(c.Store, "postgres://") && !strings.HasPrefix(c.Store, "postgresql://") {
 		return errors.New("hub.store: want empty (embedded) or a postgres:// URL")
 	}
@@ -179,6 +188,23 @@ func (c Config) Validate() error {
 		return fmt.Errorf("hub.retention: %w", err)
 	}
 	return nil
+}
+
+// proxies parses TrustedProxies: addresses or CIDR ranges.
+func (c Config) proxies() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for i, s := range c.TrustedProxies {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			a, aerr := netip.ParseAddr(s)
+			if aerr != nil {
+				return nil, fmt.Errorf("hub.trusted_proxies[%d]: %q: want an address or a CIDR range", i, s)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }
 
 // Hub is a running hub.
@@ -351,6 +377,7 @@ func (h *Hub) open(ctx context.Context) error {
 	h.router = &api.Router{Tokens: h.auth, Edges: h.fleet, Sessions: h.auth, Audit: h.audit, Log: cfg.Log.With("component", "api"),
 		Limits: &api.Limits{Limiter: h.limiter, Address: rates.Address, Org: rates.Org, Caller: rates.Caller, EdgeID: rates.Edge,
 			Now: cfg.Now, Limited: func(by string) { limited.WithLabelValues(by).Inc() }}}
+	h.router.TrustedProxies, _ = cfg.proxies() // checked by Validate
 	h.router.Handle(h.auth.Routes()...)
 	h.router.Handle(h.audit.Routes()...)
 	h.router.Handle(h.auth.Pages()...)
