@@ -336,8 +336,9 @@ func policyRefusal(code int, body string) bool {
 //     401 always;
 //   - as another organisation (its admin, by session and by token), with
 //     acme's object IDs in the path and ?org=acme and acme's series in the
-//     query: never a success on a route that names an object, and never
-//     an answer that holds anything of acme;
+//     query: never a success on a route that names an object, the same
+//     answer as for an object that does not exist, and never an answer
+//     that holds anything of acme;
 //   - as each role (and token scope, and delegated advisor) below the one
 //     the route demands: 403 always;
 //   - and, last, as a caller who may: the policy lets them through.
@@ -376,8 +377,17 @@ func TestRoutePolicies(t *testing.T) {
 			if want == "edge" {
 				return
 			}
-			// (b) another organisation, with acme's IDs.
+			// (b) another organisation, with acme's IDs: answered exactly as
+			// an ID that does not exist.
 			for _, c := range []caller{w.c["beta"], w.c["beta-token"]} {
+				if strings.Contains(r.Path, "{") {
+					missing := paramRe.ReplaceAllString(r.Path, "does-not-exist")
+					mc, mb := call(t, w.base, c, method, missing, body(r))
+					ac, ab := call(t, w.base, c, method, path, body(r))
+					if mc != ac || mb != ab {
+						t.Errorf("%s: acme's object answers %d %.200s, a missing one %d %.200s", c.name, ac, ab, mc, mb)
+					}
+				}
 				for _, p := range []string{path, path + acmeQuery} {
 					code, b := call(t, w.base, c, method, p, body(r))
 					if code/100 == 2 && strings.Contains(r.Path, "{") {
