@@ -3,7 +3,10 @@ package api
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/molen-io/molen/internal/meta"
 	"github.com/molen-io/molen/internal/store"
@@ -27,6 +30,11 @@ var (
 	ErrUnavailable = errors.New("unavailable")
 	// ErrNoRoute: no route has this path.
 	ErrNoRoute = errors.New("no such API endpoint")
+	// ErrCSRF: a request with a session cookie that changes something
+	// came from another origin or without the session's CSRF token.
+	ErrCSRF = errors.New("cross-site request refused")
+	// ErrRateLimited: a rate limit refused the request (see LimitError).
+	ErrRateLimited = errors.New("too many requests")
 )
 
 // BadRequest returns an error wrapping ErrBadRequest whose message, shown
@@ -43,8 +51,10 @@ func Status(err error) (int, string) {
 		return http.StatusUnauthorized, "edge credential revoked: enroll the edge again with a new token"
 	case errors.Is(err, ErrUnauthenticated):
 		return http.StatusUnauthorized, "missing, unknown or expired bearer token"
-	case errors.Is(err, ErrForbidden):
+	case errors.Is(err, ErrForbidden), errors.Is(err, ErrCSRF):
 		return http.StatusForbidden, err.Error()
+	case errors.Is(err, ErrRateLimited):
+		return http.StatusTooManyRequests, err.Error()
 	case errors.Is(err, uplink.ErrInvalidRecord):
 		return http.StatusUnprocessableEntity, err.Error()
 	case errors.Is(err, uplink.ErrBusy), errors.Is(err, ErrUnavailable):
@@ -75,6 +85,12 @@ func (rt *Router) writeError(w http.ResponseWriter, r *http.Request, err error) 
 		w.Header().Set("WWW-Authenticate", `Bearer realm="molen"`)
 	case http.StatusServiceUnavailable:
 		w.Header().Set("Retry-After", "1")
+	case http.StatusTooManyRequests:
+		wait := time.Second
+		if le, ok := errors.AsType[*LimitError](err); ok {
+			wait = le.Wait
+		}
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
 	}
 	writeJSON(w, code, map[string]string{"error": msg})
 }

@@ -2,6 +2,8 @@ package api
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 )
 
@@ -35,11 +37,15 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 
 // ReadJSON decodes the request body into v, refusing unknown fields. Its
 // error wraps ErrBadRequest and says usage (what the body must be) and
-// what was wrong.
+// what was wrong; a body over the route's limit is a 413. (encoding/json
+// refuses nesting deeper than 10,000 levels; the body limit comes first.)
 func ReadJSON(r *http.Request, v any, usage string) error {
 	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			return fmt.Errorf("read body: %w", err) // 413
+		}
 		return BadRequest("%s: %v", usage, err)
 	}
 	return nil

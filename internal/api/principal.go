@@ -2,49 +2,135 @@ package api
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"strings"
 )
 
-// Role says what a caller may do within its organisation.
+// Role says what a caller may do within its organisation. A person has
+// one role in each organisation they belong to; an API token of a service
+// account has one; an edge has RoleEdge.
 type Role string
 
-// The roles.
+// The roles. Within an organisation viewer < engineer < admin < owner;
+// advisor (staff of a hub) and publisher (staff of a provider) read like
+// viewers in their own organisation and have their own abilities
+// elsewhere (an advisor acts for a company that consented; a publisher
+// publishes services); platform-admin manages the organisation tree from
+// the platform organisation and sees no organisation's data by it.
 const (
-	RoleAdmin  Role = "admin"  // everything in its organisation, including managing edges
-	RoleViewer Role = "viewer" // read data
-	RoleEdge   Role = "edge"   // an enrolled edge: send uplinks
+	RoleOwner         Role = "owner"
+	RoleAdmin         Role = "admin"
+	RoleEngineer      Role = "engineer"
+	RoleViewer        Role = "viewer"
+	RoleAdvisor       Role = "advisor"
+	RolePublisher     Role = "publisher"
+	RolePlatformAdmin Role = "platform-admin"
+	RoleEdge          Role = "edge" // an enrolled edge: send uplinks
 )
 
-// Principal is an authenticated caller. Its organisation is the only one
-// whose data a request may see.
-type Principal struct {
-	Org  string
-	Role Role
-	Name string // the token's or the edge's name
-	Edge string // the edge's ID, for RoleEdge
+// MemberRoles are the roles a person or a service account can hold in an
+// organisation, weakest first.
+var MemberRoles = []Role{RoleViewer, RoleAdvisor, RolePublisher, RoleEngineer, RoleAdmin, RolePlatformAdmin, RoleOwner}
+
+// Rank orders roles for the access levels: 1 reads, 2 configures, 3
+// administers, 4 owns; 0 is no member role.
+func (r Role) Rank() int {
+	switch r {
+	case RoleOwner:
+		return 4
+	case RoleAdmin, RolePlatformAdmin:
+		return 3
+	case RoleEngineer:
+		return 2
+	case RoleViewer, RoleAdvisor, RolePublisher:
+		return 1
+	}
+	return 0
 }
 
-// may reports whether p may call a route of access a.
-func (p Principal) may(a Access) bool {
-	switch a {
-	case Public:
-		return true
-	case Edge:
-		return p.Role == RoleEdge
-	case Viewer:
-		return p.Role == RoleViewer || p.Role == RoleAdmin
-	case Admin:
-		return p.Role == RoleAdmin
+// Valid reports whether r is a member role.
+func (r Role) Valid() bool { return r.Rank() > 0 }
+
+// DataKind names what a grant lets another organisation read. Each kind
+// includes the ones after it: series ⊇ aggregates ⊇ kpi.
+type DataKind string
+
+// The kinds of data a grant covers.
+const (
+	// DataSeries: raw points, latest values, events and exports.
+	DataSeries DataKind = "series"
+	// DataAggregates: the list of series and aggregated queries.
+	DataAggregates DataKind = "aggregates"
+	// DataKPI: reports (OEE, the downtime Pareto).
+	DataKPI DataKind = "kpi"
+)
+
+func (k DataKind) rank() int {
+	switch k {
+	case DataSeries:
+		return 3
+	case DataAggregates:
+		return 2
+	case DataKPI:
+		return 1
 	}
-	return false
+	return 0
 }
+
+// Valid reports whether k is a kind of data.
+func (k DataKind) Valid() bool { return k.rank() > 0 }
+
+// Covers reports whether a grant of kind k allows reading data of kind want.
+func (k DataKind) Covers(want DataKind) bool { return want.Valid() && k.rank() >= want.rank() }
+
+// Grant is read access another organisation gave the caller's: data of
+// Kind under the UNS prefix Prefix ("" is all of it), until it expires or
+// is revoked (an expired or revoked grant is not in a Principal).
+type Grant struct {
+	ID     string   `json:"id"`
+	Org    string   `json:"org"` // the organisation that granted it
+	Kind   DataKind `json:"kind"`
+	Prefix string   `json:"prefix"`
+}
+
+// Principal is an authenticated caller. Its organisation is the only one
+// whose data a request may see, apart from what Grants allow it to read.
+type Principal struct {
+	Org     string
+	OrgKind string // the kind of Org (company, hub, …)
+	Role    Role
+	Name    string // the token's or the edge's name; a person's user ID
+	Edge    string // the edge's ID, for RoleEdge
+	// User is the person's user ID: for a session, and for a token of a
+	// person (not of a service account).
+	User string
+	// Token is the ID of the API token the request came with, and Scopes
+	// its scopes (space-separated); both empty otherwise.
+	Token, Scopes string
+	// Session is the ID of the browser session the request came with.
+	Session string
+	// Via is, for a person acting for a company by its consent, the
+	// organisation they belong to (a hub), and Delegation the consent's
+	// ID; Role is then what the consent allows.
+	Via, Delegation string
+	// Grants are the read access other organisations gave Org.
+	Grants []Grant
+}
+
+// Person reports whether p is a signed-in person (a session).
+func (p Principal) Person() bool { return p.Session != "" && p.User != "" }
 
 // Authenticator turns a bearer secret into a Principal, or fails with
 // ErrUnauthenticated (or ErrRevoked) when it cannot.
 type Authenticator interface {
 	Authenticate(ctx context.Context, secret string) (Principal, error)
+}
+
+// SessionAuthenticator turns the secret of a session cookie into a
+// Principal and the session's CSRF token, which a request that changes
+// something must send in the X-CSRF-Token header.
+type SessionAuthenticator interface {
+	AuthenticateSession(ctx context.Context, secret string) (p Principal, csrf string, err error)
 }
 
 type principalKey struct{}
@@ -70,30 +156,4 @@ func Bearer(r *http.Request) (string, bool) {
 		return "", false
 	}
 	return strings.TrimSpace(tok), true
-}
-
-// authenticate finds the caller of r as access a demands.
-func (rt *Router) authenticate(r *http.Request, a Access) (Principal, error) {
-	if a == Public {
-		return Principal{}, nil
-	}
-	secret, ok := Bearer(r)
-	if !ok {
-		return Principal{}, ErrUnauthenticated
-	}
-	auth := rt.Tokens
-	if a == Edge {
-		auth = rt.Edges
-	}
-	if auth == nil {
-		return Principal{}, ErrUnauthenticated
-	}
-	p, err := auth.Authenticate(r.Context(), secret)
-	if err != nil {
-		return Principal{}, err
-	}
-	if !p.may(a) {
-		return Principal{}, fmt.Errorf("%w: needs the %s role", ErrForbidden, a)
-	}
-	return p, nil
 }

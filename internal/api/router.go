@@ -1,43 +1,14 @@
 package api
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strings"
 )
-
-// Access says who may call a route. Every route declares one; there is no
-// default, so a route cannot be public by omission.
-type Access int
-
-// The access levels.
-const (
-	_ Access = iota
-	// Public routes need no credential: enrollment, /healthz, the web UI.
-	Public
-	// Edge routes need an enrolled edge's credential (Router.Edges).
-	Edge
-	// Viewer routes need an API token of any role (Router.Tokens).
-	Viewer
-	// Admin routes need an API token with the admin role.
-	Admin
-)
-
-func (a Access) String() string {
-	switch a {
-	case Public:
-		return "public"
-	case Edge:
-		return "edge"
-	case Viewer:
-		return "viewer"
-	case Admin:
-		return "admin"
-	}
-	return fmt.Sprintf("Access(%d)", int(a))
-}
 
 // Route is one endpoint a domain serves.
 type Route struct {
@@ -46,6 +17,15 @@ type Route struct {
 	Method, Path string
 	// Auth says who may call it; required.
 	Auth Access
+	// Area names the part of molen the route belongs to ("fleet",
+	// "series", …), for API tokens scoped to one area ("fleet:write").
+	// A route without one answers only tokens with general scopes.
+	Area string
+	// SelfAudited says the handler records its own audit entries, so the
+	// router does not record the change it makes. Otherwise every
+	// successful request that changes something (any method but GET,
+	// HEAD, OPTIONS) of a person or token is recorded.
+	SelfAudited bool
 	// Handle answers with a value written as JSON (200, or as Created
 	// says) or an error, which the router maps to a status. Exactly one of
 	// Handle and Stream is set.
@@ -74,14 +54,26 @@ func (rt Route) Pattern() string {
 	return rt.Method + " " + rt.Path
 }
 
-// Router serves the routes domains register, authenticating callers as
-// each route's Access demands.
+// Router serves the routes domains register: it bounds each request,
+// sets the security headers, applies the rate limits, authenticates the
+// caller, lets Allow decide whether the route's policy admits it, and
+// records in the audit log what the policy wants recorded.
 type Router struct {
-	// Tokens authenticates the secrets of people and scripts (Viewer and
-	// Admin routes); Edges authenticates edge credentials (Edge routes).
-	// Each answers ErrUnauthenticated for a secret that is not its kind.
+	// Tokens authenticates the bearer secrets of people and scripts (API
+	// tokens); Edges authenticates edge credentials (Edge routes);
+	// Sessions the session cookies of browsers. Each answers
+	// ErrUnauthenticated for a secret that is not its kind.
 	Tokens, Edges Authenticator
-	Log           *slog.Logger // default: discard
+	Sessions      SessionAuthenticator
+	// Limits are the rate limits; nil: none.
+	Limits *Limits
+	// Audit records changes, delegated requests and reads under grants;
+	// nil: none.
+	Audit Auditor
+	// TrustedProxies are the addresses of reverse proxies whose
+	// X-Forwarded-For and X-Forwarded-Proto the router believes.
+	TrustedProxies []netip.Prefix
+	Log            *slog.Logger // default: discard
 
 	routes []Route
 	mux    *http.ServeMux
@@ -99,7 +91,7 @@ func (rt *Router) Handle(routes ...Route) {
 	}
 	for _, route := range routes {
 		switch {
-		case route.Auth < Public || route.Auth > Admin:
+		case !route.Auth.Declared():
 			panic(fmt.Sprintf("api: route %s declares no access", route.Pattern()))
 		case (route.Handle == nil) == (route.Stream == nil):
 			panic(fmt.Sprintf("api: route %s needs exactly one of Handle and Stream", route.Pattern()))
@@ -121,8 +113,20 @@ func (rt *Router) Routes() []Route {
 	return out
 }
 
-// ServeHTTP serves the registered routes.
+// ServeHTTP serves the registered routes, with the security headers on
+// every answer.
 func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	r = rt.fromProxy(r)
+	h := w.Header()
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("X-Frame-Options", "DENY")
+	// Answers of the API are data, never pages: nothing in them may run
+	// or be framed. The web application sets its own policy for its pages.
+	h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+	if Secure(r) {
+		h.Set("Strict-Transport-Security", "max-age=31536000")
+	}
 	if rt.mux == nil {
 		http.NotFound(w, r)
 		return
@@ -144,7 +148,22 @@ func (rt *Router) serve(route Route) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, r.Body, limit)
-		p, err := rt.authenticate(r, route.Auth)
+		if strings.HasPrefix(r.URL.Path, "/api/") {
+			w.Header().Set("Cache-Control", "no-store")
+		}
+		if route.Auth != Public {
+			if err := rt.Limits.beforeAuth(r, route.Auth == Edge); err != nil {
+				rt.writeError(w, r, err)
+				return
+			}
+		} else if err := rt.Limits.beforeAuth(r, false); err != nil {
+			rt.writeError(w, r, err)
+			return
+		}
+		p, err := rt.authenticate(r, route)
+		if err == nil {
+			err = rt.Limits.afterAuth(r, p)
+		}
 		if err != nil {
 			if route.Refused != nil {
 				route.Refused(err)
@@ -152,42 +171,137 @@ func (rt *Router) serve(route Route) http.Handler {
 			rt.writeError(w, r, err)
 			return
 		}
-		r = r.WithContext(WithPrincipal(r.Context(), p))
-		if route.Handle != nil {
-			v, err := route.Handle(r, p)
-			if err != nil {
-				rt.writeError(w, r, err)
-				return
-			}
-			WriteJSON(w, v)
-			return
-		}
+		ctx, uses := withGrantUses(WithPrincipal(r.Context(), p))
+		r = r.WithContext(ctx)
 		sw := &streamWriter{ResponseWriter: w}
-		if err := route.Stream(sw, r, p); err != nil {
-			if !sw.wrote {
-				rt.writeError(w, r, err)
-				return
-			}
-			if r.Context().Err() == nil {
-				rt.log().Error("answer failed after it started", "method", r.Method, "path", r.URL.Path, "query", r.URL.RawQuery, "err", err)
-			}
-			panic(http.ErrAbortHandler)
-		}
+		rt.run(sw, r, route, p)
+		rt.audit(r, route, p, sw.code, uses)
 	})
 }
 
-// streamWriter notes whether a Stream handler started its answer.
+// run calls the route's handler and answers.
+func (rt *Router) run(sw *streamWriter, r *http.Request, route Route, p Principal) {
+	if route.Handle != nil {
+		v, err := route.Handle(r, p)
+		if err != nil {
+			rt.writeError(sw, r, err)
+			return
+		}
+		WriteJSON(sw, v)
+		return
+	}
+	if err := route.Stream(sw, r, p); err != nil {
+		if !sw.wrote {
+			rt.writeError(sw, r, err)
+			return
+		}
+		if r.Context().Err() == nil {
+			rt.log().Error("answer failed after it started", "method", r.Method, "path", r.URL.Path, "err", err)
+		}
+		panic(http.ErrAbortHandler)
+	}
+}
+
+// authenticate finds the caller of r and lets Allow decide whether the
+// route's policy admits it. A bearer secret is an API token (or, on edge
+// routes, an edge credential); without one, a session cookie is a
+// browser's session, and a request with it that changes something must
+// pass the CSRF check.
+func (rt *Router) authenticate(r *http.Request, route Route) (Principal, error) {
+	if route.Auth == Public {
+		return Principal{}, nil
+	}
+	var p Principal
+	var err error
+	secret, bearer := Bearer(r)
+	cookie, hasCookie := SessionSecret(r)
+	switch {
+	case route.Auth == Edge:
+		if !bearer || rt.Edges == nil {
+			return Principal{}, ErrUnauthenticated
+		}
+		p, err = rt.Edges.Authenticate(r.Context(), secret)
+	case bearer:
+		if rt.Tokens == nil {
+			return Principal{}, ErrUnauthenticated
+		}
+		p, err = rt.Tokens.Authenticate(r.Context(), secret)
+	case hasCookie && rt.Sessions != nil:
+		var csrf string
+		if p, csrf, err = rt.Sessions.AuthenticateSession(r.Context(), cookie); err == nil {
+			err = checkCSRF(r, csrf)
+		}
+	default:
+		return Principal{}, ErrUnauthenticated
+	}
+	if err != nil {
+		return Principal{}, err
+	}
+	if err := Allow(p, route.Auth, route.Area); err != nil {
+		return Principal{}, err
+	}
+	return p, nil
+}
+
+// Auditor records what the router tells it in the audit log.
+type Auditor interface {
+	AuditRequest(ctx context.Context, rec RequestRecord)
+}
+
+// RequestRecord is a request the audit log keeps: a change made by a
+// person or token, any request of a person acting for another
+// organisation, or a read under grants.
+type RequestRecord struct {
+	Principal Principal
+	Method    string
+	Pattern   string // the route's pattern
+	Path      string
+	Status    int
+	Addr      string // the client's address
+	Uses      []GrantUse
+}
+
+// audit tells rt.Audit of the request if the policy wants it recorded.
+func (rt *Router) audit(r *http.Request, route Route, p Principal, status int, uses *grantUses) {
+	if rt.Audit == nil || p.Org == "" || p.Role == RoleEdge {
+		return
+	}
+	ok := status >= 200 && status < 300
+	change := !safeMethod(r.Method) && ok && !route.SelfAudited
+	uses.mu.Lock()
+	used := slices.Clone(uses.uses)
+	uses.mu.Unlock()
+	if !change && p.Via == "" && (len(used) == 0 || !ok) {
+		return
+	}
+	if !ok {
+		used = nil
+	}
+	rt.Audit.AuditRequest(context.WithoutCancel(r.Context()), RequestRecord{
+		Principal: p, Method: r.Method, Pattern: route.Pattern(), Path: r.URL.Path, Status: status,
+		Addr: ClientAddr(r), Uses: used,
+	})
+}
+
+// streamWriter notes whether a handler started its answer, and its status.
 type streamWriter struct {
 	http.ResponseWriter
 	wrote bool
+	code  int
 }
 
 func (w *streamWriter) WriteHeader(code int) {
+	if !w.wrote {
+		w.code = code
+	}
 	w.wrote = true
 	w.ResponseWriter.WriteHeader(code)
 }
 
 func (w *streamWriter) Write(b []byte) (int, error) {
+	if !w.wrote {
+		w.code = http.StatusOK
+	}
 	w.wrote = true
 	return w.ResponseWriter.Write(b)
 }

@@ -2,6 +2,7 @@ package auth_test
 
 import (
 	"errors"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -18,9 +19,12 @@ import (
 // now has nanoseconds, to catch a database that rounds times.
 var now = time.Date(2025, 3, 14, 9, 26, 53, 589793238, time.UTC)
 
+// testArgon2 are cheap parameters: tests hash many passwords.
+var testArgon2 = auth.Argon2{Time: 1, Memory: 64, Threads: 1}
+
 func newService(t *testing.T, db *meta.DB) *auth.Service {
 	t.Helper()
-	s, err := auth.New(t.Context(), db, func() time.Time { return now })
+	s, err := auth.New(t.Context(), auth.Config{DB: db, Now: func() time.Time { return now }, Argon2: testArgon2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,6 +86,7 @@ func TestTokens(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		tok.ID, tok.Scopes = "tok_"+tok.Hash[:20], "read"
 		if got != tok {
 			t.Errorf("TokenByHash = %+v, want %+v", got, tok)
 		}
@@ -102,12 +107,15 @@ func TestAuthenticate(t *testing.T) {
 	metatest.Each(t, func(t *testing.T, db *meta.DB) {
 		ctx := t.Context()
 		s := newService(t, db)
+		if err := s.CreateOrg(ctx, auth.Org{ID: "acme", Kind: auth.Company}); err != nil {
+			t.Fatal(err)
+		}
 		sec, err := s.NewToken(ctx, "acme", api.RoleAdmin, "ops")
 		if err != nil {
 			t.Fatal(err)
 		}
 		p, err := s.Authenticate(ctx, sec)
-		if want := (api.Principal{Org: "acme", Role: api.RoleAdmin, Name: "ops"}); err != nil || p != want {
+		if want := (api.Principal{Org: "acme", OrgKind: "company", Role: api.RoleAdmin, Name: "ops", Token: p.Token, Scopes: "admin"}); err != nil || !reflect.DeepEqual(p, want) {
 			t.Errorf("Authenticate = %+v, %v; want %+v", p, err, want)
 		}
 		for _, bad := range []string{"", secret.New(secret.PrefixToken), secret.New(secret.PrefixCredential), "mlt_\x00", sec + "x"} {
@@ -166,7 +174,7 @@ func TestBootstrapConcurrently(t *testing.T) {
 				return
 			}
 			t.Cleanup(func() { db.Close() })
-			if svcs[i], err = auth.New(t.Context(), db, nil); err != nil {
+			if svcs[i], err = auth.New(t.Context(), auth.Config{DB: db, Argon2: testArgon2}); err != nil {
 				errs[i] = err
 				return
 			}
@@ -187,8 +195,8 @@ func TestBootstrapConcurrently(t *testing.T) {
 		t.Fatalf("%d hubs made an admin token, want 1", len(made))
 	}
 	orgs, err := svcs[0].Orgs(t.Context())
-	if err != nil || len(orgs) != 1 {
-		t.Errorf("Orgs = %+v, %v; want one", orgs, err)
+	if err != nil || len(orgs) != 2 {
+		t.Errorf("Orgs = %+v, %v; want the platform and the default organisation", orgs, err)
 	}
 	for i, s := range svcs {
 		if _, err := s.Authenticate(t.Context(), made[0]); err != nil {
@@ -199,6 +207,9 @@ func TestBootstrapConcurrently(t *testing.T) {
 
 func TestWhoami(t *testing.T) {
 	s := newService(t, metatest.SQLite(t))
+	if err := s.CreateOrg(t.Context(), auth.Org{ID: "acme", Kind: auth.Company}); err != nil {
+		t.Fatal(err)
+	}
 	sec, err := s.NewToken(t.Context(), "acme", api.RoleViewer, "wall")
 	if err != nil {
 		t.Fatal(err)

@@ -72,7 +72,7 @@ Start with 'molen demo': a hub, an edge and a simulated factory in one process.`
 	root.SetErr(stderr)
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
-	root.AddCommand(newDemo(g), newHub(g), newEdge(g), newSim(g), newPipeline(g), newOPCUA(g), newVersion(g))
+	root.AddCommand(newDemo(g), newHub(g), newAudit(g), newEdge(g), newSim(g), newPipeline(g), newOPCUA(g), newVersion(g))
 	return root
 }
 

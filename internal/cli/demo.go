@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -167,8 +168,16 @@ func StartDemo(ctx context.Context, cfg DemoConfig, g *globals) (*Demo, error) {
 		d.Close()
 		return nil, err
 	}
+	hubDir := filepath.Join(cfg.DataDir, "hub")
+	link, err := seedProgramme(ctx, h, hubDir)
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
 	fmt.Fprintf(g.stdout, `molen demo is running.
 
+  sign in    %s
+             (one use, 24 h: %s, platform admin and owner of the simulated factory)
   web UI     %s/#token=%s
   API        %s/api/v1/   (Authorization: Bearer <token in %s>)
   edge       MQTT %s, status http://%s/api/v1/status
@@ -183,10 +192,15 @@ The simulated factory, each machine over one protocol (docs/sim.md):
   Sparkplug B  robot-cell                 tcp://%s (the simulator's broker)
   VDA 5050     AGV %-22s tcp://%s (no machine card: no state)
 
-Press Ctrl-C to stop.
-`, h.URL(), admin, h.URL(), filepath.Join(cfg.DataDir, "hub", hub.AdminTokenFile),
+The programme: two regional hubs, a fieldlab, three companies (the
+simulated factory is %s), a service provider, and these people
+(their passwords are in %s):
+`, link, DemoAdmin, h.URL(), admin, h.URL(), filepath.Join(cfg.DataDir, "hub", hub.AdminTokenFile),
 		d.Edge.MQTTAddr(), d.Edge.StatusAddr(), pipelineFile, inputsFile, cfg.DataDir,
-		a.Modbus, a.OPCUA, a.Sparkplug, sim.AGVManufacturer+"-"+sim.AGVSerial, a.VDA5050)
+		a.Modbus, a.OPCUA, a.Sparkplug, sim.AGVManufacturer+"-"+sim.AGVSerial, a.VDA5050,
+		demoFactoryName, filepath.Join(hubDir, DemoPeopleFile))
+	printPeople(tabwriter.NewWriter(g.stdout, 0, 0, 2, ' ', 0))
+	fmt.Fprintln(g.stdout, "\nPress Ctrl-C to stop.")
 	return d, nil
 }
 

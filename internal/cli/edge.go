@@ -1,7 +1,12 @@
 package cli
 
 import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
 	"fmt"
+	"net/http"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -47,6 +52,7 @@ func newEdge(g *globals) *cobra.Command {
 	var cfg edge.Config
 	var ob outboxFlags
 	var check bool
+	var hubCA string
 	cmd := &cobra.Command{
 		Use:   "edge",
 		Short: "Run a molen edge: MQTT listener for devices, local buffer, forwarding to a hub",
@@ -78,6 +84,11 @@ pipeline file's warnings, and every problem found (exit status 1).`,
 			if cfg.Outbox, err = ob.options(); err != nil {
 				return err
 			}
+			if hubCA != "" {
+				if err := trustCA(hubCA); err != nil {
+					return err
+				}
+			}
 			if check {
 				return checkEdge(g, cfg)
 			}
@@ -99,6 +110,7 @@ pipeline file's warnings, and every problem found (exit status 1).`,
 	f.StringSliceVar(&cfg.MQTTTextTopics, "mqtt-text-topics", nil, "topic filters (+, #) whose plain-text payloads (running, ON) are stored as strings; elsewhere payloads must be JSON")
 	f.StringVar(&cfg.StatusListen, "status-listen", edge.DefaultStatusListen, "status API and /metrics")
 	f.StringVar(&cfg.HubURL, "hub", "", "hub base URL, e.g. http://hub.example:8080")
+	f.StringVar(&hubCA, "hub-ca", "", "PEM file of the CA (or the certificate) the hub's HTTPS certificate is checked against, besides the system's roots")
 	f.StringVar(&cfg.EnrollToken, "enroll-token", "", "one-time enrollment token from the hub (first start, or to enroll again)")
 	f.StringVar(&cfg.InputsFile, "inputs", "", "connector inputs to read besides the MQTT listener (YAML, see docs/connectors.md)")
 	f.StringVar(&cfg.PipelineFile, "pipeline", "", "pipeline specification (YAML, see docs/pipelines.md); reloaded when the file changes")
@@ -137,5 +149,28 @@ func checkEdge(g *globals, cfg edge.Config) error {
 		return err
 	}
 	fmt.Fprintln(w, "ok")
+	return nil
+}
+
+// trustCA adds the certificates of a PEM file to the roots this process
+// checks HTTPS servers against (the system's roots stay): the edge's
+// uplink uses the default transport.
+func trustCA(file string) error {
+	pem, err := os.ReadFile(file)
+	if err != nil {
+		return fmt.Errorf("--hub-ca: %w", err)
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil || pool == nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(pem) {
+		return fmt.Errorf("--hub-ca %s: no PEM certificate in it", file)
+	}
+	tr, ok := http.DefaultTransport.(*http.Transport)
+	if !ok {
+		return errors.New("--hub-ca: the default HTTP transport is not adjustable")
+	}
+	tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	return nil
 }

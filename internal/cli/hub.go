@@ -1,12 +1,15 @@
 package cli
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/molen-io/molen/internal/api"
+	"github.com/molen-io/molen/internal/auth"
 	"github.com/molen-io/molen/internal/hub"
 	"github.com/molen-io/molen/internal/store"
 )
@@ -51,6 +54,29 @@ steps still cover the range whose raw points are gone (on either storage).`,
 		},
 	}
 	f := cmd.Flags()
+	var oidc auth.OIDCProvider
+	cmd.PreRunE = func(cmd *cobra.Command, args []string) error {
+		if oidc.Issuer != "" {
+			if oidc.ClientSecret == "" {
+				oidc.ClientSecret = os.Getenv("MOLEN_OIDC_CLIENT_SECRET")
+			}
+			oidc.Role = api.Role(oidcRole)
+			cfg.OIDC = []auth.OIDCProvider{oidc}
+		}
+		return nil
+	}
+	f.StringVar(&cfg.TLSCert, "tls-cert", "", "PEM file of the hub's certificate (and chain): serve HTTPS only; with --tls-key")
+	f.StringVar(&cfg.TLSKey, "tls-key", "", "PEM file of the certificate's private key")
+	f.StringVar(&cfg.PublicURL, "public-url", "", "the hub's address as people reach it (https://hub.example.org), for the links it makes; default: the listen address")
+	f.StringSliceVar(&cfg.TrustedProxies, "trusted-proxy", nil, "address or CIDR range of a reverse proxy in front of the hub whose X-Forwarded-For and X-Forwarded-Proto it believes (repeatable)")
+	f.DurationVar(&cfg.SessionIdle, "session-idle", time.Hour, "end a browser session after this long without a request")
+	f.DurationVar(&cfg.SessionMax, "session-max", 12*time.Hour, "end a browser session after this long in any case")
+	f.StringVar(&oidc.Name, "oidc-name", "sso", "name of the OpenID Connect provider in the hub's URLs")
+	f.StringVar(&oidc.Issuer, "oidc-issuer", "", "OpenID Connect issuer URL of the identity provider people sign in with (Entra ID, Keycloak)")
+	f.StringVar(&oidc.ClientID, "oidc-client-id", "", "the hub's client ID at the identity provider")
+	f.StringVar(&oidc.ClientSecret, "oidc-client-secret", "", "the hub's client secret (better: $MOLEN_OIDC_CLIENT_SECRET, out of the process list)")
+	f.StringVar(&oidc.Org, "oidc-org", "", "organisation a person new to the hub joins at their first sign-in (empty: only people the hub knows)")
+	f.StringVar(&oidcRole, "oidc-role", "viewer", "their role there")
 	f.StringVar(&cfg.DataDir, "data", filepath.Join("molen-data", "hub"), "data directory (database, admin token)")
 	f.StringVar(&cfg.Listen, "listen", hub.DefaultListen, "HTTP address for the API, web UI and /metrics")
 	f.StringVar(&cfg.StoreSchema, "store-schema", "molen", "PostgreSQL schema, with --store")
@@ -59,6 +85,47 @@ steps still cover the range whose raw points are gone (on either storage).`,
 	f.Var((*periodFlag)(&cfg.RetentionRaw), "retention-raw", "keep raw points this long by default: a duration like 90d or 36h, or 0 (forever)")
 	f.Var((*periodFlag)(&cfg.RetentionMinute), "retention-minute", "keep 1-minute rollups this long by default (at least --retention-raw), or 0 (forever)")
 	f.Var((*periodFlag)(&cfg.RetentionHour), "retention-hour", "keep 1-hour rollups this long by default (at least --retention-minute), or 0 (forever)")
+	cmd.AddCommand(newHubInvite(g))
+	return cmd
+}
+
+var oidcRole string
+
+func newHubInvite(g *globals) *cobra.Command {
+	var cfg hub.Config
+	var org, role, email string
+	var days int
+	cmd := &cobra.Command{
+		Use:   "invite",
+		Short: "Make a one-time invitation link as the hub's operator (the first platform admin, say)",
+		Long: `Make a one-time invitation to an organisation, as the operator who can reach
+the hub's database: how a new hub gets its first platform admin, who then
+makes hubs, companies and their owners in the API or the web UI:
+
+  molen hub invite --org platform --role platform-admin --email ops@example.org
+
+The link is printed once; only its hash is stored. It works for --days days.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if email == "" {
+				return errNoEmail
+			}
+			link, err := hub.Invite(cmd.Context(), cfg, org, api.Role(role), email, time.Duration(days)*24*time.Hour)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(g.stdout, "invitation for %s to %s as %s (one use, %d days):\n\n    %s\n", email, org, role, days, link)
+			return nil
+		},
+	}
+	storeFlags(cmd, &cfg)
+	f := cmd.Flags()
+	f.StringVar(&cfg.PublicURL, "public-url", "", "the hub's address as people reach it, for the link")
+	f.StringVar(&cfg.Listen, "listen", hub.DefaultListen, "the hub's listen address, for the link when --public-url is not given")
+	f.StringVar(&org, "org", auth.PlatformOrg, "organisation")
+	f.StringVar(&role, "role", string(api.RolePlatformAdmin), "role in it")
+	f.StringVar(&email, "email", "", "the person's email address")
+	f.IntVar(&days, "days", 7, "days the link works")
 	return cmd
 }
 

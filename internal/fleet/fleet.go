@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/molen-io/molen/internal/api"
+	"github.com/molen-io/molen/internal/audit"
 	"github.com/molen-io/molen/internal/meta"
 	"github.com/molen-io/molen/internal/secret"
 )
@@ -49,7 +50,12 @@ type Service struct {
 	log      *slog.Logger
 	now      func() time.Time
 	enrolled prometheus.Counter
+	audit    audit.Recorder // nil: enrollments are only logged
 }
+
+// RecordTo has the service record enrollments in the audit log (other
+// changes, made through its routes, the router records).
+func (s *Service) RecordTo(r audit.Recorder) { s.audit = r }
 
 // New returns the service on db, migrating its tables, with its metrics
 // registered in reg. now is the clock (nil: time.Now).
@@ -229,6 +235,12 @@ func (s *Service) Enroll(ctx context.Context, token, credential string) (Edge, s
 	}
 	s.enrolled.Inc()
 	s.log.Info("edge enrolled", "edge", e.ID, "org", e.Org, "name", e.Name)
+	if s.audit != nil {
+		if _, err := s.audit.Record(ctx, audit.Entry{Org: e.Org, Actor: e.ID, Action: "edge.enrolled", Target: e.ID,
+			Detail: map[string]string{"name": e.Name}}); err != nil {
+			s.log.Error("enrollment not recorded in the audit log", "edge", e.ID, "err", err)
+		}
+	}
 	return e, cred, nil
 }
 

@@ -2,6 +2,7 @@ package fleet
 
 import (
 	"errors"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -258,7 +259,7 @@ func TestAuthenticate(t *testing.T) {
 			t.Fatal(err)
 		}
 		p, err := s.Authenticate(ctx, cred)
-		if want := (api.Principal{Org: "acme", Role: api.RoleEdge, Name: "press", Edge: e.ID}); err != nil || p != want {
+		if want := (api.Principal{Org: "acme", Role: api.RoleEdge, Name: "press", Edge: e.ID}); err != nil || !reflect.DeepEqual(p, want) {
 			t.Errorf("Authenticate = %+v, %v; want %+v", p, err, want)
 		}
 		for _, bad := range []string{"", secret.New(secret.PrefixCredential), secret.New(secret.PrefixToken), token, "mlc_\x00"} {

@@ -9,14 +9,15 @@ import (
 	"github.com/molen-io/molen/internal/uplink"
 )
 
-// Routes are the domain's: the edges of the caller's organisation (admin)
-// and enrollment (public: the enrollment token is the credential).
+// Routes are the domain's: the edges of the caller's organisation
+// (engineers list and register them, admins revoke them) and enrollment
+// (public: the enrollment token is the credential).
 func (s *Service) Routes() []api.Route {
 	return []api.Route{
 		{Method: "POST", Path: "/api/v1/enroll", Auth: api.Public, Handle: s.enroll, MaxBody: 4096},
-		{Method: "GET", Path: "/api/v1/edges", Auth: api.Admin, Handle: s.listEdges},
-		{Method: "POST", Path: "/api/v1/edges", Auth: api.Admin, Handle: s.createEdge, MaxBody: 4096},
-		{Method: "POST", Path: "/api/v1/edges/{id}/revoke", Auth: api.Admin, Handle: s.revokeEdge},
+		{Method: "GET", Path: "/api/v1/edges", Auth: api.Engineer, Area: "fleet", Handle: s.listEdges},
+		{Method: "POST", Path: "/api/v1/edges", Auth: api.Engineer, Area: "fleet", Handle: s.createEdge, MaxBody: 4096},
+		{Method: "POST", Path: "/api/v1/edges/{edge}/revoke", Auth: api.Admin, Area: "fleet", Handle: s.revokeEdge},
 	}
 }
 
@@ -91,7 +92,7 @@ func (s *Service) createEdge(r *http.Request, p api.Principal) (any, error) {
 }
 
 func (s *Service) revokeEdge(r *http.Request, p api.Principal) (any, error) {
-	id := r.PathValue("id")
+	id := r.PathValue("edge")
 	if err := s.Revoke(r.Context(), p.Org, id); err != nil {
 		return nil, err
 	}

@@ -110,43 +110,6 @@ func TestAuth(t *testing.T) {
 	}
 }
 
-// TestEveryRoute calls every route the hub serves as callers who may not:
-// without a credential, with an edge credential where a token is needed
-// and the other way round, with a viewer's token where an admin's is.
-// Only the routes that declare themselves public answer without one.
-func TestEveryRoute(t *testing.T) {
-	h := startAPIHub(t)
-	routes := h.Routes()
-	if len(routes) < 15 {
-		t.Fatalf("the hub serves %d routes, want all of them", len(routes))
-	}
-	for _, r := range routes {
-		method := r.Method
-		if method == "" {
-			method = "GET"
-		}
-		path := strings.ReplaceAll(r.Path, "{id}", "edge-x")
-		refusals := map[string]int{}
-		switch r.Auth {
-		case api.Public:
-			continue
-		case api.Edge:
-			refusals = map[string]int{"": 401, h.admin: 401, h.adminB: 401}
-		case api.Viewer:
-			refusals = map[string]int{"": 401, h.cred: 401}
-		case api.Admin:
-			refusals = map[string]int{"": 401, h.cred: 401, h.viewer: 403}
-		default:
-			t.Errorf("%s: access %v", r.Pattern(), r.Auth)
-		}
-		for secret, want := range refusals {
-			if code, body := h.do(method, path, secret, "{}"); code != want {
-				t.Errorf("%s %s (%s) with %.8s…: %d %v, want %d", method, path, r.Auth, secret, code, body, want)
-			}
-		}
-	}
-}
-
 // TestOrganisationsAreIsolated: an edge of another organisation is
 // invisible and cannot be revoked, and its data cannot be read.
 func TestOrganisationsAreIsolated(t *testing.T) {
@@ -198,5 +161,16 @@ func TestRevokedEdge(t *testing.T) {
 	batch.Records[0].Seq = 2
 	if _, err := c.Send(t.Context(), batch); err == nil || !strings.Contains(err.Error(), "revoked") {
 		t.Errorf("send after revocation: %v, want a 401 saying revoked", err)
+	}
+	// The enrollment and the revocation are in the organisation's audit log.
+	_, log := h.do("GET", "/api/v1/audit", h.admin, "")
+	var actions []string
+	for _, e := range log["entries"].([]any) {
+		e := e.(map[string]any)
+		actions = append(actions, e["action"].(string)+" "+e["target"].(string))
+	}
+	got := strings.Join(actions, "; ")
+	if !strings.Contains(got, "edge.enrolled edge-") || !strings.Contains(got, "request /api/v1/edges/"+edgeIDs(list)[0]+"/revoke") {
+		t.Errorf("audit log: %s", got)
 	}
 }

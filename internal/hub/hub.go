@@ -2,12 +2,14 @@ package hub
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,10 +22,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/molen-io/molen/internal/api"
+	"github.com/molen-io/molen/internal/audit"
 	"github.com/molen-io/molen/internal/auth"
 	"github.com/molen-io/molen/internal/fleet"
 	"github.com/molen-io/molen/internal/ingest"
 	"github.com/molen-io/molen/internal/meta"
+	"github.com/molen-io/molen/internal/ratelimit"
 	"github.com/molen-io/molen/internal/reports"
 	"github.com/molen-io/molen/internal/secret"
 	"github.com/molen-io/molen/internal/series"
@@ -65,6 +69,27 @@ type Config struct {
 	// Now is the hub's clock; default time.Now.
 	Now func() time.Time
 
+	// TLSCert and TLSKey are PEM files of the hub's certificate (with its
+	// chain) and key: with both, the hub serves HTTPS only (TLS 1.2 and
+	// later), session cookies are Secure and answers carry HSTS.
+	TLSCert, TLSKey string
+	// PublicURL is the hub's address as people and edges reach it
+	// ("https://hub.example.org"), for the links it makes; default URL().
+	PublicURL string
+	// OIDC are identity providers people may sign in with.
+	OIDC []auth.OIDCProvider
+	// SessionIdle and SessionMax end browser sessions (defaults 1 h and
+	// 12 h).
+	SessionIdle, SessionMax time.Duration
+	// Rates are the rate limits; a zero Rate is the default, a negative
+	// PerSecond none.
+	Rates Rates
+	// TrustedProxies are the addresses or CIDR ranges of reverse proxies in
+	// front of the hub, whose X-Forwarded-For (the client's address, for
+	// limits and the audit log) and X-Forwarded-Proto (HTTPS: Secure
+	// cookies, HSTS) it believes.
+	TrustedProxies []string
+
 	// Retention of an organisation that has set none (see
 	// store.Retention): raw points, minute and hour rollups. Zero means
 	// the default (DefaultRetentionRaw, …); KeepForever keeps that kind
@@ -105,10 +130,48 @@ func (c Config) Retention() store.Retention {
 	}
 }
 
+// Rates are the hub's rate limits (token buckets): per client address
+// (every route but the uplink), per organisation, per caller (an API
+// token, a person), per edge (its uplinks) and per address for sign-ins.
+type Rates struct {
+	Address, Org, Caller, Edge, SignIn api.Rate
+}
+
+// DefaultRates leave a busy factory's dashboards and scripts room and stop
+// a flood from one organisation or address before it slows the others:
+// the figures are in docs/benchmarks.md.
+var DefaultRates = Rates{
+	Address: api.Rate{PerSecond: 200, Burst: 400},
+	Org:     api.Rate{PerSecond: 100, Burst: 200},
+	Caller:  api.Rate{PerSecond: 50, Burst: 100},
+	Edge:    api.Rate{PerSecond: 50, Burst: 100},
+	SignIn:  api.Rate{PerSecond: 0.2, Burst: 10},
+}
+
+func (r Rates) withDefaults() Rates {
+	pick := func(v, def api.Rate) api.Rate {
+		if v == (api.Rate{}) {
+			return def
+		}
+		return v
+	}
+	return Rates{pick(r.Address, DefaultRates.Address), pick(r.Org, DefaultRates.Org), pick(r.Caller, DefaultRates.Caller),
+		pick(r.Edge, DefaultRates.Edge), pick(r.SignIn, DefaultRates.SignIn)}
+}
+
 // Validate checks the config, naming the field at fault.
 func (c Config) Validate() error {
 	if c.DataDir == "" {
 		return errors.New("hub.data: required")
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return errors.New("hub.tls: give both the certificate and the key")
+	}
+	if c.PublicURL != "" && !strings.HasPrefix(c.PublicURL, "http://") && !strings.HasPrefix(c.PublicURL, "https://") {
+		return errors.New("hub.public_url: want http:// or https://")
+	}
+	if _, err := c.proxies(); err != nil {
+		return err
 	}
 	if c.Store != "" && !strings.HasPrefix(c.Store, "postgres://") && !strings.HasPrefix(c.Store, "postgresql://") {
 		return errors.New("hub.store: want empty (embedded) or a postgres:// URL")
@@ -127,6 +190,23 @@ func (c Config) Validate() error {
 	return nil
 }
 
+// proxies parses TrustedProxies: addresses or CIDR ranges.
+func (c Config) proxies() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for i, s := range c.TrustedProxies {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			a, aerr := netip.ParseAddr(s)
+			if aerr != nil {
+				return nil, fmt.Errorf("hub.trusted_proxies[%d]: %q: want an address or a CIDR range", i, s)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
+}
+
 // Hub is a running hub.
 type Hub struct {
 	cfg   Config
@@ -135,6 +215,8 @@ type Hub struct {
 	store store.Store
 
 	auth    *auth.Service
+	audit   *audit.Log
+	limiter *ratelimit.Memory
 	fleet   *fleet.Service
 	series  *series.Service
 	ingest  *ingest.Service
@@ -191,14 +273,27 @@ func Start(ctx context.Context, cfg Config) (*Hub, error) {
 		ln.Close()
 		return nil, errors.Join(err, h.closeAll())
 	}
+	// Slow clients: the header within 10 s, the whole request within 2 min
+	// (an uplink body of uplink.MaxBatchBytes on a slow link); no write
+	// timeout, as exports stream for as long as they take.
 	h.srv = &http.Server{
 		Handler:           h.router,
 		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       2 * time.Minute, // an uplink body of uplink.MaxBatchBytes on a slow link
+		ReadTimeout:       2 * time.Minute,
 		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(cfg.Log.Handler(), slog.LevelWarn),
+	}
+	if cfg.TLSCert != "" {
+		h.srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
 	}
 	go func() {
-		err := h.srv.Serve(ln)
+		var err error
+		if cfg.TLSCert != "" {
+			err = h.srv.ServeTLS(ln, cfg.TLSCert, cfg.TLSKey)
+		} else {
+			err = h.srv.Serve(ln)
+		}
 		if errors.Is(err, http.ErrServerClosed) {
 			err = nil
 		}
@@ -241,12 +336,25 @@ func (h *Hub) open(ctx context.Context) error {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	if h.auth, err = auth.New(ctx, h.meta, cfg.Now); err != nil {
+	if cfg.TLSCert != "" {
+		if _, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey); err != nil {
+			return fmt.Errorf("hub.tls: %w", err)
+		}
+	}
+	if h.audit, err = audit.New(ctx, h.meta, cfg.Now, cfg.Log.With("component", "audit")); err != nil {
+		return err
+	}
+	rates := cfg.Rates.withDefaults()
+	h.limiter = ratelimit.NewMemory()
+	if h.auth, err = auth.New(ctx, auth.Config{DB: h.meta, Audit: h.audit, Log: cfg.Log.With("component", "auth"), Now: cfg.Now,
+		Registry: reg, SessionIdle: cfg.SessionIdle, SessionMax: cfg.SessionMax, Limiter: h.limiter, SignInRate: rates.SignIn,
+		PublicURL: h.PublicURL, OIDC: cfg.OIDC}); err != nil {
 		return err
 	}
 	if h.fleet, err = fleet.New(ctx, h.meta, cfg.Log.With("component", "fleet"), cfg.Now, reg); err != nil {
 		return err
 	}
+	h.fleet.RecordTo(h.audit)
 	if h.series, err = series.New(ctx, series.Config{Store: h.store, Meta: h.meta, DefaultRetention: cfg.Retention(),
 		Log: cfg.Log, Now: cfg.Now}); err != nil {
 		return err
@@ -260,8 +368,19 @@ func (h *Hub) open(ctx context.Context) error {
 	}
 	h.lease = &meta.Lease{DB: h.meta, Name: "retention", Holder: holder(), TTL: retentionLease}
 
-	h.router = &api.Router{Tokens: h.auth, Edges: h.fleet, Log: cfg.Log.With("component", "api")}
+	limited := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "molen_hub_rate_limited_total",
+		Help: "Requests refused by a rate limit (429), by the bucket that refused them: address, org, caller, edge."}, []string{"by"})
+	reg.MustRegister(limited)
+	for _, by := range []string{"address", "org", "caller", "edge"} {
+		limited.WithLabelValues(by)
+	}
+	h.router = &api.Router{Tokens: h.auth, Edges: h.fleet, Sessions: h.auth, Audit: h.audit, Log: cfg.Log.With("component", "api"),
+		Limits: &api.Limits{Limiter: h.limiter, Address: rates.Address, Org: rates.Org, Caller: rates.Caller, EdgeID: rates.Edge,
+			Now: cfg.Now, Limited: func(by string) { limited.WithLabelValues(by).Inc() }}}
+	h.router.TrustedProxies, _ = cfg.proxies() // checked by Validate
 	h.router.Handle(h.auth.Routes()...)
+	h.router.Handle(h.audit.Routes()...)
+	h.router.Handle(h.auth.Pages()...)
 	h.router.Handle(h.fleet.Routes()...)
 	h.router.Handle(h.series.Routes()...)
 	h.router.Handle(reports.New(h.store, cfg.Now).Routes()...)
@@ -363,7 +482,24 @@ func (h *Hub) Routes() []api.Route { return h.router.Routes() }
 func (h *Hub) Addr() string { return h.ln.Addr().String() }
 
 // URL is the hub's base URL.
-func (h *Hub) URL() string { return "http://" + h.Addr() }
+func (h *Hub) URL() string {
+	if h.cfg.TLSCert != "" {
+		return "https://" + h.Addr()
+	}
+	return "http://" + h.Addr()
+}
+
+// PublicURL is the hub's address as people reach it: Config.PublicURL, or
+// URL.
+func (h *Hub) PublicURL() string {
+	if h.cfg.PublicURL != "" {
+		return strings.TrimSuffix(h.cfg.PublicURL, "/")
+	}
+	return h.URL()
+}
+
+// AuditLog returns the hub's audit log.
+func (h *Hub) AuditLog() *audit.Log { return h.audit }
 
 // closeAll closes what open opened, the latest first.
 func (h *Hub) closeAll() error {

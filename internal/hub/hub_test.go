@@ -132,8 +132,8 @@ func TestTwoHubsStartAtOnce(t *testing.T) {
 		t.Fatalf("%d hubs made an admin token, want 1", len(tokens))
 	}
 	orgs, err := hubs[0].Auth().Orgs(t.Context())
-	if err != nil || len(orgs) != 1 || orgs[0].ID != hub.DefaultOrg {
-		t.Errorf("organisations = %+v, %v; want the default one", orgs, err)
+	if err != nil || len(orgs) != 2 || orgs[0].ID != hub.DefaultOrg || orgs[1].ID != "platform" {
+		t.Errorf("organisations = %+v, %v; want the default one below the platform", orgs, err)
 	}
 	for i, h := range hubs {
 		c := client{t: t, url: h.URL()}

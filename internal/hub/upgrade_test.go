@@ -175,8 +175,28 @@ func checkUpgrade(t *testing.T, cfg hub.Config) {
 	}
 	c := client{t: t, url: h.URL()}
 	admin := readFixture(t, "admin-token")
-	if code, body := c.do("GET", "/api/v1/whoami", admin, ""); code != 200 || body["org"] != "default" || body["role"] != "admin" {
+	if code, body := c.do("GET", "/api/v1/whoami", admin, ""); code != 200 || body["org"] != "default" || body["role"] != "admin" || body["scopes"] != "admin" {
 		t.Fatalf("the admin token after the upgrade: %d %v", code, body)
+	}
+	// The earlier release's tokens are service accounts with IDs and
+	// scopes; its organisation hangs below the platform.
+	code, toks := c.do("GET", "/api/v1/tokens", admin, "")
+	if code != 200 || len(toks["tokens"].([]any)) == 0 {
+		t.Fatalf("tokens after the upgrade: %d %v", code, toks)
+	}
+	for _, tk := range toks["tokens"].([]any) {
+		tk := tk.(map[string]any)
+		if !strings.HasPrefix(tk["id"].(string), "tok_") || tk["active"] != true || tk["scopes"] == "" {
+			t.Errorf("an upgraded token: %v", tk)
+		}
+	}
+	if code, orgs := c.do("GET", "/api/v1/orgs", admin, ""); code != 200 || len(orgs["orgs"].([]any)) != 1 ||
+		orgs["orgs"].([]any)[0].(map[string]any)["parent"] != "platform" {
+		t.Errorf("organisations after the upgrade: %d %v", code, orgs)
+	}
+	// The admin token still administers: it makes a token of its own kind.
+	if code, body := c.do("POST", "/api/v1/tokens", admin, `{"name":"after upgrade","scopes":"read","service_account":true,"role":"viewer"}`); code != 201 {
+		t.Errorf("a new token by the upgraded admin token: %d %v", code, body)
 	}
 	code, list := c.do("GET", "/api/v1/edges", admin, "")
 	if code != 200 {

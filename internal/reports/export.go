@@ -244,7 +244,11 @@ func exportName(what string, from, to int64) string {
 // answer started aborts the connection (see api.Route.Stream).
 func (s *Service) exportPoints(w http.ResponseWriter, r *http.Request, p api.Principal, path string, from, to int64, format string, limit int) error {
 	ctx := r.Context()
-	pg := &pointPager{st: s.st, org: p.Org, series: path, from: from, to: to, size: min(exportPage, limit)}
+	org, err := api.DataOrg(r, p, api.DataSeries, path)
+	if err != nil {
+		return err
+	}
+	pg := &pointPager{st: s.st, org: org, series: path, from: from, to: to, size: min(exportPage, limit)}
 	// The first page is read before the status is sent, so that a failing
 	// store still gets an error answer.
 	pts, err := pg.next(ctx)
@@ -302,7 +306,12 @@ func (s *Service) exportPoints(w http.ResponseWriter, r *http.Request, p api.Pri
 
 func (s *Service) exportEvents(w http.ResponseWriter, r *http.Request, p api.Principal, eq store.EventQuery, format string, limit int) error {
 	ctx := r.Context()
-	pg := &eventPager{st: s.st, org: p.Org, q: eq, size: min(exportPage, limit)}
+	org, asset, err := api.DataPrefix(r, p, api.DataSeries, eq.AssetPrefix)
+	if err != nil {
+		return err
+	}
+	eq.AssetPrefix = asset
+	pg := &eventPager{st: s.st, org: org, q: eq, size: min(exportPage, limit)}
 	evs, err := pg.next(ctx)
 	if err != nil {
 		return err

@@ -254,7 +254,11 @@ func (s *Service) oee(r *http.Request, p api.Principal) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	infos, err := s.st.Series(r.Context(), p.Org, prefix, series.MaxLimit+1)
+	org, prefix, err := api.DataPrefix(r, p, api.DataKPI, prefix)
+	if err != nil {
+		return nil, err
+	}
+	infos, err := s.st.Series(r.Context(), org, prefix, series.MaxLimit+1)
 	if err != nil {
 		return nil, err
 	}
@@ -292,7 +296,7 @@ func (s *Service) oee(r *http.Request, p api.Principal) (any, error) {
 		if sums[g] == nil {
 			sums[g] = map[int]*oeeSums{}
 		}
-		if err := s.sumOEE(r.Context(), p.Org, asset, tags, from, to, bounds, sums[g]); err != nil {
+		if err := s.sumOEE(r.Context(), org, asset, tags, from, to, bounds, sums[g]); err != nil {
 			return nil, err
 		}
 	}
@@ -463,11 +467,15 @@ func (s *Service) pareto(r *http.Request, p api.Principal) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	org, prefix, err := api.DataPrefix(r, p, api.DataKPI, prefix)
+	if err != nil {
+		return nil, err
+	}
 	// An open downtime lasts until to, or until now if to is later.
 	openEnd := min(to, now.UnixNano())
 	items := map[string]*paretoItem{}
 	var total int64
-	pg := &eventPager{st: s.st, org: p.Org, size: reportPage,
+	pg := &eventPager{st: s.st, org: org, size: reportPage,
 		q: store.EventQuery{AssetPrefix: prefix, Kind: "downtime", From: from, To: to}}
 	for {
 		evs, err := pg.next(r.Context())

@@ -35,8 +35,8 @@ func New(st Store, now func() time.Time) *Service {
 // token of the organisation.
 func (s *Service) Routes() []api.Route {
 	return []api.Route{
-		{Method: "GET", Path: "/api/v1/oee", Auth: api.Viewer, Handle: s.oee},
-		{Method: "GET", Path: "/api/v1/downtime/pareto", Auth: api.Viewer, Handle: s.pareto},
-		{Method: "GET", Path: "/api/v1/export", Auth: api.Viewer, Stream: s.export},
+		{Method: "GET", Path: "/api/v1/oee", Auth: api.Viewer, Area: "reports", Handle: s.oee},
+		{Method: "GET", Path: "/api/v1/downtime/pareto", Auth: api.Viewer, Area: "reports", Handle: s.pareto},
+		{Method: "GET", Path: "/api/v1/export", Auth: api.Viewer, Area: "reports", Stream: s.export},
 	}
 }

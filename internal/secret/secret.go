@@ -7,6 +7,7 @@ package secret
 import (
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
 	"strings"
@@ -17,6 +18,10 @@ const (
 	PrefixToken      = "mlt_" // API token
 	PrefixEnroll     = "mle_" // one-time edge enrollment token
 	PrefixCredential = "mlc_" // edge credential
+	PrefixSession    = "mls_" // browser session (cookie)
+	PrefixInvite     = "mli_" // one-time invitation link
+	PrefixReset      = "mlr_" // one-time password reset link
+	PrefixLogin      = "mll_" // one-time sign-in link
 )
 
 // New returns prefix followed by 256 random bits, base64url-encoded.
@@ -42,4 +47,10 @@ func WellFormed(s, prefix string) bool {
 func Hash(s string) string {
 	h := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(h[:])
+}
+
+// Equal compares two hashes (or secrets) in constant time: a database that
+// matched a lookup loosely (a collation) cannot let a near miss in.
+func Equal(a, b string) bool {
+	return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
 }

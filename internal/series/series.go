@@ -81,13 +81,13 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 // retention.
 func (s *Service) Routes() []api.Route {
 	return []api.Route{
-		{Method: "GET", Path: "/api/v1/series", Auth: api.Viewer, Handle: s.series},
-		{Method: "GET", Path: "/api/v1/latest", Auth: api.Viewer, Handle: s.latest},
-		{Method: "GET", Path: "/api/v1/query", Auth: api.Viewer, Handle: s.query},
-		{Method: "GET", Path: "/api/v1/events", Auth: api.Viewer, Handle: s.events},
-		{Method: "GET", Path: "/api/v1/retention", Auth: api.Viewer, Handle: s.getRetention},
-		{Method: "PUT", Path: "/api/v1/retention", Auth: api.Admin, Handle: s.putRetention},
-		{Method: "DELETE", Path: "/api/v1/retention", Auth: api.Admin, Handle: s.deleteRetention},
+		{Method: "GET", Path: "/api/v1/series", Auth: api.Viewer, Area: "series", Handle: s.series},
+		{Method: "GET", Path: "/api/v1/latest", Auth: api.Viewer, Area: "series", Handle: s.latest},
+		{Method: "GET", Path: "/api/v1/query", Auth: api.Viewer, Area: "series", Handle: s.query},
+		{Method: "GET", Path: "/api/v1/events", Auth: api.Viewer, Area: "series", Handle: s.events},
+		{Method: "GET", Path: "/api/v1/retention", Auth: api.Viewer, Area: "series", Handle: s.getRetention},
+		{Method: "PUT", Path: "/api/v1/retention", Auth: api.Admin, Area: "series", Handle: s.putRetention},
+		{Method: "DELETE", Path: "/api/v1/retention", Auth: api.Admin, Area: "series", Handle: s.deleteRetention},
 	}
 }
 
@@ -128,7 +128,11 @@ func (s *Service) series(r *http.Request, p api.Principal) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	infos, err := s.st.Series(r.Context(), p.Org, prefix, limit)
+	org, prefix, err := api.DataPrefix(r, p, api.DataAggregates, prefix)
+	if err != nil {
+		return nil, err
+	}
+	infos, err := s.st.Series(r.Context(), org, prefix, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -150,7 +154,11 @@ func (s *Service) latest(r *http.Request, p api.Principal) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	pts, err := s.st.Latest(r.Context(), p.Org, prefix, limit)
+	org, prefix, err := api.DataPrefix(r, p, api.DataSeries, prefix)
+	if err != nil {
+		return nil, err
+	}
+	pts, err := s.st.Latest(r.Context(), org, prefix, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -178,6 +186,10 @@ func (s *Service) query(r *http.Request, p api.Principal) (any, error) {
 	if err != nil {
 		return nil, api.BadRequest("agg: %v (or raw)", err)
 	}
+	org, err := api.DataOrg(r, p, api.DataAggregates, series)
+	if err != nil {
+		return nil, err
+	}
 	var step int64
 	switch st, pts := q.Get("step"), q.Get("points"); {
 	case st != "" && pts != "":
@@ -202,7 +214,7 @@ func (s *Service) query(r *http.Request, p api.Principal) (any, error) {
 		return nil, api.BadRequest("%d buckets of %s over this range; the limit is %d: use a larger step or a shorter range",
 			n, time.Duration(step), MaxBuckets)
 	}
-	buckets, err := s.st.Aggregate(r.Context(), p.Org, series, from, to, step, agg)
+	buckets, err := s.st.Aggregate(r.Context(), org, series, from, to, step, agg)
 	if err != nil {
 		return nil, err
 	}
@@ -228,7 +240,11 @@ func (s *Service) raw(r *http.Request, p api.Principal, series string, from, to 
 	if err != nil {
 		return nil, err
 	}
-	pts, err := s.st.Raw(r.Context(), p.Org, series, from, to, limit)
+	org, err := api.DataOrg(r, p, api.DataSeries, series)
+	if err != nil {
+		return nil, err
+	}
+	pts, err := s.st.Raw(r.Context(), org, series, from, to, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -283,7 +299,12 @@ func (s *Service) events(r *http.Request, p api.Principal) (any, error) {
 	if eq.Limit, err = api.Limit("limit", q.Get("limit"), 1000, MaxEventsLimit); err != nil {
 		return nil, err
 	}
-	evs, err := s.st.Events(r.Context(), p.Org, eq)
+	org, asset, err := api.DataPrefix(r, p, api.DataSeries, eq.AssetPrefix)
+	if err != nil {
+		return nil, err
+	}
+	eq.AssetPrefix = asset
+	evs, err := s.st.Events(r.Context(), org, eq)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,127 @@
+package api
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+)
+
+// Rate is a token bucket: Burst requests at once, refilled at PerSecond.
+// The zero Rate sets no limit.
+type Rate struct {
+	PerSecond float64
+	Burst     int
+}
+
+// Limiter keeps token buckets by key. The hub's own is in memory
+// (internal/ratelimit); hubs that share load can use one that keeps the
+// buckets in a shared store, behind the same method.
+type Limiter interface {
+	// Take takes one request from the bucket of key at now, and answers
+	// 0, or how long to wait before one is there.
+	Take(ctx context.Context, key string, r Rate, now time.Time) (time.Duration, error)
+}
+
+// Limits are the router's rate limits: per client address and per caller
+// (by its credential: a token, a session) before a request is
+// authenticated, then per organisation and per edge.
+type Limits struct {
+	Limiter                      Limiter
+	Address, Org, Caller, EdgeID Rate
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+	// Limited is told of each refused request with the bucket that refused
+	// it ("address", "org", "caller", "edge"), for metrics.
+	Limited func(by string)
+}
+
+// LimitError is a request refused by a rate limit; it wraps
+// ErrRateLimited and is answered 429 with Retry-After.
+type LimitError struct {
+	By   string
+	Wait time.Duration
+}
+
+func (e *LimitError) Error() string {
+	return fmt.Sprintf("too many requests (per %s): retry in %s", e.By, e.Wait.Round(time.Second))
+}
+
+func (e *LimitError) Unwrap() error { return ErrRateLimited }
+
+func (l *Limits) take(ctx context.Context, by, key string, r Rate) error {
+	if l == nil || l.Limiter == nil || r.PerSecond <= 0 {
+		return nil
+	}
+	now := time.Now
+	if l.Now != nil {
+		now = l.Now
+	}
+	wait, err := l.Limiter.Take(ctx, by+":"+key, r, now())
+	if err != nil {
+		return fmt.Errorf("rate limit: %w", err)
+	}
+	if wait <= 0 {
+		return nil
+	}
+	if l.Limited != nil {
+		l.Limited(by)
+	}
+	return &LimitError{By: by, Wait: wait}
+}
+
+// beforeAuth applies the per-address limit and the per-caller limit, by
+// a hash of the credential the request carries: a flood with one token is
+// refused before it costs a look-up (an unknown credential counts against
+// its address all the same).
+func (l *Limits) beforeAuth(r *http.Request, edge bool) error {
+	if l == nil {
+		return nil
+	}
+	if !edge {
+		// Edges may share an address (a factory's NAT); each has its own
+		// limit once authenticated.
+		if err := l.take(r.Context(), "address", ClientAddr(r), l.Address); err != nil {
+			return err
+		}
+	}
+	secret, ok := Bearer(r)
+	if !ok {
+		secret, ok = SessionSecret(r)
+	}
+	if !ok || edge {
+		return nil
+	}
+	sum := sha256.Sum256([]byte(secret))
+	return l.take(r.Context(), "caller", hex.EncodeToString(sum[:12]), l.Caller)
+}
+
+// afterAuth applies the limits of the caller's organisation and of the
+// edge.
+func (l *Limits) afterAuth(r *http.Request, p Principal) error {
+	if l == nil {
+		return nil
+	}
+	ctx := r.Context()
+	if p.Edge != "" {
+		return l.take(ctx, "edge", p.Edge, l.EdgeID)
+	}
+	if p.Org == "" {
+		return nil
+	}
+	return l.take(ctx, "org", p.Org, l.Org)
+}
+
+// ClientAddr is the address of the request's client (without port): the
+// connection's peer. Headers a client sets (X-Forwarded-For) are not
+// trusted.
+func ClientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
