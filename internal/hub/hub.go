@@ -26,6 +26,7 @@ import (
 	"github.com/molen-io/molen/internal/auth"
 	"github.com/molen-io/molen/internal/fleet"
 	"github.com/molen-io/molen/internal/ingest"
+	"github.com/molen-io/molen/internal/live"
 	"github.com/molen-io/molen/internal/meta"
 	"github.com/molen-io/molen/internal/ratelimit"
 	"github.com/molen-io/molen/internal/reports"
@@ -220,6 +221,7 @@ type Hub struct {
 	fleet   *fleet.Service
 	series  *series.Service
 	ingest  *ingest.Service
+	live    *live.Hub
 	router  *api.Router
 	lease   *meta.Lease // of the retention job
 	srv     *http.Server
@@ -363,6 +365,8 @@ func (h *Hub) open(ctx context.Context) error {
 		return err
 	}
 	h.closers = append(h.closers, func() error { h.ingest.Close(); return nil })
+	h.live = live.New(live.Options{Registry: reg})
+	h.ingest.OnStored(h.live.PublishRecords)
 	if err := h.bootstrap(ctx); err != nil {
 		return err
 	}
@@ -385,6 +389,7 @@ func (h *Hub) open(ctx context.Context) error {
 	h.router.Handle(h.series.Routes()...)
 	h.router.Handle(reports.New(h.store, cfg.Now).Routes()...)
 	h.router.Handle(h.ingest.Routes()...)
+	h.router.Handle(h.live.Routes()...)
 	metrics := promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 	webUI := web.Handler()
 	h.router.Handle(
@@ -474,6 +479,9 @@ func (h *Hub) Fleet() *fleet.Service { return h.fleet }
 
 // Series returns the series domain.
 func (h *Hub) Series() *series.Service { return h.series }
+
+// Live returns the hub's fan-out of new data to live streams.
+func (h *Hub) Live() *live.Hub { return h.live }
 
 // Routes lists every route the hub serves, with who may call it.
 func (h *Hub) Routes() []api.Route { return h.router.Routes() }
