@@ -120,6 +120,16 @@ func hubGet(t *testing.T, d *Demo, path string, out any) int {
 	return resp.StatusCode
 }
 
+// served reports whether the demo's hub has a route for path.
+func served(d *Demo, path string) bool {
+	for _, r := range d.Hub.Routes() {
+		if r.Path == path {
+			return true
+		}
+	}
+	return false
+}
+
 // TestDemoInABrowser runs web/test/browser.mjs in a real headless
 // Chromium against the demo: sign in, switch organisation, navigate to a
 // machine, zoom its chart to a day and back, see a value change live,
@@ -164,8 +174,12 @@ func TestDemoInABrowser(t *testing.T) {
 	if !strings.Contains(string(out), "\nPASS") {
 		t.Fatal("browser test ended without PASS")
 	}
-	// Where the hub has downtime reasons, giving one is part of the test.
-	if hubGet(t, d, "/api/v1/reasons", nil) == http.StatusOK && strings.Contains(string(out), "SKIP downtime reason") {
+	// Where the hub has downtime reasons, giving one is part of the test;
+	// where it streams live data, the page must follow the stream.
+	if served(d, "/api/v1/reasons") && strings.Contains(string(out), "SKIP downtime reason") {
 		t.Error("the hub has downtime reasons but the browser test skipped giving one")
+	}
+	if served(d, "/api/v1/live") && !strings.Contains(string(out), "live status: live\n") {
+		t.Error("the hub streams live data but the page does not follow the stream")
 	}
 }

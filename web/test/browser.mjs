@@ -59,7 +59,8 @@ async function shot(name) {
   await page.screenshot({ path: path.join(shots, name + '.png'), fullPage: true });
 }
 async function view(name, { skipAxe } = {}) {
-  await page.waitForFunction(() => !document.querySelector('[role="status"]')?.textContent.match(/^(Loading|Laden)…$/));
+  await page.waitForFunction(() => !document.querySelector('[data-state="loading"]') &&
+    ![...document.querySelectorAll('[role="status"]')].some((e) => /^(Loading|Laden)…$/.test(e.textContent)));
   await shot(name);
   if (!skipAxe) await axe(name);
   log('ok view ' + name);
@@ -124,6 +125,7 @@ const tag = await page.evaluate(() => [...document.querySelectorAll('td[data-tag
 const before = await page.evaluate(() => [...document.querySelectorAll('td[data-tag]')].map((e) => e.dataset.value).join('|'));
 await page.waitForFunction((b) => [...document.querySelectorAll('td[data-tag]')].map((e) => e.dataset.value).join('|') !== b, before);
 log('ok live update (watched ' + tag + ' and the others)');
+log('live status: ' + (await page.getAttribute('[data-live]', 'data-live')));
 
 // 6. Export CSV of the series on screen.
 const [dl] = await Promise.all([page.waitForEvent('download'), page.click('button:text-is("Export CSV")')]);

@@ -107,7 +107,16 @@ function RangePicker({ route, def = '-24h', ranges = RANGES }) {
   const from = route.query.get('from') || def;
   return html`<div class="range" role="group" aria-labelledby="range-l"><span class="group-label" id="range-l">${t('range.label')}</span>
     ${ranges.map((r) => html`<a class="chip" href=${withQuery({ from: r, to: '' })} aria-current=${from === r ? 'true' : undefined}>${t('range.' + r)}</a>`)}
+    ${ranges.includes('-24h') && html`<a class="chip" href=${withQuery(yesterday())} aria-current=${from === yesterday().from ? 'true' : undefined}>${t('range.yesterday')}</a>`}
   </div>`;
+}
+// yesterday is the local calendar day before today, as from/to.
+function yesterday() {
+  const d = new Date();
+  d.setHours(0, 0, 0, 0);
+  const to = d.getTime();
+  d.setDate(d.getDate() - 1);
+  return { from: String(d.getTime()), to: String(to) };
 }
 function rangeOf(route, def = '-24h') {
   const now = Date.now();
@@ -118,12 +127,12 @@ function rangeOf(route, def = '-24h') {
 // useLatest keeps the newest point of every series under prefix, from
 // /latest and then the live stream.
 function useLatest(prefix) {
-  const [latest, setLatest] = useState(new Map());
+  const [latest, setLatest] = useState(null);
   const [status, setStatus] = useState('');
   useEffect(() => {
     let alive = true;
     const merge = (pts) => alive && setLatest((old) => {
-      const m = new Map(old);
+      const m = new Map(old || []);
       for (const p of pts) if (!m.has(p.series) || m.get(p.series).ts <= p.ts) m.set(p.series, p);
       return m;
     });
@@ -134,8 +143,10 @@ function useLatest(prefix) {
     }, (s) => alive && setStatus(s));
     return () => { alive = false; stop(); };
   }, [prefix]);
-  return { latest, status };
+  // Until /latest answers, latest is an empty map and loading is true.
+  return { latest: latest || EMPTY, status, loading: latest === null };
 }
+const EMPTY = new Map();
 
 function LiveStatus({ status }) {
   if (!status) return null;
@@ -152,7 +163,15 @@ function machineState(n, latest, now) {
   return { value: st ? st.value : '', stale, newest };
 }
 
-function StateBadge({ st }) {
+// stateNow is machineState with the first time the machine reported a
+// state: with no interval closed in the period, the current state has
+// lasted since then or since before the period.
+function stateNow(n, latest, now) {
+  return { ...machineState(n, latest, now), since: n.series.find((x) => x.tag === 'state')?.first };
+}
+
+function StateBadge({ st, loading }) {
+  if (loading) return html`<span class="badge unknown" data-state="loading">${t('shell.loading')}</span>`;
   if (st.stale) {
     return html`<span class="badge unknown" data-state="stale">${t('state.stale')}${st.value ? html` <small>(${t('state.last', { state: stateText(st.value) })})</small>` : ''}</span>`;
   }
@@ -170,7 +189,7 @@ function kpiTags(n) {
 
 function Overview({ node, nodes, who }) {
   const machines = machinesUnder(nodes, node.path);
-  const { latest, status } = useLatest(node.path);
+  const { latest, status, loading } = useLatest(node.path);
   const alarms = useApi('alarms', { prefix: node.path, state: 'open', from: '-30d' });
   const openBy = new Map();
   for (const a of alarms.data?.alarms || []) openBy.set(a.asset, (openBy.get(a.asset) || 0) + 1);
@@ -188,15 +207,15 @@ function Overview({ node, nodes, who }) {
       })}</ul></section>`}
     <section aria-labelledby="machines-h">
       <h2 id="machines-h">${t('factory.machines')} <${LiveStatus} status=${status} /></h2>
-      <div class="cards">${machines.map((m) => html`<${MachineCard} n=${m} latest=${latest} now=${now} alarms=${openBy.get(m.path) || 0} alarmsKnown=${!!alarms.data} />`)}</div>
+      <div class="cards">${machines.map((m) => html`<${MachineCard} n=${m} latest=${latest} loading=${loading} now=${now} alarms=${openBy.get(m.path) || 0} alarmsKnown=${!!alarms.data} />`)}</div>
     </section>`;
 }
 
-function MachineCard({ n, latest, now, alarms, alarmsKnown }) {
+function MachineCard({ n, latest, loading, now, alarms, alarmsKnown }) {
   const st = machineState(n, latest, now);
   return html`<article class=${'card ' + (st.stale ? 'stale' : stateClass(st.value))} data-machine=${n.path}>
     <h3><a href=${href('factory', n.path.split('/'))}>${n.name}</a></h3>
-    <${StateBadge} st=${st} />
+    <${StateBadge} st=${st} loading=${loading} />
     <dl class="kpis">${kpiTags(n).slice(0, 4).map((s) => {
       const p = latest.get(s.path);
       return html`<div><dt>${s.tag}</dt><dd data-tag=${s.tag} data-value=${p ? String(p.value) : ''}>${p ? fmtNum(p.value) : '–'} <small>${unitOf(s.tag)}</small></dd></div>`;
@@ -290,15 +309,18 @@ function OEEView({ node, route }) {
 
 // StateStrip draws one machine's state intervals over [from, to) as a
 // Gantt strip; its text alternative gives the share of each state.
-function StateStrip({ events, from, to, name }) {
+// The edge sends a state interval when it ends; the current state, while
+// fresh, fills the strip from the last interval's end to now.
+function StateStrip({ events, from, to, name, current }) {
   const span = to - from;
   const shares = {};
-  const segs = events.filter((e) => e.kind === 'state').map((e) => {
-    const a = Math.max(e.start, from), b = Math.min(e.end || to, to);
-    const st = e.attrs?.state || '';
-    shares[stateClass(st)] = (shares[stateClass(st)] || 0) + (b - a);
-    return { a, b, st };
-  }).filter((s) => s.b > s.a);
+  const ivs = events.filter((e) => e.kind === 'state').map((e) => ({ a: e.start, b: e.end || to, st: e.attrs?.state || '' }));
+  if (current && !current.stale && current.value) {
+    const last = Math.max(0, ...ivs.map((x) => x.b));
+    if (last < current.newest) ivs.push({ a: last || current.since || current.newest, b: Math.min(to, Date.now()), st: current.value });
+  }
+  const segs = ivs.map((x) => ({ a: Math.max(x.a, from), b: Math.min(x.b, to), st: x.st })).filter((x) => x.b > x.a);
+  for (const x of segs) shares[stateClass(x.st)] = (shares[stateClass(x.st)] || 0) + (x.b - x.a);
   const text = Object.entries(shares).map(([k, v]) => t('state.' + k) + ' ' + Math.round((100 * v) / span) + ' %').join(', ');
   return html`<div class="strip" role="img" aria-label=${name + ': ' + (text || t('timeline.none'))}>
     ${segs.map((s) => html`<span class=${'seg ' + stateClass(s.st)} style=${{ left: ((s.a - from) / span) * 100 + '%', width: ((s.b - s.a) / span) * 100 + '%' }}
@@ -316,13 +338,15 @@ function Timeline({ node, nodes, route, who }) {
   const ev = useApi('events', { asset: node.path, kind: 'state', from: rg.fromQ, to: rg.toQ, limit: 10000 });
   const by = new Map(machines.map((m) => [m.path, []]));
   for (const e of ev.data?.events || []) if (by.has(e.asset)) by.get(e.asset).push(e);
+  const { latest } = useLatest(node.path);
+  const now = Date.now();
   return html`<section aria-labelledby="timeline-h">
     <h2 id="timeline-h">${t('timeline.title')}</h2>
     <${RangePicker} route=${route} ranges=${['-1h', '-8h', '-24h', '-7d']} />
     ${ev.error && html`<${Failure} error=${ev.error} />`}
     <${Legend} />
     <div class="strips">${machines.map((m) => html`<div class="strip-row"><a href=${href('factory', m.path.split('/'))}>${m.name}</a>
-      <${StateStrip} events=${by.get(m.path)} from=${rg.from} to=${rg.to} name=${m.name} /></div>`)}</div>
+      <${StateStrip} events=${by.get(m.path)} from=${rg.from} to=${rg.to} name=${m.name} current=${rg.live && stateNow(m, latest, now)} /></div>`)}</div>
     <p class="axis"><span>${fmtTime(rg.from)}</span><span>${fmtTime(rg.to)}</span></p>
     <${DowntimeList} prefix=${node.path} from=${rg.fromQ} to=${rg.toQ} who=${who} />
   </section>`;
@@ -512,7 +536,7 @@ function MachinePage({ node, route, who, reload }) {
   const fromQ = q.get('from') || '-1h', toQ = q.get('to') || '';
   const rg = useMemo(() => rangeOf(route, '-1h'), [fromQ, toQ]);
   const tags = q.get('s') ? q.get('s').split(',').filter((x) => node.series.some((s) => s.tag === x)) : defaultTags(node);
-  const { latest, status } = useLatest(node.path);
+  const { latest, status, loading } = useLatest(node.path);
   const [lines, setLines] = useState([]);
   const [err, setErr] = useState(null);
   const [fetched, setFetched] = useState(0);
@@ -553,7 +577,7 @@ function MachinePage({ node, route, who, reload }) {
     return withQuery({ s: next.join(',') });
   };
   return html`
-    <h1>${node.name} <small>${t('level.machine')}</small> <${StateBadge} st=${st} /> <${LiveStatus} status=${status} /></h1>
+    <h1>${node.name} <small>${t('level.machine')}</small> <${StateBadge} st=${st} loading=${loading} /> <${LiveStatus} status=${status} /></h1>
     <p class="meta">${st.newest ? t('factory.updated', { ago: fmtAgo(st.newest) }) : t('factory.noData')}</p>
     <section aria-labelledby="chart-h">
       <h2 id="chart-h">${t('chart.title')}</h2>
@@ -575,7 +599,7 @@ function MachinePage({ node, route, who, reload }) {
     </section>
     <section aria-labelledby="mtl-h">
       <h2 id="mtl-h">${t('timeline.title')}</h2>
-      <${MachineTimeline} node=${node} from=${rg.from} to=${to} fromQ=${rg.fromQ} toQ=${rg.toQ} />
+      <${MachineTimeline} node=${node} from=${rg.from} to=${to} fromQ=${rg.fromQ} toQ=${rg.toQ} current=${rg.live && stateNow(node, latest, now)} />
     </section>
     <${DowntimeList} prefix=${node.path} from=${rg.fromQ} to=${rg.toQ} who=${who} />
     <section aria-labelledby="series-h">
@@ -596,10 +620,10 @@ function MachinePage({ node, route, who, reload }) {
     ${can(who, 'admin') && html`<${SeriesAdmin} node=${node} reload=${reload} />`}`;
 }
 
-function MachineTimeline({ node, from, to, fromQ, toQ }) {
+function MachineTimeline({ node, from, to, fromQ, toQ, current }) {
   const ev = useApi('events', { asset: node.path, kind: 'state', from: fromQ, to: toQ, limit: 10000 });
   if (ev.error) return html`<${Failure} error=${ev.error} />`;
-  return html`<${Legend} /><${StateStrip} events=${(ev.data?.events || []).filter((e) => e.asset === node.path)} from=${from} to=${to} name=${node.name} />
+  return html`<${Legend} /><${StateStrip} events=${(ev.data?.events || []).filter((e) => e.asset === node.path)} from=${from} to=${to} name=${node.name} current=${current} />
     <p class="axis"><span>${fmtTime(from)}</span><span>${fmtTime(to)}</span></p>`;
 }
 
