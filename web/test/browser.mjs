@@ -92,6 +92,26 @@ await page.waitForSelector('[data-machine]');
 log(`first page usable after sign-in: ${Date.now() - t0} ms`);
 await view('factory');
 
+// 2b. The application's own arithmetic, in the page: the UNS tree, OEE
+// sums (the example of docs/api.md) and the y-axis' least span.
+const unit = await page.evaluate(async () => {
+  const { buildTree, combine } = await import('/static/app/factory.js');
+  const { minSpan } = await import('/static/app/chart.js');
+  const tree = buildTree([{ path: 's/a/l/m1/state' }, { path: 's/a/l/m1/temp_c' }, { path: 's/a/l/m1/oee/good' }, { path: 's/a/l/agv/battery' }]);
+  const o = combine([{ start: 0, end: 1, running_s: 5400, planned_s: 10800, good: 15, total: 20, performance: 1 }]);
+  return {
+    machines: [...tree.values()].filter((n) => n.machine).map((n) => n.path).sort().join(','),
+    m1: tree.get('s/a/l/m1').series.map((x) => x.tag).join(','),
+    line: tree.get('s/a/l').children.join(','),
+    oee: [o.availability, o.performance, o.quality, o.oee].join(','),
+    flat: minSpan(42, 42).map((x) => x.toFixed(2)).join(','),
+    wide: minSpan(0, 100).join(','),
+  };
+});
+const wantUnit = { machines: 's/a/l/agv,s/a/l/m1', m1: 'oee/good,state,temp_c', line: 's/a/l/agv,s/a/l/m1', oee: '0.5,1,0.75,0.375', flat: '39.90,44.10', wide: '-5,105' };
+for (const [k, v] of Object.entries(wantUnit)) if (unit[k] !== v) fail(`${k}: got ${unit[k]}, want ${v}`);
+log('ok tree, OEE sums and axis spans');
+
 // 3. Navigate site → area → line → machine by links.
 for (let i = 0; i < machinePath.length - 1; i++) {
   await page.click(`a[href="#/factory/${machinePath.slice(0, i + 1).map(encodeURIComponent).join('/')}"]`);

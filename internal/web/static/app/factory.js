@@ -355,7 +355,38 @@ function Timeline({ node, nodes, route, who }) {
 // useReasons loads the organisation's downtime reasons.
 function useReasons() {
   const r = useApi('reasons', {});
-  return { list: r.data?.reasons || [], error: r.error };
+  return { list: r.data?.reasons || [], error: r.error, reload: r.reload, loaded: !!r.data };
+}
+
+// ReasonsEditor lets an admin replace the organisation's downtime reasons.
+function ReasonsEditor({ reasons }) {
+  const [rows, setRows] = useState(null);
+  const [msg, setMsg] = useState('');
+  const list = rows || reasons.list.map((r) => ({ code: r.code, en: r.label?.en || '', nl: r.label?.nl || '', planned: !!r.planned }));
+  const set = (i, k, v) => setRows(list.map((r, j) => (j === i ? { ...r, [k]: v } : r)));
+  async function save(e) {
+    e.preventDefault();
+    try {
+      await api('reasons', { method: 'PUT', body: { reasons: list.map((r) => ({ code: r.code.trim(), label: { en: r.en.trim(), nl: r.nl.trim() }, planned: r.planned })) } });
+      setMsg(t('reasons.saved'));
+      setRows(null);
+      reasons.reload();
+    } catch (x) { setMsg(x.message); }
+  }
+  return html`<details class="admin"><summary>${t('reasons.title')}</summary>
+    <form onSubmit=${save}>
+      <table class="data"><caption class="sr-only">${t('reasons.title')}</caption>
+        <thead><tr><th scope="col">${t('reasons.code')}</th><th scope="col">English</th><th scope="col">Nederlands</th><th scope="col">${t('downtime.planned')}</th><th scope="col"><span class="sr-only">${t('admin.delete')}</span></th></tr></thead>
+        <tbody>${list.map((r, i) => html`<tr>
+          <td><input aria-label=${t('reasons.code') + ' ' + (i + 1)} value=${r.code} required pattern="[a-z0-9_-]+" onInput=${(e) => set(i, 'code', e.target.value)} /></td>
+          <td><input aria-label=${'English ' + (i + 1)} value=${r.en} required onInput=${(e) => set(i, 'en', e.target.value)} /></td>
+          <td><input aria-label=${'Nederlands ' + (i + 1)} value=${r.nl} required onInput=${(e) => set(i, 'nl', e.target.value)} /></td>
+          <td><input type="checkbox" aria-label=${t('downtime.planned') + ' ' + (i + 1)} checked=${r.planned} onChange=${(e) => set(i, 'planned', e.target.checked)} /></td>
+          <td><button type="button" class="danger" onClick=${() => setRows(list.filter((_, j) => j !== i))}>${t('admin.delete')}<span class="sr-only"> ${r.code}</span></button></td></tr>`)}</tbody>
+      </table>
+      <div class="toolbar"><button type="button" onClick=${() => setRows([...list, { code: '', en: '', nl: '', planned: false }])}>${t('reasons.add')}</button>
+        <button type="submit" class="primary">${t('reasons.save')}</button> <span role="status" class="note">${msg}</span></div>
+    </form></details>`;
 }
 
 function DowntimeList({ prefix, from, to, who, onChange }) {
@@ -430,6 +461,7 @@ function ParetoView({ node, route, who }) {
         <td>${x.count}</td><td>${fmtPct(x.share)}</td><td>${fmtPct(x.cumulative)}</td></tr>`)}</tbody>
     </table>`}
     <${DowntimeList} prefix=${node.path} from=${rg.fromQ} to=${rg.toQ} who=${who} onChange=${r.reload} />
+    ${can(who, 'admin') && reasons.loaded && html`<${ReasonsEditor} reasons=${reasons} />`}
   </section>`;
 }
 

@@ -58,6 +58,8 @@ export const catalogue = {
     'admin.newName': 'New path for {tag}', 'admin.mergeInto': 'Merge {tag} into',
     'admin.confirmMerge': 'Move all data of {from} into {into} and remove {from}?',
     'admin.confirmDelete': 'Delete {path} and all its data? This cannot be undone.',
+    'reasons.title': 'Downtime reasons (admin)', 'reasons.code': 'Code', 'reasons.add': 'Add a reason',
+    'reasons.save': 'Save the reasons', 'reasons.saved': 'Reasons saved.',
     'error.unavailable': 'This hub does not offer this yet.',
   },
   nl: {
@@ -115,6 +117,8 @@ export const catalogue = {
     'admin.newName': 'Nieuw pad voor {tag}', 'admin.mergeInto': '{tag} samenvoegen met',
     'admin.confirmMerge': 'Alle gegevens van {from} naar {into} verplaatsen en {from} verwijderen?',
     'admin.confirmDelete': '{path} en al zijn gegevens verwijderen? Dit kan niet ongedaan worden.',
+    'reasons.title': 'Stilstandsoorzaken (beheerder)', 'reasons.code': 'Code', 'reasons.add': 'Oorzaak toevoegen',
+    'reasons.save': 'Oorzaken opslaan', 'reasons.saved': 'Oorzaken opgeslagen.',
     'error.unavailable': 'Deze hub biedt dit nog niet.',
   },
 };
