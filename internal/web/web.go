@@ -109,7 +109,10 @@ func Handler() http.Handler {
 // hub's tests check it serves each; TestAPIContract checks the list is the
 // application's.
 var Endpoints = []string{
-	"alarms", "alarms/ack", "alarms/comment", "auth/login", "auth/logout", "auth/switch", "auth/totp",
-	"downtime/pareto", "events", "events/reason", "export", "latest", "live", "me", "oee", "query", "reasons",
-	"series", "series/merge", "series/rename", "whoami",
+	"alarms", "alarms/ack", "alarms/comment", "audit", "audit/export", "audit/verify", "auth/login", "auth/logout",
+	"auth/switch", "auth/totp", "delegations", "delegations/{delegation}", "downtime/pareto", "events", "events/reason",
+	"export", "grants", "grants/{grant}", "invitations", "invitations/{invitation}", "latest", "live", "me", "me/export",
+	"me/password", "me/sessions", "me/sessions/{session}", "me/totp", "me/totp/confirm", "members", "members/{user}",
+	"members/{user}/reset", "oee", "orgs", "query", "reasons", "series", "series/merge", "series/rename", "tokens",
+	"tokens/{token}", "whoami",
 }

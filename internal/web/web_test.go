@@ -203,12 +203,13 @@ func appSources(t *testing.T) map[string]string {
 }
 
 // TestAPIContract pins the hub endpoints the application calls (as
-// api('…'), useApi('…'), download('…'), apiURL('…') under /api/v1/);
+// api('…'), useApi('…'), download('…'), apiURL('…') under /api/v1/, and
+// api(at('members/{user}', …)) for a route with an ID);
 // TestWebEndpointsServed in internal/hub checks the hub serves each.
 // Changing the list means changing the hub too.
 func TestAPIContract(t *testing.T) {
 	var got []string
-	call := regexp.MustCompile(`\b(?:api|useApi|download|apiURL)\('([a-z/]+)'`)
+	call := regexp.MustCompile(`\b(?:api|useApi|download|apiURL)\((?:at\()?'([a-z/{}]+)'`)
 	for _, src := range appSources(t) {
 		for _, m := range call.FindAllStringSubmatch(src, -1) {
 			if !slices.Contains(got, m[1]) {
@@ -222,15 +223,11 @@ func TestAPIContract(t *testing.T) {
 	}
 }
 
-// TestCatalogue checks that English and Dutch have the same keys and that
-// every key the code names literally is in the catalogue.
+// TestCatalogue checks that English and Dutch have the same keys, that no
+// key is in two catalogue files (i18n.js and the i18n-*.js it merges) and
+// that every key the code names literally is in the catalogue.
 func TestCatalogue(t *testing.T) {
 	src := appSources(t)
-	cat := src["i18n.js"]
-	nl := strings.Index(cat, "\n  nl: {")
-	if nl < 0 {
-		t.Fatal("i18n.js: no nl catalogue")
-	}
 	key := regexp.MustCompile(`'([a-zA-Z]+\.[-a-zA-Z0-9.]+)':`)
 	keys := func(s string) []string {
 		var out []string
@@ -240,9 +237,27 @@ func TestCatalogue(t *testing.T) {
 		slices.Sort(out)
 		return out
 	}
-	en, nlKeys := keys(cat[:nl]), keys(cat[nl:])
-	if len(en) < 100 {
-		t.Fatalf("i18n.js: %d English keys, want the whole catalogue", len(en))
+	var en, nlKeys []string
+	files := 0
+	for name, cat := range src {
+		if !strings.HasPrefix(name, "i18n") {
+			continue
+		}
+		files++
+		nl := strings.Index(cat, "\n  nl: {")
+		if nl < 0 {
+			t.Fatalf("%s: no nl catalogue", name)
+		}
+		for _, k := range keys(cat[:nl]) {
+			if slices.Contains(en, k) {
+				t.Errorf("%s: key %q is in another catalogue file too", name, k)
+			}
+			en = append(en, k)
+		}
+		nlKeys = append(nlKeys, keys(cat[nl:])...)
+	}
+	if files < 2 || len(en) < 200 {
+		t.Fatalf("%d catalogue files with %d English keys, want i18n.js, i18n-accounts.js and the whole catalogue", files, len(en))
 	}
 	for _, k := range en {
 		if !slices.Contains(nlKeys, k) {

@@ -1,7 +1,10 @@
 // The text catalogue: every string the application shows, in English and
 // Dutch. Keys are grouped by screen; {name} is filled in by t(). A test
 // checks that both languages have the same keys and that every key the
-// code uses exists.
+// code uses exists. The account and admin screens' texts are in
+// i18n-accounts.js, merged in below.
+import { accounts } from './i18n-accounts.js';
+
 export const catalogue = {
   en: {
     'lang.en': 'English', 'lang.nl': 'Nederlands',
@@ -122,3 +125,4 @@ export const catalogue = {
     'error.unavailable': 'Deze hub biedt dit nog niet.',
   },
 };
+for (const l of Object.keys(catalogue)) Object.assign(catalogue[l], accounts[l]);

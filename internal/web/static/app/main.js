@@ -5,6 +5,8 @@ import {
   api, auth, setToken, unauthorised, route, areas, href,
 } from './core.js';
 import './factory.js';
+import './account.js';
+import './admin.js';
 
 // who is the signed-in principal: {kind: "person"|"token", name, org,
 // role, orgs}; null while unknown, false when nobody is signed in.
