@@ -27,7 +27,7 @@ var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>
 {{if .AskPassword}}<label>{{.PasswordLabel}} <input type="password" name="password" autocomplete="{{.Autocomplete}}" required minlength="{{.Min}}" maxlength="256"></label>{{end}}
 <button type="submit" class="primary">{{.Button}}</button>
 </form>{{end}}
-<p class="hint"><a href="/">molen</a></p>
+<p class="hint"><a href="/">Sign in to molen</a></p>
 </div></main></body></html>
 `))
 

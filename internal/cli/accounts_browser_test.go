@@ -28,8 +28,18 @@ func TestAccountsInABrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Close()
-
 	const company = "bram@vandijk.demo" // owner of a company below the hub edih-noord
+
+	runBrowserScript(t, node, script, d, dataDir, browser,
+		"MOLEN_COMPANY_EMAIL="+company, "MOLEN_COMPANY_PASSWORD="+demoPassword(t, dataDir, company), "MOLEN_COMPANY_HUB=edih-noord")
+}
+
+// runBrowserScript runs a browser test script against the demo d, signed
+// in as the demo's admin in the organisation default, with env added; it
+// fails the test unless the script ends with PASS, and answers its output.
+// Screenshots go to $MOLEN_SCREENSHOTS (else a temporary folder).
+func runBrowserScript(t *testing.T, node, script string, d *Demo, dataDir, browser string, env ...string) string {
+	t.Helper()
 	shots := os.Getenv("MOLEN_SCREENSHOTS")
 	if shots == "" {
 		shots = t.TempDir()
@@ -39,14 +49,15 @@ func TestAccountsInABrowser(t *testing.T) {
 	cmd := exec.CommandContext(ctx, node, script)
 	cmd.Env = append(os.Environ(),
 		"MOLEN_URL="+d.Hub.URL(), "MOLEN_EMAIL="+DemoAdmin, "MOLEN_PASSWORD="+demoPassword(t, dataDir, DemoAdmin),
-		"MOLEN_ORG=default", "MOLEN_CHROMIUM="+browser, "MOLEN_SCREENSHOTS="+shots,
-		"MOLEN_COMPANY_EMAIL="+company, "MOLEN_COMPANY_PASSWORD="+demoPassword(t, dataDir, company), "MOLEN_COMPANY_HUB=edih-noord")
+		"MOLEN_ORG=default", "MOLEN_CHROMIUM="+browser, "MOLEN_SCREENSHOTS="+shots)
+	cmd.Env = append(cmd.Env, env...)
 	out, err := cmd.CombinedOutput()
-	t.Logf("browser test (screenshots in %s):\n%s", shots, out)
+	t.Logf("%s (screenshots in %s):\n%s", filepath.Base(script), shots, out)
 	if err != nil {
-		t.Fatalf("browser test: %v", err)
+		t.Fatalf("%s: %v", filepath.Base(script), err)
 	}
 	if !strings.Contains(string(out), "\nPASS") {
-		t.Fatal("browser test ended without PASS")
+		t.Fatalf("%s ended without PASS", filepath.Base(script))
 	}
+	return string(out)
 }

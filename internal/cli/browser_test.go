@@ -2,7 +2,6 @@ package cli
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -156,30 +155,13 @@ func TestDemoInABrowser(t *testing.T) {
 		return len(ev.Events) > 0
 	})
 
-	shots := os.Getenv("MOLEN_SCREENSHOTS")
-	if shots == "" {
-		shots = t.TempDir()
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), 8*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, node, script)
-	cmd.Env = append(os.Environ(),
-		"MOLEN_URL="+d.Hub.URL(), "MOLEN_EMAIL="+DemoAdmin, "MOLEN_PASSWORD="+demoPassword(t, dataDir, DemoAdmin),
-		"MOLEN_ORG=default", "MOLEN_MACHINE="+machines[0], "MOLEN_CHROMIUM="+browser, "MOLEN_SCREENSHOTS="+shots)
-	out, err := cmd.CombinedOutput()
-	t.Logf("browser test (screenshots in %s):\n%s", shots, out)
-	if err != nil {
-		t.Fatalf("browser test: %v", err)
-	}
-	if !strings.Contains(string(out), "\nPASS") {
-		t.Fatal("browser test ended without PASS")
-	}
+	out := runBrowserScript(t, node, script, d, dataDir, browser, "MOLEN_MACHINE="+machines[0])
 	// Where the hub has downtime reasons, giving one is part of the test;
 	// where it streams live data, the page must follow the stream.
-	if served(d, "/api/v1/reasons") && strings.Contains(string(out), "SKIP downtime reason") {
+	if served(d, "/api/v1/reasons") && strings.Contains(out, "SKIP downtime reason") {
 		t.Error("the hub has downtime reasons but the browser test skipped giving one")
 	}
-	if served(d, "/api/v1/live") && !strings.Contains(string(out), "live status: live\n") {
+	if served(d, "/api/v1/live") && !strings.Contains(out, "live status: live\n") {
 		t.Error("the hub streams live data but the page does not follow the stream")
 	}
 }

@@ -172,7 +172,16 @@ await status(admin, /is now engineer/);
 await admin.waitForFunction((r) => document.querySelector(r + ' select').value === 'engineer', row);
 await view(admin, 'admin-people');
 log('ok role changed to engineer');
-// …which the person sees once they load their account again.
+// A password reset link, shown once, opens the hub's reset page.
+await admin.click(`${row} button:text-is("Password reset link")`);
+const reset = await admin.getAttribute('[data-secret]', 'data-secret');
+if (!/\/auth\/reset\?token=mlr_/.test(reset)) fail('reset link: ' + reset);
+await guest.goto(reset);
+await guest.waitForSelector('input[name=password][autocomplete=new-password]');
+await view(guest, 'reset-page');
+log('ok password reset link shown once; its page opens');
+// …which the person sees once they load their account again (the reset
+// page spent nothing: the session still holds).
 await go(guest, '#/account', 'Your account');
 const guestRole = await text(guest, '.facts');
 if (!guestRole.includes('engineer')) fail('the invited person\'s account says: ' + guestRole);

@@ -203,7 +203,7 @@ function Tokens({ who }) {
       <thead><tr><th>${t('tokens.name')}</th><th>${t('people.role')}</th><th>${t('tokens.scopes')}</th><th>${t('admin.created')}</th>
         <th>${t('admin.expires')}</th><th>${t('tokens.lastUsed')}</th><th>${t('admin.actions')}</th></tr></thead>
       <tbody>${rows.map((k) => html`<tr data-token=${k.id} data-name=${k.name} class=${k.active ? '' : 'inactive'}>
-        <td>${k.name} ${!k.user && html`<span class="badge">${t('tokens.serviceShort')}</span>`}</td><td>${k.role}</td>
+        <td>${k.name} ${!k.user && html`<span class="badge">${t('tokens.serviceShort')}</span>`}</td><td>${k.role || t('tokens.personal')}</td>
         <td>${Array.isArray(k.scopes) ? k.scopes.join(' ') : k.scopes}</td><td><${Time} v=${k.created} /></td><td><${Time} v=${k.expires} /></td>
         <td>${k.last_used ? html`<${Time} v=${k.last_used} />` : t('tokens.never')}</td>
         <td>${k.active ? html`<button type="button" class="danger" onClick=${() => revoke(k)} aria-label=${t('tokens.revokeOf', { name: k.name })}>${t('admin.revoke')}</button>`
@@ -307,6 +307,8 @@ function Audit({ route, who }) {
   const from = AUDIT_RANGES.includes(q.get('from')) ? q.get('from') : '-7d';
   const params = { from, action: q.get('action') || '', actor: q.get('actor') || '', before: q.get('before') || '', limit: 50 };
   const list = useApi('audit', params, [who.org]);
+  const members = useApi('members', null, [who.org]);
+  const names = new Map((members.data ? members.data.members : []).map((m) => [m.user, m.name || m.email]));
   const act = useAction();
   const [verdict, setVerdict] = useState(null);
   function filter(e) {
@@ -344,7 +346,7 @@ function Audit({ route, who }) {
       <thead><tr><th>#</th><th>${t('audit.at')}</th><th>${t('audit.actor')}</th><th>${t('audit.action')}</th><th>${t('audit.target')}</th><th>${t('audit.detail')}</th><th>${t('audit.addr')}</th></tr></thead>
       <tbody>${rows.map((x) => html`<tr data-audit=${x.action}>
         <td>${x.seq}</td><td><${Time} v=${x.at} /></td>
-        <td><a href=${withQuery({ actor: x.actor, before: '' })} title=${t('audit.byActor')}>${x.actor || '–'}</a>${x.actor_org ? ' (' + x.actor_org + ')' : ''}</td>
+        <td><a href=${withQuery({ actor: x.actor, before: '' })} title=${t('audit.byActor')}>${names.get(x.actor) || x.actor || '–'}</a>${x.actor_org ? ' (' + x.actor_org + ')' : ''}</td>
         <td>${x.action}</td><td>${x.target}</td><td class="detail">${detail(x.detail)}</td><td>${x.addr}</td></tr>`)}</tbody></table>`)}
     <nav class="toolbar" aria-label=${t('audit.paging')}>
       ${q.get('before') && html`<a class="chip" href=${withQuery({ before: '' })}>${t('audit.newest')}</a>`}
