@@ -156,6 +156,10 @@ func TestDemoInABrowser(t *testing.T) {
 		return len(ev.Events) > 0
 	})
 
+	token, err := d.Hub.AdminToken()
+	if err != nil {
+		t.Fatal(err)
+	}
 	shots := os.Getenv("MOLEN_SCREENSHOTS")
 	if shots == "" {
 		shots = t.TempDir()
@@ -165,7 +169,7 @@ func TestDemoInABrowser(t *testing.T) {
 	cmd := exec.CommandContext(ctx, node, script)
 	cmd.Env = append(os.Environ(),
 		"MOLEN_URL="+d.Hub.URL(), "MOLEN_EMAIL="+DemoAdmin, "MOLEN_PASSWORD="+demoPassword(t, dataDir, DemoAdmin),
-		"MOLEN_ORG=default", "MOLEN_MACHINE="+machines[0], "MOLEN_CHROMIUM="+browser, "MOLEN_SCREENSHOTS="+shots)
+		"MOLEN_ORG=default", "MOLEN_MACHINE="+machines[0], "MOLEN_TOKEN="+token, "MOLEN_CHROMIUM="+browser, "MOLEN_SCREENSHOTS="+shots)
 	out, err := cmd.CombinedOutput()
 	t.Logf("browser test (screenshots in %s):\n%s", shots, out)
 	if err != nil {

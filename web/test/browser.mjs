@@ -251,6 +251,17 @@ await page.waitForSelector('[data-machine]');
 const usable = await page.evaluate(() => Math.round(performance.now()));
 log(`first page usable (reload with a session): ${usable} ms`);
 
+// 12. The demo's #token= link: the tab is signed in with the token, which
+// leaves the address bar.
+if (env('MOLEN_TOKEN')) {
+  const tab = await (await browser.newContext()).newPage();
+  await tab.goto(base + '/#token=' + env('MOLEN_TOKEN'));
+  await tab.waitForSelector('[data-machine]');
+  const h = await tab.evaluate(() => location.hash);
+  if (h.includes('token')) fail('the token stays in the address: ' + h);
+  log('ok token link');
+}
+
 if (problems.length) fail(problems.join('\n'));
 await browser.close();
 log('PASS');

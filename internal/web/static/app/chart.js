@@ -73,7 +73,7 @@ export function Chart({ lines, from, to, onZoom, height = 280, title, bars = fal
     const axes = [{ stroke: axisColour, grid: { stroke: gridColour } }];
     units.slice(0, 2).forEach((u, i) => axes.push({
       scale: scaleOf(u), side: i === 0 ? 3 : 1, stroke: axisColour, label: u, grid: { show: i === 0, stroke: gridColour },
-      values: (p, vals) => vals.map((v) => fmtNum(v)), size: 60,
+      values: (p, vals) => vals.map((v) => fmtNum(v)), size: node.clientWidth < 500 ? 44 : 60,
     }));
     const opts = {
       width: node.clientWidth || 600, height, series, scales, axes, bands,
