@@ -474,7 +474,10 @@ function AlarmsView({ node, route, who }) {
   const [msg, setMsg] = useState('');
   async function act(a, ack, comment) {
     try {
-      const req = { method: 'POST', body: { asset: a.asset, kind: a.kind, start: new Date(a.start).toISOString(), comment } };
+      // The hub names alarms by their start as it gave it (RFC 3339 with
+      // nanoseconds), which is exact.
+      const start = typeof a.start === 'string' ? a.start : new Date(a.start).toISOString();
+      const req = { method: 'POST', body: { asset: a.asset, kind: a.kind, start, comment } };
       await (ack ? api('alarms/ack', req) : api('alarms/comment', req));
       setMsg(t(ack ? 'alarms.acked' : 'alarms.commented'));
       r.reload();
@@ -501,7 +504,7 @@ function AlarmItem({ a, mayAct, onAct }) {
       · ${fmtTime(a.start)}${a.end ? ' – ' + fmtTime(a.end) : ' (' + t('alarms.active') + ')'}
       ${a.acked ? html` · <span class="badge running">${t('alarms.ackedBy', { who: a.acked_by })}</span>` : html` · <span class="badge down">${t('alarms.open')}</span>`}</div>
     ${attrs && html`<p class="meta">${attrs}</p>`}
-    ${(a.comments || []).length > 0 && html`<ul class="comments">${a.comments.map((c) => html`<li><small>${c.by}, ${fmtTime(typeof c.at === 'string' ? Date.parse(c.at) : c.at)}:</small> ${c.text}</li>`)}</ul>`}
+    ${(a.comments || []).length > 0 && html`<ul class="comments">${a.comments.map((c) => html`<li><small>${c.by}, ${fmtTime(Date.parse(c.at) || c.at)}:</small> ${c.text}</li>`)}</ul>`}
     ${mayAct && html`<form class="inline" onSubmit=${(e) => { e.preventDefault(); onAct(a, false, text); setText(''); }}>
       <label class="sr-only" for=${id}>${t('alarms.comment')}</label>
       <input id=${id} value=${text} onInput=${(e) => setText(e.target.value)} placeholder=${t('alarms.comment')} />
