@@ -110,6 +110,6 @@ func Handler() http.Handler {
 // application's.
 var Endpoints = []string{
 	"alarms", "alarms/ack", "alarms/comment", "auth/login", "auth/logout", "auth/switch", "auth/totp",
-	"downtime/pareto", "events", "events/reason", "export", "latest", "live", "me", "oee", "query", "reasons",
+	"downtime/pareto", "events", "events/reason", "export", "latest", "live", "me", "members", "oee", "query", "reasons",
 	"series", "series/merge", "series/rename", "whoami",
 }

@@ -179,6 +179,18 @@ if (reasons === 404) {
 }
 await view('downtime');
 
+// Alarms: comment on and acknowledge the open one of the test machine.
+await go(`#/factory/${line}?tab=alarms&state=open`);
+const alarm = page.locator('ul.alarms > li.open', { hasText: 'test-cell' }).first();
+await alarm.waitFor();
+await alarm.locator('input').fill('checked the bearing');
+await alarm.locator('button.primary').click();
+await go(`#/factory/${line}?tab=alarms&state=acked`);
+await page.locator('ul.alarms > li.acked', { hasText: 'checked the bearing' }).first().waitFor();
+await page.waitForFunction(() => !document.querySelector('ul.alarms').textContent.includes('usr_'));
+await view('alarms-acked');
+log('ok alarm acknowledged with a comment');
+
 // 8. Dutch: switch, the screen speaks Dutch, the choice is remembered.
 await go(machineHash);
 await page.waitForSelector('[data-chart]');
