@@ -197,6 +197,10 @@ function Overview({ node, nodes, who }) {
   const children = node.children.map((c) => nodes.get(c)).filter((c) => !c.machine);
   return html`
     <${OEENow} prefix=${node.path} />
+    <p class="quick">${t('factory.lostOutput')}
+      <a href=${href('factory', node.path ? node.path.split('/') : [], { tab: 'oee', bucket: 'day' })}>${t('factory.oeeByDay')}</a> ·
+      <a href=${href('factory', node.path ? node.path.split('/') : [], { tab: 'downtime', ...yesterday() })}>${t('factory.downtimeYesterday')}</a> ·
+      <a href=${href('factory', node.path ? node.path.split('/') : [], { tab: 'timeline', ...yesterday() })}>${t('factory.timelineYesterday')}</a></p>
     ${children.length > 0 && html`<section aria-labelledby="children-h"><h2 id="children-h">${t('factory.below')}</h2>
       <ul class="children">${children.map((c) => {
         const ms = machinesUnder(nodes, c.path);
