@@ -153,6 +153,15 @@ const csv = readFileSync(await dl.path(), 'utf8');
 const lines = csv.trim().split('\n');
 if (lines.length < 2 || !/time|ts/.test(lines[0])) fail('export: want a header and rows, got ' + JSON.stringify(csv.slice(0, 200)));
 log(`ok export ${dl.suggestedFilename()}: ${lines.length - 1} rows, header ${lines[0]}`);
+// Several series in the chart: the CSV names the series of each row,
+// and Parquet is a Parquet file.
+const seriesCount = await page.locator('input[data-series]:checked').count();
+const tagsInFile = new Set(lines.slice(1).map((l) => l.split(',')[0]));
+if (seriesCount > 1 && (!lines[0].startsWith('series,') || tagsInFile.size < 2)) fail(`export of ${seriesCount} series: header ${lines[0]}, rows of ${[...tagsInFile]}`);
+const [pq] = await Promise.all([page.waitForEvent('download'), page.click('button:text-is("Export Parquet")')]);
+const pqBytes = readFileSync(await pq.path());
+if (pqBytes.subarray(0, 4).toString() !== 'PAR1' || pqBytes.subarray(-4).toString() !== 'PAR1') fail('Parquet export: not a Parquet file');
+log(`ok export ${pq.suggestedFilename()}: Parquet, ${pqBytes.length} bytes`);
 
 // 7. Line views: timeline, OEE, downtime (assign a reason, Pareto
 // changes), alarms, events.
