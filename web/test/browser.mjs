@@ -171,6 +171,17 @@ for (const tab of ['timeline', 'oee', 'alarms', 'events']) {
   await page.waitForSelector(`.tabs a[aria-current="page"][href$="tab=${tab}"]`);
   await view(tab);
 }
+// Event search by kind and time.
+await go(`#/factory/${line}?tab=events`);
+await page.selectOption('select[name="kind"]', 'downtime');
+await page.click('button:text-is("Search")');
+await page.waitForFunction(() => location.hash.includes('kind=downtime'));
+await page.waitForFunction(() => {
+  const cells = [...document.querySelectorAll('table.data tbody tr td:nth-child(2)')].map((c) => c.textContent);
+  return cells.length > 0 && cells.every((c) => c === 'downtime');
+});
+log('ok event search by kind');
+
 await go(`#/factory/${line}?tab=downtime&from=-24h`);
 await page.waitForSelector('.tabs a[aria-current="page"][href$="tab=downtime&from=-24h"], .tabs a[aria-current="page"][href*="tab=downtime"]');
 const reasons = await page.evaluate(async () => (await fetch('/api/v1/reasons')).status);

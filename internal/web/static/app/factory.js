@@ -539,13 +539,21 @@ function EventsView({ node, route }) {
   function search(e) {
     e.preventDefault();
     const f = new FormData(e.target);
-    location.hash = withQuery({ asset: f.get('asset'), kind: f.get('kind') });
+    const ms = (v) => (v ? String(new Date(v).getTime()) : '');
+    // Unchanged times keep the period as it was (relative ones move on).
+    const from = f.get('from') && f.get('from') !== local(rg.from) ? ms(f.get('from')) : rg.fromQ;
+    const to = f.get('to') !== (rg.toQ ? local(rg.to) : '') ? ms(f.get('to')) : rg.toQ;
+    location.hash = withQuery({ asset: f.get('asset'), kind: f.get('kind'), from, to });
   }
+  // datetime-local wants local time without a zone.
+  const local = (t0) => new Date(t0 - new Date(t0).getTimezoneOffset() * 60000).toISOString().slice(0, 16);
   return html`<section aria-labelledby="events-h">
     <h2 id="events-h">${t('events.title')}</h2>
     <form class="toolbar" onSubmit=${search}>
       <label>${t('events.asset')} <input name="asset" value=${asset} /></label>
       <label>${t('events.kind')} <select name="kind" value=${kind}>${KINDS.map((k) => html`<option value=${k}>${k || t('events.all')}</option>`)}</select></label>
+      <label>${t('events.from')} <input type="datetime-local" name="from" value=${local(rg.from)} /></label>
+      <label>${t('events.to')} <input type="datetime-local" name="to" value=${rg.toQ ? local(rg.to) : ''} /></label>
       <button type="submit">${t('events.search')}</button>
       <button type="button" onClick=${() => download('export', { events: 1, asset, kind, from: rg.from, to: rg.to, format: 'csv' })}>${t('export.csv')}</button>
     </form>
