@@ -200,6 +200,9 @@ func TestDemoInABrowser(t *testing.T) {
 	cmd.Env = append(os.Environ(),
 		"MOLEN_URL="+d.Hub.URL(), "MOLEN_EMAIL="+DemoAdmin, "MOLEN_PASSWORD="+demoPassword(t, dataDir, DemoAdmin),
 		"MOLEN_ORG=default", "MOLEN_MACHINE="+machines[0], "MOLEN_TOKEN="+token, "MOLEN_CHROMIUM="+browser, "MOLEN_SCREENSHOTS="+shots)
+	if served(d, "/api/v1/series/rename") {
+		cmd.Env = append(cmd.Env, "MOLEN_SERIES_ADMIN=1")
+	}
 	out, err := cmd.CombinedOutput()
 	t.Logf("browser test (screenshots in %s):\n%s", shots, out)
 	if err != nil {

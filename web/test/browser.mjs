@@ -211,6 +211,22 @@ await page.waitForFunction(() => !document.querySelector('ul.alarms').textConten
 await view('alarms-acked');
 log('ok alarm acknowledged with a comment');
 
+// Series management (admin): rename a series of the test machine, then
+// delete it.
+if (env('MOLEN_SERIES_ADMIN')) {
+  const cell = machinePath.slice(0, -1).concat('test-cell');
+  const from = cell.join('/') + '/vibration_mm_s', to = cell.join('/') + '/vibration_renamed';
+  page.on('dialog', (d) => d.accept());
+  await go('#/factory/' + cell.map(encodeURIComponent).join('/'));
+  await page.click('details.admin summary');
+  await page.fill(`[id="rn-${from}"]`, to);
+  await page.locator(`form:has([id="rn-${from}"]) button`).click();
+  await page.waitForSelector(`[id="rn-${to}"]`);
+  await page.locator(`tr:has([id="rn-${to}"]) button.danger`).click();
+  await page.waitForFunction((p) => !document.getElementById('rn-' + p), to);
+  log('ok series renamed and deleted');
+}
+
 // 8. Dutch: switch, the screen speaks Dutch, the choice is remembered.
 await go(machineHash);
 await page.waitForSelector('[data-chart]');
