@@ -97,6 +97,29 @@ func stopOnce(t *testing.T, d *Demo, asset string) {
 	}
 }
 
+// vibrationSpike publishes a steady vibration of a test machine and then
+// a spike, which the demo pipeline's anomaly operator raises as an
+// anomaly: an alarm for the browser to acknowledge.
+func vibrationSpike(t *testing.T, d *Demo, asset string) {
+	t.Helper()
+	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker("tcp://" + d.Edge.MQTTAddr()).SetClientID("browser-test-vibration"))
+	if tok := c.Connect(); tok.Wait() && tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	defer c.Disconnect(250)
+	t0 := time.Now().Add(-3 * time.Minute).UnixMilli()
+	for i := range 90 {
+		v := 2.0 + float64(i%3)*0.01
+		if i >= 80 {
+			v = 40
+		}
+		payload := fmt.Sprintf(`{"value": %g, "ts": %d}`, v, t0+int64(i)*1000)
+		if tok := c.Publish(asset+"/vibration_mm_s", 1, false, payload); tok.Wait() && tok.Error() != nil {
+			t.Fatal(tok.Error())
+		}
+	}
+}
+
 // hubGet answers the demo hub's JSON at path, as its admin token.
 func hubGet(t *testing.T, d *Demo, path string, out any) int {
 	t.Helper()
@@ -155,7 +178,22 @@ func TestDemoInABrowser(t *testing.T) {
 		return len(ev.Events) > 0
 	})
 
-	out := runBrowserScript(t, node, script, d, dataDir, browser, "MOLEN_MACHINE="+machines[0])
+	token, err := d.Hub.AdminToken()
+	if err != nil {
+		t.Fatal(err)
+	}
+	vibrationSpike(t, d, stopped)
+	waitFor(t, "the test machine's anomaly at the hub", func() bool {
+		var ev struct{ Events []json.RawMessage }
+		hubGet(t, d, "/api/v1/events?kind=anomaly&asset="+stopped+"&from=-10m", &ev)
+		return len(ev.Events) > 0
+	})
+
+	env := []string{"MOLEN_MACHINE=" + machines[0], "MOLEN_TOKEN=" + token}
+	if served(d, "/api/v1/series/rename") {
+		env = append(env, "MOLEN_SERIES_ADMIN=1")
+	}
+	out := runBrowserScript(t, node, script, d, dataDir, browser, env...)
 	// Where the hub has downtime reasons, giving one is part of the test;
 	// where it streams live data, the page must follow the stream.
 	if served(d, "/api/v1/reasons") && strings.Contains(out, "SKIP downtime reason") {

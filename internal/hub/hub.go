@@ -24,6 +24,7 @@ import (
 	"github.com/molen-io/molen/internal/api"
 	"github.com/molen-io/molen/internal/audit"
 	"github.com/molen-io/molen/internal/auth"
+	"github.com/molen-io/molen/internal/factory"
 	"github.com/molen-io/molen/internal/fleet"
 	"github.com/molen-io/molen/internal/ingest"
 	"github.com/molen-io/molen/internal/live"
@@ -361,6 +362,10 @@ func (h *Hub) open(ctx context.Context) error {
 		Log: cfg.Log, Now: cfg.Now}); err != nil {
 		return err
 	}
+	factorySvc, err := factory.New(ctx, factory.Config{DB: h.meta, Store: h.store, Audit: h.audit, Now: cfg.Now})
+	if err != nil {
+		return err
+	}
 	if h.ingest, err = ingest.New(h.store, 0, cfg.Log.With("component", "ingest"), reg); err != nil {
 		return err
 	}
@@ -390,6 +395,7 @@ func (h *Hub) open(ctx context.Context) error {
 	h.router.Handle(reports.New(h.store, cfg.Now).Routes()...)
 	h.router.Handle(h.ingest.Routes()...)
 	h.router.Handle(h.live.Routes()...)
+	h.router.Handle(factorySvc.Routes()...)
 	metrics := promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 	webUI := web.Handler()
 	h.router.Handle(

@@ -53,6 +53,47 @@ type Events interface {
 	// Events returns the events of org matching q, newest start first (ties
 	// by asset, kind).
 	Events(ctx context.Context, org string, q EventQuery) ([]uns.Event, error)
+	// SetEventAttrs sets attributes of the stored events of org with the
+	// given asset, kind and start (whatever their key attributes): each
+	// value replaces the event's, an empty one removes the attribute. The
+	// key attributes (uns.EventKeyAttrs) cannot be set. It returns the
+	// events as stored now, none when no event matched. Once an event has
+	// the attribute reason_by (a person assigned its reason), a later
+	// version of it from an edge keeps the stored AssignedAttrs.
+	SetEventAttrs(ctx context.Context, org, asset, kind string, start int64, attrs map[string]string) ([]uns.Event, error)
+}
+
+// AssignedAttrs are the attributes a person assigns to an event (its
+// downtime reason), which later versions of the event from an edge keep.
+var AssignedAttrs = []string{"reason", "reason_by", "reason_comment"}
+
+// MergeAttrs returns old with set applied as SetEventAttrs applies it. It
+// refuses to set a key attribute or an invalid one (see uns.ValidateEvent)
+// with an error wrapping ErrInvalid.
+func MergeAttrs(old, set map[string]string) (map[string]string, error) {
+	out := make(map[string]string, len(old)+len(set))
+	for k, v := range old {
+		out[k] = v
+	}
+	for k, v := range set {
+		for _, key := range uns.EventKeyAttrs {
+			if k == key {
+				return nil, fmt.Errorf("%w: attribute %q identifies the event and cannot be set", ErrInvalid, k)
+			}
+		}
+		if v == "" {
+			delete(out, k)
+		} else {
+			out[k] = v
+		}
+	}
+	if err := uns.ValidateEvent(uns.Event{Asset: "x", Kind: "x", Attrs: out}); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	return out, nil
 }
 
 // SeriesInfo describes one stored series.

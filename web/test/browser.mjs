@@ -153,6 +153,15 @@ const csv = readFileSync(await dl.path(), 'utf8');
 const lines = csv.trim().split('\n');
 if (lines.length < 2 || !/time|ts/.test(lines[0])) fail('export: want a header and rows, got ' + JSON.stringify(csv.slice(0, 200)));
 log(`ok export ${dl.suggestedFilename()}: ${lines.length - 1} rows, header ${lines[0]}`);
+// Several series in the chart: the CSV names the series of each row,
+// and Parquet is a Parquet file.
+const seriesCount = await page.locator('input[data-series]:checked').count();
+const tagsInFile = new Set(lines.slice(1).map((l) => l.split(',')[0]));
+if (seriesCount > 1 && (!lines[0].startsWith('series,') || tagsInFile.size < 2)) fail(`export of ${seriesCount} series: header ${lines[0]}, rows of ${[...tagsInFile]}`);
+const [pq] = await Promise.all([page.waitForEvent('download'), page.click('button:text-is("Export Parquet")')]);
+const pqBytes = readFileSync(await pq.path());
+if (pqBytes.subarray(0, 4).toString() !== 'PAR1' || pqBytes.subarray(-4).toString() !== 'PAR1') fail('Parquet export: not a Parquet file');
+log(`ok export ${pq.suggestedFilename()}: Parquet, ${pqBytes.length} bytes`);
 
 // 7. Line views: timeline, OEE, downtime (assign a reason, Pareto
 // changes), alarms, events.
@@ -162,6 +171,17 @@ for (const tab of ['timeline', 'oee', 'alarms', 'events']) {
   await page.waitForSelector(`.tabs a[aria-current="page"][href$="tab=${tab}"]`);
   await view(tab);
 }
+// Event search by kind and time.
+await go(`#/factory/${line}?tab=events`);
+await page.selectOption('select[name="kind"]', 'downtime');
+await page.click('button:text-is("Search")');
+await page.waitForFunction(() => location.hash.includes('kind=downtime'));
+await page.waitForFunction(() => {
+  const cells = [...document.querySelectorAll('table.data tbody tr td:nth-child(2)')].map((c) => c.textContent);
+  return cells.length > 0 && cells.every((c) => c === 'downtime');
+});
+log('ok event search by kind');
+
 await go(`#/factory/${line}?tab=downtime&from=-24h`);
 await page.waitForSelector('.tabs a[aria-current="page"][href$="tab=downtime&from=-24h"], .tabs a[aria-current="page"][href*="tab=downtime"]');
 const reasons = await page.evaluate(async () => (await fetch('/api/v1/reasons')).status);
@@ -178,6 +198,34 @@ if (reasons === 404) {
   log(`ok reason ${code} assigned; Pareto ${beforePareto} -> ${await pareto()}`);
 }
 await view('downtime');
+
+// Alarms: comment on and acknowledge the open one of the test machine.
+await go(`#/factory/${line}?tab=alarms&state=open`);
+const alarm = page.locator('ul.alarms > li.open', { hasText: 'test-cell' }).first();
+await alarm.waitFor();
+await alarm.locator('input').fill('checked the bearing');
+await alarm.locator('button.primary').click();
+await go(`#/factory/${line}?tab=alarms&state=acked`);
+await page.locator('ul.alarms > li.acked', { hasText: 'checked the bearing' }).first().waitFor();
+await page.waitForFunction(() => !document.querySelector('ul.alarms').textContent.includes('usr_'));
+await view('alarms-acked');
+log('ok alarm acknowledged with a comment');
+
+// Series management (admin): rename a series of the test machine, then
+// delete it.
+if (env('MOLEN_SERIES_ADMIN')) {
+  const cell = machinePath.slice(0, -1).concat('test-cell');
+  const from = cell.join('/') + '/vibration_mm_s', to = cell.join('/') + '/vibration_renamed';
+  page.on('dialog', (d) => d.accept());
+  await go('#/factory/' + cell.map(encodeURIComponent).join('/'));
+  await page.click('details.admin summary');
+  await page.fill(`[id="rn-${from}"]`, to);
+  await page.locator(`form:has([id="rn-${from}"]) button`).click();
+  await page.waitForSelector(`[id="rn-${to}"]`);
+  await page.locator(`tr:has([id="rn-${to}"]) button.danger`).click();
+  await page.waitForFunction((p) => !document.getElementById('rn-' + p), to);
+  log('ok series renamed and deleted');
+}
 
 // 8. Dutch: switch, the screen speaks Dutch, the choice is remembered.
 await go(machineHash);
@@ -250,6 +298,17 @@ await page.reload();
 await page.waitForSelector('[data-machine]');
 const usable = await page.evaluate(() => Math.round(performance.now()));
 log(`first page usable (reload with a session): ${usable} ms`);
+
+// 12. The demo's #token= link: the tab is signed in with the token, which
+// leaves the address bar.
+if (env('MOLEN_TOKEN')) {
+  const tab = await (await browser.newContext()).newPage();
+  await tab.goto(base + '/#token=' + env('MOLEN_TOKEN'));
+  await tab.waitForSelector('[data-machine]');
+  const h = await tab.evaluate(() => location.hash);
+  if (h.includes('token')) fail('the token stays in the address: ' + h);
+  log('ok token link');
+}
 
 if (problems.length) fail(problems.join('\n'));
 await browser.close();

@@ -3,7 +3,7 @@
 // the right); rollups show their min/max as a band; a drag selects a range
 // to zoom into. The y-axes never shrink below a sensible span, so a flat
 // line does not look like noise.
-import { html, useEffect, useRef, theme, useSignal, t, fmtNum } from './core.js';
+import { html, useEffect, useRef, theme, lang, useSignal, t, fmtNum, fmtTime } from './core.js';
 import uPlot from '../vendor/uplot.js';
 
 const PALETTE = ['#1f6feb', '#d9480f', '#2b8a3e', '#9c36b5', '#c92a2a', '#0b7285', '#e67700', '#5f3dc4', '#495057', '#a61e4d'];
@@ -32,10 +32,11 @@ export function Chart({ lines, from, to, onZoom, height = 280, title, bars = fal
   const zoom = useRef(onZoom);
   zoom.current = onZoom;
   const th = useSignal(theme);
+  const lg = useSignal(lang);
 
   // Shape: x in seconds (uPlot's time axis), one column per line, plus
   // min and max columns for bands.
-  const shapeKey = lines.map((l) => l.label + '|' + l.unit + '|' + !!l.min).join(';') + th + bars + (target ?? '');
+  const shapeKey = lines.map((l) => l.label + '|' + l.unit + '|' + !!l.min).join(';') + th + lg + bars + (target ?? '');
   useEffect(() => {
     const node = el.current;
     const tables = lines.map((l) => {
@@ -48,7 +49,9 @@ export function Chart({ lines, from, to, onZoom, height = 280, title, bars = fal
     const scaleOf = (u) => 'y' + units.indexOf(u);
     const axisColour = cssVar('--muted') || '#555';
     const gridColour = cssVar('--grid') || '#ddd';
-    const series = [{}];
+    // Times in the page's language: hours and minutes within two days,
+    // dates beyond.
+    const series = [{ label: t('chart.time'), value: (u, v) => (v === null ? '–' : fmtTime(v * 1000)) }];
     const bands = [];
     lines.forEach((l, i) => {
       const c = colour(i);
@@ -70,10 +73,16 @@ export function Chart({ lines, from, to, onZoom, height = 280, title, bars = fal
     }
     const scales = { x: { time: true, min: from / 1000, max: to / 1000 } };
     units.forEach((u) => { scales[scaleOf(u)] = { range: (p, lo, hi) => yRange || (bars ? [0, Math.max(1.05, hi || 0)] : minSpan(lo, hi)) }; });
-    const axes = [{ stroke: axisColour, grid: { stroke: gridColour } }];
+    const loc = document.documentElement.lang === 'nl' ? 'nl-NL' : 'en-GB';
+    const xValues = (u, splits) => {
+      const span = (splits[splits.length - 1] - splits[0]) || 0;
+      const o = span > 2 * 86400 ? { day: 'numeric', month: 'short' } : { hour: '2-digit', minute: '2-digit' };
+      return splits.map((v) => new Date(v * 1000).toLocaleString(loc, o));
+    };
+    const axes = [{ stroke: axisColour, grid: { stroke: gridColour }, values: xValues }];
     units.slice(0, 2).forEach((u, i) => axes.push({
       scale: scaleOf(u), side: i === 0 ? 3 : 1, stroke: axisColour, label: u, grid: { show: i === 0, stroke: gridColour },
-      values: (p, vals) => vals.map((v) => fmtNum(v)), size: 60,
+      values: (p, vals) => vals.map((v) => fmtNum(v)), size: node.clientWidth < 500 ? 44 : 60,
     }));
     const opts = {
       width: node.clientWidth || 600, height, series, scales, axes, bands,

@@ -197,6 +197,10 @@ function Overview({ node, nodes, who }) {
   const children = node.children.map((c) => nodes.get(c)).filter((c) => !c.machine);
   return html`
     <${OEENow} prefix=${node.path} />
+    <p class="quick">${t('factory.lostOutput')}
+      <a href=${href('factory', node.path ? node.path.split('/') : [], { tab: 'oee', bucket: 'day' })}>${t('factory.oeeByDay')}</a> ·
+      <a href=${href('factory', node.path ? node.path.split('/') : [], { tab: 'downtime', ...yesterday() })}>${t('factory.downtimeYesterday')}</a> ·
+      <a href=${href('factory', node.path ? node.path.split('/') : [], { tab: 'timeline', ...yesterday() })}>${t('factory.timelineYesterday')}</a></p>
     ${children.length > 0 && html`<section aria-labelledby="children-h"><h2 id="children-h">${t('factory.below')}</h2>
       <ul class="children">${children.map((c) => {
         const ms = machinesUnder(nodes, c.path);
@@ -352,6 +356,15 @@ function Timeline({ node, nodes, route, who }) {
   </section>`;
 }
 
+// useNames maps the organisation's people's IDs to their names, for who
+// gave a reason or acknowledged an alarm; an ID without a name (a token,
+// a person who left) shows as itself.
+function useNames() {
+  const r = useApi('members', {});
+  const m = new Map((r.data?.members || []).map((x) => [x.user, x.name]));
+  return (id) => m.get(id) || id;
+}
+
 // useReasons loads the organisation's downtime reasons.
 function useReasons() {
   const r = useApi('reasons', {});
@@ -394,6 +407,7 @@ function DowntimeList({ prefix, from, to, who, onChange }) {
   const reasons = useReasons();
   const byCode = new Map(reasons.list.map((r) => [r.code, r]));
   const mayAssign = can(who, 'engineer') && reasons.list.length > 0;
+  const name = useNames();
   const [msg, setMsg] = useState('');
   async function assign(e, code, comment) {
     try {
@@ -415,13 +429,13 @@ function DowntimeList({ prefix, from, to, who, onChange }) {
       <tbody>${list.map((e) => html`<tr data-downtime=${e.asset + '@' + e.start}>
         <td>${e.asset.split('/').pop()}</td><td>${fmtTime(e.start)}</td>
         <td>${e.end ? fmtDuration((e.end - e.start) / 1000) : t('downtime.ongoing')}</td>
-        <td>${mayAssign ? html`<${ReasonPicker} e=${e} reasons=${reasons.list} onAssign=${assign} />`
+        <td>${mayAssign ? html`<${ReasonPicker} e=${e} reasons=${reasons.list} onAssign=${assign} name=${name} />`
           : (byCode.has(e.attrs?.reason) ? label(byCode.get(e.attrs.reason).label) : e.attrs?.reason || '–')}</td></tr>`)}</tbody>
     </table>`}
   </section>`;
 }
 
-function ReasonPicker({ e, reasons, onAssign }) {
+function ReasonPicker({ e, reasons, onAssign, name }) {
   const id = 'reason-' + e.asset.replace(/\W/g, '-') + '-' + e.start;
   const cur = e.attrs?.reason || '';
   const known = reasons.some((r) => r.code === cur);
@@ -430,7 +444,7 @@ function ReasonPicker({ e, reasons, onAssign }) {
     <select id=${id} value=${known ? cur : ''} onChange=${(x) => x.target.value && onAssign(e, x.target.value, '')}>
       <option value="">${known ? '' : (cur ? cur + ' — ' : '') + t('downtime.pick')}</option>
       ${reasons.map((r) => html`<option value=${r.code}>${label(r.label)}${r.planned ? ' (' + t('downtime.planned') + ')' : ''}</option>`)}
-    </select>${e.attrs?.reason_by ? html` <small>${t('downtime.by', { who: e.attrs.reason_by })}</small>` : ''}
+    </select>${e.attrs?.reason_by ? html` <small>${t('downtime.by', { who: name(e.attrs.reason_by) })}</small>` : ''}
   </span>`;
 }
 
@@ -472,11 +486,15 @@ function AlarmsView({ node, route, who }) {
   const rg = rangeOf(route, '-7d');
   const r = useApi('alarms', { prefix: node.path, state: st, from: rg.fromQ, to: rg.toQ });
   const [msg, setMsg] = useState('');
+  const name = useNames();
   async function act(a, ack, comment) {
     try {
-      const req = { method: 'POST', body: { asset: a.asset, kind: a.kind, start: new Date(a.start).toISOString(), comment } };
+      // The hub names alarms by their start as it gave it (RFC 3339 with
+      // nanoseconds), which is exact.
+      const start = typeof a.start === 'string' ? a.start : new Date(a.start).toISOString();
+      const req = { method: 'POST', body: { asset: a.asset, kind: a.kind, start, comment } };
       await (ack ? api('alarms/ack', req) : api('alarms/comment', req));
-      setMsg(t(ack ? 'alarms.acked' : 'alarms.commented'));
+      setMsg(t(ack ? 'alarms.ackDone' : 'alarms.commented'));
       r.reload();
     } catch (x) { setMsg(x.message); }
   }
@@ -489,19 +507,19 @@ function AlarmsView({ node, route, who }) {
     <p role="status" class="note">${msg}</p>
     ${r.error ? html`<${Failure} error=${r.error} />` : list.length === 0 ? html`<p class="note">${r.data ? t('alarms.none') : t('shell.loading')}</p>` : html`
     <ul class="alarms">${list.map((a) => html`<li class=${a.acked ? 'acked' : 'open'}>
-      <${AlarmItem} a=${a} mayAct=${can(who, 'engineer')} onAct=${act} /></li>`)}</ul>`}
+      <${AlarmItem} a=${a} mayAct=${can(who, 'engineer')} onAct=${act} name=${name} /></li>`)}</ul>`}
   </section>`;
 }
 
-function AlarmItem({ a, mayAct, onAct }) {
+function AlarmItem({ a, mayAct, onAct, name }) {
   const [text, setText] = useState('');
   const id = 'c-' + a.asset.replace(/\W/g, '-') + a.start;
   const attrs = Object.entries(a.attrs || {}).map(([k, v]) => k + '=' + v).join(', ');
   return html`<div class="alarm-head"><strong>${a.kind}</strong> · <a href=${href('factory', a.asset.split('/'))}>${a.asset.split('/').pop()}</a>
       · ${fmtTime(a.start)}${a.end ? ' – ' + fmtTime(a.end) : ' (' + t('alarms.active') + ')'}
-      ${a.acked ? html` · <span class="badge running">${t('alarms.ackedBy', { who: a.acked_by })}</span>` : html` · <span class="badge down">${t('alarms.open')}</span>`}</div>
+      ${a.acked ? html` · <span class="badge running">${t('alarms.ackedBy', { who: name(a.acked_by) })}</span>` : html` · <span class="badge down">${t('alarms.open')}</span>`}</div>
     ${attrs && html`<p class="meta">${attrs}</p>`}
-    ${(a.comments || []).length > 0 && html`<ul class="comments">${a.comments.map((c) => html`<li><small>${c.by}, ${fmtTime(typeof c.at === 'string' ? Date.parse(c.at) : c.at)}:</small> ${c.text}</li>`)}</ul>`}
+    ${(a.comments || []).length > 0 && html`<ul class="comments">${a.comments.map((c) => html`<li><small>${name(c.by)}, ${fmtTime(Date.parse(c.at) || c.at)}:</small> ${c.text}</li>`)}</ul>`}
     ${mayAct && html`<form class="inline" onSubmit=${(e) => { e.preventDefault(); onAct(a, false, text); setText(''); }}>
       <label class="sr-only" for=${id}>${t('alarms.comment')}</label>
       <input id=${id} value=${text} onInput=${(e) => setText(e.target.value)} placeholder=${t('alarms.comment')} />
@@ -521,13 +539,21 @@ function EventsView({ node, route }) {
   function search(e) {
     e.preventDefault();
     const f = new FormData(e.target);
-    location.hash = withQuery({ asset: f.get('asset'), kind: f.get('kind') });
+    const ms = (v) => (v ? String(new Date(v).getTime()) : '');
+    // Unchanged times keep the period as it was (relative ones move on).
+    const from = f.get('from') && f.get('from') !== local(rg.from) ? ms(f.get('from')) : rg.fromQ;
+    const to = f.get('to') !== (rg.toQ ? local(rg.to) : '') ? ms(f.get('to')) : rg.toQ;
+    location.hash = withQuery({ asset: f.get('asset'), kind: f.get('kind'), from, to });
   }
+  // datetime-local wants local time without a zone.
+  const local = (t0) => new Date(t0 - new Date(t0).getTimezoneOffset() * 60000).toISOString().slice(0, 16);
   return html`<section aria-labelledby="events-h">
     <h2 id="events-h">${t('events.title')}</h2>
     <form class="toolbar" onSubmit=${search}>
       <label>${t('events.asset')} <input name="asset" value=${asset} /></label>
       <label>${t('events.kind')} <select name="kind" value=${kind}>${KINDS.map((k) => html`<option value=${k}>${k || t('events.all')}</option>`)}</select></label>
+      <label>${t('events.from')} <input type="datetime-local" name="from" value=${local(rg.from)} /></label>
+      <label>${t('events.to')} <input type="datetime-local" name="to" value=${rg.toQ ? local(rg.to) : ''} /></label>
       <button type="submit">${t('events.search')}</button>
       <button type="button" onClick=${() => download('export', { events: 1, asset, kind, from: rg.from, to: rg.to, format: 'csv' })}>${t('export.csv')}</button>
     </form>

@@ -83,6 +83,7 @@ function SignIn() {
         <input id="code" name="code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9 ]{6,8}" required ref=${first} />
       `}
       <button type="submit" class="primary" disabled=${busy}>${step === 'password' ? t('signin.submit') : t('signin.verify')}</button>
+      ${step === 'password' && html`<button type="button" class="ghost" onClick=${() => setStep('totp')}>${t('signin.haveCode')}</button>`}
       <p class="hint">${t('signin.hint')}</p>
     </form>
     <${Prefs} />
