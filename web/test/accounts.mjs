@@ -59,9 +59,10 @@ async function newPage() {
   page.signedIn = false;
   page.on('pageerror', (e) => page.problems.push('page error: ' + e.message));
   page.on('console', (m) => {
-    if (m.type() === 'error' && !/status of 404/.test(m.text()) && (page.signedIn || !/status of 401/.test(m.text()))) page.problems.push('console: ' + m.text());
+    if (m.type() === 'error' && !(page.expect && /status of 403/.test(m.text())) && !/status of 404/.test(m.text()) && (page.signedIn || !/status of 401/.test(m.text()))) page.problems.push('console: ' + m.text());
   });
   page.on('response', (r) => {
+    if (page.expect && page.expect.test(`${r.status()} ${r.request().method()} ${r.url()}`)) return;
     if (r.status() >= 400 && !(r.status() === 404 && notOurs.test(r.url())) && (page.signedIn || r.status() !== 401)) page.problems.push(`${r.status()} ${r.request().method()} ${r.url()}`);
   });
   page.on('dialog', (d) => d.accept());
@@ -108,14 +109,23 @@ async function signIn(page, email, password, code, into = org) {
   await page.waitForSelector('header.top');
   page.signedIn = true;
   const current = await page.evaluate(() => document.getElementById('org-select')?.value);
-  if (current !== undefined && current !== into) {
-    await page.selectOption('#org-select', into);
-    await page.waitForFunction((o) => document.getElementById('org-select')?.value === o, into);
-  }
+  if (current !== undefined && current !== into) await switchOrg(page, into);
+}
+// switchOrg moves the session to organisation o, which brings the
+// application back to its first view.
+async function switchOrg(page, o) {
+  await page.selectOption('#org-select', o);
+  await page.waitForFunction((x) => document.getElementById('org-select')?.value === x &&
+    document.querySelector('#nav a[aria-current="page"]')?.getAttribute('href') === '#/factory', o);
 }
 const go = async (page, hash, heading) => {
   await page.goto(base + '/' + hash);
-  await page.waitForFunction((h) => [...document.querySelectorAll('h1, h2')].some((e) => e.textContent.includes(h)), heading);
+  try {
+    await page.waitForFunction((h) => [...document.querySelectorAll('h1, h2')].some((e) => e.textContent.includes(h)), heading);
+  } catch (e) {
+    await page.screenshot({ path: path.join(shots, 'failed.png'), fullPage: true });
+    fail(`${hash}: no heading "${heading}" (failed.png): ${page.problems.join('; ')}`);
+  }
 };
 
 const admin = await newPage();
@@ -132,6 +142,36 @@ await admin.waitForSelector('.tree li');
 const orgs = await admin.$$eval('.tree code', (cs) => cs.map((c) => c.textContent));
 if (!orgs.includes(org)) fail(`organisation tree lacks ${org}: ${orgs.join(', ')}`);
 await view(admin, 'admin-orgs');
+// A company's admin may not make organisations: the refusal is shown.
+await admin.click('summary:text-is("Create an organisation")');
+await admin.fill('#org-id', 'refused-' + process.pid);
+await admin.fill('#org-name', 'Refused B.V.');
+// (the response listener lets this one refusal through; the console's
+// line about it names no address)
+admin.expect = /^403 POST .*\/api\/v1\/orgs$/;
+await admin.click('form button:text-is("Create an organisation")');
+await admin.waitForFunction(() => /The hub refused this/.test(document.querySelector('main [role="alert"]')?.textContent));
+log('ok the refusal to make an organisation is shown');
+// As platform admin, a company below a hub, with its first owner's
+// invitation shown once.
+await switchOrg(admin, 'platform');
+await go(admin, '#/admin/orgs', 'Organisations you may see');
+await admin.waitForSelector('.tree li');
+await admin.click('summary:text-is("Create an organisation")');
+const child = 'browser-' + process.pid;
+await admin.fill('#org-id', child);
+await admin.fill('#org-name', 'Browser Test B.V.');
+await admin.selectOption('#org-kind', 'company');
+await admin.selectOption('#org-parent', env('MOLEN_COMPANY_HUB'));
+await admin.fill('#org-owner', `owner.${process.pid}@example.test`);
+await admin.click('form button:text-is("Create an organisation")');
+await status(admin, /Organisation created/);
+const ownerLink = await admin.getAttribute('[data-secret]', 'data-secret');
+if (!/\/auth\/invite\?token=mli_/.test(ownerLink)) fail('first owner\'s invitation: ' + ownerLink);
+await admin.waitForFunction((c) => [...document.querySelectorAll('.tree code')].some((e) => e.textContent === c), child);
+await view(admin, 'admin-orgs-created');
+await switchOrg(admin, org);
+log('ok organisation made below ' + env('MOLEN_COMPANY_HUB') + ', its owner\'s invitation shown once');
 
 // 2. An invitation, its link shown once, accepted in a second browser.
 const invitee = `new.person.${process.pid}@example.test`;

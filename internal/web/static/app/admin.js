@@ -15,6 +15,9 @@ registerArea({ id: 'admin', title: 'area.admin', visible: (w) => can(w, 'admin')
 
 const TABS = ['people', 'invitations', 'tokens', 'sharing', 'audit', 'orgs'];
 const ROLES = ['viewer', 'engineer', 'admin', 'owner'];
+// An organisation's ID as the hub takes it (the pattern attribute is read
+// in the v mode of regular expressions, where a - must be escaped).
+const ORG_ID = '[a-z0-9\\-]{1,40}';
 
 function AdminView({ route, who }) {
   useSignal(lang);
@@ -59,7 +62,7 @@ function Orgs({ who }) {
       <summary>${t('orgs.create')}</summary>
       <p class="note">${t('orgs.explain')}</p>
       <form class="grid-form" onSubmit=${create}>
-        <label for="org-id">${t('orgs.id')}</label><input id="org-id" name="id" required pattern="[a-z0-9-]{1,40}" aria-describedby="org-id-hint" />
+        <label for="org-id">${t('orgs.id')}</label><input id="org-id" name="id" required pattern=${ORG_ID} aria-describedby="org-id-hint" />
         <span id="org-id-hint" class="meta">${t('orgs.idHint')}</span>
         <label for="org-name">${t('orgs.name')}</label><input id="org-name" name="name" required maxlength="200" />
         <label for="org-kind">${t('orgs.kind')}</label>
