@@ -2,7 +2,6 @@ package promql
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -50,13 +49,21 @@ type Querier interface {
 	// Select returns the series every matcher matches, sorted by labels.
 	// When more than limit match it returns a *LimitError.
 	Select(ctx context.Context, ms []*Matcher, limit int) ([]Series, error)
-	// Samples returns the numeric samples of a series in [from, to), in
-	// time order, at most limit of them.
-	Samples(ctx context.Context, id string, from, to int64, limit int) ([]Sample, error)
+	// Samples returns the numeric samples among the first limit points of
+	// a series in [from, to), in time order, and how many points it read
+	// (samples and points it skipped, such as strings).
+	Samples(ctx context.Context, id string, from, to int64, limit int) (samples []Sample, read int, err error)
 	// Buckets returns the non-empty buckets of width step of a series in
 	// [from, to), aggregated by agg; buckets start at multiples of step.
 	Buckets(ctx context.Context, id string, from, to, step int64, agg BucketAgg) ([]Bucket, error)
 }
+
+// QueryError is a query the engine refuses as malformed (a range vector
+// where an instant vector belongs, a range query without a step). The HTTP
+// API answers it as bad_data (400).
+type QueryError string
+
+func (e QueryError) Error() string { return string(e) }
 
 // LimitError is a query refused because it would read or return more
 // than a limit allows. The HTTP API answers it as an execution error (422),
@@ -136,12 +143,12 @@ func (en *Engine) Query(ctx context.Context, q Querier, e Expr, start, end int64
 		lim = DefaultLimits
 	}
 	if end < start {
-		return nil, errors.New("end timestamp must not be before start time")
+		return nil, QueryError("end timestamp must not be before start time")
 	}
 	var times []int64
 	if step <= 0 {
 		if end != start {
-			return nil, errors.New("zero or negative query resolution step widths are not accepted: try a positive integer")
+			return nil, QueryError("zero or negative query resolution step widths are not accepted: try a positive integer")
 		}
 		times = []int64{start}
 	} else {
@@ -233,7 +240,7 @@ func (ev *evaluator) eval(e Expr) (value, error) {
 		return arith(e.Op, l, r), nil
 	case *VectorSelector:
 		if e.Range != 0 {
-			return value{}, errors.New("a range vector selector must be the argument of a function such as rate or avg_over_time")
+			return value{}, QueryError("a range vector selector must be the argument of a function such as rate or avg_over_time")
 		}
 		return ev.selectorValues(e, "last", LookbackDelta)
 	case *Call:
@@ -245,7 +252,7 @@ func (ev *evaluator) eval(e Expr) (value, error) {
 		}
 		return aggregate(e, v, len(ev.times)), nil
 	}
-	return value{}, fmt.Errorf("unexpected expression %T", e)
+	return value{}, QueryError(fmt.Sprintf("unexpected expression %T", e))
 }
 
 // selectorValues evaluates fn over the windows of width w that end at each
@@ -314,11 +321,11 @@ func (ev *evaluator) take(n int) error {
 // Prometheus does.
 func (ev *evaluator) fromSamples(id, fn string, w time.Duration, rs *ResultSeries) error {
 	from, to := max(ev.times[0]-int64(w)+1, 0), ev.times[len(ev.times)-1]+1
-	pts, err := ev.q.Samples(ev.ctx, id, from, to, ev.budget+1)
+	pts, read, err := ev.q.Samples(ev.ctx, id, from, to, ev.budget+1)
 	if err != nil {
 		return err
 	}
-	if err := ev.take(len(pts)); err != nil {
+	if err := ev.take(read); err != nil {
 		return err
 	}
 	for i, t := range ev.times {

@@ -36,14 +36,14 @@ func (m memQuerier) Select(_ context.Context, ms []*Matcher, limit int) ([]Serie
 	return out, nil
 }
 
-func (m memQuerier) Samples(_ context.Context, id string, from, to int64, limit int) ([]Sample, error) {
+func (m memQuerier) Samples(_ context.Context, id string, from, to int64, limit int) ([]Sample, int, error) {
 	var out []Sample
 	for _, p := range m[id].pts {
 		if p.T >= from && p.T < to && len(out) < limit {
 			out = append(out, p)
 		}
 	}
-	return out, nil
+	return out, len(out), nil
 }
 
 func (m memQuerier) Buckets(_ context.Context, id string, from, to, step int64, agg BucketAgg) ([]Bucket, error) {
