@@ -116,7 +116,7 @@ func (b basicAuth) RoundTrip(r *http.Request) (*http.Response, error) {
 	return http.DefaultTransport.RoundTrip(r)
 }
 
-func promClient(t *testing.T, base string, rt http.RoundTripper) promv1.API {
+func promClient(t testing.TB, base string, rt http.RoundTripper) promv1.API {
 	t.Helper()
 	c, err := promapi.NewClient(promapi.Config{Address: base + "/prom", RoundTripper: rt})
 	if err != nil {
