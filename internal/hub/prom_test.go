@@ -263,6 +263,10 @@ func TestPromAPI(t *testing.T) {
 	if err != nil || len(series) != 2 || !series[0].Equal(model.LabelSet(wantLabels)) {
 		t.Errorf("series: %v, %v", series, err)
 	}
+	series, warnings, _, err := p.Series(ctx, []string{`{path=~"plant/hall/.*"}`}, time.Time{}, time.Time{}, promv1.WithLimit(2))
+	if err != nil || len(series) != 2 || len(warnings) != 1 || !strings.Contains(warnings[0], "truncated") {
+		t.Errorf("series with limit=2: %v, %v, %v: want 2 and a warning", series, warnings, err)
+	}
 	names, _, _, err := p.LabelNames(ctx, nil, time.Time{}, time.Time{})
 	if want := []string{"__name__", "area", "cell", "line", "path", "site"}; err != nil || names.String() != strings.Join(want, ", ") {
 		t.Errorf("label names: %v, %v, want %v", names, err, want)

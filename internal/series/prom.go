@@ -405,9 +405,17 @@ func (s *Service) matched(r *http.Request, q *promQuerier, required bool) (out [
 	if err != nil {
 		return nil, nil, err
 	}
-	limit, err := api.Limit("limit", r.Form.Get("limit"), PromSeriesLimit, MaxPromScan)
-	if err != nil {
-		return nil, nil, err
+	// As in Prometheus, limit=0 means none: here, at most MaxPromScan.
+	limit := PromSeriesLimit
+	if v := r.Form.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return nil, nil, api.BadRequest("invalid parameter \"limit\": %q: want a number of series, 0 for no limit", v)
+		}
+		limit = min(n, MaxPromScan)
+		if n == 0 {
+			limit = MaxPromScan
+		}
 	}
 	sels := r.Form["match[]"]
 	if len(sels) == 0 {

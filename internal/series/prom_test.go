@@ -1,9 +1,17 @@
 package series
 
 import (
+	"fmt"
+	"net/url"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/molen-io/molen/internal/promql"
+	"github.com/molen-io/molen/internal/store"
+	"github.com/molen-io/molen/internal/uns"
 )
 
 func TestPromLabels(t *testing.T) {
@@ -45,5 +53,44 @@ func TestMatcherPrefix(t *testing.T) {
 		if got := matcherPrefix(tc.ms); got != tc.want {
 			t.Errorf("matcherPrefix(%v) = %q, want %q", tc.ms, got, tc.want)
 		}
+	}
+}
+
+// TestPromLimits: queries beyond the limits are refused with
+// Prometheus's execution error (422) naming the limit, and counted; the
+// same data within them answers.
+func TestPromLimits(t *testing.T) {
+	f := newFixture(t)
+	f.svc.promLimits = promql.Limits{MaxSeries: 1, MaxPoints: 30, MaxSteps: 100}
+	pts := []uns.Point{{Series: "s/a/l/m2/temp", TS: now.Add(-time.Minute).UnixNano(), Value: uns.Float(1)}}
+	if _, err := f.st.Ingest(t.Context(), "a", store.Source{Edge: "e-a", Stream: "m2"}, []store.Record{{Seq: 1, Points: pts}}); err != nil {
+		t.Fatal(err)
+	}
+	at := fmt.Sprint(now.Unix())
+	for _, tc := range []struct {
+		query, limit, msg string
+	}{
+		{`temp`, "series", "the limit is 1"},
+		{`sum_over_time(temp{cell="m"}[2h])`, "points", "more than 30 points"},
+	} {
+		before := testutil.ToFloat64(f.svc.promM.refused.WithLabelValues(tc.limit))
+		code, body := f.do("GET", "/prom/api/v1/query?time="+at+"&query="+url.QueryEscape(tc.query), f.tokenA, nil)
+		if code != 422 || body["errorType"] != "execution" || !strings.Contains(fmt.Sprint(body["error"]), tc.msg) {
+			t.Errorf("%s: %d %v, want 422 execution with %q", tc.query, code, body, tc.msg)
+		}
+		if got := testutil.ToFloat64(f.svc.promM.refused.WithLabelValues(tc.limit)); got != before+1 {
+			t.Errorf("%s: refused{reason=%q} = %v, want %v", tc.query, tc.limit, got, before+1)
+		}
+	}
+	for _, q := range []string{`temp{cell="m"}`, `sum_over_time(temp{cell="m"}[20m])`} {
+		if code, body := f.do("GET", "/prom/api/v1/query?time="+at+"&query="+url.QueryEscape(q), f.tokenA, nil); code != 200 {
+			t.Errorf("%s: %d %v", q, code, body)
+		}
+	}
+	// Another organisation's token sees its own series only: b has one
+	// temp, so the series limit does not refuse it, and its value is b's.
+	code, body := f.do("GET", "/prom/api/v1/query?time="+at+"&query=temp", f.tokenB, nil)
+	if code != 200 || !strings.Contains(fmt.Sprint(body["data"]), "1000") {
+		t.Errorf("b's temp: %d %v", code, body)
 	}
 }
