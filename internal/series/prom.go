@@ -166,22 +166,33 @@ func (s *Service) prom(endpoint string, h promHandler) func(http.ResponseWriter,
 		case err != nil:
 			return err
 		}
-		b, err := json.Marshal(data)
-		if err != nil {
-			return fmt.Errorf("encode answer: %w", err)
+		// The query results are JSON already (appendMatrix): written as
+		// they are, not validated again by encoding/json.
+		raw, ok := data.(json.RawMessage)
+		if !ok {
+			if raw, err = json.Marshal(data); err != nil {
+				return fmt.Errorf("encode answer: %w", err)
+			}
 		}
-		writeProm(w, http.StatusOK, promAnswer{Status: "success", Data: b, Warnings: warnings})
-		return nil
+		b := make([]byte, 0, len(raw)+64)
+		b = append(b, `{"status":"success","data":`...)
+		b = append(b, raw...)
+		if len(warnings) > 0 {
+			ws, _ := json.Marshal(warnings) // strings: cannot fail
+			b = append(append(b, `,"warnings":`...), ws...)
+		}
+		b = append(b, '}')
+		w.Header().Set("Content-Type", "application/json")
+		_, err = w.Write(b)
+		return err
 	}
 }
 
-// promAnswer is the envelope of every answer of the Prometheus API.
+// promAnswer is the envelope of an error of the Prometheus API.
 type promAnswer struct {
-	Status    string          `json:"status"`
-	Data      json.RawMessage `json:"data,omitempty"`
-	ErrorType string          `json:"errorType,omitempty"`
-	Error     string          `json:"error,omitempty"`
-	Warnings  []string        `json:"warnings,omitempty"`
+	Status    string `json:"status"`
+	ErrorType string `json:"errorType"`
+	Error     string `json:"error"`
 }
 
 func writeProm(w http.ResponseWriter, code int, a promAnswer) {
