@@ -319,10 +319,12 @@ func appendMatrix(b []byte, res *promql.Result) []byte {
 	return append(b, "]}"...)
 }
 
-// appendSample writes [unix seconds, "value"].
+// appendSample writes [unix seconds, "value"], the time in whole
+// milliseconds as Prometheus writes it (ms/1000 prints exactly; ns/1e9
+// may not).
 func appendSample(b []byte, t int64, v float64) []byte {
 	b = append(b, '[')
-	b = strconv.AppendFloat(b, float64(t)/1e9, 'f', -1, 64)
+	b = strconv.AppendFloat(b, float64(t/1e6)/1000, 'f', -1, 64)
 	b = append(b, `,"`...)
 	b = append(b, promql.FormatValue(v)...)
 	return append(b, `"]`...)

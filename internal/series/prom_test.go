@@ -2,6 +2,7 @@ package series
 
 import (
 	"fmt"
+	"math"
 	"net/url"
 	"strings"
 	"testing"
@@ -92,5 +93,22 @@ func TestPromLimits(t *testing.T) {
 	code, body := f.do("GET", "/prom/api/v1/query?time="+at+"&query=temp", f.tokenB, nil)
 	if code != 200 || !strings.Contains(fmt.Sprint(body["data"]), "1000") {
 		t.Errorf("b's temp: %d %v", code, body)
+	}
+}
+
+func TestAppendSample(t *testing.T) {
+	for _, tc := range []struct {
+		t    int64
+		v    float64
+		want string
+	}{
+		{1767571200123000000, 1.5, `[1767571200.123,"1.5"]`},
+		{1767571200000000000, 2, `[1767571200,"2"]`},
+		{1767571200999000000, math.Inf(-1), `[1767571200.999,"-Inf"]`},
+		{1767571200001000000, math.NaN(), `[1767571200.001,"NaN"]`},
+	} {
+		if got := string(appendSample(nil, tc.t, tc.v)); got != tc.want {
+			t.Errorf("appendSample(%d, %v) = %s, want %s", tc.t, tc.v, got, tc.want)
+		}
 	}
 }
