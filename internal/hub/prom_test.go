@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -321,9 +322,13 @@ func TestPromAPI(t *testing.T) {
 	}
 	for path, want := range map[string]string{
 		"/prom/api/v1/query?query=1%2B1&time=1767571200.5": `{"status":"success","data":{"resultType":"scalar","result":[1767571200.5,"2"]}}`,
-		"/prom/api/v1/query?query=running&time=1767571200": `{"status":"success","data":{"resultType":"vector","result":[{"metric":{"__name__":"running","area":"hall","cell":"press","line":"line-1","path":"plant/hall/line-1/press/running","site":"plant"},"value":[1767571200,"1"]}]}}`,
-		"/prom/api/v1/rules": `{"status":"error","errorType":"not_found","error":"no such API endpoint: molen answers the Prometheus query API: query, query_range, series, labels, label values, metadata and buildinfo"}`,
-		"/prom/api/v1/query": `{"status":"error","errorType":"bad_data","error":"query: missing: give a PromQL expression"}`,
+		// Grafana's test of a data source asks at the time 4.
+		"/prom/api/v1/query?query=1%2B1&time=4": `{"status":"success","data":{"resultType":"scalar","result":[4,"2"]}}`,
+		// No features: Grafana takes it for Prometheus, with no ruler.
+		"/prom/api/v1/status/buildinfo":                         `{"status":"success","data":{"branch":"molen","buildDate":"","buildUser":"molen","goVersion":"` + runtime.Version() + `","revision":"molen","version":"2.42.0"}}`,
+		"/prom/api/v1/query?query=running&time=1767571200":      `{"status":"success","data":{"resultType":"vector","result":[{"metric":{"__name__":"running","area":"hall","cell":"press","line":"line-1","path":"plant/hall/line-1/press/running","site":"plant"},"value":[1767571200,"1"]}]}}`,
+		"/prom/api/v1/rules":                                    `{"status":"error","errorType":"not_found","error":"no such API endpoint: molen answers the Prometheus query API: query, query_range, series, labels, label values, metadata and buildinfo"}`,
+		"/prom/api/v1/query":                                    `{"status":"error","errorType":"bad_data","error":"query: missing: give a PromQL expression"}`,
 		"/prom/api/v1/query_range?query=x&start=1&end=0&step=1": `{"status":"error","errorType":"bad_data","error":"end timestamp must not be before start time"}`,
 	} {
 		code, body := call(t, h.URL(), caller{bearer: token}, "GET", path, "")
