@@ -80,7 +80,7 @@ type Limits struct {
 	// MaxSeries bounds the series one selector matches.
 	MaxSeries int
 	// MaxPoints bounds the samples and buckets a query reads, and the
-	// points it returns.
+	// values each selector gives (its series × the steps).
 	MaxPoints int
 	// MaxSteps bounds the steps of a range query.
 	MaxSteps int
@@ -120,19 +120,6 @@ type ResultSeries struct {
 	Labels Labels
 	Values []float64
 	Has    []bool
-}
-
-// Points returns the number of values r holds.
-func (r *Result) Points() int {
-	n := 0
-	for _, s := range r.Series {
-		for _, h := range s.Has {
-			if h {
-				n++
-			}
-		}
-	}
-	return n
 }
 
 // Query evaluates e at start, start+step, … up to end (an instant query
@@ -182,9 +169,6 @@ func (en *Engine) Query(ctx context.Context, q Querier, e Expr, start, end int64
 		}
 	}
 	slices.SortFunc(res.Series, func(a, b ResultSeries) int { return compareLabels(a.Labels, b.Labels) })
-	if n := res.Points(); n > lim.MaxPoints {
-		return nil, &LimitError{Limit: "points", Msg: fmt.Sprintf("the query returns %d points; the limit is %d: use a larger step, a shorter range or aggregate", n, lim.MaxPoints)}
-	}
 	return res, nil
 }
 
@@ -265,6 +249,13 @@ func (ev *evaluator) selectorValues(vs *VectorSelector, fn string, w time.Durati
 	}
 	if len(series) > ev.lim.MaxSeries {
 		return value{}, &LimitError{Limit: "series", Msg: fmt.Sprintf("the selector %s matches more than %d series: narrow it with more label matchers", vs, ev.lim.MaxSeries)}
+	}
+	// Each series holds a value slot at every step: bound them before
+	// they are made.
+	if n := len(series) * len(ev.times); n > ev.lim.MaxPoints {
+		return value{}, &LimitError{Limit: "points", Msg: fmt.Sprintf(
+			"the selector %s gives %d series × %d steps, more than %d points: use a larger step, a shorter range or fewer series",
+			vs, len(series), len(ev.times), ev.lim.MaxPoints)}
 	}
 	plain := vs.Range == 0
 	out := value{series: make([]ResultSeries, 0, len(series))}
