@@ -21,25 +21,12 @@ import (
 	"github.com/molen-io/molen/internal/uplink"
 )
 
-// TestHubOnPostgres runs a hub on the PostgreSQL backend: an edge enrolls,
-// sends a batch twice, and the API shows each point once.
-func TestHubOnPostgres(t *testing.T) {
-	dsn := os.Getenv("MOLEN_TEST_POSTGRES")
-	if dsn == "" {
-		t.Skip("MOLEN_TEST_POSTGRES is unset: set it to a PostgreSQL URL (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable) to run the hub on PostgreSQL")
-	}
-	ctx := t.Context()
+// testSchema names a fresh PostgreSQL schema for a test's hub, dropped
+// when the test ends.
+func testSchema(t *testing.T, dsn string) string {
+	t.Helper()
 	schema := fmt.Sprintf("hub_test_%d", time.Now().UnixNano())
-	// The hub's clock is the points' time, so that its retention run at
-	// start finds nothing old to remove.
-	now := func() time.Time { return time.Unix(0, 1_700_000_010_000_000_000) }
-	h, err := hub.Start(ctx, hub.Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0", Store: dsn, StoreSchema: schema, Out: io.Discard, Now: now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
 	t.Cleanup(func() {
-		// The test's schema goes with the test.
 		conn, err := pgx.Connect(context.Background(), dsn)
 		if err != nil {
 			t.Errorf("drop test schema: %v", err)
@@ -50,6 +37,26 @@ func TestHubOnPostgres(t *testing.T) {
 			t.Errorf("drop test schema: %v", err)
 		}
 	})
+	return schema
+}
+
+// TestHubOnPostgres runs a hub on the PostgreSQL backend: an edge enrolls,
+// sends a batch twice, and the API shows each point once.
+func TestHubOnPostgres(t *testing.T) {
+	dsn := os.Getenv("MOLEN_TEST_POSTGRES")
+	if dsn == "" {
+		t.Skip("MOLEN_TEST_POSTGRES is unset: set it to a PostgreSQL URL (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable) to run the hub on PostgreSQL")
+	}
+	ctx := t.Context()
+	schema := testSchema(t, dsn)
+	// The hub's clock is the points' time, so that its retention run at
+	// start finds nothing old to remove.
+	now := func() time.Time { return time.Unix(0, 1_700_000_010_000_000_000) }
+	h, err := hub.Start(ctx, hub.Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0", Store: dsn, StoreSchema: schema, Out: io.Discard, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
 	_, token, err := h.CreateEdge(ctx, "pg-edge")
 	if err != nil {
 		t.Fatal(err)

@@ -51,15 +51,23 @@ func promSeries() map[string][]uns.Point {
 	return out
 }
 
-// promHub is a hub with its clock two hours after promBase, holding the
-// test data sent by an edge.
-func promHub(t *testing.T) (h *hub.Hub, token string, data map[string][]uns.Point) {
+// promHub is a hub on the backend ("embedded" or "postgres", which skips
+// without MOLEN_TEST_POSTGRES) with its clock two hours after promBase,
+// holding the test data sent by an edge.
+func promHub(t *testing.T, backend string) (h *hub.Hub, token string, data map[string][]uns.Point) {
 	t.Helper()
 	ctx := t.Context()
 	off := api.Rate{PerSecond: -1}
-	h, err := hub.Start(ctx, hub.Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0", Out: io.Discard,
+	cfg := hub.Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0", Out: io.Discard,
 		Now:   func() time.Time { return promBase.Add(2 * time.Hour) },
-		Rates: hub.Rates{Address: off, Org: off, Caller: off, Edge: off, SignIn: off}})
+		Rates: hub.Rates{Address: off, Org: off, Caller: off, Edge: off, SignIn: off}}
+	if backend == "postgres" {
+		if cfg.Store = os.Getenv("MOLEN_TEST_POSTGRES"); cfg.Store == "" {
+			t.Skip("MOLEN_TEST_POSTGRES is unset: set it to a PostgreSQL URL to run the Prometheus API on PostgreSQL")
+		}
+		cfg.StoreSchema = testSchema(t, cfg.Store)
+	}
+	h, err := hub.Start(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,9 +162,16 @@ func near(a, b float64) bool { return math.Abs(a-b) <= 1e-9*math.Max(1, math.Abs
 
 // TestPromAPI: the Prometheus Go client reads a real hub's ingested data
 // through /prom, with the token as a Basic password (as Grafana sends
-// it); the answers match values computed here from the raw points.
+// it); the answers match values computed here from the raw points, on
+// both storage backends.
 func TestPromAPI(t *testing.T) {
-	h, token, data := promHub(t)
+	for _, backend := range []string{"embedded", "postgres"} {
+		t.Run(backend, func(t *testing.T) { testPromAPI(t, backend) })
+	}
+}
+
+func testPromAPI(t *testing.T, backend string) {
+	h, token, data := promHub(t, backend)
 	ctx := t.Context()
 	p := promClient(t, h.URL(), basicAuth{user: "grafana", password: token})
 	temp1 := data["plant/hall/line-1/press/temperature"]
@@ -421,7 +436,7 @@ func TestPromtool(t *testing.T) {
 		}
 		t.Skip("promtool not installed (Debian's prometheus package): skipping the test with Prometheus's own client")
 	}
-	h, token, data := promHub(t)
+	h, token, data := promHub(t, "embedded")
 	u, _ := url.Parse(h.URL() + "/prom")
 	u.User = url.UserPassword("promtool", token) // Basic: the token is the password
 	at := promBase.Add(20 * time.Minute)
