@@ -2,9 +2,7 @@ package hub_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -13,32 +11,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/molen-io/molen/internal/hub"
 	"github.com/molen-io/molen/internal/meta/metatest"
 	"github.com/molen-io/molen/internal/uns"
 	"github.com/molen-io/molen/internal/uplink"
 )
-
-// testSchema names a fresh PostgreSQL schema for a test's hub, dropped
-// when the test ends.
-func testSchema(t *testing.T, dsn string) string {
-	t.Helper()
-	schema := fmt.Sprintf("hub_test_%d", time.Now().UnixNano())
-	t.Cleanup(func() {
-		conn, err := pgx.Connect(context.Background(), dsn)
-		if err != nil {
-			t.Errorf("drop test schema: %v", err)
-			return
-		}
-		defer conn.Close(context.Background())
-		if _, err := conn.Exec(context.Background(), "DROP SCHEMA "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
-			t.Errorf("drop test schema: %v", err)
-		}
-	})
-	return schema
-}
 
 // TestHubOnPostgres runs a hub on the PostgreSQL backend: an edge enrolls,
 // sends a batch twice, and the API shows each point once.
@@ -48,7 +25,7 @@ func TestHubOnPostgres(t *testing.T) {
 		t.Skip("MOLEN_TEST_POSTGRES is unset: set it to a PostgreSQL URL (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable) to run the hub on PostgreSQL")
 	}
 	ctx := t.Context()
-	schema := testSchema(t, dsn)
+	schema := metatest.Schema(t, dsn)
 	// The hub's clock is the points' time, so that its retention run at
 	// start finds nothing old to remove.
 	now := func() time.Time { return time.Unix(0, 1_700_000_010_000_000_000) }

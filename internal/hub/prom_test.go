@@ -23,6 +23,7 @@ import (
 
 	"github.com/molen-io/molen/internal/api"
 	"github.com/molen-io/molen/internal/hub"
+	"github.com/molen-io/molen/internal/meta/metatest"
 	"github.com/molen-io/molen/internal/uns"
 	"github.com/molen-io/molen/internal/uplink"
 )
@@ -62,10 +63,8 @@ func promHub(t *testing.T, backend string) (h *hub.Hub, token string, data map[s
 		Now:   func() time.Time { return promBase.Add(2 * time.Hour) },
 		Rates: hub.Rates{Address: off, Org: off, Caller: off, Edge: off, SignIn: off}}
 	if backend == "postgres" {
-		if cfg.Store = os.Getenv("MOLEN_TEST_POSTGRES"); cfg.Store == "" {
-			t.Skip("MOLEN_TEST_POSTGRES is unset: set it to a PostgreSQL URL to run the Prometheus API on PostgreSQL")
-		}
-		cfg.StoreSchema = testSchema(t, cfg.Store)
+		cfg.Store = metatest.DSN(t)
+		cfg.StoreSchema = metatest.Schema(t, cfg.Store)
 	}
 	h, err := hub.Start(ctx, cfg)
 	if err != nil {
