@@ -201,6 +201,22 @@ func testPromAPI(t *testing.T, backend string) {
 		t.Errorf("labels %v, want %v", vec[0].Metric, wantLabels)
 	}
 
+	// A range vector alone: the raw points in (t-w, t], with their times.
+	v, _, _, err = p.Query(ctx, `temperature{line="line-1"}[1m]`, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mat := v.(model.Matrix); len(mat) != 1 || !mat[0].Metric.Equal(wantLabels) || len(mat[0].Values) != 6 {
+		t.Errorf("temperature[1m] = %v, want the 6 raw points of line-1", v)
+	} else {
+		w := window(temp1, at.Add(-time.Minute), at, true)
+		for i, sp := range mat[0].Values {
+			if !near(float64(sp.Value), w[i]) || sp.Timestamp.Time().Sub(promBase)%(10*time.Second) != 0 {
+				t.Errorf("temperature[1m] point %d = %v, want %v at a multiple of 10 s", i, sp, w[i])
+			}
+		}
+	}
+
 	// Instant functions over (t-w, t], by raw points.
 	for _, tc := range []struct {
 		expr string

@@ -184,6 +184,41 @@ func compareLabels(a, b Labels) int {
 	return len(a) - len(b)
 }
 
+// RawSeries is a series of a range vector: its samples in a window.
+type RawSeries struct {
+	Labels  Labels
+	Samples []Sample
+}
+
+// RangeVector evaluates a range vector selector (metric[5m]) alone at t,
+// as an instant query of it does in Prometheus: the raw samples of each
+// series in (t-Range, t], within the limits.
+func (en *Engine) RangeVector(ctx context.Context, q Querier, vs *VectorSelector, t int64) ([]RawSeries, error) {
+	lim := en.Limits
+	if lim == (Limits{}) {
+		lim = DefaultLimits
+	}
+	ev := &evaluator{ctx: ctx, q: q, lim: lim, times: []int64{t}, budget: lim.MaxPoints}
+	series, err := ev.selectSeries(vs)
+	if err != nil {
+		return nil, err
+	}
+	var out []RawSeries
+	for _, s := range series {
+		pts, read, err := q.Samples(ctx, s.ID, max(t-int64(vs.Range)+1, 0), t+1, ev.budget+1)
+		if err != nil {
+			return nil, err
+		}
+		if err := ev.take(read); err != nil {
+			return nil, err
+		}
+		if len(pts) > 0 {
+			out = append(out, RawSeries{Labels: s.Labels, Samples: pts})
+		}
+	}
+	return out, nil
+}
+
 // value is an intermediate result: a number, or series over the steps.
 type value struct {
 	scalar bool
@@ -224,7 +259,7 @@ func (ev *evaluator) eval(e Expr) (value, error) {
 		return arith(e.Op, l, r), nil
 	case *VectorSelector:
 		if e.Range != 0 {
-			return value{}, QueryError("a range vector selector must be the argument of a function such as rate or avg_over_time")
+			return value{}, QueryError("a range vector selector must be the argument of a function such as rate or avg_over_time, or alone in an instant query")
 		}
 		return ev.selectorValues(e, "last", LookbackDelta)
 	case *Call:
@@ -243,12 +278,9 @@ func (ev *evaluator) eval(e Expr) (value, error) {
 // step, for every series the selector matches. fn "last" of a plain
 // selector keeps the metric name; functions drop it, as in Prometheus.
 func (ev *evaluator) selectorValues(vs *VectorSelector, fn string, w time.Duration) (value, error) {
-	series, err := ev.q.Select(ev.ctx, vs.Matchers, ev.lim.MaxSeries)
+	series, err := ev.selectSeries(vs)
 	if err != nil {
 		return value{}, err
-	}
-	if len(series) > ev.lim.MaxSeries {
-		return value{}, &LimitError{Limit: "series", Msg: fmt.Sprintf("the selector %s matches more than %d series: narrow it with more label matchers", vs, ev.lim.MaxSeries)}
 	}
 	// Each series holds a value slot at every step: bound them before
 	// they are made.
@@ -279,6 +311,18 @@ func (ev *evaluator) selectorValues(vs *VectorSelector, fn string, w time.Durati
 		out.series = append(out.series, rs)
 	}
 	return out, nil
+}
+
+// selectSeries returns the series vs selects, within the series limit.
+func (ev *evaluator) selectSeries(vs *VectorSelector) ([]Series, error) {
+	series, err := ev.q.Select(ev.ctx, vs.Matchers, ev.lim.MaxSeries)
+	if err != nil {
+		return nil, err
+	}
+	if len(series) > ev.lim.MaxSeries {
+		return nil, &LimitError{Limit: "series", Msg: fmt.Sprintf("the selector %s matches more than %d series: narrow it with more label matchers", vs, ev.lim.MaxSeries)}
+	}
+	return series, nil
 }
 
 // rollups reports whether fn over windows of w is read from buckets: in

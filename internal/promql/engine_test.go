@@ -277,3 +277,37 @@ func TestRollupsMatchSamples(t *testing.T) {
 		}
 	}
 }
+
+// TestRangeVector: a range vector selector alone gives each series' raw
+// samples in (t-w, t], with the metric name, within the limits.
+func TestRangeVector(t *testing.T) {
+	m := testData()
+	vs := &VectorSelector{Range: 30 * time.Second}
+	vs.Matchers = append(vs.Matchers, mustMatcher(t, MatchEqual, MetricName, "parts"))
+	got, err := (&Engine{}).RangeVector(t.Context(), m, vs, 600*sec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "{__name__=\"parts\",line=\"l1\",path=\"a/l1/parts\"} [{580000000000 580} {590000000000 590} {600000000000 600}]\n" +
+		"{__name__=\"parts\",line=\"l2\",path=\"a/l2/parts\"} [{580000000000 1160} {590000000000 1180} {600000000000 1200}]\n"
+	var b strings.Builder
+	for _, s := range got {
+		fmt.Fprintf(&b, "%s %v\n", s.Labels, s.Samples)
+	}
+	if b.String() != want {
+		t.Errorf("parts[30s] at 600 s:\n got %s\nwant %s", b.String(), want)
+	}
+	var le *LimitError
+	if _, err := (&Engine{Limits: Limits{MaxSeries: 10, MaxPoints: 5, MaxSteps: 1}}).RangeVector(t.Context(), m, vs, 600*sec); !errors.As(err, &le) || le.Limit != "points" {
+		t.Errorf("6 points with a limit of 5: %v", err)
+	}
+}
+
+func mustMatcher(t *testing.T, typ MatchType, name, value string) *Matcher {
+	t.Helper()
+	m, err := NewMatcher(typ, name, value)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}

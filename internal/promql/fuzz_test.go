@@ -20,6 +20,10 @@ func FuzzParse(f *testing.F) {
 			return
 		}
 		en := &Engine{Limits: Limits{MaxSeries: 10, MaxPoints: 100, MaxSteps: 10}}
-		_, _ = en.Query(t.Context(), memQuerier{}, e, 0, 60e9, 30e9)
+		m := testData()
+		_, _ = en.Query(t.Context(), m, e, 0, 60e9, 30e9)
+		if vs, ok := e.(*VectorSelector); ok && vs.Range > 0 {
+			_, _ = en.RangeVector(t.Context(), m, vs, 60e9)
+		}
 	})
 }

@@ -70,7 +70,7 @@ func TestParseErrors(t *testing.T) {
 		{`sum by (a) (x) by (b)`, "grouping already"},
 		{`5m`, "outside a range"},
 		{`12abc`, "bad number or duration"},
-		{`x[5m]`, ""}, // a range selector parses; the engine refuses it at the top
+		{`x[5m]`, ""}, // a range selector alone parses: an instant query answers it raw
 		{strings.Repeat("(", MaxQueryLength+1), "the limit is"},
 	} {
 		_, err := Parse(tc.in)

@@ -224,7 +224,19 @@ func (s *Service) promQuery(r *http.Request, q *promQuerier) (any, []string, err
 			return nil, nil, err
 		}
 	}
-	res, err := s.promEval(r, q, t, t, 0)
+	e, err := promParse(r)
+	if err != nil {
+		return nil, nil, err
+	}
+	if vs, ok := e.(*promql.VectorSelector); ok && vs.Range > 0 {
+		// A range vector alone: each series' raw points in the range.
+		raw, err := (&promql.Engine{Limits: s.promLimits}).RangeVector(r.Context(), q, vs, t)
+		if err != nil {
+			return nil, nil, err
+		}
+		return json.RawMessage(appendRaw(nil, raw)), nil, nil
+	}
+	res, err := s.promEval(r, q, e, t, t, 0)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -247,14 +259,19 @@ func (s *Service) promQueryRange(r *http.Request, q *promQuerier) (any, []string
 	if end < start {
 		return nil, nil, api.BadRequest("end timestamp must not be before start time")
 	}
-	res, err := s.promEval(r, q, start, end, step)
+	e, err := promParse(r)
+	if err != nil {
+		return nil, nil, err
+	}
+	res, err := s.promEval(r, q, e, start, end, step)
 	if err != nil {
 		return nil, nil, err
 	}
 	return json.RawMessage(appendMatrix(nil, res)), nil, nil
 }
 
-func (s *Service) promEval(r *http.Request, q *promQuerier, start, end int64, step time.Duration) (*promql.Result, error) {
+// promParse parses the query parameter.
+func promParse(r *http.Request) (promql.Expr, error) {
 	text := r.Form.Get("query")
 	if strings.TrimSpace(text) == "" {
 		return nil, api.BadRequest("query: missing: give a PromQL expression")
@@ -263,6 +280,10 @@ func (s *Service) promEval(r *http.Request, q *promQuerier, start, end int64, st
 	if err != nil {
 		return nil, api.BadRequest("invalid parameter \"query\": %v", err)
 	}
+	return e, nil
+}
+
+func (s *Service) promEval(r *http.Request, q *promQuerier, e promql.Expr, start, end int64, step time.Duration) (*promql.Result, error) {
 	res, err := (&promql.Engine{Limits: s.promLimits}).Query(r.Context(), q, e, start, end, step)
 	if qe := promql.QueryError(""); errors.As(err, &qe) {
 		return nil, api.BadRequest("%v", err)
@@ -313,6 +334,27 @@ func appendMatrix(b []byte, res *promql.Result) []byte {
 			}
 			first = false
 			b = appendSample(b, t, s.Values[j])
+		}
+		b = append(b, "]}"...)
+	}
+	return append(b, "]}"...)
+}
+
+// appendRaw writes a range vector as a matrix of its series' points.
+func appendRaw(b []byte, raw []promql.RawSeries) []byte {
+	b = append(b, `{"resultType":"matrix","result":[`...)
+	for i, s := range raw {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"metric":`...)
+		b = appendLabels(b, s.Labels)
+		b = append(b, `,"values":[`...)
+		for j, p := range s.Samples {
+			if j > 0 {
+				b = append(b, ',')
+			}
+			b = appendSample(b, p.T, p.V)
 		}
 		b = append(b, "]}"...)
 	}
