@@ -308,6 +308,18 @@ const actions = await admin.$$eval('[data-audit]', (rs) => rs.map((r) => r.datas
 for (const a of ['invitation.created', 'member.added', 'member.role', 'token.created']) {
   if (!actions.includes(a)) fail(`audit log lacks ${a}: ${[...new Set(actions)].join(', ')}`);
 }
+// Paging: three a page, the next page older than the last entry shown.
+await go(admin, '#/admin/audit?from=-1h&limit=3', 'Audit log');
+await admin.waitForSelector('[data-audit]');
+const seqs = async () => admin.$$eval('[data-audit] td:first-child', (ts) => ts.map((x) => Number(x.textContent)));
+const page1 = await seqs();
+if (page1.length !== 3) fail('audit page of 3: ' + page1.join(','));
+await admin.click('a:text-is("Older")');
+await admin.waitForFunction((last) => { const f = document.querySelector('[data-audit] td:first-child'); return f && Number(f.textContent) < last; }, page1[2]);
+const page2 = await seqs();
+if (page2[0] !== page1[2] - 1) fail(`older page starts at ${page2[0]}, want ${page1[2] - 1}`);
+log('ok audit paging: ' + page1.join(',') + ' then ' + page2.join(','));
+await go(admin, '#/admin/audit?from=-1h', 'Audit log');
 await admin.fill('#a-action', 'token.');
 await admin.click('button:text-is("Filter")');
 await admin.waitForFunction(() => { const r = [...document.querySelectorAll('[data-audit]')]; return r.length > 0 && r.every((x) => x.dataset.audit.startsWith('token.')); });

@@ -308,7 +308,8 @@ const AUDIT_RANGES = ['-1h', '-24h', '-7d', '-30d', '-1y'];
 function Audit({ route, who }) {
   const q = route.query;
   const from = AUDIT_RANGES.includes(q.get('from')) ? q.get('from') : '-7d';
-  const params = { from, action: q.get('action') || '', actor: q.get('actor') || '', before: q.get('before') || '', limit: 50 };
+  const limit = Math.min(1000, Math.max(1, Number(q.get('limit')) || 50));
+  const params = { from, action: q.get('action') || '', actor: q.get('actor') || '', before: q.get('before') || '', limit };
   const list = useApi('audit', params, [who.org]);
   const members = useApi('members', null, [who.org]);
   const names = new Map((members.data ? members.data.members : []).map((m) => [m.user, m.name || m.email]));
