@@ -101,7 +101,7 @@ export const accounts = {
     'orgs.id': 'ID', 'orgs.idHint': '1–40 kleine letters, cijfers en -', 'orgs.name': 'Naam', 'orgs.kind': 'Soort', 'orgs.parent': 'Onder',
     'orgs.owner': 'E-mail van de eerste eigenaar (optioneel)', 'orgs.created': 'Organisatie gemaakt.',
     'people.title': 'Mensen en rollen', 'people.name': 'Naam', 'people.role': 'Rol', 'people.since': 'Lid sinds',
-    'people.roleOf': 'Rol van {who}', 'people.roleSet': '{who} is nu {role}.', 'people.reset': 'Link om wachtwoord te herstellen',
+    'people.roleOf': 'Rol van {who}', 'people.roleSet': '{who} is nu {role}.', 'people.reset': 'Herstellink',
     'people.resetOf': 'Herstellink voor {who}', 'people.resetTotp': 'Herstellen met tweede factor',
     'people.resetLink': 'Herstellink voor {who}', 'people.remove': 'Verwijderen', 'people.removeOf': '{who} verwijderen',
     'people.confirmRemove': '{who} uit deze organisatie verwijderen? Hun tokens hier worden ingetrokken.', 'people.removed': 'Verwijderd.',
