@@ -14,8 +14,8 @@ import (
 // TestAccountsInABrowser runs web/test/accounts.mjs in a real headless
 // Chromium against the demo: invite a person and accept in a second
 // browser, change their role, create an API token, turn on a second factor
-// and sign in with it, share data and revoke it, find it all in the audit
-// log and verify the chain, with axe-core finding no serious or critical
+// and sign in with it, share data and give an advisor consent and revoke
+// both, download your data, page through, export and verify the audit log, with axe-core finding no serious or critical
 // violation on any screen. Screenshots go to $MOLEN_SCREENSHOTS (else a
 // temporary folder).
 func TestAccountsInABrowser(t *testing.T) {
@@ -31,7 +31,8 @@ func TestAccountsInABrowser(t *testing.T) {
 	const company = "bram@vandijk.demo" // owner of a company below the hub edih-noord
 
 	runBrowserScript(t, node, script, d, dataDir, browser,
-		"MOLEN_COMPANY_EMAIL="+company, "MOLEN_COMPANY_PASSWORD="+demoPassword(t, dataDir, company), "MOLEN_COMPANY_HUB=edih-noord")
+		"MOLEN_COMPANY_EMAIL="+company, "MOLEN_COMPANY_PASSWORD="+demoPassword(t, dataDir, company), "MOLEN_COMPANY_HUB=edih-noord",
+		"MOLEN_ADVISOR_EMAIL=ruben.smit@edih-noord.demo")
 }
 
 // runBrowserScript runs a browser test script against the demo d, signed

@@ -2,15 +2,17 @@
 // hub: sign in as the demo's admin, invite a person and accept the
 // invitation in a second browser, give them a role, create an API token
 // (shown once, and it works), turn on a second factor (the code computed
-// here from the secret) and sign in again with it, share data and revoke
-// it, find all of it in the audit log and verify the chain, and one screen
-// in Dutch. axe-core must find no serious or critical violation on any
+// here from the secret) and sign in again with it, share data and consent
+// to an advisor and revoke both, download your data, find all of it in the
+// audit log, page back, export it and verify the chain, make an
+// organisation (and see a refusal), and one screen in Dutch. axe-core must find no serious or critical violation on any
 // screen; screenshots go to MOLEN_SCREENSHOTS.
 //
 // Run by internal/cli's TestAccountsInABrowser, which starts the demo and
 // sets MOLEN_URL, MOLEN_EMAIL, MOLEN_PASSWORD, MOLEN_ORG, MOLEN_CHROMIUM
 // and a company's owner (MOLEN_COMPANY_EMAIL, MOLEN_COMPANY_PASSWORD) with
-// the hub above it (MOLEN_COMPANY_HUB). Prints one line per step; exits non-zero on the first
+// the hub above it (MOLEN_COMPANY_HUB) and an advisor of that hub
+// (MOLEN_ADVISOR_EMAIL). Prints one line per step; exits non-zero on the first
 // failure.
 import { chromium } from 'playwright-core';
 import { readFileSync, mkdirSync } from 'node:fs';
@@ -268,6 +270,17 @@ await view(company, 'admin-sharing');
 await company.click('tr[data-grant][data-active="true"] button');
 await status(company, /is revoked/);
 await company.waitForSelector('tr[data-grant][data-active="false"]');
+// A consent for the hub's advisor, then revoked.
+await company.fill('#d-advisor', env('MOLEN_ADVISOR_EMAIL'));
+await company.selectOption('#d-role', 'viewer');
+await company.fill('#d-hours', '24');
+await company.click('button:text-is("Give consent")');
+await status(company, /Consent given/);
+await company.waitForSelector('tr[data-delegation] button');
+await company.click('tr[data-delegation] button');
+await status(company, /Consent revoked/);
+await company.waitForFunction(() => !document.querySelector('tr[data-delegation] button') && document.querySelector('tr[data-delegation]'));
+log('ok consent for an advisor given and revoked');
 await go(company, '#/admin/audit?from=-1h&action=grant.', 'Audit log');
 await company.waitForSelector('[data-audit="grant.revoked"]');
 await company.waitForSelector('[data-audit="grant.created"]');
@@ -300,6 +313,12 @@ await admin.waitForSelector('[data-session]');
 const sessions = await admin.$$('[data-session]');
 if (sessions.length < 1) fail('no sessions listed');
 await view(admin, 'account-sessions');
+// Your data, downloaded.
+const [mine] = await Promise.all([admin.waitForEvent('download'), admin.click('button:text-is("Download my data")')]);
+const exported = JSON.parse(readFileSync(await mine.path(), 'utf8'));
+if (exported.profile?.email !== email || !Array.isArray(exported.memberships)) fail('my data: ' + JSON.stringify(exported).slice(0, 200));
+if (JSON.stringify(exported).includes(totpSecret)) fail('my data holds the second factor\'s secret');
+log('ok my data downloaded as ' + mine.suggestedFilename());
 
 // 7. The audit log has it all; the chain verifies.
 await go(admin, '#/admin/audit?from=-1h', 'Audit log');
@@ -323,6 +342,10 @@ await go(admin, '#/admin/audit?from=-1h', 'Audit log');
 await admin.fill('#a-action', 'token.');
 await admin.click('button:text-is("Filter")');
 await admin.waitForFunction(() => { const r = [...document.querySelectorAll('[data-audit]')]; return r.length > 0 && r.every((x) => x.dataset.audit.startsWith('token.')); });
+const [log1] = await Promise.all([admin.waitForEvent('download'), admin.click('button:text-is("Export the log")')]);
+const lines = readFileSync(await log1.path(), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+if (!lines.some((e) => e.action === 'token.created') || !lines.every((e) => e.hash)) fail('audit export: ' + lines.length + ' lines');
+log(`ok audit log exported: ${lines.length} entries with hashes`);
 await admin.click('text=Verify the chain');
 await admin.waitForSelector('[data-verify]');
 const verdict = await admin.getAttribute('[data-verify]', 'data-verify');
