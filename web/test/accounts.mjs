@@ -353,10 +353,16 @@ if (verdict !== 'ok') fail('audit chain: ' + await text(admin, '[data-verify]'))
 await view(admin, 'admin-audit');
 log('ok audit log filtered, chain verified');
 
-// 8. A phone's screen.
+// 8. A phone's screen, and the dark theme.
 await admin.setViewportSize({ width: 390, height: 844 });
 await go(admin, '#/admin/tokens', 'API tokens');
 await view(admin, 'admin-tokens-phone');
+await go(admin, '#/account', 'Your account');
+await admin.click('button[aria-pressed]');
+await admin.waitForFunction(() => document.documentElement.dataset.theme === 'dark');
+await view(admin, 'account-phone-dark');
+await go(admin, '#/admin/audit?from=-1h', 'Audit log');
+await view(admin, 'admin-audit-phone-dark');
 
 clean(admin, 'end');
 clean(guest, 'end');

@@ -196,7 +196,7 @@ function Sessions() {
     if (await act.run(async () => { for (const s of others) await api(at('me/sessions/{session}', { session: s.id }), { method: 'DELETE' }); }, t('sessions.othersEnded', { n: others.length }))) list.reload();
   }
   const rows = list.data ? list.data.sessions : [];
-  return html`<section aria-labelledby="acc-sessions">
+  return html`<section tabindex="0" aria-labelledby="acc-sessions">
     <h2 id="acc-sessions">${t('sessions.title')}
       ${rows.some((s) => !s.current) && html`<button type="button" onClick=${() => endOthers(rows)} disabled=${act.busy}>${t('sessions.endOthers')}</button>`}</h2>
     <${Refusal} error=${list.error} />

@@ -30,6 +30,9 @@ function AdminView({ route, who }) {
     <${View} key=${tab + who.org} route=${route} who=${who} />`;
 }
 
+// Sections holding tables take focus (tabindex 0), so a table wider than
+// a phone's screen scrolls by keyboard too.
+
 // Time is what the hub answers for a moment (unix ms or RFC 3339).
 const Time = ({ v }) => (v ? html`<time datetime=${new Date(v).toISOString()}>${fmtTime(v)}</time>` : '–');
 
@@ -54,7 +57,7 @@ function Orgs({ who }) {
   const roots = orgs.filter((o) => !orgs.some((x) => x.id === o.parent));
   const tree = (o) => html`<li><strong>${o.name}</strong> <code>${o.id}</code> <span class="badge">${o.kind}</span>
     ${children(o.id).length > 0 && html`<ul>${children(o.id).map(tree)}</ul>`}</li>`;
-  return html`<section aria-labelledby="orgs-h">
+  return html`<section tabindex="0" aria-labelledby="orgs-h">
     <h2 id="orgs-h">${t('orgs.title')}</h2>
     <${Refusal} error=${list.error} />
     <ul class="tree">${roots.map(tree)}</ul>
@@ -99,7 +102,7 @@ function People({ who }) {
     if (res) setLink({ who: m.name || m.email, link: res.link });
   }
   const rows = list.data ? list.data.members : [];
-  return html`<section aria-labelledby="people-h">
+  return html`<section tabindex="0" aria-labelledby="people-h">
     <h2 id="people-h">${t('people.title')}</h2>
     <${Refusal} error=${list.error} />
     ${act.status}
@@ -142,7 +145,7 @@ function Invitations({ who }) {
     if (await act.run(() => api(at('invitations/{invitation}', { invitation: i.id }), { method: 'DELETE' }), t('invite.revoked', { email: i.email }))) list.reload();
   }
   const rows = list.data ? list.data.invitations : [];
-  return html`<section aria-labelledby="inv-h">
+  return html`<section tabindex="0" aria-labelledby="inv-h">
     <h2 id="inv-h">${t('invite.title')}</h2>
     <form class="inline" onSubmit=${create}>
       <label for="inv-email">${t('account.email')}</label><input id="inv-email" name="email" type="email" autocomplete="off" required />
@@ -184,7 +187,7 @@ function Tokens({ who }) {
     if (await act.run(() => api(at('tokens/{token}', { token: k.id }), { method: 'DELETE' }), t('tokens.revoked', { name: k.name }))) list.reload();
   }
   const rows = list.data ? list.data.tokens : [];
-  return html`<section aria-labelledby="tok-h">
+  return html`<section tabindex="0" aria-labelledby="tok-h">
     <h2 id="tok-h">${t('tokens.title')}</h2>
     <form class="grid-form" onSubmit=${create}>
       <label for="tok-name">${t('tokens.name')}</label><input id="tok-name" name="name" required maxlength="100" />
@@ -256,7 +259,7 @@ function Sharing({ who }) {
     </tr>`)}</tbody></table>`;
   const delRows = dels.data ? [...(dels.data.given || []), ...(dels.data.received || [])] : [];
   const tomorrowYear = new Date(Date.now() + 180 * 864e5).toISOString().slice(0, 10);
-  return html`<section aria-labelledby="grants-h">
+  return html`<section tabindex="0" aria-labelledby="grants-h">
     <h2 id="grants-h">${t('grants.title')}</h2>
     <p class="note">${t('grants.explain')}</p>
     ${act.status}
@@ -280,7 +283,7 @@ function Sharing({ who }) {
       <tbody>${reads.data.entries.map((x) => html`<tr><td><${Time} v=${x.at} /></td><td>${x.actor}${x.actor_org ? ' (' + x.actor_org + ')' : ''}</td>
         <td>${x.target}</td><td>${detail(x.detail)}</td></tr>`)}</tbody></table>` : html`<p class="note">${t('grants.noReads')}</p>`)}
   </section>
-  <section aria-labelledby="dels-h">
+  <section tabindex="0" aria-labelledby="dels-h">
     <h2 id="dels-h">${t('dels.title')}</h2>
     <p class="note">${t('dels.explain')}</p>
     <form class="inline" onSubmit=${delegate}>
@@ -326,7 +329,7 @@ function Audit({ route, who }) {
   }
   const rows = list.data ? list.data.entries : [];
   const last = rows.length ? rows[rows.length - 1].seq : 0;
-  return html`<section aria-labelledby="audit-h">
+  return html`<section tabindex="0" aria-labelledby="audit-h">
     <h2 id="audit-h">${t('audit.title')}</h2>
     <form class="inline" onSubmit=${filter} key=${route.query.toString()}>
       <label for="a-from">${t('range.label')}</label>
