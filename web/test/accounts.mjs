@@ -77,6 +77,9 @@ function clean(page, where) {
 async function view(page, name) {
   await page.waitForFunction(() => ![...document.querySelectorAll('[role="status"]')].some((e) => /^(Loading|Laden)…$/.test(e.textContent)));
   await page.screenshot({ path: path.join(shots, name + '.png'), fullPage: true });
+  // Nothing wider than the screen: wide tables scroll inside their section.
+  const [wide, vw] = await page.evaluate(() => [document.documentElement.scrollWidth, innerWidth]);
+  if (wide > vw) fail(`${name}: the page is ${wide} px wide on a ${vw} px screen`);
   await page.addScriptTag({ content: axeSource });
   const res = await page.evaluate(async () => {
     const r = await window.axe.run(document, { resultTypes: ['violations'] });

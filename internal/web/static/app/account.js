@@ -203,7 +203,7 @@ function Sessions() {
     ${act.status}
     <table class="data">
       <thead><tr><th>${t('sessions.device')}</th><th>${t('sessions.addr')}</th><th>${t('account.org')}</th>
-        <th>${t('sessions.created')}</th><th>${t('sessions.seen')}</th><th><span class="sr-only">${t('admin.actions')}</span></th></tr></thead>
+        <th>${t('sessions.created')}</th><th>${t('sessions.seen')}</th><th>${t('admin.actions')}</th></tr></thead>
       <tbody>${rows.map((s) => html`<tr data-session=${s.id}>
         <td>${s.agent || '–'} ${s.current && html`<span class="badge running">${t('sessions.this')}</span>`}</td>
         <td>${s.addr}</td><td>${s.org}</td><td>${fmtTime(s.created)}</td><td>${fmtTime(s.seen)}</td>
