@@ -19,6 +19,9 @@ export function at(path, vars) {
   return path.replace(/\{(\w+)\}/g, (_, k) => encodeURIComponent(vars[k]));
 }
 
+// roleName is a role's name in the current language.
+export const roleName = (r) => (r ? t('role.' + r) : '');
+
 // Refusal says what the hub refused, plainly: a role too weak, a missing
 // route, or the hub's own message.
 export function Refusal({ error }) {
@@ -103,7 +106,7 @@ function Profile({ me, reload }) {
     <h2 id="acc-profile">${t('account.profile')}</h2>
     <dl class="facts">
       <dt>${t('account.email')}</dt><dd>${me.email}</dd>
-      <dt>${t('account.org')}</dt><dd>${me.org} (${me.role})</dd>
+      <dt>${t('account.org')}</dt><dd>${me.org} (${roleName(me.role)})</dd>
       <dt>${t('account.created')}</dt><dd>${fmtTime(me.created)}</dd>
       <dt>${t('account.lastLogin')}</dt><dd>${fmtTime(me.last_login)}</dd>
     </dl>

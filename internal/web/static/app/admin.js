@@ -9,7 +9,7 @@
 import {
   html, useState, useApi, api, download, t, lang, useSignal, registerArea, href, withQuery, fmtTime, can,
 } from './core.js';
-import { at, Refusal, useAction, Once } from './account.js';
+import { at, Refusal, useAction, Once, roleName } from './account.js';
 
 registerArea({ id: 'admin', title: 'area.admin', visible: (w) => can(w, 'admin'), view: AdminView });
 
@@ -90,7 +90,7 @@ function People({ who }) {
   const act = useAction();
   const [link, setLink] = useState(null);
   async function role(m, r) {
-    if (await act.run(() => api(at('members/{user}', { user: m.user }), { method: 'PUT', body: { role: r } }), t('people.roleSet', { who: m.name || m.email, role: r }))) list.reload();
+    if (await act.run(() => api(at('members/{user}', { user: m.user }), { method: 'PUT', body: { role: r } }), t('people.roleSet', { who: m.name || m.email, role: roleName(r) }))) list.reload();
     else list.reload();
   }
   async function remove(m) {
@@ -114,7 +114,7 @@ function People({ who }) {
         <td>${m.name}</td><td>${m.email}</td>
         <td><label class="sr-only" for=${'role-' + m.user}>${t('people.roleOf', { who: m.name || m.email })}</label>
           <select id=${'role-' + m.user} value=${m.role} onChange=${(e) => role(m, e.target.value)}>
-            ${(ROLES.includes(m.role) ? ROLES : [...ROLES, m.role]).map((r) => html`<option value=${r}>${r}</option>`)}
+            ${(ROLES.includes(m.role) ? ROLES : [...ROLES, m.role]).map((r) => html`<option value=${r}>${roleName(r)}</option>`)}
           </select></td>
         <td><${Time} v=${m.since} /></td>
         <td>${m.second_factor ? t('totp.enabled') : t('totp.disabled')}</td>
@@ -150,7 +150,7 @@ function Invitations({ who }) {
     <form class="inline" onSubmit=${create}>
       <label for="inv-email">${t('account.email')}</label><input id="inv-email" name="email" type="email" autocomplete="off" required />
       <label for="inv-role">${t('people.role')}</label>
-      <select id="inv-role" name="role">${ROLES.map((r) => html`<option value=${r} selected=${r === 'viewer'}>${r}</option>`)}</select>
+      <select id="inv-role" name="role">${ROLES.map((r) => html`<option value=${r} selected=${r === 'viewer'}>${roleName(r)}</option>`)}</select>
       <label for="inv-days">${t('invite.days')}</label><input id="inv-days" name="days" type="number" min="1" max="30" value="7" class="narrow" />
       <button type="submit" class="primary" disabled=${act.busy}>${t('invite.create')}</button>
     </form>
@@ -160,7 +160,7 @@ function Invitations({ who }) {
     ${rows.length === 0 ? html`<p class="note">${t('invite.none')}</p>` : html`<table class="data">
       <thead><tr><th>${t('account.email')}</th><th>${t('people.role')}</th><th>${t('admin.created')}</th><th>${t('admin.expires')}</th><th>${t('admin.actions')}</th></tr></thead>
       <tbody>${rows.map((i) => html`<tr data-invitation=${i.id}>
-        <td>${i.email}</td><td>${i.role}</td><td><${Time} v=${i.created} /></td><td><${Time} v=${i.expires} /></td>
+        <td>${i.email}</td><td>${roleName(i.role)}</td><td><${Time} v=${i.created} /></td><td><${Time} v=${i.expires} /></td>
         <td><button type="button" class="danger" onClick=${() => revoke(i)} aria-label=${t('invite.revokeOf', { email: i.email })}>${t('admin.revoke')}</button></td>
       </tr>`)}</tbody></table>`}
   </section>`;
@@ -199,7 +199,7 @@ function Tokens({ who }) {
       <select id="tok-expires" name="expires">${['30d', '90d', '365d', '730d'].map((d) => html`<option value=${d} selected=${d === '90d'}>${t('tokens.days', { n: parseInt(d, 10) })}</option>`)}</select>
       <span></span><label><input type="checkbox" checked=${service} onChange=${(e) => setService(e.target.checked)} /> ${t('tokens.service')}</label>
       ${service && html`<label for="tok-role">${t('people.role')}</label>
-        <select id="tok-role" name="role">${['viewer', 'engineer', 'admin'].map((r) => html`<option value=${r}>${r}</option>`)}</select>`}
+        <select id="tok-role" name="role">${['viewer', 'engineer', 'admin'].map((r) => html`<option value=${r}>${roleName(r)}</option>`)}</select>`}
       <span></span><button type="submit" class="primary" disabled=${act.busy}>${t('tokens.create')}</button>
     </form>
     ${act.status}
@@ -209,7 +209,7 @@ function Tokens({ who }) {
       <thead><tr><th>${t('tokens.name')}</th><th>${t('people.role')}</th><th>${t('tokens.scopes')}</th><th>${t('admin.created')}</th>
         <th>${t('admin.expires')}</th><th>${t('tokens.lastUsed')}</th><th>${t('admin.actions')}</th></tr></thead>
       <tbody>${rows.map((k) => html`<tr data-token=${k.id} data-name=${k.name} class=${k.active ? '' : 'inactive'}>
-        <td>${k.name} ${!k.user && html`<span class="badge">${t('tokens.serviceShort')}</span>`}</td><td>${k.role || t('tokens.personal')}</td>
+        <td>${k.name} ${!k.user && html`<span class="badge">${t('tokens.serviceShort')}</span>`}</td><td>${k.role ? roleName(k.role) : t('tokens.personal')}</td>
         <td>${Array.isArray(k.scopes) ? k.scopes.join(' ') : k.scopes}</td><td><${Time} v=${k.created} /></td><td><${Time} v=${k.expires} /></td>
         <td>${k.last_used ? html`<${Time} v=${k.last_used} />` : t('tokens.never')}</td>
         <td>${k.active ? html`<button type="button" class="danger" onClick=${() => revoke(k)} aria-label=${t('tokens.revokeOf', { name: k.name })}>${t('admin.revoke')}</button>`
@@ -289,14 +289,14 @@ function Sharing({ who }) {
     <form class="inline" onSubmit=${delegate}>
       <label for="d-advisor">${t('dels.advisor')}</label><input id="d-advisor" name="advisor" type="email" required autocomplete="off" />
       <label for="d-role">${t('people.role')}</label>
-      <select id="d-role" name="role">${['viewer', 'engineer'].map((r) => html`<option value=${r}>${r}</option>`)}</select>
+      <select id="d-role" name="role">${['viewer', 'engineer'].map((r) => html`<option value=${r}>${roleName(r)}</option>`)}</select>
       <label for="d-hours">${t('dels.hours')}</label><input id="d-hours" name="hours" type="number" min="1" max="2160" value="72" class="narrow" />
       <button type="submit" class="primary" disabled=${act.busy}>${t('dels.create')}</button>
     </form>
     <${Refusal} error=${dels.error} />
     ${delRows.length === 0 ? html`<p class="note">${t('dels.none')}</p>` : html`<table class="data">
       <thead><tr><th>${t('dels.company')}</th><th>${t('dels.advisor')}</th><th>${t('people.role')}</th><th>${t('admin.created')}</th><th>${t('grants.until')}</th><th>${t('admin.actions')}</th></tr></thead>
-      <tbody>${delRows.map((d) => html`<tr data-delegation=${d.id}><td>${d.org}</td><td>${d.advisor}</td><td>${d.role}</td>
+      <tbody>${delRows.map((d) => html`<tr data-delegation=${d.id}><td>${d.org}</td><td>${d.advisor}</td><td>${roleName(d.role)}</td>
         <td><${Time} v=${d.created} /></td><td><${Time} v=${d.revoked || d.expires} /></td>
         <td>${d.active ? html`<button type="button" class="danger" onClick=${() => revokeDel(d)}>${t('admin.revoke')}</button>` : html`<span class="badge down">${d.revoked ? t('admin.revoked') : t('admin.expired')}</span>`}</td></tr>`)}</tbody></table>`}
   </section>`;

@@ -2,6 +2,8 @@
 // i18n.js merges them into the catalogue (the same test checks them).
 export const accounts = {
   en: {
+    'role.viewer': 'viewer', 'role.engineer': 'engineer', 'role.admin': 'admin', 'role.owner': 'owner',
+    'role.advisor': 'advisor', 'role.publisher': 'publisher', 'role.platform-admin': 'platform admin',
     'area.account': 'Your account', 'area.admin': 'Admin',
     'account.title': 'Your account', 'account.profile': 'Profile', 'account.email': 'Email', 'account.org': 'Organisation',
     'account.created': 'Account since', 'account.lastLogin': 'Last sign-in', 'account.name': 'Name', 'account.saveName': 'Save name',
@@ -67,6 +69,8 @@ export const accounts = {
     'audit.addr': 'Address', 'audit.byActor': 'Only this actor', 'audit.paging': 'Pages', 'audit.newest': 'Newest', 'audit.older': 'Older',
   },
   nl: {
+    'role.viewer': 'lezer', 'role.engineer': 'engineer', 'role.admin': 'beheerder', 'role.owner': 'eigenaar',
+    'role.advisor': 'adviseur', 'role.publisher': 'uitgever', 'role.platform-admin': 'platformbeheerder',
     'area.account': 'Uw account', 'area.admin': 'Beheer',
     'account.title': 'Uw account', 'account.profile': 'Profiel', 'account.email': 'E-mail', 'account.org': 'Organisatie',
     'account.created': 'Account sinds', 'account.lastLogin': 'Laatst aangemeld', 'account.name': 'Naam', 'account.saveName': 'Naam opslaan',
