@@ -290,6 +290,8 @@ func Start(ctx context.Context, cfg Config) (*Hub, error) {
 	if cfg.TLSCert != "" {
 		h.srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
 	}
+	// Live streams never end by themselves: they end when shutdown begins.
+	h.srv.RegisterOnShutdown(h.live.Close)
 	go func() {
 		var err error
 		if cfg.TLSCert != "" {
