@@ -290,6 +290,8 @@ func Start(ctx context.Context, cfg Config) (*Hub, error) {
 	if cfg.TLSCert != "" {
 		h.srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
 	}
+	// Live streams never end by themselves: they end when shutdown begins.
+	h.srv.RegisterOnShutdown(h.live.Close)
 	go func() {
 		var err error
 		if cfg.TLSCert != "" {
@@ -358,7 +360,7 @@ func (h *Hub) open(ctx context.Context) error {
 		return err
 	}
 	h.fleet.RecordTo(h.audit)
-	if h.series, err = series.New(ctx, series.Config{Store: h.store, Meta: h.meta, DefaultRetention: cfg.Retention(),
+	if h.series, err = series.New(ctx, series.Config{Store: h.store, Meta: h.meta, DefaultRetention: cfg.Retention(), Audit: h.audit,
 		Log: cfg.Log, Now: cfg.Now}); err != nil {
 		return err
 	}
