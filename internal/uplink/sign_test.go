@@ -109,3 +109,31 @@ func BenchmarkSignVerify(b *testing.B) {
 		})
 	}
 }
+
+// FuzzParseSignature feeds arbitrary signature headers to the parser: it
+// must not panic, and what it accepts must not verify under a key that
+// did not sign it.
+func FuzzParseSignature(f *testing.F) {
+	_, key, _ := ed25519.GenerateKey(nil)
+	other, _, _ := ed25519.GenerateKey(nil)
+	r := httptest.NewRequest("POST", "/api/v1/uplink", nil)
+	(&Signer{KeyID: "edge-1", Key: key}).Sign(r, []byte("body"), signedAt)
+	f.Add(r.Header.Get(HeaderSignatureInput), r.Header.Get(HeaderSignature), r.Header.Get(HeaderContentDigest))
+	f.Add(`molen=("@method" "@path" "content-digest");created=;keyid=";nonce="";alg=`, "molen=::", "sha-256=::")
+	f.Fuzz(func(t *testing.T, input, sig, digest string) {
+		r := httptest.NewRequest("POST", "/api/v1/uplink", nil)
+		r.Header.Set(HeaderSignatureInput, input)
+		r.Header.Set(HeaderSignature, sig)
+		r.Header.Set(HeaderContentDigest, digest)
+		s, err := ParseSignature(r)
+		if err != nil {
+			if !errors.Is(err, ErrBadSignature) && !errors.Is(err, ErrNotSigned) {
+				t.Fatalf("error %v wraps neither sentinel", err)
+			}
+			return
+		}
+		if s.Verify(other) {
+			t.Fatal("a signature verifies under a key that did not make it")
+		}
+	})
+}
