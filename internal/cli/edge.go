@@ -1,10 +1,8 @@
 package cli
 
 import (
-	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -90,7 +88,7 @@ pipeline file's warnings, and every problem found (exit status 1).`,
 				return err
 			}
 			if hubCA != "" {
-				if err := trustCA(hubCA); err != nil {
+				if cfg.HubRoots, err = trustCA(hubCA); err != nil {
 					return err
 				}
 			}
@@ -241,25 +239,19 @@ func checkEdge(g *globals, cfg edge.Config) error {
 	return nil
 }
 
-// trustCA adds the certificates of a PEM file to the roots this process
-// checks HTTPS servers against (the system's roots stay): the edge's
-// uplink uses the default transport.
-func trustCA(file string) error {
+// trustCA returns the system's roots with the certificates of a PEM
+// file added: what the edge checks the hub's certificate against.
+func trustCA(file string) (*x509.CertPool, error) {
 	pem, err := os.ReadFile(file)
 	if err != nil {
-		return fmt.Errorf("--hub-ca: %w", err)
+		return nil, fmt.Errorf("--hub-ca: %w", err)
 	}
 	pool, err := x509.SystemCertPool()
 	if err != nil || pool == nil {
 		pool = x509.NewCertPool()
 	}
 	if !pool.AppendCertsFromPEM(pem) {
-		return fmt.Errorf("--hub-ca %s: no PEM certificate in it", file)
+		return nil, fmt.Errorf("--hub-ca %s: no PEM certificate in it", file)
 	}
-	tr, ok := http.DefaultTransport.(*http.Transport)
-	if !ok {
-		return errors.New("--hub-ca: the default HTTP transport is not adjustable")
-	}
-	tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
-	return nil
+	return pool, nil
 }

@@ -3,6 +3,7 @@ package edge
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -38,6 +39,9 @@ type Config struct {
 	// uplink.CertPin): the edge talks only to a hub whose certificate chain holds
 	// one of them. Empty: the certificate check alone.
 	HubPins []string
+	// HubRoots are the certificates the hub's HTTPS certificate is
+	// checked against (--hub-ca with the system's); nil: the system's.
+	HubRoots *x509.CertPool
 	// MQTTAllowSubscribe lets MQTT clients subscribe to the device data
 	// (local dashboards); with a devices file, a device subscribes under
 	// its prefix only. Off by default: without a devices file anyone who
@@ -199,7 +203,7 @@ func Start(ctx context.Context, cfg Config) (*Edge, error) {
 		stage:    cfg.Stage,
 		resends:  newResendTable(resendKeep),
 		logLimit: newLogLimiter(),
-		http:     hubClient(pins),
+		http:     hubClient(cfg.HubRoots, pins),
 		started:  time.Now(),
 	}
 	oo := cfg.Outbox
@@ -437,13 +441,18 @@ func (h mqttLog) WithGroup(name string) slog.Handler {
 // request but does not answer (hung, or a network path that lost the
 // answer) is given up on 10 s after the request was sent, so forwarding
 // resumes within seconds; sending a big batch over a slow link may take up
-// to two minutes. With pins, the hub's certificate chain must hold one of
-// them (pinTLS).
-func hubClient(pins []string) *http.Client {
+// to two minutes. The hub's certificate is checked against roots (nil:
+// the system's); with pins, its chain must also hold one of them
+// (pinTLS).
+func hubClient(roots *x509.CertPool, pins []string) *http.Client {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.ResponseHeaderTimeout = 10 * time.Second
-	if len(pins) > 0 {
-		t.TLSClientConfig = pinTLS(t.TLSClientConfig, pins)
+	if roots != nil || len(pins) > 0 {
+		tc := &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
+		if len(pins) > 0 {
+			tc = pinTLS(tc, pins)
+		}
+		t.TLSClientConfig = tc
 	}
 	return &http.Client{Transport: t, Timeout: 2 * time.Minute}
 }

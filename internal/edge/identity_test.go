@@ -2,10 +2,15 @@ package edge_test
 
 import (
 	"crypto/ed25519"
+	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -214,5 +219,50 @@ func TestInterruptedKeyChangeCompletes(t *testing.T) {
 	eventually(t, "the edge on the pending key", func() bool { return v.edge.Status().Edge.Key == want })
 	if c := v.storedCredential(); c["pending_key"] != nil {
 		t.Errorf("pending key still stored after the change completed")
+	}
+}
+
+// Signed requests pass a TLS-terminating proxy in front of the hub, and
+// the edge talks only to the hub (here: the proxy) whose key it pinned.
+func TestSignedUplinksThroughATLSProxyWithAPin(t *testing.T) {
+	v := start(t)
+	if err := v.edge.Close(); err != nil {
+		t.Fatal(err)
+	}
+	target, _ := url.Parse(v.hub.URL())
+	proxy := httptest.NewTLSServer(httputil.NewSingleHostReverseProxy(target))
+	t.Cleanup(proxy.Close)
+	roots := x509.NewCertPool()
+	roots.AddCert(proxy.Certificate())
+	pin := uplink.CertPin(proxy.Certificate().RawSubjectPublicKeyInfo)
+
+	_, token, err := v.hub.CreateEdge(t.Context(), "behind-proxy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.cfg.DataDir, v.cfg.HubURL, v.cfg.EnrollToken, v.cfg.HubRoots, v.cfg.HubPins = t.TempDir(), proxy.URL, token, roots, []string{pin}
+	v.startEdge()
+	publish(t, v.device(4), "f/proxy/n", []byte("1"))
+	eventually(t, "the value at the hub through the proxy", func() bool { return v.count("f/proxy/n") == 1 })
+	if v.edge.Status().Edge.Auth != "key" {
+		t.Errorf("edge behind the proxy authenticates by %q, want key", v.edge.Status().Edge.Auth)
+	}
+
+	// Another pin: the edge refuses to talk and says why; data waits.
+	if err := v.edge.Close(); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256([]byte("another key"))
+	v.cfg.HubPins, v.cfg.EnrollToken = []string{"sha256/" + base64.StdEncoding.EncodeToString(sum[:])}, ""
+	v.startEdge()
+	publish(t, v.device(4), "f/proxy/n", []byte("2"))
+	eventually(t, "the edge to report the pin mismatch", func() bool {
+		return strings.Contains(v.edge.Status().Hub.LastError, "does not match --hub-pin")
+	})
+	if n := v.count("f/proxy/n"); n != 1 {
+		t.Errorf("hub has %d values, want 1: the edge talked to a hub whose key it did not pin", n)
+	}
+	if p := v.edge.Status().Outbox.PendingPoints; p != 1 {
+		t.Errorf("pending points %d, want the 1 value kept", p)
 	}
 }

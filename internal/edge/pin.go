@@ -51,13 +51,9 @@ func validatePinnedHub(hub string, pins []string) error {
 	return nil
 }
 
-// pinTLS adds the check of pins to cfg (a copy of it; nil: a new one).
+// pinTLS adds the check of pins to cfg (a copy of it).
 func pinTLS(cfg *tls.Config, pins []string) *tls.Config {
-	if cfg == nil {
-		cfg = &tls.Config{MinVersion: tls.VersionTLS12}
-	} else {
-		cfg = cfg.Clone()
-	}
+	cfg = cfg.Clone()
 	cfg.VerifyConnection = func(cs tls.ConnectionState) error {
 		var seen []string
 		for _, c := range cs.PeerCertificates {

@@ -2,7 +2,6 @@ package edge
 
 import (
 	"crypto/sha256"
-	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
 	"net/http"
@@ -22,13 +21,7 @@ func TestHubPin(t *testing.T) {
 	other := sha256.Sum256([]byte("another key"))
 	wrong := "sha256/" + base64.StdEncoding.EncodeToString(other[:])
 	get := func(pins []string) error {
-		c := hubClient(pins)
-		tr := c.Transport.(*http.Transport)
-		if tr.TLSClientConfig == nil {
-			tr.TLSClientConfig = &tls.Config{}
-		}
-		tr.TLSClientConfig.RootCAs = roots
-		resp, err := c.Get(srv.URL)
+		resp, err := hubClient(roots, pins).Get(srv.URL)
 		if err == nil {
 			resp.Body.Close()
 		}
