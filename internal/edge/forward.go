@@ -120,6 +120,7 @@ func (e *Edge) forward(ctx context.Context) error {
 			points += en.Weight
 		}
 		start := time.Now()
+		signer := e.signer.Load()
 		ack, err := client.Send(ctx, b)
 		if ctx.Err() != nil {
 			return nil
@@ -135,6 +136,12 @@ func (e *Edge) forward(ctx context.Context) error {
 			wait := jitter(delay)
 			if errors.Is(err, uplink.ErrUnauthorized) {
 				e.metrics.forwardErrors.WithLabelValues("unauthorized").Inc()
+				if e.signer.Load() != signer {
+					// The key changed while the batch was on its way (an
+					// edge with a credential moved to a key): send it again
+					// with the new one.
+					continue
+				}
 				if c, ok := e.reenroll(ctx, cred); ok {
 					cred, client.Credential = c, c.Credential
 					continue
