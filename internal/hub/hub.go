@@ -361,7 +361,7 @@ func (h *Hub) open(ctx context.Context) error {
 	}
 	h.fleet.RecordTo(h.audit)
 	if h.series, err = series.New(ctx, series.Config{Store: h.store, Meta: h.meta, DefaultRetention: cfg.Retention(), Audit: h.audit,
-		Log: cfg.Log, Now: cfg.Now}); err != nil {
+		Log: cfg.Log, Now: cfg.Now, Registry: reg}); err != nil {
 		return err
 	}
 	factorySvc, err := factory.New(ctx, factory.Config{DB: h.meta, Store: h.store, Audit: h.audit, Now: cfg.Now})
