@@ -51,6 +51,8 @@ func Status(err error) (int, string) {
 		return http.StatusUnauthorized, "edge credential revoked: enroll the edge again with a new token"
 	case errors.Is(err, ErrUnauthenticated):
 		return http.StatusUnauthorized, "missing, unknown or expired bearer token"
+	case errors.Is(err, uplink.ErrBadSignature):
+		return http.StatusUnauthorized, err.Error()
 	case errors.Is(err, ErrForbidden), errors.Is(err, ErrCSRF):
 		return http.StatusForbidden, err.Error()
 	case errors.Is(err, ErrRateLimited):
