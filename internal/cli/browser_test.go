@@ -83,15 +83,25 @@ func demoPassword(t *testing.T, dataDir, email string) string {
 // browser has a downtime to give a reason.
 func stopOnce(t *testing.T, d *Demo, asset string) {
 	t.Helper()
+	t0 := time.Now().Add(-2 * time.Minute).UnixMilli()
+	var payloads []string
+	for i, state := range []string{"running", "down", "running"} {
+		payloads = append(payloads, fmt.Sprintf(`{"value": %q, "ts": %d}`, state, t0+int64(i)*20000))
+	}
+	publishAll(t, d, asset+"/state", payloads)
+}
+
+// publishAll publishes payloads in order to topic on the demo edge's MQTT
+// listener, each acknowledged (QoS 1).
+func publishAll(t *testing.T, d *Demo, topic string, payloads []string) {
+	t.Helper()
 	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker("tcp://" + d.Edge.MQTTAddr()).SetClientID("browser-test"))
 	if tok := c.Connect(); tok.Wait() && tok.Error() != nil {
 		t.Fatal(tok.Error())
 	}
 	defer c.Disconnect(250)
-	t0 := time.Now().Add(-2 * time.Minute).UnixMilli()
-	for i, state := range []string{"running", "down", "running"} {
-		payload := fmt.Sprintf(`{"value": %q, "ts": %d}`, state, t0+int64(i)*20000)
-		if tok := c.Publish(asset+"/state", 1, false, payload); tok.Wait() && tok.Error() != nil {
+	for _, p := range payloads {
+		if tok := c.Publish(topic, 1, false, p); tok.Wait() && tok.Error() != nil {
 			t.Fatal(tok.Error())
 		}
 	}
@@ -102,22 +112,16 @@ func stopOnce(t *testing.T, d *Demo, asset string) {
 // anomaly: an alarm for the browser to acknowledge.
 func vibrationSpike(t *testing.T, d *Demo, asset string) {
 	t.Helper()
-	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker("tcp://" + d.Edge.MQTTAddr()).SetClientID("browser-test-vibration"))
-	if tok := c.Connect(); tok.Wait() && tok.Error() != nil {
-		t.Fatal(tok.Error())
-	}
-	defer c.Disconnect(250)
 	t0 := time.Now().Add(-3 * time.Minute).UnixMilli()
+	var payloads []string
 	for i := range 90 {
 		v := 2.0 + float64(i%3)*0.01
 		if i >= 80 {
 			v = 40
 		}
-		payload := fmt.Sprintf(`{"value": %g, "ts": %d}`, v, t0+int64(i)*1000)
-		if tok := c.Publish(asset+"/vibration_mm_s", 1, false, payload); tok.Wait() && tok.Error() != nil {
-			t.Fatal(tok.Error())
-		}
+		payloads = append(payloads, fmt.Sprintf(`{"value": %g, "ts": %d}`, v, t0+int64(i)*1000))
 	}
+	publishAll(t, d, asset+"/vibration_mm_s", payloads)
 }
 
 // hubGet answers the demo hub's JSON at path, as its admin token.

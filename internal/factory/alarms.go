@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/molen-io/molen/internal/api"
+	"github.com/molen-io/molen/internal/audit"
 	"github.com/molen-io/molen/internal/meta"
 	"github.com/molen-io/molen/internal/series"
 	"github.com/molen-io/molen/internal/store"
@@ -139,7 +140,7 @@ func (s *Service) note(r *http.Request, p api.Principal, ack bool) (any, error) 
 	if ack {
 		action = "alarm.acked"
 	}
-	ent := entry(r, p, action, e.Asset, map[string]string{"kind": e.Kind, "start": rfc3339(e.Start)})
+	ent := audit.RequestEntry(r, p, action, e.Asset, map[string]string{"kind": e.Kind, "start": rfc3339(e.Start)})
 	n := Note{At: s.now(), Actor: ent.Actor, Ack: ack, Text: req.Comment}
 	if err := s.AddNote(r.Context(), p.Org, e.Asset, e.Kind, e.Start, n, ent); err != nil {
 		return nil, err

@@ -30,15 +30,6 @@ func (s *Service) Routes() []api.Route {
 	}
 }
 
-// entry is an audit entry of a request of p.
-func entry(r *http.Request, p api.Principal, action, target string, detail map[string]string) audit.Entry {
-	actor := p.User
-	if actor == "" {
-		actor = p.Token
-	}
-	return audit.Entry{Org: p.Org, Actor: actor, ActorOrg: p.Via, Action: action, Target: target, Detail: detail, Addr: api.ClientAddr(r)}
-}
-
 func decodeBody(r *http.Request, v any, shape string) error {
 	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()
@@ -67,7 +58,7 @@ func (s *Service) putReasons(r *http.Request, p api.Principal) (any, error) {
 	for i, rs := range req.Reasons {
 		codes[i] = rs.Code
 	}
-	e := entry(r, p, "reasons.set", "", map[string]string{"codes": strings.Join(codes, ",")})
+	e := audit.RequestEntry(r, p, "reasons.set", "", map[string]string{"codes": strings.Join(codes, ",")})
 	if err := s.SetReasons(r.Context(), p.Org, req.Reasons, e); err != nil {
 		return nil, err
 	}
@@ -137,7 +128,7 @@ func (s *Service) assignReason(r *http.Request, p api.Principal) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	by := entry(r, p, "", "", nil).Actor
+	by := audit.RequestEntry(r, p, "", "", nil).Actor
 	set := map[string]string{"reason": req.Reason, "reason_comment": req.Comment, "reason_by": by}
 	got, err := s.st.SetEventAttrs(r.Context(), p.Org, e.Asset, e.Kind, e.Start, set)
 	if err != nil {
@@ -155,7 +146,7 @@ func (s *Service) assignReason(r *http.Request, p api.Principal) (any, error) {
 		}
 	}
 	detail := map[string]string{"kind": e.Kind, "start": time.Unix(0, e.Start).UTC().Format(time.RFC3339Nano), "reason": req.Reason}
-	if _, err := s.audit.Record(r.Context(), entry(r, p, "event.reason_set", e.Asset, detail)); err != nil {
+	if _, err := s.audit.Record(r.Context(), audit.RequestEntry(r, p, "event.reason_set", e.Asset, detail)); err != nil {
 		return nil, err
 	}
 	return series.Event(got[0]), nil

@@ -194,7 +194,7 @@ func TestRevokedEdge(t *testing.T) {
 		actions = append(actions, e["action"].(string)+" "+e["target"].(string))
 	}
 	got := strings.Join(actions, "; ")
-	if !strings.Contains(got, "edge.enrolled edge-") || !strings.Contains(got, "request /api/v1/edges/"+edgeIDs(list)[0]+"/revoke") {
+	if !strings.Contains(got, "edge.enrolled edge-") || !strings.Contains(got, "edge.revoked "+edgeIDs(list)[0]) {
 		t.Errorf("audit log: %s", got)
 	}
 }

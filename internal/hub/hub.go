@@ -36,6 +36,7 @@ import (
 	"github.com/molen-io/molen/internal/store"
 	"github.com/molen-io/molen/internal/store/postgres"
 	"github.com/molen-io/molen/internal/store/sqlite"
+	"github.com/molen-io/molen/internal/uplink"
 	"github.com/molen-io/molen/internal/web"
 )
 
@@ -290,6 +291,8 @@ func Start(ctx context.Context, cfg Config) (*Hub, error) {
 	if cfg.TLSCert != "" {
 		h.srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
 	}
+	// Live streams never end by themselves: they end when shutdown begins.
+	h.srv.RegisterOnShutdown(h.live.Close)
 	go func() {
 		var err error
 		if cfg.TLSCert != "" {
@@ -340,9 +343,12 @@ func (h *Hub) open(ctx context.Context) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if cfg.TLSCert != "" {
-		if _, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey); err != nil {
+		pair, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+		if err != nil {
 			return fmt.Errorf("hub.tls: %w", err)
 		}
+		// What edges give as --hub-pin to accept this hub only.
+		cfg.Log.Info("hub certificate", "pin", uplink.CertPin(pair.Leaf.RawSubjectPublicKeyInfo), "subject", pair.Leaf.Subject.String())
 	}
 	if h.audit, err = audit.New(ctx, h.meta, cfg.Now, cfg.Log.With("component", "audit")); err != nil {
 		return err
@@ -358,7 +364,7 @@ func (h *Hub) open(ctx context.Context) error {
 		return err
 	}
 	h.fleet.RecordTo(h.audit)
-	if h.series, err = series.New(ctx, series.Config{Store: h.store, Meta: h.meta, DefaultRetention: cfg.Retention(),
+	if h.series, err = series.New(ctx, series.Config{Store: h.store, Meta: h.meta, DefaultRetention: cfg.Retention(), Audit: h.audit,
 		Log: cfg.Log, Now: cfg.Now, Registry: reg}); err != nil {
 		return err
 	}
@@ -383,7 +389,7 @@ func (h *Hub) open(ctx context.Context) error {
 	for _, by := range []string{"address", "org", "caller", "edge"} {
 		limited.WithLabelValues(by)
 	}
-	h.router = &api.Router{Tokens: h.auth, Edges: h.fleet, Sessions: h.auth, Audit: h.audit, Log: cfg.Log.With("component", "api"),
+	h.router = &api.Router{Tokens: h.auth, Edges: h.fleet, EdgeRequests: h.fleet, Sessions: h.auth, Audit: h.audit, Log: cfg.Log.With("component", "api"),
 		Limits: &api.Limits{Limiter: h.limiter, Address: rates.Address, Org: rates.Org, Caller: rates.Caller, EdgeID: rates.Edge,
 			Now: cfg.Now, Limited: func(by string) { limited.WithLabelValues(by).Inc() }}}
 	h.router.TrustedProxies, _ = cfg.proxies() // checked by Validate

@@ -77,7 +77,7 @@ func (s *Service) Routes() []api.Route {
 
 // refused counts a batch the router refused before it was read.
 func (s *Service) refused(err error) {
-	if errors.Is(err, api.ErrUnauthenticated) || errors.Is(err, api.ErrRevoked) || errors.Is(err, api.ErrForbidden) {
+	if errors.Is(err, api.ErrUnauthenticated) || errors.Is(err, api.ErrRevoked) || errors.Is(err, api.ErrForbidden) || errors.Is(err, uplink.ErrBadSignature) {
 		s.batches.WithLabelValues("unauthorized").Inc()
 		return
 	}

@@ -62,6 +62,9 @@ type Hub struct {
 	opts  Options
 	epoch string // tells cursors of this process from those of another
 
+	done      chan struct{} // closed by Close: streams end
+	closeOnce sync.Once
+
 	mu      sync.Mutex
 	seq     uint64
 	orgs    map[string]*ring
@@ -85,6 +88,7 @@ func New(opts Options) *Hub {
 	}
 	h := &Hub{
 		opts:    opts,
+		done:    make(chan struct{}),
 		epoch:   strconv.FormatInt(time.Now().UnixNano(), 36),
 		orgs:    map[string]*ring{},
 		callers: map[string]int{},
@@ -103,6 +107,11 @@ func New(opts Options) *Hub {
 	}
 	return h
 }
+
+// Close ends every open stream (their clients reconnect to another hub, or
+// to this one when it is back), so that a server shutting down does not
+// wait for them. Close may be called more than once.
+func (h *Hub) Close() { h.closeOnce.Do(func() { close(h.done) }) }
 
 // Publish appends a committed batch of org: its points as one message, its
 // events as another. It never waits for a stream.

@@ -2,6 +2,7 @@ package live_test
 
 import (
 	"encoding/json"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -146,5 +147,17 @@ func TestKeepaliveAndStreamLimit(t *testing.T) {
 	}
 	if code, _ := srv.Do("GET", "/api/v1/live?prefix=a//b", "viewer", nil); code != 400 {
 		t.Errorf("bad prefix: %d, want 400", code)
+	}
+}
+
+// TestCloseEndsStreams: a hub shutting down ends its open streams.
+func TestCloseEndsStreams(t *testing.T) {
+	h := live.New(live.Options{})
+	srv := serve(t, h)
+	s := open(t, srv, "/api/v1/live", "viewer")
+	h.Close()
+	h.Close()
+	if b, err := io.ReadAll(s.Resp.Body); err != nil || len(b) != 0 {
+		t.Errorf("after Close: %q, %v; want the stream ended", b, err)
 	}
 }

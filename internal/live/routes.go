@@ -120,6 +120,8 @@ func (h *Hub) serve(w http.ResponseWriter, r *http.Request, p api.Principal) err
 		select {
 		case <-r.Context().Done():
 			return nil
+		case <-h.done:
+			return nil
 		case <-wake:
 		case <-keep.C:
 			buf.WriteString(": keepalive\n\n")

@@ -17,6 +17,12 @@ var (
 	// ErrInvalid marks input a store refuses because of what it is, not
 	// because storing failed: retrying the same call fails the same way.
 	ErrInvalid = errors.New("invalid input")
+	// ErrNotFound: the series (or event) named does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrExists: a series with the name asked for exists already.
+	ErrExists = errors.New("already exists")
+	// ErrBusy: the series is being written; the call may be retried.
+	ErrBusy = errors.New("busy")
 )
 
 // Source identifies one ordered stream of uplink records: an edge and one
@@ -287,9 +293,39 @@ type ExpireStats struct {
 	Minutes, Hours int64
 }
 
+// SeriesAdmin changes which series an organisation has. Each call is one
+// transaction; paths are validated (uns.ValidatePath) and an invalid one
+// gives an error wrapping ErrInvalid.
+type SeriesAdmin interface {
+	// DeleteSeries removes a series of org and all its data: points,
+	// rollups, its latest value. ErrNotFound if it does not exist.
+	DeleteSeries(ctx context.Context, org, path string) error
+	// RenameSeries gives a series of org another path, with all its data.
+	// ErrNotFound if from does not exist, ErrExists if to does.
+	RenameSeries(ctx context.Context, org, from, to string) error
+	// MergeSeries moves the points of from into into, combines their
+	// rollups and latest values, and removes from. ErrNotFound if either
+	// does not exist; ErrInvalid if they are one.
+	MergeSeries(ctx context.Context, org, from, into string) error
+}
+
+// CheckAdmin validates the paths of a SeriesAdmin call.
+func CheckAdmin(paths ...string) error {
+	for _, p := range paths {
+		if err := uns.ValidatePath(p); err != nil {
+			return fmt.Errorf("%w: series %q: %v", ErrInvalid, p, err)
+		}
+	}
+	if len(paths) == 2 && paths[0] == paths[1] {
+		return fmt.Errorf("%w: series %q: a series and itself", ErrInvalid, paths[0])
+	}
+	return nil
+}
+
 // Store is a whole backend.
 type Store interface {
 	Points
 	Events
+	SeriesAdmin
 	Close() error
 }

@@ -95,7 +95,7 @@ await view('factory');
 // 2b. The application's own arithmetic, in the page: the UNS tree, OEE
 // sums (the example of docs/api.md) and the y-axis' least span.
 const unit = await page.evaluate(async () => {
-  const { buildTree, combine } = await import('/static/app/factory.js');
+  const { buildTree, combine, machineState } = await import('/static/app/factory.js');
   const { minSpan } = await import('/static/app/chart.js');
   const tree = buildTree([{ path: 's/a/l/m1/state' }, { path: 's/a/l/m1/temp_c' }, { path: 's/a/l/m1/oee/good' }, { path: 's/a/l/agv/battery' }]);
   const o = combine([{ start: 0, end: 1, running_s: 5400, planned_s: 10800, good: 15, total: 20, performance: 1 }]);
@@ -106,11 +106,18 @@ const unit = await page.evaluate(async () => {
     oee: [o.availability, o.performance, o.quality, o.oee].join(','),
     flat: minSpan(42, 42).map((x) => x.toFixed(2)).join(','),
     wide: minSpan(0, 100).join(','),
+    // A machine is stale when none of its series is fresh, whatever its
+    // last state says.
+    stale: ['fresh', 'old'].map((k) => {
+      const now = 1e12, ts = k === 'fresh' ? now - 60e3 : now - 600e3;
+      const st = machineState(tree.get('s/a/l/m1'), new Map([['s/a/l/m1/state', { ts, value: 'running' }], ['s/a/l/m1/temp_c', { ts, value: 1 }]]), now);
+      return k + ':' + (st.stale ? 'stale' : st.value);
+    }).join(','),
   };
 });
-const wantUnit = { machines: 's/a/l/agv,s/a/l/m1', m1: 'oee/good,state,temp_c', line: 's/a/l/agv,s/a/l/m1', oee: '0.5,1,0.75,0.375', flat: '39.90,44.10', wide: '-5,105' };
+const wantUnit = { machines: 's/a/l/agv,s/a/l/m1', m1: 'oee/good,state,temp_c', line: 's/a/l/agv,s/a/l/m1', oee: '0.5,1,0.75,0.375', flat: '39.90,44.10', wide: '-5,105', stale: 'fresh:running,old:stale' };
 for (const [k, v] of Object.entries(wantUnit)) if (unit[k] !== v) fail(`${k}: got ${unit[k]}, want ${v}`);
-log('ok tree, OEE sums and axis spans');
+log('ok tree, OEE sums, axis spans and staleness');
 
 // 3. Navigate site → area → line → machine by links.
 for (let i = 0; i < machinePath.length - 1; i++) {

@@ -34,6 +34,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("Concurrency", func(t *testing.T) { testConcurrency(t, open) })
 	t.Run("Reopen", func(t *testing.T) { testReopen(t, open) })
 	t.Run("Retention", func(t *testing.T) { testRetention(t, open) })
+	t.Run("SeriesAdmin", func(t *testing.T) { testSeriesAdmin(t, open) })
 }
 
 // newStore opens an empty store that is closed when t ends.

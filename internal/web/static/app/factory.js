@@ -155,7 +155,7 @@ function LiveStatus({ status }) {
 
 // machineState answers a machine's state as shown: its state value, or
 // stale when none of its series has a fresh point.
-function machineState(n, latest, now) {
+export function machineState(n, latest, now) {
   let newest = 0;
   for (const s of n.series) newest = Math.max(newest, latest.get(s.path)?.ts || 0);
   const st = latest.get(n.path + '/state');
