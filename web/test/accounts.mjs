@@ -332,7 +332,7 @@ for (const a of ['invitation.created', 'member.added', 'member.role', 'token.cre
 }
 // Paging: three a page, the next page older than the last entry shown.
 await go(admin, '#/admin/audit?from=-1h&limit=3', 'Audit log');
-await admin.waitForSelector('[data-audit]');
+await admin.waitForFunction(() => document.querySelectorAll('[data-audit]').length === 3);
 const seqs = async () => admin.$$eval('[data-audit] td:first-child', (ts) => ts.map((x) => Number(x.textContent)));
 const page1 = await seqs();
 if (page1.length !== 3) fail('audit page of 3: ' + page1.join(','));
