@@ -135,3 +135,43 @@ func TestSubmitOrderAndIntervals(t *testing.T) {
 		}
 	})
 }
+
+// TestSubmitConcurrent: of two T0s of one company submitted at once,
+// exactly one is stored; the other is refused as out of order.
+func TestSubmitConcurrent(t *testing.T) {
+	metatest.Each(t, func(t *testing.T, db *meta.DB) {
+		ctx := t.Context()
+		log, err := audit.New(ctx, db, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := New(ctx, Config{DB: db, Audit: log, Reg: prometheus.NewRegistry(),
+			HubOf: func(context.Context, string) (string, error) { return "", nil }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		acme := api.Principal{Org: "acme", OrgKind: "company", Role: api.RoleEngineer, Token: "tok_1"}
+		errs := make(chan error, 2)
+		for range 2 {
+			go func() {
+				_, _, err := s.Submit(ctx, acme, dma.T0, 0, answers(3), "")
+				errs <- err
+			}()
+		}
+		var stored, refused int
+		for range 2 {
+			switch err := <-errs; {
+			case err == nil:
+				stored++
+			case errors.Is(err, api.ErrBadRequest):
+				refused++
+			default:
+				t.Errorf("submit: %v", err)
+			}
+		}
+		list, err := s.Assessments(ctx, "acme")
+		if stored != 1 || refused != 1 || err != nil || len(list) != 1 {
+			t.Errorf("stored %d, refused %d, listed %d (%v)", stored, refused, len(list), err)
+		}
+	})
+}
