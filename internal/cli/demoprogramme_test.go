@@ -97,7 +97,7 @@ func TestDemoProgramme(t *testing.T) {
 	base := d.Hub.URL()
 	printed := out.String()
 	link := regexp.MustCompile(`http://\S+/auth/login\?token=(mll_\S+)`).FindStringSubmatch(printed)
-	if link == nil || !strings.Contains(printed, "Ruben Smit") || !strings.Contains(printed, base+"/#token=mlt_") {
+	if link == nil || !strings.Contains(printed, "Ruben Smit") || !strings.Contains(printed, "Digital maturity") || !strings.Contains(printed, base+"/#token=mlt_") {
 		t.Fatalf("demo output lacks the sign-in link, the people or the token URL:\n%s", printed)
 	}
 	// The link, once.
