@@ -300,23 +300,13 @@ func (in *Input) messages(msgs []connector.Message, batch []delivery, pts []uns.
 // deliver calls write (of n points) until it succeeds (true) or ctx ends
 // (false), with back-off; the retries write the same points.
 func (in *Input) deliver(ctx context.Context, n int, write func() (written int, err error)) bool {
-	wait := in.cfg.BackoffMin
-	for attempt := 0; ; attempt++ {
-		written, err := write()
-		if err == nil {
-			in.status.AddPoints(int64(written))
-			return true
-		}
-		if ctx.Err() != nil {
-			return false
-		}
-		in.status.SetError(fmt.Sprintf("deliver %d points: %v", n, err))
-		if attempt == 0 {
-			in.log.Warn("sink refused points; retrying", "points", n, "err", err)
-		}
-		if !connector.Sleep(ctx, connector.Jitter(wait)) {
-			return false
-		}
-		wait = min(2*wait, in.cfg.BackoffMax)
+	var written int
+	if !in.status.Deliver(ctx, "points", n, in.cfg.BackoffMin, in.cfg.BackoffMax, func() (err error) {
+		written, err = write()
+		return err
+	}) {
+		return false
 	}
+	in.status.AddPoints(int64(written))
+	return true
 }

@@ -351,23 +351,10 @@ func (in *Input) askRebirths(h *host) {
 // deliver writes pts to sink, retrying the same points with back-off until
 // the sink accepts them (true) or ctx ends (false).
 func (in *Input) deliver(ctx context.Context, sink connector.Sink, pts []uns.Point) bool {
-	wait := in.cfg.BackoffMin
-	for attempt := 0; ; attempt++ {
-		err := sink.Write(ctx, pts)
-		if err == nil {
-			in.status.AddPoints(int64(len(pts)))
-			return true
-		}
-		if ctx.Err() != nil {
-			return false
-		}
-		in.status.SetError(fmt.Sprintf("deliver %d points: %v", len(pts), err))
-		if attempt == 0 {
-			in.log.Warn("sink refused points; retrying", "points", len(pts), "err", err)
-		}
-		if !connector.Sleep(ctx, connector.Jitter(wait)) {
-			return false
-		}
-		wait = min(2*wait, in.cfg.BackoffMax)
+	if !in.status.Deliver(ctx, "points", len(pts), in.cfg.BackoffMin, in.cfg.BackoffMax,
+		func() error { return sink.Write(ctx, pts) }) {
+		return false
 	}
+	in.status.AddPoints(int64(len(pts)))
+	return true
 }

@@ -260,22 +260,5 @@ func (in *Input) decode(pts []uns.Point, evs []uns.Event, d delivery) ([]uns.Poi
 // deliver calls write (of n points or events) until it succeeds (true) or
 // ctx ends (false), with back-off. The retries write the same values.
 func (in *Input) deliver(ctx context.Context, what string, n int, write func() error) bool {
-	wait := in.cfg.BackoffMin
-	for attempt := 0; ; attempt++ {
-		err := write()
-		if err == nil {
-			return true
-		}
-		if ctx.Err() != nil {
-			return false
-		}
-		in.status.SetError(fmt.Sprintf("deliver %d %s: %v", n, what, err))
-		if attempt == 0 {
-			in.log.Warn("sink refused "+what+"; retrying", what, n, "err", err)
-		}
-		if !connector.Sleep(ctx, connector.Jitter(wait)) {
-			return false
-		}
-		wait = min(2*wait, in.cfg.BackoffMax)
-	}
+	return in.status.Deliver(ctx, what, n, in.cfg.BackoffMin, in.cfg.BackoffMax, write)
 }
