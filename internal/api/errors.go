@@ -75,7 +75,9 @@ func Status(err error) (int, string) {
 	return http.StatusInternalServerError, "internal error"
 }
 
-func (rt *Router) writeError(w http.ResponseWriter, r *http.Request, err error) {
+// writeError answers err: by format when it is set (a route's Errors),
+// otherwise as {"error": message}.
+func (rt *Router) writeError(w http.ResponseWriter, r *http.Request, err error, format func(http.ResponseWriter, int, string)) {
 	code, msg := Status(err)
 	if code == http.StatusInternalServerError || code == http.StatusServiceUnavailable && !errors.Is(err, uplink.ErrBusy) {
 		rt.log().Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
@@ -91,6 +93,10 @@ func (rt *Router) writeError(w http.ResponseWriter, r *http.Request, err error) 
 			wait = le.Wait
 		}
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+	}
+	if format != nil {
+		format(w, code, msg)
+		return
 	}
 	writeJSON(w, code, map[string]string{"error": msg})
 }

@@ -157,3 +157,13 @@ func Bearer(r *http.Request) (string, bool) {
 	}
 	return strings.TrimSpace(tok), true
 }
+
+// BasicToken returns the password of an "Authorization: Basic …" header,
+// which Basic routes take as an API token.
+func BasicToken(r *http.Request) (string, bool) {
+	_, pw, ok := r.BasicAuth()
+	if !ok || pw == "" {
+		return "", false
+	}
+	return pw, true
+}

@@ -41,6 +41,15 @@ type Route struct {
 	// the handler runs (no or a bad credential, too weak a role), for the
 	// domain's metrics.
 	Refused func(err error)
+	// Basic lets the route also take an API token as the password of HTTP
+	// Basic authentication (the user name is ignored), for clients that
+	// offer only that, such as Grafana's data sources. The token is
+	// checked exactly as a bearer token.
+	Basic bool
+	// Errors, if set, writes the answer to an error (the status and the
+	// message Status gives) in the route's own format, such as
+	// Prometheus's; otherwise it is {"error": message}.
+	Errors func(w http.ResponseWriter, code int, msg string)
 }
 
 // DefaultMaxBody bounds a request body unless its route says otherwise.
@@ -86,7 +95,7 @@ func (rt *Router) Handle(routes ...Route) {
 	if rt.mux == nil {
 		rt.mux = http.NewServeMux()
 		rt.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
-			rt.writeError(w, r, fmt.Errorf("%w: %s %s", ErrNoRoute, r.Method, r.URL.Path))
+			rt.writeError(w, r, fmt.Errorf("%w: %s %s", ErrNoRoute, r.Method, r.URL.Path), nil)
 		})
 	}
 	for _, route := range routes {
@@ -153,11 +162,11 @@ func (rt *Router) serve(route Route) http.Handler {
 		}
 		if route.Auth != Public {
 			if err := rt.Limits.beforeAuth(r, route.Auth == Edge); err != nil {
-				rt.writeError(w, r, err)
+				rt.writeError(w, r, err, route.Errors)
 				return
 			}
 		} else if err := rt.Limits.beforeAuth(r, false); err != nil {
-			rt.writeError(w, r, err)
+			rt.writeError(w, r, err, route.Errors)
 			return
 		}
 		p, err := rt.authenticate(r, route)
@@ -168,7 +177,7 @@ func (rt *Router) serve(route Route) http.Handler {
 			if route.Refused != nil {
 				route.Refused(err)
 			}
-			rt.writeError(w, r, err)
+			rt.writeError(w, r, err, route.Errors)
 			return
 		}
 		ctx, uses := withGrantUses(WithPrincipal(r.Context(), p))
@@ -184,7 +193,7 @@ func (rt *Router) run(sw *streamWriter, r *http.Request, route Route, p Principa
 	if route.Handle != nil {
 		v, err := route.Handle(r, p)
 		if err != nil {
-			rt.writeError(sw, r, err)
+			rt.writeError(sw, r, err, route.Errors)
 			return
 		}
 		WriteJSON(sw, v)
@@ -192,7 +201,7 @@ func (rt *Router) run(sw *streamWriter, r *http.Request, route Route, p Principa
 	}
 	if err := route.Stream(sw, r, p); err != nil {
 		if !sw.wrote {
-			rt.writeError(sw, r, err)
+			rt.writeError(sw, r, err, route.Errors)
 			return
 		}
 		if r.Context().Err() == nil {
@@ -203,8 +212,9 @@ func (rt *Router) run(sw *streamWriter, r *http.Request, route Route, p Principa
 }
 
 // authenticate finds the caller of r and lets Allow decide whether the
-// route's policy admits it. A bearer secret is an API token (or, on edge
-// routes, an edge credential); without one, a session cookie is a
+// route's policy admits it. A bearer secret (or, on Basic routes, the
+// password of Basic authentication) is an API token (or, on edge routes,
+// an edge credential); without one, a session cookie is a
 // browser's session, and a request with it that changes something must
 // pass the CSRF check.
 func (rt *Router) authenticate(r *http.Request, route Route) (Principal, error) {
@@ -214,6 +224,9 @@ func (rt *Router) authenticate(r *http.Request, route Route) (Principal, error) 
 	var p Principal
 	var err error
 	secret, bearer := Bearer(r)
+	if !bearer && route.Basic {
+		secret, bearer = BasicToken(r)
+	}
 	cookie, hasCookie := SessionSecret(r)
 	switch {
 	case route.Auth == Edge:

@@ -356,7 +356,7 @@ func (h *Hub) open(ctx context.Context) error {
 	}
 	h.fleet.RecordTo(h.audit)
 	if h.series, err = series.New(ctx, series.Config{Store: h.store, Meta: h.meta, DefaultRetention: cfg.Retention(),
-		Log: cfg.Log, Now: cfg.Now}); err != nil {
+		Log: cfg.Log, Now: cfg.Now, Registry: reg}); err != nil {
 		return err
 	}
 	if h.ingest, err = ingest.New(h.store, 0, cfg.Log.With("component", "ingest"), reg); err != nil {

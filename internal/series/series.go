@@ -9,8 +9,11 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/molen-io/molen/internal/api"
 	"github.com/molen-io/molen/internal/meta"
+	"github.com/molen-io/molen/internal/promql"
 	"github.com/molen-io/molen/internal/store"
 	"github.com/molen-io/molen/internal/uns"
 )
@@ -50,6 +53,11 @@ type Config struct {
 	DefaultRetention store.Retention
 	Log              *slog.Logger     // default: discard
 	Now              func() time.Time // default: time.Now
+	// Registry takes the metrics of the Prometheus API; nil: none.
+	Registry prometheus.Registerer
+	// PromLimits bound a query of the Prometheus API; zero:
+	// promql.DefaultLimits.
+	PromLimits promql.Limits
 }
 
 // Service answers queries of series and events, and keeps and applies
@@ -60,6 +68,9 @@ type Service struct {
 	def store.Retention
 	log *slog.Logger
 	now func() time.Time
+
+	promLimits promql.Limits
+	promM      *promMetrics
 }
 
 // New returns the service, migrating its tables.
@@ -67,7 +78,8 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if err := cfg.Meta.Migrate(ctx, Migrations); err != nil {
 		return nil, err
 	}
-	s := &Service{st: cfg.Store, db: cfg.Meta, def: cfg.DefaultRetention, log: cfg.Log, now: cfg.Now}
+	s := &Service{st: cfg.Store, db: cfg.Meta, def: cfg.DefaultRetention, log: cfg.Log, now: cfg.Now,
+		promLimits: cfg.PromLimits, promM: newPromMetrics(cfg.Registry)}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -77,10 +89,10 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	return s, nil
 }
 
-// Routes are the domain's: series, latest values, queries, events and
-// retention.
+// Routes are the domain's: series, latest values, queries, events,
+// retention, and the Prometheus query API under PromPrefix.
 func (s *Service) Routes() []api.Route {
-	return []api.Route{
+	return append([]api.Route{
 		{Method: "GET", Path: "/api/v1/series", Auth: api.Viewer, Area: "series", Handle: s.series},
 		{Method: "GET", Path: "/api/v1/latest", Auth: api.Viewer, Area: "series", Handle: s.latest},
 		{Method: "GET", Path: "/api/v1/query", Auth: api.Viewer, Area: "series", Handle: s.query},
@@ -88,7 +100,7 @@ func (s *Service) Routes() []api.Route {
 		{Method: "GET", Path: "/api/v1/retention", Auth: api.Viewer, Area: "series", Handle: s.getRetention},
 		{Method: "PUT", Path: "/api/v1/retention", Auth: api.Admin, Area: "series", Handle: s.putRetention},
 		{Method: "DELETE", Path: "/api/v1/retention", Auth: api.Admin, Area: "series", Handle: s.deleteRetention},
-	}
+	}, s.promRoutes()...)
 }
 
 // PointJSON is a point on the API: time in unix ms, value as JSON.
