@@ -249,6 +249,7 @@ func TestSessionRedelivery(t *testing.T) {
 		if msg.Session == "" || msg.Packet != got[0].Packet || msg.Topic != got[0].Topic {
 			t.Errorf("Message() = %+v: no identity for a redelivery", msg)
 		}
+		settle(t, publish, second, root)
 		s2.stop()
 
 		// Stored and acknowledged: the third session gets only what is
@@ -258,7 +259,7 @@ func TestSessionRedelivery(t *testing.T) {
 		startSession(t, url, version, opts)
 		publish(root+"/v", "marker", 1)
 		waitFor(t, "the marker", func() bool { return slices.Contains(third.payloads(), "marker") })
-		if got := third.payloads(); !againThenMarker(version, got, []string{"7"}) {
+		if got := third.payloads(); !againThenMarker(version, got, []string{"7", "settle"}) {
 			t.Errorf("third session got %q, want only the marker", got)
 		}
 	})
@@ -301,6 +302,7 @@ func TestSessionInOrderAck(t *testing.T) {
 		if st := s.status.Status(); st.Dropped != 0 {
 			t.Errorf("dropped %d QoS 1 messages, want 0", st.Dropped)
 		}
+		settle(t, publish, rec, root)
 		s.stop()
 
 		next := &recorder{}
@@ -308,7 +310,7 @@ func TestSessionInOrderAck(t *testing.T) {
 		startSession(t, url, version, opts)
 		publish(root+"/v", "marker", 1)
 		waitFor(t, "the marker", func() bool { return slices.Contains(next.payloads(), "marker") })
-		if got := next.payloads(); !againThenMarker(version, got, want) {
+		if got := next.payloads(); !againThenMarker(version, got, append(want, "settle")) {
 			t.Errorf("next session got %q, want only the marker", got)
 		}
 	})
@@ -415,20 +417,32 @@ func TestSessionBrokerRestart(t *testing.T) {
 	}
 }
 
+// settle publishes a message and waits until rec stored it: the writer
+// took it in a later batch, so it has acknowledged every message before it
+// (those acknowledgements are on their way to the broker).
+func settle(t *testing.T, publish func(topic, payload string, qos byte), rec *recorder, root string) {
+	t.Helper()
+	publish(root+"/settle", "settle", 1)
+	waitFor(t, "the settling message", func() bool { return slices.Contains(rec.payloads(), "settle") })
+}
+
 // againThenMarker reports whether got, what a session received after one
-// that stored stored and stopped, is only the marker published after it
-// connected. With MQTT 5 the client sends the acknowledgements it was given
-// every ackInterval: those given in the last moments before a clean stop
-// may not be sent, and the broker delivers their messages again — the last
-// ones stored, in order, before the marker (a connector.MessageSink
-// recognises them).
+// that stored stored and stopped, is the marker published after it
+// connected, after at most the last messages stored, delivered again in
+// order: a clean stop may come before the acknowledgement of the last
+// batch is sent (a connector.MessageSink recognises such a redelivery).
+// With MQTT 3.1.1 the acknowledgements the writer made before the last
+// batch were queued before the DISCONNECT, so only the last (settle) may
+// come again. With MQTT 5 the client sends the acknowledgements it was
+// given every ackInterval, and the stop waits two of them; on a loaded
+// machine that may not be enough, so more of the last ones may come again.
 func againThenMarker(version int, got, stored []string) bool {
 	if len(got) == 0 || got[len(got)-1] != "marker" {
 		return false
 	}
 	again := got[:len(got)-1]
-	if version == 3 {
-		return len(again) == 0
+	if version == 3 && len(again) > 1 {
+		return false
 	}
 	return len(again) <= len(stored) && slices.Equal(again, stored[len(stored)-len(again):])
 }
