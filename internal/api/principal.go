@@ -126,6 +126,14 @@ type Authenticator interface {
 	Authenticate(ctx context.Context, secret string) (Principal, error)
 }
 
+// RequestAuthenticator authenticates a request by what it carries as a
+// whole (a signature over its method, path and body), or fails with
+// ErrUnauthenticated, ErrRevoked or another error that says why (see
+// Status). It may read the body, and then puts it back.
+type RequestAuthenticator interface {
+	AuthenticateRequest(r *http.Request) (Principal, error)
+}
+
 // SessionAuthenticator turns the secret of a session cookie into a
 // Principal and the session's CSRF token, which a request that changes
 // something must send in the X-CSRF-Token header.

@@ -73,7 +73,10 @@ type Router struct {
 	// Sessions the session cookies of browsers. Each answers
 	// ErrUnauthenticated for a secret that is not its kind.
 	Tokens, Edges Authenticator
-	Sessions      SessionAuthenticator
+	// EdgeRequests authenticates the signed requests of edges (Edge
+	// routes with a Signature header); nil: edges send their credential.
+	EdgeRequests RequestAuthenticator
+	Sessions     SessionAuthenticator
 	// Limits are the rate limits; nil: none.
 	Limits *Limits
 	// Audit records changes, delegated requests and reads under grants;
@@ -214,7 +217,8 @@ func (rt *Router) run(sw *streamWriter, r *http.Request, route Route, p Principa
 // authenticate finds the caller of r and lets Allow decide whether the
 // route's policy admits it. A bearer secret (or, on Basic routes, the
 // password of Basic authentication) is an API token (or, on edge routes,
-// an edge credential); without one, a session cookie is a
+// an edge credential); on edge routes a signature is an edge's; without
+// one, a session cookie is a
 // browser's session, and a request with it that changes something must
 // pass the CSRF check.
 func (rt *Router) authenticate(r *http.Request, route Route) (Principal, error) {
@@ -229,6 +233,8 @@ func (rt *Router) authenticate(r *http.Request, route Route) (Principal, error) 
 	}
 	cookie, hasCookie := SessionSecret(r)
 	switch {
+	case route.Auth == Edge && rt.EdgeRequests != nil && !bearer && r.Header.Get("Signature") != "":
+		p, err = rt.EdgeRequests.AuthenticateRequest(r)
 	case route.Auth == Edge:
 		if !bearer || rt.Edges == nil {
 			return Principal{}, ErrUnauthenticated

@@ -55,6 +55,12 @@ func call(t *testing.T, base string, c caller, method, path, body string) (int, 
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
+	if strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		// A live stream never ends: its status and its first message (a
+		// comment naming the prefix) are the answer.
+		line, _ := bufio.NewReader(resp.Body).ReadString('\n')
+		return resp.StatusCode, line
+	}
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/molen-io/molen/internal/api"
+	"github.com/molen-io/molen/internal/audit"
 	"github.com/molen-io/molen/internal/meta"
 	"github.com/molen-io/molen/internal/promql"
 	"github.com/molen-io/molen/internal/store"
@@ -38,6 +39,7 @@ const (
 // Store is the time-series storage the domain reads and expires.
 type Store interface {
 	store.Events
+	store.SeriesAdmin
 	Series(ctx context.Context, org, prefix string, limit int) ([]store.SeriesInfo, error)
 	Latest(ctx context.Context, org, prefix string, limit int) ([]uns.Point, error)
 	Raw(ctx context.Context, org, series string, from, to int64, limit int) ([]uns.Point, error)
@@ -51,8 +53,10 @@ type Config struct {
 	Meta  *meta.DB
 	// DefaultRetention applies to an organisation that has set none.
 	DefaultRetention store.Retention
-	Log              *slog.Logger     // default: discard
-	Now              func() time.Time // default: time.Now
+	// Audit records the series administrators delete, rename and merge.
+	Audit audit.Recorder
+	Log   *slog.Logger     // default: discard
+	Now   func() time.Time // default: time.Now
 	// Registry takes the metrics of the Prometheus API; nil: none.
 	Registry prometheus.Registerer
 	// PromLimits bound a query of the Prometheus API; zero:
@@ -66,6 +70,7 @@ type Service struct {
 	st  Store
 	db  *meta.DB
 	def store.Retention
+	aud audit.Recorder
 	log *slog.Logger
 	now func() time.Time
 
@@ -78,7 +83,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if err := cfg.Meta.Migrate(ctx, Migrations); err != nil {
 		return nil, err
 	}
-	s := &Service{st: cfg.Store, db: cfg.Meta, def: cfg.DefaultRetention, log: cfg.Log, now: cfg.Now,
+	s := &Service{st: cfg.Store, db: cfg.Meta, def: cfg.DefaultRetention, aud: cfg.Audit, log: cfg.Log, now: cfg.Now,
 		promLimits: cfg.PromLimits, promM: newPromMetrics(cfg.Registry)}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -100,6 +105,9 @@ func (s *Service) Routes() []api.Route {
 		{Method: "GET", Path: "/api/v1/retention", Auth: api.Viewer, Area: "series", Handle: s.getRetention},
 		{Method: "PUT", Path: "/api/v1/retention", Auth: api.Admin, Area: "series", Handle: s.putRetention},
 		{Method: "DELETE", Path: "/api/v1/retention", Auth: api.Admin, Area: "series", Handle: s.deleteRetention},
+		{Method: "DELETE", Path: "/api/v1/series", Auth: api.Admin, Area: "series", Handle: s.deleteSeries, SelfAudited: true},
+		{Method: "POST", Path: "/api/v1/series/rename", Auth: api.Admin, Area: "series", Handle: s.renameSeries, SelfAudited: true},
+		{Method: "POST", Path: "/api/v1/series/merge", Auth: api.Admin, Area: "series", Handle: s.mergeSeries, SelfAudited: true},
 	}, s.promRoutes()...)
 }
 
