@@ -192,7 +192,7 @@ The simulated factory, each machine over one protocol (docs/sim.md):
   Modbus TCP   packaging                  tcp://%s
   OPC UA       compressor                 opc.tcp://%s
   Sparkplug B  robot-cell                 tcp://%s (the simulator's broker)
-  VDA 5050     AGV %-22s tcp://%s (no machine card: no state)
+  VDA 5050     AGV %-22s tcp://%s (a card without state)
 
 The programme: two regional hubs, a fieldlab, three companies (the
 simulated factory is %s), a service provider, and these people

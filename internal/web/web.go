@@ -104,3 +104,12 @@ func Handler() http.Handler {
 		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(a.body))
 	})
 }
+
+// Endpoints are the hub routes under /api/v1/ the application calls. The
+// hub's tests check it serves each; TestAPIContract checks the list is the
+// application's.
+var Endpoints = []string{
+	"alarms", "alarms/ack", "alarms/comment", "auth/login", "auth/logout", "auth/switch", "auth/totp",
+	"downtime/pareto", "events", "events/reason", "export", "latest", "live", "me", "members", "oee", "query", "reasons",
+	"series", "series/merge", "series/rename", "whoami",
+}
