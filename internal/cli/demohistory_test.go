@@ -3,15 +3,18 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/molen-io/molen/internal/factory"
 	"github.com/molen-io/molen/internal/series"
+	"github.com/molen-io/molen/internal/store/sqlite"
 )
 
 // demoGet GETs path from the demo's hub as its admin and decodes the JSON
@@ -210,5 +213,31 @@ func TestDemoHistory(t *testing.T) {
 	}{&again})
 	if len(again) != len(states) {
 		t.Errorf("second start: %d state events yesterday, want %d", len(again), len(states))
+	}
+}
+
+// BenchmarkDemoHistory back-fills 7 and 30 days of the demo's history into
+// an embedded store, as a first start of molen demo does (reported: points
+// and events stored, and the wall time of one back-fill).
+func BenchmarkDemoHistory(b *testing.B) {
+	for _, days := range []int{7, 30} {
+		b.Run(fmt.Sprintf("days=%d", days), func(b *testing.B) {
+			var s HistoryStats
+			for range b.N {
+				st, err := sqlite.Open(b.Context(), filepath.Join(b.TempDir(), "store.db"), sqlite.Options{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				end := time.Date(2026, 12, 1, 6, 0, 0, 0, time.UTC)
+				if s, err = backfillHistory(b.Context(), st, "default", "demo-edge", 1, days, end, historyReasonBy); err != nil {
+					b.Fatal(err)
+				}
+				st.Close()
+			}
+			b.ReportMetric(float64(s.Points), "points")
+			b.ReportMetric(float64(s.Events), "events")
+			b.ReportMetric(float64(s.Downtime), "downtimes")
+			b.ReportMetric(float64(s.Reasons), "explained")
+		})
 	}
 }
