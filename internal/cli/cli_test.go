@@ -55,6 +55,8 @@ func TestBadFlagValues(t *testing.T) {
 		{[]string{"hub", "--retention-raw", "-3d"}, "negative"},
 		{[]string{"hub", "--retention-minute", "1d"}, "minute: 1d is shorter than raw (90d)"},
 		{[]string{"demo", "--nonsense"}, "unknown flag"},
+		{[]string{"demo", "--history", "31"}, "--history 31: want 0 to 30 days"},
+		{[]string{"demo", "--history", "-1"}, "--history -1"},
 	}
 	for _, tt := range tests {
 		var errOut bytes.Buffer

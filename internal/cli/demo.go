@@ -26,6 +26,9 @@ type DemoConfig struct {
 	// PipelineFile replaces the demo's own pipeline (written to
 	// <data>/edge/pipeline.yaml at every start).
 	PipelineFile string
+	// History is how many days of the past a first start back-fills
+	// (demohistory.go); 0 none.
+	History int
 }
 
 func newDemo(g *globals) *cobra.Command {
@@ -43,9 +46,15 @@ the edge's listener, and the edge reads the others with its connector inputs
 the compressor over OPC UA, a robot cell over Sparkplug B and an AGV over
 VDA 5050 (docs/sim.md).
 
+A first start (an empty --data) also back-fills --history days of the same
+simulated factory in the background, one sample per machine every 10 s,
+through the demo pipeline into the hub: OEE, states, downtimes (two thirds
+with a reason) and charts of the past week are there from the start.
+
 The edge's MQTT and status listeners use free ports on 127.0.0.1, so the demo
 does not collide with services already running. All data lives under --data;
-running the demo again continues with the same data. Stop it with Ctrl-C.`,
+running the demo again continues with the same data (the time it was
+stopped stays a gap). Stop it with Ctrl-C.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			log, err := g.logger()
@@ -67,6 +76,7 @@ running the demo again continues with the same data. Stop it with Ctrl-C.`,
 	f.Int64Var(&cfg.Seed, "seed", 1, "seed of the simulated factory")
 	f.Float64Var(&cfg.Rate, "rate", 5, "ticks per second per simulated machine (each tick is one simulated second)")
 	f.StringVar(&cfg.PipelineFile, "pipeline", "", "edge pipeline to run instead of the demo's own (written to <data>/edge/pipeline.yaml)")
+	f.IntVar(&cfg.History, "history", DefaultHistoryDays, historyHelp)
 	return cmd
 }
 
@@ -81,6 +91,7 @@ type Demo struct {
 
 	stopSim, stopServed context.CancelFunc
 	simDone, servedDone chan error
+	history             *history
 }
 
 // Machines returns the asset paths of every simulated machine, whatever
@@ -93,6 +104,9 @@ func (d *Demo) Machines() []string {
 func StartDemo(ctx context.Context, cfg DemoConfig, g *globals) (*Demo, error) {
 	log, err := g.logger()
 	if err != nil {
+		return nil, err
+	}
+	if err := checkHistory(cfg.History); err != nil {
 		return nil, err
 	}
 	h, err := hub.Start(ctx, hub.Config{
@@ -117,6 +131,7 @@ func StartDemo(ctx context.Context, cfg DemoConfig, g *globals) (*Demo, error) {
 		return nil, err
 	}
 	fail := func(err error) (*Demo, error) {
+		d.history.stop()
 		d.Served.Close()
 		h.Close()
 		return nil, err
@@ -125,11 +140,14 @@ func StartDemo(ctx context.Context, cfg DemoConfig, g *globals) (*Demo, error) {
 	if err != nil {
 		return fail(err)
 	}
-	var token string
+	var edgeID, token string
 	if _, err := os.Stat(filepath.Join(edgeDir, "credential.json")); errors.Is(err, os.ErrNotExist) {
-		if _, token, err = h.CreateEdge(ctx, "demo-edge"); err != nil {
+		if edgeID, token, err = h.CreateEdge(ctx, "demo-edge"); err != nil {
 			return fail(err)
 		}
+		// Only a first start (a new edge) back-fills, up to now: before
+		// the edge's first live point.
+		d.history = startHistory(ctx, h, edgeID, cfg, log.With("component", "history"))
 	}
 	pipelineFile := cfg.PipelineFile
 	if pipelineFile == "" {
@@ -212,6 +230,7 @@ simulated factory is %s), a service provider, and these people
 // (devices outlive the edge: its inputs close their sessions with peers that
 // still answer), then the hub.
 func (d *Demo) Close() error {
+	d.history.stop()
 	d.stopSim()
 	simErr := <-d.simDone
 	edgeErr := d.Edge.Close()

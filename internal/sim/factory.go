@@ -77,3 +77,23 @@ func lineMachines() []string {
 	}
 	return out
 }
+
+// NewDemoFactory returns every machine of molen demo on site DefaultSite:
+// the line's machines and the robot cell, seeded with seed as the demo
+// seeds them, so that its history continues in the same model.
+func NewDemoFactory(seed int64) *Factory {
+	f := newFactory(seed, DefaultSite)
+	f.machines = append(f.machines, newMachine(&robotCell, seed, DefaultSite+"/"+Area+"/"+Line+"/"+robotCell.name))
+	return f
+}
+
+// Advance advances every machine by n ticks without messages, for a
+// coarser sampling of the same model (Tick after Advance(n-1) samples every
+// n ticks).
+func (f *Factory) Advance(n int) {
+	for _, m := range f.machines {
+		for range n {
+			m.advance()
+		}
+	}
+}
