@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/molen-io/molen/internal/store"
@@ -74,7 +75,49 @@ func (s *Store) compact(ctx context.Context, all bool) error {
 	if err := s.merge(ctx, all); err != nil {
 		return fmt.Errorf("compact: merge: %w", err)
 	}
+	if err := s.reclaim(ctx); err != nil {
+		return fmt.Errorf("compact: %w", err)
+	}
 	return nil
+}
+
+// Free pages: every compaction deletes the chunks of the ingest log it
+// moved into blocks, and merges and retention delete blocks; SQLite keeps
+// their pages in the file for reuse. The database runs with
+// auto_vacuum=INCREMENTAL (see migrate), and reclaim hands free pages back
+// to the file system in steps of reclaimStep pages, each its own short
+// write under the writer lock, so that ingest goes on between the steps. A
+// twentieth of the pages may stay free: the next head's chunks reuse them
+// rather than grow the file again.
+const (
+	reclaimStep     = 256 // pages: 1 MiB at the default page size
+	reclaimKeepFrac = 20  // at most 1/reclaimKeepFrac of the pages stay free
+)
+
+// reclaim returns free pages to the file system until at most a
+// reclaimKeepFrac-th of the pages are free. The caller holds compactMu.
+func (s *Store) reclaim(ctx context.Context) error {
+	for {
+		if err := s.lockWriter(ctx); err != nil {
+			return err
+		}
+		var pages, free int64
+		err := s.w.QueryRowContext(ctx, `PRAGMA page_count`).Scan(&pages)
+		if err == nil {
+			err = s.w.QueryRowContext(ctx, `PRAGMA freelist_count`).Scan(&free)
+		}
+		more := err == nil && free > pages/reclaimKeepFrac
+		if more {
+			_, err = s.w.ExecContext(ctx, `PRAGMA incremental_vacuum(`+strconv.Itoa(reclaimStep)+`)`)
+		}
+		s.unlockWriter()
+		if err != nil {
+			return fmt.Errorf("reclaim free pages: %w", err)
+		}
+		if !more {
+			return nil
+		}
+	}
 }
 
 // newBlock is a block to insert.

@@ -204,6 +204,11 @@ func dsn(abs string, opts Options, readOnly bool) string {
 		q.Add("_pragma", "query_only(1)")
 	} else {
 		q.Add("_pragma", "cache_size(-65536)") // 64 MiB: the hot tails of many series
+		// A new database is created with incremental auto-vacuum (an
+		// existing one is converted by migrate); the WAL file is cut back
+		// to 8 MiB after a checkpoint rather than keep its largest size.
+		q.Add("_pragma", "auto_vacuum(INCREMENTAL)")
+		q.Add("_pragma", "journal_size_limit(8388608)")
 	}
 	u := url.URL{Scheme: "file", Path: abs, RawQuery: q.Encode()}
 	return u.String()
@@ -488,8 +493,33 @@ func convertV3(s *Store, ctx context.Context) error {
 }
 
 // migrate brings the schema to len(migrations) in one transaction, and
-// refuses a database written by a newer molen.
+// refuses a database written by a newer molen. A database made before
+// molen returned free pages (auto_vacuum off) is then rewritten once with
+// incremental auto-vacuum (VACUUM: it needs as much free disk as the
+// database takes, for as long as it takes to copy it).
 func (s *Store) migrate(ctx context.Context) error {
+	if err := s.migrateSchema(ctx); err != nil {
+		return err
+	}
+	var mode int
+	if err := s.w.QueryRowContext(ctx, `PRAGMA auto_vacuum`).Scan(&mode); err != nil {
+		return fmt.Errorf("migrate: read auto_vacuum: %w", err)
+	}
+	if mode != autoVacuumIncremental {
+		if _, err := s.w.ExecContext(ctx, `PRAGMA auto_vacuum = INCREMENTAL`); err != nil {
+			return fmt.Errorf("migrate: set auto_vacuum: %w", err)
+		}
+		if _, err := s.w.ExecContext(ctx, `VACUUM`); err != nil {
+			return fmt.Errorf("migrate: vacuum into incremental auto-vacuum: %w", err)
+		}
+	}
+	return nil
+}
+
+// autoVacuumIncremental is PRAGMA auto_vacuum's value for INCREMENTAL.
+const autoVacuumIncremental = 2
+
+func (s *Store) migrateSchema(ctx context.Context) error {
 	err := s.inTx(ctx, func() error {
 		if _, err := s.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL) STRICT`); err != nil {
 			return err
