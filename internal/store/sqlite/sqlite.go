@@ -196,6 +196,12 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 // the write lock before it reads anything (see inTx).
 func dsn(abs string, opts Options, readOnly bool) string {
 	q := url.Values{}
+	if !readOnly {
+		// Before any table exists: a new database is created with
+		// incremental auto-vacuum (an existing one is converted by
+		// migrate).
+		q.Add("_pragma", "auto_vacuum(INCREMENTAL)")
+	}
 	q.Add("_pragma", "busy_timeout("+strconv.FormatInt(opts.BusyTimeout.Milliseconds(), 10)+")")
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(FULL)")
@@ -204,10 +210,8 @@ func dsn(abs string, opts Options, readOnly bool) string {
 		q.Add("_pragma", "query_only(1)")
 	} else {
 		q.Add("_pragma", "cache_size(-65536)") // 64 MiB: the hot tails of many series
-		// A new database is created with incremental auto-vacuum (an
-		// existing one is converted by migrate); the WAL file is cut back
-		// to 8 MiB after a checkpoint rather than keep its largest size.
-		q.Add("_pragma", "auto_vacuum(INCREMENTAL)")
+		// The WAL file is cut back to 8 MiB after a checkpoint rather
+		// than keep its largest size.
 		q.Add("_pragma", "journal_size_limit(8388608)")
 	}
 	u := url.URL{Scheme: "file", Path: abs, RawQuery: q.Encode()}
