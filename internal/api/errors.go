@@ -51,6 +51,8 @@ func Status(err error) (int, string) {
 		return http.StatusUnauthorized, "edge credential revoked: enroll the edge again with a new token"
 	case errors.Is(err, ErrUnauthenticated):
 		return http.StatusUnauthorized, "missing, unknown or expired bearer token"
+	case errors.Is(err, uplink.ErrBadSignature):
+		return http.StatusUnauthorized, err.Error()
 	case errors.Is(err, ErrForbidden), errors.Is(err, ErrCSRF):
 		return http.StatusForbidden, err.Error()
 	case errors.Is(err, ErrRateLimited):
@@ -67,15 +69,19 @@ func Status(err error) (int, string) {
 		return http.StatusRequestEntityTooLarge, "request body too large"
 	case errors.Is(err, ErrNoRoute):
 		return http.StatusNotFound, err.Error()
-	case errors.Is(err, meta.ErrNotFound):
+	case errors.Is(err, meta.ErrNotFound), errors.Is(err, store.ErrNotFound):
 		return http.StatusNotFound, "not found"
-	case errors.Is(err, meta.ErrExists):
+	case errors.Is(err, meta.ErrExists), errors.Is(err, store.ErrExists):
 		return http.StatusConflict, "already exists"
+	case errors.Is(err, store.ErrBusy):
+		return http.StatusServiceUnavailable, err.Error()
 	}
 	return http.StatusInternalServerError, "internal error"
 }
 
-func (rt *Router) writeError(w http.ResponseWriter, r *http.Request, err error) {
+// writeError answers err: by format when it is set (a route's Errors),
+// otherwise as {"error": message}.
+func (rt *Router) writeError(w http.ResponseWriter, r *http.Request, err error, format func(http.ResponseWriter, int, string)) {
 	code, msg := Status(err)
 	if code == http.StatusInternalServerError || code == http.StatusServiceUnavailable && !errors.Is(err, uplink.ErrBusy) {
 		rt.log().Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
@@ -91,6 +97,10 @@ func (rt *Router) writeError(w http.ResponseWriter, r *http.Request, err error) 
 			wait = le.Wait
 		}
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+	}
+	if format != nil {
+		format(w, code, msg)
+		return
 	}
 	writeJSON(w, code, map[string]string{"error": msg})
 }

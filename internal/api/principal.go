@@ -126,6 +126,14 @@ type Authenticator interface {
 	Authenticate(ctx context.Context, secret string) (Principal, error)
 }
 
+// RequestAuthenticator authenticates a request by what it carries as a
+// whole (a signature over its method, path and body), or fails with
+// ErrUnauthenticated, ErrRevoked or another error that says why (see
+// Status). It may read the body, and then puts it back.
+type RequestAuthenticator interface {
+	AuthenticateRequest(r *http.Request) (Principal, error)
+}
+
 // SessionAuthenticator turns the secret of a session cookie into a
 // Principal and the session's CSRF token, which a request that changes
 // something must send in the X-CSRF-Token header.
@@ -156,4 +164,14 @@ func Bearer(r *http.Request) (string, bool) {
 		return "", false
 	}
 	return strings.TrimSpace(tok), true
+}
+
+// BasicToken returns the password of an "Authorization: Basic …" header,
+// which Basic routes take as an API token.
+func BasicToken(r *http.Request) (string, bool) {
+	_, pw, ok := r.BasicAuth()
+	if !ok || pw == "" {
+		return "", false
+	}
+	return pw, true
 }

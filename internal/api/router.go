@@ -41,6 +41,15 @@ type Route struct {
 	// the handler runs (no or a bad credential, too weak a role), for the
 	// domain's metrics.
 	Refused func(err error)
+	// Basic lets the route also take an API token as the password of HTTP
+	// Basic authentication (the user name is ignored), for clients that
+	// offer only that, such as Grafana's data sources. The token is
+	// checked exactly as a bearer token.
+	Basic bool
+	// Errors, if set, writes the answer to an error (the status and the
+	// message Status gives) in the route's own format, such as
+	// Prometheus's; otherwise it is {"error": message}.
+	Errors func(w http.ResponseWriter, code int, msg string)
 }
 
 // DefaultMaxBody bounds a request body unless its route says otherwise.
@@ -64,7 +73,10 @@ type Router struct {
 	// Sessions the session cookies of browsers. Each answers
 	// ErrUnauthenticated for a secret that is not its kind.
 	Tokens, Edges Authenticator
-	Sessions      SessionAuthenticator
+	// EdgeRequests authenticates the signed requests of edges (Edge
+	// routes with a Signature header); nil: edges send their credential.
+	EdgeRequests RequestAuthenticator
+	Sessions     SessionAuthenticator
 	// Limits are the rate limits; nil: none.
 	Limits *Limits
 	// Audit records changes, delegated requests and reads under grants;
@@ -86,7 +98,7 @@ func (rt *Router) Handle(routes ...Route) {
 	if rt.mux == nil {
 		rt.mux = http.NewServeMux()
 		rt.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
-			rt.writeError(w, r, fmt.Errorf("%w: %s %s", ErrNoRoute, r.Method, r.URL.Path))
+			rt.writeError(w, r, fmt.Errorf("%w: %s %s", ErrNoRoute, r.Method, r.URL.Path), nil)
 		})
 	}
 	for _, route := range routes {
@@ -153,11 +165,11 @@ func (rt *Router) serve(route Route) http.Handler {
 		}
 		if route.Auth != Public {
 			if err := rt.Limits.beforeAuth(r, route.Auth == Edge); err != nil {
-				rt.writeError(w, r, err)
+				rt.writeError(w, r, err, route.Errors)
 				return
 			}
 		} else if err := rt.Limits.beforeAuth(r, false); err != nil {
-			rt.writeError(w, r, err)
+			rt.writeError(w, r, err, route.Errors)
 			return
 		}
 		p, err := rt.authenticate(r, route)
@@ -168,7 +180,7 @@ func (rt *Router) serve(route Route) http.Handler {
 			if route.Refused != nil {
 				route.Refused(err)
 			}
-			rt.writeError(w, r, err)
+			rt.writeError(w, r, err, route.Errors)
 			return
 		}
 		ctx, uses := withGrantUses(WithPrincipal(r.Context(), p))
@@ -184,7 +196,7 @@ func (rt *Router) run(sw *streamWriter, r *http.Request, route Route, p Principa
 	if route.Handle != nil {
 		v, err := route.Handle(r, p)
 		if err != nil {
-			rt.writeError(sw, r, err)
+			rt.writeError(sw, r, err, route.Errors)
 			return
 		}
 		WriteJSON(sw, v)
@@ -192,7 +204,7 @@ func (rt *Router) run(sw *streamWriter, r *http.Request, route Route, p Principa
 	}
 	if err := route.Stream(sw, r, p); err != nil {
 		if !sw.wrote {
-			rt.writeError(sw, r, err)
+			rt.writeError(sw, r, err, route.Errors)
 			return
 		}
 		if r.Context().Err() == nil {
@@ -203,8 +215,10 @@ func (rt *Router) run(sw *streamWriter, r *http.Request, route Route, p Principa
 }
 
 // authenticate finds the caller of r and lets Allow decide whether the
-// route's policy admits it. A bearer secret is an API token (or, on edge
-// routes, an edge credential); without one, a session cookie is a
+// route's policy admits it. A bearer secret (or, on Basic routes, the
+// password of Basic authentication) is an API token (or, on edge routes,
+// an edge credential); on edge routes a signature is an edge's; without
+// one, a session cookie is a
 // browser's session, and a request with it that changes something must
 // pass the CSRF check.
 func (rt *Router) authenticate(r *http.Request, route Route) (Principal, error) {
@@ -214,8 +228,13 @@ func (rt *Router) authenticate(r *http.Request, route Route) (Principal, error) 
 	var p Principal
 	var err error
 	secret, bearer := Bearer(r)
+	if !bearer && route.Basic {
+		secret, bearer = BasicToken(r)
+	}
 	cookie, hasCookie := SessionSecret(r)
 	switch {
+	case route.Auth == Edge && rt.EdgeRequests != nil && !bearer && r.Header.Get("Signature") != "":
+		p, err = rt.EdgeRequests.AuthenticateRequest(r)
 	case route.Auth == Edge:
 		if !bearer || rt.Edges == nil {
 			return Principal{}, ErrUnauthenticated

@@ -207,3 +207,45 @@ func TestBearer(t *testing.T) {
 		}
 	}
 }
+
+// TestRouterBasic: a Basic route takes an API token as the Basic password,
+// checked as a bearer token; other routes do not; the route's Errors
+// writes its refusals.
+func TestRouterBasic(t *testing.T) {
+	tokens := apitest.Secrets{"viewer": {Org: "a", Role: api.RoleViewer}}
+	edges := apitest.Secrets{"cred": {Org: "a", Role: api.RoleEdge, Edge: "e1"}}
+	srv := apitest.Serve(t, tokens, edges, []api.Route{
+		{Method: "GET", Path: "/basic", Auth: api.Viewer, Basic: true, Handle: echo,
+			Errors: func(w http.ResponseWriter, code int, msg string) {
+				w.WriteHeader(code)
+				fmt.Fprintf(w, "own format: %s", msg)
+			}},
+		{Method: "GET", Path: "/bearer", Auth: api.Viewer, Handle: echo},
+	})
+	for _, tc := range []struct {
+		path, user, password string
+		code                 int
+	}{
+		{"/basic", "grafana", "viewer", 200},
+		{"/basic", "", "viewer", 200},
+		{"/basic", "viewer", "", 401},
+		{"/basic", "grafana", "unknown", 401},
+		{"/basic", "grafana", "cred", 401}, // an edge credential is no API token
+		{"/bearer", "grafana", "viewer", 401},
+	} {
+		req, _ := http.NewRequest("GET", srv.URL+tc.path, nil)
+		req.SetBasicAuth(tc.user, tc.password)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.code {
+			t.Errorf("%s as %s:%s = %d %s, want %d", tc.path, tc.user, tc.password, resp.StatusCode, b, tc.code)
+		}
+		if tc.path == "/basic" && tc.code == 401 && !strings.HasPrefix(string(b), "own format: ") {
+			t.Errorf("%s refusal not in the route's format: %s", tc.path, b)
+		}
+	}
+}

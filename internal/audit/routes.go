@@ -112,3 +112,14 @@ func (l *Log) AuditRequest(ctx context.Context, rec api.RequestRecord) {
 		}
 	}
 }
+
+// RequestEntry is the entry of a change that p made by the request r, for
+// domains that record their own (api.Route.SelfAudited): the actor is the
+// person, or else the token.
+func RequestEntry(r *http.Request, p api.Principal, action, target string, detail map[string]string) Entry {
+	actor := p.User
+	if actor == "" {
+		actor = p.Token
+	}
+	return Entry{Org: p.Org, Actor: actor, ActorOrg: p.Via, Action: action, Target: target, Detail: detail, Addr: api.ClientAddr(r)}
+}

@@ -18,6 +18,7 @@ import (
 	"github.com/molen-io/molen/internal/api"
 	"github.com/molen-io/molen/internal/audit"
 	"github.com/molen-io/molen/internal/meta"
+	"github.com/molen-io/molen/internal/password"
 	"github.com/molen-io/molen/internal/secret"
 )
 
@@ -71,7 +72,7 @@ type Service struct {
 	audit   *audit.Log
 	log     *slog.Logger
 	now     func() time.Time
-	hash    *hasher
+	hash    *password.Hasher
 	cfg     Config
 	metrics metrics
 	oidc    map[string]*oidcProvider
@@ -142,7 +143,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		}
 	}
 	s := &Service{db: cfg.DB, audit: cfg.Audit, log: cfg.Log, now: cfg.Now, cfg: cfg,
-		hash: newHasher(cfg.Argon2, runtime.GOMAXPROCS(0)), metrics: newMetrics()}
+		hash: password.New(cfg.Argon2, runtime.GOMAXPROCS(0)), metrics: newMetrics()}
 	if cfg.Registry != nil {
 		s.metrics.register(cfg.Registry)
 	}

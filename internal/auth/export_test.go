@@ -1,4 +1,4 @@
 package auth
 
 // CountHashes has f told of every password hash the service computes.
-func (s *Service) CountHashes(f func()) { s.hash.count = f }
+func (s *Service) CountHashes(f func()) { s.hash.Count = f }

@@ -1,9 +1,8 @@
 package cli
 
 import (
-	"crypto/tls"
 	"crypto/x509"
-	"errors"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -68,8 +67,12 @@ docs/connectors.md) and process data before it leaves (--pipeline, see
 docs/pipelines.md; the file is reloaded when it changes).
 
 First start: pass --hub and a one-time --enroll-token created on the hub; the
-edge stores its own credential in <data>/credential.json and needs no token
-afterwards. Status: http://<status-listen>/api/v1/status, /api/v1/events and
+edge makes its own Ed25519 key, registers the public key at the hub, keeps the
+key in <data>/credential.json and signs every request to the hub with it; it
+needs no token afterwards. An edge enrolled with a bearer credential (before
+edge keys) registers a key at its next start. --hub-pin accepts only a hub
+whose certificate has the pinned key. "molen edge rotate-key" gives a running
+edge a new key. Status: http://<status-listen>/api/v1/status, /api/v1/events and
 /metrics.
 
 --check validates the settings, the inputs and pipeline files and the
@@ -85,7 +88,7 @@ pipeline file's warnings, and every problem found (exit status 1).`,
 				return err
 			}
 			if hubCA != "" {
-				if err := trustCA(hubCA); err != nil {
+				if cfg.HubRoots, err = trustCA(hubCA); err != nil {
 					return err
 				}
 			}
@@ -105,17 +108,101 @@ pipeline file's warnings, and every problem found (exit status 1).`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&cfg.DataDir, "data", filepath.Join("molen-data", "edge"), "data directory (buffer, credential)")
-	f.StringVar(&cfg.MQTTListen, "mqtt-listen", edge.DefaultMQTTListen, "MQTT listener for devices (no device authentication: keep it on the machine network)")
-	f.BoolVar(&cfg.MQTTAllowSubscribe, "mqtt-allow-subscribe", false, "let MQTT clients subscribe to device data (off: anyone reaching the listener could read everything)")
+	f.StringVar(&cfg.MQTTListen, "mqtt-listen", edge.DefaultMQTTListen, "MQTT listener for devices (without a devices file any client may publish: keep it on the machine network)")
+	f.StringVar(&cfg.DevicesFile, "devices", "", "devices that may connect, with password hashes and UNS prefixes (default: <data>/devices.yaml if it exists; none: any client may connect)")
+	f.BoolVar(&cfg.MQTTAnonymous, "mqtt-anonymous", false, "with a devices file, admit clients without username or certificate too (they publish anywhere)")
+	f.StringVar(&cfg.MQTTTLSCert, "mqtt-tls-cert", "", "PEM certificate of the MQTT listener: devices connect over TLS; with --mqtt-tls-key")
+	f.StringVar(&cfg.MQTTTLSKey, "mqtt-tls-key", "", "PEM private key of --mqtt-tls-cert")
+	f.StringVar(&cfg.MQTTClientCA, "mqtt-client-ca", "", "PEM CA of device client certificates: a device may log in with a certificate whose common name is its name in the devices file")
+	f.BoolVar(&cfg.MQTTAllowSubscribe, "mqtt-allow-subscribe", false, "let MQTT clients subscribe to device data; a device of the devices file under its prefix only (off: none)")
 	f.StringSliceVar(&cfg.MQTTTextTopics, "mqtt-text-topics", nil, "topic filters (+, #) whose plain-text payloads (running, ON) are stored as strings; elsewhere payloads must be JSON")
 	f.StringVar(&cfg.StatusListen, "status-listen", edge.DefaultStatusListen, "status API and /metrics")
 	f.StringVar(&cfg.HubURL, "hub", "", "hub base URL, e.g. http://hub.example:8080")
 	f.StringVar(&hubCA, "hub-ca", "", "PEM file of the CA (or the certificate) the hub's HTTPS certificate is checked against, besides the system's roots")
+	f.StringSliceVar(&cfg.HubPins, "hub-pin", nil, "accept only a hub whose certificate chain has this public key: sha256/<base64> (the hub logs its pin at start); repeat for a key change")
 	f.StringVar(&cfg.EnrollToken, "enroll-token", "", "one-time enrollment token from the hub (first start, or to enroll again)")
 	f.StringVar(&cfg.InputsFile, "inputs", "", "connector inputs to read besides the MQTT listener (YAML, see docs/connectors.md)")
 	f.StringVar(&cfg.PipelineFile, "pipeline", "", "pipeline specification (YAML, see docs/pipelines.md); reloaded when the file changes")
 	f.BoolVar(&check, "check", false, "validate settings, inputs and pipeline files and enrollment, print the plan, and exit")
 	ob.add(cmd)
+	cmd.AddCommand(newEdgeRotateKey(g), newEdgeDevice(g))
+	return cmd
+}
+
+// newEdgeDevice manages the devices file.
+func newEdgeDevice(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "device", Short: "Manage the devices that may connect to the edge's MQTT listener"}
+	var data, file, prefix string
+	add := &cobra.Command{
+		Use:   "add NAME --prefix UNS/PATH",
+		Short: "Add a device to the devices file and print its new password (once)",
+		Long: `Add a device to the devices file (<data>/devices.yaml, or --devices) with
+a new random password, and print the password: the file keeps only its argon2id
+hash, so note it now. The device connects with NAME as its MQTT username and may
+publish only under --prefix. A running edge reads the file again at the next
+connection; once the file exists, clients without a device's credentials are
+refused (unless the edge runs with --mqtt-anonymous).`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if file == "" {
+				file = filepath.Join(data, edge.DevicesFile)
+			}
+			if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
+				return err
+			}
+			pw, err := edge.AddDevice(cmd.Context(), file, args[0], prefix)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(g.stdout, "device %s added to %s, publishing under %s\nusername: %s\npassword: %s\n(shown once: the file keeps only its hash)\n", args[0], file, prefix, args[0], pw)
+			return nil
+		},
+	}
+	f := add.Flags()
+	f.StringVar(&data, "data", filepath.Join("molen-data", "edge"), "the edge's data directory")
+	f.StringVar(&file, "devices", "", "the devices file (default <data>/devices.yaml)")
+	f.StringVar(&prefix, "prefix", "", "UNS path under which the device may publish, e.g. plant/hall1/press1 (required)")
+	_ = add.MarkFlagRequired("prefix")
+	cmd.AddCommand(add)
+	return cmd
+}
+
+// newEdgeRotateKey asks a running edge, through its status API, to make
+// a new key and register it at the hub.
+func newEdgeRotateKey(g *globals) *cobra.Command {
+	var status string
+	cmd := &cobra.Command{
+		Use:   "rotate-key",
+		Short: "Give a running edge a new key: made on the edge, registered at the hub, used from then on",
+		Long: `Give a running edge a new Ed25519 key. The edge makes it, registers it at
+the hub (authorised by its current key, with the new key's proof), and signs
+every request with it from then on. Buffered data keeps flowing: the hub accepts
+the previous key for 5 more minutes. An edge enrolled with a bearer credential
+moves to a key this way (it also does so by itself at start). Prints the new
+key's fingerprint.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			req, err := http.NewRequestWithContext(cmd.Context(), http.MethodPost, "http://"+status+"/api/v1/rotate-key", nil)
+			if err != nil {
+				return err
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				return fmt.Errorf("reach the edge's status API at %s (is the edge running? --status-listen): %w", status, err)
+			}
+			defer resp.Body.Close()
+			var out struct{ Key, Error string }
+			if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+				return fmt.Errorf("edge answered %s", resp.Status)
+			}
+			if resp.StatusCode != http.StatusOK {
+				return fmt.Errorf("key rotation failed: %s", out.Error)
+			}
+			fmt.Fprintln(g.stdout, "new key:", out.Key)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&status, "status-listen", edge.DefaultStatusListen, "the running edge's status API address")
 	return cmd
 }
 
@@ -152,25 +239,19 @@ func checkEdge(g *globals, cfg edge.Config) error {
 	return nil
 }
 
-// trustCA adds the certificates of a PEM file to the roots this process
-// checks HTTPS servers against (the system's roots stay): the edge's
-// uplink uses the default transport.
-func trustCA(file string) error {
+// trustCA returns the system's roots with the certificates of a PEM
+// file added: what the edge checks the hub's certificate against.
+func trustCA(file string) (*x509.CertPool, error) {
 	pem, err := os.ReadFile(file)
 	if err != nil {
-		return fmt.Errorf("--hub-ca: %w", err)
+		return nil, fmt.Errorf("--hub-ca: %w", err)
 	}
 	pool, err := x509.SystemCertPool()
 	if err != nil || pool == nil {
 		pool = x509.NewCertPool()
 	}
 	if !pool.AppendCertsFromPEM(pem) {
-		return fmt.Errorf("--hub-ca %s: no PEM certificate in it", file)
+		return nil, fmt.Errorf("--hub-ca %s: no PEM certificate in it", file)
 	}
-	tr, ok := http.DefaultTransport.(*http.Transport)
-	if !ok {
-		return errors.New("--hub-ca: the default HTTP transport is not adjustable")
-	}
-	tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
-	return nil
+	return pool, nil
 }

@@ -78,7 +78,7 @@ func Check(cfg Config) (Plan, error) {
 // enrolled and has no hub or no token to enroll with.
 func (c Config) enrollment() (credential, error) {
 	cred, ok, err := loadCredential(c.DataDir)
-	cred.Credential = ""
+	cred = cred.public()
 	switch {
 	case err != nil:
 		return credential{}, err

@@ -2,6 +2,8 @@ package edge
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -15,7 +17,6 @@ import (
 	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
-	mqttauth "github.com/mochi-mqtt/server/v2/hooks/auth"
 	"github.com/mochi-mqtt/server/v2/listeners"
 	"github.com/mochi-mqtt/server/v2/packets"
 	"golang.org/x/sync/errgroup"
@@ -23,6 +24,7 @@ import (
 	"github.com/molen-io/molen/internal/outbox"
 	"github.com/molen-io/molen/internal/pipeline"
 	"github.com/molen-io/molen/internal/uns"
+	"github.com/molen-io/molen/internal/uplink"
 )
 
 // Config configures an edge. The zero value of each field has a usable default
@@ -33,10 +35,31 @@ type Config struct {
 	StatusListen string // status API and /metrics; default 127.0.0.1:9880
 	HubURL       string // hub base URL; required to enroll
 	EnrollToken  string // one-time token, used when no credential is stored (or it was refused)
+	// HubPins are pins of the hub's public key ("sha256/<base64>", see
+	// uplink.CertPin): the edge talks only to a hub whose certificate chain holds
+	// one of them. Empty: the certificate check alone.
+	HubPins []string
+	// HubRoots are the certificates the hub's HTTPS certificate is
+	// checked against (--hub-ca with the system's); nil: the system's.
+	HubRoots *x509.CertPool
 	// MQTTAllowSubscribe lets MQTT clients subscribe to the device data
-	// (local dashboards). Off by default: the listener has no device
-	// authentication, so anyone who can reach it could read everything.
+	// (local dashboards); with a devices file, a device subscribes under
+	// its prefix only. Off by default: without a devices file anyone who
+	// can reach the listener could read everything.
 	MQTTAllowSubscribe bool
+	// DevicesFile lists the devices that may connect to the MQTT
+	// listener, their password hashes and UNS prefixes (LoadDevices).
+	// "": DevicesFile in DataDir if it exists; without one the listener
+	// admits any client (and says so at start).
+	DevicesFile string
+	// MQTTAnonymous admits clients without a username or certificate
+	// beside the devices of the devices file (they publish anywhere).
+	MQTTAnonymous bool
+	// MQTTTLSCert and MQTTTLSKey make the device listener speak TLS
+	// (MQTT over TLS); MQTTClientCA, in addition, lets devices log in
+	// with a client certificate signed by it, whose common name is the
+	// device's name.
+	MQTTTLSCert, MQTTTLSKey, MQTTClientCA string
 	// MQTTTextTopics are topic filters (MQTT wildcards + and #) of the
 	// topics whose devices may send plain text (running, ON): there a
 	// payload that is not JSON is one string value (uns.DecodeText).
@@ -73,6 +96,18 @@ func (c Config) Validate() error {
 			return err
 		}
 	}
+	if _, err := parsePins(c.HubPins); err != nil {
+		return err
+	}
+	if err := validatePinnedHub(c.HubURL, c.HubPins); err != nil {
+		return err
+	}
+	if (c.MQTTTLSCert == "") != (c.MQTTTLSKey == "") {
+		return errors.New("edge.mqtt_tls_cert and edge.mqtt_tls_key: give both or neither")
+	}
+	if c.MQTTClientCA != "" && c.MQTTTLSCert == "" {
+		return errors.New("edge.mqtt_client_ca: needs the TLS listener (edge.mqtt_tls_cert and edge.mqtt_tls_key)")
+	}
 	_, err := c.textTopics()
 	return err
 }
@@ -97,6 +132,7 @@ type Edge struct {
 	stage   pipeline.Stage
 	mqtt    *mqtt.Server
 	mqttL   *deviceListener // the device socket, see Close
+	devices *deviceAuth     // who may connect and publish where
 	status  *http.Server
 	statusL net.Listener
 	http    *http.Client
@@ -113,9 +149,18 @@ type Edge struct {
 	inputs   []input
 	started  time.Time
 
-	tokenTried bool        // owned by the forward goroutine
-	refusing   atomic.Bool // the outbox is refusing data; for logging the change only
-	closing    atomic.Bool // Close has begun: sessions that start now are ended
+	tokenTried bool // owned by the forward goroutine
+	// keyMu serialises changes of the stored credential and key
+	// (enrollment, key changes); signer is the key requests are signed
+	// with now (nil: the credential). keyWanted says the stored identity
+	// wants a key change (ensureKey); keyRetry, owned by the forward
+	// goroutine, when to try it again after a failure.
+	keyMu     sync.Mutex
+	signer    atomic.Pointer[uplink.Signer]
+	keyWanted atomic.Bool
+	keyRetry  time.Time
+	refusing  atomic.Bool // the outbox is refusing data; for logging the change only
+	closing   atomic.Bool // Close has begun: sessions that start now are ended
 
 	cancel    context.CancelFunc
 	group     *errgroup.Group
@@ -150,6 +195,7 @@ func Start(ctx context.Context, cfg Config) (*Edge, error) {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
 	text, _ := cfg.textTopics() // checked by Validate
+	pins, _ := parsePins(cfg.HubPins)
 	e := &Edge{
 		cfg:      cfg,
 		text:     text,
@@ -157,7 +203,7 @@ func Start(ctx context.Context, cfg Config) (*Edge, error) {
 		stage:    cfg.Stage,
 		resends:  newResendTable(resendKeep),
 		logLimit: newLogLimiter(),
-		http:     hubClient(),
+		http:     hubClient(cfg.HubRoots, pins),
 		started:  time.Now(),
 	}
 	oo := cfg.Outbox
@@ -235,17 +281,31 @@ func (e *Edge) startMQTT() error {
 	// Retained messages would be kept per topic without bound; the edge's
 	// job is to forward, not to serve late subscribers.
 	caps.RetainAvailable = 0
+	// A refused subscription is answered 0x80 (failure): mochi's 0x87 is
+	// MQTT 5 only, and not a valid SUBACK code on 3.1.1.
+	caps.Compatibilities.ObscureNotAuthorized = true
 	s := mqtt.New(&mqtt.Options{
 		Capabilities: caps,
 		Logger:       slog.New(mqttLog{e.log.Handler(), e.logLimit}).With("component", "mqtt"),
 	})
-	if err := s.AddHook(new(mqttauth.AllowHook), nil); err != nil {
+	auth, err := newDeviceAuth(e)
+	if err != nil {
+		return err
+	}
+	if err := s.AddHook(auth, nil); err != nil {
 		return fmt.Errorf("mqtt auth hook: %w", err)
 	}
+	e.devices = auth
 	if err := s.AddHook(&ingestHook{e: e, aliasMax: caps.TopicAliasMaximum}, nil); err != nil {
 		return fmt.Errorf("mqtt ingest hook: %w", err)
 	}
-	ln, err := net.Listen("tcp", e.cfg.MQTTListen)
+	var tc *tls.Config
+	if e.cfg.MQTTTLSCert != "" {
+		if tc, err = deviceTLS(e.cfg); err != nil {
+			return err
+		}
+	}
+	ln, err := listenDevices(e.cfg.MQTTListen, tc)
 	if err != nil {
 		return fmt.Errorf("mqtt listen on %s: %w", e.cfg.MQTTListen, err)
 	}
@@ -381,9 +441,18 @@ func (h mqttLog) WithGroup(name string) slog.Handler {
 // request but does not answer (hung, or a network path that lost the
 // answer) is given up on 10 s after the request was sent, so forwarding
 // resumes within seconds; sending a big batch over a slow link may take up
-// to two minutes.
-func hubClient() *http.Client {
+// to two minutes. The hub's certificate is checked against roots (nil:
+// the system's); with pins, its chain must also hold one of them
+// (pinTLS).
+func hubClient(roots *x509.CertPool, pins []string) *http.Client {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.ResponseHeaderTimeout = 10 * time.Second
+	if roots != nil || len(pins) > 0 {
+		tc := &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
+		if len(pins) > 0 {
+			tc = pinTLS(tc, pins)
+		}
+		t.TLSClientConfig = tc
+	}
 	return &http.Client{Transport: t, Timeout: 2 * time.Minute}
 }

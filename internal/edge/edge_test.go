@@ -387,12 +387,12 @@ func TestRevokedEdgeGets401AndLosesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	var c struct {
-		Credential string `json:"credential"`
+		Key string `json:"key"`
 	}
-	if err := json.Unmarshal(cred, &c); err != nil || c.Credential == "" {
+	if err := json.Unmarshal(cred, &c); err != nil || c.Key == "" {
 		t.Fatalf("credential file: %v", err)
 	}
-	for _, secret := range []string{c.Credential, token, v.admin} {
+	for _, secret := range []string{c.Key, token, v.admin} {
 		if strings.Contains(v.logs.String(), secret) {
 			t.Errorf("a secret (%.8s…) appears in the edge's log", secret)
 		}

@@ -44,7 +44,7 @@ type forwardState struct {
 	lastErrorAt  time.Time
 	unauthorized bool
 	enrolled     bool
-	identity     credential // Credential field blanked
+	identity     credential // secrets blanked (credential.public)
 }
 
 func (s *forwardState) ok(now time.Time) {
@@ -73,7 +73,11 @@ func (e *Edge) forward(ctx context.Context) error {
 		e.log.Error("forwarding stopped; device data stays buffered", "err", err)
 		return err
 	}
-	client := &uplink.Client{URL: cred.Hub, Credential: cred.Credential, HTTP: e.http}
+	e.keyMu.Lock()
+	e.useIdentity(cred)
+	e.keyMu.Unlock()
+	client := &uplink.Client{URL: cred.Hub, Credential: cred.Credential, HTTP: e.http, Signer: e.signer.Load}
+	e.ensureKey(ctx, cred.Hub)
 	stream := "points/" + e.outbox.ID()
 	next := e.outbox.Acked() + 1
 	delay := retryMin
@@ -116,6 +120,7 @@ func (e *Edge) forward(ctx context.Context) error {
 			points += en.Weight
 		}
 		start := time.Now()
+		signer := e.signer.Load()
 		ack, err := client.Send(ctx, b)
 		if ctx.Err() != nil {
 			return nil
@@ -131,9 +136,18 @@ func (e *Edge) forward(ctx context.Context) error {
 			wait := jitter(delay)
 			if errors.Is(err, uplink.ErrUnauthorized) {
 				e.metrics.forwardErrors.WithLabelValues("unauthorized").Inc()
+				if e.signer.Load() != signer {
+					// The key changed while the batch was on its way (an
+					// edge with a credential moved to a key): send it again
+					// with the new one.
+					continue
+				}
 				if c, ok := e.reenroll(ctx, cred); ok {
 					cred, client.Credential = c, c.Credential
 					continue
+				}
+				if e.confirmKey(ctx, cred.Hub) {
+					continue // a key change whose answer was lost
 				}
 				e.log.Error("hub refuses this edge's credential; data stays buffered until the edge is enrolled again",
 					"hub", cred.Hub, "edge_id", cred.EdgeID, "err", err, "retry_in", unauthorizedRetry)
@@ -158,6 +172,7 @@ func (e *Edge) forward(ctx context.Context) error {
 		}
 		delay = retryMin
 		e.fwd.ok(time.Now())
+		e.ensureKey(ctx, cred.Hub)
 		if probe {
 			e.outbox.Delivered(ack.Previous, 0, 0)
 			continue
@@ -200,7 +215,6 @@ func (e *Edge) ensureEnrolled(ctx context.Context) (credential, error) {
 			e.log.Warn("hub address differs from the one this edge enrolled at; using the new one", "enrolled_at", c.Hub, "hub", e.cfg.HubURL)
 			c.Hub = e.cfg.HubURL
 		}
-		e.setIdentity(c)
 		return c, nil
 	}
 	if e.cfg.EnrollToken == "" {
@@ -217,28 +231,41 @@ func (e *Edge) ensureEnrolled(ctx context.Context) (credential, error) {
 	return e.enroll(ctx, e.cfg.HubURL, c, true)
 }
 
-// enroll exchanges the configured token for a credential the edge proposes.
-// The credential is stored (marked pending) before the hub is asked, so an
-// answer lost on the way costs nothing: the next attempt, even after a
-// restart, proposes the same credential with the same token, and the hub
-// answers with the same enrollment. With retry it keeps trying until ctx
-// ends; otherwise one failure is returned.
+// enroll exchanges the configured token for the edge's identity at the
+// hub: it makes its own key pair and registers the public key. The key is
+// stored (marked pending) before the hub is asked, so an answer lost on
+// the way costs nothing: the next attempt, even after a restart, proposes
+// the same key with the same token, and the hub answers with the same
+// enrollment. With retry it keeps trying until ctx ends; otherwise one
+// failure is returned.
 func (e *Edge) enroll(ctx context.Context, hub string, c credential, retry bool) (credential, error) {
+	e.keyMu.Lock()
+	defer e.keyMu.Unlock()
 	tokenHash := secret.Hash(e.cfg.EnrollToken)
-	if !c.Pending || c.TokenHash != tokenHash || c.Credential == "" {
-		// A credential is proposed with one token only: reusing it with
-		// another could register it twice.
-		c = credential{Hub: hub, Credential: secret.New(secret.PrefixCredential), Pending: true, TokenHash: tokenHash}
+	if !c.Pending || c.TokenHash != tokenHash || c.Key == "" {
+		// A key is proposed with one token only: reusing it with another
+		// could register it twice.
+		c = credential{Hub: hub, Key: newKeyText(), Pending: true, TokenHash: tokenHash}
 		if err := saveCredential(e.cfg.DataDir, c); err != nil {
-			return credential{}, fmt.Errorf("store the proposed credential before enrolling: %w", err)
+			return credential{}, fmt.Errorf("store the proposed key before enrolling: %w", err)
 		}
+	}
+	key, err := parseKey(c.Key)
+	if err != nil {
+		return credential{}, err // checked by loadCredential
 	}
 	client := &uplink.Client{URL: hub, HTTP: e.http}
 	delay := retryMin
 	for {
-		en, err := client.Enroll(ctx, e.cfg.EnrollToken, c.Credential)
+		en, err := client.EnrollKey(ctx, e.cfg.EnrollToken, key)
 		if err == nil {
-			c = credential{Hub: hub, EdgeID: en.EdgeID, Org: en.Org, Name: en.Name, Credential: c.Credential}
+			// A hub from before edge keys ignores the key and issues a
+			// credential: keep both; the edge registers its key when the
+			// hub knows how.
+			c = credential{Hub: hub, EdgeID: en.EdgeID, Org: en.Org, Name: en.Name, Credential: en.Credential, Key: c.Key}
+			if en.Credential != "" {
+				c.PendingKey, c.Key = c.Key, ""
+			}
 			if err := saveCredential(e.cfg.DataDir, c); err != nil {
 				// The pending file holds the same credential: the next
 				// start completes the enrollment again with the same token.
@@ -246,7 +273,7 @@ func (e *Edge) enroll(ctx context.Context, hub string, c credential, retry bool)
 				e.log.Error("enrolled, but cannot mark the stored credential complete", "err", err)
 			}
 			e.log.Info("enrolled at hub", "hub", c.Hub, "edge_id", c.EdgeID, "org", c.Org)
-			e.setIdentity(c)
+			e.useIdentity(c)
 			return c, nil
 		}
 		if ctx.Err() != nil {
@@ -270,10 +297,13 @@ func (e *Edge) enroll(ctx context.Context, hub string, c credential, retry bool)
 	}
 }
 
-func (e *Edge) setIdentity(c credential) {
-	c.Credential = ""
+// useIdentity makes c the edge's identity: its key signs the next
+// request, and the status shows it. keyMu must be held.
+func (e *Edge) useIdentity(c credential) {
+	e.signer.Store(c.signer())
+	e.keyWanted.Store(c.Key == "" || c.PendingKey != "")
 	e.fwd.mu.Lock()
-	e.fwd.identity, e.fwd.enrolled = c, true
+	e.fwd.identity, e.fwd.enrolled = c.public(), true
 	e.fwd.mu.Unlock()
 }
 

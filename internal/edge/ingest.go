@@ -36,7 +36,7 @@ func (h *ingestHook) ID() string { return "molen-ingest" }
 
 func (h *ingestHook) Provides(b byte) bool {
 	switch b {
-	case mqtt.OnPublish, mqtt.OnACLCheck, mqtt.OnSessionEstablished, mqtt.OnPacketRead, mqtt.OnDisconnect:
+	case mqtt.OnPublish, mqtt.OnSessionEstablished, mqtt.OnPacketRead, mqtt.OnDisconnect:
 		return true
 	}
 	return false
@@ -121,11 +121,6 @@ func (h *ingestHook) OnSessionEstablished(cl *mqtt.Client, pk packets.Packet) {
 	if h.e.closing.Load() {
 		cl.Stop(errClosing)
 	}
-}
-
-// OnACLCheck allows every publish and subscriptions only when configured.
-func (h *ingestHook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
-	return write || h.e.cfg.MQTTAllowSubscribe
 }
 
 func (h *ingestHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {

@@ -29,6 +29,7 @@ type metrics struct {
 	resendsSkipped   prometheus.Counter
 	rejected         *prometheus.CounterVec
 	refused          *prometheus.CounterVec
+	mqttRefused      *prometheus.CounterVec
 	forwardedRecords prometheus.Counter
 	forwardedPoints  prometheus.Counter
 	forwardErrors    *prometheus.CounterVec
@@ -52,6 +53,8 @@ func newMetrics(e *Edge) *metrics {
 			Name: "molen_edge_messages_rejected_total", Help: "Device messages rejected as bad input, by reason."}, []string{"reason"}),
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "molen_edge_messages_refused_total", Help: "Valid device messages not acknowledged because the outbox could not store them (full with reject-new, write error), by reason."}, []string{"reason"}),
+		mqttRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "molen_edge_mqtt_refused_total", Help: "MQTT connections, publishes and subscriptions the device listener refused, by reason."}, []string{"reason"}),
 		forwardedRecords: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "molen_edge_forwarded_records_total", Help: "Outbox records the hub acknowledged."}),
 		forwardedPoints: prometheus.NewCounter(prometheus.CounterOpts{
@@ -73,6 +76,9 @@ func newMetrics(e *Edge) *metrics {
 	for _, r := range rejectReasons {
 		m.rejected.WithLabelValues(r)
 	}
+	for _, r := range refusalReasons {
+		m.mqttRefused.WithLabelValues(r)
+	}
 	for _, r := range []string{"unauthorized", "refused_batch", "send", "outbox"} {
 		m.forwardErrors.WithLabelValues(r)
 	}
@@ -83,7 +89,7 @@ func newMetrics(e *Edge) *metrics {
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.messages, m.points, m.resendsSkipped, m.rejected, m.refused,
+		m.messages, m.points, m.resendsSkipped, m.rejected, m.refused, m.mqttRefused,
 		m.forwardedRecords, m.forwardedPoints, m.forwardErrors, m.forwardSeconds, m.deadRecords, m.deadPoints, m.derivedLost, m.events,
 		gauge("molen_edge_mqtt_clients", "Devices connected to the MQTT listener.",
 			func() float64 { return float64(atomic.LoadInt64(&e.mqtt.Info.ClientsConnected)) }),
@@ -201,11 +207,16 @@ func oldestAge(t time.Time) time.Duration {
 // Status is the edge's state as the status API shows it.
 type Status struct {
 	Edge struct {
-		ID       string    `json:"id,omitempty"`
-		Org      string    `json:"org,omitempty"`
-		Name     string    `json:"name,omitempty"`
-		Enrolled bool      `json:"enrolled"`
-		Started  time.Time `json:"started"`
+		ID       string `json:"id,omitempty"`
+		Org      string `json:"org,omitempty"`
+		Name     string `json:"name,omitempty"`
+		Enrolled bool   `json:"enrolled"`
+		// Auth is how the edge authenticates at the hub: "key" (signed
+		// requests) or "credential" (edges enrolled before edge keys,
+		// until they registered one); Key is the key's fingerprint.
+		Auth    string    `json:"auth,omitempty"`
+		Key     string    `json:"key,omitempty"`
+		Started time.Time `json:"started"`
 	} `json:"edge"`
 	Hub struct {
 		URL          string     `json:"url,omitempty"`
@@ -217,6 +228,11 @@ type Status struct {
 	MQTT struct {
 		Address string `json:"address"`
 		Clients int64  `json:"clients"`
+		// Devices says whether clients authenticate as devices (a
+		// devices file); Refused counts refused connections, publishes
+		// and subscriptions by reason.
+		Devices bool             `json:"devices"`
+		Refused map[string]int64 `json:"refused"`
 	} `json:"mqtt"`
 	Ingest struct {
 		Messages       int64            `json:"messages"`
@@ -255,6 +271,11 @@ func (e *Edge) Status() Status {
 	e.fwd.mu.Lock()
 	s.Edge.ID, s.Edge.Org, s.Edge.Name = e.fwd.identity.EdgeID, e.fwd.identity.Org, e.fwd.identity.Name
 	s.Edge.Enrolled = e.fwd.enrolled
+	if s.Edge.Key = e.fwd.identity.keyFingerprint; s.Edge.Key != "" {
+		s.Edge.Auth = "key"
+	} else if e.fwd.enrolled {
+		s.Edge.Auth = "credential"
+	}
 	s.Hub.URL = e.fwd.identity.Hub
 	if s.Hub.URL == "" {
 		s.Hub.URL = e.cfg.HubURL
@@ -273,6 +294,8 @@ func (e *Edge) Status() Status {
 
 	s.MQTT.Address = e.MQTTAddr()
 	s.MQTT.Clients = atomic.LoadInt64(&e.mqtt.Info.ClientsConnected)
+	s.MQTT.Devices = e.devices.path != ""
+	s.MQTT.Refused = vecValues(e.metrics.mqttRefused, refusalReasons)
 	s.Ingest.Messages = int64(counterValue(e.metrics.messages))
 	s.Ingest.Points = int64(counterValue(e.metrics.points))
 	s.Ingest.ResendsSkipped = int64(counterValue(e.metrics.resendsSkipped))
@@ -374,6 +397,18 @@ func (e *Edge) statusHandler() http.Handler {
 			events = e.pipe.recentEvents()
 		}
 		_ = json.NewEncoder(w).Encode(map[string]any{"events": events})
+	})
+	// A new key for the edge (molen edge rotate-key): the status API
+	// listens on the loopback interface unless configured otherwise.
+	mux.HandleFunc("POST /api/v1/rotate-key", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fp, err := e.RotateKey(r.Context())
+		if err != nil {
+			w.WriteHeader(http.StatusBadGateway)
+			_ = json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
+			return
+		}
+		_ = json.NewEncoder(w).Encode(map[string]string{"key": fp})
 	})
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")

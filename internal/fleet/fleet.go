@@ -3,6 +3,7 @@ package fleet
 import (
 	"cmp"
 	"context"
+	"crypto/ed25519"
 	"crypto/subtle"
 	"embed"
 	"errors"
@@ -18,6 +19,7 @@ import (
 	"github.com/molen-io/molen/internal/audit"
 	"github.com/molen-io/molen/internal/meta"
 	"github.com/molen-io/molen/internal/secret"
+	"github.com/molen-io/molen/internal/uplink"
 )
 
 //go:embed migrations/*.sql
@@ -36,10 +38,17 @@ type Edge struct {
 	Name          string
 	EnrollHash    string    // hex SHA-256 of the one-time enrollment token; "" once used
 	EnrollExpires time.Time // when the enrollment token stops working
-	CredHash      string    // hex SHA-256 of the edge's credential; "" until enrolled
-	Revoked       bool
-	Created       time.Time
-	Enrolled      time.Time // zero until enrolled
+	CredHash      string    // hex SHA-256 of the edge's bearer credential; "" for none
+	// PublicKey is the Ed25519 key the edge signs its requests with
+	// (uplink.EncodeKey); "" for an edge that authenticates by CredHash.
+	PublicKey string
+	// PrevKey is the edge's key before its last change, accepted until
+	// PrevUntil; "" for none.
+	PrevKey   string
+	PrevUntil time.Time
+	Revoked   bool
+	Created   time.Time
+	Enrolled  time.Time // zero until enrolled
 }
 
 // Service keeps the hub's edges: registration with one-time enrollment
@@ -51,10 +60,11 @@ type Service struct {
 	now      func() time.Time
 	enrolled prometheus.Counter
 	audit    audit.Recorder // nil: enrollments are only logged
+	replays  replays        // nonces of signed requests
 }
 
-// RecordTo has the service record enrollments in the audit log (other
-// changes, made through its routes, the router records).
+// RecordTo has the service record enrollments, key changes and
+// revocations in the audit log.
 func (s *Service) RecordTo(r audit.Recorder) { s.audit = r }
 
 // New returns the service on db, migrating its tables, with its metrics
@@ -106,8 +116,9 @@ func (s *Service) Insert(ctx context.Context, e Edge) error {
 		// ON CONFLICT without a target covers the id and the unique
 		// enrollment and credential hashes alike.
 		err = meta.Inserted(s.db.ExecContext(ctx, `INSERT INTO edges (`+edgeColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING`,
-			e.ID, e.Org, e.Name, e.EnrollHash, meta.Nanos(e.EnrollExpires), e.CredHash, e.Revoked, meta.Nanos(e.Created), meta.Nanos(e.Enrolled)))
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING`,
+			e.ID, e.Org, e.Name, e.EnrollHash, meta.Nanos(e.EnrollExpires), e.CredHash, e.Revoked, meta.Nanos(e.Created), meta.Nanos(e.Enrolled),
+			e.PublicKey, e.PrevKey, meta.Nanos(e.PrevUntil)))
 	}
 	if err != nil {
 		return fmt.Errorf("create edge %s of %s: %w", e.ID, e.Org, err)
@@ -115,18 +126,19 @@ func (s *Service) Insert(ctx context.Context, e Edge) error {
 	return nil
 }
 
-const edgeColumns = `id, org, name, enroll_hash, enroll_expires, cred_hash, revoked, created, enrolled`
+const edgeColumns = `id, org, name, enroll_hash, enroll_expires, cred_hash, revoked, created, enrolled, pubkey, prev_key, prev_until`
 
 type scanner interface{ Scan(dest ...any) error }
 
 func scanEdge(sc scanner) (Edge, error) {
 	var e Edge
-	var expires, created, enrolled int64
-	err := meta.Found(sc.Scan(&e.ID, &e.Org, &e.Name, &e.EnrollHash, &expires, &e.CredHash, &e.Revoked, &created, &enrolled))
+	var expires, created, enrolled, prevUntil int64
+	err := meta.Found(sc.Scan(&e.ID, &e.Org, &e.Name, &e.EnrollHash, &expires, &e.CredHash, &e.Revoked, &created, &enrolled,
+		&e.PublicKey, &e.PrevKey, &prevUntil))
 	if err != nil {
 		return Edge{}, err
 	}
-	e.EnrollExpires, e.Created, e.Enrolled = meta.Time(expires), meta.Time(created), meta.Time(enrolled)
+	e.EnrollExpires, e.Created, e.Enrolled, e.PrevUntil = meta.Time(expires), meta.Time(created), meta.Time(enrolled), meta.Time(prevUntil)
 	return e, nil
 }
 
@@ -184,16 +196,17 @@ func (s *Service) Revoke(ctx context.Context, org, id string) error {
 
 // consume spends a one-time enrollment token: the edge whose EnrollHash
 // is enrollHash, not revoked and not expired at now, gets credHash as its
-// credential, its EnrollHash cleared and Enrolled set to now. The check
+// credential (or pubkey as its key), its EnrollHash cleared and Enrolled
+// set to now. The check
 // and the update are one UPDATE, which both databases run atomically (on
 // PostgreSQL the second of two concurrent ones waits for the first's row
 // lock, re-checks the row and updates nothing), so a token works once.
-// meta.ErrNotFound otherwise; meta.ErrExists if credHash belongs to
-// another edge.
-func (s *Service) consume(ctx context.Context, enrollHash, credHash string, now time.Time) (Edge, error) {
-	e, err := scanEdge(s.db.QueryRowContext(ctx, `UPDATE edges SET cred_hash = $1, enroll_hash = '', enrolled = $2
+// meta.ErrNotFound otherwise; meta.ErrExists if credHash or pubkey
+// belongs to another edge.
+func (s *Service) consume(ctx context.Context, enrollHash, credHash, pubkey string, now time.Time) (Edge, error) {
+	e, err := scanEdge(s.db.QueryRowContext(ctx, `UPDATE edges SET cred_hash = $1, pubkey = $4, enroll_hash = '', enrolled = $2
 		WHERE enroll_hash = $3 AND enroll_hash <> '' AND NOT revoked AND enroll_expires > $2
-		RETURNING `+edgeColumns, credHash, meta.Nanos(now), enrollHash))
+		RETURNING `+edgeColumns, credHash, meta.Nanos(now), enrollHash, pubkey))
 	if meta.Unique(err) {
 		err = meta.ErrExists
 	}
@@ -219,7 +232,7 @@ func (s *Service) Enroll(ctx context.Context, token, credential string) (Edge, s
 	err := error(meta.ErrNotFound)
 	var e Edge
 	if token != "" && meta.Text(token) {
-		e, err = s.consume(ctx, secret.Hash(token), secret.Hash(cred), s.now())
+		e, err = s.consume(ctx, secret.Hash(token), secret.Hash(cred), "", s.now())
 	}
 	if errors.Is(err, meta.ErrNotFound) && credential != "" {
 		// Asked again after a lost answer?
@@ -233,15 +246,61 @@ func (s *Service) Enroll(ctx context.Context, token, credential string) (Edge, s
 	if err != nil {
 		return Edge{}, "", fmt.Errorf("enroll: %w", err)
 	}
-	s.enrolled.Inc()
-	s.log.Info("edge enrolled", "edge", e.ID, "org", e.Org, "name", e.Name)
-	if s.audit != nil {
-		if _, err := s.audit.Record(ctx, audit.Entry{Org: e.Org, Actor: e.ID, Action: "edge.enrolled", Target: e.ID,
-			Detail: map[string]string{"name": e.Name}}); err != nil {
-			s.log.Error("enrollment not recorded in the audit log", "edge", e.ID, "err", err)
-		}
-	}
+	s.enrolledNow(ctx, e, "credential")
 	return e, cred, nil
+}
+
+// EnrollKey spends a one-time enrollment token for an edge that
+// authenticates by key: pub is its Ed25519 public key and proof its
+// signature of uplink.EnrollProof(token), which shows that the edge
+// holds the key. Asking again with the same key and token after a lost
+// answer is answered with the same enrollment (the proof is the
+// possession of the key). Errors as Enroll's; api.ErrBadRequest for a
+// proof that does not verify.
+func (s *Service) EnrollKey(ctx context.Context, token string, pub ed25519.PublicKey, proof string) (Edge, error) {
+	if !uplink.CheckProof(pub, uplink.EnrollProof(token), proof) {
+		return Edge{}, api.BadRequest("proof: must be the key's Ed25519 signature of the enrollment statement (docs/api.md)")
+	}
+	key := uplink.EncodeKey(pub)
+	err := error(meta.ErrNotFound)
+	var e Edge
+	if token != "" && meta.Text(token) {
+		e, err = s.consume(ctx, secret.Hash(token), "", key, s.now())
+	}
+	if errors.Is(err, meta.ErrNotFound) {
+		// Asked again after a lost answer?
+		if prev, perr := scanEdge(s.db.QueryRowContext(ctx, `SELECT `+edgeColumns+` FROM edges WHERE pubkey = $1`, key)); perr == nil && !prev.Revoked {
+			return prev, nil
+		}
+		return Edge{}, api.ErrUnauthenticated
+	}
+	if err != nil {
+		return Edge{}, fmt.Errorf("enroll: %w", err)
+	}
+	s.enrolledNow(ctx, e, "key")
+	return e, nil
+}
+
+// enrolledNow counts, logs and records an enrollment that took place.
+func (s *Service) enrolledNow(ctx context.Context, e Edge, by string) {
+	s.enrolled.Inc()
+	s.log.Info("edge enrolled", "edge", e.ID, "org", e.Org, "name", e.Name, "by", by)
+	detail := map[string]string{"name": e.Name, "by": by}
+	if e.PublicKey != "" {
+		detail["key"] = uplink.Fingerprint(e.PublicKey)
+	}
+	s.record(ctx, audit.Entry{Org: e.Org, Actor: e.ID, Action: "edge.enrolled", Target: e.ID, Detail: detail})
+}
+
+// record writes e to the audit log, if there is one; a failure is logged
+// (the change it records has happened).
+func (s *Service) record(ctx context.Context, e audit.Entry) {
+	if s.audit == nil {
+		return
+	}
+	if _, err := s.audit.Record(ctx, e); err != nil {
+		s.log.Error("not recorded in the audit log", "action", e.Action, "edge", e.Target, "err", err)
+	}
 }
 
 // byCredential returns the enrolled, unrevoked edge whose credential is

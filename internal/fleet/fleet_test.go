@@ -31,7 +31,7 @@ func newService(t *testing.T, db *meta.DB) *Service {
 
 // norm makes times comparable with ==: UTC, no monotonic reading.
 func norm(e Edge) Edge {
-	for _, t := range []*time.Time{&e.EnrollExpires, &e.Created, &e.Enrolled} {
+	for _, t := range []*time.Time{&e.EnrollExpires, &e.Created, &e.Enrolled, &e.PrevUntil} {
 		if !t.IsZero() {
 			*t = t.UTC().Round(0)
 		}
@@ -141,7 +141,7 @@ func TestEnrollOnce(t *testing.T) {
 	withEdges(t, func(t *testing.T, s *Service, es []Edge) {
 		ctx := t.Context()
 		at := now.Add(time.Minute)
-		got, err := s.consume(ctx, "enroll-1", "cred-1", at)
+		got, err := s.consume(ctx, "enroll-1", "cred-1", "", at)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -152,14 +152,14 @@ func TestEnrollOnce(t *testing.T) {
 			t.Errorf("Edge after consume = %+v, want %+v", got, want)
 		}
 
-		_, err = s.consume(ctx, "enroll-1", "cred-again", at)
+		_, err = s.consume(ctx, "enroll-1", "cred-again", "", at)
 		wantErr(t, "second consume of the same token", err, meta.ErrNotFound)
 		// After enrollment EnrollHash is "": the empty token must not match it.
-		_, err = s.consume(ctx, "", "cred-empty", at)
+		_, err = s.consume(ctx, "", "cred-empty", "", at)
 		wantErr(t, "consume of an empty token", err, meta.ErrNotFound)
-		_, err = s.consume(ctx, "enroll-9", "cred-9", at)
+		_, err = s.consume(ctx, "enroll-9", "cred-9", "", at)
 		wantErr(t, "consume of an unknown token", err, meta.ErrNotFound)
-		_, err = s.consume(ctx, "enroll-2", "cred-1", at)
+		_, err = s.consume(ctx, "enroll-2", "cred-1", "", at)
 		wantErr(t, "consume with another edge's credential", err, meta.ErrExists)
 
 		got, err = s.edgeByCredHash(ctx, "cred-1")
@@ -179,7 +179,7 @@ func TestEnrollExpired(t *testing.T) {
 		ctx := t.Context()
 		expires := es[0].EnrollExpires
 		for _, at := range []time.Time{expires, expires.Add(time.Nanosecond), expires.Add(24 * time.Hour)} {
-			_, err := s.consume(ctx, "enroll-1", "cred-1", at)
+			_, err := s.consume(ctx, "enroll-1", "cred-1", "", at)
 			wantErr(t, "consume at "+at.Sub(expires).String()+" after expiry", err, meta.ErrNotFound)
 		}
 		got, err := s.Edge(ctx, "acme", "edge-1")
@@ -187,7 +187,7 @@ func TestEnrollExpired(t *testing.T) {
 			t.Fatal(err)
 		}
 		checkEdge(t, "Edge after refused enrollments", got, es[0])
-		if _, err := s.consume(ctx, "enroll-1", "cred-1", expires.Add(-time.Nanosecond)); err != nil {
+		if _, err := s.consume(ctx, "enroll-1", "cred-1", "", expires.Add(-time.Nanosecond)); err != nil {
 			t.Errorf("consume just before expiry: %v", err)
 		}
 	})
@@ -199,13 +199,13 @@ func TestEnrollRevoked(t *testing.T) {
 		if err := s.Revoke(ctx, "acme", "edge-2"); err != nil {
 			t.Fatal(err)
 		}
-		_, err := s.consume(ctx, "enroll-2", "cred-2", now)
+		_, err := s.consume(ctx, "enroll-2", "cred-2", "", now)
 		wantErr(t, "consume for a revoked edge", err, meta.ErrNotFound)
 		_, err = s.edgeByCredHash(ctx, "cred-2")
 		wantErr(t, "edgeByCredHash after a refused enrollment", err, meta.ErrNotFound)
 
 		// An enrolled edge that is revoked is found, marked revoked.
-		if _, err := s.consume(ctx, "enroll-3", "cred-3", now); err != nil {
+		if _, err := s.consume(ctx, "enroll-3", "cred-3", "", now); err != nil {
 			t.Fatal(err)
 		}
 		if err := s.Revoke(ctx, "globex", "edge-3"); err != nil {
@@ -225,7 +225,7 @@ func TestEnrollConcurrent(t *testing.T) {
 		errs := make([]error, n)
 		for i := range n {
 			wg.Go(func() {
-				_, errs[i] = s.consume(t.Context(), "enroll-1", "cred-"+string(rune('a'+i)), now)
+				_, errs[i] = s.consume(t.Context(), "enroll-1", "cred-"+string(rune('a'+i)), "", now)
 			})
 		}
 		wg.Wait()

@@ -6,18 +6,21 @@ import (
 	"time"
 
 	"github.com/molen-io/molen/internal/api"
+	"github.com/molen-io/molen/internal/audit"
 	"github.com/molen-io/molen/internal/uplink"
 )
 
 // Routes are the domain's: the edges of the caller's organisation
-// (engineers list and register them, admins revoke them) and enrollment
-// (public: the enrollment token is the credential).
+// (engineers list and register them, admins revoke them), enrollment
+// (public: the enrollment token is the credential) and an edge's change
+// of its own key.
 func (s *Service) Routes() []api.Route {
 	return []api.Route{
 		{Method: "POST", Path: "/api/v1/enroll", Auth: api.Public, Handle: s.enroll, MaxBody: 4096},
+		{Method: "POST", Path: "/api/v1/edge/key", Auth: api.Edge, Handle: s.changeKey, MaxBody: 4096},
 		{Method: "GET", Path: "/api/v1/edges", Auth: api.Engineer, Area: "fleet", Handle: s.listEdges},
 		{Method: "POST", Path: "/api/v1/edges", Auth: api.Engineer, Area: "fleet", Handle: s.createEdge, MaxBody: 4096},
-		{Method: "POST", Path: "/api/v1/edges/{edge}/revoke", Auth: api.Admin, Area: "fleet", Handle: s.revokeEdge},
+		{Method: "POST", Path: "/api/v1/edges/{edge}/revoke", Auth: api.Admin, Area: "fleet", Handle: s.revokeEdge, SelfAudited: true},
 	}
 }
 
@@ -25,9 +28,25 @@ func (s *Service) enroll(r *http.Request, _ api.Principal) (any, error) {
 	var req struct {
 		Token      string `json:"token"`
 		Credential string `json:"credential"`
+		PublicKey  string `json:"public_key"`
+		Proof      string `json:"proof"`
 	}
 	if err := json.NewDecoder(r.Body).Decode(&req); err != nil || req.Token == "" {
-		return nil, api.BadRequest(`body must be {"token": "<enrollment token>", "credential": "<optional proposed credential>"}`)
+		return nil, api.BadRequest(`body must be {"token": "<enrollment token>", "public_key": "<Ed25519 key>", "proof": "<its signature>"} or {"token": "<enrollment token>", "credential": "<optional proposed credential>"}`)
+	}
+	if req.PublicKey != "" {
+		if req.Credential != "" {
+			return nil, api.BadRequest("public_key and credential: give one of them")
+		}
+		pub, err := uplink.DecodePublicKey(req.PublicKey)
+		if err != nil {
+			return nil, api.BadRequest("%v", err)
+		}
+		e, err := s.EnrollKey(r.Context(), req.Token, pub, req.Proof)
+		if err != nil {
+			return nil, err
+		}
+		return uplink.Enrollment{EdgeID: e.ID, Org: e.Org, Name: e.Name}, nil
 	}
 	e, cred, err := s.Enroll(r.Context(), req.Token, req.Credential)
 	if err != nil {
@@ -42,6 +61,8 @@ type edgeJSON struct {
 	Org           string     `json:"org"`
 	Enrolled      *time.Time `json:"enrolled,omitempty"`
 	Revoked       bool       `json:"revoked"`
+	Auth          string     `json:"auth,omitempty"` // "key" or "credential" once enrolled
+	Key           string     `json:"key,omitempty"`  // the key's fingerprint`
 	Created       time.Time  `json:"created"`
 	EnrollToken   string     `json:"enroll_token,omitempty"` // only in the answer that creates it
 	EnrollExpires *time.Time `json:"enroll_expires,omitempty"`
@@ -52,6 +73,10 @@ func edgeToJSON(e Edge) edgeJSON {
 	if !e.Enrolled.IsZero() {
 		t := e.Enrolled.UTC()
 		out.Enrolled = &t
+		out.Auth = "credential"
+	}
+	if e.PublicKey != "" {
+		out.Auth, out.Key = "key", uplink.Fingerprint(e.PublicKey)
 	}
 	if e.EnrollHash != "" {
 		t := e.EnrollExpires.UTC()
@@ -97,9 +122,35 @@ func (s *Service) revokeEdge(r *http.Request, p api.Principal) (any, error) {
 		return nil, err
 	}
 	s.log.Info("edge revoked", "edge", id, "org", p.Org)
+	actor := p.User
+	if actor == "" {
+		actor = p.Token
+	}
+	s.record(r.Context(), audit.Entry{Org: p.Org, Actor: actor, ActorOrg: p.Via, Action: "edge.revoked", Target: id, Addr: api.ClientAddr(r)})
 	e, err := s.Edge(r.Context(), p.Org, id)
 	if err != nil {
 		return nil, err
 	}
 	return edgeToJSON(e), nil
+}
+
+// changeKey registers the calling edge's new key (uplink.KeyChange),
+// authorised by its current key or, for an edge enrolled with a
+// credential, by that credential.
+func (s *Service) changeKey(r *http.Request, p api.Principal) (any, error) {
+	var req uplink.KeyChange
+	if err := api.ReadJSON(r, &req, `body must be {"public_key": "<Ed25519 key, base64url>", "proof": "<its signature of the key statement>"}`); err != nil {
+		return nil, err
+	}
+	pub, err := uplink.DecodePublicKey(req.PublicKey)
+	if err != nil {
+		return nil, api.BadRequest("%v", err)
+	}
+	if !uplink.CheckProof(pub, uplink.KeyProof(p.Edge, pub), req.Proof) {
+		return nil, api.BadRequest("proof: must be the new key's Ed25519 signature of the key statement (docs/api.md)")
+	}
+	if err := s.SetKey(r.Context(), p.Org, p.Edge, pub); err != nil {
+		return nil, err
+	}
+	return map[string]string{"edge_id": p.Edge, "key": uplink.Fingerprint(req.PublicKey)}, nil
 }

@@ -55,6 +55,12 @@ func call(t *testing.T, base string, c caller, method, path, body string) (int, 
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
+	if strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		// A live stream never ends: its status and its first message (a
+		// comment naming the prefix) are the answer.
+		line, _ := bufio.NewReader(resp.Body).ReadString('\n')
+		return resp.StatusCode, line
+	}
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
 }
@@ -235,6 +241,7 @@ func newWorld(t *testing.T) *world {
 	w.ids["session"] = me["session"].(string)
 	w.ids["user"] = userIDs["viewer"]
 	w.ids["provider"] = "none"
+	w.ids["name"] = "line" // a label of the Prometheus API (its values name acme's lines)
 	w.markers = append(w.markers, w.ids["edge"], w.ids["invitation"], w.ids["grant"], w.ids["delegation"], w.ids["session"])
 
 	eb := w.must(t, w.c["beta"], "POST", "/api/v1/edges", `{"name":"beta-line"}`, 201)
@@ -317,6 +324,12 @@ func body(r api.Route) string {
 	return "{}"
 }
 
+// notObjects are routes whose path parameter names no object of an
+// organisation: a caller gets its own organisation's answer for it (a
+// label's values among its own series), which must still hold nothing of
+// acme.
+var notObjects = map[string]bool{"GET /prom/api/v1/label/{name}/values": true}
+
 // acmeQuery asks for acme's data by every parameter a data route reads.
 const acmeQuery = "?org=acme&series=acme-site/hall/line-1/press/temp&prefix=acme-site&from=0&to=now&agg=raw"
 
@@ -390,7 +403,7 @@ func TestRoutePolicies(t *testing.T) {
 				}
 				for _, p := range []string{path, path + acmeQuery} {
 					code, b := call(t, w.base, c, method, p, body(r))
-					if code/100 == 2 && strings.Contains(r.Path, "{") {
+					if code/100 == 2 && strings.Contains(r.Path, "{") && !notObjects[r.Pattern()] {
 						t.Errorf("%s: %s %s: %d %.300s: another organisation's object", c.name, method, p, code, b)
 					}
 					if code/100 == 2 {

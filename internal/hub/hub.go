@@ -24,8 +24,10 @@ import (
 	"github.com/molen-io/molen/internal/api"
 	"github.com/molen-io/molen/internal/audit"
 	"github.com/molen-io/molen/internal/auth"
+	"github.com/molen-io/molen/internal/factory"
 	"github.com/molen-io/molen/internal/fleet"
 	"github.com/molen-io/molen/internal/ingest"
+	"github.com/molen-io/molen/internal/live"
 	"github.com/molen-io/molen/internal/meta"
 	"github.com/molen-io/molen/internal/ratelimit"
 	"github.com/molen-io/molen/internal/reports"
@@ -34,6 +36,7 @@ import (
 	"github.com/molen-io/molen/internal/store"
 	"github.com/molen-io/molen/internal/store/postgres"
 	"github.com/molen-io/molen/internal/store/sqlite"
+	"github.com/molen-io/molen/internal/uplink"
 	"github.com/molen-io/molen/internal/web"
 )
 
@@ -220,6 +223,7 @@ type Hub struct {
 	fleet   *fleet.Service
 	series  *series.Service
 	ingest  *ingest.Service
+	live    *live.Hub
 	router  *api.Router
 	lease   *meta.Lease // of the retention job
 	srv     *http.Server
@@ -287,6 +291,8 @@ func Start(ctx context.Context, cfg Config) (*Hub, error) {
 	if cfg.TLSCert != "" {
 		h.srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
 	}
+	// Live streams never end by themselves: they end when shutdown begins.
+	h.srv.RegisterOnShutdown(h.live.Close)
 	go func() {
 		var err error
 		if cfg.TLSCert != "" {
@@ -337,9 +343,12 @@ func (h *Hub) open(ctx context.Context) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if cfg.TLSCert != "" {
-		if _, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey); err != nil {
+		pair, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+		if err != nil {
 			return fmt.Errorf("hub.tls: %w", err)
 		}
+		// What edges give as --hub-pin to accept this hub only.
+		cfg.Log.Info("hub certificate", "pin", uplink.CertPin(pair.Leaf.RawSubjectPublicKeyInfo), "subject", pair.Leaf.Subject.String())
 	}
 	if h.audit, err = audit.New(ctx, h.meta, cfg.Now, cfg.Log.With("component", "audit")); err != nil {
 		return err
@@ -355,14 +364,20 @@ func (h *Hub) open(ctx context.Context) error {
 		return err
 	}
 	h.fleet.RecordTo(h.audit)
-	if h.series, err = series.New(ctx, series.Config{Store: h.store, Meta: h.meta, DefaultRetention: cfg.Retention(),
-		Log: cfg.Log, Now: cfg.Now}); err != nil {
+	if h.series, err = series.New(ctx, series.Config{Store: h.store, Meta: h.meta, DefaultRetention: cfg.Retention(), Audit: h.audit,
+		Log: cfg.Log, Now: cfg.Now, Registry: reg}); err != nil {
+		return err
+	}
+	factorySvc, err := factory.New(ctx, factory.Config{DB: h.meta, Store: h.store, Audit: h.audit, Now: cfg.Now})
+	if err != nil {
 		return err
 	}
 	if h.ingest, err = ingest.New(h.store, 0, cfg.Log.With("component", "ingest"), reg); err != nil {
 		return err
 	}
 	h.closers = append(h.closers, func() error { h.ingest.Close(); return nil })
+	h.live = live.New(live.Options{Registry: reg})
+	h.ingest.OnStored(h.live.PublishRecords)
 	if err := h.bootstrap(ctx); err != nil {
 		return err
 	}
@@ -374,7 +389,7 @@ func (h *Hub) open(ctx context.Context) error {
 	for _, by := range []string{"address", "org", "caller", "edge"} {
 		limited.WithLabelValues(by)
 	}
-	h.router = &api.Router{Tokens: h.auth, Edges: h.fleet, Sessions: h.auth, Audit: h.audit, Log: cfg.Log.With("component", "api"),
+	h.router = &api.Router{Tokens: h.auth, Edges: h.fleet, EdgeRequests: h.fleet, Sessions: h.auth, Audit: h.audit, Log: cfg.Log.With("component", "api"),
 		Limits: &api.Limits{Limiter: h.limiter, Address: rates.Address, Org: rates.Org, Caller: rates.Caller, EdgeID: rates.Edge,
 			Now: cfg.Now, Limited: func(by string) { limited.WithLabelValues(by).Inc() }}}
 	h.router.TrustedProxies, _ = cfg.proxies() // checked by Validate
@@ -385,6 +400,8 @@ func (h *Hub) open(ctx context.Context) error {
 	h.router.Handle(h.series.Routes()...)
 	h.router.Handle(reports.New(h.store, cfg.Now).Routes()...)
 	h.router.Handle(h.ingest.Routes()...)
+	h.router.Handle(h.live.Routes()...)
+	h.router.Handle(factorySvc.Routes()...)
 	metrics := promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 	webUI := web.Handler()
 	h.router.Handle(
@@ -474,6 +491,9 @@ func (h *Hub) Fleet() *fleet.Service { return h.fleet }
 
 // Series returns the series domain.
 func (h *Hub) Series() *series.Service { return h.series }
+
+// Live returns the hub's fan-out of new data to live streams.
+func (h *Hub) Live() *live.Hub { return h.live }
 
 // Routes lists every route the hub serves, with who may call it.
 func (h *Hub) Routes() []api.Route { return h.router.Routes() }

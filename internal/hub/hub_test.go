@@ -2,9 +2,7 @@ package hub_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -12,8 +10,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/molen-io/molen/internal/hub"
 	"github.com/molen-io/molen/internal/meta/metatest"
@@ -29,7 +25,7 @@ func TestHubOnPostgres(t *testing.T) {
 		t.Skip("MOLEN_TEST_POSTGRES is unset: set it to a PostgreSQL URL (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable) to run the hub on PostgreSQL")
 	}
 	ctx := t.Context()
-	schema := fmt.Sprintf("hub_test_%d", time.Now().UnixNano())
+	schema := metatest.Schema(t, dsn)
 	// The hub's clock is the points' time, so that its retention run at
 	// start finds nothing old to remove.
 	now := func() time.Time { return time.Unix(0, 1_700_000_010_000_000_000) }
@@ -38,18 +34,6 @@ func TestHubOnPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer h.Close()
-	t.Cleanup(func() {
-		// The test's schema goes with the test.
-		conn, err := pgx.Connect(context.Background(), dsn)
-		if err != nil {
-			t.Errorf("drop test schema: %v", err)
-			return
-		}
-		defer conn.Close(context.Background())
-		if _, err := conn.Exec(context.Background(), "DROP SCHEMA "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
-			t.Errorf("drop test schema: %v", err)
-		}
-	})
 	_, token, err := h.CreateEdge(ctx, "pg-edge")
 	if err != nil {
 		t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"io"
+	"log/slog"
 	"math/big"
 	"net"
 	"net/http"
@@ -21,6 +22,7 @@ import (
 	"github.com/molen-io/molen/internal/api"
 	"github.com/molen-io/molen/internal/auth"
 	"github.com/molen-io/molen/internal/hub"
+	"github.com/molen-io/molen/internal/uplink"
 )
 
 // selfSigned writes a certificate for 127.0.0.1 and its key into dir.
@@ -59,13 +61,23 @@ func selfSigned(t *testing.T, dir string) (certFile, keyFile string, pool *x509.
 func TestTLS(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile, pool := selfSigned(t, dir)
-	h, err := hub.Start(t.Context(), hub.Config{DataDir: dir, Listen: "127.0.0.1:0", Out: io.Discard, TLSCert: certFile, TLSKey: keyFile})
+	logs := &lockedBuffer{}
+	h, err := hub.Start(t.Context(), hub.Config{DataDir: dir, Listen: "127.0.0.1:0", Out: io.Discard, TLSCert: certFile, TLSKey: keyFile,
+		Log: slog.New(slog.NewTextHandler(logs, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer h.Close()
 	if !strings.HasPrefix(h.URL(), "https://") {
 		t.Fatalf("URL = %s", h.URL())
+	}
+	// The pin edges give as --hub-pin is in the log.
+	pair, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pin := uplink.CertPin(pair.Leaf.RawSubjectPublicKeyInfo); !strings.Contains(logs.String(), pin) {
+		t.Errorf("hub log does not give the certificate's pin %s:\n%s", pin, logs.String())
 	}
 	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
 	resp, err := c.Get(h.URL() + "/healthz")

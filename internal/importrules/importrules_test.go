@@ -18,7 +18,7 @@ const module = "github.com/molen-io/molen/"
 // HTTP plumbing and composition, its domains and its web application.
 var hubOnly = []string{
 	"internal/store", "internal/meta", "internal/api", "internal/hub", "internal/web",
-	"internal/auth", "internal/fleet", "internal/series", "internal/reports", "internal/ingest",
+	"internal/auth", "internal/fleet", "internal/series", "internal/reports", "internal/ingest", "internal/live", "internal/factory",
 }
 
 // rule says what the packages under a path (and their dependencies) must

@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/molen-io/molen/internal/api"
+	"github.com/molen-io/molen/internal/store"
 	"github.com/molen-io/molen/internal/uplink"
 )
 
@@ -20,6 +21,7 @@ type Service struct {
 	receiver *Receiver
 	log      *slog.Logger
 	uplinks  chan struct{} // semaphore of the concurrent uplinks
+	stored   func(org string, recs []store.Record)
 
 	batches *prometheus.CounterVec
 	records *prometheus.CounterVec
@@ -54,6 +56,11 @@ func New(st Ingester, maxUplinks int, log *slog.Logger, reg prometheus.Registere
 	return s, nil
 }
 
+// OnStored has fn called with the new records of each batch once they are
+// stored (committed), before the edge gets its answer. fn must not block:
+// the hub publishes them to live streams.
+func (s *Service) OnStored(fn func(org string, recs []store.Record)) { s.stored = fn }
+
 // Close releases the decoder.
 func (s *Service) Close() { s.receiver.Close() }
 
@@ -70,7 +77,7 @@ func (s *Service) Routes() []api.Route {
 
 // refused counts a batch the router refused before it was read.
 func (s *Service) refused(err error) {
-	if errors.Is(err, api.ErrUnauthenticated) || errors.Is(err, api.ErrRevoked) || errors.Is(err, api.ErrForbidden) {
+	if errors.Is(err, api.ErrUnauthenticated) || errors.Is(err, api.ErrRevoked) || errors.Is(err, api.ErrForbidden) || errors.Is(err, uplink.ErrBadSignature) {
 		s.batches.WithLabelValues("unauthorized").Inc()
 		return
 	}
@@ -96,6 +103,9 @@ func (s *Service) uplink(r *http.Request, p api.Principal) (any, error) {
 			s.batches.WithLabelValues("error").Inc()
 		}
 		return nil, err
+	}
+	if s.stored != nil && len(res.New) > 0 {
+		s.stored(p.Org, res.New)
 	}
 	s.batches.WithLabelValues("stored").Inc()
 	s.records.WithLabelValues("stored").Add(float64(res.Stored))

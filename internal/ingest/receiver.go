@@ -42,6 +42,8 @@ type Received struct {
 	uplink.Ack
 	Records, Points, Events    int // in the batch, including duplicates
 	StoredPoints, StoredEvents int
+	// New are the records stored by this batch (not the duplicates).
+	New []store.Record
 }
 
 // Receive reads one batch body (encoding "" or "zstd") sent by the edge
@@ -100,7 +102,8 @@ func (r *Receiver) Receive(ctx context.Context, org, edgeID, encoding string, bo
 		return Received{}, fmt.Errorf("store batch of %s/%s: %w", edgeID, b.Stream, err)
 	}
 	res.Stored = stored
-	for _, rec := range recs[len(recs)-stored:] {
+	res.New = recs[len(recs)-stored:]
+	for _, rec := range res.New {
 		res.StoredPoints += len(rec.Points)
 		res.StoredEvents += len(rec.Events)
 	}

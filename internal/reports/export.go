@@ -9,9 +9,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/parquet-go/parquet-go"
 
 	"github.com/molen-io/molen/internal/api"
 	"github.com/molen-io/molen/internal/series"
@@ -24,6 +27,8 @@ const (
 	// MaxExportRows bounds one export (points or events). An export that
 	// reaches it ends with a marker row saying where to continue.
 	MaxExportRows = 10_000_000
+	// MaxExportSeries bounds the series of one export.
+	MaxExportSeries = 100
 	// exportPage is how many points or events an export holds at once.
 	exportPage = 10_000
 )
@@ -134,11 +139,30 @@ type exportWriter struct {
 	csv  *csv.Writer
 	buf  *bufio.Writer // JSON lines
 	json *json.Encoder
+	pq   *parquet.GenericWriter[parquetRow]
+	rows int // parquet rows since the last row group
 }
 
+// parquetRow is a point in a Parquet export: one of the value columns is
+// set, by the point's kind (ints as value_num).
+type parquetRow struct {
+	Series    string   `parquet:"series,dict"`
+	TS        int64    `parquet:"ts,timestamp(microsecond)"`
+	ValueNum  *float64 `parquet:"value_num,optional"`
+	ValueStr  *string  `parquet:"value_str,optional"`
+	ValueBool *bool    `parquet:"value_bool,optional"`
+}
+
+// parquetGroup is how many rows a Parquet row group holds: the writer
+// keeps one group in memory.
+const parquetGroup = 100_000
+
 func newExportWriter(w io.Writer, format string) *exportWriter {
-	if format == "csv" {
+	switch format {
+	case "csv":
 		return &exportWriter{csv: csv.NewWriter(w)}
+	case "parquet":
+		return &exportWriter{pq: parquet.NewGenericWriter[parquetRow](w, parquet.Compression(&parquet.Zstd))}
 	}
 	buf := bufio.NewWriterSize(w, 64<<10)
 	enc := json.NewEncoder(buf)
@@ -154,12 +178,76 @@ func (e *exportWriter) row(record []string, v any) error {
 	return e.json.Encode(v)
 }
 
+// point writes a point: in CSV, with its series first when long is set.
+func (e *exportWriter) point(pt uns.Point, long bool) error {
+	switch {
+	case e.pq != nil:
+		row := parquetRow{Series: pt.Series, TS: pt.TS / 1e3}
+		switch v := pt.Value.Any().(type) {
+		case string:
+			row.ValueStr = &v
+		case bool:
+			row.ValueBool = &v
+		case float64:
+			row.ValueNum = &v
+		case int64:
+			f := float64(v)
+			row.ValueNum = &f
+		}
+		if _, err := e.pq.Write([]parquetRow{row}); err != nil {
+			return err
+		}
+		if e.rows++; e.rows == parquetGroup {
+			e.rows = 0
+			return e.pq.Flush()
+		}
+		return nil
+	case e.csv != nil:
+		v := pt.Value.String()
+		if pt.Value.Kind() == uns.KindString {
+			v = csvSafe(pt.Value.Str())
+		}
+		rec := []string{timeMS(pt.TS), v, pt.Quality.String()}
+		if long {
+			rec = append([]string{pt.Series}, rec...)
+		}
+		return e.csv.Write(rec)
+	}
+	return e.json.Encode(series.Point(pt))
+}
+
+// truncated writes the marker of an export cut at its limit: a row of
+// CSV or JSON lines, file metadata in Parquet.
+func (e *exportWriter) truncated(limit int, next string, cols int) error {
+	if e.pq != nil {
+		e.pq.SetKeyValueMetadata("molen.truncated", fmt.Sprintf("limit %d; continue with %s", limit, next))
+		return nil
+	}
+	msg := fmt.Sprintf("# truncated at the limit of %d rows; continue with %s", limit, next)
+	rec := make([]string, cols)
+	rec[0] = msg
+	return e.row(rec, exportMarker{Truncated: true, Limit: limit, Next: next})
+}
+
+// flush writes what is buffered; the Parquet file is written whole by
+// close.
 func (e *exportWriter) flush() error {
-	if e.csv != nil {
+	switch {
+	case e.csv != nil:
 		e.csv.Flush()
 		return e.csv.Error()
+	case e.pq != nil:
+		return nil
 	}
 	return e.buf.Flush()
+}
+
+// close ends the export.
+func (e *exportWriter) close() error {
+	if e.pq != nil {
+		return e.pq.Close()
+	}
+	return e.flush()
 }
 
 // exportMarker is the last line of a JSON lines export cut by its limit.
@@ -175,9 +263,9 @@ func (s *Service) export(w http.ResponseWriter, r *http.Request, p api.Principal
 	switch format {
 	case "":
 		format = "csv"
-	case "csv", "jsonl":
+	case "csv", "jsonl", "parquet":
 	default:
-		return api.BadRequest("format=%q: want csv or jsonl", format)
+		return api.BadRequest("format=%q: want csv, jsonl or parquet", format)
 	}
 	events := false
 	switch v := q.Get("events"); v {
@@ -196,6 +284,9 @@ func (s *Service) export(w http.ResponseWriter, r *http.Request, p api.Principal
 		return err
 	}
 	if events {
+		if format == "parquet" {
+			return api.BadRequest("format=parquet: points only; export events as csv or jsonl")
+		}
 		if q.Has("series") {
 			return api.BadRequest("series: give series or events=1, not both")
 		}
@@ -211,19 +302,33 @@ func (s *Service) export(w http.ResponseWriter, r *http.Request, p api.Principal
 			return api.BadRequest("%s: only with events=1", name)
 		}
 	}
-	path := q.Get("series")
-	if err := uns.ValidatePath(path); err != nil {
-		return api.BadRequest("series: %v (or events=1 to export events)", err)
+	paths := q["series"]
+	if len(paths) == 0 {
+		return api.BadRequest("series: required (repeat it for several series), or events=1 to export events")
 	}
-	return s.exportPoints(w, r, p, path, from, to, format, limit)
+	if len(paths) > MaxExportSeries {
+		return api.BadRequest("series: %d given; at most %d in one export", len(paths), MaxExportSeries)
+	}
+	for i, path := range paths {
+		if err := uns.ValidatePath(path); err != nil {
+			return api.BadRequest("series: %v (or events=1 to export events)", err)
+		}
+		if slices.Contains(paths[:i], path) {
+			return api.BadRequest("series: %s given twice", path)
+		}
+	}
+	return s.exportPoints(w, r, p, paths, from, to, format, limit)
 }
 
 // startExport writes the headers of a download.
 func startExport(w http.ResponseWriter, format, name string) {
 	h := w.Header()
-	if format == "csv" {
+	switch format {
+	case "csv":
 		h.Set("Content-Type", "text/csv; charset=utf-8")
-	} else {
+	case "parquet":
+		h.Set("Content-Type", "application/vnd.apache.parquet")
+	default:
 		h.Set("Content-Type", "application/jsonl")
 	}
 	// name holds only UNS path characters and '_', so it needs no escaping.
@@ -240,68 +345,78 @@ func exportName(what string, from, to int64) string {
 		time.Unix(0, from).UTC().Format(compact) + "_" + time.Unix(0, to).UTC().Format(compact)
 }
 
-// exportPoints streams the points of one series. An error after the
-// answer started aborts the connection (see api.Route.Stream).
-func (s *Service) exportPoints(w http.ResponseWriter, r *http.Request, p api.Principal, path string, from, to int64, format string, limit int) error {
+// exportPoints streams the points of one or more series, in time order
+// (several series merged; equal timestamps in the order of paths). An
+// error after the answer started aborts the connection (see
+// api.Route.Stream).
+func (s *Service) exportPoints(w http.ResponseWriter, r *http.Request, p api.Principal, paths []string, from, to int64, format string, limit int) error {
 	ctx := r.Context()
-	org, err := api.DataOrg(r, p, api.DataSeries, path)
-	if err != nil {
-		return err
+	pagers := make([]*pointPager, len(paths))
+	pages := make([][]uns.Point, len(paths))
+	for i, path := range paths {
+		org, err := api.DataOrg(r, p, api.DataSeries, path)
+		if err != nil {
+			return err
+		}
+		pagers[i] = &pointPager{st: s.st, org: org, series: path, from: from, to: to, size: min(exportPage, limit)}
+		// The first pages are read before the status is sent, so that a
+		// failing store still gets an error answer.
+		if pages[i], err = pagers[i].next(ctx); err != nil {
+			return err
+		}
 	}
-	pg := &pointPager{st: s.st, org: org, series: path, from: from, to: to, size: min(exportPage, limit)}
-	// The first page is read before the status is sent, so that a failing
-	// store still gets an error answer.
-	pts, err := pg.next(ctx)
-	if err != nil {
-		return err
+	name := paths[0]
+	if len(paths) > 1 {
+		name = fmt.Sprintf("%d_series", len(paths))
 	}
-	startExport(w, format, exportName(path, from, to))
+	startExport(w, format, exportName(name, from, to))
+	long := len(paths) > 1
 	ew := newExportWriter(w, format)
 	rc := http.NewResponseController(w)
+	cols := []string{"time", "value", "quality"}
+	if long {
+		cols = append([]string{"series"}, cols...)
+	}
 	if format == "csv" {
-		if err := ew.row([]string{"time", "value", "quality"}, nil); err != nil {
+		if err := ew.row(cols, nil); err != nil {
 			return err
 		}
 	}
-	written := 0
-	for len(pts) > 0 {
-		for _, pt := range pts {
-			if written == limit {
-				next := "from=" + strconv.FormatInt(pt.TS/1e6, 10)
-				msg := fmt.Sprintf("# truncated at the limit of %d rows; continue with %s", limit, next)
-				if err := ew.row([]string{msg, "", ""}, exportMarker{Truncated: true, Limit: limit, Next: next}); err != nil {
-					return err
-				}
-				pts = nil
-				break
+	for written := 0; ; written++ {
+		// The next point is the earliest of the series' current pages.
+		next := -1
+		for i, pg := range pages {
+			if len(pg) > 0 && (next < 0 || pg[0].TS < pages[next][0].TS) {
+				next = i
 			}
-			var rec []string
-			if format == "csv" {
-				v := pt.Value.String()
-				if pt.Value.Kind() == uns.KindString {
-					v = csvSafe(pt.Value.Str())
-				}
-				rec = []string{timeMS(pt.TS), v, pt.Quality.String()}
-			}
-			if err := ew.row(rec, series.Point(pt)); err != nil {
-				return err
-			}
-			written++
 		}
-		if err := ew.flush(); err != nil {
-			return err
-		}
-		if err := rc.Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
-			return err
-		}
-		if pts == nil {
+		if next < 0 {
 			break
 		}
-		if pts, err = pg.next(ctx); err != nil {
+		pt := pages[next][0]
+		if written == limit {
+			if err := ew.truncated(limit, "from="+strconv.FormatInt(pt.TS/1e6, 10), len(cols)); err != nil {
+				return err
+			}
+			break
+		}
+		if err := ew.point(pt, long); err != nil {
 			return err
 		}
+		if pages[next] = pages[next][1:]; len(pages[next]) == 0 {
+			if err := ew.flush(); err != nil {
+				return err
+			}
+			if err := rc.Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
+				return err
+			}
+			var err error
+			if pages[next], err = pagers[next].next(ctx); err != nil {
+				return err
+			}
+		}
 	}
-	return ew.flush()
+	return ew.close()
 }
 
 func (s *Service) exportEvents(w http.ResponseWriter, r *http.Request, p api.Principal, eq store.EventQuery, format string, limit int) error {
@@ -338,9 +453,7 @@ func (s *Service) exportEvents(w http.ResponseWriter, r *http.Request, p api.Pri
 				// Events come newest first: continue below this one's start
 				// (rounded up to the next millisecond, so events in that
 				// millisecond may repeat).
-				next := "to=" + strconv.FormatInt(e.Start/1e6+1, 10)
-				msg := fmt.Sprintf("# truncated at the limit of %d rows; continue with %s", limit, next)
-				if err := ew.row([]string{msg, "", "", "", ""}, exportMarker{Truncated: true, Limit: limit, Next: next}); err != nil {
+				if err := ew.truncated(limit, "to="+strconv.FormatInt(e.Start/1e6+1, 10), 5); err != nil {
 					return err
 				}
 				evs = nil

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parquet-go/parquet-go"
+
 	"github.com/molen-io/molen/internal/series"
 	"github.com/molen-io/molen/internal/store"
 	"github.com/molen-io/molen/internal/uns"
@@ -305,5 +307,100 @@ func TestExportBadInput(t *testing.T) {
 	}
 	if code, _ := f.do("GET", "/api/v1/export?series=s/a/l/m/temp", "", nil); code != 401 {
 		t.Errorf("export without token: %d, want 401", code)
+	}
+}
+
+// twoSeries stores two series of org a whose points interleave in time,
+// one with a timestamp both have.
+func twoSeries(f *fixture) (a, b string) {
+	a, b = "s1/a/l1/m1/speed", "s1/a/l1/m2/state"
+	ms := func(i int) int64 { return at(10, 0).Add(time.Duration(i) * time.Millisecond).UnixNano() }
+	f.ingest("a", []uns.Point{
+		{Series: a, TS: ms(0), Value: uns.Float(1.5)}, {Series: a, TS: ms(2), Value: uns.Int(3)},
+		{Series: b, TS: ms(1), Value: uns.String("running")}, {Series: b, TS: ms(2), Value: uns.Bool(false), Quality: uns.Bad},
+	}, nil)
+	return a, b
+}
+
+func TestExportSeveralSeries(t *testing.T) {
+	f := newFixture(t)
+	a, b := twoSeries(f)
+	code, h, body := f.get(exportPath("series="+a+"&series="+b), f.viewA)
+	want := "series,time,value,quality\n" +
+		a + ",2026-11-20T10:00:00.000Z,1.5,good\n" +
+		b + ",2026-11-20T10:00:00.001Z,running,good\n" +
+		a + ",2026-11-20T10:00:00.002Z,3,good\n" +
+		b + ",2026-11-20T10:00:00.002Z,false,bad\n"
+	if code != 200 || body != want {
+		t.Errorf("long CSV: %d\n%s\nwant\n%s", code, body, want)
+	}
+	if cd := h.Get("Content-Disposition"); !strings.Contains(cd, "2_series_") {
+		t.Errorf("Content-Disposition %q", cd)
+	}
+	_, _, body = f.get(exportPath("limit=2&series="+a+"&series="+b), f.viewA)
+	if !strings.HasSuffix(body, "# truncated at the limit of 2 rows; continue with from="+fmt.Sprint(at(10, 0).UnixMilli()+2)+",,,\n") {
+		t.Errorf("limit=2:\n%s", body)
+	}
+	_, _, body = f.get(exportPath("format=jsonl&series="+a+"&series="+b), f.viewA)
+	if lines := strings.Split(strings.TrimSpace(body), "\n"); len(lines) != 4 || !strings.Contains(lines[1], `"series":"`+b+`"`) {
+		t.Errorf("JSON lines:\n%s", body)
+	}
+	// Organisation b has none of them.
+	if _, _, body := f.get(exportPath("series="+a+"&series="+b), f.tokenB); body != "series,time,value,quality\n" {
+		t.Errorf("org b: %q", body)
+	}
+	for _, q := range []string{"series=" + a + "&series=" + a, "series=" + a + "&series=bad//path", "events=1&format=parquet"} {
+		if code, _, body := f.get(exportPath(q), f.viewA); code != 400 {
+			t.Errorf("%s: %d %s, want 400", q, code, body)
+		}
+	}
+}
+
+func TestExportParquet(t *testing.T) {
+	f := newFixture(t)
+	a, b := twoSeries(f)
+	for _, query := range []string{"series=" + a + "&series=" + b, "limit=1&series=" + b} {
+		code, h, body := f.get(exportPath("format=parquet&"+query), f.viewA)
+		if code != 200 || h.Get("Content-Type") != "application/vnd.apache.parquet" || !strings.HasSuffix(h.Get("Content-Disposition"), `.parquet"`) {
+			t.Fatalf("%s: %d %v", query, code, h)
+		}
+		file, err := parquet.OpenFile(strings.NewReader(body), int64(len(body)))
+		if err != nil {
+			t.Fatalf("%s: read back: %v", query, err)
+		}
+		rows, err := parquet.Read[parquetRow](strings.NewReader(body), int64(len(body)))
+		if err != nil {
+			t.Fatalf("%s: read back: %v", query, err)
+		}
+		var got []string
+		for _, r := range rows {
+			v := "-"
+			switch {
+			case r.ValueNum != nil:
+				v = fmt.Sprint(*r.ValueNum)
+			case r.ValueStr != nil:
+				v = *r.ValueStr
+			case r.ValueBool != nil:
+				v = fmt.Sprint(*r.ValueBool)
+			}
+			got = append(got, fmt.Sprintf("%s %s %s", r.Series, time.UnixMicro(r.TS).UTC().Format(time.RFC3339Nano), v))
+		}
+		want := []string{a + " 2026-11-20T10:00:00Z 1.5", b + " 2026-11-20T10:00:00.001Z running", a + " 2026-11-20T10:00:00.002Z 3", b + " 2026-11-20T10:00:00.002Z false"}
+		trunc, _ := file.Lookup("molen.truncated")
+		if strings.HasPrefix(query, "limit") {
+			want = want[1:2]
+			if trunc != "limit 1; continue with from="+fmt.Sprint(at(10, 0).UnixMilli()+2) {
+				t.Errorf("truncation metadata %q", trunc)
+			}
+		} else if trunc != "" {
+			t.Errorf("truncation metadata %q in a whole export", trunc)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s:\n got %q\nwant %q", query, got, want)
+		}
+		ts, _ := file.Schema().Lookup("ts")
+		if lt := ts.Node.Type().LogicalType(); lt == nil || lt.String() != "TIMESTAMP(isAdjustedToUTC=true,unit=MICROS)" {
+			t.Errorf("ts column: %v, want a UTC timestamp in microseconds", lt)
+		}
 	}
 }

@@ -9,8 +9,12 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/molen-io/molen/internal/api"
+	"github.com/molen-io/molen/internal/audit"
 	"github.com/molen-io/molen/internal/meta"
+	"github.com/molen-io/molen/internal/promql"
 	"github.com/molen-io/molen/internal/store"
 	"github.com/molen-io/molen/internal/uns"
 )
@@ -35,6 +39,7 @@ const (
 // Store is the time-series storage the domain reads and expires.
 type Store interface {
 	store.Events
+	store.SeriesAdmin
 	Series(ctx context.Context, org, prefix string, limit int) ([]store.SeriesInfo, error)
 	Latest(ctx context.Context, org, prefix string, limit int) ([]uns.Point, error)
 	Raw(ctx context.Context, org, series string, from, to int64, limit int) ([]uns.Point, error)
@@ -48,8 +53,15 @@ type Config struct {
 	Meta  *meta.DB
 	// DefaultRetention applies to an organisation that has set none.
 	DefaultRetention store.Retention
-	Log              *slog.Logger     // default: discard
-	Now              func() time.Time // default: time.Now
+	// Audit records the series administrators delete, rename and merge.
+	Audit audit.Recorder
+	Log   *slog.Logger     // default: discard
+	Now   func() time.Time // default: time.Now
+	// Registry takes the metrics of the Prometheus API; nil: none.
+	Registry prometheus.Registerer
+	// PromLimits bound a query of the Prometheus API; zero:
+	// promql.DefaultLimits.
+	PromLimits promql.Limits
 }
 
 // Service answers queries of series and events, and keeps and applies
@@ -58,8 +70,12 @@ type Service struct {
 	st  Store
 	db  *meta.DB
 	def store.Retention
+	aud audit.Recorder
 	log *slog.Logger
 	now func() time.Time
+
+	promLimits promql.Limits
+	promM      *promMetrics
 }
 
 // New returns the service, migrating its tables.
@@ -67,7 +83,8 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if err := cfg.Meta.Migrate(ctx, Migrations); err != nil {
 		return nil, err
 	}
-	s := &Service{st: cfg.Store, db: cfg.Meta, def: cfg.DefaultRetention, log: cfg.Log, now: cfg.Now}
+	s := &Service{st: cfg.Store, db: cfg.Meta, def: cfg.DefaultRetention, aud: cfg.Audit, log: cfg.Log, now: cfg.Now,
+		promLimits: cfg.PromLimits, promM: newPromMetrics(cfg.Registry)}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -77,10 +94,10 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	return s, nil
 }
 
-// Routes are the domain's: series, latest values, queries, events and
-// retention.
+// Routes are the domain's: series, latest values, queries, events,
+// retention, and the Prometheus query API under PromPrefix.
 func (s *Service) Routes() []api.Route {
-	return []api.Route{
+	return append([]api.Route{
 		{Method: "GET", Path: "/api/v1/series", Auth: api.Viewer, Area: "series", Handle: s.series},
 		{Method: "GET", Path: "/api/v1/latest", Auth: api.Viewer, Area: "series", Handle: s.latest},
 		{Method: "GET", Path: "/api/v1/query", Auth: api.Viewer, Area: "series", Handle: s.query},
@@ -88,7 +105,10 @@ func (s *Service) Routes() []api.Route {
 		{Method: "GET", Path: "/api/v1/retention", Auth: api.Viewer, Area: "series", Handle: s.getRetention},
 		{Method: "PUT", Path: "/api/v1/retention", Auth: api.Admin, Area: "series", Handle: s.putRetention},
 		{Method: "DELETE", Path: "/api/v1/retention", Auth: api.Admin, Area: "series", Handle: s.deleteRetention},
-	}
+		{Method: "DELETE", Path: "/api/v1/series", Auth: api.Admin, Area: "series", Handle: s.deleteSeries, SelfAudited: true},
+		{Method: "POST", Path: "/api/v1/series/rename", Auth: api.Admin, Area: "series", Handle: s.renameSeries, SelfAudited: true},
+		{Method: "POST", Path: "/api/v1/series/merge", Auth: api.Admin, Area: "series", Handle: s.mergeSeries, SelfAudited: true},
+	}, s.promRoutes()...)
 }
 
 // PointJSON is a point on the API: time in unix ms, value as JSON.

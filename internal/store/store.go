@@ -17,6 +17,12 @@ var (
 	// ErrInvalid marks input a store refuses because of what it is, not
 	// because storing failed: retrying the same call fails the same way.
 	ErrInvalid = errors.New("invalid input")
+	// ErrNotFound: the series (or event) named does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrExists: a series with the name asked for exists already.
+	ErrExists = errors.New("already exists")
+	// ErrBusy: the series is being written; the call may be retried.
+	ErrBusy = errors.New("busy")
 )
 
 // Source identifies one ordered stream of uplink records: an edge and one
@@ -53,6 +59,47 @@ type Events interface {
 	// Events returns the events of org matching q, newest start first (ties
 	// by asset, kind).
 	Events(ctx context.Context, org string, q EventQuery) ([]uns.Event, error)
+	// SetEventAttrs sets attributes of the stored events of org with the
+	// given asset, kind and start (whatever their key attributes): each
+	// value replaces the event's, an empty one removes the attribute. The
+	// key attributes (uns.EventKeyAttrs) cannot be set. It returns the
+	// events as stored now, none when no event matched. Once an event has
+	// the attribute reason_by (a person assigned its reason), a later
+	// version of it from an edge keeps the stored AssignedAttrs.
+	SetEventAttrs(ctx context.Context, org, asset, kind string, start int64, attrs map[string]string) ([]uns.Event, error)
+}
+
+// AssignedAttrs are the attributes a person assigns to an event (its
+// downtime reason), which later versions of the event from an edge keep.
+var AssignedAttrs = []string{"reason", "reason_by", "reason_comment"}
+
+// MergeAttrs returns old with set applied as SetEventAttrs applies it. It
+// refuses to set a key attribute or an invalid one (see uns.ValidateEvent)
+// with an error wrapping ErrInvalid.
+func MergeAttrs(old, set map[string]string) (map[string]string, error) {
+	out := make(map[string]string, len(old)+len(set))
+	for k, v := range old {
+		out[k] = v
+	}
+	for k, v := range set {
+		for _, key := range uns.EventKeyAttrs {
+			if k == key {
+				return nil, fmt.Errorf("%w: attribute %q identifies the event and cannot be set", ErrInvalid, k)
+			}
+		}
+		if v == "" {
+			delete(out, k)
+		} else {
+			out[k] = v
+		}
+	}
+	if err := uns.ValidateEvent(uns.Event{Asset: "x", Kind: "x", Attrs: out}); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	return out, nil
 }
 
 // SeriesInfo describes one stored series.
@@ -246,9 +293,39 @@ type ExpireStats struct {
 	Minutes, Hours int64
 }
 
+// SeriesAdmin changes which series an organisation has. Each call is one
+// transaction; paths are validated (uns.ValidatePath) and an invalid one
+// gives an error wrapping ErrInvalid.
+type SeriesAdmin interface {
+	// DeleteSeries removes a series of org and all its data: points,
+	// rollups, its latest value. ErrNotFound if it does not exist.
+	DeleteSeries(ctx context.Context, org, path string) error
+	// RenameSeries gives a series of org another path, with all its data.
+	// ErrNotFound if from does not exist, ErrExists if to does.
+	RenameSeries(ctx context.Context, org, from, to string) error
+	// MergeSeries moves the points of from into into, combines their
+	// rollups and latest values, and removes from. ErrNotFound if either
+	// does not exist; ErrInvalid if they are one.
+	MergeSeries(ctx context.Context, org, from, into string) error
+}
+
+// CheckAdmin validates the paths of a SeriesAdmin call.
+func CheckAdmin(paths ...string) error {
+	for _, p := range paths {
+		if err := uns.ValidatePath(p); err != nil {
+			return fmt.Errorf("%w: series %q: %v", ErrInvalid, p, err)
+		}
+	}
+	if len(paths) == 2 && paths[0] == paths[1] {
+		return fmt.Errorf("%w: series %q: a series and itself", ErrInvalid, paths[0])
+	}
+	return nil
+}
+
 // Store is a whole backend.
 type Store interface {
 	Points
 	Events
+	SeriesAdmin
 	Close() error
 }

@@ -3,12 +3,14 @@ package uplink
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/klauspost/compress/zstd"
 )
@@ -74,18 +76,33 @@ type Ack struct {
 }
 
 // Enrollment is what an edge receives for a one-time enrollment token.
+// An edge that enrolled with a public key gets no credential: its key is
+// its identity.
 type Enrollment struct {
 	EdgeID     string `json:"edge_id"`
 	Org        string `json:"org"`
 	Name       string `json:"name"`
-	Credential string `json:"credential"`
+	Credential string `json:"credential,omitempty"`
+}
+
+// KeyChange is the body of POST /api/v1/edge/key: the edge's new public
+// key and its proof (the new key's signature of KeyProof).
+type KeyChange struct {
+	PublicKey string `json:"public_key"`
+	Proof     string `json:"proof"`
 }
 
 // Client sends batches to a hub. The zero HTTP uses http.DefaultClient.
 type Client struct {
-	URL        string // hub base URL, e.g. http://hub:8080
+	URL string // hub base URL, e.g. http://hub:8080
+	// Signer returns the key that signs each request (signed requests,
+	// docs/api.md); nil, or a nil *Signer, sends Credential as a bearer
+	// token instead (edges enrolled before edge keys). A function, so
+	// that a key change takes effect at the next request.
+	Signer     func() *Signer
 	Credential string
 	HTTP       *http.Client
+	Now        func() time.Time // the clock of signatures; nil: time.Now
 
 	enc *zstd.Encoder
 	buf []byte
@@ -115,7 +132,7 @@ func (c *Client) Send(ctx context.Context, b Batch) (Ack, error) {
 	if err != nil {
 		return Ack{}, fmt.Errorf("uplink request: %w", err)
 	}
-	req.Header.Set("Authorization", "Bearer "+c.Credential)
+	c.authorize(req, body)
 	req.Header.Set("Content-Type", ContentType)
 	req.Header.Set("Content-Encoding", "zstd")
 	var ack Ack
@@ -123,6 +140,24 @@ func (c *Client) Send(ctx context.Context, b Batch) (Ack, error) {
 		return Ack{}, fmt.Errorf("send %d records of %s: %w", len(b.Records), b.Stream, err)
 	}
 	return ack, nil
+}
+
+// authorize signs req (whose content is body) with the Signer's key, or
+// sets the bearer credential.
+func (c *Client) authorize(req *http.Request, body []byte) {
+	var s *Signer
+	if c.Signer != nil {
+		s = c.Signer()
+	}
+	if s == nil {
+		req.Header.Set("Authorization", "Bearer "+c.Credential)
+		return
+	}
+	now := time.Now
+	if c.Now != nil {
+		now = c.Now
+	}
+	s.Sign(req, body, now())
 }
 
 func (c *Client) do(req *http.Request, out any) error {
@@ -160,12 +195,27 @@ func errorText(body []byte) string {
 	return strings.TrimSpace(string(body))
 }
 
-// Enroll exchanges a one-time enrollment token for the edge's credential.
-// credential is the credential the edge proposes (made with
-// secret.New(secret.PrefixCredential) and stored before asking, so that
-// asking again after a lost answer succeeds); "" lets the hub make one.
+// Enroll exchanges a one-time enrollment token for a bearer credential
+// (edges without a key, scripts). credential is the one the edge proposes
+// (made with secret.New(secret.PrefixCredential) and stored before
+// asking, so that asking again after a lost answer succeeds); "" lets the
+// hub make one.
 func (c *Client) Enroll(ctx context.Context, token, credential string) (Enrollment, error) {
-	body, _ := json.Marshal(map[string]string{"token": token, "credential": credential})
+	return c.enroll(ctx, map[string]string{"token": token, "credential": credential}, false)
+}
+
+// EnrollKey exchanges a one-time enrollment token for the edge's identity
+// at the hub, registering the public key of key (the edge's own, made and
+// stored before asking) with the proof that the edge holds it. The hub
+// issues no credential: the key is the identity. Asking again after a
+// lost answer with the same key is answered with the same enrollment.
+func (c *Client) EnrollKey(ctx context.Context, token string, key ed25519.PrivateKey) (Enrollment, error) {
+	return c.enroll(ctx, map[string]string{"token": token,
+		"public_key": EncodeKey(key.Public().(ed25519.PublicKey)), "proof": EncodeKey(ed25519.Sign(key, EnrollProof(token)))}, true)
+}
+
+func (c *Client) enroll(ctx context.Context, in map[string]string, keyed bool) (Enrollment, error) {
+	body, _ := json.Marshal(in)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(c.URL, "/")+"/api/v1/enroll", bytes.NewReader(body))
 	if err != nil {
 		return Enrollment{}, fmt.Errorf("enroll request: %w", err)
@@ -175,8 +225,32 @@ func (c *Client) Enroll(ctx context.Context, token, credential string) (Enrollme
 	if err := c.do(req, &e); err != nil {
 		return Enrollment{}, fmt.Errorf("enroll at %s: %w", c.URL, err)
 	}
-	if e.Credential == "" || e.EdgeID == "" {
-		return Enrollment{}, fmt.Errorf("enroll at %s: answer without credential", c.URL)
+	if e.EdgeID == "" || (e.Credential == "" && !keyed) {
+		return Enrollment{}, fmt.Errorf("enroll at %s: answer without identity", c.URL)
 	}
 	return e, nil
+}
+
+// RegisterKey has the hub authenticate the edge by key from now on: the
+// request is authorised as every other (the current key's signature, or
+// the bearer credential of an edge that has no key yet) and carries key's
+// proof. The hub keeps accepting the previous key for a short while
+// (docs/api.md), so requests already signed with it still go through;
+// registering the key the hub has already succeeds, so a change whose
+// answer was lost can be confirmed by asking again, signed with the new
+// key.
+func (c *Client) RegisterKey(ctx context.Context, edgeID string, key ed25519.PrivateKey) error {
+	pub := key.Public().(ed25519.PublicKey)
+	body, _ := json.Marshal(KeyChange{PublicKey: EncodeKey(pub), Proof: EncodeKey(ed25519.Sign(key, KeyProof(edgeID, pub)))})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(c.URL, "/")+"/api/v1/edge/key", bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("key request: %w", err)
+	}
+	c.authorize(req, body)
+	req.Header.Set("Content-Type", "application/json")
+	var out struct{}
+	if err := c.do(req, &out); err != nil {
+		return fmt.Errorf("register edge key at %s: %w", c.URL, err)
+	}
+	return nil
 }

@@ -54,7 +54,8 @@ func eventUntil(start, end int64) int64 {
 }
 
 // sqlUpsertEvents stores events or replaces End and Attrs of the stored
-// versions with the same identity. ON CONFLICT DO UPDATE may touch a row
+// versions with the same identity, keeping the store.AssignedAttrs a
+// person set. ON CONFLICT DO UPDATE may touch a row
 // once per statement, so the caller passes each identity once, in key
 // order, which is also the order concurrent writers lock rows in.
 var sqlUpsertEvents = sqlText(`INSERT INTO {s}.events AS e (org, asset, kind, start_ts, key_series, key_limit, end_ts, until_ts, attrs)
@@ -63,7 +64,10 @@ var sqlUpsertEvents = sqlText(`INSERT INTO {s}.events AS e (org, asset, kind, st
 		AS u(asset, kind, start_ts, key_series, key_limit, end_ts, until_ts, attrs)
 	ORDER BY u.asset, u.kind, u.start_ts, u.key_series, u.key_limit
 	ON CONFLICT (org, asset, kind, start_ts, key_series, key_limit)
-	DO UPDATE SET end_ts = excluded.end_ts, until_ts = excluded.until_ts, attrs = excluded.attrs`)
+	DO UPDATE SET end_ts = excluded.end_ts, until_ts = excluded.until_ts,
+		attrs = CASE WHEN NOT e.attrs ? 'reason_by' THEN excluded.attrs
+			ELSE excluded.attrs || jsonb_strip_nulls(jsonb_build_object(
+				'reason', e.attrs->'reason', 'reason_by', e.attrs->'reason_by', 'reason_comment', e.attrs->'reason_comment')) END`)
 
 // storeEvents upserts the events of recs inside the Ingest transaction.
 // Of several versions of one event in the call, the last one is stored.
@@ -139,6 +143,69 @@ func (s *Store) Events(ctx context.Context, org string, q store.EventQuery) ([]u
 	})
 	if err != nil {
 		return nil, fmt.Errorf("events %q: %w", q.AssetPrefix, err)
+	}
+	return out, nil
+}
+
+// The statements of SetEventAttrs.
+var (
+	sqlEventForUpdate = sqlText(`SELECT key_series, key_limit, end_ts, attrs FROM {s}.events
+		WHERE org = $1 AND asset = $2 AND kind = $3 AND start_ts = $4 ORDER BY key_series, key_limit FOR UPDATE`)
+	sqlSetEventAttrs = sqlText(`UPDATE {s}.events SET attrs = $6::jsonb
+		WHERE org = $1 AND asset = $2 AND kind = $3 AND start_ts = $4 AND key_series = $5 AND key_limit = $7`)
+)
+
+// SetEventAttrs implements store.Events.
+func (s *Store) SetEventAttrs(ctx context.Context, org, asset, kind string, start int64, attrs map[string]string) ([]uns.Event, error) {
+	asset = strings.TrimSuffix(asset, "/")
+	if !store.Text(org) || !store.Text(asset) || !store.Text(kind) {
+		return nil, nil
+	}
+	var out []uns.Event
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		out = nil
+		rows, err := tx.Query(ctx, s.sql(sqlEventForUpdate),
+			org, asset, kind, start)
+		if err != nil {
+			return err
+		}
+		type row struct {
+			series, limit string
+			ev            uns.Event
+		}
+		var found []row
+		var r row
+		var raw []byte
+		_, err = pgx.ForEachRow(rows, []any{&r.series, &r.limit, &r.ev.End, &raw}, func() error {
+			found = append(found, row{series: r.series, limit: r.limit, ev: uns.Event{Asset: asset, Kind: kind, Start: start, End: r.ev.End}})
+			if string(raw) != "{}" {
+				return json.Unmarshal(raw, &found[len(found)-1].ev.Attrs)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, f := range found {
+			if f.ev.Attrs, err = store.MergeAttrs(f.ev.Attrs, attrs); err != nil {
+				return err
+			}
+			enc := []byte("{}")
+			if len(f.ev.Attrs) > 0 {
+				if enc, err = json.Marshal(f.ev.Attrs); err != nil {
+					return err
+				}
+			}
+			if _, err := tx.Exec(ctx, s.sql(sqlSetEventAttrs),
+				org, asset, kind, start, f.series, string(enc), f.limit); err != nil {
+				return err
+			}
+			out = append(out, f.ev)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("set attributes of event %s %s@%d: %w", asset, kind, start, err)
 	}
 	return out, nil
 }

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -101,11 +102,17 @@ func (s *Store) storeEvents(ctx context.Context, org string, recs []store.Record
 }
 
 // upsertEventSQL stores an event or replaces End and Attrs of the stored
-// version with the same identity.
+// version with the same identity, keeping the store.AssignedAttrs a person
+// set (json_patch drops those that were absent: null removes a key).
 const upsertEventSQL = `INSERT INTO events (org, asset, kind, start_ts, key_series, key_limit, end_ts, until_ts, attrs)
 	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 	ON CONFLICT (org, asset, kind, start_ts, key_series, key_limit)
-	DO UPDATE SET end_ts = excluded.end_ts, until_ts = excluded.until_ts, attrs = excluded.attrs`
+	DO UPDATE SET end_ts = excluded.end_ts, until_ts = excluded.until_ts,
+		attrs = CASE WHEN json_extract(events.attrs, '$.reason_by') IS NULL THEN excluded.attrs
+			ELSE json_patch(excluded.attrs, json_object(
+				'reason', json_extract(events.attrs, '$.reason'),
+				'reason_by', json_extract(events.attrs, '$.reason_by'),
+				'reason_comment', json_extract(events.attrs, '$.reason_comment'))) END`
 
 // The two plans of Events; see there.
 var (
@@ -163,6 +170,62 @@ func (s *Store) Events(ctx context.Context, org string, q store.EventQuery) ([]u
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("events %q: %w", q.AssetPrefix, err)
+	}
+	return out, nil
+}
+
+// SetEventAttrs implements store.Events.
+func (s *Store) SetEventAttrs(ctx context.Context, org, asset, kind string, start int64, attrs map[string]string) ([]uns.Event, error) {
+	asset = strings.TrimSuffix(asset, "/")
+	if err := s.lockWriter(ctx); err != nil {
+		return nil, err
+	}
+	defer s.unlockWriter()
+	var out []uns.Event
+	err := s.inTx(ctx, func() error {
+		rows, err := s.w.QueryContext(ctx, `SELECT id, end_ts, attrs FROM events
+			WHERE org = ? AND asset = ? AND kind = ? AND start_ts = ? ORDER BY key_series, key_limit`, org, asset, kind, start)
+		if err != nil {
+			return err
+		}
+		type row struct {
+			id    int64
+			ev    uns.Event
+			attrs string
+		}
+		var found []row
+		for rows.Next() {
+			r := row{ev: uns.Event{Asset: asset, Kind: kind, Start: start}}
+			if err := rows.Scan(&r.id, &r.ev.End, &r.attrs); err != nil {
+				rows.Close()
+				return err
+			}
+			found = append(found, r)
+		}
+		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+			return err
+		}
+		for _, r := range found {
+			old, err := decodeAttrs(r.attrs)
+			if err != nil {
+				return err
+			}
+			if r.ev.Attrs, err = store.MergeAttrs(old, attrs); err != nil {
+				return err
+			}
+			enc, err := encodeAttrs(r.ev.Attrs)
+			if err != nil {
+				return err
+			}
+			if _, err := s.w.ExecContext(ctx, `UPDATE events SET attrs = ? WHERE id = ?`, enc, r.id); err != nil {
+				return err
+			}
+			out = append(out, r.ev)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("set attributes of event %s %s@%d: %w", asset, kind, start, err)
 	}
 	return out, nil
 }

@@ -416,3 +416,54 @@ func testEvents(t *testing.T, open Opener) {
 func containsEvent(es []uns.Event, e uns.Event) bool {
 	return slices.ContainsFunc(es, func(x uns.Event) bool { return equalEvents([]uns.Event{x}, []uns.Event{e}) })
 }
+
+// testSetEventAttrs: a person's reason is stored on the event, in its
+// organisation only, and survives later versions of the event from the
+// edge; key attributes cannot be set.
+func testSetEventAttrs(t *testing.T, open Opener) {
+	s := newStore(t, open)
+	ctx := t.Context()
+	opened := ev("m/press", "downtime", t0, 0, "reason", "down", "state", "down")
+	alarm1 := ev("m/press", "alarm", t0, 0, "series", "m/press/temp", "limit", "hi")
+	alarm2 := ev("m/press", "alarm", t0, 0, "series", "m/press/temp", "limit", "hihi")
+	ingest(t, s, orgA, srcA, []store.Record{evRec(1, nil, opened, alarm1, alarm2)})
+	ingest(t, s, orgB, srcB, []store.Record{evRec(1, nil, opened)})
+
+	set := map[string]string{"reason": "changeover", "reason_by": "usr_1", "reason_comment": "new mould"}
+	got, err := s.SetEventAttrs(ctx, orgA, "m/press/", "downtime", t0, set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	assigned := ev("m/press", "downtime", t0, 0, "reason", "changeover", "state", "down", "reason_by", "usr_1", "reason_comment", "new mould")
+	checkEvents(t, "SetEventAttrs", got, []uns.Event{assigned})
+	checkEvents(t, "Events after SetEventAttrs", events(t, s, orgA, store.EventQuery{Kind: "downtime", To: math.MaxInt64}), []uns.Event{assigned})
+	checkEvents(t, "the other organisation's event", events(t, s, orgB, all), []uns.Event{opened})
+
+	// The edge closes the event: its end and attributes arrive, the
+	// person's reason stays.
+	closed := ev("m/press", "downtime", t0, t0+60*sec, "reason", "down", "state", "down", "duration_s", "60")
+	ingest(t, s, orgA, srcA, []store.Record{evRec(2, nil, closed)})
+	want := ev("m/press", "downtime", t0, t0+60*sec, "reason", "changeover", "state", "down", "duration_s", "60",
+		"reason_by", "usr_1", "reason_comment", "new mould")
+	checkEvents(t, "after the edge closed it", events(t, s, orgA, store.EventQuery{Kind: "downtime", To: math.MaxInt64}), []uns.Event{want})
+
+	// An empty value removes an attribute; every event of that start and
+	// kind is set, whatever its key attributes.
+	got, err = s.SetEventAttrs(ctx, orgA, "m/press", "alarm", t0, map[string]string{"acked": "1", "limit_text": ""})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkEvents(t, "alarms", got, []uns.Event{
+		ev("m/press", "alarm", t0, 0, "series", "m/press/temp", "limit", "hi", "acked", "1"),
+		ev("m/press", "alarm", t0, 0, "series", "m/press/temp", "limit", "hihi", "acked", "1"),
+	})
+	if got, err := s.SetEventAttrs(ctx, orgA, "m/press", "downtime", t0+1, set); err != nil || len(got) != 0 {
+		t.Errorf("no such event: %v, %v; want none", fmtEvents(got), err)
+	}
+	if got, err := s.SetEventAttrs(ctx, orgB, "m/drill", "downtime", t0, set); err != nil || len(got) != 0 {
+		t.Errorf("another asset: %v, %v; want none", fmtEvents(got), err)
+	}
+	if _, err := s.SetEventAttrs(ctx, orgA, "m/press", "alarm", t0, map[string]string{"limit": "x"}); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("setting a key attribute: %v, want ErrInvalid", err)
+	}
+}

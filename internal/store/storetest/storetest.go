@@ -30,9 +30,11 @@ func Run(t *testing.T, open Opener) {
 	t.Run("RollupsAgree", func(t *testing.T) { testRollupsAgree(t, open) })
 	t.Run("OrgIsolation", func(t *testing.T) { testIsolation(t, open) })
 	t.Run("Events", func(t *testing.T) { testEvents(t, open) })
+	t.Run("SetEventAttrs", func(t *testing.T) { testSetEventAttrs(t, open) })
 	t.Run("Concurrency", func(t *testing.T) { testConcurrency(t, open) })
 	t.Run("Reopen", func(t *testing.T) { testReopen(t, open) })
 	t.Run("Retention", func(t *testing.T) { testRetention(t, open) })
+	t.Run("SeriesAdmin", func(t *testing.T) { testSeriesAdmin(t, open) })
 }
 
 // newStore opens an empty store that is closed when t ends.

@@ -1,4 +1,4 @@
-package auth
+package password
 
 import (
 	"fmt"
@@ -6,7 +6,7 @@ import (
 )
 
 func TestPasswordHash(t *testing.T) {
-	h := newHasher(Argon2{Time: 1, Memory: 64, Threads: 1}, 2)
+	h := New(Params{Time: 1, Memory: 64, Threads: 1}, 2)
 	enc, err := h.Hash(t.Context(), "correct horse battery staple")
 	if err != nil {
 		t.Fatal(err)
@@ -18,7 +18,7 @@ func TestPasswordHash(t *testing.T) {
 		{enc, "correct horse battery staple", true, false},
 		{enc, "correct horse battery stapl", false, false},
 		{"", "", false, false},
-		{newHasher(DefaultArgon2, 1).dummy, "no password matches this", true, true},
+		{New(Default, 1).dummy, "no password matches this", true, true},
 	} {
 		ok, stale, err := h.Check(t.Context(), tt.enc, tt.pw)
 		if err != nil || ok != tt.ok || stale != tt.stale {
@@ -35,9 +35,9 @@ func TestPasswordHash(t *testing.T) {
 // BenchmarkPasswordHash measures one argon2id hash at the default
 // parameters and two stronger ones, on one core.
 func BenchmarkPasswordHash(b *testing.B) {
-	for _, p := range []Argon2{DefaultArgon2, {Time: 3, Memory: 64 * 1024, Threads: 1}, {Time: 1, Memory: 47 * 1024, Threads: 1}} {
+	for _, p := range []Params{Default, {Time: 3, Memory: 64 * 1024, Threads: 1}, {Time: 1, Memory: 47 * 1024, Threads: 1}} {
 		b.Run(fmt.Sprintf("m=%dKiB,t=%d,p=%d", p.Memory, p.Time, p.Threads), func(b *testing.B) {
-			h := newHasher(p, 1)
+			h := New(p, 1)
 			for b.Loop() {
 				if _, err := h.Hash(b.Context(), "correct horse battery staple"); err != nil {
 					b.Fatal(err)
