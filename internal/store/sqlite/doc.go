@@ -36,8 +36,9 @@
 // minute and hour rollups (count, numeric count, sum, min, max, first and
 // last), and in one transaction inserts them, records latest values and
 // first timestamps, and deletes the chunks. Then it merges runs of small
-// blocks of a series into blocks of up to 16Ki points, once a run holds
-// 8Ki points or 16 blocks, so that a point is rewritten about once. Blocks
+// blocks of a series into blocks of up to 64Ki points, once a run holds
+// 32Ki points or 16 blocks, so that a point is rewritten a few times at
+// most (larger blocks: fewer half-filled pages, see ADR 0010). Blocks
 // carry a generation: ingest order is generation order, which keeps ties
 // (points of one series with one timestamp) in ingest order everywhere.
 //
@@ -92,7 +93,6 @@
 //
 // go test -bench IngestFactory (four continuous simulated hours of 16
 // factories, 672 series, 9,676,800 points, calls of 10,000): after
-// compaction 0.57 bytes a point in pages in use and on disk, 2.1 with
-// noisy float32 sensors; see docs/benchmarks.md and ADR 0010 for the
+// compaction 0.53–0.54 bytes a point in pages in use and on disk; see docs/benchmarks.md and ADR 0010 for the
 // figures, their conditions and the query figures.
 package sqlite
