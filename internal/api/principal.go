@@ -117,6 +117,18 @@ type Principal struct {
 	Grants []Grant
 }
 
+// Actor names p in an audit entry: the person's user ID, else the API
+// token's ID, else "system".
+func (p Principal) Actor() string {
+	switch {
+	case p.User != "":
+		return p.User
+	case p.Token != "":
+		return p.Token
+	}
+	return "system"
+}
+
 // Person reports whether p is a signed-in person (a session).
 func (p Principal) Person() bool { return p.Session != "" && p.User != "" }
 

@@ -16,18 +16,19 @@ import (
 // (a link scanner that fetches the page leaves the link usable).
 var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{.Title}} · molen</title></head>
-<body><main>
-<h1>{{.Title}}</h1>
-{{if .Error}}<p role="alert"><strong>{{.Error}}</strong></p>{{end}}
+<title>{{.Title}} · molen</title><link rel="stylesheet" href="/static/style.css"></head>
+<body><main id="main" class="signin"><div class="panel">
+<h1><img src="/static/favicon.svg" alt="" width="32" height="32"> {{.Title}}</h1>
+{{if .Error}}<p role="alert" class="error">{{.Error}}</p>{{end}}
 {{if .Info}}<p>{{.Info}}</p>{{end}}
 {{if .Token}}<form method="post">
 <input type="hidden" name="token" value="{{.Token}}">
-{{if .AskName}}<p><label>Your name <input name="name" autocomplete="name" required maxlength="200"></label></p>{{end}}
-{{if .AskPassword}}<p><label>{{.PasswordLabel}} <input type="password" name="password" autocomplete="{{.Autocomplete}}" required minlength="{{.Min}}" maxlength="256"></label></p>{{end}}
-<p><button type="submit">{{.Button}}</button></p>
+{{if .AskName}}<label>Your name <input name="name" autocomplete="name" required maxlength="200"></label>{{end}}
+{{if .AskPassword}}<label>{{.PasswordLabel}} <input type="password" name="password" autocomplete="{{.Autocomplete}}" required minlength="{{.Min}}" maxlength="256"></label>{{end}}
+<button type="submit" class="primary">{{.Button}}</button>
 </form>{{end}}
-</main></body></html>
+<p class="hint"><a href="/">Sign in to molen</a></p>
+</div></main></body></html>
 `))
 
 type page struct {
@@ -54,7 +55,8 @@ func (s *Service) Pages() []api.Route {
 func renderPage(w http.ResponseWriter, code int, p page) error {
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Content-Security-Policy", "default-src 'none'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+	// The page takes the web application's stylesheet and icon; it runs no script.
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(code)
 	return pageTmpl.Execute(w, p)

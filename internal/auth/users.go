@@ -471,15 +471,7 @@ func (s *Service) inviteTo(ctx context.Context, p api.Principal, org, email stri
 	return l, sec, nil
 }
 
-func actorOf(p api.Principal) string {
-	if p.User != "" {
-		return p.User
-	}
-	if p.Token != "" {
-		return p.Token
-	}
-	return "system"
-}
+func actorOf(p api.Principal) string { return p.Actor() }
 
 // Invitations lists the open invitations of org, newest first.
 func (s *Service) Invitations(ctx context.Context, org string) ([]Link, error) {

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -60,9 +59,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 
 A molen edge runs next to the machines: devices publish to its MQTT listener,
 it validates and buffers their data durably and forwards it to a molen hub,
-which stores it and serves an API and a web UI.
-
-Start with 'molen demo': a hub, an edge and a simulated factory in one process.`,
+which stores it and serves an API and a web UI.` + platformHint,
 		Version:       Version(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -72,7 +69,8 @@ Start with 'molen demo': a hub, an edge and a simulated factory in one process.`
 	root.SetErr(stderr)
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
-	root.AddCommand(newDemo(g), newHub(g), newAudit(g), newEdge(g), newSim(g), newPipeline(g), newOPCUA(g), newVersion(g))
+	root.AddCommand(newEdge(g), newPipeline(g), newOPCUA(g), newVersion(g))
+	root.AddCommand(platform(g)...)
 	return root
 }
 
@@ -130,12 +128,4 @@ func newVersion(g *globals) *cobra.Command {
 			return nil
 		},
 	}
-}
-
-// ignoreCanceled turns the error of a run stopped by a signal into nil.
-func ignoreCanceled(err error) error {
-	if errors.Is(err, context.Canceled) {
-		return nil
-	}
-	return err
 }

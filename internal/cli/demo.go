@@ -1,3 +1,5 @@
+//go:build !edgeonly
+
 package cli
 
 import (
@@ -190,7 +192,7 @@ The simulated factory, each machine over one protocol (docs/sim.md):
   Modbus TCP   packaging                  tcp://%s
   OPC UA       compressor                 opc.tcp://%s
   Sparkplug B  robot-cell                 tcp://%s (the simulator's broker)
-  VDA 5050     AGV %-22s tcp://%s (no machine card: no state)
+  VDA 5050     AGV %-22s tcp://%s (a card without state)
 
 The programme: two regional hubs, a fieldlab, three companies (the
 simulated factory is %s), a service provider, and these people
@@ -200,6 +202,7 @@ simulated factory is %s), a service provider, and these people
 		a.Modbus, a.OPCUA, a.Sparkplug, sim.AGVManufacturer+"-"+sim.AGVSerial, a.VDA5050,
 		demoFactoryName, filepath.Join(hubDir, DemoPeopleFile))
 	printPeople(tabwriter.NewWriter(g.stdout, 0, 0, 2, ' ', 0))
+	fmt.Fprintln(g.stdout, "\nDigital maturity (EU DMA): each company has a T0 assessment, the factory a T1 too\n(GET /api/v1/assessments and /api/v1/assessments/comparison; docs/programme.md).")
 	fmt.Fprintln(g.stdout, "\nPress Ctrl-C to stop.")
 	return d, nil
 }

@@ -1,3 +1,5 @@
+//go:build !edgeonly
+
 package cli
 
 import (
@@ -148,6 +150,9 @@ func seed(ctx context.Context, h *hub.Hub, peopleFile string) error {
 		return err
 	}
 	if _, err := a.Delegate(ctx, p, "ruben.smit@edih-noord.demo", api.RoleViewer, 72*time.Hour, ""); err != nil {
+		return err
+	}
+	if err := seedAssessments(ctx, h, time.Now()); err != nil {
 		return err
 	}
 	return seedCompanyData(ctx, h.Store())

@@ -1,9 +1,12 @@
+//go:build !edgeonly
+
 package cli
 
 import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -15,6 +18,7 @@ import (
 	"testing"
 
 	"github.com/molen-io/molen/internal/api"
+	"github.com/molen-io/molen/internal/programme/dma"
 )
 
 // lockedBuffer is a buffer the hub's goroutines log into while the test
@@ -95,7 +99,7 @@ func TestDemoProgramme(t *testing.T) {
 	base := d.Hub.URL()
 	printed := out.String()
 	link := regexp.MustCompile(`http://\S+/auth/login\?token=(mll_\S+)`).FindStringSubmatch(printed)
-	if link == nil || !strings.Contains(printed, "Ruben Smit") || !strings.Contains(printed, base+"/#token=mlt_") {
+	if link == nil || !strings.Contains(printed, "Ruben Smit") || !strings.Contains(printed, "Digital maturity") || !strings.Contains(printed, base+"/#token=mlt_") {
 		t.Fatalf("demo output lacks the sign-in link, the people or the token URL:\n%s", printed)
 	}
 	// The link, once.
@@ -170,6 +174,14 @@ func TestDemoProgramme(t *testing.T) {
 	if !strings.Contains(lotte, "demo-factory") || strings.Contains(lotte, "vandijk") || strings.Contains(lotte, "bakker-eindhoven") {
 		t.Errorf("the factory's viewer sees: %.300s", lotte)
 	}
+	// Each company its assessments: a T0, and the factory a T1 by its
+	// hub's advisor.
+	if code, b := demoDo(t, base, sessions["bram@vandijk.demo"], "GET", "/api/v1/assessments", ""); code != 200 || strings.Count(b, `"id":"dma_`) != 1 || !strings.Contains(b, "moderately-advanced") {
+		t.Errorf("Van Dijk's assessments: %d %.300s", code, b)
+	}
+	if code, b := demoDo(t, base, sessions["lotte.meijer@molenaar.demo"], "GET", "/api/v1/assessments/comparison", ""); code != 200 || !strings.Contains(b, `"stage":"T1"`) {
+		t.Errorf("the factory's comparison: %d %.300s", code, b)
+	}
 	// The hub: the factory's KPIs by its grant, not its raw data; its
 	// data by the consent the advisor acts under.
 	ruben := sessions["ruben.smit@edih-noord.demo"]
@@ -205,5 +217,25 @@ func TestDemoProgramme(t *testing.T) {
 	}
 	if m := regexp.MustCompile(`ml[a-z]_[A-Za-z0-9_-]{43}`).FindString(text); m != "" {
 		t.Errorf("a secret of molen's form is in the logs: %.8s…", m)
+	}
+}
+
+// TestDemoAssessments: the demo's assessments are whole questionnaires
+// whose scores are fixed, spread over three bands, and the factory's T1
+// is better than its T0.
+func TestDemoAssessments(t *testing.T) {
+	q := dma.MustLoad(dma.Latest)
+	want := []struct {
+		overall string
+		band    dma.Band
+	}{{"27.99", dma.BandAverage}, {"61.24", dma.BandModeratelyAdvanced}, {"10.00", dma.BandBasic}, {"49.47", dma.BandAverage}}
+	for i, d := range demoAssessments {
+		r, err := q.Score(d.answers)
+		if err != nil {
+			t.Fatalf("%s %s: %v", d.org, d.stage, err)
+		}
+		if got := fmt.Sprintf("%.2f", r.Overall); got != want[i].overall || r.Band != want[i].band {
+			t.Errorf("%s %s: %s %s, want %s %s", d.org, d.stage, got, r.Band, want[i].overall, want[i].band)
+		}
 	}
 }

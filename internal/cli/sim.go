@@ -1,3 +1,5 @@
+//go:build !edgeonly
+
 package cli
 
 import (
@@ -101,4 +103,12 @@ func runBoth(ctx context.Context, s *sim.Sim, srv *sim.Server) error {
 	wg.Go(func() { errs[1] = srv.Run(ctx) })
 	wg.Wait()
 	return ignoreCanceled(errors.Join(errs...))
+}
+
+// ignoreCanceled turns the error of a run stopped by a signal into nil.
+func ignoreCanceled(err error) error {
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
 }

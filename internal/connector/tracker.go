@@ -2,12 +2,14 @@ package connector
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"maps"
-	"math/rand/v2"
 	"regexp"
 	"sync"
 	"time"
+
+	"github.com/molen-io/molen/internal/backoff"
 )
 
 // Tracker keeps an input's Status and logs the changes of its connection;
@@ -161,41 +163,19 @@ func (t *Tracker) AddDropped(n int64) {
 	t.st.Dropped += n
 }
 
-// Jitter spreads d by ±20%, so that inputs that lost the same peer do not
-// come back in lock-step.
-func Jitter(d time.Duration) time.Duration {
-	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
-}
-
-// Sleep waits for d or until ctx ends; it reports whether d passed (a
-// d <= 0 passes at once unless ctx has ended).
-func Sleep(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
-}
-
 // Reconnect runs session again and again until ctx ends: the retry loop
-// every input shares. Between sessions it waits with back-off, from
-// backoffMin doubling to backoffMax and starting over after a session
-// that connected, spread by Jitter. It marks t disconnected with the
-// session's error and logs it through t: "<peer> lost; reconnecting" at
-// warn after a session that connected; after a failed attempt "cannot
-// connect to <peer>; retrying" at warn if it is the first since the input
-// was connected or its error differs from the previous attempt's, at debug
-// otherwise. The session calls t.Connected once it is connected, which
-// logs the recovery at info.
+// every input shares. Between sessions it waits with back-off
+// (internal/backoff), from backoffMin doubling to backoffMax and starting
+// over after a session that connected, spread by ±20 %. It marks t
+// disconnected with the session's error and logs it through t: "<peer>
+// lost; reconnecting" at warn after a session that connected; after a
+// failed attempt "cannot connect to <peer>; retrying" at warn if it is the
+// first since the input was connected or its error differs from the
+// previous attempt's, at debug otherwise. The session calls t.Connected
+// once it is connected, which logs the recovery at info.
 func Reconnect(ctx context.Context, t *Tracker, peer string, backoffMin, backoffMax time.Duration,
 	session func(context.Context) (connected bool, err error)) {
-	backoff := backoffMin
+	b := backoff.New(backoffMin, backoffMax)
 	for {
 		connected, err := session(ctx)
 		if ctx.Err() != nil {
@@ -203,17 +183,43 @@ func Reconnect(ctx context.Context, t *Tracker, peer string, backoffMin, backoff
 		}
 		switch {
 		case connected:
-			backoff = backoffMin
+			b.Reset()
 			t.log.Warn(peer+" lost; reconnecting", "err", err)
 		case t.failed(err):
-			t.log.Warn("cannot connect to "+peer+"; retrying", "err", err, "retry_in", backoff)
+			t.log.Warn("cannot connect to "+peer+"; retrying", "err", err, "retry_in", b.Delay())
 		default:
-			t.log.Debug("cannot connect to "+peer+"; retrying", "err", err, "retry_in", backoff)
+			t.log.Debug("cannot connect to "+peer+"; retrying", "err", err, "retry_in", b.Delay())
 		}
 		t.Disconnected(err)
-		if !Sleep(ctx, Jitter(backoff)) {
+		if !b.Wait(ctx) {
 			return
 		}
-		backoff = min(2*backoff, backoffMax)
+	}
+}
+
+// Deliver calls write (of n points or events: what) until it succeeds
+// (true) or ctx ends (false), waiting between attempts with back-off from
+// backoffMin doubling to backoffMax: the loop of every input whose sink
+// refused a write. The retries write the same values, so nothing the peer
+// sent is skipped; the input acknowledges its peer only after Deliver
+// returned true. Each refusal is the last error of t; the first is logged
+// at warn.
+func (t *Tracker) Deliver(ctx context.Context, what string, n int, backoffMin, backoffMax time.Duration, write func() error) bool {
+	b := backoff.New(backoffMin, backoffMax)
+	for attempt := 0; ; attempt++ {
+		err := write()
+		if err == nil {
+			return true
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		t.SetError(fmt.Sprintf("deliver %d %s: %v", n, what, err))
+		if attempt == 0 {
+			t.log.Warn("sink refused "+what+"; retrying", what, n, "err", err)
+		}
+		if !b.Wait(ctx) {
+			return false
+		}
 	}
 }

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"log/slog"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -70,39 +72,39 @@ func TestTrackerStatusIsACopy(t *testing.T) {
 	}
 }
 
-func TestJitter(t *testing.T) {
-	for _, d := range []time.Duration{0, time.Millisecond, time.Second, time.Hour} {
-		lo, hi := time.Duration(float64(d)*0.8), time.Duration(float64(d)*1.2)
-		for range 1000 {
-			if got := Jitter(d); got < lo || got > hi {
-				t.Fatalf("Jitter(%v) = %v, want %v..%v", d, got, lo, hi)
+func TestDeliverRetries(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rec := &records{}
+		tr := NewTracker("peer", slog.New(rec))
+		attempts := 0
+		start := time.Now()
+		ok := tr.Deliver(t.Context(), "points", 3, time.Second, 2*time.Second, func() error {
+			attempts++
+			if attempts < 4 {
+				return errors.New("disk full")
 			}
-		}
-	}
-}
-
-func TestSleep(t *testing.T) {
-	ended, cancel := context.WithCancel(t.Context())
-	cancel()
-	tests := []struct {
-		name string
-		ctx  context.Context
-		d    time.Duration
-		want bool
-	}{
-		{"zero", t.Context(), 0, true},
-		{"negative", t.Context(), -time.Second, true},
-		{"passes", t.Context(), time.Millisecond, true},
-		{"ended, zero", ended, 0, false},
-		{"ended, long", ended, time.Hour, false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := Sleep(tt.ctx, tt.d); got != tt.want {
-				t.Errorf("Sleep(%v) = %v, want %v", tt.d, got, tt.want)
-			}
+			return nil
 		})
-	}
+		if !ok || attempts != 4 {
+			t.Fatalf("Deliver = %v after %d attempts, want true after 4", ok, attempts)
+		}
+		// Waits of 1 s, 2 s, 2 s, each ±20 %.
+		if got := time.Since(start); got < 4*time.Second || got > 6*time.Second {
+			t.Errorf("Deliver took %v, want 4s..6s", got)
+		}
+		if got := tr.Status().LastError; got != "deliver 3 points: disk full" {
+			t.Errorf("LastError = %q", got)
+		}
+		if got := rec.lines(); len(got) != 1 || !strings.HasPrefix(got[0], "WARN sink refused points; retrying") {
+			t.Errorf("logged %q, want one warning", got)
+		}
+
+		ctx, cancel := context.WithCancel(t.Context())
+		cancel()
+		if tr.Deliver(ctx, "points", 1, time.Second, time.Second, func() error { return errors.New("no") }) {
+			t.Error("Deliver on an ended context reports success")
+		}
+	})
 }
 
 // records is a slog.Handler that keeps what it is given.

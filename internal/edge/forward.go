@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -13,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/molen-io/molen/internal/backoff"
 	"github.com/molen-io/molen/internal/outbox"
 	"github.com/molen-io/molen/internal/secret"
 	"github.com/molen-io/molen/internal/uplink"
@@ -80,7 +80,7 @@ func (e *Edge) forward(ctx context.Context) error {
 	e.ensureKey(ctx, cred.Hub)
 	stream := "points/" + e.outbox.ID()
 	next := e.outbox.Acked() + 1
-	delay := retryMin
+	retry := backoff.New(retryMin, retryMax)
 	for {
 		entries, err := e.outbox.Read(next, batchRecords, batchBytes)
 		if errors.Is(err, outbox.ErrClosed) {
@@ -97,7 +97,7 @@ func (e *Edge) forward(ctx context.Context) error {
 			e.fwd.fail(time.Now(), err)
 			e.metrics.forwardErrors.WithLabelValues("outbox").Inc()
 			e.log.Error("cannot read the outbox; forwarding paused (restarting the edge quarantines damaged data)", "err", err)
-			if !sleep(ctx, retryMax) {
+			if !backoff.Sleep(ctx, retryMax) {
 				return nil
 			}
 			continue
@@ -133,7 +133,7 @@ func (e *Edge) forward(ctx context.Context) error {
 		}
 		if err != nil {
 			e.fwd.fail(time.Now(), err)
-			wait := jitter(delay)
+			var wait time.Duration
 			if errors.Is(err, uplink.ErrUnauthorized) {
 				e.metrics.forwardErrors.WithLabelValues("unauthorized").Inc()
 				if e.signer.Load() != signer {
@@ -159,18 +159,17 @@ func (e *Edge) forward(ctx context.Context) error {
 				wait = unauthorizedRetry
 			} else {
 				e.metrics.forwardErrors.WithLabelValues("send").Inc()
+				wait = retry.Next()
 				e.log.Warn("forward to hub failed; retrying", "err", err, "retry_in", wait.Round(time.Millisecond))
-				delay = min(2*delay, retryMax)
 			}
-			if !sleep(ctx, wait) {
+			if !backoff.Sleep(ctx, wait) {
 				return nil
 			}
 			continue
 		}
-		if delay > retryMin {
+		if retry.Reset() {
 			e.log.Info("forwarding to hub resumed")
 		}
-		delay = retryMin
 		e.fwd.ok(time.Now())
 		e.ensureKey(ctx, cred.Hub)
 		if probe {
@@ -255,7 +254,7 @@ func (e *Edge) enroll(ctx context.Context, hub string, c credential, retry bool)
 		return credential{}, err // checked by loadCredential
 	}
 	client := &uplink.Client{URL: hub, HTTP: e.http}
-	delay := retryMin
+	delays := backoff.New(retryMin, retryMax)
 	for {
 		en, err := client.EnrollKey(ctx, e.cfg.EnrollToken, key)
 		if err == nil {
@@ -283,15 +282,14 @@ func (e *Edge) enroll(ctx context.Context, hub string, c credential, retry bool)
 		if !retry {
 			return credential{}, err
 		}
-		wait := jitter(delay)
+		wait := unauthorizedRetry
 		if errors.Is(err, uplink.ErrUnauthorized) {
 			e.log.Error("hub refused the enrollment token (used, expired or wrong); create a new one", "err", err)
-			wait = unauthorizedRetry
 		} else {
+			wait = delays.Next()
 			e.log.Warn("enrollment failed; retrying", "err", err, "retry_in", wait.Round(time.Millisecond))
-			delay = min(2*delay, retryMax)
 		}
-		if !sleep(ctx, wait) {
+		if !backoff.Sleep(ctx, wait) {
 			return credential{}, ctx.Err()
 		}
 	}
@@ -305,23 +303,6 @@ func (e *Edge) useIdentity(c credential) {
 	e.fwd.mu.Lock()
 	e.fwd.identity, e.fwd.enrolled = c.public(), true
 	e.fwd.mu.Unlock()
-}
-
-// jitter spreads retries of many edges: d ± 20 %.
-func jitter(d time.Duration) time.Duration {
-	return d + time.Duration((rand.Float64()-0.5)*0.4*float64(d))
-}
-
-// sleep waits d or until ctx ends; it reports whether the full d passed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }
 
 // reenroll handles a refused credential when the edge was started with an

@@ -242,7 +242,9 @@ func newWorld(t *testing.T) *world {
 	w.ids["user"] = userIDs["viewer"]
 	w.ids["provider"] = "none"
 	w.ids["name"] = "line" // a label of the Prometheus API (its values name acme's lines)
-	w.markers = append(w.markers, w.ids["edge"], w.ids["invitation"], w.ids["grant"], w.ids["delegation"], w.ids["session"])
+	dma := w.must(t, w.c["svc-engineer"], "POST", "/api/v1/assessments", assessmentBody("T0"), 201)
+	w.ids["assessment"] = dma["id"].(string)
+	w.markers = append(w.markers, w.ids["edge"], w.ids["invitation"], w.ids["grant"], w.ids["delegation"], w.ids["session"], w.ids["assessment"])
 
 	eb := w.must(t, w.c["beta"], "POST", "/api/v1/edges", `{"name":"beta-line"}`, 201)
 	enb, err := (&uplink.Client{URL: w.base}).Enroll(ctx, eb["enroll_token"].(string), "")
@@ -300,6 +302,7 @@ func (w *world) path(t *testing.T, r api.Route) string {
 
 // bodies are what a caller entitled to a route would send.
 var bodies = map[string]string{
+	"POST /api/v1/assessments":          assessmentBody("T1"),
 	"POST /api/v1/edges":                `{"name":"x"}`,
 	"PUT /api/v1/retention":             `{"raw":"30d","minute":"365d","hour":"forever"}`,
 	"POST /api/v1/orgs":                 `{"id":"new-co","name":"New","kind":"company"}`,
@@ -310,6 +313,7 @@ var bodies = map[string]string{
 	"POST /api/v1/grants":               `{"grantee":"edih-a","kind":"kpi","prefix":"","expires":"30d"}`,
 	"POST /api/v1/delegations":          `{"advisor_email":"advisor@edih-a.test","role":"viewer","hours":24}`,
 	"POST /api/v1/auth/switch":          `{"org":"acme"}`,
+	"PUT /api/v1/dma/intervals":         `{"t1_months":6,"t2_months":12}`,
 	"PATCH /api/v1/me":                  `{"name":"Renamed"}`,
 	"DELETE /api/v1/me":                 `{"password":"not the password at all"}`,
 	"POST /api/v1/me/password":          `{"current":"not the password at all","new":"another long password"}`,

@@ -29,6 +29,7 @@ import (
 	"github.com/molen-io/molen/internal/ingest"
 	"github.com/molen-io/molen/internal/live"
 	"github.com/molen-io/molen/internal/meta"
+	"github.com/molen-io/molen/internal/programme"
 	"github.com/molen-io/molen/internal/ratelimit"
 	"github.com/molen-io/molen/internal/reports"
 	"github.com/molen-io/molen/internal/secret"
@@ -221,6 +222,7 @@ type Hub struct {
 	audit   *audit.Log
 	limiter *ratelimit.Memory
 	fleet   *fleet.Service
+	prog    *programme.Service
 	series  *series.Service
 	ingest  *ingest.Service
 	live    *live.Hub
@@ -364,6 +366,10 @@ func (h *Hub) open(ctx context.Context) error {
 		return err
 	}
 	h.fleet.RecordTo(h.audit)
+	if h.prog, err = programme.New(ctx, programme.Config{DB: h.meta, Audit: h.audit, HubOf: h.hubOf,
+		Log: cfg.Log.With("component", "programme"), Now: cfg.Now, Reg: reg}); err != nil {
+		return err
+	}
 	if h.series, err = series.New(ctx, series.Config{Store: h.store, Meta: h.meta, DefaultRetention: cfg.Retention(), Audit: h.audit,
 		Log: cfg.Log, Now: cfg.Now, Registry: reg}); err != nil {
 		return err
@@ -397,6 +403,7 @@ func (h *Hub) open(ctx context.Context) error {
 	h.router.Handle(h.audit.Routes()...)
 	h.router.Handle(h.auth.Pages()...)
 	h.router.Handle(h.fleet.Routes()...)
+	h.router.Handle(h.prog.Routes()...)
 	h.router.Handle(h.series.Routes()...)
 	h.router.Handle(reports.New(h.store, cfg.Now).Routes()...)
 	h.router.Handle(h.ingest.Routes()...)
@@ -485,6 +492,23 @@ func (h *Hub) Store() store.Store { return h.store }
 
 // Auth, Fleet and Series return the hub's domains, for tests and the demo.
 func (h *Hub) Auth() *auth.Service { return h.auth }
+
+// hubOf is the nearest hub above org ("" if none).
+func (h *Hub) hubOf(ctx context.Context, org string) (string, error) {
+	above, err := h.auth.Above(ctx, org)
+	if err != nil {
+		return "", err
+	}
+	for _, o := range above {
+		if o.Kind == auth.Hub {
+			return o.ID, nil
+		}
+	}
+	return "", nil
+}
+
+// Programme returns the programme domain.
+func (h *Hub) Programme() *programme.Service { return h.prog }
 
 // Fleet returns the fleet domain.
 func (h *Hub) Fleet() *fleet.Service { return h.fleet }

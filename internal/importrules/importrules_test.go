@@ -21,6 +21,18 @@ var hubOnly = []string{
 	"internal/auth", "internal/fleet", "internal/series", "internal/reports", "internal/ingest", "internal/live", "internal/factory",
 }
 
+// simulated are the simulator and the test servers it runs (and the tests
+// use): an edge talks to real devices and links none of them.
+var simulated = []string{
+	"internal/sim", "internal/connector/opcua/opcuatest", "internal/connector/modbus/modbustest",
+	"internal/connector/sparkplug/sparkplugtest", "internal/connector/vda5050/vda5050test",
+	"internal/connector/mqtt/mqtttest",
+}
+
+// edgeOnly is what neither the edge nor an edge-only build
+// (-tags edgeonly) links.
+var edgeOnly = append(slices.Clone(hubOnly), simulated...)
+
 // rule says what the packages under a path (and their dependencies) must
 // not depend on.
 type rule struct {
@@ -32,9 +44,16 @@ type rule struct {
 var rules = []rule{
 	{"internal/uns", []string{"internal"}, "the vocabulary imports nothing of ours"},
 	{"internal/connector/...", []string{"internal/hub", "internal/api", "internal/store", "internal/meta"}, "connectors run on the edge"},
-	{"internal/edge", hubOnly, "what an edge does not run, it does not link"},
+	{"internal/edge", edgeOnly, "what an edge does not run, it does not link"},
 	{"internal/uplink", hubOnly, "the wire protocol is linked by the edge"},
 	{"internal/secret", hubOnly, "the edge makes its credential with it"},
+}
+
+// edgeOnlyRules hold for the edge-only build (go build -tags edgeonly
+// ./cmd/molen): the binary links the edge's commands and nothing of the
+// hub, the simulator or the demo.
+var edgeOnlyRules = []rule{
+	{"cmd/molen", edgeOnly, "the edge-only build is the edge alone"},
 }
 
 type pkg struct {
@@ -43,8 +62,9 @@ type pkg struct {
 	Deps       []string
 }
 
-// list returns the module's packages, without tests.
-func list(t *testing.T) map[string]pkg {
+// list returns the module's packages, without tests, as a build with tags
+// sees them.
+func list(t *testing.T, tags ...string) map[string]pkg {
 	t.Helper()
 	// go test caches a passing result by the files the test reads; go
 	// list's reading is not seen. Stat every Go file, so that any change
@@ -64,7 +84,7 @@ func list(t *testing.T) map[string]pkg {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("go", "list", "-e", "-json=ImportPath,Imports,Deps", module+"...")
+	cmd := exec.Command("go", "list", "-e", "-tags="+strings.Join(tags, ","), "-json=ImportPath,Imports,Deps", module+"...")
 	cmd.Dir = "../.."
 	out, err := cmd.Output()
 	if err != nil {
@@ -139,7 +159,19 @@ func (r rule) violations(pkgs map[string]pkg) [][]string {
 }
 
 func TestImportRules(t *testing.T) {
-	pkgs := list(t)
+	check(t, list(t), rules)
+}
+
+func TestEdgeOnlyBuild(t *testing.T) {
+	check(t, list(t, "edgeonly"), edgeOnlyRules)
+	// Without the tag the binary has the simulator: the rule sees it.
+	if v := edgeOnlyRules[0].violations(list(t)); len(v) == 0 {
+		t.Error("the full build links no simulator and no hub: the edge-only rule would catch nothing")
+	}
+}
+
+func check(t *testing.T, pkgs map[string]pkg, rules []rule) {
+	t.Helper()
 	for _, r := range rules {
 		covered := false
 		for path := range pkgs {

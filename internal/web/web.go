@@ -104,3 +104,15 @@ func Handler() http.Handler {
 		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(a.body))
 	})
 }
+
+// Endpoints are the hub routes under /api/v1/ the application calls. The
+// hub's tests check it serves each; TestAPIContract checks the list is the
+// application's.
+var Endpoints = []string{
+	"alarms", "alarms/ack", "alarms/comment", "audit", "audit/export", "audit/verify", "auth/login", "auth/logout",
+	"auth/switch", "auth/totp", "delegations", "delegations/{delegation}", "downtime/pareto", "events", "events/reason",
+	"export", "grants", "grants/{grant}", "invitations", "invitations/{invitation}", "latest", "live", "me", "me/export",
+	"me/password", "me/sessions", "me/sessions/{session}", "me/totp", "me/totp/confirm", "members", "members/{user}",
+	"members/{user}/reset", "oee", "orgs", "query", "reasons", "series", "series/merge", "series/rename", "tokens",
+	"tokens/{token}", "whoami",
+}

@@ -31,9 +31,10 @@ func TestHandler(t *testing.T) {
 		wantCache      string // checked when non-empty
 		wantBody       string // substring, checked when non-empty
 	}{
-		{"GET", "/", 200, "text/html; charset=utf-8", "no-cache", `<script src="/static/app.js"`},
-		{"GET", "/index.html", 200, "text/html; charset=utf-8", "no-cache", "<title>molen hub</title>"},
-		{"GET", "/static/app.js", 200, "text/javascript; charset=utf-8", "no-cache", "/api/v1/latest"},
+		{"GET", "/", 200, "text/html; charset=utf-8", "no-cache", `<script type="module" src="/static/app/main.js"`},
+		{"GET", "/index.html", 200, "text/html; charset=utf-8", "no-cache", "<title>molen</title>"},
+		{"GET", "/static/app/core.js", 200, "text/javascript; charset=utf-8", "no-cache", "/api/v1/"},
+		{"GET", "/static/vendor/uplot.js", 200, "text/javascript; charset=utf-8", "no-cache", "export default uPlot"},
 		{"GET", "/static/style.css", 200, "text/css; charset=utf-8", "", ".badge"},
 		{"GET", "/static/favicon.svg", 200, "image/svg+xml", "", "<svg"},
 		{"GET", "/?x=1", 200, "text/html; charset=utf-8", "no-cache", ""},
@@ -52,7 +53,7 @@ func TestHandler(t *testing.T) {
 		{"GET", "/api/static/app.js", 404, "", "", ""},
 
 		{"POST", "/", 405, "", "", ""},
-		{"DELETE", "/static/app.js", 405, "", "", ""},
+		{"DELETE", "/static/app/core.js", 405, "", "", ""},
 		{"POST", "/api/v1/latest", 404, "", "", ""},
 	}
 	for _, tt := range tests {
@@ -105,16 +106,16 @@ func TestHead(t *testing.T) {
 
 func TestRevalidation(t *testing.T) {
 	h := Handler()
-	first := serve(t, h, "GET", "/static/app.js", nil)
+	first := serve(t, h, "GET", "/static/app/core.js", nil)
 	etag := first.Header().Get("ETag")
 	if etag == "" {
 		t.Fatal("no ETag")
 	}
-	again := serve(t, h, "GET", "/static/app.js", map[string]string{"If-None-Match": etag})
+	again := serve(t, h, "GET", "/static/app/core.js", map[string]string{"If-None-Match": etag})
 	if again.Code != http.StatusNotModified {
 		t.Errorf("revalidation with the current ETag: status %d, want 304", again.Code)
 	}
-	other := serve(t, h, "GET", "/static/app.js", map[string]string{"If-None-Match": `"stale"`})
+	other := serve(t, h, "GET", "/static/app/core.js", map[string]string{"If-None-Match": `"stale"`})
 	if other.Code != 200 {
 		t.Errorf("revalidation with an old ETag: status %d, want 200", other.Code)
 	}
@@ -156,7 +157,7 @@ func TestAssetsServed(t *testing.T) {
 		t.Fatal(err)
 	}
 	if n < 4 {
-		t.Errorf("%d embedded files, want at least index.html, app.js, style.css, favicon.svg", n)
+		t.Errorf("%d embedded files, want at least index.html, the modules, style.css, favicon.svg", n)
 	}
 }
 
@@ -182,29 +183,107 @@ func TestIndexReferences(t *testing.T) {
 	}
 }
 
-// TestAPIContract pins the hub endpoints the page calls; the hub must serve
-// each of them. Changing the list means changing the hub too.
-func TestAPIContract(t *testing.T) {
-	js, err := static.ReadFile("static/app.js")
+// appSources returns the application's own modules (not the vendored
+// libraries), comments stripped.
+func appSources(t *testing.T) map[string]string {
+	t.Helper()
+	out := make(map[string]string)
+	entries, err := fs.ReadDir(static, "static/app")
 	if err != nil {
 		t.Fatal(err)
 	}
+	for _, e := range entries {
+		body, err := static.ReadFile("static/app/" + e.Name())
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[e.Name()] = string(stripComments(e.Name(), body))
+	}
+	return out
+}
+
+// TestAPIContract pins the hub endpoints the application calls (as
+// api('…'), useApi('…'), download('…'), apiURL('…') under /api/v1/, and
+// api(at('members/{user}', …)) for a route with an ID);
+// TestWebEndpointsServed in internal/hub checks the hub serves each.
+// Changing the list means changing the hub too.
+func TestAPIContract(t *testing.T) {
 	var got []string
-	for _, m := range regexp.MustCompile(`/api/[A-Za-z0-9_/]*`).FindAllString(string(stripComments("app.js", js)), -1) {
-		if !slices.Contains(got, m) {
-			got = append(got, m)
+	call := regexp.MustCompile(`\b(?:api|useApi|download|apiURL)\((?:at\()?'([a-z/{}]+)'`)
+	for _, src := range appSources(t) {
+		for _, m := range call.FindAllStringSubmatch(src, -1) {
+			if !slices.Contains(got, m[1]) {
+				got = append(got, m[1])
+			}
 		}
 	}
 	slices.Sort(got)
-	want := []string{"/api/v1/latest", "/api/v1/query"}
-	if !slices.Equal(got, want) {
-		t.Errorf("app.js calls %q, want %q", got, want)
+	if !slices.Equal(got, Endpoints) {
+		t.Errorf("the application calls %q, want %q (Endpoints)", got, Endpoints)
+	}
+}
+
+// TestCatalogue checks that English and Dutch have the same keys, that no
+// key is in two catalogue files (i18n.js and the i18n-*.js it merges) and
+// that every key the code names literally is in the catalogue.
+func TestCatalogue(t *testing.T) {
+	src := appSources(t)
+	key := regexp.MustCompile(`'([a-zA-Z]+\.[-a-zA-Z0-9.]+)':`)
+	keys := func(s string) []string {
+		var out []string
+		for _, m := range key.FindAllStringSubmatch(s, -1) {
+			out = append(out, m[1])
+		}
+		slices.Sort(out)
+		return out
+	}
+	var en, nlKeys []string
+	files := 0
+	for name, cat := range src {
+		if !strings.HasPrefix(name, "i18n") {
+			continue
+		}
+		files++
+		nl := strings.Index(cat, "\n  nl: {")
+		if nl < 0 {
+			t.Fatalf("%s: no nl catalogue", name)
+		}
+		for _, k := range keys(cat[:nl]) {
+			if slices.Contains(en, k) {
+				t.Errorf("%s: key %q is in another catalogue file too", name, k)
+			}
+			en = append(en, k)
+		}
+		nlKeys = append(nlKeys, keys(cat[nl:])...)
+	}
+	if files < 2 || len(en) < 200 {
+		t.Fatalf("%d catalogue files with %d English keys, want i18n.js, i18n-accounts.js and the whole catalogue", files, len(en))
+	}
+	for _, k := range en {
+		if !slices.Contains(nlKeys, k) {
+			t.Errorf("key %q has no Dutch text", k)
+		}
+	}
+	for _, k := range nlKeys {
+		if !slices.Contains(en, k) {
+			t.Errorf("key %q has no English text", k)
+		}
+	}
+	used := regexp.MustCompile(`\bt\((?:[^'()]*\? )?'([a-zA-Z]+\.[a-zA-Z0-9]+)'(?: : '([a-zA-Z]+\.[a-zA-Z0-9]+)')?`)
+	for name, s := range src {
+		for _, m := range used.FindAllStringSubmatch(s, -1) {
+			for _, k := range m[1:] {
+				if k != "" && !slices.Contains(en, k) {
+					t.Errorf("%s uses key %q, which the catalogue lacks", name, k)
+				}
+			}
+		}
 	}
 }
 
 // xmlNamespaces are URIs that name an XML vocabulary; nothing is fetched from
 // them, so they are the only URLs the assets may contain outside comments.
-var xmlNamespaces = []string{"http://www.w3.org/2000/svg"}
+var xmlNamespaces = []string{"http://www.w3.org/2000/svg", "http://www.w3.org/1999/xhtml", "http://www.w3.org/1998/Math/MathML"}
 
 // urlPattern matches absolute and protocol-relative URLs.
 var urlPattern = regexp.MustCompile(`(?i)(?:https?:)?//[a-z0-9-]+(?:\.[a-z0-9-]+)+`)
@@ -304,7 +383,8 @@ func TestExternalURLs(t *testing.T) {
 		{"a.js", `const r = /\/\//; const u = "https://b.example";`, []string{"https://b.example"}},
 		{"a.js", `const q = a / b; const u = "https://c.example"; const d = c / 2;`, []string{"https://c.example"}},
 		{"a.js", `const ns = 'http://www.w3.org/2000/svg';`, nil},
-		{"a.js", `const ns = 'http://www.w3.org/1999/xhtml';`, []string{"http://www.w3.org"}},
+		{"a.js", `const ns = 'http://www.w3.org/1999/xhtml';`, nil},
+		{"a.js", `const spec = 'http://www.w3.org/TR/html';`, []string{"http://www.w3.org"}},
 		{"a.css", `/* https://example.com */ .a { background: url(https://img.example.com/a.png); }`, []string{"https://img.example.com"}},
 		{"a.css", `/* https://example.com */ .a { color: red; }`, nil},
 		{"a.html", `<!-- https://example.com --><script src="https://cdn.example.com/x.js"></script>`, []string{"https://cdn.example.com"}},
@@ -330,6 +410,9 @@ func TestNoExternalURLs(t *testing.T) {
 		body, err := static.ReadFile(p)
 		if err != nil {
 			return err
+		}
+		if p == "static/vendor/LICENSES.txt" {
+			return nil // the libraries' licence texts, never loaded by the page
 		}
 		if got := externalURLs(p, body); len(got) > 0 {
 			t.Errorf("%s refers to external URLs %q", p, got)

@@ -14,6 +14,7 @@ import (
 
 	mb "github.com/simonvetter/modbus"
 
+	"github.com/molen-io/molen/internal/backoff"
 	"github.com/molen-io/molen/internal/connector"
 	"github.com/molen-io/molen/internal/uns"
 )
@@ -138,7 +139,7 @@ func (in *Input) session(ctx context.Context, sink connector.Sink) (connected bo
 		if now := time.Now(); next.Before(now) {
 			next = now
 		}
-		if !connector.Sleep(ctx, time.Until(next)) {
+		if !backoff.Sleep(ctx, time.Until(next)) {
 			return true, ctx.Err()
 		}
 	}
@@ -295,23 +296,10 @@ func classify(err error) (reason string, k failure) {
 // deliver writes pts to sink, retrying the same points with back-off until
 // the sink accepts them or ctx ends.
 func (in *Input) deliver(ctx context.Context, sink connector.Sink, pts []uns.Point) error {
-	wait := in.cfg.BackoffMin
-	for attempt := 0; ; attempt++ {
-		err := sink.Write(ctx, pts)
-		if err == nil {
-			in.status.AddPoints(int64(len(pts)))
-			return nil
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		in.status.SetError(fmt.Sprintf("deliver %d points: %v", len(pts), err))
-		if attempt == 0 {
-			in.log.Warn("sink refused points; retrying", "points", len(pts), "err", err)
-		}
-		if !connector.Sleep(ctx, connector.Jitter(wait)) {
-			return ctx.Err()
-		}
-		wait = min(2*wait, in.cfg.BackoffMax)
+	if !in.status.Deliver(ctx, "points", len(pts), in.cfg.BackoffMin, in.cfg.BackoffMax,
+		func() error { return sink.Write(ctx, pts) }) {
+		return ctx.Err()
 	}
+	in.status.AddPoints(int64(len(pts)))
+	return nil
 }

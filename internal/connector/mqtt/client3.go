@@ -9,29 +9,37 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 )
 
-// session3 is one MQTT 3.1.1 connection (eclipse/paho.mqtt.golang): it
-// connects, subscribes and waits until the connection is lost or
-// ctx ends. connected reports whether the subscriptions were accepted.
-func (in *Input) session3(ctx context.Context, q *queue) (connected bool, err error) {
+// connect3 is one MQTT 3.1.1 connection (eclipse/paho.mqtt.golang): it
+// connects, subscribes and waits until the connection is lost or ctx ends.
+// connected reports whether the subscriptions were accepted.
+func (s *Session) connect3(ctx context.Context, q *queue) (connected bool, err error) {
 	lost := make(chan error, 1)
 	gone := make(chan struct{})
-	opts := in.cfg.ClientOptions(in.clientID, in.tls, func(m paho.Message) { in.receive(q, gone, m) }, lost)
+	start := time.Now()
+	opts := s.cfg.Broker.ClientOptions(s.cfg.ClientID, s.cfg.TLS, func(m paho.Message) { s.receive(q, gone, m) }, lost)
+	if s.cfg.Presence != nil {
+		_, off := s.cfg.Presence(start)
+		opts.SetBinaryWill(off.Topic, off.Payload, off.QoS, off.Retain)
+	}
 	cl := paho.NewClient(opts)
 	defer cl.Disconnect(uint(disconnectQuiesce / time.Millisecond))
 	defer close(gone)
 
-	tok := cl.Connect()
-	if err := Wait(ctx, tok, 2*in.cfg.ConnectTimeout); err != nil {
+	if err := Wait(ctx, cl.Connect(), 2*s.cfg.Broker.ConnectTimeout); err != nil {
 		return false, fmt.Errorf("connect: %w", err)
 	}
-	filters := make(map[string]byte, len(in.subs))
-	for _, s := range in.subs {
-		filters[s.filter] = s.qos
+	filters := make(map[string]byte, len(s.cfg.Filters))
+	for _, f := range s.cfg.Filters {
+		filters[f.Topic] = f.QoS
 	}
-	if err := in.cfg.Subscribe(ctx, cl, filters); err != nil {
+	if err := s.cfg.Broker.Subscribe(ctx, cl, filters); err != nil {
 		return false, err
 	}
-	in.status.Connected("subscriptions", len(filters))
+	offline, err := s.online(ctx, client3{cl}, start, q)
+	if err != nil {
+		return false, err
+	}
+	defer offline()
 	select {
 	case err := <-lost:
 		if err == nil {
@@ -43,9 +51,20 @@ func (in *Input) session3(ctx context.Context, q *queue) (connected bool, err er
 	}
 }
 
+// client3 publishes on an MQTT 3.1.1 connection.
+type client3 struct{ cl paho.Client }
+
+func (c client3) publish(ctx context.Context, p Publication, limit time.Duration) error {
+	tok := c.cl.Publish(p.Topic, p.QoS, p.Retain, p.Payload)
+	if p.QoS == 0 {
+		return nil
+	}
+	return Wait(ctx, tok, limit)
+}
+
 // Wait waits up to limit for tok and returns its error. If ctx ends first
 // it still lets the attempt finish (within limit), so that none outlives
-// Run. The other MQTT-based inputs (sparkplug, vda5050) use it too.
+// the session.
 func Wait(ctx context.Context, tok paho.Token, limit time.Duration) error {
 	t := time.NewTimer(limit)
 	defer t.Stop()

@@ -21,15 +21,17 @@ import (
 // bounds the rate: 100 per 5 ms is 20,000 messages/s.
 const ackInterval = 5 * time.Millisecond
 
-// session5 is one MQTT 5 connection (eclipse/paho.golang): it connects,
+// connect5 is one MQTT 5 connection (eclipse/paho.golang): it connects,
 // subscribes and waits until the connection is lost or ctx ends. connected
 // reports whether the subscriptions were accepted.
 //
 // The CONNECT carries max_inflight as its receive maximum, so the broker
 // itself sends no more unacknowledged QoS 1 and 2 messages than the input
 // holds; with clean_session false it asks for a session that never expires.
-func (in *Input) session5(ctx context.Context, q *queue) (connected bool, err error) {
-	conn, err := in.dial(ctx)
+func (s *Session) connect5(ctx context.Context, q *queue) (connected bool, err error) {
+	b := &s.cfg.Broker
+	start := time.Now()
+	conn, err := s.dial(ctx)
 	if err != nil {
 		return false, err
 	}
@@ -42,17 +44,17 @@ func (in *Input) session5(ctx context.Context, q *queue) (connected bool, err er
 	}
 	gone := make(chan struct{})
 	cl := paho5.NewClient(paho5.ClientConfig{
-		ClientID: in.clientID,
+		ClientID: s.cfg.ClientID,
 		// The client writes from several goroutines; tls.Conn is not safe
 		// for that.
 		Conn:          packets.NewThreadSafeConn(conn),
-		PacketTimeout: in.cfg.ConnectTimeout,
+		PacketTimeout: b.ConnectTimeout,
 		// All messages go to this handler, including those a persistent
 		// session delivers before SUBSCRIBE is sent again. It runs on one
 		// goroutine, one message after the other.
 		OnPublishReceived: []func(paho5.PublishReceived) (bool, error){
 			func(r paho5.PublishReceived) (bool, error) {
-				in.receive(q, gone, publish5{cl: r.Client, pb: r.Packet})
+				s.receive(q, gone, publish5{cl: r.Client, pb: r.Packet})
 				return true, nil
 			},
 		},
@@ -70,24 +72,29 @@ func (in *Input) session5(ctx context.Context, q *queue) (connected bool, err er
 	})
 
 	expiry := uint32(math.MaxUint32) // never
-	if in.cfg.CleanSession {
+	if b.CleanSession {
 		expiry = 0
 	}
-	receiveMax := uint16(in.cfg.MaxInflight)
-	cctx, cancel := context.WithTimeout(ctx, in.cfg.ConnectTimeout)
-	ca, err := cl.Connect(cctx, &paho5.Connect{
-		ClientID:     in.clientID,
-		KeepAlive:    uint16(in.cfg.KeepAlive / time.Second),
-		CleanStart:   in.cfg.CleanSession,
-		Username:     in.cfg.Username,
-		UsernameFlag: in.cfg.Username != "",
-		Password:     []byte(in.cfg.Password),
-		PasswordFlag: in.cfg.Password != "",
+	receiveMax := uint16(b.MaxInflight)
+	cp := &paho5.Connect{
+		ClientID:     s.cfg.ClientID,
+		KeepAlive:    uint16(b.KeepAlive / time.Second),
+		CleanStart:   b.CleanSession,
+		Username:     b.Username,
+		UsernameFlag: b.Username != "",
+		Password:     []byte(b.Password),
+		PasswordFlag: b.Password != "",
 		Properties: &paho5.ConnectProperties{
 			SessionExpiryInterval: &expiry,
 			ReceiveMaximum:        &receiveMax,
 		},
-	})
+	}
+	if s.cfg.Presence != nil {
+		_, off := s.cfg.Presence(start)
+		cp.WillMessage = &paho5.WillMessage{Topic: off.Topic, Payload: off.Payload, QoS: off.QoS, Retain: off.Retain}
+	}
+	cctx, cancel := context.WithTimeout(ctx, b.ConnectTimeout)
+	ca, err := cl.Connect(cctx, cp)
 	cancel()
 	if err != nil {
 		// Connect has closed conn.
@@ -101,30 +108,42 @@ func (in *Input) session5(ctx context.Context, q *queue) (connected bool, err er
 		return false, fmt.Errorf("connect: %w", err)
 	}
 	defer func() {
+		if ctx.Err() != nil {
+			// A clean stop: give the client two of its ticks to send the
+			// acknowledgements the writer made (it sends them every
+			// ackInterval), so that the broker does not deliver those
+			// messages again.
+			t := time.NewTimer(2 * ackInterval)
+			<-t.C
+		}
 		// Bound the DISCONNECT's write: the broker may not be reading.
 		_ = conn.SetWriteDeadline(time.Now().Add(disconnectQuiesce))
 		_ = cl.Disconnect(&paho5.Disconnect{ReasonCode: 0})
 	}()
 	defer close(gone) // before Disconnect, which waits for the handler
 
-	s := &paho5.Subscribe{Subscriptions: make([]paho5.SubscribeOptions, len(in.subs))}
-	for i, sb := range in.subs {
-		s.Subscriptions[i] = paho5.SubscribeOptions{Topic: sb.filter, QoS: sb.qos}
+	sub := &paho5.Subscribe{Subscriptions: make([]paho5.SubscribeOptions, len(s.cfg.Filters))}
+	for i, f := range s.cfg.Filters {
+		sub.Subscriptions[i] = paho5.SubscribeOptions{Topic: f.Topic, QoS: f.QoS}
 	}
-	sctx, cancel := context.WithTimeout(ctx, in.cfg.ConnectTimeout)
-	sa, err := cl.Subscribe(sctx, s)
+	sctx, cancel := context.WithTimeout(ctx, b.ConnectTimeout)
+	sa, err := cl.Subscribe(sctx, sub)
 	cancel()
 	if sa != nil {
 		for i, code := range sa.Reasons {
-			if code >= 0x80 && i < len(s.Subscriptions) {
-				return false, fmt.Errorf("subscribe %q: the broker refused it (reason code 0x%02x; not authorised?)", s.Subscriptions[i].Topic, code)
+			if code >= 0x80 && i < len(sub.Subscriptions) {
+				return false, fmt.Errorf("subscribe %q: the broker refused it (reason code 0x%02x; not authorised?)", sub.Subscriptions[i].Topic, code)
 			}
 		}
 	}
 	if err != nil {
 		return false, fmt.Errorf("subscribe: %w", err)
 	}
-	in.status.Connected("subscriptions", len(s.Subscriptions), "protocol", "MQTT 5")
+	offline, err := s.online(ctx, client5{cl}, start, q, "protocol", "MQTT 5")
+	if err != nil {
+		return false, err
+	}
+	defer offline()
 	select {
 	case err := <-lost:
 		return true, fmt.Errorf("connection lost: %w", err)
@@ -145,15 +164,15 @@ func (in *Input) session5(ctx context.Context, q *queue) (connected bool, err er
 
 // dial opens the network connection to the broker, over TLS for an ssl://
 // URL, within connect_timeout.
-func (in *Input) dial(ctx context.Context) (net.Conn, error) {
-	u, err := url.Parse(in.cfg.URL)
+func (s *Session) dial(ctx context.Context) (net.Conn, error) {
+	u, err := url.Parse(s.cfg.Broker.URL)
 	if err != nil {
 		return nil, errors.New("url: does not parse") // compile checked it
 	}
-	d := &net.Dialer{Timeout: in.cfg.ConnectTimeout}
+	d := &net.Dialer{Timeout: s.cfg.Broker.ConnectTimeout}
 	var conn net.Conn
-	if in.tls != nil {
-		conn, err = (&tls.Dialer{NetDialer: d, Config: in.tls}).DialContext(ctx, "tcp", u.Host)
+	if s.cfg.TLS != nil {
+		conn, err = (&tls.Dialer{NetDialer: d, Config: s.cfg.TLS}).DialContext(ctx, "tcp", u.Host)
 	} else {
 		conn, err = d.DialContext(ctx, "tcp", u.Host)
 	}
@@ -179,3 +198,15 @@ func (m publish5) MessageID() uint16 { return m.pb.PacketID }
 // it. Its error (the connection that received the message is gone) needs
 // no handling: the broker delivers the message again.
 func (m publish5) Ack() { _ = m.cl.Ack(m.pb) }
+
+// client5 publishes on an MQTT 5 connection.
+type client5 struct{ cl *paho5.Client }
+
+func (c client5) publish(ctx context.Context, p Publication, limit time.Duration) error {
+	// As Wait does for MQTT 3.1.1: an attempt under way finishes within
+	// limit even if ctx ends.
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), limit)
+	defer cancel()
+	_, err := c.cl.Publish(pctx, &paho5.Publish{Topic: p.Topic, Payload: p.Payload, QoS: p.QoS, Retain: p.Retain})
+	return err
+}

@@ -28,6 +28,14 @@
 // uns reason (not_json, invalid_path, wrong_type, …) or unmatched_topic,
 // acknowledged, and not written.
 //
+// Session (session.go) is all of this but the decoding: connecting (MQTT
+// 3.1.1 or 5, TLS, credentials), the subscriptions, the bounded queue,
+// acknowledgement in order after the handler stored a batch, and the
+// reconnection loop with back-off. The three MQTT-based inputs (mqtt,
+// sparkplug, vda5050) run on it and keep only their payloads and their
+// protocol's behaviour; it is tested once, in session_test.go, against
+// mochi and Mosquitto.
+//
 // Path templates (topic.go) parse topics, which any client of the broker
 // may publish, and have a fuzz target (FuzzTopicPath). Sparkplug B payloads
 // are not available yet and refused by Validate.

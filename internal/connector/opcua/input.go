@@ -530,23 +530,10 @@ func (in *Input) cancel(ctx context.Context, sub *gopcua.Subscription) {
 // the sink accepts them or ctx ends. It returns how long that took.
 func (in *Input) deliver(ctx context.Context, sink connector.Sink, pts []uns.Point) (time.Duration, error) {
 	start := time.Now()
-	wait := in.cfg.BackoffMin
-	for attempt := 0; ; attempt++ {
-		err := sink.Write(ctx, pts)
-		if err == nil {
-			in.status.AddPoints(int64(len(pts)))
-			return time.Since(start), nil
-		}
-		if ctx.Err() != nil {
-			return time.Since(start), ctx.Err()
-		}
-		in.status.SetError(fmt.Sprintf("deliver %d points: %v", len(pts), err))
-		if attempt == 0 {
-			in.log.Warn("sink refused points; retrying", "points", len(pts), "err", err)
-		}
-		if !connector.Sleep(ctx, connector.Jitter(wait)) {
-			return time.Since(start), ctx.Err()
-		}
-		wait = min(2*wait, in.cfg.BackoffMax)
+	if !in.status.Deliver(ctx, "points", len(pts), in.cfg.BackoffMin, in.cfg.BackoffMax,
+		func() error { return sink.Write(ctx, pts) }) {
+		return time.Since(start), ctx.Err()
 	}
+	in.status.AddPoints(int64(len(pts)))
+	return time.Since(start), nil
 }

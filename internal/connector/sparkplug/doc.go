@@ -28,7 +28,12 @@
 //   - is_historical values are back-fill: written with their own timestamps
 //     and never taken as a metric's last value.
 //
-// Acknowledgement works as in the mqtt input: automatic acknowledgement is
-// off, and a message is acknowledged only after the sink accepted the
-// points of its batch (a refused write is retried with the same points).
+// The connection is the mqtt package's Session, as for the mqtt input: a
+// message is acknowledged only after the sink accepted the points of its
+// batch (a refused write is retried with the same points), in order; the
+// session reconnects with back-off. The host's state is kept by the
+// session's handler, on its one writer goroutine; the session tells it
+// when a connection is lost (stale marks) and when one can publish (the
+// rebirth requests held meanwhile), and publishes a primary host's STATE
+// (its will, its birth after subscribing, its death before a clean stop).
 package sparkplug

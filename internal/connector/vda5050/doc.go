@@ -6,7 +6,7 @@
 // velocity, battery, driving, loads, errors, safety and connection state as
 // points of that asset. It registers itself as the "vda5050" connector kind.
 //
-// The MQTT side follows the mqtt input (paho.mqtt.golang, MQTT 3.1.1):
+// The MQTT side is the mqtt package's Session (MQTT 3.1.1), as for the mqtt input:
 // automatic acknowledgement is off and a QoS 1 message is acknowledged only
 // after the sink accepted its points; one writer goroutine decodes, writes
 // and acknowledges; in-flight messages are bounded by max_inflight; a lost
