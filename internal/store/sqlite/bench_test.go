@@ -23,11 +23,12 @@ func ingestSeconds(tb testing.TB, s *Store, paths []string, from, secs int, seq 
 // BenchmarkIngest ingests batches of 1000 points (10 s of 100 series at
 // 1 Hz), each its own uplink record and transaction with an fsync. It
 // reports points/s and, after compacting everything, the bytes per point
-// of the database's used pages; run it with -benchtime=1000x for 1M
+// of the database's used pages and files (see reportSizes); run it with -benchtime=1000x for 1M
 // points. BenchmarkIngestFactory measures bigger calls of the simulator's
 // data.
 func BenchmarkIngest(b *testing.B) {
-	s := openAt(b, filepath.Join(b.TempDir(), "hub.db"))
+	path := filepath.Join(b.TempDir(), "hub.db")
+	s := openAt(b, path)
 	defer s.Close()
 	paths := storetest.BenchPaths(100)
 	var seq uint64
@@ -44,8 +45,7 @@ func BenchmarkIngest(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	used, _ := usedBytes(b, s)
-	b.ReportMetric(float64(used)/points, "disk-B/point")
+	reportSizes(b, s, path, n*1000)
 }
 
 // BenchmarkIngestTied is BenchmarkIngest where every batch is ingested
@@ -164,9 +164,12 @@ func BenchmarkLatestPrefix(b *testing.B) {
 
 // BenchmarkChart24h answers what a dashboard of 100 charts asks: 24 hours
 // of each of 100 series (1 Hz, 8.64M points, compacted) in 1-minute
-// averages, one Aggregate call per series. One op is all 100.
+// averages, one Aggregate call per series. One op is all 100. It also
+// reports the sizes of this data (Sensor: a sine, drift and noise in two
+// decimals) as BenchmarkIngestFactory does.
 func BenchmarkChart24h(b *testing.B) {
-	s := openAt(b, filepath.Join(b.TempDir(), "hub.db"))
+	path := filepath.Join(b.TempDir(), "hub.db")
+	s := openAt(b, path)
 	defer s.Close()
 	paths := storetest.BenchPaths(100)
 	var seq uint64
@@ -177,6 +180,7 @@ func BenchmarkChart24h(b *testing.B) {
 		}
 	}
 	storetest.BenchDashboard(b, s, paths)
+	reportSizes(b, s, path, 86400*len(paths)) // after the loop, which resets metrics
 }
 
 // BenchmarkRaw reads one hour of one series at 1 Hz.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/bits"
 
 	"github.com/klauspost/compress/zstd"
 
@@ -20,8 +21,13 @@ import (
 //	kinds    runs of (uvarint length, kind byte)
 //	floats   one byte mode, then per float: with mode d+1, the zigzag varint
 //	         delta of k where the float is k/10^d exactly (the decimals a
-//	         sensor reports); with mode 0, the 8 bytes of its bits XOR the
-//	         previous float's
+//	         sensor reports); with mode floatsShifted and a byte z, when the
+//	         bits of every float end in z >= minShift zeros (a float32, or a
+//	         sum of float32s, has 29 or some 20), the zigzag varint delta of
+//	         the float's magnitude bits shifted right by z, negated (minus
+//	         one) for a negative float, so that the sizes follow the
+//	         differences of the values; with mode 0, the 8 bytes of its bits
+//	         XOR the previous float's
 //	ints     zigzag varint deltas (bools as ints 0 and 1)
 //	strings  uvarint length and bytes
 //
@@ -96,29 +102,130 @@ func (c *valueCols) add(v uns.Value) {
 // length in front.
 func (c *valueCols) appendTo(b []byte) []byte {
 	b = appendRuns(b, c.kinds)
-	var fb []byte
-	if d := decimals(c.floats); d >= 0 {
-		fb = append(fb, byte(d+1))
-		var prev int64
-		for _, f := range c.floats {
-			k := int64(math.Round(f * pow10[d]))
-			fb = binary.AppendUvarint(fb, zigzag(k-prev))
-			prev = k
-		}
-	} else {
-		fb = append(fb, 0)
-		var prev uint64
-		for _, f := range c.floats {
-			bits := math.Float64bits(f)
-			fb = binary.LittleEndian.AppendUint64(fb, bits^prev)
-			prev = bits
-		}
-	}
+	fb := appendFloats(nil, c.floats)
 	for _, s := range [][]byte{fb, c.ints, c.strs} {
 		b = binary.AppendUvarint(b, uint64(len(s)))
 		b = append(b, s...)
 	}
 	return b
+}
+
+// floatsBits and floatsShifted are the modes of a float column that are
+// not decimals (those are d+1 for d decimals).
+const (
+	floatsBits    = 0
+	floatsShifted = 0x80
+)
+
+// minShift is the fewest trailing zero bits for which floatsShifted pays
+// over XORed bits.
+const minShift = 8
+
+// signBit and magBits split a float64's bits.
+const (
+	signBit = 1 << 63
+	magBits = signBit - 1
+)
+
+// appendFloats writes a float column: its mode, then every float in it.
+func appendFloats(b []byte, fs []float64) []byte {
+	if d := decimals(fs); d >= 0 {
+		return appendDecimals(b, fs, d)
+	}
+	z := 63
+	for _, f := range fs {
+		if m := math.Float64bits(f) & magBits; m != 0 {
+			z = min(z, bits.TrailingZeros64(m))
+		}
+	}
+	if z >= minShift {
+		b = append(b, floatsShifted, byte(z))
+		var prev int64
+		for _, f := range fs {
+			k := shiftedOf(math.Float64bits(f), z)
+			b = binary.AppendUvarint(b, zigzag(k-prev))
+			prev = k
+		}
+		return b
+	}
+	b = append(b, floatsBits)
+	var prev uint64
+	for _, f := range fs {
+		bits := math.Float64bits(f)
+		b = binary.LittleEndian.AppendUint64(b, bits^prev)
+		prev = bits
+	}
+	return b
+}
+
+// shiftedOf maps float bits whose magnitude ends in z zeros to an integer
+// in the order of the floats: the magnitude shifted right by z, negated
+// minus one when negative (so -0 is -1 and +0 is 0).
+func shiftedOf(b uint64, z int) int64 {
+	m := int64(b & magBits >> z)
+	if b&signBit != 0 {
+		return -m - 1
+	}
+	return m
+}
+
+// bitsOfShifted is the inverse of shiftedOf.
+func bitsOfShifted(k int64, z int) uint64 {
+	if k < 0 {
+		return signBit | uint64(-(k+1))<<z
+	}
+	return uint64(k) << z
+}
+
+// appendDecimals writes fs as a float column of mode d+1: each float
+// rounded to k/10^d, as the zigzag varint delta of k.
+func appendDecimals(b []byte, fs []float64, d int) []byte {
+	b = append(b, byte(d+1))
+	var prev int64
+	for _, f := range fs {
+		k := int64(math.Round(f * pow10[d]))
+		b = binary.AppendUvarint(b, zigzag(k-prev))
+		prev = k
+	}
+	return b
+}
+
+// floatReader reads a float column written by appendFloats.
+type floatReader struct {
+	r    *reader
+	mode byte
+	z    int // the shift of floatsShifted
+	k    int64
+	bits uint64
+}
+
+func newFloatReader(r *reader) *floatReader {
+	fr := &floatReader{r: r, mode: r.byte()}
+	switch {
+	case fr.mode == floatsShifted:
+		if fr.z = int(r.byte()); fr.z > 63 {
+			r.fail()
+		}
+	case fr.mode > maxDecimals+1:
+		r.fail()
+	}
+	return fr
+}
+
+func (fr *floatReader) next() float64 {
+	switch {
+	case fr.r.err != nil:
+		return 0
+	case fr.mode == floatsBits:
+		fr.bits ^= fr.r.uint64()
+		return math.Float64frombits(fr.bits)
+	case fr.mode == floatsShifted:
+		fr.k += unzigzag(fr.r.uvarint())
+		return math.Float64frombits(bitsOfShifted(fr.k, fr.z))
+	default:
+		fr.k += unzigzag(fr.r.uvarint())
+		return float64(fr.k) / pow10[fr.mode-1]
+	}
 }
 
 // appendRuns writes bs as runs of (uvarint length, byte).
@@ -210,25 +317,13 @@ func (r *reader) readValues(n int, kinds []byte, set func(i int, v uns.Value)) [
 	if r.err != nil {
 		return kinds
 	}
-	mode := fs.byte()
-	var prevK int64
-	var prevBits uint64
+	floats := newFloatReader(fs)
 	var lastInt int64
 	for i := 0; i < n && r.err == nil; i++ {
 		var v uns.Value
 		switch uns.Kind(kinds[i]) {
 		case uns.KindFloat:
-			if mode > 0 {
-				if int(mode) > maxDecimals+1 {
-					fs.fail()
-					break
-				}
-				prevK += unzigzag(fs.uvarint())
-				v = uns.Float(float64(prevK) / pow10[mode-1])
-			} else {
-				prevBits ^= fs.uint64()
-				v = uns.Float(math.Float64frombits(prevBits))
-			}
+			v = uns.Float(floats.next())
 		case uns.KindInt:
 			lastInt += unzigzag(is.uvarint())
 			v = uns.Int(lastInt)
@@ -248,8 +343,29 @@ func (r *reader) readValues(n int, kinds []byte, set func(i int, v uns.Value)) [
 	return kinds
 }
 
-// blockVersion is the first byte of an encoded block.
-const blockVersion = 1
+// blockVersion is the first byte of an encoded block. Version 1 had no
+// timestamp unit (it was always 1 ns); it is still read.
+const blockVersion = 2
+
+// maxUnit is the largest exponent of a timestamp unit: 10^9 ns, a second.
+const maxUnit = 9
+
+var ipow10 = func() (p [maxUnit + 1]int64) {
+	p[0] = 1
+	for i := 1; i < len(p); i++ {
+		p[i] = p[i-1] * 10
+	}
+	return p
+}()
+
+// unitOf returns the largest e (up to maxUnit) for which 10^e divides
+// every ts: 6 for timestamps in whole milliseconds.
+func unitOf(e int, ts int64) int {
+	for e > 0 && ts%ipow10[e] != 0 {
+		e--
+	}
+	return e
+}
 
 // sample is a stored point of a known series.
 type sample struct {
@@ -259,22 +375,32 @@ type sample struct {
 }
 
 // encodeBlock encodes samples (of one series, in time order, ties in
-// ingest order) as a block: version, count, timestamps as the first one
-// and zigzag delta-of-deltas, qualities as runs, then the values.
+// ingest order) as a block: version, count, the exponent e of the
+// timestamps' unit (10^e ns, the largest that divides them all), the
+// timestamps in that unit as the first one and zigzag delta-of-deltas,
+// qualities as runs, then the values. Timestamps in whole milliseconds
+// thus cost their jitter in milliseconds, not in nanoseconds.
 func encodeBlock(b []byte, ss []sample) []byte {
 	b = append(b, blockVersion)
 	b = binary.AppendUvarint(b, uint64(len(ss)))
+	e := maxUnit
+	for _, s := range ss {
+		e = unitOf(e, s.ts)
+	}
+	b = append(b, byte(e))
+	unit := ipow10[e]
 	var prev, delta int64
 	for i, s := range ss {
+		ts := s.ts / unit
 		switch i {
 		case 0:
-			b = binary.AppendUvarint(b, uint64(s.ts))
+			b = binary.AppendUvarint(b, uint64(ts))
 		default:
-			d := s.ts - prev
+			d := ts - prev
 			b = binary.AppendUvarint(b, zigzag(d-delta))
 			delta = d
 		}
-		prev = s.ts
+		prev = ts
 	}
 	qs := make([]byte, len(ss))
 	vc := valueCols{kinds: make([]byte, 0, len(ss)), floats: make([]float64, 0, len(ss))}
@@ -293,7 +419,8 @@ const maxBlockPoints = 1 << 16
 // decodeBlock appends the samples of an encoded block to dst.
 func decodeBlock(dst []sample, b []byte) ([]sample, error) {
 	r := &reader{b: b}
-	if r.byte() != blockVersion {
+	version := r.byte()
+	if version != 1 && version != blockVersion {
 		return dst, fmt.Errorf("%w: unknown block version", errCorrupt)
 	}
 	n64 := r.uvarint()
@@ -301,6 +428,14 @@ func decodeBlock(dst []sample, b []byte) ([]sample, error) {
 		return dst, fmt.Errorf("%w: %d points in a block", errCorrupt, n64)
 	}
 	n := int(n64)
+	unit := int64(1)
+	if version > 1 {
+		e := r.byte()
+		if e > maxUnit {
+			return dst, fmt.Errorf("%w: timestamp unit 10^%d", errCorrupt, e)
+		}
+		unit = ipow10[e]
+	}
 	base := len(dst)
 	var ts, delta int64
 	for i := 0; i < n && r.err == nil; i++ {
@@ -310,7 +445,7 @@ func decodeBlock(dst []sample, b []byte) ([]sample, error) {
 			delta += unzigzag(r.uvarint())
 			ts += delta
 		}
-		dst = append(dst, sample{ts: ts})
+		dst = append(dst, sample{ts: ts * unit})
 	}
 	qs := r.runs(make([]byte, 0, n), n)
 	for i, q := range qs {

@@ -20,6 +20,7 @@ func TestBlockRoundTrip(t *testing.T) {
 		"ints":     {{ts: 1, v: uns.Int(math.MinInt64)}, {ts: 2, v: uns.Int(math.MaxInt64)}, {ts: 3, v: uns.Int(0)}},
 		"mixed":    {{ts: 1, v: uns.Bool(true)}, {ts: 1, v: uns.String("idle")}, {ts: 2, v: uns.Int(7), q: uns.Bad}, {ts: 3, v: uns.Float(1e300)}, {ts: 4, v: uns.String("")}, {ts: 1 << 62, v: uns.Bool(false)}},
 		"one":      {{ts: 42, v: uns.String("x")}},
+		"float32":  {{ts: 1, v: uns.Float(float64(float32(0.1)))}, {ts: 2, v: uns.Float(math.Copysign(0, -1))}, {ts: 3, v: uns.Float(float64(float32(-21.7)))}, {ts: 4, v: uns.Float(0)}, {ts: 5, v: uns.Float(math.Inf(-1))}, {ts: 6, v: uns.Float(float64(float32(1e-30)))}},
 	}
 	var random []sample
 	ts := int64(1_700_000_000_000_000_000)
@@ -104,4 +105,39 @@ func FuzzDecodeBlock(f *testing.F) {
 		decodeRollup(nil, minute, b)
 		decodeChunk(b, func(chunkPoint) {})
 	})
+}
+
+// TestRollupRoundTrip encodes and decodes rollups of decimals, of
+// float32 noise and of exact float64s: everything comes back as it was,
+// but sums of decimals, which may come back rounded to their decimals
+// (within sumTolerance).
+func TestRollupRoundTrip(t *testing.T) {
+	rng := rand.New(rand.NewPCG(8, 9))
+	dec := compatSamples()
+	f32 := slices.Clone(dec)
+	f64 := slices.Clone(dec)
+	for i := range dec {
+		f32[i].v = uns.Float(float64(float32(rng.NormFloat64())))
+		f64[i].v = uns.Float(rng.NormFloat64())
+		f64[i].ts += rng.Int64N(1e6) // not on whole units
+	}
+	for name, ss := range map[string][]sample{"decimals": dec, "float32": f32, "float64": f64} {
+		for _, res := range []int64{minute, hour} {
+			want := rollupOf(ss, res)
+			got, err := decodeRollup(nil, res, encodeRollup(nil, res, want))
+			if err != nil || len(got) != len(want) {
+				t.Fatalf("%s/%d: %d partials, %v; want %d", name, res, len(got), err, len(want))
+			}
+			for i := range got {
+				g, w := got[i], want[i]
+				if math.Abs(g.Sum-w.Sum) > sumTolerance*max(1, math.Abs(w.Sum)) {
+					t.Errorf("%s/%d: partial %d: sum %v, want %v", name, res, i, g.Sum, w.Sum)
+				}
+				g.Sum = w.Sum
+				if g != w {
+					t.Errorf("%s/%d: partial %d: %+v, want %+v", name, res, i, g, w)
+				}
+			}
+		}
+	}
 }

@@ -61,6 +61,14 @@ func (s *Store) Expire(ctx context.Context, org string, r store.Retention, now t
 
 	s.compactMu.Lock()
 	defer s.compactMu.Unlock()
+	// Runs after the writer lock below is given back. The blocks are
+	// expired by then; pages left free are the next compaction's to
+	// reclaim, so a failure here is only logged.
+	defer func() {
+		if err := s.reclaim(ctx); err != nil && !errors.Is(err, ErrClosed) {
+			s.opts.Logger.Warn("storage: returning free pages after retention failed; the next compaction retries", "err", err)
+		}
+	}()
 	if err := s.flush(ctx); err != nil {
 		return stats, fmt.Errorf("expire %s: flush head: %w", org, err)
 	}

@@ -16,13 +16,24 @@ const (
 	hour   = store.RollupHour
 )
 
-// rollupVersion is the first byte of an encoded rollup.
-const rollupVersion = 1
+// rollupVersion is the first byte of an encoded rollup. Version 1 stored
+// sums, minima and maxima as XORed float bits and the offsets of the first
+// and last timestamps in ns; it is still read.
+const rollupVersion = 2
+
+// sumTolerance is how far, relative to its size, a stored sum may be from
+// the sum computed in float64: a sum of decimals with d digits is stored as
+// a decimal of d digits where it is that close, which only removes the
+// rounding errors of adding in binary.
+const sumTolerance = 1e-12
 
 // encodeRollup encodes partials (of one series and resolution, by start)
 // as columns: starts as deltas in units of res, counts, numeric counts,
-// sums, minima and maxima as XORed float bits, the offsets of the first
-// and last timestamps from the start, then the first and last values.
+// then float columns (appendFloats) of minima, maxima and sums (sums as
+// decimals of the minima's and maxima's digits where they are within
+// sumTolerance of one), the offsets of the first and last timestamps from
+// the start in a common unit (see encodeBlock), then the first and last
+// values.
 func encodeRollup(b []byte, res int64, ps []store.Partial) []byte {
 	b = append(b, rollupVersion)
 	b = binary.AppendUvarint(b, uint64(len(ps)))
@@ -37,23 +48,27 @@ func encodeRollup(b []byte, res int64, ps []store.Partial) []byte {
 	for _, p := range ps {
 		b = binary.AppendUvarint(b, uint64(p.NCount))
 	}
-	for _, f := range []func(*store.Partial) float64{
-		func(p *store.Partial) float64 { return p.Sum },
-		func(p *store.Partial) float64 { return p.Min },
-		func(p *store.Partial) float64 { return p.Max },
-	} {
-		var prev uint64
-		for i := range ps {
-			bits := math.Float64bits(f(&ps[i]))
-			b = binary.LittleEndian.AppendUint64(b, bits^prev)
-			prev = bits
-		}
+	mins, maxs, sums := make([]float64, len(ps)), make([]float64, len(ps)), make([]float64, len(ps))
+	for i, p := range ps {
+		mins[i], maxs[i], sums[i] = p.Min, p.Max, p.Sum
+	}
+	b = appendFloats(b, mins)
+	b = appendFloats(b, maxs)
+	if d := decimals(append(mins, maxs...)); d >= 0 && nearDecimals(sums, d) {
+		b = appendDecimals(b, sums, d)
+	} else {
+		b = appendFloats(b, sums)
+	}
+	e := maxUnit
+	for _, p := range ps {
+		e = unitOf(unitOf(e, p.FirstTS-p.Start), p.LastTS-p.Start)
+	}
+	b = append(b, byte(e))
+	for _, p := range ps {
+		b = binary.AppendUvarint(b, uint64((p.FirstTS-p.Start)/ipow10[e]))
 	}
 	for _, p := range ps {
-		b = binary.AppendUvarint(b, uint64(p.FirstTS-p.Start))
-	}
-	for _, p := range ps {
-		b = binary.AppendUvarint(b, uint64(p.LastTS-p.Start))
+		b = binary.AppendUvarint(b, uint64((p.LastTS-p.Start)/ipow10[e]))
 	}
 	var first, last valueCols
 	for _, p := range ps {
@@ -64,10 +79,23 @@ func encodeRollup(b []byte, res int64, ps []store.Partial) []byte {
 	return last.appendTo(b)
 }
 
+// nearDecimals reports whether every float of fs is within sumTolerance
+// of a decimal of d digits.
+func nearDecimals(fs []float64, d int) bool {
+	for _, f := range fs {
+		k := math.Round(f * pow10[d])
+		if math.Abs(k) >= 1<<53 || math.Abs(k/pow10[d]-f) > sumTolerance*max(1, math.Abs(f)) {
+			return false
+		}
+	}
+	return true
+}
+
 // decodeRollup appends the partials of an encoded rollup to dst.
 func decodeRollup(dst []store.Partial, res int64, b []byte) ([]store.Partial, error) {
 	r := &reader{b: b}
-	if r.byte() != rollupVersion {
+	version := r.byte()
+	if version != 1 && version != rollupVersion {
 		return dst, fmt.Errorf("%w: unknown rollup version", errCorrupt)
 	}
 	n64 := r.uvarint()
@@ -88,26 +116,42 @@ func decodeRollup(dst []store.Partial, res int64, b []byte) ([]store.Partial, er
 	for i := range ps {
 		ps[i].NCount = int64(r.uvarint())
 	}
-	var prev uint64
-	for i := range ps {
-		prev ^= r.uint64()
-		ps[i].Sum = math.Float64frombits(prev)
+	unit := int64(1)
+	if version == 1 {
+		for _, f := range []func(*store.Partial, float64){
+			func(p *store.Partial, v float64) { p.Sum = v },
+			func(p *store.Partial, v float64) { p.Min = v },
+			func(p *store.Partial, v float64) { p.Max = v },
+		} {
+			var prev uint64
+			for i := range ps {
+				prev ^= r.uint64()
+				f(&ps[i], math.Float64frombits(prev))
+			}
+		}
+	} else {
+		for _, f := range []func(*store.Partial, float64){
+			func(p *store.Partial, v float64) { p.Min = v },
+			func(p *store.Partial, v float64) { p.Max = v },
+			func(p *store.Partial, v float64) { p.Sum = v },
+		} {
+			fr := newFloatReader(r)
+			for i := range ps {
+				f(&ps[i], fr.next())
+			}
+		}
+		e := r.byte()
+		if e > maxUnit {
+			r.fail()
+		} else {
+			unit = ipow10[e]
+		}
 	}
-	prev = 0
 	for i := range ps {
-		prev ^= r.uint64()
-		ps[i].Min = math.Float64frombits(prev)
-	}
-	prev = 0
-	for i := range ps {
-		prev ^= r.uint64()
-		ps[i].Max = math.Float64frombits(prev)
+		ps[i].FirstTS = ps[i].Start + int64(r.uvarint())*unit
 	}
 	for i := range ps {
-		ps[i].FirstTS = ps[i].Start + int64(r.uvarint())
-	}
-	for i := range ps {
-		ps[i].LastTS = ps[i].Start + int64(r.uvarint())
+		ps[i].LastTS = ps[i].Start + int64(r.uvarint())*unit
 	}
 	kinds := r.readValues(n, nil, func(i int, v uns.Value) { ps[i].First = v })
 	r.readValues(n, kinds, func(i int, v uns.Value) { ps[i].Last = v })

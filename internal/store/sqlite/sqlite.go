@@ -196,6 +196,12 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 // the write lock before it reads anything (see inTx).
 func dsn(abs string, opts Options, readOnly bool) string {
 	q := url.Values{}
+	if !readOnly {
+		// Before any table exists: a new database is created with
+		// incremental auto-vacuum (an existing one is converted by
+		// migrate).
+		q.Add("_pragma", "auto_vacuum(INCREMENTAL)")
+	}
 	q.Add("_pragma", "busy_timeout("+strconv.FormatInt(opts.BusyTimeout.Milliseconds(), 10)+")")
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(FULL)")
@@ -204,6 +210,9 @@ func dsn(abs string, opts Options, readOnly bool) string {
 		q.Add("_pragma", "query_only(1)")
 	} else {
 		q.Add("_pragma", "cache_size(-65536)") // 64 MiB: the hot tails of many series
+		// The WAL file is cut back to 8 MiB after a checkpoint rather
+		// than keep its largest size.
+		q.Add("_pragma", "journal_size_limit(8388608)")
 	}
 	u := url.URL{Scheme: "file", Path: abs, RawQuery: q.Encode()}
 	return u.String()
@@ -488,8 +497,33 @@ func convertV3(s *Store, ctx context.Context) error {
 }
 
 // migrate brings the schema to len(migrations) in one transaction, and
-// refuses a database written by a newer molen.
+// refuses a database written by a newer molen. A database made before
+// molen returned free pages (auto_vacuum off) is then rewritten once with
+// incremental auto-vacuum (VACUUM: it needs as much free disk as the
+// database takes, for as long as it takes to copy it).
 func (s *Store) migrate(ctx context.Context) error {
+	if err := s.migrateSchema(ctx); err != nil {
+		return err
+	}
+	var mode int
+	if err := s.w.QueryRowContext(ctx, `PRAGMA auto_vacuum`).Scan(&mode); err != nil {
+		return fmt.Errorf("migrate: read auto_vacuum: %w", err)
+	}
+	if mode != autoVacuumIncremental {
+		if _, err := s.w.ExecContext(ctx, `PRAGMA auto_vacuum = INCREMENTAL`); err != nil {
+			return fmt.Errorf("migrate: set auto_vacuum: %w", err)
+		}
+		if _, err := s.w.ExecContext(ctx, `VACUUM`); err != nil {
+			return fmt.Errorf("migrate: vacuum into incremental auto-vacuum: %w", err)
+		}
+	}
+	return nil
+}
+
+// autoVacuumIncremental is PRAGMA auto_vacuum's value for INCREMENTAL.
+const autoVacuumIncremental = 2
+
+func (s *Store) migrateSchema(ctx context.Context) error {
 	err := s.inTx(ctx, func() error {
 		if _, err := s.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL) STRICT`); err != nil {
 			return err

@@ -163,8 +163,8 @@ func TestSchemaVersion(t *testing.T) {
 }
 
 // TestMigrateFromV1 opens a database of schema version 1, whose points
-// were unique by (series_id, ts), and checks that its points survive the
-// migration and that points with their timestamps can then be added.
+// were unique by (series_id, ts), made without auto-vacuum, and checks that
+// its points survive the migration, that the file now returns free pages, and that points with their timestamps can then be added.
 func TestMigrateFromV1(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "hub.db")
 	db, err := sql.Open("sqlite", "file:"+path)
@@ -197,6 +197,11 @@ func TestMigrateFromV1(t *testing.T) {
 	}
 	if v != len(migrations) {
 		t.Errorf("schema version after migration = %d, want %d", v, len(migrations))
+	}
+	// The file was made without auto-vacuum: migrate rewrote it with.
+	var mode int
+	if err := s.w.QueryRowContext(t.Context(), `PRAGMA auto_vacuum`).Scan(&mode); err != nil || mode != autoVacuumIncremental {
+		t.Errorf("auto_vacuum after migration = %d, %v; want %d (incremental)", mode, err, autoVacuumIncremental)
 	}
 	temp := []uns.Point{
 		{Series: "m/temp", TS: 10, Value: uns.Float(1.5)},
