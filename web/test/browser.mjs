@@ -95,7 +95,7 @@ await view('factory');
 // 2b. The application's own arithmetic, in the page: the UNS tree, OEE
 // sums (the example of docs/api.md) and the y-axis' least span.
 const unit = await page.evaluate(async () => {
-  const { buildTree, combine, machineState, isoWeek } = await import('/static/app/factory.js');
+  const { buildTree, combine, machineState, isoWeek, axisTicks } = await import('/static/app/factory.js');
   const { minSpan, chartData, Chart } = await import('/static/app/chart.js');
   const { html, render } = await import('/static/app/core.js');
   // A chart with bands: their min and max series stay out of the legend.
@@ -114,6 +114,8 @@ const unit = await page.evaluate(async () => {
     m1: tree.get('s/a/l/m1').series.map((x) => x.tag).join(','),
     line: tree.get('s/a/l').children.join(','),
     oee: [o.availability, o.performance, o.quality, o.oee].join(','),
+    // A day's timeline is marked every 2 hours, local time.
+    ticks: (() => { const d0 = new Date(2026, 10, 20).getTime(); return axisTicks(d0, d0 + 864e5).map((x) => new Date(x).getHours()).join(','); })(),
     legend: legend.join(','),
     // The target spans the chart even over a single bucket.
     target: JSON.stringify(chartData([{ label: 'oee', unit: '%', ts: [1000], values: [60] }], 1000, 5000, 85)),
@@ -132,10 +134,10 @@ const unit = await page.evaluate(async () => {
 });
 const wantUnit = {
   machines: 's/a/l/agv,s/a/l/m1', m1: 'oee/good,state,temp_c', line: 's/a/l/agv,s/a/l/m1', oee: '0.5,1,0.75,0.375', flat: '39.90,44.10', wide: '-5,105', stale: 'fresh:running,old:stale',
-  legend: 'Time,a (°C)', target: '[[1,5],[60,null],[85,85]]', weeks: '53,1,1,49,49',
+  ticks: '2,4,6,8,10,12,14,16,18,20,22', legend: 'Time,a (°C)', target: '[[1,5],[60,null],[85,85]]', weeks: '53,1,1,49,49',
 };
 for (const [k, v] of Object.entries(wantUnit)) if (unit[k] !== v) fail(`${k}: got ${unit[k]}, want ${v}`);
-log('ok tree, OEE sums, axis spans, staleness, band legend, target span and ISO weeks');
+log('ok tree, OEE sums, axis spans, staleness, band legend, target span, ISO weeks and timeline ticks');
 
 // 3. Navigate site → area → line → machine by links.
 for (let i = 0; i < machinePath.length - 1; i++) {

@@ -342,6 +342,31 @@ function StateStrip({ events, from, to, name, current }) {
   </div>`;
 }
 
+// TimeAxis marks round local times across a strip's period [from, to):
+// quarter hours to days, about a dozen ticks, the first and last moment
+// with their date below.
+export function axisTicks(from, to) {
+  const H = 3600e3, span = to - from;
+  const step = [15 * 60e3, H, 2 * H, 3 * H, 6 * H, 12 * H, 24 * H].find((x) => span / x <= 12);
+  if (!step) return [];
+  const d = new Date(from);
+  if (step >= 24 * H) d.setHours(0, 0, 0, 0); else d.setMinutes(Math.floor(d.getMinutes() / 15) * 15, 0, 0);
+  const out = [];
+  while (d.getTime() <= to) {
+    const at = d.getTime();
+    const local = d.getHours() * H + d.getMinutes() * 60e3;
+    if (at > from && at < to && (step >= 24 * H || local % step === 0)) out.push(at);
+    if (step >= 24 * H) d.setDate(d.getDate() + 1); else d.setTime(at + 15 * 60e3);
+  }
+  return out;
+}
+function TimeAxis({ from, to }) {
+  const day = to - from > 3 * 864e5;
+  return html`<div class="ticks" aria-hidden="true">${axisTicks(from, to).map((at) => html`<span style=${{ left: ((at - from) / (to - from)) * 100 + '%' }}>${
+    day ? fmtDate(at, { day: 'numeric', month: 'short' }) : fmtTime(at, false).slice(0, 5)}</span>`)}</div>
+    <p class="axis"><span>${fmtTime(from)}</span><span>${fmtTime(to)}</span></p>`;
+}
+
 function Legend() {
   return html`<p class="legend">${['running', 'idle', 'setup', 'down'].map((k) => html`<span><span class=${'swatch ' + k}></span>${t('state.' + k)}</span>`)}</p>`;
 }
@@ -361,7 +386,7 @@ function Timeline({ node, nodes, route, who }) {
     <${Legend} />
     <div class="strips">${machines.map((m) => html`<div class="strip-row"><a href=${href('factory', m.path.split('/'))}>${m.name}</a>
       <${StateStrip} events=${by.get(m.path)} from=${rg.from} to=${rg.to} name=${m.name} current=${rg.live && stateNow(m, latest, now)} /></div>`)}</div>
-    <p class="axis"><span>${fmtTime(rg.from)}</span><span>${fmtTime(rg.to)}</span></p>
+    <div class="strip-row"><span></span><div><${TimeAxis} from=${rg.from} to=${rg.to} /></div></div>
     <${DowntimeList} prefix=${node.path} from=${rg.fromQ} to=${rg.toQ} who=${who} />
   </section>`;
 }
@@ -694,7 +719,7 @@ function MachineTimeline({ node, from, to, fromQ, toQ, current }) {
   const ev = useApi('events', { asset: node.path, kind: 'state', from: fromQ, to: toQ, limit: 10000 });
   if (ev.error) return html`<${Failure} error=${ev.error} />`;
   return html`<${Legend} /><${StateStrip} events=${(ev.data?.events || []).filter((e) => e.asset === node.path)} from=${from} to=${to} name=${node.name} current=${current} />
-    <p class="axis"><span>${fmtTime(from)}</span><span>${fmtTime(to)}</span></p>`;
+    <${TimeAxis} from=${from} to=${to} />`;
 }
 
 // SeriesAdmin lets an admin rename, merge and delete a machine's series.
