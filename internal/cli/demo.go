@@ -145,9 +145,20 @@ func StartDemo(ctx context.Context, cfg DemoConfig, g *globals) (*Demo, error) {
 		if edgeID, token, err = h.CreateEdge(ctx, "demo-edge"); err != nil {
 			return fail(err)
 		}
+	}
+	// The demo's people exist before the history names who explained its
+	// downtimes.
+	hubDir := filepath.Join(cfg.DataDir, "hub")
+	link, err := seedProgramme(ctx, h, hubDir)
+	if err != nil {
+		return fail(err)
+	}
+	if edgeID != "" {
 		// Only a first start (a new edge) back-fills, up to now: before
 		// the edge's first live point.
-		d.history = startHistory(ctx, h, edgeID, cfg, log.With("component", "history"))
+		if d.history, err = startHistory(ctx, h, edgeID, cfg, log.With("component", "history")); err != nil {
+			return fail(err)
+		}
 	}
 	pipelineFile := cfg.PipelineFile
 	if pipelineFile == "" {
@@ -184,12 +195,6 @@ func StartDemo(ctx context.Context, cfg DemoConfig, g *globals) (*Demo, error) {
 
 	a := d.Served.Addrs()
 	admin, err := h.AdminToken()
-	if err != nil {
-		d.Close()
-		return nil, err
-	}
-	hubDir := filepath.Join(cfg.DataDir, "hub")
-	link, err := seedProgramme(ctx, h, hubDir)
 	if err != nil {
 		d.Close()
 		return nil, err

@@ -34,8 +34,6 @@ const (
 	historyStream = "demo-history"
 	// historyRecord is how much event time one stored record holds.
 	historyRecord = time.Hour
-	// historyReasonBy is the demo user who explained the past downtimes.
-	historyReasonBy = "Daan Visser"
 )
 
 // HistoryStats describe a back-fill.
@@ -51,7 +49,8 @@ type HistoryStats struct {
 // backfillHistory runs days of the simulated factory of seed up to end
 // through the demo pipeline at rate 1 and stores the results in st for org
 // as edge's stream historyStream; then it gives about two thirds of the
-// downtimes a reason, assigned by reasonBy. It is deterministic for a
+// downtimes a reason, assigned by reasonBy (a user ID, as the API stores
+// a person's reason). It is deterministic for a
 // given seed, days and end.
 func backfillHistory(ctx context.Context, st store.Store, org, edge string, seed int64, days int, end time.Time, reasonBy string) (HistoryStats, error) {
 	began := time.Now()
@@ -204,10 +203,16 @@ type history struct {
 }
 
 // startHistory starts back-filling cfg.History days up to now for the demo
-// edge edgeID, unless cfg.History is 0 (then it returns nil).
-func startHistory(ctx context.Context, h *hub.Hub, edgeID string, cfg DemoConfig, log *slog.Logger) *history {
+// edge edgeID, unless cfg.History is 0 (then it returns nil). The past
+// downtimes are explained by the demo's engineer, stored by user ID as a
+// reason given through the API is; the demo's people must exist.
+func startHistory(ctx context.Context, h *hub.Hub, edgeID string, cfg DemoConfig, log *slog.Logger) (*history, error) {
 	if cfg.History == 0 {
-		return nil
+		return nil, nil
+	}
+	by, err := h.Auth().UserByEmail(ctx, demoEngineer)
+	if err != nil {
+		return nil, fmt.Errorf("demo history: who explains the downtimes: %w", err)
 	}
 	end := time.Now()
 	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -216,10 +221,10 @@ func startHistory(ctx context.Context, h *hub.Hub, edgeID string, cfg DemoConfig
 	go func() {
 		defer close(x.done)
 		x.stats, x.err = runHistory(ctx, log, func(ctx context.Context) (HistoryStats, error) {
-			return backfillHistory(ctx, h.Store(), hub.DefaultOrg, edgeID, cfg.Seed, cfg.History, end, historyReasonBy)
+			return backfillHistory(ctx, h.Store(), hub.DefaultOrg, edgeID, cfg.Seed, cfg.History, end, by.ID)
 		})
 	}()
-	return x
+	return x, nil
 }
 
 // stop cancels the back-fill and waits for it. A nil history is done.

@@ -55,6 +55,10 @@ var demoOrgs = []demoOrg{
 // organisation's).
 const demoFactoryName = "Molenaar Precisie B.V."
 
+// demoEngineer is the demo factory's engineer, who explained the
+// downtimes of the demo's history.
+const demoEngineer = "daan.visser@molenaar.demo"
+
 type demoPerson struct {
 	email, name string
 	roles       []demoRole
@@ -68,7 +72,7 @@ type demoRole struct {
 var demoPeople = []demoPerson{
 	{DemoAdmin, "Pat Programma", []demoRole{{auth.PlatformOrg, api.RolePlatformAdmin}, {hub.DefaultOrg, api.RoleOwner}}},
 	{"eva.bakker@molenaar.demo", "Eva Bakker", []demoRole{{hub.DefaultOrg, api.RoleAdmin}}},
-	{"daan.visser@molenaar.demo", "Daan Visser", []demoRole{{hub.DefaultOrg, api.RoleEngineer}}},
+	{demoEngineer, "Daan Visser", []demoRole{{hub.DefaultOrg, api.RoleEngineer}}},
 	{"lotte.meijer@molenaar.demo", "Lotte Meijer", []demoRole{{hub.DefaultOrg, api.RoleViewer}}},
 	{"anouk.devries@edih-noord.demo", "Anouk de Vries", []demoRole{{"edih-noord", api.RoleOwner}}},
 	{"ruben.smit@edih-noord.demo", "Ruben Smit", []demoRole{{"edih-noord", api.RoleAdvisor}}},

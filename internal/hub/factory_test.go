@@ -3,6 +3,7 @@ package hub_test
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/molen-io/molen/internal/api"
 	"github.com/molen-io/molen/internal/audit"
@@ -208,6 +209,52 @@ func TestAlarms(t *testing.T) {
 		}
 		if got := auditActions(t, h, "alarm."); len(got) != 2 {
 			t.Errorf("audit: %v, want acked and commented", got)
+		}
+	})
+}
+
+// TestOEEByWeek: bucket=week cuts at Monday 00:00 in tz, through the hub's
+// API and each storage backend.
+func TestOEEByWeek(t *testing.T) {
+	eachBackend(t, func(t *testing.T, h *apiHub) {
+		// 2023-11-19 is a Sunday; Amsterdam is UTC+1. The window ending
+		// 22:30 UTC ends on Sunday evening local time, the one ending
+		// 23:30 UTC on Monday 00:30 local: they belong to different weeks.
+		sunday := time.Date(2023, 11, 19, 22, 30, 0, 0, time.UTC)
+		var pts []uns.Point
+		for i, end := range []time.Time{sunday, sunday.Add(time.Hour)} {
+			for tag, v := range map[string]float64{"running_s": float64(1000 * (i + 1)), "planned_s": 3600, "good": 10, "total": 10, "performance": 1} {
+				pts = append(pts, uns.Point{Series: "s/a/l/m/oee/" + tag, TS: end.UnixNano(), Value: uns.Float(v)})
+			}
+		}
+		c := &uplink.Client{URL: h.URL(), Credential: h.cred}
+		if _, err := c.Send(t.Context(), uplink.Batch{Stream: "points/oee",
+			Records: []uplink.RawRecord{{Seq: 1, Data: uplink.EncodePoints(nil, pts)}}}); err != nil {
+			t.Fatal(err)
+		}
+		ams, err := time.LoadLocation("Europe/Amsterdam")
+		if err != nil {
+			t.Fatal(err)
+		}
+		monday := func(d int) int64 { return time.Date(2023, 11, d, 0, 0, 0, 0, ams).UnixMilli() }
+		q := fmt.Sprintf("/api/v1/oee?prefix=s/a/l/m&bucket=week&tz=Europe/Amsterdam&from=%d&to=%d", monday(13), monday(27))
+		code, out := h.do("GET", q, h.viewer, "")
+		if code != 200 {
+			t.Fatalf("GET %s: %d %v", q, code, out)
+		}
+		var got []string
+		for _, g := range out["groups"].([]any) {
+			for _, b := range g.(map[string]any)["buckets"].([]any) {
+				b := b.(map[string]any)
+				got = append(got, fmt.Sprintf("%.0f-%.0f running %v", b["start"], b["end"], b["running_s"]))
+			}
+		}
+		want := []string{
+			fmt.Sprintf("%d-%d running 1000", monday(13), monday(20)),
+			fmt.Sprintf("%d-%d running 2000", monday(20), monday(27)),
+		}
+		if out["bucket"] != "week" || fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("bucket %v, got %v, want %v", out["bucket"], got, want)
 		}
 	})
 }

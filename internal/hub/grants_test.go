@@ -68,9 +68,36 @@ func TestGrants(t *testing.T) {
 	if first["actor_org"] != "edih-a" || first["detail"].(map[string]any)["grant"] != w.ids["grant"] {
 		t.Errorf("read entry: %v", first)
 	}
+	// Record times are RFC 3339 strings in UTC, not unix milliseconds
+	// (docs/api.md).
+	utc := func(what string, v any) {
+		t.Helper()
+		s, _ := v.(string)
+		if at, err := time.Parse(time.RFC3339Nano, s); err != nil || at.Location() != time.UTC || at.Year() < 2020 {
+			t.Errorf("%s = %#v, want an RFC 3339 time in UTC", what, v)
+		}
+	}
+	utc("audit entry at", first["at"])
+	given := w.must(t, w.c["admin"], "GET", "/api/v1/grants", "", 200)["given"].([]any)
+	if len(given) == 0 {
+		t.Fatal("acme gave no grants")
+	}
+	for _, k := range []string{"created", "expires"} {
+		utc("grant "+k, given[0].(map[string]any)[k])
+	}
 
 	// A kpi grant does not open raw points; revoking ends everything at once.
 	w.must(t, w.c["admin"], "DELETE", "/api/v1/grants/"+w.ids["grant"], "", 200)
+	revoked := 0
+	for _, g := range w.must(t, w.c["admin"], "GET", "/api/v1/grants", "", 200)["given"].([]any) {
+		if g := g.(map[string]any); g["id"] == w.ids["grant"] {
+			utc("grant revoked", g["revoked"])
+			revoked++
+		}
+	}
+	if revoked != 1 {
+		t.Errorf("the revoked grant is listed %d times, want once", revoked)
+	}
 	w.must(t, w.c["admin"], "POST", "/api/v1/grants", `{"grantee":"edih-a","kind":"kpi","prefix":"acme-site","expires":"30d"}`, 201)
 	hub = login(t, w.base, "advisor@edih-a.test", api.RoleAdvisor)
 	for path, want := range map[string]int{

@@ -29,11 +29,12 @@ const (
 	DefaultShifts = "06:00,14:00,22:00"
 )
 
-// calendar cuts time into report buckets: hours, days or shifts in a time
-// zone. Boundaries are instants, so days and shifts across a daylight
-// saving change are 23 or 25 hours long, as on the factory's clock.
+// calendar cuts time into report buckets: hours, days, ISO weeks (from
+// Monday 00:00) or shifts in a time zone. Boundaries are instants, so days,
+// weeks and shifts across a daylight saving change are an hour shorter or
+// longer, as on the factory's clock.
 type calendar struct {
-	unit   string // hour, day or shift
+	unit   string // hour, day, week or shift
 	loc    *time.Location
 	shifts []int // shift starts in minutes after local midnight, increasing
 }
@@ -44,10 +45,14 @@ func (c calendar) floor(t time.Time) time.Time {
 	switch c.unit {
 	case "hour":
 		return t.Add(-time.Duration(t.Minute())*time.Minute - time.Duration(t.Second())*time.Second - time.Duration(t.Nanosecond()))
-	case "day":
+	case "day", "week":
 		d := time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, c.loc)
 		if d.After(t) { // midnight moved by a zone change
 			d = time.Date(t.Year(), t.Month(), t.Day()-1, 0, 0, 0, 0, c.loc)
+		}
+		if c.unit == "week" {
+			sinceMonday := (int(d.Weekday()) + 6) % 7
+			d = time.Date(d.Year(), d.Month(), d.Day()-sinceMonday, 0, 0, 0, 0, c.loc)
 		}
 		return d
 	}
@@ -71,6 +76,8 @@ func (c calendar) next(b time.Time) time.Time {
 		return b.Add(time.Hour)
 	case "day":
 		return time.Date(b.Year(), b.Month(), b.Day()+1, 0, 0, 0, 0, c.loc)
+	case "week":
+		return time.Date(b.Year(), b.Month(), b.Day()+7, 0, 0, 0, 0, c.loc)
 	}
 	for day := 0; day <= 1; day++ {
 		for _, m := range c.shifts {
@@ -131,9 +138,9 @@ func parseCalendar(q url.Values) (calendar, error) {
 	switch c.unit {
 	case "":
 		c.unit = "hour"
-	case "hour", "day", "shift":
+	case "hour", "day", "week", "shift":
 	default:
-		return c, api.BadRequest("bucket=%q: want hour, day or shift", c.unit)
+		return c, api.BadRequest("bucket=%q: want hour, day, week or shift", c.unit)
 	}
 	if tz := get("tz"); tz != "" {
 		// "Local" would depend on the hub's host; names are IANA zones.

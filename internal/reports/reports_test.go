@@ -246,6 +246,14 @@ func TestOEE(t *testing.T) {
 			},
 		},
 		{
+			// 2026-11-20 is a Friday: its ISO week runs from Monday the 16th.
+			name:  "machine by week",
+			query: "prefix=s1/a/l1/m1&by=machine&bucket=week&from=" + ms(day) + "&to=" + ms(day.Add(24*time.Hour)),
+			want: []oeeGroupResp{{Group: "s1/a/l1/m1", Buckets: []oeeBucket{
+				bucketOf(day.Add(-4*24*time.Hour), day.Add(3*24*time.Hour), 6000, 10800, 140, 150, 5400, 0.5*1800+3600),
+			}}},
+		},
+		{
 			name:  "nothing under the prefix",
 			query: "prefix=s1/a/l7" + dayRange,
 			want:  []oeeGroupResp{},
@@ -329,6 +337,15 @@ func TestCalendarBounds(t *testing.T) {
 		{"shifts across midnight", calendar{unit: "shift", loc: amsterdam, shifts: []int{6 * 60, 14 * 60, 22 * 60}},
 			local(11, 20, 3, 0), local(11, 20, 23, 0),
 			[]time.Time{local(11, 19, 22, 0), local(11, 20, 6, 0), local(11, 20, 14, 0), local(11, 20, 22, 0), local(11, 21, 6, 0)}},
+		// ISO weeks start on Monday 00:00 local; the week holding the
+		// October clock change has 169 hours.
+		{"weeks across the clock change", calendar{unit: "week", loc: amsterdam}, local(10, 21, 12, 0), local(11, 3, 0, 0),
+			[]time.Time{local(10, 19, 0, 0), local(10, 26, 0, 0), local(11, 2, 0, 0), local(11, 9, 0, 0)}},
+		// Sunday 23:30 UTC is already Monday in Amsterdam.
+		{"week starts on the local Monday", calendar{unit: "week", loc: amsterdam}, time.Date(2026, 11, 1, 23, 30, 0, 0, time.UTC), local(11, 3, 0, 0),
+			[]time.Time{local(11, 2, 0, 0), local(11, 9, 0, 0)}},
+		{"week in UTC from a Monday", calendar{unit: "week", loc: time.UTC}, time.Date(2026, 11, 16, 0, 0, 0, 0, time.UTC), day,
+			[]time.Time{time.Date(2026, 11, 16, 0, 0, 0, 0, time.UTC), time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)}},
 		{"one shift a day at 06:30", calendar{unit: "shift", loc: time.UTC, shifts: []int{6*60 + 30}},
 			at(6, 30), at(7, 0), []time.Time{at(6, 30), at(30, 30)}},
 	}
@@ -349,6 +366,9 @@ func TestCalendarBounds(t *testing.T) {
 	}
 	if d := local(10, 26, 0, 0).Sub(local(10, 25, 0, 0)); d != 25*time.Hour {
 		t.Fatalf("test data: the clock-change day is %v", d)
+	}
+	if d := local(10, 26, 0, 0).Sub(local(10, 19, 0, 0)); d != 169*time.Hour || local(10, 19, 0, 0).Weekday() != time.Monday {
+		t.Fatalf("test data: the clock-change week is %v from a %v", d, local(10, 19, 0, 0).Weekday())
 	}
 }
 
@@ -448,7 +468,7 @@ func TestReportsBadInput(t *testing.T) {
 		path, msg string
 	}{
 		{"/api/v1/oee?by=cell", "by="},
-		{"/api/v1/oee?bucket=week", "bucket="},
+		{"/api/v1/oee?bucket=month", "bucket="},
 		{"/api/v1/oee?prefix=s/%2B/l", "prefix"},
 		{"/api/v1/oee?prefix=" + url.QueryEscape("s' OR '1'='1"), "prefix"},
 		{"/api/v1/oee?bucket=shift&shifts=25:00", "shifts="},

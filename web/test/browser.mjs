@@ -95,8 +95,18 @@ await view('factory');
 // 2b. The application's own arithmetic, in the page: the UNS tree, OEE
 // sums (the example of docs/api.md) and the y-axis' least span.
 const unit = await page.evaluate(async () => {
-  const { buildTree, combine, machineState } = await import('/static/app/factory.js');
-  const { minSpan } = await import('/static/app/chart.js');
+  const { buildTree, combine, machineState, isoWeek, axisTicks } = await import('/static/app/factory.js');
+  const { minSpan, chartData, Chart } = await import('/static/app/chart.js');
+  const { html, render } = await import('/static/app/core.js');
+  // A chart with bands: their min and max series stay out of the legend.
+  const host = document.createElement('div');
+  host.style.width = '800px';
+  document.body.append(host);
+  render(html`<${Chart} lines=${[{ label: 'a', unit: '°C', ts: [1e12, 1e12 + 6e4], values: [1, 2], min: [0, 1], max: [2, 3] }]} from=${1e12} to=${1e12 + 6e4} title="t" />`, host);
+  while (!host.querySelector('.u-legend')) await new Promise((r) => requestAnimationFrame(r));
+  const legend = [...host.querySelectorAll('.u-legend .u-series')].filter((e) => getComputedStyle(e).display !== 'none').map((e) => e.querySelector('.u-label').textContent);
+  render(null, host);
+  host.remove();
   const tree = buildTree([{ path: 's/a/l/m1/state' }, { path: 's/a/l/m1/temp_c' }, { path: 's/a/l/m1/oee/good' }, { path: 's/a/l/agv/battery' }]);
   const o = combine([{ start: 0, end: 1, running_s: 5400, planned_s: 10800, good: 15, total: 20, performance: 1 }]);
   return {
@@ -104,6 +114,13 @@ const unit = await page.evaluate(async () => {
     m1: tree.get('s/a/l/m1').series.map((x) => x.tag).join(','),
     line: tree.get('s/a/l').children.join(','),
     oee: [o.availability, o.performance, o.quality, o.oee].join(','),
+    // A day's timeline is marked every 2 hours, local time.
+    ticks: (() => { const d0 = new Date(2026, 10, 20).getTime(); return axisTicks(d0, d0 + 864e5).map((x) => new Date(x).getHours()).join(','); })(),
+    legend: legend.join(','),
+    // The target spans the chart even over a single bucket.
+    target: JSON.stringify(chartData([{ label: 'oee', unit: '%', ts: [1000], values: [60] }], 1000, 5000, 85)),
+    // ISO weeks: 3 January 2021 is in week 53 of 2020, 29 December 2025 in week 1 of 2026.
+    weeks: ['2021-01-03', '2021-01-04', '2025-12-29', '2026-11-30', '2026-12-06'].map((d) => isoWeek(new Date(d + 'T12:00').getTime())).join(','),
     flat: minSpan(42, 42).map((x) => x.toFixed(2)).join(','),
     wide: minSpan(0, 100).join(','),
     // A machine is stale when none of its series is fresh, whatever its
@@ -115,9 +132,12 @@ const unit = await page.evaluate(async () => {
     }).join(','),
   };
 });
-const wantUnit = { machines: 's/a/l/agv,s/a/l/m1', m1: 'oee/good,state,temp_c', line: 's/a/l/agv,s/a/l/m1', oee: '0.5,1,0.75,0.375', flat: '39.90,44.10', wide: '-5,105', stale: 'fresh:running,old:stale' };
+const wantUnit = {
+  machines: 's/a/l/agv,s/a/l/m1', m1: 'oee/good,state,temp_c', line: 's/a/l/agv,s/a/l/m1', oee: '0.5,1,0.75,0.375', flat: '39.90,44.10', wide: '-5,105', stale: 'fresh:running,old:stale',
+  ticks: '2,4,6,8,10,12,14,16,18,20,22', legend: 'Time,a (°C)', target: '[[1,5],[60,null],[85,85]]', weeks: '53,1,1,49,49',
+};
 for (const [k, v] of Object.entries(wantUnit)) if (unit[k] !== v) fail(`${k}: got ${unit[k]}, want ${v}`);
-log('ok tree, OEE sums, axis spans and staleness');
+log('ok tree, OEE sums, axis spans, staleness, band legend, target span, ISO weeks and timeline ticks');
 
 // 3. Navigate site → area → line → machine by links.
 for (let i = 0; i < machinePath.length - 1; i++) {
@@ -188,6 +208,11 @@ await page.waitForFunction(() => {
   return cells.length > 0 && cells.every((c) => c === 'downtime');
 });
 log('ok event search by kind');
+
+// OEE per week: the hub's week buckets, named by ISO week.
+await go(`#/factory/${line}?tab=oee&bucket=week&from=-7d`);
+await page.waitForFunction(() => [...document.querySelectorAll('table.data tbody th')].some((h) => /^week \d+ \(/.test(h.textContent)));
+log('ok OEE per week');
 
 await go(`#/factory/${line}?tab=downtime&from=-24h`);
 await page.waitForSelector('.tabs a[aria-current="page"][href$="tab=downtime&from=-24h"], .tabs a[aria-current="page"][href*="tab=downtime"]');

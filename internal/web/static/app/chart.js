@@ -24,6 +24,21 @@ export function minSpan(min, max) {
 
 function cssVar(name) { return getComputedStyle(document.documentElement).getPropertyValue(name).trim(); }
 
+// chartData joins the lines into uPlot's columns: x in seconds (uPlot's
+// time axis), one column per line plus min and max columns for bands, and
+// a target as a line from \`from\` to \`to\`, so it shows across the chart
+// even when the lines have a single point.
+export function chartData(lines, from, to, target) {
+  const tables = lines.map((l) => {
+    const cols = [l.ts.map((x) => x / 1000), l.values];
+    if (l.min) cols.push(l.min, l.max);
+    return cols;
+  });
+  if (!tables.length) return [[]];
+  if (target !== undefined) tables.push([[from / 1000, to / 1000], [target, target]]);
+  return tables.length === 1 ? tables[0] : uPlot.join(tables);
+}
+
 // Chart props: lines [{label, unit, ts: [ms], values: [n], min?: [n], max?: [n]}],
 // from/to (ms), onZoom(from, to), height, title (for screen readers).
 export function Chart({ lines, from, to, onZoom, height = 280, title, bars = false, target, yRange }) {
@@ -34,17 +49,11 @@ export function Chart({ lines, from, to, onZoom, height = 280, title, bars = fal
   const th = useSignal(theme);
   const lg = useSignal(lang);
 
-  // Shape: x in seconds (uPlot's time axis), one column per line, plus
-  // min and max columns for bands.
+  // Shape: the columns chartData makes.
   const shapeKey = lines.map((l) => l.label + '|' + l.unit + '|' + !!l.min).join(';') + th + lg + bars + (target ?? '');
   useEffect(() => {
     const node = el.current;
-    const tables = lines.map((l) => {
-      const cols = [l.ts.map((x) => x / 1000), l.values];
-      if (l.min) cols.push(l.min, l.max);
-      return cols;
-    });
-    let data = tables.length ? (tables.length === 1 ? tables[0] : uPlot.join(tables)) : [[]];
+    const data = chartData(lines, from, to, target);
     const units = [...new Set(lines.map((l) => l.unit || ''))];
     const scaleOf = (u) => 'y' + units.indexOf(u);
     const axisColour = cssVar('--muted') || '#555';
@@ -52,32 +61,43 @@ export function Chart({ lines, from, to, onZoom, height = 280, title, bars = fal
     // Times in the page's language: hours and minutes within two days,
     // dates beyond.
     const series = [{ label: t('chart.time'), value: (u, v) => (v === null ? '–' : fmtTime(v * 1000)) }];
-    const bands = [];
+    // A band's min and max series stay out of the legend: the line's own
+    // entry shows them as "avg (min–max)".
+    const bands = [], hidden = [];
     lines.forEach((l, i) => {
       const c = colour(i);
       const idx = series.length;
       series.push({
         label: l.label + (l.unit ? ' (' + l.unit + ')' : ''), stroke: c, width: 2, scale: scaleOf(l.unit || ''),
-        spanGaps: false, value: (u, v) => fmtNum(v),
+        spanGaps: false,
+        value: l.min
+          ? (u, v, si, di) => (v === null || di === null ? fmtNum(v) : fmtNum(v) + ' (' + fmtNum(u.data[idx + 1][di]) + '–' + fmtNum(u.data[idx + 2][di]) + ')')
+          : (u, v) => fmtNum(v),
         ...(bars ? { paths: uPlot.paths.bars({ size: [0.6, 60] }), fill: c + 'cc' } : {}),
       });
       if (l.min) {
         series.push({ label: l.label + ' min', stroke: c + '55', width: 1, scale: scaleOf(l.unit || ''), value: (u, v) => fmtNum(v) });
         series.push({ label: l.label + ' max', stroke: c + '55', width: 1, scale: scaleOf(l.unit || ''), value: (u, v) => fmtNum(v) });
         bands.push({ series: [idx + 2, idx + 1], fill: c + '22' });
+        hidden.push(idx + 1, idx + 2);
       }
     });
-    if (target !== undefined && data[0].length) {
-      series.push({ label: t('oee.target'), stroke: cssVar('--fg') || '#000', dash: [6, 4], width: 1.5, scale: 'y0', value: (u, v) => fmtNum(v) });
-      data = [...data, data[0].map(() => target)];
+    if (target !== undefined && lines.length) {
+      series.push({ label: t('oee.target'), stroke: cssVar('--fg') || '#000', dash: [6, 4], width: 1.5, scale: 'y0', value: () => fmtNum(target) });
     }
     const scales = { x: { time: true, min: from / 1000, max: to / 1000 } };
     units.forEach((u) => { scales[scaleOf(u)] = { range: (p, lo, hi) => yRange || (bars ? [0, Math.max(1.05, hi || 0)] : minSpan(lo, hi)) }; });
     const loc = document.documentElement.lang === 'nl' ? 'nl-NL' : 'en-GB';
+    // Over more than two days a tick at local midnight names its day and
+    // the others their hour, so no date repeats along the axis.
     const xValues = (u, splits) => {
       const span = (splits[splits.length - 1] - splits[0]) || 0;
-      const o = span > 2 * 86400 ? { day: 'numeric', month: 'short' } : { hour: '2-digit', minute: '2-digit' };
-      return splits.map((v) => new Date(v * 1000).toLocaleString(loc, o));
+      const hm = { hour: '2-digit', minute: '2-digit' };
+      return splits.map((v) => {
+        const d = new Date(v * 1000);
+        if (span <= 2 * 86400) return d.toLocaleString(loc, hm);
+        return d.getHours() || d.getMinutes() ? d.toLocaleString(loc, hm) : d.toLocaleString(loc, { day: 'numeric', month: 'short' });
+      });
     };
     const axes = [{ stroke: axisColour, grid: { stroke: gridColour }, values: xValues }];
     units.slice(0, 2).forEach((u, i) => axes.push({
@@ -98,6 +118,8 @@ export function Chart({ lines, from, to, onZoom, height = 280, title, bars = fal
       },
     };
     plot.current = new uPlot(opts, data, node);
+    const rows = node.querySelectorAll('.u-legend .u-series');
+    for (const i of hidden) if (rows[i]) { rows[i].style.display = 'none'; rows[i].dataset.band = ''; }
     node.dataset.points = String(lines.reduce((n, l) => n + l.values.length, 0));
     const ro = new ResizeObserver(() => plot.current && plot.current.setSize({ width: node.clientWidth, height }));
     ro.observe(node);
@@ -107,11 +129,8 @@ export function Chart({ lines, from, to, onZoom, height = 280, title, bars = fal
   // New data of the same shape (a live point) only updates the plot.
   useEffect(() => {
     if (!plot.current) return;
-    const tables = lines.map((l) => (l.min ? [l.ts.map((x) => x / 1000), l.values, l.min, l.max] : [l.ts.map((x) => x / 1000), l.values]));
-    if (!tables.length) return;
-    let data = tables.length === 1 ? tables[0] : uPlot.join(tables);
-    if (target !== undefined) data = [...data, data[0].map(() => target)];
-    plot.current.setData(data, false);
+    if (!lines.length) return;
+    plot.current.setData(chartData(lines, from, to, target), false);
     plot.current.setScale('x', { min: from / 1000, max: to / 1000 });
     el.current.dataset.points = String(lines.reduce((n, l) => n + l.values.length, 0));
   }, [lines]);

@@ -94,6 +94,10 @@ export function fmtTime(ms, withDate = true) {
   const o = withDate ? { dateStyle: 'short', timeStyle: 'short' } : { timeStyle: 'medium' };
   return new Date(ms).toLocaleString(locale(), o);
 }
+// fmtDate writes the calendar day of ms ("Mon 30 Nov 2026").
+export function fmtDate(ms, o = { weekday: 'short', day: 'numeric', month: 'short', year: 'numeric' }) {
+  return ms ? new Date(ms).toLocaleDateString(locale(), o) : '–';
+}
 export function fmtDuration(s) {
   if (s === null || s === undefined) return '–';
   s = Math.round(s);

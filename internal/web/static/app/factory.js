@@ -7,7 +7,7 @@
 // [data-tag][data-value] a latest value, [data-chart][data-points] a chart.
 import {
   html, useState, useEffect, useMemo, useApi, api, download, live, t, label, lang, useSignal, registerArea, href,
-  withQuery, parseTime, RANGES, fmtNum, fmtPct, fmtTime, fmtDuration, fmtAgo, unitOf, INTERNAL_TAGS, stateClass,
+  withQuery, parseTime, RANGES, fmtNum, fmtPct, fmtTime, fmtDate, fmtDuration, fmtAgo, unitOf, INTERNAL_TAGS, stateClass,
   stateText, STALE_MS, can,
 } from './core.js';
 import { Chart, colour } from './chart.js';
@@ -262,11 +262,20 @@ function OEENow({ prefix }) {
     </div></section>`;
 }
 
-function weekStart(ms) {
+// isoWeek is the ISO 8601 week number of the local day holding ms.
+export function isoWeek(ms) {
   const d = new Date(ms);
-  d.setHours(0, 0, 0, 0);
-  d.setDate(d.getDate() - ((d.getDay() + 6) % 7));
-  return d.getTime();
+  const th = new Date(Date.UTC(d.getFullYear(), d.getMonth(), d.getDate() + 3 - ((d.getDay() + 6) % 7))); // the week's Thursday
+  return 1 + Math.floor((th - Date.UTC(th.getUTCFullYear(), 0, 1)) / (7 * 864e5));
+}
+
+// bucketLabel names an OEE row as a person reads the calendar: a day, a
+// week with its dates, a shift by its day and start.
+export function bucketLabel(x, bucket) {
+  const short = { day: 'numeric', month: 'short' };
+  if (bucket === 'week') return t('oee.weekOf', { n: isoWeek(x.key), from: fmtDate(x.key, short), to: fmtDate(x.end - 1, short) });
+  if (bucket === 'shift') return t('oee.shiftOf', { day: fmtDate(x.key), shift: x.shift || fmtTime(x.key, false) });
+  return fmtDate(x.key);
 }
 
 const TARGET_KEY = 'molen.oeeTarget';
@@ -274,15 +283,16 @@ function OEEView({ node, route }) {
   const bucket = ['shift', 'day', 'week'].includes(route.query.get('bucket')) ? route.query.get('bucket') : 'day';
   const rg = rangeOf(route, bucket === 'shift' ? '-7d' : '-30d');
   const tz = Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
-  const r = useApi('oee', { prefix: node.path, by: 'site', bucket: bucket === 'week' ? 'day' : bucket, from: rg.fromQ, to: rg.toQ, tz });
+  const r = useApi('oee', { prefix: node.path, by: 'site', bucket, from: rg.fromQ, to: rg.toQ, tz });
   const [target, setTarget] = useState(Number(localStorage.getItem(TARGET_KEY)) || 0.85);
   const rows = useMemo(() => {
     if (!r.data) return [];
+    // One row per calendar bucket of the hub, the sites under the node
+    // combined.
     const by = new Map();
     for (const b of r.data.groups.flatMap((g) => g.buckets)) {
-      const k = bucket === 'week' ? weekStart(b.start) : b.start;
-      if (!by.has(k)) by.set(k, []);
-      by.get(k).push(b);
+      if (!by.has(b.start)) by.set(b.start, []);
+      by.get(b.start).push(b);
     }
     return [...by.entries()].sort((a, b) => a[0] - b[0]).map(([k, bs]) => ({ ...combine(bs), key: k, shift: bs[0].shift }));
   }, [r.data, bucket]);
@@ -304,7 +314,7 @@ function OEEView({ node, route }) {
       <table class="data"><caption class="sr-only">${t('oee.title')}</caption>
         <thead><tr><th scope="col">${t('bucket.' + bucket)}</th><th scope="col">${t('oee.oee')}</th><th scope="col">${t('oee.availability')}</th><th scope="col">${t('oee.performance')}</th><th scope="col">${t('oee.quality')}</th><th scope="col">${t('oee.good')}</th></tr></thead>
         <tbody>${rows.map((x) => html`<tr class=${x.oee !== null && x.oee < target ? 'below' : ''}>
-          <th scope="row">${fmtTime(x.key)}${x.shift ? ' (' + x.shift + ')' : ''}</th><td>${fmtPct(x.oee)}</td><td>${fmtPct(x.availability)}</td><td>${fmtPct(x.performance)}</td><td>${fmtPct(x.quality)}</td><td>${fmtNum(x.good)} / ${fmtNum(x.total)}</td></tr>`)}</tbody>
+          <th scope="row">${bucketLabel(x, bucket)}</th><td>${fmtPct(x.oee)}</td><td>${fmtPct(x.availability)}</td><td>${fmtPct(x.performance)}</td><td>${fmtPct(x.quality)}</td><td>${fmtNum(x.good)} / ${fmtNum(x.total)}</td></tr>`)}</tbody>
       </table>`}
   </section>`;
 }
@@ -332,6 +342,31 @@ function StateStrip({ events, from, to, name, current }) {
   </div>`;
 }
 
+// TimeAxis marks round local times across a strip's period [from, to):
+// quarter hours to days, about a dozen ticks, the first and last moment
+// with their date below.
+export function axisTicks(from, to) {
+  const H = 3600e3, span = to - from;
+  const step = [15 * 60e3, H, 2 * H, 3 * H, 6 * H, 12 * H, 24 * H].find((x) => span / x <= 12);
+  if (!step) return [];
+  const d = new Date(from);
+  if (step >= 24 * H) d.setHours(0, 0, 0, 0); else d.setMinutes(Math.floor(d.getMinutes() / 15) * 15, 0, 0);
+  const out = [];
+  while (d.getTime() <= to) {
+    const at = d.getTime();
+    const local = d.getHours() * H + d.getMinutes() * 60e3;
+    if (at > from && at < to && (step >= 24 * H || local % step === 0)) out.push(at);
+    if (step >= 24 * H) d.setDate(d.getDate() + 1); else d.setTime(at + 15 * 60e3);
+  }
+  return out;
+}
+function TimeAxis({ from, to }) {
+  const day = to - from > 3 * 864e5;
+  return html`<div class="ticks" aria-hidden="true">${axisTicks(from, to).map((at) => html`<span style=${{ left: ((at - from) / (to - from)) * 100 + '%' }}>${
+    day ? fmtDate(at, { day: 'numeric', month: 'short' }) : fmtTime(at, false).slice(0, 5)}</span>`)}</div>
+    <p class="axis"><span>${fmtTime(from)}</span><span>${fmtTime(to)}</span></p>`;
+}
+
 function Legend() {
   return html`<p class="legend">${['running', 'idle', 'setup', 'down'].map((k) => html`<span><span class=${'swatch ' + k}></span>${t('state.' + k)}</span>`)}</p>`;
 }
@@ -351,7 +386,7 @@ function Timeline({ node, nodes, route, who }) {
     <${Legend} />
     <div class="strips">${machines.map((m) => html`<div class="strip-row"><a href=${href('factory', m.path.split('/'))}>${m.name}</a>
       <${StateStrip} events=${by.get(m.path)} from=${rg.from} to=${rg.to} name=${m.name} current=${rg.live && stateNow(m, latest, now)} /></div>`)}</div>
-    <p class="axis"><span>${fmtTime(rg.from)}</span><span>${fmtTime(rg.to)}</span></p>
+    <div class="strip-row"><span></span><div><${TimeAxis} from=${rg.from} to=${rg.to} /></div></div>
     <${DowntimeList} prefix=${node.path} from=${rg.fromQ} to=${rg.toQ} who=${who} />
   </section>`;
 }
@@ -454,7 +489,9 @@ function ParetoView({ node, route, who }) {
   const r = useApi('downtime/pareto', { prefix: node.path, by, from: rg.fromQ, to: rg.toQ });
   const reasons = useReasons();
   const byCode = new Map(reasons.list.map((x) => [x.code, x]));
-  const name = (k) => (by === 'asset' ? k.split('/').pop() : byCode.has(k) ? label(byCode.get(k).label) : k === 'unknown' ? t('downtime.unknown') : k);
+  // A downtime nobody explained yet is keyed by the machine's state.
+  const name = (k) => (by === 'asset' ? k.split('/').pop() : byCode.has(k) ? label(byCode.get(k).label)
+    : k === 'unknown' ? t('downtime.unknown') : t('pareto.unexplained', { state: stateText(k) }));
   const items = r.data?.items || [];
   const max = Math.max(1, ...items.map((x) => x.duration_s));
   return html`<section aria-labelledby="pareto-h">
@@ -682,7 +719,7 @@ function MachineTimeline({ node, from, to, fromQ, toQ, current }) {
   const ev = useApi('events', { asset: node.path, kind: 'state', from: fromQ, to: toQ, limit: 10000 });
   if (ev.error) return html`<${Failure} error=${ev.error} />`;
   return html`<${Legend} /><${StateStrip} events=${(ev.data?.events || []).filter((e) => e.asset === node.path)} from=${from} to=${to} name=${node.name} current=${current} />
-    <p class="axis"><span>${fmtTime(from)}</span><span>${fmtTime(to)}</span></p>`;
+    <${TimeAxis} from=${from} to=${to} />`;
 }
 
 // SeriesAdmin lets an admin rename, merge and delete a machine's series.
