@@ -10,7 +10,10 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/molen-io/molen/internal/audit"
+	"github.com/molen-io/molen/internal/factory"
 	"github.com/molen-io/molen/internal/hub"
+	"github.com/molen-io/molen/internal/meta"
 	"github.com/molen-io/molen/internal/pipeline"
 	"github.com/molen-io/molen/internal/sim"
 	"github.com/molen-io/molen/internal/store"
@@ -43,6 +46,7 @@ type HistoryStats struct {
 	Events   int       // events stored (versions of one event count once each)
 	Downtime int       // downtime events in the history
 	Reasons  int       // of them, those given a reason
+	Acked    int       // alarms acknowledged (all but the last shift's)
 	Took     time.Duration
 }
 
@@ -166,6 +170,37 @@ func explainDowntimes(ctx context.Context, st store.Store, org string, stats *Hi
 	return nil
 }
 
+// historyOpenAlarms is how far back the history's alarms are left open:
+// one shift, as if the earlier ones were seen at each shift handover.
+const historyOpenAlarms = 8 * time.Hour
+
+// ackHistoryAlarms acknowledges the history's alarms and anomalies that
+// started before before, by (a user ID), each with its audit entry, so the
+// demo opens with the last shift's alarms to look at rather than a week's.
+func ackHistoryAlarms(ctx context.Context, f *factory.Service, st store.Store, org string, stats *HistoryStats, by string, before time.Time) error {
+	for _, kind := range factory.AlarmKinds {
+		evs, err := st.Events(ctx, org, store.EventQuery{AssetPrefix: sim.DefaultSite, Kind: kind,
+			From: stats.From.UnixNano(), To: before.UnixNano()})
+		if err != nil {
+			return fmt.Errorf("demo history alarms: %w", err)
+		}
+		for _, e := range evs {
+			if e.Start < stats.From.UnixNano() || e.Start >= before.UnixNano() {
+				continue
+			}
+			start := time.Unix(0, e.Start).UTC().Format(time.RFC3339Nano)
+			ent := audit.Entry{Org: org, Actor: by, Action: "alarm.acked", Target: e.Asset,
+				Detail: map[string]string{"kind": e.Kind, "start": start}}
+			n := factory.Note{At: time.Now(), Actor: by, Ack: true, Text: "Seen at shift handover"}
+			if err := f.AddNote(ctx, org, e.Asset, e.Kind, e.Start, n, ent); err != nil && !errors.Is(err, meta.ErrExists) {
+				return fmt.Errorf("demo history alarm: %w", err)
+			}
+			stats.Acked++
+		}
+	}
+	return nil
+}
+
 // runHistory back-fills in the background and logs the outcome.
 func runHistory(ctx context.Context, log *slog.Logger, backfill func(context.Context) (HistoryStats, error)) (HistoryStats, error) {
 	s, err := backfill(ctx)
@@ -178,7 +213,7 @@ func runHistory(ctx context.Context, log *slog.Logger, backfill func(context.Con
 		return s, err
 	}
 	log.Info("demo history back-filled", "from", s.From.Format(time.RFC3339), "to", s.To.Format(time.RFC3339),
-		"points", s.Points, "events", s.Events, "downtimes", s.Downtime, "with_reason", s.Reasons, "took", s.Took.Round(time.Millisecond))
+		"points", s.Points, "events", s.Events, "downtimes", s.Downtime, "with_reason", s.Reasons, "alarms_acked", s.Acked, "took", s.Took.Round(time.Millisecond))
 	return s, nil
 }
 
@@ -221,7 +256,11 @@ func startHistory(ctx context.Context, h *hub.Hub, edgeID string, cfg DemoConfig
 	go func() {
 		defer close(x.done)
 		x.stats, x.err = runHistory(ctx, log, func(ctx context.Context) (HistoryStats, error) {
-			return backfillHistory(ctx, h.Store(), hub.DefaultOrg, edgeID, cfg.Seed, cfg.History, end, by.ID)
+			s, err := backfillHistory(ctx, h.Store(), hub.DefaultOrg, edgeID, cfg.Seed, cfg.History, end, by.ID)
+			if err == nil {
+				err = ackHistoryAlarms(ctx, h.Factory(), h.Store(), hub.DefaultOrg, &s, by.ID, end.Add(-historyOpenAlarms))
+			}
+			return s, err
 		})
 	}()
 	return x, nil

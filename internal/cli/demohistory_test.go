@@ -152,6 +152,29 @@ func TestDemoHistory(t *testing.T) {
 		t.Errorf("Pareto: %d with a reason code, %d without; events: %d, %d (%+v)", codes, unexplained, explained, open, pareto.Items)
 	}
 
+	// The history's alarms are acknowledged but for the last shift's.
+	var alarms struct {
+		Alarms []struct {
+			Asset, Kind string
+			Start       time.Time
+			Acked       bool
+		}
+	}
+	demoGet(t, d, "/api/v1/alarms", url.Values{"prefix": {"demo-factory"}, "state": {"all"},
+		"from": {stats.From.Format(time.RFC3339Nano)}, "to": {stats.To.Format(time.RFC3339Nano)}}, &alarms)
+	var acked int
+	for _, a := range alarms.Alarms {
+		if old := a.Start.Before(stats.To.Add(-historyOpenAlarms)); a.Acked != old {
+			t.Errorf("alarm %s %s at %s: acknowledged %v, want %v", a.Asset, a.Kind, a.Start, a.Acked, old)
+		}
+		if a.Acked {
+			acked++
+		}
+	}
+	if acked == 0 || acked != stats.Acked {
+		t.Errorf("%d of %d history alarms acknowledged, the back-fill says %d", acked, len(alarms.Alarms), stats.Acked)
+	}
+
 	// Minute rollups of a process value over the whole day.
 	var q struct {
 		Buckets []struct{ Count int64 }

@@ -223,6 +223,7 @@ type Hub struct {
 	limiter *ratelimit.Memory
 	fleet   *fleet.Service
 	prog    *programme.Service
+	factory *factory.Service
 	series  *series.Service
 	ingest  *ingest.Service
 	live    *live.Hub
@@ -378,6 +379,7 @@ func (h *Hub) open(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	h.factory = factorySvc
 	if h.ingest, err = ingest.New(h.store, 0, cfg.Log.With("component", "ingest"), reg); err != nil {
 		return err
 	}
@@ -512,6 +514,9 @@ func (h *Hub) Programme() *programme.Service { return h.prog }
 
 // Fleet returns the fleet domain.
 func (h *Hub) Fleet() *fleet.Service { return h.fleet }
+
+// Factory is the hub's factory domain: downtime reasons and alarm notes.
+func (h *Hub) Factory() *factory.Service { return h.factory }
 
 // Series returns the series domain.
 func (h *Hub) Series() *series.Service { return h.series }
