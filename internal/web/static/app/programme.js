@@ -70,7 +70,7 @@ function Maturity({ who }) {
   return html`
     <section aria-labelledby="dma-list-h" tabindex="0">
       <h2 id="dma-list-h">${t('dma.assessments')}</h2>
-      ${all.length === 0 ? html`<p>${t('dma.none')}</p>` : html`<table>
+      ${all.length === 0 ? html`<p>${t('dma.none')}</p>` : html`<table class="dma-table">
         <caption class="sr-only">${t('dma.assessments')}</caption>
         <thead><tr><th scope="col">${t('dma.stage')}</th><th scope="col">${t('dma.date')}</th><th scope="col">${t('dma.overall')}</th>
           <th scope="col">${t('dma.band')}</th><th scope="col">${t('dma.by')}</th></tr></thead>
@@ -79,7 +79,7 @@ function Maturity({ who }) {
           <td>${score(a.result.overall)}</td><td>${bandName(a.result.band)}</td>
           <td>${a.actor}${a.actor_org && a.actor_org !== a.org ? html` (${a.actor_org})` : ''}</td></tr>`)}</tbody>
       </table>`}
-      ${next && html`<p data-next=${next.stage}>${t('dma.next', { stage: next.stage })} <${Time} v=${next.due} />.
+      ${next && html`<p data-next=${next.stage}>${t('dma.next', { stage: next.stage })} <${Time} v=${next.due} />.${' '}
         <a href=${href('programme', ['new'])}>${t('dma.fillStage', { stage: next.stage })}</a></p>`}
     </section>
     ${latest && html`<${Result} q=${q.data} a=${latest} t0=${first !== latest ? first : null} />`}
@@ -110,7 +110,7 @@ function Result({ q, a, t0 }) {
     <div class="columns">
       <${Radar} q=${q} series=${[t0 && { name: 'T0', r: t0.result, cls: 'from' }, { name: a.stage, r, cls: 'to' }].filter(Boolean)} />
       <div tabindex="0" role="region" aria-labelledby=${h + '-t'}>
-        <table>
+        <table class="dma-table">
           <caption id=${h + '-t'}>${t('dma.perDimension')}</caption>
           <thead><tr><th scope="col">${t('dma.dimension')}</th>${t0 && html`<th scope="col">T0</th>`}<th scope="col">${a.stage}</th></tr></thead>
           <tbody>${r.dimensions.map((d) => html`<tr><th scope="row">${dimName(q, d.id)}</th>
@@ -121,6 +121,16 @@ function Result({ q, a, t0 }) {
       </div>
     </div>
   </section>`;
+}
+
+// wrap breaks a label into lines of about 16 characters.
+function wrap(s) {
+  const out = [];
+  for (const w of s.split(' ')) {
+    if (out.length && (out[out.length - 1] + ' ' + w).length <= 16) out[out.length - 1] += ' ' + w;
+    else out.push(w);
+  }
+  return out;
 }
 
 // Radar draws the six dimensions (0–100 from the centre) of each series
@@ -136,13 +146,16 @@ function Radar({ q, series }) {
   const vals = (r) => dims.map((id) => (r.dimensions.find((d) => d.id === id) || {}).score || 0);
   const desc = series.map((s) => `${s.name}: ` + dims.map((id, i) => `${dimName(q, id)} ${score(vals(s.r)[i])}`).join(', ')).join('; ');
   return html`<figure class="radar" data-radar=${series.map((s) => s.name).join(',')}>
-    <svg viewBox="0 0 320 320" role="img" aria-label=${t('dma.radar') + ' — ' + desc} focusable="false">
+    <svg viewBox="-60 0 440 320" role="img" aria-label=${t('dma.radar') + ' — ' + desc} focusable="false">
       ${[25, 50, 75, 100].map((v) => html`<polygon class="ring" points=${poly(dims.map(() => v))} />`)}
       ${dims.map((_, i) => { const [x, y] = pt(i, 100); return html`<line class="spoke" x1=${c} y1=${c} x2=${x} y2=${y} />`; })}
       ${series.map((s) => html`<polygon class=${'area ' + s.cls} points=${poly(vals(s.r))} />`)}
       ${dims.map((id, i) => {
-        const [x, y] = pt(i, 122);
-        return html`<text x=${x} y=${y} text-anchor=${Math.abs(x - c) < 5 ? 'middle' : x > c ? 'start' : 'end'} dominant-baseline="middle">${dimName(q, id).split(/[ ,]/)[0]}</text>`;
+        const [x, y] = pt(i, 118);
+        const lines = wrap(dimName(q, id));
+        const anchor = Math.abs(x - c) < 5 ? 'middle' : x > c ? 'start' : 'end';
+        const y0 = y < c - 5 ? y - (lines.length - 1) * 13 : Math.abs(y - c) <= 5 ? y - ((lines.length - 1) * 13) / 2 : y;
+        return html`<text x=${x} y=${y0} text-anchor=${anchor} dominant-baseline="middle">${lines.map((l, j) => html`<tspan x=${x} dy=${j ? 13 : 0}>${l}</tspan>`)}</text>`;
       })}
     </svg>
     <figcaption class="legend">${series.map((s) => html`<span><span class=${'swatch ' + s.cls}></span>${s.name}</span>`)}</figcaption>
@@ -159,9 +172,9 @@ function Comparison({ q, who, n }) {
   const sign = (v) => (v > 0 ? '+' : '') + score(v);
   return html`<section aria-labelledby="dma-cmp-h" tabindex="0">
     <h2 id="dma-cmp-h">${t('dma.change', { from: c.from.stage, to: c.to.stage })}</h2>
-    <p>${t('dma.overall')}: ${score(c.overall.from)} → ${score(c.overall.to)} (${sign(c.overall.change)});
+    <p>${t('dma.overall')}: ${score(c.overall.from)} → ${score(c.overall.to)} (${sign(c.overall.change)}) —${' '}
       ${t('dma.band')}: ${bandName(c.band[0])} → ${bandName(c.band[1])}</p>
-    <table>
+    <table class="dma-table">
       <caption class="sr-only">${t('dma.change', { from: c.from.stage, to: c.to.stage })}</caption>
       <thead><tr><th scope="col">${t('dma.dimensionOrQuestion')}</th><th scope="col">${c.from.stage}</th><th scope="col">${c.to.stage}</th><th scope="col">${t('dma.delta')}</th></tr></thead>
       <tbody>${c.dimensions.map((d) => html`
