@@ -45,34 +45,42 @@ if (before.join() !== 'T0') fail('the company\'s assessments: ' + before.join())
 if (await company.getAttribute('[data-next]', 'data-next') !== 'T1') fail('next stage is not T1');
 await company.click('a:text-is("Fill in T1")');
 await company.waitForSelector('h2:text-is("Assessment T1 (questionnaire version 1)")');
-await company.fill('#dma-name', 'Van Dijk Kunststoffen B.V.');
-await company.selectOption('#dma-size', 'medium');
-await company.fill('#dma-sector', 'C');
-await company.fill('#dma-country', 'NL');
-await view(company, 'programme-fill-company');
-const next = () => company.click('button:text-is("Next")');
-// Every step: the first item of each checkbox question, the first area
-// planned and the last invested, level 2 (or the highest below it) of
-// each scale; in data, q7 "not-digital" ticked with "stored": the mistake.
-for (let step = 2; step <= 7; step++) {
-  await next();
-  await company.waitForSelector(`h3:has-text("Step ${step} of 7")`);
-  for (const q of await company.$$eval('[data-question]', (fs) => fs.map((f) => f.dataset.question))) {
-    const f = `[data-question="${q}"]`;
-    if (await company.locator(`${f} select`).count()) {
-      for (const s of await company.locator(`${f} select`).all()) await s.selectOption('1');
-    } else if (await company.locator(`${f} input[name="${q}-planned"]`).count()) {
-      await company.locator(`${f} input[name="${q}-planned"]`).first().check();
-      await company.locator(`${f} input[name="${q}-invested"]`).last().check();
-    } else if (q === 'q7') {
-      await company.check(`${f} input[value="not-digital"]`);
-      await company.check(`${f} input[value="stored"]`);
-    } else {
-      await company.locator(`${f} input[type=checkbox]`).first().check();
+// fill answers every step of the form on page: the company, the first item
+// of each checkbox question, the first area planned and the last invested,
+// level 1 of each scale item; with mistake, q7's "not-digital" ticked with
+// "stored".
+async function fill(page, mistake) {
+  await page.fill('#dma-name', 'Van Dijk Kunststoffen B.V.');
+  await page.selectOption('#dma-size', 'medium');
+  await page.fill('#dma-sector', 'C');
+  await page.fill('#dma-country', 'NL');
+  if (mistake) await view(page, 'programme-fill-company');
+  for (let step = 2; step <= 7; step++) {
+    await page.click('button:text-is("Next")');
+    await page.waitForSelector(`h3:has-text("Step ${step} of 7")`);
+    for (const q of await page.$$eval('[data-question]', (fs) => fs.map((f) => f.dataset.question))) {
+      const f = `[data-question="${q}"]`;
+      if (await page.locator(`${f} select`).count()) {
+        for (const s of await page.locator(`${f} select`).all()) await s.selectOption('1');
+      } else if (await page.locator(`${f} input[name="${q}-planned"]`).count()) {
+        await page.locator(`${f} input[name="${q}-planned"]`).first().check();
+        await page.locator(`${f} input[name="${q}-invested"]`).last().check();
+      } else if (q === 'q7') {
+        if (mistake) await page.check(`${f} input[value="not-digital"]`);
+        await page.check(`${f} input[value="stored"]`);
+      } else {
+        await page.locator(`${f} input[type=checkbox]`).first().check();
+      }
     }
+    if (mistake && step === 2) await view(page, 'programme-fill-strategy');
   }
-  if (step === 2) await view(company, 'programme-fill-strategy');
 }
+// A second browser of the same company opens the form now, to submit T1
+// after the first has: the hub refuses it.
+const late = await newPage();
+await signIn(late, env('MOLEN_COMPANY_EMAIL'), env('MOLEN_COMPANY_PASSWORD'), null, 'van-dijk-kunststof');
+await go(late, '#/programme/new', 'Assessment T1 (questionnaire version 1)');
+await fill(company, true);
 await company.click('button:text-is("Submit T1")');
 await company.waitForSelector('[data-problem="q7"]');
 if (!/excludes every other answer/.test(await text(company, '[data-problem="q7"]'))) fail('q7 problem: ' + await text(company, '[data-problem="q7"]'));
@@ -85,6 +93,13 @@ await company.waitForSelector('text=Assessment T1 submitted.');
 await company.waitForSelector('[data-radar="T0,T1"]');
 await view(company, 'programme-submitted');
 log('ok T1 submitted after the correction; its result against T0');
+await fill(late, false);
+late.expect = /^400 POST .*\/api\/v1\/assessments$/;
+await late.click('button:text-is("Submit T1")');
+await late.waitForFunction(() => /T1: the company has one already/.test(document.querySelector('main [role="alert"]')?.textContent));
+if (!await late.isChecked('[data-question="q11"] input[type=checkbox], [data-question="q10"] input[type=checkbox] >> nth=0')) fail('the answers were lost after the refusal');
+await view(late, 'programme-refused');
+log('ok a second T1 is refused by the hub, the answers kept');
 
 // 3. The new result in the list, the comparison, and in Dutch.
 await go(company, '#/programme', 'Digital maturity assessments');
@@ -121,5 +136,6 @@ await view(company, 'programme-phone');
 clean(factory, 'end');
 clean(company, 'end');
 clean(hub, 'end');
+clean(late, 'end');
 await browser.close();
 log('PASS');

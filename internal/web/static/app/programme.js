@@ -192,12 +192,16 @@ function Comparison({ q, who, n }) {
 const drafts = new Map();
 
 // check finds what the hub would refuse, per question (or company.<field>):
-// a required field or question left out, an exclusive item with others, a
-// scale item without a level.
+// a required field left out or longer than 200 bytes, an exclusive item
+// with others, a scale item without a level.
 export function check(q, ans) {
   const problems = {};
   const add = (k, msg) => { (problems[k] = problems[k] || []).push(msg); };
-  for (const f of q.company) if (f.required && !String(ans.company[f.id] || '').trim()) add('company.' + f.id, t('dma.required'));
+  for (const f of q.company) {
+    const v = String(ans.company[f.id] || '').trim();
+    if (f.required && !v) add('company.' + f.id, t('dma.required'));
+    if (new TextEncoder().encode(v).length > 200) add('company.' + f.id, t('dma.tooLong'));
+  }
   for (const d of q.dimensions) {
     for (const x of d.questions) {
       const a = ans.questions[x.id] || {};
@@ -288,7 +292,8 @@ function Fill({ who }) {
       ${cur.id === 'company' ? html`<${Company} q=${qs} ans=${ans} changed=${changed} shown=${shown} />`
         : cur.questions.map((x) => html`<${Question} key=${x.id} x=${x} ans=${ans} changed=${changed} shown=${shown(x.id)} />`)}
     </section>
-    ${(hub[''] || act.error && act.error.status !== 400) && html`<${Refusal} error=${act.error} />`}
+    ${act.error && act.error.status !== 400 && html`<${Refusal} error=${act.error} />`}
+    ${hub[''] && html`<p role="alert" class="error">${t('dma.refused')} ${hub[''].join(' ')}</p>`}
     ${Object.keys(hub).some((k) => k) && html`<p role="alert" class="error">${t('dma.hubRefused')}</p>`}
     <div class="toolbar">
       ${step > 0 && html`<button type="button" class="ghost" onClick=${() => go(step - 1)}>${t('dma.previous')}</button>`}
