@@ -80,6 +80,7 @@ async function fill(page, mistake) {
 const late = await newPage();
 await signIn(late, env('MOLEN_COMPANY_EMAIL'), env('MOLEN_COMPANY_PASSWORD'), null, 'van-dijk-kunststof');
 await go(late, '#/programme/new', 'Assessment T1 (questionnaire version 1)');
+if (await late.inputValue('#dma-name') !== 'Van Dijk Kunststoffen B.V.') fail('company data not taken from T0: ' + await late.inputValue('#dma-name'));
 await fill(company, true);
 await company.click('button:text-is("Submit T1")');
 await company.waitForSelector('[data-problem="q7"]');

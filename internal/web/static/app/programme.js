@@ -249,10 +249,18 @@ function Fill({ who }) {
   const [problems, setProblems] = useState({});
   const [done, setDone] = useState(null);
   const act = useAction();
+  // The company data of the latest assessment fills in the next one's.
+  const all = list.data ? list.data.assessments : [];
+  const lastID = all.length ? all[all.length - 1].id : '';
+  const prev = useApi(lastID ? at('assessments/{assessment}', { assessment: lastID }) : null, null, [who.org]);
   if (q.error || list.error) return html`<${Refusal} error=${q.error || list.error} />`;
-  if (!q.data || !list.data) return html`<p role="status">${t('shell.loading')}</p>`;
+  if (!q.data || !list.data || (lastID && !prev.data && !prev.error)) return html`<p role="status">${t('shell.loading')}</p>`;
   const qs = q.data;
-  if (!drafts.has(who.org)) drafts.set(who.org, emptyAnswers(qs));
+  if (!drafts.has(who.org)) {
+    const a = emptyAnswers(qs);
+    if (prev.data && prev.data.answers) Object.assign(a.company, prev.data.answers.company);
+    drafts.set(who.org, a);
+  }
   const ans = drafts.get(who.org);
   const stages = list.data.assessments.map((a) => a.stage);
   const stage = list.data.next ? list.data.next.stage : ['T0', 'T1', 'T2'].find((s) => !stages.includes(s)) || 'T2';
