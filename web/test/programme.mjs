@@ -42,6 +42,7 @@ await signIn(company, env('MOLEN_COMPANY_EMAIL'), env('MOLEN_COMPANY_PASSWORD'),
 await go(company, '#/programme', 'Digital maturity assessments');
 const before = await company.$$eval('[data-assessment]', (rs) => rs.map((r) => r.dataset.assessment));
 if (before.join() !== 'T0') fail('the company\'s assessments: ' + before.join());
+if (!/Bram van Dijk/.test(await text(company, '[data-assessment="T0"]'))) fail('T0 not made by Bram van Dijk: ' + await text(company, '[data-assessment="T0"]'));
 if (await company.getAttribute('[data-next]', 'data-next') !== 'T1') fail('next stage is not T1');
 await company.click('a:text-is("Fill in T1")');
 await company.waitForSelector('h2:text-is("Assessment T1 (questionnaire version 1)")');

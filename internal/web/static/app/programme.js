@@ -62,6 +62,10 @@ const questionText = (q, id) => {
 function Maturity({ who }) {
   const list = useApi('assessments', null, [who.org]);
   const q = useQuestionnaire();
+  // Who made an assessment, by name where they are a member (an advisor
+  // of the hub is not: their ID and hub are shown).
+  const members = useApi('members', null, [who.org]);
+  const names = Object.fromEntries(((members.data && members.data.members) || []).map((m) => [m.user, m.name]));
   if (list.error) return html`<${Refusal} error=${list.error} />`;
   if (!list.data || !q.data) return html`<p role="status">${t('shell.loading')}</p>`;
   const all = list.data.assessments;
@@ -77,7 +81,7 @@ function Maturity({ who }) {
         <tbody>${all.map((a) => html`<tr data-assessment=${a.stage}>
           <th scope="row"><a href=${href('programme', ['a', a.id])}>${a.stage}</a></th><td><${Time} v=${a.created} /></td>
           <td>${score(a.result.overall)}</td><td>${bandName(a.result.band)}</td>
-          <td>${a.actor}${a.actor_org && a.actor_org !== a.org ? html` (${a.actor_org})` : ''}</td></tr>`)}</tbody>
+          <td>${names[a.actor] || a.actor}${a.actor_org && a.actor_org !== a.org ? html` (${a.actor_org})` : ''}</td></tr>`)}</tbody>
       </table>`}
       ${next && html`<p data-next=${next.stage}>${t('dma.next', { stage: next.stage })} <${Time} v=${next.due} />.${' '}
         <a href=${href('programme', ['new'])}>${t('dma.fillStage', { stage: next.stage })}</a></p>`}
