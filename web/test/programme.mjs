@@ -26,6 +26,7 @@ await go(factory, '#/programme', 'Digital maturity assessments');
 await factory.waitForSelector('[data-radar]');
 const stages = await factory.$$eval('[data-assessment]', (rs) => rs.map((r) => r.dataset.assessment));
 if (stages.join() !== 'T0,T1') fail('the factory\'s assessments: ' + stages.join());
+if (!/an advisor of edih-noord/.test(await text(factory, '[data-assessment="T1"]'))) fail('T1 not by the hub\'s advisor: ' + await text(factory, '[data-assessment="T1"]'));
 if (await factory.getAttribute('[data-radar]', 'data-radar') !== 'T0,T1') fail('radar: ' + await factory.getAttribute('[data-radar]', 'data-radar'));
 if (await factory.locator('[data-radar] polygon.area').count() !== 2) fail('radar: not two polygons');
 await factory.waitForSelector('h2:text-is("Change from T0 to T1")');

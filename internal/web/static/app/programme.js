@@ -81,7 +81,7 @@ function Maturity({ who }) {
         <tbody>${all.map((a) => html`<tr data-assessment=${a.stage}>
           <th scope="row"><a href=${href('programme', ['a', a.id])}>${a.stage}</a></th><td><${Time} v=${a.created} /></td>
           <td>${score(a.result.overall)}</td><td>${bandName(a.result.band)}</td>
-          <td>${names[a.actor] || a.actor}${a.actor_org && a.actor_org !== a.org ? html` (${a.actor_org})` : ''}</td></tr>`)}</tbody>
+          <td>${names[a.actor] || (a.actor_org && a.actor_org !== a.org ? html`<span title=${a.actor}>${t('dma.advisorOf', { org: a.actor_org })}</span>` : a.actor)}</td></tr>`)}</tbody>
       </table>`}
       ${next && html`<p data-next=${next.stage}>${t('dma.next', { stage: next.stage })} <${Time} v=${next.due} />.${' '}
         <a href=${href('programme', ['new'])}>${t('dma.fillStage', { stage: next.stage })}</a></p>`}
