@@ -99,6 +99,9 @@ export async function switchOrg(page, o) {
 export const go = async (page, hash, heading) => {
   await page.goto(base + '/' + hash);
   try {
+    // A new address within the page is rendered after its hashchange:
+    // until then the previous view (and its heading) is still there.
+    await page.waitForFunction((want) => decodeURIComponent(document.documentElement.dataset.view || '') === want, decodeURIComponent(hash));
     await page.waitForFunction((h) => [...document.querySelectorAll('h1, h2')].some((e) => e.textContent.includes(h)), heading);
   } catch (e) {
     await page.screenshot({ path: path.join(shots, 'failed.png'), fullPage: true });

@@ -143,6 +143,9 @@ function Shell({ w }) {
   const [menu, setMenu] = useState(false);
   useEffect(() => {
     document.title = (current ? t(current.title) + ' · ' : '') + 'molen';
+    // The address the page now shows, for scripts (and tests) that need
+    // to know a navigation has been rendered, not only started.
+    document.documentElement.dataset.view = location.hash;
     setMenu(false);
   }, [r, current]);
   return html`
