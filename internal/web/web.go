@@ -109,8 +109,8 @@ func Handler() http.Handler {
 // hub's tests check it serves each; TestAPIContract checks the list is the
 // application's.
 var Endpoints = []string{
-	"alarms", "alarms/ack", "alarms/comment", "audit", "audit/export", "audit/verify", "auth/login", "auth/logout",
-	"auth/switch", "auth/totp", "delegations", "delegations/{delegation}", "downtime/pareto", "events", "events/reason",
+	"alarms", "alarms/ack", "alarms/comment", "assessments", "assessments/comparison", "assessments/{assessment}", "audit", "audit/export", "audit/verify", "auth/login", "auth/logout",
+	"auth/switch", "auth/totp", "delegations", "delegations/{delegation}", "dma/intervals", "dma/questionnaire", "downtime/pareto", "events", "events/reason",
 	"export", "grants", "grants/{grant}", "invitations", "invitations/{invitation}", "latest", "live", "me", "me/export",
 	"me/password", "me/sessions", "me/sessions/{session}", "me/totp", "me/totp/confirm", "members", "members/{user}",
 	"members/{user}/reset", "oee", "orgs", "query", "reasons", "series", "series/merge", "series/rename", "tokens",

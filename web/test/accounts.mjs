@@ -14,21 +14,11 @@
 // the hub above it (MOLEN_COMPANY_HUB) and an advisor of that hub
 // (MOLEN_ADVISOR_EMAIL). Prints one line per step; exits non-zero on the first
 // failure.
-import { chromium } from 'playwright-core';
-import { readFileSync, mkdirSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { readFileSync } from 'node:fs';
 import { createHmac } from 'node:crypto';
-import path from 'node:path';
-
-const env = (k, d) => process.env[k] || d;
-const base = env('MOLEN_URL').replace(/\/$/, '');
-const shots = env('MOLEN_SCREENSHOTS', '/tmp/molen-screenshots');
-const org = env('MOLEN_ORG', 'default');
-const WAIT = Number(env('MOLEN_BROWSER_WAIT_MS', '120000'));
-mkdirSync(shots, { recursive: true });
-const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
-const log = (...a) => console.log(...a);
-function fail(msg) { throw new Error(msg); }
+import {
+  env, base, org, log, fail, browser, newPage, clean, view, text, status, signIn, switchOrg, go,
+} from './session.mjs';
 
 // totp is RFC 6238's code (SHA-1, 6 digits, 30 s) of a base32 secret for
 // the time step `step`.
@@ -45,96 +35,6 @@ function totp(secret, step) {
 }
 // RFC 6238's test vector (SHA-1, T = 59 s): 94287082, of which 6 digits.
 if (totp('GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ', 1) !== '287082') fail('totp: wrong code for the RFC 6238 test vector');
-
-const browser = await chromium.launch({ executablePath: env('MOLEN_CHROMIUM', '/usr/bin/chromium'), args: ['--no-sandbox'] });
-
-// newPage's page fails the run on page errors, console errors and refused
-// requests (bypassCSP only lets the test inject axe-core). The factory's
-// endpoints a hub may not offer yet (404, said on its screen) are not
-// this test's concern.
-const notOurs = /\/api\/v1\/(alarms|live|reasons)\b/;
-async function newPage() {
-  const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 }, bypassCSP: true, acceptDownloads: true, locale: 'en-GB' });
-  const page = await ctx.newPage();
-  page.setDefaultTimeout(WAIT);
-  page.problems = [];
-  page.signedIn = false;
-  page.on('pageerror', (e) => page.problems.push('page error: ' + e.message));
-  page.on('console', (m) => {
-    if (m.type() === 'error' && !(page.expect && /status of 403/.test(m.text())) && !/status of 404/.test(m.text()) && (page.signedIn || !/status of 401/.test(m.text()))) page.problems.push('console: ' + m.text());
-  });
-  page.on('response', (r) => {
-    if (page.expect && page.expect.test(`${r.status()} ${r.request().method()} ${r.url()}`)) return;
-    if (r.status() >= 400 && !(r.status() === 404 && notOurs.test(r.url())) && (page.signedIn || r.status() !== 401)) page.problems.push(`${r.status()} ${r.request().method()} ${r.url()}`);
-  });
-  page.on('dialog', (d) => d.accept());
-  return page;
-}
-function clean(page, where) {
-  if (page.problems.length) fail(`${where}: ${page.problems.join('; ')}`);
-}
-
-async function view(page, name) {
-  await page.waitForFunction(() => ![...document.querySelectorAll('[role="status"]')].some((e) => /^(Loading|Laden)…$/.test(e.textContent)));
-  await page.screenshot({ path: path.join(shots, name + '.png'), fullPage: true });
-  // Nothing wider than the screen: wide tables scroll inside their section.
-  const [wide, vw] = await page.evaluate(() => [document.documentElement.scrollWidth, innerWidth]);
-  if (wide > vw) fail(`${name}: the page is ${wide} px wide on a ${vw} px screen`);
-  await page.addScriptTag({ content: axeSource });
-  const res = await page.evaluate(async () => {
-    const r = await window.axe.run(document, { resultTypes: ['violations'] });
-    return r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 3).map((n) => n.target.join(' ')) }));
-  });
-  for (const v of res) log(`  axe ${name}: ${v.impact} ${v.id}: ${v.help} (${v.nodes.join(', ')})`);
-  const bad = res.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  if (bad.length) fail(`${name}: ${bad.length} serious or critical accessibility violations`);
-  clean(page, name);
-  log('ok view ' + name);
-}
-const text = (page, sel) => page.locator(sel).first().textContent();
-// status waits for a message matching re, failing at once on an alert
-// (the hub refused).
-async function status(page, re) {
-  await page.waitForFunction((src) => document.querySelector('main [role="alert"]') ||
-    [...document.querySelectorAll('[role="status"]')].some((e) => new RegExp(src).test(e.textContent)), re.source);
-  const alert = await page.$$eval('main [role="alert"]', (es) => es.map((e) => e.textContent).join('; '));
-  if (alert) fail('the hub refused: ' + alert);
-}
-
-async function signIn(page, email, password, code, into = org) {
-  await page.goto(base + '/');
-  await page.fill('#email', email);
-  await page.fill('#password', password);
-  await page.click('button[type=submit]');
-  if (code) {
-    await page.waitForSelector('#code');
-    await page.fill('#code', code());
-    await page.click('button[type=submit]');
-  }
-  await page.waitForSelector('header.top');
-  page.signedIn = true;
-  const current = await page.evaluate(() => document.getElementById('org-select')?.value);
-  if (current !== undefined && current !== into) await switchOrg(page, into);
-}
-// switchOrg moves the session to organisation o, which brings the
-// application back to its first view.
-async function switchOrg(page, o) {
-  await page.selectOption('#org-select', o);
-  await page.waitForFunction((x) => document.getElementById('org-select')?.value === x &&
-    document.querySelector('#nav a[aria-current="page"]')?.getAttribute('href') === '#/factory', o);
-}
-const go = async (page, hash, heading) => {
-  await page.goto(base + '/' + hash);
-  try {
-    // A new address within the page is rendered after its hashchange:
-    // until then the previous view (and its heading) is still there.
-    await page.waitForFunction((want) => decodeURIComponent(document.documentElement.dataset.view || '') === want, decodeURIComponent(hash));
-    await page.waitForFunction((h) => [...document.querySelectorAll('h1, h2')].some((e) => e.textContent.includes(h)), heading);
-  } catch (e) {
-    await page.screenshot({ path: path.join(shots, 'failed.png'), fullPage: true });
-    fail(`${hash}: no heading "${heading}" (failed.png): ${page.problems.join('; ')}`);
-  }
-};
 
 const admin = await newPage();
 const email = env('MOLEN_EMAIL');

@@ -1,0 +1,144 @@
+// The programme screens (digital maturity) in a real browser, against a
+// running demo hub: the simulated factory's T0 and T1 with the radar and the
+// change between them; a company's owner fills in the next assessment one
+// dimension per step, makes one mistake (an answer that excludes the others,
+// ticked with others), sees it marked at its question, corrects it and
+// submits; the new result and the comparison, in Dutch too; a hub's owner
+// sets the intervals. axe-core must find no serious or critical violation on
+// any screen; screenshots go to MOLEN_SCREENSHOTS.
+//
+// Run by internal/cli's TestProgrammeInABrowser, which starts the demo and
+// sets MOLEN_URL, MOLEN_EMAIL, MOLEN_PASSWORD, MOLEN_ORG (the simulated
+// factory), MOLEN_CHROMIUM, a company's owner (MOLEN_COMPANY_EMAIL,
+// MOLEN_COMPANY_PASSWORD) and a hub's owner (MOLEN_HUB_EMAIL,
+// MOLEN_HUB_PASSWORD). Prints one line per step; exits non-zero on the
+// first failure.
+import {
+  env, log, fail, browser, newPage, clean, view, text, status, signIn, go,
+} from './session.mjs';
+
+// 1. The simulated factory: T0 and T1, the radar of both, the change.
+const factory = await newPage();
+await signIn(factory, env('MOLEN_EMAIL'), env('MOLEN_PASSWORD'));
+const nav = await factory.$$eval('#nav a', (as) => as.map((a) => a.textContent));
+if (!nav.includes('Programme')) fail('menu: ' + nav.join(', '));
+await go(factory, '#/programme', 'Digital maturity assessments');
+await factory.waitForSelector('[data-radar]');
+const stages = await factory.$$eval('[data-assessment]', (rs) => rs.map((r) => r.dataset.assessment));
+if (stages.join() !== 'T0,T1') fail('the factory\'s assessments: ' + stages.join());
+if (!/an advisor of edih-noord/.test(await text(factory, '[data-assessment="T1"]'))) fail('T1 not by the hub\'s advisor: ' + await text(factory, '[data-assessment="T1"]'));
+if (await factory.getAttribute('[data-radar]', 'data-radar') !== 'T0,T1') fail('radar: ' + await factory.getAttribute('[data-radar]', 'data-radar'));
+if (await factory.locator('[data-radar] polygon.area').count() !== 2) fail('radar: not two polygons');
+await factory.waitForSelector('h2:text-is("Change from T0 to T1")');
+await view(factory, 'programme-factory');
+log('ok the factory\'s T0 and T1, the radar and the change');
+await factory.click('[data-assessment="T0"] a');
+await factory.waitForSelector('h2:has-text("Result T0")');
+await view(factory, 'programme-factory-t0');
+log('ok one assessment\'s result');
+
+// 2. A company's owner fills in T1 with one mistake, corrected.
+const company = await newPage();
+await signIn(company, env('MOLEN_COMPANY_EMAIL'), env('MOLEN_COMPANY_PASSWORD'), null, 'van-dijk-kunststof');
+await go(company, '#/programme', 'Digital maturity assessments');
+const before = await company.$$eval('[data-assessment]', (rs) => rs.map((r) => r.dataset.assessment));
+if (before.join() !== 'T0') fail('the company\'s assessments: ' + before.join());
+if (!/Bram van Dijk/.test(await text(company, '[data-assessment="T0"]'))) fail('T0 not made by Bram van Dijk: ' + await text(company, '[data-assessment="T0"]'));
+if (await company.getAttribute('[data-next]', 'data-next') !== 'T1') fail('next stage is not T1');
+await company.click('a:text-is("Fill in T1")');
+await company.waitForSelector('h2:text-is("Assessment T1 (questionnaire version 1)")');
+// fill answers every step of the form on page: the company, the first item
+// of each checkbox question, the first area planned and the last invested,
+// level 1 of each scale item; with mistake, q7's "not-digital" ticked with
+// "stored".
+async function fill(page, mistake) {
+  await page.fill('#dma-name', 'Van Dijk Kunststoffen B.V.');
+  await page.selectOption('#dma-size', 'medium');
+  await page.fill('#dma-sector', 'C');
+  await page.fill('#dma-country', 'NL');
+  if (mistake) await view(page, 'programme-fill-company');
+  for (let step = 2; step <= 7; step++) {
+    await page.click('button:text-is("Next")');
+    await page.waitForSelector(`h3:has-text("Step ${step} of 7")`);
+    for (const q of await page.$$eval('[data-question]', (fs) => fs.map((f) => f.dataset.question))) {
+      const f = `[data-question="${q}"]`;
+      if (await page.locator(`${f} select`).count()) {
+        for (const s of await page.locator(`${f} select`).all()) await s.selectOption('1');
+      } else if (await page.locator(`${f} input[name="${q}-planned"]`).count()) {
+        await page.locator(`${f} input[name="${q}-planned"]`).first().check();
+        await page.locator(`${f} input[name="${q}-invested"]`).last().check();
+      } else if (q === 'q7') {
+        if (mistake) await page.check(`${f} input[value="not-digital"]`);
+        await page.check(`${f} input[value="stored"]`);
+      } else {
+        await page.locator(`${f} input[type=checkbox]`).first().check();
+      }
+    }
+    if (mistake && step === 2) await view(page, 'programme-fill-strategy');
+  }
+}
+// A second browser of the same company opens the form now, to submit T1
+// after the first has: the hub refuses it.
+const late = await newPage();
+await signIn(late, env('MOLEN_COMPANY_EMAIL'), env('MOLEN_COMPANY_PASSWORD'), null, 'van-dijk-kunststof');
+await go(late, '#/programme/new', 'Assessment T1 (questionnaire version 1)');
+if (await late.inputValue('#dma-name') !== 'Van Dijk Kunststoffen B.V.') fail('company data not taken from T0: ' + await late.inputValue('#dma-name'));
+await fill(company, true);
+await company.click('button:text-is("Submit T1")');
+await company.waitForSelector('[data-problem="q7"]');
+if (!/excludes every other answer/.test(await text(company, '[data-problem="q7"]'))) fail('q7 problem: ' + await text(company, '[data-problem="q7"]'));
+await view(company, 'programme-fill-mistake');
+log('ok the mistake is shown at its question, on its step');
+await company.uncheck('[data-question="q7"] input[value="not-digital"]');
+await company.click('button:text-is("7. Green digitalisation")');
+await company.click('button:text-is("Submit T1")');
+await company.waitForSelector('text=Assessment T1 submitted.');
+await company.waitForSelector('[data-radar="T0,T1"]');
+await view(company, 'programme-submitted');
+log('ok T1 submitted after the correction; its result against T0');
+await fill(late, false);
+late.expect = /^400 POST .*\/api\/v1\/assessments$/;
+await late.click('button:text-is("Submit T1")');
+await late.waitForFunction(() => /T1: the company has one already/.test(document.querySelector('main [role="alert"]')?.textContent));
+if (!await late.isChecked('[data-question="q11"] input[type=checkbox], [data-question="q10"] input[type=checkbox] >> nth=0')) fail('the answers were lost after the refusal');
+await view(late, 'programme-refused');
+log('ok a second T1 is refused by the hub, the answers kept');
+
+// 3. The new result in the list, the comparison, and in Dutch.
+await go(company, '#/programme', 'Digital maturity assessments');
+await company.waitForFunction(() => [...document.querySelectorAll('[data-assessment]')].map((r) => r.dataset.assessment).join() === 'T0,T1');
+await company.waitForSelector('h2:text-is("Change from T0 to T1")');
+await view(company, 'programme-company');
+await company.selectOption('#lang-select', 'nl');
+await company.waitForSelector('h2:text-is("Verandering van T0 naar T1")');
+await view(company, 'programme-company-nl');
+await go(company, '#/programme/new', 'Scan T2 (vragenlijst versie 1)');
+await view(company, 'programme-fill-nl');
+await company.selectOption('#lang-select', 'en');
+log('ok the comparison, in English and Dutch');
+
+// 4. A hub's owner sets when its companies are due.
+const hub = await newPage();
+await signIn(hub, env('MOLEN_HUB_EMAIL'), env('MOLEN_HUB_PASSWORD'), null, 'edih-noord');
+await go(hub, '#/programme', 'When companies are due');
+await hub.fill('#dma-t1', '9');
+await hub.click('button:text-is("Save intervals")');
+await status(hub, /Intervals saved/);
+await hub.reload();
+await hub.waitForSelector('#dma-t1');
+if (await hub.inputValue('#dma-t1') !== '9') fail('T1 interval after saving: ' + await hub.inputValue('#dma-t1'));
+await view(hub, 'programme-intervals');
+log('ok the hub\'s intervals saved');
+
+// 5. A phone's screen.
+await company.setViewportSize({ width: 390, height: 844 });
+await go(company, '#/programme', 'Digital maturity assessments');
+await company.waitForSelector('[data-radar]');
+await view(company, 'programme-phone');
+
+clean(factory, 'end');
+clean(company, 'end');
+clean(hub, 'end');
+clean(late, 'end');
+await browser.close();
+log('PASS');
