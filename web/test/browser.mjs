@@ -154,9 +154,14 @@ const machineHash = await hashOf();
 // 4. Zoom to a day and back.
 await page.click('a.chip:text-is("day")');
 await page.waitForFunction(() => location.hash.includes('from=-24h'));
-await page.waitForFunction(() => Number(document.querySelector('[data-chart]').dataset.points) > 0);
+// The day's chart is drawn (not the hour's, still there while the day loads).
+await page.waitForFunction(() => {
+  const c = document.querySelector('[data-chart]');
+  return c && Number(c.dataset.points) > 0 && Number(c.dataset.span) >= 23 * 3600e3 && c.querySelector('.u-over');
+});
 await shot('machine-day');
 const box = await page.locator('[data-chart] .u-over').boundingBox();
+if (!box) fail('the day chart has no plot area to drag across');
 await page.mouse.move(box.x + box.width * 0.6, box.y + box.height / 2);
 await page.mouse.down();
 await page.mouse.move(box.x + box.width * 0.95, box.y + box.height / 2, { steps: 5 });

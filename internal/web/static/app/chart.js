@@ -121,6 +121,7 @@ export function Chart({ lines, from, to, onZoom, height = 280, title, bars = fal
     const rows = node.querySelectorAll('.u-legend .u-series');
     for (const i of hidden) if (rows[i]) { rows[i].style.display = 'none'; rows[i].dataset.band = ''; }
     node.dataset.points = String(lines.reduce((n, l) => n + l.values.length, 0));
+    node.dataset.span = String(to - from);
     const ro = new ResizeObserver(() => plot.current && plot.current.setSize({ width: node.clientWidth, height }));
     ro.observe(node);
     return () => { ro.disconnect(); plot.current.destroy(); plot.current = null; };
@@ -133,6 +134,7 @@ export function Chart({ lines, from, to, onZoom, height = 280, title, bars = fal
     plot.current.setData(chartData(lines, from, to, target), false);
     plot.current.setScale('x', { min: from / 1000, max: to / 1000 });
     el.current.dataset.points = String(lines.reduce((n, l) => n + l.values.length, 0));
+    el.current.dataset.span = String(to - from);
   }, [lines]);
 
   const summary = title + ': ' + lines.map((l) => l.label + ' ' + (l.values.length ? fmtNum(l.values[l.values.length - 1]) + (l.unit ? ' ' + l.unit : '') : '–')).join(', ');
