@@ -65,7 +65,12 @@ async function view(name, { skipAxe } = {}) {
   if (!skipAxe) await axe(name);
   log('ok view ' + name);
 }
-const go = async (hash) => { await page.goto(base + '/' + hash); };
+// go opens hash and waits until the page has rendered it (not only
+// navigated: until its hashchange the previous view is still there).
+const go = async (hash) => {
+  await page.goto(base + '/' + hash);
+  await page.waitForFunction((want) => decodeURIComponent(document.documentElement.dataset.view || '') === want, decodeURIComponent(hash));
+};
 const hashOf = () => page.evaluate(() => location.hash);
 const machinePath = machine.split('/');
 

@@ -362,7 +362,10 @@ export function axisTicks(from, to) {
 }
 function TimeAxis({ from, to }) {
   const day = to - from > 3 * 864e5;
-  return html`<div class="ticks" aria-hidden="true">${axisTicks(from, to).map((at) => html`<span style=${{ left: ((at - from) / (to - from)) * 100 + '%' }}>${
+  // A label is centred on its tick, but kept inside the axis at either
+  // end, so the axis never makes its section scroll sideways.
+  const edge = (f) => (f < 0.05 ? 'start' : f > 0.95 ? 'end' : undefined);
+  return html`<div class="ticks" aria-hidden="true">${axisTicks(from, to).map((at) => html`<span class=${edge((at - from) / (to - from))} style=${{ left: ((at - from) / (to - from)) * 100 + '%' }}>${
     day ? fmtDate(at, { day: 'numeric', month: 'short' }) : fmtTime(at, false).slice(0, 5)}</span>`)}</div>
     <p class="axis"><span>${fmtTime(from)}</span><span>${fmtTime(to)}</span></p>`;
 }
@@ -738,7 +741,7 @@ function SeriesAdmin({ node, reload }) {
       <tbody>${node.series.map((s) => html`<tr><th scope="row">${s.path}</th>
         <td><form class="inline" onSubmit=${(e) => { e.preventDefault(); const to = new FormData(e.target).get('to'); run(t('admin.rename'), () => api('series/rename', { method: 'POST', body: { from: s.path, to } })); }}>
           <label class="sr-only" for=${'rn-' + s.path}>${t('admin.newName', { tag: s.tag })}</label>
-          <input id=${'rn-' + s.path} name="to" required value=${s.path} /><button type="submit" disabled=${busy}>${t('admin.rename')}</button></form></td>
+          <input id=${'rn-' + s.path} name="to" required defaultValue=${s.path} /><button type="submit" disabled=${busy}>${t('admin.rename')}</button></form></td>
         <td><form class="inline" onSubmit=${(e) => { e.preventDefault(); const into = new FormData(e.target).get('into'); if (confirm(t('admin.confirmMerge', { from: s.path, into }))) run(t('admin.merge'), () => api('series/merge', { method: 'POST', body: { from: s.path, into } })); }}>
           <label class="sr-only" for=${'mg-' + s.path}>${t('admin.mergeInto', { tag: s.tag })}</label>
           <select id=${'mg-' + s.path} name="into">${node.series.filter((x) => x !== s).map((x) => html`<option value=${x.path}>${x.tag}</option>`)}</select>
