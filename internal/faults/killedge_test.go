@@ -92,12 +92,17 @@ func TestFaultsKillEdgeWhileDropping(t *testing.T) {
 	var whileFull int
 	for i := range n {
 		// Each kill comes once the buffer is full again (drop-oldest keeps
-		// it between three and four segments), at a random moment of the
-		// next half second: while the edge writes, drops, or counts.
-		e.waitFor(t, 2*time.Minute, "the buffer full (over three of its four segments) before a kill", func(st edgeStatus) bool {
+		// it between three and four segments), after a random number of
+		// further device messages (up to about half a second's worth): while
+		// the edge writes, drops, or counts. Counting messages rather than
+		// time keeps the moments spread on a loaded machine too.
+		full, _ := e.waitFor(t, 2*time.Minute, "the buffer full (over three of its four segments) before a kill", func(st edgeStatus) bool {
 			return st.Outbox.DiskBytes > int64(maxBytes)*3/4
 		})
-		time.Sleep(time.Duration(r.IntN(500)) * time.Millisecond) // the moment of the kill: random
+		more := int64(r.IntN(int(rate)*len(s.s.Machines())/2 + 1))
+		e.waitFor(t, 2*time.Minute, fmt.Sprintf("%d more device messages before the kill", more), func(st edgeStatus) bool {
+			return st.Ingest.Messages >= full.Ingest.Messages+more
+		})
 		before := e.status(t)
 		if before.Outbox.DiskBytes > int64(maxBytes)*3/4 {
 			whileFull++
