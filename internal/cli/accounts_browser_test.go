@@ -21,20 +21,28 @@ import (
 // violation on any screen. Screenshots go to $MOLEN_SCREENSHOTS (else a
 // temporary folder).
 func TestAccountsInABrowser(t *testing.T) {
+	const company = "bram@vandijk.demo" // owner of a company below the hub edih-noord
+	scriptInDemo(t, "accounts.mjs", func(dataDir string) []string {
+		return []string{"MOLEN_COMPANY_EMAIL=" + company, "MOLEN_COMPANY_PASSWORD=" + demoPassword(t, dataDir, company), "MOLEN_COMPANY_HUB=edih-noord",
+			"MOLEN_ADVISOR_EMAIL=ruben.smit@edih-noord.demo"}
+	})
+}
+
+// scriptInDemo runs the browser test script web/test/<name> against a new
+// demo (seed 3, rate 1) with the environment env gives for its data
+// directory.
+func scriptInDemo(t *testing.T, name string, env func(dataDir string) []string) {
+	t.Helper()
 	browser := chromium(t)
 	node, script := browserScript(t)
-	script = filepath.Join(filepath.Dir(script), "accounts.mjs")
+	script = filepath.Join(filepath.Dir(script), name)
 	dataDir := t.TempDir()
 	d, err := StartDemo(t.Context(), DemoConfig{DataDir: dataDir, Listen: "127.0.0.1:0", Seed: 3, Rate: 1}, testGlobals(io.Discard))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	const company = "bram@vandijk.demo" // owner of a company below the hub edih-noord
-
-	runBrowserScript(t, node, script, d, dataDir, browser,
-		"MOLEN_COMPANY_EMAIL="+company, "MOLEN_COMPANY_PASSWORD="+demoPassword(t, dataDir, company), "MOLEN_COMPANY_HUB=edih-noord",
-		"MOLEN_ADVISOR_EMAIL=ruben.smit@edih-noord.demo")
+	runBrowserScript(t, node, script, d, dataDir, browser, env(dataDir)...)
 }
 
 // runBrowserScript runs a browser test script against the demo d, signed

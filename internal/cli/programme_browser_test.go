@@ -2,11 +2,7 @@
 
 package cli
 
-import (
-	"io"
-	"path/filepath"
-	"testing"
-)
+import "testing"
 
 // TestProgrammeInABrowser runs web/test/programme.mjs in a real headless
 // Chromium against the demo: the simulated factory's T0 and T1 with the
@@ -16,19 +12,10 @@ import (
 // axe-core finding no serious or critical violation on any screen.
 // Screenshots go to $MOLEN_SCREENSHOTS (else a temporary folder).
 func TestProgrammeInABrowser(t *testing.T) {
-	browser := chromium(t)
-	node, script := browserScript(t)
-	script = filepath.Join(filepath.Dir(script), "programme.mjs")
-	dataDir := t.TempDir()
-	d, err := StartDemo(t.Context(), DemoConfig{DataDir: dataDir, Listen: "127.0.0.1:0", Seed: 3, Rate: 1}, testGlobals(io.Discard))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
 	const company = "bram@vandijk.demo"              // owner of van-dijk-kunststof: a T0 only
 	const hubOwner = "anouk.devries@edih-noord.demo" // owner of the hub above it
-
-	runBrowserScript(t, node, script, d, dataDir, browser,
-		"MOLEN_COMPANY_EMAIL="+company, "MOLEN_COMPANY_PASSWORD="+demoPassword(t, dataDir, company),
-		"MOLEN_HUB_EMAIL="+hubOwner, "MOLEN_HUB_PASSWORD="+demoPassword(t, dataDir, hubOwner))
+	scriptInDemo(t, "programme.mjs", func(dataDir string) []string {
+		return []string{"MOLEN_COMPANY_EMAIL=" + company, "MOLEN_COMPANY_PASSWORD=" + demoPassword(t, dataDir, company),
+			"MOLEN_HUB_EMAIL=" + hubOwner, "MOLEN_HUB_PASSWORD=" + demoPassword(t, dataDir, hubOwner)}
+	})
 }
