@@ -255,25 +255,11 @@ export function useApi(path, params, deps = []) {
 // live follows GET /api/v1/live?prefix= (server-sent events, read with
 // fetch so a bearer token works too), resuming with Last-Event-ID after a
 // drop. onMessage(kind, data) gets "points" (ts converted to unix ms),
-// "events" and "reset". When the hub has no live endpoint it polls
-// /latest instead. Returns a stop function.
+// "events" and "reset". Returns a stop function.
 export function live(prefix, onMessage, onStatus = () => {}) {
   let stopped = false, ctrl = null, lastID = '', wait = 1000, timer = 0;
   const sleep = (ms) => new Promise((res) => { timer = setTimeout(res, ms); });
   const points = (pts) => pts.map((p) => ({ ...p, ts: typeof p.ts === 'string' ? Date.parse(p.ts) : p.ts }));
-  async function poll() {
-    onStatus('polling');
-    let since = 0;
-    while (!stopped) {
-      try {
-        const d = await api('latest', { params: { prefix } });
-        const fresh = d.points.filter((p) => p.ts > since);
-        since = Math.max(since, ...d.points.map((p) => p.ts));
-        if (fresh.length) onMessage('points', { points: fresh });
-      } catch { /* shown by the next successful poll */ }
-      await sleep(5000);
-    }
-  }
   async function run() {
     while (!stopped) {
       ctrl = new AbortController();
@@ -281,7 +267,6 @@ export function live(prefix, onMessage, onStatus = () => {}) {
         const hd = headers('GET', { Accept: 'text/event-stream' });
         if (lastID) hd['Last-Event-ID'] = lastID;
         const r = await fetch(apiURL('live', { prefix }), { headers: hd, credentials: 'same-origin', signal: ctrl.signal });
-        if (r.status === 404 || r.status === 405) return poll();
         if (r.status === 429) { await sleep(1000 * (Number(r.headers.get('Retry-After')) || 5)); continue; }
         if (!r.ok) throw new ApiError(r.status, r.statusText);
         onStatus('live');
