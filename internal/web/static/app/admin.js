@@ -335,9 +335,9 @@ function Audit({ route, who }) {
       <label for="a-from">${t('range.label')}</label>
       <select id="a-from" name="from" value=${from}>${AUDIT_RANGES.map((r) => html`<option value=${r}>${t('range.' + r)}</option>`)}</select>
       <label for="a-action">${t('audit.action')}</label>
-      <input id="a-action" name="action" value=${params.action} placeholder="token." list="a-actions" aria-describedby="a-action-hint" />
+      <input id="a-action" name="action" defaultValue=${params.action} placeholder="token." list="a-actions" aria-describedby="a-action-hint" />
       <datalist id="a-actions">${['login', 'login.failed', 'member.', 'invitation.created', 'token.', 'grant.', 'delegation.', 'data.read', 'request'].map((a) => html`<option value=${a} />`)}</datalist>
-      <label for="a-actor">${t('audit.actor')}</label><input id="a-actor" name="actor" value=${params.actor} placeholder="usr_…" />
+      <label for="a-actor">${t('audit.actor')}</label><input id="a-actor" name="actor" defaultValue=${params.actor} placeholder="usr_…" />
       <button type="submit" class="primary">${t('audit.filter')}</button>
     </form>
     <p id="a-action-hint" class="meta">${t('audit.actionHint')}</p>
