@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -40,7 +41,8 @@ type Limits struct {
 	// it ("address", "org", "caller", "edge"), for metrics.
 	Limited func(by string)
 	// Hold, if positive, holds the answer to a refused request until its
-	// bucket has a token again, for at most Hold: a client that retries
+	// bucket has a token again (the n-th held refusal of one bucket until
+	// it has n), for at most Hold: a client that retries
 	// at once (a script in a loop, a flood) is paced by the hub instead
 	// of making it answer thousands of refusals a second, which would
 	// take the CPU other organisations' requests need, and what it is let
@@ -53,7 +55,9 @@ type Limits struct {
 	// Pause waits d or until ctx ends; default a timer. Tests replace it.
 	Pause func(ctx context.Context, d time.Duration)
 
-	held atomic.Int64
+	held    atomic.Int64
+	mu      sync.Mutex     // guards waiting
+	waiting map[string]int // refusals held by bucket
 }
 
 // DefaultMaxHeld is the number of refused requests held at once unless
@@ -65,6 +69,8 @@ const DefaultMaxHeld = 1024
 type LimitError struct {
 	By   string
 	Wait time.Duration
+
+	bucket string // the bucket's key, for Limits.hold
 }
 
 func (e *LimitError) Error() string {
@@ -91,7 +97,7 @@ func (l *Limits) take(ctx context.Context, by, key string, r Rate) error {
 	if l.Limited != nil {
 		l.Limited(by)
 	}
-	return &LimitError{By: by, Wait: wait}
+	return &LimitError{By: by, Wait: wait, bucket: by + ":" + key}
 }
 
 // hold holds the answer to err, a refusal of beforeAuth or afterAuth
@@ -114,7 +120,24 @@ func (l *Limits) hold(ctx context.Context, err error) (closeConn bool) {
 	if pause == nil {
 		pause = sleep
 	}
-	pause(ctx, min(le.Wait, l.Hold))
+	// Refusals of one bucket held together each wait their turn: the
+	// n-th for n tokens, so that they come back one after another rather
+	// than all at once, to be refused together again.
+	l.mu.Lock()
+	if l.waiting == nil {
+		l.waiting = map[string]int{}
+	}
+	l.waiting[le.bucket]++
+	turn := l.waiting[le.bucket]
+	l.mu.Unlock()
+	defer func() {
+		l.mu.Lock()
+		if l.waiting[le.bucket]--; l.waiting[le.bucket] <= 0 {
+			delete(l.waiting, le.bucket)
+		}
+		l.mu.Unlock()
+	}()
+	pause(ctx, min(le.Wait*time.Duration(turn), l.Hold))
 	return false
 }
 

@@ -79,7 +79,25 @@ func TestRefusalsAreHeld(t *testing.T) {
 	if resp := <-first; resp.StatusCode != 429 || resp.Close {
 		t.Errorf("the next refusal: %d, closes the connection %t", resp.StatusCode, resp.Close)
 	}
-	if len(limited) != 3 {
-		t.Errorf("%d refusals counted, want 3", len(limited))
+	// Two refusals of one bucket held at once: the second waits for the
+	// second token.
+	limits.Hold, limits.MaxHeld = time.Hour, 2
+	block := make(chan struct{})
+	limits.Pause = func(ctx context.Context, d time.Duration) {
+		paused <- d
+		<-block
+	}
+	go func() { first <- get() }()
+	d1 := <-paused
+	go func() { first <- get() }()
+	d2 := <-paused
+	close(block)
+	<-first
+	<-first
+	if d1 != 300*time.Millisecond || d2 != 600*time.Millisecond {
+		t.Errorf("two refusals of one bucket held %s and %s, want 300ms and 600ms", d1, d2)
+	}
+	if len(limited) != 5 {
+		t.Errorf("%d refusals counted, want 5", len(limited))
 	}
 }
