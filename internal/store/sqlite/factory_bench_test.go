@@ -346,6 +346,25 @@ func reportSizes(b *testing.B, s *Store, path string, points int) {
 	b.ReportMetric(float64(file)/pp, "file-B/pt")
 	b.ReportMetric(float64(blocks)/pp, "blocks-B/pt")
 	b.ReportMetric(float64(rollups)/pp, "rollups-B/pt")
+	// Where the pages go, table by table and index by index (SQLite's
+	// dbstat): the data of a page and what is left unused in it.
+	rows, err := s.r.QueryContext(b.Context(), `SELECT name, count(*), sum(pgsize), sum(unused) FROM dbstat GROUP BY name ORDER BY sum(pgsize) DESC`)
+	if err != nil {
+		b.Logf("no page breakdown: %v", err)
+		return
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var name string
+		var pages, size, unused int64
+		if err := rows.Scan(&name, &pages, &size, &unused); err != nil {
+			b.Fatal(err)
+		}
+		b.Logf("%-24s %7d pages %.4f B/pt, of which unused %.4f", name, pages, float64(size)/pp, float64(unused)/pp)
+	}
+	if err := rows.Err(); err != nil {
+		b.Fatal(err)
+	}
 }
 
 // pageBytes checkpoints the WAL into the database file and returns the
