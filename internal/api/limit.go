@@ -42,12 +42,12 @@ type Limits struct {
 	Limited func(by string)
 	// Hold, if positive, holds the answer to a refused request until its
 	// bucket has a token again (the n-th held refusal of one bucket until
-	// it has n), for at most Hold: a client that retries
-	// at once (a script in a loop, a flood) is paced by the hub instead
-	// of making it answer thousands of refusals a second, which would
-	// take the CPU other organisations' requests need, and what it is let
-	// do comes evenly spread rather than in bursts. Holding costs a
-	// goroutine and a timer, no work.
+	// it has n), for at most Hold: a client that retries at once (a
+	// script in a loop, a flood) is paced by the hub instead of making it
+	// answer thousands of refusals a second, which would take the CPU
+	// other organisations' requests need, and what it is let do comes
+	// evenly spread rather than in bursts. Holding costs a goroutine and
+	// a timer, no work.
 	Hold time.Duration
 	// MaxHeld bounds the refusals held at once; beyond it a refusal is
 	// answered at once and its connection closed. 0: DefaultMaxHeld.
