@@ -56,8 +56,13 @@ func TestRefusalsAreHeld(t *testing.T) {
 	}
 	first := make(chan *http.Response)
 	go func() { first <- get() }()
-	if d := <-paused; d != 300*time.Millisecond {
-		t.Errorf("held for %s, want the bucket's wait, 300ms", d)
+	select {
+	case d := <-paused:
+		if d != 300*time.Millisecond {
+			t.Errorf("held for %s, want the bucket's wait, 300ms", d)
+		}
+	case resp := <-first:
+		t.Fatalf("a refusal answered at once (%d), not held", resp.StatusCode)
 	}
 	// The first refusal is held: the second is over MaxHeld.
 	second := get()
