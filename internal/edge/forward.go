@@ -182,6 +182,13 @@ func (e *Edge) forward(ctx context.Context) error {
 		e.metrics.forwardedPoints.Add(float64(points))
 		e.fwdRate.add(time.Now(), len(entries), points)
 		e.metrics.forwardSeconds.Observe(time.Since(start).Seconds())
+		if ack.RefusedSeries+ack.RefusedPoints > 0 {
+			// Stored without them: sending them again would be refused
+			// again, so they are dropped and counted.
+			e.metrics.quotaRefused.WithLabelValues("series").Add(float64(ack.RefusedSeries))
+			e.metrics.quotaRefused.WithLabelValues("points_per_day").Add(float64(ack.RefusedPoints))
+			e.log.Warn("the hub's quota for this organisation refused points", "series", ack.RefusedSeries, "points_per_day", ack.RefusedPoints)
+		}
 		last := entries[len(entries)-1].Seq
 		// Records a full buffer dropped while this batch held them: the
 		// batch and the hub's watermark before it say which of them the

@@ -33,6 +33,7 @@ type metrics struct {
 	forwardedRecords prometheus.Counter
 	forwardedPoints  prometheus.Counter
 	forwardErrors    *prometheus.CounterVec
+	quotaRefused     *prometheus.CounterVec
 	forwardSeconds   prometheus.Histogram
 	deadRecords      prometheus.Counter
 	deadPoints       prometheus.Counter
@@ -61,6 +62,8 @@ func newMetrics(e *Edge) *metrics {
 			Name: "molen_edge_forwarded_points_total", Help: "Points the hub acknowledged."}),
 		forwardErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "molen_edge_forward_errors_total", Help: "Failed sends to the hub, by kind."}, []string{"kind"}),
+		quotaRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "molen_edge_quota_refused_points_total", Help: "Points of acknowledged batches that the organisation's quota at the hub refused (dropped, not sent again), by reason (series, points_per_day)."}, []string{"reason"}),
 		deadRecords: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "molen_edge_dead_letter_records_total", Help: "Records the hub refused as bad data, kept in <data>/deadletter/."}),
 		deadPoints: prometheus.NewCounter(prometheus.CounterOpts{
@@ -79,6 +82,9 @@ func newMetrics(e *Edge) *metrics {
 	for _, r := range refusalReasons {
 		m.mqttRefused.WithLabelValues(r)
 	}
+	for _, r := range []string{"series", "points_per_day"} {
+		m.quotaRefused.WithLabelValues(r)
+	}
 	for _, r := range []string{"unauthorized", "refused_batch", "send", "outbox"} {
 		m.forwardErrors.WithLabelValues(r)
 	}
@@ -90,7 +96,7 @@ func newMetrics(e *Edge) *metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.messages, m.points, m.resendsSkipped, m.rejected, m.refused, m.mqttRefused,
-		m.forwardedRecords, m.forwardedPoints, m.forwardErrors, m.forwardSeconds, m.deadRecords, m.deadPoints, m.derivedLost, m.events,
+		m.forwardedRecords, m.forwardedPoints, m.forwardErrors, m.quotaRefused, m.forwardSeconds, m.deadRecords, m.deadPoints, m.derivedLost, m.events,
 		gauge("molen_edge_mqtt_clients", "Devices connected to the MQTT listener.",
 			func() float64 { return float64(atomic.LoadInt64(&e.mqtt.Info.ClientsConnected)) }),
 		gauge("molen_edge_outbox_pending_records", "Outbox records not yet acknowledged by the hub.",

@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/molen-io/molen/internal/api"
+	"github.com/molen-io/molen/internal/quota"
 	"github.com/molen-io/molen/internal/store"
 	"github.com/molen-io/molen/internal/uplink"
 )
@@ -60,6 +61,13 @@ func New(st Ingester, maxUplinks int, log *slog.Logger, reg prometheus.Registere
 // stored (committed), before the edge gets its answer. fn must not block:
 // the hub publishes them to live streams.
 func (s *Service) OnStored(fn func(org string, recs []store.Record)) { s.stored = fn }
+
+// LimitBy has each batch's points admitted by q's quotas before they are
+// stored: the ones beyond them are left out, counted and reported to the
+// edge in the answer.
+func (s *Service) LimitBy(q *quota.Service) {
+	s.receiver.quota, s.receiver.log = q, s.log
+}
 
 // Close releases the decoder.
 func (s *Service) Close() { s.receiver.Close() }

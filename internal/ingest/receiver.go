@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 
 	"github.com/klauspost/compress/zstd"
 
+	"github.com/molen-io/molen/internal/quota"
 	"github.com/molen-io/molen/internal/store"
 	"github.com/molen-io/molen/internal/uns"
 	"github.com/molen-io/molen/internal/uplink"
@@ -23,6 +25,8 @@ type Ingester interface {
 type Receiver struct {
 	store Ingester
 	dec   *zstd.Decoder
+	quota *quota.Service // nil: no quotas
+	log   *slog.Logger
 }
 
 // NewReceiver returns a Receiver storing into s.
@@ -31,7 +35,7 @@ func NewReceiver(s Ingester) (*Receiver, error) {
 	if err != nil {
 		return nil, fmt.Errorf("zstd decoder: %w", err)
 	}
-	return &Receiver{store: s, dec: dec}, nil
+	return &Receiver{store: s, dec: dec, log: slog.New(slog.DiscardHandler)}, nil
 }
 
 // Close releases the decoder.
@@ -44,6 +48,9 @@ type Received struct {
 	StoredPoints, StoredEvents int
 	// New are the records stored by this batch (not the duplicates).
 	New []store.Record
+	// Refused counts the points the organisation's quota refused, by
+	// reason (quota.ReasonSeries, quota.ReasonPoints).
+	Refused map[string]int
 }
 
 // Receive reads one batch body (encoding "" or "zstd") sent by the edge
@@ -94,6 +101,17 @@ func (r *Receiver) Receive(ctx context.Context, org, edgeID, encoding string, bo
 	if res.Previous, err = r.store.Watermark(ctx, src); err != nil {
 		return Received{}, fmt.Errorf("watermark of %s/%s: %w", edgeID, b.Stream, err)
 	}
+	var adm *quota.Admission
+	if r.quota != nil {
+		fresh := recs
+		for len(fresh) > 0 && fresh[0].Seq <= res.Previous {
+			fresh = fresh[1:]
+		}
+		if adm, err = r.quota.Admit(ctx, org, fresh); err != nil {
+			return Received{}, fmt.Errorf("quota of batch of %s/%s: %w", edgeID, b.Stream, err)
+		}
+		defer adm.Release()
+	}
 	stored, err := r.store.Ingest(ctx, org, src, recs)
 	if errors.Is(err, store.ErrInvalid) {
 		return Received{}, fmt.Errorf("%w: store batch of %s/%s: %w", uplink.ErrInvalidRecord, edgeID, b.Stream, err)
@@ -102,6 +120,15 @@ func (r *Receiver) Receive(ctx context.Context, org, edgeID, encoding string, bo
 		return Received{}, fmt.Errorf("store batch of %s/%s: %w", edgeID, b.Stream, err)
 	}
 	res.Stored = stored
+	if adm != nil {
+		if err := adm.Commit(ctx); err != nil {
+			// The batch is stored: the edge must not send it again.
+			// Only the day's count misses it.
+			r.log.Error("quota usage of a stored batch not recorded", "org", org, "err", err)
+		}
+		res.Refused = adm.Refused
+		res.RefusedSeries, res.RefusedPoints = adm.Refused[quota.ReasonSeries], adm.Refused[quota.ReasonPoints]
+	}
 	res.New = recs[len(recs)-stored:]
 	for _, rec := range res.New {
 		res.StoredPoints += len(rec.Points)

@@ -73,6 +73,12 @@ type Ack struct {
 	// buffer bound dropped them while an earlier attempt was on its way)
 	// reached the hub. 0 from hubs that do not say.
 	Previous uint64 `json:"previous"`
+	// RefusedSeries and RefusedPoints count the points of the stored
+	// records that the organisation's quota refused: of series beyond its
+	// series quota, and beyond its quota of points per day. The batch is
+	// stored all the same: they are dropped, not sent again.
+	RefusedSeries int `json:"refused_series,omitempty"`
+	RefusedPoints int `json:"refused_points,omitempty"`
 }
 
 // Enrollment is what an edge receives for a one-time enrollment token.
