@@ -242,6 +242,7 @@ func newWorld(t *testing.T) *world {
 	w.ids["session"] = me["session"].(string)
 	w.ids["user"] = userIDs["viewer"]
 	w.ids["provider"] = "none"
+	w.ids["org"] = "acme"
 	w.ids["name"] = "line" // a label of the Prometheus API (its values name acme's lines)
 	dma := w.must(t, w.c["svc-engineer"], "POST", "/api/v1/assessments", assessmentBody("T0"), 201)
 	w.ids["assessment"] = dma["id"].(string)
@@ -306,6 +307,7 @@ var bodies = map[string]string{
 	"POST /api/v1/assessments":          assessmentBody("T1"),
 	"POST /api/v1/edges":                `{"name":"x"}`,
 	"PUT /api/v1/retention":             `{"raw":"30d","minute":"365d","hour":"forever"}`,
+	"PUT /api/v1/quotas/{org}":          `{"series":100000,"points_per_day":500000000}`,
 	"POST /api/v1/orgs":                 `{"id":"new-co","name":"New","kind":"company"}`,
 	"PUT /api/v1/members/{user}":        `{"role":"engineer"}`,
 	"POST /api/v1/members/{user}/reset": `{}`,

@@ -30,6 +30,7 @@ import (
 	"github.com/molen-io/molen/internal/live"
 	"github.com/molen-io/molen/internal/meta"
 	"github.com/molen-io/molen/internal/programme"
+	"github.com/molen-io/molen/internal/quota"
 	"github.com/molen-io/molen/internal/ratelimit"
 	"github.com/molen-io/molen/internal/reports"
 	"github.com/molen-io/molen/internal/secret"
@@ -99,6 +100,11 @@ type Config struct {
 	// the default (DefaultRetentionRaw, …); KeepForever keeps that kind
 	// forever.
 	RetentionRaw, RetentionMinute, RetentionHour time.Duration
+
+	// Quota of an organisation that a platform admin gave none; zero:
+	// quota.Default. A limit of 0 in it means no limit, but all zero
+	// means the default.
+	Quota quota.Limits
 }
 
 // Default retention. Raw points are what a factory engineer looks at
@@ -231,6 +237,7 @@ type Hub struct {
 	prog    *programme.Service
 	factory *factory.Service
 	series  *series.Service
+	quota   *quota.Service
 	ingest  *ingest.Service
 	live    *live.Hub
 	router  *api.Router
@@ -377,7 +384,11 @@ func (h *Hub) open(ctx context.Context) error {
 		Log: cfg.Log.With("component", "programme"), Now: cfg.Now, Reg: reg}); err != nil {
 		return err
 	}
-	if h.series, err = series.New(ctx, series.Config{Store: h.store, Meta: h.meta, DefaultRetention: cfg.Retention(), Audit: h.audit,
+	if h.quota, err = quota.New(ctx, quota.Config{Meta: h.meta, Store: h.store, Default: cfg.Quota, Audit: h.audit, Log: cfg.Log.With("component", "quota"),
+		Now: cfg.Now, Registry: reg, OrgExists: func(ctx context.Context, org string) error { _, err := h.auth.Org(ctx, org); return err }}); err != nil {
+		return err
+	}
+	if h.series, err = series.New(ctx, series.Config{Store: h.store, Meta: h.meta, DefaultRetention: cfg.Retention(), Audit: h.audit, Changed: h.quota.Forget,
 		Log: cfg.Log, Now: cfg.Now, Registry: reg}); err != nil {
 		return err
 	}
@@ -389,6 +400,7 @@ func (h *Hub) open(ctx context.Context) error {
 	if h.ingest, err = ingest.New(h.store, 0, cfg.Log.With("component", "ingest"), reg); err != nil {
 		return err
 	}
+	h.ingest.LimitBy(h.quota)
 	h.closers = append(h.closers, func() error { h.ingest.Close(); return nil })
 	h.live = live.New(live.Options{Registry: reg})
 	h.ingest.OnStored(h.live.PublishRecords)
@@ -413,6 +425,7 @@ func (h *Hub) open(ctx context.Context) error {
 	h.router.Handle(h.fleet.Routes()...)
 	h.router.Handle(h.prog.Routes()...)
 	h.router.Handle(h.series.Routes()...)
+	h.router.Handle(h.quota.Routes()...)
 	h.router.Handle(reports.New(h.store, cfg.Now).Routes()...)
 	h.router.Handle(h.ingest.Routes()...)
 	h.router.Handle(h.live.Routes()...)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/molen-io/molen/internal/audit"
 	"github.com/molen-io/molen/internal/meta"
 	"github.com/molen-io/molen/internal/store"
 )
@@ -55,9 +56,11 @@ type Config struct {
 	Default Limits
 	// OrgExists reports meta.ErrNotFound for an unknown organisation.
 	OrgExists func(ctx context.Context, org string) error
-	Log       *slog.Logger     // default: discard
-	Now       func() time.Time // default: time.Now
-	Registry  prometheus.Registerer
+	// Audit records quota changes.
+	Audit    audit.Recorder
+	Log      *slog.Logger     // default: discard
+	Now      func() time.Time // default: time.Now
+	Registry prometheus.Registerer
 }
 
 // Service keeps and enforces quotas.
@@ -66,6 +69,7 @@ type Service struct {
 	st      Lister
 	def     Limits
 	exists  func(ctx context.Context, org string) error
+	aud     audit.Recorder
 	log     *slog.Logger
 	now     func() time.Time
 	refused *prometheus.CounterVec
@@ -88,7 +92,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if err := cfg.Meta.Migrate(ctx, Migrations); err != nil {
 		return nil, err
 	}
-	s := &Service{db: cfg.Meta, st: cfg.Store, def: cfg.Default, exists: cfg.OrgExists, log: cfg.Log, now: cfg.Now,
+	s := &Service{db: cfg.Meta, st: cfg.Store, def: cfg.Default, exists: cfg.OrgExists, aud: cfg.Audit, log: cfg.Log, now: cfg.Now,
 		orgs: map[string]*orgState{},
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "molen_hub_quota_refused_points_total",
 			Help: "Points refused by an organisation's quota, by organisation and reason (series, points_per_day)."}, []string{"org", "reason"}),

@@ -2,8 +2,10 @@ package quota
 
 import (
 	"net/http"
+	"strconv"
 
 	"github.com/molen-io/molen/internal/api"
+	"github.com/molen-io/molen/internal/audit"
 )
 
 // Routes are the domain's: an organisation's members see its quota and
@@ -12,8 +14,8 @@ func (s *Service) Routes() []api.Route {
 	return []api.Route{
 		{Method: "GET", Path: "/api/v1/quota", Auth: api.Viewer, Area: "series", Handle: s.getOwn},
 		{Method: "GET", Path: "/api/v1/quotas/{org}", Auth: api.PlatformAdmin, Handle: s.getOrg},
-		{Method: "PUT", Path: "/api/v1/quotas/{org}", Auth: api.PlatformAdmin, Handle: s.putOrg, MaxBody: 1 << 10},
-		{Method: "DELETE", Path: "/api/v1/quotas/{org}", Auth: api.PlatformAdmin, Handle: s.deleteOrg},
+		{Method: "PUT", Path: "/api/v1/quotas/{org}", Auth: api.PlatformAdmin, Handle: s.putOrg, MaxBody: 1 << 10, SelfAudited: true},
+		{Method: "DELETE", Path: "/api/v1/quotas/{org}", Auth: api.PlatformAdmin, Handle: s.deleteOrg, SelfAudited: true},
 	}
 }
 
@@ -82,7 +84,29 @@ func (s *Service) putOrg(r *http.Request, p api.Principal) (any, error) {
 		return nil, err
 	}
 	s.log.Info("quota set", "org", org, "by", p.Name, "series", l.Series, "points_per_day", l.PointsPerDay)
+	if err := s.record(r, p, "quota.set", org, map[string]string{
+		"series": strconv.FormatInt(l.Series, 10), "points_per_day": strconv.FormatInt(l.PointsPerDay, 10)}); err != nil {
+		return nil, err
+	}
 	return s.answer(r, org)
+}
+
+// record appends the change to the audit log of the organisation whose
+// quota changed, naming the platform admin, and to the platform's own.
+func (s *Service) record(r *http.Request, p api.Principal, action, org string, detail map[string]string) error {
+	if s.aud == nil {
+		return nil
+	}
+	e := audit.RequestEntry(r, p, action, org, detail)
+	if _, err := s.aud.Record(r.Context(), e); err != nil {
+		return err
+	}
+	if org == p.Org {
+		return nil
+	}
+	e.Org, e.ActorOrg = org, p.Org
+	_, err := s.aud.Record(r.Context(), e)
+	return err
 }
 
 // deleteOrg gives an organisation the hub's default quota again.
@@ -95,5 +119,8 @@ func (s *Service) deleteOrg(r *http.Request, p api.Principal) (any, error) {
 		return nil, err
 	}
 	s.log.Info("quota back to the hub's default", "org", org, "by", p.Name)
+	if err := s.record(r, p, "quota.cleared", org, nil); err != nil {
+		return nil, err
+	}
 	return s.answer(r, org)
 }

@@ -12,8 +12,12 @@ import (
 // Series administration: admins delete, rename and merge their
 // organisation's series; each change is recorded in the audit log.
 
-// record appends an audit entry of the request.
+// record tells Changed of a change of the caller's series and appends an
+// audit entry of the request.
 func (s *Service) record(r *http.Request, p api.Principal, action, target string, detail map[string]string) error {
+	if s.changed != nil {
+		s.changed(p.Org)
+	}
 	if s.aud == nil {
 		return nil
 	}

@@ -55,8 +55,11 @@ type Config struct {
 	DefaultRetention store.Retention
 	// Audit records the series administrators delete, rename and merge.
 	Audit audit.Recorder
-	Log   *slog.Logger     // default: discard
-	Now   func() time.Time // default: time.Now
+	// Changed, if set, is told of each organisation whose series an
+	// administrator deleted, renamed or merged (the quota counts them).
+	Changed func(org string)
+	Log     *slog.Logger     // default: discard
+	Now     func() time.Time // default: time.Now
 	// Registry takes the metrics of the Prometheus API; nil: none.
 	Registry prometheus.Registerer
 	// PromLimits bound a query of the Prometheus API; zero:
@@ -67,12 +70,13 @@ type Config struct {
 // Service answers queries of series and events, and keeps and applies
 // retention.
 type Service struct {
-	st  Store
-	db  *meta.DB
-	def store.Retention
-	aud audit.Recorder
-	log *slog.Logger
-	now func() time.Time
+	st      Store
+	db      *meta.DB
+	def     store.Retention
+	aud     audit.Recorder
+	changed func(org string)
+	log     *slog.Logger
+	now     func() time.Time
 
 	promLimits promql.Limits
 	promM      *promMetrics
@@ -83,7 +87,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if err := cfg.Meta.Migrate(ctx, Migrations); err != nil {
 		return nil, err
 	}
-	s := &Service{st: cfg.Store, db: cfg.Meta, def: cfg.DefaultRetention, aud: cfg.Audit, log: cfg.Log, now: cfg.Now,
+	s := &Service{st: cfg.Store, db: cfg.Meta, def: cfg.DefaultRetention, aud: cfg.Audit, changed: cfg.Changed, log: cfg.Log, now: cfg.Now,
 		promLimits: cfg.PromLimits, promM: newPromMetrics(cfg.Registry)}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
