@@ -113,6 +113,6 @@ var Endpoints = []string{
 	"auth/switch", "auth/totp", "delegations", "delegations/{delegation}", "dma/intervals", "dma/questionnaire", "downtime/pareto", "events", "events/reason",
 	"export", "grants", "grants/{grant}", "invitations", "invitations/{invitation}", "latest", "live", "me", "me/export",
 	"me/password", "me/sessions", "me/sessions/{session}", "me/totp", "me/totp/confirm", "members", "members/{user}",
-	"members/{user}/reset", "oee", "orgs", "query", "reasons", "series", "series/merge", "series/rename", "tokens",
+	"members/{user}/reset", "oee", "orgs", "query", "quota", "quotas/{org}", "reasons", "series", "series/merge", "series/rename", "tokens",
 	"tokens/{token}", "whoami",
 }

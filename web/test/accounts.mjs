@@ -79,8 +79,33 @@ const ownerLink = await admin.getAttribute('[data-secret]', 'data-secret');
 if (!/\/auth\/invite\?token=mli_/.test(ownerLink)) fail('first owner\'s invitation: ' + ownerLink);
 await admin.waitForFunction((c) => [...document.querySelectorAll('.tree code')].some((e) => e.textContent === c), child);
 await view(admin, 'admin-orgs-created');
-await switchOrg(admin, org);
 log('ok organisation made below ' + env('MOLEN_COMPANY_HUB') + ', its owner\'s invitation shown once');
+// Its quota, set by the platform admin: the hub's default first.
+await admin.click('summary:text-is("Set an organisation\'s quota")');
+await admin.selectOption('#quota-org', child);
+await admin.waitForSelector(`[data-quota="${child}"]`);
+const quotaText = () => admin.$eval(`[data-quota="${child}"]`, (e) => e.textContent);
+if (!/default quota/.test(await quotaText())) fail('a new organisation\'s quota: ' + await quotaText());
+await admin.fill('#quota-series', '1234');
+await admin.fill('#quota-points', '0');
+await admin.click('button:text-is("Save quota")');
+await status(admin, /Quota saved/);
+await admin.waitForFunction((c) => /set for this organisation/.test(document.querySelector(`[data-quota="${c}"]`)?.textContent), child);
+const q = await quotaText();
+if (!/1[,.\u202f]?234/.test(q) || !/no limit/.test(q)) fail('the quota set: ' + q);
+await view(admin, 'admin-quota-set');
+await admin.click('button:text-is("Back to the default")');
+await status(admin, /default quota applies again/);
+await switchOrg(admin, org);
+log('ok quota of ' + child + ' set (1,234 series, no limit of points) and back to the default');
+// The company's admin sees its own quota and use today.
+await go(admin, '#/admin/orgs', 'Organisations you may see');
+await admin.waitForSelector(`[data-quota="${org}"]`);
+const own = await admin.$eval(`[data-quota="${org}"]`, (e) => e.textContent);
+if (!/Series/.test(own) || !/Points per day/.test(own)) fail('own quota: ' + own);
+if (await admin.$('#quota-org')) fail('a company\'s admin is offered to set quotas');
+await view(admin, 'admin-quota-own');
+log('ok the organisation\'s own quota and use today shown');
 
 // 2. An invitation, its link shown once, accepted in a second browser.
 const invitee = `new.person.${process.pid}@example.test`;

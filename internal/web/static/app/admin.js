@@ -10,6 +10,7 @@ import {
   html, useState, useApi, api, download, t, lang, useSignal, registerArea, href, withQuery, fmtTime, can,
 } from './core.js';
 import { at, Refusal, useAction, Once, roleName } from './account.js';
+import { OwnQuota, SetQuota } from './quota.js';
 
 registerArea({ id: 'admin', title: 'area.admin', visible: (w) => can(w, 'admin'), view: AdminView });
 
@@ -80,7 +81,9 @@ function Orgs({ who }) {
     </details>
     ${act.status}
     ${link && html`<${Once} label=${t('invite.link')} value=${link} onClose=${() => setLink('')} />`}
-  </section>`;
+    ${who.role === 'platform-admin' && html`<${SetQuota} orgs=${orgs} />`}
+  </section>
+  <${OwnQuota} who=${who} />`;
 }
 
 // ---- people and roles ----------------------------------------------------
