@@ -3,7 +3,9 @@
 package cli
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
@@ -18,6 +20,7 @@ import (
 
 func newHub(g *globals) *cobra.Command {
 	var cfg hub.Config
+	var startPprof func(context.Context, *slog.Logger) error
 	cmd := &cobra.Command{
 		Use:   "hub",
 		Short: "Run a molen hub: storage, API, web UI and the uplink for edges",
@@ -46,6 +49,9 @@ steps still cover the range whose raw points are gone (on either storage).`,
 			}
 			cfg.Log, cfg.Out = log, g.stdout
 			log.Info("molen hub", "version", Version())
+			if err := startPprof(cmd.Context(), log); err != nil {
+				return err
+			}
 			h, err := hub.Start(cmd.Context(), cfg)
 			if err != nil {
 				return err
@@ -87,6 +93,7 @@ steps still cover the range whose raw points are gone (on either storage).`,
 	f.Var((*periodFlag)(&cfg.RetentionRaw), "retention-raw", "keep raw points this long by default: a duration like 90d or 36h, or 0 (forever)")
 	f.Var((*periodFlag)(&cfg.RetentionMinute), "retention-minute", "keep 1-minute rollups this long by default (at least --retention-raw), or 0 (forever)")
 	f.Var((*periodFlag)(&cfg.RetentionHour), "retention-hour", "keep 1-hour rollups this long by default (at least --retention-minute), or 0 (forever)")
+	startPprof = addPprof(cmd)
 	cmd.AddCommand(newHubInvite(g))
 	return cmd
 }
