@@ -26,6 +26,10 @@ type Config struct {
 	// measuring Load.Rate.
 	Max bool
 
+	// EdgePprof is the address of the started edge's --pprof listener
+	// ("" none), to profile it under the load.
+	EdgePprof string
+
 	Molen string // the molen binary that runs hub and edge
 	Dir   string // their data directories and logs; "" a temporary one
 
@@ -222,9 +226,13 @@ func (s *stack) start(ctx context.Context) error {
 			return err
 		}
 		s.edgeDir = filepath.Join(dir, "edge")
-		if s.edge, err = startChild(cfg.Molen, dir, "edge", "--data", s.edgeDir, "--mqtt-listen", s.edgeMQTT,
+		args := []string{"--data", s.edgeDir, "--mqtt-listen", s.edgeMQTT,
 			"--status-listen", s.edgeStatus, "--hub", s.hubURL, "--enroll-token", enroll,
-			"--buffer-sync-interval", cfg.SyncInterval.String(), "--log-level", "warn"); err != nil {
+			"--buffer-sync-interval", cfg.SyncInterval.String(), "--log-level", "warn"}
+		if cfg.EdgePprof != "" {
+			args = append(args, "--pprof", cfg.EdgePprof)
+		}
+		if s.edge, err = startChild(cfg.Molen, dir, "edge", args...); err != nil {
 			return err
 		}
 		if err := waitFor(ctx, s.edge, "the edge listens", func() bool {

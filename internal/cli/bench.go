@@ -79,7 +79,7 @@ with --json.`,
 			}
 			run.SyncInterval, run.Dir = cfg.SyncInterval, cfg.Dir
 			run.EdgeMQTT, run.EdgeStatus, run.HubURL, run.HubToken = cfg.EdgeMQTT, cfg.EdgeStatus, cfg.HubURL, cfg.HubToken
-			run.EdgeDir, run.HubDir = cfg.EdgeDir, cfg.HubDir
+			run.EdgeDir, run.HubDir, run.EdgePprof = cfg.EdgeDir, cfg.HubDir, cfg.EdgePprof
 			if run.HubToken == "" {
 				run.HubToken = os.Getenv("MOLEN_BENCH_HUB_TOKEN")
 			}
@@ -126,6 +126,7 @@ with --json.`,
 	f.StringVar(&cfg.EdgeStatus, "edge-status", "", "the running edge's status address (its /metrics)")
 	f.StringVar(&cfg.HubURL, "hub", "", "measure a running hub: its URL (with --hub-token)")
 	f.StringVar(&cfg.HubToken, "hub-token", "", "API token of the edge's organisation at --hub (better: $MOLEN_BENCH_HUB_TOKEN)")
+	f.StringVar(&cfg.EdgePprof, "edge-pprof", "", "start the edge with --pprof on this address, to profile it under the load")
 	f.StringVar(&cfg.EdgeDir, "edge-data", "", "the running edge's data directory, for its disk use")
 	f.StringVar(&cfg.HubDir, "hub-data", "", "the running hub's data directory, for its disk use")
 	return cmd
