@@ -40,7 +40,8 @@ type Config struct {
 	EdgeMQTT, EdgeStatus, HubURL, HubToken string
 	EdgeDir, HubDir                        string // their data directories, for disk use ("" unknown)
 
-	Log *slog.Logger
+	Log      *slog.Logger
+	LogLevel string // of hub and edge; "" warn
 }
 
 // Scenarios are the named loads; Rate is each tag's rate in Hz.
@@ -49,7 +50,7 @@ var Scenarios = map[string]Config{
 	"small":  {Load: Load{Devices: 10, Tags: 100, TagsPerMessage: 2, Rate: 1, QoS: 1}, Warmup: 5 * time.Second, Duration: 30 * time.Second},
 	"medium": {Load: Load{Devices: 100, Tags: 100, TagsPerMessage: 2, Rate: 1, QoS: 1}, Warmup: 5 * time.Second, Duration: 30 * time.Second},
 	"large":  {Load: Load{Devices: 100, Tags: 1000, TagsPerMessage: 2, Rate: 1, QoS: 1}, Warmup: 10 * time.Second, Duration: 30 * time.Second},
-	"max":    {Load: Load{Devices: 100, Tags: 2, TagsPerMessage: 2, Rate: 20, QoS: 1}, Warmup: 3 * time.Second, Duration: 10 * time.Second, Max: true},
+	"max":    {Load: Load{Devices: 100, Tags: 2, TagsPerMessage: 2, Rate: 10, QoS: 1}, Warmup: 3 * time.Second, Duration: 10 * time.Second, Max: true},
 }
 
 // ScenarioNames lists the scenarios in order of size.
@@ -157,6 +158,13 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	return s.measure(ctx)
 }
 
+func (c Config) logLevel() string {
+	if c.LogLevel == "" {
+		return "warn"
+	}
+	return c.LogLevel
+}
+
 func (c Config) validate() error {
 	l := c.Load
 	switch {
@@ -200,7 +208,7 @@ func (s *stack) start(ctx context.Context) error {
 			return err
 		}
 		s.hubDir = filepath.Join(dir, "hub")
-		if s.hub, err = startChild(cfg.Molen, dir, "hub", "--data", s.hubDir, "--listen", addr, "--log-level", "warn"); err != nil {
+		if s.hub, err = startChild(cfg.Molen, dir, "hub", "--data", s.hubDir, "--listen", addr, "--log-level", cfg.logLevel()); err != nil {
 			return err
 		}
 		s.hubURL = "http://" + addr
@@ -228,7 +236,7 @@ func (s *stack) start(ctx context.Context) error {
 		s.edgeDir = filepath.Join(dir, "edge")
 		args := []string{"--data", s.edgeDir, "--mqtt-listen", s.edgeMQTT,
 			"--status-listen", s.edgeStatus, "--hub", s.hubURL, "--enroll-token", enroll,
-			"--buffer-sync-interval", cfg.SyncInterval.String(), "--log-level", "warn"}
+			"--buffer-sync-interval", cfg.SyncInterval.String(), "--log-level", cfg.logLevel()}
 		if cfg.EdgePprof != "" {
 			args = append(args, "--pprof", cfg.EdgePprof)
 		}

@@ -72,6 +72,7 @@ type device struct {
 	sentAt map[uint16]int64
 	nextID uint16
 	seq    uint64
+	ended  atomic.Pointer[string] // why readAcks stopped
 }
 
 func newLoad(cfg Load, broker string) *load {
@@ -176,49 +177,76 @@ func (l *load) run(ctx context.Context) error {
 	return errors.Join(all...)
 }
 
-// pace is how often a device looks at what is due.
+// pace is how often a device looks at what is due at most.
 const pace = 10 * time.Millisecond
 
+// cycle is how often a device publishes at rate hz: once per sample (all its
+// topics in one burst, as a gateway reading a PLC's tags does), or every
+// pace at rates above 100 Hz.
+func cycle(hz float64) time.Duration {
+	return max(pace, time.Duration(float64(time.Second)/hz))
+}
+
 // publish sends d's messages as they fall due: each of its topics at the
-// current rate, the devices' phases spread over the first second.
+// current rate, the devices' phases spread over the first cycle.
 func (l *load) publish(ctx context.Context, d *device, start time.Time) error {
-	phase := time.Duration(d.id) * time.Second / time.Duration(max(1, l.cfg.Devices))
-	t := time.NewTicker(pace)
+	hz := l.rateHz()
+	every := cycle(hz)
+	phase := time.Duration(d.id) * every / time.Duration(max(1, l.cfg.Devices))
+	first := time.NewTimer(phase)
+	select {
+	case <-ctx.Done():
+		first.Stop()
+		return l.finish(d)
+	case <-first.C:
+	}
+	t := time.NewTicker(every)
 	defer t.Stop()
-	var due float64
-	last := start.Add(phase)
+	// One cycle is due at once: the first sample.
+	due := float64(len(d.topics))
+	last := time.Now()
 	next := 0 // the next topic
 	var buf []byte
 	for {
-		select {
-		case <-ctx.Done():
-			return l.finish(d)
-		case now := <-t.C:
-			if now.Before(last) {
-				continue
-			}
-			due += now.Sub(last).Seconds() * l.rateHz() * float64(len(d.topics))
-			last = now
-			for due >= 1 {
-				if l.cfg.QoS > 0 {
+		for due >= 1 {
+			if l.cfg.QoS > 0 {
+				select {
+				case d.slots <- struct{}{}:
+				default:
+					// The window is full: what is written must go out
+					// before waiting for its acknowledgements.
+					if err := d.w.Flush(); err != nil {
+						return fmt.Errorf("device %d: publish: %w", d.id, err)
+					}
 					select {
 					case d.slots <- struct{}{}:
 					case <-ctx.Done():
 						return l.finish(d)
 					}
 				}
-				buf = l.message(buf[:0], d, next, now)
-				if _, err := d.w.Write(buf); err != nil {
-					return fmt.Errorf("device %d: publish: %w", d.id, err)
-				}
-				l.sent.Add(1)
-				l.points.Add(int64(len(d.tags[next])))
-				due--
-				next = (next + 1) % len(d.topics)
 			}
-			if err := d.w.Flush(); err != nil {
+			buf = l.message(buf[:0], d, next, last)
+			if _, err := d.w.Write(buf); err != nil {
 				return fmt.Errorf("device %d: publish: %w", d.id, err)
 			}
+			l.sent.Add(1)
+			l.points.Add(int64(len(d.tags[next])))
+			due--
+			next = (next + 1) % len(d.topics)
+		}
+		if err := d.w.Flush(); err != nil {
+			return fmt.Errorf("device %d: publish: %w", d.id, err)
+		}
+		select {
+		case <-ctx.Done():
+			return l.finish(d)
+		case now := <-t.C:
+			if r := l.rateHz(); r != hz {
+				hz = r
+				t.Reset(cycle(hz))
+			}
+			due += now.Sub(last).Seconds() * hz * float64(len(d.topics))
+			last = now
 		}
 	}
 }
@@ -233,7 +261,11 @@ func (l *load) finish(d *device) error {
 			case d.slots <- struct{}{}:
 			case <-deadline:
 				d.conn.Close()
-				return fmt.Errorf("device %d: %d publishes not acknowledged within a minute", d.id, len(d.slots))
+				why := "connection open"
+				if p := d.ended.Load(); p != nil {
+					why = *p
+				}
+				return fmt.Errorf("device %d: publishes not acknowledged within a minute (%s)", d.id, why)
 			}
 		}
 	}
@@ -297,17 +329,22 @@ func (l *load) readAcks(d *device) error {
 	for {
 		typ, err := r.ReadByte()
 		if err != nil {
-			return nil // closed: finish reports what was not acknowledged
+			// Closed: finish reports what was not acknowledged.
+			d.setEnded(fmt.Errorf("read: %w", err))
+			return nil
 		}
 		n, err := readLength(r)
 		if err != nil {
+			d.setEnded(fmt.Errorf("read: %w", err))
 			return nil
 		}
 		body := make([]byte, n)
 		if _, err := io.ReadFull(r, body); err != nil {
+			d.setEnded(fmt.Errorf("read: %w", err))
 			return nil
 		}
 		if typ>>4 != 4 || n < 2 {
+			d.setEnded(fmt.Errorf("the edge sent packet type %d (% x)", typ>>4, body))
 			continue
 		}
 		id := binary.BigEndian.Uint16(body)
@@ -322,6 +359,11 @@ func (l *load) readAcks(d *device) error {
 		l.acked.Add(1)
 		<-d.slots
 	}
+}
+
+func (d *device) setEnded(err error) {
+	s := err.Error()
+	d.ended.Store(&s)
 }
 
 func appendString(b []byte, s string) []byte {

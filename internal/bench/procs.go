@@ -26,6 +26,9 @@ type child struct {
 }
 
 func startChild(bin, dir, name string, args ...string) (*child, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
 	logPath := filepath.Join(dir, name+".log")
 	out, err := os.Create(logPath)
 	if err != nil {

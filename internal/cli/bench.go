@@ -42,7 +42,7 @@ Scenarios (flags given after --scenario change it):
   small    1,000 tags at 1 Hz (10 devices × 100), 30 s
   medium   10,000 tags at 1 Hz (100 devices × 100), 30 s
   large    100,000 tags at 1 Hz (100 devices × 1,000), 30 s
-  max      100 devices, one topic each: doubles the rate from 20 messages/s per
+  max      100 devices, one topic each: doubles the rate from 10 messages/s per
            device until the hub no longer keeps up or the edge's backlog grows,
            then narrows it down; reports the highest sustained rate
 
@@ -94,7 +94,7 @@ with --json.`,
 			if err != nil {
 				return err
 			}
-			run.Log = log
+			run.Log, run.LogLevel = log, g.logLevel
 			res, err := bench.Run(cmd.Context(), run)
 			if err != nil {
 				return err

@@ -86,15 +86,21 @@ func isClosed(err error) bool { return err != nil && errors.Is(err, net.ErrClose
 
 // deviceConn is a connection handed out by a deviceListener.
 //
-// It also writes what mochi sends in batches: mochi writes each PUBACK
-// with its own write system call, which cost a fifth of the edge's CPU
-// under load (ADR 0011). While mochi's read loop processes packets it has
-// read, what it writes is kept in wbuf; the loop's next Read, which comes
-// once mochi's read buffer is empty, first sends it all in one write. So
-// the acknowledgements of every publish in one read go out together, in
-// order, each after its publish was stored. A write while the read loop
-// waits in Read (a message to a subscriber, a keep-alive answer) goes out
-// at once, and Close sends what is kept before it closes.
+// It also decides when what mochi writes is sent (ADR 0011):
+//
+//   - Acknowledgements wait for the data. The ingest hook queues a
+//     publish's points for the outbox and calls hold instead of waiting, so
+//     mochi reads the client's next publishes meanwhile; everything mochi
+//     writes after a hold (the PUBACK first) stays in held until those
+//     points are stored, and a writer goroutine sends it then, in order.
+//     If the outbox refuses them, nothing held is sent and the connection
+//     is closed: the device sends again after reconnecting.
+//   - Writes go out in batches. mochi writes each packet with its own
+//     write system call; here what it writes while its read loop processes
+//     packets is kept in wbuf, and the loop's next Read (which comes once
+//     mochi's read buffer is empty) sends it all in one write. A write
+//     while the read loop waits in Read goes out at once; Close sends what
+//     is kept before it closes.
 type deviceConn struct {
 	net.Conn
 	l         *deviceListener
@@ -103,14 +109,142 @@ type deviceConn struct {
 	closeOnce sync.Once
 	closeErr  error
 
-	wmu     sync.Mutex // guards wbuf, reading and werr
-	wbuf    []byte     // written by mochi, not yet sent
-	reading bool       // the read loop waits in Read
-	werr    error      // the error of sending wbuf, returned by the next Write
+	wmu     sync.Mutex // guards wbuf, held, writing, reading and werr
+	wbuf    []byte     // written by mochi, not yet sent, nothing held
+	held    []heldWrite
+	writing bool  // the writer goroutine runs
+	reading bool  // the read loop waits in Read
+	werr    error // why nothing more is sent; the next Read returns it
+
+	// smu is held while bytes go to the connection, taken while wmu is
+	// held: so writes reach the connection in the order wmu saw them.
+	smu sync.Mutex
+}
+
+// heldWrite is data on its way to the outbox (nil: none) and what mochi
+// wrote after it.
+type heldWrite struct {
+	st     *stored
+	refuse func(error) // told when the outbox refuses st
+	buf    []byte
 }
 
 // maxKept bounds wbuf: past it a write sends everything kept.
 const maxKept = 64 << 10
+
+// hold makes what mochi writes from now on wait until st is stored.
+func (c *deviceConn) hold(st *stored, refuse func(error)) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if len(c.held) == 0 && len(c.wbuf) > 0 {
+		// Written before: it goes first, without waiting.
+		c.held = append(c.held, heldWrite{buf: c.wbuf})
+		c.wbuf = nil
+	}
+	c.held = append(c.held, heldWrite{st: st, refuse: refuse})
+	if !c.writing {
+		c.writing = true
+		go c.writeHeld()
+	}
+	if len(c.held) > maxHeld {
+		// A client sends faster than the disk takes it: read no further
+		// until its oldest data is stored (TCP then slows the client down).
+		for _, h := range c.held {
+			if h.st != nil {
+				done := h.st.p.Done()
+				c.wmu.Unlock()
+				<-done
+				c.wmu.Lock()
+				break
+			}
+		}
+	}
+}
+
+// maxHeld bounds the publishes of one connection on their way to disk.
+const maxHeld = 1000
+
+// writeHeld sends the held writes as their data is stored, until none is
+// left. Once the outbox refuses data, nothing more is sent (the rest is
+// settled, so that stored points are counted and their resends known) and
+// the connection is closed.
+func (c *deviceConn) writeHeld() {
+	var out []byte
+	for {
+		c.wmu.Lock()
+		if len(c.held) == 0 {
+			c.writing = false
+			c.wmu.Unlock()
+			return
+		}
+		h := c.held[0]
+		c.wmu.Unlock()
+		if h.st != nil {
+			<-h.st.p.Done()
+		}
+		c.wmu.Lock()
+		// Take every write at the front whose data is stored; stop at data
+		// still on its way, or refused.
+		var failed error
+		out = out[:0]
+		for len(c.held) > 0 {
+			n := c.held[0]
+			if n.st != nil {
+				if !isDone(n.st.p.Done()) {
+					break
+				}
+				if err := n.st.settle(); err != nil {
+					n.refuse(err)
+					failed = err
+					break
+				}
+			}
+			out = append(out, n.buf...)
+			c.held = c.held[1:]
+		}
+		send := c.werr == nil && len(out) > 0
+		var rest []heldWrite
+		if failed != nil {
+			rest, c.held, c.werr = c.held[1:], nil, failed
+		}
+		if send {
+			c.smu.Lock()
+			c.wmu.Unlock()
+			_, err := c.Conn.Write(out)
+			c.smu.Unlock()
+			if err != nil {
+				c.wmu.Lock()
+				if c.werr == nil {
+					c.werr = err
+				}
+				c.wmu.Unlock()
+			}
+		} else {
+			c.wmu.Unlock()
+		}
+		if failed != nil {
+			for _, r := range rest {
+				if r.st != nil {
+					<-r.st.p.Done()
+					_ = r.st.settle()
+				}
+			}
+			c.Close()
+		}
+		if cap(out) > maxKept {
+			out = nil
+		}
+	}
+}
+
+func isDone(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}
 
 func (c *deviceConn) Read(p []byte) (int, error) {
 	c.takenOnce.Do(func() { close(c.taken) })
@@ -130,26 +264,52 @@ func (c *deviceConn) Read(p []byte) (int, error) {
 
 func (c *deviceConn) Write(p []byte) (int, error) {
 	c.wmu.Lock()
-	defer c.wmu.Unlock()
 	if c.werr != nil {
-		return 0, c.werr
+		// The connection failed, or data before this write was refused:
+		// nothing may be sent any more, and the read loop ends at its next
+		// Read. Report success all the same: mochi keeps a PUBACK whose
+		// write failed and sends it when the device's session resumes, which
+		// would acknowledge a message that may not be stored.
+		c.wmu.Unlock()
+		return len(p), nil
+	}
+	if len(c.held) > 0 {
+		last := &c.held[len(c.held)-1]
+		last.buf = append(last.buf, p...)
+		c.wmu.Unlock()
+		return len(p), nil
 	}
 	if c.reading || len(c.wbuf)+len(p) > maxKept {
-		if err := c.flushLocked(); err != nil {
-			return 0, err
+		if c.flushLocked() != nil {
+			c.wmu.Unlock()
+			return len(p), nil // as above
 		}
-		return c.Conn.Write(p)
+		c.smu.Lock()
+		c.wmu.Unlock()
+		_, err := c.Conn.Write(p)
+		c.smu.Unlock()
+		if err != nil {
+			c.wmu.Lock()
+			if c.werr == nil {
+				c.werr = err
+			}
+			c.wmu.Unlock()
+		}
+		return len(p), nil
 	}
 	c.wbuf = append(c.wbuf, p...)
+	c.wmu.Unlock()
 	return len(p), nil
 }
 
-// flushLocked sends what is kept; c.wmu is held.
+// flushLocked sends wbuf; c.wmu is held.
 func (c *deviceConn) flushLocked() error {
 	if c.werr != nil || len(c.wbuf) == 0 {
 		return c.werr
 	}
+	c.smu.Lock()
 	_, err := c.Conn.Write(c.wbuf)
+	c.smu.Unlock()
 	c.wbuf = c.wbuf[:0]
 	if cap(c.wbuf) > maxKept {
 		c.wbuf = nil
@@ -160,9 +320,10 @@ func (c *deviceConn) flushLocked() error {
 
 func (c *deviceConn) Close() error {
 	c.takenOnce.Do(func() { close(c.taken) })
-	c.wmu.Lock()
-	// A device that does not read must not hold Close up.
+	// A device that does not read must not hold Close up (nor a write
+	// under way).
 	_ = c.Conn.SetWriteDeadline(time.Now().Add(time.Second))
+	c.wmu.Lock()
 	_ = c.flushLocked() // a connection that cannot send is closed anyway
 	c.wmu.Unlock()
 	c.closeOnce.Do(func() {
