@@ -128,6 +128,7 @@ type Step struct {
 	Stored   float64 `json:"stored_points_per_s"`
 	Backlog  float64 `json:"backlog_growth_points"`
 	EdgeCPU  float64 `json:"edge_cpu_cores"`
+	Latency  Latency `json:"latency"` // device → queryable
 	Sustains bool    `json:"sustained"`
 }
 

@@ -3,6 +3,7 @@ package bench
 import (
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -20,9 +21,9 @@ func (r *Result) WriteTable(w io.Writer) error {
 	if len(r.Steps) > 0 {
 		fmt.Fprintln(w, "\nrates tried (max):")
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "offered msg/s\tsent msg/s\tstored points/s\tbacklog growth\tedge CPU\tsustained\t")
+		fmt.Fprintln(tw, "offered msg/s\tsent msg/s\tstored points/s\tbacklog growth\tedge CPU\tqueryable p99 ms\tsustained\t")
 		for _, s := range r.Steps {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.2f\t%v\t\n", num(s.Offered), num(s.Sent), num(s.Stored), num(s.Backlog), s.EdgeCPU, s.Sustains)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.2f\t%.0f\t%v\t\n", num(s.Offered), num(s.Sent), num(s.Stored), num(s.Backlog), s.EdgeCPU, s.Latency.P99, s.Sustains)
 		}
 		tw.Flush()
 	}
@@ -66,7 +67,7 @@ func num(f float64) string {
 	if f != 0 && f < 10 && f > -10 {
 		return strconv.FormatFloat(f, 'f', 1, 64)
 	}
-	s := strconv.FormatInt(int64(f+0.5), 10)
+	s := strconv.FormatInt(int64(math.Round(f)), 10)
 	neg := strings.HasPrefix(s, "-")
 	s = strings.TrimPrefix(s, "-")
 	var b strings.Builder

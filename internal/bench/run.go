@@ -178,7 +178,7 @@ func (s *stack) search(ctx context.Context, l *load, res *Result, lat *latencies
 		offered := hz * float64(l.cfg.Devices*l.cfg.Topics())
 		tpm := float64(l.cfg.Tags) / float64(l.cfg.Topics())
 		ok := w.sent >= 0.97*offered && w.hub >= 0.9*offered*tpm && w.backlog < offered*tpm
-		res.Steps = append(res.Steps, Step{Offered: offered, Sent: w.sent, Stored: w.hub, Backlog: w.backlog, EdgeCPU: w.edgeCPU, Sustains: ok})
+		res.Steps = append(res.Steps, Step{Offered: offered, Sent: w.sent, Stored: w.hub, Backlog: w.backlog, EdgeCPU: w.edgeCPU, Latency: lat.summary(), Sustains: ok})
 		s.cfg.Log.Info("bench step", "offered", offered, "sent", w.sent, "stored_points", w.hub, "backlog", w.backlog, "sustained", ok)
 		if ok {
 			best, bestPer, bestLat, bestAck = w, per, lat.summary(), l.ackLat.summary()
