@@ -151,7 +151,7 @@ func (h *ingestHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Pack
 		return pk, packets.CodeSuccessIgnore
 	}
 	if reason := uns.ReasonOf(err); reason != "" {
-		// Bad input: counted, logged and kept for inspection (ingest).
+		// Bad input: counted, logged and kept for inspection (submitMessage).
 		// MQTT 5 devices get the reason code; 3.1.1 has no negative
 		// PUBACK, so they get a PUBACK. Either way the message is not
 		// passed to local subscribers.
