@@ -90,6 +90,12 @@ func (s *stack) measure(ctx context.Context) (*Result, error) {
 	hubBase := du(s.hubDir)
 
 	l := newLoad(cfg.Load, s.edgeMQTT)
+	// Counters before the load: processes that ran before (a running
+	// edge and hub) have counted other data.
+	before, err := s.snap(ctx, l)
+	if err != nil {
+		return nil, err
+	}
 	if err := l.connect(ctx); err != nil {
 		return nil, err
 	}
@@ -104,7 +110,6 @@ func (s *stack) measure(ctx context.Context) (*Result, error) {
 	}
 	var w sample
 	var perPoint float64
-	var err error
 	if cfg.Max {
 		w, perPoint, err = s.search(ctx, l, res, lat)
 	} else {
@@ -122,7 +127,7 @@ func (s *stack) measure(ctx context.Context) (*Result, error) {
 	if err := <-loadDone; err != nil {
 		return nil, err
 	}
-	if err := s.drain(ctx, l); err != nil {
+	if err := s.drain(ctx, l, before); err != nil {
 		return nil, err
 	}
 	stopFollow()
@@ -147,7 +152,7 @@ func (s *stack) measure(ctx context.Context) (*Result, error) {
 		{Name: "hub", CPU: w.hubCPU, MessagesPerCPUSecond: perCPU(w.hubCPU), PeakRSS: max(peakRSS(s.hub.pid()), s.peakHub)},
 		{Name: "load generator", CPU: w.selfCPU, MessagesPerCPUSecond: perCPU(w.selfCPU), PeakRSS: peakRSS(os.Getpid())},
 	}
-	if err := s.count(ctx, l, res); err != nil {
+	if err := s.count(ctx, l, before, res); err != nil {
 		return nil, err
 	}
 	res.Disk.Edge = perPoint
@@ -231,7 +236,7 @@ func (s *stack) search(ctx context.Context, l *load, res *Result, lat *latencies
 
 // drain waits until the edge has forwarded every point it accepted and
 // the hub stored them (at most two minutes).
-func (s *stack) drain(ctx context.Context, l *load) error {
+func (s *stack) drain(ctx context.Context, l *load, before snapshot) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	t := time.NewTicker(100 * time.Millisecond)
@@ -241,8 +246,10 @@ func (s *stack) drain(ctx context.Context, l *load) error {
 		if err != nil {
 			return err
 		}
-		acc := m.edge["molen_edge_points_accepted_total"]
-		if m.edge["molen_edge_outbox_pending_points"] == 0 && m.edge["molen_edge_forwarded_points_total"] >= acc && m.hub["molen_hub_points_stored_total"] >= acc {
+		d := func(m0, m1 metrics, name string) float64 { return m1[name] - m0[name] }
+		acc := d(before.edge, m.edge, "molen_edge_points_accepted_total")
+		if m.edge["molen_edge_outbox_pending_points"] == 0 && d(before.edge, m.edge, "molen_edge_forwarded_points_total") >= acc &&
+			d(before.hub, m.hub, "molen_hub_points_stored_total") >= acc {
 			return nil
 		}
 		select {
@@ -254,12 +261,18 @@ func (s *stack) drain(ctx context.Context, l *load) error {
 }
 
 // count fills the run's totals.
-func (s *stack) count(ctx context.Context, l *load, res *Result) error {
+func (s *stack) count(ctx context.Context, l *load, before snapshot, res *Result) error {
 	m, err := s.snap(ctx, l)
 	if err != nil {
 		return err
 	}
-	e, h := m.edge, m.hub
+	e, h := metrics{}, metrics{}
+	for k, v := range m.edge {
+		e[k] = v - before.edge[k]
+	}
+	for k, v := range m.hub {
+		h[k] = v - before.hub[k]
+	}
 	c := &res.Counts
 	c.Published, c.Acked = l.sent.Load(), l.acked.Load()
 	c.PublishedPoints = l.points.Load()
