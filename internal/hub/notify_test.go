@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/molen-io/molen/internal/api"
 	"github.com/molen-io/molen/internal/hub"
 	"github.com/molen-io/molen/internal/notify"
 	"github.com/molen-io/molen/internal/notify/sink"
@@ -51,6 +52,11 @@ func TestNotifications(t *testing.T) {
 	}
 	if code, _ := h.do("GET", "/api/v1/notify/channels", h.viewer, ""); code != 403 {
 		t.Errorf("a viewer lists channels: %d", code)
+	}
+	// An engineer sees the channels to choose from, not the webhook's path.
+	_, list = h.do("GET", "/api/v1/notify/channels", token(t, h, api.RoleEngineer), "")
+	if b, _ := json.Marshal(list); strings.Contains(string(b), "/teams") || !strings.Contains(string(b), "Maintenance (Teams)") {
+		t.Errorf("an engineer's channel list: %s", b)
 	}
 	for _, ch := range []map[string]any{email, teams} {
 		body := `{"name":"Compressor to ` + ch["name"].(string) + `","trigger":"alarm","prefix":"demo-factory/hall-a","channel":"` + ch["id"].(string) + `"}`

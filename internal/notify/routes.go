@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -16,14 +17,16 @@ import (
 	"github.com/molen-io/molen/internal/meta"
 )
 
-// Routes are the domain's: channels (admins: they hold secrets), rules
+// Routes are the domain's: channels (admins change them: they hold
+// secrets; engineers list them, without webhook paths, to choose them in
+// rules), rules
 // (engineers change them, members read them), the delivery log (members)
 // and its retries (engineers), and the acknowledgement page of the links
 // in messages (public: the signed link is the credential).
 func (s *Service) Routes() []api.Route {
 	const small = 8 << 10
 	return []api.Route{
-		{Method: "GET", Path: "/api/v1/notify/channels", Auth: api.Admin, Area: "notify", Handle: s.listChannels},
+		{Method: "GET", Path: "/api/v1/notify/channels", Auth: api.Engineer, Area: "notify", Handle: s.listChannels},
 		{Method: "POST", Path: "/api/v1/notify/channels", Auth: api.Admin, Area: "notify", Handle: s.createChannel, SelfAudited: true},
 		{Method: "DELETE", Path: "/api/v1/notify/channels/{channel}", Auth: api.Admin, Area: "notify", Handle: s.deleteChannel, SelfAudited: true},
 		{Method: "POST", Path: "/api/v1/notify/channels/{channel}/test", Auth: api.Engineer, Area: "notify", Handle: s.testChannel},
@@ -66,9 +69,15 @@ func (s *Service) listChannels(r *http.Request, p api.Principal) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	admin := api.Allow(p, api.Admin, "notify") == nil
 	out := make([]channelJSON, len(cs))
 	for i, c := range cs {
 		out[i] = masked(c)
+		if !admin && c.Kind == KindWebhook { // a Teams or Slack URL is a credential
+			if u, err := url.Parse(c.Target); err == nil {
+				out[i].Target = u.Scheme + "://" + u.Host + "/…"
+			}
+		}
 	}
 	return map[string]any{"channels": out, "email": s.cfg.SMTP.Addr != ""}, nil
 }
