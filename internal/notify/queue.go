@@ -105,10 +105,7 @@ func under(asset, prefix string) bool {
 }
 
 func alarmMessage(r Rule, e uns.Event, trigger string) Message {
-	what := e.Attrs["alarm"]
-	if what == "" {
-		what = e.Attrs["name"]
-	}
+	what := cmp.Or(e.Attrs["alarm"], e.Attrs["limit"], e.Attrs["name"]) // the alarm operator names its limit
 	title := fmt.Sprintf("%s on %s", cmp.Or(what, e.Kind), e.Asset)
 	if e.Kind == "anomaly" {
 		title = fmt.Sprintf("Anomaly on %s", e.Asset)
