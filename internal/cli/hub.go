@@ -43,7 +43,9 @@ steps still cover the range whose raw points are gone (on either storage).
 Notifications (docs/notifications.md): the hub sends its organisations'
 alarm messages by e-mail through --smtp-addr, and by webhook and MQTT to
 what their channels name, retrying with back-off, whether or not anyone
-has the web UI open.`,
+has the web UI open.
+
+` + configHelp,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			log, err := g.logger()
@@ -64,10 +66,7 @@ has the web UI open.`,
 	f := cmd.Flags()
 	var oidc auth.OIDCProvider
 	cmd.PreRunE = func(cmd *cobra.Command, args []string) error {
-		if oidc.Issuer != "" {
-			if oidc.ClientSecret == "" {
-				oidc.ClientSecret = os.Getenv("MOLEN_OIDC_CLIENT_SECRET")
-			}
+		if oidc.Issuer != "" { // the secret from $MOLEN_OIDC_CLIENT_SECRET too (withConfig)
 			oidc.Role = api.Role(oidcRole)
 			cfg.OIDC = []auth.OIDCProvider{oidc}
 		}
@@ -103,11 +102,12 @@ has the web UI open.`,
 	f.StringVar(&cfg.DataDir, "data", filepath.Join("molen-data", "hub"), "data directory (database, admin token)")
 	f.StringVar(&cfg.Listen, "listen", hub.DefaultListen, "HTTP address for the API, web UI and /metrics")
 	f.StringVar(&cfg.StoreSchema, "store-schema", "molen", "PostgreSQL schema, with --store")
-	f.StringVar(&cfg.Store, "store", os.Getenv("MOLEN_STORE"), "storage: empty for the embedded database in --data, or a PostgreSQL URL postgres://user@host:5432/db (also $MOLEN_STORE, which keeps the password out of the process list)")
+	f.StringVar(&cfg.Store, "store", "", "storage: empty for the embedded database in --data, or a PostgreSQL URL postgres://user@host:5432/db (better: $MOLEN_STORE, which keeps the password out of the process list)")
 	cfg.RetentionRaw, cfg.RetentionMinute, cfg.RetentionHour = hub.DefaultRetentionRaw, hub.DefaultRetentionMinute, hub.DefaultRetentionHour
 	f.Var((*periodFlag)(&cfg.RetentionRaw), "retention-raw", "keep raw points this long by default: a duration like 90d or 36h, or 0 (forever)")
 	f.Var((*periodFlag)(&cfg.RetentionMinute), "retention-minute", "keep 1-minute rollups this long by default (at least --retention-raw), or 0 (forever)")
 	f.Var((*periodFlag)(&cfg.RetentionHour), "retention-hour", "keep 1-hour rollups this long by default (at least --retention-minute), or 0 (forever)")
+	withConfig(cmd, g)
 	cmd.AddCommand(newHubInvite(g))
 	return cmd
 }
