@@ -122,6 +122,8 @@ func StartDemo(ctx context.Context, cfg DemoConfig, g *globals) (*Demo, error) {
 		Log:     log.With("component", "hub"),
 		Out:     g.stdout,
 		SMTP:    sinks.smtp(),
+		// The demo's webhook receiver is on this machine.
+		NotifyPrivateTargets: true,
 	})
 	if err != nil {
 		sinks.Close()

@@ -98,6 +98,7 @@ has the web UI open.
 	f.StringVar(&cfg.SMTP.Addr, "smtp-addr", "", "mail server (host:port) for notifications by e-mail; empty: none")
 	f.StringVar(&cfg.SMTP.From, "smtp-from", "", "sender address of the hub's e-mail")
 	f.StringVar(&cfg.SMTP.Username, "smtp-user", "", "user name at the mail server (the password in $MOLEN_SMTP_PASSWORD)")
+	f.BoolVar(&cfg.NotifyPrivateTargets, "notify-private-targets", false, "let organisations' webhook and MQTT channels reach loopback, link-local and private addresses (this hub's own network); off by default")
 	f.StringVar(&cfg.SMTP.TLS, "smtp-tls", "starttls", "starttls (required), tls (implicit, port 465) or none (a relay on the same host or network only)")
 	f.StringVar(&cfg.DataDir, "data", filepath.Join("molen-data", "hub"), "data directory (database, admin token)")
 	f.StringVar(&cfg.Listen, "listen", hub.DefaultListen, "HTTP address for the API, web UI and /metrics")

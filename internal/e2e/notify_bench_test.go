@@ -32,7 +32,7 @@ import (
 // embedded storage on this machine.
 func BenchmarkNotifyLatency(b *testing.B) {
 	ctx := b.Context()
-	h, err := hub.Start(ctx, hub.Config{DataDir: b.TempDir(), Listen: "127.0.0.1:0", Out: io.Discard})
+	h, err := hub.Start(ctx, hub.Config{DataDir: b.TempDir(), Listen: "127.0.0.1:0", Out: io.Discard, NotifyPrivateTargets: true})
 	if err != nil {
 		b.Fatal(err)
 	}

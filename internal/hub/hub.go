@@ -98,6 +98,9 @@ type Config struct {
 	// SMTP is the mail server for the notifications sent by e-mail; none
 	// when its Addr is "".
 	SMTP notify.SMTP
+	// NotifyPrivateTargets lets notification webhooks and MQTT channels
+	// reach loopback, link-local and private addresses.
+	NotifyPrivateTargets bool
 
 	// Retention of an organisation that has set none (see
 	// store.Retention): raw points, minute and hour rollups. Zero means
@@ -404,7 +407,7 @@ func (h *Hub) open(ctx context.Context) error {
 	h.closers = append(h.closers, func() error { h.ingest.Close(); return nil })
 	h.live = live.New(live.Options{Registry: reg})
 	if h.notify, err = notify.New(ctx, notify.Config{DB: h.meta, Store: h.store, Factory: factorySvc, Audit: h.audit,
-		Log: cfg.Log.With("component", "notify"), Now: cfg.Now, Reg: reg, PublicURL: h.PublicURL, SMTP: cfg.SMTP}); err != nil {
+		Log: cfg.Log.With("component", "notify"), Now: cfg.Now, Reg: reg, PublicURL: h.PublicURL, SMTP: cfg.SMTP, PrivateTargets: cfg.NotifyPrivateTargets}); err != nil {
 		return err
 	}
 	h.ingest.OnStored(func(org string, recs []store.Record) {

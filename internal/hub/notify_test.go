@@ -33,7 +33,7 @@ func TestNotifications(t *testing.T) {
 	hooks := sink.NewWebhook("")
 	receiver := httptest.NewServer(hooks)
 	defer receiver.Close()
-	h := startAPIHubWith(t, hub.Config{SMTP: notify.SMTP{Addr: mails.Addr(), From: "molen@hub.test", TLS: "none"}})
+	h := startAPIHubWith(t, hub.Config{SMTP: notify.SMTP{Addr: mails.Addr(), From: "molen@hub.test", TLS: "none"}, NotifyPrivateTargets: true})
 
 	code, email := h.do("POST", "/api/v1/notify/channels", h.admin, `{"name":"Shift leads","kind":"email","target":"lead@factory.test"}`)
 	if code != 201 || email["secret"] != "" {

@@ -7,11 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/mail"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -132,8 +135,10 @@ type Config struct {
 	// PublicURL is the hub's address for the links in messages.
 	PublicURL func() string
 	SMTP      SMTP
-	// HTTP sends webhooks; default a client without redirects.
-	HTTP *http.Client
+	// PrivateTargets lets webhooks and MQTT channels reach loopback,
+	// link-local and private addresses (the hub's own network). Off, an
+	// organisation's channel cannot make the hub call into its network.
+	PrivateTargets bool
 	// Attempted, if set, is told of each attempt once its outcome is
 	// recorded (nil: sent), for tests.
 	Attempted func(id string, err error)
@@ -141,7 +146,9 @@ type Config struct {
 
 // Service keeps channels and rules, queues deliveries and sends them.
 type Service struct {
-	cfg  Config
+	cfg    Config
+	dialer *net.Dialer  // of webhooks and MQTT: public addresses only unless PrivateTargets
+	http   *http.Client // webhooks, without redirects
 	db   *meta.DB
 	log  *slog.Logger
 	now  func() time.Time
@@ -177,16 +184,19 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	if cfg.HTTP == nil {
-		cfg.HTTP = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	dialer := &net.Dialer{Timeout: AttemptTimeout}
+	if !cfg.PrivateTargets {
+		dialer.Control = publicOnly
 	}
+	s0 := &http.Transport{DialContext: dialer.DialContext, TLSHandshakeTimeout: AttemptTimeout, MaxIdleConnsPerHost: 2, IdleConnTimeout: time.Minute}
 	if cfg.PublicURL == nil {
 		cfg.PublicURL = func() string { return "" }
 	}
 	if cfg.Reg == nil {
 		cfg.Reg = prometheus.NewRegistry()
 	}
-	s := &Service{cfg: cfg, db: cfg.DB, log: cfg.Log, now: cfg.Now, wake: make(chan struct{}, 1), obs: make(chan observed, 1024),
+	s := &Service{dialer: dialer, http: &http.Client{Transport: s0, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
+		cfg: cfg, db: cfg.DB, log: cfg.Log, now: cfg.Now, wake: make(chan struct{}, 1), obs: make(chan observed, 1024),
 		inflight: map[string]bool{}, sem: make(chan struct{}, Parallel)}
 	if _, err := s.db.ExecContext(ctx, `INSERT INTO notify_keys (name, key) VALUES ('ack', $1) ON CONFLICT (name) DO NOTHING`, secret.New("")); err != nil {
 		return nil, fmt.Errorf("notify key: %w", err)
@@ -496,8 +506,7 @@ func (s *Service) Rule(ctx context.Context, org, id string) (Rule, error) {
 	return r, nil
 }
 
-// Rules returns org's rules by name ("" org: every organisation's enabled
-// rules, for the scan).
+// Rules returns org's rules by name.
 func (s *Service) Rules(ctx context.Context, org string) ([]Rule, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT `+ruleCols+` FROM notify_rules WHERE org = $1`, org)
 	if err != nil {
@@ -558,3 +567,25 @@ func (r Rule) quietUntil(t time.Time) time.Time {
 }
 
 var errNoSMTP = errors.New("the hub has no mail server (molen hub --smtp-addr)")
+
+// errPrivate refuses a channel's connection into the hub's own network.
+var errPrivate = errors.New("refused: a private, loopback or link-local address (the hub's operator allows them with --notify-private-targets)")
+
+// publicOnly is a dialer's Control that refuses addresses of the hub's own
+// network: loopback, link-local (cloud metadata services), private and
+// unspecified ones.
+func publicOnly(_, address string, _ syscall.RawConn) error {
+	host, _, err := net.SplitHostPort(address)
+	if err != nil {
+		return err
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return err
+	}
+	ip = ip.Unmap()
+	if ip.IsLoopback() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() || ip.IsPrivate() || ip.IsUnspecified() || ip.IsMulticast() {
+		return fmt.Errorf("%s: %w", ip, errPrivate)
+	}
+	return nil
+}

@@ -93,7 +93,7 @@ func newEnv(t *testing.T, db *meta.DB, smtpCfg notify.SMTP) *env {
 func (e *env) restart(t *testing.T) *notify.Service {
 	t.Helper()
 	s, err := notify.New(t.Context(), notify.Config{DB: e.db, Store: e.st, Factory: e.fac, Audit: e.audit, Now: e.clock.now,
-		PublicURL: func() string { return "https://hub.example.test" }, SMTP: e.smtp,
+		PublicURL: func() string { return "https://hub.example.test" }, SMTP: e.smtp, PrivateTargets: true,
 		Attempted: func(id string, _ error) {
 			select {
 			case e.attempted <- id:
@@ -563,5 +563,32 @@ func TestValidation(t *testing.T) {
 	e.rule(t, notify.Rule{Name: "uses it", Trigger: notify.TriggerAlarm, Channel: c.ID})
 	if err := e.DeleteChannel(t.Context(), org, c.ID, audit.Entry{Org: org, Action: "x"}); !errors.Is(err, meta.ErrExists) {
 		t.Errorf("delete a channel in use: %v", err)
+	}
+}
+
+// TestPrivateTargetsRefused: without PrivateTargets, a webhook into the
+// hub's own network (loopback here) is refused before it connects, and
+// the delivery says why.
+func TestPrivateTargetsRefused(t *testing.T) {
+	e := newEnv(t, metatest.SQLite(t), notify.SMTP{})
+	s, err := notify.New(t.Context(), notify.Config{DB: e.db, Store: e.st, Factory: e.fac, Audit: e.audit, Now: e.clock.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHook(t, nil)
+	c := e.channel(t, notify.Channel{Name: "inside", Kind: notify.KindWebhook, Target: h.URL, Format: notify.FormatJSON})
+	if err := s.Test(t.Context(), org, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	e.round(t, s)
+	select {
+	case <-h.got:
+		t.Error("the hub called an address of its own network")
+	default:
+	}
+	for _, d := range e.deliveries(t) {
+		if d.State != notify.StatePending || !strings.Contains(d.LastError, "refused: a private, loopback or link-local address") {
+			t.Errorf("delivery: %+v", d)
+		}
 	}
 }

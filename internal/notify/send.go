@@ -167,7 +167,7 @@ func (s *Service) sendWebhook(ctx context.Context, c Channel, d Delivery) error 
 	req.Header.Set(HeaderTimestamp, strconv.FormatInt(ts, 10))
 	req.Header.Set(HeaderSignature, Sign(c.Secret, ts, body))
 	req.Header.Set(HeaderDelivery, d.ID)
-	resp, err := s.cfg.HTTP.Do(req)
+	resp, err := s.http.Do(req)
 	if err != nil {
 		return fmt.Errorf("webhook: %w", err)
 	}
@@ -231,7 +231,7 @@ func (s *Service) sendMQTT(ctx context.Context, c Channel, d Delivery) error {
 	body, _ := json.Marshal(s.payload(d))
 	target := strings.Replace(c.Target, "mqtt://", "tcp://", 1)
 	opts := mqtt.NewClientOptions().AddBroker(target).SetClientID("molen-notify-" + d.ID).SetCleanSession(true).
-		SetAutoReconnect(false).SetConnectRetry(false).SetConnectTimeout(AttemptTimeout).SetWriteTimeout(AttemptTimeout)
+		SetAutoReconnect(false).SetConnectRetry(false).SetConnectTimeout(AttemptTimeout).SetWriteTimeout(AttemptTimeout).SetDialer(s.dialer)
 	if c.Username != "" {
 		opts.SetUsername(c.Username).SetPassword(c.Secret)
 	}
