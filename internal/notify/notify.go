@@ -157,9 +157,9 @@ type Service struct {
 	obs  chan observed
 
 	mu       sync.Mutex
-	inflight map[string]bool
+	inflight map[string]bool // deliveries being attempted
+	idle     *sync.Cond      // of mu: signalled when inflight empties
 	sem      chan struct{}
-	wg       sync.WaitGroup
 
 	sent    *prometheus.CounterVec
 	queued  *prometheus.CounterVec
@@ -198,6 +198,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	s := &Service{dialer: dialer, http: &http.Client{Transport: s0, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
 		cfg: cfg, db: cfg.DB, log: cfg.Log, now: cfg.Now, wake: make(chan struct{}, 1), obs: make(chan observed, 1024),
 		inflight: map[string]bool{}, sem: make(chan struct{}, Parallel)}
+	s.idle = sync.NewCond(&s.mu)
 	if _, err := s.db.ExecContext(ctx, `INSERT INTO notify_keys (name, key) VALUES ('ack', $1) ON CONFLICT (name) DO NOTHING`, secret.New("")); err != nil {
 		return nil, fmt.Errorf("notify key: %w", err)
 	}

@@ -353,9 +353,7 @@ func (s *Service) dispatch(ctx context.Context) error {
 			s.done(d.ID)
 			return ctx.Err()
 		}
-		s.wg.Add(1)
 		go func() {
-			defer s.wg.Done()
 			defer func() { <-s.sem }()
 			defer s.done(d.ID)
 			s.attempt(ctx, d)
@@ -367,6 +365,9 @@ func (s *Service) dispatch(ctx context.Context) error {
 func (s *Service) done(id string) {
 	s.mu.Lock()
 	delete(s.inflight, id)
+	if len(s.inflight) == 0 {
+		s.idle.Broadcast()
+	}
 	s.mu.Unlock()
 }
 
@@ -435,8 +436,14 @@ func (s *Service) Tick(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// Wait waits until the attempts started so far are done.
-func (s *Service) Wait() { s.wg.Wait() }
+// Wait waits until no attempt is on its way.
+func (s *Service) Wait() {
+	s.mu.Lock()
+	for len(s.inflight) > 0 {
+		s.idle.Wait()
+	}
+	s.mu.Unlock()
+}
 
 // Run sends notifications until ctx ends: at once when events or a
 // retry come, every second for what fell due, and it scans every
