@@ -149,12 +149,12 @@ type Service struct {
 	cfg    Config
 	dialer *net.Dialer  // of webhooks and MQTT: public addresses only unless PrivateTargets
 	http   *http.Client // webhooks, without redirects
-	db   *meta.DB
-	log  *slog.Logger
-	now  func() time.Time
-	key  []byte // signs acknowledgement links
-	wake chan struct{}
-	obs  chan observed
+	db     *meta.DB
+	log    *slog.Logger
+	now    func() time.Time
+	key    []byte // signs acknowledgement links
+	wake   chan struct{}
+	obs    chan observed
 
 	mu       sync.Mutex
 	inflight map[string]bool // deliveries being attempted
