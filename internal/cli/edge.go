@@ -80,7 +80,9 @@ edge a new key. Status: http://<status-listen>/api/v1/status, /api/v1/events and
 
 --check validates the settings, the inputs and pipeline files and the
 enrollment without starting: it prints what the edge would run, the
-pipeline file's warnings, and every problem found (exit status 1).`,
+pipeline file's warnings, and every problem found (exit status 1).
+
+` + configHelp,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			log, err := g.logger()
@@ -132,6 +134,7 @@ pipeline file's warnings, and every problem found (exit status 1).`,
 	f.BoolVar(&check, "check", false, "validate settings, inputs and pipeline files and enrollment, print the plan, and exit")
 	ob.add(cmd)
 	startPprof = addPprof(cmd)
+	withConfig(cmd, g)
 	cmd.AddCommand(newEdgeRotateKey(g), newEdgeDevice(g))
 	return cmd
 }
