@@ -113,6 +113,7 @@ var Endpoints = []string{
 	"auth/switch", "auth/totp", "delegations", "delegations/{delegation}", "dma/intervals", "dma/questionnaire", "downtime/pareto", "events", "events/reason",
 	"export", "grants", "grants/{grant}", "invitations", "invitations/{invitation}", "latest", "live", "me", "me/export",
 	"me/password", "me/sessions", "me/sessions/{session}", "me/totp", "me/totp/confirm", "members", "members/{user}",
-	"members/{user}/reset", "oee", "orgs", "query", "quota", "quotas/{org}", "reasons", "series", "series/merge", "series/rename", "tokens",
+	"members/{user}/reset", "notify/channels", "notify/channels/{channel}", "notify/channels/{channel}/test", "notify/deliveries",
+	"notify/deliveries/{delivery}/retry", "notify/rules", "notify/rules/{rule}", "oee", "orgs", "query", "quota", "quotas/{org}", "reasons", "series", "series/merge", "series/rename", "tokens",
 	"tokens/{token}", "whoami",
 }
