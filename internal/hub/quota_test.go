@@ -122,12 +122,23 @@ func TestQuotas(t *testing.T) {
 			t.Errorf("audit of default: %v", got)
 		}
 
+		// A deleted series no longer counts: another takes its place.
+		if code, body := h.do("PUT", "/api/v1/quotas/default", ops, `{"series": 2, "points_per_day": 0}`); code != 200 {
+			t.Fatalf("set quota: %d %v", code, body)
+		}
+		if code, body := h.do("DELETE", "/api/v1/series?path=q/b", h.admin, ""); code != 200 {
+			t.Fatalf("delete q/b: %d %v", code, body)
+		}
+		if ack := send(3, points(start1+2, "q/c", "q/d")); ack.Stored != 1 || ack.RefusedSeries != 1 || ack.RefusedPoints != 0 {
+			t.Errorf("batch 3 after deleting q/b: %+v, want q/c stored and q/d refused", ack)
+		}
+
 		// Back to the default: the same edge stores again.
 		if code, body := h.do("DELETE", "/api/v1/quotas/default", ops, ""); code != 200 || body["default"] != true {
 			t.Fatalf("clear quota: %d %v", code, body)
 		}
-		if ack := send(3, points(start1+2, "q/c", "q/d", "q/e")); ack.Stored != 1 || ack.RefusedSeries+ack.RefusedPoints != 0 {
-			t.Errorf("batch 3 under the default quota: %+v", ack)
+		if ack := send(4, points(start1+3, "q/d", "q/e", "q/f")); ack.Stored != 1 || ack.RefusedSeries+ack.RefusedPoints != 0 {
+			t.Errorf("batch 4 under the default quota: %+v", ack)
 		}
 	})
 }
