@@ -564,6 +564,9 @@ func (h *Hub) Programme() *programme.Service { return h.prog }
 // Fleet returns the fleet domain.
 func (h *Hub) Fleet() *fleet.Service { return h.fleet }
 
+// Quota returns the hub's quotas, for tests and the demo.
+func (h *Hub) Quota() *quota.Service { return h.quota }
+
 // Factory is the hub's factory domain: downtime reasons and alarm notes.
 func (h *Hub) Factory() *factory.Service { return h.factory }
 
