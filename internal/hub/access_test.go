@@ -244,6 +244,11 @@ func newWorld(t *testing.T) *world {
 	w.ids["name"] = "line" // a label of the Prometheus API (its values name acme's lines)
 	dma := w.must(t, w.c["svc-engineer"], "POST", "/api/v1/assessments", assessmentBody("T0"), 201)
 	w.ids["assessment"] = dma["id"].(string)
+	w.must(t, w.c["svc-engineer"], "PUT", "/api/v1/fleet/groups/acme-presses", `{"line":"press"}`, 200)
+	w.must(t, w.c["svc-engineer"], "PUT", "/api/v1/fleet/edges/"+w.ids["edge"]+"/place", `{"site":"acme-hall","labels":{"line":"press"}}`, 200)
+	w.must(t, w.c["svc-engineer"], "PUT", "/api/v1/fleet/layers/site/acme-hall", `{"settings":{"poll_interval":"10s"}}`, 200)
+	w.ids["group"], w.ids["scope"], w.ids["target"] = "acme-presses", "site", "acme-hall"
+	w.markers = append(w.markers, "acme-presses", "acme-hall")
 	w.markers = append(w.markers, w.ids["edge"], w.ids["invitation"], w.ids["grant"], w.ids["delegation"], w.ids["session"], w.ids["assessment"])
 
 	eb := w.must(t, w.c["beta"], "POST", "/api/v1/edges", `{"name":"beta-line"}`, 201)
