@@ -55,7 +55,7 @@ type Layer struct {
 
 // Settings are the edge settings a layer may hold, each a duration
 // (docs/fleet.md).
-var Settings = []string{"health_window", "poll_interval", "report_interval"}
+var Settings = []string{"health_window", "poll_interval"}
 
 var partName = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
 
@@ -115,10 +115,10 @@ func checkPart(kind, name string, content json.RawMessage) error {
 	}
 	switch kind {
 	case uplink.PartPipeline:
-		_, err := ParsePipelines(map[string]json.RawMessage{name: content})
+		_, err := pipeline.ParseNamed(map[string][]byte{name: content})
 		return err
 	case uplink.PartInput:
-		_, err := ParseInputs(map[string]json.RawMessage{name: content})
+		_, err := connector.ParseNamed(map[string][]byte{name: content})
 		return err
 	case uplink.PartSetting:
 		if !slices.Contains(Settings, name) {
@@ -133,59 +133,6 @@ func checkPart(kind, name string, content json.RawMessage) error {
 		}
 	}
 	return nil
-}
-
-// ParsePipelines parses pipelines given by name (each an entry of a
-// pipeline file without its name) as the edge does, in name order. Errors
-// name the pipeline ("pipelines.line1.stages[0].window.size: …").
-func ParsePipelines(byName map[string]json.RawMessage) (*pipeline.Definition, error) {
-	names := slices.Sorted(maps.Keys(byName))
-	entries := make([]map[string]json.RawMessage, 0, len(names))
-	for _, name := range names {
-		var entry map[string]json.RawMessage
-		if err := json.Unmarshal(byName[name], &entry); err != nil || entry == nil {
-			return nil, fmt.Errorf("pipelines.%s: want an object {match: [...], stages: [...]}", name)
-		}
-		if _, ok := entry["name"]; ok {
-			return nil, fmt.Errorf("pipelines.%s.name: the pipeline is named by its key; leave name out", name)
-		}
-		entry["name"], _ = json.Marshal(name)
-		entries = append(entries, entry)
-	}
-	doc, _ := json.Marshal(map[string]any{"pipelines": entries})
-	def, err := pipeline.Parse(doc)
-	if err != nil {
-		return nil, renameIndexes(err, "pipelines", names)
-	}
-	return def, nil
-}
-
-// ParseInputs parses inputs given by name (each {kind: config}) as the
-// edge does, in name order; Path of each is "inputs.<name>".
-func ParseInputs(byName map[string]json.RawMessage) ([]connector.Configured, error) {
-	names := slices.Sorted(maps.Keys(byName))
-	list := make([]json.RawMessage, len(names))
-	for i, name := range names {
-		list[i] = byName[name]
-	}
-	doc, _ := json.Marshal(map[string]any{"inputs": list})
-	ins, err := connector.ParseInputs(doc)
-	if err != nil {
-		return nil, renameIndexes(err, "inputs", names)
-	}
-	for i := range ins {
-		ins[i].Path = "inputs." + names[i]
-	}
-	return ins, nil
-}
-
-// renameIndexes turns "pipelines[2]" in err's text into "pipelines.<name>".
-func renameIndexes(err error, list string, names []string) error {
-	msg := err.Error()
-	for i := len(names) - 1; i >= 0; i-- {
-		msg = strings.ReplaceAll(msg, fmt.Sprintf("%s[%d]", list, i), list+"."+names[i])
-	}
-	return errors.New(msg)
 }
 
 // Layers returns the layers of org, by scope and target.

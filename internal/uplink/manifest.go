@@ -36,7 +36,7 @@ type Manifest struct {
 type Part struct {
 	Name string `json:"name"`
 	Kind string `json:"kind"`
-	// Digest is PartDigest of Content, the exact bytes sent.
+	// Digest is PartDigest of Content.
 	Digest  string          `json:"digest"`
 	Content json.RawMessage `json:"content"`
 }
@@ -45,8 +45,14 @@ type Part struct {
 // that does not match its content, parts that are malformed.
 var ErrManifest = errors.New("invalid manifest")
 
-// PartDigest is the digest of a part's content: "sha256:<hex>".
+// PartDigest is the digest of a part's content: "sha256:<hex>" of its
+// compact JSON form (json.Compact), so that re-indenting the content does
+// not change it; content that is not JSON is digested as it is.
 func PartDigest(content []byte) string {
+	var b bytes.Buffer
+	if json.Compact(&b, content) == nil {
+		content = b.Bytes()
+	}
 	sum := sha256.Sum256(content)
 	return "sha256:" + hex.EncodeToString(sum[:])
 }
