@@ -1,10 +1,13 @@
 package edge
 
 import (
+	"strconv"
+
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"gopkg.in/yaml.v3"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -129,6 +132,9 @@ func (e *Edge) configOf(m *uplink.Manifest) (config, error) {
 				return c, err
 			}
 			c.inputs = ins
+			for path, d := range localDigests(e.cfg.InputsFile) {
+				c.digest[path] = d
+			}
 		}
 		return c, nil
 	}
@@ -186,9 +192,19 @@ func (e *Edge) install(c config) error {
 		running[in.path] = in
 	}
 	e.inputsMu.Unlock()
+	// An input whose content is unchanged keeps running, whatever its
+	// name: its connection and counters stay.
+	byDigest := map[string]string{}
+	for path, in := range running {
+		if in.digest != "" {
+			byDigest[in.digest] = path
+		}
+	}
+	rename := map[string]string{} // running path → path in c
 	for _, ci := range c.inputs {
-		if old, ok := running[ci.Path]; ok && old.digest != "" && old.digest == c.digest[ci.Path] {
-			keep[ci.Path] = true
+		if path, ok := byDigest[c.digest[ci.Path]]; ok && c.digest[ci.Path] != "" {
+			delete(byDigest, c.digest[ci.Path])
+			keep[path], rename[path] = true, ci.Path
 			continue
 		}
 		in, err := ci.Build(e.log)
@@ -207,6 +223,7 @@ func (e *Edge) install(c config) error {
 	next := e.inputs[:0:0]
 	for _, in := range e.inputs {
 		if keep[in.path] {
+			in.path = rename[in.path]
 			next = append(next, in)
 		} else {
 			stop = append(stop, in)
@@ -573,4 +590,26 @@ func (e *Edge) report() uplink.Report {
 	r.Memory = ms.Sys
 	r.DiskFree, r.DiskTotal = diskSpace(e.cfg.DataDir)
 	return r
+}
+
+// localDigests are the digests of the entries of an inputs file, as the
+// hub would digest the same entry as a part (PartDigest of its JSON), by
+// their place ("inputs[2]"): an input that moves from the file into the
+// hub's desired state unchanged keeps running. Nothing for a file that
+// does not read.
+func localDigests(file string) map[string]string {
+	var doc struct {
+		Inputs []map[string]any `yaml:"inputs"`
+	}
+	b, err := os.ReadFile(file)
+	if err != nil || yaml.Unmarshal(b, &doc) != nil {
+		return nil
+	}
+	out := map[string]string{}
+	for i, entry := range doc.Inputs {
+		if j, err := json.Marshal(entry); err == nil {
+			out["inputs["+strconv.Itoa(i)+"]"] = uplink.PartDigest(j)
+		}
+	}
+	return out
 }

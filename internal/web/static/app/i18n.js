@@ -6,6 +6,7 @@
 // below.
 import { accounts } from './i18n-accounts.js';
 import { programme } from './i18n-programme.js';
+import { fleet } from './i18n-fleet.js';
 
 export const catalogue = {
   en: {
@@ -135,4 +136,4 @@ export const catalogue = {
     'error.unavailable': 'Deze hub biedt dit nog niet.',
   },
 };
-for (const l of Object.keys(catalogue)) Object.assign(catalogue[l], accounts[l], programme[l]);
+for (const l of Object.keys(catalogue)) Object.assign(catalogue[l], accounts[l], programme[l], fleet[l]);
