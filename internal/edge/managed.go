@@ -45,8 +45,11 @@ type desiredState struct {
 	Trial bool `json:"trial,omitempty"`
 	// Highest is the highest version applied or tried; the edge refuses
 	// any version not above it (anti-rollback).
-	Highest uint64         `json:"highest"`
-	Applied uplink.Applied `json:"applied"`
+	Highest uint64 `json:"highest"`
+	// Failed is the last manifest rolled back or refused for its content,
+	// so that the same one offered again is not reported again.
+	Failed  *uplink.Manifest `json:"failed,omitempty"`
+	Applied uplink.Applied   `json:"applied"`
 }
 
 // managed is the edge's desired-state machinery: the state on disk and
@@ -314,13 +317,17 @@ func (e *Edge) offer(ctx context.Context, m uplink.Manifest, report func()) {
 		fail(err)
 		return
 	}
+	if m.Version <= st.Highest && m.Version == st.Applied.Offered && m.Digest == offeredDigest(st) {
+		mg.mu.Unlock()
+		return // refused or rolled back already, and reported so
+	}
 	if m.Version <= st.Highest {
 		fail(fmt.Errorf("%w: version %d is not above %d, the highest this edge has applied (anti-rollback)", uplink.ErrManifest, m.Version, st.Highest))
 		return
 	}
 	c, err := e.configOf(&m)
 	if err != nil {
-		st.Highest = m.Version
+		st.Highest, st.Failed = m.Version, &m
 		st.Applied.Parts = partStates(&m, uplink.StateFailed, err.Error())
 		fail(fmt.Errorf("version %d: %w", m.Version, err))
 		return
@@ -341,7 +348,7 @@ func (e *Edge) offer(ctx context.Context, m uplink.Manifest, report func()) {
 		return
 	}
 	if err := e.install(c); err != nil {
-		st.Current, st.Trial = prev, false
+		st.Current, st.Trial, st.Failed = prev, false, &m
 		st.Applied.Parts = partStates(&m, uplink.StateFailed, err.Error())
 		fail(fmt.Errorf("version %d: %w", m.Version, err))
 		return
@@ -376,6 +383,7 @@ func (e *Edge) offer(ctx context.Context, m uplink.Manifest, report func()) {
 func (e *Edge) rollback(why string) {
 	st := &e.managed.state
 	failed := st.Current
+	st.Failed = failed
 	c, err := e.configOf(st.Previous)
 	if err == nil {
 		err = e.install(c)
@@ -497,7 +505,7 @@ func (e *Edge) startDesired() (config, error) {
 			v = st.Current.Version
 		}
 		e.log.Warn("the edge stopped before the last manifest passed its health window; returning to the previous state", "version", v)
-		st.Current, st.Trial = st.Previous, false
+		st.Failed, st.Current, st.Trial = st.Current, st.Previous, false
 		st.Applied.RolledBack = true
 		st.Applied.Error = fmt.Sprintf("version %d rolled back: the edge stopped within its health window", v)
 	}
@@ -612,4 +620,15 @@ func localDigests(file string) map[string]string {
 		}
 	}
 	return out
+}
+
+// offeredDigest is the digest of the version last offered, where the edge
+// still knows it (it runs it, or ran it on trial before going back).
+func offeredDigest(st *desiredState) string {
+	for _, m := range []*uplink.Manifest{st.Current, st.Previous, st.Failed} {
+		if m != nil && m.Version == st.Applied.Offered {
+			return m.Digest
+		}
+	}
+	return ""
 }
