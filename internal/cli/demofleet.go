@@ -73,7 +73,7 @@ func seedFleet(ctx context.Context, h *hub.Hub, edgeID string, pipelineYAML, inp
 		{Scope: fleet.ScopeEdge, Target: edgeID, Inputs: inputs},
 	} {
 		l.Org = org
-		if err := f.PutLayer(ctx, l); err != nil {
+		if err := f.PutLayer(ctx, &l); err != nil {
 			return fmt.Errorf("demo fleet: layer %s: %w", l.Scope, err)
 		}
 	}

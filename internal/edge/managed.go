@@ -565,6 +565,13 @@ func (e *Edge) manage(ctx context.Context) error {
 			}
 		}
 		m, etag, err := client.FetchManifest(ctx, e.managed.etag)
+		fetchErr := ""
+		if err != nil && !errors.Is(err, uplink.ErrNotModified) {
+			fetchErr = err.Error()
+		}
+		e.managed.mu.Lock()
+		e.managed.state.Applied.FetchError = fetchErr
+		e.managed.mu.Unlock()
 		switch {
 		case ctx.Err() != nil:
 			return nil

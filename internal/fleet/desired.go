@@ -170,7 +170,7 @@ func (s *Service) Layers(ctx context.Context, org string) ([]Layer, error) {
 
 // PutLayer validates and stores a layer (replacing the one of its scope
 // and target). An edge layer's target must be an edge of the organisation.
-func (s *Service) PutLayer(ctx context.Context, l Layer) error {
+func (s *Service) PutLayer(ctx context.Context, l *Layer) error {
 	if err := l.Validate(); err != nil {
 		return err
 	}

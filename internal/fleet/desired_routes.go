@@ -180,7 +180,7 @@ func (s *Service) putLayer(r *http.Request, p api.Principal) (any, error) {
 	if l.Scope, l.Target, err = scopeOf(r); err != nil {
 		return nil, err
 	}
-	if err := s.PutLayer(r.Context(), l); err != nil {
+	if err := s.PutLayer(r.Context(), &l); err != nil {
 		return nil, err
 	}
 	return l, nil

@@ -49,7 +49,7 @@ func TestDesiredLayers(t *testing.T) {
 		put := func(l Layer) {
 			t.Helper()
 			l.Org = "acme"
-			if err := s.PutLayer(ctx, l); err != nil {
+			if err := s.PutLayer(ctx, &l); err != nil {
 				t.Fatalf("put layer %s/%s: %v", l.Scope, l.Target, err)
 			}
 		}
@@ -127,7 +127,7 @@ func TestDesiredLayers(t *testing.T) {
 		if ls, err := s.Layers(ctx, "globex"); err != nil || len(ls) != 0 {
 			t.Errorf("globex's layers: %v, %v", ls, err)
 		}
-		if err := s.PutLayer(ctx, Layer{Org: "globex", Scope: ScopeEdge, Target: e1.ID}); !errors.Is(err, meta.ErrNotFound) {
+		if err := s.PutLayer(ctx, &Layer{Org: "globex", Scope: ScopeEdge, Target: e1.ID}); !errors.Is(err, meta.ErrNotFound) {
 			t.Errorf("globex puts a layer on acme's edge: %v", err)
 		}
 		inv, err := s.Inventory(ctx, "acme", Filter{Labels: map[string]string{"line": "press"}})
@@ -179,7 +179,7 @@ func TestLayerValidation(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			c.layer.Org = "acme"
-			err := s.PutLayer(ctx, c.layer)
+			err := s.PutLayer(ctx, &c.layer)
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Errorf("error %v, want one saying %q", err, c.want)
 			}

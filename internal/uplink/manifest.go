@@ -135,6 +135,9 @@ type Applied struct {
 	Offered    uint64 `json:"offered,omitempty"`
 	Error      string `json:"error,omitempty"`
 	RolledBack bool   `json:"rolled_back,omitempty"`
+	// FetchError is why the last request for the manifest failed ("":
+	// it succeeded); the edge runs what it runs meanwhile.
+	FetchError string `json:"fetch_error,omitempty"`
 }
 
 // InputHealth is one input's state in a Report.
