@@ -27,9 +27,10 @@ if (!nav.includes('Fleet')) fail('menu: ' + nav.join(', '));
 async function reloadUntil(hash, heading, cond, arg, what) {
   const start = Date.now();
   const deadline = start + 3 * Number(env('MOLEN_BROWSER_WAIT_MS', '120000'));
+  await go(page, hash, heading);
   for (;;) {
-    await go(page, hash, heading);
-    if (await page.evaluate(cond, arg)) {
+    // The page loads what it shows after its heading: give it a moment.
+    if (await page.waitForFunction(cond, arg, { timeout: 5000 }).then(() => true, () => false)) {
       log(`  (${what}: ${Math.round((Date.now() - start) / 1000)} s)`);
       return;
     }
@@ -37,7 +38,9 @@ async function reloadUntil(hash, heading, cond, arg, what) {
       await page.screenshot({ path: `${env('MOLEN_SCREENSHOTS', '/tmp/molen-screenshots')}/failed.png`, fullPage: true });
       fail('gave up waiting for ' + what + ' (failed.png): ' + await page.evaluate(async () => (await fetch('/api/v1/fleet/edges')).text()));
     }
-    await page.waitForTimeout(1000); // the edge's next report: not a synchronisation of ours
+    // The same address again is no navigation: reload the page.
+    await page.reload();
+    await page.waitForFunction((h) => [...document.querySelectorAll('h1, h2')].some((e) => e.textContent.includes(h)), heading);
   }
 }
 
