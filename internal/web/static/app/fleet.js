@@ -63,7 +63,8 @@ function Inventory({ route, who }) {
       <button type="submit">${t('fleet.apply')}</button>
     </form>
     <${Refusal} error=${list.error} />
-    ${list.data && edges.length === 0 ? html`<p>${t('fleet.noEdges')}</p>` : html`<table>
+    ${!list.data && !list.error ? html`<p role="status">${t('shell.loading')}</p>`
+      : list.data && edges.length === 0 ? html`<p>${t('fleet.noEdges')}</p>` : html`<table>
       <caption class="sr-only">${t('fleet.inventory')}</caption>
       <thead><tr><th scope="col">${t('fleet.edge')}</th><th scope="col">${t('fleet.site')}</th><th scope="col">${t('fleet.labels')}</th>
         <th scope="col">${t('fleet.healthTitle')}</th><th scope="col">${t('fleet.version')}</th><th scope="col">${t('fleet.lastContact')}</th>
