@@ -114,6 +114,7 @@ var Endpoints = []string{
 	"export", "fleet/edges", "fleet/edges/{edge}", "fleet/edges/{edge}/place", "fleet/groups", "fleet/groups/{group}", "fleet/layers",
 	"fleet/layers/org", "fleet/layers/{scope}/{target}", "grants", "grants/{grant}", "invitations", "invitations/{invitation}", "latest", "live", "me", "me/export",
 	"me/password", "me/sessions", "me/sessions/{session}", "me/totp", "me/totp/confirm", "members", "members/{user}",
-	"members/{user}/reset", "oee", "orgs", "query", "reasons", "series", "series/merge", "series/rename", "tokens",
+	"members/{user}/reset", "notify/channels", "notify/channels/{channel}", "notify/channels/{channel}/test", "notify/deliveries",
+	"notify/deliveries/{delivery}/retry", "notify/rules", "notify/rules/{rule}", "oee", "orgs", "query", "reasons", "series", "series/merge", "series/rename", "tokens",
 	"tokens/{token}", "whoami",
 }
