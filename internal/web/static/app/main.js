@@ -8,6 +8,7 @@ import './factory.js';
 import './account.js';
 import './admin.js';
 import './programme.js';
+import './fleet.js';
 import './notify.js';
 
 // who is the signed-in principal: {kind: "person"|"token", name, org,
