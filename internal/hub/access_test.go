@@ -241,7 +241,10 @@ func newWorld(t *testing.T) *world {
 	w.ids["session"] = me["session"].(string)
 	w.ids["user"] = userIDs["viewer"]
 	w.ids["provider"] = "none"
-	w.ids["name"] = "line" // a label of the Prometheus API (its values name acme's lines)
+	w.ids["company"] = "acme"  // a hub's customer
+	w.ids["fieldlab"] = "lab"  // a hub's fieldlab
+	w.ids["month"] = "2026-01" // a month's KPI snapshot
+	w.ids["name"] = "line"     // a label of the Prometheus API (its values name acme's lines)
 	dma := w.must(t, w.c["svc-engineer"], "POST", "/api/v1/assessments", assessmentBody("T0"), 201)
 	w.ids["assessment"] = dma["id"].(string)
 	w.markers = append(w.markers, w.ids["edge"], w.ids["invitation"], w.ids["grant"], w.ids["delegation"], w.ids["session"], w.ids["assessment"])

@@ -3,6 +3,7 @@ package hub
 import (
 	"context"
 	"crypto/tls"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -368,7 +369,7 @@ func (h *Hub) open(ctx context.Context) error {
 	}
 	h.fleet.RecordTo(h.audit)
 	if h.prog, err = programme.New(ctx, programme.Config{DB: h.meta, Audit: h.audit, HubOf: h.hubOf,
-		Log: cfg.Log.With("component", "programme"), Now: cfg.Now, Reg: reg}); err != nil {
+		Orgs: progOrgs{h.auth}, Connected: h.fleet.Connected, Log: cfg.Log.With("component", "programme"), Now: cfg.Now, Reg: reg}); err != nil {
 		return err
 	}
 	if h.series, err = series.New(ctx, series.Config{Store: h.store, Meta: h.meta, DefaultRetention: cfg.Retention(), Audit: h.audit,
@@ -507,6 +508,18 @@ func (h *Hub) hubOf(ctx context.Context, org string) (string, error) {
 		}
 	}
 	return "", nil
+}
+
+// progOrgs is the organisation tree for the programme domain.
+type progOrgs struct{ a *auth.Service }
+
+func (o progOrgs) Org(ctx context.Context, id string) (name, kind, parent string, err error) {
+	org, err := o.a.Org(ctx, id)
+	return org.Name, string(org.Kind), org.Parent, err
+}
+
+func (o progOrgs) CreateOrgTx(ctx context.Context, tx *sql.Tx, id, name, kind, parent string) error {
+	return o.a.CreateOrgTx(ctx, tx, auth.Org{ID: id, Name: name, Kind: auth.OrgKind(kind), Parent: parent})
 }
 
 // Programme returns the programme domain.

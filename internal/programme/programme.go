@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -53,9 +54,15 @@ type Config struct {
 	// HubOf returns the hub a company belongs to (for its intervals), or
 	// "" when it is under none.
 	HubOf func(ctx context.Context, org string) (string, error)
-	Log   *slog.Logger     // nil: discard
-	Now   func() time.Time // nil: time.Now
-	Reg   prometheus.Registerer
+	// Orgs is the organisation tree, for the registry and customers;
+	// required.
+	Orgs Orgs
+	// Connected returns the companies with an enrolled edge, for the
+	// funnel and the factories digitalising; nil: none.
+	Connected func(ctx context.Context) (map[string]bool, error)
+	Log       *slog.Logger     // nil: discard
+	Now       func() time.Time // nil: time.Now
+	Reg       prometheus.Registerer
 }
 
 // Service keeps assessments and hubs' intervals.
@@ -67,12 +74,18 @@ type Service struct {
 	now      func() time.Time
 	rejected *prometheus.CounterVec
 	made     prometheus.Counter
+
+	orgs              Orgs
+	connected         func(ctx context.Context) (map[string]bool, error)
+	scores            sync.Map // assessment ID → overall score
+	rejectedCompanies *prometheus.CounterVec
+	rejectedServices  *prometheus.CounterVec
 }
 
 // New returns the service, migrating its tables.
 func New(ctx context.Context, cfg Config) (*Service, error) {
-	if cfg.DB == nil || cfg.Audit == nil || cfg.HubOf == nil || cfg.Reg == nil {
-		return nil, errors.New("programme: DB, Audit, HubOf and Reg are required")
+	if cfg.DB == nil || cfg.Audit == nil || cfg.HubOf == nil || cfg.Orgs == nil || cfg.Reg == nil {
+		return nil, errors.New("programme: DB, Audit, HubOf, Orgs and Reg are required")
 	}
 	if err := cfg.DB.Migrate(ctx, Migrations); err != nil {
 		return nil, err
@@ -82,6 +95,11 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 			Help: "Digital maturity assessments refused, by reason (incomplete, contradictory, out_of_scale, unknown, malformed, order)."}, []string{"reason"}),
 		made: prometheus.NewCounter(prometheus.CounterOpts{Name: "molen_hub_dma_assessments_total",
 			Help: "Digital maturity assessments stored."}),
+		orgs: cfg.Orgs, connected: cfg.Connected,
+		rejectedCompanies: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "molen_hub_programme_companies_rejected_total",
+			Help: "Customer registrations refused, by reason (invalid, duplicate)."}, []string{"reason"}),
+		rejectedServices: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "molen_hub_programme_services_rejected_total",
+			Help: "Service records refused, by reason (invalid, market_price)."}, []string{"reason"}),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -89,7 +107,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
-	cfg.Reg.MustRegister(s.rejected, s.made)
+	cfg.Reg.MustRegister(s.rejected, s.made, s.rejectedCompanies, s.rejectedServices)
 	return s, nil
 }
 

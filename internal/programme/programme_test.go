@@ -51,7 +51,7 @@ func TestSubmitOrderAndIntervals(t *testing.T) {
 		clock := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
 		reg := prometheus.NewRegistry()
 		s, err := New(ctx, Config{DB: db, Audit: log, Reg: reg, Now: func() time.Time { return clock },
-			HubOf: func(context.Context, string) (string, error) { return "edih-a", nil }})
+			Orgs: newTree(), HubOf: func(context.Context, string) (string, error) { return "edih-a", nil }})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -145,7 +145,7 @@ func TestSubmitConcurrent(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s, err := New(ctx, Config{DB: db, Audit: log, Reg: prometheus.NewRegistry(),
+		s, err := New(ctx, Config{DB: db, Audit: log, Reg: prometheus.NewRegistry(), Orgs: newTree(),
 			HubOf: func(context.Context, string) (string, error) { return "", nil }})
 		if err != nil {
 			t.Fatal(err)

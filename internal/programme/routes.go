@@ -17,7 +17,7 @@ import (
 // its consent: viewers read, engineers submit), and a hub's intervals
 // (its admins).
 func (s *Service) Routes() []api.Route {
-	return []api.Route{
+	return append([]api.Route{
 		{Method: "GET", Path: "/api/v1/dma/questionnaire", Auth: api.Public, Handle: s.questionnaire},
 		{Method: "GET", Path: "/api/v1/dma/intervals", Auth: api.Viewer, Area: "programme", Handle: s.getIntervals},
 		{Method: "PUT", Path: "/api/v1/dma/intervals", Auth: api.Admin, Area: "programme", Handle: s.putIntervals, MaxBody: 1024},
@@ -25,7 +25,7 @@ func (s *Service) Routes() []api.Route {
 		{Method: "POST", Path: "/api/v1/assessments", Auth: api.Engineer, Area: "programme", Handle: s.submit, SelfAudited: true},
 		{Method: "GET", Path: "/api/v1/assessments/comparison", Auth: api.Viewer, Area: "programme", Handle: s.compare},
 		{Method: "GET", Path: "/api/v1/assessments/{assessment}", Auth: api.Viewer, Area: "programme", Handle: s.get},
-	}
+	}, s.hubRoutes()...)
 }
 
 func (s *Service) questionnaire(r *http.Request, _ api.Principal) (any, error) {
