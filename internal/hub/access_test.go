@@ -37,7 +37,7 @@ type caller struct {
 }
 
 // call sends a request as c and returns the status and the body.
-func call(t *testing.T, base string, c caller, method, path, body string) (int, string) {
+func call(t testing.TB, base string, c caller, method, path, body string) (int, string) {
 	t.Helper()
 	req, err := http.NewRequest(method, base+path, strings.NewReader(body))
 	if err != nil {

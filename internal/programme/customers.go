@@ -93,7 +93,8 @@ func (c *Company) check() error {
 // already.
 var ErrDuplicate = fmt.Errorf("%w: duplicate company", api.ErrConflict)
 
-// Register makes c a customer of hub: the company organisation c.Org is
+// Register makes c a customer of p's hub, reached at c.Reached and
+// registered at c.Registered (zero: now; none without consent): the company organisation c.Org is
 // made below the hub, or, when it exists, must be a company of this hub
 // without a profile yet. A chamber of commerce number the programme knows
 // is refused (409) naming the hub that has it when it is the caller's,
@@ -108,7 +109,10 @@ func (s *Service) Register(ctx context.Context, p api.Principal, c Company, addr
 	if c.Reached.IsZero() {
 		c.Reached = now
 	}
-	if c.Consent {
+	switch {
+	case !c.Consent:
+		c.Registered = time.Time{}
+	case c.Registered.IsZero():
 		c.Registered = now
 	}
 	// The organisation: new, or a company of this hub (looked up before

@@ -1,6 +1,7 @@
 package programme
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"time"
@@ -170,8 +171,7 @@ type Report struct {
 
 // Report assembles hub's report of its customer org (meta.ErrNotFound
 // for anyone else's).
-func (s *Service) Report(r *http.Request, hub, org string) (Report, error) {
-	ctx := r.Context()
+func (s *Service) Report(ctx context.Context, hub, org string) (Report, error) {
 	c, err := s.Company(ctx, hub, org)
 	if err != nil {
 		return Report{}, err
@@ -213,7 +213,7 @@ func (s *Service) customer(r *http.Request, p api.Principal) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.Report(r, hub, r.PathValue("company"))
+	return s.Report(r.Context(), hub, r.PathValue("company"))
 }
 
 func (s *Service) recordService(r *http.Request, p api.Principal) (any, error) {
