@@ -29,6 +29,10 @@ type DemoConfig struct {
 	// History is how many days of the past a first start back-fills
 	// (demohistory.go); 0 none.
 	History int
+	// Programme makes a first start fill the programme nationally (five
+	// hubs, fifty fieldlabs, 3,500 companies, 10,000 assessments) rather
+	// than with a few dozen companies (demonetwork.go).
+	Programme bool
 }
 
 func newDemo(g *globals) *cobra.Command {
@@ -77,6 +81,7 @@ stopped stays a gap). Stop it with Ctrl-C.`,
 	f.Float64Var(&cfg.Rate, "rate", 5, "ticks per second per simulated machine (each tick is one simulated second)")
 	f.StringVar(&cfg.PipelineFile, "pipeline", "", "edge pipeline to run instead of the demo's own (written to <data>/edge/pipeline.yaml)")
 	f.IntVar(&cfg.History, "history", DefaultHistoryDays, historyHelp)
+	f.BoolVar(&cfg.Programme, "programme", false, "on a first start, fill the programme nationally: 3,500 synthetic companies with 10,000 assessments (takes about a minute) instead of 40")
 	return cmd
 }
 
@@ -149,7 +154,7 @@ func StartDemo(ctx context.Context, cfg DemoConfig, g *globals) (*Demo, error) {
 	// The demo's people exist before the history names who explained its
 	// downtimes.
 	hubDir := filepath.Join(cfg.DataDir, "hub")
-	link, err := seedProgramme(ctx, h, hubDir)
+	link, err := seedProgramme(ctx, h, hubDir, cfg.Programme)
 	if err != nil {
 		return fail(err)
 	}

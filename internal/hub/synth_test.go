@@ -86,6 +86,13 @@ func BenchmarkProgramme(b *testing.B) {
 		return caller{name: org, bearer: sec, token: true}
 	}
 	office, zuid := token(auth.PlatformOrg), token("edih-zuid")
+	// The first KPIs score every assessment once (a stored assessment
+	// never changes); the benchmarks measure the pages after that.
+	start = time.Now()
+	if _, err := h.Programme().KPIs(ctx, programme.National); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("first national KPIs (scoring every assessment) in %v", time.Since(start).Round(time.Millisecond))
 	get := func(b *testing.B, c caller, path string) {
 		if code, body := call(b, h.URL(), c, "GET", path, ""); code != 200 {
 			b.Fatalf("%s: %d %.300s", path, code, body)
@@ -112,11 +119,11 @@ func BenchmarkProgramme(b *testing.B) {
 			i++
 		}
 	})
+	i := 0 // months back, across the runs of the benchmark
 	b.Run("snapshot/national", func(b *testing.B) {
-		i := 0
 		p := api.Principal{Org: auth.PlatformOrg, OrgKind: "platform", Role: api.RolePlatformAdmin}
 		for b.Loop() {
-			month := synthAt.AddDate(0, -i, 0).Format("2006-01")
+			month := time.Date(synthAt.Year(), synthAt.Month(), 1, 0, 0, 0, 0, time.UTC).AddDate(0, -i, 0).Format("2006-01")
 			if _, err := h.Programme().Freeze(ctx, p, programme.National, month); err != nil {
 				b.Fatal(err)
 			}

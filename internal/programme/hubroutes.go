@@ -189,7 +189,7 @@ func (s *Service) Report(ctx context.Context, hub, org string) (Report, error) {
 	}
 	results := make([]dma.Result, len(list))
 	for i, a := range list {
-		if results[i], err = Score(a); err != nil {
+		if results[i], err = s.Score(a); err != nil {
 			return Report{}, fmt.Errorf("assessment %s: %w", a.ID, err)
 		}
 		rep.Assessments = append(rep.Assessments, toJSON(a, results[i], false))

@@ -87,7 +87,7 @@ func (s *Service) overall(a Assessment) (float64, error) {
 	if v, ok := s.scores.Load(a.ID); ok {
 		return v.(float64), nil
 	}
-	res, err := Score(a)
+	res, err := s.Score(a)
 	if err != nil {
 		return 0, err
 	}
@@ -123,19 +123,24 @@ func (s *Service) overalls(ctx context.Context, in map[string]bool) (map[string]
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("assessments: %w", err)
 	}
+	cold := false
+	for _, r := range refs {
+		if _, ok := s.scores.Load(r.id); !ok {
+			cold = true
+			break
+		}
+	}
+	if cold {
+		// Score every assessment not scored yet, reading them in one go.
+		if err := s.scoreAll(ctx); err != nil {
+			return nil, err
+		}
+	}
 	out := map[string]map[dma.Stage]float64{}
 	for _, r := range refs {
 		v, ok := s.scores.Load(r.id)
 		if !ok {
-			a, err := s.Assessment(ctx, r.org, r.id)
-			if err != nil {
-				return nil, err
-			}
-			f, err := s.overall(a)
-			if err != nil {
-				return nil, fmt.Errorf("assessment %s: %w", r.id, err)
-			}
-			v = f
+			return nil, fmt.Errorf("assessment %s: not scored", r.id)
 		}
 		if out[r.org] == nil {
 			out[r.org] = map[dma.Stage]float64{}
@@ -143,6 +148,28 @@ func (s *Service) overalls(ctx context.Context, in map[string]bool) (map[string]
 		out[r.org][r.stage] = v.(float64)
 	}
 	return out, nil
+}
+
+// scoreAll scores every stored assessment not scored yet.
+func (s *Service) scoreAll(ctx context.Context) error {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+assessmentColumns+` FROM dma_assessments`)
+	if err != nil {
+		return fmt.Errorf("assessments: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		a, err := scanAssessment(rows)
+		if err != nil {
+			return err
+		}
+		if _, ok := s.scores.Load(a.ID); ok {
+			continue
+		}
+		if _, err := s.overall(a); err != nil {
+			return fmt.Errorf("assessment %s: %w", a.ID, err)
+		}
+	}
+	return rows.Err()
 }
 
 // KPIs computes the live KPIs of hub, or of the whole programme for

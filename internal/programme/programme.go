@@ -78,6 +78,7 @@ type Service struct {
 	orgs              Orgs
 	connected         func(ctx context.Context) (map[string]bool, error)
 	scores            sync.Map // assessment ID → overall score
+	questionnaires    sync.Map // version → *dma.Questionnaire
 	rejectedCompanies *prometheus.CounterVec
 	rejectedServices  *prometheus.CounterVec
 }
@@ -149,7 +150,7 @@ func (s *Service) SubmitAt(ctx context.Context, p api.Principal, stage dma.Stage
 	if version == 0 {
 		version = dma.Latest
 	}
-	q, err := dma.Load(version)
+	q, err := s.load(version)
 	if err != nil {
 		return Assessment{}, dma.Result{}, s.refuse(err)
 	}
@@ -272,12 +273,26 @@ func (s *Service) Assessment(ctx context.Context, org, id string) (Assessment, e
 }
 
 // Score scores a stored assessment with the questionnaire it was made with.
-func Score(a Assessment) (dma.Result, error) {
-	q, err := dma.Load(a.Version)
+func (s *Service) Score(a Assessment) (dma.Result, error) {
+	q, err := s.load(a.Version)
 	if err != nil {
 		return dma.Result{}, err
 	}
 	return q.Score(a.Answers)
+}
+
+// load returns version v of the questionnaire, parsed once (a version
+// never changes).
+func (s *Service) load(v int) (*dma.Questionnaire, error) {
+	if q, ok := s.questionnaires.Load(v); ok {
+		return q.(*dma.Questionnaire), nil
+	}
+	q, err := dma.Load(v)
+	if err != nil {
+		return nil, err
+	}
+	stored, _ := s.questionnaires.LoadOrStore(v, q)
+	return stored.(*dma.Questionnaire), nil
 }
 
 // Intervals returns a hub's intervals (the default if it set none).

@@ -118,8 +118,8 @@ func TestSubmitOrderAndIntervals(t *testing.T) {
 		if _, err := s.Assessment(ctx, "beta", t0.ID); !errors.Is(err, meta.ErrNotFound) {
 			t.Errorf("another organisation's assessment: %v", err)
 		}
-		r0, _ := Score(list[0])
-		r1, _ := Score(list[1])
+		r0, _ := s.Score(list[0])
+		r1, _ := s.Score(list[1])
 		c := Compare(list[0], r0, list[1], r1)
 		if c.Dimensions[0].Change.Change != 20 || c.Dimensions[0].Questions[1].Change.Change != 4 {
 			t.Errorf("comparison %+v", c.Dimensions[0])

@@ -101,7 +101,7 @@ func (s *Service) list(r *http.Request, p api.Principal) (any, error) {
 	}
 	out := make([]assessmentJSON, 0, len(list))
 	for _, a := range list {
-		res, err := Score(a)
+		res, err := s.Score(a)
 		if err != nil {
 			return nil, fmt.Errorf("assessment %s: %w", a.ID, err)
 		}
@@ -125,7 +125,7 @@ func (s *Service) get(r *http.Request, p api.Principal) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	res, err := Score(a)
+	res, err := s.Score(a)
 	if err != nil {
 		return nil, fmt.Errorf("assessment %s: %w", a.ID, err)
 	}
@@ -141,11 +141,11 @@ func (s *Service) compare(r *http.Request, p api.Principal) (any, error) {
 		return nil, fmt.Errorf("comparison of %s: needs a T0 and a later assessment: %w", p.Org, meta.ErrNotFound)
 	}
 	from, to := list[0], list[len(list)-1]
-	rf, err := Score(from)
+	rf, err := s.Score(from)
 	if err != nil {
 		return nil, err
 	}
-	rt, err := Score(to)
+	rt, err := s.Score(to)
 	if err != nil {
 		return nil, err
 	}

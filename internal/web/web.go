@@ -110,9 +110,10 @@ func Handler() http.Handler {
 // application's.
 var Endpoints = []string{
 	"alarms", "alarms/ack", "alarms/comment", "assessments", "assessments/comparison", "assessments/{assessment}", "audit", "audit/export", "audit/verify", "auth/login", "auth/logout",
-	"auth/switch", "auth/totp", "delegations", "delegations/{delegation}", "dma/intervals", "dma/questionnaire", "downtime/pareto", "events", "events/reason",
+	"auth/switch", "auth/totp", "catalogue", "delegations", "delegations/{delegation}", "dma/intervals", "dma/questionnaire", "downtime/pareto", "events", "events/reason",
 	"export", "grants", "grants/{grant}", "invitations", "invitations/{invitation}", "latest", "live", "me", "me/export",
 	"me/password", "me/sessions", "me/sessions/{session}", "me/totp", "me/totp/confirm", "members", "members/{user}",
-	"members/{user}/reset", "oee", "orgs", "query", "reasons", "series", "series/merge", "series/rename", "tokens",
+	"members/{user}/reset", "oee", "orgs", "programme/customers", "programme/customers/{company}", "programme/customers/{company}/services",
+	"programme/fieldlabs", "programme/kpi", "programme/snapshots", "programme/snapshots/{month}", "query", "reasons", "series", "series/merge", "series/rename", "tokens",
 	"tokens/{token}", "whoami",
 }

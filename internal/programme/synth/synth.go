@@ -168,7 +168,7 @@ func Generate(ctx context.Context, s *programme.Service, tree Tree, cfg Config) 
 	}
 	var companies []made
 	register := func(c programme.Company) (programme.Company, error) {
-		c.Reached = cfg.Now.AddDate(0, -(36 + rng.IntN(12)), -rng.IntN(28))
+		c.Reached = cfg.Now.AddDate(0, -(38 + rng.IntN(12)), -rng.IntN(28))
 		c.Registered = c.Reached.AddDate(0, 0, 7+rng.IntN(60))
 		c, err := s.Register(ctx, system(c.Hub), c, "")
 		if err != nil {
@@ -196,7 +196,7 @@ func Generate(ctx context.Context, s *programme.Service, tree Tree, cfg Config) 
 		region := regions[rng.IntN(len(regions))].ID
 		c := programme.Company{Org: fmt.Sprintf("co-%04d", i+1), Hub: hubOf[region], Name: name, KvK: fmt.Sprintf("%08d", 60000000+i*37),
 			VAT: fmt.Sprintf("NL%09dB01", 800000000+i*37), Size: size, NACE: tr.nace, NUTS: region,
-			ContactName: "Contact " + fmt.Sprint(i+1), ContactEmail: fmt.Sprintf("info@co-%04d.example", i+1), Consent: rng.IntN(20) > 0}
+			ContactName: "Contact " + fmt.Sprint(i+1), ContactEmail: fmt.Sprintf("info@co-%04d.example", i+1), Consent: rng.IntN(50) > 0}
 		c, err := register(c)
 		if err != nil {
 			return st, err

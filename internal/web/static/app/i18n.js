@@ -2,10 +2,12 @@
 // Dutch. Keys are grouped by screen; {name} is filled in by t(). A test
 // checks that both languages have the same keys and that every key the
 // code uses exists. The account and admin screens' texts are in
-// i18n-accounts.js and the programme's in i18n-programme.js, merged in
+// i18n-accounts.js, the programme's in i18n-programme.js and
+// i18n-network.js, merged in
 // below.
 import { accounts } from './i18n-accounts.js';
 import { programme } from './i18n-programme.js';
+import { network } from './i18n-network.js';
 
 export const catalogue = {
   en: {
@@ -135,4 +137,4 @@ export const catalogue = {
     'error.unavailable': 'Deze hub biedt dit nog niet.',
   },
 };
-for (const l of Object.keys(catalogue)) Object.assign(catalogue[l], accounts[l], programme[l]);
+for (const l of Object.keys(catalogue)) Object.assign(catalogue[l], accounts[l], programme[l], network[l]);
