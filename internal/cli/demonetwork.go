@@ -51,10 +51,10 @@ func seedNetwork(ctx context.Context, h *hub.Hub, national bool, now time.Time) 
 	if err := p.SetFieldlab(ctx, "edih-noord", programme.Fieldlab{ID: "fieldlab-zwolle", Name: "Fieldlab Smart Maintenance Zwolle", Region: "NL21",
 		Technologies: []string{"maintenance", "iot", "data", "ai"}, Services: []string{"test-before-invest", "skills", "ecosystem"},
 		Facilities: []string{"a running extrusion line with vibration and temperature sensors", "a condition-monitoring lab"},
-		Partners: []string{"Windesheim", "Saxion", "Stork"}, UseCases: []string{"predicting bearing failure on a press", "condition-based maintenance of an extruder"},
+		Partners:   []string{"Windesheim", "Saxion", "Stork"}, UseCases: []string{"predicting bearing failure on a press", "condition-based maintenance of an extruder"},
 		DescriptionEN: "Learn predictive maintenance on real machines, then take it home to your own line.",
 		DescriptionNL: "Leer voorspellend onderhoud op echte machines en neem het mee naar uw eigen lijn.",
-		Website: "https://fieldlab-zwolle.example", Notes: "room for four companies a month", Public: true}); err != nil {
+		Website:       "https://fieldlab-zwolle.example", Notes: "room for four companies a month", Public: true}); err != nil {
 		return err
 	}
 	noord := api.Principal{Org: "edih-noord", OrgKind: string(auth.Hub), Role: api.RoleAdmin}
