@@ -81,6 +81,21 @@ type Stepping struct {
 // The funnel's steps, in order.
 var FunnelSteps = []string{"reached", "registered", "assessed", "served", "connected", "improved"}
 
+// scan runs query and calls row for each row with its Scan.
+func (s *Service) scan(ctx context.Context, query string, args []any, row func(scan func(...any) error) error) error {
+	rows, err := s.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := row(rows.Scan); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
 // overall returns an assessment's overall score, scoring it once: a
 // stored assessment never changes.
 func (s *Service) overall(a Assessment) (float64, error) {
@@ -179,17 +194,42 @@ func (s *Service) KPIs(ctx context.Context, scope string) (KPIs, error) {
 	if scope == National {
 		hub = ""
 	}
-	companies, err := s.Companies(ctx, hub)
-	if err != nil {
-		return KPIs{}, err
+	// Only the columns the figures need: this is the national page.
+	where, args := "", []any{}
+	if hub != "" {
+		where, args = " WHERE hub = $1", []any{hub}
 	}
-	services, err := s.Services(ctx, hub, "")
+	var companies []Company
+	err := s.scan(ctx, `SELECT org, size, nace, nuts, registered FROM prog_companies`+where, args, func(sc func(...any) error) error {
+		var c Company
+		var registered int64
+		if err := sc(&c.Org, &c.Size, &c.NACE, &c.NUTS, &registered); err != nil {
+			return err
+		}
+		if registered != 0 {
+			c.Registered = meta.Time(registered)
+		}
+		companies = append(companies, c)
+		return nil
+	})
 	if err != nil {
-		return KPIs{}, err
+		return KPIs{}, fmt.Errorf("KPIs of %s: customers: %w", scope, err)
 	}
-	collabs, err := s.Collaborations(ctx, hub)
+	var services []ServiceRecord
+	err = s.scan(ctx, `SELECT company, type, price, subsidy, investment, people FROM prog_services`+where, args, func(sc func(...any) error) error {
+		var r ServiceRecord
+		if err := sc(&r.Company, &r.Type, &r.Price, &r.Subsidy, &r.Investment, &r.People); err != nil {
+			return err
+		}
+		services = append(services, r)
+		return nil
+	})
 	if err != nil {
-		return KPIs{}, err
+		return KPIs{}, fmt.Errorf("KPIs of %s: services: %w", scope, err)
+	}
+	var collabs int
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM prog_collaborations`+where, args...).Scan(&collabs); err != nil {
+		return KPIs{}, fmt.Errorf("KPIs of %s: collaborations: %w", scope, err)
 	}
 	connected := map[string]bool{}
 	if s.connected != nil {
@@ -198,7 +238,7 @@ func (s *Service) KPIs(ctx context.Context, scope string) (KPIs, error) {
 		}
 	}
 	k := KPIs{Scope: scope, At: s.now().UTC(), BySize: map[string]int{}, BySector: map[string]int{}, ByRegion: map[string]int{},
-		ByServiceType: map[string]int{}, Services: len(services), Collaborations: len(collabs)}
+		ByServiceType: map[string]int{}, Services: len(services), Collaborations: collabs}
 	registered := map[string]bool{}
 	for _, c := range companies {
 		if c.Registered.IsZero() {

@@ -136,7 +136,7 @@ const visitor = await newPage();
 await go(visitor, '#/catalogue', 'Find help to digitalise');
 await visitor.selectOption('#cat-region', 'NL21');
 await visitor.selectOption('#cat-technology', 'maintenance');
-await visitor.focus('#cat-service');
+await visitor.focus('button:text-is("Search")');
 await visitor.keyboard.press('Enter');
 await visitor.waitForFunction(() => decodeURIComponent(document.documentElement.dataset.view || '').includes('region=NL21'));
 await visitor.waitForSelector('[data-fieldlab="fieldlab-zwolle"]');

@@ -34,7 +34,7 @@ export async function newPage() {
   page.signedIn = false;
   page.on('pageerror', (e) => page.problems.push('page error: ' + e.message));
   page.on('console', (m) => {
-    if (m.type() === 'error' && !(page.expect && /status of 40[03]/.test(m.text())) && !/status of 404/.test(m.text()) && (page.signedIn || !/status of 401/.test(m.text()))) page.problems.push('console: ' + m.text());
+    if (m.type() === 'error' && !(page.expect && /status of 40[039]/.test(m.text())) && !/status of 404/.test(m.text()) && (page.signedIn || !/status of 401/.test(m.text()))) page.problems.push('console: ' + m.text());
   });
   page.on('response', (r) => {
     if (page.expect && page.expect.test(`${r.status()} ${r.request().method()} ${r.url()}`)) return;

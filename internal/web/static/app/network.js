@@ -150,7 +150,7 @@ function Customers({ who }) {
       <h2 id="reg-h">${t('hub.register')}</h2>
       <form class="grid-form" onSubmit=${register}>
         <label for="reg-name">${t('hub.name')}</label><input id="reg-name" name="name" required maxlength="200" />
-        <label for="reg-org">${t('hub.org')}</label><input id="reg-org" name="org" required pattern="[a-z0-9][a-z0-9-]{0,39}" />
+        <label for="reg-org">${t('hub.org')}</label><input id="reg-org" name="org" required pattern="[a-z0-9][a-z0-9\\-]{0,39}" />
         <label for="reg-kvk">${t('hub.kvk')}</label><input id="reg-kvk" name="kvk" required inputmode="numeric" />
         <label for="reg-vat">${t('hub.vat')}</label><input id="reg-vat" name="vat" />
         <label for="reg-size">${t('hub.size')}</label><select id="reg-size" name="size">${['0-49', '50-249', '250+'].map((s) => html`<option value=${s}>${s}</option>`)}</select>
