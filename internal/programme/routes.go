@@ -14,8 +14,8 @@ import (
 
 // Routes are the domain's: the questionnaire (public), the assessments of
 // the caller's company (its members, or a hub's advisor acting for it by
-// its consent: viewers read, engineers submit), and a hub's intervals
-// (its admins).
+// its consent: viewers read, engineers submit), a hub's intervals (its
+// admins), and the network's and the KPIs' (hubRoutes).
 func (s *Service) Routes() []api.Route {
 	return append([]api.Route{
 		{Method: "GET", Path: "/api/v1/dma/questionnaire", Auth: api.Public, Handle: s.questionnaire},
