@@ -215,7 +215,30 @@ await view(hub, 'hub-kpi-nl');
 await hub.selectOption('#lang-select', 'en');
 log('ok the hub registers, refuses a duplicate and a subsidy for a large company, records a service, and shows its KPIs');
 
-// 7. A phone's screen.
+// 7. The hub takes a fieldlab out of the catalogue and records a
+// collaboration with another hub.
+await go(hub, '#/hub/fieldlabs', 'The hub\'s profile in the catalogue');
+const zwolle = '[data-fieldlab="fieldlab-zwolle"]';
+await hub.click(`${zwolle} summary`);
+await hub.uncheck(`${zwolle} input[name="public"]`);
+await hub.click(`${zwolle} button:text-is("Save fieldlab")`);
+await status(hub, /Saved/);
+await hub.waitForSelector(`${zwolle} h3:has-text("not public")`);
+await view(hub, 'hub-fieldlabs');
+await visitor.reload();
+await visitor.waitForSelector('[data-hub="edih-noord"]');
+if (await visitor.locator('[data-fieldlab="fieldlab-zwolle"]').count()) fail('a fieldlab taken out of the catalogue is still shown');
+await go(hub, '#/hub/collaborations', 'Collaborations');
+await hub.fill('#col-partner', 'edih-zuid');
+await hub.fill('#col-topic', 'Joint cobot day in Eindhoven');
+await hub.fill('#col-day', '2026-11-12');
+await hub.click('button:text-is("Add a collaboration")');
+await status(hub, /Collaboration added/);
+await hub.waitForSelector('[data-collaboration="edih-zuid"]:has-text("Joint cobot day")');
+await view(hub, 'hub-collaborations');
+log('ok the hub takes a fieldlab out of the catalogue and records a collaboration');
+
+// 8. A phone's screen.
 await company.setViewportSize({ width: 390, height: 844 });
 await go(company, '#/programme', 'Digital maturity assessments');
 await company.waitForSelector('[data-radar]');

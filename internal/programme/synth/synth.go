@@ -98,7 +98,7 @@ func slug(s string) string {
 	var out []rune
 	for _, r := range s {
 		switch {
-		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '-':
 			out = append(out, r)
 		case r >= 'A' && r <= 'Z':
 			out = append(out, r+'a'-'A')

@@ -31,6 +31,11 @@ export const network = {
     'kpi.export': 'Export', 'kpi.csv': 'CSV', 'kpi.json': 'JSON', 'kpi.snapshots': 'Monthly snapshots', 'kpi.month': 'Month',
     'kpi.freeze': 'Freeze snapshot', 'kpi.frozen': 'Snapshot of {m} frozen.', 'kpi.noSnapshots': 'No snapshot frozen yet.',
     'kpi.frozenAt': 'Frozen', 'kpi.key': 'Group', 'kpi.count': 'Customers',
+    'hub.profileTitle': 'The hub\'s profile in the catalogue', 'hub.regions': 'Provinces served', 'hub.descEN': 'Description (English)',
+    'hub.descNL': 'Description (Dutch)', 'hub.saveProfile': 'Save profile', 'hub.saved': 'Saved.', 'hub.editLab': 'Edit',
+    'hub.inCatalogue': 'Public: shown in the catalogue', 'hub.saveLab': 'Save fieldlab',
+    'hub.collaborations': 'Collaborations', 'hub.addCollab': 'Add a collaboration', 'hub.partner': 'Other hub (ID)', 'hub.topic': 'Topic',
+    'hub.customer': 'Customer (optional)', 'hub.collabSaved': 'Collaboration added.',
   },
   nl: {
     'area.catalogue': 'Hulp vinden', 'area.hub': 'Hub',
@@ -61,5 +66,10 @@ export const network = {
     'kpi.export': 'Exporteren', 'kpi.csv': 'CSV', 'kpi.json': 'JSON', 'kpi.snapshots': 'Maandelijkse momentopnamen', 'kpi.month': 'Maand',
     'kpi.freeze': 'Momentopname vastleggen', 'kpi.frozen': 'Momentopname van {m} vastgelegd.', 'kpi.noSnapshots': 'Nog geen momentopname vastgelegd.',
     'kpi.frozenAt': 'Vastgelegd', 'kpi.key': 'Groep', 'kpi.count': 'Klanten',
+    'hub.profileTitle': 'Profiel van de hub in de catalogus', 'hub.regions': 'Bediende provincies', 'hub.descEN': 'Omschrijving (Engels)',
+    'hub.descNL': 'Omschrijving (Nederlands)', 'hub.saveProfile': 'Profiel opslaan', 'hub.saved': 'Opgeslagen.', 'hub.editLab': 'Bewerken',
+    'hub.inCatalogue': 'Openbaar: zichtbaar in de catalogus', 'hub.saveLab': 'Fieldlab opslaan',
+    'hub.collaborations': 'Samenwerkingen', 'hub.addCollab': 'Samenwerking toevoegen', 'hub.partner': 'Andere hub (ID)', 'hub.topic': 'Onderwerp',
+    'hub.customer': 'Klant (optioneel)', 'hub.collabSaved': 'Samenwerking toegevoegd.',
   },
 };

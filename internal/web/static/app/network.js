@@ -100,10 +100,11 @@ function HubView({ route: r, who }) {
   const tab = (p, key) => html`<li><a href=${href('hub', p ? [p] : [])} aria-current=${(page || '') === p ? 'page' : undefined}>${t(key)}</a></li>`;
   const body = page === 'kpi' ? html`<${Kpis} who=${who} />`
     : page === 'c' && id ? html`<${Customer} who=${who} id=${id} />`
-      : page === 'fieldlabs' ? html`<${Fieldlabs} who=${who} />` : html`<${Customers} who=${who} />`;
+      : page === 'fieldlabs' ? html`<${Fieldlabs} who=${who} />`
+        : page === 'collaborations' ? html`<${Collaborations} who=${who} />` : html`<${Customers} who=${who} />`;
   return html`<h1>${t('area.hub')} <small>${who.org}</small></h1>
     <nav class="tabs" aria-label=${t('hub.sections')}><ul>
-      ${tab('', 'hub.customers')}${tab('kpi', 'hub.kpi')}${tab('fieldlabs', 'hub.fieldlabs')}
+      ${tab('', 'hub.customers')}${tab('kpi', 'hub.kpi')}${tab('fieldlabs', 'hub.fieldlabs')}${tab('collaborations', 'hub.collaborations')}
     </ul></nav>
     ${body}`;
 }
@@ -177,7 +178,11 @@ function Customer({ who, id }) {
       market_price: cents(f.get('market_price')), subsidy: cents(f.get('subsidy')), investment: cents(f.get('investment')),
       people: Number(f.get('people') || 0), description: String(f.get('description') || ''),
     };
-    if (await act.run(() => api(at('programme/customers/{company}/services', { company: id }), { method: 'POST', body }), t('hub.recorded'))) rep.reload();
+    const form = e.target;
+    if (await act.run(() => api(at('programme/customers/{company}/services', { company: id }), { method: 'POST', body }), t('hub.recorded'))) {
+      form.reset();
+      rep.reload();
+    }
   }
   if (rep.error) return html`<p><a href=${href('hub')}>${t('hub.back')}</a></p><${Refusal} error=${rep.error} />`;
   if (!rep.data || !terms.data) return html`<p role="status">${t('shell.loading')}</p>`;
@@ -227,19 +232,101 @@ function Customer({ who, id }) {
     </section>`}`;
 }
 
+// lines splits a textarea's text into its non-empty lines.
+const lines = (v) => String(v || '').split('\n').map((x) => x.trim()).filter(Boolean);
+const checked = (f, name) => f.getAll(name).map(String);
+
 function Fieldlabs({ who }) {
   const labs = useApi('programme/fieldlabs', null, [who.org]);
+  const profile = useApi('programme/hub', null, [who.org]);
   const l = useSignal(lang);
+  const act = useAction();
+  const admin = can(who, 'admin');
   if (labs.error) return html`<${Refusal} error=${labs.error} />`;
-  if (!labs.data) return html`<p role="status">${t('shell.loading')}</p>`;
+  if (!labs.data || !profile.data) return html`<p role="status">${t('shell.loading')}</p>`;
+  const v = labs.data;
   const term = (list, id) => { const x = list.find((y) => y.id === id); return x ? x[l] || x.en : id; };
-  return html`<section aria-labelledby="labs-h" tabindex="0"><h2 id="labs-h">${t('hub.fieldlabs')} (${labs.data.fieldlabs.length})</h2>
-    <ul class="cards">${labs.data.fieldlabs.map((f) => html`<li class="panel" data-fieldlab=${f.id}>
+  const boxes = (name, list, on, prefix) => html`<fieldset class="checks"><legend>${t(prefix)}</legend>
+    ${list.map((x) => html`<label class="check"><input type="checkbox" name=${name} value=${x.id} defaultChecked=${on.includes(x.id)} /> ${x[l] || x.en}</label>`)}</fieldset>`;
+  async function saveHub(e) {
+    e.preventDefault();
+    const f = new FormData(e.target);
+    const body = { regions: checked(f, 'regions'), description_en: f.get('en'), description_nl: f.get('nl'), website: String(f.get('website') || '').trim() };
+    if (await act.run(() => api('programme/hub', { method: 'PUT', body }), t('hub.saved'))) profile.reload();
+  }
+  async function saveLab(e, id) {
+    e.preventDefault();
+    const f = new FormData(e.target);
+    const body = {
+      name: String(f.get('name')).trim(), region: f.get('region'), technologies: checked(f, 'technologies'), services: checked(f, 'services'),
+      facilities: lines(f.get('facilities')), partners: lines(f.get('partners')), use_cases: lines(f.get('use_cases')),
+      description_en: f.get('en'), description_nl: f.get('nl'), website: String(f.get('website') || '').trim(), notes: f.get('notes'), public: f.get('public') === 'on',
+    };
+    if (await act.run(() => api(at('programme/fieldlabs/{fieldlab}', { fieldlab: id }), { method: 'PUT', body }), t('hub.saved'))) labs.reload();
+  }
+  const p = profile.data.profile;
+  return html`
+    <section class="panel" aria-labelledby="hp-h"><h2 id="hp-h">${t('hub.profileTitle')}</h2>
+      <form class="grid-form" onSubmit=${saveHub} key=${JSON.stringify(p)}>
+        <span></span>${boxes('regions', v.regions, p.regions || [], 'hub.regions')}
+        <label for="hp-en">${t('hub.descEN')}</label><textarea id="hp-en" name="en" rows="2" disabled=${!admin} defaultValue=${p.description_en || ''}></textarea>
+        <label for="hp-nl">${t('hub.descNL')}</label><textarea id="hp-nl" name="nl" rows="2" disabled=${!admin} defaultValue=${p.description_nl || ''}></textarea>
+        <label for="hp-web">${t('cat.website')}</label><input id="hp-web" name="website" type="url" disabled=${!admin} defaultValue=${p.website || ''} />
+        ${admin && html`<span></span><button type="submit" disabled=${act.busy}>${t('hub.saveProfile')}</button>`}
+      </form>
+    </section>
+    ${act.status}
+    <section aria-labelledby="labs-h" tabindex="0"><h2 id="labs-h">${t('hub.fieldlabs')} (${v.fieldlabs.length})</h2>
+    <ul class="cards">${v.fieldlabs.map((f) => html`<li class="panel" data-fieldlab=${f.id}>
       <h3>${f.name} <small>${f.public ? t('hub.public') : t('hub.private')}</small></h3>
       <p>${l === 'nl' ? f.description_nl : f.description_en}</p>
-      <p class="meta">${term(labs.data.regions, f.region)} · ${f.technologies.map((x) => term(labs.data.technologies, x)).join(', ')}</p>
+      <p class="meta">${term(v.regions, f.region)} · ${f.technologies.map((x) => term(v.technologies, x)).join(', ')}</p>
       ${f.notes && html`<p class="meta">${t('hub.notes')}: ${f.notes}</p>`}
+      ${admin && html`<details><summary>${t('hub.editLab')}</summary>
+        <form class="stack-form" onSubmit=${(e) => saveLab(e, f.id)} key=${JSON.stringify(f)}>
+          <label>${t('hub.name')} <input name="name" required defaultValue=${f.name} /></label>
+          <label>${t('hub.nuts')} <select name="region" defaultValue=${f.region}>${v.regions.map((x) => html`<option value=${x.id} selected=${x.id === f.region}>${x[l] || x.en}</option>`)}</select></label>
+          ${boxes('technologies', v.technologies, f.technologies, 'cat.technology')}
+          ${boxes('services', v.service_types, f.services, 'cat.offers')}
+          <label>${t('cat.facilities')} <textarea name="facilities" rows="2" defaultValue=${f.facilities.join('\n')}></textarea></label>
+          <label>${t('cat.partners')} <textarea name="partners" rows="2" defaultValue=${f.partners.join('\n')}></textarea></label>
+          <label>${t('cat.useCases')} <textarea name="use_cases" rows="2" defaultValue=${f.use_cases.join('\n')}></textarea></label>
+          <label>${t('hub.descEN')} <textarea name="en" rows="2" defaultValue=${f.description_en}></textarea></label>
+          <label>${t('hub.descNL')} <textarea name="nl" rows="2" defaultValue=${f.description_nl}></textarea></label>
+          <label>${t('cat.website')} <input name="website" type="url" defaultValue=${f.website} /></label>
+          <label>${t('hub.notes')} <input name="notes" defaultValue=${f.notes} /></label>
+          <label class="check"><input type="checkbox" name="public" defaultChecked=${f.public} /> ${t('hub.inCatalogue')}</label>
+          <button type="submit" disabled=${act.busy}>${t('hub.saveLab')}</button>
+        </form></details>`}
     </li>`)}</ul></section>`;
+}
+
+function Collaborations({ who }) {
+  const list = useApi('programme/collaborations', null, [who.org]);
+  const act = useAction();
+  async function add(e) {
+    e.preventDefault();
+    const form = e.target;
+    const f = new FormData(form);
+    const body = { partner: String(f.get('partner')).trim(), company: String(f.get('company') || '').trim(), topic: String(f.get('topic')).trim(), day: f.get('day') };
+    if (await act.run(() => api('programme/collaborations', { method: 'POST', body }), t('hub.collabSaved'))) { form.reset(); list.reload(); }
+  }
+  if (list.error) return html`<${Refusal} error=${list.error} />`;
+  if (!list.data) return html`<p role="status">${t('shell.loading')}</p>`;
+  const all = list.data.collaborations;
+  return html`<section aria-labelledby="col-h" tabindex="0"><h2 id="col-h">${t('hub.collaborations')} (${all.length})</h2>
+      ${all.length > 0 && html`<table><thead><tr><th scope="col">${t('hub.day')}</th><th scope="col">${t('hub.partner')}</th>
+        <th scope="col">${t('hub.topic')}</th><th scope="col">${t('hub.customer')}</th></tr></thead>
+        <tbody>${all.map((c) => html`<tr data-collaboration=${c.partner}><td>${c.day}</td><td>${c.partner}</td><td>${c.topic}</td><td>${c.company || '–'}</td></tr>`)}</tbody></table>`}
+    </section>
+    ${can(who, 'engineer') && html`<section class="panel" aria-labelledby="colf-h"><h2 id="colf-h">${t('hub.addCollab')}</h2>
+      <form class="grid-form" onSubmit=${add}>
+        <label for="col-partner">${t('hub.partner')}</label><input id="col-partner" name="partner" required />
+        <label for="col-topic">${t('hub.topic')}</label><input id="col-topic" name="topic" required maxlength="300" />
+        <label for="col-day">${t('hub.day')}</label><input id="col-day" name="day" type="date" required />
+        <label for="col-company">${t('hub.customer')}</label><input id="col-company" name="company" />
+        <span></span><button type="submit" disabled=${act.busy}>${t('hub.addCollab')}</button>
+      </form>${act.status}</section>`}`;
 }
 
 // ---- KPIs ----------------------------------------------------------------
