@@ -102,6 +102,19 @@ func TestCatalogueAndCustomers(t *testing.T) {
 	if s := rep["services"].([]any); len(s) != 1 || rep["customer"].(map[string]any)["kvk"] != "30123456" {
 		t.Errorf("report: %v", rep)
 	}
+	if rep["evidence"] != nil {
+		t.Errorf("gamma shares no data with its hub, but its report holds evidence: %v", rep["evidence"])
+	}
+	if p := rep["peers"].(map[string]any); p["shown"] != false {
+		t.Errorf("a peer group of none is shown: %v", p)
+	}
+	// acme, an existing company below edih-a that shares its series with
+	// it, becomes a customer: its report holds what molen measures.
+	w.must(t, a, "POST", "/api/v1/programme/customers", `{"org":"acme","name":"Acme Metaal B.V.","kvk":"30999999","size":"0-49","nace":"C25","nuts":"NL21","consent":true}`, 201)
+	ev, _ := w.must(t, a, "GET", "/api/v1/programme/customers/acme", "", 200)["evidence"].(map[string]any)
+	if ev == nil || ev["edges"] != 1.0 || ev["series"] != 1.0 || ev["machines"] != 1.0 {
+		t.Errorf("acme's evidence: %v", ev)
+	}
 	// Another hub: gamma answers as a customer that does not exist.
 	for _, p := range []string{"/api/v1/programme/customers/gamma", "/api/v1/programme/customers/does-not-exist"} {
 		if code, body := call(t, w.base, b, "GET", p, ""); code != 404 || strings.Contains(body, "gamma") {
@@ -117,7 +130,7 @@ func TestCatalogueAndCustomers(t *testing.T) {
 
 	// KPIs: the hub's own, the national view of the platform, CSV.
 	k := w.must(t, a, "GET", "/api/v1/programme/kpi", "", 200)
-	if k["scope"] != "edih-a" || fmt.Sprint(k["investment_triggered"]) != "1.2e+07" || fmt.Sprint(k["customers_by_size"]) != "map[250+:1]" {
+	if k["scope"] != "edih-a" || fmt.Sprint(k["investment_triggered"]) != "1.2e+07" || fmt.Sprint(k["customers_by_size"]) != "map[0-49:1 250+:1]" {
 		t.Errorf("edih-a's KPIs: %v", k)
 	}
 	if kb := w.must(t, b, "GET", "/api/v1/programme/kpi", "", 200); fmt.Sprint(kb["customers_by_size"]) != "map[]" {

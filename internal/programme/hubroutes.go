@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/molen-io/molen/internal/api"
@@ -167,11 +168,15 @@ type Report struct {
 	Assessments []assessmentJSON `json:"assessments"`
 	Comparison  *Comparison      `json:"comparison,omitempty"`
 	Next        *stageJSON       `json:"next,omitempty"`
+	Peers       Peers            `json:"peers"`
+	// Evidence is what molen measures of the company's factory, when the
+	// company shares data with the hub (a grant); else absent.
+	Evidence *Evidence `json:"evidence,omitempty"`
 }
 
 // Report assembles hub's report of its customer org (meta.ErrNotFound
-// for anyone else's).
-func (s *Service) Report(ctx context.Context, hub, org string) (Report, error) {
+// for anyone else's), with the evidence from its factory when shared.
+func (s *Service) Report(ctx context.Context, hub, org string, shared bool) (Report, error) {
 	c, err := s.Company(ctx, hub, org)
 	if err != nil {
 		return Report{}, err
@@ -205,6 +210,16 @@ func (s *Service) Report(ctx context.Context, hub, org string) (Report, error) {
 	if st != "" {
 		rep.Next = &stageJSON{Stage: st, Due: due.UTC()}
 	}
+	if rep.Peers, err = s.PeersOf(ctx, c); err != nil {
+		return Report{}, err
+	}
+	if shared && s.evidence != nil {
+		ev, err := s.evidence(ctx, org)
+		if err != nil {
+			return Report{}, fmt.Errorf("evidence of %s: %w", org, err)
+		}
+		rep.Evidence = &ev
+	}
 	return rep, nil
 }
 
@@ -213,7 +228,9 @@ func (s *Service) customer(r *http.Request, p api.Principal) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.Report(r.Context(), hub, r.PathValue("company"))
+	org := r.PathValue("company")
+	shared := slices.ContainsFunc(p.Grants, func(g api.Grant) bool { return g.Org == org })
+	return s.Report(r.Context(), hub, org, shared)
 }
 
 func (s *Service) recordService(r *http.Request, p api.Principal) (any, error) {

@@ -60,9 +60,12 @@ type Config struct {
 	// Connected returns the companies with an enrolled edge, for the
 	// funnel and the factories digitalising; nil: none.
 	Connected func(ctx context.Context) (map[string]bool, error)
-	Log       *slog.Logger     // nil: discard
-	Now       func() time.Time // nil: time.Now
-	Reg       prometheus.Registerer
+	// Evidence returns what molen measures of a company's factory; nil:
+	// none.
+	Evidence func(ctx context.Context, org string) (Evidence, error)
+	Log      *slog.Logger     // nil: discard
+	Now      func() time.Time // nil: time.Now
+	Reg      prometheus.Registerer
 }
 
 // Service keeps assessments and hubs' intervals.
@@ -77,6 +80,7 @@ type Service struct {
 
 	orgs              Orgs
 	connected         func(ctx context.Context) (map[string]bool, error)
+	evidence          func(ctx context.Context, org string) (Evidence, error)
 	scores            sync.Map // assessment ID → overall score
 	questionnaires    sync.Map // version → *dma.Questionnaire
 	rejectedCompanies *prometheus.CounterVec
@@ -96,7 +100,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 			Help: "Digital maturity assessments refused, by reason (incomplete, contradictory, out_of_scale, unknown, malformed, order)."}, []string{"reason"}),
 		made: prometheus.NewCounter(prometheus.CounterOpts{Name: "molen_hub_dma_assessments_total",
 			Help: "Digital maturity assessments stored."}),
-		orgs: cfg.Orgs, connected: cfg.Connected,
+		orgs: cfg.Orgs, connected: cfg.Connected, evidence: cfg.Evidence,
 		rejectedCompanies: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "molen_hub_programme_companies_rejected_total",
 			Help: "Customer registrations refused, by reason (invalid, duplicate)."}, []string{"reason"}),
 		rejectedServices: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "molen_hub_programme_services_rejected_total",

@@ -349,3 +349,52 @@ func TestKPIs(t *testing.T) {
 		}
 	})
 }
+
+// TestPeers: the benchmark against the companies of the same size,
+// section and province is shown only when five others have an
+// assessment; their latest counts.
+func TestPeers(t *testing.T) {
+	metatest.Each(t, func(t *testing.T, db *meta.DB) {
+		ctx := t.Context()
+		w := newService(t, db, nil)
+		s := w.s
+		me := company("me", "10000000", SizeSmall)
+		for i, c := range []Company{me, company("p1", "10000001", SizeSmall), company("p2", "10000002", SizeSmall), company("p3", "10000003", SizeSmall),
+			company("p4", "10000004", SizeSmall), company("p5", "10000005", SizeSmall), company("big", "10000006", SizeLarge)} {
+			if _, err := s.Register(ctx, []api.Principal{hubA, hubB}[i%2], c, ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+		other := company("elsewhere", "10000007", SizeSmall)
+		other.NUTS = "NL41"
+		if _, err := s.Register(ctx, hubB, other, ""); err != nil {
+			t.Fatal(err)
+		}
+		as := func(org string, stage dma.Stage, ticks int, ago int) {
+			t.Helper()
+			p := api.Principal{Org: org, OrgKind: "company", Role: api.RoleEngineer, User: "usr_" + org}
+			if _, _, err := s.SubmitAt(ctx, p, stage, 0, answers(ticks), "", w.clock.AddDate(0, -ago, 0)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// answers(n) scores n*5/6 overall: 0, 2.5, 5, 7.5 for 0, 3, 6, 9.
+		as("me", dma.T0, 9, 6)
+		as("p1", dma.T0, 0, 6)
+		as("p2", dma.T0, 3, 6)
+		as("p3", dma.T0, 6, 6)
+		as("p4", dma.T0, 0, 6)
+		as("p4", dma.T1, 6, 1) // p4's latest counts: 5
+		as("big", dma.T0, 9, 6)
+		as("elsewhere", dma.T0, 9, 6)
+		p, err := s.PeersOf(ctx, me)
+		if err != nil || p.Shown || p.Companies != 0 || p.Overall != 0 {
+			t.Errorf("four peers: %+v %v, want nothing shown", p, err)
+		}
+		as("p5", dma.T0, 6, 6)
+		p, err = s.PeersOf(ctx, me)
+		// (0 + 2.5 + 5 + 5 + 5) / 5 = 3.5
+		if err != nil || !p.Shown || p.Companies != 5 || p.Overall != 3.5 || p.Sector != "C" || p.Region != "NL21" {
+			t.Errorf("five peers: %+v %v, want 5 with 3.5", p, err)
+		}
+	})
+}

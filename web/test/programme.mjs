@@ -197,6 +197,9 @@ await go(hub, '#/hub/c/default', 'Molenaar Precisie B.V.');
 const factoryStages = await hub.$$eval('[data-assessment]', (rs) => rs.map((r) => r.dataset.assessment));
 if (factoryStages.join() !== 'T0,T1') fail('the factory\'s assessments seen by its hub: ' + factoryStages.join());
 if (await hub.locator('[data-service]').count() < 2) fail('the factory\'s services');
+// The factory shares its KPIs with its hub: its report shows its edge and machines.
+if (await hub.getAttribute('[data-evidence]', 'data-evidence') !== '1') fail('evidence of the factory: ' + await text(hub, '[data-evidence]'));
+if (!/Machines\s*\d/.test(await text(hub, '[data-evidence]'))) fail('evidence: ' + await text(hub, '[data-evidence]'));
 await view(hub, 'hub-customer');
 await go(hub, '#/hub/kpi', 'KPIs of edih-noord');
 if (await hub.locator('[data-target]').count() !== 4) fail('targets');

@@ -99,7 +99,7 @@ function HubView({ route: r, who }) {
   const [page, id] = r.path;
   const tab = (p, key) => html`<li><a href=${href('hub', p ? [p] : [])} aria-current=${(page || '') === p ? 'page' : undefined}>${t(key)}</a></li>`;
   const body = page === 'kpi' ? html`<${Kpis} who=${who} />`
-    : page === 'c' && id ? html`<${Customer} who=${who} id=${id} />`
+    : page === 'c' && id ? html`<${Customer} key=${id} who=${who} id=${id} />`
       : page === 'fieldlabs' ? html`<${Fieldlabs} who=${who} />`
         : page === 'collaborations' ? html`<${Collaborations} who=${who} />` : html`<${Customers} who=${who} />`;
   return html`<h1>${t('area.hub')} <small>${who.org}</small></h1>
@@ -186,7 +186,7 @@ function Customer({ who, id }) {
   }
   if (rep.error) return html`<p><a href=${href('hub')}>${t('hub.back')}</a></p><${Refusal} error=${rep.error} />`;
   if (!rep.data || !terms.data) return html`<p role="status">${t('shell.loading')}</p>`;
-  const { customer: c, services, assessments, comparison, next } = rep.data;
+  const { customer: c, services, assessments, comparison, next, peers, evidence } = rep.data;
   const types = terms.data.service_types;
   return html`
     <p><a href=${href('hub')}>${t('hub.back')}</a></p>
@@ -206,6 +206,16 @@ function Customer({ who, id }) {
           <td>${fmtNum(a.result.overall, 1)}</td><td>${t('dma.band.' + a.result.band)}</td></tr>`)}</tbody></table>`}
       ${comparison && html`<p>${t('hub.changeSinceT0', { d: (comparison.overall.change >= 0 ? '+' : '') + fmtNum(comparison.overall.change, 1) })}</p>`}
       ${next && html`<p class="meta">${t('hub.nextDue', { stage: next.stage })} ${fmtDate(Date.parse(next.due))}</p>`}
+      <p data-peers=${peers.shown ? peers.companies : 'hidden'}>${peers.shown
+        ? t('hub.peers', { v: fmtNum(peers.overall, 1), n: peers.companies, sector: peers.sector, region: label(terms.data.regions, peers.region), size: peers.size })
+        : t('hub.peersHidden', { min: 5 })}</p>
+    </section>
+    <section class="panel" aria-labelledby="ev-h" data-evidence=${evidence ? evidence.edges : 'none'}><h3 id="ev-h">${t('hub.evidence')}</h3>
+      ${evidence ? html`<dl class="facts">
+        <dt>${t('hub.edges')}</dt><dd>${evidence.edges}</dd><dt>${t('hub.machines')}</dt><dd>${evidence.machines}</dd>
+        <dt>${t('hub.series')}</dt><dd>${evidence.series}</dd>
+        <dt>${t('hub.days')}</dt><dd>${evidence.days}${evidence.first ? ' (' + fmtDate(Date.parse(evidence.first)) + ' – ' + fmtDate(Date.parse(evidence.last)) + ')' : ''}</dd>
+      </dl>` : html`<p>${t('hub.noEvidence')}</p>`}
     </section>
     <section aria-labelledby="svc-h" tabindex="0"><h3 id="svc-h">${t('hub.services')}</h3>
       ${services.length === 0 ? html`<p>${t('hub.noServices')}</p>` : html`<table>
@@ -284,7 +294,7 @@ function Fieldlabs({ who }) {
       ${f.notes && html`<p class="meta">${t('hub.notes')}: ${f.notes}</p>`}
       ${admin && html`<details><summary>${t('hub.editLab')}</summary>
         <form class="stack-form" onSubmit=${(e) => saveLab(e, f.id)} key=${JSON.stringify(f)}>
-          <label>${t('hub.name')} <input name="name" required defaultValue=${f.name} /></label>
+          <label>${t('hub.labName')} <input name="name" required defaultValue=${f.name} /></label>
           <label>${t('hub.nuts')} <select name="region" defaultValue=${f.region}>${v.regions.map((x) => html`<option value=${x.id} selected=${x.id === f.region}>${x[l] || x.en}</option>`)}</select></label>
           ${boxes('technologies', v.technologies, f.technologies, 'cat.technology')}
           ${boxes('services', v.service_types, f.services, 'cat.offers')}
