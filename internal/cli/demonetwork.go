@@ -9,6 +9,7 @@ import (
 
 	"github.com/molen-io/molen/internal/api"
 	"github.com/molen-io/molen/internal/auth"
+	"github.com/molen-io/molen/internal/fleet"
 	"github.com/molen-io/molen/internal/hub"
 	"github.com/molen-io/molen/internal/programme"
 	"github.com/molen-io/molen/internal/programme/synth"
@@ -33,7 +34,10 @@ var demoCustomers = []programme.Company{
 }
 
 // demoTree makes the synthetic hubs and fieldlabs in the hub's tree.
-type demoTree struct{ a *auth.Service }
+type demoTree struct {
+	a *auth.Service
+	f *fleet.Service
+}
 
 func (t demoTree) CreateOrg(ctx context.Context, id, name, kind, parent string) error {
 	return t.a.CreateOrg(ctx, auth.Org{ID: id, Name: name, Kind: auth.OrgKind(kind), Parent: parent, Created: time.Now()})
@@ -45,7 +49,7 @@ func seedNetwork(ctx context.Context, h *hub.Hub, national bool, now time.Time) 
 	if national {
 		cfg.Companies, cfg.Assessments = 3500, 10000-len(demoAssessments)
 	}
-	if _, err := synth.Generate(ctx, p, demoTree{h.Auth()}, cfg); err != nil {
+	if _, err := synth.Generate(ctx, p, demoTree{h.Auth(), h.Fleet()}, cfg); err != nil {
 		return fmt.Errorf("demo programme network: %w", err)
 	}
 	if err := p.SetFieldlab(ctx, "edih-noord", programme.Fieldlab{ID: "fieldlab-zwolle", Name: "Fieldlab Smart Maintenance Zwolle", Region: "NL21",
@@ -70,4 +74,8 @@ func seedNetwork(ctx context.Context, h *hub.Hub, national bool, now time.Time) 
 		}
 	}
 	return nil
+}
+
+func (t demoTree) Connect(ctx context.Context, org string, at time.Time) error {
+	return t.f.Insert(ctx, fleet.Edge{ID: "edge-" + org, Org: org, Name: "synthetic edge", Created: at, Enrolled: at})
 }

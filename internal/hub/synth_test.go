@@ -9,13 +9,17 @@ import (
 
 	"github.com/molen-io/molen/internal/api"
 	"github.com/molen-io/molen/internal/auth"
+	"github.com/molen-io/molen/internal/fleet"
 	"github.com/molen-io/molen/internal/hub"
 	"github.com/molen-io/molen/internal/programme"
 	"github.com/molen-io/molen/internal/programme/synth"
 )
 
 // tree makes organisations in a hub's auth domain.
-type tree struct{ a *auth.Service }
+type tree struct {
+	a *auth.Service
+	f *fleet.Service
+}
 
 func (t tree) CreateOrg(ctx context.Context, id, name, kind, parent string) error {
 	return t.a.CreateOrg(ctx, auth.Org{ID: id, Name: name, Kind: auth.OrgKind(kind), Parent: parent, Created: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)})
@@ -32,7 +36,7 @@ func synthHub(t testing.TB, companies, assessments int) (*hub.Hub, synth.Stats) 
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { h.Close() })
-	st, err := synth.Generate(ctx, h.Programme(), tree{h.Auth()}, synth.Config{Seed: 7, Companies: companies, Assessments: assessments, Now: synthAt})
+	st, err := synth.Generate(ctx, h.Programme(), tree{h.Auth(), h.Fleet()}, synth.Config{Seed: 7, Companies: companies, Assessments: assessments, Now: synthAt})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +60,7 @@ func TestSynthetic(t *testing.T) {
 		b, _ := json.Marshal(k)
 		kpis = append(kpis, string(b))
 		f := k.Funnel
-		if !(f[0].Count == 120 && f[0].Count >= f[1].Count && f[1].Count >= f[2].Count && f[2].Count > 0 && f[3].Count > 0 && k.DMA.Companies > 0 && k.DMA.Change > 0) {
+		if !(f[0].Count == 120 && f[0].Count >= f[1].Count && f[1].Count >= f[2].Count && f[2].Count > 0 && f[3].Count > 0 && f[4].Count > 0 && k.DMA.Companies > 0 && k.DMA.Change > 0) {
 			t.Errorf("national KPIs: %s", b)
 		}
 		cat, err := h.Programme().Catalogue(t.Context(), programme.Filter{Lang: "nl", Region: "NL41", Technology: "robotics"})
@@ -130,4 +134,8 @@ func BenchmarkProgramme(b *testing.B) {
 			i++
 		}
 	})
+}
+
+func (t tree) Connect(ctx context.Context, org string, at time.Time) error {
+	return t.f.Insert(ctx, fleet.Edge{ID: "edge-" + org, Org: org, Name: "synthetic edge", Created: at, Enrolled: at})
 }

@@ -32,14 +32,17 @@ type Config struct {
 	Known []programme.Company
 }
 
-// Tree makes organisations (the auth domain's tree).
+// Tree makes organisations (the auth domain's tree) and records that a
+// company connected an edge (the fleet's record of an enrolled edge; a
+// synthetic edge sends nothing).
 type Tree interface {
 	CreateOrg(ctx context.Context, id, name, kind, parent string) error
+	Connect(ctx context.Context, org string, at time.Time) error
 }
 
 // Stats counts what Generate made.
 type Stats struct {
-	Hubs, Fieldlabs, Companies, Assessments, Services, Collaborations int
+	Hubs, Fieldlabs, Companies, Assessments, Services, Collaborations, Connected int
 }
 
 // Hub is one of the five regional hubs.
@@ -212,9 +215,21 @@ func Generate(ctx context.Context, s *programme.Service, tree Tree, cfg Config) 
 	if err != nil {
 		return st, err
 	}
+	known := map[string]bool{}
+	for _, c := range cfg.Known {
+		known[c.Org] = true
+	}
 	for _, c := range all {
 		if !c.Consent {
 			continue
+		}
+		// About a third of the synthetic companies connected an edge after
+		// their first service.
+		if !known[c.Org] && rng.IntN(3) == 0 {
+			if err := tree.Connect(ctx, c.Org, c.Registered.AddDate(0, 2, 0)); err != nil {
+				return st, fmt.Errorf("edge of %s: %w", c.Org, err)
+			}
+			st.Connected++
 		}
 		hubLabs := []string{}
 		for _, l := range labs {
