@@ -115,6 +115,14 @@ func TestCatalogueAndCustomers(t *testing.T) {
 	if ev == nil || ev["edges"] != 1.0 || ev["series"] != 1.0 || ev["machines"] != 1.0 {
 		t.Errorf("acme's evidence: %v", ev)
 	}
+	// acme sees its own evidence and its (too small) peer group beside its assessments.
+	own := w.must(t, w.c["viewer"], "GET", "/api/v1/assessments", "", 200)
+	if ev, _ := own["evidence"].(map[string]any); ev == nil || ev["edges"] != 1.0 {
+		t.Errorf("acme's own evidence: %v", own["evidence"])
+	}
+	if p, _ := own["peers"].(map[string]any); p == nil || p["shown"] != false || p["region"] != "NL21" {
+		t.Errorf("acme's peers: %v", own["peers"])
+	}
 	// Another hub: gamma answers as a customer that does not exist.
 	for _, p := range []string{"/api/v1/programme/customers/gamma", "/api/v1/programme/customers/does-not-exist"} {
 		if code, body := call(t, w.base, b, "GET", p, ""); code != 404 || strings.Contains(body, "gamma") {

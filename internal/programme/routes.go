@@ -1,6 +1,7 @@
 package programme
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -115,6 +116,23 @@ func (s *Service) list(r *http.Request, p api.Principal) (any, error) {
 		}
 		if st != "" {
 			body["next"] = stageJSON{Stage: st, Due: due.UTC()}
+		}
+		// The company's own factory, and its peers when a hub registered it.
+		if s.evidence != nil {
+			ev, err := s.evidence(r.Context(), p.Org)
+			if err != nil {
+				return nil, fmt.Errorf("evidence of %s: %w", p.Org, err)
+			}
+			body["evidence"] = ev
+		}
+		c, err := scanCompany(s.db.QueryRowContext(r.Context(), `SELECT `+companyColumns+` FROM prog_companies WHERE org = $1`, p.Org))
+		switch {
+		case err == nil:
+			if body["peers"], err = s.PeersOf(r.Context(), c); err != nil {
+				return nil, err
+			}
+		case !errors.Is(err, meta.ErrNotFound):
+			return nil, fmt.Errorf("profile of %s: %w", p.Org, err)
 		}
 	}
 	return body, nil

@@ -30,6 +30,7 @@ if (!/an advisor of edih-noord/.test(await text(factory, '[data-assessment="T1"]
 if (await factory.getAttribute('[data-radar]', 'data-radar') !== 'T0,T1') fail('radar: ' + await factory.getAttribute('[data-radar]', 'data-radar'));
 if (await factory.locator('[data-radar] polygon.area').count() !== 2) fail('radar: not two polygons');
 await factory.waitForSelector('h2:text-is("Change from T0 to T1")');
+if (await factory.getAttribute('[data-evidence]', 'data-evidence') !== '1') fail('the factory\'s own evidence: ' + await text(factory, '[data-evidence]'));
 await view(factory, 'programme-factory');
 log('ok the factory\'s T0 and T1, the radar and the change');
 await factory.click('[data-assessment="T0"] a');
