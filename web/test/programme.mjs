@@ -242,7 +242,16 @@ await hub.waitForSelector('[data-collaboration="edih-zuid"]:has-text("Joint cobo
 await view(hub, 'hub-collaborations');
 log('ok the hub takes a fieldlab out of the catalogue and records a collaboration');
 
-// 8. A phone's screen.
+// 8. The programme office sees the KPIs nationally.
+const office = await newPage();
+await signIn(office, env('MOLEN_EMAIL'), env('MOLEN_PASSWORD'), null, 'platform');
+await go(office, '#/hub', 'KPIs of the programme');
+const reached = Number((await text(office, '[data-step="reached"] strong')).replace(/\D/g, ''));
+if (reached < 40) fail('national funnel reached: ' + reached);
+await view(office, 'programme-national');
+log(`ok the national KPIs: ${reached} companies reached`);
+
+// 9. A phone's screen.
 await company.setViewportSize({ width: 390, height: 844 });
 await go(company, '#/programme', 'Digital maturity assessments');
 await company.waitForSelector('[data-radar]');
@@ -253,5 +262,6 @@ clean(company, 'end');
 clean(hub, 'end');
 clean(late, 'end');
 clean(visitor, 'end');
+clean(office, 'end');
 await browser.close();
 log('PASS');

@@ -95,7 +95,7 @@ function CatalogueView({ route: r, who }) {
 
 function HubView({ route: r, who }) {
   useSignal(lang);
-  if (orgKind(who) === 'platform') return html`<${Kpis} who=${who} national=${true} />`;
+  if (orgKind(who) === 'platform') return html`<h1>${t('area.hub')} <small>${who.org}</small></h1><${Kpis} who=${who} national=${true} />`;
   const [page, id] = r.path;
   const tab = (p, key) => html`<li><a href=${href('hub', p ? [p] : [])} aria-current=${(page || '') === p ? 'page' : undefined}>${t(key)}</a></li>`;
   const body = page === 'kpi' ? html`<${Kpis} who=${who} />`
