@@ -93,7 +93,9 @@ export async function signIn(page, email, password, code, into = org) {
 // application back to its first view.
 export async function switchOrg(page, o) {
   await page.selectOption('#org-select', o);
-  await page.waitForFunction((x) => document.getElementById('org-select')?.value === x &&
+  // The application moves to #/ after the switch: wait for that too, so
+  // that a navigation right after is not undone by it.
+  await page.waitForFunction((x) => document.getElementById('org-select')?.value === x && location.hash === '#/' &&
     document.querySelector('#nav a[aria-current="page"]')?.getAttribute('href') === '#/factory', o);
 }
 export const go = async (page, hash, heading) => {
