@@ -4,9 +4,12 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -37,13 +40,37 @@ type Limits struct {
 	// Limited is told of each refused request with the bucket that refused
 	// it ("address", "org", "caller", "edge"), for metrics.
 	Limited func(by string)
+	// Hold, if positive, holds the answer to a refused request until its
+	// bucket has a token again (the n-th held refusal of one bucket until
+	// it has n), for at most Hold: a client that retries at once (a
+	// script in a loop, a flood) is paced by the hub instead of making it
+	// answer thousands of refusals a second, which would take the CPU
+	// other organisations' requests need, and what it is let do comes
+	// evenly spread rather than in bursts. Holding costs a goroutine and
+	// a timer, no work.
+	Hold time.Duration
+	// MaxHeld bounds the refusals held at once; beyond it a refusal is
+	// answered at once and its connection closed. 0: DefaultMaxHeld.
+	MaxHeld int
+	// Pause waits d or until ctx ends; default a timer. Tests replace it.
+	Pause func(ctx context.Context, d time.Duration)
+
+	held    atomic.Int64
+	mu      sync.Mutex     // guards waiting
+	waiting map[string]int // refusals held by bucket
 }
+
+// DefaultMaxHeld is the number of refused requests held at once unless
+// Limits.MaxHeld says otherwise.
+const DefaultMaxHeld = 1024
 
 // LimitError is a request refused by a rate limit; it wraps
 // ErrRateLimited and is answered 429 with Retry-After.
 type LimitError struct {
 	By   string
 	Wait time.Duration
+
+	bucket string // the bucket's key, for Limits.hold
 }
 
 func (e *LimitError) Error() string {
@@ -70,7 +97,57 @@ func (l *Limits) take(ctx context.Context, by, key string, r Rate) error {
 	if l.Limited != nil {
 		l.Limited(by)
 	}
-	return &LimitError{By: by, Wait: wait}
+	return &LimitError{By: by, Wait: wait, bucket: by + ":" + key}
+}
+
+// hold holds the answer to err, a refusal of beforeAuth or afterAuth
+// (see Limits.Hold), and answers whether the connection is to be closed
+// instead because too many are held already.
+func (l *Limits) hold(ctx context.Context, err error) (closeConn bool) {
+	le, ok := errors.AsType[*LimitError](err)
+	if l == nil || l.Hold <= 0 || !ok {
+		return false
+	}
+	maxHeld := int64(l.MaxHeld)
+	if maxHeld <= 0 {
+		maxHeld = DefaultMaxHeld
+	}
+	defer l.held.Add(-1)
+	if l.held.Add(1) > maxHeld {
+		return true
+	}
+	pause := l.Pause
+	if pause == nil {
+		pause = sleep
+	}
+	// Refusals of one bucket held together each wait their turn: the
+	// n-th for n tokens, so that they come back one after another rather
+	// than all at once, to be refused together again.
+	l.mu.Lock()
+	if l.waiting == nil {
+		l.waiting = map[string]int{}
+	}
+	l.waiting[le.bucket]++
+	turn := l.waiting[le.bucket]
+	l.mu.Unlock()
+	defer func() {
+		l.mu.Lock()
+		if l.waiting[le.bucket]--; l.waiting[le.bucket] <= 0 {
+			delete(l.waiting, le.bucket)
+		}
+		l.mu.Unlock()
+	}()
+	pause(ctx, min(le.Wait*time.Duration(turn), l.Hold))
+	return false
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
 }
 
 // beforeAuth applies the per-address limit and the per-caller limit, by

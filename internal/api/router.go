@@ -163,24 +163,23 @@ func (rt *Router) serve(route Route) http.Handler {
 		if strings.HasPrefix(r.URL.Path, "/api/") {
 			w.Header().Set("Cache-Control", "no-store")
 		}
-		if route.Auth != Public {
-			if err := rt.Limits.beforeAuth(r, route.Auth == Edge); err != nil {
-				rt.writeError(w, r, err, route.Errors)
-				return
-			}
-		} else if err := rt.Limits.beforeAuth(r, false); err != nil {
-			rt.writeError(w, r, err, route.Errors)
+		if err := rt.Limits.beforeAuth(r, route.Auth == Edge); err != nil {
+			rt.refuse(w, r, err, route)
 			return
 		}
 		p, err := rt.authenticate(r, route)
-		if err == nil {
-			err = rt.Limits.afterAuth(r, p)
-		}
 		if err != nil {
 			if route.Refused != nil {
 				route.Refused(err)
 			}
 			rt.writeError(w, r, err, route.Errors)
+			return
+		}
+		if err := rt.Limits.afterAuth(r, p); err != nil {
+			if route.Refused != nil {
+				route.Refused(err)
+			}
+			rt.refuse(w, r, err, route)
 			return
 		}
 		ctx, uses := withGrantUses(WithPrincipal(r.Context(), p))
@@ -189,6 +188,15 @@ func (rt *Router) serve(route Route) http.Handler {
 		rt.run(sw, r, route, p)
 		rt.audit(r, route, p, sw.code, uses)
 	})
+}
+
+// refuse answers a request the rate limits refused, once Limits.hold
+// lets it.
+func (rt *Router) refuse(w http.ResponseWriter, r *http.Request, err error, route Route) {
+	if rt.Limits.hold(r.Context(), err) {
+		w.Header().Set("Connection", "close")
+	}
+	rt.writeError(w, r, err, route.Errors)
 }
 
 // run calls the route's handler and answers.

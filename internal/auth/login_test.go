@@ -1,8 +1,11 @@
 package auth_test
 
 import (
+	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"image/png"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -355,6 +358,16 @@ func TestSecondFactor(t *testing.T) {
 	key, _ := begin.body["secret"].(string)
 	if begin.code != 200 || key == "" || !strings.HasPrefix(begin.body["uri"].(string), "otpauth://totp/") {
 		t.Fatalf("begin: %d %s", begin.code, begin.raw)
+	}
+	// The QR code is a PNG for the page (browser-tested: it reads as the
+	// otpauth link).
+	qr, _ := begin.body["qr"].(string)
+	pngData, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(qr, "data:image/png;base64,"))
+	if err != nil || !strings.HasPrefix(qr, "data:image/png;base64,") {
+		t.Fatalf("qr %.40q: %v", qr, err)
+	}
+	if img, err := png.Decode(bytes.NewReader(pngData)); err != nil || img.Bounds().Dx() != 200 {
+		t.Errorf("qr: not a 200 pixel PNG: %v", err)
 	}
 	code := func() string {
 		c, err := totp.GenerateCode(key, sv.clk.now())

@@ -1,7 +1,10 @@
 package auth
 
 import (
+	"bytes"
+	"encoding/base64"
 	"fmt"
+	"image/png"
 	"net/http"
 	"slices"
 	"strings"
@@ -11,6 +14,8 @@ import (
 	"github.com/molen-io/molen/internal/audit"
 	"github.com/molen-io/molen/internal/meta"
 	"github.com/molen-io/molen/internal/store"
+
+	"github.com/pquerna/otp"
 )
 
 // Routes are the domain's. Sign-in and one-time links are public (the
@@ -361,7 +366,31 @@ func (s *Service) beginTOTP(r *http.Request, p api.Principal) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{"secret": sec, "uri": uri}, nil
+	qr, err := qrDataURL(uri)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"secret": sec, "uri": uri, "qr": qr}, nil
+}
+
+// qrDataURL is a QR code of uri as a PNG data URL (the web application's
+// policy allows data: images), for an authenticator app's camera: 200
+// pixels square, about 6 a module for an otpauth:// URI, in the page's
+// memory only, like the secret.
+func qrDataURL(uri string) (string, error) {
+	key, err := otp.NewKeyFromURL(uri)
+	if err != nil {
+		return "", fmt.Errorf("second factor: %w", err)
+	}
+	img, err := key.Image(200, 200)
+	if err != nil {
+		return "", fmt.Errorf("second factor: QR code: %w", err)
+	}
+	var b bytes.Buffer
+	if err := png.Encode(&b, img); err != nil {
+		return "", fmt.Errorf("second factor: QR code: %w", err)
+	}
+	return "data:image/png;base64," + base64.StdEncoding.EncodeToString(b.Bytes()), nil
 }
 
 func (s *Service) confirmTOTP(r *http.Request, p api.Principal) (any, error) {

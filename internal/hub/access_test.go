@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -292,7 +293,7 @@ func (w *world) switched(t *testing.T, c caller, org string, role api.Role) call
 var paramRe = regexp.MustCompile(`\{([a-z]+)\}`)
 
 // path fills a route's parameters with acme's objects.
-func (w *world) path(t *testing.T, r api.Route) string {
+func (w *world) path(t testing.TB, r api.Route) string {
 	t.Helper()
 	return paramRe.ReplaceAllStringFunc(r.Path, func(m string) string {
 		id, ok := w.ids[m[1:len(m)-1]]
@@ -378,56 +379,13 @@ func TestRoutePolicies(t *testing.T) {
 		if method == "" {
 			method = "GET"
 		}
-		path := w.path(t, r)
+		w.path(t, r) // every parameter has an acme object
 		t.Run(method+" "+r.Path, func(t *testing.T) {
 			if want == "public" {
 				return
 			}
 			checked++
-			// (a) nobody.
-			creds := w.unauth
-			if want == "edge" {
-				creds = append(slices.Clone(creds[:len(creds)-1]), w.c["svc-admin"], w.c["owner"])
-			}
-			for _, c := range creds {
-				if code, b := call(t, w.base, c, method, path, body(r)); code != 401 {
-					t.Errorf("%s: %d %.200s, want 401", c.name, code, b)
-				}
-			}
-			if want == "edge" {
-				return
-			}
-			// (b) another organisation, with acme's IDs: answered exactly as
-			// an ID that does not exist.
-			for _, c := range []caller{w.c["beta"], w.c["beta-token"]} {
-				if strings.Contains(r.Path, "{") {
-					missing := paramRe.ReplaceAllString(r.Path, "does-not-exist")
-					mc, mb := call(t, w.base, c, method, missing, body(r))
-					ac, ab := call(t, w.base, c, method, path, body(r))
-					if mc != ac || mb != ab {
-						t.Errorf("%s: acme's object answers %d %.200s, a missing one %d %.200s", c.name, ac, ab, mc, mb)
-					}
-				}
-				for _, p := range []string{path, path + acmeQuery} {
-					code, b := call(t, w.base, c, method, p, body(r))
-					if code/100 == 2 && strings.Contains(r.Path, "{") && !notObjects[r.Pattern()] {
-						t.Errorf("%s: %s %s: %d %.300s: another organisation's object", c.name, method, p, code, b)
-					}
-					if code/100 == 2 {
-						for _, m := range w.markers {
-							if strings.Contains(b, m) {
-								t.Errorf("%s: %s %s answers %q of acme: %.300s", c.name, method, p, m, b)
-							}
-						}
-					}
-				}
-			}
-			// (c) below the route's role.
-			for _, c := range w.below(want, r.Area) {
-				if code, b := call(t, w.base, c, method, path, body(r)); code != 403 {
-					t.Errorf("%s (below %s): %d %.200s, want 403", c.name, want, code, b)
-				}
-			}
+			w.checkRoute(t, w.base, r, want)
 		})
 	}
 	if checked < 30 {
@@ -451,6 +409,62 @@ func TestRoutePolicies(t *testing.T) {
 		}
 		if code, b := call(t, w.base, c, r.Method, w.path(t, r), body(r)); policyRefusal(code, b) {
 			t.Errorf("%s as %s, who may: %d %.200s", r.Pattern(), c.name, code, b)
+		}
+	}
+}
+
+// checkRoute calls route r, served at base, as (a) nobody, (b) another
+// organisation with acme's IDs and (c) each role below want, the policy
+// reviewed in routes.golden; any success is an error of t.
+func (w *world) checkRoute(t testing.TB, base string, r api.Route, want string) {
+	t.Helper()
+	method := r.Method
+	if method == "" {
+		method = "GET"
+	}
+	path := w.path(t, r)
+	// (a) nobody.
+	creds := w.unauth
+	if want == "edge" {
+		creds = append(slices.Clone(creds[:len(creds)-1]), w.c["svc-admin"], w.c["owner"])
+	}
+	for _, c := range creds {
+		if code, b := call(t, base, c, method, path, body(r)); code != 401 {
+			t.Errorf("%s: %d %.200s, want 401", c.name, code, b)
+		}
+	}
+	if want == "edge" {
+		return
+	}
+	// (b) another organisation, with acme's IDs: answered exactly as
+	// an ID that does not exist.
+	for _, c := range []caller{w.c["beta"], w.c["beta-token"]} {
+		if strings.Contains(r.Path, "{") {
+			missing := paramRe.ReplaceAllString(r.Path, "does-not-exist")
+			mc, mb := call(t, base, c, method, missing, body(r))
+			ac, ab := call(t, base, c, method, path, body(r))
+			if mc != ac || mb != ab {
+				t.Errorf("%s: acme's object answers %d %.200s, a missing one %d %.200s", c.name, ac, ab, mc, mb)
+			}
+		}
+		for _, p := range []string{path, path + acmeQuery} {
+			code, b := call(t, base, c, method, p, body(r))
+			if code/100 == 2 && strings.Contains(r.Path, "{") && !notObjects[r.Pattern()] {
+				t.Errorf("%s: %s %s: %d %.300s: another organisation's object", c.name, method, p, code, b)
+			}
+			if code/100 == 2 {
+				for _, m := range w.markers {
+					if strings.Contains(b, m) {
+						t.Errorf("%s: %s %s answers %q of acme: %.300s", c.name, method, p, m, b)
+					}
+				}
+			}
+		}
+	}
+	// (c) below the route's role.
+	for _, c := range w.below(want, r.Area) {
+		if code, b := call(t, base, c, method, path, body(r)); code != 403 {
+			t.Errorf("%s (below %s): %d %.200s, want 403", c.name, want, code, b)
 		}
 	}
 }
@@ -558,7 +572,7 @@ func routeLine(r api.Route) string {
 
 // checkGolden compares the hub's routes and policies with the reviewed
 // list.
-func checkGolden(t *testing.T, routes []api.Route) {
+func checkGolden(t testing.TB, routes []api.Route) {
 	t.Helper()
 	var lines []string
 	for _, r := range routes {
@@ -589,5 +603,83 @@ func checkGolden(t *testing.T, routes []api.Route) {
 				t.Errorf("reviewed route gone (or its policy changed): %s", l)
 			}
 		}
+	}
+}
+
+// recorder is a testing.TB that keeps the errors it is given instead of
+// failing the test: the checks of the enumeration test run against a
+// router they must find fault with.
+type recorder struct {
+	testing.TB
+	errors []string
+}
+
+func (r *recorder) Errorf(format string, args ...any) {
+	r.errors = append(r.errors, fmt.Sprintf(format, args...))
+}
+func (r *recorder) Error(args ...any) { r.errors = append(r.errors, fmt.Sprint(args...)) }
+
+// TestRoutePoliciesCatchAWeakenedPolicy shows that the enumeration test
+// fails when a route's policy is removed or weakened: a route without a
+// policy is refused when it is registered; the hub's own routes, served by
+// a router of the hub's authenticators in which one route's policy is
+// weaker than reviewed, fail the reviewed list and the calls of
+// TestRoutePolicies, while the same route with its own policy passes them.
+func TestRoutePoliciesCatchAWeakenedPolicy(t *testing.T) {
+	w := newWorld(t)
+	policies := golden(t)
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Error("a route without a policy was registered")
+			}
+		}()
+		r := w.Routes()[0]
+		r.Auth = api.Access{}
+		(&api.Router{}).Handle(r)
+	}()
+	tests := []struct {
+		pattern string
+		weaker  api.Access
+	}{
+		{"GET /api/v1/members", api.Public},            // viewer → anyone
+		{"DELETE /api/v1/members/{user}", api.Viewer},  // admin → viewer
+		{"POST /api/v1/edges", api.Viewer},             // engineer → viewer
+		{"POST /api/v1/users/{user}/erase", api.Admin}, // platform-admin → any organisation's admin
+		{"GET /api/v1/me/sessions", api.Viewer},        // person → tokens too
+		{"POST /api/v1/uplink", api.Public},            // edge → anyone
+	}
+	for _, tt := range tests {
+		t.Run(tt.pattern, func(t *testing.T) {
+			w := newWorld(t) // a weakened route lets callers change the world
+			routes := w.Routes()
+			i := slices.IndexFunc(routes, func(r api.Route) bool { return r.Pattern() == tt.pattern })
+			if i < 0 {
+				t.Fatalf("the hub has no route %s", tt.pattern)
+			}
+			for _, weaken := range []bool{false, true} {
+				served := slices.Clone(routes)
+				if weaken {
+					served[i].Auth = tt.weaker
+				}
+				rt := &api.Router{Tokens: w.Auth(), Edges: w.Fleet(), EdgeRequests: w.Fleet(), Sessions: w.Auth()}
+				rt.Handle(served...)
+				srv := httptest.NewServer(rt)
+				list, calls := &recorder{TB: t}, &recorder{TB: t}
+				checkGolden(list, served)
+				w.checkRoute(calls, srv.URL, served[i], policies[tt.pattern])
+				srv.Close()
+				switch {
+				case weaken && (len(list.errors) == 0 || len(calls.errors) == 0):
+					// Both, so that a policy weakened together with the
+					// reviewed list is still caught by the calls.
+					t.Errorf("weakened to %s: the reviewed list found %q, the calls %q; want faults of both", tt.weaker, list.errors, calls.errors)
+				case weaken:
+					t.Logf("weakened to %s: %d faults of the calls, first: %s", tt.weaker, len(calls.errors), calls.errors[0])
+				case len(list.errors)+len(calls.errors) > 0:
+					t.Errorf("with its own policy: %q %q", list.errors, calls.errors)
+				}
+			}
+		})
 	}
 }

@@ -154,6 +154,12 @@ var DefaultRates = Rates{
 	SignIn:  api.Rate{PerSecond: 0.2, Burst: 10},
 }
 
+// RefusalHold is the longest the hub holds the answer to a request its
+// rate limits refused (until its bucket has a token again): a client
+// that retries at once is paced instead of costing the hub thousands of
+// refusals a second (api.Limits.Hold; figures in docs/benchmarks.md).
+const RefusalHold = time.Second
+
 func (r Rates) withDefaults() Rates {
 	pick := func(v, def api.Rate) api.Rate {
 		if v == (api.Rate{}) {
@@ -401,7 +407,7 @@ func (h *Hub) open(ctx context.Context) error {
 	}
 	h.router = &api.Router{Tokens: h.auth, Edges: h.fleet, EdgeRequests: h.fleet, Sessions: h.auth, Audit: h.audit, Log: cfg.Log.With("component", "api"),
 		Limits: &api.Limits{Limiter: h.limiter, Address: rates.Address, Org: rates.Org, Caller: rates.Caller, EdgeID: rates.Edge,
-			Now: cfg.Now, Limited: func(by string) { limited.WithLabelValues(by).Inc() }}}
+			Now: cfg.Now, Limited: func(by string) { limited.WithLabelValues(by).Inc() }, Hold: RefusalHold}}
 	h.router.TrustedProxies, _ = cfg.proxies() // checked by Validate
 	h.router.Handle(h.auth.Routes()...)
 	h.router.Handle(h.audit.Routes()...)

@@ -16,6 +16,7 @@
 // failure.
 import { readFileSync } from 'node:fs';
 import { createHmac } from 'node:crypto';
+import jsQR from 'jsqr';
 import {
   env, base, org, log, fail, browser, newPage, clean, view, text, status, signIn, switchOrg, go,
 } from './session.mjs';
@@ -199,6 +200,20 @@ await admin.click('text=Set up a second factor');
 const totpSecret = await admin.getAttribute('[data-totp-secret]', 'data-totp-secret');
 const uri = await admin.getAttribute('a[href^="otpauth://"]', 'href');
 if (!uri.includes('secret=' + totpSecret)) fail('otpauth link without the secret: ' + uri);
+// The QR code, read as a phone's camera would: its pixels as the browser
+// drew them, decoded by jsQR, must be the otpauth link.
+const qr = await admin.evaluate(() => {
+  const img = document.querySelector('img[data-totp-qr]');
+  const c = document.createElement('canvas');
+  c.width = img.naturalWidth; c.height = img.naturalHeight;
+  const ctx = c.getContext('2d');
+  ctx.drawImage(img, 0, 0);
+  return { w: c.width, h: c.height, alt: img.alt, px: Array.from(ctx.getImageData(0, 0, c.width, c.height).data) };
+});
+const read = qr.w > 0 && jsQR(Uint8ClampedArray.from(qr.px), qr.w, qr.h);
+if (!read || read.data !== uri) fail('the QR code does not read as the otpauth link: ' + (read ? read.data : 'no code found'));
+if (!qr.alt) fail('the QR code has no text alternative');
+log('ok second factor\'s QR code reads as its otpauth link');
 await view(admin, 'account-totp');
 const step = () => Math.floor(Date.now() / 30000);
 const used = step();

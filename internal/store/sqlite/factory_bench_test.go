@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -346,6 +347,25 @@ func reportSizes(b *testing.B, s *Store, path string, points int) {
 	b.ReportMetric(float64(file)/pp, "file-B/pt")
 	b.ReportMetric(float64(blocks)/pp, "blocks-B/pt")
 	b.ReportMetric(float64(rollups)/pp, "rollups-B/pt")
+	// Where the pages go, table by table and index by index (SQLite's
+	// dbstat): the data of a page and what is left unused in it.
+	rows, err := s.r.QueryContext(b.Context(), `SELECT name, count(*), sum(pgsize), sum(unused) FROM dbstat GROUP BY name ORDER BY sum(pgsize) DESC`)
+	if err != nil {
+		b.Logf("no page breakdown: %v", err)
+		return
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var name string
+		var pages, size, unused int64
+		if err := rows.Scan(&name, &pages, &size, &unused); err != nil {
+			b.Fatal(err)
+		}
+		b.Logf("%-24s %7d pages %.4f B/pt, of which unused %.4f", name, pages, float64(size)/pp, float64(unused)/pp)
+	}
+	if err := rows.Err(); err != nil {
+		b.Fatal(err)
+	}
 }
 
 // pageBytes checkpoints the WAL into the database file and returns the
@@ -386,4 +406,76 @@ func blockBytes(tb testing.TB, s *Store) (blocks, rollups int64) {
 		tb.Fatal(err)
 	}
 	return blocks, rollups
+}
+
+// BenchmarkRollupColumns says what each column of the rollups costs: it
+// stores the 24 h × 100 series of BenchmarkChart24h and the noisy shape
+// of 4 factories × 4 hours, then encodes their rollups again with one
+// column emptied at a time, and reports the share of the rollups' bytes
+// each column takes (first-last-%: the first and last values; sum-%,
+// minmax-%, ts-%: the first and last timestamps' offsets; ncount-%).
+func BenchmarkRollupColumns(b *testing.B) {
+	for _, name := range []string{"chart24h", "noisy"} {
+		b.Run(name, func(b *testing.B) {
+			path := filepath.Join(b.TempDir(), "hub.db")
+			s := openAt(b, path)
+			defer s.Close()
+			if name == "chart24h" {
+				var seq uint64
+				ingestSeconds(b, s, storetest.BenchPaths(100), 0, 86400, &seq)
+			} else {
+				calls, _ := factoryPoints(b, 4, 0, 4*3600, 10_000, shapes[1])
+				ingestCalls(b, s, calls, 1, 0)
+			}
+			if err := s.Compact(b.Context()); err != nil {
+				b.Fatal(err)
+			}
+			variants := map[string]func(p *store.Partial){
+				"full":       func(p *store.Partial) {},
+				"first-last": func(p *store.Partial) { p.First, p.Last = uns.Float(0), uns.Float(0) },
+				"ts":         func(p *store.Partial) { p.FirstTS, p.LastTS = p.Start, p.Start },
+				"ncount":     func(p *store.Partial) { p.NCount = 0 },
+				"sum":        func(p *store.Partial) { p.Sum = 0 },
+				"minmax":     func(p *store.Partial) { p.Min, p.Max = 0, 0 },
+			}
+			for b.Loop() {
+				sizes := map[string]int{}
+				rows, err := s.r.QueryContext(b.Context(), `SELECT res, data FROM blocks WHERE res > 0`)
+				if err != nil {
+					b.Fatal(err)
+				}
+				for rows.Next() {
+					var res int64
+					var data []byte
+					if err := rows.Scan(&res, &data); err != nil {
+						b.Fatal(err)
+					}
+					raw, err := decompress(data)
+					if err != nil {
+						b.Fatal(err)
+					}
+					ps, err := decodeRollup(nil, res, raw)
+					if err != nil {
+						b.Fatal(err)
+					}
+					for v, f := range variants {
+						qs := slices.Clone(ps)
+						for i := range qs {
+							f(&qs[i])
+						}
+						sizes[v] += len(compress(encodeRollup(nil, res, qs)))
+					}
+				}
+				if err := rows.Err(); err != nil {
+					b.Fatal(err)
+				}
+				rows.Close()
+				for v, n := range sizes {
+					if v != "full" {
+						b.ReportMetric(100*float64(sizes["full"]-n)/float64(sizes["full"]), v+"-%")
+					}
+				}
+			}
+		})
+	}
 }

@@ -5,6 +5,7 @@
 //
 // Hooks for browser tests (keep them stable): [data-secret] a secret shown
 // once, [data-totp-secret] the second factor's secret (base32, no spaces),
+// img[data-totp-qr] its QR code,
 // [data-session] a session row.
 import {
   html, useState, useApi, api, download, t, lang, useSignal, registerArea, fmtTime, auth,
@@ -171,6 +172,8 @@ function SecondFactor({ me, reload }) {
       <button type="button" class="primary" onClick=${begin} disabled=${act.busy}>${t('totp.begin')}</button>`}
     ${pending && html`<ol class="steps">
         <li>${t('totp.step1')}
+          <p><img class="qr" data-totp-qr src=${pending.qr} width="200" height="200" alt=${t('totp.qr')} /></p>
+          <p>${t('totp.orType')}</p>
           <p><code class="secret big" data-totp-secret=${pending.secret} aria-label=${t('totp.secret')}>${groups(pending.secret)}</code></p>
           <p class="meta">${t('totp.orLink')} <a href=${pending.uri}>${t('totp.link')}</a></p></li>
         <li><form class="stack" onSubmit=${confirm}>
