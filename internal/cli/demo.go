@@ -103,6 +103,9 @@ type Demo struct {
 	stopSim, stopServed context.CancelFunc
 	simDone, servedDone chan error
 	history             *history
+	// Notify are the demo's mail server and Teams channel: receivers in
+	// its own process.
+	Notify *demoNotify
 }
 
 // Machines returns the asset paths of every simulated machine, whatever
@@ -120,16 +123,24 @@ func StartDemo(ctx context.Context, cfg DemoConfig, g *globals) (*Demo, error) {
 	if err := checkHistory(cfg.History); err != nil {
 		return nil, err
 	}
+	sinks, err := startDemoNotify()
+	if err != nil {
+		return nil, err
+	}
 	h, err := hub.Start(ctx, hub.Config{
 		DataDir: filepath.Join(cfg.DataDir, "hub"),
 		Listen:  cfg.Listen,
 		Log:     log.With("component", "hub"),
 		Out:     g.stdout,
+		SMTP:    sinks.smtp(),
+		// The demo's webhook receiver is on this machine.
+		NotifyPrivateTargets: true,
 	})
 	if err != nil {
+		sinks.Close()
 		return nil, err
 	}
-	d := &Demo{Hub: h, simDone: make(chan error, 1), servedDone: make(chan error, 1)}
+	d := &Demo{Hub: h, Notify: sinks, simDone: make(chan error, 1), servedDone: make(chan error, 1)}
 	edgeDir := filepath.Join(cfg.DataDir, "edge")
 	// The machines that speak industrial protocols listen first, so that
 	// the edge's inputs file can name their addresses.
@@ -139,12 +150,14 @@ func StartDemo(ctx context.Context, cfg DemoConfig, g *globals) (*Demo, error) {
 	}
 	if d.Served, err = sim.Serve(serveCfg); err != nil {
 		h.Close()
+		sinks.Close()
 		return nil, err
 	}
 	fail := func(err error) (*Demo, error) {
 		d.history.stop()
 		d.Served.Close()
 		h.Close()
+		sinks.Close()
 		return nil, err
 	}
 	inputsFile, err := writeDemoFile(edgeDir, "inputs.yaml", d.Served.Inputs())
@@ -163,6 +176,9 @@ func StartDemo(ctx context.Context, cfg DemoConfig, g *globals) (*Demo, error) {
 	link, err := seedProgramme(ctx, h, hubDir, cfg.Programme)
 	if err != nil {
 		return fail(err)
+	}
+	if err := sinks.seed(ctx, h); err != nil {
+		return fail(fmt.Errorf("demo notifications: %w", err))
 	}
 	if edgeID != "" {
 		// Only a first start (a new edge) back-fills, up to now: before
@@ -237,6 +253,8 @@ simulated factory is %s), a service provider, and these people
 		demoFactoryName, filepath.Join(hubDir, DemoPeopleFile))
 	printPeople(tabwriter.NewWriter(g.stdout, 0, 0, 2, ' ', 0))
 	fmt.Fprintln(g.stdout, "\nDigital maturity (EU DMA): each company has a T0 assessment, the factory a T1 too\n(GET /api/v1/assessments and /api/v1/assessments/comparison; docs/programme.md).")
+	fmt.Fprintf(g.stdout, "\nNotifications: the compressor's alarms go by e-mail and to a Teams channel, a machine down\nfor 15 minutes by e-mail. The demo has no mail server and no Teams: an SMTP server (%s)\nand a webhook receiver (%s) in this process take them; see Notifications → Delivery log.\n",
+		sinks.Mail.Addr(), sinks.url)
 	fmt.Fprintln(g.stdout, "\nPress Ctrl-C to stop.")
 	return d, nil
 }
@@ -251,7 +269,7 @@ func (d *Demo) Close() error {
 	simErr := <-d.simDone
 	edgeErr := d.Edge.Close()
 	d.stopServed()
-	return errors.Join(simErr, edgeErr, <-d.servedDone, d.Hub.Close())
+	return errors.Join(simErr, edgeErr, <-d.servedDone, d.Hub.Close(), d.Notify.Close())
 }
 
 // writeDemoFile writes one of the edge's demo files into its data directory

@@ -68,8 +68,10 @@ pipelines:
 	b.WriteString(`      - deadband: {max_silence: 1m}
     output: forward
 
-  # Process values: anomalies of the raw vibration (events), then a 10-second
-  # mean under the same name, which is what the hub stores and charts.
+  # Process values: anomalies of the raw vibration (events), an alarm when the
+  # compressor's pressure falls below 7.2 bar (it unloads when it idles or
+  # stops; the hub's notification rules announce it), then a 10-second mean
+  # under the same name, which is what the hub stores and charts.
   - name: process
     match:
 `)
@@ -78,6 +80,7 @@ pipelines:
 	}
 	b.WriteString(`    stages:
       - anomaly: {method: mad, tags: [vibration_mm_s], window: 120, warmup: 60, threshold: 6, clear_threshold: 3, raise_count: 3, clear_count: 10, min_std: 0.05}
+      - alarm: {tags: [pressure_bar], limits: [{name: pressure_low, low: 7.2, severity: warning}], deadband: 0.1, delay_on: 2s, delay_off: 5s}
       - window: {size: 10s, aggregates: [mean], series: "{series}", allowed_lateness: 1s}
     output: forward
 

@@ -1,9 +1,11 @@
 package cli
 
 import (
+	"context"
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -52,6 +54,7 @@ func newEdge(g *globals) *cobra.Command {
 	var ob outboxFlags
 	var check bool
 	var hubCA string
+	var startPprof func(context.Context, *slog.Logger) error
 	cmd := &cobra.Command{
 		Use:   "edge",
 		Short: "Run a molen edge: MQTT listener for devices, local buffer, forwarding to a hub",
@@ -77,7 +80,9 @@ edge a new key. Status: http://<status-listen>/api/v1/status, /api/v1/events and
 
 --check validates the settings, the inputs and pipeline files and the
 enrollment without starting: it prints what the edge would run, the
-pipeline file's warnings, and every problem found (exit status 1).`,
+pipeline file's warnings, and every problem found (exit status 1).
+
+` + configHelp,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			log, err := g.logger()
@@ -97,6 +102,9 @@ pipeline file's warnings, and every problem found (exit status 1).`,
 			}
 			cfg.Log = log
 			log.Info("molen edge", "version", Version())
+			if err := startPprof(cmd.Context(), log); err != nil {
+				return err
+			}
 			e, err := edge.Start(cmd.Context(), cfg)
 			if err != nil {
 				return err
@@ -125,6 +133,8 @@ pipeline file's warnings, and every problem found (exit status 1).`,
 	f.StringVar(&cfg.PipelineFile, "pipeline", "", "pipeline specification (YAML, see docs/pipelines.md); reloaded when the file changes")
 	f.BoolVar(&check, "check", false, "validate settings, inputs and pipeline files and enrollment, print the plan, and exit")
 	ob.add(cmd)
+	startPprof = addPprof(cmd)
+	withConfig(cmd, g)
 	cmd.AddCommand(newEdgeRotateKey(g), newEdgeDevice(g))
 	return cmd
 }

@@ -3,7 +3,10 @@
 package cli
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
@@ -18,6 +21,7 @@ import (
 
 func newHub(g *globals) *cobra.Command {
 	var cfg hub.Config
+	var startPprof func(context.Context, *slog.Logger) error
 	cmd := &cobra.Command{
 		Use:   "hub",
 		Short: "Run a molen hub: storage, API, web UI and the uplink for edges",
@@ -37,7 +41,14 @@ Retention: every hour the hub deletes raw points older than --retention-raw,
 minute rollups older than --retention-minute and hour rollups older than
 --retention-hour (0 or forever: keep), for each organisation that has not
 set its own with PUT /api/v1/retention. Aggregates at 1-minute and 1-hour
-steps still cover the range whose raw points are gone (on either storage).`,
+steps still cover the range whose raw points are gone (on either storage).
+
+Notifications (docs/notifications.md): the hub sends its organisations'
+alarm messages by e-mail through --smtp-addr, and by webhook and MQTT to
+what their channels name, retrying with back-off, whether or not anyone
+has the web UI open.
+
+` + configHelp,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			log, err := g.logger()
@@ -46,6 +57,9 @@ steps still cover the range whose raw points are gone (on either storage).`,
 			}
 			cfg.Log, cfg.Out = log, g.stdout
 			log.Info("molen hub", "version", Version())
+			if err := startPprof(cmd.Context(), log); err != nil {
+				return err
+			}
 			h, err := hub.Start(cmd.Context(), cfg)
 			if err != nil {
 				return err
@@ -58,12 +72,20 @@ steps still cover the range whose raw points are gone (on either storage).`,
 	f := cmd.Flags()
 	var oidc auth.OIDCProvider
 	cmd.PreRunE = func(cmd *cobra.Command, args []string) error {
-		if oidc.Issuer != "" {
-			if oidc.ClientSecret == "" {
-				oidc.ClientSecret = os.Getenv("MOLEN_OIDC_CLIENT_SECRET")
-			}
+		if oidc.Issuer != "" { // the secret from $MOLEN_OIDC_CLIENT_SECRET too (withConfig)
 			oidc.Role = api.Role(oidcRole)
 			cfg.OIDC = []auth.OIDCProvider{oidc}
+		}
+		if cfg.SMTP.Password == "" {
+			cfg.SMTP.Password = os.Getenv("MOLEN_SMTP_PASSWORD")
+		}
+		if cfg.SMTP.Addr != "" && cfg.SMTP.From == "" {
+			return errors.New("--smtp-from: required with --smtp-addr (the sender of the hub's e-mail)")
+		}
+		switch cfg.SMTP.TLS {
+		case "starttls", "tls", "none":
+		default:
+			return fmt.Errorf("--smtp-tls %q: want starttls, tls or none", cfg.SMTP.TLS)
 		}
 		return nil
 	}
@@ -79,14 +101,21 @@ steps still cover the range whose raw points are gone (on either storage).`,
 	f.StringVar(&oidc.ClientSecret, "oidc-client-secret", "", "the hub's client secret (better: $MOLEN_OIDC_CLIENT_SECRET, out of the process list)")
 	f.StringVar(&oidc.Org, "oidc-org", "", "organisation a person new to the hub joins at their first sign-in (empty: only people the hub knows)")
 	f.StringVar(&oidcRole, "oidc-role", "viewer", "their role there")
+	f.StringVar(&cfg.SMTP.Addr, "smtp-addr", "", "mail server (host:port) for notifications by e-mail; empty: none")
+	f.StringVar(&cfg.SMTP.From, "smtp-from", "", "sender address of the hub's e-mail")
+	f.StringVar(&cfg.SMTP.Username, "smtp-user", "", "user name at the mail server (the password in $MOLEN_SMTP_PASSWORD)")
+	f.BoolVar(&cfg.NotifyPrivateTargets, "notify-private-targets", false, "let organisations' webhook and MQTT channels reach loopback, link-local and private addresses (this hub's own network); off by default")
+	f.StringVar(&cfg.SMTP.TLS, "smtp-tls", "starttls", "starttls (required), tls (implicit, port 465) or none (a relay on the same host or network only)")
 	f.StringVar(&cfg.DataDir, "data", filepath.Join("molen-data", "hub"), "data directory (database, admin token)")
 	f.StringVar(&cfg.Listen, "listen", hub.DefaultListen, "HTTP address for the API, web UI and /metrics")
 	f.StringVar(&cfg.StoreSchema, "store-schema", "molen", "PostgreSQL schema, with --store")
-	f.StringVar(&cfg.Store, "store", os.Getenv("MOLEN_STORE"), "storage: empty for the embedded database in --data, or a PostgreSQL URL postgres://user@host:5432/db (also $MOLEN_STORE, which keeps the password out of the process list)")
+	f.StringVar(&cfg.Store, "store", "", "storage: empty for the embedded database in --data, or a PostgreSQL URL postgres://user@host:5432/db (better: $MOLEN_STORE, which keeps the password out of the process list)")
 	cfg.RetentionRaw, cfg.RetentionMinute, cfg.RetentionHour = hub.DefaultRetentionRaw, hub.DefaultRetentionMinute, hub.DefaultRetentionHour
 	f.Var((*periodFlag)(&cfg.RetentionRaw), "retention-raw", "keep raw points this long by default: a duration like 90d or 36h, or 0 (forever)")
 	f.Var((*periodFlag)(&cfg.RetentionMinute), "retention-minute", "keep 1-minute rollups this long by default (at least --retention-raw), or 0 (forever)")
 	f.Var((*periodFlag)(&cfg.RetentionHour), "retention-hour", "keep 1-hour rollups this long by default (at least --retention-minute), or 0 (forever)")
+	startPprof = addPprof(cmd)
+	withConfig(cmd, g)
 	cmd.AddCommand(newHubInvite(g))
 	return cmd
 }

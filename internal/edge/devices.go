@@ -252,7 +252,7 @@ func (h *deviceAuth) refuse(cl *mqtt.Client, reason string, args ...any) {
 // (it must exist), or the one in the data directory if there is one, or
 // an open listener.
 func newDeviceAuth(e *Edge) (*deviceAuth, error) {
-	h := &deviceAuth{e: e, hash: password.New(password.Default, 1)}
+	h := &deviceAuth{e: e}
 	path := e.cfg.DevicesFile
 	if path == "" {
 		p := filepath.Join(e.cfg.DataDir, DevicesFile)
@@ -275,7 +275,10 @@ func newDeviceAuth(e *Edge) (*deviceAuth, error) {
 	if err != nil {
 		return nil, fmt.Errorf("devices file: %w", err)
 	}
+	// The hasher only where passwords are checked: making one hashes a
+	// dummy password, which takes argon2id's memory (19 MiB) at once.
 	h.path, h.devices, h.stamp = path, indexDevices(ds), fmt.Sprint(fi.Size(), fi.ModTime().UnixNano())
+	h.hash = password.New(password.Default, 1)
 	if e.cfg.MQTTAnonymous {
 		e.log.Warn("anonymous MQTT clients are allowed beside the devices of the devices file (--mqtt-anonymous)", "devices", len(ds))
 	}

@@ -28,6 +28,15 @@ const (
 	batchBytes   = 1 << 20
 )
 
+// forwardLinger is how long forwarding waits after sending a batch that
+// was not full before it reads the next one, so that a trickle of device
+// data goes in a few batches a second instead of one per message: each
+// batch costs a signature, an HTTP round trip and an fsync of the outbox's
+// cursor, which at 500 messages/s was most of the edge's CPU (ADR 0011).
+// It adds at most this much to the time data takes to reach the hub; a
+// backlog (full batches) goes without waiting.
+const forwardLinger = 50 * time.Millisecond
+
 // Retry delays. The cap is short on purpose: after an outage the edge must
 // be back within seconds, not after minutes of exponential back-off.
 const (
@@ -197,6 +206,9 @@ func (e *Edge) forward(ctx context.Context) error {
 			e.log.Error("cannot record the hub's acknowledgement in the outbox; going on, the next acknowledgement records it", "seq", last, "err", err)
 		}
 		next = last + 1
+		if len(entries) < batchRecords/2 && !backoff.Sleep(ctx, forwardLinger) {
+			return nil
+		}
 	}
 }
 

@@ -130,7 +130,18 @@ func (h *ingestHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Pack
 		rid := newResendID(cl.ID, pk.PacketID, pk.TopicName, pk.Payload)
 		id = &rid
 	}
-	err := h.e.ingest(context.Background(), deviceOf(cl), pk.TopicName, pk.Payload, id)
+	dc, pipelined := cl.Net.Conn.(*deviceConn)
+	st, err := h.e.submitMessage(deviceOf(cl), pk.TopicName, pk.Payload, id)
+	if err == nil && st != nil {
+		if pipelined {
+			// The client's next publishes are read while this one is on its
+			// way to disk; what mochi writes from here on (this publish's
+			// PUBACK first) is held until it is stored (deviceConn.hold).
+			dc.hold(st, func(err error) { h.refusing(cl, err) })
+			return pk, nil
+		}
+		err = st.wait(context.Background())
+	}
 	if err == nil {
 		return pk, nil
 	}
@@ -140,7 +151,7 @@ func (h *ingestHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Pack
 		return pk, packets.CodeSuccessIgnore
 	}
 	if reason := uns.ReasonOf(err); reason != "" {
-		// Bad input: counted, logged and kept for inspection (ingest).
+		// Bad input: counted, logged and kept for inspection (submitMessage).
 		// MQTT 5 devices get the reason code; 3.1.1 has no negative
 		// PUBACK, so they get a PUBACK. Either way the message is not
 		// passed to local subscribers.
@@ -150,15 +161,20 @@ func (h *ingestHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Pack
 		}
 		return pk, packets.CodeSuccessIgnore
 	}
-	// The outbox could not take the data (disk full, bound with reject-new,
-	// closing). Do not acknowledge: drop the connection so the device keeps
-	// the message and sends it again after reconnecting. Counted per
-	// message; logged when refusing starts, not for every message.
+	h.refusing(cl, err)
+	cl.Stop(err)
+	return pk, packets.ErrRejectPacket
+}
+
+// refusing says that the outbox could not take a client's data (disk
+// full, bound with reject-new, closing). The message is not acknowledged:
+// its connection is dropped, so the device keeps the message and sends it
+// again after reconnecting. Counted per message (refusedAppend); logged
+// when refusing starts, not for every message.
+func (h *ingestHook) refusing(cl *mqtt.Client, err error) {
 	if h.e.refusing.CompareAndSwap(false, true) {
 		h.e.log.Warn("refusing device data: the outbox cannot store it; devices are disconnected and resend later", "client", cl.ID, "err", err)
 	}
-	cl.Stop(err)
-	return pk, packets.ErrRejectPacket
 }
 
 // refusalCode is the MQTT 5 reason code that refuses a message rejected
@@ -204,12 +220,13 @@ func deviceOf(cl *mqtt.Client) device {
 	return device{client: cl.ID, remote: cl.Net.Remote}
 }
 
-// ingest decodes one device message, runs the pipeline stage and appends
-// the result to the outbox. id identifies a QoS 1 or 2 publish (nil for
-// QoS 0). It returns a *uns.RejectError for bad input (counted and logged
-// here), errResent for a resend of a publish already stored, and another
-// error if the data could not be stored.
-func (e *Edge) ingest(ctx context.Context, dev device, topic string, payload []byte, id *resendID) error {
+// submitMessage decodes one device message, runs the pipeline stage and
+// queues the result for the outbox; it returns the points on their way to
+// disk (nil if the pipeline kept none: nothing to wait for). id identifies
+// a QoS 1 or 2 publish (nil for QoS 0). It returns a *uns.RejectError for
+// bad input (counted and logged here), errResent for a resend of a publish
+// already stored, and another error if the outbox refused the data at once.
+func (e *Edge) submitMessage(dev device, topic string, payload []byte, id *resendID) (*stored, error) {
 	e.metrics.messages.Inc()
 	now := time.Now().UnixNano()
 	decode := uns.Decode
@@ -219,25 +236,23 @@ func (e *Edge) ingest(ctx context.Context, dev device, topic string, payload []b
 	pts, err := decode(nil, topic, payload, now)
 	if err != nil {
 		e.reject(dev, topic, payload, uns.ReasonOf(err), err)
-		return err
+		return nil, err
 	}
 	if id != nil && e.resends.has(*id) && stamped(pts, now) {
 		e.metrics.resendsSkipped.Inc()
-		return errResent
+		return nil, errResent
 	}
 	var ids []resendID
 	if id != nil {
 		ids = []resendID{*id}
 	}
-	if err := e.accept(ctx, pts, ids...); err != nil {
-		if errors.Is(err, outbox.ErrTooLarge) {
-			// Larger than the whole buffer may hold: no retry can help.
-			err = &uns.RejectError{Reason: uns.ReasonOversized, Msg: err.Error()}
-			e.reject(dev, topic, payload, uns.ReasonOversized, err)
-		}
-		return err
+	st, err := e.submit(pts, ids...)
+	if errors.Is(err, outbox.ErrTooLarge) {
+		// Larger than the whole buffer may hold: no retry can help.
+		err = &uns.RejectError{Reason: uns.ReasonOversized, Msg: err.Error()}
+		e.reject(dev, topic, payload, uns.ReasonOversized, err)
 	}
-	return nil
+	return st, err
 }
 
 // reject counts a rejected device message, keeps it for inspection and
@@ -258,35 +273,80 @@ func (e *Edge) reject(dev device, topic string, payload []byte, reason string, e
 // disk exactly when the points are) and the edge remembers them to
 // recognise resends.
 func (e *Edge) accept(ctx context.Context, pts []uns.Point, ids ...resendID) error {
+	st, err := e.submit(pts, ids...)
+	if err != nil || st == nil {
+		return err
+	}
+	return st.wait(ctx)
+}
+
+// submit is accept without waiting: it queues the points for the outbox and
+// returns them on their way (nil if the pipeline kept none). The caller
+// waits for them and calls settle, once (stored.wait does both).
+func (e *Edge) submit(pts []uns.Point, ids ...resendID) (*stored, error) {
 	pts = e.stage.Process(pts)
 	if len(pts) == 0 {
 		// The pipeline kept nothing: nothing to store, but a resend would go
 		// through the pipeline's state (windows, counters) a second time.
 		// Remembered in memory only, so forgotten by a restart.
 		e.resends.add(ids...)
-		return nil
+		return nil, nil
 	}
 	var rec []byte
 	if len(ids) > 0 {
 		rec = appendEnvelope(make([]byte, 0, 48+len(ids)*len(resendID{})), ids...)
 	}
 	rec = uplink.EncodePoints(rec, pts)
-	if _, err := e.outbox.Append(ctx, rec, len(pts)); err != nil {
-		switch {
-		case errors.Is(err, outbox.ErrTooLarge):
-		case errors.Is(err, outbox.ErrFull):
-			e.metrics.refused.WithLabelValues("full").Inc()
-		default:
-			e.metrics.refused.WithLabelValues("write_error").Inc()
-		}
-		return fmt.Errorf("append to outbox: %w", err)
+	p, err := e.outbox.Enqueue(rec, len(pts))
+	if err != nil {
+		return nil, e.refusedAppend(err)
 	}
-	e.resends.add(ids...)
-	e.metrics.points.Add(float64(len(pts)))
+	return &stored{e: e, p: p, points: len(pts), ids: ids}, nil
+}
+
+// stored is points submitted to the outbox.
+type stored struct {
+	e      *Edge
+	p      *outbox.Pending
+	points int
+	ids    []resendID
+}
+
+// wait waits until the points are durable and settles them.
+func (s *stored) wait(ctx context.Context) error {
+	select {
+	case <-s.p.Done():
+		return s.settle()
+	case <-ctx.Done():
+		return fmt.Errorf("append to outbox: abandoned, the points may be stored: %w", ctx.Err())
+	}
+}
+
+// settle counts the points once the outbox has them and remembers their
+// publishes, or counts why it refused them; call it once Done is closed.
+func (s *stored) settle() error {
+	e := s.e
+	if _, err := s.p.Result(); err != nil {
+		return e.refusedAppend(err)
+	}
+	e.resends.add(s.ids...)
+	e.metrics.points.Add(float64(s.points))
 	if e.refusing.Load() && e.refusing.CompareAndSwap(true, false) {
 		e.log.Info("accepting device data again")
 	}
 	return nil
+}
+
+// refusedAppend counts an append the outbox refused and says so.
+func (e *Edge) refusedAppend(err error) error {
+	switch {
+	case errors.Is(err, outbox.ErrTooLarge):
+	case errors.Is(err, outbox.ErrFull):
+		e.metrics.refused.WithLabelValues("full").Inc()
+	default:
+		e.metrics.refused.WithLabelValues("write_error").Inc()
+	}
+	return fmt.Errorf("append to outbox: %w", err)
 }
 
 // Reject is one rejected device message, kept for an operator to inspect.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"sync"
+	"time"
 )
 
 // deviceListener is the device socket as mochi sees it. It keeps the
@@ -84,6 +85,22 @@ func (l *deviceListener) Close() error {
 func isClosed(err error) bool { return err != nil && errors.Is(err, net.ErrClosed) }
 
 // deviceConn is a connection handed out by a deviceListener.
+//
+// It also decides when what mochi writes is sent (ADR 0011):
+//
+//   - Acknowledgements wait for the data. The ingest hook queues a
+//     publish's points for the outbox and calls hold instead of waiting, so
+//     mochi reads the client's next publishes meanwhile; everything mochi
+//     writes after a hold (the PUBACK first) stays in held until those
+//     points are stored, and a writer goroutine sends it then, in order.
+//     If the outbox refuses them, nothing held is sent and the connection
+//     is closed: the device sends again after reconnecting.
+//   - Writes go out in batches. mochi writes each packet with its own
+//     write system call; here what it writes while its read loop processes
+//     packets is kept in wbuf, and the loop's next Read (which comes once
+//     mochi's read buffer is empty) sends it all in one write. A write
+//     while the read loop waits in Read goes out at once; Close sends what
+//     is kept before it closes.
 type deviceConn struct {
 	net.Conn
 	l         *deviceListener
@@ -91,15 +108,224 @@ type deviceConn struct {
 	taken     chan struct{} // closed at the first Read or at Close
 	closeOnce sync.Once
 	closeErr  error
+
+	wmu     sync.Mutex // guards wbuf, held, writing, reading and werr
+	wbuf    []byte     // written by mochi, not yet sent, nothing held
+	held    []heldWrite
+	writing bool  // the writer goroutine runs
+	reading bool  // the read loop waits in Read
+	werr    error // why nothing more is sent; the next Read returns it
+
+	// smu is held while bytes go to the connection, taken while wmu is
+	// held: so writes reach the connection in the order wmu saw them.
+	smu sync.Mutex
+}
+
+// heldWrite is data on its way to the outbox (nil: none) and what mochi
+// wrote after it.
+type heldWrite struct {
+	st     *stored
+	refuse func(error) // told when the outbox refuses st
+	buf    []byte
+}
+
+// maxKept bounds wbuf: past it a write sends everything kept.
+const maxKept = 64 << 10
+
+// hold makes what mochi writes from now on wait until st is stored.
+func (c *deviceConn) hold(st *stored, refuse func(error)) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if len(c.held) == 0 && len(c.wbuf) > 0 {
+		// Written before: it goes first, without waiting.
+		c.held = append(c.held, heldWrite{buf: c.wbuf})
+		c.wbuf = nil
+	}
+	c.held = append(c.held, heldWrite{st: st, refuse: refuse})
+	if !c.writing {
+		c.writing = true
+		go c.writeHeld()
+	}
+	if len(c.held) > maxHeld {
+		// A client sends faster than the disk takes it: read no further
+		// until its oldest data is stored (TCP then slows the client down).
+		for _, h := range c.held {
+			if h.st != nil {
+				done := h.st.p.Done()
+				c.wmu.Unlock()
+				<-done
+				c.wmu.Lock()
+				break
+			}
+		}
+	}
+}
+
+// maxHeld bounds the publishes of one connection on their way to disk.
+const maxHeld = 1000
+
+// writeHeld sends the held writes as their data is stored, until none is
+// left. Once the outbox refuses data, nothing more is sent (the rest is
+// settled, so that stored points are counted and their resends known) and
+// the connection is closed.
+func (c *deviceConn) writeHeld() {
+	var out []byte
+	for {
+		c.wmu.Lock()
+		if len(c.held) == 0 {
+			c.writing = false
+			c.wmu.Unlock()
+			return
+		}
+		h := c.held[0]
+		c.wmu.Unlock()
+		if h.st != nil {
+			<-h.st.p.Done()
+		}
+		c.wmu.Lock()
+		// Take every write at the front whose data is stored; stop at data
+		// still on its way, or refused.
+		var failed error
+		out = out[:0]
+		for len(c.held) > 0 {
+			n := c.held[0]
+			if n.st != nil {
+				if !isDone(n.st.p.Done()) {
+					break
+				}
+				if err := n.st.settle(); err != nil {
+					n.refuse(err)
+					failed = err
+					break
+				}
+			}
+			out = append(out, n.buf...)
+			c.held = c.held[1:]
+		}
+		send := c.werr == nil && len(out) > 0
+		var rest []heldWrite
+		if failed != nil {
+			rest, c.held, c.werr = c.held[1:], nil, failed
+		}
+		if send {
+			c.smu.Lock()
+			c.wmu.Unlock()
+			_, err := c.Conn.Write(out)
+			c.smu.Unlock()
+			if err != nil {
+				c.wmu.Lock()
+				if c.werr == nil {
+					c.werr = err
+				}
+				c.wmu.Unlock()
+			}
+		} else {
+			c.wmu.Unlock()
+		}
+		if failed != nil {
+			for _, r := range rest {
+				if r.st != nil {
+					<-r.st.p.Done()
+					_ = r.st.settle()
+				}
+			}
+			c.Close()
+		}
+		if cap(out) > maxKept {
+			out = nil
+		}
+	}
+}
+
+func isDone(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
 }
 
 func (c *deviceConn) Read(p []byte) (int, error) {
 	c.takenOnce.Do(func() { close(c.taken) })
-	return c.Conn.Read(p)
+	c.wmu.Lock()
+	if err := c.flushLocked(); err != nil {
+		c.wmu.Unlock()
+		return 0, err
+	}
+	c.reading = true
+	c.wmu.Unlock()
+	n, err := c.Conn.Read(p)
+	c.wmu.Lock()
+	c.reading = false
+	c.wmu.Unlock()
+	return n, err
+}
+
+func (c *deviceConn) Write(p []byte) (int, error) {
+	c.wmu.Lock()
+	if c.werr != nil {
+		// The connection failed, or data before this write was refused:
+		// nothing may be sent any more, and the read loop ends at its next
+		// Read. Report success all the same: mochi keeps a PUBACK whose
+		// write failed and sends it when the device's session resumes, which
+		// would acknowledge a message that may not be stored.
+		c.wmu.Unlock()
+		return len(p), nil
+	}
+	if len(c.held) > 0 {
+		last := &c.held[len(c.held)-1]
+		last.buf = append(last.buf, p...)
+		c.wmu.Unlock()
+		return len(p), nil
+	}
+	if c.reading || len(c.wbuf)+len(p) > maxKept {
+		if c.flushLocked() != nil {
+			c.wmu.Unlock()
+			return len(p), nil // as above
+		}
+		c.smu.Lock()
+		c.wmu.Unlock()
+		_, err := c.Conn.Write(p)
+		c.smu.Unlock()
+		if err != nil {
+			c.wmu.Lock()
+			if c.werr == nil {
+				c.werr = err
+			}
+			c.wmu.Unlock()
+		}
+		return len(p), nil
+	}
+	c.wbuf = append(c.wbuf, p...)
+	c.wmu.Unlock()
+	return len(p), nil
+}
+
+// flushLocked sends wbuf; c.wmu is held.
+func (c *deviceConn) flushLocked() error {
+	if c.werr != nil || len(c.wbuf) == 0 {
+		return c.werr
+	}
+	c.smu.Lock()
+	_, err := c.Conn.Write(c.wbuf)
+	c.smu.Unlock()
+	c.wbuf = c.wbuf[:0]
+	if cap(c.wbuf) > maxKept {
+		c.wbuf = nil
+	}
+	c.werr = err
+	return err
 }
 
 func (c *deviceConn) Close() error {
 	c.takenOnce.Do(func() { close(c.taken) })
+	// A device that does not read must not hold Close up (nor a write
+	// under way).
+	_ = c.Conn.SetWriteDeadline(time.Now().Add(time.Second))
+	c.wmu.Lock()
+	_ = c.flushLocked() // a connection that cannot send is closed anyway
+	c.wmu.Unlock()
 	c.closeOnce.Do(func() {
 		c.closeErr = c.Conn.Close()
 		c.l.mu.Lock()

@@ -242,3 +242,14 @@ func (s *Service) notes(ctx context.Context, org string, from, to int64) (map[no
 	}
 	return out, errors.Join(rows.Err())
 }
+
+// Acked reports whether org's alarm identified by asset, kind and start
+// has been acknowledged.
+func (s *Service) Acked(ctx context.Context, org, asset, kind string, start int64) (bool, error) {
+	var acks int
+	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM factory_alarm_notes
+		WHERE org = $1 AND start_ts = $2 AND asset = $3 AND kind = $4 AND ack = 1`, org, start, asset, kind).Scan(&acks); err != nil {
+		return false, fmt.Errorf("alarm acknowledged? %w", err)
+	}
+	return acks > 0, nil
+}

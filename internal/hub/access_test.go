@@ -248,7 +248,15 @@ func newWorld(t *testing.T) *world {
 	w.ids["name"] = "line"     // a label of the Prometheus API (its values name acme's lines)
 	dma := w.must(t, w.c["svc-engineer"], "POST", "/api/v1/assessments", assessmentBody("T0"), 201)
 	w.ids["assessment"] = dma["id"].(string)
-	w.markers = append(w.markers, w.ids["edge"], w.ids["invitation"], w.ids["grant"], w.ids["delegation"], w.ids["session"], w.ids["assessment"])
+	ch := w.must(t, admin, "POST", "/api/v1/notify/channels", `{"name":"acme-site alarms","kind":"webhook","target":"http://127.0.0.1:9/acme-hook","format":"teams"}`, 201)
+	w.ids["channel"] = ch["id"].(string)
+	rule := w.must(t, admin, "POST", "/api/v1/notify/rules", `{"name":"acme-site press","trigger":"alarm","prefix":"acme-site","channel":"`+w.ids["channel"]+`"}`, 201)
+	w.ids["rule"] = rule["id"].(string)
+	w.must(t, admin, "POST", "/api/v1/notify/channels/"+w.ids["channel"]+"/test", "", 200)
+	dl := w.must(t, admin, "GET", "/api/v1/notify/deliveries", "", 200)["deliveries"].([]any)
+	w.ids["delivery"] = dl[0].(map[string]any)["id"].(string)
+	w.markers = append(w.markers, w.ids["edge"], w.ids["invitation"], w.ids["grant"], w.ids["delegation"], w.ids["session"], w.ids["assessment"],
+		w.ids["channel"], w.ids["rule"], w.ids["delivery"], ch["secret"].(string), "acme-hook")
 
 	eb := w.must(t, w.c["beta"], "POST", "/api/v1/edges", `{"name":"beta-line"}`, 201)
 	enb, err := (&uplink.Client{URL: w.base}).Enroll(ctx, eb["enroll_token"].(string), "")
@@ -527,6 +535,12 @@ func (w *world) checkAcmeIntact(t *testing.T) {
 	}
 	if code, _ := call(t, w.base, w.c["admin"], "GET", "/api/v1/me", ""); code != 200 {
 		t.Errorf("acme admin's session ended: %d", code)
+	}
+	if cs := w.must(t, admin, "GET", "/api/v1/notify/channels", "", 200)["channels"].([]any); len(cs) != 1 {
+		t.Errorf("acme's channels changed: %v", cs)
+	}
+	if rs := w.must(t, admin, "GET", "/api/v1/notify/rules", "", 200)["rules"].([]any); len(rs) != 1 || rs[0].(map[string]any)["name"] != "acme-site press" {
+		t.Errorf("acme's rules changed: %v", rs)
 	}
 	ret := w.must(t, admin, "GET", "/api/v1/retention", "", 200)
 	if ret["default"] != true {

@@ -31,6 +31,7 @@ import (
 	"github.com/molen-io/molen/internal/ingest"
 	"github.com/molen-io/molen/internal/live"
 	"github.com/molen-io/molen/internal/meta"
+	"github.com/molen-io/molen/internal/notify"
 	"github.com/molen-io/molen/internal/programme"
 	"github.com/molen-io/molen/internal/ratelimit"
 	"github.com/molen-io/molen/internal/reports"
@@ -95,6 +96,13 @@ type Config struct {
 	// limits and the audit log) and X-Forwarded-Proto (HTTPS: Secure
 	// cookies, HSTS) it believes.
 	TrustedProxies []string
+
+	// SMTP is the mail server for the notifications sent by e-mail; none
+	// when its Addr is "".
+	SMTP notify.SMTP
+	// NotifyPrivateTargets lets notification webhooks and MQTT channels
+	// reach loopback, link-local and private addresses.
+	NotifyPrivateTargets bool
 
 	// Retention of an organisation that has set none (see
 	// store.Retention): raw points, minute and hour rollups. Zero means
@@ -232,6 +240,7 @@ type Hub struct {
 	fleet   *fleet.Service
 	prog    *programme.Service
 	factory *factory.Service
+	notify  *notify.Service
 	series  *series.Service
 	ingest  *ingest.Service
 	live    *live.Hub
@@ -241,6 +250,12 @@ type Hub struct {
 	ln      net.Listener
 	done    chan error
 	closers []func() error // in the order Close calls them
+
+	stopNotify  context.CancelFunc
+	notifyDone  chan struct{} // closed when the notification loop stopped
+	notifyLease *meta.Lease
+	notifyAt    time.Time // of the last lease renewal (used by the loop only)
+	notifyHeld  bool
 
 	stopRetention context.CancelFunc
 	retentionDone chan struct{} // closed when the retention loop stopped
@@ -323,6 +338,12 @@ func Start(ctx context.Context, cfg Config) (*Hub, error) {
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	h.stopRetention, h.retentionDone = cancel, make(chan struct{})
 	go h.retentionLoop(rctx)
+	nctx, ncancel := context.WithCancel(context.WithoutCancel(ctx))
+	h.stopNotify, h.notifyDone = ncancel, make(chan struct{})
+	go func() {
+		defer close(h.notifyDone)
+		h.notify.Run(nctx, h.holdNotify)
+	}()
 	h.log.Info("hub started", "url", h.URL(), "data", cfg.DataDir, "store", backend)
 	return h, nil
 }
@@ -393,11 +414,19 @@ func (h *Hub) open(ctx context.Context) error {
 	}
 	h.closers = append(h.closers, func() error { h.ingest.Close(); return nil })
 	h.live = live.New(live.Options{Registry: reg})
-	h.ingest.OnStored(h.live.PublishRecords)
+	if h.notify, err = notify.New(ctx, notify.Config{DB: h.meta, Store: h.store, Factory: factorySvc, Audit: h.audit,
+		Log: cfg.Log.With("component", "notify"), Now: cfg.Now, Reg: reg, PublicURL: h.PublicURL, SMTP: cfg.SMTP, PrivateTargets: cfg.NotifyPrivateTargets}); err != nil {
+		return err
+	}
+	h.ingest.OnStored(func(org string, recs []store.Record) {
+		h.live.PublishRecords(org, recs)
+		h.notify.Observe(org, recs)
+	})
 	if err := h.bootstrap(ctx); err != nil {
 		return err
 	}
 	h.lease = &meta.Lease{DB: h.meta, Name: "retention", Holder: holder(), TTL: retentionLease}
+	h.notifyLease = &meta.Lease{DB: h.meta, Name: "notify", Holder: h.lease.Holder, TTL: notifyLease}
 
 	limited := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "molen_hub_rate_limited_total",
 		Help: "Requests refused by a rate limit (429), by the bucket that refused them: address, org, caller, edge."}, []string{"by"})
@@ -419,6 +448,7 @@ func (h *Hub) open(ctx context.Context) error {
 	h.router.Handle(h.ingest.Routes()...)
 	h.router.Handle(h.live.Routes()...)
 	h.router.Handle(factorySvc.Routes()...)
+	h.router.Handle(h.notify.Routes()...)
 	metrics := promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 	webUI := web.Handler()
 	h.router.Handle(
@@ -574,6 +604,9 @@ func (h *Hub) Fleet() *fleet.Service { return h.fleet }
 // Factory is the hub's factory domain: downtime reasons and alarm notes.
 func (h *Hub) Factory() *factory.Service { return h.factory }
 
+// Notify is the hub's notifications domain.
+func (h *Hub) Notify() *notify.Service { return h.notify }
+
 // Series returns the series domain.
 func (h *Hub) Series() *series.Service { return h.series }
 
@@ -623,11 +656,13 @@ func (h *Hub) Close() error {
 	h.closeOnce.Do(func() {
 		h.stopRetention()
 		<-h.retentionDone
+		h.stopNotify()
+		<-h.notifyDone
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		srvErr := h.srv.Shutdown(ctx)
 		runErr := <-h.done
-		leaseErr := h.lease.Release(ctx)
+		leaseErr := errors.Join(h.lease.Release(ctx), h.notifyLease.Release(ctx))
 		h.closeErr = errors.Join(srvErr, runErr, leaseErr, h.closeAll())
 	})
 	return h.closeErr

@@ -63,3 +63,25 @@ func (h *Hub) ApplyRetention(ctx context.Context, now time.Time) error {
 	}
 	return h.series.Expire(ctx, ids, now)
 }
+
+// notifyLease is how long the hub that sends notifications holds the job
+// between its renewals (every notifyRenew); another hub sharing the
+// database takes over at most this long after the holder stops.
+const (
+	notifyLease = 30 * time.Second
+	notifyRenew = 10 * time.Second
+)
+
+// holdNotify reports whether this hub sends the notifications, renewing
+// its lease every notifyRenew of wall-clock time.
+func (h *Hub) holdNotify(ctx context.Context) bool {
+	if time.Since(h.notifyAt) < notifyRenew {
+		return h.notifyHeld
+	}
+	held, err := h.notifyLease.Acquire(ctx, h.cfg.Now())
+	if err != nil && ctx.Err() == nil {
+		h.log.Error("notification lease", "err", err)
+	}
+	h.notifyAt, h.notifyHeld = time.Now(), held
+	return held
+}

@@ -37,18 +37,47 @@ func (l *Log) Append(ctx context.Context, data []byte, weight int) (uint64, erro
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
+	p, err := l.Enqueue(data, weight)
+	if err != nil {
+		return 0, err
+	}
+	select {
+	case <-p.Done():
+		return p.Result()
+	case <-ctx.Done():
+		return 0, fmt.Errorf("outbox: append abandoned, record may be stored: %w", ctx.Err())
+	}
+}
+
+// Pending is a record Enqueue queued: durable (per Options.SyncInterval)
+// once Done is closed and Result returns no error.
+type Pending struct{ r *request }
+
+// Done is closed once the record is durable or failed.
+func (p *Pending) Done() <-chan struct{} { return p.r.done }
+
+// Result is the record's sequence number, or why it was not stored; call it
+// after Done is closed.
+func (p *Pending) Result() (uint64, error) { return p.r.seq, p.r.err }
+
+// Enqueue queues one record as Append does and returns at once: the caller
+// waits for Done (or not, when nobody is told the record is stored), so that
+// it can take in more while the record is on its way to disk. Records are
+// stored in the order they were queued. Errors returned here are the ones Append returns
+// before queuing (ErrTooLarge, ErrClosed); the rest come from Result.
+func (l *Log) Enqueue(data []byte, weight int) (*Pending, error) {
 	if weight < 0 || weight > math.MaxUint32 {
-		return 0, fmt.Errorf("outbox: append: weight %d out of range", weight)
+		return nil, fmt.Errorf("outbox: append: weight %d out of range", weight)
 	}
 	size := recHeaderLen + int64(len(data))
 	if len(data) > MaxRecordBytes || size > l.opts.MaxBytes-segHeaderLen {
-		return 0, fmt.Errorf("%w: %d bytes", ErrTooLarge, len(data))
+		return nil, fmt.Errorf("%w: %d bytes", ErrTooLarge, len(data))
 	}
 	r := &request{data: data, weight: uint32(weight), size: size, done: make(chan struct{})}
 	l.mu.Lock()
 	if l.closed {
 		l.mu.Unlock()
-		return 0, ErrClosed
+		return nil, ErrClosed
 	}
 	l.queue = append(l.queue, r)
 	l.mu.Unlock()
@@ -56,12 +85,7 @@ func (l *Log) Append(ctx context.Context, data []byte, weight int) (uint64, erro
 	case l.kick <- struct{}{}:
 	default: // the flusher is already woken up
 	}
-	select {
-	case <-r.done:
-		return r.seq, r.err
-	case <-ctx.Done():
-		return 0, fmt.Errorf("outbox: append abandoned, record may be stored: %w", ctx.Err())
-	}
+	return &Pending{r: r}, nil
 }
 
 // flushLoop is the only writer of segment data. It writes the queued

@@ -22,6 +22,8 @@ const (
 	PrefixInvite     = "mli_" // one-time invitation link
 	PrefixReset      = "mlr_" // one-time password reset link
 	PrefixLogin      = "mll_" // one-time sign-in link
+	PrefixAck        = "mla_" // one-time acknowledgement link of a notification
+	PrefixWebhook    = "mlw_" // signing key of a notification webhook
 )
 
 // New returns prefix followed by 256 random bits, base64url-encoded.

@@ -113,7 +113,9 @@ var Endpoints = []string{
 	"auth/switch", "auth/totp", "catalogue", "delegations", "delegations/{delegation}", "dma/intervals", "dma/questionnaire", "downtime/pareto", "events", "events/reason",
 	"export", "grants", "grants/{grant}", "invitations", "invitations/{invitation}", "latest", "live", "me", "me/export",
 	"me/password", "me/sessions", "me/sessions/{session}", "me/totp", "me/totp/confirm", "members", "members/{user}",
-	"members/{user}/reset", "oee", "orgs", "programme/collaborations", "programme/customers", "programme/customers/{company}", "programme/customers/{company}/services",
-	"programme/fieldlabs", "programme/fieldlabs/{fieldlab}", "programme/hub", "programme/kpi", "programme/snapshots", "programme/snapshots/{month}", "query", "reasons", "series", "series/merge", "series/rename", "tokens",
+	"members/{user}/reset", "notify/channels", "notify/channels/{channel}", "notify/channels/{channel}/test", "notify/deliveries",
+	"notify/deliveries/{delivery}/retry", "notify/rules", "notify/rules/{rule}", "oee", "orgs", "programme/collaborations", "programme/customers",
+	"programme/customers/{company}", "programme/customers/{company}/services", "programme/fieldlabs", "programme/fieldlabs/{fieldlab}", "programme/hub",
+	"programme/kpi", "programme/snapshots", "programme/snapshots/{month}", "query", "reasons", "series", "series/merge", "series/rename", "tokens",
 	"tokens/{token}", "whoami",
 }

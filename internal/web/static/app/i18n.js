@@ -3,11 +3,12 @@
 // checks that both languages have the same keys and that every key the
 // code uses exists. The account and admin screens' texts are in
 // i18n-accounts.js, the programme's in i18n-programme.js and
-// i18n-network.js, merged in
+// i18n-network.js, the notifications' in i18n-notify.js, merged in
 // below.
 import { accounts } from './i18n-accounts.js';
 import { programme } from './i18n-programme.js';
 import { network } from './i18n-network.js';
+import { notify } from './i18n-notify.js';
 
 export const catalogue = {
   en: {
@@ -137,4 +138,4 @@ export const catalogue = {
     'error.unavailable': 'Deze hub biedt dit nog niet.',
   },
 };
-for (const l of Object.keys(catalogue)) Object.assign(catalogue[l], accounts[l], programme[l], network[l]);
+for (const l of Object.keys(catalogue)) Object.assign(catalogue[l], accounts[l], programme[l], network[l], notify[l]);

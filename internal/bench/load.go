@@ -1,0 +1,404 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// tagNames are the names a device's tags take, in turn (with a number once
+// they run out), so that payloads look like a machine's.
+var tagNames = []string{"temperature", "pressure", "speed", "current", "voltage", "vibration", "flow", "level"}
+
+// load is the load generator: devices publishing JSON payloads over MQTT
+// 3.1.1 at a rate that can change while it runs.
+type load struct {
+	cfg     Load
+	broker  string
+	rate    atomic.Uint64 // messages per second per topic, as float64 bits
+	sent    atomic.Int64  // messages written
+	points  atomic.Int64  // values in them
+	acked   atomic.Int64  // QoS 1 messages acknowledged
+	ackLat  latencies     // publish → PUBACK, QoS 1
+	devices []*device
+}
+
+// Load is what the simulated devices send.
+type Load struct {
+	Devices        int     `json:"devices"`          // MQTT connections
+	Tags           int     `json:"tags"`             // per device
+	TagsPerMessage int     `json:"tags_per_message"` // values in one JSON payload
+	Rate           float64 `json:"rate_hz"`          // each tag's rate
+	QoS            byte    `json:"qos"`              // 0 or 1
+	Inflight       int     `json:"inflight"`         // QoS 1 publishes a device has unacknowledged at most
+}
+
+// Topics is the number of topics one device publishes to.
+func (l Load) Topics() int { return (l.Tags + l.TagsPerMessage - 1) / l.TagsPerMessage }
+
+// Messages is the offered message rate of all devices.
+func (l Load) Messages() float64 { return float64(l.Devices*l.Topics()) * l.Rate }
+
+// Points is the offered point rate of all devices.
+func (l Load) Points() float64 { return float64(l.Devices*l.Tags) * l.Rate }
+
+// Prefix is the UNS prefix the bench's devices publish under.
+const Prefix = "bench"
+
+// probeTopic is the topic whose payloads carry the device's clock ("ts"),
+// for the device-to-queryable latency: the first device's first topic.
+func probeTopic() string { return topicOf(0, 0) }
+
+func topicOf(dev, topic int) string { return fmt.Sprintf("%s/d%04d/m%03d", Prefix, dev, topic) }
+
+// device is one simulated device: one MQTT connection.
+type device struct {
+	id     int
+	conn   net.Conn
+	w      *bufio.Writer
+	topics [][]byte
+	tags   [][]int // each topic's tag numbers
+	slots  chan struct{}
+	mu     sync.Mutex // guards sentAt
+	sentAt map[uint16]int64
+	nextID uint16
+	seq    uint64
+	ended  atomic.Pointer[string] // why readAcks stopped
+}
+
+func newLoad(cfg Load, broker string) *load {
+	if cfg.Inflight <= 0 {
+		cfg.Inflight = 100
+	}
+	l := &load{cfg: cfg, broker: broker}
+	l.setRate(cfg.Rate)
+	return l
+}
+
+func (l *load) setRate(hz float64) { l.rate.Store(math.Float64bits(hz)) }
+func (l *load) rateHz() float64    { return math.Float64frombits(l.rate.Load()) }
+
+// connect opens every device's connection (MQTT CONNECT, clean session).
+func (l *load) connect(ctx context.Context) error {
+	for i := range l.cfg.Devices {
+		d := &device{id: i, slots: make(chan struct{}, l.cfg.Inflight), sentAt: map[uint16]int64{}}
+		for t := range l.cfg.Topics() {
+			d.topics = append(d.topics, []byte(topicOf(i, t)))
+			var tags []int
+			for k := t * l.cfg.TagsPerMessage; k < min((t+1)*l.cfg.TagsPerMessage, l.cfg.Tags); k++ {
+				tags = append(tags, k)
+			}
+			d.tags = append(d.tags, tags)
+		}
+		var dl net.Dialer
+		c, err := dl.DialContext(ctx, "tcp", l.broker)
+		if err != nil {
+			l.close()
+			return fmt.Errorf("device %d: connect to %s: %w", i, l.broker, err)
+		}
+		d.conn, d.w = c, bufio.NewWriterSize(c, 64<<10)
+		l.devices = append(l.devices, d)
+		if err := d.handshake(fmt.Sprintf("bench-%04d", i)); err != nil {
+			l.close()
+			return fmt.Errorf("device %d: %w", i, err)
+		}
+	}
+	return nil
+}
+
+func (l *load) close() {
+	for _, d := range l.devices {
+		d.conn.Close()
+	}
+}
+
+// handshake sends CONNECT (MQTT 3.1.1, clean session, keep alive 60 s)
+// and reads the CONNACK.
+func (d *device) handshake(client string) error {
+	var vh []byte
+	vh = appendString(vh, "MQTT")
+	vh = append(vh, 4, 0x02, 0, 60)
+	vh = appendString(vh, client)
+	pk := appendHeader(nil, 0x10, len(vh))
+	if _, err := d.conn.Write(append(pk, vh...)); err != nil {
+		return fmt.Errorf("send CONNECT: %w", err)
+	}
+	var ack [4]byte
+	d.conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+	defer d.conn.SetReadDeadline(time.Time{})
+	if _, err := io.ReadFull(d.conn, ack[:]); err != nil {
+		return fmt.Errorf("read CONNACK: %w", err)
+	}
+	if ack[0] != 0x20 || ack[3] != 0 {
+		return fmt.Errorf("CONNACK % x: refused", ack)
+	}
+	return nil
+}
+
+// run publishes until ctx ends, then waits (up to a minute) for the
+// outstanding acknowledgements and closes the connections.
+func (l *load) run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	errs := make(chan error, 2*len(l.devices))
+	start := time.Now()
+	for _, d := range l.devices {
+		if l.cfg.QoS > 0 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := l.readAcks(d); err != nil {
+					errs <- err
+				}
+			}()
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := l.publish(ctx, d, start); err != nil {
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	var all []error
+	for err := range errs {
+		all = append(all, err)
+	}
+	return errors.Join(all...)
+}
+
+// pace is how often a device looks at what is due at most.
+const pace = 10 * time.Millisecond
+
+// cycle is how often a device publishes at rate hz: once per sample (all its
+// topics in one burst, as a gateway reading a PLC's tags does), or every
+// pace at rates above 100 Hz.
+func cycle(hz float64) time.Duration {
+	return max(pace, time.Duration(float64(time.Second)/hz))
+}
+
+// publish sends d's messages as they fall due: each of its topics at the
+// current rate, the devices' phases spread over the first cycle.
+func (l *load) publish(ctx context.Context, d *device, start time.Time) error {
+	hz := l.rateHz()
+	every := cycle(hz)
+	phase := time.Duration(d.id) * every / time.Duration(max(1, l.cfg.Devices))
+	first := time.NewTimer(phase)
+	select {
+	case <-ctx.Done():
+		first.Stop()
+		return l.finish(d)
+	case <-first.C:
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	// One cycle is due at once: the first sample.
+	due := float64(len(d.topics))
+	last := time.Now()
+	next := 0 // the next topic
+	var buf []byte
+	for {
+		for due >= 1 {
+			if l.cfg.QoS > 0 {
+				select {
+				case d.slots <- struct{}{}:
+				default:
+					// The window is full: what is written must go out
+					// before waiting for its acknowledgements.
+					if err := d.w.Flush(); err != nil {
+						return fmt.Errorf("device %d: publish: %w", d.id, err)
+					}
+					select {
+					case d.slots <- struct{}{}:
+					case <-ctx.Done():
+						return l.finish(d)
+					}
+				}
+			}
+			buf = l.message(buf[:0], d, next, last)
+			if _, err := d.w.Write(buf); err != nil {
+				return fmt.Errorf("device %d: publish: %w", d.id, err)
+			}
+			l.sent.Add(1)
+			l.points.Add(int64(len(d.tags[next])))
+			due--
+			next = (next + 1) % len(d.topics)
+		}
+		if err := d.w.Flush(); err != nil {
+			return fmt.Errorf("device %d: publish: %w", d.id, err)
+		}
+		select {
+		case <-ctx.Done():
+			return l.finish(d)
+		case now := <-t.C:
+			if r := l.rateHz(); r != hz {
+				hz = r
+				t.Reset(cycle(hz))
+			}
+			due += now.Sub(last).Seconds() * hz * float64(len(d.topics))
+			last = now
+		}
+	}
+}
+
+// finish waits for d's outstanding acknowledgements, then closes it with
+// a DISCONNECT.
+func (l *load) finish(d *device) error {
+	if l.cfg.QoS > 0 {
+		deadline := time.After(time.Minute)
+		for range cap(d.slots) {
+			select {
+			case d.slots <- struct{}{}:
+			case <-deadline:
+				d.conn.Close()
+				why := "connection open"
+				if p := d.ended.Load(); p != nil {
+					why = *p
+				}
+				return fmt.Errorf("device %d: publishes not acknowledged within a minute (%s)", d.id, why)
+			}
+		}
+	}
+	d.w.Write([]byte{0xe0, 0})
+	d.w.Flush()
+	return d.conn.Close()
+}
+
+// message appends one PUBLISH of d's topic i to buf.
+func (l *load) message(buf []byte, d *device, i int, now time.Time) []byte {
+	d.seq++
+	var p [256]byte
+	payload := append(p[:0], '{')
+	for j, k := range d.tags[i] {
+		if j > 0 {
+			payload = append(payload, ',')
+		}
+		name := tagNames[k%len(tagNames)]
+		payload = append(payload, '"')
+		payload = append(payload, name...)
+		if k >= len(tagNames) {
+			payload = strconv.AppendInt(payload, int64(k/len(tagNames)), 10)
+		}
+		payload = append(payload, '"', ':')
+		// A value that wanders like a sensor's: base, slow wave, a little
+		// noise from the sequence number.
+		v := 20 + float64(k%7)*10 + 5*math.Sin(float64(d.seq)/50) + float64((d.seq*2654435761+uint64(k))%100)/1000
+		payload = strconv.AppendFloat(payload, v, 'f', 3, 64)
+	}
+	if d.id == 0 && i == 0 {
+		payload = append(payload, `,"ts":`...)
+		payload = strconv.AppendInt(payload, now.UnixMilli(), 10)
+	}
+	payload = append(payload, '}')
+	topic := d.topics[i]
+	n := 2 + len(topic) + len(payload)
+	flags := byte(0x30)
+	if l.cfg.QoS > 0 {
+		flags |= 0x02
+		n += 2
+	}
+	buf = appendHeader(buf, flags, n)
+	buf = binary.BigEndian.AppendUint16(buf, uint16(len(topic)))
+	buf = append(buf, topic...)
+	if l.cfg.QoS > 0 {
+		d.nextID++
+		if d.nextID == 0 {
+			d.nextID = 1
+		}
+		buf = binary.BigEndian.AppendUint16(buf, d.nextID)
+		d.mu.Lock()
+		d.sentAt[d.nextID] = time.Now().UnixNano()
+		d.mu.Unlock()
+	}
+	return append(buf, payload...)
+}
+
+// readAcks reads d's PUBACKs until the connection closes.
+func (l *load) readAcks(d *device) error {
+	r := bufio.NewReaderSize(d.conn, 16<<10)
+	for {
+		typ, err := r.ReadByte()
+		if err != nil {
+			// Closed: finish reports what was not acknowledged.
+			d.setEnded(fmt.Errorf("read: %w", err))
+			return nil
+		}
+		n, err := readLength(r)
+		if err != nil {
+			d.setEnded(fmt.Errorf("read: %w", err))
+			return nil
+		}
+		body := make([]byte, n)
+		if _, err := io.ReadFull(r, body); err != nil {
+			d.setEnded(fmt.Errorf("read: %w", err))
+			return nil
+		}
+		if typ>>4 != 4 || n < 2 {
+			d.setEnded(fmt.Errorf("the edge sent packet type %d (% x)", typ>>4, body))
+			continue
+		}
+		id := binary.BigEndian.Uint16(body)
+		d.mu.Lock()
+		at, ok := d.sentAt[id]
+		delete(d.sentAt, id)
+		d.mu.Unlock()
+		if !ok {
+			return fmt.Errorf("device %d: PUBACK for packet %d, which is not outstanding", d.id, id)
+		}
+		l.ackLat.add(time.Duration(time.Now().UnixNano() - at))
+		l.acked.Add(1)
+		<-d.slots
+	}
+}
+
+func (d *device) setEnded(err error) {
+	s := err.Error()
+	d.ended.Store(&s)
+}
+
+func appendString(b []byte, s string) []byte {
+	b = binary.BigEndian.AppendUint16(b, uint16(len(s)))
+	return append(b, s...)
+}
+
+// appendHeader appends an MQTT fixed header with its remaining length.
+func appendHeader(b []byte, first byte, n int) []byte {
+	b = append(b, first)
+	for {
+		c := byte(n % 128)
+		n /= 128
+		if n > 0 {
+			c |= 0x80
+		}
+		b = append(b, c)
+		if n == 0 {
+			return b
+		}
+	}
+}
+
+func readLength(r *bufio.Reader) (int, error) {
+	n, mul := 0, 1
+	for range 4 {
+		c, err := r.ReadByte()
+		if err != nil {
+			return 0, err
+		}
+		n += int(c&0x7f) * mul
+		if c&0x80 == 0 {
+			return n, nil
+		}
+		mul *= 128
+	}
+	return 0, errors.New("malformed remaining length")
+}

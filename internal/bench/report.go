@@ -1,0 +1,84 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+)
+
+// WriteTable prints r for people.
+func (r *Result) WriteTable(w io.Writer) error {
+	l := r.Load
+	sync := "fsync before every acknowledgement"
+	if r.SyncInterval != "0s" {
+		sync = "fsync every " + r.SyncInterval
+	}
+	fmt.Fprintf(w, "molen bench: scenario %s: %d devices × %d tags (%d a message) at %s Hz, QoS %d, %s; window %.1f s\n",
+		r.Scenario, l.Devices, l.Tags, l.TagsPerMessage, strconv.FormatFloat(l.Rate, 'f', -1, 64), l.QoS, sync, r.Window)
+	if len(r.Steps) > 0 {
+		fmt.Fprintln(w, "\nrates tried (max):")
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "offered msg/s\tsent msg/s\tstored points/s\tbacklog growth\tedge CPU\tqueryable p99 ms\tsustained\t")
+		for _, s := range r.Steps {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.2f\t%.0f\t%v\t\n", num(s.Offered), num(s.Sent), num(s.Stored), num(s.Backlog), s.EdgeCPU, s.Latency.P99, s.Sustains)
+		}
+		tw.Flush()
+	}
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "stage\tmessages/s\tpoints/s\t")
+	for _, s := range r.Stages {
+		m := "-"
+		if s.Messages > 0 {
+			m = num(s.Messages)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t\n", s.Name, m, num(s.Points))
+	}
+	tw.Flush()
+	fmt.Fprintln(w)
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "latency\tn\tp50 ms\tp99 ms\tmax ms\t")
+	fmt.Fprintf(tw, "device → queryable at the hub\t%d\t%.1f\t%.1f\t%.1f\t\n", r.Latency.N, r.Latency.P50, r.Latency.P99, r.Latency.Max)
+	if l.QoS > 0 {
+		fmt.Fprintf(tw, "publish → PUBACK (durable at the edge)\t%d\t%.1f\t%.1f\t%.1f\t\n", r.Ack.N, r.Ack.P50, r.Ack.P99, r.Ack.Max)
+	}
+	tw.Flush()
+	fmt.Fprintln(w)
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "process\tCPU (cores)\tmessages per CPU-second\tpeak RSS MB\t")
+	for _, p := range r.Processes {
+		fmt.Fprintf(tw, "%s\t%.3f\t%s\t%.1f\t\n", p.Name, p.CPU, num(p.MessagesPerCPUSecond), float64(p.PeakRSS)/1e6)
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "\ndisk: edge %.1f bytes a point buffered; hub %.1f bytes a point stored (before compaction)\n", r.Disk.Edge, r.Disk.Hub)
+	c := r.Counts
+	fmt.Fprintf(w, "counts: published %s messages (%s points), acknowledged %s; edge received %s, accepted %s points, forwarded %s; hub stored %s\n",
+		num(float64(c.Published)), num(float64(c.PublishedPoints)), num(float64(c.Acked)), num(float64(c.Received)), num(float64(c.Accepted)), num(float64(c.Forwarded)), num(float64(c.Stored)))
+	_, err := fmt.Fprintf(w, "drops: rejected %d, refused %d, dropped by the buffer %d, lost %d points\n", c.Rejected, c.Refused, c.Dropped, c.Lost)
+	return err
+}
+
+// num formats a figure with thousands separators and no decimals (one
+// below 10).
+func num(f float64) string {
+	if f != 0 && f < 10 && f > -10 {
+		return strconv.FormatFloat(f, 'f', 1, 64)
+	}
+	s := strconv.FormatInt(int64(math.Round(f)), 10)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}

@@ -1,0 +1,101 @@
+//go:build !edgeonly
+
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/molen-io/molen/internal/bench"
+)
+
+// TestMain lets the test binary stand in for molen: molen bench starts hub
+// and edge as child processes of a molen binary, and here that binary is
+// this one (with MOLEN_CLI_TEST_MAIN set).
+func TestMain(m *testing.M) {
+	if os.Getenv("MOLEN_CLI_TEST_MAIN") == "1" {
+		os.Exit(Main(os.Args[1:], os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+// TestBenchSmoke runs molen bench on the tiny scenario, against a hub and
+// an edge it starts, and checks that the report is complete and adds up:
+// every message published was received and acknowledged, every point
+// accepted was forwarded and stored, nothing was dropped. No figure is
+// judged: rates and latencies depend on the machine.
+func TestBenchSmoke(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a hub and an edge")
+	}
+	t.Setenv("MOLEN_CLI_TEST_MAIN", "1")
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	args := []string{"bench", "--scenario", "tiny", "--json", "--molen", exe, "--data", t.TempDir(), "--log-level", "warn"}
+	if code := Main(args, &out, &errOut); code != 0 {
+		t.Fatalf("molen %s: exit %d\n%s", strings.Join(args, " "), code, errOut.String())
+	}
+	var r bench.Result
+	if err := json.Unmarshal(out.Bytes(), &r); err != nil {
+		t.Fatalf("--json output: %v\n%s", err, out.String())
+	}
+	c := r.Counts
+	if c.Published == 0 || c.PublishedPoints != 2*c.Published {
+		t.Errorf("published %d messages with %d points: want some, 2 points each", c.Published, c.PublishedPoints)
+	}
+	for _, n := range []struct {
+		name      string
+		got, want int64
+	}{
+		{"acknowledged", c.Acked, c.Published},
+		{"received", c.Received, c.Published},
+		{"accepted points", c.Accepted, c.PublishedPoints},
+		{"forwarded points", c.Forwarded, c.Accepted},
+		{"stored points", c.Stored, c.Accepted},
+		{"rejected", c.Rejected, 0},
+		{"refused", c.Refused, 0},
+		{"dropped", c.Dropped, 0},
+		{"lost", c.Lost, 0},
+	} {
+		if n.got != n.want {
+			t.Errorf("%s: got %d, want %d", n.name, n.got, n.want)
+		}
+	}
+	if len(r.Stages) != 5 {
+		t.Errorf("stages %+v: want 5", r.Stages)
+	}
+	for _, s := range r.Stages {
+		if s.Points <= 0 {
+			t.Errorf("stage %q: %v points/s, want a rate", s.Name, s.Points)
+		}
+	}
+	for _, p := range r.Processes {
+		if p.CPU <= 0 && p.Name != "load generator" || p.PeakRSS <= 0 {
+			t.Errorf("process %+v: want its CPU and peak RSS", p)
+		}
+	}
+	if r.Latency.N == 0 || r.Latency.P50 > r.Latency.P99 || r.Latency.P99 > r.Latency.Max {
+		t.Errorf("device → queryable latency %+v: want samples, p50 ≤ p99 ≤ max", r.Latency)
+	}
+	if r.Ack.N == 0 {
+		t.Errorf("PUBACK latency %+v: want samples (QoS 1)", r.Ack)
+	}
+	if r.Disk.Edge <= 0 && r.Disk.Hub <= 0 {
+		t.Errorf("disk %+v: want bytes per point", r.Disk)
+	}
+	var table bytes.Buffer
+	if err := r.WriteTable(&table); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"hub storage", "device → queryable", "peak RSS", "lost 0 points"} {
+		if !strings.Contains(table.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, table.String())
+		}
+	}
+}

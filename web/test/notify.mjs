@@ -1,0 +1,107 @@
+// The notifications screens in a real browser, against a running demo hub:
+// the demo's rules and channels (the Teams channel's key masked); an admin
+// makes a Slack-format webhook channel (its signing key shown once), sends
+// it a test message and sees it sent in the delivery log; makes a rule for
+// a machine down with the keyboard, changes it and deletes it; the log and
+// the rules in Dutch. axe-core must find no serious or critical violation on
+// any screen; screenshots go to MOLEN_SCREENSHOTS.
+//
+// Run by internal/cli's TestNotifyInABrowser, which starts the demo and
+// sets MOLEN_URL, MOLEN_EMAIL, MOLEN_PASSWORD, MOLEN_ORG, MOLEN_CHROMIUM and
+// MOLEN_HOOK_URL (the demo's webhook receiver). Prints one line per step;
+// exits non-zero on the first failure.
+import {
+  env, log, fail, browser, newPage, view, text, status, signIn, go,
+} from './session.mjs';
+
+const page = await newPage();
+await signIn(page, env('MOLEN_EMAIL'), env('MOLEN_PASSWORD'));
+const nav = await page.$$eval('#nav a', (as) => as.map((a) => a.textContent));
+if (!nav.includes('Notifications')) fail('menu: ' + nav.join(', '));
+
+// 1. The demo's rules and channels.
+await go(page, '#/notify', 'Rules');
+for (const r of ['Compressor alarms by e-mail', 'Compressor alarms to Teams', 'A machine down for 15 minutes']) {
+  await page.waitForSelector(`[data-rule="${r}"]`);
+}
+if (!/to Maintenance Teams channel \(demo sink\) after 30 min/.test(await text(page, '[data-rule="Compressor alarms by e-mail"]'))) {
+  fail('escalation not shown: ' + await text(page, '[data-rule="Compressor alarms by e-mail"]'));
+}
+await view(page, 'notify-rules');
+log('ok the demo\'s rules');
+
+await go(page, '#/notify/channels', 'Channels');
+const teams = '[data-channel="Maintenance Teams channel (demo sink)"]';
+await page.waitForSelector(teams);
+const teamsRow = await text(page, teams);
+if (!/Webhook · Microsoft Teams/.test(teamsRow) || !/••••••••/.test(teamsRow) || /mlw_/.test(teamsRow)) fail('Teams channel row: ' + teamsRow);
+log('ok the demo\'s channels, the key masked');
+
+// 2. A Slack channel: its key once, a test message, sent in the log.
+await page.click('summary:text-is("New channel")');
+await page.selectOption('#nc-kind', 'webhook');
+await page.fill('#nc-name', 'Line 2 Slack');
+await page.fill('#nc-target', env('MOLEN_HOOK_URL'));
+await page.selectOption('#nc-format', 'slack');
+await view(page, 'notify-channel-form');
+await page.click('button:text-is("Make channel")');
+await status(page, /Channel Line 2 Slack made\./);
+const key = await page.inputValue('.once input');
+if (!/^mlw_/.test(key)) fail('signing key not shown once: ' + key);
+await page.waitForSelector('[data-channel="Line 2 Slack"]');
+await view(page, 'notify-channels');
+if (/mlw_/.test(await text(page, '[data-channel="Line 2 Slack"]'))) fail('the key is in the list');
+await page.click('button[aria-label="Send a test message to Line 2 Slack"]');
+await status(page, /Test message to Line 2 Slack queued/);
+log('ok a Slack channel made, its key shown once, a test message queued');
+
+await go(page, '#/notify/log', 'Delivery log');
+// The log follows the hub every 5 s: three test messages sent (the demo's
+// two and this one).
+await page.waitForFunction(() => [...document.querySelectorAll('[data-delivery][data-state="sent"]')]
+  .filter((r) => r.textContent.includes('Test message from molen')).length >= 3);
+await view(page, 'notify-log');
+log('ok the test messages sent, in the log');
+
+// 3. A rule for a machine down, by keyboard; changed; deleted.
+await go(page, '#/notify/rules', 'Rules');
+await page.click('button:text-is("New rule")');
+await page.waitForFunction(() => document.activeElement && document.activeElement.id === 'nr-name');
+await page.keyboard.type('Line 2 down');
+await page.keyboard.press('Tab');
+await page.keyboard.press('ArrowDown'); // trigger: machine down
+await page.waitForSelector('#nr-minutes');
+await page.fill('#nr-minutes', '20');
+await page.fill('#nr-prefix', 'demo-factory/hall-a/line-2');
+await page.selectOption('#nr-channel', { label: 'Line 2 Slack (Webhook)' });
+await page.fill('#nr-qf', '22:00');
+await page.fill('#nr-qt', '06:00');
+await view(page, 'notify-rule-form');
+await page.focus('button:text-is("Save rule")');
+await page.keyboard.press('Enter');
+await page.waitForSelector('[data-rule="Line 2 down"]');
+const row = await text(page, '[data-rule="Line 2 down"]');
+if (!/machine down for 20 min/.test(row) || !/22:00–06:00/.test(row) || !/Line 2 Slack/.test(row)) fail('new rule: ' + row);
+await page.click('button[aria-label="Edit Line 2 down"]');
+await page.fill('#nr-name', 'Line 2 down long');
+await page.uncheck('input[name="enabled"]');
+await page.click('button:text-is("Save rule")');
+await page.waitForSelector('[data-rule="Line 2 down long"].inactive');
+await view(page, 'notify-rules-edited');
+await page.click('button[aria-label="Delete Line 2 down long"]');
+await status(page, /Rule Line 2 down long deleted/);
+if (await page.locator('[data-rule="Line 2 down long"]').count()) fail('rule not deleted');
+log('ok a rule made by keyboard, changed and deleted');
+
+// 4. Dutch.
+await page.selectOption('[data-testid="lang"]', 'nl');
+await go(page, '#/notify/log', 'Verzendlog');
+await page.waitForSelector('[data-delivery] .badge:text-is("verstuurd")');
+await view(page, 'notify-log-nl');
+await go(page, '#/notify/rules', 'Regels');
+if (!/na 30 min zonder bevestiging/.test(await text(page, '[data-rule="Compressor alarms by e-mail"]'))) fail('Dutch rules');
+await view(page, 'notify-rules-nl');
+log('ok in Dutch');
+
+await browser.close();
+console.log('\nPASS');
