@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -201,10 +202,20 @@ func StartDemo(ctx context.Context, cfg DemoConfig, g *globals) (*Demo, error) {
 		InputsFile:   inputsFile,
 		HubURL:       h.URL(),
 		EnrollToken:  token,
+		ManifestPoll: 2 * time.Second,
+		Version:      Version(),
 		Log:          log.With("component", "edge"),
 	})
 	if err != nil {
 		return fail(err)
+	}
+	if cfg.PipelineFile == "" {
+		// The hub's desired state takes over the edge's configuration
+		// (docs/fleet.md); the local files are what it starts with.
+		if err := seedDemoFleet(ctx, h, d.Edge, cfg.Rate, d.Served.Inputs()); err != nil {
+			d.Edge.Close()
+			return fail(err)
+		}
 	}
 	d.Sim, err = sim.New(sim.Config{
 		Broker: d.Edge.MQTTAddr(), Seed: cfg.Seed, Rate: cfg.Rate,
@@ -233,8 +244,10 @@ func StartDemo(ctx context.Context, cfg DemoConfig, g *globals) (*Demo, error) {
   web UI     %s/#token=%s
   API        %s/api/v1/   (Authorization: Bearer <token in %s>)
   edge       MQTT %s, status http://%s/api/v1/status
-  pipeline   %s (edit it while the demo runs: the edge reloads it)
+  pipeline   %s
   inputs     %s
+             (the edge starts with these files; the hub's desired state then runs
+             instead: Fleet → Desired state in the web UI, docs/fleet.md)
   data       %s
 
 The simulated factory, each machine over one protocol (docs/sim.md):

@@ -33,8 +33,10 @@ var demoProcessTags = []string{
 func demoPipeline(rate float64) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `# The pipeline of molen demo's edge, written by 'molen demo --rate %g' at every start.
-# To experiment, edit this file while the demo runs: the edge reloads it within
-# two seconds (the next start of the demo writes it anew). See docs/pipelines.md.
+# The edge starts with it; the hub's desired state (which the demo fills with the
+# same pipelines) then runs instead: change them in the web UI, Fleet → Desired
+# state. 'molen demo --pipeline FILE' runs a file of your own, reloaded when it
+# changes. See docs/pipelines.md and docs/fleet.md.
 pipelines:
   # States, downtime events and OEE per machine. State, good and scrap counts
   # go to the hub when they change; OEE every minute. The packaging machine

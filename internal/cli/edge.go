@@ -100,7 +100,7 @@ pipeline file's warnings, and every problem found (exit status 1).
 			if check {
 				return checkEdge(g, cfg)
 			}
-			cfg.Log = log
+			cfg.Log, cfg.Version = log, Version()
 			log.Info("molen edge", "version", Version())
 			if err := startPprof(cmd.Context(), log); err != nil {
 				return err
@@ -129,8 +129,10 @@ pipeline file's warnings, and every problem found (exit status 1).
 	f.StringVar(&hubCA, "hub-ca", "", "PEM file of the CA (or the certificate) the hub's HTTPS certificate is checked against, besides the system's roots")
 	f.StringSliceVar(&cfg.HubPins, "hub-pin", nil, "accept only a hub whose certificate chain has this public key: sha256/<base64> (the hub logs its pin at start); repeat for a key change")
 	f.StringVar(&cfg.EnrollToken, "enroll-token", "", "one-time enrollment token from the hub (first start, or to enroll again)")
-	f.StringVar(&cfg.InputsFile, "inputs", "", "connector inputs to read besides the MQTT listener (YAML, see docs/connectors.md)")
-	f.StringVar(&cfg.PipelineFile, "pipeline", "", "pipeline specification (YAML, see docs/pipelines.md); reloaded when the file changes")
+	f.StringVar(&cfg.InputsFile, "inputs", "", "connector inputs to read besides the MQTT listener (YAML, see docs/connectors.md); the hub's desired state, once it holds parts for this edge, runs instead")
+	f.StringVar(&cfg.PipelineFile, "pipeline", "", "pipeline specification (YAML, see docs/pipelines.md); reloaded when the file changes; the hub's desired state, once it holds parts for this edge, runs instead")
+	f.DurationVar(&cfg.ManifestPoll, "manifest-poll", edge.DefaultManifestPoll, "how often to ask the hub for this edge's desired state and report to its inventory (docs/fleet.md); negative: never (a stand-alone edge runs its files)")
+	f.DurationVar(&cfg.HealthWindow, "health-window", edge.DefaultHealthWindow, "how long to watch the edge's health after applying a desired state before keeping it; a failure returns to the previous state")
 	f.BoolVar(&check, "check", false, "validate settings, inputs and pipeline files and enrollment, print the plan, and exit")
 	ob.add(cmd)
 	startPprof = addPprof(cmd)

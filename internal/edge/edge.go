@@ -74,7 +74,18 @@ type Config struct {
 	// InputsFile lists connector inputs (docs/connectors.md) the edge reads
 	// besides its MQTT listener.
 	InputsFile string
-	Log        *slog.Logger
+	// ManifestPoll is how often the edge asks the hub for its desired
+	// state and reports its own (docs/fleet.md); 0: DefaultManifestPoll,
+	// negative: never (a stand-alone edge, its files alone). A manifest's
+	// poll_interval setting replaces it once applied.
+	ManifestPoll time.Duration
+	// HealthWindow is how long the edge watches its health after applying
+	// a manifest before keeping it; 0: DefaultHealthWindow. A manifest's
+	// health_window setting replaces it.
+	HealthWindow time.Duration
+	// Version is the molen version the edge reports to the hub.
+	Version string
+	Log     *slog.Logger
 }
 
 // Defaults for Config.
@@ -145,9 +156,14 @@ type Edge struct {
 	resends  *resendTable // device publishes stored recently, to recognise resends
 	fwd      forwardState
 	fwdRate  rateMeter      // what the forwarder sent over the last seconds
-	pipe     *pipelineState // nil without PipelineFile
-	inputs   []input
+	pipe     *pipelineState // nil without PipelineFile and desired state
+	inputsMu sync.Mutex     // guards inputs (the manifest changes them)
+	inputs   []managedInput
+	managed  *managed
+	poll     atomic.Int64 // the manifest poll interval now, ns
+	cpu      cpuMeter
 	started  time.Time
+	runCtx   context.Context // ends when the edge closes
 
 	tokenTried bool // owned by the forward goroutine
 	// keyMu serialises changes of the stored credential and key
@@ -184,6 +200,12 @@ func Start(ctx context.Context, cfg Config) (*Edge, error) {
 	}
 	if cfg.StatusListen == "" {
 		cfg.StatusListen = DefaultStatusListen
+	}
+	if cfg.ManifestPoll == 0 {
+		cfg.ManifestPoll = DefaultManifestPoll
+	}
+	if cfg.HealthWindow <= 0 {
+		cfg.HealthWindow = DefaultHealthWindow
 	}
 	if cfg.Stage == nil {
 		cfg.Stage = pipeline.Passthrough{}
@@ -223,17 +245,24 @@ func Start(ctx context.Context, cfg Config) (*Edge, error) {
 		// stored again, which duplicates but never loses.
 		e.log.Warn("cannot read recent outbox records to recognise device resends", "err", err)
 	}
-	if cfg.PipelineFile != "" {
-		if err := e.loadPipeline(); err != nil {
+	c, err := e.startDesired()
+	if err != nil {
+		ob.Close()
+		return nil, err
+	}
+	if cfg.PipelineFile != "" || e.managing() {
+		file := cfg.PipelineFile
+		if e.managed.state.Current != nil {
+			file = ""
+		}
+		if err := e.loadPipeline(c.def, file); err != nil {
 			ob.Close()
 			return nil, err
 		}
 	}
-	if cfg.InputsFile != "" {
-		if err := e.buildInputs(); err != nil {
-			ob.Close()
-			return nil, err
-		}
+	if err := e.buildInputs(c); err != nil {
+		ob.Close()
+		return nil, err
 	}
 
 	if err := e.startMQTT(); err != nil {
@@ -247,19 +276,16 @@ func Start(ctx context.Context, cfg Config) (*Edge, error) {
 	}
 	ctx, e.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	e.group, ctx = errgroup.WithContext(ctx)
+	e.runCtx = ctx
 	e.group.Go(func() error { return e.forward(ctx) })
 	if e.pipe != nil {
 		e.group.Go(func() error { return e.runPipeline(ctx) })
 	}
-	for _, in := range e.inputs {
-		e.group.Go(func() error {
-			// An input returns an error only for what retrying cannot fix;
-			// the others keep running, and its status says what is wrong.
-			if err := in.in.Run(ctx, sink{e}); err != nil && ctx.Err() == nil {
-				e.log.Error("input stopped", "input", in.path, "kind", in.kind, "err", err)
-			}
-			return nil
-		})
+	for i := range e.inputs {
+		e.runInput(&e.inputs[i])
+	}
+	if e.managing() {
+		e.group.Go(func() error { return e.manage(ctx) })
 	}
 	e.group.Go(func() error {
 		if err := e.status.Serve(e.statusL); !errors.Is(err, http.ErrServerClosed) {

@@ -32,7 +32,7 @@ const (
 // was not full before it reads the next one, so that a trickle of device
 // data goes in a few batches a second instead of one per message: each
 // batch costs a signature, an HTTP round trip and an fsync of the outbox's
-// cursor, which at 500 messages/s was most of the edge's CPU (ADR 0011).
+// cursor, which at 500 messages/s was most of the edge's CPU (ADR 0012).
 // It adds at most this much to the time data takes to reach the hub; a
 // backlog (full batches) goes without waiting.
 const forwardLinger = 50 * time.Millisecond

@@ -78,30 +78,28 @@ func (s sink) WriteEvents(ctx context.Context, evs []uns.Event) error {
 	return nil
 }
 
-// buildInputs makes the inputs of cfg.InputsFile.
-func (e *Edge) buildInputs() error {
-	conf, err := connector.LoadInputs(e.cfg.InputsFile)
-	if err != nil {
-		return err
-	}
-	for _, c := range conf {
-		in, err := c.Build(e.log)
+// buildInputs makes the inputs of c (they start with the edge).
+func (e *Edge) buildInputs(c config) error {
+	for _, ci := range c.inputs {
+		in, err := ci.Build(e.log)
 		if err != nil {
 			return err
 		}
-		e.inputs = append(e.inputs, input{path: c.Path, kind: c.Kind, in: in})
+		e.inputs = append(e.inputs, managedInput{input: input{path: ci.Path, kind: ci.Kind, in: in}, digest: c.digest[ci.Path]})
 	}
 	return nil
 }
 
 // InputStatus is an input as the status API shows it.
 type InputStatus struct {
-	Input string `json:"input"` // its place in the inputs file, inputs[i]
+	Input string `json:"input"` // its place in the inputs file, inputs[i], or its name in the manifest, inputs.<name>
 	Kind  string `json:"kind"`
 	connector.Status
 }
 
 func (e *Edge) inputStatus() []InputStatus {
+	e.inputsMu.Lock()
+	defer e.inputsMu.Unlock()
 	out := make([]InputStatus, len(e.inputs))
 	for i, in := range e.inputs {
 		out[i] = InputStatus{Input: in.path, Kind: in.kind, Status: in.in.Status()}

@@ -86,7 +86,7 @@ func isClosed(err error) bool { return err != nil && errors.Is(err, net.ErrClose
 
 // deviceConn is a connection handed out by a deviceListener.
 //
-// It also decides when what mochi writes is sent (ADR 0011):
+// It also decides when what mochi writes is sent (ADR 0012):
 //
 //   - Acknowledgements wait for the data. The ingest hook queues a
 //     publish's points for the outbox and calls hold instead of waiting, so

@@ -39,27 +39,34 @@ type pipelineState struct {
 	local           map[string]uns.Point
 }
 
-// loadPipeline builds the runner for cfg.PipelineFile.
-func (e *Edge) loadPipeline() error {
-	st, err := os.Stat(e.cfg.PipelineFile)
-	if err != nil {
-		return fmt.Errorf("pipeline file: %w", err)
-	}
-	def, err := pipeline.Load(e.cfg.PipelineFile)
-	if err != nil {
-		return err
-	}
-	ps := &pipelineState{file: e.cfg.PipelineFile, modTime: st.ModTime(), loadedAt: time.Now(),
-		warnings: def.Warnings(), eventCount: map[string]int64{}, local: map[string]uns.Point{}}
+// loadPipeline builds the runner for def, which came from file ("": from
+// the hub's manifest, or none).
+func (e *Edge) loadPipeline(def *pipeline.Definition, file string) error {
+	ps := &pipelineState{eventCount: map[string]int64{}, local: map[string]uns.Point{}}
 	r, err := pipeline.NewRunner(def, pipeline.Options{Events: ps.addEvents, Local: ps.addLocal})
 	if err != nil {
-		return fmt.Errorf("pipeline %s: %w", e.cfg.PipelineFile, err)
+		return fmt.Errorf("pipeline %s: %w", file, err)
 	}
 	ps.runner = r
 	e.pipe = ps
 	e.stage = r
-	e.logPipelineWarnings(ps.warnings)
+	ps.setDefinition(def, file)
+	e.logPipelineWarnings(def.Warnings())
 	return nil
+}
+
+// setDefinition notes that def, from file ("": the manifest), runs now:
+// the file is watched for changes only while it is what runs.
+func (ps *pipelineState) setDefinition(def *pipeline.Definition, file string) {
+	var mod time.Time
+	if file != "" {
+		if st, err := os.Stat(file); err == nil {
+			mod = st.ModTime()
+		}
+	}
+	ps.mu.Lock()
+	ps.file, ps.modTime, ps.loadedAt, ps.loadError, ps.warnings = file, mod, time.Now(), "", def.Warnings()
+	ps.mu.Unlock()
 }
 
 // logPipelineWarnings says, once per load, what the pipeline file does that
@@ -166,6 +173,19 @@ func (e *Edge) appendDerived(ctx context.Context, pts []uns.Point, evs []pipelin
 // load leaves the running pipeline in place and is reported in the status.
 func (e *Edge) maybeReload() {
 	ps := e.pipe
+	ps.mu.Lock()
+	file := ps.file
+	ps.mu.Unlock()
+	if file == "" {
+		return // the manifest's, or none
+	}
+	// Under the desired state's lock: a manifest being applied and a file
+	// being reloaded do not interleave.
+	e.managed.mu.Lock()
+	defer e.managed.mu.Unlock()
+	if e.managed.state.Current != nil {
+		return
+	}
 	st, err := os.Stat(ps.file)
 	if err != nil {
 		ps.setLoadError(fmt.Errorf("pipeline file: %w", err))

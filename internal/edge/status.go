@@ -14,6 +14,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/molen-io/molen/internal/uns"
+	"github.com/molen-io/molen/internal/uplink"
 )
 
 // rejectReasons are the reasons device messages are rejected for: the
@@ -38,6 +39,11 @@ type metrics struct {
 	deadPoints       prometheus.Counter
 	derivedLost      prometheus.Counter
 	events           prometheus.Counter
+	// manifestRefused counts manifests refused (bad digest, lower
+	// version, invalid or failing content); manifestRolledBack those
+	// rolled back after failing their health window.
+	manifestRefused    prometheus.Counter
+	manifestRolledBack prometheus.Counter
 }
 
 func newMetrics(e *Edge) *metrics {
@@ -69,6 +75,10 @@ func newMetrics(e *Edge) *metrics {
 			Name: "molen_edge_events_total", Help: "Events the pipeline emitted and the outbox stored."}),
 		derivedLost: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "molen_edge_pipeline_points_lost_total", Help: "Points the pipeline derived on a tick that the outbox refused (full with reject-new, write error)."}),
+		manifestRefused: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "molen_edge_manifests_refused_total", Help: "Manifests from the hub refused: a wrong digest, a version not above the last, content that does not load."}),
+		manifestRolledBack: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "molen_edge_manifests_rolled_back_total", Help: "Manifests rolled back because the edge was not healthy within the health window."}),
 		forwardSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "molen_edge_forward_seconds", Help: "Time for the hub to store one batch.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 4, 8)}),
@@ -91,6 +101,7 @@ func newMetrics(e *Edge) *metrics {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.messages, m.points, m.resendsSkipped, m.rejected, m.refused, m.mqttRefused,
 		m.forwardedRecords, m.forwardedPoints, m.forwardErrors, m.forwardSeconds, m.deadRecords, m.deadPoints, m.derivedLost, m.events,
+		m.manifestRefused, m.manifestRolledBack,
 		gauge("molen_edge_mqtt_clients", "Devices connected to the MQTT listener.",
 			func() float64 { return float64(atomic.LoadInt64(&e.mqtt.Info.ClientsConnected)) }),
 		gauge("molen_edge_outbox_pending_records", "Outbox records not yet acknowledged by the hub.",
@@ -263,6 +274,9 @@ type Status struct {
 	} `json:"forward"`
 	Pipeline *PipelineStatus `json:"pipeline,omitempty"`
 	Inputs   []InputStatus   `json:"inputs,omitempty"`
+	// Desired is the state of the hub's desired state on this edge
+	// (docs/fleet.md): the version it runs, the parts and their states.
+	Desired uplink.Applied `json:"desired"`
 }
 
 // Status returns the edge's current state.
@@ -321,6 +335,7 @@ func (e *Edge) Status() Status {
 		s.Pipeline = e.pipe.status()
 	}
 	s.Inputs = e.inputStatus()
+	s.Desired = e.applied()
 	return s
 }
 

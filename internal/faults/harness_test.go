@@ -430,8 +430,20 @@ func (e *edge) restart(t *testing.T) {
 // edgeStatus is the part of the edge's status API the suite reads.
 type edgeStatus struct {
 	Edge struct {
-		Enrolled bool `json:"enrolled"`
+		ID       string `json:"id"`
+		Enrolled bool   `json:"enrolled"`
 	} `json:"edge"`
+	// Desired is the hub's desired state on the edge (docs/fleet.md).
+	Desired struct {
+		Version    uint64 `json:"version"`
+		Offered    uint64 `json:"offered"`
+		Error      string `json:"error"`
+		RolledBack bool   `json:"rolled_back"`
+		Parts      []struct {
+			Name  string `json:"name"`
+			State string `json:"state"`
+		} `json:"parts"`
+	} `json:"desired"`
 	Hub struct {
 		LastContact *time.Time `json:"last_contact"`
 		LastError   string     `json:"last_error"`

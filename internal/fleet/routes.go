@@ -15,13 +15,13 @@ import (
 // (public: the enrollment token is the credential) and an edge's change
 // of its own key.
 func (s *Service) Routes() []api.Route {
-	return []api.Route{
+	return append([]api.Route{
 		{Method: "POST", Path: "/api/v1/enroll", Auth: api.Public, Handle: s.enroll, MaxBody: 4096},
 		{Method: "POST", Path: "/api/v1/edge/key", Auth: api.Edge, Handle: s.changeKey, MaxBody: 4096},
 		{Method: "GET", Path: "/api/v1/edges", Auth: api.Engineer, Area: "fleet", Handle: s.listEdges},
 		{Method: "POST", Path: "/api/v1/edges", Auth: api.Engineer, Area: "fleet", Handle: s.createEdge, MaxBody: 4096},
 		{Method: "POST", Path: "/api/v1/edges/{edge}/revoke", Auth: api.Admin, Area: "fleet", Handle: s.revokeEdge, SelfAudited: true},
-	}
+	}, s.desiredRoutes()...)
 }
 
 func (s *Service) enroll(r *http.Request, _ api.Principal) (any, error) {

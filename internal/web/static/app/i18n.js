@@ -8,6 +8,7 @@
 import { accounts } from './i18n-accounts.js';
 import { programme } from './i18n-programme.js';
 import { network } from './i18n-network.js';
+import { fleet } from './i18n-fleet.js';
 import { notify } from './i18n-notify.js';
 
 export const catalogue = {
@@ -138,4 +139,4 @@ export const catalogue = {
     'error.unavailable': 'Deze hub biedt dit nog niet.',
   },
 };
-for (const l of Object.keys(catalogue)) Object.assign(catalogue[l], accounts[l], programme[l], network[l], notify[l]);
+for (const l of Object.keys(catalogue)) Object.assign(catalogue[l], accounts[l], programme[l], network[l], fleet[l], notify[l]);

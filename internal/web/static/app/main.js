@@ -9,6 +9,7 @@ import './account.js';
 import './admin.js';
 import './programme.js';
 import './network.js';
+import './fleet.js';
 import './notify.js';
 
 // who is the signed-in principal: {kind: "person"|"token", name, org,

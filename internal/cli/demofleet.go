@@ -1,0 +1,118 @@
+//go:build !edgeonly
+
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/molen-io/molen/internal/edge"
+	"github.com/molen-io/molen/internal/fleet"
+	"github.com/molen-io/molen/internal/hub"
+)
+
+// seedFleet makes the demo's edge managed by the hub: its place (the
+// simulated factory's site, with labels), a group, and the desired state
+// the edge runs — the demo pipeline in the organisation's layer, the
+// inputs of this run's machines in the edge's own, settings in the
+// group's. The edge starts with the same content in its local files and
+// then takes the hub's manifest. Two more edges are registered in other
+// halls, not yet installed, so that the inventory shows a fleet.
+func seedFleet(ctx context.Context, h *hub.Hub, edgeID string, pipelineYAML, inputsYAML []byte) error {
+	f := h.Fleet()
+	org := hub.DefaultOrg
+	if err := f.SetPlace(ctx, org, edgeID, fleet.Place{Site: "hall-1", Labels: map[string]string{"line": "assembly", "ring": "canary"}}); err != nil {
+		return fmt.Errorf("demo fleet: %w", err)
+	}
+	if err := f.PutGroup(ctx, org, fleet.Group{Name: "assembly", Selector: map[string]string{"line": "assembly"}}); err != nil {
+		return fmt.Errorf("demo fleet: %w", err)
+	}
+	edges, err := f.Edges(ctx, org)
+	if err != nil {
+		return err
+	}
+	if len(edges) < 3 {
+		for _, e := range []struct{ name, site, line string }{{"paint-shop", "hall-2", "paint"}, {"warehouse", "hall-3", "logistics"}} {
+			made, _, err := f.CreateEdge(ctx, org, e.name)
+			if err != nil {
+				return fmt.Errorf("demo fleet: %w", err)
+			}
+			if err := f.SetPlace(ctx, org, made.ID, fleet.Place{Site: e.site, Labels: map[string]string{"line": e.line}}); err != nil {
+				return fmt.Errorf("demo fleet: %w", err)
+			}
+		}
+	}
+	pipes, err := namedEntries(pipelineYAML, "pipelines", func(entry map[string]any, i int) string {
+		name, _ := entry["name"].(string)
+		delete(entry, "name")
+		if name == "" {
+			name = "pipeline-" + strconv.Itoa(i)
+		}
+		return name
+	})
+	if err != nil {
+		return err
+	}
+	inputs, err := namedEntries(inputsYAML, "inputs", func(entry map[string]any, i int) string {
+		for kind := range entry {
+			return kind + "-" + strconv.Itoa(i)
+		}
+		return "input-" + strconv.Itoa(i)
+	})
+	if err != nil {
+		return err
+	}
+	for _, l := range []fleet.Layer{
+		{Scope: fleet.ScopeOrg, Pipelines: pipes},
+		{Scope: fleet.ScopeGroup, Target: "assembly", Settings: map[string]json.RawMessage{"poll_interval": json.RawMessage(`"10s"`), "health_window": json.RawMessage(`"20s"`)}},
+		{Scope: fleet.ScopeEdge, Target: edgeID, Inputs: inputs},
+	} {
+		l.Org = org
+		if err := f.PutLayer(ctx, &l); err != nil {
+			return fmt.Errorf("demo fleet: layer %s: %w", l.Scope, err)
+		}
+	}
+	return nil
+}
+
+// seedDemoFleet waits until the demo's edge knows its identity (it
+// enrolls as it starts) and seeds the fleet with its configuration.
+func seedDemoFleet(ctx context.Context, h *hub.Hub, e *edge.Edge, rate float64, inputsYAML []byte) error {
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	timeout := time.After(time.Minute)
+	for e.Status().Edge.ID == "" {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-timeout:
+			return fmt.Errorf("demo fleet: the edge did not enroll within a minute")
+		case <-tick.C:
+		}
+	}
+	return seedFleet(ctx, h, e.Status().Edge.ID, []byte(demoPipeline(rate)), inputsYAML)
+}
+
+// namedEntries turns the list under key of a YAML document into JSON
+// entries by the name name gives each.
+func namedEntries(doc []byte, key string, name func(entry map[string]any, i int) string) (map[string]json.RawMessage, error) {
+	var d map[string][]map[string]any
+	if err := yaml.Unmarshal(doc, &d); err != nil {
+		return nil, fmt.Errorf("demo fleet: %s: %w", key, err)
+	}
+	out := map[string]json.RawMessage{}
+	for i, entry := range d[key] {
+		n := name(entry, i)
+		b, err := json.Marshal(entry)
+		if err != nil {
+			return nil, fmt.Errorf("demo fleet: %s.%s: %w", key, n, err)
+		}
+		out[n] = b
+	}
+	return out, nil
+}

@@ -1,0 +1,16 @@
+//go:build !edgeonly
+
+package cli
+
+import "testing"
+
+// TestFleetInABrowser runs web/test/fleet.mjs in a real headless Chromium
+// against the demo, whose edge follows the hub's desired state: the
+// inventory and its filters, the edge's parts, explain and diff, an
+// invalid pipeline refused and a valid one installed by the edge, in
+// English and Dutch, with axe-core finding no serious or critical
+// violation on any screen. Screenshots go to $MOLEN_SCREENSHOTS (else a
+// temporary folder).
+func TestFleetInABrowser(t *testing.T) {
+	scriptInDemo(t, "fleet.mjs", func(string) []string { return nil })
+}

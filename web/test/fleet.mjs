@@ -1,0 +1,116 @@
+// The fleet screens in a real browser, against a running demo hub whose
+// edge follows the hub's desired state: the inventory with the demo edge
+// reporting and two edges not yet installed, filtered by label; the demo
+// edge's status, parts (installed), where each part comes from and what
+// would change; the desired state: an invalid pipeline refused with the
+// hub's reason, a valid one saved into the group's layer, shown as a change
+// on the edge until the edge has installed it; Dutch; a phone's screen.
+// axe-core must find no serious or critical violation on any screen;
+// screenshots go to MOLEN_SCREENSHOTS.
+//
+// Run by internal/cli's TestFleetInABrowser, which starts the demo and sets
+// MOLEN_URL, MOLEN_EMAIL, MOLEN_PASSWORD, MOLEN_ORG, MOLEN_CHROMIUM. Prints
+// one line per step; exits non-zero on the first failure.
+import {
+  env, log, fail, browser, newPage, clean, view, text, status, signIn, go,
+} from './session.mjs';
+
+const page = await newPage();
+await signIn(page, env('MOLEN_EMAIL'), env('MOLEN_PASSWORD'));
+const nav = await page.$$eval('#nav a', (as) => as.map((a) => a.textContent));
+if (!nav.includes('Fleet')) fail('menu: ' + nav.join(', '));
+
+// reloadUntil reloads the view until cond holds in the page (the fleet
+// screens show what the hub knows when they load; the edge reports on its
+// own schedule).
+// On a loaded machine an edge takes its time: up to three waits.
+async function reloadUntil(hash, heading, cond, arg, what) {
+  const start = Date.now();
+  const deadline = start + 3 * Number(env('MOLEN_BROWSER_WAIT_MS', '120000'));
+  await go(page, hash, heading);
+  for (;;) {
+    // The page loads what it shows after its heading: give it a moment.
+    if (await page.waitForFunction(cond, arg, { timeout: 5000 }).then(() => true, () => false)) {
+      log(`  (${what}: ${Math.round((Date.now() - start) / 1000)} s)`);
+      return;
+    }
+    if (Date.now() > deadline) {
+      await page.screenshot({ path: `${env('MOLEN_SCREENSHOTS', '/tmp/molen-screenshots')}/failed.png`, fullPage: true });
+      fail('gave up waiting for ' + what + ' (failed.png): ' + await page.evaluate(async () => (await fetch('/api/v1/fleet/edges')).text()));
+    }
+    // The same address again is no navigation: reload the page.
+    await page.reload();
+    await page.waitForFunction((h) => [...document.querySelectorAll('h1, h2')].some((e) => e.textContent.includes(h)), heading);
+  }
+}
+
+// 1. The inventory: the demo edge healthy, running the hub's version; two
+// edges that never reported.
+await reloadUntil('#/fleet', 'Inventory', () => {
+  const h = [...document.querySelectorAll('[data-edge] [data-health]')].map((e) => e.dataset.health);
+  return h.includes('ok') && /runs (\d+) of \1/.test(document.querySelector('[data-edge]:has([data-health="ok"])').textContent);
+}, null, 'the demo edge healthy and running the desired version');
+const healths = await page.$$eval('[data-edge] [data-health]', (es) => es.map((e) => e.dataset.health).sort());
+if (healths.join() !== 'ok,unknown,unknown') fail('inventory health: ' + healths.join());
+await view(page, 'fleet-inventory');
+log('ok the inventory: one edge reporting, two not yet installed');
+await page.fill('input[name=label]', 'line=assembly');
+await page.click('form.filters button[type=submit]');
+await page.waitForFunction(() => document.documentElement.dataset.view.includes('label='));
+await page.waitForFunction(() => document.querySelectorAll('[data-edge]').length === 1);
+log('ok filtered by label');
+
+// 2. The demo edge: status, its parts installed, their origins, no change pending.
+await page.click('[data-edge] th a');
+await page.waitForSelector('h3:text-is("Parts on the edge")');
+const parts = await page.$$eval('[data-part]', (rs) => rs.map((r) => r.dataset.part + ':' + r.dataset.state));
+if (!parts.includes('pipeline/production:installed') || !parts.some((p) => /^input\/modbus-\d+:installed$/.test(p))) fail('parts: ' + parts.join());
+const layerOf = (p) => page.getAttribute(`[data-origin="${p}"]`, 'data-layer');
+if (await layerOf('pipeline/production') !== 'org' || await layerOf('setting/poll_interval') !== 'group:assembly') fail('explain: ' + await text(page, '#fleet-explain-h'));
+const changes = await page.$$eval('[data-change]', (rs) => rs.map((r) => r.dataset.kind));
+if (changes.some((c) => c !== 'same')) fail('changes pending on a settled edge: ' + changes.join());
+if (!/molen version/.test(await text(page, 'dl.facts'))) fail('no status');
+await view(page, 'fleet-edge');
+const edgeHash = await page.evaluate(() => location.hash);
+log('ok the demo edge: status, installed parts, explain, nothing pending');
+
+// 3. The desired state: an invalid pipeline is refused with the reason.
+await go(page, '#/fleet/state', 'Layers');
+await page.click('[data-layer-row="group/assembly"] button:text-is("Edit")');
+await page.waitForFunction(() => document.getElementById('fleet-target').value === 'assembly');
+const doc = JSON.parse(await page.inputValue('#fleet-doc'));
+doc.pipelines = { 'fleet-check': { match: ['demo-factory/+/+/+/temperature_c'], stages: [{ window: { size: '0s', aggregates: ['mean'] } }] } };
+await page.fill('#fleet-doc', JSON.stringify(doc, null, 2));
+page.expect = /^400 PUT .*\/api\/v1\/fleet\/layers\//;
+await page.click('button:text-is("Check and save")');
+await page.waitForSelector('[role="alert"]');
+if (!/pipelines\.fleet-check\.stages\[0\]\.window\.size/.test(await text(page, '[role="alert"]'))) fail('refusal: ' + await text(page, '[role="alert"]'));
+await view(page, 'fleet-refused');
+page.expect = null;
+log('ok an invalid pipeline refused with the hub\'s reason');
+doc.pipelines['fleet-check'].stages = [{ deadband: { absolute: 0.5 } }];
+await page.fill('#fleet-doc', JSON.stringify(doc, null, 2));
+await page.click('button:text-is("Check and save")');
+await status(page, /Layer saved/);
+await view(page, 'fleet-state');
+log('ok a valid pipeline saved in the group\'s layer');
+
+// 4. The edge takes it: a change until installed, then installed.
+await reloadUntil(edgeHash, 'demo-edge', () => document.querySelector('[data-part="pipeline/fleet-check"]')?.dataset.state === 'installed',
+  null, 'the edge to install the new pipeline');
+if ((await page.$$eval('[data-change]', (rs) => rs.map((r) => r.dataset.kind))).some((c) => c !== 'same')) fail('changes pending after the install');
+await view(page, 'fleet-edge-installed');
+log('ok the edge installed the group\'s pipeline');
+
+// 5. Dutch, and a phone's screen.
+await page.selectOption('#lang-select', 'nl');
+await page.waitForSelector('h3:text-is("Onderdelen op de edge")');
+await view(page, 'fleet-edge-nl');
+await page.selectOption('#lang-select', 'en');
+await page.setViewportSize({ width: 390, height: 844 });
+await go(page, '#/fleet', 'Inventory');
+await view(page, 'fleet-phone');
+
+clean(page, 'end');
+await browser.close();
+log('PASS');
