@@ -35,6 +35,9 @@ var (
 	ErrCSRF = errors.New("cross-site request refused")
 	// ErrRateLimited: a rate limit refused the request (see LimitError).
 	ErrRateLimited = errors.New("too many requests")
+	// ErrConflict marks a request that clashes with what is stored (a
+	// duplicate); its message, shown to the client, says with what.
+	ErrConflict = errors.New("conflict")
 )
 
 // BadRequest returns an error wrapping ErrBadRequest whose message, shown
@@ -71,6 +74,8 @@ func Status(err error) (int, string) {
 		return http.StatusNotFound, err.Error()
 	case errors.Is(err, meta.ErrNotFound), errors.Is(err, store.ErrNotFound):
 		return http.StatusNotFound, "not found"
+	case errors.Is(err, ErrConflict):
+		return http.StatusConflict, err.Error()
 	case errors.Is(err, meta.ErrExists), errors.Is(err, store.ErrExists):
 		return http.StatusConflict, "already exists"
 	case errors.Is(err, store.ErrBusy):

@@ -176,6 +176,18 @@ func (s *Service) CreateOrg(ctx context.Context, o Org) error {
 	return nil
 }
 
+// CreateOrgTx is CreateOrg within tx, for a domain that makes an
+// organisation together with its own rows; a zero Created is now.
+func (s *Service) CreateOrgTx(ctx context.Context, tx *sql.Tx, o Org) error {
+	if o.Created.IsZero() {
+		o.Created = s.now()
+	}
+	if err := createOrg(ctx, tx, o); err != nil {
+		return fmt.Errorf("create organisation %s: %w", o.ID, err)
+	}
+	return nil
+}
+
 func createOrg(ctx context.Context, db execer, o Org) error {
 	if o.ID == "" {
 		return fmt.Errorf("%w: empty id", meta.ErrInvalid)

@@ -30,6 +30,10 @@ type DemoConfig struct {
 	// History is how many days of the past a first start back-fills
 	// (demohistory.go); 0 none.
 	History int
+	// Programme makes a first start fill the programme nationally (five
+	// hubs, fifty fieldlabs, 3,500 companies, 10,000 assessments) rather
+	// than with a few dozen companies (demonetwork.go).
+	Programme bool
 }
 
 func newDemo(g *globals) *cobra.Command {
@@ -51,6 +55,12 @@ A first start (an empty --data) also back-fills --history days of the same
 simulated factory in the background, one sample per machine every 10 s,
 through the demo pipeline into the hub: OEE, states, downtimes (two thirds
 with a reason) and charts of the past week are there from the start.
+
+The hub holds a programme: five regional hubs with fifty fieldlabs in a public
+catalogue (/#/catalogue, no sign-in), the demo's three companies and 37
+synthetic ones as the hubs' customers, with services, assessments and KPIs;
+--programme fills it nationally instead (3,500 companies, 10,000 assessments)
+on a first start (docs/programme.md).
 
 The edge's MQTT and status listeners use free ports on 127.0.0.1, so the demo
 does not collide with services already running. All data lives under --data;
@@ -78,6 +88,7 @@ stopped stays a gap). Stop it with Ctrl-C.`,
 	f.Float64Var(&cfg.Rate, "rate", 5, "ticks per second per simulated machine (each tick is one simulated second)")
 	f.StringVar(&cfg.PipelineFile, "pipeline", "", "edge pipeline to run instead of the demo's own (written to <data>/edge/pipeline.yaml)")
 	f.IntVar(&cfg.History, "history", DefaultHistoryDays, historyHelp)
+	f.BoolVar(&cfg.Programme, "programme", false, "on a first start, fill the programme nationally: 3,500 synthetic companies with 10,000 assessments (20–60 s) instead of 40")
 	return cmd
 }
 
@@ -163,7 +174,7 @@ func StartDemo(ctx context.Context, cfg DemoConfig, g *globals) (*Demo, error) {
 	// The demo's people exist before the history names who explained its
 	// downtimes.
 	hubDir := filepath.Join(cfg.DataDir, "hub")
-	link, err := seedProgramme(ctx, h, hubDir)
+	link, err := seedProgramme(ctx, h, hubDir, cfg.Programme)
 	if err != nil {
 		return fail(err)
 	}

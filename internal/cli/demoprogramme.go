@@ -86,11 +86,11 @@ var demoPeople = []demoPerson{
 // seedProgramme makes the demo's programme on a fresh hub (once: a
 // restarted demo finds it) and returns a one-time sign-in link for the
 // demo's admin.
-func seedProgramme(ctx context.Context, h *hub.Hub, dataDir string) (string, error) {
+func seedProgramme(ctx context.Context, h *hub.Hub, dataDir string, national bool) (string, error) {
 	a := h.Auth()
 	peopleFile := filepath.Join(dataDir, DemoPeopleFile)
 	if _, err := a.Org(ctx, demoOrgs[0].id); errors.Is(err, meta.ErrNotFound) {
-		if err := seed(ctx, h, peopleFile); err != nil {
+		if err := seed(ctx, h, peopleFile, national); err != nil {
 			return "", fmt.Errorf("demo programme: %w", err)
 		}
 	} else if err != nil {
@@ -107,7 +107,7 @@ func seedProgramme(ctx context.Context, h *hub.Hub, dataDir string) (string, err
 	return a.URL("login", sec), nil
 }
 
-func seed(ctx context.Context, h *hub.Hub, peopleFile string) error {
+func seed(ctx context.Context, h *hub.Hub, peopleFile string, national bool) error {
 	a := h.Auth()
 	for _, o := range demoOrgs {
 		if err := a.CreateOrg(ctx, auth.Org{ID: o.id, Name: o.name, Kind: o.kind, Parent: o.parent, Created: time.Now()}); err != nil {
@@ -157,6 +157,9 @@ func seed(ctx context.Context, h *hub.Hub, peopleFile string) error {
 		return err
 	}
 	if err := seedAssessments(ctx, h, time.Now()); err != nil {
+		return err
+	}
+	if err := seedNetwork(ctx, h, national, time.Now()); err != nil {
 		return err
 	}
 	return seedCompanyData(ctx, h.Store())

@@ -181,6 +181,25 @@ func (s *Service) Edges(ctx context.Context, org string) ([]Edge, error) {
 	return out, nil
 }
 
+// Connected returns the organisations with an enrolled edge that is not
+// revoked.
+func (s *Service) Connected(ctx context.Context) (map[string]bool, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT DISTINCT org FROM edges WHERE enrolled <> 0 AND NOT revoked`)
+	if err != nil {
+		return nil, fmt.Errorf("connected organisations: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]bool{}
+	for rows.Next() {
+		var org string
+		if err := rows.Scan(&org); err != nil {
+			return nil, fmt.Errorf("connected organisations: %w", err)
+		}
+		out[org] = true
+	}
+	return out, rows.Err()
+}
+
 // Revoke marks an edge of org revoked: its credential stops working at
 // once. meta.ErrNotFound if org has no such edge.
 func (s *Service) Revoke(ctx context.Context, org, id string) error {

@@ -3,10 +3,12 @@ package hub
 import (
 	"context"
 	"crypto/tls"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"net/netip"
@@ -402,7 +404,7 @@ func (h *Hub) open(ctx context.Context) error {
 	}
 	h.fleet.RecordTo(h.audit)
 	if h.prog, err = programme.New(ctx, programme.Config{DB: h.meta, Audit: h.audit, HubOf: h.hubOf,
-		Log: cfg.Log.With("component", "programme"), Now: cfg.Now, Reg: reg}); err != nil {
+		Orgs: progOrgs{h.auth}, Connected: h.fleet.Connected, Evidence: h.evidence, Log: cfg.Log.With("component", "programme"), Now: cfg.Now, Reg: reg}); err != nil {
 		return err
 	}
 	if h.quota, err = quota.New(ctx, quota.Config{Meta: h.meta, Store: h.store, Default: cfg.Quota, Audit: h.audit, Log: cfg.Log.With("component", "quota"),
@@ -556,6 +558,54 @@ func (h *Hub) hubOf(ctx context.Context, org string) (string, error) {
 		}
 	}
 	return "", nil
+}
+
+// progOrgs is the organisation tree for the programme domain.
+type progOrgs struct{ a *auth.Service }
+
+func (o progOrgs) Org(ctx context.Context, id string) (name, kind, parent string, err error) {
+	org, err := o.a.Org(ctx, id)
+	return org.Name, string(org.Kind), org.Parent, err
+}
+
+func (o progOrgs) CreateOrgTx(ctx context.Context, tx *sql.Tx, id, name, kind, parent string) error {
+	return o.a.CreateOrgTx(ctx, tx, auth.Org{ID: id, Name: name, Kind: auth.OrgKind(kind), Parent: parent})
+}
+
+// evidence is what molen measures of org's factory, for the programme:
+// its edges, machines, series and days of data.
+func (h *Hub) evidence(ctx context.Context, org string) (programme.Evidence, error) {
+	var ev programme.Evidence
+	edges, err := h.fleet.Edges(ctx, org)
+	if err != nil {
+		return ev, err
+	}
+	for _, e := range edges {
+		if !e.Enrolled.IsZero() && !e.Revoked {
+			ev.Edges++
+		}
+	}
+	series, err := h.store.Series(ctx, org, "", 100_000)
+	if err != nil {
+		return ev, err
+	}
+	machines := map[string]bool{}
+	var first, last int64
+	for _, s := range series {
+		if i := strings.LastIndexByte(s.Path, '/'); i > 0 {
+			machines[s.Path[:i]] = true
+		}
+		if first == 0 || s.First < first {
+			first = s.First
+		}
+		last = max(last, s.Last)
+	}
+	ev.Series, ev.Machines = len(series), len(machines)
+	if len(series) > 0 {
+		ev.First, ev.Last = time.Unix(0, first).UTC(), time.Unix(0, last).UTC()
+		ev.Days = int(math.Ceil(ev.Last.Sub(ev.First).Hours() / 24))
+	}
+	return ev, nil
 }
 
 // Programme returns the programme domain.

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -53,9 +54,18 @@ type Config struct {
 	// HubOf returns the hub a company belongs to (for its intervals), or
 	// "" when it is under none.
 	HubOf func(ctx context.Context, org string) (string, error)
-	Log   *slog.Logger     // nil: discard
-	Now   func() time.Time // nil: time.Now
-	Reg   prometheus.Registerer
+	// Orgs is the organisation tree, for the registry and customers;
+	// required.
+	Orgs Orgs
+	// Connected returns the companies with an enrolled edge, for the
+	// funnel and the factories digitalising; nil: none.
+	Connected func(ctx context.Context) (map[string]bool, error)
+	// Evidence returns what molen measures of a company's factory; nil:
+	// none.
+	Evidence func(ctx context.Context, org string) (Evidence, error)
+	Log      *slog.Logger     // nil: discard
+	Now      func() time.Time // nil: time.Now
+	Reg      prometheus.Registerer
 }
 
 // Service keeps assessments and hubs' intervals.
@@ -67,12 +77,20 @@ type Service struct {
 	now      func() time.Time
 	rejected *prometheus.CounterVec
 	made     prometheus.Counter
+
+	orgs              Orgs
+	connected         func(ctx context.Context) (map[string]bool, error)
+	evidence          func(ctx context.Context, org string) (Evidence, error)
+	scores            sync.Map // assessment ID → overall score
+	questionnaires    sync.Map // version → *dma.Questionnaire
+	rejectedCompanies *prometheus.CounterVec
+	rejectedServices  *prometheus.CounterVec
 }
 
 // New returns the service, migrating its tables.
 func New(ctx context.Context, cfg Config) (*Service, error) {
-	if cfg.DB == nil || cfg.Audit == nil || cfg.HubOf == nil || cfg.Reg == nil {
-		return nil, errors.New("programme: DB, Audit, HubOf and Reg are required")
+	if cfg.DB == nil || cfg.Audit == nil || cfg.HubOf == nil || cfg.Orgs == nil || cfg.Reg == nil {
+		return nil, errors.New("programme: DB, Audit, HubOf, Orgs and Reg are required")
 	}
 	if err := cfg.DB.Migrate(ctx, Migrations); err != nil {
 		return nil, err
@@ -82,6 +100,11 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 			Help: "Digital maturity assessments refused, by reason (incomplete, contradictory, out_of_scale, unknown, malformed, order)."}, []string{"reason"}),
 		made: prometheus.NewCounter(prometheus.CounterOpts{Name: "molen_hub_dma_assessments_total",
 			Help: "Digital maturity assessments stored."}),
+		orgs: cfg.Orgs, connected: cfg.Connected, evidence: cfg.Evidence,
+		rejectedCompanies: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "molen_hub_programme_companies_rejected_total",
+			Help: "Customer registrations refused, by reason (invalid, duplicate)."}, []string{"reason"}),
+		rejectedServices: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "molen_hub_programme_services_rejected_total",
+			Help: "Service records refused, by reason (invalid, market_price)."}, []string{"reason"}),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -89,7 +112,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
-	cfg.Reg.MustRegister(s.rejected, s.made)
+	cfg.Reg.MustRegister(s.rejected, s.made, s.rejectedCompanies, s.rejectedServices)
 	return s, nil
 }
 
@@ -131,7 +154,7 @@ func (s *Service) SubmitAt(ctx context.Context, p api.Principal, stage dma.Stage
 	if version == 0 {
 		version = dma.Latest
 	}
-	q, err := dma.Load(version)
+	q, err := s.load(version)
 	if err != nil {
 		return Assessment{}, dma.Result{}, s.refuse(err)
 	}
@@ -254,12 +277,26 @@ func (s *Service) Assessment(ctx context.Context, org, id string) (Assessment, e
 }
 
 // Score scores a stored assessment with the questionnaire it was made with.
-func Score(a Assessment) (dma.Result, error) {
-	q, err := dma.Load(a.Version)
+func (s *Service) Score(a Assessment) (dma.Result, error) {
+	q, err := s.load(a.Version)
 	if err != nil {
 		return dma.Result{}, err
 	}
 	return q.Score(a.Answers)
+}
+
+// load returns version v of the questionnaire, parsed once (a version
+// never changes).
+func (s *Service) load(v int) (*dma.Questionnaire, error) {
+	if q, ok := s.questionnaires.Load(v); ok {
+		return q.(*dma.Questionnaire), nil
+	}
+	q, err := dma.Load(v)
+	if err != nil {
+		return nil, err
+	}
+	stored, _ := s.questionnaires.LoadOrStore(v, q)
+	return stored.(*dma.Questionnaire), nil
 }
 
 // Intervals returns a hub's intervals (the default if it set none).

@@ -51,7 +51,7 @@ func TestSubmitOrderAndIntervals(t *testing.T) {
 		clock := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
 		reg := prometheus.NewRegistry()
 		s, err := New(ctx, Config{DB: db, Audit: log, Reg: reg, Now: func() time.Time { return clock },
-			HubOf: func(context.Context, string) (string, error) { return "edih-a", nil }})
+			Orgs: newTree(), HubOf: func(context.Context, string) (string, error) { return "edih-a", nil }})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -118,8 +118,8 @@ func TestSubmitOrderAndIntervals(t *testing.T) {
 		if _, err := s.Assessment(ctx, "beta", t0.ID); !errors.Is(err, meta.ErrNotFound) {
 			t.Errorf("another organisation's assessment: %v", err)
 		}
-		r0, _ := Score(list[0])
-		r1, _ := Score(list[1])
+		r0, _ := s.Score(list[0])
+		r1, _ := s.Score(list[1])
 		c := Compare(list[0], r0, list[1], r1)
 		if c.Dimensions[0].Change.Change != 20 || c.Dimensions[0].Questions[1].Change.Change != 4 {
 			t.Errorf("comparison %+v", c.Dimensions[0])
@@ -145,7 +145,7 @@ func TestSubmitConcurrent(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s, err := New(ctx, Config{DB: db, Audit: log, Reg: prometheus.NewRegistry(),
+		s, err := New(ctx, Config{DB: db, Audit: log, Reg: prometheus.NewRegistry(), Orgs: newTree(),
 			HubOf: func(context.Context, string) (string, error) { return "", nil }})
 		if err != nil {
 			t.Fatal(err)

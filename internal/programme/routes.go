@@ -1,6 +1,7 @@
 package programme
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -14,10 +15,10 @@ import (
 
 // Routes are the domain's: the questionnaire (public), the assessments of
 // the caller's company (its members, or a hub's advisor acting for it by
-// its consent: viewers read, engineers submit), and a hub's intervals
-// (its admins).
+// its consent: viewers read, engineers submit), a hub's intervals (its
+// admins), and the network's and the KPIs' (hubRoutes).
 func (s *Service) Routes() []api.Route {
-	return []api.Route{
+	return append([]api.Route{
 		{Method: "GET", Path: "/api/v1/dma/questionnaire", Auth: api.Public, Handle: s.questionnaire},
 		{Method: "GET", Path: "/api/v1/dma/intervals", Auth: api.Viewer, Area: "programme", Handle: s.getIntervals},
 		{Method: "PUT", Path: "/api/v1/dma/intervals", Auth: api.Admin, Area: "programme", Handle: s.putIntervals, MaxBody: 1024},
@@ -25,7 +26,7 @@ func (s *Service) Routes() []api.Route {
 		{Method: "POST", Path: "/api/v1/assessments", Auth: api.Engineer, Area: "programme", Handle: s.submit, SelfAudited: true},
 		{Method: "GET", Path: "/api/v1/assessments/comparison", Auth: api.Viewer, Area: "programme", Handle: s.compare},
 		{Method: "GET", Path: "/api/v1/assessments/{assessment}", Auth: api.Viewer, Area: "programme", Handle: s.get},
-	}
+	}, s.hubRoutes()...)
 }
 
 func (s *Service) questionnaire(r *http.Request, _ api.Principal) (any, error) {
@@ -101,7 +102,7 @@ func (s *Service) list(r *http.Request, p api.Principal) (any, error) {
 	}
 	out := make([]assessmentJSON, 0, len(list))
 	for _, a := range list {
-		res, err := Score(a)
+		res, err := s.Score(a)
 		if err != nil {
 			return nil, fmt.Errorf("assessment %s: %w", a.ID, err)
 		}
@@ -116,6 +117,23 @@ func (s *Service) list(r *http.Request, p api.Principal) (any, error) {
 		if st != "" {
 			body["next"] = stageJSON{Stage: st, Due: due.UTC()}
 		}
+		// The company's own factory, and its peers when a hub registered it.
+		if s.evidence != nil {
+			ev, err := s.evidence(r.Context(), p.Org)
+			if err != nil {
+				return nil, fmt.Errorf("evidence of %s: %w", p.Org, err)
+			}
+			body["evidence"] = ev
+		}
+		c, err := scanCompany(s.db.QueryRowContext(r.Context(), `SELECT `+companyColumns+` FROM prog_companies WHERE org = $1`, p.Org))
+		switch {
+		case err == nil:
+			if body["peers"], err = s.PeersOf(r.Context(), c); err != nil {
+				return nil, err
+			}
+		case !errors.Is(err, meta.ErrNotFound):
+			return nil, fmt.Errorf("profile of %s: %w", p.Org, err)
+		}
 	}
 	return body, nil
 }
@@ -125,7 +143,7 @@ func (s *Service) get(r *http.Request, p api.Principal) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	res, err := Score(a)
+	res, err := s.Score(a)
 	if err != nil {
 		return nil, fmt.Errorf("assessment %s: %w", a.ID, err)
 	}
@@ -141,11 +159,11 @@ func (s *Service) compare(r *http.Request, p api.Principal) (any, error) {
 		return nil, fmt.Errorf("comparison of %s: needs a T0 and a later assessment: %w", p.Org, meta.ErrNotFound)
 	}
 	from, to := list[0], list[len(list)-1]
-	rf, err := Score(from)
+	rf, err := s.Score(from)
 	if err != nil {
 		return nil, err
 	}
-	rt, err := Score(to)
+	rt, err := s.Score(to)
 	if err != nil {
 		return nil, err
 	}

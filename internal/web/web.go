@@ -110,11 +110,13 @@ func Handler() http.Handler {
 // application's.
 var Endpoints = []string{
 	"alarms", "alarms/ack", "alarms/comment", "assessments", "assessments/comparison", "assessments/{assessment}", "audit", "audit/export", "audit/verify", "auth/login", "auth/logout",
-	"auth/switch", "auth/totp", "delegations", "delegations/{delegation}", "dma/intervals", "dma/questionnaire", "downtime/pareto", "events", "events/reason",
+	"auth/switch", "auth/totp", "catalogue", "delegations", "delegations/{delegation}", "dma/intervals", "dma/questionnaire", "downtime/pareto", "events", "events/reason",
 	"export", "fleet/edges", "fleet/edges/{edge}", "fleet/edges/{edge}/place", "fleet/groups", "fleet/groups/{group}", "fleet/layers",
 	"fleet/layers/org", "fleet/layers/{scope}/{target}", "grants", "grants/{grant}", "invitations", "invitations/{invitation}", "latest", "live", "me", "me/export",
 	"me/password", "me/sessions", "me/sessions/{session}", "me/totp", "me/totp/confirm", "members", "members/{user}",
 	"members/{user}/reset", "notify/channels", "notify/channels/{channel}", "notify/channels/{channel}/test", "notify/deliveries",
-	"notify/deliveries/{delivery}/retry", "notify/rules", "notify/rules/{rule}", "oee", "orgs", "query", "quota", "quotas/{org}", "reasons", "series", "series/merge", "series/rename", "tokens",
+	"notify/deliveries/{delivery}/retry", "notify/rules", "notify/rules/{rule}", "oee", "orgs", "programme/collaborations", "programme/customers",
+	"programme/customers/{company}", "programme/customers/{company}/services", "programme/fieldlabs", "programme/fieldlabs/{fieldlab}", "programme/hub",
+	"programme/kpi", "programme/snapshots", "programme/snapshots/{month}", "query", "quota", "quotas/{org}", "reasons", "series", "series/merge", "series/rename", "tokens",
 	"tokens/{token}", "whoami",
 }

@@ -30,6 +30,7 @@ if (!/an advisor of edih-noord/.test(await text(factory, '[data-assessment="T1"]
 if (await factory.getAttribute('[data-radar]', 'data-radar') !== 'T0,T1') fail('radar: ' + await factory.getAttribute('[data-radar]', 'data-radar'));
 if (await factory.locator('[data-radar] polygon.area').count() !== 2) fail('radar: not two polygons');
 await factory.waitForSelector('h2:text-is("Change from T0 to T1")');
+if (await factory.getAttribute('[data-evidence]', 'data-evidence') !== '1') fail('the factory\'s own evidence: ' + await text(factory, '[data-evidence]'));
 await view(factory, 'programme-factory');
 log('ok the factory\'s T0 and T1, the radar and the change');
 await factory.click('[data-assessment="T0"] a');
@@ -130,7 +131,127 @@ if (await hub.inputValue('#dma-t1') !== '9') fail('T1 interval after saving: ' +
 await view(hub, 'programme-intervals');
 log('ok the hub\'s intervals saved');
 
-// 5. A phone's screen.
+// 5. Signed out, anyone finds help in their province by technology, in
+// English and Dutch; nothing for the hubs' staff only is shown.
+const visitor = await newPage();
+await go(visitor, '#/catalogue', 'Find help to digitalise');
+await visitor.selectOption('#cat-region', 'NL21');
+await visitor.selectOption('#cat-technology', 'maintenance');
+await visitor.focus('button:text-is("Search")');
+await visitor.keyboard.press('Enter');
+await visitor.waitForFunction(() => decodeURIComponent(document.documentElement.dataset.view || '').includes('region=NL21'));
+await visitor.waitForSelector('[data-fieldlab="fieldlab-zwolle"]');
+const hubsShown = await visitor.$$eval('[data-hub]', (es) => es.map((e) => e.dataset.hub));
+if (hubsShown.join() !== 'edih-noord') fail('hubs for Overijssel: ' + hubsShown.join());
+const labsShown = await visitor.$$eval('[data-fieldlab]', (es) => es.length);
+const page = await visitor.textContent('main');
+if (/room for four|capacity \d/.test(page)) fail('the public catalogue shows a hub\'s notes');
+await view(visitor, 'catalogue');
+await visitor.selectOption('#cat-lang', 'nl');
+await visitor.waitForSelector('h1:text-is("Hulp vinden bij digitaliseren")');
+await visitor.waitForSelector('[data-fieldlab="fieldlab-zwolle"] dd:has-text("Slim onderhoud")');
+await view(visitor, 'catalogue-nl');
+log(`ok the public catalogue: ${labsShown} fieldlabs for Overijssel and smart maintenance, in English and Dutch`);
+
+// 6. The hub's owner registers a customer, is refused a duplicate and a
+// subsidy for a large company, records a service, and sees the KPIs.
+await go(hub, '#/hub', 'Customers');
+if (!await hub.locator('[data-customer="default"]').count()) fail('the factory is not among edih-noord\'s customers');
+await view(hub, 'hub-customers');
+async function register(name, id, kvk, size) {
+  await hub.fill('#reg-name', name);
+  await hub.fill('#reg-org', id);
+  await hub.fill('#reg-kvk', kvk);
+  await hub.selectOption('#reg-size', size);
+  await hub.fill('#reg-nace', 'C28');
+  await hub.selectOption('#reg-nuts', 'NL21');
+  await hub.fill('#reg-email', 'info@' + id + '.example');
+  await hub.focus('#reg-email');
+  await hub.keyboard.press('Enter');
+}
+await register('Hengelo Machinebouw B.V.', 'hengelo-machinebouw', '06123123', '250+');
+await status(hub, /Customer Hengelo Machinebouw B.V. registered/);
+hub.expect = /^409 POST .*programme\/customers$/;
+await register('Dubbel B.V.', 'dubbel', '06123123', '0-49');
+await hub.waitForSelector('main [role="alert"]:has-text("kvk 06123123")');
+await view(hub, 'hub-duplicate');
+hub.expect = null;
+await hub.click('[data-customer="hengelo-machinebouw"] a');
+await hub.waitForSelector('h2:text-is("Hengelo Machinebouw B.V.")');
+await hub.fill('#rec-day', '2026-10-01');
+await hub.fill('#rec-provider', 'fieldlab-zwolle');
+await hub.fill('#rec-market', '12000');
+await hub.fill('#rec-price', '3000');
+await hub.fill('#rec-subsidy', '9000');
+hub.expect = /^400 POST .*\/services$/;
+await hub.click('button:text-is("Record a service")');
+await hub.waitForSelector('main [role="alert"]:has-text("market price")');
+await view(hub, 'hub-market-price');
+hub.expect = null;
+await hub.fill('#rec-price', '12000');
+await hub.fill('#rec-subsidy', '0');
+await hub.fill('#rec-investment', '250000');
+await hub.click('button:text-is("Record a service")');
+await status(hub, /Service recorded/);
+await hub.waitForSelector('[data-service="test-before-invest"]');
+await go(hub, '#/hub/c/default', 'Molenaar Precisie B.V.');
+const factoryStages = await hub.$$eval('[data-assessment]', (rs) => rs.map((r) => r.dataset.assessment));
+if (factoryStages.join() !== 'T0,T1') fail('the factory\'s assessments seen by its hub: ' + factoryStages.join());
+if (await hub.locator('[data-service]').count() < 2) fail('the factory\'s services');
+// The factory shares its KPIs with its hub: its report shows its edge and machines.
+if (await hub.getAttribute('[data-evidence]', 'data-evidence') !== '1') fail('evidence of the factory: ' + await text(hub, '[data-evidence]'));
+if (!/Machines\s*\d/.test(await text(hub, '[data-evidence]'))) fail('evidence: ' + await text(hub, '[data-evidence]'));
+await view(hub, 'hub-customer');
+await go(hub, '#/hub/kpi', 'KPIs of edih-noord');
+if (await hub.locator('[data-target]').count() !== 4) fail('targets');
+const steps = await hub.$$eval('[data-step]', (es) => es.map((e) => e.dataset.step));
+if (steps.join() !== 'reached,registered,assessed,served,connected,improved') fail('funnel: ' + steps.join());
+const connected = await text(hub, '[data-step="connected"] strong');
+if (Number(connected) < 1) fail('the factory\'s edge is not counted as connected: ' + connected);
+await hub.fill('#snap-month', '2026-01');
+await hub.click('button:text-is("Freeze snapshot")');
+await status(hub, /Snapshot of 2026-01 frozen/);
+await hub.waitForSelector('[data-snapshot="2026-01"]');
+await view(hub, 'hub-kpi');
+await hub.selectOption('#lang-select', 'nl');
+await hub.waitForSelector('h2:text-is("KPI\'s van edih-noord")');
+await view(hub, 'hub-kpi-nl');
+await hub.selectOption('#lang-select', 'en');
+log('ok the hub registers, refuses a duplicate and a subsidy for a large company, records a service, and shows its KPIs');
+
+// 7. The hub takes a fieldlab out of the catalogue and records a
+// collaboration with another hub.
+await go(hub, '#/hub/fieldlabs', 'The hub\'s profile in the catalogue');
+const zwolle = '[data-fieldlab="fieldlab-zwolle"]';
+await hub.click(`${zwolle} summary`);
+await hub.uncheck(`${zwolle} input[name="public"]`);
+await hub.click(`${zwolle} button:text-is("Save fieldlab")`);
+await status(hub, /Saved/);
+await hub.waitForSelector(`${zwolle} h3:has-text("not public")`);
+await view(hub, 'hub-fieldlabs');
+await visitor.reload();
+await visitor.waitForSelector('[data-hub="edih-noord"]');
+if (await visitor.locator('[data-fieldlab="fieldlab-zwolle"]').count()) fail('a fieldlab taken out of the catalogue is still shown');
+await go(hub, '#/hub/collaborations', 'Collaborations');
+await hub.fill('#col-partner', 'edih-zuid');
+await hub.fill('#col-topic', 'Joint cobot day in Eindhoven');
+await hub.fill('#col-day', '2026-11-12');
+await hub.click('button:text-is("Add a collaboration")');
+await status(hub, /Collaboration added/);
+await hub.waitForSelector('[data-collaboration="edih-zuid"]:has-text("Joint cobot day")');
+await view(hub, 'hub-collaborations');
+log('ok the hub takes a fieldlab out of the catalogue and records a collaboration');
+
+// 8. The programme office sees the KPIs nationally.
+const office = await newPage();
+await signIn(office, env('MOLEN_EMAIL'), env('MOLEN_PASSWORD'), null, 'platform');
+await go(office, '#/hub', 'KPIs of the programme');
+const reached = Number((await text(office, '[data-step="reached"] strong')).replace(/\D/g, ''));
+if (reached < 40) fail('national funnel reached: ' + reached);
+await view(office, 'programme-national');
+log(`ok the national KPIs: ${reached} companies reached`);
+
+// 9. A phone's screen.
 await company.setViewportSize({ width: 390, height: 844 });
 await go(company, '#/programme', 'Digital maturity assessments');
 await company.waitForSelector('[data-radar]');
@@ -140,5 +261,7 @@ clean(factory, 'end');
 clean(company, 'end');
 clean(hub, 'end');
 clean(late, 'end');
+clean(visitor, 'end');
+clean(office, 'end');
 await browser.close();
 log('PASS');

@@ -34,7 +34,7 @@ export async function newPage() {
   page.signedIn = false;
   page.on('pageerror', (e) => page.problems.push('page error: ' + e.message));
   page.on('console', (m) => {
-    if (m.type() === 'error' && !(page.expect && /status of 40[03]/.test(m.text())) && !/status of 404/.test(m.text()) && (page.signedIn || !/status of 401/.test(m.text()))) page.problems.push('console: ' + m.text());
+    if (m.type() === 'error' && !(page.expect && /status of 40[039]/.test(m.text())) && !/status of 404/.test(m.text()) && (page.signedIn || !/status of 401/.test(m.text()))) page.problems.push('console: ' + m.text());
   });
   page.on('response', (r) => {
     if (page.expect && page.expect.test(`${r.status()} ${r.request().method()} ${r.url()}`)) return;
@@ -93,7 +93,9 @@ export async function signIn(page, email, password, code, into = org) {
 // application back to its first view.
 export async function switchOrg(page, o) {
   await page.selectOption('#org-select', o);
-  await page.waitForFunction((x) => document.getElementById('org-select')?.value === x &&
+  // The application moves to #/ after the switch: wait for that too, so
+  // that a navigation right after is not undone by it.
+  await page.waitForFunction((x) => document.getElementById('org-select')?.value === x && location.hash === '#/' &&
     document.querySelector('#nav a[aria-current="page"]')?.getAttribute('href') === '#/factory', o);
 }
 export const go = async (page, hash, heading) => {

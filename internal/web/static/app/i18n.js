@@ -2,11 +2,12 @@
 // Dutch. Keys are grouped by screen; {name} is filled in by t(). A test
 // checks that both languages have the same keys and that every key the
 // code uses exists. The account and admin screens' texts are in
-// i18n-accounts.js, the programme's in i18n-programme.js and the
-// notifications' in i18n-notify.js, merged in
+// i18n-accounts.js, the programme's in i18n-programme.js and
+// i18n-network.js, the notifications' in i18n-notify.js, merged in
 // below.
 import { accounts } from './i18n-accounts.js';
 import { programme } from './i18n-programme.js';
+import { network } from './i18n-network.js';
 import { fleet } from './i18n-fleet.js';
 import { notify } from './i18n-notify.js';
 
@@ -138,4 +139,4 @@ export const catalogue = {
     'error.unavailable': 'Deze hub biedt dit nog niet.',
   },
 };
-for (const l of Object.keys(catalogue)) Object.assign(catalogue[l], accounts[l], programme[l], fleet[l], notify[l]);
+for (const l of Object.keys(catalogue)) Object.assign(catalogue[l], accounts[l], programme[l], network[l], fleet[l], notify[l]);

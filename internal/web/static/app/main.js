@@ -8,6 +8,7 @@ import './factory.js';
 import './account.js';
 import './admin.js';
 import './programme.js';
+import './network.js';
 import './fleet.js';
 import './notify.js';
 
@@ -88,6 +89,7 @@ function SignIn() {
       <button type="submit" class="primary" disabled=${busy}>${step === 'password' ? t('signin.submit') : t('signin.verify')}</button>
       ${step === 'password' && html`<button type="button" class="ghost" onClick=${() => setStep('totp')}>${t('signin.haveCode')}</button>`}
       <p class="hint">${t('signin.hint')}</p>
+      <p class="hint"><a href="#/catalogue">${t('cat.title')}</a></p>
     </form>
     <${Prefs} />
   </main>`;
@@ -173,10 +175,13 @@ function Shell({ w }) {
 function App() {
   const w = useSignal(who);
   const u = useSignal(unauthorised);
+  const r = useSignal(route);
   useSignal(lang);
   useEffect(() => { if (u && who.value) { auth.csrf = ''; who.value = false; } }, [u]);
   if (w === null) return html`<p class="boot" role="status">${t('shell.loading')}</p>`;
-  if (w === false) return html`<${SignIn} />`;
+  // Signed out, only a public area (the catalogue) or the sign-in.
+  const pub = areas.find((a) => a.public && a.id === r.area);
+  if (w === false) return pub ? html`<${pub.view} route=${r} who=${null} />` : html`<${SignIn} />`;
   if (w.error) return html`<main id="main" class="panel"><p role="alert" class="error">${t('shell.unreachable')}: ${w.error}</p></main>`;
   return html`<${Shell} w=${w} />`;
 }

@@ -87,7 +87,25 @@ function Maturity({ who }) {
         <a href=${href('programme', ['new'])}>${t('dma.fillStage', { stage: next.stage })}</a></p>`}
     </section>
     ${latest && html`<${Result} q=${q.data} a=${latest} t0=${first !== latest ? first : null} />`}
+    <${Measured} ev=${list.data.evidence} peers=${list.data.peers} />
     ${all.length > 1 && html`<${Comparison} q=${q.data} who=${who} n=${all.length} />`}`;
+}
+
+// Measured is what molen measures in the company's factory — evidence next
+// to its answers on readiness, data and automation — and its peers'
+// average, when five or more form the group.
+function Measured({ ev, peers }) {
+  if (!ev) return null;
+  return html`<section class="panel" aria-labelledby="dma-ev-h" data-evidence=${ev.edges}>
+    <h2 id="dma-ev-h">${t('hub.evidence')}</h2>
+    <dl class="facts">
+      <dt>${t('hub.edges')}</dt><dd>${ev.edges}</dd><dt>${t('hub.machines')}</dt><dd>${ev.machines}</dd>
+      <dt>${t('hub.series')}</dt><dd>${ev.series}</dd><dt>${t('hub.days')}</dt><dd>${ev.days}</dd>
+    </dl>
+    ${peers && html`<p data-peers=${peers.shown ? peers.companies : 'hidden'}>${peers.shown
+      ? t('hub.peers', { v: fmtNum(peers.overall, 1), n: peers.companies, sector: peers.sector, region: peers.region, size: peers.size })
+      : t('hub.peersHidden', { min: 5 })}</p>`}
+  </section>`;
 }
 
 function One({ id, who }) {
