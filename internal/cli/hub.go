@@ -115,7 +115,8 @@ has the web UI open.
 	f.Var((*periodFlag)(&cfg.RetentionRaw), "retention-raw", "keep raw points this long by default: a duration like 90d or 36h, or 0 (forever)")
 	f.Var((*periodFlag)(&cfg.RetentionMinute), "retention-minute", "keep 1-minute rollups this long by default (at least --retention-raw), or 0 (forever)")
 	f.Var((*periodFlag)(&cfg.RetentionHour), "retention-hour", "keep 1-hour rollups this long by default (at least --retention-minute), or 0 (forever)")
-	cfg.Quota = quota.Default
+	def := quota.Default
+	cfg.Quota = &def
 	f.Int64Var(&cfg.Quota.Series, "quota-series", quota.Default.Series, "series an organisation may have, unless a platform admin set its quota (0: no limit)")
 	f.Int64Var(&cfg.Quota.PointsPerDay, "quota-points-per-day", quota.Default.PointsPerDay, "points an organisation may store per UTC day, unless a platform admin set its quota (0: no limit)")
 	startPprof = addPprof(cmd)

@@ -111,10 +111,9 @@ type Config struct {
 	// forever.
 	RetentionRaw, RetentionMinute, RetentionHour time.Duration
 
-	// Quota of an organisation that a platform admin gave none; zero:
-	// quota.Default. A limit of 0 in it means no limit, but all zero
-	// means the default.
-	Quota quota.Limits
+	// Quota of an organisation that a platform admin gave none; nil:
+	// quota.Default. A limit of 0 in it means no limit.
+	Quota *quota.Limits
 }
 
 // Default retention. Raw points are what a factory engineer looks at

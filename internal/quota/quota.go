@@ -51,9 +51,9 @@ type Lister interface {
 type Config struct {
 	Meta  *meta.DB
 	Store Lister
-	// Default applies to organisations without their own quota; zero:
-	// the package's Default.
-	Default Limits
+	// Default applies to organisations without their own quota; nil:
+	// the package's Default. A limit of 0 in it means no limit.
+	Default *Limits
 	// OrgExists reports meta.ErrNotFound for an unknown organisation.
 	OrgExists func(ctx context.Context, org string) error
 	// Audit records quota changes.
@@ -92,13 +92,13 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if err := cfg.Meta.Migrate(ctx, Migrations); err != nil {
 		return nil, err
 	}
-	s := &Service{db: cfg.Meta, st: cfg.Store, def: cfg.Default, exists: cfg.OrgExists, aud: cfg.Audit, log: cfg.Log, now: cfg.Now,
+	s := &Service{db: cfg.Meta, st: cfg.Store, def: Default, exists: cfg.OrgExists, aud: cfg.Audit, log: cfg.Log, now: cfg.Now,
 		orgs: map[string]*orgState{},
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "molen_hub_quota_refused_points_total",
 			Help: "Points refused by an organisation's quota, by organisation and reason (series, points_per_day)."}, []string{"org", "reason"}),
 	}
-	if s.def == (Limits{}) {
-		s.def = Default
+	if cfg.Default != nil {
+		s.def = *cfg.Default
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
