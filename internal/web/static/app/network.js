@@ -32,8 +32,10 @@ function CatalogueView({ route: r, who }) {
   const l = useSignal(lang);
   const q = { region: r.query.get('region') || '', technology: r.query.get('technology') || '', service: r.query.get('service') || '' };
   const cat = useApi('catalogue', { lang: l, ...q }, [l]);
-  // Signed out, the shell is not there to say the view is rendered.
-  useEffect(() => { if (!who && cat.data) document.documentElement.dataset.view = location.hash; }, [who, cat.data, r]);
+  // Signed out, the shell is not there to say the view is rendered: once
+  // the answer to this search is in (while a new search loads, the last
+  // answer stays on the page).
+  useEffect(() => { if (!who && cat.data && !cat.loading) document.documentElement.dataset.view = location.hash; }, [who, cat.data, cat.loading, r]);
   function search(e) {
     e.preventDefault();
     const f = new FormData(e.target);
@@ -63,7 +65,7 @@ function CatalogueView({ route: r, who }) {
       <span></span><button type="submit">${t('cat.search')}</button>
     </form>
     ${cat.error ? html`<${Refusal} error=${cat.error} />` : !cat.data ? html`<p role="status">${t('shell.loading')}</p>` : html`
-      <section aria-labelledby="cat-hubs-h">
+      <section aria-labelledby="cat-hubs-h" aria-busy=${cat.loading ? 'true' : 'false'}>
         <h2 id="cat-hubs-h">${t('cat.hubs')}</h2>
         <ul class="cards">${cat.data.hubs.map((h) => html`<li class="panel" data-hub=${h.id}>
           <h3>${h.name}</h3><p>${h.description}</p>
