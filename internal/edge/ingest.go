@@ -238,7 +238,7 @@ func (e *Edge) submitMessage(dev device, topic string, payload []byte, id *resen
 		e.reject(dev, topic, payload, uns.ReasonOf(err), err)
 		return nil, err
 	}
-	if id != nil && e.resends.has(*id) && stamped(pts, now) {
+	if id != nil && stamped(pts, now) && e.resends.stored(*id) {
 		e.metrics.resendsSkipped.Inc()
 		return nil, errResent
 	}
@@ -301,6 +301,7 @@ func (e *Edge) submit(pts []uns.Point, ids ...resendID) (*stored, error) {
 	if err != nil {
 		return nil, e.refusedAppend(err)
 	}
+	e.resends.queued(p, ids...)
 	return &stored{e: e, p: p, points: len(pts), ids: ids}, nil
 }
 
@@ -327,9 +328,11 @@ func (s *stored) wait(ctx context.Context) error {
 func (s *stored) settle() error {
 	e := s.e
 	if _, err := s.p.Result(); err != nil {
+		e.resends.settled(s.p, s.ids...)
 		return e.refusedAppend(err)
 	}
 	e.resends.add(s.ids...)
+	e.resends.settled(s.p, s.ids...)
 	e.metrics.points.Add(float64(s.points))
 	if e.refusing.Load() && e.refusing.CompareAndSwap(true, false) {
 		e.log.Info("accepting device data again")

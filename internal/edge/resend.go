@@ -152,15 +152,63 @@ func openEnvelope(data []byte) (ids envelopeIDs, ok bool, rec []byte, err error)
 
 // resendTable remembers the identities of the last publishes stored, up to
 // a fixed number, oldest forgotten first.
+//
+// It also knows the publishes on their way to disk (queued for the outbox,
+// not yet settled): a device that lost its connection sends its
+// unacknowledged publishes again on a new one while the originals may still
+// be on their way, and such a resend must wait for its original's outcome.
 type resendTable struct {
-	mu    sync.Mutex          // guards everything below
-	ring  []resendID          // ring[n%len(ring)] is the n-th identity added
-	index map[resendID]uint64 // identity → n of its newest slot
-	n     uint64              // identities added
+	mu      sync.Mutex          // guards everything below
+	ring    []resendID          // ring[n%len(ring)] is the n-th identity added
+	index   map[resendID]uint64 // identity → n of its newest slot
+	n       uint64              // identities added
+	pending map[resendID]*outbox.Pending
 }
 
 func newResendTable(size int) *resendTable {
-	return &resendTable{ring: make([]resendID, size), index: make(map[resendID]uint64, size)}
+	return &resendTable{ring: make([]resendID, size), index: make(map[resendID]uint64, size), pending: map[resendID]*outbox.Pending{}}
+}
+
+// queued says that the publishes ids are on their way to disk in p.
+func (t *resendTable) queued(p *outbox.Pending, ids ...resendID) {
+	if len(ids) == 0 {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, id := range ids {
+		t.pending[id] = p
+	}
+}
+
+// settled says that the publishes ids are stored (and then added) or
+// refused: no longer on their way.
+func (t *resendTable) settled(p *outbox.Pending, ids ...resendID) {
+	if len(ids) == 0 {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, id := range ids {
+		if t.pending[id] == p {
+			delete(t.pending, id)
+		}
+	}
+}
+
+// stored reports whether the publish id is stored, waiting for its
+// original's outcome if that is still on its way to disk.
+func (t *resendTable) stored(id resendID) bool {
+	t.mu.Lock()
+	_, ok := t.index[id]
+	p := t.pending[id]
+	t.mu.Unlock()
+	if ok || p == nil {
+		return ok
+	}
+	<-p.Done()
+	_, err := p.Result()
+	return err == nil
 }
 
 // add remembers ids, forgetting the oldest identities if the table is full.
