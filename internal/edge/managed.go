@@ -591,7 +591,8 @@ func (e *Edge) report() uplink.Report {
 	s := e.Status()
 	r := uplink.Report{Version: e.cfg.Version, OS: runtime.GOOS, Arch: runtime.GOARCH,
 		Inputs: make([]uplink.InputHealth, len(s.Inputs)), BufferRecords: s.Outbox.PendingRecords, BufferPoints: s.Outbox.PendingPoints,
-		OldestPendingSeconds: s.Outbox.OldestPendingSeconds, Forwarded: s.Forward.Points, Manifest: s.Desired}
+		OldestPendingSeconds: s.Outbox.OldestPendingSeconds, Forwarded: s.Forward.Points, Manifest: s.Desired,
+		ReportSeconds: time.Duration(e.poll.Load()).Seconds()}
 	for i, in := range s.Inputs {
 		r.Inputs[i] = uplink.InputHealth{Name: in.Input, Kind: in.Kind, State: string(in.State), Error: in.LastError}
 	}

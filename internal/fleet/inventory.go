@@ -230,8 +230,14 @@ func (s *Service) places(ctx context.Context, org string) (map[string]Place, err
 }
 
 // Offline is how long after its last report an edge counts as offline:
-// three report intervals of the default.
+// three report intervals of the default; for an edge that reports less
+// often, three of its own (offline).
 const Offline = 90 * time.Second
+
+// offline is how long after a report r its edge counts as offline.
+func offline(r uplink.Report) time.Duration {
+	return max(Offline, 3*time.Duration(r.ReportSeconds*float64(time.Second)))
+}
 
 // InventoryEdge is one edge of the inventory.
 type InventoryEdge struct {
@@ -297,7 +303,7 @@ func (s *Service) Inventory(ctx context.Context, org string, f Filter) ([]Invent
 		}
 		if r, ok := reports[e.ID]; ok {
 			ie.Reported = &r
-			ie.Online = now.Sub(r.At) < Offline
+			ie.Online = now.Sub(r.At) < offline(r.Report)
 			ie.Health = health(r.Report, ie.Online)
 		}
 		if !f.match(ie) {

@@ -172,6 +172,10 @@ type Report struct {
 	DiskFree  uint64  `json:"disk_free_bytes"`
 	DiskTotal uint64  `json:"disk_total_bytes"`
 	Manifest  Applied `json:"manifest"`
+	// ReportSeconds is how often the edge reports (its poll interval), so
+	// that the hub knows when a report is overdue; 0 from edges that do
+	// not say.
+	ReportSeconds float64 `json:"report_seconds,omitempty"`
 }
 
 // ErrNotModified is FetchManifest's answer when the hub's manifest still
