@@ -244,6 +244,9 @@ func TestSignedUplinksThroughATLSProxyWithAPin(t *testing.T) {
 	v.startEdge()
 	publish(t, v.device(4), "f/proxy/n", []byte("1"))
 	eventually(t, "the value at the hub through the proxy", func() bool { return v.count("f/proxy/n") == 1 })
+	// The hub stores a batch before the edge has its answer: wait until the
+	// edge has it too, or the value is pending again after the restart.
+	eventually(t, "the edge to have the hub's answer", func() bool { return v.edge.Status().Outbox.PendingPoints == 0 })
 	if v.edge.Status().Edge.Auth != "key" {
 		t.Errorf("edge behind the proxy authenticates by %q, want key", v.edge.Status().Edge.Auth)
 	}
