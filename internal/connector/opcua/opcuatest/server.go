@@ -24,6 +24,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/gopcua/opcua/id"
@@ -218,12 +219,29 @@ func (s *Server) folder(path string) *server.Node {
 }
 
 // Start starts a stopped server on its address, with its variables.
+//
+// Its ports are free when chosen, but on a busy machine another process's
+// outgoing connection can take one (they come from the same ephemeral
+// range) between a Stop and the next Start: a port in use is tried again
+// for up to ten seconds, as a machine that restarts would.
 func (s *Server) Start() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.srv != nil {
 		return errors.New("opcuatest: server already running")
 	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := s.start()
+		if err == nil || !errors.Is(err, syscall.EADDRINUSE) && !strings.Contains(err.Error(), "address already in use") || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// start is one attempt of Start; s.mu is held.
+func (s *Server) start() error {
 	// The gopcua server listens on a port of its own behind the proxy (the
 	// first endpoint) and advertises the proxy's too, which is the one its
 	// clients ask for the endpoints of.
