@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -21,34 +20,17 @@ import (
 
 	"github.com/molen-io/molen/internal/api"
 	"github.com/molen-io/molen/internal/auth"
+	"github.com/molen-io/molen/internal/clocktest"
 	"github.com/molen-io/molen/internal/meta"
 	"github.com/molen-io/molen/internal/meta/metatest"
 )
-
-// clock is a settable test clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // server is the auth domain's routes behind a router, as the hub serves
 // them.
 type server struct {
 	*httptest.Server
 	s   *auth.Service
-	clk *clock
+	clk *clocktest.Clock
 	reg *prometheus.Registry
 }
 
@@ -56,9 +38,9 @@ const pw = "a password of some length"
 
 func newServer(t *testing.T, db *meta.DB, cfg auth.Config) *server {
 	t.Helper()
-	clk := &clock{t: time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)}
+	clk := clocktest.New(time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC))
 	reg := prometheus.NewRegistry()
-	cfg.DB, cfg.Now, cfg.Registry, cfg.Argon2 = db, clk.now, reg, testArgon2
+	cfg.DB, cfg.Now, cfg.Registry, cfg.Argon2 = db, clk.Now, reg, testArgon2
 	s, err := auth.New(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -229,13 +211,13 @@ func TestLockout(t *testing.T) {
 			t.Errorf("%s after 3 failures: %d %s Retry-After %q, want 429 for 60 s", email, a.code, a.raw, a.header.Get("Retry-After"))
 		}
 	}
-	sv.clk.add(61 * time.Second)
+	sv.clk.Add(61 * time.Second)
 	// One more failure doubles the lock.
 	sv.login(t, "known@acme.test", "wrong password, long enough")
 	if a := sv.login(t, "known@acme.test", pw); a.code != 429 || a.header.Get("Retry-After") != "120" {
 		t.Errorf("after a 4th failure: %d Retry-After %q, want 120 s", a.code, a.header.Get("Retry-After"))
 	}
-	sv.clk.add(121 * time.Second)
+	sv.clk.Add(121 * time.Second)
 	if a := sv.login(t, "known@acme.test", pw); a.code != 200 {
 		t.Errorf("after the lock: %d %s", a.code, a.raw)
 	}
@@ -268,23 +250,23 @@ func TestSessions(t *testing.T) {
 		t.Errorf("me: %d %s", b.code, b.raw)
 	}
 	// Idle: 29 minutes keep it, 31 end it.
-	sv.clk.add(29 * time.Minute)
+	sv.clk.Add(29 * time.Minute)
 	if b := sv.as(t, s, "GET", "/api/v1/whoami", ""); b.code != 200 {
 		t.Errorf("after 29 idle minutes: %d", b.code)
 	}
-	sv.clk.add(31 * time.Minute)
+	sv.clk.Add(31 * time.Minute)
 	if b := sv.as(t, s, "GET", "/api/v1/whoami", ""); b.code != 401 {
 		t.Errorf("after 31 idle minutes: %d, want 401", b.code)
 	}
 	// Absolute: used every 20 minutes, it still ends after 2 hours.
 	s = sv.signIn(t, "p@acme.test")
 	for i := range 5 {
-		sv.clk.add(20 * time.Minute)
+		sv.clk.Add(20 * time.Minute)
 		if b := sv.as(t, s, "GET", "/api/v1/whoami", ""); b.code != 200 {
 			t.Fatalf("in use, after %d min: %d", (i+1)*20, b.code)
 		}
 	}
-	sv.clk.add(21 * time.Minute)
+	sv.clk.Add(21 * time.Minute)
 	if b := sv.as(t, s, "GET", "/api/v1/whoami", ""); b.code != 401 {
 		t.Errorf("after the absolute end: %d, want 401", b.code)
 	}
@@ -370,7 +352,7 @@ func TestSecondFactor(t *testing.T) {
 		t.Errorf("qr: not a 200 pixel PNG: %v", err)
 	}
 	code := func() string {
-		c, err := totp.GenerateCode(key, sv.clk.now())
+		c, err := totp.GenerateCode(key, sv.clk.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -382,7 +364,7 @@ func TestSecondFactor(t *testing.T) {
 	if a := sv.as(t, s, "POST", "/api/v1/me/totp/confirm", `{"code":"`+code()+`"}`); a.code != 200 {
 		t.Fatalf("confirm: %d %s", a.code, a.raw)
 	}
-	sv.clk.add(30 * time.Second)
+	sv.clk.Add(30 * time.Second)
 
 	a := sv.login(t, "p@acme.test", pw)
 	if a.code != 200 || a.body["second_factor"] != true || a.session == "" || a.body["csrf"] != nil {
@@ -449,7 +431,7 @@ func TestInvitationAndReset(t *testing.T) {
 		if x := sv.as(t, owner, "DELETE", "/api/v1/invitations/"+gone.body["id"].(string), ""); x.code != 200 {
 			t.Fatalf("revoke: %d %s", x.code, x.raw)
 		}
-		sv.clk.add(25 * time.Hour)
+		sv.clk.Add(25 * time.Hour)
 		for name, link := range map[string]string{"expired": late.body["link"].(string), "revoked": gone.body["link"].(string)} {
 			tok := link[strings.Index(link, "token=")+6:]
 			if x := sv.do(t, req{method: "POST", path: "/api/v1/auth/invitation/accept", body: `{"token":"` + tok + `","name":"X","password":"` + pw + `"}`}); x.code != 401 {

@@ -17,24 +17,12 @@ import (
 	"github.com/molen-io/molen/internal/api"
 	"github.com/molen-io/molen/internal/api/apitest"
 	"github.com/molen-io/molen/internal/audit"
+	"github.com/molen-io/molen/internal/clocktest"
 	"github.com/molen-io/molen/internal/meta"
 	"github.com/molen-io/molen/internal/meta/metatest"
 	"github.com/molen-io/molen/internal/secret"
 	"github.com/molen-io/molen/internal/uplink"
 )
-
-// clock is a settable clock for the service.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // recorder keeps the audit entries the service records.
 type recorder struct {
@@ -80,8 +68,8 @@ func signed(id string, key ed25519.PrivateKey, at time.Time, body string) *http.
 func TestEdgeKeys(t *testing.T) {
 	metatest.Each(t, func(t *testing.T, db *meta.DB) {
 		ctx := t.Context()
-		clk := &clock{t: now}
-		s, err := New(ctx, db, nil, clk.now, prometheus.NewRegistry())
+		clk := clocktest.New(now)
+		s, err := New(ctx, db, nil, clk.Now, prometheus.NewRegistry())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -154,21 +142,21 @@ func TestEdgeKeys(t *testing.T) {
 		if err := s.SetKey(ctx, "acme", e.ID, pubOf(next)); err != nil {
 			t.Errorf("setting the same key again: %v", err)
 		}
-		clk.add(KeyGrace - time.Second)
+		clk.Add(KeyGrace - time.Second)
 		for name, k := range map[string]ed25519.PrivateKey{"new": next, "previous": key} {
-			if _, err := s.AuthenticateRequest(signed(e.ID, k, clk.now(), "batch")); err != nil {
+			if _, err := s.AuthenticateRequest(signed(e.ID, k, clk.Now(), "batch")); err != nil {
 				t.Errorf("%s key within the grace: %v", name, err)
 			}
 		}
-		clk.add(time.Second)
-		_, err = s.AuthenticateRequest(signed(e.ID, key, clk.now(), "batch"))
+		clk.Add(time.Second)
+		_, err = s.AuthenticateRequest(signed(e.ID, key, clk.Now(), "batch"))
 		wantErr(t, "previous key after the grace", err, uplink.ErrBadSignature)
 
 		// Revocation: the next request is refused.
 		if err := s.Revoke(ctx, "acme", e.ID); err != nil {
 			t.Fatal(err)
 		}
-		_, err = s.AuthenticateRequest(signed(e.ID, next, clk.now(), "batch"))
+		_, err = s.AuthenticateRequest(signed(e.ID, next, clk.Now(), "batch"))
 		wantErr(t, "revoked edge", err, api.ErrRevoked)
 		if err := s.SetKey(ctx, "acme", e.ID, pubOf(newKey(t))); !errors.Is(err, meta.ErrNotFound) {
 			t.Errorf("revoked edge sets a key: %v, want ErrNotFound", err)

@@ -21,6 +21,7 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/molen-io/molen/internal/audit"
+	"github.com/molen-io/molen/internal/clocktest"
 	"github.com/molen-io/molen/internal/factory"
 	"github.com/molen-io/molen/internal/meta"
 	"github.com/molen-io/molen/internal/meta/metatest"
@@ -31,24 +32,6 @@ import (
 	"github.com/molen-io/molen/internal/uns"
 )
 
-// clock is a settable clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // env is a notify service on real storage, with its own clock.
 type env struct {
 	*notify.Service
@@ -56,7 +39,7 @@ type env struct {
 	st    store.Store
 	fac   *factory.Service
 	audit *audit.Log
-	clock *clock
+	clock *clocktest.Clock
 	smtp  notify.SMTP
 	// attempted gets the delivery ID of each attempt once its outcome is
 	// recorded.
@@ -76,12 +59,12 @@ func newEnv(t *testing.T, db *meta.DB, smtpCfg notify.SMTP) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	c := &clock{t: start}
+	c := clocktest.New(start)
 	e := &env{db: db, st: st, clock: c, smtp: smtpCfg, attempted: make(chan string, 100)}
-	if e.audit, err = audit.New(ctx, db, c.now, nil); err != nil {
+	if e.audit, err = audit.New(ctx, db, c.Now, nil); err != nil {
 		t.Fatal(err)
 	}
-	if e.fac, err = factory.New(ctx, factory.Config{DB: db, Store: st, Audit: e.audit, Now: c.now}); err != nil {
+	if e.fac, err = factory.New(ctx, factory.Config{DB: db, Store: st, Audit: e.audit, Now: c.Now}); err != nil {
 		t.Fatal(err)
 	}
 	e.Service = e.restart(t)
@@ -92,7 +75,7 @@ func newEnv(t *testing.T, db *meta.DB, smtpCfg notify.SMTP) *env {
 // restarted would.
 func (e *env) restart(t *testing.T) *notify.Service {
 	t.Helper()
-	s, err := notify.New(t.Context(), notify.Config{DB: e.db, Store: e.st, Factory: e.fac, Audit: e.audit, Now: e.clock.now,
+	s, err := notify.New(t.Context(), notify.Config{DB: e.db, Store: e.st, Factory: e.fac, Audit: e.audit, Now: e.clock.Now,
 		PublicURL: func() string { return "https://hub.example.test" }, SMTP: e.smtp, PrivateTargets: true,
 		Attempted: func(id string, _ error) {
 			select {
@@ -127,7 +110,7 @@ func (e *env) rule(t *testing.T, r notify.Rule) notify.Rule {
 
 // alarm is an alarm of asset that started a minute before the clock.
 func (e *env) alarm(asset string) uns.Event {
-	return uns.Event{Asset: asset, Kind: "alarm", Start: e.clock.now().Add(-time.Minute).UnixNano(), Attrs: map[string]string{"alarm": "pressure high", "value": "9.1"}}
+	return uns.Event{Asset: asset, Kind: "alarm", Start: e.clock.Now().Add(-time.Minute).UnixNano(), Attrs: map[string]string{"alarm": "pressure high", "value": "9.1"}}
 }
 
 // store stores evs as the hub's ingest would.
@@ -211,10 +194,10 @@ func TestWebhookFormatsAreSigned(t *testing.T) {
 	e.round(t, e.Service)
 	for f, h := range hooks {
 		r, body := <-h.got, <-h.bodies
-		if err := notify.Verify(keys[f], r.Header.Get(notify.HeaderSignature), r.Header.Get(notify.HeaderTimestamp), body, e.clock.now(), time.Minute); err != nil {
+		if err := notify.Verify(keys[f], r.Header.Get(notify.HeaderSignature), r.Header.Get(notify.HeaderTimestamp), body, e.clock.Now(), time.Minute); err != nil {
 			t.Errorf("%s: %v", f, err)
 		}
-		if err := notify.Verify(keys[notify.FormatJSON+"x"], r.Header.Get(notify.HeaderSignature), r.Header.Get(notify.HeaderTimestamp), body, e.clock.now(), time.Minute); err == nil {
+		if err := notify.Verify(keys[notify.FormatJSON+"x"], r.Header.Get(notify.HeaderSignature), r.Header.Get(notify.HeaderTimestamp), body, e.clock.Now(), time.Minute); err == nil {
 			t.Errorf("%s: verified with the wrong key", f)
 		}
 		var v map[string]any
@@ -248,7 +231,7 @@ func TestWebhookFormatsAreSigned(t *testing.T) {
 		t.Errorf("deliveries: %v, want 3", ds)
 	}
 	for _, d := range ds {
-		if d.State != notify.StateSent || d.Attempts != 1 || !d.SentAt.Equal(e.clock.now()) {
+		if d.State != notify.StateSent || d.Attempts != 1 || !d.SentAt.Equal(e.clock.Now()) {
 			t.Errorf("delivery %+v", d)
 		}
 	}
@@ -375,7 +358,7 @@ func TestReceiversDoNotBlockEachOther(t *testing.T) {
 		<-e.attempted
 	}
 	ds := e.deliveries(t)
-	if d := ds[ids["erring"]+"/site/hall/press"]; d.State != notify.StatePending || !strings.Contains(d.LastError, "500") || !d.NextAt.After(e.clock.now()) {
+	if d := ds[ids["erring"]+"/site/hall/press"]; d.State != notify.StatePending || !strings.Contains(d.LastError, "500") || !d.NextAt.After(e.clock.Now()) {
 		t.Errorf("erring after one attempt: %+v", d)
 	}
 	if d := ds[ids["hanging"]+"/site/hall/press"]; d.Attempts != 0 {
@@ -384,7 +367,7 @@ func TestReceiversDoNotBlockEachOther(t *testing.T) {
 	release <- struct{}{} // the hanging one answers now
 	e.Wait()
 	// Due again after the back-off: the erring receiver takes it now.
-	e.clock.add(notify.RetryMin * 2)
+	e.clock.Add(notify.RetryMin * 2)
 	e.round(t, e.Service)
 	<-erring.got
 	ds = e.deliveries(t)
@@ -393,7 +376,7 @@ func TestReceiversDoNotBlockEachOther(t *testing.T) {
 	}
 	// The one that is down is given up after MaxAttempts.
 	for range notify.MaxAttempts {
-		e.clock.add(notify.RetryMax * 2)
+		e.clock.Add(notify.RetryMax * 2)
 		e.round(t, e.Service)
 	}
 	d := e.deliveries(t)[ids["down"]+"/"+"site/hall/press"]
@@ -440,7 +423,7 @@ func TestScanFindsDownMachinesAndMissedAlarms(t *testing.T) {
 	c := e.channel(t, notify.Channel{Name: "h", Kind: notify.KindWebhook, Target: h.URL, Format: notify.FormatJSON})
 	e.rule(t, notify.Rule{Name: "down 10", Trigger: notify.TriggerDown, Minutes: 10, Channel: c.ID})
 	e.rule(t, notify.Rule{Name: "alarms", Trigger: notify.TriggerAlarm, Channel: c.ID})
-	now := e.clock.now()
+	now := e.clock.Now()
 	e.store(t, 1,
 		uns.Event{Asset: "site/mill", Kind: "downtime", Start: now.Add(-11 * time.Minute).UnixNano()},                                              // down 11 min
 		uns.Event{Asset: "site/lathe", Kind: "downtime", Start: now.Add(-5 * time.Minute).UnixNano()},                                              // only 5
@@ -481,7 +464,7 @@ func TestQuietHours(t *testing.T) {
 	if want := time.Date(2026, 3, 3, 5, 30, 0, 0, time.UTC); d.State != notify.StatePending || !d.NextAt.Equal(want) || d.Attempts != 0 {
 		t.Fatalf("held: %+v, want due at %s", d, want)
 	}
-	e.clock.add(6 * time.Hour) // 05:30 UTC, 06:30 in Amsterdam
+	e.clock.Add(6 * time.Hour) // 05:30 UTC, 06:30 in Amsterdam
 	e.round(t, e.Service)
 	<-h.got
 }
@@ -503,20 +486,20 @@ func TestEscalation(t *testing.T) {
 	<-first.got
 	<-first.got
 	// b is acknowledged in time.
-	if err := e.fac.AddNote(t.Context(), org, b.Asset, b.Kind, b.Start, factory.Note{At: e.clock.now(), Actor: "usr_x", Ack: true},
+	if err := e.fac.AddNote(t.Context(), org, b.Asset, b.Kind, b.Start, factory.Note{At: e.clock.Now(), Actor: "usr_x", Ack: true},
 		audit.Entry{Org: org, Actor: "usr_x", Action: "alarm.acked"}); err != nil {
 		t.Fatal(err)
 	}
-	e.clock.add(14 * time.Minute)
+	e.clock.Add(14 * time.Minute)
 	e.round(t, e.Service)
-	e.clock.add(time.Minute)
+	e.clock.Add(time.Minute)
 	e.round(t, e.Service) // queues the escalation
 	e.round(t, e.Service) // sends it
 	body := string(<-second.bodies)
 	if !strings.Contains(body, "Not acknowledged: pressure high on site/a") {
 		t.Errorf("escalation: %s", body)
 	}
-	e.clock.add(time.Hour)
+	e.clock.Add(time.Hour)
 	e.round(t, e.Service)
 	e.round(t, e.Service)
 	select {
@@ -571,7 +554,7 @@ func TestValidation(t *testing.T) {
 // the delivery says why.
 func TestPrivateTargetsRefused(t *testing.T) {
 	e := newEnv(t, metatest.SQLite(t), notify.SMTP{})
-	s, err := notify.New(t.Context(), notify.Config{DB: e.db, Store: e.st, Factory: e.fac, Audit: e.audit, Now: e.clock.now})
+	s, err := notify.New(t.Context(), notify.Config{DB: e.db, Store: e.st, Factory: e.fac, Audit: e.audit, Now: e.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

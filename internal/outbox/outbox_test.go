@@ -14,6 +14,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/molen-io/molen/internal/clocktest"
 )
 
 // payload returns deterministic bytes of length n for key, so that a test
@@ -553,24 +555,6 @@ func TestTooLarge(t *testing.T) {
 	}
 }
 
-// clock is a settable time source for tests.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 func TestMaxAge(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -584,19 +568,19 @@ func TestMaxAge(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
-			c := &clock{t: time.Unix(1_000_000, 0)}
-			opts := Options{MaxAge: time.Hour, SegmentBytes: tt.segment, MaxBytes: 1 << 22, now: c.now}
+			c := clocktest.New(time.Unix(1_000_000, 0))
+			opts := Options{MaxAge: time.Hour, SegmentBytes: tt.segment, MaxBytes: 1 << 22, now: c.Now}
 			l := openLog(t, dir, opts)
 			for range 30 {
 				mustAppend(t, l, make([]byte, 50), 3)
-				c.add(time.Second)
+				c.Add(time.Second)
 			}
 			if tt.acked > 0 {
 				if err := l.Ack(tt.acked); err != nil {
 					t.Fatal(err)
 				}
 			}
-			c.add(time.Hour - 10*time.Second) // records 1..20 are now older than an hour
+			c.Add(time.Hour - 10*time.Second) // records 1..20 are now older than an hour
 			if err := l.expire(); err != nil {
 				t.Fatal(err)
 			}
@@ -616,7 +600,7 @@ func TestMaxAge(t *testing.T) {
 			// reopen. The reader above was given records 21..30 and never
 			// acknowledged them: the drop counts them once the reader says
 			// the receiver has none of them.
-			c.add(5 * time.Second)
+			c.Add(5 * time.Second)
 			mustAppend(t, l, make([]byte, 50), 3)
 			deadline := time.Now().Add(time.Minute)
 			for {
@@ -809,13 +793,13 @@ func TestConcurrent(t *testing.T) {
 // TestScan checks that Scan sees the records still on disk from a time on,
 // acknowledged ones included, and only durable ones.
 func TestScan(t *testing.T) {
-	c := &clock{t: time.Unix(1_000_000, 0)}
+	c := clocktest.New(time.Unix(1_000_000, 0))
 	// Five records of 50 bytes fill a segment: segments hold 1-5, 6-10, …
-	opts := Options{SegmentBytes: segHeaderLen + 5*(recHeaderLen+50), now: c.now}
+	opts := Options{SegmentBytes: segHeaderLen + 5*(recHeaderLen+50), now: c.Now}
 	l := openLog(t, t.TempDir(), opts)
 	timeOf := func(seq uint64) time.Time { return time.Unix(1_000_000+int64(seq), 0) }
 	for i := uint64(1); i <= 30; i++ {
-		c.add(time.Second) // record i is appended at timeOf(i)
+		c.Add(time.Second) // record i is appended at timeOf(i)
 		mustAppend(t, l, payload(fmt.Sprint(i), 50), int(i))
 	}
 	if err := l.Ack(23); err != nil { // deletes the segments up to 16-20
@@ -878,12 +862,12 @@ func TestScan(t *testing.T) {
 // TestScanIndex checks Scan's start from the index of a large segment, and
 // that it skips records that are not yet fsynced.
 func TestScanIndex(t *testing.T) {
-	c := &clock{t: time.Unix(1_000_000, 0)}
+	c := clocktest.New(time.Unix(1_000_000, 0))
 	dir := t.TempDir()
-	l := openLog(t, dir, Options{SyncInterval: time.Hour, now: c.now})
+	l := openLog(t, dir, Options{SyncInterval: time.Hour, now: c.Now})
 	const n = 300 // 1 KiB each: several index marks
 	for i := 1; i <= n; i++ {
-		c.add(time.Second) // record i is appended at second i
+		c.Add(time.Second) // record i is appended at second i
 		mustAppend(t, l, payload(fmt.Sprint(i), 1000), 1)
 	}
 	count := func(l *Log, since int64) (first uint64, n int) {
