@@ -208,17 +208,7 @@ func (c *deviceConn) writeHeld() {
 			rest, c.held, c.werr = c.held[1:], nil, failed
 		}
 		if send {
-			c.smu.Lock()
-			c.wmu.Unlock()
-			_, err := c.Conn.Write(out)
-			c.smu.Unlock()
-			if err != nil {
-				c.wmu.Lock()
-				if c.werr == nil {
-					c.werr = err
-				}
-				c.wmu.Unlock()
-			}
+			c.sendUnlock(out)
 		} else {
 			c.wmu.Unlock()
 		}
@@ -284,22 +274,29 @@ func (c *deviceConn) Write(p []byte) (int, error) {
 			c.wmu.Unlock()
 			return len(p), nil // as above
 		}
-		c.smu.Lock()
-		c.wmu.Unlock()
-		_, err := c.Conn.Write(p)
-		c.smu.Unlock()
-		if err != nil {
-			c.wmu.Lock()
-			if c.werr == nil {
-				c.werr = err
-			}
-			c.wmu.Unlock()
-		}
+		c.sendUnlock(p)
 		return len(p), nil
 	}
 	c.wbuf = append(c.wbuf, p...)
 	c.wmu.Unlock()
 	return len(p), nil
+}
+
+// sendUnlock sends b to the connection and unlocks c.wmu, which is held:
+// the order of sends is taken under wmu, the write itself is done without
+// it. A failed write is what nothing may be sent after (werr).
+func (c *deviceConn) sendUnlock(b []byte) {
+	c.smu.Lock()
+	c.wmu.Unlock()
+	_, err := c.Conn.Write(b)
+	c.smu.Unlock()
+	if err != nil {
+		c.wmu.Lock()
+		if c.werr == nil {
+			c.werr = err
+		}
+		c.wmu.Unlock()
+	}
 }
 
 // flushLocked sends wbuf; c.wmu is held.
