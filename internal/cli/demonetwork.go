@@ -9,7 +9,6 @@ import (
 
 	"github.com/molen-io/molen/internal/api"
 	"github.com/molen-io/molen/internal/auth"
-	"github.com/molen-io/molen/internal/fleet"
 	"github.com/molen-io/molen/internal/hub"
 	"github.com/molen-io/molen/internal/programme"
 	"github.com/molen-io/molen/internal/programme/synth"
@@ -33,23 +32,13 @@ var demoCustomers = []programme.Company{
 		NACE: "C25", NUTS: "NL41", ContactName: "Femke Bakker", ContactEmail: "femke@bakkermetaal.demo", Consent: true},
 }
 
-// demoTree makes the synthetic hubs and fieldlabs in the hub's tree.
-type demoTree struct {
-	a *auth.Service
-	f *fleet.Service
-}
-
-func (t demoTree) CreateOrg(ctx context.Context, id, name, kind, parent string) error {
-	return t.a.CreateOrg(ctx, auth.Org{ID: id, Name: name, Kind: auth.OrgKind(kind), Parent: parent, Created: time.Now()})
-}
-
 func seedNetwork(ctx context.Context, h *hub.Hub, national bool, now time.Time) error {
 	p := h.Programme()
 	cfg := synth.Config{Seed: 1, Companies: 40, Assessments: 80, Now: now, Known: demoCustomers}
 	if national {
 		cfg.Companies, cfg.Assessments = 3500, 10000-len(demoAssessments)
 	}
-	if _, err := synth.Generate(ctx, p, demoTree{h.Auth(), h.Fleet()}, cfg); err != nil {
+	if _, err := synth.Generate(ctx, p, h.Tree(now), cfg); err != nil {
 		return fmt.Errorf("demo programme network: %w", err)
 	}
 	if err := p.SetFieldlab(ctx, "edih-noord", programme.Fieldlab{ID: "fieldlab-zwolle", Name: "Fieldlab Smart Maintenance Zwolle", Region: "NL21",
@@ -74,8 +63,4 @@ func seedNetwork(ctx context.Context, h *hub.Hub, national bool, now time.Time) 
 		}
 	}
 	return nil
-}
-
-func (t demoTree) Connect(ctx context.Context, org string, at time.Time) error {
-	return t.f.Insert(ctx, fleet.Edge{ID: "edge-" + org, Org: org, Name: "synthetic edge", Created: at, Enrolled: at})
 }

@@ -613,6 +613,27 @@ func (h *Hub) Programme() *programme.Service { return h.prog }
 // Fleet returns the fleet domain.
 func (h *Hub) Fleet() *fleet.Service { return h.fleet }
 
+// Tree makes organisations in the hub's tree (created at created) and
+// records enrolled edges: what a generator of a synthetic programme
+// (synth.Tree) needs, for the demo and tests.
+type Tree struct {
+	h       *Hub
+	created time.Time
+}
+
+// Tree returns the hub's tree for a synthetic programme.
+func (h *Hub) Tree(created time.Time) Tree { return Tree{h: h, created: created} }
+
+// CreateOrg makes an organisation of kind under parent.
+func (t Tree) CreateOrg(ctx context.Context, id, name, kind, parent string) error {
+	return t.h.auth.CreateOrg(ctx, auth.Org{ID: id, Name: name, Kind: auth.OrgKind(kind), Parent: parent, Created: t.created})
+}
+
+// Connect records that org enrolled an edge at at (one that sends nothing).
+func (t Tree) Connect(ctx context.Context, org string, at time.Time) error {
+	return t.h.fleet.Insert(ctx, fleet.Edge{ID: "edge-" + org, Org: org, Name: "synthetic edge", Created: at, Enrolled: at})
+}
+
 // Quota returns the hub's quotas, for tests and the demo.
 func (h *Hub) Quota() *quota.Service { return h.quota }
 

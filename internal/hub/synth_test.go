@@ -9,21 +9,10 @@ import (
 
 	"github.com/molen-io/molen/internal/api"
 	"github.com/molen-io/molen/internal/auth"
-	"github.com/molen-io/molen/internal/fleet"
 	"github.com/molen-io/molen/internal/hub"
 	"github.com/molen-io/molen/internal/programme"
 	"github.com/molen-io/molen/internal/programme/synth"
 )
-
-// tree makes organisations in a hub's auth domain.
-type tree struct {
-	a *auth.Service
-	f *fleet.Service
-}
-
-func (t tree) CreateOrg(ctx context.Context, id, name, kind, parent string) error {
-	return t.a.CreateOrg(ctx, auth.Org{ID: id, Name: name, Kind: auth.OrgKind(kind), Parent: parent, Created: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)})
-}
 
 // synthAt is the day the synthetic programme's data ends.
 var synthAt = time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
@@ -36,7 +25,7 @@ func synthHub(t testing.TB, companies, assessments int) (*hub.Hub, synth.Stats) 
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { h.Close() })
-	st, err := synth.Generate(ctx, h.Programme(), tree{h.Auth(), h.Fleet()}, synth.Config{Seed: 7, Companies: companies, Assessments: assessments, Now: synthAt})
+	st, err := synth.Generate(ctx, h.Programme(), h.Tree(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)), synth.Config{Seed: 7, Companies: companies, Assessments: assessments, Now: synthAt})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,8 +123,4 @@ func BenchmarkProgramme(b *testing.B) {
 			i++
 		}
 	})
-}
-
-func (t tree) Connect(ctx context.Context, org string, at time.Time) error {
-	return t.f.Insert(ctx, fleet.Edge{ID: "edge-" + org, Org: org, Name: "synthetic edge", Created: at, Enrolled: at})
 }
