@@ -494,6 +494,11 @@ func (w *world) below(want, area string) []caller {
 		return out
 	}
 	need := api.Role(want).Rank()
+	if want == "advisor" {
+		// Advisor routes: an advisor, or engineer and up; acme has no
+		// advisor of its own, so below is below engineer.
+		need = api.RoleEngineer.Rank()
+	}
 	for _, k := range []string{"viewer", "engineer", "admin", "owner", "advisor-as-acme", "admin-read", "admin-write", "admin-token",
 		"svc-viewer", "svc-engineer", "svc-admin", "fleet-admin"} {
 		c := w.c[k]
