@@ -48,7 +48,7 @@ func TestPackagedSettings(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Compose's interpolation, as a user's values would fill it.
-	vars := map[string]string{"POSTGRES_PASSWORD": "pw", "MOLEN_VERSION": "v1.4.0", "MOLEN_ENROLL_TOKEN": "met_x"}
+	vars := map[string]string{"POSTGRES_PASSWORD": "pw", "MOLEN_VERSION": "v1.4.0", "MOLEN_ENROLL_TOKEN": "mle_x"}
 	filled := regexp.MustCompile(`\$\{([A-Z_]+)(?::[-?][^}]*)?\}`).ReplaceAllStringFunc(string(raw), func(m string) string {
 		name := regexp.MustCompile(`[A-Z_]+`).FindString(m)
 		if v, ok := vars[name]; ok {
