@@ -135,6 +135,10 @@ type Applied struct {
 	Offered    uint64 `json:"offered,omitempty"`
 	Error      string `json:"error,omitempty"`
 	RolledBack bool   `json:"rolled_back,omitempty"`
+	// Pending is a version that waits for a maintenance window (0:
+	// none), PendingReason says which.
+	Pending       uint64 `json:"pending,omitempty"`
+	PendingReason string `json:"pending_reason,omitempty"`
 	// FetchError is why the last request for the manifest failed ("":
 	// it succeeded); the edge runs what it runs meanwhile.
 	FetchError string `json:"fetch_error,omitempty"`
