@@ -1,0 +1,38 @@
+// The texts of an edge's diagnostics panel (fleet-diagnostics.js), in
+// English and Dutch; i18n.js merges them into the catalogue.
+export const diagnostics = {
+  en: {
+    'diag.title': 'Diagnostics', 'diag.note': 'The edge runs each action at its next long poll (within seconds while it is online). Every action is in the audit log.',
+    'diag.actions': 'Diagnostics actions', 'diag.status': 'Status', 'diag.logs': 'Recent logs', 'diag.bundle': 'Support bundle',
+    'diag.inputs': 'Inputs', 'diag.restart': 'Restart', 'diag.restartConfirm': 'Restart input {input} on the edge? It reconnects to its device or broker.',
+    'diag.draft': 'Draft pipeline (YAML), tried on the edge\'s recent live data; the running pipeline is not changed',
+    'diag.test': 'Test on live data',
+    'diag.kind.status': 'Status', 'diag.kind.logs': 'Recent logs', 'diag.kind.bundle': 'Support bundle',
+    'diag.kind.restart-input': 'Restart', 'diag.kind.pipeline-test': 'Pipeline test',
+    'diag.state.pending': 'waiting for the edge', 'diag.state.sent': 'running on the edge', 'diag.state.done': 'done',
+    'diag.state.failed': 'failed', 'diag.state.expired': 'expired',
+    'diag.waiting': 'Waiting for the edge…', 'diag.time': 'Time', 'diag.level': 'Level', 'diag.message': 'Message',
+    'diag.inputsState': 'Inputs', 'diag.buffer': 'Buffer', 'diag.bufferText': '{records} records ({points} points) waiting',
+    'diag.hub': 'Hub connection', 'diag.hubOk': 'no error',
+    'diag.testText': '{points} recent points of {series} series in, {out} lines out.', 'diag.warning': 'Warning:',
+    'diag.output': 'Output of the draft pipeline', 'diag.explain': 'Points in and out per stage',
+    'diag.download': 'Download the bundle ({kib} KiB)', 'diag.restarted': 'Input {input} restarted.',
+  },
+  nl: {
+    'diag.title': 'Diagnose', 'diag.note': 'De edge voert elke actie uit bij zijn volgende long poll (binnen seconden zolang hij online is). Elke actie staat in het auditlog.',
+    'diag.actions': 'Diagnose-acties', 'diag.status': 'Status', 'diag.logs': 'Recente logs', 'diag.bundle': 'Supportbundel',
+    'diag.inputs': 'Inputs', 'diag.restart': 'Herstarten', 'diag.restartConfirm': 'Input {input} op de edge herstarten? Hij maakt opnieuw verbinding met zijn apparaat of broker.',
+    'diag.draft': 'Conceptpijplijn (YAML), getest op de recente live data van de edge; de draaiende pijplijn verandert niet',
+    'diag.test': 'Testen op live data',
+    'diag.kind.status': 'Status', 'diag.kind.logs': 'Recente logs', 'diag.kind.bundle': 'Supportbundel',
+    'diag.kind.restart-input': 'Herstart', 'diag.kind.pipeline-test': 'Pijplijntest',
+    'diag.state.pending': 'wacht op de edge', 'diag.state.sent': 'loopt op de edge', 'diag.state.done': 'klaar',
+    'diag.state.failed': 'mislukt', 'diag.state.expired': 'verlopen',
+    'diag.waiting': 'Wachten op de edge…', 'diag.time': 'Tijd', 'diag.level': 'Niveau', 'diag.message': 'Bericht',
+    'diag.inputsState': 'Inputs', 'diag.buffer': 'Buffer', 'diag.bufferText': '{records} records ({points} punten) wachten',
+    'diag.hub': 'Verbinding met de hub', 'diag.hubOk': 'geen fout',
+    'diag.testText': '{points} recente punten van {series} reeksen erin, {out} regels eruit.', 'diag.warning': 'Waarschuwing:',
+    'diag.output': 'Uitvoer van de conceptpijplijn', 'diag.explain': 'Punten in en uit per stap',
+    'diag.download': 'Bundel downloaden ({kib} KiB)', 'diag.restarted': 'Input {input} herstart.',
+  },
+};
