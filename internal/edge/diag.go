@@ -95,24 +95,34 @@ func (h teeHandler) Enabled(ctx context.Context, l slog.Level) bool {
 func (h teeHandler) Handle(ctx context.Context, r slog.Record) error {
 	if r.Level >= slog.LevelInfo {
 		var b strings.Builder
-		add := func(a slog.Attr) bool {
+		var add func(prefix string, a slog.Attr) bool
+		add = func(prefix string, a slog.Attr) bool {
+			v := a.Value.Resolve()
+			if v.Kind() == slog.KindGroup {
+				for _, g := range v.Group() {
+					if !add(prefix+a.Key+".", g) {
+						return false
+					}
+				}
+				return true
+			}
 			if b.Len() > 0 {
 				b.WriteByte(' ')
 			}
-			key := h.prefix + a.Key
+			key := prefix + a.Key
 			b.WriteString(key)
 			b.WriteByte('=')
 			if secretKey(key) {
 				b.WriteString("[redacted]")
 			} else {
-				b.WriteString(fmt.Sprintf("%q", a.Value.Resolve().String()))
+				fmt.Fprintf(&b, "%q", v.String())
 			}
 			return b.Len() < logTextMax
 		}
 		for _, a := range h.attrs {
-			add(a)
+			add("", a)
 		}
-		r.Attrs(add)
+		r.Attrs(func(a slog.Attr) bool { return add(h.prefix, a) })
 		h.ring.add(logRecord{Time: r.Time.UTC(), Level: r.Level.String(), Msg: cut(Redact(r.Message), logTextMax), Attrs: cut(Redact(b.String()), logTextMax)})
 	}
 	if !h.next.Enabled(ctx, r.Level) {
