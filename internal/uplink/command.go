@@ -1,7 +1,6 @@
 package uplink
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -82,18 +81,7 @@ func (c *Client) PollCommands(ctx context.Context, wait time.Duration, etag stri
 
 // PostResult sends the result of command id.
 func (c *Client) PostResult(ctx context.Context, id string, res CommandResult) error {
-	body, err := json.Marshal(res)
-	if err != nil {
-		return fmt.Errorf("encode result: %w", err)
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(c.URL, "/")+"/api/v1/edge/commands/"+url.PathEscape(id)+"/result", bytes.NewReader(body))
-	if err != nil {
-		return fmt.Errorf("result request: %w", err)
-	}
-	c.authorize(req, body)
-	req.Header.Set("Content-Type", "application/json")
-	var out struct{}
-	if err := c.do(req, &out); err != nil {
+	if err := c.post(ctx, "/api/v1/edge/commands/"+url.PathEscape(id)+"/result", res); err != nil {
 		return fmt.Errorf("post result of %s: %w", id, err)
 	}
 	return nil

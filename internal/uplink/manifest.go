@@ -226,18 +226,7 @@ func (c *Client) FetchManifest(ctx context.Context, etag string) (Manifest, stri
 
 // SendReport posts the edge's report to the hub.
 func (c *Client) SendReport(ctx context.Context, r Report) error {
-	body, err := json.Marshal(r)
-	if err != nil {
-		return fmt.Errorf("encode report: %w", err)
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(c.URL, "/")+"/api/v1/edge/report", bytes.NewReader(body))
-	if err != nil {
-		return fmt.Errorf("report request: %w", err)
-	}
-	c.authorize(req, body)
-	req.Header.Set("Content-Type", "application/json")
-	var out struct{}
-	if err := c.do(req, &out); err != nil {
+	if err := c.post(ctx, "/api/v1/edge/report", r); err != nil {
 		return fmt.Errorf("send report: %w", err)
 	}
 	return nil
