@@ -73,6 +73,10 @@ const file = await download.path();
 const { statSync, readFileSync } = await import('node:fs');
 const head = readFileSync(file).subarray(0, 2);
 if (statSync(file).size < 100 || head[0] !== 0x1f || head[1] !== 0x8b) fail('the bundle is not a gzip file');
+// The recent actions list every command, the bundle done.
+await page.waitForSelector('[data-command="bundle"][data-state="done"]');
+const kinds = await page.$$eval('[data-command]', (rs) => [...new Set(rs.map((r) => r.dataset.command))].sort().join());
+if (kinds !== 'bundle,logs,pipeline-test,restart-input,status') fail('recent actions: ' + kinds);
 await view(page, 'diag-bundle');
 log('ok a support bundle downloaded');
 

@@ -9,8 +9,9 @@
 // [data-diag-run] a button (its kind), [data-diag-result] the result (its
 // kind, data-state the command's state), [data-log] a log record,
 // [data-restart] an input's restart button (its name), [data-test-line]
-// a line of a pipeline test's output, [data-bundle] the download link.
-import { html, useState, api, t, apiURL } from './core.js';
+// a line of a pipeline test's output, [data-bundle] the download link,
+// [data-command] a row of the recent actions (its kind, data-state).
+import { html, useState, useApi, api, t, apiURL, fmtAgo } from './core.js';
 import { at, Refusal } from './account.js';
 
 const DRAFT = `pipelines:
@@ -37,6 +38,7 @@ export function Diagnostics({ id, inputs }) {
   const [error, setError] = useState(null);
   const [spec, setSpec] = useState(DRAFT);
   const busy = res && (res.state === 'pending' || res.state === 'sent');
+  const recent = useApi(at('fleet/edges/{edge}/commands', { edge: id }), null, [id, res && res.id, res && res.state]);
   async function go(kind, args) {
     setError(null);
     try {
@@ -68,6 +70,13 @@ export function Diagnostics({ id, inputs }) {
     </form>
     <${Refusal} error=${error} />
     ${res && html`<${Result} edge=${id} c=${res} />`}
+    ${recent.data && recent.data.commands.length > 0 && html`<h4 id="diag-recent-h">${t('diag.recent')}</h4>
+      <div class="lines" tabindex="0" aria-labelledby="diag-recent-h"><table><caption class="sr-only">${t('diag.recent')}</caption>
+        <thead><tr><th scope="col">${t('diag.action')}</th><th scope="col">${t('diag.stateTitle')}</th><th scope="col">${t('diag.by')}</th><th scope="col">${t('diag.when')}</th></tr></thead>
+        <tbody>${recent.data.commands.map((c) => html`<tr data-command=${c.kind} data-state=${c.state}>
+          <td>${t('diag.kind.' + c.kind)}${c.args && c.args.input ? ' ' + c.args.input : ''}</td>
+          <td><span class=${'badge state-' + c.state}>${t('diag.state.' + c.state)}</span></td><td><code>${c.actor}</code></td>
+          <td>${fmtAgo(Date.parse(c.created))}</td></tr>`)}</tbody></table></div>`}
   </section>`;
 }
 
