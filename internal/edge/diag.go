@@ -532,14 +532,15 @@ func (e *Edge) commands(ctx context.Context) error {
 	return nil
 }
 
-// waitManifestFetched waits for the manifest loop's next fetch, or a
-// poll interval; it reports whether the edge's manifest is no longer
-// etag's.
+// waitManifestFetched waits for the manifest loop's next fetch, at most
+// a poll interval or 5 s (the loop may be watching a manifest's health:
+// commands should not wait for that); it reports whether the edge's
+// manifest is no longer etag's.
 func (e *Edge) waitManifestFetched(ctx context.Context, etag string) bool {
 	e.managed.mu.Lock()
 	ch := e.managed.fetched
 	e.managed.mu.Unlock()
-	t := time.NewTimer(time.Duration(e.poll.Load()))
+	t := time.NewTimer(min(time.Duration(e.poll.Load()), 5*time.Second))
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
