@@ -122,6 +122,7 @@ function EdgeDetail({ id, who }) {
     <section tabindex="0" aria-labelledby="fleet-parts-h">
       <h3 id="fleet-parts-h">${t('fleet.parts')}</h3>
       <p>${t('fleet.runs', { run: r ? r.manifest.version : 0, want: desired.manifest.version })}</p>
+      ${r && r.manifest.pending_reason && html`<p class="note" data-pending=${r.manifest.pending}>${t('diag.pending')} ${r.manifest.pending_reason}</p>`}
       ${r && r.manifest.error && html`<p role="alert" class="error" data-manifest-error>${r.manifest.rolled_back ? t('fleet.rolledBack') + ' ' : ''}${r.manifest.error}</p>`}
       ${r && r.manifest.parts && r.manifest.parts.length > 0 ? html`<table>
         <caption class="sr-only">${t('fleet.parts')}</caption>

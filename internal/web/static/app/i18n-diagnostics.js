@@ -17,7 +17,7 @@ export const diagnostics = {
     'diag.testText': '{points} recent points of {series} series in, {out} lines out.', 'diag.warning': 'Warning:',
     'diag.output': 'Output of the draft pipeline', 'diag.explain': 'Points in and out per stage',
     'diag.download': 'Download the bundle ({kib} KiB)', 'diag.restarted': 'Input {input} restarted.',
-    'diag.recent': 'Recent actions (kept for a day)', 'diag.action': 'Action', 'diag.stateTitle': 'State', 'diag.by': 'By', 'diag.when': 'When',
+    'diag.pending': 'Waiting for a maintenance window:', 'diag.recent': 'Recent actions (kept for a day)', 'diag.action': 'Action', 'diag.stateTitle': 'State', 'diag.by': 'By', 'diag.when': 'When',
   },
   nl: {
     'diag.title': 'Diagnose', 'diag.note': 'De edge voert elke actie uit bij zijn volgende long poll (binnen seconden zolang hij online is). Elke actie staat in het auditlog.',
@@ -35,6 +35,6 @@ export const diagnostics = {
     'diag.testText': '{points} recente punten van {series} reeksen erin, {out} regels eruit.', 'diag.warning': 'Waarschuwing:',
     'diag.output': 'Uitvoer van de conceptpijplijn', 'diag.explain': 'Punten in en uit per stap',
     'diag.download': 'Bundel downloaden ({kib} KiB)', 'diag.restarted': 'Input {input} herstart.',
-    'diag.recent': 'Recente acties (een dag bewaard)', 'diag.action': 'Actie', 'diag.stateTitle': 'Toestand', 'diag.by': 'Door', 'diag.when': 'Wanneer',
+    'diag.pending': 'Wacht op een onderhoudsvenster:', 'diag.recent': 'Recente acties (een dag bewaard)', 'diag.action': 'Actie', 'diag.stateTitle': 'Toestand', 'diag.by': 'Door', 'diag.when': 'Wanneer',
   },
 };
