@@ -166,6 +166,16 @@ func TestEdgeDiagnostics(t *testing.T) {
 		in := e.Status().Inputs
 		return broker.connects.Load() > before && len(in) == 1 && in[0].State == "connected"
 	})
+	// An input the edge does not run: the command fails, saying which it runs.
+	var missing fleet.Command
+	c.do("POST", "/api/v1/fleet/edges/"+edgeID+"/commands", `{"kind":"restart-input","args":{"input":"nope"}}`, 201, &missing)
+	waitFor(t, "the failed restart", func() bool {
+		c.do("GET", "/api/v1/fleet/edges/"+edgeID+"/commands/"+missing.ID+"?wait=20s", "", 200, &missing)
+		return missing.State == fleet.CommandFailed
+	})
+	if !strings.Contains(missing.Error, `no input "nope"`) || !strings.Contains(missing.Error, "inputs.line") {
+		t.Errorf("restart of an unknown input: %q", missing.Error)
+	}
 	var refused struct {
 		Error string `json:"error"`
 	}
