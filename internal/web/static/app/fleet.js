@@ -15,6 +15,7 @@ import {
 } from './core.js';
 import { at, Refusal, useAction } from './account.js';
 import { RegisterEdge, RevokeEdge } from './fleet-register.js';
+import { Diagnostics } from './fleet-diagnostics.js';
 
 registerArea({ id: 'fleet', title: 'area.fleet', visible: (w) => can(w, 'viewer'), view: FleetView });
 
@@ -120,9 +121,11 @@ function EdgeDetail({ id, who }) {
       </section>
       <${Place} e=${e} reload=${d.reload} />
     </div>
+    ${can(who, 'engineer') && html`<${Diagnostics} id=${e.id} inputs=${r ? r.inputs : []} />`}
     <section tabindex="0" aria-labelledby="fleet-parts-h">
       <h3 id="fleet-parts-h">${t('fleet.parts')}</h3>
       <p>${t('fleet.runs', { run: r ? r.manifest.version : 0, want: desired.manifest.version })}</p>
+      ${r && r.manifest.pending_reason && html`<p class="note" data-pending=${r.manifest.pending}>${t('diag.pending')} ${r.manifest.pending_reason}</p>`}
       ${r && r.manifest.error && html`<p role="alert" class="error" data-manifest-error>${r.manifest.rolled_back ? t('fleet.rolledBack') + ' ' : ''}${r.manifest.error}</p>`}
       ${r && r.manifest.parts && r.manifest.parts.length > 0 ? html`<table>
         <caption class="sr-only">${t('fleet.parts')}</caption>
