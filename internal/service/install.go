@@ -106,9 +106,9 @@ type Stats struct {
 
 // instance is one instantiation of the module.
 type instance struct {
-	mod                          api.Module
+	mod                         api.Module
 	buffer, init, process, tick api.Function
-	stderr                       *tailBuffer
+	stderr                      *tailBuffer
 }
 
 // Open compiles the package's module and checks it against the manifest:
