@@ -9,6 +9,7 @@ import (
 	"github.com/molen-io/molen/internal/pipeline"
 
 	_ "github.com/molen-io/molen/internal/operator" // registers the operators
+	_ "github.com/molen-io/molen/internal/service"  // registers the service stage
 )
 
 func newPipeline(g *globals) *cobra.Command {

@@ -29,9 +29,26 @@ var ErrUndeclaredImport = errors.New("module imports an undeclared host function
 // ErrBadModule is wrapped when a module lacks the exports of molen-svc/1.
 var ErrBadModule = errors.New("not a molen-svc/1 module")
 
-// cache shares compiled code between the installs of a process: a second
-// install of the same module (or a restart) does not compile again.
-var cache = wazero.NewCompilationCache()
+// compilationCache shares compiled code between the installs of a
+// process (a second install of the same module, or a restart, does not
+// compile again) and, kept on disk, between processes: compiling a Go
+// module of 3 MiB takes seconds, loading it from the cache milliseconds
+// (docs/benchmarks.md). The directory is $MOLEN_WASM_CACHE, or molen/wasm
+// in the user's cache directory; without either the cache is in memory.
+var compilationCache = sync.OnceValue(func() wazero.CompilationCache {
+	dir := os.Getenv("MOLEN_WASM_CACHE")
+	if dir == "" {
+		if d, err := os.UserCacheDir(); err == nil {
+			dir = filepath.Join(d, "molen", "wasm")
+		}
+	}
+	if dir != "" {
+		if c, err := wazero.NewCompilationCacheWithDir(dir); err == nil {
+			return c
+		}
+	}
+	return wazero.NewCompilationCache()
+})
 
 // Options tune an install. The zero value works.
 type Options struct {
@@ -143,7 +160,7 @@ func OpenModule(ctx context.Context, pkg *Package, wasm []byte, opts Options) (*
 		cfg = wazero.NewRuntimeConfigInterpreter()
 	}
 	pages := uint32(min(pkg.Limits.MemoryBytes/65536, 65536))
-	cfg = cfg.WithMemoryLimitPages(pages).WithCloseOnContextDone(true).WithCompilationCache(cache)
+	cfg = cfg.WithMemoryLimitPages(pages).WithCloseOnContextDone(true).WithCompilationCache(compilationCache())
 	rt := wazero.NewRuntimeWithConfig(ctx, cfg)
 	in := &Install{pkg: pkg, opts: opts, rt: rt, policy: Policy(pkg.Molen.OnFailure),
 		log: opts.Log.With("service", id), state: map[string][]byte{}}
@@ -285,6 +302,9 @@ func (in *Install) call(ctx context.Context, batch []uns.Point, tick bool, now i
 	in.mu.Lock()
 	in.stats.Calls++
 	in.stats.In += uint64(len(batch))
+	if in.inst != nil {
+		in.stats.MemoryMiB = float64(in.inst.mod.Memory().Size()) / (1 << 20)
+	}
 	in.mu.Unlock()
 	if err != nil {
 		in.failed(batch, err, out)

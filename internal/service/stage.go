@@ -4,6 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/molen-io/molen/internal/pipeline"
 	"github.com/molen-io/molen/internal/uns"
@@ -18,9 +23,10 @@ func init() {
 	})
 }
 
-// StageConfig configures a pipeline stage that runs a service:
+// StageConfig configures a pipeline stage that runs a service, as in
 //
-//	- service: {package: /var/lib/molen/services/spc, params: {rules: [1, 2]}, state: spc.state}
+//	stages:
+//	  - service: {package: /var/lib/molen/services/spc, params: {baseline: 50}, state: spc.state}
 type StageConfig struct {
 	// Package is the package's directory (holding margo.yaml).
 	Package string `yaml:"package"`
@@ -53,6 +59,7 @@ func (c *StageConfig) Validate() error {
 // gives the module the edge's time.
 type Stage struct {
 	*Install
+	seq uint64
 }
 
 // NewStage opens the package's module for a pipeline.
@@ -65,11 +72,48 @@ func NewStage(c StageConfig) (*Stage, error) {
 	if err != nil {
 		return nil, fmt.Errorf("params: %w", err)
 	}
-	in, err := Open(context.Background(), pkg, Options{Params: params, StateFile: c.State, EventClock: true})
+	in, err := Open(context.Background(), pkg, Options{Params: params, StateFile: c.State, EventClock: true, Log: slog.Default()})
 	if err != nil {
 		return nil, err
 	}
-	return &Stage{Install: in}, nil
+	st := &Stage{Install: in, seq: stageSeq.Add(1)}
+	stages.Store(st, struct{}{})
+	return st, nil
+}
+
+// stages are the service stages this process built, for RunningStages;
+// stageSeq numbers them.
+var (
+	stages   sync.Map // *Stage → struct{}
+	stageSeq atomic.Uint64
+)
+
+// LastStage numbers the service stages built so far: RunningStages(n)
+// lists those built after LastStage returned n.
+func LastStage() uint64 { return stageSeq.Load() }
+
+// Running describes a service stage of this process.
+type Running struct {
+	ID      string `json:"id"`
+	Version string `json:"version"`
+	Stats   Stats  `json:"stats"`
+}
+
+// RunningStages returns the statistics of the service stages this
+// process built after LastStage returned after, by service id.
+func RunningStages(after uint64) []Running {
+	var out []Running
+	stages.Range(func(k, _ any) bool {
+		st := k.(*Stage)
+		if st.seq <= after {
+			return true
+		}
+		md := st.pkg.Manifest.Metadata
+		out = append(out, Running{ID: md.ID, Version: md.Version, Stats: st.Stats()})
+		return true
+	})
+	slices.SortFunc(out, func(a, b Running) int { return strings.Compare(a.ID, b.ID) })
+	return out
 }
 
 // Process gives the batch to the module.
