@@ -126,6 +126,8 @@ type instance struct {
 	mod                         api.Module
 	buffer, init, process, tick api.Function
 	stderr                      *tailBuffer
+	bufPtr                      uint32 // the module's input buffer
+	bufCap                      int
 }
 
 // Open compiles the package's module and checks it against the manifest:
@@ -343,7 +345,7 @@ func (in *Install) run(ctx context.Context, batch []uns.Point, tick bool, now in
 		packed, err = call1(ctx, inst, inst.tick, api.EncodeI64(now))
 	} else {
 		in.buf = appendBatch(in.buf[:0], batch)
-		if packed, err = in.write(ctx, in.buf); err == nil {
+		if err = in.write(ctx, in.buf); err == nil {
 			packed, err = call1(ctx, inst, inst.process, uint64(len(in.buf)))
 		}
 	}
@@ -358,16 +360,26 @@ func (in *Install) run(ctx context.Context, batch []uns.Point, tick bool, now in
 	return err
 }
 
-// write copies b into the module's input buffer.
-func (in *Install) write(ctx context.Context, b []byte) (uint64, error) {
-	ptr, err := call1(ctx, in.inst, in.inst.buffer, uint64(len(b)))
-	if err != nil {
-		return 0, err
+// minBuffer is the smallest input buffer the host asks a module for.
+const minBuffer = 64 << 10
+
+// write copies b into the module's input buffer, asking the module for a
+// larger one first if b does not fit: a buffer stays valid until the next
+// molen_buffer call, so most batches cost one call into the module.
+func (in *Install) write(ctx context.Context, b []byte) error {
+	inst := in.inst
+	if len(b) > inst.bufCap {
+		size := max(len(b), minBuffer, 2*inst.bufCap)
+		ptr, err := call1(ctx, inst, inst.buffer, uint64(size))
+		if err != nil {
+			return err
+		}
+		inst.bufPtr, inst.bufCap = uint32(ptr), size
 	}
-	if len(b) > 0 && !in.inst.mod.Memory().Write(uint32(ptr), b) {
-		return 0, fmt.Errorf("%w: input buffer outside memory", ErrBadResult)
+	if len(b) > 0 && !inst.mod.Memory().Write(inst.bufPtr, b) {
+		return fmt.Errorf("%w: input buffer outside memory", ErrBadResult)
 	}
-	return ptr, nil
+	return nil
 }
 
 func call1(ctx context.Context, inst *instance, fn api.Function, arg uint64) (uint64, error) {
@@ -398,7 +410,7 @@ func (in *Install) start(ctx context.Context) error {
 	in.mu.Lock()
 	in.stats.Starts++
 	in.mu.Unlock()
-	if _, err := in.write(ctx, in.opts.Params); err != nil {
+	if err := in.write(ctx, in.opts.Params); err != nil {
 		return fmt.Errorf("init: %w", err)
 	}
 	packed, err := call1(ctx, in.inst, in.inst.init, uint64(len(in.opts.Params)))

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"math"
+	"unsafe"
 )
 
 // The wire format of molen-svc/1, little-endian (docs/services.md):
@@ -21,28 +22,14 @@ import (
 
 var errShort = errors.New("molensvc: truncated batch")
 
-// decoder decodes batches; it interns series names so that steady state
-// allocates no strings.
-type decoder struct {
-	names map[string]string
-}
-
-const maxNames = 1 << 16
-
-func (d *decoder) name(b []byte) string {
-	if s, ok := d.names[string(b)]; ok {
-		return s
-	}
-	if d.names == nil || len(d.names) >= maxNames {
-		d.names = make(map[string]string)
-	}
-	s := string(b)
-	d.names[s] = s
-	return s
-}
+// decoder decodes batches. Series names are not copied: they point into
+// the input buffer, which the next batch overwrites (see Service). A
+// copy per point, or interning through a map, costs 4x the whole call in
+// WebAssembly (docs/adr/00XX-service-abi.md).
+type decoder struct{}
 
 // decodeBatch decodes a batch, appending its points to dst.
-func (d *decoder) decodeBatch(dst []Point, b []byte) ([]Point, error) {
+func (decoder) decodeBatch(dst []Point, b []byte) ([]Point, error) {
 	if len(b) < 4 {
 		return dst, errShort
 	}
@@ -56,7 +43,7 @@ func (d *decoder) decodeBatch(dst []Point, b []byte) ([]Point, error) {
 		if len(b) < 2+l+10 {
 			return dst, errShort
 		}
-		p := Point{Series: d.name(b[2 : 2+l])}
+		p := Point{Series: unsafe.String(&b[2], l)} // valid during the call: see Service
 		b = b[2+l:]
 		p.TS = int64(binary.LittleEndian.Uint64(b))
 		p.Value.Kind, p.Quality = Kind(b[8]), Quality(b[9])

@@ -109,8 +109,7 @@ func (o *Output) reset() {
 
 // Service is what a module implements. The host calls Init once per start
 // with the install's parameters (a JSON object), then Process for each
-// batch of points (in arrival order; the slice and its strings are valid
-// during the call only) and Tick at least once a second with the host's
+// batch of points (in arrival order) and Tick at least once a second with the host's
 // clock (unix ns), so time passes without input. An error fails the batch:
 // the host applies the install's failure policy to its points.
 type Service interface {

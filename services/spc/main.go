@@ -77,7 +77,7 @@ func (s *spc) state(name string) *series {
 			st.learned = st.sigma > 0
 		}
 	}
-	s.series[name] = st
+	s.series[strings.Clone(name)] = st // name points into the input buffer
 	return st
 }
 
