@@ -1,8 +1,13 @@
 //go:build wasip1
 
+//lint:file-ignore U1000 the exports are called by the host (go:wasmexport), which staticcheck does not see
+
 package molensvc
 
-import "unsafe"
+import (
+	"errors"
+	"unsafe"
+)
 
 // The exports of molen-svc/1. Results are packed as ptr<<32 | len.
 
@@ -89,4 +94,57 @@ func SetState(key string, val []byte) bool {
 		vp = unsafe.Pointer(&val[0])
 	}
 	return hostStateSet(unsafe.Pointer(unsafe.StringData(key)), uint32(len(key)), vp, uint32(len(val))) == 0
+}
+
+// mod is the module's state behind the exports.
+var mod module
+
+// buffer returns a buffer of at least n bytes for the host to write into.
+func (m *module) buffer(n int) []byte {
+	if cap(m.in) < n {
+		m.in = make([]byte, n)
+	}
+	m.in = m.in[:n]
+	return m.in
+}
+
+var errNotRegistered = errors.New("molensvc: no service registered (call molensvc.Register in an init function)")
+
+func (m *module) init(n int) []byte {
+	if registered == nil {
+		return m.fail(errNotRegistered)
+	}
+	if err := registered.Init(m.in[:n]); err != nil {
+		return m.fail(err)
+	}
+	m.out.reset()
+	return m.ok()
+}
+
+func (m *module) process(n int) []byte {
+	if registered == nil {
+		return m.fail(errNotRegistered)
+	}
+	var err error
+	clear(m.points)
+	m.points, err = m.dec.decodeBatch(m.points[:0], m.in[:n])
+	if err != nil {
+		return m.fail(err)
+	}
+	m.out.reset()
+	if err := registered.Process(m.points, &m.out); err != nil {
+		return m.fail(err)
+	}
+	return m.ok()
+}
+
+func (m *module) tick(now int64) []byte {
+	if registered == nil {
+		return m.fail(errNotRegistered)
+	}
+	m.out.reset()
+	if err := registered.Tick(now, &m.out); err != nil {
+		return m.fail(err)
+	}
+	return m.ok()
 }
