@@ -5,9 +5,9 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"os"
 	"runtime"
 	"testing"
-	"time"
 
 	"github.com/tetratelabs/wazero"
 
@@ -146,18 +146,39 @@ func BenchmarkLoad(b *testing.B) {
 	}
 	b.Run("compile/nocache", func(b *testing.B) { compile(b, wazero.NewRuntimeConfigCompiler()) })
 	b.Run("compile/interpreter", func(b *testing.B) { compile(b, wazero.NewRuntimeConfigInterpreter()) })
+	fill := func(c wazero.CompilationCache) {
+		rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigCompiler().WithCompilationCache(c))
+		if _, err := rt.CompileModule(ctx, wasm); err != nil {
+			b.Fatal(err)
+		}
+		rt.Close(ctx)
+	}
 	mem := wazero.NewCompilationCache()
+	fill(mem)
 	b.Run("compile/memorycache", func(b *testing.B) { compile(b, wazero.NewRuntimeConfigCompiler().WithCompilationCache(mem)) })
 	disk, err := wazero.NewCompilationCacheWithDir(b.TempDir())
 	if err != nil {
 		b.Fatal(err)
 	}
-	fill := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigCompiler().WithCompilationCache(disk))
-	if _, err := fill.CompileModule(ctx, wasm); err != nil {
-		b.Fatal(err)
-	}
-	fill.Close(ctx)
+	fill(disk)
 	b.Run("compile/diskcache", func(b *testing.B) { compile(b, wazero.NewRuntimeConfigCompiler().WithCompilationCache(disk)) })
+	b.Run("restart", func(b *testing.B) {
+		in, err := OpenModule(ctx, pkg, wasm, Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer in.Close(ctx)
+		var out pipeline.Output
+		in.Tick(ctx, 1, &out)
+		for b.Loop() {
+			in.inst.mod.Close(ctx) // as after a failure: the next call starts a fresh instance
+			in.inst = nil
+			in.Tick(ctx, 1, &out)
+			if in.inst == nil {
+				b.Fatal(in.Stats().LastError)
+			}
+		}
+	})
 	b.Run("open+start", func(b *testing.B) {
 		for b.Loop() {
 			in, err := OpenModule(ctx, pkg, wasm, Options{})
@@ -175,36 +196,54 @@ func BenchmarkLoad(b *testing.B) {
 }
 
 // TestMemoryPerInstall reports what a running install costs: the
-// module's linear memory and the host's heap for the instance. It
-// asserts only that the figures are there (docs/benchmarks.md has them).
+// module's linear memory, and the process's resident memory (Linux) per
+// install, which includes the machine code of each instance. It asserts
+// only that the figures are there (docs/benchmarks.md has them).
 func TestMemoryPerInstall(t *testing.T) {
 	wasm := testModule(t, "evil")
 	pkg := testPackage(t)
 	ctx := t.Context()
-	var before, after runtime.MemStats
-	const n = 8
-	var ins []*Install
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	for range n {
+	open := func() *Install {
 		in, err := OpenModule(ctx, pkg, wasm, Options{Params: []byte(`{"mode":"pass"}`)})
 		if err != nil {
 			t.Fatal(err)
 		}
 		var out pipeline.Output
 		in.Process(ctx, benchPoints(1024), &out)
-		ins = append(ins, in)
+		return in
+	}
+	first := open() // the process-wide parts: WASI, caches
+	defer first.Close(ctx)
+	const n = 8
+	runtime.GC()
+	before := residentBytes()
+	var ins []*Install
+	for range n {
+		ins = append(ins, open())
 	}
 	runtime.GC()
-	runtime.ReadMemStats(&after)
+	after := residentBytes()
 	s := ins[0].Stats()
 	if s.MemoryMiB <= 0 || s.Failures != 0 {
 		t.Fatalf("stats %+v", s)
 	}
-	t.Logf("per install: linear memory %.1f MiB; Go heap and wazero's mappings %.1f MiB (Sys delta over %d installs)",
-		s.MemoryMiB, float64(after.Sys-before.Sys)/(1<<20)/n, n)
+	t.Logf("per install: linear memory %.1f MiB; resident memory %.1f MiB (over %d installs)",
+		s.MemoryMiB, float64(after-before)/(1<<20)/n, n)
 	for _, in := range ins {
 		in.Close(ctx)
 	}
-	_ = time.Second
+}
+
+// residentBytes is the process's resident set from /proc/self/statm, or
+// the Go runtime's Sys elsewhere.
+func residentBytes() int64 {
+	if b, err := os.ReadFile("/proc/self/statm"); err == nil {
+		var size, rss int64
+		if _, err := fmt.Sscan(string(b), &size, &rss); err == nil {
+			return rss * int64(os.Getpagesize())
+		}
+	}
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return int64(m.Sys)
 }
