@@ -319,7 +319,11 @@ func (in *Install) call(ctx context.Context, batch []uns.Point, tick bool, now i
 	in.stats.Events += uint64(len(in.evs))
 	in.stats.Held = len(in.held)
 	in.mu.Unlock()
-	in.consecutive = 0
+	if !tick {
+		// Only a good batch ends a run of failures: a module that fails
+		// every batch stops even if its ticks succeed.
+		in.consecutive = 0
+	}
 	if in.stateDirty {
 		if err := in.saveState(); err != nil {
 			in.log.Error("service: save state", "err", err)

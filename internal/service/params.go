@@ -34,7 +34,9 @@ func (pkg *Package) Params(given map[string]any) ([]byte, error) {
 		out[p.Name] = v
 	}
 	for name := range given {
-		if !known[name] {
+		if len(known) == 0 {
+			errs = append(errs, fmt.Errorf("%s: unknown parameter (the service takes none)", name))
+		} else if !known[name] {
 			names := make([]string, 0, len(known))
 			for k := range known {
 				names = append(names, k)
