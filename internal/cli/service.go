@@ -162,7 +162,6 @@ batch follow the manifest's onFailure policy, and the failures are listed.`,
 				defer f.Close()
 				in = f
 			}
-			before := service.LastStage()
 			stats, err := pipeline.Replay(def, in, g.stdout)
 			if explain {
 				if werr := pipeline.WriteExplain(g.stderr, stats); werr != nil && err == nil {
@@ -172,19 +171,25 @@ batch follow the manifest's onFailure policy, and the failures are listed.`,
 			if err != nil {
 				return err
 			}
-			for _, r := range service.RunningStages(before) {
-				s := r.Stats
-				if explain {
-					fmt.Fprintf(g.stderr, "service %s %s: %d calls, %d points in, %d out, %d events, %d failures, memory %.1f MiB\n",
-						r.ID, r.Version, s.Calls, s.In, s.Out, s.Events, s.Failures, s.MemoryMiB)
-				}
-				if s.Failures > 0 {
-					stopped := ""
-					if s.Stopped {
-						stopped = ", then stopped"
+			for _, ps := range stats.Pipelines {
+				for _, st := range ps.Stages {
+					r, ok := st.Detail.(service.Report)
+					if !ok {
+						continue
 					}
-					return fmt.Errorf("service %s: %d calls failed%s (%d points passed on unchanged); last: %s",
-						r.ID, s.Failures, stopped, s.PassedOn, s.LastError)
+					s := r.Stats
+					if explain {
+						fmt.Fprintf(g.stderr, "service %s %s: %d calls, %d points in, %d out, %d events, %d failures, memory %.1f MiB\n",
+							r.ID, r.Version, s.Calls, s.In, s.Out, s.Events, s.Failures, s.MemoryMiB)
+					}
+					if s.Failures > 0 {
+						stopped := ""
+						if s.Stopped {
+							stopped = ", then stopped"
+						}
+						return fmt.Errorf("service %s: %d calls failed%s (%d points passed on unchanged); last: %s",
+							r.ID, s.Failures, stopped, s.PassedOn, s.LastError)
+					}
 				}
 			}
 			return nil

@@ -85,13 +85,14 @@ func TestServiceStageReachesTheHub(t *testing.T) {
 	eventually(t, "every point at the hub", func() bool {
 		return v.count("f/m/diameter") == 3 && v.count("acme/m/temp") == 5
 	})
-	var broken *service.Running
-	for _, r := range service.RunningStages(0) {
-		if r.ID == "test-service" && r.Stats.Calls > 0 {
-			broken = &r
+	// The edge's status reports the stopped install, per stage.
+	var broken service.Report
+	for _, ps := range v.edge.Status().Pipeline.Stats.Pipelines {
+		if ps.Name == "broken" {
+			broken, _ = ps.Stages[0].Detail.(service.Report)
 		}
 	}
-	if broken == nil || !broken.Stats.Stopped || broken.Stats.Failures != 3 || broken.Stats.PassedOn != 5 {
+	if s := broken.Stats; broken.ID != "test-service" || !s.Stopped || s.Failures != 3 || s.PassedOn != 5 {
 		t.Errorf("the trapping install: %+v; want stopped after 3 failures, its 5 points passed on", broken)
 	}
 }

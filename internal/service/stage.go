@@ -5,10 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
-	"strings"
-	"sync"
-	"sync/atomic"
+	"runtime"
 
 	"github.com/molen-io/molen/internal/pipeline"
 	"github.com/molen-io/molen/internal/uns"
@@ -59,7 +56,6 @@ func (c *StageConfig) Validate() error {
 // gives the module the edge's time.
 type Stage struct {
 	*Install
-	seq uint64
 }
 
 // NewStage opens the package's module for a pipeline.
@@ -76,44 +72,26 @@ func NewStage(c StageConfig) (*Stage, error) {
 	if err != nil {
 		return nil, err
 	}
-	st := &Stage{Install: in, seq: stageSeq.Add(1)}
-	stages.Store(st, struct{}{})
+	st := &Stage{Install: in}
+	// The pipeline drops a stage it no longer runs (a reload) without
+	// closing it: close the module's runtime and save the state once the
+	// stage is garbage.
+	runtime.AddCleanup(st, func(in *Install) { in.Close(context.Background()) }, in)
 	return st, nil
 }
 
-// stages are the service stages this process built, for RunningStages;
-// stageSeq numbers them.
-var (
-	stages   sync.Map // *Stage → struct{}
-	stageSeq atomic.Uint64
-)
+// Report describes the stage for the pipeline's statistics
+// (StageStats.Detail): the service and its install's statistics.
+func (s *Stage) Report() any {
+	md := s.pkg.Manifest.Metadata
+	return Report{ID: md.ID, Version: md.Version, Stats: s.Stats()}
+}
 
-// LastStage numbers the service stages built so far: RunningStages(n)
-// lists those built after LastStage returned n.
-func LastStage() uint64 { return stageSeq.Load() }
-
-// Running describes a service stage of this process.
-type Running struct {
+// Report is a service stage's StageStats.Detail.
+type Report struct {
 	ID      string `json:"id"`
 	Version string `json:"version"`
 	Stats   Stats  `json:"stats"`
-}
-
-// RunningStages returns the statistics of the service stages this
-// process built after LastStage returned after, by service id.
-func RunningStages(after uint64) []Running {
-	var out []Running
-	stages.Range(func(k, _ any) bool {
-		st := k.(*Stage)
-		if st.seq <= after {
-			return true
-		}
-		md := st.pkg.Manifest.Metadata
-		out = append(out, Running{ID: md.ID, Version: md.Version, Stats: st.Stats()})
-		return true
-	})
-	slices.SortFunc(out, func(a, b Running) int { return strings.Compare(a.ID, b.ID) })
-	return out
 }
 
 // Process gives the batch to the module.
