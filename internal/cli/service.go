@@ -153,21 +153,7 @@ batch follow the manifest's onFailure policy, and the failures are listed.`,
 			if err != nil {
 				return err
 			}
-			in := os.Stdin
-			if input != "-" {
-				f, err := os.Open(input)
-				if err != nil {
-					return fmt.Errorf("open input: %w", err)
-				}
-				defer f.Close()
-				in = f
-			}
-			stats, err := pipeline.Replay(def, in, g.stdout)
-			if explain {
-				if werr := pipeline.WriteExplain(g.stderr, stats); werr != nil && err == nil {
-					err = werr
-				}
-			}
+			stats, err := replay(g, def, input, explain)
 			if err != nil {
 				return err
 			}

@@ -578,15 +578,7 @@ func TestPipelineEventsReachTheHub(t *testing.T) {
 	for i, st := range []string{"running", "down", "running"} {
 		publish(t, dev, "f/m/state", fmt.Appendf(nil, `{"value": %q, "ts": %d}`, st, t0+int64(i)*60_000))
 	}
-	var out struct {
-		Events []struct {
-			Asset string            `json:"asset"`
-			Kind  string            `json:"kind"`
-			Start int64             `json:"start"`
-			End   int64             `json:"end"`
-			Attrs map[string]string `json:"attrs"`
-		} `json:"events"`
-	}
+	var out hubEvents
 	eventually(t, "the downtime event at the hub", func() bool {
 		v.getJSON("/api/v1/events?asset=f/m&kind=downtime&from=-2h", &out)
 		return len(out.Events) == 1

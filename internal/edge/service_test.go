@@ -10,6 +10,17 @@ import (
 	"github.com/molen-io/molen/internal/service"
 )
 
+// hubEvents is the answer of the hub's GET /api/v1/events.
+type hubEvents struct {
+	Events []struct {
+		Asset string            `json:"asset"`
+		Kind  string            `json:"kind"`
+		Start int64             `json:"start"`
+		End   int64             `json:"end"`
+		Attrs map[string]string `json:"attrs"`
+	} `json:"events"`
+}
+
 // copyPackage copies a service package's files to a new directory and
 // builds its module there from the Go source in src.
 func copyPackage(t *testing.T, manifestDir, src, module string, files ...string) string {
@@ -67,14 +78,7 @@ func TestServiceStageReachesTheHub(t *testing.T) {
 		publish(t, dev, "acme/m/temp", fmt.Appendf(nil, "%d", 60+i))
 		eventually(t, "the point at the hub", func() bool { return v.count("acme/m/temp") == i+1 })
 	}
-	var out struct {
-		Events []struct {
-			Asset string            `json:"asset"`
-			Kind  string            `json:"kind"`
-			Start int64             `json:"start"`
-			Attrs map[string]string `json:"attrs"`
-		} `json:"events"`
-	}
+	var out hubEvents
 	eventually(t, "the spc event at the hub", func() bool {
 		v.getJSON("/api/v1/events?asset=f/m&kind=spc&from=-2h", &out)
 		return len(out.Events) == 1

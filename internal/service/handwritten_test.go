@@ -80,18 +80,5 @@ func BenchmarkHandwritten(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer in.Close(context.Background())
-	batch := benchBatch
-	src := benchPoints(batch)
-	pts := make([]uns.Point, batch)
-	var out pipeline.Output
-	b.ReportAllocs()
-	for i := 0; i < b.N; i += batch {
-		copy(pts, src)
-		out.Reset()
-		in.Process(context.Background(), pts, &out)
-		if len(out.Points) != batch {
-			b.Fatalf("got %d points: %s", len(out.Points), in.Stats().LastError)
-		}
-	}
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds()/1e6, "Mpoints/s")
+	benchThrough(b, in)
 }

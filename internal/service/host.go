@@ -6,9 +6,10 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 
 	"github.com/tetratelabs/wazero/api"
+
+	"github.com/molen-io/molen/internal/atomicfile"
 )
 
 // maxMetrics bounds the counters one install may create.
@@ -114,8 +115,7 @@ func (in *Install) loadState() error {
 	return nil
 }
 
-// saveState writes the state if it changed: to a temporary file, synced,
-// then renamed, so a crash leaves the old or the new state.
+// saveState writes the state if it changed, whole or not at all.
 func (in *Install) saveState() error {
 	if !in.stateDirty || in.opts.StateFile == "" {
 		return nil
@@ -124,24 +124,8 @@ func (in *Install) saveState() error {
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(in.opts.StateFile), ".state-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), in.opts.StateFile); err != nil {
-		return err
+	if err := atomicfile.Write(in.opts.StateFile, data, 0o600); err != nil {
+		return fmt.Errorf("save state: %w", err)
 	}
 	in.stateDirty = false
 	return nil
