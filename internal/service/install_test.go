@@ -230,3 +230,19 @@ func TestHoldPolicy(t *testing.T) {
 		t.Fatalf("got %d points out, stats %+v; want 6 passed on and stopped", len(out.Points), s)
 	}
 }
+
+// TestHoldRetries checks that held points go to the module again with
+// the next batch once it runs.
+func TestHoldRetries(t *testing.T) {
+	pkg := testPackage(t, "limits: {", "onFailure: hold\n      limits: {")
+	in := openTest(t, pkg, "evil", Options{Params: []byte(`{"mode":"pass"}`)})
+	var out pipeline.Output
+	in.failed(points(2), errors.New("injected"), &out)
+	if len(out.Points) != 0 || in.Stats().Held != 2 {
+		t.Fatalf("got %d points out, %d held; want 0 and 2", len(out.Points), in.Stats().Held)
+	}
+	in.Process(t.Context(), points(3), &out)
+	if s := in.Stats(); len(out.Points) != 5 || s.Held != 0 || s.In != 5 || s.PassedOn != 0 {
+		t.Fatalf("got %d points out, stats %+v; want the 2 held and 3 new points through the module", len(out.Points), s)
+	}
+}

@@ -120,3 +120,28 @@ func TestStageConfigErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestReloadKeepsUnchangedStage checks that a pipeline reload keeps an
+// unchanged service stage running (its module is not restarted).
+func TestReloadKeepsUnchangedStage(t *testing.T) {
+	dir := spcPackage(t)
+	spec := []byte(fmt.Sprintf(`pipelines: [{name: q, match: "#", stages: [{service: {package: %q, params: {mean: 1, sigma: 1}}}]}]`, dir))
+	def, err := pipeline.Parse(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := pipeline.NewRunner(def, pipeline.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Process(points(3))
+	again, _ := pipeline.Parse(spec)
+	if err := r.Reload(again); err != nil {
+		t.Fatal(err)
+	}
+	r.Process(points(3))
+	rep := r.Stats().Pipelines[0].Stages[0].Detail.(Report)
+	if rep.Stats.Starts != 1 || rep.Stats.In != 6 {
+		t.Errorf("after a reload: %+v; want one start and 6 points in", rep.Stats)
+	}
+}
