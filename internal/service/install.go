@@ -335,13 +335,18 @@ func (in *Install) call(ctx context.Context, batch []uns.Point, tick bool, now i
 // buffer, calls process (or tick) within the batch deadline and decodes
 // the result into in.res and in.evs.
 func (in *Install) run(ctx context.Context, batch []uns.Point, tick bool, now int64) error {
-	ctx, cancel := context.WithTimeout(ctx, in.pkg.Limits.BatchTime)
-	defer cancel()
 	if in.inst == nil {
-		if err := in.start(ctx); err != nil {
+		// Starting (instantiation, a Go module's runtime, init) has its own
+		// deadline: a busy edge must not fail a module for a slow start.
+		sctx, cancel := context.WithTimeout(ctx, max(in.pkg.Limits.BatchTime, startTime))
+		err := in.start(sctx)
+		cancel()
+		if err != nil {
 			return err
 		}
 	}
+	ctx, cancel := context.WithTimeout(ctx, in.pkg.Limits.BatchTime)
+	defer cancel()
 	inst := in.inst
 	var packed uint64
 	var err error
@@ -363,6 +368,10 @@ func (in *Install) run(ctx context.Context, batch []uns.Point, tick bool, now in
 	in.res, in.evs, err = in.dec.decodeResult(res, in.res, in.evs)
 	return err
 }
+
+// startTime bounds the start of an instance and its init, if
+// limits.batchTime is shorter.
+const startTime = 10 * time.Second
 
 // minBuffer is the smallest input buffer the host asks a module for.
 const minBuffer = 64 << 10

@@ -131,7 +131,13 @@ func TestMisbehaving(t *testing.T) {
 		{"outside", `"other/site/secret" outside its declared writes`},
 	} {
 		t.Run(tc.mode, func(t *testing.T) {
-			pkg := testPackage(t, "batchTime: 2s", "batchTime: 300ms", "limits: {memory: 64Mi", "limits: {memory: 32Mi")
+			// Only the loop runs into the deadline; the others get time to
+			// spare however slow the machine.
+			batchTime := "batchTime: 60s"
+			if tc.mode == "loop" {
+				batchTime = "batchTime: 300ms"
+			}
+			pkg := testPackage(t, "batchTime: 30s", batchTime, "limits: {memory: 64Mi", "limits: {memory: 32Mi")
 			in := openTest(t, pkg, "evil", Options{Params: []byte(`{"mode":"` + tc.mode + `"}`)})
 			for i := range 4 {
 				var out pipeline.Output

@@ -33,7 +33,7 @@ func (e *evil) Process(in []molensvc.Point, out *molensvc.Output) error {
 		}
 	case "alloc":
 		for {
-			e.sink = append(e.sink, make([]byte, 1<<20))
+			e.sink = append(e.sink, make([]byte, 16<<20))
 		}
 	case "trap":
 		var m map[string]int
