@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/molen-io/molen/internal/pipeline"
@@ -17,7 +18,15 @@ import (
 //	molen_buffer(n) = 1025
 //	molen_process(n) = store i32 0 at 1025+n; return 1024<<32 | n+5
 //	molen_init, molen_tick = the empty result at 0 (9 zero bytes)
-func handwrittenModule() []byte {
+func handwrittenModule() []byte { return assemble(false) }
+
+// badPointerModule is handwrittenModule whose molen_process calls the
+// host's log with a pointer outside its memory.
+func badPointerModule() []byte { return assemble(true) }
+
+// assemble writes the pass-through module, with badLog the one that
+// imports molen.log and calls it with a bad pointer.
+func assemble(badLog bool) []byte {
 	sleb := func(v int64) []byte {
 		var b []byte
 		for {
@@ -38,19 +47,44 @@ func handwrittenModule() []byte {
 		}
 		return b
 	}
-	fn := func(code ...byte) []byte { return append([]byte{byte(len(code) + 1), 0}, code...) }   // no locals
+	fn := func(code ...byte) []byte { return append([]byte{byte(len(code) + 1), 0}, code...) } // no locals
+	var imports []byte
+	first := byte(0) // the index of the first defined function
 	process := cat([]byte{0x20, 0}, []byte{0x41}, sleb(1025), []byte{0x6a, 0x41, 0, 0x36, 2, 0}, // store i32 0 at 1025+n
 		[]byte{0x42}, sleb(1024<<32), []byte{0x20, 0, 0xad, 0x42, 5, 0x7c, 0x84, 0x0b}) // 1024<<32 | n+5
+	if badLog {
+		imports = section(2, cat([]byte{1}, name("molen"), name("log"), []byte{0, 4})...) // molen.log: type 4
+		first = 1
+		// log(0, 0x7fff0000, 100), then the pass-through
+		process = cat([]byte{0x41, 0, 0x41}, sleb(0x7fff0000), []byte{0x41}, sleb(100), []byte{0x10, 0}, process)
+	}
 	return cat([]byte("\x00asm\x01\x00\x00\x00"),
-		section(1, 4, 0x60, 1, 0x7f, 1, 0x7e, 0x60, 1, 0x7e, 1, 0x7e, 0x60, 1, 0x7f, 1, 0x7f, 0x60, 0, 0), // types: i32→i64, i64→i64, i32→i32, ()→()
+		// types: i32→i64, i64→i64, i32→i32, ()→(), (i32, i32, i32)→()
+		section(1, 5, 0x60, 1, 0x7f, 1, 0x7e, 0x60, 1, 0x7e, 1, 0x7e, 0x60, 1, 0x7f, 1, 0x7f, 0x60, 0, 0, 0x60, 3, 0x7f, 0x7f, 0x7f, 0),
+		imports,
 		section(3, 5, 3, 2, 0, 0, 1), // functions
 		section(5, 1, 0, 16),         // memory: 16 pages
 		section(7, cat([]byte{6},
-			name("memory"), []byte{2, 0}, name("molen_svc_abi_1"), []byte{0, 0}, name("molen_buffer"), []byte{0, 1},
-			name("molen_init"), []byte{0, 2}, name("molen_process"), []byte{0, 3}, name("molen_tick"), []byte{0, 4})...),
+			name("memory"), []byte{2, 0}, name("molen_svc_abi_1"), []byte{0, first}, name("molen_buffer"), []byte{0, first + 1},
+			name("molen_init"), []byte{0, first + 2}, name("molen_process"), []byte{0, first + 3}, name("molen_tick"), []byte{0, first + 4})...),
 		section(10, cat([]byte{5}, fn(0x0b), fn(cat([]byte{0x41}, sleb(1025), []byte{0x0b})...),
 			fn(0x42, 9, 0x0b), fn(process...), fn(0x42, 9, 0x0b))...),
 	)
+}
+
+// TestBadPointer checks that a module handing the host a pointer outside
+// its memory fails its call (and its points pass on), not the edge.
+func TestBadPointer(t *testing.T) {
+	in, err := OpenModule(t.Context(), testPackage(t), badPointerModule(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close(t.Context())
+	var out pipeline.Output
+	in.Process(t.Context(), points(2), &out)
+	if s := in.Stats(); len(out.Points) != 2 || s.Failures != 1 || !strings.Contains(s.LastError, "pointer outside memory") {
+		t.Fatalf("got %d points, stats %+v; want a failure for the pointer and the 2 points passed on", len(out.Points), s)
+	}
 }
 
 func TestHandwrittenModule(t *testing.T) {
