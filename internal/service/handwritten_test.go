@@ -49,7 +49,8 @@ func assemble(badLog bool) []byte {
 	}
 	fn := func(code ...byte) []byte { return append([]byte{byte(len(code) + 1), 0}, code...) } // no locals
 	var imports []byte
-	first := byte(0)                                                                             // the index of the first defined function
+	// first is the index of the first defined function (after the imports).
+	first := byte(0)
 	process := cat([]byte{0x20, 0}, []byte{0x41}, sleb(1025), []byte{0x6a, 0x41, 0, 0x36, 2, 0}, // store i32 0 at 1025+n
 		[]byte{0x42}, sleb(1024<<32), []byte{0x20, 0, 0xad, 0x42, 5, 0x7c, 0x84, 0x0b}) // 1024<<32 | n+5
 	if badLog {
