@@ -50,10 +50,6 @@ func TestServiceStageReachesTheHub(t *testing.T) {
 	spc := copyPackage(t, "../../services/spc", "../../services/spc", "spc.wasm", "margo.yaml", "LICENSE", "TERMS.md", "icon.svg")
 	evil := copyPackage(t, "../service/testdata", "../service/testdata/evil", "module.wasm", "margo.yaml")
 	v := start(t)
-	if err := v.edge.Close(); err != nil {
-		t.Fatal(err)
-	}
-	file := filepath.Join(t.TempDir(), "pipeline.yaml")
 	spec := fmt.Sprintf(`pipelines:
   - name: quality
     match: "f/+/diameter"
@@ -64,11 +60,7 @@ func TestServiceStageReachesTheHub(t *testing.T) {
     stages:
       - service: {package: %q, params: {mode: trap}}
 `, spc, filepath.Join(t.TempDir(), "spc.state"), evil)
-	if err := os.WriteFile(file, []byte(spec), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	v.cfg.PipelineFile = file
-	v.startEdge()
+	v.restartWithPipeline(spec)
 	dev := v.device(4)
 	t0 := time.Now().Add(-time.Hour).UnixMilli()
 	for i, x := range []float64{20.1, 19.8, 24.5} {
