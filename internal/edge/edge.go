@@ -23,6 +23,7 @@ import (
 
 	"github.com/molen-io/molen/internal/outbox"
 	"github.com/molen-io/molen/internal/pipeline"
+	"github.com/molen-io/molen/internal/service"
 	"github.com/molen-io/molen/internal/uns"
 	"github.com/molen-io/molen/internal/uplink"
 )
@@ -216,7 +217,8 @@ func Start(ctx context.Context, cfg Config) (*Edge, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
-	text, _ := cfg.textTopics() // checked by Validate
+	service.UseCacheDir(filepath.Join(cfg.DataDir, "wasm-cache")) // compiled service modules
+	text, _ := cfg.textTopics()                                   // checked by Validate
 	pins, _ := parsePins(cfg.HubPins)
 	e := &Edge{
 		cfg:      cfg,

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tetratelabs/wazero"
@@ -32,23 +33,35 @@ var ErrBadModule = errors.New("not a molen-svc/1 module")
 // compilationCache shares compiled code between the installs of a
 // process (a second install of the same module, or a restart, does not
 // compile again) and, kept on disk, between processes: compiling a Go
-// module of 3 MiB takes seconds, loading it from the cache milliseconds
-// (docs/benchmarks.md). The directory is $MOLEN_WASM_CACHE, or molen/wasm
-// in the user's cache directory; without either the cache is in memory.
+// module of 3 MiB takes seconds, loading it from the disk cache tens of
+// milliseconds (docs/benchmarks.md). The directory is the one given to
+// UseCacheDir (the edge's data directory), else $MOLEN_WASM_CACHE, else
+// molen/wasm in the user's cache directory; without any, the cache is in
+// memory.
 var compilationCache = sync.OnceValue(func() wazero.CompilationCache {
-	dir := os.Getenv("MOLEN_WASM_CACHE")
-	if dir == "" {
-		if d, err := os.UserCacheDir(); err == nil {
-			dir = filepath.Join(d, "molen", "wasm")
+	dir := cacheDir.Load()
+	if dir == nil || *dir == "" {
+		d := os.Getenv("MOLEN_WASM_CACHE")
+		if d == "" {
+			if u, err := os.UserCacheDir(); err == nil {
+				d = filepath.Join(u, "molen", "wasm")
+			}
 		}
+		dir = &d
 	}
-	if dir != "" {
-		if c, err := wazero.NewCompilationCacheWithDir(dir); err == nil {
+	if *dir != "" {
+		if c, err := wazero.NewCompilationCacheWithDir(*dir); err == nil {
 			return c
 		}
 	}
 	return wazero.NewCompilationCache()
 })
+
+var cacheDir atomic.Pointer[string]
+
+// UseCacheDir keeps compiled modules in dir. It takes effect if called
+// before the process opens its first install.
+func UseCacheDir(dir string) { cacheDir.Store(&dir) }
 
 // Options tune an install. The zero value works.
 type Options struct {
