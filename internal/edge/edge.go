@@ -217,8 +217,9 @@ func Start(ctx context.Context, cfg Config) (*Edge, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
-	service.UseCacheDir(filepath.Join(cfg.DataDir, "wasm-cache")) // compiled service modules
-	text, _ := cfg.textTopics()                                   // checked by Validate
+	// Compiled service modules, so that a restart does not compile them again.
+	service.UseCacheDir(filepath.Join(cfg.DataDir, "wasm-cache"))
+	text, _ := cfg.textTopics() // checked by Validate
 	pins, _ := parsePins(cfg.HubPins)
 	e := &Edge{
 		cfg:      cfg,
