@@ -57,7 +57,10 @@ var compilationCache = sync.OnceValue(func() wazero.CompilationCache {
 	return wazero.NewCompilationCache()
 })
 
-var cacheDir atomic.Pointer[string]
+var (
+	cacheDir    atomic.Pointer[string]
+	memoryCache = wazero.NewCompilationCache() // when the disk cache fails
+)
 
 // UseCacheDir keeps compiled modules in dir. It takes effect if called
 // before the process opens its first install.
@@ -170,20 +173,33 @@ func OpenModule(ctx context.Context, pkg *Package, wasm []byte, opts Options) (*
 		opts.Params = []byte("{}")
 	}
 	id := pkg.Manifest.Metadata.ID
-	cfg := wazero.NewRuntimeConfigCompiler()
-	if opts.Interpreter {
-		cfg = wazero.NewRuntimeConfigInterpreter()
+	newRuntime := func(cache wazero.CompilationCache) wazero.Runtime {
+		cfg := wazero.NewRuntimeConfigCompiler()
+		if opts.Interpreter {
+			cfg = wazero.NewRuntimeConfigInterpreter()
+		}
+		pages := uint32(min(pkg.Limits.MemoryBytes/65536, 65536))
+		return wazero.NewRuntimeWithConfig(ctx, cfg.WithMemoryLimitPages(pages).WithCloseOnContextDone(true).WithCompilationCache(cache))
 	}
-	pages := uint32(min(pkg.Limits.MemoryBytes/65536, 65536))
-	cfg = cfg.WithMemoryLimitPages(pages).WithCloseOnContextDone(true).WithCompilationCache(compilationCache())
-	rt := wazero.NewRuntimeWithConfig(ctx, cfg)
+	rt := newRuntime(compilationCache())
+	compiled, err := rt.CompileModule(ctx, wasm)
+	if err != nil {
+		// A cache that cannot be read or written (a full disk, a removed
+		// directory) fails the compilation: compile without it.
+		rt.Close(ctx)
+		rt = newRuntime(memoryCache)
+		var retryErr error
+		if compiled, retryErr = rt.CompileModule(ctx, wasm); retryErr == nil {
+			opts.Log.Warn("service: compiled without the compilation cache", "service", id, "err", err)
+		}
+		err = retryErr
+	}
 	in := &Install{pkg: pkg, opts: opts, rt: rt, policy: Policy(pkg.Molen.OnFailure),
 		log: opts.Log.With("service", id), state: map[string][]byte{}}
 	fail := func(err error) (*Install, error) {
 		rt.Close(ctx)
 		return nil, fmt.Errorf("service %s: %w", id, err)
 	}
-	compiled, err := rt.CompileModule(ctx, wasm)
 	if err != nil {
 		return fail(fmt.Errorf("compile module: %w", err))
 	}

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/tetratelabs/wazero"
+
 	"github.com/molen-io/molen/internal/pipeline"
 	"github.com/molen-io/molen/internal/uns"
 )
@@ -250,5 +252,32 @@ func TestHoldRetries(t *testing.T) {
 	in.Process(t.Context(), points(3), &out)
 	if s := in.Stats(); len(out.Points) != 5 || s.Held != 0 || s.In != 5 || s.PassedOn != 0 {
 		t.Fatalf("got %d points out, stats %+v; want the 2 held and 3 new points through the module", len(out.Points), s)
+	}
+}
+
+// TestCacheFailure checks that a compilation cache that cannot be written
+// (its directory removed) does not stop a module from loading.
+func TestCacheFailure(t *testing.T) {
+	dir := t.TempDir()
+	cache, err := wazero.NewCompilationCacheWithDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	rt := wazero.NewRuntimeWithConfig(t.Context(), wazero.NewRuntimeConfigCompiler().WithCompilationCache(cache))
+	defer rt.Close(t.Context())
+	if _, err := rt.CompileModule(t.Context(), handwrittenModule()); err == nil {
+		t.Skip("wazero compiles despite a removed cache directory: nothing to fall back from")
+	}
+	old := compilationCache
+	compilationCache = func() wazero.CompilationCache { return cache }
+	defer func() { compilationCache = old }()
+	in := openTest(t, testPackage(t), "evil", Options{Params: []byte(`{"mode":"pass"}`)})
+	var out pipeline.Output
+	in.Process(t.Context(), points(2), &out)
+	if len(out.Points) != 2 || in.Stats().Failures != 0 {
+		t.Fatalf("got %+v, %+v", out.Points, in.Stats())
 	}
 }
