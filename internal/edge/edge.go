@@ -23,6 +23,7 @@ import (
 
 	"github.com/molen-io/molen/internal/outbox"
 	"github.com/molen-io/molen/internal/pipeline"
+	"github.com/molen-io/molen/internal/service"
 	"github.com/molen-io/molen/internal/uns"
 	"github.com/molen-io/molen/internal/uplink"
 )
@@ -239,6 +240,8 @@ func Start(ctx context.Context, cfg Config) (*Edge, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
+	// Compiled service modules, so that a restart does not compile them again.
+	service.UseCacheDir(filepath.Join(cfg.DataDir, "wasm-cache"))
 	text, _ := cfg.textTopics() // checked by Validate
 	pins, _ := parsePins(cfg.HubPins)
 	e := &Edge{
