@@ -65,7 +65,7 @@ func (s *Store) Expire(ctx context.Context, org string, r store.Retention, now t
 	// expired by then; pages left free are the next compaction's to
 	// reclaim, so a failure here is only logged.
 	defer func() {
-		if err := s.reclaim(ctx); err != nil && !errors.Is(err, ErrClosed) {
+		if err := s.reclaim(ctx, reclaimRetention); err != nil && !errors.Is(err, ErrClosed) {
 			s.opts.Logger.Warn("storage: returning free pages after retention failed; the next compaction retries", "err", err)
 		}
 	}()
