@@ -141,3 +141,42 @@ func TestRollupRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// TestFloatsMean checks the choice of predictor: a noisy slow signal is
+// stored as differences from the mean of the previous values, a signal
+// that steps as differences from the previous value, and both come back
+// exactly, as decimals and as float32s.
+func TestFloatsMean(t *testing.T) {
+	rng := rand.New(rand.NewPCG(10, 11))
+	noisy, steps := make([]float64, 4000), make([]float64, 4000)
+	for i := range noisy {
+		noisy[i] = math.Round((50+5*math.Sin(float64(i)/300)+rng.NormFloat64()*0.3)*100) / 100
+		steps[i] = float64(i / 500 * 10)
+	}
+	f32 := func(fs []float64) []float64 {
+		out := make([]float64, len(fs))
+		for i, f := range fs {
+			out[i] = float64(float32(f + 1e-3*rng.NormFloat64()))
+		}
+		return out
+	}
+	for _, c := range []struct {
+		name string
+		fs   []float64
+		mean bool
+	}{{"noisy", noisy, true}, {"steps", steps, false}, {"noisy-float32", f32(noisy), true}, {"empty", nil, false}} {
+		b := appendFloats(nil, c.fs)
+		if got := len(b) > 0 && b[0]&floatsMean != 0; got != c.mean {
+			t.Errorf("%s: mode %#x: from the mean %v, want %v", c.name, b[0], got, c.mean)
+		}
+		fr := newFloatReader(&reader{b: b})
+		for i, want := range c.fs {
+			if got := fr.next(); math.Float64bits(got) != math.Float64bits(want) {
+				t.Fatalf("%s: float %d = %v, want %v", c.name, i, got, want)
+			}
+		}
+		if fr.r.err != nil || len(fr.r.b) != 0 {
+			t.Errorf("%s: %v, %d bytes left", c.name, fr.r.err, len(fr.r.b))
+		}
+	}
+}

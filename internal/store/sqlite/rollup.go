@@ -18,8 +18,9 @@ const (
 
 // rollupVersion is the first byte of an encoded rollup. Version 1 stored
 // sums, minima and maxima as XORed float bits and the offsets of the first
-// and last timestamps in ns; it is still read.
-const rollupVersion = 2
+// and last timestamps in ns, version 2 had no floatsMean columns; both are
+// still read.
+const rollupVersion = 3
 
 // sumTolerance is how far, relative to its size, a stored sum may be from
 // the sum computed in float64: a sum of decimals with d digits is stored as
@@ -95,7 +96,7 @@ func nearDecimals(fs []float64, d int) bool {
 func decodeRollup(dst []store.Partial, res int64, b []byte) ([]store.Partial, error) {
 	r := &reader{b: b}
 	version := r.byte()
-	if version != 1 && version != rollupVersion {
+	if version < 1 || version > rollupVersion {
 		return dst, fmt.Errorf("%w: unknown rollup version", errCorrupt)
 	}
 	n64 := r.uvarint()
