@@ -108,9 +108,11 @@ func FuzzDecodeBlock(f *testing.F) {
 }
 
 // TestRollupRoundTrip encodes and decodes rollups of decimals, of
-// float32 noise and of exact float64s: everything comes back as it was,
-// but sums of decimals, which may come back rounded to their decimals
-// (within sumTolerance).
+// float32 noise and of exact float64s, by the minute and the hour, and
+// minute firsts: everything comes back as it was, but sums of decimals,
+// which may come back rounded to their decimals (within sumTolerance),
+// the first values and timestamps of minute rollups and the last ones of
+// minute firsts, which they do not keep.
 func TestRollupRoundTrip(t *testing.T) {
 	rng := rand.New(rand.NewPCG(8, 9))
 	dec := compatSamples()
@@ -122,14 +124,20 @@ func TestRollupRoundTrip(t *testing.T) {
 		f64[i].ts += rng.Int64N(1e6) // not on whole units
 	}
 	for name, ss := range map[string][]sample{"decimals": dec, "float32": f32, "float64": f64} {
-		for _, res := range []int64{minute, hour} {
-			want := rollupOf(ss, res)
+		for _, res := range []int64{minute, hour, minuteFirsts} {
+			want := rollupOf(ss, max(res, -res))
 			got, err := decodeRollup(nil, res, encodeRollup(nil, res, want))
 			if err != nil || len(got) != len(want) {
 				t.Fatalf("%s/%d: %d partials, %v; want %d", name, res, len(got), err, len(want))
 			}
 			for i := range got {
 				g, w := got[i], want[i]
+				switch res {
+				case minute:
+					w.FirstTS, w.First = w.Start, uns.Value{}
+				case minuteFirsts:
+					w.LastTS, w.Last = w.Start, uns.Value{}
+				}
 				if math.Abs(g.Sum-w.Sum) > sumTolerance*max(1, math.Abs(w.Sum)) {
 					t.Errorf("%s/%d: partial %d: sum %v, want %v", name, res, i, g.Sum, w.Sum)
 				}

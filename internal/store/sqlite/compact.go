@@ -336,11 +336,7 @@ func (s *Store) mergeRun(ctx context.Context, ids []any, series, res, gen int64,
 		ps = make([]store.Partial, 0, n)
 	}
 	for _, id := range ids { // in ingest order
-		var b []byte
-		err := s.blockData.QueryRowContext(ctx, id).Scan(&b)
-		if err == nil {
-			b, err = decompress(b)
-		}
+		b, err := s.readBlock(ctx, id.(int64))
 		if err == nil && res == 0 {
 			ss, err = decodeBlock(ss, b)
 		} else if err == nil {

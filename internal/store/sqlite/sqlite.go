@@ -458,12 +458,17 @@ ALTER TABLE points RENAME TO points_v3;
 	// 5: nothing. Releases before the metadata layer made the retention
 	// settings table here; it moved with orgs, tokens and edges (see 1).
 	`SELECT 1`,
+	// 6: minute rollups no longer answer first; the first values of
+	// minutes whose points retention removed move into minute firsts
+	// (firstsOfOldRollups).
+	`SELECT 1`,
 }
 
 // afterMigration runs Go code after the SQL of a schema version, in the
 // same transaction.
 var afterMigration = map[int]func(s *Store, ctx context.Context) error{
 	4: convertV3,
+	6: firstsOfOldRollups,
 }
 
 // convertV3 moves the points of schema version 3 into chunks of up to
