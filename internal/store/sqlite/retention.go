@@ -63,9 +63,17 @@ func (s *Store) Expire(ctx context.Context, org string, r store.Retention, now t
 	s.compactMu.Lock()
 	defer s.compactMu.Unlock()
 	// Runs after the writer lock below is given back. The blocks are
-	// expired by then; pages left free are the next compaction's to
-	// reclaim, so a failure here is only logged.
+	// expired by then; small blocks left unmerged and pages left free are
+	// the next compaction's, so a failure here is only logged. The flush
+	// below writes a small block per series, and minute firsts are small:
+	// they are merged as a compaction does, or a store whose heads are all
+	// flushed by retention would keep one block per series and run
+	// (measured in SteadyState: most of its pages were such blocks and
+	// their index entries).
 	defer func() {
+		if err := s.merge(ctx, false); err != nil && !errors.Is(err, ErrClosed) {
+			s.opts.Logger.Warn("storage: merging blocks after retention failed; the next compaction retries", "err", err)
+		}
 		if err := s.reclaim(ctx, reclaimRetention); err != nil && !errors.Is(err, ErrClosed) {
 			s.opts.Logger.Warn("storage: returning free pages after retention failed; the next compaction retries", "err", err)
 		}
@@ -112,7 +120,7 @@ func (s *Store) Expire(ctx context.Context, org string, r store.Retention, now t
 		var ps []store.Partial
 		for _, p := range rollupOf(gone, minute) {
 			if p.Start >= cuts[minute] {
-				ps = append(ps, p)
+				ps = append(ps, firstOnly(p))
 			}
 		}
 		for part := range slices.Chunk(ps, maxBlockPoints) {
@@ -341,7 +349,7 @@ func firstsOfOldRollups(s *Store, ctx context.Context) error {
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	// The points of a series in [from, to), from its point blocks.
+	// How many points of a series in [from, to) its point blocks hold.
 	stored := func(series, from, to int64) (int64, error) {
 		rows, err := s.w.QueryContext(ctx, `SELECT data FROM blocks WHERE series_id = ? AND res = 0 AND max_ts >= ? AND min_ts < ?`, series, from, to)
 		if err != nil {
@@ -411,7 +419,7 @@ func firstsOfOldRollups(s *Store, ctx context.Context) error {
 					continue
 				}
 			}
-			firsts = append(firsts, p)
+			firsts = append(firsts, firstOnly(p))
 		}
 		for part := range slices.Chunk(firsts, maxBlockPoints) {
 			if _, err := s.w.ExecContext(ctx, `INSERT INTO blocks (series_id, res, gen, min_ts, max_ts, n, data) VALUES (?, ?, ?, ?, ?, ?, ?)`,
@@ -421,4 +429,10 @@ func firstsOfOldRollups(s *Store, ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// firstOnly is what a minute first keeps of a partial: its count, first
+// timestamp and first value.
+func firstOnly(p store.Partial) store.Partial {
+	return store.Partial{Start: p.Start, Count: p.Count, FirstTS: p.FirstTS, First: p.First}
 }
