@@ -59,8 +59,9 @@ type Service struct {
 	log      *slog.Logger
 	now      func() time.Time
 	enrolled prometheus.Counter
-	audit    audit.Recorder // nil: enrollments are only logged
-	replays  replays        // nonces of signed requests
+	audit    audit.Recorder  // nil: enrollments are only logged
+	replays  replays         // nonces of signed requests
+	keyring  *uplink.Keyring // encrypts secrets at rest; nil: none can be set
 }
 
 // RecordTo has the service record enrollments, key changes and
@@ -280,6 +281,12 @@ func (s *Service) EnrollKey(ctx context.Context, token string, pub ed25519.Publi
 	if !uplink.CheckProof(pub, uplink.EnrollProof(token), proof) {
 		return Edge{}, api.BadRequest("proof: must be the key's Ed25519 signature of the enrollment statement (docs/api.md)")
 	}
+	return s.enrollPublicKey(ctx, token, pub, "key")
+}
+
+// enrollPublicKey spends token for an edge whose possession of pub was
+// proven (by says how), or answers the enrollment of before for pub.
+func (s *Service) enrollPublicKey(ctx context.Context, token string, pub ed25519.PublicKey, by string) (Edge, error) {
 	key := uplink.EncodeKey(pub)
 	err := error(meta.ErrNotFound)
 	var e Edge
@@ -296,7 +303,7 @@ func (s *Service) EnrollKey(ctx context.Context, token string, pub ed25519.Publi
 	if err != nil {
 		return Edge{}, fmt.Errorf("enroll: %w", err)
 	}
-	s.enrolledNow(ctx, e, "key")
+	s.enrolledNow(ctx, e, by)
 	return e, nil
 }
 

@@ -253,6 +253,8 @@ func newWorld(t *testing.T) *world {
 	w.must(t, w.c["svc-engineer"], "PUT", "/api/v1/fleet/edges/"+w.ids["edge"]+"/place", `{"site":"acme-hall","labels":{"line":"press"}}`, 200)
 	w.must(t, w.c["svc-engineer"], "PUT", "/api/v1/fleet/layers/site/acme-hall", `{"settings":{"poll_interval":"10s"}}`, 200)
 	w.ids["group"], w.ids["scope"], w.ids["target"] = "acme-presses", "site", "acme-hall"
+	// A Margo client is an edge: its client ID is the edge's ID.
+	w.ids["clientId"], w.ids["deploymentId"], w.ids["digest"] = w.ids["edge"], "acme-app", "sha256:acme"
 	w.markers = append(w.markers, "acme-presses", "acme-hall")
 	ch := w.must(t, admin, "POST", "/api/v1/notify/channels", `{"name":"acme-site alarms","kind":"webhook","target":"http://127.0.0.1:9/acme-hook","format":"teams"}`, 201)
 	w.ids["channel"] = ch["id"].(string)
@@ -320,24 +322,26 @@ func (w *world) path(t testing.TB, r api.Route) string {
 
 // bodies are what a caller entitled to a route would send.
 var bodies = map[string]string{
-	"POST /api/v1/assessments":          assessmentBody("T1"),
-	"POST /api/v1/edges":                `{"name":"x"}`,
-	"PUT /api/v1/retention":             `{"raw":"30d","minute":"365d","hour":"forever"}`,
-	"PUT /api/v1/quotas/{org}":          `{"series":100000,"points_per_day":500000000}`,
-	"POST /api/v1/orgs":                 `{"id":"new-co","name":"New","kind":"company"}`,
-	"PUT /api/v1/members/{user}":        `{"role":"engineer"}`,
-	"POST /api/v1/members/{user}/reset": `{}`,
-	"POST /api/v1/invitations":          `{"email":"someone@example.test","role":"viewer"}`,
-	"POST /api/v1/tokens":               `{"name":"t","scopes":"read"}`,
-	"POST /api/v1/grants":               `{"grantee":"edih-a","kind":"kpi","prefix":"","expires":"30d"}`,
-	"POST /api/v1/delegations":          `{"advisor_email":"advisor@edih-a.test","role":"viewer","hours":24}`,
-	"POST /api/v1/auth/switch":          `{"org":"acme"}`,
-	"PUT /api/v1/dma/intervals":         `{"t1_months":6,"t2_months":12}`,
-	"PATCH /api/v1/me":                  `{"name":"Renamed"}`,
-	"DELETE /api/v1/me":                 `{"password":"not the password at all"}`,
-	"POST /api/v1/me/password":          `{"current":"not the password at all","new":"another long password"}`,
-	"POST /api/v1/me/totp/confirm":      `{"code":"000000"}`,
-	"DELETE /api/v1/me/totp":            `{"password":"not the password at all"}`,
+	"POST /api/v1/assessments":                                 assessmentBody("T1"),
+	"POST /api/v1/edges":                                       `{"name":"x"}`,
+	"PUT /api/v1/fleet/layers/org/secrets/{name}":              `{"value":"acme-secret-value"}`,
+	"PUT /api/v1/fleet/layers/{scope}/{target}/secrets/{name}": `{"value":"acme-secret-value"}`,
+	"PUT /api/v1/retention":                                    `{"raw":"30d","minute":"365d","hour":"forever"}`,
+	"PUT /api/v1/quotas/{org}":                                 `{"series":100000,"points_per_day":500000000}`,
+	"POST /api/v1/orgs":                                        `{"id":"new-co","name":"New","kind":"company"}`,
+	"PUT /api/v1/members/{user}":                               `{"role":"engineer"}`,
+	"POST /api/v1/members/{user}/reset":                        `{}`,
+	"POST /api/v1/invitations":                                 `{"email":"someone@example.test","role":"viewer"}`,
+	"POST /api/v1/tokens":                                      `{"name":"t","scopes":"read"}`,
+	"POST /api/v1/grants":                                      `{"grantee":"edih-a","kind":"kpi","prefix":"","expires":"30d"}`,
+	"POST /api/v1/delegations":                                 `{"advisor_email":"advisor@edih-a.test","role":"viewer","hours":24}`,
+	"POST /api/v1/auth/switch":                                 `{"org":"acme"}`,
+	"PUT /api/v1/dma/intervals":                                `{"t1_months":6,"t2_months":12}`,
+	"PATCH /api/v1/me":                                         `{"name":"Renamed"}`,
+	"DELETE /api/v1/me":                                        `{"password":"not the password at all"}`,
+	"POST /api/v1/me/password":                                 `{"current":"not the password at all","new":"another long password"}`,
+	"POST /api/v1/me/totp/confirm":                             `{"code":"000000"}`,
+	"DELETE /api/v1/me/totp":                                   `{"password":"not the password at all"}`,
 }
 
 func body(r api.Route) string {
@@ -351,7 +355,9 @@ func body(r api.Route) string {
 // organisation: a caller gets its own organisation's answer for it (a
 // label's values among its own series), which must still hold nothing of
 // acme.
-var notObjects = map[string]bool{"GET /prom/api/v1/label/{name}/values": true}
+var notObjects = map[string]bool{"GET /prom/api/v1/label/{name}/values": true,
+	// {name} is the caller's own organisation's secret, not an object of acme.
+	"PUT /api/v1/fleet/layers/org/secrets/{name}": true}
 
 // acmeQuery asks for acme's data by every parameter a data route reads.
 const acmeQuery = "?org=acme&series=acme-site/hall/line-1/press/temp&prefix=acme-site&from=0&to=now&agg=raw"
