@@ -102,7 +102,39 @@ if ((await page.$$eval('[data-change]', (rs) => rs.map((r) => r.dataset.kind))).
 await view(page, 'fleet-edge-installed');
 log('ok the edge installed the group\'s pipeline');
 
-// 5. Dutch, and a phone's screen.
+// 5. A secret in the group's layer: write-only, never shown back.
+const SECRET = 'browser-sëcret-' + Date.now();
+await go(page, '#/fleet/state', 'Layers');
+await page.click('[data-layer-row="group/assembly"] button:text-is("Edit")');
+await page.waitForSelector('h3:text-is("Secrets of Group: assembly")');
+await page.fill('form[aria-label="Set secret"] input[name=name]', 'plc-password');
+await page.fill('form[aria-label="Set secret"] input[name=value]', SECRET);
+await page.press('form[aria-label="Set secret"] input[name=value]', 'Enter');
+await status(page, /Secret saved/);
+await page.waitForSelector('[data-secret="plc-password"]');
+if (await page.inputValue('form[aria-label="Set secret"] input[name=value]') !== '') fail('the value stays in the field');
+if (await page.getAttribute('[data-secret="plc-password"] input[name=value]', 'type') !== 'password') fail('the replace field is not write-only');
+if ((await page.content()).includes(SECRET)) fail('the page shows the secret');
+if ((await page.evaluate(async () => (await fetch('/api/v1/fleet/layers')).text())).includes(SECRET)) fail('the API answers the secret');
+if (!/secret\/plc-password/.test(await text(page, '[data-layer-row="group/assembly"]'))) fail('the layer does not list its secret');
+await view(page, 'fleet-secrets');
+log('ok a secret set in the group\'s layer, write-only');
+
+// 6. A part the layer no longer holds: removed on the edge, with when.
+await page.click('[data-layer-row="group/assembly"] button:text-is("Edit")');
+await page.waitForFunction(() => document.getElementById('fleet-target').value === 'assembly');
+const doc2 = JSON.parse(await page.inputValue('#fleet-doc'));
+delete doc2.pipelines['fleet-check'];
+await page.fill('#fleet-doc', JSON.stringify(doc2, null, 2));
+await page.click('button:text-is("Check and save")');
+await status(page, /Layer saved/);
+await reloadUntil(edgeHash, 'demo-edge', () => document.querySelector('[data-part="pipeline/fleet-check"]')?.dataset.state === 'removed'
+  && document.querySelector('[data-part="secret/plc-password"]')?.dataset.state === 'installed', null, 'the edge to remove the pipeline and install the secret');
+if (!/removed/.test(await text(page, '[data-part="pipeline/fleet-check"]'))) fail('removed part: ' + await text(page, '[data-part="pipeline/fleet-check"]'));
+await view(page, 'fleet-edge-removed');
+log('ok the edge removed the pipeline and installed the secret');
+
+// 7. Dutch, and a phone's screen.
 await page.selectOption('#lang-select', 'nl');
 await page.waitForSelector('h3:text-is("Onderdelen op de edge")');
 await view(page, 'fleet-edge-nl');

@@ -32,6 +32,11 @@ export const fleet = {
     'fleet.target': 'Site, group or edge', 'fleet.targetHint': 'Empty for the organisation.', 'fleet.document': 'Layer (JSON)',
     'fleet.saveLayer': 'Check and save', 'fleet.layerSaved': 'Layer saved; the edges take it at their next poll.',
     'fleet.notJSON': 'The layer is not JSON:', 'fleet.selector': 'Labels (selector)', 'fleet.saveGroup': 'Save group', 'fleet.groupSaved': 'Group saved.',
+    'fleet.removedAt': 'removed {when}', 'fleet.secrets': 'Secrets of {layer}', 'fleet.noSecrets': 'No secrets in this layer.',
+    'fleet.secretsNote': 'Values are write-only: the hub keeps them encrypted and sends each edge only what is encrypted for its own key. An input uses one as "${secret:<name>}".',
+    'fleet.secretName': 'Name', 'fleet.secretValue': 'Value', 'fleet.secretNew': 'New value', 'fleet.secretState': 'State',
+    'fleet.secretSet': 'set, {when}', 'fleet.secretReplace': 'Replace', 'fleet.secretAdd': 'Set secret',
+    'fleet.secretSaved': 'Secret saved; its value is not shown again.', 'fleet.secretDeleted': 'Secret deleted.',
   },
   nl: {
     'area.fleet': 'Vloot',
@@ -63,5 +68,10 @@ export const fleet = {
     'fleet.target': 'Locatie, groep of edge', 'fleet.targetHint': 'Leeg voor de organisatie.', 'fleet.document': 'Laag (JSON)',
     'fleet.saveLayer': 'Controleren en opslaan', 'fleet.layerSaved': 'Laag opgeslagen; de edges nemen hem bij hun volgende vraag over.',
     'fleet.notJSON': 'De laag is geen JSON:', 'fleet.selector': 'Labels (selectie)', 'fleet.saveGroup': 'Groep opslaan', 'fleet.groupSaved': 'Groep opgeslagen.',
+    'fleet.removedAt': 'verwijderd {when}', 'fleet.secrets': 'Geheimen van {layer}', 'fleet.noSecrets': 'Geen geheimen in deze laag.',
+    'fleet.secretsNote': 'Waarden kunnen alleen worden geschreven: de hub bewaart ze versleuteld en stuurt elke edge alleen wat voor zijn eigen sleutel is versleuteld. Een ingang gebruikt er een als "${secret:<naam>}".',
+    'fleet.secretName': 'Naam', 'fleet.secretValue': 'Waarde', 'fleet.secretNew': 'Nieuwe waarde', 'fleet.secretState': 'Toestand',
+    'fleet.secretSet': 'ingesteld, {when}', 'fleet.secretReplace': 'Vervangen', 'fleet.secretAdd': 'Geheim instellen',
+    'fleet.secretSaved': 'Geheim opgeslagen; de waarde wordt niet meer getoond.', 'fleet.secretDeleted': 'Geheim verwijderd.',
   },
 };
