@@ -22,7 +22,7 @@ func (e *Edge) capabilities(id string) margo.Capabilities {
 	}
 	_, disk := diskSpace(e.cfg.DataDir)
 	c := margo.Capabilities{APIVersion: "margo.org/v1", Kind: margo.CapabilitiesKind, Properties: margo.CapabilitiesProperties{
-		ID: id, Vendor: "molen", ModelNumber: "molen edge " + e.cfg.Version, SerialNumber: id,
+		ID: id, Vendor: "molen", ModelNumber: "edge " + e.cfg.Version, SerialNumber: id,
 		Roles: []string{"Standalone Device"},
 		Resources: margo.Resources{CPU: margo.CPU{Cores: float64(runtime.NumCPU()), Architecture: arch},
 			Memory: memTotal(), Storage: bytesText(disk), Peripherals: []margo.Peripheral{}, Interfaces: netInterfaces()},

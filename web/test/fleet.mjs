@@ -131,6 +131,7 @@ await status(page, /Layer saved/);
 await reloadUntil(edgeHash, 'demo-edge', () => document.querySelector('[data-part="pipeline/fleet-check"]')?.dataset.state === 'removed'
   && document.querySelector('[data-part="secret/plc-password"]')?.dataset.state === 'installed', null, 'the edge to remove the pipeline and install the secret');
 if (!/removed/.test(await text(page, '[data-part="pipeline/fleet-check"]'))) fail('removed part: ' + await text(page, '[data-part="pipeline/fleet-check"]'));
+if (!/molen edge/.test(await text(page, '[data-margo-caps]'))) fail('no Margo capabilities: ' + await text(page, '#fleet-margo-h'));
 await view(page, 'fleet-edge-removed');
 log('ok the edge removed the pipeline and installed the secret');
 

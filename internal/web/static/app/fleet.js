@@ -15,6 +15,7 @@ import {
 } from './core.js';
 import { at, Refusal, useAction } from './account.js';
 import { LayerSecrets } from './layersecrets.js';
+import { MargoReported } from './fleetmargo.js';
 
 registerArea({ id: 'fleet', title: 'area.fleet', visible: (w) => can(w, 'viewer'), view: FleetView });
 
@@ -144,7 +145,8 @@ function EdgeDetail({ id, who }) {
         <tbody>${(desired.explain || []).map((o) => html`<tr data-origin=${o.part} data-layer=${o.layer}><th scope="row"><code>${o.part}</code></th>
           <td>${o.layer}${o.removed ? ' — ' + t('fleet.removedBy') : ''}</td><td>${(o.overridden || []).join(', ') || '–'}</td></tr>`)}</tbody>
       </table>
-    </section>`;
+    </section>
+    <${MargoReported} caps=${(d.data.margo && d.data.margo.capabilities) || (r && r.capabilities)} deployments=${d.data.margo && d.data.margo.deployments} />`;
 }
 
 // parseLabels reads "line=press, ring=canary" into an object.
