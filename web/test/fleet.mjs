@@ -51,9 +51,9 @@ await reloadUntil('#/fleet', 'Inventory', () => {
   return h.includes('ok') && /runs (\d+) of \1/.test(document.querySelector('[data-edge]:has([data-health="ok"])').textContent);
 }, null, 'the demo edge healthy and running the desired version');
 const healths = await page.$$eval('[data-edge] [data-health]', (es) => es.map((e) => e.dataset.health).sort());
-if (healths.join() !== 'ok,unknown,unknown') fail('inventory health: ' + healths.join());
+if (healths.join() !== 'ok,unknown,unknown,unknown') fail('inventory health: ' + healths.join());
 await view(page, 'fleet-inventory');
-log('ok the inventory: one edge reporting, two not yet installed');
+log('ok the inventory: one edge reporting, two not yet installed, a Margo device');
 await page.fill('input[name=label]', 'line=assembly');
 await page.click('form.filters button[type=submit]');
 await page.waitForFunction(() => document.documentElement.dataset.view.includes('label='));
