@@ -209,6 +209,21 @@ func TestMargoClient(t *testing.T) {
 	c.do("PUT", "/api/v1/fleet/layers/edge/"+edgeID, `{"deployments":{"dashboard":{"apiVersion":"margo.org","kind":"ApplicationDeployment",
 		"metadata":{"name":"dashboard"},"spec":{"applicationId":"line-dashboard","deploymentProfile":{"type":"helm",
 		"components":[{"name":"web","properties":{"repository":"oci://registry.example/dashboard","revision":"1.2.0"}}]}}}}}`, 200, nil)
+	// molen's parts in the organisation's layer are not for a Margo client.
+	c.do("PUT", "/api/v1/fleet/layers/org", `{"pipelines":{"temps":{"match":["a/+/b/+/t"],"stages":[{"deadband":{"absolute":1}}]}}}`, 200, nil)
+	var desired struct {
+		Desired struct {
+			Manifest uplink.Manifest `json:"manifest"`
+			Explain  []struct{ Part, Skipped string }
+		} `json:"desired"`
+	}
+	c.do("GET", "/api/v1/fleet/edges/"+edgeID, "", 200, &desired)
+	if m := desired.Desired.Manifest; len(m.Parts) != 1 || m.Parts[0].Name != "deployment/dashboard" {
+		t.Errorf("a Margo client's manifest: %+v", m.Parts)
+	}
+	if ex := desired.Desired.Explain; len(ex) != 2 || ex[1].Part != "pipeline/temps" || ex[1].Skipped != "margo-client" {
+		t.Errorf("explain: %+v", ex)
+	}
 	code, hdr, b = dev.call("GET", "/api/v1/clients/"+edgeID+"/deployments", "", http.Header{"If-None-Match": {hdr.Get("ETag")}})
 	if err := json.Unmarshal(b, &state); code != 200 || err != nil || state.Bundle == nil || len(state.Deployments) != 1 || state.ManifestVersion < 2 {
 		t.Fatalf("desired state with a deployment: %d %s", code, b)

@@ -271,6 +271,10 @@ type Origin struct {
 	Part       string   `json:"part"`
 	Layer      string   `json:"layer"` // "org", "site:hall-2", "group:presses", "edge"
 	Removed    bool     `json:"removed,omitempty"`
+	// Skipped says why the part is not in this edge's manifest:
+	// "margo-client" (a Margo client gets deployments only), "molen-edge"
+	// (a molen edge runs no Margo deployments).
+	Skipped string `json:"skipped,omitempty"`
 	Overridden []string `json:"overridden,omitempty"` // lower layers that held the part
 }
 
@@ -373,10 +377,21 @@ func (s *Service) Desired(ctx context.Context, org, id string) (Desired, error) 
 		}
 		h.origin.Layer, sealedBy[full] = layerLabel(l), x
 	}
+	client, err := s.isMargoClient(ctx, e.ID)
+	if err != nil {
+		return Desired{}, err
+	}
 	for _, name := range slices.Sorted(maps.Keys(parts)) {
 		h := parts[name]
+		switch {
+		case h.origin.Removed:
+		case client && h.kind != uplink.PartDeployment:
+			h.origin.Skipped = "margo-client"
+		case !client && h.kind == uplink.PartDeployment:
+			h.origin.Skipped = "molen-edge"
+		}
 		d.Explain = append(d.Explain, h.origin)
-		if h.origin.Removed {
+		if h.origin.Removed || h.origin.Skipped != "" {
 			continue
 		}
 		if x, ok := sealedBy[name]; ok {

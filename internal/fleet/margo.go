@@ -81,6 +81,10 @@ func (s *Service) margoOnboard(w http.ResponseWriter, r *http.Request, _ api.Pri
 	case err != nil:
 		return err
 	}
+	// From now on its manifest holds its deployments only.
+	if err := s.storeMargo(r.Context(), api.Principal{Org: e.Org, Edge: e.ID}, margoClientKind, map[string]string{"by": "onboarding"}); err != nil {
+		return err
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusCreated)
 	return json.NewEncoder(w).Encode(map[string]string{"clientId": e.ID})
@@ -331,9 +335,23 @@ func (s *Service) storeMargo(ctx context.Context, p api.Principal, kind string, 
 	return nil
 }
 
+// margoClientKind marks, in edge_margo, an edge that onboarded as a Margo
+// client.
+const margoClientKind = "client"
+
+// isMargoClient reports whether edge onboarded as a Margo client.
+func (s *Service) isMargoClient(ctx context.Context, edge string) (bool, error) {
+	var n int
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM edge_margo WHERE edge = $1 AND kind = $2`, edge, margoClientKind).Scan(&n); err != nil {
+		return false, fmt.Errorf("margo client %s: %w", edge, err)
+	}
+	return n > 0, nil
+}
+
 // MargoReported is what a Margo client reported: its capabilities and
 // each deployment's status (nil, empty: nothing).
 type MargoReported struct {
+	Client       bool                     `json:"client,omitempty"` // onboarded as a Margo client
 	Capabilities *margo.Capabilities      `json:"capabilities,omitempty"`
 	Deployments  []margo.DeploymentStatus `json:"deployments,omitempty"`
 }
@@ -351,10 +369,13 @@ func (s *Service) Margo(ctx context.Context, org, id string) (MargoReported, err
 		if err := rows.Scan(&kind, &doc); err != nil {
 			return out, fmt.Errorf("margo reports of %s: %w", id, err)
 		}
-		if kind == "capabilities" {
+		switch kind {
+		case margoClientKind:
+			out.Client = true
+		case "capabilities":
 			out.Capabilities = new(margo.Capabilities)
 			err = json.Unmarshal([]byte(doc), out.Capabilities)
-		} else {
+		default:
 			var st margo.DeploymentStatus
 			if err = json.Unmarshal([]byte(doc), &st); err == nil {
 				out.Deployments = append(out.Deployments, st)

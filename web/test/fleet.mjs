@@ -135,7 +135,15 @@ if (!/molen edge/.test(await text(page, '[data-margo-caps]'))) fail('no Margo ca
 await view(page, 'fleet-edge-removed');
 log('ok the edge removed the pipeline and installed the secret');
 
-// 7. Dutch, and a phone's screen.
+// 7. The Margo device: its deployment installed and its capabilities, as it reported them.
+await go(page, '#/fleet', 'Inventory');
+await page.click('[data-edge] th a:text-is("vision-station")');
+await page.waitForSelector('[data-margo-deployment="quality-inspection"][data-state="installed"]');
+if (!/Noordlicht Systems NV-4 vision box/.test(await text(page, '[data-margo-caps]'))) fail('Margo capabilities: ' + await text(page, '[data-margo-caps]'));
+await view(page, 'fleet-margo-device');
+log('ok the Margo device: its deployment installed and its capabilities');
+
+// 8. Dutch, and a phone's screen.
 await page.selectOption('#lang-select', 'nl');
 await page.waitForSelector('h3:text-is("Onderdelen op de edge")');
 await view(page, 'fleet-edge-nl');

@@ -115,7 +115,7 @@ function EdgeDetail({ id, who }) {
           <dt>${t('fleet.disk')}</dt><dd>${t('fleet.diskText', { free: bytes(r.disk_free_bytes), total: bytes(r.disk_total_bytes) })}</dd>
           <dt>${t('fleet.pipelineErrors')}</dt><dd>${fmtNum(r.pipeline_errors, 0)}${r.pipeline_error ? ' — ' + r.pipeline_error : ''}</dd>
           <dt>${t('fleet.inputs')}</dt><dd>${r.inputs.length === 0 ? '–' : r.inputs.map((i) => html`<div>${i.name} (${i.kind}): ${i.state}${i.error ? ' — ' + i.error : ''}</div>`)}</dd>
-        </dl>` : html`<p>${t('fleet.neverReported')}</p>`}
+        </dl>` : html`<p>${d.data.margo && d.data.margo.client ? t('fleet.margoClient') : t('fleet.neverReported')}</p>`}
       </section>
       <${Place} e=${e} reload=${d.reload} />
     </div>
@@ -128,7 +128,7 @@ function EdgeDetail({ id, who }) {
         <thead><tr><th scope="col">${t('fleet.part')}</th><th scope="col">${t('fleet.partStateTitle')}</th><th scope="col">${t('fleet.error')}</th></tr></thead>
         <tbody>${r.manifest.parts.map((p) => html`<tr data-part=${p.name} data-state=${p.state}><th scope="row"><code>${p.name}</code></th>
           <td><span class=${'badge state-' + p.state}>${t('fleet.partState.' + p.state)}</span></td><td>${p.error || (p.since ? t('fleet.removedAt', { when: new Date(p.since).toLocaleString() }) : '')}</td></tr>`)}</tbody>
-      </table>` : html`<p>${t('fleet.noParts')}</p>`}
+      </table>` : html`<p>${d.data.margo && d.data.margo.client ? t('fleet.margoClient') : t('fleet.noParts')}</p>`}
     </section>
     <section tabindex="0" aria-labelledby="fleet-diff-h">
       <h3 id="fleet-diff-h">${t('fleet.diff')}</h3>
@@ -143,7 +143,7 @@ function EdgeDetail({ id, who }) {
       <table><caption class="sr-only">${t('fleet.explain')}</caption>
         <thead><tr><th scope="col">${t('fleet.part')}</th><th scope="col">${t('fleet.layer')}</th><th scope="col">${t('fleet.overrides')}</th></tr></thead>
         <tbody>${(desired.explain || []).map((o) => html`<tr data-origin=${o.part} data-layer=${o.layer}><th scope="row"><code>${o.part}</code></th>
-          <td>${o.layer}${o.removed ? ' — ' + t('fleet.removedBy') : ''}</td><td>${(o.overridden || []).join(', ') || '–'}</td></tr>`)}</tbody>
+          <td>${o.layer}${o.removed ? ' — ' + t('fleet.removedBy') : ''}${o.skipped ? ' — ' + t('fleet.skipped.' + o.skipped) : ''}</td><td>${(o.overridden || []).join(', ') || '–'}</td></tr>`)}</tbody>
       </table>
     </section>
     <${MargoReported} caps=${(d.data.margo && d.data.margo.capabilities) || (r && r.capabilities)} deployments=${d.data.margo && d.data.margo.deployments} />`;
