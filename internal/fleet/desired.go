@@ -268,13 +268,13 @@ func compactAll(m map[string]json.RawMessage) map[string]json.RawMessage {
 // Origin says which layer put a part into an edge's manifest, and which
 // layers' values it overrode.
 type Origin struct {
-	Part       string   `json:"part"`
-	Layer      string   `json:"layer"` // "org", "site:hall-2", "group:presses", "edge"
-	Removed    bool     `json:"removed,omitempty"`
+	Part    string `json:"part"`
+	Layer   string `json:"layer"` // "org", "site:hall-2", "group:presses", "edge"
+	Removed bool   `json:"removed,omitempty"`
 	// Skipped says why the part is not in this edge's manifest:
 	// "margo-client" (a Margo client gets deployments only), "molen-edge"
 	// (a molen edge runs no Margo deployments).
-	Skipped string `json:"skipped,omitempty"`
+	Skipped    string   `json:"skipped,omitempty"`
 	Overridden []string `json:"overridden,omitempty"` // lower layers that held the part
 }
 
