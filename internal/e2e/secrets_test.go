@@ -25,26 +25,9 @@ import (
 
 	"github.com/molen-io/molen/internal/edge"
 	"github.com/molen-io/molen/internal/hub"
+	"github.com/molen-io/molen/internal/logtest"
 	"github.com/molen-io/molen/internal/uplink"
 )
-
-// lockedBuffer is a log both a hub or edge and the test use.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // recorder passes requests to the hub and keeps every body the edge sent
 // or got: its reports and its manifests.
@@ -139,7 +122,7 @@ func TestFleetSecretsAndPartStates(t *testing.T) {
 	const plain = "plc-pässwort-7f3a9c1e"
 	ctx := t.Context()
 	hubDir, edgeDir := t.TempDir(), t.TempDir()
-	var hubLog, edgeLog lockedBuffer
+	var hubLog, edgeLog logtest.Buffer
 	h, err := hub.Start(ctx, hub.Config{DataDir: hubDir, Listen: "127.0.0.1:0", Out: io.Discard,
 		Log: slog.New(slog.NewTextHandler(&hubLog, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	if err != nil {
