@@ -27,7 +27,7 @@ func TestChecksAgreeWithTheSchema(t *testing.T) {
 		"deploymentProfile":{"type":"compose","components":[{"name":"c","properties":{"packageLocation":"https://example/p.tgz"}}]}}}`
 	for _, c := range []struct {
 		name, schema, doc string
-		check            func([]byte) error
+		check             func([]byte) error
 	}{
 		{"capabilities", "DeviceCapabilitiesManifest", caps, capsCheck},
 		{"capabilities: role", "DeviceCapabilitiesManifest", strings.Replace(caps, "Standalone Device", "Robot", 1), capsCheck},
