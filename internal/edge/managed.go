@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -199,9 +200,25 @@ func (e *Edge) configOf(m *uplink.Manifest) (config, error) {
 	}
 	c.def = def
 	if c.inputs, err = connector.ParseNamed(ins); err != nil {
-		return c, err
+		return c, redact(err, secrets)
 	}
 	return c, nil
+}
+
+// redact replaces every secret value in err's text by its reference: an
+// input that does not load must not put its password into the log or the
+// report (a value in a URL is quoted back by the URL's parser).
+func redact(err error, secrets map[string]string) error {
+	msg := err.Error()
+	for name, v := range secrets {
+		if v != "" {
+			msg = strings.ReplaceAll(msg, v, "${secret:"+name+"}")
+		}
+	}
+	if msg == err.Error() {
+		return err
+	}
+	return errors.New(msg)
 }
 
 // openSecrets decrypts the manifest's secret parts with the edge's key:
