@@ -271,6 +271,9 @@ func TestMargoClient(t *testing.T) {
 		strings.Replace(status, `"deploymentId":"dashboard"`, `"deploymentId":"other"`, 1), nil); code != 422 {
 		t.Errorf("status of another deployment than the path's: %d, want 422", code)
 	}
+	if n := c.metric(`molen_hub_margo_refused_total{status="422"}`); n != 1 {
+		t.Errorf("refused status documents counted %v, want 1", n)
+	}
 	caps := `{"apiVersion":"margo.org/v1","kind":"DeviceCapabilitiesManifest","properties":{"id":"` + edgeID + `","vendor":"Acme",
 		"modelNumber":"IPC-7","serialNumber":"SN-1","roles":["Standalone Device"],"resources":{"cpu":{"cores":4,"architecture":"arm64"},
 		"memory":"8 GiB","storage":"64 GiB","peripherals":[],"interfaces":[{"type":"ethernet"}]}}}`

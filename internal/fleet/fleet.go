@@ -62,6 +62,8 @@ type Service struct {
 	audit    audit.Recorder  // nil: enrollments are only logged
 	replays  replays         // nonces of signed requests
 	keyring  *uplink.Keyring // encrypts secrets at rest; nil: none can be set
+	// margoRefused counts Margo requests refused for their content, by status.
+	margoRefused *prometheus.CounterVec
 }
 
 // RecordTo has the service record enrollments, key changes and
@@ -82,7 +84,9 @@ func New(ctx context.Context, db *meta.DB, log *slog.Logger, now func() time.Tim
 	}
 	s := &Service{db: db, log: log, now: now, enrolled: prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "molen_hub_edges_enrolled_total", Help: "Successful edge enrollments."})}
-	reg.MustRegister(s.enrolled)
+	s.margoRefused = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "molen_hub_margo_refused_total",
+		Help: "Requests of Margo clients refused for what they sent, by HTTP status (400, 403, 406, 422)."}, []string{"status"})
+	reg.MustRegister(s.enrolled, s.margoRefused)
 	return s, nil
 }
 

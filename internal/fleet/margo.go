@@ -17,6 +17,7 @@ import (
 	"io"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -45,8 +46,9 @@ func (s *Service) margoRoutes() []api.Route {
 }
 
 // margoError answers {"error": msg} with code, the form of the
-// specification's error answers.
-func margoError(w http.ResponseWriter, code int, msg string) {
+// specification's error answers, and counts the refusal.
+func (s *Service) margoError(w http.ResponseWriter, code int, msg string) {
+	s.margoRefused.WithLabelValues(strconv.Itoa(code)).Inc()
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	_ = json.NewEncoder(w).Encode(map[string]string{"error": msg})
@@ -64,19 +66,19 @@ func (s *Service) margoOnboard(w http.ResponseWriter, r *http.Request, _ api.Pri
 		Certificate string `json:"certificate"`
 	}
 	if err := json.NewDecoder(r.Body).Decode(&req); err != nil || req.Kind != "OnboardingRequest" || req.APIVersion == "" {
-		margoError(w, http.StatusBadRequest, `body must be {"apiVersion": "margo.org/v1", "kind": "OnboardingRequest", "certificate": "<base64>"}`)
+		s.margoError(w, http.StatusBadRequest, `body must be {"apiVersion": "margo.org/v1", "kind": "OnboardingRequest", "certificate": "<base64>"}`)
 		return nil
 	}
 	pub, err := onboardingKey(req.Certificate)
 	if err != nil {
-		margoError(w, http.StatusBadRequest, "Invalid certificate: "+err.Error())
+		s.margoError(w, http.StatusBadRequest, "Invalid certificate: "+err.Error())
 		return nil
 	}
 	token, _ := api.Bearer(r)
 	e, err := s.enrollPublicKey(r.Context(), token, pub, "margo")
 	switch {
 	case errors.Is(err, api.ErrUnauthenticated):
-		margoError(w, http.StatusForbidden, "Client rejected: the enrollment token (Authorization: Bearer mle_…) is unknown, used or expired")
+		s.margoError(w, http.StatusForbidden, "Client rejected: the enrollment token (Authorization: Bearer mle_…) is unknown, used or expired")
 		return nil
 	case err != nil:
 		return err
@@ -208,7 +210,7 @@ func (s *Service) margoManifest(w http.ResponseWriter, r *http.Request, p api.Pr
 		return err
 	}
 	if !accepts(r.Header.Get("Accept")) {
-		margoError(w, http.StatusNotAcceptable, "the manifest is served as "+margo.ManifestType)
+		s.margoError(w, http.StatusNotAcceptable, "the manifest is served as "+margo.ManifestType)
 		return nil
 	}
 	v, err := s.margoState(r.Context(), p)
@@ -269,18 +271,18 @@ func (s *Service) margoBundle(w http.ResponseWriter, r *http.Request, p api.Prin
 
 // readMargo decodes a Margo document: 400 for what is not JSON, 422 for a
 // document that does not follow the specification (answered here).
-func readMargo(w http.ResponseWriter, r *http.Request, v interface{ Validate() error }) bool {
+func (s *Service) readMargo(w http.ResponseWriter, r *http.Request, v interface{ Validate() error }) bool {
 	b, err := io.ReadAll(r.Body)
 	if err != nil {
-		margoError(w, http.StatusRequestEntityTooLarge, "body too large")
+		s.margoError(w, http.StatusRequestEntityTooLarge, "body too large")
 		return false
 	}
 	if err := json.Unmarshal(b, v); err != nil {
-		margoError(w, http.StatusBadRequest, "body must be JSON: "+err.Error())
+		s.margoError(w, http.StatusBadRequest, "body must be JSON: "+err.Error())
 		return false
 	}
 	if err := v.Validate(); err != nil {
-		margoError(w, http.StatusUnprocessableEntity, err.Error())
+		s.margoError(w, http.StatusUnprocessableEntity, err.Error())
 		return false
 	}
 	return true
@@ -291,11 +293,11 @@ func (s *Service) margoStatus(w http.ResponseWriter, r *http.Request, p api.Prin
 		return err
 	}
 	var st margo.DeploymentStatus
-	if !readMargo(w, r, &st) {
+	if !s.readMargo(w, r, &st) {
 		return nil
 	}
 	if st.DeploymentID != r.PathValue("deploymentId") {
-		margoError(w, http.StatusUnprocessableEntity, "deploymentId: must be the path's")
+		s.margoError(w, http.StatusUnprocessableEntity, "deploymentId: must be the path's")
 		return nil
 	}
 	if err := s.storeMargo(r.Context(), p, "status/"+st.DeploymentID, st); err != nil {
@@ -310,7 +312,7 @@ func (s *Service) margoCapabilities(w http.ResponseWriter, r *http.Request, p ap
 		return err
 	}
 	var c margo.Capabilities
-	if !readMargo(w, r, &c) {
+	if !s.readMargo(w, r, &c) {
 		return nil
 	}
 	if err := s.storeMargo(r.Context(), p, "capabilities", c); err != nil {
