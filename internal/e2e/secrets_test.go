@@ -140,12 +140,20 @@ func TestFleetSecretsAndPartStates(t *testing.T) {
 	c := client{t: t, base: h.URL(), token: admin}
 	rec := newRecorder(t, h.URL())
 	e, err := edge.Start(ctx, edge.Config{DataDir: edgeDir, MQTTListen: "127.0.0.1:0", StatusListen: "127.0.0.1:0",
-		HubURL: rec.URL, EnrollToken: token, ManifestPoll: 50 * time.Millisecond, HealthWindow: 300 * time.Millisecond, Version: "0.9.0-test",
+		HubURL: rec.URL, EnrollToken: token, ManifestPoll: 50 * time.Millisecond, HealthWindow: 3 * time.Second, Version: "0.9.0-test",
 		Log: slog.New(slog.NewTextHandler(&edgeLog, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer func() { e.Close() }()
+	// A window long enough for the input to connect on a loaded machine
+	// (an input not connected at its end rolls the version back for good);
+	// on failure, say what the edge reported.
+	defer func() {
+		if t.Failed() {
+			t.Logf("the edge's desired state: %+v", e.Status().Desired)
+		}
+	}()
 	type inventoried struct {
 		Reported *struct {
 			Report uplink.Report `json:"report"`

@@ -150,11 +150,18 @@ func (s *Service) sealFor(ctx context.Context, e Edge, x storedSecret) (json.Raw
 		if sealed, err = uplink.SealFor(pub, plain); err != nil {
 			return nil, err
 		}
-		// Two hubs sealing at once: the last one stored wins, and both
-		// manifests verify; the version settles at the next computation.
+		// Two computations at once (the edge's request and a person's,
+		// or two hubs) each seal: the first stored wins and both use it,
+		// so that the manifest's digest does not change twice. A row of
+		// another value or key is replaced.
 		_, err = s.db.ExecContext(ctx, `INSERT INTO edge_secret_seals (edge, name, source, edge_key, sealed) VALUES ($1, $2, $3, $4, $5)
-			ON CONFLICT (edge, name) DO UPDATE SET source = excluded.source, edge_key = excluded.edge_key, sealed = excluded.sealed`,
+			ON CONFLICT (edge, name) DO UPDATE SET source = excluded.source, edge_key = excluded.edge_key, sealed = excluded.sealed
+			WHERE edge_secret_seals.source <> excluded.source OR edge_secret_seals.edge_key <> excluded.edge_key`,
 			e.ID, x.name, source, e.PublicKey, sealed)
+		if err == nil {
+			err = s.db.QueryRowContext(ctx, `SELECT sealed FROM edge_secret_seals WHERE edge = $1 AND name = $2 AND source = $3 AND edge_key = $4`,
+				e.ID, x.name, source, e.PublicKey).Scan(&sealed)
+		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("secret %s for edge %s: %w", x.name, e.ID, err)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -79,6 +80,24 @@ func TestSecretsInLayers(t *testing.T) {
 				}
 			}
 			return string(v), d
+		}
+		// Computed at once, several times: one sealed value, one version.
+		digests := make(chan string, 4)
+		for range 4 {
+			go func() {
+				d, err := s.Desired(ctx, "acme", e2.ID)
+				if err != nil {
+					digests <- err.Error()
+					return
+				}
+				digests <- d.Manifest.Digest + " " + strconv.FormatUint(d.Manifest.Version, 10)
+			}()
+		}
+		first := <-digests
+		for range 3 {
+			if d := <-digests; d != first {
+				t.Errorf("concurrent computations: %s and %s", first, d)
+			}
 		}
 		v1, d1 := opened(e1)
 		v2, _ := opened(e2)
