@@ -143,25 +143,9 @@ func sha(b []byte) string {
 // digest, deployment status and capabilities. Every request and answer is
 // validated against Margo's published OpenAPI document with kin-openapi.
 func TestMargoClient(t *testing.T) {
-	ctx := t.Context()
-	h, err := hub.Start(ctx, hub.Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0", Out: io.Discard})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
-	edgeID, token, err := h.CreateEdge(ctx, "margo-device")
-	if err != nil {
-		t.Fatal(err)
-	}
-	otherID, otherToken, err := h.CreateEdge(ctx, "another-device")
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin, err := h.AdminToken()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := client{t: t, base: h.URL(), token: admin}
+	h, c := startHub(t, hub.Config{DataDir: t.TempDir()})
+	edgeID, token := newEdge(t, h, "margo-device")
+	otherID, otherToken := newEdge(t, h, "another-device")
 	_, router := margoSpec(t, h.URL())
 
 	// Onboarding: a wrong token is rejected (403), a certificate that is
@@ -315,4 +299,31 @@ func TestMargoClient(t *testing.T) {
 type fleetMargo struct {
 	Capabilities *margo.Capabilities      `json:"capabilities"`
 	Deployments  []margo.DeploymentStatus `json:"deployments"`
+}
+
+// startHub starts a hub on cfg (its listener on port 0, its first-start
+// output discarded), closed when t ends, and an admin client of it.
+func startHub(t *testing.T, cfg hub.Config) (*hub.Hub, client) {
+	t.Helper()
+	cfg.Listen, cfg.Out = "127.0.0.1:0", io.Discard
+	h, err := hub.Start(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	admin, err := h.AdminToken()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h, client{t: t, base: h.URL(), token: admin}
+}
+
+// newEdge registers an edge called name at h: its ID and enrollment token.
+func newEdge(t *testing.T, h *hub.Hub, name string) (id, token string) {
+	t.Helper()
+	id, token, err := h.CreateEdge(t.Context(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id, token
 }

@@ -123,21 +123,9 @@ func TestFleetSecretsAndPartStates(t *testing.T) {
 	ctx := t.Context()
 	hubDir, edgeDir := t.TempDir(), t.TempDir()
 	var hubLog, edgeLog logtest.Buffer
-	h, err := hub.Start(ctx, hub.Config{DataDir: hubDir, Listen: "127.0.0.1:0", Out: io.Discard,
-		Log: slog.New(slog.NewTextHandler(&hubLog, &slog.HandlerOptions{Level: slog.LevelDebug}))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { h.Close() }()
-	edgeID, token, err := h.CreateEdge(ctx, "packing")
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin, err := h.AdminToken()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := client{t: t, base: h.URL(), token: admin}
+	h, c := startHub(t, hub.Config{DataDir: hubDir, Log: slog.New(slog.NewTextHandler(&hubLog, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	edgeID, token := newEdge(t, h, "packing")
+	admin := c.token
 	rec := newRecorder(t, h.URL())
 	e, err := edge.Start(ctx, edge.Config{DataDir: edgeDir, MQTTListen: "127.0.0.1:0", StatusListen: "127.0.0.1:0",
 		HubURL: rec.URL, EnrollToken: token, ManifestPoll: 50 * time.Millisecond, HealthWindow: 3 * time.Second, Version: "0.9.0-test",
