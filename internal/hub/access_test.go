@@ -322,26 +322,28 @@ func (w *world) path(t testing.TB, r api.Route) string {
 
 // bodies are what a caller entitled to a route would send.
 var bodies = map[string]string{
-	"POST /api/v1/assessments":                                 assessmentBody("T1"),
-	"POST /api/v1/edges":                                       `{"name":"x"}`,
+	"POST /api/v1/assessments":          assessmentBody("T1"),
+	"POST /api/v1/edges":                `{"name":"x"}`,
+	"PUT /api/v1/retention":             `{"raw":"30d","minute":"365d","hour":"forever"}`,
+	"PUT /api/v1/quotas/{org}":          `{"series":100000,"points_per_day":500000000}`,
+	"POST /api/v1/orgs":                 `{"id":"new-co","name":"New","kind":"company"}`,
+	"PUT /api/v1/members/{user}":        `{"role":"engineer"}`,
+	"POST /api/v1/members/{user}/reset": `{}`,
+	"POST /api/v1/invitations":          `{"email":"someone@example.test","role":"viewer"}`,
+	"POST /api/v1/tokens":               `{"name":"t","scopes":"read"}`,
+	"POST /api/v1/grants":               `{"grantee":"edih-a","kind":"kpi","prefix":"","expires":"30d"}`,
+	"POST /api/v1/delegations":          `{"advisor_email":"advisor@edih-a.test","role":"viewer","hours":24}`,
+	"POST /api/v1/auth/switch":          `{"org":"acme"}`,
+	"PUT /api/v1/dma/intervals":         `{"t1_months":6,"t2_months":12}`,
+	"PATCH /api/v1/me":                  `{"name":"Renamed"}`,
+	"DELETE /api/v1/me":                 `{"password":"not the password at all"}`,
+	"POST /api/v1/me/password":          `{"current":"not the password at all","new":"another long password"}`,
+	"POST /api/v1/me/totp/confirm":      `{"code":"000000"}`,
+	"DELETE /api/v1/me/totp":            `{"password":"not the password at all"}`,
+
+	// A layer's secret (its value is never answered).
 	"PUT /api/v1/fleet/layers/org/secrets/{name}":              `{"value":"acme-secret-value"}`,
 	"PUT /api/v1/fleet/layers/{scope}/{target}/secrets/{name}": `{"value":"acme-secret-value"}`,
-	"PUT /api/v1/retention":                                    `{"raw":"30d","minute":"365d","hour":"forever"}`,
-	"PUT /api/v1/quotas/{org}":                                 `{"series":100000,"points_per_day":500000000}`,
-	"POST /api/v1/orgs":                                        `{"id":"new-co","name":"New","kind":"company"}`,
-	"PUT /api/v1/members/{user}":                               `{"role":"engineer"}`,
-	"POST /api/v1/members/{user}/reset":                        `{}`,
-	"POST /api/v1/invitations":                                 `{"email":"someone@example.test","role":"viewer"}`,
-	"POST /api/v1/tokens":                                      `{"name":"t","scopes":"read"}`,
-	"POST /api/v1/grants":                                      `{"grantee":"edih-a","kind":"kpi","prefix":"","expires":"30d"}`,
-	"POST /api/v1/delegations":                                 `{"advisor_email":"advisor@edih-a.test","role":"viewer","hours":24}`,
-	"POST /api/v1/auth/switch":                                 `{"org":"acme"}`,
-	"PUT /api/v1/dma/intervals":                                `{"t1_months":6,"t2_months":12}`,
-	"PATCH /api/v1/me":                                         `{"name":"Renamed"}`,
-	"DELETE /api/v1/me":                                        `{"password":"not the password at all"}`,
-	"POST /api/v1/me/password":                                 `{"current":"not the password at all","new":"another long password"}`,
-	"POST /api/v1/me/totp/confirm":                             `{"code":"000000"}`,
-	"DELETE /api/v1/me/totp":                                   `{"password":"not the password at all"}`,
 }
 
 func body(r api.Route) string {
