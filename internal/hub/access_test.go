@@ -502,6 +502,11 @@ func (w *world) below(want, area string) []caller {
 		return out
 	}
 	need := api.Role(want).Rank()
+	if want == "advisor" {
+		// Advisor routes: an advisor, or engineer and up; acme has no
+		// advisor of its own, so below is below engineer.
+		need = api.RoleEngineer.Rank()
+	}
 	for _, k := range []string{"viewer", "engineer", "admin", "owner", "advisor-as-acme", "admin-read", "admin-write", "admin-token",
 		"svc-viewer", "svc-engineer", "svc-admin", "fleet-admin"} {
 		c := w.c[k]
@@ -611,7 +616,9 @@ func checkGolden(t testing.TB, routes []api.Route) {
 		"# A new route or a changed policy shows here: review it, then go test -run TestRoutePolicies -update.\n" +
 		strings.Join(lines, "\n") + "\n"
 	path := filepath.Join("testdata", "routes.golden")
-	if *update {
+	// The weakened routers of TestRoutePoliciesCatchAWeakenedPolicy
+	// (checked through a recorder) are never written as reviewed.
+	if _, weakened := t.(*recorder); *update && !weakened {
 		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
 			t.Fatal(err)
 		}

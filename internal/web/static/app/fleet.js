@@ -16,6 +16,7 @@ import {
 import { at, Refusal, useAction } from './account.js';
 import { LayerSecrets } from './layersecrets.js';
 import { MargoReported } from './fleetmargo.js';
+import { RegisterEdge, RevokeEdge } from './fleet-register.js';
 
 registerArea({ id: 'fleet', title: 'area.fleet', visible: (w) => can(w, 'viewer'), view: FleetView });
 
@@ -74,14 +75,15 @@ function Inventory({ route, who }) {
       <tbody>${edges.map((e) => {
         const r = e.reported ? e.reported.report : null;
         return html`<tr data-edge=${e.id}>
-          <th scope="row"><a href=${href('fleet', ['edge', e.id])}>${e.name}</a> <code>${e.id}</code></th>
+          <th scope="row"><a href=${href('fleet', ['edge', e.id])}>${e.name}</a> <code>${e.id}</code>${e.revoked ? html` <span class="badge">${t('fleet.revoked')}</span>` : ''}</th>
           <td>${e.site || '–'}</td><td><${Labels} labels=${e.labels} /></td><td><${Health} h=${e.health} /></td>
           <td>${r ? html`${r.version || '?'} <small>${r.os}/${r.arch}</small>` : '–'}</td>
           <td>${e.reported ? fmtAgo(Date.parse(e.reported.at)) : '–'}</td>
           <td>${r ? fmtNum(r.buffer_records, 0) : '–'}</td>
           <td>${r ? t('fleet.versions', { run: r.manifest.version, want: e.desired_version }) : e.desired_version || '–'}</td></tr>`;
       })}</tbody></table>`}
-  </section>`;
+  </section>
+  ${can(who, 'engineer') && html`<${RegisterEdge} onDone=${list.reload} />`}`;
 }
 
 // ---- one edge ----------------------------------------------------------------
@@ -103,6 +105,7 @@ function EdgeDetail({ id, who }) {
   const changes = diff(desired.manifest, r && r.manifest);
   return html`<p><a href=${href('fleet')}>${t('fleet.back')}</a></p>
     <h2>${e.name} <code>${e.id}</code> <${Health} h=${e.health} /></h2>
+    <${RevokeEdge} e=${e} who=${who} reload=${d.reload} />
     <div class="columns">
       <section class="panel" aria-labelledby="fleet-status-h">
         <h3 id="fleet-status-h">${t('fleet.status')}</h3>
