@@ -8,15 +8,16 @@
 import { html, api, t } from './core.js';
 import { at, useAction } from './account.js';
 
-function secretsPath(scope, target, name) {
-  return scope === 'org' ? at('fleet/layers/org/secrets/{name}', { name })
-    : at('fleet/layers/{scope}/{target}/secrets/{name}', { scope, target, name });
+// secretCall calls the route of the layer's secret name.
+function secretCall(scope, target, name, opts) {
+  return scope === 'org' ? api(at('fleet/layers/org/secrets/{name}', { name }), opts)
+    : api(at('fleet/layers/{scope}/{target}/secrets/{name}', { scope, target, name }), opts);
 }
 
 export function LayerSecrets({ scope, target, secrets, reload }) {
   const act = useAction();
   async function put(form, name, value) {
-    if (await act.run(() => api(secretsPath(scope, target, name), { method: 'PUT', body: { value } }), t('fleet.secretSaved'))) {
+    if (await act.run(() => secretCall(scope, target, name, { method: 'PUT', body: { value } }), t('fleet.secretSaved'))) {
       form.reset();
       reload();
     }
@@ -31,7 +32,7 @@ export function LayerSecrets({ scope, target, secrets, reload }) {
     put(ev.target, name, new FormData(ev.target).get('value'));
   }
   async function remove(name) {
-    if (await act.run(() => api(secretsPath(scope, target, name), { method: 'DELETE' }), t('fleet.secretDeleted'))) reload();
+    if (await act.run(() => secretCall(scope, target, name, { method: 'DELETE' }), t('fleet.secretDeleted'))) reload();
   }
   const layer = t('fleet.scope.' + scope) + (target ? ': ' + target : '');
   return html`<section aria-labelledby="fleet-secrets-h">
