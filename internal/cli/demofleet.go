@@ -22,7 +22,8 @@ import (
 // inputs of this run's machines in the edge's own, settings in the
 // group's. The edge starts with the same content in its local files and
 // then takes the hub's manifest. Two more edges are registered in other
-// halls, not yet installed, so that the inventory shows a fleet.
+// halls, not yet installed, so that the inventory shows a fleet, and a
+// Margo device (demoMargoDevice) onboards and reports.
 func seedFleet(ctx context.Context, h *hub.Hub, edgeID string, pipelineYAML, inputsYAML []byte) error {
 	f := h.Fleet()
 	org := hub.DefaultOrg
@@ -54,6 +55,9 @@ func seedFleet(ctx context.Context, h *hub.Hub, edgeID string, pipelineYAML, inp
 					return fmt.Errorf("demo fleet: %w", err)
 				}
 			}
+		}
+		if err := demoMargoDevice(ctx, h); err != nil {
+			return err
 		}
 	}
 	pipes, err := namedEntries(pipelineYAML, "pipelines", func(entry map[string]any, i int) string {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/molen-io/molen/internal/api"
 	"github.com/molen-io/molen/internal/connector"
+	"github.com/molen-io/molen/internal/margo"
 	"github.com/molen-io/molen/internal/meta"
 	"github.com/molen-io/molen/internal/pipeline"
 	"github.com/molen-io/molen/internal/uplink"
@@ -50,7 +51,13 @@ type Layer struct {
 	Inputs    map[string]json.RawMessage `json:"inputs,omitempty"`
 	Pipelines map[string]json.RawMessage `json:"pipelines,omitempty"`
 	Settings  map[string]json.RawMessage `json:"settings,omitempty"`
-	Updated   time.Time                  `json:"updated"`
+	// Deployments are Margo ApplicationDeployments, for devices that are
+	// Margo clients (docs/fleet.md#margo).
+	Deployments map[string]json.RawMessage `json:"deployments,omitempty"`
+	// Secrets are the layer's secret values by name, never their value:
+	// they are set one by one (PutSecret) and ignored in a layer written.
+	Secrets []SecretInfo `json:"secrets,omitempty"`
+	Updated time.Time    `json:"updated"`
 }
 
 // Settings are the edge settings a layer may hold: durations, and the
@@ -94,6 +101,11 @@ func (l Layer) Validate() error {
 			errs = append(errs, err.Error())
 		}
 	}
+	for _, name := range slices.Sorted(maps.Keys(l.Deployments)) {
+		if err := checkPart(uplink.PartDeployment, name, l.Deployments[name]); err != nil {
+			errs = append(errs, err.Error())
+		}
+	}
 	if len(errs) > 0 {
 		return api.BadRequest("%s", strings.Join(errs, "; "))
 	}
@@ -120,6 +132,10 @@ func checkPart(kind, name string, content json.RawMessage) error {
 	case uplink.PartInput:
 		_, err := connector.ParseNamed(map[string][]byte{name: content})
 		return err
+	case uplink.PartDeployment:
+		if err := margo.ValidateDeployment(content); err != nil {
+			return fmt.Errorf("%s: %w", where, err)
+		}
 	case uplink.PartSetting:
 		if !slices.Contains(Settings, name) {
 			return fmt.Errorf("%s: unknown setting (want one of %s)", where, strings.Join(Settings, ", "))
@@ -165,6 +181,18 @@ func (s *Service) Layers(ctx context.Context, org string) ([]Layer, error) {
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("layers of %s: %w", org, err)
 	}
+	secrets, err := s.secrets(ctx, org)
+	if err != nil {
+		return nil, err
+	}
+	for _, x := range secrets {
+		i := slices.IndexFunc(out, func(l Layer) bool { return l.Scope == x.scope && l.Target == x.target })
+		if i < 0 { // a layer of secrets only
+			out = append(out, Layer{Org: org, Scope: x.scope, Target: x.target, Updated: meta.Time(x.updated)})
+			i = len(out) - 1
+		}
+		out[i].Secrets = append(out[i].Secrets, SecretInfo{Name: x.name, Updated: meta.Time(x.updated).UnixMilli()})
+	}
 	slices.SortFunc(out, func(a, b Layer) int {
 		if c := scopeRank(a.Scope) - scopeRank(b.Scope); c != 0 {
 			return c
@@ -184,7 +212,8 @@ func (s *Service) PutLayer(ctx context.Context, l *Layer) error {
 		return err
 	}
 	l.Updated = s.now()
-	doc, err := json.Marshal(Layer{Inputs: compactAll(l.Inputs), Pipelines: compactAll(l.Pipelines), Settings: compactAll(l.Settings)})
+	doc, err := json.Marshal(Layer{Inputs: compactAll(l.Inputs), Pipelines: compactAll(l.Pipelines), Settings: compactAll(l.Settings),
+		Deployments: compactAll(l.Deployments)})
 	if err != nil {
 		return api.BadRequest("layer: %v", err)
 	}
@@ -247,9 +276,13 @@ func compactAll(m map[string]json.RawMessage) map[string]json.RawMessage {
 // Origin says which layer put a part into an edge's manifest, and which
 // layers' values it overrode.
 type Origin struct {
-	Part       string   `json:"part"`
-	Layer      string   `json:"layer"` // "org", "site:hall-2", "group:presses", "edge"
-	Removed    bool     `json:"removed,omitempty"`
+	Part    string `json:"part"`
+	Layer   string `json:"layer"` // "org", "site:hall-2", "group:presses", "edge"
+	Removed bool   `json:"removed,omitempty"`
+	// Skipped says why the part is not in this edge's manifest:
+	// "margo-client" (a Margo client gets deployments only), "molen-edge"
+	// (a molen edge runs no Margo deployments).
+	Skipped    string   `json:"skipped,omitempty"`
 	Overridden []string `json:"overridden,omitempty"` // lower layers that held the part
 }
 
@@ -311,7 +344,8 @@ func (s *Service) Desired(ctx context.Context, org, id string) (Desired, error) 
 			l.Scope == ScopeEdge && l.Target != e.ID:
 			continue
 		}
-		for kind, m := range map[string]map[string]json.RawMessage{uplink.PartInput: l.Inputs, uplink.PartPipeline: l.Pipelines, uplink.PartSetting: l.Settings} {
+		for kind, m := range map[string]map[string]json.RawMessage{uplink.PartInput: l.Inputs, uplink.PartPipeline: l.Pipelines,
+			uplink.PartSetting: l.Settings, uplink.PartDeployment: l.Deployments} {
 			for name, content := range m {
 				full := kind + "/" + name
 				h := parts[full]
@@ -325,11 +359,56 @@ func (s *Service) Desired(ctx context.Context, org, id string) (Desired, error) 
 			}
 		}
 	}
+	secrets, err := s.secrets(ctx, org)
+	if err != nil {
+		return Desired{}, err
+	}
+	// Secrets apply in the layers' order, as parts do: the layers' order
+	// is scope rank, then target (group names).
+	slices.SortStableFunc(secrets, func(a, b storedSecret) int { return scopeRank(a.scope) - scopeRank(b.scope) })
+	sealedBy := map[string]storedSecret{}
+	for _, x := range secrets {
+		l := Layer{Scope: x.scope, Target: x.target}
+		switch {
+		case l.Scope == ScopeSite && (place.Site == "" || l.Target != place.Site),
+			l.Scope == ScopeGroup && !member[l.Target],
+			l.Scope == ScopeEdge && l.Target != e.ID:
+			continue
+		}
+		full := uplink.PartSecret + "/" + x.name
+		h := parts[full]
+		if h == nil {
+			h = &held{kind: uplink.PartSecret, origin: Origin{Part: full}}
+			parts[full] = h
+		} else {
+			h.origin.Overridden = append(h.origin.Overridden, h.origin.Layer)
+		}
+		h.origin.Layer, sealedBy[full] = layerLabel(l), x
+	}
+	client, err := s.isMargoClient(ctx, e.ID)
+	if err != nil {
+		return Desired{}, err
+	}
 	for _, name := range slices.Sorted(maps.Keys(parts)) {
 		h := parts[name]
+		switch {
+		case h.origin.Removed:
+		case client && h.kind != uplink.PartDeployment:
+			h.origin.Skipped = "margo-client"
+		case !client && h.kind == uplink.PartDeployment:
+			h.origin.Skipped = "molen-edge"
+		}
 		d.Explain = append(d.Explain, h.origin)
-		if h.origin.Removed {
+		if h.origin.Removed || h.origin.Skipped != "" {
 			continue
+		}
+		if x, ok := sealedBy[name]; ok {
+			if e.PublicKey == "" {
+				continue // an edge without a key (not enrolled yet, or by credential) gets none
+			}
+			if h.content, err = s.sealFor(ctx, e, x); err != nil {
+				return Desired{}, err
+			}
 		}
 		d.Manifest.Parts = append(d.Manifest.Parts, uplink.Part{Name: name, Kind: h.kind, Digest: uplink.PartDigest(h.content), Content: h.content})
 	}

@@ -55,6 +55,11 @@ const DefaultListen = "127.0.0.1:8080"
 // the admin token created on first start.
 const AdminTokenFile = "admin-token"
 
+// SecretsKeyFile is the file, in the data directory, of the key that
+// encrypts the desired state's secrets at rest (made on first start; hubs
+// sharing one database must share it: docs/security.md).
+const SecretsKeyFile = "secrets.key"
+
 // Files of the embedded storage in the data directory: the time series,
 // and the metadata of the domains.
 const (
@@ -402,6 +407,9 @@ func (h *Hub) open(ctx context.Context) error {
 		return err
 	}
 	h.fleet.RecordTo(h.audit)
+	if err := h.fleet.SetSecretsKey(filepath.Join(cfg.DataDir, SecretsKeyFile)); err != nil {
+		return err
+	}
 	if h.prog, err = programme.New(ctx, programme.Config{DB: h.meta, Audit: h.audit, HubOf: h.hubOf,
 		Orgs: progOrgs{h.auth}, Connected: h.fleet.Connected, Evidence: h.evidence, Log: cfg.Log.With("component", "programme"), Now: cfg.Now, Reg: reg}); err != nil {
 		return err

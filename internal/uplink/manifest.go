@@ -12,6 +12,9 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
+
+	"github.com/molen-io/molen/internal/margo"
 )
 
 // The kinds of a manifest's parts.
@@ -19,6 +22,9 @@ const (
 	PartInput    = "input"    // one connector input: {"<kind>": {config}}
 	PartPipeline = "pipeline" // one pipeline entry without its name: {"match": […], "stages": […]}
 	PartSetting  = "setting"  // one setting: a JSON string
+	// PartDeployment is a Margo ApplicationDeployment (helm or compose),
+	// for devices that are Margo clients (docs/fleet.md#margo).
+	PartDeployment = "deployment"
 )
 
 // Manifest is an edge's desired state as the hub computed it
@@ -83,7 +89,7 @@ func (m Manifest) Verify() error {
 		switch {
 		case kind != p.Kind || name == "":
 			return fmt.Errorf("%w: part %q: name must be %q followed by / and a name", ErrManifest, p.Name, p.Kind)
-		case p.Kind != PartInput && p.Kind != PartPipeline && p.Kind != PartSetting:
+		case !slices.Contains([]string{PartInput, PartPipeline, PartSetting, PartSecret, PartDeployment}, p.Kind):
 			return fmt.Errorf("%w: part %q: unknown kind %q", ErrManifest, p.Name, p.Kind)
 		case i > 0 && m.Parts[i-1].Name >= p.Name:
 			return fmt.Errorf("%w: part %q: parts must be sorted by name, each once", ErrManifest, p.Name)
@@ -122,6 +128,9 @@ type PartState struct {
 	Digest string `json:"digest,omitempty"`
 	State  string `json:"state"`
 	Error  string `json:"error,omitempty"`
+	// Since is when a part was removed (StateRemoved): the edge keeps
+	// reporting it until the next version is applied.
+	Since time.Time `json:"since,omitzero"`
 }
 
 // Applied is the edge's account of its desired state: the version and
@@ -180,6 +189,8 @@ type Report struct {
 	// that the hub knows when a report is overdue; 0 from edges that do
 	// not say.
 	ReportSeconds float64 `json:"report_seconds,omitempty"`
+	// Capabilities are the edge's Margo device capabilities manifest.
+	Capabilities *margo.Capabilities `json:"capabilities,omitempty"`
 }
 
 // ErrNotModified is FetchManifest's answer when the hub's manifest still

@@ -113,7 +113,7 @@ var Endpoints = []string{
 	"auth/switch", "auth/totp", "catalogue", "delegations", "delegations/{delegation}", "dma/intervals", "dma/questionnaire", "downtime/pareto", "edges", "edges/{edge}/revoke", "events", "events/reason",
 	"export", "fleet/edges", "fleet/edges/{edge}", "fleet/edges/{edge}/commands", "fleet/edges/{edge}/commands/{command}",
 	"fleet/edges/{edge}/commands/{command}/bundle", "fleet/edges/{edge}/place", "fleet/groups", "fleet/groups/{group}", "fleet/layers",
-	"fleet/layers/org", "fleet/layers/{scope}/{target}", "grants", "grants/{grant}", "invitations", "invitations/{invitation}", "latest", "live", "me", "me/export",
+	"fleet/layers/org", "fleet/layers/org/secrets/{name}", "fleet/layers/{scope}/{target}", "fleet/layers/{scope}/{target}/secrets/{name}", "grants", "grants/{grant}", "invitations", "invitations/{invitation}", "latest", "live", "me", "me/export",
 	"me/password", "me/sessions", "me/sessions/{session}", "me/totp", "me/totp/confirm", "members", "members/{user}",
 	"members/{user}/reset", "notify/channels", "notify/channels/{channel}", "notify/channels/{channel}/test", "notify/deliveries",
 	"notify/deliveries/{delivery}/retry", "notify/rules", "notify/rules/{rule}", "oee", "orgs", "programme/collaborations", "programme/customers",
