@@ -18,6 +18,11 @@ import (
 // them until the test ends.
 func startSet(t *testing.T, yamlText string) *output.Set {
 	t.Helper()
+	return startSetB(t, yamlText)
+}
+
+func startSetB(t testing.TB, yamlText string) *output.Set {
+	t.Helper()
 	cfgs, err := output.Parse([]byte(yamlText))
 	if err != nil {
 		t.Fatal(err)
@@ -42,6 +47,11 @@ func startSet(t *testing.T, yamlText string) *output.Set {
 
 // feed appends records of pts to s as the edge does.
 func feed(t *testing.T, s *output.Set, pts ...uns.Point) {
+	t.Helper()
+	feedB(t, s, pts)
+}
+
+func feedB(t testing.TB, s *output.Set, pts []uns.Point) {
 	t.Helper()
 	if err := s.Append(t.Context(), uplink.EncodeRecord(nil, pts, nil), len(pts)); err != nil {
 		t.Fatal(err)
@@ -75,6 +85,8 @@ func samplePoints(root string) []uns.Point {
 		{Series: root + "/hall1/press3/program", TS: ts + 3e6, Value: uns.String(`P-17 "door"`)},
 	}
 }
+
+func mqttAddr() string { return os.Getenv("MOLEN_TEST_MQTT") }
 
 func unique() string { return fmt.Sprintf("%d", time.Now().UnixNano()) }
 
