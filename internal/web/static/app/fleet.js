@@ -14,6 +14,7 @@ import {
   html, useState, useApi, api, t, lang, useSignal, registerArea, href, fmtNum, fmtAgo, can,
 } from './core.js';
 import { at, Refusal, useAction } from './account.js';
+import { Outputs } from './outputs.js';
 
 registerArea({ id: 'fleet', title: 'area.fleet', visible: (w) => can(w, 'viewer'), view: FleetView });
 
@@ -117,6 +118,7 @@ function EdgeDetail({ id, who }) {
       </section>
       <${Place} e=${e} reload=${d.reload} />
     </div>
+    <${Outputs} outputs=${r && r.outputs} />
     <section tabindex="0" aria-labelledby="fleet-parts-h">
       <h3 id="fleet-parts-h">${t('fleet.parts')}</h3>
       <p>${t('fleet.runs', { run: r ? r.manifest.version : 0, want: desired.manifest.version })}</p>
