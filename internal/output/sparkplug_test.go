@@ -31,7 +31,7 @@ func (c *collect) has(want []uns.Point) bool {
 	defer c.mu.Unlock()
 	for _, w := range want {
 		w.Series = "edge1/" + w.Series // the host's path: {edge_node}/{metric}
-		w.Quality = uns.Good            // Sparkplug data carries no quality
+		w.Quality = uns.Good           // Sparkplug data carries no quality
 		if c.got[fmt.Sprint(w.Series, w.TS)] != w {
 			return false
 		}
