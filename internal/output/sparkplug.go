@@ -11,7 +11,6 @@ import (
 
 	"github.com/molen-io/molen/internal/connector/mqtt"
 	"github.com/molen-io/molen/internal/connector/sparkplug"
-	"github.com/molen-io/molen/internal/connector/sparkplug/sparkplugtest"
 	"github.com/molen-io/molen/internal/uns"
 )
 
@@ -62,23 +61,23 @@ func (c *SparkplugConfig) Validate() error {
 }
 
 // sparkplugSink is an edge node on an mqtt.Session. The node (births with
-// aliases, data by alias, deaths, seq and bdSeq) is the one the simulator
-// uses.
+// aliases, data by alias, deaths, seq and bdSeq) is sparkplug.Node, the one
+// the simulator uses.
 type sparkplugSink struct {
 	cfg     *SparkplugConfig
 	session *mqtt.Session
-	node    *sparkplugtest.Node
+	node    *sparkplug.Node
 	log     *slog.Logger
 
 	mu        sync.Mutex // guards latest, born and lastStart; held while a birth or data is encoded
-	latest    map[string]sparkplugtest.Metric
+	latest    map[string]sparkplug.NodeMetric
 	born      map[string]bool // metrics of the current birth
 	lastStart time.Time
 }
 
 func newSparkplug(c *SparkplugConfig, log *slog.Logger) (*sparkplugSink, error) {
-	s := &sparkplugSink{cfg: c, log: log, latest: map[string]sparkplugtest.Metric{}}
-	s.node = sparkplugtest.NewNode(c.Group, c.EdgeNode, func(topic string, payload []byte) error {
+	s := &sparkplugSink{cfg: c, log: log, latest: map[string]sparkplug.NodeMetric{}}
+	s.node = sparkplug.NewNode(c.Group, c.EdgeNode, func(topic string, payload []byte) error {
 		return s.session.Publish(context.Background(), mqtt.Publication{Topic: topic, Payload: payload, QoS: byte(c.QoS)})
 	})
 	ncmd := sparkplug.Topic{Group: c.Group, Type: sparkplug.NCMD, Node: c.EdgeNode}.String()
@@ -114,8 +113,8 @@ func (s *sparkplugSink) presence(start time.Time) (on, off mqtt.Publication) {
 }
 
 // birthLocked encodes an NBIRTH of every metric; s.mu is held.
-func (s *sparkplugSink) birthLocked() (sparkplugtest.Message, error) {
-	ms := make([]sparkplugtest.Metric, 0, len(s.latest))
+func (s *sparkplugSink) birthLocked() (sparkplug.Message, error) {
+	ms := make([]sparkplug.NodeMetric, 0, len(s.latest))
 	s.born = make(map[string]bool, len(s.latest))
 	for name, m := range s.latest {
 		ms = append(ms, m)
@@ -129,7 +128,7 @@ func (s *sparkplugSink) birthLocked() (sparkplugtest.Message, error) {
 func (s *sparkplugSink) Run(ctx context.Context) error {
 	return s.session.Run(ctx, func(ctx context.Context, b *mqtt.Batch) bool {
 		for _, m := range b.Messages {
-			if !sparkplugtest.IsRebirthRequest(m.Payload) {
+			if !sparkplug.IsRebirthRequest(m.Payload) {
 				continue
 			}
 			s.mu.Lock()
@@ -154,7 +153,7 @@ func (s *sparkplugSink) Send(ctx context.Context, pts []uns.Point) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ms := make([]sparkplugtest.Metric, 0, len(pts))
+	ms := make([]sparkplug.NodeMetric, 0, len(pts))
 	rebirth := false
 	for i := range pts {
 		m := metricOf(&pts[i])
@@ -185,8 +184,8 @@ func (s *sparkplugSink) Send(ctx context.Context, pts []uns.Point) error {
 	return s.node.Send(data)
 }
 
-func metricOf(p *uns.Point) sparkplugtest.Metric {
-	m := sparkplugtest.Metric{Name: p.Series, Value: p.Value, TS: time.Unix(0, p.TS)}
+func metricOf(p *uns.Point) sparkplug.NodeMetric {
+	m := sparkplug.NodeMetric{Name: p.Series, Value: p.Value, TS: time.Unix(0, p.TS)}
 	switch p.Value.Kind() {
 	case uns.KindFloat:
 		m.Type = sparkplug.Double
