@@ -9,8 +9,6 @@ import (
 	"strconv"
 	"time"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/molen-io/molen/internal/yamlspec"
 )
 
@@ -111,49 +109,18 @@ func Load(file string) ([]Configured, error) {
 
 // Parse is Load on the file's content.
 func Parse(data []byte) ([]Configured, error) {
-	doc, err := yamlspec.Parse(data)
-	if err != nil {
-		return nil, err
-	}
 	var d yamlspec.Decoder
-	if doc.Kind == 0 || len(doc.Content) == 0 {
-		d.Fail("", "empty: want an 'outputs' list")
-		return nil, d.Err()
-	}
-	root := yamlspec.Deref(doc.Content[0])
-	if !d.Mapping(root, "") {
-		return nil, d.Err()
-	}
-	var out []Configured
-	found := false
-	for i := 0; i+1 < len(root.Content); i += 2 {
-		key, val := root.Content[i].Value, yamlspec.Deref(root.Content[i+1])
-		if key != "outputs" {
-			d.Fail(key, "unknown field (want outputs)")
-			continue
-		}
-		found = true
-		if val.Kind != yaml.SequenceNode {
-			d.Fail("outputs", "want a list of outputs")
-			continue
-		}
-		for j, n := range val.Content {
-			path := "outputs[" + strconv.Itoa(j) + "]"
-			kind, cfg, ok := d.Component(n, path, "output kind", "{mqtt: {url: tcp://broker:1883}}",
-				func(name string) (yamlspec.Validator, bool) {
-					spec, ok := Lookup(name)
-					if !ok {
-						return nil, false
-					}
-					return spec.New(), true
-				}, Kinds())
-			if ok {
-				out = append(out, Configured{Kind: kind, Path: path, Config: cfg.(Config)})
+	entries := d.List(data, "outputs", "output kind", "{mqtt: {url: tcp://broker:1883}}",
+		func(name string) (yamlspec.Validator, bool) {
+			spec, ok := Lookup(name)
+			if !ok {
+				return nil, false
 			}
-		}
-	}
-	if !found {
-		d.Fail("outputs", "missing")
+			return spec.New(), true
+		}, Kinds())
+	out := make([]Configured, len(entries))
+	for i, e := range entries {
+		out[i] = Configured{Kind: e.Kind, Path: e.Path, Config: e.Config.(Config)}
 	}
 	// Names: explicit ones must be unique; a kind that appears more than
 	// once without one is named by its place.

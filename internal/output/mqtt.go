@@ -54,13 +54,7 @@ type MQTTConfig struct {
 
 // Validate checks c; errors name the key.
 func (c *MQTTConfig) Validate() error {
-	var errs []error
-	c.Broker.Check(func(field, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...)))
-	}, c.Version == 3)
-	if c.Version != 3 && c.Version != 5 {
-		errs = append(errs, fmt.Errorf("version: must be 3 or 5, got %d", c.Version))
-	}
+	errs := checkBroker(&c.Broker, c.Version)
 	if strings.ContainsAny(c.TopicPrefix, "+#\x00") {
 		errs = append(errs, fmt.Errorf("topic_prefix: %q: no wildcards (+, #)", c.TopicPrefix))
 	}
@@ -68,6 +62,19 @@ func (c *MQTTConfig) Validate() error {
 		errs = append(errs, fmt.Errorf("qos: must be 0, 1 or 2, got %d", c.QoS))
 	}
 	return joinChecks(&c.Buffer, errs...)
+}
+
+// checkBroker reports the problems of an MQTT-based output's connection
+// and protocol version, by key.
+func checkBroker(b *mqtt.Broker, version int) []error {
+	var errs []error
+	b.Check(func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...)))
+	}, version == 3)
+	if version != 3 && version != 5 {
+		errs = append(errs, fmt.Errorf("version: must be 3 or 5, got %d", version))
+	}
+	return errs
 }
 
 // outputClientID is the client id of an output whose config sets none:

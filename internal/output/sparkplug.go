@@ -42,13 +42,7 @@ type SparkplugConfig struct {
 
 // Validate checks c; errors name the key.
 func (c *SparkplugConfig) Validate() error {
-	var errs []error
-	c.Broker.Check(func(field, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...)))
-	}, c.Version == 3)
-	if c.Version != 3 && c.Version != 5 {
-		errs = append(errs, fmt.Errorf("version: must be 3 or 5, got %d", c.Version))
-	}
+	errs := checkBroker(&c.Broker, c.Version)
 	for key, id := range map[string]string{"group": c.Group, "edge_node": c.EdgeNode} {
 		if id == "" || strings.ContainsAny(id, "/+#") {
 			errs = append(errs, fmt.Errorf("%s: required, without /, + or #", key))
