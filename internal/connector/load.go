@@ -40,13 +40,7 @@ func LoadInputs(file string) ([]Configured, error) {
 func ParseInputs(data []byte) ([]Configured, error) {
 	var d yamlspec.Decoder
 	entries := d.List(data, "inputs", "input kind", "{modbus: {url: tcp://10.0.0.5:502, …}}",
-		func(name string) (yamlspec.Validator, bool) {
-			spec, ok := Lookup(name)
-			if !ok {
-				return nil, false
-			}
-			return spec.New(), true
-		}, Kinds())
+		yamlspec.Configs(registry, func(s Spec) Config { return s.New() }), Kinds())
 	if err := d.Err(); err != nil {
 		return nil, err
 	}

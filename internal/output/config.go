@@ -111,13 +111,7 @@ func Load(file string) ([]Configured, error) {
 func Parse(data []byte) ([]Configured, error) {
 	var d yamlspec.Decoder
 	entries := d.List(data, "outputs", "output kind", "{mqtt: {url: tcp://broker:1883}}",
-		func(name string) (yamlspec.Validator, bool) {
-			spec, ok := Lookup(name)
-			if !ok {
-				return nil, false
-			}
-			return spec.New(), true
-		}, Kinds())
+		yamlspec.Configs(registry, func(s Spec) Config { return s.New() }), Kinds())
 	out := make([]Configured, len(entries))
 	for i, e := range entries {
 		out[i] = Configured{Kind: e.Kind, Path: e.Path, Config: e.Config.(Config)}
