@@ -14,7 +14,8 @@ import (
 // BenchmarkOutputs measures points per second through each output, from the
 // output's buffer to a peer on this machine: feed 1000-point records, wait
 // until the peer acknowledged them all. The HTTP receivers read and discard
-// the body; the MQTT broker is the one at $MOLEN_TEST_MQTT (QoS 1).
+// the body; the MQTT broker (mqtt, sparkplug) is the one at $MOLEN_TEST_MQTT
+// (QoS 1).
 func BenchmarkOutputs(b *testing.B) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
@@ -27,8 +28,9 @@ func BenchmarkOutputs(b *testing.B) {
 	}
 	if addr := mqttAddr(); addr != "" {
 		kinds["mqtt"] = fmt.Sprintf("mqtt: {url: tcp://%s, topic_prefix: molen-bench/%d/, client_id: molen-bench-%d}", addr, time.Now().UnixNano(), time.Now().UnixNano())
+		kinds["sparkplug"] = fmt.Sprintf("sparkplug: {url: tcp://%s, group: molen-bench-%d, edge_node: bench}", addr, time.Now().UnixNano())
 	}
-	for _, kind := range []string{"mqtt", "influx", "remote_write"} {
+	for _, kind := range []string{"mqtt", "sparkplug", "influx", "remote_write"} {
 		spec, ok := kinds[kind]
 		if !ok {
 			continue
