@@ -188,6 +188,17 @@ func StartDemo(ctx context.Context, cfg DemoConfig, g *globals) (*Demo, error) {
 			return fail(err)
 		}
 	}
+	// The edge republishes its UNS (after its pipeline) to the simulated
+	// plant's broker, as a factory's edge feeds the plant's own UNS
+	// (docs/outputs.md): subscribe to uns/# there to see it.
+	var outputsFile string
+	if addr := d.Served.Addrs().Sparkplug; addr != "" {
+		outputsFile, err = writeDemoFile(edgeDir, "outputs.yaml", []byte(fmt.Sprintf(
+			"outputs:\n  - mqtt: {url: tcp://%s, topic_prefix: uns/, retain: true, qos: 1}\n", addr)))
+		if err != nil {
+			return fail(err)
+		}
+	}
 	pipelineFile := cfg.PipelineFile
 	if pipelineFile == "" {
 		if pipelineFile, err = writeDemoFile(edgeDir, "pipeline.yaml", []byte(demoPipeline(cfg.Rate))); err != nil {
@@ -200,6 +211,7 @@ func StartDemo(ctx context.Context, cfg DemoConfig, g *globals) (*Demo, error) {
 		MQTTListen:   "127.0.0.1:0",
 		StatusListen: "127.0.0.1:0",
 		InputsFile:   inputsFile,
+		OutputsFile:  outputsFile,
 		HubURL:       h.URL(),
 		EnrollToken:  token,
 		ManifestPoll: 2 * time.Second,

@@ -804,6 +804,10 @@ func (e *Edge) report() uplink.Report {
 	for i, in := range s.Inputs {
 		r.Inputs[i] = uplink.InputHealth{Name: in.Input, Kind: in.Kind, State: string(in.State), Error: in.LastError}
 	}
+	for _, o := range s.Outputs {
+		r.Outputs = append(r.Outputs, uplink.OutputHealth{Name: o.Name, Kind: o.Kind, State: o.State, Error: o.LastError,
+			Sent: o.Sent, Dropped: o.Dropped, Pending: o.Pending, LagSeconds: o.LagSeconds})
+	}
 	if s.Pipeline != nil {
 		r.PipelineError = s.Pipeline.LoadError
 		r.PipelineErrors = int64(pipelineErrors(s.Pipeline.Stats))

@@ -161,6 +161,20 @@ type InputHealth struct {
 	Error string `json:"error,omitempty"`
 }
 
+// OutputHealth is the state of one of an edge's outputs (docs/outputs.md):
+// State is ok, retrying or idle; the counters are points since the edge
+// started (Dropped: lost to the output's bound or refused by its peer).
+type OutputHealth struct {
+	Name       string  `json:"name"`
+	Kind       string  `json:"kind"`
+	State      string  `json:"state"`
+	Error      string  `json:"error,omitempty"`
+	Sent       int64   `json:"sent"`
+	Dropped    int64   `json:"dropped"`
+	Pending    int64   `json:"pending"`
+	LagSeconds float64 `json:"lag_seconds"`
+}
+
 // Report is what an edge tells the hub about itself (POST
 // /api/v1/edge/report): software, platform, health, buffer and the state
 // of its manifest.
@@ -169,6 +183,9 @@ type Report struct {
 	OS      string        `json:"os"`
 	Arch    string        `json:"arch"`
 	Inputs  []InputHealth `json:"inputs"`
+	// Outputs are the edge's outputs besides the hub; none from edges
+	// without (or from before) outputs.
+	Outputs []OutputHealth `json:"outputs,omitempty"`
 	// PipelineErrors counts the pipeline's operator errors since start;
 	// PipelineError is the pipeline's load error, if any.
 	PipelineErrors       int64   `json:"pipeline_errors"`

@@ -73,6 +73,12 @@ if (!/molen version/.test(await text(page, 'dl.facts'))) fail('no status');
 await view(page, 'fleet-edge');
 const edgeHash = await page.evaluate(() => location.hash);
 log('ok the demo edge: status, installed parts, explain, nothing pending');
+// The demo edge republishes its UNS to the simulated plant's broker: the
+// mqtt output's row, sending.
+await reloadUntil(edgeHash, 'demo-edge', () => document.querySelector('[data-output="mqtt"] [data-output-state="ok"]') !== null,
+  null, 'the edge\'s mqtt output sending');
+await view(page, 'fleet-edge-outputs');
+log('ok the edge\'s outputs: mqtt sending, its counters shown');
 
 // 3. The desired state: an invalid pipeline is refused with the reason.
 await go(page, '#/fleet/state', 'Layers');

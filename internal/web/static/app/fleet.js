@@ -18,6 +18,7 @@ import { LayerSecrets } from './layersecrets.js';
 import { MargoReported } from './fleetmargo.js';
 import { RegisterEdge, RevokeEdge } from './fleet-register.js';
 import { Diagnostics } from './fleet-diagnostics.js';
+import { Outputs } from './outputs.js';
 
 registerArea({ id: 'fleet', title: 'area.fleet', visible: (w) => can(w, 'viewer'), view: FleetView });
 
@@ -124,6 +125,7 @@ function EdgeDetail({ id, who }) {
       <${Place} e=${e} reload=${d.reload} />
     </div>
     ${can(who, 'engineer') && html`<${Diagnostics} id=${e.id} inputs=${r ? r.inputs : []} />`}
+    <${Outputs} outputs=${r && r.outputs} />
     <section tabindex="0" aria-labelledby="fleet-parts-h">
       <h3 id="fleet-parts-h">${t('fleet.parts')}</h3>
       <p>${t('fleet.runs', { run: r ? r.manifest.version : 0, want: desired.manifest.version })}</p>
