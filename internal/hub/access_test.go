@@ -253,7 +253,9 @@ func newWorld(t *testing.T) *world {
 	w.must(t, w.c["svc-engineer"], "PUT", "/api/v1/fleet/edges/"+w.ids["edge"]+"/place", `{"site":"acme-hall","labels":{"line":"press"}}`, 200)
 	w.must(t, w.c["svc-engineer"], "PUT", "/api/v1/fleet/layers/site/acme-hall", `{"settings":{"poll_interval":"10s"}}`, 200)
 	w.ids["group"], w.ids["scope"], w.ids["target"] = "acme-presses", "site", "acme-hall"
-	w.markers = append(w.markers, "acme-presses", "acme-hall")
+	ro := w.must(t, w.c["svc-engineer"], "POST", "/api/v1/fleet/rollouts", `{"scope":"site","target":"acme-hall","settings":{"poll_interval":"20s"}}`, 201)
+	w.ids["rollout"] = ro["id"].(string)
+	w.markers = append(w.markers, "acme-presses", "acme-hall", w.ids["rollout"])
 	ch := w.must(t, admin, "POST", "/api/v1/notify/channels", `{"name":"acme-site alarms","kind":"webhook","target":"http://127.0.0.1:9/acme-hook","format":"teams"}`, 201)
 	w.ids["channel"] = ch["id"].(string)
 	rule := w.must(t, admin, "POST", "/api/v1/notify/rules", `{"name":"acme-site press","trigger":"alarm","prefix":"acme-site","channel":"`+w.ids["channel"]+`"}`, 201)
