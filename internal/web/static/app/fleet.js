@@ -14,17 +14,20 @@ import {
   html, useState, useApi, api, t, lang, useSignal, registerArea, href, fmtNum, fmtAgo, can,
 } from './core.js';
 import { at, Refusal, useAction } from './account.js';
+import { Rollouts, RolloutDetail } from './fleet-rollouts.js';
 
 registerArea({ id: 'fleet', title: 'area.fleet', visible: (w) => can(w, 'viewer'), view: FleetView });
 
-const TABS = ['edges', 'state'];
+const TABS = ['edges', 'state', 'rollouts'];
 
 function FleetView({ route, who }) {
   useSignal(lang);
   const [page, id] = route.path;
-  const tab = page === 'state' ? 'state' : 'edges';
+  const tab = page === 'state' ? 'state' : page === 'rollouts' || page === 'rollout' ? 'rollouts' : 'edges';
   const body = page === 'edge' && id ? html`<${EdgeDetail} id=${id} who=${who} />`
-    : tab === 'state' ? html`<${DesiredState} who=${who} />` : html`<${Inventory} route=${route} who=${who} />`;
+    : page === 'rollout' && id ? html`<${RolloutDetail} id=${id} who=${who} />`
+      : tab === 'state' ? html`<${DesiredState} who=${who} />`
+        : tab === 'rollouts' ? html`<${Rollouts} who=${who} />` : html`<${Inventory} route=${route} who=${who} />`;
   return html`<h1>${t('area.fleet')} <small>${who.org}</small></h1>
     <nav class="tabs" aria-label=${t('fleet.sections')}><ul>
       ${TABS.map((x) => html`<li><a href=${href('fleet', x === 'edges' ? [] : [x])} aria-current=${x === tab ? 'page' : undefined}>${t('fleet.' + x)}</a></li>`)}
