@@ -59,6 +59,9 @@ type Service struct {
 	log      *slog.Logger
 	now      func() time.Time
 	enrolled prometheus.Counter
+	// rollouts counts rollouts that ended, by state (completed, aborted),
+	// and edgesJudged the edges judged failed or skipped, by state.
+	rollouts, edgesJudged *prometheus.CounterVec
 	audit    audit.Recorder // nil: enrollments are only logged
 	replays  replays        // nonces of signed requests
 }
@@ -81,7 +84,17 @@ func New(ctx context.Context, db *meta.DB, log *slog.Logger, now func() time.Tim
 	}
 	s := &Service{db: db, log: log, now: now, enrolled: prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "molen_hub_edges_enrolled_total", Help: "Successful edge enrollments."})}
-	reg.MustRegister(s.enrolled)
+	s.rollouts = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "molen_hub_rollouts_ended_total",
+		Help: "Rollouts that ended, by state: completed, aborted."}, []string{"state"})
+	s.edgesJudged = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "molen_hub_rollout_edges_total",
+		Help: "Edges of rollouts judged failed (refused, failed, rolled back, stuck) or skipped (offline), by state."}, []string{"state"})
+	for _, st := range []string{RolloutCompleted, RolloutAborted} {
+		s.rollouts.WithLabelValues(st)
+	}
+	for _, st := range []string{EdgeFailed, EdgeSkipped} {
+		s.edgesJudged.WithLabelValues(st)
+	}
+	reg.MustRegister(s.enrolled, s.rollouts, s.edgesJudged)
 	return s, nil
 }
 

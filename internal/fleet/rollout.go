@@ -377,7 +377,7 @@ func (s *Service) Rollout(ctx context.Context, org, id string) (Rollout, error) 
 	if err != nil {
 		return Rollout{}, fmt.Errorf("rollout %s of %s: %w", id, org, err)
 	}
-	if r.Edges, err = s.rolloutEdges(ctx, s.db, id); err != nil {
+	if r.Edges, err = s.rolloutEdges(ctx, id); err != nil {
 		return Rollout{}, err
 	}
 	r.count()
@@ -440,12 +440,8 @@ func (s *Service) Rollouts(ctx context.Context, org string) ([]Rollout, error) {
 	return out, counts.Err()
 }
 
-type querier interface {
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-}
-
-func (s *Service) rolloutEdges(ctx context.Context, q querier, id string) ([]RolloutEdge, error) {
-	rows, err := q.QueryContext(ctx, `SELECT edge, ord, step, state, version, admitted, detail FROM fleet_rollout_edges WHERE rollout = $1`, id)
+func (s *Service) rolloutEdges(ctx context.Context, id string) ([]RolloutEdge, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT edge, ord, step, state, version, admitted, detail FROM fleet_rollout_edges WHERE rollout = $1`, id)
 	if err != nil {
 		return nil, fmt.Errorf("edges of rollout %s: %w", id, err)
 	}
@@ -589,7 +585,7 @@ func (s *Service) advance(ctx context.Context, id string) error {
 	if r.State != RolloutRunning {
 		return nil
 	}
-	if r.Edges, err = s.rolloutEdges(ctx, s.db, id); err != nil {
+	if r.Edges, err = s.rolloutEdges(ctx, id); err != nil {
 		return err
 	}
 	reports, err := s.reports(ctx, r.Org)
@@ -603,6 +599,9 @@ func (s *Service) advance(ctx context.Context, id string) error {
 	}
 	set := func(e *RolloutEdge, state, detail string) error {
 		e.State, e.Detail = state, detail
+		if state == EdgeFailed || state == EdgeSkipped {
+			s.edgesJudged.WithLabelValues(state).Inc()
+		}
 		return meta.Changed(s.db.ExecContext(ctx, `UPDATE fleet_rollout_edges SET state = $1, detail = $2 WHERE rollout = $3 AND edge = $4`, state, detail, id, e.Edge))
 	}
 	plan := r.Spec.Plan
@@ -756,6 +755,7 @@ func (s *Service) admit(ctx context.Context, r *Rollout, e *RolloutEdge, online 
 	state, detail := EdgeInstalling, ""
 	if !online {
 		state, detail = EdgeSkipped, "offline when admitted: gets the change when it returns"
+		s.edgesJudged.WithLabelValues(state).Inc()
 	}
 	if err := meta.Changed(s.db.ExecContext(ctx, `UPDATE fleet_rollout_edges SET step = $1, state = $2, admitted = $3, detail = $4 WHERE rollout = $5 AND edge = $6`,
 		r.Step, state, meta.Nanos(now), detail, r.ID, e.Edge)); err != nil {
@@ -803,6 +803,7 @@ func (s *Service) finish(ctx context.Context, r *Rollout, state, reason string) 
 	if reason != "" {
 		detail["reason"] = reason
 	}
+	s.rollouts.WithLabelValues(state).Inc()
 	s.record(ctx, audit.Entry{Org: r.Org, Actor: "system", Action: "rollout." + state, Target: r.ID, Detail: detail})
 	s.log.Info("rollout "+state, "rollout", r.ID, "org", r.Org, "reason", reason)
 	return nil

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/molen-io/molen/internal/api"
 	"github.com/molen-io/molen/internal/audit"
@@ -275,6 +276,9 @@ func TestRolloutAbortThreshold(t *testing.T) {
 			if f.running[id] != before[id] {
 				t.Errorf("%s went from version %d to %d though never admitted", id, before[id], f.running[id])
 			}
+		}
+		if a, f := testutil.ToFloat64(f.s.rollouts.WithLabelValues(RolloutAborted)), testutil.ToFloat64(f.s.edgesJudged.WithLabelValues(EdgeFailed)); a != 1 || f != 1 {
+			t.Errorf("counted %g aborted rollouts and %g failed edges, want 1 and 1", a, f)
 		}
 		if got, want := actions(t, log, r.ID), []string{"rollout.started", "rollout.aborted"}; !slices.Equal(got, want) {
 			t.Errorf("audit %v, want %v", got, want)

@@ -57,8 +57,9 @@ function counts(r) {
   return { installed: fmtNum(c.installed || 0, 0), total: fmtNum(total, 0), failed: fmtNum(c.failed || 0, 0), skipped: fmtNum(c.skipped || 0, 0) };
 }
 
-// parseLabels reads "line=press, ring=canary" into an object.
-function parseLabels(s) {
+// parseLabels reads "line=press, ring=canary" into an object (for the
+// fleet's forms: a place's labels, a group's selector, a rollout's).
+export function parseLabels(s) {
   const out = {};
   for (const kv of s.split(',').map((x) => x.trim()).filter(Boolean)) {
     const i = kv.indexOf('=');

@@ -14,7 +14,7 @@ import {
   html, useState, useApi, api, t, lang, useSignal, registerArea, href, fmtNum, fmtAgo, can,
 } from './core.js';
 import { at, Refusal, useAction } from './account.js';
-import { Rollouts, RolloutDetail } from './fleet-rollouts.js';
+import { Rollouts, RolloutDetail, parseLabels } from './fleet-rollouts.js';
 
 registerArea({ id: 'fleet', title: 'area.fleet', visible: (w) => can(w, 'viewer'), view: FleetView });
 
@@ -149,15 +149,6 @@ function EdgeDetail({ id, who }) {
     </section>`;
 }
 
-// parseLabels reads "line=press, ring=canary" into an object.
-function parseLabels(s) {
-  const out = {};
-  for (const kv of s.split(',').map((x) => x.trim()).filter(Boolean)) {
-    const i = kv.indexOf('=');
-    out[i < 0 ? kv : kv.slice(0, i).trim()] = i < 0 ? '' : kv.slice(i + 1).trim();
-  }
-  return out;
-}
 const labelText = (l) => Object.entries(l || {}).map(([k, v]) => k + '=' + v).join(', ');
 
 function Place({ e, reload }) {
