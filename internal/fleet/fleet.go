@@ -62,8 +62,8 @@ type Service struct {
 	// rollouts counts rollouts that ended, by state (completed, aborted),
 	// and edgesJudged the edges judged failed or skipped, by state.
 	rollouts, edgesJudged *prometheus.CounterVec
-	audit    audit.Recorder // nil: enrollments are only logged
-	replays  replays        // nonces of signed requests
+	audit                 audit.Recorder // nil: enrollments are only logged
+	replays               replays        // nonces of signed requests
 }
 
 // RecordTo has the service record enrollments, key changes and
