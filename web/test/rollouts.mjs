@@ -1,5 +1,6 @@
 // The fleet's rollouts in a real browser, against a running demo hub whose
-// edge follows the hub's desired state: the wizard refuses a bad plan with
+// edge follows the hub's desired state: the demo's own rollout completes;
+// the wizard refuses a bad plan with
 // the hub's reason; a rollout of the assembly group's layer starts from
 // that layer's content, is paused and resumed with the keyboard, and
 // completes once the demo edge (its canary) installed it; a second one is
@@ -16,6 +17,21 @@ import {
 
 const page = await newPage();
 await signIn(page, env('MOLEN_EMAIL'), env('MOLEN_PASSWORD'));
+
+// 0. The demo's own rollout (a pipeline for hall-1) completes once its
+// canary, the demo edge, installed it.
+const demoDeadline = Date.now() + 3 * WAIT;
+await go(page, '#/fleet/rollouts', 'Start a rollout');
+while (!await page.waitForSelector('[data-rollout][data-rollout-state="completed"]', { timeout: 5000 }).then(() => true, () => false)) {
+  if (Date.now() > demoDeadline) fail('the demo\'s rollout did not complete: ' + await page.evaluate(async () => (await fetch('/api/v1/fleet/rollouts')).text()));
+}
+const demo = await page.$$eval('[data-rollout]', (rs) => rs.map((r) => r.dataset.rollout));
+if (demo.length !== 1) fail('demo rollouts: ' + demo.join());
+await page.click(`[data-rollout="${demo[0]}"] th a`);
+await page.waitForSelector('#rollout-state[data-state="completed"]');
+if (await page.getAttribute('[data-step="0"]', 'data-step-state') !== 'passed') fail('the demo rollout\'s canary step did not pass');
+await view(page, 'rollout-demo');
+log('ok the demo\'s rollout completed');
 
 // 1. The wizard: a bad plan is refused with the hub's reasons.
 await go(page, '#/fleet/rollouts', 'Start a rollout');
@@ -82,7 +98,7 @@ log('ok aborted');
 await go(page, '#/fleet/rollouts', 'Rollouts');
 await page.waitForSelector(`[data-rollout="${second}"]`);
 const states = await page.$$eval('[data-rollout]', (rs) => Object.fromEntries(rs.map((r) => [r.dataset.rollout, r.dataset.rolloutState])));
-if (states[first] !== 'completed' || states[second] !== 'aborted') fail('list: ' + JSON.stringify(states));
+if (states[first] !== 'completed' || states[second] !== 'aborted' || Object.keys(states).length !== 3) fail('list: ' + JSON.stringify(states));
 await view(page, 'rollouts');
 await page.selectOption('#lang-select', 'nl');
 await page.waitForSelector('h2:text-is("Uitrol")');
