@@ -280,17 +280,6 @@ func (s *Service) StartRollout(ctx context.Context, org, actor string, spec Roll
 		prevDoc, _ = json.Marshal(prev)
 	}
 	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
-		for _, e := range chosen {
-			var other string
-			err := meta.Found(tx.QueryRowContext(ctx, `SELECT r.id FROM fleet_rollout_edges e JOIN fleet_rollouts r ON r.id = e.rollout
-				WHERE e.edge = $1 AND r.state IN ('running', 'paused')`, e.ID).Scan(&other))
-			if err == nil {
-				return fmt.Errorf("%w: edge %s is in rollout %s, which is still running or paused", api.ErrConflict, e.ID, other)
-			}
-			if !errors.Is(err, meta.ErrNotFound) {
-				return err
-			}
-		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO fleet_rollouts (id, org, scope, target, spec, previous, state, reason, step, step_started, created, updated, created_by)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, '', 0, 0, $8, $8, $9)`,
 			r.ID, org, l.Scope, l.Target, string(specDoc), string(prevDoc), r.State, meta.Nanos(now), actor); err != nil {
@@ -300,8 +289,13 @@ func (s *Service) StartRollout(ctx context.Context, org, actor string, spec Roll
 			return err
 		}
 		for i, e := range chosen {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO fleet_rollout_edges (rollout, edge, org, ord, step, state, version, admitted, detail)
-				VALUES ($1, $2, $3, $4, -1, $5, 0, 0, '')`, r.ID, e.ID, org, i, EdgeWaiting); err != nil {
+			// The unique index on active edges refuses an edge of another
+			// running or paused rollout, whichever hub started it.
+			if _, err := tx.ExecContext(ctx, `INSERT INTO fleet_rollout_edges (rollout, edge, org, ord, step, state, version, admitted, detail, active)
+				VALUES ($1, $2, $3, $4, -1, $5, 0, 0, '', 1)`, r.ID, e.ID, org, i, EdgeWaiting); err != nil {
+				if meta.Unique(err) {
+					return fmt.Errorf("%w: edge %s is in another rollout that is still running or paused", api.ErrConflict, e.ID)
+				}
 				return err
 			}
 		}
@@ -494,17 +488,27 @@ func (s *Service) ChangeRollout(ctx context.Context, org, id, action, actor stri
 		return Rollout{}, fmt.Errorf("rollout action %q: %w", action, meta.ErrNotFound)
 	}
 	now := meta.Nanos(s.now())
-	// A resumed step's timeout runs from now again, if it had begun.
-	err = meta.Changed(s.db.ExecContext(ctx, `UPDATE fleet_rollouts SET state = $1, reason = CASE WHEN $2 = '' THEN reason ELSE $2 END, updated = $3,
-		step_started = CASE WHEN $1 = 'running' AND step_started <> 0 THEN $3 ELSE step_started END
-		WHERE org = $4 AND id = $5 AND state IN ($6, $7)`, to, reason, now, org, id, from[0], from[len(from)-1]))
+	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
+		// A resumed step's timeout runs from now again, if it had begun.
+		err := meta.Changed(tx.ExecContext(ctx, `UPDATE fleet_rollouts SET state = $1, reason = CASE WHEN $2 = '' THEN reason ELSE $2 END, updated = $3,
+			step_started = CASE WHEN $1 = 'running' AND step_started <> 0 THEN $3 ELSE step_started END
+			WHERE org = $4 AND id = $5 AND state IN ($6, $7)`, to, reason, now, org, id, from[0], from[len(from)-1]))
+		if err == nil && to == RolloutAborted {
+			_, err = tx.ExecContext(ctx, `UPDATE fleet_rollout_edges SET active = 0 WHERE rollout = $1`, id)
+		}
+		return err
+	})
 	if errors.Is(err, meta.ErrNotFound) {
 		return Rollout{}, fmt.Errorf("%w: rollout %s is %s: it cannot %s", api.ErrConflict, id, r.State, action)
 	}
 	if err != nil {
 		return Rollout{}, fmt.Errorf("%s rollout %s: %w", action, id, err)
 	}
-	s.record(ctx, audit.Entry{Org: org, Actor: actor, Action: "rollout." + to, Target: id, Detail: map[string]string{
+	done := map[string]string{ActionPause: "paused", ActionResume: "resumed", ActionAbort: "aborted"}[action]
+	if to == RolloutAborted {
+		s.rollouts.WithLabelValues(to).Inc()
+	}
+	s.record(ctx, audit.Entry{Org: org, Actor: actor, Action: "rollout." + done, Target: id, Detail: map[string]string{
 		"layer": layerLabel(r.Spec.layer(org)), "step": fmt.Sprint(r.Step)}})
 	return s.Rollout(ctx, org, id)
 }
@@ -793,8 +797,12 @@ func (s *Service) finish(ctx context.Context, r *Rollout, state, reason string) 
 				return err
 			}
 		}
-		return meta.Changed(tx.ExecContext(ctx, `UPDATE fleet_rollouts SET state = $1, reason = $2, updated = $3 WHERE id = $4 AND state = $5`,
-			state, reason, meta.Nanos(s.now()), r.ID, RolloutRunning))
+		if err := meta.Changed(tx.ExecContext(ctx, `UPDATE fleet_rollouts SET state = $1, reason = $2, updated = $3 WHERE id = $4 AND state = $5`,
+			state, reason, meta.Nanos(s.now()), r.ID, RolloutRunning)); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE fleet_rollout_edges SET active = 0 WHERE rollout = $1`, r.ID)
+		return err
 	})
 	if err != nil {
 		return ignoreGone(err)
@@ -814,7 +822,7 @@ func (s *Service) finish(ctx context.Context, r *Rollout, state, reason string) 
 func (s *Service) rolloutLayer(ctx context.Context, org, edge string) (*Layer, error) {
 	var spec string
 	err := meta.Found(s.db.QueryRowContext(ctx, `SELECT r.spec FROM fleet_rollout_edges e JOIN fleet_rollouts r ON r.id = e.rollout
-		WHERE e.edge = $1 AND e.org = $2 AND e.step >= 0 AND r.state IN ('running', 'paused')`, edge, org).Scan(&spec))
+		WHERE e.edge = $1 AND e.org = $2 AND e.step >= 0 AND e.active = 1`, edge, org).Scan(&spec))
 	if errors.Is(err, meta.ErrNotFound) {
 		return nil, nil
 	}

@@ -380,7 +380,7 @@ func TestRolloutControl(t *testing.T) {
 		if _, err := f.s.ChangeRollout(ctx, "acme", r.ID, ActionAbort, "usr_eng"); !errors.Is(err, api.ErrConflict) {
 			t.Errorf("aborting a completed rollout: %v", err)
 		}
-		if got := actions(t, log, r.ID); !slices.Contains(got, "rollout.paused") || !slices.Contains(got, "rollout.running") {
+		if got := actions(t, log, r.ID); !slices.Contains(got, "rollout.paused") || !slices.Contains(got, "rollout.resumed") {
 			t.Errorf("audit %v lacks pause and resume", got)
 		}
 		for _, c := range []struct {

@@ -24,7 +24,8 @@ CREATE INDEX fleet_rollouts_state ON fleet_rollouts (state, org);
 -- fleet_rollout_edges: the edges a rollout targets, chosen at its start,
 -- in admission order (ord). step is -1 until the edge is admitted; state
 -- is waiting, installing, installed, failed or skipped; version the
--- manifest version the edge must report running.
+-- manifest version the edge must report running; active is 1 while the
+-- rollout is running or paused (an edge is in at most one such rollout).
 CREATE TABLE fleet_rollout_edges (
 	rollout  TEXT    NOT NULL,
 	edge     TEXT    NOT NULL,
@@ -35,9 +36,10 @@ CREATE TABLE fleet_rollout_edges (
 	version  BIGINT  NOT NULL,
 	admitted BIGINT  NOT NULL,
 	detail   TEXT    NOT NULL,
+	active   INTEGER NOT NULL,
 	PRIMARY KEY (rollout, edge)
 );
-CREATE INDEX fleet_rollout_edges_edge ON fleet_rollout_edges (edge, rollout);
--- One running or paused rollout per layer: the second is refused even
--- when two hubs start them at once.
+CREATE UNIQUE INDEX fleet_rollout_edges_one_active ON fleet_rollout_edges (edge) WHERE active = 1;
+-- One running or paused rollout per layer (and per edge, above): the
+-- second is refused even when two hubs start them at once.
 CREATE UNIQUE INDEX fleet_rollouts_one_per_layer ON fleet_rollouts (org, scope, target) WHERE state IN ('running', 'paused');
