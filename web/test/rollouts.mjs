@@ -22,8 +22,12 @@ await signIn(page, env('MOLEN_EMAIL'), env('MOLEN_PASSWORD'));
 // canary, the demo edge, installed it.
 const demoDeadline = Date.now() + 3 * WAIT;
 await go(page, '#/fleet/rollouts', 'Start a rollout');
+// The list follows a rollout while one runs; the demo's may start only
+// after the page loaded: reload until it is there.
 while (!await page.waitForSelector('[data-rollout][data-rollout-state="completed"]', { timeout: 5000 }).then(() => true, () => false)) {
   if (Date.now() > demoDeadline) fail('the demo\'s rollout did not complete: ' + await page.evaluate(async () => (await fetch('/api/v1/fleet/rollouts')).text()));
+  await page.reload();
+  await page.waitForSelector('h2:text-is("Rollouts")');
 }
 const demo = await page.$$eval('[data-rollout]', (rs) => rs.map((r) => r.dataset.rollout));
 if (demo.length !== 1) fail('demo rollouts: ' + demo.join());
