@@ -23,11 +23,12 @@ await signIn(page, env('MOLEN_EMAIL'), env('MOLEN_PASSWORD'));
 const demoDeadline = Date.now() + 3 * WAIT;
 await go(page, '#/fleet/rollouts', 'Start a rollout');
 // The list follows a rollout while one runs; the demo's may start only
-// after the page loaded: reload until it is there.
+// after the page loaded: come back to the list (within the page, which
+// loads it again) until it is there.
 while (!await page.waitForSelector('[data-rollout][data-rollout-state="completed"]', { timeout: 5000 }).then(() => true, () => false)) {
   if (Date.now() > demoDeadline) fail('the demo\'s rollout did not complete: ' + await page.evaluate(async () => (await fetch('/api/v1/fleet/rollouts')).text()));
-  await page.reload();
-  await page.waitForSelector('h2:text-is("Rollouts")');
+  await go(page, '#/fleet', 'Inventory');
+  await go(page, '#/fleet/rollouts', 'Start a rollout');
 }
 const demo = await page.$$eval('[data-rollout]', (rs) => rs.map((r) => r.dataset.rollout));
 if (demo.length !== 1) fail('demo rollouts: ' + demo.join());
