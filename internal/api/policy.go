@@ -48,6 +48,10 @@ var (
 	// Engineer routes configure edges and pipelines: engineer or more, a
 	// token with the write scope.
 	Engineer = Access{kind: kindMember, role: RoleEngineer, level: LevelWrite}
+	// Advisor routes are a hub's work with its customers (registering a
+	// company, recording a service): an advisor, or engineer or more; a
+	// token with the write scope.
+	Advisor = Access{kind: kindMember, role: RoleAdvisor, level: LevelWrite}
 	// Admin routes administer the organisation (members, tokens, grants,
 	// edges, retention, audit): admin or owner, a token with the admin
 	// scope.
@@ -165,8 +169,13 @@ func ScopeLevel(scopes, area string) Level {
 	return best
 }
 
-// RoleLevel is the highest scope a token of a holder of role may carry.
+// RoleLevel is the highest scope a token of a holder of role may carry:
+// an advisor's may write (Advisor routes), though its role reads only
+// elsewhere.
 func RoleLevel(r Role) Level {
+	if r == RoleAdvisor {
+		return LevelWrite
+	}
 	switch r.Rank() {
 	case 1:
 		return LevelRead
@@ -211,7 +220,11 @@ func Allow(p Principal, a Access, area string) error {
 	}
 	switch a.kind {
 	case kindMember:
-		if p.Role.Rank() < a.role.Rank() {
+		if a.role == RoleAdvisor {
+			if p.Role != RoleAdvisor && p.Role.Rank() < RoleEngineer.Rank() {
+				return fmt.Errorf("%w: needs the advisor or engineer role", ErrForbidden)
+			}
+		} else if p.Role.Rank() < a.role.Rank() {
 			return fmt.Errorf("%w: needs the %s role", ErrForbidden, a.role)
 		}
 	case kindPlatform:

@@ -107,6 +107,8 @@ func (n *demoNotify) seed(ctx context.Context, h *hub.Hub) error {
 			EscalateTo: teams.ID, EscalateMinutes: 30},
 		{Name: "Compressor alarms to Teams", Trigger: notify.TriggerAlarm, Prefix: DemoCompressor, Channel: teams.ID},
 		{Name: "A machine down for 15 minutes", Trigger: notify.TriggerDown, Prefix: "demo-factory", Minutes: 15, Channel: mail.ID},
+		{Name: "An edge offline for 10 minutes", Trigger: notify.TriggerEdgeOffline, Minutes: 10, Channel: teams.ID},
+		{Name: "A machine connection down in hall 1", Trigger: notify.TriggerInputDown, Prefix: "hall-1", Minutes: 5, Channel: mail.ID},
 	} {
 		r.Enabled, r.TZ = true, "Europe/Amsterdam"
 		if _, err := s.PutRule(ctx, org, r, ent("notify.rule.created")); err != nil {

@@ -23,3 +23,9 @@ func TestFleetInABrowser(t *testing.T) {
 func TestRolloutsInABrowser(t *testing.T) {
 	scriptInDemo(t, "rollouts.mjs", func(string) []string { return nil })
 }
+
+// TestFleetDiagnosticsInABrowser drives web/test/diagnostics.mjs: an
+// edge's diagnostics panel against the demo, whose edge long-polls the hub.
+func TestFleetDiagnosticsInABrowser(t *testing.T) {
+	scriptInDemo(t, "diagnostics.mjs", func(string) []string { return nil })
+}

@@ -14,8 +14,10 @@ import "testing"
 func TestProgrammeInABrowser(t *testing.T) {
 	const company = "bram@vandijk.demo"              // owner of van-dijk-kunststof: a T0 only
 	const hubOwner = "anouk.devries@edih-noord.demo" // owner of the hub above it
+	const hubAdvisor = "ruben.smit@edih-noord.demo"  // its advisor
 	scriptInDemo(t, "programme.mjs", func(dataDir string) []string {
 		return []string{"MOLEN_COMPANY_EMAIL=" + company, "MOLEN_COMPANY_PASSWORD=" + demoPassword(t, dataDir, company),
-			"MOLEN_HUB_EMAIL=" + hubOwner, "MOLEN_HUB_PASSWORD=" + demoPassword(t, dataDir, hubOwner)}
+			"MOLEN_HUB_EMAIL=" + hubOwner, "MOLEN_HUB_PASSWORD=" + demoPassword(t, dataDir, hubOwner),
+			"MOLEN_ADVISOR_EMAIL=" + hubAdvisor, "MOLEN_ADVISOR_PASSWORD=" + demoPassword(t, dataDir, hubAdvisor)}
 	})
 }

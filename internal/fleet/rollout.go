@@ -506,6 +506,7 @@ func (s *Service) ChangeRollout(ctx context.Context, org, id, action, actor stri
 	}
 	done := map[string]string{ActionPause: "paused", ActionResume: "resumed", ActionAbort: "aborted"}[action]
 	if to == RolloutAborted {
+		s.wake.notify(org) // the admitted edges go back to the old content
 		s.rollouts.WithLabelValues(to).Inc()
 	}
 	s.record(ctx, audit.Entry{Org: org, Actor: actor, Action: "rollout." + done, Target: id, Detail: map[string]string{
@@ -777,6 +778,7 @@ func (s *Service) admit(ctx context.Context, r *Rollout, e *RolloutEdge, online 
 	}
 	t := now
 	e.Step, e.State, e.Detail, e.Version, e.Admitted = r.Step, state, detail, d.Manifest.Version, &t
+	s.wake.notify(e.Edge) // its long poll fetches the new manifest now
 	return nil
 }
 
@@ -811,6 +813,7 @@ func (s *Service) finish(ctx context.Context, r *Rollout, state, reason string) 
 	if reason != "" {
 		detail["reason"] = reason
 	}
+	s.wake.notify(r.Org) // the layer changed, or the admitted edges go back
 	s.rollouts.WithLabelValues(state).Inc()
 	s.record(ctx, audit.Entry{Org: r.Org, Actor: "system", Action: "rollout." + state, Target: r.ID, Detail: detail})
 	s.log.Info("rollout "+state, "rollout", r.ID, "org", r.Org, "reason", reason)

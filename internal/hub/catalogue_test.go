@@ -164,4 +164,15 @@ func TestCatalogueAndCustomers(t *testing.T) {
 	if code, _ := call(t, w.base, b, "GET", "/api/v1/programme/snapshots/2026-01", ""); code != 404 {
 		t.Errorf("edih-b reading edih-a's snapshot: %d", code)
 	}
+	// The hub's advisor registers a customer and records a service (the
+	// advisor role reads elsewhere); the hub's admin sees both.
+	adv := w.c["advisor"]
+	w.must(t, adv, "POST", "/api/v1/programme/customers", `{"org":"delta","name":"Delta Draaiwerk","kvk":"30222222","size":"0-49","nace":"C25","nuts":"NL21","consent":true}`, 201)
+	w.must(t, adv, "POST", "/api/v1/programme/customers/delta/services", `{"type":"skills","day":"2026-05-06","provider":"lab-robots","price":0,"market_price":90000,"subsidy":90000,"people":4}`, 201)
+	if s := w.must(t, a, "GET", "/api/v1/programme/customers/delta", "", 200)["services"].([]any); len(s) != 1 {
+		t.Errorf("delta's services as the admin sees them: %v", s)
+	}
+	if code, body := call(t, w.base, adv, "PUT", "/api/v1/programme/fieldlabs/lab-robots", `{"name":"x","region":"NL21"}`); code != 403 {
+		t.Errorf("an advisor describing a fieldlab (admins do): %d %s", code, body)
+	}
 }

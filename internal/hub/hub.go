@@ -442,7 +442,7 @@ func (h *Hub) open(ctx context.Context) error {
 	h.ingest.LimitBy(h.quota)
 	h.closers = append(h.closers, func() error { h.ingest.Close(); return nil })
 	h.live = live.New(live.Options{Registry: reg})
-	if h.notify, err = notify.New(ctx, notify.Config{DB: h.meta, Store: h.store, Factory: factorySvc, Audit: h.audit,
+	if h.notify, err = notify.New(ctx, notify.Config{DB: h.meta, Store: h.store, Factory: factorySvc, Fleet: h.fleet.Conditions, Audit: h.audit,
 		Log: cfg.Log.With("component", "notify"), Now: cfg.Now, Reg: reg, PublicURL: h.PublicURL, SMTP: cfg.SMTP, PrivateTargets: cfg.NotifyPrivateTargets}); err != nil {
 		return err
 	}
@@ -714,6 +714,7 @@ func (h *Hub) Close() error {
 		<-h.notifyDone
 		h.stopRollouts()
 		<-h.rolloutsDone
+		h.fleet.StopWaiting() // long polls answer now, not at their end
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		srvErr := h.srv.Shutdown(ctx)

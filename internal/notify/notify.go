@@ -21,6 +21,7 @@ import (
 
 	"github.com/molen-io/molen/internal/audit"
 	"github.com/molen-io/molen/internal/factory"
+	"github.com/molen-io/molen/internal/fleet"
 	"github.com/molen-io/molen/internal/meta"
 	"github.com/molen-io/molen/internal/secret"
 	"github.com/molen-io/molen/internal/store"
@@ -48,7 +49,19 @@ const (
 const (
 	TriggerAlarm = "alarm" // an alarm or anomaly event raised
 	TriggerDown  = "down"  // a downtime event open longer than Minutes
+	// Edges' conditions (Config.Fleet), of edges at the site Prefix (""
+	// every site):
+	TriggerEdgeOffline = "edge_offline" // an edge silent for Minutes
+	TriggerEdgeBuffer  = "edge_buffer"  // an edge's oldest unforwarded point Minutes old
+	TriggerInputDown   = "input_down"   // an input of an edge not connected for Minutes
 )
+
+// edgeTriggers maps the edge triggers to the conditions they watch.
+var edgeTriggers = map[string]string{
+	TriggerEdgeOffline: fleet.ConditionOffline,
+	TriggerEdgeBuffer:  fleet.ConditionBuffer,
+	TriggerInputDown:   fleet.ConditionInput,
+}
 
 // Delivery states.
 const (
@@ -97,8 +110,8 @@ type Rule struct {
 	ID      string `json:"id"`
 	Name    string `json:"name"`
 	Trigger string `json:"trigger"`
-	Prefix  string `json:"prefix"`  // assets under this UNS prefix; "" all
-	Minutes int    `json:"minutes"` // down: how long a machine is down first
+	Prefix  string `json:"prefix"`  // assets under this UNS prefix, or for edge triggers a site; "" all
+	Minutes int    `json:"minutes"` // down and edge triggers: how long the condition lasts first
 	Channel string `json:"channel"`
 	// EscalateTo is a second channel told when an alarm is not
 	// acknowledged EscalateMinutes after its first message was sent.
@@ -128,10 +141,13 @@ type Config struct {
 	DB      *meta.DB
 	Store   store.Events
 	Factory *factory.Service
-	Audit   *audit.Log
-	Log     *slog.Logger
-	Now     func() time.Time
-	Reg     prometheus.Registerer
+	// Fleet tells the edge triggers what is wrong with an organisation's
+	// edges (fleet.Service.Conditions); nil: those rules never fire.
+	Fleet func(ctx context.Context, org string) ([]fleet.Condition, error)
+	Audit *audit.Log
+	Log   *slog.Logger
+	Now   func() time.Time
+	Reg   prometheus.Registerer
 	// PublicURL is the hub's address for the links in messages.
 	PublicURL func() string
 	SMTP      SMTP
@@ -288,14 +304,18 @@ func (s *Service) checkRule(ctx context.Context, org string, r Rule) error {
 	}
 	switch r.Trigger {
 	case TriggerAlarm:
-	case TriggerDown:
+	case TriggerDown, TriggerEdgeOffline, TriggerEdgeBuffer, TriggerInputDown:
 		if r.Minutes < 1 || r.Minutes > 7*24*60 {
-			return bad("minutes: want 1..10080 for a down rule")
+			return bad("minutes: want 1..10080 for a rule of trigger %s", r.Trigger)
 		}
 	default:
-		return bad("trigger %q: want alarm or down", r.Trigger)
+		return bad("trigger %q: want alarm, down, edge_offline, edge_buffer or input_down", r.Trigger)
 	}
-	if err := uns.ValidatePrefix(r.Prefix); err != nil {
+	if _, edge := edgeTriggers[r.Trigger]; edge {
+		if r.Prefix != "" && (fleet.Place{Site: r.Prefix}).Validate() != nil {
+			return bad("prefix: for an edge rule, a site name or none (every site)")
+		}
+	} else if err := uns.ValidatePrefix(r.Prefix); err != nil {
 		return bad("prefix: %v", err)
 	}
 	if _, err := s.Channel(ctx, org, r.Channel); err != nil {
@@ -429,7 +449,7 @@ func (s *Service) PutRule(ctx context.Context, org string, r Rule, e audit.Entry
 	if r.EscalateTo == "" {
 		r.EscalateMinutes = 0
 	}
-	if r.Trigger != TriggerDown {
+	if r.Trigger == TriggerAlarm {
 		r.Minutes = 0
 	}
 	if err := s.checkRule(ctx, org, r); err != nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"mime/quotedprintable"
 	"net"
 	"net/http"
@@ -13,16 +14,19 @@ import (
 	"net/mail"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/molen-io/molen/internal/audit"
 	"github.com/molen-io/molen/internal/clocktest"
 	"github.com/molen-io/molen/internal/factory"
+	"github.com/molen-io/molen/internal/fleet"
 	"github.com/molen-io/molen/internal/meta"
 	"github.com/molen-io/molen/internal/meta/metatest"
 	"github.com/molen-io/molen/internal/notify"
@@ -30,6 +34,7 @@ import (
 	"github.com/molen-io/molen/internal/store"
 	"github.com/molen-io/molen/internal/store/sqlite"
 	"github.com/molen-io/molen/internal/uns"
+	"github.com/molen-io/molen/internal/uplink"
 )
 
 // env is a notify service on real storage, with its own clock.
@@ -38,6 +43,7 @@ type env struct {
 	db    *meta.DB
 	st    store.Store
 	fac   *factory.Service
+	fleet *fleet.Service
 	audit *audit.Log
 	clock *clocktest.Clock
 	smtp  notify.SMTP
@@ -67,6 +73,9 @@ func newEnv(t *testing.T, db *meta.DB, smtpCfg notify.SMTP) *env {
 	if e.fac, err = factory.New(ctx, factory.Config{DB: db, Store: st, Audit: e.audit, Now: c.Now}); err != nil {
 		t.Fatal(err)
 	}
+	if e.fleet, err = fleet.New(ctx, db, slog.New(slog.DiscardHandler), c.Now, prometheus.NewRegistry()); err != nil {
+		t.Fatal(err)
+	}
 	e.Service = e.restart(t)
 	return e
 }
@@ -75,7 +84,7 @@ func newEnv(t *testing.T, db *meta.DB, smtpCfg notify.SMTP) *env {
 // restarted would.
 func (e *env) restart(t *testing.T) *notify.Service {
 	t.Helper()
-	s, err := notify.New(t.Context(), notify.Config{DB: e.db, Store: e.st, Factory: e.fac, Audit: e.audit, Now: e.clock.Now,
+	s, err := notify.New(t.Context(), notify.Config{DB: e.db, Store: e.st, Factory: e.fac, Fleet: e.fleet.Conditions, Audit: e.audit, Now: e.clock.Now,
 		PublicURL: func() string { return "https://hub.example.test" }, SMTP: e.smtp, PrivateTargets: true,
 		Attempted: func(id string, _ error) {
 			select {
@@ -448,6 +457,89 @@ func TestScanFindsDownMachinesAndMissedAlarms(t *testing.T) {
 	if ds := e.deliveries(t); len(ds) != 2 {
 		t.Errorf("deliveries: %v", ds)
 	}
+}
+
+// TestEdgeConditions: an edge silent, an edge holding data and an input
+// down are told once each when they have lasted their rule's minutes, not
+// before; a condition that clears and comes back is told again; a rule of
+// another site stays quiet.
+func TestEdgeConditions(t *testing.T) {
+	metatest.Each(t, func(t *testing.T, db *meta.DB) {
+		e := newEnv(t, db, notify.SMTP{})
+		h := newHook(t, nil)
+		c := e.channel(t, notify.Channel{Name: "h", Kind: notify.KindWebhook, Target: h.URL, Format: notify.FormatJSON})
+		e.rule(t, notify.Rule{Name: "offline", Trigger: notify.TriggerEdgeOffline, Minutes: 10, Channel: c.ID})
+		e.rule(t, notify.Rule{Name: "buffer", Trigger: notify.TriggerEdgeBuffer, Minutes: 15, Channel: c.ID})
+		e.rule(t, notify.Rule{Name: "inputs", Trigger: notify.TriggerInputDown, Minutes: 5, Channel: c.ID, Prefix: "hall-1"})
+		e.rule(t, notify.Rule{Name: "elsewhere", Trigger: notify.TriggerInputDown, Minutes: 5, Channel: c.ID, Prefix: "hall-2"})
+		ctx := t.Context()
+		edge, _, err := e.fleet.CreateEdge(ctx, org, "press-line")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.fleet.SetPlace(ctx, org, edge.ID, fleet.Place{Site: "hall-1"}); err != nil {
+			t.Fatal(err)
+		}
+		report := func(input string, pendingSeconds float64) {
+			t.Helper()
+			r := uplink.Report{Version: "test", ReportSeconds: 30, Inputs: []uplink.InputHealth{{Name: "press", Kind: "modbus", State: input, Error: "connection refused"}}}
+			if pendingSeconds > 0 {
+				r.BufferPoints, r.OldestPendingSeconds = 1200, pendingSeconds
+			}
+			if err := e.fleet.StoreReport(ctx, org, edge.ID, r); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var titles []string
+		scan := func(want int) {
+			t.Helper()
+			if err := e.Scan(ctx); err != nil {
+				t.Fatal(err)
+			}
+			e.round(t, e.Service)
+			for range want {
+				var v map[string]any
+				_ = json.Unmarshal(<-h.bodies, &v)
+				titles = append(titles, v["title"].(string))
+			}
+			if ds, err := e.Deliveries(ctx, org, "", 100); err != nil || len(ds) != len(titles) {
+				t.Fatalf("%d deliveries after %q", len(ds), titles)
+			}
+		}
+		report("disconnected", 60) // data a minute old
+		scan(0)
+		e.clock.Add(4 * time.Minute)
+		report("disconnected", 5*60)
+		scan(0) // the input down for 4 min, data 5 min old
+		e.clock.Add(time.Minute)
+		report("disconnected", 6*60)
+		scan(1)
+		scan(0) // told once
+		e.clock.Add(10 * time.Minute)
+		report("disconnected", 16*60)
+		scan(1) // data 16 min old
+		e.clock.Add(2 * time.Minute)
+		report("connected", 0) // back, data forwarded
+		scan(0)
+		e.clock.Add(time.Minute)
+		report("disconnected", 0)
+		scan(0)
+		e.clock.Add(5 * time.Minute)
+		report("disconnected", 0)
+		scan(1) // down again for 5 min
+		e.clock.Add(10 * time.Minute)
+		scan(1) // silent for 10 min: offline only (what it last reported is stale)
+		scan(0)
+		want := []string{
+			"Input press of edge press-line down for more than 5 min",
+			"Edge press-line has held data for more than 15 min",
+			"Input press of edge press-line down for more than 5 min",
+			"Edge press-line offline for more than 10 min",
+		}
+		if !slices.Equal(titles, want) {
+			t.Errorf("messages:\n%s\nwant\n%s", strings.Join(titles, "\n"), strings.Join(want, "\n"))
+		}
+	})
 }
 
 func TestQuietHours(t *testing.T) {

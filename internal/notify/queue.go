@@ -14,6 +14,7 @@ import (
 
 	"github.com/molen-io/molen/internal/backoff"
 	"github.com/molen-io/molen/internal/factory"
+	"github.com/molen-io/molen/internal/fleet"
 	"github.com/molen-io/molen/internal/meta"
 	"github.com/molen-io/molen/internal/store"
 	"github.com/molen-io/molen/internal/uns"
@@ -192,8 +193,9 @@ func (s *Service) scan(ctx context.Context) error {
 			errs = append(errs, err)
 			continue
 		}
+		errs = append(errs, s.scanEdges(ctx, org, rules, now))
 		for _, r := range rules {
-			if !r.Enabled {
+			if !r.Enabled || edgeTriggers[r.Trigger] != "" {
 				continue
 			}
 			kinds, from := factory.AlarmKinds, now.Add(-MaxAge)
@@ -488,3 +490,118 @@ const ScanEvery = 15 * time.Second
 
 // Scan runs the scan once (for tests and the demo).
 func (s *Service) Scan(ctx context.Context) error { return s.scan(ctx) }
+
+// scanEdges announces the conditions of org's edges that its edge rules
+// watch once they have lasted a rule's minutes: an edge offline (since its
+// last report) or whose oldest unforwarded point is that old, or an input
+// not connected since the scan first saw it so. Each rule keeps the
+// conditions that hold for it in notify_conditions, with when it first saw
+// them hold: that moment is the message's start (its identity), and a row
+// goes once its condition clears, so a condition that comes back is told
+// again.
+func (s *Service) scanEdges(ctx context.Context, org string, rules []Rule, now time.Time) error {
+	var watching []Rule
+	for _, r := range rules {
+		if r.Enabled && edgeTriggers[r.Trigger] != "" {
+			watching = append(watching, r)
+		}
+	}
+	if len(watching) == 0 || s.cfg.Fleet == nil {
+		return nil
+	}
+	conds, err := s.cfg.Fleet(ctx, org)
+	if err != nil {
+		return fmt.Errorf("notify: conditions of %s's edges: %w", org, err)
+	}
+	var errs []error
+	for _, r := range watching {
+		errs = append(errs, s.scanRule(ctx, org, r, conds, now))
+	}
+	return errors.Join(errs...)
+}
+
+type condKey struct{ edge, kind, subject string }
+
+func (s *Service) scanRule(ctx context.Context, org string, r Rule, conds []fleet.Condition, now time.Time) error {
+	rows, err := s.db.QueryContext(ctx, `SELECT edge, kind, subject, since FROM notify_conditions WHERE org = $1 AND rule = $2`, org, r.ID)
+	if err != nil {
+		return fmt.Errorf("notify: conditions of rule %s: %w", r.ID, err)
+	}
+	seen := map[condKey]time.Time{}
+	for rows.Next() {
+		var k condKey
+		var since int64
+		if err := rows.Scan(&k.edge, &k.kind, &k.subject, &since); err != nil {
+			rows.Close()
+			return err
+		}
+		seen[k] = meta.Time(since)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	wait := time.Duration(r.Minutes) * time.Minute
+	var errs []error
+	holding := map[condKey]bool{}
+	for _, c := range conds {
+		if c.Kind != edgeTriggers[r.Trigger] || (r.Prefix != "" && c.Site != r.Prefix) {
+			continue
+		}
+		// Offline and buffer conditions carry their start: they hold for
+		// the rule once it is minutes ago. An input's is when first seen.
+		if !c.Since.IsZero() && now.Sub(c.Since) < wait {
+			continue
+		}
+		k := condKey{c.Edge, c.Kind, c.Subject}
+		holding[k] = true
+		since, ok := seen[k]
+		if !ok {
+			since = cmp.Or(c.Since, now)
+			if _, err := s.db.ExecContext(ctx, `INSERT INTO notify_conditions (org, rule, edge, kind, subject, since)
+				VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`, org, r.ID, k.edge, k.kind, k.subject, meta.Nanos(since)); err != nil {
+				errs = append(errs, fmt.Errorf("notify: record condition: %w", err))
+				continue
+			}
+		}
+		if now.Sub(since) < wait {
+			continue
+		}
+		errs = append(errs, s.enqueue(ctx, org, r, r.Channel, 0, edgeMessage(r, c, since)))
+	}
+	for k := range seen {
+		if !holding[k] {
+			_, err := s.db.ExecContext(ctx, `DELETE FROM notify_conditions WHERE org = $1 AND rule = $2 AND edge = $3 AND kind = $4 AND subject = $5`,
+				org, r.ID, k.edge, k.kind, k.subject)
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// edgeMessage is the message of rule r about condition c, which holds
+// since since.
+func edgeMessage(r Rule, c fleet.Condition, since time.Time) Message {
+	edge := cmp.Or(c.Name, c.Edge)
+	var title string
+	switch c.Kind {
+	case fleet.ConditionOffline:
+		title = fmt.Sprintf("Edge %s offline for more than %d min", edge, r.Minutes)
+	case fleet.ConditionBuffer:
+		title = fmt.Sprintf("Edge %s has held data for more than %d min", edge, r.Minutes)
+	default:
+		title = fmt.Sprintf("Input %s of edge %s down for more than %d min", c.Subject, edge, r.Minutes)
+	}
+	attrs := map[string]string{"edge": c.Edge, "site": c.Site}
+	if c.Subject != "" {
+		attrs["input"] = c.Subject
+	}
+	text := fmt.Sprintf("Since %s (rule %q): %s.", since.UTC().Format("2006-01-02 15:04:05 UTC"), r.Name, c.Detail)
+	// The asset of an edge's message is the edge (and its input): what
+	// the delivery log shows and what makes its identity.
+	asset := c.Edge
+	if c.Subject != "" {
+		asset += "/" + c.Subject
+	}
+	return Message{Trigger: r.Trigger, Rule: r.Name, Asset: asset, Kind: c.Kind, Start: since.UTC(), Attrs: attrs, Title: title, Text: text}
+}

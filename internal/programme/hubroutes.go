@@ -13,7 +13,7 @@ import (
 
 // hubRoutes are the registry's, the customers' and the KPIs': the public
 // catalogue needs no credential; the rest is a hub's own (its staff read,
-// its engineers and up record customers and services, its admins keep
+// its advisors, engineers and up register customers and record services and collaborations, its admins keep
 // its profile, fieldlabs and snapshots), and the KPIs are also the
 // platform organisation's, nationally.
 func (s *Service) hubRoutes() []api.Route {
@@ -24,11 +24,11 @@ func (s *Service) hubRoutes() []api.Route {
 		{Method: "GET", Path: "/api/v1/programme/fieldlabs", Auth: api.Viewer, Area: "programme", Handle: s.listFieldlabs},
 		{Method: "PUT", Path: "/api/v1/programme/fieldlabs/{fieldlab}", Auth: api.Admin, Area: "programme", Handle: s.putFieldlab, MaxBody: 64 << 10},
 		{Method: "GET", Path: "/api/v1/programme/customers", Auth: api.Viewer, Area: "programme", Handle: s.listCustomers},
-		{Method: "POST", Path: "/api/v1/programme/customers", Auth: api.Engineer, Area: "programme", Handle: s.register, SelfAudited: true, MaxBody: 8 << 10},
+		{Method: "POST", Path: "/api/v1/programme/customers", Auth: api.Advisor, Area: "programme", Handle: s.register, SelfAudited: true, MaxBody: 8 << 10},
 		{Method: "GET", Path: "/api/v1/programme/customers/{company}", Auth: api.Viewer, Area: "programme", Handle: s.customer},
-		{Method: "POST", Path: "/api/v1/programme/customers/{company}/services", Auth: api.Engineer, Area: "programme", Handle: s.recordService, SelfAudited: true, MaxBody: 8 << 10},
+		{Method: "POST", Path: "/api/v1/programme/customers/{company}/services", Auth: api.Advisor, Area: "programme", Handle: s.recordService, SelfAudited: true, MaxBody: 8 << 10},
 		{Method: "GET", Path: "/api/v1/programme/collaborations", Auth: api.Viewer, Area: "programme", Handle: s.listCollaborations},
-		{Method: "POST", Path: "/api/v1/programme/collaborations", Auth: api.Engineer, Area: "programme", Handle: s.collaborate, MaxBody: 4 << 10},
+		{Method: "POST", Path: "/api/v1/programme/collaborations", Auth: api.Advisor, Area: "programme", Handle: s.collaborate, MaxBody: 4 << 10},
 		{Method: "GET", Path: "/api/v1/programme/kpi", Auth: api.Viewer, Area: "programme", Stream: s.kpi},
 		{Method: "GET", Path: "/api/v1/programme/snapshots", Auth: api.Viewer, Area: "programme", Handle: s.listSnapshots},
 		{Method: "POST", Path: "/api/v1/programme/snapshots", Auth: api.Admin, Area: "programme", Handle: s.freeze, MaxBody: 1024},

@@ -110,8 +110,9 @@ func Handler() http.Handler {
 // application's.
 var Endpoints = []string{
 	"alarms", "alarms/ack", "alarms/comment", "assessments", "assessments/comparison", "assessments/{assessment}", "audit", "audit/export", "audit/verify", "auth/login", "auth/logout",
-	"auth/switch", "auth/totp", "catalogue", "delegations", "delegations/{delegation}", "dma/intervals", "dma/questionnaire", "downtime/pareto", "events", "events/reason",
-	"export", "fleet/edges", "fleet/edges/{edge}", "fleet/edges/{edge}/place", "fleet/groups", "fleet/groups/{group}", "fleet/layers",
+	"auth/switch", "auth/totp", "catalogue", "delegations", "delegations/{delegation}", "dma/intervals", "dma/questionnaire", "downtime/pareto", "edges", "edges/{edge}/revoke", "events", "events/reason",
+	"export", "fleet/edges", "fleet/edges/{edge}", "fleet/edges/{edge}/commands", "fleet/edges/{edge}/commands/{command}",
+	"fleet/edges/{edge}/commands/{command}/bundle", "fleet/edges/{edge}/place", "fleet/groups", "fleet/groups/{group}", "fleet/layers",
 	"fleet/layers/org", "fleet/layers/{scope}/{target}",
 	"fleet/rollouts", "fleet/rollouts/{rollout}", "fleet/rollouts/{rollout}/abort", "fleet/rollouts/{rollout}/pause", "fleet/rollouts/{rollout}/resume", "grants", "grants/{grant}", "invitations", "invitations/{invitation}", "latest", "live", "me", "me/export",
 	"me/password", "me/sessions", "me/sessions/{session}", "me/totp", "me/totp/confirm", "members", "members/{user}",

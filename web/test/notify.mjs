@@ -27,6 +27,12 @@ for (const r of ['Compressor alarms by e-mail', 'Compressor alarms to Teams', 'A
 if (!/to Maintenance Teams channel \(demo sink\) after 30 min/.test(await text(page, '[data-rule="Compressor alarms by e-mail"]'))) {
   fail('escalation not shown: ' + await text(page, '[data-rule="Compressor alarms by e-mail"]'));
 }
+if (!/edge offline for 10 min at every site/.test(await text(page, '[data-rule="An edge offline for 10 minutes"]'))) {
+  fail('edge rule not shown: ' + await text(page, '[data-rule="An edge offline for 10 minutes"]'));
+}
+if (!/input down for 5 min at site hall-1/.test(await text(page, '[data-rule="A machine connection down in hall 1"]'))) {
+  fail('input rule not shown: ' + await text(page, '[data-rule="A machine connection down in hall 1"]'));
+}
 await view(page, 'notify-rules');
 log('ok the demo\'s rules');
 
@@ -90,7 +96,8 @@ await page.waitForSelector('[data-rule="Line 2 down long"].inactive');
 await view(page, 'notify-rules-edited');
 await page.click('button[aria-label="Delete Line 2 down long"]');
 await status(page, /Rule Line 2 down long deleted/);
-if (await page.locator('[data-rule="Line 2 down long"]').count()) fail('rule not deleted');
+// The status comes before the list is read again: wait for the row to go.
+await page.waitForSelector('[data-rule="Line 2 down long"]', { state: 'detached' });
 log('ok a rule made by keyboard, changed and deleted');
 
 // 4. Dutch.
@@ -100,6 +107,7 @@ await page.waitForSelector('[data-delivery] .badge:text-is("verstuurd")');
 await view(page, 'notify-log-nl');
 await go(page, '#/notify/rules', 'Regels');
 if (!/na 30 min zonder bevestiging/.test(await text(page, '[data-rule="Compressor alarms by e-mail"]'))) fail('Dutch rules');
+if (!/edge 10 min offline op elke locatie/.test(await text(page, '[data-rule="An edge offline for 10 minutes"]'))) fail('Dutch edge rule');
 await view(page, 'notify-rules-nl');
 log('ok in Dutch');
 

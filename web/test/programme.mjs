@@ -219,6 +219,24 @@ await view(hub, 'hub-kpi-nl');
 await hub.selectOption('#lang-select', 'en');
 log('ok the hub registers, refuses a duplicate and a subsidy for a large company, records a service, and shows its KPIs');
 
+// 6b. The hub's advisor (who reads elsewhere) records a service too.
+const advisor = await newPage();
+await signIn(advisor, env('MOLEN_ADVISOR_EMAIL'), env('MOLEN_ADVISOR_PASSWORD'), null, 'edih-noord');
+await go(advisor, '#/hub/c/hengelo-machinebouw', 'Hengelo Machinebouw B.V.');
+await advisor.selectOption('#rec-type', 'skills');
+await advisor.fill('#rec-day', '2026-10-08');
+await advisor.fill('#rec-provider', 'fieldlab-zwolle');
+await advisor.fill('#rec-market', '1500');
+await advisor.fill('#rec-price', '1500');
+await advisor.fill('#rec-people', '6');
+await advisor.focus('#rec-people');
+await advisor.keyboard.press('Enter');
+await status(advisor, /Service recorded/);
+await advisor.waitForSelector('[data-service="skills"]');
+await view(advisor, 'hub-advisor-service');
+await advisor.close();
+log('ok the hub\'s advisor records a service');
+
 // 7. The hub takes a fieldlab out of the catalogue and records a
 // collaboration with another hub.
 await go(hub, '#/hub/fieldlabs', 'The hub\'s profile in the catalogue');

@@ -118,11 +118,15 @@ function useTerms() {
   return useApi('catalogue', { lang: l }, [l]);
 }
 
+// advises: a hub's advisors, and its engineers and up, register customers
+// and record services and collaborations.
+const advises = (who) => !!who && (who.role === 'advisor' || can(who, 'engineer'));
+
 function Customers({ who }) {
   const list = useApi('programme/customers', null, [who.org]);
   const terms = useTerms();
   const act = useAction();
-  const write = can(who, 'engineer');
+  const write = advises(who);
   async function register(e) {
     e.preventDefault();
     const form = e.target;
@@ -226,7 +230,7 @@ function Customer({ who, id }) {
         <tbody>${services.map((s) => html`<tr data-service=${s.type}><td>${s.day}</td><td>${label(types, s.type)}</td><td>${s.provider}</td>
           <td>${euros(s.price)}</td><td>${euros(s.subsidy)}</td><td>${euros(s.investment)}</td><td>${s.people}</td></tr>`)}</tbody></table>`}
     </section>
-    ${can(who, 'engineer') && html`<section class="panel" aria-labelledby="rec-h"><h3 id="rec-h">${t('hub.record')}</h3>
+    ${advises(who) && html`<section class="panel" aria-labelledby="rec-h"><h3 id="rec-h">${t('hub.record')}</h3>
       ${c.size === '250+' && html`<p class="meta">${t('hub.largeRule')}</p>`}
       <form class="grid-form" onSubmit=${record}>
         <label for="rec-type">${t('hub.type')}</label><select id="rec-type" name="type">${types.map((x) => html`<option value=${x.id}>${x.label}</option>`)}</select>
@@ -331,7 +335,7 @@ function Collaborations({ who }) {
         <th scope="col">${t('hub.topic')}</th><th scope="col">${t('hub.customer')}</th></tr></thead>
         <tbody>${all.map((c) => html`<tr data-collaboration=${c.partner}><td>${c.day}</td><td>${c.partner}</td><td>${c.topic}</td><td>${c.company || '–'}</td></tr>`)}</tbody></table>`}
     </section>
-    ${can(who, 'engineer') && html`<section class="panel" aria-labelledby="colf-h"><h2 id="colf-h">${t('hub.addCollab')}</h2>
+    ${advises(who) && html`<section class="panel" aria-labelledby="colf-h"><h2 id="colf-h">${t('hub.addCollab')}</h2>
       <form class="grid-form" onSubmit=${add}>
         <label for="col-partner">${t('hub.partner')}</label><input id="col-partner" name="partner" required />
         <label for="col-topic">${t('hub.topic')}</label><input id="col-topic" name="topic" required maxlength="300" />

@@ -57,7 +57,7 @@ function Rules({ who }) {
         ${engineer && html`<th scope="col">${t('admin.actions')}</th>`}</tr></thead>
       <tbody>${list.map((r) => html`<tr data-rule=${r.name} class=${r.enabled ? '' : 'inactive'}>
         <th scope="row">${r.name}</th>
-        <td>${r.trigger === 'down' ? t('notify.downFor', { n: r.minutes }) : t('notify.alarmRaised')} ${t('notify.under')} <code>${r.prefix || '*'}</code></td>
+        <td>${r.trigger === 'alarm' ? t('notify.alarmRaised') : t('notify.for.' + r.trigger, { n: r.minutes })} ${edgeTrigger(r.trigger) && !r.prefix ? t('notify.everySite') : html`${t(edgeTrigger(r.trigger) ? 'notify.atSite' : 'notify.under')} <code>${r.prefix || '*'}</code>`}</td>
         <td>${chanName(r.channel)}</td>
         <td>${r.escalate_to ? t('notify.escalateAfter', { name: chanName(r.escalate_to), n: r.escalate_minutes }) : '–'}</td>
         <td>${r.quiet_from ? `${r.quiet_from}–${r.quiet_to} (${r.tz})` : '–'}</td>
@@ -76,6 +76,11 @@ function Rules({ who }) {
   </section>`;
 }
 
+// triggers are what a rule can watch: events of machines, and the
+// conditions of edges the fleet's reports show.
+const triggers = ['alarm', 'down', 'edge_offline', 'edge_buffer', 'input_down'];
+const edgeTrigger = (k) => k.startsWith('edge_') || k === 'input_down';
+
 // RuleForm makes or changes a rule; its fields are uncontrolled (read on
 // submit) but for the trigger, which decides which fields show.
 function RuleForm({ rule, chans, onDone, onCancel }) {
@@ -90,7 +95,7 @@ function RuleForm({ rule, chans, onDone, onCancel }) {
       name: f.get('name'), trigger, prefix: f.get('prefix') || '', channel: f.get('channel'),
       quiet_from: f.get('quiet_from') || '', quiet_to: f.get('quiet_to') || '', tz: f.get('tz') || 'UTC', enabled: f.get('enabled') === 'on',
     };
-    if (trigger === 'down') body.minutes = Number(f.get('minutes'));
+    if (trigger !== 'alarm') body.minutes = Number(f.get('minutes'));
     if (trigger === 'alarm' && f.get('escalate_to')) { body.escalate_to = f.get('escalate_to'); body.escalate_minutes = Number(f.get('escalate_minutes')); }
     const res = await act.run(() => (rule
       ? api(at('notify/rules/{rule}', { rule: rule.id }), { method: 'PUT', body })
@@ -103,13 +108,13 @@ function RuleForm({ rule, chans, onDone, onCancel }) {
     <label for="nr-name">${t('notify.name')}</label><input id="nr-name" name="name" required maxlength="100" defaultValue=${r.name} />
     <label for="nr-trigger">${t('notify.when')}</label>
     <select id="nr-trigger" value=${trigger} onChange=${(e) => setTrigger(e.target.value)}>
-      <option value="alarm">${t('notify.alarmRaised')}</option><option value="down">${t('notify.machineDown')}</option>
+      ${triggers.map((k) => html`<option value=${k}>${t('notify.trigger.' + k)}</option>`)}
     </select>
-    ${trigger === 'down' && html`<label for="nr-minutes">${t('notify.minutes')}</label>
+    ${trigger !== 'alarm' && html`<label for="nr-minutes">${t('notify.minutes.' + trigger)}</label>
       <input id="nr-minutes" name="minutes" type="number" min="1" max="10080" required defaultValue=${r.minutes || 10} />`}
-    <label for="nr-prefix">${t('notify.prefix')}</label>
-    <input id="nr-prefix" name="prefix" defaultValue=${r.prefix} placeholder="site/area/line" aria-describedby="nr-prefix-hint" />
-    <span></span><span id="nr-prefix-hint" class="meta">${t('notify.prefixHint')}</span>
+    <label for="nr-prefix">${t(edgeTrigger(trigger) ? 'notify.site' : 'notify.prefix')}</label>
+    <input id="nr-prefix" name="prefix" defaultValue=${r.prefix} placeholder=${edgeTrigger(trigger) ? 'hall-1' : 'site/area/line'} aria-describedby="nr-prefix-hint" />
+    <span></span><span id="nr-prefix-hint" class="meta">${t(edgeTrigger(trigger) ? 'notify.siteHint' : 'notify.prefixHint')}</span>
     <label for="nr-channel">${t('notify.channel')}</label>
     <select id="nr-channel" name="channel" required>
       ${chans.map((c) => html`<option value=${c.id} selected=${c.id === r.channel}>${c.name} (${t('notify.kind.' + c.kind)})</option>`)}
