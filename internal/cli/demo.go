@@ -103,6 +103,8 @@ type Demo struct {
 
 	stopSim, stopServed context.CancelFunc
 	simDone, servedDone chan error
+	stopRollout         context.CancelFunc
+	rolloutDone         chan struct{} // closed when demoRollout returned
 	history             *history
 	// Notify are the demo's mail server and Teams channel: receivers in
 	// its own process.
@@ -242,6 +244,14 @@ func StartDemo(ctx context.Context, cfg DemoConfig, g *globals) (*Demo, error) {
 	d.stopSim, d.stopServed = stopSim, stopServed
 	go func() { d.simDone <- d.Sim.Run(simCtx) }()
 	go func() { d.servedDone <- d.Served.Run(servedCtx) }()
+	rctx, stopRollout := context.WithCancel(context.WithoutCancel(ctx))
+	d.stopRollout, d.rolloutDone = stopRollout, make(chan struct{})
+	go func() {
+		defer close(d.rolloutDone)
+		if cfg.PipelineFile == "" {
+			demoRollout(rctx, h, log.With("component", "demo"))
+		}
+	}()
 
 	a := d.Served.Addrs()
 	admin, err := h.AdminToken()
@@ -290,6 +300,8 @@ simulated factory is %s), a service provider, and these people
 // still answer), then the hub.
 func (d *Demo) Close() error {
 	d.history.stop()
+	d.stopRollout()
+	<-d.rolloutDone
 	d.stopSim()
 	simErr := <-d.simDone
 	edgeErr := d.Edge.Close()

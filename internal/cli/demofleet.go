@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"time"
 
@@ -128,4 +129,33 @@ func namedEntries(doc []byte, key string, name func(entry map[string]any, i int)
 		out[n] = b
 	}
 	return out, nil
+}
+
+// demoRollout rolls a pipeline for hall-1's climate sensors out to the
+// hall's edges once the demo's edge reports healthy, so that Fleet →
+// Rollouts shows one going canary first and completing (after the edge's
+// health window). Not when the demo's data holds a rollout already.
+func demoRollout(ctx context.Context, h *hub.Hub, log *slog.Logger) {
+	f := h.Fleet()
+	if rs, err := f.Rollouts(ctx, hub.DefaultOrg); err != nil || len(rs) > 0 {
+		return
+	}
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if inv, err := f.Inventory(ctx, hub.DefaultOrg, fleet.Filter{Site: "hall-1", Health: "ok"}); err == nil && len(inv) > 0 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+	spec := fleet.RolloutSpec{Scope: fleet.ScopeSite, Target: "hall-1", Pipelines: map[string]json.RawMessage{
+		"hall-climate": json.RawMessage(`{"match": ["demo-factory/hall-1/climate/+/humidity_pct"], "stages": [{"deadband": {"absolute": 1}}]}`)},
+		Plan: fleet.Plan{CanaryCount: 1, StepTimeout: "5m"}}
+	if _, err := f.StartRollout(ctx, hub.DefaultOrg, "system", spec); err != nil && ctx.Err() == nil {
+		log.Warn("demo rollout not started", "err", err)
+	}
 }

@@ -193,22 +193,31 @@ func (s *Service) Layers(ctx context.Context, org string) ([]Layer, error) {
 		}
 		out[i].Secrets = append(out[i].Secrets, SecretInfo{Name: x.name, Updated: meta.Time(x.updated).UnixMilli()})
 	}
-	slices.SortFunc(out, func(a, b Layer) int {
+	sortLayers(out)
+	return out, nil
+}
+
+// sortLayers orders layers by scope, in precedence order, then by target.
+func sortLayers(ls []Layer) {
+	slices.SortFunc(ls, func(a, b Layer) int {
 		if c := scopeRank(a.Scope) - scopeRank(b.Scope); c != 0 {
 			return c
 		}
 		return strings.Compare(a.Target, b.Target)
 	})
-	return out, nil
 }
 
 // PutLayer validates and stores a layer (replacing the one of its scope
 // and target). An edge layer's target must be an edge of the organisation.
+// A layer that a rollout is changing is api.ErrConflict.
 func (s *Service) PutLayer(ctx context.Context, l *Layer) error {
 	if err := l.Validate(); err != nil {
 		return err
 	}
 	if err := s.targetExists(ctx, l.Org, l.Scope, l.Target); err != nil {
+		return err
+	}
+	if err := s.checkNoRollout(ctx, l.Org, l.Scope, l.Target); err != nil {
 		return err
 	}
 	l.Updated = s.now()
@@ -248,8 +257,12 @@ func (s *Service) targetExists(ctx context.Context, org, scope, target string) e
 	return err
 }
 
-// DeleteLayer removes a layer; meta.ErrNotFound if there is none.
+// DeleteLayer removes a layer; meta.ErrNotFound if there is none,
+// api.ErrConflict while a rollout is changing it.
 func (s *Service) DeleteLayer(ctx context.Context, org, scope, target string) error {
+	if err := s.checkNoRollout(ctx, org, scope, target); err != nil {
+		return err
+	}
 	if err := meta.Changed(s.db.ExecContext(ctx, `DELETE FROM fleet_layers WHERE org = $1 AND scope = $2 AND target = $3`, org, scope, target)); err != nil {
 		return fmt.Errorf("delete layer %s/%s of %s: %w", scope, target, org, err)
 	}
@@ -304,8 +317,10 @@ func layerLabel(l Layer) string {
 
 // Desired computes the manifest of an edge of org from the layers that
 // apply to it: the organisation's, its site's, its groups' (by name) and
-// its own. A manifest whose digest differs from the last one computed
-// gets the next version. meta.ErrNotFound for no such edge.
+// its own. A rollout that has admitted the edge replaces the layer it
+// changes with its new content (ADR 0019). A manifest whose digest differs
+// from the last one computed gets the next version. meta.ErrNotFound for
+// no such edge.
 func (s *Service) Desired(ctx context.Context, org, id string) (Desired, error) {
 	e, err := s.Edge(ctx, org, id)
 	if err != nil {
@@ -322,6 +337,11 @@ func (s *Service) Desired(ctx context.Context, org, id string) (Desired, error) 
 	layers, err := s.Layers(ctx, org)
 	if err != nil {
 		return Desired{}, err
+	}
+	if nl, err := s.rolloutLayer(ctx, org, e.ID); err != nil {
+		return Desired{}, err
+	} else if nl != nil {
+		layers = withRollout(layers, nl)
 	}
 	var d Desired
 	member := map[string]bool{}

@@ -65,7 +65,10 @@ type Service struct {
 	keyring  *uplink.Keyring // encrypts secrets at rest; nil: none can be set
 	// margoRefused counts Margo requests refused for their content, by status.
 	margoRefused *prometheus.CounterVec
-	wake         wakers // long polls waiting for a change of their organisation or edge
+	// rollouts counts rollouts that ended, by state (completed, aborted),
+	// and edgesJudged the edges judged failed or skipped, by state.
+	rollouts, edgesJudged *prometheus.CounterVec
+	wake                  wakers // long polls waiting for a change of their organisation or edge
 	// stop ends long polls when the hub closes (StopWaiting).
 	stop     chan struct{}
 	stopInit sync.Once
@@ -92,7 +95,17 @@ func New(ctx context.Context, db *meta.DB, log *slog.Logger, now func() time.Tim
 		Name: "molen_hub_edges_enrolled_total", Help: "Successful edge enrollments."})}
 	s.margoRefused = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "molen_hub_margo_refused_total",
 		Help: "Requests of Margo clients refused for what they sent, by HTTP status (400, 403, 406, 422)."}, []string{"status"})
-	reg.MustRegister(s.enrolled, s.margoRefused)
+	s.rollouts = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "molen_hub_rollouts_ended_total",
+		Help: "Rollouts that ended, by state: completed, aborted."}, []string{"state"})
+	s.edgesJudged = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "molen_hub_rollout_edges_total",
+		Help: "Edges of rollouts judged failed (refused, failed, rolled back, stuck) or skipped (offline), by state."}, []string{"state"})
+	for _, st := range []string{RolloutCompleted, RolloutAborted} {
+		s.rollouts.WithLabelValues(st)
+	}
+	for _, st := range []string{EdgeFailed, EdgeSkipped} {
+		s.edgesJudged.WithLabelValues(st)
+	}
+	reg.MustRegister(s.enrolled, s.margoRefused, s.rollouts, s.edgesJudged)
 	return s, nil
 }
 

@@ -253,11 +253,13 @@ func newWorld(t *testing.T) *world {
 	w.must(t, w.c["svc-engineer"], "PUT", "/api/v1/fleet/edges/"+w.ids["edge"]+"/place", `{"site":"acme-hall","labels":{"line":"press"}}`, 200)
 	w.must(t, w.c["svc-engineer"], "PUT", "/api/v1/fleet/layers/site/acme-hall", `{"settings":{"poll_interval":"10s"}}`, 200)
 	w.ids["group"], w.ids["scope"], w.ids["target"] = "acme-presses", "site", "acme-hall"
+	ro := w.must(t, w.c["svc-engineer"], "POST", "/api/v1/fleet/rollouts", `{"scope":"site","target":"acme-hall","settings":{"poll_interval":"20s"}}`, 201)
+	w.ids["rollout"] = ro["id"].(string)
 	cmd := w.must(t, w.c["svc-engineer"], "POST", "/api/v1/fleet/edges/"+w.ids["edge"]+"/commands", `{"kind":"status"}`, 201)
 	w.ids["command"] = cmd["id"].(string)
 	// A Margo client is an edge: its client ID is the edge's ID.
 	w.ids["clientId"], w.ids["deploymentId"], w.ids["digest"] = w.ids["edge"], "acme-app", "sha256:acme"
-	w.markers = append(w.markers, "acme-presses", "acme-hall")
+	w.markers = append(w.markers, "acme-presses", "acme-hall", w.ids["rollout"])
 	ch := w.must(t, admin, "POST", "/api/v1/notify/channels", `{"name":"acme-site alarms","kind":"webhook","target":"http://127.0.0.1:9/acme-hook","format":"teams"}`, 201)
 	w.ids["channel"] = ch["id"].(string)
 	rule := w.must(t, admin, "POST", "/api/v1/notify/rules", `{"name":"acme-site press","trigger":"alarm","prefix":"acme-site","channel":"`+w.ids["channel"]+`"}`, 201)

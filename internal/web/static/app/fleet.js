@@ -16,20 +16,23 @@ import {
 import { at, Refusal, useAction } from './account.js';
 import { LayerSecrets } from './layersecrets.js';
 import { MargoReported } from './fleetmargo.js';
+import { Rollouts, RolloutDetail, parseLabels } from './fleet-rollouts.js';
 import { RegisterEdge, RevokeEdge } from './fleet-register.js';
 import { Diagnostics } from './fleet-diagnostics.js';
 import { Outputs } from './outputs.js';
 
 registerArea({ id: 'fleet', title: 'area.fleet', visible: (w) => can(w, 'viewer'), view: FleetView });
 
-const TABS = ['edges', 'state'];
+const TABS = ['edges', 'state', 'rollouts'];
 
 function FleetView({ route, who }) {
   useSignal(lang);
   const [page, id] = route.path;
-  const tab = page === 'state' ? 'state' : 'edges';
+  const tab = page === 'state' ? 'state' : page === 'rollouts' || page === 'rollout' ? 'rollouts' : 'edges';
   const body = page === 'edge' && id ? html`<${EdgeDetail} id=${id} who=${who} />`
-    : tab === 'state' ? html`<${DesiredState} who=${who} />` : html`<${Inventory} route=${route} who=${who} />`;
+    : page === 'rollout' && id ? html`<${RolloutDetail} id=${id} who=${who} />`
+      : tab === 'state' ? html`<${DesiredState} who=${who} />`
+        : tab === 'rollouts' ? html`<${Rollouts} who=${who} />` : html`<${Inventory} route=${route} who=${who} />`;
   return html`<h1>${t('area.fleet')} <small>${who.org}</small></h1>
     <nav class="tabs" aria-label=${t('fleet.sections')}><ul>
       ${TABS.map((x) => html`<li><a href=${href('fleet', x === 'edges' ? [] : [x])} aria-current=${x === tab ? 'page' : undefined}>${t('fleet.' + x)}</a></li>`)}
@@ -157,15 +160,6 @@ function EdgeDetail({ id, who }) {
     <${MargoReported} caps=${(d.data.margo && d.data.margo.capabilities) || (r && r.capabilities)} deployments=${d.data.margo && d.data.margo.deployments} />`;
 }
 
-// parseLabels reads "line=press, ring=canary" into an object.
-function parseLabels(s) {
-  const out = {};
-  for (const kv of s.split(',').map((x) => x.trim()).filter(Boolean)) {
-    const i = kv.indexOf('=');
-    out[i < 0 ? kv : kv.slice(0, i).trim()] = i < 0 ? '' : kv.slice(i + 1).trim();
-  }
-  return out;
-}
 const labelText = (l) => Object.entries(l || {}).map(([k, v]) => k + '=' + v).join(', ');
 
 function Place({ e, reload }) {
