@@ -534,6 +534,7 @@ func (e *Edge) applied() uplink.Applied {
 	defer e.managed.mu.Unlock()
 	a := e.managed.state.Applied
 	a.Parts = slices.Clone(a.Parts)
+	e.softwarePart(a.Parts)
 	return a
 }
 
@@ -543,6 +544,7 @@ func (e *Edge) applied() uplink.Applied {
 // nothing: the edge runs what it runs.
 func (e *Edge) manage(ctx context.Context) error {
 	wait := time.Duration(0)
+	var last *uplink.Manifest // the last manifest fetched
 	for {
 		t := time.NewTimer(wait)
 		select {
@@ -560,9 +562,14 @@ func (e *Edge) manage(ctx context.Context) error {
 		}
 		client := &uplink.Client{URL: hub, HTTP: e.http, Signer: e.signer.Load}
 		report := func() {
-			if err := client.SendReport(ctx, e.report()); err != nil && ctx.Err() == nil {
-				e.log.Warn("cannot report to the hub", "err", err)
+			if err := client.SendReport(ctx, e.report()); err != nil {
+				if ctx.Err() == nil {
+					e.log.Warn("cannot report to the hub", "err", err)
+				}
+				return
 			}
+			// A version on trial is kept once the hub has its report.
+			e.confirmSoftware()
 		}
 		m, etag, err := client.FetchManifest(ctx, e.managed.etag)
 		fetchErr := ""
@@ -579,6 +586,16 @@ func (e *Edge) manage(ctx context.Context) error {
 		case err != nil:
 			e.log.Warn("cannot fetch the desired state; running what runs", "err", err)
 		default:
+			last = &m
+		}
+		// The software part first: an edge that stages a new version
+		// leaves the rest of the manifest to it.
+		if e.updateSoftware(ctx, client, last) {
+			report()
+			close(e.restart)
+			return nil
+		}
+		if err == nil {
 			e.offer(ctx, m, report)
 			e.managed.etag = etag
 		}
@@ -591,7 +608,7 @@ func (e *Edge) report() uplink.Report {
 	s := e.Status()
 	r := uplink.Report{Version: e.cfg.Version, OS: runtime.GOOS, Arch: runtime.GOARCH,
 		Inputs: make([]uplink.InputHealth, len(s.Inputs)), BufferRecords: s.Outbox.PendingRecords, BufferPoints: s.Outbox.PendingPoints,
-		OldestPendingSeconds: s.Outbox.OldestPendingSeconds, Forwarded: s.Forward.Points, Manifest: s.Desired,
+		OldestPendingSeconds: s.Outbox.OldestPendingSeconds, Forwarded: s.Forward.Points, Manifest: s.Desired, Software: e.softwareState(),
 		ReportSeconds: time.Duration(e.poll.Load()).Seconds()}
 	for i, in := range s.Inputs {
 		r.Inputs[i] = uplink.InputHealth{Name: in.Input, Kind: in.Kind, State: string(in.State), Error: in.LastError}

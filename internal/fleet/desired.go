@@ -50,7 +50,10 @@ type Layer struct {
 	Inputs    map[string]json.RawMessage `json:"inputs,omitempty"`
 	Pipelines map[string]json.RawMessage `json:"pipelines,omitempty"`
 	Settings  map[string]json.RawMessage `json:"settings,omitempty"`
-	Updated   time.Time                  `json:"updated"`
+	// Software holds the version of molen the edges run, by product
+	// ("molen": "1.5.0"), resolved per edge to a release (docs/fleet.md).
+	Software map[string]json.RawMessage `json:"software,omitempty"`
+	Updated  time.Time                  `json:"updated"`
 }
 
 // Settings are the edge settings a layer may hold, each a duration
@@ -94,6 +97,11 @@ func (l Layer) Validate() error {
 			errs = append(errs, err.Error())
 		}
 	}
+	for _, name := range slices.Sorted(maps.Keys(l.Software)) {
+		if err := checkPart(uplink.PartSoftware, name, l.Software[name]); err != nil {
+			errs = append(errs, err.Error())
+		}
+	}
 	if len(errs) > 0 {
 		return api.BadRequest("%s", strings.Join(errs, "; "))
 	}
@@ -104,8 +112,11 @@ func (l Layer) Validate() error {
 // always valid content).
 func checkPart(kind, name string, content json.RawMessage) error {
 	where := kind + "s." + name
-	if kind == uplink.PartSetting {
+	switch kind {
+	case uplink.PartSetting:
 		where = "settings." + name
+	case uplink.PartSoftware:
+		where = "software." + name
 	}
 	if !partName.MatchString(name) {
 		return fmt.Errorf("%s: name must be 1..63 of a-z 0-9 . _ - (starting with a letter or digit)", where)
@@ -130,6 +141,14 @@ func checkPart(kind, name string, content json.RawMessage) error {
 		}
 		if d, err := time.ParseDuration(s); err != nil || d < time.Second || d > 24*time.Hour {
 			return fmt.Errorf("%s: %q: want a duration from 1s to 24h, such as \"30s\"", where, s)
+		}
+	case uplink.PartSoftware:
+		if name != Product {
+			return fmt.Errorf("%s: unknown software (want %s)", where, Product)
+		}
+		var v string
+		if json.Unmarshal(content, &v) != nil || !versionText.MatchString(v) {
+			return fmt.Errorf("%s: want a released version as a string, such as \"1.5.0\"", where)
 		}
 	}
 	return nil
@@ -177,8 +196,11 @@ func (s *Service) PutLayer(ctx context.Context, l *Layer) error {
 	if err := s.targetExists(ctx, l.Org, l.Scope, l.Target); err != nil {
 		return err
 	}
+	if err := s.checkSoftware(ctx, *l); err != nil {
+		return err
+	}
 	l.Updated = s.now()
-	doc, err := json.Marshal(Layer{Inputs: compactAll(l.Inputs), Pipelines: compactAll(l.Pipelines), Settings: compactAll(l.Settings)})
+	doc, err := json.Marshal(Layer{Inputs: compactAll(l.Inputs), Pipelines: compactAll(l.Pipelines), Settings: compactAll(l.Settings), Software: compactAll(l.Software)})
 	if err != nil {
 		return api.BadRequest("layer: %v", err)
 	}
@@ -303,7 +325,7 @@ func (s *Service) Desired(ctx context.Context, org, id string) (Desired, error) 
 			l.Scope == ScopeEdge && l.Target != e.ID:
 			continue
 		}
-		for kind, m := range map[string]map[string]json.RawMessage{uplink.PartInput: l.Inputs, uplink.PartPipeline: l.Pipelines, uplink.PartSetting: l.Settings} {
+		for kind, m := range map[string]map[string]json.RawMessage{uplink.PartInput: l.Inputs, uplink.PartPipeline: l.Pipelines, uplink.PartSetting: l.Settings, uplink.PartSoftware: l.Software} {
 			for name, content := range m {
 				full := kind + "/" + name
 				h := parts[full]
@@ -317,11 +339,24 @@ func (s *Service) Desired(ctx context.Context, org, id string) (Desired, error) 
 			}
 		}
 	}
+	var rep *Reported
+	if _, ok := parts[uplink.PartSoftware+"/"+Product]; ok {
+		if rep, err = s.lastReport(ctx, org, e.ID); err != nil {
+			return Desired{}, err
+		}
+	}
 	for _, name := range slices.Sorted(maps.Keys(parts)) {
 		h := parts[name]
 		d.Explain = append(d.Explain, h.origin)
 		if h.origin.Removed {
 			continue
+		}
+		if h.kind == uplink.PartSoftware {
+			// The layer names a version; the edge gets the release of its
+			// platform.
+			if h.content, err = s.software(ctx, h.content, rep); err != nil {
+				return Desired{}, err
+			}
 		}
 		d.Manifest.Parts = append(d.Manifest.Parts, uplink.Part{Name: name, Kind: h.kind, Digest: uplink.PartDigest(h.content), Content: h.content})
 	}

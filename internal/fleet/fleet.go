@@ -61,6 +61,9 @@ type Service struct {
 	enrolled prometheus.Counter
 	audit    audit.Recorder // nil: enrollments are only logged
 	replays  replays        // nonces of signed requests
+
+	releases        ReleaseStore
+	releasesRefused prometheus.Counter
 }
 
 // RecordTo has the service record enrollments, key changes and
@@ -81,7 +84,9 @@ func New(ctx context.Context, db *meta.DB, log *slog.Logger, now func() time.Tim
 	}
 	s := &Service{db: db, log: log, now: now, enrolled: prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "molen_hub_edges_enrolled_total", Help: "Successful edge enrollments."})}
-	reg.MustRegister(s.enrolled)
+	s.releasesRefused = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "molen_hub_releases_refused_total", Help: "Release uploads refused for their envelope or signature."})
+	reg.MustRegister(s.enrolled, s.releasesRefused)
 	return s, nil
 }
 

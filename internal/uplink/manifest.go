@@ -19,6 +19,7 @@ const (
 	PartInput    = "input"    // one connector input: {"<kind>": {config}}
 	PartPipeline = "pipeline" // one pipeline entry without its name: {"match": […], "stages": […]}
 	PartSetting  = "setting"  // one setting: a JSON string
+	PartSoftware = "software" // the software the edge runs: Software (software/molen)
 )
 
 // Manifest is an edge's desired state as the hub computed it
@@ -83,7 +84,7 @@ func (m Manifest) Verify() error {
 		switch {
 		case kind != p.Kind || name == "":
 			return fmt.Errorf("%w: part %q: name must be %q followed by / and a name", ErrManifest, p.Name, p.Kind)
-		case p.Kind != PartInput && p.Kind != PartPipeline && p.Kind != PartSetting:
+		case p.Kind != PartInput && p.Kind != PartPipeline && p.Kind != PartSetting && p.Kind != PartSoftware:
 			return fmt.Errorf("%w: part %q: unknown kind %q", ErrManifest, p.Name, p.Kind)
 		case i > 0 && m.Parts[i-1].Name >= p.Name:
 			return fmt.Errorf("%w: part %q: parts must be sorted by name, each once", ErrManifest, p.Name)
@@ -172,6 +173,8 @@ type Report struct {
 	DiskFree  uint64  `json:"disk_free_bytes"`
 	DiskTotal uint64  `json:"disk_total_bytes"`
 	Manifest  Applied `json:"manifest"`
+	// Software is the state of software updates (docs/fleet.md#software-update).
+	Software *SoftwareState `json:"software,omitempty"`
 	// ReportSeconds is how often the edge reports (its poll interval), so
 	// that the hub knows when a report is overdue; 0 from edges that do
 	// not say.
