@@ -146,6 +146,7 @@ func run(ctx context.Context, o LaunchOptions, dir, path string, trial bool) (in
 			<-exited
 			return 0, nil
 		case ok := <-confirmed:
+			confirmed = nil // read once
 			if !ok {
 				continue // the pipe closed: the child exits, or exited
 			}
@@ -160,16 +161,15 @@ func run(ctx context.Context, o LaunchOptions, dir, path string, trial bool) (in
 		case err := <-exited:
 			code := exitCode(err)
 			if trial {
-				// A confirmation the child sent just before it exited counts.
-				select {
-				case ok := <-confirmed:
-					if ok {
-						if err := keepTrial(dir, o.Log); err != nil {
-							return 0, err
-						}
-						return code, nil
+				// A confirmation the child sent just before it exited
+				// counts. The pipe's write end died with the child (the
+				// edge does not pass it on: close-on-exec), so the read
+				// ends now.
+				if confirmed != nil && <-confirmed {
+					if err := keepTrial(dir, o.Log); err != nil {
+						return 0, err
 					}
-				default:
+					return code, nil
 				}
 				return ExitRestart, backFromTrial(dir, o.Log, fmt.Sprintf("it exited (%s) before it reported to the hub", describeExit(err)))
 			}

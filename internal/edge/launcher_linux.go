@@ -18,3 +18,6 @@ func signalOf(ee *exec.ExitError) syscall.Signal {
 	}
 	return 0
 }
+
+// closeOnExec keeps fd from the processes the edge starts.
+func closeOnExec(fd int) { syscall.CloseOnExec(fd) }

@@ -12,3 +12,7 @@ import (
 func childAttr() *syscall.SysProcAttr { return nil }
 
 func signalOf(*exec.ExitError) syscall.Signal { return 0 }
+
+// closeOnExec: the launcher runs on Linux only (Supervise without
+// Pdeathsig elsewhere has no trial pipe to protect).
+func closeOnExec(int) {}

@@ -156,6 +156,7 @@ func Launched() bool { return os.Getenv(envLaunched) == "1" }
 func (e *Edge) startSoftware() {
 	e.sw.launched = Launched()
 	if fd, err := strconv.Atoi(os.Getenv(envConfirmFD)); err == nil && fd > 2 {
+		closeOnExec(fd) // a process the edge starts cannot hold the trial open
 		e.sw.confirm = os.NewFile(uintptr(fd), "confirm")
 		e.log.Info("this version is on trial: it is kept once it has reported to the hub", "version", e.cfg.Version)
 	}
