@@ -4,8 +4,14 @@ package cli
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
+	"os"
+	"runtime"
 	"strconv"
 	"time"
 
@@ -14,6 +20,8 @@ import (
 	"github.com/molen-io/molen/internal/edge"
 	"github.com/molen-io/molen/internal/fleet"
 	"github.com/molen-io/molen/internal/hub"
+	"github.com/molen-io/molen/internal/sign"
+	"github.com/molen-io/molen/internal/uplink"
 )
 
 // seedFleet makes the demo's edge managed by the hub: its place (the
@@ -115,4 +123,38 @@ func namedEntries(doc []byte, key string, name func(entry map[string]any, i int)
 		out[n] = b
 	}
 	return out, nil
+}
+
+// seedRelease lists the demo's own binary as a release of its version,
+// signed with the run's release key, so that Fleet → Software and the
+// layer editor's choice of version show a release. A hub that lists a
+// release already (an earlier run) is left as it is.
+func seedRelease(ctx context.Context, h *hub.Hub, key ed25519.PrivateKey) error {
+	rels, err := h.Fleet().Releases(ctx)
+	if err != nil || len(rels) > 0 {
+		return err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	f, err := os.Open(self)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	sum := sha256.New()
+	if _, err := io.Copy(sum, f); err != nil {
+		return err
+	}
+	env, err := sign.SignStatement(key, "molen", hex.EncodeToString(sum.Sum(nil)), uplink.ReleasePredicate,
+		uplink.Release{Version: Version(), OS: runtime.GOOS, Arch: runtime.GOARCH})
+	if err != nil {
+		return err
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	_, err = h.Fleet().AddRelease(ctx, env, f, "demo")
+	return err
 }
