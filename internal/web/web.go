@@ -112,7 +112,7 @@ var Endpoints = []string{
 	"alarms", "alarms/ack", "alarms/comment", "assessments", "assessments/comparison", "assessments/{assessment}", "audit", "audit/export", "audit/verify", "auth/login", "auth/logout",
 	"auth/switch", "auth/totp", "catalogue", "delegations", "delegations/{delegation}", "dma/intervals", "dma/questionnaire", "downtime/pareto", "events", "events/reason",
 	"export", "fleet/edges", "fleet/edges/{edge}", "fleet/edges/{edge}/place", "fleet/groups", "fleet/groups/{group}", "fleet/layers",
-	"fleet/layers/org", "fleet/layers/{scope}/{target}", "grants", "grants/{grant}", "invitations", "invitations/{invitation}", "latest", "live", "me", "me/export",
+	"fleet/layers/org", "fleet/layers/{scope}/{target}", "fleet/releases", "grants", "grants/{grant}", "invitations", "invitations/{invitation}", "latest", "live", "me", "me/export",
 	"me/password", "me/sessions", "me/sessions/{session}", "me/totp", "me/totp/confirm", "members", "members/{user}",
 	"members/{user}/reset", "notify/channels", "notify/channels/{channel}", "notify/channels/{channel}/test", "notify/deliveries",
 	"notify/deliveries/{delivery}/retry", "notify/rules", "notify/rules/{rule}", "oee", "orgs", "programme/collaborations", "programme/customers",
