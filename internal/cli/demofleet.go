@@ -5,11 +5,8 @@ package cli
 import (
 	"context"
 	"crypto/ed25519"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"runtime"
 	"strconv"
@@ -20,7 +17,6 @@ import (
 	"github.com/molen-io/molen/internal/edge"
 	"github.com/molen-io/molen/internal/fleet"
 	"github.com/molen-io/molen/internal/hub"
-	"github.com/molen-io/molen/internal/sign"
 	"github.com/molen-io/molen/internal/uplink"
 )
 
@@ -138,23 +134,15 @@ func seedRelease(ctx context.Context, h *hub.Hub, key ed25519.PrivateKey) error 
 	if err != nil {
 		return err
 	}
+	env, err := signBinary(key, self, uplink.Release{Version: Version(), OS: runtime.GOOS, Arch: runtime.GOARCH})
+	if err != nil {
+		return err
+	}
 	f, err := os.Open(self)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	sum := sha256.New()
-	if _, err := io.Copy(sum, f); err != nil {
-		return err
-	}
-	env, err := sign.SignStatement(key, "molen", hex.EncodeToString(sum.Sum(nil)), uplink.ReleasePredicate,
-		uplink.Release{Version: Version(), OS: runtime.GOOS, Arch: runtime.GOARCH})
-	if err != nil {
-		return err
-	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return err
-	}
 	_, err = h.Fleet().AddRelease(ctx, env, f, "demo")
 	return err
 }

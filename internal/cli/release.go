@@ -72,17 +72,7 @@ signed with the release key. Upload both to the hub:
 			if err != nil {
 				return fmt.Errorf("--key %s: %w", keyFile, err)
 			}
-			f, err := os.Open(args[0])
-			if err != nil {
-				return err
-			}
-			defer f.Close()
-			h := sha256.New()
-			if _, err := io.Copy(h, f); err != nil {
-				return fmt.Errorf("read %s: %w", args[0], err)
-			}
-			env, err := sign.SignStatement(key, "molen", hex.EncodeToString(h.Sum(nil)), uplink.ReleasePredicate,
-				uplink.Release{Version: version, OS: goos, Arch: goarch})
+			env, err := signBinary(key, args[0], uplink.Release{Version: version, OS: goos, Arch: goarch})
 			if err != nil {
 				return err
 			}
@@ -110,6 +100,20 @@ signed with the release key. Upload both to the hub:
 	_ = signCmd.MarkFlagRequired("version")
 	cmd.AddCommand(keygen, signCmd)
 	return cmd
+}
+
+// signBinary signs a release statement about the binary in file.
+func signBinary(key ed25519.PrivateKey, file string, rel uplink.Release) (sign.Envelope, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return sign.Envelope{}, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return sign.Envelope{}, fmt.Errorf("read %s: %w", file, err)
+	}
+	return sign.SignStatement(key, "molen", hex.EncodeToString(h.Sum(nil)), uplink.ReleasePredicate, rel)
 }
 
 // writeNew writes a file that must not exist yet.

@@ -189,12 +189,17 @@ func TestSoftwareUpdate(t *testing.T) {
 		t.Fatal(err)
 	}
 	edgeDir := filepath.Join(dir, "edge")
-	var logs lockedBuffer
+	// The launcher's and the edges' logs, shown when the test fails.
+	logs, err := os.Create(filepath.Join(dir, "edge.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logs.Close()
 	launch := func() *exec.Cmd {
 		cmd := exec.Command(bins[vA], "edge", "--supervise", "--update-trial", "2m", "--data", edgeDir, "--hub", h.URL(),
 			"--enroll-token", token, "--mqtt-listen", "127.0.0.1:0", "--status-listen", "127.0.0.1:0",
 			"--manifest-poll", "100ms", "--release-key", goodFile)
-		cmd.Stdout, cmd.Stderr = &logs, &logs
+		cmd.Stdout, cmd.Stderr = logs, logs
 		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -206,7 +211,8 @@ func TestSoftwareUpdate(t *testing.T) {
 		launcher.Process.Signal(syscall.SIGTERM)
 		launcher.Wait()
 		if t.Failed() {
-			t.Logf("edge and launcher logs:\n%s", logs.String())
+			b, _ := os.ReadFile(logs.Name())
+			t.Logf("edge and launcher logs:\n%s", b)
 		}
 	}()
 	report := func() *uplink.Report {
@@ -315,22 +321,4 @@ func TestSoftwareUpdate(t *testing.T) {
 		}
 	}
 	t.Logf("after kill -9 in the middle of the update: running %s (%s)", r.Version, r.Software.State)
-}
-
-// lockedBuffer collects the output of processes.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
