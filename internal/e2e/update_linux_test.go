@@ -18,6 +18,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/molen-io/molen/internal/api"
 	"github.com/molen-io/molen/internal/auth"
@@ -115,7 +116,9 @@ func TestSoftwareUpdate(t *testing.T) {
 	ctx := t.Context()
 	dir := t.TempDir()
 	const vA, vB = "1.0.0-a", "1.1.0-b"
+	built := time.Now()
 	bins := buildVersions(t, dir, vA, vB)
+	t.Logf("two builds of molen: %s", time.Since(built).Round(time.Second))
 	binA, _ := os.ReadFile(bins[vA])
 	binB, _ := os.ReadFile(bins[vB])
 
@@ -198,7 +201,7 @@ func TestSoftwareUpdate(t *testing.T) {
 	launch := func() *exec.Cmd {
 		cmd := exec.Command(bins[vA], "edge", "--supervise", "--update-trial", "2m", "--data", edgeDir, "--hub", h.URL(),
 			"--enroll-token", token, "--mqtt-listen", "127.0.0.1:0", "--status-listen", "127.0.0.1:0",
-			"--manifest-poll", "100ms", "--release-key", goodFile)
+			"--manifest-poll", "100ms", "--health-window", "200ms", "--release-key", goodFile)
 		cmd.Stdout, cmd.Stderr = logs, logs
 		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 		if err := cmd.Start(); err != nil {
@@ -206,6 +209,7 @@ func TestSoftwareUpdate(t *testing.T) {
 		}
 		return cmd
 	}
+	mark0 := time.Now()
 	launcher := launch()
 	defer func() {
 		launcher.Process.Signal(syscall.SIGTERM)
@@ -234,6 +238,12 @@ func TestSoftwareUpdate(t *testing.T) {
 		return r != nil && r.Version == vA && r.Software != nil && r.Software.Managed
 	})
 
+	mark := mark0
+	took := func(what string) {
+		t.Logf("%s: %s", what, time.Since(mark).Round(10*time.Millisecond))
+		mark = time.Now()
+	}
+	took("the edge's first report")
 	want := func(version string) {
 		c.do("PUT", "/api/v1/fleet/layers/edge/"+edgeID, `{"software": {"molen": "`+version+`"}}`, 200, nil)
 	}
@@ -246,6 +256,7 @@ func TestSoftwareUpdate(t *testing.T) {
 		r := report()
 		return r.Version == vB && r.Software.State == uplink.StateInstalled && !r.Software.Trial
 	})
+	took("update to " + vB)
 	st, err := edge.LoadSoftwareState(filepath.Join(edgeDir, edge.SoftwareDir))
 	if err != nil || st.Current == nil || st.Current.Version != vB || st.Trial != nil {
 		t.Fatalf("software state after the update: %+v, %v", st, err)
@@ -262,6 +273,7 @@ func TestSoftwareUpdate(t *testing.T) {
 		r := report()
 		return r.Software.Wanted == "1.2.0-rogue" && r.Software.State == uplink.StateFailed
 	})
+	took("rogue release refused")
 	if r := report(); r.Version != vB || !strings.Contains(r.Software.Error, "signature does not verify") || r.Software.Refused < 1 {
 		t.Fatalf("after the rogue release: version %s, software %+v", r.Version, r.Software)
 	}
@@ -273,6 +285,7 @@ func TestSoftwareUpdate(t *testing.T) {
 		r := report()
 		return r.Software.Wanted == "1.3.0-crash" && r.Software.State == uplink.StateFailed
 	})
+	took("crashing version gone back")
 	if r := report(); r.Version != vB || !strings.Contains(r.Software.Error, "exited") || r.Software.RolledBack < 1 {
 		t.Fatalf("after the crashing version: version %s, software %+v", r.Version, r.Software)
 	}
@@ -296,8 +309,9 @@ func TestSoftwareUpdate(t *testing.T) {
 	launcher = launch()
 	waitFor(t, "the edge back after kill -9", func() bool {
 		r := report()
-		return r.Software.Wanted == vA && (r.Software.State == uplink.StateInstalled || r.Software.State == uplink.StateFailed)
+		return r.Software.Wanted == vA && (r.Software.State == uplink.StateInstalled && !r.Software.Trial || r.Software.State == uplink.StateFailed)
 	})
+	took("back after kill -9")
 	r := report()
 	st, err = edge.LoadSoftwareState(softDir)
 	if err != nil {

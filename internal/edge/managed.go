@@ -568,8 +568,13 @@ func (e *Edge) manage(ctx context.Context) error {
 				}
 				return
 			}
-			// A version on trial is kept once the hub has its report.
-			e.confirmSoftware()
+			// A version on trial is kept once the hub has its report; the
+			// hub then hears at once that it is kept.
+			if e.confirmSoftware() {
+				if err := client.SendReport(ctx, e.report()); err != nil && ctx.Err() == nil {
+					e.log.Warn("cannot report to the hub", "err", err)
+				}
+			}
 		}
 		m, etag, err := client.FetchManifest(ctx, e.managed.etag)
 		fetchErr := ""

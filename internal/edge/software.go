@@ -163,20 +163,22 @@ func (e *Edge) startSoftware() {
 }
 
 // confirmSoftware tells the launcher that this binary on trial works: it
-// reported to the hub.
-func (e *Edge) confirmSoftware() {
+// reported to the hub. It reports whether it did so now.
+func (e *Edge) confirmSoftware() bool {
 	e.sw.mu.Lock()
 	defer e.sw.mu.Unlock()
 	if e.sw.confirm == nil {
-		return
+		return false
 	}
-	if _, err := e.sw.confirm.WriteString("ok\n"); err != nil {
+	_, err := e.sw.confirm.WriteString("ok\n")
+	if err != nil {
 		e.log.Error("cannot confirm this version to the launcher; it will go back to the previous one", "err", err)
 	} else {
 		e.log.Info("version confirmed to the launcher", "version", e.cfg.Version)
 	}
 	e.sw.confirm.Close()
 	e.sw.confirm = nil
+	return err == nil
 }
 
 // updateSoftware handles the software part of m (nil: none known): a
