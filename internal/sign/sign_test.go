@@ -114,3 +114,18 @@ func FuzzParseVerify(f *testing.F) {
 		_, _, _ = VerifyStatement(env, []ed25519.PublicKey{pub}, "ab", "p")
 	})
 }
+
+// BenchmarkVerifyStatement is the check an edge makes of a release's
+// envelope once it has the binary's sha256: independent of the binary's
+// size.
+func BenchmarkVerifyStatement(b *testing.B) {
+	pub, key, _ := GenerateKey()
+	sha := "3f1c0a9b8e7d6c5b4a39281706f5e4d3c2b1a09f8e7d6c5b4a3928170605f4e3"
+	env, _ := SignStatement(key, "molen", sha, "https://molen.io/release/v1", map[string]string{"version": "1.5.0", "os": "linux", "arch": "arm64"})
+	trusted := []ed25519.PublicKey{pub}
+	for b.Loop() {
+		if _, _, err := VerifyStatement(env, trusted, sha, "https://molen.io/release/v1"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
