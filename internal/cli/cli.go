@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,6 +13,8 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/molen-io/molen/internal/edge"
 )
 
 // Main runs molen with args and returns the process exit code.
@@ -21,6 +24,10 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	root := newRoot(stdout, stderr)
 	root.SetArgs(args)
 	if err := root.ExecuteContext(ctx); err != nil {
+		var exit edge.ExitError
+		if errors.As(err, &exit) {
+			return exit.Code // the edge's own status, for its launcher or service manager
+		}
 		fmt.Fprintln(stderr, "molen:", err)
 		return 1
 	}
@@ -69,7 +76,7 @@ which stores it and serves an API and a web UI.` + platformHint,
 	root.SetErr(stderr)
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
-	root.AddCommand(newEdge(g), newPipeline(g), newService(g), newOPCUA(g), newVersion(g))
+	root.AddCommand(newEdge(g), newPipeline(g), newService(g), newOPCUA(g), newVersion(g), newRelease(g))
 	root.AddCommand(platform(g)...)
 	return root
 }

@@ -4,6 +4,7 @@ package cli
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"os"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/molen-io/molen/internal/edge"
 	"github.com/molen-io/molen/internal/hub"
+	"github.com/molen-io/molen/internal/sign"
 	"github.com/molen-io/molen/internal/sim"
 )
 
@@ -130,18 +132,28 @@ func StartDemo(ctx context.Context, cfg DemoConfig, g *globals) (*Demo, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The demo's release key signs the demo's own binary as a release
+	// (Fleet → Software); it lives as long as the run.
+	releasePub, releaseKey, err := sign.GenerateKey()
+	if err != nil {
+		return nil, err
+	}
 	h, err := hub.Start(ctx, hub.Config{
-		DataDir: filepath.Join(cfg.DataDir, "hub"),
-		Listen:  cfg.Listen,
-		Log:     log.With("component", "hub"),
-		Out:     g.stdout,
-		SMTP:    sinks.smtp(),
+		ReleaseKeys: []ed25519.PublicKey{releasePub},
+		DataDir:     filepath.Join(cfg.DataDir, "hub"),
+		Listen:      cfg.Listen,
+		Log:         log.With("component", "hub"),
+		Out:         g.stdout,
+		SMTP:        sinks.smtp(),
 		// The demo's webhook receiver is on this machine.
 		NotifyPrivateTargets: true,
 	})
 	if err != nil {
 		sinks.Close()
 		return nil, err
+	}
+	if err := seedRelease(ctx, h, releaseKey); err != nil {
+		log.Warn("the demo's release is not listed", "err", err)
 	}
 	d := &Demo{Hub: h, Notify: sinks, simDone: make(chan error, 1), servedDone: make(chan error, 1)}
 	edgeDir := filepath.Join(cfg.DataDir, "edge")

@@ -4,9 +4,12 @@ package cli
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"os"
+	"runtime"
 	"strconv"
 	"time"
 
@@ -15,6 +18,7 @@ import (
 	"github.com/molen-io/molen/internal/edge"
 	"github.com/molen-io/molen/internal/fleet"
 	"github.com/molen-io/molen/internal/hub"
+	"github.com/molen-io/molen/internal/uplink"
 )
 
 // seedFleet makes the demo's edge managed by the hub: its place (the
@@ -158,4 +162,30 @@ func demoRollout(ctx context.Context, h *hub.Hub, log *slog.Logger) {
 	if _, err := f.StartRollout(ctx, hub.DefaultOrg, "system", spec); err != nil && ctx.Err() == nil {
 		log.Warn("demo rollout not started", "err", err)
 	}
+}
+
+// seedRelease lists the demo's own binary as a release of its version,
+// signed with the run's release key, so that Fleet → Software and the
+// layer editor's choice of version show a release. A hub that lists a
+// release already (an earlier run) is left as it is.
+func seedRelease(ctx context.Context, h *hub.Hub, key ed25519.PrivateKey) error {
+	rels, err := h.Fleet().Releases(ctx)
+	if err != nil || len(rels) > 0 {
+		return err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	env, err := signBinary(key, self, uplink.Release{Version: Version(), OS: runtime.GOOS, Arch: runtime.GOARCH})
+	if err != nil {
+		return err
+	}
+	f, err := os.Open(self)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = h.Fleet().AddRelease(ctx, env, f, "demo")
+	return err
 }

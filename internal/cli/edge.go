@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -52,8 +53,10 @@ func (o *outboxFlags) options() (outbox.Options, error) {
 func newEdge(g *globals) *cobra.Command {
 	var cfg edge.Config
 	var ob outboxFlags
-	var check bool
+	var check, supervise bool
 	var hubCA string
+	var releaseKeys []string
+	var trial time.Duration
 	var startPprof func(context.Context, *slog.Logger) error
 	cmd := &cobra.Command{
 		Use:   "edge",
@@ -100,6 +103,18 @@ pipeline file's warnings, and every problem found (exit status 1).
 			if check {
 				return checkEdge(g, cfg)
 			}
+			if cfg.ReleaseKeys, err = readPublicKeys("--release-key", releaseKeys); err != nil {
+				return err
+			}
+			if supervise && !edge.Launched() {
+				installed, err := os.Executable()
+				if err != nil {
+					return fmt.Errorf("--supervise: the launcher's own binary: %w", err)
+				}
+				log.Info("molen edge launcher", "version", Version(), "trial", trial)
+				return edge.Supervise(cmd.Context(), edge.LaunchOptions{DataDir: cfg.DataDir, Installed: installed,
+					Args: withoutFlag(os.Args[1:], "supervise"), Trial: trial, Log: log, Stdout: g.stdout, Stderr: g.stderr})
+			}
 			cfg.Log, cfg.Version = log, Version()
 			log.Info("molen edge", "version", Version())
 			if err := startPprof(cmd.Context(), log); err != nil {
@@ -109,9 +124,17 @@ pipeline file's warnings, and every problem found (exit status 1).
 			if err != nil {
 				return err
 			}
-			<-cmd.Context().Done()
-			log.Info("stopping edge")
-			return e.Close()
+			select {
+			case <-cmd.Context().Done():
+				log.Info("stopping edge")
+				return e.Close()
+			case <-e.Restart():
+				log.Info("stopping edge for its launcher to start the update")
+				if err := e.Close(); err != nil {
+					return err
+				}
+				return edge.ExitError{Code: edge.ExitRestart}
+			}
 		},
 	}
 	f := cmd.Flags()
@@ -135,6 +158,9 @@ pipeline file's warnings, and every problem found (exit status 1).
 	f.DurationVar(&cfg.ManifestPoll, "manifest-poll", edge.DefaultManifestPoll, "how often to ask the hub for this edge's desired state and report to its inventory (docs/fleet.md); negative: never (a stand-alone edge runs its files)")
 	f.DurationVar(&cfg.CommandWait, "command-wait", edge.DefaultCommandWait, "how long the hub holds the edge's long poll for diagnostics commands and desired-state changes (docs/fleet.md); negative: no long poll")
 	f.DurationVar(&cfg.HealthWindow, "health-window", edge.DefaultHealthWindow, "how long to watch the edge's health after applying a desired state before keeping it; a failure returns to the previous state")
+	f.StringSliceVar(&releaseKeys, "release-key", nil, "PEM file of a public release key whose signed software updates the edge accepts (molen release keygen; repeatable; none: no updates)")
+	f.BoolVar(&supervise, "supervise", false, "run the edge as a child of this launcher, which carries out software updates: it starts a new version on trial and goes back when it fails (docs/fleet.md#software-update)")
+	f.DurationVar(&trial, "update-trial", edge.DefaultTrial, "with --supervise: how long a new version has to report to the hub before the launcher goes back to the previous one")
 	f.BoolVar(&check, "check", false, "validate settings, inputs and pipeline files and enrollment, print the plan, and exit")
 	ob.add(cmd)
 	startPprof = addPprof(cmd)
@@ -257,6 +283,18 @@ func checkEdge(g *globals, cfg edge.Config) error {
 	}
 	fmt.Fprintln(w, "ok")
 	return nil
+}
+
+// withoutFlag is args without the boolean flag name (--name, --name=…).
+func withoutFlag(args []string, name string) []string {
+	var out []string
+	for _, a := range args {
+		if a == "--"+name || strings.HasPrefix(a, "--"+name+"=") {
+			continue
+		}
+		out = append(out, a)
+	}
+	return out
 }
 
 // trustCA returns the system's roots with the certificates of a PEM

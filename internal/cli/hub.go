@@ -72,7 +72,13 @@ has the web UI open.
 	}
 	f := cmd.Flags()
 	var oidc auth.OIDCProvider
+	var releaseKeys []string
+	f.StringSliceVar(&releaseKeys, "release-key", nil, "PEM file of a public key whose signed software releases the hub accepts (molen release keygen; repeatable; none: no uploads)")
 	cmd.PreRunE = func(cmd *cobra.Command, args []string) error {
+		var err error
+		if cfg.ReleaseKeys, err = readPublicKeys("--release-key", releaseKeys); err != nil {
+			return err
+		}
 		if oidc.Issuer != "" { // the secret from $MOLEN_OIDC_CLIENT_SECRET too (withConfig)
 			oidc.Role = api.Role(oidcRole)
 			cfg.OIDC = []auth.OIDCProvider{oidc}

@@ -2,6 +2,7 @@ package edge
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -96,7 +97,10 @@ type Config struct {
 	CommandWait time.Duration
 	// Version is the molen version the edge reports to the hub.
 	Version string
-	Log     *slog.Logger
+	// ReleaseKeys are the keys the edge accepts software updates signed
+	// by (docs/fleet.md#software-update); none: it takes no update.
+	ReleaseKeys []ed25519.PublicKey
+	Log         *slog.Logger
 	// Now is the clock of maintenance windows; nil: time.Now.
 	Now func() time.Time
 }
@@ -174,7 +178,9 @@ type Edge struct {
 	inputsMu sync.Mutex     // guards inputs (the manifest changes them)
 	inputs   []managedInput
 	managed  *managed
-	poll     atomic.Int64 // the manifest poll interval now, ns
+	sw       software
+	restart  chan struct{} // closed when an update is staged: the edge should stop for its launcher
+	poll     atomic.Int64  // the manifest poll interval now, ns
 	cpu      cpuMeter
 	started  time.Time
 	// Remote diagnostics: recent log records and raw points, the long
@@ -296,6 +302,8 @@ func Start(ctx context.Context, cfg Config) (*Edge, error) {
 		ob.Close()
 		return nil, err
 	}
+	e.restart = make(chan struct{})
+	e.startSoftware()
 	if cfg.PipelineFile != "" || e.managing() {
 		file := cfg.PipelineFile
 		if e.managed.state.Current != nil {

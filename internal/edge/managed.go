@@ -706,6 +706,7 @@ func (e *Edge) applied() uplink.Applied {
 	defer e.managed.mu.Unlock()
 	a := e.managed.state.Applied
 	a.Parts = slices.Clone(a.Parts)
+	e.softwarePart(a.Parts)
 	return a
 }
 
@@ -715,6 +716,7 @@ func (e *Edge) applied() uplink.Applied {
 // nothing: the edge runs what it runs.
 func (e *Edge) manage(ctx context.Context) error {
 	wait := time.Duration(0)
+	var last *uplink.Manifest // the last manifest fetched
 	for {
 		t := time.NewTimer(wait)
 		select {
@@ -734,8 +736,18 @@ func (e *Edge) manage(ctx context.Context) error {
 		}
 		client := &uplink.Client{URL: hub, HTTP: e.http, Signer: e.signer.Load}
 		report := func() {
-			if err := client.SendReport(ctx, e.report()); err != nil && ctx.Err() == nil {
-				e.log.Warn("cannot report to the hub", "err", err)
+			if err := client.SendReport(ctx, e.report()); err != nil {
+				if ctx.Err() == nil {
+					e.log.Warn("cannot report to the hub", "err", err)
+				}
+				return
+			}
+			// A version on trial is kept once the hub has its report; the
+			// hub then hears at once that it is kept.
+			if e.confirmSoftware() {
+				if err := client.SendReport(ctx, e.report()); err != nil && ctx.Err() == nil {
+					e.log.Warn("cannot report to the hub", "err", err)
+				}
 			}
 		}
 		e.managed.mu.Lock()
@@ -769,13 +781,23 @@ func (e *Edge) manage(ctx context.Context) error {
 		case ctx.Err() != nil:
 			return nil
 		case errors.Is(err, uplink.ErrNotModified):
-			if pending != nil {
-				e.offer(ctx, *pending, report, poll)
-			}
 		case err != nil:
 			e.log.Warn("cannot fetch the desired state; running what runs", "err", err)
 		default:
+			last = &m
+		}
+		// The software part first: an edge that stages a new version
+		// leaves the rest of the manifest to it.
+		if e.updateSoftware(ctx, client, last) {
+			report()
+			close(e.restart)
+			return nil
+		}
+		switch {
+		case err == nil:
 			e.offer(ctx, m, report, poll)
+		case errors.Is(err, uplink.ErrNotModified) && pending != nil:
+			e.offer(ctx, *pending, report, poll)
 		}
 		for ctx.Err() == nil {
 			e.managed.mu.Lock()
@@ -788,6 +810,7 @@ func (e *Edge) manage(ctx context.Context) error {
 			if held == nil {
 				break
 			}
+			last = &held.m
 			e.offer(ctx, held.m, report, poll)
 		}
 		report()
@@ -799,7 +822,7 @@ func (e *Edge) report() uplink.Report {
 	s := e.Status()
 	r := uplink.Report{Version: e.cfg.Version, OS: runtime.GOOS, Arch: runtime.GOARCH,
 		Inputs: make([]uplink.InputHealth, len(s.Inputs)), BufferRecords: s.Outbox.PendingRecords, BufferPoints: s.Outbox.PendingPoints,
-		OldestPendingSeconds: s.Outbox.OldestPendingSeconds, Forwarded: s.Forward.Points, Manifest: s.Desired,
+		OldestPendingSeconds: s.Outbox.OldestPendingSeconds, Forwarded: s.Forward.Points, Manifest: s.Desired, Software: e.softwareState(),
 		ReportSeconds: time.Duration(e.poll.Load()).Seconds()}
 	for i, in := range s.Inputs {
 		r.Inputs[i] = uplink.InputHealth{Name: in.Input, Kind: in.Kind, State: string(in.State), Error: in.LastError}

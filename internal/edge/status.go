@@ -46,6 +46,9 @@ type metrics struct {
 	// rolled back after failing their health window.
 	manifestRefused    prometheus.Counter
 	manifestRolledBack prometheus.Counter
+	// updatesRefused counts update binaries refused (digest, signature,
+	// platform).
+	updatesRefused prometheus.Counter
 }
 
 func newMetrics(e *Edge) *metrics {
@@ -83,6 +86,8 @@ func newMetrics(e *Edge) *metrics {
 			Name: "molen_edge_manifests_refused_total", Help: "Manifests from the hub refused: a wrong digest, a version not above the last, content that does not load."}),
 		manifestRolledBack: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "molen_edge_manifests_rolled_back_total", Help: "Manifests rolled back because the edge was not healthy within the health window."}),
+		updatesRefused: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "molen_edge_updates_refused_total", Help: "Software update binaries refused: a digest or signature that does not verify, another platform."}),
 		forwardSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "molen_edge_forward_seconds", Help: "Time for the hub to store one batch.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 4, 8)}),
@@ -108,7 +113,7 @@ func newMetrics(e *Edge) *metrics {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.messages, m.points, m.resendsSkipped, m.rejected, m.refused, m.mqttRefused,
 		m.forwardedRecords, m.forwardedPoints, m.forwardErrors, m.quotaRefused, m.forwardSeconds, m.deadRecords, m.deadPoints, m.derivedLost, m.events,
-		m.manifestRefused, m.manifestRolledBack, e.outputs,
+		m.manifestRefused, m.manifestRolledBack, m.updatesRefused, e.outputs,
 		gauge("molen_edge_mqtt_clients", "Devices connected to the MQTT listener.",
 			func() float64 { return float64(atomic.LoadInt64(&e.mqtt.Info.ClientsConnected)) }),
 		gauge("molen_edge_outbox_pending_records", "Outbox records not yet acknowledged by the hub.",

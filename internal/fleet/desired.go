@@ -54,6 +54,9 @@ type Layer struct {
 	// Deployments are Margo ApplicationDeployments, for devices that are
 	// Margo clients (docs/fleet.md#margo).
 	Deployments map[string]json.RawMessage `json:"deployments,omitempty"`
+	// Software holds the version of molen the edges run, by product
+	// ("molen": "1.5.0"), resolved per edge to a release (docs/fleet.md).
+	Software map[string]json.RawMessage `json:"software,omitempty"`
 	// Secrets are the layer's secret values by name, never their value:
 	// they are set one by one (PutSecret) and ignored in a layer written.
 	Secrets []SecretInfo `json:"secrets,omitempty"`
@@ -106,6 +109,11 @@ func (l Layer) Validate() error {
 			errs = append(errs, err.Error())
 		}
 	}
+	for _, name := range slices.Sorted(maps.Keys(l.Software)) {
+		if err := checkPart(uplink.PartSoftware, name, l.Software[name]); err != nil {
+			errs = append(errs, err.Error())
+		}
+	}
 	if len(errs) > 0 {
 		return api.BadRequest("%s", strings.Join(errs, "; "))
 	}
@@ -116,8 +124,11 @@ func (l Layer) Validate() error {
 // always valid content).
 func checkPart(kind, name string, content json.RawMessage) error {
 	where := kind + "s." + name
-	if kind == uplink.PartSetting {
+	switch kind {
+	case uplink.PartSetting:
 		where = "settings." + name
+	case uplink.PartSoftware:
+		where = "software." + name
 	}
 	if !partName.MatchString(name) {
 		return fmt.Errorf("%s: name must be 1..63 of a-z 0-9 . _ - (starting with a letter or digit)", where)
@@ -152,6 +163,14 @@ func checkPart(kind, name string, content json.RawMessage) error {
 		}
 		if d, err := time.ParseDuration(s); err != nil || d < time.Second || d > 24*time.Hour {
 			return fmt.Errorf("%s: %q: want a duration from 1s to 24h, such as \"30s\"", where, s)
+		}
+	case uplink.PartSoftware:
+		if name != Product {
+			return fmt.Errorf("%s: unknown software (want %s)", where, Product)
+		}
+		var v string
+		if json.Unmarshal(content, &v) != nil || !versionText.MatchString(v) {
+			return fmt.Errorf("%s: want a released version as a string, such as \"1.5.0\"", where)
 		}
 	}
 	return nil
@@ -220,9 +239,12 @@ func (s *Service) PutLayer(ctx context.Context, l *Layer) error {
 	if err := s.checkNoRollout(ctx, l.Org, l.Scope, l.Target); err != nil {
 		return err
 	}
+	if err := s.checkSoftware(ctx, *l); err != nil {
+		return err
+	}
 	l.Updated = s.now()
 	doc, err := json.Marshal(Layer{Inputs: compactAll(l.Inputs), Pipelines: compactAll(l.Pipelines), Settings: compactAll(l.Settings),
-		Deployments: compactAll(l.Deployments)})
+		Deployments: compactAll(l.Deployments), Software: compactAll(l.Software)})
 	if err != nil {
 		return api.BadRequest("layer: %v", err)
 	}
@@ -365,7 +387,7 @@ func (s *Service) Desired(ctx context.Context, org, id string) (Desired, error) 
 			continue
 		}
 		for kind, m := range map[string]map[string]json.RawMessage{uplink.PartInput: l.Inputs, uplink.PartPipeline: l.Pipelines,
-			uplink.PartSetting: l.Settings, uplink.PartDeployment: l.Deployments} {
+			uplink.PartSetting: l.Settings, uplink.PartDeployment: l.Deployments, uplink.PartSoftware: l.Software} {
 			for name, content := range m {
 				full := kind + "/" + name
 				h := parts[full]
@@ -409,6 +431,12 @@ func (s *Service) Desired(ctx context.Context, org, id string) (Desired, error) 
 	if err != nil {
 		return Desired{}, err
 	}
+	var rep *Reported
+	if _, ok := parts[uplink.PartSoftware+"/"+Product]; ok {
+		if rep, err = s.lastReport(ctx, org, e.ID); err != nil {
+			return Desired{}, err
+		}
+	}
 	for _, name := range slices.Sorted(maps.Keys(parts)) {
 		h := parts[name]
 		switch {
@@ -427,6 +455,13 @@ func (s *Service) Desired(ctx context.Context, org, id string) (Desired, error) 
 				continue // an edge without a key (not enrolled yet, or by credential) gets none
 			}
 			if h.content, err = s.sealFor(ctx, e, x); err != nil {
+				return Desired{}, err
+			}
+		}
+		if h.kind == uplink.PartSoftware {
+			// The layer names a version; the edge gets the release of its
+			// platform.
+			if h.content, err = s.software(ctx, h.content, rep); err != nil {
 				return Desired{}, err
 			}
 		}

@@ -73,6 +73,9 @@ type Service struct {
 	stop     chan struct{}
 	stopInit sync.Once
 	stopOnce sync.Once
+
+	releases        ReleaseStore
+	releasesRefused prometheus.Counter
 }
 
 // RecordTo has the service record enrollments, key changes and
@@ -105,7 +108,9 @@ func New(ctx context.Context, db *meta.DB, log *slog.Logger, now func() time.Tim
 	for _, st := range []string{EdgeFailed, EdgeSkipped} {
 		s.edgesJudged.WithLabelValues(st)
 	}
-	reg.MustRegister(s.enrolled, s.margoRefused, s.rollouts, s.edgesJudged)
+	s.releasesRefused = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "molen_hub_releases_refused_total", Help: "Release uploads refused for their envelope or signature."})
+	reg.MustRegister(s.enrolled, s.margoRefused, s.rollouts, s.edgesJudged, s.releasesRefused)
 	return s, nil
 }
 

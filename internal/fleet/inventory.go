@@ -210,6 +210,25 @@ func (s *Service) reports(ctx context.Context, org string) (map[string]Reported,
 	return out, rows.Err()
 }
 
+// lastReport returns the latest report of an edge of org; nil if it never
+// reported.
+func (s *Service) lastReport(ctx context.Context, org, edge string) (*Reported, error) {
+	var doc string
+	var at int64
+	err := meta.Found(s.db.QueryRowContext(ctx, `SELECT reported, report FROM edge_reports WHERE org = $1 AND edge = $2`, org, edge).Scan(&at, &doc))
+	if errors.Is(err, meta.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("report of %s: %w", edge, err)
+	}
+	r := &Reported{At: meta.Time(at)}
+	if err := json.Unmarshal([]byte(doc), &r.Report); err != nil {
+		return nil, fmt.Errorf("report of %s: %w", edge, err)
+	}
+	return r, nil
+}
+
 // places returns the places of org's edges by edge ID.
 func (s *Service) places(ctx context.Context, org string) (map[string]Place, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT edge, site, labels FROM edge_places WHERE org = $1`, org)

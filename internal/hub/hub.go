@@ -3,6 +3,7 @@ package hub
 import (
 	"cmp"
 	"context"
+	"crypto/ed25519"
 	"crypto/tls"
 	"database/sql"
 	"errors"
@@ -82,6 +83,10 @@ type Config struct {
 	Out         io.Writer    // where the first-start admin token is printed; default os.Stdout
 	// Now is the hub's clock; default time.Now.
 	Now func() time.Time
+	// ReleaseKeys are the keys the hub accepts software releases signed
+	// by (docs/fleet.md#software-update); none: it accepts no release.
+	// Their binaries are kept in DataDir/releases.
+	ReleaseKeys []ed25519.PublicKey
 
 	// TLSCert and TLSKey are PEM files of the hub's certificate (with its
 	// chain) and key: with both, the hub serves HTTPS only (TLS 1.2 and
@@ -427,6 +432,7 @@ func (h *Hub) open(ctx context.Context) error {
 	if err := h.fleet.SetSecretsKey(filepath.Join(cfg.DataDir, SecretsKeyFile)); err != nil {
 		return err
 	}
+	h.fleet.SetReleases(fleet.ReleaseStore{Dir: filepath.Join(cfg.DataDir, "releases"), Keys: cfg.ReleaseKeys})
 	if h.prog, err = programme.New(ctx, programme.Config{DB: h.meta, Audit: h.audit, HubOf: h.hubOf,
 		Orgs: progOrgs{h.auth}, Connected: h.fleet.Connected, Evidence: h.evidence, Log: cfg.Log.With("component", "programme"), Now: cfg.Now, Reg: reg}); err != nil {
 		return err

@@ -25,6 +25,7 @@ const (
 	// PartDeployment is a Margo ApplicationDeployment (helm or compose),
 	// for devices that are Margo clients (docs/fleet.md#margo).
 	PartDeployment = "deployment"
+	PartSoftware   = "software" // the software the edge runs: Software (software/molen)
 )
 
 // Manifest is an edge's desired state as the hub computed it
@@ -89,7 +90,7 @@ func (m Manifest) Verify() error {
 		switch {
 		case kind != p.Kind || name == "":
 			return fmt.Errorf("%w: part %q: name must be %q followed by / and a name", ErrManifest, p.Name, p.Kind)
-		case !slices.Contains([]string{PartInput, PartPipeline, PartSetting, PartSecret, PartDeployment}, p.Kind):
+		case !slices.Contains([]string{PartInput, PartPipeline, PartSetting, PartSecret, PartDeployment, PartSoftware}, p.Kind):
 			return fmt.Errorf("%w: part %q: unknown kind %q", ErrManifest, p.Name, p.Kind)
 		case i > 0 && m.Parts[i-1].Name >= p.Name:
 			return fmt.Errorf("%w: part %q: parts must be sorted by name, each once", ErrManifest, p.Name)
@@ -202,6 +203,8 @@ type Report struct {
 	DiskFree  uint64  `json:"disk_free_bytes"`
 	DiskTotal uint64  `json:"disk_total_bytes"`
 	Manifest  Applied `json:"manifest"`
+	// Software is the state of software updates (docs/fleet.md#software-update).
+	Software *SoftwareState `json:"software,omitempty"`
 	// ReportSeconds is how often the edge reports (its poll interval), so
 	// that the hub knows when a report is overdue; 0 from edges that do
 	// not say.

@@ -113,7 +113,7 @@ var Endpoints = []string{
 	"auth/switch", "auth/totp", "catalogue", "delegations", "delegations/{delegation}", "dma/intervals", "dma/questionnaire", "downtime/pareto", "edges", "edges/{edge}/revoke", "events", "events/reason",
 	"export", "fleet/edges", "fleet/edges/{edge}", "fleet/edges/{edge}/commands", "fleet/edges/{edge}/commands/{command}",
 	"fleet/edges/{edge}/commands/{command}/bundle", "fleet/edges/{edge}/place", "fleet/groups", "fleet/groups/{group}", "fleet/layers",
-	"fleet/layers/org", "fleet/layers/org/secrets/{name}", "fleet/layers/{scope}/{target}", "fleet/layers/{scope}/{target}/secrets/{name}",
+	"fleet/layers/org", "fleet/layers/org/secrets/{name}", "fleet/layers/{scope}/{target}", "fleet/layers/{scope}/{target}/secrets/{name}", "fleet/releases",
 	"fleet/rollouts", "fleet/rollouts/{rollout}", "fleet/rollouts/{rollout}/abort", "fleet/rollouts/{rollout}/pause", "fleet/rollouts/{rollout}/resume", "grants", "grants/{grant}", "invitations", "invitations/{invitation}", "latest", "live", "me", "me/export",
 	"me/password", "me/sessions", "me/sessions/{session}", "me/totp", "me/totp/confirm", "members", "members/{user}",
 	"members/{user}/reset", "notify/channels", "notify/channels/{channel}", "notify/channels/{channel}/test", "notify/deliveries",

@@ -4,7 +4,8 @@
 // edge's status, parts (installed), where each part comes from and what
 // would change; the desired state: an invalid pipeline refused with the
 // hub's reason, a valid one saved into the group's layer, shown as a change
-// on the edge until the edge has installed it; Dutch; a phone's screen.
+// on the edge until the edge has installed it; the software releases and a
+// version chosen for the edge; Dutch; a phone's screen.
 // axe-core must find no serious or critical violation on any screen;
 // screenshots go to MOLEN_SCREENSHOTS.
 //
@@ -40,7 +41,11 @@ async function reloadUntil(hash, heading, cond, arg, what) {
     }
     // The same address again is no navigation: reload the page.
     await page.reload();
-    await page.waitForFunction((h) => [...document.querySelectorAll('h1, h2')].some((e) => e.textContent.includes(h)), heading);
+    await page.waitForFunction((h) => [...document.querySelectorAll('h1, h2')].some((e) => e.textContent.includes(h)), heading)
+      .catch(async (e) => {
+        await page.screenshot({ path: `${env('MOLEN_SCREENSHOTS', '/tmp/molen-screenshots')}/failed.png`, fullPage: true });
+        fail(`no heading "${heading}" after a reload (failed.png): ${e.message}; ${page.problems.join('; ')}`);
+      });
   }
 }
 
@@ -172,10 +177,39 @@ if (!/revoked/.test(await text(page, '[data-edge]:has(a:text-is("Line 3 press"))
 log('ok an edge registered (token and command shown once) and revoked');
 await go(page, edgeHash, 'demo-edge');
 
-// 9. Dutch, and a phone's screen.
+// 9. Software: the demo's release listed; its version chosen in the
+// edge's layer with the keyboard; the edge reports it runs the version
+// wanted, the part installed.
+await go(page, '#/fleet/software', 'Releases');
+await page.waitForSelector('[data-release]');
+await view(page, 'fleet-software');
+await go(page, '#/fleet/state', 'Layers');
+await page.click(`[data-layer-row="edge/${edgeHash.split('/').pop()}"] button:text-is("Edit")`);
+await page.waitForFunction(() => document.getElementById('fleet-scope').value === 'edge');
+await page.waitForFunction(() => document.querySelectorAll('#fleet-version option').length > 1);
+await page.focus('#fleet-version');
+await page.keyboard.press('ArrowDown'); // the first released version
+const version = await page.inputValue('#fleet-version');
+await page.keyboard.press('Tab'); // to "Put in the layer"
+await page.keyboard.press('Enter');
+const withSoftware = JSON.parse(await page.inputValue('#fleet-doc'));
+if (!withSoftware.software || withSoftware.software.molen !== version || !withSoftware.inputs) fail('the layer with the version: ' + JSON.stringify(withSoftware));
+await page.click('button:text-is("Check and save")');
+await status(page, /Layer saved/);
+await reloadUntil(edgeHash, 'demo-edge', (v) => {
+  const s = document.querySelector('dd[data-software]');
+  return s && s.dataset.wanted === v && s.dataset.running === v && s.dataset.state === 'installed'
+    && document.querySelector('[data-part="software/molen"]')?.dataset.state === 'installed';
+}, version, 'the edge to report the software version wanted');
+await view(page, 'fleet-edge-software');
+log('ok the demo release listed, its version put in the edge\'s layer by keyboard, the edge on it');
+
+// 10. Dutch, and a phone's screen.
 await page.selectOption('#lang-select', 'nl');
 await page.waitForSelector('h3:text-is("Onderdelen op de edge")');
 await view(page, 'fleet-edge-nl');
+await go(page, '#/fleet/software', 'Uitgaven');
+await view(page, 'fleet-software-nl');
 await page.selectOption('#lang-select', 'en');
 await page.setViewportSize({ width: 390, height: 844 });
 await go(page, '#/fleet', 'Inventory');

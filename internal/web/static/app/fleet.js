@@ -20,19 +20,21 @@ import { Rollouts, RolloutDetail, parseLabels } from './fleet-rollouts.js';
 import { RegisterEdge, RevokeEdge } from './fleet-register.js';
 import { Diagnostics } from './fleet-diagnostics.js';
 import { Outputs } from './outputs.js';
+import { Software, SoftwareState, SoftwareFacts, VersionPicker } from './fleet-software.js';
 
 registerArea({ id: 'fleet', title: 'area.fleet', visible: (w) => can(w, 'viewer'), view: FleetView });
 
-const TABS = ['edges', 'state', 'rollouts'];
+const TABS = ['edges', 'state', 'rollouts', 'software'];
 
 function FleetView({ route, who }) {
   useSignal(lang);
   const [page, id] = route.path;
-  const tab = page === 'state' ? 'state' : page === 'rollouts' || page === 'rollout' ? 'rollouts' : 'edges';
+  const tab = page === 'state' || page === 'software' ? page : page === 'rollouts' || page === 'rollout' ? 'rollouts' : 'edges';
   const body = page === 'edge' && id ? html`<${EdgeDetail} id=${id} who=${who} />`
     : page === 'rollout' && id ? html`<${RolloutDetail} id=${id} who=${who} />`
       : tab === 'state' ? html`<${DesiredState} who=${who} />`
-        : tab === 'rollouts' ? html`<${Rollouts} who=${who} />` : html`<${Inventory} route=${route} who=${who} />`;
+        : tab === 'rollouts' ? html`<${Rollouts} who=${who} />`
+          : tab === 'software' ? html`<${Software} who=${who} />` : html`<${Inventory} route=${route} who=${who} />`;
   return html`<h1>${t('area.fleet')} <small>${who.org}</small></h1>
     <nav class="tabs" aria-label=${t('fleet.sections')}><ul>
       ${TABS.map((x) => html`<li><a href=${href('fleet', x === 'edges' ? [] : [x])} aria-current=${x === tab ? 'page' : undefined}>${t('fleet.' + x)}</a></li>`)}
@@ -82,7 +84,7 @@ function Inventory({ route, who }) {
         return html`<tr data-edge=${e.id}>
           <th scope="row"><a href=${href('fleet', ['edge', e.id])}>${e.name}</a> <code>${e.id}</code>${e.revoked ? html` <span class="badge">${t('fleet.revoked')}</span>` : ''}</th>
           <td>${e.site || '–'}</td><td><${Labels} labels=${e.labels} /></td><td><${Health} h=${e.health} /></td>
-          <td>${r ? html`${r.version || '?'} <small>${r.os}/${r.arch}</small>` : '–'}</td>
+          <td><${SoftwareState} report=${r} /></td>
           <td>${e.reported ? fmtAgo(Date.parse(e.reported.at)) : '–'}</td>
           <td>${r ? fmtNum(r.buffer_records, 0) : '–'}</td>
           <td>${r ? t('fleet.versions', { run: r.manifest.version, want: e.desired_version }) : e.desired_version || '–'}</td></tr>`;
@@ -116,6 +118,7 @@ function EdgeDetail({ id, who }) {
         <h3 id="fleet-status-h">${t('fleet.status')}</h3>
         ${r ? html`<dl class="facts">
           <dt>${t('fleet.version')}</dt><dd>${r.version} (${r.os}/${r.arch})</dd>
+          <${SoftwareFacts} report=${r} />
           <dt>${t('fleet.lastContact')}</dt><dd>${fmtAgo(Date.parse(e.reported.at))}</dd>
           <dt>${t('fleet.buffer')}</dt><dd>${t('fleet.bufferText', { records: fmtNum(r.buffer_records, 0), age: fmtNum(r.oldest_pending_seconds, 0) })}</dd>
           <dt>${t('fleet.cpu')}</dt><dd>${fmtNum(r.cpu_percent, 1)} %</dd>
@@ -235,7 +238,7 @@ function DesiredState({ who }) {
         <thead><tr><th scope="col">${t('fleet.layer')}</th><th scope="col">${t('fleet.contents')}</th><th scope="col"><span class="sr-only">${t('fleet.actions')}</span></th></tr></thead>
         <tbody>${ls.map((l) => html`<tr data-layer-row=${l.scope + '/' + l.target}>
           <th scope="row">${t('fleet.scope.' + l.scope)}${l.target ? ': ' + l.target : ''}</th>
-          <td>${['inputs', 'pipelines', 'settings', 'deployments'].map((k) => Object.keys(l[k] || {}).map((n) => html`<code>${k.replace(/s$/, '')}/${n}</code> `))}
+          <td>${['inputs', 'pipelines', 'settings', 'deployments', 'software'].map((k) => Object.keys(l[k] || {}).map((n) => html`<code>${k.replace(/s$/, '')}/${n}</code> `))}
             ${(l.secrets || []).map((s) => html`<code>secret/${s.name}</code> `)}</td>
           <td>${engineer && html`<button type="button" onClick=${() => edit(l)}>${t('fleet.edit')}</button>
             <button type="button" class="ghost" onClick=${() => remove(l)}>${t('fleet.delete')}</button>`}</td></tr>`)}</tbody>
@@ -253,6 +256,7 @@ function DesiredState({ who }) {
         <span id="fleet-target-hint" class="meta">${t('fleet.targetHint')}</span>
         <label for="fleet-doc">${t('fleet.document')}</label>
         <textarea id="fleet-doc" name="doc" rows="14" spellcheck="false" class="code">${doc ? doc.text : EXAMPLE}</textarea>
+        <${VersionPicker} who=${who} docID="fleet-doc" onError=${(e) => act.run(() => Promise.reject(Object.assign(new Error(t('fleet.notJSON') + ' ' + e.message), { status: 400 })))} />
         <span></span><button type="submit" class="primary" disabled=${act.busy}>${t('fleet.saveLayer')}</button>
       </form>
       ${act.status}
