@@ -1,7 +1,9 @@
 package programme
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -78,12 +80,21 @@ func (s *Service) AllKeys(ctx context.Context) (JWKS, error) {
 	return ks, err
 }
 
-// verify checks a credential (the body, as issued) against the keys of
-// this molen's hubs.
+// verify checks a credential (the body as issued, or {"credential":
+// "…"}) against the keys of this molen's hubs.
 func (s *Service) verify(r *http.Request, _ api.Principal) (any, error) {
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		return nil, api.BadRequest("body: the credential, as issued (a vc+jwt)")
+	}
+	if b := bytes.TrimSpace(body); len(b) > 0 && b[0] == '{' {
+		var req struct {
+			Credential string `json:"credential"`
+		}
+		if err := json.Unmarshal(b, &req); err != nil {
+			return nil, api.BadRequest(`body: the credential, as issued, or {"credential": "…"}`)
+		}
+		body = []byte(req.Credential)
 	}
 	keys, err := s.AllKeys(r.Context())
 	if err != nil {

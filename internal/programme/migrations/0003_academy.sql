@@ -57,7 +57,10 @@ CREATE TABLE acad_enrolments (
 	actor      TEXT   NOT NULL
 );
 CREATE UNIQUE INDEX acad_enrolments_once ON acad_enrolments (hub, learner, course);
-CREATE INDEX acad_enrolments_by_learner ON acad_enrolments (learner);
+-- Covering the KPIs' counts of distinct learners with a completion,
+-- nationally and per hub, and a person's passport.
+CREATE INDEX acad_enrolments_by_learner ON acad_enrolments (learner, completed, hub);
+CREATE INDEX acad_enrolments_by_hub ON acad_enrolments (hub, completed, learner);
 
 -- The hubs' signing keys (Ed25519; private is the 32-byte seed, base64)
 -- and, in the row with hub '', the instance's learner key (private, with
