@@ -3,6 +3,7 @@ package programme
 import (
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -295,4 +296,41 @@ func FuzzVerify(f *testing.F) {
 			t.Fatal("verified without keys")
 		}
 	})
+}
+
+// BenchmarkAcademyFigures counts the academy's KPI figures over 300,000
+// enrolments of 200,000 people at five hubs, a fifth completed.
+func BenchmarkAcademyFigures(b *testing.B) {
+	ctx := b.Context()
+	w := newService(b, metatest.SQLite(b), nil)
+	s := w.s
+	hubs := []api.Principal{adminA, {Org: "edih-b", OrgKind: "hub", Role: api.RoleAdmin}}
+	for _, p := range hubs {
+		if _, err := s.SetCourse(ctx, p, course("c-"+p.Org, p.Org), ""); err != nil {
+			b.Fatal(err)
+		}
+	}
+	rows := map[string][]Completion{}
+	for i := range 300000 {
+		p := hubs[i%2]
+		r := Completion{Email: fmt.Sprintf("p%06d@x.example", i%200000), Name: "P", Course: "c-" + p.Org, Enrolled: w.clock.AddDate(0, -2, 0)}
+		if i%5 == 0 {
+			r.Completed = w.clock.AddDate(0, -1, 0)
+		}
+		rows[p.Org] = append(rows[p.Org], r)
+	}
+	for _, p := range hubs {
+		if _, err := s.Import(ctx, p, rows[p.Org], ""); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, scope := range []string{"", "edih-a"} {
+		b.Run("scope="+scope, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := s.academyFigures(ctx, scope); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

@@ -176,13 +176,14 @@ function Enrolments({ who }) {
       </form>
       ${act.status}
     </section>`}
-    <section aria-labelledby="enrolments-h" tabindex="0">
+    <section aria-labelledby="enrolments-h" tabindex="0" class="scroll-own">
       <h2 id="enrolments-h">${t('acad.enrolments')} (${all.length})</h2>
+      ${all.length > 100 && html`<p class="hint">${t('acad.newest', { n: 100 })}</p>`}
       ${mark.status}
       ${all.length === 0 ? html`<p>${t('acad.noEnrolments')}</p>` : html`<table>
         <thead><tr><th scope="col">${t('acad.name')}</th><th scope="col">${t('acad.course')}</th><th scope="col">${t('acad.enrolledOn')}</th>
           <th scope="col">${t('acad.completed')}</th><th scope="col">${t('acad.credential')}</th></tr></thead>
-        <tbody>${all.slice(0, 300).map((x) => html`<tr data-enrolment=${x.id} data-completed=${x.completed ? '1' : '0'}>
+        <tbody>${all.slice(0, 100).map((x) => html`<tr data-enrolment=${x.id} data-completed=${x.completed ? '1' : '0'}>
           <td>${x.name}<br /><small title=${t('acad.learnerHint')}>${x.learner.slice(0, 12)}…</small></td>
           <td>${byID[x.course] ? title(byID[x.course], l) : x.course}</td><td>${fmtDate(Date.parse(x.enrolled))}</td>
           <td>${x.completed ? fmtDate(Date.parse(x.completed)) : write ? html`<form class="inline" onSubmit=${(e) => complete(e, x.id)}>
@@ -207,7 +208,7 @@ function PassportView() {
     const res = await check.run(() => api('academy/verify', { method: 'POST', body: { credential } }));
     if (res) setVerdict(res);
   }
-  const body = pp.error ? html`<${Refusal} error=${pp.error} />` : !pp.data ? html`<p role="status">${t('shell.loading')}</p>` : html`
+  const body = pp.error ? html`<${Refusal} error=${pp.error} />` : !pp.data ? html`<p role="status">${t('shell.loading')}</p>` : html`<section aria-label=${t('area.passport')} tabindex="0" class="scroll-own">
     <p>${t('acad.passportIntro', { n: pp.data.completions.length, h: pp.data.hours })}</p>
     ${pp.data.completions.length === 0 ? html`<p>${t('acad.noCompletions')}</p>` : html`<table>
       <thead><tr><th scope="col">${t('acad.course')}</th><th scope="col">${t('acad.hub')}</th><th scope="col">${t('acad.hours')}</th>
@@ -218,14 +219,14 @@ function PassportView() {
           ${t('acad.downloadCredential')}<span class="sr-only"> ${title(x.course, l)}</span></button></td></tr>`)}</tbody>
     </table>`}
     <button type="button" class="primary" onClick=${() => saveFile('skills-passport.json', JSON.stringify(pp.data, null, 2), 'application/json')}>${t('acad.exportPassport')}</button>
-    <p class="hint">${t('acad.offline')}</p>`;
+    <p class="hint">${t('acad.offline')}</p></section>`;
   return html`<h1>${t('area.passport')}</h1>
     ${body}
     <section class="panel" aria-labelledby="verify-h">
       <h2 id="verify-h">${t('acad.verify')}</h2>
       <form onSubmit=${verify}>
         <label for="verify-cred">${t('acad.verifyLabel')}</label>
-        <textarea id="verify-cred" name="credential" rows="4" required></textarea>
+        <textarea id="verify-cred" name="credential" rows="4" required class="wide"></textarea>
         <button type="submit" disabled=${check.busy}>${t('acad.verifyButton')}</button>
       </form>
       ${check.status}
