@@ -1,11 +1,13 @@
 package programme
 
 import (
+	"crypto/ed25519"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
@@ -333,4 +335,32 @@ func BenchmarkAcademyFigures(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkCredential signs and verifies a course's OpenBadgeCredential
+// as vc+jwt (EdDSA), and reports its size.
+func BenchmarkCredential(b *testing.B) {
+	pub, key, _ := ed25519.GenerateKey(nil)
+	jwk := jwkOf(pub)
+	s := &Service{}
+	vc := s.badge("edih-a", "EDIH A", "enr_0123456789abcdef", "eva@bakker.example", course("sensors", "lab-a"), time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC))
+	cred, err := Sign(key, jwk.Kid, vc)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("sign", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := Sign(key, jwk.Kid, vc); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("verify", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := Verify([]byte(cred), JWKS{Keys: []JWK{jwk}}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(len(cred)), "bytes")
+	})
 }
