@@ -213,11 +213,7 @@ func (s *Service) SetCourse(ctx context.Context, p api.Principal, c Course, addr
 	dims, _ := json.Marshal(c.Dimensions)
 	mods, _ := json.Marshal(c.Modules)
 	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
-		var owner string
-		switch err := tx.QueryRowContext(ctx, `SELECT hub FROM acad_courses WHERE id = $1`, c.ID).Scan(&owner); {
-		case err == nil && owner != c.Hub:
-			return fmt.Errorf("%w: course id %s is another hub's; choose another", api.ErrConflict, c.ID)
-		case err != nil && !errors.Is(err, sql.ErrNoRows):
+		if err := theirsTx(ctx, tx, "acad_courses", "course", c.ID, c.Hub); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO acad_courses (id, hub, title_en, title_nl, description_en, description_nl, technology, dimensions, hours, provider, modules, public, updated)
@@ -324,11 +320,7 @@ func (s *Service) SetRoute(ctx context.Context, p api.Principal, r LearningRoute
 	}
 	list, _ := json.Marshal(r.Courses)
 	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
-		var owner string
-		switch err := tx.QueryRowContext(ctx, `SELECT hub FROM acad_routes WHERE id = $1`, r.ID).Scan(&owner); {
-		case err == nil && owner != r.Hub:
-			return fmt.Errorf("%w: route id %s is another hub's; choose another", api.ErrConflict, r.ID)
-		case err != nil && !errors.Is(err, sql.ErrNoRows):
+		if err := theirsTx(ctx, tx, "acad_routes", "route", r.ID, r.Hub); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO acad_routes (id, hub, title_en, title_nl, courses, updated) VALUES ($1, $2, $3, $4, $5, $6)
@@ -346,7 +338,20 @@ func (s *Service) SetRoute(ctx context.Context, p api.Principal, r LearningRoute
 	return r, nil
 }
 
-// Routes lists hub's learning routes, by ID.
+// theirsTx refuses (409) an id of table (acad_courses or acad_routes)
+// that another hub than hub has.
+func theirsTx(ctx context.Context, tx *sql.Tx, table, what, id, hub string) error {
+	var owner string
+	switch err := tx.QueryRowContext(ctx, `SELECT hub FROM `+table+` WHERE id = $1`, id).Scan(&owner); {
+	case err == nil && owner != hub:
+		return fmt.Errorf("%w: %s id %s is another hub's; choose another", api.ErrConflict, what, id)
+	case err != nil && !errors.Is(err, sql.ErrNoRows):
+		return err
+	}
+	return nil
+}
+
+// LearningRoutes lists hub's learning routes, by ID.
 func (s *Service) LearningRoutes(ctx context.Context, hub string) ([]LearningRoute, error) {
 	out := []LearningRoute{}
 	err := s.scan(ctx, `SELECT id, hub, title_en, title_nl, courses FROM acad_routes WHERE hub = $1 ORDER BY id`, []any{hub}, func(sc func(...any) error) error {

@@ -16,7 +16,10 @@ import (
 	"github.com/molen-io/molen/internal/meta/metatest"
 )
 
-var adminA = api.Principal{Org: "edih-a", OrgKind: "hub", Role: api.RoleAdmin, User: "usr_a"}
+var (
+	adminA = api.Principal{Org: "edih-a", OrgKind: "hub", Role: api.RoleAdmin, User: "usr_a"}
+	adminB = api.Principal{Org: "edih-b", OrgKind: "hub", Role: api.RoleAdmin, User: "usr_b"}
+)
 
 func course(id, provider string) Course {
 	return Course{ID: id, TitleEN: "Sensors on old machines", TitleNL: "Sensoren op oude machines", DescriptionEN: "Retrofit", DescriptionNL: "Retrofit",
@@ -48,7 +51,6 @@ func TestCourses(t *testing.T) {
 		if got := testutil.ToFloat64(s.rejectedAcademy.WithLabelValues("course")); got != 1 {
 			t.Errorf("refused courses counted %v, want 1", got)
 		}
-		adminB := api.Principal{Org: "edih-b", OrgKind: "hub", Role: api.RoleAdmin}
 		if _, err := s.SetCourse(ctx, adminB, course("sensors", "edih-b"), ""); !errors.Is(err, api.ErrConflict) {
 			t.Errorf("edih-b taking edih-a's course ID: %v, want conflict", err)
 		}
@@ -82,7 +84,6 @@ func TestAcademyPeopleCountedOnce(t *testing.T) {
 		ctx := t.Context()
 		w := newService(t, db, nil)
 		s := w.s
-		adminB := api.Principal{Org: "edih-b", OrgKind: "hub", Role: api.RoleAdmin, User: "usr_b"}
 		if _, err := s.Register(ctx, hubA, company("acme", "11111111", SizeSmall), ""); err != nil {
 			t.Fatal(err)
 		}
@@ -216,7 +217,6 @@ func TestCredentials(t *testing.T) {
 		ctx := t.Context()
 		w := newService(t, db, nil)
 		s := w.s
-		adminB := api.Principal{Org: "edih-b", OrgKind: "hub", Role: api.RoleAdmin}
 		if _, err := s.SetCourse(ctx, adminA, course("sensors", "lab-a"), ""); err != nil {
 			t.Fatal(err)
 		}
@@ -306,7 +306,7 @@ func BenchmarkAcademyFigures(b *testing.B) {
 	ctx := b.Context()
 	w := newService(b, metatest.SQLite(b), nil)
 	s := w.s
-	hubs := []api.Principal{adminA, {Org: "edih-b", OrgKind: "hub", Role: api.RoleAdmin}}
+	hubs := []api.Principal{adminA, adminB}
 	for _, p := range hubs {
 		if _, err := s.SetCourse(ctx, p, course("c-"+p.Org, p.Org), ""); err != nil {
 			b.Fatal(err)
