@@ -109,7 +109,7 @@ func Handler() http.Handler {
 // hub's tests check it serves each; TestAPIContract checks the list is the
 // application's.
 var Endpoints = []string{
-	"academy/courses", "academy/courses/{course}", "academy/enrolments", "academy/enrolments/{enrolment}/completion", "academy/enrolments/{enrolment}/credential",
+	"academy/catalogue", "academy/courses", "academy/courses/{course}", "academy/enrolments", "academy/enrolments/{enrolment}/completion", "academy/enrolments/{enrolment}/credential",
 	"academy/passport", "academy/routes", "academy/routes/{route}", "academy/verify",
 	"alarms", "alarms/ack", "alarms/comment", "assessments", "assessments/comparison", "assessments/{assessment}", "audit", "audit/export", "audit/verify", "auth/login", "auth/logout",
 	"auth/switch", "auth/totp", "catalogue", "delegations", "delegations/{delegation}", "dma/intervals", "dma/questionnaire", "downtime/pareto", "events", "events/reason",

@@ -15,7 +15,7 @@
 // the first failure.
 import { readFileSync } from 'node:fs';
 import {
-  env, log, fail, browser, newPage, clean, view, text, status, signIn, go,
+  env, base, log, fail, browser, newPage, clean, view, text, status, signIn, go,
 } from './session.mjs';
 
 // 1. The hub's owner: the courses, a new course and a learning route.
@@ -111,7 +111,19 @@ await view(learner, 'academy-passport-nl');
 await learner.selectOption('#lang-select', 'en');
 log('ok the passport: four completions at two hubs, exported; a credential valid, a changed one not; Dutch');
 
-// 4. A phone's screen.
+// 4. The public catalogue lists the academy's courses of the province's
+// hubs on the technology chosen, without signing in, in Dutch too.
+const visitor = await newPage();
+await visitor.goto(base + '/#/catalogue?region=NL21&technology=iot');
+await visitor.waitForSelector('[data-public-course="noord-sensors-retrofit"]:has-text("Sensors on existing machines")');
+if (await visitor.locator('[data-public-course^="zuid-"]').count() !== 0) fail('EDIH Zuid\'s courses for Overijssel');
+if (await visitor.locator('[data-public-course="noord-cobot-first-steps"]').count() !== 0) fail('a robotics course for IoT');
+await view(visitor, 'academy-catalogue');
+await visitor.selectOption('#cat-lang', 'nl');
+await visitor.waitForSelector('[data-public-course="noord-sensors-retrofit"]:has-text("Sensoren op bestaande machines")');
+log('ok the public catalogue lists the academy\'s courses for the province and technology, in Dutch too');
+
+// 5. A phone's screen.
 await learner.setViewportSize({ width: 390, height: 844 });
 await go(learner, '#/passport', 'Check a credential');
 await view(learner, 'academy-phone');
@@ -119,5 +131,6 @@ await view(learner, 'academy-phone');
 clean(owner, 'end');
 clean(advisor, 'end');
 clean(learner, 'end');
+clean(visitor, 'end');
 await browser.close();
 log('PASS');

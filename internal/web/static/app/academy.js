@@ -22,6 +22,24 @@ const termLabel = (terms, id, l) => { const x = (terms || []).find((y) => y.id =
 registerArea({ id: 'academy', title: 'area.academy', view: AcademyView, visible: (w) => orgKind(w) === 'hub' && !w.via });
 registerArea({ id: 'passport', title: 'area.passport', view: PassportView, visible: (w) => w.kind === 'person' });
 
+// PublicCourses lists the public academy courses of hubs (IDs), on
+// technology when it is not "", for the public catalogue (Find help).
+export function PublicCourses({ hubs, technology }) {
+  const l = useSignal(lang);
+  const cat = useApi('academy/catalogue', null, []);
+  if (!cat.data) return null;
+  const list = cat.data.courses.filter((c) => hubs.includes(c.hub) && (!technology || c.technology === technology));
+  return html`<section aria-labelledby="cat-courses-h">
+    <h2 id="cat-courses-h">${t('acad.publicCourses', { n: list.length })}</h2>
+    ${list.length === 0 ? html`<p>${t('acad.noPublicCourses')}</p>` : html`<ul class="cards">${list.slice(0, 60).map((c) => html`<li class="panel" data-public-course=${c.id}>
+      <h3>${title(c, l)}</h3>
+      <p class="meta">${termLabel(cat.data.technologies, c.technology, l)} · ${t('acad.hoursN', { n: c.hours })} · ${c.hub}</p>
+      <p>${l === 'nl' ? c.description_nl : c.description_en}</p>
+      ${c.modules.length > 0 && html`<p class="meta">${c.modules.join(' → ')}</p>`}
+    </li>`)}</ul>`}
+  </section>`;
+}
+
 // saveFile offers text as a file to keep.
 function saveFile(name, text, type) {
   const a = document.createElement('a');

@@ -13,6 +13,7 @@ import {
   html, useApi, useEffect, api, t, lang, setLang, languages, useSignal, registerArea, href, fmtNum, fmtDate, can, download,
 } from './core.js';
 import { at, Refusal, useAction } from './account.js';
+import { PublicCourses } from './academy.js';
 
 const orgKind = (w) => ((w.orgs || []).find((o) => o.org === w.org) || {}).org_kind || '';
 
@@ -89,7 +90,8 @@ function CatalogueView({ route: r, who }) {
             </dl>
             ${f.website && html`<a href=${f.website} rel="noopener">${t('cat.website')}</a>`}
           </li>`)}</ul>`}
-      </section>`}
+      </section>
+      <${PublicCourses} hubs=${cat.data.hubs.map((h) => h.id)} technology=${q.technology} />`}
     <//>`;
 }
 
