@@ -50,6 +50,10 @@ await owner.click('button:text-is("Save route")');
 await status(owner, /Learning route saved/);
 await owner.waitForSelector('[data-route="noord-route-mes"]:has-text("An MES in a small factory")');
 await view(owner, 'academy-courses');
+await go(owner, '#/hub/kpi', 'KPIs of edih-noord');
+await owner.waitForSelector('[data-academy-learners]');
+if (Number(await owner.getAttribute('[data-academy-learners]', 'data-academy-learners')) < 10) fail('the hub\'s KPIs: no academy learners');
+await view(owner, 'academy-kpi');
 log('ok the owner adds a course (7 hours and no dimension refused) and a learning route');
 
 // 2. The advisor enrols the engineer and marks the course completed, by

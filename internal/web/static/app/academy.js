@@ -10,7 +10,7 @@
 // (data-completed="1" once completed), [data-passport-entry] a
 // completion in the passport, [data-verdict] the check's answer.
 import {
-  html, useState, useApi, api, t, lang, useSignal, registerArea, href, fmtDate, can, download,
+  html, useState, useApi, api, t, lang, useSignal, registerArea, href, fmtDate, fmtNum, can, download,
 } from './core.js';
 import { at, Refusal, useAction } from './account.js';
 
@@ -37,6 +37,17 @@ export function PublicCourses({ hubs, technology }) {
       <p>${l === 'nl' ? c.description_nl : c.description_en}</p>
       ${c.modules.length > 0 && html`<p class="meta">${c.modules.join(' → ')}</p>`}
     </li>`)}</ul>`}
+  </section>`;
+}
+
+// AcademyKpis is the academy's part of a KPI page: the people upskilled
+// of the hubs with academy records are its distinct learners.
+export function AcademyKpis({ academy: a }) {
+  if (!a) return null;
+  return html`<section class="panel" aria-labelledby="acad-kpi-h" data-academy-learners=${a.learners}><h3 id="acad-kpi-h">${t('acad.kpi')}</h3>
+    <dl class="facts"><dt>${t('acad.courses')}</dt><dd>${fmtNum(a.courses, 0)}</dd><dt>${t('acad.kpiEnrolments')}</dt><dd>${fmtNum(a.enrolments, 0)}</dd>
+      <dt>${t('acad.kpiCompletions')}</dt><dd>${fmtNum(a.completions, 0)}</dd><dt>${t('acad.kpiLearners')}</dt><dd>${fmtNum(a.learners, 0)}</dd></dl>
+    <p class="hint">${a.hubs.length === 0 ? t('acad.kpiNone') : t('acad.kpiHow')}</p>
   </section>`;
 }
 
