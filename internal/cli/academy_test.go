@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -64,9 +65,15 @@ func TestAcademyVerify(t *testing.T) {
 		if id == "edih-noord" {
 			cred = c
 		}
-		ks, err := p.Keys(ctx, id)
+		// The key as published: the public JWKS, fetched over HTTP.
+		resp, err := http.Get(h.URL() + "/api/v1/academy/issuers/" + id + "/jwks.json")
 		if err != nil {
 			t.Fatal(err)
+		}
+		ks, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != 200 || !strings.Contains(string(ks), `"kty":"OKP"`) {
+			t.Fatalf("JWKS of %s: %d %s %v", id, resp.StatusCode, ks, err)
 		}
 		keys[id] = write(id+".jwks.json", ks)
 	}
