@@ -250,6 +250,7 @@ func newWorld(t *testing.T) *world {
 	w.ids["route"] = "route"     // a hub's learning route
 	w.ids["enrolment"] = "enr_x" // an enrolment in a hub's course
 	w.ids["hub"] = "edih-a"      // an issuer of credentials (public)
+	w.ids["learner"] = "lrn_x"   // a learner of a hub's academy
 	w.ids["name"] = "line"       // a label of the Prometheus API (its values name acme's lines)
 	dma := w.must(t, w.c["svc-engineer"], "POST", "/api/v1/assessments", assessmentBody("T0"), 201)
 	w.ids["assessment"] = dma["id"].(string)

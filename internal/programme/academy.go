@@ -595,6 +595,35 @@ func (s *Service) Import(ctx context.Context, p api.Principal, rows []Completion
 	return n, nil
 }
 
+// EraseLearner removes what p's hub keeps of learner: their name and
+// address and their enrolments and completions at the hub (a person's
+// right to erasure; other hubs' records are theirs to erase). Credentials
+// already issued stay valid: the person holds them. Frozen snapshots keep
+// the counts they froze. Another hub's learner, or one the hub never
+// enrolled, is meta.ErrNotFound.
+func (s *Service) EraseLearner(ctx context.Context, p api.Principal, learner, addr string) (int, error) {
+	hub := p.Org
+	n := 0
+	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+		if err := meta.Changed(tx.ExecContext(ctx, `DELETE FROM acad_learners WHERE hub = $1 AND learner = $2`, hub, learner)); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `DELETE FROM acad_enrolments WHERE hub = $1 AND learner = $2`, hub, learner)
+		if err != nil {
+			return err
+		}
+		k, _ := res.RowsAffected()
+		n = int(k)
+		_, err = s.audit.RecordTx(ctx, tx, audit.Entry{Org: hub, At: s.now(), Actor: p.Actor(), Action: "academy.learner.erased", Target: learner, Addr: addr,
+			Detail: map[string]string{"enrolments": strconv.Itoa(n)}})
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("erase learner %.40s of %s: %w", learner, hub, err)
+	}
+	return n, nil
+}
+
 // Passport is a person's skills passport: their completions across every
 // hub, each with the credential its hub signed.
 type Passport struct {

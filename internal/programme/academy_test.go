@@ -206,6 +206,22 @@ func TestAcademyPeopleCountedOnce(t *testing.T) {
 		if err != nil || len(other.Completions) != 0 {
 			t.Errorf("a stranger's passport: %+v, %v", other, err)
 		}
+		// Erased at edih-a: edih-b's record still counts the person, once.
+		if _, err := s.EraseLearner(ctx, adminB, "lrn_unknown", ""); !errors.Is(err, meta.ErrNotFound) {
+			t.Errorf("erasing a learner edih-b never enrolled: %v", err)
+		}
+		if n, err := s.EraseLearner(ctx, adminA, a.Learner, ""); err != nil || n != 1 {
+			t.Fatalf("erase at edih-a: %d, %v", n, err)
+		}
+		if got := upskilled("edih-a"); got != 8 {
+			t.Errorf("edih-a after the erasure: %d upskilled, want its service record's 8 again", got)
+		}
+		if got := upskilled("edih-b"); got != 1 {
+			t.Errorf("edih-b after edih-a's erasure: %d, want 1", got)
+		}
+		if pp, _ := s.PassportOf(ctx, "jan.de.vries@example.nl"); len(pp.Completions) != 1 || pp.Completions[0].Course.Hub != "edih-b" {
+			t.Errorf("passport after edih-a's erasure: %+v", pp)
+		}
 	})
 }
 

@@ -33,6 +33,7 @@ func (s *Service) academyRoutes() []api.Route {
 		{Method: "POST", Path: "/api/v1/academy/enrolments", Auth: api.Advisor, Area: "programme", Handle: s.enrol, SelfAudited: true, MaxBody: 4 << 10},
 		{Method: "POST", Path: "/api/v1/academy/enrolments/{enrolment}/completion", Auth: api.Advisor, Area: "programme", Handle: s.complete, SelfAudited: true, MaxBody: 1024},
 		{Method: "GET", Path: "/api/v1/academy/enrolments/{enrolment}/credential", Auth: api.Viewer, Area: "programme", Stream: s.credential},
+		{Method: "DELETE", Path: "/api/v1/academy/learners/{learner}", Auth: api.Admin, Area: "programme", Handle: s.eraseLearner, SelfAudited: true},
 	}
 }
 
@@ -231,6 +232,17 @@ func (s *Service) complete(r *http.Request, p api.Principal) (any, error) {
 		return nil, err
 	}
 	return map[string]any{"enrolment": en, "credential": cred}, nil
+}
+
+func (s *Service) eraseLearner(r *http.Request, p api.Principal) (any, error) {
+	if _, err := ownHub(p); err != nil {
+		return nil, err
+	}
+	n, err := s.EraseLearner(r.Context(), p, r.PathValue("learner"), api.ClientAddr(r))
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"erased": n}, nil
 }
 
 // credential answers the signed credential as a file to keep.
