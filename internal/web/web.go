@@ -110,7 +110,7 @@ func Handler() http.Handler {
 // application's.
 var Endpoints = []string{
 	"academy/catalogue", "academy/courses", "academy/courses/{course}", "academy/enrolments", "academy/enrolments/{enrolment}/completion", "academy/enrolments/{enrolment}/credential",
-	"academy/passport", "academy/routes", "academy/routes/{route}", "academy/verify",
+	"academy/learners/{learner}", "academy/passport", "academy/routes", "academy/routes/{route}", "academy/verify",
 	"alarms", "alarms/ack", "alarms/comment", "assessments", "assessments/comparison", "assessments/{assessment}", "audit", "audit/export", "audit/verify", "auth/login", "auth/logout",
 	"auth/switch", "auth/totp", "catalogue", "delegations", "delegations/{delegation}", "dma/intervals", "dma/questionnaire", "downtime/pareto", "events", "events/reason",
 	"export", "fleet/edges", "fleet/edges/{edge}", "fleet/edges/{edge}/place", "fleet/groups", "fleet/groups/{group}", "fleet/layers",

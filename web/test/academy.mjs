@@ -54,6 +54,14 @@ await go(owner, '#/hub/kpi', 'KPIs of edih-noord');
 await owner.waitForSelector('[data-academy-learners]');
 if (Number(await owner.getAttribute('[data-academy-learners]', 'data-academy-learners')) < 10) fail('the hub\'s KPIs: no academy learners');
 await view(owner, 'academy-kpi');
+// The owner erases Lotte Meijer (enrolled, not completed) at the hub.
+await go(owner, '#/academy/people', 'People and enrolments');
+const lotte = owner.locator('[data-enrolment]:has-text("Lotte Meijer")');
+await lotte.waitFor();
+await lotte.locator('[data-erase]').click();
+await status(owner, /What this hub kept of Lotte Meijer is erased/);
+await owner.waitForFunction(() => ![...document.querySelectorAll('[data-enrolment]')].some((r) => r.textContent.includes('Lotte Meijer')));
+log('ok the owner erases a learner at the hub');
 log('ok the owner adds a course (7 hours and no dimension refused) and a learning route');
 
 // 2. The advisor enrols the engineer and marks the course completed, by
@@ -62,6 +70,7 @@ const advisor = await newPage();
 await signIn(advisor, env('MOLEN_ADVISOR_EMAIL'), env('MOLEN_ADVISOR_PASSWORD'), null, 'edih-noord');
 await go(advisor, '#/academy/people', 'People and enrolments');
 if (await advisor.locator('button:text-is("Save course")').count() !== 0) fail('an advisor sees the course form');
+if (await advisor.locator('[data-erase]').count() !== 0) fail('an advisor may erase learners');
 await advisor.fill('#enrol-name', 'Daan Visser');
 await advisor.fill('#enrol-email', ' ' + env('MOLEN_LEARNER_EMAIL').toUpperCase());
 await advisor.selectOption('#enrol-course', 'noord-mes-basics');

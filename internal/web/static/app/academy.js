@@ -7,7 +7,8 @@
 //
 // Hooks for browser tests (keep them stable): [data-course] a course row,
 // [data-route] a learning route, [data-enrolment] an enrolment row
-// (data-completed="1" once completed), [data-passport-entry] a
+// (data-completed="1" once completed), [data-erase] its erase button,
+// [data-passport-entry] a
 // completion in the passport, [data-verdict] the check's answer.
 import {
   html, useState, useApi, api, t, lang, useSignal, registerArea, href, fmtDate, fmtNum, can, download,
@@ -179,6 +180,10 @@ function Enrolments({ who }) {
       list.reload();
     }
   }
+  async function erase(x) {
+    if (!confirm(t('acad.confirmErase', { name: x.name }))) return;
+    if (await mark.run(() => api(at('academy/learners/{learner}', { learner: x.learner }), { method: 'DELETE' }), t('acad.erased', { name: x.name }))) list.reload();
+  }
   async function complete(e, id) {
     e.preventDefault();
     const day = new FormData(e.target).get('day') || '';
@@ -220,7 +225,8 @@ function Enrolments({ who }) {
             <input id=${'day-' + x.id} name="day" type="date" max=${today} defaultValue=${today} />
             <button type="submit" disabled=${mark.busy}>${t('acad.markCompleted')}</button></form>` : t('acad.open')}</td>
           <td>${x.completed ? html`<button type="button" class="ghost" onClick=${() => download(at('academy/enrolments/{enrolment}/credential', { enrolment: x.id }), { download: 1 })}>
-            ${t('acad.downloadCredential')}<span class="sr-only"> ${x.name}</span></button>` : ''}</td>
+            ${t('acad.downloadCredential')}<span class="sr-only"> ${x.name}</span></button>` : ''}
+            ${can(who, 'admin') && html`<button type="button" class="ghost" data-erase=${x.learner} onClick=${() => erase(x)}>${t('acad.erase')}<span class="sr-only"> ${x.name}</span></button>`}</td>
         </tr>`)}</tbody>
       </table>`}
     </section>`;
