@@ -8,8 +8,8 @@
 // Hooks for browser tests (keep them stable): [data-course] a course row,
 // [data-route] a learning route, [data-enrolment] an enrolment row
 // (data-completed="1" once completed), [data-erase] its erase button,
-// [data-passport-entry] a
-// completion in the passport, [data-verdict] the check's answer.
+// [data-passport-entry] a completion in the passport, [data-verdict] the
+// check's answer.
 import {
   html, useState, useApi, api, t, lang, useSignal, registerArea, href, fmtDate, fmtNum, can, download,
 } from './core.js';
