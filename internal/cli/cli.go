@@ -69,7 +69,7 @@ which stores it and serves an API and a web UI.` + platformHint,
 	root.SetErr(stderr)
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
-	root.AddCommand(newEdge(g), newPipeline(g), newOPCUA(g), newVersion(g))
+	root.AddCommand(newEdge(g), newPipeline(g), newService(g), newOPCUA(g), newVersion(g))
 	root.AddCommand(platform(g)...)
 	return root
 }

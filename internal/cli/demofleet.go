@@ -45,6 +45,15 @@ func seedFleet(ctx context.Context, h *hub.Hub, edgeID string, pipelineYAML, inp
 			if err := f.SetPlace(ctx, org, made.ID, fleet.Place{Site: e.site, Labels: map[string]string{"line": e.line}}); err != nil {
 				return fmt.Errorf("demo fleet: %w", err)
 			}
+			// The paint shop takes changes only when the line stands
+			// still: Saturday morning and weekday lunch.
+			if e.line == "paint" {
+				l := fleet.Layer{Org: org, Scope: fleet.ScopeEdge, Target: made.ID, Settings: map[string]json.RawMessage{
+					"maintenance": json.RawMessage(`["sat 06:00-10:00", "mon-fri 12:00-12:30"]`)}}
+				if err := f.PutLayer(ctx, &l); err != nil {
+					return fmt.Errorf("demo fleet: %w", err)
+				}
+			}
 		}
 	}
 	pipes, err := namedEntries(pipelineYAML, "pipelines", func(entry map[string]any, i int) string {

@@ -132,6 +132,7 @@ pipeline file's warnings, and every problem found (exit status 1).
 	f.StringVar(&cfg.InputsFile, "inputs", "", "connector inputs to read besides the MQTT listener (YAML, see docs/connectors.md); the hub's desired state, once it holds parts for this edge, runs instead")
 	f.StringVar(&cfg.PipelineFile, "pipeline", "", "pipeline specification (YAML, see docs/pipelines.md); reloaded when the file changes; the hub's desired state, once it holds parts for this edge, runs instead")
 	f.DurationVar(&cfg.ManifestPoll, "manifest-poll", edge.DefaultManifestPoll, "how often to ask the hub for this edge's desired state and report to its inventory (docs/fleet.md); negative: never (a stand-alone edge runs its files)")
+	f.DurationVar(&cfg.CommandWait, "command-wait", edge.DefaultCommandWait, "how long the hub holds the edge's long poll for diagnostics commands and desired-state changes (docs/fleet.md); negative: no long poll")
 	f.DurationVar(&cfg.HealthWindow, "health-window", edge.DefaultHealthWindow, "how long to watch the edge's health after applying a desired state before keeping it; a failure returns to the previous state")
 	f.BoolVar(&check, "check", false, "validate settings, inputs and pipeline files and enrollment, print the plan, and exit")
 	ob.add(cmd)

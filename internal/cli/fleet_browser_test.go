@@ -14,3 +14,9 @@ import "testing"
 func TestFleetInABrowser(t *testing.T) {
 	scriptInDemo(t, "fleet.mjs", func(string) []string { return nil })
 }
+
+// TestFleetDiagnosticsInABrowser drives web/test/diagnostics.mjs: an
+// edge's diagnostics panel against the demo, whose edge long-polls the hub.
+func TestFleetDiagnosticsInABrowser(t *testing.T) {
+	scriptInDemo(t, "diagnostics.mjs", func(string) []string { return nil })
+}

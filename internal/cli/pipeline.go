@@ -9,6 +9,7 @@ import (
 	"github.com/molen-io/molen/internal/pipeline"
 
 	_ "github.com/molen-io/molen/internal/operator" // registers the operators
+	_ "github.com/molen-io/molen/internal/service"  // registers the service stage
 )
 
 func newPipeline(g *globals) *cobra.Command {
@@ -48,21 +49,7 @@ docs/pipelines.md.`,
 			for _, w := range def.Warnings() {
 				fmt.Fprintln(g.stderr, "warning:", w)
 			}
-			in := os.Stdin
-			if input != "-" {
-				f, err := os.Open(input)
-				if err != nil {
-					return fmt.Errorf("open input: %w", err)
-				}
-				defer f.Close()
-				in = f
-			}
-			stats, err := pipeline.Replay(def, in, g.stdout)
-			if explain {
-				if werr := pipeline.WriteExplain(g.stderr, stats); werr != nil && err == nil {
-					err = werr
-				}
-			}
+			_, err = replay(g, def, input, explain)
 			return err
 		},
 	}
@@ -73,4 +60,25 @@ docs/pipelines.md.`,
 	_ = test.MarkFlagRequired("config")
 	cmd.AddCommand(test)
 	return cmd
+}
+
+// replay runs def on the recorded points in input ("-": stdin), writing
+// the results to stdout and, with explain, the statistics to stderr.
+func replay(g *globals, def *pipeline.Definition, input string, explain bool) (pipeline.Stats, error) {
+	in := os.Stdin
+	if input != "-" {
+		f, err := os.Open(input)
+		if err != nil {
+			return pipeline.Stats{}, fmt.Errorf("open input: %w", err)
+		}
+		defer f.Close()
+		in = f
+	}
+	stats, err := pipeline.Replay(def, in, g.stdout)
+	if explain {
+		if werr := pipeline.WriteExplain(g.stderr, stats); werr != nil && err == nil {
+			err = werr
+		}
+	}
+	return stats, err
 }

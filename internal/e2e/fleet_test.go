@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/molen-io/molen/internal/edge"
-	"github.com/molen-io/molen/internal/hub"
 	"github.com/molen-io/molen/internal/sim"
 	"github.com/molen-io/molen/internal/uplink"
 )
@@ -127,21 +126,8 @@ func TestFleetDesiredState(t *testing.T) {
 		t.Skip("end-to-end run takes a few seconds")
 	}
 	ctx := t.Context()
-	hubDir, edgeDir := t.TempDir(), t.TempDir()
-	h, err := hub.Start(ctx, hub.Config{DataDir: hubDir, Listen: "127.0.0.1:0", Out: io.Discard})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { h.Close() }()
-	edgeID, token, err := h.CreateEdge(ctx, "press-hall")
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin, err := h.AdminToken()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := client{t: t, base: h.URL(), token: admin}
+	edgeDir := t.TempDir()
+	h, edgeID, token, c := startHub(t)
 	proxy := newTamperProxy(t, h.URL())
 	cfg := edge.Config{DataDir: edgeDir, MQTTListen: "127.0.0.1:0", StatusListen: "127.0.0.1:0",
 		HubURL: proxy.URL, EnrollToken: token, ManifestPoll: 50 * time.Millisecond, HealthWindow: 500 * time.Millisecond, Version: "0.9.0-test"}

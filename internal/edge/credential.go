@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/molen-io/molen/internal/atomicfile"
 	"github.com/molen-io/molen/internal/uplink"
 )
 
@@ -112,24 +113,5 @@ func saveCredential(dir string, c credential) error {
 	return nil
 }
 
-// writeFileAtomic writes a 0600 file whole or not at all: a temporary
-// file, fsynced, renamed over it.
-func writeFileAtomic(path string, b []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
-}
+// writeFileAtomic writes a 0600 file whole or not at all.
+func writeFileAtomic(path string, b []byte) error { return atomicfile.Write(path, b, 0o600) }

@@ -23,6 +23,7 @@ import (
 
 	"github.com/molen-io/molen/internal/outbox"
 	"github.com/molen-io/molen/internal/pipeline"
+	"github.com/molen-io/molen/internal/service"
 	"github.com/molen-io/molen/internal/uns"
 	"github.com/molen-io/molen/internal/uplink"
 )
@@ -83,9 +84,16 @@ type Config struct {
 	// a manifest before keeping it; 0: DefaultHealthWindow. A manifest's
 	// health_window setting replaces it.
 	HealthWindow time.Duration
+	// CommandWait is how long the hub holds the edge's long poll for
+	// diagnostics commands and manifest changes (docs/fleet.md); 0:
+	// DefaultCommandWait, negative: no long poll (the manifest is then
+	// fetched every ManifestPoll only, and no command reaches the edge).
+	CommandWait time.Duration
 	// Version is the molen version the edge reports to the hub.
 	Version string
 	Log     *slog.Logger
+	// Now is the clock of maintenance windows; nil: time.Now.
+	Now func() time.Time
 }
 
 // Defaults for Config.
@@ -163,7 +171,13 @@ type Edge struct {
 	poll     atomic.Int64 // the manifest poll interval now, ns
 	cpu      cpuMeter
 	started  time.Time
-	runCtx   context.Context // ends when the edge closes
+	// Remote diagnostics: recent log records and raw points, the long
+	// poll's HTTP client, and its word that the manifest changed.
+	logs        *logRing
+	recent      recentPoints
+	pollHTTP    *http.Client
+	manifestNow chan struct{}
+	runCtx      context.Context // ends when the edge closes
 
 	tokenTried bool // owned by the forward goroutine
 	// keyMu serialises changes of the stored credential and key
@@ -213,9 +227,21 @@ func Start(ctx context.Context, cfg Config) (*Edge, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
+	if cfg.CommandWait == 0 {
+		cfg.CommandWait = DefaultCommandWait
+	}
+	cfg.CommandWait = min(cfg.CommandWait, uplink.MaxCommandWait)
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	// Recent log records are kept for remote diagnostics.
+	logs := &logRing{}
+	cfg.Log = slog.New(teeHandler{next: cfg.Log.Handler(), ring: logs})
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
+	// Compiled service modules, so that a restart does not compile them again.
+	service.UseCacheDir(filepath.Join(cfg.DataDir, "wasm-cache"))
 	text, _ := cfg.textTopics() // checked by Validate
 	pins, _ := parsePins(cfg.HubPins)
 	e := &Edge{
@@ -225,8 +251,12 @@ func Start(ctx context.Context, cfg Config) (*Edge, error) {
 		stage:    cfg.Stage,
 		resends:  newResendTable(resendKeep),
 		logLimit: newLogLimiter(),
-		http:     hubClient(cfg.HubRoots, pins),
+		http:     hubClient(cfg.HubRoots, pins, 10*time.Second),
 		started:  time.Now(),
+		logs:     logs,
+		// The long poll's answer comes after up to CommandWait.
+		pollHTTP:    hubClient(cfg.HubRoots, pins, max(cfg.CommandWait, 0)+10*time.Second),
+		manifestNow: make(chan struct{}, 1),
 	}
 	oo := cfg.Outbox
 	if oo.Log == nil {
@@ -286,6 +316,9 @@ func Start(ctx context.Context, cfg Config) (*Edge, error) {
 	}
 	if e.managing() {
 		e.group.Go(func() error { return e.manage(ctx) })
+		if cfg.CommandWait > 0 {
+			e.group.Go(func() error { return e.commands(ctx) })
+		}
 	}
 	e.group.Go(func() error {
 		if err := e.status.Serve(e.statusL); !errors.Is(err, http.ErrServerClosed) {
@@ -463,16 +496,17 @@ func (h mqttLog) WithGroup(name string) slog.Handler {
 	return mqttLog{h.Handler.WithGroup(name), h.limit}
 }
 
-// hubClient is the HTTP client of the forwarder. A hub that accepted a
+// hubClient is an HTTP client for the hub. A hub that accepted a
 // request but does not answer (hung, or a network path that lost the
-// answer) is given up on 10 s after the request was sent, so forwarding
-// resumes within seconds; sending a big batch over a slow link may take up
+// answer) is given up on header after the request was sent (10 s for the
+// forwarder, so forwarding resumes within seconds; the long poll adds
+// its wait); sending a big batch over a slow link may take up
 // to two minutes. The hub's certificate is checked against roots (nil:
 // the system's); with pins, its chain must also hold one of them
 // (pinTLS).
-func hubClient(roots *x509.CertPool, pins []string) *http.Client {
+func hubClient(roots *x509.CertPool, pins []string, header time.Duration) *http.Client {
 	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.ResponseHeaderTimeout = 10 * time.Second
+	t.ResponseHeaderTimeout = header
 	if roots != nil || len(pins) > 0 {
 		tc := &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
 		if len(pins) > 0 {

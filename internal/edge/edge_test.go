@@ -83,6 +83,20 @@ func (v *env) startEdge() {
 	v.edge = e
 }
 
+// restartWithPipeline restarts the edge with spec as its pipeline file.
+func (v *env) restartWithPipeline(spec string) {
+	v.t.Helper()
+	if err := v.edge.Close(); err != nil {
+		v.t.Fatal(err)
+	}
+	file := filepath.Join(v.t.TempDir(), "pipeline.yaml")
+	if err := os.WriteFile(file, []byte(spec), 0o600); err != nil {
+		v.t.Fatal(err)
+	}
+	v.cfg.PipelineFile = file
+	v.startEdge()
+}
+
 // device connects a real MQTT client to the edge.
 func (v *env) device(version uint) paho.Client {
 	v.t.Helper()
@@ -563,30 +577,13 @@ func TestPipelineRunsAndReloads(t *testing.T) {
 
 func TestPipelineEventsReachTheHub(t *testing.T) {
 	v := start(t)
-	if err := v.edge.Close(); err != nil {
-		t.Fatal(err)
-	}
-	file := filepath.Join(t.TempDir(), "pipeline.yaml")
-	spec := "pipelines:\n  - name: states\n    match: \"f/+/state\"\n    stages:\n      - state: {}\n"
-	if err := os.WriteFile(file, []byte(spec), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	v.cfg.PipelineFile = file
-	v.startEdge()
+	v.restartWithPipeline("pipelines:\n  - name: states\n    match: \"f/+/state\"\n    stages:\n      - state: {}\n")
 	dev := v.device(4)
 	t0 := time.Now().Add(-time.Hour).UnixMilli()
 	for i, st := range []string{"running", "down", "running"} {
 		publish(t, dev, "f/m/state", fmt.Appendf(nil, `{"value": %q, "ts": %d}`, st, t0+int64(i)*60_000))
 	}
-	var out struct {
-		Events []struct {
-			Asset string            `json:"asset"`
-			Kind  string            `json:"kind"`
-			Start int64             `json:"start"`
-			End   int64             `json:"end"`
-			Attrs map[string]string `json:"attrs"`
-		} `json:"events"`
-	}
+	var out hubEvents
 	eventually(t, "the downtime event at the hub", func() bool {
 		v.getJSON("/api/v1/events?asset=f/m&kind=downtime&from=-2h", &out)
 		return len(out.Events) == 1

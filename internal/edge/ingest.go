@@ -284,6 +284,7 @@ func (e *Edge) accept(ctx context.Context, pts []uns.Point, ids ...resendID) err
 // returns them on their way (nil if the pipeline kept none). The caller
 // waits for them and calls settle, once (stored.wait does both).
 func (e *Edge) submit(pts []uns.Point, ids ...resendID) (*stored, error) {
+	e.recent.add(pts) // as received, for a draft pipeline's test
 	pts = e.stage.Process(pts)
 	if len(pts) == 0 {
 		// The pipeline kept nothing: nothing to store, but a resend would go

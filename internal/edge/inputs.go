@@ -85,7 +85,7 @@ func (e *Edge) buildInputs(c config) error {
 		if err != nil {
 			return err
 		}
-		e.inputs = append(e.inputs, managedInput{input: input{path: ci.Path, kind: ci.Kind, in: in}, digest: c.digest[ci.Path]})
+		e.inputs = append(e.inputs, managedInput{input: input{path: ci.Path, kind: ci.Kind, in: in}, digest: c.digest[ci.Path], conf: ci})
 	}
 	return nil
 }

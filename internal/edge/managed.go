@@ -55,16 +55,23 @@ type desiredState struct {
 // managed is the edge's desired-state machinery: the state on disk and
 // the inputs and pipeline made from it.
 type managed struct {
-	mu    sync.Mutex // guards state; held while applying
+	mu    sync.Mutex // guards state, etag, fetched and pending; held while applying
 	state desiredState
 	path  string
-	etag  string // of the last manifest handled
+	etag  string // of the last manifest fetched
+	// fetched is closed (and replaced) after each request for the
+	// manifest, for the command loop's wait.
+	fetched chan struct{}
+	// pending is a manifest that waits for a maintenance window; the
+	// manage loop offers it again each round.
+	pending *uplink.Manifest
 }
 
 // inputDigest names the content an input was made from, to tell which
 // inputs a manifest changes; "" for the inputs of the local file.
 type managedInput struct {
 	input
+	conf   connector.Configured // what it was built from (a restart builds it anew)
 	digest string
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -114,6 +121,9 @@ type config struct {
 	digest map[string]string // input path → digest of its content
 	poll   time.Duration
 	health time.Duration
+	// maintenance are the windows within which the manifest may be
+	// applied (none: at once).
+	maintenance uplink.Maintenance
 }
 
 // configOf parses a manifest (nil: the local files). Nothing runs yet:
@@ -151,6 +161,14 @@ func (e *Edge) configOf(m *uplink.Manifest) (config, error) {
 			ins[name] = p.Content
 			c.digest["inputs."+name] = p.Digest
 		case uplink.PartSetting:
+			if name == "maintenance" {
+				w, err := uplink.ParseMaintenance(p.Content)
+				if err != nil {
+					return c, fmt.Errorf("%s: %w", p.Name, err)
+				}
+				c.maintenance = w
+				continue
+			}
 			var s string
 			d, err := time.Duration(0), json.Unmarshal(p.Content, &s)
 			if err == nil {
@@ -214,7 +232,7 @@ func (e *Edge) install(c config) error {
 		if err != nil {
 			return err
 		}
-		start = append(start, managedInput{input: input{path: ci.Path, kind: ci.Kind, in: in}, digest: c.digest[ci.Path]})
+		start = append(start, managedInput{input: input{path: ci.Path, kind: ci.Kind, in: in}, digest: c.digest[ci.Path], conf: ci})
 	}
 	if err := e.pipe.runner.Reload(c.def); err != nil {
 		return fmt.Errorf("pipeline: %w", err)
@@ -294,6 +312,7 @@ func (e *Edge) offer(ctx context.Context, m uplink.Manifest, report func()) {
 	mg.mu.Lock()
 	st := &mg.state
 	if st.Current != nil && st.Current.Digest == m.Digest && st.Current.Version == m.Version {
+		mg.pending, st.Applied.Pending, st.Applied.PendingReason = nil, 0, ""
 		mg.mu.Unlock()
 		return // what runs
 	}
@@ -332,6 +351,19 @@ func (e *Edge) offer(ctx context.Context, m uplink.Manifest, report func()) {
 		fail(fmt.Errorf("version %d: %w", m.Version, err))
 		return
 	}
+	if now := e.cfg.Now().Local(); !c.maintenance.Open(now) {
+		// Outside its maintenance windows: the manifest waits, and the
+		// manage loop offers it again each round.
+		if st.Applied.Pending != m.Version {
+			e.log.Info("manifest waits for a maintenance window", "version", m.Version, "windows", c.maintenance.String())
+		}
+		mg.pending = &m
+		st.Applied.Pending = m.Version
+		st.Applied.PendingReason = fmt.Sprintf("version %d waits for a maintenance window (%s, edge time %s)", m.Version, c.maintenance, now.Format("Mon 15:04"))
+		mg.mu.Unlock()
+		return
+	}
+	mg.pending, st.Applied.Pending, st.Applied.PendingReason = nil, 0, ""
 	var next *uplink.Manifest
 	if len(m.Parts) > 0 {
 		next = &m
@@ -492,7 +524,7 @@ func (e *Edge) managing() bool { return e.cfg.ManifestPoll > 0 }
 // was killed within the health window) is not started: the one before it
 // is.
 func (e *Edge) startDesired() (config, error) {
-	e.managed = &managed{path: filepath.Join(e.cfg.DataDir, desiredFile)}
+	e.managed = &managed{path: filepath.Join(e.cfg.DataDir, desiredFile), fetched: make(chan struct{})}
 	e.poll.Store(int64(e.cfg.ManifestPoll))
 	st, err := loadDesired(e.cfg.DataDir)
 	if err != nil {
@@ -550,6 +582,8 @@ func (e *Edge) manage(ctx context.Context) error {
 			t.Stop()
 			return nil
 		case <-t.C:
+		case <-e.manifestNow: // the long poll says the manifest changed
+			t.Stop()
 		}
 		wait = time.Duration(e.poll.Load())
 		e.fwd.mu.Lock()
@@ -564,23 +598,34 @@ func (e *Edge) manage(ctx context.Context) error {
 				e.log.Warn("cannot report to the hub", "err", err)
 			}
 		}
-		m, etag, err := client.FetchManifest(ctx, e.managed.etag)
+		e.managed.mu.Lock()
+		etag := e.managed.etag
+		e.managed.mu.Unlock()
+		m, etag, err := client.FetchManifest(ctx, etag)
 		fetchErr := ""
 		if err != nil && !errors.Is(err, uplink.ErrNotModified) {
 			fetchErr = err.Error()
 		}
 		e.managed.mu.Lock()
 		e.managed.state.Applied.FetchError = fetchErr
+		if err == nil {
+			e.managed.etag = etag
+		}
+		close(e.managed.fetched)
+		e.managed.fetched = make(chan struct{})
+		pending := e.managed.pending
 		e.managed.mu.Unlock()
 		switch {
 		case ctx.Err() != nil:
 			return nil
 		case errors.Is(err, uplink.ErrNotModified):
+			if pending != nil {
+				e.offer(ctx, *pending, report)
+			}
 		case err != nil:
 			e.log.Warn("cannot fetch the desired state; running what runs", "err", err)
 		default:
 			e.offer(ctx, m, report)
-			e.managed.etag = etag
 		}
 		report()
 	}

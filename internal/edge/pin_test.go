@@ -21,7 +21,7 @@ func TestHubPin(t *testing.T) {
 	other := sha256.Sum256([]byte("another key"))
 	wrong := "sha256/" + base64.StdEncoding.EncodeToString(other[:])
 	get := func(pins []string) error {
-		resp, err := hubClient(roots, pins).Get(srv.URL)
+		resp, err := hubClient(roots, pins, 10e9).Get(srv.URL)
 		if err == nil {
 			resp.Body.Close()
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/molen-io/molen/internal/uplink"
 
 	_ "github.com/molen-io/molen/internal/operator" // registers the operators
+	_ "github.com/molen-io/molen/internal/service"  // registers the service stage
 )
 
 // reloadEvery is how often the edge looks at the pipeline file for changes.

@@ -53,9 +53,9 @@ type Layer struct {
 	Updated   time.Time                  `json:"updated"`
 }
 
-// Settings are the edge settings a layer may hold, each a duration
-// (docs/fleet.md).
-var Settings = []string{"health_window", "poll_interval"}
+// Settings are the edge settings a layer may hold: durations, and the
+// maintenance windows (docs/fleet.md).
+var Settings = []string{"health_window", "maintenance", "poll_interval"}
 
 var partName = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
 
@@ -124,6 +124,12 @@ func checkPart(kind, name string, content json.RawMessage) error {
 		if !slices.Contains(Settings, name) {
 			return fmt.Errorf("%s: unknown setting (want one of %s)", where, strings.Join(Settings, ", "))
 		}
+		if name == "maintenance" {
+			if _, err := uplink.ParseMaintenance(content); err != nil {
+				return fmt.Errorf("%s: %w", where, err)
+			}
+			return nil
+		}
 		var s string
 		if json.Unmarshal(content, &s) != nil {
 			return fmt.Errorf("%s: want a duration as a string, such as \"30s\"", where)
@@ -188,6 +194,7 @@ func (s *Service) PutLayer(ctx context.Context, l *Layer) error {
 	if err != nil {
 		return fmt.Errorf("store layer %s/%s of %s: %w", l.Scope, l.Target, l.Org, err)
 	}
+	s.wake.notify(l.Org)
 	return nil
 }
 
@@ -217,6 +224,7 @@ func (s *Service) DeleteLayer(ctx context.Context, org, scope, target string) er
 	if err := meta.Changed(s.db.ExecContext(ctx, `DELETE FROM fleet_layers WHERE org = $1 AND scope = $2 AND target = $3`, org, scope, target)); err != nil {
 		return fmt.Errorf("delete layer %s/%s of %s: %w", scope, target, org, err)
 	}
+	s.wake.notify(org)
 	return nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -61,6 +62,11 @@ type Service struct {
 	enrolled prometheus.Counter
 	audit    audit.Recorder // nil: enrollments are only logged
 	replays  replays        // nonces of signed requests
+	wake     wakers         // long polls waiting for a change of their organisation or edge
+	// stop ends long polls when the hub closes (StopWaiting).
+	stop     chan struct{}
+	stopInit sync.Once
+	stopOnce sync.Once
 }
 
 // RecordTo has the service record enrollments, key changes and

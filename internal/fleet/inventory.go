@@ -82,6 +82,7 @@ func (s *Service) SetPlace(ctx context.Context, org, edge string, p Place) error
 	if err != nil {
 		return fmt.Errorf("set place of edge %s: %w", edge, err)
 	}
+	s.wake.notify(org)
 	return nil
 }
 
@@ -151,6 +152,7 @@ func (s *Service) PutGroup(ctx context.Context, org string, g Group) error {
 	if err != nil {
 		return fmt.Errorf("store group %s of %s: %w", g.Name, org, err)
 	}
+	s.wake.notify(org)
 	return nil
 }
 
@@ -159,6 +161,7 @@ func (s *Service) DeleteGroup(ctx context.Context, org, name string) error {
 	if err := meta.Changed(s.db.ExecContext(ctx, `DELETE FROM fleet_groups WHERE org = $1 AND name = $2`, org, name)); err != nil {
 		return fmt.Errorf("delete group %s of %s: %w", name, org, err)
 	}
+	s.wake.notify(org)
 	return nil
 }
 

@@ -21,7 +21,7 @@ func (s *Service) Routes() []api.Route {
 		{Method: "GET", Path: "/api/v1/edges", Auth: api.Engineer, Area: "fleet", Handle: s.listEdges},
 		{Method: "POST", Path: "/api/v1/edges", Auth: api.Engineer, Area: "fleet", Handle: s.createEdge, MaxBody: 4096},
 		{Method: "POST", Path: "/api/v1/edges/{edge}/revoke", Auth: api.Admin, Area: "fleet", Handle: s.revokeEdge, SelfAudited: true},
-	}, s.desiredRoutes()...)
+	}, append(s.desiredRoutes(), s.commandRoutes()...)...)
 }
 
 func (s *Service) enroll(r *http.Request, _ api.Principal) (any, error) {

@@ -698,6 +698,7 @@ func (h *Hub) Close() error {
 		<-h.retentionDone
 		h.stopNotify()
 		<-h.notifyDone
+		h.fleet.StopWaiting() // long polls answer now, not at their end
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		srvErr := h.srv.Shutdown(ctx)

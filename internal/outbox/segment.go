@@ -6,6 +6,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+
+	"github.com/molen-io/molen/internal/atomicfile"
 )
 
 // pos is the position of a record in a segment: its sequence number, byte
@@ -154,20 +156,7 @@ func createSegment(dir string, first uint64) (*segment, error) {
 
 // syncDir fsyncs a directory so that file creations, renames and removals
 // in it are durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("sync directory %s: %w", dir, err)
-	}
-	return nil
-}
+func syncDir(dir string) error { return atomicfile.SyncDir(dir) }
 
 // headers reads the headers of the records of s from p to end (positions
 // in s) and returns each one's seq, weight and size.

@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/molen-io/molen/internal/atomicfile"
 )
 
 // File names in a log directory besides the segments.
@@ -117,26 +119,7 @@ func decodeCursor(b []byte) (cursor, error) {
 // temporary file, renames it over name and fsyncs the directory, so a crash
 // leaves either the old or the new content.
 func writeFileAtomic(dir, name string, data []byte) error {
-	tmp := filepath.Join(dir, name+tmpSuffix)
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, filepath.Join(dir, name))
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return syncDir(dir)
+	return atomicfile.Write(filepath.Join(dir, name), data, 0o644)
 }
 
 // newID returns a fresh random incarnation ID.

@@ -374,6 +374,15 @@ type StageStats struct {
 	Out      uint64             `json:"out"`
 	Events   uint64             `json:"events"`
 	Skipped  [NumReasons]uint64 `json:"skipped"` // by Reason, in the order of the Reason constants
+	// Detail is what an operator that is a Reporter reports of itself
+	// (a service stage: its module's calls, failures and memory).
+	Detail any `json:"detail,omitempty"`
+}
+
+// Reporter is implemented by operators with statistics of their own, for
+// StageStats.Detail. Report is called under the pipeline's lock.
+type Reporter interface {
+	Report() any
 }
 
 // SkippedTotal is the number of points the stage skipped for any reason.
@@ -395,6 +404,11 @@ func (r *Runner) Stats() Stats {
 		p.mu.Lock()
 		ps := p.stats
 		ps.Stages = slices.Clone(p.stats.Stages)
+		for j, op := range p.ops {
+			if r, ok := op.(Reporter); ok {
+				ps.Stages[j].Detail = r.Report()
+			}
+		}
 		p.mu.Unlock()
 		s.Pipelines = append(s.Pipelines, ps)
 	}

@@ -247,16 +247,25 @@ func (c *Client) enroll(ctx context.Context, in map[string]string, keyed bool) (
 // key.
 func (c *Client) RegisterKey(ctx context.Context, edgeID string, key ed25519.PrivateKey) error {
 	pub := key.Public().(ed25519.PublicKey)
-	body, _ := json.Marshal(KeyChange{PublicKey: EncodeKey(pub), Proof: EncodeKey(ed25519.Sign(key, KeyProof(edgeID, pub)))})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(c.URL, "/")+"/api/v1/edge/key", bytes.NewReader(body))
+	if err := c.post(ctx, "/api/v1/edge/key", KeyChange{PublicKey: EncodeKey(pub), Proof: EncodeKey(ed25519.Sign(key, KeyProof(edgeID, pub)))}); err != nil {
+		return fmt.Errorf("register edge key at %s: %w", c.URL, err)
+	}
+	return nil
+}
+
+// post sends v as JSON to path, authorised (signed), and expects a 2xx
+// answer holding a JSON object.
+func (c *Client) post(ctx context.Context, path string, v any) error {
+	body, err := json.Marshal(v)
 	if err != nil {
-		return fmt.Errorf("key request: %w", err)
+		return fmt.Errorf("encode: %w", err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(c.URL, "/")+path, bytes.NewReader(body))
+	if err != nil {
+		return err
 	}
 	c.authorize(req, body)
 	req.Header.Set("Content-Type", "application/json")
 	var out struct{}
-	if err := c.do(req, &out); err != nil {
-		return fmt.Errorf("register edge key at %s: %w", c.URL, err)
-	}
-	return nil
+	return c.do(req, &out)
 }

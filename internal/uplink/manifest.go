@@ -135,6 +135,10 @@ type Applied struct {
 	Offered    uint64 `json:"offered,omitempty"`
 	Error      string `json:"error,omitempty"`
 	RolledBack bool   `json:"rolled_back,omitempty"`
+	// Pending is a version that waits for a maintenance window (0:
+	// none), PendingReason says which.
+	Pending       uint64 `json:"pending,omitempty"`
+	PendingReason string `json:"pending_reason,omitempty"`
 	// FetchError is why the last request for the manifest failed ("":
 	// it succeeded); the edge runs what it runs meanwhile.
 	FetchError string `json:"fetch_error,omitempty"`
@@ -222,18 +226,7 @@ func (c *Client) FetchManifest(ctx context.Context, etag string) (Manifest, stri
 
 // SendReport posts the edge's report to the hub.
 func (c *Client) SendReport(ctx context.Context, r Report) error {
-	body, err := json.Marshal(r)
-	if err != nil {
-		return fmt.Errorf("encode report: %w", err)
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(c.URL, "/")+"/api/v1/edge/report", bytes.NewReader(body))
-	if err != nil {
-		return fmt.Errorf("report request: %w", err)
-	}
-	c.authorize(req, body)
-	req.Header.Set("Content-Type", "application/json")
-	var out struct{}
-	if err := c.do(req, &out); err != nil {
+	if err := c.post(ctx, "/api/v1/edge/report", r); err != nil {
 		return fmt.Errorf("send report: %w", err)
 	}
 	return nil

@@ -102,6 +102,29 @@ if ((await page.$$eval('[data-change]', (rs) => rs.map((r) => r.dataset.kind))).
 await view(page, 'fleet-edge-installed');
 log('ok the edge installed the group\'s pipeline');
 
+// 4b. An engineer registers an edge: the one-time token with the command
+// that starts the edge; an admin revokes it again.
+await go(page, '#/fleet', 'Inventory');
+await page.focus('#fleet-reg-name');
+await page.keyboard.type('Line 3 press');
+await page.keyboard.press('Enter');
+await status(page, /Edge Line 3 press registered/);
+const token = await page.getAttribute('[data-register-edge] [data-secret]', 'data-secret');
+if (!/^mle_/.test(token || '')) fail('enrollment token shown: ' + token);
+const cmd = await text(page, '[data-enroll-command]');
+if (!cmd.includes('--enroll-token ' + token) || !cmd.includes('--hub http')) fail('enroll command: ' + cmd);
+await view(page, 'fleet-registered');
+await page.waitForSelector('[data-edge] a:text-is("Line 3 press")');
+await page.click('[data-edge] a:text-is("Line 3 press")');
+await page.waitForSelector('[data-revoke-edge]');
+await page.click('[data-revoke-edge]');
+await status(page, /Edge Line 3 press revoked/);
+await page.waitForSelector('[data-revoked]');
+await go(page, '#/fleet', 'Inventory');
+if (!/revoked/.test(await text(page, '[data-edge]:has(a:text-is("Line 3 press"))'))) fail('the revoked edge in the inventory');
+log('ok an edge registered (token and command shown once) and revoked');
+await go(page, edgeHash, 'demo-edge');
+
 // 5. Dutch, and a phone's screen.
 await page.selectOption('#lang-select', 'nl');
 await page.waitForSelector('h3:text-is("Onderdelen op de edge")');

@@ -163,12 +163,20 @@ func (v *view) aggregate(ctx context.Context, from, to, step int64, agg store.Ag
 			addSamples(ss)
 			continue
 		}
-		blobs, err := v.blobs(ctx, sp.Res, sp.From, sp.To)
+		// Minute rollups keep no first values: those come from the
+		// minute firsts of the points retention removed, then (ingested
+		// after them) from the points left.
+		res := sp.Res
+		firsts := res == minute && agg == store.First
+		if firsts {
+			res = minuteFirsts
+		}
+		blobs, err := v.blobs(ctx, res, sp.From, sp.To)
 		if err != nil {
 			return nil, err
 		}
 		for _, b := range blobs {
-			if ps, err = decodeRollup(ps[:0], sp.Res, b); err != nil {
+			if ps, err = decodeRollup(ps[:0], res, b); err != nil {
 				return nil, fmt.Errorf("rollup of series %d: %w", v.id, err)
 			}
 			for i := range ps {
@@ -176,6 +184,13 @@ func (v *view) aggregate(ctx context.Context, from, to, step int64, agg store.Ag
 					bs.Get(ps[i].Start).Merge(&ps[i])
 				}
 			}
+		}
+		if firsts {
+			ss, err := v.stored(ctx, nil, sp.From, sp.To)
+			if err != nil {
+				return nil, err
+			}
+			addSamples(ss)
 		}
 	}
 	// The heads come last: their points were ingested after every stored

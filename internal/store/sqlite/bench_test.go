@@ -80,7 +80,7 @@ func BenchmarkAggregate(b *testing.B) {
 		}
 	}
 	from, to := storetest.BenchT0, storetest.BenchT0+24*int64(time.Hour)
-	for _, agg := range []store.Agg{store.Avg, store.Max, store.Count, store.Last} {
+	for _, agg := range []store.Agg{store.Avg, store.Max, store.Count, store.First, store.Last} {
 		for _, p := range []struct {
 			name    string
 			rollups bool

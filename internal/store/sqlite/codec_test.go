@@ -108,9 +108,11 @@ func FuzzDecodeBlock(f *testing.F) {
 }
 
 // TestRollupRoundTrip encodes and decodes rollups of decimals, of
-// float32 noise and of exact float64s: everything comes back as it was,
-// but sums of decimals, which may come back rounded to their decimals
-// (within sumTolerance).
+// float32 noise and of exact float64s, by the minute and the hour, and
+// minute firsts: everything comes back as it was, but sums of decimals,
+// which may come back rounded to their decimals (within sumTolerance),
+// the first values and timestamps of minute rollups and the last ones of
+// minute firsts, which they do not keep.
 func TestRollupRoundTrip(t *testing.T) {
 	rng := rand.New(rand.NewPCG(8, 9))
 	dec := compatSamples()
@@ -122,14 +124,20 @@ func TestRollupRoundTrip(t *testing.T) {
 		f64[i].ts += rng.Int64N(1e6) // not on whole units
 	}
 	for name, ss := range map[string][]sample{"decimals": dec, "float32": f32, "float64": f64} {
-		for _, res := range []int64{minute, hour} {
-			want := rollupOf(ss, res)
+		for _, res := range []int64{minute, hour, minuteFirsts} {
+			want := rollupOf(ss, max(res, -res))
 			got, err := decodeRollup(nil, res, encodeRollup(nil, res, want))
 			if err != nil || len(got) != len(want) {
 				t.Fatalf("%s/%d: %d partials, %v; want %d", name, res, len(got), err, len(want))
 			}
 			for i := range got {
 				g, w := got[i], want[i]
+				switch res {
+				case minute:
+					w.FirstTS, w.First = w.Start, uns.Value{}
+				case minuteFirsts:
+					w.LastTS, w.Last = w.Start, uns.Value{}
+				}
 				if math.Abs(g.Sum-w.Sum) > sumTolerance*max(1, math.Abs(w.Sum)) {
 					t.Errorf("%s/%d: partial %d: sum %v, want %v", name, res, i, g.Sum, w.Sum)
 				}
@@ -138,6 +146,45 @@ func TestRollupRoundTrip(t *testing.T) {
 					t.Errorf("%s/%d: partial %d: %+v, want %+v", name, res, i, g, w)
 				}
 			}
+		}
+	}
+}
+
+// TestFloatsMean checks the choice of predictor: a noisy slow signal is
+// stored as differences from the mean of the previous values, a signal
+// that steps as differences from the previous value, and both come back
+// exactly, as decimals and as float32s.
+func TestFloatsMean(t *testing.T) {
+	rng := rand.New(rand.NewPCG(10, 11))
+	noisy, steps := make([]float64, 4000), make([]float64, 4000)
+	for i := range noisy {
+		noisy[i] = math.Round((50+5*math.Sin(float64(i)/300)+rng.NormFloat64()*0.3)*100) / 100
+		steps[i] = float64(i / 500 * 10)
+	}
+	f32 := func(fs []float64) []float64 {
+		out := make([]float64, len(fs))
+		for i, f := range fs {
+			out[i] = float64(float32(f + 1e-3*rng.NormFloat64()))
+		}
+		return out
+	}
+	for _, c := range []struct {
+		name string
+		fs   []float64
+		mean bool
+	}{{"noisy", noisy, true}, {"steps", steps, false}, {"noisy-float32", f32(noisy), true}, {"empty", nil, false}} {
+		b := appendFloats(nil, c.fs)
+		if got := len(b) > 0 && b[0]&floatsMean != 0; got != c.mean {
+			t.Errorf("%s: mode %#x: from the mean %v, want %v", c.name, b[0], got, c.mean)
+		}
+		fr := newFloatReader(&reader{b: b})
+		for i, want := range c.fs {
+			if got := fr.next(); math.Float64bits(got) != math.Float64bits(want) {
+				t.Fatalf("%s: float %d = %v, want %v", c.name, i, got, want)
+			}
+		}
+		if fr.r.err != nil || len(fr.r.b) != 0 {
+			t.Errorf("%s: %v, %d bytes left", c.name, fr.r.err, len(fr.r.b))
 		}
 	}
 }

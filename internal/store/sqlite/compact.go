@@ -84,7 +84,7 @@ func (s *Store) compact(ctx context.Context, all bool) error {
 	idle := s.active.points == 0
 	s.mu.RUnlock()
 	if idle {
-		if err := s.reclaim(ctx); err != nil {
+		if err := s.reclaim(ctx, reclaimIdle); err != nil {
 			return fmt.Errorf("compact: %w", err)
 		}
 	}
@@ -96,18 +96,27 @@ func (s *Store) compact(ctx context.Context, all bool) error {
 // their pages in the file for reuse. The database runs with
 // auto_vacuum=INCREMENTAL (see migrate), and reclaim hands free pages back
 // to the file system in steps of reclaimStep pages, each its own short
-// write under the writer lock, so that ingest goes on between the steps. A
-// twentieth of the pages may stay free. Under steady ingest without
-// retention the file thus holds at most about one head's chunks more than
-// it uses, reused by the next head.
+// write under the writer lock, so that ingest goes on between the steps.
+// After retention a twentieth of the pages may stay free, for the chunks
+// of the heads to come; a compaction that finds ingest idle (after a bulk
+// load, or when the edges have gone quiet) returns every free page, since
+// no head is filling them.
 const (
-	reclaimStep     = 256 // pages: 1 MiB at the default page size
-	reclaimKeepFrac = 20  // at most 1/reclaimKeepFrac of the pages stay free
+	reclaimStep     = 1 << 20 // bytes returned per step
+	reclaimKeepFrac = 20      // after retention, at most 1/reclaimKeepFrac of the pages stay free
 )
 
-// reclaim returns free pages to the file system until at most a
-// reclaimKeepFrac-th of the pages are free. The caller holds compactMu.
-func (s *Store) reclaim(ctx context.Context) error {
+// reclaimIdle and reclaimRetention say how many free pages reclaim may
+// leave, given the database's page count.
+var (
+	reclaimIdle      = func(pages int64) int64 { return 0 }
+	reclaimRetention = func(pages int64) int64 { return pages / reclaimKeepFrac }
+)
+
+// reclaim returns free pages to the file system until at most keep(pages)
+// are free. The caller holds compactMu.
+func (s *Store) reclaim(ctx context.Context, keep func(pages int64) int64) error {
+	step := `PRAGMA incremental_vacuum(` + strconv.FormatInt(max(1, reclaimStep/s.pageSize), 10) + `)`
 	for {
 		if err := s.lockWriter(ctx); err != nil {
 			return err
@@ -117,9 +126,9 @@ func (s *Store) reclaim(ctx context.Context) error {
 		if err == nil {
 			err = s.w.QueryRowContext(ctx, `PRAGMA freelist_count`).Scan(&free)
 		}
-		more := err == nil && free > pages/reclaimKeepFrac
+		more := err == nil && free > keep(pages)
 		if more {
-			_, err = s.w.ExecContext(ctx, `PRAGMA incremental_vacuum(`+strconv.Itoa(reclaimStep)+`)`)
+			_, err = s.w.ExecContext(ctx, step)
 		}
 		s.unlockWriter()
 		if err != nil {
@@ -327,11 +336,7 @@ func (s *Store) mergeRun(ctx context.Context, ids []any, series, res, gen int64,
 		ps = make([]store.Partial, 0, n)
 	}
 	for _, id := range ids { // in ingest order
-		var b []byte
-		err := s.blockData.QueryRowContext(ctx, id).Scan(&b)
-		if err == nil {
-			b, err = decompress(b)
-		}
+		b, err := s.readBlock(ctx, id.(int64))
 		if err == nil && res == 0 {
 			ss, err = decodeBlock(ss, b)
 		} else if err == nil {

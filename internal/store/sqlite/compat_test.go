@@ -13,7 +13,8 @@ import (
 )
 
 // compatSamples are the samples of the blocks and rollups in
-// testdata/v1, which molen wrote with block and rollup version 1: an hour
+// testdata/v1 and testdata/v2, which molen wrote with block and rollup
+// versions 1 and 2: an hour
 // of 1 Hz decimals, with a stretch of floats that are not decimals.
 func compatSamples() []sample {
 	rng := rand.New(rand.NewPCG(5, 6))
@@ -28,25 +29,31 @@ func compatSamples() []sample {
 	return ss
 }
 
-// TestDecodeVersion1 checks that blocks and rollups of version 1, as an
-// earlier molen stored them, still decode to what was stored.
+// TestDecodeVersion1 checks that blocks and rollups of versions 1 and 2,
+// as earlier molens stored them, still decode to what was stored.
 func TestDecodeVersion1(t *testing.T) {
+	for _, v := range []string{"v1", "v2"} {
+		t.Run(v, func(t *testing.T) { testDecodeOld(t, v) })
+	}
+}
+
+func testDecodeOld(t *testing.T, version string) {
 	ss := compatSamples()
-	b, err := os.ReadFile(filepath.Join("testdata", "v1", "block.bin"))
+	b, err := os.ReadFile(filepath.Join("testdata", version, "block.bin"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	got, err := decodeBlock(nil, b)
 	if err != nil || !slices.EqualFunc(got, ss, sameSample) {
-		t.Errorf("block of version 1: %d samples, %v; want the %d stored", len(got), err, len(ss))
+		t.Errorf("block of %s: %d samples, %v; want the %d stored", version, len(got), err, len(ss))
 	}
-	b, err = os.ReadFile(filepath.Join("testdata", "v1", "rollup-minute.bin"))
+	b, err = os.ReadFile(filepath.Join("testdata", version, "rollup-minute.bin"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := rollupOf(ss, minute)
 	gotP, err := decodeRollup(nil, minute, b)
 	if err != nil || !reflect.DeepEqual(gotP, want) {
-		t.Errorf("rollup of version 1: %v, %v; want %v", gotP, err, want)
+		t.Errorf("rollup of %s: %v, %v; want %v", version, gotP, err, want)
 	}
 }

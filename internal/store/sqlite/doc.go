@@ -30,11 +30,12 @@
 // series' points as blocks (codec.go: timestamps as delta-of-deltas in
 // their largest common unit; floats as integer deltas when they are short
 // decimals, which sensor values are, as deltas of their shifted bits when
-// those end in zeros (float32s), else XORed bits; ints as deltas; strings
-// as they are;
-// qualities and kinds as runs; the whole zstd-compressed) with their
-// minute and hour rollups (count, numeric count, sum, min, max, first and
-// last), and in one transaction inserts them, records latest values and
+// those end in zeros (float32s), else XORed bits; the integers of the
+// first two as differences from the mean of the eight before where that
+// is cheaper (noise around a slow signal); ints as deltas; strings as they
+// are; qualities and kinds as runs; the whole zstd-compressed) with their
+// minute and hour rollups (count, numeric count, sum, min, max, last; hour
+// rollups also first), and in one transaction inserts them, records latest values and
 // first timestamps, and deletes the chunks. Then it merges runs of small
 // blocks of a series into blocks of up to 64Ki points, once a run holds
 // 32Ki points or 16 blocks, so that a point is rewritten a few times at
@@ -61,14 +62,18 @@
 // (store.RollupSpans), and reads points only for the ragged minutes at
 // the ends and the head: a day of a 1 Hz series at 1-minute buckets reads
 // 1,440 rollup rows, not 86,400 points. Sums may then differ from a sum over the points in the last bits
-// (floating-point addition in another order).
+// (floating-point addition in another order). first by the minute reads
+// the points, and the minute firsts retention kept of the points it
+// removed (res minuteFirsts), since minute rollups keep no first values.
 //
 // # Retention
 //
 // Expire (retention.go) flushes the head, then, in one transaction,
 // deletes an organisation's blocks that end before their resolution's
 // cutoff and rewrites in place (same id and gen) those that straddle it,
-// and sets the first timestamps of the series it changed; raw points,
+// keeps the first point and count of each minute of the raw points it
+// removes (minute firsts), and sets the first timestamps of the series it
+// changed; raw points,
 // minute and hour rollups each have their own cutoff. Latest values are
 // never expired. Since rollups are kept at least as long as points (see
 // store.Retention.Validate), aggregates at minute and hour steps still
@@ -80,19 +85,23 @@
 // migrations (and afterMigration's Go steps) in one transaction and
 // refuses a file of a newer version. Version 4 moved version 3's points
 // table into the ingest log, so the first compaction turns it into blocks;
-// version 5 added retention settings.
+// version 5 added retention settings; version 6 moved the first values of
+// minutes whose points retention had removed out of the minute rollups
+// into minute firsts.
 // Every SQL parameter is bound; statements are constant strings (some
 // joined from constant parts).
 //
-// Free pages: the database runs with incremental auto-vacuum, and after
-// each compaction and retention run reclaim (compact.go) returns free
-// pages to the file system in 1 MiB steps, keeping at most a twentieth of
-// the file free. migrate converts a file made without it once (VACUUM).
+// Pages: a new database has pages of 1 KiB (blocks are overflow chains,
+// whose last page is half empty on average) and incremental auto-vacuum,
+// both set before WAL mode (setup). After a compaction that finds ingest
+// idle reclaim (compact.go) returns every free page to the file system,
+// after retention all but a twentieth of the file, in 1 MiB steps. migrate
+// converts a file made without auto-vacuum once (VACUUM).
 //
 // # Measured
 //
 // go test -bench IngestFactory (four continuous simulated hours of 16
 // factories, 672 series, 9,676,800 points, calls of 10,000): after
-// compaction 0.53–0.54 bytes a point in pages in use and on disk; see docs/benchmarks.md and ADR 0010 for the
+// compaction 0.48 bytes a point in pages in use and on disk; see docs/benchmarks.md and ADR 0010 for the
 // figures, their conditions and the query figures.
 package sqlite

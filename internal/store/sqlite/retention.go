@@ -24,8 +24,8 @@ import (
 
 // expiring is a block that holds something older than its cutoff.
 type expiring struct {
-	id, series, res, maxTS int64
-	n                      int
+	id, series, res, gen, maxTS int64
+	n                           int
 }
 
 // rewritten is a straddling block without its old points or buckets.
@@ -55,6 +55,7 @@ func (s *Store) Expire(ctx context.Context, org string, r store.Retention, now t
 			cuts[res] = store.RollupCutoff(cuts[res], res)
 		}
 	}
+	cuts[minuteFirsts] = cuts[minute]
 	if r == (store.Retention{}) {
 		return stats, nil
 	}
@@ -62,10 +63,18 @@ func (s *Store) Expire(ctx context.Context, org string, r store.Retention, now t
 	s.compactMu.Lock()
 	defer s.compactMu.Unlock()
 	// Runs after the writer lock below is given back. The blocks are
-	// expired by then; pages left free are the next compaction's to
-	// reclaim, so a failure here is only logged.
+	// expired by then; small blocks left unmerged and pages left free are
+	// the next compaction's, so a failure here is only logged. The flush
+	// below writes a small block per series, and minute firsts are small:
+	// they are merged as a compaction does, or a store whose heads are all
+	// flushed by retention would keep one block per series and run
+	// (measured in SteadyState: most of its pages were such blocks and
+	// their index entries).
 	defer func() {
-		if err := s.reclaim(ctx); err != nil && !errors.Is(err, ErrClosed) {
+		if err := s.merge(ctx, false); err != nil && !errors.Is(err, ErrClosed) {
+			s.opts.Logger.Warn("storage: merging blocks after retention failed; the next compaction retries", "err", err)
+		}
+		if err := s.reclaim(ctx, reclaimRetention); err != nil && !errors.Is(err, ErrClosed) {
 			s.opts.Logger.Warn("storage: returning free pages after retention failed; the next compaction retries", "err", err)
 		}
 	}()
@@ -86,33 +95,69 @@ func (s *Store) Expire(ctx context.Context, org string, r store.Retention, now t
 		switch res {
 		case 0:
 			stats.Points += int64(n)
-		case minute:
+		case minute: // not minuteFirsts: the same minutes as minute's
 			stats.Minutes += int64(n)
 		case hour:
 			stats.Hours += int64(n)
 		}
 	}
 	var (
-		drop    []any
-		rewrite []rewritten
-		touched []int64 // series whose points change, by id
+		drop     []any
+		rewrite  []rewritten
+		touched  []int64 // series whose points change, by id
+		gone     []sample
+		minFirst []newBlock // the minute firsts of the points removed
+		gen      int64
 	)
+	// The points removed, by series in ingest order, become the minute
+	// firsts of their series (see minuteFirsts), where the minute
+	// rollups keep them.
+	addFirsts := func() {
+		if len(gone) == 0 {
+			return
+		}
+		sortSamples(gone)
+		var ps []store.Partial
+		for _, p := range rollupOf(gone, minute) {
+			if p.Start >= cuts[minute] {
+				ps = append(ps, firstOnly(p))
+			}
+		}
+		for part := range slices.Chunk(ps, maxBlockPoints) {
+			minFirst = append(minFirst, newBlock{series: touched[len(touched)-1], res: minuteFirsts, gen: gen,
+				minTS: part[0].Start, maxTS: part[len(part)-1].Start, n: len(part), data: compress(encodeRollup(nil, minuteFirsts, part))})
+		}
+		gone, gen = gone[:0], 0
+	}
 	for _, b := range old {
 		if b.res == 0 && (len(touched) == 0 || touched[len(touched)-1] != b.series) {
+			addFirsts()
 			touched = append(touched, b.series)
+		}
+		if b.res == 0 {
+			gen = max(gen, b.gen)
 		}
 		if b.maxTS < cuts[b.res] {
 			drop = append(drop, b.id)
 			count(b.res, b.n)
+			if b.res == 0 {
+				ss, err := s.blockSamples(ctx, b.id)
+				if err != nil {
+					return stats, fmt.Errorf("expire %s: %w", org, err)
+				}
+				gone = append(gone, ss...)
+			}
 			continue
 		}
-		rw, err := s.trimBlock(ctx, b, cuts[b.res])
+		rw, removed, err := s.trimBlock(ctx, b, cuts[b.res])
 		if err != nil {
 			return stats, fmt.Errorf("expire %s: %w", org, err)
 		}
+		gone = append(gone, removed...)
 		rewrite = append(rewrite, rw)
 		count(b.res, b.n-rw.n)
 	}
+	addFirsts()
 
 	type first struct {
 		ts int64
@@ -133,6 +178,11 @@ func (s *Store) Expire(ctx context.Context, org string, r store.Retention, now t
 			if _, err := s.w.ExecContext(ctx, `UPDATE blocks SET min_ts = ?, max_ts = ?, n = ?, data = ? WHERE id = ?`,
 				rw.minTS, rw.maxTS, rw.n, rw.data, rw.id); err != nil {
 				return fmt.Errorf("rewrite block %d: %w", rw.id, err)
+			}
+		}
+		for _, b := range minFirst {
+			if _, err := s.insertBlock.ExecContext(ctx, b.series, b.res, b.gen, b.minTS, b.maxTS, b.n, b.data); err != nil {
+				return fmt.Errorf("insert minute firsts: %w", err)
 			}
 		}
 		// The first timestamp as stored: the oldest point in a block, or
@@ -191,10 +241,10 @@ func (s *Store) Expire(ctx context.Context, org string, r store.Retention, now t
 // expiring returns the blocks of org's series that start before the
 // cutoff of their resolution, by series.
 func (s *Store) expiring(ctx context.Context, org string, cuts map[int64]int64) ([]expiring, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT id, series_id, res, max_ts, n FROM blocks
+	rows, err := s.r.QueryContext(ctx, `SELECT id, series_id, res, gen, max_ts, n FROM blocks
 		WHERE series_id IN (SELECT id FROM series WHERE org = ?)
-			AND (res = 0 AND min_ts < ? OR res = ? AND min_ts < ? OR res = ? AND min_ts < ?)
-		ORDER BY series_id, res, gen, id`, org, cuts[0], minute, cuts[minute], hour, cuts[hour])
+			AND (res = 0 AND min_ts < ? OR res IN (?, ?) AND min_ts < ? OR res = ? AND min_ts < ?)
+		ORDER BY series_id, res, gen, id`, org, cuts[0], minute, minuteFirsts, cuts[minute], hour, cuts[hour])
 	if err != nil {
 		return nil, fmt.Errorf("find old blocks: %w", err)
 	}
@@ -202,7 +252,7 @@ func (s *Store) expiring(ctx context.Context, org string, cuts map[int64]int64) 
 	var out []expiring
 	for rows.Next() {
 		var b expiring
-		if err := rows.Scan(&b.id, &b.series, &b.res, &b.maxTS, &b.n); err != nil {
+		if err := rows.Scan(&b.id, &b.series, &b.res, &b.gen, &b.maxTS, &b.n); err != nil {
 			return nil, fmt.Errorf("find old blocks: %w", err)
 		}
 		out = append(out, b)
@@ -213,36 +263,176 @@ func (s *Store) expiring(ctx context.Context, org string, cuts map[int64]int64) 
 	return out, nil
 }
 
-// trimBlock returns block b without its points (or buckets) before cut;
-// b ends at or after cut, so something is left.
-func (s *Store) trimBlock(ctx context.Context, b expiring, cut int64) (rewritten, error) {
-	rw := rewritten{id: b.id}
+// readBlock returns the data of block id, decompressed.
+func (s *Store) readBlock(ctx context.Context, id int64) ([]byte, error) {
 	var data []byte
-	if err := s.r.QueryRowContext(ctx, `SELECT data FROM blocks WHERE id = ?`, b.id).Scan(&data); err != nil {
-		return rw, fmt.Errorf("read block %d: %w", b.id, err)
+	if err := s.blockData.QueryRowContext(ctx, id).Scan(&data); err != nil {
+		return nil, fmt.Errorf("read block %d: %w", id, err)
 	}
 	data, err := decompress(data)
 	if err != nil {
-		return rw, fmt.Errorf("block %d: %w", b.id, err)
+		return nil, fmt.Errorf("block %d: %w", id, err)
 	}
+	return data, nil
+}
+
+// blockSamples returns the points of block id.
+func (s *Store) blockSamples(ctx context.Context, id int64) ([]sample, error) {
+	data, err := s.readBlock(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	ss, err := decodeBlock(nil, data)
+	if err != nil {
+		return nil, fmt.Errorf("block %d: %w", id, err)
+	}
+	return ss, nil
+}
+
+// trimBlock returns block b without its points (or buckets) before cut,
+// and the points it removed; b ends at or after cut, so something is
+// left.
+func (s *Store) trimBlock(ctx context.Context, b expiring, cut int64) (rewritten, []sample, error) {
+	rw := rewritten{id: b.id}
 	if b.res == 0 {
-		ss, err := decodeBlock(nil, data)
+		ss, err := s.blockSamples(ctx, b.id)
 		if err != nil {
-			return rw, fmt.Errorf("block %d: %w", b.id, err)
+			return rw, nil, err
 		}
 		i, _ := slices.BinarySearchFunc(ss, cut, func(s sample, t int64) int { return cmp.Compare(s.ts, t) })
-		ss = ss[i:]
-		rw.n, rw.minTS, rw.maxTS = len(ss), ss[0].ts, ss[len(ss)-1].ts
-		rw.data = compress(encodeBlock(nil, ss))
-		return rw, nil
+		left := ss[i:]
+		rw.n, rw.minTS, rw.maxTS = len(left), left[0].ts, left[len(left)-1].ts
+		rw.data = compress(encodeBlock(nil, left))
+		return rw, ss[:i], nil
+	}
+	data, err := s.readBlock(ctx, b.id)
+	if err != nil {
+		return rw, nil, err
 	}
 	ps, err := decodeRollup(nil, b.res, data)
 	if err != nil {
-		return rw, fmt.Errorf("rollup block %d: %w", b.id, err)
+		return rw, nil, fmt.Errorf("rollup block %d: %w", b.id, err)
 	}
 	i, _ := slices.BinarySearchFunc(ps, cut, func(p store.Partial, t int64) int { return cmp.Compare(p.Start, t) })
 	ps = ps[i:]
 	rw.n, rw.minTS, rw.maxTS = len(ps), ps[0].Start, ps[len(ps)-1].Start
 	rw.data = compress(encodeRollup(nil, b.res, ps))
-	return rw, nil
+	return rw, nil, nil
+}
+
+// firstsOfOldRollups keeps, when a database of schema version 5 is
+// opened, the first values its minute rollups held of points retention
+// has removed: retention removes a series' points from the oldest on, so
+// those are the points before the series' oldest stored point. Each minute
+// whose first point is before it gets a minute first (see minuteFirsts),
+// counting the points of the minute no longer stored. The old minute
+// rollups stay as they are; their first values are no longer read.
+func firstsOfOldRollups(s *Store, ctx context.Context) error {
+	type old struct {
+		series, gen int64
+		data        []byte
+	}
+	var olds []old
+	rows, err := s.w.QueryContext(ctx, `SELECT series_id, gen, data FROM blocks WHERE res = ? ORDER BY series_id, gen, id`, minute)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var o old
+		if err := rows.Scan(&o.series, &o.gen, &o.data); err != nil {
+			rows.Close()
+			return err
+		}
+		olds = append(olds, o)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	// How many points of a series in [from, to) its point blocks hold.
+	stored := func(series, from, to int64) (int64, error) {
+		rows, err := s.w.QueryContext(ctx, `SELECT data FROM blocks WHERE series_id = ? AND res = 0 AND max_ts >= ? AND min_ts < ?`, series, from, to)
+		if err != nil {
+			return 0, err
+		}
+		defer rows.Close()
+		var n int64
+		for rows.Next() {
+			var b []byte
+			err := rows.Scan(&b)
+			if err == nil {
+				b, err = decompress(b)
+			}
+			var ss []sample
+			if err == nil {
+				ss, err = decodeBlock(nil, b)
+			}
+			if err != nil {
+				return 0, fmt.Errorf("block of series %d: %w", series, err)
+			}
+			for _, smp := range ss {
+				if smp.ts >= from && smp.ts < to {
+					n++
+				}
+			}
+		}
+		return n, rows.Err()
+	}
+	for i := 0; i < len(olds); {
+		series, gen := olds[i].series, int64(0)
+		var ps []store.Partial
+		for ; i < len(olds) && olds[i].series == series; i++ {
+			b, err := decompress(olds[i].data)
+			if err != nil {
+				return fmt.Errorf("minute rollup of series %d: %w", series, err)
+			}
+			if !rollupHasFirst(b) {
+				continue
+			}
+			if ps, err = decodeRollup(ps, minute, b); err != nil {
+				return fmt.Errorf("minute rollup of series %d: %w", series, err)
+			}
+			gen = max(gen, olds[i].gen)
+		}
+		if len(ps) == 0 {
+			continue
+		}
+		first := int64(math.MaxInt64) // the oldest point still stored
+		var ts sql.NullInt64
+		if err := s.w.QueryRowContext(ctx, `SELECT min(min_ts) FROM blocks WHERE series_id = ? AND res = 0`, series).Scan(&ts); err != nil {
+			return err
+		}
+		if ts.Valid {
+			first = ts.Int64
+		}
+		var firsts []store.Partial
+		for _, p := range mergePartials(ps) {
+			if p.FirstTS >= first {
+				continue
+			}
+			if p.LastTS >= first {
+				n, err := stored(series, p.Start, p.Start+minute)
+				if err != nil {
+					return err
+				}
+				if p.Count -= n; p.Count <= 0 {
+					continue
+				}
+			}
+			firsts = append(firsts, firstOnly(p))
+		}
+		for part := range slices.Chunk(firsts, maxBlockPoints) {
+			if _, err := s.w.ExecContext(ctx, `INSERT INTO blocks (series_id, res, gen, min_ts, max_ts, n, data) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+				series, minuteFirsts, gen, part[0].Start, part[len(part)-1].Start, len(part), compress(encodeRollup(nil, minuteFirsts, part))); err != nil {
+				return fmt.Errorf("minute firsts of series %d: %w", series, err)
+			}
+		}
+	}
+	return nil
+}
+
+// firstOnly is what a minute first keeps of a partial: its count, first
+// timestamp and first value.
+func firstOnly(p store.Partial) store.Partial {
+	return store.Partial{Start: p.Start, Count: p.Count, FirstTS: p.FirstTS, First: p.First}
 }

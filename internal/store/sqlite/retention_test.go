@@ -106,3 +106,74 @@ func TestExpireKeepsRollups(t *testing.T) {
 		t.Errorf("Series after Expire = %+v, %v; want First %d, Last %d", series, err, rawCut, end-sec)
 	}
 }
+
+// TestMigrateMinuteFirsts opens a database as a molen before schema
+// version 6 left it: minute rollups with first values, and the oldest
+// points (to the middle of a minute) removed by retention. First and last
+// by the minute must still be what they were, from the minute firsts the
+// migration keeps of the removed points and the points left.
+func TestMigrateMinuteFirsts(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "hub.db")
+	s := openAt(t, path)
+	const org, series = "org", "m/x"
+	start := int64(1_699_999_200) * int64(time.Second) // a whole hour
+	sec := int64(time.Second)
+	cut := start + 3630*sec // the middle of minute 60
+	var all []sample
+	for call, r := range [][2]int64{{0, 3630}, {3630, 7200}} {
+		var pts []uns.Point
+		for i := r[0]; i < r[1]; i++ {
+			v := uns.Float(float64(i*7919%1000) / 10)
+			if i%13 == 0 {
+				v = uns.Int(i)
+			}
+			pts = append(pts, uns.Point{Series: series, TS: start + i*sec, Value: v})
+			all = append(all, sample{ts: start + i*sec, v: v})
+		}
+		if _, err := s.Ingest(ctx, org, store.Source{Edge: "e"}, []store.Record{{Seq: uint64(call + 1), Points: pts}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Compact(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// What a molen before version 6 stored: minute rollups with first and
+	// last values; its retention removed the points before cut.
+	for _, q := range []struct {
+		sql  string
+		args []any
+	}{
+		{`DELETE FROM blocks WHERE res = ?`, []any{minute}},
+		{`INSERT INTO blocks (series_id, res, gen, min_ts, max_ts, n, data) VALUES (1, ?, 1, ?, ?, 120, ?)`,
+			[]any{minute, start, start + 119*int64(time.Minute), compress(encodeRollupFlags(nil, minute, rollupOf(all, minute), rollupFirst|rollupLast))}},
+		{`DELETE FROM blocks WHERE res = 0 AND max_ts < ?`, []any{cut}},
+		{`UPDATE schema_version SET version = 5`, nil},
+	} {
+		if _, err := s.w.ExecContext(ctx, q.sql, q.args...); err != nil {
+			t.Fatalf("%s: %v", q.sql, err)
+		}
+	}
+	if raw, err := s.Raw(ctx, org, series, 0, 1<<62, 0); err != nil || len(raw) != 7200-3630 {
+		t.Fatalf("Raw before migration: %d points, %v; want %d", len(raw), err, 7200-3630)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s = openAt(t, path)
+	defer s.Close()
+	for _, agg := range []store.Agg{store.First, store.Last, store.Count} {
+		for _, step := range []int64{int64(time.Minute), 2 * int64(time.Minute), 7 * int64(time.Minute)} {
+			var want []store.Bucket
+			for _, p := range rollupOf(all, step) {
+				b, _ := p.Bucket(agg)
+				want = append(want, b)
+			}
+			got, err := s.Aggregate(ctx, org, series, start, start+7200*sec, step, agg)
+			if err != nil || !slices.Equal(got, want) {
+				t.Errorf("%s by %v after migration: %v, %v\nwant %v", agg, time.Duration(step), got, err, want)
+			}
+		}
+	}
+}

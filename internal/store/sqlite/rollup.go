@@ -11,15 +11,41 @@ import (
 
 // Rollup resolutions (store.RollupSpans): every compaction also stores, per
 // series, the partial aggregates of its points by minute and by hour.
+// Minute rollups keep no first values (nor their timestamps): first by the
+// minute comes from the points, and for the points retention removed, from
+// the minute firsts it keeps of them (res minuteFirsts: the count and
+// first point of the removed points of each minute; see Expire). The
+// first values took a sixth of the minute rollups (ADR 0010, step 8);
+// last values, which PromQL and the charts' last mode ask for, stay.
 const (
-	minute = store.RollupMinute
-	hour   = store.RollupHour
+	minute       = store.RollupMinute
+	hour         = store.RollupHour
+	minuteFirsts = -minute
 )
+
+// The flags of a rollup of version 3: which of the first and last values
+// (and their timestamps) it holds.
+const (
+	rollupFirst = 1 << iota
+	rollupLast
+)
+
+// rollupFlags returns what rollups of res keep.
+func rollupFlags(res int64) byte {
+	switch res {
+	case minute:
+		return rollupLast
+	case minuteFirsts:
+		return rollupFirst
+	}
+	return rollupFirst | rollupLast
+}
 
 // rollupVersion is the first byte of an encoded rollup. Version 1 stored
 // sums, minima and maxima as XORed float bits and the offsets of the first
-// and last timestamps in ns; it is still read.
-const rollupVersion = 2
+// and last timestamps in ns, version 2 had no floatsMean columns and no
+// flags (every rollup had first and last values); both are still read.
+const rollupVersion = 3
 
 // sumTolerance is how far, relative to its size, a stored sum may be from
 // the sum computed in float64: a sum of decimals with d digits is stored as
@@ -28,14 +54,20 @@ const rollupVersion = 2
 const sumTolerance = 1e-12
 
 // encodeRollup encodes partials (of one series and resolution, by start)
-// as columns: starts as deltas in units of res, counts, numeric counts,
-// then float columns (appendFloats) of minima, maxima and sums (sums as
-// decimals of the minima's and maxima's digits where they are within
-// sumTolerance of one), the offsets of the first and last timestamps from
-// the start in a common unit (see encodeBlock), then the first and last
-// values.
+// as columns: a byte of flags (rollupFlags), starts as deltas in units of
+// the resolution, counts, numeric counts, then float columns
+// (appendFloats) of minima, maxima and sums (sums as decimals of the
+// minima's and maxima's digits where they are within sumTolerance of one),
+// the offsets from the start of the first and of the last timestamps in a
+// common unit (see encodeBlock), then the first and the last values; of
+// first and last only those the flags name.
 func encodeRollup(b []byte, res int64, ps []store.Partial) []byte {
-	b = append(b, rollupVersion)
+	return encodeRollupFlags(b, res, ps, rollupFlags(res))
+}
+
+func encodeRollupFlags(b []byte, res int64, ps []store.Partial, flags byte) []byte {
+	res = max(res, -res) // minuteFirsts are by the minute
+	b = append(b, rollupVersion, flags)
 	b = binary.AppendUvarint(b, uint64(len(ps)))
 	var prev int64
 	for _, p := range ps {
@@ -59,24 +91,42 @@ func encodeRollup(b []byte, res int64, ps []store.Partial) []byte {
 	} else {
 		b = appendFloats(b, sums)
 	}
+	if flags == 0 {
+		return b
+	}
+	first, last := flags&rollupFirst != 0, flags&rollupLast != 0
 	e := maxUnit
 	for _, p := range ps {
-		e = unitOf(unitOf(e, p.FirstTS-p.Start), p.LastTS-p.Start)
+		if first {
+			e = unitOf(e, p.FirstTS-p.Start)
+		}
+		if last {
+			e = unitOf(e, p.LastTS-p.Start)
+		}
 	}
 	b = append(b, byte(e))
 	for _, p := range ps {
-		b = binary.AppendUvarint(b, uint64((p.FirstTS-p.Start)/ipow10[e]))
+		if first {
+			b = binary.AppendUvarint(b, uint64((p.FirstTS-p.Start)/ipow10[e]))
+		}
 	}
 	for _, p := range ps {
-		b = binary.AppendUvarint(b, uint64((p.LastTS-p.Start)/ipow10[e]))
+		if last {
+			b = binary.AppendUvarint(b, uint64((p.LastTS-p.Start)/ipow10[e]))
+		}
 	}
-	var first, last valueCols
+	var firsts, lasts valueCols
 	for _, p := range ps {
-		first.add(p.First)
-		last.add(p.Last)
+		firsts.add(p.First)
+		lasts.add(p.Last)
 	}
-	b = first.appendTo(b)
-	return last.appendTo(b)
+	if first {
+		b = firsts.appendTo(b)
+	}
+	if last {
+		b = lasts.appendTo(b)
+	}
+	return b
 }
 
 // nearDecimals reports whether every float of fs is within sumTolerance
@@ -91,13 +141,29 @@ func nearDecimals(fs []float64, d int) bool {
 	return true
 }
 
-// decodeRollup appends the partials of an encoded rollup to dst.
+// rollupHasFirst reports whether an encoded rollup holds first values:
+// every rollup before version 3 does.
+func rollupHasFirst(b []byte) bool {
+	return len(b) > 0 && (b[0] < 3 || len(b) > 1 && b[1]&rollupFirst != 0)
+}
+
+// decodeRollup appends the partials of an encoded rollup to dst. Partials
+// of a rollup without first (last) values have their first (last)
+// timestamp at their start and no first (last) value.
 func decodeRollup(dst []store.Partial, res int64, b []byte) ([]store.Partial, error) {
+	res = max(res, -res)
 	r := &reader{b: b}
 	version := r.byte()
-	if version != 1 && version != rollupVersion {
+	if version < 1 || version > rollupVersion {
 		return dst, fmt.Errorf("%w: unknown rollup version", errCorrupt)
 	}
+	flags := byte(rollupFirst | rollupLast)
+	if version >= 3 {
+		if flags = r.byte(); flags&^(rollupFirst|rollupLast) != 0 {
+			r.fail()
+		}
+	}
+	first, last := flags&rollupFirst != 0, flags&rollupLast != 0
 	n64 := r.uvarint()
 	if n64 > maxBlockPoints {
 		return dst, fmt.Errorf("%w: %d buckets in a rollup", errCorrupt, n64)
@@ -140,21 +206,34 @@ func decodeRollup(dst []store.Partial, res int64, b []byte) ([]store.Partial, er
 				f(&ps[i], fr.next())
 			}
 		}
-		e := r.byte()
-		if e > maxUnit {
-			r.fail()
-		} else {
-			unit = ipow10[e]
+		if first || last {
+			if e := r.byte(); e > maxUnit {
+				r.fail()
+			} else {
+				unit = ipow10[e]
+			}
 		}
 	}
 	for i := range ps {
-		ps[i].FirstTS = ps[i].Start + int64(r.uvarint())*unit
+		ps[i].FirstTS, ps[i].LastTS = ps[i].Start, ps[i].Start
 	}
-	for i := range ps {
-		ps[i].LastTS = ps[i].Start + int64(r.uvarint())*unit
+	if first {
+		for i := range ps {
+			ps[i].FirstTS += int64(r.uvarint()) * unit
+		}
 	}
-	kinds := r.readValues(n, nil, func(i int, v uns.Value) { ps[i].First = v })
-	r.readValues(n, kinds, func(i int, v uns.Value) { ps[i].Last = v })
+	if last {
+		for i := range ps {
+			ps[i].LastTS += int64(r.uvarint()) * unit
+		}
+	}
+	var kinds []byte
+	if first {
+		kinds = r.readValues(n, kinds, func(i int, v uns.Value) { ps[i].First = v })
+	}
+	if last {
+		r.readValues(n, kinds, func(i int, v uns.Value) { ps[i].Last = v })
+	}
 	if r.err == nil && len(r.b) != 0 {
 		r.fail()
 	}

@@ -80,7 +80,8 @@ type Store struct {
 	w   *sql.Conn // the only connection that writes; used while holding wsem
 	r   *sql.DB   // read pool; query_only connections
 
-	opts Options
+	opts     Options
+	pageSize int64 // of the database file, in bytes
 
 	// wsem holds one token. Every write takes it (waiting in a
 	// context-aware way) and gives it back after its commit or rollback;
@@ -159,6 +160,11 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		s.wdb.Close()
 		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
 	}
+	if err := s.setup(ctx); err != nil {
+		s.w.Close()
+		s.wdb.Close()
+		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
+	}
 	if err := s.migrate(ctx); err != nil {
 		s.w.Close()
 		s.wdb.Close()
@@ -196,14 +202,12 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 // the write lock before it reads anything (see inTx).
 func dsn(abs string, opts Options, readOnly bool) string {
 	q := url.Values{}
-	if !readOnly {
-		// Before any table exists: a new database is created with
-		// incremental auto-vacuum (an existing one is converted by
-		// migrate).
-		q.Add("_pragma", "auto_vacuum(INCREMENTAL)")
-	}
 	q.Add("_pragma", "busy_timeout("+strconv.FormatInt(opts.BusyTimeout.Milliseconds(), 10)+")")
-	q.Add("_pragma", "journal_mode(WAL)")
+	if readOnly {
+		// The writer's connection sets WAL mode (setup) after the page
+		// size, which must come first, and opens before the readers.
+		q.Add("_pragma", "journal_mode(WAL)")
+	}
 	q.Add("_pragma", "synchronous(FULL)")
 	q.Add("_pragma", "foreign_keys(OFF)")
 	if readOnly {
@@ -216,6 +220,34 @@ func dsn(abs string, opts Options, readOnly bool) string {
 	}
 	u := url.URL{Scheme: "file", Path: abs, RawQuery: q.Encode()}
 	return u.String()
+}
+
+// pageSize is the page size of a new database. Blocks are stored in
+// overflow chains of pages, and the last page of each chain is on average
+// half empty: with 1 KiB pages that tail is a quarter of what 4 KiB pages
+// leave (ADR 0010, step 6). An existing database keeps the page size it
+// was made with.
+var pageSize = 1024
+
+// setup sets, on the writer's connection before the schema is made, what
+// must precede the first table: the page size (before auto_vacuum, which
+// fixes it), incremental auto-vacuum (an existing database is converted by
+// migrate), and then WAL mode, which fixes the page size too. Neither
+// changes an existing database.
+func (s *Store) setup(ctx context.Context) error {
+	for _, q := range []string{
+		`PRAGMA page_size = ` + strconv.Itoa(pageSize),
+		`PRAGMA auto_vacuum = INCREMENTAL`,
+		`PRAGMA journal_mode = WAL`,
+	} {
+		if _, err := s.w.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("%s: %w", q, err)
+		}
+	}
+	if err := s.w.QueryRowContext(ctx, `PRAGMA page_size`).Scan(&s.pageSize); err != nil {
+		return fmt.Errorf("read page size: %w", err)
+	}
+	return nil
 }
 
 // Close stops the compactor (a running compaction finishes or, failing,
@@ -426,12 +458,17 @@ ALTER TABLE points RENAME TO points_v3;
 	// 5: nothing. Releases before the metadata layer made the retention
 	// settings table here; it moved with orgs, tokens and edges (see 1).
 	`SELECT 1`,
+	// 6: minute rollups no longer answer first; the first values of
+	// minutes whose points retention removed move into minute firsts
+	// (firstsOfOldRollups).
+	`SELECT 1`,
 }
 
 // afterMigration runs Go code after the SQL of a schema version, in the
 // same transaction.
 var afterMigration = map[int]func(s *Store, ctx context.Context) error{
 	4: convertV3,
+	6: firstsOfOldRollups,
 }
 
 // convertV3 moves the points of schema version 3 into chunks of up to

@@ -55,6 +55,15 @@ func TestDurabilitySettings(t *testing.T) {
 	}
 	check("writer", func(q string) (v string, err error) { return v, s.w.QueryRowContext(t.Context(), q).Scan(&v) })
 	check("reader", func(q string) (v string, err error) { return v, s.r.QueryRowContext(t.Context(), q).Scan(&v) })
+	// A new database gets the store's page size and incremental
+	// auto-vacuum, both of which must be set before WAL mode (setup).
+	var size, mode int
+	if err := s.w.QueryRowContext(t.Context(), `PRAGMA page_size`).Scan(&size); err != nil || size != pageSize {
+		t.Errorf("page_size = %d, %v; want %d", size, err, pageSize)
+	}
+	if err := s.w.QueryRowContext(t.Context(), `PRAGMA auto_vacuum`).Scan(&mode); err != nil || mode != autoVacuumIncremental {
+		t.Errorf("auto_vacuum = %d, %v; want %d (incremental)", mode, err, autoVacuumIncremental)
+	}
 	if _, err := s.r.ExecContext(t.Context(), `DELETE FROM points`); err == nil {
 		t.Error("a reader connection could write")
 	}
@@ -198,7 +207,11 @@ func TestMigrateFromV1(t *testing.T) {
 	if v != len(migrations) {
 		t.Errorf("schema version after migration = %d, want %d", v, len(migrations))
 	}
-	// The file was made without auto-vacuum: migrate rewrote it with.
+	// The file was made without auto-vacuum: migrate rewrote it with. Its
+	// page size (4 KiB, SQLite's default) stays what it was.
+	if size := s.pageSize; size != 4096 {
+		t.Errorf("page size after migration = %d, want the file's 4096", size)
+	}
 	var mode int
 	if err := s.w.QueryRowContext(t.Context(), `PRAGMA auto_vacuum`).Scan(&mode); err != nil || mode != autoVacuumIncremental {
 		t.Errorf("auto_vacuum after migration = %d, %v; want %d (incremental)", mode, err, autoVacuumIncremental)

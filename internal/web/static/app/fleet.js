@@ -14,6 +14,8 @@ import {
   html, useState, useApi, api, t, lang, useSignal, registerArea, href, fmtNum, fmtAgo, can,
 } from './core.js';
 import { at, Refusal, useAction } from './account.js';
+import { RegisterEdge, RevokeEdge } from './fleet-register.js';
+import { Diagnostics } from './fleet-diagnostics.js';
 
 registerArea({ id: 'fleet', title: 'area.fleet', visible: (w) => can(w, 'viewer'), view: FleetView });
 
@@ -72,14 +74,15 @@ function Inventory({ route, who }) {
       <tbody>${edges.map((e) => {
         const r = e.reported ? e.reported.report : null;
         return html`<tr data-edge=${e.id}>
-          <th scope="row"><a href=${href('fleet', ['edge', e.id])}>${e.name}</a> <code>${e.id}</code></th>
+          <th scope="row"><a href=${href('fleet', ['edge', e.id])}>${e.name}</a> <code>${e.id}</code>${e.revoked ? html` <span class="badge">${t('fleet.revoked')}</span>` : ''}</th>
           <td>${e.site || '–'}</td><td><${Labels} labels=${e.labels} /></td><td><${Health} h=${e.health} /></td>
           <td>${r ? html`${r.version || '?'} <small>${r.os}/${r.arch}</small>` : '–'}</td>
           <td>${e.reported ? fmtAgo(Date.parse(e.reported.at)) : '–'}</td>
           <td>${r ? fmtNum(r.buffer_records, 0) : '–'}</td>
           <td>${r ? t('fleet.versions', { run: r.manifest.version, want: e.desired_version }) : e.desired_version || '–'}</td></tr>`;
       })}</tbody></table>`}
-  </section>`;
+  </section>
+  ${can(who, 'engineer') && html`<${RegisterEdge} onDone=${list.reload} />`}`;
 }
 
 // ---- one edge ----------------------------------------------------------------
@@ -101,6 +104,7 @@ function EdgeDetail({ id, who }) {
   const changes = diff(desired.manifest, r && r.manifest);
   return html`<p><a href=${href('fleet')}>${t('fleet.back')}</a></p>
     <h2>${e.name} <code>${e.id}</code> <${Health} h=${e.health} /></h2>
+    <${RevokeEdge} e=${e} who=${who} reload=${d.reload} />
     <div class="columns">
       <section class="panel" aria-labelledby="fleet-status-h">
         <h3 id="fleet-status-h">${t('fleet.status')}</h3>
@@ -117,9 +121,11 @@ function EdgeDetail({ id, who }) {
       </section>
       <${Place} e=${e} reload=${d.reload} />
     </div>
+    ${can(who, 'engineer') && html`<${Diagnostics} id=${e.id} inputs=${r ? r.inputs : []} />`}
     <section tabindex="0" aria-labelledby="fleet-parts-h">
       <h3 id="fleet-parts-h">${t('fleet.parts')}</h3>
       <p>${t('fleet.runs', { run: r ? r.manifest.version : 0, want: desired.manifest.version })}</p>
+      ${r && r.manifest.pending_reason && html`<p class="note" data-pending=${r.manifest.pending}>${t('diag.pending')} ${r.manifest.pending_reason}</p>`}
       ${r && r.manifest.error && html`<p role="alert" class="error" data-manifest-error>${r.manifest.rolled_back ? t('fleet.rolledBack') + ' ' : ''}${r.manifest.error}</p>`}
       ${r && r.manifest.parts && r.manifest.parts.length > 0 ? html`<table>
         <caption class="sr-only">${t('fleet.parts')}</caption>

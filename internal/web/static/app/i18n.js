@@ -10,6 +10,7 @@ import { programme } from './i18n-programme.js';
 import { network } from './i18n-network.js';
 import { fleet } from './i18n-fleet.js';
 import { notify } from './i18n-notify.js';
+import { diagnostics } from './i18n-diagnostics.js';
 import { academy } from './i18n-academy.js';
 
 export const catalogue = {
@@ -140,4 +141,4 @@ export const catalogue = {
     'error.unavailable': 'Deze hub biedt dit nog niet.',
   },
 };
-for (const l of Object.keys(catalogue)) Object.assign(catalogue[l], accounts[l], programme[l], network[l], fleet[l], notify[l], academy[l]);
+for (const l of Object.keys(catalogue)) Object.assign(catalogue[l], accounts[l], programme[l], network[l], fleet[l], notify[l], diagnostics[l], academy[l]);

@@ -1,0 +1,36 @@
+package service
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+)
+
+// BuildGo compiles the Go package in dir (a main package that registers a
+// molensvc.Service in init) to the WebAssembly module out, as a WASI
+// reactor: GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared. The go
+// tool's build cache makes a rebuild of unchanged sources cheap.
+func BuildGo(ctx context.Context, dir, out string) error {
+	abs, err := filepath.Abs(out)
+	if err != nil {
+		return err
+	}
+	cmd := exec.CommandContext(ctx, "go", "build", "-buildmode=c-shared", "-trimpath", "-o", abs, ".")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("build %s (GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared): %w\n%s", dir, err, stderr.Bytes())
+	}
+	return nil
+}
+
+// Build builds the package's module from its Go source (x-molen.source)
+// into x-molen.module.
+func Build(ctx context.Context, pkg *Package) error {
+	return BuildGo(ctx, filepath.Join(pkg.Dir, pkg.Molen.Source), filepath.Join(pkg.Dir, pkg.Molen.Module))
+}
