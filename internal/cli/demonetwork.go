@@ -34,9 +34,9 @@ var demoCustomers = []programme.Company{
 
 func seedNetwork(ctx context.Context, h *hub.Hub, national bool, now time.Time) error {
 	p := h.Programme()
-	cfg := synth.Config{Seed: 1, Companies: 40, Assessments: 80, Now: now, Known: demoCustomers}
+	cfg := synth.Config{Seed: 1, Companies: 40, Assessments: 80, People: 600, Now: now, Known: demoCustomers}
 	if national {
-		cfg.Companies, cfg.Assessments = 3500, 10000-len(demoAssessments)
+		cfg.Companies, cfg.Assessments, cfg.People = 3500, 10000-len(demoAssessments), 200000
 	}
 	if _, err := synth.Generate(ctx, p, h.Tree(now), cfg); err != nil {
 		return fmt.Errorf("demo programme network: %w", err)
@@ -60,6 +60,32 @@ func seedNetwork(ctx context.Context, h *hub.Hub, national bool, now time.Time) 
 	} {
 		if _, err := p.Record(ctx, noord, r, ""); err != nil {
 			return fmt.Errorf("demo service: %w", err)
+		}
+	}
+	return seedAcademy(ctx, p, now)
+}
+
+// seedAcademy enrols the demo factory's people in EDIH Noord's academy
+// courses (Daan Visser also in one of EDIH Zuid's), most of them
+// completed weeks ago, so that the academy's pages and Daan's skills
+// passport show something at once.
+func seedAcademy(ctx context.Context, p *programme.Service, now time.Time) error {
+	days := func(n int) time.Time { return now.AddDate(0, 0, -n) }
+	for hubID, rows := range map[string][]programme.Completion{
+		"edih-noord": {
+			{Email: demoEngineer, Name: "Daan Visser", Course: "noord-sensors-retrofit", Company: hub.DefaultOrg, Enrolled: days(90), Completed: days(60)},
+			{Email: demoEngineer, Name: "Daan Visser", Course: "noord-predictive-maintenance", Company: hub.DefaultOrg, Enrolled: days(40), Completed: days(20)},
+			{Email: demoEngineer, Name: "Daan Visser", Course: "noord-ai-for-makers", Company: hub.DefaultOrg, Enrolled: days(5)},
+			{Email: "eva.bakker@molenaar.demo", Name: "Eva Bakker", Course: "noord-oee-basics", Company: hub.DefaultOrg, Enrolled: days(70), Completed: days(45)},
+			{Email: "lotte.meijer@molenaar.demo", Name: "Lotte Meijer", Course: "noord-sensors-retrofit", Company: hub.DefaultOrg, Enrolled: days(8)},
+			{Email: "bram@vandijk.demo", Name: "Bram van Dijk", Course: "noord-energy-monitoring", Company: "van-dijk-kunststof", Enrolled: days(30), Completed: days(10)},
+		},
+		"edih-zuid": {
+			{Email: demoEngineer, Name: "Daan Visser", Course: "zuid-ot-security", Enrolled: days(50), Completed: days(35)},
+		},
+	} {
+		if _, err := p.Import(ctx, api.Principal{Org: hubID, OrgKind: string(auth.Hub), Role: api.RoleAdvisor}, rows, ""); err != nil {
+			return fmt.Errorf("demo academy: %w", err)
 		}
 	}
 	return nil

@@ -8,7 +8,7 @@ import "github.com/spf13/cobra"
 // simulated factory and the demo. An edge-only build (-tags edgeonly) has
 // none of them and links neither the hub nor the simulator.
 func platform(g *globals) []*cobra.Command {
-	return []*cobra.Command{newDemo(g), newHub(g), newAudit(g), newSim(g), newBench(g)}
+	return []*cobra.Command{newDemo(g), newHub(g), newAudit(g), newAcademy(g), newSim(g), newBench(g)}
 }
 
 // platformHint ends the root command's help.

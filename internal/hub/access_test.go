@@ -242,11 +242,16 @@ func newWorld(t *testing.T) *world {
 	w.ids["session"] = me["session"].(string)
 	w.ids["user"] = userIDs["viewer"]
 	w.ids["provider"] = "none"
-	w.ids["org"] = "acme"      // an organisation, for platform admins
-	w.ids["company"] = "acme"  // a hub's customer
-	w.ids["fieldlab"] = "lab"  // a hub's fieldlab
-	w.ids["month"] = "2026-01" // a month's KPI snapshot
-	w.ids["name"] = "line"     // a label of the Prometheus API (its values name acme's lines)
+	w.ids["org"] = "acme"        // an organisation, for platform admins
+	w.ids["company"] = "acme"    // a hub's customer
+	w.ids["fieldlab"] = "lab"    // a hub's fieldlab
+	w.ids["month"] = "2026-01"   // a month's KPI snapshot
+	w.ids["course"] = "course"   // a hub's academy course
+	w.ids["route"] = "route"     // a hub's learning route
+	w.ids["enrolment"] = "enr_x" // an enrolment in a hub's course
+	w.ids["hub"] = "edih-a"      // an issuer of credentials (public)
+	w.ids["learner"] = "lrn_x"   // a learner of a hub's academy
+	w.ids["name"] = "line"       // a label of the Prometheus API (its values name acme's lines)
 	dma := w.must(t, w.c["svc-engineer"], "POST", "/api/v1/assessments", assessmentBody("T0"), 201)
 	w.ids["assessment"] = dma["id"].(string)
 	w.must(t, w.c["svc-engineer"], "PUT", "/api/v1/fleet/groups/acme-presses", `{"line":"press"}`, 200)

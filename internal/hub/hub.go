@@ -434,7 +434,11 @@ func (h *Hub) open(ctx context.Context) error {
 	}
 	h.fleet.SetReleases(fleet.ReleaseStore{Dir: filepath.Join(cfg.DataDir, "releases"), Keys: cfg.ReleaseKeys})
 	if h.prog, err = programme.New(ctx, programme.Config{DB: h.meta, Audit: h.audit, HubOf: h.hubOf,
-		Orgs: progOrgs{h.auth}, Connected: h.fleet.Connected, Evidence: h.evidence, Log: cfg.Log.With("component", "programme"), Now: cfg.Now, Reg: reg}); err != nil {
+		Orgs: progOrgs{h.auth}, Connected: h.fleet.Connected, Evidence: h.evidence, Log: cfg.Log.With("component", "programme"), Now: cfg.Now, Reg: reg,
+		PublicURL: h.PublicURL, EmailOf: func(ctx context.Context, user string) (string, error) {
+			u, err := h.auth.User(ctx, user)
+			return u.Email, err
+		}}); err != nil {
 		return err
 	}
 	if h.quota, err = quota.New(ctx, quota.Config{Meta: h.meta, Store: h.store, Default: cfg.Quota, Audit: h.audit, Log: cfg.Log.With("component", "quota"),

@@ -17,7 +17,7 @@ import (
 // synthAt is the day the synthetic programme's data ends.
 var synthAt = time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
 
-func synthHub(t testing.TB, companies, assessments int) (*hub.Hub, synth.Stats) {
+func synthHub(t testing.TB, companies, assessments, people int) (*hub.Hub, synth.Stats) {
 	t.Helper()
 	ctx := context.Background()
 	h, err := hub.Start(ctx, hub.Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0", Out: io.Discard})
@@ -25,7 +25,7 @@ func synthHub(t testing.TB, companies, assessments int) (*hub.Hub, synth.Stats) 
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { h.Close() })
-	st, err := synth.Generate(ctx, h.Programme(), h.Tree(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)), synth.Config{Seed: 7, Companies: companies, Assessments: assessments, Now: synthAt})
+	st, err := synth.Generate(ctx, h.Programme(), h.Tree(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)), synth.Config{Seed: 7, Companies: companies, Assessments: assessments, People: people, Now: synthAt})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +37,7 @@ func synthHub(t testing.TB, companies, assessments int) (*hub.Hub, synth.Stats) 
 func TestSynthetic(t *testing.T) {
 	var kpis []string
 	for range 2 {
-		h, st := synthHub(t, 120, 300)
+		h, st := synthHub(t, 120, 300, 2000)
 		if st.Hubs != 5 || st.Fieldlabs != 50 || st.Companies != 120 || st.Assessments != 300 {
 			t.Errorf("made %+v", st)
 		}
@@ -51,6 +51,13 @@ func TestSynthetic(t *testing.T) {
 		f := k.Funnel
 		if !(f[0].Count == 120 && f[0].Count >= f[1].Count && f[1].Count >= f[2].Count && f[2].Count > 0 && f[3].Count > 0 && f[4].Count > 0 && k.DMA.Companies > 0 && k.DMA.Change > 0) {
 			t.Errorf("national KPIs: %s", b)
+		}
+		// The academy: one in fifty learners took a course at a second
+		// hub, and still counts once.
+		upskilled := k.Targets[1]
+		if upskilled.ID != "people-upskilled" || upskilled.Value != int64(st.Learners) || k.Academy.Learners != st.Learners ||
+			k.Academy.Completions != st.Completions || st.Completions <= st.Learners || st.Enrolments <= 2000 || len(k.Academy.Hubs) != 5 {
+			t.Errorf("academy: made %+v, KPIs %+v %+v", st, upskilled, k.Academy)
 		}
 		cat, err := h.Programme().Catalogue(t.Context(), programme.Filter{Lang: "nl", Region: "NL41", Technology: "robotics"})
 		if err != nil || len(cat.Hubs) != 1 || len(cat.Fieldlabs) == 0 {
@@ -67,7 +74,7 @@ func TestSynthetic(t *testing.T) {
 // hub's through the API, a company's report, and a monthly snapshot.
 func BenchmarkProgramme(b *testing.B) {
 	start := time.Now()
-	h, st := synthHub(b, 3500, 10000)
+	h, st := synthHub(b, 3500, 10000, 200000)
 	b.Logf("generated %+v in %v", st, time.Since(start).Round(time.Millisecond))
 	ctx := b.Context()
 	a := h.Auth()

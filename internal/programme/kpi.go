@@ -59,6 +59,9 @@ type KPIs struct {
 	Collaborations int        `json:"collaborations"`
 	DMA            DMAChange  `json:"dma"`
 	Funnel         []Stepping `json:"funnel"`
+	// Academy are the academy's figures; its learners are the people
+	// upskilled of the hubs with academy records.
+	Academy AcademyFigures `json:"academy"`
 }
 
 // DMAChange is the change of the overall DMA score from T0 to T1 over
@@ -216,9 +219,9 @@ func (s *Service) KPIs(ctx context.Context, scope string) (KPIs, error) {
 		return KPIs{}, fmt.Errorf("KPIs of %s: customers: %w", scope, err)
 	}
 	var services []ServiceRecord
-	err = s.scan(ctx, `SELECT company, type, price, subsidy, investment, people FROM prog_services`+where, args, func(sc func(...any) error) error {
+	err = s.scan(ctx, `SELECT hub, company, type, price, subsidy, investment, people FROM prog_services`+where, args, func(sc func(...any) error) error {
 		var r ServiceRecord
-		if err := sc(&r.Company, &r.Type, &r.Price, &r.Subsidy, &r.Investment, &r.People); err != nil {
+		if err := sc(&r.Hub, &r.Company, &r.Type, &r.Price, &r.Subsidy, &r.Investment, &r.People); err != nil {
 			return err
 		}
 		services = append(services, r)
@@ -237,7 +240,11 @@ func (s *Service) KPIs(ctx context.Context, scope string) (KPIs, error) {
 			return KPIs{}, fmt.Errorf("connected edges: %w", err)
 		}
 	}
-	k := KPIs{Scope: scope, At: s.now().UTC(), BySize: map[string]int{}, BySector: map[string]int{}, ByRegion: map[string]int{},
+	acad, err := s.academyFigures(ctx, hub)
+	if err != nil {
+		return KPIs{}, fmt.Errorf("KPIs of %s: %w", scope, err)
+	}
+	k := KPIs{Scope: scope, At: s.now().UTC(), Academy: acad, BySize: map[string]int{}, BySector: map[string]int{}, ByRegion: map[string]int{},
 		ByServiceType: map[string]int{}, Services: len(services), Collaborations: collabs}
 	registered := map[string]bool{}
 	for _, c := range companies {
@@ -251,13 +258,17 @@ func (s *Service) KPIs(ctx context.Context, scope string) (KPIs, error) {
 	}
 	served := map[string]bool{}
 	typed := map[[2]string]bool{}
-	var upskilled, people int64
+	// People upskilled: the academy's distinct learners with a completion
+	// where a hub keeps academy records, the people on its skills service
+	// records where it does not (those may count a person twice).
+	upskilled := int64(acad.Learners)
+	var people int64
 	for _, r := range services {
 		k.Investment += r.Investment
 		k.Revenue += r.Price
 		k.Subsidy += r.Subsidy
 		people += r.People
-		if r.Type == "skills" {
+		if r.Type == "skills" && !slices.Contains(acad.Hubs, r.Hub) {
 			upskilled += r.People
 		}
 		if !registered[r.Company] {
@@ -351,6 +362,10 @@ func (k KPIs) CSV() ([]byte, error) {
 	for _, f := range k.Funnel {
 		row("funnel", f.Step, f.Count)
 	}
+	row("academy", "courses", k.Academy.Courses)
+	row("academy", "enrolments", k.Academy.Enrolments)
+	row("academy", "completions", k.Academy.Completions)
+	row("academy", "learners", k.Academy.Learners)
 	w.Flush()
 	return b.Bytes(), w.Error()
 }

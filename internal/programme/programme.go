@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -26,7 +27,8 @@ import (
 //go:embed migrations/*.sql
 var migrations embed.FS
 
-// Migrations are the domain's tables: dma_assessments and dma_intervals.
+// Migrations are the domain's tables: the assessments, the network's
+// (prog_…) and the academy's (acad_…).
 var Migrations = meta.Migrations{Domain: "programme", FS: meta.Dir(migrations, "migrations")}
 
 // Assessment is one digital maturity assessment of a company.
@@ -63,9 +65,15 @@ type Config struct {
 	// Evidence returns what molen measures of a company's factory; nil:
 	// none.
 	Evidence func(ctx context.Context, org string) (Evidence, error)
-	Log      *slog.Logger     // nil: discard
-	Now      func() time.Time // nil: time.Now
-	Reg      prometheus.Registerer
+	// PublicURL is the hub's address as people reach it, for the
+	// credentials' issuer; nil: http://localhost.
+	PublicURL func() string
+	// EmailOf returns a person's e-mail address by user ID, for their
+	// skills passport; nil: no passports.
+	EmailOf func(ctx context.Context, user string) (string, error)
+	Log     *slog.Logger     // nil: discard
+	Now     func() time.Time // nil: time.Now
+	Reg     prometheus.Registerer
 }
 
 // Service keeps assessments and hubs' intervals.
@@ -85,6 +93,10 @@ type Service struct {
 	questionnaires    sync.Map // version → *dma.Questionnaire
 	rejectedCompanies *prometheus.CounterVec
 	rejectedServices  *prometheus.CounterVec
+	rejectedAcademy   *prometheus.CounterVec
+	publicURL         func() string
+	emailOf           func(ctx context.Context, user string) (string, error)
+	learnerKeyCache   atomic.Pointer[[]byte]
 }
 
 // New returns the service, migrating its tables.
@@ -100,7 +112,9 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 			Help: "Digital maturity assessments refused, by reason (incomplete, contradictory, out_of_scale, unknown, malformed, order)."}, []string{"reason"}),
 		made: prometheus.NewCounter(prometheus.CounterOpts{Name: "molen_hub_dma_assessments_total",
 			Help: "Digital maturity assessments stored."}),
-		orgs: cfg.Orgs, connected: cfg.Connected, evidence: cfg.Evidence,
+		orgs: cfg.Orgs, connected: cfg.Connected, evidence: cfg.Evidence, publicURL: cfg.PublicURL, emailOf: cfg.EmailOf,
+		rejectedAcademy: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "molen_hub_academy_rejected_total",
+			Help: "Academy records refused, by kind (course, route, learner, enrolment, completion, import)."}, []string{"kind"}),
 		rejectedCompanies: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "molen_hub_programme_companies_rejected_total",
 			Help: "Customer registrations refused, by reason (invalid, duplicate)."}, []string{"reason"}),
 		rejectedServices: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "molen_hub_programme_services_rejected_total",
@@ -112,7 +126,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
-	cfg.Reg.MustRegister(s.rejected, s.made, s.rejectedCompanies, s.rejectedServices)
+	cfg.Reg.MustRegister(s.rejected, s.made, s.rejectedCompanies, s.rejectedServices, s.rejectedAcademy)
 	return s, nil
 }
 

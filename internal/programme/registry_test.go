@@ -72,7 +72,7 @@ type world struct {
 	clock time.Time
 }
 
-func newService(t *testing.T, db *meta.DB, connected map[string]bool) *world {
+func newService(t testing.TB, db *meta.DB, connected map[string]bool) *world {
 	t.Helper()
 	ctx := t.Context()
 	log, err := audit.New(ctx, db, nil, nil)

@@ -26,7 +26,7 @@ func (s *Service) Routes() []api.Route {
 		{Method: "POST", Path: "/api/v1/assessments", Auth: api.Engineer, Area: "programme", Handle: s.submit, SelfAudited: true},
 		{Method: "GET", Path: "/api/v1/assessments/comparison", Auth: api.Viewer, Area: "programme", Handle: s.compare},
 		{Method: "GET", Path: "/api/v1/assessments/{assessment}", Auth: api.Viewer, Area: "programme", Handle: s.get},
-	}, s.hubRoutes()...)
+	}, append(s.hubRoutes(), s.academyRoutes()...)...)
 }
 
 func (s *Service) questionnaire(r *http.Request, _ api.Principal) (any, error) {

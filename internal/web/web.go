@@ -109,6 +109,8 @@ func Handler() http.Handler {
 // hub's tests check it serves each; TestAPIContract checks the list is the
 // application's.
 var Endpoints = []string{
+	"academy/catalogue", "academy/courses", "academy/courses/{course}", "academy/enrolments", "academy/enrolments/{enrolment}/completion", "academy/enrolments/{enrolment}/credential",
+	"academy/learners/{learner}", "academy/passport", "academy/routes", "academy/routes/{route}", "academy/verify",
 	"alarms", "alarms/ack", "alarms/comment", "assessments", "assessments/comparison", "assessments/{assessment}", "audit", "audit/export", "audit/verify", "auth/login", "auth/logout",
 	"auth/switch", "auth/totp", "catalogue", "delegations", "delegations/{delegation}", "dma/intervals", "dma/questionnaire", "downtime/pareto", "edges", "edges/{edge}/revoke", "events", "events/reason",
 	"export", "fleet/edges", "fleet/edges/{edge}", "fleet/edges/{edge}/commands", "fleet/edges/{edge}/commands/{command}",

@@ -27,7 +27,7 @@ func Each(t *testing.T, test func(t *testing.T, db *meta.DB)) {
 }
 
 // SQLite opens a fresh SQLite metadata database in t.TempDir.
-func SQLite(t *testing.T) *meta.DB {
+func SQLite(t testing.TB) *meta.DB {
 	t.Helper()
 	db, err := meta.OpenSQLite(t.Context(), filepath.Join(t.TempDir(), "meta.db"), meta.Options{})
 	if err != nil {

@@ -27,6 +27,9 @@ type Config struct {
 	Companies   int       // 3,500 nationally
 	Assessments int       // 10,000: a T0 for every company, then T1s, then T2s
 	Now         time.Time // the day the data ends; assessments and services lie before it
+	// People are the academy's learners to train (about 200,000
+	// nationally); the records are imported in bulk.
+	People int
 	// Known are companies that exist already (the demo's), registered
 	// with their hub first; they get services but no assessments.
 	Known []programme.Company
@@ -43,6 +46,9 @@ type Tree interface {
 // Stats counts what Generate made.
 type Stats struct {
 	Hubs, Fieldlabs, Companies, Assessments, Services, Collaborations, Connected int
+	// The academy's: enrolments, completions and the distinct people
+	// with a completion.
+	Enrolments, Completions, Learners int
 }
 
 // Hub is one of the five regional hubs.
@@ -290,6 +296,15 @@ func Generate(ctx context.Context, s *programme.Service, tree Tree, cfg Config) 
 			}
 			st.Assessments++
 		}
+	}
+	byHub := map[string][]string{}
+	for _, c := range all {
+		if c.Consent {
+			byHub[c.Hub] = append(byHub[c.Hub], c.Org)
+		}
+	}
+	if err := academy(ctx, s, rng, cfg, byHub, &st); err != nil {
+		return st, err
 	}
 	return st, nil
 }

@@ -12,6 +12,7 @@ import { fleet } from './i18n-fleet.js';
 import { notify } from './i18n-notify.js';
 import { diagnostics } from './i18n-diagnostics.js';
 import { rollouts } from './i18n-rollouts.js';
+import { academy } from './i18n-academy.js';
 
 export const catalogue = {
   en: {
@@ -141,4 +142,4 @@ export const catalogue = {
     'error.unavailable': 'Deze hub biedt dit nog niet.',
   },
 };
-for (const l of Object.keys(catalogue)) Object.assign(catalogue[l], accounts[l], programme[l], network[l], fleet[l], notify[l], diagnostics[l], rollouts[l]);
+for (const l of Object.keys(catalogue)) Object.assign(catalogue[l], accounts[l], programme[l], network[l], fleet[l], notify[l], diagnostics[l], rollouts[l], academy[l]);

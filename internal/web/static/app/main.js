@@ -11,6 +11,7 @@ import './programme.js';
 import './network.js';
 import './fleet.js';
 import './notify.js';
+import './academy.js';
 
 // who is the signed-in principal: {kind: "person"|"token", name, org,
 // role, orgs}; null while unknown, false when nobody is signed in.

@@ -13,6 +13,7 @@ import {
   html, useApi, useEffect, api, t, lang, setLang, languages, useSignal, registerArea, href, fmtNum, fmtDate, can, download,
 } from './core.js';
 import { at, Refusal, useAction } from './account.js';
+import { PublicCourses, AcademyKpis } from './academy.js';
 
 const orgKind = (w) => ((w.orgs || []).find((o) => o.org === w.org) || {}).org_kind || '';
 
@@ -89,7 +90,8 @@ function CatalogueView({ route: r, who }) {
             </dl>
             ${f.website && html`<a href=${f.website} rel="noopener">${t('cat.website')}</a>`}
           </li>`)}</ul>`}
-      </section>`}
+      </section>
+      <${PublicCourses} hubs=${cat.data.hubs.map((h) => h.id)} technology=${q.technology} />`}
     <//>`;
 }
 
@@ -390,6 +392,7 @@ function Kpis({ who, national }) {
         <dt>${t('kpi.subsidy')}</dt><dd>${euros(d.subsidy)}</dd><dt>${t('kpi.services')}</dt><dd>${fmtNum(d.services, 0)}</dd>
         <dt>${t('kpi.collaborations')}</dt><dd>${fmtNum(d.collaborations, 0)}</dd></dl>
     </section>
+    <${AcademyKpis} academy=${d.academy} />
     <div class="cards">
       <${Breakdown} title=${t('kpi.bySize')} data=${d.customers_by_size} />
       <${Breakdown} title=${t('kpi.bySector')} data=${d.customers_by_sector} />
