@@ -14,6 +14,7 @@ import (
 
 	"github.com/molen-io/molen/internal/sim"
 	"github.com/molen-io/molen/internal/store"
+	"github.com/molen-io/molen/internal/store/colblock"
 	"github.com/molen-io/molen/internal/store/storetest"
 	"github.com/molen-io/molen/internal/uns"
 )
@@ -450,7 +451,7 @@ func BenchmarkRollupColumns(b *testing.B) {
 					if err := rows.Scan(&res, &data); err != nil {
 						b.Fatal(err)
 					}
-					raw, err := decompress(data)
+					raw, err := colblock.Decompress(data)
 					if err != nil {
 						b.Fatal(err)
 					}
@@ -463,7 +464,7 @@ func BenchmarkRollupColumns(b *testing.B) {
 						for i := range qs {
 							f(&qs[i])
 						}
-						sizes[v] += len(compress(encodeRollup(nil, res, qs)))
+						sizes[v] += len(colblock.Compress(encodeRollup(nil, res, qs)))
 					}
 				}
 				if err := rows.Err(); err != nil {
