@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
@@ -52,20 +53,15 @@ const defaultHeadAge = 10 * time.Minute
 func hourOf(ts int64) int64 { return ts - ts%blockSpan }
 
 // sqlSamples reads what Raw and the aggregates need of one series in
-// [$2, $3): the blocks that overlap it (src 0, the data in vs) in the order
+// [$2, $3) ($5 is $2 - blockSpan, or the least int64): the blocks that overlap it (src 0, the data in vs) in the order
 // of their points, then the points not yet compacted (src 1) by (ts, id),
 // at most $4 of them. One statement, so one snapshot: a compaction that
 // commits meanwhile is seen whole or not at all.
 var sqlSamples = sqlText(`SELECT 0::smallint, t0, id, 0::smallint, 0::smallint, NULL::float8, NULL::bigint, data
-		FROM {s}.blocks WHERE series_id = $1 AND t0 < $3 AND t0 > $2 - ` + fmt.Sprint(blockSpan) + ` AND t1 >= $2
+		FROM {s}.blocks WHERE series_id = $1 AND t0 < $3 AND t0 > $5 AND t1 >= $2
 	UNION ALL (SELECT 1::smallint, ts, id, kind, q, vf, vi, vs FROM {s}.points
 		WHERE series_id = $1 AND ts >= $2 AND ts < $3 ORDER BY ts, id LIMIT $4)
 	ORDER BY 1, 2, 3`)
-
-// querier is a pool or a transaction.
-type querier interface {
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-}
 
 // samples returns the points of series id in [from, to), in time order,
 // ties in ingest order, compacted or not; with limit > 0 at most limit of
@@ -73,8 +69,12 @@ type querier interface {
 // yet compacted, the compacted one comes first: it was ingested first,
 // but for a point that an ingest still in flight when its hour was
 // compacted stores late with a lower id.
-func (s *Store) samples(ctx context.Context, q querier, id int32, from, to int64, limit int) ([]colblock.Sample, error) {
-	rows, err := q.Query(ctx, s.sql(sqlSamples), id, from, to, limitArg(limit))
+func (s *Store) samples(ctx context.Context, id int32, from, to int64, limit int) ([]colblock.Sample, error) {
+	lo := int64(math.MinInt64)
+	if from > math.MinInt64+blockSpan {
+		lo = from - blockSpan
+	}
+	rows, err := s.pool.Query(ctx, s.sql(sqlSamples), id, from, to, limitArg(limit), lo)
 	if err != nil {
 		return nil, err
 	}

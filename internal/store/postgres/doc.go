@@ -59,7 +59,8 @@
 //
 // Upgrading: stop every hub of the schema, then start the new version. A
 // hub of an older version still running would keep writing in the old
-// way (before version 4, points without their rollups). Version 4 computes
+// way (before version 4, points without their rollups; before version 5
+// it reads rows only, so hours compacted into blocks look empty to it). Version 4 computes
 // the rollups of every point already stored, in the migration's
 // transaction, while other hubs wait at Open: about a pass over the points
 // (group by series and minute, then hour) plus two index probes per bucket.

@@ -547,7 +547,7 @@ func (s *Store) Raw(ctx context.Context, org, series string, from, to int64, lim
 	} else if err != nil {
 		return nil, fmt.Errorf("raw %s: series id: %w", series, err)
 	}
-	ss, err := s.samples(ctx, s.pool, id, from, to, limit)
+	ss, err := s.samples(ctx, id, from, to, limit)
 	if err != nil {
 		return nil, fmt.Errorf("raw %s: %w", series, err)
 	}

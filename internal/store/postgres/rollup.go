@@ -301,7 +301,7 @@ func (s *Store) addRollups(ctx context.Context, bs *store.Buckets, id int32, ste
 
 // addPoints adds the points of [from, to), compacted or not, to bs.
 func (s *Store) addPoints(ctx context.Context, bs *store.Buckets, id int32, from, to int64) error {
-	ss, err := s.samples(ctx, s.pool, id, from, to, 0)
+	ss, err := s.samples(ctx, id, from, to, 0)
 	if err != nil {
 		return err
 	}
