@@ -84,16 +84,14 @@ func (s *Store) samples(ctx context.Context, id int32, from, to int64, limit int
 	var vf pgtype.Float8
 	var vi pgtype.Int8
 	var vs []byte
-	_, err = pgx.ForEachRow(rows, []any{&src, &ts, &pid, &kind, &qual, &vf, &vi, &vs}, func() error {
+	_, err = pgx.ForEachRow(rows, []any{&src, &ts, &pid, &kind, &qual, &vf, &vi, &vs}, func() (err error) {
 		if src == 0 {
-			raw, err := colblock.Decompress(vs)
+			n := len(blocked)
+			blocked, err = readBlock(blocked, vs)
 			if err == nil {
-				n := len(blocked)
-				if blocked, err = colblock.Decode(blocked, raw); err == nil {
-					blocked = append(blocked[:n], slices.DeleteFunc(blocked[n:], func(smp colblock.Sample) bool {
-						return smp.TS < from || smp.TS >= to
-					})...)
-				}
+				blocked = append(blocked[:n], slices.DeleteFunc(blocked[n:], func(smp colblock.Sample) bool {
+					return smp.TS < from || smp.TS >= to
+				})...)
 			}
 			if err != nil {
 				return fmt.Errorf("block %d: %w", pid, err)
@@ -111,6 +109,15 @@ func (s *Store) samples(ctx context.Context, id int32, from, to int64, limit int
 		return nil, err
 	}
 	return mergeSamples(blocked, fresh, limit), nil
+}
+
+// readBlock appends the points of a stored (compressed) block to dst.
+func readBlock(dst []colblock.Sample, data []byte) ([]colblock.Sample, error) {
+	raw, err := colblock.Decompress(data)
+	if err != nil {
+		return dst, err
+	}
+	return colblock.Decode(dst, raw)
 }
 
 // mergeSamples merges the points of blocks (in the order of their blocks)

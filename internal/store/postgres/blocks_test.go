@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/molen-io/molen/internal/store"
+	"github.com/molen-io/molen/internal/store/colblock"
 	"github.com/molen-io/molen/internal/store/storetest"
 	"github.com/molen-io/molen/internal/uns"
 )
@@ -272,4 +273,24 @@ func TestMigrateBlocks(t *testing.T) {
 		t.Fatalf("compaction after the migration: %+v, %v", st, err)
 	}
 	checkRaw(t, s, want)
+}
+
+// TestCorruptBlock checks that a block whose bytes were damaged on disk
+// makes Raw and Aggregate fail with colblock.ErrCorrupt, not return a
+// wrong answer.
+func TestCorruptBlock(t *testing.T) {
+	s := openTest(t, Options{})
+	factory(t, s, 1, 1)
+	if _, err := s.compactBefore(t.Context(), math.MaxInt64); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.pool.Exec(t.Context(), `UPDATE `+pgx.Identifier{s.schema, "blocks"}.Sanitize()+` SET data = substr(data, 1, length(data) / 2)`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Raw(t.Context(), org, "plant/line0/temp", 0, math.MaxInt64, 0); !errors.Is(err, colblock.ErrCorrupt) {
+		t.Errorf("Raw of a corrupt block: %v, want ErrCorrupt", err)
+	}
+	if _, err := s.Aggregate(t.Context(), org, "plant/line0/temp", 0, math.MaxInt64, 7e9, store.Avg); !errors.Is(err, colblock.ErrCorrupt) {
+		t.Errorf("Aggregate of a corrupt block: %v, want ErrCorrupt", err)
+	}
 }

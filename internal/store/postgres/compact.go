@@ -192,13 +192,10 @@ func (s *Store) compactWindow(ctx context.Context, tx pgx.Tx, id int32, lo, hi i
 	var bid int64
 	var data []byte
 	if _, err := pgx.ForEachRow(rows, []any{&bid, &data}, func() error {
-		raw, err := colblock.Decompress(data)
-		if err == nil {
-			var ss []colblock.Sample
-			if ss, err = colblock.Decode(nil, raw); err == nil && len(ss) > 0 {
-				h := hourOf(ss[0].TS)
-				old[h] = append(old[h], ss...)
-			}
+		ss, err := readBlock(nil, data)
+		if err == nil && len(ss) > 0 {
+			h := hourOf(ss[0].TS)
+			old[h] = append(old[h], ss...)
 		}
 		if err != nil {
 			return fmt.Errorf("block %d: %w", bid, err)

@@ -134,11 +134,7 @@ func (s *Store) expireBlocks(ctx context.Context, tx pgx.Tx, org string, cut int
 	var id int64
 	var data []byte
 	if _, err := pgx.ForEachRow(rows, []any{&id, &data}, func() error {
-		raw, err := colblock.Decompress(data)
-		var ss []colblock.Sample
-		if err == nil {
-			ss, err = colblock.Decode(nil, raw)
-		}
+		ss, err := readBlock(nil, data)
 		if err != nil {
 			return fmt.Errorf("block %d: %w", id, err)
 		}
