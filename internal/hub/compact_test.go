@@ -2,7 +2,9 @@ package hub_test
 
 import (
 	"io"
+	"net/http"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -61,6 +63,20 @@ func TestCompactionUnderLease(t *testing.T) {
 	var inBlocks int64
 	if err := conn.QueryRow(t.Context(), `SELECT coalesce(sum(n), 0) FROM `+pgx.Identifier{schema, "blocks"}.Sanitize()).Scan(&inBlocks); err != nil || inBlocks != int64(len(pts)) {
 		t.Errorf("%d points in blocks (%v), want %d", inBlocks, err, len(pts))
+	}
+	// The holder counts what it moved in /metrics.
+	holder := hubs[0]
+	if ran1 {
+		holder = hubs[1]
+	}
+	resp, err := http.Get(holder.URL() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || !strings.Contains(string(body), "molen_hub_compacted_points_total 3600\n") {
+		t.Errorf("the holder's /metrics lack molen_hub_compacted_points_total 3600 (%v)", err)
 	}
 	// Nothing was left for another run: the holder's run moved it all.
 	if left, err := st.(*postgres.Store).Compact(t.Context(), later); err != nil || left.Points != 0 {

@@ -269,6 +269,7 @@ type Hub struct {
 	stopCompact   context.CancelFunc
 	compactDone   chan struct{} // closed when the compaction loop stopped
 	compactLease  *meta.Lease
+	compacted     compactMetrics
 
 	closeOnce sync.Once
 	closeErr  error
@@ -445,6 +446,7 @@ func (h *Hub) open(ctx context.Context) error {
 	h.lease = &meta.Lease{DB: h.meta, Name: "retention", Holder: holder(), TTL: retentionLease}
 	h.notifyLease = &meta.Lease{DB: h.meta, Name: "notify", Holder: h.lease.Holder, TTL: notifyLease}
 	h.compactLease = &meta.Lease{DB: h.meta, Name: "compact", Holder: h.lease.Holder, TTL: compactLease}
+	h.compacted = newCompactMetrics(reg)
 
 	limited := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "molen_hub_rate_limited_total",
 		Help: "Requests refused by a rate limit (429), by the bucket that refused them: address, org, caller, edge."}, []string{"by"})
