@@ -119,9 +119,11 @@ func firstDiff(a, b []uns.Point) int {
 }
 
 // TestCompactExactlyOnce runs compactions from two stores on one schema
-// at once, each interrupted (rolled back before its commit) at random
-// transactions, until both finish: every point is stored exactly once,
-// in blocks of one hour each, and the points table is left empty.
+// at once, each interrupted at random transactions, until both finish:
+// some roll back before their commit, others lose their connection there
+// (the server ends the session, as when a hub dies mid-transaction).
+// Every point is stored exactly once, in one block a series and hour, and
+// the points table is left empty.
 func TestCompactExactlyOnce(t *testing.T) {
 	schema := schemaFor(t.TempDir())
 	a := openSchema(t, schema, Options{})
@@ -132,14 +134,21 @@ func TestCompactExactlyOnce(t *testing.T) {
 	total := int64(6 * 3 * 3600)
 	errCrash := errors.New("crash before commit")
 	var wg sync.WaitGroup
+	var killed atomic.Int64
 	for i, s := range []*Store{a, b} {
 		rng := rand.New(rand.NewPCG(uint64(i), 7))
 		var mu sync.Mutex
-		s.compactHook = func() error {
+		s.compactHook = func(ctx context.Context, tx pgx.Tx) error {
 			mu.Lock()
-			defer mu.Unlock()
-			if rng.IntN(3) == 0 {
+			r := rng.IntN(4)
+			mu.Unlock()
+			switch r {
+			case 0:
 				return errCrash
+			case 1:
+				killed.Add(1)
+				_, err := tx.Exec(ctx, `SELECT pg_terminate_backend(pg_backend_pid())`)
+				return errors.Join(errCrash, err)
 			}
 			return nil
 		}
@@ -169,6 +178,9 @@ func TestCompactExactlyOnce(t *testing.T) {
 	}
 	checkRaw(t, a, want)
 	checkRaw(t, b, want)
+	if killed.Load() == 0 {
+		t.Error("no compaction lost its connection")
+	}
 }
 
 // TestCompactHeadAge checks what Compact leaves as rows: the hours that

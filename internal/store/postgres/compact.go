@@ -225,7 +225,7 @@ func (s *Store) compactWindow(ctx context.Context, tx pgx.Tx, id int32, lo, hi i
 		return fmt.Errorf("write blocks: %w", err)
 	}
 	if s.compactHook != nil {
-		if err := s.compactHook(); err != nil {
+		if err := s.compactHook(ctx, tx); err != nil {
 			return err
 		}
 	}

@@ -129,7 +129,7 @@ type Store struct {
 	afterIngest func(ctx context.Context)
 	// compactHook, set by tests before use, runs at the end of each
 	// compaction transaction, before its commit; an error rolls it back.
-	compactHook func() error
+	compactHook func(ctx context.Context, tx pgx.Tx) error
 }
 
 // ErrClosed is returned by calls on a closed Store.
