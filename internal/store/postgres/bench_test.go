@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -114,6 +116,72 @@ func BenchmarkIngest(b *testing.B) {
 			b.ReportMetric(float64(pointsBytes(b, s))/points, "disk-B/point")
 		})
 	}
+}
+
+// BenchmarkIngestCompacting ingests the same four hours of the sim shape
+// as BenchmarkIngestFactory while a second goroutine compacts as the hub
+// does, with the clock at the newest point ingested (so each hour is
+// compacted 10 minutes after it ended, while the next is ingested). It
+// reports the ingest rate with compaction beside it and the bytes a point
+// at the end (the last hour still rows).
+func BenchmarkIngestCompacting(b *testing.B) {
+	const sites, hours = 4, 4
+	calls, _ := storetest.FactoryPoints(b, sites, 0, hours*3600, 10_000, storetest.Shapes[0])
+	points := 0
+	for _, c := range calls {
+		points += len(c)
+	}
+	pp := float64(points)
+	for b.Loop() {
+		b.StopTimer()
+		s := openTest(b, Options{})
+		src := store.Source{Edge: "e", Stream: "points"}
+		var newest atomic.Int64
+		done := make(chan struct{})
+		var compacted atomic.Int64
+		var wg sync.WaitGroup
+		b.StartTimer()
+		start := time.Now()
+		wg.Go(func() {
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				st, err := s.Compact(b.Context(), time.Unix(0, newest.Load()))
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				compacted.Add(st.Points)
+			}
+		})
+		for i, c := range calls {
+			if _, err := s.Ingest(b.Context(), storetest.BenchOrg, src, []store.Record{{Seq: uint64(i + 1), Points: c}}); err != nil {
+				b.Fatal(err)
+			}
+			newest.Store(c[len(c)-1].TS)
+		}
+		el := time.Since(start)
+		close(done)
+		wg.Wait()
+		b.StopTimer()
+		b.ReportMetric(pp/el.Seconds(), "points/s")
+		b.ReportMetric(float64(compacted.Load()), "compacted-points")
+		rows, blocks, rollups := tableBytes(b, s)
+		b.ReportMetric(float64(rows+blocks+rollups)/pp, "B/pt")
+		b.ReportMetric(float64(rows)/pp, "rows-B/pt")
+		var heap int64
+		if err := s.pool.QueryRow(b.Context(), `SELECT sum(pg_relation_size(relid))::bigint FROM pg_partition_tree($1::regclass)`,
+			pgx.Identifier{s.schema, "points"}.Sanitize()).Scan(&heap); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(heap)/pp, "rows-heap-B/pt")
+		b.StartTimer()
+	}
+	b.ReportMetric(pp, "points")
+	b.ReportMetric(0, "ns/op")
 }
 
 // BenchmarkAggregate aggregates one series of 24 h at 1 Hz (86400 points)

@@ -28,6 +28,12 @@ type CompactStats struct {
 // series, and so its memory: 6 hours at 10 Hz are about 216,000 points.
 const compactWindow = 6 * blockSpan
 
+// emptyIndexBytes is the size of an empty B-tree (its metapage): a
+// partition with no heap page and indexes of that size was truncated
+// already (VACUUM gives back a heap's empty pages at its end, so the heap
+// alone does not tell).
+const emptyIndexBytes = 8192
+
 // compactLockTimeout bounds how long truncating an emptied partition
 // waits for its lock; past it the partition is left for the next run.
 const compactLockTimeout = 2 * time.Second
@@ -119,6 +125,14 @@ func (s *Store) compactBefore(ctx context.Context, before int64) (CompactStats, 
 				return st, fmt.Errorf("series %d from %d: %w", t.id, lo, err)
 			}
 			after, moved = t.id, true
+		}
+	}
+	if st.Points > 0 {
+		// The deleted rows' space becomes reusable by the next hour's rows
+		// now rather than when autovacuum comes by; partitions emptied are
+		// truncated below, since VACUUM keeps an index's pages.
+		if _, err := s.pool.Exec(ctx, `VACUUM `+pgx.Identifier{s.schema, "points"}.Sanitize()); err != nil {
+			return st, fmt.Errorf("vacuum points: %w", err)
 		}
 	}
 	if s.mode == modeNative {
@@ -245,7 +259,7 @@ func (s *Store) compactWindow(ctx context.Context, tx pgx.Tx, id int32, lo, hi i
 func (s *Store) truncateEmpty(ctx context.Context, before int64) (int64, error) {
 	rows, err := s.pool.Query(ctx, `SELECT c.relname, pg_get_expr(c.relpartbound, c.oid)
 		FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-		WHERE i.inhparent = $1::regclass AND pg_relation_size(c.oid) > 0`, pgx.Identifier{s.schema, "points"}.Sanitize())
+		WHERE i.inhparent = $1::regclass AND (pg_relation_size(c.oid) > 0 OR pg_indexes_size(c.oid) > $2)`, pgx.Identifier{s.schema, "points"}.Sanitize(), emptyIndexBytes)
 	if err != nil {
 		return 0, fmt.Errorf("list partitions: %w", err)
 	}
