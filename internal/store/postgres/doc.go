@@ -109,9 +109,10 @@
 // Compaction leaves the older partitions empty; it then TRUNCATEs each
 // partition that ends before its cut and holds no row (under its ACCESS
 // EXCLUSIVE lock, waiting at most 2 s), since VACUUM frees heap pages but
-// keeps the B-tree's. In the current partition VACUUM (autovacuum) makes
-// the deleted rows' space reusable by the next hour's rows, so the points
-// table stays at about an hour and a quarter of rows. TRUNCATE is not
+// keeps the B-tree's. In the current partition the VACUUM that follows
+// each compaction makes the deleted rows' heap space reusable by the next
+// hours' rows, but the index keeps its pages until the partition is over
+// and truncated (see docs/benchmarks.md for the figures). TRUNCATE is not
 // MVCC-safe for a transaction holding an older snapshot; the store's
 // reads are single statements.
 //
