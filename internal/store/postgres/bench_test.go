@@ -13,6 +13,7 @@ import (
 
 	"github.com/molen-io/molen/internal/store"
 	"github.com/molen-io/molen/internal/store/storetest"
+	"github.com/molen-io/molen/internal/uns"
 )
 
 // pointsBytes is the disk size of points (every partition, with its
@@ -40,6 +41,18 @@ func tableBytes(tb testing.TB, s *Store) (rows, blocks, rollups int64) {
 	return rows, blocks, rollups
 }
 
+// factoryCalls returns the factory benchmarks' data of shape sh: four
+// continuous hours of 4 sites in calls of 10,000 points, and the number of
+// points.
+func factoryCalls(b *testing.B, sh storetest.Shape) (calls [][]uns.Point, points int) {
+	const sites, hours = 4, 4
+	calls, _ = storetest.FactoryPoints(b, sites, 0, hours*3600, 10_000, sh)
+	for _, c := range calls {
+		points += len(c)
+	}
+	return calls, points
+}
+
 // BenchmarkIngestFactory ingests four continuous simulated hours of 4
 // sites of the embedded store's factory benchmarks (168 series at 1 Hz,
 // 2,419,200 points, storetest.FactoryPoints) in calls of 10,000 points,
@@ -49,14 +62,9 @@ func tableBytes(tb testing.TB, s *Store) (rows, blocks, rollups int64) {
 // rollups) before compaction (rows-B/pt) and after (B/pt), and of the
 // blocks alone (blocks-B/pt).
 func BenchmarkIngestFactory(b *testing.B) {
-	const sites, hours = 4, 4
 	for _, sh := range storetest.Shapes {
 		b.Run(sh.Name, func(b *testing.B) {
-			calls, _ := storetest.FactoryPoints(b, sites, 0, hours*3600, 10_000, sh)
-			points := 0
-			for _, c := range calls {
-				points += len(c)
-			}
+			calls, points := factoryCalls(b, sh)
 			pp := float64(points)
 			for b.Loop() {
 				b.StopTimer()
@@ -125,12 +133,7 @@ func BenchmarkIngest(b *testing.B) {
 // reports the ingest rate with compaction beside it and the bytes a point
 // at the end (the last hour still rows).
 func BenchmarkIngestCompacting(b *testing.B) {
-	const sites, hours = 4, 4
-	calls, _ := storetest.FactoryPoints(b, sites, 0, hours*3600, 10_000, storetest.Shapes[0])
-	points := 0
-	for _, c := range calls {
-		points += len(c)
-	}
+	calls, points := factoryCalls(b, storetest.Shapes[0])
 	pp := float64(points)
 	for b.Loop() {
 		b.StopTimer()
