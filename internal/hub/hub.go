@@ -287,6 +287,10 @@ type Hub struct {
 	stopRetention context.CancelFunc
 	retentionDone chan struct{} // closed when the retention loop stopped
 	retentionMu   sync.Mutex    // held by a retention run
+	stopCompact   context.CancelFunc
+	compactDone   chan struct{} // closed when the compaction loop stopped
+	compactLease  *meta.Lease
+	compacted     compactMetrics
 
 	closeOnce sync.Once
 	closeErr  error
@@ -365,6 +369,9 @@ func Start(ctx context.Context, cfg Config) (*Hub, error) {
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	h.stopRetention, h.retentionDone = cancel, make(chan struct{})
 	go h.retentionLoop(rctx)
+	cctx, ccancel := context.WithCancel(context.WithoutCancel(ctx))
+	h.stopCompact, h.compactDone = ccancel, make(chan struct{})
+	go h.compactLoop(cctx)
 	nctx, ncancel := context.WithCancel(context.WithoutCancel(ctx))
 	h.stopNotify, h.notifyDone = ncancel, make(chan struct{})
 	go func() {
@@ -474,6 +481,8 @@ func (h *Hub) open(ctx context.Context) error {
 	h.lease = &meta.Lease{DB: h.meta, Name: "retention", Holder: holder(), TTL: retentionLease}
 	h.notifyLease = &jobLease{Lease: &meta.Lease{DB: h.meta, Name: "notify", Holder: h.lease.Holder, TTL: notifyLease}, now: cfg.Now, log: cfg.Log}
 	h.rolloutsLease = &jobLease{Lease: &meta.Lease{DB: h.meta, Name: "rollouts", Holder: h.lease.Holder, TTL: notifyLease}, now: cfg.Now, log: cfg.Log}
+	h.compactLease = &meta.Lease{DB: h.meta, Name: "compact", Holder: h.lease.Holder, TTL: compactLease}
+	h.compacted = newCompactMetrics(reg)
 
 	limited := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "molen_hub_rate_limited_total",
 		Help: "Requests refused by a rate limit (429), by the bucket that refused them: address, org, caller, edge."}, []string{"by"})
@@ -728,6 +737,8 @@ func (h *Hub) Close() error {
 	h.closeOnce.Do(func() {
 		h.stopRetention()
 		<-h.retentionDone
+		h.stopCompact()
+		<-h.compactDone
 		h.stopNotify()
 		<-h.notifyDone
 		h.stopRollouts()
@@ -737,7 +748,7 @@ func (h *Hub) Close() error {
 		defer cancel()
 		srvErr := h.srv.Shutdown(ctx)
 		runErr := <-h.done
-		leaseErr := errors.Join(h.lease.Release(ctx), h.notifyLease.Release(ctx), h.rolloutsLease.Release(ctx))
+		leaseErr := errors.Join(h.lease.Release(ctx), h.notifyLease.Release(ctx), h.rolloutsLease.Release(ctx), h.compactLease.Release(ctx))
 		h.closeErr = errors.Join(srvErr, runErr, leaseErr, h.closeAll())
 	})
 	return h.closeErr

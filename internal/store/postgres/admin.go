@@ -19,11 +19,15 @@ import (
 var (
 	sqlSeriesForUpdate = sqlText(`SELECT id FROM {s}.series WHERE org = $1 AND path = $2 FOR UPDATE`)
 	sqlDeleteSeries    = sqlText(`WITH p AS (DELETE FROM {s}.points WHERE series_id = $1),
+		k AS (DELETE FROM {s}.blocks WHERE series_id = $1),
 		r AS (DELETE FROM {s}.rollups WHERE series_id = $1),
 		l AS (DELETE FROM {s}.latest WHERE series_id = $1)
 		DELETE FROM {s}.series WHERE id = $1`)
 	sqlRenameSeries = sqlText(`UPDATE {s}.series SET path = $2 WHERE id = $1`)
 	sqlMovePoints   = sqlText(`UPDATE {s}.points SET series_id = $2 WHERE series_id = $1`)
+	// Moved blocks may overlap the target's blocks of the same hours;
+	// reads merge overlapping blocks (see mergeSamples).
+	sqlMoveBlocks = sqlText(`UPDATE {s}.blocks SET series_id = $2 WHERE series_id = $1`)
 	// sqlMergeRollups combines the rollups of $1 into those of $2: counts
 	// and sums add, extremes widen, the first and last points are the
 	// earlier and later by (ts, id).
@@ -136,7 +140,7 @@ func (s *Store) MergeSeries(ctx context.Context, org, from, into string) error {
 			ids[p] = id
 		}
 		src, dst := ids[from], ids[into]
-		for _, q := range []string{sqlMovePoints, sqlMergeRollups, sqlMergeLatest, sqlMergeFirst, sqlDeleteSeries} {
+		for _, q := range []string{sqlMovePoints, sqlMoveBlocks, sqlMergeRollups, sqlMergeLatest, sqlMergeFirst, sqlDeleteSeries} {
 			args := []any{src, dst}
 			if q == sqlDeleteSeries {
 				args = args[:1]

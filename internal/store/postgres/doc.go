@@ -59,12 +59,13 @@
 //
 // Upgrading: stop every hub of the schema, then start the new version. A
 // hub of an older version still running would keep writing in the old
-// way (before version 4, points without their rollups). Version 4 computes
+// way (before version 4, points without their rollups; before version 5
+// it reads rows only, so hours compacted into blocks look empty to it). Version 4 computes
 // the rollups of every point already stored, in the migration's
 // transaction, while other hubs wait at Open: about a pass over the points
 // (group by series and minute, then hour) plus two index probes per bucket.
 //
-// Points are append-only. A value is in vf (floats; bools as 0/1), vi
+// Points arrive as rows and are append-only. A value is in vf (floats; bools as 0/1), vi
 // (int64, exact) or vs (strings as bytea: exact, NUL included), the other
 // two NULL, with kind and quality as smallints. id, from a sequence that
 // hands out blocks of 1024 so Ingest knows every point's id before COPY,
@@ -80,6 +81,47 @@
 // identifier spliced into SQL, quoted with pgx.Identifier.Sanitize; the
 // partition DDL, which takes no parameters, adds partition names built
 // from dates and bounds formatted from int64s.
+//
+// # Blocks
+//
+// Rows cost about 100 bytes a point. Compact (compact.go) moves a series'
+// points of a UTC hour, once that hour has ended Options.HeadAge (default
+// 10 minutes) ago, into a block (schema version 5, blocks.go): the column
+// block format of the embedded store (internal/store/colblock), zstd
+// compressed, in a bytea with its series, first and last timestamp and
+// count; one block per series and hour (parts of at most 65,536 points).
+// For the simulator's factory data that is about 0.5 bytes a point in
+// blocks and 7 in all, the rollups being the rest. A late point of a
+// compacted hour is a row until the next compaction, which rewrites the
+// hour's block with it.
+//
+// Each compaction transaction takes a schema-wide advisory lock, holds the
+// series row (FOR KEY SHARE, so DeleteSeries and MergeSeries wait), then
+// DELETEs the rows of one series and window (at most six hours) RETURNING
+// them, merges them with the blocks of their hours and writes the blocks:
+// rows and blocks change together or not at all, so a compaction that is
+// cancelled or crashes loses and duplicates nothing, and two compactions
+// from two hubs take turns, the second finding the points gone. The hub
+// runs Compact every 5 minutes under a lease (internal/hub, compact.go),
+// so one hub does the work. An existing schema migrates by creating the
+// table; its rows move at the next compactions, oldest first.
+//
+// Compaction leaves the older partitions empty; it then TRUNCATEs each
+// partition that ends before its cut and holds no row (under its ACCESS
+// EXCLUSIVE lock, waiting at most 2 s), since VACUUM frees heap pages but
+// keeps the B-tree's. In the current partition the VACUUM that follows
+// each compaction makes the deleted rows' heap space reusable by the next
+// hours' rows, but the index keeps its pages until the partition is over
+// and truncated (see docs/benchmarks.md for the figures). TRUNCATE is not
+// MVCC-safe for a transaction holding an older snapshot; the store's
+// reads are single statements.
+//
+// Reads combine both in one statement (one snapshot): the blocks that
+// overlap the range, decoded in Go, and the rows not yet compacted, merged
+// in time order. Points with equal timestamps keep their ingest order
+// within a block and among rows; between a block and a row the block's
+// comes first, which is the ingest order except for a point that an ingest
+// still in flight when its hour was compacted commits afterwards.
 //
 // # Partitioning
 //
@@ -109,9 +151,13 @@
 // # Retention
 //
 // Expire (retention.go) deletes, in one transaction, an organisation's
-// points older than its raw period and raises the first_ts of its series
-// to the oldest point left (or the latest value's timestamp); latest rows
-// stay. It also deletes the organisation's minute and hour rollups that
+// points older than its raw period: rows, whole blocks that end before
+// the cut, and the points before the cut of the one block of a series
+// that straddles it, which is rewritten (so Raw and Series' First are
+// exact at the cut, as they are for rows). It raises the first_ts of its
+// series to the oldest point left (or the latest value's timestamp);
+// latest rows stay. It takes the compaction lock, so that it runs between
+// compactions, never beside one. It also deletes the organisation's minute and hour rollups that
 // start before the cutoffs of their own periods, so aggregates at minute
 // and hour steps outlive the raw points. The retention table holds
 // each organisation's setting (schema version 3). Deleting rows leaves
@@ -121,8 +167,8 @@
 // # Queries
 //
 // Series and Latest join series and latest: one index range by
-// (org, path). Raw is one index range of (series_id, ts), ties sorted by
-// id.
+// (org, path). Raw reads the blocks and rows of its range in one
+// statement (see Blocks).
 //
 // Aggregate at a step that a minute or an hour divides reads the whole
 // minutes (hours) of its range from the rollups (schema version 4,
@@ -134,12 +180,8 @@
 // a minute from the points (store.RollupSpans); store.Partial merges them. The migration to version 4 computes the rollups of the points
 // already stored.
 //
-// Other steps group points by ts - ts % step through a subquery fenced
-// with OFFSET 0, so that the planner expects few groups and hash-aggregates
-// instead of sorting every point; first and last then fetch each bucket's
-// edge point by one index probe. These run as unnamed statements, planned
-// for their arguments each time: a cached generic plan guesses the range
-// small and was 10x slower.
+// Other steps, and the ragged ends, read the points (blocks and rows) and
+// aggregate them in Go (store.Buckets), as the embedded store does.
 //
 // # Measured
 //
@@ -151,16 +193,19 @@
 //	Ingest, 100 series at 1 Hz, one record a call    1000 points: 94–105k points/s
 //	  (each call a COPY, the rollup upsert and a      10000 points: 289–324k points/s
 //	  commit with WAL flush)
-//	disk per point after 1M points (points heap 60 B, index 33 B,
-//	  rollups 8 B; VACUUMed)                         101 B
+//	disk per point after 1M points as rows (points
+//	  heap 60 B, index 33 B, rollups 8 B; VACUUMed)  101 B
+//	the same after compaction (factory data, 4 sites
+//	  4 h: blocks 0.5-3.2 B, rollups 6.7 B)          7.2-9.9 B
 //	Aggregate 24 h of one series at 1 Hz by 1 min    avg 2.3–2.4 ms, max 2.4–2.7 ms,
 //	  (from rollups)                                 count 2.3–2.9 ms, last 1.3–1.4 ms
 //	24 h of 100 series by 1 min (a dashboard)        0.41–0.48 s (36 s from the points)
 //	Latest of 1000 series                            3.3–3.4 ms
 //	Raw of 1 h of one series at 1 Hz (3600 points)   4.5–5.3 ms
 //
-// A point costs about 300 times what it does in the embedded store's
-// compressed blocks (0.35 B): a 24-byte tuple header, an 8-byte id and
-// alignment, and an uncompressed B-tree; TimescaleDB compression is the
-// way down.
+// A point as a row costs about 200 times what it does in the embedded
+// store's compressed blocks: a 24-byte tuple header, an 8-byte id and
+// alignment, and an uncompressed B-tree; compaction into blocks brings it
+// to the blocks' size plus the rollups, which are now most of it (see
+// docs/benchmarks.md).
 package postgres

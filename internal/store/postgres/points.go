@@ -69,6 +69,9 @@ func (s *Store) Ingest(ctx context.Context, org string, src store.Source, recs [
 		})
 		if err == nil {
 			s.rememberSeries(updated)
+			if s.afterIngest != nil {
+				s.afterIngest(ctx)
+			}
 			return n, nil
 		}
 		if attempt < maxAttempts {
@@ -468,11 +471,6 @@ var (
 			AND ($2 = '' OR s.path = $2 OR substr(s.path, length($2) + 1, 1) = '/')
 		ORDER BY s.path
 		LIMIT $4`)
-	sqlRaw = sqlText(`SELECT ts, kind, q, vf, vi, vs FROM {s}.points
-		WHERE series_id = (SELECT id FROM {s}.series WHERE org = $1 AND path = $2)
-			AND ts >= $3 AND ts < $4
-		ORDER BY ts, id
-		LIMIT $5`)
 )
 
 // Series implements store.Points. A limit of 0 or less means no limit.
@@ -543,26 +541,19 @@ func (s *Store) Raw(ctx context.Context, org, series string, from, to int64, lim
 	if !store.Text(org) || !store.Text(series) || from >= to {
 		return nil, nil
 	}
-	rows, err := s.pool.Query(ctx, s.sql(sqlRaw), org, series, from, to, limitArg(limit))
+	var id int32
+	if err := s.pool.QueryRow(ctx, s.sql(sqlSeriesID), org, series).Scan(&id); errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	} else if err != nil {
+		return nil, fmt.Errorf("raw %s: series id: %w", series, err)
+	}
+	ss, err := s.samples(ctx, id, from, to, limit)
 	if err != nil {
 		return nil, fmt.Errorf("raw %s: %w", series, err)
 	}
-	var out []uns.Point
-	var ts int64
-	var kind, q int16
-	var vf pgtype.Float8
-	var vi pgtype.Int8
-	var vs []byte
-	_, err = pgx.ForEachRow(rows, []any{&ts, &kind, &q, &vf, &vi, &vs}, func() error {
-		v, err := value(kind, vf, vi, vs)
-		if err != nil {
-			return fmt.Errorf("point at %d: %w", ts, err)
-		}
-		out = append(out, uns.Point{Series: series, TS: ts, Value: v, Quality: uns.Quality(q)})
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("raw %s: %w", series, err)
+	out := make([]uns.Point, len(ss))
+	for i, smp := range ss {
+		out[i] = uns.Point{Series: series, TS: smp.TS, Value: smp.V, Quality: smp.Q}
 	}
 	return out, nil
 }

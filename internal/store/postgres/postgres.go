@@ -33,6 +33,11 @@ type Options struct {
 	// NoTimescale makes a new schema use native partitioning even where
 	// the timescaledb extension is available.
 	NoTimescale bool
+	// HeadAge is how long after its UTC hour has ended a series' points
+	// of that hour stay rows before Compact moves them into a block; 0
+	// means 10 minutes. Until then a late point of the hour is simply a
+	// row; after, it joins the hour's block at the next compaction.
+	HeadAge time.Duration
 	// AllowNotDurable lets Open succeed on a server whose fsync or
 	// full_page_writes is off; Store.Durability then says why an
 	// acknowledged Ingest may be lost. For throwaway test servers only.
@@ -57,6 +62,9 @@ func (o Options) Validate() error {
 	if o.MaxConns < 0 || o.MaxConns > 1<<15 {
 		return fmt.Errorf("max_conns: %d must be 0..32768", o.MaxConns)
 	}
+	if o.HeadAge < 0 {
+		return fmt.Errorf("head_age: %v must not be negative", o.HeadAge)
+	}
 	if o.PartitionInterval < 0 || o.PartitionInterval%time.Hour != 0 {
 		return fmt.Errorf("partition_interval: %v must be a positive whole number of hours", o.PartitionInterval)
 	}
@@ -66,6 +74,9 @@ func (o Options) Validate() error {
 func (o Options) withDefaults() Options {
 	if o.Schema == "" {
 		o.Schema = "molen"
+	}
+	if o.HeadAge == 0 {
+		o.HeadAge = defaultHeadAge
 	}
 	return o
 }
@@ -86,8 +97,9 @@ type Store struct {
 	q      queries
 	closed atomic.Bool
 
-	mode     string // modeNative or modeTimescale
-	interval int64  // partition width, ns
+	headAge  time.Duration // Options.HeadAge
+	mode     string        // modeNative or modeTimescale
+	interval int64         // partition width, ns
 	// syncCommit is the synchronous_commit of every write transaction:
 	// the session's own unless that is off, then on.
 	syncCommit string
@@ -111,6 +123,13 @@ type Store struct {
 	parts map[int64]struct{}
 	// partMu serialises this process's partition creation.
 	partMu sync.Mutex
+
+	// afterIngest, set by tests before use, runs after each Ingest that
+	// committed (to compact between writes and reads).
+	afterIngest func(ctx context.Context)
+	// compactHook, set by tests before use, runs at the end of each
+	// compaction transaction, before its commit; an error rolls it back.
+	compactHook func(ctx context.Context, tx pgx.Tx) error
 }
 
 // ErrClosed is returned by calls on a closed Store.
@@ -141,10 +160,11 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open postgres store: %w", err)
 	}
 	s := &Store{
-		pool:   pool,
-		schema: opts.Schema,
-		series: make(map[seriesKey]seriesEntry),
-		parts:  make(map[int64]struct{}),
+		pool:    pool,
+		schema:  opts.Schema,
+		headAge: opts.HeadAge,
+		series:  make(map[seriesKey]seriesEntry),
+		parts:   make(map[int64]struct{}),
 	}
 	s.q = newQueries(s.schema)
 	if err := s.checkServer(ctx, opts); err != nil {
@@ -247,10 +267,11 @@ func pgCode(err error) string {
 
 // SQLSTATEs the store acts on.
 const (
-	codeUniqueViolation = "23505"
-	codeCheckViolation  = "23514" // also: no partition of relation found for row
-	codeDuplicateTable  = "42P07"
-	codeDeadlock        = "40P01"
-	codeSerialization   = "40001"
-	codeInvalidObjDef   = "42P17" // e.g. a partition that would overlap
+	codeUniqueViolation  = "23505"
+	codeCheckViolation   = "23514" // also: no partition of relation found for row
+	codeDuplicateTable   = "42P07"
+	codeDeadlock         = "40P01"
+	codeSerialization    = "40001"
+	codeInvalidObjDef    = "42P17" // e.g. a partition that would overlap
+	codeLockNotAvailable = "55P03" // lock_timeout
 )

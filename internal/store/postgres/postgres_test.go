@@ -526,7 +526,7 @@ func TestMigrateRollups(t *testing.T) {
 	}
 	before := answers(s)
 	ident := func(name string) string { return pgx.Identifier{schema, name}.Sanitize() }
-	for _, q := range []string{`DROP TABLE ` + ident("rollups"), `UPDATE ` + ident("schema_version") + ` SET version = 3`} {
+	for _, q := range []string{`DROP TABLE ` + ident("rollups"), `DROP TABLE ` + ident("blocks"), `UPDATE ` + ident("schema_version") + ` SET version = 3`} {
 		if _, err := s.pool.Exec(t.Context(), q); err != nil {
 			t.Fatal(err)
 		}

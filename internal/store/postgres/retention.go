@@ -1,26 +1,36 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"maps"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/molen-io/molen/internal/store"
+	"github.com/molen-io/molen/internal/store/colblock"
 )
 
 var (
 	sqlExpirePoints = sqlText(`DELETE FROM {s}.points
 		WHERE series_id IN (SELECT id FROM {s}.series WHERE org = $1) AND ts < $2`)
+	sqlExpireBlocks = sqlText(`DELETE FROM {s}.blocks
+		WHERE series_id IN (SELECT id FROM {s}.series WHERE org = $1) AND t1 < $2 RETURNING n`)
+	// Blocks that straddle the cut: their points before it go.
+	sqlStraddling = sqlText(`SELECT id, data FROM {s}.blocks
+		WHERE series_id IN (SELECT id FROM {s}.series WHERE org = $1) AND t0 < $2 AND t1 >= $2 FOR UPDATE`)
+	sqlRewriteBlock  = sqlText(`UPDATE {s}.blocks SET t0 = $2, n = $3, data = $4 WHERE id = $1`)
 	sqlExpireRollups = sqlText(`DELETE FROM {s}.rollups
 		WHERE series_id IN (SELECT id FROM {s}.series WHERE org = $1) AND res = $2 AND b < $3`)
 	// The first timestamp becomes the oldest point left, or the latest
 	// value's when none is (the latest row stays). Under read committed
 	// this statement sees points committed after the DELETE, too.
 	sqlExpireFirst = sqlText(`UPDATE {s}.series AS s SET first_ts = coalesce(
-			(SELECT min(p.ts) FROM {s}.points p WHERE p.series_id = s.id),
+			least((SELECT min(p.ts) FROM {s}.points p WHERE p.series_id = s.id),
+				(SELECT min(b.t0) FROM {s}.blocks b WHERE b.series_id = s.id)),
 			(SELECT l.ts FROM {s}.latest l WHERE l.series_id = s.id),
 			s.first_ts)
 		WHERE s.org = $1 AND s.first_ts < $2`)
@@ -47,11 +57,20 @@ func (s *Store) Expire(ctx context.Context, org string, r store.Retention, now t
 			return nil
 		}
 		cut := now.Add(-r.Raw).UnixNano()
+		// After a compaction, not beside one: its blocks are seen whole.
+		if _, err := tx.Exec(ctx, s.sql(sqlCompactLock), s.schema); err != nil {
+			return fmt.Errorf("lock: %w", err)
+		}
 		tag, err := tx.Exec(ctx, s.sql(sqlExpirePoints), org, cut)
 		if err != nil {
 			return fmt.Errorf("delete points: %w", err)
 		}
 		stats.Points = tag.RowsAffected()
+		n, err := s.expireBlocks(ctx, tx, org, cut)
+		if err != nil {
+			return err
+		}
+		stats.Points += n
 		if _, err := tx.Exec(ctx, s.sql(sqlExpireFirst), org, cut); err != nil {
 			return fmt.Errorf("update first timestamps: %w", err)
 		}
@@ -87,4 +106,50 @@ func (s *Store) Expire(ctx context.Context, org string, r store.Retention, now t
 		return store.ExpireStats{}, fmt.Errorf("expire %s: %w", org, err)
 	}
 	return stats, nil
+}
+
+// expireBlocks deletes org's blocks that end before cut and rewrites
+// those that straddle it without their points before it (so Raw and
+// Series' First are exact at the cut, as for rows); it returns the number
+// of points removed.
+func (s *Store) expireBlocks(ctx context.Context, tx pgx.Tx, org string, cut int64) (int64, error) {
+	rows, err := tx.Query(ctx, s.sql(sqlExpireBlocks), org, cut)
+	if err != nil {
+		return 0, fmt.Errorf("delete blocks: %w", err)
+	}
+	var gone int64
+	var n int32
+	if _, err := pgx.ForEachRow(rows, []any{&n}, func() error { gone += int64(n); return nil }); err != nil {
+		return 0, fmt.Errorf("delete blocks: %w", err)
+	}
+	rows, err = tx.Query(ctx, s.sql(sqlStraddling), org, cut)
+	if err != nil {
+		return 0, fmt.Errorf("read blocks at the cut: %w", err)
+	}
+	type rewrite struct {
+		id   int64
+		keep []colblock.Sample
+	}
+	var rws []rewrite
+	var id int64
+	var data []byte
+	if _, err := pgx.ForEachRow(rows, []any{&id, &data}, func() error {
+		ss, err := readBlock(nil, data)
+		if err != nil {
+			return fmt.Errorf("block %d: %w", id, err)
+		}
+		i, _ := slices.BinarySearchFunc(ss, cut, func(smp colblock.Sample, t int64) int { return cmp.Compare(smp.TS, t) })
+		gone += int64(i)
+		rws = append(rws, rewrite{id, ss[i:]})
+		return nil
+	}); err != nil {
+		return 0, fmt.Errorf("read blocks at the cut: %w", err)
+	}
+	for _, rw := range rws {
+		if _, err := tx.Exec(ctx, s.sql(sqlRewriteBlock), rw.id, rw.keep[0].TS, len(rw.keep),
+			colblock.Compress(colblock.Encode(nil, rw.keep))); err != nil {
+			return 0, fmt.Errorf("rewrite block %d: %w", rw.id, err)
+		}
+	}
+	return gone, nil
 }

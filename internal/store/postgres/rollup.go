@@ -234,13 +234,11 @@ var (
 		FROM {s}.rollups WHERE series_id = $1 AND res = $2 AND b >= $3 AND b < $4`)
 	sqlRollupLast = sqlText(`SELECT b, c, l_ts, l_kind, l_vf, l_vi, l_vs
 		FROM {s}.rollups WHERE series_id = $1 AND res = $2 AND b >= $3 AND b < $4`)
-	sqlRawByID = sqlText(`SELECT ts, kind, vf, vi, vs FROM {s}.points
-		WHERE series_id = $1 AND ts >= $2 AND ts < $3 ORDER BY ts, id`)
 )
 
-// aggregateRollups answers Aggregate from spans (store.RollupSpans):
-// whole rollup buckets from the rollups, the ragged ends from points.
-func (s *Store) aggregateRollups(ctx context.Context, id int32, from, to, step int64, spans []store.Span, agg store.Agg) ([]store.Bucket, error) {
+// aggregateSpans answers Aggregate from spans (store.RollupSpans):
+// whole rollup buckets from the rollups, the rest from the points.
+func (s *Store) aggregateSpans(ctx context.Context, id int32, from, to, step int64, spans []store.Span, agg store.Agg) ([]store.Bucket, error) {
 	bs := store.NewBuckets(from, to, step)
 	for _, sp := range spans {
 		var err error
@@ -301,24 +299,14 @@ func (s *Store) addRollups(ctx context.Context, bs *store.Buckets, id int32, ste
 	return err
 }
 
-// addPoints adds the points of [from, to) to bs.
+// addPoints adds the points of [from, to), compacted or not, to bs.
 func (s *Store) addPoints(ctx context.Context, bs *store.Buckets, id int32, from, to int64) error {
-	rows, err := s.pool.Query(ctx, s.sql(sqlRawByID), id, from, to)
+	ss, err := s.samples(ctx, id, from, to, 0)
 	if err != nil {
 		return err
 	}
-	var ts int64
-	var kind int16
-	var vf pgtype.Float8
-	var vi pgtype.Int8
-	var vs []byte
-	_, err = pgx.ForEachRow(rows, []any{&ts, &kind, &vf, &vi, &vs}, func() error {
-		v, err := value(kind, vf, vi, vs)
-		if err != nil {
-			return fmt.Errorf("point at %d: %w", ts, err)
-		}
-		bs.Get(ts).Add(ts, v)
-		return nil
-	})
-	return err
+	for _, smp := range ss {
+		bs.Get(smp.TS).Add(smp.TS, smp.V)
+	}
+	return nil
 }

@@ -92,6 +92,9 @@ var migrations = []migration{
 	func(ctx context.Context, tx pgx.Tx, m *migrator) error { return nil },
 	// 4: rollups by minute and hour (rollup.go).
 	migrateV4,
+	// 5: blocks of points older than the head (blocks.go); the points
+	// already stored move into them at the next compactions.
+	func(ctx context.Context, tx pgx.Tx, m *migrator) error { return m.exec(ctx, tx, schemaV5) },
 }
 
 // schemaV1 is the first schema, except points (see createPoints).

@@ -157,12 +157,12 @@ func (s *Store) MergeSeries(ctx context.Context, org, from, into string) error {
 			return nil, err
 		}
 		first, latest, has := dst.first, dst.latest, dst.has
-		if src.has && (!has || src.latest.ts > latest.ts) {
+		if src.has && (!has || src.latest.TS > latest.TS) {
 			latest, has = src.latest, true
 		}
 		first = min(first, src.first)
 		if has {
-			if _, err := s.upsertLatest.ExecContext(ctx, dst.id, latest.ts, int64(latest.v.Kind()), int64(latest.q), dbValue(latest.v)); err != nil {
+			if _, err := s.upsertLatest.ExecContext(ctx, dst.id, latest.TS, int64(latest.V.Kind()), int64(latest.Q), dbValue(latest.V)); err != nil {
 				return nil, err
 			}
 		}

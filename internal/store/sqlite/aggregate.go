@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"github.com/molen-io/molen/internal/store"
+	"github.com/molen-io/molen/internal/store/colblock"
 )
 
 // view reads one series consistently: blocks and rollups from the
@@ -54,7 +55,7 @@ func (v *view) blobs(ctx context.Context, res, from, to int64) ([][]byte, error)
 		if err := rows.Scan(&b); err != nil {
 			return nil, err
 		}
-		if b, err = decompress(b); err != nil {
+		if b, err = colblock.Decompress(b); err != nil {
 			return nil, fmt.Errorf("block of series %d: %w", v.id, err)
 		}
 		out = append(out, b)
@@ -64,7 +65,7 @@ func (v *view) blobs(ctx context.Context, res, from, to int64) ([][]byte, error)
 
 // heads appends the head samples of the series in [from, to), in ingest
 // order.
-func (v *view) heads(dst []sample, from, to int64) []sample {
+func (v *view) heads(dst []colblock.Sample, from, to int64) []colblock.Sample {
 	v.s.mu.RLock()
 	defer v.s.mu.RUnlock()
 	if f := v.s.frozen; f != nil {
@@ -75,7 +76,7 @@ func (v *view) heads(dst []sample, from, to int64) []sample {
 
 // samples returns the points of the series in [from, to) in time order,
 // ties in ingest order.
-func (v *view) samples(ctx context.Context, from, to int64) ([]sample, error) {
+func (v *view) samples(ctx context.Context, from, to int64) ([]colblock.Sample, error) {
 	ss, err := v.stored(ctx, nil, from, to)
 	if err != nil {
 		return nil, err
@@ -87,7 +88,7 @@ func (v *view) samples(ctx context.Context, from, to int64) ([]sample, error) {
 
 // stored appends the points of blocks in [from, to), in ingest order by
 // block.
-func (v *view) stored(ctx context.Context, dst []sample, from, to int64) ([]sample, error) {
+func (v *view) stored(ctx context.Context, dst []colblock.Sample, from, to int64) ([]colblock.Sample, error) {
 	if from >= to {
 		return dst, nil
 	}
@@ -95,13 +96,13 @@ func (v *view) stored(ctx context.Context, dst []sample, from, to int64) ([]samp
 	if err != nil {
 		return nil, err
 	}
-	var buf []sample
+	var buf []colblock.Sample
 	for _, b := range bs {
-		if buf, err = decodeBlock(buf[:0], b); err != nil {
+		if buf, err = colblock.Decode(buf[:0], b); err != nil {
 			return nil, fmt.Errorf("block of series %d: %w", v.id, err)
 		}
-		lo, _ := slices.BinarySearchFunc(buf, from, func(s sample, t int64) int { return cmp.Compare(s.ts, t) })
-		hi, _ := slices.BinarySearchFunc(buf, to, func(s sample, t int64) int { return cmp.Compare(s.ts, t) })
+		lo, _ := slices.BinarySearchFunc(buf, from, func(s sample, t int64) int { return cmp.Compare(s.TS, t) })
+		hi, _ := slices.BinarySearchFunc(buf, to, func(s sample, t int64) int { return cmp.Compare(s.TS, t) })
 		dst = append(dst, buf[lo:hi]...)
 	}
 	return dst, nil
@@ -141,9 +142,9 @@ func (v *view) aggregate(ctx context.Context, from, to, step int64, agg store.Ag
 		return nil, nil
 	}
 	bs := store.NewBuckets(from, to, step)
-	addSamples := func(ss []sample) {
+	addSamples := func(ss []colblock.Sample) {
 		for _, smp := range ss {
-			bs.Get(smp.ts).Add(smp.ts, smp.v)
+			bs.Get(smp.TS).Add(smp.TS, smp.V)
 		}
 	}
 

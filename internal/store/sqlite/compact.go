@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/molen-io/molen/internal/store"
+	"github.com/molen-io/molen/internal/store/colblock"
 	"github.com/molen-io/molen/internal/uns"
 )
 
@@ -162,7 +163,7 @@ func (s *Store) flush(ctx context.Context) error {
 		// A series will most likely get as many points into the next head
 		// as into this one: reserve them, rather than grow by doubling.
 		for id, hs := range s.frozen.series {
-			s.active.series[id] = &headSeries{ss: make([]sample, 0, len(hs.ss))}
+			s.active.series[id] = &headSeries{ss: make([]colblock.Sample, 0, len(hs.ss))}
 		}
 	}
 	f := s.frozen
@@ -194,15 +195,15 @@ func (s *Store) flush(ctx context.Context) error {
 			ss = slices.Clone(ss)
 			slices.SortStableFunc(ss, cmpSample)
 		}
-		for part := range slices.Chunk(ss, maxBlockPoints) {
-			blocks = append(blocks, newBlock{series: id, gen: f.gen, minTS: part[0].ts, maxTS: part[len(part)-1].ts,
-				n: len(part), data: compress(encodeBlock(nil, part))})
+		for part := range slices.Chunk(ss, colblock.MaxPoints) {
+			blocks = append(blocks, newBlock{series: id, gen: f.gen, minTS: part[0].TS, maxTS: part[len(part)-1].TS,
+				n: len(part), data: colblock.Compress(colblock.Encode(nil, part))})
 		}
 		for _, res := range []int64{minute, hour} {
 			ps := rollupOf(ss, res)
-			for part := range slices.Chunk(ps, maxBlockPoints) {
+			for part := range slices.Chunk(ps, colblock.MaxPoints) {
 				blocks = append(blocks, newBlock{series: id, res: res, gen: f.gen, minTS: part[0].Start, maxTS: part[len(part)-1].Start,
-					n: len(part), data: compress(encodeRollup(nil, res, part))})
+					n: len(part), data: colblock.Compress(encodeRollup(nil, res, part))})
 			}
 		}
 	}
@@ -219,7 +220,7 @@ func (s *Store) flush(ctx context.Context) error {
 		}
 		for _, st := range touched {
 			l := st.latest
-			if _, err := s.upsertLatest.ExecContext(ctx, st.id, l.ts, int64(l.v.Kind()), int64(l.q), dbValue(l.v)); err != nil {
+			if _, err := s.upsertLatest.ExecContext(ctx, st.id, l.TS, int64(l.V.Kind()), int64(l.Q), dbValue(l.V)); err != nil {
 				return fmt.Errorf("store latest: %w", err)
 			}
 			if _, err := s.setFirst.ExecContext(ctx, st.first, st.id); err != nil {
@@ -328,17 +329,17 @@ func (s *Store) merge(ctx context.Context, all bool) error {
 // order and returns them merged into one block of generation gen.
 func (s *Store) mergeRun(ctx context.Context, ids []any, series, res, gen int64, n int) (newBlock, error) {
 	nb := newBlock{series: series, res: res, gen: gen}
-	var ss []sample
+	var ss []colblock.Sample
 	var ps []store.Partial
 	if res == 0 {
-		ss = make([]sample, 0, n)
+		ss = make([]colblock.Sample, 0, n)
 	} else {
 		ps = make([]store.Partial, 0, n)
 	}
 	for _, id := range ids { // in ingest order
 		b, err := s.readBlock(ctx, id.(int64))
 		if err == nil && res == 0 {
-			ss, err = decodeBlock(ss, b)
+			ss, err = colblock.Decode(ss, b)
 		} else if err == nil {
 			ps, err = decodeRollup(ps, res, b)
 		}
@@ -348,12 +349,12 @@ func (s *Store) mergeRun(ctx context.Context, ids []any, series, res, gen int64,
 	}
 	if res == 0 {
 		sortSamples(ss) // stable: blocks were read in ingest order
-		nb.n, nb.minTS, nb.maxTS = len(ss), ss[0].ts, ss[len(ss)-1].ts
-		nb.data = compress(encodeBlock(nil, ss))
+		nb.n, nb.minTS, nb.maxTS = len(ss), ss[0].TS, ss[len(ss)-1].TS
+		nb.data = colblock.Compress(colblock.Encode(nil, ss))
 	} else {
 		ps = mergePartials(ps)
 		nb.n, nb.minTS, nb.maxTS = len(ps), ps[0].Start, ps[len(ps)-1].Start
-		nb.data = compress(encodeRollup(nil, res, ps))
+		nb.data = colblock.Compress(encodeRollup(nil, res, ps))
 	}
 	return nb, nil
 }
@@ -418,11 +419,11 @@ func (s *Store) load(ctx context.Context) error {
 			return fmt.Errorf("load series: %w", err)
 		}
 		if ts.Valid {
-			if st.latest.v, err = value(kind.Int64, v); err != nil {
+			if st.latest.V, err = value(kind.Int64, v); err != nil {
 				rows.Close()
 				return fmt.Errorf("load series %s: %w", st.path, err)
 			}
-			st.latest.ts, st.latest.q, st.has = ts.Int64, uns.Quality(q.Int64), true
+			st.latest.TS, st.latest.Q, st.has = ts.Int64, uns.Quality(q.Int64), true
 		}
 		s.idx.add(st)
 	}

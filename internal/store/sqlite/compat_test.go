@@ -9,6 +9,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/molen-io/molen/internal/store/colblock"
 	"github.com/molen-io/molen/internal/uns"
 )
 
@@ -16,15 +17,15 @@ import (
 // testdata/v1 and testdata/v2, which molen wrote with block and rollup
 // versions 1 and 2: an hour
 // of 1 Hz decimals, with a stretch of floats that are not decimals.
-func compatSamples() []sample {
+func compatSamples() []colblock.Sample {
 	rng := rand.New(rand.NewPCG(5, 6))
-	ss := make([]sample, 3600)
+	ss := make([]colblock.Sample, 3600)
 	for i := range ss {
 		v := math.Round((20+5*math.Sin(float64(i)/300)+rng.NormFloat64()*0.3)*100) / 100
 		if i >= 1800 && i < 1900 {
 			v = rng.NormFloat64()
 		}
-		ss[i] = sample{ts: 1_700_000_000_000_000_000 + int64(i)*1e9, v: uns.Float(v)}
+		ss[i] = colblock.Sample{TS: 1_700_000_000_000_000_000 + int64(i)*1e9, V: uns.Float(v)}
 	}
 	return ss
 }
@@ -43,8 +44,8 @@ func testDecodeOld(t *testing.T, version string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := decodeBlock(nil, b)
-	if err != nil || !slices.EqualFunc(got, ss, sameSample) {
+	got, err := colblock.Decode(nil, b)
+	if err != nil || !slices.EqualFunc(got, ss, sample.Equal) {
 		t.Errorf("block of %s: %d samples, %v; want the %d stored", version, len(got), err, len(ss))
 	}
 	b, err = os.ReadFile(filepath.Join("testdata", version, "rollup-minute.bin"))

@@ -27,7 +27,7 @@
 //
 // A background compactor (and Compact) freezes the head every
 // Options.FlushPoints points or Options.FlushInterval, encodes each
-// series' points as blocks (codec.go: timestamps as delta-of-deltas in
+// series' points as blocks (internal/store/colblock: timestamps as delta-of-deltas in
 // their largest common unit; floats as integer deltas when they are short
 // decimals, which sensor values are, as deltas of their shifted bits when
 // those end in zeros (float32s), else XORed bits; the integers of the

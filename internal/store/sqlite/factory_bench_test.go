@@ -2,100 +2,18 @@ package sqlite
 
 import (
 	"fmt"
-	"math"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/molen-io/molen/internal/sim"
 	"github.com/molen-io/molen/internal/store"
+	"github.com/molen-io/molen/internal/store/colblock"
 	"github.com/molen-io/molen/internal/store/storetest"
 	"github.com/molen-io/molen/internal/uns"
 )
-
-// The factory benchmarks store the simulator's data: sites copies of the
-// demo line (42 series each, seeded differently) at 1 Hz, in continuous
-// simulated time from storetest.BenchT0; no hour is replayed. A shape
-// turns the simulator's values into those of other kinds of plant.
-type shape struct {
-	name string
-	// point changes a point in place; nil keeps the simulator's data.
-	point func(rng *rand.Rand, p *uns.Point)
-}
-
-var shapes = []shape{
-	// The simulator as it is: decimals of a few digits, as a PLC register
-	// scaled to engineering units reports them.
-	{name: "sim"},
-	// Noisy sensors: every float carries noise of 0.1 % and is reported
-	// as a float32 with all its digits, as an analog input read through a
-	// 24-bit converter and sent unrounded is. No decimal codec helps.
-	{name: "noisy", point: func(rng *rand.Rand, p *uns.Point) {
-		if p.Value.Kind() == uns.KindFloat {
-			v := p.Value.Float64()
-			p.Value = uns.Float(float64(float32(v + (math.Abs(v)*1e-3+1e-3)*rng.NormFloat64())))
-		}
-	}},
-	// The field: a gateway stamps each reading when its poll returns, in
-	// milliseconds, 0–40 ms late and never on the same offset twice, and
-	// sends floats as float32 (3 significant digits of signal, the rest
-	// noise). Timestamps no longer fall on whole seconds, so the
-	// delta-of-delta of the timestamps costs a byte or two a point too.
-	{name: "field", point: func(rng *rand.Rand, p *uns.Point) {
-		p.TS += int64(rng.IntN(40)) * int64(time.Millisecond)
-		if p.Value.Kind() == uns.KindFloat {
-			v := p.Value.Float64()
-			p.Value = uns.Float(float64(float32(v * (1 + 5e-4*rng.NormFloat64()))))
-		}
-	}},
-}
-
-// factoryPoints returns ticks seconds of the simulator's data of sites
-// factories in calls of perCall points, tick by tick at 1 Hz from
-// storetest.BenchT0 + from seconds, shaped by sh.
-func factoryPoints(tb testing.TB, sites, from, ticks, perCall int, sh shape) (calls [][]uns.Point, series int) {
-	tb.Helper()
-	fs := make([]*sim.Factory, sites)
-	for i := range fs {
-		fs[i] = sim.NewFactory(int64(i + 1))
-	}
-	rng := rand.New(rand.NewPCG(7, 11))
-	seen := make(map[string]bool)
-	var cur []uns.Point
-	for tick := from; tick < from+ticks; tick++ {
-		now := time.Unix(0, storetest.BenchT0+int64(tick)*int64(time.Second))
-		for i, f := range fs {
-			site := fmt.Sprintf("site-%03d", i)
-			for _, m := range f.Tick(now) {
-				topic := site + strings.TrimPrefix(m.Topic, sim.DefaultSite)
-				n := len(cur)
-				var err error
-				if cur, err = uns.Decode(cur, topic, m.Payload, now.UnixNano()); err != nil {
-					tb.Fatal(err)
-				}
-				if sh.point != nil {
-					for j := n; j < len(cur); j++ {
-						sh.point(rng, &cur[j])
-					}
-				}
-				seen[topic] = true
-				if len(cur) >= perCall {
-					calls = append(calls, cur)
-					cur = make([]uns.Point, 0, perCall)
-				}
-			}
-		}
-	}
-	if len(cur) > 0 {
-		calls = append(calls, cur)
-	}
-	return calls, len(seen)
-}
 
 // regularity describes how regular a data set is, which is what decides
 // how small a store can keep it.
@@ -190,13 +108,13 @@ func TestFactoryRegularity(t *testing.T) {
 		t.Fatalf("got %+v, want %+v", got, want)
 	}
 
-	for _, sh := range shapes {
-		calls, _ := factoryPoints(t, 1, 0, 3600, 10_000, sh)
+	for _, sh := range storetest.Shapes {
+		calls, _ := storetest.FactoryPoints(t, 1, 0, 3600, 10_000, sh)
 		r := measureRegularity(calls)
 		t.Logf("%s: %.1f %% of points (%.1f %% of floats) repeat their series' previous value; of %d series %d constant, %d step-like (change at < 10 %% of points), %d numeric",
-			sh.name, 100*r.repeated, 100*r.floatRep, r.series, r.constant, r.steps, r.numeric)
-		if sh.point != nil && r.floatRep > 0.01 {
-			t.Errorf("%s: %.3f of floats repeat; noise should leave almost none", sh.name, r.floatRep)
+			sh.Name, 100*r.repeated, 100*r.floatRep, r.series, r.constant, r.steps, r.numeric)
+		if sh.Point != nil && r.floatRep > 0.01 {
+			t.Errorf("%s: %.3f of floats repeat; noise should leave almost none", sh.Name, r.floatRep)
 		}
 	}
 }
@@ -211,12 +129,12 @@ func TestFactoryRegularity(t *testing.T) {
 // indexes), of the files after a WAL checkpoint (file-B/pt, what du
 // shows), of the point blocks' and the rollups' data alone.
 //
-// Each shape (see shapes) is a sub-benchmark; with edges=4 the calls come
+// Each shape (see storetest.Shapes) is a sub-benchmark; with edges=4 the calls come
 // from four edges at once (every fourth call each), as a hub with many
 // edges gets them.
 func BenchmarkIngestFactory(b *testing.B) {
 	const sites, hours = 16, 4
-	for _, sh := range shapes {
+	for _, sh := range storetest.Shapes {
 		var (
 			once   sync.Once
 			calls  [][]uns.Point
@@ -224,17 +142,17 @@ func BenchmarkIngestFactory(b *testing.B) {
 			reg    regularity
 		)
 		load := func() {
-			calls, _ = factoryPoints(b, sites, 0, hours*3600, 10_000, sh)
+			calls, _ = storetest.FactoryPoints(b, sites, 0, hours*3600, 10_000, sh)
 			for _, c := range calls {
 				points += len(c)
 			}
 			reg = measureRegularity(calls)
 		}
 		for _, edges := range []int{1, 4} {
-			if edges > 1 && sh.name != "sim" {
+			if edges > 1 && sh.Name != "sim" {
 				continue
 			}
-			b.Run(fmt.Sprintf("%s/edges=%d", sh.name, edges), func(b *testing.B) {
+			b.Run(fmt.Sprintf("%s/edges=%d", sh.Name, edges), func(b *testing.B) {
 				once.Do(load)
 				for b.Loop() {
 					b.StopTimer()
@@ -308,7 +226,7 @@ func BenchmarkSteadyState(b *testing.B) {
 		var worst float64
 		var ingest time.Duration
 		for from := 0; from < 86400; from += step {
-			calls, _ := factoryPoints(b, sites, from, step, 10_000, shapes[0])
+			calls, _ := storetest.FactoryPoints(b, sites, from, step, 10_000, storetest.Shapes[0])
 			for _, c := range calls {
 				points += len(c)
 			}
@@ -424,7 +342,7 @@ func BenchmarkRollupColumns(b *testing.B) {
 				var seq uint64
 				ingestSeconds(b, s, storetest.BenchPaths(100), 0, 86400, &seq)
 			} else {
-				calls, _ := factoryPoints(b, 4, 0, 4*3600, 10_000, shapes[1])
+				calls, _ := storetest.FactoryPoints(b, 4, 0, 4*3600, 10_000, storetest.Shapes[1])
 				ingestCalls(b, s, calls, 1, 0)
 			}
 			if err := s.Compact(b.Context()); err != nil {
@@ -450,7 +368,7 @@ func BenchmarkRollupColumns(b *testing.B) {
 					if err := rows.Scan(&res, &data); err != nil {
 						b.Fatal(err)
 					}
-					raw, err := decompress(data)
+					raw, err := colblock.Decompress(data)
 					if err != nil {
 						b.Fatal(err)
 					}
@@ -463,7 +381,7 @@ func BenchmarkRollupColumns(b *testing.B) {
 						for i := range qs {
 							f(&qs[i])
 						}
-						sizes[v] += len(compress(encodeRollup(nil, res, qs)))
+						sizes[v] += len(colblock.Compress(encodeRollup(nil, res, qs)))
 					}
 				}
 				if err := rows.Err(); err != nil {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/molen-io/molen/internal/store/colblock"
 	"github.com/molen-io/molen/internal/uns"
 )
 
@@ -84,19 +85,19 @@ type head struct {
 }
 
 // headSeries holds the points of one series in a head.
-type headSeries struct{ ss []sample }
+type headSeries struct{ ss []colblock.Sample }
 
 func newHead(gen int64) *head { return &head{gen: gen, series: make(map[int64]*headSeries)} }
 
 // appendRange appends to dst the samples of series id in [from, to), in
 // ingest order.
-func (h *head) appendRange(dst []sample, id, from, to int64) []sample {
+func (h *head) appendRange(dst []colblock.Sample, id, from, to int64) []colblock.Sample {
 	hs := h.series[id]
 	if hs == nil {
 		return dst
 	}
 	for _, s := range hs.ss {
-		if s.ts >= from && s.ts < to {
+		if s.TS >= from && s.TS < to {
 			dst = append(dst, s)
 		}
 	}
@@ -105,13 +106,13 @@ func (h *head) appendRange(dst []sample, id, from, to int64) []sample {
 
 // sortSamples sorts ss by time, keeping ingest order among equal
 // timestamps; most calls find them sorted already.
-func sortSamples(ss []sample) {
+func sortSamples(ss []colblock.Sample) {
 	if !slices.IsSortedFunc(ss, cmpSample) {
 		slices.SortStableFunc(ss, cmpSample)
 	}
 }
 
-func cmpSample(a, b sample) int { return cmp.Compare(a.ts, b.ts) }
+func cmpSample(a, b sample) int { return cmp.Compare(a.TS, b.TS) }
 
 // A chunk is the points of one Ingest call of one organisation, as
 // committed with its watermark: they are durable from the commit on and
@@ -153,75 +154,78 @@ func appendChunkPoint(b []byte, first bool, prevTS int64, local int64, s sample)
 		l |= 1
 	}
 	b = binary.AppendUvarint(b, l)
-	b = binary.AppendUvarint(b, zigzag(s.ts-prevTS))
-	k := s.v.Kind()
-	b = append(b, byte(k)|byte(s.q)<<4)
+	b = binary.AppendUvarint(b, colblock.Zigzag(s.TS-prevTS))
+	k := s.V.Kind()
+	b = append(b, byte(k)|byte(s.Q)<<4)
 	switch k {
 	case uns.KindFloat:
-		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(s.v.Float64()))
+		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(s.V.Float64()))
 	case uns.KindInt:
-		b = binary.AppendUvarint(b, zigzag(s.v.Int()))
+		b = binary.AppendUvarint(b, colblock.Zigzag(s.V.Int()))
 	case uns.KindBool:
-		if s.v.Bool() {
+		if s.V.Bool() {
 			b = append(b, 1)
 		} else {
 			b = append(b, 0)
 		}
 	case uns.KindString:
-		b = binary.AppendUvarint(b, uint64(len(s.v.Str())))
-		b = append(b, s.v.Str()...)
+		b = binary.AppendUvarint(b, uint64(len(s.V.Str())))
+		b = append(b, s.V.Str()...)
 	}
 	return b
 }
 
 // decodeChunk calls fn for every point of an encoded chunk, in order.
 func decodeChunk(b []byte, fn func(chunkPoint)) error {
-	r := &reader{b: b}
-	if r.byte() != chunkVersion {
-		return fmt.Errorf("%w: unknown chunk version", errCorrupt)
+	r := &colblock.Reader{B: b}
+	if r.Byte() != chunkVersion {
+		return fmt.Errorf("%w: unknown chunk version", colblock.ErrCorrupt)
 	}
-	n := r.uvarint()
-	if n > uint64(len(r.b)) { // each path takes a byte at least
-		return fmt.Errorf("%w: %d paths in a chunk of %d bytes", errCorrupt, n, len(b))
+	n := r.Uvarint()
+	if n > uint64(len(r.B)) { // each path takes a byte at least
+		return fmt.Errorf("%w: %d paths in a chunk of %d bytes", colblock.ErrCorrupt, n, len(b))
 	}
 	paths := make([]string, n)
 	for i := range paths {
-		if r.err != nil {
+		if r.Err != nil {
 			break
 		}
-		paths[i] = string(r.bytes(r.uvarint()))
+		paths[i] = string(r.Bytes(r.Uvarint()))
 	}
 	var ts int64
-	for len(r.b) > 0 && r.err == nil {
+	for len(r.B) > 0 && r.Err == nil {
 		var p chunkPoint
-		l := r.uvarint()
+		l := r.Uvarint()
 		if l&1 == 1 { // the first point of a record
 			ts = 0
 		}
 		if l>>1 >= uint64(len(paths)) {
-			r.fail()
+			r.Fail()
 			break
 		}
 		p.path = paths[l>>1]
-		ts += unzigzag(r.uvarint())
-		p.ts = ts
-		kq := r.byte()
-		p.q = uns.Quality(kq >> 4)
+		ts += colblock.Unzigzag(r.Uvarint())
+		p.TS = ts
+		kq := r.Byte()
+		p.Q = uns.Quality(kq >> 4)
 		switch uns.Kind(kq & 0xf) {
 		case uns.KindFloat:
-			p.v = uns.Float(math.Float64frombits(r.uint64()))
+			p.V = uns.Float(math.Float64frombits(r.Uint64()))
 		case uns.KindInt:
-			p.v = uns.Int(unzigzag(r.uvarint()))
+			p.V = uns.Int(colblock.Unzigzag(r.Uvarint()))
 		case uns.KindBool:
-			p.v = uns.Bool(r.byte() != 0)
+			p.V = uns.Bool(r.Byte() != 0)
 		case uns.KindString:
-			p.v = uns.String(string(r.bytes(r.uvarint())))
+			p.V = uns.String(string(r.Bytes(r.Uvarint())))
 		default:
-			r.fail()
+			r.Fail()
 		}
-		if r.err == nil {
+		if r.Err == nil {
 			fn(p)
 		}
 	}
-	return r.err
+	return r.Err
 }
+
+// sample is a stored point of a known series, as the block codec holds it.
+type sample = colblock.Sample

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/molen-io/molen/internal/store"
+	"github.com/molen-io/molen/internal/store/colblock"
 	"github.com/molen-io/molen/internal/uns"
 )
 
@@ -68,7 +69,7 @@ func (s *Store) Ingest(ctx context.Context, org string, src store.Source, recs [
 	k := c.recStart[skip]
 	for _, r := range recs[skip:] {
 		for _, p := range r.Points {
-			smp := sample{ts: p.TS, v: p.Value, q: p.Quality}
+			smp := colblock.Sample{TS: p.TS, V: p.Value, Q: p.Quality}
 			heads[c.local[k]].ss = append(heads[c.local[k]].ss, smp)
 			states[c.local[k]].observe(smp)
 			k++
@@ -89,11 +90,11 @@ func (s *Store) Ingest(ctx context.Context, org string, src store.Source, recs [
 // observe updates first and latest for a new point of the series. Among
 // points with the newest timestamp, the one ingested last is the latest.
 func (st *seriesState) observe(smp sample) {
-	if !st.has || smp.ts >= st.latest.ts {
+	if !st.has || smp.TS >= st.latest.TS {
 		st.latest = smp
 	}
-	if !st.has || smp.ts < st.first {
-		st.first = smp.ts
+	if !st.has || smp.TS < st.first {
+		st.first = smp.TS
 	}
 	st.has = true
 }
@@ -150,7 +151,7 @@ func prepareCall(org string, src store.Source, recs []store.Record) (*call, erro
 				return nil, fmt.Errorf("record seq %d point %d (%s): %w", r.Seq, j, p.Series, err)
 			}
 			c.local = append(c.local, l)
-			c.body = appendChunkPoint(c.body, j == 0, prev, int64(l), sample{ts: p.TS, v: p.Value, q: p.Quality})
+			c.body = appendChunkPoint(c.body, j == 0, prev, int64(l), colblock.Sample{TS: p.TS, V: p.Value, Q: p.Quality})
 			prev = p.TS
 		}
 		for j, e := range r.Events {
@@ -277,7 +278,7 @@ func (s *Store) Series(ctx context.Context, org, prefix string, limit int) ([]st
 			break
 		}
 		if st.has {
-			out = append(out, store.SeriesInfo{Path: st.path, Kind: st.latest.v.Kind(), First: st.first, Last: st.latest.ts})
+			out = append(out, store.SeriesInfo{Path: st.path, Kind: st.latest.V.Kind(), First: st.first, Last: st.latest.TS})
 		}
 	}
 	return out, nil
@@ -294,7 +295,7 @@ func (s *Store) Latest(ctx context.Context, org, prefix string, limit int) ([]un
 			break
 		}
 		if st.has {
-			out = append(out, uns.Point{Series: st.path, TS: st.latest.ts, Value: st.latest.v, Quality: st.latest.q})
+			out = append(out, uns.Point{Series: st.path, TS: st.latest.TS, Value: st.latest.V, Quality: st.latest.Q})
 		}
 	}
 	return out, nil
@@ -302,7 +303,7 @@ func (s *Store) Latest(ctx context.Context, org, prefix string, limit int) ([]un
 
 // Raw implements store.Points. A limit of 0 or less means no limit.
 func (s *Store) Raw(ctx context.Context, org, series string, from, to int64, limit int) ([]uns.Point, error) {
-	var ss []sample
+	var ss []colblock.Sample
 	err := s.read(ctx, org, series, func(v *view) error {
 		var err error
 		ss, err = v.samples(ctx, from, to)
@@ -316,7 +317,7 @@ func (s *Store) Raw(ctx context.Context, org, series string, from, to int64, lim
 	}
 	out := make([]uns.Point, len(ss))
 	for i, smp := range ss {
-		out[i] = uns.Point{Series: series, TS: smp.ts, Value: smp.v, Quality: smp.q}
+		out[i] = uns.Point{Series: series, TS: smp.TS, Value: smp.V, Quality: smp.Q}
 	}
 	return out, nil
 }

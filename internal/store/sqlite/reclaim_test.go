@@ -4,6 +4,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/molen-io/molen/internal/store/storetest"
 )
 
 // TestReclaimAfterBulkLoad checks that the database file gives back the
@@ -16,7 +18,7 @@ func TestReclaimAfterBulkLoad(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "hub.db")
 	s := openAt(t, path)
 	defer s.Close()
-	calls, _ := factoryPoints(t, 4, 0, 1800, 10_000, shapes[0])
+	calls, _ := storetest.FactoryPoints(t, 4, 0, 1800, 10_000, storetest.Shapes[0])
 	ingestCalls(t, s, calls, 1, 0)
 	if _, chunkFile := pageBytes(t, s, path); chunkFile < 1<<20 {
 		t.Fatalf("the ingest log takes %d bytes; too few to test reclaiming", chunkFile)

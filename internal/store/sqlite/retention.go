@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/molen-io/molen/internal/store"
+	"github.com/molen-io/molen/internal/store/colblock"
 )
 
 // Retention: Expire first flushes the head (as a compaction does), so
@@ -105,7 +106,7 @@ func (s *Store) Expire(ctx context.Context, org string, r store.Retention, now t
 		drop     []any
 		rewrite  []rewritten
 		touched  []int64 // series whose points change, by id
-		gone     []sample
+		gone     []colblock.Sample
 		minFirst []newBlock // the minute firsts of the points removed
 		gen      int64
 	)
@@ -123,9 +124,9 @@ func (s *Store) Expire(ctx context.Context, org string, r store.Retention, now t
 				ps = append(ps, firstOnly(p))
 			}
 		}
-		for part := range slices.Chunk(ps, maxBlockPoints) {
+		for part := range slices.Chunk(ps, colblock.MaxPoints) {
 			minFirst = append(minFirst, newBlock{series: touched[len(touched)-1], res: minuteFirsts, gen: gen,
-				minTS: part[0].Start, maxTS: part[len(part)-1].Start, n: len(part), data: compress(encodeRollup(nil, minuteFirsts, part))})
+				minTS: part[0].Start, maxTS: part[len(part)-1].Start, n: len(part), data: colblock.Compress(encodeRollup(nil, minuteFirsts, part))})
 		}
 		gone, gen = gone[:0], 0
 	}
@@ -221,13 +222,13 @@ func (s *Store) Expire(ctx context.Context, org string, r store.Retention, now t
 					continue
 				}
 				for _, smp := range h.series[id].ss {
-					if !f.ok || smp.ts < f.ts {
-						f = first{ts: smp.ts, ok: true}
+					if !f.ok || smp.TS < f.ts {
+						f = first{ts: smp.TS, ok: true}
 					}
 				}
 			}
 			if !f.ok {
-				f.ts = st.latest.ts
+				f.ts = st.latest.TS
 			}
 			st.first = f.ts
 		}
@@ -269,7 +270,7 @@ func (s *Store) readBlock(ctx context.Context, id int64) ([]byte, error) {
 	if err := s.blockData.QueryRowContext(ctx, id).Scan(&data); err != nil {
 		return nil, fmt.Errorf("read block %d: %w", id, err)
 	}
-	data, err := decompress(data)
+	data, err := colblock.Decompress(data)
 	if err != nil {
 		return nil, fmt.Errorf("block %d: %w", id, err)
 	}
@@ -277,12 +278,12 @@ func (s *Store) readBlock(ctx context.Context, id int64) ([]byte, error) {
 }
 
 // blockSamples returns the points of block id.
-func (s *Store) blockSamples(ctx context.Context, id int64) ([]sample, error) {
+func (s *Store) blockSamples(ctx context.Context, id int64) ([]colblock.Sample, error) {
 	data, err := s.readBlock(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	ss, err := decodeBlock(nil, data)
+	ss, err := colblock.Decode(nil, data)
 	if err != nil {
 		return nil, fmt.Errorf("block %d: %w", id, err)
 	}
@@ -292,17 +293,17 @@ func (s *Store) blockSamples(ctx context.Context, id int64) ([]sample, error) {
 // trimBlock returns block b without its points (or buckets) before cut,
 // and the points it removed; b ends at or after cut, so something is
 // left.
-func (s *Store) trimBlock(ctx context.Context, b expiring, cut int64) (rewritten, []sample, error) {
+func (s *Store) trimBlock(ctx context.Context, b expiring, cut int64) (rewritten, []colblock.Sample, error) {
 	rw := rewritten{id: b.id}
 	if b.res == 0 {
 		ss, err := s.blockSamples(ctx, b.id)
 		if err != nil {
 			return rw, nil, err
 		}
-		i, _ := slices.BinarySearchFunc(ss, cut, func(s sample, t int64) int { return cmp.Compare(s.ts, t) })
+		i, _ := slices.BinarySearchFunc(ss, cut, func(s sample, t int64) int { return cmp.Compare(s.TS, t) })
 		left := ss[i:]
-		rw.n, rw.minTS, rw.maxTS = len(left), left[0].ts, left[len(left)-1].ts
-		rw.data = compress(encodeBlock(nil, left))
+		rw.n, rw.minTS, rw.maxTS = len(left), left[0].TS, left[len(left)-1].TS
+		rw.data = colblock.Compress(colblock.Encode(nil, left))
 		return rw, ss[:i], nil
 	}
 	data, err := s.readBlock(ctx, b.id)
@@ -316,7 +317,7 @@ func (s *Store) trimBlock(ctx context.Context, b expiring, cut int64) (rewritten
 	i, _ := slices.BinarySearchFunc(ps, cut, func(p store.Partial, t int64) int { return cmp.Compare(p.Start, t) })
 	ps = ps[i:]
 	rw.n, rw.minTS, rw.maxTS = len(ps), ps[0].Start, ps[len(ps)-1].Start
-	rw.data = compress(encodeRollup(nil, b.res, ps))
+	rw.data = colblock.Compress(encodeRollup(nil, b.res, ps))
 	return rw, nil, nil
 }
 
@@ -361,17 +362,17 @@ func firstsOfOldRollups(s *Store, ctx context.Context) error {
 			var b []byte
 			err := rows.Scan(&b)
 			if err == nil {
-				b, err = decompress(b)
+				b, err = colblock.Decompress(b)
 			}
-			var ss []sample
+			var ss []colblock.Sample
 			if err == nil {
-				ss, err = decodeBlock(nil, b)
+				ss, err = colblock.Decode(nil, b)
 			}
 			if err != nil {
 				return 0, fmt.Errorf("block of series %d: %w", series, err)
 			}
 			for _, smp := range ss {
-				if smp.ts >= from && smp.ts < to {
+				if smp.TS >= from && smp.TS < to {
 					n++
 				}
 			}
@@ -382,7 +383,7 @@ func firstsOfOldRollups(s *Store, ctx context.Context) error {
 		series, gen := olds[i].series, int64(0)
 		var ps []store.Partial
 		for ; i < len(olds) && olds[i].series == series; i++ {
-			b, err := decompress(olds[i].data)
+			b, err := colblock.Decompress(olds[i].data)
 			if err != nil {
 				return fmt.Errorf("minute rollup of series %d: %w", series, err)
 			}
@@ -421,9 +422,9 @@ func firstsOfOldRollups(s *Store, ctx context.Context) error {
 			}
 			firsts = append(firsts, firstOnly(p))
 		}
-		for part := range slices.Chunk(firsts, maxBlockPoints) {
+		for part := range slices.Chunk(firsts, colblock.MaxPoints) {
 			if _, err := s.w.ExecContext(ctx, `INSERT INTO blocks (series_id, res, gen, min_ts, max_ts, n, data) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-				series, minuteFirsts, gen, part[0].Start, part[len(part)-1].Start, len(part), compress(encodeRollup(nil, minuteFirsts, part))); err != nil {
+				series, minuteFirsts, gen, part[0].Start, part[len(part)-1].Start, len(part), colblock.Compress(encodeRollup(nil, minuteFirsts, part))); err != nil {
 				return fmt.Errorf("minute firsts of series %d: %w", series, err)
 			}
 		}

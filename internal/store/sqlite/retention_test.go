@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/molen-io/molen/internal/store"
+	"github.com/molen-io/molen/internal/store/colblock"
 	"github.com/molen-io/molen/internal/uns"
 )
 
@@ -120,7 +121,7 @@ func TestMigrateMinuteFirsts(t *testing.T) {
 	start := int64(1_699_999_200) * int64(time.Second) // a whole hour
 	sec := int64(time.Second)
 	cut := start + 3630*sec // the middle of minute 60
-	var all []sample
+	var all []colblock.Sample
 	for call, r := range [][2]int64{{0, 3630}, {3630, 7200}} {
 		var pts []uns.Point
 		for i := r[0]; i < r[1]; i++ {
@@ -129,7 +130,7 @@ func TestMigrateMinuteFirsts(t *testing.T) {
 				v = uns.Int(i)
 			}
 			pts = append(pts, uns.Point{Series: series, TS: start + i*sec, Value: v})
-			all = append(all, sample{ts: start + i*sec, v: v})
+			all = append(all, colblock.Sample{TS: start + i*sec, V: v})
 		}
 		if _, err := s.Ingest(ctx, org, store.Source{Edge: "e"}, []store.Record{{Seq: uint64(call + 1), Points: pts}}); err != nil {
 			t.Fatal(err)
@@ -146,7 +147,7 @@ func TestMigrateMinuteFirsts(t *testing.T) {
 	}{
 		{`DELETE FROM blocks WHERE res = ?`, []any{minute}},
 		{`INSERT INTO blocks (series_id, res, gen, min_ts, max_ts, n, data) VALUES (1, ?, 1, ?, ?, 120, ?)`,
-			[]any{minute, start, start + 119*int64(time.Minute), compress(encodeRollupFlags(nil, minute, rollupOf(all, minute), rollupFirst|rollupLast))}},
+			[]any{minute, start, start + 119*int64(time.Minute), colblock.Compress(encodeRollupFlags(nil, minute, rollupOf(all, minute), rollupFirst|rollupLast))}},
 		{`DELETE FROM blocks WHERE res = 0 AND max_ts < ?`, []any{cut}},
 		{`UPDATE schema_version SET version = 5`, nil},
 	} {

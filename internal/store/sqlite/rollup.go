@@ -6,6 +6,7 @@ import (
 	"math"
 
 	"github.com/molen-io/molen/internal/store"
+	"github.com/molen-io/molen/internal/store/colblock"
 	"github.com/molen-io/molen/internal/uns"
 )
 
@@ -84,47 +85,47 @@ func encodeRollupFlags(b []byte, res int64, ps []store.Partial, flags byte) []by
 	for i, p := range ps {
 		mins[i], maxs[i], sums[i] = p.Min, p.Max, p.Sum
 	}
-	b = appendFloats(b, mins)
-	b = appendFloats(b, maxs)
-	if d := decimals(append(mins, maxs...)); d >= 0 && nearDecimals(sums, d) {
-		b = appendDecimals(b, sums, d)
+	b = colblock.AppendFloats(b, mins)
+	b = colblock.AppendFloats(b, maxs)
+	if d := colblock.Decimals(append(mins, maxs...)); d >= 0 && nearDecimals(sums, d) {
+		b = colblock.AppendDecimals(b, sums, d)
 	} else {
-		b = appendFloats(b, sums)
+		b = colblock.AppendFloats(b, sums)
 	}
 	if flags == 0 {
 		return b
 	}
 	first, last := flags&rollupFirst != 0, flags&rollupLast != 0
-	e := maxUnit
+	e := colblock.MaxUnit
 	for _, p := range ps {
 		if first {
-			e = unitOf(e, p.FirstTS-p.Start)
+			e = colblock.UnitOf(e, p.FirstTS-p.Start)
 		}
 		if last {
-			e = unitOf(e, p.LastTS-p.Start)
+			e = colblock.UnitOf(e, p.LastTS-p.Start)
 		}
 	}
 	b = append(b, byte(e))
 	for _, p := range ps {
 		if first {
-			b = binary.AppendUvarint(b, uint64((p.FirstTS-p.Start)/ipow10[e]))
+			b = binary.AppendUvarint(b, uint64((p.FirstTS-p.Start)/colblock.IPow10[e]))
 		}
 	}
 	for _, p := range ps {
 		if last {
-			b = binary.AppendUvarint(b, uint64((p.LastTS-p.Start)/ipow10[e]))
+			b = binary.AppendUvarint(b, uint64((p.LastTS-p.Start)/colblock.IPow10[e]))
 		}
 	}
-	var firsts, lasts valueCols
+	var firsts, lasts colblock.ValueCols
 	for _, p := range ps {
-		firsts.add(p.First)
-		lasts.add(p.Last)
+		firsts.Add(p.First)
+		lasts.Add(p.Last)
 	}
 	if first {
-		b = firsts.appendTo(b)
+		b = firsts.AppendTo(b)
 	}
 	if last {
-		b = lasts.appendTo(b)
+		b = lasts.AppendTo(b)
 	}
 	return b
 }
@@ -133,8 +134,8 @@ func encodeRollupFlags(b []byte, res int64, ps []store.Partial, flags byte) []by
 // of a decimal of d digits.
 func nearDecimals(fs []float64, d int) bool {
 	for _, f := range fs {
-		k := math.Round(f * pow10[d])
-		if math.Abs(k) >= 1<<53 || math.Abs(k/pow10[d]-f) > sumTolerance*max(1, math.Abs(f)) {
+		k := math.Round(f * colblock.Pow10[d])
+		if math.Abs(k) >= 1<<53 || math.Abs(k/colblock.Pow10[d]-f) > sumTolerance*max(1, math.Abs(f)) {
 			return false
 		}
 	}
@@ -152,35 +153,35 @@ func rollupHasFirst(b []byte) bool {
 // timestamp at their start and no first (last) value.
 func decodeRollup(dst []store.Partial, res int64, b []byte) ([]store.Partial, error) {
 	res = max(res, -res)
-	r := &reader{b: b}
-	version := r.byte()
+	r := &colblock.Reader{B: b}
+	version := r.Byte()
 	if version < 1 || version > rollupVersion {
-		return dst, fmt.Errorf("%w: unknown rollup version", errCorrupt)
+		return dst, fmt.Errorf("%w: unknown rollup version", colblock.ErrCorrupt)
 	}
 	flags := byte(rollupFirst | rollupLast)
 	if version >= 3 {
-		if flags = r.byte(); flags&^(rollupFirst|rollupLast) != 0 {
-			r.fail()
+		if flags = r.Byte(); flags&^(rollupFirst|rollupLast) != 0 {
+			r.Fail()
 		}
 	}
 	first, last := flags&rollupFirst != 0, flags&rollupLast != 0
-	n64 := r.uvarint()
-	if n64 > maxBlockPoints {
-		return dst, fmt.Errorf("%w: %d buckets in a rollup", errCorrupt, n64)
+	n64 := r.Uvarint()
+	if n64 > colblock.MaxPoints {
+		return dst, fmt.Errorf("%w: %d buckets in a rollup", colblock.ErrCorrupt, n64)
 	}
 	n := int(n64)
 	base := len(dst)
 	var start int64
-	for i := 0; i < n && r.err == nil; i++ {
-		start += int64(r.uvarint()) * res
+	for i := 0; i < n && r.Err == nil; i++ {
+		start += int64(r.Uvarint()) * res
 		dst = append(dst, store.Partial{Start: start})
 	}
 	ps := dst[base:]
 	for i := range ps {
-		ps[i].Count = int64(r.uvarint())
+		ps[i].Count = int64(r.Uvarint())
 	}
 	for i := range ps {
-		ps[i].NCount = int64(r.uvarint())
+		ps[i].NCount = int64(r.Uvarint())
 	}
 	unit := int64(1)
 	if version == 1 {
@@ -191,7 +192,7 @@ func decodeRollup(dst []store.Partial, res int64, b []byte) ([]store.Partial, er
 		} {
 			var prev uint64
 			for i := range ps {
-				prev ^= r.uint64()
+				prev ^= r.Uint64()
 				f(&ps[i], math.Float64frombits(prev))
 			}
 		}
@@ -201,16 +202,16 @@ func decodeRollup(dst []store.Partial, res int64, b []byte) ([]store.Partial, er
 			func(p *store.Partial, v float64) { p.Max = v },
 			func(p *store.Partial, v float64) { p.Sum = v },
 		} {
-			fr := newFloatReader(r)
+			fr := colblock.NewFloatReader(r)
 			for i := range ps {
-				f(&ps[i], fr.next())
+				f(&ps[i], fr.Next())
 			}
 		}
 		if first || last {
-			if e := r.byte(); e > maxUnit {
-				r.fail()
+			if e := r.Byte(); e > colblock.MaxUnit {
+				r.Fail()
 			} else {
-				unit = ipow10[e]
+				unit = colblock.IPow10[e]
 			}
 		}
 	}
@@ -219,40 +220,40 @@ func decodeRollup(dst []store.Partial, res int64, b []byte) ([]store.Partial, er
 	}
 	if first {
 		for i := range ps {
-			ps[i].FirstTS += int64(r.uvarint()) * unit
+			ps[i].FirstTS += int64(r.Uvarint()) * unit
 		}
 	}
 	if last {
 		for i := range ps {
-			ps[i].LastTS += int64(r.uvarint()) * unit
+			ps[i].LastTS += int64(r.Uvarint()) * unit
 		}
 	}
 	var kinds []byte
 	if first {
-		kinds = r.readValues(n, kinds, func(i int, v uns.Value) { ps[i].First = v })
+		kinds = r.ReadValues(n, kinds, func(i int, v uns.Value) { ps[i].First = v })
 	}
 	if last {
-		r.readValues(n, kinds, func(i int, v uns.Value) { ps[i].Last = v })
+		r.ReadValues(n, kinds, func(i int, v uns.Value) { ps[i].Last = v })
 	}
-	if r.err == nil && len(r.b) != 0 {
-		r.fail()
+	if r.Err == nil && len(r.B) != 0 {
+		r.Fail()
 	}
-	if r.err != nil {
-		return dst[:base], r.err
+	if r.Err != nil {
+		return dst[:base], r.Err
 	}
 	return dst, nil
 }
 
 // rollupOf computes the partials of ss (sorted by time, ties in ingest
 // order) by res, sorted by start.
-func rollupOf(ss []sample, res int64) []store.Partial {
+func rollupOf(ss []colblock.Sample, res int64) []store.Partial {
 	var out []store.Partial
 	for _, s := range ss {
-		start := s.ts - s.ts%res
+		start := s.TS - s.TS%res
 		if len(out) == 0 || out[len(out)-1].Start != start {
 			out = append(out, store.Partial{Start: start})
 		}
-		out[len(out)-1].Add(s.ts, s.v)
+		out[len(out)-1].Add(s.TS, s.V)
 	}
 	return out
 }

@@ -502,13 +502,13 @@ func convertV3(s *Store, ctx context.Context) error {
 		var smp sample
 		var kind, q int64
 		var v any
-		if err := rows.Scan(&o, &p, &smp.ts, &kind, &q, &v); err != nil {
+		if err := rows.Scan(&o, &p, &smp.TS, &kind, &q, &v); err != nil {
 			return err
 		}
-		if smp.v, err = value(kind, v); err != nil {
+		if smp.V, err = value(kind, v); err != nil {
 			return err
 		}
-		smp.q = uns.Quality(q)
+		smp.Q = uns.Quality(q)
 		if o != org || n == 1<<16 {
 			if err := flush(); err != nil {
 				return err
@@ -520,7 +520,7 @@ func convertV3(s *Store, ctx context.Context) error {
 			path = p
 		}
 		body = appendChunkPoint(body, n == 0, prev, int64(len(paths)-1), smp)
-		prev = smp.ts
+		prev = smp.TS
 		n++
 	}
 	if err := rows.Err(); err != nil {

@@ -1,4 +1,4 @@
-package sqlite
+package colblock
 
 import (
 	"encoding/binary"
@@ -12,11 +12,12 @@ import (
 	"github.com/molen-io/molen/internal/uns"
 )
 
-// This file holds the column encodings of blocks, rollups and chunks. All
+// This file holds the column encodings of blocks, and the pieces of the
+// embedded store's rollups and chunks. All
 // of them are sequences of varints and raw bytes; blocks and rollups are
-// then compressed with zstd as a whole (see compress).
+// then compressed with zstd as a whole (see Compress).
 //
-// A column of values (valueCols) keeps each kind in a stream of its own:
+// A column of values (ValueCols) keeps each kind in a stream of its own:
 //
 //	kinds    runs of (uvarint length, kind byte)
 //	floats   one byte mode, then per float: with mode d+1, the zigzag varint
@@ -38,26 +39,26 @@ import (
 // ints 2147 and 2152, a delta of one byte, where their float bits share
 // only a few leading bits.
 
-var errCorrupt = errors.New("stored block is corrupt")
+var ErrCorrupt = errors.New("stored block is corrupt")
 
 // maxDecimals is the most decimals a float column is scaled by; above it
 // floats are stored as XORed bits.
 const maxDecimals = 15
 
-var pow10 = func() (p [maxDecimals + 1]float64) {
+var Pow10 = func() (p [maxDecimals + 1]float64) {
 	for i := range p {
 		p[i] = math.Pow10(i)
 	}
 	return p
 }()
 
-func zigzag(v int64) uint64   { return uint64(v<<1) ^ uint64(v>>63) }
-func unzigzag(u uint64) int64 { return int64(u>>1) ^ -int64(u&1) }
+func Zigzag(v int64) uint64   { return uint64(v<<1) ^ uint64(v>>63) }
+func Unzigzag(u uint64) int64 { return int64(u>>1) ^ -int64(u&1) }
 
 // decimals returns the fewest decimals d (up to maxDecimals) for which
 // every float of fs is k/10^d for an integer k below 2^53 in magnitude,
 // or -1 if there is none.
-func decimals(fs []float64) int {
+func Decimals(fs []float64) int {
 	d := 0
 	for _, f := range fs {
 		for !isDecimal(f, d) {
@@ -70,12 +71,12 @@ func decimals(fs []float64) int {
 }
 
 func isDecimal(f float64, d int) bool {
-	k := math.Round(f * pow10[d])
-	return math.Abs(k) < 1<<53 && math.Float64bits(k/pow10[d]) == math.Float64bits(f)
+	k := math.Round(f * Pow10[d])
+	return math.Abs(k) < 1<<53 && math.Float64bits(k/Pow10[d]) == math.Float64bits(f)
 }
 
-// valueCols accumulates a column of values.
-type valueCols struct {
+// ValueCols accumulates a column of values.
+type ValueCols struct {
 	kinds   []byte
 	floats  []float64
 	ints    []byte
@@ -83,7 +84,7 @@ type valueCols struct {
 	strs    []byte
 }
 
-func (c *valueCols) add(v uns.Value) {
+func (c *ValueCols) Add(v uns.Value) {
 	c.kinds = append(c.kinds, byte(v.Kind()))
 	switch v.Kind() {
 	case uns.KindFloat:
@@ -93,7 +94,7 @@ func (c *valueCols) add(v uns.Value) {
 		if v.Kind() == uns.KindBool && v.Bool() {
 			i = 1
 		}
-		c.ints = binary.AppendUvarint(c.ints, zigzag(i-c.lastInt))
+		c.ints = binary.AppendUvarint(c.ints, Zigzag(i-c.lastInt))
 		c.lastInt = i
 	case uns.KindString:
 		c.strs = binary.AppendUvarint(c.strs, uint64(len(v.Str())))
@@ -103,9 +104,9 @@ func (c *valueCols) add(v uns.Value) {
 
 // appendTo writes the column: kinds as runs, then each stream with its
 // length in front.
-func (c *valueCols) appendTo(b []byte) []byte {
+func (c *ValueCols) AppendTo(b []byte) []byte {
 	b = appendRuns(b, c.kinds)
-	fb := appendFloats(nil, c.floats)
+	fb := AppendFloats(nil, c.floats)
 	for _, s := range [][]byte{fb, c.ints, c.strs} {
 		b = binary.AppendUvarint(b, uint64(len(s)))
 		b = append(b, s...)
@@ -167,8 +168,8 @@ func meanPays(ks []int64) bool {
 	prev, mean := predictor{}, predictor{mean: true}
 	var cp, cm int
 	for _, k := range ks {
-		cp += bits.Len64(zigzag(k - prev.predict()))
-		cm += bits.Len64(zigzag(k - mean.predict()))
+		cp += bits.Len64(Zigzag(k - prev.predict()))
+		cm += bits.Len64(Zigzag(k - mean.predict()))
 		prev.push(k)
 		mean.push(k)
 	}
@@ -186,7 +187,7 @@ func appendInts(b []byte, mode byte, after []byte, ks []int64) []byte {
 	}
 	b = append(append(b, mode), after...)
 	for _, k := range ks {
-		b = binary.AppendUvarint(b, zigzag(k-p.predict()))
+		b = binary.AppendUvarint(b, Zigzag(k-p.predict()))
 		p.push(k)
 	}
 	return b
@@ -203,9 +204,9 @@ const (
 )
 
 // appendFloats writes a float column: its mode, then every float in it.
-func appendFloats(b []byte, fs []float64) []byte {
-	if d := decimals(fs); d >= 0 {
-		return appendDecimals(b, fs, d)
+func AppendFloats(b []byte, fs []float64) []byte {
+	if d := Decimals(fs); d >= 0 {
+		return AppendDecimals(b, fs, d)
 	}
 	z := 63
 	for _, f := range fs {
@@ -251,54 +252,54 @@ func bitsOfShifted(k int64, z int) uint64 {
 
 // appendDecimals writes fs as a float column of mode d+1: each float
 // rounded to k/10^d, the ks as appendInts writes them.
-func appendDecimals(b []byte, fs []float64, d int) []byte {
+func AppendDecimals(b []byte, fs []float64, d int) []byte {
 	ks := make([]int64, len(fs))
 	for i, f := range fs {
-		ks[i] = int64(math.Round(f * pow10[d]))
+		ks[i] = int64(math.Round(f * Pow10[d]))
 	}
 	return appendInts(b, byte(d+1), nil, ks)
 }
 
-// floatReader reads a float column written by appendFloats.
-type floatReader struct {
-	r    *reader
+// FloatReader reads a float column written by appendFloats.
+type FloatReader struct {
+	r    *Reader
 	mode byte // without floatsMean
 	z    int  // the shift of floatsShifted
 	p    predictor
 	bits uint64
 }
 
-func newFloatReader(r *reader) *floatReader {
-	fr := &floatReader{r: r, mode: r.byte()}
+func NewFloatReader(r *Reader) *FloatReader {
+	fr := &FloatReader{r: r, mode: r.Byte()}
 	if fr.mode&floatsMean != 0 && fr.mode != floatsMean {
 		fr.mode &^= floatsMean
 		fr.p.mean = true
 	}
 	switch {
 	case fr.mode == floatsShifted:
-		if fr.z = int(r.byte()); fr.z > 63 {
-			r.fail()
+		if fr.z = int(r.Byte()); fr.z > 63 {
+			r.Fail()
 		}
 	case fr.mode > maxDecimals+1:
-		r.fail()
+		r.Fail()
 	}
 	return fr
 }
 
-func (fr *floatReader) next() float64 {
-	if fr.r.err != nil {
+func (fr *FloatReader) Next() float64 {
+	if fr.r.Err != nil {
 		return 0
 	}
 	if fr.mode == floatsBits {
-		fr.bits ^= fr.r.uint64()
+		fr.bits ^= fr.r.Uint64()
 		return math.Float64frombits(fr.bits)
 	}
-	k := fr.p.predict() + unzigzag(fr.r.uvarint())
+	k := fr.p.predict() + Unzigzag(fr.r.Uvarint())
 	fr.p.push(k)
 	if fr.mode == floatsShifted {
 		return math.Float64frombits(bitsOfShifted(k, fr.z))
 	}
-	return float64(k) / pow10[fr.mode-1]
+	return float64(k) / Pow10[fr.mode-1]
 }
 
 // appendRuns writes bs as runs of (uvarint length, byte).
@@ -315,62 +316,64 @@ func appendRuns(b, bs []byte) []byte {
 	return b
 }
 
-// reader reads varints and bytes, remembering the first error.
-type reader struct {
-	b   []byte
-	err error
+// Reader reads varints and bytes, remembering the first error.
+// Reader reads the varints and bytes of an encoding; after a failure
+// every read returns zero and Err is set.
+type Reader struct {
+	B   []byte
+	Err error
 }
 
-func (r *reader) uvarint() uint64 {
-	v, n := binary.Uvarint(r.b)
+func (r *Reader) Uvarint() uint64 {
+	v, n := binary.Uvarint(r.B)
 	if n <= 0 {
-		r.fail()
+		r.Fail()
 		return 0
 	}
-	r.b = r.b[n:]
+	r.B = r.B[n:]
 	return v
 }
 
-func (r *reader) byte() byte {
-	if len(r.b) == 0 {
-		r.fail()
+func (r *Reader) Byte() byte {
+	if len(r.B) == 0 {
+		r.Fail()
 		return 0
 	}
-	c := r.b[0]
-	r.b = r.b[1:]
+	c := r.B[0]
+	r.B = r.B[1:]
 	return c
 }
 
-func (r *reader) uint64() uint64 {
-	if b := r.bytes(8); b != nil {
+func (r *Reader) Uint64() uint64 {
+	if b := r.Bytes(8); b != nil {
 		return binary.LittleEndian.Uint64(b)
 	}
 	return 0
 }
 
-func (r *reader) bytes(n uint64) []byte {
-	if uint64(len(r.b)) < n {
-		r.fail()
+func (r *Reader) Bytes(n uint64) []byte {
+	if uint64(len(r.B)) < n {
+		r.Fail()
 		return nil
 	}
-	s := r.b[:n]
-	r.b = r.b[n:]
+	s := r.B[:n]
+	r.B = r.B[n:]
 	return s
 }
 
-func (r *reader) fail() {
-	if r.err == nil {
-		r.err = errCorrupt
+func (r *Reader) Fail() {
+	if r.Err == nil {
+		r.Err = ErrCorrupt
 	}
-	r.b = nil
+	r.B = nil
 }
 
 // runs reads n bytes written by appendRuns.
-func (r *reader) runs(dst []byte, n int) []byte {
-	for len(dst) < n && r.err == nil {
-		l, c := r.uvarint(), r.byte()
+func (r *Reader) Runs(dst []byte, n int) []byte {
+	for len(dst) < n && r.Err == nil {
+		l, c := r.Uvarint(), r.Byte()
 		if l == 0 || l > uint64(n-len(dst)) {
-			r.fail()
+			r.Fail()
 			break
 		}
 		for range l {
@@ -380,36 +383,36 @@ func (r *reader) runs(dst []byte, n int) []byte {
 	return dst
 }
 
-// readValues decodes a column of n values written by valueCols.appendTo,
+// readValues decodes a column of n values written by ValueCols.appendTo,
 // calling set for each in order.
-func (r *reader) readValues(n int, kinds []byte, set func(i int, v uns.Value)) []byte {
-	kinds = r.runs(kinds[:0], n)
-	fs := &reader{b: r.bytes(r.uvarint())}
-	is := &reader{b: r.bytes(r.uvarint())}
-	ss := &reader{b: r.bytes(r.uvarint())}
-	if r.err != nil {
+func (r *Reader) ReadValues(n int, kinds []byte, set func(i int, v uns.Value)) []byte {
+	kinds = r.Runs(kinds[:0], n)
+	fs := &Reader{B: r.Bytes(r.Uvarint())}
+	is := &Reader{B: r.Bytes(r.Uvarint())}
+	ss := &Reader{B: r.Bytes(r.Uvarint())}
+	if r.Err != nil {
 		return kinds
 	}
-	floats := newFloatReader(fs)
+	floats := NewFloatReader(fs)
 	var lastInt int64
-	for i := 0; i < n && r.err == nil; i++ {
+	for i := 0; i < n && r.Err == nil; i++ {
 		var v uns.Value
 		switch uns.Kind(kinds[i]) {
 		case uns.KindFloat:
-			v = uns.Float(floats.next())
+			v = uns.Float(floats.Next())
 		case uns.KindInt:
-			lastInt += unzigzag(is.uvarint())
+			lastInt += Unzigzag(is.Uvarint())
 			v = uns.Int(lastInt)
 		case uns.KindBool:
-			lastInt += unzigzag(is.uvarint())
+			lastInt += Unzigzag(is.Uvarint())
 			v = uns.Bool(lastInt != 0)
 		case uns.KindString:
-			v = uns.String(string(ss.bytes(ss.uvarint())))
+			v = uns.String(string(ss.Bytes(ss.Uvarint())))
 		default:
-			r.fail()
+			r.Fail()
 		}
-		if r.err == nil {
-			r.err = errors.Join(fs.err, is.err, ss.err)
+		if r.Err == nil {
+			r.Err = errors.Join(fs.Err, is.Err, ss.Err)
 		}
 		set(i, v)
 	}
@@ -421,10 +424,10 @@ func (r *reader) readValues(n int, kinds []byte, set func(i int, v uns.Value)) [
 // both are still read.
 const blockVersion = 3
 
-// maxUnit is the largest exponent of a timestamp unit: 10^9 ns, a second.
-const maxUnit = 9
+// MaxUnit is the largest exponent of a timestamp unit: 10^9 ns, a second.
+const MaxUnit = 9
 
-var ipow10 = func() (p [maxUnit + 1]int64) {
+var IPow10 = func() (p [MaxUnit + 1]int64) {
 	p[0] = 1
 	for i := 1; i < len(p); i++ {
 		p[i] = p[i-1] * 10
@@ -432,105 +435,117 @@ var ipow10 = func() (p [maxUnit + 1]int64) {
 	return p
 }()
 
-// unitOf returns the largest e (up to maxUnit) for which 10^e divides
+// UnitOf returns the largest e (up to MaxUnit) for which 10^e divides
 // every ts: 6 for timestamps in whole milliseconds.
-func unitOf(e int, ts int64) int {
-	for e > 0 && ts%ipow10[e] != 0 {
+func UnitOf(e int, ts int64) int {
+	for e > 0 && ts%IPow10[e] != 0 {
 		e--
 	}
 	return e
 }
 
-// sample is a stored point of a known series.
-type sample struct {
-	ts int64
-	v  uns.Value
-	q  uns.Quality
+// Sample is a stored point of a known series.
+type Sample struct {
+	TS int64
+	V  uns.Value
+	Q  uns.Quality
 }
 
-// encodeBlock encodes samples (of one series, in time order, ties in
+// Equal reports whether a and b are the same sample: floats by their bits
+// (NaN, -0), as the codec keeps them.
+func (a Sample) Equal(b Sample) bool {
+	if a.TS != b.TS || a.Q != b.Q || a.V.Kind() != b.V.Kind() {
+		return false
+	}
+	if a.V.Kind() == uns.KindFloat {
+		return math.Float64bits(a.V.Float64()) == math.Float64bits(b.V.Float64())
+	}
+	return a.V == b.V
+}
+
+// Encode encodes samples (of one series, in time order, ties in
 // ingest order) as a block: version, count, the exponent e of the
 // timestamps' unit (10^e ns, the largest that divides them all), the
 // timestamps in that unit as the first one and zigzag delta-of-deltas,
 // qualities as runs, then the values. Timestamps in whole milliseconds
 // thus cost their jitter in milliseconds, not in nanoseconds.
-func encodeBlock(b []byte, ss []sample) []byte {
+func Encode(b []byte, ss []Sample) []byte {
 	b = append(b, blockVersion)
 	b = binary.AppendUvarint(b, uint64(len(ss)))
-	e := maxUnit
+	e := MaxUnit
 	for _, s := range ss {
-		e = unitOf(e, s.ts)
+		e = UnitOf(e, s.TS)
 	}
 	b = append(b, byte(e))
-	unit := ipow10[e]
+	unit := IPow10[e]
 	var prev, delta int64
 	for i, s := range ss {
-		ts := s.ts / unit
+		ts := s.TS / unit
 		switch i {
 		case 0:
 			b = binary.AppendUvarint(b, uint64(ts))
 		default:
 			d := ts - prev
-			b = binary.AppendUvarint(b, zigzag(d-delta))
+			b = binary.AppendUvarint(b, Zigzag(d-delta))
 			delta = d
 		}
 		prev = ts
 	}
 	qs := make([]byte, len(ss))
-	vc := valueCols{kinds: make([]byte, 0, len(ss)), floats: make([]float64, 0, len(ss))}
+	vc := ValueCols{kinds: make([]byte, 0, len(ss)), floats: make([]float64, 0, len(ss))}
 	for i, s := range ss {
-		qs[i] = byte(s.q)
-		vc.add(s.v)
+		qs[i] = byte(s.Q)
+		vc.Add(s.V)
 	}
 	b = appendRuns(b, qs)
-	return vc.appendTo(b)
+	return vc.AppendTo(b)
 }
 
-// maxBlockPoints bounds the samples of a block, and so what one decode
+// MaxPoints bounds the samples of a block, and so what one decode
 // allocates.
-const maxBlockPoints = 1 << 16
+const MaxPoints = 1 << 16
 
-// decodeBlock appends the samples of an encoded block to dst.
-func decodeBlock(dst []sample, b []byte) ([]sample, error) {
-	r := &reader{b: b}
-	version := r.byte()
+// Decode appends the samples of an encoded block to dst.
+func Decode(dst []Sample, b []byte) ([]Sample, error) {
+	r := &Reader{B: b}
+	version := r.Byte()
 	if version < 1 || version > blockVersion {
-		return dst, fmt.Errorf("%w: unknown block version", errCorrupt)
+		return dst, fmt.Errorf("%w: unknown block version", ErrCorrupt)
 	}
-	n64 := r.uvarint()
-	if n64 > maxBlockPoints {
-		return dst, fmt.Errorf("%w: %d points in a block", errCorrupt, n64)
+	n64 := r.Uvarint()
+	if n64 > MaxPoints {
+		return dst, fmt.Errorf("%w: %d points in a block", ErrCorrupt, n64)
 	}
 	n := int(n64)
 	unit := int64(1)
 	if version > 1 {
-		e := r.byte()
-		if e > maxUnit {
-			return dst, fmt.Errorf("%w: timestamp unit 10^%d", errCorrupt, e)
+		e := r.Byte()
+		if e > MaxUnit {
+			return dst, fmt.Errorf("%w: timestamp unit 10^%d", ErrCorrupt, e)
 		}
-		unit = ipow10[e]
+		unit = IPow10[e]
 	}
 	base := len(dst)
 	var ts, delta int64
-	for i := 0; i < n && r.err == nil; i++ {
+	for i := 0; i < n && r.Err == nil; i++ {
 		if i == 0 {
-			ts = int64(r.uvarint())
+			ts = int64(r.Uvarint())
 		} else {
-			delta += unzigzag(r.uvarint())
+			delta += Unzigzag(r.Uvarint())
 			ts += delta
 		}
-		dst = append(dst, sample{ts: ts * unit})
+		dst = append(dst, Sample{TS: ts * unit})
 	}
-	qs := r.runs(make([]byte, 0, n), n)
+	qs := r.Runs(make([]byte, 0, n), n)
 	for i, q := range qs {
-		dst[base+i].q = uns.Quality(q)
+		dst[base+i].Q = uns.Quality(q)
 	}
-	r.readValues(n, make([]byte, 0, n), func(i int, v uns.Value) { dst[base+i].v = v })
-	if r.err == nil && len(r.b) != 0 {
-		r.fail()
+	r.ReadValues(n, make([]byte, 0, n), func(i int, v uns.Value) { dst[base+i].V = v })
+	if r.Err == nil && len(r.B) != 0 {
+		r.Fail()
 	}
-	if r.err != nil {
-		return dst[:base], r.err
+	if r.Err != nil {
+		return dst[:base], r.Err
 	}
 	return dst, nil
 }
@@ -542,12 +557,12 @@ var (
 	zdec, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(64<<20))
 )
 
-func compress(b []byte) []byte { return zenc.EncodeAll(b, make([]byte, 0, len(b)/4+16)) }
+func Compress(b []byte) []byte { return zenc.EncodeAll(b, make([]byte, 0, len(b)/4+16)) }
 
-func decompress(b []byte) ([]byte, error) {
+func Decompress(b []byte) ([]byte, error) {
 	out, err := zdec.DecodeAll(b, nil)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", errCorrupt, err)
+		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
 	}
 	return out, nil
 }
