@@ -34,7 +34,7 @@ type parser struct {
 	cfg   *Config
 	now   int64 // unix ns: the time of rows without a time column
 	next  func() ([]cell, error)
-	row   int    // rows read, for error messages
+	row   int // rows read, for error messages
 	pend  []uns.Point
 	names map[string]string // column → series, for wide files
 }
