@@ -39,6 +39,9 @@ type Config struct {
 	// Format is csv, json or jsonl; empty: from the file's extension
 	// (.csv, .json, .jsonl or .ndjson).
 	Format string `yaml:"format"`
+	// Delimiter separates the fields of a CSV file: "," or ";" (as
+	// spreadsheet programs with a Dutch or German locale write), or a tab.
+	Delimiter string `yaml:"delimiter"`
 
 	// Series is the prefix of the series of a wide file: each column (or
 	// key) other than the time column becomes series/<column>.
@@ -80,6 +83,7 @@ type Config struct {
 func NewConfig() *Config {
 	return &Config{
 		Pattern:      "*",
+		Delimiter:    ",",
 		ValueColumn:  "value",
 		TimeFormat:   TimeRFC3339,
 		Done:         DoneMove,
@@ -113,6 +117,9 @@ func (c *Config) Validate() error {
 	case "", FormatCSV, FormatJSON, FormatJSONL:
 	default:
 		bad("format", "%q: want csv, json or jsonl (empty: from the extension)", c.Format)
+	}
+	if r := []rune(c.Delimiter); len(r) != 1 || r[0] == '"' || r[0] == '\n' || r[0] == '\r' {
+		bad("delimiter", "%q: want one character such as , or ;", c.Delimiter)
 	}
 	switch {
 	case c.Series != "" && c.SeriesColumn != "":

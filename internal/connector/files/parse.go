@@ -36,11 +36,9 @@ type parser struct {
 	next  func() ([]cell, error)
 	row   int // rows read, for error messages
 	pend  []uns.Point
+	eof   bool              // next returned io.EOF: it is not called again
 	names map[string]string // column → series, for wide files
 }
-
-// errTooLarge is the error of a file larger than max_file_size.
-var errTooLarge = errors.New("file too large")
 
 func newParser(cfg *Config, format string, r io.Reader, now int64) (*parser, error) {
 	p := &parser{cfg: cfg, now: now, names: map[string]string{}}
@@ -48,6 +46,7 @@ func newParser(cfg *Config, format string, r io.Reader, now int64) (*parser, err
 	case FormatCSV:
 		cr := csv.NewReader(r)
 		cr.ReuseRecord = true
+		cr.Comma = []rune(cfg.Delimiter)[0]
 		cr.FieldsPerRecord = 0 // every row as long as the header
 		header, err := cr.Read()
 		if err == io.EOF {
@@ -149,8 +148,12 @@ func (p *parser) batch() ([]uns.Point, error) {
 		out, p.pend = p.pend, nil
 	}
 	for len(out) < p.cfg.BatchPoints {
+		if p.eof {
+			return out, nilIfAny(out)
+		}
 		row, err := p.next()
 		if err == io.EOF {
+			p.eof = true
 			if len(out) == 0 {
 				return nil, io.EOF
 			}
@@ -170,6 +173,14 @@ func (p *parser) batch() ([]uns.Point, error) {
 		}
 	}
 	return out, nil
+}
+
+// nilIfAny is io.EOF for an empty batch, nil otherwise.
+func nilIfAny(out []uns.Point) error {
+	if len(out) == 0 {
+		return io.EOF
+	}
+	return nil
 }
 
 // points appends the points of one row.
