@@ -182,9 +182,12 @@ func TestRestartBetweenWriteAndMove(t *testing.T) {
 		t.Errorf("second run wrote %v; want only b.csv's point", pts)
 	}
 	// The same content dropped again later is new data: read again.
-	write(t, filepath.Join(dir, "a.csv"), "time,temp\n2026-03-01T08:00:00Z,1\n2026-03-01T08:00:01Z,2\n")
+	write(t, filepath.Join(dir, "a.csv.part"), "time,temp\n2026-03-01T08:00:00Z,1\n2026-03-01T08:00:01Z,2\n")
 	mt := time.Now().Add(time.Hour)
-	os.Chtimes(filepath.Join(dir, "a.csv"), mt, mt)
+	os.Chtimes(filepath.Join(dir, "a.csv.part"), mt, mt)
+	if err := os.Rename(filepath.Join(dir, "a.csv.part"), filepath.Join(dir, "a.csv")); err != nil {
+		t.Fatal(err)
+	}
 	waitFor(t, "the file dropped again", func() bool { return r2.sink.Len() == 3 })
 }
 
