@@ -121,7 +121,7 @@ func (in *Input) session(ctx context.Context, sink connector.Sink) (connected bo
 	if err := in.open(); err != nil {
 		return false, err
 	}
-	in.status.Connected("dir", in.cfg.Dir)
+	in.status.Connected()
 	t := time.NewTicker(in.cfg.PollInterval)
 	defer t.Stop()
 	for {
