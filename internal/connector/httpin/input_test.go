@@ -26,6 +26,10 @@ import (
 
 // start runs an input of c and returns it, its sink and its address.
 func start(t *testing.T, c *httpin.Config) (*httpin.Input, *connectortest.Sink, string) {
+	return startB(t, c)
+}
+
+func startB(t testing.TB, c *httpin.Config) (*httpin.Input, *connectortest.Sink, string) {
 	t.Helper()
 	c.Listen = "127.0.0.1:0"
 	in, err := httpin.New(c, nil)
