@@ -63,6 +63,9 @@ func New(cfg *Config, log *slog.Logger) (*Input, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	in := &Input{cfg: *cfg, log: log.With("peer", cfg.Listen)}
+	if cfg.Token == "" && cfg.Username == "" {
+		in.log.Warn("http input without token or username: anyone who reaches " + cfg.Listen + " may post points")
+	}
 	in.status = connector.NewTracker(cfg.Listen, in.log)
 	if cfg.CertFile != "" {
 		cert, err := tls.LoadX509KeyPair(cfg.CertFile, cfg.KeyFile)
