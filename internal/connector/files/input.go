@@ -18,6 +18,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/molen-io/molen/internal/atomicfile"
 	"github.com/molen-io/molen/internal/connector"
 )
 
@@ -353,7 +354,7 @@ func (in *Input) finish(name string) error {
 	if err := os.Rename(from, to); err != nil {
 		return fmt.Errorf("move %s: %w", name, err)
 	}
-	return syncDir(in.cfg.Dir)
+	return atomicfile.SyncDir(in.cfg.Dir)
 }
 
 // fail moves a file that cannot be read to failed/, with a note of why
@@ -438,11 +439,7 @@ func (in *Input) compactJournal(path string) error {
 	}
 	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
 	lines = lines[max(0, len(lines)-journalKeep):]
-	tmp := path + ".tmp"
-	if err := writeSynced(tmp, []byte(strings.Join(lines, "\n")+"\n")); err != nil {
-		return fmt.Errorf("journal: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
+	if err := atomicfile.Write(path, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
 		return fmt.Errorf("journal: %w", err)
 	}
 	in.journal = make(map[string]bool, len(lines))
@@ -453,39 +450,11 @@ func (in *Input) compactJournal(path string) error {
 	return nil
 }
 
-func writeSynced(path string, data []byte) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
-
 // mkdir makes a subfolder of the watched folder unless it exists; never
 // the watched folder itself, which may be away.
 func mkdir(dir string) error {
 	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
 		return err
-	}
-	return nil
-}
-
-// syncDir makes the renames in dir durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync folder: %w", err)
 	}
 	return nil
 }

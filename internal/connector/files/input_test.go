@@ -20,11 +20,9 @@ import (
 
 // running is one Run of an input.
 type running struct {
-	in     *files.Input
-	sink   *connectortest.Sink
-	cancel context.CancelFunc
-	done   chan error
-	once   sync.Once
+	*connectortest.Running
+	in   *files.Input
+	sink *connectortest.Sink
 }
 
 func runInput(t *testing.T, c *files.Config, setup func(in *files.Input)) *running {
@@ -36,30 +34,11 @@ func runInput(t *testing.T, c *files.Config, setup func(in *files.Input)) *runni
 	if setup != nil {
 		setup(in)
 	}
-	ctx, cancel := context.WithCancel(t.Context())
-	r := &running{in: in, sink: connectortest.NewSink(), cancel: cancel, done: make(chan error, 1)}
-	go func() { r.done <- in.Run(ctx, r.sink) }()
-	t.Cleanup(r.stop)
-	return r
+	sink := connectortest.NewSink()
+	return &running{Running: connectortest.Start(t, in, sink), in: in, sink: sink}
 }
 
-func (r *running) stop() {
-	r.once.Do(func() {
-		r.cancel()
-		<-r.done
-	})
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("waited 20s for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
+var waitFor = connectortest.WaitFor
 
 // waitScans waits until the input listed the folder n more times.
 func (r *running) waitScans(t *testing.T, n int64) {
@@ -162,9 +141,9 @@ func TestRestartBetweenWriteAndMove(t *testing.T) {
 		})
 	})
 	<-crashed
-	r.cancel() // the edge stops while the file is between its journal entry and its move
+	r.Cancel() // the edge stops while the file is between its journal entry and its move
 	close(release)
-	r.stop()
+	r.Stop()
 	if n := r.sink.Len(); n != 2 {
 		t.Fatalf("first run wrote %d points, want 2", n)
 	}
@@ -290,12 +269,9 @@ func TestLargeFileInBatches(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() { done <- in.Run(ctx, sink) }()
+	r := connectortest.Start(t, in, sink)
 	waitFor(t, "the file moved", func() bool { return exists(filepath.Join(dir, "done", "big.csv")) })
-	cancel()
-	<-done
+	r.Stop()
 	if n := sink.Len(); n != 3*rows {
 		t.Errorf("%d points, want %d", n, 3*rows)
 	}

@@ -30,13 +30,7 @@ func (p *poster) Start() error { return nil }
 // url waits until the input listens and returns where to post.
 func (p *poster) url(t *testing.T) string {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for p.in.Addr() == nil {
-		if time.Now().After(deadline) {
-			t.Fatal("the input does not listen")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	connectortest.WaitFor(t, "the input listening", func() bool { return p.in.Addr() != nil })
 	return "http://" + p.in.Addr().String() + "/points"
 }
 

@@ -1,7 +1,6 @@
 package httpin_test
 
 import (
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -37,17 +36,8 @@ func startB(t testing.TB, c *httpin.Config) (*httpin.Input, *connectortest.Sink,
 		t.Fatal(err)
 	}
 	sink := connectortest.NewSink()
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() { done <- in.Run(ctx, sink) }()
-	t.Cleanup(func() { cancel(); <-done })
-	deadline := time.Now().Add(10 * time.Second)
-	for in.Addr() == nil {
-		if time.Now().After(deadline) {
-			t.Fatal("the input does not listen")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	connectortest.Start(t, in, sink)
+	connectortest.WaitFor(t, "the input listening", func() bool { return in.Addr() != nil })
 	return in, sink, in.Addr().String()
 }
 
@@ -210,18 +200,9 @@ func TestAddressTaken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() { done <- in.Run(ctx, connectortest.NewSink()) }()
-	defer func() { cancel(); <-done }()
+	connectortest.Start(t, in, connectortest.NewSink())
 	waitState := func(want string) {
-		deadline := time.Now().Add(10 * time.Second)
-		for string(in.Status().State) != want {
-			if time.Now().After(deadline) {
-				t.Fatalf("state %+v, want %s", in.Status(), want)
-			}
-			time.Sleep(time.Millisecond)
-		}
+		connectortest.WaitFor(t, "state "+want, func() bool { return string(in.Status().State) == want })
 	}
 	waitState("disconnected")
 	if st := in.Status(); !strings.Contains(st.LastError, "address already in use") {
