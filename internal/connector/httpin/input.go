@@ -118,8 +118,10 @@ func (in *Input) serve(ctx context.Context, sink connector.Sink) (bool, error) {
 	in.status.SetPeer(ln.Addr().String())
 	mux := http.NewServeMux()
 	h := &handler{in: in, sink: sink}
-	mux.Handle(in.cfg.Path, h)
-	mux.Handle(strings.TrimSuffix(in.cfg.Path, "/")+"/", h)
+	mux.Handle(strings.TrimSuffix(in.cfg.Path, "/")+"/", h) // the batches, and a series below
+	if in.cfg.Path != "/" {
+		mux.Handle(in.cfg.Path, h)
+	}
 	srv := &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,

@@ -212,6 +212,27 @@ func TestAddressTaken(t *testing.T) {
 	waitState("connected")
 }
 
+// TestRootPath: with path "/" a series is posted to /<series> and a batch
+// to /.
+func TestRootPath(t *testing.T) {
+	c := httpin.NewConfig()
+	c.Path = "/"
+	_, sink, addr := start(t, c)
+	for _, post := range []struct{ url, body string }{{"/s/a/temp", "1"}, {"/", "s/a/temp 2\n"}} {
+		resp, err := http.Post("http://"+addr+post.url, "text/plain", strings.NewReader(post.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNoContent {
+			t.Errorf("POST %s: status %d", post.url, resp.StatusCode)
+		}
+	}
+	if n := sink.Len(); n != 2 {
+		t.Errorf("%d points, want 2", n)
+	}
+}
+
 func TestConfigErrors(t *testing.T) {
 	for _, tt := range []struct {
 		set  func(c *httpin.Config)
