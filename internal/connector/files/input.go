@@ -48,11 +48,12 @@ const (
 	DoneDir     = "done"
 	FailedDir   = "failed"
 	JournalName = ".molen-files.journal"
-	// journalKeep is how many entries the journal keeps when it is
-	// compacted; an entry matters only until its file is moved, a moment
-	// after it is written.
-	journalKeep = 10000
 )
+
+// journalKeep is how many entries the journal keeps when it is compacted;
+// an entry matters only until its file is moved, a moment after it is
+// written. A variable for tests.
+var journalKeep = 10000
 
 // Input watches one folder.
 type Input struct {

@@ -311,6 +311,33 @@ func TestMark(t *testing.T) {
 	}
 }
 
+// TestJournalBounded: the journal is compacted to its newest entries once
+// it holds twice as many as it keeps, and every file is still read once.
+func TestJournalBounded(t *testing.T) {
+	files.SetJournalKeep(t, 2)
+	dir := t.TempDir()
+	r := runInput(t, testConfig(dir), nil)
+	for i := range 7 {
+		name := fmt.Sprintf("f%d.csv", i)
+		write(t, filepath.Join(dir, name+".part"), fmt.Sprintf("time,v\n2026-03-01T08:00:0%dZ,%d\n", i, i))
+		if err := os.Rename(filepath.Join(dir, name+".part"), filepath.Join(dir, name)); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, name+" in done/", func() bool { return exists(filepath.Join(dir, "done", name)) })
+	}
+	if n := r.sink.Len(); n != 7 {
+		t.Errorf("%d points, want 7", n)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, files.JournalName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	if len(lines) > 4 || !strings.HasSuffix(lines[len(lines)-1], " f6.csv") {
+		t.Errorf("journal of %d entries, want at most 4 ending with f6.csv:\n%s", len(lines), data)
+	}
+}
+
 func TestConfigErrors(t *testing.T) {
 	tests := []struct {
 		conf func(c *files.Config)
