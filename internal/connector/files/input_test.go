@@ -200,6 +200,20 @@ func TestBadFileDoesNotBlock(t *testing.T) {
 	}
 }
 
+// TestTooLarge: a file above max_file_size is not read: it goes to
+// failed/ with a note, counted as too_large.
+func TestTooLarge(t *testing.T) {
+	dir := t.TempDir()
+	c := testConfig(dir)
+	c.MaxFileSize = 20
+	write(t, filepath.Join(dir, "big.csv"), "time,temp\n2026-03-01T08:00:00Z,1\n")
+	r := runInput(t, c, nil)
+	waitFor(t, "the note", func() bool { return exists(filepath.Join(dir, "failed", "big.csv.error")) })
+	if st := r.in.Status(); st.Rejected[files.ReasonTooLarge] != 1 || r.sink.Len() != 0 {
+		t.Errorf("status %+v, %d points; want rejected[too_large]=1 and none", st, r.sink.Len())
+	}
+}
+
 // TestFormats reads the same data from each format and mapping.
 func TestFormats(t *testing.T) {
 	t0 := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
