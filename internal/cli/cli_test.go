@@ -175,16 +175,26 @@ func TestDemoRunsAgainOnTheSameData(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "the edge forwarding in the second run", func() bool { return d.Edge.Status().Forward.Points > 0 })
-	// The demo's edge once, and the two edges of other halls it registers
-	// (not installed) once.
+	// The demo's edge once, the two edges of other halls it registers (not
+	// installed) once, and its Margo device once.
 	edges, err := d.Hub.Fleet().Edges(t.Context(), "default")
 	var names []string
 	for _, e := range edges {
 		names = append(names, e.Name)
 	}
 	slices.Sort(names)
-	if err != nil || strings.Join(names, ",") != "demo-edge,paint-shop,warehouse" {
-		t.Errorf("hub has edges %v (%v), want the demo's edge from the first run and the two not installed", names, err)
+	if err != nil || strings.Join(names, ",") != "demo-edge,paint-shop,vision-station,warehouse" {
+		t.Errorf("hub has edges %v (%v), want the demo's edge from the first run, the two not installed and the Margo device", names, err)
+	}
+	// The Margo device onboarded and reported over Margo's API.
+	for _, e := range edges {
+		if e.Name != "vision-station" {
+			continue
+		}
+		mr, err := d.Hub.Fleet().Margo(t.Context(), "default", e.ID)
+		if err != nil || mr.Capabilities == nil || len(mr.Deployments) != 1 || mr.Deployments[0].Status.State != "installed" || e.PublicKey == "" {
+			t.Errorf("the demo's Margo device: %+v %v", mr, err)
+		}
 	}
 }
 

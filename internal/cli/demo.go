@@ -103,6 +103,8 @@ type Demo struct {
 
 	stopSim, stopServed context.CancelFunc
 	simDone, servedDone chan error
+	stopRollout         context.CancelFunc
+	rolloutDone         chan struct{} // closed when demoRollout returned
 	history             *history
 	// Notify are the demo's mail server and Teams channel: receivers in
 	// its own process.
@@ -189,6 +191,17 @@ func StartDemo(ctx context.Context, cfg DemoConfig, g *globals) (*Demo, error) {
 			return fail(err)
 		}
 	}
+	// The edge republishes its UNS (after its pipeline) to the simulated
+	// plant's broker, as a factory's edge feeds the plant's own UNS
+	// (docs/outputs.md): subscribe to uns/# there to see it.
+	var outputsFile string
+	if addr := d.Served.Addrs().Sparkplug; addr != "" {
+		outputsFile, err = writeDemoFile(edgeDir, "outputs.yaml", []byte(fmt.Sprintf(
+			"outputs:\n  - mqtt: {url: tcp://%s, topic_prefix: uns/, retain: true, qos: 1}\n", addr)))
+		if err != nil {
+			return fail(err)
+		}
+	}
 	pipelineFile := cfg.PipelineFile
 	if pipelineFile == "" {
 		if pipelineFile, err = writeDemoFile(edgeDir, "pipeline.yaml", []byte(demoPipeline(cfg.Rate))); err != nil {
@@ -201,6 +214,7 @@ func StartDemo(ctx context.Context, cfg DemoConfig, g *globals) (*Demo, error) {
 		MQTTListen:   "127.0.0.1:0",
 		StatusListen: "127.0.0.1:0",
 		InputsFile:   inputsFile,
+		OutputsFile:  outputsFile,
 		HubURL:       h.URL(),
 		EnrollToken:  token,
 		ManifestPoll: 2 * time.Second,
@@ -231,6 +245,14 @@ func StartDemo(ctx context.Context, cfg DemoConfig, g *globals) (*Demo, error) {
 	d.stopSim, d.stopServed = stopSim, stopServed
 	go func() { d.simDone <- d.Sim.Run(simCtx) }()
 	go func() { d.servedDone <- d.Served.Run(servedCtx) }()
+	rctx, stopRollout := context.WithCancel(context.WithoutCancel(ctx))
+	d.stopRollout, d.rolloutDone = stopRollout, make(chan struct{})
+	go func() {
+		defer close(d.rolloutDone)
+		if cfg.PipelineFile == "" {
+			demoRollout(rctx, h, log.With("component", "demo"))
+		}
+	}()
 
 	a := d.Served.Addrs()
 	admin, err := h.AdminToken()
@@ -280,6 +302,8 @@ simulated factory is %s), a service provider, and these people
 // still answer), then the hub.
 func (d *Demo) Close() error {
 	d.history.stop()
+	d.stopRollout()
+	<-d.rolloutDone
 	d.stopSim()
 	simErr := <-d.simDone
 	edgeErr := d.Edge.Close()

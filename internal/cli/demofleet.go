@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"time"
 
@@ -22,7 +23,8 @@ import (
 // inputs of this run's machines in the edge's own, settings in the
 // group's. The edge starts with the same content in its local files and
 // then takes the hub's manifest. Two more edges are registered in other
-// halls, not yet installed, so that the inventory shows a fleet.
+// halls, not yet installed, so that the inventory shows a fleet, and a
+// Margo device (demoMargoDevice) onboards and reports.
 func seedFleet(ctx context.Context, h *hub.Hub, edgeID string, pipelineYAML, inputsYAML []byte) error {
 	f := h.Fleet()
 	org := hub.DefaultOrg
@@ -54,6 +56,9 @@ func seedFleet(ctx context.Context, h *hub.Hub, edgeID string, pipelineYAML, inp
 					return fmt.Errorf("demo fleet: %w", err)
 				}
 			}
+		}
+		if err := demoMargoDevice(ctx, h); err != nil {
+			return err
 		}
 	}
 	pipes, err := namedEntries(pipelineYAML, "pipelines", func(entry map[string]any, i int) string {
@@ -124,4 +129,33 @@ func namedEntries(doc []byte, key string, name func(entry map[string]any, i int)
 		out[n] = b
 	}
 	return out, nil
+}
+
+// demoRollout rolls a pipeline for hall-1's climate sensors out to the
+// hall's edges once the demo's edge reports healthy, so that Fleet →
+// Rollouts shows one going canary first and completing (after the edge's
+// health window). Not when the demo's data holds a rollout already.
+func demoRollout(ctx context.Context, h *hub.Hub, log *slog.Logger) {
+	f := h.Fleet()
+	if rs, err := f.Rollouts(ctx, hub.DefaultOrg); err != nil || len(rs) > 0 {
+		return
+	}
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if inv, err := f.Inventory(ctx, hub.DefaultOrg, fleet.Filter{Site: "hall-1", Health: "ok"}); err == nil && len(inv) > 0 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+	spec := fleet.RolloutSpec{Scope: fleet.ScopeSite, Target: "hall-1", Pipelines: map[string]json.RawMessage{
+		"hall-climate": json.RawMessage(`{"match": ["demo-factory/hall-1/climate/+/humidity_pct"], "stages": [{"deadband": {"absolute": 1}}]}`)},
+		Plan: fleet.Plan{CanaryCount: 1, StepTimeout: "5m"}}
+	if _, err := f.StartRollout(ctx, hub.DefaultOrg, "system", spec); err != nil && ctx.Err() == nil {
+		log.Warn("demo rollout not started", "err", err)
+	}
 }

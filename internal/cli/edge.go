@@ -129,6 +129,7 @@ pipeline file's warnings, and every problem found (exit status 1).
 	f.StringVar(&hubCA, "hub-ca", "", "PEM file of the CA (or the certificate) the hub's HTTPS certificate is checked against, besides the system's roots")
 	f.StringSliceVar(&cfg.HubPins, "hub-pin", nil, "accept only a hub whose certificate chain has this public key: sha256/<base64> (the hub logs its pin at start); repeat for a key change")
 	f.StringVar(&cfg.EnrollToken, "enroll-token", "", "one-time enrollment token from the hub (first start, or to enroll again)")
+	f.StringVar(&cfg.OutputsFile, "outputs", "", "outputs besides the hub: MQTT UNS republish, Sparkplug B edge node, InfluxDB, Prometheus remote write (YAML, see docs/outputs.md)")
 	f.StringVar(&cfg.InputsFile, "inputs", "", "connector inputs to read besides the MQTT listener (YAML, see docs/connectors.md); the hub's desired state, once it holds parts for this edge, runs instead")
 	f.StringVar(&cfg.PipelineFile, "pipeline", "", "pipeline specification (YAML, see docs/pipelines.md); reloaded when the file changes; the hub's desired state, once it holds parts for this edge, runs instead")
 	f.DurationVar(&cfg.ManifestPoll, "manifest-poll", edge.DefaultManifestPoll, "how often to ask the hub for this edge's desired state and report to its inventory (docs/fleet.md); negative: never (a stand-alone edge runs its files)")
@@ -234,6 +235,12 @@ func checkEdge(g *globals, cfg edge.Config) error {
 		fmt.Fprintf(w, "inputs from %s: %d\n", cfg.InputsFile, len(p.Inputs))
 		for _, in := range p.Inputs {
 			fmt.Fprintln(w, "  "+in)
+		}
+	}
+	if cfg.OutputsFile != "" {
+		fmt.Fprintf(w, "outputs from %s: %d\n", cfg.OutputsFile, len(p.Outputs))
+		for _, o := range p.Outputs {
+			fmt.Fprintln(w, "  "+o)
 		}
 	}
 	if cfg.PipelineFile != "" {

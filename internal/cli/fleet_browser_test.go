@@ -15,6 +15,15 @@ func TestFleetInABrowser(t *testing.T) {
 	scriptInDemo(t, "fleet.mjs", func(string) []string { return nil })
 }
 
+// TestRolloutsInABrowser runs web/test/rollouts.mjs in a real headless
+// Chromium against the demo: the rollout wizard refusing a bad plan, a
+// rollout of the demo edge's group paused, resumed and completed, one
+// aborted, in English and Dutch, with axe-core finding no serious or
+// critical violation on any screen.
+func TestRolloutsInABrowser(t *testing.T) {
+	scriptInDemo(t, "rollouts.mjs", func(string) []string { return nil })
+}
+
 // TestFleetDiagnosticsInABrowser drives web/test/diagnostics.mjs: an
 // edge's diagnostics panel against the demo, whose edge long-polls the hub.
 func TestFleetDiagnosticsInABrowser(t *testing.T) {

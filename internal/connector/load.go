@@ -4,9 +4,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"strconv"
-
-	"gopkg.in/yaml.v3"
 
 	"github.com/molen-io/molen/internal/yamlspec"
 )
@@ -41,52 +38,15 @@ func LoadInputs(file string) ([]Configured, error) {
 
 // ParseInputs is LoadInputs on the file's content.
 func ParseInputs(data []byte) ([]Configured, error) {
-	doc, err := yamlspec.Parse(data)
-	if err != nil {
-		return nil, err
-	}
 	var d yamlspec.Decoder
-	if doc.Kind == 0 || len(doc.Content) == 0 {
-		d.Fail("", "empty: want an 'inputs' list")
-		return nil, d.Err()
-	}
-	root := yamlspec.Deref(doc.Content[0])
-	if !d.Mapping(root, "") {
-		return nil, d.Err()
-	}
-	var out []Configured
-	found := false
-	for i := 0; i+1 < len(root.Content); i += 2 {
-		key, val := root.Content[i].Value, yamlspec.Deref(root.Content[i+1])
-		if key != "inputs" {
-			d.Fail(key, "unknown field (want inputs)")
-			continue
-		}
-		found = true
-		if val.Kind != yaml.SequenceNode {
-			d.Fail("inputs", "want a list of inputs")
-			continue
-		}
-		for j, n := range val.Content {
-			path := "inputs[" + strconv.Itoa(j) + "]"
-			kind, cfg, ok := d.Component(n, path, "input kind", "{modbus: {url: tcp://10.0.0.5:502, …}}",
-				func(name string) (yamlspec.Validator, bool) {
-					spec, ok := Lookup(name)
-					if !ok {
-						return nil, false
-					}
-					return spec.New(), true
-				}, Kinds())
-			if ok {
-				out = append(out, Configured{Kind: kind, Path: path, Config: cfg.(Config)})
-			}
-		}
-	}
-	if !found {
-		d.Fail("inputs", "missing")
-	}
+	entries := d.List(data, "inputs", "input kind", "{modbus: {url: tcp://10.0.0.5:502, …}}",
+		yamlspec.Configs(registry, func(s Spec) Config { return s.New() }), Kinds())
 	if err := d.Err(); err != nil {
 		return nil, err
+	}
+	out := make([]Configured, len(entries))
+	for i, e := range entries {
+		out[i] = Configured{Kind: e.Kind, Path: e.Path, Config: e.Config.(Config)}
 	}
 	return out, nil
 }

@@ -101,7 +101,8 @@ func TestEdgeDiagnostics(t *testing.T) {
 		t.Skip("end-to-end run takes a few seconds")
 	}
 	ctx := t.Context()
-	h, edgeID, token, c := startHub(t)
+	h, c := startHub(t, hub.Config{DataDir: t.TempDir()})
+	edgeID, token := newEdge(t, h, "press-hall")
 	broker := newCountingBroker(t)
 	e, err := edge.Start(ctx, edge.Config{DataDir: t.TempDir(), MQTTListen: "127.0.0.1:0", StatusListen: "127.0.0.1:0",
 		HubURL: h.URL(), EnrollToken: token, ManifestPoll: time.Hour, HealthWindow: 200 * time.Millisecond, Version: "0.9.0-test"})
@@ -270,27 +271,6 @@ func TestEdgeDiagnostics(t *testing.T) {
 	}
 }
 
-// startHub starts a hub (closed at the end of t) with one edge registered,
-// and returns the edge's ID and enrollment token, and a client of the
-// hub's admin.
-func startHub(t *testing.T) (*hub.Hub, string, string, client) {
-	t.Helper()
-	h, err := hub.Start(t.Context(), hub.Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0", Out: io.Discard})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { h.Close() })
-	edgeID, token, err := h.CreateEdge(t.Context(), "press-hall")
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin, err := h.AdminToken()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return h, edgeID, token, client{t: t, base: h.URL(), token: admin}
-}
-
 // download GETs a tar.gz and returns its files.
 func download(t *testing.T, c client, path string) map[string][]byte {
 	t.Helper()
@@ -331,7 +311,8 @@ func TestMaintenanceWindow(t *testing.T) {
 		t.Skip("end-to-end run takes a few seconds")
 	}
 	ctx := t.Context()
-	h, edgeID, token, c := startHub(t)
+	h, c := startHub(t, hub.Config{DataDir: t.TempDir()})
+	edgeID, token := newEdge(t, h, "press-hall")
 	// Friday 10:00 in the edge's local time; the window is Saturday night.
 	clock := clocktest.New(time.Date(2026, 12, 4, 10, 0, 0, 0, time.Local))
 	e, err := edge.Start(ctx, edge.Config{DataDir: t.TempDir(), MQTTListen: "127.0.0.1:0", StatusListen: "127.0.0.1:0",

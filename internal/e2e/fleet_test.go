@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/molen-io/molen/internal/edge"
+	"github.com/molen-io/molen/internal/hub"
 	"github.com/molen-io/molen/internal/sim"
 	"github.com/molen-io/molen/internal/uplink"
 )
@@ -127,7 +128,8 @@ func TestFleetDesiredState(t *testing.T) {
 	}
 	ctx := t.Context()
 	edgeDir := t.TempDir()
-	h, edgeID, token, c := startHub(t)
+	h, c := startHub(t, hub.Config{DataDir: t.TempDir()})
+	edgeID, token := newEdge(t, h, "press-hall")
 	proxy := newTamperProxy(t, h.URL())
 	cfg := edge.Config{DataDir: edgeDir, MQTTListen: "127.0.0.1:0", StatusListen: "127.0.0.1:0",
 		HubURL: proxy.URL, EnrollToken: token, ManifestPoll: 50 * time.Millisecond, HealthWindow: 500 * time.Millisecond, Version: "0.9.0-test"}

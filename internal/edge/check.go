@@ -7,6 +7,7 @@ import (
 	"net/url"
 
 	"github.com/molen-io/molen/internal/connector"
+	"github.com/molen-io/molen/internal/output"
 	"github.com/molen-io/molen/internal/pipeline"
 )
 
@@ -15,6 +16,7 @@ type Plan struct {
 	Hub       string   // the hub it forwards to
 	EdgeID    string   // its identity there; empty until enrolled
 	Inputs    []string // "inputs[0] modbus tcp://10.0.0.5:502"
+	Outputs   []string // "outputs[0] mqtt (mqtt) tcp://broker:1883"
 	Pipelines []string // "production: 4 stages → forward"
 	Warnings  []string // of the pipeline file (pipeline.Definition.Warnings)
 }
@@ -50,6 +52,20 @@ func Check(cfg Config) (Plan, error) {
 				continue
 			}
 			p.Inputs = append(p.Inputs, c.Path+" "+c.Kind+" "+in.Status().Peer)
+		}
+	}
+	if cfg.OutputsFile != "" {
+		conf, err := output.Load(cfg.OutputsFile)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		for _, c := range conf {
+			sink, err := c.Build(slog.New(slog.DiscardHandler))
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			p.Outputs = append(p.Outputs, c.Path+" "+c.Name+" ("+c.Kind+") "+sink.Target())
 		}
 	}
 	if cfg.PipelineFile != "" {

@@ -72,13 +72,15 @@ func TestCheck(t *testing.T) {
 		DataDir: filepath.Join(dir, "data"), HubURL: "http://hub:8080", EnrollToken: "mle_x",
 		InputsFile:   write("inputs.yaml", "inputs:\n  - modbus: {url: tcp://10.0.0.5:502, registers: [{path: f/a/l/m/temp, address: 0}]}\n"),
 		PipelineFile: write("pipeline.yaml", "pipelines:\n  - name: alarms\n    match: \"f/#\"\n    output: drop\n    stages:\n      - alarm: {limits: [{high: 10}]}\n"),
+		OutputsFile:  write("outputs.yaml", "outputs:\n  - mqtt: {url: tcp://broker:1883, topic_prefix: uns/, password: s3cret, username: u}\n  - influx: {url: http://influx:8086, bucket: b, token: t0k}\n"),
 	}
 	p, err := edge.Check(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if p.Hub != "http://hub:8080" || p.EdgeID != "" || len(p.Inputs) != 1 || p.Inputs[0] != "inputs[0] modbus tcp://10.0.0.5:502" ||
-		len(p.Pipelines) != 1 || p.Pipelines[0] != "alarms: 1 stage → drop" || len(p.Warnings) != 1 {
+		len(p.Pipelines) != 1 || p.Pipelines[0] != "alarms: 1 stage → drop" || len(p.Warnings) != 1 ||
+		strings.Join(p.Outputs, "|") != "outputs[0] mqtt (mqtt) tcp://broker:1883|outputs[1] influx (influx) http://influx:8086" {
 		t.Errorf("plan %+v", p)
 	}
 	if _, err := os.Stat(cfg.DataDir); !os.IsNotExist(err) {
@@ -87,8 +89,10 @@ func TestCheck(t *testing.T) {
 
 	cfg.InputsFile = write("bad-inputs.yaml", "inputs:\n  - modbus: {url: tcp://x:1, unit_id: 300, registers: [{path: a/b, address: 0}]}\n")
 	cfg.PipelineFile = write("bad-pipeline.yaml", "pipelines:\n  - match: \"f/#\"\n    stages:\n      - window: {size: 0s}\n")
+	cfg.OutputsFile = write("bad-outputs.yaml", "outputs:\n  - influx: {bucket: b}\n  - mqtt: {url: tcp://b:1883, qos: 3, name: influx}\n  - kafka: {}\n")
 	_, err = edge.Check(cfg)
-	for _, want := range []string{"inputs[0].modbus.unit_id", "pipelines[0].stages[0].window.size: must be > 0"} {
+	for _, want := range []string{"inputs[0].modbus.unit_id", "pipelines[0].stages[0].window.size: must be > 0",
+		"outputs[0].influx.url: required", "outputs[1].mqtt.qos: must be 0, 1 or 2", `outputs[2]: unknown output kind "kafka"`} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Check of bad files: %v, want an error naming %s", err, want)
 		}

@@ -22,6 +22,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/molen-io/molen/internal/outbox"
+	"github.com/molen-io/molen/internal/output"
 	"github.com/molen-io/molen/internal/pipeline"
 	"github.com/molen-io/molen/internal/service"
 	"github.com/molen-io/molen/internal/uns"
@@ -75,6 +76,10 @@ type Config struct {
 	// InputsFile lists connector inputs (docs/connectors.md) the edge reads
 	// besides its MQTT listener.
 	InputsFile string
+	// OutputsFile lists outputs (docs/outputs.md) that get the pipeline's
+	// output besides the hub: an MQTT broker, Sparkplug, InfluxDB, remote
+	// write.
+	OutputsFile string
 	// ManifestPoll is how often the edge asks the hub for its desired
 	// state and reports its own (docs/fleet.md); 0: DefaultManifestPoll,
 	// negative: never (a stand-alone edge, its files alone). A manifest's
@@ -148,6 +153,7 @@ type Edge struct {
 	cfg     Config
 	log     *slog.Logger
 	outbox  *outbox.Log
+	outputs *output.Set // nil: none
 	stage   pipeline.Stage
 	mqtt    *mqtt.Server
 	mqttL   *deviceListener // the device socket, see Close
@@ -267,6 +273,16 @@ func Start(ctx context.Context, cfg Config) (*Edge, error) {
 		return nil, fmt.Errorf("open outbox: %w", err)
 	}
 	e.outbox = ob
+	if cfg.OutputsFile != "" {
+		outs, err := output.Load(cfg.OutputsFile)
+		if err == nil {
+			e.outputs, err = output.Open(filepath.Join(cfg.DataDir, "outputs"), outs, cfg.Log.With("component", "output"))
+		}
+		if err != nil {
+			ob.Close()
+			return nil, err
+		}
+	}
 	e.metrics = newMetrics(e)
 	// Before devices connect (their resends come first) and before the
 	// forwarder runs (acknowledged segments are deleted).
@@ -308,6 +324,7 @@ func Start(ctx context.Context, cfg Config) (*Edge, error) {
 	e.group, ctx = errgroup.WithContext(ctx)
 	e.runCtx = ctx
 	e.group.Go(func() error { return e.forward(ctx) })
+	e.group.Go(func() error { return e.outputs.Run(ctx) })
 	if e.pipe != nil {
 		e.group.Go(func() error { return e.runPipeline(ctx) })
 	}
@@ -433,7 +450,7 @@ func (e *Edge) Close() error {
 		defer cancel()
 		statusErr := e.status.Shutdown(sctx)
 		runErr := e.group.Wait()
-		obErr := e.outbox.Close()
+		obErr := errors.Join(e.outbox.Close(), e.outputs.Close())
 		e.closeErr = errors.Join(mqttErr, statusErr, runErr, obErr)
 	})
 	return e.closeErr

@@ -15,6 +15,7 @@ import (
 	"github.com/mochi-mqtt/server/v2/packets"
 
 	"github.com/molen-io/molen/internal/outbox"
+	"github.com/molen-io/molen/internal/output"
 	"github.com/molen-io/molen/internal/pipeline"
 	"github.com/molen-io/molen/internal/uns"
 	"github.com/molen-io/molen/internal/uplink"
@@ -297,19 +298,24 @@ func (e *Edge) submit(pts []uns.Point, ids ...resendID) (*stored, error) {
 	if len(ids) > 0 {
 		rec = appendEnvelope(make([]byte, 0, 48+len(ids)*len(resendID{})), ids...)
 	}
+	env := len(rec)
 	rec = uplink.EncodePoints(rec, pts)
 	p, err := e.outbox.Enqueue(rec, len(pts))
 	if err != nil {
 		return nil, e.refusedAppend(err)
 	}
 	e.resends.queued(p, ids...)
-	return &stored{e: e, p: p, points: len(pts), ids: ids}, nil
+	// The outputs get the uplink record alone (not the envelope); a device
+	// is acknowledged once they too have it on disk.
+	out := e.outputs.Enqueue(rec[env:], len(pts))
+	return &stored{e: e, p: p, out: out, points: len(pts), ids: ids}, nil
 }
 
 // stored is points submitted to the outbox.
 type stored struct {
 	e      *Edge
 	p      *outbox.Pending
+	out    output.Pending
 	points int
 	ids    []resendID
 }
@@ -318,6 +324,9 @@ type stored struct {
 func (s *stored) wait(ctx context.Context) error {
 	select {
 	case <-s.p.Done():
+		if err := s.out.Wait(ctx); err != nil {
+			return fmt.Errorf("append to outputs: abandoned, the points may be stored: %w", err)
+		}
 		return s.settle()
 	case <-ctx.Done():
 		return fmt.Errorf("append to outbox: abandoned, the points may be stored: %w", ctx.Err())

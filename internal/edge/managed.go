@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -65,6 +66,15 @@ type managed struct {
 	// pending is a manifest that waits for a maintenance window; the
 	// manage loop offers it again each round.
 	pending *uplink.Manifest
+	// held is a newer manifest fetched while another was on trial: it
+	// is offered once that one's health window has ended.
+	held *heldManifest
+}
+
+// heldManifest is a manifest waiting to be offered, with its ETag.
+type heldManifest struct {
+	m    uplink.Manifest
+	etag string
 }
 
 // inputDigest names the content an input was made from, to tell which
@@ -151,6 +161,10 @@ func (e *Edge) configOf(m *uplink.Manifest) (config, error) {
 		}
 		return c, nil
 	}
+	secrets, err := e.openSecrets(m)
+	if err != nil {
+		return c, err
+	}
 	pipes, ins := map[string][]byte{}, map[string][]byte{}
 	for _, p := range m.Parts {
 		kind, name := uplink.SplitPartName(p.Name)
@@ -158,8 +172,19 @@ func (e *Edge) configOf(m *uplink.Manifest) (config, error) {
 		case uplink.PartPipeline:
 			pipes[name] = p.Content
 		case uplink.PartInput:
-			ins[name] = p.Content
+			content, err := uplink.ResolveSecrets(p.Content, secrets)
+			if err != nil {
+				return c, fmt.Errorf("%s: %w", p.Name, err)
+			}
+			ins[name] = content
+			// An input restarts when a secret it uses changes.
 			c.digest["inputs."+name] = p.Digest
+			for _, ref := range uplink.SecretRefs(p.Content) {
+				s, _ := m.Part(uplink.PartSecret + "/" + ref)
+				c.digest["inputs."+name] += " " + s.Digest
+			}
+		case uplink.PartDeployment:
+			return c, fmt.Errorf("%s: a molen edge runs no Margo application deployments (helm, compose)", p.Name)
 		case uplink.PartSetting:
 			if name == "maintenance" {
 				w, err := uplink.ParseMaintenance(p.Content)
@@ -193,9 +218,57 @@ func (e *Edge) configOf(m *uplink.Manifest) (config, error) {
 	}
 	c.def = def
 	if c.inputs, err = connector.ParseNamed(ins); err != nil {
-		return c, err
+		return c, redact(err, secrets)
 	}
 	return c, nil
+}
+
+// redact replaces every secret value in err's text by its reference: an
+// input that does not load must not put its password into the log or the
+// report (a value in a URL is quoted back by the URL's parser).
+func redact(err error, secrets map[string]string) error {
+	msg := err.Error()
+	for name, v := range secrets {
+		if v != "" {
+			msg = strings.ReplaceAll(msg, v, "${secret:"+name+"}")
+		}
+	}
+	if msg == err.Error() {
+		return err
+	}
+	return errors.New(msg)
+}
+
+// openSecrets decrypts the manifest's secret parts with the edge's key:
+// name → value. A secret sealed for another key fails the manifest.
+func (e *Edge) openSecrets(m *uplink.Manifest) (map[string]string, error) {
+	out := map[string]string{}
+	for _, p := range m.Parts {
+		if p.Kind != uplink.PartSecret {
+			continue
+		}
+		signer := e.signer.Load()
+		if signer == nil {
+			// At start, before the forwarder has loaded the identity.
+			if c, ok, err := loadCredential(e.cfg.DataDir); ok && err == nil {
+				signer = c.signer()
+			}
+		}
+		if signer == nil {
+			return nil, fmt.Errorf("%s: the edge has no key to open it", p.Name)
+		}
+		var s uplink.SealedSecret
+		if err := json.Unmarshal(p.Content, &s); err != nil {
+			return nil, fmt.Errorf("%s: %w", p.Name, err)
+		}
+		v, err := uplink.OpenSealed(signer.Key, s.Sealed)
+		if err != nil {
+			return nil, fmt.Errorf("%s: sealed for another key (the edge's key changed?): %w", p.Name, err)
+		}
+		_, name := uplink.SplitPartName(p.Name)
+		out[name] = string(v)
+	}
+	return out, nil
 }
 
 // install makes c the running configuration: inputs that c changes or
@@ -302,12 +375,58 @@ func partStates(m *uplink.Manifest, state, errText string) []uplink.PartState {
 	return out
 }
 
+// leaving are the parts of prev that next does not hold, in state (with
+// since for StateRemoved): what a new manifest removes.
+func leaving(prev, next *uplink.Manifest, state string, since time.Time) []uplink.PartState {
+	if prev == nil {
+		return nil
+	}
+	var out []uplink.PartState
+	for _, p := range prev.Parts {
+		if next != nil {
+			if _, ok := next.Part(p.Name); ok {
+				continue
+			}
+		}
+		out = append(out, uplink.PartState{Name: p.Name, Digest: p.Digest, State: state, Since: since})
+	}
+	return out
+}
+
+// hold keeps a manifest fetched while another is on trial: its new and
+// changed parts are reported pending until the trial ends and it is
+// offered. A manifest that is not newer than the one on trial, or does
+// not verify, is left to the next fetch after the trial.
+func (e *Edge) hold(m uplink.Manifest, etag string, report func()) {
+	mg := e.managed
+	mg.mu.Lock()
+	st := &mg.state
+	if !st.Trial || st.Current == nil || m.Version <= st.Highest || m.Verify() != nil {
+		mg.mu.Unlock()
+		return
+	}
+	mg.held = &heldManifest{m: m, etag: etag}
+	parts := slices.DeleteFunc(st.Applied.Parts, func(p uplink.PartState) bool { return p.State == uplink.StatePending })
+	for _, p := range m.Parts {
+		if q, ok := st.Current.Part(p.Name); !ok || q.Digest != p.Digest {
+			parts = append(parts, uplink.PartState{Name: p.Name, Digest: p.Digest, State: uplink.StatePending,
+				Error: fmt.Sprintf("version %d waits for the health window of version %d", m.Version, st.Current.Version)})
+		}
+	}
+	st.Applied.Parts = parts
+	mg.mu.Unlock()
+	report()
+}
+
 // offer handles a manifest from the hub: it verifies it, refuses a
 // version not above the highest tried, applies it and watches its health
 // for the health window, returning to the previous state if it fails. It
 // returns when the manifest is installed and healthy, refused or rolled
 // back.
-func (e *Edge) offer(ctx context.Context, m uplink.Manifest, report func()) {
+//
+// poll is called every poll interval while the manifest is watched, to
+// fetch (and hold) a newer one meanwhile.
+func (e *Edge) offer(ctx context.Context, m uplink.Manifest, report, poll func()) {
 	mg := e.managed
 	mg.mu.Lock()
 	st := &mg.state
@@ -369,7 +488,7 @@ func (e *Edge) offer(ctx context.Context, m uplink.Manifest, report func()) {
 		next = &m
 	}
 	prev := st.Current
-	st.Applied.Parts = partStates(next, uplink.StateInstalling, "")
+	st.Applied.Parts = append(partStates(next, uplink.StateInstalling, ""), leaving(prev, next, uplink.StateRemoving, time.Time{})...)
 	st.Previous, st.Current, st.Trial, st.Highest = prev, next, true, m.Version
 	st.Applied.Offered, st.Applied.Error, st.Applied.RolledBack = m.Version, "", false
 	// On disk first: killed from here on, the edge starts with Previous
@@ -379,17 +498,24 @@ func (e *Edge) offer(ctx context.Context, m uplink.Manifest, report func()) {
 		fail(err)
 		return
 	}
+	if len(leaving(prev, next, "", time.Time{})) > 0 {
+		// The hub hears which parts are removing before they stop.
+		mg.mu.Unlock()
+		report()
+		mg.mu.Lock()
+	}
 	if err := e.install(c); err != nil {
 		st.Current, st.Trial, st.Failed = prev, false, &m
 		st.Applied.Parts = partStates(&m, uplink.StateFailed, err.Error())
 		fail(fmt.Errorf("version %d: %w", m.Version, err))
 		return
 	}
+	st.Applied.Parts = append(partStates(next, uplink.StateInstalling, ""), leaving(prev, next, uplink.StateRemoved, time.Now())...)
 	e.log.Info("manifest installed; watching its health", "version", m.Version, "parts", len(m.Parts), "window", c.health)
 	mg.mu.Unlock()
 	report()
 
-	why := e.watchHealth(ctx, c.health)
+	why := e.watchHealth(ctx, c.health, poll)
 	if ctx.Err() != nil {
 		return // stopping: the next start finds Trial and goes back
 	}
@@ -398,7 +524,8 @@ func (e *Edge) offer(ctx context.Context, m uplink.Manifest, report func()) {
 	if why == "" {
 		st.Trial = false
 		st.Applied.Version, st.Applied.Digest = m.Version, m.Digest
-		st.Applied.Parts = partStates(next, uplink.StateInstalled, "")
+		st.Applied.Parts = slices.Concat(partStates(next, uplink.StateInstalled, ""),
+			slices.DeleteFunc(st.Applied.Parts, func(p uplink.PartState) bool { return p.State != uplink.StateRemoved && p.State != uplink.StatePending }))
 		e.poll.Store(int64(c.poll))
 		if err := mg.save(); err != nil {
 			e.log.Error("cannot store the desired state; the edge returns to the previous one at its next start", "err", err)
@@ -464,16 +591,29 @@ func removedParts(failed, cur *uplink.Manifest, why string) []uplink.PartState {
 // forwarding must progress (data waiting is sent, unless the hub is
 // unreachable, which is not the change's fault). It returns why the
 // change is unhealthy, or "".
-func (e *Edge) watchHealth(ctx context.Context, window time.Duration) string {
+//
+// poll (if not nil) is called every poll interval meanwhile.
+func (e *Edge) watchHealth(ctx context.Context, window time.Duration, poll func()) string {
 	ps := e.pipe
 	errs0 := pipelineErrors(ps.runner.Stats())
 	acked0 := e.outbox.Acked()
 	t := time.NewTimer(window)
 	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ""
-	case <-t.C:
+	var tick <-chan time.Time
+	if poll != nil {
+		tk := time.NewTicker(time.Duration(e.poll.Load()))
+		defer tk.Stop()
+		tick = tk.C
+	}
+	for waiting := true; waiting; {
+		select {
+		case <-ctx.Done():
+			return ""
+		case <-tick:
+			poll()
+		case <-t.C:
+			waiting = false
+		}
 	}
 	var why []string
 	e.inputsMu.Lock()
@@ -615,17 +755,40 @@ func (e *Edge) manage(ctx context.Context) error {
 		e.managed.fetched = make(chan struct{})
 		pending := e.managed.pending
 		e.managed.mu.Unlock()
+		// While a manifest is watched, the edge keeps asking: a newer one
+		// is held (pending parts) and offered after it.
+		poll := func() {
+			e.managed.mu.Lock()
+			tag := e.managed.etag
+			e.managed.mu.Unlock()
+			if next, tag, err := client.FetchManifest(ctx, tag); err == nil {
+				e.hold(next, tag, report)
+			}
+		}
 		switch {
 		case ctx.Err() != nil:
 			return nil
 		case errors.Is(err, uplink.ErrNotModified):
 			if pending != nil {
-				e.offer(ctx, *pending, report)
+				e.offer(ctx, *pending, report, poll)
 			}
 		case err != nil:
 			e.log.Warn("cannot fetch the desired state; running what runs", "err", err)
 		default:
-			e.offer(ctx, m, report)
+			e.offer(ctx, m, report, poll)
+		}
+		for ctx.Err() == nil {
+			e.managed.mu.Lock()
+			held := e.managed.held
+			e.managed.held = nil
+			if held != nil {
+				e.managed.etag = held.etag
+			}
+			e.managed.mu.Unlock()
+			if held == nil {
+				break
+			}
+			e.offer(ctx, held.m, report, poll)
 		}
 		report()
 	}
@@ -641,6 +804,10 @@ func (e *Edge) report() uplink.Report {
 	for i, in := range s.Inputs {
 		r.Inputs[i] = uplink.InputHealth{Name: in.Input, Kind: in.Kind, State: string(in.State), Error: in.LastError}
 	}
+	for _, o := range s.Outputs {
+		r.Outputs = append(r.Outputs, uplink.OutputHealth{Name: o.Name, Kind: o.Kind, State: o.State, Error: o.LastError,
+			Sent: o.Sent, Dropped: o.Dropped, Pending: o.Pending, LagSeconds: o.LagSeconds})
+	}
 	if s.Pipeline != nil {
 		r.PipelineError = s.Pipeline.LoadError
 		r.PipelineErrors = int64(pipelineErrors(s.Pipeline.Stats))
@@ -650,6 +817,11 @@ func (e *Edge) report() uplink.Report {
 	runtime.ReadMemStats(&ms)
 	r.Memory = ms.Sys
 	r.DiskFree, r.DiskTotal = diskSpace(e.cfg.DataDir)
+	e.fwd.mu.Lock()
+	id := e.fwd.identity.EdgeID
+	e.fwd.mu.Unlock()
+	c := e.capabilities(id)
+	r.Capabilities = &c
 	return r
 }
 

@@ -159,7 +159,9 @@ func (e *Edge) appendDerived(ctx context.Context, pts []uns.Point, evs []pipelin
 	if len(pts)+len(evs) == 0 {
 		return
 	}
-	if _, err := e.outbox.Append(ctx, uplink.EncodeRecord(nil, pts, evs), len(pts)+len(evs)); err != nil {
+	rec := uplink.EncodeRecord(nil, pts, evs)
+	out := e.outputs.Enqueue(rec, len(pts)+len(evs))
+	if _, err := e.outbox.Append(ctx, rec, len(pts)+len(evs)); err != nil {
 		if ctx.Err() == nil {
 			e.metrics.derivedLost.Add(float64(len(pts) + len(evs)))
 			e.log.Warn("pipeline output not stored", "points", len(pts), "events", len(evs), "err", err)
@@ -168,6 +170,7 @@ func (e *Edge) appendDerived(ctx context.Context, pts []uns.Point, evs []pipelin
 	}
 	e.metrics.points.Add(float64(len(pts)))
 	e.metrics.events.Add(float64(len(evs)))
+	out.Wait(ctx) // counted by the outputs if they fail
 }
 
 // maybeReload applies the pipeline file if it changed. A file that does not

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/molen-io/molen/internal/output"
 	"github.com/molen-io/molen/internal/uns"
 	"github.com/molen-io/molen/internal/uplink"
 )
@@ -107,7 +108,7 @@ func newMetrics(e *Edge) *metrics {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.messages, m.points, m.resendsSkipped, m.rejected, m.refused, m.mqttRefused,
 		m.forwardedRecords, m.forwardedPoints, m.forwardErrors, m.quotaRefused, m.forwardSeconds, m.deadRecords, m.deadPoints, m.derivedLost, m.events,
-		m.manifestRefused, m.manifestRolledBack,
+		m.manifestRefused, m.manifestRolledBack, e.outputs,
 		gauge("molen_edge_mqtt_clients", "Devices connected to the MQTT listener.",
 			func() float64 { return float64(atomic.LoadInt64(&e.mqtt.Info.ClientsConnected)) }),
 		gauge("molen_edge_outbox_pending_records", "Outbox records not yet acknowledged by the hub.",
@@ -280,6 +281,8 @@ type Status struct {
 	} `json:"forward"`
 	Pipeline *PipelineStatus `json:"pipeline,omitempty"`
 	Inputs   []InputStatus   `json:"inputs,omitempty"`
+	// Outputs are the outputs besides the hub (docs/outputs.md).
+	Outputs []output.Status `json:"outputs,omitempty"`
 	// Desired is the state of the hub's desired state on this edge
 	// (docs/fleet.md): the version it runs, the parts and their states.
 	Desired uplink.Applied `json:"desired"`
@@ -341,6 +344,7 @@ func (e *Edge) Status() Status {
 		s.Pipeline = e.pipe.status()
 	}
 	s.Inputs = e.inputStatus()
+	s.Outputs = e.outputs.Status()
 	s.Desired = e.applied()
 	return s
 }

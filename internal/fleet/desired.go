@@ -14,6 +14,7 @@ import (
 
 	"github.com/molen-io/molen/internal/api"
 	"github.com/molen-io/molen/internal/connector"
+	"github.com/molen-io/molen/internal/margo"
 	"github.com/molen-io/molen/internal/meta"
 	"github.com/molen-io/molen/internal/pipeline"
 	"github.com/molen-io/molen/internal/uplink"
@@ -52,7 +53,13 @@ type Layer struct {
 	Inputs    map[string]json.RawMessage `json:"inputs,omitempty"`
 	Pipelines map[string]json.RawMessage `json:"pipelines,omitempty"`
 	Settings  map[string]json.RawMessage `json:"settings,omitempty"`
-	Updated   time.Time                  `json:"updated"`
+	// Deployments are Margo ApplicationDeployments, for devices that are
+	// Margo clients (docs/fleet.md#margo).
+	Deployments map[string]json.RawMessage `json:"deployments,omitempty"`
+	// Secrets are the layer's secret values by name, never their value:
+	// they are set one by one (PutSecret) and ignored in a layer written.
+	Secrets []SecretInfo `json:"secrets,omitempty"`
+	Updated time.Time    `json:"updated"`
 }
 
 // Settings are the edge settings a layer may hold: durations, and the
@@ -96,6 +103,11 @@ func (l Layer) Validate() error {
 			errs = append(errs, err.Error())
 		}
 	}
+	for _, name := range slices.Sorted(maps.Keys(l.Deployments)) {
+		if err := checkPart(uplink.PartDeployment, name, l.Deployments[name]); err != nil {
+			errs = append(errs, err.Error())
+		}
+	}
 	if len(errs) > 0 {
 		return api.BadRequest("%s", strings.Join(errs, "; "))
 	}
@@ -122,6 +134,10 @@ func checkPart(kind, name string, content json.RawMessage) error {
 	case uplink.PartInput:
 		_, err := connector.ParseNamed(map[string][]byte{name: content})
 		return err
+	case uplink.PartDeployment:
+		if err := margo.ValidateDeployment(content); err != nil {
+			return fmt.Errorf("%s: %w", where, err)
+		}
 	case uplink.PartSetting:
 		if !slices.Contains(Settings, name) {
 			return fmt.Errorf("%s: unknown setting (want one of %s)", where, strings.Join(Settings, ", "))
@@ -167,17 +183,35 @@ func (s *Service) Layers(ctx context.Context, org string) ([]Layer, error) {
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("layers of %s: %w", org, err)
 	}
-	slices.SortFunc(out, func(a, b Layer) int {
+	secrets, err := s.secrets(ctx, org)
+	if err != nil {
+		return nil, err
+	}
+	for _, x := range secrets {
+		i := slices.IndexFunc(out, func(l Layer) bool { return l.Scope == x.scope && l.Target == x.target })
+		if i < 0 { // a layer of secrets only
+			out = append(out, Layer{Org: org, Scope: x.scope, Target: x.target, Updated: meta.Time(x.updated)})
+			i = len(out) - 1
+		}
+		out[i].Secrets = append(out[i].Secrets, SecretInfo{Name: x.name, Updated: meta.Time(x.updated).UnixMilli()})
+	}
+	sortLayers(out)
+	return out, nil
+}
+
+// sortLayers orders layers by scope, in precedence order, then by target.
+func sortLayers(ls []Layer) {
+	slices.SortFunc(ls, func(a, b Layer) int {
 		if c := scopeRank(a.Scope) - scopeRank(b.Scope); c != 0 {
 			return c
 		}
 		return strings.Compare(a.Target, b.Target)
 	})
-	return out, nil
 }
 
 // PutLayer validates and stores a layer (replacing the one of its scope
 // and target). An edge layer's target must be an edge of the organisation.
+// A layer that a rollout is changing is api.ErrConflict.
 func (s *Service) PutLayer(ctx context.Context, l *Layer) error {
 	if err := l.Validate(); err != nil {
 		return err
@@ -185,8 +219,12 @@ func (s *Service) PutLayer(ctx context.Context, l *Layer) error {
 	if err := s.targetExists(ctx, l.Org, l.Scope, l.Target); err != nil {
 		return err
 	}
+	if err := s.checkNoRollout(ctx, l.Org, l.Scope, l.Target); err != nil {
+		return err
+	}
 	l.Updated = s.now()
-	doc, err := json.Marshal(Layer{Inputs: compactAll(l.Inputs), Pipelines: compactAll(l.Pipelines), Settings: compactAll(l.Settings)})
+	doc, err := json.Marshal(Layer{Inputs: compactAll(l.Inputs), Pipelines: compactAll(l.Pipelines), Settings: compactAll(l.Settings),
+		Deployments: compactAll(l.Deployments)})
 	if err != nil {
 		return api.BadRequest("layer: %v", err)
 	}
@@ -221,8 +259,12 @@ func (s *Service) targetExists(ctx context.Context, org, scope, target string) e
 	return err
 }
 
-// DeleteLayer removes a layer; meta.ErrNotFound if there is none.
+// DeleteLayer removes a layer; meta.ErrNotFound if there is none,
+// api.ErrConflict while a rollout is changing it.
 func (s *Service) DeleteLayer(ctx context.Context, org, scope, target string) error {
+	if err := s.checkNoRollout(ctx, org, scope, target); err != nil {
+		return err
+	}
 	if err := meta.Changed(s.db.ExecContext(ctx, `DELETE FROM fleet_layers WHERE org = $1 AND scope = $2 AND target = $3`, org, scope, target)); err != nil {
 		return fmt.Errorf("delete layer %s/%s of %s: %w", scope, target, org, err)
 	}
@@ -249,9 +291,13 @@ func compactAll(m map[string]json.RawMessage) map[string]json.RawMessage {
 // Origin says which layer put a part into an edge's manifest, and which
 // layers' values it overrode.
 type Origin struct {
-	Part       string   `json:"part"`
-	Layer      string   `json:"layer"` // "org", "site:hall-2", "group:presses", "edge"
-	Removed    bool     `json:"removed,omitempty"`
+	Part    string `json:"part"`
+	Layer   string `json:"layer"` // "org", "site:hall-2", "group:presses", "edge"
+	Removed bool   `json:"removed,omitempty"`
+	// Skipped says why the part is not in this edge's manifest:
+	// "margo-client" (a Margo client gets deployments only), "molen-edge"
+	// (a molen edge runs no Margo deployments).
+	Skipped    string   `json:"skipped,omitempty"`
 	Overridden []string `json:"overridden,omitempty"` // lower layers that held the part
 }
 
@@ -273,8 +319,10 @@ func layerLabel(l Layer) string {
 
 // Desired computes the manifest of an edge of org from the layers that
 // apply to it: the organisation's, its site's, its groups' (by name) and
-// its own. A manifest whose digest differs from the last one computed
-// gets the next version. meta.ErrNotFound for no such edge.
+// its own. A rollout that has admitted the edge replaces the layer it
+// changes with its new content (ADR 0019). A manifest whose digest differs
+// from the last one computed gets the next version. meta.ErrNotFound for
+// no such edge.
 func (s *Service) Desired(ctx context.Context, org, id string) (Desired, error) {
 	e, err := s.Edge(ctx, org, id)
 	if err != nil {
@@ -291,6 +339,11 @@ func (s *Service) Desired(ctx context.Context, org, id string) (Desired, error) 
 	layers, err := s.Layers(ctx, org)
 	if err != nil {
 		return Desired{}, err
+	}
+	if nl, err := s.rolloutLayer(ctx, org, e.ID); err != nil {
+		return Desired{}, err
+	} else if nl != nil {
+		layers = withRollout(layers, nl)
 	}
 	var d Desired
 	member := map[string]bool{}
@@ -313,7 +366,8 @@ func (s *Service) Desired(ctx context.Context, org, id string) (Desired, error) 
 			l.Scope == ScopeEdge && l.Target != e.ID:
 			continue
 		}
-		for kind, m := range map[string]map[string]json.RawMessage{uplink.PartInput: l.Inputs, uplink.PartPipeline: l.Pipelines, uplink.PartSetting: l.Settings} {
+		for kind, m := range map[string]map[string]json.RawMessage{uplink.PartInput: l.Inputs, uplink.PartPipeline: l.Pipelines,
+			uplink.PartSetting: l.Settings, uplink.PartDeployment: l.Deployments} {
 			for name, content := range m {
 				full := kind + "/" + name
 				h := parts[full]
@@ -327,11 +381,56 @@ func (s *Service) Desired(ctx context.Context, org, id string) (Desired, error) 
 			}
 		}
 	}
+	secrets, err := s.secrets(ctx, org)
+	if err != nil {
+		return Desired{}, err
+	}
+	// Secrets apply in the layers' order, as parts do: the layers' order
+	// is scope rank, then target (group names).
+	slices.SortStableFunc(secrets, func(a, b storedSecret) int { return scopeRank(a.scope) - scopeRank(b.scope) })
+	sealedBy := map[string]storedSecret{}
+	for _, x := range secrets {
+		l := Layer{Scope: x.scope, Target: x.target}
+		switch {
+		case l.Scope == ScopeSite && (place.Site == "" || l.Target != place.Site),
+			l.Scope == ScopeGroup && !member[l.Target],
+			l.Scope == ScopeEdge && l.Target != e.ID:
+			continue
+		}
+		full := uplink.PartSecret + "/" + x.name
+		h := parts[full]
+		if h == nil {
+			h = &held{kind: uplink.PartSecret, origin: Origin{Part: full}}
+			parts[full] = h
+		} else {
+			h.origin.Overridden = append(h.origin.Overridden, h.origin.Layer)
+		}
+		h.origin.Layer, sealedBy[full] = layerLabel(l), x
+	}
+	client, err := s.isMargoClient(ctx, e.ID)
+	if err != nil {
+		return Desired{}, err
+	}
 	for _, name := range slices.Sorted(maps.Keys(parts)) {
 		h := parts[name]
+		switch {
+		case h.origin.Removed:
+		case client && h.kind != uplink.PartDeployment:
+			h.origin.Skipped = "margo-client"
+		case !client && h.kind == uplink.PartDeployment:
+			h.origin.Skipped = "molen-edge"
+		}
 		d.Explain = append(d.Explain, h.origin)
-		if h.origin.Removed {
+		if h.origin.Removed || h.origin.Skipped != "" {
 			continue
+		}
+		if x, ok := sealedBy[name]; ok {
+			if e.PublicKey == "" {
+				continue // an edge without a key (not enrolled yet, or by credential) gets none
+			}
+			if h.content, err = s.sealFor(ctx, e, x); err != nil {
+				return Desired{}, err
+			}
 		}
 		d.Manifest.Parts = append(d.Manifest.Parts, uplink.Part{Name: name, Kind: h.kind, Digest: uplink.PartDigest(h.content), Content: h.content})
 	}

@@ -30,6 +30,10 @@ func (s *Service) desiredRoutes() []api.Route {
 		{Method: "DELETE", Path: "/api/v1/fleet/layers/org", Auth: api.Engineer, Area: "fleet", Handle: s.deleteLayer},
 		{Method: "PUT", Path: "/api/v1/fleet/layers/{scope}/{target}", Auth: api.Engineer, Area: "fleet", Handle: s.putLayer, MaxBody: 1 << 20},
 		{Method: "DELETE", Path: "/api/v1/fleet/layers/{scope}/{target}", Auth: api.Engineer, Area: "fleet", Handle: s.deleteLayer},
+		{Method: "PUT", Path: "/api/v1/fleet/layers/org/secrets/{name}", Auth: api.Engineer, Area: "fleet", Handle: s.putSecret, MaxBody: 2 * MaxSecret},
+		{Method: "DELETE", Path: "/api/v1/fleet/layers/org/secrets/{name}", Auth: api.Engineer, Area: "fleet", Handle: s.deleteSecret},
+		{Method: "PUT", Path: "/api/v1/fleet/layers/{scope}/{target}/secrets/{name}", Auth: api.Engineer, Area: "fleet", Handle: s.putSecret, MaxBody: 2 * MaxSecret},
+		{Method: "DELETE", Path: "/api/v1/fleet/layers/{scope}/{target}/secrets/{name}", Auth: api.Engineer, Area: "fleet", Handle: s.deleteSecret},
 	}
 }
 
@@ -97,9 +101,13 @@ func (s *Service) edgeDetail(r *http.Request, p api.Principal) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	mr, err := s.Margo(r.Context(), p.Org, id)
+	if err != nil {
+		return nil, err
+	}
 	for _, e := range edges {
 		if e.ID == id {
-			return map[string]any{"edge": e, "desired": d}, nil
+			return map[string]any{"edge": e, "desired": d, "margo": mr}, nil
 		}
 	}
 	return nil, meta.ErrNotFound
@@ -192,6 +200,37 @@ func (s *Service) deleteLayer(r *http.Request, p api.Principal) (any, error) {
 		return nil, err
 	}
 	if err := s.DeleteLayer(r.Context(), p.Org, scope, target); err != nil {
+		return nil, err
+	}
+	return map[string]string{}, nil
+}
+
+// putSecret sets a layer's secret from {"value": "…"}; the answer is
+// empty (the value is never answered).
+func (s *Service) putSecret(r *http.Request, p api.Principal) (any, error) {
+	var body struct {
+		Value string `json:"value"`
+	}
+	if err := api.ReadJSON(r, &body, `body must be {"value": "<the secret>"}`); err != nil {
+		return nil, err
+	}
+	scope, target, err := scopeOf(r)
+	if err != nil {
+		return nil, err
+	}
+	name := r.PathValue("name")
+	if err := s.PutSecret(r.Context(), p.Org, scope, target, name, body.Value); err != nil {
+		return nil, err
+	}
+	return map[string]string{}, nil
+}
+
+func (s *Service) deleteSecret(r *http.Request, p api.Principal) (any, error) {
+	scope, target, err := scopeOf(r)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.DeleteSecret(r.Context(), p.Org, scope, target, r.PathValue("name")); err != nil {
 		return nil, err
 	}
 	return map[string]string{}, nil

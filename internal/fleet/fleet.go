@@ -60,9 +60,15 @@ type Service struct {
 	log      *slog.Logger
 	now      func() time.Time
 	enrolled prometheus.Counter
-	audit    audit.Recorder // nil: enrollments are only logged
-	replays  replays        // nonces of signed requests
-	wake     wakers         // long polls waiting for a change of their organisation or edge
+	audit    audit.Recorder  // nil: enrollments are only logged
+	replays  replays         // nonces of signed requests
+	keyring  *uplink.Keyring // encrypts secrets at rest; nil: none can be set
+	// margoRefused counts Margo requests refused for their content, by status.
+	margoRefused *prometheus.CounterVec
+	// rollouts counts rollouts that ended, by state (completed, aborted),
+	// and edgesJudged the edges judged failed or skipped, by state.
+	rollouts, edgesJudged *prometheus.CounterVec
+	wake                  wakers // long polls waiting for a change of their organisation or edge
 	// stop ends long polls when the hub closes (StopWaiting).
 	stop     chan struct{}
 	stopInit sync.Once
@@ -87,7 +93,19 @@ func New(ctx context.Context, db *meta.DB, log *slog.Logger, now func() time.Tim
 	}
 	s := &Service{db: db, log: log, now: now, enrolled: prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "molen_hub_edges_enrolled_total", Help: "Successful edge enrollments."})}
-	reg.MustRegister(s.enrolled)
+	s.margoRefused = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "molen_hub_margo_refused_total",
+		Help: "Requests of Margo clients refused for what they sent, by HTTP status (400, 403, 406, 422)."}, []string{"status"})
+	s.rollouts = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "molen_hub_rollouts_ended_total",
+		Help: "Rollouts that ended, by state: completed, aborted."}, []string{"state"})
+	s.edgesJudged = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "molen_hub_rollout_edges_total",
+		Help: "Edges of rollouts judged failed (refused, failed, rolled back, stuck) or skipped (offline), by state."}, []string{"state"})
+	for _, st := range []string{RolloutCompleted, RolloutAborted} {
+		s.rollouts.WithLabelValues(st)
+	}
+	for _, st := range []string{EdgeFailed, EdgeSkipped} {
+		s.edgesJudged.WithLabelValues(st)
+	}
+	reg.MustRegister(s.enrolled, s.margoRefused, s.rollouts, s.edgesJudged)
 	return s, nil
 }
 
@@ -286,6 +304,12 @@ func (s *Service) EnrollKey(ctx context.Context, token string, pub ed25519.Publi
 	if !uplink.CheckProof(pub, uplink.EnrollProof(token), proof) {
 		return Edge{}, api.BadRequest("proof: must be the key's Ed25519 signature of the enrollment statement (docs/api.md)")
 	}
+	return s.enrollPublicKey(ctx, token, pub, "key")
+}
+
+// enrollPublicKey spends token for an edge whose possession of pub was
+// proven (by says how), or answers the enrollment of before for pub.
+func (s *Service) enrollPublicKey(ctx context.Context, token string, pub ed25519.PublicKey, by string) (Edge, error) {
 	key := uplink.EncodeKey(pub)
 	err := error(meta.ErrNotFound)
 	var e Edge
@@ -302,7 +326,7 @@ func (s *Service) EnrollKey(ctx context.Context, token string, pub ed25519.Publi
 	if err != nil {
 		return Edge{}, fmt.Errorf("enroll: %w", err)
 	}
-	s.enrolledNow(ctx, e, "key")
+	s.enrolledNow(ctx, e, by)
 	return e, nil
 }
 

@@ -21,7 +21,7 @@ func (s *Service) Routes() []api.Route {
 		{Method: "GET", Path: "/api/v1/edges", Auth: api.Engineer, Area: "fleet", Handle: s.listEdges},
 		{Method: "POST", Path: "/api/v1/edges", Auth: api.Engineer, Area: "fleet", Handle: s.createEdge, MaxBody: 4096},
 		{Method: "POST", Path: "/api/v1/edges/{edge}/revoke", Auth: api.Admin, Area: "fleet", Handle: s.revokeEdge, SelfAudited: true},
-	}, append(s.desiredRoutes(), s.commandRoutes()...)...)
+	}, append(append(append(s.desiredRoutes(), s.rolloutRoutes()...), s.commandRoutes()...), s.margoRoutes()...)...)
 }
 
 func (s *Service) enroll(r *http.Request, _ api.Principal) (any, error) {

@@ -253,9 +253,13 @@ func newWorld(t *testing.T) *world {
 	w.must(t, w.c["svc-engineer"], "PUT", "/api/v1/fleet/edges/"+w.ids["edge"]+"/place", `{"site":"acme-hall","labels":{"line":"press"}}`, 200)
 	w.must(t, w.c["svc-engineer"], "PUT", "/api/v1/fleet/layers/site/acme-hall", `{"settings":{"poll_interval":"10s"}}`, 200)
 	w.ids["group"], w.ids["scope"], w.ids["target"] = "acme-presses", "site", "acme-hall"
+	ro := w.must(t, w.c["svc-engineer"], "POST", "/api/v1/fleet/rollouts", `{"scope":"site","target":"acme-hall","settings":{"poll_interval":"20s"}}`, 201)
+	w.ids["rollout"] = ro["id"].(string)
 	cmd := w.must(t, w.c["svc-engineer"], "POST", "/api/v1/fleet/edges/"+w.ids["edge"]+"/commands", `{"kind":"status"}`, 201)
 	w.ids["command"] = cmd["id"].(string)
-	w.markers = append(w.markers, "acme-presses", "acme-hall")
+	// A Margo client is an edge: its client ID is the edge's ID.
+	w.ids["clientId"], w.ids["deploymentId"], w.ids["digest"] = w.ids["edge"], "acme-app", "sha256:acme"
+	w.markers = append(w.markers, "acme-presses", "acme-hall", w.ids["rollout"])
 	ch := w.must(t, admin, "POST", "/api/v1/notify/channels", `{"name":"acme-site alarms","kind":"webhook","target":"http://127.0.0.1:9/acme-hook","format":"teams"}`, 201)
 	w.ids["channel"] = ch["id"].(string)
 	rule := w.must(t, admin, "POST", "/api/v1/notify/rules", `{"name":"acme-site press","trigger":"alarm","prefix":"acme-site","channel":"`+w.ids["channel"]+`"}`, 201)
@@ -343,6 +347,9 @@ var bodies = map[string]string{
 
 	// Remote diagnostics (a kind that needs no arguments).
 	"POST /api/v1/fleet/edges/{edge}/commands": `{"kind":"logs"}`,
+	// A layer's secret (its value is never answered).
+	"PUT /api/v1/fleet/layers/org/secrets/{name}":              `{"value":"acme-secret-value"}`,
+	"PUT /api/v1/fleet/layers/{scope}/{target}/secrets/{name}": `{"value":"acme-secret-value"}`,
 }
 
 func body(r api.Route) string {
@@ -356,7 +363,9 @@ func body(r api.Route) string {
 // organisation: a caller gets its own organisation's answer for it (a
 // label's values among its own series), which must still hold nothing of
 // acme.
-var notObjects = map[string]bool{"GET /prom/api/v1/label/{name}/values": true}
+var notObjects = map[string]bool{"GET /prom/api/v1/label/{name}/values": true,
+	// {name} is the caller's own organisation's secret, not an object of acme.
+	"PUT /api/v1/fleet/layers/org/secrets/{name}": true}
 
 // acmeQuery asks for acme's data by every parameter a data route reads.
 const acmeQuery = "?org=acme&series=acme-site/hall/line-1/press/temp&prefix=acme-site&from=0&to=now&agg=raw"

@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"database/sql"
@@ -54,6 +55,11 @@ const DefaultListen = "127.0.0.1:8080"
 // AdminTokenFile is the name of the file, in the data directory, that holds
 // the admin token created on first start.
 const AdminTokenFile = "admin-token"
+
+// SecretsKeyFile is the file, in the data directory, of the key that
+// encrypts the desired state's secrets at rest (made on first start; hubs
+// sharing one database must share it: docs/security.md).
+const SecretsKeyFile = "secrets.key"
 
 // Files of the embedded storage in the data directory: the time series,
 // and the metadata of the domains.
@@ -114,7 +120,15 @@ type Config struct {
 	// Quota of an organisation that a platform admin gave none; nil:
 	// quota.Default. A limit of 0 in it means no limit.
 	Quota *quota.Limits
+
+	// RolloutEvery is how often the rollout controller moves rollouts on
+	// (docs/fleet.md#rollouts); default DefaultRolloutEvery.
+	RolloutEvery time.Duration
 }
+
+// DefaultRolloutEvery is how often the rollout controller runs: a step
+// is judged within this of its edges' reports.
+const DefaultRolloutEvery = 5 * time.Second
 
 // Default retention. Raw points are what a factory engineer looks at
 // closely, mostly within a few weeks; 90 days keep a quarter for
@@ -259,9 +273,11 @@ type Hub struct {
 
 	stopNotify  context.CancelFunc
 	notifyDone  chan struct{} // closed when the notification loop stopped
-	notifyLease *meta.Lease
-	notifyAt    time.Time // of the last lease renewal (used by the loop only)
-	notifyHeld  bool
+	notifyLease *jobLease
+
+	stopRollouts  context.CancelFunc
+	rolloutsDone  chan struct{} // closed when the rollout loop stopped
+	rolloutsLease *jobLease
 
 	stopRetention context.CancelFunc
 	retentionDone chan struct{} // closed when the retention loop stopped
@@ -348,7 +364,13 @@ func Start(ctx context.Context, cfg Config) (*Hub, error) {
 	h.stopNotify, h.notifyDone = ncancel, make(chan struct{})
 	go func() {
 		defer close(h.notifyDone)
-		h.notify.Run(nctx, h.holdNotify)
+		h.notify.Run(nctx, h.notifyLease.hold)
+	}()
+	octx, ocancel := context.WithCancel(context.WithoutCancel(ctx))
+	h.stopRollouts, h.rolloutsDone = ocancel, make(chan struct{})
+	go func() {
+		defer close(h.rolloutsDone)
+		h.fleet.RunRollouts(octx, cmp.Or(cfg.RolloutEvery, DefaultRolloutEvery), h.rolloutsLease.hold)
 	}()
 	h.log.Info("hub started", "url", h.URL(), "data", cfg.DataDir, "store", backend)
 	return h, nil
@@ -402,6 +424,9 @@ func (h *Hub) open(ctx context.Context) error {
 		return err
 	}
 	h.fleet.RecordTo(h.audit)
+	if err := h.fleet.SetSecretsKey(filepath.Join(cfg.DataDir, SecretsKeyFile)); err != nil {
+		return err
+	}
 	if h.prog, err = programme.New(ctx, programme.Config{DB: h.meta, Audit: h.audit, HubOf: h.hubOf,
 		Orgs: progOrgs{h.auth}, Connected: h.fleet.Connected, Evidence: h.evidence, Log: cfg.Log.With("component", "programme"), Now: cfg.Now, Reg: reg}); err != nil {
 		return err
@@ -437,7 +462,8 @@ func (h *Hub) open(ctx context.Context) error {
 		return err
 	}
 	h.lease = &meta.Lease{DB: h.meta, Name: "retention", Holder: holder(), TTL: retentionLease}
-	h.notifyLease = &meta.Lease{DB: h.meta, Name: "notify", Holder: h.lease.Holder, TTL: notifyLease}
+	h.notifyLease = &jobLease{Lease: &meta.Lease{DB: h.meta, Name: "notify", Holder: h.lease.Holder, TTL: notifyLease}, now: cfg.Now, log: cfg.Log}
+	h.rolloutsLease = &jobLease{Lease: &meta.Lease{DB: h.meta, Name: "rollouts", Holder: h.lease.Holder, TTL: notifyLease}, now: cfg.Now, log: cfg.Log}
 
 	limited := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "molen_hub_rate_limited_total",
 		Help: "Requests refused by a rate limit (429), by the bucket that refused them: address, org, caller, edge."}, []string{"by"})
@@ -694,12 +720,14 @@ func (h *Hub) Close() error {
 		<-h.retentionDone
 		h.stopNotify()
 		<-h.notifyDone
+		h.stopRollouts()
+		<-h.rolloutsDone
 		h.fleet.StopWaiting() // long polls answer now, not at their end
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		srvErr := h.srv.Shutdown(ctx)
 		runErr := <-h.done
-		leaseErr := errors.Join(h.lease.Release(ctx), h.notifyLease.Release(ctx))
+		leaseErr := errors.Join(h.lease.Release(ctx), h.notifyLease.Release(ctx), h.rolloutsLease.Release(ctx))
 		h.closeErr = errors.Join(srvErr, runErr, leaseErr, h.closeAll())
 	})
 	return h.closeErr

@@ -3,7 +3,10 @@ package hub
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"time"
+
+	"github.com/molen-io/molen/internal/meta"
 )
 
 // retentionEvery is how often the hub applies retention.
@@ -64,24 +67,35 @@ func (h *Hub) ApplyRetention(ctx context.Context, now time.Time) error {
 	return h.series.Expire(ctx, ids, now)
 }
 
-// notifyLease is how long the hub that sends notifications holds the job
-// between its renewals (every notifyRenew); another hub sharing the
-// database takes over at most this long after the holder stops.
+// notifyLease is how long the hub that sends notifications (or runs the
+// rollouts) holds the job between its renewals (every notifyRenew);
+// another hub sharing the database takes over at most this long after
+// the holder stops.
 const (
 	notifyLease = 30 * time.Second
 	notifyRenew = 10 * time.Second
 )
 
-// holdNotify reports whether this hub sends the notifications, renewing
-// its lease every notifyRenew of wall-clock time.
-func (h *Hub) holdNotify(ctx context.Context) bool {
-	if time.Since(h.notifyAt) < notifyRenew {
-		return h.notifyHeld
+// jobLease is the lease of a job that one hub at a time runs in a loop
+// (notifications, rollouts), as that loop sees it.
+type jobLease struct {
+	*meta.Lease
+	now  func() time.Time
+	log  *slog.Logger
+	at   time.Time // of the last renewal (used by the loop only)
+	held bool
+}
+
+// hold reports whether this hub runs the job, renewing its lease every
+// notifyRenew of wall-clock time.
+func (j *jobLease) hold(ctx context.Context) bool {
+	if time.Since(j.at) < notifyRenew {
+		return j.held
 	}
-	held, err := h.notifyLease.Acquire(ctx, h.cfg.Now())
+	held, err := j.Acquire(ctx, j.now())
 	if err != nil && ctx.Err() == nil {
-		h.log.Error("notification lease", "err", err)
+		j.log.Error("job lease", "job", j.Name, "err", err)
 	}
-	h.notifyAt, h.notifyHeld = time.Now(), held
+	j.at, j.held = time.Now(), held
 	return held
 }

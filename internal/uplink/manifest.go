@@ -12,6 +12,9 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
+
+	"github.com/molen-io/molen/internal/margo"
 )
 
 // The kinds of a manifest's parts.
@@ -19,6 +22,9 @@ const (
 	PartInput    = "input"    // one connector input: {"<kind>": {config}}
 	PartPipeline = "pipeline" // one pipeline entry without its name: {"match": […], "stages": […]}
 	PartSetting  = "setting"  // one setting: a JSON string
+	// PartDeployment is a Margo ApplicationDeployment (helm or compose),
+	// for devices that are Margo clients (docs/fleet.md#margo).
+	PartDeployment = "deployment"
 )
 
 // Manifest is an edge's desired state as the hub computed it
@@ -83,7 +89,7 @@ func (m Manifest) Verify() error {
 		switch {
 		case kind != p.Kind || name == "":
 			return fmt.Errorf("%w: part %q: name must be %q followed by / and a name", ErrManifest, p.Name, p.Kind)
-		case p.Kind != PartInput && p.Kind != PartPipeline && p.Kind != PartSetting:
+		case !slices.Contains([]string{PartInput, PartPipeline, PartSetting, PartSecret, PartDeployment}, p.Kind):
 			return fmt.Errorf("%w: part %q: unknown kind %q", ErrManifest, p.Name, p.Kind)
 		case i > 0 && m.Parts[i-1].Name >= p.Name:
 			return fmt.Errorf("%w: part %q: parts must be sorted by name, each once", ErrManifest, p.Name)
@@ -122,6 +128,9 @@ type PartState struct {
 	Digest string `json:"digest,omitempty"`
 	State  string `json:"state"`
 	Error  string `json:"error,omitempty"`
+	// Since is when a part was removed (StateRemoved): the edge keeps
+	// reporting it until the next version is applied.
+	Since time.Time `json:"since,omitzero"`
 }
 
 // Applied is the edge's account of its desired state: the version and
@@ -152,6 +161,20 @@ type InputHealth struct {
 	Error string `json:"error,omitempty"`
 }
 
+// OutputHealth is the state of one of an edge's outputs (docs/outputs.md):
+// State is ok, retrying or idle; the counters are points since the edge
+// started (Dropped: lost to the output's bound or refused by its peer).
+type OutputHealth struct {
+	Name       string  `json:"name"`
+	Kind       string  `json:"kind"`
+	State      string  `json:"state"`
+	Error      string  `json:"error,omitempty"`
+	Sent       int64   `json:"sent"`
+	Dropped    int64   `json:"dropped"`
+	Pending    int64   `json:"pending"`
+	LagSeconds float64 `json:"lag_seconds"`
+}
+
 // Report is what an edge tells the hub about itself (POST
 // /api/v1/edge/report): software, platform, health, buffer and the state
 // of its manifest.
@@ -160,6 +183,9 @@ type Report struct {
 	OS      string        `json:"os"`
 	Arch    string        `json:"arch"`
 	Inputs  []InputHealth `json:"inputs"`
+	// Outputs are the edge's outputs besides the hub; none from edges
+	// without (or from before) outputs.
+	Outputs []OutputHealth `json:"outputs,omitempty"`
 	// PipelineErrors counts the pipeline's operator errors since start;
 	// PipelineError is the pipeline's load error, if any.
 	PipelineErrors       int64   `json:"pipeline_errors"`
@@ -180,6 +206,8 @@ type Report struct {
 	// that the hub knows when a report is overdue; 0 from edges that do
 	// not say.
 	ReportSeconds float64 `json:"report_seconds,omitempty"`
+	// Capabilities are the edge's Margo device capabilities manifest.
+	Capabilities *margo.Capabilities `json:"capabilities,omitempty"`
 }
 
 // ErrNotModified is FetchManifest's answer when the hub's manifest still

@@ -54,3 +54,15 @@ func (r *Registry[S]) Names() []string {
 	sort.Strings(names)
 	return names
 }
+
+// Configs returns the lookup Decoder.Component and Decoder.List take: for a
+// registered name, a new config of its kind (newConfig of its spec).
+func Configs[S any, C Validator](r *Registry[S], newConfig func(S) C) func(name string) (Validator, bool) {
+	return func(name string) (Validator, bool) {
+		s, ok := r.Lookup(name)
+		if !ok {
+			return nil, false
+		}
+		return newConfig(s), true
+	}
+}

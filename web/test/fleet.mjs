@@ -51,9 +51,9 @@ await reloadUntil('#/fleet', 'Inventory', () => {
   return h.includes('ok') && /runs (\d+) of \1/.test(document.querySelector('[data-edge]:has([data-health="ok"])').textContent);
 }, null, 'the demo edge healthy and running the desired version');
 const healths = await page.$$eval('[data-edge] [data-health]', (es) => es.map((e) => e.dataset.health).sort());
-if (healths.join() !== 'ok,unknown,unknown') fail('inventory health: ' + healths.join());
+if (healths.join() !== 'ok,unknown,unknown,unknown') fail('inventory health: ' + healths.join());
 await view(page, 'fleet-inventory');
-log('ok the inventory: one edge reporting, two not yet installed');
+log('ok the inventory: one edge reporting, two not yet installed, a Margo device');
 await page.fill('input[name=label]', 'line=assembly');
 await page.click('form.filters button[type=submit]');
 await page.waitForFunction(() => document.documentElement.dataset.view.includes('label='));
@@ -73,6 +73,12 @@ if (!/molen version/.test(await text(page, 'dl.facts'))) fail('no status');
 await view(page, 'fleet-edge');
 const edgeHash = await page.evaluate(() => location.hash);
 log('ok the demo edge: status, installed parts, explain, nothing pending');
+// The demo edge republishes its UNS to the simulated plant's broker: the
+// mqtt output's row, sending.
+await reloadUntil(edgeHash, 'demo-edge', () => document.querySelector('[data-output="mqtt"] [data-output-state="ok"]') !== null,
+  null, 'the edge\'s mqtt output sending');
+await view(page, 'fleet-edge-outputs');
+log('ok the edge\'s outputs: mqtt sending, its counters shown');
 
 // 3. The desired state: an invalid pipeline is refused with the reason.
 await go(page, '#/fleet/state', 'Layers');
@@ -102,7 +108,48 @@ if ((await page.$$eval('[data-change]', (rs) => rs.map((r) => r.dataset.kind))).
 await view(page, 'fleet-edge-installed');
 log('ok the edge installed the group\'s pipeline');
 
-// 4b. An engineer registers an edge: the one-time token with the command
+// 5. A secret in the group's layer: write-only, never shown back.
+const SECRET = 'browser-sëcret-' + Date.now();
+await go(page, '#/fleet/state', 'Layers');
+await page.click('[data-layer-row="group/assembly"] button:text-is("Edit")');
+await page.waitForSelector('h3:text-is("Secrets of Group: assembly")');
+await page.fill('form[aria-label="Set secret"] input[name=name]', 'plc-password');
+await page.fill('form[aria-label="Set secret"] input[name=value]', SECRET);
+await page.press('form[aria-label="Set secret"] input[name=value]', 'Enter');
+await status(page, /Secret saved/);
+await page.waitForSelector('[data-secret="plc-password"]');
+if (await page.inputValue('form[aria-label="Set secret"] input[name=value]') !== '') fail('the value stays in the field');
+if (await page.getAttribute('[data-secret="plc-password"] input[name=value]', 'type') !== 'password') fail('the replace field is not write-only');
+if ((await page.content()).includes(SECRET)) fail('the page shows the secret');
+if ((await page.evaluate(async () => (await fetch('/api/v1/fleet/layers')).text())).includes(SECRET)) fail('the API answers the secret');
+if (!/secret\/plc-password/.test(await text(page, '[data-layer-row="group/assembly"]'))) fail('the layer does not list its secret');
+await view(page, 'fleet-secrets');
+log('ok a secret set in the group\'s layer, write-only');
+
+// 6. A part the layer no longer holds: removed on the edge, with when.
+await page.click('[data-layer-row="group/assembly"] button:text-is("Edit")');
+await page.waitForFunction(() => document.getElementById('fleet-target').value === 'assembly');
+const doc2 = JSON.parse(await page.inputValue('#fleet-doc'));
+delete doc2.pipelines['fleet-check'];
+await page.fill('#fleet-doc', JSON.stringify(doc2, null, 2));
+await page.click('button:text-is("Check and save")');
+await status(page, /Layer saved/);
+await reloadUntil(edgeHash, 'demo-edge', () => document.querySelector('[data-part="pipeline/fleet-check"]')?.dataset.state === 'removed'
+  && document.querySelector('[data-part="secret/plc-password"]')?.dataset.state === 'installed', null, 'the edge to remove the pipeline and install the secret');
+if (!/removed/.test(await text(page, '[data-part="pipeline/fleet-check"]'))) fail('removed part: ' + await text(page, '[data-part="pipeline/fleet-check"]'));
+if (!/molen edge/.test(await text(page, '[data-margo-caps]'))) fail('no Margo capabilities: ' + await text(page, '#fleet-margo-h'));
+await view(page, 'fleet-edge-removed');
+log('ok the edge removed the pipeline and installed the secret');
+
+// 7. The Margo device: its deployment installed and its capabilities, as it reported them.
+await go(page, '#/fleet', 'Inventory');
+await page.click('[data-edge] th a:text-is("vision-station")');
+await page.waitForSelector('[data-margo-deployment="quality-inspection"][data-state="installed"]');
+if (!/Noordlicht Systems NV-4 vision box/.test(await text(page, '[data-margo-caps]'))) fail('Margo capabilities: ' + await text(page, '[data-margo-caps]'));
+await view(page, 'fleet-margo-device');
+log('ok the Margo device: its deployment installed and its capabilities');
+
+// 8. An engineer registers an edge: the one-time token with the command
 // that starts the edge; an admin revokes it again.
 await go(page, '#/fleet', 'Inventory');
 await page.focus('#fleet-reg-name');
@@ -125,7 +172,7 @@ if (!/revoked/.test(await text(page, '[data-edge]:has(a:text-is("Line 3 press"))
 log('ok an edge registered (token and command shown once) and revoked');
 await go(page, edgeHash, 'demo-edge');
 
-// 5. Dutch, and a phone's screen.
+// 9. Dutch, and a phone's screen.
 await page.selectOption('#lang-select', 'nl');
 await page.waitForSelector('h3:text-is("Onderdelen op de edge")');
 await view(page, 'fleet-edge-nl');

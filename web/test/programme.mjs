@@ -30,7 +30,8 @@ if (!/an advisor of edih-noord/.test(await text(factory, '[data-assessment="T1"]
 if (await factory.getAttribute('[data-radar]', 'data-radar') !== 'T0,T1') fail('radar: ' + await factory.getAttribute('[data-radar]', 'data-radar'));
 if (await factory.locator('[data-radar] polygon.area').count() !== 2) fail('radar: not two polygons');
 await factory.waitForSelector('h2:text-is("Change from T0 to T1")');
-if (await factory.getAttribute('[data-evidence]', 'data-evidence') !== '1') fail('the factory\'s own evidence: ' + await text(factory, '[data-evidence]'));
+// Two connected: the demo's edge and its Margo device (the vision station).
+if (await factory.getAttribute('[data-evidence]', 'data-evidence') !== '2') fail('the factory\'s own evidence: ' + await text(factory, '[data-evidence]'));
 await view(factory, 'programme-factory');
 log('ok the factory\'s T0 and T1, the radar and the change');
 await factory.click('[data-assessment="T0"] a');
@@ -198,8 +199,8 @@ await go(hub, '#/hub/c/default', 'Molenaar Precisie B.V.');
 const factoryStages = await hub.$$eval('[data-assessment]', (rs) => rs.map((r) => r.dataset.assessment));
 if (factoryStages.join() !== 'T0,T1') fail('the factory\'s assessments seen by its hub: ' + factoryStages.join());
 if (await hub.locator('[data-service]').count() < 2) fail('the factory\'s services');
-// The factory shares its KPIs with its hub: its report shows its edge and machines.
-if (await hub.getAttribute('[data-evidence]', 'data-evidence') !== '1') fail('evidence of the factory: ' + await text(hub, '[data-evidence]'));
+// The factory shares its KPIs with its hub: its report shows its edges and machines.
+if (await hub.getAttribute('[data-evidence]', 'data-evidence') !== '2') fail('evidence of the factory: ' + await text(hub, '[data-evidence]'));
 if (!/Machines\s*\d/.test(await text(hub, '[data-evidence]'))) fail('evidence: ' + await text(hub, '[data-evidence]'));
 await view(hub, 'hub-customer');
 await go(hub, '#/hub/kpi', 'KPIs of edih-noord');

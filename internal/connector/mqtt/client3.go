@@ -32,8 +32,10 @@ func (s *Session) connect3(ctx context.Context, q *queue) (connected bool, err e
 	for _, f := range s.cfg.Filters {
 		filters[f.Topic] = f.QoS
 	}
-	if err := s.cfg.Broker.Subscribe(ctx, cl, filters); err != nil {
-		return false, err
+	if len(filters) > 0 { // a publisher (an edge output) subscribes to nothing
+		if err := s.cfg.Broker.Subscribe(ctx, cl, filters); err != nil {
+			return false, err
+		}
 	}
 	offline, err := s.online(ctx, client3{cl}, start, q)
 	if err != nil {

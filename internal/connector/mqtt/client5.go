@@ -126,9 +126,12 @@ func (s *Session) connect5(ctx context.Context, q *queue) (connected bool, err e
 	for i, f := range s.cfg.Filters {
 		sub.Subscriptions[i] = paho5.SubscribeOptions{Topic: f.Topic, QoS: f.QoS}
 	}
-	sctx, cancel := context.WithTimeout(ctx, b.ConnectTimeout)
-	sa, err := cl.Subscribe(sctx, sub)
-	cancel()
+	var sa *paho5.Suback
+	if len(sub.Subscriptions) > 0 { // a publisher (an edge output) subscribes to nothing
+		sctx, cancel := context.WithTimeout(ctx, b.ConnectTimeout)
+		sa, err = cl.Subscribe(sctx, sub)
+		cancel()
+	}
 	if sa != nil {
 		for i, code := range sa.Reasons {
 			if code >= 0x80 && i < len(sub.Subscriptions) {

@@ -27,6 +27,7 @@ type Mosquitto struct {
 	t    testing.TB
 	dir  string
 	addr string
+	conf string // extra lines of mosquitto.conf
 
 	mu     sync.Mutex    // guards cmd and exited
 	cmd    *exec.Cmd     // nil while stopped
@@ -38,6 +39,13 @@ type Mosquitto struct {
 // t if the mosquitto binary is not installed.
 func StartMosquitto(t testing.TB) *Mosquitto {
 	t.Helper()
+	return StartMosquittoWith(t, "")
+}
+
+// StartMosquittoWith is StartMosquitto with extra lines of mosquitto.conf
+// ("max_queued_messages 0\n").
+func StartMosquittoWith(t testing.TB, conf string) *Mosquitto {
+	t.Helper()
 	if _, err := exec.LookPath("mosquitto"); err != nil {
 		t.Skip("mosquitto is not installed")
 	}
@@ -48,7 +56,7 @@ func StartMosquitto(t testing.TB) *Mosquitto {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := &Mosquitto{t: t, dir: t.TempDir(), addr: l.Addr().String()}
+	m := &Mosquitto{t: t, dir: t.TempDir(), addr: l.Addr().String(), conf: conf}
 	l.Close()
 	m.Start()
 	t.Cleanup(m.Stop)
@@ -72,7 +80,7 @@ func (m *Mosquitto) Start() {
 	}
 	_, port, _ := net.SplitHostPort(m.addr)
 	conf := fmt.Sprintf("listener %s 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location %s/\nlog_dest stderr\nlog_type error\nlog_type warning\nlog_type notice\nlog_type information\n",
-		port, m.dir)
+		port, m.dir) + m.conf
 	if u, err := user.Current(); err == nil {
 		// Run as root, Mosquitto drops to the user "mosquitto", which
 		// cannot write the test's directory.

@@ -235,7 +235,7 @@ export async function download(path, params) {
 // useApi loads path with params (re-loading when they change or when
 // reload() is called) and answers {data, error, loading, reload}.
 export function useApi(path, params, deps = []) {
-  const [st, set] = useState({ data: null, error: null, loading: true });
+  const [st, set] = useState({ data: null, error: null, loading: true, key: null });
   const [n, setN] = useState(0);
   const key = path === null ? null : path + JSON.stringify(params || {});
   useEffect(() => {
@@ -243,11 +243,13 @@ export function useApi(path, params, deps = []) {
     let alive = true;
     set((s) => ({ ...s, loading: true }));
     api(path, { params }).then(
-      (data) => alive && set({ data, error: null, loading: false }),
-      (error) => alive && set({ data: null, error, loading: false }));
+      (data) => alive && set({ data, error: null, loading: false, key }),
+      (error) => alive && set({ data: null, error, loading: false, key }));
     return () => { alive = false; };
   }, [key, n, ...deps]);
-  return { ...st, reload: () => setN((x) => x + 1) };
+  // Data of an earlier path or parameters is still loading: in the first
+  // render after they change, before this effect has run.
+  return { ...st, loading: st.loading || st.key !== key, reload: () => setN((x) => x + 1) };
 }
 
 // ---- live data -----------------------------------------------------------

@@ -14,19 +14,25 @@ import {
   html, useState, useApi, api, t, lang, useSignal, registerArea, href, fmtNum, fmtAgo, can,
 } from './core.js';
 import { at, Refusal, useAction } from './account.js';
+import { LayerSecrets } from './layersecrets.js';
+import { MargoReported } from './fleetmargo.js';
+import { Rollouts, RolloutDetail, parseLabels } from './fleet-rollouts.js';
 import { RegisterEdge, RevokeEdge } from './fleet-register.js';
 import { Diagnostics } from './fleet-diagnostics.js';
+import { Outputs } from './outputs.js';
 
 registerArea({ id: 'fleet', title: 'area.fleet', visible: (w) => can(w, 'viewer'), view: FleetView });
 
-const TABS = ['edges', 'state'];
+const TABS = ['edges', 'state', 'rollouts'];
 
 function FleetView({ route, who }) {
   useSignal(lang);
   const [page, id] = route.path;
-  const tab = page === 'state' ? 'state' : 'edges';
+  const tab = page === 'state' ? 'state' : page === 'rollouts' || page === 'rollout' ? 'rollouts' : 'edges';
   const body = page === 'edge' && id ? html`<${EdgeDetail} id=${id} who=${who} />`
-    : tab === 'state' ? html`<${DesiredState} who=${who} />` : html`<${Inventory} route=${route} who=${who} />`;
+    : page === 'rollout' && id ? html`<${RolloutDetail} id=${id} who=${who} />`
+      : tab === 'state' ? html`<${DesiredState} who=${who} />`
+        : tab === 'rollouts' ? html`<${Rollouts} who=${who} />` : html`<${Inventory} route=${route} who=${who} />`;
   return html`<h1>${t('area.fleet')} <small>${who.org}</small></h1>
     <nav class="tabs" aria-label=${t('fleet.sections')}><ul>
       ${TABS.map((x) => html`<li><a href=${href('fleet', x === 'edges' ? [] : [x])} aria-current=${x === tab ? 'page' : undefined}>${t('fleet.' + x)}</a></li>`)}
@@ -117,11 +123,12 @@ function EdgeDetail({ id, who }) {
           <dt>${t('fleet.disk')}</dt><dd>${t('fleet.diskText', { free: bytes(r.disk_free_bytes), total: bytes(r.disk_total_bytes) })}</dd>
           <dt>${t('fleet.pipelineErrors')}</dt><dd>${fmtNum(r.pipeline_errors, 0)}${r.pipeline_error ? ' — ' + r.pipeline_error : ''}</dd>
           <dt>${t('fleet.inputs')}</dt><dd>${r.inputs.length === 0 ? '–' : r.inputs.map((i) => html`<div>${i.name} (${i.kind}): ${i.state}${i.error ? ' — ' + i.error : ''}</div>`)}</dd>
-        </dl>` : html`<p>${t('fleet.neverReported')}</p>`}
+        </dl>` : html`<p>${d.data.margo && d.data.margo.client ? t('fleet.margoClient') : t('fleet.neverReported')}</p>`}
       </section>
       <${Place} e=${e} reload=${d.reload} />
     </div>
     ${can(who, 'engineer') && html`<${Diagnostics} id=${e.id} inputs=${r ? r.inputs : []} />`}
+    <${Outputs} outputs=${r && r.outputs} />
     <section tabindex="0" aria-labelledby="fleet-parts-h">
       <h3 id="fleet-parts-h">${t('fleet.parts')}</h3>
       <p>${t('fleet.runs', { run: r ? r.manifest.version : 0, want: desired.manifest.version })}</p>
@@ -131,8 +138,8 @@ function EdgeDetail({ id, who }) {
         <caption class="sr-only">${t('fleet.parts')}</caption>
         <thead><tr><th scope="col">${t('fleet.part')}</th><th scope="col">${t('fleet.partStateTitle')}</th><th scope="col">${t('fleet.error')}</th></tr></thead>
         <tbody>${r.manifest.parts.map((p) => html`<tr data-part=${p.name} data-state=${p.state}><th scope="row"><code>${p.name}</code></th>
-          <td><span class=${'badge state-' + p.state}>${t('fleet.partState.' + p.state)}</span></td><td>${p.error || ''}</td></tr>`)}</tbody>
-      </table>` : html`<p>${t('fleet.noParts')}</p>`}
+          <td><span class=${'badge state-' + p.state}>${t('fleet.partState.' + p.state)}</span></td><td>${p.error || (p.since ? t('fleet.removedAt', { when: new Date(p.since).toLocaleString() }) : '')}</td></tr>`)}</tbody>
+      </table>` : html`<p>${d.data.margo && d.data.margo.client ? t('fleet.margoClient') : t('fleet.noParts')}</p>`}
     </section>
     <section tabindex="0" aria-labelledby="fleet-diff-h">
       <h3 id="fleet-diff-h">${t('fleet.diff')}</h3>
@@ -147,20 +154,12 @@ function EdgeDetail({ id, who }) {
       <table><caption class="sr-only">${t('fleet.explain')}</caption>
         <thead><tr><th scope="col">${t('fleet.part')}</th><th scope="col">${t('fleet.layer')}</th><th scope="col">${t('fleet.overrides')}</th></tr></thead>
         <tbody>${(desired.explain || []).map((o) => html`<tr data-origin=${o.part} data-layer=${o.layer}><th scope="row"><code>${o.part}</code></th>
-          <td>${o.layer}${o.removed ? ' — ' + t('fleet.removedBy') : ''}</td><td>${(o.overridden || []).join(', ') || '–'}</td></tr>`)}</tbody>
+          <td>${o.layer}${o.removed ? ' — ' + t('fleet.removedBy') : ''}${o.skipped ? ' — ' + t('fleet.skipped.' + o.skipped) : ''}</td><td>${(o.overridden || []).join(', ') || '–'}</td></tr>`)}</tbody>
       </table>
-    </section>`;
+    </section>
+    <${MargoReported} caps=${(d.data.margo && d.data.margo.capabilities) || (r && r.capabilities)} deployments=${d.data.margo && d.data.margo.deployments} />`;
 }
 
-// parseLabels reads "line=press, ring=canary" into an object.
-function parseLabels(s) {
-  const out = {};
-  for (const kv of s.split(',').map((x) => x.trim()).filter(Boolean)) {
-    const i = kv.indexOf('=');
-    out[i < 0 ? kv : kv.slice(0, i).trim()] = i < 0 ? '' : kv.slice(i + 1).trim();
-  }
-  return out;
-}
 const labelText = (l) => Object.entries(l || {}).map(([k, v]) => k + '=' + v).join(', ');
 
 function Place({ e, reload }) {
@@ -200,7 +199,7 @@ function DesiredState({ who }) {
   const layerCall = (scope, target, opts) => (scope === 'org' ? api('fleet/layers/org', opts)
     : api(at('fleet/layers/{scope}/{target}', { scope, target }), opts));
   function edit(l) {
-    const { scope, target, updated, ...body } = l;
+    const { scope, target, updated, secrets, ...body } = l;
     setDoc({ scope, target, text: JSON.stringify(body, null, 2), key: Date.now() });
   }
   async function save(ev) {
@@ -236,7 +235,8 @@ function DesiredState({ who }) {
         <thead><tr><th scope="col">${t('fleet.layer')}</th><th scope="col">${t('fleet.contents')}</th><th scope="col"><span class="sr-only">${t('fleet.actions')}</span></th></tr></thead>
         <tbody>${ls.map((l) => html`<tr data-layer-row=${l.scope + '/' + l.target}>
           <th scope="row">${t('fleet.scope.' + l.scope)}${l.target ? ': ' + l.target : ''}</th>
-          <td>${['inputs', 'pipelines', 'settings'].map((k) => Object.keys(l[k] || {}).map((n) => html`<code>${k.replace(/s$/, '')}/${n}</code> `))}</td>
+          <td>${['inputs', 'pipelines', 'settings', 'deployments'].map((k) => Object.keys(l[k] || {}).map((n) => html`<code>${k.replace(/s$/, '')}/${n}</code> `))}
+            ${(l.secrets || []).map((s) => html`<code>secret/${s.name}</code> `)}</td>
           <td>${engineer && html`<button type="button" onClick=${() => edit(l)}>${t('fleet.edit')}</button>
             <button type="button" class="ghost" onClick=${() => remove(l)}>${t('fleet.delete')}</button>`}</td></tr>`)}</tbody>
       </table>`}
@@ -256,6 +256,8 @@ function DesiredState({ who }) {
         <span></span><button type="submit" class="primary" disabled=${act.busy}>${t('fleet.saveLayer')}</button>
       </form>
       ${act.status}
+      ${doc && html`<${LayerSecrets} scope=${doc.scope} target=${doc.target} reload=${layers.reload}
+        secrets=${(ls.find((l) => l.scope === doc.scope && l.target === doc.target) || {}).secrets} />`}
     </section>`}
     <section tabindex="0" aria-labelledby="fleet-groups-h">
       <h2 id="fleet-groups-h">${t('fleet.groups')}</h2>

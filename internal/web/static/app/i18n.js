@@ -11,6 +11,7 @@ import { network } from './i18n-network.js';
 import { fleet } from './i18n-fleet.js';
 import { notify } from './i18n-notify.js';
 import { diagnostics } from './i18n-diagnostics.js';
+import { rollouts } from './i18n-rollouts.js';
 
 export const catalogue = {
   en: {
@@ -140,4 +141,4 @@ export const catalogue = {
     'error.unavailable': 'Deze hub biedt dit nog niet.',
   },
 };
-for (const l of Object.keys(catalogue)) Object.assign(catalogue[l], accounts[l], programme[l], network[l], fleet[l], notify[l], diagnostics[l]);
+for (const l of Object.keys(catalogue)) Object.assign(catalogue[l], accounts[l], programme[l], network[l], fleet[l], notify[l], diagnostics[l], rollouts[l]);
