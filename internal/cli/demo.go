@@ -162,6 +162,7 @@ func StartDemo(ctx context.Context, cfg DemoConfig, g *globals) (*Demo, error) {
 	serveCfg := sim.ServeConfig{
 		Seed: cfg.Seed, Rate: cfg.Rate, Log: log.With("component", "sim"),
 		Modbus: "127.0.0.1:0", OPCUA: "127.0.0.1:0", Sparkplug: "127.0.0.1:0", VDA5050: "127.0.0.1:0",
+		Drop: filepath.Join(cfg.DataDir, "drop", sim.LeakTester),
 	}
 	if d.Served, err = sim.Serve(serveCfg); err != nil {
 		h.Close()
@@ -290,13 +291,14 @@ The simulated factory, each machine over one protocol (docs/sim.md):
   OPC UA       compressor                 opc.tcp://%s
   Sparkplug B  robot-cell                 tcp://%s (the simulator's broker)
   VDA 5050     AGV %-22s tcp://%s (a card without state)
+  CSV files    leak-tester                %s (the edge's files input)
 
 The programme: two regional hubs, a fieldlab, three companies (the
 simulated factory is %s), a service provider, and these people
 (their passwords are in %s):
 `, link, DemoAdmin, h.URL(), admin, h.URL(), filepath.Join(cfg.DataDir, "hub", hub.AdminTokenFile),
 		d.Edge.MQTTAddr(), d.Edge.StatusAddr(), pipelineFile, inputsFile, cfg.DataDir,
-		a.Modbus, a.OPCUA, a.Sparkplug, sim.AGVManufacturer+"-"+sim.AGVSerial, a.VDA5050,
+		a.Modbus, a.OPCUA, a.Sparkplug, sim.AGVManufacturer+"-"+sim.AGVSerial, a.VDA5050, serveCfg.Drop,
 		demoFactoryName, filepath.Join(hubDir, DemoPeopleFile))
 	printPeople(tabwriter.NewWriter(g.stdout, 0, 0, 2, ' ', 0))
 	fmt.Fprintln(g.stdout, "\nDigital maturity (EU DMA): each company has a T0 assessment, the factory a T1 too\n(GET /api/v1/assessments and /api/v1/assessments/comparison; docs/programme.md).")

@@ -42,6 +42,8 @@ picks a free one; the log and --inputs tell which):
   --vda5050 ADDR    add an AGV speaking VDA 5050 v2 on an MQTT broker the
                     simulator runs at ADDR (the same ADDR as --sparkplug
                     shares one broker)
+  --drop DIR        add a leak tester that writes its results as CSV files
+                    into DIR (read by the edge's files input)
 
 --inputs FILE writes an edge inputs file that reads them (molen edge --inputs).
 Register map, node ids and topics: docs/sim.md.`,
@@ -61,9 +63,9 @@ Register map, node ids and topics: docs/sim.md.`,
 			if err != nil {
 				return err
 			}
-			if serve.Modbus == "" && serve.OPCUA == "" && serve.Sparkplug == "" && serve.VDA5050 == "" {
+			if serve.Modbus == "" && serve.OPCUA == "" && serve.Sparkplug == "" && serve.VDA5050 == "" && serve.Drop == "" {
 				if inputsFile != "" {
-					return errors.New("--inputs: nothing to read: give --modbus, --opcua, --sparkplug or --vda5050")
+					return errors.New("--inputs: nothing to read: give --modbus, --opcua, --sparkplug, --vda5050 or --drop")
 				}
 				return ignoreCanceled(s.Run(cmd.Context()))
 			}
@@ -91,6 +93,7 @@ Register map, node ids and topics: docs/sim.md.`,
 	f.StringVar(&serve.OPCUA, "opcua", "", "serve the compressor over OPC UA on this host:port instead of MQTT")
 	f.StringVar(&serve.Sparkplug, "sparkplug", "", "add the robot cell as a Sparkplug B device on an MQTT broker run at this host:port")
 	f.StringVar(&serve.VDA5050, "vda5050", "", "add an AGV speaking VDA 5050 on an MQTT broker run at this host:port")
+	f.StringVar(&serve.Drop, "drop", "", "add a leak tester writing CSV result files into this folder")
 	f.StringVar(&inputsFile, "inputs", "", "write an edge inputs file reading the protocols above to this file")
 	return cmd
 }

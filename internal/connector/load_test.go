@@ -7,13 +7,16 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/molen-io/molen/internal/connector"
 	"github.com/molen-io/molen/internal/connector/connectortest"
 
-	_ "github.com/molen-io/molen/internal/connector/modbus" // the kinds under test
+	_ "github.com/molen-io/molen/internal/connector/files" // the kinds under test
+	_ "github.com/molen-io/molen/internal/connector/httpin"
+	_ "github.com/molen-io/molen/internal/connector/modbus"
 	_ "github.com/molen-io/molen/internal/connector/mqtt"
 	_ "github.com/molen-io/molen/internal/connector/opcua"
 	_ "github.com/molen-io/molen/internal/connector/sparkplug"
@@ -77,6 +80,8 @@ func TestLogKeysOnce(t *testing.T) {
 		"mqtt":      fmt.Sprintf("{url: tcp://%s, subscriptions: [{topic: a/#}]}", addr),
 		"sparkplug": fmt.Sprintf("{url: tcp://%s, groups: [{group: g}]}", addr),
 		"vda5050":   fmt.Sprintf("{url: tcp://%s, site: s, area: a}", addr),
+		"files":     fmt.Sprintf("{dir: %s, series: a/b}", filepath.Join(t.TempDir(), "missing")),
+		"http":      "{listen: 127.0.0.1:0}",
 	}
 	for _, kind := range connector.Kinds() {
 		t.Run(kind, func(t *testing.T) {

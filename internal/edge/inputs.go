@@ -8,7 +8,9 @@ import (
 	"github.com/molen-io/molen/internal/uns"
 	"github.com/molen-io/molen/internal/uplink"
 
-	_ "github.com/molen-io/molen/internal/connector/modbus" // registers the input kinds
+	_ "github.com/molen-io/molen/internal/connector/files" // registers the input kinds
+	_ "github.com/molen-io/molen/internal/connector/httpin"
+	_ "github.com/molen-io/molen/internal/connector/modbus"
 	_ "github.com/molen-io/molen/internal/connector/mqtt"
 	_ "github.com/molen-io/molen/internal/connector/opcua"
 	_ "github.com/molen-io/molen/internal/connector/sparkplug"

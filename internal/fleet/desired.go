@@ -19,7 +19,9 @@ import (
 	"github.com/molen-io/molen/internal/pipeline"
 	"github.com/molen-io/molen/internal/uplink"
 
-	_ "github.com/molen-io/molen/internal/connector/modbus" // the input kinds a layer may hold
+	_ "github.com/molen-io/molen/internal/connector/files" // the input kinds a layer may hold
+	_ "github.com/molen-io/molen/internal/connector/httpin"
+	_ "github.com/molen-io/molen/internal/connector/modbus"
 	_ "github.com/molen-io/molen/internal/connector/mqtt"
 	_ "github.com/molen-io/molen/internal/connector/opcua"
 	_ "github.com/molen-io/molen/internal/connector/sparkplug"

@@ -11,8 +11,8 @@ import (
 // the Server serves onto the same UNS paths as the Sim publishes over MQTT:
 // a modbus input for the packaging machine (its state arrives as
 // TagStateNumber), an opcua input subscribed to the compressor, a
-// sparkplug input for the robot cell and a vda5050 input for the AGV
-// (asset AGV()). Polls and publishing intervals follow the tick rate, at
+// sparkplug input for the robot cell, a vda5050 input for the AGV
+// (asset AGV()) and a files input for the leak tester's folder. Polls and publishing intervals follow the tick rate, at
 // least 100 ms.
 func (s *Server) Inputs() []byte {
 	every := max(s.interval, 100*time.Millisecond).Round(time.Millisecond)
@@ -65,6 +65,18 @@ inputs:
       site: %s
       area: %s
 `, s.AGV(), dialAddr(s.addrs.VDA5050), AGVManufacturer, site, Area)
+	}
+	if s.leak != nil {
+		fmt.Fprintf(&b, `  # The %s's CSV files, %d parts each, from the folder it writes them to.
+  - files:
+      dir: %q
+      pattern: "leak-*.csv"
+      delimiter: ";"
+      series: %s
+      time_column: time
+      settle: 0s
+      poll_interval: %s
+`, LeakTester, DropRows, s.leak.dir, s.leak.asset, every)
 	}
 	return []byte(b.String())
 }

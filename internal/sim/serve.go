@@ -57,7 +57,10 @@ type ServeConfig struct {
 	// publishes VDA 5050 v2. The same address as Sparkplug shares one
 	// broker.
 	VDA5050 string
-	Log     *slog.Logger
+	// Drop is a folder into which a leak tester writes its results as
+	// CSV files (LeakTester, DropRows parts a file).
+	Drop string
+	Log  *slog.Logger
 }
 
 func (c ServeConfig) withDefaults() ServeConfig {
@@ -135,6 +138,7 @@ type Server struct {
 
 	packaging, compressor, cell *machine // nil when not served
 	agv                         *vda5050test.AGV
+	leak                        *leakTester // nil without Drop
 
 	modbusRegs atomic.Pointer[map[uint16]uint16]
 	opcua      *opcuaServer
@@ -221,6 +225,14 @@ func (s *Server) start(ctx context.Context, asset func(*kind) string) error {
 		s.agvBroker, s.addrs.VDA5050 = b, addr
 		s.agv = vda5050test.NewAGV(AGVManufacturer, AGVSerial, uint64(cfg.Seed))
 		s.agv.MapID = Area
+	}
+	if cfg.Drop != "" {
+		k := &kind{name: LeakTester}
+		l, err := newLeakTester(cfg.Drop, asset(k), cfg.Seed)
+		if err != nil {
+			return err
+		}
+		s.leak = l
 	}
 	return nil
 }
@@ -335,6 +347,9 @@ func (s *Server) tick(now time.Time) error {
 	if s.agv != nil {
 		s.agv.Step(time.Duration(TickSeconds * float64(time.Second)))
 		errs = append(errs, s.agv.Publish(s.agvBroker, "state", now, 0), s.agv.Publish(s.agvBroker, "visualization", now, 0))
+	}
+	if s.leak != nil {
+		errs = append(errs, s.leak.test(now))
 	}
 	return errors.Join(errs...)
 }

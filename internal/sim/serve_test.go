@@ -3,8 +3,11 @@ package sim
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -13,7 +16,8 @@ import (
 	"github.com/molen-io/molen/internal/connector/connectortest"
 	"github.com/molen-io/molen/internal/uns"
 
-	_ "github.com/molen-io/molen/internal/connector/modbus" // the inputs that read the counterparts
+	_ "github.com/molen-io/molen/internal/connector/files" // the inputs that read the counterparts
+	_ "github.com/molen-io/molen/internal/connector/modbus"
 	_ "github.com/molen-io/molen/internal/connector/opcua"
 	_ "github.com/molen-io/molen/internal/connector/sparkplug"
 	_ "github.com/molen-io/molen/internal/connector/vda5050"
@@ -339,4 +343,45 @@ func TestServeConfig(t *testing.T) {
 	if got := s.Machines(); len(got) != 1 || got[0] != "demo-factory/hall-a/line-1/cnc-mill" {
 		t.Errorf("Machines() = %v", got)
 	}
+}
+
+// TestServeDropReadByFilesInput: the leak tester writes a CSV file every
+// DropRows parts into the drop folder, and the files input that Inputs
+// configures reads every row of it onto the tester's series and moves the
+// file to done/.
+func TestServeDropReadByFilesInput(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "drop")
+	s := runServer(t, ServeConfig{Seed: 3, Rate: 50, Log: newLog(t), Drop: dir})
+	sinks := runInputs(t, s.Inputs())
+	asset := lineAsset(LeakTester)
+	waitFor(t, "a file's results", func() bool {
+		return len(sinks["files"].Points()) >= 4*DropRows
+	})
+	byTag := map[string]int{}
+	for _, p := range sinks["files"].Points()[:4*DropRows] {
+		tag, ok := strings.CutPrefix(p.Series, asset+"/")
+		if !ok {
+			t.Fatalf("point of %s, want under %s", p.Series, asset)
+		}
+		byTag[tag]++
+		switch tag {
+		case "result":
+			if v := p.Value.Str(); v != "pass" && v != "fail" {
+				t.Errorf("result %q", v)
+			}
+		case "leak_rate":
+			if f, _ := p.Value.AsFloat(); !(f > 0) {
+				t.Errorf("leak_rate %v", p.Value)
+			}
+		}
+	}
+	for _, tag := range []string{"part", "pressure_mbar", "leak_rate", "result"} {
+		if byTag[tag] != DropRows {
+			t.Errorf("%d points of %s in the first file, want %d (all: %v)", byTag[tag], tag, DropRows, byTag)
+		}
+	}
+	waitFor(t, "the file in done/", func() bool {
+		ents, _ := os.ReadDir(filepath.Join(dir, "done"))
+		return len(ents) > 0
+	})
 }

@@ -42,6 +42,11 @@ type Harness struct {
 	// which the input counts it in Status.Rejected. Nil if the protocol
 	// gives no way to; the bad_data subtest is skipped.
 	Bad func(t *testing.T, p Peer) (reason string)
+	// Listens is set for an input that is a server its peers connect to
+	// (http): it has no connection of its own to lose, so peer_restart and
+	// close/peer_down do not apply and are skipped; Stop and Start of its
+	// Peer are not called.
+	Listens bool
 	// Redelivery is what the input does with points the sink refused.
 	Redelivery Redelivery
 	// Wait bounds every wait for a condition (default 10 s). It is a limit
@@ -63,7 +68,12 @@ func Run(t *testing.T, h Harness) {
 	}
 	t.Run("read", func(t *testing.T) { testRead(t, h) })
 	t.Run("sink_refuses", func(t *testing.T) { testSinkRefuses(t, h) })
-	t.Run("peer_restart", func(t *testing.T) { testPeerRestart(t, h) })
+	t.Run("peer_restart", func(t *testing.T) {
+		if h.Listens {
+			t.Skip("the input listens: it has no connection to a peer to lose")
+		}
+		testPeerRestart(t, h)
+	})
 	t.Run("bad_data", func(t *testing.T) {
 		if h.Bad == nil {
 			t.Skip("the harness gives no way to send bad data")
@@ -72,7 +82,12 @@ func Run(t *testing.T, h Harness) {
 	})
 	t.Run("close", func(t *testing.T) {
 		t.Run("connected", func(t *testing.T) { testClose(t, h, closeConnected) })
-		t.Run("peer_down", func(t *testing.T) { testClose(t, h, closePeerDown) })
+		t.Run("peer_down", func(t *testing.T) {
+			if h.Listens {
+				t.Skip("the input listens: it has no peer to be down")
+			}
+			testClose(t, h, closePeerDown)
+		})
 		t.Run("sink_blocked", func(t *testing.T) { testClose(t, h, closeSinkBlocked) })
 	})
 }

@@ -1,8 +1,6 @@
 package modbus_test
 
 import (
-	"bytes"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +8,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/molen-io/molen/internal/connector"
+	"github.com/molen-io/molen/internal/connector/connectortest"
 	"github.com/molen-io/molen/internal/connector/modbus"
 )
 
@@ -80,23 +79,8 @@ func TestValidate(t *testing.T) {
 // TestDocExample decodes the example of docs/connectors.md the way the edge
 // loader does (defaults first, unknown fields are errors) and validates it.
 func TestDocExample(t *testing.T) {
-	spec, ok := connector.Lookup("modbus")
-	if !ok {
-		t.Fatal(`"modbus" is not registered`)
-	}
-	raw, err := os.ReadFile("testdata/example.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := spec.New()
-	dec := yaml.NewDecoder(bytes.NewReader(raw))
-	dec.KnownFields(true)
-	if err := dec.Decode(cfg); err != nil {
-		t.Fatal(err)
-	}
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
+	spec, _ := connector.Lookup("modbus")
+	cfg := connectortest.DecodeExample(t, "modbus", "testdata/example.yaml")
 	c := cfg.(*modbus.Config)
 	if c.Timeout != 500*time.Millisecond || c.BaudRate != 19200 || len(c.Registers) != 7 {
 		t.Errorf("decoded %+v", c)
@@ -105,7 +89,7 @@ func TestDocExample(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	dec = yaml.NewDecoder(strings.NewReader("url: tcp://x:1\nunit: 3\n"))
+	dec := yaml.NewDecoder(strings.NewReader("url: tcp://x:1\nunit: 3\n"))
 	dec.KnownFields(true)
 	if err := dec.Decode(spec.New()); err == nil {
 		t.Error("unknown field unit: no error")

@@ -1,8 +1,6 @@
 package mqtt_test
 
 import (
-	"bytes"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +8,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/molen-io/molen/internal/connector"
+	"github.com/molen-io/molen/internal/connector/connectortest"
 	"github.com/molen-io/molen/internal/connector/mqtt"
 )
 
@@ -109,23 +108,8 @@ func TestDefaultClientID(t *testing.T) {
 // TestDocExample decodes the example of docs/connectors.md the way the edge
 // loader does (defaults first, unknown fields are errors) and validates it.
 func TestDocExample(t *testing.T) {
-	spec, ok := connector.Lookup("mqtt")
-	if !ok {
-		t.Fatal(`"mqtt" is not registered`)
-	}
-	raw, err := os.ReadFile("testdata/example.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := spec.New()
-	dec := yaml.NewDecoder(bytes.NewReader(raw))
-	dec.KnownFields(true)
-	if err := dec.Decode(cfg); err != nil {
-		t.Fatal(err)
-	}
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
+	spec, _ := connector.Lookup("mqtt")
+	cfg := connectortest.DecodeExample(t, "mqtt", "testdata/example.yaml")
 	c := cfg.(*mqtt.Config)
 	if c.MaxInflight != 100 || len(c.Subscriptions) != 3 || *c.Subscriptions[2].QoS != 0 || c.Subscriptions[1].QoS == nil {
 		t.Errorf("decoded %+v", c)
@@ -136,7 +120,7 @@ func TestDocExample(t *testing.T) {
 		t.Errorf("Build = %v, want a ca_file error", err)
 	}
 
-	dec = yaml.NewDecoder(strings.NewReader("url: tcp://x:1\ntopic: a/b\n"))
+	dec := yaml.NewDecoder(strings.NewReader("url: tcp://x:1\ntopic: a/b\n"))
 	dec.KnownFields(true)
 	if err := dec.Decode(spec.New()); err == nil {
 		t.Error("unknown field topic: no error")

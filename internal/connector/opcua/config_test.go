@@ -1,7 +1,6 @@
 package opcua_test
 
 import (
-	"bytes"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -16,9 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"gopkg.in/yaml.v3"
-
-	"github.com/molen-io/molen/internal/connector"
+	"github.com/molen-io/molen/internal/connector/connectortest"
 	"github.com/molen-io/molen/internal/connector/opcua"
 )
 
@@ -220,23 +217,7 @@ func TestPasswordHidden(t *testing.T) {
 // loads an input (defaults first, unknown fields are errors) and validates
 // it.
 func TestDocExample(t *testing.T) {
-	b, err := os.ReadFile("testdata/example.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	spec, ok := connector.Lookup("opcua")
-	if !ok {
-		t.Fatal("opcua is not registered")
-	}
-	cfg := spec.New()
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(cfg); err != nil {
-		t.Fatal(err)
-	}
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
+	cfg := connectortest.DecodeExample(t, "opcua", "testdata/example.yaml")
 	c := cfg.(*opcua.Config)
 	if c.SecurityMode != "None" || c.Mode != "subscribe" || len(c.Nodes) != 4 || len(c.Browse) != 1 || c.Browse[0].MaxDepth != 5 || c.SamplingInterval != 250*time.Millisecond {
 		t.Errorf("decoded %+v", c)

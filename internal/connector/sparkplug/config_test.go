@@ -1,15 +1,12 @@
 package sparkplug_test
 
 import (
-	"bytes"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/molen-io/molen/internal/connector"
+	"github.com/molen-io/molen/internal/connector/connectortest"
 	"github.com/molen-io/molen/internal/connector/sparkplug"
 )
 
@@ -73,23 +70,8 @@ func TestValidate(t *testing.T) {
 // TestDocExample decodes the example of docs/connectors.md the way the
 // edge loader does and validates it.
 func TestDocExample(t *testing.T) {
-	spec, ok := connector.Lookup("sparkplug")
-	if !ok {
-		t.Fatal(`"sparkplug" is not registered`)
-	}
-	raw, err := os.ReadFile("testdata/example.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := spec.New()
-	dec := yaml.NewDecoder(bytes.NewReader(raw))
-	dec.KnownFields(true)
-	if err := dec.Decode(cfg); err != nil {
-		t.Fatal(err)
-	}
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
+	spec, _ := connector.Lookup("sparkplug")
+	cfg := connectortest.DecodeExample(t, "sparkplug", "testdata/example.yaml")
 	c := cfg.(*sparkplug.Config)
 	if c.ReorderTimeout != 2*time.Second || len(c.Groups) != 2 || c.HostID != "molen-plant-1" || !*c.Rebirth {
 		t.Errorf("decoded %+v", c)

@@ -1,14 +1,13 @@
 package vda5050_test
 
 import (
-	"bytes"
-	"os"
 	"strings"
 	"testing"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/molen-io/molen/internal/connector"
+	"github.com/molen-io/molen/internal/connector/connectortest"
 	"github.com/molen-io/molen/internal/connector/vda5050"
 )
 
@@ -72,30 +71,15 @@ func TestValidate(t *testing.T) {
 // TestDocExample decodes the example of docs/connectors.md the way the edge
 // loader does (defaults first, unknown fields are errors) and validates it.
 func TestDocExample(t *testing.T) {
-	spec, ok := connector.Lookup("vda5050")
-	if !ok {
-		t.Fatal(`"vda5050" is not registered`)
-	}
-	raw, err := os.ReadFile("testdata/example.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := spec.New()
-	dec := yaml.NewDecoder(bytes.NewReader(raw))
-	dec.KnownFields(true)
-	if err := dec.Decode(cfg); err != nil {
-		t.Fatal(err)
-	}
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
+	spec, _ := connector.Lookup("vda5050")
+	cfg := connectortest.DecodeExample(t, "vda5050", "testdata/example.yaml")
 	if c := cfg.(*vda5050.Config); c.Area != "intralogistics" || len(c.Manufacturers) != 1 || !c.Visualization {
 		t.Errorf("decoded %+v", c)
 	}
 	if _, err := spec.Build(cfg, nil); err == nil || !strings.HasPrefix(err.Error(), "ca_file: ") {
 		t.Errorf("Build = %v, want a ca_file error", err)
 	}
-	dec = yaml.NewDecoder(strings.NewReader("url: tcp://x:1\ntopic: a/b\n"))
+	dec := yaml.NewDecoder(strings.NewReader("url: tcp://x:1\ntopic: a/b\n"))
 	dec.KnownFields(true)
 	if err := dec.Decode(spec.New()); err == nil {
 		t.Error("unknown field topic: no error")
