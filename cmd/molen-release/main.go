@@ -6,13 +6,16 @@
 //
 //	go run ./cmd/molen-release --out dist
 //	go run ./cmd/molen-release --out dist --arch amd64 --binary /tmp/molen   # package a binary built already
+//	go run ./cmd/molen-release --out dist --key release.key                  # and sign them (molen release keygen release)
 //
 // docs/install.md describes what it makes and how to check it.
 package main
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"debug/buildinfo"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -24,6 +27,8 @@ import (
 	"time"
 
 	"github.com/molen-io/molen/internal/release"
+	"github.com/molen-io/molen/internal/sign"
+	"github.com/molen-io/molen/internal/uplink"
 )
 
 func main() {
@@ -38,6 +43,7 @@ func run() error {
 	version := flag.String("version", "", "version to stamp (default: git describe --tags --always --dirty)")
 	arches := flag.String("arch", "amd64,arm64,armv7", "architectures, comma-separated")
 	binary := flag.String("binary", "", "package this binary instead of building one (with one --arch)")
+	keyFile := flag.String("key", "", "release key (PEM, molen release keygen): sign each binary (BINARY.dsse.json, what the hub's release upload and the edges verify) and SHA256SUMS (SHA256SUMS.dsse.json)")
 	flag.Parse()
 	if *version == "" {
 		v, err := git("describe", "--tags", "--always", "--dirty")
@@ -52,6 +58,16 @@ func run() error {
 	if s, err := git("log", "-1", "--format=%ct"); err == nil {
 		if sec, err := strconv.ParseInt(s, 10, 64); err == nil {
 			mtime = time.Unix(sec, 0).UTC()
+		}
+	}
+	var key ed25519.PrivateKey
+	if *keyFile != "" {
+		b, err := os.ReadFile(*keyFile)
+		if err != nil {
+			return fmt.Errorf("--key: %w", err)
+		}
+		if key, err = sign.ParsePrivateKey(b); err != nil {
+			return fmt.Errorf("--key %s: %w", *keyFile, err)
 		}
 	}
 	revision, _ := git("rev-parse", "HEAD")
@@ -101,6 +117,16 @@ func run() error {
 			return err
 		}
 		made = append(made, bin, deb, sbom, image)
+		if key != nil {
+			env, err := uplink.SignRelease(key, bin, uplink.Release{Version: *version, OS: "linux", Arch: arch.GOARCH})
+			if err != nil {
+				return err
+			}
+			if err := writeJSON(bin+".dsse.json", env); err != nil {
+				return err
+			}
+			made = append(made, bin+".dsse.json")
+		}
 		fmt.Printf("linux/%s: %s, %s, %s, %s\n", arch.Name, filepath.Base(bin), filepath.Base(deb), filepath.Base(sbom), filepath.Base(image))
 	}
 	sums := filepath.Join(*out, "SHA256SUMS")
@@ -108,7 +134,25 @@ func run() error {
 		return err
 	}
 	fmt.Println("checksums:", sums, "(check with: cd", *out, "&& sha256sum -c SHA256SUMS)")
+	if key != nil {
+		b, err := os.ReadFile(sums)
+		if err != nil {
+			return err
+		}
+		if err := writeJSON(sums+".dsse.json", release.SignSums(key, b)); err != nil {
+			return err
+		}
+		fmt.Println("signed by release key", sign.KeyID(key.Public().(ed25519.PublicKey)))
+	}
 	return nil
+}
+
+func writeJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
 }
 
 // build makes a static, stamped, trimmed molen for arch at path.

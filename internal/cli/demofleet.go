@@ -177,7 +177,7 @@ func seedRelease(ctx context.Context, h *hub.Hub, key ed25519.PrivateKey) error 
 	if err != nil {
 		return err
 	}
-	env, err := signBinary(key, self, uplink.Release{Version: Version(), OS: runtime.GOOS, Arch: runtime.GOARCH})
+	env, err := uplink.SignRelease(key, self, uplink.Release{Version: Version(), OS: runtime.GOOS, Arch: runtime.GOARCH})
 	if err != nil {
 		return err
 	}

@@ -2,11 +2,8 @@ package cli
 
 import (
 	"crypto/ed25519"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"runtime"
 
@@ -72,7 +69,7 @@ signed with the release key. Upload both to the hub:
 			if err != nil {
 				return fmt.Errorf("--key %s: %w", keyFile, err)
 			}
-			env, err := signBinary(key, args[0], uplink.Release{Version: version, OS: goos, Arch: goarch})
+			env, err := uplink.SignRelease(key, args[0], uplink.Release{Version: version, OS: goos, Arch: goarch})
 			if err != nil {
 				return err
 			}
@@ -100,20 +97,6 @@ signed with the release key. Upload both to the hub:
 	_ = signCmd.MarkFlagRequired("version")
 	cmd.AddCommand(keygen, signCmd)
 	return cmd
-}
-
-// signBinary signs a release statement about the binary in file.
-func signBinary(key ed25519.PrivateKey, file string, rel uplink.Release) (sign.Envelope, error) {
-	f, err := os.Open(file)
-	if err != nil {
-		return sign.Envelope{}, err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return sign.Envelope{}, fmt.Errorf("read %s: %w", file, err)
-	}
-	return sign.SignStatement(key, "molen", hex.EncodeToString(h.Sum(nil)), uplink.ReleasePredicate, rel)
 }
 
 // writeNew writes a file that must not exist yet.

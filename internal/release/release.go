@@ -6,6 +6,7 @@ package release
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/goreleaser/nfpm/v2"
 	_ "github.com/goreleaser/nfpm/v2/deb" // the deb packager
+	"github.com/molen-io/molen/internal/sign"
 )
 
 // Arch is a target of a release: Go's GOARCH (and GOARM) and the name
@@ -243,4 +245,25 @@ func Checksums(w io.Writer, files []string) error {
 		}
 	}
 	return nil
+}
+
+// SumsPayloadType is the DSSE payload type of a signed SHA256SUMS.
+const SumsPayloadType = "text/plain; charset=utf-8; molen=SHA256SUMS"
+
+// SignSums signs the content of a SHA256SUMS file with a release key: a
+// DSSE envelope (internal/sign) that VerifySums checks.
+func SignSums(key ed25519.PrivateKey, sums []byte) sign.Envelope {
+	return sign.Sign(key, SumsPayloadType, sums)
+}
+
+// VerifySums checks a signed SHA256SUMS against trusted release keys and
+// returns the checksums it holds.
+func VerifySums(env sign.Envelope, trusted []ed25519.PublicKey) ([]byte, error) {
+	if env.PayloadType != SumsPayloadType {
+		return nil, fmt.Errorf("not a signed SHA256SUMS: payload type %q", env.PayloadType)
+	}
+	if _, err := sign.Verify(env, trusted); err != nil {
+		return nil, err
+	}
+	return env.Payload, nil
 }

@@ -3,6 +3,7 @@ package release
 import (
 	"archive/tar"
 	"bytes"
+	"crypto/ed25519"
 	"encoding/json"
 	"io"
 	"os"
@@ -15,6 +16,9 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/molen-io/molen/internal/sign"
+	"github.com/molen-io/molen/internal/uplink"
 )
 
 func TestDebVersion(t *testing.T) {
@@ -294,5 +298,49 @@ func TestImage(t *testing.T) {
 		if seen[f] == nil {
 			t.Errorf("the image has no %s", f)
 		}
+	}
+}
+
+// TestSignatures: a release's signed SHA256SUMS verifies with its release
+// key only, and not once a checksum in it changed; a binary's envelope
+// is the statement the hub and the edges verify (its sha256, version and
+// platform).
+func TestSignatures(t *testing.T) {
+	pub, key, err := sign.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _, err := sign.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sums := []byte("aa  molen_v1.4.0_linux_amd64\n")
+	env := SignSums(key, sums)
+	if got, err := VerifySums(env, []ed25519.PublicKey{pub}); err != nil || !bytes.Equal(got, sums) {
+		t.Errorf("VerifySums: %q %v", got, err)
+	}
+	if _, err := VerifySums(env, []ed25519.PublicKey{other}); err == nil {
+		t.Error("another key verifies the checksums")
+	}
+	changed := env
+	changed.Payload = []byte("bb  molen_v1.4.0_linux_amd64\n")
+	if _, err := VerifySums(changed, []ed25519.PublicKey{pub}); err == nil {
+		t.Error("changed checksums verify")
+	}
+	bin := filepath.Join(t.TempDir(), "molen")
+	if err := os.WriteFile(bin, []byte("a molen binary"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	rel, err := uplink.SignRelease(key, bin, uplink.Release{Version: "v1.4.0", OS: "linux", Arch: "arm64"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, _ := FileSHA256(bin)
+	st, _, err := sign.VerifyStatement(rel, []ed25519.PublicKey{pub}, sum, uplink.ReleasePredicate)
+	if err != nil || !strings.Contains(string(st.Predicate), `"arm64"`) {
+		t.Errorf("release statement: %+v %v", st, err)
+	}
+	if _, err := VerifySums(rel, []ed25519.PublicKey{pub}); err == nil {
+		t.Error("a binary's envelope passes as signed checksums")
 	}
 }

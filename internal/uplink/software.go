@@ -2,6 +2,7 @@ package uplink
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -9,6 +10,7 @@ import (
 	"hash"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 
 	"github.com/molen-io/molen/internal/sign"
@@ -24,6 +26,22 @@ type Release struct {
 	Version string `json:"version"`
 	OS      string `json:"os"`
 	Arch    string `json:"arch"`
+}
+
+// SignRelease signs the release statement about the binary in file (its
+// sha256, and rel) with a release key: the envelope the hub's release
+// upload takes (molen release sign, molen-release --key).
+func SignRelease(key ed25519.PrivateKey, file string, rel Release) (sign.Envelope, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return sign.Envelope{}, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return sign.Envelope{}, fmt.Errorf("read %s: %w", file, err)
+	}
+	return sign.SignStatement(key, "molen", hex.EncodeToString(h.Sum(nil)), ReleasePredicate, rel)
 }
 
 // Software is the content of a software part ("software/molen"): the
