@@ -44,7 +44,16 @@ const (
 // Run it alone: go test -run '^$' -bench FleetScale -benchtime 1x ./internal/e2e/
 func BenchmarkFleetScale(b *testing.B) {
 	const edges = 1000
+	// The edges' poll interval: 10 s, or MOLEN_BENCH_POLL (e.g. 30s,
+	// the edge's default).
 	poll := 10 * time.Second
+	if v := os.Getenv("MOLEN_BENCH_POLL"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			b.Fatalf("MOLEN_BENCH_POLL=%q: want a duration such as 30s", v)
+		}
+		poll = d
+	}
 	for b.Loop() {
 		ctx := b.Context()
 		none := api.Rate{PerSecond: -1}
