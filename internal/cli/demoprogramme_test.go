@@ -14,31 +14,12 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/molen-io/molen/internal/api"
+	"github.com/molen-io/molen/internal/logtest"
 	"github.com/molen-io/molen/internal/programme/dma"
 )
-
-// lockedBuffer is a buffer the hub's goroutines log into while the test
-// reads it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // demoSession is a signed-in demo person.
 type demoSession struct{ cookie, csrf string }
@@ -89,7 +70,7 @@ func demoLogin(t *testing.T, base, email, password string) (demoSession, int) {
 func TestDemoProgramme(t *testing.T) {
 	dir := t.TempDir()
 	var out bytes.Buffer
-	logs := &lockedBuffer{}
+	logs := &logtest.Buffer{}
 	g := &globals{logLevel: "debug", logFormat: "json", stdout: &out, stderr: logs}
 	d, err := StartDemo(t.Context(), DemoConfig{DataDir: dir, Listen: "127.0.0.1:0", Seed: 2, Rate: 2}, g)
 	if err != nil {

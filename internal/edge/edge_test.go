@@ -30,6 +30,7 @@ import (
 	"github.com/molen-io/molen/internal/connector/modbus/modbustest"
 	"github.com/molen-io/molen/internal/edge"
 	"github.com/molen-io/molen/internal/hub"
+	"github.com/molen-io/molen/internal/logtest"
 	"github.com/molen-io/molen/internal/outbox"
 	"github.com/molen-io/molen/internal/uns"
 	"github.com/molen-io/molen/internal/uplink"
@@ -41,7 +42,7 @@ type env struct {
 	hub   *hub.Hub
 	edge  *edge.Edge
 	admin string
-	logs  *syncBuffer
+	logs  *logtest.Buffer
 	cfg   edge.Config
 }
 
@@ -61,7 +62,7 @@ func start(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &logtest.Buffer{}
 	cfg := edge.Config{
 		DataDir: t.TempDir(), MQTTListen: "127.0.0.1:0", StatusListen: "127.0.0.1:0",
 		HubURL: h.URL(), EnrollToken: token,
@@ -423,24 +424,6 @@ func TestRevokedEdgeGets401AndLosesNothing(t *testing.T) {
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("wrong credential: %d, want 401", resp.StatusCode)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for a logger and a test to share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // refusingHub stands in front of a real hub and answers 422 to any uplink

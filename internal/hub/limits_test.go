@@ -22,6 +22,7 @@ import (
 	"github.com/molen-io/molen/internal/api"
 	"github.com/molen-io/molen/internal/auth"
 	"github.com/molen-io/molen/internal/hub"
+	"github.com/molen-io/molen/internal/logtest"
 	"github.com/molen-io/molen/internal/uplink"
 )
 
@@ -61,7 +62,7 @@ func selfSigned(t *testing.T, dir string) (certFile, keyFile string, pool *x509.
 func TestTLS(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile, pool := selfSigned(t, dir)
-	logs := &lockedBuffer{}
+	logs := &logtest.Buffer{}
 	h, err := hub.Start(t.Context(), hub.Config{DataDir: dir, Listen: "127.0.0.1:0", Out: io.Discard, TLSCert: certFile, TLSKey: keyFile,
 		Log: slog.New(slog.NewTextHandler(logs, nil))})
 	if err != nil {

@@ -1,39 +1,20 @@
 package hub_test
 
 import (
-	"bytes"
 	"io"
 	"log/slog"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/molen-io/molen/internal/auth"
 	"github.com/molen-io/molen/internal/hub"
+	"github.com/molen-io/molen/internal/logtest"
 	"github.com/molen-io/molen/internal/meta"
 	"github.com/molen-io/molen/internal/store"
 	"github.com/molen-io/molen/internal/uns"
 )
-
-// lockedBuffer is a log destination safe for the hub's goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestRetention checks that a retention run removes old points by the
 // hub's default and by an organisation's own setting, and logs it. The
@@ -41,7 +22,7 @@ func (l *lockedBuffer) String() string {
 // what the test's run does: each removal is logged once, by one of them.
 func TestRetention(t *testing.T) {
 	ctx := t.Context()
-	var logs lockedBuffer
+	var logs logtest.Buffer
 	now := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
 	h, err := hub.Start(ctx, hub.Config{
 		DataDir: t.TempDir(), Listen: "127.0.0.1:0", Out: io.Discard,

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,25 +14,8 @@ import (
 	"github.com/molen-io/molen/internal/connector/connectortest"
 	"github.com/molen-io/molen/internal/connector/opcua"
 	"github.com/molen-io/molen/internal/connector/opcua/opcuatest"
+	"github.com/molen-io/molen/internal/logtest"
 )
-
-// logBuffer collects log output, safe for concurrent use.
-type logBuffer struct {
-	mu  sync.Mutex // guards buf
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // TestServerCertificateApproval: with pki_dir, an input that meets a server
 // certificate it does not trust saves it in rejected/, says so (status,
@@ -49,7 +31,7 @@ func TestServerCertificateApproval(t *testing.T) {
 	cfg.SecurityMode = "SignAndEncrypt"
 	cfg.PKIDir = creds.dir
 	cfg.Timeout = 200 * time.Millisecond // the test server never answers a secure channel
-	logs := &logBuffer{}
+	logs := &logtest.Buffer{}
 	in, err := opcua.New(cfg, slog.New(slog.NewTextHandler(logs, nil)))
 	if err != nil {
 		t.Fatal(err)
