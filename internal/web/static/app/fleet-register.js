@@ -47,7 +47,8 @@ export function RegisterEdge({ onDone }) {
 export function RevokeEdge({ e, who, reload }) {
   const act = useAction();
   if (!can(who, 'admin')) return null;
-  if (e.revoked) return html`<p class="badge" data-revoked>${t('fleet.revoked')}</p>`;
+  // The confirmation stays once the edge's page shows it revoked.
+  if (e.revoked) return html`<p class="badge" data-revoked>${t('fleet.revoked')}</p>${act.status}`;
   async function revoke() {
     if (!confirm(t('fleet.confirmRevoke', { name: e.name }))) return;
     if (await act.run(() => api(at('edges/{edge}/revoke', { edge: e.id }), { method: 'POST' }), t('fleet.revokedDone', { name: e.name }))) reload();
