@@ -10,7 +10,7 @@ import (
 // Inputs returns an edge inputs file (docs/connectors.md) that reads what
 // the Server serves onto the same UNS paths as the Sim publishes over MQTT:
 // a modbus input for the packaging machine (its state arrives as
-// TagStateNumber), an opcua input subscribed to the compressor, a
+// TagStateNumber), an mtconnect input for the cnc mill, an opcua input subscribed to the compressor, a
 // sparkplug input for the robot cell, a vda5050 input for the AGV
 // (asset AGV()) and a files input for the leak tester's folder. Polls and publishing intervals follow the tick rate, at
 // least 100 ms.
@@ -33,6 +33,19 @@ inputs:
 		for _, r := range registers(s.packaging.kind) {
 			fmt.Fprintf(&b, "        - {path: %s/%s, address: %d, type: %s}\n", s.packaging.asset, r.tag, r.addr, r.typ)
 		}
+	}
+	if s.mill != nil {
+		fmt.Fprintf(&b, `  # %s from its MTConnect agent: samples, events, and the system condition as events.
+  - mtconnect:
+      url: http://%s
+      device: %s
+      poll_interval: %s
+      items:
+`, MTConnectMachine, dialAddr(s.addrs.MTConnect), MTConnectDevice, every)
+		for _, tag := range s.mill.kind.tags() {
+			fmt.Fprintf(&b, "        - {id: %s, path: %s/%s, type: %s}\n", tag, s.mill.asset, tag, mtconnectType(tag))
+		}
+		fmt.Fprintf(&b, "        - {id: %s, path: %s} # its events are the mill's\n", MTConnectCondition, s.mill.asset)
 	}
 	if s.compressor != nil {
 		fmt.Fprintf(&b, `  # %s over OPC UA, by subscription.

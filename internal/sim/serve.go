@@ -17,6 +17,7 @@ import (
 	"github.com/mochi-mqtt/server/v2/packets"
 
 	"github.com/molen-io/molen/internal/connector/modbus/modbustest"
+	"github.com/molen-io/molen/internal/connector/mtconnect/mtconnecttest"
 	"github.com/molen-io/molen/internal/connector/sparkplug/sparkplugtest"
 	"github.com/molen-io/molen/internal/connector/vda5050/vda5050test"
 	"github.com/molen-io/molen/internal/uns"
@@ -25,6 +26,7 @@ import (
 // The machines that Serve can take over from MQTT, and what it adds.
 const (
 	ModbusMachine    = "packaging"  // served over Modbus TCP
+	MTConnectMachine = "cnc-mill"   // served by an MTConnect agent
 	OPCUAMachine     = "compressor" // served over OPC UA
 	SparkplugMachine = "robot-cell" // published as a Sparkplug B device
 )
@@ -47,6 +49,8 @@ type ServeConfig struct {
 	Site string  // default DefaultSite
 	// Modbus serves the packaging machine's registers over Modbus TCP.
 	Modbus string
+	// MTConnect serves the cnc mill from an MTConnect agent (HTTP).
+	MTConnect string
 	// OPCUA serves the compressor's variables over OPC UA (security None,
 	// anonymous).
 	OPCUA string
@@ -86,7 +90,7 @@ func (c ServeConfig) Validate() error {
 		errs = append(errs, fmt.Errorf("site: %q is not one UNS path segment (A-Z a-z 0-9 _ - .)", c.Site))
 	}
 	for _, f := range [...]struct{ name, addr string }{
-		{"modbus", c.Modbus}, {"opcua", c.OPCUA}, {"sparkplug", c.Sparkplug}, {"vda5050", c.VDA5050},
+		{"modbus", c.Modbus}, {"mtconnect", c.MTConnect}, {"opcua", c.OPCUA}, {"sparkplug", c.Sparkplug}, {"vda5050", c.VDA5050},
 	} {
 		if f.addr == "" {
 			continue
@@ -104,7 +108,8 @@ func (c ServeConfig) Validate() error {
 func (c ServeConfig) MQTTMachines() []string {
 	var out []string
 	for _, k := range kinds {
-		if k.name == ModbusMachine && c.Modbus != "" || k.name == OPCUAMachine && c.OPCUA != "" {
+		if k.name == ModbusMachine && c.Modbus != "" || k.name == OPCUAMachine && c.OPCUA != "" ||
+			k.name == MTConnectMachine && c.MTConnect != "" {
 			continue
 		}
 		out = append(out, k.name)
@@ -113,13 +118,15 @@ func (c ServeConfig) MQTTMachines() []string {
 }
 
 // Addrs are the addresses a Server listens on; empty for a protocol that is
-// off. Sparkplug and VDA5050 are MQTT brokers (tcp).
+// off. Sparkplug and VDA5050 are MQTT brokers (tcp); MTConnect is an
+// agent (http).
 type Addrs struct {
-	Modbus, OPCUA, Sparkplug, VDA5050 string
+	Modbus, MTConnect, OPCUA, Sparkplug, VDA5050 string
 }
 
 // Server serves simulated machines over industrial protocols, the way real
 // ones would be reached: the packaging machine as a Modbus TCP device, the
+// cnc mill through an MTConnect agent, the
 // compressor as an OPC UA server, the robot cell as a Sparkplug B device of
 // an edge node and an AGV speaking VDA 5050, the last two on an MQTT broker
 // of the Server's own. The machines follow the same models as those of a
@@ -136,9 +143,11 @@ type Server struct {
 	interval time.Duration
 	addrs    Addrs
 
-	packaging, compressor, cell *machine // nil when not served
-	agv                         *vda5050test.AGV
-	leak                        *leakTester // nil without Drop
+	packaging, mill, compressor, cell *machine // nil when not served
+	agent                             *mtconnecttest.Agent
+	millDown                          bool // the agent's system condition is a Fault
+	agv                               *vda5050test.AGV
+	leak                              *leakTester // nil without Drop
 
 	modbusRegs atomic.Pointer[map[uint16]uint16]
 	opcua      *opcuaServer
@@ -148,7 +157,7 @@ type Server struct {
 	node       *sparkplugtest.Node
 	rebirth    chan struct{} // a Sparkplug host asked for the births again
 
-	cancel    context.CancelFunc // ends the Modbus server
+	cancel    context.CancelFunc // ends the Modbus server and the MTConnect agent
 	started   atomic.Bool
 	closeOnce sync.Once
 }
@@ -182,6 +191,17 @@ func (s *Server) start(ctx context.Context, asset func(*kind) string) error {
 			return fmt.Errorf("serve %s over Modbus TCP on %s: %w", ModbusMachine, cfg.Modbus, err)
 		}
 		s.addrs.Modbus = addr
+	}
+	if cfg.MTConnect != "" {
+		k := kindNamed(MTConnectMachine)
+		s.mill = newMachine(k, cfg.Seed, asset(k))
+		s.agent = mtconnecttest.NewAgent(MTConnectDevice, mtconnectBuffer, mtconnectItems(k)...)
+		s.publishMTConnect(time.Now())
+		addr, err := s.agent.Serve(ctx, cfg.MTConnect)
+		if err != nil {
+			return fmt.Errorf("serve %s over MTConnect on %s: %w", MTConnectMachine, cfg.MTConnect, err)
+		}
+		s.addrs.MTConnect = addr
 	}
 	if cfg.OPCUA != "" {
 		k := kindNamed(OPCUAMachine)
@@ -266,7 +286,7 @@ func (s *Server) Addrs() Addrs { return s.addrs }
 // AGV is a vehicle, not a machine: see AGV).
 func (s *Server) Machines() []string {
 	var out []string
-	for _, m := range []*machine{s.packaging, s.compressor, s.cell} {
+	for _, m := range []*machine{s.packaging, s.mill, s.compressor, s.cell} {
 		if m != nil {
 			out = append(out, m.asset)
 		}
@@ -335,6 +355,10 @@ func (s *Server) tick(now time.Time) error {
 	if s.packaging != nil {
 		s.packaging.advance()
 		s.publishRegisters()
+	}
+	if s.mill != nil {
+		s.mill.advance()
+		s.publishMTConnect(now)
 	}
 	if s.compressor != nil {
 		s.compressor.advance()

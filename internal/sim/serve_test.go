@@ -18,6 +18,7 @@ import (
 
 	_ "github.com/molen-io/molen/internal/connector/files" // the inputs that read the counterparts
 	_ "github.com/molen-io/molen/internal/connector/modbus"
+	_ "github.com/molen-io/molen/internal/connector/mtconnect"
 	_ "github.com/molen-io/molen/internal/connector/opcua"
 	_ "github.com/molen-io/molen/internal/connector/sparkplug"
 	_ "github.com/molen-io/molen/internal/connector/vda5050"
@@ -31,14 +32,14 @@ func TestServeReadByConnectors(t *testing.T) {
 	const seed = 5
 	s := runServer(t, ServeConfig{
 		Seed: seed, Rate: 20, Log: newLog(t),
-		Modbus: "127.0.0.1:0", OPCUA: "127.0.0.1:0", Sparkplug: "127.0.0.1:0", VDA5050: "127.0.0.1:0",
+		Modbus: "127.0.0.1:0", MTConnect: "127.0.0.1:0", OPCUA: "127.0.0.1:0", Sparkplug: "127.0.0.1:0", VDA5050: "127.0.0.1:0",
 	})
 	a := s.Addrs()
 	if a.Sparkplug != a.VDA5050 {
 		t.Errorf("sparkplug on %s, vda5050 on %s: want one shared broker for one address", a.Sparkplug, a.VDA5050)
 	}
 	sinks := runInputs(t, s.Inputs())
-	if got, want := len(sinks), 4; got != want {
+	if got, want := len(sinks), 5; got != want {
 		t.Fatalf("%d inputs, want %d", got, want)
 	}
 
@@ -62,6 +63,11 @@ func TestServeReadByConnectors(t *testing.T) {
 				t.Errorf("%s: %v, want %v", tag, g, w)
 			}
 		}
+	})
+	t.Run("mtconnect", func(t *testing.T) {
+		k := kindNamed(MTConnectMachine)
+		got := waitReading(t, sinks["mtconnect"], lineAsset(k.name), len(k.tags()))
+		checkReading(t, got, modelAfter(k, seed, got[tagSeq].Int()))
 	})
 	t.Run("opcua", func(t *testing.T) { checkOPCUA(t, sinks["opcua"], seed) })
 	t.Run("sparkplug", func(t *testing.T) {
@@ -325,6 +331,9 @@ func TestRegisters(t *testing.T) {
 
 func TestServeConfig(t *testing.T) {
 	if got, want := (ServeConfig{Modbus: ":502", OPCUA: ":4840"}).MQTTMachines(), []string{"cnc-mill", "injection-press"}; !slices.Equal(got, want) {
+		t.Errorf("MQTTMachines() = %v, want %v", got, want)
+	}
+	if got, want := (ServeConfig{MTConnect: ":5000"}).MQTTMachines(), []string{"injection-press", "packaging", "compressor"}; !slices.Equal(got, want) {
 		t.Errorf("MQTTMachines() = %v, want %v", got, want)
 	}
 	if got := (ServeConfig{Sparkplug: ":1884"}).MQTTMachines(); len(got) != 4 {

@@ -104,9 +104,14 @@ func (a *Agent) reset(instance uint64) {
 	}
 }
 
-// add gives o the next sequence and the time, and buffers it.
+// add gives o the next sequence (and the time, unless it has one), and
+// buffers it.
 func (a *Agent) add(o observation) {
-	o.seq, o.ts = a.seq, a.now().UTC()
+	o.seq = a.seq
+	if o.ts.IsZero() {
+		o.ts = a.now()
+	}
+	o.ts = o.ts.UTC()
 	a.seq++
 	a.buf = append(a.buf, o)
 	if len(a.buf) > a.bufferSize {
@@ -129,6 +134,19 @@ func (a *Agent) Set(id, value string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.add(observation{item: a.item(id), value: value})
+}
+
+// Value is a value of one data item, for Update.
+type Value struct{ ID, Value string }
+
+// Update records values at one time, in their order, as an adapter's line
+// of several data items does.
+func (a *Agent) Update(ts time.Time, values ...Value) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, v := range values {
+		a.add(observation{item: a.item(v.ID), value: v.Value, ts: ts})
+	}
 }
 
 // SetCondition records a condition: level Warning or Fault activates
