@@ -49,9 +49,13 @@ type Server struct {
 
 // NewServer starts a PLC on 127.0.0.1 at an ephemeral port that grants a
 // PDU length of at most pdu (240 for an S7-1200, 480 or 960 for others).
-func NewServer(pdu int) (*Server, error) {
+func NewServer(pdu int) (*Server, error) { return Listen("127.0.0.1:0", pdu) }
+
+// Listen starts a PLC on addr (host:port; port 0 picks one), for the
+// simulated factory.
+func Listen(addr string, pdu int) (*Server, error) {
 	s := &Server{pdu: pdu, dbs: map[uint16][]byte{}, conns: map[net.Conn]struct{}{}}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	lis, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
 	}
