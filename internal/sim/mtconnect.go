@@ -21,18 +21,29 @@ const (
 func mtconnectItems(k *kind) []mtconnecttest.DataItem {
 	var out []mtconnecttest.DataItem
 	for _, tag := range k.tags() {
-		it := mtconnecttest.DataItem{ID: tag, Name: tag, Category: mtconnecttest.Sample, Type: "Sample", Component: "controller"}
+		it := mtconnecttest.DataItem{ID: tag, Name: tag, Category: mtconnecttest.Sample, Type: mtconnectElements[tag], Component: "controller"}
 		switch tag {
-		case tagState:
-			it.Category, it.Type = mtconnecttest.Event, "Execution"
-		case tagGood, tagScrap, tagSeq:
-			it.Category, it.Type = mtconnecttest.Event, "PartCount"
+		case tagState, tagGood, tagScrap, tagSeq:
+			it.Category = mtconnecttest.Event
+		}
+		if it.Type == "" {
+			it.Type = "Sample"
 		}
 		out = append(out, it)
 	}
 	return append(out, mtconnecttest.DataItem{
 		ID: MTConnectCondition, Name: MTConnectCondition, Category: mtconnecttest.Condition, Type: "SYSTEM", Component: "controller",
 	})
+}
+
+// mtconnectElements are the MTConnect types (element names) of the mill's
+// tags. The state keeps the simulator's values (running, idle, setup, down),
+// not Execution's vocabulary, so that it reaches the same series as over
+// MQTT; seq has no MTConnect meaning and counts like a part count.
+var mtconnectElements = map[string]string{
+	tagState: "Execution", tagGood: "PartCount", tagScrap: "PartCount", tagSeq: "PartCount",
+	tagCycle: "ProcessTimer", "spindle_speed_rpm": "RotaryVelocity", "spindle_temp_c": "Temperature",
+	"vibration_mm_s": "Velocity", "coolant_pressure_bar": "Pressure", tagPower: "Wattage", tagEnergy: "ElectricalEnergy",
 }
 
 // mtconnectType is the item type the inputs file gives a tag.
