@@ -86,7 +86,7 @@ func (in *Input) convert(os []obs, current bool) ([]uns.Point, []uns.Event) {
 			if !ok {
 				continue
 			}
-			for _, c := range open {
+			for _, c := range slices.Clone(open) { // close changes in.open[asset]
 				if !slices.Contains(codes, c.code) {
 					evs = append(evs, in.close(asset, c.code, c.ev.Start)...)
 				}

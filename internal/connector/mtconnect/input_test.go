@@ -258,3 +258,36 @@ func TestConditions(t *testing.T) {
 		t.Errorf("closing event %+v, want the fault's (start %d) with an end", ev, evs[0].Start)
 	}
 }
+
+// TestConditionsClearedWhileAway: of three open conditions two clear while
+// the input cannot see it; current lists the third alone, and both others
+// are closed.
+func TestConditionsClearedWhileAway(t *testing.T) {
+	a := newAgent(t, 64)
+	r := run(t, fastConfig(a))
+	waitFor(t, "connected", r, func() bool { return r.in.Status().State == connector.Connected })
+	for _, code := range []string{"1001", "2002", "3003"} {
+		a.SetCondition("sys", mtconnecttest.Fault, code, "fault "+code)
+	}
+	waitFor(t, "three open conditions", r, func() bool { return len(r.sink.events()) == 3 })
+	if err := a.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "disconnected", r, func() bool { return r.in.Status().State == connector.Disconnected })
+	a.SetCondition("sys", mtconnecttest.Normal, "2002", "")
+	a.SetCondition("sys", mtconnecttest.Normal, "3003", "")
+	if err := a.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "two conditions closed", r, func() bool { return len(r.sink.events()) == 5 })
+	closed := map[string]bool{}
+	for _, ev := range r.sink.events()[3:] {
+		if ev.End == 0 {
+			t.Errorf("event %+v: want it closed", ev)
+		}
+		closed[ev.Attrs["native_code"]] = true
+	}
+	if !closed["2002"] || !closed["3003"] {
+		t.Errorf("closed %v, want 2002 and 3003", closed)
+	}
+}
