@@ -185,6 +185,16 @@ func (e *Edge) configOf(m *uplink.Manifest) (config, error) {
 			}
 		case uplink.PartDeployment:
 			return c, fmt.Errorf("%s: a molen edge runs no Margo application deployments (helm, compose)", p.Name)
+		case uplink.PartService:
+			// A marketplace install runs as a pipeline of its own.
+			pipe, err := e.servicePipeline(p, secrets)
+			if err != nil {
+				return c, redact(err, secrets)
+			}
+			if _, taken := pipes["service-"+name]; taken {
+				return c, fmt.Errorf("%s: the pipeline service-%s exists already", p.Name, name)
+			}
+			pipes["service-"+name] = pipe
 		case uplink.PartSetting:
 			if name == "maintenance" {
 				w, err := uplink.ParseMaintenance(p.Content)
@@ -786,6 +796,10 @@ func (e *Edge) manage(ctx context.Context) error {
 		default:
 			last = &m
 		}
+		e.fetchServices(ctx, client, last)
+		if pending != nil {
+			e.fetchServices(ctx, client, pending)
+		}
 		// The software part first: an edge that stages a new version
 		// leaves the rest of the manifest to it.
 		if e.updateSoftware(ctx, client, last) {
@@ -811,6 +825,7 @@ func (e *Edge) manage(ctx context.Context) error {
 				break
 			}
 			last = &held.m
+			e.fetchServices(ctx, client, last)
 			e.offer(ctx, held.m, report, poll)
 		}
 		report()
