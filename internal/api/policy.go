@@ -174,10 +174,10 @@ func ScopeLevel(scopes, area string) Level {
 }
 
 // RoleLevel is the highest scope a token of a holder of role may carry:
-// an advisor's may write (Advisor routes), though its role reads only
-// elsewhere.
+// an advisor's and a publisher's may write (Advisor and Publisher
+// routes), though their roles read only elsewhere.
 func RoleLevel(r Role) Level {
-	if r == RoleAdvisor {
+	if r == RoleAdvisor || r == RolePublisher {
 		return LevelWrite
 	}
 	switch r.Rank() {

@@ -27,22 +27,8 @@ the public key (PEM), which hubs (molen hub --release-key) and edges
 (molen edge --release-key) trust. Existing files are not overwritten.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			pub, key, err := sign.GenerateKey()
+			pub, err := writeKeyPair(args[0])
 			if err != nil {
-				return err
-			}
-			kb, err := sign.EncodePrivateKey(key)
-			if err != nil {
-				return err
-			}
-			pb, err := sign.EncodePublicKey(pub)
-			if err != nil {
-				return err
-			}
-			if err := writeNew(args[0]+".key", kb, 0o600); err != nil {
-				return err
-			}
-			if err := writeNew(args[0]+".pub", pb, 0o644); err != nil {
 				return err
 			}
 			fmt.Fprintf(g.stdout, "release key %s\nprivate: %s.key (keep it offline)\npublic:  %s.pub\n", sign.KeyID(pub), args[0], args[0])
@@ -97,6 +83,30 @@ signed with the release key. Upload both to the hub:
 	_ = signCmd.MarkFlagRequired("version")
 	cmd.AddCommand(keygen, signCmd)
 	return cmd
+}
+
+// writeKeyPair makes an Ed25519 key pair: name.key (private, PEM, mode
+// 0600) and name.pub (public, PEM). Existing files are not overwritten.
+func writeKeyPair(name string) (ed25519.PublicKey, error) {
+	pub, key, err := sign.GenerateKey()
+	if err != nil {
+		return nil, err
+	}
+	kb, err := sign.EncodePrivateKey(key)
+	if err != nil {
+		return nil, err
+	}
+	pb, err := sign.EncodePublicKey(pub)
+	if err != nil {
+		return nil, err
+	}
+	if err := writeNew(name+".key", kb, 0o600); err != nil {
+		return nil, err
+	}
+	if err := writeNew(name+".pub", pb, 0o644); err != nil {
+		return nil, err
+	}
+	return pub, nil
 }
 
 // writeNew writes a file that must not exist yet.
