@@ -3,12 +3,16 @@
 package cli
 
 import (
+	"bytes"
 	"io"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/molen-io/molen/internal/hub"
+	"github.com/molen-io/molen/internal/sign"
+	"github.com/molen-io/molen/internal/svcpack"
 )
 
 // TestMarketInABrowser runs web/test/market.mjs in a real headless
@@ -45,5 +49,38 @@ func TestMarketInABrowser(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	runBrowserScript(t, node, script, d, dataDir, browser)
+	// A draft of the demo's provider DataWorks, for its page and the
+	// review (a stand-in module: it is reviewed, not run).
+	pkg := t.TempDir()
+	for _, f := range []string{"margo.yaml", "LICENSE", "TERMS.md", "icon.svg"} {
+		b, err := os.ReadFile(filepath.Join("services/spc", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b = bytes.Replace(b, []byte("id: molen-spc"), []byte("id: dataworks-spc"), 1)
+		if err := os.WriteFile(filepath.Join(pkg, f), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(pkg, "spc.wasm"), []byte("\x00asm\x01\x00\x00\x00"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	archive, _, err := svcpack.Pack(pkg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, key, _ := sign.GenerateKey()
+	pem, _ := sign.EncodePublicKey(pub)
+	if _, err := d.Hub.Market().AddKey(t.Context(), "dataworks", "ci", string(pem), "system"); err != nil {
+		t.Fatal(err)
+	}
+	env, _, err := svcpack.Sign(key, archive, "dataworks")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Hub.Market().Publish(t.Context(), "dataworks", "system", archive, env); err != nil {
+		t.Fatal(err)
+	}
+	const publisher = "tim.degroot@dataworks.demo"
+	runBrowserScript(t, node, script, d, dataDir, browser, "MOLEN_PUB_EMAIL="+publisher, "MOLEN_PUB_PASSWORD="+demoPassword(t, dataDir, publisher))
 }

@@ -68,12 +68,28 @@ await view(page, 'market-installs-nl');
 await page.selectOption('#lang-select', 'en');
 log('ok installs');
 
-// 5. The platform's review: the queue, and the released versions.
+// 5. A provider's publisher (DataWorks) submits its draft for review.
+const pub = await newPage();
+await signIn(pub, env('MOLEN_PUB_EMAIL'), env('MOLEN_PUB_PASSWORD'), null, 'dataworks');
+await go(pub, '#/market/provider', 'Our services');
+await pub.waitForSelector('[data-version="dataworks-spc@1.0.0"]:has-text("draft")');
+await view(pub, 'market-provider');
+await pub.click('button[aria-label="Submit for review dataworks-spc 1.0.0"]');
+await status(pub, /dataworks-spc 1.0.0: Submit for review done/);
+await pub.waitForSelector('[data-version="dataworks-spc@1.0.0"]:has-text("in review")');
+clean(pub, 'market provider');
+log('ok provider');
+
+// 6. The platform's review: release DataWorks' version; SPC is released.
 await switchOrg(page, 'platform');
 await go(page, '#/market/review', 'Versions in review');
+await page.waitForSelector('[data-review="dataworks-spc@1.0.0"]');
 await page.waitForSelector('[data-version="molen-spc@1.0.0"]');
 if (!await page.locator('button[aria-label="Revoke molen-spc 1.0.0"]').count()) fail('no revoke button for a released version');
 await view(page, 'market-review');
+await page.click('button[aria-label="Release dataworks-spc 1.0.0"]');
+await status(page, /dataworks-spc 1.0.0: Release done/);
+await page.waitForSelector('[data-version="dataworks-spc@1.0.0"]:has-text("released")');
 clean(page, 'market');
 await browser.close();
 log('\nPASS');
