@@ -135,13 +135,9 @@ the service, its version and ORG, your provider organisation's ID on the hub.
 Publish both with 'molen service publish'.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			kb, err := os.ReadFile(keyFile)
+			key, err := readPrivateKey(keyFile)
 			if err != nil {
-				return fmt.Errorf("--key: %w", err)
-			}
-			key, err := sign.ParsePrivateKey(kb)
-			if err != nil {
-				return fmt.Errorf("--key %s: %w", keyFile, err)
+				return err
 			}
 			archive, _, err := svcpack.Pack(args[0])
 			if err != nil {

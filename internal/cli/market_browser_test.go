@@ -5,14 +5,12 @@ package cli
 import (
 	"bytes"
 	"io"
-	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
-	"github.com/molen-io/molen/internal/hub"
 	"github.com/molen-io/molen/internal/sign"
 	"github.com/molen-io/molen/internal/svcpack"
+	"github.com/molen-io/molen/internal/svcpack/svcpacktest"
 )
 
 // TestMarketInABrowser runs web/test/market.mjs in a real headless
@@ -36,35 +34,12 @@ func TestMarketInABrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	// The SPC module is built when the demo starts: a long deadline on a
-	// loaded machine, not a timed assertion.
-	deadline := time.Now().Add(5 * time.Minute)
-	for {
-		in, err := d.Hub.Market().Install(t.Context(), hub.DefaultOrg, "spc-spindle")
-		if err == nil && len(in.Edges) == 1 && in.Edges[0].State == "installed" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the demo's SPC install: %+v %v", in, err)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	waitDemoSPC(t, d)
 	// A draft of the demo's provider DataWorks, for its page and the
 	// review (a stand-in module: it is reviewed, not run).
-	pkg := t.TempDir()
-	for _, f := range []string{"margo.yaml", "LICENSE", "TERMS.md", "icon.svg"} {
-		b, err := os.ReadFile(filepath.Join("services/spc", f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		b = bytes.Replace(b, []byte("id: molen-spc"), []byte("id: dataworks-spc"), 1)
-		if err := os.WriteFile(filepath.Join(pkg, f), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := os.WriteFile(filepath.Join(pkg, "spc.wasm"), []byte("\x00asm\x01\x00\x00\x00"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	pkg := svcpacktest.SPC(t, svcpacktest.StandIn, func(b []byte) []byte {
+		return bytes.Replace(b, []byte("id: molen-spc"), []byte("id: dataworks-spc"), 1)
+	})
 	archive, _, err := svcpack.Pack(pkg)
 	if err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"github.com/molen-io/molen/internal/api"
 	"github.com/molen-io/molen/internal/auth"
 	"github.com/molen-io/molen/internal/hub"
+	"github.com/molen-io/molen/internal/svcpack/svcpacktest"
 )
 
 // TestServiceKeygenSignPublish walks the publishing half of
@@ -31,19 +32,7 @@ func TestServiceKeygenSignPublish(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Setenv("MOLEN_TOKEN", token)
-	pkg := t.TempDir()
-	for _, f := range []string{"margo.yaml", "LICENSE", "TERMS.md", "icon.svg"} {
-		b, err := os.ReadFile(filepath.Join("../../services/spc", f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(pkg, f), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := os.WriteFile(filepath.Join(pkg, "spc.wasm"), []byte("\x00asm\x01\x00\x00\x00"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	pkg := svcpacktest.SPC(t, svcpacktest.StandIn, nil)
 	out := t.TempDir()
 	key := filepath.Join(out, "tools")
 	if code, stdout, stderr := runMolen(t, "service", "keygen", key, "--hub", h.URL()); code != 0 || !strings.Contains(stdout, "registered to tools") {

@@ -47,13 +47,9 @@ signed with the release key. Upload both to the hub:
     $HUB/api/v1/fleet/releases`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			kb, err := os.ReadFile(keyFile)
+			key, err := readPrivateKey(keyFile)
 			if err != nil {
-				return fmt.Errorf("--key: %w", err)
-			}
-			key, err := sign.ParsePrivateKey(kb)
-			if err != nil {
-				return fmt.Errorf("--key %s: %w", keyFile, err)
+				return err
 			}
 			env, err := uplink.SignRelease(key, args[0], uplink.Release{Version: version, OS: goos, Arch: goarch})
 			if err != nil {
@@ -107,6 +103,19 @@ func writeKeyPair(name string) (ed25519.PublicKey, error) {
 		return nil, err
 	}
 	return pub, nil
+}
+
+// readPrivateKey reads the private key of --key (PEM, PKCS #8).
+func readPrivateKey(file string) (ed25519.PrivateKey, error) {
+	kb, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("--key: %w", err)
+	}
+	key, err := sign.ParsePrivateKey(kb)
+	if err != nil {
+		return nil, fmt.Errorf("--key %s: %w", file, err)
+	}
+	return key, nil
 }
 
 // writeNew writes a file that must not exist yet.

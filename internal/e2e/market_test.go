@@ -14,27 +14,15 @@ import (
 	"github.com/molen-io/molen/internal/hub"
 	"github.com/molen-io/molen/internal/logtest"
 	"github.com/molen-io/molen/internal/market"
-	"github.com/molen-io/molen/internal/service"
 	"github.com/molen-io/molen/internal/sign"
 	"github.com/molen-io/molen/internal/svcpack"
+	"github.com/molen-io/molen/internal/svcpack/svcpacktest"
 )
 
 // spcArchive builds the SPC service (services/spc) and packs it.
 func spcArchive(t *testing.T) []byte {
 	t.Helper()
-	dir := t.TempDir()
-	for _, f := range []string{"margo.yaml", "LICENSE", "TERMS.md", "icon.svg"} {
-		b, err := os.ReadFile(filepath.Join("../../services/spc", f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, f), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := service.BuildGo(t.Context(), "../../services/spc", filepath.Join(dir, "spc.wasm")); err != nil {
-		t.Fatal(err)
-	}
+	dir := svcpacktest.SPC(t, nil, nil)
 	archive, _, err := svcpack.Pack(dir)
 	if err != nil {
 		t.Fatal(err)

@@ -5,8 +5,8 @@ import (
 	"crypto/ed25519"
 	"encoding/json"
 	"errors"
-	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +19,7 @@ import (
 	"github.com/molen-io/molen/internal/meta/metatest"
 	"github.com/molen-io/molen/internal/sign"
 	"github.com/molen-io/molen/internal/svcpack"
+	"github.com/molen-io/molen/internal/svcpack/svcpacktest"
 	"github.com/molen-io/molen/internal/uplink"
 )
 
@@ -33,28 +34,14 @@ type world struct {
 	platform ed25519.PublicKey
 }
 
-// spcFiles copies the SPC service's package with a stand-in module and
-// an extra secret parameter; version sets its version.
+// spcDir is the SPC service's package at version, with a stand-in
+// module and an extra secret parameter.
 func spcDir(t *testing.T, version string) string {
 	t.Helper()
-	dir := t.TempDir()
-	for _, f := range []string{"margo.yaml", "LICENSE", "TERMS.md", "icon.svg"} {
-		b, err := os.ReadFile(filepath.Join("../../services/spc", f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if f == "margo.yaml" {
-			b = bytes.Replace(b, []byte("version: 1.0.0"), []byte("version: "+version), 1)
-			b = bytes.Replace(b, []byte("      parameters:\n"), []byte("      parameters:\n        - name: api_key\n          type: string\n          secret: true\n          label: {en: API key, nl: API-sleutel}\n"), 1)
-		}
-		if err := os.WriteFile(filepath.Join(dir, f), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := os.WriteFile(filepath.Join(dir, "spc.wasm"), []byte("\x00asm\x01\x00\x00\x00"+version), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return dir
+	return svcpacktest.SPC(t, append(slices.Clone(svcpacktest.StandIn), version...), func(b []byte) []byte {
+		b = bytes.Replace(b, []byte("version: 1.0.0"), []byte("version: "+version), 1)
+		return bytes.Replace(b, []byte("      parameters:\n"), []byte("      parameters:\n        - name: api_key\n          type: string\n          secret: true\n          label: {en: API key, nl: API-sleutel}\n"), 1)
+	})
 }
 
 func newWorld(t *testing.T) *world {

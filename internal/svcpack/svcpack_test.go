@@ -9,29 +9,17 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/molen-io/molen/internal/sign"
+	"github.com/molen-io/molen/internal/svcpack/svcpacktest"
 )
 
-// testPackage copies the SPC service's package files to a directory with
-// a stand-in module (packing does not run the module).
+// testPackage is the SPC service's package with a stand-in module
+// (packing does not run the module).
 func testPackage(t *testing.T) string {
-	t.Helper()
-	dir := t.TempDir()
-	for _, f := range []string{"margo.yaml", "LICENSE", "TERMS.md", "icon.svg"} {
-		b, err := os.ReadFile(filepath.Join("../../services/spc", f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, f), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := os.WriteFile(filepath.Join(dir, "spc.wasm"), []byte("\x00asm\x01\x00\x00\x00 stand-in"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return dir
+	return svcpacktest.SPC(t, append(slices.Clone(svcpacktest.StandIn), " stand-in"...), nil)
 }
 
 func keys(t *testing.T) (ed25519.PublicKey, ed25519.PrivateKey) {
@@ -179,17 +167,9 @@ func TestVerify(t *testing.T) {
 // shrink it: the worst case), hashed, both statements verified and the
 // archive read.
 func BenchmarkVerify(b *testing.B) {
-	dir := b.TempDir()
-	for _, f := range []string{"margo.yaml", "LICENSE", "TERMS.md", "icon.svg"} {
-		data, err := os.ReadFile(filepath.Join("../../services/spc", f))
-		if err != nil {
-			b.Fatal(err)
-		}
-		os.WriteFile(filepath.Join(dir, f), data, 0o644)
-	}
 	module := make([]byte, 3<<20)
 	rand.Read(module)
-	os.WriteFile(filepath.Join(dir, "spc.wasm"), module, 0o644)
+	dir := svcpacktest.SPC(b, module, nil)
 	archive, _, err := Pack(dir)
 	if err != nil {
 		b.Fatal(err)
