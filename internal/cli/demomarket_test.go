@@ -1,3 +1,5 @@
+//go:build !edgeonly
+
 package cli
 
 import (
