@@ -224,7 +224,8 @@ func (e *Edge) configOf(m *uplink.Manifest) (config, error) {
 	}
 	def, err := pipeline.ParseNamed(pipes)
 	if err != nil {
-		return c, err
+		// A service's parameters hold its secrets resolved.
+		return c, redact(err, secrets)
 	}
 	c.def = def
 	if c.inputs, err = connector.ParseNamed(ins); err != nil {
