@@ -156,10 +156,20 @@ function Param({ p, l }) {
 
 function Installs({ who }) {
   const list = useApi('market/installs', null, [who.org]);
+  const cat = useApi('market/services', null, [who.org]);
   const act = useAction();
   async function remove(name) {
     if (await act.run(() => api(at('market/installs/{name}', { name }), { method: 'DELETE' }), t('mkt.uninstalled', { name }))) list.reload();
   }
+  // change moves an install to another released version (upgrade or
+  // downgrade), its terms accepted after a confirmation.
+  async function change(e, name) {
+    e.preventDefault();
+    const version = new FormData(e.target).get('version');
+    if (!confirm(t('mkt.confirmChange', { name, version }))) return;
+    if (await act.run(() => api(at('market/installs/{name}', { name }), { method: 'PUT', body: { version, accept_terms: true } }), t('mkt.changed', { name, version }))) list.reload();
+  }
+  const released = (id) => ((cat.data && cat.data.services.find((s) => s.id === id)) || { versions: [] }).versions.filter((v) => v.state === 'released');
   if (list.error) return html`<${Refusal} error=${list.error} />`;
   if (!list.data) return html`<p role="status">${t('shell.loading')}</p>`;
   return html`<section aria-labelledby="mkt-inst-h" tabindex="0"><h2 id="mkt-inst-h">${t('mkt.installs')}</h2>
@@ -169,7 +179,11 @@ function Installs({ who }) {
       <tbody>${list.data.installs.map((i) => html`<tr data-install=${i.name}>
         <td>${i.name}</td><td><a href=${href('market', ['service', i.service])}>${i.service}</a> ${i.version}</td><td>${t('mkt.scope.' + i.scope)} ${i.target}</td>
         <td><ul class="plain">${i.edges.map((e) => html`<li data-edge-state=${e.state}>${e.name}: ${t('mkt.ps.' + e.state)}${e.error ? html` <small class="error">${e.error}</small>` : ''}</li>`)}</ul></td>
-        <td>${can(who, 'engineer') && html`<button type="button" class="ghost" onClick=${() => remove(i.name)} aria-label=${t('mkt.uninstallN', { name: i.name })}>${t('mkt.uninstall')}</button>`}</td>
+        <td>${can(who, 'engineer') && html`<form class="inline" onSubmit=${(e) => change(e, i.name)}>
+            <label class="sr-only" for=${'ver-' + i.name}>${t('mkt.versionOf', { name: i.name })}</label>
+            <select id=${'ver-' + i.name} name="version">${released(i.service).map((v) => html`<option value=${v.version} selected=${v.version === i.version}>${v.version}</option>`)}</select>
+            <button type="submit" class="ghost" disabled=${act.busy} aria-label=${t('mkt.changeN', { name: i.name })}>${t('mkt.change')}</button></form>
+          <button type="button" class="ghost" onClick=${() => remove(i.name)} aria-label=${t('mkt.uninstallN', { name: i.name })}>${t('mkt.uninstall')}</button>`}</td>
       </tr>`)}</tbody></table>`}
     ${act.status}
   </section>`;
