@@ -2,10 +2,12 @@ package e2e
 
 import (
 	"crypto/ed25519"
+	"errors"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -52,31 +54,9 @@ func TestMarketInstallAndRevokeOnAnOfflineEdge(t *testing.T) {
 		t.Skip("end-to-end run builds a module and takes a few seconds")
 	}
 	ctx := t.Context()
-	archive := spcArchive(t)
 	h, c := startHub(t, hub.Config{DataDir: t.TempDir()})
-	if err := h.Auth().CreateOrg(ctx, auth.Org{ID: "tools", Name: "Tools", Kind: auth.Provider, Parent: auth.PlatformOrg}); err != nil {
-		t.Fatal(err)
-	}
 	m := h.Market()
-	pub, key, _ := sign.GenerateKey()
-	pem, _ := sign.EncodePublicKey(pub)
-	if _, err := m.AddKey(ctx, "tools", "ci", string(pem), "usr_pub"); err != nil {
-		t.Fatal(err)
-	}
-	env, _, err := svcpack.Sign(key, archive, "tools")
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := m.Publish(ctx, "tools", "usr_pub", archive, env)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, a := range []struct{ as, action string }{{"provider", "submit"}, {"platform", "release"}} {
-		if _, err := m.Act(ctx, a.as, "tools", v.Listing, v.Version, a.action, "", "usr"); err != nil {
-			t.Fatal(err)
-		}
-	}
-
+	v := releasedSPC(t, h, spcArchive(t))
 	edgeID, token := newEdge(t, h, "press")
 	edgeDir := t.TempDir()
 	var edgeLog logtest.Buffer
@@ -123,5 +103,82 @@ func TestMarketInstallAndRevokeOnAnOfflineEdge(t *testing.T) {
 	waitFor(t, "the revoked service removed from the returning edge", func() bool { return state() == "removed" })
 	if slices.Contains(pipelines(e), "service-molen-spc") {
 		t.Fatalf("the edge still runs the revoked service: %v", pipelines(e))
+	}
+}
+
+// releasedSPC publishes archive as the provider "tools" on h and takes
+// it through review to released.
+func releasedSPC(t *testing.T, h *hub.Hub, archive []byte) market.Version {
+	t.Helper()
+	ctx := t.Context()
+	if err := h.Auth().CreateOrg(ctx, auth.Org{ID: "tools", Name: "Tools", Kind: auth.Provider, Parent: auth.PlatformOrg}); err != nil {
+		t.Fatal(err)
+	}
+	m := h.Market()
+	pub, key, _ := sign.GenerateKey()
+	pem, _ := sign.EncodePublicKey(pub)
+	if _, err := m.AddKey(ctx, "tools", "ci", string(pem), "usr_pub"); err != nil {
+		t.Fatal(err)
+	}
+	env, _, err := svcpack.Sign(key, archive, "tools")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := m.Publish(ctx, "tools", "usr_pub", archive, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []struct{ as, action string }{{"provider", "submit"}, {"platform", "release"}} {
+		if v, err = m.Act(ctx, a.as, "tools", v.Listing, v.Version, a.action, "", "usr"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return v
+}
+
+// TestMarketEdgeRefusesAPackageItsKeysDoNotVerify: an edge that trusts
+// another marketplace key than the hub's (as an edge would whose hub
+// countersigned with a stolen or foreign key) downloads the package,
+// refuses it before anything of it loads, reports the part failed with
+// the reason, and keeps nothing of it.
+func TestMarketEdgeRefusesAPackageItsKeysDoNotVerify(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end run")
+	}
+	ctx := t.Context()
+	h, c := startHub(t, hub.Config{DataDir: t.TempDir()})
+	// The SPC package with a stand-in module: the edge must refuse it
+	// before it would ever compile it.
+	archive, _, err := svcpack.Pack(svcpacktest.SPC(t, svcpacktest.StandIn, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := releasedSPC(t, h, archive)
+	other, _, _ := sign.GenerateKey()
+	edgeID, token := newEdge(t, h, "press")
+	edgeDir := t.TempDir()
+	e, err := edge.Start(ctx, edge.Config{DataDir: edgeDir, MQTTListen: "127.0.0.1:0", StatusListen: "127.0.0.1:0", HubURL: h.URL(), EnrollToken: token,
+		ManifestPoll: 50 * time.Millisecond, HealthWindow: 500 * time.Millisecond, Version: "0.9.0-test",
+		MarketKeys: []ed25519.PublicKey{other}, Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	c.do("POST", "/api/v1/market/installs", `{"service":"molen-spc","scope":"edge","target":"`+edgeID+`","accept_terms":true}`, 201, nil)
+	var in market.Install
+	waitFor(t, "the part reported failed", func() bool {
+		c.do("GET", "/api/v1/market/installs/molen-spc", "", 200, &in)
+		return len(in.Edges) == 1 && in.Edges[0].State == "failed"
+	})
+	if !strings.Contains(in.Edges[0].Error, "countersignature") {
+		t.Errorf("the reason: %q", in.Edges[0].Error)
+	}
+	if slices.Contains(pipelines(e), "service-molen-spc") {
+		t.Error("the edge runs the refused package")
+	}
+	for _, name := range []string{v.SHA256, v.SHA256 + svcpack.Ext} {
+		if _, err := os.Stat(filepath.Join(edgeDir, "services", name)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("the edge keeps %s of the refused package: %v", name, err)
+		}
 	}
 }
