@@ -4,10 +4,15 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,6 +24,7 @@ import (
 	"github.com/molen-io/molen/internal/sign"
 	"github.com/molen-io/molen/internal/svcpack"
 	"github.com/molen-io/molen/internal/svcpack/svcpacktest"
+	"github.com/molen-io/molen/internal/uplink"
 )
 
 // spcArchive builds the SPC service (services/spc) and packs it.
@@ -46,7 +52,8 @@ func pipelines(e *edge.Edge) []string {
 // TestMarketInstallAndRevokeOnAnOfflineEdge runs a real hub and a real
 // edge: a provider publishes the SPC service, the platform releases it, a
 // company installs it on its edge, which downloads it with its own
-// identity, verifies it and runs it as a pipeline; the edge goes offline,
+// identity (waiting while the hub fails to serve it), verifies it and
+// runs it as a pipeline; the edge goes offline,
 // the version is revoked, and when the edge returns the service leaves
 // it, and the install's state says so.
 func TestMarketInstallAndRevokeOnAnOfflineEdge(t *testing.T) {
@@ -57,10 +64,25 @@ func TestMarketInstallAndRevokeOnAnOfflineEdge(t *testing.T) {
 	h, c := startHub(t, hub.Config{DataDir: t.TempDir()})
 	m := h.Market()
 	v := releasedSPC(t, h, spcArchive(t))
+	// The edge reaches the hub through a proxy that fails the package's
+	// download at first: the edge's manifest waits for it, and takes it
+	// once the download works.
+	var failing atomic.Bool
+	failing.Store(true)
+	hubURL, _ := url.Parse(h.URL())
+	rp := httputil.NewSingleHostReverseProxy(hubURL)
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if failing.Load() && strings.HasPrefix(r.URL.Path, uplink.ServicePath) {
+			http.Error(w, `{"error":"unavailable"}`, http.StatusServiceUnavailable)
+			return
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	defer proxy.Close()
 	edgeID, token := newEdge(t, h, "press")
 	edgeDir := t.TempDir()
 	var edgeLog logtest.Buffer
-	cfg := edge.Config{DataDir: edgeDir, MQTTListen: "127.0.0.1:0", StatusListen: "127.0.0.1:0", HubURL: h.URL(), EnrollToken: token,
+	cfg := edge.Config{DataDir: edgeDir, MQTTListen: "127.0.0.1:0", StatusListen: "127.0.0.1:0", HubURL: proxy.URL, EnrollToken: token,
 		ManifestPoll: 50 * time.Millisecond, HealthWindow: 500 * time.Millisecond, Version: "0.9.0-test",
 		MarketKeys: []ed25519.PublicKey{m.PublicKey()}, Log: slog.New(slog.NewTextHandler(&edgeLog, nil))}
 	e, err := edge.Start(ctx, cfg)
@@ -83,6 +105,10 @@ func TestMarketInstallAndRevokeOnAnOfflineEdge(t *testing.T) {
 		}
 		return in.Edges[0].State
 	}
+	waitFor(t, "the manifest waiting for its package", func() bool {
+		return strings.Contains(e.Status().Desired.PendingReason, "waits for a service package")
+	})
+	failing.Store(false)
 	waitFor(t, "the service installed on the edge", func() bool { return state() == "installed" })
 	if !slices.Contains(pipelines(e), "service-molen-spc") {
 		t.Fatalf("the edge runs %v, want the service's pipeline", pipelines(e))

@@ -188,6 +188,9 @@ func (e *Edge) configOf(m *uplink.Manifest) (config, error) {
 		case uplink.PartService:
 			// A marketplace install runs as a pipeline of its own.
 			pipe, err := e.servicePipeline(p, secrets)
+			if errors.Is(err, errNotDownloaded) {
+				return c, err // names no secret
+			}
 			if err != nil {
 				return c, redact(err, secrets)
 			}
@@ -475,6 +478,19 @@ func (e *Edge) offer(ctx context.Context, m uplink.Manifest, report, poll func()
 		return
 	}
 	c, err := e.configOf(&m)
+	if errors.Is(err, errNotDownloaded) {
+		// A service's package is not here yet (the hub or the network
+		// failed it): the manifest waits, and the manage loop downloads
+		// and offers it again each round, as for a maintenance window.
+		if st.Applied.Pending != m.Version {
+			e.log.Warn("manifest waits for a service package", "version", m.Version, "err", err)
+		}
+		mg.pending = &m
+		st.Applied.Pending = m.Version
+		st.Applied.PendingReason = fmt.Sprintf("version %d waits for a service package: %v", m.Version, err)
+		mg.mu.Unlock()
+		return
+	}
 	if err != nil {
 		st.Highest, st.Failed = m.Version, &m
 		st.Applied.Parts = partStates(&m, uplink.StateFailed, err.Error())

@@ -18,6 +18,10 @@ import (
 // (state/<install>.state).
 const servicesDir = "services"
 
+// errNotDownloaded: a service part's package is not on the edge yet (its
+// download failed or has not happened); the manifest waits for it.
+var errNotDownloaded = errors.New("package not downloaded")
+
 // fetchServices downloads the package archive of every service part of m
 // that the edge does not have, with the edge's own identity, keeping it
 // only when its sha256 is the one the part names. What fails is left to
@@ -115,7 +119,7 @@ func (e *Edge) servicePipeline(p uplink.Part, secrets map[string]string) ([]byte
 		if why == "" {
 			why = "not downloaded yet"
 		}
-		return nil, fmt.Errorf("%s: package %s %s: %s", p.Name, si.ID, si.Version, why)
+		return nil, fmt.Errorf("%s: package %s %s: %w: %s", p.Name, si.ID, si.Version, errNotDownloaded, why)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", p.Name, err)
