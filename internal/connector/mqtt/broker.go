@@ -60,8 +60,8 @@ type Broker struct {
 	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
 	// MaxInflight bounds the messages received and not yet acknowledged
 	// (being decoded or written to the edge's log). While it is reached,
-	// QoS 1 and 2 messages wait in the broker and QoS 0 messages are
-	// dropped and counted. With MQTT 5 it is also the receive maximum the
+	// the input reads no further and messages of every QoS wait in the
+	// broker. With MQTT 5 it is also the receive maximum the
 	// broker is told.
 	MaxInflight int `yaml:"max_inflight"`
 	// BackoffMin and BackoffMax bound the wait between reconnection
