@@ -61,18 +61,8 @@ func TestMessage(t *testing.T) {
 	d := &device{sentAt: map[uint16]int64{}}
 	d.topics = [][]byte{[]byte(topicOf(1, 0)), []byte(topicOf(1, 1))}
 	d.tags = [][]int{{0, 1}, {2}}
-	b := l.message(nil, d, 0, time.UnixMilli(0))
-	if b[0] != 0x32 {
-		t.Fatalf("first byte %#x, want a QoS 1 PUBLISH", b[0])
-	}
-	r := bufio.NewReader(bytes.NewReader(b[1:]))
-	n, err := readLength(r)
-	if err != nil || n != r.Buffered() {
-		t.Fatalf("remaining length %d, %v; %d bytes follow", n, err, r.Buffered())
-	}
-	rest := b[len(b)-n:]
-	topic := string(rest[2 : 2+int(rest[1])])
-	payload := string(rest[2+len(topic)+2:])
+	topic, body := splitPublish(t, l.message(nil, d, 0, time.UnixMilli(0)), 1)
+	payload := string(body[2:]) // after the packet id
 	if topic != "bench/d0001/m000" || !strings.HasPrefix(payload, `{"temperature":`) || !strings.Contains(payload, `,"pressure":`) || !strings.HasSuffix(payload, "}") {
 		t.Errorf("topic %q payload %q", topic, payload)
 	}
@@ -102,22 +92,12 @@ func TestSparkplugMessage(t *testing.T) {
 	for _, m := range bp.Metrics {
 		aliases[m.Alias] = m.Name
 	}
-	b := l.message(nil, d, 0, time.UnixMilli(0))
-	if b[0] != 0x30 {
-		t.Fatalf("first byte %#x, want a QoS 0 PUBLISH", b[0])
-	}
-	r := bufio.NewReader(bytes.NewReader(b[1:]))
-	n, err := readLength(r)
-	if err != nil || n != r.Buffered() {
-		t.Fatalf("remaining length %d, %v; %d bytes follow", n, err, r.Buffered())
-	}
-	rest := b[len(b)-n:]
-	topic := string(rest[2 : 2+int(rest[1])])
+	topic, body := splitPublish(t, l.message(nil, d, 0, time.UnixMilli(0)), 0)
 	if topic != "spBv1.0/bench/NDATA/d0007" {
 		t.Errorf("topic %q", topic)
 	}
 	var p sparkplug.Payload
-	if err := sparkplug.Decode(rest[2+len(topic):], &p); err != nil {
+	if err := sparkplug.Decode(body, &p); err != nil {
 		t.Fatal(err)
 	}
 	var got []string
@@ -130,4 +110,22 @@ func TestSparkplugMessage(t *testing.T) {
 	if want := []string{"m000/temperature", "m000/pressure"}; !slices.Equal(got, want) || !p.HasSeq || p.Seq != 1 {
 		t.Errorf("metrics %q seq %d (%v), want %q seq 1", got, p.Seq, p.HasSeq, want)
 	}
+}
+
+// splitPublish checks that b is one PUBLISH of qos whose remaining length
+// matches, and returns its topic and what follows it (the packet id first
+// at QoS 1).
+func splitPublish(t *testing.T, b []byte, qos byte) (string, []byte) {
+	t.Helper()
+	if want := 0x30 | qos<<1; b[0] != want {
+		t.Fatalf("first byte %#x, want %#x (a QoS %d PUBLISH)", b[0], want, qos)
+	}
+	r := bufio.NewReader(bytes.NewReader(b[1:]))
+	n, err := readLength(r)
+	if err != nil || n != r.Buffered() {
+		t.Fatalf("remaining length %d, %v; %d bytes follow", n, err, r.Buffered())
+	}
+	rest := b[len(b)-n:]
+	k := 2 + (int(rest[0])<<8 | int(rest[1]))
+	return string(rest[2:k]), rest[k:]
 }
