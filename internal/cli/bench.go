@@ -29,10 +29,13 @@ MQTT connections, each with --tags tags sent --tags-per-message to a JSON
 payload ({"temperature":21.503,"pressure":31.017}) at --rate Hz, QoS 0 or 1.
 
 With --broker host:port the devices publish to that MQTT broker instead and
-the edge reads it as a client: an mqtt input subscribed to bench/#, or with
---payload sparkplug a sparkplug input (each device a Sparkplug B edge node
-sending an NBIRTH, then NDATA messages by alias). Messages the input lost
-(QoS 0 past its max_inflight, Sparkplug seq gaps) are reported.
+the edge reads it as a client: an mqtt input subscribed to the run's own topic
+root (<run>/bench/#, mapped onto the same bench/… paths), or with --payload
+sparkplug a sparkplug input (each device a Sparkplug B edge node of the run's
+group, sending an NBIRTH, then NDATA messages by alias). Messages the input
+counted lost (Sparkplug seq gaps) are reported; after the load the run waits
+for what the broker still held, and what never arrived the broker dropped.
+
 After --warmup it measures for --duration, then stops the load, waits until the
 edge forwarded everything and checks the counts end to end.
 
