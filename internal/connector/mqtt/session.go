@@ -305,11 +305,23 @@ func (s *Session) receive(q *queue, gone <-chan struct{}, m message) {
 	select {
 	case q.slots <- struct{}{}:
 	case <-q.done:
-		return // QoS 1 and 2 are not acknowledged: the broker redelivers them next session
+		s.undelivered(m) // QoS 1 and 2 are not acknowledged: the broker redelivers them next session
+		return
 	case <-gone:
-		return // likewise
+		s.undelivered(m) // likewise
+		return
 	}
 	q.ch <- Received{Topic: m.Topic(), Payload: m.Payload(), QoS: m.Qos(), Packet: m.MessageID(), Time: recv, msg: m}
+}
+
+// undelivered counts m in Status.Dropped if it is lost: a QoS 0 message
+// that waited for a slot until its connection or the session ended (which
+// happens when the edge's log refuses data for longer than the keep-alive).
+// A QoS 1 or 2 message comes again.
+func (s *Session) undelivered(m message) {
+	if m.Qos() == 0 {
+		s.cfg.Status.AddDropped(1)
+	}
 }
 
 // write is the writer goroutine: it hands what the queue holds to handle
