@@ -291,6 +291,7 @@ type Hub struct {
 	compactDone   chan struct{} // closed when the compaction loop stopped
 	compactLease  *meta.Lease
 	compacted     compactMetrics
+	jobs          *jobMetrics
 
 	closeOnce sync.Once
 	closeErr  error
@@ -402,18 +403,23 @@ func (h *Hub) open(ctx context.Context) error {
 		return fmt.Errorf("open metadata: %w", err)
 	}
 	h.closers = append(h.closers, h.meta.Close)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	h.jobs = newJobMetrics(reg)
+	var pg *postgres.Store
 	if cfg.Store != "" {
-		h.store, err = postgres.Open(ctx, cfg.Store, postgres.Options{Schema: cfg.StoreSchema})
+		if pg, err = postgres.Open(ctx, cfg.Store, postgres.Options{Schema: cfg.StoreSchema}); err == nil {
+			h.store = pg
+		}
 	} else {
-		h.store, err = sqlite.Open(ctx, filepath.Join(cfg.DataDir, StoreFile), sqlite.Options{Logger: cfg.Log})
+		h.store, err = sqlite.Open(ctx, filepath.Join(cfg.DataDir, StoreFile), sqlite.Options{Logger: cfg.Log,
+			Compacted: func(took time.Duration, err error) { h.jobs.ran(jobCompaction, cfg.Now(), took, err) }})
 	}
 	if err != nil {
 		return fmt.Errorf("open storage: %w", err)
 	}
 	h.closers = append(h.closers, h.store.Close)
-
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(newStorageCollector(cfg.DataDir, pg))
 	if cfg.TLSCert != "" {
 		pair, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
 		if err != nil {
@@ -494,6 +500,7 @@ func (h *Hub) open(ctx context.Context) error {
 		Limits: &api.Limits{Limiter: h.limiter, Address: rates.Address, Org: rates.Org, Caller: rates.Caller, EdgeID: rates.Edge,
 			Now: cfg.Now, Limited: func(by string) { limited.WithLabelValues(by).Inc() }, Hold: RefusalHold}}
 	h.router.TrustedProxies, _ = cfg.proxies() // checked by Validate
+	h.router.Observe = newHTTPMetrics(reg).observe
 	h.router.Handle(h.auth.Routes()...)
 	h.router.Handle(h.audit.Routes()...)
 	h.router.Handle(h.auth.Pages()...)
