@@ -473,7 +473,8 @@ func (h *Hub) open(ctx context.Context) error {
 	h.ingest.LimitBy(h.quota)
 	h.closers = append(h.closers, func() error { h.ingest.Close(); return nil })
 	h.live = live.New(live.Options{Registry: reg})
-	if h.notify, err = notify.New(ctx, notify.Config{DB: h.meta, Store: h.store, Factory: factorySvc, Fleet: h.fleet.Conditions, Audit: h.audit,
+	reportsSvc := reports.New(h.store, cfg.Now)
+	if h.notify, err = notify.New(ctx, notify.Config{DB: h.meta, Store: h.store, Factory: factorySvc, Fleet: h.fleet.Conditions, OEE: reportsSvc.MachinesOEE, Audit: h.audit,
 		Log: cfg.Log.With("component", "notify"), Now: cfg.Now, Reg: reg, PublicURL: h.PublicURL, SMTP: cfg.SMTP, PrivateTargets: cfg.NotifyPrivateTargets}); err != nil {
 		return err
 	}
@@ -508,7 +509,7 @@ func (h *Hub) open(ctx context.Context) error {
 	h.router.Handle(h.prog.Routes()...)
 	h.router.Handle(h.series.Routes()...)
 	h.router.Handle(h.quota.Routes()...)
-	h.router.Handle(reports.New(h.store, cfg.Now).Routes()...)
+	h.router.Handle(reportsSvc.Routes()...)
 	h.router.Handle(h.ingest.Routes()...)
 	h.router.Handle(h.live.Routes()...)
 	h.router.Handle(factorySvc.Routes()...)

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/molen-io/molen/internal/factory"
 	"github.com/molen-io/molen/internal/fleet"
 	"github.com/molen-io/molen/internal/meta"
+	"github.com/molen-io/molen/internal/reports"
 	"github.com/molen-io/molen/internal/store"
 	"github.com/molen-io/molen/internal/uns"
 )
@@ -196,6 +198,10 @@ func (s *Service) scan(ctx context.Context) error {
 		errs = append(errs, s.scanEdges(ctx, org, rules, now))
 		for _, r := range rules {
 			if !r.Enabled || edgeTriggers[r.Trigger] != "" {
+				continue
+			}
+			if r.Trigger == TriggerOEE {
+				errs = append(errs, s.scanOEE(ctx, org, r, now))
 				continue
 			}
 			kinds, from := factory.AlarmKinds, now.Add(-MaxAge)
@@ -604,4 +610,62 @@ func edgeMessage(r Rule, c fleet.Condition, since time.Time) Message {
 		asset += "/" + c.Subject
 	}
 	return Message{Trigger: r.Trigger, Rule: r.Name, Asset: asset, Kind: c.Kind, Start: since.UTC(), Attrs: attrs, Title: title, Text: text}
+}
+
+// OEEGrace is how long after a shift's end its OEE is judged: the oee
+// operator's last window of the shift reaches the hub within a minute or
+// two of the end (docs/pipelines.md).
+const OEEGrace = 5 * time.Minute
+
+// scanOEE announces the machines under r's prefix whose OEE over the last
+// shift that ended was below r's target. A shift is judged from OEEGrace
+// after its end for MaxAge; each machine's shift is announced once
+// (the delivery's identity holds the shift's start).
+func (s *Service) scanOEE(ctx context.Context, org string, r Rule, now time.Time) error {
+	if s.cfg.OEE == nil {
+		return nil
+	}
+	loc, err := time.LoadLocation(r.TZ)
+	if err != nil {
+		return fmt.Errorf("notify: rule %s: tz: %w", r.ID, err)
+	}
+	start, end, shift, err := reports.LastShift(r.Shifts, loc, now.Add(-OEEGrace))
+	if err != nil {
+		return fmt.Errorf("notify: rule %s: %w", r.ID, err)
+	}
+	if now.Sub(end) > MaxAge+OEEGrace {
+		return nil
+	}
+	machines, err := s.cfg.OEE(ctx, org, r.Prefix, start, end)
+	if err != nil {
+		return fmt.Errorf("notify: OEE of %s under %q: %w", org, r.Prefix, err)
+	}
+	var errs []error
+	for _, m := range machines {
+		if m.OEE == nil || *m.OEE*100 >= float64(r.Target) {
+			continue
+		}
+		errs = append(errs, s.enqueue(ctx, org, r, r.Channel, 0, oeeMessage(r, m, start, end, shift)))
+	}
+	return errors.Join(errs...)
+}
+
+// oeeMessage tells of machine m's OEE below r's target over the shift
+// [start, end) that began at local time shift.
+func oeeMessage(r Rule, m reports.MachineOEE, start, end time.Time, shift string) Message {
+	pct := func(f *float64) string {
+		if f == nil {
+			return "–"
+		}
+		return strconv.FormatFloat(*f*100, 'f', 1, 64)
+	}
+	attrs := map[string]string{"oee": pct(m.OEE), "target": strconv.Itoa(r.Target), "shift": shift,
+		"availability": pct(m.Availability), "performance": pct(m.Performance), "quality": pct(m.Quality),
+		"end": end.UTC().Format(time.RFC3339)}
+	title := fmt.Sprintf("OEE of %s %s %% in the %s shift (target %d %%)", m.Asset, pct(m.OEE), shift, r.Target)
+	text := fmt.Sprintf("The OEE of %s was %s %% in the shift from %s to %s (%s), below the target of %d %% (rule %q).\n"+
+		"Availability %s %%, performance %s %%, quality %s %%.",
+		m.Asset, pct(m.OEE), start.Format("2006-01-02 15:04"), end.Format("15:04"), r.TZ, r.Target, r.Name,
+		pct(m.Availability), pct(m.Performance), pct(m.Quality))
+	return Message{Trigger: TriggerOEE, Rule: r.Name, Asset: m.Asset, Kind: "oee", Start: start.UTC(), Attrs: attrs, Title: title, Text: text}
 }

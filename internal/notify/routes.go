@@ -129,7 +129,7 @@ func (s *Service) listRules(r *http.Request, p api.Principal) (any, error) {
 	return map[string]any{"rules": rs}, nil
 }
 
-const ruleShape = `{"name", "trigger": "alarm|down", "prefix", "minutes", "channel", "escalate_to", "escalate_minutes", "quiet_from": "HH:MM", "quiet_to", "tz", "enabled"}`
+const ruleShape = `{"name", "trigger": "alarm|down|oee_below|edge_offline|edge_buffer|input_down", "prefix", "minutes", "target", "shifts", "channel", "escalate_to", "escalate_minutes", "quiet_from": "HH:MM", "quiet_to", "tz", "enabled"}`
 
 func (s *Service) readRule(r *http.Request) (Rule, error) {
 	var req struct {
@@ -137,6 +137,8 @@ func (s *Service) readRule(r *http.Request) (Rule, error) {
 		Trigger         string `json:"trigger"`
 		Prefix          string `json:"prefix"`
 		Minutes         int    `json:"minutes"`
+		Target          int    `json:"target"`
+		Shifts          string `json:"shifts"`
 		Channel         string `json:"channel"`
 		EscalateTo      string `json:"escalate_to"`
 		EscalateMinutes int    `json:"escalate_minutes"`
@@ -148,8 +150,8 @@ func (s *Service) readRule(r *http.Request) (Rule, error) {
 	if err := decode(r, &req, ruleShape); err != nil {
 		return Rule{}, err
 	}
-	return Rule{Name: strings.TrimSpace(req.Name), Trigger: req.Trigger, Prefix: req.Prefix, Minutes: req.Minutes, Channel: req.Channel,
-		EscalateTo: req.EscalateTo, EscalateMinutes: req.EscalateMinutes, QuietFrom: req.QuietFrom, QuietTo: req.QuietTo, TZ: req.TZ,
+	return Rule{Name: strings.TrimSpace(req.Name), Trigger: req.Trigger, Prefix: req.Prefix, Minutes: req.Minutes, Target: req.Target, Shifts: strings.TrimSpace(req.Shifts),
+		Channel: req.Channel, EscalateTo: req.EscalateTo, EscalateMinutes: req.EscalateMinutes, QuietFrom: req.QuietFrom, QuietTo: req.QuietTo, TZ: req.TZ,
 		Enabled: req.Enabled == nil || *req.Enabled}, nil
 }
 
