@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"mime/quotedprintable"
 	"net"
 	"net/http"
@@ -288,6 +289,94 @@ func TestEmailThroughSMTP(t *testing.T) {
 			t.Errorf("without SMTP: %+v", d)
 		}
 	}
+}
+
+// TestMessageLanguage: an organisation's messages are in its language,
+// subject and body, in e-mail and webhooks: English by default, Dutch
+// from a Dutch locale, and the language set over the locale's.
+func TestMessageLanguage(t *testing.T) {
+	metatest.Each(t, func(t *testing.T, db *meta.DB) {
+		srv, err := sink.StartSMTP("127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer srv.Close()
+		e := newEnv(t, db, notify.SMTP{Addr: srv.Addr(), From: "molen@factory.test", TLS: "none"})
+		h := newHook(t, nil)
+		mailC := e.channel(t, notify.Channel{Name: "leads", Kind: notify.KindEmail, Target: "lead@factory.test"})
+		hookC := e.channel(t, notify.Channel{Name: "slack", Kind: notify.KindWebhook, Target: h.URL, Format: notify.FormatSlack})
+		e.rule(t, notify.Rule{Name: "alarms by mail", Trigger: notify.TriggerAlarm, Channel: mailC.ID})
+		e.rule(t, notify.Rule{Name: "alarms to slack", Trigger: notify.TriggerAlarm, Channel: hookC.ID})
+		ctx := t.Context()
+		if st, err := e.Settings(ctx, org); err != nil || st.Effective != notify.English || st.Locale != "" {
+			t.Fatalf("default settings %+v, %v; want English", st, err)
+		}
+		// raise sends an alarm of asset and returns the e-mail's subject
+		// and text and the Slack message.
+		raise := func(asset string) (subject, text, slack string) {
+			t.Helper()
+			if err := e.Raise(ctx, org, []uns.Event{e.alarm(asset)}); err != nil {
+				t.Fatal(err)
+			}
+			e.round(t, e.Service)
+			m := <-srv.C
+			msg, err := mail.ReadMessage(bytes.NewReader(m.Data))
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, err := io.ReadAll(quotedprintable.NewReader(msg.Body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			subject, err = new(mime.WordDecoder).DecodeHeader(msg.Header.Get("Subject"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return subject, string(body), string(<-h.bodies)
+		}
+		subject, text, slack := raise("site/hall/press")
+		if subject != "[molen] pressure high on site/hall/press" || !strings.Contains(text, "Alarm since ") || !strings.Contains(text, "\nAcknowledge: https://") ||
+			!strings.Contains(slack, `"text":"Acknowledge"`) {
+			t.Errorf("English: %q\n%s\n%s", subject, text, slack)
+		}
+
+		put := func(st notify.Settings) notify.Settings {
+			t.Helper()
+			st, err := e.PutSettings(ctx, org, st, audit.Entry{Org: org, Actor: "tester", Action: "notify.settings.changed"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return st
+		}
+		if st := put(notify.Settings{Locale: "nl-NL"}); st.Effective != notify.Dutch {
+			t.Errorf("settings with locale nl-NL: %+v, want Dutch", st)
+		}
+		subject, text, slack = raise("site/hall/lathe")
+		if subject != "[molen] pressure high op site/hall/lathe" || !strings.Contains(text, "Alarm sinds ") || !strings.Contains(text, "(regel \"alarms by mail\")") ||
+			!strings.Contains(text, "\nBevestigen: https://") || !strings.Contains(text, "\nAlarmen: https://") || !strings.Contains(slack, `"text":"Bevestigen"`) {
+			t.Errorf("Dutch: %q\n%s\n%s", subject, text, slack)
+		}
+		if err := e.Test(ctx, org, hookC.ID); err != nil {
+			t.Fatal(err)
+		}
+		e.round(t, e.Service)
+		if b := string(<-h.bodies); !strings.Contains(b, "Testbericht van molen") {
+			t.Errorf("Dutch test message: %s", b)
+		}
+
+		// The language set wins over the locale's.
+		if st := put(notify.Settings{Locale: "nl-BE", Language: notify.English}); st.Effective != notify.English {
+			t.Errorf("settings nl-BE, en: %+v, want English", st)
+		}
+		if subject, _, _ = raise("site/hall/saw"); subject != "[molen] pressure high on site/hall/saw" {
+			t.Errorf("English over a Dutch locale: %q", subject)
+		}
+		for _, bad := range []notify.Settings{{Language: "de"}, {Locale: "nl_NL"}, {Locale: "<script>"}} {
+			if _, err := e.PutSettings(ctx, org, bad, audit.Entry{Org: org, Actor: "tester", Action: "notify.settings.changed"}); !errors.Is(err, meta.ErrInvalid) {
+				t.Errorf("settings %+v: %v, want invalid", bad, err)
+			}
+		}
+	})
 }
 
 func TestMQTT(t *testing.T) {

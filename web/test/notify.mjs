@@ -69,6 +69,24 @@ await page.waitForFunction(() => [...document.querySelectorAll('[data-delivery][
 await view(page, 'notify-log');
 log('ok the test messages sent, in the log');
 
+// 2b. The language of messages: Dutch, set by an admin; the next test
+// message is written in it.
+await go(page, '#/notify/channels', 'Channels');
+await page.waitForSelector('[data-message-language] select#ns-language');
+if (!/Messages are written in English/.test(await text(page, '[data-message-language]'))) fail('default language');
+await page.selectOption('#ns-language', 'nl');
+await page.fill('#ns-locale', 'nl-NL');
+await page.click('button:text-is("Save language")');
+await status(page, /Language of messages saved/);
+await page.waitForFunction(() => /Messages are written in Dutch/.test(document.querySelector('[data-message-language]').textContent));
+await view(page, 'notify-language');
+await page.click('button[aria-label="Send a test message to Line 2 Slack"]');
+await status(page, /Test message to Line 2 Slack queued/);
+await go(page, '#/notify/log', 'Delivery log');
+await page.waitForFunction(() => [...document.querySelectorAll('[data-delivery][data-state="sent"]')]
+  .some((r) => r.textContent.includes('Testbericht van molen')));
+log('ok messages in Dutch once the organisation chose it');
+
 // 3. A rule for a machine down, by keyboard; changed; deleted.
 await go(page, '#/notify/rules', 'Rules');
 await page.click('button:text-is("New rule")');

@@ -216,6 +216,38 @@ function Channels({ who }) {
         <span></span><button type="submit" class="primary" disabled=${act.busy}>${t('notify.createChannel')}</button>
       </form>
     </details>`}
+    <${MessageLanguage} who=${who} />
+  </section>`;
+}
+
+// MessageLanguage shows, and lets admins set, the language of the
+// organisation's messages: set, or from its locale.
+function MessageLanguage({ who }) {
+  const settings = useApi('notify/settings', null, [who.org]);
+  const act = useAction();
+  const admin = can(who, 'admin');
+  const st = settings.data;
+  async function save(e) {
+    e.preventDefault();
+    const f = new FormData(e.target);
+    const body = { locale: f.get('locale') || '', language: f.get('language') || '' };
+    if (await act.run(() => api('notify/settings', { method: 'PUT', body }), t('notify.languageSaved'))) settings.reload();
+  }
+  return html`<section aria-labelledby="ns-h" data-message-language>
+    <h3 id="ns-h">${t('notify.messageLanguage')}</h3>
+    <${Refusal} error=${settings.error} />
+    ${st && html`<p>${t('notify.messagesIn', { language: t('notify.language.' + st.effective) })}</p>
+    ${admin && html`<form class="grid-form" onSubmit=${save} key=${st.locale + st.language}>
+      <label for="ns-language">${t('notify.languageField')}</label>
+      <select id="ns-language" name="language" defaultValue=${st.language}>
+        ${['', 'nl', 'en'].map((l) => html`<option value=${l} selected=${l === st.language}>${t(l ? 'notify.language.' + l : 'notify.languageFromLocale')}</option>`)}
+      </select>
+      <label for="ns-locale">${t('notify.locale')}</label>
+      <input id="ns-locale" name="locale" defaultValue=${st.locale} placeholder="nl-NL" maxlength="35" aria-describedby="ns-locale-hint" />
+      <span></span><span id="ns-locale-hint" class="meta">${t('notify.localeHint')}</span>
+      <span></span><button type="submit" class="primary" disabled=${act.busy}>${t('notify.saveLanguage')}</button>
+      <span></span><div>${act.status}</div>
+    </form>`}`}
   </section>`;
 }
 
