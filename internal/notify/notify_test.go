@@ -249,6 +249,20 @@ func TestWebhookFormatsAreSigned(t *testing.T) {
 	}
 }
 
+// readMail parses a mail the sink received: its header and its text.
+func readMail(t *testing.T, m sink.Mail) (*mail.Message, string) {
+	t.Helper()
+	msg, err := mail.ReadMessage(bytes.NewReader(m.Data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, err := io.ReadAll(quotedprintable.NewReader(msg.Body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return msg, string(text)
+}
+
 func TestEmailThroughSMTP(t *testing.T) {
 	srv, err := sink.StartSMTP("127.0.0.1:0")
 	if err != nil {
@@ -263,15 +277,8 @@ func TestEmailThroughSMTP(t *testing.T) {
 	}
 	e.round(t, e.Service)
 	m := <-srv.C
-	msg, err := mail.ReadMessage(bytes.NewReader(m.Data))
-	if err != nil {
-		t.Fatal(err)
-	}
-	text, err := io.ReadAll(quotedprintable.NewReader(msg.Body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	data := fmt.Sprint(msg.Header) + string(text)
+	msg, text := readMail(t, m)
+	data := fmt.Sprint(msg.Header) + text
 	if m.From != "molen@factory.test" || strings.Join(m.To, ",") != "lead@factory.test,second@factory.test" ||
 		msg.Header.Get("Subject") != "[molen] pressure high on site/hall/compressor" ||
 		!strings.Contains(data, "https://hub.example.test/notify/ack?token=") {
@@ -319,20 +326,12 @@ func TestMessageLanguage(t *testing.T) {
 				t.Fatal(err)
 			}
 			e.round(t, e.Service)
-			m := <-srv.C
-			msg, err := mail.ReadMessage(bytes.NewReader(m.Data))
-			if err != nil {
-				t.Fatal(err)
-			}
-			body, err := io.ReadAll(quotedprintable.NewReader(msg.Body))
-			if err != nil {
-				t.Fatal(err)
-			}
+			msg, body := readMail(t, <-srv.C)
 			subject, err = new(mime.WordDecoder).DecodeHeader(msg.Header.Get("Subject"))
 			if err != nil {
 				t.Fatal(err)
 			}
-			return subject, string(body), string(<-h.bodies)
+			return subject, body, string(<-h.bodies)
 		}
 		subject, text, slack := raise("site/hall/press")
 		if subject != "[molen] pressure high on site/hall/press" || !strings.Contains(text, "Alarm since ") || !strings.Contains(text, "\nAcknowledge: https://") ||
