@@ -1,7 +1,3 @@
-// Package tracing sets up OpenTelemetry traces of molen's uplink path
-// (the edge's send, the hub's receipt, the storing of the batch), exported
-// with OTLP over HTTP when an endpoint is configured, and nothing at all
-// otherwise (docs/observability.md).
 package tracing
 
 import (
