@@ -240,7 +240,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		Help: "Delivery attempts of notifications, by channel kind and outcome: sent, retry (failed, tried again later), failed (given up)."},
 		[]string{"kind", "outcome"})
 	s.queued = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "molen_notify_queued_total",
-		Help: "Notifications queued, by trigger: alarm, down, escalation, test; duplicates are not counted."}, []string{"trigger"})
+		Help: "Notifications queued, by trigger: alarm, down, oee_below, edge_offline, edge_buffer, input_down, escalation, test; duplicates are not counted."}, []string{"trigger"})
 	s.dropped = prometheus.NewCounter(prometheus.CounterOpts{Name: "molen_notify_observe_dropped_total",
 		Help: "Batches of new events the notifier could not look at at once (its queue was full); the next scan finds their alarms."})
 	s.latency = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "molen_notify_latency_seconds",
