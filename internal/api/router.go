@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -8,6 +9,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Route is one endpoint a domain serves.
@@ -86,6 +88,10 @@ type Router struct {
 	// X-Forwarded-For and X-Forwarded-Proto the router believes.
 	TrustedProxies []netip.Prefix
 	Log            *slog.Logger // default: discard
+	// Observe, if set, is told of every answered request of a registered
+	// route: the route (its pattern is a bounded label, unlike the path),
+	// the status and how long the answer took, refusals included.
+	Observe func(r *http.Request, route Route, code int, took time.Duration)
 
 	routes []Route
 	mux    *http.ServeMux
@@ -159,6 +165,14 @@ func (rt *Router) serve(route Route) http.Handler {
 		limit = DefaultMaxBody
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if rt.Observe != nil {
+			start := time.Now()
+			ow := &streamWriter{ResponseWriter: w}
+			w = ow
+			// Deferred, so that an answer aborted after it started
+			// (http.ErrAbortHandler) is counted too.
+			defer func() { rt.Observe(r, route, cmp.Or(ow.code, http.StatusOK), time.Since(start)) }()
+		}
 		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		if strings.HasPrefix(r.URL.Path, "/api/") {
 			w.Header().Set("Cache-Control", "no-store")

@@ -50,9 +50,9 @@ func (g *globals) logger() (*slog.Logger, error) {
 	opts := &slog.HandlerOptions{Level: level}
 	switch g.logFormat {
 	case "text":
-		return slog.New(slog.NewTextHandler(g.stderr, opts)), nil
+		return slog.New(newUniqueKeys(slog.NewTextHandler(g.stderr, opts))), nil
 	case "json":
-		return slog.New(slog.NewJSONHandler(g.stderr, opts)), nil
+		return slog.New(newUniqueKeys(slog.NewJSONHandler(g.stderr, opts))), nil
 	}
 	return nil, fmt.Errorf("--log-format %q: want text or json", g.logFormat)
 }

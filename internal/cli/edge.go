@@ -52,6 +52,7 @@ func (o *outboxFlags) options() (outbox.Options, error) {
 
 func newEdge(g *globals) *cobra.Command {
 	var cfg edge.Config
+	var otelEndpoint string
 	var ob outboxFlags
 	var check, supervise bool
 	var hubCA string
@@ -120,6 +121,11 @@ pipeline file's warnings, and every problem found (exit status 1).
 			}
 			cfg.Log, cfg.Version = log, Version()
 			log.Info("molen edge", "version", Version())
+			stopTraces, err := startTraces(cmd.Context(), otelEndpoint, "molen-edge", log)
+			if err != nil {
+				return err
+			}
+			defer stopTraces()
 			if err := startPprof(cmd.Context(), log); err != nil {
 				return err
 			}
@@ -142,6 +148,7 @@ pipeline file's warnings, and every problem found (exit status 1).
 	}
 	f := cmd.Flags()
 	f.StringVar(&cfg.DataDir, "data", filepath.Join("molen-data", "edge"), "data directory (buffer, credential)")
+	f.StringVar(&otelEndpoint, "otel-endpoint", "", otelHelp)
 	f.StringVar(&cfg.MQTTListen, "mqtt-listen", edge.DefaultMQTTListen, "MQTT listener for devices (without a devices file any client may publish: keep it on the machine network)")
 	f.StringVar(&cfg.DevicesFile, "devices", "", "devices that may connect, with password hashes and UNS prefixes (default: <data>/devices.yaml if it exists; none: any client may connect)")
 	f.BoolVar(&cfg.MQTTAnonymous, "mqtt-anonymous", false, "with a devices file, admit clients without username or certificate too (they publish anywhere)")

@@ -22,6 +22,7 @@ import (
 
 func newHub(g *globals) *cobra.Command {
 	var cfg hub.Config
+	var otelEndpoint string
 	var startPprof func(context.Context, *slog.Logger) error
 	cmd := &cobra.Command{
 		Use:   "hub",
@@ -58,6 +59,11 @@ has the web UI open.
 			}
 			cfg.Log, cfg.Out = log, g.stdout
 			log.Info("molen hub", "version", Version())
+			stopTraces, err := startTraces(cmd.Context(), otelEndpoint, "molen-hub", log)
+			if err != nil {
+				return err
+			}
+			defer stopTraces()
 			if err := startPprof(cmd.Context(), log); err != nil {
 				return err
 			}
@@ -71,6 +77,7 @@ has the web UI open.
 		},
 	}
 	f := cmd.Flags()
+	f.StringVar(&otelEndpoint, "otel-endpoint", "", otelHelp)
 	var oidc auth.OIDCProvider
 	var releaseKeys []string
 	f.StringSliceVar(&releaseKeys, "release-key", nil, "PEM file of a public key whose signed software releases the hub accepts (molen release keygen; repeatable; none: no uploads)")

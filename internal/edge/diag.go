@@ -394,7 +394,7 @@ func (e *Edge) bundle() ([]byte, error) {
 	}
 	version, _ := json.MarshalIndent(info, "", "  ")
 	var metrics bytes.Buffer
-	if mfs, err := e.metrics.reg.Gather(); err == nil {
+	if mfs, err := e.gatherMetrics(); err == nil {
 		enc := expfmt.NewEncoder(&metrics, expfmt.NewFormat(expfmt.TypeTextPlain))
 		for _, mf := range mfs {
 			if err := enc.Encode(mf); err != nil {

@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -247,16 +248,11 @@ func TestBadInputIsRejectedCountedAndIngestContinues(t *testing.T) {
 		t.Errorf("last rejects = %+v, want %d, newest bad_quality", st.Ingest.LastRejects, len(bad))
 	}
 	// The same counts on /metrics.
-	resp, err := http.Get("http://" + v.edge.StatusAddr() + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	m := v.scrape()
 	for reason, n := range want {
-		line := fmt.Sprintf("molen_edge_messages_rejected_total{reason=%q} %d", reason, n)
-		if !bytes.Contains(body, []byte(line)) {
-			t.Errorf("/metrics lacks %q", line)
+		series := fmt.Sprintf("molen_edge_messages_rejected_total{reason=%q}", reason)
+		if got, ok := m[series]; !ok || got != float64(n) {
+			t.Errorf("/metrics %s = %v (present %v), want %d", series, got, ok, n)
 		}
 	}
 	// MQTT 5 devices get a negative PUBACK with a reason code.
@@ -642,6 +638,8 @@ func (v *env) scrape() map[string]float64 {
 	if err != nil {
 		v.t.Fatal(err)
 	}
+	// Every series carries the edge's ID once it is enrolled; the map's
+	// keys leave it out (TestMetricsCarryTheEdgesIdentity checks it).
 	m := map[string]float64{}
 	for line := range strings.Lines(string(body)) {
 		line = strings.TrimSpace(line)
@@ -653,9 +651,49 @@ func (v *env) scrape() map[string]float64 {
 		if err != nil {
 			v.t.Fatalf("/metrics line %q: %v", line, err)
 		}
-		m[line[:i]] = f
+		series := line[:i]
+		if !strings.HasPrefix(series, "molen_edge_info") {
+			series = strings.NewReplacer("{,", "{", ",}", "}", "{}", "").Replace(edgeLabel.ReplaceAllString(series, ""))
+		}
+		m[series] = f
 	}
 	return m
+}
+
+// edgeLabel is the label edge of a series on /metrics.
+var edgeLabel = regexp.MustCompile(`edge="[^"]*",?`)
+
+// TestMetricsCarryTheEdgesIdentity: once enrolled, every series of the
+// edge's /metrics has the label edge (checked by scrape), and
+// molen_edge_info names its organisation.
+func TestMetricsCarryTheEdgesIdentity(t *testing.T) {
+	v := start(t)
+	eventually(t, "the edge enrolled", func() bool { return v.edge.Status().Edge.ID != "" })
+	st := v.edge.Status()
+	resp, err := http.Get("http://" + v.edge.StatusAddr() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	series := 0
+	for line := range strings.Lines(string(body)) {
+		if strings.HasPrefix(line, "#") {
+			continue
+		}
+		series++
+		if !strings.Contains(line, fmt.Sprintf("edge=%q", st.Edge.ID)) {
+			t.Errorf("/metrics line %q lacks the edge's ID", line)
+		}
+	}
+	if series < 50 {
+		t.Errorf("/metrics has %d series, want the edge's many", series)
+	}
+	m := v.scrape()
+	info := fmt.Sprintf("molen_edge_info{edge=%q,hub=%q,name=%q,org=%q,version=%q}", st.Edge.ID, v.cfg.HubURL, st.Edge.Name, st.Edge.Org, v.cfg.Version)
+	if m[info] != 1 {
+		t.Errorf("/metrics lacks %s 1: %v", info, m)
+	}
 }
 
 // TestStatusWhileTheHubIsAway checks what the status and /metrics say

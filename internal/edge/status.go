@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -155,8 +156,56 @@ func newMetrics(e *Edge) *metrics {
 			}),
 		newDropCollector(e),
 		newInputCollector(e),
+		newInfoCollector(e),
 	)
 	return m
+}
+
+// gatherMetrics gathers the edge's metrics, each with the label edge (the
+// edge's ID at its hub) once it is enrolled: a Prometheus or an agent that
+// gathers many edges' metrics tells them apart by it, whatever its own
+// target labels say. Before enrolment there is no ID and no such label.
+func (e *Edge) gatherMetrics() ([]*dto.MetricFamily, error) {
+	mfs, err := e.metrics.reg.Gather()
+	e.fwd.mu.Lock()
+	id := e.fwd.identity.EdgeID
+	e.fwd.mu.Unlock()
+	if id == "" {
+		return mfs, err
+	}
+	name := "edge"
+	for _, mf := range mfs {
+		for _, m := range mf.Metric {
+			if slices.ContainsFunc(m.Label, func(l *dto.LabelPair) bool { return l.GetName() == name }) {
+				continue // molen_edge_info has it already
+			}
+			i, _ := slices.BinarySearchFunc(m.Label, name, func(l *dto.LabelPair, n string) int { return strings.Compare(l.GetName(), n) })
+			m.Label = slices.Insert(m.Label, i, &dto.LabelPair{Name: &name, Value: &id})
+		}
+	}
+	return mfs, err
+}
+
+// infoCollector is molen_edge_info: 1, with the edge's identity and
+// version as labels, for joins (on(edge) group_left(org, name)).
+type infoCollector struct {
+	e    *Edge
+	desc *prometheus.Desc
+}
+
+func newInfoCollector(e *Edge) *infoCollector {
+	return &infoCollector{e: e, desc: prometheus.NewDesc("molen_edge_info",
+		"1, with the edge's identity at its hub (empty until enrolled) and its molen version as labels.",
+		[]string{"edge", "org", "name", "hub", "version"}, nil)}
+}
+
+func (c *infoCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *infoCollector) Collect(ch chan<- prometheus.Metric) {
+	c.e.fwd.mu.Lock()
+	id := c.e.fwd.identity
+	c.e.fwd.mu.Unlock()
+	ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, 1, id.EdgeID, id.Org, id.Name, id.Hub, c.e.cfg.Version)
 }
 
 // dropCollector exposes the outbox's drop counts, which the outbox keeps
@@ -449,6 +498,6 @@ func (e *Edge) statusHandler() http.Handler {
 		w.Header().Set("Content-Type", "text/plain")
 		_, _ = w.Write([]byte("ok\n"))
 	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(e.metrics.reg, promhttp.HandlerOpts{}))
+	mux.Handle("GET /metrics", promhttp.HandlerFor(prometheus.GathererFunc(e.gatherMetrics), promhttp.HandlerOpts{}))
 	return mux
 }

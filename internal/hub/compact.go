@@ -55,7 +55,9 @@ func (h *Hub) RunCompaction(ctx context.Context, now time.Time) (bool, error) {
 	if err != nil || !held {
 		return false, err
 	}
+	start := time.Now()
 	st, err := pg.Compact(ctx, now)
+	h.jobs.ran(jobCompaction, h.cfg.Now(), time.Since(start), err)
 	h.compacted.points.Add(float64(st.Points))
 	h.compacted.blocks.Add(float64(st.Blocks))
 	if err != nil {

@@ -78,6 +78,13 @@ func TestCompactionUnderLease(t *testing.T) {
 	if err != nil || !strings.Contains(string(body), "molen_hub_compacted_points_total 3600\n") {
 		t.Errorf("the holder's /metrics lack molen_hub_compacted_points_total 3600 (%v)", err)
 	}
+	m := scrape(t, holder.URL())
+	if got := m["molen_hub_job_runs_total"].find(map[string]string{"job": "compaction"}); len(got) != 1 || got[0].value < 1 {
+		t.Errorf("the holder's compaction runs: %v, want at least 1", got)
+	}
+	if got := m["molen_hub_storage_bytes"].find(map[string]string{"part": "postgres"}); len(got) != 1 || got[0].value < 8192 {
+		t.Errorf("storage bytes on PostgreSQL: %v, want the schema's size", got)
+	}
 	// Nothing was left for another run: the holder's run moved it all.
 	if left, err := st.(*postgres.Store).Compact(t.Context(), later); err != nil || left.Points != 0 {
 		t.Errorf("a compaction after the hub's moved %d points (%v), want 0", left.Points, err)

@@ -299,6 +299,7 @@ type Hub struct {
 	compactDone   chan struct{} // closed when the compaction loop stopped
 	compactLease  *meta.Lease
 	compacted     compactMetrics
+	jobs          *jobMetrics
 
 	closeOnce sync.Once
 	closeErr  error
@@ -410,18 +411,23 @@ func (h *Hub) open(ctx context.Context) error {
 		return fmt.Errorf("open metadata: %w", err)
 	}
 	h.closers = append(h.closers, h.meta.Close)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	h.jobs = newJobMetrics(reg)
+	var pg *postgres.Store
 	if cfg.Store != "" {
-		h.store, err = postgres.Open(ctx, cfg.Store, postgres.Options{Schema: cfg.StoreSchema})
+		if pg, err = postgres.Open(ctx, cfg.Store, postgres.Options{Schema: cfg.StoreSchema}); err == nil {
+			h.store = pg
+		}
 	} else {
-		h.store, err = sqlite.Open(ctx, filepath.Join(cfg.DataDir, StoreFile), sqlite.Options{Logger: cfg.Log})
+		h.store, err = sqlite.Open(ctx, filepath.Join(cfg.DataDir, StoreFile), sqlite.Options{Logger: cfg.Log,
+			Compacted: func(took time.Duration, err error) { h.jobs.ran(jobCompaction, cfg.Now(), took, err) }})
 	}
 	if err != nil {
 		return fmt.Errorf("open storage: %w", err)
 	}
 	h.closers = append(h.closers, h.store.Close)
-
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(newStorageCollector(cfg.DataDir, pg))
 	if cfg.TLSCert != "" {
 		pair, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
 		if err != nil {
@@ -484,7 +490,8 @@ func (h *Hub) open(ctx context.Context) error {
 	h.ingest.LimitBy(h.quota)
 	h.closers = append(h.closers, func() error { h.ingest.Close(); return nil })
 	h.live = live.New(live.Options{Registry: reg})
-	if h.notify, err = notify.New(ctx, notify.Config{DB: h.meta, Store: h.store, Factory: factorySvc, Fleet: h.fleet.Conditions, Audit: h.audit,
+	reportsSvc := reports.New(h.store, cfg.Now)
+	if h.notify, err = notify.New(ctx, notify.Config{DB: h.meta, Store: h.store, Factory: factorySvc, Fleet: h.fleet.Conditions, OEE: reportsSvc.MachinesOEE, Audit: h.audit,
 		Log: cfg.Log.With("component", "notify"), Now: cfg.Now, Reg: reg, PublicURL: h.PublicURL, SMTP: cfg.SMTP, PrivateTargets: cfg.NotifyPrivateTargets}); err != nil {
 		return err
 	}
@@ -511,6 +518,7 @@ func (h *Hub) open(ctx context.Context) error {
 		Limits: &api.Limits{Limiter: h.limiter, Address: rates.Address, Org: rates.Org, Caller: rates.Caller, EdgeID: rates.Edge,
 			Now: cfg.Now, Limited: func(by string) { limited.WithLabelValues(by).Inc() }, Hold: RefusalHold}}
 	h.router.TrustedProxies, _ = cfg.proxies() // checked by Validate
+	h.router.Observe = newHTTPMetrics(reg).observe
 	h.router.Handle(h.auth.Routes()...)
 	h.router.Handle(h.audit.Routes()...)
 	h.router.Handle(h.auth.Pages()...)
@@ -519,7 +527,7 @@ func (h *Hub) open(ctx context.Context) error {
 	h.router.Handle(h.market.Routes()...)
 	h.router.Handle(h.series.Routes()...)
 	h.router.Handle(h.quota.Routes()...)
-	h.router.Handle(reports.New(h.store, cfg.Now).Routes()...)
+	h.router.Handle(reportsSvc.Routes()...)
 	h.router.Handle(h.ingest.Routes()...)
 	h.router.Handle(h.live.Routes()...)
 	h.router.Handle(factorySvc.Routes()...)

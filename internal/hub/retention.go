@@ -49,7 +49,10 @@ func (h *Hub) RunRetention(ctx context.Context, now time.Time) (bool, error) {
 	if err != nil || !held {
 		return false, err
 	}
-	return true, h.ApplyRetention(ctx, now)
+	start := time.Now()
+	err = h.ApplyRetention(ctx, now)
+	h.jobs.ran(jobRetention, h.cfg.Now(), time.Since(start), err)
+	return true, err
 }
 
 // ApplyRetention expires old data of every organisation as of now: by the

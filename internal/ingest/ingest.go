@@ -11,6 +11,12 @@ import (
 	"github.com/molen-io/molen/internal/quota"
 	"github.com/molen-io/molen/internal/store"
 	"github.com/molen-io/molen/internal/uplink"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // DefaultMaxUplinks is the default bound on concurrent uplink batches: each
@@ -102,8 +108,15 @@ func (s *Service) uplink(r *http.Request, p api.Principal) (any, error) {
 		s.batches.WithLabelValues("busy").Inc()
 		return nil, uplink.ErrBusy
 	}
-	res, err := s.receiver.Receive(r.Context(), p.Org, p.Edge, r.Header.Get("Content-Encoding"), r.Body)
+	// The edge's send is the parent of the receipt, when it sent a
+	// traceparent and traces are exported (internal/tracing).
+	ctx := otel.GetTextMapPropagator().Extract(r.Context(), propagation.HeaderCarrier(r.Header))
+	ctx, span := uplink.Tracer().Start(ctx, "uplink.receive", trace.WithSpanKind(trace.SpanKindServer),
+		trace.WithAttributes(attribute.String("molen.edge", p.Edge), attribute.String("molen.org", p.Org)))
+	defer span.End()
+	res, err := s.receiver.Receive(ctx, p.Org, p.Edge, r.Header.Get("Content-Encoding"), r.Body)
 	if err != nil {
+		span.SetStatus(codes.Error, err.Error())
 		if errors.Is(err, uplink.ErrMalformed) || errors.Is(err, uplink.ErrTooLarge) || errors.Is(err, uplink.ErrInvalidRecord) {
 			s.batches.WithLabelValues("malformed").Inc()
 			s.log.Warn("malformed uplink batch", "edge", p.Edge, "err", err)

@@ -13,6 +13,9 @@ import (
 	"github.com/molen-io/molen/internal/store"
 	"github.com/molen-io/molen/internal/uns"
 	"github.com/molen-io/molen/internal/uplink"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Ingester is the storage a Receiver writes to.
@@ -112,7 +115,9 @@ func (r *Receiver) Receive(ctx context.Context, org, edgeID, encoding string, bo
 		}
 		defer adm.Release()
 	}
-	stored, err := r.store.Ingest(ctx, org, src, recs)
+	sctx, span := uplink.Tracer().Start(ctx, "store.ingest", trace.WithAttributes(attribute.Int("molen.points", res.Points), attribute.Int("molen.events", res.Events)))
+	stored, err := r.store.Ingest(sctx, org, src, recs)
+	span.End()
 	if errors.Is(err, store.ErrInvalid) {
 		return Received{}, fmt.Errorf("%w: store batch of %s/%s: %w", uplink.ErrInvalidRecord, edgeID, b.Stream, err)
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/molen-io/molen/internal/factory"
 	"github.com/molen-io/molen/internal/fleet"
 	"github.com/molen-io/molen/internal/meta"
+	"github.com/molen-io/molen/internal/reports"
 	"github.com/molen-io/molen/internal/secret"
 	"github.com/molen-io/molen/internal/store"
 	"github.com/molen-io/molen/internal/uns"
@@ -54,6 +55,9 @@ const (
 	TriggerEdgeOffline = "edge_offline" // an edge silent for Minutes
 	TriggerEdgeBuffer  = "edge_buffer"  // an edge's oldest unforwarded point Minutes old
 	TriggerInputDown   = "input_down"   // an input of an edge not connected for Minutes
+	// TriggerOEE: a machine's OEE over a shift below the rule's Target
+	// (Config.OEE).
+	TriggerOEE = "oee_below"
 )
 
 // edgeTriggers maps the edge triggers to the conditions they watch.
@@ -112,6 +116,11 @@ type Rule struct {
 	Trigger string `json:"trigger"`
 	Prefix  string `json:"prefix"`  // assets under this UNS prefix, or for edge triggers a site; "" all
 	Minutes int    `json:"minutes"` // down and edge triggers: how long the condition lasts first
+	// Target is the OEE in percent (1..100) below which a machine's shift
+	// is announced (oee_below); Shifts the shift starts ("06:00,14:00,22:00",
+	// local to TZ; "" is that default).
+	Target  int    `json:"target,omitempty"`
+	Shifts  string `json:"shifts,omitempty"`
 	Channel string `json:"channel"`
 	// EscalateTo is a second channel told when an alarm is not
 	// acknowledged EscalateMinutes after its first message was sent.
@@ -144,6 +153,10 @@ type Config struct {
 	// Fleet tells the edge triggers what is wrong with an organisation's
 	// edges (fleet.Service.Conditions); nil: those rules never fire.
 	Fleet func(ctx context.Context, org string) ([]fleet.Condition, error)
+	// OEE computes the OEE of an organisation's machines under a prefix
+	// over a span (reports.Service.MachinesOEE), for oee_below rules;
+	// nil: those rules never fire.
+	OEE   func(ctx context.Context, org, prefix string, from, to time.Time) ([]reports.MachineOEE, error)
 	Audit *audit.Log
 	Log   *slog.Logger
 	Now   func() time.Time
@@ -227,7 +240,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		Help: "Delivery attempts of notifications, by channel kind and outcome: sent, retry (failed, tried again later), failed (given up)."},
 		[]string{"kind", "outcome"})
 	s.queued = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "molen_notify_queued_total",
-		Help: "Notifications queued, by trigger: alarm, down, escalation, test; duplicates are not counted."}, []string{"trigger"})
+		Help: "Notifications queued, by trigger: alarm, down, oee_below, edge_offline, edge_buffer, input_down, escalation, test; duplicates are not counted."}, []string{"trigger"})
 	s.dropped = prometheus.NewCounter(prometheus.CounterOpts{Name: "molen_notify_observe_dropped_total",
 		Help: "Batches of new events the notifier could not look at at once (its queue was full); the next scan finds their alarms."})
 	s.latency = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "molen_notify_latency_seconds",
@@ -304,12 +317,21 @@ func (s *Service) checkRule(ctx context.Context, org string, r Rule) error {
 	}
 	switch r.Trigger {
 	case TriggerAlarm:
+	case TriggerOEE:
+		if r.Target < 1 || r.Target > 100 {
+			return bad("target: want an OEE of 1..100 %%")
+		}
+		if r.Shifts != "" {
+			if err := reports.ParseShifts(r.Shifts); err != nil || len(r.Shifts) > 200 {
+				return bad("shifts %q: want increasing local start times HH:MM separated by commas, like %s", r.Shifts, reports.DefaultShifts)
+			}
+		}
 	case TriggerDown, TriggerEdgeOffline, TriggerEdgeBuffer, TriggerInputDown:
 		if r.Minutes < 1 || r.Minutes > 7*24*60 {
 			return bad("minutes: want 1..10080 for a rule of trigger %s", r.Trigger)
 		}
 	default:
-		return bad("trigger %q: want alarm, down, edge_offline, edge_buffer or input_down", r.Trigger)
+		return bad("trigger %q: want alarm, down, oee_below, edge_offline, edge_buffer or input_down", r.Trigger)
 	}
 	if _, edge := edgeTriggers[r.Trigger]; edge {
 		if r.Prefix != "" && (fleet.Place{Site: r.Prefix}).Validate() != nil {
@@ -449,8 +471,11 @@ func (s *Service) PutRule(ctx context.Context, org string, r Rule, e audit.Entry
 	if r.EscalateTo == "" {
 		r.EscalateMinutes = 0
 	}
-	if r.Trigger == TriggerAlarm {
+	if r.Trigger == TriggerAlarm || r.Trigger == TriggerOEE {
 		r.Minutes = 0
+	}
+	if r.Trigger != TriggerOEE {
+		r.Target, r.Shifts = 0, ""
 	}
 	if err := s.checkRule(ctx, org, r); err != nil {
 		return Rule{}, err
@@ -475,15 +500,17 @@ func (s *Service) PutRule(ctx context.Context, org string, r Rule, e audit.Entry
 				return fmt.Errorf("%w: at most %d rules", meta.ErrInvalid, MaxRules)
 			}
 			if _, err := tx.ExecContext(ctx, `INSERT INTO notify_rules (org, id, name, trig, prefix, minutes, channel, escalate_to, escalate_minutes,
-				quiet_from, quiet_to, tz, enabled, created) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
-				org, r.ID, r.Name, r.Trigger, r.Prefix, r.Minutes, r.Channel, r.EscalateTo, r.EscalateMinutes, qf, qt, r.TZ, b2i(r.Enabled), meta.Nanos(r.Created)); err != nil {
+				quiet_from, quiet_to, tz, enabled, created, target, shifts) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+				org, r.ID, r.Name, r.Trigger, r.Prefix, r.Minutes, r.Channel, r.EscalateTo, r.EscalateMinutes, qf, qt, r.TZ, b2i(r.Enabled), meta.Nanos(r.Created),
+				r.Target, r.Shifts); err != nil {
 				return err
 			}
 		} else {
 			if err := tx.QueryRowContext(ctx, `UPDATE notify_rules SET name = $3, trig = $4, prefix = $5, minutes = $6, channel = $7,
-				escalate_to = $8, escalate_minutes = $9, quiet_from = $10, quiet_to = $11, tz = $12, enabled = $13
+				escalate_to = $8, escalate_minutes = $9, quiet_from = $10, quiet_to = $11, tz = $12, enabled = $13, target = $14, shifts = $15
 				WHERE org = $1 AND id = $2 RETURNING created`,
-				org, r.ID, r.Name, r.Trigger, r.Prefix, r.Minutes, r.Channel, r.EscalateTo, r.EscalateMinutes, qf, qt, r.TZ, b2i(r.Enabled)).Scan(new(int64)); err != nil {
+				org, r.ID, r.Name, r.Trigger, r.Prefix, r.Minutes, r.Channel, r.EscalateTo, r.EscalateMinutes, qf, qt, r.TZ, b2i(r.Enabled),
+				r.Target, r.Shifts).Scan(new(int64)); err != nil {
 				return fmt.Errorf("rule %s: %w", r.ID, meta.Found(err))
 			}
 		}
@@ -505,12 +532,12 @@ func b2i(b bool) int {
 
 func hhmm(m int64) string { return fmt.Sprintf("%02d:%02d", m/60, m%60) }
 
-const ruleCols = `id, name, trig, prefix, minutes, channel, escalate_to, escalate_minutes, quiet_from, quiet_to, tz, enabled, created`
+const ruleCols = `id, name, trig, prefix, minutes, channel, escalate_to, escalate_minutes, quiet_from, quiet_to, tz, enabled, created, target, shifts`
 
 func scanRule(sc interface{ Scan(...any) error }) (Rule, error) {
 	var r Rule
 	var qf, qt, en, created int64
-	err := sc.Scan(&r.ID, &r.Name, &r.Trigger, &r.Prefix, &r.Minutes, &r.Channel, &r.EscalateTo, &r.EscalateMinutes, &qf, &qt, &r.TZ, &en, &created)
+	err := sc.Scan(&r.ID, &r.Name, &r.Trigger, &r.Prefix, &r.Minutes, &r.Channel, &r.EscalateTo, &r.EscalateMinutes, &qf, &qt, &r.TZ, &en, &created, &r.Target, &r.Shifts)
 	if qf != qt {
 		r.QuietFrom, r.QuietTo = hhmm(qf), hhmm(qt)
 	}

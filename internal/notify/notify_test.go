@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"mime/quotedprintable"
 	"net"
 	"net/http"
@@ -31,6 +32,7 @@ import (
 	"github.com/molen-io/molen/internal/meta/metatest"
 	"github.com/molen-io/molen/internal/notify"
 	"github.com/molen-io/molen/internal/notify/sink"
+	"github.com/molen-io/molen/internal/reports"
 	"github.com/molen-io/molen/internal/store"
 	"github.com/molen-io/molen/internal/store/sqlite"
 	"github.com/molen-io/molen/internal/uns"
@@ -84,7 +86,8 @@ func newEnv(t *testing.T, db *meta.DB, smtpCfg notify.SMTP) *env {
 // restarted would.
 func (e *env) restart(t *testing.T) *notify.Service {
 	t.Helper()
-	s, err := notify.New(t.Context(), notify.Config{DB: e.db, Store: e.st, Factory: e.fac, Fleet: e.fleet.Conditions, Audit: e.audit, Now: e.clock.Now,
+	s, err := notify.New(t.Context(), notify.Config{DB: e.db, Store: e.st, Factory: e.fac, Fleet: e.fleet.Conditions,
+		OEE: reports.New(e.st, e.clock.Now).MachinesOEE, Audit: e.audit, Now: e.clock.Now,
 		PublicURL: func() string { return "https://hub.example.test" }, SMTP: e.smtp, PrivateTargets: true,
 		Attempted: func(id string, _ error) {
 			select {
@@ -246,6 +249,20 @@ func TestWebhookFormatsAreSigned(t *testing.T) {
 	}
 }
 
+// readMail parses a mail the sink received: its header and its text.
+func readMail(t *testing.T, m sink.Mail) (*mail.Message, string) {
+	t.Helper()
+	msg, err := mail.ReadMessage(bytes.NewReader(m.Data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, err := io.ReadAll(quotedprintable.NewReader(msg.Body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return msg, string(text)
+}
+
 func TestEmailThroughSMTP(t *testing.T) {
 	srv, err := sink.StartSMTP("127.0.0.1:0")
 	if err != nil {
@@ -260,15 +277,8 @@ func TestEmailThroughSMTP(t *testing.T) {
 	}
 	e.round(t, e.Service)
 	m := <-srv.C
-	msg, err := mail.ReadMessage(bytes.NewReader(m.Data))
-	if err != nil {
-		t.Fatal(err)
-	}
-	text, err := io.ReadAll(quotedprintable.NewReader(msg.Body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	data := fmt.Sprint(msg.Header) + string(text)
+	msg, text := readMail(t, m)
+	data := fmt.Sprint(msg.Header) + text
 	if m.From != "molen@factory.test" || strings.Join(m.To, ",") != "lead@factory.test,second@factory.test" ||
 		msg.Header.Get("Subject") != "[molen] pressure high on site/hall/compressor" ||
 		!strings.Contains(data, "https://hub.example.test/notify/ack?token=") {
@@ -286,6 +296,86 @@ func TestEmailThroughSMTP(t *testing.T) {
 			t.Errorf("without SMTP: %+v", d)
 		}
 	}
+}
+
+// TestMessageLanguage: an organisation's messages are in its language,
+// subject and body, in e-mail and webhooks: English by default, Dutch
+// from a Dutch locale, and the language set over the locale's.
+func TestMessageLanguage(t *testing.T) {
+	metatest.Each(t, func(t *testing.T, db *meta.DB) {
+		srv, err := sink.StartSMTP("127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer srv.Close()
+		e := newEnv(t, db, notify.SMTP{Addr: srv.Addr(), From: "molen@factory.test", TLS: "none"})
+		h := newHook(t, nil)
+		mailC := e.channel(t, notify.Channel{Name: "leads", Kind: notify.KindEmail, Target: "lead@factory.test"})
+		hookC := e.channel(t, notify.Channel{Name: "slack", Kind: notify.KindWebhook, Target: h.URL, Format: notify.FormatSlack})
+		e.rule(t, notify.Rule{Name: "alarms by mail", Trigger: notify.TriggerAlarm, Channel: mailC.ID})
+		e.rule(t, notify.Rule{Name: "alarms to slack", Trigger: notify.TriggerAlarm, Channel: hookC.ID})
+		ctx := t.Context()
+		if st, err := e.Settings(ctx, org); err != nil || st.Effective != notify.English || st.Locale != "" {
+			t.Fatalf("default settings %+v, %v; want English", st, err)
+		}
+		// raise sends an alarm of asset and returns the e-mail's subject
+		// and text and the Slack message.
+		raise := func(asset string) (subject, text, slack string) {
+			t.Helper()
+			if err := e.Raise(ctx, org, []uns.Event{e.alarm(asset)}); err != nil {
+				t.Fatal(err)
+			}
+			e.round(t, e.Service)
+			msg, body := readMail(t, <-srv.C)
+			subject, err = new(mime.WordDecoder).DecodeHeader(msg.Header.Get("Subject"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return subject, body, string(<-h.bodies)
+		}
+		subject, text, slack := raise("site/hall/press")
+		if subject != "[molen] pressure high on site/hall/press" || !strings.Contains(text, "Alarm since ") || !strings.Contains(text, "\nAcknowledge: https://") ||
+			!strings.Contains(slack, `"text":"Acknowledge"`) {
+			t.Errorf("English: %q\n%s\n%s", subject, text, slack)
+		}
+
+		put := func(st notify.Settings) notify.Settings {
+			t.Helper()
+			st, err := e.PutSettings(ctx, org, st, audit.Entry{Org: org, Actor: "tester", Action: "notify.settings.changed"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return st
+		}
+		if st := put(notify.Settings{Locale: "nl-NL"}); st.Effective != notify.Dutch {
+			t.Errorf("settings with locale nl-NL: %+v, want Dutch", st)
+		}
+		subject, text, slack = raise("site/hall/lathe")
+		if subject != "[molen] pressure high op site/hall/lathe" || !strings.Contains(text, "Alarm sinds ") || !strings.Contains(text, "(regel \"alarms by mail\")") ||
+			!strings.Contains(text, "\nBevestigen: https://") || !strings.Contains(text, "\nAlarmen: https://") || !strings.Contains(slack, `"text":"Bevestigen"`) {
+			t.Errorf("Dutch: %q\n%s\n%s", subject, text, slack)
+		}
+		if err := e.Test(ctx, org, hookC.ID); err != nil {
+			t.Fatal(err)
+		}
+		e.round(t, e.Service)
+		if b := string(<-h.bodies); !strings.Contains(b, "Testbericht van molen") {
+			t.Errorf("Dutch test message: %s", b)
+		}
+
+		// The language set wins over the locale's.
+		if st := put(notify.Settings{Locale: "nl-BE", Language: notify.English}); st.Effective != notify.English {
+			t.Errorf("settings nl-BE, en: %+v, want English", st)
+		}
+		if subject, _, _ = raise("site/hall/saw"); subject != "[molen] pressure high on site/hall/saw" {
+			t.Errorf("English over a Dutch locale: %q", subject)
+		}
+		for _, bad := range []notify.Settings{{Language: "de"}, {Locale: "nl_NL"}, {Locale: "<script>"}} {
+			if _, err := e.PutSettings(ctx, org, bad, audit.Entry{Org: org, Actor: "tester", Action: "notify.settings.changed"}); !errors.Is(err, meta.ErrInvalid) {
+				t.Errorf("settings %+v: %v, want invalid", bad, err)
+			}
+		}
+	})
 }
 
 func TestMQTT(t *testing.T) {
@@ -542,6 +632,94 @@ func TestEdgeConditions(t *testing.T) {
 	})
 }
 
+// oeeWindows stores hourly OEE windows of asset (as the oee operator with
+// details: true emits them, stamped with the window's end) ending at each
+// of ends: running seconds of the 3600 planned, performance perf, good of
+// 100 parts made.
+func (e *env) oeeWindows(t *testing.T, seq uint64, asset string, running, perf, good float64, ends ...time.Time) {
+	t.Helper()
+	var pts []uns.Point
+	for _, end := range ends {
+		ts := end.UnixNano()
+		for tag, v := range map[string]float64{"running_s": running, "planned_s": 3600, "performance": perf, "good": good, "total": 100} {
+			pts = append(pts, uns.Point{Series: asset + "/oee/" + tag, TS: ts, Value: uns.Float(v)})
+		}
+	}
+	if _, err := e.st.Ingest(t.Context(), org, store.Source{Edge: "edge-1", Stream: "points"}, []store.Record{{Seq: seq, Points: pts}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestOEEBelowTarget: a machine whose OEE over the last shift (in the
+// rule's zone and calendar) is below the target is announced once; a
+// machine above it, one outside the prefix and a shift without data are
+// not.
+func TestOEEBelowTarget(t *testing.T) {
+	metatest.Each(t, func(t *testing.T, db *meta.DB) {
+		e := newEnv(t, db, notify.SMTP{})
+		h := newHook(t, nil)
+		c := e.channel(t, notify.Channel{Name: "h", Kind: notify.KindWebhook, Target: h.URL, Format: notify.FormatJSON})
+		// The clock is 23:30 UTC, 00:30 in Amsterdam (UTC+1 in March): the
+		// last shift, 16:00–00:00 local, is 15:00–23:00 UTC.
+		r := e.rule(t, notify.Rule{Name: "low OEE", Trigger: notify.TriggerOEE, Prefix: "plant", Target: 60, Shifts: "00:00,08:00,16:00",
+			TZ: "Europe/Amsterdam", Channel: c.ID})
+		if r.Target != 60 || r.Shifts != "00:00,08:00,16:00" || r.Minutes != 0 {
+			t.Errorf("rule as stored: %+v", r)
+		}
+		var ends []time.Time
+		for h := 16; h <= 23; h++ {
+			ends = append(ends, time.Date(2026, 3, 2, h, 0, 0, 0, time.UTC))
+		}
+		e.oeeWindows(t, 1, "plant/line-1/press", 1800, 1, 100, ends...)   // 50 %
+		e.oeeWindows(t, 2, "plant/line-1/lathe", 3600, 0.9, 100, ends...) // 90 %
+		e.oeeWindows(t, 3, "yard/saw", 600, 1, 100, ends...)              // low, not under the prefix
+		// A window of the shift before, with a low OEE: another shift.
+		e.oeeWindows(t, 4, "plant/line-1/lathe", 0, 1, 0, time.Date(2026, 3, 2, 15, 0, 0, 0, time.UTC))
+		var msgs []map[string]any
+		scan := func(want int) {
+			t.Helper()
+			if err := e.Scan(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			e.round(t, e.Service)
+			for range want {
+				var v map[string]any
+				_ = json.Unmarshal(<-h.bodies, &v)
+				msgs = append(msgs, v)
+			}
+			if ds, err := e.Deliveries(t.Context(), org, "", 100); err != nil || len(ds) != len(msgs) {
+				t.Fatalf("%d deliveries (%v), want %d", len(ds), err, len(msgs))
+			}
+		}
+		scan(1)
+		scan(0) // once
+		e.clock.Add(40 * time.Minute)
+		scan(0) // the same shift, still the last
+		m := msgs[0]
+		attrs, _ := m["attrs"].(map[string]any)
+		if m["trigger"] != "oee_below" || m["asset"] != "plant/line-1/press" || m["kind"] != "oee" || m["start"] != "2026-03-02T15:00:00Z" ||
+			attrs["oee"] != "50.0" || attrs["target"] != "60" || attrs["shift"] != "16:00" || attrs["availability"] != "50.0" {
+			t.Errorf("message %v", m)
+		}
+		if want := "OEE of plant/line-1/press 50.0 % in the 16:00 shift (target 60 %)"; m["title"] != want {
+			t.Errorf("title %q, want %q", m["title"], want)
+		}
+		// The night shift, 00:00–08:00 local (23:00–07:00 UTC): no data,
+		// no message; then the press's windows come in low.
+		e.clock.Add(7 * time.Hour) // 07:10 UTC
+		scan(0)
+		e.oeeWindows(t, 5, "plant/line-1/press", 3600, 0.5, 100, time.Date(2026, 3, 3, 7, 0, 0, 0, time.UTC))
+		scan(1)
+		if got := msgs[1]["attrs"].(map[string]any)["shift"]; got != "00:00" || msgs[1]["start"] != "2026-03-02T23:00:00Z" {
+			t.Errorf("night shift message %v", msgs[1])
+		}
+		// More than an hour after the shift's end it is no longer judged.
+		e.clock.Add(80 * time.Minute) // 08:30 UTC
+		e.oeeWindows(t, 6, "plant/line-1/lathe", 0, 1, 0, time.Date(2026, 3, 3, 6, 0, 0, 0, time.UTC))
+		scan(0)
+	})
+}
+
 func TestQuietHours(t *testing.T) {
 	e := newEnv(t, metatest.SQLite(t), notify.SMTP{})
 	h := newHook(t, nil)
@@ -620,6 +798,9 @@ func TestValidation(t *testing.T) {
 	for _, r := range []notify.Rule{
 		{Name: "x", Trigger: "sometimes", Channel: c.ID},
 		{Name: "x", Trigger: notify.TriggerDown, Channel: c.ID},
+		{Name: "x", Trigger: notify.TriggerOEE, Channel: c.ID},                                    // no target
+		{Name: "x", Trigger: notify.TriggerOEE, Channel: c.ID, Target: 101},                       // above 100 %
+		{Name: "x", Trigger: notify.TriggerOEE, Channel: c.ID, Target: 60, Shifts: "14:00,06:00"}, // not increasing
 		{Name: "x", Trigger: notify.TriggerAlarm, Channel: "nch_other"},
 		{Name: "x", Trigger: notify.TriggerAlarm, Channel: c.ID, EscalateTo: c.ID, EscalateMinutes: 5},
 		{Name: "x", Trigger: notify.TriggerAlarm, Channel: c.ID, QuietFrom: "22:00"},

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/molen-io/molen/internal/factory"
 	"github.com/molen-io/molen/internal/fleet"
 	"github.com/molen-io/molen/internal/meta"
+	"github.com/molen-io/molen/internal/reports"
 	"github.com/molen-io/molen/internal/store"
 	"github.com/molen-io/molen/internal/uns"
 )
@@ -31,6 +33,9 @@ type Message struct {
 	Attrs   map[string]string `json:"attrs,omitempty"`
 	Title   string            `json:"title"`
 	Text    string            `json:"text"`
+	// Lang is the language Title and Text are in (the organisation's,
+	// when the message was made): what the channel adds is in it too.
+	Lang string `json:"lang,omitempty"`
 }
 
 // Delivery is one message to one channel, queued or done.
@@ -86,6 +91,7 @@ func (s *Service) Raise(ctx context.Context, org string, evs []uns.Event) error 
 		return err
 	}
 	now := s.now()
+	lang := s.language(ctx, org)
 	var errs []error
 	for _, r := range rules {
 		if !r.Enabled || r.Trigger != TriggerAlarm {
@@ -95,7 +101,7 @@ func (s *Service) Raise(ctx context.Context, org string, evs []uns.Event) error 
 			if !slices.Contains(factory.AlarmKinds, e.Kind) || !under(e.Asset, r.Prefix) || now.Sub(time.Unix(0, e.Start)) > MaxAge {
 				continue
 			}
-			errs = append(errs, s.enqueue(ctx, org, r, r.Channel, 0, alarmMessage(r, e, TriggerAlarm)))
+			errs = append(errs, s.enqueue(ctx, org, r, r.Channel, 0, alarmMessage(r, e, TriggerAlarm, lang)))
 		}
 	}
 	return errors.Join(errs...)
@@ -105,25 +111,23 @@ func under(asset, prefix string) bool {
 	return prefix == "" || asset == prefix || strings.HasPrefix(asset, strings.TrimSuffix(prefix, "/")+"/")
 }
 
-func alarmMessage(r Rule, e uns.Event, trigger string) Message {
+func alarmMessage(r Rule, e uns.Event, trigger, lang string) Message {
 	what := cmp.Or(e.Attrs["alarm"], e.Attrs["limit"], e.Attrs["name"]) // the alarm operator names its limit
-	title := fmt.Sprintf("%s on %s", cmp.Or(what, e.Kind), e.Asset)
+	title := tr(lang, "alarm.title", cmp.Or(what, e.Kind), e.Asset)
 	if e.Kind == "anomaly" {
-		title = fmt.Sprintf("Anomaly on %s", e.Asset)
+		title = tr(lang, "anomaly.title", e.Asset)
 	}
 	if trigger == TriggerDown {
-		title = fmt.Sprintf("%s down for more than %d min", e.Asset, r.Minutes)
-	}
-	if trigger == "escalation" {
-		title = "Not acknowledged: " + title
+		title = tr(lang, "down.title", e.Asset, r.Minutes)
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s since %s (rule %q).", cmp.Or(map[string]string{"alarm": "Alarm", "anomaly": "Anomaly"}[e.Kind], "Downtime"),
-		time.Unix(0, e.Start).UTC().Format("2006-01-02 15:04:05 UTC"), r.Name)
+	since := cmp.Or(map[string]string{"alarm": "alarm.since", "anomaly": "anomaly.since"}[e.Kind], "down.since")
+	b.WriteString(tr(lang, since, time.Unix(0, e.Start).UTC().Format("2006-01-02 15:04:05 UTC"), r.Name))
 	for _, k := range slices.Sorted(maps.Keys(e.Attrs)) {
 		fmt.Fprintf(&b, "\n%s: %s", k, e.Attrs[k])
 	}
-	return Message{Trigger: trigger, Rule: r.Name, Asset: e.Asset, Kind: e.Kind, Start: time.Unix(0, e.Start).UTC(), Attrs: e.Attrs, Title: title, Text: b.String()}
+	return Message{Trigger: trigger, Rule: r.Name, Asset: e.Asset, Kind: e.Kind, Start: time.Unix(0, e.Start).UTC(), Attrs: e.Attrs,
+		Title: title, Text: b.String(), Lang: lang}
 }
 
 // enqueue adds a delivery unless one with its identity exists; quiet
@@ -155,8 +159,9 @@ func (s *Service) Test(ctx context.Context, org, id string) error {
 	if _, err := s.Channel(ctx, org, id); err != nil {
 		return err
 	}
-	return s.enqueue(ctx, org, Rule{}, id, 0, Message{Trigger: "test", Start: s.now().UTC(), Title: "Test message from molen",
-		Text: "This channel works: molen's notifications reach it."})
+	lang := s.language(ctx, org)
+	return s.enqueue(ctx, org, Rule{}, id, 0, Message{Trigger: "test", Start: s.now().UTC(), Title: tr(lang, "test.title"),
+		Text: tr(lang, "test.text"), Lang: lang})
 }
 
 // Wake has the loop look at the queue now.
@@ -193,9 +198,14 @@ func (s *Service) scan(ctx context.Context) error {
 			errs = append(errs, err)
 			continue
 		}
-		errs = append(errs, s.scanEdges(ctx, org, rules, now))
+		lang := s.language(ctx, org)
+		errs = append(errs, s.scanEdges(ctx, org, rules, now, lang))
 		for _, r := range rules {
 			if !r.Enabled || edgeTriggers[r.Trigger] != "" {
+				continue
+			}
+			if r.Trigger == TriggerOEE {
+				errs = append(errs, s.scanOEE(ctx, org, r, now, lang))
 				continue
 			}
 			kinds, from := factory.AlarmKinds, now.Add(-MaxAge)
@@ -211,9 +221,9 @@ func (s *Service) scan(ctx context.Context) error {
 				for _, e := range evs {
 					switch {
 					case r.Trigger == TriggerAlarm && e.Start >= from.UnixNano():
-						errs = append(errs, s.enqueue(ctx, org, r, r.Channel, 0, alarmMessage(r, e, TriggerAlarm)))
+						errs = append(errs, s.enqueue(ctx, org, r, r.Channel, 0, alarmMessage(r, e, TriggerAlarm, lang)))
 					case r.Trigger == TriggerDown && e.End == 0 && now.Sub(time.Unix(0, e.Start)) >= time.Duration(r.Minutes)*time.Minute:
-						errs = append(errs, s.enqueue(ctx, org, r, r.Channel, 0, alarmMessage(r, e, TriggerDown)))
+						errs = append(errs, s.enqueue(ctx, org, r, r.Channel, 0, alarmMessage(r, e, TriggerDown, lang)))
 					}
 				}
 			}
@@ -248,8 +258,8 @@ func (s *Service) escalate(ctx context.Context) error {
 		}
 		if !acked {
 			m := d.Message
-			m.Trigger, m.Title = "escalation", "Not acknowledged: "+d.Message.Title
-			m.Text += fmt.Sprintf("\n\nNobody acknowledged this alarm within %d minutes.", r.EscalateMinutes)
+			m.Trigger, m.Title = "escalation", tr(m.Lang, "escalation.title", d.Message.Title)
+			m.Text += "\n\n" + tr(m.Lang, "escalation.text", r.EscalateMinutes)
 			if err := s.enqueue(ctx, d.Org, r, r.EscalateTo, 1, m); err != nil {
 				errs = append(errs, err)
 				continue
@@ -499,7 +509,7 @@ func (s *Service) Scan(ctx context.Context) error { return s.scan(ctx) }
 // them hold: that moment is the message's start (its identity), and a row
 // goes once its condition clears, so a condition that comes back is told
 // again.
-func (s *Service) scanEdges(ctx context.Context, org string, rules []Rule, now time.Time) error {
+func (s *Service) scanEdges(ctx context.Context, org string, rules []Rule, now time.Time, lang string) error {
 	var watching []Rule
 	for _, r := range rules {
 		if r.Enabled && edgeTriggers[r.Trigger] != "" {
@@ -515,14 +525,14 @@ func (s *Service) scanEdges(ctx context.Context, org string, rules []Rule, now t
 	}
 	var errs []error
 	for _, r := range watching {
-		errs = append(errs, s.scanRule(ctx, org, r, conds, now))
+		errs = append(errs, s.scanRule(ctx, org, r, conds, now, lang))
 	}
 	return errors.Join(errs...)
 }
 
 type condKey struct{ edge, kind, subject string }
 
-func (s *Service) scanRule(ctx context.Context, org string, r Rule, conds []fleet.Condition, now time.Time) error {
+func (s *Service) scanRule(ctx context.Context, org string, r Rule, conds []fleet.Condition, now time.Time, lang string) error {
 	rows, err := s.db.QueryContext(ctx, `SELECT edge, kind, subject, since FROM notify_conditions WHERE org = $1 AND rule = $2`, org, r.ID)
 	if err != nil {
 		return fmt.Errorf("notify: conditions of rule %s: %w", r.ID, err)
@@ -567,7 +577,7 @@ func (s *Service) scanRule(ctx context.Context, org string, r Rule, conds []flee
 		if now.Sub(since) < wait {
 			continue
 		}
-		errs = append(errs, s.enqueue(ctx, org, r, r.Channel, 0, edgeMessage(r, c, since)))
+		errs = append(errs, s.enqueue(ctx, org, r, r.Channel, 0, edgeMessage(r, c, since, lang)))
 	}
 	for k := range seen {
 		if !holding[k] {
@@ -581,27 +591,85 @@ func (s *Service) scanRule(ctx context.Context, org string, r Rule, conds []flee
 
 // edgeMessage is the message of rule r about condition c, which holds
 // since since.
-func edgeMessage(r Rule, c fleet.Condition, since time.Time) Message {
+func edgeMessage(r Rule, c fleet.Condition, since time.Time, lang string) Message {
 	edge := cmp.Or(c.Name, c.Edge)
 	var title string
 	switch c.Kind {
 	case fleet.ConditionOffline:
-		title = fmt.Sprintf("Edge %s offline for more than %d min", edge, r.Minutes)
+		title = tr(lang, "edge.offline", edge, r.Minutes)
 	case fleet.ConditionBuffer:
-		title = fmt.Sprintf("Edge %s has held data for more than %d min", edge, r.Minutes)
+		title = tr(lang, "edge.buffer", edge, r.Minutes)
 	default:
-		title = fmt.Sprintf("Input %s of edge %s down for more than %d min", c.Subject, edge, r.Minutes)
+		title = tr(lang, "edge.input", c.Subject, edge, r.Minutes)
 	}
 	attrs := map[string]string{"edge": c.Edge, "site": c.Site}
 	if c.Subject != "" {
 		attrs["input"] = c.Subject
 	}
-	text := fmt.Sprintf("Since %s (rule %q): %s.", since.UTC().Format("2006-01-02 15:04:05 UTC"), r.Name, c.Detail)
+	text := tr(lang, "edge.since", since.UTC().Format("2006-01-02 15:04:05 UTC"), r.Name, c.Detail)
 	// The asset of an edge's message is the edge (and its input): what
 	// the delivery log shows and what makes its identity.
 	asset := c.Edge
 	if c.Subject != "" {
 		asset += "/" + c.Subject
 	}
-	return Message{Trigger: r.Trigger, Rule: r.Name, Asset: asset, Kind: c.Kind, Start: since.UTC(), Attrs: attrs, Title: title, Text: text}
+	return Message{Trigger: r.Trigger, Rule: r.Name, Asset: asset, Kind: c.Kind, Start: since.UTC(), Attrs: attrs, Title: title, Text: text, Lang: lang}
+}
+
+// OEEGrace is how long after a shift's end its OEE is judged: the oee
+// operator's last window of the shift reaches the hub within a minute or
+// two of the end (docs/pipelines.md).
+const OEEGrace = 5 * time.Minute
+
+// scanOEE announces the machines under r's prefix whose OEE over the last
+// shift that ended was below r's target. A shift is judged from OEEGrace
+// after its end for MaxAge; each machine's shift is announced once
+// (the delivery's identity holds the shift's start).
+func (s *Service) scanOEE(ctx context.Context, org string, r Rule, now time.Time, lang string) error {
+	if s.cfg.OEE == nil {
+		return nil
+	}
+	loc, err := time.LoadLocation(r.TZ)
+	if err != nil {
+		return fmt.Errorf("notify: rule %s: tz: %w", r.ID, err)
+	}
+	start, end, shift, err := reports.LastShift(r.Shifts, loc, now.Add(-OEEGrace))
+	if err != nil {
+		return fmt.Errorf("notify: rule %s: %w", r.ID, err)
+	}
+	if now.Sub(end) > MaxAge+OEEGrace {
+		return nil
+	}
+	machines, err := s.cfg.OEE(ctx, org, r.Prefix, start, end)
+	if err != nil {
+		return fmt.Errorf("notify: OEE of %s under %q: %w", org, r.Prefix, err)
+	}
+	var errs []error
+	for _, m := range machines {
+		if m.OEE == nil || *m.OEE*100 >= float64(r.Target) {
+			continue
+		}
+		errs = append(errs, s.enqueue(ctx, org, r, r.Channel, 0, oeeMessage(r, m, start, end, shift, lang)))
+	}
+	return errors.Join(errs...)
+}
+
+// oeeMessage tells of machine m's OEE below r's target over the shift
+// [start, end) that began at local time shift.
+func oeeMessage(r Rule, m reports.MachineOEE, start, end time.Time, shift, lang string) Message {
+	// pct writes a factor as a percentage with one decimal: attrs for
+	// programs (a full stop), the text for people (lang's way).
+	pct := func(f *float64, lang string) string {
+		if f == nil {
+			return "–"
+		}
+		return decimal(lang, *f*100)
+	}
+	attrs := map[string]string{"oee": pct(m.OEE, English), "target": strconv.Itoa(r.Target), "shift": shift,
+		"availability": pct(m.Availability, English), "performance": pct(m.Performance, English), "quality": pct(m.Quality, English),
+		"end": end.UTC().Format(time.RFC3339)}
+	title := tr(lang, "oee.title", m.Asset, pct(m.OEE, lang), shift, r.Target)
+	text := tr(lang, "oee.text", m.Asset, pct(m.OEE, lang), start.Format("2006-01-02 15:04"), end.Format("15:04"), r.TZ, r.Target, r.Name,
+		pct(m.Availability, lang), pct(m.Performance, lang), pct(m.Quality, lang))
+	return Message{Trigger: TriggerOEE, Rule: r.Name, Asset: m.Asset, Kind: "oee", Start: start.UTC(), Attrs: attrs, Title: title, Text: text, Lang: lang}
 }

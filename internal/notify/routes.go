@@ -20,7 +20,8 @@ import (
 // Routes are the domain's: channels (admins change them: they hold
 // secrets; engineers list them, without webhook paths, to choose them in
 // rules), rules
-// (engineers change them, members read them), the delivery log (members)
+// (engineers change them, members read them), the organisation's settings
+// (the language of its messages: admins change them, members read them), the delivery log (members)
 // and its retries (engineers), and the acknowledgement page of the links
 // in messages (public: the signed link is the credential).
 func (s *Service) Routes() []api.Route {
@@ -36,6 +37,8 @@ func (s *Service) Routes() []api.Route {
 		{Method: "DELETE", Path: "/api/v1/notify/rules/{rule}", Auth: api.Engineer, Area: "notify", Handle: s.deleteRule, SelfAudited: true},
 		{Method: "GET", Path: "/api/v1/notify/deliveries", Auth: api.Viewer, Area: "notify", Handle: s.listDeliveries},
 		{Method: "POST", Path: "/api/v1/notify/deliveries/{delivery}/retry", Auth: api.Engineer, Area: "notify", Handle: s.retry},
+		{Method: "GET", Path: "/api/v1/notify/settings", Auth: api.Viewer, Area: "notify", Handle: s.getSettings},
+		{Method: "PUT", Path: "/api/v1/notify/settings", Auth: api.Admin, Area: "notify", Handle: s.putSettings, SelfAudited: true},
 		{Method: "GET", Path: "/notify/ack", Auth: api.Public, Stream: s.ackPage},
 		{Method: "POST", Path: "/notify/ack", Auth: api.Public, Stream: s.ackPage, MaxBody: small},
 	}
@@ -129,7 +132,7 @@ func (s *Service) listRules(r *http.Request, p api.Principal) (any, error) {
 	return map[string]any{"rules": rs}, nil
 }
 
-const ruleShape = `{"name", "trigger": "alarm|down", "prefix", "minutes", "channel", "escalate_to", "escalate_minutes", "quiet_from": "HH:MM", "quiet_to", "tz", "enabled"}`
+const ruleShape = `{"name", "trigger": "alarm|down|oee_below|edge_offline|edge_buffer|input_down", "prefix", "minutes", "target", "shifts", "channel", "escalate_to", "escalate_minutes", "quiet_from": "HH:MM", "quiet_to", "tz", "enabled"}`
 
 func (s *Service) readRule(r *http.Request) (Rule, error) {
 	var req struct {
@@ -137,6 +140,8 @@ func (s *Service) readRule(r *http.Request) (Rule, error) {
 		Trigger         string `json:"trigger"`
 		Prefix          string `json:"prefix"`
 		Minutes         int    `json:"minutes"`
+		Target          int    `json:"target"`
+		Shifts          string `json:"shifts"`
 		Channel         string `json:"channel"`
 		EscalateTo      string `json:"escalate_to"`
 		EscalateMinutes int    `json:"escalate_minutes"`
@@ -148,8 +153,8 @@ func (s *Service) readRule(r *http.Request) (Rule, error) {
 	if err := decode(r, &req, ruleShape); err != nil {
 		return Rule{}, err
 	}
-	return Rule{Name: strings.TrimSpace(req.Name), Trigger: req.Trigger, Prefix: req.Prefix, Minutes: req.Minutes, Channel: req.Channel,
-		EscalateTo: req.EscalateTo, EscalateMinutes: req.EscalateMinutes, QuietFrom: req.QuietFrom, QuietTo: req.QuietTo, TZ: req.TZ,
+	return Rule{Name: strings.TrimSpace(req.Name), Trigger: req.Trigger, Prefix: req.Prefix, Minutes: req.Minutes, Target: req.Target, Shifts: strings.TrimSpace(req.Shifts),
+		Channel: req.Channel, EscalateTo: req.EscalateTo, EscalateMinutes: req.EscalateMinutes, QuietFrom: req.QuietFrom, QuietTo: req.QuietTo, TZ: req.TZ,
 		Enabled: req.Enabled == nil || *req.Enabled}, nil
 }
 
@@ -315,4 +320,22 @@ func (s *Service) ackPage(w http.ResponseWriter, r *http.Request, _ api.Principa
 		return err
 	}
 	return renderAck(w, http.StatusOK, v)
+}
+
+func (s *Service) getSettings(r *http.Request, p api.Principal) (any, error) {
+	return s.Settings(r.Context(), p.Org)
+}
+
+const settingsShape = `{"locale": "nl-NL", "language": "nl|en|"}`
+
+func (s *Service) putSettings(r *http.Request, p api.Principal) (any, error) {
+	var req struct {
+		Locale   string `json:"locale"`
+		Language string `json:"language"`
+	}
+	if err := decode(r, &req, settingsShape); err != nil {
+		return nil, err
+	}
+	return s.PutSettings(r.Context(), p.Org, Settings{Locale: strings.TrimSpace(req.Locale), Language: req.Language},
+		audit.RequestEntry(r, p, "notify.settings.changed", p.Org, nil))
 }

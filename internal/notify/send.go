@@ -86,12 +86,13 @@ type payload struct {
 	Title   string            `json:"title"`
 	Text    string            `json:"text"`
 	AckURL  string            `json:"ack_url,omitempty"`
+	Lang    string            `json:"lang,omitempty"`
 }
 
 func (s *Service) payload(d Delivery) payload {
 	m := d.Message
 	return payload{ID: d.ID, Org: d.Org, Trigger: m.Trigger, Rule: m.Rule, Level: d.Level, Asset: m.Asset, Kind: m.Kind, Start: m.Start,
-		Attrs: m.Attrs, Title: m.Title, Text: m.Text, AckURL: s.ackURL(d)}
+		Attrs: m.Attrs, Title: m.Title, Text: m.Text, AckURL: s.ackURL(d), Lang: m.Lang}
 }
 
 // body renders d in a webhook format.
@@ -100,7 +101,7 @@ func (s *Service) body(format string, d Delivery) []byte {
 	var v any = p
 	switch format {
 	case FormatTeams: // an Adaptive Card, as Teams' workflow webhooks take it
-		facts := []map[string]string{{"title": "Asset", "value": p.Asset}, {"title": "Since", "value": p.Start.Format(time.RFC3339)}}
+		facts := []map[string]string{{"title": tr(p.Lang, "asset"), "value": p.Asset}, {"title": tr(p.Lang, "since"), "value": p.Start.Format(time.RFC3339)}}
 		for _, k := range slices.Sorted(maps.Keys(p.Attrs)) {
 			facts = append(facts, map[string]string{"title": k, "value": p.Attrs[k]})
 		}
@@ -112,7 +113,7 @@ func (s *Service) body(format string, d Delivery) []byte {
 			},
 		}
 		if p.AckURL != "" {
-			card["actions"] = []any{map[string]any{"type": "Action.OpenUrl", "title": "Acknowledge", "url": p.AckURL}}
+			card["actions"] = []any{map[string]any{"type": "Action.OpenUrl", "title": tr(p.Lang, "acknowledge"), "url": p.AckURL}}
 		}
 		v = map[string]any{"type": "message", "attachments": []any{map[string]any{
 			"contentType": "application/vnd.microsoft.card.adaptive", "content": card}}}
@@ -120,7 +121,7 @@ func (s *Service) body(format string, d Delivery) []byte {
 		blocks := []any{map[string]any{"type": "section", "text": map[string]any{"type": "mrkdwn", "text": "*" + p.Title + "*\n" + p.Text}}}
 		if p.AckURL != "" {
 			blocks = append(blocks, map[string]any{"type": "actions", "elements": []any{map[string]any{
-				"type": "button", "text": map[string]any{"type": "plain_text", "text": "Acknowledge"}, "url": p.AckURL}}})
+				"type": "button", "text": map[string]any{"type": "plain_text", "text": tr(p.Lang, "acknowledge")}, "url": p.AckURL}}})
 		}
 		v = map[string]any{"text": p.Title, "blocks": blocks}
 	}
@@ -133,10 +134,10 @@ func (s *Service) text(d Delivery) string {
 	var b strings.Builder
 	b.WriteString(d.Message.Text)
 	if u := s.ackURL(d); u != "" {
-		fmt.Fprintf(&b, "\n\nAcknowledge: %s\n", u)
+		fmt.Fprintf(&b, "\n\n%s: %s\n", tr(d.Message.Lang, "acknowledge"), u)
 	}
 	if u := s.cfg.PublicURL(); u != "" {
-		fmt.Fprintf(&b, "\nAlarms: %s/#/alarms\n", u)
+		fmt.Fprintf(&b, "\n%s: %s/#/alarms\n", tr(d.Message.Lang, "alarms"), u)
 	}
 	b.WriteString("\n-- \nmolen: sent because of a notification rule of your organisation.\n")
 	return b.String()

@@ -28,6 +28,8 @@ func TestParse(t *testing.T) {
 		{"outputs:\n  - influx: {url: http://a, db: x, max_bytes: 10}\n", "outputs[0].influx.max_bytes: must be at least"},
 		{"outputs:\n  - remote_write: {url: ftp://a}\n", "outputs[0].remote_write.url: want http://"},
 		{"outputs:\n  - remote_write: {url: http://a, labels: {path: x}}\n", "outputs[0].remote_write.labels.path"},
+		{"outputs:\n  - opcua: {}\n", "outputs[0].opcua.security: \"\": only none is offered"},
+		{"outputs:\n  - opcua: {security: none, listen: \"4840\"}\n", "outputs[0].opcua.listen: \"4840\": want host:port"},
 		{"outputs:\n  - sparkplug: {url: tcp://b:1883, group: g}\n", "outputs[0].sparkplug.edge_node: required"},
 		{"outputs:\n  - mqtt: {url: tcp://b:1883, name: x}\n  - influx: {url: http://a, db: d, name: x}\n", `outputs[1].influx.name: "x" is also the name of outputs[0]`},
 		{"outputs:\n  - mqtt: {url: tcp://b:1883, colour: red}\n", "outputs[0].mqtt.colour"},

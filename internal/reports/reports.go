@@ -265,28 +265,9 @@ func (s *Service) oee(r *http.Request, p api.Principal) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	infos, err := s.st.Series(r.Context(), org, prefix, series.MaxLimit+1)
+	assets, err := s.oeeAssets(r.Context(), org, prefix)
 	if err != nil {
 		return nil, err
-	}
-	if len(infos) > series.MaxLimit {
-		return nil, api.BadRequest("prefix: more than %d series under %q; the limit is %d: use a longer prefix", series.MaxLimit, prefix, series.MaxLimit)
-	}
-	// assets maps an asset to the oee detail tags it has.
-	assets := map[string]map[string]bool{}
-	for _, in := range infos {
-		tag, parent := uns.Tag(in.Path), uns.Asset(in.Path)
-		if uns.Tag(parent) != "oee" || uns.Asset(parent) == "" {
-			continue
-		}
-		switch tag {
-		case oeeRunning, oeePlanned, oeeGood, oeeTotal, oeePerformance:
-			asset := uns.Asset(parent)
-			if assets[asset] == nil {
-				assets[asset] = map[string]bool{}
-			}
-			assets[asset][tag] = true
-		}
 	}
 	groups := map[string]bool{}
 	for a := range assets {

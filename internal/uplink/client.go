@@ -13,7 +13,18 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/zstd"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 )
+
+// Tracer is the tracer of the uplink's spans: the global provider's, which
+// does nothing unless internal/tracing installed one. The API alone is
+// linked here; the SDK and exporter only where a command sets them up.
+func Tracer() trace.Tracer { return otel.Tracer("github.com/molen-io/molen") }
 
 // ContentType is the media type of an encoded Batch.
 const ContentType = "application/vnd.molen.batch"
@@ -132,17 +143,25 @@ func (c *Client) Send(ctx context.Context, b Batch) (Ack, error) {
 		}
 		c.enc = enc
 	}
+	// A span of the send when traces are exported (internal/tracing); the
+	// hub's receipt and storing become its children through the
+	// traceparent header.
+	ctx, span := Tracer().Start(ctx, "uplink.send", trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(attribute.String("molen.stream", b.Stream), attribute.Int("molen.records", len(b.Records))))
+	defer span.End()
 	c.buf = EncodeBatch(c.buf[:0], b)
 	body := c.enc.EncodeAll(c.buf, nil)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(c.URL, "/")+"/api/v1/uplink", bytes.NewReader(body))
 	if err != nil {
 		return Ack{}, fmt.Errorf("uplink request: %w", err)
 	}
+	otel.GetTextMapPropagator().Inject(ctx, propagation.HeaderCarrier(req.Header))
 	c.authorize(req, body)
 	req.Header.Set("Content-Type", ContentType)
 	req.Header.Set("Content-Encoding", "zstd")
 	var ack Ack
 	if err := c.do(req, &ack); err != nil {
+		span.SetStatus(codes.Error, err.Error())
 		return Ack{}, fmt.Errorf("send %d records of %s: %w", len(b.Records), b.Stream, err)
 	}
 	return ack, nil

@@ -69,6 +69,24 @@ await page.waitForFunction(() => [...document.querySelectorAll('[data-delivery][
 await view(page, 'notify-log');
 log('ok the test messages sent, in the log');
 
+// 2b. The language of messages: Dutch, set by an admin; the next test
+// message is written in it.
+await go(page, '#/notify/channels', 'Channels');
+await page.waitForSelector('[data-message-language] select#ns-language');
+if (!/Messages are written in English/.test(await text(page, '[data-message-language]'))) fail('default language');
+await page.selectOption('#ns-language', 'nl');
+await page.fill('#ns-locale', 'nl-NL');
+await page.click('button:text-is("Save language")');
+await status(page, /Language of messages saved/);
+await page.waitForFunction(() => /Messages are written in Dutch/.test(document.querySelector('[data-message-language]').textContent));
+await view(page, 'notify-language');
+await page.click('button[aria-label="Send a test message to Line 2 Slack"]');
+await status(page, /Test message to Line 2 Slack queued/);
+await go(page, '#/notify/log', 'Delivery log');
+await page.waitForFunction(() => [...document.querySelectorAll('[data-delivery][data-state="sent"]')]
+  .some((r) => r.textContent.includes('Testbericht van molen')));
+log('ok messages in Dutch once the organisation chose it');
+
 // 3. A rule for a machine down, by keyboard; changed; deleted.
 await go(page, '#/notify/rules', 'Rules');
 await page.click('button:text-is("New rule")');
@@ -100,6 +118,31 @@ await status(page, /Rule Line 2 down long deleted/);
 await page.waitForSelector('[data-rule="Line 2 down long"]', { state: 'detached' });
 log('ok a rule made by keyboard, changed and deleted');
 
+// 3b. A rule for an OEE below target, by keyboard: the editor offers the
+// target and the shifts instead of minutes.
+await page.click('button:text-is("New rule")');
+await page.waitForFunction(() => document.activeElement && document.activeElement.id === 'nr-name');
+await page.keyboard.type('Low OEE hall A');
+await page.keyboard.press('Tab');
+await page.keyboard.press('ArrowDown');
+await page.keyboard.press('ArrowDown'); // trigger: OEE of a shift below target
+await page.waitForSelector('#nr-target');
+if (await page.$('#nr-minutes')) fail('an OEE rule asks for minutes');
+await page.keyboard.press('Tab');
+await page.keyboard.press('Control+A');
+await page.keyboard.type('65');
+await page.keyboard.press('Tab');
+await page.keyboard.type('07:00,15:00,23:00');
+await page.fill('#nr-prefix', 'demo-factory/hall-a');
+await page.selectOption('#nr-channel', { label: 'Line 2 Slack (Webhook)' });
+await view(page, 'notify-rule-oee-form');
+await page.focus('button:text-is("Save rule")');
+await page.keyboard.press('Enter');
+await page.waitForSelector('[data-rule="Low OEE hall A"]');
+const oeeRow = await text(page, '[data-rule="Low OEE hall A"]');
+if (!/OEE of a shift below 65 % \(shifts 07:00,15:00,23:00\) under demo-factory\/hall-a/.test(oeeRow)) fail('OEE rule: ' + oeeRow);
+log('ok an OEE rule made by keyboard');
+
 // 4. Dutch.
 await page.selectOption('[data-testid="lang"]', 'nl');
 await go(page, '#/notify/log', 'Verzendlog');
@@ -108,6 +151,11 @@ await view(page, 'notify-log-nl');
 await go(page, '#/notify/rules', 'Regels');
 if (!/na 30 min zonder bevestiging/.test(await text(page, '[data-rule="Compressor alarms by e-mail"]'))) fail('Dutch rules');
 if (!/edge 10 min offline op elke locatie/.test(await text(page, '[data-rule="An edge offline for 10 minutes"]'))) fail('Dutch edge rule');
+if (!/OEE van een ploeg onder 65 % \(ploegen 07:00,15:00,23:00\)/.test(await text(page, '[data-rule="Low OEE hall A"]'))) fail('Dutch OEE rule');
+await page.click('button[aria-label="Low OEE hall A wijzigen"]');
+await page.waitForSelector('#nr-target');
+if (await page.inputValue('#nr-target') !== '65' || await page.inputValue('#nr-shifts') !== '07:00,15:00,23:00') fail('OEE rule read back');
+await view(page, 'notify-rule-oee-form-nl');
 await view(page, 'notify-rules-nl');
 log('ok in Dutch');
 

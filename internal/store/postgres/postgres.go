@@ -275,3 +275,19 @@ const (
 	codeInvalidObjDef    = "42P17" // e.g. a partition that would overlap
 	codeLockNotAvailable = "55P03" // lock_timeout
 )
+
+// Size is the bytes on disk of the store's schema: every table of it
+// (partitions included) with its indexes and TOAST, as PostgreSQL counts
+// them (pg_total_relation_size). The metadata tables of a hub sharing the
+// schema count too; TimescaleDB's chunks, kept in a schema of their own,
+// do not.
+func (s *Store) Size(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.pool.QueryRow(ctx, `SELECT COALESCE(sum(pg_total_relation_size(c.oid)), 0)::bigint
+		FROM pg_class c JOIN pg_namespace ns ON ns.oid = c.relnamespace
+		WHERE ns.nspname = $1 AND c.relkind IN ('r', 'm')`, s.schema).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("storage size: %w", err)
+	}
+	return n, nil
+}

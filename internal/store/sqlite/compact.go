@@ -52,8 +52,16 @@ func (s *Store) compactor() {
 				continue
 			}
 		}
-		if err := s.Compact(context.Background()); err != nil && !errors.Is(err, ErrClosed) {
+		start := time.Now()
+		err := s.Compact(context.Background())
+		if errors.Is(err, ErrClosed) {
+			continue
+		}
+		if err != nil {
 			s.opts.Logger.Error("storage compaction failed; the points stay in the ingest log and it is retried", "err", err)
+		}
+		if s.opts.Compacted != nil {
+			s.opts.Compacted(time.Since(start), err)
 		}
 	}
 }

@@ -35,6 +35,10 @@ type Options struct {
 	FlushInterval time.Duration
 	// Logger receives compaction errors; nil discards them.
 	Logger *slog.Logger
+	// Compacted, if set, is told of each background compaction (the head
+	// into blocks and rollups, then merges): how long it took and its
+	// error, for the caller's metrics.
+	Compacted func(took time.Duration, err error)
 }
 
 // Validate checks the options.

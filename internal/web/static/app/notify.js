@@ -57,7 +57,8 @@ function Rules({ who }) {
         ${engineer && html`<th scope="col">${t('admin.actions')}</th>`}</tr></thead>
       <tbody>${list.map((r) => html`<tr data-rule=${r.name} class=${r.enabled ? '' : 'inactive'}>
         <th scope="row">${r.name}</th>
-        <td>${r.trigger === 'alarm' ? t('notify.alarmRaised') : t('notify.for.' + r.trigger, { n: r.minutes })} ${edgeTrigger(r.trigger) && !r.prefix ? t('notify.everySite') : html`${t(edgeTrigger(r.trigger) ? 'notify.atSite' : 'notify.under')} <code>${r.prefix || '*'}</code>`}</td>
+        <td>${r.trigger === 'alarm' ? t('notify.alarmRaised') : r.trigger === 'oee_below' ? t('notify.for.oee_below', { n: r.target, shifts: r.shifts || defaultShifts })
+          : t('notify.for.' + r.trigger, { n: r.minutes })} ${edgeTrigger(r.trigger) && !r.prefix ? t('notify.everySite') : html`${t(edgeTrigger(r.trigger) ? 'notify.atSite' : 'notify.under')} <code>${r.prefix || '*'}</code>`}</td>
         <td>${chanName(r.channel)}</td>
         <td>${r.escalate_to ? t('notify.escalateAfter', { name: chanName(r.escalate_to), n: r.escalate_minutes }) : '–'}</td>
         <td>${r.quiet_from ? `${r.quiet_from}–${r.quiet_to} (${r.tz})` : '–'}</td>
@@ -78,7 +79,11 @@ function Rules({ who }) {
 
 // triggers are what a rule can watch: events of machines, and the
 // conditions of edges the fleet's reports show.
-const triggers = ['alarm', 'down', 'edge_offline', 'edge_buffer', 'input_down'];
+const triggers = ['alarm', 'down', 'oee_below', 'edge_offline', 'edge_buffer', 'input_down'];
+// defaultShifts is the hub's shift calendar of a rule that names none.
+const defaultShifts = '06:00,14:00,22:00';
+// minutesTrigger: the triggers of a condition that lasts for minutes.
+const minutesTrigger = (k) => k !== 'alarm' && k !== 'oee_below';
 const edgeTrigger = (k) => k.startsWith('edge_') || k === 'input_down';
 
 // RuleForm makes or changes a rule; its fields are uncontrolled (read on
@@ -95,7 +100,8 @@ function RuleForm({ rule, chans, onDone, onCancel }) {
       name: f.get('name'), trigger, prefix: f.get('prefix') || '', channel: f.get('channel'),
       quiet_from: f.get('quiet_from') || '', quiet_to: f.get('quiet_to') || '', tz: f.get('tz') || 'UTC', enabled: f.get('enabled') === 'on',
     };
-    if (trigger !== 'alarm') body.minutes = Number(f.get('minutes'));
+    if (minutesTrigger(trigger)) body.minutes = Number(f.get('minutes'));
+    if (trigger === 'oee_below') { body.target = Number(f.get('target')); body.shifts = f.get('shifts') || ''; }
     if (trigger === 'alarm' && f.get('escalate_to')) { body.escalate_to = f.get('escalate_to'); body.escalate_minutes = Number(f.get('escalate_minutes')); }
     const res = await act.run(() => (rule
       ? api(at('notify/rules/{rule}', { rule: rule.id }), { method: 'PUT', body })
@@ -110,8 +116,13 @@ function RuleForm({ rule, chans, onDone, onCancel }) {
     <select id="nr-trigger" value=${trigger} onChange=${(e) => setTrigger(e.target.value)}>
       ${triggers.map((k) => html`<option value=${k}>${t('notify.trigger.' + k)}</option>`)}
     </select>
-    ${trigger !== 'alarm' && html`<label for="nr-minutes">${t('notify.minutes.' + trigger)}</label>
+    ${minutesTrigger(trigger) && html`<label for="nr-minutes">${t('notify.minutes.' + trigger)}</label>
       <input id="nr-minutes" name="minutes" type="number" min="1" max="10080" required defaultValue=${r.minutes || 10} />`}
+    ${trigger === 'oee_below' && html`<label for="nr-target">${t('notify.oeeTarget')}</label>
+      <input id="nr-target" name="target" type="number" min="1" max="100" required defaultValue=${r.target || 60} />
+      <label for="nr-shifts">${t('notify.oeeShifts')}</label>
+      <input id="nr-shifts" name="shifts" defaultValue=${r.shifts || ''} placeholder=${defaultShifts} pattern="[0-2][0-9]:[0-5][0-9](,[0-2][0-9]:[0-5][0-9])*" aria-describedby="nr-shifts-hint" />
+      <span></span><span id="nr-shifts-hint" class="meta">${t('notify.oeeShiftsHint')}</span>`}
     <label for="nr-prefix">${t(edgeTrigger(trigger) ? 'notify.site' : 'notify.prefix')}</label>
     <input id="nr-prefix" name="prefix" defaultValue=${r.prefix} placeholder=${edgeTrigger(trigger) ? 'hall-1' : 'site/area/line'} aria-describedby="nr-prefix-hint" />
     <span></span><span id="nr-prefix-hint" class="meta">${t(edgeTrigger(trigger) ? 'notify.siteHint' : 'notify.prefixHint')}</span>
@@ -205,6 +216,38 @@ function Channels({ who }) {
         <span></span><button type="submit" class="primary" disabled=${act.busy}>${t('notify.createChannel')}</button>
       </form>
     </details>`}
+    <${MessageLanguage} who=${who} />
+  </section>`;
+}
+
+// MessageLanguage shows, and lets admins set, the language of the
+// organisation's messages: set, or from its locale.
+function MessageLanguage({ who }) {
+  const settings = useApi('notify/settings', null, [who.org]);
+  const act = useAction();
+  const admin = can(who, 'admin');
+  const st = settings.data;
+  async function save(e) {
+    e.preventDefault();
+    const f = new FormData(e.target);
+    const body = { locale: f.get('locale') || '', language: f.get('language') || '' };
+    if (await act.run(() => api('notify/settings', { method: 'PUT', body }), t('notify.languageSaved'))) settings.reload();
+  }
+  return html`<section aria-labelledby="ns-h" data-message-language>
+    <h3 id="ns-h">${t('notify.messageLanguage')}</h3>
+    <${Refusal} error=${settings.error} />
+    ${st && html`<p>${t('notify.messagesIn', { language: t('notify.language.' + st.effective) })}</p>
+    ${admin && html`<form class="grid-form" onSubmit=${save} key=${st.locale + st.language}>
+      <label for="ns-language">${t('notify.languageField')}</label>
+      <select id="ns-language" name="language" defaultValue=${st.language}>
+        ${['', 'nl', 'en'].map((l) => html`<option value=${l} selected=${l === st.language}>${t(l ? 'notify.language.' + l : 'notify.languageFromLocale')}</option>`)}
+      </select>
+      <label for="ns-locale">${t('notify.locale')}</label>
+      <input id="ns-locale" name="locale" defaultValue=${st.locale} placeholder="nl-NL" maxlength="35" aria-describedby="ns-locale-hint" />
+      <span></span><span id="ns-locale-hint" class="meta">${t('notify.localeHint')}</span>
+      <span></span><button type="submit" class="primary" disabled=${act.busy}>${t('notify.saveLanguage')}</button>
+      <span></span><div>${act.status}</div>
+    </form>`}`}
   </section>`;
 }
 
