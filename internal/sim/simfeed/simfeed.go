@@ -1,0 +1,119 @@
+// Package simfeed gives the simulated factory's data (internal/sim) to
+// services: natively to a service's logic (Run), or as points to a module
+// in the host. The tests of molen's first-party services use it to check
+// them on the values, states and failures a line produces.
+package simfeed
+
+import (
+	"testing"
+	"time"
+
+	"github.com/molen-io/molen/internal/sim"
+	"github.com/molen-io/molen/internal/uns"
+	"github.com/molen-io/molen/sdk/molensvc"
+)
+
+// Start is the simulated time of the first tick: a fixed date, so that no
+// test depends on today.
+var Start = time.Date(2026, 3, 2, 6, 0, 0, 0, time.UTC)
+
+// Source returns the points of one tick at now.
+type Source func(now time.Time) []uns.Point
+
+// Messages turns a tick of simulator messages into points, decoded as
+// the edge's MQTT listener decodes them.
+func Messages(t testing.TB, msgs []sim.Message, now time.Time) []uns.Point {
+	t.Helper()
+	var pts []uns.Point
+	for _, m := range msgs {
+		var err error
+		if pts, err = uns.Decode(pts, m.Topic, m.Payload, now.UnixNano()); err != nil {
+			t.Fatalf("%s: %v", m.Topic, err)
+		}
+	}
+	return pts
+}
+
+// Points converts points of the edge to the SDK's.
+func Points(pts []uns.Point) []molensvc.Point {
+	out := make([]molensvc.Point, len(pts))
+	for i, p := range pts {
+		v := molensvc.Value{Kind: molensvc.Kind(p.Value.Kind())}
+		switch p.Value.Kind() {
+		case uns.KindFloat:
+			v.F = p.Value.Float64()
+		case uns.KindInt:
+			v.I = p.Value.Int()
+		case uns.KindBool:
+			v.B = p.Value.Bool()
+		case uns.KindString:
+			v.S = p.Value.Str()
+		}
+		out[i] = molensvc.Point{Series: p.Series, TS: p.TS, Value: v, Quality: molensvc.Quality(p.Quality)}
+	}
+	return out
+}
+
+// Factory is the demo's factory (the line and the robot cell) of seed as
+// a Source.
+func Factory(t testing.TB, seed int64) Source {
+	f := sim.NewDemoFactory(seed)
+	return func(now time.Time) []uns.Point { return Messages(t, f.Tick(now), now) }
+}
+
+// Result is what a service emitted during Run.
+type Result struct {
+	Points int                       // points emitted
+	Last   map[string]molensvc.Point // the newest point of each series
+	Series map[string][]molensvc.Point
+	Events []molensvc.Event
+}
+
+// Run starts svc with params and gives it ticks ticks of src, one
+// simulated second apart from Start: each tick's points as one batch, then
+// a Tick with the tick's time, as an edge does at rate 1. keep names the
+// series whose every point Result.Series keeps.
+func Run(t testing.TB, svc molensvc.Service, params string, src Source, ticks int, keep ...string) *Result {
+	t.Helper()
+	if err := svc.Init([]byte(params)); err != nil {
+		t.Fatalf("init %s: %v", params, err)
+	}
+	r := &Result{Last: map[string]molensvc.Point{}, Series: map[string][]molensvc.Point{}}
+	kept := map[string]bool{}
+	for _, s := range keep {
+		kept[s] = true
+	}
+	var out molensvc.Output
+	collect := func() {
+		r.Points += len(out.Points)
+		for _, p := range out.Points {
+			r.Last[p.Series] = p
+			if kept[p.Series] {
+				r.Series[p.Series] = append(r.Series[p.Series], p)
+			}
+		}
+		r.Events = append(r.Events, out.Events...)
+		out = molensvc.Output{}
+	}
+	for i := range ticks {
+		now := Start.Add(time.Duration(i) * time.Second)
+		if err := svc.Process(Points(src(now)), &out); err != nil {
+			t.Fatalf("process at tick %d: %v", i, err)
+		}
+		collect()
+		if err := svc.Tick(now.UnixNano(), &out); err != nil {
+			t.Fatalf("tick %d: %v", i, err)
+		}
+		collect()
+	}
+	return r
+}
+
+// Kinds counts the events of each kind.
+func (r *Result) Kinds() map[string]int {
+	n := map[string]int{}
+	for _, e := range r.Events {
+		n[e.Kind]++
+	}
+	return n
+}
