@@ -148,18 +148,20 @@ func (t *Tracker) Add(a *Asset, ts int64, name string, v float64) {
 // Counter adds the increase of a monotonic counter (parts, kWh) to the sum
 // name: the difference to its previous value, or the value itself after
 // a reset (the counter went down). The first value only sets the start.
-// name is a constant, as for Add.
-func (t *Tracker) Counter(a *Asset, ts int64, name string, v float64) {
+// name is a constant, as for Add. It returns the increase.
+func (t *Tracker) Counter(a *Asset, ts int64, name string, v float64) float64 {
 	prev, seen := a.last[name]
 	a.last[name] = v
+	d := v
 	switch {
 	case !seen:
 		t.Advance(a, ts)
+		return 0
 	case v >= prev:
-		t.Add(a, ts, name, v-prev)
-	default:
-		t.Add(a, ts, name, v)
+		d = v - prev
 	}
+	t.Add(a, ts, name, d)
+	return d
 }
 
 // Tick lets time pass for every asset, closing the windows that ended
