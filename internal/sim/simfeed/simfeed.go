@@ -5,6 +5,7 @@
 package simfeed
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -72,23 +73,28 @@ type Result struct {
 // Run starts svc with params and gives it ticks ticks of src, one
 // simulated second apart from Start: each tick's points as one batch, then
 // a Tick with the tick's time, as an edge does at rate 1. keep names the
-// series whose every point Result.Series keeps.
+// series whose every point Result.Series keeps; a name that starts with
+// "/" keeps every series that ends with it.
 func Run(t testing.TB, svc molensvc.Service, params string, src Source, ticks int, keep ...string) *Result {
 	t.Helper()
 	if err := svc.Init([]byte(params)); err != nil {
 		t.Fatalf("init %s: %v", params, err)
 	}
 	r := &Result{Last: map[string]molensvc.Point{}, Series: map[string][]molensvc.Point{}}
-	kept := map[string]bool{}
-	for _, s := range keep {
-		kept[s] = true
+	kept := func(series string) bool {
+		for _, k := range keep {
+			if series == k || strings.HasPrefix(k, "/") && strings.HasSuffix(series, k) {
+				return true
+			}
+		}
+		return false
 	}
 	var out molensvc.Output
 	collect := func() {
 		r.Points += len(out.Points)
 		for _, p := range out.Points {
 			r.Last[p.Series] = p
-			if kept[p.Series] {
+			if kept(p.Series) {
 				r.Series[p.Series] = append(r.Series[p.Series], p)
 			}
 		}
