@@ -19,7 +19,7 @@ const robot = "demo-factory/hall-a/line-1/robot-cell"
 func TestSimulatedCell(t *testing.T) {
 	const hours = 8
 	running := map[int64]float64{} // running seconds by the end of their window
-	total := map[int64]float64{} // parts handled so far, at each hour
+	total := map[int64]float64{}   // parts handled so far, at each hour
 	var state string
 	src := simfeed.Factory(t, 1)
 	rec := func(now time.Time) []uns.Point {
