@@ -26,6 +26,7 @@ with 'molen service test'. See docs/services.md.`,
 		Args: cobra.NoArgs,
 	}
 	cmd.AddCommand(newServiceInit(g), newServiceBuild(g), newServiceTest(g))
+	cmd.AddCommand(serviceCatalogue(g)...)
 	return cmd
 }
 
