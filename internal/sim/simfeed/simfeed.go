@@ -5,10 +5,13 @@
 package simfeed
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/molen-io/molen/internal/connector/vda5050"
+	"github.com/molen-io/molen/internal/connector/vda5050/vda5050test"
 	"github.com/molen-io/molen/internal/sim"
 	"github.com/molen-io/molen/internal/uns"
 	"github.com/molen-io/molen/sdk/molensvc"
@@ -60,6 +63,43 @@ func Points(pts []uns.Point) []molensvc.Point {
 func Factory(t testing.TB, seed int64) Source {
 	f := sim.NewDemoFactory(seed)
 	return func(now time.Time) []uns.Point { return Messages(t, f.Tick(now), now) }
+}
+
+// AGVs is a fleet of n simulated AGVs (vda5050test's model, the
+// simulator's AGV) as a Source: each moves one second a tick and
+// publishes its state message, decoded by the vda5050 input's decoder
+// onto demo-factory/hall-a/agv/molen-agv-<i>. The first tick adds each
+// vehicle's connection message.
+func AGVs(t testing.TB, n int, seed uint64) Source {
+	cfg := vda5050.NewConfig()
+	cfg.Broker.URL = "tcp://127.0.0.1:1"
+	cfg.Site, cfg.Area = sim.DefaultSite, sim.Area
+	dec, err := vda5050.NewDecoder(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var agvs []*vda5050test.AGV
+	for i := range n {
+		agvs = append(agvs, vda5050test.NewAGV("molen", fmt.Sprintf("agv-%d", i+1), seed+uint64(i)))
+	}
+	first := true
+	return func(now time.Time) []uns.Point {
+		var pts []uns.Point
+		for _, a := range agvs {
+			var err error
+			if first {
+				if pts, _, err = dec.Decode(pts, nil, a.Topic("connection"), a.ConnectionMessage(now), now.UnixNano()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			a.Step(time.Second)
+			if pts, _, err = dec.Decode(pts, nil, a.Topic("state"), a.State(now), now.UnixNano()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		first = false
+		return pts
+	}
 }
 
 // Result is what a service emitted during Run.
