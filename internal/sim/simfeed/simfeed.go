@@ -102,6 +102,12 @@ func AGVs(t testing.TB, n int, seed uint64) Source {
 	}
 }
 
+// Printer is the simulator's 3D printer of seed as a Source.
+func Printer(t testing.TB, seed int64) Source {
+	p := sim.NewPrinter(seed, "")
+	return func(now time.Time) []uns.Point { return Messages(t, p.Tick(now), now) }
+}
+
 // Result is what a service emitted during Run.
 type Result struct {
 	Points int                       // points emitted
