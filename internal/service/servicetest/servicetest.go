@@ -105,7 +105,7 @@ func Agree(t testing.TB, dir string, native molensvc.Service, params string, src
 		if err := native.Tick(now.UnixNano(), &nout); err != nil {
 			t.Fatal(err)
 		}
-		want.Points = append(want.Points, points(nout.Points)...)
+		want.Points = append(want.Points, simfeed.UNS(nout.Points)...)
 		for _, e := range nout.Events {
 			want.Events = append(want.Events, uns.Event{Asset: e.Asset, Kind: e.Kind, Start: e.Start, End: e.End, Attrs: e.Attrs})
 		}
@@ -130,26 +130,6 @@ func Agree(t testing.TB, dir string, native molensvc.Service, params string, src
 		}
 	}
 	return &got
-}
-
-// points converts SDK points to the edge's.
-func points(pts []molensvc.Point) []uns.Point {
-	out := make([]uns.Point, len(pts))
-	for i, p := range pts {
-		var v uns.Value
-		switch p.Value.Kind {
-		case molensvc.KindFloat:
-			v = uns.Float(p.Value.F)
-		case molensvc.KindInt:
-			v = uns.Int(p.Value.I)
-		case molensvc.KindBool:
-			v = uns.Bool(p.Value.B)
-		case molensvc.KindString:
-			v = uns.String(p.Value.S)
-		}
-		out[i] = uns.Point{Series: p.Series, TS: p.TS, Value: v, Quality: uns.Quality(p.Quality)}
-	}
-	return out
 }
 
 func show(p uns.Point) string {

@@ -58,6 +58,26 @@ func Points(pts []uns.Point) []molensvc.Point {
 	return out
 }
 
+// UNS converts SDK points to the edge's.
+func UNS(pts []molensvc.Point) []uns.Point {
+	out := make([]uns.Point, len(pts))
+	for i, p := range pts {
+		var v uns.Value
+		switch p.Value.Kind {
+		case molensvc.KindFloat:
+			v = uns.Float(p.Value.F)
+		case molensvc.KindInt:
+			v = uns.Int(p.Value.I)
+		case molensvc.KindBool:
+			v = uns.Bool(p.Value.B)
+		case molensvc.KindString:
+			v = uns.String(p.Value.S)
+		}
+		out[i] = uns.Point{Series: p.Series, TS: p.TS, Value: v, Quality: uns.Quality(p.Quality)}
+	}
+	return out
+}
+
 // Factory is the demo's factory (the line and the robot cell) of seed as
 // a Source.
 func Factory(t testing.TB, seed int64) Source {
