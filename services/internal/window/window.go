@@ -76,12 +76,19 @@ type Tracker struct {
 	Close  func(a *Asset, w *Totals)
 	assets map[string]*Asset
 	order  []*Asset
+	last   *Asset // the asset Asset returned last: a batch holds runs of one machine's tags
 }
 
 // Asset returns the asset at path, creating it; path may point into the
 // input buffer (it is cloned when kept).
 func (t *Tracker) Asset(path string) *Asset {
+	// Comparing strings is much cheaper than hashing them in
+	// WebAssembly, and a device publishes its tags together.
+	if t.last != nil && t.last.Path == path {
+		return t.last
+	}
 	if a := t.assets[path]; a != nil {
+		t.last = a
 		return a
 	}
 	if t.assets == nil {
@@ -91,6 +98,7 @@ func (t *Tracker) Asset(path string) *Asset {
 	a.win = Totals{Time: map[string]int64{}, Sum: map[string]float64{}}
 	t.assets[a.Path] = a
 	t.order = append(t.order, a)
+	t.last = a
 	return a
 }
 
