@@ -124,10 +124,7 @@ func (s *secure) Process(in []molensvc.Point, out *molensvc.Output) error {
 		if v.Kind == molensvc.KindString {
 			v.S = strings.Clone(v.S)
 		}
-		if _, known := s.f[name]; !known {
-			name = strings.Clone(name) // name points into the input buffer
-		}
-		s.f[name] = v
+		s.f[strings.Clone(name)] = v // name points into the input buffer
 		s.at = max(s.at, p.TS)
 		seen = true
 	}
