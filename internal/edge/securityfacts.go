@@ -31,7 +31,7 @@ const SecurityFactsEvery = time.Hour
 //	mqtt_anonymous           bool   clients without a username or certificate may publish
 //	status_public            bool   the status API and /metrics accept other hosts
 //	hub_pinned               bool   the hub's certificate is pinned
-//	credential_age_days      float  age of the edge's stored credential (absent before enrolling)
+//	credential_age_days      float  days since the edge enrolled or last rotated its key (its credential file; absent before enrolling)
 //	devices_file_age_days    float  age of the devices file, with the device passwords (absent without one)
 //	mqtt_tls_cert_days_left  float  days until the listener's certificate expires (absent without TLS)
 func (e *Edge) SecurityFacts(now time.Time) []uns.Point {

@@ -65,13 +65,13 @@ var checks = []check{
 		"let the status API and /metrics listen on 127.0.0.1, or put them behind a firewall",
 		func(f facts, _ params) (bool, string) { b, _ := f.bool("status_public"); return b, "" }},
 	{"credential_age", "medium", "SR 1.5",
-		"rotate the edge's credential (re-enroll it from the hub's fleet page)",
+		"rotate the edge's key: molen edge rotate-key",
 		func(f facts, p params) (bool, string) {
 			d, ok := f.number("credential_age_days")
 			return ok && d > p.MaxCredentialDays, days(d)
 		}},
 	{"device_password_age", "low", "SR 1.5",
-		"rotate the device passwords (molen edge device passwd)",
+		"give each device a new password: remove its entry from the devices file and add it again with molen edge device add",
 		func(f facts, p params) (bool, string) {
 			d, ok := f.number("devices_file_age_days")
 			return ok && d > p.MaxPasswordDays, days(d)
