@@ -5,7 +5,6 @@ package cli
 import (
 	"bufio"
 	"bytes"
-	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -49,8 +48,8 @@ The provider is the manifest's first organisation unless --provider-name and
 			}
 			o := eucat.Offering{Package: pkg, HubURL: hub, ProviderName: providerName, ProviderURL: providerURL, PackageDigest: digest}
 			if orgs := pkg.Manifest.Metadata.Catalog.Organization; len(orgs) > 0 {
-				o.ProviderName = cmp.Or(o.ProviderName, orgs[0].Name)
-				o.ProviderURL = cmp.Or(o.ProviderURL, orgs[0].Site)
+				o.ProviderName = cmp(o.ProviderName, orgs[0].Name)
+				o.ProviderURL = cmp(o.ProviderURL, orgs[0].Site)
 			}
 			terms, err := os.ReadFile(filepath.Join(pkg.Dir, pkg.Molen.Terms))
 			if err != nil {
