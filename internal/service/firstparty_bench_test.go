@@ -125,8 +125,10 @@ func BenchmarkFirstPartyLoad(b *testing.B) {
 
 // TestFirstPartyMemory reports what a running install of each of two
 // first-party services costs after an hour of simulated data: its linear
-// memory, and the process's resident memory per install over 8 installs.
-// It asserts only that the figures are there (docs/benchmarks.md has them).
+// memory, and, for the first, the process's resident memory per install
+// over 8 installs (for the second, the first's memory being returned
+// to the system blurs the figure). It asserts only that the figures are
+// there (docs/benchmarks.md has them).
 func TestFirstPartyMemory(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds modules")
@@ -163,7 +165,11 @@ func TestFirstPartyMemory(t *testing.T) {
 		if s.MemoryMiB <= 0 || s.Failures != 0 {
 			t.Fatalf("%s: stats %+v", sp.name, s)
 		}
-		t.Logf("%s: linear memory %.1f MiB; resident %.1f MiB per install (over %d)", sp.name, s.MemoryMiB, float64(after-before)/(1<<20)/n, n)
+		if sp.name == firstParty[0].name {
+			t.Logf("%s: linear memory %.1f MiB; resident %.1f MiB per install (over %d)", sp.name, s.MemoryMiB, float64(after-before)/(1<<20)/n, n)
+		} else {
+			t.Logf("%s: linear memory %.1f MiB", sp.name, s.MemoryMiB)
+		}
 		for _, in := range append(ins, first) {
 			in.Close(t.Context())
 		}
