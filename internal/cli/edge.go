@@ -151,6 +151,7 @@ pipeline file's warnings, and every problem found (exit status 1).
 	f.StringVar(&otelEndpoint, "otel-endpoint", "", otelHelp)
 	f.StringVar(&cfg.MQTTListen, "mqtt-listen", edge.DefaultMQTTListen, "MQTT listener for devices (without a devices file any client may publish: keep it on the machine network)")
 	f.StringVar(&cfg.DevicesFile, "devices", "", "devices that may connect, with password hashes and UNS prefixes (default: <data>/devices.yaml if it exists; none: any client may connect)")
+	f.BoolVar(&cfg.SecurityFacts, "security-facts", false, "write the edge's security facts (listeners, TLS, device authentication, credential age) as points under _edge/security/ at start and hourly, for the security self-check service")
 	f.BoolVar(&cfg.MQTTAnonymous, "mqtt-anonymous", false, "with a devices file, admit clients without username or certificate too (they publish anywhere)")
 	f.StringVar(&cfg.MQTTTLSCert, "mqtt-tls-cert", "", "PEM certificate of the MQTT listener: devices connect over TLS; with --mqtt-tls-key")
 	f.StringVar(&cfg.MQTTTLSKey, "mqtt-tls-key", "", "PEM private key of --mqtt-tls-cert")

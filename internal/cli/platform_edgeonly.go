@@ -11,3 +11,6 @@ func platform(*globals) []*cobra.Command { return nil }
 const platformHint = `
 
 This is an edge-only build: the hub, the simulator and the demo are left out.`
+
+// serviceCatalogue is empty in an edge-only build: no EU catalogue export.
+func serviceCatalogue(*globals) []*cobra.Command { return nil }

@@ -28,6 +28,7 @@ upload it ('molen service publish'). See docs/services.md.`,
 		Args: cobra.NoArgs,
 	}
 	cmd.AddCommand(newServiceInit(g), newServiceBuild(g), newServiceTest(g), newServiceKeygen(g), newServiceSign(g), newServicePublish(g))
+	cmd.AddCommand(serviceCatalogue(g)...)
 	return cmd
 }
 

@@ -48,6 +48,8 @@ picks a free one; the log and --inputs tell which):
                     shares one broker)
   --drop DIR        add a leak tester that writes its results as CSV files
                     into DIR (read by the edge's files input)
+  --printer         add a 3D printer publishing over MQTT
+                    (<site>/hall-a/print-shop/printer-1)
 
 --inputs FILE writes an edge inputs file that reads them (molen edge --inputs).
 Register map, node ids and topics: docs/sim.md.`,
@@ -101,6 +103,7 @@ Register map, node ids and topics: docs/sim.md.`,
 	f.StringVar(&serve.VDA5050, "vda5050", "", "add an AGV speaking VDA 5050 on an MQTT broker run at this host:port")
 	f.StringVar(&serve.Drop, "drop", "", "add a leak tester writing CSV result files into this folder")
 	f.StringVar(&inputsFile, "inputs", "", "write an edge inputs file reading the protocols above to this file")
+	f.BoolVar(&cfg.Printer, "printer", false, "add a 3D printer publishing over MQTT (<site>/hall-a/print-shop/printer-1)")
 	return cmd
 }
 

@@ -55,6 +55,10 @@ type Config struct {
 	// "": DevicesFile in DataDir if it exists; without one the listener
 	// admits any client (and says so at start).
 	DevicesFile string
+	// SecurityFacts writes the edge's security facts (SecurityFacts) into
+	// its pipeline at start and every SecurityFactsEvery, for the security
+	// self-check service.
+	SecurityFacts bool
 	// MQTTAnonymous admits clients without a username or certificate
 	// beside the devices of the devices file (they publish anywhere).
 	MQTTAnonymous bool
@@ -341,6 +345,9 @@ func Start(ctx context.Context, cfg Config) (*Edge, error) {
 	e.runCtx = ctx
 	e.group.Go(func() error { return e.forward(ctx) })
 	e.group.Go(func() error { return e.outputs.Run(ctx) })
+	if cfg.SecurityFacts {
+		e.group.Go(func() error { return e.securityFacts(ctx) })
+	}
 	if e.pipe != nil {
 		e.group.Go(func() error { return e.runPipeline(ctx) })
 	}

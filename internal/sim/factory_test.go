@@ -267,3 +267,42 @@ func BenchmarkTick(b *testing.B) {
 	}
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "msgs/s")
 }
+
+// TestPrinter runs the 3D printer for three simulated days: it prints
+// jobs one after another, heating first, pauses when its spool runs out,
+// fails now and then with a worn heater (whose nozzle temperature wanders
+// more before), and the same seed gives the same messages.
+func TestPrinter(t *testing.T) {
+	a, b := NewPrinter(4, ""), NewPrinter(4, "")
+	if a.Asset() != "demo-factory/hall-a/print-shop/printer-1" {
+		t.Fatalf("asset %s", a.Asset())
+	}
+	states := map[string]int{}
+	var last Message
+	for i := range 3 * 86400 {
+		now := time.Unix(int64(i), 0)
+		ma, mb := a.Tick(now), b.Tick(now)
+		if len(ma) != len(printerTags) || ma[len(ma)-1].Topic != a.Asset()+"/seq" {
+			t.Fatalf("tick %d: %d messages", i, len(ma))
+		}
+		for k := range ma {
+			if string(ma[k].Payload) != string(mb[k].Payload) {
+				t.Fatalf("tick %d: %s vs %s: the same seed differs", i, ma[k].Payload, mb[k].Payload)
+			}
+			if _, err := uns.Decode(nil, ma[k].Topic, ma[k].Payload, 0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		states[a.state]++
+		last = ma[8]
+	}
+	for _, s := range []string{"idle", "heating", "printing", "paused", "done", "error"} {
+		if states[s] == 0 {
+			t.Errorf("never %s in three days: %v", s, states)
+		}
+	}
+	if states["printing"] < 86400 {
+		t.Errorf("printing %d s of three days", states["printing"])
+	}
+	t.Logf("three days: %v; jobs done %s, failed %d", states, last.Payload, a.failed)
+}

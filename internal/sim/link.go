@@ -20,7 +20,7 @@ import (
 // its store when, and only when, the PUBACK arrives, so ackStore.Del is the
 // acknowledgement.
 type link struct {
-	m   *machine // owned by the machine's goroutine in Run
+	m   device // owned by the machine's goroutine in Run
 	max int
 
 	mu sync.Mutex // guards the fields below
@@ -37,7 +37,7 @@ type link struct {
 	room      chan struct{}    // closed, and replaced, when inflight drops below max
 }
 
-func newLink(m *machine, max int) *link {
+func newLink(m device, max int) *link {
 	return &link{
 		m:        m,
 		max:      max,

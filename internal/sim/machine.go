@@ -316,6 +316,19 @@ func (m *machine) step() {
 	m.energy += m.power * dt / 3600
 }
 
+// device is what a Sim publishes: a machine of the line or the 3D
+// printer.
+type device interface {
+	path() string       // UNS asset path
+	clientName() string // suffix of its MQTT client id
+	lastSeq() uint64    // its last tick
+	tick(dst []Message, now time.Time) []Message
+}
+
+func (m *machine) path() string       { return m.asset }
+func (m *machine) clientName() string { return m.kind.name }
+func (m *machine) lastSeq() uint64    { return m.seq }
+
 // advance advances the machine by one tick: one step and the next seq.
 func (m *machine) advance() {
 	m.step()

@@ -50,7 +50,9 @@ type Config struct {
 	// means all of them. Leave out those a Server serves over another
 	// protocol (ServeConfig.MQTTMachines).
 	Machines []string
-	Log      *slog.Logger
+	// Printer adds the 3D printer (<site>/hall-a/print-shop/printer-1).
+	Printer bool
+	Log     *slog.Logger
 }
 
 func (c Config) withDefaults() Config {
@@ -125,6 +127,9 @@ func New(cfg Config) (*Sim, error) {
 			s.links = append(s.links, newLink(m, cfg.MaxInflight))
 		}
 	}
+	if cfg.Printer {
+		s.links = append(s.links, newLink(NewPrinter(cfg.Seed, cfg.Site), cfg.MaxInflight))
+	}
 	return s, nil
 }
 
@@ -132,7 +137,7 @@ func New(cfg Config) (*Sim, error) {
 func (s *Sim) Machines() []string {
 	out := make([]string, len(s.links))
 	for i, l := range s.links {
-		out[i] = l.m.asset
+		out[i] = l.m.path()
 	}
 	return out
 }
@@ -162,7 +167,7 @@ func (s *Sim) Run(ctx context.Context) error {
 func (s *Sim) Acked() map[string]uint64 {
 	out := make(map[string]uint64, len(s.links))
 	for _, l := range s.links {
-		out[l.m.asset], _ = l.counts()
+		out[l.m.path()], _ = l.counts()
 	}
 	return out
 }
@@ -177,7 +182,7 @@ func (s *Sim) AckedTime() map[string]time.Time {
 	for _, l := range s.links {
 		l.mu.Lock()
 		if l.acked > 0 {
-			out[l.m.asset] = time.UnixMilli(l.ackedMS)
+			out[l.m.path()] = time.UnixMilli(l.ackedMS)
 		}
 		l.mu.Unlock()
 	}
@@ -189,13 +194,13 @@ func (s *Sim) AckedTime() map[string]time.Time {
 func (s *Sim) Published() map[string]uint64 {
 	out := make(map[string]uint64, len(s.links))
 	for _, l := range s.links {
-		_, out[l.m.asset] = l.counts()
+		_, out[l.m.path()] = l.counts()
 	}
 	return out
 }
 
 func (s *Sim) runMachine(ctx context.Context, l *link) error {
-	log := s.cfg.Log.With("machine", l.m.asset)
+	log := s.cfg.Log.With("machine", l.m.path())
 	client := mqtt.NewClient(s.clientOptions(l, log))
 	// With ConnectRetry the connect token completes only once connected;
 	// publishes before that are stored and sent on connection, so there is
@@ -216,7 +221,7 @@ func (s *Sim) runMachine(ctx context.Context, l *link) error {
 					return s.stop(l, client, log) // ctx ended while the tick waited for room
 				}
 			}
-			l.handedOver(l.m.seq, now.UnixMilli())
+			l.handedOver(l.m.lastSeq(), now.UnixMilli())
 		}
 	}
 }
@@ -226,7 +231,7 @@ func (s *Sim) stop(l *link, client mqtt.Client, log *slog.Logger) error {
 	n := l.drain(s.drainTimeout)
 	client.Disconnect(250)
 	if n > 0 {
-		return fmt.Errorf("stop %s: %d %w within %v", l.m.asset, n, ErrUnacknowledged, s.drainTimeout)
+		return fmt.Errorf("stop %s: %d %w within %v", l.m.path(), n, ErrUnacknowledged, s.drainTimeout)
 	}
 	acked, published := l.counts()
 	log.Info("sim machine stopped", "published", published, "acked", acked)
@@ -240,7 +245,7 @@ func (s *Sim) clientOptions(l *link, log *slog.Logger) *mqtt.ClientOptions {
 	var failing atomic.Bool // a connection attempt failed since the last connect: log the outage once
 	return mqtt.NewClientOptions().
 		AddBroker("tcp://" + s.cfg.Broker).
-		SetClientID(s.cfg.ClientID + "-" + l.m.kind.name).
+		SetClientID(s.cfg.ClientID + "-" + l.m.clientName()).
 		SetCleanSession(false).
 		SetStore(l.store()).
 		SetAutoReconnect(true).

@@ -314,8 +314,8 @@ func TestRunBoundsInflightWhileBrokerDown(t *testing.T) {
 	addr := freeAddr(t)
 	s := newSim(t, Config{Broker: addr, Seed: 3, Rate: 100, MaxInflight: maxInflight})
 	for _, l := range s.links {
-		if maxInflight%len(l.m.topics) == 0 {
-			t.Fatalf("%s has %d tags, a divisor of %d: choose another bound", l.m.asset, len(l.m.topics), maxInflight)
+		if m := l.m.(*machine); maxInflight%len(m.topics) == 0 {
+			t.Fatalf("%s has %d tags, a divisor of %d: choose another bound", m.asset, len(m.topics), maxInflight)
 		}
 	}
 	stop := start(t, s)
@@ -335,8 +335,8 @@ func TestRunBoundsInflightWhileBrokerDown(t *testing.T) {
 	})
 	stalled := s.Published()
 	for _, l := range s.links {
-		m := l.m.asset
-		if got, want := stalled[m], uint64(maxInflight/len(l.m.topics)); got != want {
+		m := l.m.path()
+		if got, want := stalled[m], uint64(maxInflight/len(l.m.(*machine).topics)); got != want {
 			t.Errorf("%s: published %d ticks with the broker down, want the %d whose messages fit in %d", m, got, want, maxInflight)
 		}
 		if got := s.Acked()[m]; got != 0 {

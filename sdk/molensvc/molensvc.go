@@ -69,6 +69,12 @@ func (v Value) Number() (f float64, ok bool) {
 }
 
 // Point is one value of one series at one time (unix nanoseconds).
+//
+// In Process, a point's Series points into the input buffer, which the
+// next batch overwrites: keep it beyond the call with strings.Clone. A map
+// may be looked up with it, but not assigned to with it as the key, even
+// a key already there (m[p.Series] = v, m[tag] += v): a Go map assignment
+// stores the key it is given.
 type Point struct {
 	Series  string
 	TS      int64
