@@ -3,8 +3,6 @@
 package cli
 
 import (
-	"bufio"
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -47,25 +45,15 @@ The provider is the manifest's first organisation unless --provider-name and
 				return err
 			}
 			o := eucat.Offering{Package: pkg, HubURL: hub, ProviderName: providerName, ProviderURL: providerURL, PackageDigest: digest}
-			if orgs := pkg.Manifest.Metadata.Catalog.Organization; len(orgs) > 0 {
-				o.ProviderName = cmp(o.ProviderName, orgs[0].Name)
-				o.ProviderURL = cmp(o.ProviderURL, orgs[0].Site)
+			if err := eucat.Complete(&o, func(name string) ([]byte, error) { return os.ReadFile(filepath.Join(pkg.Dir, name)) }); err != nil {
+				return err
 			}
-			terms, err := os.ReadFile(filepath.Join(pkg.Dir, pkg.Molen.Terms))
-			if err != nil {
-				return fmt.Errorf("terms: %w", err)
-			}
-			sum := sha256.Sum256(terms)
-			o.TermsDigest = hex.EncodeToString(sum[:])
 			if o.PackageDigest == "" {
 				if o.PackageDigest, err = dirDigest(pkg.Dir); err != nil {
 					return err
 				}
 			}
 			o.PackageDigest = strings.TrimPrefix(o.PackageDigest, "sha256:")
-			if lic, err := os.ReadFile(filepath.Join(pkg.Dir, pkg.Manifest.Metadata.Catalog.Application.LicenseFile)); err == nil {
-				o.License = spdxID(lic)
-			}
 			doc, err := eucat.Export(o, format)
 			if err != nil {
 				return err
@@ -109,15 +97,4 @@ func dirDigest(dir string) (string, error) {
 		h.Write(b)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
-// spdxID returns the licence file's SPDX-License-Identifier, or "".
-func spdxID(b []byte) string {
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		if id, ok := strings.CutPrefix(strings.TrimSpace(sc.Text()), "SPDX-License-Identifier:"); ok {
-			return strings.TrimSpace(id)
-		}
-	}
-	return ""
 }

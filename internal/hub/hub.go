@@ -459,7 +459,7 @@ func (h *Hub) open(ctx context.Context) error {
 		return err
 	}
 	if h.market, err = market.New(ctx, market.Config{DB: h.meta, Fleet: h.fleet, Audit: h.audit, Dir: filepath.Join(cfg.DataDir, "market"),
-		Key: marketKey, Log: cfg.Log.With("component", "market"), Now: cfg.Now, Reg: reg}); err != nil {
+		Key: marketKey, Log: cfg.Log.With("component", "market"), Now: cfg.Now, Reg: reg, PublicURL: h.PublicURL}); err != nil {
 		return err
 	}
 	h.fleet.SetServiceParts(h.market.ServiceParts)

@@ -67,6 +67,9 @@ type Config struct {
 	Log *slog.Logger
 	Now func() time.Time
 	Reg prometheus.Registerer
+	// PublicURL is the hub's address as catalogues reach it, for the
+	// IRIs of the EU catalogue entries.
+	PublicURL func() string
 }
 
 // Service is the marketplace: provider keys, listings and their

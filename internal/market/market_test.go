@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"encoding/json"
 	"errors"
+	"net/http/httptest"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -325,5 +326,55 @@ func TestUpgradeKeepsSecretsAndGroupInstalls(t *testing.T) {
 	}
 	if _, ok := d.Manifest.Part("secret/svc-spc-presses-api-key"); !ok {
 		t.Errorf("the secret parameter's part is not sealed for the edge: %v", d.Explain)
+	}
+}
+
+// TestEUCatalogue: a released version's catalogue entry is public JSON-LD
+// naming the published archive by its digest; a draft's and a revoked
+// version's are not found.
+func TestEUCatalogue(t *testing.T) {
+	w := newWorld(t)
+	w.m.cfg.PublicURL = func() string { return "https://hub.example.org" }
+	get := func(id, version, format string) (*httptest.ResponseRecorder, error) {
+		r := httptest.NewRequest("GET", "/api/v1/market/services/"+id+"/versions/"+version+"/catalogue?format="+format, nil)
+		r.SetPathValue("id", id)
+		r.SetPathValue("version", version)
+		rec := httptest.NewRecorder()
+		return rec, w.m.euCatalogue(rec, r, api.Principal{})
+	}
+	env, _, _ := svcpack.Sign(w.provKey, w.archive, "tools")
+	v, err := w.m.Publish(t.Context(), "tools", "usr_pub", w.archive, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := get(v.Listing, v.Version, "dcat"); !errors.Is(err, meta.ErrNotFound) {
+		t.Errorf("a draft's entry: %v, want not found", err)
+	}
+	w.m.Act(t.Context(), "provider", "tools", v.Listing, v.Version, "submit", "", "usr_pub")
+	if _, err := w.m.Act(t.Context(), "platform", "platform", v.Listing, v.Version, "release", "", "usr_ops"); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ format, want string }{{"dcat", "DataService"}, {"gaiax", "ServiceOffering"}} {
+		rec, err := get(v.Listing, v.Version, c.format)
+		if err != nil {
+			t.Fatalf("%s: %v", c.format, err)
+		}
+		body := rec.Body.String()
+		if ct := rec.Header().Get("Content-Type"); ct != "application/ld+json" {
+			t.Errorf("%s: content type %q", c.format, ct)
+		}
+		if !json.Valid(rec.Body.Bytes()) || !strings.Contains(body, c.want) ||
+			!strings.Contains(body, "https://hub.example.org/api/v1/edge/services/"+v.SHA256) {
+			t.Errorf("%s: the entry lacks %s or the package by its digest %s:\n%s", c.format, c.want, v.SHA256, body)
+		}
+	}
+	if _, err := get(v.Listing, v.Version, "rdfxml"); !errors.Is(err, api.ErrBadRequest) {
+		t.Errorf("an unknown format: %v, want a bad request", err)
+	}
+	if _, err := w.m.Act(t.Context(), "platform", "platform", v.Listing, v.Version, "revoke", "", "usr_ops"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := get(v.Listing, v.Version, "dcat"); !errors.Is(err, meta.ErrNotFound) {
+		t.Errorf("a revoked version's entry: %v, want not found", err)
 	}
 }

@@ -3,11 +3,18 @@ package market
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/molen-io/molen/internal/api"
+	"github.com/molen-io/molen/internal/meta"
+	"github.com/molen-io/molen/internal/service/eucat"
 	"github.com/molen-io/molen/internal/sign"
 	"github.com/molen-io/molen/internal/svcpack"
 	"github.com/molen-io/molen/internal/uplink"
@@ -27,6 +34,7 @@ func (s *Service) Routes() []api.Route {
 		{Method: "POST", Path: "/api/v1/market/review/{id}/{version}/{action}", Auth: api.PlatformAdmin, Area: "market", Handle: s.platformAct},
 		{Method: "GET", Path: "/api/v1/market/services", Auth: api.Viewer, Area: "market", Handle: s.catalogue},
 		{Method: "GET", Path: "/api/v1/market/services/{id}", Auth: api.Viewer, Area: "market", Handle: s.listing},
+		{Method: "GET", Path: "/api/v1/market/services/{id}/versions/{version}/catalogue", Auth: api.Public, Stream: s.euCatalogue},
 		{Method: "GET", Path: "/api/v1/market/installs", Auth: api.Viewer, Area: "market", Handle: s.listInstalls},
 		{Method: "POST", Path: "/api/v1/market/installs", Auth: api.Engineer, Area: "market", Handle: s.install, MaxBody: 64 << 10},
 		{Method: "GET", Path: "/api/v1/market/installs/{name}", Auth: api.Viewer, Area: "market", Handle: s.getInstall},
@@ -235,5 +243,53 @@ func (s *Service) download(w http.ResponseWriter, r *http.Request, p api.Princip
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	_, err = w.Write(b)
+	return err
+}
+
+// euCatalogue serves a released (or deprecated) version's EU catalogue
+// entry as JSON-LD: ?format=dcat (DCAT-AP DataService, the default) or
+// gaiax (Gaia-X ServiceOffering). Public: catalogues harvest without
+// signing in; drafts, versions in review and revoked ones are not found.
+func (s *Service) euCatalogue(w http.ResponseWriter, r *http.Request, _ api.Principal) error {
+	format := r.URL.Query().Get("format")
+	if format == "" {
+		format = "dcat"
+	}
+	if !slices.Contains(eucat.Formats, format) {
+		return api.BadRequest("format: %q: want one of %s", format, strings.Join(eucat.Formats, ", "))
+	}
+	v, err := s.Version(r.Context(), r.PathValue("id"), r.PathValue("version"))
+	if err != nil {
+		return err
+	}
+	if v.State != Released && v.State != Deprecated {
+		return fmt.Errorf("%s %s: %w", v.Listing, v.Version, meta.ErrNotFound)
+	}
+	b, err := os.ReadFile(filepath.Join(s.cfg.Dir, v.SHA256))
+	if err != nil {
+		return fmt.Errorf("package %s: %w", v.SHA256, err)
+	}
+	files, pkg, err := svcpack.Read(b)
+	if err != nil {
+		return fmt.Errorf("package %s: %w", v.SHA256, err)
+	}
+	o := eucat.Offering{Package: pkg, Version: v.Version, PackageDigest: v.SHA256}
+	if s.cfg.PublicURL != nil {
+		o.HubURL = s.cfg.PublicURL()
+	}
+	if err := eucat.Complete(&o, func(name string) ([]byte, error) {
+		if f, ok := files[name]; ok {
+			return f, nil
+		}
+		return nil, fmt.Errorf("%s: not in the package", name)
+	}); err != nil {
+		return err
+	}
+	doc, err := eucat.Export(o, format)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/ld+json")
+	_, err = w.Write(doc)
 	return err
 }

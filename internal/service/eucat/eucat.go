@@ -15,6 +15,8 @@
 package eucat
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -250,4 +252,47 @@ func ServiceOffering(o Offering) ([]byte, error) {
 		doc["gx:keyword"] = tags
 	}
 	return json.MarshalIndent(doc, "", "  ")
+}
+
+// Complete fills what o leaves empty from the package's own files, read
+// by read (a name in the package, e.g. os.ReadFile of the directory's file
+// or the published archive's entry): the provider's name and URL from the
+// manifest's first organisation, the terms' sha256, and the licence's SPDX
+// identifier (its SPDX-License-Identifier line).
+func Complete(o *Offering, read func(name string) ([]byte, error)) error {
+	if o.Package == nil {
+		return errors.New("eucat: no package")
+	}
+	if orgs := o.Package.Manifest.Metadata.Catalog.Organization; len(orgs) > 0 {
+		if o.ProviderName == "" {
+			o.ProviderName = orgs[0].Name
+		}
+		if o.ProviderURL == "" {
+			o.ProviderURL = orgs[0].Site
+		}
+	}
+	if o.TermsDigest == "" {
+		terms, err := read(o.Package.Molen.Terms)
+		if err != nil {
+			return fmt.Errorf("terms: %w", err)
+		}
+		sum := sha256.Sum256(terms)
+		o.TermsDigest = hex.EncodeToString(sum[:])
+	}
+	if o.License == "" {
+		if lic, err := read(o.Package.Manifest.Metadata.Catalog.Application.LicenseFile); err == nil {
+			o.License = spdxID(lic)
+		}
+	}
+	return nil
+}
+
+// spdxID returns a licence text's SPDX-License-Identifier, or "".
+func spdxID(b []byte) string {
+	for line := range strings.Lines(string(b)) {
+		if id, ok := strings.CutPrefix(strings.TrimSpace(line), "SPDX-License-Identifier:"); ok {
+			return strings.TrimSpace(id)
+		}
+	}
+	return ""
 }
