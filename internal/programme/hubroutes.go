@@ -2,12 +2,14 @@ package programme
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
 	"time"
 
 	"github.com/molen-io/molen/internal/api"
+	"github.com/molen-io/molen/internal/meta"
 	"github.com/molen-io/molen/internal/programme/dma"
 )
 
@@ -27,6 +29,8 @@ func (s *Service) hubRoutes() []api.Route {
 		{Method: "POST", Path: "/api/v1/programme/customers", Auth: api.Advisor, Area: "programme", Handle: s.register, SelfAudited: true, MaxBody: 8 << 10},
 		{Method: "GET", Path: "/api/v1/programme/customers/{company}", Auth: api.Viewer, Area: "programme", Handle: s.customer},
 		{Method: "POST", Path: "/api/v1/programme/customers/{company}/services", Auth: api.Advisor, Area: "programme", Handle: s.recordService, SelfAudited: true, MaxBody: 8 << 10},
+		{Method: "POST", Path: "/api/v1/programme/customers/{company}/recommendations", Auth: api.Advisor, Area: "programme", Handle: s.recommend, SelfAudited: true, MaxBody: 4 << 10},
+		{Method: "GET", Path: "/api/v1/journey", Auth: api.Viewer, Area: "programme", Handle: s.journey},
 		{Method: "GET", Path: "/api/v1/programme/collaborations", Auth: api.Viewer, Area: "programme", Handle: s.listCollaborations},
 		{Method: "POST", Path: "/api/v1/programme/collaborations", Auth: api.Advisor, Area: "programme", Handle: s.collaborate, MaxBody: 4 << 10},
 		{Method: "GET", Path: "/api/v1/programme/kpi", Auth: api.Viewer, Area: "programme", Stream: s.kpi},
@@ -172,11 +176,14 @@ type Report struct {
 	// Evidence is what molen measures of the company's factory, when the
 	// company shares data with the hub (a grant); else absent.
 	Evidence *Evidence `json:"evidence,omitempty"`
+	// Journey is the next steps for its gaps and its timeline.
+	Journey Journey `json:"journey"`
 }
 
 // Report assembles hub's report of its customer org (meta.ErrNotFound
-// for anyone else's), with the evidence from its factory when shared.
-func (s *Service) Report(ctx context.Context, hub, org string, shared bool) (Report, error) {
+// for anyone else's), with the evidence from its factory when shared and
+// its journey in lang.
+func (s *Service) Report(ctx context.Context, hub, org string, shared bool, lang string) (Report, error) {
 	c, err := s.Company(ctx, hub, org)
 	if err != nil {
 		return Report{}, err
@@ -220,7 +227,21 @@ func (s *Service) Report(ctx context.Context, hub, org string, shared bool) (Rep
 		}
 		rep.Evidence = &ev
 	}
+	if rep.Journey, err = s.JourneyOf(ctx, c, list, results, rep.Services, lang); err != nil {
+		return Report{}, err
+	}
 	return rep, nil
+}
+
+// langOf is the request's ?lang: nl or (by default) en.
+func langOf(r *http.Request) (string, error) {
+	switch l := r.URL.Query().Get("lang"); l {
+	case "", "en":
+		return "en", nil
+	case "nl":
+		return l, nil
+	}
+	return "", api.BadRequest("lang: want nl or en")
 }
 
 func (s *Service) customer(r *http.Request, p api.Principal) (any, error) {
@@ -230,7 +251,56 @@ func (s *Service) customer(r *http.Request, p api.Principal) (any, error) {
 	}
 	org := r.PathValue("company")
 	shared := slices.ContainsFunc(p.Grants, func(g api.Grant) bool { return g.Org == org })
-	return s.Report(r.Context(), hub, org, shared)
+	lang, err := langOf(r)
+	if err != nil {
+		return nil, err
+	}
+	return s.Report(r.Context(), hub, org, shared, lang)
+}
+
+func (s *Service) recommend(r *http.Request, p api.Principal) (any, error) {
+	if _, err := ownHub(p); err != nil {
+		return nil, err
+	}
+	var rec Recommended
+	if err := api.ReadJSON(r, &rec, `body must be {"kind": "service|fieldlab|course", "item": "<its ID>", "dimension": "strategy|readiness|human|data|automation|green", "note": "…"}`); err != nil {
+		s.rejectedServices.WithLabelValues("recommendation").Inc()
+		return nil, err
+	}
+	rec.Company = r.PathValue("company")
+	out, err := s.RecordRecommendation(r.Context(), p, rec, api.ClientAddr(r))
+	if err != nil {
+		return nil, err
+	}
+	return api.Created(map[string]any{"recommendation": out}), nil
+}
+
+// journey is a company's own: its recommendations and timeline at the hub
+// whose customer it is (empty when it is none's).
+func (s *Service) journey(r *http.Request, p api.Principal) (any, error) {
+	if p.OrgKind != "company" {
+		return nil, fmt.Errorf("%w: a journey is a company's; organisation %s is a %s", api.ErrForbidden, p.Org, p.OrgKind)
+	}
+	lang, err := langOf(r)
+	if err != nil {
+		return nil, err
+	}
+	hub, err := s.hubOf(r.Context(), p.Org)
+	if err != nil {
+		return nil, err
+	}
+	c, err := s.Company(r.Context(), hub, p.Org)
+	if errors.Is(err, meta.ErrNotFound) {
+		return map[string]any{"hub": "", "journey": Journey{Recommendations: []Recommendation{}, Timeline: []Event{}}}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	rep, err := s.Report(r.Context(), hub, p.Org, false, lang)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"hub": c.Hub, "journey": rep.Journey}, nil
 }
 
 func (s *Service) recordService(r *http.Request, p api.Principal) (any, error) {

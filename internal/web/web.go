@@ -116,11 +116,11 @@ var Endpoints = []string{
 	"export", "fleet/edges", "fleet/edges/{edge}", "fleet/edges/{edge}/commands", "fleet/edges/{edge}/commands/{command}",
 	"fleet/edges/{edge}/commands/{command}/bundle", "fleet/edges/{edge}/place", "fleet/groups", "fleet/groups/{group}", "fleet/layers",
 	"fleet/layers/org", "fleet/layers/org/secrets/{name}", "fleet/layers/{scope}/{target}", "fleet/layers/{scope}/{target}/secrets/{name}", "fleet/releases",
-	"fleet/rollouts", "fleet/rollouts/{rollout}", "fleet/rollouts/{rollout}/abort", "fleet/rollouts/{rollout}/pause", "fleet/rollouts/{rollout}/resume", "grants", "grants/{grant}", "invitations", "invitations/{invitation}", "latest", "live", "me", "me/export",
+	"fleet/rollouts", "fleet/rollouts/{rollout}", "fleet/rollouts/{rollout}/abort", "fleet/rollouts/{rollout}/pause", "fleet/rollouts/{rollout}/resume", "grants", "grants/{grant}", "invitations", "invitations/{invitation}", "journey", "latest", "live", "me", "me/export",
 	"me/password", "me/sessions", "me/sessions/{session}", "me/totp", "me/totp/confirm", "members", "members/{user}",
 	"members/{user}/reset", "notify/channels", "notify/channels/{channel}", "notify/channels/{channel}/test", "notify/deliveries",
 	"notify/deliveries/{delivery}/retry", "notify/rules", "notify/rules/{rule}", "oee", "orgs", "programme/collaborations", "programme/customers",
-	"programme/customers/{company}", "programme/customers/{company}/services", "programme/fieldlabs", "programme/fieldlabs/{fieldlab}", "programme/hub",
+	"programme/customers/{company}", "programme/customers/{company}/recommendations", "programme/customers/{company}/services", "programme/fieldlabs", "programme/fieldlabs/{fieldlab}", "programme/hub",
 	"programme/kpi", "programme/snapshots", "programme/snapshots/{month}", "query", "quota", "quotas/{org}", "reasons", "series", "series/merge", "series/rename", "tokens",
 	"tokens/{token}", "whoami",
 }

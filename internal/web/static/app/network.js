@@ -174,10 +174,40 @@ function Customers({ who }) {
     </section>`}`;
 }
 
+// Journey is a company's next steps for its gaps, each with its reason,
+// and its timeline of assessments, services, recommendations, trainings
+// and edges; onRecommend (a hub's advisor's) records a recommendation.
+// Hooks: [data-rec] a recommendation (kind:item), [data-recommended] one
+// recommended by the hub, [data-event] a step of the timeline.
+export function Journey({ journey, onRecommend, busy, level = 'h3' }) {
+  const H = level;
+  const recs = journey.recommendations;
+  return html`<section class="panel" aria-labelledby="jr-h" data-journey=${recs.length}>
+      <${H} id="jr-h">${t('journey.next')}</${H}>
+      ${recs.length === 0 ? html`<p>${t('journey.noRecs')}</p>` : html`<ul class="recs">${recs.map((r) => html`<li data-rec=${r.kind + ':' + r.item}>
+        <strong>${t('journey.kind.' + r.kind)}: ${r.name}</strong> — ${r.reason}.
+        ${r.recommended ? html` <span class="meta" data-recommended>${t('journey.recommendedOn', { d: fmtDate(Date.parse(r.recommended)) })}</span>`
+          : onRecommend && html` <button type="button" aria-label=${t('journey.recommendThis', { name: r.name })} onClick=${() => onRecommend(r)} disabled=${busy}>${t('journey.recommend')}</button>`}
+      </li>`)}</ul>`}
+    </section>
+    <section aria-labelledby="tl-h" tabindex="0"><${H} id="tl-h">${t('journey.timeline')}</${H}>
+      ${journey.timeline.length === 0 ? html`<p>${t('journey.empty')}</p>`
+        : html`<ol class="timeline">${journey.timeline.map((e) => html`<li data-event=${e.kind}><time datetime=${e.at}>${fmtDate(Date.parse(e.at))}</time> ${t('journey.event.' + e.kind)}: ${e.what}</li>`)}</ol>`}
+    </section>`;
+}
+
 function Customer({ who, id }) {
-  const rep = useApi(at('programme/customers/{company}', { company: id }), null, [who.org, id]);
+  const l = useSignal(lang);
+  const rep = useApi(at('programme/customers/{company}', { company: id }), { lang: l }, [who.org, id, l]);
   const terms = useTerms();
   const act = useAction();
+  const recAct = useAction();
+  async function recommend(r) {
+    const body = { kind: r.kind, item: r.item, dimension: r.dimension };
+    if (await recAct.run(() => api(at('programme/customers/{company}/recommendations', { company: id }), { method: 'POST', body }), t('journey.recorded', { name: r.name }))) {
+      rep.reload();
+    }
+  }
   async function record(e) {
     e.preventDefault();
     const f = new FormData(e.target);
@@ -194,7 +224,7 @@ function Customer({ who, id }) {
   }
   if (rep.error) return html`<p><a href=${href('hub')}>${t('hub.back')}</a></p><${Refusal} error=${rep.error} />`;
   if (!rep.data || !terms.data) return html`<p role="status">${t('shell.loading')}</p>`;
-  const { customer: c, services, assessments, comparison, next, peers, evidence } = rep.data;
+  const { customer: c, services, assessments, comparison, next, peers, evidence, journey } = rep.data;
   const types = terms.data.service_types;
   return html`
     <p><a href=${href('hub')}>${t('hub.back')}</a></p>
@@ -225,6 +255,8 @@ function Customer({ who, id }) {
         <dt>${t('hub.days')}</dt><dd>${evidence.days}${evidence.first ? ' (' + fmtDate(Date.parse(evidence.first)) + ' – ' + fmtDate(Date.parse(evidence.last)) + ')' : ''}</dd>
       </dl>` : html`<p>${t('hub.noEvidence')}</p>`}
     </section>
+    <${Journey} journey=${journey} onRecommend=${advises(who) ? recommend : null} busy=${recAct.busy} />
+    ${recAct.status}
     <section aria-labelledby="svc-h" tabindex="0"><h3 id="svc-h">${t('hub.services')}</h3>
       ${services.length === 0 ? html`<p>${t('hub.noServices')}</p>` : html`<table>
         <thead><tr><th scope="col">${t('hub.day')}</th><th scope="col">${t('hub.type')}</th><th scope="col">${t('hub.provider')}</th>

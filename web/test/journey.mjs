@@ -1,0 +1,63 @@
+// A company's journey in a real browser, against a running demo hub: a
+// hub's advisor opens a customer with a T0 and sees the next steps for its
+// two lowest dimensions — marketplace services, fieldlabs and academy
+// courses, each with its reason — recommends one and sees it recorded on
+// the recommendation and in the timeline, in English and Dutch; the
+// company's owner sees the same recommendation and timeline under "My
+// maturity". axe-core must find no serious or critical violation on any
+// screen; screenshots go to MOLEN_SCREENSHOTS.
+//
+// Run by internal/cli's TestJourneyInABrowser, which starts the demo and
+// sets MOLEN_URL, MOLEN_CHROMIUM, the hub's advisor (MOLEN_ADVISOR_EMAIL,
+// MOLEN_ADVISOR_PASSWORD) and the company's owner (MOLEN_COMPANY_EMAIL,
+// MOLEN_COMPANY_PASSWORD). Prints one line per step; exits non-zero on the
+// first failure.
+import {
+  env, log, fail, browser, newPage, view, text, status, signIn, go,
+} from './session.mjs';
+
+// 1. The advisor: the customer's next steps, each with its reason.
+const adv = await newPage();
+await signIn(adv, env('MOLEN_ADVISOR_EMAIL'), env('MOLEN_ADVISOR_PASSWORD'), null, 'edih-noord');
+await go(adv, '#/hub/c/van-dijk-kunststof', 'Van Dijk Kunststoffen');
+await adv.waitForSelector('[data-journey]');
+const recs = await adv.$$eval('[data-rec]', (es) => es.map((e) => e.dataset.rec));
+const kinds = new Set(recs.map((r) => r.split(':')[0]));
+for (const k of ['service', 'fieldlab', 'course']) if (!kinds.has(k)) fail(`no ${k} among the recommendations: ${recs.join(', ')}`);
+const service = recs.find((r) => r.startsWith('service:'));
+const reason = await text(adv, `[data-rec="${service}"]`);
+if (!/your .* score is \d+; /.test(reason)) fail('a recommendation without its reason: ' + reason);
+if (await adv.locator('[data-recommended]').count() !== 0) fail('recommended before anyone did');
+await view(adv, 'journey-advisor');
+log(`ok ${recs.length} recommendations for the two lowest dimensions: ${recs.join(', ')}`);
+
+// 2. The advisor recommends the service (by keyboard): recorded on it and
+// in the timeline.
+await adv.focus(`[data-rec="${service}"] button`);
+await adv.keyboard.press('Enter');
+await status(adv, /is recommended\./);
+await adv.waitForSelector(`[data-rec="${service}"] [data-recommended]`);
+await adv.waitForSelector('[data-event="recommended"]');
+const events = await adv.$$eval('[data-event]', (es) => es.map((e) => e.dataset.event));
+if (!events.includes('assessment')) fail('the timeline lacks the T0: ' + events.join());
+await view(adv, 'journey-recommended');
+await adv.selectOption('#lang-select', 'nl');
+await adv.waitForSelector('h3:text-is("Volgende stappen voor de laagste dimensies")');
+await adv.waitForFunction(() => /uw score voor .* is \d+; /.test(document.querySelector('[data-rec]')?.textContent));
+await adv.waitForSelector(`[data-rec="${service}"]:has-text("aanbevolen door de hub op")`);
+await view(adv, 'journey-advisor-nl');
+await adv.selectOption('#lang-select', 'en');
+log('ok the recommendation recorded, in the timeline, in English and Dutch');
+
+// 3. The company sees it in its own journey.
+const company = await newPage();
+await signIn(company, env('MOLEN_COMPANY_EMAIL'), env('MOLEN_COMPANY_PASSWORD'), null, 'van-dijk-kunststof');
+await go(company, '#/programme', 'Next steps for the lowest dimensions');
+await company.waitForSelector(`[data-rec="${service}"] [data-recommended]`);
+if (await company.locator('[data-rec] button').count() !== 0) fail('the company is offered to recommend');
+await company.waitForSelector('[data-event="recommended"]');
+await view(company, 'journey-company');
+log('ok the company\'s own journey shows the recommendation');
+
+await browser.close();
+log('PASS');
