@@ -1,6 +1,7 @@
 package programme
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -29,6 +30,7 @@ func (s *Service) hubRoutes() []api.Route {
 		{Method: "POST", Path: "/api/v1/programme/customers", Auth: api.Advisor, Area: "programme", Handle: s.register, SelfAudited: true, MaxBody: 8 << 10},
 		{Method: "GET", Path: "/api/v1/programme/customers/{company}", Auth: api.Viewer, Area: "programme", Handle: s.customer},
 		{Method: "POST", Path: "/api/v1/programme/customers/{company}/services", Auth: api.Advisor, Area: "programme", Handle: s.recordService, SelfAudited: true, MaxBody: 8 << 10},
+		{Method: "GET", Path: "/api/v1/programme/customers/{company}/report.pdf", Auth: api.Viewer, Area: "programme", Stream: s.reportPDF},
 		{Method: "POST", Path: "/api/v1/programme/customers/{company}/recommendations", Auth: api.Advisor, Area: "programme", Handle: s.recommend, SelfAudited: true, MaxBody: 4 << 10},
 		{Method: "GET", Path: "/api/v1/journey", Auth: api.Viewer, Area: "programme", Handle: s.journey},
 		{Method: "GET", Path: "/api/v1/programme/collaborations", Auth: api.Viewer, Area: "programme", Handle: s.listCollaborations},
@@ -256,6 +258,33 @@ func (s *Service) customer(r *http.Request, p api.Principal) (any, error) {
 		return nil, err
 	}
 	return s.Report(r.Context(), hub, org, shared, lang)
+}
+
+// reportPDF is the customer's report as a PDF, in ?lang.
+func (s *Service) reportPDF(w http.ResponseWriter, r *http.Request, p api.Principal) error {
+	hub, err := ownHub(p)
+	if err != nil {
+		return err
+	}
+	org := r.PathValue("company")
+	shared := slices.ContainsFunc(p.Grants, func(g api.Grant) bool { return g.Org == org })
+	lang, err := langOf(r)
+	if err != nil {
+		return err
+	}
+	rep, err := s.Report(r.Context(), hub, org, shared, lang)
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	now := s.now().UTC()
+	if err := s.WritePDF(&buf, rep, lang, now); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/pdf")
+	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="report-%s-%s.pdf"`, org, now.Format("2006-01-02")))
+	_, err = w.Write(buf.Bytes())
+	return err
 }
 
 func (s *Service) recommend(r *http.Request, p api.Principal) (any, error) {

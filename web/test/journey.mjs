@@ -41,6 +41,11 @@ await adv.waitForSelector('[data-event="recommended"]');
 const events = await adv.$$eval('[data-event]', (es) => es.map((e) => e.dataset.event));
 if (!events.includes('assessment')) fail('the timeline lacks the T0: ' + events.join());
 await view(adv, 'journey-recommended');
+// The report as a PDF.
+const [dl] = await Promise.all([adv.waitForEvent('download'), adv.click('[data-pdf]')]);
+const pdf = await (await import('node:fs')).promises.readFile(await dl.path());
+if (pdf.subarray(0, 5).toString() !== '%PDF-' || !/^report-van-dijk-kunststof-.*\.pdf$/.test(dl.suggestedFilename())) fail(`the report PDF: ${dl.suggestedFilename()}, ${pdf.subarray(0, 8)}`);
+log(`ok the report as a PDF: ${dl.suggestedFilename()}, ${pdf.length} bytes`);
 await adv.selectOption('#lang-select', 'nl');
 await adv.waitForSelector('h3:text-is("Volgende stappen voor de laagste dimensies")');
 await adv.waitForFunction(() => /uw score voor .* is \d+; /.test(document.querySelector('[data-rec]')?.textContent));

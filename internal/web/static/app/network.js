@@ -229,6 +229,7 @@ function Customer({ who, id }) {
   return html`
     <p><a href=${href('hub')}>${t('hub.back')}</a></p>
     <h2>${c.name}</h2>
+    <p><button type="button" data-pdf onClick=${() => download(at('programme/customers/{company}/report.pdf', { company: id }), { lang: l })}>${t('hub.reportPdf')}</button></p>
     <section class="panel" aria-labelledby="prof-h"><h3 id="prof-h">${t('hub.profile')}</h3>
       <dl class="facts">
         <dt>${t('hub.kvk')}</dt><dd>${c.kvk}</dd><dt>${t('hub.vat')}</dt><dd>${c.vat || '–'}</dd>
