@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/molen-io/molen/internal/api"
@@ -36,6 +37,7 @@ func (s *Service) hubRoutes() []api.Route {
 		{Method: "GET", Path: "/api/v1/programme/collaborations", Auth: api.Viewer, Area: "programme", Handle: s.listCollaborations},
 		{Method: "POST", Path: "/api/v1/programme/collaborations", Auth: api.Advisor, Area: "programme", Handle: s.collaborate, MaxBody: 4 << 10},
 		{Method: "GET", Path: "/api/v1/programme/kpi", Auth: api.Viewer, Area: "programme", Stream: s.kpi},
+		{Method: "GET", Path: "/api/v1/programme/edih-report", Auth: api.Viewer, Area: "programme", Stream: s.edihReport},
 		{Method: "GET", Path: "/api/v1/programme/snapshots", Auth: api.Viewer, Area: "programme", Handle: s.listSnapshots},
 		{Method: "POST", Path: "/api/v1/programme/snapshots", Auth: api.Admin, Area: "programme", Handle: s.freeze, MaxBody: 1024},
 		{Method: "GET", Path: "/api/v1/programme/snapshots/{month}", Auth: api.Viewer, Area: "programme", Stream: s.snapshot},
@@ -408,6 +410,41 @@ func (s *Service) kpi(w http.ResponseWriter, r *http.Request, p api.Principal) e
 		return err
 	}
 	return writeKPIs(w, r, k, "kpi-"+scope+"-"+k.At.Format("2006-01-02"))
+}
+
+// edihReport answers the EDIH report of p's hub (or the programme's) as
+// JSON, or one of its tables as CSV (?format=csv&table=customers).
+func (s *Service) edihReport(w http.ResponseWriter, r *http.Request, p api.Principal) error {
+	scope, err := kpiScope(p)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	format, table := q.Get("format"), q.Get("table")
+	if format == "csv" && !slices.Contains(EDIHTables, table) {
+		return api.BadRequest("table: want one of %s", strings.Join(EDIHTables, ", "))
+	}
+	if format != "" && format != "json" && format != "csv" {
+		return api.BadRequest("format: want json or csv")
+	}
+	rep, err := s.EDIH(r.Context(), scope)
+	if err != nil {
+		return err
+	}
+	name := "edih-" + scope + "-" + rep.Generated.Format("2006-01-02")
+	if format != "csv" {
+		w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s.json"`, name))
+		api.WriteJSON(w, rep)
+		return nil
+	}
+	b, err := rep.CSV(table)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s-%s.csv"`, name, table))
+	_, err = w.Write(b)
+	return err
 }
 
 func (s *Service) listSnapshots(r *http.Request, p api.Principal) (any, error) {

@@ -120,7 +120,7 @@ var Endpoints = []string{
 	"me/password", "me/sessions", "me/sessions/{session}", "me/totp", "me/totp/confirm", "members", "members/{user}",
 	"members/{user}/reset", "notify/channels", "notify/channels/{channel}", "notify/channels/{channel}/test", "notify/deliveries",
 	"notify/deliveries/{delivery}/retry", "notify/rules", "notify/rules/{rule}", "oee", "orgs", "programme/collaborations", "programme/customers",
-	"programme/customers/{company}", "programme/customers/{company}/recommendations", "programme/customers/{company}/report.pdf", "programme/customers/{company}/services", "programme/fieldlabs", "programme/fieldlabs/{fieldlab}", "programme/hub",
+	"programme/customers/{company}", "programme/customers/{company}/recommendations", "programme/customers/{company}/report.pdf", "programme/customers/{company}/services", "programme/edih-report", "programme/fieldlabs", "programme/fieldlabs/{fieldlab}", "programme/hub",
 	"programme/kpi", "programme/snapshots", "programme/snapshots/{month}", "query", "quota", "quotas/{org}", "reasons", "series", "series/merge", "series/rename", "tokens",
 	"tokens/{token}", "whoami",
 }

@@ -54,6 +54,14 @@ await view(adv, 'journey-advisor-nl');
 await adv.selectOption('#lang-select', 'en');
 log('ok the recommendation recorded, in the timeline, in English and Dutch');
 
+// The hub's EDIH reporting: the DMA table as CSV holds the customer's T0.
+await go(adv, '#/hub/kpi', 'KPIs of edih-noord');
+const [dma] = await Promise.all([adv.waitForEvent('download'), adv.click('[data-edih] button:text-is("DMA T0 and T1 (CSV)")')]);
+const rows = (await (await import('node:fs')).promises.readFile(await dma.path(), 'utf8')).trim().split('\n');
+if (!rows[0].startsWith('edih,customer_id,t0_date,t0_overall,t0_strategy') || !rows.some((r) => r.startsWith('edih-noord,van-dijk-kunststof,'))) fail('EDIH DMA CSV: ' + rows.slice(0, 3).join(' | '));
+await view(adv, 'journey-kpi-edih');
+log(`ok the EDIH reporting's DMA table: ${dma.suggestedFilename()}, ${rows.length - 1} customers`);
+
 // 3. The company sees it in its own journey.
 const company = await newPage();
 await signIn(company, env('MOLEN_COMPANY_EMAIL'), env('MOLEN_COMPANY_PASSWORD'), null, 'van-dijk-kunststof');

@@ -435,6 +435,9 @@ function Kpis({ who, national }) {
     <section class="panel" aria-labelledby="exp-h"><h3 id="exp-h">${t('kpi.export')}</h3>
       <button type="button" onClick=${() => download('programme/kpi', { format: 'csv' })}>${t('kpi.csv')}</button>
       <button type="button" onClick=${() => download('programme/kpi', { format: 'json' })}>${t('kpi.json')}</button>
+      <h4>${t('edih.title')}</h4><p class="meta">${t('edih.intro')}</p>
+      <p data-edih>${['customers', 'services', 'dma', 'collaborations'].map((tb) => html`<button type="button" onClick=${() => download('programme/edih-report', { format: 'csv', table: tb })}>${t('edih.' + tb)}</button> `)}
+      <button type="button" onClick=${() => download('programme/edih-report', { format: 'json' })}>${t('edih.json')}</button></p>
     </section>
     <section class="panel" aria-labelledby="snap-h"><h3 id="snap-h">${t('kpi.snapshots')}</h3>
       ${snaps.data && (snaps.data.snapshots.length === 0 ? html`<p>${t('kpi.noSnapshots')}</p>` : html`<table>
