@@ -23,6 +23,9 @@ import (
 func (s *Service) hubRoutes() []api.Route {
 	return []api.Route{
 		{Method: "GET", Path: "/api/v1/catalogue", Auth: api.Public, Handle: s.catalogue},
+		{Method: "GET", Path: "/api/v1/catalogue/library", Auth: api.Public, Handle: s.publicLibrary},
+		{Method: "GET", Path: "/api/v1/library", Auth: api.Viewer, Area: "programme", Handle: s.listLibrary},
+		{Method: "PUT", Path: "/api/v1/library/{entry}", Auth: api.Advisor, Area: "programme", Handle: s.putEntry, SelfAudited: true, MaxBody: 96 << 10},
 		{Method: "GET", Path: "/api/v1/programme/hub", Auth: api.Viewer, Area: "programme", Handle: s.getHub},
 		{Method: "PUT", Path: "/api/v1/programme/hub", Auth: api.Admin, Area: "programme", Handle: s.putHub, MaxBody: 16 << 10},
 		{Method: "GET", Path: "/api/v1/programme/fieldlabs", Auth: api.Viewer, Area: "programme", Handle: s.listFieldlabs},

@@ -123,7 +123,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		orgs: cfg.Orgs, connected: cfg.Connected, evidence: cfg.Evidence, publicURL: cfg.PublicURL, emailOf: cfg.EmailOf,
 		listings: cfg.Listings, installs: cfg.Installs,
 		rejectedAcademy: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "molen_hub_academy_rejected_total",
-			Help: "Academy records refused, by kind (course, route, learner, enrolment, completion, import)."}, []string{"kind"}),
+			Help: "Academy and library records refused, by kind (course, route, learner, enrolment, completion, import, library)."}, []string{"kind"}),
 		rejectedCompanies: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "molen_hub_programme_companies_rejected_total",
 			Help: "Customer registrations refused, by reason (invalid, duplicate)."}, []string{"reason"}),
 		rejectedServices: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "molen_hub_programme_services_rejected_total",

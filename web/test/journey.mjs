@@ -62,6 +62,41 @@ if (!rows[0].startsWith('edih,customer_id,t0_date,t0_overall,t0_strategy') || !r
 await view(adv, 'journey-kpi-edih');
 log(`ok the EDIH reporting's DMA table: ${dma.suggestedFilename()}, ${rows.length - 1} customers`);
 
+// The knowledge library: the fieldlabs' use cases of every hub, found by
+// words; the advisor writes a public one, which anyone then finds in the
+// public catalogue.
+await go(adv, '#/hub/library', 'Knowledge library');
+await adv.waitForSelector('[data-found]');
+const all = Number(await adv.getAttribute('[data-found]', 'data-found'));
+await adv.fill('#lib-q', 'downtime');
+await adv.press('#lib-q', 'Enter');
+await adv.waitForFunction((n) => { const f = document.querySelector('[data-found]'); return f && Number(f.dataset.found) < n && Number(f.dataset.found) > 0; }, all);
+const found = Number(await adv.getAttribute('[data-found]', 'data-found'));
+if (!/downtime/.test(await text(adv, '[data-entry]'))) fail('a found entry without the word: ' + await text(adv, '[data-entry]'));
+await view(adv, 'library-search');
+log(`ok the library: ${all} entries, ${found} with "downtime"`);
+await adv.fill('#lib-id', 'noord-cobot-palletising');
+await adv.fill('#lib-title-en', 'Cobot palletising at a bakery');
+await adv.fill('#lib-title-nl', 'Cobot stapelt pallets bij een bakkerij');
+await adv.fill('#lib-body-en', 'Two weeks at the fieldlab; the cobot now stacks 400 boxes an hour.');
+await adv.fill('#lib-body-nl', 'Twee weken in het fieldlab; de cobot stapelt nu 400 dozen per uur.');
+await adv.selectOption('#lib-new-tech', 'robotics');
+await adv.fill('#lib-sectors', 'C10');
+await adv.check('#lib-new-h ~ form input[name="public"]');
+await adv.click('button:text-is("Save the entry")');
+await status(adv, /Entry noord-cobot-palletising saved/);
+await adv.fill('#lib-q', 'bakery');
+await adv.press('#lib-q', 'Enter');
+await adv.waitForSelector('[data-entry="noord-cobot-palletising"]');
+const visitor = await newPage();
+await go(visitor, '#/catalogue?technology=robotics', 'Find help to digitalise');
+await visitor.waitForSelector('[data-entry="noord-cobot-palletising"]');
+await view(visitor, 'library-public');
+await visitor.selectOption('#cat-lang', 'nl');
+await visitor.waitForSelector('[data-entry="noord-cobot-palletising"] h3:text-is("Cobot stapelt pallets bij een bakkerij")');
+await view(visitor, 'library-public-nl');
+log('ok a new public entry, in the public catalogue in English and Dutch');
+
 // 3. The company sees it in its own journey.
 const company = await newPage();
 await signIn(company, env('MOLEN_COMPANY_EMAIL'), env('MOLEN_COMPANY_PASSWORD'), null, 'van-dijk-kunststof');

@@ -10,7 +10,7 @@
 // row, [data-service] a service row, [data-target] a KPI against its
 // target, [data-step] a funnel step, [data-snapshot] a snapshot row.
 import {
-  html, useApi, useEffect, api, t, lang, setLang, languages, useSignal, registerArea, href, fmtNum, fmtDate, can, download,
+  html, useApi, useEffect, useState, api, t, lang, setLang, languages, useSignal, registerArea, href, fmtNum, fmtDate, can, download,
 } from './core.js';
 import { at, Refusal, useAction } from './account.js';
 import { PublicCourses, AcademyKpis } from './academy.js';
@@ -91,8 +91,92 @@ function CatalogueView({ route: r, who }) {
             ${f.website && html`<a href=${f.website} rel="noopener">${t('cat.website')}</a>`}
           </li>`)}</ul>`}
       </section>
-      <${PublicCourses} hubs=${cat.data.hubs.map((h) => h.id)} technology=${q.technology} />`}
+      <${PublicCourses} hubs=${cat.data.hubs.map((h) => h.id)} technology=${q.technology} />
+      <${PublicLibrary} technology=${q.technology} terms=${cat.data} />`}
     <//>`;
+}
+
+// ---- the knowledge library --------------------------------------------
+
+// Entries lists library entries in the page's language. Hooks:
+// [data-entry] an entry (its ID).
+function Entries({ list, terms }) {
+  const l = useSignal(lang);
+  if (list.length === 0) return html`<p>${t('lib.none')}</p>`;
+  return html`<ul class="cards">${list.map((e) => html`<li class="panel" data-entry=${e.id}>
+    <h3>${l === 'nl' ? e.title_nl : e.title_en}</h3>
+    <p class="meta">${t('lib.kind.' + e.kind)} · ${e.author} · ${e.technologies.map((x) => label(terms && terms.technologies, x)).join(', ')}${e.sectors.length ? ' · NACE ' + e.sectors.join(', ') : ''}${e.public ? '' : ' · ' + t('lib.internal')}</p>
+    <p>${l === 'nl' ? e.body_nl : e.body_en}</p>
+  </li>`)}</ul>`;
+}
+
+// PublicLibrary is the library's public entries for a technology, on
+// the public catalogue.
+function PublicLibrary({ technology, terms }) {
+  const lib = useApi('catalogue/library', { technology }, [technology]);
+  if (!lib.data) return null;
+  return html`<section aria-labelledby="cat-lib-h"><h2 id="cat-lib-h">${t('lib.public', { n: lib.data.entries.length })}</h2>
+    <${Entries} list=${lib.data.entries.slice(0, 12)} terms=${terms} /></section>`;
+}
+
+// Library is the whole knowledge library for the hubs' staff: search it,
+// and (advisors and up) write an entry.
+function Library({ who }) {
+  const [f, setF] = useState({ q: '', technology: '' });
+  const list = useApi('library', f, [who.org, f.q, f.technology]);
+  const terms = useTerms();
+  const act = useAction();
+  function search(e) {
+    e.preventDefault();
+    const d = new FormData(e.target);
+    setF({ q: String(d.get('q') || ''), technology: String(d.get('technology') || '') });
+  }
+  async function write(e) {
+    e.preventDefault();
+    const form = e.target;
+    const d = new FormData(form);
+    const body = Object.fromEntries(['kind', 'title_en', 'title_nl', 'body_en', 'body_nl'].map((k) => [k, String(d.get(k) || '').trim()]));
+    body.technologies = [String(d.get('technology'))];
+    body.sectors = String(d.get('sectors') || '').split(',').map((x) => x.trim()).filter(Boolean);
+    body.public = d.get('public') === 'on';
+    const id = String(d.get('id') || '').trim();
+    if (await act.run(() => api(at('library/{entry}', { entry: id }), { method: 'PUT', body }), t('lib.saved', { id }))) {
+      form.reset();
+      list.reload();
+    }
+  }
+  if (!terms.data) return html`<p role="status">${t('shell.loading')}</p>`;
+  const techs = terms.data.technologies;
+  return html`
+    <section aria-labelledby="lib-h">
+      <h2 id="lib-h">${t('lib.title')}</h2>
+      <p>${t('lib.intro')}</p>
+      <form class="grid-form" onSubmit=${search} aria-label=${t('lib.search')}>
+        <label for="lib-q">${t('lib.words')}</label><input id="lib-q" name="q" type="search" defaultValue=${f.q} />
+        <label for="lib-tech">${t('cat.technology')}</label><select id="lib-tech" name="technology">
+          <option value="">${t('cat.any')}</option>${techs.map((x) => html`<option value=${x.id}>${x.label}</option>`)}</select>
+        <span></span><button type="submit">${t('lib.search')}</button>
+      </form>
+      ${list.error ? html`<${Refusal} error=${list.error} />` : !list.data ? html`<p role="status">${t('shell.loading')}</p>`
+        : html`<p class="meta" data-found=${list.data.entries.length}>${t('lib.found', { n: list.data.entries.length })}</p><${Entries} list=${list.data.entries.slice(0, 24)} terms=${terms.data} />`}
+    </section>
+    ${advises(who) && html`<section class="panel" aria-labelledby="lib-new-h">
+      <h2 id="lib-new-h">${t('lib.write')}</h2>
+      <form class="grid-form" onSubmit=${write}>
+        <label for="lib-id">${t('lib.id')}</label><input id="lib-id" name="id" required pattern="[a-z0-9][a-z0-9\\-]{0,79}" />
+        <label for="lib-kind">${t('lib.kind')}</label><select id="lib-kind" name="kind">
+          <option value="use-case">${t('lib.kind.use-case')}</option><option value="lesson">${t('lib.kind.lesson')}</option></select>
+        <label for="lib-title-en">${t('lib.titleEn')}</label><input id="lib-title-en" name="title_en" required maxlength="200" />
+        <label for="lib-title-nl">${t('lib.titleNl')}</label><input id="lib-title-nl" name="title_nl" required maxlength="200" />
+        <label for="lib-body-en">${t('lib.bodyEn')}</label><textarea id="lib-body-en" name="body_en" required rows="4"></textarea>
+        <label for="lib-body-nl">${t('lib.bodyNl')}</label><textarea id="lib-body-nl" name="body_nl" required rows="4"></textarea>
+        <label for="lib-new-tech">${t('cat.technology')}</label><select id="lib-new-tech" name="technology">${techs.map((x) => html`<option value=${x.id}>${x.label}</option>`)}</select>
+        <label for="lib-sectors">${t('lib.sectors')}</label><input id="lib-sectors" name="sectors" />
+        <span></span><label class="check"><input type="checkbox" name="public" /> ${t('lib.makePublic')}</label>
+        <span></span><button type="submit" disabled=${act.busy}>${t('lib.save')}</button>
+      </form>
+      ${act.status}
+    </section>`}`;
 }
 
 // ---- a hub's pages -----------------------------------------------------
@@ -105,10 +189,11 @@ function HubView({ route: r, who }) {
   const body = page === 'kpi' ? html`<${Kpis} who=${who} />`
     : page === 'c' && id ? html`<${Customer} key=${id} who=${who} id=${id} />`
       : page === 'fieldlabs' ? html`<${Fieldlabs} who=${who} />`
-        : page === 'collaborations' ? html`<${Collaborations} who=${who} />` : html`<${Customers} who=${who} />`;
+        : page === 'collaborations' ? html`<${Collaborations} who=${who} />`
+          : page === 'library' ? html`<${Library} who=${who} />` : html`<${Customers} who=${who} />`;
   return html`<h1>${t('area.hub')} <small>${who.org}</small></h1>
     <nav class="tabs" aria-label=${t('hub.sections')}><ul>
-      ${tab('', 'hub.customers')}${tab('kpi', 'hub.kpi')}${tab('fieldlabs', 'hub.fieldlabs')}${tab('collaborations', 'hub.collaborations')}
+      ${tab('', 'hub.customers')}${tab('kpi', 'hub.kpi')}${tab('fieldlabs', 'hub.fieldlabs')}${tab('collaborations', 'hub.collaborations')}${tab('library', 'lib.tab')}
     </ul></nav>
     ${body}`;
 }
