@@ -35,3 +35,15 @@ func TestJourneyInABrowser(t *testing.T) {
 			"MOLEN_ADVISOR_EMAIL=" + hubAdvisor, "MOLEN_ADVISOR_PASSWORD=" + demoPassword(t, dataDir, hubAdvisor)}
 	})
 }
+
+// TestProgrammeDoneInABrowser runs web/test/done.mjs: one company's whole
+// path through the programme in a real browser — made, registered, T0 by
+// the hub's advisor under its consent, a fieldlab's service, a
+// recommendation, two employees enrolled, T1 — and its report, KPIs and
+// EDIH export showing the change.
+func TestProgrammeDoneInABrowser(t *testing.T) {
+	const hubAdvisor = "ruben.smit@edih-noord.demo"
+	scriptInDemo(t, "done.mjs", func(dataDir string) []string {
+		return []string{"MOLEN_ADVISOR_EMAIL=" + hubAdvisor, "MOLEN_ADVISOR_PASSWORD=" + demoPassword(t, dataDir, hubAdvisor)}
+	})
+}

@@ -345,13 +345,6 @@ func (s *Service) JourneyOf(ctx context.Context, c Company, list []Assessment, r
 		day, _ := time.Parse(time.DateOnly, r.Day)
 		j.Timeline = append(j.Timeline, Event{At: day, Kind: "service", What: termLabel(ServiceTypes, r.Type, lang) + " · " + r.Provider, Ref: r.ID})
 	}
-	names := map[string]string{}
-	for _, r := range j.Recommendations {
-		names[r.Kind+"/"+r.Item] = r.Name
-	}
-	for _, r := range recorded {
-		j.Timeline = append(j.Timeline, Event{At: r.Created, Kind: "recommended", What: cmp.Or(names[r.Kind+"/"+r.Item], r.Item), Ref: r.ID})
-	}
 	titles := map[string]string{}
 	courses, err := s.Courses(ctx, c.Hub, false)
 	if err != nil {
@@ -363,6 +356,33 @@ func (s *Service) JourneyOf(ctx context.Context, c Company, list []Assessment, r
 			titles[co.ID] = co.TitleNL
 		}
 	}
+	if len(recorded) > 0 {
+		// What was recommended, by name: the current suggestions may no
+		// longer hold it (its gap closed).
+		names := map[string]string{}
+		for id, title := range titles {
+			names[KindCourse+"/"+id] = title
+		}
+		labs, err := s.Fieldlabs(ctx, "")
+		if err != nil {
+			return Journey{}, err
+		}
+		for _, l := range labs {
+			names[KindFieldlab+"/"+l.ID] = l.Name
+		}
+		if s.listings != nil {
+			ls, err := s.listings.Listings(ctx)
+			if err != nil {
+				return Journey{}, fmt.Errorf("listings: %w", err)
+			}
+			for _, l := range ls {
+				names[KindService+"/"+l.ID] = l.Name(lang)
+			}
+		}
+		for _, r := range recorded {
+			j.Timeline = append(j.Timeline, Event{At: r.Created, Kind: "recommended", What: cmp.Or(names[r.Kind+"/"+r.Item], r.Item), Ref: r.ID})
+		}
+	}
 	// Trainings: how many of the company's people enrolled in and
 	// completed each course on a day (people are not named here).
 	type key struct {
@@ -370,6 +390,13 @@ func (s *Service) JourneyOf(ctx context.Context, c Company, list []Assessment, r
 		day          time.Time
 	}
 	counts := map[key]int{}
+	first := map[key]time.Time{} // the group's earliest, to place it on the timeline
+	count := func(k key, at time.Time) {
+		counts[k]++
+		if f, ok := first[k]; !ok || at.Before(f) {
+			first[k] = at
+		}
+	}
 	err = s.scan(ctx, `SELECT course, enrolled, completed FROM acad_enrolments WHERE hub = $1 AND company = $2`, []any{c.Hub, c.Org},
 		func(sc func(...any) error) error {
 			var course string
@@ -377,9 +404,11 @@ func (s *Service) JourneyOf(ctx context.Context, c Company, list []Assessment, r
 			if err := sc(&course, &enrolled, &completed); err != nil {
 				return err
 			}
-			counts[key{"enrolled", course, meta.Time(enrolled).UTC().Truncate(24 * time.Hour)}]++
+			at := meta.Time(enrolled).UTC()
+			count(key{"enrolled", course, at.Truncate(24 * time.Hour)}, at)
 			if completed != 0 {
-				counts[key{"completed", course, meta.Time(completed).UTC().Truncate(24 * time.Hour)}]++
+				at := meta.Time(completed).UTC()
+				count(key{"completed", course, at.Truncate(24 * time.Hour)}, at)
 			}
 			return nil
 		})
@@ -387,7 +416,7 @@ func (s *Service) JourneyOf(ctx context.Context, c Company, list []Assessment, r
 		return Journey{}, fmt.Errorf("trainings of %s: %w", c.Org, err)
 	}
 	for k, n := range counts {
-		j.Timeline = append(j.Timeline, Event{At: k.day, Kind: k.kind, What: fmt.Sprintf("%s × %d", cmp.Or(titles[k.course], k.course), n), Ref: k.course})
+		j.Timeline = append(j.Timeline, Event{At: first[k], Kind: k.kind, What: fmt.Sprintf("%s × %d", cmp.Or(titles[k.course], k.course), n), Ref: k.course})
 	}
 	if s.installs != nil {
 		ins, err := s.installs(ctx, c.Org)

@@ -179,7 +179,7 @@ func TestJourney(t *testing.T) {
 		for _, e := range rep.Journey.Timeline {
 			steps = append(steps, e.Kind+" "+e.What)
 		}
-		if want := "[enrolled Sensors on old machines × 2 assessment T0 (66.7) recommended SPC service Test before invest · lab-a]"; fmt.Sprint(steps) != want {
+		if want := "[assessment T0 (66.7) enrolled Sensors on old machines × 2 recommended SPC service Test before invest · lab-a]"; fmt.Sprint(steps) != want {
 			t.Errorf("timeline %v\nwant %s", steps, want)
 		}
 	})
