@@ -120,12 +120,38 @@ func say(lang, key string, args ...any) string {
 
 func score1(v float64) string { return fmt.Sprintf("%.0f", math.Round(v)) }
 
-// Recommend suggests next steps for c, a customer of hub, from the gaps
-// of its latest result: the hub's fieldlabs and other hubs' public ones
-// of the company's region whose technologies work on the gap, the
+// offer is what the recommendations choose from: every fieldlab, the
+// hub's courses, the marketplace's listings.
+type offer struct {
+	labs     []Fieldlab
+	courses  []Course
+	listings []Listing
+}
+
+// offerOf reads the offer for hub's customers.
+func (s *Service) offerOf(ctx context.Context, hub string) (offer, error) {
+	var o offer
+	var err error
+	if o.labs, err = s.Fieldlabs(ctx, ""); err != nil {
+		return offer{}, err
+	}
+	if o.courses, err = s.Courses(ctx, hub, false); err != nil {
+		return offer{}, err
+	}
+	if s.listings != nil {
+		if o.listings, err = s.listings.Listings(ctx); err != nil {
+			return offer{}, fmt.Errorf("listings: %w", err)
+		}
+	}
+	return o, nil
+}
+
+// suggest suggests next steps for c, a customer of its hub, from the
+// gaps of its latest result: the hub's fieldlabs and other hubs' public
+// ones of the company's region whose technologies work on the gap, the
 // listings for it and the hub's courses for it. Recorded lists what the
 // hub's advisors recommended already.
-func (s *Service) Recommend(ctx context.Context, c Company, latest dma.Result, recorded []Recommended, lang string) ([]Recommendation, error) {
+func (s *Service) suggest(c Company, latest dma.Result, recorded []Recommended, lang string, o offer) ([]Recommendation, error) {
 	q, err := s.load(dma.Latest)
 	if err != nil {
 		return nil, err
@@ -134,20 +160,7 @@ func (s *Service) Recommend(ctx context.Context, c Company, latest dma.Result, r
 	for _, d := range q.Dimensions {
 		dimName[d.ID] = strings.ToLower(d.Text.In(lang)[:1]) + d.Text.In(lang)[1:]
 	}
-	labs, err := s.Fieldlabs(ctx, "")
-	if err != nil {
-		return nil, err
-	}
-	courses, err := s.Courses(ctx, c.Hub, false)
-	if err != nil {
-		return nil, err
-	}
-	var listings []Listing
-	if s.listings != nil {
-		if listings, err = s.listings.Listings(ctx); err != nil {
-			return nil, fmt.Errorf("listings: %w", err)
-		}
-	}
+	labs, courses, listings := o.labs, o.courses, o.listings
 	when := map[string]time.Time{}
 	for _, r := range recorded {
 		if t, ok := when[r.Kind+"/"+r.Item]; !ok || r.Created.Before(t) {
@@ -333,8 +346,12 @@ func (s *Service) JourneyOf(ctx context.Context, c Company, list []Assessment, r
 	if err != nil {
 		return Journey{}, err
 	}
+	o, err := s.offerOf(ctx, c.Hub)
+	if err != nil {
+		return Journey{}, err
+	}
 	if len(list) > 0 {
-		if j.Recommendations, err = s.Recommend(ctx, c, results[len(results)-1], recorded, lang); err != nil {
+		if j.Recommendations, err = s.suggest(c, results[len(results)-1], recorded, lang, o); err != nil {
 			return Journey{}, fmt.Errorf("recommendations for %s: %w", c.Org, err)
 		}
 	}
@@ -346,11 +363,7 @@ func (s *Service) JourneyOf(ctx context.Context, c Company, list []Assessment, r
 		j.Timeline = append(j.Timeline, Event{At: day, Kind: "service", What: termLabel(ServiceTypes, r.Type, lang) + " · " + r.Provider, Ref: r.ID})
 	}
 	titles := map[string]string{}
-	courses, err := s.Courses(ctx, c.Hub, false)
-	if err != nil {
-		return Journey{}, err
-	}
-	for _, co := range courses {
+	for _, co := range o.courses {
 		titles[co.ID] = co.TitleEN
 		if lang == "nl" {
 			titles[co.ID] = co.TitleNL
@@ -363,21 +376,11 @@ func (s *Service) JourneyOf(ctx context.Context, c Company, list []Assessment, r
 		for id, title := range titles {
 			names[KindCourse+"/"+id] = title
 		}
-		labs, err := s.Fieldlabs(ctx, "")
-		if err != nil {
-			return Journey{}, err
-		}
-		for _, l := range labs {
+		for _, l := range o.labs {
 			names[KindFieldlab+"/"+l.ID] = l.Name
 		}
-		if s.listings != nil {
-			ls, err := s.listings.Listings(ctx)
-			if err != nil {
-				return Journey{}, fmt.Errorf("listings: %w", err)
-			}
-			for _, l := range ls {
-				names[KindService+"/"+l.ID] = l.Name(lang)
-			}
+		for _, l := range o.listings {
+			names[KindService+"/"+l.ID] = l.Name(lang)
 		}
 		for _, r := range recorded {
 			j.Timeline = append(j.Timeline, Event{At: r.Created, Kind: "recommended", What: cmp.Or(names[r.Kind+"/"+r.Item], r.Item), Ref: r.ID})
