@@ -100,20 +100,45 @@ func gaps(res dma.Result) []dma.DimensionScore {
 	return ds[:min(Gaps, len(ds))]
 }
 
-// words are the sentences of a reason, in English and Dutch.
+// words are the sentences of a reason and the PDF report's texts, in
+// English and Dutch.
 var words = map[string][2]string{
-	"score":    {"your %s score is %s", "uw score voor %s is %s"},
-	"fieldlab": {"%s offers %s in %s %s", "%s biedt %s in %s %s"},
-	"inRegion": {"in your region", "in uw regio"},
-	"nearby":   {"through %s", "via %s"},
-	"service":  {"%s (%s) works on %s at your machines", "%s (%s) werkt aan %s bij uw machines"},
-	"course":   {"the course %s (%d h) trains your people in it", "de cursus %s (%d uur) leidt uw mensen erin op"},
+	"score":       {"your %s score is %s", "uw score voor %s is %s"},
+	"fieldlab":    {"%s offers %s in %s %s", "%s biedt %s in %s %s"},
+	"inRegion":    {"in your region", "in uw regio"},
+	"nearby":      {"through %s", "via %s"},
+	"service":     {"%s (%s) works on %s at your machines", "%s (%s) werkt aan %s bij uw machines"},
+	"course":      {"the course %s (%d h) trains your people in it", "de cursus %s (%d uur) leidt uw mensen erin op"},
+	"title":       {"Digital maturity report", "Rapport digitale volwassenheid"},
+	"of":          {"Customer of %s · made %s", "Klant van %s · gemaakt %s"},
+	"profile":     {"KvK %s · size %s · NACE %s · %s", "KvK %s · omvang %s · NACE %s · %s"},
+	"radar":       {"The six dimensions (0–100)", "De zes dimensies (0–100)"},
+	"dimension":   {"Dimension", "Dimensie"},
+	"change":      {"Change", "Verandering"},
+	"overall":     {"Overall", "Totaal"},
+	"band":        {"Band", "Niveau"},
+	"none":        {"No assessment yet: the report starts with a T0.", "Nog geen meting: het rapport begint met een T0."},
+	"gaps":        {"Gap priorities: the lowest dimensions", "Prioriteiten: de laagste dimensies"},
+	"peers":       {"Peer benchmark", "Vergelijking met branchegenoten"},
+	"peersShown":  {"The mean of %d companies of the same size (%s), sector (%s) and province: %s; this company: %s.", "Het gemiddelde van %d bedrijven van dezelfde omvang (%s), sector (%s) en provincie: %s; dit bedrijf: %s."},
+	"peersHidden": {"Not shown: fewer than %d companies of the same size, sector and province have an assessment.", "Niet getoond: minder dan %d bedrijven van dezelfde omvang, sector en provincie hebben een meting."},
+	"evidence":    {"Evidence from the factory", "Bewijs uit de fabriek"},
+	"evShown":     {"Edges connected %d · machines %d · series %d · days of data %d", "Aangesloten edges %d · machines %d · reeksen %d · dagen aan data %d"},
+	"evNone":      {"The company shares no machine data with the hub.", "Het bedrijf deelt geen machinedata met de hub."},
+	"next":        {"Next steps", "Volgende stappen"},
+	"services":    {"Services delivered", "Geleverde diensten"},
+	"noServices":  {"None yet.", "Nog geen."},
+	"page":        {"page %d", "pagina %d"},
 }
 
+// say is the text key in lang (nl, else English), with args filled in.
 func say(lang, key string, args ...any) string {
 	i := 0
 	if lang == "nl" {
 		i = 1
+	}
+	if len(args) == 0 {
+		return words[key][i]
 	}
 	return fmt.Sprintf(words[key][i], args...)
 }

@@ -12,41 +12,6 @@ import (
 	"github.com/molen-io/molen/internal/programme/dma"
 )
 
-// pdfWords are the report's texts in English and Dutch.
-var pdfWords = map[string][2]string{
-	"title":       {"Digital maturity report", "Rapport digitale volwassenheid"},
-	"of":          {"Customer of %s · made %s", "Klant van %s · gemaakt %s"},
-	"profile":     {"KvK %s · size %s · NACE %s · %s", "KvK %s · omvang %s · NACE %s · %s"},
-	"radar":       {"The six dimensions (0–100)", "De zes dimensies (0–100)"},
-	"dimension":   {"Dimension", "Dimensie"},
-	"change":      {"Change", "Verandering"},
-	"overall":     {"Overall", "Totaal"},
-	"band":        {"Band", "Niveau"},
-	"none":        {"No assessment yet: the report starts with a T0.", "Nog geen meting: het rapport begint met een T0."},
-	"gaps":        {"Gap priorities: the lowest dimensions", "Prioriteiten: de laagste dimensies"},
-	"peers":       {"Peer benchmark", "Vergelijking met branchegenoten"},
-	"peersShown":  {"The mean of %d companies of the same size (%s), sector (%s) and province: %s; this company: %s.", "Het gemiddelde van %d bedrijven van dezelfde omvang (%s), sector (%s) en provincie: %s; dit bedrijf: %s."},
-	"peersHidden": {"Not shown: fewer than %d companies of the same size, sector and province have an assessment.", "Niet getoond: minder dan %d bedrijven van dezelfde omvang, sector en provincie hebben een meting."},
-	"evidence":    {"Evidence from the factory", "Bewijs uit de fabriek"},
-	"evShown":     {"Edges connected %d · machines %d · series %d · days of data %d", "Aangesloten edges %d · machines %d · reeksen %d · dagen aan data %d"},
-	"evNone":      {"The company shares no machine data with the hub.", "Het bedrijf deelt geen machinedata met de hub."},
-	"next":        {"Next steps", "Volgende stappen"},
-	"services":    {"Services delivered", "Geleverde diensten"},
-	"noServices":  {"None yet.", "Nog geen."},
-	"page":        {"page %d", "pagina %d"},
-}
-
-func pdfSay(lang, key string, args ...any) string {
-	i := 0
-	if lang == "nl" {
-		i = 1
-	}
-	if len(args) == 0 {
-		return pdfWords[key][i]
-	}
-	return fmt.Sprintf(pdfWords[key][i], args...)
-}
-
 // num writes a score with one decimal, with a decimal comma in Dutch;
 // signed adds a + to a rise.
 func num(v float64, lang string, signed bool) string {
@@ -82,7 +47,7 @@ func (s *Service) WritePDF(w io.Writer, rep Report, lang string, at time.Time) e
 	}
 	pdf := fpdf.New("P", "mm", "A4", "")
 	tr := pdf.UnicodeTranslatorFromDescriptor("") // UTF-8 to the core fonts' cp1252
-	pdf.SetTitle(pdfSay(lang, "title")+" — "+rep.Company.Name, true)
+	pdf.SetTitle(say(lang, "title")+" — "+rep.Company.Name, true)
 	pdf.SetProducer("molen", false)
 	pdf.SetCreationDate(at)
 	pdf.SetModificationDate(at)
@@ -92,7 +57,7 @@ func (s *Service) WritePDF(w io.Writer, rep Report, lang string, at time.Time) e
 		pdf.SetY(-12)
 		pdf.SetFont("Helvetica", "", 8)
 		pdf.SetTextColor(110, 110, 110)
-		pdf.CellFormat(0, 5, tr(rep.Company.Name+" · "+pdfSay(lang, "page", pdf.PageNo())), "", 0, "R", false, 0, "")
+		pdf.CellFormat(0, 5, tr(rep.Company.Name+" · "+say(lang, "page", pdf.PageNo())), "", 0, "R", false, 0, "")
 	})
 	pdf.AddPage()
 	heading := func(txt string) {
@@ -106,17 +71,17 @@ func (s *Service) WritePDF(w io.Writer, rep Report, lang string, at time.Time) e
 	para := func(txt string) { pdf.MultiCell(0, 5, tr(txt), "", "L", false) }
 
 	pdf.SetFont("Helvetica", "B", 16)
-	pdf.CellFormat(0, 9, tr(pdfSay(lang, "title")), "", 1, "L", false, 0, "")
+	pdf.CellFormat(0, 9, tr(say(lang, "title")), "", 1, "L", false, 0, "")
 	pdf.SetFont("Helvetica", "B", 13)
 	pdf.CellFormat(0, 7, tr(rep.Company.Name), "", 1, "L", false, 0, "")
 	pdf.SetFont("Helvetica", "", 10)
 	c := rep.Company
-	para(pdfSay(lang, "of", c.Hub, at.Format(time.DateOnly)))
-	para(pdfSay(lang, "profile", c.KvK, c.Size, c.NACE, termLabel(Regions, c.NUTS, lang)))
+	para(say(lang, "of", c.Hub, at.Format(time.DateOnly)))
+	para(say(lang, "profile", c.KvK, c.Size, c.NACE, termLabel(Regions, c.NUTS, lang)))
 
 	if last == nil {
-		heading(pdfSay(lang, "radar"))
-		para(pdfSay(lang, "none"))
+		heading(say(lang, "radar"))
+		para(say(lang, "none"))
 	} else {
 		dims := last.Result.Dimensions
 		names := make([]string, len(dims))
@@ -128,7 +93,7 @@ func (s *Service) WritePDF(w io.Writer, rep Report, lang string, at time.Time) e
 				}
 			}
 		}
-		heading(pdfSay(lang, "radar"))
+		heading(say(lang, "radar"))
 		y := pdf.GetY()
 		var series [][]float64
 		if first != nil {
@@ -170,24 +135,24 @@ func (s *Service) WritePDF(w io.Writer, rep Report, lang string, at time.Time) e
 			pdf.Ln(-1)
 		}
 		if first != nil {
-			row(true, pdfSay(lang, "dimension"), string(first.Stage), string(last.Stage), pdfSay(lang, "change"))
+			row(true, say(lang, "dimension"), string(first.Stage), string(last.Stage), say(lang, "change"))
 			for i, d := range dims {
 				f := dimScore(first.Result, d.ID)
 				row(false, names[i], num(f, lang, false), num(d.Score, lang, false), num(d.Score-f, lang, true))
 			}
-			row(true, pdfSay(lang, "overall"), num(first.Result.Overall, lang, false), num(last.Result.Overall, lang, false),
+			row(true, say(lang, "overall"), num(first.Result.Overall, lang, false), num(last.Result.Overall, lang, false),
 				num(last.Result.Overall-first.Result.Overall, lang, true))
-			row(false, pdfSay(lang, "band"), bandWord(first.Result.Band, lang), bandWord(last.Result.Band, lang), "")
+			row(false, say(lang, "band"), bandWord(first.Result.Band, lang), bandWord(last.Result.Band, lang), "")
 		} else {
-			row(true, pdfSay(lang, "dimension"), string(last.Stage), "", "")
+			row(true, say(lang, "dimension"), string(last.Stage), "", "")
 			for i, d := range dims {
 				row(false, names[i], num(d.Score, lang, false), "", "")
 			}
-			row(true, pdfSay(lang, "overall"), num(last.Result.Overall, lang, false), "", "")
-			row(false, pdfSay(lang, "band"), bandWord(last.Result.Band, lang), "", "")
+			row(true, say(lang, "overall"), num(last.Result.Overall, lang, false), "", "")
+			row(false, say(lang, "band"), bandWord(last.Result.Band, lang), "", "")
 		}
 
-		heading(pdfSay(lang, "gaps"))
+		heading(say(lang, "gaps"))
 		for i, g := range gaps(last.Result) {
 			name := g.ID
 			for j, d := range dims {
@@ -198,31 +163,31 @@ func (s *Service) WritePDF(w io.Writer, rep Report, lang string, at time.Time) e
 			para(fmt.Sprintf("%d. %s: %s", i+1, name, num(g.Score, lang, false)))
 		}
 
-		heading(pdfSay(lang, "peers"))
+		heading(say(lang, "peers"))
 		if rep.Peers.Shown {
-			para(pdfSay(lang, "peersShown", rep.Peers.Companies, rep.Peers.Size, rep.Peers.Sector, num(rep.Peers.Overall, lang, false), num(last.Result.Overall, lang, false)))
+			para(say(lang, "peersShown", rep.Peers.Companies, rep.Peers.Size, rep.Peers.Sector, num(rep.Peers.Overall, lang, false), num(last.Result.Overall, lang, false)))
 		} else {
-			para(pdfSay(lang, "peersHidden", MinPeers))
+			para(say(lang, "peersHidden", MinPeers))
 		}
 	}
 
-	heading(pdfSay(lang, "evidence"))
+	heading(say(lang, "evidence"))
 	if ev := rep.Evidence; ev != nil {
-		para(pdfSay(lang, "evShown", ev.Edges, ev.Machines, ev.Series, ev.Days))
+		para(say(lang, "evShown", ev.Edges, ev.Machines, ev.Series, ev.Days))
 	} else {
-		para(pdfSay(lang, "evNone"))
+		para(say(lang, "evNone"))
 	}
 
 	if len(rep.Journey.Recommendations) > 0 {
-		heading(pdfSay(lang, "next"))
+		heading(say(lang, "next"))
 		for _, r := range rep.Journey.Recommendations {
 			para("• " + r.Name + ": " + r.Reason + ".")
 		}
 	}
 
-	heading(pdfSay(lang, "services"))
+	heading(say(lang, "services"))
 	if len(rep.Services) == 0 {
-		para(pdfSay(lang, "noServices"))
+		para(say(lang, "noServices"))
 	}
 	for _, sv := range rep.Services {
 		para(fmt.Sprintf("%s · %s · %s · %s", sv.Day, termLabel(ServiceTypes, sv.Type, lang), sv.Provider, euros(sv.Price)))
