@@ -35,6 +35,40 @@ await admin.click('form button:text-is("Create an organisation")');
 await status(admin, /Organisation created/);
 const invite = await admin.getAttribute('[data-secret]', 'data-secret');
 
+// A fieldlab's staff write in the knowledge library: a new fieldlab of
+// EDIH Noord, its owner invited (the form is still open).
+await admin.fill('#org-id', 'fieldlab-deventer');
+await admin.fill('#org-name', 'Fieldlab Deventer');
+await admin.selectOption('#org-kind', 'fieldlab');
+await admin.selectOption('#org-parent', 'edih-noord');
+await admin.fill('#org-owner', 'lab@fieldlab-deventer.test');
+await admin.click('form button:text-is("Create an organisation")');
+await status(admin, /Organisation created/);
+const labInvite = await admin.getAttribute('[data-secret]', 'data-secret');
+const lab = await newPage();
+await lab.goto(labInvite);
+await lab.waitForSelector('input[name=name]');
+await lab.fill('input[name=name]', 'Lars Labman');
+await lab.fill('input[name=password]', 'a long enough password 2');
+await lab.click('button[type=submit]');
+await lab.waitForSelector('header.top');
+lab.signedIn = true;
+await go(lab, '#/library', 'Knowledge library');
+await lab.fill('#lib-id', 'deventer-vibration-lesson');
+await lab.fill('#lib-title-en', 'Vibration first, then oil');
+await lab.fill('#lib-title-nl', 'Eerst trillingen, dan olie');
+await lab.fill('#lib-body-en', 'A vibration sensor on the main bearing warned two weeks before the oil analysis did.');
+await lab.fill('#lib-body-nl', 'Een trillingssensor op het hoofdlager waarschuwde twee weken eerder dan de olieanalyse.');
+await lab.selectOption('#lib-kind', 'lesson');
+await lab.selectOption('#lib-new-tech', 'maintenance');
+await lab.click('button:text-is("Save the entry")');
+await status(lab, /Entry deventer-vibration-lesson saved/);
+await lab.fill('#lib-q', 'vibration');
+await lab.press('#lib-q', 'Enter');
+await lab.waitForSelector('[data-entry="deventer-vibration-lesson"]');
+await view(lab, 'done-fieldlab-library');
+log('ok a fieldlab writes a lesson learned in the library');
+
 // 2. Its owner accepts, shares data with the hub and consents that the
 // hub's advisor acts for it as an engineer.
 const owner = await newPage();

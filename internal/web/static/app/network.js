@@ -18,6 +18,11 @@ import { PublicCourses, AcademyKpis } from './academy.js';
 const orgKind = (w) => ((w.orgs || []).find((o) => o.org === w.org) || {}).org_kind || '';
 
 registerArea({ id: 'catalogue', title: 'area.catalogue', view: CatalogueView, visible: () => true, public: true });
+// A fieldlab's staff keep their use cases and lessons in the library.
+registerArea({
+  id: 'library', title: 'lib.tab', view: ({ who }) => html`<h1>${t('lib.tab')} <small>${who.org}</small></h1><${Library} who=${who} />`,
+  visible: (w) => orgKind(w) === 'fieldlab' && !w.via,
+});
 registerArea({
   id: 'hub', title: 'area.hub', view: HubView,
   visible: (w) => ['hub', 'platform'].includes(orgKind(w)),
