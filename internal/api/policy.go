@@ -52,6 +52,10 @@ var (
 	// company, recording a service): an advisor, or engineer or more; a
 	// token with the write scope.
 	Advisor = Access{kind: kindMember, role: RoleAdvisor, level: LevelWrite}
+	// Publisher routes publish services in the marketplace: the
+	// publisher role, or admin or more, in a provider organisation; a
+	// token with the write scope.
+	Publisher = Access{kind: kindMember, role: RolePublisher, level: LevelWrite}
 	// Admin routes administer the organisation (members, tokens, grants,
 	// edges, retention, audit): admin or owner, a token with the admin
 	// scope.
@@ -170,10 +174,10 @@ func ScopeLevel(scopes, area string) Level {
 }
 
 // RoleLevel is the highest scope a token of a holder of role may carry:
-// an advisor's may write (Advisor routes), though its role reads only
-// elsewhere.
+// an advisor's and a publisher's may write (Advisor and Publisher
+// routes), though their roles read only elsewhere.
 func RoleLevel(r Role) Level {
-	if r == RoleAdvisor {
+	if r == RoleAdvisor || r == RolePublisher {
 		return LevelWrite
 	}
 	switch r.Rank() {
@@ -220,7 +224,11 @@ func Allow(p Principal, a Access, area string) error {
 	}
 	switch a.kind {
 	case kindMember:
-		if a.role == RoleAdvisor {
+		if a.role == RolePublisher {
+			if p.OrgKind != "provider" || p.Role != RolePublisher && p.Role.Rank() < RoleAdmin.Rank() {
+				return fmt.Errorf("%w: needs the publisher or admin role in a provider organisation", ErrForbidden)
+			}
+		} else if a.role == RoleAdvisor {
 			if p.Role != RoleAdvisor && p.Role.Rank() < RoleEngineer.Rank() {
 				return fmt.Errorf("%w: needs the advisor or engineer role", ErrForbidden)
 			}

@@ -26,6 +26,19 @@ type Config struct {
 	// measuring Load.Rate.
 	Max bool
 
+	// Broker is the address (host:port) of an MQTT broker to measure the
+	// edge's broker inputs with: the devices publish there, and the edge
+	// reads it with an mqtt input (JSON payloads) or a sparkplug input
+	// (Sparkplug B) instead of taking the devices on its listener. ""
+	// drives the listener.
+	Broker string
+	// InputInflight is the broker input's max_inflight (0: its default).
+	InputInflight int
+	// InputVersion is the mqtt input's MQTT version, 3 or 5 (0: its
+	// default, 3). With 5 the broker is told max_inflight as the receive
+	// maximum; with 3 the broker's own in-flight window bounds QoS 1.
+	InputVersion int
+
 	// EdgePprof is the address of the started edge's --pprof listener
 	// ("" none), to profile it under the load.
 	EdgePprof string
@@ -61,6 +74,7 @@ type Result struct {
 	Scenario     string  `json:"scenario"`
 	Load         Load    `json:"load"`
 	SyncInterval string  `json:"sync_interval"`
+	Broker       string  `json:"broker,omitempty"` // the devices published there, the edge read it`
 	Window       float64 `json:"window_s"`
 	Stages       []Stage `json:"stages"`
 	// Latency is device → queryable: from the probe topic's device
@@ -116,9 +130,12 @@ type Counts struct {
 	Rejected        int64 `json:"rejected_messages"`
 	Refused         int64 `json:"refused_messages"`
 	Dropped         int64 `json:"dropped_points"` // by the outbox's bound
-	Forwarded       int64 `json:"forwarded_points"`
-	Stored          int64 `json:"stored_points"`
-	Lost            int64 `json:"lost_points"` // published − stored
+	// InputDropped is what the broker input lost (QoS 0 past its
+	// in-flight bound, Sparkplug seq gaps); with --broker only.
+	InputDropped int64 `json:"input_dropped,omitempty"`
+	Forwarded    int64 `json:"forwarded_points"`
+	Stored       int64 `json:"stored_points"`
+	Lost         int64 `json:"lost_points"` // published − stored
 }
 
 // Step is one rate the max scenario tried.
@@ -139,7 +156,8 @@ type stack struct {
 	hubURL, token        string
 	edgeStatus, edgeMQTT string
 	hubDir, edgeDir      string
-	peakHub, peakEdge    int64 // RSS seen in /metrics, for processes not ours
+	peakHub, peakEdge    int64  // RSS seen in /metrics, for processes not ours
+	root                 string // the run's topic root on a broker (load.root)
 	cleanup              func()
 }
 
@@ -177,6 +195,16 @@ func (c Config) validate() error {
 		return errors.New("--rate: must be > 0")
 	case l.QoS > 1:
 		return errors.New("--qos: 0 or 1")
+	case l.Payload != "" && l.Payload != PayloadJSON && l.Payload != PayloadSparkplug:
+		return fmt.Errorf("--payload %q: json or sparkplug", l.Payload)
+	case l.sparkplug() && c.Broker == "":
+		return errors.New("--payload sparkplug needs --broker: the edge's listener takes JSON, Sparkplug B comes through a broker to the sparkplug input")
+	case c.InputVersion != 0 && c.InputVersion != 3 && c.InputVersion != 5:
+		return errors.New("--input-version: 3 or 5")
+	case c.InputVersion == 5 && l.sparkplug():
+		return errors.New("--input-version 5: the sparkplug input speaks MQTT 3.1.1")
+	case c.Broker != "" && c.EdgeMQTT != "":
+		return errors.New("--broker starts an edge with a broker input: not with --edge-mqtt")
 	case c.Duration <= 0:
 		return errors.New("--duration: must be > 0")
 	case c.EdgeMQTT == "" && c.Molen == "":
@@ -241,6 +269,14 @@ func (s *stack) start(ctx context.Context) error {
 		if cfg.EdgePprof != "" {
 			args = append(args, "--pprof", cfg.EdgePprof)
 		}
+		if cfg.Broker != "" {
+			f := filepath.Join(dir, "inputs.yaml")
+			s.root = filepath.Base(dir)
+			if err := os.WriteFile(f, inputsFile(cfg, s.root), 0o600); err != nil {
+				return err
+			}
+			args = append(args, "--inputs", f)
+		}
 		if s.edge, err = startChild(cfg.Molen, dir, "edge", args...); err != nil {
 			return err
 		}
@@ -252,6 +288,15 @@ func (s *stack) start(ctx context.Context) error {
 			return err == nil && httpOK(ctx, "http://"+s.edgeStatus+"/metrics")
 		}); err != nil {
 			return err
+		}
+		if cfg.Broker != "" {
+			// The input subscribes before any device publishes.
+			if err := waitFor(ctx, s.edge, "the edge's input is connected to "+cfg.Broker, func() bool {
+				m, err := scrape(ctx, "http://"+s.edgeStatus+"/metrics")
+				return err == nil && m["molen_edge_input_connected"] == 1
+			}); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -295,4 +340,28 @@ func selfCPU() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// inputsFile is the edge's inputs file for a run through cfg.Broker: one
+// input subscribed to what the devices publish under the run's topic root
+// (id; a Sparkplug group for sparkplug), mapped onto the same paths as on
+// the listener (bench/d0000/m000/…), with a client id of this run and a
+// clean session, so that nothing of an earlier or another run arrives.
+func inputsFile(cfg Config, id string) []byte {
+	var b strings.Builder
+	l := cfg.Load
+	inflight := ""
+	if cfg.InputInflight > 0 {
+		inflight = fmt.Sprintf("      max_inflight: %d\n", cfg.InputInflight)
+	}
+	if cfg.InputVersion > 0 && !l.sparkplug() {
+		inflight += fmt.Sprintf("      version: %d\n", cfg.InputVersion)
+	}
+	kind, subs := "mqtt", fmt.Sprintf("      subscriptions:\n        - topic: %s/%s/#\n          qos: %d\n          path: \"{2+}\"\n", id, Prefix, l.QoS)
+	if l.sparkplug() {
+		kind = "sparkplug"
+		subs = fmt.Sprintf("      groups:\n        - group: %s\n          qos: %d\n          path: %s/{edge_node}/{metric}\n", id, l.QoS, Prefix)
+	}
+	fmt.Fprintf(&b, "inputs:\n  - %s:\n      url: tcp://%s\n      client_id: %s\n      clean_session: true\n%s%s", kind, cfg.Broker, id, inflight, subs)
+	return []byte(b.String())
 }

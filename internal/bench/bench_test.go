@@ -3,9 +3,13 @@ package bench
 import (
 	"bufio"
 	"bytes"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/molen-io/molen/internal/connector/sparkplug"
+	"github.com/molen-io/molen/internal/uns"
 )
 
 func TestRemainingLength(t *testing.T) {
@@ -53,13 +57,68 @@ func TestLatencySummary(t *testing.T) {
 // whose remaining length matches, on the device's topic, with a JSON
 // object of the topic's tags.
 func TestMessage(t *testing.T) {
-	l := newLoad(Load{Devices: 1, Tags: 3, TagsPerMessage: 2, Rate: 1, QoS: 1}, "")
+	l := newLoad(Load{Devices: 1, Tags: 3, TagsPerMessage: 2, Rate: 1, QoS: 1}, "", "")
 	d := &device{sentAt: map[uint16]int64{}}
 	d.topics = [][]byte{[]byte(topicOf(1, 0)), []byte(topicOf(1, 1))}
 	d.tags = [][]int{{0, 1}, {2}}
-	b := l.message(nil, d, 0, time.UnixMilli(0))
-	if b[0] != 0x32 {
-		t.Fatalf("first byte %#x, want a QoS 1 PUBLISH", b[0])
+	topic, body := splitPublish(t, l.message(nil, d, 0, time.UnixMilli(0)), 1)
+	payload := string(body[2:]) // after the packet id
+	if topic != "bench/d0001/m000" || !strings.HasPrefix(payload, `{"temperature":`) || !strings.Contains(payload, `,"pressure":`) || !strings.HasSuffix(payload, "}") {
+		t.Errorf("topic %q payload %q", topic, payload)
+	}
+}
+
+// TestSparkplugMessage checks the Sparkplug B load: a device's NDATA on its
+// edge node's topic, with the topic's tags by the aliases its NBIRTH
+// declared (by name there), seq counting from the birth's 0.
+func TestSparkplugMessage(t *testing.T) {
+	l := newLoad(Load{Devices: 1, Tags: 3, TagsPerMessage: 2, Rate: 1, QoS: 0, Payload: PayloadSparkplug}, "", "")
+	d := &device{id: 7, sentAt: map[uint16]int64{}}
+	d.topics = [][]byte{[]byte(topicOf(7, 0)), []byte(topicOf(7, 1))}
+	d.tags = [][]int{{0, 1}, {2}}
+	d.node = sparkplug.NewNode(Prefix, nodeID(d.id), nil)
+	birth, err := d.node.BirthMessage(
+		sparkplug.NodeMetric{Name: metricOf(0, 0), Type: sparkplug.Double, Value: uns.Float(1)},
+		sparkplug.NodeMetric{Name: metricOf(0, 1), Type: sparkplug.Double, Value: uns.Float(1)},
+		sparkplug.NodeMetric{Name: metricOf(1, 2), Type: sparkplug.Double, Value: uns.Float(1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bp sparkplug.Payload
+	if err := sparkplug.Decode(birth.Payload, &bp); err != nil {
+		t.Fatal(err)
+	}
+	aliases := map[uint64]string{}
+	for _, m := range bp.Metrics {
+		aliases[m.Alias] = m.Name
+	}
+	topic, body := splitPublish(t, l.message(nil, d, 0, time.UnixMilli(0)), 0)
+	if topic != "spBv1.0/bench/NDATA/d0007" {
+		t.Errorf("topic %q", topic)
+	}
+	var p sparkplug.Payload
+	if err := sparkplug.Decode(body, &p); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, m := range p.Metrics {
+		got = append(got, aliases[m.Alias])
+		if m.Name != "" || !m.HasAlias {
+			t.Errorf("metric %+v: want by alias only", m)
+		}
+	}
+	if want := []string{"m000/temperature", "m000/pressure"}; !slices.Equal(got, want) || !p.HasSeq || p.Seq != 1 {
+		t.Errorf("metrics %q seq %d (%v), want %q seq 1", got, p.Seq, p.HasSeq, want)
+	}
+}
+
+// splitPublish checks that b is one PUBLISH of qos whose remaining length
+// matches, and returns its topic and what follows it (the packet id first
+// at QoS 1).
+func splitPublish(t *testing.T, b []byte, qos byte) (string, []byte) {
+	t.Helper()
+	if want := 0x30 | qos<<1; b[0] != want {
+		t.Fatalf("first byte %#x, want %#x (a QoS %d PUBLISH)", b[0], want, qos)
 	}
 	r := bufio.NewReader(bytes.NewReader(b[1:]))
 	n, err := readLength(r)
@@ -67,9 +126,6 @@ func TestMessage(t *testing.T) {
 		t.Fatalf("remaining length %d, %v; %d bytes follow", n, err, r.Buffered())
 	}
 	rest := b[len(b)-n:]
-	topic := string(rest[2 : 2+int(rest[1])])
-	payload := string(rest[2+len(topic)+2:])
-	if topic != "bench/d0001/m000" || !strings.HasPrefix(payload, `{"temperature":`) || !strings.Contains(payload, `,"pressure":`) || !strings.HasSuffix(payload, "}") {
-		t.Errorf("topic %q payload %q", topic, payload)
-	}
+	k := 2 + (int(rest[0])<<8 | int(rest[1]))
+	return string(rest[2:k]), rest[k:]
 }

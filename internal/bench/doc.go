@@ -1,7 +1,9 @@
 // Package bench measures a whole molen flow under load (molen bench): it
 // starts a hub and an edge as child processes (or targets running ones by
 // address), drives the edge's MQTT listener with simulated devices that
-// speak MQTT as real ones do, and reports what each stage sustained, how
+// speak MQTT as real ones do (JSON payloads), or has them publish JSON or
+// Sparkplug B to an MQTT broker that the edge reads with an mqtt or
+// sparkplug input, and reports what each stage sustained, how
 // late data became queryable at the hub, what each process cost in CPU and
 // memory, the disk used per point, and what was lost.
 //

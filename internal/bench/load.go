@@ -13,17 +13,25 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/molen-io/molen/internal/connector/sparkplug"
+	"github.com/molen-io/molen/internal/uns"
 )
 
 // tagNames are the names a device's tags take, in turn (with a number once
 // they run out), so that payloads look like a machine's.
 var tagNames = []string{"temperature", "pressure", "speed", "current", "voltage", "vibration", "flow", "level"}
 
-// load is the load generator: devices publishing JSON payloads over MQTT
-// 3.1.1 at a rate that can change while it runs.
+// load is the load generator: devices publishing JSON or Sparkplug B
+// payloads over MQTT 3.1.1 at a rate that can change while it runs.
 type load struct {
-	cfg     Load
-	broker  string
+	cfg    Load
+	broker string
+	// root is the run's own topic level before Prefix on a shared broker
+	// ("" on the edge's listener), and its Sparkplug group: other runs and
+	// other clients of the broker publish there too.
+	root    string
+	births  atomic.Int64  // points of NBIRTHs (in points too)
 	rate    atomic.Uint64 // messages per second per topic, as float64 bits
 	sent    atomic.Int64  // messages written
 	points  atomic.Int64  // values in them
@@ -40,7 +48,24 @@ type Load struct {
 	Rate           float64 `json:"rate_hz"`          // each tag's rate
 	QoS            byte    `json:"qos"`              // 0 or 1
 	Inflight       int     `json:"inflight"`         // QoS 1 publishes a device has unacknowledged at most
+	// Payload is PayloadJSON (the default) or PayloadSparkplug.
+	Payload string `json:"payload"`
 }
+
+// Payload formats of the simulated devices.
+const (
+	// PayloadJSON is one JSON object per message, a topic per message:
+	// {"temperature":21.503,"pressure":31.017} on bench/d0000/m000.
+	PayloadJSON = "json"
+	// PayloadSparkplug makes each device a Sparkplug B edge node
+	// (spBv1.0/bench/NDATA/d0000) that declares its tags in an NBIRTH
+	// (metric m000/temperature, …) and sends them by alias in NDATA
+	// messages of TagsPerMessage metrics each. The edge's listener does not
+	// take Sparkplug: it goes through a broker to the sparkplug input.
+	PayloadSparkplug = "sparkplug"
+)
+
+func (l Load) sparkplug() bool { return l.Payload == PayloadSparkplug }
 
 // Topics is the number of topics one device publishes to.
 func (l Load) Topics() int { return (l.Tags + l.TagsPerMessage - 1) / l.TagsPerMessage }
@@ -73,13 +98,28 @@ type device struct {
 	nextID uint16
 	seq    uint64
 	ended  atomic.Pointer[string] // why readAcks stopped
+	node   *sparkplug.Node        // Sparkplug B: the device as an edge node
 }
 
-func newLoad(cfg Load, broker string) *load {
+// nodeID is device dev's Sparkplug edge node id.
+func nodeID(dev int) string { return fmt.Sprintf("d%04d", dev) }
+
+// metricOf is the Sparkplug metric name of tag k of a device's topic t: the
+// sparkplug input's path template bench/{edge_node}/{metric} maps it onto
+// the same series as the JSON payloads (bench/d0000/m000/temperature).
+func metricOf(t, k int) string {
+	name := tagNames[k%len(tagNames)]
+	if k >= len(tagNames) {
+		name += strconv.Itoa(k / len(tagNames))
+	}
+	return fmt.Sprintf("m%03d/%s", t, name)
+}
+
+func newLoad(cfg Load, broker, root string) *load {
 	if cfg.Inflight <= 0 {
 		cfg.Inflight = 100
 	}
-	l := &load{cfg: cfg, broker: broker}
+	l := &load{cfg: cfg, broker: broker, root: root}
 	l.setRate(cfg.Rate)
 	return l
 }
@@ -92,7 +132,11 @@ func (l *load) connect(ctx context.Context) error {
 	for i := range l.cfg.Devices {
 		d := &device{id: i, slots: make(chan struct{}, l.cfg.Inflight), sentAt: map[uint16]int64{}}
 		for t := range l.cfg.Topics() {
-			d.topics = append(d.topics, []byte(topicOf(i, t)))
+			topic := topicOf(i, t)
+			if l.root != "" {
+				topic = l.root + "/" + topic
+			}
+			d.topics = append(d.topics, []byte(topic))
 			var tags []int
 			for k := t * l.cfg.TagsPerMessage; k < min((t+1)*l.cfg.TagsPerMessage, l.cfg.Tags); k++ {
 				tags = append(tags, k)
@@ -107,10 +151,61 @@ func (l *load) connect(ctx context.Context) error {
 		}
 		d.conn, d.w = c, bufio.NewWriterSize(c, 64<<10)
 		l.devices = append(l.devices, d)
-		if err := d.handshake(fmt.Sprintf("bench-%04d", i)); err != nil {
+		// On a shared broker the client ids are the run's own: a broker
+		// closes the older connection of a client id that connects again.
+		client := fmt.Sprintf("bench-%04d", i)
+		if l.root != "" {
+			client = fmt.Sprintf("%s-%04d", l.root, i)
+		}
+		if err := d.handshake(client); err != nil {
 			l.close()
 			return fmt.Errorf("device %d: %w", i, err)
 		}
+		if l.cfg.sparkplug() {
+			if err := l.birth(d); err != nil {
+				l.close()
+				return fmt.Errorf("device %d: %w", i, err)
+			}
+		}
+	}
+	return nil
+}
+
+// birth sends d's NBIRTH (QoS 1, waiting for its PUBACK so that it is at
+// the broker before any data): every tag as a Double metric with an alias.
+func (l *load) birth(d *device) error {
+	group := Prefix
+	if l.root != "" {
+		group = l.root
+	}
+	d.node = sparkplug.NewNode(group, nodeID(d.id), nil)
+	d.node.NewSession()
+	var ms []sparkplug.NodeMetric
+	for t, tags := range d.tags {
+		for _, k := range tags {
+			ms = append(ms, sparkplug.NodeMetric{Name: metricOf(t, k), Type: sparkplug.Double, Value: uns.Float(value(k, 0))})
+		}
+	}
+	// The birth's values are points too.
+	l.points.Add(int64(len(ms)))
+	l.births.Add(int64(len(ms)))
+	m, err := d.node.BirthMessage(ms...)
+	if err != nil {
+		return fmt.Errorf("NBIRTH: %w", err)
+	}
+	d.nextID++
+	pk := appendPublish(nil, []byte(m.Topic), m.Payload, 1, d.nextID)
+	if _, err := d.conn.Write(pk); err != nil {
+		return fmt.Errorf("send NBIRTH: %w", err)
+	}
+	var ack [4]byte
+	d.conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+	defer d.conn.SetReadDeadline(time.Time{})
+	if _, err := io.ReadFull(d.conn, ack[:]); err != nil {
+		return fmt.Errorf("read the NBIRTH's PUBACK: %w", err)
+	}
+	if ack[0] != 0x40 || binary.BigEndian.Uint16(ack[2:]) != d.nextID {
+		return fmt.Errorf("NBIRTH: answered with % x, want its PUBACK", ack)
 	}
 	return nil
 }
@@ -274,9 +369,39 @@ func (l *load) finish(d *device) error {
 	return d.conn.Close()
 }
 
+// value is tag k's value in a device's seq-th message: it wanders like a
+// sensor's (base, slow wave, a little noise from the sequence number).
+func value(k int, seq uint64) float64 {
+	return 20 + float64(k%7)*10 + 5*math.Sin(float64(seq)/50) + float64((seq*2654435761+uint64(k))%100)/1000
+}
+
 // message appends one PUBLISH of d's topic i to buf.
 func (l *load) message(buf []byte, d *device, i int, now time.Time) []byte {
 	d.seq++
+	var id uint16
+	if l.cfg.QoS > 0 {
+		d.nextID++
+		if d.nextID == 0 {
+			d.nextID = 1
+		}
+		id = d.nextID
+		d.mu.Lock()
+		d.sentAt[id] = time.Now().UnixNano()
+		d.mu.Unlock()
+	}
+	if d.node != nil {
+		// An NDATA of the topic's tags by alias; the payload's timestamp
+		// is the device's clock (for every message, not only the probe's).
+		ms := make([]sparkplug.NodeMetric, 0, len(d.tags[i]))
+		for _, k := range d.tags[i] {
+			ms = append(ms, sparkplug.NodeMetric{Name: metricOf(i, k), Type: sparkplug.Double, Value: uns.Float(value(k, d.seq))})
+		}
+		m, err := d.node.DataMessage("", ms...)
+		if err != nil {
+			panic(fmt.Sprintf("bench: encode NDATA: %v", err)) // doubles always encode
+		}
+		return appendPublish(buf, []byte(m.Topic), m.Payload, l.cfg.QoS, id)
+	}
 	var p [256]byte
 	payload := append(p[:0], '{')
 	for j, k := range d.tags[i] {
@@ -290,35 +415,30 @@ func (l *load) message(buf []byte, d *device, i int, now time.Time) []byte {
 			payload = strconv.AppendInt(payload, int64(k/len(tagNames)), 10)
 		}
 		payload = append(payload, '"', ':')
-		// A value that wanders like a sensor's: base, slow wave, a little
-		// noise from the sequence number.
-		v := 20 + float64(k%7)*10 + 5*math.Sin(float64(d.seq)/50) + float64((d.seq*2654435761+uint64(k))%100)/1000
-		payload = strconv.AppendFloat(payload, v, 'f', 3, 64)
+		payload = strconv.AppendFloat(payload, value(k, d.seq), 'f', 3, 64)
 	}
 	if d.id == 0 && i == 0 {
 		payload = append(payload, `,"ts":`...)
 		payload = strconv.AppendInt(payload, now.UnixMilli(), 10)
 	}
 	payload = append(payload, '}')
-	topic := d.topics[i]
+	return appendPublish(buf, d.topics[i], payload, l.cfg.QoS, id)
+}
+
+// appendPublish appends a PUBLISH of payload on topic to buf, with packet
+// id at QoS 1.
+func appendPublish(buf, topic, payload []byte, qos byte, id uint16) []byte {
 	n := 2 + len(topic) + len(payload)
 	flags := byte(0x30)
-	if l.cfg.QoS > 0 {
+	if qos > 0 {
 		flags |= 0x02
 		n += 2
 	}
 	buf = appendHeader(buf, flags, n)
 	buf = binary.BigEndian.AppendUint16(buf, uint16(len(topic)))
 	buf = append(buf, topic...)
-	if l.cfg.QoS > 0 {
-		d.nextID++
-		if d.nextID == 0 {
-			d.nextID = 1
-		}
-		buf = binary.BigEndian.AppendUint16(buf, d.nextID)
-		d.mu.Lock()
-		d.sentAt[d.nextID] = time.Now().UnixNano()
-		d.mu.Unlock()
+	if qos > 0 {
+		buf = binary.BigEndian.AppendUint16(buf, id)
 	}
 	return append(buf, payload...)
 }

@@ -16,8 +16,16 @@ func (r *Result) WriteTable(w io.Writer) error {
 	if r.SyncInterval != "0s" {
 		sync = "fsync every " + r.SyncInterval
 	}
-	fmt.Fprintf(w, "molen bench: scenario %s: %d devices × %d tags (%d a message) at %s Hz, QoS %d, %s; window %.1f s\n",
-		r.Scenario, l.Devices, l.Tags, l.TagsPerMessage, strconv.FormatFloat(l.Rate, 'f', -1, 64), l.QoS, sync, r.Window)
+	payload := "JSON"
+	if l.sparkplug() {
+		payload = "Sparkplug B"
+	}
+	via := "to the edge's listener"
+	if r.Broker != "" {
+		via = "through the broker " + r.Broker + " to the edge's input"
+	}
+	fmt.Fprintf(w, "molen bench: scenario %s: %d devices × %d tags (%d a message, %s) at %s Hz, QoS %d, %s, %s; window %.1f s\n",
+		r.Scenario, l.Devices, l.Tags, l.TagsPerMessage, payload, strconv.FormatFloat(l.Rate, 'f', -1, 64), l.QoS, via, sync, r.Window)
 	if len(r.Steps) > 0 {
 		fmt.Fprintln(w, "\nrates tried (max):")
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
@@ -57,7 +65,11 @@ func (r *Result) WriteTable(w io.Writer) error {
 	c := r.Counts
 	fmt.Fprintf(w, "counts: published %s messages (%s points), acknowledged %s; edge received %s, accepted %s points, forwarded %s; hub stored %s\n",
 		num(float64(c.Published)), num(float64(c.PublishedPoints)), num(float64(c.Acked)), num(float64(c.Received)), num(float64(c.Accepted)), num(float64(c.Forwarded)), num(float64(c.Stored)))
-	_, err := fmt.Fprintf(w, "drops: rejected %d, refused %d, dropped by the buffer %d, lost %d points\n", c.Rejected, c.Refused, c.Dropped, c.Lost)
+	input := ""
+	if c.InputDropped > 0 {
+		input = fmt.Sprintf(", lost by the broker input %d", c.InputDropped)
+	}
+	_, err := fmt.Fprintf(w, "drops: rejected %d, refused %d, dropped by the buffer %d%s, lost %d points\n", c.Rejected, c.Refused, c.Dropped, input, c.Lost)
 	return err
 }
 

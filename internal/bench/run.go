@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"time"
 )
@@ -13,6 +14,7 @@ type sample struct {
 	secs                               float64
 	sent, received, accepted, fwd, hub float64 // per second; sent and received in messages, the rest in points
 	edgeCPU, hubCPU, selfCPU           float64 // cores
+	inputPoints                        float64 // per second: points of the edge's broker input
 	backlog                            float64 // growth of the edge's pending points
 	pending                            float64 // the edge's pending points at the end
 }
@@ -21,17 +23,18 @@ func between(a, b snapshot) sample {
 	secs := b.at.Sub(a.at).Seconds()
 	d := func(m0, m1 metrics, name string) float64 { return (m1[name] - m0[name]) / secs }
 	return sample{
-		secs:     secs,
-		sent:     float64(b.sent-a.sent) / secs,
-		received: d(a.edge, b.edge, "molen_edge_messages_received_total"),
-		accepted: d(a.edge, b.edge, "molen_edge_points_accepted_total"),
-		fwd:      d(a.edge, b.edge, "molen_edge_forwarded_points_total"),
-		hub:      d(a.hub, b.hub, "molen_hub_points_stored_total"),
-		edgeCPU:  d(a.edge, b.edge, "process_cpu_seconds_total"),
-		hubCPU:   d(a.hub, b.hub, "process_cpu_seconds_total"),
-		selfCPU:  (b.self - a.self).Seconds() / secs,
-		backlog:  b.edge["molen_edge_outbox_pending_points"] - a.edge["molen_edge_outbox_pending_points"],
-		pending:  b.edge["molen_edge_outbox_pending_points"],
+		secs:        secs,
+		sent:        float64(b.sent-a.sent) / secs,
+		received:    d(a.edge, b.edge, "molen_edge_messages_received_total"),
+		accepted:    d(a.edge, b.edge, "molen_edge_points_accepted_total"),
+		fwd:         d(a.edge, b.edge, "molen_edge_forwarded_points_total"),
+		inputPoints: d(a.edge, b.edge, "molen_edge_input_points_total"),
+		hub:         d(a.hub, b.hub, "molen_hub_points_stored_total"),
+		edgeCPU:     d(a.edge, b.edge, "process_cpu_seconds_total"),
+		hubCPU:      d(a.hub, b.hub, "process_cpu_seconds_total"),
+		selfCPU:     (b.self - a.self).Seconds() / secs,
+		backlog:     b.edge["molen_edge_outbox_pending_points"] - a.edge["molen_edge_outbox_pending_points"],
+		pending:     b.edge["molen_edge_outbox_pending_points"],
 	}
 }
 
@@ -89,7 +92,11 @@ func (s *stack) measure(ctx context.Context) (*Result, error) {
 	}
 	hubBase := du(s.hubDir)
 
-	l := newLoad(cfg.Load, s.edgeMQTT)
+	broker := s.edgeMQTT
+	if cfg.Broker != "" {
+		broker = cfg.Broker
+	}
+	l := newLoad(cfg.Load, broker, s.root)
 	// Counters before the load: processes that ran before (a running
 	// edge and hub) have counted other data.
 	before, err := s.snap(ctx, l)
@@ -104,7 +111,7 @@ func (s *stack) measure(ctx context.Context) (*Result, error) {
 	loadDone := make(chan error, 1)
 	go func() { loadDone <- l.run(loadCtx) }()
 
-	res := &Result{Scenario: cfg.Scenario, Load: cfg.Load, SyncInterval: cfg.SyncInterval.String()}
+	res := &Result{Scenario: cfg.Scenario, Load: cfg.Load, SyncInterval: cfg.SyncInterval.String(), Broker: cfg.Broker}
 	if err := wait(ctx, cfg.Warmup); err != nil {
 		return nil, err
 	}
@@ -134,9 +141,14 @@ func (s *stack) measure(ctx context.Context) (*Result, error) {
 
 	tpm := float64(cfg.Load.Tags) / float64(cfg.Load.Topics()) // points per message
 	res.Window = w.secs
+	in := "edge listener"
+	if cfg.Broker != "" {
+		// The input counts points, not messages.
+		in, w.received = "edge input (from "+cfg.Broker+")", w.inputPoints/tpm
+	}
 	res.Stages = []Stage{
 		{Name: "devices (sent)", Messages: w.sent, Points: w.sent * tpm},
-		{Name: "edge listener", Messages: w.received, Points: w.received * tpm},
+		{Name: in, Messages: w.received, Points: w.received * tpm},
 		{Name: "edge pipeline → outbox", Points: w.accepted},
 		{Name: "uplink (acknowledged by hub)", Points: w.fwd},
 		{Name: "hub storage", Points: w.hub},
@@ -235,12 +247,14 @@ func (s *stack) search(ctx context.Context, l *load, res *Result, lat *latencies
 }
 
 // drain waits until the edge has forwarded every point it accepted and
-// the hub stored them (at most two minutes).
+// the hub stored them (at most two minutes); through a broker, also until
+// the input has read what the broker still held.
 func (s *stack) drain(ctx context.Context, l *load, before snapshot) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	t := time.NewTicker(100 * time.Millisecond)
 	defer t.Stop()
+	lastIn, lastChange := -1.0, time.Now()
 	for {
 		m, err := s.snap(ctx, l)
 		if err != nil {
@@ -248,6 +262,17 @@ func (s *stack) drain(ctx context.Context, l *load, before snapshot) error {
 		}
 		d := func(m0, m1 metrics, name string) float64 { return m1[name] - m0[name] }
 		acc := d(before.edge, m.edge, "molen_edge_points_accepted_total")
+		if s.cfg.Broker != "" {
+			// What the broker still holds for the input arrives after the
+			// load: wait until every point published arrived or none did
+			// for 5 s (the broker dropped the rest).
+			if in := d(before.edge, m.edge, "molen_edge_input_points_total"); in != lastIn {
+				lastIn, lastChange = in, time.Now()
+			}
+			if lastIn < float64(l.points.Load()) && time.Since(lastChange) < 5*time.Second {
+				acc = math.Inf(1) // not yet
+			}
+		}
 		if m.edge["molen_edge_outbox_pending_points"] == 0 && d(before.edge, m.edge, "molen_edge_forwarded_points_total") >= acc &&
 			d(before.hub, m.hub, "molen_hub_points_stored_total") >= acc {
 			return nil
@@ -277,8 +302,14 @@ func (s *stack) count(ctx context.Context, l *load, before snapshot, res *Result
 	c.Published, c.Acked = l.sent.Load(), l.acked.Load()
 	c.PublishedPoints = l.points.Load()
 	c.Received = int64(e["molen_edge_messages_received_total"])
+	if s.cfg.Broker != "" {
+		// Points per message; the births' points came in no data message.
+		c.Received = int64((e["molen_edge_input_points_total"] - float64(l.births.Load())) * float64(s.cfg.Load.Topics()) / float64(s.cfg.Load.Tags))
+		c.Rejected = int64(e["molen_edge_input_rejected_total"])
+		c.InputDropped = int64(e["molen_edge_input_dropped_total"])
+	}
 	c.Accepted = int64(e["molen_edge_points_accepted_total"])
-	c.Rejected = int64(e["molen_edge_messages_rejected_total"])
+	c.Rejected += int64(e["molen_edge_messages_rejected_total"])
 	c.Refused = int64(e["molen_edge_messages_refused_total"])
 	c.Dropped = int64(e["molen_edge_dropped_points_total"])
 	c.Forwarded = int64(e["molen_edge_forwarded_points_total"])

@@ -27,6 +27,15 @@ func newBench(g *globals) *cobra.Command {
 the edge, and drives the edge's MQTT listener with simulated devices: --devices
 MQTT connections, each with --tags tags sent --tags-per-message to a JSON
 payload ({"temperature":21.503,"pressure":31.017}) at --rate Hz, QoS 0 or 1.
+
+With --broker host:port the devices publish to that MQTT broker instead and
+the edge reads it as a client: an mqtt input subscribed to the run's own topic
+root (<run>/bench/#, mapped onto the same bench/… paths), or with --payload
+sparkplug a sparkplug input (each device a Sparkplug B edge node of the run's
+group, sending an NBIRTH, then NDATA messages by alias). Messages the input
+counted lost (Sparkplug seq gaps) are reported; after the load the run waits
+for what the broker still held, and what never arrived the broker dropped.
+
 After --warmup it measures for --duration, then stops the load, waits until the
 edge forwarded everything and checks the counts end to end.
 
@@ -72,6 +81,7 @@ with --json.`,
 			set("rate", func() { run.Load.Rate = cfg.Load.Rate })
 			set("qos", func() { run.Load.QoS = byte(qos) })
 			set("inflight", func() { run.Load.Inflight = cfg.Load.Inflight })
+			run.Load.Payload = cfg.Load.Payload
 			set("warmup", func() { run.Warmup = cfg.Warmup })
 			set("duration", func() { run.Duration = cfg.Duration })
 			if qos < 0 || qos > 1 {
@@ -80,6 +90,7 @@ with --json.`,
 			run.SyncInterval, run.Dir = cfg.SyncInterval, cfg.Dir
 			run.EdgeMQTT, run.EdgeStatus, run.HubURL, run.HubToken = cfg.EdgeMQTT, cfg.EdgeStatus, cfg.HubURL, cfg.HubToken
 			run.EdgeDir, run.HubDir, run.EdgePprof = cfg.EdgeDir, cfg.HubDir, cfg.EdgePprof
+			run.Broker, run.InputInflight, run.InputVersion = cfg.Broker, cfg.InputInflight, cfg.InputVersion
 			if run.HubToken == "" {
 				run.HubToken = os.Getenv("MOLEN_BENCH_HUB_TOKEN")
 			}
@@ -116,6 +127,10 @@ with --json.`,
 	f.Float64Var(&cfg.Load.Rate, "rate", 0, "each tag's rate in Hz; with max, the rate to start from (default: the scenario's)")
 	f.IntVar(&qos, "qos", 1, "MQTT QoS of the devices' publishes: 0 or 1")
 	f.IntVar(&cfg.Load.Inflight, "inflight", 100, "QoS 1 publishes a device has unacknowledged at most")
+	f.StringVar(&cfg.Load.Payload, "payload", bench.PayloadJSON, "the devices' payloads: json, or sparkplug (Sparkplug B edge nodes; needs --broker)")
+	f.StringVar(&cfg.Broker, "broker", "", "host:port of an MQTT broker: the devices publish there and the edge reads it with an mqtt input (json) or a sparkplug input, instead of its listener")
+	f.IntVar(&cfg.InputInflight, "input-inflight", 0, "with --broker: the input's max_inflight (default: the input's)")
+	f.IntVar(&cfg.InputVersion, "input-version", 0, "with --broker and json: the mqtt input's MQTT version, 3 or 5 (default: the input's, 3)")
 	f.DurationVar(&cfg.Warmup, "warmup", 0, "load before measuring (default: the scenario's)")
 	f.DurationVar(&cfg.Duration, "duration", 0, "the measured window; each step's with max (default: the scenario's)")
 	f.DurationVar(&cfg.SyncInterval, "buffer-sync-interval", 0, "the edge's --buffer-sync-interval: 0 fsyncs before every acknowledgement")

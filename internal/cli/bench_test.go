@@ -31,20 +31,7 @@ func TestBenchSmoke(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a hub and an edge")
 	}
-	t.Setenv("MOLEN_CLI_TEST_MAIN", "1")
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out, errOut bytes.Buffer
-	args := []string{"bench", "--scenario", "tiny", "--json", "--molen", exe, "--data", t.TempDir(), "--log-level", "warn"}
-	if code := Main(args, &out, &errOut); code != 0 {
-		t.Fatalf("molen %s: exit %d\n%s", strings.Join(args, " "), code, errOut.String())
-	}
-	var r bench.Result
-	if err := json.Unmarshal(out.Bytes(), &r); err != nil {
-		t.Fatalf("--json output: %v\n%s", err, out.String())
-	}
+	r := runBench(t)
 	c := r.Counts
 	if c.Published == 0 || c.PublishedPoints != 2*c.Published {
 		t.Errorf("published %d messages with %d points: want some, 2 points each", c.Published, c.PublishedPoints)
@@ -98,4 +85,66 @@ func TestBenchSmoke(t *testing.T) {
 			t.Errorf("table lacks %q:\n%s", want, table.String())
 		}
 	}
+}
+
+// TestBenchBroker runs molen bench on the tiny scenario through the local
+// Mosquitto (MOLEN_TEST_MQTT): the devices publish there and the edge reads
+// it with an mqtt input (JSON, QoS 1 and QoS 0) or a sparkplug input
+// (Sparkplug B). Every point published arrives at the hub, nothing is lost
+// or dropped; no figure is judged.
+func TestBenchBroker(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a hub and an edge")
+	}
+	broker := os.Getenv("MOLEN_TEST_MQTT")
+	if broker == "" {
+		t.Skip("MOLEN_TEST_MQTT (host:port of an MQTT broker) is not set")
+	}
+	for _, c := range []struct{ payload, qos string }{{"json", "1"}, {"json", "0"}, {"sparkplug", "1"}} {
+		t.Run(c.payload+"-qos"+c.qos, func(t *testing.T) {
+			r := runBench(t, "--broker", broker, "--payload", c.payload, "--qos", c.qos)
+			c := r.Counts
+			if c.Published == 0 || c.Received != c.Published {
+				t.Errorf("published %d messages, the input received %d: want all", c.Published, c.Received)
+			}
+			for _, n := range []struct {
+				name      string
+				got, want int64
+			}{
+				{"accepted points", c.Accepted, c.PublishedPoints},
+				{"stored points", c.Stored, c.PublishedPoints},
+				{"rejected", c.Rejected, 0},
+				{"dropped by the input", c.InputDropped, 0},
+				{"lost", c.Lost, 0},
+			} {
+				if n.got != n.want {
+					t.Errorf("%s: got %d, want %d", n.name, n.got, n.want)
+				}
+			}
+			if r.Latency.N == 0 {
+				t.Errorf("device → queryable latency %+v: want samples", r.Latency)
+			}
+		})
+	}
+}
+
+// runBench runs molen bench on the tiny scenario with args, this test
+// binary standing in for molen, and returns its --json result.
+func runBench(t *testing.T, args ...string) bench.Result {
+	t.Helper()
+	t.Setenv("MOLEN_CLI_TEST_MAIN", "1")
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	args = append([]string{"bench", "--scenario", "tiny", "--json", "--molen", exe, "--data", t.TempDir(), "--log-level", "warn"}, args...)
+	if code := Main(args, &out, &errOut); code != 0 {
+		t.Fatalf("molen %s: exit %d\n%s", strings.Join(args, " "), code, errOut.String())
+	}
+	var r bench.Result
+	if err := json.Unmarshal(out.Bytes(), &r); err != nil {
+		t.Fatalf("--json output: %v\n%s", err, out.String())
+	}
+	return r
 }

@@ -113,6 +113,7 @@ type Demo struct {
 	simDone, servedDone chan error
 	stopRollout         context.CancelFunc
 	rolloutDone         chan struct{} // closed when demoRollout returned
+	marketDone          chan struct{} // closed when seedDemoMarket returned
 	history             *history
 	// Notify are the demo's mail server and Teams channel: receivers in
 	// its own process.
@@ -245,6 +246,7 @@ func StartDemo(ctx context.Context, cfg DemoConfig, g *globals) (*Demo, error) {
 		HubURL:       h.URL(),
 		EnrollToken:  token,
 		ManifestPoll: 2 * time.Second,
+		MarketKeys:   []ed25519.PublicKey{h.Market().PublicKey()},
 		Version:      Version(),
 		Log:          log.With("component", "edge"),
 	})
@@ -274,6 +276,17 @@ func StartDemo(ctx context.Context, cfg DemoConfig, g *globals) (*Demo, error) {
 	go func() { d.servedDone <- d.Served.Run(servedCtx) }()
 	rctx, stopRollout := context.WithCancel(context.WithoutCancel(ctx))
 	d.stopRollout, d.rolloutDone = stopRollout, make(chan struct{})
+	d.marketDone = make(chan struct{})
+	go func() {
+		// The marketplace's SPC service, installed on the demo edge
+		// (building its module takes a while on a first run).
+		defer close(d.marketDone)
+		if cfg.PipelineFile == "" {
+			if err := seedDemoMarket(rctx, h, edgeID, filepath.Join(cfg.DataDir, "market")); err != nil && rctx.Err() == nil {
+				log.Warn("the demo's marketplace holds no SPC service", "err", err)
+			}
+		}
+	}()
 	go func() {
 		defer close(d.rolloutDone)
 		if cfg.PipelineFile == "" {
@@ -331,6 +344,7 @@ func (d *Demo) Close() error {
 	d.history.stop()
 	d.stopRollout()
 	<-d.rolloutDone
+	<-d.marketDone
 	d.stopSim()
 	simErr := <-d.simDone
 	edgeErr := d.Edge.Close()

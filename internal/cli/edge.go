@@ -55,7 +55,7 @@ func newEdge(g *globals) *cobra.Command {
 	var ob outboxFlags
 	var check, supervise bool
 	var hubCA string
-	var releaseKeys []string
+	var releaseKeys, marketKeys []string
 	var trial time.Duration
 	var startPprof func(context.Context, *slog.Logger) error
 	cmd := &cobra.Command{
@@ -104,6 +104,9 @@ pipeline file's warnings, and every problem found (exit status 1).
 				return checkEdge(g, cfg)
 			}
 			if cfg.ReleaseKeys, err = readPublicKeys("--release-key", releaseKeys); err != nil {
+				return err
+			}
+			if cfg.MarketKeys, err = readPublicKeys("--market-key", marketKeys); err != nil {
 				return err
 			}
 			if supervise && !edge.Launched() {
@@ -158,6 +161,7 @@ pipeline file's warnings, and every problem found (exit status 1).
 	f.DurationVar(&cfg.ManifestPoll, "manifest-poll", edge.DefaultManifestPoll, "how often to ask the hub for this edge's desired state and report to its inventory (docs/fleet.md); negative: never (a stand-alone edge runs its files)")
 	f.DurationVar(&cfg.CommandWait, "command-wait", edge.DefaultCommandWait, "how long the hub holds the edge's long poll for diagnostics commands and desired-state changes (docs/fleet.md); negative: no long poll")
 	f.DurationVar(&cfg.HealthWindow, "health-window", edge.DefaultHealthWindow, "how long to watch the edge's health after applying a desired state before keeping it; a failure returns to the previous state")
+	f.StringSliceVar(&marketKeys, "market-key", nil, "PEM file of the platform's marketplace key, whose countersigned services the edge runs (the hub's GET /api/v1/market/key; repeatable; none: no installed service runs)")
 	f.StringSliceVar(&releaseKeys, "release-key", nil, "PEM file of a public release key whose signed software updates the edge accepts (molen release keygen; repeatable; none: no updates)")
 	f.BoolVar(&supervise, "supervise", false, "run the edge as a child of this launcher, which carries out software updates: it starts a new version on trial and goes back when it fails (docs/fleet.md#software-update)")
 	f.DurationVar(&trial, "update-trial", edge.DefaultTrial, "with --supervise: how long a new version has to report to the hub before the launcher goes back to the previous one")

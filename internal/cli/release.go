@@ -27,22 +27,8 @@ the public key (PEM), which hubs (molen hub --release-key) and edges
 (molen edge --release-key) trust. Existing files are not overwritten.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			pub, key, err := sign.GenerateKey()
+			pub, err := writeKeyPair(args[0])
 			if err != nil {
-				return err
-			}
-			kb, err := sign.EncodePrivateKey(key)
-			if err != nil {
-				return err
-			}
-			pb, err := sign.EncodePublicKey(pub)
-			if err != nil {
-				return err
-			}
-			if err := writeNew(args[0]+".key", kb, 0o600); err != nil {
-				return err
-			}
-			if err := writeNew(args[0]+".pub", pb, 0o644); err != nil {
 				return err
 			}
 			fmt.Fprintf(g.stdout, "release key %s\nprivate: %s.key (keep it offline)\npublic:  %s.pub\n", sign.KeyID(pub), args[0], args[0])
@@ -61,13 +47,9 @@ signed with the release key. Upload both to the hub:
     $HUB/api/v1/fleet/releases`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			kb, err := os.ReadFile(keyFile)
+			key, err := readPrivateKey(keyFile)
 			if err != nil {
-				return fmt.Errorf("--key: %w", err)
-			}
-			key, err := sign.ParsePrivateKey(kb)
-			if err != nil {
-				return fmt.Errorf("--key %s: %w", keyFile, err)
+				return err
 			}
 			env, err := uplink.SignRelease(key, args[0], uplink.Release{Version: version, OS: goos, Arch: goarch})
 			if err != nil {
@@ -97,6 +79,43 @@ signed with the release key. Upload both to the hub:
 	_ = signCmd.MarkFlagRequired("version")
 	cmd.AddCommand(keygen, signCmd)
 	return cmd
+}
+
+// writeKeyPair makes an Ed25519 key pair: name.key (private, PEM, mode
+// 0600) and name.pub (public, PEM). Existing files are not overwritten.
+func writeKeyPair(name string) (ed25519.PublicKey, error) {
+	pub, key, err := sign.GenerateKey()
+	if err != nil {
+		return nil, err
+	}
+	kb, err := sign.EncodePrivateKey(key)
+	if err != nil {
+		return nil, err
+	}
+	pb, err := sign.EncodePublicKey(pub)
+	if err != nil {
+		return nil, err
+	}
+	if err := writeNew(name+".key", kb, 0o600); err != nil {
+		return nil, err
+	}
+	if err := writeNew(name+".pub", pb, 0o644); err != nil {
+		return nil, err
+	}
+	return pub, nil
+}
+
+// readPrivateKey reads the private key of --key (PEM, PKCS #8).
+func readPrivateKey(file string) (ed25519.PrivateKey, error) {
+	kb, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("--key: %w", err)
+	}
+	key, err := sign.ParsePrivateKey(kb)
+	if err != nil {
+		return nil, fmt.Errorf("--key %s: %w", file, err)
+	}
+	return key, nil
 }
 
 // writeNew writes a file that must not exist yet.

@@ -18,14 +18,16 @@ import (
 func newService(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "service",
-		Short: "Develop services: WebAssembly modules for the edge's pipeline (molen-svc/1)",
+		Short: "Develop and publish services: WebAssembly modules for the edge's pipeline (molen-svc/1)",
 		Long: `Develop a service package: a margo.yaml manifest and a WebAssembly module that runs
 in an edge's pipeline under the module ABI molen-svc/1. Start with 'molen service
 init', build the module with 'molen service build' and run it on recorded points
-with 'molen service test'. See docs/services.md.`,
+with 'molen service test'. To offer it in a hub's marketplace, make a signing
+key ('molen service keygen'), sign the package ('molen service sign') and
+upload it ('molen service publish'). See docs/services.md.`,
 		Args: cobra.NoArgs,
 	}
-	cmd.AddCommand(newServiceInit(g), newServiceBuild(g), newServiceTest(g))
+	cmd.AddCommand(newServiceInit(g), newServiceBuild(g), newServiceTest(g), newServiceKeygen(g), newServiceSign(g), newServicePublish(g))
 	return cmd
 }
 

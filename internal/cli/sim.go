@@ -36,6 +36,10 @@ picks a free one; the log and --inputs tell which):
 
   --modbus ADDR     serve the packaging machine as a Modbus TCP device
                     (instead of MQTT)
+  --mtconnect ADDR  serve the CNC mill from an MTConnect agent (HTTP, instead
+                    of MQTT)
+  --s7 ADDR         serve the injection press as a Siemens S7 PLC (S7comm,
+                    data block 1; instead of MQTT)
   --opcua ADDR      serve the compressor as an OPC UA server (instead of MQTT)
   --sparkplug ADDR  add a robot cell, a Sparkplug B device, on an MQTT broker
                     the simulator runs at ADDR
@@ -48,8 +52,8 @@ picks a free one; the log and --inputs tell which):
 --inputs FILE writes an edge inputs file that reads them (molen edge --inputs).
 Register map, node ids and topics: docs/sim.md.`,
 		Example: `  molen sim --broker 127.0.0.1:1883
-  molen sim --broker 127.0.0.1:1883 --modbus 127.0.0.1:5020 --opcua 127.0.0.1:4840 \
-      --sparkplug 127.0.0.1:1884 --vda5050 127.0.0.1:1884 --inputs sim-inputs.yaml`,
+  molen sim --broker 127.0.0.1:1883 --modbus 127.0.0.1:5020 --mtconnect 127.0.0.1:5000 \
+      --s7 127.0.0.1:1102 --opcua 127.0.0.1:4840 --sparkplug 127.0.0.1:1884 --vda5050 127.0.0.1:1884 --inputs sim-inputs.yaml`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			log, err := g.logger()
@@ -63,9 +67,9 @@ Register map, node ids and topics: docs/sim.md.`,
 			if err != nil {
 				return err
 			}
-			if serve.Modbus == "" && serve.OPCUA == "" && serve.Sparkplug == "" && serve.VDA5050 == "" && serve.Drop == "" {
+			if serve.Modbus == "" && serve.MTConnect == "" && serve.S7 == "" && serve.OPCUA == "" && serve.Sparkplug == "" && serve.VDA5050 == "" && serve.Drop == "" {
 				if inputsFile != "" {
-					return errors.New("--inputs: nothing to read: give --modbus, --opcua, --sparkplug, --vda5050 or --drop")
+					return errors.New("--inputs: nothing to read: give --modbus, --mtconnect, --s7, --opcua, --sparkplug, --vda5050 or --drop")
 				}
 				return ignoreCanceled(s.Run(cmd.Context()))
 			}
@@ -74,7 +78,7 @@ Register map, node ids and topics: docs/sim.md.`,
 				return err
 			}
 			a := srv.Addrs()
-			log.Info("sim serves", "modbus", a.Modbus, "opcua", a.OPCUA, "sparkplug", a.Sparkplug, "vda5050", a.VDA5050)
+			log.Info("sim serves", "modbus", a.Modbus, "mtconnect", a.MTConnect, "s7", a.S7, "opcua", a.OPCUA, "sparkplug", a.Sparkplug, "vda5050", a.VDA5050)
 			if inputsFile != "" {
 				if err := os.WriteFile(inputsFile, srv.Inputs(), 0o644); err != nil {
 					srv.Close()
@@ -90,6 +94,8 @@ Register map, node ids and topics: docs/sim.md.`,
 	f.Float64Var(&cfg.Rate, "rate", sim.DefaultRate, "ticks per second per machine (each tick publishes every tag)")
 	f.StringVar(&cfg.Site, "site", sim.DefaultSite, "site segment of the UNS paths")
 	f.StringVar(&serve.Modbus, "modbus", "", "serve the packaging machine over Modbus TCP on this host:port instead of MQTT")
+	f.StringVar(&serve.MTConnect, "mtconnect", "", "serve the CNC mill from an MTConnect agent on this host:port instead of MQTT")
+	f.StringVar(&serve.S7, "s7", "", "serve the injection press as a Siemens S7 PLC on this host:port instead of MQTT")
 	f.StringVar(&serve.OPCUA, "opcua", "", "serve the compressor over OPC UA on this host:port instead of MQTT")
 	f.StringVar(&serve.Sparkplug, "sparkplug", "", "add the robot cell as a Sparkplug B device on an MQTT broker run at this host:port")
 	f.StringVar(&serve.VDA5050, "vda5050", "", "add an AGV speaking VDA 5050 on an MQTT broker run at this host:port")

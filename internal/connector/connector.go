@@ -50,6 +50,14 @@ type MessageSink interface {
 	WriteMessages(ctx context.Context, msgs []Message) (written int, err error)
 }
 
+// EventSink is a Sink that also takes events an input derives itself (a
+// vehicle's errors, a machine's conditions). The Input contract carries
+// points; an input that has events checks whether its sink is an EventSink
+// and writes them, after the points they came with, only if it is.
+type EventSink interface {
+	WriteEvents(ctx context.Context, evs []uns.Event) error
+}
+
 // Input reads from one peer (a server, a PLC, a broker).
 type Input interface {
 	// Run connects and reads until ctx ends, delivering batches to sink. It

@@ -18,7 +18,9 @@ import (
 	_ "github.com/molen-io/molen/internal/connector/httpin"
 	_ "github.com/molen-io/molen/internal/connector/modbus"
 	_ "github.com/molen-io/molen/internal/connector/mqtt"
+	_ "github.com/molen-io/molen/internal/connector/mtconnect"
 	_ "github.com/molen-io/molen/internal/connector/opcua"
+	_ "github.com/molen-io/molen/internal/connector/s7"
 	_ "github.com/molen-io/molen/internal/connector/sparkplug"
 	_ "github.com/molen-io/molen/internal/connector/vda5050"
 )
@@ -80,6 +82,8 @@ func TestLogKeysOnce(t *testing.T) {
 		"mqtt":      fmt.Sprintf("{url: tcp://%s, subscriptions: [{topic: a/#}]}", addr),
 		"sparkplug": fmt.Sprintf("{url: tcp://%s, groups: [{group: g}]}", addr),
 		"vda5050":   fmt.Sprintf("{url: tcp://%s, site: s, area: a}", addr),
+		"mtconnect": fmt.Sprintf("{url: http://%s, items: [{id: x, path: a/b}]}", addr),
+		"s7":        fmt.Sprintf("{address: %s, items: [{path: a/b, db: 1, byte: 0, type: int}]}", addr),
 		"files":     fmt.Sprintf("{dir: %s, series: a/b}", filepath.Join(t.TempDir(), "missing")),
 		"http":      "{listen: 127.0.0.1:0}",
 	}

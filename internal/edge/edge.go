@@ -100,7 +100,11 @@ type Config struct {
 	// ReleaseKeys are the keys the edge accepts software updates signed
 	// by (docs/fleet.md#software-update); none: it takes no update.
 	ReleaseKeys []ed25519.PublicKey
-	Log         *slog.Logger
+	// MarketKeys are the platform's marketplace keys: the edge runs a
+	// service installed from the hub only when one of them countersigned
+	// its version (docs/services.md); none: it runs no installed service.
+	MarketKeys []ed25519.PublicKey
+	Log        *slog.Logger
 	// Now is the clock of maintenance windows; nil: time.Now.
 	Now func() time.Time
 }
@@ -154,7 +158,11 @@ func (c Config) textTopics() ([]pipeline.Glob, error) {
 
 // Edge is a running edge.
 type Edge struct {
-	cfg     Config
+	cfg Config
+	// svcMu guards svcErr: why a service package's download failed, by
+	// its sha256.
+	svcMu   sync.Mutex
+	svcErr  map[string]string
 	log     *slog.Logger
 	outbox  *outbox.Log
 	outputs *output.Set // nil: none
@@ -256,7 +264,7 @@ func Start(ctx context.Context, cfg Config) (*Edge, error) {
 	service.UseCacheDir(filepath.Join(cfg.DataDir, "wasm-cache"))
 	text, _ := cfg.textTopics() // checked by Validate
 	pins, _ := parsePins(cfg.HubPins)
-	e := &Edge{
+	e := &Edge{svcErr: map[string]string{},
 		cfg:      cfg,
 		text:     text,
 		log:      cfg.Log,

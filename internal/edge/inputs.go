@@ -12,7 +12,9 @@ import (
 	_ "github.com/molen-io/molen/internal/connector/httpin"
 	_ "github.com/molen-io/molen/internal/connector/modbus"
 	_ "github.com/molen-io/molen/internal/connector/mqtt"
+	_ "github.com/molen-io/molen/internal/connector/mtconnect"
 	_ "github.com/molen-io/molen/internal/connector/opcua"
+	_ "github.com/molen-io/molen/internal/connector/s7"
 	_ "github.com/molen-io/molen/internal/connector/sparkplug"
 	_ "github.com/molen-io/molen/internal/connector/vda5050"
 )

@@ -185,6 +185,19 @@ func (e *Edge) configOf(m *uplink.Manifest) (config, error) {
 			}
 		case uplink.PartDeployment:
 			return c, fmt.Errorf("%s: a molen edge runs no Margo application deployments (helm, compose)", p.Name)
+		case uplink.PartService:
+			// A marketplace install runs as a pipeline of its own.
+			pipe, err := e.servicePipeline(p, secrets)
+			if errors.Is(err, errNotDownloaded) {
+				return c, err // names no secret
+			}
+			if err != nil {
+				return c, redact(err, secrets)
+			}
+			if _, taken := pipes["service-"+name]; taken {
+				return c, fmt.Errorf("%s: the pipeline service-%s exists already", p.Name, name)
+			}
+			pipes["service-"+name] = pipe
 		case uplink.PartSetting:
 			if name == "maintenance" {
 				w, err := uplink.ParseMaintenance(p.Content)
@@ -214,7 +227,8 @@ func (e *Edge) configOf(m *uplink.Manifest) (config, error) {
 	}
 	def, err := pipeline.ParseNamed(pipes)
 	if err != nil {
-		return c, err
+		// A service's parameters hold its secrets resolved.
+		return c, redact(err, secrets)
 	}
 	c.def = def
 	if c.inputs, err = connector.ParseNamed(ins); err != nil {
@@ -464,6 +478,19 @@ func (e *Edge) offer(ctx context.Context, m uplink.Manifest, report, poll func()
 		return
 	}
 	c, err := e.configOf(&m)
+	if errors.Is(err, errNotDownloaded) {
+		// A service's package is not here yet (the hub or the network
+		// failed it): the manifest waits, and the manage loop downloads
+		// and offers it again each round, as for a maintenance window.
+		if st.Applied.Pending != m.Version {
+			e.log.Warn("manifest waits for a service package", "version", m.Version, "err", err)
+		}
+		mg.pending = &m
+		st.Applied.Pending = m.Version
+		st.Applied.PendingReason = fmt.Sprintf("version %d waits for a service package: %v", m.Version, err)
+		mg.mu.Unlock()
+		return
+	}
 	if err != nil {
 		st.Highest, st.Failed = m.Version, &m
 		st.Applied.Parts = partStates(&m, uplink.StateFailed, err.Error())
@@ -786,6 +813,10 @@ func (e *Edge) manage(ctx context.Context) error {
 		default:
 			last = &m
 		}
+		e.fetchServices(ctx, client, last)
+		if pending != nil {
+			e.fetchServices(ctx, client, pending)
+		}
 		// The software part first: an edge that stages a new version
 		// leaves the rest of the manifest to it.
 		if e.updateSoftware(ctx, client, last) {
@@ -811,6 +842,7 @@ func (e *Edge) manage(ctx context.Context) error {
 				break
 			}
 			last = &held.m
+			e.fetchServices(ctx, client, last)
 			e.offer(ctx, held.m, report, poll)
 		}
 		report()

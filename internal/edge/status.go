@@ -49,6 +49,9 @@ type metrics struct {
 	// updatesRefused counts update binaries refused (digest, signature,
 	// platform).
 	updatesRefused prometheus.Counter
+	// serviceRefused counts service packages refused (digest,
+	// signatures).
+	serviceRefused prometheus.Counter
 }
 
 func newMetrics(e *Edge) *metrics {
@@ -82,6 +85,8 @@ func newMetrics(e *Edge) *metrics {
 			Name: "molen_edge_events_total", Help: "Events the pipeline emitted and the outbox stored."}),
 		derivedLost: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "molen_edge_pipeline_points_lost_total", Help: "Points the pipeline derived on a tick that the outbox refused (full with reject-new, write error)."}),
+		serviceRefused: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "molen_edge_service_packages_refused_total", Help: "Service packages refused for their digest or signatures."}),
 		manifestRefused: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "molen_edge_manifests_refused_total", Help: "Manifests from the hub refused: a wrong digest, a version not above the last, content that does not load."}),
 		manifestRolledBack: prometheus.NewCounter(prometheus.CounterOpts{
@@ -113,7 +118,7 @@ func newMetrics(e *Edge) *metrics {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.messages, m.points, m.resendsSkipped, m.rejected, m.refused, m.mqttRefused,
 		m.forwardedRecords, m.forwardedPoints, m.forwardErrors, m.quotaRefused, m.forwardSeconds, m.deadRecords, m.deadPoints, m.derivedLost, m.events,
-		m.manifestRefused, m.manifestRolledBack, m.updatesRefused, e.outputs,
+		m.manifestRefused, m.manifestRolledBack, m.updatesRefused, m.serviceRefused, e.outputs,
 		gauge("molen_edge_mqtt_clients", "Devices connected to the MQTT listener.",
 			func() float64 { return float64(atomic.LoadInt64(&e.mqtt.Info.ClientsConnected)) }),
 		gauge("molen_edge_outbox_pending_records", "Outbox records not yet acknowledged by the hub.",

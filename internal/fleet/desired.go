@@ -23,7 +23,9 @@ import (
 	_ "github.com/molen-io/molen/internal/connector/httpin"
 	_ "github.com/molen-io/molen/internal/connector/modbus"
 	_ "github.com/molen-io/molen/internal/connector/mqtt"
+	_ "github.com/molen-io/molen/internal/connector/mtconnect"
 	_ "github.com/molen-io/molen/internal/connector/opcua"
+	_ "github.com/molen-io/molen/internal/connector/s7"
 	_ "github.com/molen-io/molen/internal/connector/sparkplug"
 	_ "github.com/molen-io/molen/internal/connector/vda5050"
 	_ "github.com/molen-io/molen/internal/operator" // the operators a pipeline may use
@@ -323,6 +325,18 @@ type Origin struct {
 	Overridden []string `json:"overridden,omitempty"` // lower layers that held the part
 }
 
+// ServiceParts gives the service parts of an edge of org in groups: the
+// content (uplink.ServiceInstall) by install name.
+type ServiceParts func(ctx context.Context, org, edge string, groups []string) (map[string]json.RawMessage, error)
+
+// SetServiceParts has every manifest hold the parts f gives: the
+// marketplace's installs (docs/services.md).
+func (s *Service) SetServiceParts(f ServiceParts) { s.serviceParts = f }
+
+// Wake has the edges of org fetch their manifest now (long polls answer):
+// for a change of desired state made outside the layers.
+func (s *Service) Wake(org string) { s.wake.notify(org) }
+
 // Desired is an edge's computed desired state: its manifest, and where
 // each part came from.
 type Desired struct {
@@ -428,6 +442,17 @@ func (s *Service) Desired(ctx context.Context, org, id string) (Desired, error) 
 			h.origin.Overridden = append(h.origin.Overridden, h.origin.Layer)
 		}
 		h.origin.Layer, sealedBy[full] = layerLabel(l), x
+	}
+	if s.serviceParts != nil {
+		// Marketplace installs: parts of their own, beside the layers'.
+		installs, err := s.serviceParts(ctx, org, e.ID, d.Groups)
+		if err != nil {
+			return Desired{}, err
+		}
+		for name, content := range installs {
+			full := uplink.PartService + "/" + name
+			parts[full] = &held{kind: uplink.PartService, content: content, origin: Origin{Part: full, Layer: "market"}}
+		}
 	}
 	client, err := s.isMargoClient(ctx, e.ID)
 	if err != nil {

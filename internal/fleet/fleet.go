@@ -76,6 +76,8 @@ type Service struct {
 
 	releases        ReleaseStore
 	releasesRefused prometheus.Counter
+
+	serviceParts ServiceParts // nil: no marketplace
 }
 
 // RecordTo has the service record enrollments, key changes and

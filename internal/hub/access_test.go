@@ -143,6 +143,7 @@ func newWorld(t *testing.T) *world {
 		{ID: "edih-a", Name: "EDIH A", Kind: auth.Hub, Parent: auth.PlatformOrg},
 		{ID: "acme", Name: "Acme Metaal", Kind: auth.Company, Parent: "edih-a"},
 		{ID: "beta", Name: "Beta Kunststof", Kind: auth.Company, Parent: "edih-a"},
+		{ID: "tools", Name: "Tools BV", Kind: auth.Provider, Parent: auth.PlatformOrg},
 	} {
 		if err := a.CreateOrg(ctx, o); err != nil {
 			t.Fatal(err)
@@ -159,6 +160,7 @@ func newWorld(t *testing.T) *world {
 		{"beta", "admin@beta.test", "beta", api.RoleAdmin},
 		{"advisor", "advisor@edih-a.test", "edih-a", api.RoleAdvisor},
 		{"platform", "ops@platform.test", auth.PlatformOrg, api.RolePlatformAdmin},
+		{"publisher", "pub@tools.test", "tools", api.RolePublisher},
 	}
 	userIDs := map[string]string{}
 	for _, p := range people {
@@ -253,6 +255,9 @@ func newWorld(t *testing.T) *world {
 	w.ids["hub"] = "edih-a"      // an issuer of credentials (public)
 	w.ids["learner"] = "lrn_x"   // a learner of a hub's academy
 	w.ids["name"] = "line"       // a label of the Prometheus API (its values name acme's lines)
+	w.ids["id"] = "none"         // a marketplace service (none of acme's)
+	w.ids["version"] = "1.0.0"   // a version of it
+	w.ids["action"] = "submit"   // a lifecycle action
 	dma := w.must(t, w.c["svc-engineer"], "POST", "/api/v1/assessments", assessmentBody("T0"), 201)
 	w.ids["assessment"] = dma["id"].(string)
 	w.must(t, w.c["svc-engineer"], "PUT", "/api/v1/fleet/groups/acme-presses", `{"line":"press"}`, 200)
@@ -439,8 +444,11 @@ func TestRoutePolicies(t *testing.T) {
 			continue
 		}
 		c := w.c["owner"]
-		if want == "platform-admin" {
+		switch want {
+		case "platform-admin":
 			c = w.c["platform"]
+		case "publisher":
+			c = w.c["publisher"]
 		}
 		if code, b := call(t, w.base, c, r.Method, w.path(t, r), body(r)); policyRefusal(code, b) {
 			t.Errorf("%s as %s, who may: %d %.200s", r.Pattern(), c.name, code, b)
@@ -526,7 +534,8 @@ func (w *world) below(want, area string) []caller {
 		if c.area != "" && c.area != area {
 			rank = 0
 		}
-		if rank < need || want == "platform-admin" {
+		// Publisher routes are a provider's; acme is a company.
+		if rank < need || want == "platform-admin" || want == "publisher" {
 			out = append(out, c)
 		}
 	}

@@ -32,6 +32,7 @@ import (
 	"github.com/molen-io/molen/internal/fleet"
 	"github.com/molen-io/molen/internal/ingest"
 	"github.com/molen-io/molen/internal/live"
+	"github.com/molen-io/molen/internal/market"
 	"github.com/molen-io/molen/internal/meta"
 	"github.com/molen-io/molen/internal/notify"
 	"github.com/molen-io/molen/internal/programme"
@@ -61,6 +62,12 @@ const AdminTokenFile = "admin-token"
 // encrypts the desired state's secrets at rest (made on first start; hubs
 // sharing one database must share it: docs/security.md).
 const SecretsKeyFile = "secrets.key"
+
+// MarketKeyFile is the file, in the data directory, of the platform's
+// marketplace key, which countersigns released service versions (made on
+// first start; edges trust its public key, GET /api/v1/market/key:
+// docs/services.md).
+const MarketKeyFile = "market.key"
 
 // Files of the embedded storage in the data directory: the time series,
 // and the metadata of the domains.
@@ -266,6 +273,7 @@ type Hub struct {
 	audit   *audit.Log
 	limiter *ratelimit.Memory
 	fleet   *fleet.Service
+	market  *market.Service
 	prog    *programme.Service
 	factory *factory.Service
 	notify  *notify.Service
@@ -444,6 +452,15 @@ func (h *Hub) open(ctx context.Context) error {
 		return err
 	}
 	h.fleet.SetReleases(fleet.ReleaseStore{Dir: filepath.Join(cfg.DataDir, "releases"), Keys: cfg.ReleaseKeys})
+	marketKey, err := market.LoadKey(filepath.Join(cfg.DataDir, MarketKeyFile))
+	if err != nil {
+		return err
+	}
+	if h.market, err = market.New(ctx, market.Config{DB: h.meta, Fleet: h.fleet, Audit: h.audit, Dir: filepath.Join(cfg.DataDir, "market"),
+		Key: marketKey, Log: cfg.Log.With("component", "market"), Now: cfg.Now, Reg: reg}); err != nil {
+		return err
+	}
+	h.fleet.SetServiceParts(h.market.ServiceParts)
 	if h.prog, err = programme.New(ctx, programme.Config{DB: h.meta, Audit: h.audit, HubOf: h.hubOf,
 		Orgs: progOrgs{h.auth}, Connected: h.fleet.Connected, Evidence: h.evidence, Listings: cfg.Listings, Installs: h.installs, Log: cfg.Log.With("component", "programme"), Now: cfg.Now, Reg: reg,
 		PublicURL: h.PublicURL, EmailOf: func(ctx context.Context, user string) (string, error) {
@@ -503,6 +520,7 @@ func (h *Hub) open(ctx context.Context) error {
 	h.router.Handle(h.auth.Pages()...)
 	h.router.Handle(h.fleet.Routes()...)
 	h.router.Handle(h.prog.Routes()...)
+	h.router.Handle(h.market.Routes()...)
 	h.router.Handle(h.series.Routes()...)
 	h.router.Handle(h.quota.Routes()...)
 	h.router.Handle(reports.New(h.store, cfg.Now).Routes()...)
@@ -673,6 +691,9 @@ func (h *Hub) evidence(ctx context.Context, org string) (programme.Evidence, err
 
 // Programme returns the programme domain.
 func (h *Hub) Programme() *programme.Service { return h.prog }
+
+// Market returns the hub's marketplace.
+func (h *Hub) Market() *market.Service { return h.market }
 
 // Fleet returns the fleet domain.
 func (h *Hub) Fleet() *fleet.Service { return h.fleet }

@@ -26,7 +26,8 @@ var hubOnly = []string{
 var simulated = []string{
 	"internal/sim", "internal/connector/opcua/opcuatest", "internal/connector/modbus/modbustest",
 	"internal/connector/sparkplug/sparkplugtest", "internal/connector/vda5050/vda5050test",
-	"internal/connector/mqtt/mqtttest",
+	"internal/connector/mqtt/mqtttest", "internal/connector/mtconnect/mtconnecttest",
+	"internal/connector/s7/s7test",
 }
 
 // edgeOnly is what neither the edge nor an edge-only build

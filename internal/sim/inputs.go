@@ -10,7 +10,8 @@ import (
 // Inputs returns an edge inputs file (docs/connectors.md) that reads what
 // the Server serves onto the same UNS paths as the Sim publishes over MQTT:
 // a modbus input for the packaging machine (its state arrives as
-// TagStateNumber), an opcua input subscribed to the compressor, a
+// TagStateNumber), an mtconnect input for the cnc mill, an s7 input for the injection press
+// (its state arrives as TagStateNumber too), an opcua input subscribed to the compressor, a
 // sparkplug input for the robot cell, a vda5050 input for the AGV
 // (asset AGV()) and a files input for the leak tester's folder. Polls and publishing intervals follow the tick rate, at
 // least 100 ms.
@@ -32,6 +33,32 @@ inputs:
 `, ModbusMachine, dialAddr(s.addrs.Modbus), every)
 		for _, r := range registers(s.packaging.kind) {
 			fmt.Fprintf(&b, "        - {path: %s/%s, address: %d, type: %s}\n", s.packaging.asset, r.tag, r.addr, r.typ)
+		}
+	}
+	if s.mill != nil {
+		fmt.Fprintf(&b, `  # %s from its MTConnect agent: samples, events, and the system condition as events.
+  - mtconnect:
+      url: http://%s
+      device: %s
+      poll_interval: %s
+      items:
+`, MTConnectMachine, dialAddr(s.addrs.MTConnect), MTConnectDevice, every)
+		for _, tag := range s.mill.kind.tags() {
+			fmt.Fprintf(&b, "        - {id: %s, path: %s/%s, type: %s}\n", tag, s.mill.asset, tag, mtconnectType(tag))
+		}
+		fmt.Fprintf(&b, "        - {id: %s, path: %s} # its events are the mill's\n", MTConnectCondition, s.mill.asset)
+	}
+	if s.press != nil {
+		fmt.Fprintf(&b, `  # %s on a Siemens S7 PLC: data block %d, big-endian.
+  - s7:
+      address: %s
+      rack: 0
+      slot: 1
+      poll_interval: %s
+      items:
+`, S7Machine, S7DB, dialAddr(s.addrs.S7), every)
+		for _, it := range s7Items(s.press.kind) {
+			fmt.Fprintf(&b, "        - {path: %s/%s, db: %d, byte: %d, type: %s}\n", s.press.asset, it.tag, S7DB, it.byte, it.typ)
 		}
 	}
 	if s.compressor != nil {

@@ -17,6 +17,8 @@ import (
 	"github.com/mochi-mqtt/server/v2/packets"
 
 	"github.com/molen-io/molen/internal/connector/modbus/modbustest"
+	"github.com/molen-io/molen/internal/connector/mtconnect/mtconnecttest"
+	"github.com/molen-io/molen/internal/connector/s7/s7test"
 	"github.com/molen-io/molen/internal/connector/sparkplug/sparkplugtest"
 	"github.com/molen-io/molen/internal/connector/vda5050/vda5050test"
 	"github.com/molen-io/molen/internal/uns"
@@ -24,9 +26,11 @@ import (
 
 // The machines that Serve can take over from MQTT, and what it adds.
 const (
-	ModbusMachine    = "packaging"  // served over Modbus TCP
-	OPCUAMachine     = "compressor" // served over OPC UA
-	SparkplugMachine = "robot-cell" // published as a Sparkplug B device
+	ModbusMachine    = "packaging"       // served over Modbus TCP
+	MTConnectMachine = "cnc-mill"        // served by an MTConnect agent
+	S7Machine        = "injection-press" // served by a Siemens S7 PLC
+	OPCUAMachine     = "compressor"      // served over OPC UA
+	SparkplugMachine = "robot-cell"      // published as a Sparkplug B device
 )
 
 // Sparkplug B and VDA 5050 names of the simulated devices. The Sparkplug
@@ -47,6 +51,11 @@ type ServeConfig struct {
 	Site string  // default DefaultSite
 	// Modbus serves the packaging machine's registers over Modbus TCP.
 	Modbus string
+	// MTConnect serves the cnc mill from an MTConnect agent (HTTP).
+	MTConnect string
+	// S7 serves the injection press's values in a data block of a
+	// simulated Siemens S7 PLC (S7comm over ISO-on-TCP).
+	S7 string
 	// OPCUA serves the compressor's variables over OPC UA (security None,
 	// anonymous).
 	OPCUA string
@@ -86,7 +95,7 @@ func (c ServeConfig) Validate() error {
 		errs = append(errs, fmt.Errorf("site: %q is not one UNS path segment (A-Z a-z 0-9 _ - .)", c.Site))
 	}
 	for _, f := range [...]struct{ name, addr string }{
-		{"modbus", c.Modbus}, {"opcua", c.OPCUA}, {"sparkplug", c.Sparkplug}, {"vda5050", c.VDA5050},
+		{"modbus", c.Modbus}, {"mtconnect", c.MTConnect}, {"s7", c.S7}, {"opcua", c.OPCUA}, {"sparkplug", c.Sparkplug}, {"vda5050", c.VDA5050},
 	} {
 		if f.addr == "" {
 			continue
@@ -104,7 +113,8 @@ func (c ServeConfig) Validate() error {
 func (c ServeConfig) MQTTMachines() []string {
 	var out []string
 	for _, k := range kinds {
-		if k.name == ModbusMachine && c.Modbus != "" || k.name == OPCUAMachine && c.OPCUA != "" {
+		if k.name == ModbusMachine && c.Modbus != "" || k.name == OPCUAMachine && c.OPCUA != "" ||
+			k.name == MTConnectMachine && c.MTConnect != "" || k.name == S7Machine && c.S7 != "" {
 			continue
 		}
 		out = append(out, k.name)
@@ -113,13 +123,15 @@ func (c ServeConfig) MQTTMachines() []string {
 }
 
 // Addrs are the addresses a Server listens on; empty for a protocol that is
-// off. Sparkplug and VDA5050 are MQTT brokers (tcp).
+// off. Sparkplug and VDA5050 are MQTT brokers (tcp); MTConnect is an
+// agent (http); S7 a PLC (ISO-on-TCP).
 type Addrs struct {
-	Modbus, OPCUA, Sparkplug, VDA5050 string
+	Modbus, MTConnect, S7, OPCUA, Sparkplug, VDA5050 string
 }
 
 // Server serves simulated machines over industrial protocols, the way real
 // ones would be reached: the packaging machine as a Modbus TCP device, the
+// cnc mill through an MTConnect agent, the injection press as an S7 PLC, the
 // compressor as an OPC UA server, the robot cell as a Sparkplug B device of
 // an edge node and an AGV speaking VDA 5050, the last two on an MQTT broker
 // of the Server's own. The machines follow the same models as those of a
@@ -136,9 +148,12 @@ type Server struct {
 	interval time.Duration
 	addrs    Addrs
 
-	packaging, compressor, cell *machine // nil when not served
-	agv                         *vda5050test.AGV
-	leak                        *leakTester // nil without Drop
+	packaging, mill, press, compressor, cell *machine // nil when not served
+	plc                                      *s7test.Server
+	agent                                    *mtconnecttest.Agent
+	millDown                                 bool // the agent's system condition is a Fault
+	agv                                      *vda5050test.AGV
+	leak                                     *leakTester // nil without Drop
 
 	modbusRegs atomic.Pointer[map[uint16]uint16]
 	opcua      *opcuaServer
@@ -148,7 +163,7 @@ type Server struct {
 	node       *sparkplugtest.Node
 	rebirth    chan struct{} // a Sparkplug host asked for the births again
 
-	cancel    context.CancelFunc // ends the Modbus server
+	cancel    context.CancelFunc // ends the Modbus server and the MTConnect agent
 	started   atomic.Bool
 	closeOnce sync.Once
 }
@@ -182,6 +197,27 @@ func (s *Server) start(ctx context.Context, asset func(*kind) string) error {
 			return fmt.Errorf("serve %s over Modbus TCP on %s: %w", ModbusMachine, cfg.Modbus, err)
 		}
 		s.addrs.Modbus = addr
+	}
+	if cfg.MTConnect != "" {
+		k := kindNamed(MTConnectMachine)
+		s.mill = newMachine(k, cfg.Seed, asset(k))
+		s.agent = mtconnecttest.NewAgent(MTConnectDevice, mtconnectBuffer, mtconnectItems(k)...)
+		s.publishMTConnect(time.Now())
+		addr, err := s.agent.Serve(ctx, cfg.MTConnect)
+		if err != nil {
+			return fmt.Errorf("serve %s over MTConnect on %s: %w", MTConnectMachine, cfg.MTConnect, err)
+		}
+		s.addrs.MTConnect = addr
+	}
+	if cfg.S7 != "" {
+		k := kindNamed(S7Machine)
+		s.press = newMachine(k, cfg.Seed, asset(k))
+		plc, err := startS7(cfg.S7)
+		if err != nil {
+			return fmt.Errorf("serve %s over S7 on %s: %w", S7Machine, cfg.S7, err)
+		}
+		s.plc, s.addrs.S7 = plc, plc.Addr()
+		s.publishS7(time.Now())
 	}
 	if cfg.OPCUA != "" {
 		k := kindNamed(OPCUAMachine)
@@ -266,7 +302,7 @@ func (s *Server) Addrs() Addrs { return s.addrs }
 // AGV is a vehicle, not a machine: see AGV).
 func (s *Server) Machines() []string {
 	var out []string
-	for _, m := range []*machine{s.packaging, s.compressor, s.cell} {
+	for _, m := range []*machine{s.packaging, s.mill, s.press, s.compressor, s.cell} {
 		if m != nil {
 			out = append(out, m.asset)
 		}
@@ -336,6 +372,14 @@ func (s *Server) tick(now time.Time) error {
 		s.packaging.advance()
 		s.publishRegisters()
 	}
+	if s.mill != nil {
+		s.mill.advance()
+		s.publishMTConnect(now)
+	}
+	if s.press != nil {
+		s.press.advance()
+		s.publishS7(now)
+	}
 	if s.compressor != nil {
 		s.compressor.advance()
 		s.opcua.update(s.compressor, now)
@@ -382,6 +426,9 @@ func (s *Server) Close() error {
 		s.cancel()
 		if s.opcua != nil {
 			errs = append(errs, s.opcua.close())
+		}
+		if s.plc != nil {
+			errs = append(errs, s.plc.Close())
 		}
 		for _, b := range s.brokers {
 			errs = append(errs, b.Close())

@@ -18,7 +18,9 @@ import (
 
 	_ "github.com/molen-io/molen/internal/connector/files" // the inputs that read the counterparts
 	_ "github.com/molen-io/molen/internal/connector/modbus"
+	_ "github.com/molen-io/molen/internal/connector/mtconnect"
 	_ "github.com/molen-io/molen/internal/connector/opcua"
+	_ "github.com/molen-io/molen/internal/connector/s7"
 	_ "github.com/molen-io/molen/internal/connector/sparkplug"
 	_ "github.com/molen-io/molen/internal/connector/vda5050"
 )
@@ -31,14 +33,14 @@ func TestServeReadByConnectors(t *testing.T) {
 	const seed = 5
 	s := runServer(t, ServeConfig{
 		Seed: seed, Rate: 20, Log: newLog(t),
-		Modbus: "127.0.0.1:0", OPCUA: "127.0.0.1:0", Sparkplug: "127.0.0.1:0", VDA5050: "127.0.0.1:0",
+		Modbus: "127.0.0.1:0", MTConnect: "127.0.0.1:0", S7: "127.0.0.1:0", OPCUA: "127.0.0.1:0", Sparkplug: "127.0.0.1:0", VDA5050: "127.0.0.1:0",
 	})
 	a := s.Addrs()
 	if a.Sparkplug != a.VDA5050 {
 		t.Errorf("sparkplug on %s, vda5050 on %s: want one shared broker for one address", a.Sparkplug, a.VDA5050)
 	}
 	sinks := runInputs(t, s.Inputs())
-	if got, want := len(sinks), 4; got != want {
+	if got, want := len(sinks), 6; got != want {
 		t.Fatalf("%d inputs, want %d", got, want)
 	}
 
@@ -62,6 +64,19 @@ func TestServeReadByConnectors(t *testing.T) {
 				t.Errorf("%s: %v, want %v", tag, g, w)
 			}
 		}
+	})
+	t.Run("mtconnect", func(t *testing.T) {
+		k := kindNamed(MTConnectMachine)
+		got := waitReading(t, sinks["mtconnect"], lineAsset(k.name), len(k.tags()))
+		checkReading(t, got, modelAfter(k, seed, got[tagSeq].Int()))
+	})
+	t.Run("s7", func(t *testing.T) {
+		k := kindNamed(S7Machine)
+		got := waitReading(t, sinks["s7"], lineAsset(k.name), len(k.tags()))
+		want := modelAfter(k, seed, got[tagSeq].Int())
+		want[TagStateNumber] = uns.Int(int64(stateNumbers[want[tagState].Str()]))
+		delete(want, tagState)
+		checkReading(t, got, want)
 	})
 	t.Run("opcua", func(t *testing.T) { checkOPCUA(t, sinks["opcua"], seed) })
 	t.Run("sparkplug", func(t *testing.T) {
@@ -327,6 +342,9 @@ func TestServeConfig(t *testing.T) {
 	if got, want := (ServeConfig{Modbus: ":502", OPCUA: ":4840"}).MQTTMachines(), []string{"cnc-mill", "injection-press"}; !slices.Equal(got, want) {
 		t.Errorf("MQTTMachines() = %v, want %v", got, want)
 	}
+	if got, want := (ServeConfig{MTConnect: ":5000", S7: ":102"}).MQTTMachines(), []string{"packaging", "compressor"}; !slices.Equal(got, want) {
+		t.Errorf("MQTTMachines() = %v, want %v", got, want)
+	}
 	if got := (ServeConfig{Sparkplug: ":1884"}).MQTTMachines(); len(got) != 4 {
 		t.Errorf("MQTTMachines() = %v, want the four machines of the line", got)
 	}
@@ -384,4 +402,20 @@ func TestServeDropReadByFilesInput(t *testing.T) {
 		ents, _ := os.ReadDir(filepath.Join(dir, "done"))
 		return len(ents) > 0
 	})
+}
+
+// TestS7Items pins the injection press's data block layout of docs/sim.md.
+func TestS7Items(t *testing.T) {
+	var got []string
+	for _, it := range s7Items(kindNamed(S7Machine)) {
+		got = append(got, it.tag+"@"+strconv.Itoa(it.byte)+":"+it.typ)
+	}
+	want := []string{
+		"state_number@0:int", "good_count@2:dint", "scrap_count@6:dint", "cycle_time_s@10:lreal",
+		"mould_temp_c@18:lreal", "injection_pressure_bar@26:lreal", "oil_temp_c@34:lreal", "vibration_mm_s@42:lreal",
+		"power_kw@50:lreal", "energy_kwh@58:lreal", "seq@66:dint",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("data block:\n got %v\nwant %v", got, want)
+	}
 }

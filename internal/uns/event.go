@@ -3,6 +3,7 @@ package uns
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Event is something that happened to an asset over an interval: a machine
@@ -60,4 +61,13 @@ func ValidateEvent(e Event) error {
 		}
 	}
 	return nil
+}
+
+// CutAttr bounds an attribute value to MaxAttrLen bytes, for inputs that
+// take attributes from a device's text; a rune cut in two is dropped.
+func CutAttr(s string) string {
+	if len(s) <= MaxAttrLen {
+		return s
+	}
+	return strings.ToValidUTF8(s[:MaxAttrLen], "")
 }

@@ -26,6 +26,9 @@ const (
 	// for devices that are Margo clients (docs/fleet.md#margo).
 	PartDeployment = "deployment"
 	PartSoftware   = "software" // the software the edge runs: Software (software/molen)
+	// PartService is a marketplace install: ServiceInstall, run as a
+	// pipeline of its own (docs/services.md#installing-from-the-marketplace).
+	PartService = "service"
 )
 
 // Manifest is an edge's desired state as the hub computed it
@@ -90,7 +93,7 @@ func (m Manifest) Verify() error {
 		switch {
 		case kind != p.Kind || name == "":
 			return fmt.Errorf("%w: part %q: name must be %q followed by / and a name", ErrManifest, p.Name, p.Kind)
-		case !slices.Contains([]string{PartInput, PartPipeline, PartSetting, PartSecret, PartDeployment, PartSoftware}, p.Kind):
+		case !slices.Contains([]string{PartInput, PartPipeline, PartSetting, PartSecret, PartDeployment, PartSoftware, PartService}, p.Kind):
 			return fmt.Errorf("%w: part %q: unknown kind %q", ErrManifest, p.Name, p.Kind)
 		case i > 0 && m.Parts[i-1].Name >= p.Name:
 			return fmt.Errorf("%w: part %q: parts must be sorted by name, each once", ErrManifest, p.Name)

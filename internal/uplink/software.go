@@ -89,8 +89,8 @@ func ParseSoftware(content []byte) (Software, error) {
 // Software.URL) into w, at most limit bytes, and returns its sha256 in
 // hex.
 func (c *Client) Download(ctx context.Context, path string, w io.Writer, limit int64) (string, error) {
-	if !strings.HasPrefix(path, "/api/v1/edge/releases/") {
-		return "", fmt.Errorf("download %s: not a release path of the hub", path)
+	if !strings.HasPrefix(path, "/api/v1/edge/releases/") && !strings.HasPrefix(path, ServicePath) {
+		return "", fmt.Errorf("download %s: not a release or service package path of the hub", path)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(c.URL, "/")+path, nil)
 	if err != nil {

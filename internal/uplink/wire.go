@@ -38,6 +38,9 @@ func EncodePoints(dst []byte, pts []uns.Point) []byte {
 	return EncodeRecord(dst, pts, nil)
 }
 
+// smallTable is how many series EncodeRecord looks up without a map.
+const smallTable = 16
+
 // EncodeRecord appends the encoding of a record of points and events to
 // dst: version 1 without events, version 2 with.
 func EncodeRecord(dst []byte, pts []uns.Point, evs []uns.Event) []byte {
@@ -46,15 +49,39 @@ func EncodeRecord(dst []byte, pts []uns.Point, evs []uns.Event) []byte {
 	} else {
 		dst = binary.AppendUvarint(dst, recordVersion)
 	}
-	// String table of series paths, in order of first use. Small batches
-	// dominate, so a map is only worth it past a handful of points.
-	index := make(map[string]uint64, 16)
-	var order []string
-	for _, p := range pts {
-		if _, ok := index[p.Series]; !ok {
-			index[p.Series] = uint64(len(order))
-			order = append(order, p.Series)
+	// String table of series paths, in order of first use. Small records
+	// dominate (the edge writes one per device message, often of two
+	// values): up to smallTable series are found by a linear search in an
+	// array on the stack; a map only past that, for large batches.
+	var small [smallTable]string
+	order := small[:0]
+	var index map[string]uint64
+	seriesOf := func(s string) (uint64, bool) {
+		if index != nil {
+			i, ok := index[s]
+			return i, ok
 		}
+		for i, o := range order {
+			if o == s {
+				return uint64(i), true
+			}
+		}
+		return 0, false
+	}
+	for _, p := range pts {
+		if _, ok := seriesOf(p.Series); ok {
+			continue
+		}
+		if index == nil && len(order) == smallTable {
+			index = make(map[string]uint64, 4*smallTable)
+			for i, o := range order {
+				index[o] = uint64(i)
+			}
+		}
+		if index != nil {
+			index[p.Series] = uint64(len(order))
+		}
+		order = append(order, p.Series)
 	}
 	dst = binary.AppendUvarint(dst, uint64(len(order)))
 	for _, s := range order {
@@ -64,7 +91,8 @@ func EncodeRecord(dst []byte, pts []uns.Point, evs []uns.Event) []byte {
 	dst = binary.AppendUvarint(dst, uint64(len(pts)))
 	var prev int64
 	for _, p := range pts {
-		dst = binary.AppendUvarint(dst, index[p.Series])
+		i, _ := seriesOf(p.Series)
+		dst = binary.AppendUvarint(dst, i)
 		dst = binary.AppendVarint(dst, p.TS-prev)
 		prev = p.TS
 		k := byte(p.Value.Kind())

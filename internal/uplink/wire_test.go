@@ -1,6 +1,7 @@
 package uplink
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -25,8 +26,24 @@ func samplePoints() []uns.Point {
 }
 
 func TestPointsRoundTrip(t *testing.T) {
-	for _, pts := range [][]uns.Point{nil, samplePoints(), samplePoints()[:1]} {
+	// Records of up to smallTable series and of more (a map then), series
+	// coming back after others.
+	many := func(n int) []uns.Point {
+		var pts []uns.Point
+		for i := range 3 * n {
+			pts = append(pts, uns.Point{Series: fmt.Sprintf("s/a/l/m/t%d", i%n), TS: int64(i), Value: uns.Int(int64(i))})
+		}
+		return pts
+	}
+	for _, pts := range [][]uns.Point{nil, samplePoints(), samplePoints()[:1], many(smallTable), many(smallTable + 1), many(100)} {
 		b := EncodePoints(nil, pts)
+		distinct := map[string]bool{}
+		for _, p := range pts {
+			distinct[p.Series] = true
+		}
+		if n, _ := binary.Uvarint(b[1:]); n != uint64(len(distinct)) {
+			t.Fatalf("%d series in the table, want %d", n, len(distinct))
+		}
 		got, err := DecodePoints(nil, b)
 		if err != nil {
 			t.Fatalf("DecodePoints: %v", err)
@@ -165,15 +182,21 @@ func benchPoints(n int) []uns.Point {
 	return pts
 }
 
+// BenchmarkEncodePoints encodes a record of 1,000 points and one of 2, as
+// the edge writes for each device message of two values.
 func BenchmarkEncodePoints(b *testing.B) {
-	pts := benchPoints(1000)
-	var buf []byte
-	b.ReportAllocs()
-	for b.Loop() {
-		buf = EncodePoints(buf[:0], pts)
+	for _, n := range []int{2, 1000} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			pts := benchPoints(n)
+			var buf []byte
+			b.ReportAllocs()
+			for b.Loop() {
+				buf = EncodePoints(buf[:0], pts)
+			}
+			b.ReportMetric(float64(b.N*len(pts))/b.Elapsed().Seconds(), "points/s")
+			b.ReportMetric(float64(len(buf))/float64(len(pts)), "bytes/point")
+		})
 	}
-	b.ReportMetric(float64(b.N*len(pts))/b.Elapsed().Seconds(), "points/s")
-	b.ReportMetric(float64(len(buf))/float64(len(pts)), "bytes/point")
 }
 
 func BenchmarkDecodePoints(b *testing.B) {

@@ -19,8 +19,9 @@ const (
 
 // Config is one Modbus device (one unit id behind one TCP address).
 type Config struct {
-	// URL is tcp://host:port (Modbus TCP) or rtuovertcp://host:port (RTU
-	// frames through a serial-to-Ethernet gateway in transparent mode).
+	// URL is tcp://host:port (Modbus TCP), rtuovertcp://host:port (RTU
+	// frames through a serial-to-Ethernet gateway in transparent mode) or
+	// rtu:///dev/ttyUSB0 (RTU on a serial port of the edge itself).
 	URL string `yaml:"url"`
 	// UnitID addresses the device: the slave id behind a gateway, usually
 	// 1 for a PLC spoken to directly.
@@ -44,9 +45,16 @@ type Config struct {
 	// (registers within a 32- or 64-bit value).
 	ByteOrder string `yaml:"byte_order"`
 	WordOrder string `yaml:"word_order"`
-	// BaudRate is the serial line speed behind an rtuovertcp gateway, used
-	// for the RTU inter-frame delay; ignored for tcp.
+	// BaudRate is the serial line speed: of the edge's port (rtu), or behind
+	// an rtuovertcp gateway, where it sets the RTU inter-frame delay;
+	// ignored for tcp.
 	BaudRate int `yaml:"baud_rate"`
+	// Parity (none, even or odd), DataBits (7 or 8) and StopBits (1 or 2;
+	// 0 means 1 with parity and 2 without, as the Modbus serial line
+	// specification asks) set the edge's serial port; rtu only.
+	Parity   string `yaml:"parity"`
+	DataBits int    `yaml:"data_bits"`
+	StopBits int    `yaml:"stop_bits"`
 	// BackoffMin and BackoffMax bound the wait between reconnection
 	// attempts, which doubles from min to max while the device is away.
 	// The same back-off applies to retries of a write the sink refused.
@@ -88,6 +96,8 @@ func NewConfig() *Config {
 		ByteOrder:    "big",
 		WordOrder:    "high_first",
 		BaudRate:     19200,
+		Parity:       "even",
+		DataBits:     8,
 		BackoffMin:   500 * time.Millisecond,
 		BackoffMax:   30 * time.Second,
 	}
@@ -143,11 +153,16 @@ func compile(c *Config) ([]field, error) {
 	bad := func(path, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s: %s", path, fmt.Sprintf(format, args...)))
 	}
+	const urls = "tcp://host:port, rtuovertcp://host:port or rtu:///dev/<serial port>"
 	switch scheme, hostport, ok := strings.Cut(c.URL, "://"); {
 	case c.URL == "":
-		bad("url", "required (tcp://host:port or rtuovertcp://host:port)")
-	case !ok || scheme != "tcp" && scheme != "rtuovertcp":
-		bad("url", "%q: want tcp://host:port or rtuovertcp://host:port", c.URL)
+		bad("url", "required (%s)", urls)
+	case !ok || scheme != "tcp" && scheme != "rtuovertcp" && scheme != "rtu":
+		bad("url", "%q: want %s", c.URL, urls)
+	case scheme == "rtu":
+		if !strings.HasPrefix(hostport, "/") || strings.ContainsAny(hostport, "?#") {
+			bad("url", "%q: want rtu:// and the serial port's absolute path, e.g. rtu:///dev/ttyUSB0", c.URL)
+		}
 	default:
 		if _, port, err := net.SplitHostPort(hostport); err != nil || port == "" {
 			bad("url", "%q: want host:port after the scheme", c.URL)
@@ -174,6 +189,17 @@ func compile(c *Config) ([]field, error) {
 	}
 	if c.BaudRate < 300 || c.BaudRate > 1_000_000 {
 		bad("baud_rate", "must be 300..1000000")
+	}
+	switch c.Parity {
+	case "none", "even", "odd":
+	default:
+		bad("parity", "%q: want none, even or odd", c.Parity)
+	}
+	if c.DataBits != 7 && c.DataBits != 8 {
+		bad("data_bits", "must be 7 or 8")
+	}
+	if c.StopBits < 0 || c.StopBits > 2 {
+		bad("stop_bits", "must be 1 or 2 (0: 1 with parity, 2 without)")
 	}
 	if c.BackoffMin <= 0 {
 		bad("backoff_min", "must be > 0")

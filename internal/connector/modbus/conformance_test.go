@@ -116,30 +116,39 @@ func harness(f modbustest.Framing) connectortest.Harness {
 			return s
 		},
 		NewInput: func(t *testing.T, p connectortest.Peer, slow bool) connector.Input {
-			spec, ok := connector.Lookup("modbus")
-			if !ok {
-				t.Fatal(`connector "modbus" is not registered`)
-			}
-			cfg := fastConfig(p.(*modbustest.Server), conformanceRegisters)
-			if slow {
-				cfg.PollInterval = time.Hour
-				cfg.BackoffMin, cfg.BackoffMax = time.Hour, time.Hour
-			}
-			in, err := spec.Build(cfg, slog.New(slog.DiscardHandler))
-			if err != nil {
-				t.Fatal(err)
-			}
-			return in
+			return buildInput(t, fastConfig(p.(*modbustest.Server), conformanceRegisters), slow)
 		},
 		Produce: func(t *testing.T, p connectortest.Peer, round int) map[string]uns.Value {
 			return set(t, p.(*modbustest.Server), conformanceRegisters, round)
 		},
 		Bad: func(t *testing.T, p connectortest.Peer) string {
 			p.(*modbustest.Server).GarbleNext(1)
-			return modbus.ReasonBadFrame
+			if f == modbustest.RTUOverTCP {
+				return modbus.ReasonBadCRC
+			}
+			return modbus.ReasonBadFrame // a TCP response whose byte count disagrees with its length
 		},
 		Redelivery: connectortest.Retry,
 	}
+}
+
+// buildInput builds a modbus input from cfg through the registry; slow
+// makes every wait an hour.
+func buildInput(t *testing.T, cfg *modbus.Config, slow bool) connector.Input {
+	t.Helper()
+	spec, ok := connector.Lookup("modbus")
+	if !ok {
+		t.Fatal(`connector "modbus" is not registered`)
+	}
+	if slow {
+		cfg.PollInterval = time.Hour
+		cfg.BackoffMin, cfg.BackoffMax = time.Hour, time.Hour
+	}
+	in, err := spec.Build(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return in
 }
 
 func TestConformanceTCP(t *testing.T) { connectortest.Run(t, harness(modbustest.TCP)) }

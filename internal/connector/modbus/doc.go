@@ -1,5 +1,6 @@
 // Package modbus is the edge's Modbus input: it polls one device over
-// Modbus TCP, or RTU frames over TCP through a serial gateway, and maps its
+// Modbus TCP, RTU on a serial port of the edge, or RTU frames over TCP
+// through a serial gateway, and maps its
 // holding registers, input registers, coils and discrete inputs onto UNS
 // series. It registers itself as the "modbus" connector kind.
 //
@@ -20,13 +21,16 @@
 // Failures are counted in Status.Rejected by reason and described in
 // Status.LastError, and never stop the other registers: Modbus exceptions
 // under their name (illegal_data_address, server_device_busy, …), responses
-// that do not parse as bad_frame, requests without a response as timeout,
+// that do not parse as bad_frame, RTU responses with a wrong CRC as bad_crc,
+// requests without a response as timeout,
 // float values that are NaN or infinite as not_finite. Three bad frames or
 // timeouts in a row, or any I/O error, drop the connection; it is made anew
 // with back-off.
 //
-// The library used, github.com/simonvetter/modbus, parses the frames; the
-// decoding of register words into values is this package's and has a fuzz
-// target (FuzzDecode). Package modbustest runs a device in-process for tests
-// and the simulated factory.
+// The library used, github.com/simonvetter/modbus, parses the frames and
+// drives the serial port (through github.com/goburrow/serial; see
+// docs/adr, Modbus RTU on a serial port); the decoding of register words
+// into values is this package's and has a fuzz target (FuzzDecode).
+// Package modbustest runs a device in-process, on TCP or on a serial port,
+// for tests and the simulated factory.
 package modbus

@@ -22,7 +22,7 @@ import (
 func init() {
 	connector.Register(connector.Spec{
 		Name: "modbus",
-		Doc:  "poll registers, coils and discrete inputs of a Modbus TCP or RTU-over-TCP device",
+		Doc:  "poll registers, coils and discrete inputs of a Modbus TCP device, or an RTU device on a serial port or behind a gateway",
 		New:  func() connector.Config { return NewConfig() },
 		Build: func(cfg connector.Config, log *slog.Logger) (connector.Input, error) {
 			c, ok := cfg.(*Config)
@@ -41,7 +41,8 @@ const maxStrikes = 3
 
 // Reasons under which Status.Rejected counts failed requests and values.
 const (
-	ReasonBadFrame  = "bad_frame"  // a response that does not parse (length, CRC, unit id, transaction id)
+	ReasonBadFrame  = "bad_frame"  // a response that does not parse (length, unit id, transaction id)
+	ReasonBadCRC    = "bad_crc"    // an RTU response whose CRC is wrong: noise on the serial line, a wrong baud rate or parity
 	ReasonTimeout   = "timeout"    // no response within the timeout
 	ReasonNotFinite = "not_finite" // a float register holding NaN or ±Inf
 	// Modbus exceptions count under their name: illegal_function,
@@ -146,11 +147,15 @@ func (in *Input) session(ctx context.Context, sink connector.Sink) (connected bo
 }
 
 func (in *Input) open() (*mb.ModbusClient, error) {
+	parity := map[string]uint{"none": mb.PARITY_NONE, "even": mb.PARITY_EVEN, "odd": mb.PARITY_ODD}[in.cfg.Parity]
 	cl, err := mb.NewClient(&mb.ClientConfiguration{
-		URL:     in.cfg.URL,
-		Timeout: in.cfg.Timeout,
-		Speed:   uint(in.cfg.BaudRate),
-		Logger:  in.libLog,
+		URL:      in.cfg.URL,
+		Timeout:  in.cfg.Timeout,
+		Speed:    uint(in.cfg.BaudRate),
+		DataBits: uint(in.cfg.DataBits),
+		Parity:   parity,
+		StopBits: uint(in.cfg.StopBits), // 0: the library's default, which is the specification's
+		Logger:   in.libLog,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("client for %s: %w", in.cfg.URL, err)
@@ -280,7 +285,9 @@ func classify(err error) (reason string, k failure) {
 	switch e {
 	case mb.ErrRequestTimedOut:
 		return ReasonTimeout, flaky
-	case mb.ErrProtocolError, mb.ErrBadCRC, mb.ErrShortFrame, mb.ErrBadUnitId,
+	case mb.ErrBadCRC:
+		return ReasonBadCRC, flaky
+	case mb.ErrProtocolError, mb.ErrShortFrame, mb.ErrBadUnitId,
 		mb.ErrBadTransactionId, mb.ErrUnknownProtocolId:
 		return ReasonBadFrame, flaky
 	case mb.ErrIllegalFunction, mb.ErrIllegalDataAddress, mb.ErrIllegalDataValue,

@@ -1,6 +1,7 @@
 package mqtt
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -60,8 +61,8 @@ type Broker struct {
 	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
 	// MaxInflight bounds the messages received and not yet acknowledged
 	// (being decoded or written to the edge's log). While it is reached,
-	// QoS 1 and 2 messages wait in the broker and QoS 0 messages are
-	// dropped and counted. With MQTT 5 it is also the receive maximum the
+	// the input reads no further and messages of every QoS wait in the
+	// broker. With MQTT 5 it is also the receive maximum the
 	// broker is told.
 	MaxInflight int `yaml:"max_inflight"`
 	// BackoffMin and BackoffMax bound the wait between reconnection
@@ -225,8 +226,36 @@ func (b *Broker) ClientOptions(clientID string, tc *tls.Config, handle func(paho
 	if tc != nil {
 		opts.SetTLSConfig(tc)
 	}
+	opts.SetCustomOpenConnectionFn(openConnection)
 	return opts
 }
+
+// openConnection dials the broker as paho.mqtt.golang does for the
+// schemes Check allows, and reads a plain TCP connection through a buffer:
+// paho reads each packet with several small reads (the fixed header byte,
+// each length byte, the rest), which on a bare socket is a system call
+// each, 37 % of the edge's CPU at 30,000 messages/s from Mosquitto. A TLS
+// connection reads whole records already.
+func openConnection(u *url.URL, o paho.ClientOptions) (net.Conn, error) {
+	d := &net.Dialer{Timeout: o.ConnectTimeout}
+	switch u.Scheme {
+	case "ssl", "mqtts", "tls":
+		return tls.DialWithDialer(d, "tcp", u.Host, o.TLSConfig)
+	}
+	c, err := d.Dial("tcp", u.Host)
+	if err != nil {
+		return nil, err
+	}
+	return &bufferedConn{Conn: c, r: bufio.NewReaderSize(c, 32<<10)}, nil
+}
+
+// bufferedConn is a connection whose reads go through r.
+type bufferedConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func (c *bufferedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
 
 // Subscribe subscribes cl to filters (topic filter → QoS) and fails if the
 // broker refuses one.

@@ -16,9 +16,10 @@
 //
 // In-flight messages are bounded by max_inflight: the client's message
 // handler runs on its receive goroutine and, once the bound is reached,
-// waits (QoS 1 and 2: the socket stops being read and the broker holds the
-// messages) or drops (QoS 0, which nothing can hold back; counted in
-// Status.Dropped). With MQTT 5 the CONNECT also carries max_inflight as the
+// waits, whatever the QoS: the socket stops being read and TCP holds the
+// broker back, which keeps the messages (or, for QoS 0, may discard them
+// under its own limits, unseen by the client; a QoS 0 message still
+// waiting when its connection ends is counted in Status.Dropped). With MQTT 5 the CONNECT also carries max_inflight as the
 // receive maximum, so the broker itself holds back QoS 1 and 2 messages
 // beyond it. Drops inside the broker (its queue limits for a slow or
 // absent client) are not visible to the client and are not

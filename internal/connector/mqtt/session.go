@@ -161,8 +161,8 @@ func (s *Session) Message(r Received, pts []uns.Point) connector.Message {
 // delivers them again to the next session of the same client id.
 //
 // While max_inflight messages are unacknowledged the receive goroutine
-// waits for a QoS 1 or 2 message (the socket is not read and the broker
-// holds the rest) and drops a QoS 0 message, counted in Status.Dropped.
+// waits (the socket is not read and the broker holds the rest), whatever
+// the message's QoS.
 // With MQTT 5 the CONNECT carries max_inflight as the receive maximum, so
 // the broker itself holds back QoS 1 and 2 messages beyond it.
 //
@@ -293,26 +293,35 @@ type queue struct {
 // receive is the client's message handler: it takes an in-flight slot and
 // queues m for the writer. gone is closed when the connection that received
 // m ends, so that a handler waiting for a slot does not hold up its end.
+//
+// A message of any QoS waits for a slot: the client then reads no further,
+// and TCP holds the broker back. QoS 0 was once dropped here instead (it
+// has no acknowledgement to hold the broker back with), which lost messages
+// whenever the writer's batch took longer than max_inflight messages
+// take to arrive: at 50,000 messages/s from Mosquitto, most of them
+// (docs/benchmarks.md).
 func (s *Session) receive(q *queue, gone <-chan struct{}, m message) {
 	recv := time.Now().UnixNano()
-	if m.Qos() == 0 {
-		select {
-		case q.slots <- struct{}{}:
-		default:
-			// QoS 0 has no acknowledgement to hold the broker back with.
-			s.cfg.Status.AddDropped(1)
-			return
-		}
-	} else {
-		select {
-		case q.slots <- struct{}{}:
-		case <-q.done:
-			return // not acknowledged: the broker redelivers it next session
-		case <-gone:
-			return // likewise
-		}
+	select {
+	case q.slots <- struct{}{}:
+	case <-q.done:
+		s.undelivered(m) // QoS 1 and 2 are not acknowledged: the broker redelivers them next session
+		return
+	case <-gone:
+		s.undelivered(m) // likewise
+		return
 	}
 	q.ch <- Received{Topic: m.Topic(), Payload: m.Payload(), QoS: m.Qos(), Packet: m.MessageID(), Time: recv, msg: m}
+}
+
+// undelivered counts m in Status.Dropped if it is lost: a QoS 0 message
+// that waited for a slot until its connection or the session ended (which
+// happens when the edge's log refuses data for longer than the keep-alive).
+// A QoS 1 or 2 message comes again.
+func (s *Session) undelivered(m message) {
+	if m.Qos() == 0 {
+		s.cfg.Status.AddDropped(1)
+	}
 }
 
 // write is the writer goroutine: it hands what the queue holds to handle

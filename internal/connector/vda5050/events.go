@@ -1,9 +1,9 @@
 package vda5050
 
 import (
-	"context"
 	"strings"
 
+	"github.com/molen-io/molen/internal/connector"
 	"github.com/molen-io/molen/internal/uns"
 )
 
@@ -13,14 +13,11 @@ const (
 	KindConnectionBroken = "connection_broken"
 )
 
-// EventSink is a connector.Sink that also takes events. The connector
-// contract carries points only; when the sink given to Run implements
-// EventSink as well, the input writes the events Events derives, after the
-// points of the same messages and before acknowledging them. Otherwise the
-// input reports errors and connection state as points only.
-type EventSink interface {
-	WriteEvents(ctx context.Context, evs []uns.Event) error
-}
+// EventSink is connector.EventSink: when the sink given to Run implements
+// it, the input writes the events Events derives, after the points of the
+// same messages and before acknowledging them. Otherwise the input reports
+// errors and connection state as points only.
+type EventSink = connector.EventSink
 
 // Snapshot is what the input knows of one vehicle after a message: the
 // input to Events.
@@ -86,9 +83,9 @@ func errorEvent(asset string, e Error, end int64) uns.Event {
 	return uns.Event{
 		Asset: asset, Kind: KindError, Start: e.Since, End: end,
 		Attrs: map[string]string{
-			"errorType":   cut(e.Type),
+			"errorType":   uns.CutAttr(e.Type),
 			"errorLevel":  e.Level,
-			"description": cut(e.Description),
+			"description": uns.CutAttr(e.Description),
 		},
 	}
 }
@@ -118,15 +115,6 @@ func index(errs []Error, e Error) int {
 		}
 	}
 	return -1
-}
-
-// cut bounds an attribute value to uns.MaxAttrLen bytes; a rune cut in two
-// is dropped.
-func cut(s string) string {
-	if len(s) <= uns.MaxAttrLen {
-		return s
-	}
-	return strings.ToValidUTF8(s[:uns.MaxAttrLen], "")
 }
 
 // nextErrors returns the errors of a state at ts, deduplicated, each with

@@ -8,6 +8,11 @@
 // Modbus TCP), lets a test corrupt responses (GarbleNext), and lets a test
 // stop and restart the device on the same address (Stop, Start): the relay
 // drops its connections and stops listening; the values are kept.
+//
+// NewSerialServer puts the same device on a serial port (in tests, one end
+// of a pseudo-terminal pair): the relay reads RTU requests from the port
+// and answers on it, and Stop makes the device fall silent, as a slave on
+// a serial line that is switched off.
 package modbustest
 
 import (
@@ -18,8 +23,10 @@ import (
 	"io"
 	"log"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	mb "github.com/simonvetter/modbus"
@@ -32,11 +39,15 @@ type Framing uint8
 const (
 	TCP        Framing = iota // Modbus TCP: MBAP header, no CRC
 	RTUOverTCP                // RTU frames (unit, PDU, CRC-16) over a TCP stream
+	RTU                       // RTU frames on a serial port
 )
 
 func (f Framing) String() string {
-	if f == RTUOverTCP {
+	switch f {
+	case RTUOverTCP:
 		return "rtuovertcp"
+	case RTU:
+		return "rtu"
 	}
 	return "tcp"
 }
@@ -56,6 +67,8 @@ type Server struct {
 	addr     string
 	conns    map[net.Conn]struct{}
 	closed   bool
+	port     io.ReadWriteCloser // RTU: the serial port
+	silent   bool               // RTU: stopped; requests are read and not answered
 
 	wg       sync.WaitGroup // relay goroutines
 	requests atomic.Int64
@@ -142,16 +155,38 @@ func (s *Server) startBackend() error {
 	return fmt.Errorf("modbustest: start server: %w", err)
 }
 
+// NewSerialServer starts a device answering RTU requests on the serial port
+// at path (a tty; in tests, one end of a pseudo-terminal pair whose other
+// end the input opens). Stop and Start make it fall silent and answer
+// again; Close closes the port.
+func NewSerialServer(path string) (*Server, error) {
+	s := &Server{framing: RTU, conns: make(map[net.Conn]struct{})}
+	for i := range s.tables {
+		s.tables[i] = make(map[uint16]uint16)
+	}
+	port, err := os.OpenFile(path, os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		return nil, fmt.Errorf("modbustest: open %s: %w", path, err)
+	}
+	if err := s.startBackend(); err != nil {
+		port.Close()
+		return nil, err
+	}
+	s.port, s.addr = port, path
+	s.wg.Add(1)
+	go s.relay(port)
+	return s, nil
+}
+
 // Addr is the host:port the device listens on; it stays the same across
 // Stop and Start.
 func (s *Server) Addr() string { return s.addr }
 
-// URL is the address as the modbus connector's url field wants it.
+// URL is the address as the modbus connector's url field wants it. For a
+// serial device it names the device's own port: the input opens the other
+// end of the pair.
 func (s *Server) URL() string {
-	if s.framing == RTUOverTCP {
-		return "rtuovertcp://" + s.addr
-	}
-	return "tcp://" + s.addr
+	return s.framing.String() + "://" + s.addr
 }
 
 // Requests is the number of read and write requests the device answered,
@@ -211,9 +246,14 @@ func (s *Server) GarbleNext(n int) {
 }
 
 // Stop makes the device unreachable: it stops listening and drops every
-// connection. The values are kept.
+// connection; on a serial port it stops answering. The values are kept.
 func (s *Server) Stop() error {
 	s.mu.Lock()
+	if s.port != nil {
+		s.silent = true
+		s.mu.Unlock()
+		return nil
+	}
 	lis := s.lis
 	s.lis = nil
 	for c := range s.conns {
@@ -235,6 +275,10 @@ func (s *Server) Start() error {
 	if s.closed {
 		return errors.New("modbustest: server closed")
 	}
+	if s.port != nil {
+		s.silent = false
+		return nil
+	}
 	if s.lis != nil {
 		return nil
 	}
@@ -252,7 +296,13 @@ func (s *Server) Start() error {
 func (s *Server) Close() error {
 	s.mu.Lock()
 	s.closed = true
+	port := s.port
 	s.mu.Unlock()
+	if port != nil {
+		err := port.Close()
+		s.wg.Wait()
+		return errors.Join(err, s.backend.Stop())
+	}
 	err := s.Stop()
 	return errors.Join(err, s.backend.Stop())
 }
@@ -279,11 +329,13 @@ func (s *Server) accept(lis net.Listener) {
 
 // relay passes the frames of one client connection to the library's server
 // and back, converting RTU framing and garbling where asked.
-func (s *Server) relay(c net.Conn) {
+func (s *Server) relay(c io.ReadWriteCloser) {
 	defer s.wg.Done()
 	defer func() {
 		s.mu.Lock()
-		delete(s.conns, c)
+		if conn, ok := c.(net.Conn); ok {
+			delete(s.conns, conn)
+		}
 		s.mu.Unlock()
 		c.Close()
 	}()
@@ -295,8 +347,17 @@ func (s *Server) relay(c net.Conn) {
 	var backTxn uint16
 	for {
 		txn, unit, pdu, err := s.readRequest(c)
+		if s.framing == RTU && errors.Is(err, errFrame) {
+			continue // a slave on a serial line ignores a frame it cannot check
+		}
 		if err != nil {
 			return
+		}
+		s.mu.Lock()
+		silent := s.silent
+		s.mu.Unlock()
+		if silent {
+			continue
 		}
 		backTxn++
 		if err := writeMBAP(back, backTxn, unit, pdu); err != nil {
@@ -322,7 +383,7 @@ var errFrame = errors.New("modbustest: bad request frame")
 
 // readRequest reads one request; txn is the client's transaction id (TCP
 // framing only), which the response echoes.
-func (s *Server) readRequest(c net.Conn) (txn uint16, unit byte, pdu []byte, err error) {
+func (s *Server) readRequest(c io.Reader) (txn uint16, unit byte, pdu []byte, err error) {
 	if s.framing == TCP {
 		return readMBAP(c)
 	}
@@ -338,7 +399,7 @@ func (s *Server) readRequest(c net.Conn) (txn uint16, unit byte, pdu []byte, err
 	return 0, f[0], append([]byte(nil), f[1:6]...), nil
 }
 
-func (s *Server) writeResponse(c net.Conn, txn uint16, unit byte, pdu []byte, garble bool) error {
+func (s *Server) writeResponse(c io.Writer, txn uint16, unit byte, pdu []byte, garble bool) error {
 	if s.framing == TCP {
 		if garble && len(pdu) > 1 && pdu[0] < 0x80 {
 			pdu[1] ^= 0xff // the byte count of a read response

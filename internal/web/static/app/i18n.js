@@ -13,6 +13,7 @@ import { notify } from './i18n-notify.js';
 import { diagnostics } from './i18n-diagnostics.js';
 import { rollouts } from './i18n-rollouts.js';
 import { academy } from './i18n-academy.js';
+import { market } from './i18n-market.js';
 
 export const catalogue = {
   en: {
@@ -142,4 +143,4 @@ export const catalogue = {
     'error.unavailable': 'Deze hub biedt dit nog niet.',
   },
 };
-for (const l of Object.keys(catalogue)) Object.assign(catalogue[l], accounts[l], programme[l], network[l], fleet[l], notify[l], diagnostics[l], rollouts[l], academy[l]);
+for (const l of Object.keys(catalogue)) Object.assign(catalogue[l], accounts[l], programme[l], network[l], fleet[l], notify[l], diagnostics[l], rollouts[l], academy[l], market[l]);

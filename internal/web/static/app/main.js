@@ -12,6 +12,7 @@ import './network.js';
 import './fleet.js';
 import './notify.js';
 import './academy.js';
+import './market.js';
 
 // who is the signed-in principal: {kind: "person"|"token", name, org,
 // role, orgs}; null while unknown, false when nobody is signed in.
