@@ -37,7 +37,7 @@ func scriptInDemo(t *testing.T, name string, env func(dataDir string) []string) 
 	node, script := browserScript(t)
 	script = filepath.Join(filepath.Dir(script), name)
 	dataDir := t.TempDir()
-	d, err := StartDemo(t.Context(), DemoConfig{DataDir: dataDir, Listen: "127.0.0.1:0", Seed: 3, Rate: 1}, testGlobals(io.Discard))
+	d, err := StartDemo(t.Context(), DemoConfig{DataDir: dataDir, Listen: "127.0.0.1:0", Seed: 3, Rate: 1, ServicePackages: "../../services"}, testGlobals(io.Discard))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,3 +21,29 @@ func TestProgrammeInABrowser(t *testing.T) {
 			"MOLEN_ADVISOR_EMAIL=" + hubAdvisor, "MOLEN_ADVISOR_PASSWORD=" + demoPassword(t, dataDir, hubAdvisor)}
 	})
 }
+
+// TestJourneyInABrowser runs web/test/journey.mjs in a real headless
+// Chromium against the demo: a hub's advisor sees a customer's next steps
+// with their reasons, recommends a marketplace service (the first-party
+// packages' listings), in English and Dutch; the company sees it in its
+// journey; axe-core finds no serious or critical violation.
+func TestJourneyInABrowser(t *testing.T) {
+	const company = "bram@vandijk.demo"             // owner of van-dijk-kunststof: a T0 only
+	const hubAdvisor = "ruben.smit@edih-noord.demo" // the advisor of the hub above it
+	scriptInDemo(t, "journey.mjs", func(dataDir string) []string {
+		return []string{"MOLEN_COMPANY_EMAIL=" + company, "MOLEN_COMPANY_PASSWORD=" + demoPassword(t, dataDir, company),
+			"MOLEN_ADVISOR_EMAIL=" + hubAdvisor, "MOLEN_ADVISOR_PASSWORD=" + demoPassword(t, dataDir, hubAdvisor)}
+	})
+}
+
+// TestProgrammeDoneInABrowser runs web/test/done.mjs: one company's whole
+// path through the programme in a real browser — made, registered, T0 by
+// the hub's advisor under its consent, a fieldlab's service, a
+// recommendation, two employees enrolled, T1 — and its report, KPIs and
+// EDIH export showing the change.
+func TestProgrammeDoneInABrowser(t *testing.T) {
+	const hubAdvisor = "ruben.smit@edih-noord.demo"
+	scriptInDemo(t, "done.mjs", func(dataDir string) []string {
+		return []string{"MOLEN_ADVISOR_EMAIL=" + hubAdvisor, "MOLEN_ADVISOR_PASSWORD=" + demoPassword(t, dataDir, hubAdvisor)}
+	})
+}

@@ -250,6 +250,7 @@ func newWorld(t *testing.T) *world {
 	w.ids["month"] = "2026-01"   // a month's KPI snapshot
 	w.ids["course"] = "course"   // a hub's academy course
 	w.ids["route"] = "route"     // a hub's learning route
+	w.ids["entry"] = "entry"     // an entry of the knowledge library
 	w.ids["enrolment"] = "enr_x" // an enrolment in a hub's course
 	w.ids["hub"] = "edih-a"      // an issuer of credentials (public)
 	w.ids["learner"] = "lrn_x"   // a learner of a hub's academy

@@ -94,6 +94,10 @@ type Config struct {
 	// by (docs/fleet.md#software-update); none: it accepts no release.
 	// Their binaries are kept in DataDir/releases.
 	ReleaseKeys []ed25519.PublicKey
+	// Listings are the marketplace's services the programme's journeys
+	// recommend (programme.ReadPackages of the first-party packages);
+	// nil: none.
+	Listings programme.Listings
 
 	// TLSCert and TLSKey are PEM files of the hub's certificate (with its
 	// chain) and key: with both, the hub serves HTTPS only (TLS 1.2 and
@@ -464,7 +468,7 @@ func (h *Hub) open(ctx context.Context) error {
 	}
 	h.fleet.SetServiceParts(h.market.ServiceParts)
 	if h.prog, err = programme.New(ctx, programme.Config{DB: h.meta, Audit: h.audit, HubOf: h.hubOf,
-		Orgs: progOrgs{h.auth}, Connected: h.fleet.Connected, Evidence: h.evidence, Log: cfg.Log.With("component", "programme"), Now: cfg.Now, Reg: reg,
+		Orgs: progOrgs{h.auth}, Connected: h.fleet.Connected, Evidence: h.evidence, Listings: cfg.Listings, Installs: h.installs, Log: cfg.Log.With("component", "programme"), Now: cfg.Now, Reg: reg,
 		PublicURL: h.PublicURL, EmailOf: func(ctx context.Context, user string) (string, error) {
 			u, err := h.auth.User(ctx, user)
 			return u.Email, err
@@ -644,6 +648,21 @@ func (o progOrgs) CreateOrgTx(ctx context.Context, tx *sql.Tx, id, name, kind, p
 
 // evidence is what molen measures of org's factory, for the programme:
 // its edges, machines, series and days of data.
+// installs are a company's edges, by when they enrolled, for its journey.
+func (h *Hub) installs(ctx context.Context, org string) ([]programme.Install, error) {
+	edges, err := h.fleet.Edges(ctx, org)
+	if err != nil {
+		return nil, err
+	}
+	var out []programme.Install
+	for _, e := range edges {
+		if !e.Enrolled.IsZero() {
+			out = append(out, programme.Install{At: e.Enrolled, What: e.Name})
+		}
+	}
+	return out, nil
+}
+
 func (h *Hub) evidence(ctx context.Context, org string) (programme.Evidence, error) {
 	var ev programme.Evidence
 	edges, err := h.fleet.Edges(ctx, org)

@@ -71,7 +71,8 @@ func TestSynthetic(t *testing.T) {
 
 // BenchmarkProgramme measures, with the national synthetic programme
 // (3,500 companies, 10,000 assessments), the national KPI page and a
-// hub's through the API, a company's report, and a monthly snapshot.
+// hub's through the API, a company's report (JSON and PDF), and a monthly
+// snapshot.
 func BenchmarkProgramme(b *testing.B) {
 	start := time.Now()
 	h, st := synthHub(b, 3500, 10000, 200000)
@@ -116,6 +117,13 @@ func BenchmarkProgramme(b *testing.B) {
 		i := 0
 		for b.Loop() {
 			get(b, zuid, "/api/v1/programme/customers/"+list[i%len(list)].Org)
+			i++
+		}
+	})
+	b.Run("company-report-pdf", func(b *testing.B) {
+		i := 0
+		for b.Loop() {
+			get(b, zuid, "/api/v1/programme/customers/"+list[i%len(list)].Org+"/report.pdf")
 			i++
 		}
 	})

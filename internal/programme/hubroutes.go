@@ -1,13 +1,17 @@
 package programme
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/molen-io/molen/internal/api"
+	"github.com/molen-io/molen/internal/meta"
 	"github.com/molen-io/molen/internal/programme/dma"
 )
 
@@ -19,6 +23,9 @@ import (
 func (s *Service) hubRoutes() []api.Route {
 	return []api.Route{
 		{Method: "GET", Path: "/api/v1/catalogue", Auth: api.Public, Handle: s.catalogue},
+		{Method: "GET", Path: "/api/v1/catalogue/library", Auth: api.Public, Handle: s.publicLibrary},
+		{Method: "GET", Path: "/api/v1/library", Auth: api.Viewer, Area: "programme", Handle: s.listLibrary},
+		{Method: "PUT", Path: "/api/v1/library/{entry}", Auth: api.Advisor, Area: "programme", Handle: s.putEntry, SelfAudited: true, MaxBody: 96 << 10},
 		{Method: "GET", Path: "/api/v1/programme/hub", Auth: api.Viewer, Area: "programme", Handle: s.getHub},
 		{Method: "PUT", Path: "/api/v1/programme/hub", Auth: api.Admin, Area: "programme", Handle: s.putHub, MaxBody: 16 << 10},
 		{Method: "GET", Path: "/api/v1/programme/fieldlabs", Auth: api.Viewer, Area: "programme", Handle: s.listFieldlabs},
@@ -27,9 +34,13 @@ func (s *Service) hubRoutes() []api.Route {
 		{Method: "POST", Path: "/api/v1/programme/customers", Auth: api.Advisor, Area: "programme", Handle: s.register, SelfAudited: true, MaxBody: 8 << 10},
 		{Method: "GET", Path: "/api/v1/programme/customers/{company}", Auth: api.Viewer, Area: "programme", Handle: s.customer},
 		{Method: "POST", Path: "/api/v1/programme/customers/{company}/services", Auth: api.Advisor, Area: "programme", Handle: s.recordService, SelfAudited: true, MaxBody: 8 << 10},
+		{Method: "GET", Path: "/api/v1/programme/customers/{company}/report.pdf", Auth: api.Viewer, Area: "programme", Stream: s.reportPDF},
+		{Method: "POST", Path: "/api/v1/programme/customers/{company}/recommendations", Auth: api.Advisor, Area: "programme", Handle: s.recommend, SelfAudited: true, MaxBody: 4 << 10},
+		{Method: "GET", Path: "/api/v1/journey", Auth: api.Viewer, Area: "programme", Handle: s.journey},
 		{Method: "GET", Path: "/api/v1/programme/collaborations", Auth: api.Viewer, Area: "programme", Handle: s.listCollaborations},
 		{Method: "POST", Path: "/api/v1/programme/collaborations", Auth: api.Advisor, Area: "programme", Handle: s.collaborate, MaxBody: 4 << 10},
 		{Method: "GET", Path: "/api/v1/programme/kpi", Auth: api.Viewer, Area: "programme", Stream: s.kpi},
+		{Method: "GET", Path: "/api/v1/programme/edih-report", Auth: api.Viewer, Area: "programme", Stream: s.edihReport},
 		{Method: "GET", Path: "/api/v1/programme/snapshots", Auth: api.Viewer, Area: "programme", Handle: s.listSnapshots},
 		{Method: "POST", Path: "/api/v1/programme/snapshots", Auth: api.Admin, Area: "programme", Handle: s.freeze, MaxBody: 1024},
 		{Method: "GET", Path: "/api/v1/programme/snapshots/{month}", Auth: api.Viewer, Area: "programme", Stream: s.snapshot},
@@ -172,11 +183,14 @@ type Report struct {
 	// Evidence is what molen measures of the company's factory, when the
 	// company shares data with the hub (a grant); else absent.
 	Evidence *Evidence `json:"evidence,omitempty"`
+	// Journey is the next steps for its gaps and its timeline.
+	Journey Journey `json:"journey"`
 }
 
 // Report assembles hub's report of its customer org (meta.ErrNotFound
-// for anyone else's), with the evidence from its factory when shared.
-func (s *Service) Report(ctx context.Context, hub, org string, shared bool) (Report, error) {
+// for anyone else's), with the evidence from its factory when shared and
+// its journey in lang.
+func (s *Service) Report(ctx context.Context, hub, org string, shared bool, lang string) (Report, error) {
 	c, err := s.Company(ctx, hub, org)
 	if err != nil {
 		return Report{}, err
@@ -220,7 +234,21 @@ func (s *Service) Report(ctx context.Context, hub, org string, shared bool) (Rep
 		}
 		rep.Evidence = &ev
 	}
+	if rep.Journey, err = s.JourneyOf(ctx, c, list, results, rep.Services, lang); err != nil {
+		return Report{}, err
+	}
 	return rep, nil
+}
+
+// langOf is the request's ?lang: nl or (by default) en.
+func langOf(r *http.Request) (string, error) {
+	switch l := r.URL.Query().Get("lang"); l {
+	case "", "en":
+		return "en", nil
+	case "nl":
+		return l, nil
+	}
+	return "", api.BadRequest("lang: want nl or en")
 }
 
 func (s *Service) customer(r *http.Request, p api.Principal) (any, error) {
@@ -230,7 +258,83 @@ func (s *Service) customer(r *http.Request, p api.Principal) (any, error) {
 	}
 	org := r.PathValue("company")
 	shared := slices.ContainsFunc(p.Grants, func(g api.Grant) bool { return g.Org == org })
-	return s.Report(r.Context(), hub, org, shared)
+	lang, err := langOf(r)
+	if err != nil {
+		return nil, err
+	}
+	return s.Report(r.Context(), hub, org, shared, lang)
+}
+
+// reportPDF is the customer's report as a PDF, in ?lang.
+func (s *Service) reportPDF(w http.ResponseWriter, r *http.Request, p api.Principal) error {
+	hub, err := ownHub(p)
+	if err != nil {
+		return err
+	}
+	org := r.PathValue("company")
+	shared := slices.ContainsFunc(p.Grants, func(g api.Grant) bool { return g.Org == org })
+	lang, err := langOf(r)
+	if err != nil {
+		return err
+	}
+	rep, err := s.Report(r.Context(), hub, org, shared, lang)
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	now := s.now().UTC()
+	if err := s.WritePDF(&buf, rep, lang, now); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/pdf")
+	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="report-%s-%s.pdf"`, org, now.Format("2006-01-02")))
+	_, err = w.Write(buf.Bytes())
+	return err
+}
+
+func (s *Service) recommend(r *http.Request, p api.Principal) (any, error) {
+	if _, err := ownHub(p); err != nil {
+		return nil, err
+	}
+	var rec Recommended
+	if err := api.ReadJSON(r, &rec, `body must be {"kind": "service|fieldlab|course", "item": "<its ID>", "dimension": "strategy|readiness|human|data|automation|green", "note": "…"}`); err != nil {
+		s.rejectedServices.WithLabelValues("recommendation").Inc()
+		return nil, err
+	}
+	rec.Company = r.PathValue("company")
+	out, err := s.RecordRecommendation(r.Context(), p, rec, api.ClientAddr(r))
+	if err != nil {
+		return nil, err
+	}
+	return api.Created(map[string]any{"recommendation": out}), nil
+}
+
+// journey is a company's own: its recommendations and timeline at the hub
+// whose customer it is (empty when it is none's).
+func (s *Service) journey(r *http.Request, p api.Principal) (any, error) {
+	if p.OrgKind != "company" {
+		return nil, fmt.Errorf("%w: a journey is a company's; organisation %s is a %s", api.ErrForbidden, p.Org, p.OrgKind)
+	}
+	lang, err := langOf(r)
+	if err != nil {
+		return nil, err
+	}
+	hub, err := s.hubOf(r.Context(), p.Org)
+	if err != nil {
+		return nil, err
+	}
+	c, err := s.Company(r.Context(), hub, p.Org)
+	if errors.Is(err, meta.ErrNotFound) {
+		return map[string]any{"hub": "", "journey": Journey{Recommendations: []Recommendation{}, Timeline: []Event{}}}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	rep, err := s.Report(r.Context(), hub, p.Org, false, lang)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"hub": c.Hub, "journey": rep.Journey}, nil
 }
 
 func (s *Service) recordService(r *http.Request, p api.Principal) (any, error) {
@@ -309,6 +413,41 @@ func (s *Service) kpi(w http.ResponseWriter, r *http.Request, p api.Principal) e
 		return err
 	}
 	return writeKPIs(w, r, k, "kpi-"+scope+"-"+k.At.Format("2006-01-02"))
+}
+
+// edihReport answers the EDIH report of p's hub (or the programme's) as
+// JSON, or one of its tables as CSV (?format=csv&table=customers).
+func (s *Service) edihReport(w http.ResponseWriter, r *http.Request, p api.Principal) error {
+	scope, err := kpiScope(p)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	format, table := q.Get("format"), q.Get("table")
+	if format == "csv" && !slices.Contains(EDIHTables, table) {
+		return api.BadRequest("table: want one of %s", strings.Join(EDIHTables, ", "))
+	}
+	if format != "" && format != "json" && format != "csv" {
+		return api.BadRequest("format: want json or csv")
+	}
+	rep, err := s.EDIH(r.Context(), scope)
+	if err != nil {
+		return err
+	}
+	name := "edih-" + scope + "-" + rep.Generated.Format("2006-01-02")
+	if format != "csv" {
+		w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s.json"`, name))
+		api.WriteJSON(w, rep)
+		return nil
+	}
+	b, err := rep.CSV(table)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s-%s.csv"`, name, table))
+	_, err = w.Write(b)
+	return err
 }
 
 func (s *Service) listSnapshots(r *http.Request, p api.Principal) (any, error) {

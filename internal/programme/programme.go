@@ -71,9 +71,15 @@ type Config struct {
 	// EmailOf returns a person's e-mail address by user ID, for their
 	// skills passport; nil: no passports.
 	EmailOf func(ctx context.Context, user string) (string, error)
-	Log     *slog.Logger     // nil: discard
-	Now     func() time.Time // nil: time.Now
-	Reg     prometheus.Registerer
+	// Listings are the marketplace's services the journeys recommend;
+	// nil: none.
+	Listings Listings
+	// Installs returns the edges and services installed at a company's
+	// factory, for its timeline; nil: none.
+	Installs func(ctx context.Context, org string) ([]Install, error)
+	Log      *slog.Logger     // nil: discard
+	Now      func() time.Time // nil: time.Now
+	Reg      prometheus.Registerer
 }
 
 // Service keeps assessments and hubs' intervals.
@@ -97,6 +103,8 @@ type Service struct {
 	publicURL         func() string
 	emailOf           func(ctx context.Context, user string) (string, error)
 	learnerKeyCache   atomic.Pointer[[]byte]
+	listings          Listings
+	installs          func(ctx context.Context, org string) ([]Install, error)
 }
 
 // New returns the service, migrating its tables.
@@ -113,12 +121,13 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		made: prometheus.NewCounter(prometheus.CounterOpts{Name: "molen_hub_dma_assessments_total",
 			Help: "Digital maturity assessments stored."}),
 		orgs: cfg.Orgs, connected: cfg.Connected, evidence: cfg.Evidence, publicURL: cfg.PublicURL, emailOf: cfg.EmailOf,
+		listings: cfg.Listings, installs: cfg.Installs,
 		rejectedAcademy: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "molen_hub_academy_rejected_total",
-			Help: "Academy records refused, by kind (course, route, learner, enrolment, completion, import)."}, []string{"kind"}),
+			Help: "Academy and library records refused, by kind (course, route, learner, enrolment, completion, import, library)."}, []string{"kind"}),
 		rejectedCompanies: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "molen_hub_programme_companies_rejected_total",
 			Help: "Customer registrations refused, by reason (invalid, duplicate)."}, []string{"reason"}),
 		rejectedServices: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "molen_hub_programme_services_rejected_total",
-			Help: "Service records refused, by reason (invalid, market_price)."}, []string{"reason"}),
+			Help: "Service records and recommendations refused, by reason (invalid, market_price, recommendation)."}, []string{"reason"}),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

@@ -209,7 +209,7 @@ func appSources(t *testing.T) map[string]string {
 // Changing the list means changing the hub too.
 func TestAPIContract(t *testing.T) {
 	var got []string
-	call := regexp.MustCompile(`\b(?:api|useApi|download|apiURL)\((?:at\()?'([a-z/{}]+)'`)
+	call := regexp.MustCompile(`\b(?:api|useApi|download|apiURL)\((?:at\()?'([a-z/{}.-]+)'`)
 	for _, src := range appSources(t) {
 		for _, m := range call.FindAllStringSubmatch(src, -1) {
 			if !slices.Contains(got, m[1]) {

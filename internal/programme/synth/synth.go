@@ -49,6 +49,8 @@ type Stats struct {
 	// The academy's: enrolments, completions and the distinct people
 	// with a completion.
 	Enrolments, Completions, Learners int
+	// Library is the knowledge library's entries.
+	Library int
 }
 
 // Hub is one of the five regional hubs.
@@ -135,6 +137,7 @@ func Generate(ctx context.Context, s *programme.Service, tree Tree, cfg Config) 
 	var st Stats
 	type lab struct{ id, hub string }
 	var labs []lab
+	var refs []labRef
 	for _, h := range Hubs {
 		if err := tree.CreateOrg(ctx, h.ID, h.Name, "hub", "platform"); err != nil && !errors.Is(err, meta.ErrExists) {
 			return st, err
@@ -159,8 +162,12 @@ func Generate(ctx context.Context, s *programme.Service, tree Tree, cfg Config) 
 				return st, err
 			}
 			labs = append(labs, lab{id, h.ID})
+			refs = append(refs, labRef{id: id, name: f.Name, city: city, theme: i})
 			st.Fieldlabs++
 		}
+	}
+	if err := library(ctx, s, cfg.Seed, refs, &st); err != nil {
+		return st, err
 	}
 	hubOf := map[string]string{}
 	for _, r := range Hubs {

@@ -10,7 +10,7 @@
 // row, [data-service] a service row, [data-target] a KPI against its
 // target, [data-step] a funnel step, [data-snapshot] a snapshot row.
 import {
-  html, useApi, useEffect, api, t, lang, setLang, languages, useSignal, registerArea, href, fmtNum, fmtDate, can, download,
+  html, useApi, useEffect, useState, api, t, lang, setLang, languages, useSignal, registerArea, href, fmtNum, fmtDate, can, download,
 } from './core.js';
 import { at, Refusal, useAction } from './account.js';
 import { PublicCourses, AcademyKpis } from './academy.js';
@@ -18,6 +18,11 @@ import { PublicCourses, AcademyKpis } from './academy.js';
 const orgKind = (w) => ((w.orgs || []).find((o) => o.org === w.org) || {}).org_kind || '';
 
 registerArea({ id: 'catalogue', title: 'area.catalogue', view: CatalogueView, visible: () => true, public: true });
+// A fieldlab's staff keep their use cases and lessons in the library.
+registerArea({
+  id: 'library', title: 'lib.tab', view: ({ who }) => html`<h1>${t('lib.tab')} <small>${who.org}</small></h1><${Library} who=${who} />`,
+  visible: (w) => orgKind(w) === 'fieldlab' && !w.via,
+});
 registerArea({
   id: 'hub', title: 'area.hub', view: HubView,
   visible: (w) => ['hub', 'platform'].includes(orgKind(w)),
@@ -91,8 +96,92 @@ function CatalogueView({ route: r, who }) {
             ${f.website && html`<a href=${f.website} rel="noopener">${t('cat.website')}</a>`}
           </li>`)}</ul>`}
       </section>
-      <${PublicCourses} hubs=${cat.data.hubs.map((h) => h.id)} technology=${q.technology} />`}
+      <${PublicCourses} hubs=${cat.data.hubs.map((h) => h.id)} technology=${q.technology} />
+      <${PublicLibrary} technology=${q.technology} terms=${cat.data} />`}
     <//>`;
+}
+
+// ---- the knowledge library --------------------------------------------
+
+// Entries lists library entries in the page's language. Hooks:
+// [data-entry] an entry (its ID).
+function Entries({ list, terms }) {
+  const l = useSignal(lang);
+  if (list.length === 0) return html`<p>${t('lib.none')}</p>`;
+  return html`<ul class="cards">${list.map((e) => html`<li class="panel" data-entry=${e.id}>
+    <h3>${l === 'nl' ? e.title_nl : e.title_en}</h3>
+    <p class="meta">${t('lib.kind.' + e.kind)} · ${e.author} · ${e.technologies.map((x) => label(terms && terms.technologies, x)).join(', ')}${e.sectors.length ? ' · NACE ' + e.sectors.join(', ') : ''}${e.public ? '' : ' · ' + t('lib.internal')}</p>
+    <p>${l === 'nl' ? e.body_nl : e.body_en}</p>
+  </li>`)}</ul>`;
+}
+
+// PublicLibrary is the library's public entries for a technology, on
+// the public catalogue.
+function PublicLibrary({ technology, terms }) {
+  const lib = useApi('catalogue/library', { technology }, [technology]);
+  if (!lib.data) return null;
+  return html`<section aria-labelledby="cat-lib-h"><h2 id="cat-lib-h">${t('lib.public', { n: lib.data.entries.length })}</h2>
+    <${Entries} list=${lib.data.entries.slice(0, 12)} terms=${terms} /></section>`;
+}
+
+// Library is the whole knowledge library for the hubs' staff: search it,
+// and (advisors and up) write an entry.
+function Library({ who }) {
+  const [f, setF] = useState({ q: '', technology: '' });
+  const list = useApi('library', f, [who.org, f.q, f.technology]);
+  const terms = useTerms();
+  const act = useAction();
+  function search(e) {
+    e.preventDefault();
+    const d = new FormData(e.target);
+    setF({ q: String(d.get('q') || ''), technology: String(d.get('technology') || '') });
+  }
+  async function write(e) {
+    e.preventDefault();
+    const form = e.target;
+    const d = new FormData(form);
+    const body = Object.fromEntries(['kind', 'title_en', 'title_nl', 'body_en', 'body_nl'].map((k) => [k, String(d.get(k) || '').trim()]));
+    body.technologies = [String(d.get('technology'))];
+    body.sectors = String(d.get('sectors') || '').split(',').map((x) => x.trim()).filter(Boolean);
+    body.public = d.get('public') === 'on';
+    const id = String(d.get('id') || '').trim();
+    if (await act.run(() => api(at('library/{entry}', { entry: id }), { method: 'PUT', body }), t('lib.saved', { id }))) {
+      form.reset();
+      list.reload();
+    }
+  }
+  if (!terms.data) return html`<p role="status">${t('shell.loading')}</p>`;
+  const techs = terms.data.technologies;
+  return html`
+    <section aria-labelledby="lib-h">
+      <h2 id="lib-h">${t('lib.title')}</h2>
+      <p>${t('lib.intro')}</p>
+      <form class="grid-form" onSubmit=${search} aria-label=${t('lib.search')}>
+        <label for="lib-q">${t('lib.words')}</label><input id="lib-q" name="q" type="search" defaultValue=${f.q} />
+        <label for="lib-tech">${t('cat.technology')}</label><select id="lib-tech" name="technology">
+          <option value="">${t('cat.any')}</option>${techs.map((x) => html`<option value=${x.id}>${x.label}</option>`)}</select>
+        <span></span><button type="submit">${t('lib.search')}</button>
+      </form>
+      ${list.error ? html`<${Refusal} error=${list.error} />` : !list.data ? html`<p role="status">${t('shell.loading')}</p>`
+        : html`<p class="meta" data-found=${list.data.entries.length}>${t('lib.found', { n: list.data.entries.length })}</p><${Entries} list=${list.data.entries.slice(0, 24)} terms=${terms.data} />`}
+    </section>
+    ${advises(who) && html`<section class="panel" aria-labelledby="lib-new-h">
+      <h2 id="lib-new-h">${t('lib.write')}</h2>
+      <form class="grid-form" onSubmit=${write}>
+        <label for="lib-id">${t('lib.id')}</label><input id="lib-id" name="id" required pattern="[a-z0-9][a-z0-9\\-]{0,79}" />
+        <label for="lib-kind">${t('lib.kind')}</label><select id="lib-kind" name="kind">
+          <option value="use-case">${t('lib.kind.use-case')}</option><option value="lesson">${t('lib.kind.lesson')}</option></select>
+        <label for="lib-title-en">${t('lib.titleEn')}</label><input id="lib-title-en" name="title_en" required maxlength="200" />
+        <label for="lib-title-nl">${t('lib.titleNl')}</label><input id="lib-title-nl" name="title_nl" required maxlength="200" />
+        <label for="lib-body-en">${t('lib.bodyEn')}</label><textarea id="lib-body-en" name="body_en" required rows="4"></textarea>
+        <label for="lib-body-nl">${t('lib.bodyNl')}</label><textarea id="lib-body-nl" name="body_nl" required rows="4"></textarea>
+        <label for="lib-new-tech">${t('cat.technology')}</label><select id="lib-new-tech" name="technology">${techs.map((x) => html`<option value=${x.id}>${x.label}</option>`)}</select>
+        <label for="lib-sectors">${t('lib.sectors')}</label><input id="lib-sectors" name="sectors" />
+        <span></span><label class="check"><input type="checkbox" name="public" /> ${t('lib.makePublic')}</label>
+        <span></span><button type="submit" disabled=${act.busy}>${t('lib.save')}</button>
+      </form>
+      ${act.status}
+    </section>`}`;
 }
 
 // ---- a hub's pages -----------------------------------------------------
@@ -105,10 +194,11 @@ function HubView({ route: r, who }) {
   const body = page === 'kpi' ? html`<${Kpis} who=${who} />`
     : page === 'c' && id ? html`<${Customer} key=${id} who=${who} id=${id} />`
       : page === 'fieldlabs' ? html`<${Fieldlabs} who=${who} />`
-        : page === 'collaborations' ? html`<${Collaborations} who=${who} />` : html`<${Customers} who=${who} />`;
+        : page === 'collaborations' ? html`<${Collaborations} who=${who} />`
+          : page === 'library' ? html`<${Library} who=${who} />` : html`<${Customers} who=${who} />`;
   return html`<h1>${t('area.hub')} <small>${who.org}</small></h1>
     <nav class="tabs" aria-label=${t('hub.sections')}><ul>
-      ${tab('', 'hub.customers')}${tab('kpi', 'hub.kpi')}${tab('fieldlabs', 'hub.fieldlabs')}${tab('collaborations', 'hub.collaborations')}
+      ${tab('', 'hub.customers')}${tab('kpi', 'hub.kpi')}${tab('fieldlabs', 'hub.fieldlabs')}${tab('collaborations', 'hub.collaborations')}${tab('library', 'lib.tab')}
     </ul></nav>
     ${body}`;
 }
@@ -174,10 +264,40 @@ function Customers({ who }) {
     </section>`}`;
 }
 
+// Journey is a company's next steps for its gaps, each with its reason,
+// and its timeline of assessments, services, recommendations, trainings
+// and edges; onRecommend (a hub's advisor's) records a recommendation.
+// Hooks: [data-rec] a recommendation (kind:item), [data-recommended] one
+// recommended by the hub, [data-event] a step of the timeline.
+export function Journey({ journey, onRecommend, busy, level = 'h3' }) {
+  const H = level;
+  const recs = journey.recommendations;
+  return html`<section class="panel" aria-labelledby="jr-h" data-journey=${recs.length}>
+      <${H} id="jr-h">${t('journey.next')}</${H}>
+      ${recs.length === 0 ? html`<p>${t('journey.noRecs')}</p>` : html`<ul class="recs">${recs.map((r) => html`<li data-rec=${r.kind + ':' + r.item}>
+        <strong>${t('journey.kind.' + r.kind)}: ${r.name}</strong> — ${r.reason}.
+        ${r.recommended ? html` <span class="meta" data-recommended>${t('journey.recommendedOn', { d: fmtDate(Date.parse(r.recommended)) })}</span>`
+          : onRecommend && html` <button type="button" aria-label=${t('journey.recommendThis', { name: r.name })} onClick=${() => onRecommend(r)} disabled=${busy}>${t('journey.recommend')}</button>`}
+      </li>`)}</ul>`}
+    </section>
+    <section aria-labelledby="tl-h" tabindex="0"><${H} id="tl-h">${t('journey.timeline')}</${H}>
+      ${journey.timeline.length === 0 ? html`<p>${t('journey.empty')}</p>`
+        : html`<ol class="timeline">${journey.timeline.map((e) => html`<li data-event=${e.kind}><time datetime=${e.at}>${fmtDate(Date.parse(e.at))}</time> ${t('journey.event.' + e.kind)}: ${e.what}</li>`)}</ol>`}
+    </section>`;
+}
+
 function Customer({ who, id }) {
-  const rep = useApi(at('programme/customers/{company}', { company: id }), null, [who.org, id]);
+  const l = useSignal(lang);
+  const rep = useApi(at('programme/customers/{company}', { company: id }), { lang: l }, [who.org, id, l]);
   const terms = useTerms();
   const act = useAction();
+  const recAct = useAction();
+  async function recommend(r) {
+    const body = { kind: r.kind, item: r.item, dimension: r.dimension };
+    if (await recAct.run(() => api(at('programme/customers/{company}/recommendations', { company: id }), { method: 'POST', body }), t('journey.recorded', { name: r.name }))) {
+      rep.reload();
+    }
+  }
   async function record(e) {
     e.preventDefault();
     const f = new FormData(e.target);
@@ -194,11 +314,12 @@ function Customer({ who, id }) {
   }
   if (rep.error) return html`<p><a href=${href('hub')}>${t('hub.back')}</a></p><${Refusal} error=${rep.error} />`;
   if (!rep.data || !terms.data) return html`<p role="status">${t('shell.loading')}</p>`;
-  const { customer: c, services, assessments, comparison, next, peers, evidence } = rep.data;
+  const { customer: c, services, assessments, comparison, next, peers, evidence, journey } = rep.data;
   const types = terms.data.service_types;
   return html`
     <p><a href=${href('hub')}>${t('hub.back')}</a></p>
     <h2>${c.name}</h2>
+    <p><button type="button" data-pdf onClick=${() => download(at('programme/customers/{company}/report.pdf', { company: id }), { lang: l })}>${t('hub.reportPdf')}</button></p>
     <section class="panel" aria-labelledby="prof-h"><h3 id="prof-h">${t('hub.profile')}</h3>
       <dl class="facts">
         <dt>${t('hub.kvk')}</dt><dd>${c.kvk}</dd><dt>${t('hub.vat')}</dt><dd>${c.vat || '–'}</dd>
@@ -225,6 +346,8 @@ function Customer({ who, id }) {
         <dt>${t('hub.days')}</dt><dd>${evidence.days}${evidence.first ? ' (' + fmtDate(Date.parse(evidence.first)) + ' – ' + fmtDate(Date.parse(evidence.last)) + ')' : ''}</dd>
       </dl>` : html`<p>${t('hub.noEvidence')}</p>`}
     </section>
+    <${Journey} journey=${journey} onRecommend=${advises(who) ? recommend : null} busy=${recAct.busy} />
+    ${recAct.status}
     <section aria-labelledby="svc-h" tabindex="0"><h3 id="svc-h">${t('hub.services')}</h3>
       ${services.length === 0 ? html`<p>${t('hub.noServices')}</p>` : html`<table>
         <thead><tr><th scope="col">${t('hub.day')}</th><th scope="col">${t('hub.type')}</th><th scope="col">${t('hub.provider')}</th>
@@ -402,6 +525,9 @@ function Kpis({ who, national }) {
     <section class="panel" aria-labelledby="exp-h"><h3 id="exp-h">${t('kpi.export')}</h3>
       <button type="button" onClick=${() => download('programme/kpi', { format: 'csv' })}>${t('kpi.csv')}</button>
       <button type="button" onClick=${() => download('programme/kpi', { format: 'json' })}>${t('kpi.json')}</button>
+      <h4>${t('edih.title')}</h4><p class="meta">${t('edih.intro')}</p>
+      <p data-edih>${['customers', 'services', 'dma', 'collaborations'].map((tb) => html`<button type="button" onClick=${() => download('programme/edih-report', { format: 'csv', table: tb })}>${t('edih.' + tb)}</button> `)}
+      <button type="button" onClick=${() => download('programme/edih-report', { format: 'json' })}>${t('edih.json')}</button></p>
     </section>
     <section class="panel" aria-labelledby="snap-h"><h3 id="snap-h">${t('kpi.snapshots')}</h3>
       ${snaps.data && (snaps.data.snapshots.length === 0 ? html`<p>${t('kpi.noSnapshots')}</p>` : html`<table>

@@ -15,6 +15,7 @@ import {
   html, useState, useApi, api, t, lang, useSignal, registerArea, href, fmtTime, fmtNum, can,
 } from './core.js';
 import { at, Refusal, useAction } from './account.js';
+import { Journey } from './network.js';
 
 // orgKind is the kind of the organisation the principal acts in ('' when
 // unknown, as for API tokens: the hub decides).
@@ -88,7 +89,17 @@ function Maturity({ who }) {
     </section>
     ${latest && html`<${Result} q=${q.data} a=${latest} t0=${first !== latest ? first : null} />`}
     <${Measured} ev=${list.data.evidence} peers=${list.data.peers} />
+    <${MyJourney} who=${who} />
     ${all.length > 1 && html`<${Comparison} q=${q.data} who=${who} n=${all.length} />`}`;
+}
+
+// MyJourney is the company's own journey at its hub: the next steps for
+// its gaps and its timeline.
+function MyJourney({ who }) {
+  const l = useSignal(lang);
+  const j = useApi('journey', { lang: l }, [who.org, l]);
+  if (j.error || !j.data || !j.data.hub) return null;
+  return html`<${Journey} journey=${j.data.journey} level="h2" />`;
 }
 
 // Measured is what molen measures in the company's factory — evidence next
