@@ -68,7 +68,11 @@ type Service struct {
 	// rollouts counts rollouts that ended, by state (completed, aborted),
 	// and edgesJudged the edges judged failed or skipped, by state.
 	rollouts, edgesJudged *prometheus.CounterVec
-	wake                  wakers // long polls waiting for a change of their organisation or edge
+	// advancing serialises this hub's rounds of rollouts (the controller's
+	// and the one StartRollout makes); the database settles rounds of
+	// several hubs.
+	advancing sync.Mutex
+	wake      wakers // long polls waiting for a change of their organisation or edge
 	// stop ends long polls when the hub closes (StopWaiting).
 	stop     chan struct{}
 	stopInit sync.Once
