@@ -68,11 +68,7 @@ type Service struct {
 	// rollouts counts rollouts that ended, by state (completed, aborted),
 	// and edgesJudged the edges judged failed or skipped, by state.
 	rollouts, edgesJudged *prometheus.CounterVec
-	// advancing serialises this hub's rounds of rollouts (the controller's
-	// and the one StartRollout makes); the database settles rounds of
-	// several hubs.
-	advancing sync.Mutex
-	wake      wakers // long polls waiting for a change of their organisation or edge
+	wake                  wakers // long polls waiting for a change of their organisation or edge
 	// stop ends long polls when the hub closes (StopWaiting).
 	stop     chan struct{}
 	stopInit sync.Once

@@ -309,7 +309,7 @@ func (s *Service) StartRollout(ctx context.Context, org, actor string, spec Roll
 	}
 	s.record(ctx, audit.Entry{Org: org, Actor: actor, Action: "rollout.started", Target: r.ID, Detail: map[string]string{
 		"layer": layerLabel(l), "edges": fmt.Sprint(len(chosen)), "steps": fmt.Sprint(spec.Steps(len(chosen)))}})
-	if err := s.advanceLocked(ctx, r.ID); err != nil {
+	if err := s.advance(ctx, r.ID); err != nil {
 		return Rollout{}, err
 	}
 	return s.Rollout(ctx, org, r.ID)
@@ -540,7 +540,7 @@ func (s *Service) AdvanceRollouts(ctx context.Context) error {
 	}
 	var errs []error
 	for _, id := range ids {
-		errs = append(errs, s.advanceLocked(ctx, id))
+		errs = append(errs, s.advance(ctx, id))
 	}
 	return errors.Join(errs...)
 }
@@ -579,13 +579,6 @@ func judge(v uint64, rep *Reported) (string, string) {
 		return EdgeFailed, a.Error
 	}
 	return EdgeInstalling, ""
-}
-
-// advanceLocked is advance under s.advancing.
-func (s *Service) advanceLocked(ctx context.Context, id string) error {
-	s.advancing.Lock()
-	defer s.advancing.Unlock()
-	return s.advance(ctx, id)
 }
 
 // advance moves one running rollout on (AdvanceRollouts).
