@@ -231,4 +231,3 @@ func Checksums(w io.Writer, files []string) error {
 	}
 	return nil
 }
-
