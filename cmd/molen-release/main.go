@@ -100,7 +100,7 @@ func run() error {
 		if err != nil {
 			return fmt.Errorf("build information of %s: %w", bin, err)
 		}
-		sum, err := release.FileSHA256(bin)
+		sum, err := uplink.FileSHA256(bin)
 		if err != nil {
 			return err
 		}
@@ -139,7 +139,7 @@ func run() error {
 		if err != nil {
 			return err
 		}
-		if err := writeJSON(sums+".dsse.json", release.SignSums(key, b)); err != nil {
+		if err := writeJSON(sums+".dsse.json", uplink.SignSums(key, b)); err != nil {
 			return err
 		}
 		fmt.Println("signed by release key", sign.KeyID(key.Public().(ed25519.PublicKey)))

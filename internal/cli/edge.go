@@ -170,7 +170,7 @@ pipeline file's warnings, and every problem found (exit status 1).
 	f.DurationVar(&cfg.CommandWait, "command-wait", edge.DefaultCommandWait, "how long the hub holds the edge's long poll for diagnostics commands and desired-state changes (docs/fleet.md); negative: no long poll")
 	f.DurationVar(&cfg.HealthWindow, "health-window", edge.DefaultHealthWindow, "how long to watch the edge's health after applying a desired state before keeping it; a failure returns to the previous state")
 	f.StringSliceVar(&marketKeys, "market-key", nil, "PEM file of the platform's marketplace key, whose countersigned services the edge runs (the hub's GET /api/v1/market/key; repeatable; none: no installed service runs)")
-	f.StringSliceVar(&releaseKeys, "release-key", nil, "PEM file of a public release key whose signed software updates the edge accepts (molen release keygen; repeatable; none: no updates)")
+	f.StringSliceVar(&releaseKeys, "release-key", nil, "PEM file of a public release key whose signed software updates the edge accepts (molen release keygen; repeatable); replaces the keys the hub named when the edge enrolled (none given and none learned: no updates)")
 	f.BoolVar(&supervise, "supervise", false, "run the edge as a child of this launcher, which carries out software updates: it starts a new version on trial and goes back when it fails (docs/fleet.md#software-update)")
 	f.DurationVar(&trial, "update-trial", edge.DefaultTrial, "with --supervise: how long a new version has to report to the hub before the launcher goes back to the previous one")
 	f.BoolVar(&check, "check", false, "validate settings, inputs and pipeline files and enrollment, print the plan, and exit")

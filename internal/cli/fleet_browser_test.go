@@ -18,8 +18,10 @@ func TestFleetInABrowser(t *testing.T) {
 // TestRolloutsInABrowser runs web/test/rollouts.mjs in a real headless
 // Chromium against the demo: the rollout wizard refusing a bad plan, a
 // rollout of the demo edge's group paused, resumed and completed, one
-// aborted, in English and Dutch, with axe-core finding no serious or
-// critical violation on any screen.
+// whose canary (the demo edge) rolls a change with an input that cannot
+// connect back by itself and so aborts it, one aborted by a person, in
+// English and Dutch, with axe-core finding no serious or critical
+// violation on any screen.
 func TestRolloutsInABrowser(t *testing.T) {
 	scriptInDemo(t, "rollouts.mjs", func(string) []string { return nil })
 }

@@ -1,11 +1,17 @@
 package cli
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"runtime"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -77,7 +83,48 @@ signed with the release key. Upload both to the hub:
 	f.StringVarP(&out, "output", "o", "", "the envelope's file (default BINARY.dsse.json)")
 	_ = signCmd.MarkFlagRequired("key")
 	_ = signCmd.MarkFlagRequired("version")
-	cmd.AddCommand(keygen, signCmd)
+	var pubFiles []string
+	var envFile string
+	verify := &cobra.Command{
+		Use:   "verify FILE... --key NAME.pub",
+		Short: "Verify release files against a release key: a binary by its DSSE envelope, or a signed SHA256SUMS and the files it lists",
+		Long: `Verify release files with the release key's public key, as hubs and edges do:
+
+  a molen binary: its envelope (FILE.dsse.json, or --envelope) must be signed by
+  the key and be a release statement about exactly this file (its sha256); the
+  version, OS and architecture it names are printed;
+
+  SHA256SUMS: its envelope (SHA256SUMS.dsse.json) must be signed by the key and
+  hold exactly this file; then every file it lists that is next to it must have
+  its checksum (files not there are named and skipped).
+
+Any failure ends the command with an error naming the file.`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			keys, err := readPublicKeys("--key", pubFiles)
+			if err != nil {
+				return err
+			}
+			if envFile != "" && len(args) > 1 {
+				return fmt.Errorf("--envelope: give one file with it")
+			}
+			for _, file := range args {
+				ef := envFile
+				if ef == "" {
+					ef = file + ".dsse.json"
+				}
+				if err := verifyRelease(g.stdout, file, ef, keys); err != nil {
+					return fmt.Errorf("%s: %w", file, err)
+				}
+			}
+			return nil
+		},
+	}
+	vf := verify.Flags()
+	vf.StringSliceVar(&pubFiles, "key", nil, "the release key's public key (PEM; molen release keygen; repeatable)")
+	vf.StringVar(&envFile, "envelope", "", "the envelope of FILE (default FILE.dsse.json)")
+	_ = verify.MarkFlagRequired("key")
+	cmd.AddCommand(keygen, signCmd, verify)
 	return cmd
 }
 
@@ -116,6 +163,72 @@ func readPrivateKey(file string) (ed25519.PrivateKey, error) {
 		return nil, fmt.Errorf("--key %s: %w", file, err)
 	}
 	return key, nil
+}
+
+// verifyRelease checks file by its DSSE envelope in envFile against keys:
+// a signed SHA256SUMS (and the files it lists that are next to it) or a
+// release binary.
+func verifyRelease(w io.Writer, file, envFile string, keys []ed25519.PublicKey) error {
+	eb, err := os.ReadFile(envFile)
+	if err != nil {
+		return fmt.Errorf("envelope: %w", err)
+	}
+	env, err := sign.Parse(eb)
+	if err != nil {
+		return fmt.Errorf("envelope %s: %w", envFile, err)
+	}
+	if env.PayloadType == uplink.SumsPayloadType {
+		sums, signer, err := uplink.VerifySums(env, keys)
+		if err != nil {
+			return err
+		}
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return err
+		}
+		if !bytes.Equal(b, sums) {
+			return fmt.Errorf("the file is not the checksums %s signed", envFile)
+		}
+		var checked int
+		var missing []string
+		for i, line := range strings.Split(strings.TrimRight(string(sums), "\n"), "\n") {
+			sum, name, ok := strings.Cut(line, "  ")
+			if !ok || name == "" || strings.ContainsAny(name, `/\`) {
+				return fmt.Errorf("line %d: not \"<sha256>  <file>\"", i+1)
+			}
+			got, err := uplink.FileSHA256(filepath.Join(filepath.Dir(file), name))
+			switch {
+			case errors.Is(err, fs.ErrNotExist):
+				missing = append(missing, name)
+				continue
+			case err != nil:
+				return err
+			case got != sum:
+				return fmt.Errorf("%s: sha256 %s, the signed checksums say %s", name, got, sum)
+			}
+			checked++
+		}
+		fmt.Fprintf(w, "%s: signed by %s; %d files match their checksums", file, signer, checked)
+		if len(missing) > 0 {
+			fmt.Fprintf(w, "; not here: %s", strings.Join(missing, ", "))
+		}
+		fmt.Fprintln(w)
+		return nil
+	}
+	sum, err := uplink.FileSHA256(file)
+	if err != nil {
+		return err
+	}
+	st, signer, err := sign.VerifyStatement(env, keys, sum, uplink.ReleasePredicate)
+	if err != nil {
+		return err
+	}
+	var rel uplink.Release
+	if err := json.Unmarshal(st.Predicate, &rel); err != nil {
+		return fmt.Errorf("envelope %s: the release statement does not read: %w", envFile, err)
+	}
+	fmt.Fprintf(w, "%s: molen %s %s/%s, sha256 %s, signed by %s\n", file, rel.Version, rel.OS, rel.Arch, sum, signer)
+	return nil
 }
 
 // writeNew writes a file that must not exist yet.

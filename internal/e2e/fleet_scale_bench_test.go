@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -41,9 +42,28 @@ const (
 // "installed" at once (no health window). It reports the hub's CPU with
 // the fleet at rest, the hub's memory per connected edge, and the time
 // from a rollout's start (canary 10 %, then the rest) to all installed.
+//
+// Besides them, MOLEN_BENCH_REAL_EDGES (default 10) real `molen edge`
+// processes (the binary, built first) are attached to the same hub, each
+// with its own data directory, long poll and a health window of 5 s; the
+// rollout must bring them to "installed" too. Their memory (RSS) and CPU
+// at rest are reported.
+//
 // Run it alone: go test -run '^$' -bench FleetScale -benchtime 1x ./internal/e2e/
 func BenchmarkFleetScale(b *testing.B) {
 	const edges = 1000
+	nReal := 10
+	if v := os.Getenv("MOLEN_BENCH_REAL_EDGES"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			b.Fatalf("MOLEN_BENCH_REAL_EDGES=%q: want a number of edges", v)
+		}
+		nReal = n
+	}
+	var molen string
+	if nReal > 0 {
+		molen = buildVersions(b, b.TempDir(), "0.0.0-bench")["0.0.0-bench"]
+	}
 	// The edges' poll interval: 10 s, or MOLEN_BENCH_POLL (e.g. 30s,
 	// the edge's default).
 	poll := 10 * time.Second
@@ -63,8 +83,8 @@ func BenchmarkFleetScale(b *testing.B) {
 			b.Fatal(err)
 		}
 		f := h.Fleet()
-		var tokens []string
-		for i := range edges {
+		var tokens, realIDs, realTokens []string
+		for i := range edges + nReal {
 			id, token, err := h.CreateEdge(ctx, fmt.Sprintf("press-%04d", i))
 			if err != nil {
 				b.Fatal(err)
@@ -72,7 +92,11 @@ func BenchmarkFleetScale(b *testing.B) {
 			if err := f.SetPlace(ctx, hub.DefaultOrg, id, fleet.Place{Site: "hall-1", Labels: map[string]string{"line": "press"}}); err != nil {
 				b.Fatal(err)
 			}
-			tokens = append(tokens, token)
+			if i < edges {
+				tokens = append(tokens, token)
+			} else {
+				realIDs, realTokens = append(realIDs, id), append(realTokens, token)
+			}
 		}
 		if err := f.PutGroup(ctx, hub.DefaultOrg, fleet.Group{Name: "presses", Selector: map[string]string{"line": "press"}}); err != nil {
 			b.Fatal(err)
@@ -88,7 +112,7 @@ func BenchmarkFleetScale(b *testing.B) {
 			b.Fatal(err)
 		}
 		runtime.GC()
-		before := rss(b)
+		before := procRSS(b, os.Getpid())
 
 		cctx, stop := context.WithCancel(ctx)
 		cmd := exec.CommandContext(cctx, os.Args[0], "-test.run", "^TestSimulatedEdges$")
@@ -103,6 +127,19 @@ func BenchmarkFleetScale(b *testing.B) {
 			for lines.Scan() {
 			}
 		}()
+		var procs []*exec.Cmd
+		for _, token := range realTokens {
+			e := exec.CommandContext(cctx, molen, "edge", "--data", b.TempDir(), "--hub", h.URL(), "--enroll-token", token,
+				"--mqtt-listen", "127.0.0.1:0", "--status-listen", "127.0.0.1:0", "--manifest-poll", poll.String(),
+				"--health-window", "5s", "--log-level", "warn")
+			e.Stderr = os.Stderr
+			e.Cancel = func() error { return e.Process.Signal(syscall.SIGTERM) }
+			e.WaitDelay = 30 * time.Second
+			if err := e.Start(); err != nil {
+				b.Fatal(err)
+			}
+			procs = append(procs, e)
+		}
 		installed := func(want uint64) int {
 			inv, err := f.Inventory(ctx, hub.DefaultOrg, fleet.Filter{})
 			if err != nil {
@@ -126,16 +163,22 @@ func BenchmarkFleetScale(b *testing.B) {
 			}
 			return time.Since(start)
 		}
-		waitUntil("every edge to run the first manifest", func() bool { return installed(1) == edges })
+		waitUntil("every edge to run the first manifest", func() bool { return installed(1) == edges+nReal })
 
 		// At rest: three poll intervals of 304s and reports.
 		runtime.GC()
 		cpu0, wall0 := cpuTime(b), time.Now()
+		edgeCPU0 := procsCPU(b, procs)
 		time.Sleep(3 * poll)
 		cpu := cpuTime(b) - cpu0
 		rest := time.Since(wall0)
+		edgeCPU := procsCPU(b, procs) - edgeCPU0
 		runtime.GC()
-		after := rss(b)
+		after := procRSS(b, os.Getpid())
+		var edgeRSS int64
+		for _, p := range procs {
+			edgeRSS += procRSS(b, p.Process.Pid)
+		}
 
 		start := time.Now()
 		r, err := f.StartRollout(ctx, hub.DefaultOrg, "usr_bench", fleet.RolloutSpec{Scope: fleet.ScopeGroup, Target: "presses", Pipelines: temps("1"),
@@ -156,16 +199,33 @@ func BenchmarkFleetScale(b *testing.B) {
 		if state != fleet.RolloutCompleted {
 			b.Fatalf("rollout %s", state)
 		}
+		done, err := f.Rollout(ctx, hub.DefaultOrg, r.ID)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, e := range done.Edges {
+			if slices.Contains(realIDs, e.Edge) && e.State != fleet.EdgeInstalled {
+				b.Fatalf("real edge %s is %s in the completed rollout (%s)", e.Edge, e.State, e.Detail)
+			}
+		}
 		stop()
 		_ = cmd.Wait()
+		for _, p := range procs {
+			_ = p.Wait()
+		}
 		if err := h.Close(); err != nil {
 			b.Fatal(err)
 		}
 		b.ReportMetric(100*cpu.Seconds()/rest.Seconds(), "hub-cpu-%-at-rest")
-		b.ReportMetric(float64(after-before)/edges/1024, "hub-KiB/edge")
+		b.ReportMetric(float64(after-before)/float64(edges+nReal)/1024, "hub-KiB/edge")
 		b.ReportMetric(took.Seconds(), "s-to-all-installed")
-		b.Logf("%d edges polling every %v: hub CPU %.1f %% of one core at rest, RSS %d → %d MiB, rollout (steps %v) complete in %v",
-			edges, poll, 100*cpu.Seconds()/rest.Seconds(), before>>20, after>>20, r.Steps, took.Round(time.Second))
+		if nReal > 0 {
+			b.ReportMetric(float64(edgeRSS)/float64(nReal)/(1<<20), "real-edge-MiB")
+			b.ReportMetric(100*edgeCPU.Seconds()/rest.Seconds()/float64(nReal), "real-edge-cpu-%-at-rest")
+		}
+		b.Logf("%d simulated and %d real edges polling every %v: hub CPU %.1f %% of one core at rest, RSS %d → %d MiB, rollout (steps %v) complete in %v; a real edge at rest: RSS %d MiB, CPU %.2f %%",
+			edges, nReal, poll, 100*cpu.Seconds()/rest.Seconds(), before>>20, after>>20, r.Steps, took.Round(time.Second),
+			edgeRSS/max(int64(nReal), 1)>>20, 100*edgeCPU.Seconds()/rest.Seconds()/float64(max(nReal, 1)))
 	}
 }
 
@@ -178,14 +238,32 @@ func cpuTime(b *testing.B) time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// rss is this process's resident memory in bytes.
-func rss(b *testing.B) int64 {
-	s, err := os.ReadFile("/proc/self/statm")
-	if err != nil {
-		b.Skip("no /proc/self/statm: ", err)
+// procsCPU is the CPU time (user and system) the processes have used, from
+// /proc/<pid>/stat.
+func procsCPU(b *testing.B, procs []*exec.Cmd) time.Duration {
+	var ticks int64
+	for _, p := range procs {
+		s, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.Process.Pid))
+		if err != nil {
+			b.Fatal(err)
+		}
+		// The fields after the command's name (in parentheses, which may
+		// hold spaces): utime and stime are the 14th and 15th of the line.
+		fs := strings.Fields(string(s[strings.LastIndexByte(string(s), ')')+1:]))
+		u, _ := strconv.ParseInt(fs[11], 10, 64)
+		st, _ := strconv.ParseInt(fs[12], 10, 64)
+		ticks += u + st
 	}
-	fs := strings.Fields(string(s))
-	pages, _ := strconv.ParseInt(fs[1], 10, 64)
+	return time.Duration(ticks) * time.Second / 100 // USER_HZ
+}
+
+// procRSS is the resident memory of process pid in bytes.
+func procRSS(b *testing.B, pid int) int64 {
+	s, err := os.ReadFile(fmt.Sprintf("/proc/%d/statm", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	pages, _ := strconv.ParseInt(strings.Fields(string(s))[1], 10, 64)
 	return pages * int64(os.Getpagesize())
 }
 

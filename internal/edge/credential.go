@@ -35,6 +35,10 @@ type credential struct {
 	// confirmed; TokenHash is the hash of the token it was proposed with.
 	Pending   bool   `json:"pending,omitempty"`
 	TokenHash string `json:"token_hash,omitempty"`
+	// ReleaseKeys are the hub's release-signing keys (uplink.EncodeKey)
+	// as it named them at the edge's first enrollment, kept since: what
+	// a later hub says does not change them (--release-key overrides).
+	ReleaseKeys []string `json:"release_keys,omitempty"`
 
 	keyFingerprint string // set by public: the key's, for the status
 }

@@ -342,6 +342,7 @@ func (e *Edge) install(c config) error {
 		in.cancel()
 		<-in.done
 	}
+	faultPoint("apply-inputs") // the pipeline replaced, the old inputs stopped, the new not started
 	for i := range start {
 		e.runInput(&start[i])
 		next = append(next, start[i])
@@ -525,6 +526,7 @@ func (e *Edge) offer(ctx context.Context, m uplink.Manifest, report, poll func()
 		fail(err)
 		return
 	}
+	faultPoint("apply-saved")
 	if len(leaving(prev, next, "", time.Time{})) > 0 {
 		// The hub hears which parts are removing before they stop.
 		mg.mu.Unlock()

@@ -2,6 +2,7 @@ package edge
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -245,6 +246,38 @@ func (e *Edge) updateSoftware(ctx context.Context, client *uplink.Client, m *upl
 	return false
 }
 
+// releaseKeys are the keys the edge accepts software updates signed with:
+// --release-key's, or else those the hub named at the edge's first
+// enrollment (kept in its credential, never replaced by what a hub says
+// later).
+func (e *Edge) releaseKeys() []ed25519.PublicKey {
+	if len(e.cfg.ReleaseKeys) > 0 {
+		return e.cfg.ReleaseKeys
+	}
+	e.fwd.mu.Lock()
+	pinned := e.fwd.identity.ReleaseKeys
+	e.fwd.mu.Unlock()
+	var out []ed25519.PublicKey
+	for _, s := range pinned {
+		if k, err := uplink.DecodePublicKey(s); err == nil {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// validKeys are the keys of keys (uplink.EncodeKey) that are Ed25519
+// public keys: a hub's answer is kept only as far as it makes sense.
+func validKeys(keys []string) []string {
+	var out []string
+	for _, s := range keys {
+		if _, err := uplink.DecodePublicKey(s); err == nil {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
 // stageUpdate downloads the binary of want, checks its digest and its
 // signature by a trusted release key, and makes it the launcher's trial:
 // the binary under its own name first (written, synced, renamed), then
@@ -256,8 +289,10 @@ func (e *Edge) stageUpdate(ctx context.Context, client *uplink.Client, dir strin
 		return fmt.Errorf("%w: the release is for %s/%s, this edge is %s/%s", ErrRefused, want.OS, want.Arch, runtime.GOOS, runtime.GOARCH)
 	case want.Envelope == nil:
 		return fmt.Errorf("%w: the release has no signature", ErrRefused)
-	case len(e.cfg.ReleaseKeys) == 0:
-		return fmt.Errorf("%w: this edge trusts no release key (molen edge --release-key)", ErrRefused)
+	}
+	keys := e.releaseKeys()
+	if len(keys) == 0 {
+		return fmt.Errorf("%w: this edge trusts no release key (the hub named none when it enrolled; molen edge --release-key)", ErrRefused)
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
@@ -275,7 +310,7 @@ func (e *Edge) stageUpdate(ctx context.Context, client *uplink.Client, dir strin
 	if sum != want.SHA256 {
 		return fmt.Errorf("%w: the binary's sha256 is %s, the manifest says %s", ErrRefused, sum, want.SHA256)
 	}
-	st, signer, err := sign.VerifyStatement(*want.Envelope, e.cfg.ReleaseKeys, sum, uplink.ReleasePredicate)
+	st, signer, err := sign.VerifyStatement(*want.Envelope, keys, sum, uplink.ReleasePredicate)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrRefused, err)
 	}

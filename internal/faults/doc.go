@@ -26,6 +26,14 @@
 //	                                outbox of a killed edge: quarantined, counted, the rest forwarded
 //	TestFaultsCatchUp               a long outage the buffer holds whole, then the time to catch
 //	                                up with live data still arriving, and the forwarding rate
+//	TestFaultsKillEdgeWhileApplying kill -9 of the edge while a manifest is on trial
+//	TestFaultsKillInsideApply       the edge killed (SIGKILL) at fault points inside an apply:
+//	                                after desired.json is written, and between the old inputs'
+//	                                stop and the new ones' start: it comes back whole in the old state
+//
+// The suite builds molen with -tags faultpoints: MOLEN_FAULT_KILL=<point>
+// makes that binary kill itself at the named point (internal/edge
+// faultpoint_on.go); other builds have no fault points.
 //
 // Each test checks that its fault really happened (the proxy counts what it
 // did, the hub was killed with a batch in flight, the buffer overflowed),
@@ -64,7 +72,7 @@
 //	                        runs TestFaultsCatchUp outside the full suite too
 //	MOLEN_FAULTS_RATE=r     its simulator ticks per second, 42 points each (full 100, long 240)
 //	MOLEN_FAULTS_REPORT=f   also write the table of figures (Markdown) to file f
-//	MOLEN_FAULTS_BIN=path   test this molen binary instead of building one
+//	MOLEN_FAULTS_BIN=path   test this molen binary (built with -tags faultpoints) instead of building one
 //
 // For example:
 //

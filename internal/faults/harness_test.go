@@ -66,7 +66,7 @@ func run(m *testing.M) int {
 			fmt.Fprintln(os.Stderr, "go env GOMOD:", err)
 			return 1
 		}
-		build := exec.Command("go", "build", "-o", molenBin, "./cmd/molen")
+		build := exec.Command("go", "build", "-tags", "faultpoints", "-o", molenBin, "./cmd/molen")
 		build.Dir = filepath.Dir(strings.TrimSpace(string(root)))
 		if out, err := build.CombinedOutput(); err != nil {
 			fmt.Fprintf(os.Stderr, "build molen: %v\n%s", err, out)

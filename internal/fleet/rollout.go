@@ -619,6 +619,23 @@ func (s *Service) advance(ctx context.Context, id string) error {
 		if e.State != EdgeInstalling && e.State != EdgeSkipped {
 			continue
 		}
+		if e.Version == 0 && e.State == EdgeInstalling {
+			// Its admission is under way in another round or hub (admit
+			// writes the step, then the version), or was cut short by a
+			// restart. Judged by "version 0", any report would pass it;
+			// its version is what its manifest is now that it is admitted.
+			d, err := s.Desired(ctx, r.Org, e.Edge)
+			if errors.Is(err, meta.ErrNotFound) {
+				continue // gone: admit marks it skipped
+			} else if err != nil {
+				return err
+			}
+			e.Version = d.Manifest.Version
+			if _, err := s.db.ExecContext(ctx, `UPDATE fleet_rollout_edges SET version = $1 WHERE rollout = $2 AND edge = $3 AND version = 0`,
+				int64(e.Version), id, e.Edge); err != nil {
+				return fmt.Errorf("version of edge %s in rollout %s: %w", e.Edge, id, err)
+			}
+		}
 		var rep *Reported
 		if x, ok := reports[e.Edge]; ok {
 			rep = &x
@@ -767,13 +784,19 @@ func (s *Service) admit(ctx context.Context, r *Rollout, e *RolloutEdge, online 
 		return fmt.Errorf("admit edge %s to rollout %s: %w", e.Edge, r.ID, err)
 	}
 	d, err := s.Desired(ctx, r.Org, e.Edge)
-	if errors.Is(err, meta.ErrNotFound) {
+	switch {
+	case errors.Is(err, meta.ErrNotFound):
 		state, detail = EdgeSkipped, "no longer an edge of the organisation"
-	} else if err != nil {
-		return err
+		_, err = s.db.ExecContext(ctx, `UPDATE fleet_rollout_edges SET state = $1, detail = $2 WHERE rollout = $3 AND edge = $4`,
+			state, detail, r.ID, e.Edge)
+	case err == nil:
+		// The version only, not the state: another round may have judged
+		// the edge meanwhile (it records the version itself when it finds
+		// none).
+		_, err = s.db.ExecContext(ctx, `UPDATE fleet_rollout_edges SET version = $1 WHERE rollout = $2 AND edge = $3`,
+			int64(d.Manifest.Version), r.ID, e.Edge)
 	}
-	if _, err := s.db.ExecContext(ctx, `UPDATE fleet_rollout_edges SET version = $1, state = $2, detail = $3 WHERE rollout = $4 AND edge = $5`,
-		int64(d.Manifest.Version), state, detail, r.ID, e.Edge); err != nil {
+	if err != nil {
 		return fmt.Errorf("admit edge %s to rollout %s: %w", e.Edge, r.ID, err)
 	}
 	t := now

@@ -432,3 +432,39 @@ func TestRolloutSurvivesRestart(t *testing.T) {
 		}
 	})
 }
+
+// An edge whose admission is under way — admitted by another controller
+// round or hub that has not yet recorded the version it gets — is judged
+// by that version, never by a report of what it ran before: its old
+// version does not pass the canary step. (TestFleetRollout in
+// internal/e2e met this state between admit's two writes.)
+func TestRolloutAdmissionUnderway(t *testing.T) {
+	metatest.Each(t, func(t *testing.T, db *meta.DB) {
+		f, _ := newSimFleet(t, db, 3)
+		ctx := t.Context()
+		f.behave["edge-00"] = rollsBck
+		r, err := f.s.StartRollout(ctx, "acme", "usr_eng", newTemps(Plan{CanaryCount: 1}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		canary := r.Edges[0]
+		// The state between admit's two writes: admitted, no version yet.
+		if _, err := db.ExecContext(ctx, `UPDATE fleet_rollout_edges SET version = 0 WHERE rollout = $1 AND edge = $2`, r.ID, canary.Edge); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.s.AdvanceRollouts(ctx); err != nil {
+			t.Fatal(err)
+		}
+		got, err := f.s.Rollout(ctx, "acme", r.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e := got.Edges[0]; e.State != EdgeInstalling || e.Version != canary.Version || got.Counts[EdgeWaiting] != 2 {
+			t.Fatalf("canary %+v judged by the version it ran before (want installing, version %d); counts %v", e, canary.Version, got.Counts)
+		}
+		done := f.runUntil(r.ID, RolloutAborted)
+		if done.Counts[EdgeFailed] != 1 || done.Counts[EdgeWaiting] != 2 {
+			t.Errorf("aborted with %v, want the canary failed and the others never admitted", done.Counts)
+		}
+	})
+}

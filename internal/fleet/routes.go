@@ -47,13 +47,23 @@ func (s *Service) enroll(r *http.Request, _ api.Principal) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		return uplink.Enrollment{EdgeID: e.ID, Org: e.Org, Name: e.Name}, nil
+		return uplink.Enrollment{EdgeID: e.ID, Org: e.Org, Name: e.Name, ReleaseKeys: s.releaseKeys()}, nil
 	}
 	e, cred, err := s.Enroll(r.Context(), req.Token, req.Credential)
 	if err != nil {
 		return nil, err
 	}
-	return uplink.Enrollment{EdgeID: e.ID, Org: e.Org, Name: e.Name, Credential: cred}, nil
+	return uplink.Enrollment{EdgeID: e.ID, Org: e.Org, Name: e.Name, Credential: cred, ReleaseKeys: s.releaseKeys()}, nil
+}
+
+// releaseKeys are the keys the hub accepts releases signed with, as an
+// enrolling edge learns them.
+func (s *Service) releaseKeys() []string {
+	var out []string
+	for _, k := range s.releases.Keys {
+		out = append(out, uplink.EncodeKey(k))
+	}
+	return out
 }
 
 type edgeJSON struct {

@@ -6,7 +6,6 @@ package release
 
 import (
 	"bytes"
-	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -21,7 +20,7 @@ import (
 
 	"github.com/goreleaser/nfpm/v2"
 	_ "github.com/goreleaser/nfpm/v2/deb" // the deb packager
-	"github.com/molen-io/molen/internal/sign"
+	"github.com/molen-io/molen/internal/uplink"
 )
 
 // Arch is a target of a release: Go's GOARCH (and GOARM) and the name
@@ -216,27 +215,13 @@ func uuidFrom(sum string) string {
 	return x[0:8] + "-" + x[8:12] + "-" + x[12:16] + "-" + x[16:20] + "-" + x[20:32]
 }
 
-// FileSHA256 is the hex SHA-256 of the file at path.
-func FileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
 // Checksums writes the SHA256SUMS lines of files (as sha256sum -c reads
 // them: the digest, two spaces, the file's base name), sorted by name.
 func Checksums(w io.Writer, files []string) error {
 	sorted := append([]string(nil), files...)
 	sort.Slice(sorted, func(i, j int) bool { return filepath.Base(sorted[i]) < filepath.Base(sorted[j]) })
 	for _, f := range sorted {
-		sum, err := FileSHA256(f)
+		sum, err := uplink.FileSHA256(f)
 		if err != nil {
 			return err
 		}
@@ -245,25 +230,4 @@ func Checksums(w io.Writer, files []string) error {
 		}
 	}
 	return nil
-}
-
-// SumsPayloadType is the DSSE payload type of a signed SHA256SUMS.
-const SumsPayloadType = "text/plain; charset=utf-8; molen=SHA256SUMS"
-
-// SignSums signs the content of a SHA256SUMS file with a release key: a
-// DSSE envelope (internal/sign) that VerifySums checks.
-func SignSums(key ed25519.PrivateKey, sums []byte) sign.Envelope {
-	return sign.Sign(key, SumsPayloadType, sums)
-}
-
-// VerifySums checks a signed SHA256SUMS against trusted release keys and
-// returns the checksums it holds.
-func VerifySums(env sign.Envelope, trusted []ed25519.PublicKey) ([]byte, error) {
-	if env.PayloadType != SumsPayloadType {
-		return nil, fmt.Errorf("not a signed SHA256SUMS: payload type %q", env.PayloadType)
-	}
-	if _, err := sign.Verify(env, trusted); err != nil {
-		return nil, err
-	}
-	return env.Payload, nil
 }

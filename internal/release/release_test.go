@@ -315,16 +315,16 @@ func TestSignatures(t *testing.T) {
 		t.Fatal(err)
 	}
 	sums := []byte("aa  molen_v1.4.0_linux_amd64\n")
-	env := SignSums(key, sums)
-	if got, err := VerifySums(env, []ed25519.PublicKey{pub}); err != nil || !bytes.Equal(got, sums) {
+	env := uplink.SignSums(key, sums)
+	if got, _, err := uplink.VerifySums(env, []ed25519.PublicKey{pub}); err != nil || !bytes.Equal(got, sums) {
 		t.Errorf("VerifySums: %q %v", got, err)
 	}
-	if _, err := VerifySums(env, []ed25519.PublicKey{other}); err == nil {
+	if _, _, err := uplink.VerifySums(env, []ed25519.PublicKey{other}); err == nil {
 		t.Error("another key verifies the checksums")
 	}
 	changed := env
 	changed.Payload = []byte("bb  molen_v1.4.0_linux_amd64\n")
-	if _, err := VerifySums(changed, []ed25519.PublicKey{pub}); err == nil {
+	if _, _, err := uplink.VerifySums(changed, []ed25519.PublicKey{pub}); err == nil {
 		t.Error("changed checksums verify")
 	}
 	bin := filepath.Join(t.TempDir(), "molen")
@@ -335,12 +335,12 @@ func TestSignatures(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sum, _ := FileSHA256(bin)
+	sum, _ := uplink.FileSHA256(bin)
 	st, _, err := sign.VerifyStatement(rel, []ed25519.PublicKey{pub}, sum, uplink.ReleasePredicate)
 	if err != nil || !strings.Contains(string(st.Predicate), `"arm64"`) {
 		t.Errorf("release statement: %+v %v", st, err)
 	}
-	if _, err := VerifySums(rel, []ed25519.PublicKey{pub}); err == nil {
+	if _, _, err := uplink.VerifySums(rel, []ed25519.PublicKey{pub}); err == nil {
 		t.Error("a binary's envelope passes as signed checksums")
 	}
 }

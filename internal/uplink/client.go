@@ -100,6 +100,10 @@ type Enrollment struct {
 	Org        string `json:"org"`
 	Name       string `json:"name"`
 	Credential string `json:"credential,omitempty"`
+	// ReleaseKeys are the hub's release-signing public keys (EncodeKey),
+	// which the edge keeps from its first enrollment on: the keys its
+	// software updates must be signed with (docs/fleet.md#software-update).
+	ReleaseKeys []string `json:"release_keys,omitempty"`
 }
 
 // KeyChange is the body of POST /api/v1/edge/key: the edge's new public

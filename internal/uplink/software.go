@@ -32,16 +32,47 @@ type Release struct {
 // sha256, and rel) with a release key: the envelope the hub's release
 // upload takes (molen release sign, molen-release --key).
 func SignRelease(key ed25519.PrivateKey, file string, rel Release) (sign.Envelope, error) {
-	f, err := os.Open(file)
+	sum, err := FileSHA256(file)
 	if err != nil {
 		return sign.Envelope{}, err
+	}
+	return sign.SignStatement(key, "molen", sum, ReleasePredicate, rel)
+}
+
+// FileSHA256 is the hex SHA-256 of the file at path.
+func FileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
 	}
 	defer f.Close()
 	h := sha256.New()
 	if _, err := io.Copy(h, f); err != nil {
-		return sign.Envelope{}, fmt.Errorf("read %s: %w", file, err)
+		return "", fmt.Errorf("read %s: %w", path, err)
 	}
-	return sign.SignStatement(key, "molen", hex.EncodeToString(h.Sum(nil)), ReleasePredicate, rel)
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// SumsPayloadType is the DSSE payload type of a signed SHA256SUMS.
+const SumsPayloadType = "text/plain; charset=utf-8; molen=SHA256SUMS"
+
+// SignSums signs the content of a SHA256SUMS file with a release key: a
+// DSSE envelope (internal/sign) that VerifySums checks.
+func SignSums(key ed25519.PrivateKey, sums []byte) sign.Envelope {
+	return sign.Sign(key, SumsPayloadType, sums)
+}
+
+// VerifySums checks a signed SHA256SUMS against trusted release keys and
+// returns the checksums it holds and the signer's key ID.
+func VerifySums(env sign.Envelope, trusted []ed25519.PublicKey) ([]byte, string, error) {
+	if env.PayloadType != SumsPayloadType {
+		return nil, "", fmt.Errorf("not a signed SHA256SUMS: payload type %q", env.PayloadType)
+	}
+	signer, err := sign.Verify(env, trusted)
+	if err != nil {
+		return nil, "", err
+	}
+	return env.Payload, signer, nil
 }
 
 // Software is the content of a software part ("software/molen"): the

@@ -3,8 +3,10 @@
 // the wizard refuses a bad plan with
 // the hub's reason; a rollout of the assembly group's layer starts from
 // that layer's content, is paused and resumed with the keyboard, and
-// completes once the demo edge (its canary) installed it; a second one is
-// aborted; both are in the list; Dutch; a phone's screen. axe-core must
+// completes once the demo edge (its canary) installed it; one whose canary
+// fails (an input that cannot connect) is aborted by the canary's own
+// rollback; another is aborted by a person; all are in the list; Dutch; a
+// phone's screen. axe-core must
 // find no serious or critical violation on any screen; screenshots go to
 // MOLEN_SCREENSHOTS.
 //
@@ -59,13 +61,14 @@ log('ok a bad plan refused with the hub\'s reasons');
 // 2. A rollout of the group's layer with a longer health window: the demo
 // edge is its canary and watches the change that long, so the rollout is
 // still running while it is paused and resumed.
-async function startRollout(healthWindow) {
+async function startRollout(healthWindow, change = () => {}) {
   await go(page, '#/fleet/rollouts', 'Start a rollout');
   await page.waitForSelector('#rollout-from option[value="group/assembly"]', { state: 'attached' });
   await page.selectOption('#rollout-from', 'group/assembly');
   await page.waitForFunction(() => document.getElementById('rollout-target').value === 'assembly');
   const doc = JSON.parse(await page.inputValue('#rollout-doc'));
   doc.settings.health_window = healthWindow;
+  change(doc);
   await page.fill('#rollout-doc', JSON.stringify(doc, null, 2));
   await page.fill('#rollout-timeout', '10m');
   await page.click('button:text-is("Check and start")');
@@ -91,7 +94,22 @@ if (!edgeStates.includes('installed') || edgeStates.some((s) => s !== 'installed
 await view(page, 'rollout-completed');
 log('ok the rollout completed: its canary installed the change');
 
-// 3. A second one, aborted.
+// 3. A canary that fails: the change adds an input that cannot connect;
+// the demo edge, its canary, applies it, finds it unhealthy at the end of
+// its health window and goes back by itself; the hub sees the rollback,
+// the abort threshold ends the rollout, and the page shows why.
+const failing = await startRollout('2s', (doc) => {
+  doc.inputs = { ...(doc.inputs || {}), packer: { modbus: { url: 'tcp://127.0.0.1:1', registers: [{ address: 0, path: 'demo-factory/hall-1/packer/cell/count' }] } } };
+});
+await page.waitForSelector('#rollout-state[data-state="aborted"]', { timeout: 3 * WAIT });
+const failReason = await text(page, '[data-reason]');
+if (!/abort threshold/.test(failReason)) fail('reason of the failing canary\'s rollout: ' + failReason);
+const canaryRow = await page.$eval('[data-rollout-edge][data-edge-state="failed"]', (r) => r.textContent);
+if (!/rolled back/.test(canaryRow) || !/inputs\.packer/.test(canaryRow)) fail('the failed canary: ' + canaryRow);
+await view(page, 'rollout-canary-rolled-back');
+log('ok a failing canary rolled itself back and the rollout aborted: ' + failReason);
+
+// 4. A second one, aborted by a person.
 const second = await startRollout('40s');
 await page.focus('button:text-is("Abort")');
 await page.keyboard.press('Enter');
@@ -99,11 +117,11 @@ await page.waitForSelector('#rollout-state[data-state="aborted"]');
 if (!/aborted by/.test(await text(page, '[data-reason]'))) fail('reason: ' + await text(page, '[data-reason]'));
 log('ok aborted');
 
-// 4. The list, Dutch, a phone's screen.
+// 5. The list, Dutch, a phone's screen.
 await go(page, '#/fleet/rollouts', 'Rollouts');
 await page.waitForSelector(`[data-rollout="${second}"]`);
 const states = await page.$$eval('[data-rollout]', (rs) => Object.fromEntries(rs.map((r) => [r.dataset.rollout, r.dataset.rolloutState])));
-if (states[first] !== 'completed' || states[second] !== 'aborted' || Object.keys(states).length !== 3) fail('list: ' + JSON.stringify(states));
+if (states[first] !== 'completed' || states[failing] !== 'aborted' || states[second] !== 'aborted' || Object.keys(states).length !== 4) fail('list: ' + JSON.stringify(states));
 await view(page, 'rollouts');
 await page.selectOption('#lang-select', 'nl');
 await page.waitForSelector('h2:text-is("Uitrol")');
