@@ -1,17 +1,21 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/molen-io/molen/internal/cluster/clustertest"
+	"github.com/molen-io/molen/internal/edge"
 	"github.com/molen-io/molen/internal/hub"
 	"github.com/molen-io/molen/internal/logtest"
 	"github.com/molen-io/molen/internal/meta/metatest"
+	"github.com/molen-io/molen/internal/sim"
 	"github.com/molen-io/molen/internal/store"
 	"github.com/molen-io/molen/internal/uns"
 	"github.com/molen-io/molen/internal/uplink"
@@ -23,7 +27,7 @@ const clusterBase = int64(1_700_000_000_000_000_000)
 
 // startReplica starts a hub replica on the PostgreSQL schema and the NATS
 // cluster nodes, stopped when the test ends.
-func startReplica(t *testing.T, dsn, schema string, nats []string, name string) *hub.Hub {
+func startReplica(t *testing.T, dsn, schema string, nats []string, name string, now func() time.Time) *hub.Hub {
 	t.Helper()
 	var logs logtest.Buffer
 	t.Cleanup(func() {
@@ -33,7 +37,7 @@ func startReplica(t *testing.T, dsn, schema string, nats []string, name string) 
 	})
 	h, err := hub.Start(t.Context(), hub.Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0", Store: dsn, StoreSchema: schema, Out: io.Discard,
 		Log:     slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn})),
-		Now:     func() time.Time { return time.Unix(0, clusterBase) },
+		Now:     now,
 		Cluster: &hub.Cluster{NATS: nats, Replica: name, Replicas: 3, Partitions: 4, AckWait: time.Second}})
 	if err != nil {
 		t.Fatal(err)
@@ -51,8 +55,9 @@ func TestClusterReplicaStops(t *testing.T) {
 	dsn := metatest.DSN(t)
 	schema := metatest.Schema(t, dsn)
 	nc := clustertest.Start(t, 3, true)
-	a := startReplica(t, dsn, schema, nc.URLs, "a")
-	b := startReplica(t, dsn, schema, nc.URLs[1:], "b")
+	now := func() time.Time { return time.Unix(0, clusterBase) }
+	a := startReplica(t, dsn, schema, nc.URLs, "a", now)
+	b := startReplica(t, dsn, schema, nc.URLs[1:], "b", now)
 	ctx := t.Context()
 	_, token, err := a.CreateEdge(ctx, "line")
 	if err != nil {
@@ -120,6 +125,85 @@ func TestClusterReplicaStops(t *testing.T) {
 		}
 		if len(pts) != batches*records {
 			t.Errorf("stream %d: %d points stored, want %d", s, len(pts), batches*records)
+		}
+	}
+}
+
+// TestClusterEdgeFailsOver runs a real edge, given both replicas' addresses,
+// with the simulator's machines; the replica it sends to stops, the edge
+// goes on with the other by itself, and every tick the machines had
+// acknowledged is stored exactly once.
+func TestClusterEdgeFailsOver(t *testing.T) {
+	dsn := metatest.DSN(t)
+	schema := metatest.Schema(t, dsn)
+	nc := clustertest.Start(t, 3, true)
+	a := startReplica(t, dsn, schema, nc.URLs, "a", nil)
+	b := startReplica(t, dsn, schema, nc.URLs, "b", nil)
+	ctx := t.Context()
+	_, token, err := a.CreateEdge(ctx, "line")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := edge.Start(ctx, edge.Config{DataDir: t.TempDir(), MQTTListen: "127.0.0.1:0", StatusListen: "127.0.0.1:0",
+		HubURL: a.URL() + "," + b.URL(), EnrollToken: token})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	s, err := sim.New(sim.Config{Broker: e.MQTTAddr(), Seed: 7, Rate: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	simCtx, stopSim := context.WithCancel(ctx)
+	simDone := make(chan error, 1)
+	go func() { simDone <- s.Run(simCtx) }()
+	minAcked := func() uint64 {
+		least := ^uint64(0)
+		for _, n := range s.Acked() {
+			least = min(least, n)
+		}
+		return least
+	}
+	waitFor(t, "20 acknowledged ticks of every machine", func() bool { return minAcked() >= 20 })
+	if err := a.Close(); err != nil {
+		t.Fatalf("stop replica a: %v", err)
+	}
+	stopped := time.Now()
+	waitFor(t, "the edge to forward to replica b", func() bool {
+		lc := e.Status().Hub.LastContact
+		return lc != nil && lc.After(stopped)
+	})
+	before := minAcked()
+	waitFor(t, "20 more acknowledged ticks of every machine", func() bool { return minAcked() >= before+20 })
+	stopSim()
+	if err := <-simDone; err != nil {
+		t.Fatalf("sim: %v", err)
+	}
+	acked := s.Acked()
+	waitFor(t, "the edge to forward every record it holds", func() bool { return e.Status().Outbox.PendingRecords == 0 })
+	st := b.Store()
+	for _, m := range s.Machines() {
+		var pts []uns.Point
+		waitFor(t, m+"'s acknowledged ticks stored", func() bool {
+			pts, err = st.Raw(ctx, hub.DefaultOrg, m+"/seq", 0, math.MaxInt64, 0)
+			return err == nil && len(pts) >= int(acked[m])
+		})
+		seen := map[int64]int{}
+		for _, p := range pts {
+			seen[p.Value.Int()]++
+		}
+		var missing, dup []int64
+		for seq := int64(1); seq <= int64(acked[m]); seq++ {
+			switch seen[seq] {
+			case 0:
+				missing = append(missing, seq)
+			case 1:
+			default:
+				dup = append(dup, seq)
+			}
+		}
+		if len(missing) > 0 || len(dup) > 0 || len(pts) != int(acked[m]) {
+			t.Errorf("%s: %d acked ticks, %d stored: missing %v, duplicated %v", m, acked[m], len(pts), head(missing), head(dup))
 		}
 	}
 }

@@ -125,7 +125,7 @@ type Client struct {
 func HubURLs(list string) []string {
 	var out []string
 	for u := range strings.SplitSeq(list, ",") {
-		if u = strings.TrimSuffix(strings.TrimSpace(u), "/"); u != "" {
+		if u = strings.TrimSpace(u); u != "" {
 			out = append(out, u)
 		}
 	}
@@ -138,18 +138,18 @@ func (c *Client) base() string {
 	if len(urls) == 0 {
 		return ""
 	}
-	return urls[int(c.cur.Load())%len(urls)]
+	return strings.TrimSuffix(urls[int(c.cur.Load())%len(urls)], "/")
 }
 
 // Base is the hub address the next request goes to.
 func (c *Client) Base() string { return c.base() }
 
 // failover moves to the next of the hub's addresses after a request to
-// base got no answer.
-func (c *Client) failover(base string) {
+// target got no answer (unless another request moved on already).
+func (c *Client) failover(target string) {
 	if urls := HubURLs(c.URL); len(urls) > 1 {
 		i := c.cur.Load()
-		if urls[int(i)%len(urls)] == base {
+		if strings.HasPrefix(target, strings.TrimSuffix(urls[int(i)%len(urls)], "/")+"/") {
 			c.cur.CompareAndSwap(i, i+1)
 		}
 	}
@@ -160,7 +160,7 @@ func (c *Client) failover(base string) {
 func (c *Client) roundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := c.http().Do(req)
 	if err != nil && req.Context().Err() == nil {
-		c.failover(req.URL.Scheme + "://" + req.URL.Host)
+		c.failover(req.URL.String())
 	}
 	return resp, err
 }
