@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -137,6 +138,12 @@ func (s *Service) UseCluster(ctx context.Context, cfg ClusterConfig, reg prometh
 	reg.MustRegister(c.consumed)
 	s.cluster = c
 	return nil
+}
+
+// deadSubject is where a batch that cannot be stored goes:
+// molen.uplink.dead.<key>, which no consumer takes.
+func deadSubject(subject string) string {
+	return subjectPrefix + "dead." + subject[strings.LastIndexByte(subject, '.')+1:]
 }
 
 func consumerName(p int) string { return "ingest-" + strconv.Itoa(p) }
@@ -276,10 +283,22 @@ func (s *Service) consumeOne(ctx context.Context, msg jetstream.Msg) {
 	switch {
 	case errors.Is(err, uplink.ErrMalformed) || errors.Is(err, uplink.ErrTooLarge) || errors.Is(err, uplink.ErrInvalidRecord):
 		// accept checked it as storing does: a replica of another version
-		// may have accepted what this one refuses.
+		// may have accepted what this one refuses. It goes to the dead
+		// letters, which stay on the stream (no consumer takes them) for
+		// an operator, and the partition goes on.
+		dead := &nats.Msg{Subject: deadSubject(msg.Subject()), Data: msg.Data(), Header: nats.Header{}}
+		for k, v := range h {
+			dead.Header[k] = v
+		}
+		dead.Header.Set("Molen-Error", err.Error())
+		if _, perr := s.cluster.cfg.JS.PublishMsg(ctx, dead); perr != nil {
+			s.log.Warn("moving an uplink batch to the dead letters failed; it comes again", "edge", edge, "err", perr)
+			_ = msg.NakWithDelay(time.Second)
+			return
+		}
 		s.cluster.consumed.WithLabelValues("dead").Inc()
-		s.log.Error("uplink batch on the stream cannot be stored; left on the stream for an operator", "edge", edge, "stream", h.Get(hdrStream), "err", err)
-		_ = msg.NakWithDelay(time.Minute)
+		s.log.Error("uplink batch on the stream cannot be stored; moved to the dead letters", "edge", edge, "stream", h.Get(hdrStream), "subject", dead.Subject, "err", err)
+		_ = msg.Ack()
 		return
 	case err != nil:
 		s.cluster.consumed.WithLabelValues("retry").Inc()

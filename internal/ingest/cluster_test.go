@@ -3,11 +3,13 @@ package ingest_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/molen-io/molen/internal/api"
@@ -128,5 +130,61 @@ func TestClusterRefuses(t *testing.T) {
 	}
 	if ack, err := c.Send(t.Context(), uplink.Batch{Stream: "points/x"}); err != nil || ack.Previous != 7 {
 		t.Errorf("probe: %+v, %v; want previous 7 (the batch on the stream)", ack, err)
+	}
+}
+
+// TestClusterDeadLetters: a batch on the stream that cannot be stored
+// (one a replica of another version accepted) moves to the dead letters,
+// where an operator finds it, and the partition goes on.
+func TestClusterDeadLetters(t *testing.T) {
+	nc := clustertest.Start(t, 1, false)
+	st, err := sqlite.Open(t.Context(), t.TempDir()+"/molen.db", sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	a := replica(t, st, nc.URLs, "a")
+	conn, js, err := cluster.Connect(t.Context(), nc.URLs, "operator", slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for p := range 2 { // one in each partition
+		msg := &nats.Msg{Subject: fmt.Sprintf("molen.uplink.%d.bad%d", p, p), Data: []byte("not a batch"), Header: nats.Header{}}
+		msg.Header.Set("Molen-Org", "a")
+		msg.Header.Set("Molen-Edge", "e1")
+		if _, err := js.PublishMsg(t.Context(), msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv := apitest.Serve(t, nil, apitest.Secrets{"cred-a": {Org: "a", Role: api.RoleEdge, Edge: "e1"}}, a.Routes())
+	c := &uplink.Client{URL: srv.URL, Credential: "cred-a"}
+	if _, err := c.Send(t.Context(), batch(1)); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { a.Consume(ctx); close(done) }()
+	for {
+		wm, err := st.Watermark(t.Context(), store.Source{Edge: "e1", Stream: "points/x"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if wm == 1 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond) // polling for the condition
+	}
+	cancel()
+	<-done
+	stream, err := js.Stream(t.Context(), ingest.StreamName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p := range 2 {
+		m, err := stream.GetLastMsgForSubject(t.Context(), fmt.Sprintf("molen.uplink.dead.bad%d", p))
+		if err != nil || string(m.Data) != "not a batch" || m.Header.Get("Molen-Error") == "" {
+			t.Errorf("dead letter of partition %d: %v, %v", p, m, err)
+		}
 	}
 }
