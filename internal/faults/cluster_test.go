@@ -1,0 +1,106 @@
+package faults
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/molen-io/molen/internal/cluster"
+	"github.com/molen-io/molen/internal/cluster/clustertest"
+	"github.com/molen-io/molen/internal/ingest"
+	"github.com/molen-io/molen/internal/meta/metatest"
+)
+
+// startReplica starts a hub process as a cluster replica on the
+// PostgreSQL schema and the NATS servers. The admin token is the first
+// replica's (the one that created the organisation).
+func startReplica(t *testing.T, name, dsn, schema string, nats []string) *hub {
+	t.Helper()
+	h := &hub{dir: t.TempDir(), addr: freePort(t)}
+	h.url = "http://" + h.addr
+	h.proc = startProc(t, "hub-"+name, molenBin, "hub", "--data", h.dir, "--listen", h.addr, "--log-level", "warn",
+		"--store", dsn, "--store-schema", schema, "--cluster", "--replica", name, "--nats", strings.Join(nats, ","),
+		"--cluster-ack-wait", "2s")
+	waitHTTP(t, h.url+"/healthz")
+	if tok, err := os.ReadFile(filepath.Join(h.dir, "admin-token")); err == nil {
+		h.admin = strings.TrimSpace(string(tok))
+	}
+	return h
+}
+
+// TestFaultsKillReplica runs two hub replicas (processes) on PostgreSQL and
+// a three-node NATS cluster (in the test process), and an edge given both
+// replicas' addresses, each through a proxy that shows when a batch is on
+// its way. It kills the replicas with SIGKILL in turn, preferably with a
+// batch in flight, and restarts them: the edge fails over to the other
+// replica by itself, batches a dead replica held on the stream go to the
+// other after the ack wait, and every acknowledged point is stored
+// exactly once.
+func TestFaultsKillReplica(t *testing.T) {
+	dsn := os.Getenv("MOLEN_TEST_POSTGRES")
+	if dsn == "" {
+		t.Skip("MOLEN_TEST_POSTGRES is unset: the hub cluster needs PostgreSQL")
+	}
+	parallel(t)
+	n := cycles(t, 4, 10, 30)
+	schema := metatest.Schema(t, dsn)
+	nc := clustertest.Start(t, 3, true)
+	a := startReplica(t, "a", dsn, schema, nc.URLs)
+	b := startReplica(t, "b", dsn, schema, nc.URLs[1:])
+	b.admin = a.admin
+	replicas := []*hub{a, b}
+	proxies := []*proxy{startProxy(t, a.addr), startProxy(t, b.addr)}
+	e := startEdge(t, t.TempDir(), proxies[0].url()+","+proxies[1].url(), a.createEdge(t, "kill-replica"))
+	e.waitEnrolled(t)
+	s := startSim(t, e.mqtt, 20)
+
+	began := time.Now()
+	var resumes durations
+	var inflight, orphaned int
+	for i := range n {
+		time.Sleep(time.Duration(400+200*(i%4)) * time.Millisecond)
+		k := i % 2
+		orphans := proxies[k].orphaned.Load()
+		if proxies[k].waitInflight(2 * time.Second) {
+			inflight++
+		}
+		killed := time.Now()
+		replicas[k].kill()
+		st, _ := e.waitFor(t, time.Minute, "forward after a replica was killed", func(s edgeStatus) bool { return s.contactAfter(killed) })
+		resumes = append(resumes, st.Hub.LastContact.Sub(killed))
+		orphaned += int(proxies[k].orphaned.Load() - orphans)
+		replicas[k].restart(t)
+	}
+	s.stop(t)
+	e.waitDrained(t, 60*time.Second)
+	_, js, err := cluster.Connect(t.Context(), nc.URLs, "check", slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stream, err := js.Stream(t.Context(), ingest.StreamName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, time.Minute, "the uplink stream stored and empty", func() bool {
+		info, err := stream.Info(t.Context())
+		return err == nil && info.State.Msgs == 0
+	})
+	ta := a.verify(t, s)
+	report(t, figure{
+		Scenario: "kill -9 hub replica",
+		Run: fmt.Sprintf("%d kills of 2 replicas in %s (%d with a batch in flight, %d answers lost), sim %g ticks/s × %d machines",
+			n, fmtDur(time.Since(began)), inflight, orphaned, 20.0, len(s.acked)),
+		Acked:  ta.points,
+		Lost:   ta.lost,
+		Dup:    ta.dup,
+		Resume: "edge forwarding again after a kill " + resumes.String(),
+	})
+	checkNoLoss(t, ta, false)
+	if inflight == 0 {
+		t.Errorf("no kill hit a batch in flight (%d kills)", n)
+	}
+}
