@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
@@ -97,33 +98,40 @@ type clustered struct {
 // stream and its consumers; Consume stores them. Call it before serving.
 func (s *Service) UseCluster(ctx context.Context, cfg ClusterConfig, reg prometheus.Registerer) error {
 	cfg = cfg.withDefaults()
-	st, err := cfg.JS.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name:        StreamName,
-		Description: "uplink batches accepted by molen hub replicas, not yet stored",
-		Subjects:    []string{subjectPrefix + ">"},
-		Retention:   jetstream.WorkQueuePolicy,
-		Storage:     jetstream.FileStorage,
-		Replicas:    cfg.Replicas,
-		MaxBytes:    cfg.MaxBytes,
-		Discard:     jetstream.DiscardNew,
-		Duplicates:  2 * time.Minute,
+	var st jetstream.Stream
+	err := settle(ctx, s.log, "create stream "+StreamName, func(ctx context.Context) (err error) {
+		st, err = cfg.JS.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+			Name:        StreamName,
+			Description: "uplink batches accepted by molen hub replicas, not yet stored",
+			Subjects:    []string{subjectPrefix + ">"},
+			Retention:   jetstream.WorkQueuePolicy,
+			Storage:     jetstream.FileStorage,
+			Replicas:    cfg.Replicas,
+			MaxBytes:    cfg.MaxBytes,
+			Discard:     jetstream.DiscardNew,
+			Duplicates:  2 * time.Minute,
+		})
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("uplink stream %s: %w", StreamName, err)
 	}
 	for p := range cfg.Partitions {
-		if _, err := cfg.JS.CreateOrUpdateConsumer(ctx, StreamName, jetstream.ConsumerConfig{
-			Durable:       consumerName(p),
-			Description:   "stores one partition of the uplink in order",
-			FilterSubject: fmt.Sprintf("%s%d.*", subjectPrefix, p),
-			AckPolicy:     jetstream.AckExplicitPolicy,
-			// One batch at a time: the next is delivered only after this
-			// one is stored, whichever replica stores it, so the batches
-			// of an (edge, stream) reach the store in the order the edge
-			// sent them.
-			MaxAckPending: 1,
-			AckWait:       cfg.AckWait,
-			MaxDeliver:    -1,
+		if err := settle(ctx, s.log, "create consumer "+consumerName(p), func(ctx context.Context) error {
+			_, err := cfg.JS.CreateOrUpdateConsumer(ctx, StreamName, jetstream.ConsumerConfig{
+				Durable:       consumerName(p),
+				Description:   "stores one partition of the uplink in order",
+				FilterSubject: fmt.Sprintf("%s%d.*", subjectPrefix, p),
+				AckPolicy:     jetstream.AckExplicitPolicy,
+				// One batch at a time: the next is delivered only after this
+				// one is stored, whichever replica stores it, so the batches
+				// of an (edge, stream) reach the store in the order the edge
+				// sent them.
+				MaxAckPending: 1,
+				AckWait:       cfg.AckWait,
+				MaxDeliver:    -1,
+			})
+			return err
 		}); err != nil {
 			return fmt.Errorf("uplink consumer %s: %w", consumerName(p), err)
 		}
@@ -144,6 +152,31 @@ func (s *Service) UseCluster(ctx context.Context, cfg ClusterConfig, reg prometh
 // molen.uplink.dead.<key>, which no consumer takes.
 func deadSubject(subject string) string {
 	return subjectPrefix + "dead." + subject[strings.LastIndexByte(subject, '.')+1:]
+}
+
+// settle runs a JetStream API call until it succeeds, for up to two
+// minutes: replicas starting at once create the same stream and consumers
+// while the cluster elects their leaders, and such calls time out
+// meanwhile.
+func settle(ctx context.Context, log *slog.Logger, what string, call func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	retry := backoff.New(250*time.Millisecond, 5*time.Second)
+	for {
+		// Each call bounded: an API request can go unanswered while the
+		// cluster changes leaders.
+		cctx, ccancel := context.WithTimeout(ctx, 10*time.Second)
+		err := call(cctx)
+		ccancel()
+		if err == nil {
+			return nil
+		}
+		wait := retry.Next()
+		log.Info("JetStream not ready; retrying", "what", what, "err", err, "retry_in", wait)
+		if !backoff.Sleep(ctx, wait) {
+			return err
+		}
+	}
 }
 
 func consumerName(p int) string { return "ingest-" + strconv.Itoa(p) }
