@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -15,7 +14,6 @@ import (
 	"github.com/molen-io/molen/internal/hub"
 	"github.com/molen-io/molen/internal/logtest"
 	"github.com/molen-io/molen/internal/meta/metatest"
-	"github.com/molen-io/molen/internal/sim"
 	"github.com/molen-io/molen/internal/store"
 	"github.com/molen-io/molen/internal/uns"
 	"github.com/molen-io/molen/internal/uplink"
@@ -150,20 +148,7 @@ func TestClusterEdgeFailsOver(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer e.Close()
-	s, err := sim.New(sim.Config{Broker: e.MQTTAddr(), Seed: 7, Rate: 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	simCtx, stopSim := context.WithCancel(ctx)
-	simDone := make(chan error, 1)
-	go func() { simDone <- s.Run(simCtx) }()
-	minAcked := func() uint64 {
-		least := ^uint64(0)
-		for _, n := range s.Acked() {
-			least = min(least, n)
-		}
-		return least
-	}
+	s, minAcked, stopSim := runSim(t, e.MQTTAddr())
 	waitFor(t, "20 acknowledged ticks of every machine", func() bool { return minAcked() >= 20 })
 	if err := a.Close(); err != nil {
 		t.Fatalf("stop replica a: %v", err)
@@ -176,9 +161,6 @@ func TestClusterEdgeFailsOver(t *testing.T) {
 	before := minAcked()
 	waitFor(t, "20 more acknowledged ticks of every machine", func() bool { return minAcked() >= before+20 })
 	stopSim()
-	if err := <-simDone; err != nil {
-		t.Fatalf("sim: %v", err)
-	}
 	acked := s.Acked()
 	waitFor(t, "the edge to forward every record it holds", func() bool { return e.Status().Outbox.PendingRecords == 0 })
 	st := b.Store()

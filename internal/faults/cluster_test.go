@@ -32,6 +32,25 @@ func startReplica(t *testing.T, name, dsn, schema string, nats []string) *hub {
 	return h
 }
 
+// waitStored waits until the cluster's uplink stream is empty: every
+// batch accepted has been stored.
+func waitStored(t *testing.T, nats []string) {
+	t.Helper()
+	conn, js, err := cluster.Connect(t.Context(), nats, "check", slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	stream, err := js.Stream(t.Context(), ingest.StreamName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, time.Minute, "the uplink stream stored and empty", func() bool {
+		info, err := stream.Info(t.Context())
+		return err == nil && info.State.Msgs == 0
+	})
+}
+
 // TestFaultsKillReplica runs two hub replicas (processes) on PostgreSQL and
 // a three-node NATS cluster (in the test process), and an edge given both
 // replicas' addresses, each through a proxy that shows when a batch is on
@@ -77,19 +96,7 @@ func TestFaultsKillReplica(t *testing.T) {
 	}
 	s.stop(t)
 	e.waitDrained(t, 60*time.Second)
-	conn, js, err := cluster.Connect(t.Context(), nc.URLs, "check", slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	stream, err := js.Stream(t.Context(), ingest.StreamName)
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitUntil(t, time.Minute, "the uplink stream stored and empty", func() bool {
-		info, err := stream.Info(t.Context())
-		return err == nil && info.State.Msgs == 0
-	})
+	waitStored(t, nc.URLs)
 	ta := a.verify(t, s)
 	report(t, figure{
 		Scenario: "kill -9 hub replica",
@@ -186,19 +193,7 @@ func TestFaultsKillNATSNode(t *testing.T) {
 	}
 	s.stop(t)
 	e.waitDrained(t, 60*time.Second)
-	conn, js, err := cluster.Connect(t.Context(), []string{"nats://" + clients[0], "nats://" + clients[1], "nats://" + clients[2]}, "check", slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	stream, err := js.Stream(t.Context(), ingest.StreamName)
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitUntil(t, time.Minute, "the uplink stream stored and empty", func() bool {
-		info, err := stream.Info(t.Context())
-		return err == nil && info.State.Msgs == 0
-	})
+	waitStored(t, []string{"nats://" + clients[0], "nats://" + clients[1], "nats://" + clients[2]})
 	ta := replicas[0].verify(t, s)
 	report(t, figure{
 		Scenario: "kill -9 hub replica with its NATS node",

@@ -45,17 +45,41 @@ func replica(t *testing.T, st store.Store, urls []string, name string) *ingest.S
 	return svc
 }
 
-// TestClusterOrder queues batches of one stream on the uplink stream
-// first, then has two replicas store them at once: each batch is stored
-// once, none skipped, because a partition's batches are handed out one at
-// a time in order.
-func TestClusterOrder(t *testing.T) {
+// clusterStore starts a NATS node and opens an embedded store for the
+// replicas of a test.
+func clusterStore(t *testing.T) (*clustertest.Cluster, store.Store) {
+	t.Helper()
 	nc := clustertest.Start(t, 1, false)
 	st, err := sqlite.Open(t.Context(), t.TempDir()+"/molen.db", sqlite.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
+	return nc, st
+}
+
+// waitWatermark waits until the watermark of e1's stream points/x is
+// want.
+func waitWatermark(t *testing.T, st store.Store, want uint64) {
+	t.Helper()
+	for {
+		wm, err := st.Watermark(t.Context(), store.Source{Edge: "e1", Stream: "points/x"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if wm == want {
+			return
+		}
+		time.Sleep(10 * time.Millisecond) // polling for the condition
+	}
+}
+
+// TestClusterOrder queues batches of one stream on the uplink stream
+// first, then has two replicas store them at once: each batch is stored
+// once, none skipped, because a partition's batches are handed out one at
+// a time in order.
+func TestClusterOrder(t *testing.T) {
+	nc, st := clusterStore(t)
 	a, b := replica(t, st, nc.URLs, "a"), replica(t, st, nc.URLs, "b")
 	srv := apitest.Serve(t, nil, apitest.Secrets{"cred-a": {Org: "a", Role: api.RoleEdge, Edge: "e1"}}, a.Routes())
 	c := &uplink.Client{URL: srv.URL, Credential: "cred-a"}
@@ -79,17 +103,7 @@ func TestClusterOrder(t *testing.T) {
 	for _, svc := range []*ingest.Service{a, b} {
 		wg.Go(func() { svc.Consume(ctx) })
 	}
-	src := store.Source{Edge: "e1", Stream: "points/x"}
-	for {
-		wm, err := st.Watermark(t.Context(), src)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if wm == n {
-			break
-		}
-		time.Sleep(10 * time.Millisecond) // polling for the condition
-	}
+	waitWatermark(t, st, n)
 	cancel()
 	wg.Wait()
 	pts, err := st.Raw(t.Context(), "a", "x/y", 0, n+1, 0)
@@ -111,12 +125,7 @@ func TestClusterOrder(t *testing.T) {
 // it is queued, and an empty batch (the edge's probe) answers what the
 // hub has.
 func TestClusterRefuses(t *testing.T) {
-	nc := clustertest.Start(t, 1, false)
-	st, err := sqlite.Open(t.Context(), t.TempDir()+"/molen.db", sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	nc, st := clusterStore(t)
 	a := replica(t, st, nc.URLs, "a")
 	srv := apitest.Serve(t, nil, apitest.Secrets{"cred-a": {Org: "a", Role: api.RoleEdge, Edge: "e1"}}, a.Routes())
 	c := &uplink.Client{URL: srv.URL, Credential: "cred-a"}
@@ -137,12 +146,7 @@ func TestClusterRefuses(t *testing.T) {
 // (one a replica of another version accepted) moves to the dead letters,
 // where an operator finds it, and the partition goes on.
 func TestClusterDeadLetters(t *testing.T) {
-	nc := clustertest.Start(t, 1, false)
-	st, err := sqlite.Open(t.Context(), t.TempDir()+"/molen.db", sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	nc, st := clusterStore(t)
 	a := replica(t, st, nc.URLs, "a")
 	conn, js, err := cluster.Connect(t.Context(), nc.URLs, "operator", slog.New(slog.DiscardHandler))
 	if err != nil {
@@ -165,16 +169,7 @@ func TestClusterDeadLetters(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan struct{})
 	go func() { a.Consume(ctx); close(done) }()
-	for {
-		wm, err := st.Watermark(t.Context(), store.Source{Edge: "e1", Stream: "points/x"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if wm == 1 {
-			break
-		}
-		time.Sleep(10 * time.Millisecond) // polling for the condition
-	}
+	waitWatermark(t, st, 1)
 	cancel()
 	<-done
 	stream, err := js.Stream(t.Context(), ingest.StreamName)
