@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/molen-io/molen/internal/cluster/clustertest"
 	"github.com/molen-io/molen/internal/edge"
 	"github.com/molen-io/molen/internal/hub"
+	"github.com/molen-io/molen/internal/live/livetest"
 	"github.com/molen-io/molen/internal/logtest"
 	"github.com/molen-io/molen/internal/meta/metatest"
 	"github.com/molen-io/molen/internal/store"
@@ -186,6 +188,48 @@ func TestClusterEdgeFailsOver(t *testing.T) {
 		}
 		if len(missing) > 0 || len(dup) > 0 || len(pts) != int(acked[m]) {
 			t.Errorf("%s: %d acked ticks, %d stored: missing %v, duplicated %v", m, acked[m], len(pts), head(missing), head(dup))
+		}
+	}
+}
+
+// TestClusterLive: what one replica's consumers store reaches the live
+// streams of every replica, once.
+func TestClusterLive(t *testing.T) {
+	dsn := metatest.DSN(t)
+	schema := metatest.Schema(t, dsn)
+	nc := clustertest.Start(t, 3, true)
+	now := func() time.Time { return time.Unix(0, clusterBase) }
+	a := startReplica(t, dsn, schema, nc.URLs, "a", now)
+	b := startReplica(t, dsn, schema, nc.URLs, "b", now)
+	admin, err := a.AdminToken()
+	if err != nil {
+		t.Fatal(err)
+	}
+	streams := []*livetest.Stream{livetest.Open(t, a.URL()+"/api/v1/live", admin), livetest.Open(t, b.URL()+"/api/v1/live", admin)}
+	_, token, err := a.CreateEdge(t.Context(), "line")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &uplink.Client{URL: a.URL()}
+	en, err := c.Enroll(t.Context(), token, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Credential = en.Credential
+	for seq := uint64(1); seq <= 3; seq++ {
+		pts := []uns.Point{{Series: "cluster/live/v", TS: clusterBase + int64(seq), Value: uns.Int(int64(seq))}}
+		bt := uplink.Batch{Stream: "points/x", Records: []uplink.RawRecord{{Seq: seq, Data: uplink.EncodePoints(nil, pts)}}}
+		for range 2 { // the second time a duplicate: published once
+			if _, err := c.Send(t.Context(), bt); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for i, s := range streams {
+		for seq := 1; seq <= 3; seq++ {
+			if m := s.NextEvent(); m.Event != "points" || !strings.Contains(m.Data, fmt.Sprintf(`"value":%d`, seq)) {
+				t.Errorf("replica %d's stream: got %+v, want point %d", i, m, seq)
+			}
 		}
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -328,6 +329,7 @@ type Hub struct {
 	compactLease  *meta.Lease
 	compacted     compactMetrics
 
+	nc          *nats.Conn         // nil: no cluster
 	stopConsume context.CancelFunc // nil: no cluster
 	consumeDone chan struct{}      // closed when the uplink's consumers stopped
 
@@ -524,10 +526,16 @@ func (h *Hub) open(ctx context.Context) error {
 		Log: cfg.Log.With("component", "notify"), Now: cfg.Now, Reg: reg, PublicURL: h.PublicURL, SMTP: cfg.SMTP, PrivateTargets: cfg.NotifyPrivateTargets}); err != nil {
 		return err
 	}
-	h.ingest.OnStored(func(org string, recs []store.Record) {
-		h.live.PublishRecords(org, recs)
-		h.notify.Observe(org, recs)
-	})
+	if h.nc != nil {
+		if err := h.shareLive(); err != nil {
+			return err
+		}
+	} else {
+		h.ingest.OnStored(func(org string, recs []store.Record) {
+			h.live.PublishRecords(org, recs)
+			h.notify.Observe(org, recs)
+		})
+	}
 	if err := h.bootstrap(ctx); err != nil {
 		return err
 	}
@@ -599,6 +607,51 @@ func (h *Hub) holder() string {
 	return fmt.Sprintf("%s/%d/%s", host, os.Getpid(), secret.New("")[:8])
 }
 
+// liveSubject carries what a replica's consumers stored to the live
+// streams of every replica.
+const liveSubject = "molen.live"
+
+// shareLive has the records each replica's consumers store reach the live
+// streams of every replica, over core NATS (at most once: a live view may
+// miss what was stored while its replica was cut off, as it would across
+// its own reconnection). Notifications stay with the replica that stored
+// the records, so that each is sent once.
+func (h *Hub) shareLive() error {
+	h.ingest.OnStored(func(org string, recs []store.Record) {
+		b := uplink.Batch{Stream: "live", Records: make([]uplink.RawRecord, len(recs))}
+		for i, r := range recs {
+			b.Records[i] = uplink.RawRecord{Seq: r.Seq, Data: uplink.EncodeRecord(nil, r.Points, r.Events)}
+		}
+		msg := &nats.Msg{Subject: liveSubject, Data: uplink.EncodeBatch(nil, b), Header: nats.Header{}}
+		msg.Header.Set("Molen-Org", org)
+		if err := h.nc.PublishMsg(msg); err != nil {
+			h.log.Warn("live data not shared with the other replicas", "org", org, "err", err)
+		}
+		h.notify.Observe(org, recs)
+	})
+	_, err := h.nc.Subscribe(liveSubject, func(m *nats.Msg) {
+		b, err := uplink.DecodeBatch(m.Data)
+		if err != nil {
+			h.log.Warn("live data from another replica undecodable", "err", err)
+			return
+		}
+		recs := make([]store.Record, 0, len(b.Records))
+		for _, r := range b.Records {
+			pts, evs, err := uplink.DecodeRecord(nil, nil, r.Data)
+			if err != nil {
+				h.log.Warn("live data from another replica undecodable", "err", err)
+				return
+			}
+			recs = append(recs, store.Record{Seq: r.Seq, Points: pts, Events: evs})
+		}
+		h.live.PublishRecords(m.Header.Get("Molen-Org"), recs)
+	})
+	if err != nil {
+		return fmt.Errorf("subscribe to %s: %w", liveSubject, err)
+	}
+	return nil
+}
+
 // joinCluster starts the embedded NATS node (if any), connects to the
 // NATS cluster and has the uplink accept batches into its stream.
 func (h *Hub) joinCluster(ctx context.Context, reg prometheus.Registerer) error {
@@ -618,6 +671,7 @@ func (h *Hub) joinCluster(ctx context.Context, reg prometheus.Registerer) error 
 		return err
 	}
 	h.closers = append(h.closers, func() error { nc.Close(); return nil })
+	h.nc = nc
 	if err := h.ingest.UseCluster(ctx, ingest.ClusterConfig{JS: js, Replicas: c.Replicas, Partitions: c.Partitions,
 		AckWait: c.AckWait, MaxBytes: c.MaxBytes}, reg); err != nil {
 		return err
