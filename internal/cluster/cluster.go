@@ -158,7 +158,7 @@ func Connect(ctx context.Context, urls []string, name string, log *slog.Logger) 
 		}),
 		nats.ReconnectHandler(func(c *nats.Conn) { log.Info("reconnected to NATS", "server", c.ConnectedUrlRedacted()) }))
 	if err != nil {
-		return nil, nil, fmt.Errorf("connect to NATS %s: %w", strings.Join(urls, ","), err)
+		return nil, nil, fmt.Errorf("connect to NATS %s: %w", redacted(urls), err)
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {
@@ -176,10 +176,22 @@ func Connect(ctx context.Context, urls []string, name string, log *slog.Logger) 
 		select {
 		case <-ctx.Done():
 			nc.Close()
-			return nil, nil, fmt.Errorf("wait for JetStream at %s: %w", strings.Join(urls, ","), err)
+			return nil, nil, fmt.Errorf("wait for JetStream at %s: %w", redacted(urls), err)
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
+}
+
+// redacted lists urls with their passwords masked, for logs and errors.
+func redacted(urls []string) string {
+	out := make([]string, len(urls))
+	for i, s := range urls {
+		if u, err := url.Parse(s); err == nil {
+			s = u.Redacted()
+		}
+		out[i] = s
+	}
+	return strings.Join(out, ",")
 }
 
 // logger passes the NATS server's log to slog.
