@@ -165,17 +165,15 @@ func printConfig(w io.Writer, fs *pflag.FlagSet, sources map[string]string) erro
 		if sv, ok := fl.Value.(pflag.SliceValue); ok {
 			items := sv.GetSlice()
 			for i, it := range items {
-				items[i] = scalar(it)
+				items[i] = scalar(maskURL(it))
 			}
 			v = "[" + strings.Join(items, ", ") + "]"
 		} else {
 			s := fl.Value.String()
 			if s != "" && secretFlag(fl.Name) {
 				s = "********"
-			} else if u, err := url.Parse(s); err == nil && u.User != nil {
-				if _, has := u.User.Password(); has {
-					s = strings.Replace(s, u.User.String()+"@", url.User(u.User.Username()).String()+":********@", 1)
-				}
+			} else {
+				s = maskURL(s)
 			}
 			v = scalar(s)
 		}
@@ -183,4 +181,15 @@ func printConfig(w io.Writer, fs *pflag.FlagSet, sources map[string]string) erro
 	})
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// maskURL masks the password of s if s is a URL with one (a PostgreSQL
+// or NATS server's address).
+func maskURL(s string) string {
+	if u, err := url.Parse(s); err == nil && u.User != nil {
+		if _, has := u.User.Password(); has {
+			return strings.Replace(s, u.User.String()+"@", url.User(u.User.Username()).String()+":********@", 1)
+		}
+	}
+	return s
 }

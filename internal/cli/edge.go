@@ -159,7 +159,7 @@ pipeline file's warnings, and every problem found (exit status 1).
 	f.BoolVar(&cfg.MQTTAllowSubscribe, "mqtt-allow-subscribe", false, "let MQTT clients subscribe to device data; a device of the devices file under its prefix only (off: none)")
 	f.StringSliceVar(&cfg.MQTTTextTopics, "mqtt-text-topics", nil, "topic filters (+, #) whose plain-text payloads (running, ON) are stored as strings; elsewhere payloads must be JSON")
 	f.StringVar(&cfg.StatusListen, "status-listen", edge.DefaultStatusListen, "status API and /metrics")
-	f.StringVar(&cfg.HubURL, "hub", "", "hub base URL, e.g. http://hub.example:8080")
+	f.StringVar(&cfg.HubURL, "hub", "", "hub base URL, e.g. http://hub.example:8080; several separated by commas (replicas of a hub cluster): the edge moves to the next when one does not answer")
 	f.StringVar(&hubCA, "hub-ca", "", "PEM file of the CA (or the certificate) the hub's HTTPS certificate is checked against, besides the system's roots")
 	f.StringSliceVar(&cfg.HubPins, "hub-pin", nil, "accept only a hub whose certificate chain has this public key: sha256/<base64> (the hub logs its pin at start); repeat for a key change")
 	f.StringVar(&cfg.EnrollToken, "enroll-token", "", "one-time enrollment token from the hub (first start, or to enroll again)")

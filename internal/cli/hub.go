@@ -3,6 +3,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -15,7 +16,9 @@ import (
 
 	"github.com/molen-io/molen/internal/api"
 	"github.com/molen-io/molen/internal/auth"
+	"github.com/molen-io/molen/internal/cluster"
 	"github.com/molen-io/molen/internal/hub"
+	"github.com/molen-io/molen/internal/ingest"
 	"github.com/molen-io/molen/internal/programme"
 	"github.com/molen-io/molen/internal/quota"
 	"github.com/molen-io/molen/internal/store"
@@ -45,6 +48,13 @@ minute rollups older than --retention-minute and hour rollups older than
 --retention-hour (0 or forever: keep), for each organisation that has not
 set its own with PUT /api/v1/retention. Aggregates at 1-minute and 1-hour
 steps still cover the range whose raw points are gone (on either storage).
+
+Cluster (docs/cluster.md): with --cluster the hub is one replica of several
+on one PostgreSQL (--store) and a NATS JetStream cluster: it answers an
+edge's batch once the batch is on the replicated stream, and its consumers
+store the stream's batches exactly once. Give the NATS servers with --nats,
+or run one node of the NATS cluster inside the hub with --nats-listen,
+--nats-cluster-listen and --nats-routes.
 
 Notifications (docs/notifications.md): the hub sends its organisations'
 alarm messages by e-mail through --smtp-addr, and by webhook and MQTT to
@@ -84,8 +94,22 @@ has the web UI open.
 	var packages string
 	f.StringVar(&packages, "service-packages", "", "directory of service packages (*/margo.yaml) whose listings the programme recommends to companies; empty: none")
 	f.StringSliceVar(&releaseKeys, "release-key", nil, "PEM file of a public key whose signed software releases the hub accepts (molen release keygen; repeatable; none: no uploads)")
+	var cl hub.Cluster
+	var node cluster.Node
+	var clustered bool
 	cmd.PreRunE = func(cmd *cobra.Command, args []string) error {
 		var err error
+		if clustered {
+			if node.Listen != "" {
+				node.Name = cmp.Or(node.Name, cl.Replica)
+				if node.Name == "" {
+					return errors.New("--nats-name: required with --nats-listen (or give --replica)")
+				}
+				node.Dir = cmp.Or(node.Dir, filepath.Join(cfg.DataDir, "nats"))
+				cl.Node = &node
+			}
+			cfg.Cluster = &cl
+		}
 		if cfg.ReleaseKeys, err = readPublicKeys("--release-key", releaseKeys); err != nil {
 			return err
 		}
@@ -142,6 +166,18 @@ has the web UI open.
 	cfg.Quota = &def
 	f.Int64Var(&cfg.Quota.Series, "quota-series", quota.Default.Series, "series an organisation may have, unless a platform admin set its quota (0: no limit)")
 	f.Int64Var(&cfg.Quota.PointsPerDay, "quota-points-per-day", quota.Default.PointsPerDay, "points an organisation may store per UTC day, unless a platform admin set its quota (0: no limit)")
+	f.BoolVar(&clustered, "cluster", false, "run as one replica of a hub cluster on --store (PostgreSQL) and NATS JetStream (docs/cluster.md)")
+	f.StringSliceVar(&cl.NATS, "nats", nil, "with --cluster: URLs of the NATS servers (nats://host:4222; repeatable)")
+	f.StringVar(&cl.Replica, "replica", "", "with --cluster: this replica's name (its leases and NATS connection); default the host name and process ID")
+	f.IntVar(&cl.Replicas, "cluster-replicas", ingest.DefaultReplicas, "with --cluster: replicas of the uplink stream (1 for a single NATS node)")
+	f.IntVar(&cl.Partitions, "cluster-partitions", ingest.DefaultPartitions, "with --cluster: partitions of the uplink stream, each stored in order; the same on every replica, never changed")
+	f.DurationVar(&cl.AckWait, "cluster-ack-wait", ingest.DefaultAckWait, "with --cluster: how long a replica may take to store a batch before another gets it (the failover time)")
+	f.StringVar(&node.Listen, "nats-listen", "", "with --cluster: run an embedded NATS node, clients on this address (host:port)")
+	f.StringVar(&node.Name, "nats-name", "", "the embedded node's name, unique in the NATS cluster (default --replica)")
+	f.StringVar(&node.ClusterListen, "nats-cluster-listen", "", "the embedded node's address for routes from the other nodes (host:port)")
+	f.StringSliceVar(&node.Routes, "nats-routes", nil, "the other NATS nodes' route addresses (host:port; repeatable)")
+	f.StringVar(&node.Dir, "nats-dir", "", "the embedded node's JetStream directory (default <data>/nats)")
+	f.BoolVar(&node.SyncAlways, "nats-sync-always", true, "the embedded node fsyncs each write before acknowledging it (false: every 2 minutes, as NATS by default)")
 	startPprof = addPprof(cmd)
 	withConfig(cmd, g)
 	cmd.AddCommand(newHubInvite(g))

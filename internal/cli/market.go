@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
@@ -98,7 +99,7 @@ with it. Existing files are not overwritten.`,
 				return nil
 			}
 			pem, _ := sign.EncodePublicKey(pub)
-			body, _ := json.Marshal(map[string]string{"name": cmp(name, filepath.Base(args[0])), "public_key": string(pem)})
+			body, _ := json.Marshal(map[string]string{"name": cmp.Or(name, filepath.Base(args[0])), "public_key": string(pem)})
 			var k struct {
 				ID  string `json:"id"`
 				Org string `json:"org"`
@@ -113,13 +114,6 @@ with it. Existing files are not overwritten.`,
 	h.add(c)
 	c.Flags().StringVar(&name, "name", "", "the key's name on the hub (default NAME)")
 	return c
-}
-
-func cmp(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 func newServiceSign(g *globals) *cobra.Command {

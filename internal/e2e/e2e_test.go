@@ -58,23 +58,9 @@ func TestSimEdgeHubExactlyOnce(t *testing.T) {
 	}
 	defer e.Close()
 
-	s, err := sim.New(sim.Config{Broker: e.MQTTAddr(), Seed: 7, Rate: 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	simCtx, stopSim := context.WithCancel(ctx)
-	simDone := make(chan error, 1)
-	go func() { simDone <- s.Run(simCtx) }()
-
+	s, minAcked, stopSim := runSim(t, e.MQTTAddr())
 	// Each phase waits for what it needs, not for a time: acknowledged
 	// ticks of every machine, and answers the proxy passed or lost.
-	minAcked := func() uint64 {
-		least := ^uint64(0)
-		for _, n := range s.Acked() {
-			least = min(least, n)
-		}
-		return least
-	}
 	waitFor(t, "20 acknowledged ticks of every machine and a lost answer", func() bool {
 		return minAcked() >= 20 && proxy.lost.Load() > 0
 	})
@@ -94,9 +80,6 @@ func TestSimEdgeHubExactlyOnce(t *testing.T) {
 		return proxy.n.Load() > passed+5 && proxy.lost.Load() > lost
 	})
 	stopSim()
-	if err := <-simDone; err != nil {
-		t.Fatalf("sim: %v", err)
-	}
 	acked := s.Acked()
 	waitFor(t, "the edge to forward every record it holds", func() bool { return e.Status().Outbox.PendingRecords == 0 })
 
@@ -205,6 +188,34 @@ func newLossyProxy(t *testing.T, hubAddr string, every int64) *lossyProxy {
 	p.Server = httptest.NewServer(rp)
 	t.Cleanup(p.Close)
 	return p
+}
+
+// runSim runs the simulator's machines against broker until stop, which
+// waits for it to end; minAcked is the fewest ticks a machine had
+// acknowledged so far.
+func runSim(t *testing.T, broker string) (s *sim.Sim, minAcked func() uint64, stop func()) {
+	t.Helper()
+	s, err := sim.New(sim.Config{Broker: broker, Seed: 7, Rate: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	minAcked = func() uint64 {
+		least := ^uint64(0)
+		for _, n := range s.Acked() {
+			least = min(least, n)
+		}
+		return least
+	}
+	stop = func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatalf("sim: %v", err)
+		}
+	}
+	return s, minAcked, stop
 }
 
 func head(s []int64) []int64 { return s[:min(len(s), 10)] }

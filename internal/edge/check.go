@@ -9,6 +9,7 @@ import (
 	"github.com/molen-io/molen/internal/connector"
 	"github.com/molen-io/molen/internal/output"
 	"github.com/molen-io/molen/internal/pipeline"
+	"github.com/molen-io/molen/internal/uplink"
 )
 
 // Plan is what an edge started with a config would run, as Check finds it.
@@ -110,8 +111,23 @@ func (c Config) enrollment() (credential, error) {
 	return cred, nil
 }
 
-// validateHubURL checks that u can be a hub's base URL.
-func validateHubURL(u string) error {
+// validateHubURL checks that list is a hub's base URL, or several
+// separated by commas (replicas of a hub cluster, which the edge fails
+// over between).
+func validateHubURL(list string) error {
+	urls := uplink.HubURLs(list)
+	if len(urls) == 0 {
+		return fmt.Errorf("--hub %q names no hub", list)
+	}
+	for _, u := range urls {
+		if err := validateOneHubURL(u); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func validateOneHubURL(u string) error {
 	p, err := url.Parse(u)
 	if err != nil {
 		return fmt.Errorf("--hub %q is not a URL: %v", u, err)

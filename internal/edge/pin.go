@@ -44,9 +44,11 @@ func validatePinnedHub(hub string, pins []string) error {
 	if len(pins) == 0 || hub == "" {
 		return nil
 	}
-	u, err := url.Parse(hub)
-	if err != nil || u.Scheme != "https" {
-		return fmt.Errorf("edge.hub_pin: needs an https:// hub address, not %q", hub)
+	for _, h := range uplink.HubURLs(hub) {
+		u, err := url.Parse(h)
+		if err != nil || u.Scheme != "https" {
+			return fmt.Errorf("edge.hub_pin: needs an https:// hub address, not %q", h)
+		}
 	}
 	return nil
 }

@@ -26,6 +26,10 @@
 //	                                outbox of a killed edge: quarantined, counted, the rest forwarded
 //	TestFaultsCatchUp               a long outage the buffer holds whole, then the time to catch
 //	                                up with live data still arriving, and the forwarding rate
+//	TestFaultsKillReplica           kill -9 of two hub cluster replicas in turn with batches in
+//	                                flight, NATS nodes in the test process (MOLEN_TEST_POSTGRES)
+//	TestFaultsKillNATSNode          kill -9 of three replicas in turn, each running one of the
+//	                                three NATS nodes of the uplink stream (MOLEN_TEST_POSTGRES)
 //	TestFaultsKillEdgeWhileApplying kill -9 of the edge while a manifest is on trial
 //	TestFaultsKillInsideApply       the edge killed (SIGKILL) at fault points inside an apply:
 //	                                after desired.json is written, and between the old inputs'

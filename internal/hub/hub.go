@@ -21,6 +21,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -28,6 +29,7 @@ import (
 	"github.com/molen-io/molen/internal/api"
 	"github.com/molen-io/molen/internal/audit"
 	"github.com/molen-io/molen/internal/auth"
+	"github.com/molen-io/molen/internal/cluster"
 	"github.com/molen-io/molen/internal/factory"
 	"github.com/molen-io/molen/internal/fleet"
 	"github.com/molen-io/molen/internal/ingest"
@@ -140,6 +142,28 @@ type Config struct {
 	// RolloutEvery is how often the rollout controller moves rollouts on
 	// (docs/fleet.md#rollouts); default DefaultRolloutEvery.
 	RolloutEvery time.Duration
+
+	// Cluster makes the hub one replica of a hub cluster on NATS
+	// JetStream and PostgreSQL (docs/cluster.md); nil: a single hub.
+	Cluster *Cluster
+}
+
+// Cluster configures a hub replica (docs/cluster.md).
+type Cluster struct {
+	// NATS are the URLs of the cluster's NATS servers (nats://host:4222);
+	// with Node, the embedded node's own address comes first.
+	NATS []string
+	// Node, if set, is an embedded NATS server this replica runs as one
+	// node of the NATS cluster.
+	Node *cluster.Node
+	// Replica names this replica (its leases, its NATS connection, its
+	// logs); default the host name and process ID.
+	Replica string
+	// The uplink stream's replicas, partitions, acknowledgement wait and
+	// bound (ingest.ClusterConfig; zero: its defaults).
+	Replicas, Partitions int
+	AckWait              time.Duration
+	MaxBytes             int64
 }
 
 // DefaultRolloutEvery is how often the rollout controller runs: a step
@@ -231,6 +255,19 @@ func (c Config) Validate() error {
 	if c.Store != "" && !strings.HasPrefix(c.Store, "postgres://") && !strings.HasPrefix(c.Store, "postgresql://") {
 		return errors.New("hub.store: want empty (embedded) or a postgres:// URL")
 	}
+	if c.Cluster != nil {
+		if c.Store == "" {
+			return errors.New("hub.cluster: needs hub.store (PostgreSQL): replicas share it")
+		}
+		if len(c.Cluster.NATS) == 0 && c.Cluster.Node == nil {
+			return errors.New("hub.cluster.nats: give the NATS servers' URLs, an embedded node, or both")
+		}
+		if c.Cluster.Node != nil {
+			if err := c.Cluster.Node.Validate(); err != nil {
+				return fmt.Errorf("hub.%w", err)
+			}
+		}
+	}
 	for _, p := range []struct {
 		name string
 		d    time.Duration
@@ -304,6 +341,10 @@ type Hub struct {
 	compactLease  *meta.Lease
 	compacted     compactMetrics
 	jobs          *jobMetrics
+
+	nc          *nats.Conn         // nil: no cluster
+	stopConsume context.CancelFunc // nil: no cluster
+	consumeDone chan struct{}      // closed when the uplink's consumers stopped
 
 	closeOnce sync.Once
 	closeErr  error
@@ -397,6 +438,15 @@ func Start(ctx context.Context, cfg Config) (*Hub, error) {
 		defer close(h.rolloutsDone)
 		h.fleet.RunRollouts(octx, cmp.Or(cfg.RolloutEvery, DefaultRolloutEvery), h.rolloutsLease.hold)
 	}()
+	if cfg.Cluster != nil {
+		ictx, icancel := context.WithCancel(context.WithoutCancel(ctx))
+		h.stopConsume, h.consumeDone = icancel, make(chan struct{})
+		go func() {
+			defer close(h.consumeDone)
+			_ = h.ingest.Consume(ictx)
+		}()
+		backend = "postgres, cluster replica " + h.lease.Holder
+	}
 	h.log.Info("hub started", "url", h.URL(), "data", cfg.DataDir, "store", backend)
 	return h, nil
 }
@@ -493,20 +543,31 @@ func (h *Hub) open(ctx context.Context) error {
 	}
 	h.ingest.LimitBy(h.quota)
 	h.closers = append(h.closers, func() error { h.ingest.Close(); return nil })
+	if cfg.Cluster != nil {
+		if err := h.joinCluster(ctx, reg); err != nil {
+			return err
+		}
+	}
 	h.live = live.New(live.Options{Registry: reg})
 	reportsSvc := reports.New(h.store, cfg.Now)
 	if h.notify, err = notify.New(ctx, notify.Config{DB: h.meta, Store: h.store, Factory: factorySvc, Fleet: h.fleet.Conditions, OEE: reportsSvc.MachinesOEE, Audit: h.audit,
 		Log: cfg.Log.With("component", "notify"), Now: cfg.Now, Reg: reg, PublicURL: h.PublicURL, SMTP: cfg.SMTP, PrivateTargets: cfg.NotifyPrivateTargets}); err != nil {
 		return err
 	}
-	h.ingest.OnStored(func(org string, recs []store.Record) {
-		h.live.PublishRecords(org, recs)
-		h.notify.Observe(org, recs)
-	})
+	if h.nc != nil {
+		if err := h.shareLive(); err != nil {
+			return err
+		}
+	} else {
+		h.ingest.OnStored(func(org string, recs []store.Record) {
+			h.live.PublishRecords(org, recs)
+			h.notify.Observe(org, recs)
+		})
+	}
 	if err := h.bootstrap(ctx); err != nil {
 		return err
 	}
-	h.lease = &meta.Lease{DB: h.meta, Name: "retention", Holder: holder(), TTL: retentionLease}
+	h.lease = &meta.Lease{DB: h.meta, Name: "retention", Holder: h.holder(), TTL: retentionLease}
 	h.notifyLease = &jobLease{Lease: &meta.Lease{DB: h.meta, Name: "notify", Holder: h.lease.Holder, TTL: notifyLease}, now: cfg.Now, log: cfg.Log}
 	h.rolloutsLease = &jobLease{Lease: &meta.Lease{DB: h.meta, Name: "rollouts", Holder: h.lease.Holder, TTL: notifyLease}, now: cfg.Now, log: cfg.Log}
 	h.compactLease = &meta.Lease{DB: h.meta, Name: "compact", Holder: h.lease.Holder, TTL: compactLease}
@@ -566,10 +627,86 @@ func (h *Hub) healthz(w http.ResponseWriter, r *http.Request, _ api.Principal) e
 	return err
 }
 
-// holder names this hub process as a lease holder.
-func holder() string {
+// holder names this hub process as a lease holder: by its replica name
+// in a cluster.
+func (h *Hub) holder() string {
+	if h.cfg.Cluster != nil && h.cfg.Cluster.Replica != "" {
+		return h.cfg.Cluster.Replica + "/" + secret.New("")[:8]
+	}
 	host, _ := os.Hostname()
 	return fmt.Sprintf("%s/%d/%s", host, os.Getpid(), secret.New("")[:8])
+}
+
+// liveSubject carries what a replica's consumers stored to the live
+// streams of every replica.
+const liveSubject = "molen.live"
+
+// shareLive has the records each replica's consumers store reach the live
+// streams of every replica, over core NATS (at most once: a live view may
+// miss what was stored while its replica was cut off, as it would across
+// its own reconnection). Notifications stay with the replica that stored
+// the records, so that each is sent once.
+func (h *Hub) shareLive() error {
+	h.ingest.OnStored(func(org string, recs []store.Record) {
+		b := uplink.Batch{Stream: "live", Records: make([]uplink.RawRecord, len(recs))}
+		for i, r := range recs {
+			b.Records[i] = uplink.RawRecord{Seq: r.Seq, Data: uplink.EncodeRecord(nil, r.Points, r.Events)}
+		}
+		msg := &nats.Msg{Subject: liveSubject, Data: uplink.EncodeBatch(nil, b), Header: nats.Header{}}
+		msg.Header.Set("Molen-Org", org)
+		if err := h.nc.PublishMsg(msg); err != nil {
+			h.log.Warn("live data not shared with the other replicas", "org", org, "err", err)
+		}
+		h.notify.Observe(org, recs)
+	})
+	_, err := h.nc.Subscribe(liveSubject, func(m *nats.Msg) {
+		b, err := uplink.DecodeBatch(m.Data)
+		if err != nil {
+			h.log.Warn("live data from another replica undecodable", "err", err)
+			return
+		}
+		recs := make([]store.Record, 0, len(b.Records))
+		for _, r := range b.Records {
+			pts, evs, err := uplink.DecodeRecord(nil, nil, r.Data)
+			if err != nil {
+				h.log.Warn("live data from another replica undecodable", "err", err)
+				return
+			}
+			recs = append(recs, store.Record{Seq: r.Seq, Points: pts, Events: evs})
+		}
+		h.live.PublishRecords(m.Header.Get("Molen-Org"), recs)
+	})
+	if err != nil {
+		return fmt.Errorf("subscribe to %s: %w", liveSubject, err)
+	}
+	return nil
+}
+
+// joinCluster starts the embedded NATS node (if any), connects to the
+// NATS cluster and has the uplink accept batches into its stream.
+func (h *Hub) joinCluster(ctx context.Context, reg prometheus.Registerer) error {
+	c := h.cfg.Cluster
+	urls := c.NATS
+	if c.Node != nil {
+		ns, err := cluster.StartNode(*c.Node, h.log)
+		if err != nil {
+			return err
+		}
+		h.closers = append(h.closers, func() error { ns.Shutdown(); ns.WaitForShutdown(); return nil })
+		urls = append([]string{ns.ClientURL()}, urls...)
+	}
+	name := cmp.Or(c.Replica, "molen-hub")
+	nc, js, err := cluster.Connect(ctx, urls, name, h.log.With("component", "cluster"))
+	if err != nil {
+		return err
+	}
+	h.closers = append(h.closers, func() error { nc.Close(); return nil })
+	h.nc = nc
+	if err := h.ingest.UseCluster(ctx, ingest.ClusterConfig{JS: js, Replicas: c.Replicas, Partitions: c.Partitions,
+		AckWait: c.AckWait, MaxBytes: c.MaxBytes}, reg); err != nil {
+		return err
+	}
+	return nil
 }
 
 // bootstrap creates the default organisation and its admin token on first
@@ -791,6 +928,10 @@ func (h *Hub) Close() error {
 		<-h.notifyDone
 		h.stopRollouts()
 		<-h.rolloutsDone
+		if h.stopConsume != nil {
+			h.stopConsume()
+			<-h.consumeDone
+		}
 		h.fleet.StopWaiting() // long polls answer now, not at their end
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()

@@ -29,6 +29,7 @@ type Service struct {
 	log      *slog.Logger
 	uplinks  chan struct{} // semaphore of the concurrent uplinks
 	stored   func(org string, recs []store.Record)
+	cluster  *clustered // nil: a single hub, storing batches itself
 
 	batches *prometheus.CounterVec
 	records *prometheus.CounterVec
@@ -114,21 +115,35 @@ func (s *Service) uplink(r *http.Request, p api.Principal) (any, error) {
 	ctx, span := uplink.Tracer().Start(ctx, "uplink.receive", trace.WithSpanKind(trace.SpanKindServer),
 		trace.WithAttributes(attribute.String("molen.edge", p.Edge), attribute.String("molen.org", p.Org)))
 	defer span.End()
-	res, err := s.receiver.Receive(ctx, p.Org, p.Edge, r.Header.Get("Content-Encoding"), r.Body)
+	var res Received
+	var err error
+	if s.cluster != nil {
+		var raw []byte
+		if raw, err = readBody(r.Body); err == nil {
+			res, err = s.accept(ctx, p.Org, p.Edge, r.Header.Get("Content-Encoding"), raw)
+		}
+	} else {
+		res, err = s.receiver.Receive(ctx, p.Org, p.Edge, r.Header.Get("Content-Encoding"), r.Body)
+	}
 	if err != nil {
 		span.SetStatus(codes.Error, err.Error())
 		if errors.Is(err, uplink.ErrMalformed) || errors.Is(err, uplink.ErrTooLarge) || errors.Is(err, uplink.ErrInvalidRecord) {
 			s.batches.WithLabelValues("malformed").Inc()
 			s.log.Warn("malformed uplink batch", "edge", p.Edge, "err", err)
+		} else if errors.Is(err, uplink.ErrBusy) {
+			s.batches.WithLabelValues("busy").Inc()
 		} else {
 			s.batches.WithLabelValues("error").Inc()
 		}
 		return nil, err
 	}
+	s.batches.WithLabelValues("stored").Inc()
+	if s.cluster != nil {
+		return res.Ack, nil // counted by the replica that stores them
+	}
 	if s.stored != nil && len(res.New) > 0 {
 		s.stored(p.Org, res.New)
 	}
-	s.batches.WithLabelValues("stored").Inc()
 	s.records.WithLabelValues("stored").Add(float64(res.Stored))
 	s.records.WithLabelValues("duplicate").Add(float64(res.Records - res.Stored))
 	s.points.Add(float64(res.StoredPoints))

@@ -61,48 +61,79 @@ type Received struct {
 // stored; errors wrapping uplink.ErrMalformed, ErrTooLarge or
 // ErrInvalidRecord are the sender's fault.
 func (r *Receiver) Receive(ctx context.Context, org, edgeID, encoding string, body io.Reader) (Received, error) {
+	raw, err := readBody(body)
+	if err != nil {
+		return Received{}, err
+	}
+	d, err := r.decode(encoding, raw)
+	if err != nil {
+		return Received{}, err
+	}
+	return r.storeBatch(ctx, org, edgeID, d)
+}
+
+// decoded is a batch read and decoded, not yet stored.
+type decoded struct {
+	stream         string
+	recs           []store.Record
+	points, events int
+}
+
+// readBody reads a batch body of at most uplink.MaxBatchBytes.
+func readBody(body io.Reader) ([]byte, error) {
 	raw, err := io.ReadAll(io.LimitReader(body, uplink.MaxBatchBytes+1))
 	if err != nil {
-		return Received{}, fmt.Errorf("read batch: %w", err)
+		return nil, fmt.Errorf("read batch: %w", err)
 	}
 	if len(raw) > uplink.MaxBatchBytes {
-		return Received{}, fmt.Errorf("%w: body over %d bytes", uplink.ErrTooLarge, uplink.MaxBatchBytes)
+		return nil, fmt.Errorf("%w: body over %d bytes", uplink.ErrTooLarge, uplink.MaxBatchBytes)
 	}
+	return raw, nil
+}
+
+// decode decodes a batch body; its errors are the sender's fault.
+func (r *Receiver) decode(encoding string, raw []byte) (decoded, error) {
+	var err error
 	switch encoding {
 	case "":
 	case "zstd":
 		if raw, err = r.dec.DecodeAll(raw, nil); err != nil {
-			return Received{}, fmt.Errorf("%w: zstd: %v", uplink.ErrMalformed, err)
+			return decoded{}, fmt.Errorf("%w: zstd: %v", uplink.ErrMalformed, err)
 		}
 	default:
-		return Received{}, fmt.Errorf("%w: content encoding %q, want zstd or none", uplink.ErrMalformed, encoding)
+		return decoded{}, fmt.Errorf("%w: content encoding %q, want zstd or none", uplink.ErrMalformed, encoding)
 	}
 	b, err := uplink.DecodeBatch(raw)
 	if err != nil {
-		return Received{}, err
+		return decoded{}, err
 	}
-	src := store.Source{Edge: edgeID, Stream: b.Stream}
 	recs := make([]store.Record, len(b.Records))
-	var res Received
-	res.Records = len(b.Records)
 	var pts []uns.Point
 	var evs []uns.Event
 	for i, rr := range b.Records {
 		n0, e0 := len(pts), len(evs)
 		if pts, evs, err = uplink.DecodeRecord(pts, evs, rr.Data); err != nil {
-			return Received{}, fmt.Errorf("%w: record %d: %w", uplink.ErrInvalidRecord, rr.Seq, err)
+			return decoded{}, fmt.Errorf("%w: record %d: %w", uplink.ErrInvalidRecord, rr.Seq, err)
 		}
 		if len(pts)+len(evs) > uplink.MaxBatchPoints {
-			return Received{}, fmt.Errorf("%w: more than %d points and events", uplink.ErrTooLarge, uplink.MaxBatchPoints)
+			return decoded{}, fmt.Errorf("%w: more than %d points and events", uplink.ErrTooLarge, uplink.MaxBatchPoints)
 		}
 		recs[i] = store.Record{Seq: rr.Seq, Points: pts[n0:len(pts):len(pts)], Events: evs[e0:len(evs):len(evs)]}
 	}
-	res.Points, res.Events = len(pts), len(evs)
+	return decoded{stream: b.Stream, recs: recs, points: len(pts), events: len(evs)}, nil
+}
+
+// storeBatch stores the new records of d, sent by the edge edgeID of org.
+func (r *Receiver) storeBatch(ctx context.Context, org, edgeID string, d decoded) (Received, error) {
+	src := store.Source{Edge: edgeID, Stream: d.stream}
+	recs := d.recs
+	res := Received{Records: len(recs), Points: d.points, Events: d.events}
+	var err error
 	// Read before storing: batches of one stream come one at a time from
 	// its edge (a resend overlapping its own first attempt could see an
 	// older value, which only makes the edge count a drop too many).
 	if res.Previous, err = r.store.Watermark(ctx, src); err != nil {
-		return Received{}, fmt.Errorf("watermark of %s/%s: %w", edgeID, b.Stream, err)
+		return Received{}, fmt.Errorf("watermark of %s/%s: %w", edgeID, d.stream, err)
 	}
 	var adm *quota.Admission
 	if r.quota != nil {
@@ -111,7 +142,7 @@ func (r *Receiver) Receive(ctx context.Context, org, edgeID, encoding string, bo
 			fresh = fresh[1:]
 		}
 		if adm, err = r.quota.Admit(ctx, org, fresh); err != nil {
-			return Received{}, fmt.Errorf("quota of batch of %s/%s: %w", edgeID, b.Stream, err)
+			return Received{}, fmt.Errorf("quota of batch of %s/%s: %w", edgeID, d.stream, err)
 		}
 		defer adm.Release()
 	}
@@ -119,10 +150,10 @@ func (r *Receiver) Receive(ctx context.Context, org, edgeID, encoding string, bo
 	stored, err := r.store.Ingest(sctx, org, src, recs)
 	span.End()
 	if errors.Is(err, store.ErrInvalid) {
-		return Received{}, fmt.Errorf("%w: store batch of %s/%s: %w", uplink.ErrInvalidRecord, edgeID, b.Stream, err)
+		return Received{}, fmt.Errorf("%w: store batch of %s/%s: %w", uplink.ErrInvalidRecord, edgeID, d.stream, err)
 	}
 	if err != nil {
-		return Received{}, fmt.Errorf("store batch of %s/%s: %w", edgeID, b.Stream, err)
+		return Received{}, fmt.Errorf("store batch of %s/%s: %w", edgeID, d.stream, err)
 	}
 	res.Stored = stored
 	if adm != nil {

@@ -54,3 +54,45 @@ func ValidateEvent(e uns.Event) error {
 func Text(s string) bool {
 	return utf8.ValidString(s) && strings.IndexByte(s, 0) < 0
 }
+
+// ValidateIngest checks a call of Points.Ingest for what every backend
+// refuses (they wrap the error in ErrInvalid), so that a caller can refuse
+// a batch before it accepts it for storing later (a hub cluster's uplink).
+func ValidateIngest(org string, src Source, recs []Record) error {
+	if org == "" {
+		return errors.New("empty organisation")
+	}
+	if src.Edge == "" {
+		return errors.New("empty edge in source")
+	}
+	// PostgreSQL text holds no NUL and, in a UTF8 database, only UTF-8:
+	// such a key would fail the same way on every retry.
+	for _, k := range []struct{ what, v string }{{"organisation", org}, {"edge", src.Edge}, {"stream", src.Stream}} {
+		if !Text(k.v) {
+			return fmt.Errorf("%s %q holds a NUL byte or invalid UTF-8", k.what, k.v)
+		}
+	}
+	paths := make(map[string]struct{})
+	for i, r := range recs {
+		if i > 0 && r.Seq <= recs[i-1].Seq {
+			return fmt.Errorf("record %d: seq %d after %d: records must be in increasing seq order", i, r.Seq, recs[i-1].Seq)
+		}
+		for j, p := range r.Points {
+			if _, ok := paths[p.Series]; !ok {
+				if err := uns.ValidatePath(p.Series); err != nil {
+					return fmt.Errorf("record seq %d point %d: %w", r.Seq, j, err)
+				}
+				paths[p.Series] = struct{}{}
+			}
+			if err := ValidatePoint(p); err != nil {
+				return fmt.Errorf("record seq %d point %d (%s): %w", r.Seq, j, p.Series, err)
+			}
+		}
+		for j, e := range r.Events {
+			if err := ValidateEvent(e); err != nil {
+				return fmt.Errorf("record seq %d event %d: %w", r.Seq, j, err)
+			}
+		}
+	}
+	return nil
+}

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/klauspost/compress/zstd"
@@ -115,7 +116,11 @@ type KeyChange struct {
 
 // Client sends batches to a hub. The zero HTTP uses http.DefaultClient.
 type Client struct {
-	URL string // hub base URL, e.g. http://hub:8080
+	// URL is the hub's base URL, e.g. http://hub:8080, or several
+	// separated by commas: replicas of a hub cluster (docs/cluster.md).
+	// After a request gets no answer from one, the next request goes to
+	// the next.
+	URL string
 	// Signer returns the key that signs each request (signed requests,
 	// docs/api.md); nil, or a nil *Signer, sends Credential as a bearer
 	// token instead (edges enrolled before edge keys). A function, so
@@ -127,6 +132,52 @@ type Client struct {
 
 	enc *zstd.Encoder
 	buf []byte
+	cur atomic.Uint32 // index of the address in URL that requests go to
+}
+
+// HubURLs splits a list of a hub's addresses (comma-separated) into its
+// base URLs.
+func HubURLs(list string) []string {
+	var out []string
+	for u := range strings.SplitSeq(list, ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+// base is the address requests go to now, without a trailing slash.
+func (c *Client) base() string {
+	urls := HubURLs(c.URL)
+	if len(urls) == 0 {
+		return ""
+	}
+	return strings.TrimSuffix(urls[int(c.cur.Load())%len(urls)], "/")
+}
+
+// Base is the hub address the next request goes to.
+func (c *Client) Base() string { return c.base() }
+
+// failover moves to the next of the hub's addresses after a request to
+// target got no answer (unless another request moved on already).
+func (c *Client) failover(target string) {
+	if urls := HubURLs(c.URL); len(urls) > 1 {
+		i := c.cur.Load()
+		if strings.HasPrefix(target, strings.TrimSuffix(urls[int(i)%len(urls)], "/")+"/") {
+			c.cur.CompareAndSwap(i, i+1)
+		}
+	}
+}
+
+// roundTrip sends req, moving to the hub's next address if it gets no
+// answer.
+func (c *Client) roundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := c.http().Do(req)
+	if err != nil && req.Context().Err() == nil {
+		c.failover(req.URL.String())
+	}
+	return resp, err
 }
 
 func (c *Client) http() *http.Client {
@@ -155,7 +206,7 @@ func (c *Client) Send(ctx context.Context, b Batch) (Ack, error) {
 	defer span.End()
 	c.buf = EncodeBatch(c.buf[:0], b)
 	body := c.enc.EncodeAll(c.buf, nil)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(c.URL, "/")+"/api/v1/uplink", bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base()+"/api/v1/uplink", bytes.NewReader(body))
 	if err != nil {
 		return Ack{}, fmt.Errorf("uplink request: %w", err)
 	}
@@ -190,7 +241,7 @@ func (c *Client) authorize(req *http.Request, body []byte) {
 }
 
 func (c *Client) do(req *http.Request, out any) error {
-	resp, err := c.http().Do(req)
+	resp, err := c.roundTrip(req)
 	if err != nil {
 		return err
 	}
@@ -245,17 +296,17 @@ func (c *Client) EnrollKey(ctx context.Context, token string, key ed25519.Privat
 
 func (c *Client) enroll(ctx context.Context, in map[string]string, keyed bool) (Enrollment, error) {
 	body, _ := json.Marshal(in)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(c.URL, "/")+"/api/v1/enroll", bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base()+"/api/v1/enroll", bytes.NewReader(body))
 	if err != nil {
 		return Enrollment{}, fmt.Errorf("enroll request: %w", err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	var e Enrollment
 	if err := c.do(req, &e); err != nil {
-		return Enrollment{}, fmt.Errorf("enroll at %s: %w", c.URL, err)
+		return Enrollment{}, fmt.Errorf("enroll at %s: %w", c.base(), err)
 	}
 	if e.EdgeID == "" || (e.Credential == "" && !keyed) {
-		return Enrollment{}, fmt.Errorf("enroll at %s: answer without identity", c.URL)
+		return Enrollment{}, fmt.Errorf("enroll at %s: answer without identity", c.base())
 	}
 	return e, nil
 }
@@ -271,7 +322,7 @@ func (c *Client) enroll(ctx context.Context, in map[string]string, keyed bool) (
 func (c *Client) RegisterKey(ctx context.Context, edgeID string, key ed25519.PrivateKey) error {
 	pub := key.Public().(ed25519.PublicKey)
 	if err := c.post(ctx, "/api/v1/edge/key", KeyChange{PublicKey: EncodeKey(pub), Proof: EncodeKey(ed25519.Sign(key, KeyProof(edgeID, pub)))}); err != nil {
-		return fmt.Errorf("register edge key at %s: %w", c.URL, err)
+		return fmt.Errorf("register edge key at %s: %w", c.base(), err)
 	}
 	return nil
 }
@@ -283,7 +334,7 @@ func (c *Client) post(ctx context.Context, path string, v any) error {
 	if err != nil {
 		return fmt.Errorf("encode: %w", err)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(c.URL, "/")+path, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base()+path, bytes.NewReader(body))
 	if err != nil {
 		return err
 	}

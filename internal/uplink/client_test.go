@@ -43,3 +43,32 @@ func TestClientErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestClientFailsOver: a client given several addresses of a hub moves to
+// the next when one does not answer, and stays with one that answers,
+// even with an error.
+func TestClientFailsOver(t *testing.T) {
+	var hits [2]int
+	srvs := make([]*httptest.Server, 2)
+	for i := range srvs {
+		srvs[i] = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			hits[i]++
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}))
+		defer srvs[i].Close()
+	}
+	down := httptest.NewServer(http.NotFoundHandler())
+	down.Close()
+	c := &Client{URL: down.URL + "/, " + srvs[0].URL + "," + srvs[1].URL}
+	var errs []error
+	for range 3 {
+		_, err := c.Send(t.Context(), Batch{Stream: "s"})
+		errs = append(errs, err)
+	}
+	if errors.Is(errs[0], ErrBusy) || !errors.Is(errs[1], ErrBusy) || !errors.Is(errs[2], ErrBusy) {
+		t.Errorf("errors %v; want no answer, then busy twice", errs)
+	}
+	if hits != [2]int{2, 0} || c.Base() != srvs[0].URL {
+		t.Errorf("requests per hub %v, now at %s; want 2 at the first that answers, staying there", hits, c.Base())
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 )
 
@@ -63,7 +62,7 @@ const MaxResultBytes = 8 << 20
 // when a command waits or the manifest is not the one of etag, else after
 // wait. The client's HTTP timeouts must allow for wait.
 func (c *Client) PollCommands(ctx context.Context, wait time.Duration, etag string) (Commands, error) {
-	u := strings.TrimSuffix(c.URL, "/") + "/api/v1/edge/commands?wait=" + url.QueryEscape(wait.String())
+	u := c.base() + "/api/v1/edge/commands?wait=" + url.QueryEscape(wait.String())
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return Commands{}, fmt.Errorf("commands request: %w", err)

@@ -225,7 +225,7 @@ var ErrNotModified = errors.New("manifest not modified")
 // manifest is ErrNotModified. It returns the manifest and its ETag; the
 // manifest is not verified (Manifest.Verify).
 func (c *Client) FetchManifest(ctx context.Context, etag string) (Manifest, string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(c.URL, "/")+"/api/v1/edge/manifest", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base()+"/api/v1/edge/manifest", nil)
 	if err != nil {
 		return Manifest{}, "", fmt.Errorf("manifest request: %w", err)
 	}
@@ -233,7 +233,7 @@ func (c *Client) FetchManifest(ctx context.Context, etag string) (Manifest, stri
 	if etag != "" {
 		req.Header.Set("If-None-Match", etag)
 	}
-	resp, err := c.http().Do(req)
+	resp, err := c.roundTrip(req)
 	if err != nil {
 		return Manifest{}, "", fmt.Errorf("fetch manifest: %w", err)
 	}

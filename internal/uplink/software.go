@@ -123,12 +123,12 @@ func (c *Client) Download(ctx context.Context, path string, w io.Writer, limit i
 	if !strings.HasPrefix(path, "/api/v1/edge/releases/") && !strings.HasPrefix(path, ServicePath) {
 		return "", fmt.Errorf("download %s: not a release or service package path of the hub", path)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(c.URL, "/")+path, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base()+path, nil)
 	if err != nil {
 		return "", fmt.Errorf("download request: %w", err)
 	}
 	c.authorize(req, nil)
-	resp, err := c.http().Do(req)
+	resp, err := c.roundTrip(req)
 	if err != nil {
 		return "", fmt.Errorf("download %s: %w", path, err)
 	}

@@ -38,7 +38,7 @@ func SQLite(t testing.TB) *meta.DB {
 }
 
 // DSN returns MOLEN_TEST_POSTGRES, or skips t when it is unset.
-func DSN(t *testing.T) string {
+func DSN(t testing.TB) string {
 	t.Helper()
 	dsn := os.Getenv("MOLEN_TEST_POSTGRES")
 	if dsn == "" {
@@ -51,7 +51,7 @@ var seq atomic.Int64
 
 // Schema returns the name of a fresh schema (not yet created) that is
 // dropped when t ends.
-func Schema(t *testing.T, dsn string) string {
+func Schema(t testing.TB, dsn string) string {
 	t.Helper()
 	schema := fmt.Sprintf("meta_test_%d_%d", time.Now().UnixNano(), seq.Add(1))
 	t.Cleanup(func() {

@@ -49,7 +49,7 @@ type batchSeries struct {
 // watermark, stores the records above it with COPY, updates series, latest
 // values and the watermark, and commits with synchronous_commit on.
 func (s *Store) Ingest(ctx context.Context, org string, src store.Source, recs []store.Record) (int, error) {
-	if err := validateIngest(org, src, recs); err != nil {
+	if err := store.ValidateIngest(org, src, recs); err != nil {
 		return 0, fmt.Errorf("ingest %s/%s: %w: %w", src.Edge, src.Stream, store.ErrInvalid, err)
 	}
 	if len(recs) == 0 {
@@ -376,47 +376,6 @@ func (l *latestRows) sorted() latestRows {
 		out.kind, out.q = append(out.kind, l.kind[i]), append(out.q, l.q[i])
 	}
 	return out
-}
-
-// validateIngest rejects a call that could not be stored whole. Ingest
-// wraps its errors in store.ErrInvalid.
-func validateIngest(org string, src store.Source, recs []store.Record) error {
-	if org == "" {
-		return errors.New("empty organisation")
-	}
-	if src.Edge == "" {
-		return errors.New("empty edge in source")
-	}
-	// PostgreSQL text holds no NUL and, in a UTF8 database, only UTF-8:
-	// such a key would fail the same way on every retry.
-	for _, k := range []struct{ what, v string }{{"organisation", org}, {"edge", src.Edge}, {"stream", src.Stream}} {
-		if !store.Text(k.v) {
-			return fmt.Errorf("%s %q holds a NUL byte or invalid UTF-8", k.what, k.v)
-		}
-	}
-	paths := make(map[string]struct{})
-	for i, r := range recs {
-		if i > 0 && r.Seq <= recs[i-1].Seq {
-			return fmt.Errorf("record %d: seq %d after %d: records must be in increasing seq order", i, r.Seq, recs[i-1].Seq)
-		}
-		for j, p := range r.Points {
-			if _, ok := paths[p.Series]; !ok {
-				if err := uns.ValidatePath(p.Series); err != nil {
-					return fmt.Errorf("record seq %d point %d: %w", r.Seq, j, err)
-				}
-				paths[p.Series] = struct{}{}
-			}
-			if err := store.ValidatePoint(p); err != nil {
-				return fmt.Errorf("record seq %d point %d (%s): %w", r.Seq, j, p.Series, err)
-			}
-		}
-		for j, e := range r.Events {
-			if err := store.ValidateEvent(e); err != nil {
-				return fmt.Errorf("record seq %d event %d: %w", r.Seq, j, err)
-			}
-		}
-	}
-	return nil
 }
 
 var sqlWatermark = sqlText(`SELECT seq FROM {s}.watermarks WHERE edge = $1 AND stream = $2`)
