@@ -1102,16 +1102,19 @@ func TestTextTopics(t *testing.T) {
 
 // switchHub stands in front of a real hub. Down, it closes every
 // connection without passing the request on (the hub stores nothing);
-// with loseAnswers > 0 it passes a request on and closes the connection
-// instead of answering (the hub stored it, the edge does not know). It
-// counts the uplink requests it refused and those without records (the
-// edge asking for the hub's watermark).
+// with loseAnswers > 0 it passes an uplink request on and closes the
+// connection instead of answering (the hub stored it, the edge does not
+// know), and goes down at that moment when downAfterLoss is set (so that
+// the edge cannot send the batch again before the outage). It counts the
+// uplink requests it refused and those without records (the edge asking
+// for the hub's watermark).
 type switchHub struct {
-	url         string
-	down        atomic.Bool
-	loseAnswers atomic.Int64
-	refused     atomic.Int64
-	probes      atomic.Int64
+	url           string
+	down          atomic.Bool
+	loseAnswers   atomic.Int64
+	downAfterLoss atomic.Bool
+	refused       atomic.Int64
+	probes        atomic.Int64
 }
 
 func newSwitchHub(t *testing.T, hubURL string) *switchHub {
@@ -1161,7 +1164,10 @@ func newSwitchHub(t *testing.T, hubURL string) *switchHub {
 			return
 		}
 		defer resp.Body.Close()
-		if sw.loseAnswers.Load() > 0 && sw.loseAnswers.Add(-1) >= 0 {
+		if r.URL.Path == "/api/v1/uplink" && sw.loseAnswers.Load() > 0 && sw.loseAnswers.Add(-1) >= 0 {
+			if sw.downAfterLoss.Load() {
+				sw.down.Store(true)
+			}
 			hangUp(w)
 			return
 		}
@@ -1202,6 +1208,7 @@ func TestDropsInFlightAreCountedExactly(t *testing.T) {
 			v.cfg.Outbox = outbox.Options{MaxBytes: 16 << 10, SegmentBytes: 4 << 10}
 			if tt.firstLost {
 				sw.loseAnswers.Store(1)
+				sw.downAfterLoss.Store(true)
 			} else {
 				sw.down.Store(true)
 			}
@@ -1215,7 +1222,6 @@ func TestDropsInFlightAreCountedExactly(t *testing.T) {
 			publish(t, dev, "f/m/n", []byte("0"))
 			if tt.firstLost {
 				eventually(t, "the hub to store the first batch", func() bool { return v.count("f/m/n") == 1 })
-				sw.down.Store(true)
 			} else {
 				eventually(t, "the forwarder to send the first batch", func() bool { return sw.refused.Load() > 0 })
 			}
