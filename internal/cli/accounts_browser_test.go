@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"testing"
 	"time"
@@ -65,6 +66,14 @@ func runBrowserScript(t *testing.T, node, script string, d *Demo, dataDir, brows
 	out, err := cmd.CombinedOutput()
 	t.Logf("%s (screenshots in %s):\n%s", filepath.Base(script), shots, out)
 	if err != nil {
+		// What the demo's goroutines were doing when the script gave up:
+		// a page waiting on an answer that never comes shows here.
+		dump := filepath.Join(shots, strings.TrimSuffix(filepath.Base(script), ".mjs")+"-goroutines.txt")
+		if f, ferr := os.Create(dump); ferr == nil {
+			pprof.Lookup("goroutine").WriteTo(f, 2)
+			f.Close()
+			t.Logf("the demo's goroutines when the script failed: %s", dump)
+		}
 		t.Fatalf("%s: %v", filepath.Base(script), err)
 	}
 	if !strings.Contains(string(out), "\nPASS") {
