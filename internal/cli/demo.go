@@ -7,6 +7,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"text/tabwriter"
@@ -41,6 +42,10 @@ type DemoConfig struct {
 	// whose listings the programme's journeys recommend; "" or none there:
 	// none.
 	ServicePackages string
+	// OPCUAListen is where the edge's OPC UA server output listens
+	// (docs/outputs.md); "" a free port on 127.0.0.1. molen demo asks for
+	// 127.0.0.1:4841 and takes a free port when that one is taken.
+	OPCUAListen string
 }
 
 func newDemo(g *globals) *cobra.Command {
@@ -69,6 +74,10 @@ synthetic ones as the hubs' customers, with services, assessments and KPIs;
 --programme fills it nationally instead (3,500 companies, 10,000 assessments)
 on a first start (docs/programme.md).
 
+The edge republishes its processed data to the simulator's MQTT broker (uns/#)
+and serves it as an OPC UA server on --opcua (a free port when that is taken;
+printed at start; docs/outputs.md).
+
 The edge's MQTT and status listeners use free ports on 127.0.0.1, so the demo
 does not collide with services already running. All data lives under --data;
 running the demo again continues with the same data (the time it was
@@ -95,6 +104,7 @@ stopped stays a gap). Stop it with Ctrl-C.`,
 	f.Float64Var(&cfg.Rate, "rate", 5, "ticks per second per simulated machine (each tick is one simulated second)")
 	f.StringVar(&cfg.PipelineFile, "pipeline", "", "edge pipeline to run instead of the demo's own (written to <data>/edge/pipeline.yaml)")
 	f.IntVar(&cfg.History, "history", DefaultHistoryDays, historyHelp)
+	f.StringVar(&cfg.OPCUAListen, "opcua", DemoOPCUAListen, "address of the edge's OPC UA server output (a free port when this one is taken)")
 	f.BoolVar(&cfg.Programme, "programme", false, "on a first start, fill the programme nationally: 3,500 synthetic companies with 10,000 assessments and 200,000 people trained at the academy (35–75 s) instead of 40 companies and 600 people")
 	f.StringVar(&cfg.ServicePackages, "service-packages", "services", "directory of service packages (*/margo.yaml) the programme recommends to companies (none there: none)")
 	return cmd
@@ -221,14 +231,17 @@ func StartDemo(ctx context.Context, cfg DemoConfig, g *globals) (*Demo, error) {
 	}
 	// The edge republishes its UNS (after its pipeline) to the simulated
 	// plant's broker, as a factory's edge feeds the plant's own UNS
-	// (docs/outputs.md): subscribe to uns/# there to see it.
-	var outputsFile string
+	// (docs/outputs.md): subscribe to uns/# there to see it. And it serves
+	// the UNS's latest values as an OPC UA server, for an MES or SCADA
+	// client to browse.
+	outputs := "outputs:\n"
 	if addr := d.Served.Addrs().Sparkplug; addr != "" {
-		outputsFile, err = writeDemoFile(edgeDir, "outputs.yaml", []byte(fmt.Sprintf(
-			"outputs:\n  - mqtt: {url: tcp://%s, topic_prefix: uns/, retain: true, qos: 1}\n", addr)))
-		if err != nil {
-			return fail(err)
-		}
+		outputs += fmt.Sprintf("  - mqtt: {url: tcp://%s, topic_prefix: uns/, retain: true, qos: 1}\n", addr)
+	}
+	outputs += fmt.Sprintf("  - opcua: {listen: %q, security: none}\n", demoOPCUAListen(cfg.OPCUAListen))
+	outputsFile, err := writeDemoFile(edgeDir, "outputs.yaml", []byte(outputs))
+	if err != nil {
+		return fail(err)
 	}
 	pipelineFile := cfg.PipelineFile
 	if pipelineFile == "" {
@@ -307,6 +320,8 @@ func StartDemo(ctx context.Context, cfg DemoConfig, g *globals) (*Demo, error) {
   web UI     %s/#token=%s
   API        %s/api/v1/   (Authorization: Bearer <token in %s>)
   edge       MQTT %s, status http://%s/api/v1/status
+             OPC UA server %s (security None, anonymous: browse
+             Objects/UNS with UaExpert or any OPC UA client; docs/outputs.md)
   pipeline   %s
   inputs     %s
              (the edge starts with these files; the hub's desired state then runs
@@ -325,7 +340,7 @@ The programme: two regional hubs, a fieldlab, three companies (the
 simulated factory is %s), a service provider, and these people
 (their passwords are in %s):
 `, link, DemoAdmin, h.URL(), admin, h.URL(), filepath.Join(cfg.DataDir, "hub", hub.AdminTokenFile),
-		d.Edge.MQTTAddr(), d.Edge.StatusAddr(), pipelineFile, inputsFile, cfg.DataDir,
+		d.Edge.MQTTAddr(), d.Edge.StatusAddr(), d.OPCUA(), pipelineFile, inputsFile, cfg.DataDir,
 		a.Modbus, a.OPCUA, a.Sparkplug, sim.AGVManufacturer+"-"+sim.AGVSerial, a.VDA5050, serveCfg.Drop,
 		demoFactoryName, filepath.Join(hubDir, DemoPeopleFile))
 	printPeople(tabwriter.NewWriter(g.stdout, 0, 0, 2, ' ', 0))
@@ -334,6 +349,35 @@ simulated factory is %s), a service provider, and these people
 		sinks.Mail.Addr(), sinks.url)
 	fmt.Fprintln(g.stdout, "\nPress Ctrl-C to stop.")
 	return d, nil
+}
+
+// DemoOPCUAListen is the address molen demo asks for its edge's OPC UA
+// server: next to the standard 4840, which a plant's own server may hold.
+const DemoOPCUAListen = "127.0.0.1:4841"
+
+// demoOPCUAListen is listen if it is free (or names port 0), else a free
+// port on its host.
+func demoOPCUAListen(listen string) string {
+	if listen == "" {
+		return "127.0.0.1:0"
+	}
+	l, err := net.Listen("tcp", listen)
+	if err != nil {
+		host, _, _ := net.SplitHostPort(listen)
+		return net.JoinHostPort(host, "0")
+	}
+	l.Close()
+	return listen
+}
+
+// OPCUA is the endpoint URL of the edge's OPC UA server output.
+func (d *Demo) OPCUA() string {
+	for _, o := range d.Edge.Status().Outputs {
+		if o.Kind == "opcua" {
+			return o.Target
+		}
+	}
+	return ""
 }
 
 // Close stops the MQTT machines (waiting for their messages to be

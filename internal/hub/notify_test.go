@@ -172,3 +172,87 @@ func TestNotifications(t *testing.T) {
 		}
 	}
 }
+
+// TestAckPageDutch: the page of a Dutch message's link is Dutch, from
+// the first view to the acknowledgement and the note in the alarm's
+// history; a link that is not valid answers in the browser's language.
+func TestAckPageDutch(t *testing.T) {
+	mails, err := sink.StartSMTP("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mails.Close()
+	h := startAPIHubWith(t, hub.Config{SMTP: notify.SMTP{Addr: mails.Addr(), From: "molen@hub.test", TLS: "none"}})
+	if code, out := h.do("PUT", "/api/v1/notify/settings", h.admin, `{"locale":"nl-NL"}`); code != 200 || out["effective"] != "nl" {
+		t.Fatalf("settings: %d %v", code, out)
+	}
+	code, email := h.do("POST", "/api/v1/notify/channels", h.admin, `{"name":"Ploegleiders","kind":"email","target":"lead@factory.test"}`)
+	if code != 201 {
+		t.Fatalf("channel: %d %v", code, email)
+	}
+	if code, out := h.do("POST", "/api/v1/notify/rules", h.admin, `{"name":"Compressor","trigger":"alarm","prefix":"demo-factory","channel":"`+email["id"].(string)+`"}`); code != 201 {
+		t.Fatalf("rule: %d %v", code, out)
+	}
+	asset := "demo-factory/hall-a/line-1/compressor"
+	sendEvents(t, h, "events/alarms", 1, uns.Event{Asset: asset, Kind: "alarm", Start: time.Now().UnixNano(),
+		Attrs: map[string]string{"alarm": "pressure_bar high"}})
+	m := <-mails.C
+	_, text, err := m.Read()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, link, ok := strings.Cut(text, "Bevestigen: ")
+	if !ok {
+		t.Fatalf("no Dutch link in the e-mail:\n%s", text)
+	}
+	link, _, _ = strings.Cut(link, "\n")
+	u, err := url.Parse(strings.TrimSpace(link))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := u.Query().Get("token")
+
+	page := func(method, tok, acceptLang string) (int, string) {
+		req, _ := http.NewRequest("GET", h.URL()+"/notify/ack?token="+url.QueryEscape(tok), nil)
+		if method == "POST" {
+			req, _ = http.NewRequest("POST", h.URL()+"/notify/ack", strings.NewReader(url.Values{"token": {tok}, "name": {"Piet"}}.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.Header.Set("Origin", h.URL())
+			req.Header.Set("Sec-Fetch-Site", "same-origin")
+		}
+		req.Header.Set("Accept-Language", acceptLang)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	for _, c := range []struct {
+		method, tok, acceptLang string
+		code                    int
+		want                    []string
+	}{
+		// The message's language wins over the browser's.
+		{"GET", tok, "en-GB,en", 200, []string{`<html lang="nl">`, "Een alarm bevestigen", "Sinds 20", "Je naam (voor de geschiedenis van het alarm)", ">Bevestigen</button>", "molen openen"}},
+		{"GET", tok[:len(tok)-2] + "xx", "nl-NL,nl;q=0.9,en;q=0.8", 404, []string{`<html lang="nl">`, "Deze link is niet geldig."}},
+		{"GET", tok[:len(tok)-2] + "xx", "en-US,nl;q=0.5", 404, []string{`<html lang="en">`, "This link is not valid."}},
+		{"POST", tok, "", 200, []string{`<html lang="nl">`, "Bevestigd. Dank je"}},
+		{"POST", tok, "", 200, []string{"Dit alarm is al bevestigd."}},
+	} {
+		code, b := page(c.method, c.tok, c.acceptLang)
+		if code != c.code {
+			t.Errorf("%s %s: %d, want %d", c.method, c.acceptLang, code, c.code)
+		}
+		for _, w := range c.want {
+			if !strings.Contains(b, w) {
+				t.Errorf("%s %s: no %q in\n%s", c.method, c.acceptLang, w, b)
+			}
+		}
+	}
+	_, out := h.do("GET", "/api/v1/alarms?from=0", h.viewer, "")
+	if b, _ := json.Marshal(out); !strings.Contains(string(b), "Bevestigd door Piet via een melding.") {
+		t.Errorf("the alarm's note is not Dutch: %s", b)
+	}
+}

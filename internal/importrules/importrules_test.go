@@ -171,6 +171,31 @@ func TestEdgeOnlyBuild(t *testing.T) {
 	}
 }
 
+// otelSDK is OpenTelemetry's SDK and exporters: the edge-only build leaves
+// them out (3.6 MB of binary, about 3 MB of resident memory; docs/benchmarks.md)
+// unless built with -tags otel too.
+var otelSDK = []string{"go.opentelemetry.io/otel/sdk", "go.opentelemetry.io/otel/exporters"}
+
+func TestEdgeOnlyBuildHasNoTraceExporter(t *testing.T) {
+	linked := func(tags ...string) []string {
+		var out []string
+		for _, dep := range list(t, tags...)[module+"cmd/molen"].Deps {
+			for _, f := range otelSDK {
+				if under(dep, f) {
+					out = append(out, dep)
+				}
+			}
+		}
+		return out
+	}
+	if got := linked("edgeonly"); len(got) != 0 {
+		t.Errorf("the edge-only build links %v", got)
+	}
+	if len(linked("edgeonly", "otel")) == 0 {
+		t.Error("-tags edgeonly,otel links no OTLP exporter: the rule would catch nothing")
+	}
+}
+
 func check(t *testing.T, pkgs map[string]pkg, rules []rule) {
 	t.Helper()
 	for _, r := range rules {

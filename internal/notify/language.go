@@ -114,6 +114,15 @@ var messages = map[string]map[string]string{
 		"alarms":           "Alarms",
 		"asset":            "Asset",
 		"since":            "Since",
+		// The acknowledgement page of a message's link.
+		"ack.title":   "Acknowledge an alarm",
+		"ack.invalid": "This link is not valid. Open the alarm in molen instead.",
+		"ack.since":   "Since %s",
+		"ack.already": "This alarm is acknowledged already.",
+		"ack.done":    "Acknowledged. Thank you: nobody else will be asked about this alarm.",
+		"ack.name":    "Your name (for the alarm's history)",
+		"ack.note":    "Acknowledged by %s from a notification.",
+		"ack.open":    "Open molen",
 	},
 	Dutch: {
 		"alarm.title":      "%s op %s",
@@ -136,6 +145,14 @@ var messages = map[string]map[string]string{
 		"alarms":           "Alarmen",
 		"asset":            "Asset",
 		"since":            "Sinds",
+		"ack.title":        "Een alarm bevestigen",
+		"ack.invalid":      "Deze link is niet geldig. Open het alarm in molen.",
+		"ack.since":        "Sinds %s",
+		"ack.already":      "Dit alarm is al bevestigd.",
+		"ack.done":         "Bevestigd. Dank je: niemand anders krijgt nog een vraag over dit alarm.",
+		"ack.name":         "Je naam (voor de geschiedenis van het alarm)",
+		"ack.note":         "Bevestigd door %s via een melding.",
+		"ack.open":         "molen openen",
 	},
 }
 

@@ -1,14 +1,12 @@
 package notify_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"mime"
-	"mime/quotedprintable"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -252,15 +250,11 @@ func TestWebhookFormatsAreSigned(t *testing.T) {
 // readMail parses a mail the sink received: its header and its text.
 func readMail(t *testing.T, m sink.Mail) (*mail.Message, string) {
 	t.Helper()
-	msg, err := mail.ReadMessage(bytes.NewReader(m.Data))
+	msg, text, err := m.Read()
 	if err != nil {
 		t.Fatal(err)
 	}
-	text, err := io.ReadAll(quotedprintable.NewReader(msg.Body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return msg, string(text)
+	return msg, text
 }
 
 func TestEmailThroughSMTP(t *testing.T) {

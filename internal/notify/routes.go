@@ -4,7 +4,6 @@ import (
 	"crypto/hmac"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"html/template"
 	"net/http"
 	"net/url"
@@ -212,23 +211,46 @@ func (s *Service) retry(r *http.Request, p api.Principal) (any, error) {
 }
 
 var ackTmpl = template.Must(template.New("ack").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{.Title}} · molen</title><link rel="stylesheet" href="/static/style.css"></head>
+<html lang="{{.Lang}}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{.T "ack.title"}} · molen</title><link rel="stylesheet" href="/static/style.css"></head>
 <body><main id="main" class="signin"><div class="panel">
-<h1><img src="/static/favicon.svg" alt="" width="32" height="32"> {{.Title}}</h1>
+<h1><img src="/static/favicon.svg" alt="" width="32" height="32"> {{.T "ack.title"}}</h1>
 {{if .Error}}<p role="alert" class="error">{{.Error}}</p>{{end}}
 {{if .Alarm}}<p><strong>{{.Alarm}}</strong></p><p>{{.Since}}</p>{{end}}
 {{if .Info}}<p role="status">{{.Info}}</p>{{end}}
 {{if .Token}}<form method="post">
 <input type="hidden" name="token" value="{{.Token}}">
-<label>Your name (for the alarm's history) <input name="name" autocomplete="name" maxlength="100"></label>
-<button type="submit" class="primary">Acknowledge</button>
+<label>{{.T "ack.name"}} <input name="name" autocomplete="name" maxlength="100"></label>
+<button type="submit" class="primary">{{.T "acknowledge"}}</button>
 </form>{{end}}
-<p class="hint"><a href="/#/alarms">Open molen</a></p>
+<p class="hint"><a href="/#/alarms">{{.T "ack.open"}}</a></p>
 </div></main></body></html>
 `))
 
-type ackView struct{ Title, Error, Info, Alarm, Since, Token string }
+// ackView is the acknowledgement page, in Lang (the message's language).
+type ackView struct {
+	Lang                             string
+	Error, Info, Alarm, Since, Token string
+}
+
+// T is the page's text of key in its language.
+func (v ackView) T(key string, args ...any) string { return tr(v.Lang, key, args...) }
+
+// requestLang is the language of a page that names no message: Dutch if
+// the browser prefers it to English, else English.
+func requestLang(r *http.Request) string {
+	for part := range strings.SplitSeq(r.Header.Get("Accept-Language"), ",") {
+		tag, _, _ := strings.Cut(strings.TrimSpace(part), ";")
+		lang, _, _ := strings.Cut(tag, "-")
+		switch strings.ToLower(lang) {
+		case Dutch:
+			return Dutch
+		case English:
+			return English
+		}
+	}
+	return English
+}
 
 func renderAck(w http.ResponseWriter, code int, v ackView) error {
 	h := w.Header()
@@ -262,7 +284,7 @@ func (s *Service) byToken(r *http.Request, token string) (Delivery, error) {
 // scanner that fetches it acknowledges nothing) and acknowledges it
 // (POST, from this page only).
 func (s *Service) ackPage(w http.ResponseWriter, r *http.Request, _ api.Principal) error {
-	v := ackView{Title: "Acknowledge an alarm"}
+	v := ackView{Lang: requestLang(r)}
 	token := r.URL.Query().Get("token")
 	if r.Method == "POST" {
 		if err := api.SameOrigin(r); err != nil {
@@ -275,17 +297,20 @@ func (s *Service) ackPage(w http.ResponseWriter, r *http.Request, _ api.Principa
 	}
 	d, err := s.byToken(r, token)
 	if err != nil {
-		v.Error = "This link is not valid. Open the alarm in molen instead."
+		v.Error = v.T("ack.invalid")
 		return renderAck(w, http.StatusNotFound, v)
 	}
 	m := d.Message
-	v.Alarm, v.Since = m.Title, "Since "+m.Start.UTC().Format("2006-01-02 15:04:05 UTC")
+	if m.Lang == Dutch || m.Lang == English {
+		v.Lang = m.Lang
+	}
+	v.Alarm, v.Since = m.Title, v.T("ack.since", m.Start.UTC().Format("2006-01-02 15:04:05 UTC"))
 	acked, err := s.cfg.Factory.Acked(r.Context(), d.Org, m.Asset, m.Kind, m.Start.UnixNano())
 	if err != nil {
 		return err
 	}
 	if acked {
-		v.Info = "This alarm is acknowledged already."
+		v.Info = v.T("ack.already")
 		return renderAck(w, http.StatusOK, v)
 	}
 	if r.Method != "POST" {
@@ -304,16 +329,16 @@ func (s *Service) ackPage(w http.ResponseWriter, r *http.Request, _ api.Principa
 	e := audit.Entry{Org: d.Org, Actor: actor, Action: "alarm.acked", Target: m.Asset, Detail: detail, Addr: api.ClientAddr(r)}
 	text := ""
 	if name != "" {
-		text = fmt.Sprintf("Acknowledged by %s from a notification.", name)
+		text = v.T("ack.note", name)
 	}
 	err = s.cfg.Factory.AddNote(r.Context(), d.Org, m.Asset, m.Kind, m.Start.UnixNano(), factory.Note{At: s.now(), Actor: actor, Ack: true, Text: text}, e)
 	switch {
 	case errors.Is(err, meta.ErrExists):
-		v.Info = "This alarm is acknowledged already."
+		v.Info = v.T("ack.already")
 	case err != nil:
 		return err
 	default:
-		v.Info = "Acknowledged. Thank you: nobody else will be asked about this alarm."
+		v.Info = v.T("ack.done")
 	}
 	if _, err := s.db.ExecContext(r.Context(), `UPDATE notify_deliveries SET acked = 1 WHERE org = $1 AND asset = $2 AND kind = $3 AND start_ts = $4`,
 		d.Org, m.Asset, m.Kind, m.Start.UnixNano()); err != nil {

@@ -1,3 +1,5 @@
+//go:build !edgeonly || otel
+
 package tracing
 
 import (
@@ -13,6 +15,10 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	semconv "go.opentelemetry.io/otel/semconv/v1.37.0"
 )
+
+// Available is whether this build can export traces: every build but
+// the edge-only one (-tags edgeonly), unless that adds -tags otel.
+const Available = true
 
 // Enabled reports whether traces are to be exported: an endpoint given, or
 // the standard OTEL_EXPORTER_OTLP_ENDPOINT or

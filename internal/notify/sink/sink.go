@@ -8,8 +8,10 @@ package sink
 import (
 	"bytes"
 	"io"
+	"mime/quotedprintable"
 	"net"
 	"net/http"
+	"net/mail"
 	"sync"
 	"time"
 
@@ -23,6 +25,20 @@ type Mail struct {
 	From string
 	To   []string
 	Data []byte // the whole message, headers and body
+}
+
+// Read parses the message: its header, and its text decoded from the
+// quoted-printable transfer encoding molen's e-mails use.
+func (m Mail) Read() (*mail.Message, string, error) {
+	msg, err := mail.ReadMessage(bytes.NewReader(m.Data))
+	if err != nil {
+		return nil, "", err
+	}
+	text, err := io.ReadAll(quotedprintable.NewReader(msg.Body))
+	if err != nil {
+		return nil, "", err
+	}
+	return msg, string(text), nil
 }
 
 // SMTP is an SMTP server on a loopback port that keeps what it receives.
