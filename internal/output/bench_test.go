@@ -15,7 +15,8 @@ import (
 // output's buffer to a peer on this machine: feed 1000-point records, wait
 // until the peer acknowledged them all. The HTTP receivers read and discard
 // the body; the MQTT broker (mqtt, sparkplug) is the one at $MOLEN_TEST_MQTT
-// (QoS 1).
+// (QoS 1); the OPC UA server (opcua) counts a point once its node holds it,
+// with no client connected.
 func BenchmarkOutputs(b *testing.B) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
@@ -25,12 +26,13 @@ func BenchmarkOutputs(b *testing.B) {
 	kinds := map[string]string{
 		"influx":       fmt.Sprintf("influx: {url: %s, db: plant}", srv.URL),
 		"remote_write": fmt.Sprintf("remote_write: {url: %s}", srv.URL),
+		"opcua":        "opcua: {listen: 127.0.0.1:0, security: none}",
 	}
 	if addr := mqttAddr(); addr != "" {
 		kinds["mqtt"] = fmt.Sprintf("mqtt: {url: tcp://%s, topic_prefix: molen-bench/%d/, client_id: molen-bench-%d}", addr, time.Now().UnixNano(), time.Now().UnixNano())
 		kinds["sparkplug"] = fmt.Sprintf("sparkplug: {url: tcp://%s, group: molen-bench-%d, edge_node: bench}", addr, time.Now().UnixNano())
 	}
-	for _, kind := range []string{"mqtt", "sparkplug", "influx", "remote_write"} {
+	for _, kind := range []string{"mqtt", "sparkplug", "influx", "remote_write", "opcua"} {
 		spec, ok := kinds[kind]
 		if !ok {
 			continue
