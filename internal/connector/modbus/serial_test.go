@@ -158,7 +158,7 @@ func TestSerialTimeouts(t *testing.T) {
 // waitUntil polls cond; the deadline is for a hung input.
 func waitUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(time.Minute)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("waited for %s", what)

@@ -66,10 +66,11 @@ func run(t *testing.T, cfg *mtconnect.Config) *running {
 	return r
 }
 
-// waitFor polls cond until it holds; the deadline is for a hung input.
+// waitFor polls cond until it holds; the deadline (a minute, for a loaded
+// machine) is for a hung input.
 func waitFor(t *testing.T, what string, r *running, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(time.Minute)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("waited for %s; status %+v", what, r.in.Status())

@@ -38,7 +38,7 @@ func run(t *testing.T, cfg *s7.Config) *running {
 
 func (r *running) waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(time.Minute)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("waited for %s; status %+v", what, r.in.Status())
