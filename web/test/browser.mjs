@@ -102,7 +102,19 @@ await view('factory');
 const unit = await page.evaluate(async () => {
   const { buildTree, combine, machineState, isoWeek, axisTicks } = await import('/static/app/factory.js');
   const { minSpan, chartData, Chart } = await import('/static/app/chart.js');
-  const { html, render } = await import('/static/app/core.js');
+  const { html, render, signal, useSignal } = await import('/static/app/core.js');
+  // A signal set after a component's first render but before its effects
+  // ran (a fast answer on a busy machine) still reaches the component.
+  const sig = signal('before');
+  const sigHost = document.createElement('div');
+  document.body.append(sigHost);
+  function Shows() { return html`<p>${useSignal(sig)}</p>`; }
+  render(html`<${Shows} />`, sigHost);
+  sig.value = 'after';
+  for (let i = 0; i < 20 && sigHost.textContent !== 'after'; i++) await new Promise((r) => requestAnimationFrame(r));
+  const signalLate = sigHost.textContent;
+  render(null, sigHost);
+  sigHost.remove();
   // A chart with bands: their min and max series stay out of the legend.
   const host = document.createElement('div');
   host.style.width = '800px';
@@ -122,6 +134,7 @@ const unit = await page.evaluate(async () => {
     // A day's timeline is marked every 2 hours, local time.
     ticks: (() => { const d0 = new Date(2026, 10, 20).getTime(); return axisTicks(d0, d0 + 864e5).map((x) => new Date(x).getHours()).join(','); })(),
     legend: legend.join(','),
+    signalLate,
     // The target spans the chart even over a single bucket.
     target: JSON.stringify(chartData([{ label: 'oee', unit: '%', ts: [1000], values: [60] }], 1000, 5000, 85)),
     // ISO weeks: 3 January 2021 is in week 53 of 2020, 29 December 2025 in week 1 of 2026.
@@ -139,10 +152,10 @@ const unit = await page.evaluate(async () => {
 });
 const wantUnit = {
   machines: 's/a/l/agv,s/a/l/m1', m1: 'oee/good,state,temp_c', line: 's/a/l/agv,s/a/l/m1', oee: '0.5,1,0.75,0.375', flat: '39.90,44.10', wide: '-5,105', stale: 'fresh:running,old:stale',
-  ticks: '2,4,6,8,10,12,14,16,18,20,22', legend: 'Time,a (°C)', target: '[[1,5],[60,null],[85,85]]', weeks: '53,1,1,49,49',
+  ticks: '2,4,6,8,10,12,14,16,18,20,22', legend: 'Time,a (°C)', signalLate: 'after', target: '[[1,5],[60,null],[85,85]]', weeks: '53,1,1,49,49',
 };
 for (const [k, v] of Object.entries(wantUnit)) if (unit[k] !== v) fail(`${k}: got ${unit[k]}, want ${v}`);
-log('ok tree, OEE sums, axis spans, staleness, band legend, target span, ISO weeks and timeline ticks');
+log('ok tree, OEE sums, axis spans, staleness, band legend, target span, ISO weeks, timeline ticks and a signal set before its first effect');
 
 // 3. Navigate site → area → line → machine by links.
 for (let i = 0; i < machinePath.length - 1; i++) {

@@ -13,7 +13,7 @@
 // MOLEN_URL, MOLEN_EMAIL, MOLEN_PASSWORD, MOLEN_ORG, MOLEN_CHROMIUM. Prints
 // one line per step; exits non-zero on the first failure.
 import {
-  env, log, fail, browser, newPage, clean, view, text, status, signIn, go,
+  env, log, fail, browser, newPage, clean, view, text, status, signIn, go, unanswered,
 } from './session.mjs';
 
 const page = await newPage();
@@ -44,7 +44,7 @@ async function reloadUntil(hash, heading, cond, arg, what) {
     await page.waitForFunction((h) => [...document.querySelectorAll('h1, h2')].some((e) => e.textContent.includes(h)), heading)
       .catch(async (e) => {
         await page.screenshot({ path: `${env('MOLEN_SCREENSHOTS', '/tmp/molen-screenshots')}/failed.png`, fullPage: true });
-        fail(`no heading "${heading}" after a reload (failed.png): ${e.message}; ${page.problems.join('; ')}`);
+        fail(`no heading "${heading}" after a reload (failed.png): ${e.message}; ${page.problems.join('; ')}; unanswered requests: ${unanswered(page)}`);
       });
   }
 }

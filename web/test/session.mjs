@@ -41,7 +41,17 @@ export async function newPage() {
     if (r.status() >= 400 && !(r.status() === 404 && notOurs.test(r.url())) && (page.signedIn || r.status() !== 401)) page.problems.push(`${r.status()} ${r.request().method()} ${r.url()}`);
   });
   page.on('dialog', (d) => d.accept());
+  // Requests without an answer yet: a view stuck loading names them.
+  page.inFlight = new Map();
+  page.on('request', (r) => page.inFlight.set(r, Date.now()));
+  for (const ev of ['requestfinished', 'requestfailed']) page.on(ev, (r) => page.inFlight.delete(r));
   return page;
+}
+// unanswered lists the page's requests still without an answer, with
+// their age.
+export function unanswered(page) {
+  const now = Date.now();
+  return [...page.inFlight].map(([r, t]) => `${r.method()} ${r.url()} (${Math.round((now - t) / 1000)} s)`).join(', ') || 'none';
 }
 export function clean(page, where) {
   if (page.problems.length) fail(`${where}: ${page.problems.join('; ')}`);
@@ -107,7 +117,7 @@ export const go = async (page, hash, heading) => {
     await page.waitForFunction((h) => [...document.querySelectorAll('h1, h2')].some((e) => e.textContent.includes(h)), heading);
   } catch (e) {
     await page.screenshot({ path: path.join(shots, 'failed.png'), fullPage: true });
-    fail(`${hash}: no heading "${heading}" (failed.png): ${page.problems.join('; ')}`);
+    fail(`${hash}: no heading "${heading}" (failed.png): ${page.problems.join('; ')}; unanswered requests: ${unanswered(page)}`);
   }
 };
 

@@ -26,8 +26,15 @@ export function signal(value) {
 }
 export function useSignal(s) {
   const [, force] = useState(0);
-  useEffect(() => s.subscribe(() => force((n) => n + 1)), [s]);
-  return s.value;
+  const shown = s.value;
+  useEffect(() => {
+    const unsubscribe = s.subscribe(() => force((n) => n + 1));
+    // A change between the render and this effect (which runs after the
+    // browser painted, later on a busy machine) told no one: render again.
+    if (s.value !== shown) force((n) => n + 1);
+    return unsubscribe;
+  }, [s]);
+  return shown;
 }
 
 // ---- language ------------------------------------------------------------
