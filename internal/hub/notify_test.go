@@ -159,17 +159,31 @@ func TestNotifications(t *testing.T) {
 		t.Errorf("audit of channels and rules: %v, want 4", got)
 	}
 
-	resp, err := http.Get(h.URL() + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	for _, want := range []string{`molen_notify_attempts_total{kind="email",outcome="sent"} 1`, `molen_notify_attempts_total{kind="webhook",outcome="sent"} 1`,
-		`molen_notify_queued_total{trigger="alarm"} 2`, "molen_notify_latency_seconds_count 2"} {
-		if !strings.Contains(string(b), want) {
-			t.Errorf("metrics lack %s", want)
+	// The sender counts an attempt after the receiver has the message:
+	// the counts may follow the messages by a moment.
+	wants := []string{`molen_notify_attempts_total{kind="email",outcome="sent"} 1`, `molen_notify_attempts_total{kind="webhook",outcome="sent"} 1`,
+		`molen_notify_queued_total{trigger="alarm"} 2`, "molen_notify_latency_seconds_count 2"}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		resp, err := http.Get(h.URL() + "/metrics")
+		if err != nil {
+			t.Fatal(err)
 		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		var missing []string
+		for _, want := range wants {
+			if !strings.Contains(string(b), want) {
+				missing = append(missing, want)
+			}
+		}
+		if len(missing) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("metrics lack %s", strings.Join(missing, ", "))
+		}
+		time.Sleep(20 * time.Millisecond) // polling for the condition
 	}
 }
 
