@@ -278,12 +278,14 @@ func StartDemo(ctx context.Context, cfg DemoConfig, g *globals) (*Demo, error) {
 	d.stopRollout, d.rolloutDone = stopRollout, make(chan struct{})
 	d.marketDone = make(chan struct{})
 	go func() {
-		// The marketplace's SPC service, installed on the demo edge
-		// (building its module takes a while on a first run).
+		// molen's first-party services in the marketplace, SPC installed
+		// on the demo edge: built in the background, as building eight
+		// modules takes minutes on a first run (the go build cache makes
+		// later starts fast); each appears in the catalogue when ready.
 		defer close(d.marketDone)
 		if cfg.PipelineFile == "" {
-			if err := seedDemoMarket(rctx, h, edgeID, filepath.Join(cfg.DataDir, "market")); err != nil && rctx.Err() == nil {
-				log.Warn("the demo's marketplace holds no SPC service", "err", err)
+			if err := seedDemoMarket(rctx, h, edgeID, filepath.Join(cfg.DataDir, "market"), log.With("component", "demo")); err != nil && rctx.Err() == nil {
+				log.Warn("the demo's marketplace is incomplete", "err", err)
 			}
 		}
 	}()

@@ -5,10 +5,12 @@ package cli
 import (
 	"io"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/molen-io/molen/internal/hub"
+	"github.com/molen-io/molen/internal/market"
 )
 
 // waitDemoSPC waits until the demo's SPC install runs on its edge.
@@ -29,9 +31,34 @@ func waitDemoSPC(t *testing.T, d *Demo) {
 	}
 }
 
-// TestDemoInstallsSPC: molen demo, run in a checkout, publishes the SPC
-// service as molen, releases it and installs it on the demo edge, which
-// runs it.
+// waitDemoCatalogue waits until the catalogue a company sees holds
+// molen's eight first-party services, released. Building them all on a
+// cold cache takes minutes on a loaded machine: a long deadline, not a
+// timed assertion.
+func waitDemoCatalogue(t *testing.T, d *Demo) []market.Listing {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Minute)
+	for {
+		ls, err := d.Hub.Market().Catalogue(t.Context(), hub.DefaultOrg, market.Filter{})
+		released := 0
+		for _, l := range ls {
+			if l.Provider == demoProvider && l.Latest != "" {
+				released++
+			}
+		}
+		if err == nil && released == len(demoServices) {
+			return ls
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the demo's catalogue: %d of %d released (%v)", released, len(demoServices), err)
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+// TestDemoInstallsSPC: molen demo, run in a checkout, publishes molen's
+// eight first-party services as molen and releases them, and installs
+// SPC on the demo edge, which runs it.
 func TestDemoInstallsSPC(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the SPC module and runs the demo")
@@ -50,5 +77,14 @@ func TestDemoInstallsSPC(t *testing.T) {
 	l, err := d.Hub.Market().Listing(t.Context(), hub.DefaultOrg, false, "molen-spc")
 	if err != nil || l.Latest != "1.0.0" || l.Installs != 1 || l.Provider != "molen" {
 		t.Errorf("the catalogue's SPC listing: %+v %v", l, err)
+	}
+	var got []string
+	for _, l := range waitDemoCatalogue(t, d) {
+		got = append(got, l.ID)
+	}
+	slices.Sort(got)
+	want := []string{"molen-agvfleet", "molen-energy", "molen-oee", "molen-pdm", "molen-printer", "molen-robotcell", "molen-secure", "molen-spc"}
+	if !slices.Equal(got, want) {
+		t.Errorf("the demo's catalogue = %v, want %v", got, want)
 	}
 }
