@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"crypto/ed25519"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -53,7 +54,8 @@ func pipelines(e *edge.Edge) []string {
 // edge: a provider publishes the SPC service, the platform releases it, a
 // company installs it on its edge, which downloads it with its own
 // identity (waiting while the hub fails to serve it), verifies it and
-// runs it as a pipeline; the edge goes offline,
+// runs it as a pipeline (a plain edge: it trusts the marketplace key the
+// hub named when it enrolled, and keeps it); the edge goes offline,
 // the version is revoked, and when the edge returns the service leaves
 // it, and the install's state says so.
 func TestMarketInstallAndRevokeOnAnOfflineEdge(t *testing.T) {
@@ -84,7 +86,7 @@ func TestMarketInstallAndRevokeOnAnOfflineEdge(t *testing.T) {
 	var edgeLog logtest.Buffer
 	cfg := edge.Config{DataDir: edgeDir, MQTTListen: "127.0.0.1:0", StatusListen: "127.0.0.1:0", HubURL: proxy.URL, EnrollToken: token,
 		ManifestPoll: 50 * time.Millisecond, HealthWindow: 500 * time.Millisecond, Version: "0.9.0-test",
-		MarketKeys: []ed25519.PublicKey{m.PublicKey()}, Log: slog.New(slog.NewTextHandler(&edgeLog, nil))}
+		Log: slog.New(slog.NewTextHandler(&edgeLog, nil))}
 	e, err := edge.Start(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -115,6 +117,16 @@ func TestMarketInstallAndRevokeOnAnOfflineEdge(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(edgeDir, "services", v.SHA256, "spc.wasm")); err != nil {
 		t.Fatalf("the package is not unpacked on the edge: %v", err)
+	}
+	b, err := os.ReadFile(filepath.Join(edgeDir, "credential.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cred struct {
+		MarketKeys []string `json:"market_keys"`
+	}
+	if err := json.Unmarshal(b, &cred); err != nil || !slices.Equal(cred.MarketKeys, []string{uplink.EncodeKey(m.PublicKey())}) {
+		t.Fatalf("the edge's credential keeps market keys %v (%v), want the hub's", cred.MarketKeys, err)
 	}
 
 	// Offline, the version is revoked; back, the edge drops it.

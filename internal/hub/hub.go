@@ -467,6 +467,7 @@ func (h *Hub) open(ctx context.Context) error {
 		return err
 	}
 	h.fleet.SetServiceParts(h.market.ServiceParts)
+	h.fleet.SetMarketKeys(h.market.PublicKey())
 	if h.prog, err = programme.New(ctx, programme.Config{DB: h.meta, Audit: h.audit, HubOf: h.hubOf,
 		Orgs: progOrgs{h.auth}, Connected: h.fleet.Connected, Evidence: h.evidence, Listings: cfg.Listings, Installs: h.installs, Log: cfg.Log.With("component", "programme"), Now: cfg.Now, Reg: reg,
 		PublicURL: h.PublicURL, EmailOf: func(ctx context.Context, user string) (string, error) {
