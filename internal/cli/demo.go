@@ -38,8 +38,8 @@ type DemoConfig struct {
 	// than with a few dozen companies (demonetwork.go).
 	Programme bool
 	// ServicePackages is a directory of service packages (*/margo.yaml)
-	// whose listings the programme's journeys recommend; "" or none there:
-	// none.
+	// whose listings the programme's journeys recommend; "": the
+	// marketplace's released services.
 	ServicePackages string
 }
 
@@ -96,7 +96,7 @@ stopped stays a gap). Stop it with Ctrl-C.`,
 	f.StringVar(&cfg.PipelineFile, "pipeline", "", "edge pipeline to run instead of the demo's own (written to <data>/edge/pipeline.yaml)")
 	f.IntVar(&cfg.History, "history", DefaultHistoryDays, historyHelp)
 	f.BoolVar(&cfg.Programme, "programme", false, "on a first start, fill the programme nationally: 3,500 synthetic companies with 10,000 assessments and 200,000 people trained at the academy (35–75 s) instead of 40 companies and 600 people")
-	f.StringVar(&cfg.ServicePackages, "service-packages", "services", "directory of service packages (*/margo.yaml) the programme recommends to companies (none there: none)")
+	f.StringVar(&cfg.ServicePackages, "service-packages", "", "directory of service packages (*/margo.yaml) the programme recommends to companies instead of the marketplace's released services")
 	return cmd
 }
 

@@ -82,7 +82,7 @@ has the web UI open.
 	var oidc auth.OIDCProvider
 	var releaseKeys []string
 	var packages string
-	f.StringVar(&packages, "service-packages", "", "directory of service packages (*/margo.yaml) whose listings the programme recommends to companies; empty: none")
+	f.StringVar(&packages, "service-packages", "", "directory of service packages (*/margo.yaml) whose listings the programme recommends to companies instead of the marketplace's released services")
 	f.StringSliceVar(&releaseKeys, "release-key", nil, "PEM file of a public key whose signed software releases the hub accepts (molen release keygen; repeatable; none: no uploads)")
 	cmd.PreRunE = func(cmd *cobra.Command, args []string) error {
 		var err error

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -64,8 +65,9 @@ func TestReadPackages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(set) == 0 || set[0].ID != "molen-spc" || set[0].NameNL == "" || set[0].Provider != "molen" ||
-		fmt.Sprint(set[0].Dimensions) != "[data automation]" || set[0].Category != "ai" {
+	i := slices.IndexFunc(set, func(l Listing) bool { return l.ID == "molen-spc" })
+	if len(set) != 8 || i < 0 || set[i].NameNL == "" || set[i].Provider != "molen" ||
+		fmt.Sprint(set[i].Dimensions) != "[data automation]" || set[i].Category != "ai" {
 		t.Errorf("listings: %+v", set)
 	}
 	if _, err := ReadPackages(fstest.MapFS{"bad/margo.yaml": {Data: []byte("kind: x\n")}}); err == nil || !strings.Contains(err.Error(), "service package bad") {

@@ -32,8 +32,8 @@ func (l Listing) Name(lang string) string {
 }
 
 // Listings gives the marketplace's services released for companies. The
-// hub plugs in its source: the first-party packages' manifests
-// (ReadPackages) or the marketplace's released listings.
+// hub plugs in its source: the marketplace's released listings, or the
+// service packages of a directory (ReadPackages).
 type Listings interface {
 	Listings(ctx context.Context) ([]Listing, error)
 }
@@ -54,6 +54,10 @@ var maturityDimension = map[string]string{
 	"automation-and-ai":            "automation",
 	"green-digitalisation":         "green",
 }
+
+// Dimension is the questionnaire's dimension ID of a service manifest's
+// maturity dimension (x-molen.maturity); "" for one it does not know.
+func Dimension(maturity string) string { return maturityDimension[maturity] }
 
 // ReadPackages reads the listings of the service packages in fsys: every
 // */margo.yaml, checked as the marketplace checks it. The provider is the
