@@ -75,7 +75,8 @@ func seedDemoMarket(ctx context.Context, h *hub.Hub, edgeID, workDir string, log
 
 // publishDemoService builds services/<name> into workDir/<name>, packs,
 // signs and publishes it as molen and has it released; it returns the
-// listing's ID. One released already is left as it is.
+// listing's ID. One released already is left as it is; one an earlier
+// run published and stopped before releasing is released.
 func publishDemoService(ctx context.Context, m *market.Service, name, workDir string) (string, error) {
 	src := filepath.Join("services", name)
 	pkg, err := service.LoadPackage(src)
@@ -83,8 +84,11 @@ func publishDemoService(ctx context.Context, m *market.Service, name, workDir st
 		return "", err
 	}
 	id := pkg.Manifest.Metadata.ID
-	if l, err := m.Listing(ctx, demoProvider, true, id); err == nil && l.Latest != "" {
-		return id, nil
+	if l, err := m.Listing(ctx, demoProvider, true, id); err == nil {
+		if l.Latest != "" {
+			return id, nil
+		}
+		return id, releaseDemoService(ctx, m, l.Versions[0])
 	}
 	dir := filepath.Join(workDir, name)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -126,10 +130,17 @@ func publishDemoService(ctx context.Context, m *market.Service, name, workDir st
 	if err != nil {
 		return "", err
 	}
-	for _, a := range []struct{ as, action string }{{"provider", "submit"}, {"platform", "release"}} {
-		if _, err := m.Act(ctx, a.as, demoProvider, v.Listing, v.Version, a.action, "", "system"); err != nil {
-			return "", err
+	return v.Listing, releaseDemoService(ctx, m, v)
+}
+
+// releaseDemoService takes v through review to released: molen submits
+// it, the platform releases it.
+func releaseDemoService(ctx context.Context, m *market.Service, v market.Version) error {
+	if v.State == market.Draft {
+		if _, err := m.Act(ctx, "provider", demoProvider, v.Listing, v.Version, "submit", "", "system"); err != nil {
+			return err
 		}
 	}
-	return v.Listing, nil
+	_, err := m.Act(ctx, "platform", demoProvider, v.Listing, v.Version, "release", "", "system")
+	return err
 }

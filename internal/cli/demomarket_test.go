@@ -9,8 +9,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/molen-io/molen/internal/auth"
 	"github.com/molen-io/molen/internal/hub"
 	"github.com/molen-io/molen/internal/market"
+	"github.com/molen-io/molen/internal/sign"
+	"github.com/molen-io/molen/internal/svcpack"
+	"github.com/molen-io/molen/internal/svcpack/svcpacktest"
 )
 
 // waitDemoSPC waits until the demo's SPC install runs on its edge.
@@ -86,5 +90,46 @@ func TestDemoInstallsSPC(t *testing.T) {
 	want := []string{"molen-agvfleet", "molen-energy", "molen-oee", "molen-pdm", "molen-printer", "molen-robotcell", "molen-secure", "molen-spc"}
 	if !slices.Equal(got, want) {
 		t.Errorf("the demo's catalogue = %v, want %v", got, want)
+	}
+}
+
+// TestDemoReleasesWhatAnEarlierRunPublished: a demo stopped between
+// publishing a service and releasing it releases that version at its
+// next start, rather than publishing it again (which the marketplace
+// refuses).
+func TestDemoReleasesWhatAnEarlierRunPublished(t *testing.T) {
+	ctx := t.Context()
+	h, err := hub.Start(ctx, hub.Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0", Out: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	if err := h.Auth().CreateOrg(ctx, auth.Org{ID: demoProvider, Name: "molen", Kind: auth.Provider, Parent: auth.PlatformOrg}); err != nil {
+		t.Fatal(err)
+	}
+	archive, _, err := svcpack.Pack(svcpacktest.SPC(t, svcpacktest.StandIn, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := h.Market()
+	pub, key, _ := sign.GenerateKey()
+	pem, _ := sign.EncodePublicKey(pub)
+	if _, err := m.AddKey(ctx, demoProvider, "demo-spc", string(pem), "system"); err != nil {
+		t.Fatal(err)
+	}
+	env, _, err := svcpack.Sign(key, archive, demoProvider)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Publish(ctx, demoProvider, "system", archive, env); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir("../..")
+	id, err := publishDemoService(ctx, m, "spc", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l, err := m.Listing(ctx, hub.DefaultOrg, false, id); err != nil || l.Latest != "1.0.0" || len(l.Versions) != 1 {
+		t.Errorf("the listing after the next start: %+v %v", l, err)
 	}
 }
