@@ -12,7 +12,7 @@ import (
 	"github.com/molen-io/molen/internal/auth"
 	"github.com/molen-io/molen/internal/hub"
 	"github.com/molen-io/molen/internal/market"
-	"github.com/molen-io/molen/internal/sign"
+	"github.com/molen-io/molen/internal/market/markettest"
 	"github.com/molen-io/molen/internal/svcpack"
 	"github.com/molen-io/molen/internal/svcpack/svcpacktest"
 )
@@ -112,18 +112,7 @@ func TestDemoReleasesWhatAnEarlierRunPublished(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := h.Market()
-	pub, key, _ := sign.GenerateKey()
-	pem, _ := sign.EncodePublicKey(pub)
-	if _, err := m.AddKey(ctx, demoProvider, "demo-spc", string(pem), "system"); err != nil {
-		t.Fatal(err)
-	}
-	env, _, err := svcpack.Sign(key, archive, demoProvider)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := m.Publish(ctx, demoProvider, "system", archive, env); err != nil {
-		t.Fatal(err)
-	}
+	markettest.Published(t, m, demoProvider, archive)
 	t.Chdir("../..")
 	id, err := publishDemoService(ctx, m, "spc", t.TempDir())
 	if err != nil {

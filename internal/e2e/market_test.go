@@ -22,6 +22,7 @@ import (
 	"github.com/molen-io/molen/internal/hub"
 	"github.com/molen-io/molen/internal/logtest"
 	"github.com/molen-io/molen/internal/market"
+	"github.com/molen-io/molen/internal/market/markettest"
 	"github.com/molen-io/molen/internal/sign"
 	"github.com/molen-io/molen/internal/svcpack"
 	"github.com/molen-io/molen/internal/svcpack/svcpacktest"
@@ -152,26 +153,7 @@ func releasedSPC(t *testing.T, h *hub.Hub, archive []byte) market.Version {
 	if err := h.Auth().CreateOrg(ctx, auth.Org{ID: "tools", Name: "Tools", Kind: auth.Provider, Parent: auth.PlatformOrg}); err != nil {
 		t.Fatal(err)
 	}
-	m := h.Market()
-	pub, key, _ := sign.GenerateKey()
-	pem, _ := sign.EncodePublicKey(pub)
-	if _, err := m.AddKey(ctx, "tools", "ci", string(pem), "usr_pub"); err != nil {
-		t.Fatal(err)
-	}
-	env, _, err := svcpack.Sign(key, archive, "tools")
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := m.Publish(ctx, "tools", "usr_pub", archive, env)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, a := range []struct{ as, action string }{{"provider", "submit"}, {"platform", "release"}} {
-		if v, err = m.Act(ctx, a.as, "tools", v.Listing, v.Version, a.action, "", "usr"); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return v
+	return markettest.Released(t, h.Market(), "tools", archive)
 }
 
 // TestMarketEdgeRefusesAPackageItsKeysDoNotVerify: an edge that trusts

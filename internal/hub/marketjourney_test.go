@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/molen-io/molen/internal/market"
-	"github.com/molen-io/molen/internal/sign"
+	"github.com/molen-io/molen/internal/market/markettest"
 	"github.com/molen-io/molen/internal/svcpack"
 	"github.com/molen-io/molen/internal/svcpack/svcpacktest"
 )
@@ -33,30 +33,13 @@ func TestJourneyRecommendsMarketListings(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := w.Market()
-	pub, key, _ := sign.GenerateKey()
-	pem, _ := sign.EncodePublicKey(pub)
-	if _, err := m.AddKey(ctx, "tools", "ci", string(pem), "usr_pub"); err != nil {
-		t.Fatal(err)
-	}
-	env, _, err := svcpack.Sign(key, archive, "tools")
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := m.Publish(ctx, "tools", "usr_pub", archive, env)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := m.Act(ctx, "provider", "tools", v.Listing, v.Version, "submit", "", "usr_pub"); err != nil {
-		t.Fatal(err)
-	}
+	v := markettest.Act(t, m, markettest.Published(t, m, "tools", archive), "provider", "submit")
 	if code := recommend(); code != 400 {
 		t.Errorf("recommending a service in review: %d, want 400", code)
 	}
 
 	// Released: in the listings with its names and dimensions.
-	if _, err := m.Act(ctx, "platform", "tools", v.Listing, v.Version, "release", "", "usr_ops"); err != nil {
-		t.Fatal(err)
-	}
+	v = markettest.Act(t, m, v, "platform", "release")
 	if code := recommend(); code != 201 {
 		t.Errorf("recommending the released service: %d, want 201", code)
 	}
@@ -91,9 +74,7 @@ func TestJourneyRecommendsMarketListings(t *testing.T) {
 	}
 
 	// Revoked: no longer recommended.
-	if _, err := m.Act(ctx, "platform", "tools", v.Listing, v.Version, "revoke", "a flaw", "usr_ops"); err != nil {
-		t.Fatal(err)
-	}
+	markettest.Act(t, m, v, "platform", "revoke")
 	if code := recommend(); code != 400 {
 		t.Errorf("recommending a revoked service: %d, want 400", code)
 	}
