@@ -3,7 +3,9 @@
 package cli
 
 import (
+	"encoding/json"
 	"io"
+	"net/http"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -81,6 +83,30 @@ func TestDemoInstallsSPC(t *testing.T) {
 	l, err := d.Hub.Market().Listing(t.Context(), hub.DefaultOrg, false, "molen-spc")
 	if err != nil || l.Latest != "1.0.0" || l.Installs != 1 || l.Provider != "molen" {
 		t.Errorf("the catalogue's SPC listing: %+v %v", l, err)
+	}
+	// The factory's journey holds the install.
+	token, err := d.Hub.AdminToken()
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("GET", d.Hub.URL()+"/api/v1/journey?lang=nl", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out struct {
+		Journey struct {
+			Timeline []struct{ Kind, What string }
+		}
+	}
+	err = json.NewDecoder(resp.Body).Decode(&out)
+	j := out.Journey
+	resp.Body.Close()
+	if err != nil || !slices.ContainsFunc(j.Timeline, func(e struct{ Kind, What string }) bool {
+		return e.Kind == "installed" && e.What == "molen-spc (spc-spindle)"
+	}) {
+		t.Errorf("the factory's journey: %d %+v %v", resp.StatusCode, j.Timeline, err)
 	}
 	var got []string
 	for _, l := range waitDemoCatalogue(t, d) {
