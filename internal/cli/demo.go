@@ -16,7 +16,6 @@ import (
 
 	"github.com/molen-io/molen/internal/edge"
 	"github.com/molen-io/molen/internal/hub"
-	"github.com/molen-io/molen/internal/programme"
 	"github.com/molen-io/molen/internal/sign"
 	"github.com/molen-io/molen/internal/sim"
 )
@@ -37,10 +36,6 @@ type DemoConfig struct {
 	// hubs, fifty fieldlabs, 3,500 companies, 10,000 assessments) rather
 	// than with a few dozen companies (demonetwork.go).
 	Programme bool
-	// ServicePackages is a directory of service packages (*/margo.yaml)
-	// whose listings the programme's journeys recommend; "": the
-	// marketplace's released services.
-	ServicePackages string
 }
 
 func newDemo(g *globals) *cobra.Command {
@@ -96,7 +91,6 @@ stopped stays a gap). Stop it with Ctrl-C.`,
 	f.StringVar(&cfg.PipelineFile, "pipeline", "", "edge pipeline to run instead of the demo's own (written to <data>/edge/pipeline.yaml)")
 	f.IntVar(&cfg.History, "history", DefaultHistoryDays, historyHelp)
 	f.BoolVar(&cfg.Programme, "programme", false, "on a first start, fill the programme nationally: 3,500 synthetic companies with 10,000 assessments and 200,000 people trained at the academy (35–75 s) instead of 40 companies and 600 people")
-	f.StringVar(&cfg.ServicePackages, "service-packages", "", "directory of service packages (*/margo.yaml) the programme recommends to companies instead of the marketplace's released services")
 	return cmd
 }
 
@@ -135,14 +129,6 @@ func StartDemo(ctx context.Context, cfg DemoConfig, g *globals) (*Demo, error) {
 	if err := checkHistory(cfg.History); err != nil {
 		return nil, err
 	}
-	var listings programme.Listings
-	if cfg.ServicePackages != "" {
-		set, err := programme.ReadPackages(os.DirFS(cfg.ServicePackages))
-		if err != nil {
-			return nil, fmt.Errorf("--service-packages: %w", err)
-		}
-		listings = set
-	}
 	sinks, err := startDemoNotify()
 	if err != nil {
 		return nil, err
@@ -155,7 +141,6 @@ func StartDemo(ctx context.Context, cfg DemoConfig, g *globals) (*Demo, error) {
 	}
 	h, err := hub.Start(ctx, hub.Config{
 		ReleaseKeys: []ed25519.PublicKey{releasePub},
-		Listings:    listings,
 		DataDir:     filepath.Join(cfg.DataDir, "hub"),
 		Listen:      cfg.Listen,
 		Log:         log.With("component", "hub"),

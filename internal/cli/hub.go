@@ -16,7 +16,6 @@ import (
 	"github.com/molen-io/molen/internal/api"
 	"github.com/molen-io/molen/internal/auth"
 	"github.com/molen-io/molen/internal/hub"
-	"github.com/molen-io/molen/internal/programme"
 	"github.com/molen-io/molen/internal/quota"
 	"github.com/molen-io/molen/internal/store"
 )
@@ -81,20 +80,11 @@ has the web UI open.
 	f.StringVar(&otelEndpoint, "otel-endpoint", "", otelHelp)
 	var oidc auth.OIDCProvider
 	var releaseKeys []string
-	var packages string
-	f.StringVar(&packages, "service-packages", "", "directory of service packages (*/margo.yaml) whose listings the programme recommends to companies instead of the marketplace's released services")
 	f.StringSliceVar(&releaseKeys, "release-key", nil, "PEM file of a public key whose signed software releases the hub accepts (molen release keygen; repeatable; none: no uploads)")
 	cmd.PreRunE = func(cmd *cobra.Command, args []string) error {
 		var err error
 		if cfg.ReleaseKeys, err = readPublicKeys("--release-key", releaseKeys); err != nil {
 			return err
-		}
-		if packages != "" {
-			set, err := programme.ReadPackages(os.DirFS(packages))
-			if err != nil {
-				return fmt.Errorf("--service-packages: %w", err)
-			}
-			cfg.Listings = set
 		}
 		if oidc.Issuer != "" { // the secret from $MOLEN_OIDC_CLIENT_SECRET too (withConfig)
 			oidc.Role = api.Role(oidcRole)

@@ -94,10 +94,6 @@ type Config struct {
 	// by (docs/fleet.md#software-update); none: it accepts no release.
 	// Their binaries are kept in DataDir/releases.
 	ReleaseKeys []ed25519.PublicKey
-	// Listings are the services the programme's journeys recommend; nil:
-	// the marketplace's released ones (programme.ReadPackages of a
-	// directory replaces them).
-	Listings programme.Listings
 
 	// TLSCert and TLSKey are PEM files of the hub's certificate (with its
 	// chain) and key: with both, the hub serves HTTPS only (TLS 1.2 and
@@ -468,12 +464,8 @@ func (h *Hub) open(ctx context.Context) error {
 	}
 	h.fleet.SetServiceParts(h.market.ServiceParts)
 	h.fleet.SetMarketKeys(h.market.PublicKey())
-	var listings programme.Listings = marketListings{h.market}
-	if cfg.Listings != nil {
-		listings = cfg.Listings
-	}
 	if h.prog, err = programme.New(ctx, programme.Config{DB: h.meta, Audit: h.audit, HubOf: h.hubOf,
-		Orgs: progOrgs{h.auth}, Connected: h.fleet.Connected, Evidence: h.evidence, Listings: listings, Installs: h.installs, Log: cfg.Log.With("component", "programme"), Now: cfg.Now, Reg: reg,
+		Orgs: progOrgs{h.auth}, Connected: h.fleet.Connected, Evidence: h.evidence, Listings: marketListings{h.market}, Installs: h.installs, Log: cfg.Log.With("component", "programme"), Now: cfg.Now, Reg: reg,
 		PublicURL: h.PublicURL, EmailOf: func(ctx context.Context, user string) (string, error) {
 			u, err := h.auth.User(ctx, user)
 			return u.Email, err

@@ -3,11 +3,8 @@ package programme
 import (
 	"errors"
 	"fmt"
-	"os"
-	"slices"
 	"strings"
 	"testing"
-	"testing/fstest"
 	"time"
 
 	"github.com/molen-io/molen/internal/api"
@@ -55,24 +52,6 @@ func setLevel(m map[string]int, k string, v int) map[string]int {
 	}
 	m[k] = v
 	return m
-}
-
-// TestReadPackages: the first-party packages' manifests are listings with
-// the questionnaire's dimension IDs and both names; a broken manifest is
-// refused naming its package.
-func TestReadPackages(t *testing.T) {
-	set, err := ReadPackages(os.DirFS("../../services"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	i := slices.IndexFunc(set, func(l Listing) bool { return l.ID == "molen-spc" })
-	if len(set) != 8 || i < 0 || set[i].NameNL == "" || set[i].Provider != "molen" ||
-		fmt.Sprint(set[i].Dimensions) != "[data automation]" || set[i].Category != "ai" {
-		t.Errorf("listings: %+v", set)
-	}
-	if _, err := ReadPackages(fstest.MapFS{"bad/margo.yaml": {Data: []byte("kind: x\n")}}); err == nil || !strings.Contains(err.Error(), "service package bad") {
-		t.Errorf("a broken manifest: %v", err)
-	}
 }
 
 // TestJourney: the recommendations address the company's two lowest
