@@ -42,10 +42,12 @@ func TestJourneyInABrowser(t *testing.T) {
 // path through the programme in a real browser — made, registered, T0 by
 // the hub's advisor under its consent, a fieldlab's service, a
 // recommendation, two employees enrolled, T1 — and its report, KPIs and
-// EDIH export showing the change.
+// EDIH export showing the change. It waits for the demo's released
+// services, one of which the advisor recommends.
 func TestProgrammeDoneInABrowser(t *testing.T) {
 	const hubAdvisor = "ruben.smit@edih-noord.demo"
-	scriptInDemo(t, "done.mjs", func(dataDir string) []string {
+	ready := func(t *testing.T, d *Demo) { waitDemoCatalogue(t, d) }
+	scriptInDemoWhen(t, "done.mjs", ready, func(dataDir string) []string {
 		return []string{"MOLEN_ADVISOR_EMAIL=" + hubAdvisor, "MOLEN_ADVISOR_PASSWORD=" + demoPassword(t, dataDir, hubAdvisor)}
 	})
 }
