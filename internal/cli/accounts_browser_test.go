@@ -34,15 +34,30 @@ func TestAccountsInABrowser(t *testing.T) {
 // directory.
 func scriptInDemo(t *testing.T, name string, env func(dataDir string) []string) {
 	t.Helper()
+	scriptInDemoWhen(t, name, nil, env)
+}
+
+// scriptInDemoWhen is scriptInDemo that runs the demo from the
+// checkout's root (where it finds the first-party services to publish)
+// and waits for ready(demo) before it runs the script; ready nil: as
+// scriptInDemo.
+func scriptInDemoWhen(t *testing.T, name string, ready func(*testing.T, *Demo), env func(dataDir string) []string) {
+	t.Helper()
 	browser := chromium(t)
 	node, script := browserScript(t)
 	script = filepath.Join(filepath.Dir(script), name)
 	dataDir := t.TempDir()
-	d, err := StartDemo(t.Context(), DemoConfig{DataDir: dataDir, Listen: "127.0.0.1:0", Seed: 3, Rate: 1, ServicePackages: "../../services"}, testGlobals(io.Discard))
+	if ready != nil {
+		t.Chdir("../..")
+	}
+	d, err := StartDemo(t.Context(), DemoConfig{DataDir: dataDir, Listen: "127.0.0.1:0", Seed: 3, Rate: 1}, testGlobals(io.Discard))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer d.Close()
+	if ready != nil {
+		ready(t, d)
+	}
 	runBrowserScript(t, node, script, d, dataDir, browser, env(dataDir)...)
 }
 

@@ -17,7 +17,6 @@ import (
 
 	"github.com/molen-io/molen/internal/edge"
 	"github.com/molen-io/molen/internal/hub"
-	"github.com/molen-io/molen/internal/programme"
 	"github.com/molen-io/molen/internal/sign"
 	"github.com/molen-io/molen/internal/sim"
 )
@@ -38,10 +37,6 @@ type DemoConfig struct {
 	// hubs, fifty fieldlabs, 3,500 companies, 10,000 assessments) rather
 	// than with a few dozen companies (demonetwork.go).
 	Programme bool
-	// ServicePackages is a directory of service packages (*/margo.yaml)
-	// whose listings the programme's journeys recommend; "" or none there:
-	// none.
-	ServicePackages string
 	// OPCUAListen is where the edge's OPC UA server output listens
 	// (docs/outputs.md); "" a free port on 127.0.0.1. molen demo asks for
 	// 127.0.0.1:4841 and takes a free port when that one is taken.
@@ -106,7 +101,6 @@ stopped stays a gap). Stop it with Ctrl-C.`,
 	f.IntVar(&cfg.History, "history", DefaultHistoryDays, historyHelp)
 	f.StringVar(&cfg.OPCUAListen, "opcua", DemoOPCUAListen, "address of the edge's OPC UA server output (a free port when this one is taken)")
 	f.BoolVar(&cfg.Programme, "programme", false, "on a first start, fill the programme nationally: 3,500 synthetic companies with 10,000 assessments and 200,000 people trained at the academy (35–75 s) instead of 40 companies and 600 people")
-	f.StringVar(&cfg.ServicePackages, "service-packages", "services", "directory of service packages (*/margo.yaml) the programme recommends to companies (none there: none)")
 	return cmd
 }
 
@@ -145,14 +139,6 @@ func StartDemo(ctx context.Context, cfg DemoConfig, g *globals) (*Demo, error) {
 	if err := checkHistory(cfg.History); err != nil {
 		return nil, err
 	}
-	var listings programme.Listings
-	if cfg.ServicePackages != "" {
-		set, err := programme.ReadPackages(os.DirFS(cfg.ServicePackages))
-		if err != nil {
-			return nil, fmt.Errorf("--service-packages: %w", err)
-		}
-		listings = set
-	}
 	sinks, err := startDemoNotify()
 	if err != nil {
 		return nil, err
@@ -165,7 +151,6 @@ func StartDemo(ctx context.Context, cfg DemoConfig, g *globals) (*Demo, error) {
 	}
 	h, err := hub.Start(ctx, hub.Config{
 		ReleaseKeys: []ed25519.PublicKey{releasePub},
-		Listings:    listings,
 		DataDir:     filepath.Join(cfg.DataDir, "hub"),
 		Listen:      cfg.Listen,
 		Log:         log.With("component", "hub"),
@@ -291,12 +276,14 @@ func StartDemo(ctx context.Context, cfg DemoConfig, g *globals) (*Demo, error) {
 	d.stopRollout, d.rolloutDone = stopRollout, make(chan struct{})
 	d.marketDone = make(chan struct{})
 	go func() {
-		// The marketplace's SPC service, installed on the demo edge
-		// (building its module takes a while on a first run).
+		// molen's first-party services in the marketplace, SPC installed
+		// on the demo edge: built in the background, as building eight
+		// modules takes minutes on a first run (the go build cache makes
+		// later starts fast); each appears in the catalogue when ready.
 		defer close(d.marketDone)
 		if cfg.PipelineFile == "" {
-			if err := seedDemoMarket(rctx, h, edgeID, filepath.Join(cfg.DataDir, "market")); err != nil && rctx.Err() == nil {
-				log.Warn("the demo's marketplace holds no SPC service", "err", err)
+			if err := seedDemoMarket(rctx, h, edgeID, filepath.Join(cfg.DataDir, "market"), log.With("component", "demo")); err != nil && rctx.Err() == nil {
+				log.Warn("the demo's marketplace is incomplete", "err", err)
 			}
 		}
 	}()

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,75 +24,123 @@ import (
 // services in the demo's marketplace.
 const demoProvider = "molen"
 
-// demoSPC is where the SPC service's source is, relative to a checkout
-// of molen (the demo run from one builds it).
-const demoSPC = "services/spc"
+// demoServices are molen's first-party services (services/<name> in a
+// checkout), in the order the demo builds and publishes them: SPC first,
+// as the demo edge runs it.
+var demoServices = []string{"spc", "oee", "energy", "pdm", "robotcell", "agvfleet", "printer", "secure"}
 
-// seedDemoMarket publishes the SPC service as molen (a provider), has the
-// platform release it and installs it on the demo edge: its events on
-// the CNC mill's spindle temperature. The module is built from the
-// source of a checkout (the working directory); without one, or without
-// the go tool, the marketplace stays empty and the error says why. A
-// second start finds it there and changes nothing.
-func seedDemoMarket(ctx context.Context, h *hub.Hub, edgeID, workDir string) error {
-	m := h.Market()
-	if _, err := m.Listing(ctx, demoProvider, true, "molen-spc"); err == nil {
-		return nil
-	}
-	if _, err := os.Stat(filepath.Join(demoSPC, "main.go")); err != nil {
-		return fmt.Errorf("the SPC service's source is not here (%s: run molen demo in a checkout of molen): %w", demoSPC, err)
+// seedDemoMarket publishes molen's first-party services as molen (a
+// provider), has the platform release each, and installs SPC on the demo
+// edge: its events on the CNC mill's spindle temperature. Each module is
+// built from the source of a checkout (the working directory), one after
+// the other, and appears in the catalogue as soon as it is released; one
+// that fails is logged and the others go on. Without a checkout or the
+// go tool the marketplace stays empty and the error says why. A second
+// start finds the released ones there and changes nothing for them.
+func seedDemoMarket(ctx context.Context, h *hub.Hub, edgeID, workDir string, log *slog.Logger) error {
+	if _, err := os.Stat(filepath.Join("services", "spc", "main.go")); err != nil {
+		return fmt.Errorf("the first-party services' source is not here (services/: run molen demo in a checkout of molen): %w", err)
 	}
 	if _, err := exec.LookPath("go"); err != nil {
-		return fmt.Errorf("the go tool builds the SPC service: %w", err)
+		return fmt.Errorf("the go tool builds the first-party services: %w", err)
 	}
 	if err := h.Auth().CreateOrg(ctx, auth.Org{ID: demoProvider, Name: "molen", Kind: auth.Provider, Parent: auth.PlatformOrg}); err != nil && !errors.Is(err, meta.ErrExists) {
 		return err
 	}
-	dir := filepath.Join(workDir, "spc")
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	for _, f := range []string{"margo.yaml", "LICENSE", "TERMS.md", "icon.svg"} {
-		b, err := os.ReadFile(filepath.Join(demoSPC, f))
+	for _, name := range demoServices {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		id, err := publishDemoService(ctx, h.Market(), name, workDir)
 		if err != nil {
-			return err
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			log.Warn("the demo's marketplace lacks a first-party service", "service", name, "err", err)
+			continue
+		}
+		if name != "spc" || edgeID == "" {
+			continue
+		}
+		if _, err := h.Market().Install(ctx, hub.DefaultOrg, "spc-spindle"); err == nil {
+			continue
+		}
+		if _, err := h.Market().Installed(ctx, hub.DefaultOrg, "system", market.InstallRequest{Name: "spc-spindle", Service: id, Scope: "edge", Target: edgeID,
+			Params: map[string]any{"baseline": 60}, Match: []string{"demo-factory/+/+/cnc-mill/spindle_temp_c"}, Output: "drop", AcceptTerms: true}, false); err != nil {
+			log.Warn("the demo edge runs no SPC service", "err", err)
+		}
+	}
+	return nil
+}
+
+// publishDemoService builds services/<name> into workDir/<name>, packs,
+// signs and publishes it as molen and has it released; it returns the
+// listing's ID. One released already is left as it is; one an earlier
+// run published and stopped before releasing is released.
+func publishDemoService(ctx context.Context, m *market.Service, name, workDir string) (string, error) {
+	src := filepath.Join("services", name)
+	pkg, err := service.LoadPackage(src)
+	if err != nil {
+		return "", err
+	}
+	id := pkg.Manifest.Metadata.ID
+	if l, err := m.Listing(ctx, demoProvider, true, id); err == nil {
+		if l.Latest != "" {
+			return id, nil
+		}
+		return id, releaseDemoService(ctx, m, l.Versions[0])
+	}
+	dir := filepath.Join(workDir, name)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	app := pkg.Manifest.Metadata.Catalog.Application
+	for _, f := range []string{service.ManifestFile, app.LicenseFile, pkg.Molen.Terms, app.Icon} {
+		if f == "" {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(src, f))
+		if err != nil {
+			return "", err
 		}
 		if err := os.WriteFile(filepath.Join(dir, f), b, 0o600); err != nil {
-			return err
+			return "", err
 		}
 	}
-	if err := service.BuildGo(ctx, demoSPC, filepath.Join(dir, "spc.wasm")); err != nil {
-		return err
+	if err := service.BuildGo(ctx, filepath.Join(src, pkg.Molen.Source), filepath.Join(dir, pkg.Molen.Module)); err != nil {
+		return "", err
 	}
 	archive, _, err := svcpack.Pack(dir)
 	if err != nil {
-		return err
+		return "", err
 	}
 	pub, key, err := sign.GenerateKey()
 	if err != nil {
-		return err
+		return "", err
 	}
 	pem, _ := sign.EncodePublicKey(pub)
-	if _, err := m.AddKey(ctx, demoProvider, "demo", string(pem), "system"); err != nil {
-		return err
+	if _, err := m.AddKey(ctx, demoProvider, "demo-"+name, string(pem), "system"); err != nil {
+		return "", err
 	}
 	env, _, err := svcpack.Sign(key, archive, demoProvider)
 	if err != nil {
-		return err
+		return "", err
 	}
 	v, err := m.Publish(ctx, demoProvider, "system", archive, env)
 	if err != nil {
-		return err
+		return "", err
 	}
-	for _, a := range []struct{ as, action string }{{"provider", "submit"}, {"platform", "release"}} {
-		if _, err := m.Act(ctx, a.as, demoProvider, v.Listing, v.Version, a.action, "", "system"); err != nil {
+	return v.Listing, releaseDemoService(ctx, m, v)
+}
+
+// releaseDemoService takes v through review to released: molen submits
+// it, the platform releases it.
+func releaseDemoService(ctx context.Context, m *market.Service, v market.Version) error {
+	if v.State == market.Draft {
+		if _, err := m.Act(ctx, "provider", demoProvider, v.Listing, v.Version, "submit", "", "system"); err != nil {
 			return err
 		}
 	}
-	if edgeID == "" {
-		return nil
-	}
-	_, err = m.Installed(ctx, hub.DefaultOrg, "system", market.InstallRequest{Name: "spc-spindle", Service: v.Listing, Scope: "edge", Target: edgeID,
-		Params: map[string]any{"baseline": 60}, Match: []string{"demo-factory/+/+/cnc-mill/spindle_temp_c"}, Output: "drop", AcceptTerms: true}, false)
+	_, err := m.Act(ctx, "platform", demoProvider, v.Listing, v.Version, "release", "", "system")
 	return err
 }

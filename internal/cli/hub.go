@@ -19,7 +19,6 @@ import (
 	"github.com/molen-io/molen/internal/cluster"
 	"github.com/molen-io/molen/internal/hub"
 	"github.com/molen-io/molen/internal/ingest"
-	"github.com/molen-io/molen/internal/programme"
 	"github.com/molen-io/molen/internal/quota"
 	"github.com/molen-io/molen/internal/store"
 )
@@ -91,8 +90,6 @@ has the web UI open.
 	f.StringVar(&otelEndpoint, "otel-endpoint", "", otelHelp)
 	var oidc auth.OIDCProvider
 	var releaseKeys []string
-	var packages string
-	f.StringVar(&packages, "service-packages", "", "directory of service packages (*/margo.yaml) whose listings the programme recommends to companies; empty: none")
 	f.StringSliceVar(&releaseKeys, "release-key", nil, "PEM file of a public key whose signed software releases the hub accepts (molen release keygen; repeatable; none: no uploads)")
 	var cl hub.Cluster
 	var node cluster.Node
@@ -112,13 +109,6 @@ has the web UI open.
 		}
 		if cfg.ReleaseKeys, err = readPublicKeys("--release-key", releaseKeys); err != nil {
 			return err
-		}
-		if packages != "" {
-			set, err := programme.ReadPackages(os.DirFS(packages))
-			if err != nil {
-				return fmt.Errorf("--service-packages: %w", err)
-			}
-			cfg.Listings = set
 		}
 		if oidc.Issuer != "" { // the secret from $MOLEN_OIDC_CLIENT_SECRET too (withConfig)
 			oidc.Role = api.Role(oidcRole)

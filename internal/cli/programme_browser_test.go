@@ -24,13 +24,15 @@ func TestProgrammeInABrowser(t *testing.T) {
 
 // TestJourneyInABrowser runs web/test/journey.mjs in a real headless
 // Chromium against the demo: a hub's advisor sees a customer's next steps
-// with their reasons, recommends a marketplace service (the first-party
-// packages' listings), in English and Dutch; the company sees it in its
-// journey; axe-core finds no serious or critical violation.
+// with their reasons, recommends a marketplace service (one the demo
+// released: it waits for the eight first-party ones), in English and
+// Dutch; the company sees it in its journey; axe-core finds no serious or
+// critical violation.
 func TestJourneyInABrowser(t *testing.T) {
 	const company = "bram@vandijk.demo"             // owner of van-dijk-kunststof: a T0 only
 	const hubAdvisor = "ruben.smit@edih-noord.demo" // the advisor of the hub above it
-	scriptInDemo(t, "journey.mjs", func(dataDir string) []string {
+	ready := func(t *testing.T, d *Demo) { waitDemoCatalogue(t, d) }
+	scriptInDemoWhen(t, "journey.mjs", ready, func(dataDir string) []string {
 		return []string{"MOLEN_COMPANY_EMAIL=" + company, "MOLEN_COMPANY_PASSWORD=" + demoPassword(t, dataDir, company),
 			"MOLEN_ADVISOR_EMAIL=" + hubAdvisor, "MOLEN_ADVISOR_PASSWORD=" + demoPassword(t, dataDir, hubAdvisor)}
 	})
@@ -40,10 +42,12 @@ func TestJourneyInABrowser(t *testing.T) {
 // path through the programme in a real browser — made, registered, T0 by
 // the hub's advisor under its consent, a fieldlab's service, a
 // recommendation, two employees enrolled, T1 — and its report, KPIs and
-// EDIH export showing the change.
+// EDIH export showing the change. It waits for the demo's released
+// services, one of which the advisor recommends.
 func TestProgrammeDoneInABrowser(t *testing.T) {
 	const hubAdvisor = "ruben.smit@edih-noord.demo"
-	scriptInDemo(t, "done.mjs", func(dataDir string) []string {
+	ready := func(t *testing.T, d *Demo) { waitDemoCatalogue(t, d) }
+	scriptInDemoWhen(t, "done.mjs", ready, func(dataDir string) []string {
 		return []string{"MOLEN_ADVISOR_EMAIL=" + hubAdvisor, "MOLEN_ADVISOR_PASSWORD=" + demoPassword(t, dataDir, hubAdvisor)}
 	})
 }

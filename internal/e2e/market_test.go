@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"crypto/ed25519"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -21,6 +22,7 @@ import (
 	"github.com/molen-io/molen/internal/hub"
 	"github.com/molen-io/molen/internal/logtest"
 	"github.com/molen-io/molen/internal/market"
+	"github.com/molen-io/molen/internal/market/markettest"
 	"github.com/molen-io/molen/internal/sign"
 	"github.com/molen-io/molen/internal/svcpack"
 	"github.com/molen-io/molen/internal/svcpack/svcpacktest"
@@ -53,7 +55,8 @@ func pipelines(e *edge.Edge) []string {
 // edge: a provider publishes the SPC service, the platform releases it, a
 // company installs it on its edge, which downloads it with its own
 // identity (waiting while the hub fails to serve it), verifies it and
-// runs it as a pipeline; the edge goes offline,
+// runs it as a pipeline (a plain edge: it trusts the marketplace key the
+// hub named when it enrolled, and keeps it); the edge goes offline,
 // the version is revoked, and when the edge returns the service leaves
 // it, and the install's state says so.
 func TestMarketInstallAndRevokeOnAnOfflineEdge(t *testing.T) {
@@ -84,7 +87,7 @@ func TestMarketInstallAndRevokeOnAnOfflineEdge(t *testing.T) {
 	var edgeLog logtest.Buffer
 	cfg := edge.Config{DataDir: edgeDir, MQTTListen: "127.0.0.1:0", StatusListen: "127.0.0.1:0", HubURL: proxy.URL, EnrollToken: token,
 		ManifestPoll: 50 * time.Millisecond, HealthWindow: 500 * time.Millisecond, Version: "0.9.0-test",
-		MarketKeys: []ed25519.PublicKey{m.PublicKey()}, Log: slog.New(slog.NewTextHandler(&edgeLog, nil))}
+		Log: slog.New(slog.NewTextHandler(&edgeLog, nil))}
 	e, err := edge.Start(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -116,6 +119,16 @@ func TestMarketInstallAndRevokeOnAnOfflineEdge(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(edgeDir, "services", v.SHA256, "spc.wasm")); err != nil {
 		t.Fatalf("the package is not unpacked on the edge: %v", err)
 	}
+	b, err := os.ReadFile(filepath.Join(edgeDir, "credential.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cred struct {
+		MarketKeys []string `json:"market_keys"`
+	}
+	if err := json.Unmarshal(b, &cred); err != nil || !slices.Equal(cred.MarketKeys, []string{uplink.EncodeKey(m.PublicKey())}) {
+		t.Fatalf("the edge's credential keeps market keys %v (%v), want the hub's", cred.MarketKeys, err)
+	}
 
 	// Offline, the version is revoked; back, the edge drops it.
 	e.Close()
@@ -140,26 +153,7 @@ func releasedSPC(t *testing.T, h *hub.Hub, archive []byte) market.Version {
 	if err := h.Auth().CreateOrg(ctx, auth.Org{ID: "tools", Name: "Tools", Kind: auth.Provider, Parent: auth.PlatformOrg}); err != nil {
 		t.Fatal(err)
 	}
-	m := h.Market()
-	pub, key, _ := sign.GenerateKey()
-	pem, _ := sign.EncodePublicKey(pub)
-	if _, err := m.AddKey(ctx, "tools", "ci", string(pem), "usr_pub"); err != nil {
-		t.Fatal(err)
-	}
-	env, _, err := svcpack.Sign(key, archive, "tools")
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := m.Publish(ctx, "tools", "usr_pub", archive, env)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, a := range []struct{ as, action string }{{"provider", "submit"}, {"platform", "release"}} {
-		if v, err = m.Act(ctx, a.as, "tools", v.Listing, v.Version, a.action, "", "usr"); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return v
+	return markettest.Released(t, h.Market(), "tools", archive)
 }
 
 // TestMarketEdgeRefusesAPackageItsKeysDoNotVerify: an edge that trusts

@@ -39,6 +39,9 @@ type credential struct {
 	// as it named them at the edge's first enrollment, kept since: what
 	// a later hub says does not change them (--release-key overrides).
 	ReleaseKeys []string `json:"release_keys,omitempty"`
+	// MarketKeys are the platform's marketplace keys (uplink.EncodeKey),
+	// pinned the same way (--market-key overrides).
+	MarketKeys []string `json:"market_keys,omitempty"`
 
 	keyFingerprint string // set by public: the key's, for the status
 }

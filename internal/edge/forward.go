@@ -282,7 +282,7 @@ func (e *Edge) enroll(ctx context.Context, hub string, c credential, retry bool)
 	if !c.Pending || c.TokenHash != tokenHash || c.Key == "" {
 		// A key is proposed with one token only: reusing it with another
 		// could register it twice.
-		c = credential{Hub: hub, Key: newKeyText(), Pending: true, TokenHash: tokenHash, ReleaseKeys: c.ReleaseKeys}
+		c = credential{Hub: hub, Key: newKeyText(), Pending: true, TokenHash: tokenHash, ReleaseKeys: c.ReleaseKeys, MarketKeys: c.MarketKeys}
 		if err := saveCredential(e.cfg.DataDir, c); err != nil {
 			return credential{}, fmt.Errorf("store the proposed key before enrolling: %w", err)
 		}
@@ -299,11 +299,14 @@ func (e *Edge) enroll(ctx context.Context, hub string, c credential, retry bool)
 			// A hub from before edge keys ignores the key and issues a
 			// credential: keep both; the edge registers its key when the
 			// hub knows how.
-			pinned := c.ReleaseKeys
+			pinned, market := c.ReleaseKeys, c.MarketKeys
 			if len(pinned) == 0 {
 				pinned = validKeys(en.ReleaseKeys)
 			}
-			c = credential{Hub: hub, EdgeID: en.EdgeID, Org: en.Org, Name: en.Name, Credential: en.Credential, Key: c.Key, ReleaseKeys: pinned}
+			if len(market) == 0 {
+				market = validKeys(en.MarketKeys)
+			}
+			c = credential{Hub: hub, EdgeID: en.EdgeID, Org: en.Org, Name: en.Name, Credential: en.Credential, Key: c.Key, ReleaseKeys: pinned, MarketKeys: market}
 			if en.Credential != "" {
 				c.PendingKey, c.Key = c.Key, ""
 			}

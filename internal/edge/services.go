@@ -107,8 +107,9 @@ func (e *Edge) servicePipeline(p uplink.Part, secrets map[string]string) ([]byte
 	if !validSHA(si.SHA256) {
 		return nil, fmt.Errorf("%s: sha256: want 64 hex digits", p.Name)
 	}
-	if len(e.cfg.MarketKeys) == 0 {
-		return nil, fmt.Errorf("%s: this edge trusts no marketplace key (molen edge --market-key): it runs no installed service", p.Name)
+	marketKeys := e.marketKeys()
+	if len(marketKeys) == 0 {
+		return nil, fmt.Errorf("%s: this edge trusts no marketplace key (none learned at enrollment, no --market-key): it runs no installed service", p.Name)
 	}
 	dir := filepath.Join(e.cfg.DataDir, servicesDir)
 	archive, err := os.ReadFile(filepath.Join(dir, si.SHA256+svcpack.Ext))
@@ -124,7 +125,7 @@ func (e *Edge) servicePipeline(p uplink.Part, secrets map[string]string) ([]byte
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", p.Name, err)
 	}
-	if _, err := svcpack.Verify(archive, si.SHA256, si.Signature, si.Release, e.cfg.MarketKeys); err != nil {
+	if _, err := svcpack.Verify(archive, si.SHA256, si.Signature, si.Release, marketKeys); err != nil {
 		e.metrics.serviceRefused.Inc()
 		// A package that fails is not kept: the next fetch downloads it
 		// again.

@@ -257,6 +257,32 @@ func (e *Edge) releaseKeys() []ed25519.PublicKey {
 	e.fwd.mu.Lock()
 	pinned := e.fwd.identity.ReleaseKeys
 	e.fwd.mu.Unlock()
+	return decodeKeys(pinned)
+}
+
+// marketKeys are the marketplace keys whose countersigned services the
+// edge runs: --market-key's, or else those the hub named at the edge's
+// first enrollment (pinned as the release keys are).
+func (e *Edge) marketKeys() []ed25519.PublicKey {
+	if len(e.cfg.MarketKeys) > 0 {
+		return e.cfg.MarketKeys
+	}
+	e.fwd.mu.Lock()
+	pinned := e.fwd.identity.MarketKeys
+	e.fwd.mu.Unlock()
+	if len(pinned) == 0 {
+		// At start the stored manifest loads before the forwarder has
+		// loaded the identity.
+		if c, ok, err := loadCredential(e.cfg.DataDir); ok && err == nil {
+			pinned = c.MarketKeys
+		}
+	}
+	return decodeKeys(pinned)
+}
+
+// decodeKeys are the Ed25519 public keys of keys (uplink.EncodeKey),
+// leaving out any that is not one.
+func decodeKeys(pinned []string) []ed25519.PublicKey {
 	var out []ed25519.PublicKey
 	for _, s := range pinned {
 		if k, err := uplink.DecodePublicKey(s); err == nil {

@@ -75,6 +75,7 @@ type Service struct {
 	stopOnce sync.Once
 
 	releases        ReleaseStore
+	market          []ed25519.PublicKey // named to enrolling edges (SetMarketKeys)
 	releasesRefused prometheus.Counter
 
 	serviceParts ServiceParts // nil: no marketplace

@@ -39,6 +39,11 @@ type ReleaseStore struct {
 // SetReleases has the service keep releases in rs.
 func (s *Service) SetReleases(rs ReleaseStore) { s.releases = rs }
 
+// SetMarketKeys names the platform's marketplace keys to enrolling edges:
+// they run the services installed from the hub that one of them
+// countersigned.
+func (s *Service) SetMarketKeys(keys ...ed25519.PublicKey) { s.market = keys }
+
 // Release is one uploaded release: a signed binary of a version for one
 // OS and architecture.
 type Release struct {

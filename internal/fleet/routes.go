@@ -47,13 +47,13 @@ func (s *Service) enroll(r *http.Request, _ api.Principal) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		return uplink.Enrollment{EdgeID: e.ID, Org: e.Org, Name: e.Name, ReleaseKeys: s.releaseKeys()}, nil
+		return uplink.Enrollment{EdgeID: e.ID, Org: e.Org, Name: e.Name, ReleaseKeys: s.releaseKeys(), MarketKeys: s.marketKeys()}, nil
 	}
 	e, cred, err := s.Enroll(r.Context(), req.Token, req.Credential)
 	if err != nil {
 		return nil, err
 	}
-	return uplink.Enrollment{EdgeID: e.ID, Org: e.Org, Name: e.Name, Credential: cred, ReleaseKeys: s.releaseKeys()}, nil
+	return uplink.Enrollment{EdgeID: e.ID, Org: e.Org, Name: e.Name, Credential: cred, ReleaseKeys: s.releaseKeys(), MarketKeys: s.marketKeys()}, nil
 }
 
 // releaseKeys are the keys the hub accepts releases signed with, as an
@@ -61,6 +61,16 @@ func (s *Service) enroll(r *http.Request, _ api.Principal) (any, error) {
 func (s *Service) releaseKeys() []string {
 	var out []string
 	for _, k := range s.releases.Keys {
+		out = append(out, uplink.EncodeKey(k))
+	}
+	return out
+}
+
+// marketKeys are the platform's marketplace keys, as an enrolling edge
+// learns them.
+func (s *Service) marketKeys() []string {
+	var out []string
+	for _, k := range s.market {
 		out = append(out, uplink.EncodeKey(k))
 	}
 	return out

@@ -96,10 +96,6 @@ type Config struct {
 	// by (docs/fleet.md#software-update); none: it accepts no release.
 	// Their binaries are kept in DataDir/releases.
 	ReleaseKeys []ed25519.PublicKey
-	// Listings are the marketplace's services the programme's journeys
-	// recommend (programme.ReadPackages of the first-party packages);
-	// nil: none.
-	Listings programme.Listings
 
 	// TLSCert and TLSKey are PEM files of the hub's certificate (with its
 	// chain) and key: with both, the hub serves HTTPS only (TLS 1.2 and
@@ -517,8 +513,9 @@ func (h *Hub) open(ctx context.Context) error {
 		return err
 	}
 	h.fleet.SetServiceParts(h.market.ServiceParts)
+	h.fleet.SetMarketKeys(h.market.PublicKey())
 	if h.prog, err = programme.New(ctx, programme.Config{DB: h.meta, Audit: h.audit, HubOf: h.hubOf,
-		Orgs: progOrgs{h.auth}, Connected: h.fleet.Connected, Evidence: h.evidence, Listings: cfg.Listings, Installs: h.installs, Log: cfg.Log.With("component", "programme"), Now: cfg.Now, Reg: reg,
+		Orgs: progOrgs{h.auth}, Connected: h.fleet.Connected, Evidence: h.evidence, Listings: marketListings{h.market}, Installs: h.installs, Log: cfg.Log.With("component", "programme"), Now: cfg.Now, Reg: reg,
 		PublicURL: h.PublicURL, EmailOf: func(ctx context.Context, user string) (string, error) {
 			u, err := h.auth.User(ctx, user)
 			return u.Email, err
@@ -785,7 +782,8 @@ func (o progOrgs) CreateOrgTx(ctx context.Context, tx *sql.Tx, id, name, kind, p
 
 // evidence is what molen measures of org's factory, for the programme:
 // its edges, machines, series and days of data.
-// installs are a company's edges, by when they enrolled, for its journey.
+// installs are a company's edges, by when they enrolled, and the
+// marketplace services installed for it, for its journey.
 func (h *Hub) installs(ctx context.Context, org string) ([]programme.Install, error) {
 	edges, err := h.fleet.Edges(ctx, org)
 	if err != nil {
@@ -794,8 +792,41 @@ func (h *Hub) installs(ctx context.Context, org string) ([]programme.Install, er
 	var out []programme.Install
 	for _, e := range edges {
 		if !e.Enrolled.IsZero() {
-			out = append(out, programme.Install{At: e.Enrolled, What: e.Name})
+			out = append(out, programme.Install{At: e.Enrolled, Kind: programme.InstallEdge, What: e.Name})
 		}
+	}
+	ins, err := h.market.Installs(ctx, org)
+	if err != nil {
+		return nil, err
+	}
+	for _, in := range ins {
+		out = append(out, programme.Install{At: in.Created, Kind: programme.InstallService, What: in.Service + " (" + in.Name + ")"})
+	}
+	return out, nil
+}
+
+// marketListings are the marketplace's services with a released version
+// (a revoked or only deprecated one is not recommended), as the
+// programme's journeys recommend them.
+type marketListings struct{ m *market.Service }
+
+func (l marketListings) Listings(ctx context.Context) ([]programme.Listing, error) {
+	ls, err := l.m.Catalogue(ctx, "", market.Filter{})
+	if err != nil {
+		return nil, err
+	}
+	var out []programme.Listing
+	for _, x := range ls {
+		if x.Latest == "" {
+			continue
+		}
+		p := programme.Listing{ID: x.ID, NameEN: x.Name["en"], NameNL: x.Name["nl"], Category: x.Category, Dimensions: []string{}, Provider: x.Provider}
+		for _, d := range x.Maturity {
+			if id := programme.Dimension(d); id != "" {
+				p.Dimensions = append(p.Dimensions, id)
+			}
+		}
+		out = append(out, p)
 	}
 	return out, nil
 }

@@ -73,7 +73,7 @@ type Recommended struct {
 // Event is a step of a company's journey.
 type Event struct {
 	At   time.Time `json:"at"`
-	Kind string    `json:"kind"` // assessment, service, recommended, enrolled, completed, edge
+	Kind string    `json:"kind"` // assessment, service, recommended, enrolled, completed, edge, installed
 	// What names it in the asked language: "T0 (41.7)", a service's type
 	// and provider, a course's title.
 	What string `json:"what"`
@@ -84,8 +84,15 @@ type Event struct {
 // its timeline.
 type Install struct {
 	At   time.Time
+	Kind string // InstallEdge or InstallService
 	What string
 }
+
+// The kinds of Install, as its timeline event's kind.
+const (
+	InstallEdge    = "edge"      // an edge connected
+	InstallService = "installed" // a marketplace service installed
+)
 
 // Journey is a company's recommendations and timeline.
 type Journey struct {
@@ -452,7 +459,7 @@ func (s *Service) JourneyOf(ctx context.Context, c Company, list []Assessment, r
 			return Journey{}, fmt.Errorf("installs of %s: %w", c.Org, err)
 		}
 		for _, in := range ins {
-			j.Timeline = append(j.Timeline, Event{At: in.At.UTC(), Kind: "edge", What: in.What})
+			j.Timeline = append(j.Timeline, Event{At: in.At.UTC(), Kind: cmp.Or(in.Kind, InstallEdge), What: in.What})
 		}
 	}
 	slices.SortStableFunc(j.Timeline, func(a, b Event) int {

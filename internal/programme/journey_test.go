@@ -3,10 +3,8 @@ package programme
 import (
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
-	"testing/fstest"
 	"time"
 
 	"github.com/molen-io/molen/internal/api"
@@ -54,23 +52,6 @@ func setLevel(m map[string]int, k string, v int) map[string]int {
 	}
 	m[k] = v
 	return m
-}
-
-// TestReadPackages: the first-party packages' manifests are listings with
-// the questionnaire's dimension IDs and both names; a broken manifest is
-// refused naming its package.
-func TestReadPackages(t *testing.T) {
-	set, err := ReadPackages(os.DirFS("../../services"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(set) == 0 || set[0].ID != "molen-spc" || set[0].NameNL == "" || set[0].Provider != "molen" ||
-		fmt.Sprint(set[0].Dimensions) != "[data automation]" || set[0].Category != "ai" {
-		t.Errorf("listings: %+v", set)
-	}
-	if _, err := ReadPackages(fstest.MapFS{"bad/margo.yaml": {Data: []byte("kind: x\n")}}); err == nil || !strings.Contains(err.Error(), "service package bad") {
-		t.Errorf("a broken manifest: %v", err)
-	}
 }
 
 // TestJourney: the recommendations address the company's two lowest

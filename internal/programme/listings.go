@@ -1,15 +1,6 @@
 package programme
 
-import (
-	"context"
-	"fmt"
-	"io/fs"
-	"path"
-	"slices"
-	"strings"
-
-	"github.com/molen-io/molen/internal/service"
-)
+import "context"
 
 // Listing is a marketplace service as a journey recommends it: what it is
 // called, its technology category, the DMA dimensions it helps with and
@@ -32,8 +23,7 @@ func (l Listing) Name(lang string) string {
 }
 
 // Listings gives the marketplace's services released for companies. The
-// hub plugs in its source: the first-party packages' manifests
-// (ReadPackages) or the marketplace's released listings.
+// hub plugs in its source: the marketplace's released listings.
 type Listings interface {
 	Listings(ctx context.Context) ([]Listing, error)
 }
@@ -55,34 +45,6 @@ var maturityDimension = map[string]string{
 	"green-digitalisation":         "green",
 }
 
-// ReadPackages reads the listings of the service packages in fsys: every
-// */margo.yaml, checked as the marketplace checks it. The provider is the
-// manifest's first organisation.
-func ReadPackages(fsys fs.FS) (ListingSet, error) {
-	files, err := fs.Glob(fsys, "*/margo.yaml")
-	if err != nil {
-		return nil, err
-	}
-	var out ListingSet
-	for _, f := range files {
-		b, err := fs.ReadFile(fsys, f)
-		if err != nil {
-			return nil, err
-		}
-		pkg, err := service.ParseManifest(b)
-		if err != nil {
-			return nil, fmt.Errorf("service package %s: %w", path.Dir(f), err)
-		}
-		m, x := pkg.Manifest, pkg.Molen
-		l := Listing{ID: m.Metadata.ID, NameEN: m.Metadata.Name, NameNL: x.Translations["nl"].Name, Category: x.Category, Dimensions: []string{}}
-		for _, d := range x.Maturity {
-			l.Dimensions = append(l.Dimensions, maturityDimension[d])
-		}
-		if len(m.Metadata.Catalog.Organization) > 0 {
-			l.Provider = m.Metadata.Catalog.Organization[0].Name
-		}
-		out = append(out, l)
-	}
-	slices.SortFunc(out, func(a, b Listing) int { return strings.Compare(a.ID, b.ID) })
-	return out, nil
-}
+// Dimension is the questionnaire's dimension ID of a service manifest's
+// maturity dimension (x-molen.maturity); "" for one it does not know.
+func Dimension(maturity string) string { return maturityDimension[maturity] }

@@ -105,6 +105,11 @@ type Enrollment struct {
 	// which the edge keeps from its first enrollment on: the keys its
 	// software updates must be signed with (docs/fleet.md#software-update).
 	ReleaseKeys []string `json:"release_keys,omitempty"`
+	// MarketKeys are the platform's marketplace public keys (EncodeKey),
+	// which the edge keeps from its first enrollment on: a service
+	// installed from the hub runs only when one of them countersigned its
+	// version (docs/services.md#trust).
+	MarketKeys []string `json:"market_keys,omitempty"`
 }
 
 // KeyChange is the body of POST /api/v1/edge/key: the edge's new public
