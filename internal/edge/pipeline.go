@@ -244,9 +244,13 @@ type PipelineStatus struct {
 }
 
 func (ps *pipelineState) status() *PipelineStatus {
+	// The runner's counters first, outside ps.mu: a pipeline holds its own
+	// lock while it hands events to addEvents, which takes ps.mu, so taking
+	// them in the other order here could stop both for good.
+	stats := ps.runner.Stats()
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
-	s := &PipelineStatus{File: ps.file, LoadedAt: ps.loadedAt.UTC(), LoadError: ps.loadError, Warnings: ps.warnings,
+	s := &PipelineStatus{Stats: stats, File: ps.file, LoadedAt: ps.loadedAt.UTC(), LoadError: ps.loadError, Warnings: ps.warnings,
 		Events: make(map[string]int64, len(ps.eventCount)), EventsDropped: ps.outgoingDropped}
 	for k, n := range ps.eventCount {
 		s.Events[k] = n
@@ -257,7 +261,6 @@ func (ps *pipelineState) status() *PipelineStatus {
 			s.Local[k] = p.Value.Any()
 		}
 	}
-	s.Stats = ps.runner.Stats()
 	return s
 }
 
