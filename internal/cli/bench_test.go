@@ -5,9 +5,11 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
+	"flag"
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/molen-io/molen/internal/bench"
 )
@@ -18,6 +20,16 @@ import (
 func TestMain(m *testing.M) {
 	if os.Getenv("MOLEN_CLI_TEST_MAIN") == "1" {
 		os.Exit(Main(os.Args[1:], os.Stdout, os.Stderr))
+	}
+	// Each browser test of this package starts a demo and a browser: on a
+	// busy 2-core machine they take longer together than go test's default
+	// limit of 10 minutes for a package. That default becomes 25 minutes
+	// here; a -timeout given other than 10m is kept.
+	flag.Parse()
+	if f := flag.Lookup("test.timeout"); f != nil && f.Value.String() == (10*time.Minute).String() {
+		if err := f.Value.Set((25 * time.Minute).String()); err != nil {
+			panic(err)
+		}
 	}
 	os.Exit(m.Run())
 }

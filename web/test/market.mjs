@@ -21,8 +21,11 @@ await signIn(page, env('MOLEN_EMAIL'), env('MOLEN_PASSWORD'));
 await go(page, '#/market', 'Catalogue');
 await page.waitForSelector('[data-service="molen-spc"]');
 if (!/by molen/.test(await text(page, '[data-service="molen-spc"]'))) fail('the SPC card names no provider');
-await page.selectOption('#mkt-category', 'robotics');
+// (The demo releases its other first-party services meanwhile, one for
+// each category: a search that matches none of them.)
+await page.fill('#mkt-q', 'no service is called this');
 await page.waitForSelector('main p:text-is("No service matches.")');
+await page.fill('#mkt-q', '');
 await page.selectOption('#mkt-category', 'ai');
 await page.selectOption('#mkt-maturity', 'automation-and-ai');
 await page.waitForSelector('[data-service="molen-spc"]');
