@@ -24,42 +24,34 @@ import (
 // machine: a long deadline, not a timed assertion.
 func waitDemoSPC(t *testing.T, d *Demo) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Minute)
-	for {
+	waitWithin(t, 5*time.Minute, "the demo's SPC install on its edge", func() bool {
 		in, err := d.Hub.Market().Install(t.Context(), hub.DefaultOrg, "spc-spindle")
-		if err == nil && len(in.Edges) == 1 && in.Edges[0].State == "installed" {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the demo's SPC install: %+v %v", in, err)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		return err == nil && len(in.Edges) == 1 && in.Edges[0].State == "installed"
+	})
 }
 
-// waitDemoCatalogue waits until the catalogue a company sees holds
-// molen's eight first-party services, released. Building them all on a
-// cold cache takes minutes on a loaded machine: a long deadline, not a
-// timed assertion.
+// waitDemoCatalogue waits until the demo has filled its marketplace and
+// checks that the catalogue a company sees holds molen's eight
+// first-party services, released. Building them all on a cold cache takes
+// minutes on a loaded machine: a long deadline, not a timed assertion.
 func waitDemoCatalogue(t *testing.T, d *Demo) []market.Listing {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Minute)
-	for {
-		ls, err := d.Hub.Market().Catalogue(t.Context(), hub.DefaultOrg, market.Filter{})
-		released := 0
-		for _, l := range ls {
-			if l.Provider == demoProvider && l.Latest != "" {
-				released++
-			}
-		}
-		if err == nil && released == len(demoServices) {
-			return ls
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the demo's catalogue: %d of %d released (%v)", released, len(demoServices), err)
-		}
-		time.Sleep(time.Second)
+	select {
+	case <-d.marketDone: // the demo has published what it could
+	case <-time.After(15 * time.Minute):
+		t.Fatal("the demo's marketplace still being filled after 15 minutes")
 	}
+	ls, err := d.Hub.Market().Catalogue(t.Context(), hub.DefaultOrg, market.Filter{})
+	released := 0
+	for _, l := range ls {
+		if l.Provider == demoProvider && l.Latest != "" {
+			released++
+		}
+	}
+	if err != nil || released != len(demoServices) {
+		t.Fatalf("the demo's catalogue: %d of %d released (%v)", released, len(demoServices), err)
+	}
+	return ls
 }
 
 // TestDemoInstallsSPC: molen demo, run in a checkout, publishes molen's

@@ -129,16 +129,16 @@ func TestSerialTimeouts(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- in.Run(t.Context(), sink) }()
 	t.Cleanup(func() { <-done }) // t.Context ends before cleanups run
-	waitUntil(t, "a first reading", func() bool { return sink.Len() >= len(want) })
+	connectortest.WaitFor(t, "a first reading", func() bool { return sink.Len() >= len(want) })
 
 	p.Stop()
-	waitUntil(t, "three timeouts and the port reopened", func() bool {
+	connectortest.WaitFor(t, "three timeouts and the port reopened", func() bool {
 		st := in.Status()
 		return st.Rejected[modbus.ReasonTimeout] >= 3 && st.State == connector.Disconnected
 	})
 	p.Start()
 	want = set(t, p.Server, conformanceRegisters, 2)
-	waitUntil(t, "round 2's values", func() bool {
+	connectortest.WaitFor(t, "round 2's values", func() bool {
 		got := map[string]uns.Value{}
 		for _, pt := range sink.Points() {
 			got[pt.Series] = pt.Value
@@ -152,17 +152,5 @@ func TestSerialTimeouts(t *testing.T) {
 	})
 	if st := in.Status(); st.Connects != 2 {
 		t.Errorf("connects %d, want 2", st.Connects)
-	}
-}
-
-// waitUntil polls cond; the deadline is for a hung input.
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("waited for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"slices"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/molen-io/molen/internal/connector"
 	"github.com/molen-io/molen/internal/connector/connectortest"
@@ -66,17 +65,10 @@ func run(t *testing.T, cfg *mtconnect.Config) *running {
 	return r
 }
 
-// waitFor polls cond until it holds; the deadline (a minute, for a loaded
-// machine) is for a hung input.
-func waitFor(t *testing.T, what string, r *running, cond func() bool) {
+// waitFor waits until cond holds (connectortest.WaitFor).
+func waitFor(t *testing.T, what string, _ *running, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("waited for %s; status %+v", what, r.in.Status())
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	connectortest.WaitFor(t, what, cond)
 }
 
 // lastPoint returns the last point of series the sink accepted.

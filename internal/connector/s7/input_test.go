@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"testing"
-	"time"
 
 	"github.com/molen-io/molen/internal/connector"
 	"github.com/molen-io/molen/internal/connector/connectortest"
@@ -38,13 +37,7 @@ func run(t *testing.T, cfg *s7.Config) *running {
 
 func (r *running) waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("waited for %s; status %+v", what, r.in.Status())
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	connectortest.WaitFor(t, what, cond)
 }
 
 // latest returns the last value of each series the sink accepted.
