@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -44,7 +45,10 @@ type Config struct {
 	EdgePprof string
 
 	Molen string // the molen binary that runs hub and edge
-	Dir   string // their data directories and logs; "" a temporary one
+	// EdgeMolen runs the edge instead ("" Molen): an edge-only build
+	// (-tags edgeonly), which cannot run the hub.
+	EdgeMolen string
+	Dir       string // their data directories and logs; "" a temporary one
 
 	// Running processes to measure instead of starting them: the edge's
 	// MQTT and status addresses, the hub's URL and an API token of the
@@ -277,7 +281,7 @@ func (s *stack) start(ctx context.Context) error {
 			}
 			args = append(args, "--inputs", f)
 		}
-		if s.edge, err = startChild(cfg.Molen, dir, "edge", args...); err != nil {
+		if s.edge, err = startChild(cmp.Or(cfg.EdgeMolen, cfg.Molen), dir, "edge", args...); err != nil {
 			return err
 		}
 		if err := waitFor(ctx, s.edge, "the edge listens", func() bool {

@@ -89,7 +89,7 @@ with --json.`,
 			}
 			run.SyncInterval, run.Dir = cfg.SyncInterval, cfg.Dir
 			run.EdgeMQTT, run.EdgeStatus, run.HubURL, run.HubToken = cfg.EdgeMQTT, cfg.EdgeStatus, cfg.HubURL, cfg.HubToken
-			run.EdgeDir, run.HubDir, run.EdgePprof = cfg.EdgeDir, cfg.HubDir, cfg.EdgePprof
+			run.EdgeDir, run.HubDir, run.EdgePprof, run.EdgeMolen = cfg.EdgeDir, cfg.HubDir, cfg.EdgePprof, cfg.EdgeMolen
 			run.Broker, run.InputInflight, run.InputVersion = cfg.Broker, cfg.InputInflight, cfg.InputVersion
 			if run.HubToken == "" {
 				run.HubToken = os.Getenv("MOLEN_BENCH_HUB_TOKEN")
@@ -136,6 +136,7 @@ with --json.`,
 	f.DurationVar(&cfg.SyncInterval, "buffer-sync-interval", 0, "the edge's --buffer-sync-interval: 0 fsyncs before every acknowledgement")
 	f.BoolVar(&asJSON, "json", false, "print the result as JSON, for comparing runs")
 	f.StringVar(&cfg.Molen, "molen", "", "molen binary that runs hub and edge (default: this one)")
+	f.StringVar(&cfg.EdgeMolen, "edge-molen", "", "molen binary that runs the edge, e.g. an edge-only build (default: --molen)")
 	f.StringVar(&cfg.Dir, "data", "", "directory for their data and logs (default: a temporary one, removed after)")
 	f.StringVar(&cfg.EdgeMQTT, "edge-mqtt", "", "measure a running edge: its MQTT listener (with --edge-status, --hub, --hub-token)")
 	f.StringVar(&cfg.EdgeStatus, "edge-status", "", "the running edge's status address (its /metrics)")

@@ -1,6 +1,8 @@
 package edge
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/molen-io/molen/internal/outbox"
@@ -43,5 +45,45 @@ func TestResendOfAPublishOnItsWay(t *testing.T) {
 	}
 	if tab.stored(other) {
 		t.Fatal("a publish never stored is recognised")
+	}
+}
+
+// The table's index against a model: an identity is remembered while its
+// newest addition is among the last size additions. Few distinct
+// identities make re-additions, evictions of re-added ones and long probe
+// runs (deletions in the middle of them) common.
+func TestResendTableAgainstModel(t *testing.T) {
+	ids := make([]resendID, 3*200)
+	for i := range ids {
+		ids[i] = newResendID("c", uint16(i), "f/m/t", []byte(fmt.Sprint(i)))
+	}
+	for _, size := range []int{1, 3, 64, 200} {
+		tab := newResendTable(size)
+		newest := map[int]int{} // identity → its newest addition
+		rng := rand.New(rand.NewPCG(1, uint64(size)))
+		id := func(i int) resendID { return ids[i] }
+		distinct := 3 * size
+		for n := range 20 * size {
+			i := rng.IntN(distinct)
+			tab.add(id(i))
+			newest[i] = n
+			if n%7 != 0 && n != 20*size-1 {
+				continue
+			}
+			want := 0
+			for j := range distinct {
+				k, ok := newest[j]
+				in := ok && k > n-size
+				if in {
+					want++
+				}
+				if got := tab.has(id(j)); got != in {
+					t.Fatalf("size %d after %d adds: has(%d) = %v, want %v", size, n+1, j, got, in)
+				}
+			}
+			if got := tab.len(); got != want {
+				t.Fatalf("size %d after %d adds: len = %d, want %d", size, n+1, got, want)
+			}
+		}
 	}
 }
