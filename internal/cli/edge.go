@@ -191,7 +191,7 @@ pipeline file's warnings, and every problem found (exit status 1).
 // between collections instead of Go's twice. An edge runs on small
 // industrial PCs beside other software; at 1,000 tags its live heap is
 // 7–11 MB, and the collector's headroom was most of its anonymous
-// memory (docs/adr/00XX-edge-footprint.md).
+// memory (docs/adr/0034-edge-footprint.md).
 const edgeGCPercent = 50
 
 // edgeGC sets edgeGCPercent unless $GOGC is set (then the runtime read it

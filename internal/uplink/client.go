@@ -199,7 +199,7 @@ func (c *Client) Send(ctx context.Context, b Batch) (Ack, error) {
 	if c.enc == nil {
 		// Lower memory: the encoder's tables sized for a batch (at most
 		// MaxBatchBytes), not for streams; 1.8 MB of an edge's heap at
-		// 1,000 tags otherwise (docs/adr/00XX-edge-footprint.md).
+		// 1,000 tags otherwise (docs/adr/0034-edge-footprint.md).
 		enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1), zstd.WithLowerEncoderMem(true))
 		if err != nil {
 			return Ack{}, fmt.Errorf("zstd encoder: %w", err)
