@@ -142,17 +142,6 @@ func (p *postgresServer) stop(t *testing.T, mode string) {
 	<-done
 }
 
-// healthy reports whether h's /healthz answers 200 (its metadata database
-// answers).
-func (h *hub) healthy() bool {
-	resp, err := httpClient.Get(h.url + "/healthz")
-	if err != nil {
-		return false
-	}
-	resp.Body.Close()
-	return resp.StatusCode == 200
-}
-
 // TestFaultsPostgresRestart runs two hub replicas (processes) on a private
 // PostgreSQL server and a three-node NATS cluster (in the test process),
 // and an edge given both replicas' addresses, with the simulator
