@@ -20,9 +20,8 @@ type Rate struct {
 	Burst     int
 }
 
-// Limiter keeps token buckets by key. The hub's own is in memory
-// (internal/ratelimit); hubs that share load can use one that keeps the
-// buckets in a shared store, behind the same method.
+// Limiter keeps token buckets by key (internal/ratelimit): in memory for
+// a single hub, in PostgreSQL for the replicas of a hub cluster.
 type Limiter interface {
 	// Take takes one request from the bucket of key at now, and answers
 	// 0, or how long to wait before one is there.

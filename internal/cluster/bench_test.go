@@ -62,3 +62,42 @@ func BenchmarkPublish(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkRateLimitKV measures what a rate-limit take kept in a NATS
+// JetStream key-value bucket (R3, every write fsynced, as the uplink
+// stream's nodes run) would cost: a read and a compare-and-set update of
+// the bucket's key, the alternative to one PostgreSQL statement
+// (internal/ratelimit BenchmarkTake; ADR "cluster rate limits").
+func BenchmarkRateLimitKV(b *testing.B) {
+	nc := clustertest.Start(b, 3, true)
+	_, js, err := cluster.Connect(b.Context(), nc.URLs, "bench", slog.New(slog.DiscardHandler))
+	if err != nil {
+		b.Fatal(err)
+	}
+	kv, err := js.CreateKeyValue(b.Context(), jetstream.KeyValueConfig{Bucket: "rates", Replicas: 3, Storage: jetstream.FileStorage})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := kv.Put(b.Context(), "caller", []byte("1")); err != nil {
+		b.Fatal(err)
+	}
+	// A take reads the bucket and writes it back if unchanged; the read
+	// may come from a replica behind the leader (a direct get): then the
+	// write is refused and the take reads again.
+	var retries int
+	for b.Loop() {
+		e, err := kv.Get(b.Context(), "caller")
+		if err != nil {
+			b.Fatal(err)
+		}
+		for ; ; retries++ {
+			if _, err = kv.Update(b.Context(), "caller", e.Value(), e.Revision()); err == nil {
+				break
+			}
+			if e, err = kv.Get(b.Context(), "caller"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportMetric(float64(retries)/float64(b.N), "retries/op")
+}

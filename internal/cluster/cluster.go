@@ -37,7 +37,15 @@ type Node struct {
 	// Routes are the other nodes' cluster addresses (host:port or
 	// nats-route://host:port).
 	Routes []string
-	Dir    string // JetStream's store directory
+	// Advertise is the route address this node tells the other nodes
+	// (and they tell each other) to reach it at; empty: the address it
+	// listens on. Behind a proxy or NAT, that address.
+	Advertise string
+	// NoAdvertise keeps the node from telling its clients the other
+	// nodes' client addresses: a client reaches only the servers it was
+	// given.
+	NoAdvertise bool
+	Dir         string // JetStream's store directory
 	// SyncAlways has JetStream fsync every write before it acknowledges
 	// it; otherwise it fsyncs every SyncInterval (default 2 minutes).
 	SyncAlways   bool
@@ -120,7 +128,7 @@ func StartNode(n Node, log *slog.Logger) (*server.Server, error) {
 		if err != nil {
 			return nil, fmt.Errorf("cluster.node.cluster_listen: %w", err)
 		}
-		opts.Cluster = server.ClusterOpts{Name: Name, Host: ch, Port: cp}
+		opts.Cluster = server.ClusterOpts{Name: Name, Host: ch, Port: cp, Advertise: n.Advertise, NoAdvertise: n.NoAdvertise}
 		for _, r := range n.Routes {
 			u, _ := routeURL(r) // checked by Validate
 			opts.Routes = append(opts.Routes, u)

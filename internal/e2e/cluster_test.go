@@ -27,7 +27,7 @@ const clusterBase = int64(1_700_000_000_000_000_000)
 
 // startReplica starts a hub replica on the PostgreSQL schema and the NATS
 // cluster nodes, stopped when the test ends.
-func startReplica(t *testing.T, dsn, schema string, nats []string, name string, now func() time.Time) *hub.Hub {
+func startReplica(t *testing.T, dsn, schema string, nats []string, name string, now func() time.Time, opts ...func(*hub.Config)) *hub.Hub {
 	t.Helper()
 	var logs logtest.Buffer
 	t.Cleanup(func() {
@@ -35,10 +35,14 @@ func startReplica(t *testing.T, dsn, schema string, nats []string, name string, 
 			t.Logf("log of replica %s:\n%s", name, logs.String())
 		}
 	})
-	h, err := hub.Start(t.Context(), hub.Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0", Store: dsn, StoreSchema: schema, Out: io.Discard,
+	cfg := hub.Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0", Store: dsn, StoreSchema: schema, Out: io.Discard,
 		Log:     slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		Now:     now,
-		Cluster: &hub.Cluster{NATS: nats, Replica: name, Replicas: 3, Partitions: 4, AckWait: time.Second}})
+		Cluster: &hub.Cluster{NATS: nats, Replica: name, Replicas: 3, Partitions: 4, AckWait: time.Second}}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	h, err := hub.Start(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

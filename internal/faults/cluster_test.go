@@ -153,14 +153,7 @@ func TestFaultsKillNATSNode(t *testing.T) {
 	// once the NATS cluster elected its leaders.
 	var admin string
 	for _, h := range replicas {
-		waitUntil(t, 2*time.Minute, h.url+" up", func() bool {
-			resp, err := httpClient.Get(h.url + "/healthz")
-			if err != nil {
-				return false
-			}
-			resp.Body.Close()
-			return resp.StatusCode == 200
-		})
+		waitUntil(t, 2*time.Minute, h.url+" up", h.healthy)
 		if tok, err := os.ReadFile(filepath.Join(h.dir, "admin-token")); err == nil {
 			admin = strings.TrimSpace(string(tok))
 		}

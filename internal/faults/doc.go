@@ -30,6 +30,12 @@
 //	                                flight, NATS nodes in the test process (MOLEN_TEST_POSTGRES)
 //	TestFaultsKillNATSNode          kill -9 of three replicas in turn, each running one of the
 //	                                three NATS nodes of the uplink stream (MOLEN_TEST_POSTGRES)
+//	TestFaultsPostgresRestart       a private PostgreSQL server stopped (fast, immediate) and
+//	                                started under two replicas (initdb and postgres installed;
+//	                                MOLEN_REQUIRE_POSTGRES_SERVER makes their absence an error)
+//	TestFaultsNATSPartition         one of three NATS nodes cut off from the others (and from its
+//	                                clients) through proxies on its routes, then healed
+//	                                (MOLEN_TEST_POSTGRES)
 //	TestFaultsKillEdgeWhileApplying kill -9 of the edge while a manifest is on trial
 //	TestFaultsKillInsideApply       the edge killed (SIGKILL) at fault points inside an apply:
 //	                                after desired.json is written, and between the old inputs'

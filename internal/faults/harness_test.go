@@ -340,6 +340,17 @@ func (h *hub) restart(t *testing.T) {
 	waitHTTP(t, h.url+"/healthz")
 }
 
+// healthy reports whether h's /healthz answers 200 (its metadata database
+// answers).
+func (h *hub) healthy() bool {
+	resp, err := httpClient.Get(h.url + "/healthz")
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == 200
+}
+
 // createEdge registers an edge and returns its enrollment token.
 func (h *hub) createEdge(t *testing.T, name string) string {
 	t.Helper()

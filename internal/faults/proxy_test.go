@@ -31,6 +31,7 @@ type proxy struct {
 	t      *testing.T
 	target string
 	addr   string
+	raw    bool // bytes only: no HTTP requests looked for, no faults but down
 
 	mu        sync.Mutex // guards the fields below
 	ln        net.Listener
@@ -56,7 +57,20 @@ type proxy struct {
 
 func startProxy(t *testing.T, target string) *proxy {
 	t.Helper()
-	p := &proxy{t: t, target: target, conns: map[*pconn]struct{}{}}
+	return newProxy(t, target, false)
+}
+
+// startTCPProxy starts a proxy that forwards bytes as they come, without
+// looking for HTTP requests (for NATS's routes and clients): down and up
+// cut and heal the link.
+func startTCPProxy(t *testing.T, target string) *proxy {
+	t.Helper()
+	return newProxy(t, target, true)
+}
+
+func newProxy(t *testing.T, target string, raw bool) *proxy {
+	t.Helper()
+	p := &proxy{t: t, target: target, raw: raw, conns: map[*pconn]struct{}{}}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -96,6 +110,13 @@ func (p *proxy) down() {
 	for c := range conns {
 		c.reset()
 	}
+}
+
+// isUp reports whether the proxy listens.
+func (p *proxy) isUp() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.ln != nil
 }
 
 // up listens again on the same address.
@@ -213,6 +234,9 @@ func (p *proxy) serve(c *net.TCPConn) {
 		return
 	}
 	pc := &pconn{p: p, client: c, server: s.(*net.TCPConn), cutAt: -1}
+	if p.raw {
+		pc.bodyLeft = -1 // pass everything through
+	}
 	p.mu.Lock()
 	if p.closed || p.ln == nil {
 		p.mu.Unlock()

@@ -29,10 +29,11 @@ const (
 	// result; MaxKeptCommands those kept at all.
 	MaxOpenCommands = 16
 	MaxKeptCommands = 100
-	// recheck is how often a long poll looks at the database besides
-	// being woken by a change on this hub: a change made through another
-	// hub process reaches the edge within it.
-	recheck = 5 * time.Second
+	// DefaultRecheck is how often a long poll looks at the database
+	// besides being woken by a change (Service.SetRecheck): a change made
+	// through another hub process that does not share its wakes
+	// (Service.ShareWakes) reaches the edge within it.
+	DefaultRecheck = 5 * time.Second
 )
 
 // The states of a command.
@@ -67,10 +68,12 @@ type Command struct {
 func (c Command) open() bool { return c.State == CommandPending || c.State == CommandSent }
 
 // wakers lets long polls wait for a change of a key (an organisation's
-// desired state, an edge's commands) made on this hub.
+// desired state, an edge's commands) made on this hub or, when shared,
+// on another replica of it.
 type wakers struct {
-	mu sync.Mutex // guards ch
-	ch map[string]chan struct{}
+	mu    sync.Mutex // guards ch and share
+	ch    map[string]chan struct{}
+	share func(key string) // tells the other replicas; nil: none
 }
 
 // wait returns a channel closed at the next notify of key.
@@ -88,7 +91,19 @@ func (w *wakers) wait(key string) <-chan struct{} {
 	return c
 }
 
+// notify wakes the waiters of key here and on the other replicas.
 func (w *wakers) notify(key string) {
+	w.mu.Lock()
+	share := w.share
+	w.mu.Unlock()
+	w.local(key)
+	if share != nil {
+		share(key)
+	}
+}
+
+// local wakes the waiters of key on this hub only.
+func (w *wakers) local(key string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if c := w.ch[key]; c != nil {
@@ -96,6 +111,23 @@ func (w *wakers) notify(key string) {
 		delete(w.ch, key)
 	}
 }
+
+// ShareWakes has each change that wakes long polls (a command queued or
+// answered, a desired state changed) also call share with its key, which
+// is to reach the other replicas of the hub, where it is given to Woken.
+func (s *Service) ShareWakes(share func(key string)) {
+	s.wake.mu.Lock()
+	defer s.wake.mu.Unlock()
+	s.wake.share = share
+}
+
+// Woken wakes this hub's long polls waiting for key, changed on another
+// replica (ShareWakes).
+func (s *Service) Woken(key string) { s.wake.local(key) }
+
+// SetRecheck sets how often long polls read the database besides being
+// woken (default DefaultRecheck). Set it before serving.
+func (s *Service) SetRecheck(d time.Duration) { s.recheck = d }
 
 // checkCommand checks a command's kind and arguments; the error wraps
 // api.ErrBadRequest.
@@ -251,7 +283,7 @@ func (s *Service) WaitCommand(ctx context.Context, org, edge, id string, wait ti
 		}
 		select {
 		case <-woken:
-		case <-time.After(recheck):
+		case <-time.After(s.recheck):
 		case <-t.C:
 			return c, nil
 		case <-ctx.Done():
@@ -391,6 +423,7 @@ func (s *Service) stopCh() chan struct{} {
 func (s *Service) pollCommands(ctx context.Context, org, edge, etag string, wait time.Duration) (uplink.Commands, error) {
 	t := time.NewTimer(wait)
 	defer t.Stop()
+	held := false
 	for {
 		orgWoken, edgeWoken := s.wake.wait(org), s.wake.wait(edge)
 		cmds, err := s.takeCommands(ctx, org, edge)
@@ -406,10 +439,17 @@ func (s *Service) pollCommands(ctx context.Context, org, edge, etag string, wait
 				return uplink.Commands{Commands: cmds, ManifestChanged: true}, nil
 			}
 		}
+		if !held {
+			// Past its first read: what comes now comes by a wake (or
+			// the next recheck).
+			held = true
+			s.pollsHeld.Inc()
+			defer s.pollsHeld.Dec()
+		}
 		select {
 		case <-orgWoken:
 		case <-edgeWoken:
-		case <-time.After(recheck):
+		case <-time.After(s.recheck):
 		case <-t.C:
 			return uplink.Commands{Commands: cmds}, nil
 		case <-ctx.Done():

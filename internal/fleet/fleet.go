@@ -68,7 +68,9 @@ type Service struct {
 	// rollouts counts rollouts that ended, by state (completed, aborted),
 	// and edgesJudged the edges judged failed or skipped, by state.
 	rollouts, edgesJudged *prometheus.CounterVec
-	wake                  wakers // long polls waiting for a change of their organisation or edge
+	wake                  wakers        // long polls waiting for a change of their organisation or edge
+	recheck               time.Duration // how often long polls read the database besides being woken
+	pollsHeld             prometheus.Gauge
 	// stop ends long polls when the hub closes (StopWaiting).
 	stop     chan struct{}
 	stopInit sync.Once
@@ -97,7 +99,7 @@ func New(ctx context.Context, db *meta.DB, log *slog.Logger, now func() time.Tim
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Service{db: db, log: log, now: now, enrolled: prometheus.NewCounter(prometheus.CounterOpts{
+	s := &Service{db: db, log: log, now: now, recheck: DefaultRecheck, enrolled: prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "molen_hub_edges_enrolled_total", Help: "Successful edge enrollments."})}
 	s.margoRefused = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "molen_hub_margo_refused_total",
 		Help: "Requests of Margo clients refused for what they sent, by HTTP status (400, 403, 406, 422)."}, []string{"status"})
@@ -113,7 +115,9 @@ func New(ctx context.Context, db *meta.DB, log *slog.Logger, now func() time.Tim
 	}
 	s.releasesRefused = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "molen_hub_releases_refused_total", Help: "Release uploads refused for their envelope or signature."})
-	reg.MustRegister(s.enrolled, s.margoRefused, s.rollouts, s.edgesJudged, s.releasesRefused)
+	s.pollsHeld = prometheus.NewGauge(prometheus.GaugeOpts{Name: "molen_hub_command_polls_held",
+		Help: "Edges' long polls for commands and desired state this hub holds, waiting for a change."})
+	reg.MustRegister(s.enrolled, s.margoRefused, s.rollouts, s.edgesJudged, s.releasesRefused, s.pollsHeld)
 	return s, nil
 }
 

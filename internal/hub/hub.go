@@ -160,6 +160,9 @@ type Cluster struct {
 	Replicas, Partitions int
 	AckWait              time.Duration
 	MaxBytes             int64
+	// Recheck is how often edges' long polls read the database besides
+	// being woken by a change on any replica; zero: fleet.DefaultRecheck.
+	Recheck time.Duration
 }
 
 // DefaultRolloutEvery is how often the rollout controller runs: a step
@@ -304,7 +307,7 @@ type Hub struct {
 
 	auth    *auth.Service
 	audit   *audit.Log
-	limiter *ratelimit.Memory
+	limiter api.Limiter // in memory; in a cluster, shared in PostgreSQL
 	fleet   *fleet.Service
 	market  *market.Service
 	prog    *programme.Service
@@ -491,6 +494,18 @@ func (h *Hub) open(ctx context.Context) error {
 	}
 	rates := cfg.Rates.withDefaults()
 	h.limiter = ratelimit.NewMemory()
+	if cfg.Cluster != nil {
+		// Replicas count together: a client is limited once, whichever
+		// replicas it reaches.
+		shared, err := ratelimit.NewPostgres(ctx, h.meta, cfg.Log.With("component", "ratelimit"))
+		if err != nil {
+			return err
+		}
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "molen_hub_rate_limit_fallbacks_total",
+			Help: "Rate-limit takes this replica answered from its own memory because PostgreSQL did not answer."},
+			func() float64 { return float64(shared.Fallbacks()) }))
+		h.limiter = shared
+	}
 	if h.auth, err = auth.New(ctx, auth.Config{DB: h.meta, Audit: h.audit, Log: cfg.Log.With("component", "auth"), Now: cfg.Now,
 		Registry: reg, SessionIdle: cfg.SessionIdle, SessionMax: cfg.SessionMax, Limiter: h.limiter, SignInRate: rates.SignIn,
 		PublicURL: h.PublicURL, OIDC: cfg.OIDC}); err != nil {
@@ -500,6 +515,9 @@ func (h *Hub) open(ctx context.Context) error {
 		return err
 	}
 	h.fleet.RecordTo(h.audit)
+	if cfg.Cluster != nil && cfg.Cluster.Recheck > 0 {
+		h.fleet.SetRecheck(cfg.Cluster.Recheck)
+	}
 	if err := h.fleet.SetSecretsKey(filepath.Join(cfg.DataDir, SecretsKeyFile)); err != nil {
 		return err
 	}
@@ -553,6 +571,9 @@ func (h *Hub) open(ctx context.Context) error {
 	}
 	if h.nc != nil {
 		if err := h.shareLive(); err != nil {
+			return err
+		}
+		if err := h.shareWakes(); err != nil {
 			return err
 		}
 	} else {
@@ -675,6 +696,33 @@ func (h *Hub) shareLive() error {
 	})
 	if err != nil {
 		return fmt.Errorf("subscribe to %s: %w", liveSubject, err)
+	}
+	return nil
+}
+
+// wakeSubject carries the keys (an organisation, an edge) whose desired
+// state or commands changed on a replica to the long polls of the others.
+const wakeSubject = "molen.wake"
+
+// shareWakes has a change made through one replica wake the edges' long
+// polls held by every replica at once, over core NATS. At most once: a
+// wake lost while a replica is cut off from NATS is made up by the
+// poll's next read of the database (fleet.DefaultRecheck).
+func (h *Hub) shareWakes() error {
+	origin := secret.New("")[:12] // this process, whose own wakes are done already
+	h.fleet.ShareWakes(func(key string) {
+		msg := &nats.Msg{Subject: wakeSubject, Data: []byte(key), Header: nats.Header{}}
+		msg.Header.Set("Molen-Origin", origin)
+		if err := h.nc.PublishMsg(msg); err != nil {
+			h.log.Warn("wake not shared with the other replicas", "err", err)
+		}
+	})
+	if _, err := h.nc.Subscribe(wakeSubject, func(m *nats.Msg) {
+		if m.Header.Get("Molen-Origin") != origin {
+			h.fleet.Woken(string(m.Data))
+		}
+	}); err != nil {
+		return fmt.Errorf("subscribe to %s: %w", wakeSubject, err)
 	}
 	return nil
 }

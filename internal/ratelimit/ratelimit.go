@@ -1,7 +1,6 @@
-// Package ratelimit keeps token buckets in memory for the hub's rate
-// limits (api.Limits). Each hub process keeps its own; hubs behind one
-// load balancer that must share their limits use an api.Limiter that
-// keeps the buckets in a shared store instead.
+// Package ratelimit keeps the token buckets of the hub's rate limits
+// (api.Limits): in memory (Memory) for a single hub, or in PostgreSQL
+// (Postgres) for the replicas of a hub cluster, which count together.
 package ratelimit
 
 import (

@@ -123,8 +123,8 @@ type KeyChange struct {
 type Client struct {
 	// URL is the hub's base URL, e.g. http://hub:8080, or several
 	// separated by commas: replicas of a hub cluster (docs/cluster.md).
-	// After a request gets no answer from one, the next request goes to
-	// the next.
+	// After a request gets no answer or 503 from one, the next request
+	// goes to the next.
 	URL string
 	// Signer returns the key that signs each request (signed requests,
 	// docs/api.md); nil, or a nil *Signer, sends Credential as a bearer
@@ -176,10 +176,12 @@ func (c *Client) failover(target string) {
 }
 
 // roundTrip sends req, moving to the hub's next address if it gets no
-// answer.
+// answer or 503: a replica that cannot reach its cluster's quorum (a NATS
+// node cut off) answers 503 for as long as that lasts, while another may
+// store at once; when all are busy, moving on costs nothing.
 func (c *Client) roundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := c.http().Do(req)
-	if err != nil && req.Context().Err() == nil {
+	if (err != nil && req.Context().Err() == nil) || (err == nil && resp.StatusCode == http.StatusServiceUnavailable) {
 		c.failover(req.URL.String())
 	}
 	return resp, err

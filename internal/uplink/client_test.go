@@ -45,15 +45,17 @@ func TestClientErrors(t *testing.T) {
 }
 
 // TestClientFailsOver: a client given several addresses of a hub moves to
-// the next when one does not answer, and stays with one that answers,
-// even with an error.
+// the next when one does not answer or answers 503 (a replica cut off
+// from its cluster's quorum), and stays with one that answers with
+// another error.
 func TestClientFailsOver(t *testing.T) {
 	var hits [2]int
+	codes := [2]int{http.StatusServiceUnavailable, http.StatusBadRequest}
 	srvs := make([]*httptest.Server, 2)
 	for i := range srvs {
 		srvs[i] = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			hits[i]++
-			w.WriteHeader(http.StatusServiceUnavailable)
+			w.WriteHeader(codes[i])
 		}))
 		defer srvs[i].Close()
 	}
@@ -61,14 +63,14 @@ func TestClientFailsOver(t *testing.T) {
 	down.Close()
 	c := &Client{URL: down.URL + "/, " + srvs[0].URL + "," + srvs[1].URL}
 	var errs []error
-	for range 3 {
+	for range 4 {
 		_, err := c.Send(t.Context(), Batch{Stream: "s"})
 		errs = append(errs, err)
 	}
-	if errors.Is(errs[0], ErrBusy) || !errors.Is(errs[1], ErrBusy) || !errors.Is(errs[2], ErrBusy) {
-		t.Errorf("errors %v; want no answer, then busy twice", errs)
+	if errors.Is(errs[0], ErrBusy) || !errors.Is(errs[1], ErrBusy) || !errors.Is(errs[2], ErrMalformed) || !errors.Is(errs[3], ErrMalformed) {
+		t.Errorf("errors %v; want no answer, busy, then malformed twice", errs)
 	}
-	if hits != [2]int{2, 0} || c.Base() != srvs[0].URL {
-		t.Errorf("requests per hub %v, now at %s; want 2 at the first that answers, staying there", hits, c.Base())
+	if hits != [2]int{1, 2} || c.Base() != srvs[1].URL {
+		t.Errorf("requests per hub %v, now at %s; want 1 at the busy one, 2 at the next, staying there", hits, c.Base())
 	}
 }
