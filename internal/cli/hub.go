@@ -53,7 +53,9 @@ on one PostgreSQL (--store) and a NATS JetStream cluster: it answers an
 edge's batch once the batch is on the replicated stream, and its consumers
 store the stream's batches exactly once. Give the NATS servers with --nats,
 or run one node of the NATS cluster inside the hub with --nats-listen,
---nats-cluster-listen and --nats-routes.
+--nats-cluster-listen and --nats-routes. TLS between the nodes and to
+them: --nats-tls-cert, --nats-tls-key and --nats-tls-ca for the embedded
+node, --nats-ca, --nats-cert and --nats-key for the replica's connection.
 
 Notifications (docs/notifications.md): the hub sends its organisations'
 alarm messages by e-mail through --smtp-addr, and by webhook and MQTT to
@@ -104,6 +106,11 @@ has the web UI open.
 				}
 				node.Dir = cmp.Or(node.Dir, filepath.Join(cfg.DataDir, "nats"))
 				cl.Node = &node
+				// The node's certificate is good for a client too.
+				cl.TLS.CA = cmp.Or(cl.TLS.CA, node.TLS.CA)
+				if cl.TLS.Cert == "" && cl.TLS.Key == "" {
+					cl.TLS.Cert, cl.TLS.Key = node.TLS.Cert, node.TLS.Key
+				}
 			}
 			cfg.Cluster = &cl
 		}
@@ -167,6 +174,12 @@ has the web UI open.
 	f.StringVar(&node.ClusterListen, "nats-cluster-listen", "", "the embedded node's address for routes from the other nodes (host:port)")
 	f.StringSliceVar(&node.Routes, "nats-routes", nil, "the other NATS nodes' route addresses (host:port; repeatable)")
 	f.StringVar(&node.Dir, "nats-dir", "", "the embedded node's JetStream directory (default <data>/nats)")
+	f.StringVar(&cl.TLS.CA, "nats-ca", "", "with --cluster: PEM file of the CA of the NATS servers' certificates (default: the embedded node's --nats-tls-ca; for tls:// URLs, the system's)")
+	f.StringVar(&cl.TLS.Cert, "nats-cert", "", "with --cluster: PEM file of this replica's certificate for NATS servers that require one (default: the embedded node's --nats-tls-cert)")
+	f.StringVar(&cl.TLS.Key, "nats-key", "", "the private key of --nats-cert")
+	f.StringVar(&node.TLS.Cert, "nats-tls-cert", "", "PEM file of the embedded node's certificate: TLS for its clients and routes (naming every host peers dial, and 127.0.0.1)")
+	f.StringVar(&node.TLS.Key, "nats-tls-key", "", "the private key of --nats-tls-cert")
+	f.StringVar(&node.TLS.CA, "nats-tls-ca", "", "PEM file of the CA whose certificates the embedded node requires of its clients and routes")
 	f.BoolVar(&node.SyncAlways, "nats-sync-always", true, "the embedded node fsyncs each write before acknowledging it (false: every 2 minutes, as NATS by default)")
 	startPprof = addPprof(cmd)
 	withConfig(cmd, g)

@@ -152,6 +152,9 @@ type Cluster struct {
 	// Node, if set, is an embedded NATS server this replica runs as one
 	// node of the NATS cluster.
 	Node *cluster.Node
+	// TLS of the replica's connection to NATS: the CA of the servers'
+	// certificates and the replica's own certificate (cluster.Client).
+	TLS cluster.TLSFiles
 	// Replica names this replica (its leases, its NATS connection, its
 	// logs); default the host name and process ID.
 	Replica string
@@ -737,11 +740,11 @@ func (h *Hub) joinCluster(ctx context.Context, reg prometheus.Registerer) error 
 		if err != nil {
 			return err
 		}
-		h.closers = append(h.closers, func() error { ns.Shutdown(); ns.WaitForShutdown(); return nil })
-		urls = append([]string{ns.ClientURL()}, urls...)
+		h.closers = append(h.closers, func() error { cluster.Shutdown(ns); return nil })
+		urls = append([]string{cluster.ClientURL(ns)}, urls...)
 	}
 	name := cmp.Or(c.Replica, "molen-hub")
-	nc, js, err := cluster.Connect(ctx, urls, name, h.log.With("component", "cluster"))
+	nc, js, err := cluster.Client{URLs: urls, Name: name, TLS: c.TLS}.Connect(ctx, h.log.With("component", "cluster"))
 	if err != nil {
 		return err
 	}

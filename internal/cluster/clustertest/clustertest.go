@@ -25,6 +25,14 @@ type Cluster struct {
 // cluster's JetStream leader.
 func Start(t testing.TB, n int, syncAlways bool) *Cluster {
 	t.Helper()
+	return StartTLS(t, n, syncAlways, nil)
+}
+
+// StartTLS starts n nodes as Start does; with pki, each with a certificate
+// of its own from pki for its clients and routes, requiring certificates
+// of pki of both.
+func StartTLS(t testing.TB, n int, syncAlways bool, pki *PKI) *Cluster {
+	t.Helper()
 	// Route ports must be known before the nodes start: take free ones.
 	routes := make([]string, n)
 	for i := range routes {
@@ -39,6 +47,9 @@ func Start(t testing.TB, n int, syncAlways bool) *Cluster {
 	c := &Cluster{}
 	for i := range n {
 		node := cluster.Node{Name: fmt.Sprintf("n%d", i+1), Listen: "127.0.0.1:0", Dir: filepath.Join(dir, fmt.Sprintf("n%d", i+1)), SyncAlways: syncAlways}
+		if pki != nil {
+			node.TLS = pki.Issue(t, node.Name)
+		}
 		if n > 1 {
 			node.ClusterListen = routes[i]
 			for j, r := range routes {
@@ -53,7 +64,7 @@ func Start(t testing.TB, n int, syncAlways bool) *Cluster {
 		}
 		t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
 		c.Nodes = append(c.Nodes, s)
-		c.URLs = append(c.URLs, s.ClientURL())
+		c.URLs = append(c.URLs, cluster.ClientURL(s))
 	}
 	return c
 }
