@@ -62,6 +62,19 @@ func NewReader(r *bufio.Reader, max int) *Reader {
 // the next Next reads from the connection only if not.
 func (r *Reader) Buffered() bool { return r.r.Buffered() > r.pending }
 
+// Rest returns what is buffered after the last packet returned, and
+// consumes it: for whoever reads the stream on.
+func (r *Reader) Rest() []byte {
+	if r.pending > 0 {
+		_, _ = r.r.Discard(r.pending)
+		r.pending = 0
+	}
+	b, _ := r.r.Peek(r.r.Buffered())
+	b = append([]byte(nil), b...)
+	_, _ = r.r.Discard(len(b))
+	return b
+}
+
 // Next returns the next packet. An error ends the stream: io.EOF at a
 // packet boundary, io.ErrUnexpectedEOF inside one, ErrMalformed or
 // ErrTooLarge (wrapped) for a packet that cannot be read.
