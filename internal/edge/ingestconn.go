@@ -98,7 +98,7 @@ func (e *Edge) serveDevice(dc *deviceConn) {
 		dc.Close()
 		return
 	}
-	connect := appendPacket(nil, pk)
+	connect := mqttwire.AppendPacket(nil, pk)
 	if pk.Type != mqttwire.Connect {
 		e.handOff(dc, r, connect, 0)
 		return
@@ -157,25 +157,6 @@ func (e *Edge) handOff(dc *deviceConn, r *mqttwire.Reader, pre []byte, skip int)
 	e.mqttL.handOff(&replayConn{Conn: dc.Conn, pre: append(pre, r.Rest()...), skip: skip})
 }
 
-// appendPacket appends pk as it came (its remaining length in the
-// shortest form).
-func appendPacket(b []byte, pk mqttwire.Packet) []byte {
-	b = append(b, pk.Type<<4|pk.Flags)
-	n := len(pk.Body)
-	for {
-		c := byte(n & 0x7f)
-		n >>= 7
-		if n > 0 {
-			c |= 0x80
-		}
-		b = append(b, c)
-		if n == 0 {
-			break
-		}
-	}
-	return append(b, pk.Body...)
-}
-
 // ownSession is a device's session on the own path.
 type ownSession struct {
 	e         *Edge
@@ -216,7 +197,7 @@ func (s *ownSession) serve() []byte {
 				return nil
 			}
 			if p.QoS == 2 {
-				return appendPacket(nil, pk)
+				return mqttwire.AppendPacket(nil, pk)
 			}
 			if !s.publish(p, out[:0]) {
 				return nil
@@ -226,7 +207,7 @@ func (s *ownSession) serve() []byte {
 		case mqttwire.Disconnect:
 			return nil
 		default:
-			return appendPacket(nil, pk)
+			return mqttwire.AppendPacket(nil, pk)
 		}
 	}
 }

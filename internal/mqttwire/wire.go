@@ -280,3 +280,22 @@ func AppendPuback(b []byte, id uint16) []byte {
 func AppendPingresp(b []byte) []byte {
 	return append(b, Pingresp<<4, 0)
 }
+
+// AppendPacket appends pk as it is sent (its remaining length in the
+// shortest form).
+func AppendPacket(b []byte, pk Packet) []byte {
+	b = append(b, pk.Type<<4|pk.Flags)
+	n := len(pk.Body)
+	for {
+		c := byte(n & 0x7f)
+		n >>= 7
+		if n > 0 {
+			c |= 0x80
+		}
+		b = append(b, c)
+		if n == 0 {
+			break
+		}
+	}
+	return append(b, pk.Body...)
+}

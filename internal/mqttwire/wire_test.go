@@ -23,20 +23,7 @@ func publish(topic, payload string, qos byte, id uint16) []byte {
 }
 
 func frame(h byte, body []byte) []byte {
-	b := []byte{h}
-	n := len(body)
-	for {
-		c := byte(n & 0x7f)
-		n >>= 7
-		if n > 0 {
-			c |= 0x80
-		}
-		b = append(b, c)
-		if n == 0 {
-			break
-		}
-	}
-	return append(b, body...)
+	return AppendPacket(nil, Packet{Type: h >> 4, Flags: h & 0x0f, Body: body})
 }
 
 func connect(id, user, pass string, keepAlive uint16) []byte {
