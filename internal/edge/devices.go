@@ -156,50 +156,58 @@ func indexDevices(ds []Device) map[string]Device {
 // an anonymous client only where configured. mochi answers a refusal with
 // CONNACK "bad username or password" (MQTT 5 0x86, 3.1.1 0x04).
 func (h *deviceAuth) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
-	if h.path == "" {
-		h.clients.Store(cl, "")
-		return true
-	}
-	user := string(pk.Connect.Username)
-	if cn, ok := peerName(cl); ok {
-		d, known := h.lookup(cn)
-		if !known || user != "" && user != cn {
-			h.refuse(cl, refusedCertificate, "name", cn)
-			return false
-		}
-		h.clients.Store(cl, d.Prefix)
-		return true
-	}
-	if user == "" {
-		if h.e.cfg.MQTTAnonymous {
-			h.clients.Store(cl, "")
-			return true
-		}
-		h.refuse(cl, refusedAnonymous)
+	cn, cert := peerName(cl.Net.Conn)
+	prefix, reason, args := h.admit(cn, cert, pk.Connect.Username, pk.Connect.Password)
+	if reason != "" {
+		h.refuse(deviceOf(cl), reason, args...)
 		return false
 	}
-	d, known := h.lookup(user)
-	// An unknown name costs a hash too, so that timing does not tell
-	// which names exist.
-	ok, _, err := h.hash.Check(context.Background(), d.PasswordHash, string(pk.Connect.Password))
-	switch {
-	case !known:
-		h.refuse(cl, refusedUnknownDevice, "device", user)
-		return false
-	case err != nil || !ok:
-		h.refuse(cl, refusedBadPassword, "device", user)
-		return false
-	}
-	h.clients.Store(cl, d.Prefix)
+	h.clients.Store(cl, prefix)
 	return true
 }
 
-// peerName is the common name of the client certificate cl presented
+// admit decides whether a client may connect: with the certificate named
+// cn (cert: it presented one), or the user name and password. It returns
+// the prefix the client may publish under ("": anywhere), or the reason it
+// is refused and what to log with it.
+func (h *deviceAuth) admit(cn string, cert bool, user, pass []byte) (prefix, reason string, args []any) {
+	if h.path == "" {
+		return "", "", nil
+	}
+	if cert {
+		d, known := h.lookup(cn)
+		if !known || len(user) != 0 && string(user) != cn {
+			return "", refusedCertificate, []any{"name", cn}
+		}
+		return d.Prefix, "", nil
+	}
+	if len(user) == 0 {
+		if h.e.cfg.MQTTAnonymous {
+			return "", "", nil
+		}
+		return "", refusedAnonymous, nil
+	}
+	d, known := h.lookup(string(user))
+	// An unknown name costs a hash too, so that timing does not tell
+	// which names exist.
+	ok, _, err := h.hash.Check(context.Background(), d.PasswordHash, string(pass))
+	switch {
+	case !known:
+		return "", refusedUnknownDevice, []any{"device", string(user)}
+	case err != nil || !ok:
+		return "", refusedBadPassword, []any{"device", string(user)}
+	}
+	return d.Prefix, "", nil
+}
+
+// peerName is the common name of the client certificate presented on c
 // (verified against the client CA by the TLS listener).
-func peerName(cl *mqtt.Client) (string, bool) {
-	c := cl.Net.Conn
+func peerName(c net.Conn) (string, bool) {
 	if dc, ok := c.(*deviceConn); ok {
 		c = dc.Conn
+	}
+	if rc, ok := c.(*replayConn); ok {
+		c = rc.Conn
 	}
 	tc, ok := c.(*tls.Conn)
 	if !ok {
@@ -223,16 +231,25 @@ func (h *deviceAuth) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool 
 	if !ok {
 		return false
 	}
-	within := prefix == "" || topic == prefix || strings.HasPrefix(topic, prefix+"/")
 	switch {
-	case write && !within:
-		h.refuse(cl, refusedPublish, "topic", keptText(topic, 2*uns.MaxPathLen), "prefix", prefix)
+	case write && !within(prefix, topic):
+		h.refusePublish(deviceOf(cl), topic, prefix)
 		return false
-	case !write && (!h.e.cfg.MQTTAllowSubscribe || !within):
-		h.refuse(cl, refusedSubscribe, "filter", keptText(topic, 2*uns.MaxPathLen))
+	case !write && (!h.e.cfg.MQTTAllowSubscribe || !within(prefix, topic)):
+		h.refuse(deviceOf(cl), refusedSubscribe, "filter", keptText(topic, 2*uns.MaxPathLen))
 		return false
 	}
 	return true
+}
+
+// within reports whether a client admitted with prefix may use topic.
+func within(prefix, topic string) bool {
+	return prefix == "" || topic == prefix || strings.HasPrefix(topic, prefix+"/")
+}
+
+// refusePublish counts a publish outside the device's prefix.
+func (h *deviceAuth) refusePublish(dev device, topic, prefix string) {
+	h.refuse(dev, refusedPublish, "topic", keptText(topic, 2*uns.MaxPathLen), "prefix", prefix)
 }
 
 // OnDisconnect forgets the client.
@@ -242,9 +259,9 @@ func (h *deviceAuth) OnDisconnect(cl *mqtt.Client, err error, expire bool) {
 
 // refuse counts a refusal and logs it, one line per reason every
 // logEvery.
-func (h *deviceAuth) refuse(cl *mqtt.Client, reason string, args ...any) {
+func (h *deviceAuth) refuse(dev device, reason string, args ...any) {
 	h.e.metrics.mqttRefused.WithLabelValues(reason).Inc()
-	args = append([]any{"reason", reason, "client", keptText(cl.ID, keptTextPrefix), "remote", cl.Net.Remote}, args...)
+	args = append([]any{"reason", reason, "client", keptText(dev.client, keptTextPrefix), "remote", dev.remote}, args...)
 	h.e.logLimit.log(h.e.log, slog.LevelWarn, "mqtt-refused:"+reason, "device refused", args...)
 }
 

@@ -215,6 +215,7 @@ type Edge struct {
 	keyRetry  time.Time
 	refusing  atomic.Bool // the outbox is refusing data; for logging the change only
 	closing   atomic.Bool // Close has begun: sessions that start now are ended
+	own       ownClients  // the device sessions on the own ingest path
 
 	cancel    context.CancelFunc
 	group     *errgroup.Group
@@ -376,7 +377,7 @@ func (e *Edge) startMQTT() error {
 	// mochi disconnects a client whose packet exceeds this; payloads between
 	// uns.MaxPayload and this size are rejected and counted by the ingest
 	// hook instead, so a device sees a clear reason.
-	caps.MaximumPacketSize = 1 << 20
+	caps.MaximumPacketSize = maxPacket
 	// Retained messages would be kept per topic without bound; the edge's
 	// job is to forward, not to serve late subscribers.
 	caps.RetainAvailable = 0
@@ -409,6 +410,10 @@ func (e *Edge) startMQTT() error {
 		return fmt.Errorf("mqtt listen on %s: %w", e.cfg.MQTTListen, err)
 	}
 	dl := newDeviceListener(ln)
+	own := !e.cfg.MQTTAllowSubscribe // the own path passes nothing on to subscribers
+	if own {
+		dl.serve = e.serveDevice
+	}
 	if err := s.AddListener(listeners.NewNet(mqttListenerID, dl)); err != nil {
 		ln.Close()
 		return fmt.Errorf("mqtt listener: %w", err)
@@ -418,6 +423,9 @@ func (e *Edge) startMQTT() error {
 		return fmt.Errorf("mqtt serve: %w", err)
 	}
 	e.mqtt, e.mqttL = s, dl
+	if own {
+		dl.start()
+	}
 	return nil
 }
 

@@ -68,13 +68,18 @@ func (h *ingestHook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.P
 	case topicError(code):
 		h.e.rejectTopic(deviceOf(cl), pk.TopicName, pk.Payload, code)
 	case code == packets.CodeSuccess && !mqtt.IsValidFilter(pk.TopicName, true):
-		err := &uns.RejectError{Reason: uns.ReasonInvalidPath,
-			Msg: fmt.Sprintf("topic %q: topics starting with $ are reserved for the broker", keptText(pk.TopicName, 2*uns.MaxPathLen))}
+		err := errReservedTopic(pk.TopicName)
 		h.e.metrics.messages.Inc()
 		h.e.reject(deviceOf(cl), pk.TopicName, pk.Payload, err.Reason, err)
 		refuse(cl, pk, refusalCode(err.Reason))
 	}
 	return pk, nil
+}
+
+// errReservedTopic rejects a publish to a topic the broker reserves.
+func errReservedTopic(topic string) *uns.RejectError {
+	return &uns.RejectError{Reason: uns.ReasonInvalidPath,
+		Msg: fmt.Sprintf("topic %q: topics starting with $ are reserved for the broker", keptText(topic, 2*uns.MaxPathLen))}
 }
 
 // OnDisconnect counts a connection mochi closed because it could not
@@ -118,10 +123,14 @@ var errClosing = errors.New("the edge is shutting down")
 // the ones it knows before it calls this hook, and Close sets closing before
 // mochi looks at them, so every client is either disconnected by mochi or
 // ended here.
+//
+// A session of the same client on the own path ends (a client that
+// connects again takes its session over, as mochi does for its own).
 func (h *ingestHook) OnSessionEstablished(cl *mqtt.Client, pk packets.Packet) {
 	if h.e.closing.Load() {
 		cl.Stop(errClosing)
 	}
+	h.e.own.takeOver(cl.ID, nil)
 }
 
 func (h *ingestHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
@@ -138,7 +147,7 @@ func (h *ingestHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Pack
 			// The client's next publishes are read while this one is on its
 			// way to disk; what mochi writes from here on (this publish's
 			// PUBACK first) is held until it is stored (deviceConn.hold).
-			dc.hold(st, func(err error) { h.refusing(cl, err) })
+			dc.hold(st, func(err error) { h.e.refusingDevices(cl.ID, err) })
 			return pk, nil
 		}
 		err = st.wait(context.Background())
@@ -162,19 +171,19 @@ func (h *ingestHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Pack
 		}
 		return pk, packets.CodeSuccessIgnore
 	}
-	h.refusing(cl, err)
+	h.e.refusingDevices(cl.ID, err)
 	cl.Stop(err)
 	return pk, packets.ErrRejectPacket
 }
 
-// refusing says that the outbox could not take a client's data (disk
-// full, bound with reject-new, closing). The message is not acknowledged:
-// its connection is dropped, so the device keeps the message and sends it
-// again after reconnecting. Counted per message (refusedAppend); logged
-// when refusing starts, not for every message.
-func (h *ingestHook) refusing(cl *mqtt.Client, err error) {
-	if h.e.refusing.CompareAndSwap(false, true) {
-		h.e.log.Warn("refusing device data: the outbox cannot store it; devices are disconnected and resend later", "client", cl.ID, "err", err)
+// refusingDevices says that the outbox could not take a client's data
+// (disk full, bound with reject-new, closing). The message is not
+// acknowledged: its connection is dropped, so the device keeps the message
+// and sends it again after reconnecting. Counted per message
+// (refusedAppend); logged when refusing starts, not for every message.
+func (e *Edge) refusingDevices(client string, err error) {
+	if e.refusing.CompareAndSwap(false, true) {
+		e.log.Warn("refusing device data: the outbox cannot store it; devices are disconnected and resend later", "client", client, "err", err)
 	}
 }
 

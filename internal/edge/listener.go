@@ -23,38 +23,107 @@ import (
 // Close (shut) stops accepting, waits until every handed-out connection
 // was taken up by mochi (its first Read, which comes after mochi counted
 // it) and then closes them all.
+//
+// With an own path (serve, see ingestconn.go) the listener accepts by
+// itself: every connection goes to serve first, and mochi's Accept hands
+// out only the connections serve passes on (handOff). shut then also
+// waits for serve's goroutines.
 type deviceListener struct {
 	net.Listener // the socket
 
 	mu     sync.Mutex // guards conns and closed
 	conns  map[*deviceConn]struct{}
 	closed bool
+
+	serve  func(*deviceConn) // the own path; nil: mochi reads every connection
+	handed chan net.Conn     // connections serve passed on to mochi
+	done   chan struct{}     // closed by shut
+	wg     sync.WaitGroup    // the accepting goroutine and serve's
 }
 
 func newDeviceListener(ln net.Listener) *deviceListener {
-	return &deviceListener{Listener: ln, conns: map[*deviceConn]struct{}{}}
+	return &deviceListener{Listener: ln, conns: map[*deviceConn]struct{}{}, handed: make(chan net.Conn), done: make(chan struct{})}
 }
 
-// Accept hands out the next connection, or net.ErrClosed once shut.
-func (l *deviceListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
-	}
+// start accepts connections for serve, each in a goroutine of its own,
+// until shut.
+func (l *deviceListener) start() {
+	serve := l.serve
+	l.wg.Add(1)
+	go func() {
+		defer l.wg.Done()
+		for {
+			c, err := l.Listener.Accept()
+			if err != nil {
+				return // closed by shut (or the socket failed: nothing more to accept)
+			}
+			dc, ok := l.add(c)
+			if !ok {
+				return
+			}
+			l.wg.Add(1)
+			go func() {
+				defer l.wg.Done()
+				serve(dc)
+			}()
+		}
+	}()
+}
+
+// add keeps c as a connection handed out; false (and c closed) once shut.
+func (l *deviceListener) add(c net.Conn) (*deviceConn, bool) {
 	dc := &deviceConn{Conn: c, l: l, taken: make(chan struct{})}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
 		c.Close()
-		return nil, net.ErrClosed
+		return nil, false
 	}
 	l.conns[dc] = struct{}{}
+	return dc, true
+}
+
+// handOff passes c to mochi, which reads it from its start (replayConn);
+// false if the listener was shut meanwhile (c is then closed).
+func (l *deviceListener) handOff(c net.Conn) bool {
+	dc, ok := l.add(c)
+	if !ok {
+		return false
+	}
+	select {
+	case l.handed <- dc:
+		return true
+	case <-l.done:
+		dc.Close()
+		return false
+	}
+}
+
+// Accept hands out the next connection, or net.ErrClosed once shut.
+func (l *deviceListener) Accept() (net.Conn, error) {
+	if l.serve != nil {
+		select {
+		case c := <-l.handed:
+			return c, nil
+		case <-l.done:
+			return nil, net.ErrClosed
+		}
+	}
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	dc, ok := l.add(c)
+	if !ok {
+		return nil, net.ErrClosed
+	}
 	return dc, nil
 }
 
 // shut stops accepting and returns once every connection handed out was
-// taken up by mochi; it then closes them all, so no session outlives it.
-// disconnect runs in between: it may still tell the clients why they go.
+// taken up by mochi (or serve); it then closes them all, so no session
+// outlives it. disconnect runs in between: it may still tell the clients
+// why they go.
 func (l *deviceListener) shut(disconnect func()) error {
 	l.mu.Lock()
 	l.closed = true
@@ -64,6 +133,7 @@ func (l *deviceListener) shut(disconnect func()) error {
 	}
 	l.mu.Unlock()
 	err := l.Listener.Close()
+	close(l.done)
 	for _, c := range conns {
 		<-c.taken
 	}
@@ -71,6 +141,7 @@ func (l *deviceListener) shut(disconnect func()) error {
 	for _, c := range conns {
 		c.Close()
 	}
+	l.wg.Wait()
 	return err
 }
 
@@ -112,9 +183,10 @@ type deviceConn struct {
 	wmu     sync.Mutex // guards wbuf, held, writing, reading and werr
 	wbuf    []byte     // written by mochi, not yet sent, nothing held
 	held    []heldWrite
-	writing bool  // the writer goroutine runs
-	reading bool  // the read loop waits in Read
-	werr    error // why nothing more is sent; the next Read returns it
+	writing bool          // the writer goroutine runs
+	idle    chan struct{} // closed when the writer goroutine ends (drain)
+	reading bool          // the read loop waits in Read
+	werr    error         // why nothing more is sent; the next Read returns it
 
 	// smu is held while bytes go to the connection, taken while wmu is
 	// held: so writes reach the connection in the order wmu saw them.
@@ -174,6 +246,10 @@ func (c *deviceConn) writeHeld() {
 		c.wmu.Lock()
 		if len(c.held) == 0 {
 			c.writing = false
+			if c.idle != nil {
+				close(c.idle)
+				c.idle = nil
+			}
 			c.wmu.Unlock()
 			return
 		}
@@ -225,6 +301,31 @@ func (c *deviceConn) writeHeld() {
 			out = nil
 		}
 	}
+}
+
+// drain waits until everything held was sent (or refused) and sends what
+// is kept; it returns why nothing more may be sent, if so. The caller holds
+// nothing more meanwhile.
+func (c *deviceConn) drain() error {
+	c.wmu.Lock()
+	if c.writing {
+		idle := make(chan struct{})
+		c.idle = idle
+		c.wmu.Unlock()
+		<-idle
+		c.wmu.Lock()
+	}
+	defer c.wmu.Unlock()
+	return c.flushLocked()
+}
+
+// release forgets the connection without closing it: another deviceConn
+// (handOff) takes it over.
+func (c *deviceConn) release() {
+	c.takenOnce.Do(func() { close(c.taken) })
+	c.l.mu.Lock()
+	delete(c.l.conns, c)
+	c.l.mu.Unlock()
 }
 
 func isDone(ch <-chan struct{}) bool {

@@ -21,7 +21,7 @@ import (
 
 // rejectReasons are the reasons device messages are rejected for: the
 // decoder's and the listener's.
-var rejectReasons = append(slices.Clip(uns.Reasons), reasonInvalidTopic)
+var rejectReasons = append(slices.Clip(uns.Reasons), reasonInvalidTopic, reasonMalformedPacket)
 
 // metrics are the edge's Prometheus metrics, on a registry of its own so
 // several edges can live in one process (tests, the demo).
