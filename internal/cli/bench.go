@@ -19,6 +19,7 @@ func newBench(g *globals) *cobra.Command {
 	var scenario string
 	var asJSON bool
 	var qos int
+	var services string
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Measure edge and hub under device load: rates per stage, latency, CPU, memory, disk, drops",
@@ -35,6 +36,17 @@ sparkplug a sparkplug input (each device a Sparkplug B edge node of the run's
 group, sending an NBIRTH, then NDATA messages by alias). Messages the input
 counted lost (Sparkplug seq gaps) are reported; after the load the run waits
 for what the broker still held, and what never arrived the broker dropped.
+
+With --services spc,oee,energy the edge runs molen's first-party services on
+the load, each as an install from the marketplace runs (a pipeline of its own
+over every series, output drop: their events reach the hub), and a pipeline
+forwards the devices' points. The services are built from services/ of the
+checkout in the working directory (with the go tool, as molen demo builds
+them), and the devices publish as machines that the services read: topics
+bench/line/d0000/m000, tags state (running, now and then idle or down) and
+good_count (--tags-per-message 2). --services none is the same load without
+services, to compare with. The report adds each service's points in and out,
+events, failures and memory.
 
 After --warmup it measures for --duration, then stops the load, waits until the
 edge forwarded everything and checks the counts end to end.
@@ -91,6 +103,12 @@ with --json.`,
 			run.EdgeMQTT, run.EdgeStatus, run.HubURL, run.HubToken = cfg.EdgeMQTT, cfg.EdgeStatus, cfg.HubURL, cfg.HubToken
 			run.EdgeDir, run.HubDir, run.EdgePprof = cfg.EdgeDir, cfg.HubDir, cfg.EdgePprof
 			run.Broker, run.InputInflight, run.InputVersion = cfg.Broker, cfg.InputInflight, cfg.InputVersion
+			if f.Changed("services") {
+				run.Load.Machines, run.ServicesSrc = true, "services"
+				if services != "none" {
+					run.Services = strings.Split(services, ",")
+				}
+			}
 			if run.HubToken == "" {
 				run.HubToken = os.Getenv("MOLEN_BENCH_HUB_TOKEN")
 			}
@@ -141,6 +159,7 @@ with --json.`,
 	f.StringVar(&cfg.EdgeStatus, "edge-status", "", "the running edge's status address (its /metrics)")
 	f.StringVar(&cfg.HubURL, "hub", "", "measure a running hub: its URL (with --hub-token)")
 	f.StringVar(&cfg.HubToken, "hub-token", "", "API token of the edge's organisation at --hub (better: $MOLEN_BENCH_HUB_TOKEN)")
+	f.StringVar(&services, "services", "", "first-party services the edge runs on the load, comma-separated: "+strings.Join(bench.ServiceNames, ", ")+"; none for the same load without them (built from services/ in the working directory; the devices publish as machines)")
 	f.StringVar(&cfg.EdgePprof, "edge-pprof", "", "start the edge with --pprof on this address, to profile it under the load")
 	f.StringVar(&cfg.EdgeDir, "edge-data", "", "the running edge's data directory, for its disk use")
 	f.StringVar(&cfg.HubDir, "hub-data", "", "the running hub's data directory, for its disk use")
