@@ -53,6 +53,9 @@ func installPipeline(name string) string { return "service-" + name }
 // not), its state in a file; and a pipeline that forwards the devices'
 // points once.
 func buildServices(ctx context.Context, cfg Config, dir string) (string, error) {
+	if _, err := os.Stat(filepath.Join(cfg.ServicesSrc, cfg.Services[0], service.ManifestFile)); err != nil {
+		return "", fmt.Errorf("--services: the first-party services' source is not here (%s/: run molen bench in a checkout of molen): %w", cfg.ServicesSrc, err)
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "pipelines:\n  - name: forward\n    match: %q\n    stages: []\n", Prefix+"/#")
 	for _, name := range cfg.Services {

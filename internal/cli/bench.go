@@ -55,8 +55,9 @@ It prints: messages/s and points/s the devices sent, the edge's listener took,
 its pipeline stored, the uplink delivered and the hub stored; the latency from
 a device's timestamp to the point arriving on the hub's live stream (stored and
 queryable) and, with QoS 1, from publish to PUBACK; each process's CPU (user +
-system, in cores) and messages per CPU-second, and its peak RSS; disk bytes per
-point on each side; and every drop (0 below saturation).
+system, in cores) and messages per CPU-second, its peak RSS and its RSS at the
+window's end; disk bytes per point on each side; and every drop (0 below
+saturation).
 
 Scenarios (flags given after --scenario change it):
   tiny     4 devices × 10 tags at 5 Hz, 3 s (a smoke test)
