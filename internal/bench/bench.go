@@ -40,6 +40,14 @@ type Config struct {
 	// maximum; with 3 the broker's own in-flight window bounds QoS 1.
 	InputVersion int
 
+	// Services are first-party services (of Services) the started edge
+	// runs on the load, each as an install from the marketplace runs: a
+	// pipeline of its own over every series. They read machines' tags:
+	// with services, Load.Machines must be set. ServicesSrc is the
+	// directory of their sources (services/ of a checkout).
+	Services    []string
+	ServicesSrc string
+
 	// EdgePprof is the address of the started edge's --pprof listener
 	// ("" none), to profile it under the load.
 	EdgePprof string
@@ -92,6 +100,9 @@ type Result struct {
 	Disk      Disk      `json:"disk"`
 	Counts    Counts    `json:"counts"`
 	Steps     []Step    `json:"steps,omitempty"` // max: every rate tried
+	// Services is what each installed service did over the whole run
+	// (warm-up and drain included).
+	Services []ServiceCount `json:"services,omitempty"`
 }
 
 // Stage is a stage's sustained rate over the window.
@@ -109,7 +120,12 @@ type Process struct {
 	CPU float64 `json:"cpu_cores"`
 	// MessagesPerCPUSecond is device messages per second of its CPU.
 	MessagesPerCPUSecond float64 `json:"messages_per_cpu_s"`
-	PeakRSS              int64   `json:"peak_rss_bytes"`
+	// PeakRSS is the highest resident set since the process started (with
+	// services, their modules' compilation at start included).
+	PeakRSS int64 `json:"peak_rss_bytes"`
+	// RSS is the resident set at the window's end (0 for the load
+	// generator).
+	RSS int64 `json:"rss_bytes,omitempty"`
 }
 
 // Disk is the disk each side used per point.
@@ -209,6 +225,12 @@ func (c Config) validate() error {
 		return errors.New("--input-version 5: the sparkplug input speaks MQTT 3.1.1")
 	case c.Broker != "" && c.EdgeMQTT != "":
 		return errors.New("--broker starts an edge with a broker input: not with --edge-mqtt")
+	case l.Machines && l.sparkplug():
+		return errors.New("--services: the machines' load is JSON (not with --payload sparkplug)")
+	case len(c.Services) > 0 && !l.Machines:
+		return errors.New("services read machines' tags: set Load.Machines")
+	case len(c.Services) > 0 && c.EdgeMQTT != "":
+		return errors.New("--services starts an edge with the services: not with --edge-mqtt")
 	case c.Duration <= 0:
 		return errors.New("--duration: must be > 0")
 	case c.EdgeMQTT == "" && c.Molen == "":
@@ -219,6 +241,11 @@ func (c Config) validate() error {
 		return errors.New("a running edge needs --hub (its hub) and --hub-token")
 	case c.HubURL != "" && c.HubToken == "":
 		return errors.New("--hub needs --hub-token (an API token of the edge's organisation)")
+	}
+	for _, name := range c.Services {
+		if _, ok := Services[name]; !ok {
+			return fmt.Errorf("--services: %q: want some of %s", name, strings.Join(ServiceNames, ", "))
+		}
 	}
 	return nil
 }
@@ -281,10 +308,23 @@ func (s *stack) start(ctx context.Context) error {
 			}
 			args = append(args, "--inputs", f)
 		}
+		if len(cfg.Services) > 0 {
+			f, err := buildServices(ctx, cfg, dir)
+			if err != nil {
+				return err
+			}
+			args = append(args, "--pipeline", f)
+		}
 		if s.edge, err = startChild(cmp.Or(cfg.EdgeMolen, cfg.Molen), dir, "edge", args...); err != nil {
 			return err
 		}
-		if err := waitFor(ctx, s.edge, "the edge listens", func() bool {
+		// With services the edge compiles their modules before it
+		// listens: seconds each, minutes on a busy machine.
+		limit := time.Minute
+		if len(cfg.Services) > 0 {
+			limit = 10 * time.Minute
+		}
+		if err := waitWithin(ctx, s.edge, "the edge listens", limit, func() bool {
 			c, err := net.Dial("tcp", s.edgeMQTT)
 			if err == nil {
 				c.Close()
@@ -292,6 +332,21 @@ func (s *stack) start(ctx context.Context) error {
 			return err == nil && httpOK(ctx, "http://"+s.edgeStatus+"/metrics")
 		}); err != nil {
 			return err
+		}
+		if len(cfg.Services) > 0 {
+			// The modules are compiled and running before any device
+			// publishes.
+			var err error
+			if werr := waitWithin(ctx, s.edge, "the edge runs the services", limit, func() bool {
+				var c []ServiceCount
+				c, err = serviceCounts(ctx, s.edgeStatus, cfg.Services)
+				return err != nil || len(c) == len(cfg.Services)
+			}); werr != nil {
+				return werr
+			}
+			if err != nil {
+				return err
+			}
 		}
 		if cfg.Broker != "" {
 			// The input subscribes before any device publishes.

@@ -3,6 +3,8 @@ package bench
 import (
 	"bufio"
 	"bytes"
+	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -65,6 +67,32 @@ func TestMessage(t *testing.T) {
 	payload := string(body[2:]) // after the packet id
 	if topic != "bench/d0001/m000" || !strings.HasPrefix(payload, `{"temperature":`) || !strings.Contains(payload, `,"pressure":`) || !strings.HasSuffix(payload, "}") {
 		t.Errorf("topic %q payload %q", topic, payload)
+	}
+}
+
+// TestMachineMessage checks the machines' load (for services): a machine
+// one level deeper, its state and its counter, stops now and then.
+func TestMachineMessage(t *testing.T) {
+	cfg := Load{Devices: 1, Tags: 2, TagsPerMessage: 2, Rate: 1, QoS: 1, Machines: true}
+	l := newLoad(cfg, "", "")
+	d := &device{id: 1, sentAt: map[uint16]int64{}}
+	d.topics = [][]byte{[]byte(cfg.topic(1, 0))}
+	d.tags = [][]int{{0, 1}}
+	states := map[string]int{}
+	for range 100 {
+		topic, body := splitPublish(t, l.message(nil, d, 0, time.UnixMilli(0)), 1)
+		payload := string(body[2:])
+		if topic != "bench/line/d0001/m000" || !strings.HasPrefix(payload, `{"state":"`) {
+			t.Fatalf("topic %q payload %q", topic, payload)
+		}
+		state, _, _ := strings.Cut(strings.TrimPrefix(payload, `{"state":"`), `"`)
+		states[state]++
+		if want := fmt.Sprintf(`,"good_count":%d}`, d.seq); !strings.HasSuffix(payload, want) {
+			t.Errorf("payload %q: want it to end in %s", payload, want)
+		}
+	}
+	if want := map[string]int{"running": 97, "idle": 2, "down": 1}; !maps.Equal(states, want) {
+		t.Errorf("states in 100 messages %v, want %v", states, want)
 	}
 }
 

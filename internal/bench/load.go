@@ -50,7 +50,16 @@ type Load struct {
 	Inflight       int     `json:"inflight"`         // QoS 1 publishes a device has unacknowledged at most
 	// Payload is PayloadJSON (the default) or PayloadSparkplug.
 	Payload string `json:"payload"`
+	// Machines makes each topic a machine of a line, as services expect
+	// it (bench/line/d0000/m000): its tags are, in turn, machineTags
+	// (state a string, mostly running; good_count a counter), so that a
+	// service reading a machine's state and counters takes every point.
+	Machines bool `json:"machines,omitempty"`
 }
+
+// machineTags are a machine's tags with Load.Machines, in turn (with a
+// number once they run out).
+var machineTags = []string{"state", "good_count", "energy_kwh", "scrap_count", "cycle_time_s"}
 
 // Payload formats of the simulated devices.
 const (
@@ -79,11 +88,21 @@ func (l Load) Points() float64 { return float64(l.Devices*l.Tags) * l.Rate }
 // Prefix is the UNS prefix the bench's devices publish under.
 const Prefix = "bench"
 
-// probeTopic is the topic whose payloads carry the device's clock ("ts"),
-// for the device-to-queryable latency: the first device's first topic.
-func probeTopic() string { return topicOf(0, 0) }
+// probe is the topic whose payloads carry the device's clock ("ts"), for
+// the device-to-queryable latency: the first device's first topic.
+func (l Load) probe() string { return l.topic(0, 0) }
 
 func topicOf(dev, topic int) string { return fmt.Sprintf("%s/d%04d/m%03d", Prefix, dev, topic) }
+
+// topic is device dev's topic t: a machine one level deeper with Machines,
+// since services read a machine's tags four levels below the root
+// (+/+/+/+/state).
+func (l Load) topic(dev, t int) string {
+	if l.Machines {
+		return fmt.Sprintf("%s/line/d%04d/m%03d", Prefix, dev, t)
+	}
+	return topicOf(dev, t)
+}
 
 // device is one simulated device: one MQTT connection.
 type device struct {
@@ -132,7 +151,7 @@ func (l *load) connect(ctx context.Context) error {
 	for i := range l.cfg.Devices {
 		d := &device{id: i, slots: make(chan struct{}, l.cfg.Inflight), sentAt: map[uint16]int64{}}
 		for t := range l.cfg.Topics() {
-			topic := topicOf(i, t)
+			topic := l.cfg.topic(i, t)
 			if l.root != "" {
 				topic = l.root + "/" + topic
 			}
@@ -375,6 +394,35 @@ func value(k int, seq uint64) float64 {
 	return 20 + float64(k%7)*10 + 5*math.Sin(float64(seq)/50) + float64((seq*2654435761+uint64(k))%100)/1000
 }
 
+// appendKey appends the JSON key of tag k named from names, in turn (with
+// a number once they run out), and its colon.
+func appendKey(payload []byte, names []string, k int) []byte {
+	payload = append(payload, '"')
+	payload = append(payload, names[k%len(names)]...)
+	if k >= len(names) {
+		payload = strconv.AppendInt(payload, int64(k/len(names)), 10)
+	}
+	return append(payload, '"', ':')
+}
+
+// machineValue appends a machine's tag k (of machineTags, in turn) in its
+// device's seq-th message as a JSON member: the state is running but in
+// the device's every 40th message (idle) and every 100th (down), so that
+// stops begin and end; the counters count the device's messages.
+func machineValue(payload []byte, k int, seq uint64) []byte {
+	name := machineTags[k%len(machineTags)]
+	payload = appendKey(payload, machineTags, k)
+	switch {
+	case name != "state":
+		return strconv.AppendUint(payload, seq, 10)
+	case seq%100 == 0:
+		return append(payload, `"down"`...)
+	case seq%40 == 0:
+		return append(payload, `"idle"`...)
+	}
+	return append(payload, `"running"`...)
+}
+
 // message appends one PUBLISH of d's topic i to buf.
 func (l *load) message(buf []byte, d *device, i int, now time.Time) []byte {
 	d.seq++
@@ -408,13 +456,11 @@ func (l *load) message(buf []byte, d *device, i int, now time.Time) []byte {
 		if j > 0 {
 			payload = append(payload, ',')
 		}
-		name := tagNames[k%len(tagNames)]
-		payload = append(payload, '"')
-		payload = append(payload, name...)
-		if k >= len(tagNames) {
-			payload = strconv.AppendInt(payload, int64(k/len(tagNames)), 10)
+		if l.cfg.Machines {
+			payload = machineValue(payload, k-i*l.cfg.TagsPerMessage, d.seq)
+			continue
 		}
-		payload = append(payload, '"', ':')
+		payload = appendKey(payload, tagNames, k)
 		payload = strconv.AppendFloat(payload, value(k, d.seq), 'f', 3, 64)
 	}
 	if d.id == 0 && i == 0 {

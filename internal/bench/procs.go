@@ -97,7 +97,12 @@ func freeAddr() (string, error) {
 
 // waitFor polls ok until it is true, the child ends, or a minute passes.
 func waitFor(ctx context.Context, c *child, what string, ok func() bool) error {
-	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	return waitWithin(ctx, c, what, time.Minute, ok)
+}
+
+// waitWithin is waitFor with a limit of d.
+func waitWithin(ctx context.Context, c *child, what string, d time.Duration, ok func() bool) error {
+	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	t := time.NewTicker(50 * time.Millisecond)
 	defer t.Stop()
@@ -151,8 +156,8 @@ func createEdge(ctx context.Context, hubURL, token, name string) (string, error)
 // follow reads the hub's live stream of the probe topic and adds, for
 // every point, how long after its device timestamp it arrived. It returns
 // when ctx ends.
-func follow(ctx context.Context, hubURL, token string, lat *latencies, ready chan<- error) {
-	u := hubURL + "/api/v1/live?prefix=" + url.QueryEscape(probeTopic())
+func follow(ctx context.Context, hubURL, token, probe string, lat *latencies, ready chan<- error) {
+	u := hubURL + "/api/v1/live?prefix=" + url.QueryEscape(probe)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		ready <- err

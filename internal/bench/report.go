@@ -20,6 +20,17 @@ func (r *Result) WriteTable(w io.Writer) error {
 	if l.sparkplug() {
 		payload = "Sparkplug B"
 	}
+	if l.Machines {
+		var names []string
+		for _, c := range r.Services {
+			names = append(names, c.Name)
+		}
+		installed := "no services"
+		if len(names) > 0 {
+			installed = "services " + strings.Join(names, ", ")
+		}
+		payload += ", machines' state and counters; " + installed
+	}
 	via := "to the edge's listener"
 	if r.Broker != "" {
 		via = "through the broker " + r.Broker + " to the edge's input"
@@ -56,11 +67,24 @@ func (r *Result) WriteTable(w io.Writer) error {
 	tw.Flush()
 	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "process\tCPU (cores)\tmessages per CPU-second\tpeak RSS MB\t")
+	fmt.Fprintln(tw, "process\tCPU (cores)\tmessages per CPU-second\tpeak RSS MB\tRSS MB at the end\t")
 	for _, p := range r.Processes {
-		fmt.Fprintf(tw, "%s\t%.3f\t%s\t%.1f\t\n", p.Name, p.CPU, num(p.MessagesPerCPUSecond), float64(p.PeakRSS)/1e6)
+		rss := "-"
+		if p.RSS > 0 {
+			rss = strconv.FormatFloat(float64(p.RSS)/1e6, 'f', 1, 64)
+		}
+		fmt.Fprintf(tw, "%s\t%.3f\t%s\t%.1f\t%s\t\n", p.Name, p.CPU, num(p.MessagesPerCPUSecond), float64(p.PeakRSS)/1e6, rss)
 	}
 	tw.Flush()
+	if len(r.Services) > 0 {
+		fmt.Fprintln(w)
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "service (whole run)\tpoints in\tpoints out\tevents\tcalls\tfailures\tmemory MiB\t")
+		for _, c := range r.Services {
+			fmt.Fprintf(tw, "%s (%s)\t%s\t%s\t%s\t%s\t%d\t%.1f\t\n", c.Name, c.ID, num(float64(c.In)), num(float64(c.Out)), num(float64(c.Events)), num(float64(c.Calls)), c.Failures, c.MemoryMiB)
+		}
+		tw.Flush()
+	}
 	fmt.Fprintf(w, "\ndisk: edge %.1f bytes a point buffered; hub %.1f bytes a point stored (before compaction)\n", r.Disk.Edge, r.Disk.Hub)
 	c := r.Counts
 	fmt.Fprintf(w, "counts: published %s messages (%s points), acknowledged %s; edge received %s, accepted %s points, forwarded %s; hub stored %s\n",

@@ -17,6 +17,7 @@ type sample struct {
 	inputPoints                        float64 // per second: points of the edge's broker input
 	backlog                            float64 // growth of the edge's pending points
 	pending                            float64 // the edge's pending points at the end
+	edgeRSS, hubRSS                    float64 // resident bytes at the end
 }
 
 func between(a, b snapshot) sample {
@@ -35,6 +36,8 @@ func between(a, b snapshot) sample {
 		selfCPU:     (b.self - a.self).Seconds() / secs,
 		backlog:     b.edge["molen_edge_outbox_pending_points"] - a.edge["molen_edge_outbox_pending_points"],
 		pending:     b.edge["molen_edge_outbox_pending_points"],
+		edgeRSS:     b.edge["process_resident_memory_bytes"],
+		hubRSS:      b.hub["process_resident_memory_bytes"],
 	}
 }
 
@@ -86,7 +89,7 @@ func (s *stack) measure(ctx context.Context) (*Result, error) {
 	followCtx, stopFollow := context.WithCancel(ctx)
 	defer stopFollow()
 	ready := make(chan error, 1)
-	go follow(followCtx, s.hubURL, s.token, lat, ready)
+	go follow(followCtx, s.hubURL, s.token, cfg.Load.probe(), lat, ready)
 	if err := <-ready; err != nil {
 		return nil, err
 	}
@@ -160,12 +163,17 @@ func (s *stack) measure(ctx context.Context) (*Result, error) {
 		return w.received / cpu
 	}
 	res.Processes = []Process{
-		{Name: "edge", CPU: w.edgeCPU, MessagesPerCPUSecond: perCPU(w.edgeCPU), PeakRSS: max(peakRSS(s.edge.pid()), s.peakEdge)},
-		{Name: "hub", CPU: w.hubCPU, MessagesPerCPUSecond: perCPU(w.hubCPU), PeakRSS: max(peakRSS(s.hub.pid()), s.peakHub)},
+		{Name: "edge", CPU: w.edgeCPU, MessagesPerCPUSecond: perCPU(w.edgeCPU), PeakRSS: max(peakRSS(s.edge.pid()), s.peakEdge), RSS: int64(w.edgeRSS)},
+		{Name: "hub", CPU: w.hubCPU, MessagesPerCPUSecond: perCPU(w.hubCPU), PeakRSS: max(peakRSS(s.hub.pid()), s.peakHub), RSS: int64(w.hubRSS)},
 		{Name: "load generator", CPU: w.selfCPU, MessagesPerCPUSecond: perCPU(w.selfCPU), PeakRSS: peakRSS(os.Getpid())},
 	}
 	if err := s.count(ctx, l, before, res); err != nil {
 		return nil, err
+	}
+	if len(cfg.Services) > 0 {
+		if res.Services, err = serviceCounts(ctx, s.edgeStatus, cfg.Services); err != nil {
+			return nil, err
+		}
 	}
 	res.Disk.Edge = perPoint
 	if res.Counts.Stored > 0 && s.hubDir != "" {

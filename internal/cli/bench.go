@@ -19,6 +19,7 @@ func newBench(g *globals) *cobra.Command {
 	var scenario string
 	var asJSON bool
 	var qos int
+	var services string
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Measure edge and hub under device load: rates per stage, latency, CPU, memory, disk, drops",
@@ -36,6 +37,17 @@ group, sending an NBIRTH, then NDATA messages by alias). Messages the input
 counted lost (Sparkplug seq gaps) are reported; after the load the run waits
 for what the broker still held, and what never arrived the broker dropped.
 
+With --services spc,oee,energy the edge runs molen's first-party services on
+the load, each as an install from the marketplace runs (a pipeline of its own
+over every series, output drop: their events reach the hub), and a pipeline
+forwards the devices' points. The services are built from services/ of the
+checkout in the working directory (with the go tool, as molen demo builds
+them), and the devices publish as machines that the services read: topics
+bench/line/d0000/m000, tags state (running, now and then idle or down) and
+good_count (--tags-per-message 2). --services none is the same load without
+services, to compare with. The report adds each service's points in and out,
+events, failures and memory.
+
 After --warmup it measures for --duration, then stops the load, waits until the
 edge forwarded everything and checks the counts end to end.
 
@@ -43,8 +55,9 @@ It prints: messages/s and points/s the devices sent, the edge's listener took,
 its pipeline stored, the uplink delivered and the hub stored; the latency from
 a device's timestamp to the point arriving on the hub's live stream (stored and
 queryable) and, with QoS 1, from publish to PUBACK; each process's CPU (user +
-system, in cores) and messages per CPU-second, and its peak RSS; disk bytes per
-point on each side; and every drop (0 below saturation).
+system, in cores) and messages per CPU-second, its peak RSS and its RSS at the
+window's end; disk bytes per point on each side; and every drop (0 below
+saturation).
 
 Scenarios (flags given after --scenario change it):
   tiny     4 devices × 10 tags at 5 Hz, 3 s (a smoke test)
@@ -91,6 +104,12 @@ with --json.`,
 			run.EdgeMQTT, run.EdgeStatus, run.HubURL, run.HubToken = cfg.EdgeMQTT, cfg.EdgeStatus, cfg.HubURL, cfg.HubToken
 			run.EdgeDir, run.HubDir, run.EdgePprof, run.EdgeMolen = cfg.EdgeDir, cfg.HubDir, cfg.EdgePprof, cfg.EdgeMolen
 			run.Broker, run.InputInflight, run.InputVersion = cfg.Broker, cfg.InputInflight, cfg.InputVersion
+			if f.Changed("services") {
+				run.Load.Machines, run.ServicesSrc = true, "services"
+				if services != "none" {
+					run.Services = strings.Split(services, ",")
+				}
+			}
 			if run.HubToken == "" {
 				run.HubToken = os.Getenv("MOLEN_BENCH_HUB_TOKEN")
 			}
@@ -142,6 +161,7 @@ with --json.`,
 	f.StringVar(&cfg.EdgeStatus, "edge-status", "", "the running edge's status address (its /metrics)")
 	f.StringVar(&cfg.HubURL, "hub", "", "measure a running hub: its URL (with --hub-token)")
 	f.StringVar(&cfg.HubToken, "hub-token", "", "API token of the edge's organisation at --hub (better: $MOLEN_BENCH_HUB_TOKEN)")
+	f.StringVar(&services, "services", "", "first-party services the edge runs on the load, comma-separated: "+strings.Join(bench.ServiceNames, ", ")+"; none for the same load without them (built from services/ in the working directory; the devices publish as machines)")
 	f.StringVar(&cfg.EdgePprof, "edge-pprof", "", "start the edge with --pprof on this address, to profile it under the load")
 	f.StringVar(&cfg.EdgeDir, "edge-data", "", "the running edge's data directory, for its disk use")
 	f.StringVar(&cfg.HubDir, "hub-data", "", "the running hub's data directory, for its disk use")

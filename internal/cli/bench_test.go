@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"flag"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -137,6 +139,55 @@ func TestBenchBroker(t *testing.T) {
 				t.Errorf("device → queryable latency %+v: want samples", r.Latency)
 			}
 		})
+	}
+}
+
+// TestBenchServices runs molen bench on the tiny scenario with three
+// first-party services installed on the edge (built from services/ of this
+// checkout): each took every point the devices published (the machines'
+// state and counters are what they read) and passed its inputs on, and
+// every point reached the hub once. No figure is judged.
+func TestBenchServices(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a hub and an edge, builds three WebAssembly modules")
+	}
+	t.Chdir(filepath.Join("..", "..")) // the checkout, with services/
+	// Hub and edge are a molen built without the race detector: with it,
+	// wazero compiles the three modules for many minutes on a busy machine.
+	bin := filepath.Join(t.TempDir(), "molen")
+	if out, err := exec.CommandContext(t.Context(), "go", "build", "-o", bin, "./cmd/molen").CombinedOutput(); err != nil {
+		t.Fatalf("go build ./cmd/molen: %v\n%s", err, out)
+	}
+	r := runBench(t, "--services", "spc,oee,energy", "--molen", bin)
+	c := r.Counts
+	if c.PublishedPoints == 0 || c.Stored != c.PublishedPoints || c.Lost != 0 {
+		t.Errorf("published %d points, stored %d, lost %d: want all stored once", c.PublishedPoints, c.Stored, c.Lost)
+	}
+	got := map[string]bench.ServiceCount{}
+	for _, s := range r.Services {
+		got[s.Name] = s
+	}
+	for _, name := range []string{"spc", "oee", "energy"} {
+		s, ok := got[name]
+		switch {
+		case !ok:
+			t.Errorf("%s: not in the report %+v", name, r.Services)
+		case s.In != uint64(c.PublishedPoints):
+			t.Errorf("%s: %d points in, want every point published (%d)", name, s.In, c.PublishedPoints)
+		case s.Out+s.PassedOn < s.In || s.Calls == 0:
+			// A call may fail on a busy machine (its time limit): its
+			// points pass on unchanged.
+			t.Errorf("%s: %+v: want calls and its inputs passed on", name, s)
+		}
+	}
+	var table bytes.Buffer
+	if err := r.WriteTable(&table); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"services spc, oee, energy", "oee (molen-oee)"} {
+		if !strings.Contains(table.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, table.String())
+		}
 	}
 }
 

@@ -91,23 +91,7 @@ func publishDemoService(ctx context.Context, m *market.Service, name, workDir st
 		return id, releaseDemoService(ctx, m, l.Versions[0])
 	}
 	dir := filepath.Join(workDir, name)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return "", err
-	}
-	app := pkg.Manifest.Metadata.Catalog.Application
-	for _, f := range []string{service.ManifestFile, app.LicenseFile, pkg.Molen.Terms, app.Icon} {
-		if f == "" {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join(src, f))
-		if err != nil {
-			return "", err
-		}
-		if err := os.WriteFile(filepath.Join(dir, f), b, 0o600); err != nil {
-			return "", err
-		}
-	}
-	if err := service.BuildGo(ctx, filepath.Join(src, pkg.Molen.Source), filepath.Join(dir, pkg.Molen.Module)); err != nil {
+	if _, err := service.BuildInto(ctx, src, dir); err != nil {
 		return "", err
 	}
 	archive, _, err := svcpack.Pack(dir)

@@ -34,3 +34,35 @@ func BuildGo(ctx context.Context, dir, out string) error {
 func Build(ctx context.Context, pkg *Package) error {
 	return BuildGo(ctx, filepath.Join(pkg.Dir, pkg.Molen.Source), filepath.Join(pkg.Dir, pkg.Molen.Module))
 }
+
+// BuildInto copies the package in src (its manifest, licence, terms and
+// icon) into dst and builds its module there from src's Go source, so
+// that dst is a package to run or pack, and src (a checkout) stays as it
+// is.
+func BuildInto(ctx context.Context, src, dst string) (*Package, error) {
+	pkg, err := LoadPackage(src)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dst, 0o700); err != nil {
+		return nil, err
+	}
+	app := pkg.Manifest.Metadata.Catalog.Application
+	for _, f := range []string{ManifestFile, app.LicenseFile, pkg.Molen.Terms, app.Icon} {
+		if f == "" {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(src, f))
+		if err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(filepath.Join(dst, f), b, 0o600); err != nil {
+			return nil, err
+		}
+	}
+	if err := BuildGo(ctx, filepath.Join(src, pkg.Molen.Source), filepath.Join(dst, pkg.Molen.Module)); err != nil {
+		return nil, err
+	}
+	pkg.Dir = dst
+	return pkg, nil
+}
