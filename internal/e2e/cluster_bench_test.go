@@ -233,7 +233,9 @@ func BenchmarkClusterQueryUnderIngest(b *testing.B) {
 			b.ReportMetric(q(0.5), "p50-ms")
 			b.ReportMetric(q(0.95), "p95-ms")
 			b.ReportMetric(lat[len(lat)-1].Seconds()*1000, "max-ms")
-			b.ReportMetric(float64(sent.Load())/took.Seconds(), "accepted-points/s")
+			if ingest {
+				b.ReportMetric(float64(sent.Load())/took.Seconds(), "accepted-points/s")
+			}
 		})
 	}
 }
