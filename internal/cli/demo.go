@@ -3,6 +3,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"crypto/ed25519"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -41,6 +43,12 @@ type DemoConfig struct {
 	// (docs/outputs.md); "" a free port on 127.0.0.1. molen demo asks for
 	// 127.0.0.1:4841 and takes a free port when that one is taken.
 	OPCUAListen string
+	// Replicas runs the hub as that many replicas (3 or more) of a
+	// cluster in this process (democluster.go); 0 or 1: one hub.
+	Replicas int
+	// Store and StoreSchema are the hub's PostgreSQL (hub.Config); a
+	// cluster needs it.
+	Store, StoreSchema string
 }
 
 func newDemo(g *globals) *cobra.Command {
@@ -76,16 +84,29 @@ printed at start; docs/outputs.md).
 The edge's MQTT and status listeners use free ports on 127.0.0.1, so the demo
 does not collide with services already running. All data lives under --data;
 running the demo again continues with the same data (the time it was
-stopped stays a gap). Stop it with Ctrl-C.`,
+stopped stays a gap). Stop it with Ctrl-C.
+
+--replicas 3 runs the hub as three replicas of a cluster (docs/cluster.md):
+each with an embedded NATS node of one JetStream cluster (the uplink stream
+kept on all three), sharing the PostgreSQL of --store (or $MOLEN_STORE),
+each on its own address (--listen and the next ports). The edge is given
+every replica's address; type a replica's number and Enter to stop it (and
+again to start it) and watch the data keep flowing.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			log, err := g.logger()
 			if err != nil {
 				return err
 			}
+			if cfg.Store == "" {
+				cfg.Store = os.Getenv(envName("store"))
+			}
 			d, err := StartDemo(cmd.Context(), cfg, g)
 			if err != nil {
 				return err
+			}
+			if len(d.Replicas) > 1 {
+				go d.controlReplicas(cmd.Context(), cmd.InOrStdin(), g.stdout)
 			}
 			<-cmd.Context().Done()
 			log.Info("stopping demo")
@@ -100,6 +121,9 @@ stopped stays a gap). Stop it with Ctrl-C.`,
 	f.StringVar(&cfg.PipelineFile, "pipeline", "", "edge pipeline to run instead of the demo's own (written to <data>/edge/pipeline.yaml)")
 	f.IntVar(&cfg.History, "history", DefaultHistoryDays, historyHelp)
 	f.StringVar(&cfg.OPCUAListen, "opcua", DemoOPCUAListen, "address of the edge's OPC UA server output (a free port when this one is taken)")
+	f.IntVar(&cfg.Replicas, "replicas", 1, "run the hub as this many replicas of a cluster (3 or more; needs --store)")
+	f.StringVar(&cfg.Store, "store", "", "the hub's PostgreSQL, postgres://user@host:5432/db (better: $MOLEN_STORE, which keeps the password out of the process list); default the embedded database in --data")
+	f.StringVar(&cfg.StoreSchema, "store-schema", "", "its schema (default molen)")
 	f.BoolVar(&cfg.Programme, "programme", false, "on a first start, fill the programme nationally: 3,500 synthetic companies with 10,000 assessments and 200,000 people trained at the academy (35–75 s) instead of 40 companies and 600 people")
 	return cmd
 }
@@ -122,6 +146,14 @@ type Demo struct {
 	// Notify are the demo's mail server and Teams channel: receivers in
 	// its own process.
 	Notify *demoNotify
+
+	// Replicas are the hub's replicas (Hub is the first; one without
+	// --replicas); a stopped one is nil.
+	Replicas    []*hub.Hub
+	replicaCfgs []hub.Config
+	replicaURLs []string
+	replicaMu   sync.Mutex // guards Replicas and closed
+	closed      bool
 }
 
 // Machines returns the asset paths of every simulated machine, whatever
@@ -139,6 +171,9 @@ func StartDemo(ctx context.Context, cfg DemoConfig, g *globals) (*Demo, error) {
 	if err := checkHistory(cfg.History); err != nil {
 		return nil, err
 	}
+	if err := cfg.checkReplicas(); err != nil {
+		return nil, err
+	}
 	sinks, err := startDemoNotify()
 	if err != nil {
 		return nil, err
@@ -149,9 +184,11 @@ func StartDemo(ctx context.Context, cfg DemoConfig, g *globals) (*Demo, error) {
 	if err != nil {
 		return nil, err
 	}
-	h, err := hub.Start(ctx, hub.Config{
+	hubs, hubCfgs, err := startDemoHubs(ctx, cfg, hub.Config{
 		ReleaseKeys: []ed25519.PublicKey{releasePub},
 		DataDir:     filepath.Join(cfg.DataDir, "hub"),
+		Store:       cfg.Store,
+		StoreSchema: cfg.StoreSchema,
 		Listen:      cfg.Listen,
 		Log:         log.With("component", "hub"),
 		Out:         g.stdout,
@@ -163,10 +200,15 @@ func StartDemo(ctx context.Context, cfg DemoConfig, g *globals) (*Demo, error) {
 		sinks.Close()
 		return nil, err
 	}
+	h := hubs[0]
+	d := &Demo{Hub: h, Notify: sinks, simDone: make(chan error, 1), servedDone: make(chan error, 1),
+		Replicas: hubs, replicaCfgs: hubCfgs}
+	for _, r := range hubs {
+		d.replicaURLs = append(d.replicaURLs, r.URL())
+	}
 	if err := seedRelease(ctx, h, releaseKey); err != nil {
 		log.Warn("the demo's release is not listed", "err", err)
 	}
-	d := &Demo{Hub: h, Notify: sinks, simDone: make(chan error, 1), servedDone: make(chan error, 1)}
 	edgeDir := filepath.Join(cfg.DataDir, "edge")
 	// The machines that speak industrial protocols listen first, so that
 	// the edge's inputs file can name their addresses.
@@ -176,14 +218,14 @@ func StartDemo(ctx context.Context, cfg DemoConfig, g *globals) (*Demo, error) {
 		Drop: filepath.Join(cfg.DataDir, "drop", sim.LeakTester),
 	}
 	if d.Served, err = sim.Serve(serveCfg); err != nil {
-		h.Close()
+		d.closeReplicas()
 		sinks.Close()
 		return nil, err
 	}
 	fail := func(err error) (*Demo, error) {
 		d.history.stop()
 		d.Served.Close()
-		h.Close()
+		d.closeReplicas()
 		sinks.Close()
 		return nil, err
 	}
@@ -223,7 +265,11 @@ func StartDemo(ctx context.Context, cfg DemoConfig, g *globals) (*Demo, error) {
 	if addr := d.Served.Addrs().Sparkplug; addr != "" {
 		outputs += fmt.Sprintf("  - mqtt: {url: tcp://%s, topic_prefix: uns/, retain: true, qos: 1}\n", addr)
 	}
-	outputs += fmt.Sprintf("  - opcua: {listen: %q, security: none}\n", demoOPCUAListen(cfg.OPCUAListen))
+	opcua := "127.0.0.1:0"
+	if cfg.OPCUAListen != "" {
+		opcua = freeListen(cfg.OPCUAListen)
+	}
+	outputs += fmt.Sprintf("  - opcua: {listen: %q, security: none}\n", opcua)
 	outputsFile, err := writeDemoFile(edgeDir, "outputs.yaml", []byte(outputs))
 	if err != nil {
 		return fail(err)
@@ -241,7 +287,7 @@ func StartDemo(ctx context.Context, cfg DemoConfig, g *globals) (*Demo, error) {
 		StatusListen: "127.0.0.1:0",
 		InputsFile:   inputsFile,
 		OutputsFile:  outputsFile,
-		HubURL:       h.URL(),
+		HubURL:       edgeHubURL(hubs),
 		EnrollToken:  token,
 		ManifestPoll: 2 * time.Second,
 		MarketKeys:   []ed25519.PublicKey{h.Market().PublicKey()},
@@ -331,6 +377,7 @@ simulated factory is %s), a service provider, and these people
 		a.Modbus, a.OPCUA, a.Sparkplug, sim.AGVManufacturer+"-"+sim.AGVSerial, a.VDA5050, serveCfg.Drop,
 		demoFactoryName, filepath.Join(hubDir, DemoPeopleFile))
 	printPeople(tabwriter.NewWriter(g.stdout, 0, 0, 2, ' ', 0))
+	d.printReplicas(g.stdout, cmp.Or(cfg.StoreSchema, "molen"))
 	fmt.Fprintln(g.stdout, "\nDigital maturity (EU DMA): each company has a T0 assessment, the factory a T1 too\n(GET /api/v1/assessments and /api/v1/assessments/comparison; docs/programme.md).")
 	fmt.Fprintf(g.stdout, "\nNotifications: the compressor's alarms go by e-mail and to a Teams channel, a machine down\nfor 15 minutes by e-mail. The demo has no mail server and no Teams: an SMTP server (%s)\nand a webhook receiver (%s) in this process take them; see Notifications → Delivery log.\n",
 		sinks.Mail.Addr(), sinks.url)
@@ -342,12 +389,9 @@ simulated factory is %s), a service provider, and these people
 // server: next to the standard 4840, which a plant's own server may hold.
 const DemoOPCUAListen = "127.0.0.1:4841"
 
-// demoOPCUAListen is listen if it is free (or names port 0), else a free
-// port on its host.
-func demoOPCUAListen(listen string) string {
-	if listen == "" {
-		return "127.0.0.1:0"
-	}
+// freeListen is listen if it is free (or names port 0), else a free port
+// on its host.
+func freeListen(listen string) string {
 	l, err := net.Listen("tcp", listen)
 	if err != nil {
 		host, _, _ := net.SplitHostPort(listen)
@@ -380,7 +424,7 @@ func (d *Demo) Close() error {
 	simErr := <-d.simDone
 	edgeErr := d.Edge.Close()
 	d.stopServed()
-	return errors.Join(simErr, edgeErr, <-d.servedDone, d.Hub.Close(), d.Notify.Close())
+	return errors.Join(simErr, edgeErr, <-d.servedDone, d.closeReplicas(), d.Notify.Close())
 }
 
 // writeDemoFile writes one of the edge's demo files into its data directory
