@@ -37,6 +37,9 @@ type Entry struct {
 	Sectors      []string  `json:"sectors"` // NACE sections or divisions: C, C25
 	Public       bool      `json:"public"`
 	Updated      time.Time `json:"updated"`
+	// HubName and AuthorName name the hub and the author, in a listing.
+	HubName    string `json:"hub_name,omitempty"`
+	AuthorName string `json:"author_name,omitempty"`
 }
 
 // LibraryFilter narrows the library: words to find (all of them, in
@@ -209,6 +212,15 @@ func (s *Service) Library(ctx context.Context, f LibraryFilter, publicOnly bool)
 		return nil, fmt.Errorf("library: %w", err)
 	}
 	slices.SortFunc(out, func(a, b Entry) int { return cmp.Or(b.Updated.Compare(a.Updated), strings.Compare(a.ID, b.ID)) })
+	names := map[string]string{}
+	for i, e := range out {
+		for _, id := range []string{e.Hub, e.Author} {
+			if err := s.nameOrg(ctx, names, id); err != nil {
+				return nil, fmt.Errorf("library: %w", err)
+			}
+		}
+		out[i].HubName, out[i].AuthorName = cmp.Or(names[e.Hub], e.Hub), cmp.Or(names[e.Author], e.Author)
+	}
 	return out, nil
 }
 

@@ -86,7 +86,7 @@ func TestLibrary(t *testing.T) {
 		if err != nil || got.Hub != "edih-b" || got.Author != "edih-b" || !got.Public {
 			t.Errorf("the programme office publishing a hub's lesson: %+v %v", got, err)
 		}
-		if list, err := s.Library(ctx, LibraryFilter{Q: "month"}, true); err != nil || len(list) != 1 || list[0].Hub != "edih-b" {
+		if list, err := s.Library(ctx, LibraryFilter{Q: "month"}, true); err != nil || len(list) != 1 || list[0].Hub != "edih-b" || list[0].HubName != "EDIH B" {
 			t.Errorf("the published lesson in the public library: %+v %v", list, err)
 		}
 		if _, err := s.SetEntry(ctx, office, Entry{ID: "office-note", Kind: KindLesson, TitleEN: "x", TitleNL: "x", BodyEN: "x", BodyNL: "x", Technologies: []string{"iot"}}, ""); !errors.Is(err, meta.ErrNotFound) {
