@@ -43,6 +43,13 @@ func scriptInDemo(t *testing.T, name string, env func(dataDir string) []string) 
 // scriptInDemo.
 func scriptInDemoWhen(t *testing.T, name string, ready func(*testing.T, *Demo), env func(dataDir string) []string) {
 	t.Helper()
+	scriptInDemoThen(t, name, ready, env, nil)
+}
+
+// scriptInDemoThen is scriptInDemoWhen that calls then(demo), when not
+// nil, after the script passed: to check through Go what the script did.
+func scriptInDemoThen(t *testing.T, name string, ready func(*testing.T, *Demo), env func(dataDir string) []string, then func(*testing.T, *Demo)) {
+	t.Helper()
 	browser := chromium(t)
 	node, script := browserScript(t)
 	script = filepath.Join(filepath.Dir(script), name)
@@ -59,6 +66,9 @@ func scriptInDemoWhen(t *testing.T, name string, ready func(*testing.T, *Demo), 
 		ready(t, d)
 	}
 	runBrowserScript(t, node, script, d, dataDir, browser, env(dataDir)...)
+	if then != nil {
+		then(t, d)
+	}
 }
 
 // runBrowserScript runs a browser test script against the demo d, signed

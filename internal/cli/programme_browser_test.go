@@ -41,13 +41,36 @@ func TestJourneyInABrowser(t *testing.T) {
 // TestProgrammeDoneInABrowser runs web/test/done.mjs: one company's whole
 // path through the programme in a real browser — made, registered, T0 by
 // the hub's advisor under its consent, a fieldlab's service, a
-// recommendation, two employees enrolled, T1 — and its report, KPIs and
-// EDIH export showing the change. It waits for the demo's released
-// services, one of which the advisor recommends.
+// recommendation of a marketplace service that the company installs on
+// its enrolled edge from the recommendation, two employees enrolled, T1 —
+// and its report (the install on its journey and in its evidence), KPIs
+// and EDIH export showing the change; and the programme office's library
+// screen. It waits for the demo's released services, one of which the
+// advisor recommends; after the script, the install is in the desired
+// state of the company's edge.
 func TestProgrammeDoneInABrowser(t *testing.T) {
 	const hubAdvisor = "ruben.smit@edih-noord.demo"
+	const company = "deventer-draaiwerk" // made by the script
 	ready := func(t *testing.T, d *Demo) { waitDemoCatalogue(t, d) }
-	scriptInDemoWhen(t, "done.mjs", ready, func(dataDir string) []string {
+	installed := func(t *testing.T, d *Demo) {
+		ctx := t.Context()
+		ins, err := d.Hub.Market().Installs(ctx, company)
+		if err != nil || len(ins) != 1 {
+			t.Fatalf("the company's installs: %+v %v, want the one made in the browser", ins, err)
+		}
+		edges, err := d.Hub.Fleet().Edges(ctx, company)
+		if err != nil || len(edges) != 1 || edges[0].Enrolled.IsZero() {
+			t.Fatalf("the company's edges: %+v %v, want one enrolled", edges, err)
+		}
+		desired, err := d.Hub.Fleet().Desired(ctx, company, edges[0].ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := desired.Manifest.Part("service/" + ins[0].Name); !ok {
+			t.Errorf("install %s (%s) is not in the desired state of edge %s: %+v", ins[0].Name, ins[0].Service, edges[0].ID, desired.Explain)
+		}
+	}
+	scriptInDemoThen(t, "done.mjs", ready, func(dataDir string) []string {
 		return []string{"MOLEN_ADVISOR_EMAIL=" + hubAdvisor, "MOLEN_ADVISOR_PASSWORD=" + demoPassword(t, dataDir, hubAdvisor)}
-	})
+	}, installed)
 }

@@ -831,8 +831,6 @@ func (o progOrgs) CreateOrgTx(ctx context.Context, tx *sql.Tx, id, name, kind, p
 	return o.a.CreateOrgTx(ctx, tx, auth.Org{ID: id, Name: name, Kind: auth.OrgKind(kind), Parent: parent})
 }
 
-// evidence is what molen measures of org's factory, for the programme:
-// its edges, machines, series and days of data.
 // installs are a company's edges, by when they enrolled, and the
 // marketplace services installed for it, for its journey.
 func (h *Hub) installs(ctx context.Context, org string) ([]programme.Install, error) {
@@ -851,7 +849,7 @@ func (h *Hub) installs(ctx context.Context, org string) ([]programme.Install, er
 		return nil, err
 	}
 	for _, in := range ins {
-		out = append(out, programme.Install{At: in.Created, Kind: programme.InstallService, What: in.Service + " (" + in.Name + ")"})
+		out = append(out, programme.Install{At: in.Created, Kind: programme.InstallService, What: in.Name, Service: in.Service})
 	}
 	return out, nil
 }
@@ -882,6 +880,9 @@ func (l marketListings) Listings(ctx context.Context) ([]programme.Listing, erro
 	return out, nil
 }
 
+// evidence is what molen measures of org's factory, for the programme:
+// its edges, machines, series and days of data, and the marketplace
+// services installed for it.
 func (h *Hub) evidence(ctx context.Context, org string) (programme.Evidence, error) {
 	var ev programme.Evidence
 	edges, err := h.fleet.Edges(ctx, org)
@@ -913,6 +914,11 @@ func (h *Hub) evidence(ctx context.Context, org string) (programme.Evidence, err
 		ev.First, ev.Last = time.Unix(0, first).UTC(), time.Unix(0, last).UTC()
 		ev.Days = int(math.Ceil(ev.Last.Sub(ev.First).Hours() / 24))
 	}
+	ins, err := h.market.Installs(ctx, org)
+	if err != nil {
+		return ev, err
+	}
+	ev.Services = len(ins)
 	return ev, nil
 }
 

@@ -15,7 +15,7 @@ import (
 // marketplace's released services (the hub's own source of listings): an
 // advisor may recommend one only once it is released and no longer once
 // it is revoked, and a service installed for the company shows on its
-// journey.
+// journey, by the service's and the provider's names.
 func TestJourneyRecommendsMarketListings(t *testing.T) {
 	w := newWorld(t)
 	ctx := t.Context()
@@ -69,7 +69,7 @@ func TestJourneyRecommendsMarketListings(t *testing.T) {
 		timeline = append(timeline, e.Kind+":"+e.What)
 	}
 	t.Logf("timeline: %s", timeline)
-	if got := strings.Join(timeline, " "); !strings.Contains(got, "installed:molen-spc (spc-press)") || !strings.Contains(got, "recommended:SPC") {
+	if got := strings.Join(timeline, " "); !strings.Contains(got, "installed:SPC — Western Electric-regels · Tools BV (spc-press)") || !strings.Contains(got, "recommended:SPC — Western Electric-regels · Tools BV") {
 		t.Errorf("the journey's timeline: %s", got)
 	}
 

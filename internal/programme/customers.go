@@ -221,20 +221,22 @@ func (s *Service) Company(ctx context.Context, hub, org string) (Company, error)
 // ServiceRecord is a service a hub delivered to a customer. Money is in
 // euro cents.
 type ServiceRecord struct {
-	ID          string    `json:"id"`
-	Hub         string    `json:"hub"`
-	Company     string    `json:"company"`
-	Type        string    `json:"type"`
-	Day         string    `json:"day"`      // YYYY-MM-DD
-	Provider    string    `json:"provider"` // a fieldlab's ID or a partner's name
-	Price       int64     `json:"price"`
-	MarketPrice int64     `json:"market_price"`
-	Subsidy     int64     `json:"subsidy"`
-	Investment  int64     `json:"investment"` // investment it triggered
-	People      int64     `json:"people"`     // people of the company it reached
-	Description string    `json:"description"`
-	Created     time.Time `json:"created"`
-	Actor       string    `json:"actor"`
+	ID       string `json:"id"`
+	Hub      string `json:"hub"`
+	Company  string `json:"company"`
+	Type     string `json:"type"`
+	Day      string `json:"day"`      // YYYY-MM-DD
+	Provider string `json:"provider"` // a fieldlab's ID or a partner's name
+	// ProviderName is the provider organisation's name, in a report.
+	ProviderName string    `json:"provider_name,omitempty"`
+	Price        int64     `json:"price"`
+	MarketPrice  int64     `json:"market_price"`
+	Subsidy      int64     `json:"subsidy"`
+	Investment   int64     `json:"investment"` // investment it triggered
+	People       int64     `json:"people"`     // people of the company it reached
+	Description  string    `json:"description"`
+	Created      time.Time `json:"created"`
+	Actor        string    `json:"actor"`
 }
 
 func euros(cents int64) string { return fmt.Sprintf("€%d.%02d", cents/100, cents%100) }

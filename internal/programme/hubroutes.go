@@ -202,6 +202,22 @@ func (s *Service) Report(ctx context.Context, hub, org string, shared bool, lang
 	if rep.Services == nil {
 		rep.Services = []ServiceRecord{}
 	}
+	// The providers by name: a fieldlab of the registry's, or an
+	// organisation's.
+	labs, err := s.Fieldlabs(ctx, "")
+	if err != nil {
+		return Report{}, err
+	}
+	names := map[string]string{}
+	for _, l := range labs {
+		names[l.ID] = l.Name
+	}
+	for i, r := range rep.Services {
+		if err := s.nameOrg(ctx, names, r.Provider); err != nil {
+			return Report{}, err
+		}
+		rep.Services[i].ProviderName = names[r.Provider]
+	}
 	list, err := s.Assessments(ctx, org)
 	if err != nil {
 		return Report{}, err

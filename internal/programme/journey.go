@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -52,6 +53,8 @@ type Recommendation struct {
 	Dimension string  `json:"dimension"`
 	Score     float64 `json:"score"` // the dimension's, 0–100
 	Reason    string  `json:"reason"`
+	// Provider is a marketplace service's provider by name.
+	Provider string `json:"provider,omitempty"`
 	// Recommended is when the hub's advisor recommended it to the
 	// company; zero: a suggestion only.
 	Recommended time.Time `json:"recommended,omitzero"`
@@ -85,7 +88,10 @@ type Event struct {
 type Install struct {
 	At   time.Time
 	Kind string // InstallEdge or InstallService
-	What string
+	What string // an edge's name; a service's install name
+	// Service is the installed service's listing ID; its timeline names
+	// the listing and its provider.
+	Service string
 }
 
 // The kinds of Install, as its timeline event's kind.
@@ -130,7 +136,7 @@ var words = map[string][2]string{
 	"peersShown":  {"The mean of %d companies of the same size (%s), sector (%s) and province: %s; this company: %s.", "Het gemiddelde van %d bedrijven van dezelfde omvang (%s), sector (%s) en provincie: %s; dit bedrijf: %s."},
 	"peersHidden": {"Not shown: fewer than %d companies of the same size, sector and province have an assessment.", "Niet getoond: minder dan %d bedrijven van dezelfde omvang, sector en provincie hebben een meting."},
 	"evidence":    {"Evidence from the factory", "Bewijs uit de fabriek"},
-	"evShown":     {"Edges connected %d · machines %d · series %d · days of data %d", "Aangesloten edges %d · machines %d · reeksen %d · dagen aan data %d"},
+	"evShown":     {"Edges connected %d · machines %d · series %d · days of data %d · services installed %d", "Aangesloten edges %d · machines %d · reeksen %d · dagen aan data %d · geïnstalleerde diensten %d"},
 	"evNone":      {"The company shares no machine data with the hub.", "Het bedrijf deelt geen machinedata met de hub."},
 	"next":        {"Next steps", "Volgende stappen"},
 	"services":    {"Services delivered", "Geleverde diensten"},
@@ -153,11 +159,28 @@ func say(lang, key string, args ...any) string {
 func score1(v float64) string { return fmt.Sprintf("%.0f", math.Round(v)) }
 
 // offer is what the recommendations choose from: every fieldlab, the
-// hub's courses, the marketplace's listings.
+// hub's courses, the marketplace's listings; and the names of the
+// organisations it names by ID.
 type offer struct {
 	labs     []Fieldlab
 	courses  []Course
 	listings []Listing
+	orgNames map[string]string
+}
+
+// orgName is the name of organisation id, or id (a partner outside
+// molen, named on a service record).
+func (o offer) orgName(id string) string { return cmp.Or(o.orgNames[id], id) }
+
+// listingName is listing id's name in lang with its provider's name ("SPC
+// · Molen"), or id for a listing no longer released.
+func (o offer) listingName(id, lang string) string {
+	for _, l := range o.listings {
+		if l.ID == id {
+			return l.Name(lang) + " · " + o.orgName(l.Provider)
+		}
+	}
+	return id
 }
 
 // offerOf reads the offer for hub's customers.
@@ -175,7 +198,34 @@ func (s *Service) offerOf(ctx context.Context, hub string) (offer, error) {
 			return offer{}, fmt.Errorf("listings: %w", err)
 		}
 	}
+	o.orgNames = map[string]string{}
+	for _, l := range o.labs {
+		o.orgNames[l.ID] = l.Name
+	}
+	for _, l := range o.listings {
+		if err := s.nameOrg(ctx, o.orgNames, l.Provider); err != nil {
+			return offer{}, err
+		}
+	}
 	return o, nil
+}
+
+// nameOrg adds organisation id's name to names, once; an ID that is no
+// organisation (a partner's name on a service record) is left out.
+func (s *Service) nameOrg(ctx context.Context, names map[string]string, id string) error {
+	if _, ok := names[id]; ok || id == "" {
+		return nil
+	}
+	name, _, _, err := s.orgs.Org(ctx, id)
+	switch {
+	case errors.Is(err, meta.ErrNotFound):
+		names[id] = ""
+	case err != nil:
+		return fmt.Errorf("organisation %s: %w", id, err)
+	default:
+		names[id] = name
+	}
+	return nil
 }
 
 // suggest suggests next steps for c, a customer of its hub, from the
@@ -253,8 +303,9 @@ func (s *Service) suggest(c Company, latest dma.Result, recorded []Recommended, 
 		for _, l := range listings {
 			if n < perKind && slices.Contains(l.Dimensions, g.ID) && !seen[KindService+"/"+l.ID] {
 				n++
-				add(Recommendation{Kind: KindService, Item: l.ID, Name: l.Name(lang), Dimension: g.ID, Score: g.Score,
-					Reason: lead + "; " + say(lang, "service", l.Name(lang), l.Provider, dimName[g.ID])})
+				provider := o.orgName(l.Provider)
+				add(Recommendation{Kind: KindService, Item: l.ID, Name: l.Name(lang), Provider: provider, Dimension: g.ID, Score: g.Score,
+					Reason: lead + "; " + say(lang, "service", l.Name(lang), provider, dimName[g.ID])})
 			}
 		}
 		n = 0
@@ -392,7 +443,7 @@ func (s *Service) JourneyOf(ctx context.Context, c Company, list []Assessment, r
 	}
 	for _, r := range services {
 		day, _ := time.Parse(time.DateOnly, r.Day)
-		j.Timeline = append(j.Timeline, Event{At: day, Kind: "service", What: termLabel(ServiceTypes, r.Type, lang) + " · " + r.Provider, Ref: r.ID})
+		j.Timeline = append(j.Timeline, Event{At: day, Kind: "service", What: termLabel(ServiceTypes, r.Type, lang) + " · " + cmp.Or(r.ProviderName, r.Provider), Ref: r.ID})
 	}
 	titles := map[string]string{}
 	for _, co := range o.courses {
@@ -412,7 +463,7 @@ func (s *Service) JourneyOf(ctx context.Context, c Company, list []Assessment, r
 			names[KindFieldlab+"/"+l.ID] = l.Name
 		}
 		for _, l := range o.listings {
-			names[KindService+"/"+l.ID] = l.Name(lang)
+			names[KindService+"/"+l.ID] = o.listingName(l.ID, lang)
 		}
 		for _, r := range recorded {
 			j.Timeline = append(j.Timeline, Event{At: r.Created, Kind: "recommended", What: cmp.Or(names[r.Kind+"/"+r.Item], r.Item), Ref: r.ID})
@@ -459,7 +510,11 @@ func (s *Service) JourneyOf(ctx context.Context, c Company, list []Assessment, r
 			return Journey{}, fmt.Errorf("installs of %s: %w", c.Org, err)
 		}
 		for _, in := range ins {
-			j.Timeline = append(j.Timeline, Event{At: in.At.UTC(), Kind: cmp.Or(in.Kind, InstallEdge), What: in.What})
+			what := in.What
+			if in.Service != "" {
+				what = o.listingName(in.Service, lang) + " (" + in.What + ")"
+			}
+			j.Timeline = append(j.Timeline, Event{At: in.At.UTC(), Kind: cmp.Or(in.Kind, InstallEdge), What: what, Ref: in.Service})
 		}
 	}
 	slices.SortStableFunc(j.Timeline, func(a, b Event) int {

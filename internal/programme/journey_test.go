@@ -1,6 +1,7 @@
 package programme
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -59,8 +60,8 @@ func setLevel(m map[string]int, k string, v int) map[string]int {
 // its region, the listings and the hub's courses for them, each with its
 // reason in the asked language, each item once; an advisor's recommendation is recorded
 // (and one of another hub's course or an unknown listing refused); the
-// timeline holds the assessment, service, recommendation and trainings
-// in order.
+// timeline holds the assessment, service, recommendation, install and
+// trainings in order, each provider and service by its name.
 func TestJourney(t *testing.T) {
 	metatest.Each(t, func(t *testing.T, db *meta.DB) {
 		ctx := t.Context()
@@ -83,6 +84,7 @@ func TestJourney(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
+		w.s.orgs.(*tree).orgs["molen"] = [3]string{"Molen Services", "provider", "platform"}
 		co := course("c-data", "edih-a")
 		co.Dimensions = []string{"data"}
 		if _, err := s.SetCourse(ctx, adminA, co, ""); err != nil {
@@ -121,6 +123,12 @@ func TestJourney(t *testing.T) {
 		if fmt.Sprint(got) != want {
 			t.Errorf("recommendations %v, want %s", got, want)
 		}
+		if r := rep.Journey.Recommendations[1]; r.Provider != "Molen Services" || r.Reason != "your data management and security score is 0; SPC (Molen Services) works on data management and security at your machines" {
+			t.Errorf("a listing's recommendation names its provider: %+v", r)
+		}
+		if r := rep.Journey.Recommendations[4]; r.Provider != "Acme" {
+			t.Errorf("a provider that is no organisation: %+v", r)
+		}
 		if r := rep.Journey.Recommendations[0].Reason; r != "your data management and security score is 0; Data lab Enschede offers test before invest in data platforms and analytics in your region" {
 			t.Errorf("reason: %q", r)
 		}
@@ -149,6 +157,10 @@ func TestJourney(t *testing.T) {
 		if _, err := s.RecordRecommendation(ctx, hubA, Recommended{Company: "acme", Kind: KindService, Item: "svc-spc", Dimension: "data", Note: "start with the presses"}, ""); err != nil {
 			t.Fatal(err)
 		}
+		installed := w.clock.Add(time.Hour)
+		s.installs = func(context.Context, string) ([]Install, error) {
+			return []Install{{At: installed, Kind: InstallService, What: "spc-press", Service: "svc-spc"}}, nil
+		}
 		rep, err = s.Report(ctx, "edih-a", "acme", false, "en")
 		if err != nil {
 			t.Fatal(err)
@@ -160,7 +172,7 @@ func TestJourney(t *testing.T) {
 		for _, e := range rep.Journey.Timeline {
 			steps = append(steps, e.Kind+" "+e.What)
 		}
-		if want := "[assessment T0 (66.7) enrolled Sensors on old machines × 2 recommended SPC service Test before invest · lab-a]"; fmt.Sprint(steps) != want {
+		if want := "[assessment T0 (66.7) enrolled Sensors on old machines × 2 recommended SPC · Molen Services installed SPC · Molen Services (spc-press) service Test before invest · Data lab Enschede]"; fmt.Sprint(steps) != want {
 			t.Errorf("timeline %v\nwant %s", steps, want)
 		}
 	})

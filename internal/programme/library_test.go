@@ -15,7 +15,8 @@ import (
 // finds them by words in either language, technology and sector, the
 // public listing holds only the public ones; an entry is its author's (a
 // fieldlab of the same hub or another hub cannot take it over; its hub
-// edits it and it stays the fieldlab's); a company writes none; bad
+// edits it and it stays the fieldlab's); the programme office's admins
+// curate any hub's entry and write none; a company writes none; bad
 // entries are refused naming every problem.
 func TestLibrary(t *testing.T) {
 	metatest.Each(t, func(t *testing.T, db *meta.DB) {
@@ -49,6 +50,9 @@ func TestLibrary(t *testing.T) {
 			{LibraryFilter{Sector: "C28"}, false, "[baseline-first]"},
 			{LibraryFilter{Technology: "robotics"}, false, "[cobot-welding]"},
 			{LibraryFilter{Kind: KindLesson}, false, "[baseline-first]"},
+			{LibraryFilter{Hub: "edih-a"}, false, "[cobot-welding]"},
+			{LibraryFilter{Hub: "edih-b", Technology: "iot"}, false, "[baseline-first]"},
+			{LibraryFilter{Hub: "edih-c"}, false, "[]"},
 			{LibraryFilter{Q: "month"}, true, "[]"},
 		} {
 			list, err := s.Library(ctx, c.f, c.public)
@@ -72,6 +76,25 @@ func TestLibrary(t *testing.T) {
 		got, err := s.SetEntry(ctx, hubA, entry, "")
 		if err != nil || got.Author != "lab-a" {
 			t.Errorf("the hub editing its fieldlab's entry: %+v %v", got, err)
+		}
+		// The programme office's admins curate: edih-b's lesson made
+		// public stays edih-b's, in its audit log; they write no entry of
+		// their own, and its viewers change nothing.
+		office := api.Principal{Org: "platform", OrgKind: "platform", Role: api.RoleAdmin, User: "usr_office"}
+		lesson.Public = true
+		got, err = s.SetEntry(ctx, office, lesson, "")
+		if err != nil || got.Hub != "edih-b" || got.Author != "edih-b" || !got.Public {
+			t.Errorf("the programme office publishing a hub's lesson: %+v %v", got, err)
+		}
+		if list, err := s.Library(ctx, LibraryFilter{Q: "month"}, true); err != nil || len(list) != 1 || list[0].Hub != "edih-b" || list[0].HubName != "EDIH B" {
+			t.Errorf("the published lesson in the public library: %+v %v", list, err)
+		}
+		if _, err := s.SetEntry(ctx, office, Entry{ID: "office-note", Kind: KindLesson, TitleEN: "x", TitleNL: "x", BodyEN: "x", BodyNL: "x", Technologies: []string{"iot"}}, ""); !errors.Is(err, meta.ErrNotFound) {
+			t.Errorf("the programme office writing a new entry: %v, want not found", err)
+		}
+		office.Role = api.RoleViewer
+		if _, err := s.SetEntry(ctx, office, lesson, ""); !errors.Is(err, api.ErrForbidden) {
+			t.Errorf("the programme office's viewer curating: %v, want forbidden", err)
 		}
 		company := api.Principal{Org: "acme", OrgKind: "company", Role: api.RoleAdmin}
 		if _, err := s.SetEntry(ctx, company, Entry{ID: "x"}, ""); !errors.Is(err, api.ErrForbidden) {

@@ -1,6 +1,7 @@
 package programme
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"math"
@@ -173,7 +174,7 @@ func (s *Service) WritePDF(w io.Writer, rep Report, lang string, at time.Time) e
 
 	heading(say(lang, "evidence"))
 	if ev := rep.Evidence; ev != nil {
-		para(say(lang, "evShown", ev.Edges, ev.Machines, ev.Series, ev.Days))
+		para(say(lang, "evShown", ev.Edges, ev.Machines, ev.Series, ev.Days, ev.Services))
 	} else {
 		para(say(lang, "evNone"))
 	}
@@ -190,7 +191,7 @@ func (s *Service) WritePDF(w io.Writer, rep Report, lang string, at time.Time) e
 		para(say(lang, "noServices"))
 	}
 	for _, sv := range rep.Services {
-		para(fmt.Sprintf("%s · %s · %s · %s", sv.Day, termLabel(ServiceTypes, sv.Type, lang), sv.Provider, euros(sv.Price)))
+		para(fmt.Sprintf("%s · %s · %s · %s", sv.Day, termLabel(ServiceTypes, sv.Type, lang), cmp.Or(sv.ProviderName, sv.Provider), euros(sv.Price)))
 	}
 	if err := pdf.Error(); err != nil {
 		return fmt.Errorf("report of %s: %w", c.Org, err)

@@ -48,7 +48,7 @@ func TestReportPDF(t *testing.T) {
 		w := newService(t, db, nil)
 		s := w.s
 		s.evidence = func(context.Context, string) (Evidence, error) {
-			return Evidence{Edges: 1, Machines: 3, Series: 12, Days: 40}, nil
+			return Evidence{Edges: 1, Machines: 3, Series: 12, Days: 40, Services: 2}, nil
 		}
 		s.listings = ListingSet{{ID: "svc-spc", NameEN: "SPC", NameNL: "SPC-regels", Dimensions: []string{"green"}, Provider: "molen"}}
 		as := func(org string) api.Principal {
@@ -96,9 +96,9 @@ func TestReportPDF(t *testing.T) {
 			`Band\s+moderately advanced\s+advanced`,
 			`1\. Green digitalisation: 0\.0`,
 			`Not shown: fewer than 5 companies`,
-			`Edges connected 1 · machines 3 · series 12 · days of data 40`,
+			`Edges connected 1 · machines 3 · series 12 · days of data 40 · services installed 2`,
 			`SPC: your green digitalisation score is 0; SPC \(molen\) works on green digitalisation`,
-			`2026-07-01 · Test before invest · lab-a · €2500\.00`,
+			`2026-07-01 · Test before invest · Fieldlab A · €2500\.00`,
 		} {
 			if !regexp.MustCompile(want).MatchString(en) {
 				t.Errorf("the English PDF lacks %s:\n%s", want, en)

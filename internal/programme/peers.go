@@ -75,4 +75,7 @@ type Evidence struct {
 	First    time.Time `json:"first,omitzero"` // the oldest point stored
 	Last     time.Time `json:"last,omitzero"`  // the newest
 	Days     int       `json:"days"`           // of data, first to last
+	// Services is how many marketplace services are installed for the
+	// company (installs, whatever their state on its edges).
+	Services int `json:"services"`
 }

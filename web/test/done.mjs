@@ -16,7 +16,7 @@
 // (MOLEN_ADVISOR_EMAIL, MOLEN_ADVISOR_PASSWORD).
 import { readFile } from 'node:fs/promises';
 import {
-  env, log, fail, browser, newPage, view, text, status, signIn, switchOrg, go,
+  env, log, fail, browser, newPage, view, text, status, signIn, switchOrg, go, base,
 } from './session.mjs';
 
 const co = 'deventer-draaiwerk';
@@ -90,7 +90,17 @@ await owner.selectOption('#d-role', 'engineer');
 await owner.fill('#d-hours', '24');
 await owner.click('button:text-is("Give consent")');
 await status(owner, /Consent given/);
-log('ok the company made, its owner shares data with the hub and consents to its advisor');
+
+// Its owner registers the factory's edge, which enrolls with the token
+// (as `molen edge --enroll-token` does).
+await go(owner, '#/fleet', 'Inventory');
+await owner.fill('#fleet-reg-name', 'Draaibank 1');
+await owner.click('[data-register-edge] button[type=submit]');
+await status(owner, /Edge Draaibank 1 registered/);
+const token = await owner.getAttribute('[data-register-edge] [data-secret]', 'data-secret');
+const enrolled = await fetch(base + '/api/v1/enroll', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token }) });
+if (!enrolled.ok) fail(`enrolling the edge: ${enrolled.status} ${await enrolled.text()}`);
+log('ok the company made, its owner shares data with the hub, consents to its advisor and enrolls an edge');
 
 // 3. The advisor registers it as a customer.
 const adv = await newPage();
@@ -161,6 +171,23 @@ if (svc.length === 0) fail('no marketplace service recommended');
 await adv.click(`[data-rec="${svc[0]}"] button`);
 await status(adv, /is recommended\./);
 await adv.waitForSelector(`[data-rec="${svc[0]}"] [data-recommended]`);
+
+// The company installs the recommended service from its journey, through
+// the marketplace's install form, on its edge.
+await go(owner, '#/programme', 'Programme');
+await owner.waitForSelector(`[data-rec="${svc[0]}"] [data-recommended]`);
+const listing = (await text(owner, `[data-rec="${svc[0]}"] a[data-listing]`)).trim();
+await owner.click(`[data-rec="${svc[0]}"] a[data-listing]`);
+await owner.waitForSelector('#mkt-install-h');
+if (!(await text(owner, '#mkt-svc-h')).includes(listing)) fail(`the recommendation's link leads to ${await text(owner, '#mkt-svc-h')}, not ${listing}`);
+await owner.fill('#inst-name', 'draaibank-advies');
+if (!(await text(owner, '#inst-target option:checked')).startsWith('Draaibank 1 (')) fail('the install form does not offer the edge: ' + await text(owner, '#inst-target'));
+await owner.focus('input[name="accept"]');
+await owner.keyboard.press('Space');
+await owner.click('button:text-is("Install")');
+await status(owner, /draaibank-advies is installed/);
+await view(owner, 'done-install');
+log(`ok the company installs ${listing} from the recommendation`);
 await go(adv, '#/academy/people', 'People and enrolments');
 for (const [name, email] of [['Femke Draaier', 'femke@deventer-draaiwerk.test'], ['Joost Kant', 'joost@deventer-draaiwerk.test']]) {
   await adv.fill('#enrol-name', name);
@@ -189,10 +216,18 @@ if (!/Change since T0: \+\d/.test(change)) fail('no rise since T0 in the report:
 if (await adv.getAttribute('[data-evidence]', 'data-evidence') === 'none') fail('no evidence from the factory, though it shares data');
 const events = await adv.$$eval('[data-event]', (es) => es.map((e) => e.dataset.event));
 for (const k of ['assessment', 'service', 'recommended', 'enrolled']) if (!events.includes(k)) fail(`the journey lacks ${k}: ${events.join()}`);
+// By name: the service's and its provider's, the fieldlab's.
+const named = await text(adv, '[data-event="installed"]');
+const id = svc[0].split(':')[1];
+if (!named.includes(listing) || named.includes(id) || !named.includes('(draaibank-advies)')) fail(`the install on the journey: ${named}`);
+if ((await text(adv, '[data-event="recommended"]')).includes(id)) fail('the recommendation on the journey names the listing by its ID');
+const byLab = await text(adv, '[data-event="service"]');
+if (!byLab.includes('Fieldlab Smart Maintenance Zwolle')) fail(`the fieldlab's service on the journey: ${byLab}`);
+if (Number(await adv.getAttribute('[data-installed]', 'data-installed')) < 1) fail('the evidence counts no service installed');
 await view(adv, 'done-report');
 const [pdf] = await Promise.all([adv.waitForEvent('download'), adv.click('[data-pdf]')]);
 if ((await readFile(await pdf.path())).subarray(0, 5).toString() !== '%PDF-') fail('the report PDF is not a PDF');
-log('ok the report: T0 and T1 with the change, the evidence, the journey, the PDF');
+log('ok the report: T0 and T1 with the change, the evidence with the install, the journey by names, the PDF');
 
 // 8. The KPI page and the EDIH export count it.
 await go(adv, '#/hub/kpi', 'KPIs of edih-noord');
@@ -204,6 +239,48 @@ const [csv] = await Promise.all([adv.waitForEvent('download'), adv.click('button
 const kpis = await readFile(await csv.path(), 'utf8');
 if (!/funnel,improved/.test(kpis)) fail('the KPI CSV has no funnel: ' + kpis.slice(0, 200));
 log('ok the KPI page and exports: the company\'s T0 → T1 in the EDIH DMA table: ' + row);
+
+// 9. The programme office's library: the national view — the lesson the
+// new fieldlab shared, found by words, technology, sector and hub, with
+// what each hub shared; its admin publishes it; in Dutch.
+await go(admin, '#/hub/library', 'The knowledge library of every hub');
+await admin.waitForSelector('[data-shared="edih-noord"]');
+await admin.fill('#lib-q', 'vibration');
+await admin.selectOption('#lib-tech', 'maintenance');
+await admin.selectOption('#lib-hub', 'edih-noord');
+await admin.press('#lib-q', 'Enter');
+await admin.waitForSelector('[data-entry="deventer-vibration-lesson"][data-hub="edih-noord"][data-public="false"]');
+if (!(await text(admin, '[data-entry="deventer-vibration-lesson"]')).includes('Fieldlab Deventer')) fail('the entry does not name the fieldlab that shared it');
+await admin.selectOption('#lib-hub', 'edih-zuid');
+await admin.press('#lib-q', 'Enter');
+await admin.waitForSelector('[data-found="0"]');
+await admin.fill('#lib-q', '');
+await admin.selectOption('#lib-tech', '');
+await admin.fill('#lib-sector', 'C');
+await admin.press('#lib-q', 'Enter');
+await admin.waitForSelector('[data-shared="edih-zuid"]');
+if (await admin.$('[data-shared]:not([data-shared="edih-zuid"])')) fail('the hub filter let another hub through');
+await view(admin, 'done-office-library');
+await admin.fill('#lib-sector', '');
+await admin.selectOption('#lib-hub', '');
+await admin.selectOption('#lib-tech', '');
+await admin.fill('#lib-q', 'vibration');
+await admin.press('#lib-q', 'Enter');
+await admin.click('button[aria-label="Edit Vibration first, then oil"]');
+await admin.waitForSelector('#lib-new-h:has-text("Curate entry deventer-vibration-lesson")');
+await admin.focus('input[name="public"]');
+await admin.keyboard.press('Space');
+await admin.fill('#lib-sectors', 'C28');
+await admin.click('button:text-is("Save the entry")');
+await status(admin, /Entry deventer-vibration-lesson saved/);
+await admin.waitForSelector('[data-entry="deventer-vibration-lesson"][data-public="true"]:has-text("Fieldlab Deventer")');
+await admin.selectOption('#lang-select', 'nl');
+await admin.waitForSelector('h2:text-is("De kennisbibliotheek van alle hubs")');
+await admin.waitForSelector('[data-entry="deventer-vibration-lesson"]:has-text("Eerst trillingen, dan olie")');
+await view(admin, 'done-office-library-nl');
+const pub = await (await fetch(base + '/api/v1/catalogue/library?technology=maintenance')).json();
+if (!pub.entries.some((e) => e.id === 'deventer-vibration-lesson' && e.hub === 'edih-noord' && e.author === 'fieldlab-deventer')) fail('the published lesson is not public, or no longer the fieldlab\'s');
+log('ok the programme office finds, filters and publishes a fieldlab\'s lesson in the national library');
 
 await browser.close();
 log('PASS');

@@ -27,6 +27,10 @@ for (const k of ['service', 'fieldlab', 'course']) if (!kinds.has(k)) fail(`no $
 const service = recs.find((r) => r.startsWith('service:'));
 const reason = await text(adv, `[data-rec="${service}"]`);
 if (!/your .* score is \d+; /.test(reason)) fail('a recommendation without its reason: ' + reason);
+// By name, with its provider's, linking to its page in the marketplace.
+const listingID = service.split(':')[1];
+if (!/ by molen — .*\(molen\) works on/.test(reason) || reason.includes(listingID)) fail('the service recommended not by its and its provider\'s names: ' + reason);
+if (!(await adv.getAttribute(`[data-rec="${service}"] a[data-listing]`, 'href')).endsWith('/market/service/' + listingID)) fail('the service recommended does not link to its page');
 if (await adv.locator('[data-recommended]').count() !== 0) fail('recommended before anyone did');
 await view(adv, 'journey-advisor');
 log(`ok ${recs.length} recommendations for the two lowest dimensions: ${recs.join(', ')}`);
@@ -50,6 +54,8 @@ await adv.selectOption('#lang-select', 'nl');
 await adv.waitForSelector('h3:text-is("Volgende stappen voor de laagste dimensies")');
 await adv.waitForFunction(() => /uw score voor .* is \d+; /.test(document.querySelector('[data-rec]')?.textContent));
 await adv.waitForSelector(`[data-rec="${service}"]:has-text("aanbevolen door de hub op")`);
+await adv.waitForSelector(`[data-rec="${service}"]:has-text("door molen")`);
+if ((await text(adv, '[data-event="recommended"]')).includes(listingID)) fail('the timeline names the recommended service by its ID');
 await view(adv, 'journey-advisor-nl');
 await adv.selectOption('#lang-select', 'en');
 log('ok the recommendation recorded, in the timeline, in English and Dutch');

@@ -29,6 +29,8 @@ registerArea({
 });
 
 const label = (terms, id) => ((terms || []).find((x) => x.id === id) || {}).label || id;
+// orgName is a hub's or fieldlab's name in the catalogue's list, or its ID.
+const orgName = (orgs, id) => ((orgs || []).find((x) => x.id === id) || {}).name || id;
 const euros = (cents) => '€ ' + fmtNum(Math.round(cents / 100), 0);
 const cents = (v) => Math.round(parseFloat(String(v || '0').replace(',', '.')) * 100) || 0;
 
@@ -103,15 +105,18 @@ function CatalogueView({ route: r, who }) {
 
 // ---- the knowledge library --------------------------------------------
 
-// Entries lists library entries in the page's language. Hooks:
-// [data-entry] an entry (its ID).
-function Entries({ list, terms }) {
+// Entries lists library entries in the page's language, each with the
+// hub that shared it and its author; onEdit (the programme office) adds
+// an edit button to each. Hooks: [data-entry] an entry (its ID),
+// data-hub its hub, data-public "true" or "false".
+function Entries({ list, terms, hubs, onEdit }) {
   const l = useSignal(lang);
   if (list.length === 0) return html`<p>${t('lib.none')}</p>`;
-  return html`<ul class="cards">${list.map((e) => html`<li class="panel" data-entry=${e.id}>
+  return html`<ul class="cards">${list.map((e) => html`<li class="panel" data-entry=${e.id} data-hub=${e.hub} data-public=${String(e.public)}>
     <h3>${l === 'nl' ? e.title_nl : e.title_en}</h3>
-    <p class="meta">${t('lib.kind.' + e.kind)} · ${e.author} · ${e.technologies.map((x) => label(terms && terms.technologies, x)).join(', ')}${e.sectors.length ? ' · NACE ' + e.sectors.join(', ') : ''}${e.public ? '' : ' · ' + t('lib.internal')}</p>
+    <p class="meta">${t('lib.kind.' + e.kind)} · ${t('lib.sharedBy', { hub: e.hub_name || orgName(hubs, e.hub), author: e.author_name || orgName(hubs, e.author) })} · ${e.technologies.map((x) => label(terms && terms.technologies, x)).join(', ')}${e.sectors.length ? ' · NACE ' + e.sectors.join(', ') : ''}${e.public ? '' : ' · ' + t('lib.internal')}</p>
     <p>${l === 'nl' ? e.body_nl : e.body_en}</p>
+    ${onEdit && html`<button type="button" class="ghost" aria-label=${t('lib.editThis', { title: l === 'nl' ? e.title_nl : e.title_en })} onClick=${() => onEdit(e)}>${t('lib.edit')}</button>`}
   </li>`)}</ul>`;
 }
 
@@ -121,76 +126,126 @@ function PublicLibrary({ technology, terms }) {
   const lib = useApi('catalogue/library', { technology }, [technology]);
   if (!lib.data) return null;
   return html`<section aria-labelledby="cat-lib-h"><h2 id="cat-lib-h">${t('lib.public', { n: lib.data.entries.length })}</h2>
-    <${Entries} list=${lib.data.entries.slice(0, 12)} terms=${terms} /></section>`;
+    <${Entries} list=${lib.data.entries.slice(0, 12)} terms=${terms} hubs=${terms && [...terms.hubs, ...terms.fieldlabs]} /></section>`;
 }
 
-// Library is the whole knowledge library for the hubs' staff: search it,
-// and (advisors and up) write an entry.
+// Library is the whole knowledge library for the hubs' staff and the
+// programme office: search it by words, technology, sector and kind, and
+// (advisors and up of a hub or fieldlab) write an entry. The programme
+// office's view is national: it also filters by hub, sees what each hub
+// shared, and its admins curate any entry (correct it, publish or
+// withdraw it). Hooks: [data-found] how many were found, [data-shared]
+// a hub's row in the national summary.
 function Library({ who }) {
-  const [f, setF] = useState({ q: '', technology: '' });
-  const list = useApi('library', f, [who.org, f.q, f.technology]);
+  const national = orgKind(who) === 'platform';
+  const [f, setF] = useState({ q: '', technology: '', sector: '', kind: '', hub: '' });
+  const [editing, setEditing] = useState(null);
+  const params = Object.fromEntries(Object.entries(f).filter(([, v]) => v));
+  const list = useApi('library', params, [who.org, f.q, f.technology, f.sector, f.kind, f.hub]);
   const terms = useTerms();
-  const act = useAction();
   function search(e) {
     e.preventDefault();
     const d = new FormData(e.target);
-    setF({ q: String(d.get('q') || ''), technology: String(d.get('technology') || '') });
+    setF(Object.fromEntries(['q', 'technology', 'sector', 'kind', 'hub'].map((k) => [k, String(d.get(k) || '').trim()])));
   }
+  if (!terms.data) return html`<p role="status">${t('shell.loading')}</p>`;
+  const techs = terms.data.technologies;
+  const hubs = [...terms.data.hubs, ...terms.data.fieldlabs];
+  const curates = national && can(who, 'admin');
+  const found = list.data && list.data.entries;
+  return html`
+    <section aria-labelledby="lib-h">
+      <h2 id="lib-h">${national ? t('lib.national') : t('lib.title')}</h2>
+      <p>${national ? t('lib.nationalIntro') : t('lib.intro')}</p>
+      <form class="grid-form" onSubmit=${search} aria-label=${t('lib.search')}>
+        <label for="lib-q">${t('lib.words')}</label><input id="lib-q" name="q" type="search" defaultValue=${f.q} />
+        <label for="lib-tech">${t('cat.technology')}</label><select id="lib-tech" name="technology">
+          <option value="">${t('cat.any')}</option>${techs.map((x) => html`<option value=${x.id}>${x.label}</option>`)}</select>
+        <label for="lib-sector">${t('lib.sector')}</label><input id="lib-sector" name="sector" defaultValue=${f.sector} pattern="[A-Ua-u]([0-9]{2})?" aria-describedby="lib-sector-hint" />
+        <span></span><p id="lib-sector-hint" class="hint">${t('lib.sectorHint')}</p>
+        <label for="lib-kind-f">${t('lib.kind')}</label><select id="lib-kind-f" name="kind"><option value="">${t('cat.any')}</option>
+          <option value="use-case">${t('lib.kind.use-case')}</option><option value="lesson">${t('lib.kind.lesson')}</option></select>
+        ${national && html`<label for="lib-hub">${t('lib.hub')}</label><select id="lib-hub" name="hub"><option value="">${t('cat.any')}</option>
+          ${terms.data.hubs.map((h) => html`<option value=${h.id}>${h.name}</option>`)}</select>`}
+        <span></span><button type="submit">${t('lib.search')}</button>
+      </form>
+      ${list.error ? html`<${Refusal} error=${list.error} />` : !found ? html`<p role="status">${t('shell.loading')}</p>`
+        : html`<p class="meta" data-found=${found.length}>${t('lib.found', { n: found.length })}</p>
+          ${national && found.length > 0 && html`<${SharedByHub} list=${found} hubs=${terms.data.hubs} />`}
+          <${Entries} list=${found.slice(0, 24)} terms=${terms.data} hubs=${hubs} onEdit=${curates ? setEditing : null} />`}
+    </section>
+    ${curates && editing && html`<${EntryForm} key=${editing.id} entry=${editing} techs=${techs} hubs=${hubs}
+      onSaved=${list.reload} onCancel=${() => setEditing(null)} />`}
+    ${!national && advises(who) && html`<${EntryForm} techs=${techs} onSaved=${list.reload} />`}`;
+}
+
+// SharedByHub is the national summary of the entries found: per hub, its
+// use cases, lessons learned and how many of them are public.
+function SharedByHub({ list, hubs }) {
+  const by = new Map();
+  for (const e of list) {
+    const r = by.get(e.hub) || { 'use-case': 0, lesson: 0, public: 0 };
+    r[e.kind]++;
+    if (e.public) r.public++;
+    by.set(e.hub, r);
+  }
+  return html`<section aria-labelledby="lib-by-h" tabindex="0"><h3 id="lib-by-h">${t('lib.byHub')}</h3>
+    <table><thead><tr><th scope="col">${t('lib.hub')}</th><th scope="col">${t('lib.kind.use-case')}</th><th scope="col">${t('lib.kind.lesson')}</th><th scope="col">${t('lib.publicN')}</th></tr></thead>
+      <tbody>${[...by].map(([hub, r]) => html`<tr data-shared=${hub}><th scope="row">${orgName(hubs, hub)}</th><td>${r['use-case']}</td><td>${r.lesson}</td><td>${r.public}</td></tr>`)}</tbody></table>
+  </section>`;
+}
+
+// EntryForm writes a new entry, or (entry given: the programme office
+// curating) changes one, which stays its hub's and its author's.
+function EntryForm({ entry, techs, hubs, onSaved, onCancel }) {
+  const act = useAction();
+  const e0 = entry || {};
   async function write(e) {
     e.preventDefault();
     const form = e.target;
     const d = new FormData(form);
     const body = Object.fromEntries(['kind', 'title_en', 'title_nl', 'body_en', 'body_nl'].map((k) => [k, String(d.get(k) || '').trim()]));
-    body.technologies = [String(d.get('technology'))];
+    const tech = String(d.get('technology'));
+    body.technologies = [tech, ...(e0.technologies || []).slice(1).filter((x) => x !== tech)];
     body.sectors = String(d.get('sectors') || '').split(',').map((x) => x.trim()).filter(Boolean);
     body.public = d.get('public') === 'on';
-    const id = String(d.get('id') || '').trim();
+    const id = entry ? entry.id : String(d.get('id') || '').trim();
     if (await act.run(() => api(at('library/{entry}', { entry: id }), { method: 'PUT', body }), t('lib.saved', { id }))) {
-      form.reset();
-      list.reload();
+      if (!entry) form.reset();
+      onSaved();
     }
   }
-  if (!terms.data) return html`<p role="status">${t('shell.loading')}</p>`;
-  const techs = terms.data.technologies;
-  return html`
-    <section aria-labelledby="lib-h">
-      <h2 id="lib-h">${t('lib.title')}</h2>
-      <p>${t('lib.intro')}</p>
-      <form class="grid-form" onSubmit=${search} aria-label=${t('lib.search')}>
-        <label for="lib-q">${t('lib.words')}</label><input id="lib-q" name="q" type="search" defaultValue=${f.q} />
-        <label for="lib-tech">${t('cat.technology')}</label><select id="lib-tech" name="technology">
-          <option value="">${t('cat.any')}</option>${techs.map((x) => html`<option value=${x.id}>${x.label}</option>`)}</select>
-        <span></span><button type="submit">${t('lib.search')}</button>
-      </form>
-      ${list.error ? html`<${Refusal} error=${list.error} />` : !list.data ? html`<p role="status">${t('shell.loading')}</p>`
-        : html`<p class="meta" data-found=${list.data.entries.length}>${t('lib.found', { n: list.data.entries.length })}</p><${Entries} list=${list.data.entries.slice(0, 24)} terms=${terms.data} />`}
-    </section>
-    ${advises(who) && html`<section class="panel" aria-labelledby="lib-new-h">
-      <h2 id="lib-new-h">${t('lib.write')}</h2>
+  return html`<section class="panel" aria-labelledby="lib-new-h">
+      <h2 id="lib-new-h">${entry ? t('lib.curate', { id: entry.id }) : t('lib.write')}</h2>
+      ${entry && html`<p class="meta">${t('lib.sharedBy', { hub: entry.hub_name || orgName(hubs, entry.hub), author: entry.author_name || orgName(hubs, entry.author) })}</p>`}
       <form class="grid-form" onSubmit=${write}>
-        <label for="lib-id">${t('lib.id')}</label><input id="lib-id" name="id" required pattern="[a-z0-9][a-z0-9\\-]{0,79}" />
+        ${!entry && html`<label for="lib-id">${t('lib.id')}</label><input id="lib-id" name="id" required pattern="[a-z0-9][a-z0-9\\-]{0,79}" />`}
         <label for="lib-kind">${t('lib.kind')}</label><select id="lib-kind" name="kind">
-          <option value="use-case">${t('lib.kind.use-case')}</option><option value="lesson">${t('lib.kind.lesson')}</option></select>
-        <label for="lib-title-en">${t('lib.titleEn')}</label><input id="lib-title-en" name="title_en" required maxlength="200" />
-        <label for="lib-title-nl">${t('lib.titleNl')}</label><input id="lib-title-nl" name="title_nl" required maxlength="200" />
-        <label for="lib-body-en">${t('lib.bodyEn')}</label><textarea id="lib-body-en" name="body_en" required rows="4"></textarea>
-        <label for="lib-body-nl">${t('lib.bodyNl')}</label><textarea id="lib-body-nl" name="body_nl" required rows="4"></textarea>
-        <label for="lib-new-tech">${t('cat.technology')}</label><select id="lib-new-tech" name="technology">${techs.map((x) => html`<option value=${x.id}>${x.label}</option>`)}</select>
-        <label for="lib-sectors">${t('lib.sectors')}</label><input id="lib-sectors" name="sectors" />
-        <span></span><label class="check"><input type="checkbox" name="public" /> ${t('lib.makePublic')}</label>
-        <span></span><button type="submit" disabled=${act.busy}>${t('lib.save')}</button>
+          <option value="use-case">${t('lib.kind.use-case')}</option><option value="lesson" selected=${e0.kind === 'lesson'}>${t('lib.kind.lesson')}</option></select>
+        <label for="lib-title-en">${t('lib.titleEn')}</label><input id="lib-title-en" name="title_en" required maxlength="200" defaultValue=${e0.title_en || ''} />
+        <label for="lib-title-nl">${t('lib.titleNl')}</label><input id="lib-title-nl" name="title_nl" required maxlength="200" defaultValue=${e0.title_nl || ''} />
+        <label for="lib-body-en">${t('lib.bodyEn')}</label><textarea id="lib-body-en" name="body_en" required rows="4" defaultValue=${e0.body_en || ''}></textarea>
+        <label for="lib-body-nl">${t('lib.bodyNl')}</label><textarea id="lib-body-nl" name="body_nl" required rows="4" defaultValue=${e0.body_nl || ''}></textarea>
+        <label for="lib-new-tech">${t('cat.technology')}</label><select id="lib-new-tech" name="technology">${techs.map((x) => html`<option value=${x.id} selected=${x.id === (e0.technologies || [])[0]}>${x.label}</option>`)}</select>
+        <label for="lib-sectors">${t('lib.sectors')}</label><input id="lib-sectors" name="sectors" defaultValue=${(e0.sectors || []).join(', ')} />
+        <span></span><label class="check"><input type="checkbox" name="public" defaultChecked=${!!e0.public} /> ${t('lib.makePublic')}</label>
+        <span></span><div><button type="submit" disabled=${act.busy}>${t('lib.save')}</button>${onCancel && html` <button type="button" class="ghost" onClick=${onCancel}>${t('lib.cancel')}</button>`}</div>
       </form>
       ${act.status}
-    </section>`}`;
+    </section>`;
 }
 
 // ---- a hub's pages -----------------------------------------------------
 
 function HubView({ route: r, who }) {
   useSignal(lang);
-  if (orgKind(who) === 'platform') return html`<h1>${t('area.hub')} <small>${who.org}</small></h1><${Kpis} who=${who} national=${true} />`;
   const [page, id] = r.path;
   const tab = (p, key) => html`<li><a href=${href('hub', p ? [p] : [])} aria-current=${(page || '') === p ? 'page' : undefined}>${t(key)}</a></li>`;
+  if (orgKind(who) === 'platform') {
+    return html`<h1>${t('area.hub')} <small>${who.org}</small></h1>
+      <nav class="tabs" aria-label=${t('hub.sections')}><ul>${tab('', 'hub.kpi')}${tab('library', 'lib.tab')}</ul></nav>
+      ${page === 'library' ? html`<${Library} who=${who} />` : html`<${Kpis} who=${who} national=${true} />`}`;
+  }
   const body = page === 'kpi' ? html`<${Kpis} who=${who} />`
     : page === 'c' && id ? html`<${Customer} key=${id} who=${who} id=${id} />`
       : page === 'fieldlabs' ? html`<${Fieldlabs} who=${who} />`
@@ -275,7 +330,7 @@ export function Journey({ journey, onRecommend, busy, level = 'h3' }) {
   return html`<section class="panel" aria-labelledby="jr-h" data-journey=${recs.length}>
       <${H} id="jr-h">${t('journey.next')}</${H}>
       ${recs.length === 0 ? html`<p>${t('journey.noRecs')}</p>` : html`<ul class="recs">${recs.map((r) => html`<li data-rec=${r.kind + ':' + r.item}>
-        <strong>${t('journey.kind.' + r.kind)}: ${r.name}</strong> — ${r.reason}.
+        <strong>${t('journey.kind.' + r.kind)}: ${r.kind === 'service' ? html`<a href=${href('market', ['service', r.item])} data-listing>${r.name}</a>` : r.name}</strong>${r.provider ? ' ' + t('journey.by', { provider: r.provider }) : ''} — ${r.reason}.
         ${r.recommended ? html` <span class="meta" data-recommended>${t('journey.recommendedOn', { d: fmtDate(Date.parse(r.recommended)) })}</span>`
           : onRecommend && html` <button type="button" aria-label=${t('journey.recommendThis', { name: r.name })} onClick=${() => onRecommend(r)} disabled=${busy}>${t('journey.recommend')}</button>`}
       </li>`)}</ul>`}
@@ -342,7 +397,7 @@ function Customer({ who, id }) {
     <section class="panel" aria-labelledby="ev-h" data-evidence=${evidence ? evidence.edges : 'none'}><h3 id="ev-h">${t('hub.evidence')}</h3>
       ${evidence ? html`<dl class="facts">
         <dt>${t('hub.edges')}</dt><dd>${evidence.edges}</dd><dt>${t('hub.machines')}</dt><dd>${evidence.machines}</dd>
-        <dt>${t('hub.series')}</dt><dd>${evidence.series}</dd>
+        <dt>${t('hub.series')}</dt><dd>${evidence.series}</dd><dt>${t('hub.installed')}</dt><dd data-installed=${evidence.services}>${evidence.services}</dd>
         <dt>${t('hub.days')}</dt><dd>${evidence.days}${evidence.first ? ' (' + fmtDate(Date.parse(evidence.first)) + ' – ' + fmtDate(Date.parse(evidence.last)) + ')' : ''}</dd>
       </dl>` : html`<p>${t('hub.noEvidence')}</p>`}
     </section>
@@ -352,7 +407,7 @@ function Customer({ who, id }) {
       ${services.length === 0 ? html`<p>${t('hub.noServices')}</p>` : html`<table>
         <thead><tr><th scope="col">${t('hub.day')}</th><th scope="col">${t('hub.type')}</th><th scope="col">${t('hub.provider')}</th>
           <th scope="col">${t('hub.price')}</th><th scope="col">${t('hub.subsidy')}</th><th scope="col">${t('hub.investment')}</th><th scope="col">${t('hub.people')}</th></tr></thead>
-        <tbody>${services.map((s) => html`<tr data-service=${s.type}><td>${s.day}</td><td>${label(types, s.type)}</td><td>${s.provider}</td>
+        <tbody>${services.map((s) => html`<tr data-service=${s.type}><td>${s.day}</td><td>${label(types, s.type)}</td><td>${s.provider_name || s.provider}</td>
           <td>${euros(s.price)}</td><td>${euros(s.subsidy)}</td><td>${euros(s.investment)}</td><td>${s.people}</td></tr>`)}</tbody></table>`}
     </section>
     ${advises(who) && html`<section class="panel" aria-labelledby="rec-h"><h3 id="rec-h">${t('hub.record')}</h3>
