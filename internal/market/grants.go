@@ -24,7 +24,7 @@ type DataGrant struct {
 	Service     string      `json:"service"`
 	Version     string      `json:"version"`
 	Provider    string      `json:"provider"`
-	Egress      []EgressDoc `json:"egress"`
+	Egress      []Egress    `json:"egress"`
 	TermsSHA256 string      `json:"terms_sha256"`
 	AcceptedBy  string      `json:"accepted_by"`
 	Accepted    time.Time   `json:"accepted"`
@@ -34,17 +34,10 @@ type DataGrant struct {
 	Active      bool        `json:"active"`
 }
 
-// EgressDoc is a declared egress as the API shows it.
-type EgressDoc struct {
-	To      string `json:"to"`
-	Data    string `json:"data"`
-	Purpose string `json:"purpose"`
-}
-
-func egressDocs(es []service.Egress) []EgressDoc {
-	out := []EgressDoc{}
+func egressOf(es []service.Egress) []Egress {
+	out := []Egress{}
 	for _, e := range es {
-		out = append(out, EgressDoc{To: e.To, Data: e.Data, Purpose: e.Purpose})
+		out = append(out, Egress(e))
 	}
 	return out
 }
@@ -63,7 +56,7 @@ func (s *Service) grant(ctx context.Context, org, install string, v Version, egr
 	if err := s.endGrants(ctx, `org = $4 AND install = $5`, by, EndChanged, now, org, install); err != nil {
 		return err
 	}
-	eg, _ := json.Marshal(egressDocs(egress))
+	eg, _ := json.Marshal(egressOf(egress))
 	_, err := s.cfg.DB.ExecContext(ctx, `INSERT INTO market_grants (id, org, install, listing, version, provider, egress, terms_sha256, accepted_by, accepted)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
 		"dsg_"+secret.New("")[:16], org, install, v.Listing, v.Version, v.Provider, string(eg), termsSHA, by, meta.Nanos(now))
@@ -80,6 +73,31 @@ func (s *Service) endGrants(ctx context.Context, where, by, reason string, now t
 		append([]any{meta.Nanos(now), by, reason}, args...)...)
 	if err != nil {
 		return fmt.Errorf("end data-sharing grants: %w", err)
+	}
+	return nil
+}
+
+// grantEarlierInstalls records the grants of installs made before
+// accepted terms were grants (those with none at all, of a version not
+// revoked): accepted by whom and when the install says, the egress its
+// version declares.
+func (s *Service) grantEarlierInstalls(ctx context.Context) error {
+	ins, err := s.installRows(ctx, `NOT EXISTS (SELECT 1 FROM market_grants g WHERE g.org = market_installs.org AND g.install = market_installs.name)`)
+	if err != nil {
+		return err
+	}
+	for _, in := range ins {
+		v, err := s.Version(ctx, in.Service, in.Version)
+		if err != nil {
+			return err
+		}
+		pkg, err := service.ParseManifest([]byte(v.Manifest))
+		if v.State == Revoked || err != nil {
+			continue
+		}
+		if err := s.grant(ctx, in.Org, in.Name, v, pkg.Molen.Capabilities.Egress, in.TermsSHA256, in.AcceptedBy, in.Updated); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -91,6 +91,9 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
 	s := &Service{cfg: cfg}
+	if err := s.grantEarlierInstalls(ctx); err != nil {
+		return nil, fmt.Errorf("market: %w", err)
+	}
 	s.refused = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "molen_hub_market_refused_total",
 		Help: "Marketplace uploads and installs refused, by reason: signature, provider, package, params."}, []string{"reason"})
 	for _, r := range []string{"signature", "provider", "package", "params"} {

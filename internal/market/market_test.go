@@ -434,7 +434,7 @@ func TestTermsAreADataSharingGrant(t *testing.T) {
 	}
 	g := gs[0]
 	in, _ := w.m.Install(t.Context(), "acme", "spc-share")
-	want := []EgressDoc{{To: "tools.example", Data: "SPC alarms", Purpose: "remote advice"}}
+	want := []Egress{{To: "tools.example", Data: "SPC alarms", Purpose: "remote advice"}}
 	if !g.Active || g.Provider != "tools" || g.Service != "molen-spc" || g.Version != "2.0.0" || g.Install != "spc-share" ||
 		g.AcceptedBy != "usr_eng" || !g.Accepted.Equal(time.Unix(1_800_000_000, 0)) || g.TermsSHA256 != in.TermsSHA256 || len(g.TermsSHA256) != 64 ||
 		!slices.Equal(g.Egress, want) {
@@ -472,5 +472,42 @@ func TestTermsAreADataSharingGrant(t *testing.T) {
 		if g.Install == "spc-two" && (g.Active || g.EndReason != EndUninstalled || g.EndedBy != "usr_eng") {
 			t.Errorf("after the uninstall: %+v", g)
 		}
+	}
+}
+
+// TestInstallsBeforeGrantsGetTheirGrant: an install made before accepted
+// terms were grants gets its grant when the marketplace starts (accepted
+// by whom and when the install says); one of a revoked version does not.
+func TestInstallsBeforeGrantsGetTheirGrant(t *testing.T) {
+	w := newWorld(t)
+	ctx := t.Context()
+	w.released(t, w.archive)
+	a2, _, err := svcpack.Pack(spcDir(t, "1.1.0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.released(t, a2)
+	for _, in := range []InstallRequest{{Name: "old", Version: "1.0.0"}, {Name: "gone", Version: "1.1.0"}} {
+		in.Service, in.Scope, in.Target, in.Params, in.AcceptTerms = "molen-spc", "edge", "edge-a", map[string]any{"api_key": "k"}, true
+		if _, err := w.m.Installed(ctx, "acme", "usr_eng", in, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := w.m.Act(ctx, "platform", "platform", "molen-spc", "1.1.0", "revoke", "", "usr_ops"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.m.cfg.DB.ExecContext(ctx, `DELETE FROM market_grants`); err != nil {
+		t.Fatal(err)
+	}
+	m, err := New(ctx, w.m.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gs, err := m.DataGrants(ctx, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(gs) != 1 || gs[0].Install != "old" || !gs[0].Active || gs[0].AcceptedBy != "usr_eng" || gs[0].Provider != "tools" {
+		t.Errorf("grants after the start: %+v, want old's in force", gs)
 	}
 }
