@@ -19,19 +19,19 @@ import (
 // ends it. It gives no read access on the hub (that is auth's grants):
 // it records consent to what the service itself sends out of the edge.
 type DataGrant struct {
-	ID          string      `json:"id"`
-	Install     string      `json:"install"`
-	Service     string      `json:"service"`
-	Version     string      `json:"version"`
-	Provider    string      `json:"provider"`
-	Egress      []Egress    `json:"egress"`
-	TermsSHA256 string      `json:"terms_sha256"`
-	AcceptedBy  string      `json:"accepted_by"`
-	Accepted    time.Time   `json:"accepted"`
-	Ended       *time.Time  `json:"ended,omitempty"`
-	EndedBy     string      `json:"ended_by,omitempty"`
-	EndReason   string      `json:"end_reason,omitempty"`
-	Active      bool        `json:"active"`
+	ID          string     `json:"id"`
+	Install     string     `json:"install"`
+	Service     string     `json:"service"`
+	Version     string     `json:"version"`
+	Provider    string     `json:"provider"`
+	Egress      []Egress   `json:"egress"`
+	TermsSHA256 string     `json:"terms_sha256"`
+	AcceptedBy  string     `json:"accepted_by"`
+	Accepted    time.Time  `json:"accepted"`
+	Ended       *time.Time `json:"ended,omitempty"`
+	EndedBy     string     `json:"ended_by,omitempty"`
+	EndReason   string     `json:"end_reason,omitempty"`
+	Active      bool       `json:"active"`
 }
 
 func egressOf(es []service.Egress) []Egress {
