@@ -20,7 +20,8 @@
 // archive; its signature beside it), MOLEN_BAD_PKG (a copy with one byte
 // changed, the same signature beside it) and MOLEN_KEY_PUB. Prints one
 // line per step; exits non-zero on the first failure.
-import { env, log, fail, browser, newPage, clean, view, text, status, signIn, switchOrg, go, WAIT } from './session.mjs';
+import path from 'node:path';
+import { env, log, fail, browser, newPage, clean, view, text, status, signIn, switchOrg, go, WAIT, shots } from './session.mjs';
 
 const svc = env('MOLEN_SVC');
 const pkg = env('MOLEN_PKG');
@@ -45,7 +46,10 @@ async function until(page, selector) {
   const end = Date.now() + WAIT * 3;
   for (;;) {
     if (await page.locator(selector).count()) return;
-    if (Date.now() > end) fail(`no ${selector} after ${WAIT * 3} ms`);
+    if (Date.now() > end) {
+      await page.screenshot({ path: path.join(shots, 'market-done-failed.png'), fullPage: true });
+      fail(`no ${selector} after ${WAIT * 3} ms (market-done-failed.png); the page says: ${(await page.locator('main').textContent()).slice(0, 600)}`);
+    }
     await page.waitForSelector(selector, { timeout: 5000 }).catch(() => page.reload());
   }
 }
