@@ -105,6 +105,10 @@ await go(page, `#/market/service/${svc}`, svc);
 await page.waitForSelector('#p-limit');
 await page.fill('#inst-name', svc);
 await page.fill('#p-limit', '1');
+// The demo edge by name: the demo has other edges, listed by their IDs.
+await page.waitForSelector('#inst-target option:has-text("demo-edge (")', { state: 'attached' });
+const demoEdge = await page.$eval('#inst-target', (s) => [...s.options].find((o) => o.textContent.startsWith('demo-edge (')).value);
+await page.selectOption('#inst-target', demoEdge);
 await page.fill('#inst-match', 'demo-factory/+/+/cnc-mill/spindle_temp_c');
 await page.selectOption('#inst-output', 'drop');
 await page.click('button:text-is("Install")');
