@@ -82,8 +82,8 @@ func secretName(install, param string) string {
 // version must be released; the target an edge or group of org (another
 // company's edge is meta.ErrNotFound); the parameters valid for the
 // version's schema, secret ones kept as secrets of the fleet, sealed for
-// each edge; the terms accepted (recorded in the audit log with what
-// leaves the factory).
+// each edge; the terms accepted (recorded as a data-sharing grant, and in
+// the audit log, with what leaves the factory).
 func (s *Service) Installed(ctx context.Context, org, by string, req InstallRequest, update bool) (Install, error) {
 	if req.Name == "" {
 		req.Name = req.Service
@@ -220,6 +220,9 @@ func (s *Service) Installed(ctx context.Context, org, by string, req InstallRequ
 	if err != nil {
 		return Install{}, err
 	}
+	if err := s.grant(ctx, org, in.Name, v, pkg.Molen.Capabilities.Egress, in.TermsSHA256, by, in.Updated); err != nil {
+		return Install{}, err
+	}
 	if s.cfg.Audit != nil {
 		egress, _ := json.Marshal(pkg.Molen.Capabilities.Egress)
 		if _, err := s.cfg.Audit.Record(ctx, audit.Entry{Org: org, Actor: by, Action: "market.terms.accepted", Target: in.Name,
@@ -232,14 +235,17 @@ func (s *Service) Installed(ctx context.Context, org, by string, req InstallRequ
 	return s.Install(ctx, org, in.Name)
 }
 
-// Uninstall removes an install and its secrets: it leaves its edges at
-// their next fetch.
-func (s *Service) Uninstall(ctx context.Context, org, name string) error {
+// Uninstall removes an install and its secrets, ending its data-sharing
+// grant (by whom): it leaves its edges at their next fetch.
+func (s *Service) Uninstall(ctx context.Context, org, name, by string) error {
 	in, err := s.Install(ctx, org, name)
 	if err != nil {
 		return err
 	}
 	if err := meta.Changed(s.cfg.DB.ExecContext(ctx, `DELETE FROM market_installs WHERE org = $1 AND name = $2`, org, name)); err != nil {
+		return err
+	}
+	if err := s.endGrants(ctx, `org = $4 AND install = $5`, by, EndUninstalled, s.cfg.Now().UTC(), org, name); err != nil {
 		return err
 	}
 	for _, p := range in.Secrets {

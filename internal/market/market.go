@@ -91,6 +91,9 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
 	s := &Service{cfg: cfg}
+	if err := s.grantEarlierInstalls(ctx); err != nil {
+		return nil, fmt.Errorf("market: %w", err)
+	}
 	s.refused = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "molen_hub_market_refused_total",
 		Help: "Marketplace uploads and installs refused, by reason: signature, provider, package, params."}, []string{"reason"})
 	for _, r := range []string{"signature", "provider", "package", "params"} {
@@ -221,6 +224,12 @@ type Version struct {
 // (the package's id) must be org's or new; a version is published once.
 func (s *Service) Publish(ctx context.Context, org, by string, archive []byte, sig sign.Envelope) (Version, error) {
 	sha := svcpack.Digest(archive)
+	if about := signedDigest(sig); about != "" && about != sha {
+		// Said before anything else: a byte changed since signing (or
+		// the signature is another archive's) is the refusal to name.
+		s.refused.WithLabelValues("signature").Inc()
+		return Version{}, api.BadRequest("signature: it is about an archive whose sha256 is %s; this one's is %s: the package changed after it was signed, or the signature is another package's", about, sha)
+	}
 	files, pkg, err := svcpack.Read(archive)
 	if err != nil {
 		s.refused.WithLabelValues("package").Inc()
@@ -291,6 +300,17 @@ func (s *Service) Publish(ctx context.Context, org, by string, archive []byte, s
 		return Version{}, fmt.Errorf("%s %s is published already; a version never changes: publish a new one: %w", id, ver, api.ErrConflict)
 	}
 	return v, err
+}
+
+// signedDigest is the sha256 the statement in env is about, unverified
+// (for the refusal's words only): "" when it is not one statement about
+// one archive.
+func signedDigest(env sign.Envelope) string {
+	var st sign.Statement
+	if json.Unmarshal(env.Payload, &st) != nil || len(st.Subject) != 1 {
+		return ""
+	}
+	return st.Subject[0].Digest["sha256"]
 }
 
 func writeAtomic(name string, b []byte) error {
@@ -433,6 +453,12 @@ func (s *Service) Act(ctx context.Context, as, org, id, version, action, note, b
 			return Version{}, fmt.Errorf("%s %s changed meanwhile: %w", id, version, api.ErrConflict)
 		}
 		return Version{}, err
+	}
+	if a.to == Revoked {
+		// The data-sharing grants accepted for it end with it.
+		if err := s.endGrants(ctx, `listing = $4 AND version = $5`, by, EndRevoked, now, id, version); err != nil {
+			return Version{}, err
+		}
 	}
 	if a.to == Revoked || a.to == Released {
 		// Edges with an install of it fetch their manifest now; a revoked

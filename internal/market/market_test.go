@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"slices"
@@ -137,6 +138,8 @@ func TestPublishRefusesWhatIsNotTheProvidersOwn(t *testing.T) {
 	} {
 		if _, err := w.m.Publish(ctx, c.org, "usr_x", c.archive, c.env); !errors.Is(err, c.want) {
 			t.Errorf("%s: got %v, want %v", c.name, err, c.want)
+		} else if c.name == "a changed byte" && !strings.Contains(err.Error(), "changed after it was signed") {
+			t.Errorf("%s: %v, want it named", c.name, err)
 		}
 	}
 	if _, err := w.m.Publish(ctx, "tools", "usr_pub", w.archive, good); err != nil {
@@ -283,7 +286,7 @@ func TestInstallRevokeAndTheEdgesDesiredState(t *testing.T) {
 	if _, err := w.m.Archive(ctx, "acme", v.SHA256); !errors.Is(err, meta.ErrNotFound) {
 		t.Errorf("a revoked package is served: %v", err)
 	}
-	if err := w.m.Uninstall(ctx, "acme", "molen-spc"); err != nil {
+	if err := w.m.Uninstall(ctx, "acme", "molen-spc", "usr_eng"); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -376,5 +379,135 @@ func TestEUCatalogue(t *testing.T) {
 	}
 	if _, err := get(v.Listing, v.Version, "dcat"); !errors.Is(err, meta.ErrNotFound) {
 		t.Errorf("a revoked version's entry: %v, want not found", err)
+	}
+}
+
+// TestTermsAreADataSharingGrant: accepting a service's terms at an install
+// (through the API) records a data-sharing grant naming the provider, the
+// data that leaves the edge as the version declares it, the terms' sha256,
+// who accepted and when; another company does not see it; an install
+// without the terms accepted is refused and records none; a change of
+// version, an uninstall and a revocation each end the grant in force.
+func TestTermsAreADataSharingGrant(t *testing.T) {
+	w := newWorld(t)
+	egress := func(version string) []byte {
+		a, _, err := svcpack.Pack(svcpacktest.SPC(t, append(slices.Clone(svcpacktest.StandIn), version...), func(b []byte) []byte {
+			b = bytes.Replace(b, []byte("version: 1.0.0"), []byte("version: "+version), 1)
+			return bytes.Replace(b, []byte("        events: [spc]\n"), []byte("        events: [spc]\n        egress:\n          - {to: tools.example, data: SPC alarms, purpose: remote advice}\n"), 1)
+		}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	w.released(t, egress("2.0.0"))
+	w.released(t, egress("2.1.0"))
+	eng := api.Principal{Org: "acme", OrgKind: "company", Role: api.RoleEngineer, User: "usr_eng"}
+	call := func(method, path, body string, p api.Principal, h func(*http.Request, api.Principal) (any, error), name string) (any, error) {
+		r := httptest.NewRequest(method, path, strings.NewReader(body))
+		if name != "" {
+			r.SetPathValue("name", name)
+		}
+		return h(r, p)
+	}
+	grants := func(p api.Principal) []DataGrant {
+		t.Helper()
+		got, err := call("GET", "/api/v1/market/grants", "", p, w.m.listGrants, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got.(map[string]any)["grants"].([]DataGrant)
+	}
+	body := `{"name": "spc-share", "service": "molen-spc", "version": "2.0.0", "scope": "edge", "target": "edge-a", "params": {}`
+	if _, err := call("POST", "/api/v1/market/installs", body+`}`, eng, w.m.install, ""); !errors.Is(err, api.ErrBadRequest) || !strings.Contains(err.Error(), "accept_terms") {
+		t.Errorf("an install without the terms accepted: %v, want refused", err)
+	}
+	if gs := grants(eng); len(gs) != 0 {
+		t.Errorf("a refused install recorded grants %+v", gs)
+	}
+	if _, err := call("POST", "/api/v1/market/installs", body+`, "accept_terms": true}`, eng, w.m.install, ""); err != nil {
+		t.Fatal(err)
+	}
+	gs := grants(eng)
+	if len(gs) != 1 {
+		t.Fatalf("grants %+v, want one", gs)
+	}
+	g := gs[0]
+	in, _ := w.m.Install(t.Context(), "acme", "spc-share")
+	want := []Egress{{To: "tools.example", Data: "SPC alarms", Purpose: "remote advice"}}
+	if !g.Active || g.Provider != "tools" || g.Service != "molen-spc" || g.Version != "2.0.0" || g.Install != "spc-share" ||
+		g.AcceptedBy != "usr_eng" || !g.Accepted.Equal(time.Unix(1_800_000_000, 0)) || g.TermsSHA256 != in.TermsSHA256 || len(g.TermsSHA256) != 64 ||
+		!slices.Equal(g.Egress, want) {
+		t.Errorf("grant %+v, want tools' for spc-share 2.0.0 with %v, accepted by usr_eng", g, want)
+	}
+	if gs := grants(api.Principal{Org: "beta", Role: api.RoleAdmin, User: "usr_b"}); len(gs) != 0 {
+		t.Errorf("beta sees acme's grants: %+v", gs)
+	}
+
+	// Another version: its terms accepted anew, the first grant ended.
+	if _, err := call("PUT", "/api/v1/market/installs/spc-share", `{"version": "2.1.0", "accept_terms": true}`, eng, w.m.changeInstall, "spc-share"); err != nil {
+		t.Fatal(err)
+	}
+	gs = grants(eng)
+	if len(gs) != 2 || gs[0].Version != "2.1.0" || !gs[0].Active || gs[1].Active || gs[1].EndReason != EndChanged {
+		t.Errorf("after the change of version: %+v", gs)
+	}
+	// Revoking 2.1.0 ends its grant.
+	if _, err := w.m.Act(t.Context(), "platform", "platform", "molen-spc", "2.1.0", "revoke", "", "usr_ops"); err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range grants(eng) {
+		if g.Version == "2.1.0" && (g.Active || g.EndReason != EndRevoked || g.EndedBy != "usr_ops" || g.Ended == nil) {
+			t.Errorf("after the revocation: %+v", g)
+		}
+	}
+	// An uninstall ends the grant in force.
+	if _, err := call("POST", "/api/v1/market/installs", `{"name": "spc-two", "service": "molen-spc", "version": "2.0.0", "scope": "edge", "target": "edge-a", "params": {}, "accept_terms": true}`, eng, w.m.install, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := call("DELETE", "/api/v1/market/installs/spc-two", "", eng, w.m.uninstall, "spc-two"); err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range grants(eng) {
+		if g.Install == "spc-two" && (g.Active || g.EndReason != EndUninstalled || g.EndedBy != "usr_eng") {
+			t.Errorf("after the uninstall: %+v", g)
+		}
+	}
+}
+
+// TestInstallsBeforeGrantsGetTheirGrant: an install made before accepted
+// terms were grants gets its grant when the marketplace starts (accepted
+// by whom and when the install says); one of a revoked version does not.
+func TestInstallsBeforeGrantsGetTheirGrant(t *testing.T) {
+	w := newWorld(t)
+	ctx := t.Context()
+	w.released(t, w.archive)
+	a2, _, err := svcpack.Pack(spcDir(t, "1.1.0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.released(t, a2)
+	for _, in := range []InstallRequest{{Name: "old", Version: "1.0.0"}, {Name: "gone", Version: "1.1.0"}} {
+		in.Service, in.Scope, in.Target, in.Params, in.AcceptTerms = "molen-spc", "edge", "edge-a", map[string]any{"api_key": "k"}, true
+		if _, err := w.m.Installed(ctx, "acme", "usr_eng", in, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := w.m.Act(ctx, "platform", "platform", "molen-spc", "1.1.0", "revoke", "", "usr_ops"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.m.cfg.DB.ExecContext(ctx, `DELETE FROM market_grants`); err != nil {
+		t.Fatal(err)
+	}
+	m, err := New(ctx, w.m.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gs, err := m.DataGrants(ctx, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(gs) != 1 || gs[0].Install != "old" || !gs[0].Active || gs[0].AcceptedBy != "usr_eng" || gs[0].Provider != "tools" {
+		t.Errorf("grants after the start: %+v, want old's in force", gs)
 	}
 }

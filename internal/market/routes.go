@@ -37,6 +37,7 @@ func (s *Service) Routes() []api.Route {
 		{Method: "GET", Path: "/api/v1/market/services/{id}/versions/{version}/catalogue", Auth: api.Public, Stream: s.euCatalogue},
 		{Method: "GET", Path: "/api/v1/market/installs", Auth: api.Viewer, Area: "market", Handle: s.listInstalls},
 		{Method: "POST", Path: "/api/v1/market/installs", Auth: api.Engineer, Area: "market", Handle: s.install, MaxBody: 64 << 10},
+		{Method: "GET", Path: "/api/v1/market/grants", Auth: api.Viewer, Area: "market", Handle: s.listGrants},
 		{Method: "GET", Path: "/api/v1/market/installs/{name}", Auth: api.Viewer, Area: "market", Handle: s.getInstall},
 		{Method: "PUT", Path: "/api/v1/market/installs/{name}", Auth: api.Engineer, Area: "market", Handle: s.changeInstall, MaxBody: 64 << 10},
 		{Method: "DELETE", Path: "/api/v1/market/installs/{name}", Auth: api.Engineer, Area: "market", Handle: s.uninstall},
@@ -193,6 +194,14 @@ func (s *Service) listInstalls(r *http.Request, p api.Principal) (any, error) {
 	return map[string]any{"installs": ins}, nil
 }
 
+func (s *Service) listGrants(r *http.Request, p api.Principal) (any, error) {
+	gs, err := s.DataGrants(r.Context(), p.Org)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"grants": gs}, nil
+}
+
 func (s *Service) getInstall(r *http.Request, p api.Principal) (any, error) {
 	return s.Install(r.Context(), p.Org, r.PathValue("name"))
 }
@@ -229,7 +238,7 @@ func (s *Service) changeInstall(r *http.Request, p api.Principal) (any, error) {
 }
 
 func (s *Service) uninstall(r *http.Request, p api.Principal) (any, error) {
-	if err := s.Uninstall(r.Context(), p.Org, r.PathValue("name")); err != nil {
+	if err := s.Uninstall(r.Context(), p.Org, r.PathValue("name"), p.Actor()); err != nil {
 		return nil, err
 	}
 	return map[string]string{"uninstalled": r.PathValue("name")}, nil

@@ -117,7 +117,7 @@ var Endpoints = []string{
 	"fleet/edges/{edge}/commands/{command}/bundle", "fleet/edges/{edge}/place", "fleet/groups", "fleet/groups/{group}", "fleet/layers",
 	"fleet/layers/org", "fleet/layers/org/secrets/{name}", "fleet/layers/{scope}/{target}", "fleet/layers/{scope}/{target}/secrets/{name}", "fleet/releases",
 	"fleet/rollouts", "fleet/rollouts/{rollout}", "fleet/rollouts/{rollout}/abort", "fleet/rollouts/{rollout}/pause", "fleet/rollouts/{rollout}/resume", "grants", "grants/{grant}", "invitations", "invitations/{invitation}", "journey", "latest", "library", "library/{entry}", "live",
-	"market/installs", "market/installs/{name}", "market/provider", "market/review", "market/review/{id}/{version}/{action}", "market/services", "market/services/{id}",
+	"market/grants", "market/installs", "market/installs/{name}", "market/keys", "market/packages", "market/provider", "market/review", "market/review/{id}/{version}/{action}", "market/services", "market/services/{id}",
 	"market/services/{id}/versions/{version}/{action}", "me", "me/export",
 	"me/password", "me/sessions", "me/sessions/{session}", "me/totp", "me/totp/confirm", "members", "members/{user}",
 	"members/{user}/reset", "notify/channels", "notify/channels/{channel}", "notify/channels/{channel}/test", "notify/deliveries",

@@ -11,6 +11,7 @@ import {
 } from './core.js';
 import { at, Refusal, useAction, Once, roleName } from './account.js';
 import { OwnQuota, SetQuota } from './quota.js';
+import { DataSharing } from './market.js';
 
 registerArea({ id: 'admin', title: 'area.admin', visible: (w) => can(w, 'admin'), view: AdminView });
 
@@ -285,6 +286,7 @@ function Sharing({ who }) {
       <thead><tr><th>${t('audit.at')}</th><th>${t('audit.actor')}</th><th>${t('audit.target')}</th><th>${t('audit.detail')}</th></tr></thead>
       <tbody>${reads.data.entries.map((x) => html`<tr><td><${Time} v=${x.at} /></td><td>${x.actor}${x.actor_org ? ' (' + x.actor_org + ')' : ''}</td>
         <td>${x.target}</td><td>${detail(x.detail)}</td></tr>`)}</tbody></table>` : html`<p class="note">${t('grants.noReads')}</p>`)}
+    <${DataSharing} who=${who} />
   </section>
   <section tabindex="0" aria-labelledby="dels-h">
     <h2 id="dels-h">${t('dels.title')}</h2>

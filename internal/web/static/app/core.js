@@ -210,9 +210,12 @@ export function apiURL(path, params) {
   return u;
 }
 
+// api calls the hub: a body is sent as JSON, a FormData as it is
+// (multipart, an upload).
 export async function api(path, { method = 'GET', params, body, raw } = {}) {
-  const init = { method, credentials: 'same-origin', headers: headers(method, body ? { 'Content-Type': 'application/json' } : {}) };
-  if (body) init.body = JSON.stringify(body);
+  const form = body instanceof FormData;
+  const init = { method, credentials: 'same-origin', headers: headers(method, body && !form ? { 'Content-Type': 'application/json' } : {}) };
+  if (body) init.body = form ? body : JSON.stringify(body);
   const r = await fetch(apiURL(path, params), init);
   if (!r.ok) {
     let msg = '';

@@ -570,6 +570,7 @@ function AlarmItem({ a, mayAct, onAct, name }) {
 
 // ---- events ------------------------------------------------------------------
 
+// The usual kinds; one a link names (a service's, say) is offered too.
 const KINDS = ['', 'state', 'downtime', 'alarm', 'anomaly'];
 function EventsView({ node, route }) {
   const q = route.query;
@@ -591,7 +592,7 @@ function EventsView({ node, route }) {
     <h2 id="events-h">${t('events.title')}</h2>
     <form class="toolbar" onSubmit=${search}>
       <label>${t('events.asset')} <input name="asset" value=${asset} /></label>
-      <label>${t('events.kind')} <select name="kind" value=${kind}>${KINDS.map((k) => html`<option value=${k}>${k || t('events.all')}</option>`)}</select></label>
+      <label>${t('events.kind')} <select name="kind" value=${kind}>${(KINDS.includes(kind) ? KINDS : [...KINDS, kind]).map((k) => html`<option value=${k}>${k || t('events.all')}</option>`)}</select></label>
       <label>${t('events.from')} <input type="datetime-local" name="from" value=${local(rg.from)} /></label>
       <label>${t('events.to')} <input type="datetime-local" name="to" value=${rg.toQ ? local(rg.to) : ''} /></label>
       <button type="submit">${t('events.search')}</button>

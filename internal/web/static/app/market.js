@@ -3,12 +3,16 @@
 // what it reads and writes, what leaves the factory, its versions and
 // installs) with the install form generated from its parameter schema and
 // its terms to accept, the organisation's installs with their state on
-// each edge, a provider's versions and their publish state, and the
-// platform's review queue.
+// each edge, a provider's versions and their publish state with the
+// forms to upload a signed version and register a signing key, the
+// platform's review queue, and the data-sharing grants that accepted
+// terms are (DataSharing, shown on the admin area's sharing page).
 //
 // Hooks for browser tests (keep them stable): [data-service] a catalogue
 // card, [data-install] an install row (data-state on each [data-edge-state]),
-// [data-version] a version row, [data-review] a version in review.
+// [data-version] a version row, [data-review] a version in review,
+// [data-key] a signing key, [data-data-grant] a data-sharing grant
+// (install@version; data-active).
 import { html, useState, useApi, api, t, lang, useSignal, registerArea, href, can } from './core.js';
 import { at, Refusal, useAction } from './account.js';
 
@@ -217,9 +221,93 @@ function Provider({ who }) {
     <p class="hint">${t('mkt.providerHint')}</p>
     <${Versions} list=${d.data.versions} hook="data-version" onDone=${d.reload}
       actions=${{ draft: ['submit', 'revoke'], 'in-review': ['withdraw'], released: ['deprecate', 'revoke'], deprecated: ['revoke'] }} />
-    <h3>${t('mkt.keys')}</h3>
-    ${d.data.keys.length === 0 ? html`<p>${t('mkt.noKeys')}</p>` : html`<ul>${d.data.keys.map((k) => html`<li><code>${k.id}</code> ${k.name}${k.revoked ? ' — ' + t('mkt.revokedKey') : ''}</li>`)}</ul>`}
+    </section>
+    <${Publish} onDone=${d.reload} />
+    <section class="panel" aria-labelledby="mkt-keys-h"><h3 id="mkt-keys-h">${t('mkt.keys')}</h3>
+    ${d.data.keys.length === 0 ? html`<p>${t('mkt.noKeys')}</p>` : html`<ul>${d.data.keys.map((k) => html`<li data-key=${k.id}><code>${k.id}</code> ${k.name}${k.revoked ? ' — ' + t('mkt.revokedKey') : ''}</li>`)}</ul>`}
+    <${AddKey} onDone=${d.reload} />
   </section>`;
+}
+
+// fileText reads the file chosen in input name of form f ('' for none).
+const fileText = (f, name) => (f.get(name) && f.get(name).size ? f.get(name).text() : Promise.resolve(''));
+
+// AddKey registers a signing key's public half (molen service keygen
+// writes NAME.pub), pasted or chosen as a file.
+function AddKey({ onDone }) {
+  const act = useAction();
+  async function submit(e) {
+    e.preventDefault();
+    const form = e.target;
+    const f = new FormData(form);
+    const body = { name: String(f.get('name')).trim(), public_key: (await fileText(f, 'file')) || String(f.get('pem')) };
+    if (await act.run(() => api('market/keys', { method: 'POST', body }), (k) => t('mkt.keyAdded', { id: k.id }))) { form.reset(); onDone(); }
+  }
+  return html`<h4 id="mkt-addkey-h">${t('mkt.addKey')}</h4>
+    <form class="grid-form" onSubmit=${submit} aria-labelledby="mkt-addkey-h">
+    <label for="key-name">${t('mkt.keyName')}</label><input id="key-name" name="name" required maxlength="100" />
+    <label for="key-file">${t('mkt.keyFile')}</label><input id="key-file" name="file" type="file" accept=".pub,.pem" aria-describedby="key-hint" />
+    <label for="key-pem">${t('mkt.keyPem')}</label><textarea id="key-pem" name="pem" rows="3" placeholder="-----BEGIN PUBLIC KEY-----" aria-describedby="key-hint"></textarea>
+    <span></span><p id="key-hint" class="hint">${t('mkt.keyHint')}</p>
+    <span></span><button type="submit" class="primary" disabled=${act.busy}>${t('mkt.register')}</button>
+    <span></span><div>${act.status}</div>
+  </form>`;
+}
+
+// publishRefusal puts the hub's refusal of an upload in the reader's
+// words: the hub's own message follows.
+function publishRefusal(err) {
+  const m = err && err.message ? err.message : '';
+  const key = /no signing key registered/.test(m) ? 'mkt.pubErr.noKey' : /changed after it was signed/.test(m) ? 'mkt.pubErr.changed'
+    : /^signature:/.test(m) ? 'mkt.pubErr.signature' : /^package:/.test(m) ? 'mkt.pubErr.package' : /published already/.test(m) ? 'mkt.pubErr.exists' : '';
+  if (!key) return err;
+  const e = new Error(t(key) + ' (' + m + ')');
+  e.status = err.status;
+  return e;
+}
+
+// Publish uploads a signed package (molen service sign writes
+// ID-VERSION.molen and ID-VERSION.molen.dsse.json) as a draft.
+function Publish({ onDone }) {
+  const act = useAction();
+  async function submit(e) {
+    e.preventDefault();
+    const form = e.target;
+    const f = new FormData(form);
+    const body = new FormData();
+    body.append('signature', f.get('signature'));
+    body.append('package', f.get('package'));
+    const call = async () => { try { return await api('market/packages', { method: 'POST', body }); } catch (err) { throw publishRefusal(err); } };
+    if (await act.run(call, (v) => t('mkt.uploaded', { id: v.id, version: v.version }))) { form.reset(); onDone(); }
+  }
+  return html`<section class="panel" aria-labelledby="mkt-pub-h"><h3 id="mkt-pub-h">${t('mkt.publish')}</h3>
+    <form class="grid-form" onSubmit=${submit}>
+      <label for="pub-package">${t('mkt.pubPackage')}</label><input id="pub-package" name="package" type="file" required accept=".molen" aria-describedby="pub-hint" />
+      <label for="pub-signature">${t('mkt.pubSignature')}</label><input id="pub-signature" name="signature" type="file" required accept=".json" aria-describedby="pub-hint" />
+      <span></span><p id="pub-hint" class="hint">${t('mkt.pubHint')}</p>
+      <span></span><button type="submit" class="primary" disabled=${act.busy}>${t('mkt.upload')}</button>
+    </form>
+    ${act.status}
+  </section>`;
+}
+
+// DataSharing lists the organisation's data-sharing grants: the terms of
+// a service accepted at an install, with the provider that receives what
+// data; in force until the install goes, changes version or the version
+// is revoked. Shown with the organisation's other grants (admin.js).
+export function DataSharing({ who }) {
+  const g = useApi('market/grants', null, [who.org]);
+  const egress = (xs) => (xs.length === 0 ? t('mkt.noEgressShort') : xs.map((e) => t('mkt.egressItem', { data: e.data, to: e.to, purpose: e.purpose })).join(' '));
+  return html`<h3 id="dsg-h">${t('mkt.dataGrants')}</h3>
+    <p class="note">${t('mkt.dataGrantsHint')}</p>
+    <${Refusal} error=${g.error} />
+    ${g.data && (g.data.grants.length === 0 ? html`<p class="note">${t('mkt.noDataGrants')}</p>` : html`<table class="data" aria-labelledby="dsg-h">
+      <thead><tr><th scope="col">${t('mkt.provider1')}</th><th scope="col">${t('mkt.service')}</th><th scope="col">${t('mkt.leaves')}</th><th scope="col">${t('mkt.termsSha')}</th>
+        <th scope="col">${t('mkt.acceptedBy')}</th><th scope="col">${t('mkt.state')}</th></tr></thead>
+      <tbody>${g.data.grants.map((x) => html`<tr data-data-grant=${x.install + '@' + x.version} data-active=${x.active}>
+        <td>${x.provider}</td><td>${x.service} ${x.version} <small>(${x.install})</small></td><td>${egress(x.egress)}</td>
+        <td><code title=${x.terms_sha256}>${x.terms_sha256.slice(0, 12)}…</code></td><td>${x.accepted_by}, ${x.accepted.slice(0, 16).replace('T', ' ')}</td>
+        <td>${x.active ? t('mkt.inForce') : html`<span class="badge down">${t('mkt.ended.' + x.end_reason)}</span> ${x.ended.slice(0, 16).replace('T', ' ')}`}</td></tr>`)}</tbody></table>`)}`;
 }
 
 function Review({ who }) {
