@@ -25,6 +25,15 @@ import (
 // clock.
 const clusterBase = int64(1_700_000_000_000_000_000)
 
+// clusterClock is a hub clock that starts at clusterBase and runs: the
+// replicas' rate limits, kept in the shared PostgreSQL, refill by it (a
+// clock standing still would refuse an edge for ever once both
+// replicas together spent its burst).
+func clusterClock() func() time.Time {
+	start := time.Now()
+	return func() time.Time { return time.Unix(0, clusterBase).Add(time.Since(start)) }
+}
+
 // startReplica starts a hub replica on the PostgreSQL schema and the NATS
 // cluster nodes, stopped when the test ends.
 func startReplica(t *testing.T, dsn, schema string, nats []string, name string, now func() time.Time, opts ...func(*hub.Config)) *hub.Hub {
@@ -59,7 +68,7 @@ func TestClusterReplicaStops(t *testing.T) {
 	dsn := metatest.DSN(t)
 	schema := metatest.Schema(t, dsn)
 	nc := clustertest.Start(t, 3, true)
-	now := func() time.Time { return time.Unix(0, clusterBase) }
+	now := clusterClock()
 	a := startReplica(t, dsn, schema, nc.URLs, "a", now)
 	b := startReplica(t, dsn, schema, nc.URLs[1:], "b", now)
 	ctx := t.Context()
@@ -202,7 +211,7 @@ func TestClusterLive(t *testing.T) {
 	dsn := metatest.DSN(t)
 	schema := metatest.Schema(t, dsn)
 	nc := clustertest.Start(t, 3, true)
-	now := func() time.Time { return time.Unix(0, clusterBase) }
+	now := clusterClock()
 	a := startReplica(t, dsn, schema, nc.URLs, "a", now)
 	b := startReplica(t, dsn, schema, nc.URLs, "b", now)
 	admin, err := a.AdminToken()
