@@ -19,7 +19,6 @@ package blob
 import (
 	"context"
 	"crypto/sha256"
-	"database/sql"
 	"embed"
 	"encoding/hex"
 	"errors"
@@ -28,6 +27,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"time"
+
+	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/molen-io/molen/internal/meta"
 )
@@ -149,31 +150,47 @@ func (s *Store) Read(ctx context.Context, sum string) ([]byte, error) {
 // fetch writes the file of sum from its row, refusing a row whose bytes
 // are not what sum names.
 func (s *Store) fetch(ctx context.Context, sum string) error {
-	rows, err := s.db.QueryContext(ctx, `SELECT bytes FROM blobs WHERE sha256 = $1`, sum)
+	conn, err := s.db.Conn(ctx)
 	if err != nil {
 		return fmt.Errorf("%s: %w", sum, err)
 	}
-	defer rows.Close()
-	if !rows.Next() {
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("%s: %w", sum, err)
+	defer conn.Close()
+	found := false
+	err = conn.Raw(func(dc any) error {
+		// pgx's own rows: RawValues is the bytes as read, not a second
+		// copy of a file that may be 90 MB (database/sql copies).
+		rows, err := dc.(*stdlib.Conn).Conn().Query(ctx, `SELECT bytes FROM blobs WHERE sha256 = $1`, sum)
+		if err != nil {
+			return err
 		}
+		defer rows.Close()
+		if !rows.Next() {
+			return rows.Err()
+		}
+		found = true
+		return s.cache(sum, rows.RawValues()[0])
+	})
+	switch {
+	case err != nil:
+		return fmt.Errorf("%s: %w", sum, err)
+	case !found:
 		return fmt.Errorf("%s: in neither %s nor the metadata database: %w", sum, s.dir, meta.ErrNotFound)
 	}
-	// RawBytes: the driver's buffer, not a second copy of the file.
-	var b sql.RawBytes
-	if err := rows.Scan(&b); err != nil {
-		return fmt.Errorf("%s: %w", sum, err)
-	}
+	return nil
+}
+
+// cache keeps b, read from the row of sum, as the file of sum once its
+// sha256 is sum.
+func (s *Store) cache(sum string, b []byte) error {
 	if got := sha256.Sum256(b); hex.EncodeToString(got[:]) != sum {
-		return fmt.Errorf("%s: refused: the metadata database's copy has sha256 %s; upload it again", sum, hex.EncodeToString(got[:]))
+		return fmt.Errorf("refused: the metadata database's copy has sha256 %s; upload it again", hex.EncodeToString(got[:]))
 	}
 	if err := os.MkdirAll(s.dir, 0o700); err != nil {
 		return fmt.Errorf("blob directory: %w", err)
 	}
 	tmp, err := s.temp(b)
 	if err != nil {
-		return fmt.Errorf("%s: %w", sum, err)
+		return err
 	}
 	defer os.Remove(tmp)
 	return os.Rename(tmp, filepath.Join(s.dir, sum))

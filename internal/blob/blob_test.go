@@ -102,3 +102,53 @@ func TestFilesOnlyWithSQLite(t *testing.T) {
 		t.Error("a name that is no sha256 was kept")
 	}
 }
+
+// BenchmarkShared64MB keeps a 64 MiB file (a release binary's size) in
+// one store (put), and fetches it through PostgreSQL into another store's
+// directory (fetch):
+// MOLEN_TEST_POSTGRES=… go test -run - -bench Shared -benchtime 3x -benchmem ./internal/blob/
+func BenchmarkShared64MB(b *testing.B) {
+	dsn := metatest.DSN(b)
+	db, err := meta.OpenPostgres(b.Context(), dsn, metatest.Schema(b, dsn))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	ctx := b.Context()
+	data := make([]byte, 64<<20)
+	for i := range data {
+		data[i] = byte(i * 7919 >> 3)
+	}
+	var sums []string
+	b.Run("put", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		for b.Loop() {
+			data[0]++ // a new sha256 each time
+			s := sum(data)
+			st, err := blob.New(ctx, b.TempDir(), db)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := st.Put(ctx, s, data); err != nil {
+				b.Fatal(err)
+			}
+			sums = append(sums, s)
+		}
+	})
+	b.Run("fetch", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		i := 0
+		for b.Loop() {
+			st, err := blob.New(ctx, b.TempDir(), db)
+			if err != nil {
+				b.Fatal(err)
+			}
+			f, err := st.Open(ctx, sums[i%len(sums)])
+			if err != nil {
+				b.Fatal(err)
+			}
+			f.Close()
+			i++
+		}
+	})
+}
