@@ -6,8 +6,9 @@
 // each file is also a row of the table blobs, so that every replica
 // serves what was uploaded through any one: the row is written and
 // committed before Put returns, and a replica that lacks the file reads
-// the row, checks its sha256 and keeps it as its file. With SQLite (a
-// single hub) the files are all there is.
+// the row, checks its sha256 and keeps it as its file; files kept before
+// (a single hub that became a cluster) become rows when the store opens.
+// With SQLite (a single hub) the files are all there is.
 //
 // A row holds the whole file as bytea (release binaries are 60–90 MB,
 // below PostgreSQL's 1 GB limit for a value); reading or writing one
@@ -55,8 +56,48 @@ func New(ctx context.Context, dir string, db *meta.DB) (*Store, error) {
 			return nil, err
 		}
 		s.db = db
+		if err := s.adopt(ctx); err != nil {
+			return nil, err
+		}
 	}
 	return s, nil
+}
+
+// adopt keeps as rows the files in the directory that have none (kept
+// before the hub shared them), each checked against its name.
+func (s *Store) adopt(ctx context.Context) error {
+	entries, err := os.ReadDir(s.dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("blob directory: %w", err)
+	}
+	for _, e := range entries {
+		sum := e.Name()
+		if !e.Type().IsRegular() || !sha256Hex.MatchString(sum) {
+			continue
+		}
+		var n int
+		if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM blobs WHERE sha256 = $1`, sum).Scan(&n); err != nil {
+			return fmt.Errorf("blob %s: %w", sum, err)
+		}
+		if n > 0 {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(s.dir, sum))
+		if err != nil {
+			return fmt.Errorf("blob %s: %w", sum, err)
+		}
+		if got := sha256.Sum256(b); hex.EncodeToString(got[:]) != sum {
+			continue // not what its name says: not shared
+		}
+		if _, err := s.db.ExecContext(ctx, `INSERT INTO blobs (sha256, bytes, size, created) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`,
+			sum, b, len(b), meta.Nanos(s.now())); err != nil {
+			return fmt.Errorf("blob %s: %w", sum, err)
+		}
+	}
+	return nil
 }
 
 // Dir is the directory of the files.

@@ -79,6 +79,36 @@ func TestSharedThroughPostgres(t *testing.T) {
 	}
 }
 
+// TestAdoptsEarlierFiles: files a hub kept before it shared them become
+// rows when its store opens on PostgreSQL; one that is not what its name
+// says does not.
+func TestAdoptsEarlierFiles(t *testing.T) {
+	dsn := metatest.DSN(t)
+	db := metatest.Postgres(t, dsn, metatest.Schema(t, dsn))
+	ctx := t.Context()
+	dir := t.TempDir()
+	old, liar := []byte("kept by a single hub"), []byte("not what its name says")
+	if err := os.WriteFile(filepath.Join(dir, sum(old)), old, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, sum([]byte("other"))), liar, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := blob.New(ctx, dir, db); err != nil {
+		t.Fatal(err)
+	}
+	other, err := blob.New(ctx, t.TempDir(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := other.Read(ctx, sum(old)); err != nil || string(got) != string(old) {
+		t.Errorf("an earlier file through another store: %q, %v", got, err)
+	}
+	if _, err := other.Read(ctx, sum([]byte("other"))); !errors.Is(err, meta.ErrNotFound) {
+		t.Errorf("a file not what its name says: %v, want ErrNotFound", err)
+	}
+}
+
 // TestFilesOnlyWithSQLite: a single hub on SQLite keeps files and no
 // table.
 func TestFilesOnlyWithSQLite(t *testing.T) {
