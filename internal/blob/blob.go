@@ -92,8 +92,7 @@ func (s *Store) adopt(ctx context.Context) error {
 		if got := sha256.Sum256(b); hex.EncodeToString(got[:]) != sum {
 			continue // not what its name says: not shared
 		}
-		if _, err := s.db.ExecContext(ctx, `INSERT INTO blobs (sha256, bytes, size, created) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`,
-			sum, b, len(b), meta.Nanos(s.now())); err != nil {
+		if err := s.insert(ctx, sum, b); err != nil {
 			return fmt.Errorf("blob %s: %w", sum, err)
 		}
 	}
@@ -139,8 +138,7 @@ func (s *Store) keep(ctx context.Context, sum, tmp string, b []byte) error {
 		return fmt.Errorf("store %q: not a sha256", sum)
 	}
 	if s.db != nil {
-		if _, err := s.db.ExecContext(ctx, `INSERT INTO blobs (sha256, bytes, size, created) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`,
-			sum, b, len(b), meta.Nanos(s.now())); err != nil {
+		if err := s.insert(ctx, sum, b); err != nil {
 			return fmt.Errorf("store %s: %w", sum, err)
 		}
 	}
@@ -148,6 +146,13 @@ func (s *Store) keep(ctx context.Context, sum, tmp string, b []byte) error {
 		return fmt.Errorf("store %s: %w", sum, err)
 	}
 	return nil
+}
+
+// insert keeps b as the row of sum (a row there already stays).
+func (s *Store) insert(ctx context.Context, sum string, b []byte) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO blobs (sha256, bytes, size, created) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`,
+		sum, b, len(b), meta.Nanos(s.now()))
+	return err
 }
 
 // Open opens the file whose sha256 is sum: the local file, or else the
