@@ -6,17 +6,16 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"time"
 
 	"github.com/molen-io/molen/internal/api"
+	"github.com/molen-io/molen/internal/blob"
 	"github.com/molen-io/molen/internal/meta"
 	"github.com/molen-io/molen/internal/sign"
 	"github.com/molen-io/molen/internal/uplink"
@@ -28,12 +27,13 @@ const Product = "molen"
 // MaxRelease bounds a release's binary.
 const MaxRelease = 256 << 20
 
-// ReleaseStore is where the hub keeps release binaries (a directory of
-// files named by their sha256), and the keys it accepts releases signed
-// by (the platform's release keys, docs/adr/0020-release-signatures.md).
+// ReleaseStore is where the hub keeps release binaries (files named by
+// their sha256, shared by replicas through internal/blob), and the keys it
+// accepts releases signed by (the platform's release keys,
+// docs/adr/0020-release-signatures.md).
 type ReleaseStore struct {
-	Dir  string
-	Keys []ed25519.PublicKey
+	Blobs *blob.Store
+	Keys  []ed25519.PublicKey
 }
 
 // SetReleases has the service keep releases in rs.
@@ -76,13 +76,13 @@ var (
 // meta.ErrExists, as is another binary of the same version and platform.
 func (s *Service) AddRelease(ctx context.Context, env sign.Envelope, bin io.Reader, by string) (Release, error) {
 	rs := s.releases
-	if rs.Dir == "" || len(rs.Keys) == 0 {
+	if rs.Blobs == nil || len(rs.Keys) == 0 {
 		return Release{}, api.BadRequest("this hub accepts no releases: it has no release key (molen hub --release-key)")
 	}
-	if err := os.MkdirAll(rs.Dir, 0o700); err != nil {
+	if err := os.MkdirAll(rs.Blobs.Dir(), 0o700); err != nil {
 		return Release{}, fmt.Errorf("release directory: %w", err)
 	}
-	tmp, err := os.CreateTemp(rs.Dir, "upload-*.tmp")
+	tmp, err := os.CreateTemp(rs.Blobs.Dir(), "upload-*.tmp")
 	if err != nil {
 		return Release{}, fmt.Errorf("store release: %w", err)
 	}
@@ -115,9 +115,10 @@ func (s *Service) AddRelease(ctx context.Context, env sign.Envelope, bin io.Read
 	if err := tmp.Close(); err != nil {
 		return Release{}, fmt.Errorf("store release: %w", err)
 	}
-	// The file first, then the row: a row always has its file; a file
-	// without a row (a crash between) is overwritten by the next upload.
-	if err := os.Rename(tmp.Name(), filepath.Join(rs.Dir, sum)); err != nil {
+	// The binary first, then the row: a row always has its binary; a
+	// binary without a row (a crash between) is kept again by the next
+	// upload.
+	if err := rs.Blobs.PutFile(ctx, sum, tmp.Name()); err != nil {
 		return Release{}, fmt.Errorf("store release: %w", err)
 	}
 	envJSON, err := json.Marshal(env)
@@ -230,11 +231,11 @@ func (s *Service) openRelease(ctx context.Context, sum string) (*os.File, Releas
 	if len(rels) == 0 {
 		return nil, Release{}, fmt.Errorf("release %s: %w", sum, meta.ErrNotFound)
 	}
-	f, err := os.Open(filepath.Join(s.releases.Dir, sum))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, Release{}, fmt.Errorf("release %s: its binary is missing from %s: %w", sum, s.releases.Dir, meta.ErrNotFound)
+	f, err := s.releases.Blobs.Open(ctx, sum)
+	if err != nil {
+		return nil, Release{}, fmt.Errorf("release %s's binary: %w", sum, err)
 	}
-	return f, rels[0], err
+	return f, rels[0], nil
 }
 
 // releaseRoutes: platform admins upload releases; members of any

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/molen-io/molen/internal/api"
+	"github.com/molen-io/molen/internal/blob"
 	"github.com/molen-io/molen/internal/meta"
 	"github.com/molen-io/molen/internal/meta/metatest"
 	"github.com/molen-io/molen/internal/sign"
@@ -40,7 +41,11 @@ func TestReleases(t *testing.T) {
 		}
 		pub, key, _ := sign.GenerateKey()
 		_, other, _ := sign.GenerateKey()
-		s.SetReleases(ReleaseStore{Dir: t.TempDir(), Keys: []ed25519.PublicKey{pub}})
+		bs, err := blob.New(ctx, t.TempDir(), db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.SetReleases(ReleaseStore{Blobs: bs, Keys: []ed25519.PublicKey{pub}})
 		amd, arm := []byte("molen 1.5.0 for amd64"), []byte("molen 1.5.0 for arm64")
 		for _, tt := range []struct {
 			name string

@@ -29,6 +29,7 @@ import (
 	"github.com/molen-io/molen/internal/api"
 	"github.com/molen-io/molen/internal/audit"
 	"github.com/molen-io/molen/internal/auth"
+	"github.com/molen-io/molen/internal/blob"
 	"github.com/molen-io/molen/internal/cluster"
 	"github.com/molen-io/molen/internal/factory"
 	"github.com/molen-io/molen/internal/fleet"
@@ -524,7 +525,11 @@ func (h *Hub) open(ctx context.Context) error {
 	if err := h.fleet.SetSecretsKey(filepath.Join(cfg.DataDir, SecretsKeyFile)); err != nil {
 		return err
 	}
-	h.fleet.SetReleases(fleet.ReleaseStore{Dir: filepath.Join(cfg.DataDir, "releases"), Keys: cfg.ReleaseKeys})
+	releases, err := blob.New(ctx, filepath.Join(cfg.DataDir, "releases"), h.meta)
+	if err != nil {
+		return err
+	}
+	h.fleet.SetReleases(fleet.ReleaseStore{Blobs: releases, Keys: cfg.ReleaseKeys})
 	marketKey, err := market.LoadKey(filepath.Join(cfg.DataDir, MarketKeyFile))
 	if err != nil {
 		return err

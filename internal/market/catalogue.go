@@ -3,8 +3,6 @@ package market
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 
@@ -189,7 +187,7 @@ func (s *Service) Listing(ctx context.Context, org string, platform bool, id str
 		return Listing{}, err
 	}
 	l.Installs = counts[id]
-	if b, err := os.ReadFile(filepath.Join(s.cfg.Dir, l.Versions[0].SHA256)); err == nil {
+	if b, err := s.blobs.Read(ctx, l.Versions[0].SHA256); err == nil {
 		if files, pkg, err := svcpack.Read(b); err == nil {
 			l.Terms = string(files[pkg.Molen.Terms])
 		}

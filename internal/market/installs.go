@@ -8,8 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -139,7 +137,7 @@ func (s *Service) Installed(ctx context.Context, org, by string, req InstallRequ
 	default:
 		return Install{}, api.BadRequest("scope: %q: want edge or group", req.Scope)
 	}
-	archive, err := os.ReadFile(filepath.Join(s.cfg.Dir, v.SHA256))
+	archive, err := s.blobs.Read(ctx, v.SHA256)
 	if err != nil {
 		return Install{}, fmt.Errorf("package %s: %w", v.SHA256, err)
 	}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/molen-io/molen/internal/api"
 	"github.com/molen-io/molen/internal/audit"
+	"github.com/molen-io/molen/internal/blob"
 	"github.com/molen-io/molen/internal/fleet"
 	"github.com/molen-io/molen/internal/meta"
 	"github.com/molen-io/molen/internal/service"
@@ -59,7 +60,8 @@ type Config struct {
 	DB    *meta.DB
 	Fleet Fleet
 	Audit audit.Recorder
-	// Dir keeps the package archives, named by their sha256.
+	// Dir keeps the package archives, named by their sha256 (shared
+	// through DB when it is PostgreSQL: internal/blob).
 	Dir string
 	// Key is the platform's marketplace key, which countersigns released
 	// versions; edges trust its public key (molen edge --market-key).
@@ -76,6 +78,7 @@ type Config struct {
 // versions, the review, installs.
 type Service struct {
 	cfg     Config
+	blobs   *blob.Store
 	refused *prometheus.CounterVec
 }
 
@@ -90,7 +93,11 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	s := &Service{cfg: cfg}
+	blobs, err := blob.New(ctx, cfg.Dir, cfg.DB)
+	if err != nil {
+		return nil, err
+	}
+	s := &Service{cfg: cfg, blobs: blobs}
 	if err := s.grantEarlierInstalls(ctx); err != nil {
 		return nil, fmt.Errorf("market: %w", err)
 	}
@@ -284,10 +291,7 @@ func (s *Service) Publish(ctx context.Context, org, by string, archive []byte, s
 		s.refused.WithLabelValues("provider").Inc()
 		return Version{}, fmt.Errorf("%w: the service %s is another provider's", api.ErrForbidden, id)
 	}
-	if err := os.MkdirAll(s.cfg.Dir, 0o700); err != nil {
-		return Version{}, fmt.Errorf("package directory: %w", err)
-	}
-	if err := writeAtomic(filepath.Join(s.cfg.Dir, sha), archive); err != nil {
+	if err := s.blobs.Put(ctx, sha, archive); err != nil {
 		return Version{}, fmt.Errorf("store package: %w", err)
 	}
 	sigJSON, _ := json.Marshal(sig)
@@ -311,26 +315,6 @@ func signedDigest(env sign.Envelope) string {
 		return ""
 	}
 	return st.Subject[0].Digest["sha256"]
-}
-
-func writeAtomic(name string, b []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(name), "upload-*.tmp")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), name)
 }
 
 const versionColumns = `v.listing, l.org, v.version, v.sha256, v.size, v.signer, v.state, v.note, v.published, v.published_by, v.changed, v.changed_by, v.manifest, v.signature, v.countersign`
@@ -499,7 +483,7 @@ func (s *Service) Archive(ctx context.Context, org, sha string) ([]byte, error) 
 	if n == 0 {
 		return nil, fmt.Errorf("package %s: %w", sha, meta.ErrNotFound)
 	}
-	b, err := os.ReadFile(filepath.Join(s.cfg.Dir, sha))
+	b, err := s.blobs.Read(ctx, sha)
 	if err != nil {
 		return nil, fmt.Errorf("package %s: %w", sha, err)
 	}

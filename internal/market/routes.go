@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -274,7 +272,7 @@ func (s *Service) euCatalogue(w http.ResponseWriter, r *http.Request, _ api.Prin
 	if v.State != Released && v.State != Deprecated {
 		return fmt.Errorf("%s %s: %w", v.Listing, v.Version, meta.ErrNotFound)
 	}
-	b, err := os.ReadFile(filepath.Join(s.cfg.Dir, v.SHA256))
+	b, err := s.blobs.Read(r.Context(), v.SHA256)
 	if err != nil {
 		return fmt.Errorf("package %s: %w", v.SHA256, err)
 	}
