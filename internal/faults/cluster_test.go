@@ -128,40 +128,10 @@ func TestFaultsKillNATSNode(t *testing.T) {
 	parallel(t)
 	n := cycles(t, 3, 9, 30)
 	schema := metatest.Schema(t, dsn)
-	const size = 3
-	var clients, routes [size]string
-	for i := range size {
-		clients[i], routes[i] = freePort(t), freePort(t)
-	}
-	replicas := make([]*hub, size)
-	for i := range size {
-		name := fmt.Sprintf("r%d", i+1)
-		var others []string
-		for j := range size {
-			if j != i {
-				others = append(others, routes[j])
-			}
-		}
-		h := &hub{dir: t.TempDir(), addr: freePort(t)}
-		h.url = "http://" + h.addr
-		h.proc = startProc(t, "hub-"+name, molenBin, "hub", "--data", h.dir, "--listen", h.addr, "--log-level", "warn",
-			"--store", dsn, "--store-schema", schema, "--cluster", "--replica", name, "--cluster-ack-wait", "2s",
-			"--nats-listen", clients[i], "--nats-cluster-listen", routes[i], "--nats-routes", strings.Join(others, ","))
-		replicas[i] = h
-	}
-	// Each waits for a JetStream quorum: all start before any answers,
-	// once the NATS cluster elected its leaders.
-	var admin string
-	for _, h := range replicas {
-		waitUntil(t, 2*time.Minute, h.url+" up", h.healthy)
-		if tok, err := os.ReadFile(filepath.Join(h.dir, "admin-token")); err == nil {
-			admin = strings.TrimSpace(string(tok))
-		}
-	}
+	replicas, clients := startNATSReplicas(t, dsn, schema, 3, nil)
 	var urls []string
-	proxies := make([]*proxy, size)
+	proxies := make([]*proxy, len(replicas))
 	for i, h := range replicas {
-		h.admin = admin
 		proxies[i] = startProxy(t, h.addr)
 		urls = append(urls, proxies[i].url())
 	}
@@ -174,7 +144,7 @@ func TestFaultsKillNATSNode(t *testing.T) {
 	var inflight int
 	for i := range n {
 		time.Sleep(time.Duration(400+200*(i%4)) * time.Millisecond)
-		k := i % size
+		k := i % len(replicas)
 		if proxies[k].waitInflight(2 * time.Second) {
 			inflight++
 		}
@@ -201,4 +171,50 @@ func TestFaultsKillNATSNode(t *testing.T) {
 	if inflight == 0 {
 		t.Errorf("no kill hit a batch in flight (%d kills)", n)
 	}
+}
+
+// startNATSReplicas starts size hub replicas (processes) on the PostgreSQL
+// schema, each running one node of a NATS cluster of size nodes (the
+// deployment of docs/cluster.md), with extra flags for each by its name
+// (nil: none), and returns them once every one answers, each knowing the
+// admin token, with their NATS nodes' client addresses.
+func startNATSReplicas(t *testing.T, dsn, schema string, size int, extra func(name string) []string) (replicas []*hub, clients []string) {
+	t.Helper()
+	clients, routes := make([]string, size), make([]string, size)
+	for i := range size {
+		clients[i], routes[i] = freePort(t), freePort(t)
+	}
+	replicas = make([]*hub, size)
+	for i := range size {
+		name := fmt.Sprintf("r%d", i+1)
+		var others []string
+		for j := range size {
+			if j != i {
+				others = append(others, routes[j])
+			}
+		}
+		h := &hub{dir: t.TempDir(), addr: freePort(t)}
+		h.url = "http://" + h.addr
+		args := []string{molenBin, "hub", "--data", h.dir, "--listen", h.addr, "--log-level", "warn",
+			"--store", dsn, "--store-schema", schema, "--cluster", "--replica", name, "--cluster-ack-wait", "2s",
+			"--nats-listen", clients[i], "--nats-cluster-listen", routes[i], "--nats-routes", strings.Join(others, ",")}
+		if extra != nil {
+			args = append(args, extra(name)...)
+		}
+		h.proc = startProc(t, "hub-"+name, args...)
+		replicas[i] = h
+	}
+	// Each waits for a JetStream quorum: all start before any answers,
+	// once the NATS cluster elected its leaders.
+	var admin string
+	for _, h := range replicas {
+		waitUntil(t, 2*time.Minute, h.url+" up", h.healthy)
+		if tok, err := os.ReadFile(filepath.Join(h.dir, "admin-token")); err == nil {
+			admin = strings.TrimSpace(string(tok))
+		}
+	}
+	for _, h := range replicas {
+		h.admin = admin
+	}
+	return replicas, clients
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -36,46 +35,12 @@ func TestRollingRestart(t *testing.T) {
 	rounds := cycles(t, 1, 2, 5)
 	schema := metatest.Schema(t, dsn)
 	pki := clustertest.NewPKI(t)
-	const size = 3
-	var clients, routes [size]string
-	for i := range size {
-		clients[i], routes[i] = freePort(t), freePort(t)
-	}
-	replicas := make([]*hub, size)
-	for i := range size {
-		name := fmt.Sprintf("r%d", i+1)
-		var others []string
-		for j := range size {
-			if j != i {
-				others = append(others, routes[j])
-			}
-		}
+	replicas, clients := startNATSReplicas(t, dsn, schema, 3, func(name string) []string {
 		tls := pki.Issue(t, name)
-		h := &hub{dir: t.TempDir(), addr: freePort(t)}
-		h.url = "http://" + h.addr
-		h.proc = startProc(t, "hub-"+name, molenBin, "hub", "--data", h.dir, "--listen", h.addr, "--log-level", "warn",
-			"--store", dsn, "--store-schema", schema, "--cluster", "--replica", name, "--cluster-ack-wait", "2s",
-			"--nats-listen", clients[i], "--nats-cluster-listen", routes[i], "--nats-routes", strings.Join(others, ","),
-			"--nats-tls-cert", tls.Cert, "--nats-tls-key", tls.Key, "--nats-tls-ca", tls.CA)
-		replicas[i] = h
-	}
-	var admin string
-	for _, h := range replicas {
-		waitUntil(t, 2*time.Minute, h.url+" up", func() bool {
-			resp, err := httpClient.Get(h.url + "/healthz")
-			if err != nil {
-				return false
-			}
-			resp.Body.Close()
-			return resp.StatusCode == 200
-		})
-		if tok, err := os.ReadFile(filepath.Join(h.dir, "admin-token")); err == nil {
-			admin = strings.TrimSpace(string(tok))
-		}
-	}
+		return []string{"--nats-tls-cert", tls.Cert, "--nats-tls-key", tls.Key, "--nats-tls-ca", tls.CA}
+	})
 	var urls []string
 	for _, h := range replicas {
-		h.admin = admin
 		urls = append(urls, h.url)
 	}
 	e := startEdge(t, t.TempDir(), strings.Join(urls, ","), replicas[0].createEdge(t, "rolling"))
