@@ -249,7 +249,7 @@ await admin.fill('#lib-q', 'vibration');
 await admin.selectOption('#lib-tech', 'maintenance');
 await admin.selectOption('#lib-hub', 'edih-noord');
 await admin.press('#lib-q', 'Enter');
-await admin.waitForSelector('[data-entry="deventer-vibration-lesson"][data-hub="edih-noord"][data-public="false"]');
+await admin.waitForSelector('[data-entry="deventer-vibration-lesson"][data-entry-hub="edih-noord"][data-public="false"]');
 if (!(await text(admin, '[data-entry="deventer-vibration-lesson"]')).includes('Fieldlab Deventer')) fail('the entry does not name the fieldlab that shared it');
 await admin.selectOption('#lib-hub', 'edih-zuid');
 await admin.press('#lib-q', 'Enter');

@@ -150,7 +150,9 @@ func TestSerialTimeouts(t *testing.T) {
 		}
 		return true
 	})
-	if st := in.Status(); st.Connects != 2 {
-		t.Errorf("connects %d, want 2", st.Connects)
+	// At least the reopening: a busy machine may leave a 50 ms answer
+	// late and the port be reopened once more, which is not wrong.
+	if st := in.Status(); st.Connects < 2 {
+		t.Errorf("connects %d, want at least 2 (the port reopened)", st.Connects)
 	}
 }

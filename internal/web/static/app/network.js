@@ -108,11 +108,11 @@ function CatalogueView({ route: r, who }) {
 // Entries lists library entries in the page's language, each with the
 // hub that shared it and its author; onEdit (the programme office) adds
 // an edit button to each. Hooks: [data-entry] an entry (its ID),
-// data-hub its hub, data-public "true" or "false".
+// data-entry-hub its hub, data-public "true" or "false".
 function Entries({ list, terms, hubs, onEdit }) {
   const l = useSignal(lang);
   if (list.length === 0) return html`<p>${t('lib.none')}</p>`;
-  return html`<ul class="cards">${list.map((e) => html`<li class="panel" data-entry=${e.id} data-hub=${e.hub} data-public=${String(e.public)}>
+  return html`<ul class="cards">${list.map((e) => html`<li class="panel" data-entry=${e.id} data-entry-hub=${e.hub} data-public=${String(e.public)}>
     <h3>${l === 'nl' ? e.title_nl : e.title_en}</h3>
     <p class="meta">${t('lib.kind.' + e.kind)} · ${t('lib.sharedBy', { hub: e.hub_name || orgName(hubs, e.hub), author: e.author_name || orgName(hubs, e.author) })} · ${e.technologies.map((x) => label(terms && terms.technologies, x)).join(', ')}${e.sectors.length ? ' · NACE ' + e.sectors.join(', ') : ''}${e.public ? '' : ' · ' + t('lib.internal')}</p>
     <p>${l === 'nl' ? e.body_nl : e.body_en}</p>
