@@ -5,13 +5,11 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/molen-io/molen/internal/bench"
 )
@@ -25,14 +23,9 @@ func TestMain(m *testing.M) {
 	}
 	// Each browser test of this package starts a demo and a browser: on a
 	// busy 2-core machine they take longer together than go test's default
-	// limit of 10 minutes for a package. That default becomes 25 minutes
-	// here; a -timeout given other than 10m is kept.
-	flag.Parse()
-	if f := flag.Lookup("test.timeout"); f != nil && f.Value.String() == (10*time.Minute).String() {
-		if err := f.Value.Set((25 * time.Minute).String()); err != nil {
-			panic(err)
-		}
-	}
+	// limit of 10 minutes for a package, after which the go command kills
+	// the binary whatever it sets itself; README's test command gives
+	// -timeout 25m.
 	os.Exit(m.Run())
 }
 
